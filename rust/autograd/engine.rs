@@ -1,0 +1,246 @@
+//! The backward pass: an iterative topological walk over the graph (no
+//! recursion, so very long chains cannot overflow the stack).
+
+use super::grad_mode::GradModeGuard;
+use super::node::{Edge, Node};
+use crate::error::{Error, Result};
+use crate::ops;
+use crate::tensor::Tensor;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn key(n: &Arc<Node>) -> usize {
+    Arc::as_ptr(n) as usize
+}
+
+fn accumulate(slot: &mut Option<Tensor>, g: Tensor) -> Result<()> {
+    *slot = Some(match slot.take() {
+        None => g,
+        Some(prev) => ops::binary::add(&prev, &g)?,
+    });
+    Ok(())
+}
+
+/// Gradient for the root: the given one, or 1 for a scalar.
+fn root_grad(root: &Tensor, given: Option<&Tensor>) -> Result<Tensor> {
+    match given {
+        Some(g) => {
+            if g.shape() != root.shape() {
+                return Err(Error::Runtime(format!(
+                    "Mismatch in shape: grad_output[0] has a shape of {:?} and output[0] has a shape of {:?}.",
+                    g.shape(),
+                    root.shape()
+                )));
+            }
+            Ok(g.cast_raw(root.dtype()))
+        }
+        None => {
+            if root.numel() != 1 {
+                return Err(Error::Runtime("grad can be implicitly created only for scalar outputs".into()));
+            }
+            Ok(ops::creation::full(root.shape(), 1.0, root.dtype()))
+        }
+    }
+}
+
+/// Store a finished gradient into a leaf's `.grad`, running its hooks first.
+fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
+    let hooks = leaf.0.autograd.lock().hooks.clone();
+    for h in hooks {
+        if let Some(ng) = h(&g)? {
+            g = ng;
+        }
+    }
+    let prev = leaf.grad();
+    let new = match prev {
+        None => {
+            // Keep .grad independent of any buffer the graph may still share.
+            if g.is_contiguous() && Arc::strong_count(g.storage()) == 1 && Arc::strong_count(&g.0) == 1 {
+                g
+            } else {
+                ops::shape::clone(&g.detach())?
+            }
+        }
+        Some(p) => ops::binary::add(&p, &g)?,
+    };
+    let new = if super::is_grad_enabled() { new } else { new.detach() };
+    leaf.set_grad(Some(new));
+    Ok(())
+}
+
+/// Run the backward pass from `roots`.
+///
+/// With `capture` = Some(inputs), returns the gradients of those tensors
+/// instead of accumulating into leaves (`autograd.grad`).
+pub fn run(
+    roots: &[Tensor],
+    grad_roots: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Option<&[Tensor]>,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let _mode = GradModeGuard::new(create_graph);
+    let mut captured: Vec<Option<Tensor>> = vec![None; capture.map_or(0, |c| c.len())];
+    // Which captured inputs are leaves (matched on Edge::Leaf) and which are
+    // outputs of nodes (matched on the node's output slot).
+    let capture_leaf = |t: &Tensor| -> Option<usize> {
+        capture?.iter().position(|c| c.same_tensor(t))
+    };
+    let mut capture_node: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
+    if let Some(c) = capture {
+        for (i, t) in c.iter().enumerate() {
+            if !t.requires_grad() {
+                return Err(Error::Runtime(format!("One of the differentiated Tensors (input {i}) does not require grad")));
+            }
+            if let Some(f) = t.grad_fn() {
+                let nr = t.0.autograd.lock().output_nr;
+                capture_node.entry((key(&f), nr)).or_default().push(i);
+            }
+        }
+    }
+
+    // Seed the root gradients.
+    let mut buffers: HashMap<usize, Vec<Option<Tensor>>> = HashMap::new();
+    let mut start: Vec<Arc<Node>> = Vec::new();
+    for (i, r) in roots.iter().enumerate() {
+        if !r.requires_grad() {
+            return Err(Error::Runtime(format!(
+                "element {i} of tensors does not require grad and does not have a grad_fn"
+            )));
+        }
+        let g = root_grad(r, grad_roots.get(i).and_then(|g| g.as_ref()))?;
+        match r.grad_fn() {
+            Some(f) => {
+                let nr = r.0.autograd.lock().output_nr;
+                let buf = buffers.entry(key(&f)).or_insert_with(|| vec![None; f.num_outputs]);
+                accumulate(&mut buf[nr], g)?;
+                start.push(f);
+            }
+            None => match capture_leaf(r) {
+                Some(ci) => accumulate(&mut captured[ci], g)?,
+                None if capture.is_some() => {}
+                None => accumulate_leaf(r, g)?,
+            },
+        }
+    }
+
+    // Count, for every reachable node, how many edges point at it.
+    let mut deps: HashMap<usize, usize> = HashMap::new();
+    let mut seen: HashMap<usize, ()> = HashMap::new();
+    let mut stack: Vec<Arc<Node>> = Vec::new();
+    for s in &start {
+        if seen.insert(key(s), ()).is_none() {
+            stack.push(s.clone());
+        }
+    }
+    while let Some(n) = stack.pop() {
+        for e in n.next.iter().flatten() {
+            if let Edge::Node(m, _) = e {
+                *deps.entry(key(m)).or_insert(0) += 1;
+                if seen.insert(key(m), ()).is_none() {
+                    stack.push(m.clone());
+                }
+            }
+        }
+    }
+
+    let mut ready: Vec<Arc<Node>> = Vec::new();
+    let mut queued: HashMap<usize, ()> = HashMap::new();
+    for s in start {
+        if deps.get(&key(&s)).copied().unwrap_or(0) == 0 && queued.insert(key(&s), ()).is_none() {
+            ready.push(s);
+        }
+    }
+
+    while let Some(node) = ready.pop() {
+        let k = key(&node);
+        let mut grads = buffers.remove(&k).unwrap_or_else(|| vec![None; node.num_outputs]);
+        // Hooks and retain_grad on this node's outputs.
+        let hooks = node.hooks.lock().clone();
+        for (nr, h) in hooks {
+            if let Some(g) = &grads[nr] {
+                if let Some(ng) = h(g)? {
+                    grads[nr] = Some(ng);
+                }
+            }
+        }
+        for (nr, w) in node.retained.lock().iter() {
+            if let (Some(g), Some(t)) = (&grads[*nr], w.upgrade()) {
+                let t = Tensor(t);
+                let new = match t.grad() {
+                    None => ops::shape::clone(&g.detach())?,
+                    Some(p) => ops::binary::add(&p, g)?,
+                };
+                t.set_grad(Some(new));
+            }
+        }
+        for (nr, g) in grads.iter().enumerate() {
+            if let (Some(g), Some(idx)) = (g, capture_node.get(&(k, nr))) {
+                for &ci in idx {
+                    accumulate(&mut captured[ci], g.clone())?;
+                }
+            }
+        }
+
+        let input_grads = if grads.iter().all(|g| g.is_none()) {
+            vec![None; node.next.len()]
+        } else {
+            node.take_or_call(&grads, retain_graph)?
+        };
+
+        for (edge, g) in node.next.iter().zip(input_grads.into_iter().chain(std::iter::repeat(None))) {
+            let Some(edge) = edge else { continue };
+            match edge {
+                Edge::Node(m, nr) => {
+                    let mk = key(m);
+                    if let Some(g) = g {
+                        let buf = buffers.entry(mk).or_insert_with(|| vec![None; m.num_outputs]);
+                        accumulate(&mut buf[*nr], g)?;
+                    }
+                    let d = deps.get_mut(&mk).expect("counted");
+                    *d -= 1;
+                    if *d == 0 {
+                        ready.push(m.clone());
+                    }
+                }
+                Edge::Leaf(t) => {
+                    if let Some(g) = g {
+                        match capture_leaf(t) {
+                            Some(ci) => accumulate(&mut captured[ci], g)?,
+                            None if capture.is_some() => {}
+                            None => accumulate_leaf(t, g)?,
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    if capture.is_some() && !allow_unused {
+        if let Some(i) = captured.iter().position(|g| g.is_none()) {
+            return Err(Error::Runtime(format!(
+                "One of the differentiated Tensors (input {i}) appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior."
+            )));
+        }
+    }
+    Ok(captured)
+}
+
+/// `tensor.backward(gradient, retain_graph, create_graph)`.
+pub fn backward(root: &Tensor, gradient: Option<&Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {
+    run(&[root.clone()], &[gradient.cloned()], retain_graph || create_graph, create_graph, None, true)?;
+    Ok(())
+}
+
+/// `torch.autograd.grad(outputs, inputs, grad_outputs, ...)`.
+pub fn grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    run(outputs, grad_outputs, retain_graph, create_graph, Some(inputs), allow_unused)
+}

@@ -1,0 +1,118 @@
+//! Graph nodes: one per differentiable op call, holding its backward function.
+
+use crate::error::{Error, Result};
+use crate::tensor::tensor::GradHook;
+use crate::tensor::{Tensor, TensorImpl};
+use parking_lot::Mutex;
+use std::sync::{Arc, Weak};
+
+/// Maps the gradients of a node's outputs to the gradients of its inputs.
+/// A `None` output gradient means zero.
+pub type BackwardFn = Box<dyn Fn(&[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> + Send + Sync>;
+
+/// Where the gradient of one input goes.
+pub enum Edge {
+    /// Into output `output_nr` of another node.
+    Node(Arc<Node>, usize),
+    /// Into the `.grad` of a leaf tensor.
+    Leaf(Tensor),
+}
+
+pub struct Node {
+    pub name: &'static str,
+    backward: Mutex<Option<BackwardFn>>,
+    pub next: Vec<Option<Edge>>,
+    pub num_outputs: usize,
+    /// Hooks registered on output tensors, by output index.
+    pub hooks: Mutex<Vec<(usize, GradHook)>>,
+    /// Output tensors that asked for `retain_grad()`.
+    pub retained: Mutex<Vec<(usize, Weak<TensorImpl>)>>,
+}
+
+impl Node {
+    pub fn take_or_call(&self, grads: &[Option<Tensor>], retain: bool) -> Result<Vec<Option<Tensor>>> {
+        let mut slot = self.backward.lock();
+        let f = slot.as_ref().ok_or_else(|| {
+            Error::Runtime(format!(
+                "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed) in {}. Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.",
+                self.name
+            ))
+        })?;
+        let out = f(grads);
+        if !retain {
+            *slot = None;
+        }
+        out
+    }
+}
+
+/// A tensor saved for backward, with the version it had when saved.
+#[derive(Clone)]
+pub struct SavedTensor {
+    tensor: Tensor,
+    version: u64,
+}
+
+impl SavedTensor {
+    pub fn new(t: &Tensor) -> SavedTensor {
+        SavedTensor { tensor: t.clone(), version: t.version() }
+    }
+    pub fn get(&self) -> Result<&Tensor> {
+        let now = self.tensor.version();
+        if now != self.version {
+            return Err(Error::Runtime(format!(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: [torch.{} {:?}] is at version {}; expected version {} instead.",
+                self.tensor.dtype().name(),
+                self.tensor.shape(),
+                now,
+                self.version
+            )));
+        }
+        Ok(&self.tensor)
+    }
+}
+
+/// True when an op on `inputs` must be recorded.
+pub fn needs_grad(inputs: &[&Tensor]) -> bool {
+    super::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad())
+}
+
+/// Record an op: `outputs` (fresh tensors) get a node whose backward maps
+/// their gradients to those of `inputs`. Does nothing when no input needs grad.
+pub fn record(
+    name: &'static str,
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+    backward: impl Fn(&[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
+) {
+    if !needs_grad(inputs) {
+        return;
+    }
+    let next = inputs
+        .iter()
+        .map(|t| {
+            let meta = t.0.autograd.lock();
+            if !meta.requires_grad {
+                None
+            } else if let Some(f) = &meta.grad_fn {
+                Some(Edge::Node(f.clone(), meta.output_nr))
+            } else {
+                Some(Edge::Leaf((*t).clone()))
+            }
+        })
+        .collect();
+    let node = Arc::new(Node {
+        name,
+        backward: Mutex::new(Some(Box::new(backward))),
+        next,
+        num_outputs: outputs.len(),
+        hooks: Mutex::new(Vec::new()),
+        retained: Mutex::new(Vec::new()),
+    });
+    for (i, o) in outputs.iter().enumerate() {
+        let mut meta = o.0.autograd.lock();
+        meta.requires_grad = true;
+        meta.grad_fn = Some(node.clone());
+        meta.output_nr = i;
+    }
+}

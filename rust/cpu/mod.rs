@@ -1,0 +1,5 @@
+//! Kernels on plain slices: no autograd, no Python.
+
+pub mod arith;
+pub mod gemm;
+pub mod special;

@@ -1,0 +1,18 @@
+//! rustdl: tensors, autograd and CPU kernels, with a PyTorch-shaped Python API.
+//!
+//! Layers, top to bottom: `python` (bindings) -> `ops` (differentiable ops) ->
+//! `autograd` (graph and engine) / `tensor` (storage, layout, dtype) -> `cpu`
+//! (kernels on slices). See ARCHITECTURE.md.
+
+pub mod autograd;
+pub mod cpu;
+pub mod error;
+pub mod ops;
+pub mod parallel;
+pub mod tensor;
+
+#[cfg(feature = "python")]
+pub mod python;
+
+pub use error::{Error, Result};
+pub use tensor::{DType, Tensor};

@@ -1,0 +1,311 @@
+//! Binary elementwise ops with broadcasting and type promotion, and their
+//! gradients (summed back to each input's shape).
+
+use super::map::map2;
+use super::reduce::sum_to;
+use super::{creation, unary};
+use crate::autograd::{record, SavedTensor};
+use crate::cpu::arith::Arith;
+use crate::error::{Error, Result};
+use crate::tensor::dtype::{result_type, PromoteArg};
+use crate::tensor::layout::broadcast_shapes;
+use crate::tensor::{DType, Shape, Tensor};
+use crate::{dispatch_all, dispatch_numeric};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    FloorDiv,
+    Rem,
+    Pow,
+    Maximum,
+    Minimum,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogicOp {
+    And,
+    Or,
+    Xor,
+}
+
+pub fn promote_arg(t: &Tensor) -> PromoteArg {
+    if t.ndim() == 0 {
+        PromoteArg::ZeroDim(t.dtype())
+    } else {
+        PromoteArg::Dim(t.dtype())
+    }
+}
+
+/// `torch.result_type(a, b)` for two tensors.
+pub fn result_dtype(a: &Tensor, b: &Tensor) -> DType {
+    result_type(&[promote_arg(a), promote_arg(b)])
+}
+
+/// Forward only: compute `a op b` in `dtype` (inputs already promoted).
+fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let dtype = a.dtype();
+    if dtype == DType::Bool {
+        // Bool arithmetic: add = or, mul = and (as PyTorch), others via u8.
+        return match op {
+            BinOp::Add | BinOp::Maximum => map2(a, b, shape, |x: bool, y: bool| x | y),
+            BinOp::Mul | BinOp::Minimum => map2(a, b, shape, |x: bool, y: bool| x & y),
+            BinOp::Sub => Err(Error::Runtime(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+            )),
+            _ => compute(op, &a.cast_raw(DType::U8), &b.cast_raw(DType::U8), shape),
+        };
+    }
+    dispatch_numeric!(dtype, T => {
+        let f = match op {
+            BinOp::Add => <T as Arith>::add,
+            BinOp::Sub => <T as Arith>::sub,
+            BinOp::Mul => <T as Arith>::mul,
+            BinOp::Div => <T as Arith>::div,
+            BinOp::FloorDiv => <T as Arith>::floor_div,
+            BinOp::Rem => <T as Arith>::rem,
+            BinOp::Pow => <T as Arith>::pow,
+            BinOp::Maximum => <T as Arith>::maxv,
+            BinOp::Minimum => <T as Arith>::minv,
+        };
+        if matches!(op, BinOp::FloorDiv | BinOp::Rem) && !dtype.is_float() && b.to_f64_vec().contains(&0.0) {
+            return Err(Error::Runtime("ZeroDivisionError".into()));
+        }
+        map2(a, b, shape, move |x: T, y: T| f(x, y))
+    })
+}
+
+/// Reduce a gradient to an input's shape and dtype.
+pub fn grad_for(g: Tensor, input: &(Shape, DType)) -> Result<Tensor> {
+    let g = sum_to(&g, &input.0)?;
+    if g.dtype() != input.1 {
+        super::unary::to_dtype(&g, input.1)
+    } else {
+        Ok(g)
+    }
+}
+
+/// `a op b` with broadcasting, promotion and autograd.
+pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let mut dtype = result_dtype(a, b);
+    if op == BinOp::Div && !dtype.is_float() {
+        dtype = DType::F32;
+    }
+    if op == BinOp::Pow && dtype.is_float() && a.dtype().is_float() && b.ndim() == 0 && !b.dtype().is_float() {
+        dtype = a.dtype();
+    }
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    let out = compute(op, &ca, &cb, &shape)?;
+    if !dtype.is_float() || !crate::autograd::node::needs_grad(&[a, b]) {
+        return Ok(out);
+    }
+    let (sa, sb) = (SavedTensor::new(&ca), SavedTensor::new(&cb));
+    let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
+    let need = (a.requires_grad(), b.requires_grad());
+    let saved_out = if op == BinOp::Pow { Some(SavedTensor::new(&out)) } else { None };
+    let name = match op {
+        BinOp::Add => "AddBackward0",
+        BinOp::Sub => "SubBackward0",
+        BinOp::Mul => "MulBackward0",
+        BinOp::Div => "DivBackward0",
+        BinOp::Pow => "PowBackward1",
+        BinOp::Maximum => "MaximumBackward0",
+        BinOp::Minimum => "MinimumBackward0",
+        BinOp::FloorDiv => "FloorDivideBackward0",
+        BinOp::Rem => "RemainderBackward0",
+    };
+    record(name, &[a, b], &[&out], move |grads| {
+        let Some(g) = &grads[0] else { return Ok(vec![None, None]) };
+        let (x, y) = (sa.get()?, sb.get()?);
+        let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
+            BinOp::Add => (Some(g.clone()), Some(g.clone())),
+            BinOp::Sub => (Some(g.clone()), Some(unary::neg(g)?)),
+            BinOp::Mul => (
+                if need.0 { Some(mul(g, y)?) } else { None },
+                if need.1 { Some(mul(g, x)?) } else { None },
+            ),
+            BinOp::Div => (
+                if need.0 { Some(div(g, y)?) } else { None },
+                if need.1 {
+                    // -g * x / y^2
+                    Some(unary::neg(&div(&mul(g, x)?, &mul(y, y)?)?)?)
+                } else {
+                    None
+                },
+            ),
+            BinOp::Pow => {
+                let ga = if need.0 {
+                    // g * y * x^(y-1), with 0 where y == 0 (PyTorch's convention)
+                    let ym1 = sub(y, &creation::scalar_like(1.0, y))?;
+                    let d = mul(y, &binary(BinOp::Pow, x, &ym1)?)?;
+                    let zero = creation::scalar_like(0.0, y);
+                    let d = where_(&eq(y, &zero)?, &zero, &d)?;
+                    Some(mul(g, &d)?)
+                } else {
+                    None
+                };
+                let gb = if need.1 {
+                    // g * out * ln(x), with 0 where x == 0 and y >= 0
+                    let o = saved_out.as_ref().expect("saved").get()?;
+                    let zero = creation::scalar_like(0.0, x);
+                    let d = mul(o, &unary::log(x)?)?;
+                    let mask = logical(LogicOp::And, &eq(x, &zero)?, &compare(CmpOp::Ge, y, &zero)?)?;
+                    let d = where_(&mask, &zero, &d)?;
+                    Some(mul(g, &d)?)
+                } else {
+                    None
+                };
+                (ga, gb)
+            }
+            BinOp::Maximum | BinOp::Minimum => {
+                // Ties split the gradient equally, as PyTorch does.
+                let cmp = if op == BinOp::Maximum { CmpOp::Gt } else { CmpOp::Lt };
+                let half = creation::scalar_like(0.5, g);
+                let zero = creation::scalar_like(0.0, g);
+                let wins_a = compare(cmp, x, y)?;
+                let tie = eq(x, y)?;
+                let wa = where_(&wins_a, &creation::scalar_like(1.0, g), &where_(&tie, &half, &zero)?)?;
+                let ga = mul(g, &wa)?;
+                let gb = sub(g, &ga)?;
+                (Some(ga), Some(gb))
+            }
+            BinOp::FloorDiv | BinOp::Rem => {
+                // floor_divide has zero gradient; remainder: d/da = 1, d/db = -floor(a/b)
+                if op == BinOp::FloorDiv {
+                    (Some(mul(g, &creation::scalar_like(0.0, g))?), Some(mul(g, &creation::scalar_like(0.0, g))?))
+                } else {
+                    let q = binary(BinOp::FloorDiv, x, y)?;
+                    (Some(g.clone()), Some(unary::neg(&mul(g, &q)?)?))
+                }
+            }
+        };
+        let ga = match ga {
+            Some(t) if need.0 => Some(grad_for(t, &ia)?),
+            _ => None,
+        };
+        let gb = match gb {
+            Some(t) if need.1 => Some(grad_for(t, &ib)?),
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    });
+    Ok(out)
+}
+
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Add, a, b)
+}
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Sub, a, b)
+}
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Mul, a, b)
+}
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Div, a, b)
+}
+pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(BinOp::Pow, a, b)
+}
+
+/// `a + alpha * b`.
+pub fn add_scaled(a: &Tensor, b: &Tensor, alpha: f64) -> Result<Tensor> {
+    if alpha == 1.0 {
+        return add(a, b);
+    }
+    add(a, &mul(b, &creation::scalar_like(alpha, b))?)
+}
+
+/// Comparisons: output bool, no gradient.
+pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = result_dtype(a, b);
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    dispatch_all!(dtype, T => match op {
+        CmpOp::Eq => map2(&ca, &cb, &shape, |x: T, y: T| x == y),
+        CmpOp::Ne => map2(&ca, &cb, &shape, |x: T, y: T| x != y),
+        CmpOp::Lt => map2(&ca, &cb, &shape, |x: T, y: T| x < y),
+        CmpOp::Le => map2(&ca, &cb, &shape, |x: T, y: T| x <= y),
+        CmpOp::Gt => map2(&ca, &cb, &shape, |x: T, y: T| x > y),
+        CmpOp::Ge => map2(&ca, &cb, &shape, |x: T, y: T| x >= y),
+    })
+}
+
+pub fn eq(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    compare(CmpOp::Eq, a, b)
+}
+
+/// Logical and/or/xor of truth values: output bool.
+pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let (ca, cb) = (a.cast_raw(DType::Bool), b.cast_raw(DType::Bool));
+    match op {
+        LogicOp::And => map2(&ca, &cb, &shape, |x: bool, y: bool| x & y),
+        LogicOp::Or => map2(&ca, &cb, &shape, |x: bool, y: bool| x | y),
+        LogicOp::Xor => map2(&ca, &cb, &shape, |x: bool, y: bool| x ^ y),
+    }
+}
+
+/// Bitwise and/or/xor for integer and bool tensors (`&`, `|`, `^`).
+pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = result_dtype(a, b);
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    macro_rules! bit {
+        ($T:ty) => {
+            match op {
+                LogicOp::And => map2(&ca, &cb, &shape, |x: $T, y: $T| x & y),
+                LogicOp::Or => map2(&ca, &cb, &shape, |x: $T, y: $T| x | y),
+                LogicOp::Xor => map2(&ca, &cb, &shape, |x: $T, y: $T| x ^ y),
+            }
+        };
+    }
+    match dtype {
+        DType::Bool => bit!(bool),
+        DType::U8 => bit!(u8),
+        DType::I32 => bit!(i32),
+        DType::I64 => bit!(i64),
+        d => Err(Error::Runtime(format!("\"bitwise_and_cpu\" not implemented for '{}'", d.name()))),
+    }
+}
+
+/// `torch.where(cond, a, b)` with broadcasting, promotion and autograd.
+pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if cond.dtype() != DType::Bool && cond.dtype() != DType::U8 {
+        return Err(Error::Runtime(format!(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+            cond.dtype().name()
+        )));
+    }
+    let dtype = result_dtype(a, b);
+    let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
+    let c = cond.cast_raw(DType::Bool);
+    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    let out = dispatch_all!(dtype, T => super::map::map3(&c, &ca, &cb, &shape, |m: bool, x: T, y: T| if m { x } else { y })?);
+    if dtype.is_float() && crate::autograd::node::needs_grad(&[a, b]) {
+        let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
+        let saved_c = c.clone();
+        record("WhereBackward0", &[a, b], &[&out], move |grads| {
+            let Some(g) = &grads[0] else { return Ok(vec![None, None]) };
+            let zero = creation::scalar_like(0.0, g);
+            let ga = grad_for(where_(&saved_c, g, &zero)?, &ia)?;
+            let gb = grad_for(where_(&saved_c, &zero, g)?, &ib)?;
+            Ok(vec![Some(ga), Some(gb)])
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,230 @@
+//! Tensor factories: constants, ranges, identity, and random tensors.
+
+use crate::dispatch_all;
+use crate::error::{Error, Result};
+use crate::tensor::access::buffer_from_f64;
+use crate::tensor::dtype::Elem;
+use crate::tensor::{DType, Tensor};
+use crate::tensor::storage::BufferElem;
+use parking_lot::Mutex;
+
+pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
+    let n: usize = shape.iter().product();
+    dispatch_all!(dtype, T => {
+        let v: T = crate::tensor::access::cast_elem::<f64, T>(value);
+        Tensor::from_vec(vec![v; n], shape)
+    })
+}
+
+pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+    Tensor::zeros(shape, dtype)
+}
+
+/// A 0-d tensor holding `v` in `like`'s dtype (for scalars inside formulas).
+pub fn scalar_like(v: f64, like: &Tensor) -> Tensor {
+    full(&[], v, like.dtype())
+}
+
+pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+    if step == 0.0 {
+        return Err(Error::Runtime("step must be nonzero".into()));
+    }
+    if (step > 0.0 && end < start) || (step < 0.0 && end > start) {
+        return Err(Error::Runtime(format!(
+            "upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})"
+        )));
+    }
+    let n = ((end - start) / step).ceil().max(0.0) as usize;
+    let vals: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+    Ok(Tensor::from_buffer(buffer_from_f64(&vals, dtype), &[n]))
+}
+
+pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Tensor {
+    let vals: Vec<f64> = if steps == 1 {
+        vec![start]
+    } else {
+        let step = (end - start) / (steps - 1) as f64;
+        // Symmetric evaluation from both ends, as PyTorch does.
+        let half = steps / 2;
+        (0..steps)
+            .map(|i| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 })
+            .collect()
+    };
+    Tensor::from_buffer(buffer_from_f64(&vals, dtype), &[steps])
+}
+
+pub fn eye(n: usize, m: usize, dtype: DType) -> Tensor {
+    let mut vals = vec![0.0; n * m];
+    for i in 0..n.min(m) {
+        vals[i * m + i] = 1.0;
+    }
+    Tensor::from_buffer(buffer_from_f64(&vals, dtype), &[n, m])
+}
+
+// ---- random numbers ----
+
+/// xoshiro256** seeded through splitmix64: small, fast, reproducible.
+pub struct Rng {
+    s: [u64; 4],
+    /// Second value of the last Box-Muller pair.
+    spare_normal: Option<f64>,
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        let mut z = seed;
+        let mut next = || {
+            z = z.wrapping_add(0x9E3779B97F4A7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D049BB133111EB);
+            x ^ (x >> 31)
+        };
+        Rng { s: [next(), next(), next(), next()], spare_normal: None }
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        r
+    }
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+    pub fn normal(&mut self) -> f64 {
+        if let Some(v) = self.spare_normal.take() {
+            return v;
+        }
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (2.0 * std::f64::consts::PI * u2).sin_cos();
+        self.spare_normal = Some(r * s);
+        r * c
+    }
+    /// Uniform integer in [0, n).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        // Lemire's nearly-divisionless method would be faster; this is exact.
+        let zone = u64::MAX - (u64::MAX % n);
+        loop {
+            let v = self.next_u64();
+            if v < zone {
+                return v % n;
+            }
+        }
+    }
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+    pub fn set_state(&mut self, s: [u64; 4]) {
+        self.s = s;
+        self.spare_normal = None;
+    }
+}
+
+pub static GLOBAL_RNG: Mutex<Option<Rng>> = Mutex::new(None);
+
+pub fn manual_seed(seed: u64) {
+    *GLOBAL_RNG.lock() = Some(Rng::new(seed));
+}
+
+/// Run `f` with the global generator (seeded from the clock on first use).
+pub fn with_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
+    let mut g = GLOBAL_RNG.lock();
+    let rng = g.get_or_insert_with(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        Rng::new(t)
+    });
+    f(rng)
+}
+
+fn from_values<T: BufferElem>(vals: Vec<f64>, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(vals.into_iter().map(T::from_f64).collect::<Vec<T>>(), shape)
+}
+
+fn float_only(dtype: DType, what: &str) -> Result<()> {
+    if !dtype.is_float() {
+        return Err(Error::Runtime(format!("\"{what}\" not implemented for '{}'", dtype.name())));
+    }
+    Ok(())
+}
+
+/// Uniform in [low, high).
+pub fn rand(shape: &[usize], low: f64, high: f64, dtype: DType, rng: Option<&mut Rng>) -> Result<Tensor> {
+    float_only(dtype, "check_uniform_bounds")?;
+    let n: usize = shape.iter().product();
+    let gen = |r: &mut Rng| (0..n).map(|_| low + (high - low) * r.uniform()).collect::<Vec<f64>>();
+    let vals = match rng {
+        Some(r) => gen(r),
+        None => with_rng(gen),
+    };
+    Ok(dispatch_all!(dtype, T => from_values::<T>(vals, shape)))
+}
+
+/// Normal with the given mean and std.
+pub fn randn(shape: &[usize], mean: f64, std: f64, dtype: DType, rng: Option<&mut Rng>) -> Result<Tensor> {
+    float_only(dtype, "normal_kernel_cpu")?;
+    if std < 0.0 {
+        return Err(Error::Runtime(format!("normal expects std >= 0.0, but found std {std}")));
+    }
+    let n: usize = shape.iter().product();
+    let gen = |r: &mut Rng| (0..n).map(|_| mean + std * r.normal()).collect::<Vec<f64>>();
+    let vals = match rng {
+        Some(r) => gen(r),
+        None => with_rng(gen),
+    };
+    Ok(dispatch_all!(dtype, T => from_values::<T>(vals, shape)))
+}
+
+/// Integers uniform in [low, high).
+pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, rng: Option<&mut Rng>) -> Result<Tensor> {
+    if high <= low {
+        return Err(Error::Runtime(format!(
+            "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )));
+    }
+    let n: usize = shape.iter().product();
+    let span = (high - low) as u64;
+    let gen = |r: &mut Rng| (0..n).map(|_| (low + r.below(span) as i64) as f64).collect::<Vec<f64>>();
+    let vals = match rng {
+        Some(r) => gen(r),
+        None => with_rng(gen),
+    };
+    Ok(dispatch_all!(dtype, T => from_values::<T>(vals, shape)))
+}
+
+/// A random permutation of 0..n (Fisher-Yates).
+pub fn randperm(n: usize, rng: Option<&mut Rng>) -> Vec<i64> {
+    let mut p: Vec<i64> = (0..n as i64).collect();
+    let shuffle = |r: &mut Rng, p: &mut Vec<i64>| {
+        for i in (1..p.len()).rev() {
+            let j = r.below(i as u64 + 1) as usize;
+            p.swap(i, j);
+        }
+    };
+    match rng {
+        Some(r) => shuffle(r, &mut p),
+        None => with_rng(|r| shuffle(r, &mut p)),
+    }
+    p
+}
+
+/// Bernoulli(p) mask values 0/1 in `dtype` (for dropout).
+pub fn bernoulli(shape: &[usize], p: f64, dtype: DType) -> Tensor {
+    let n: usize = shape.iter().product();
+    let vals = with_rng(|r| (0..n).map(|_| if r.uniform() < p { 1.0 } else { 0.0 }).collect::<Vec<f64>>());
+    Tensor::from_buffer(buffer_from_f64(&vals, dtype), shape)
+}
+
+pub fn is_zero_elem<T: Elem>(v: T) -> bool {
+    v.to_f64() == 0.0
+}

@@ -1,0 +1,345 @@
+//! Index-based ops: gather, scatter(_add), index_select, index_add, take,
+//! flip, masked_fill — with gradients. Repeated indices accumulate.
+
+use super::creation;
+use crate::autograd::record;
+use crate::dispatch_all;
+use crate::error::{Error, Result};
+use crate::tensor::layout::wrap_dim;
+use crate::tensor::dtype::Elem;
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
+
+/// Index tensors must be int64 (int32 accepted, as PyTorch does for most ops).
+pub fn index_values(index: &Tensor, op: &str) -> Result<Vec<i64>> {
+    match index.dtype() {
+        DType::I64 | DType::I32 => Ok(index.cast_raw(DType::I64).data::<i64>().into_owned()),
+        d => Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, but got {}", d.name()))),
+    }
+}
+
+fn wrap_index(i: i64, size: usize, dim: usize) -> Result<usize> {
+    let s = size as i64;
+    let j = if i < 0 { i + s } else { i };
+    if j < 0 || j >= s {
+        return Err(Error::Index(format!("index {i} is out of bounds for dimension {dim} with size {size}")));
+    }
+    Ok(j as usize)
+}
+
+/// Row-major offsets for a contiguous shape.
+fn strides_of(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+/// For every element of `index` (shape idx_shape), the flat offset into a
+/// contiguous tensor of `shape` with coordinate `dim` replaced by the index.
+fn gather_offsets(shape: &[usize], dim: usize, idx_shape: &[usize], idx: &[i64]) -> Result<Vec<usize>> {
+    let st = strides_of(shape);
+    let ist = strides_of(idx_shape);
+    let mut out = Vec::with_capacity(idx.len());
+    for (lin, &iv) in idx.iter().enumerate() {
+        let mut off = 0;
+        for d in 0..idx_shape.len() {
+            let c = (lin / ist[d]) % idx_shape[d].max(1);
+            let c = if d == dim { wrap_index(iv, shape[d], d)? } else { c };
+            off += c * st[d];
+        }
+        out.push(off);
+    }
+    Ok(out)
+}
+
+fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result<()> {
+    if index.ndim() != x.ndim() && !(x.ndim() == 0 && index.ndim() <= 1) {
+        return Err(Error::Runtime(format!(
+            "Index tensor must have the same number of dimensions as input tensor ({op}: input {:?}, index {:?})",
+            x.shape(),
+            index.shape()
+        )));
+    }
+    for d in 0..index.ndim() {
+        if d != dim && index.shape()[d] > x.shape()[d] {
+            return Err(Error::Runtime(format!(
+                "Size does not match at dimension {d} expected index {:?} to be smaller than self {:?} apart from dimension {dim}",
+                index.shape(),
+                x.shape()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `torch.gather(x, dim, index)`.
+pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    check_index_shape(x, d, index, "gather")?;
+    let idx = index_values(index, "gather")?;
+    let xs = if x.ndim() == 0 { x.contiguous_raw() } else { x.contiguous_raw() };
+    let shape: Vec<usize> = if x.ndim() == 0 { vec![1] } else { x.shape().to_vec() };
+    let ishape: Vec<usize> = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
+    let offs = gather_offsets(&shape, d, &ishape, &idx)?;
+    let out = dispatch_all!(x.dtype(), T => {
+        let src = xs.as_slice::<T>().expect("contiguous");
+        Tensor::from_vec(offs.iter().map(|&o| src[o]).collect::<Vec<T>>(), index.shape())
+    });
+    let (src_shape, index) = (x.shape_vec(), index.clone());
+    record("GatherBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let z = creation::zeros(&src_shape, g.dtype());
+        Ok(vec![Some(scatter_add(&z, d as i64, &index, g)?)])
+    });
+    Ok(out)
+}
+
+/// Out-of-place `x.scatter_add(dim, index, src)` / `x.scatter(dim, index, src)`.
+fn scatter_impl(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    check_index_shape(x, d, index, "scatter")?;
+    for k in 0..index.ndim() {
+        if index.shape()[k] > src.shape().get(k).copied().unwrap_or(1) {
+            return Err(Error::Runtime(format!(
+                "Expected index {:?} to be smaller than src {:?} (scatter)",
+                index.shape(),
+                src.shape()
+            )));
+        }
+    }
+    let idx = index_values(index, "scatter")?;
+    let shape: Vec<usize> = if x.ndim() == 0 { vec![1] } else { x.shape().to_vec() };
+    let ishape: Vec<usize> = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
+    let offs = gather_offsets(&shape, d, &ishape, &idx)?;
+    // src elements at the index's coordinates
+    let src_c = src.cast_raw(x.dtype());
+    let src_vals_t = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        let mut t = src_c.detach();
+        for k in 0..index.ndim() {
+            t = super::shape::narrow(&t, k as i64, 0, index.shape()[k] as i64)?;
+        }
+        t
+    };
+    let out = dispatch_all!(x.dtype(), T => {
+        let mut o = x.to_vec::<T>();
+        let sv = src_vals_t.to_vec::<T>();
+        for (&off, &v) in offs.iter().zip(&sv) {
+            o[off] = if accumulate { add_elem(o[off], v) } else { v };
+        }
+        Tensor::from_vec(o, x.shape())
+    });
+    let index_c = index.clone();
+    let src_shape = src.shape_vec();
+    record(if accumulate { "ScatterAddBackward0" } else { "ScatterBackward0" }, &[x, src], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+        let gx = if accumulate {
+            g.clone()
+        } else {
+            let z = creation::zeros(&[], g.dtype());
+            let mask_src = creation::full(index_c.shape(), 0.0, g.dtype());
+            scatter_impl(g, d as i64, &index_c, &super::shape::expand_to(&mask_src, index_c.shape())?, false)
+                .map(|t| {
+                    let _ = &z;
+                    t
+                })?
+        };
+        let gs = gather(g, d as i64, &index_c)?;
+        // pad the gathered gradient to src's shape (index may be smaller)
+        let gs = if gs.shape() != src_shape.as_slice() {
+            let full = creation::zeros(&src_shape, g.dtype());
+            let mut t = full.detach();
+            for k in 0..index_c.ndim() {
+                t = super::shape::narrow(&t, k as i64, 0, index_c.shape()[k] as i64)?;
+            }
+            crate::tensor::access::write_into(&t, &gs)?;
+            full
+        } else {
+            gs
+        };
+        Ok(vec![Some(gx), Some(gs)])
+    });
+    Ok(out)
+}
+
+#[inline(always)]
+fn add_elem<T: BufferElem>(a: T, b: T) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(a.to_f64() + b.to_f64())
+    } else if T::DTYPE == DType::Bool {
+        T::from_bool(a.to_bool() || b.to_bool())
+    } else {
+        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
+    }
+}
+
+pub fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    scatter_impl(x, dim, index, src, true)
+}
+
+pub fn scatter(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    scatter_impl(x, dim, index, src, false)
+}
+
+/// `x.index_select(dim, index)` with a 1-D index.
+pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    if index.ndim() > 1 {
+        return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
+    }
+    let d = wrap_dim(dim, x.ndim())?;
+    let idx = index_values(index, "index_select")?;
+    let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
+    let idx: Vec<usize> = idx.iter().map(|&i| wrap_index(i, size, d)).collect::<Result<_>>()?;
+    let xc = x.contiguous_raw();
+    let shape = x.shape();
+    let outer: usize = shape[..d.min(shape.len())].iter().product();
+    let inner: usize = if shape.is_empty() { 1 } else { shape[d + 1..].iter().product() };
+    let mut oshape = x.shape_vec();
+    if !oshape.is_empty() {
+        oshape[d] = idx.len();
+    }
+    let out = dispatch_all!(x.dtype(), T => {
+        let src = xc.as_slice::<T>().expect("contiguous");
+        let mut o = Vec::with_capacity(outer * idx.len() * inner);
+        for a in 0..outer {
+            for &i in &idx {
+                let base = (a * size + i) * inner;
+                o.extend_from_slice(&src[base..base + inner]);
+            }
+        }
+        Tensor::from_vec(o, &oshape)
+    });
+    let (src_shape, index) = (x.shape_vec(), index.clone());
+    record("IndexSelectBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let z = creation::zeros(&src_shape, g.dtype());
+        Ok(vec![Some(index_add(&z, d as i64, &index, g, 1.0)?)])
+    });
+    Ok(out)
+}
+
+/// Out-of-place `x.index_add(dim, index, source, alpha)`.
+pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor, alpha: f64) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let idx = index_values(index, "index_add")?;
+    let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
+    let idx: Vec<usize> = idx.iter().map(|&i| wrap_index(i, size, d)).collect::<Result<_>>()?;
+    let mut expect = x.shape_vec();
+    if !expect.is_empty() {
+        expect[d] = idx.len();
+    }
+    if source.shape() != expect.as_slice() {
+        return Err(Error::Runtime(format!(
+            "index_add_(): Source/destination tensor must have same slice shapes (source {:?}, expected {:?})",
+            source.shape(),
+            expect.as_slice()
+        )));
+    }
+    let shape = x.shape();
+    let outer: usize = shape[..d.min(shape.len())].iter().product();
+    let inner: usize = if shape.is_empty() { 1 } else { shape[d + 1..].iter().product() };
+    let sc = source.cast_raw(x.dtype()).contiguous_raw();
+    let out = dispatch_all!(x.dtype(), T => {
+        let mut o = x.to_vec::<T>();
+        let s = sc.as_slice::<T>().expect("contiguous");
+        let a = T::from_f64(alpha);
+        for p in 0..outer {
+            for (k, &i) in idx.iter().enumerate() {
+                let dst = (p * size + i) * inner;
+                let src = (p * idx.len() + k) * inner;
+                for j in 0..inner {
+                    let v = if alpha == 1.0 { s[src + j] } else { mul_elem(s[src + j], a) };
+                    o[dst + j] = add_elem(o[dst + j], v);
+                }
+            }
+        }
+        Tensor::from_vec(o, x.shape())
+    });
+    let index = index.clone();
+    record("IndexAddBackward0", &[x, source], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+        let gs = index_select(g, d as i64, &index)?;
+        let gs = if alpha != 1.0 { super::binary::mul(&gs, &creation::scalar_like(alpha, &gs))? } else { gs };
+        Ok(vec![Some(g.clone()), Some(gs)])
+    });
+    Ok(out)
+}
+
+#[inline(always)]
+fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(a.to_f64() * b.to_f64())
+    } else {
+        T::from_i64(a.to_i64().wrapping_mul(b.to_i64()))
+    }
+}
+
+/// `torch.take(x, index)`: index into the flattened tensor.
+pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
+    let flat = super::shape::reshape_to(x, &[x.numel()])?;
+    let idx = super::shape::reshape_to(index, &[index.numel()])?;
+    let r = index_select(&flat, 0, &idx)?;
+    super::shape::reshape_to(&r, index.shape())
+}
+
+/// `torch.flip(x, dims)` (a copy, as in PyTorch).
+pub fn flip(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    let mut layout = x.layout().clone();
+    let mut seen = vec![false; x.ndim()];
+    for &d in dims {
+        let d = wrap_dim(d, x.ndim())?;
+        if seen[d] {
+            return Err(Error::Runtime(format!("dim {d} appears multiple times in the list of dims")));
+        }
+        seen[d] = true;
+        if layout.shape[d] > 0 {
+            layout.offset = (layout.offset as isize + (layout.shape[d] as isize - 1) * layout.strides[d]) as usize;
+            layout.strides[d] = -layout.strides[d];
+        }
+    }
+    let out = x.with_layout(layout).contiguous_raw();
+    let out = if out.shares_storage(x) { dispatch_all!(x.dtype(), T => Tensor::from_vec(out.to_vec::<T>(), out.shape())) } else { out };
+    let dims = dims.to_vec();
+    record("FlipBackward0", &[x], &[&out], move |g| Ok(vec![g[0].as_ref().map(|g| flip(g, &dims)).transpose()?]));
+    Ok(out)
+}
+
+/// Out-of-place `x.masked_fill(mask, value)`.
+pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+    if mask.dtype() != DType::Bool {
+        return Err(Error::Runtime(format!(
+            "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+            mask.dtype().name()
+        )));
+    }
+    if value.ndim() != 0 {
+        return Err(Error::Runtime(format!(
+            "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s).",
+            value.ndim()
+        )));
+    }
+    let shape = crate::tensor::layout::broadcast_shapes(x.shape(), mask.shape())?;
+    if shape.as_slice() != x.shape() {
+        return Err(Error::Runtime(format!(
+            "masked_fill: the mask {:?} must be broadcastable to the input {:?} without changing its shape",
+            mask.shape(),
+            x.shape()
+        )));
+    }
+    let v = value.cast_raw(x.dtype());
+    let xd = x.detach();
+    let out = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        super::binary::where_(mask, &v, &xd)?
+    };
+    let out = out.cast_raw(x.dtype());
+    let mask = mask.clone();
+    record("MaskedFillBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let z = creation::scalar_like(0.0, g);
+        Ok(vec![Some(super::binary::where_(&mask, &z, g)?)])
+    });
+    Ok(out)
+}

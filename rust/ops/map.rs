@@ -1,0 +1,156 @@
+//! Elementwise kernels over strided, broadcast operands.
+//!
+//! One mechanism serves every elementwise op: operands are viewed with the
+//! output's shape (broadcast dims get stride 0), adjacent dims are merged, and
+//! the output is filled in contiguous chunks (in parallel when large), each
+//! chunk walking its operands in innermost-dimension runs. Contiguous inputs
+//! of the output's shape take a direct slice-to-slice path that vectorises.
+
+use crate::error::Result;
+use crate::parallel;
+use crate::tensor::layout::{broadcast_strides, coalesce, contiguous_strides, StridedRuns};
+use crate::tensor::storage::BufferElem;
+use crate::tensor::Tensor;
+
+/// `out[i] = f(x[i])` with `out` of `x`'s shape.
+pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync + Send) -> Tensor {
+    let shape = x.shape().to_vec();
+    let mut out = vec![U::default(); x.numel()];
+    if let Some(xs) = x.as_slice::<T>() {
+        parallel::fill_chunks(&mut out, |start, c| {
+            let len = c.len();
+            for (o, &v) in c.iter_mut().zip(&xs[start..start + len]) {
+                *o = f(v);
+            }
+        });
+    } else {
+        let src = x.storage_slice::<T>();
+        let (cs, cst) = coalesce(&shape, &[contiguous_strides(&shape), x.strides().into()]);
+        let st = &cst[1];
+        let inner = *st.last().unwrap_or(&1);
+        parallel::fill_chunks(&mut out, |start, c| {
+            let runs = StridedRuns { shape: &cs, strides: &[st], offsets: &[x.offset() as isize] };
+            let mut pos = 0;
+            runs.for_each_run(start, start + c.len(), |offs, len| {
+                for i in 0..len {
+                    c[pos + i] = f(src[(offs[0] + i as isize * inner) as usize]);
+                }
+                pos += len;
+            });
+        });
+    }
+    Tensor::from_vec(out, &shape)
+}
+
+/// `out = f(a, b)` broadcast to `out_shape`.
+pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
+    a: &Tensor,
+    b: &Tensor,
+    out_shape: &[usize],
+    f: impl Fn(A, B) -> U + Sync + Send,
+) -> Result<Tensor> {
+    let n: usize = out_shape.iter().product();
+    let mut out = vec![U::default(); n];
+    let same = a.shape() == out_shape && b.shape() == out_shape;
+    if let (true, Some(xa), Some(xb)) = (same, a.as_slice::<A>(), b.as_slice::<B>()) {
+        parallel::fill_chunks(&mut out, |start, c| {
+            let (ra, rb) = (&xa[start..start + c.len()], &xb[start..start + c.len()]);
+            for i in 0..c.len() {
+                c[i] = f(ra[i], rb[i]);
+            }
+        });
+        return Ok(Tensor::from_vec(out, out_shape));
+    }
+    if let (true, Some(xa)) = (b.numel() == 1 && a.shape() == out_shape, a.as_slice::<A>()) {
+        let vb = b.data::<B>()[0];
+        parallel::fill_chunks(&mut out, |start, c| {
+            let len = c.len();
+            for (o, &va) in c.iter_mut().zip(&xa[start..start + len]) {
+                *o = f(va, vb);
+            }
+        });
+        return Ok(Tensor::from_vec(out, out_shape));
+    }
+    let sa = broadcast_strides(a.layout(), out_shape)?;
+    let sb = broadcast_strides(b.layout(), out_shape)?;
+    let (cs, cst) = coalesce(out_shape, &[contiguous_strides(out_shape), sa, sb]);
+    let (pa, pb) = (a.storage_slice::<A>(), b.storage_slice::<B>());
+    let (ia, ib) = (*cst[1].last().unwrap_or(&0), *cst[2].last().unwrap_or(&0));
+    parallel::fill_chunks(&mut out, |start, c| {
+        let runs = StridedRuns {
+            shape: &cs,
+            strides: &[&cst[1], &cst[2]],
+            offsets: &[a.offset() as isize, b.offset() as isize],
+        };
+        let mut pos = 0;
+        runs.for_each_run(start, start + c.len(), |offs, len| {
+            let dst = &mut c[pos..pos + len];
+            let (oa, ob) = (offs[0], offs[1]);
+            match (ia, ib) {
+                (1, 1) => {
+                    let (ra, rb) = (&pa[oa as usize..oa as usize + len], &pb[ob as usize..ob as usize + len]);
+                    for i in 0..len {
+                        dst[i] = f(ra[i], rb[i]);
+                    }
+                }
+                (1, 0) => {
+                    let (ra, vb) = (&pa[oa as usize..oa as usize + len], pb[ob as usize]);
+                    for i in 0..len {
+                        dst[i] = f(ra[i], vb);
+                    }
+                }
+                (0, 1) => {
+                    let (va, rb) = (pa[oa as usize], &pb[ob as usize..ob as usize + len]);
+                    for i in 0..len {
+                        dst[i] = f(va, rb[i]);
+                    }
+                }
+                _ => {
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        let i = i as isize;
+                        *d = f(pa[(oa + i * ia) as usize], pb[(ob + i * ib) as usize]);
+                    }
+                }
+            }
+            pos += len;
+        });
+    });
+    Ok(Tensor::from_vec(out, out_shape))
+}
+
+/// `out = f(a, b, c)` broadcast to `out_shape` (used by `where`, `lerp`, `clamp`).
+pub fn map3<A: BufferElem, B: BufferElem, C: BufferElem, U: BufferElem>(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    out_shape: &[usize],
+    f: impl Fn(A, B, C) -> U + Sync + Send,
+) -> Result<Tensor> {
+    let n: usize = out_shape.iter().product();
+    let mut out = vec![U::default(); n];
+    let sa = broadcast_strides(a.layout(), out_shape)?;
+    let sb = broadcast_strides(b.layout(), out_shape)?;
+    let sc = broadcast_strides(c.layout(), out_shape)?;
+    let (cs, cst) = coalesce(out_shape, &[contiguous_strides(out_shape), sa, sb, sc]);
+    let (pa, pb, pc) = (a.storage_slice::<A>(), b.storage_slice::<B>(), c.storage_slice::<C>());
+    let inner: Vec<isize> = (1..4).map(|k| *cst[k].last().unwrap_or(&0)).collect();
+    parallel::fill_chunks(&mut out, |start, ch| {
+        let runs = StridedRuns {
+            shape: &cs,
+            strides: &[&cst[1], &cst[2], &cst[3]],
+            offsets: &[a.offset() as isize, b.offset() as isize, c.offset() as isize],
+        };
+        let mut pos = 0;
+        runs.for_each_run(start, start + ch.len(), |offs, len| {
+            for i in 0..len as isize {
+                ch[pos + i as usize] = f(
+                    pa[(offs[0] + i * inner[0]) as usize],
+                    pb[(offs[1] + i * inner[1]) as usize],
+                    pc[(offs[2] + i * inner[2]) as usize],
+                );
+            }
+            pos += len;
+        });
+    });
+    Ok(Tensor::from_vec(out, out_shape))
+}

@@ -1,0 +1,257 @@
+//! Matrix products: matmul (1-D, 2-D, batched with broadcasting), mm, bmm,
+//! dot, mv, outer, linear. Operands are passed to the GEMM with their strides,
+//! so transposes (as in every backward) cost no copy.
+
+use super::shape::{expand_to, reshape_to, squeeze, transpose, unsqueeze};
+use crate::autograd::{record, SavedTensor};
+use crate::cpu::gemm::{GemmElem, MatRef};
+use crate::error::{Error, Result};
+use crate::parallel;
+use crate::tensor::layout::{broadcast_shapes, StridedRuns};
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
+use rayon::prelude::*;
+
+fn batched_gemm_typed<T: BufferElem + GemmElem>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Tensor {
+    let nb: usize = batch.iter().product();
+    let mut out = vec![T::default(); nb * m * n];
+    let (pa, pb) = (a.storage_slice::<T>(), b.storage_slice::<T>());
+    let nd = a.ndim();
+    let (sa, sb) = (a.strides(), b.strides());
+    let av = |off: usize| MatRef { off, rs: sa[nd - 2], cs: sa[nd - 1] };
+    let bv = |off: usize| MatRef { off, rs: sb[nd - 2], cs: sb[nd - 1] };
+    // batch offsets
+    let mut offs = Vec::with_capacity(nb);
+    let (ba, bb) = (&sa[..nd - 2], &sb[..nd - 2]);
+    let runs = StridedRuns { shape: batch, strides: &[ba, bb], offsets: &[a.offset() as isize, b.offset() as isize] };
+    let (ia, ib) = (ba.last().copied().unwrap_or(0), bb.last().copied().unwrap_or(0));
+    runs.for_each_run(0, nb, |o, len| {
+        for i in 0..len as isize {
+            offs.push(((o[0] + i * ia) as usize, (o[1] + i * ib) as usize));
+        }
+    });
+    let cv = MatRef { off: 0, rs: n as isize, cs: 1 };
+    let small = m * n * k < (1 << 18);
+    if nb > 1 && small && parallel::num_threads() > 1 && nb * m * n * k >= (1 << 16) {
+        // Many small products: one per task, each on one thread.
+        parallel::install(|| {
+            out.par_chunks_mut((m * n).max(1)).zip(offs.par_iter()).for_each(|(c, &(oa, ob))| {
+                // SAFETY: views stay inside the storages (shapes were checked).
+                unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false) }
+            })
+        });
+    } else {
+        for (c, &(oa, ob)) in out.chunks_mut((m * n).max(1)).zip(offs.iter()) {
+            // SAFETY: as above.
+            unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false) }
+        }
+    }
+    let mut shape = batch.to_vec();
+    shape.extend([m, n]);
+    Tensor::from_vec(out, &shape)
+}
+
+/// `a @ b` for a: (*batch, m, k), b: (*batch, k, n), same batch dims (strided views).
+fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let nd = a.ndim();
+    let (m, k, n) = (a.shape()[nd - 2], a.shape()[nd - 1], b.shape()[nd - 1]);
+    let batch = a.shape()[..nd - 2].to_vec();
+    let dtype = a.dtype();
+    let out = match dtype {
+        DType::F32 => batched_gemm_typed::<f32>(a, b, &batch, m, k, n),
+        DType::F64 => batched_gemm_typed::<f64>(a, b, &batch, m, k, n),
+        DType::I64 => batched_gemm_typed::<i64>(a, b, &batch, m, k, n),
+        DType::I32 => batched_gemm_typed::<i32>(a, b, &batch, m, k, n),
+        DType::U8 => batched_gemm_typed::<u8>(a, b, &batch, m, k, n),
+        DType::Bool => return Err(Error::Runtime("\"addmm_impl_cpu_\" not implemented for 'Bool'".into())),
+    };
+    if dtype.is_float() {
+        let (sa, sb) = (SavedTensor::new(a), SavedTensor::new(b));
+        let need = (a.requires_grad(), b.requires_grad());
+        record(if nd == 2 { "MmBackward0" } else { "BmmBackward0" }, &[a, b], &[&out], move |g| {
+            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+            let ga = if need.0 { Some(bmm_core(g, &transpose(sb.get()?, -2, -1)?)?) } else { None };
+            let gb = if need.1 { Some(bmm_core(&transpose(sa.get()?, -2, -1)?, g)?) } else { None };
+            Ok(vec![ga, gb])
+        });
+    }
+    Ok(out)
+}
+
+fn promote_pair(a: &Tensor, b: &Tensor, op: &str) -> Result<(Tensor, Tensor)> {
+    if a.dtype() != b.dtype() {
+        return Err(Error::Runtime(format!(
+            "expected m1 and m2 to have the same dtype, but got: {} != {} ({op})",
+            a.dtype().name(),
+            b.dtype().name()
+        )));
+    }
+    Ok((a.clone(), b.clone()))
+}
+
+/// `torch.mm` for 2-D operands.
+pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 2 || b.ndim() != 2 {
+        return Err(Error::Runtime(format!(
+            "self must be a matrix (mm: got {}-D and {}-D tensors)",
+            a.ndim(),
+            b.ndim()
+        )));
+    }
+    if a.shape()[1] != b.shape()[0] {
+        return Err(Error::Runtime(format!(
+            "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+            a.shape()[0],
+            a.shape()[1],
+            b.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    let (a, b) = promote_pair(a, b, "mm")?;
+    bmm_core(&a, &b)
+}
+
+/// `torch.bmm` for 3-D operands with equal batch.
+pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 3 || b.ndim() != 3 {
+        return Err(Error::Runtime(format!(
+            "batch1 must be a 3D tensor (bmm: got {}-D and {}-D)",
+            a.ndim(),
+            b.ndim()
+        )));
+    }
+    if a.shape()[0] != b.shape()[0] || a.shape()[2] != b.shape()[1] {
+        return Err(Error::Runtime(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+            a.shape()[0],
+            a.shape()[2],
+            b.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    let (a, b) = promote_pair(a, b, "bmm")?;
+    bmm_core(&a, &b)
+}
+
+pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 1 || b.ndim() != 1 {
+        return Err(Error::Runtime(format!(
+            "1D tensors expected, but got {}D and {}D tensors",
+            a.ndim(),
+            b.ndim()
+        )));
+    }
+    if a.shape()[0] != b.shape()[0] {
+        return Err(Error::Runtime(format!(
+            "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same number of elements, but got {} and {} elements respectively",
+            a.shape()[0],
+            b.shape()[0],
+            a.shape()[0],
+            b.shape()[0]
+        )));
+    }
+    let r = mm(&unsqueeze(a, 0)?, &unsqueeze(b, 1)?)?;
+    reshape_to(&r, &[])
+}
+
+pub fn mv(a: &Tensor, v: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 2 || v.ndim() != 1 {
+        return Err(Error::Runtime(format!(
+            "vector + matrix @ vector expected, got {}, {}",
+            a.ndim(),
+            v.ndim()
+        )));
+    }
+    if a.shape()[1] != v.shape()[0] {
+        return Err(Error::Runtime(format!(
+            "size mismatch, got input ({}), mat ({}x{}), vec ({})",
+            a.shape()[0],
+            a.shape()[0],
+            a.shape()[1],
+            v.shape()[0]
+        )));
+    }
+    squeeze(&mm(a, &unsqueeze(v, 1)?)?, Some(&[1]))
+}
+
+pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.ndim() != 1 || b.ndim() != 1 {
+        return Err(Error::Runtime("outer: expected 1-D tensors".into()));
+    }
+    super::binary::mul(&unsqueeze(a, 1)?, &unsqueeze(b, 0)?)
+}
+
+/// `torch.matmul` with NumPy semantics for 1-D operands and batch broadcasting.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (da, db) = (a.ndim(), b.ndim());
+    if da == 0 || db == 0 {
+        return Err(Error::Runtime(format!(
+            "both arguments to matmul need to be at least 1D, but they are {da}D and {db}D"
+        )));
+    }
+    match (da, db) {
+        (1, 1) => return dot(a, b),
+        (2, 1) => return mv(a, b),
+        (1, 2) => return squeeze(&mm(&unsqueeze(a, 0)?, b)?, Some(&[0])),
+        (2, 2) => return mm(a, b),
+        _ => {}
+    }
+    let a2 = if da == 1 { unsqueeze(a, 0)? } else { a.clone() };
+    let b2 = if db == 1 { unsqueeze(b, 1)? } else { b.clone() };
+    let (m, k) = (a2.shape()[a2.ndim() - 2], a2.shape()[a2.ndim() - 1]);
+    let (k2, n) = (b2.shape()[b2.ndim() - 2], b2.shape()[b2.ndim() - 1]);
+    if k != k2 {
+        return Err(Error::Runtime(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{k}, {n}] but got: [{k2}, {n}]. (matmul: {:?} @ {:?})",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    let (a2, b2) = promote_pair(&a2, &b2, "matmul")?;
+    let out = if b2.ndim() == 2 && a2.ndim() >= 3 {
+        // Fold the batch into M: one big GEMM (the Linear layer's case).
+        let lead = a2.shape()[..a2.ndim() - 2].to_vec();
+        let flat = reshape_to(&a2, &[lead.iter().product::<usize>() * m, k])?;
+        let r = mm(&flat, &b2)?;
+        let mut shape = lead;
+        shape.extend([m, n]);
+        reshape_to(&r, &shape)?
+    } else {
+        let batch = broadcast_shapes(&a2.shape()[..a2.ndim() - 2], &b2.shape()[..b2.ndim() - 2])?;
+        let mut sa = batch.to_vec();
+        sa.extend([m, k]);
+        let mut sb = batch.to_vec();
+        sb.extend([k, n]);
+        bmm_core(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?)?
+    };
+    let out = if da == 1 { squeeze(&out, Some(&[-2]))? } else { out };
+    if db == 1 {
+        squeeze(&out, Some(&[-1]))
+    } else {
+        Ok(out)
+    }
+}
+
+/// `F.linear(x, weight, bias)` = x @ weight.T + bias.
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    if weight.ndim() != 2 && weight.ndim() != 1 {
+        return Err(Error::Runtime(format!("linear: weight must be 1-D or 2-D, got {}-D", weight.ndim())));
+    }
+    let in_f = weight.shape()[weight.ndim() - 1];
+    if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
+        let rows: usize = x.shape()[..x.ndim().saturating_sub(1)].iter().product();
+        return Err(Error::Runtime(format!(
+            "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+            rows,
+            x.shape().last().copied().unwrap_or(0),
+            in_f,
+            weight.shape()[0]
+        )));
+    }
+    let wt = if weight.ndim() == 2 { transpose(weight, 0, 1)? } else { weight.clone() };
+    let y = matmul(x, &wt)?;
+    match bias {
+        Some(b) => super::binary::add(&y, b),
+        None => Ok(y),
+    }
+}

@@ -1,0 +1,500 @@
+//! Reductions: sum, prod, amax/amin, max/min with indices, argmax/argmin,
+//! cumsum, all/any — with `dim` (one, several or all) and `keepdim`.
+//! Composite reductions (mean, var, std, logsumexp, norm) are built from these
+//! with tensor ops, so their gradients come for free.
+
+use super::binary::{compare, div, eq, mul, sub, CmpOp};
+use super::creation::scalar_like;
+use super::shape::{expand_to, reshape_to};
+use crate::autograd::{record, SavedTensor};
+use crate::error::{Error, Result};
+use crate::parallel;
+use crate::tensor::layout::{wrap_dim, Shape, StridedRuns};
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
+use crate::{dispatch_all, dispatch_numeric};
+use rayon::prelude::*;
+
+/// Which dims a reduction removes (`dims = None` means all).
+pub fn reduced_mask(x: &Tensor, dims: Option<&[i64]>) -> Result<Vec<bool>> {
+    let n = x.ndim();
+    let mut mask = vec![false; n];
+    match dims {
+        None => mask.iter_mut().for_each(|m| *m = true),
+        Some(ds) if ds.is_empty() => mask.iter_mut().for_each(|m| *m = true),
+        Some(ds) => {
+            for &d in ds {
+                let d = wrap_dim(d, n)?;
+                if n > 0 {
+                    if mask[d] {
+                        return Err(Error::Runtime(format!("dim {d} appears multiple times in the list of dims")));
+                    }
+                    mask[d] = true;
+                }
+            }
+        }
+    }
+    Ok(mask)
+}
+
+pub fn reduced_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Shape {
+    shape
+        .iter()
+        .zip(mask)
+        .filter_map(|(&s, &m)| if m { if keepdim { Some(1) } else { None } } else { Some(s) })
+        .collect()
+}
+
+/// Fold every reduced subspace of `x`.
+///
+/// `fold(acc, value, i)` sees the values of one output in row-major order of
+/// the reduced dims, `i` being the position in that order; `combine` merges
+/// partial results of consecutive ranges (used to split one large
+/// reduction across threads). Output order: row-major over kept dims.
+pub fn fold_reduce<T, A, U>(
+    x: &Tensor,
+    mask: &[bool],
+    init: A,
+    fold: impl Fn(A, T, usize) -> A + Sync + Send,
+    combine: impl Fn(A, A) -> A + Sync + Send,
+    finish: impl Fn(A, usize) -> U + Sync + Send,
+) -> Vec<U>
+where
+    T: BufferElem,
+    A: Copy + Send + Sync,
+    U: BufferElem,
+{
+    let src = x.storage_slice::<T>();
+    let (mut kshape, mut kstr, mut rshape, mut rstr): (Vec<usize>, Vec<isize>, Vec<usize>, Vec<isize>) =
+        (vec![], vec![], vec![], vec![]);
+    for d in 0..x.ndim() {
+        if mask[d] {
+            rshape.push(x.shape()[d]);
+            rstr.push(x.strides()[d]);
+        } else {
+            kshape.push(x.shape()[d]);
+            kstr.push(x.strides()[d]);
+        }
+    }
+    let n_out: usize = kshape.iter().product();
+    let n_red: usize = rshape.iter().product();
+    let mut out = vec![U::default(); n_out];
+    let fold_range = |base: isize, start: usize, end: usize, acc0: A| -> A {
+        let mut acc = acc0;
+        let runs = StridedRuns { shape: &rshape, strides: &[&rstr], offsets: &[base] };
+        let inner = *rstr.last().unwrap_or(&1);
+        let mut pos = start;
+        runs.for_each_run(start, end, |offs, len| {
+            let o = offs[0];
+            if inner == 1 {
+                for (i, &v) in src[o as usize..o as usize + len].iter().enumerate() {
+                    acc = fold(acc, v, pos + i);
+                }
+            } else {
+                for i in 0..len {
+                    acc = fold(acc, src[(o + i as isize * inner) as usize], pos + i);
+                }
+            }
+            pos += len;
+        });
+        acc
+    };
+    if n_out == 1 && n_red >= parallel::GRAIN && parallel::num_threads() > 1 {
+        let chunk = n_red.div_ceil(parallel::num_threads() * 4);
+        let parts: Vec<A> = parallel::install(|| {
+            (0..n_red.div_ceil(chunk))
+                .into_par_iter()
+                .map(|c| fold_range(x.offset() as isize, c * chunk, ((c + 1) * chunk).min(n_red), init))
+                .collect()
+        });
+        let acc = parts.into_iter().reduce(&combine).unwrap_or(init);
+        out[0] = finish(acc, n_red);
+        return out;
+    }
+    let work_per_out = n_red.max(1);
+    let kinner = *kstr.last().unwrap_or(&0);
+    let fill = |start: usize, chunk: &mut [U]| {
+        let runs = StridedRuns { shape: &kshape, strides: &[&kstr], offsets: &[x.offset() as isize] };
+        let mut pos = 0;
+        runs.for_each_run(start, start + chunk.len(), |offs, len| {
+            for i in 0..len {
+                let base = offs[0] + i as isize * kinner;
+                chunk[pos + i] = finish(fold_range(base, 0, n_red, init), n_red);
+            }
+            pos += len;
+        });
+    };
+    if n_out * work_per_out >= parallel::GRAIN && n_out > 1 {
+        let per = (parallel::GRAIN / work_per_out).max(1);
+        parallel::install(|| out.par_chunks_mut(per).enumerate().for_each(|(i, c)| fill(i * per, c)));
+    } else {
+        fill(0, &mut out);
+    }
+    out
+}
+
+/// Sum dtype: integers and bool sum to int64, as PyTorch.
+fn sum_dtype(d: DType) -> DType {
+    if d.is_float() {
+        d
+    } else {
+        DType::I64
+    }
+}
+
+/// `x.sum(dims, keepdim)`.
+pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let mask = reduced_mask(x, dims)?;
+    let shape = reduced_shape(x.shape(), &mask, keepdim);
+    let out = match x.dtype() {
+        // Float sums accumulate in f64 for accuracy close to PyTorch's
+        // cascade summation.
+        DType::F32 => Tensor::from_vec(
+            fold_reduce(x, &mask, 0.0f64, |a, v: f32, _| a + v as f64, |a, b| a + b, |a, _| a as f32),
+            &shape,
+        ),
+        DType::F64 => Tensor::from_vec(fold_reduce(x, &mask, 0.0f64, |a, v: f64, _| a + v, |a, b| a + b, |a, _| a), &shape),
+        _ => {
+            let xi = x.cast_raw(DType::I64);
+            Tensor::from_vec(fold_reduce(&xi, &mask, 0i64, |a, v: i64, _| a.wrapping_add(v), |a, b| a.wrapping_add(b), |a, _| a), &shape)
+        }
+    };
+    debug_assert_eq!(out.dtype(), sum_dtype(x.dtype()));
+    let (src_shape, keep_shape) = (x.shape_vec(), reduced_shape(x.shape(), &mask, true));
+    record("SumBackward1", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(expand_to(&reshape_to(g, &keep_shape)?, &src_shape)?)])
+    });
+    Ok(out)
+}
+
+/// Sum a (broadcast) gradient back to `shape`.
+pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.shape() == shape {
+        return Ok(g.clone());
+    }
+    let lead = g.ndim() - shape.len().min(g.ndim());
+    let mut dims: Vec<i64> = (0..lead as i64).collect();
+    for (i, &s) in shape.iter().enumerate() {
+        if s == 1 && g.shape()[lead + i] != 1 {
+            dims.push((lead + i) as i64);
+        }
+    }
+    let r = if dims.is_empty() { g.clone() } else { sum(g, Some(&dims), true)? };
+    reshape_to(&r, shape)
+}
+
+pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Err(Error::Runtime(format!(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+            capitalized(x.dtype())
+        )));
+    }
+    let mask = reduced_mask(x, dims)?;
+    let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&s, _)| s).product();
+    let s = sum(x, dims, keepdim)?;
+    div(&s, &scalar_like(count as f64, &s))
+}
+
+fn capitalized(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "Bool",
+        DType::U8 => "Byte",
+        DType::I32 => "Int",
+        DType::I64 => "Long",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}
+
+/// `x.prod(dim, keepdim)`.
+pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let mask = reduced_mask(x, dims)?;
+    let shape = reduced_shape(x.shape(), &mask, keepdim);
+    let out = match x.dtype() {
+        DType::F32 => Tensor::from_vec(fold_reduce(x, &mask, 1.0f64, |a, v: f32, _| a * v as f64, |a, b| a * b, |a, _| a as f32), &shape),
+        DType::F64 => Tensor::from_vec(fold_reduce(x, &mask, 1.0f64, |a, v: f64, _| a * v, |a, b| a * b, |a, _| a), &shape),
+        _ => {
+            let xi = x.cast_raw(DType::I64);
+            Tensor::from_vec(fold_reduce(&xi, &mask, 1i64, |a, v: i64, _| a.wrapping_mul(v), |a, b| a.wrapping_mul(b), |a, _| a), &shape)
+        }
+    };
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::new(&out));
+    let keep_shape = reduced_shape(x.shape(), &mask, true);
+    let mask2 = mask.clone();
+    record("ProdBackward1", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let (x, o) = (sx.get()?, so.get()?);
+        let src = x.shape_vec();
+        let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
+        let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
+        // d prod / d x_i = prod of the others; computed without dividing by
+        // zero: product of the others via where(x == 0, prod-without-this, o/x).
+        let zero = scalar_like(0.0, x);
+        let has_zero = eq(x, &zero)?;
+        if has_zero.to_f64_vec().iter().all(|&v| v == 0.0) {
+            return Ok(vec![Some(mul(&g, &div(&o, x)?)?)]);
+        }
+        // Slow exact path: replace zeros by one, multiply, then fix up.
+        let one = scalar_like(1.0, x);
+        let x1 = super::binary::where_(&has_zero, &one, x)?;
+        let dims: Vec<i64> = mask2.iter().enumerate().filter(|(_, &m)| m).map(|(i, _)| i as i64).collect();
+        let p1 = expand_to(&prod(&x1, Some(&dims), true)?, &src)?;
+        let nzeros = expand_to(&sum(&super::unary::to_dtype(&has_zero, x.dtype())?, Some(&dims), true)?, &src)?;
+        let only_zero = super::binary::logical(super::binary::LogicOp::And, &has_zero, &eq(&nzeros, &one)?)?;
+        let d = super::binary::where_(&has_zero, &super::binary::where_(&only_zero, &p1, &zero)?, &div(&o, &x1)?)?;
+        Ok(vec![Some(mul(&g, &d)?)])
+    });
+    Ok(out)
+}
+
+/// amax / amin over dims; the gradient is shared evenly among ties.
+pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+    if x.numel() == 0 {
+        return Err(Error::Index("amax(): Expected reduction dim to be specified for input.numel() == 0.".into()));
+    }
+    let mask = reduced_mask(x, dims)?;
+    let shape = reduced_shape(x.shape(), &mask, keepdim);
+    let out = dispatch_all!(x.dtype(), T => {
+        let pick = move |a: Option<T>, v: T| -> Option<T> {
+            match a {
+                None => Some(v),
+                Some(a) => {
+                    #[allow(clippy::eq_op)]
+                    let nan_a = a != a;
+                    #[allow(clippy::eq_op)]
+                    let nan_v = v != v;
+                    if nan_a { Some(a) } else if nan_v { Some(v) } else if (is_max && v > a) || (!is_max && v < a) { Some(v) } else { Some(a) }
+                }
+            }
+        };
+        Tensor::from_vec(
+            fold_reduce(x, &mask, None, move |a, v: T, _| pick(a, v), move |a, b| match b { Some(b) => pick(a, b), None => a }, |a, _| a.unwrap_or_default()),
+            &shape,
+        )
+    });
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::new(&out));
+    let keep_shape = reduced_shape(x.shape(), &mask, true);
+    let dims: Vec<i64> = mask.iter().enumerate().filter(|(_, &m)| m).map(|(i, _)| i as i64).collect();
+    record(if is_max { "AmaxBackward0" } else { "AminBackward0" }, &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let (x, o) = (sx.get()?, so.get()?);
+        let src = x.shape_vec();
+        let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
+        let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
+        let cnt = expand_to(&sum(&m, Some(&dims), true)?, &src)?;
+        let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
+        Ok(vec![Some(div(&mul(&g, &m)?, &cnt)?)])
+    });
+    Ok(out)
+}
+
+/// Index of the max (or min) along one dim, or over the flattened tensor.
+/// Ties resolve to the first occurrence; NaN counts as the maximum.
+pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+    let (x, mask) = match dim {
+        None => {
+            let flat = reshape_to(&x.detach(), &[x.numel()])?;
+            (flat, vec![true])
+        }
+        Some(d) => {
+            let d = wrap_dim(d, x.ndim())?;
+            let mut m = vec![false; x.ndim().max(1)];
+            if x.ndim() > 0 {
+                m[d] = true;
+            }
+            (x.clone(), m)
+        }
+    };
+    if x.ndim() > 0 && x.shape().iter().zip(&mask).any(|(&s, &m)| m && s == 0) {
+        return Err(Error::Index("argmax(): Expected reduction dim to have non-zero size.".into()));
+    }
+    let x = if x.ndim() == 0 { reshape_to(&x, &[1])? } else { x };
+    let mut shape = reduced_shape(x.shape(), &mask, keepdim);
+    if dim.is_none() && !keepdim {
+        shape.clear();
+    }
+    let idx: Vec<i64> = dispatch_all!(x.dtype(), T => fold_reduce(
+        &x,
+        &mask,
+        (None::<T>, 0usize),
+        move |(best, bi), v: T, i| {
+            #[allow(clippy::eq_op)]
+            let v_nan = v != v;
+            match best {
+                None => (Some(v), i),
+                Some(b) => {
+                    #[allow(clippy::eq_op)]
+                    let b_nan = b != b;
+                    if b_nan { (best, bi) }
+                    else if v_nan || (is_max && v > b) || (!is_max && v < b) { (Some(v), i) }
+                    else { (best, bi) }
+                }
+            }
+        },
+        move |a, b| {
+            match (a.0, b.0) {
+                (None, _) => b,
+                (_, None) => a,
+                (Some(va), Some(vb)) => {
+                    #[allow(clippy::eq_op)]
+                    let (na, nb) = (va != va, vb != vb);
+                    if na { a } else if nb || (is_max && vb > va) || (!is_max && vb < va) { b } else { a }
+                }
+            }
+        },
+        |a, _| a.1 as i64,
+    ));
+    Ok(Tensor::from_vec(idx, &shape))
+}
+
+/// `x.max(dim, keepdim)` -> (values, indices), differentiable in values.
+pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, is_max: bool) -> Result<(Tensor, Tensor)> {
+    let d = if x.ndim() == 0 { 0 } else { wrap_dim(dim, x.ndim())? };
+    let idx = argmax(x, Some(d as i64), true, is_max)?;
+    let values = gather(&x.detach(), d as i64, &idx)?;
+    let (values, idx) = if keepdim || x.ndim() == 0 {
+        (values, idx)
+    } else {
+        (super::shape::squeeze(&values, Some(&[d as i64]))?, super::shape::squeeze(&idx, Some(&[d as i64]))?)
+    };
+    let values = values.contiguous_raw();
+    let values = if values.shares_storage(x) { super::shape::clone(&values)? } else { values };
+    let src = x.shape_vec();
+    let idx_keep = argmax(x, Some(d as i64), true, is_max)?;
+    record(if is_max { "MaxBackward0" } else { "MinBackward0" }, &[x], &[&values], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let g = if g.ndim() < src.len() { super::shape::unsqueeze(g, d as i64)? } else { g.clone() };
+        let z = super::creation::zeros(&src, g.dtype());
+        Ok(vec![Some(scatter_add(&z, d as i64, &idx_keep, &g)?)])
+    });
+    Ok((values, idx))
+}
+
+/// Gather along `dim` (no autograd; the indexing module wraps it).
+pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    super::index::gather(x, dim, index)
+}
+
+fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    super::index::scatter_add(x, dim, index, src)
+}
+
+/// `x.cumsum(dim)` (integers accumulate in int64).
+pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let d = if x.ndim() == 0 { return super::shape::clone(x) } else { wrap_dim(dim, x.ndim())? };
+    let dtype = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
+    let xc = x.cast_raw(dtype).contiguous_raw();
+    let shape = x.shape_vec();
+    let inner: usize = shape[d + 1..].iter().product();
+    let len = shape[d];
+    let out = dispatch_numeric!(dtype, T => {
+        let src = xc.as_slice::<T>().expect("contiguous");
+        let mut o = src.to_vec();
+        for outer in 0..shape[..d].iter().product::<usize>() {
+            let base = outer * len * inner;
+            for k in 1..len {
+                for j in 0..inner {
+                    let p = base + k * inner + j;
+                    o[p] = crate::cpu::arith::Arith::add(o[p], o[p - inner]);
+                }
+            }
+        }
+        Tensor::from_vec(o, &shape)
+    });
+    record("CumsumBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        // reverse cumulative sum: flip, cumsum, flip
+        let f = super::index::flip(g, &[d as i64])?;
+        Ok(vec![Some(super::index::flip(&cumsum(&f, d as i64)?, &[d as i64])?)])
+    });
+    Ok(out)
+}
+
+/// `x.all(dim)` / `x.any(dim)`.
+pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) -> Result<Tensor> {
+    let mask = reduced_mask(x, dims)?;
+    let shape = reduced_shape(x.shape(), &mask, keepdim);
+    let b = x.cast_raw(DType::Bool);
+    let v = if is_all {
+        fold_reduce(&b, &mask, true, |a, v: bool, _| a && v, |a, b| a && b, |a, _| a)
+    } else {
+        fold_reduce(&b, &mask, false, |a, v: bool, _| a || v, |a, b| a || b, |a, _| a)
+    };
+    Ok(Tensor::from_vec(v, &shape))
+}
+
+/// `x.var(dims, correction, keepdim)` (composite, so differentiable).
+pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    let mask = reduced_mask(x, dims)?;
+    let n: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&s, _)| s).product();
+    let m = mean(x, dims, true)?;
+    let d = sub(x, &m)?;
+    let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
+    let denom = (n as f64 - correction).max(0.0);
+    div(&ss, &scalar_like(denom, &ss))
+}
+
+pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    super::unary::sqrt(&var(x, dims, correction, keepdim)?)
+}
+
+/// `logsumexp(x, dims, keepdim)`, stable: max + log(sum(exp(x - max))).
+pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+    let x = if x.dtype().is_float() { x.clone() } else { super::unary::to_dtype(x, DType::F32)? };
+    let m = amax(&x.detach(), Some(dims), true, true)?;
+    // Infinite maxima would give inf - inf; use 0 there.
+    let fin = super::unary::isfinite(&m)?;
+    let m = super::binary::where_(&fin, &m, &scalar_like(0.0, &m))?;
+    let s = sum(&super::unary::exp(&sub(&x, &m)?)?, Some(dims), true)?;
+    let r = super::binary::add(&super::unary::log(&s)?, &m)?;
+    if keepdim {
+        Ok(r)
+    } else {
+        let mask = reduced_mask(&x, Some(dims))?;
+        reshape_to(&r, &reduced_shape(x.shape(), &mask, false))
+    }
+}
+
+/// Vector norms: p = 1, 2, inf, -inf, 0, or any other p; 'fro' is p = 2.
+pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let a = super::unary::abs(x)?;
+    if p == f64::INFINITY {
+        return amax(&a, dims, keepdim, true);
+    }
+    if p == f64::NEG_INFINITY {
+        return amax(&a, dims, keepdim, false);
+    }
+    if p == 1.0 {
+        return sum(&a, dims, keepdim);
+    }
+    if p == 0.0 {
+        let nz = compare(CmpOp::Ne, x, &scalar_like(0.0, x))?;
+        return sum(&super::unary::to_dtype(&nz, x.dtype())?, dims, keepdim);
+    }
+    if p == 2.0 {
+        let s = sum(&mul(x, x)?, dims, keepdim)?;
+        // sqrt's gradient at 0 is inf; PyTorch defines the norm's as 0 there.
+        return norm2_from_sumsq(&s);
+    }
+    let s = sum(&super::binary::pow(&a, &scalar_like(p, &a))?, dims, keepdim)?;
+    super::binary::pow(&s, &scalar_like(1.0 / p, &s))
+}
+
+fn norm2_from_sumsq(s: &Tensor) -> Result<Tensor> {
+    let out = s.detach();
+    let out = super::unary::sqrt(&out)?;
+    let so = SavedTensor::new(&out);
+    record("NormBackward1", &[s], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let o = so.get()?;
+        // d sqrt(s) / ds = 1 / (2 sqrt(s)), with 0 where s == 0
+        let two_o = mul(o, &scalar_like(2.0, o))?;
+        let zero = scalar_like(0.0, o);
+        let safe = super::binary::where_(&eq(o, &zero)?, &scalar_like(1.0, o), &two_o)?;
+        let d = div(g, &safe)?;
+        Ok(vec![Some(super::binary::where_(&eq(o, &zero)?, &zero, &d)?)])
+    });
+    Ok(out)
+}

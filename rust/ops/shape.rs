@@ -1,0 +1,455 @@
+//! View ops (share storage, no copy) and copies: reshape, permute, expand,
+//! slicing, squeeze, cat/stack, ... with their gradients.
+//!
+//! Every view's backward uses one mechanism: the gradient is written into a
+//! zero tensor of the input's shape through the same view (`embed`), which is
+//! itself differentiable (its backward is the view again).
+
+use super::creation;
+use super::reduce::sum_to;
+use crate::autograd::record;
+use crate::error::{Error, Result};
+use crate::tensor::access::write_into;
+use crate::tensor::layout::{broadcast_strides, contiguous_strides, view_strides, wrap_dim, Layout, Shape};
+use crate::tensor::{DType, Tensor};
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+type ViewFn = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
+
+impl Tensor {
+    /// A new handle on the same data, cut from the graph.
+    pub fn detach(&self) -> Tensor {
+        self.with_layout(self.layout().clone())
+    }
+}
+
+/// Record a view op: backward embeds the gradient through the same view.
+fn record_view(name: &'static str, x: &Tensor, out: &Tensor, view: ViewFn) {
+    let (shape, dtype) = (x.shape_vec(), x.dtype());
+    record(name, &[x], &[out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(embed(g, &shape, dtype, view.clone())?)])
+    });
+}
+
+/// Zeros of `shape` with `g` written into `view(zeros)`; differentiable in `g`.
+fn embed(g: &Tensor, shape: &[usize], dtype: DType, view: ViewFn) -> Result<Tensor> {
+    let out = creation::zeros(shape, dtype);
+    let target = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        view(&out)?
+    };
+    write_into(&target, g)?;
+    let v2 = view.clone();
+    record("ViewEmbedBackward", &[g], &[&out], move |gg| {
+        Ok(vec![gg[0].as_ref().map(|t| v2(t)).transpose()?])
+    });
+    Ok(out)
+}
+
+fn view_layout(x: &Tensor, shape: &[usize], strides: SmallVec<[isize; 6]>, offset: usize) -> Tensor {
+    x.with_layout(Layout { shape: shape.into(), strides, offset })
+}
+
+/// Resolve one `-1` in a requested shape.
+pub fn infer_shape(numel: usize, req: &[i64]) -> Result<Shape> {
+    let mut infer = None;
+    let mut known = 1usize;
+    for (i, &d) in req.iter().enumerate() {
+        if d == -1 {
+            if infer.is_some() {
+                return Err(Error::Runtime("only one dimension can be inferred".into()));
+            }
+            infer = Some(i);
+        } else if d < 0 {
+            return Err(Error::Runtime(format!("invalid shape dimension {d}")));
+        } else {
+            known *= d as usize;
+        }
+    }
+    let mut out: Shape = req.iter().map(|&d| d.max(0) as usize).collect();
+    match infer {
+        Some(i) => {
+            if known == 0 || numel % known != 0 {
+                return Err(Error::Runtime(format!("shape '{req:?}' is invalid for input of size {numel}")));
+            }
+            out[i] = numel / known;
+        }
+        None => {
+            if known != numel {
+                return Err(Error::Runtime(format!("shape '{req:?}' is invalid for input of size {numel}")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `x.view(shape)`: a view, or an error when strides forbid it.
+pub fn view(x: &Tensor, req: &[i64]) -> Result<Tensor> {
+    let shape = infer_shape(x.numel(), req)?;
+    let strides = view_strides(x.shape(), x.strides(), &shape).ok_or_else(|| {
+        Error::Runtime("view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.".into())
+    })?;
+    let out = view_layout(x, &shape, strides, x.offset());
+    let src: Shape = x.shape_vec();
+    record("ViewBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let req: Vec<i64> = src.iter().map(|&d| d as i64).collect();
+        Ok(vec![Some(reshape(g, &req)?)])
+    });
+    Ok(out)
+}
+
+/// `x.reshape(shape)`: a view when possible, a copy otherwise.
+pub fn reshape(x: &Tensor, req: &[i64]) -> Result<Tensor> {
+    let shape = infer_shape(x.numel(), req)?;
+    if view_strides(x.shape(), x.strides(), &shape).is_some() {
+        return view(x, req);
+    }
+    let c = contiguous(x)?;
+    view(&c, req)
+}
+
+pub fn reshape_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let req: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    reshape(x, &req)
+}
+
+/// A contiguous copy (or `x` itself when already contiguous).
+pub fn contiguous(x: &Tensor) -> Result<Tensor> {
+    if x.is_contiguous() {
+        return Ok(x.clone());
+    }
+    clone(x)
+}
+
+/// `x.clone()`: a copy with its own storage.
+pub fn clone(x: &Tensor) -> Result<Tensor> {
+    let out = crate::dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()));
+    record("CloneBackward0", &[x], &[&out], |g| Ok(vec![g[0].clone()]));
+    Ok(out)
+}
+
+pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    let n = x.ndim();
+    if dims.len() != n {
+        return Err(Error::Runtime(format!(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {n} is not equal to len(dims) = {}",
+            dims.len()
+        )));
+    }
+    let mut perm = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
+    for &d in dims {
+        let d = wrap_dim(d, n)?;
+        if seen[d] {
+            return Err(Error::Runtime("permute(): duplicate dims are not allowed.".into()));
+        }
+        seen[d] = true;
+        perm.push(d);
+    }
+    let shape: Shape = perm.iter().map(|&d| x.shape()[d]).collect();
+    let strides = perm.iter().map(|&d| x.strides()[d]).collect();
+    let out = view_layout(x, &shape, strides, x.offset());
+    let mut inv = vec![0i64; n];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i as i64;
+    }
+    record("PermuteBackward0", &[x], &[&out], move |g| {
+        Ok(vec![g[0].as_ref().map(|g| permute(g, &inv)).transpose()?])
+    });
+    Ok(out)
+}
+
+pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
+    let n = x.ndim();
+    if n == 0 {
+        return Ok(x.clone());
+    }
+    let (a, b) = (wrap_dim(d0, n)?, wrap_dim(d1, n)?);
+    let mut dims: Vec<i64> = (0..n as i64).collect();
+    dims.swap(a, b);
+    permute(x, &dims)
+}
+
+/// `x.expand(shape)`; -1 keeps a dim. Broadcast dims get stride 0.
+pub fn expand(x: &Tensor, req: &[i64]) -> Result<Tensor> {
+    let n = req.len();
+    if n < x.ndim() {
+        return Err(Error::Runtime(format!(
+            "expand(torch.FloatTensor{{{:?}}}, size=[{}]): the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
+            x.shape(), n, n, x.ndim()
+        )));
+    }
+    let lead = n - x.ndim();
+    let mut shape: Shape = SmallVec::new();
+    for (i, &r) in req.iter().enumerate() {
+        if r == -1 {
+            if i < lead {
+                return Err(Error::Runtime("expand: -1 is not allowed in a leading, non-existing dimension".into()));
+            }
+            shape.push(x.shape()[i - lead]);
+        } else if r < 0 {
+            return Err(Error::Runtime(format!("expand: invalid size {r}")));
+        } else {
+            shape.push(r as usize);
+        }
+    }
+    expand_to(x, &shape)
+}
+
+pub fn expand_to(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if x.shape() == shape {
+        return Ok(x.clone());
+    }
+    let strides = broadcast_strides(x.layout(), shape)?;
+    let out = view_layout(x, shape, strides, x.offset());
+    let src = x.shape_vec();
+    record("ExpandBackward0", &[x], &[&out], move |g| {
+        Ok(vec![g[0].as_ref().map(|g| sum_to(g, &src)).transpose()?])
+    });
+    Ok(out)
+}
+
+pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim() + 1)?;
+    let mut shape = x.shape_vec();
+    let mut strides = x.layout().strides.clone();
+    let st = if d < x.ndim() { strides[d] * shape[d] as isize } else { 1 };
+    shape.insert(d, 1);
+    strides.insert(d, st);
+    let out = view_layout(x, &shape, strides, x.offset());
+    let src = x.shape_vec();
+    record("UnsqueezeBackward0", &[x], &[&out], move |g| {
+        Ok(vec![g[0].as_ref().map(|g| reshape_to(g, &src)).transpose()?])
+    });
+    Ok(out)
+}
+
+/// `squeeze(dims)`: drop the given size-1 dims (all size-1 dims when None).
+pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+    let n = x.ndim();
+    let mut drop = vec![false; n];
+    match dims {
+        None => (0..n).for_each(|i| drop[i] = x.shape()[i] == 1),
+        Some(ds) => {
+            for &d in ds {
+                if n == 0 {
+                    wrap_dim(d, 1)?;
+                    continue;
+                }
+                let d = wrap_dim(d, n)?;
+                drop[d] = x.shape()[d] == 1;
+            }
+        }
+    }
+    let shape: Shape = (0..n).filter(|&i| !drop[i]).map(|i| x.shape()[i]).collect();
+    let strides = (0..n).filter(|&i| !drop[i]).map(|i| x.strides()[i]).collect();
+    let out = view_layout(x, &shape, strides, x.offset());
+    let src = x.shape_vec();
+    record("SqueezeBackward0", &[x], &[&out], move |g| {
+        Ok(vec![g[0].as_ref().map(|g| reshape_to(g, &src)).transpose()?])
+    });
+    Ok(out)
+}
+
+pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return reshape(x, &[1]);
+    }
+    let (s, e) = (wrap_dim(start, x.ndim())?, wrap_dim(end, x.ndim())?);
+    if s > e {
+        return Err(Error::Runtime("flatten() has invalid args: start_dim cannot come after end_dim".into()));
+    }
+    let mut req: Vec<i64> = x.shape()[..s].iter().map(|&d| d as i64).collect();
+    req.push(x.shape()[s..=e].iter().product::<usize>() as i64);
+    req.extend(x.shape()[e + 1..].iter().map(|&d| d as i64));
+    reshape(x, &req)
+}
+
+/// `x[..., start:end:step, ...]` along `dim` (bounds already clamped by caller
+/// or clamped here Python-style).
+pub fn slice(x: &Tensor, dim: i64, start: Option<i64>, end: Option<i64>, step: i64) -> Result<Tensor> {
+    if step <= 0 {
+        return Err(Error::Value("step must be greater than zero".into()));
+    }
+    let d = wrap_dim(dim, x.ndim())?;
+    let size = x.shape()[d] as i64;
+    let clampi = |v: i64| -> i64 {
+        let v = if v < 0 { v + size } else { v };
+        v.clamp(0, size)
+    };
+    let s = start.map_or(0, clampi);
+    let e = end.map_or(size, clampi).max(s);
+    let len = ((e - s) + step - 1) / step;
+    let mut shape = x.shape_vec();
+    let mut strides = x.layout().strides.clone();
+    shape[d] = len as usize;
+    let offset = (x.offset() as isize + s as isize * strides[d]) as usize;
+    strides[d] *= step as isize;
+    let out = view_layout(x, &shape, strides, offset);
+    record_view("SliceBackward0", x, &out, Arc::new(move |t| slice(t, d as i64, Some(s), Some(e), step)));
+    Ok(out)
+}
+
+pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let size = x.shape()[d] as i64;
+    let s = if start < 0 { start + size } else { start };
+    if s < 0 || length < 0 || s + length > size {
+        return Err(Error::Index(format!(
+            "start ({start}) + length ({length}) exceeds dimension size ({size})."
+        )));
+    }
+    slice(x, d as i64, Some(s), Some(s + length), 1)
+}
+
+/// `x.select(dim, index)`: drops `dim`.
+pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let size = x.shape()[d] as i64;
+    let i = if index < 0 { index + size } else { index };
+    if i < 0 || i >= size {
+        return Err(Error::Index(format!(
+            "index {index} is out of bounds for dimension {d} with size {size}"
+        )));
+    }
+    let mut shape = x.shape_vec();
+    let mut strides = x.layout().strides.clone();
+    let offset = (x.offset() as isize + i as isize * strides[d]) as usize;
+    shape.remove(d);
+    strides.remove(d);
+    let out = view_layout(x, &shape, strides, offset);
+    record_view("SelectBackward0", x, &out, Arc::new(move |t| select(t, d as i64, i)));
+    Ok(out)
+}
+
+/// `torch.cat(tensors, dim)`.
+pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
+    let parts: Vec<&Tensor> = xs.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
+    if xs.is_empty() {
+        return Err(Error::Runtime("torch.cat(): expected a non-empty list of Tensors".into()));
+    }
+    if parts.is_empty() {
+        return Ok(xs[0].clone());
+    }
+    let first = parts[0];
+    let d = wrap_dim(dim, first.ndim())?;
+    let dtype = parts.iter().skip(1).fold(first.dtype(), |a, t| DType::promote(a, t.dtype()));
+    let mut total = 0;
+    for (i, t) in parts.iter().enumerate() {
+        if t.ndim() != first.ndim() {
+            return Err(Error::Runtime(format!(
+                "Tensors must have same number of dimensions: got {} and {}",
+                first.ndim(),
+                t.ndim()
+            )));
+        }
+        for k in 0..first.ndim() {
+            if k != d && t.shape()[k] != first.shape()[k] {
+                return Err(Error::Runtime(format!(
+                    "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list.",
+                    first.shape()[k],
+                    t.shape()[k]
+                )));
+            }
+        }
+        total += t.shape()[d];
+    }
+    let mut shape = first.shape_vec();
+    shape[d] = total;
+    let out = creation::zeros(&shape, dtype);
+    let mut pos = 0;
+    let mut bounds = Vec::new();
+    for t in &parts {
+        let len = t.shape()[d];
+        let dst = {
+            let _ng = crate::autograd::GradModeGuard::new(false);
+            slice(&out, d as i64, Some(pos as i64), Some((pos + len) as i64), 1)?
+        };
+        write_into(&dst, t)?;
+        bounds.push((pos, len, t.dtype()));
+        pos += len;
+    }
+    let inputs: Vec<&Tensor> = parts.to_vec();
+    record("CatBackward0", &inputs, &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None; bounds.len()]) };
+        bounds
+            .iter()
+            .map(|&(p, l, dt)| {
+                let s = narrow(g, d as i64, p as i64, l as i64)?;
+                Ok(Some(if dt != s.dtype() && dt.is_float() { super::unary::to_dtype(&s, dt)? } else { s }))
+            })
+            .collect()
+    });
+    Ok(out)
+}
+
+pub fn stack(xs: &[Tensor], dim: i64) -> Result<Tensor> {
+    if xs.is_empty() {
+        return Err(Error::Runtime("stack expects a non-empty TensorList".into()));
+    }
+    let d = wrap_dim(dim, xs[0].ndim() + 1)?;
+    for (i, t) in xs.iter().enumerate() {
+        if t.shape() != xs[0].shape() {
+            return Err(Error::Runtime(format!(
+                "stack expects each tensor to be equal size, but got {:?} at entry 0 and {:?} at entry {i}",
+                xs[0].shape(),
+                t.shape()
+            )));
+        }
+    }
+    let us: Vec<Tensor> = xs.iter().map(|t| unsqueeze(t, d as i64)).collect::<Result<_>>()?;
+    cat(&us, d as i64)
+}
+
+/// Split into pieces of the given sizes along `dim` (views).
+pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let total: usize = sizes.iter().sum();
+    if total != x.shape()[d] {
+        return Err(Error::Runtime(format!(
+            "split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at dimension {d}), but got split_sizes={sizes:?}",
+            x.shape()[d]
+        )));
+    }
+    let mut pos = 0;
+    sizes
+        .iter()
+        .map(|&s| {
+            let t = narrow(x, d as i64, pos as i64, s as i64);
+            pos += s;
+            t
+        })
+        .collect()
+}
+
+/// `x.split(split_size, dim)`: equal pieces, the last possibly smaller.
+pub fn split(x: &Tensor, size: usize, dim: i64) -> Result<Vec<Tensor>> {
+    let d = wrap_dim(dim, x.ndim())?;
+    if size == 0 {
+        return Err(Error::Runtime("split_size can only be 0 if dimension size is 0".into()));
+    }
+    let n = x.shape()[d];
+    let mut sizes = vec![size; n / size];
+    if n % size != 0 || n == 0 {
+        sizes.push(n % size);
+    }
+    split_sizes(x, &sizes, d as i64)
+}
+
+/// `x.chunk(chunks, dim)`.
+pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
+    if chunks == 0 {
+        return Err(Error::Runtime("chunk expects `chunks` to be greater than 0, got: 0".into()));
+    }
+    let d = wrap_dim(dim, x.ndim())?;
+    let n = x.shape()[d];
+    split(x, n.div_ceil(chunks).max(1), d as i64)
+}
+
+/// The contiguous strides of a shape (exposed for the bindings).
+pub fn default_strides(shape: &[usize]) -> Vec<isize> {
+    contiguous_strides(shape).to_vec()
+}

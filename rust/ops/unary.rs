@@ -1,0 +1,498 @@
+//! Unary elementwise ops and their gradients.
+//!
+//! Basic math functions write their backward with tensor ops (so gradients of
+//! gradients work); activations with non-trivial derivatives use one fused
+//! backward kernel instead.
+
+use super::binary::{compare, div, mul, sub, CmpOp};
+use super::creation::scalar_like;
+use super::map::{map1, map2};
+use crate::autograd::{record, SavedTensor};
+use crate::cpu::arith::Arith;
+use crate::error::{Error, Result};
+use crate::tensor::dtype::num_like::FloatOps;
+use crate::tensor::{DType, Tensor};
+use crate::{dispatch_float, dispatch_numeric};
+
+/// Integer inputs of float functions are computed in float32, as PyTorch does.
+fn as_float(x: &Tensor) -> Tensor {
+    if x.dtype().is_float() {
+        x.clone()
+    } else {
+        x.cast_raw(DType::F32)
+    }
+}
+
+/// `out[i] = f(x[i])` over a float tensor; `$f` is generic over f32/f64.
+macro_rules! float_map {
+    ($x:expr, $name:expr, |$v:ident| $body:expr) => {{
+        let x = as_float($x);
+        dispatch_float!(x.dtype(), $name, T => map1(&x, |$v: T| -> T { $body }))
+    }};
+}
+
+/// `out[i] = f(g[i], x[i])` over two same-shaped float tensors.
+macro_rules! float_map2 {
+    ($g:expr, $x:expr, $name:expr, |$gv:ident, $v:ident| $body:expr) => {{
+        let x = $x;
+        dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), |$gv: T, $v: T| -> T { $body })?)
+    }};
+}
+
+fn saved(t: &Tensor) -> SavedTensor {
+    SavedTensor::new(t)
+}
+
+pub fn neg(x: &Tensor) -> Result<Tensor> {
+    if x.dtype() == DType::Bool {
+        return Err(Error::Runtime(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+        ));
+    }
+    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::neg(v)));
+    record("NegBackward0", &[x], &[&out], |g| Ok(vec![g[0].as_ref().map(neg).transpose()?]));
+    Ok(out)
+}
+
+pub fn abs(x: &Tensor) -> Result<Tensor> {
+    if x.dtype() == DType::Bool {
+        return Ok(x.clone());
+    }
+    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::abs(v)));
+    let sx = saved(x);
+    record("AbsBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(mul(g, &sign(sx.get()?)?)?)])
+    });
+    Ok(out)
+}
+
+pub fn sign(x: &Tensor) -> Result<Tensor> {
+    if x.dtype() == DType::Bool {
+        return Ok(x.clone());
+    }
+    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::sign(v)));
+    record_zero_grad("SignBackward0", x, &out);
+    Ok(out)
+}
+
+/// Ops whose derivative is zero almost everywhere (floor, round, sign, ...).
+fn record_zero_grad(name: &'static str, x: &Tensor, out: &Tensor) {
+    record(name, &[x], &[out], |g| {
+        Ok(vec![g[0].as_ref().map(|g| mul(g, &scalar_like(0.0, g))).transpose()?])
+    });
+}
+
+pub fn exp(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "exp", |v| v.exp());
+    let so = saved(&out);
+    record("ExpBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(mul(g, so.get()?)?)])
+    });
+    Ok(out)
+}
+
+pub fn log(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "log", |v| v.ln());
+    let sx = saved(x);
+    record("LogBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(div(g, sx.get()?)?)])
+    });
+    Ok(out)
+}
+
+pub fn log1p(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "log1p", |v| v.ln_1p());
+    let sx = saved(x);
+    record("Log1PBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let x = sx.get()?;
+        Ok(vec![Some(div(g, &super::binary::add(x, &scalar_like(1.0, x))?)?)])
+    });
+    Ok(out)
+}
+
+pub fn sqrt(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "sqrt", |v| v.sqrt());
+    let so = saved(&out);
+    record("SqrtBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let o = so.get()?;
+        Ok(vec![Some(div(g, &mul(o, &scalar_like(2.0, o))?)?)])
+    });
+    Ok(out)
+}
+
+pub fn rsqrt(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "rsqrt", |v| T::c(1.0) / v.sqrt());
+    let so = saved(&out);
+    record("RsqrtBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let o = so.get()?;
+        let o3 = mul(&mul(o, o)?, o)?;
+        Ok(vec![Some(mul(g, &mul(&o3, &scalar_like(-0.5, o))?)?)])
+    });
+    Ok(out)
+}
+
+pub fn sin(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "sin", |v| v.sin());
+    let sx = saved(x);
+    record("SinBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(mul(g, &cos(sx.get()?)?)?)])
+    });
+    Ok(out)
+}
+
+pub fn cos(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "cos", |v| v.cos());
+    let sx = saved(x);
+    record("CosBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        Ok(vec![Some(neg(&mul(g, &sin(sx.get()?)?)?)?)])
+    });
+    Ok(out)
+}
+
+pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "tanh", |v| v.tanh());
+    let so = saved(&out);
+    record("TanhBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let o = so.get()?;
+        Ok(vec![Some(mul(g, &sub(&scalar_like(1.0, o), &mul(o, o)?)?)?)])
+    });
+    Ok(out)
+}
+
+pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "sigmoid", |v| T::c(1.0) / (T::c(1.0) + (-v).exp()));
+    let so = saved(&out);
+    record("SigmoidBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let o = so.get()?;
+        Ok(vec![Some(mul(g, &mul(o, &sub(&scalar_like(1.0, o), o)?)?)?)])
+    });
+    Ok(out)
+}
+
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v > T::default() { v } else { T::default() }));
+    let so = saved(&out);
+    record("ReluBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let o = so.get()?;
+        let mask = compare(CmpOp::Gt, o, &scalar_like(0.0, o))?;
+        Ok(vec![Some(mul(g, &to_dtype(&mask, g.dtype())?)?)])
+    });
+    Ok(out)
+}
+
+macro_rules! rounding {
+    ($fname:ident, $node:expr, $method:ident) => {
+        pub fn $fname(x: &Tensor) -> Result<Tensor> {
+            if !x.dtype().is_float() {
+                return Ok(x.clone());
+            }
+            let out = float_map!(x, stringify!($fname), |v| v.$method());
+            record_zero_grad($node, x, &out);
+            Ok(out)
+        }
+    };
+}
+rounding!(floor, "FloorBackward0", floor);
+rounding!(ceil, "CeilBackward0", ceil);
+rounding!(round, "RoundBackward0", round_even);
+rounding!(trunc, "TruncBackward0", trunc_);
+
+/// Round to `decimals` places (`torch.round(x, decimals=d)`).
+pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
+    if decimals == 0 {
+        return round(x);
+    }
+    let s = 10f64.powi(decimals as i32);
+    let out = float_map!(x, "round", |v| (v * T::c(s)).round_even() / T::c(s));
+    record_zero_grad("RoundBackward1", x, &out);
+    Ok(out)
+}
+
+/// `clamp(x, min, max)`; the gradient passes where min <= x <= max.
+pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+    if min.is_none() && max.is_none() {
+        return Err(Error::Runtime("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
+    }
+    let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+    let out = if x.dtype().is_float() {
+        float_map!(x, "clamp", |v| {
+            if v.is_nan() {
+                v
+            } else {
+                let v = if v < T::c(lo) { T::c(lo) } else { v };
+                if v > T::c(hi) {
+                    T::c(hi)
+                } else {
+                    v
+                }
+            }
+        })
+    } else {
+        let r = map1(&x.cast_raw(DType::F64), |v: f64| v.max(lo).min(hi));
+        r.cast_raw(x.dtype())
+    };
+    let sx = saved(x);
+    record("ClampBackward1", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let x = sx.get()?;
+        let m = float_map2!(g, x, "clamp_backward", |gv, v| if v >= T::c(lo) && v <= T::c(hi) { gv } else { T::c(0.0) });
+        Ok(vec![Some(m)])
+    });
+    Ok(out)
+}
+
+/// `x.to(dtype)` with autograd between float types.
+pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
+    if x.dtype() == dtype {
+        return Ok(x.clone());
+    }
+    let out = x.cast_raw(dtype);
+    let out = if out.same_tensor(x) { x.with_layout(x.layout().clone()) } else { out };
+    if dtype.is_float() && x.dtype().is_float() {
+        let src = x.dtype();
+        record("ToCopyBackward0", &[x], &[&out], move |g| {
+            Ok(vec![g[0].as_ref().map(|g| to_dtype(g, src)).transpose()?])
+        });
+    }
+    Ok(out)
+}
+
+/// An activation with a fused backward kernel: `df(x, y)` is dy/dx at
+/// input x with output y.
+fn activation<F32F, F64F, F32D, F64D>(
+    name: &'static str,
+    x: &Tensor,
+    f32f: F32F,
+    f64f: F64F,
+    f32d: F32D,
+    f64d: F64D,
+) -> Result<Tensor>
+where
+    F32F: Fn(f32) -> f32 + Sync + Send,
+    F64F: Fn(f64) -> f64 + Sync + Send,
+    F32D: Fn(f32, f32) -> f32 + Sync + Send + 'static,
+    F64D: Fn(f64, f64) -> f64 + Sync + Send + 'static,
+{
+    let x = &as_float(x);
+    let out = match x.dtype() {
+        DType::F32 => map1(x, f32f),
+        _ => map1(x, f64f),
+    };
+    let (sx, so) = (saved(x), saved(&out));
+    record(name, &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let (x, y) = (sx.get()?, so.get()?);
+        let d = match x.dtype() {
+            DType::F32 => map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?,
+            _ => map2(x, y, x.shape(), |a: f64, b: f64| f64d(a, b))?,
+        };
+        Ok(vec![Some(mul(g, &d)?)])
+    });
+    Ok(out)
+}
+
+/// Define an activation once, generic over the float type.
+macro_rules! act {
+    ($name:expr, $x:expr, |$v:ident| $f:expr, |$dv:ident, $dy:ident| $d:expr) => {{
+        #[inline(always)]
+        fn fwd<T: FloatOps>($v: T) -> T {
+            $f
+        }
+        #[inline(always)]
+        #[allow(unused_variables)]
+        fn der<T: FloatOps>($dv: T, $dy: T) -> T {
+            $d
+        }
+        activation($name, $x, fwd::<f32>, fwd::<f64>, der::<f32>, der::<f64>)
+    }};
+}
+
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    let x = &as_float(x);
+    let out = float_map!(x, "leaky_relu", |v| if v > T::c(0.0) { v } else { v * T::c(slope) });
+    let sx = saved(x);
+    record("LeakyReluBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let x = sx.get()?;
+        Ok(vec![Some(float_map2!(g, x, "leaky_relu_backward", |gv, v| if v > T::c(0.0) { gv } else { gv * T::c(slope) }))])
+    });
+    Ok(out)
+}
+
+pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
+    if tanh_approx {
+        act!("GeluBackward0", x,
+            |v| {
+                let k = T::c(0.7978845608028654);
+                let inner = k * (v + T::c(0.044715) * v * v * v);
+                T::c(0.5) * v * (T::c(1.0) + inner.tanh())
+            },
+            |v, _y| {
+                let k = T::c(0.7978845608028654);
+                let inner = k * (v + T::c(0.044715) * v * v * v);
+                let t = inner.tanh();
+                let dinner = k * (T::c(1.0) + T::c(3.0 * 0.044715) * v * v);
+                T::c(0.5) * (T::c(1.0) + t) + T::c(0.5) * v * (T::c(1.0) - t * t) * dinner
+            })
+    } else {
+        act!("GeluBackward0", x,
+            |v| T::c(0.5) * v * (T::c(1.0) + (v * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
+            |v, _y| {
+                let cdf = T::c(0.5) * (T::c(1.0) + (v * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
+                let pdf = (T::c(-0.5) * v * v).exp() * T::c(0.3989422804014327);
+                cdf + v * pdf
+            })
+    }
+}
+
+pub fn silu(x: &Tensor) -> Result<Tensor> {
+    act!("SiluBackward0", x,
+        |v| v / (T::c(1.0) + (-v).exp()),
+        |v, _y| {
+            let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
+            s * (T::c(1.0) + v * (T::c(1.0) - s))
+        })
+}
+
+pub fn mish(x: &Tensor) -> Result<Tensor> {
+    act!("MishBackward0", x,
+        |v| v * softplus1(v).tanh(),
+        |v, _y| {
+            let t = softplus1(v).tanh();
+            let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
+            t + v * s * (T::c(1.0) - t * t)
+        })
+}
+
+pub fn softsign(x: &Tensor) -> Result<Tensor> {
+    act!("SoftsignBackward0", x,
+        |v| v / (T::c(1.0) + v.abs()),
+        |v, _y| { let d = T::c(1.0) + v.abs(); T::c(1.0) / (d * d) })
+}
+
+pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
+    act!("HardsigmoidBackward0", x,
+        |v| clampf(v / T::c(6.0) + T::c(0.5), T::c(0.0), T::c(1.0)),
+        |v, _y| if v > T::c(-3.0) && v < T::c(3.0) { T::c(1.0 / 6.0) } else { T::c(0.0) })
+}
+
+pub fn hardswish(x: &Tensor) -> Result<Tensor> {
+    act!("HardswishBackward0", x,
+        |v| v * clampf(v + T::c(3.0), T::c(0.0), T::c(6.0)) / T::c(6.0),
+        |v, _y| if v < T::c(-3.0) { T::c(0.0) } else if v <= T::c(3.0) { v / T::c(3.0) + T::c(0.5) } else { T::c(1.0) })
+}
+
+pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
+    let x = &as_float(x);
+    let out = float_map!(x, "hardtanh", |v| clampf(v, T::c(lo), T::c(hi)));
+    let sx = saved(x);
+    record("HardtanhBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let x = sx.get()?;
+        Ok(vec![Some(float_map2!(g, x, "hardtanh_backward", |gv, v| if v > T::c(lo) && v < T::c(hi) { gv } else { T::c(0.0) }))])
+    });
+    Ok(out)
+}
+
+/// `elu` family: scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)).
+pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tensor> {
+    let x = &as_float(x);
+    let out = float_map!(x, "elu", |v| if v > T::c(0.0) { T::c(scale) * v } else { T::c(scale * alpha) * ((v * T::c(input_scale)).exp() - T::c(1.0)) });
+    let sx = saved(x);
+    record("EluBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let x = sx.get()?;
+        Ok(vec![Some(float_map2!(g, x, "elu_backward", |gv, v| if v > T::c(0.0) { gv * T::c(scale) } else { gv * T::c(scale * alpha * input_scale) * (v * T::c(input_scale)).exp() }))])
+    });
+    Ok(out)
+}
+
+/// `softplus(x, beta, threshold)`: linear above threshold for stability.
+pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
+    let x = &as_float(x);
+    let out = float_map!(x, "softplus", |v| if v * T::c(beta) > T::c(threshold) { v } else { (v * T::c(beta)).exp().ln_1p() / T::c(beta) });
+    let sx = saved(x);
+    record("SoftplusBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let x = sx.get()?;
+        Ok(vec![Some(float_map2!(g, x, "softplus_backward", |gv, v| if v * T::c(beta) > T::c(threshold) { gv } else { let z = (v * T::c(beta)).exp(); gv * z / (z + T::c(1.0)) }))])
+    });
+    Ok(out)
+}
+
+pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
+    act!("LogSigmoidBackward0", x,
+        |v| { let m = if v < T::c(0.0) { v } else { T::c(0.0) }; m - ((-v.abs()).exp()).ln_1p() },
+        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).exp()))
+}
+
+#[inline(always)]
+fn clampf<T: FloatOps>(v: T, lo: T, hi: T) -> T {
+    if v < lo {
+        lo
+    } else if v > hi {
+        hi
+    } else {
+        v
+    }
+}
+
+#[inline(always)]
+fn softplus1<T: FloatOps>(v: T) -> T {
+    if v > T::c(20.0) {
+        v
+    } else {
+        v.exp().ln_1p()
+    }
+}
+
+/// Logical not: output bool.
+pub fn logical_not(x: &Tensor) -> Result<Tensor> {
+    let b = x.cast_raw(DType::Bool);
+    Ok(map1(&b, |v: bool| !v))
+}
+
+/// `~x`: bitwise not for integers, logical not for bool.
+pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
+    match x.dtype() {
+        DType::Bool => logical_not(x),
+        DType::U8 => Ok(map1(x, |v: u8| !v)),
+        DType::I32 => Ok(map1(x, |v: i32| !v)),
+        DType::I64 => Ok(map1(x, |v: i64| !v)),
+        d => Err(Error::Runtime(format!("\"bitwise_not_cpu\" not implemented for '{}'", d.name()))),
+    }
+}
+
+/// isnan / isinf / isfinite.
+pub fn isnan(x: &Tensor) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Ok(Tensor::zeros(x.shape(), DType::Bool));
+    }
+    let x = x.cast_raw(DType::F64);
+    Ok(map1(&x, |v: f64| v.is_nan()))
+}
+pub fn isinf(x: &Tensor) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Ok(Tensor::zeros(x.shape(), DType::Bool));
+    }
+    let x = x.cast_raw(DType::F64);
+    Ok(map1(&x, |v: f64| v.is_infinite()))
+}
+pub fn isfinite(x: &Tensor) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Ok(super::creation::full(x.shape(), 1.0, DType::Bool));
+    }
+    let x = x.cast_raw(DType::F64);
+    Ok(map1(&x, |v: f64| v.is_finite()))
+}

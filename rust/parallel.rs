@@ -1,0 +1,85 @@
+//! One thread pool for every kernel, and the rule for when work is split.
+//!
+//! Small work stays on the calling thread: on this 2-core machine a rayon
+//! fork/join costs a few microseconds, more than a 32K-element elementwise op.
+
+use parking_lot::RwLock;
+use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
+
+/// Below this many elements an elementwise kernel runs on one thread.
+pub const GRAIN: usize = 32 * 1024;
+
+static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
+
+fn default_threads() -> usize {
+    if let Some(n) = std::env::var("RUSTDL_NUM_THREADS").ok().and_then(|s| s.parse::<usize>().ok()) {
+        return n.max(1);
+    }
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn build(n: usize) -> Arc<rayon::ThreadPool> {
+    Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("rustdl-{i}"))
+            .build()
+            .expect("thread pool builds"),
+    )
+}
+
+fn pool_lock() -> &'static RwLock<Arc<rayon::ThreadPool>> {
+    POOL.get_or_init(|| RwLock::new(build(default_threads())))
+}
+
+pub fn pool() -> Arc<rayon::ThreadPool> {
+    pool_lock().read().clone()
+}
+
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}
+
+pub fn set_num_threads(n: usize) {
+    *pool_lock().write() = build(n.max(1));
+}
+
+/// Run `f` inside the pool (so nested rayon calls use its threads).
+pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let p = pool();
+    if p.current_num_threads() == 1 {
+        return f();
+    }
+    p.install(f)
+}
+
+/// Split `out` into chunks and call `f(start_index, chunk)` on each, in
+/// parallel when large.
+pub fn fill_chunks<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let n = out.len();
+    let threads = num_threads();
+    if n < GRAIN || threads == 1 {
+        f(0, out);
+        return;
+    }
+    let chunk = n.div_ceil(threads * 4).max(GRAIN / 2);
+    install(|| {
+        out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+    });
+}
+
+/// `src.iter().map(f).collect()`, in parallel when large.
+pub fn map_slice<S: Sync, D: Send + Copy + Default>(src: &[S], f: impl Fn(S) -> D + Sync + Send) -> Vec<D>
+where
+    S: Copy,
+{
+    let mut out = vec![D::default(); src.len()];
+    fill_chunks(&mut out, |start, c| {
+        let len = c.len();
+        for (o, &s) in c.iter_mut().zip(&src[start..start + len]) {
+            *o = f(s);
+        }
+    });
+    out
+}

@@ -1,0 +1,211 @@
+//! Reading and writing a tensor's elements whatever its layout.
+
+use super::dtype::{DType, Elem};
+use super::layout::{broadcast_strides, coalesce, contiguous_strides, Layout, StridedRuns};
+use super::storage::{Buffer, BufferElem};
+use super::Tensor;
+use crate::error::{Error, Result};
+use crate::parallel;
+use std::borrow::Cow;
+
+/// Run `$body` with `$T` bound to the Rust type of `$dtype` (all dtypes).
+#[macro_export]
+macro_rules! dispatch_all {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::tensor::DType::F32 => { type $T = f32; $body }
+            $crate::tensor::DType::F64 => { type $T = f64; $body }
+            $crate::tensor::DType::I64 => { type $T = i64; $body }
+            $crate::tensor::DType::I32 => { type $T = i32; $body }
+            $crate::tensor::DType::U8 => { type $T = u8; $body }
+            $crate::tensor::DType::Bool => { type $T = bool; $body }
+        }
+    };
+}
+
+/// Like `dispatch_all!` but for numeric dtypes (bool is an error).
+#[macro_export]
+macro_rules! dispatch_numeric {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::tensor::DType::F32 => { type $T = f32; $body }
+            $crate::tensor::DType::F64 => { type $T = f64; $body }
+            $crate::tensor::DType::I64 => { type $T = i64; $body }
+            $crate::tensor::DType::I32 => { type $T = i32; $body }
+            $crate::tensor::DType::U8 => { type $T = u8; $body }
+            $crate::tensor::DType::Bool => {
+                return Err($crate::error::Error::Runtime("this operation does not support bool tensors".into()))
+            }
+        }
+    };
+}
+
+/// Like `dispatch_all!` but for float dtypes (others are an error naming `$what`).
+#[macro_export]
+macro_rules! dispatch_float {
+    ($dtype:expr, $what:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::tensor::DType::F32 => { type $T = f32; $body }
+            $crate::tensor::DType::F64 => { type $T = f64; $body }
+            other => {
+                return Err($crate::error::Error::Runtime(format!(
+                    "\"{}\" not implemented for '{}'",
+                    $what,
+                    other.name()
+                )))
+            }
+        }
+    };
+}
+
+impl Tensor {
+    /// The whole storage as a typed slice (the dtype must match).
+    pub fn storage_slice<T: BufferElem>(&self) -> &[T] {
+        T::slice(self.storage().buffer()).expect("storage dtype matches tensor dtype")
+    }
+
+    /// Elements in row-major order: borrowed when contiguous, gathered otherwise.
+    pub fn data<T: BufferElem>(&self) -> Cow<'_, [T]> {
+        if let Some(s) = self.as_slice::<T>() {
+            return Cow::Borrowed(s);
+        }
+        Cow::Owned(gather_strided(self.storage_slice::<T>(), self.layout()))
+    }
+
+    pub fn to_vec<T: BufferElem>(&self) -> Vec<T> {
+        self.data::<T>().into_owned()
+    }
+
+    /// Values converted to f64 (for printing, tolist, item).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        dispatch_all!(self.dtype(), T => self.data::<T>().iter().map(|v| v.to_f64()).collect())
+    }
+
+    /// A contiguous tensor with the same values; `self` when already contiguous.
+    /// No autograd (see `ops::shape::contiguous` for the recorded version).
+    pub fn contiguous_raw(&self) -> Tensor {
+        if self.is_contiguous() && self.offset() == 0 && self.storage().len() == self.numel() {
+            return self.clone();
+        }
+        dispatch_all!(self.dtype(), T => Tensor::from_vec(self.to_vec::<T>(), self.shape()))
+    }
+
+    /// Values converted to `dtype`, as a new contiguous tensor (or `self` if same).
+    pub fn cast_raw(&self, dtype: DType) -> Tensor {
+        if dtype == self.dtype() {
+            return self.clone();
+        }
+        dispatch_all!(self.dtype(), S => {
+            let src = self.data::<S>();
+            dispatch_all!(dtype, D => {
+                let v: Vec<D> = parallel::map_slice(&src, |x| cast_elem::<S, D>(x));
+                Tensor::from_vec(v, self.shape())
+            })
+        })
+    }
+
+    /// The single value of a one-element tensor, as f64.
+    pub fn item_f64(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::Runtime(format!(
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            )));
+        }
+        Ok(self.to_f64_vec()[0])
+    }
+}
+
+#[inline(always)]
+pub fn cast_elem<S: Elem, D: Elem>(x: S) -> D {
+    match (S::DTYPE.is_float(), D::DTYPE) {
+        (_, DType::Bool) => D::from_bool(x.to_bool()),
+        (true, _) => D::from_f64(x.to_f64()),
+        (false, _) => D::from_i64(x.to_i64()),
+    }
+}
+
+/// Row-major gather of a strided view.
+pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
+    let n = layout.numel();
+    let mut out: Vec<T> = vec![T::default(); n];
+    let out_strides = contiguous_strides(&layout.shape);
+    let (shape, strides) = coalesce(&layout.shape, &[out_strides, layout.strides.clone()]);
+    let s = &strides[1];
+    parallel::fill_chunks(&mut out, |start, chunk| {
+        let runs = StridedRuns { shape: &shape, strides: &[s], offsets: &[layout.offset as isize] };
+        let mut pos = 0;
+        runs.for_each_run(start, start + chunk.len(), |offs, len| {
+            let st = *s.last().unwrap_or(&1);
+            let base = offs[0];
+            let dst = &mut chunk[pos..pos + len];
+            if st == 1 {
+                dst.copy_from_slice(&src[base as usize..base as usize + len]);
+            } else {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = src[(base + i as isize * st) as usize];
+                }
+            }
+            pos += len;
+        });
+    });
+    out
+}
+
+/// Write `src` (broadcast to `dst`'s shape, converted to its dtype) into the
+/// elements of `dst`, in place. Caller guarantees `src` does not overlap `dst`.
+pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let src = src.cast_raw(dst.dtype());
+    let sstr = broadcast_strides(src.layout(), dst.shape())?;
+    let shape = dst.shape().to_vec();
+    let (cshape, cstr) = coalesce(&shape, &[dst.strides().into(), sstr]);
+    dispatch_all!(dst.dtype(), T => {
+        let s: &[T] = src.storage_slice::<T>();
+        // SAFETY: src was checked by the caller not to overlap dst.
+        let buf = unsafe { dst.storage().buffer_mut() };
+        let d: &mut [T] = T::slice_mut(buf).expect("dtype matches");
+        let runs = StridedRuns {
+            shape: &cshape,
+            strides: &[&cstr[0], &cstr[1]],
+            offsets: &[dst.offset() as isize, src.offset() as isize],
+        };
+        let (ds, ss) = (*cstr[0].last().unwrap_or(&1), *cstr[1].last().unwrap_or(&1));
+        runs.for_each_run(0, dst.numel(), |offs, len| {
+            for i in 0..len as isize {
+                d[(offs[0] + i * ds) as usize] = s[(offs[1] + i * ss) as usize];
+            }
+        });
+    });
+    dst.storage().bump_version();
+    Ok(())
+}
+
+/// Fill every element of `dst` with `value`, in place.
+pub fn fill_(dst: &Tensor, value: f64) {
+    dispatch_all!(dst.dtype(), T => {
+        let v: T = if T::DTYPE.is_float() { T::from_f64(value) } else if T::DTYPE == DType::Bool { T::from_bool(value != 0.0) } else { T::from_i64(value as i64) };
+        // SAFETY: exclusive write of dst's own elements.
+        let buf = unsafe { dst.storage().buffer_mut() };
+        let d: &mut [T] = T::slice_mut(buf).expect("dtype matches");
+        if dst.is_contiguous() {
+            let off = dst.offset();
+            d[off..off + dst.numel()].fill(v);
+        } else {
+            let st: [isize; 0] = [];
+            let _ = st;
+            let (cshape, cstr) = coalesce(dst.shape(), &[dst.strides().into()]);
+            let runs = StridedRuns { shape: &cshape, strides: &[&cstr[0]], offsets: &[dst.offset() as isize] };
+            let ds = *cstr[0].last().unwrap_or(&1);
+            runs.for_each_run(0, dst.numel(), |offs, len| {
+                for i in 0..len as isize {
+                    d[(offs[0] + i * ds) as usize] = v;
+                }
+            });
+        }
+    });
+    dst.storage().bump_version();
+}
+
+pub fn buffer_from_f64(values: &[f64], dtype: DType) -> Buffer {
+    dispatch_all!(dtype, T => T::wrap(values.iter().map(|&v| cast_elem::<f64, T>(v)).collect()))
+}

@@ -1,0 +1,362 @@
+//! Element types and PyTorch's type-promotion rules.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DType {
+    Bool,
+    U8,
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+/// Category used by promotion: a higher category always wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    Bool,
+    Integer,
+    Float,
+}
+
+impl DType {
+    pub const ALL: [DType; 6] = [DType::Bool, DType::U8, DType::I32, DType::I64, DType::F32, DType::F64];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I32 => "int32",
+            DType::I64 => "int64",
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DType> {
+        Some(match name {
+            "bool" => DType::Bool,
+            "uint8" => DType::U8,
+            "int32" | "int" => DType::I32,
+            "int64" | "long" => DType::I64,
+            "float32" | "float" => DType::F32,
+            "float64" | "double" => DType::F64,
+            _ => return None,
+        })
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            DType::Bool | DType::U8 => 1,
+            DType::I32 | DType::F32 => 4,
+            DType::I64 | DType::F64 => 8,
+        }
+    }
+
+    pub fn category(self) -> Category {
+        match self {
+            DType::Bool => Category::Bool,
+            DType::U8 | DType::I32 | DType::I64 => Category::Integer,
+            DType::F32 | DType::F64 => Category::Float,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        self.category() == Category::Float
+    }
+
+    /// `torch.promote_types`: the smallest type both operands convert to safely.
+    pub fn promote(a: DType, b: DType) -> DType {
+        if a == b {
+            return a;
+        }
+        // Ordered by "width" within PyTorch's lattice for the types we support.
+        a.max(b)
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "torch.{}", self.name())
+    }
+}
+
+/// How a value takes part in type promotion (PyTorch's three priority tiers).
+#[derive(Clone, Copy, Debug)]
+pub enum PromoteArg {
+    /// A tensor with at least one dimension.
+    Dim(DType),
+    /// A zero-dimensional tensor.
+    ZeroDim(DType),
+    /// A Python number: only its category matters.
+    Scalar(Category),
+}
+
+/// `torch.result_type` over any mix of tensors and scalars.
+pub fn result_type(args: &[PromoteArg]) -> DType {
+    let mut dim: Option<DType> = None;
+    let mut zero: Option<DType> = None;
+    let mut scalar: Option<Category> = None;
+    for a in args {
+        match *a {
+            PromoteArg::Dim(d) => dim = Some(dim.map_or(d, |x| DType::promote(x, d))),
+            PromoteArg::ZeroDim(d) => zero = Some(zero.map_or(d, |x| DType::promote(x, d))),
+            PromoteArg::Scalar(c) => scalar = Some(scalar.map_or(c, |x| x.max(c))),
+        }
+    }
+    let default_for = |c: Category| match c {
+        Category::Bool => DType::Bool,
+        Category::Integer => DType::I64,
+        Category::Float => DType::F32,
+    };
+    // Combine a higher tier with a lower one: the lower tier only matters if
+    // it is of a higher category.
+    let combine = |hi: Option<DType>, lo: Option<DType>| -> Option<DType> {
+        match (hi, lo) {
+            (Some(h), Some(l)) => {
+                if l.category() > h.category() {
+                    Some(l)
+                } else {
+                    Some(h)
+                }
+            }
+            (h, None) => h,
+            (None, l) => l,
+        }
+    };
+    let tensors = combine(dim, zero);
+    match (tensors, scalar) {
+        (Some(t), Some(c)) => {
+            if c > t.category() {
+                default_for(c)
+            } else {
+                t
+            }
+        }
+        (Some(t), None) => t,
+        (None, Some(c)) => default_for(c),
+        (None, None) => DType::F32,
+    }
+}
+
+/// Rust element types a buffer can hold.
+pub trait Elem: Copy + Send + Sync + PartialOrd + Default + 'static + fmt::Debug {
+    const DTYPE: DType;
+    fn to_f64(self) -> f64;
+    fn from_f64(v: f64) -> Self;
+    fn to_i64(self) -> i64;
+    fn from_i64(v: i64) -> Self;
+    fn to_bool(self) -> bool;
+    fn from_bool(v: bool) -> Self;
+    fn zero() -> Self;
+    fn one() -> Self;
+}
+
+macro_rules! impl_elem_num {
+    ($t:ty, $d:expr) => {
+        impl Elem for $t {
+            const DTYPE: DType = $d;
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_i64(self) -> i64 {
+                self as i64
+            }
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_bool(self) -> bool {
+                self != (0 as $t)
+            }
+            #[inline(always)]
+            fn from_bool(v: bool) -> Self {
+                if v {
+                    1 as $t
+                } else {
+                    0 as $t
+                }
+            }
+            #[inline(always)]
+            fn zero() -> Self {
+                0 as $t
+            }
+            #[inline(always)]
+            fn one() -> Self {
+                1 as $t
+            }
+        }
+    };
+}
+impl_elem_num!(f32, DType::F32);
+impl_elem_num!(f64, DType::F64);
+impl_elem_num!(i64, DType::I64);
+impl_elem_num!(i32, DType::I32);
+impl_elem_num!(u8, DType::U8);
+
+impl Elem for bool {
+    const DTYPE: DType = DType::Bool;
+    fn to_f64(self) -> f64 {
+        self as u8 as f64
+    }
+    fn from_f64(v: f64) -> Self {
+        v != 0.0
+    }
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    fn from_i64(v: i64) -> Self {
+        v != 0
+    }
+    fn to_bool(self) -> bool {
+        self
+    }
+    fn from_bool(v: bool) -> Self {
+        v
+    }
+    fn zero() -> Self {
+        false
+    }
+    fn one() -> Self {
+        true
+    }
+}
+
+/// Float element types (the ones autograd and transcendental functions work on).
+pub trait Float: Elem + num_like::FloatOps {}
+impl Float for f32 {}
+impl Float for f64 {}
+
+pub mod num_like {
+    //! The float operations kernels need, for f32 and f64 alike.
+    pub trait FloatOps:
+        Copy
+        + std::ops::Add<Output = Self>
+        + std::ops::Sub<Output = Self>
+        + std::ops::Mul<Output = Self>
+        + std::ops::Div<Output = Self>
+        + std::ops::Neg<Output = Self>
+        + std::ops::AddAssign
+        + PartialOrd
+    {
+        fn exp(self) -> Self;
+        fn ln(self) -> Self;
+        fn ln_1p(self) -> Self;
+        fn sqrt(self) -> Self;
+        fn sin(self) -> Self;
+        fn cos(self) -> Self;
+        fn tanh(self) -> Self;
+        fn abs(self) -> Self;
+        fn powf(self, e: Self) -> Self;
+        fn floor(self) -> Self;
+        fn trunc_(self) -> Self;
+        fn ceil(self) -> Self;
+        fn round_even(self) -> Self;
+        fn is_nan(self) -> bool;
+        fn erf(self) -> Self;
+        fn max_nan(self, o: Self) -> Self;
+        fn min_nan(self, o: Self) -> Self;
+        fn c(v: f64) -> Self;
+    }
+    macro_rules! impl_float_ops {
+        ($t:ty, $erf:path) => {
+            impl FloatOps for $t {
+                #[inline(always)]
+                fn exp(self) -> Self {
+                    <$t>::exp(self)
+                }
+                #[inline(always)]
+                fn ln(self) -> Self {
+                    <$t>::ln(self)
+                }
+                #[inline(always)]
+                fn ln_1p(self) -> Self {
+                    <$t>::ln_1p(self)
+                }
+                #[inline(always)]
+                fn sqrt(self) -> Self {
+                    <$t>::sqrt(self)
+                }
+                #[inline(always)]
+                fn sin(self) -> Self {
+                    <$t>::sin(self)
+                }
+                #[inline(always)]
+                fn cos(self) -> Self {
+                    <$t>::cos(self)
+                }
+                #[inline(always)]
+                fn tanh(self) -> Self {
+                    <$t>::tanh(self)
+                }
+                #[inline(always)]
+                fn abs(self) -> Self {
+                    <$t>::abs(self)
+                }
+                #[inline(always)]
+                fn powf(self, e: Self) -> Self {
+                    <$t>::powf(self, e)
+                }
+                #[inline(always)]
+                fn floor(self) -> Self {
+                    <$t>::floor(self)
+                }
+                #[inline(always)]
+                fn trunc_(self) -> Self {
+                    <$t>::trunc(self)
+                }
+                #[inline(always)]
+                fn ceil(self) -> Self {
+                    <$t>::ceil(self)
+                }
+                #[inline(always)]
+                fn round_even(self) -> Self {
+                    <$t>::round_ties_even(self)
+                }
+                #[inline(always)]
+                fn is_nan(self) -> bool {
+                    <$t>::is_nan(self)
+                }
+                #[inline(always)]
+                fn erf(self) -> Self {
+                    $erf(self)
+                }
+                /// NaN-propagating maximum, as torch.maximum.
+                #[inline(always)]
+                fn max_nan(self, o: Self) -> Self {
+                    if self.is_nan() || o.is_nan() {
+                        <$t>::NAN
+                    } else if self > o {
+                        self
+                    } else {
+                        o
+                    }
+                }
+                #[inline(always)]
+                fn min_nan(self, o: Self) -> Self {
+                    if self.is_nan() || o.is_nan() {
+                        <$t>::NAN
+                    } else if self < o {
+                        self
+                    } else {
+                        o
+                    }
+                }
+                #[inline(always)]
+                fn c(v: f64) -> Self {
+                    v as $t
+                }
+            }
+        };
+    }
+    impl_float_ops!(f32, crate::cpu::special::erf_f32);
+    impl_float_ops!(f64, crate::cpu::special::erf_f64);
+}

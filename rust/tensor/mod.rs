@@ -1,0 +1,13 @@
+//! The tensor: storage + layout + dtype + device + autograd metadata.
+
+pub mod dtype;
+pub mod layout;
+pub mod storage;
+#[allow(clippy::module_inception)]
+pub mod tensor;
+pub mod access;
+
+pub use dtype::{DType, Elem};
+pub use layout::{Layout, Shape};
+pub use storage::{Buffer, Storage};
+pub use tensor::{AutogradMeta, Device, Tensor, TensorImpl};
