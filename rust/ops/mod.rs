@@ -3,8 +3,12 @@
 pub mod binary;
 pub mod creation;
 pub mod index;
+pub mod indexing;
 pub mod map;
 pub mod matmul;
 pub mod reduce;
+pub mod scan;
 pub mod shape;
+pub mod shape_extra;
+pub mod softmax;
 pub mod unary;

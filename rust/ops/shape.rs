@@ -34,7 +34,7 @@ fn record_view(name: &'static str, x: &Tensor, out: &Tensor, view: ViewFn) {
 }
 
 /// Zeros of `shape` with `g` written into `view(zeros)`; differentiable in `g`.
-fn embed(g: &Tensor, shape: &[usize], dtype: DType, view: ViewFn) -> Result<Tensor> {
+pub fn embed(g: &Tensor, shape: &[usize], dtype: DType, view: ViewFn) -> Result<Tensor> {
     let out = creation::zeros(shape, dtype);
     let target = {
         let _ng = crate::autograd::GradModeGuard::new(false);

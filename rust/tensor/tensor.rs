@@ -146,3 +146,9 @@ impl Tensor {
         self.0.storage.version()
     }
 }
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={:?}, dtype={})", self.shape(), self.dtype().name())
+    }
+}

@@ -1,0 +1,211 @@
+"""rustdl: a deep-learning library with a Rust engine and PyTorch's face.
+
+``import rustdl as torch`` and PyTorch-style code runs on rustdl's tensors,
+autograd and kernels.
+"""
+
+from . import _C
+from ._C import (  # noqa: F401
+    Generator,
+    Tensor,
+    arange,
+    as_tensor,
+    bernoulli,
+    cat,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    get_num_threads,
+    is_grad_enabled,
+    linspace,
+    multinomial,
+    normal,
+    ones,
+    ones_like,
+    promote_types,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    result_type,
+    set_num_threads,
+    stack,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from ._C import bool as bool  # noqa: F401  (dtype objects)
+from ._C import device, dtype, float32, float64, int32, int64, uint8  # noqa: F401
+from ._C import where as where  # noqa: F401
+from ._grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
+from ._size import Size  # noqa: F401
+
+float = float32  # noqa: A001
+double = float64
+long = int64
+int = int32  # noqa: A001
+half = None  # float16 is not supported yet
+cfloat = None
+
+__version__ = "0.1.0"
+
+
+def _dtype_from_name(name):
+    return getattr(_C, name)
+
+
+def manual_seed(seed):
+    """Seed the global random number generator; returns a Generator-like handle."""
+    _C.manual_seed(seed)
+    g = Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def seed():
+    import time
+
+    s = time.time_ns() & 0xFFFFFFFFFFFF
+    _C.manual_seed(s)
+    return s
+
+
+_initial_seed = 0
+
+
+def initial_seed():
+    return _initial_seed
+
+
+def get_rng_state():
+    return tensor(_C._get_rng_state(), dtype=int64)
+
+
+def set_rng_state(state):
+    _C._set_rng_state([int(v) for v in state.tolist()])
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t):
+    return t.is_floating_point()
+
+
+def numel(t):
+    return t.numel()
+
+
+def get_default_dtype():
+    return float32
+
+
+def set_default_dtype(d):
+    if d is not float32:
+        raise NotImplementedError("rustdl: the default dtype is float32")
+
+
+def _method(name):
+    def f(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            input = tensor(input)
+        return getattr(input, name)(*args, **kwargs)
+
+    f.__name__ = name
+    f.__qualname__ = name
+    f.__doc__ = f"``rustdl.{name}(input, ...)`` is ``input.{name}(...)``."
+    return f
+
+
+# Functions that are the same as the tensor method of the same name.
+_METHOD_FUNCTIONS = """
+abs absolute neg negative sign sgn exp exp2 expm1 log log2 log10 log1p sqrt rsqrt square reciprocal
+sin cos tan tanh sigmoid relu floor ceil round trunc frac clamp clip clamp_min clamp_max isnan isinf
+isfinite nan_to_num sum mean nansum prod amax amin max min argmax argmin var std logsumexp norm cumsum
+cumprod all any count_nonzero matmul mm bmm dot mv outer ger sub subtract mul multiply div divide
+true_divide floor_divide remainder fmod maximum minimum fmax fmin eq ne lt le gt ge greater less equal
+allclose isclose logical_and logical_or logical_xor logical_not bitwise_not bitwise_and bitwise_or
+bitwise_xor lerp atan2 float_power reshape view_as permute transpose swapaxes swapdims t squeeze
+unsqueeze flatten ravel unflatten narrow select split chunk unbind flip roll movedim moveaxis tril triu
+gather scatter scatter_add index_select index_add take masked_fill masked_select nonzero argwhere sort
+argsort topk repeat_interleave clone detach numel
+""".split()
+
+for _name in _METHOD_FUNCTIONS:
+    globals()[_name] = _method(_name)
+
+
+def add(input, other, *, alpha=1, out=None):
+    if not isinstance(input, Tensor):
+        return other.__radd__(input) if alpha == 1 else tensor(input).add(other, alpha=alpha)
+    return input.add(other, alpha=alpha)
+
+
+def pow(input, exponent, *, out=None):  # noqa: A001
+    if not isinstance(input, Tensor):
+        return exponent.__rpow__(input)
+    return input.pow(exponent)
+
+
+def softmax(input, dim, dtype=None):
+    return _C.softmax(input, dim, dtype)
+
+
+def log_softmax(input, dim, dtype=None):
+    return _C.log_softmax(input, dim, dtype)
+
+
+def broadcast_shapes(*shapes):
+    import numpy as _np
+
+    return Size(_np.broadcast_shapes(*shapes))
+
+
+def broadcast_tensors(*tensors):
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(t.expand(*shape) for t in tensors)
+
+
+def diag(input, diagonal=0):
+    if input.dim() == 1:
+        n = input.shape[0] + abs(diagonal)
+        out = zeros(n, n, dtype=input.dtype)
+        idx = arange(input.shape[0])
+        r, c = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+        out[r, c] = input
+        return out
+    n = min(input.shape[0], input.shape[1])
+    idx = arange(n)
+    rows = idx if diagonal >= 0 else idx - diagonal
+    cols = idx + diagonal if diagonal >= 0 else idx
+    keep = (rows < input.shape[0]) & (cols < input.shape[1])
+    return input[rows[keep], cols[keep]]
+
+
+def cdist(x1, x2, p=2.0):
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p=p, dim=-1)
+
+
+def einsum(*args, **kwargs):
+    raise NotImplementedError("rustdl.einsum is not implemented yet")
+
+
+def save(obj, f):
+    from .serialization import save as _save
+
+    return _save(obj, f)
+
+
+def load(f, map_location=None, weights_only=True):
+    from .serialization import load as _load
+
+    return _load(f, map_location=map_location)
+
+
+from . import autograd, linalg, nn  # noqa: E402, F401

@@ -1,0 +1,77 @@
+"""Grad-mode context managers (also usable as decorators), as in PyTorch."""
+
+import functools
+
+from . import _C
+
+
+class _GradMode:
+    """Sets grad mode on enter, restores the previous mode on exit."""
+
+    mode = True
+
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801
+    mode = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    mode = True
+
+
+class inference_mode(_GradMode):  # noqa: N801
+    def __init__(self, mode=True):
+        self.mode = not mode
+
+    def __call__(self, fn):
+        if not callable(fn):
+            return inference_mode(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        # Like PyTorch, calling it as a function takes effect immediately.
+        self.prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(self.mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
+        return False
+
+    def __call__(self, fn):
+        _C._set_grad_enabled(self.prev)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper

@@ -1,0 +1,252 @@
+//! Shape ops composed from the differentiable primitives (so their
+//! gradients come for free): repeat, roll, movedim, tril/triu, sort, pad.
+
+use super::binary::where_;
+use super::creation;
+use super::index::{gather, index_select};
+use super::shape::{cat, embed, expand_to, narrow, permute, reshape, reshape_to, unsqueeze};
+use crate::error::{Error, Result};
+use crate::tensor::layout::wrap_dim;
+use crate::tensor::{DType, Tensor};
+use std::sync::Arc;
+
+/// `x.repeat(*reps)`: tile the tensor.
+pub fn repeat(x: &Tensor, reps: &[usize]) -> Result<Tensor> {
+    if reps.len() < x.ndim() {
+        return Err(Error::Runtime(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor".into(),
+        ));
+    }
+    let lead = reps.len() - x.ndim();
+    let mut shape: Vec<usize> = vec![1; lead];
+    shape.extend(x.shape());
+    // view as (1, s0, 1, s1, ...), expand to (r0, s0, r1, s1, ...), merge pairs
+    let mut inter = Vec::new();
+    let mut big = Vec::new();
+    let mut out = Vec::new();
+    for (r, s) in reps.iter().zip(&shape) {
+        inter.extend([1, *s]);
+        big.extend([*r, *s]);
+        out.push(r * s);
+    }
+    let v = reshape_to(x, &inter)?;
+    let e = expand_to(&v, &big)?;
+    reshape_to(&e, &out)
+}
+
+pub fn repeat_interleave(x: &Tensor, n: usize, dim: Option<i64>) -> Result<Tensor> {
+    let (x, d) = match dim {
+        None => (reshape_to(x, &[x.numel()])?, 0),
+        Some(d) => (x.clone(), wrap_dim(d, x.ndim())?),
+    };
+    let u = unsqueeze(&x, d as i64 + 1)?;
+    let mut shape = u.shape_vec();
+    shape[d + 1] = n;
+    let e = expand_to(&u, &shape)?;
+    let mut out = x.shape_vec();
+    out[d] *= n;
+    reshape_to(&e, &out)
+}
+
+pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> {
+    let Some(dims) = dims else {
+        let flat = reshape_to(x, &[x.numel()])?;
+        let r = roll(&flat, shifts, Some(&[0]))?;
+        return reshape_to(&r, x.shape());
+    };
+    if shifts.len() != dims.len() {
+        return Err(Error::Runtime(format!(
+            "shifts and dimensions must align. shifts: {}, dims:{}",
+            shifts.len(),
+            dims.len()
+        )));
+    }
+    let mut r = x.clone();
+    for (&s, &d) in shifts.iter().zip(dims) {
+        let d = wrap_dim(d, x.ndim())?;
+        let n = x.shape()[d] as i64;
+        if n == 0 {
+            continue;
+        }
+        let s = s.rem_euclid(n);
+        if s == 0 {
+            continue;
+        }
+        r = cat(&[narrow(&r, d as i64, n - s, s)?, narrow(&r, d as i64, 0, n - s)?], d as i64)?;
+    }
+    Ok(r)
+}
+
+pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
+    let n = x.ndim();
+    if src.len() != dst.len() {
+        return Err(Error::Runtime("movedim: Invalid source or destination dims".into()));
+    }
+    let s: Vec<usize> = src.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
+    let t: Vec<usize> = dst.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
+    let mut perm = vec![usize::MAX; n];
+    for (&a, &b) in s.iter().zip(&t) {
+        perm[b] = a;
+    }
+    let mut rest = (0..n).filter(|d| !s.contains(d));
+    for p in perm.iter_mut() {
+        if *p == usize::MAX {
+            *p = rest.next().unwrap_or(0);
+        }
+    }
+    permute(x, &perm.iter().map(|&p| p as i64).collect::<Vec<_>>())
+}
+
+/// tril (lower) / triu over the last two dims.
+pub fn tri(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
+    if x.ndim() < 2 {
+        return Err(Error::Runtime("tril/triu: input tensor must have at least 2 dimensions".into()));
+    }
+    let (r, c) = (x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1]);
+    let mask: Vec<bool> = (0..r * c)
+        .map(|i| {
+            let (row, col) = ((i / c) as i64, (i % c) as i64);
+            if lower {
+                col - row <= diagonal
+            } else {
+                col - row >= diagonal
+            }
+        })
+        .collect();
+    let m = Tensor::from_vec(mask, &[r, c]);
+    where_(&m, x, &creation::full(&[], 0.0, x.dtype()))
+}
+
+/// Sort along `dim`: (values, indices). NaN sorts as the largest value.
+pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> {
+    if x.ndim() == 0 {
+        return Ok((x.clone(), Tensor::scalar(0i64)));
+    }
+    let d = wrap_dim(dim, x.ndim())?;
+    let moved = movedim(&x.detach(), &[d as i64], &[-1])?;
+    let vals = moved.to_f64_vec();
+    let n = x.shape()[d];
+    let mut idx = vec![0i64; vals.len()];
+    for (row, out) in vals.chunks(n.max(1)).zip(idx.chunks_mut(n.max(1))) {
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        let key = |a: f64| if a.is_nan() { f64::INFINITY } else { a };
+        order.sort_by(|&a, &b| {
+            let (va, vb) = (row[a], row[b]);
+            let o = if va.is_nan() && vb.is_nan() {
+                std::cmp::Ordering::Equal
+            } else if va.is_nan() {
+                std::cmp::Ordering::Greater
+            } else if vb.is_nan() {
+                std::cmp::Ordering::Less
+            } else {
+                key(va).partial_cmp(&key(vb)).unwrap_or(std::cmp::Ordering::Equal)
+            };
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        for (o, i) in out.iter_mut().zip(order) {
+            *o = i as i64;
+        }
+    }
+    let idx_moved = Tensor::from_vec(idx, moved.shape());
+    let idx = movedim(&idx_moved, &[-1], &[d as i64])?.contiguous_raw();
+    let values = gather(x, d as i64, &idx)?;
+    Ok((values, idx))
+}
+
+/// `F.pad(x, pad, mode, value)`; `pad` lists (left, right) pairs from the
+/// last dim backwards. Negative constant pads crop.
+pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
+    if pads.len() % 2 != 0 || pads.len() / 2 > x.ndim() {
+        return Err(Error::Runtime(format!(
+            "Padding length must be divisible by 2 and at most twice the number of dims; got {} for a {}-D input",
+            pads.len(),
+            x.ndim()
+        )));
+    }
+    let k = pads.len() / 2;
+    if mode == "constant" {
+        let mut cur = x.clone();
+        // crop negative pads first
+        for i in 0..k {
+            let d = x.ndim() - 1 - i;
+            let (l, r) = (pads[2 * i], pads[2 * i + 1]);
+            let n = cur.shape()[d] as i64;
+            let (cl, cr) = ((-l).max(0), (-r).max(0));
+            if cl + cr > 0 {
+                if cl + cr > n {
+                    return Err(Error::Runtime("negative padding removes the whole dimension".into()));
+                }
+                cur = narrow(&cur, d as i64, cl, n - cl - cr)?;
+            }
+        }
+        let mut shape = cur.shape_vec();
+        let mut region: Vec<(usize, i64, i64)> = Vec::new();
+        for i in 0..k {
+            let d = x.ndim() - 1 - i;
+            let (l, r) = (pads[2 * i].max(0), pads[2 * i + 1].max(0));
+            region.push((d, l, cur.shape()[d] as i64));
+            shape[d] += (l + r) as usize;
+        }
+        if shape.as_slice() == cur.shape() {
+            return Ok(cur);
+        }
+        let reg = region.clone();
+        let view: Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync> = Arc::new(move |t: &Tensor| {
+            let mut v = t.clone();
+            for &(d, l, len) in &reg {
+                v = narrow(&v, d as i64, l, len)?;
+            }
+            Ok(v)
+        });
+        let inner = embed(&cur, &shape, cur.dtype(), view.clone())?;
+        if value == 0.0 {
+            return Ok(inner);
+        }
+        let mask = creation::zeros(&shape, DType::Bool);
+        crate::tensor::access::fill_(&view(&mask)?, 1.0);
+        return where_(&mask, &inner, &creation::full(&[], value, x.dtype()));
+    }
+    let mut cur = x.clone();
+    for i in 0..k {
+        let d = x.ndim() - 1 - i;
+        let (l, r) = (pads[2 * i], pads[2 * i + 1]);
+        let n = cur.shape()[d] as i64;
+        if mode == "reflect" && (l >= n || r >= n) {
+            return Err(Error::Runtime(format!(
+                "Argument #4: Padding size should be less than the corresponding input dimension, but got: padding ({l}, {r}) at dimension {d} of input {:?}",
+                x.shape()
+            )));
+        }
+        if mode == "circular" && (l > n || r > n) {
+            return Err(Error::Runtime("Padding value causes wrapping around more than once.".into()));
+        }
+        let idx: Vec<i64> = (-l..n + r)
+            .map(|i| match mode {
+                "reflect" => {
+                    let p = 2 * (n - 1);
+                    let j = i.rem_euclid(p.max(1));
+                    if j >= n { p - j } else { j }
+                }
+                "replicate" => i.clamp(0, n - 1),
+                _ => i.rem_euclid(n),
+            })
+            .collect();
+        let m = idx.len();
+        cur = index_select(&cur, d as i64, &Tensor::from_vec(idx, &[m]))?;
+    }
+    match mode {
+        "reflect" | "replicate" | "circular" => Ok(cur),
+        other => Err(Error::Value(format!(
+            "Unsupported padding mode: {other}. Expected one of 'constant', 'reflect', 'replicate', 'circular'"
+        ))),
+    }
+}
+
+/// Used by flatten-like reshapes in the bindings.
+pub fn reshape_i64(x: &Tensor, shape: &[i64]) -> Result<Tensor> {
+    reshape(x, shape)
+}

@@ -1,0 +1,617 @@
+//! Module-level functions of `rustdl._C`: factories, random numbers, joins,
+//! grad mode, autograd.grad, threads, and the functional ops nn needs.
+
+use super::convert::{as_tensor, dtype_arg, opt_dtype, shape_args, tensor_from_data, to_usize_shape};
+use super::py_math::tuple_of;
+use super::py_tensor::{set_requires_grad, wrap, PyTensor};
+use crate::autograd;
+use crate::ops::creation::{self, Rng};
+use crate::ops::{binary, reduce, shape, shape_extra, unary};
+use crate::tensor::{DType, Tensor};
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::types::{PyTuple};
+
+type R = PyResult<PyTensor>;
+
+fn finish(t: Tensor, requires_grad: bool) -> R {
+    if requires_grad {
+        set_requires_grad(&t, true)?;
+    }
+    Ok(wrap(t))
+}
+
+/// A random number generator object (`rustdl.Generator`).
+#[pyclass(name = "Generator", module = "rustdl")]
+pub struct PyGenerator {
+    pub rng: Mutex<Rng>,
+    seed: Mutex<u64>,
+}
+
+#[pymethods]
+impl PyGenerator {
+    #[new]
+    #[pyo3(signature = (device=None))]
+    fn new(device: Option<&Bound<'_, PyAny>>) -> PyGenerator {
+        let _ = device;
+        PyGenerator { rng: Mutex::new(Rng::new(67280421310721)), seed: Mutex::new(67280421310721) }
+    }
+    fn manual_seed(slf: PyRef<'_, Self>, seed: i64) -> PyRef<'_, Self> {
+        *slf.rng.lock() = Rng::new(seed as u64);
+        *slf.seed.lock() = seed as u64;
+        slf
+    }
+    fn initial_seed(&self) -> u64 {
+        *self.seed.lock()
+    }
+    fn seed(&self) -> u64 {
+        let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        *self.rng.lock() = Rng::new(s);
+        *self.seed.lock() = s;
+        s
+    }
+    fn get_state(&self) -> Vec<u64> {
+        self.rng.lock().state().to_vec()
+    }
+    fn set_state(&self, state: Vec<u64>) -> PyResult<()> {
+        let s: [u64; 4] = state.try_into().map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid generator state"))?;
+        self.rng.lock().set_state(s);
+        Ok(())
+    }
+}
+
+/// Run `f` with the generator passed from Python, or the global one.
+pub fn with_generator<T>(g: Option<&Bound<'_, PyAny>>, f: impl FnOnce(Option<&mut Rng>) -> crate::Result<T>) -> PyResult<T> {
+    match g {
+        Some(g) if !g.is_none() => {
+            let g = g.downcast::<PyGenerator>()?;
+            let b = g.borrow();
+            let mut r = b.rng.lock();
+            Ok(f(Some(&mut r))?)
+        }
+        _ => Ok(f(None)?),
+    }
+}
+
+fn dt(d: Option<&Bound<'_, PyAny>>, default: DType) -> PyResult<DType> {
+    Ok(opt_dtype(d)?.unwrap_or(default))
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false, pin_memory=false))]
+fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> R {
+    let _ = (device, pin_memory);
+    let t = tensor_from_data(data, opt_dtype(dtype)?)?;
+    finish(t, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, dtype=None, device=None))]
+fn as_tensor_(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = device;
+    let d = opt_dtype(dtype)?;
+    if let Ok(t) = data.downcast::<PyTensor>() {
+        let t = t.borrow().t.clone();
+        return Ok(wrap(match d {
+            Some(d) if d != t.dtype() => unary::to_dtype(&t, d)?,
+            _ => t,
+        }));
+    }
+    Ok(wrap(tensor_from_data(data, d)?))
+}
+
+#[pyfunction]
+fn from_numpy(arr: &Bound<'_, PyAny>) -> R {
+    if arr.downcast::<numpy::PyUntypedArray>().is_err() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!("expected np.ndarray (got {})", arr.get_type().name()?)));
+    }
+    Ok(wrap(tensor_from_data(arr, None)?))
+}
+
+fn filled(shape: &Bound<'_, PyTuple>, value: f64, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let s = to_usize_shape(&shape_args(shape)?)?;
+    finish(creation::full(&s, value, dt(dtype, DType::F32)?), requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
+#[allow(clippy::too_many_arguments)]
+fn zeros(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (out, layout, device, pin_memory, memory_format);
+    filled(size, 0.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
+#[allow(clippy::too_many_arguments)]
+fn ones(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (out, layout, device, pin_memory, memory_format);
+    filled(size, 1.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
+#[allow(clippy::too_many_arguments)]
+fn empty(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (out, layout, device, pin_memory, memory_format);
+    filled(size, 0.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = device;
+    let s = to_usize_shape(&size.extract::<Vec<i64>>().or_else(|_| size.extract::<i64>().map(|i| vec![i]))?)?;
+    let default = if fill_value.is_instance_of::<pyo3::types::PyBool>() {
+        DType::Bool
+    } else if fill_value.is_instance_of::<pyo3::types::PyInt>() {
+        DType::I64
+    } else {
+        DType::F32
+    };
+    let v: f64 = fill_value.extract()?;
+    finish(creation::full(&s, v, dt(dtype, default)?), requires_grad)
+}
+
+fn like(t: &Tensor, value: f64, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    finish(creation::full(t.shape(), value, dt(dtype, t.dtype())?), requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
+fn zeros_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (device, memory_format);
+    like(&input.t, 0.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
+fn ones_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (device, memory_format);
+    like(&input.t, 1.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
+fn empty_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (device, memory_format);
+    like(&input.t, 0.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, fill_value, *, dtype=None, device=None, requires_grad=false))]
+fn full_like(input: PyRef<'_, PyTensor>, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = device;
+    like(&input.t, fill_value, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
+fn arange(start: &Bound<'_, PyAny>, end: Option<&Bound<'_, PyAny>>, step: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = device;
+    let is_float = |o: &Bound<'_, PyAny>| o.is_instance_of::<pyo3::types::PyFloat>() || o.downcast::<PyTensor>().map(|t| t.borrow().t.dtype().is_float()).unwrap_or(false);
+    let any_float = is_float(start) || end.map(is_float).unwrap_or(false) || step.map(is_float).unwrap_or(false);
+    let num = |o: &Bound<'_, PyAny>| -> PyResult<f64> {
+        if let Ok(t) = o.downcast::<PyTensor>() {
+            return Ok(t.borrow().t.item_f64()?);
+        }
+        o.extract::<f64>()
+    };
+    let (s, e) = match end {
+        Some(e) if !e.is_none() => (num(start)?, num(e)?),
+        _ => (0.0, num(start)?),
+    };
+    let st = match step {
+        Some(s) if !s.is_none() => num(s)?,
+        _ => 1.0,
+    };
+    let default = if any_float { DType::F32 } else { DType::I64 };
+    finish(creation::arange(s, e, st, dt(dtype, default)?)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
+fn linspace(start: f64, end: f64, steps: usize, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = device;
+    finish(creation::linspace(start, end, steps, dt(dtype, DType::F32)?), requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
+fn eye(n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = device;
+    finish(creation::eye(n, m.unwrap_or(n), dt(dtype, DType::F32)?), requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
+fn rand(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, out: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (device, out);
+    let s = to_usize_shape(&shape_args(size)?)?;
+    let d = dt(dtype, DType::F32)?;
+    finish(with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
+fn randn(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, out: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = (device, out);
+    let s = to_usize_shape(&shape_args(size)?)?;
+    let d = dt(dtype, DType::F32)?;
+    finish(with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
+fn rand_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let d = dt(dtype, input.t.dtype())?;
+    finish(creation::rand(input.t.shape(), 0.0, 1.0, d, None)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
+fn randn_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let d = dt(dtype, input.t.dtype())?;
+    finish(creation::randn(input.t.shape(), 0.0, 1.0, d, None)?, requires_grad)
+}
+
+/// `randint(high, size)` or `randint(low, high, size)`.
+#[pyfunction]
+#[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
+fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = (device, requires_grad);
+    let mut nums: Vec<i64> = Vec::new();
+    let mut shp: Option<Vec<i64>> = size.map(|s| s.extract::<Vec<i64>>()).transpose()?;
+    for a in args.iter() {
+        if let Ok(i) = a.extract::<i64>() {
+            nums.push(i);
+        } else {
+            shp = Some(a.extract()?);
+        }
+    }
+    let (lo, hi) = match nums.as_slice() {
+        [h] => (0, *h),
+        [l, h] => (*l, *h),
+        _ => return Err(pyo3::exceptions::PyTypeError::new_err("randint() expects (high, size) or (low, high, size)")),
+    };
+    let s = to_usize_shape(&shp.ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("randint() missing required argument 'size'"))?)?;
+    let d = dt(dtype, DType::I64)?;
+    Ok(wrap(with_generator(generator, |g| creation::randint(lo, hi, &s, d, g))?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
+fn randperm(n: usize, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let _ = (device, requires_grad);
+    let p = with_generator(generator, |g| Ok(creation::randperm(n, g)))?;
+    let t = Tensor::from_vec(p, &[n]);
+    Ok(wrap(t.cast_raw(dt(dtype, DType::I64)?)))
+}
+
+/// `normal(mean, std, size)` with float arguments, or tensor mean/std.
+#[pyfunction]
+#[pyo3(signature = (mean=None, std=None, size=None, *, generator=None, dtype=None, requires_grad=false))]
+fn normal(mean: Option<&Bound<'_, PyAny>>, std: Option<&Bound<'_, PyAny>>, size: Option<Vec<i64>>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+    let as_t = |o: Option<&Bound<'_, PyAny>>, d: f64| -> PyResult<Tensor> {
+        match o {
+            None => Ok(creation::full(&[], d, DType::F32)),
+            Some(o) => match o.downcast::<PyTensor>() {
+                Ok(t) => Ok(t.borrow().t.clone()),
+                Err(_) => Ok(creation::full(&[], o.extract::<f64>()?, DType::F32)),
+            },
+        }
+    };
+    let (m, s) = (as_t(mean, 0.0)?, as_t(std, 1.0)?);
+    let shape: Vec<usize> = match size {
+        Some(sz) => to_usize_shape(&sz)?,
+        None => crate::tensor::layout::broadcast_shapes(m.shape(), s.shape())?.to_vec(),
+    };
+    let d = dt(dtype, if m.dtype().is_float() { m.dtype() } else { DType::F32 })?;
+    let z = with_generator(generator, |g| creation::randn(&shape, 0.0, 1.0, d, g))?;
+    let r = binary::add(&binary::mul(&z, &s.cast_raw(d))?, &m.cast_raw(d))?;
+    finish(r.detach(), requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, generator=None))]
+fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -> R {
+    let p = input.t.to_f64_vec();
+    let vals = with_generator(generator, |g| {
+        let mut draw = |r: &mut Rng| p.iter().map(|&pi| if r.uniform() < pi { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
+        Ok(match g {
+            Some(r) => draw(r),
+            None => creation::with_rng(draw),
+        })
+    })?;
+    Ok(wrap(Tensor::from_buffer(crate::tensor::access::buffer_from_f64(&vals, input.t.dtype()), input.t.shape())))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, num_samples, replacement=false, *, generator=None))]
+fn multinomial(input: PyRef<'_, PyTensor>, num_samples: usize, replacement: bool, generator: Option<&Bound<'_, PyAny>>) -> R {
+    let t = &input.t;
+    let rows = if t.ndim() == 1 { 1 } else { t.shape()[0] };
+    let n = *t.shape().last().unwrap_or(&0);
+    let w = t.to_f64_vec();
+    if !replacement && num_samples > n {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("cannot sample n_sample > prob_dist.size(-1) samples without replacement"));
+    }
+    if w.iter().any(|&x| x < 0.0 || !x.is_finite()) {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("probability tensor contains either `inf`, `nan` or element < 0"));
+    }
+    let out = with_generator(generator, |g| {
+        let mut draw = |r: &mut Rng| {
+            let mut out = Vec::with_capacity(rows * num_samples);
+            for row in 0..rows {
+                let mut ww = w[row * n..(row + 1) * n].to_vec();
+                for _ in 0..num_samples {
+                    let total: f64 = ww.iter().sum();
+                    let mut u = r.uniform() * total;
+                    let mut pick = n - 1;
+                    for (i, &x) in ww.iter().enumerate() {
+                        if u < x {
+                            pick = i;
+                            break;
+                        }
+                        u -= x;
+                    }
+                    out.push(pick as i64);
+                    if !replacement {
+                        ww[pick] = 0.0;
+                    }
+                }
+            }
+            out
+        };
+        Ok(match g {
+            Some(r) => draw(r),
+            None => creation::with_rng(draw),
+        })
+    })?;
+    let shape: Vec<usize> = if t.ndim() == 1 { vec![num_samples] } else { vec![rows, num_samples] };
+    Ok(wrap(Tensor::from_vec(out, &shape)))
+}
+
+#[pyfunction]
+fn manual_seed(seed: i64) {
+    creation::manual_seed(seed as u64);
+}
+
+#[pyfunction]
+fn _get_rng_state() -> Vec<u64> {
+    creation::with_rng(|r| r.state().to_vec())
+}
+
+#[pyfunction]
+fn _set_rng_state(state: Vec<u64>) -> PyResult<()> {
+    let s: [u64; 4] = state.try_into().map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid RNG state"))?;
+    creation::with_rng(|r| r.set_state(s));
+    Ok(())
+}
+
+fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
+    seq.try_iter()?.map(|t| as_tensor(&t?)).collect()
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0, *, out=None))]
+fn cat(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = out;
+    Ok(wrap(shape::cat(&tensors_of(tensors)?, dim)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0, *, out=None))]
+fn stack(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> R {
+    let _ = out;
+    Ok(wrap(shape::stack(&tensors_of(tensors)?, dim)?))
+}
+
+#[pyfunction]
+#[pyo3(name = "where", signature = (condition, input=None, other=None))]
+fn where_(py: Python<'_>, condition: PyRef<'_, PyTensor>, input: Option<&Bound<'_, PyAny>>, other: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    match (input, other) {
+        (Some(a), Some(b)) => {
+            let (ta, tb) = match (a.downcast::<PyTensor>(), b.downcast::<PyTensor>()) {
+                (Ok(x), _) => {
+                    let x = x.borrow().t.clone();
+                    let y = super::convert::operand(b, &x)?;
+                    (x, y)
+                }
+                (_, Ok(y)) => {
+                    let y = y.borrow().t.clone();
+                    let x = super::convert::operand(a, &y)?;
+                    (x, y)
+                }
+                _ => {
+                    let x = as_tensor(a)?;
+                    let y = super::convert::operand(b, &x)?;
+                    (x, y)
+                }
+            };
+            Ok(Py::new(py, wrap(binary::where_(&condition.t, &ta, &tb)?))?.into_any())
+        }
+        (None, None) => tuple_of(py, crate::ops::indexing::mask_to_indices(&condition.t)),
+        _ => Err(pyo3::exceptions::PyTypeError::new_err("where() expects condition, input and other")),
+    }
+}
+
+#[pyfunction]
+fn is_grad_enabled() -> bool {
+    autograd::is_grad_enabled()
+}
+
+#[pyfunction]
+fn _set_grad_enabled(mode: bool) {
+    autograd::set_grad_enabled(mode);
+}
+
+/// `torch.autograd.grad`.
+#[pyfunction]
+#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=false))]
+fn autograd_grad(py: Python<'_>, outputs: &Bound<'_, PyAny>, inputs: &Bound<'_, PyAny>, grad_outputs: Option<&Bound<'_, PyAny>>, retain_graph: Option<bool>, create_graph: bool, allow_unused: bool) -> PyResult<Py<PyAny>> {
+    let outs = if outputs.downcast::<PyTensor>().is_ok() { vec![as_tensor(outputs)?] } else { tensors_of(outputs)? };
+    let ins = if inputs.downcast::<PyTensor>().is_ok() { vec![as_tensor(inputs)?] } else { tensors_of(inputs)? };
+    let gos: Vec<Option<Tensor>> = match grad_outputs {
+        None => vec![None; outs.len()],
+        Some(g) if g.is_none() => vec![None; outs.len()],
+        Some(g) if g.downcast::<PyTensor>().is_ok() => vec![Some(as_tensor(g)?)],
+        Some(g) => g.try_iter()?.map(|x| {
+            let x = x?;
+            if x.is_none() { Ok(None) } else { as_tensor(&x).map(Some) }
+        }).collect::<PyResult<_>>()?,
+    };
+    let grads = autograd::grad(&outs, &ins, &gos, retain_graph.unwrap_or(create_graph), create_graph, allow_unused)?;
+    let items: Vec<Py<PyAny>> = grads.into_iter().map(|g| match g {
+        Some(t) => Py::new(py, wrap(t)).map(|p| p.into_any()),
+        None => Ok(py.None()),
+    }).collect::<PyResult<_>>()?;
+    Ok(PyTuple::new(py, items)?.into_any().unbind())
+}
+
+#[pyfunction]
+fn set_num_threads(n: usize) {
+    crate::parallel::set_num_threads(n);
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    crate::parallel::num_threads()
+}
+
+#[pyfunction]
+fn result_type(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<super::py_dtype::PyDType>> {
+    let ta = as_tensor(a)?;
+    let tb = super::convert::operand(b, &ta)?;
+    Ok(super::py_dtype::dtype_object(py, binary::result_dtype(&ta, &tb)))
+}
+
+#[pyfunction]
+fn promote_types(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<super::py_dtype::PyDType>> {
+    Ok(super::py_dtype::dtype_object(py, DType::promote(dtype_arg(a)?, dtype_arg(b)?)))
+}
+
+// ---- functional ops used by rustdl.nn.functional ----
+
+#[pyfunction]
+#[pyo3(signature = (input, dim, dtype=None))]
+fn softmax(input: PyRef<'_, PyTensor>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    let x = match opt_dtype(dtype)? {
+        Some(d) => unary::to_dtype(&input.t, d)?,
+        None => input.t.clone(),
+    };
+    Ok(wrap(crate::ops::softmax::softmax(&x, dim, false)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, dim, dtype=None))]
+fn log_softmax(input: PyRef<'_, PyTensor>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    let x = match opt_dtype(dtype)? {
+        Some(d) => unary::to_dtype(&input.t, d)?,
+        None => input.t.clone(),
+    };
+    Ok(wrap(crate::ops::softmax::softmax(&x, dim, true)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, negative_slope=0.01))]
+fn leaky_relu(input: PyRef<'_, PyTensor>, negative_slope: f64) -> R {
+    Ok(wrap(unary::leaky_relu(&input.t, negative_slope)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, approximate="none"))]
+fn gelu(input: PyRef<'_, PyTensor>, approximate: &str) -> R {
+    match approximate {
+        "none" => Ok(wrap(unary::gelu(&input.t, false)?)),
+        "tanh" => Ok(wrap(unary::gelu(&input.t, true)?)),
+        other => Err(pyo3::exceptions::PyRuntimeError::new_err(format!("approximate argument must be either none or tanh (got '{other}')"))),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, alpha=1.0, scale=1.0, input_scale=1.0))]
+fn elu(input: PyRef<'_, PyTensor>, alpha: f64, scale: f64, input_scale: f64) -> R {
+    Ok(wrap(unary::elu(&input.t, alpha, scale, input_scale)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, beta=1.0, threshold=20.0))]
+fn softplus(input: PyRef<'_, PyTensor>, beta: f64, threshold: f64) -> R {
+    Ok(wrap(unary::softplus(&input.t, beta, threshold)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, min_val=-1.0, max_val=1.0))]
+fn hardtanh(input: PyRef<'_, PyTensor>, min_val: f64, max_val: f64) -> R {
+    Ok(wrap(unary::hardtanh(&input.t, min_val, max_val)?))
+}
+
+macro_rules! simple_act {
+    ($name:ident, $f:path) => {
+        #[pyfunction]
+        fn $name(input: PyRef<'_, PyTensor>) -> R {
+            Ok(wrap($f(&input.t)?))
+        }
+    };
+}
+simple_act!(silu, unary::silu);
+simple_act!(mish, unary::mish);
+simple_act!(softsign, unary::softsign);
+simple_act!(hardsigmoid, unary::hardsigmoid);
+simple_act!(hardswish, unary::hardswish);
+simple_act!(logsigmoid, unary::logsigmoid);
+
+#[pyfunction]
+#[pyo3(signature = (input, pad, mode="constant", value=None))]
+fn pad(input: PyRef<'_, PyTensor>, pad: Vec<i64>, mode: &str, value: Option<f64>) -> R {
+    Ok(wrap(shape_extra::pad(&input.t, &pad, mode, value.unwrap_or(0.0))?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, p=0.5, training=true))]
+fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!("dropout probability has to be between 0 and 1, but got {p}")));
+    }
+    if !training || p == 0.0 {
+        return Ok(wrap(input.t.clone()));
+    }
+    if p == 1.0 {
+        return Ok(wrap(binary::mul(&input.t, &creation::scalar_like(0.0, &input.t))?));
+    }
+    // inverted dropout: keep with prob 1-p and scale by 1/(1-p)
+    let mask = creation::bernoulli(input.t.shape(), 1.0 - p, input.t.dtype());
+    let scaled = binary::mul(&mask, &creation::scalar_like(1.0 / (1.0 - p), &mask))?;
+    Ok(wrap(binary::mul(&input.t, &scaled)?))
+}
+
+#[pyfunction]
+fn _sum_to(input: PyRef<'_, PyTensor>, shape: Vec<usize>) -> R {
+    Ok(wrap(reduce::sum_to(&input.t, &shape)?))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGenerator>()?;
+    m.add_function(wrap_pyfunction!(tensor, m)?)?;
+    m.add("as_tensor", wrap_pyfunction!(as_tensor_, m)?)?;
+    m.add("_autograd_grad", wrap_pyfunction!(autograd_grad, m)?)?;
+    m.add("where", wrap_pyfunction!(where_, m)?)?;
+    for f in [
+        wrap_pyfunction!(from_numpy, m)?, wrap_pyfunction!(zeros, m)?, wrap_pyfunction!(ones, m)?, wrap_pyfunction!(empty, m)?,
+        wrap_pyfunction!(full, m)?, wrap_pyfunction!(zeros_like, m)?, wrap_pyfunction!(ones_like, m)?, wrap_pyfunction!(empty_like, m)?,
+        wrap_pyfunction!(full_like, m)?, wrap_pyfunction!(arange, m)?, wrap_pyfunction!(linspace, m)?, wrap_pyfunction!(eye, m)?,
+        wrap_pyfunction!(rand, m)?, wrap_pyfunction!(randn, m)?, wrap_pyfunction!(rand_like, m)?, wrap_pyfunction!(randn_like, m)?,
+        wrap_pyfunction!(randint, m)?, wrap_pyfunction!(randperm, m)?, wrap_pyfunction!(normal, m)?, wrap_pyfunction!(bernoulli, m)?,
+        wrap_pyfunction!(multinomial, m)?, wrap_pyfunction!(manual_seed, m)?, wrap_pyfunction!(_get_rng_state, m)?, wrap_pyfunction!(_set_rng_state, m)?,
+        wrap_pyfunction!(cat, m)?, wrap_pyfunction!(stack, m)?, wrap_pyfunction!(is_grad_enabled, m)?, wrap_pyfunction!(_set_grad_enabled, m)?,
+        wrap_pyfunction!(set_num_threads, m)?, wrap_pyfunction!(get_num_threads, m)?, wrap_pyfunction!(result_type, m)?, wrap_pyfunction!(promote_types, m)?,
+        wrap_pyfunction!(softmax, m)?, wrap_pyfunction!(log_softmax, m)?, wrap_pyfunction!(leaky_relu, m)?, wrap_pyfunction!(gelu, m)?,
+        wrap_pyfunction!(elu, m)?, wrap_pyfunction!(softplus, m)?, wrap_pyfunction!(hardtanh, m)?, wrap_pyfunction!(silu, m)?,
+        wrap_pyfunction!(mish, m)?, wrap_pyfunction!(softsign, m)?, wrap_pyfunction!(hardsigmoid, m)?, wrap_pyfunction!(hardswish, m)?,
+        wrap_pyfunction!(logsigmoid, m)?, wrap_pyfunction!(pad, m)?, wrap_pyfunction!(dropout, m)?, wrap_pyfunction!(_sum_to, m)?,
+    ] {
+        m.add_function(f)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! PyO3 bindings: the `rustdl._C` extension module.
+//!
+//! Argument parsing and conversion only; every computation is an `ops` call.
+//! Rust errors become the Python exception PyTorch raises for the same misuse.
+
+mod convert;
+mod functions;
+mod py_dtype;
+mod py_math;
+mod py_shape;
+mod py_tensor;
+
+pub use py_tensor::PyTensor;
+
+use crate::error::Error;
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::Runtime(m) => PyRuntimeError::new_err(m),
+            Error::Index(m) => PyIndexError::new_err(m),
+            Error::Type(m) => PyTypeError::new_err(m),
+            Error::Value(m) => PyValueError::new_err(m),
+        }
+    }
+}
+
+#[pymodule]
+fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTensor>()?;
+    m.add_class::<py_dtype::PyDType>()?;
+    m.add_class::<py_dtype::PyDevice>()?;
+    m.add_class::<py_tensor::PyHookHandle>()?;
+    py_dtype::register(m)?;
+    functions::register(m)?;
+    Ok(())
+}

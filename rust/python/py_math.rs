@@ -1,0 +1,916 @@
+//! Math on tensors: operators, elementwise functions, reductions, matmul,
+//! and their in-place forms.
+
+use super::convert::{as_tensor, dims_arg, operand, opt_dtype, type_err};
+use super::py_tensor::{scalar_py, wrap, PyTensor};
+use crate::autograd;
+use crate::error::Error;
+use crate::ops::binary::{self, BinOp, CmpOp, LogicOp};
+use crate::ops::{matmul, reduce, unary};
+use crate::tensor::{DType, Tensor};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+type R = PyResult<PyTensor>;
+
+/// Write `result` into `target` in place (PyTorch's in-place semantics,
+/// including autograd: the target takes over the result's graph node).
+pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
+    if autograd::is_grad_enabled() && target.requires_grad() && target.is_leaf() {
+        return Err(PyRuntimeError::new_err(
+            "a leaf Variable that requires grad is being used in an in-place operation.",
+        ));
+    }
+    if result.shape() != target.shape() {
+        return Err(PyRuntimeError::new_err(format!(
+            "output with shape {:?} doesn't match the broadcast shape {:?}",
+            target.shape(),
+            result.shape()
+        )));
+    }
+    if result.dtype().is_float() && !target.dtype().is_float() {
+        return Err(PyRuntimeError::new_err(format!(
+            "result type {} can't be cast to the desired output type {}",
+            cap(result.dtype()),
+            cap(target.dtype())
+        )));
+    }
+    let src = if result.shares_storage(target) { result.contiguous_raw() } else { result.clone() };
+    let src = if src.shares_storage(target) { crate::dispatch_all!(src.dtype(), T => Tensor::from_vec(src.to_vec::<T>(), src.shape())) } else { src };
+    crate::tensor::access::write_into(target, &src)?;
+    if result.requires_grad() && autograd::is_grad_enabled() {
+        let (f, nr) = {
+            let m = result.0.autograd.lock();
+            (m.grad_fn.clone(), m.output_nr)
+        };
+        let mut meta = target.0.autograd.lock();
+        meta.requires_grad = true;
+        meta.grad_fn = f;
+        meta.output_nr = nr;
+    }
+    Ok(())
+}
+
+fn cap(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "Bool",
+        DType::U8 => "Byte",
+        DType::I32 => "Int",
+        DType::I64 => "Long",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}
+
+fn bin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    let b = operand(other, a)?;
+    Ok(binary::binary(op, a, &b)?)
+}
+
+fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    let b = operand(other, a)?;
+    Ok(binary::binary(op, &b, a)?)
+}
+
+fn cmp(op: CmpOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    let b = operand(other, a)?;
+    Ok(binary::compare(op, a, &b)?)
+}
+
+/// `add`/`sub` with `alpha`.
+fn add_alpha(a: &Tensor, other: &Bound<'_, PyAny>, alpha: Option<f64>, negate: bool) -> PyResult<Tensor> {
+    let b = operand(other, a)?;
+    let alpha = alpha.unwrap_or(1.0) * if negate { -1.0 } else { 1.0 };
+    if alpha == 1.0 {
+        return Ok(binary::add(a, &b)?);
+    }
+    if alpha == -1.0 {
+        return Ok(binary::sub(a, &b)?);
+    }
+    Ok(binary::add_scaled(a, &b, alpha)?)
+}
+
+fn div_mode(a: &Tensor, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<Tensor> {
+    match rounding_mode {
+        None => bin(BinOp::Div, a, other),
+        Some("floor") => {
+            let b = operand(other, a)?;
+            if binary::result_dtype(a, &b).is_float() {
+                Ok(unary::floor(&binary::div(a, &b)?)?)
+            } else {
+                Ok(binary::binary(BinOp::FloorDiv, a, &b)?)
+            }
+        }
+        Some("trunc") => {
+            let b = operand(other, a)?;
+            let dt = binary::result_dtype(a, &b);
+            let q = unary::trunc(&binary::div(a, &b)?)?;
+            Ok(if dt.is_float() { q } else { q.cast_raw(dt) })
+        }
+        Some(m) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{m}'"
+        ))),
+    }
+}
+
+/// Reductions accept `dim` as None, an int or a tuple.
+fn dims<'a>(d: &'a Option<Vec<i64>>) -> Option<&'a [i64]> {
+    d.as_deref()
+}
+
+fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
+    match dtype {
+        Some(d) => Ok(unary::to_dtype(t, d)?),
+        None => Ok(t.clone()),
+    }
+}
+
+/// A (values, indices) result as the namedtuple PyTorch returns.
+fn values_indices(py: Python<'_>, name: &str, v: Tensor, i: Tensor) -> PyResult<Py<PyAny>> {
+    let cls = py.import("rustdl._return_types")?.getattr(name)?;
+    Ok(cls.call1((wrap(v), wrap(i)))?.unbind())
+}
+
+#[pymethods]
+impl PyTensor {
+    // ---- operators ----
+    fn __add__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Add, &self.t, o)?))
+    }
+    fn __radd__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(rbin(BinOp::Add, &self.t, o)?))
+    }
+    fn __sub__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Sub, &self.t, o)?))
+    }
+    fn __rsub__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(rbin(BinOp::Sub, &self.t, o)?))
+    }
+    fn __mul__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Mul, &self.t, o)?))
+    }
+    fn __rmul__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(rbin(BinOp::Mul, &self.t, o)?))
+    }
+    fn __truediv__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Div, &self.t, o)?))
+    }
+    fn __rtruediv__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(rbin(BinOp::Div, &self.t, o)?))
+    }
+    fn __floordiv__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(div_mode(&self.t, o, Some("floor"))?))
+    }
+    fn __rfloordiv__(&self, o: &Bound<'_, PyAny>) -> R {
+        let b = operand(o, &self.t)?;
+        let dt = binary::result_dtype(&b, &self.t);
+        Ok(wrap(if dt.is_float() { unary::floor(&binary::div(&b, &self.t)?)? } else { binary::binary(BinOp::FloorDiv, &b, &self.t)? }))
+    }
+    fn __mod__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Rem, &self.t, o)?))
+    }
+    fn __rmod__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(rbin(BinOp::Rem, &self.t, o)?))
+    }
+    fn __pow__(&self, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> R {
+        Ok(wrap(bin(BinOp::Pow, &self.t, o)?))
+    }
+    fn __rpow__(&self, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> R {
+        Ok(wrap(rbin(BinOp::Pow, &self.t, o)?))
+    }
+    fn __matmul__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(matmul::matmul(&self.t, &as_tensor(o)?)?))
+    }
+    fn __rmatmul__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(matmul::matmul(&as_tensor(o)?, &self.t)?))
+    }
+    fn __neg__(&self) -> R {
+        Ok(wrap(unary::neg(&self.t)?))
+    }
+    fn __pos__(&self) -> R {
+        Ok(wrap(self.t.clone()))
+    }
+    fn __abs__(&self) -> R {
+        Ok(wrap(unary::abs(&self.t)?))
+    }
+    fn __invert__(&self) -> R {
+        Ok(wrap(unary::bitwise_not(&self.t)?))
+    }
+    fn __and__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::bitwise(LogicOp::And, &self.t, &operand(o, &self.t)?)?))
+    }
+    fn __or__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::bitwise(LogicOp::Or, &self.t, &operand(o, &self.t)?)?))
+    }
+    fn __xor__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::bitwise(LogicOp::Xor, &self.t, &operand(o, &self.t)?)?))
+    }
+    fn __rand__(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__and__(o)
+    }
+    fn __ror__(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__or__(o)
+    }
+    fn __rxor__(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__xor__(o)
+    }
+    fn __eq__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = o.py();
+        match operand(o, &self.t) {
+            Ok(b) => Ok(Py::new(py, wrap(binary::compare(CmpOp::Eq, &self.t, &b)?))?.into_any()),
+            Err(_) => Ok(false.into_pyobject(py)?.to_owned().into_any().unbind()),
+        }
+    }
+    fn __ne__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = o.py();
+        match operand(o, &self.t) {
+            Ok(b) => Ok(Py::new(py, wrap(binary::compare(CmpOp::Ne, &self.t, &b)?))?.into_any()),
+            Err(_) => Ok(true.into_pyobject(py)?.to_owned().into_any().unbind()),
+        }
+    }
+    fn __lt__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(cmp(CmpOp::Lt, &self.t, o)?))
+    }
+    fn __le__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(cmp(CmpOp::Le, &self.t, o)?))
+    }
+    fn __gt__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(cmp(CmpOp::Gt, &self.t, o)?))
+    }
+    fn __ge__(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(cmp(CmpOp::Ge, &self.t, o)?))
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        slf.as_ptr() as isize
+    }
+
+    // in-place operators
+    fn __iadd__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        assign_inplace(&slf.t, bin(BinOp::Add, &slf.t, o)?)
+    }
+    fn __isub__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        assign_inplace(&slf.t, bin(BinOp::Sub, &slf.t, o)?)
+    }
+    fn __imul__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        assign_inplace(&slf.t, bin(BinOp::Mul, &slf.t, o)?)
+    }
+    fn __itruediv__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        assign_inplace(&slf.t, bin(BinOp::Div, &slf.t, o)?)
+    }
+
+    // ---- named binary ops ----
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn add(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+        Ok(wrap(add_alpha(&self.t, other, alpha, false)?))
+    }
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+        Ok(wrap(add_alpha(&self.t, other, alpha, true)?))
+    }
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn subtract(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+        self.sub(other, alpha)
+    }
+    fn mul(&self, other: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Mul, &self.t, other)?))
+    }
+    fn multiply(&self, other: &Bound<'_, PyAny>) -> R {
+        self.mul(other)
+    }
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn div(&self, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> R {
+        Ok(wrap(div_mode(&self.t, other, rounding_mode)?))
+    }
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn divide(&self, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> R {
+        self.div(other, rounding_mode)
+    }
+    fn true_divide(&self, other: &Bound<'_, PyAny>) -> R {
+        self.div(other, None)
+    }
+    fn floor_divide(&self, other: &Bound<'_, PyAny>) -> R {
+        self.div(other, Some("floor"))
+    }
+    fn remainder(&self, other: &Bound<'_, PyAny>) -> R {
+        self.__mod__(other)
+    }
+    fn fmod(&self, other: &Bound<'_, PyAny>) -> R {
+        // sign of the dividend: a - trunc(a / b) * b
+        let b = operand(other, &self.t)?;
+        let q = unary::trunc(&binary::div(&self.t, &b)?)?;
+        let r = binary::sub(&self.t, &binary::mul(&q, &b)?)?;
+        let dt = binary::result_dtype(&self.t, &b);
+        Ok(wrap(if dt.is_float() { r } else { r.cast_raw(dt) }))
+    }
+    fn pow(&self, exponent: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(bin(BinOp::Pow, &self.t, exponent)?))
+    }
+    fn float_power(&self, exponent: &Bound<'_, PyAny>) -> R {
+        let a = unary::to_dtype(&self.t, DType::F64)?;
+        let b = operand(exponent, &a)?;
+        Ok(wrap(binary::pow(&a, &unary::to_dtype(&b, DType::F64)?)?))
+    }
+    fn maximum(&self, other: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::binary(BinOp::Maximum, &self.t, &as_tensor(other)?)?))
+    }
+    fn minimum(&self, other: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::binary(BinOp::Minimum, &self.t, &as_tensor(other)?)?))
+    }
+    fn fmax(&self, other: &Bound<'_, PyAny>) -> R {
+        self.maximum(other)
+    }
+    fn fmin(&self, other: &Bound<'_, PyAny>) -> R {
+        self.minimum(other)
+    }
+    fn eq(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(cmp(CmpOp::Eq, &self.t, o)?))
+    }
+    fn ne(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(cmp(CmpOp::Ne, &self.t, o)?))
+    }
+    fn lt(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__lt__(o)
+    }
+    fn le(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__le__(o)
+    }
+    fn gt(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__gt__(o)
+    }
+    fn ge(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__ge__(o)
+    }
+    fn greater(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__gt__(o)
+    }
+    fn less(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__lt__(o)
+    }
+    fn equal(&self, o: PyRef<'_, PyTensor>) -> PyResult<bool> {
+        if self.t.shape() != o.t.shape() {
+            return Ok(false);
+        }
+        let e = binary::compare(CmpOp::Eq, &self.t, &o.t)?;
+        Ok(e.data::<bool>().iter().all(|&b| b))
+    }
+    #[pyo3(signature = (other, rtol=1e-5, atol=1e-8, equal_nan=false))]
+    fn allclose(&self, other: PyRef<'_, PyTensor>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<bool> {
+        let s = crate::tensor::layout::broadcast_shapes(self.t.shape(), other.t.shape())?;
+        let a = crate::ops::shape::expand_to(&self.t.detach(), &s)?.to_f64_vec();
+        let b = crate::ops::shape::expand_to(&other.t.detach(), &s)?.to_f64_vec();
+        Ok(a.iter().zip(&b).all(|(&x, &y)| {
+            if x.is_nan() || y.is_nan() {
+                equal_nan && x.is_nan() && y.is_nan()
+            } else if x == y {
+                true
+            } else {
+                (x - y).abs() <= atol + rtol * y.abs()
+            }
+        }))
+    }
+    #[pyo3(signature = (other, rtol=1e-5, atol=1e-8, equal_nan=false))]
+    fn isclose(&self, other: &Bound<'_, PyAny>, rtol: f64, atol: f64, equal_nan: bool) -> R {
+        let b = operand(other, &self.t)?;
+        let s = crate::tensor::layout::broadcast_shapes(self.t.shape(), b.shape())?;
+        let a = crate::ops::shape::expand_to(&self.t.detach(), &s)?.to_f64_vec();
+        let bv = crate::ops::shape::expand_to(&b.detach(), &s)?.to_f64_vec();
+        let v: Vec<bool> = a.iter().zip(&bv).map(|(&x, &y)| {
+            if x.is_nan() || y.is_nan() { equal_nan && x.is_nan() && y.is_nan() } else { x == y || (x - y).abs() <= atol + rtol * y.abs() }
+        }).collect();
+        Ok(wrap(Tensor::from_vec(v, &s)))
+    }
+    fn logical_and(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::logical(LogicOp::And, &self.t, &operand(o, &self.t)?)?))
+    }
+    fn logical_or(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::logical(LogicOp::Or, &self.t, &operand(o, &self.t)?)?))
+    }
+    fn logical_xor(&self, o: &Bound<'_, PyAny>) -> R {
+        Ok(wrap(binary::logical(LogicOp::Xor, &self.t, &operand(o, &self.t)?)?))
+    }
+    fn logical_not(&self) -> R {
+        Ok(wrap(unary::logical_not(&self.t)?))
+    }
+    fn bitwise_not(&self) -> R {
+        Ok(wrap(unary::bitwise_not(&self.t)?))
+    }
+    fn bitwise_and(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__and__(o)
+    }
+    fn bitwise_or(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__or__(o)
+    }
+    fn bitwise_xor(&self, o: &Bound<'_, PyAny>) -> R {
+        self.__xor__(o)
+    }
+    #[pyo3(signature = (end, weight))]
+    fn lerp(&self, end: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> R {
+        // start + weight * (end - start)
+        let e = operand(end, &self.t)?;
+        let w = operand(weight, &self.t)?;
+        Ok(wrap(binary::add(&self.t, &binary::mul(&w, &binary::sub(&e, &self.t)?)?)?))
+    }
+    fn atan2(&self, other: &Bound<'_, PyAny>) -> R {
+        let b = operand(other, &self.t)?;
+        let dt = binary::result_dtype(&self.t, &b);
+        let dt = if dt.is_float() { dt } else { DType::F32 };
+        let (a, b) = (self.t.cast_raw(dt), b.cast_raw(dt));
+        let shape = crate::tensor::layout::broadcast_shapes(a.shape(), b.shape())?;
+        let out = match dt {
+            DType::F64 => crate::ops::map::map2(&a, &b, &shape, |x: f64, y: f64| x.atan2(y))?,
+            _ => crate::ops::map::map2(&a, &b, &shape, |x: f32, y: f32| x.atan2(y))?,
+        };
+        Ok(wrap(out))
+    }
+
+    // ---- unary ----
+    fn neg(&self) -> R {
+        Ok(wrap(unary::neg(&self.t)?))
+    }
+    fn negative(&self) -> R {
+        self.neg()
+    }
+    fn abs(&self) -> R {
+        Ok(wrap(unary::abs(&self.t)?))
+    }
+    fn absolute(&self) -> R {
+        self.abs()
+    }
+    fn sign(&self) -> R {
+        Ok(wrap(unary::sign(&self.t)?))
+    }
+    fn sgn(&self) -> R {
+        self.sign()
+    }
+    fn exp(&self) -> R {
+        Ok(wrap(unary::exp(&self.t)?))
+    }
+    fn exp2(&self) -> R {
+        let two = crate::ops::creation::full(&[], 2.0, if self.t.dtype().is_float() { self.t.dtype() } else { DType::F32 });
+        Ok(wrap(binary::pow(&two, &self.t)?))
+    }
+    fn expm1(&self) -> R {
+        let e = unary::exp(&self.t)?;
+        Ok(wrap(binary::sub(&e, &crate::ops::creation::scalar_like(1.0, &e))?))
+    }
+    fn log(&self) -> R {
+        Ok(wrap(unary::log(&self.t)?))
+    }
+    fn log2(&self) -> R {
+        let l = unary::log(&self.t)?;
+        Ok(wrap(binary::div(&l, &crate::ops::creation::scalar_like(std::f64::consts::LN_2, &l))?))
+    }
+    fn log10(&self) -> R {
+        let l = unary::log(&self.t)?;
+        Ok(wrap(binary::div(&l, &crate::ops::creation::scalar_like(std::f64::consts::LN_10, &l))?))
+    }
+    fn log1p(&self) -> R {
+        Ok(wrap(unary::log1p(&self.t)?))
+    }
+    fn sqrt(&self) -> R {
+        Ok(wrap(unary::sqrt(&self.t)?))
+    }
+    fn rsqrt(&self) -> R {
+        Ok(wrap(unary::rsqrt(&self.t)?))
+    }
+    fn square(&self) -> R {
+        Ok(wrap(binary::mul(&self.t, &self.t)?))
+    }
+    fn reciprocal(&self) -> R {
+        let x = if self.t.dtype().is_float() { self.t.clone() } else { unary::to_dtype(&self.t, DType::F32)? };
+        Ok(wrap(binary::div(&crate::ops::creation::scalar_like(1.0, &x), &x)?))
+    }
+    fn sin(&self) -> R {
+        Ok(wrap(unary::sin(&self.t)?))
+    }
+    fn cos(&self) -> R {
+        Ok(wrap(unary::cos(&self.t)?))
+    }
+    fn tan(&self) -> R {
+        Ok(wrap(binary::div(&unary::sin(&self.t)?, &unary::cos(&self.t)?)?))
+    }
+    fn tanh(&self) -> R {
+        Ok(wrap(unary::tanh(&self.t)?))
+    }
+    fn sigmoid(&self) -> R {
+        Ok(wrap(unary::sigmoid(&self.t)?))
+    }
+    fn relu(&self) -> R {
+        Ok(wrap(unary::relu(&self.t)?))
+    }
+    fn floor(&self) -> R {
+        Ok(wrap(unary::floor(&self.t)?))
+    }
+    fn ceil(&self) -> R {
+        Ok(wrap(unary::ceil(&self.t)?))
+    }
+    #[pyo3(signature = (*, decimals=0))]
+    fn round(&self, decimals: i64) -> R {
+        Ok(wrap(unary::round_decimals(&self.t, decimals)?))
+    }
+    fn trunc(&self) -> R {
+        Ok(wrap(unary::trunc(&self.t)?))
+    }
+    fn frac(&self) -> R {
+        Ok(wrap(binary::sub(&self.t, &unary::trunc(&self.t)?)?))
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> R {
+        Ok(wrap(clamp_any(&self.t, min, max)?))
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clip(&self, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> R {
+        self.clamp(min, max)
+    }
+    fn clamp_min(&self, min: &Bound<'_, PyAny>) -> R {
+        self.clamp(Some(min), None)
+    }
+    fn clamp_max(&self, max: &Bound<'_, PyAny>) -> R {
+        self.clamp(None, Some(max))
+    }
+    fn isnan(&self) -> R {
+        Ok(wrap(unary::isnan(&self.t)?))
+    }
+    fn isinf(&self) -> R {
+        Ok(wrap(unary::isinf(&self.t)?))
+    }
+    fn isfinite(&self) -> R {
+        Ok(wrap(unary::isfinite(&self.t)?))
+    }
+    fn nan_to_num(&self) -> R {
+        let x = &self.t;
+        if !x.dtype().is_float() {
+            return Ok(wrap(x.clone()));
+        }
+        let out = match x.dtype() {
+            DType::F64 => crate::ops::map::map1(x, |v: f64| if v.is_nan() { 0.0 } else if v == f64::INFINITY { f64::MAX } else if v == f64::NEG_INFINITY { f64::MIN } else { v }),
+            _ => crate::ops::map::map1(x, |v: f32| if v.is_nan() { 0.0 } else if v == f32::INFINITY { f32::MAX } else if v == f32::NEG_INFINITY { f32::MIN } else { v }),
+        };
+        Ok(wrap(out))
+    }
+
+    // ---- reductions ----
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::sum(&x, dims(&d), keepdim)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::mean(&x, dims(&d), keepdim)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn nansum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let nan = unary::isnan(&self.t)?;
+        let z = crate::ops::creation::scalar_like(0.0, &self.t);
+        let x = binary::where_(&nan, &z, &self.t)?;
+        PyTensor { t: x }.sum(dim, keepdim, dtype)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn prod(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::prod(&x, dims(&d), keepdim)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::amax(&self.t, dims(&d), keepdim, true)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::amax(&self.t, dims(&d), keepdim, false)?))
+    }
+    /// `max()`, `max(dim, keepdim)` -> (values, indices), or `max(other)`.
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn max(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+        minmax(py, &self.t, dim, keepdim, true)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn min(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+        minmax(py, &self.t, dim, keepdim, false)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmax(&self, dim: Option<i64>, keepdim: bool) -> R {
+        Ok(wrap(reduce::argmax(&self.t, dim, keepdim, true)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmin(&self, dim: Option<i64>, keepdim: bool) -> R {
+        Ok(wrap(reduce::argmax(&self.t, dim, keepdim, false)?))
+    }
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<&Bound<'_, PyAny>>, keepdim: bool, correction: Option<f64>) -> R {
+        let (d, c) = var_args(dim, unbiased, correction)?;
+        Ok(wrap(reduce::var(&self.t, dims(&d), c, keepdim)?))
+    }
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<&Bound<'_, PyAny>>, keepdim: bool, correction: Option<f64>) -> R {
+        let (d, c) = var_args(dim, unbiased, correction)?;
+        Ok(wrap(reduce::std(&self.t, dims(&d), c, keepdim)?))
+    }
+    #[pyo3(signature = (dim, keepdim=false))]
+    fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> R {
+        let d = dims_arg(Some(dim))?.unwrap_or_default();
+        let d = if d.is_empty() { (0..self.t.ndim() as i64).collect() } else { d };
+        Ok(wrap(reduce::logsumexp(&self.t, &d, keepdim)?))
+    }
+    #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
+    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
+        let p = norm_p(p)?;
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::norm(&x, p, dims(&d), keepdim)?))
+    }
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumsum(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
+        Ok(wrap(reduce::cumsum(&x, dim)?))
+    }
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumprod(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        // exp(cumsum(log|x|)) would lose signs and zeros; use a direct scan.
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
+        Ok(wrap(crate::ops::scan::cumprod(&x, dim)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::all_any(&self.t, dims(&d), keepdim, true)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::all_any(&self.t, dims(&d), keepdim, false)?))
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn count_nonzero(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
+        let nz = binary::compare(CmpOp::Ne, &self.t, &crate::ops::creation::scalar_like(0.0, &self.t))?;
+        let d = dims_arg(dim)?;
+        Ok(wrap(reduce::sum(&nz, dims(&d), keepdim)?))
+    }
+
+    // ---- linear algebra ----
+    fn matmul(&self, other: &Bound<'_, PyAny>) -> R {
+        self.__matmul__(other)
+    }
+    fn mm(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::mm(&self.t, &other.t)?))
+    }
+    fn bmm(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::bmm(&self.t, &other.t)?))
+    }
+    fn dot(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::dot(&self.t, &other.t)?))
+    }
+    fn mv(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::mv(&self.t, &other.t)?))
+    }
+    fn outer(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::outer(&self.t, &other.t)?))
+    }
+    fn ger(&self, other: PyRef<'_, PyTensor>) -> R {
+        self.outer(other)
+    }
+
+    // ---- in-place ----
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn add_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+        let r = add_alpha(&slf.t, other, alpha, false)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+        let r = add_alpha(&slf.t, other, alpha, true)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let r = bin(BinOp::Mul, &slf.t, other)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn div_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<PyRef<'py, Self>> {
+        let r = div_mode(&slf.t, other, rounding_mode)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn pow_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let r = bin(BinOp::Pow, &slf.t, other)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp_<'py>(slf: PyRef<'py, Self>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let r = clamp_any(&slf.t, min, max)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn neg_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::neg(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn exp_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::exp(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn sqrt_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::sqrt(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn relu_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::relu(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn sigmoid_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::sigmoid(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn tanh_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::tanh(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn abs_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::abs(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn floor_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        let r = unary::floor(&slf.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        check_inplace_leaf(&slf.t)?;
+        crate::tensor::access::fill_(&slf.t, 0.0);
+        Ok(slf)
+    }
+    fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        check_inplace_leaf(&slf.t)?;
+        let v: f64 = match value.downcast::<PyTensor>() {
+            Ok(t) => t.borrow().t.item_f64()?,
+            Err(_) => value.extract()?,
+        };
+        crate::tensor::access::fill_(&slf.t, v);
+        Ok(slf)
+    }
+    #[pyo3(signature = (src, non_blocking=false))]
+    fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'_, PyAny>, non_blocking: bool) -> PyResult<PyRef<'py, Self>> {
+        let _ = non_blocking;
+        let s = as_tensor(src)?;
+        let s = crate::ops::shape::expand_to(&s, slf.t.shape())?;
+        let s = if s.dtype() != slf.t.dtype() { unary::to_dtype(&s, slf.t.dtype())? } else { s };
+        let s = if s.shares_storage(&slf.t) { crate::ops::shape::clone(&s)? } else { crate::ops::shape::contiguous(&s)? };
+        let s = if s.shares_storage(&slf.t) { crate::ops::shape::clone(&s)? } else { s };
+        // copy_ is differentiable in src; route through assign_inplace
+        let r = if s.requires_grad() { crate::ops::shape::clone(&s)? } else { s };
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn masked_fill_<'py>(slf: PyRef<'py, Self>, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let v = operand(value, &slf.t)?;
+        let r = crate::ops::index::masked_fill(&slf.t, &mask.t, &v)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (end, weight))]
+    fn lerp_<'py>(slf: PyRef<'py, Self>, end: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let r = slf.lerp(end, weight)?.t;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
+    fn normal_<'py>(slf: PyRef<'py, Self>, mean: f64, std: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let r = super::functions::with_generator(generator, |g| crate::ops::creation::randn(slf.t.shape(), mean, std, slf.t.dtype(), g))?;
+        check_inplace_leaf(&slf.t)?;
+        crate::tensor::access::write_into(&slf.t, &r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (from=0.0, to=1.0, *, generator=None))]
+    fn uniform_<'py>(slf: PyRef<'py, Self>, from: f64, to: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let r = super::functions::with_generator(generator, |g| crate::ops::creation::rand(slf.t.shape(), from, to, slf.t.dtype(), g))?;
+        check_inplace_leaf(&slf.t)?;
+        crate::tensor::access::write_into(&slf.t, &r)?;
+        Ok(slf)
+    }
+    fn item_or_tensor(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        scalar_py(py, &self.t)
+    }
+}
+
+fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
+    if autograd::is_grad_enabled() && t.requires_grad() && t.is_leaf() {
+        return Err(PyRuntimeError::new_err(
+            "a leaf Variable that requires grad is being used in an in-place operation.",
+        ));
+    }
+    Ok(())
+}
+
+/// clamp with number or tensor bounds.
+pub fn clamp_any(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+    let min = min.filter(|m| !m.is_none());
+    let max = max.filter(|m| !m.is_none());
+    let is_tensor = |o: &Option<&Bound<'_, PyAny>>| o.map(|v| v.downcast::<PyTensor>().is_ok()).unwrap_or(false);
+    if is_tensor(&min) || is_tensor(&max) {
+        let mut r = t.clone();
+        if let Some(m) = min {
+            r = binary::binary(BinOp::Maximum, &r, &operand(m, t)?)?;
+        }
+        if let Some(m) = max {
+            r = binary::binary(BinOp::Minimum, &r, &operand(m, t)?)?;
+        }
+        return Ok(r);
+    }
+    let lo = min.map(|m| m.extract::<f64>()).transpose()?;
+    let hi = max.map(|m| m.extract::<f64>()).transpose()?;
+    let out = unary::clamp(t, lo, hi)?;
+    // a float bound on an integer tensor promotes, as PyTorch
+    let float_bound = min.map(|m| m.is_instance_of::<pyo3::types::PyFloat>()).unwrap_or(false)
+        || max.map(|m| m.is_instance_of::<pyo3::types::PyFloat>()).unwrap_or(false);
+    if float_bound && !t.dtype().is_float() {
+        let mut r = unary::to_dtype(t, DType::F32)?;
+        r = unary::clamp(&r, lo, hi)?;
+        return Ok(r);
+    }
+    Ok(out)
+}
+
+fn var_args(dim: Option<&Bound<'_, PyAny>>, unbiased: Option<&Bound<'_, PyAny>>, correction: Option<f64>) -> PyResult<(Option<Vec<i64>>, f64)> {
+    // `var(True)` passes unbiased positionally in old code.
+    let mut d = None;
+    let mut c = 1.0;
+    if let Some(dm) = dim {
+        if dm.is_instance_of::<pyo3::types::PyBool>() {
+            c = if dm.extract::<bool>()? { 1.0 } else { 0.0 };
+        } else {
+            d = dims_arg(Some(dm))?;
+        }
+    }
+    if let Some(u) = unbiased {
+        if u.is_instance_of::<pyo3::types::PyBool>() {
+            c = if u.extract::<bool>()? { 1.0 } else { 0.0 };
+        } else if !u.is_none() {
+            return Err(type_err("unbiased must be a bool"));
+        }
+    }
+    if let Some(cc) = correction {
+        c = cc;
+    }
+    Ok((d, c))
+}
+
+pub fn norm_p(p: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
+    match p {
+        None => Ok(2.0),
+        Some(p) if p.is_none() => Ok(2.0),
+        Some(p) => {
+            if let Ok(s) = p.extract::<String>() {
+                return match s.as_str() {
+                    "fro" => Ok(2.0),
+                    "inf" => Ok(f64::INFINITY),
+                    "-inf" => Ok(f64::NEG_INFINITY),
+                    "nuc" => Err(PyRuntimeError::new_err("nuclear norm is not supported")),
+                    other => Err(PyRuntimeError::new_err(format!("unknown norm type {other}"))),
+                };
+            }
+            Ok(p.extract::<f64>()?)
+        }
+    }
+}
+
+fn minmax(py: Python<'_>, t: &Tensor, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Py<PyAny>> {
+    match dim {
+        None => Ok(Py::new(py, wrap(reduce::amax(t, None, false, is_max).map_err(|e| match e {
+            Error::Index(_) => Error::Runtime(format!("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", if is_max { "max" } else { "min" })),
+            e => e,
+        })?))?.into_any()),
+        Some(d) => {
+            if let Ok(other) = d.downcast::<PyTensor>() {
+                let op = if is_max { BinOp::Maximum } else { BinOp::Minimum };
+                return Ok(Py::new(py, wrap(binary::binary(op, t, &other.borrow().t)?))?.into_any());
+            }
+            let d: i64 = d.extract()?;
+            let (v, i) = reduce::max_dim(t, d, keepdim, is_max)?;
+            values_indices(py, if is_max { "max" } else { "min" }, v, i)
+        }
+    }
+}
+
+/// Shared by module-level functions.
+pub fn tuple_of(py: Python<'_>, ts: Vec<Tensor>) -> PyResult<Py<PyAny>> {
+    let items: Vec<Py<PyAny>> = ts.into_iter().map(|t| Py::new(py, wrap(t)).map(|p| p.into_any())).collect::<PyResult<_>>()?;
+    Ok(PyTuple::new(py, items)?.into_any().unbind())
+}

@@ -1,0 +1,375 @@
+//! Shape and indexing methods: views, reshapes, cat/split, `x[...]`.
+
+use super::convert::{as_tensor, operand, shape_args, to_usize_shape, type_err};
+use super::py_math::{assign_inplace, tuple_of};
+use super::py_tensor::{wrap, PyTensor};
+use crate::ops::indexing::{getitem, setitem_result, IndexItem};
+use crate::ops::{index, shape};
+use crate::tensor::{DType, Tensor};
+use pyo3::prelude::*;
+use pyo3::types::{PyEllipsis, PyList, PySlice, PyTuple};
+
+type R = PyResult<PyTensor>;
+
+fn slice_item(s: &Bound<'_, PySlice>) -> PyResult<IndexItem> {
+    let get = |name: &str| -> PyResult<Option<i64>> {
+        let v = s.getattr(name)?;
+        if v.is_none() {
+            Ok(None)
+        } else {
+            Ok(Some(v.extract::<i64>()?))
+        }
+    };
+    let step = get("step")?.unwrap_or(1);
+    if step <= 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("step must be greater than zero"));
+    }
+    Ok(IndexItem::Slice(get("start")?, get("stop")?, step))
+}
+
+fn parse_one(obj: &Bound<'_, PyAny>) -> PyResult<IndexItem> {
+    if obj.is_none() {
+        return Ok(IndexItem::NewAxis);
+    }
+    if obj.is_instance_of::<PyEllipsis>() {
+        return Ok(IndexItem::Ellipsis);
+    }
+    if let Ok(s) = obj.downcast::<PySlice>() {
+        return slice_item(s);
+    }
+    if obj.is_instance_of::<pyo3::types::PyBool>() {
+        return Ok(IndexItem::Tensor(Tensor::scalar(obj.extract::<bool>()?)));
+    }
+    if let Ok(t) = obj.downcast::<PyTensor>() {
+        let t = t.borrow().t.clone();
+        if t.ndim() == 0 && !t.dtype().is_float() && t.dtype() != DType::Bool {
+            return Ok(IndexItem::Int(t.item_f64()? as i64));
+        }
+        return Ok(IndexItem::Tensor(t));
+    }
+    if let Ok(i) = obj.extract::<i64>() {
+        return Ok(IndexItem::Int(i));
+    }
+    if obj.downcast::<PyList>().is_ok() || obj.hasattr("__array__")? || obj.downcast::<PyTuple>().is_ok() || obj.hasattr("__len__")? {
+        let t = as_tensor(obj)?;
+        if t.dtype().is_float() && t.numel() > 0 {
+            return Err(pyo3::exceptions::PyIndexError::new_err(
+                "tensors used as indices must be long, int, byte or bool tensors",
+            ));
+        }
+        let t = if t.numel() == 0 { t.cast_raw(DType::I64) } else { t };
+        return Ok(IndexItem::Tensor(t));
+    }
+    Err(pyo3::exceptions::PyIndexError::new_err(format!(
+        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got {})",
+        obj.get_type().name()?
+    )))
+}
+
+fn parse_index(key: &Bound<'_, PyAny>) -> PyResult<Vec<IndexItem>> {
+    if let Ok(t) = key.downcast::<PyTuple>() {
+        return t.iter().map(|k| parse_one(&k)).collect();
+    }
+    Ok(vec![parse_one(key)?])
+}
+
+fn dim_list(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
+    shape_args(args)
+}
+
+#[pymethods]
+impl PyTensor {
+    fn __getitem__(&self, key: &Bound<'_, PyAny>) -> R {
+        let items = parse_index(key)?;
+        Ok(wrap(getitem(&self.t, &items)?))
+    }
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let items = parse_index(key)?;
+        let v = operand(value, &self.t)?;
+        let simple = items.iter().all(|i| !matches!(i, IndexItem::Tensor(_)));
+        let needs_graph = crate::autograd::is_grad_enabled() && (self.t.requires_grad() || v.requires_grad());
+        if simple && !needs_graph {
+            // Fast path: write straight through the view.
+            let view = getitem(&self.t, &items)?;
+            let v = v.cast_raw(self.t.dtype());
+            let v = if v.shares_storage(&self.t) { crate::dispatch_all!(v.dtype(), T => Tensor::from_vec(v.to_vec::<T>(), v.shape())) } else { v };
+            crate::tensor::access::write_into(&view, &v)?;
+            return Ok(());
+        }
+        let r = setitem_result(&self.t, &items, &v)?;
+        assign_inplace(&self.t, r)
+    }
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let t = slf.borrow().t.clone();
+        if t.ndim() == 0 {
+            return Err(type_err("iteration over a 0-d tensor"));
+        }
+        let parts: Vec<Tensor> = (0..t.shape()[0] as i64).map(|i| shape::select(&t, 0, i)).collect::<crate::Result<_>>()?;
+        let tup = tuple_of(slf.py(), parts)?;
+        Ok(tup.bind(slf.py()).try_iter()?.into_any().unbind())
+    }
+
+    #[pyo3(signature = (*shape))]
+    fn view(&self, shape: &Bound<'_, PyTuple>) -> R {
+        if shape.len() == 1 {
+            if let Ok(d) = super::convert::dtype_arg(&shape.get_item(0)?) {
+                if d != self.t.dtype() {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err("rustdl: view(dtype) reinterpretation is not supported"));
+                }
+                return Ok(wrap(self.t.clone()));
+            }
+        }
+        Ok(wrap(shape::view(&self.t, &shape_args(shape)?)?))
+    }
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> R {
+        Ok(wrap(shape::reshape(&self.t, &shape_args(shape)?)?))
+    }
+    fn view_as(&self, other: PyRef<'_, PyTensor>) -> R {
+        let s: Vec<i64> = other.t.shape().iter().map(|&d| d as i64).collect();
+        Ok(wrap(shape::view(&self.t, &s)?))
+    }
+    fn reshape_as(&self, other: PyRef<'_, PyTensor>) -> R {
+        let s: Vec<i64> = other.t.shape().iter().map(|&d| d as i64).collect();
+        Ok(wrap(shape::reshape(&self.t, &s)?))
+    }
+    #[pyo3(signature = (*dims))]
+    fn permute(&self, dims: &Bound<'_, PyTuple>) -> R {
+        Ok(wrap(shape::permute(&self.t, &dim_list(dims)?)?))
+    }
+    fn transpose(&self, dim0: i64, dim1: i64) -> R {
+        Ok(wrap(shape::transpose(&self.t, dim0, dim1)?))
+    }
+    fn swapaxes(&self, dim0: i64, dim1: i64) -> R {
+        self.transpose(dim0, dim1)
+    }
+    fn swapdims(&self, dim0: i64, dim1: i64) -> R {
+        self.transpose(dim0, dim1)
+    }
+    fn t(&self) -> R {
+        if self.t.ndim() > 2 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("t() expects a tensor with <= 2 dimensions, but self is {}D", self.t.ndim())));
+        }
+        if self.t.ndim() < 2 {
+            return Ok(wrap(self.t.clone()));
+        }
+        self.transpose(0, 1)
+    }
+    #[getter(T)]
+    fn get_t_prop(&self) -> R {
+        let n = self.t.ndim() as i64;
+        let dims: Vec<i64> = (0..n).rev().collect();
+        Ok(wrap(shape::permute(&self.t, &dims)?))
+    }
+    #[getter(mT)]
+    fn get_mt(&self) -> R {
+        if self.t.ndim() < 2 {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor."));
+        }
+        self.transpose(-2, -1)
+    }
+    #[getter(H)]
+    fn get_h(&self) -> R {
+        self.t()
+    }
+    #[pyo3(signature = (*sizes))]
+    fn expand(&self, sizes: &Bound<'_, PyTuple>) -> R {
+        Ok(wrap(shape::expand(&self.t, &shape_args(sizes)?)?))
+    }
+    fn expand_as(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(shape::expand_to(&self.t, other.t.shape())?))
+    }
+    #[pyo3(signature = (*sizes))]
+    fn repeat(&self, sizes: &Bound<'_, PyTuple>) -> R {
+        let reps = to_usize_shape(&shape_args(sizes)?)?;
+        Ok(wrap(crate::ops::shape_extra::repeat(&self.t, &reps)?))
+    }
+    #[pyo3(signature = (repeats, dim=None))]
+    fn repeat_interleave(&self, repeats: usize, dim: Option<i64>) -> R {
+        Ok(wrap(crate::ops::shape_extra::repeat_interleave(&self.t, repeats, dim)?))
+    }
+    fn unsqueeze(&self, dim: i64) -> R {
+        Ok(wrap(shape::unsqueeze(&self.t, dim)?))
+    }
+    #[pyo3(signature = (dim=None))]
+    fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> R {
+        let d = super::convert::dims_arg(dim)?;
+        Ok(wrap(shape::squeeze(&self.t, d.as_deref())?))
+    }
+    #[pyo3(signature = (start_dim=0, end_dim=-1))]
+    fn flatten(&self, start_dim: i64, end_dim: i64) -> R {
+        Ok(wrap(shape::flatten(&self.t, start_dim, end_dim)?))
+    }
+    fn ravel(&self) -> R {
+        self.flatten(0, -1)
+    }
+    fn unflatten(&self, dim: i64, sizes: Vec<i64>) -> R {
+        let d = crate::tensor::layout::wrap_dim(dim, self.t.ndim())?;
+        let mut req: Vec<i64> = self.t.shape()[..d].iter().map(|&s| s as i64).collect();
+        let inner = shape::infer_shape(self.t.shape()[d], &sizes)?;
+        req.extend(inner.iter().map(|&s| s as i64));
+        req.extend(self.t.shape()[d + 1..].iter().map(|&s| s as i64));
+        Ok(wrap(shape::reshape(&self.t, &req)?))
+    }
+    fn narrow(&self, dim: i64, start: i64, length: i64) -> R {
+        Ok(wrap(shape::narrow(&self.t, dim, start, length)?))
+    }
+    fn select(&self, dim: i64, index: i64) -> R {
+        Ok(wrap(shape::select(&self.t, dim, index)?))
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+        let _ = memory_format;
+        Ok(wrap(shape::contiguous(&self.t)?))
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn clone(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+        let _ = memory_format;
+        Ok(wrap(shape::clone(&self.t)?))
+    }
+    #[pyo3(signature = (split_size_or_sections, dim=0))]
+    fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
+        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
+            shape::split(&self.t, n, dim)?
+        } else {
+            let sizes: Vec<usize> = split_size_or_sections.extract()?;
+            shape::split_sizes(&self.t, &sizes, dim)?
+        };
+        tuple_of(py, parts)
+    }
+    #[pyo3(signature = (chunks, dim=0))]
+    fn chunk(&self, py: Python<'_>, chunks: usize, dim: i64) -> PyResult<Py<PyAny>> {
+        tuple_of(py, shape::chunk(&self.t, chunks, dim)?)
+    }
+    #[pyo3(signature = (dim=0))]
+    fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
+        let d = crate::tensor::layout::wrap_dim(dim, self.t.ndim())?;
+        let parts = (0..self.t.shape()[d] as i64).map(|i| shape::select(&self.t, d as i64, i)).collect::<crate::Result<Vec<_>>>()?;
+        tuple_of(py, parts)
+    }
+    #[pyo3(signature = (*dims))]
+    fn flip(&self, dims: &Bound<'_, PyTuple>) -> R {
+        Ok(wrap(index::flip(&self.t, &dim_list(dims)?)?))
+    }
+    #[pyo3(signature = (shifts, dims=None))]
+    fn roll(&self, shifts: &Bound<'_, PyAny>, dims: Option<&Bound<'_, PyAny>>) -> R {
+        let s: Vec<i64> = if let Ok(i) = shifts.extract::<i64>() { vec![i] } else { shifts.extract()? };
+        let d = super::convert::dims_arg(dims)?;
+        Ok(wrap(crate::ops::shape_extra::roll(&self.t, &s, d.as_deref())?))
+    }
+    fn movedim(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> R {
+        let s = super::convert::dims_arg(Some(source))?.unwrap_or_default();
+        let d = super::convert::dims_arg(Some(destination))?.unwrap_or_default();
+        Ok(wrap(crate::ops::shape_extra::movedim(&self.t, &s, &d)?))
+    }
+    fn moveaxis(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> R {
+        self.movedim(source, destination)
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn tril(&self, diagonal: i64) -> R {
+        Ok(wrap(crate::ops::shape_extra::tri(&self.t, diagonal, true)?))
+    }
+    #[pyo3(signature = (diagonal=0))]
+    fn triu(&self, diagonal: i64) -> R {
+        Ok(wrap(crate::ops::shape_extra::tri(&self.t, diagonal, false)?))
+    }
+    fn gather(&self, dim: i64, index: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(index::gather(&self.t, dim, &index.t)?))
+    }
+    fn scatter_add(&self, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(index::scatter_add(&self.t, dim, &index.t, &src.t)?))
+    }
+    #[pyo3(signature = (dim, index, src=None, value=None, *, reduce=None))]
+    fn scatter(&self, dim: i64, index: PyRef<'_, PyTensor>, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>, reduce: Option<&str>) -> R {
+        let s = match (src, value) {
+            (Some(s), _) => operand(s, &self.t)?,
+            (None, Some(v)) => operand(v, &self.t)?,
+            _ => return Err(type_err("scatter() missing 'src' or 'value'")),
+        };
+        let s = if s.ndim() == 0 { crate::ops::shape::expand_to(&s, index.t.shape())? } else { s };
+        match reduce {
+            None => Ok(wrap(index::scatter(&self.t, dim, &index.t, &s)?)),
+            Some("add") => Ok(wrap(index::scatter_add(&self.t, dim, &index.t, &s)?)),
+            Some(r) => Err(pyo3::exceptions::PyValueError::new_err(format!("reduce argument must be either add or multiply, got {r}"))),
+        }
+    }
+    fn scatter_add_<'py>(slf: PyRef<'py, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<PyRef<'py, Self>> {
+        let r = index::scatter_add(&slf.t, dim, &index.t, &src.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (dim, index, src=None, value=None))]
+    fn scatter_<'py>(slf: PyRef<'py, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let r = slf.scatter(dim, index, src, value, None)?.t;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn index_select(&self, dim: i64, index: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(index::index_select(&self.t, dim, &index.t)?))
+    }
+    #[pyo3(signature = (dim, index, source, *, alpha=1.0))]
+    fn index_add(&self, dim: i64, index: PyRef<'_, PyTensor>, source: PyRef<'_, PyTensor>, alpha: f64) -> R {
+        Ok(wrap(index::index_add(&self.t, dim, &index.t, &source.t, alpha)?))
+    }
+    #[pyo3(signature = (dim, index, source, *, alpha=1.0))]
+    fn index_add_<'py>(slf: PyRef<'py, Self>, dim: i64, index: PyRef<'_, PyTensor>, source: PyRef<'_, PyTensor>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
+        let r = index::index_add(&slf.t, dim, &index.t, &source.t, alpha)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (indices, values, accumulate=false))]
+    fn index_put_<'py>(slf: PyRef<'py, Self>, indices: &Bound<'_, PyAny>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<PyRef<'py, Self>> {
+        let idx: Vec<Tensor> = indices.try_iter()?.map(|i| as_tensor(&i?)).collect::<PyResult<_>>()?;
+        let r = crate::ops::indexing::index_put(&slf.t, &idx, &values.t, accumulate)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn take(&self, index: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(index::take(&self.t, &index.t)?))
+    }
+    fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> R {
+        let v = operand(value, &self.t)?;
+        Ok(wrap(index::masked_fill(&self.t, &mask.t, &v)?))
+    }
+    fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> R {
+        let s = crate::tensor::layout::broadcast_shapes(self.t.shape(), mask.t.shape())?;
+        let x = shape::expand_to(&self.t, &s)?;
+        let m = shape::expand_to(&mask.t, &s)?;
+        Ok(wrap(getitem(&x, &[IndexItem::Tensor(m)])?))
+    }
+    #[pyo3(signature = (*, as_tuple=false))]
+    fn nonzero(&self, py: Python<'_>, as_tuple: bool) -> PyResult<Py<PyAny>> {
+        if as_tuple {
+            return tuple_of(py, crate::ops::indexing::mask_to_indices(&self.t));
+        }
+        Ok(Py::new(py, wrap(crate::ops::indexing::nonzero(&self.t)?))?.into_any())
+    }
+    fn argwhere(&self) -> R {
+        Ok(wrap(crate::ops::indexing::nonzero(&self.t)?))
+    }
+    #[pyo3(signature = (dim=-1, descending=false, stable=false))]
+    fn sort(&self, py: Python<'_>, dim: i64, descending: bool, stable: bool) -> PyResult<Py<PyAny>> {
+        let _ = stable;
+        let (v, i) = crate::ops::shape_extra::sort(&self.t, dim, descending)?;
+        let cls = py.import("rustdl._return_types")?.getattr("sort")?;
+        Ok(cls.call1((wrap(v), wrap(i)))?.unbind())
+    }
+    #[pyo3(signature = (dim=-1, descending=false, stable=false))]
+    fn argsort(&self, dim: i64, descending: bool, stable: bool) -> R {
+        let _ = stable;
+        Ok(wrap(crate::ops::shape_extra::sort(&self.t, dim, descending)?.1))
+    }
+    #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
+    fn topk(&self, py: Python<'_>, k: usize, dim: i64, largest: bool, sorted: bool) -> PyResult<Py<PyAny>> {
+        let _ = sorted;
+        let (v, i) = crate::ops::shape_extra::sort(&self.t, dim, largest)?;
+        let n = v.shape().get(crate::tensor::layout::wrap_dim(dim, self.t.ndim())?).copied().unwrap_or(1);
+        if k > n {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("selected index k out of range (k={k}, size={n})")));
+        }
+        let v = shape::narrow(&v, dim, 0, k as i64)?;
+        let i = shape::narrow(&i, dim, 0, k as i64)?;
+        let cls = py.import("rustdl._return_types")?.getattr("topk")?;
+        Ok(cls.call1((wrap(v), wrap(i)))?.unbind())
+    }
+}

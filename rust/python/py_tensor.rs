@@ -1,0 +1,544 @@
+//! The `Tensor` class: properties, conversions and autograd entry points.
+
+use super::convert::{as_tensor, dtype_arg, tensor_from_data, type_err};
+use super::py_dtype::{cpu_device, dtype_object, PyDType, PyDevice};
+use crate::autograd;
+use crate::error::Error;
+use crate::ops;
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
+use numpy::{PyArray, PyArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[pyclass(name = "Tensor", module = "rustdl", subclass, weakref)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+impl PyTensor {
+    pub fn new(t: Tensor) -> PyTensor {
+        PyTensor { t }
+    }
+}
+
+/// Wrap a result for Python.
+pub fn wrap(t: Tensor) -> PyTensor {
+    PyTensor { t }
+}
+
+/// Handle returned by `register_hook`; `remove()` disables the hook.
+#[pyclass(name = "RemovableHandle", module = "rustdl")]
+pub struct PyHookHandle {
+    active: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl PyHookHandle {
+    fn remove(&self) {
+        self.active.store(false, Ordering::Relaxed);
+    }
+}
+
+fn numpy_of<'py, T: BufferElem + numpy::Element>(py: Python<'py>, slf: &Bound<'py, PyTensor>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    if t.is_contiguous() {
+        // Zero-copy: the array borrows our storage and keeps the tensor alive.
+        let data = t.as_slice::<T>().ok_or_else(|| PyRuntimeError::new_err("dtype mismatch"))?;
+        let shape: Vec<usize> = t.shape().to_vec();
+        let view = unsafe { numpy::ndarray::ArrayViewD::from_shape_ptr(numpy::ndarray::IxDyn(&shape), data.as_ptr()) };
+        // SAFETY: the container (the Python tensor) owns the storage for as
+        // long as the array lives.
+        let arr = unsafe { PyArray::borrow_from_array(&view, slf.clone().into_any()) };
+        return Ok(arr.into_any());
+    }
+    let v = t.to_vec::<T>();
+    let arr = PyArray::from_vec(py, v).reshape(t.shape().to_vec())?;
+    Ok(arr.into_any())
+}
+
+fn to_pylist(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
+    fn rec<T: BufferElem + for<'a> IntoPyObject<'a> + Copy>(py: Python<'_>, v: &[T], shape: &[usize]) -> PyResult<Py<PyAny>> {
+        if shape.is_empty() {
+            return pyo3::IntoPyObjectExt::into_py_any(v[0], py);
+        }
+        let step: usize = shape[1..].iter().product();
+        let items: Vec<Py<PyAny>> = (0..shape[0]).map(|i| rec(py, &v[i * step..(i + 1) * step], &shape[1..])).collect::<PyResult<_>>()?;
+        Ok(PyList::new(py, items)?.into_any().unbind())
+    }
+    let shape = t.shape().to_vec();
+    match t.dtype() {
+        DType::F32 => rec(py, &t.data::<f32>().iter().map(|&x| x as f64).collect::<Vec<f64>>(), &shape),
+        DType::F64 => rec(py, &t.data::<f64>(), &shape),
+        DType::I64 => rec(py, &t.data::<i64>(), &shape),
+        DType::I32 => rec(py, &t.data::<i32>(), &shape),
+        DType::U8 => rec(py, &t.data::<u8>(), &shape),
+        DType::Bool => rec(py, &t.data::<bool>(), &shape),
+    }
+}
+
+pub fn scalar_py(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
+    if t.numel() != 1 {
+        return Err(Error::Runtime(format!("a Tensor with {} elements cannot be converted to Scalar", t.numel())).into());
+    }
+    let flat = t.with_layout(crate::tensor::Layout { shape: smallvec::smallvec![], strides: smallvec::smallvec![], offset: first_offset(t) });
+    to_pylist(py, &flat)
+}
+
+fn first_offset(t: &Tensor) -> usize {
+    t.offset()
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `Tensor(data)` / subclass construction (used by nn.Parameter): shares
+    /// `data`'s storage when it is a tensor.
+    #[new]
+    #[pyo3(signature = (data=None, *_args))]
+    fn py_new(data: Option<&Bound<'_, PyAny>>, _args: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        match data {
+            None => Ok(wrap(Tensor::zeros(&[0], DType::F32))),
+            Some(d) => {
+                if let Ok(t) = d.downcast::<PyTensor>() {
+                    return Ok(wrap(t.borrow().t.detach()));
+                }
+                Ok(wrap(tensor_from_data(d, None)?))
+            }
+        }
+    }
+
+    // ---- metadata ----
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        size_object(py, self.t.shape())
+    }
+    #[pyo3(signature = (dim=None))]
+    fn size<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => size_object(py, self.t.shape()),
+            Some(d) => {
+                let d = crate::tensor::layout::wrap_dim(d, self.t.ndim())?;
+                Ok(self.t.shape().get(d).copied().unwrap_or(1).into_pyobject(py)?.into_any())
+            }
+        }
+    }
+    #[pyo3(signature = (dim=None))]
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.strides())?.into_any()),
+            Some(d) => {
+                let d = crate::tensor::layout::wrap_dim(d, self.t.ndim())?;
+                Ok(self.t.strides()[d].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+    fn storage_offset(&self) -> usize {
+        self.t.offset()
+    }
+    fn dim(&self) -> usize {
+        self.t.ndim()
+    }
+    fn ndimension(&self) -> usize {
+        self.t.ndim()
+    }
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.t.ndim()
+    }
+    fn numel(&self) -> usize {
+        self.t.numel()
+    }
+    fn nelement(&self) -> usize {
+        self.t.numel()
+    }
+    fn element_size(&self) -> usize {
+        self.t.dtype().size()
+    }
+    #[getter]
+    fn dtype(&self, py: Python<'_>) -> Py<PyDType> {
+        dtype_object(py, self.t.dtype())
+    }
+    #[getter]
+    fn device(&self) -> PyDevice {
+        cpu_device()
+    }
+    #[getter]
+    fn is_cuda(&self) -> bool {
+        false
+    }
+    fn is_floating_point(&self) -> bool {
+        self.t.dtype().is_float()
+    }
+    #[pyo3(signature = (memory_format=None))]
+    fn is_contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> bool {
+        let _ = memory_format;
+        self.t.is_contiguous()
+    }
+    fn data_ptr(&self) -> usize {
+        self.t.storage().ptr() + self.t.offset() * self.t.dtype().size()
+    }
+    fn _storage_id(&self) -> usize {
+        Arc::as_ptr(self.t.storage()) as usize
+    }
+    fn _version(&self) -> u64 {
+        self.t.version()
+    }
+    fn __len__(&self) -> PyResult<usize> {
+        if self.t.ndim() == 0 {
+            return Err(PyTypeError::new_err("len() of a 0-d tensor"));
+        }
+        Ok(self.t.shape()[0])
+    }
+
+    // ---- conversions ----
+    fn numpy<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = slf.borrow().t.clone();
+        if t.requires_grad() {
+            return Err(PyRuntimeError::new_err("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
+        }
+        match t.dtype() {
+            DType::F32 => numpy_of::<f32>(py, slf, &t),
+            DType::F64 => numpy_of::<f64>(py, slf, &t),
+            DType::I64 => numpy_of::<i64>(py, slf, &t),
+            DType::I32 => numpy_of::<i32>(py, slf, &t),
+            DType::U8 => numpy_of::<u8>(py, slf, &t),
+            DType::Bool => numpy_of::<bool>(py, slf, &t),
+        }
+    }
+    #[pyo3(signature = (dtype=None, copy=None))]
+    fn __array__<'py>(slf: &Bound<'py, Self>, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        let _ = copy;
+        let det = Bound::new(py, wrap(slf.borrow().t.detach()))?;
+        let arr = PyTensor::numpy(&det, py)?;
+        match dtype {
+            Some(d) if !d.is_none() => arr.call_method1("astype", (d,)),
+            _ => Ok(arr),
+        }
+    }
+    fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_pylist(py, &self.t)
+    }
+    fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        scalar_py(py, &self.t)
+    }
+    fn __float__(&self) -> PyResult<f64> {
+        Ok(self.t.item_f64()?)
+    }
+    fn __int__(&self) -> PyResult<i64> {
+        Ok(self.t.item_f64()? as i64)
+    }
+    fn __index__(&self) -> PyResult<i64> {
+        if self.t.dtype().is_float() || self.t.numel() != 1 {
+            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+        }
+        Ok(self.t.item_f64()? as i64)
+    }
+    fn __bool__(&self) -> PyResult<bool> {
+        if self.t.numel() != 1 {
+            return Err(PyRuntimeError::new_err(format!(
+                "Boolean value of Tensor with {} values is ambiguous",
+                if self.t.numel() == 0 { "no".to_string() } else { "more than one".to_string() }
+            )));
+        }
+        Ok(self.t.item_f64()? != 0.0)
+    }
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let f = slf.py().import("rustdl._tensor_str")?.getattr("tensor_repr")?;
+        f.call1((slf,))?.extract()
+    }
+
+    // ---- dtype / device ----
+    /// `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`.
+    #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
+    fn to(&self, args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, non_blocking: bool, copy: bool) -> PyResult<PyTensor> {
+        let _ = (non_blocking, device);
+        let mut target = None;
+        if let Some(d) = dtype {
+            target = Some(dtype_arg(d)?);
+        }
+        for a in args.iter() {
+            if let Ok(t) = a.downcast::<PyTensor>() {
+                target = Some(t.borrow().t.dtype());
+            } else if let Ok(d) = dtype_arg(&a) {
+                target = Some(d);
+            } else {
+                // a device: only the CPU exists in this build
+                let dev = PyDevice::extract_bound(&a).or_else(|_| {
+                    let cls = a.py().import("rustdl")?.getattr("device")?;
+                    cls.call1((&a,))?.extract::<PyDevice>()
+                })?;
+                check_device(&dev)?;
+            }
+        }
+        let out = match target {
+            Some(d) if d != self.t.dtype() => ops::unary::to_dtype(&self.t, d)?,
+            _ if copy => ops::shape::clone(&self.t)?,
+            _ => self.t.clone(),
+        };
+        Ok(wrap(out))
+    }
+    #[pyo3(signature = (dtype=None))]
+    fn r#type(&self, py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        match dtype {
+            None => {
+                let n = match self.t.dtype() {
+                    DType::F32 => "torch.FloatTensor",
+                    DType::F64 => "torch.DoubleTensor",
+                    DType::I64 => "torch.LongTensor",
+                    DType::I32 => "torch.IntTensor",
+                    DType::U8 => "torch.ByteTensor",
+                    DType::Bool => "torch.BoolTensor",
+                };
+                Ok(n.into_pyobject(py)?.into_any().unbind())
+            }
+            Some(d) => Ok(Py::new(py, wrap(ops::unary::to_dtype(&self.t, dtype_arg(d)?)?))?.into_any()),
+        }
+    }
+    fn float(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::F32)?))
+    }
+    fn double(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::F64)?))
+    }
+    fn long(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::I64)?))
+    }
+    fn int(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::I32)?))
+    }
+    fn byte(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::U8)?))
+    }
+    fn bool(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::Bool)?))
+    }
+    fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, other.t.dtype())?))
+    }
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn cpu(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyTensor {
+        wrap(self.t.clone())
+    }
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn cuda(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<PyTensor> {
+        Err(PyRuntimeError::new_err("rustdl was built without CUDA; only the 'cpu' device is available"))
+    }
+
+    // ---- autograd ----
+    #[getter]
+    fn get_requires_grad(&self) -> bool {
+        self.t.requires_grad()
+    }
+    #[setter]
+    fn set_requires_grad(&self, v: bool) -> PyResult<()> {
+        set_requires_grad(&self.t, v)
+    }
+    #[pyo3(signature = (requires_grad=true))]
+    fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
+        set_requires_grad(&slf.t, requires_grad)?;
+        Ok(slf)
+    }
+    #[getter]
+    fn get_grad(&self) -> Option<PyTensor> {
+        self.t.grad().map(wrap)
+    }
+    #[setter]
+    fn set_grad(&self, g: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        match g {
+            None => self.t.set_grad(None),
+            Some(g) if g.is_none() => self.t.set_grad(None),
+            Some(g) => {
+                let g = as_tensor(g)?;
+                if g.shape() != self.t.shape() {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "assigned grad has data of a different size: {:?} vs {:?}",
+                        g.shape(),
+                        self.t.shape()
+                    )));
+                }
+                if g.dtype() != self.t.dtype() {
+                    return Err(PyRuntimeError::new_err("assigned grad has data of a different type"));
+                }
+                self.t.set_grad(Some(g));
+            }
+        }
+        Ok(())
+    }
+    #[getter]
+    fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.t.grad_fn() {
+            None => Ok(py.None()),
+            Some(n) => Ok(Py::new(py, PyNode { node: n })?.into_any()),
+        }
+    }
+    #[getter]
+    fn is_leaf(&self) -> bool {
+        self.t.is_leaf() || !self.t.requires_grad()
+    }
+    #[getter]
+    fn retains_grad(&self) -> bool {
+        self.t.0.autograd.lock().retains_grad
+    }
+    fn retain_grad(&self) -> PyResult<()> {
+        if !self.t.requires_grad() {
+            return Err(PyRuntimeError::new_err("can't retain_grad on Tensor that has requires_grad=False"));
+        }
+        let mut meta = self.t.0.autograd.lock();
+        if let Some(f) = meta.grad_fn.clone() {
+            if !meta.retains_grad {
+                f.retained.lock().push((meta.output_nr, Arc::downgrade(&self.t.0)));
+            }
+        }
+        meta.retains_grad = true;
+        Ok(())
+    }
+    fn detach(&self) -> PyTensor {
+        wrap(self.t.detach())
+    }
+    fn detach_(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        let mut meta = slf.t.0.autograd.lock();
+        meta.grad_fn = None;
+        meta.requires_grad = false;
+        drop(meta);
+        slf
+    }
+    #[getter]
+    fn get_data(&self) -> PyTensor {
+        wrap(self.t.detach())
+    }
+    #[setter]
+    fn set_data(&self, v: PyRef<'_, PyTensor>) -> PyResult<()> {
+        // Our handles are immutable views, so `.data = x` copies x's values in.
+        if v.t.shape() != self.t.shape() {
+            return Err(PyRuntimeError::new_err(format!(
+                "rustdl: assigning .data of a different shape ({:?} -> {:?}) is not supported; use copy_ or create a new Parameter",
+                v.t.shape(),
+                self.t.shape()
+            )));
+        }
+        let src = if v.t.shares_storage(&self.t) { v.t.contiguous_raw().cast_raw(v.t.dtype()) } else { v.t.clone() };
+        let src = if src.shares_storage(&self.t) { ops::shape::clone(&src.detach())? } else { src };
+        crate::tensor::access::write_into(&self.t, &src)?;
+        Ok(())
+    }
+    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
+    fn backward(&self, py: Python<'_>, gradient: Option<&Bound<'_, PyAny>>, retain_graph: Option<bool>, create_graph: bool, inputs: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let _ = inputs;
+        let g = match gradient {
+            Some(g) if !g.is_none() => Some(as_tensor(g)?),
+            _ => None,
+        };
+        let t = self.t.clone();
+        let retain = retain_graph.unwrap_or(create_graph);
+        let heavy = t.grad_fn().is_some();
+        if heavy && !hooks_present(&t) {
+            py.detach(|| autograd::backward(&t, g.as_ref(), retain, create_graph))?;
+        } else {
+            autograd::backward(&t, g.as_ref(), retain, create_graph)?;
+        }
+        Ok(())
+    }
+    fn register_hook(&self, hook: Py<PyAny>) -> PyResult<PyHookHandle> {
+        if !self.t.requires_grad() {
+            return Err(PyRuntimeError::new_err("cannot register a hook on a tensor that doesn't require gradient"));
+        }
+        let active = Arc::new(AtomicBool::new(true));
+        let flag = active.clone();
+        let f: crate::tensor::tensor::GradHook = Arc::new(move |g: &Tensor| {
+            if !flag.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            Python::attach(|py| {
+                let r = hook.call1(py, (wrap(g.clone()),)).map_err(|e| Error::Runtime(format!("error in tensor hook: {e}")))?;
+                if r.is_none(py) {
+                    return Ok(None);
+                }
+                let t = r.bind(py).downcast::<PyTensor>().map_err(|_| Error::Type("hook must return None or a Tensor".into()))?;
+                Ok(Some(t.borrow().t.clone()))
+            })
+        });
+        let mut meta = self.t.0.autograd.lock();
+        match meta.grad_fn.clone() {
+            Some(node) => node.hooks.lock().push((meta.output_nr, f)),
+            None => meta.hooks.push(f),
+        }
+        HOOKS_REGISTERED.store(true, Ordering::Relaxed);
+        Ok(PyHookHandle { active })
+    }
+}
+
+static HOOKS_REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// Python hooks need the GIL during backward, so we keep it then.
+fn hooks_present(_t: &Tensor) -> bool {
+    HOOKS_REGISTERED.load(Ordering::Relaxed)
+}
+
+fn check_device(d: &PyDevice) -> PyResult<()> {
+    if d.r#type != "cpu" {
+        return Err(PyRuntimeError::new_err(format!(
+            "device '{}' is not available: this build of rustdl has only the 'cpu' device",
+            d.r#type
+        )));
+    }
+    Ok(())
+}
+
+pub fn set_requires_grad(t: &Tensor, v: bool) -> PyResult<()> {
+    let mut meta = t.0.autograd.lock();
+    if meta.grad_fn.is_some() && !v {
+        return Err(PyRuntimeError::new_err(
+            "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().",
+        ));
+    }
+    if v && !t.dtype().is_float() {
+        return Err(PyRuntimeError::new_err("only Tensors of floating point dtype can require gradients"));
+    }
+    meta.requires_grad = v;
+    Ok(())
+}
+
+/// `rustdl.Size`: a tuple subclass, as torch.Size.
+pub fn size_object<'py>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    let cls = py.import("rustdl._size")?.getattr("Size")?;
+    cls.call1((PyTuple::new(py, shape)?,))
+}
+
+/// `tensor.grad_fn`: the node's name and its next functions.
+#[pyclass(name = "Node", module = "rustdl.autograd")]
+pub struct PyNode {
+    node: Arc<autograd::Node>,
+}
+
+#[pymethods]
+impl PyNode {
+    fn name(&self) -> &'static str {
+        self.node.name
+    }
+    fn __repr__(&self) -> String {
+        format!("<{} object at {:#x}>", self.node.name, Arc::as_ptr(&self.node) as usize)
+    }
+    #[getter]
+    fn next_functions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let items: Vec<Py<PyAny>> = self
+            .node
+            .next
+            .iter()
+            .map(|e| -> PyResult<Py<PyAny>> {
+                let (f, nr): (Py<PyAny>, usize) = match e {
+                    Some(autograd::Edge::Node(n, nr)) => (Py::new(py, PyNode { node: n.clone() })?.into_any(), *nr),
+                    Some(autograd::Edge::Leaf(_)) => ("AccumulateGrad".into_pyobject(py)?.into_any().unbind(), 0),
+                    None => (py.None(), 0),
+                };
+                Ok(PyTuple::new(py, [f, nr.into_pyobject(py)?.into_any().unbind()])?.into_any().unbind())
+            })
+            .collect::<PyResult<_>>()?;
+        Ok(PyTuple::new(py, items)?.into_any().unbind())
+    }
+}
+
+pub fn type_error_for(what: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+    type_err(format!("{what}: unexpected argument of type {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
+}
