@@ -1,11 +1,14 @@
 //! Differentiable ops: forward and backward side by side, one family per file.
 
 pub mod binary;
+pub mod conv;
 pub mod creation;
 pub mod index;
 pub mod indexing;
 pub mod map;
 pub mod matmul;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod scan;
 pub mod shape;

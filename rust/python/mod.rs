@@ -4,6 +4,8 @@
 //! Rust errors become the Python exception PyTorch raises for the same misuse.
 
 mod convert;
+mod py_conv;
+mod py_pool_norm;
 mod functions;
 mod py_dtype;
 mod py_math;
@@ -35,5 +37,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_tensor::PyHookHandle>()?;
     py_dtype::register(m)?;
     functions::register(m)?;
+    py_conv::register(m)?;
+    py_pool_norm::register(m)?;
     Ok(())
 }

@@ -113,3 +113,7 @@ def pad(input, pad, mode="constant", value=None):
 def dropout(input, p=0.5, training=True, inplace=False):
     out = _C.dropout(input, p, training)
     return input.copy_(out) if inplace else out
+
+
+from ._functional_conv import *  # noqa: E402, F401, F403
+from ._functional_pool_norm import *  # noqa: E402, F401, F403
