@@ -4,21 +4,30 @@
 autograd and kernels.
 """
 
-from . import _C
-from ._C import (  # noqa: F401
+from . import (
+    _C,
+    _tensor_methods,  # noqa: F401
+)
+from ._C import (  # noqa: F401  # noqa: F401
     Generator,
     Tensor,
     arange,
     as_tensor,
     bernoulli,
     cat,
+    device,
+    dtype,
     empty,
     empty_like,
     eye,
+    float32,
+    float64,
     from_numpy,
     full,
     full_like,
     get_num_threads,
+    int32,
+    int64,
     is_grad_enabled,
     linspace,
     multinomial,
@@ -36,19 +45,19 @@ from ._C import (  # noqa: F401
     set_num_threads,
     stack,
     tensor,
+    uint8,
     zeros,
     zeros_like,
 )
-from ._C import bool as bool  # noqa: F401  (dtype objects)
-from ._C import device, dtype, float32, float64, int32, int64, uint8  # noqa: F401
-from ._C import where as where  # noqa: F401
+from ._C import bool as bool
+from ._C import where as where
 from ._grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
-from ._size import Size  # noqa: F401
+from ._size import Size
 
-float = float32  # noqa: A001
+float = float32
 double = float64
 long = int64
-int = int32  # noqa: A001
+int = int32
 half = None  # float16 is not supported yet
 cfloat = None
 
@@ -124,18 +133,7 @@ def _method(name):
 
 
 # Functions that are the same as the tensor method of the same name.
-_METHOD_FUNCTIONS = """
-abs absolute neg negative sign sgn exp exp2 expm1 log log2 log10 log1p sqrt rsqrt square reciprocal
-sin cos tan tanh sigmoid relu floor ceil round trunc frac clamp clip clamp_min clamp_max isnan isinf
-isfinite nan_to_num sum mean nansum prod amax amin max min argmax argmin var std logsumexp norm cumsum
-cumprod all any count_nonzero matmul mm bmm dot mv outer ger sub subtract mul multiply div divide
-true_divide floor_divide remainder fmod maximum minimum fmax fmin eq ne lt le gt ge greater less equal
-allclose isclose logical_and logical_or logical_xor logical_not bitwise_not bitwise_and bitwise_or
-bitwise_xor lerp atan2 float_power reshape view_as permute transpose swapaxes swapdims t squeeze
-unsqueeze flatten ravel unflatten narrow select split chunk unbind flip roll movedim moveaxis tril triu
-gather scatter scatter_add index_select index_add take masked_fill masked_select nonzero argwhere sort
-argsort topk repeat_interleave clone detach numel
-""".split()
+_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "index_select", "index_add", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "repeat_interleave", "clone", "detach", "numel"]
 
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
@@ -147,17 +145,17 @@ def add(input, other, *, alpha=1, out=None):
     return input.add(other, alpha=alpha)
 
 
-def pow(input, exponent, *, out=None):  # noqa: A001
+def pow(input, exponent, *, out=None):
     if not isinstance(input, Tensor):
         return exponent.__rpow__(input)
     return input.pow(exponent)
 
 
-def softmax(input, dim, dtype=None):
+def softmax(input, dim, dtype=None):  # noqa: F811
     return _C.softmax(input, dim, dtype)
 
 
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input, dim, dtype=None):  # noqa: F811
     return _C.log_softmax(input, dim, dtype)
 
 
@@ -208,4 +206,4 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location)
 
 
-from . import autograd, linalg, nn  # noqa: E402, F401
+from . import autograd, linalg, nn  # noqa: F401

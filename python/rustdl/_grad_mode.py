@@ -28,15 +28,15 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):  # noqa: N801
+class no_grad(_GradMode):
     mode = False
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_GradMode):
     mode = True
 
 
-class inference_mode(_GradMode):  # noqa: N801
+class inference_mode(_GradMode):
     def __init__(self, mode=True):
         self.mode = not mode
 
@@ -52,7 +52,7 @@ class inference_mode(_GradMode):  # noqa: N801
         return wrapper
 
 
-class set_grad_enabled(_GradMode):  # noqa: N801
+class set_grad_enabled(_GradMode):
     def __init__(self, mode):
         self.mode = bool(mode)
         # Like PyTorch, calling it as a function takes effect immediately.

@@ -8,4 +8,4 @@ def linear(input, weight, bias=None):
     return out + bias if bias is not None else out
 
 
-__all__ = ["linear", "_C"]
+__all__ = ["_C", "linear"]

@@ -63,9 +63,9 @@ def tensor_repr(t):
     a = t.detach().numpy()
     summarize = a.size > THRESHOLD
     if a.dtype == np.bool_:
-        fmt = lambda v: "True" if v else "False"  # noqa: E731
+        fmt = lambda v: "True" if v else "False"
     elif np.issubdtype(a.dtype, np.integer):
-        fmt = lambda v: str(int(v))  # noqa: E731
+        fmt = lambda v: str(int(v))
     else:
         flat = a.reshape(-1).astype(np.float64)
         fmt = _float_formatter(flat)

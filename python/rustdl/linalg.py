@@ -15,4 +15,4 @@ def matmul(a, b):
     return a @ b
 
 
-__all__ = ["vector_norm", "norm", "matmul", "_C"]
+__all__ = ["_C", "matmul", "norm", "vector_norm"]

@@ -100,6 +100,9 @@ pub fn grad_for(g: Tensor, input: &(Shape, DType)) -> Result<Tensor> {
 
 /// `a op b` with broadcasting, promotion and autograd.
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if op == BinOp::Pow && !a.dtype().is_float() && !b.dtype().is_float() && b.ndim() == 0 && b.item_f64()? < 0.0 {
+        return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
+    }
     let mut dtype = result_dtype(a, b);
     if op == BinOp::Div && !dtype.is_float() {
         dtype = DType::F32;
@@ -279,7 +282,14 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::U8 => bit!(u8),
         DType::I32 => bit!(i32),
         DType::I64 => bit!(i64),
-        d => Err(Error::Runtime(format!("\"bitwise_and_cpu\" not implemented for '{}'", d.name()))),
+        d => {
+            let name = match op {
+                LogicOp::And => "bitwise_and_cpu",
+                LogicOp::Or => "bitwise_or_cpu",
+                LogicOp::Xor => "bitwise_xor_cpu",
+            };
+            Err(Error::Runtime(format!("\"{name}\" not implemented for '{}'", d.scalar_name())))
+        }
     }
 }
 
@@ -288,7 +298,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if cond.dtype() != DType::Bool && cond.dtype() != DType::U8 {
         return Err(Error::Runtime(format!(
             "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
-            cond.dtype().name()
+            cond.dtype().scalar_name()
         )));
     }
     let dtype = result_dtype(a, b);

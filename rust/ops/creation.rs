@@ -153,7 +153,7 @@ fn from_values<T: BufferElem>(vals: Vec<f64>, shape: &[usize]) -> Tensor {
 
 fn float_only(dtype: DType, what: &str) -> Result<()> {
     if !dtype.is_float() {
-        return Err(Error::Runtime(format!("\"{what}\" not implemented for '{}'", dtype.name())));
+        return Err(Error::Runtime(format!("\"{what}\" not implemented for '{}'", dtype.scalar_name())));
     }
     Ok(())
 }

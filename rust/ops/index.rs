@@ -14,15 +14,31 @@ use crate::tensor::{DType, Tensor};
 pub fn index_values(index: &Tensor, op: &str) -> Result<Vec<i64>> {
     match index.dtype() {
         DType::I64 | DType::I32 => Ok(index.cast_raw(DType::I64).data::<i64>().into_owned()),
-        d => Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, but got {}", d.name()))),
+        // gather/scatter say "int64"; index_select/index_add accept int32 too.
+        d if op.starts_with("index_") => Err(Error::Runtime(format!(
+            "{op}(): Expected dtype int32 or int64 for index, but got {}",
+            d.scalar_name()
+        ))),
+        d => Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, but got {}", d.scalar_name()))),
     }
 }
 
+/// Wraps a gather/scatter index; out of range is a RuntimeError in PyTorch.
 fn wrap_index(i: i64, size: usize, dim: usize) -> Result<usize> {
     let s = size as i64;
     let j = if i < 0 { i + s } else { i };
     if j < 0 || j >= s {
-        return Err(Error::Index(format!("index {i} is out of bounds for dimension {dim} with size {size}")));
+        return Err(Error::Runtime(format!("index {i} is out of bounds for dimension {dim} with size {size}")));
+    }
+    Ok(j as usize)
+}
+
+/// Wraps an index_select/index_add index; out of range is an IndexError.
+fn wrap_select_index(i: i64, size: usize) -> Result<usize> {
+    let s = size as i64;
+    let j = if i < 0 { i + s } else { i };
+    if j < 0 || j >= s {
+        return Err(Error::Index("index out of range in self".into()));
     }
     Ok(j as usize)
 }
@@ -191,7 +207,7 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     let idx = index_values(index, "index_select")?;
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
-    let idx: Vec<usize> = idx.iter().map(|&i| wrap_index(i, size, d)).collect::<Result<_>>()?;
+    let idx: Vec<usize> = idx.iter().map(|&i| wrap_select_index(i, size)).collect::<Result<_>>()?;
     let xc = x.contiguous_raw();
     let shape = x.shape();
     let outer: usize = shape[..d.min(shape.len())].iter().product();
@@ -225,7 +241,7 @@ pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor, alpha: f
     let d = wrap_dim(dim, x.ndim())?;
     let idx = index_values(index, "index_add")?;
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
-    let idx: Vec<usize> = idx.iter().map(|&i| wrap_index(i, size, d)).collect::<Result<_>>()?;
+    let idx: Vec<usize> = idx.iter().map(|&i| wrap_select_index(i, size)).collect::<Result<_>>()?;
     let mut expect = x.shape_vec();
     if !expect.is_empty() {
         expect[d] = idx.len();
@@ -278,6 +294,12 @@ fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
 
 /// `torch.take(x, index)`: index into the flattened tensor.
 pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
+    let n = x.numel() as i64;
+    if let Some(&bad) = index_values(index, "take")?.iter().find(|&&i| i >= n || i < -n) {
+        return Err(Error::Index(format!(
+            "out of range: tried to access index {bad} on a tensor of {n} elements."
+        )));
+    }
     let flat = super::shape::reshape_to(x, &[x.numel()])?;
     let idx = super::shape::reshape_to(index, &[index.numel()])?;
     let r = index_select(&flat, 0, &idx)?;
@@ -311,7 +333,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> 
     if mask.dtype() != DType::Bool {
         return Err(Error::Runtime(format!(
             "masked_fill_ only supports boolean masks, but got mask with dtype {}",
-            mask.dtype().name()
+            mask.dtype().scalar_name()
         )));
     }
     if value.ndim() != 0 {

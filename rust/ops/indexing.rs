@@ -83,9 +83,20 @@ fn apply_basic(x: &Tensor, items: &[IndexItem]) -> Result<(Tensor, Vec<(usize, T
     let mut v = x.clone();
     let mut d = 0usize;
     let mut adv = Vec::new();
+    // Ints drop a view dim and None adds one: `shift` maps view dims back to
+    // the source dims PyTorch names in its messages.
+    let mut shift: isize = 0;
     for it in items {
         match it {
-            IndexItem::Int(i) => v = select(&v, d as i64, *i)?,
+            IndexItem::Int(i) => {
+                let size = v.shape()[d] as i64;
+                if *i >= size || *i < -size {
+                    let real = d as isize + shift;
+                    return Err(Error::Index(format!("index {i} is out of bounds for dimension {real} with size {size}")));
+                }
+                v = select(&v, d as i64, *i)?;
+                shift += 1;
+            }
             IndexItem::Slice(s, e, st) => {
                 v = slice(&v, d as i64, *s, *e, *st)?;
                 d += 1;
@@ -93,6 +104,7 @@ fn apply_basic(x: &Tensor, items: &[IndexItem]) -> Result<(Tensor, Vec<(usize, T
             IndexItem::NewAxis => {
                 v = unsqueeze(&v, d as i64)?;
                 d += 1;
+                shift -= 1;
             }
             IndexItem::Ellipsis => d += x.ndim() - consumed,
             IndexItem::Tensor(t) if t.dtype() == DType::Bool || t.dtype() == DType::U8 => {

@@ -298,7 +298,7 @@ pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     let size = x.shape()[d] as i64;
     let s = if start < 0 { start + size } else { start };
     if s < 0 || length < 0 || s + length > size {
-        return Err(Error::Index(format!(
+        return Err(Error::Runtime(format!(
             "start ({start}) + length ({length}) exceeds dimension size ({size})."
         )));
     }
@@ -312,7 +312,8 @@ pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     let i = if index < 0 { index + size } else { index };
     if i < 0 || i >= size {
         return Err(Error::Index(format!(
-            "index {index} is out of bounds for dimension {d} with size {size}"
+            "select(): index {index} out of range for tensor of size {:?} at dimension {d}",
+            x.shape()
         )));
     }
     let mut shape = x.shape_vec();

@@ -470,7 +470,7 @@ pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
         DType::U8 => Ok(map1(x, |v: u8| !v)),
         DType::I32 => Ok(map1(x, |v: i32| !v)),
         DType::I64 => Ok(map1(x, |v: i64| !v)),
-        d => Err(Error::Runtime(format!("\"bitwise_not_cpu\" not implemented for '{}'", d.name()))),
+        d => Err(Error::Runtime(format!("\"bitwise_not_cpu\" not implemented for '{}'", d.scalar_name()))),
     }
 }
 

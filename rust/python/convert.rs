@@ -9,7 +9,7 @@ use crate::tensor::{DType, Tensor};
 use numpy::{PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
 
 pub fn type_err(msg: impl Into<String>) -> PyErr {
     PyTypeError::new_err(msg.into())
@@ -218,9 +218,14 @@ fn flatten_nested(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, 
         let b = Py::new(obj.py(), PyTensor::new(t))?;
         return flatten_nested(b.bind(obj.py()).as_any(), depth, shape, vals, cat, saw_any);
     }
-    let seq = obj.downcast::<PySequence>().map_err(|_| {
-        type_err(format!("Could not infer dtype of {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
-    })?;
+    let type_name = || obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        // A str is a sequence of 1-char strs: recursing would never end.
+        return Err(type_err(format!("new(): invalid data type '{}'", type_name())));
+    }
+    let seq = obj
+        .downcast::<PySequence>()
+        .map_err(|_| PyErr::from(Error::Runtime(format!("Could not infer dtype of {}", type_name()))))?;
     let n = seq.len()?;
     if depth == shape.len() {
         shape.push(n);

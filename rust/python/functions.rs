@@ -8,6 +8,7 @@ use crate::autograd;
 use crate::ops::creation::{self, Rng};
 use crate::ops::{binary, reduce, shape, shape_extra, unary};
 use crate::tensor::{DType, Tensor};
+use crate::error::Error;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple};
@@ -211,16 +212,26 @@ fn arange(start: &Bound<'_, PyAny>, end: Option<&Bound<'_, PyAny>>, step: Option
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
-fn linspace(start: f64, end: f64, steps: usize, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
     let _ = device;
-    finish(creation::linspace(start, end, steps, dt(dtype, DType::F32)?), requires_grad)
+    if steps < 0 {
+        return Err(Error::Runtime("number of steps must be non-negative".into()).into());
+    }
+    finish(creation::linspace(start, end, steps as usize, dt(dtype, DType::F32)?), requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
-fn eye(n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
     let _ = device;
-    finish(creation::eye(n, m.unwrap_or(n), dt(dtype, DType::F32)?), requires_grad)
+    if n < 0 {
+        return Err(Error::Runtime(format!("n must be greater or equal to 0, got {n}")).into());
+    }
+    let m = m.unwrap_or(n);
+    if m < 0 {
+        return Err(Error::Runtime(format!("m must be greater or equal to 0, got {m}")).into());
+    }
+    finish(creation::eye(n as usize, m as usize, dt(dtype, DType::F32)?), requires_grad)
 }
 
 #[pyfunction]
@@ -281,8 +292,13 @@ fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, generator
 
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
-fn randperm(n: usize, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn randperm(n: i64, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
     let _ = (device, requires_grad);
+    if n < 0 {
+        // (sic: PyTorch's message has no space before the number)
+        return Err(Error::Runtime(format!("n must be non-negative, got{n}")).into());
+    }
+    let n = n as usize;
     let p = with_generator(generator, |g| Ok(creation::randperm(n, g)))?;
     let t = Tensor::from_vec(p, &[n]);
     Ok(wrap(t.cast_raw(dt(dtype, DType::I64)?)))
@@ -316,6 +332,9 @@ fn normal(mean: Option<&Bound<'_, PyAny>>, std: Option<&Bound<'_, PyAny>>, size:
 #[pyo3(signature = (input, generator=None))]
 fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -> R {
     let p = input.t.to_f64_vec();
+    if p.iter().any(|&pi| !(0.0..=1.0).contains(&pi)) {
+        return Err(Error::Runtime("Expected p_in >= 0 && p_in <= 1 to be true, but got false.".into()).into());
+    }
     let vals = with_generator(generator, |g| {
         let mut draw = |r: &mut Rng| p.iter().map(|&pi| if r.uniform() < pi { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
         Ok(match g {
@@ -614,4 +633,61 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(f)?;
     }
     Ok(())
+}
+
+/// Record a node whose backward is a Python callable (`autograd.Function`).
+/// `backward(grads)` gets one gradient (or None) per output and returns one
+/// gradient (or None) per input.
+#[pyfunction]
+fn _record_function(name: String, inputs: Vec<PyRef<'_, PyTensor>>, outputs: Vec<PyRef<'_, PyTensor>>, backward: Py<PyAny>) -> PyResult<()> {
+    let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
+    let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let n_in = ins.len();
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    let in_refs: Vec<&Tensor> = ins.iter().collect();
+    let out_refs: Vec<&Tensor> = outs.iter().collect();
+    autograd::record(name, &in_refs, &out_refs, move |grads| {
+        Python::attach(|py| {
+            let gs: Vec<Py<PyAny>> = grads
+                .iter()
+                .map(|g| match g {
+                    Some(t) => Py::new(py, wrap(t.clone())).map(|p| p.into_any()),
+                    None => Ok(py.None()),
+                })
+                .collect::<PyResult<_>>()
+                .map_err(|e| crate::Error::Runtime(e.to_string()))?;
+            let r = backward
+                .call1(py, (PyTuple::new(py, gs).map_err(|e| crate::Error::Runtime(e.to_string()))?,))
+                .map_err(|e| crate::Error::Runtime(format!("error in {name}.backward: {e}")))?;
+            let r = r.bind(py);
+            let items: Vec<Bound<'_, PyAny>> = r
+                .try_iter()
+                .map_err(|e| crate::Error::Runtime(e.to_string()))?
+                .collect::<PyResult<_>>()
+                .map_err(|e| crate::Error::Runtime(e.to_string()))?;
+            if items.len() != n_in {
+                return Err(crate::Error::Runtime(format!(
+                    "function {name} returned an incorrect number of gradients (expected {n_in}, got {})",
+                    items.len()
+                )));
+            }
+            items
+                .iter()
+                .map(|i| {
+                    if i.is_none() {
+                        Ok(None)
+                    } else {
+                        i.downcast::<PyTensor>()
+                            .map(|t| Some(t.borrow().t.clone()))
+                            .map_err(|_| crate::Error::Type(format!("{name}.backward must return Tensors or None")))
+                    }
+                })
+                .collect()
+        })
+    });
+    Ok(())
+}
+
+pub fn register_extra(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_record_function, m)?)
 }

@@ -37,6 +37,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_tensor::PyHookHandle>()?;
     py_dtype::register(m)?;
     functions::register(m)?;
+    functions::register_extra(m)?;
     py_conv::register(m)?;
     py_pool_norm::register(m)?;
     Ok(())

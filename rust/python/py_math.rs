@@ -613,6 +613,22 @@ impl PyTensor {
         let (d, c) = var_args(dim, unbiased, correction)?;
         Ok(wrap(reduce::std(&self.t, dims(&d), c, keepdim)?))
     }
+    #[pyo3(signature = (dim, dtype=None))]
+    fn softmax(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = match opt_dtype(dtype)? {
+            Some(d) => unary::to_dtype(&self.t, d)?,
+            None => self.t.clone(),
+        };
+        Ok(wrap(crate::ops::softmax::softmax(&x, dim, false)?))
+    }
+    #[pyo3(signature = (dim, dtype=None))]
+    fn log_softmax(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let x = match opt_dtype(dtype)? {
+            Some(d) => unary::to_dtype(&self.t, d)?,
+            None => self.t.clone(),
+        };
+        Ok(wrap(crate::ops::softmax::softmax(&x, dim, true)?))
+    }
     #[pyo3(signature = (dim, keepdim=false))]
     fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> R {
         let d = dims_arg(Some(dim))?.unwrap_or_default();

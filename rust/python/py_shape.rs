@@ -332,6 +332,13 @@ impl PyTensor {
         Ok(wrap(index::masked_fill(&self.t, &mask.t, &v)?))
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> R {
+        if mask.t.dtype() != DType::Bool {
+            return Err(crate::error::Error::Runtime(format!(
+                "masked_select: expected BoolTensor for mask (got {})",
+                mask.t.dtype().scalar_name()
+            ))
+            .into());
+        }
         let s = crate::tensor::layout::broadcast_shapes(self.t.shape(), mask.t.shape())?;
         let x = shape::expand_to(&self.t, &s)?;
         let m = shape::expand_to(&mask.t, &s)?;

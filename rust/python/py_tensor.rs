@@ -226,8 +226,10 @@ impl PyTensor {
     fn __float__(&self) -> PyResult<f64> {
         Ok(self.t.item_f64()?)
     }
-    fn __int__(&self) -> PyResult<i64> {
-        Ok(self.t.item_f64()? as i64)
+    fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // Through the Python scalar so int64 values keep every digit.
+        let v = scalar_py(py, &self.t)?;
+        Ok(py.import("builtins")?.getattr("int")?.call1((v,))?.unbind())
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
@@ -238,8 +240,8 @@ impl PyTensor {
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with {} values is ambiguous",
-                if self.t.numel() == 0 { "no".to_string() } else { "more than one".to_string() }
+                "Boolean value of Tensor with {} is ambiguous",
+                if self.t.numel() == 0 { "no values" } else { "more than one value" }
             )));
         }
         Ok(self.t.item_f64()? != 0.0)
@@ -494,7 +496,7 @@ pub fn set_requires_grad(t: &Tensor, v: bool) -> PyResult<()> {
         ));
     }
     if v && !t.dtype().is_float() {
-        return Err(PyRuntimeError::new_err("only Tensors of floating point dtype can require gradients"));
+        return Err(PyRuntimeError::new_err("only Tensors of floating point and complex dtype can require gradients"));
     }
     meta.requires_grad = v;
     Ok(())

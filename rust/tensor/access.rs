@@ -51,7 +51,7 @@ macro_rules! dispatch_float {
                 return Err($crate::error::Error::Runtime(format!(
                     "\"{}\" not implemented for '{}'",
                     $what,
-                    other.name()
+                    other.scalar_name()
                 )))
             }
         }

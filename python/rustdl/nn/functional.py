@@ -115,5 +115,141 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return input.copy_(out) if inplace else out
 
 
-from ._functional_conv import *  # noqa: E402, F401, F403
-from ._functional_pool_norm import *  # noqa: E402, F401, F403
+def threshold(input, threshold, value, inplace=False):
+    out = _C.where(input > threshold, input, value)
+    return input.copy_(out) if inplace else out
+
+
+def prelu(input, weight):
+    if weight.numel() != 1 and (input.dim() < 2 or weight.numel() != input.shape[1]):
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{weight.numel()} and channel size = {input.shape[1] if input.dim() > 1 else 1}.")
+    w = weight
+    if weight.numel() != 1 and input.dim() > 2:
+        w = weight.reshape(-1, *([1] * (input.dim() - 2)))
+    return _C.where(input > 0, input, w * input)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    if training:
+        a = _C.rand_like(input) * (upper - lower) + lower
+        out = _C.where(input >= 0, input, input * a)
+    else:
+        out = leaky_relu(input, (lower + upper) / 2)
+    return input.copy_(out) if inplace else out
+
+
+def glu(input, dim=-1):
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def _feature_dropout(input, p, training, inplace, batched_dims):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    unbatched = input.dim() == batched_dims - 1
+    x = input.unsqueeze(0) if unbatched else input
+    shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2)
+    mask = _C.bernoulli(_C.full(shape, 1 - p, dtype=x.dtype)) / (1 - p) if p < 1 else _C.zeros(*shape, dtype=x.dtype)
+    out = x * mask
+    out = out.squeeze(0) if unbatched else out
+    return input.copy_(out) if inplace else out
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 3)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 4)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 5)
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    if not training or p == 0:
+        return input
+    alpha_p = -1.7580993408473766
+    keep = _C.bernoulli(_C.full(tuple(input.shape), 1 - p, dtype=input.dtype))
+    a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
+    b = -a * alpha_p * p
+    out = (input * keep + alpha_p * (1 - keep)) * a + b
+    return input.copy_(out) if inplace else out
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    if input.is_floating_point():
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead")
+    if max_norm is not None:
+        with _no_grad():
+            rows = weight[input.reshape(-1)]
+            norms = rows.norm(p=norm_type, dim=-1, keepdim=True)
+            scale = _C.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+            weight.index_put_((input.reshape(-1),), rows * scale)
+    out = weight[input]
+    if padding_idx is not None:
+        # rows looked up at padding_idx get no gradient
+        pad = (input == padding_idx).unsqueeze(-1)
+        out = _C.where(pad, out.detach(), out)
+    return out
+
+
+def one_hot(tensor, num_classes=-1):
+    if tensor.is_floating_point():
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    if tensor.numel() and (int(tensor.min().item()) < 0 or int(tensor.max().item()) >= num_classes):
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return (tensor.unsqueeze(-1) == _C.arange(num_classes)).long()
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    denom = input.norm(p=p, dim=dim, keepdim=True).clamp(min=eps)
+    return input / denom
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    dot = (x1 * x2).sum(dim)
+    n1 = x1.norm(dim=dim).clamp(min=eps)
+    n2 = x2.norm(dim=dim).clamp(min=eps)
+    return dot / (n1 * n2)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return (x1 - x2 + eps).norm(p=p, dim=-1, keepdim=keepdim)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    # y_k = x1 @ W_k @ x2
+    tmp = input1.unsqueeze(-2).unsqueeze(-2) @ weight  # (..., out, 1, in2)
+    y = (tmp.squeeze(-2) * input2.unsqueeze(-2)).sum(-1)
+    return y + bias if bias is not None else y
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None,
+                antialias=False):
+    from ._interpolate import interpolate as _interp
+
+    return _interp(input, size, scale_factor, mode, align_corners)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def _no_grad():
+    from .._grad_mode import no_grad
+
+    return no_grad()
+
+
+from ._functional_conv import *
+from ._functional_loss import *
+from ._functional_pool_norm import *

@@ -1,0 +1,131 @@
+"""Tensor methods written in Python (thin compositions of Rust ops), attached
+to the Rust ``Tensor`` class at import time."""
+
+import copy
+
+from . import _C
+
+Tensor = _C.Tensor
+
+
+def softmax(self, dim, dtype=None):
+    return _C.softmax(self, dim, dtype)
+
+
+def log_softmax(self, dim, dtype=None):
+    return _C.log_softmax(self, dim, dtype)
+
+
+def _new(fill):
+    def f(self, *size, dtype=None, device=None, requires_grad=False):
+        if len(size) == 1 and isinstance(size[0], (tuple, list)):
+            size = tuple(size[0])
+        return _C.full(size, fill, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    return f
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return _C.full(tuple(size), fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    return _C.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def __deepcopy__(self, memo):
+    if id(self) in memo:
+        return memo[id(self)]
+    t = self.detach().clone()
+    t.requires_grad_(self.requires_grad)
+    if self.grad is not None:
+        t.grad = copy.deepcopy(self.grad, memo)
+    memo[id(self)] = t
+    return t
+
+
+def __reduce_ex__(self, proto):
+    # Pickling goes through numpy (data only; no code runs on load beyond this).
+    return (_rebuild, (self.detach().numpy().copy(), self.requires_grad))
+
+
+def _rebuild(array, requires_grad):
+    return _C.tensor(array, requires_grad=requires_grad)
+
+
+def __format__(self, spec):
+    if self.dim() == 0:
+        return self.item().__format__(spec)
+    return repr(self)
+
+
+def __reversed__(self):
+    return self.flip(0) if self.dim() else self
+
+
+def __contains__(self, element):
+    return bool((self == element).any().item())
+
+
+def is_shared(self):
+    return False
+
+
+def pin_memory(self):
+    return self
+
+
+def share_memory_(self):
+    return self
+
+
+def apply_(self, fn):
+    import numpy as np
+
+    vals = np.vectorize(fn)(self.numpy())
+    self.copy_(_C.tensor(vals, dtype=self.dtype))
+    return self
+
+
+def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+    return beta * self + alpha * (mat1 @ mat2)
+
+
+def unfold(self, dimension, size, step):
+    n = self.shape[dimension]
+    starts = range(0, n - size + 1, step)
+    pieces = [self.narrow(dimension, s, size).unsqueeze(dimension) for s in starts]
+    out = _C.cat(pieces, dimension)
+    return out.movedim(dimension + 1, -1)
+
+
+def diag(self, diagonal=0):
+    import rustdl
+
+    return rustdl.diag(self, diagonal)
+
+
+_METHODS = {
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+    "new_zeros": _new(0.0),
+    "new_ones": _new(1.0),
+    "new_empty": _new(0.0),
+    "new_full": new_full,
+    "new_tensor": new_tensor,
+    "__deepcopy__": __deepcopy__,
+    "__reduce_ex__": __reduce_ex__,
+    "__format__": __format__,
+    "__reversed__": __reversed__,
+    "__contains__": __contains__,
+    "is_shared": is_shared,
+    "pin_memory": pin_memory,
+    "share_memory_": share_memory_,
+    "apply_": apply_,
+    "addmm": addmm,
+    "unfold": unfold,
+    "diag": diag,
+}
+
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)

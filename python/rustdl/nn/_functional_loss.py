@@ -1,0 +1,372 @@
+"""Loss functions of ``nn.functional`` (class indices, weights, ignore_index,
+label smoothing, probability targets and K-dimensional inputs as PyTorch)."""
+
+from .. import _C
+from ..autograd.function import Function
+from ._reduction import get_reduction
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss",
+    "cross_entropy",
+    "gaussian_nll_loss",
+    "hinge_embedding_loss",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "margin_ranking_loss",
+    "mse_loss",
+    "multi_margin_loss",
+    "nll_loss",
+    "poisson_nll_loss",
+    "smooth_l1_loss",
+    "soft_margin_loss",
+    "triplet_margin_loss",
+]
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _check_same_size(input, target, name):
+    if tuple(target.shape) != tuple(input.shape):
+        import warnings
+
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+            "This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.",
+            stacklevel=3,
+        )
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = get_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = get_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_same_size(input, target, "huber_loss")
+    d = input - target
+    a = d.abs()
+    loss = _C.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = get_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_same_size(input, target, "smooth_l1_loss")
+    d = input - target
+    a = d.abs()
+    if beta == 0:
+        return _reduce(a, reduction)
+    loss = _C.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def _class_last(input):
+    """(N, C, d1, ...) -> (N*d1*..., C); (C,) -> (1, C); (N, C) unchanged."""
+    if input.dim() == 1:
+        return input.unsqueeze(0)
+    if input.dim() == 2:
+        return input
+    perm = [0] + list(range(2, input.dim())) + [1]
+    return input.permute(*perm).reshape(-1, input.shape[1])
+
+
+def _check_class_target(input, target):
+    if target.is_floating_point():
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    if input.dim() == 1:
+        if target.dim() != 0:
+            raise RuntimeError(f"1D target tensor expected, multi-target not supported (got {tuple(target.shape)})")
+        return
+    expected = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(target.shape) != expected:
+        if input.dim() == 2 and target.dim() != 1:
+            raise RuntimeError(f"1D target tensor expected, multi-target not supported (input {tuple(input.shape)}, "
+                               f"target {tuple(target.shape)})")
+        raise ValueError(f"Expected target size {expected}, got {tuple(target.shape)}")
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    _check_class_target(input, target)
+    C = input.shape[0] if input.dim() == 1 else input.shape[1]
+    logp = _class_last(input)
+    t = target.reshape(-1).long()
+    valid = t != ignore_index
+    bad = ((t < 0) | (t >= C)) & valid
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad][0].item())} is out of bounds.")
+    t_safe = _C.where(valid, t, 0)
+    picked = logp[_C.arange(t.shape[0]), t_safe]
+    w = valid.to(input.dtype)
+    if weight is not None:
+        if weight.dim() != 1 or weight.shape[0] != C:
+            raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
+                               f"weight tensor of shape: {list(weight.shape)}")
+        w = w * weight[t_safe]
+    loss = -picked * w
+    if reduction == "none":
+        return loss.reshape(*target.shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w.sum()
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    reduction = get_reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.dim() == 1 else 1
+    logp = input.log_softmax(class_dim)
+    C = input.shape[class_dim]
+    if target.is_floating_point():
+        # probability targets
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"Expected target size {tuple(input.shape)}, got {tuple(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / C
+        prod = logp * target
+        if weight is not None:
+            shape = [1] * input.dim()
+            shape[class_dim] = C
+            prod = prod * weight.reshape(*shape)
+        loss = -prod.sum(class_dim)
+        if reduction == "mean":
+            n = input.numel() // C if input.dim() > 1 else 1
+            return loss.sum() / n
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0:
+        return nll
+    flat = _class_last(logp)
+    t = target.reshape(-1).long()
+    valid = (t != ignore_index).to(input.dtype)
+    lw = flat if weight is None else flat * weight
+    smooth = -(lw.sum(1)) * valid
+    if reduction == "none":
+        smooth = smooth.reshape(*target.shape)
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        if weight is not None:
+            t_safe = _C.where(t != ignore_index, t, 0)
+            denom = (weight[t_safe] * valid).sum()
+        else:
+            denom = valid.sum()
+        smooth = smooth.sum() / denom
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / C)
+
+
+class _BCE(Function):
+    """BCE with PyTorch's backward: (x - t) / max(x (1 - x), 1e-12)."""
+
+    @staticmethod
+    def forward(ctx, input, target):
+        ctx.save_for_backward(input, target)
+        log_x = input.log().clamp(min=-100)
+        log_1mx = (1 - input).log().clamp(min=-100)
+        return -(target * log_x + (1 - target) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = grad * (x - t) / ((1 - x) * x).clamp(min=1e-12)
+        if ctx.needs_input_grad[1]:
+            gt = grad * ((1 - x).log().clamp(min=-100) - x.log().clamp(min=-100))
+        return gx, gt
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    if ((input < 0) | (input > 1)).any():
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = _BCE.apply(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+class _BCEWithLogits(Function):
+    """Stable form: (1 - t) x + l * softplus(-x), l = 1 + (pos_weight - 1) t."""
+
+    @staticmethod
+    def forward(ctx, input, target, pos_weight):
+        ctx.save_for_backward(input, target, pos_weight)
+        sp_neg = (-input.abs()).exp().log1p() + (-input).clamp(min=0)
+        if pos_weight is None:
+            return (1 - target) * input + sp_neg
+        return (1 - target) * input + ((pos_weight - 1) * target + 1) * sp_neg
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t, pw = ctx.saved_tensors
+        sig = x.sigmoid()
+        gx = gt = None
+        if pw is None:
+            if ctx.needs_input_grad[0]:
+                gx = grad * (sig - t)
+            if ctx.needs_input_grad[1]:
+                gt = grad * -x
+        else:
+            if ctx.needs_input_grad[0]:
+                gx = grad * (((pw - 1) * t + 1) * sig - pw * t)
+            if ctx.needs_input_grad[1]:
+                sp_neg = (-x.abs()).exp().log1p() + (-x).clamp(min=0)
+                gt = grad * ((pw - 1) * sp_neg - x)
+        return gx, gt, None
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    reduction = get_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    loss = _BCEWithLogits.apply(input, target, pos_weight)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+class _KLDiv(Function):
+    """target * (log target - input), 0 where target == 0; gradients as
+    PyTorch's xlogy (NaN for the target's gradient where target == 0)."""
+
+    @staticmethod
+    def forward(ctx, input, target):
+        ctx.save_for_backward(input, target)
+        safe = _C.where(target > 0, target, 1.0)
+        return _C.where(target > 0, target * (safe.log() - input), 0.0 * input)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        gx = -t * grad if ctx.needs_input_grad[0] else None
+        gt = grad * (t.log() + t / t - x) if ctx.needs_input_grad[1] else None
+        return gx, gt
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    reduction = get_reduction(size_average, reduce, reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = _KLDiv.apply(input, target)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.dim() > 0 else 1)
+    if reduction == "mean":
+        import warnings
+
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition.",
+                      stacklevel=2)
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    eps = 1e-12
+    dot = (input1 * input2).sum(-1)
+    n1 = (input1 * input1).sum(-1) + eps
+    n2 = (input2 * input2).sum(-1) + eps
+    cos = dot / (n1 * n2).sqrt()
+    loss = _C.where(target == 1, 1 - cos, (cos - margin).clamp(min=0))
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+
+    def dist(a, b):
+        return ((a - b).abs() + eps).pow(p).sum(-1).pow(1.0 / p)
+
+    d_ap = dist(anchor, positive)
+    d_an = dist(anchor, negative)
+    if swap:
+        d_an = _C.minimum(d_an, dist(positive, negative))
+    return _reduce((d_ap - d_an + margin).clamp(min=0), reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    return _reduce((-target * input).exp().log1p(), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    loss = _C.where(target == 1, input, (margin - input).clamp(min=0))
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        import math
+
+        stirling = target * target.clamp(min=1).log() - target + 0.5 * (2 * math.pi * target.clamp(min=1)).log()
+        loss = loss + _C.where(target > 1, stirling, 0.0 * target)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    import math
+
+    var = var.clamp(min=eps)
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    reduction = get_reduction(size_average, reduce, reduction)
+    C = input.shape[-1]
+    x_y = input.gather(-1, target.unsqueeze(-1))
+    m = (margin - x_y + input).clamp(min=0)
+    if p == 2:
+        m = m * m
+    if weight is not None:
+        m = m * weight[target].unsqueeze(-1)
+    mask = _C.ones_like(input)
+    mask = mask.scatter(-1, target.unsqueeze(-1), 0.0)
+    loss = (m * mask).sum(-1) / C
+    return _reduce(loss, reduction)

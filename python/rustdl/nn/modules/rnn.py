@@ -1,0 +1,273 @@
+"""Recurrent layers: RNN, LSTM, GRU and their cells, with PyTorch's weight
+names, gate order (LSTM: i, f, g, o; GRU: r, z, n) and shapes.
+
+The input projection of a whole sequence is one GEMM; the recurrence runs
+step by step on the Rust ops, so autograd handles backpropagation through time.
+"""
+
+import math
+
+from ... import _C
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+def _rnn_tanh_cell(x_proj, h, w_hh, b_hh):
+    return (x_proj + F.linear(h, w_hh, b_hh)).tanh()
+
+
+def _rnn_relu_cell(x_proj, h, w_hh, b_hh):
+    return (x_proj + F.linear(h, w_hh, b_hh)).relu()
+
+
+def _lstm_cell(x_proj, state, w_hh, b_hh):
+    h, c = state
+    gates = x_proj + F.linear(h, w_hh, b_hh)
+    i, f, g, o = gates.chunk(4, -1)
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    c = f * c + i * g
+    return o * c.tanh(), c
+
+
+def _gru_cell(x_proj, h, w_hh, b_hh):
+    hp = F.linear(h, w_hh, b_hh)
+    xr, xz, xn = x_proj.chunk(3, -1)
+    hr, hz, hn = hp.chunk(3, -1)
+    r = (xr + hr).sigmoid()
+    z = (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()
+    return (1 - z) * n + z * h
+
+
+class RNNBase(Module):
+    _gates = 1
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size != 0:
+            raise NotImplementedError("rustdl: LSTM proj_size is not supported yet")
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
+        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size
+        gate_size = {"LSTM": 4, "GRU": 3}.get(mode, 1) * hidden_size
+        dirs = 2 if bidirectional else 1
+        dt = dtype or _C.float32
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            for d in range(dirs):
+                in_size = input_size if layer == 0 else hidden_size * dirs
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
+                shapes = [(gate_size, in_size), (gate_size, hidden_size)]
+                if bias:
+                    names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
+                    shapes += [(gate_size,), (gate_size,)]
+                for n, s in zip(names, shapes):
+                    setattr(self, n, Parameter(_C.empty(*s, dtype=dt)))
+                self._flat_weights_names += names
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    @property
+    def all_weights(self):
+        return [getattr(self, n) for n in self._flat_weights_names]
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first is not False:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    def _cell(self):
+        return {"RNN_TANH": _rnn_tanh_cell, "RNN_RELU": _rnn_relu_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[self.mode]
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+        get = lambda n: getattr(self, n + sfx) if self.bias or not n.startswith("bias") else None
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def forward(self, input, hx=None):
+        is_lstm = self.mode == "LSTM"
+        expected = 3
+        unbatched = input.dim() == 2
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.shape[-1]}")
+        if unbatched:
+            input = input.unsqueeze(1)
+            if hx is not None:
+                hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        seq_len, batch = input.shape[0], input.shape[1]
+        dirs = 2 if self.bidirectional else 1
+        if hx is None:
+            zeros = _C.zeros(self.num_layers * dirs, batch, self.hidden_size, dtype=input.dtype)
+            hx = (zeros, zeros) if is_lstm else zeros
+        else:
+            h0 = hx[0] if is_lstm else hx
+            want = (self.num_layers * dirs, batch, self.hidden_size)
+            if tuple(h0.shape) != want:
+                raise RuntimeError(f"Expected hidden size {want}, got {tuple(h0.shape)}")
+        del expected
+        cell = self._cell()
+        layer_input = input
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                idx = layer * dirs + d
+                state = (hx[0][idx], hx[1][idx]) if is_lstm else hx[idx]
+                x_proj = F.linear(layer_input, w_ih, b_ih)  # whole sequence at once
+                steps = range(seq_len - 1, -1, -1) if d == 1 else range(seq_len)
+                hs = [None] * seq_len
+                for t in steps:
+                    state = cell(x_proj[t], state, w_hh, b_hh)
+                    hs[t] = state[0] if is_lstm else state
+                outs.append(_C.stack(hs, 0) if seq_len else _C.zeros(0, batch, self.hidden_size))
+                if is_lstm:
+                    h_n.append(state[0])
+                    c_n.append(state[1])
+                else:
+                    h_n.append(state)
+            layer_input = outs[0] if dirs == 1 else _C.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, True)
+        output = layer_input
+        h = _C.stack(h_n, 0)
+        if unbatched:
+            output = output.squeeze(1)
+            h = h.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        if is_lstm:
+            c = _C.stack(c_n, 0)
+            if unbatched:
+                c = c.squeeze(1)
+            return output, (h, c)
+        return output, h
+
+
+class RNN(RNNBase):
+    def __init__(self, *args, nonlinearity="tanh", **kwargs):
+        if "nonlinearity" in kwargs:
+            nonlinearity = kwargs.pop("nonlinearity")
+        if len(args) > 3:  # positional nonlinearity as in PyTorch: (input, hidden, layers, nonlinearity, ...)
+            args = list(args)
+            nonlinearity = args.pop(3)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class LSTM(RNNBase):
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM", *args, **kwargs)
+
+
+class GRU(RNNBase):
+    def __init__(self, *args, **kwargs):
+        super().__init__("GRU", *args, **kwargs)
+
+
+class RNNCellBase(Module):
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        dt = dtype or _C.float32
+        self.weight_ih = Parameter(_C.empty(num_chunks * hidden_size, input_size, dtype=dt))
+        self.weight_hh = Parameter(_C.empty(num_chunks * hidden_size, hidden_size, dtype=dt))
+        if bias:
+            self.bias_ih = Parameter(_C.empty(num_chunks * hidden_size, dtype=dt))
+            self.bias_hh = Parameter(_C.empty(num_chunks * hidden_size, dtype=dt))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        return s
+
+    def _prep(self, input, hx, n_state):
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        unbatched = input.dim() == 1
+        if unbatched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            z = _C.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            hx = (z, z) if n_state == 2 else z
+        elif unbatched:
+            hx = tuple(h.unsqueeze(0) for h in hx) if n_state == 2 else hx.unsqueeze(0)
+        return input, hx, unbatched
+
+
+class RNNCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        input, hx, unbatched = self._prep(input, hx, 1)
+        cell = _rnn_tanh_cell if self.nonlinearity == "tanh" else _rnn_relu_cell
+        h = cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
+        return h.squeeze(0) if unbatched else h
+
+
+class LSTMCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, input, hx=None):
+        input, hx, unbatched = self._prep(input, hx, 2)
+        h, c = _lstm_cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+class GRUCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input, hx=None):
+        input, hx, unbatched = self._prep(input, hx, 1)
+        h = _gru_cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
+        return h.squeeze(0) if unbatched else h
