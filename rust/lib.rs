@@ -8,6 +8,7 @@ pub mod autograd;
 pub mod cpu;
 pub mod error;
 pub mod ops;
+pub mod optim;
 pub mod parallel;
 pub mod tensor;
 

@@ -9,6 +9,7 @@ mod py_pool_norm;
 mod functions;
 mod py_dtype;
 mod py_math;
+mod py_optim;
 mod py_shape;
 mod py_tensor;
 
@@ -40,5 +41,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register_extra(m)?;
     py_conv::register(m)?;
     py_pool_norm::register(m)?;
+    py_optim::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+"""``rustdl.optim`` (being written)."""

@@ -1,0 +1,1 @@
+//! Fused optimizer updates: in place, multithreaded, one call per parameter group.
