@@ -70,21 +70,22 @@ fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>
         };
     }
     dispatch_numeric!(dtype, T => {
-        let f = match op {
-            BinOp::Add => <T as Arith>::add,
-            BinOp::Sub => <T as Arith>::sub,
-            BinOp::Mul => <T as Arith>::mul,
-            BinOp::Div => <T as Arith>::div,
-            BinOp::FloorDiv => <T as Arith>::floor_div,
-            BinOp::Rem => <T as Arith>::rem,
-            BinOp::Pow => <T as Arith>::pow,
-            BinOp::Maximum => <T as Arith>::maxv,
-            BinOp::Minimum => <T as Arith>::minv,
-        };
         if matches!(op, BinOp::FloorDiv | BinOp::Rem) && !dtype.is_float() && b.to_f64_vec().contains(&0.0) {
             return Err(Error::Runtime("ZeroDivisionError".into()));
         }
-        map2(a, b, shape, move |x: T, y: T| f(x, y))
+        // One closure type per op, so each kernel is monomorphised and vectorised
+        // (a function pointer here would cost an indirect call per element).
+        match op {
+            BinOp::Add => map2(a, b, shape, |x: T, y: T| Arith::add(x, y)),
+            BinOp::Sub => map2(a, b, shape, |x: T, y: T| Arith::sub(x, y)),
+            BinOp::Mul => map2(a, b, shape, |x: T, y: T| Arith::mul(x, y)),
+            BinOp::Div => map2(a, b, shape, |x: T, y: T| Arith::div(x, y)),
+            BinOp::FloorDiv => map2(a, b, shape, |x: T, y: T| Arith::floor_div(x, y)),
+            BinOp::Rem => map2(a, b, shape, |x: T, y: T| Arith::rem(x, y)),
+            BinOp::Pow => map2(a, b, shape, |x: T, y: T| Arith::pow(x, y)),
+            BinOp::Maximum => map2(a, b, shape, |x: T, y: T| Arith::maxv(x, y)),
+            BinOp::Minimum => map2(a, b, shape, |x: T, y: T| Arith::minv(x, y)),
+        }
     })
 }
 

@@ -5,6 +5,7 @@ pub mod conv;
 pub mod creation;
 pub mod index;
 pub mod indexing;
+pub mod loss;
 pub mod map;
 pub mod matmul;
 pub mod norm;

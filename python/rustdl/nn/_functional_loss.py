@@ -140,9 +140,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     class_dim = 0 if input.dim() == 1 else 1
-    logp = input.log_softmax(class_dim)
     C = input.shape[class_dim]
     if target.is_floating_point():
+        logp = input.log_softmax(class_dim)
         # probability targets
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"Expected target size {tuple(input.shape)}, got {tuple(target.shape)}")
@@ -158,26 +158,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             n = input.numel() // C if input.dim() > 1 else 1
             return loss.sum() / n
         return _reduce(loss, reduction)
-    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
-    if label_smoothing == 0:
-        return nll
-    flat = _class_last(logp)
-    t = target.reshape(-1).long()
-    valid = (t != ignore_index).to(input.dtype)
-    lw = flat if weight is None else flat * weight
-    smooth = -(lw.sum(1)) * valid
-    if reduction == "none":
-        smooth = smooth.reshape(*target.shape)
-    elif reduction == "sum":
-        smooth = smooth.sum()
-    else:
-        if weight is not None:
-            t_safe = _C.where(t != ignore_index, t, 0)
-            denom = (weight[t_safe] * valid).sum()
-        else:
-            denom = valid.sum()
-        smooth = smooth.sum() / denom
-    return (1 - label_smoothing) * nll + smooth * (label_smoothing / C)
+    if input.dim() >= 1 and not target.is_floating_point():
+        # class indices: one fused Rust kernel (log-softmax + NLL + smoothing)
+        _check_class_target(input, target)
+        loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
+                                      float(label_smoothing), reduction)
+        return loss.reshape(*target.shape) if reduction == "none" else loss
+    raise TypeError(f"cross_entropy: unsupported target dtype {target.dtype}")
 
 
 class _BCE(Function):

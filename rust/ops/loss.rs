@@ -1,0 +1,197 @@
+//! Fused losses: cross-entropy (log-softmax + NLL with class weights,
+//! ignore_index and label smoothing) in one numerically stable pass, with a
+//! dedicated backward kernel.
+
+use crate::autograd::{record, SavedTensor};
+use crate::error::{Error, Result};
+use crate::parallel;
+use crate::tensor::dtype::Float;
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
+use rayon::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    None,
+    Mean,
+    Sum,
+}
+
+impl Reduction {
+    pub fn parse(s: &str) -> Result<Reduction> {
+        match s {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            other => Err(Error::Value(format!("{other} is not a valid value for reduction"))),
+        }
+    }
+}
+
+/// Per-row results of the forward pass.
+struct Rows {
+    /// loss of each row (0 for ignored rows)
+    loss: Vec<f64>,
+    /// log-sum-exp of each row (kept for the backward pass)
+    lse: Vec<f64>,
+    /// sum over rows of the target's class weight (the mean's denominator)
+    denom: f64,
+}
+
+struct Params<'a> {
+    c: usize,
+    targets: &'a [i64],
+    weight: Option<&'a [f64]>,
+    ignore_index: i64,
+    smoothing: f64,
+}
+
+fn forward_rows<T: Float + BufferElem>(x: &[T], p: &Params<'_>) -> Rows {
+    let c = p.c;
+    let m = p.targets.len();
+    let wsum: f64 = p.weight.map_or(c as f64, |w| w.iter().sum());
+    let row = |i: usize| -> (f64, f64, f64) {
+        let xr = &x[i * c..(i + 1) * c];
+        let mut mx = f64::NEG_INFINITY;
+        for &v in xr {
+            mx = mx.max(v.to_f64());
+        }
+        if !mx.is_finite() {
+            mx = 0.0;
+        }
+        let mut s = 0.0;
+        for &v in xr {
+            s += (v.to_f64() - mx).exp();
+        }
+        let lse = mx + s.ln();
+        let t = p.targets[i];
+        if t == p.ignore_index {
+            return (0.0, lse, 0.0);
+        }
+        let t = t as usize;
+        let wt = p.weight.map_or(1.0, |w| w[t]);
+        let nll = -wt * (xr[t].to_f64() - lse);
+        let mut loss = (1.0 - p.smoothing) * nll;
+        if p.smoothing > 0.0 {
+            // -sum_c w_c (x_c - lse)
+            let mut sm = 0.0;
+            for (k, &v) in xr.iter().enumerate() {
+                sm -= p.weight.map_or(1.0, |w| w[k]) * v.to_f64();
+            }
+            sm += lse * wsum;
+            loss += p.smoothing / c as f64 * sm;
+        }
+        (loss, lse, wt)
+    };
+    let res: Vec<(f64, f64, f64)> = if m * c >= parallel::GRAIN && parallel::num_threads() > 1 {
+        parallel::install(|| (0..m).into_par_iter().map(row).collect())
+    } else {
+        (0..m).map(row).collect()
+    };
+    let denom = res.iter().map(|r| r.2).sum();
+    Rows { loss: res.iter().map(|r| r.0).collect(), lse: res.iter().map(|r| r.1).collect(), denom }
+}
+
+/// d loss / d x for every row, scaled by the row's upstream gradient `g[i]`.
+fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Params<'_>) -> Vec<T> {
+    let c = p.c;
+    let wsum: f64 = p.weight.map_or(c as f64, |w| w.iter().sum());
+    let mut out = vec![T::zero(); x.len()];
+    let fill = |i: usize, o: &mut [T]| {
+        let t = p.targets[i];
+        if t == p.ignore_index || g[i] == 0.0 {
+            return;
+        }
+        let t = t as usize;
+        let wt = p.weight.map_or(1.0, |w| w[t]);
+        let xr = &x[i * c..(i + 1) * c];
+        let eps = p.smoothing;
+        for k in 0..c {
+            let pk = (xr[k].to_f64() - lse[i]).exp();
+            let mut d = (1.0 - eps) * wt * (pk - if k == t { 1.0 } else { 0.0 });
+            if eps > 0.0 {
+                d += eps / c as f64 * (wsum * pk - p.weight.map_or(1.0, |w| w[k]));
+            }
+            o[k] = T::c(d * g[i]);
+        }
+    };
+    if x.len() >= parallel::GRAIN && parallel::num_threads() > 1 {
+        parallel::install(|| out.par_chunks_mut(c.max(1)).enumerate().for_each(|(i, o)| fill(i, o)));
+    } else {
+        out.chunks_mut(c.max(1)).enumerate().for_each(|(i, o)| fill(i, o));
+    }
+    out
+}
+
+/// Cross-entropy of `logits` (M, C) against class indices `target` (M).
+pub fn cross_entropy(
+    logits: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction: Reduction,
+) -> Result<Tensor> {
+    if logits.ndim() != 2 {
+        return Err(Error::Runtime(format!("cross_entropy: expected 2-D logits (M, C), got {:?}", logits.shape())));
+    }
+    let (m, c) = (logits.shape()[0], logits.shape()[1]);
+    if target.ndim() != 1 || target.shape()[0] != m {
+        return Err(Error::Value(format!(
+            "Expected input batch_size ({m}) to match target batch_size ({}).",
+            target.shape().first().copied().unwrap_or(0)
+        )));
+    }
+    if target.dtype().is_float() || target.dtype() == DType::Bool {
+        return Err(Error::Runtime(format!(
+            "expected scalar type Long but found {}",
+            target.dtype().name()
+        )));
+    }
+    let targets = target.cast_raw(DType::I64).to_vec::<i64>();
+    for &t in &targets {
+        if t != ignore_index && (t < 0 || t as usize >= c) {
+            return Err(Error::Index(format!("Target {t} is out of bounds.")));
+        }
+    }
+    let wv: Option<Vec<f64>> = match weight {
+        Some(w) => {
+            if w.ndim() != 1 || w.shape()[0] != c {
+                return Err(Error::Runtime(format!(
+                    "weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {:?}",
+                    w.shape()
+                )));
+            }
+            Some(w.to_f64_vec())
+        }
+        None => None,
+    };
+    let x = logits.contiguous_raw();
+    let dtype = x.dtype();
+    let params = Params { c, targets: &targets, weight: wv.as_deref(), ignore_index, smoothing: label_smoothing };
+    let rows = crate::dispatch_float!(dtype, "cross_entropy", T => forward_rows::<T>(x.as_slice::<T>().expect("contiguous"), &params));
+    let out_vals: Vec<f64> = match reduction {
+        Reduction::None => rows.loss.clone(),
+        Reduction::Sum => vec![rows.loss.iter().sum()],
+        Reduction::Mean => vec![rows.loss.iter().sum::<f64>() / rows.denom],
+    };
+    let shape: Vec<usize> = if reduction == Reduction::None { vec![m] } else { vec![] };
+    let out = Tensor::from_buffer(crate::tensor::access::buffer_from_f64(&out_vals, dtype), &shape);
+    let saved = SavedTensor::new(&x);
+    let lse = rows.lse;
+    let denom = rows.denom;
+    record("CrossEntropyBackward0", &[logits], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let gv = g.to_f64_vec();
+        let per_row: Vec<f64> = match reduction {
+            Reduction::None => gv,
+            Reduction::Sum => vec![gv[0]; m],
+            Reduction::Mean => vec![gv[0] / denom; m],
+        };
+        let x = saved.get()?;
+        let params = Params { c, targets: &targets, weight: wv.as_deref(), ignore_index, smoothing: label_smoothing };
+        let grad = crate::dispatch_float!(x.dtype(), "cross_entropy_backward", T => Tensor::from_vec(backward_rows::<T>(x.as_slice::<T>().expect("contiguous"), &lse, &per_row, &params), &[m, c]));
+        Ok(vec![Some(grad)])
+    });
+    Ok(out)
+}
