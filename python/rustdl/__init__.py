@@ -207,3 +207,4 @@ def load(f, map_location=None, weights_only=True):
 
 
 from . import autograd, linalg, nn  # noqa: F401
+from . import backends, cuda, utils  # noqa: E402, F401

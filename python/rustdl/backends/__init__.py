@@ -1,0 +1,8 @@
+"""``rustdl.backends``: backend flags shaped like ``torch.backends``. rustdl is
+CPU-only: ``mps.is_available()`` and ``cudnn.is_available()`` are False; the
+``cudnn.deterministic`` / ``cudnn.benchmark`` flags are plain attributes that
+scripts may set (they change nothing)."""
+
+from . import cpu, cudnn, mps
+
+__all__ = ["cpu", "cudnn", "mps"]

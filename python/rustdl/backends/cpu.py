@@ -1,0 +1,5 @@
+"""``rustdl.backends.cpu``."""
+
+
+def get_cpu_capability():
+    return "DEFAULT"

@@ -1,0 +1,434 @@
+"""Transform classes shaped like ``torchvision.transforms``.
+
+They accept numpy arrays (``HxW`` / ``HxWxC``, the layout rustdl's datasets
+return and PIL uses), PIL images (converted to arrays) and rustdl tensors
+(``(..., C, H, W)``). Random transforms draw from rustdl's global RNG
+(``rustdl.rand`` / ``rustdl.randint``), so ``rustdl.manual_seed`` makes
+augmentation reproducible.
+"""
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+import rustdl
+
+from . import functional as F
+from .functional import InterpolationMode, _setup_size
+
+__all__ = [
+    "CenterCrop",
+    "Compose",
+    "ConvertImageDtype",
+    "InterpolationMode",
+    "Lambda",
+    "Normalize",
+    "PILToTensor",
+    "Pad",
+    "RandomApply",
+    "RandomChoice",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "RandomOrder",
+    "RandomResizedCrop",
+    "RandomRotation",
+    "RandomVerticalFlip",
+    "Resize",
+    "ToTensor",
+]
+
+
+def _rand():
+    return float(rustdl.rand(1).item())
+
+
+def _uniform(a, b):
+    return a + (b - a) * _rand()
+
+
+def _randint(low, high):
+    return int(rustdl.randint(low, high, (1,)).item())
+
+
+class Compose:
+    """Chain transforms: ``Compose([ToTensor(), Normalize((0.5,), (0.5,))])``."""
+
+    def __init__(self, transforms):
+        self.transforms = transforms
+
+    def __call__(self, img):
+        ts = self.transforms
+        i, n = 0, len(ts)
+        while i < n:
+            t = ts[i]
+            # ToTensor then Normalize on a uint8 array: one table lookup, identical results
+            if (
+                type(t) is ToTensor
+                and i + 1 < n
+                and type(ts[i + 1]) is Normalize
+                and isinstance(img, np.ndarray)
+                and img.dtype == np.uint8
+                and img.ndim in (2, 3)
+            ):
+                out = F._fused_to_tensor_normalize(img, ts[i + 1]._lut())
+                if out is not None:
+                    img = out
+                    i += 2
+                    continue
+            img = t(img)
+            i += 1
+        return img
+
+    def __repr__(self):
+        format_string = self.__class__.__name__ + "("
+        for t in self.transforms:
+            format_string += "\n"
+            format_string += f"    {t}"
+        format_string += "\n)"
+        return format_string
+
+
+class ToTensor:
+    """HxW / HxWxC numpy array (or PIL image) -> CxHxW tensor; ``uint8`` becomes
+    float32 in [0, 1], other dtypes are kept as they are (as torchvision)."""
+
+    def __call__(self, pic):
+        return F.to_tensor(pic)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}()"
+
+
+class PILToTensor:
+    """HxW[xC] array / PIL image -> CxHxW tensor of the same dtype (no scaling)."""
+
+    def __call__(self, pic):
+        return F.pil_to_tensor(pic)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}()"
+
+
+class ConvertImageDtype:
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def __call__(self, image):
+        return F.convert_image_dtype(image, self.dtype)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(dtype={self.dtype})"
+
+
+class Normalize:
+    """Per-channel ``(x - mean) / std`` on a float (..., C, H, W) tensor."""
+
+    def __init__(self, mean, std, inplace=False):
+        self.mean = mean
+        self.std = std
+        self.inplace = inplace
+        self._lut_cache = None
+
+    def _lut(self):
+        """uint8 -> normalized float32 table (used by Compose for ToTensor + Normalize)."""
+        c = self._lut_cache
+        if c is not None and c[0] is self.mean and c[1] is self.std and isinstance(self.mean, tuple) and isinstance(self.std, tuple):
+            return c[3]
+        key = (repr(self.mean), repr(self.std))
+        if c is None or c[2] != key:
+            c = (self.mean, self.std, key, F._to_tensor_normalize_lut(self.mean, self.std))
+        else:
+            c = (self.mean, self.std, key, c[3])
+        self._lut_cache = c
+        return c[3]
+
+    def __call__(self, tensor):
+        return F.normalize(tensor, self.mean, self.std, self.inplace)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(mean={self.mean}, std={self.std})"
+
+
+class Lambda:
+    """Apply a user function."""
+
+    def __init__(self, lambd):
+        if not callable(lambd):
+            raise TypeError(f"Argument lambd should be callable, got {type(lambd).__name__!r}")
+        self.lambd = lambd
+
+    def __call__(self, img):
+        return self.lambd(img)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}()"
+
+
+class Resize:
+    """Resize to ``size`` ((h, w), or int = the smaller edge keeping aspect ratio)."""
+
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None, antialias=True):
+        if not isinstance(size, (int, Sequence)) and size is not None:
+            raise TypeError(f"Size should be int or sequence. Got {type(size)}")
+        if isinstance(size, Sequence) and len(size) not in (1, 2):
+            raise ValueError("If size is a sequence, it should have 1 or 2 values")
+        self.size = size
+        self.max_size = max_size
+        if isinstance(interpolation, int):
+            interpolation = InterpolationMode(F._mode_name(interpolation))
+        self.interpolation = interpolation
+        self.antialias = antialias
+
+    def __call__(self, img):
+        return F.resize(img, self.size, self.interpolation, self.max_size, self.antialias)
+
+    def __repr__(self):
+        detail = f"(size={self.size}, interpolation={self.interpolation.value}, max_size={self.max_size}, antialias={self.antialias})"
+        return f"{self.__class__.__name__}{detail}"
+
+
+class CenterCrop:
+    def __init__(self, size):
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+
+    def __call__(self, img):
+        return F.center_crop(img, self.size)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size})"
+
+
+class Pad:
+    def __init__(self, padding, fill=0, padding_mode="constant"):
+        if not isinstance(padding, (numbers.Number, tuple, list)):
+            raise TypeError("Got inappropriate padding arg")
+        if not isinstance(fill, (numbers.Number, tuple, list)):
+            raise TypeError("Got inappropriate fill arg")
+        if padding_mode not in ["constant", "edge", "reflect", "symmetric"]:
+            raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+        if isinstance(padding, Sequence) and len(padding) not in [1, 2, 4]:
+            raise ValueError(
+                f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple"
+            )
+        self.padding = padding
+        self.fill = fill
+        self.padding_mode = padding_mode
+
+    def __call__(self, img):
+        return F.pad(img, self.padding, self.fill, self.padding_mode)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode})"
+
+
+class RandomApply:
+    """Apply ``transforms`` (a list) with probability ``p``."""
+
+    def __init__(self, transforms, p=0.5):
+        self.transforms = transforms
+        self.p = p
+
+    def __call__(self, img):
+        if self.p < _rand():
+            return img
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+    def __repr__(self):
+        lines = [f"{self.__class__.__name__}(", f"    p={self.p}"] + [f"    {t}" for t in self.transforms] + [")"]
+        return "\n".join(lines)
+
+
+class RandomChoice:
+    """Apply one transform picked at random (optionally weighted by ``p``)."""
+
+    def __init__(self, transforms, p=None):
+        if p is not None and len(p) != len(transforms):
+            raise ValueError(
+                f"Length of p doesn't match the number of transforms: {len(p)} != {len(transforms)}"
+            )
+        self.transforms = transforms
+        total = sum(p) if p is not None else None
+        self.p = [v / total for v in p] if p is not None else [1.0] * len(transforms)
+
+    def __call__(self, *args):
+        idx = int(rustdl.multinomial(rustdl.tensor(self.p), 1).item())
+        return self.transforms[idx](*args)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(transforms={self.transforms}, p={self.p})"
+
+
+class RandomOrder:
+    """Apply ``transforms`` in a random order."""
+
+    def __init__(self, transforms):
+        self.transforms = transforms
+
+    def __call__(self, img):
+        for i in rustdl.randperm(len(self.transforms)).tolist():
+            img = self.transforms[i](img)
+        return img
+
+
+class RandomHorizontalFlip:
+    """Flip left-right with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if _rand() < self.p:
+            return F.hflip(img)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class RandomVerticalFlip:
+    """Flip top-bottom with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if _rand() < self.p:
+            return F.vflip(img)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class RandomCrop:
+    """Crop a random ``size`` patch, after optional ``padding`` (see ``Pad``);
+    ``pad_if_needed`` pads images smaller than ``size``."""
+
+    @staticmethod
+    def get_params(img, output_size):
+        _, h, w = F.get_dimensions(img)
+        th, tw = output_size
+        if h < th or w < tw:
+            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
+        if w == tw and h == th:
+            return 0, 0, h, w
+        i = _randint(0, h - th + 1)
+        j = _randint(0, w - tw + 1)
+        return i, j, th, tw
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
+        self.size = tuple(_setup_size(size, error_msg="Please provide only two dimensions (h, w) for size."))
+        self.padding = padding
+        self.pad_if_needed = pad_if_needed
+        self.fill = fill
+        self.padding_mode = padding_mode
+
+    def __call__(self, img):
+        if self.padding is not None:
+            img = F.pad(img, self.padding, self.fill, self.padding_mode)
+        _, height, width = F.get_dimensions(img)
+        if self.pad_if_needed and width < self.size[1]:
+            img = F.pad(img, [self.size[1] - width, 0], self.fill, self.padding_mode)
+        if self.pad_if_needed and height < self.size[0]:
+            img = F.pad(img, [0, self.size[0] - height], self.fill, self.padding_mode)
+        i, j, h, w = self.get_params(img, self.size)
+        return F.crop(img, i, j, h, w)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size}, padding={self.padding})"
+
+
+class RandomResizedCrop:
+    """Crop a random area (``scale`` of the image, aspect ``ratio``) and resize it to ``size``."""
+
+    def __init__(
+        self,
+        size,
+        scale=(0.08, 1.0),
+        ratio=(3.0 / 4.0, 4.0 / 3.0),
+        interpolation=InterpolationMode.BILINEAR,
+        antialias=True,
+    ):
+        self.size = tuple(_setup_size(size, error_msg="Please provide only two dimensions (h, w) for size."))
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        self.interpolation = interpolation
+        self.antialias = antialias
+        self.scale = scale
+        self.ratio = ratio
+
+    @staticmethod
+    def get_params(img, scale, ratio):
+        _, height, width = F.get_dimensions(img)
+        area = height * width
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            target_area = area * _uniform(scale[0], scale[1])
+            aspect_ratio = math.exp(_uniform(log_ratio[0], log_ratio[1]))
+            w = round(math.sqrt(target_area * aspect_ratio))
+            h = round(math.sqrt(target_area / aspect_ratio))
+            if 0 < w <= width and 0 < h <= height:
+                i = _randint(0, height - h + 1)
+                j = _randint(0, width - w + 1)
+                return i, j, h, w
+        in_ratio = float(width) / float(height)
+        if in_ratio < min(ratio):
+            w = width
+            h = round(w / min(ratio))
+        elif in_ratio > max(ratio):
+            h = height
+            w = round(h * max(ratio))
+        else:
+            w = width
+            h = height
+        i = (height - h) // 2
+        j = (width - w) // 2
+        return i, j, h, w
+
+    def __call__(self, img):
+        i, j, h, w = self.get_params(img, self.scale, self.ratio)
+        return F.resized_crop(img, i, j, h, w, self.size, self.interpolation, antialias=self.antialias)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size}, scale={self.scale}, ratio={self.ratio})"
+
+
+class RandomRotation:
+    """Rotate by an angle drawn uniformly from ``degrees`` ((min, max) or ±degrees)."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=0):
+        if isinstance(degrees, numbers.Number):
+            if degrees < 0:
+                raise ValueError("If degrees is a single number, it must be positive.")
+            degrees = [-degrees, degrees]
+        else:
+            if not isinstance(degrees, Sequence) or len(degrees) != 2:
+                raise ValueError("If degrees is a sequence, it must be of len 2.")
+        self.degrees = [float(d) for d in degrees]
+        if center is not None and (not isinstance(center, Sequence) or len(center) != 2):
+            raise ValueError("If center is a sequence, it must be of len 2.")
+        self.center = center
+        self.interpolation = interpolation
+        self.expand = expand
+        if fill is None:
+            fill = 0
+        elif not isinstance(fill, (Sequence, numbers.Number)):
+            raise TypeError("Fill should be either a sequence or a number.")
+        self.fill = fill
+
+    @staticmethod
+    def get_params(degrees):
+        return _uniform(float(degrees[0]), float(degrees[1]))
+
+    def __call__(self, img):
+        angle = self.get_params(self.degrees)
+        return F.rotate(img, angle, self.interpolation, self.expand, self.center, self.fill)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(degrees={self.degrees}, interpolation={self.interpolation.value}, expand={self.expand}, fill={self.fill})"
