@@ -1,1 +1,21 @@
-"""``rustdl.optim`` (being written)."""
+"""``rustdl.optim``: PyTorch's optimizers and lr schedulers, with fused Rust update steps."""
+
+from . import lr_scheduler
+from ._optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
+from .lbfgs import LBFGS
+from .optimizer import Optimizer
+
+__all__ = [
+           "LBFGS",
+           "SGD",
+           "Adadelta",
+           "Adagrad",
+           "Adam",
+           "AdamW",
+           "Adamax",
+           "NAdam",
+           "Optimizer",
+           "RAdam",
+           "RMSprop",
+           "lr_scheduler",
+]
