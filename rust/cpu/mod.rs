@@ -2,4 +2,5 @@
 
 pub mod arith;
 pub mod gemm;
+pub mod peak;
 pub mod special;

@@ -9,6 +9,7 @@ mod py_pool_norm;
 mod functions;
 mod py_dtype;
 mod py_loss;
+mod py_machine;
 mod py_math;
 mod py_optim;
 mod py_shape;
@@ -42,6 +43,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register_extra(m)?;
     py_conv::register(m)?;
     py_loss::register(m)?;
+    py_machine::register(m)?;
     py_pool_norm::register(m)?;
     py_optim::register(m)?;
     Ok(())
