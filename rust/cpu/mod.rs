@@ -1,5 +1,6 @@
 //! Kernels on plain slices: no autograd, no Python.
 
 pub mod arith;
+pub mod conv;
 pub mod gemm;
 pub mod special;
