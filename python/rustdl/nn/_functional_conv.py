@@ -58,8 +58,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
         padding = _ints(padding)
     if weight.dim() != nd + 2:
         raise RuntimeError(
-            f"Expected {nd + 2}-dimensional weight for conv{nd}d, "
-            f"but got weight of size {list(weight.shape)}"
+            f"Expected {nd + 2}-dimensional weight for conv{nd}d, but got weight of size {list(weight.shape)}"
         )
     return _C.conv_nd(input, weight, bias, stride, padding, dilation, groups)
 
