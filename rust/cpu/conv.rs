@@ -71,39 +71,69 @@ impl ConvGeom {
 /// Output indices `x` in `0..n_out` whose input index `x*stride + shift` is
 /// inside `0..n_in`, as a range `lo..hi`.
 fn valid_range(n_out: usize, n_in: usize, stride: usize, shift: isize) -> (usize, usize) {
-    let lo = if shift >= 0 { 0 } else { (shift.unsigned_abs()).div_ceil(stride) }.min(n_out);
+    let lo = if shift >= 0 {
+        0
+    } else {
+        (shift.unsigned_abs()).div_ceil(stride)
+    }
+    .min(n_out);
     let last = n_in as isize - 1 - shift;
-    let hi = if last < 0 { 0 } else { (last as usize / stride + 1).min(n_out) };
+    let hi = if last < 0 {
+        0
+    } else {
+        (last as usize / stride + 1).min(n_out)
+    };
     (lo, hi.max(lo))
 }
 
+/// Output lines (z, y) per column tile: a tile holds `col_rows` x (lines *
+/// W_out) values, kept near `COL_TILE` so im2col writes and the GEMM reads
+/// stay in L2 instead of streaming a whole-plane column matrix through memory.
+fn tile_lines(g: &ConvGeom) -> usize {
+    const COL_TILE: usize = 1 << 16;
+    let per_line = (g.col_rows() * g.output[2]).max(1);
+    (COL_TILE / per_line).clamp(1, (g.output[0] * g.output[1]).max(1))
+}
+
+/// Line ranges `l0..l1` of the output plane, `tile_lines(g)` lines each.
+fn tiles(g: &ConvGeom) -> impl Iterator<Item = (usize, usize)> {
+    let (lines, step) = (g.output[0] * g.output[1], tile_lines(g));
+    (0..lines)
+        .step_by(step)
+        .map(move |l0| (l0, (l0 + step).min(lines)))
+}
+
 /// For each column-matrix row (c, a, b, e) of one group and each output
-/// plane row (z, y): call `f(out_row_start, Some(input_row_start), shift)`
-/// where the input row is in range, or with `None` where it is padding.
+/// line (z, y) in `l0..l1`: call `f(tile_row_start, Some(input_row_start), shift)`
+/// where the input line is in range, or with `None` where it is padding.
+/// The tile is (col_rows x (l1-l0)*W_out), row-major.
 /// Shared by im2col and col2im so both walk exactly the same index map.
-fn for_each_row(g: &ConvGeom, mut f: impl FnMut(usize, Option<usize>, isize)) {
+fn for_each_line(
+    g: &ConvGeom,
+    (l0, l1): (usize, usize),
+    mut f: impl FnMut(usize, Option<usize>, isize),
+) {
     let [id, ih, iw] = g.input;
-    let [od, oh, ow] = g.output;
+    let [_, oh, ow] = g.output;
     let [kd, kh, kw] = g.kernel;
     let [sd, sh, _] = g.stride;
     let [pd, ph, pw] = g.pad;
     let [dd, dh, dw] = g.dilation;
-    let plane = od * oh * ow;
+    let width = (l1 - l0) * ow;
     let mut row = 0;
     for c in 0..g.cg_in() {
         for a in 0..kd {
             for b in 0..kh {
                 for e in 0..kw {
                     let shift = (e * dw) as isize - pw as isize;
-                    for z in 0..od {
+                    for l in l0..l1 {
+                        let (z, y) = (l / oh, l % oh);
                         let zi = (z * sd + a * dd) as isize - pd as isize;
-                        for y in 0..oh {
-                            let yi = (y * sh + b * dh) as isize - ph as isize;
-                            let dst = row * plane + (z * oh + y) * ow;
-                            let inside = (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
-                            let src = inside.then(|| ((c * id + zi as usize) * ih + yi as usize) * iw);
-                            f(dst, src, shift);
-                        }
+                        let yi = (y * sh + b * dh) as isize - ph as isize;
+                        let inside =
+                            (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
+                        let src = inside.then(|| ((c * id + zi as usize) * ih + yi as usize) * iw);
+                        f(row * width + (l - l0) * ow, src, shift);
                     }
                     row += 1;
                 }
@@ -112,12 +142,12 @@ fn for_each_row(g: &ConvGeom, mut f: impl FnMut(usize, Option<usize>, isize)) {
     }
 }
 
-/// Column matrix (col_rows x out_plane) of one sample's group `x`
-/// (cg_in x in_plane): cols[(c,a,b,e), (z,y,x)] = x[c, z*s+a*d-p, ...] or 0.
-pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], cols: &mut [T]) {
+/// Column tile of one sample's group `x` (cg_in x in_plane) for output
+/// lines `lines`: cols[(c,a,b,e), (z,y,x)] = x[c, z*s+a*d-p, ...] or 0.
+pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) {
     let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
     let zero = T::zero();
-    for_each_row(g, |dst, src, shift| {
+    for_each_line(g, lines, |dst, src, shift| {
         let out = &mut cols[dst..dst + ow];
         let Some(src) = src else {
             out.fill(zero);
@@ -129,7 +159,10 @@ pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], cols: &mut [T]) {
         out[hi..].fill(zero);
         if sw == 1 {
             let s0 = (lo as isize + shift) as usize;
-            out[lo..hi].copy_from_slice(&src[s0..s0 + hi - lo]);
+            // Lines are short (often 8-32 values): an inline loop beats a memcpy call.
+            for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
+                *o = v;
+            }
         } else {
             for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
                 *o = src[((xo * sw) as isize + shift) as usize];
@@ -139,15 +172,22 @@ pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], cols: &mut [T]) {
 }
 
 /// Adjoint of `im2col`: x[c, ...] += cols[(c,a,b,e), (z,y,x)] (accumulates).
-pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], x: &mut [T]) {
+pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut [T]) {
     let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
-    for_each_row(g, |dst, src, shift| {
+    for_each_line(g, lines, |dst, src, shift| {
         let Some(src) = src else { return };
         let row = &cols[dst..dst + ow];
         let xr = &mut x[src..src + iw];
         let (lo, hi) = valid_range(ow, iw, sw, shift);
-        for (xo, &v) in (lo..hi).zip(&row[lo..hi]) {
-            xr[((xo * sw) as isize + shift) as usize] += v;
+        if sw == 1 {
+            let s0 = (lo as isize + shift) as usize;
+            for (o, &v) in xr[s0..s0 + hi - lo].iter_mut().zip(&row[lo..hi]) {
+                *o += v;
+            }
+        } else {
+            for (xo, &v) in (lo..hi).zip(&row[lo..hi]) {
+                xr[((xo * sw) as isize + shift) as usize] += v;
+            }
         }
     });
 }
@@ -162,34 +202,71 @@ struct View {
 }
 
 fn rows(off: usize, ncols: usize) -> View {
-    View { off, rs: ncols as isize, cs: 1 }
+    View {
+        off,
+        rs: ncols as isize,
+        cs: 1,
+    }
 }
 
 /// C (m x n) = A (m x k) @ B (k x n), plus C when `acc`, on `threads` threads.
 /// Calls the `gemm` crate directly (not `cpu::gemm`) to choose the thread
 /// count per call: batch-split convolutions must not fork inside a worker.
 #[allow(clippy::too_many_arguments)]
-fn matmul<T: Float>(m: usize, n: usize, k: usize, a: &[T], av: View, b: &[T], bv: View, c: &mut [T], cv: View, acc: bool, threads: usize) {
+fn matmul<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    av: View,
+    b: &[T],
+    bv: View,
+    c: &mut [T],
+    cv: View,
+    acc: bool,
+    threads: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
-    let last = |v: View, r: usize, cc: usize| v.off as isize + (r as isize - 1) * v.rs + (cc as isize - 1) * v.cs;
-    assert!(last(cv, m, n) < c.len() as isize, "conv gemm: C view out of bounds");
+    let last = |v: View, r: usize, cc: usize| {
+        v.off as isize + (r as isize - 1) * v.rs + (cc as isize - 1) * v.cs
+    };
+    assert!(
+        last(cv, m, n) < c.len() as isize,
+        "conv gemm: C view out of bounds"
+    );
     if k == 0 {
         if !acc {
             for i in 0..m {
                 for j in 0..n {
-                    c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize] = T::zero();
+                    c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize] =
+                        T::zero();
                 }
             }
         }
         return;
     }
-    assert!(last(av, m, k) < a.len() as isize && last(bv, k, n) < b.len() as isize, "conv gemm: view out of bounds");
-    let threads = if m * n * k < PARALLEL_MACS { 1 } else { threads };
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    assert!(
+        last(av, m, k) < a.len() as isize && last(bv, k, n) < b.len() as isize,
+        "conv gemm: view out of bounds"
+    );
+    let threads = if m * n * k < PARALLEL_MACS {
+        1
+    } else {
+        threads
+    };
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // Addresses as integers so the closure is Send; used only during this call.
-    let (cp, ap, bp) = (c[cv.off..].as_mut_ptr() as usize, a[av.off..].as_ptr() as usize, b[bv.off..].as_ptr() as usize);
+    let (cp, ap, bp) = (
+        c[cv.off..].as_mut_ptr() as usize,
+        a[av.off..].as_ptr() as usize,
+        b[bv.off..].as_ptr() as usize,
+    );
     let run = move || {
         // SAFETY: the asserts above keep every view inside its slice.
         unsafe {
@@ -238,7 +315,12 @@ fn split_batch(g: &ConvGeom) -> (usize, usize) {
 
 /// Run `f(first_sample, out_chunk, gemm_threads)` over batch ranges whose
 /// outputs are consecutive `per_sample`-sized chunks of `out`.
-fn for_batch_ranges<T: Float>(g: &ConvGeom, out: &mut [T], per_sample: usize, f: impl Fn(usize, &mut [T], usize) + Sync) {
+fn for_batch_ranges<T: Float>(
+    g: &ConvGeom,
+    out: &mut [T],
+    per_sample: usize,
+    f: impl Fn(usize, &mut [T], usize) + Sync,
+) {
     let (per_task, threads) = split_batch(g);
     if per_sample == 0 || out.is_empty() {
         return;
@@ -247,7 +329,9 @@ fn for_batch_ranges<T: Float>(g: &ConvGeom, out: &mut [T], per_sample: usize, f:
         f(0, out, threads);
     } else {
         parallel::install(|| {
-            out.par_chunks_mut(per_task * per_sample).enumerate().for_each(|(t, chunk)| f(t * per_task, chunk, 1));
+            out.par_chunks_mut(per_task * per_sample)
+                .enumerate()
+                .for_each(|(t, chunk)| f(t * per_task, chunk, 1));
         });
     }
 }
@@ -255,29 +339,75 @@ fn for_batch_ranges<T: Float>(g: &ConvGeom, out: &mut [T], per_sample: usize, f:
 /// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias.
 /// x: (batch, c_in, in_plane); w: (c_out, cg_in, kvol) contiguous.
 pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
-    let (p, kk, cgo, cgi) = (g.out_plane(), g.col_rows(), g.cg_out(), g.cg_in());
-    let in_sample = g.c_in * g.in_plane();
+    let (p, kk, cgo, cgi, ip, ow) = (
+        g.out_plane(),
+        g.col_rows(),
+        g.cg_out(),
+        g.cg_in(),
+        g.in_plane(),
+        g.output[2],
+    );
+    let in_sample = g.c_in * ip;
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
     let pointwise = g.pointwise();
     for_batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
-        let mut cols = vec![T::zero(); if pointwise { 0 } else { kk * p }];
+        let mut cols = vec![
+            T::zero();
+            if pointwise {
+                0
+            } else {
+                kk * tile_lines(g) * ow
+            }
+        ];
         for (i, yn) in ys.chunks_mut(g.c_out * p).enumerate() {
             let xn = &x[(n0 + i) * in_sample..][..in_sample];
             for grp in 0..g.groups {
-                let xg = &xn[grp * cgi * g.in_plane()..][..cgi * g.in_plane()];
-                let src: &[T] = if pointwise {
-                    xg
-                } else {
-                    im2col(g, xg, &mut cols);
-                    &cols
-                };
+                let xg = &xn[grp * cgi * ip..][..cgi * ip];
                 let yg = &mut yn[grp * cgo * p..][..cgo * p];
                 if let Some(b) = bias {
                     for (co, row) in yg.chunks_mut(p).enumerate() {
                         row.fill(b[grp * cgo + co]);
                     }
                 }
-                matmul(cgo, p, kk, w, rows(grp * cgo * kk, kk), src, rows(0, p), yg, rows(0, p), bias.is_some(), threads);
+                let wv = rows(grp * cgo * kk, kk);
+                if pointwise {
+                    matmul(
+                        cgo,
+                        p,
+                        kk,
+                        w,
+                        wv,
+                        xg,
+                        rows(0, p),
+                        yg,
+                        rows(0, p),
+                        bias.is_some(),
+                        threads,
+                    );
+                    continue;
+                }
+                for lines in tiles(g) {
+                    let width = (lines.1 - lines.0) * ow;
+                    im2col(g, xg, lines, &mut cols);
+                    let yv = View {
+                        off: lines.0 * ow,
+                        rs: p as isize,
+                        cs: 1,
+                    };
+                    matmul(
+                        cgo,
+                        width,
+                        kk,
+                        w,
+                        wv,
+                        &cols,
+                        rows(0, width),
+                        yg,
+                        yv,
+                        bias.is_some(),
+                        threads,
+                    );
+                }
             }
         }
     });
@@ -286,24 +416,73 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
 
 /// Input gradient: gx (batch, c_in, in_plane) from gy (batch, c_out, out_plane).
 pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
-    let (p, kk, cgo, cgi, ip) = (g.out_plane(), g.col_rows(), g.cg_out(), g.cg_in(), g.in_plane());
+    let (p, kk, cgo, cgi, ip, ow) = (
+        g.out_plane(),
+        g.col_rows(),
+        g.cg_out(),
+        g.cg_in(),
+        g.in_plane(),
+        g.output[2],
+    );
     let out_sample = g.c_out * p;
     let mut gx = vec![T::zero(); g.batch * g.c_in * ip];
     let pointwise = g.pointwise();
     for_batch_ranges(g, &mut gx, g.c_in * ip, |n0, gxs, threads| {
-        let mut cols = vec![T::zero(); if pointwise { 0 } else { kk * p }];
+        let mut cols = vec![
+            T::zero();
+            if pointwise {
+                0
+            } else {
+                kk * tile_lines(g) * ow
+            }
+        ];
         for (i, gxn) in gxs.chunks_mut(g.c_in * ip).enumerate() {
             let gyn = &gy[(n0 + i) * out_sample..][..out_sample];
             for grp in 0..g.groups {
                 let gxg = &mut gxn[grp * cgi * ip..][..cgi * ip];
                 // W_g^T: (kk x cgo), element (r, co) at w[(grp*cgo + co)*kk + r].
-                let wt = View { off: grp * cgo * kk, rs: 1, cs: kk as isize };
-                let gyv = rows(grp * cgo * p, p);
+                let wt = View {
+                    off: grp * cgo * kk,
+                    rs: 1,
+                    cs: kk as isize,
+                };
                 if pointwise {
-                    matmul(kk, p, cgo, w, wt, gyn, gyv, gxg, rows(0, p), false, threads);
-                } else {
-                    matmul(kk, p, cgo, w, wt, gyn, gyv, &mut cols, rows(0, p), false, threads);
-                    col2im(g, &cols, gxg);
+                    matmul(
+                        kk,
+                        p,
+                        cgo,
+                        w,
+                        wt,
+                        gyn,
+                        rows(grp * cgo * p, p),
+                        gxg,
+                        rows(0, p),
+                        false,
+                        threads,
+                    );
+                    continue;
+                }
+                for lines in tiles(g) {
+                    let width = (lines.1 - lines.0) * ow;
+                    let gyv = View {
+                        off: grp * cgo * p + lines.0 * ow,
+                        rs: p as isize,
+                        cs: 1,
+                    };
+                    matmul(
+                        kk,
+                        width,
+                        cgo,
+                        w,
+                        wt,
+                        gyn,
+                        gyv,
+                        &mut cols,
+                        rows(0, width),
+                        false,
+                        threads,
+                    );
+                    col2im(g, &cols, lines, gxg);
                 }
             }
         }
@@ -315,26 +494,58 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
 /// gy_n @ columns(x_n)^T, per group. Each batch range sums into its own
 /// buffer; the buffers are added at the end.
 pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
-    let (p, kk, cgo, cgi, ip) = (g.out_plane(), g.col_rows(), g.cg_out(), g.cg_in(), g.in_plane());
-    let (in_sample, out_sample) = (g.c_in * ip, g.c_out * p);
+    let (p, kk, cgo, cgi, ip) = (
+        g.out_plane(),
+        g.col_rows(),
+        g.cg_out(),
+        g.cg_in(),
+        g.in_plane(),
+    );
+    let (in_sample, out_sample, ow) = (g.c_in * ip, g.c_out * p, g.output[2]);
     let wlen = g.c_out * kk;
     let pointwise = g.pointwise();
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut gw = vec![T::zero(); wlen];
-        let mut cols = vec![T::zero(); if pointwise { 0 } else { kk * p }];
+        let mut cols = vec![
+            T::zero();
+            if pointwise {
+                0
+            } else {
+                kk * tile_lines(g) * ow
+            }
+        ];
         for n in range {
             for grp in 0..g.groups {
                 let xg = &x[n * in_sample + grp * cgi * ip..][..cgi * ip];
-                let src: &[T] = if pointwise {
-                    xg
-                } else {
-                    im2col(g, xg, &mut cols);
-                    &cols
-                };
-                // columns^T: (p x kk), element (j, r) at src[r*p + j].
-                let ct = View { off: 0, rs: 1, cs: p as isize };
-                let gyv = rows(n * out_sample + grp * cgo * p, p);
-                matmul(cgo, kk, p, gy, gyv, src, ct, &mut gw, rows(grp * cgo * kk, kk), true, threads);
+                let gwv = rows(grp * cgo * kk, kk);
+                if pointwise {
+                    // x_g^T: (p x kk), element (j, r) at xg[r*p + j].
+                    let xt = View {
+                        off: 0,
+                        rs: 1,
+                        cs: p as isize,
+                    };
+                    let gyv = rows(n * out_sample + grp * cgo * p, p);
+                    matmul(cgo, kk, p, gy, gyv, xg, xt, &mut gw, gwv, true, threads);
+                    continue;
+                }
+                for lines in tiles(g) {
+                    let width = (lines.1 - lines.0) * ow;
+                    im2col(g, xg, lines, &mut cols);
+                    let ct = View {
+                        off: 0,
+                        rs: 1,
+                        cs: width as isize,
+                    };
+                    let gyv = View {
+                        off: n * out_sample + grp * cgo * p + lines.0 * ow,
+                        rs: p as isize,
+                        cs: 1,
+                    };
+                    matmul(
+                        cgo, kk, width, gy, gyv, &cols, ct, &mut gw, gwv, true, threads,
+                    );
+                }
             }
         }
         gw
@@ -389,20 +600,42 @@ pub fn add_bias<T: Float>(y: &mut [T], bias: &[T], channels: usize, plane: usize
 mod tests {
     use super::*;
 
-    fn geom(input: [usize; 3], kernel: [usize; 3], stride: [usize; 3], pad: [usize; 3], dilation: [usize; 3], groups: usize) -> ConvGeom {
+    fn geom(
+        input: [usize; 3],
+        kernel: [usize; 3],
+        stride: [usize; 3],
+        pad: [usize; 3],
+        dilation: [usize; 3],
+        groups: usize,
+    ) -> ConvGeom {
         let mut output = [0; 3];
         for i in 0..3 {
             output[i] = (input[i] + 2 * pad[i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1;
         }
-        ConvGeom { batch: 2, c_in: 2 * groups, c_out: 3 * groups, groups, input, output, kernel, stride, pad, dilation }
+        ConvGeom {
+            batch: 2,
+            c_in: 2 * groups,
+            c_out: 3 * groups,
+            groups,
+            input,
+            output,
+            kernel,
+            stride,
+            pad,
+            dilation,
+        }
     }
 
     /// Deterministic pseudo-random values in [-1, 1).
     fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
             })
             .collect()
@@ -419,14 +652,35 @@ mod tests {
         for n in 0..g.batch {
             for co in 0..g.c_out {
                 let grp = co / cgo;
-                for (oi, yv) in y[(n * g.c_out + co) * g.out_plane()..][..g.out_plane()].iter_mut().enumerate() {
-                    let o = [oi / (g.output[1] * g.output[2]), oi / g.output[2] % g.output[1], oi % g.output[2]];
+                for (oi, yv) in y[(n * g.c_out + co) * g.out_plane()..][..g.out_plane()]
+                    .iter_mut()
+                    .enumerate()
+                {
+                    let o = [
+                        oi / (g.output[1] * g.output[2]),
+                        oi / g.output[2] % g.output[1],
+                        oi % g.output[2],
+                    ];
                     for ci in 0..cgi {
                         for ki in 0..g.kvol() {
-                            let k = [ki / (g.kernel[1] * g.kernel[2]), ki / g.kernel[2] % g.kernel[1], ki % g.kernel[2]];
-                            let pos: Vec<isize> = (0..3).map(|d| (o[d] * g.stride[d] + k[d] * g.dilation[d]) as isize - g.pad[d] as isize).collect();
+                            let k = [
+                                ki / (g.kernel[1] * g.kernel[2]),
+                                ki / g.kernel[2] % g.kernel[1],
+                                ki % g.kernel[2],
+                            ];
+                            let pos: Vec<isize> = (0..3)
+                                .map(|d| {
+                                    (o[d] * g.stride[d] + k[d] * g.dilation[d]) as isize
+                                        - g.pad[d] as isize
+                                })
+                                .collect();
                             if (0..3).all(|d| pos[d] >= 0 && (pos[d] as usize) < g.input[d]) {
-                                let xi = ((n * g.c_in + grp * cgi + ci) * g.input[0] + pos[0] as usize) * g.input[1] * g.input[2] + pos[1] as usize * g.input[2] + pos[2] as usize;
+                                let xi = ((n * g.c_in + grp * cgi + ci) * g.input[0]
+                                    + pos[0] as usize)
+                                    * g.input[1]
+                                    * g.input[2]
+                                    + pos[1] as usize * g.input[2]
+                                    + pos[2] as usize;
                                 *yv += x[xi] * w[(co * cgi + ci) * g.kvol() + ki];
                             }
                         }
@@ -444,7 +698,19 @@ mod tests {
             geom([1, 8, 7], [1, 3, 2], [1, 2, 3], [0, 2, 1], [1, 2, 1], 2),
             geom([3, 4, 5], [2, 3, 1], [2, 1, 1], [1, 0, 0], [1, 1, 1], 1),
             geom([1, 4, 4], [1, 1, 1], [1, 1, 1], [0, 0, 0], [1, 1, 1], 3),
+            // 800 column rows x 21-wide lines: several line tiles per plane.
+            ConvGeom {
+                c_in: 32,
+                c_out: 3,
+                ..geom([2, 11, 21], [1, 5, 5], [1, 1, 1], [0, 2, 2], [1, 1, 1], 1)
+            },
         ]
+    }
+
+    #[test]
+    fn large_case_spans_several_tiles() {
+        let g = cases().pop().unwrap();
+        assert!(tiles(&g).count() > 3, "{}", tile_lines(&g));
     }
 
     #[test]
@@ -452,10 +718,11 @@ mod tests {
         for g in cases() {
             let (xl, cl) = (g.cg_in() * g.in_plane(), g.col_rows() * g.out_plane());
             let (x, c) = (values(xl, 1), values(cl, 2));
+            let all = (0, g.output[0] * g.output[1]);
             let mut cols = vec![0.0; cl];
-            im2col(&g, &x, &mut cols);
+            im2col(&g, &x, all, &mut cols);
             let mut back = vec![0.0; xl];
-            col2im(&g, &c, &mut back);
+            col2im(&g, &c, all, &mut back);
             assert!((dot(&cols, &c) - dot(&x, &back)).abs() < 1e-9, "{g:?}");
         }
     }
@@ -480,8 +747,14 @@ mod tests {
             let w = values(g.c_out * g.col_rows(), 6);
             let gy = values(g.batch * g.c_out * g.out_plane(), 7);
             let lhs = dot(&forward(&g, &x, &w, None), &gy);
-            assert!((lhs - dot(&x, &backward_input(&g, &gy, &w))).abs() < 1e-9, "{g:?}");
-            assert!((lhs - dot(&w, &backward_weight(&g, &x, &gy))).abs() < 1e-9, "{g:?}");
+            assert!(
+                (lhs - dot(&x, &backward_input(&g, &gy, &w))).abs() < 1e-9,
+                "{g:?}"
+            );
+            assert!(
+                (lhs - dot(&w, &backward_weight(&g, &x, &gy))).abs() < 1e-9,
+                "{g:?}"
+            );
         }
     }
 
@@ -494,7 +767,10 @@ mod tests {
         let with = forward(&g, &x, &w, Some(&b));
         let mut without = forward(&g, &x, &w, None);
         add_bias(&mut without, &b, g.c_out, g.out_plane());
-        assert!(with.iter().zip(&without).all(|(a, b)| (a - b).abs() < 1e-12));
+        assert!(with
+            .iter()
+            .zip(&without)
+            .all(|(a, b)| (a - b).abs() < 1e-12));
         let gb = backward_bias(&vec![1.0; with.len()], g.batch, g.c_out, g.out_plane());
         assert_eq!(gb, vec![(g.batch * g.out_plane()) as f64; 3]);
     }

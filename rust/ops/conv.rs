@@ -27,7 +27,13 @@ fn expand(name: &str, v: &[i64], nd: usize) -> Result<Vec<i64>> {
 
 /// `[a, b]` as PyTorch prints spatial sizes in messages: `(a x b)`.
 fn paren(v: &[usize]) -> String {
-    format!("({})", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" x "))
+    format!(
+        "({})",
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" x ")
+    )
 }
 
 /// Validated hyper-parameters, spatial arrays padded to 3 dims at the front.
@@ -45,27 +51,56 @@ fn to3(v: &[usize], fill: usize) -> [usize; 3] {
     out
 }
 
-fn check_params(nd: usize, stride: &[i64], padding: &[i64], dilation: &[i64], groups: i64) -> Result<Params> {
-    let (s, p, d) = (expand("stride", stride, nd)?, expand("padding", padding, nd)?, expand("dilation", dilation, nd)?);
+fn check_params(
+    nd: usize,
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    groups: i64,
+) -> Result<Params> {
+    let (s, p, d) = (
+        expand("stride", stride, nd)?,
+        expand("padding", padding, nd)?,
+        expand("dilation", dilation, nd)?,
+    );
     if s.iter().any(|&v| v <= 0) {
-        return Err(Error::Runtime("non-positive stride is not supported".into()));
+        return Err(Error::Runtime(
+            "non-positive stride is not supported".into(),
+        ));
     }
     if p.iter().any(|&v| v < 0) {
         return Err(Error::Runtime("negative padding is not supported".into()));
     }
     if d.iter().any(|&v| v <= 0) {
-        return Err(Error::Runtime(format!("dilation should be greater than zero, but got dilation={d:?}")));
+        return Err(Error::Runtime(format!(
+            "dilation should be greater than zero, but got dilation={d:?}"
+        )));
     }
     if groups <= 0 {
-        return Err(Error::Runtime("non-positive groups is not supported".into()));
+        return Err(Error::Runtime(
+            "non-positive groups is not supported".into(),
+        ));
     }
     let u = |v: &[i64]| v.iter().map(|&x| x as usize).collect::<Vec<_>>();
-    Ok(Params { nd, stride: to3(&u(&s), 1), pad: to3(&u(&p), 0), dilation: to3(&u(&d), 1), groups: groups as usize })
+    Ok(Params {
+        nd,
+        stride: to3(&u(&s), 1),
+        pad: to3(&u(&p), 0),
+        dilation: to3(&u(&d), 1),
+        groups: groups as usize,
+    })
 }
 
 /// Common checks: float dtypes that agree, weight rank, input rank
 /// (returns whether the input is unbatched), groups dividing weight dim 0, bias size.
-fn check_tensors(op: &str, input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, groups: usize, bias_len: impl Fn(usize) -> usize) -> Result<bool> {
+fn check_tensors(
+    op: &str,
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    groups: usize,
+    bias_len: impl Fn(usize) -> usize,
+) -> Result<bool> {
     let wd = weight.ndim();
     if !(3..=5).contains(&wd) {
         return Err(Error::Runtime(format!(
@@ -169,7 +204,11 @@ fn out_shape(batch: usize, channels: usize, spatial: &[usize; 3], nd: usize) -> 
 
 /// Run `f` on a batched view of `input` and drop the batch dim again when
 /// the input had none (PyTorch's unbatched convolution).
-fn with_batch(input: &Tensor, unbatched: bool, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+fn with_batch(
+    input: &Tensor,
+    unbatched: bool,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     if unbatched {
         squeeze(&f(&unsqueeze(input, 0)?)?, Some(&[0]))
     } else {
@@ -177,15 +216,30 @@ fn with_batch(input: &Tensor, unbatched: bool, f: impl FnOnce(&Tensor) -> Result
     }
 }
 
-fn conv_forward_typed<T: Float + BufferElem>(g: &ConvGeom, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Vec<T> {
+fn conv_forward_typed<T: Float + BufferElem>(
+    g: &ConvGeom,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Vec<T> {
     let bias = b.map(|b| b.data::<T>());
     kernels::forward(g, &x.data::<T>(), &w.data::<T>(), bias.as_deref())
 }
 
 /// `F.conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups)`
 /// with numeric padding (string padding is resolved in Python).
-pub fn conv_nd(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: &[i64], padding: &[i64], dilation: &[i64], groups: i64) -> Result<Tensor> {
-    let unbatched = check_tensors("conv", input, weight, bias, groups.max(1) as usize, |_| weight.shape()[0])?;
+pub fn conv_nd(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    groups: i64,
+) -> Result<Tensor> {
+    let unbatched = check_tensors("conv", input, weight, bias, groups.max(1) as usize, |_| {
+        weight.shape()[0]
+    })?;
     let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
     with_batch(input, unbatched, |x| conv_batched(x, weight, bias, &p))
 }
@@ -195,13 +249,19 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
     let shape = out_shape(g.batch, g.c_out, &g.output, p.nd);
     let out = crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b), &shape));
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
-    let need = [x.requires_grad(), w.requires_grad(), b.is_some_and(|b| b.requires_grad())];
+    let need = [
+        x.requires_grad(),
+        w.requires_grad(),
+        b.is_some_and(|b| b.requires_grad()),
+    ];
     let (x_shape, w_shape) = (x.shape().to_vec(), w.shape().to_vec());
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let n_in = inputs.len();
     record("ConvolutionBackward0", &inputs, &[&out], move |grads| {
-        let Some(gy) = &grads[0] else { return Ok(vec![None; n_in]) };
+        let Some(gy) = &grads[0] else {
+            return Ok(vec![None; n_in]);
+        };
         let (x, w) = (sx.get()?, sw.get()?);
         crate::dispatch_float!(x.dtype(), "conv_backward", T => {
             let gyv = gy.data::<T>();
@@ -228,11 +288,15 @@ pub fn conv_transpose_nd(
     dilation: &[i64],
 ) -> Result<Tensor> {
     let gr = groups.max(1) as usize;
-    let unbatched = check_tensors("conv_transpose", input, weight, bias, gr, |g| weight.shape()[1] * g)?;
+    let unbatched = check_tensors("conv_transpose", input, weight, bias, gr, |g| {
+        weight.shape()[1] * g
+    })?;
     let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
     let op = expand("output_padding", output_padding, p.nd)?;
     if op.iter().any(|&v| v < 0) {
-        return Err(Error::Runtime("negative output_padding is not supported".into()));
+        return Err(Error::Runtime(
+            "negative output_padding is not supported".into(),
+        ));
     }
     let op = to3(&op.iter().map(|&v| v as usize).collect::<Vec<_>>(), 0);
     for i in 3 - p.nd..3 {
@@ -245,10 +309,18 @@ pub fn conv_transpose_nd(
             )));
         }
     }
-    with_batch(input, unbatched, |x| conv_transpose_batched(x, weight, bias, &p, op))
+    with_batch(input, unbatched, |x| {
+        conv_transpose_batched(x, weight, bias, &p, op)
+    })
 }
 
-fn conv_transpose_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params, output_padding: [usize; 3]) -> Result<Tensor> {
+fn conv_transpose_batched(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    p: &Params,
+    output_padding: [usize; 3],
+) -> Result<Tensor> {
     let (xs, ws) = (x.shape(), w.shape());
     if xs[1] != ws[0] {
         return Err(Error::Runtime(format!(
@@ -300,13 +372,19 @@ fn conv_transpose_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params
         Tensor::from_vec(y, &shape)
     });
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
-    let need = [x.requires_grad(), w.requires_grad(), b.is_some_and(|b| b.requires_grad())];
+    let need = [
+        x.requires_grad(),
+        w.requires_grad(),
+        b.is_some_and(|b| b.requires_grad()),
+    ];
     let (x_shape, w_shape) = (xs.to_vec(), ws.to_vec());
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let n_in = inputs.len();
     record("ConvolutionBackward0", &inputs, &[&out], move |grads| {
-        let Some(gy) = &grads[0] else { return Ok(vec![None; n_in]) };
+        let Some(gy) = &grads[0] else {
+            return Ok(vec![None; n_in]);
+        };
         let (x, w) = (sx.get()?, sw.get()?);
         crate::dispatch_float!(x.dtype(), "conv_transpose_backward", T => {
             let gyv = gy.data::<T>();

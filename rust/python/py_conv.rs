@@ -19,7 +19,9 @@ fn conv_nd(
     groups: i64,
 ) -> PyResult<PyTensor> {
     let bias = bias.as_ref().map(|b| &b.t);
-    Ok(wrap(conv::conv_nd(&input.t, &weight.t, bias, &stride, &padding, &dilation, groups)?))
+    Ok(wrap(conv::conv_nd(
+        &input.t, &weight.t, bias, &stride, &padding, &dilation, groups,
+    )?))
 }
 
 #[pyfunction]
@@ -36,7 +38,16 @@ fn conv_transpose_nd(
     dilation: Vec<i64>,
 ) -> PyResult<PyTensor> {
     let bias = bias.as_ref().map(|b| &b.t);
-    Ok(wrap(conv::conv_transpose_nd(&input.t, &weight.t, bias, &stride, &padding, &output_padding, groups, &dilation)?))
+    Ok(wrap(conv::conv_transpose_nd(
+        &input.t,
+        &weight.t,
+        bias,
+        &stride,
+        &padding,
+        &output_padding,
+        groups,
+        &dilation,
+    )?))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
