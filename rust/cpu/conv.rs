@@ -13,6 +13,7 @@
 //! one contiguous range per thread (one im2col buffer each, single-threaded
 //! GEMMs); otherwise samples run in order and each GEMM uses every thread.
 
+use super::conv_depthwise as depthwise;
 use crate::parallel;
 use crate::tensor::dtype::Float;
 use rayon::prelude::*;
@@ -95,6 +96,15 @@ fn tile_lines(g: &ConvGeom) -> usize {
     (COL_TILE / per_line).clamp(1, (g.output[0] * g.output[1]).max(1))
 }
 
+/// Length of the per-thread column buffer (none when no im2col is needed).
+fn cols_len(g: &ConvGeom) -> usize {
+    if g.pointwise() || depthwise::applies(g) {
+        0
+    } else {
+        g.col_rows() * tile_lines(g) * g.output[2]
+    }
+}
+
 /// Line ranges `l0..l1` of the output plane, `tile_lines(g)` lines each.
 fn tiles(g: &ConvGeom) -> impl Iterator<Item = (usize, usize)> {
     let (lines, step) = (g.output[0] * g.output[1], tile_lines(g));
@@ -103,37 +113,60 @@ fn tiles(g: &ConvGeom) -> impl Iterator<Item = (usize, usize)> {
         .map(move |l0| (l0, (l0 + step).min(lines)))
 }
 
-/// For each column-matrix row (c, a, b, e) of one group and each output
-/// line (z, y) in `l0..l1`: call `f(tile_row_start, Some(input_row_start), shift)`
-/// where the input line is in range, or with `None` where it is padding.
-/// The tile is (col_rows x (l1-l0)*W_out), row-major.
-/// Shared by im2col and col2im so both walk exactly the same index map.
-fn for_each_line(
-    g: &ConvGeom,
-    (l0, l1): (usize, usize),
-    mut f: impl FnMut(usize, Option<usize>, isize),
-) {
+/// One output line of one column-matrix row, as visited by `for_each_line`.
+#[derive(Clone, Copy)]
+pub(super) struct Line {
+    /// Column-matrix row (c, a, b, e).
+    pub row: usize,
+    /// Start of the line within its row of the tile: (l - l0) * W_out.
+    pub col: usize,
+    /// Start of the input line read, or None where it is all padding.
+    pub src: Option<usize>,
+    /// Output positions `lo..hi` read input `src + x*stride + shift`; the
+    /// rest of the line reads padding.
+    pub lo: usize,
+    pub hi: usize,
+    pub shift: isize,
+}
+
+/// Visit each column-matrix row (c, a, b, e) of one group and each output
+/// line (z, y) in `l0..l1`. Shared by im2col, col2im and the depthwise
+/// kernels so all walk the same index map. Divisions are hoisted out of the
+/// per-line loop: lines are short, a division costs as much as the line.
+pub(super) fn for_each_line(g: &ConvGeom, (l0, l1): (usize, usize), mut f: impl FnMut(Line)) {
     let [id, ih, iw] = g.input;
     let [_, oh, ow] = g.output;
     let [kd, kh, kw] = g.kernel;
-    let [sd, sh, _] = g.stride;
+    let [sd, sh, sw] = g.stride;
     let [pd, ph, pw] = g.pad;
     let [dd, dh, dw] = g.dilation;
-    let width = (l1 - l0) * ow;
+    let (z0, y0) = (l0 / oh.max(1), l0 % oh.max(1));
     let mut row = 0;
     for c in 0..g.cg_in() {
         for a in 0..kd {
             for b in 0..kh {
                 for e in 0..kw {
                     let shift = (e * dw) as isize - pw as isize;
-                    for l in l0..l1 {
-                        let (z, y) = (l / oh, l % oh);
+                    let (lo, hi) = valid_range(ow, iw, sw, shift);
+                    let (mut z, mut y) = (z0, y0);
+                    for l in 0..l1 - l0 {
                         let zi = (z * sd + a * dd) as isize - pd as isize;
                         let yi = (y * sh + b * dh) as isize - ph as isize;
                         let inside =
                             (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
                         let src = inside.then(|| ((c * id + zi as usize) * ih + yi as usize) * iw);
-                        f(row * width + (l - l0) * ow, src, shift);
+                        f(Line {
+                            row,
+                            col: l * ow,
+                            src,
+                            lo,
+                            hi,
+                            shift,
+                        });
+                        y += 1;
+                        if y == oh {
+                            (y, z) = (0, z + 1);
+                        }
                     }
                     row += 1;
                 }
@@ -146,26 +179,28 @@ fn for_each_line(
 /// lines `lines`: cols[(c,a,b,e), (z,y,x)] = x[c, z*s+a*d-p, ...] or 0.
 pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) {
     let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
+    let width = (lines.1 - lines.0) * ow;
     let zero = T::zero();
-    for_each_line(g, lines, |dst, src, shift| {
+    for_each_line(g, lines, |ln| {
+        let dst = ln.row * width + ln.col;
         let out = &mut cols[dst..dst + ow];
-        let Some(src) = src else {
+        let Some(src) = ln.src else {
             out.fill(zero);
             return;
         };
+        let (lo, hi) = (ln.lo, ln.hi);
         let src = &x[src..src + iw];
-        let (lo, hi) = valid_range(ow, iw, sw, shift);
         out[..lo].fill(zero);
         out[hi..].fill(zero);
         if sw == 1 {
-            let s0 = (lo as isize + shift) as usize;
+            let s0 = (lo as isize + ln.shift) as usize;
             // Lines are short (often 8-32 values): an inline loop beats a memcpy call.
             for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
                 *o = v;
             }
         } else {
             for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
-                *o = src[((xo * sw) as isize + shift) as usize];
+                *o = src[((xo * sw) as isize + ln.shift) as usize];
             }
         }
     });
@@ -174,19 +209,21 @@ pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut
 /// Adjoint of `im2col`: x[c, ...] += cols[(c,a,b,e), (z,y,x)] (accumulates).
 pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut [T]) {
     let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
-    for_each_line(g, lines, |dst, src, shift| {
-        let Some(src) = src else { return };
+    let width = (lines.1 - lines.0) * ow;
+    for_each_line(g, lines, |ln| {
+        let Some(src) = ln.src else { return };
+        let (lo, hi) = (ln.lo, ln.hi);
+        let dst = ln.row * width + ln.col;
         let row = &cols[dst..dst + ow];
         let xr = &mut x[src..src + iw];
-        let (lo, hi) = valid_range(ow, iw, sw, shift);
         if sw == 1 {
-            let s0 = (lo as isize + shift) as usize;
+            let s0 = (lo as isize + ln.shift) as usize;
             for (o, &v) in xr[s0..s0 + hi - lo].iter_mut().zip(&row[lo..hi]) {
                 *o += v;
             }
         } else {
             for (xo, &v) in (lo..hi).zip(&row[lo..hi]) {
-                xr[((xo * sw) as isize + shift) as usize] += v;
+                xr[((xo * sw) as isize + ln.shift) as usize] += v;
             }
         }
     });
@@ -349,16 +386,9 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
     );
     let in_sample = g.c_in * ip;
     let mut y = vec![T::zero(); g.batch * g.c_out * p];
-    let pointwise = g.pointwise();
+    let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     for_batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
-        let mut cols = vec![
-            T::zero();
-            if pointwise {
-                0
-            } else {
-                kk * tile_lines(g) * ow
-            }
-        ];
+        let mut cols = vec![T::zero(); cols_len(g)];
         for (i, yn) in ys.chunks_mut(g.c_out * p).enumerate() {
             let xn = &x[(n0 + i) * in_sample..][..in_sample];
             for grp in 0..g.groups {
@@ -368,6 +398,11 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
                     for (co, row) in yg.chunks_mut(p).enumerate() {
                         row.fill(b[grp * cgo + co]);
                     }
+                }
+                let wg = &w[grp * cgo * kk..][..cgo * kk];
+                if direct {
+                    depthwise::forward_group(g, xg, wg, yg);
+                    continue;
                 }
                 let wv = rows(grp * cgo * kk, kk);
                 if pointwise {
@@ -426,20 +461,21 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
     );
     let out_sample = g.c_out * p;
     let mut gx = vec![T::zero(); g.batch * g.c_in * ip];
-    let pointwise = g.pointwise();
+    let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     for_batch_ranges(g, &mut gx, g.c_in * ip, |n0, gxs, threads| {
-        let mut cols = vec![
-            T::zero();
-            if pointwise {
-                0
-            } else {
-                kk * tile_lines(g) * ow
-            }
-        ];
+        let mut cols = vec![T::zero(); cols_len(g)];
         for (i, gxn) in gxs.chunks_mut(g.c_in * ip).enumerate() {
             let gyn = &gy[(n0 + i) * out_sample..][..out_sample];
             for grp in 0..g.groups {
                 let gxg = &mut gxn[grp * cgi * ip..][..cgi * ip];
+                if direct {
+                    let (gyg, wg) = (
+                        &gyn[grp * cgo * p..][..cgo * p],
+                        &w[grp * cgo * kk..][..cgo * kk],
+                    );
+                    depthwise::backward_input_group(g, gyg, wg, gxg);
+                    continue;
+                }
                 // W_g^T: (kk x cgo), element (r, co) at w[(grp*cgo + co)*kk + r].
                 let wt = View {
                     off: grp * cgo * kk,
@@ -503,20 +539,23 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     );
     let (in_sample, out_sample, ow) = (g.c_in * ip, g.c_out * p, g.output[2]);
     let wlen = g.c_out * kk;
-    let pointwise = g.pointwise();
+    let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut gw = vec![T::zero(); wlen];
-        let mut cols = vec![
-            T::zero();
-            if pointwise {
-                0
-            } else {
-                kk * tile_lines(g) * ow
-            }
-        ];
+        let mut cols = vec![T::zero(); cols_len(g)];
         for n in range {
             for grp in 0..g.groups {
                 let xg = &x[n * in_sample + grp * cgi * ip..][..cgi * ip];
+                if direct {
+                    let gyg = &gy[n * out_sample + grp * cgo * p..][..cgo * p];
+                    depthwise::backward_weight_group(
+                        g,
+                        xg,
+                        gyg,
+                        &mut gw[grp * cgo * kk..][..cgo * kk],
+                    );
+                    continue;
+                }
                 let gwv = rows(grp * cgo * kk, kk);
                 if pointwise {
                     // x_g^T: (p x kk), element (j, r) at xg[r*p + j].
@@ -698,6 +737,16 @@ mod tests {
             geom([1, 8, 7], [1, 3, 2], [1, 2, 3], [0, 2, 1], [1, 2, 1], 2),
             geom([3, 4, 5], [2, 3, 1], [2, 1, 1], [1, 0, 0], [1, 1, 1], 1),
             geom([1, 4, 4], [1, 1, 1], [1, 1, 1], [0, 0, 0], [1, 1, 1], 3),
+            ConvGeom {
+                c_in: 3,
+                c_out: 6,
+                ..geom([1, 7, 9], [1, 3, 3], [1, 2, 2], [0, 1, 2], [1, 2, 1], 3)
+            },
+            ConvGeom {
+                c_in: 4,
+                c_out: 4,
+                ..geom([3, 5, 6], [2, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 4)
+            },
             // 800 column rows x 21-wide lines: several line tiles per plane.
             ConvGeom {
                 c_in: 32,

@@ -2,5 +2,6 @@
 
 pub mod arith;
 pub mod conv;
+pub mod conv_depthwise;
 pub mod gemm;
 pub mod special;
