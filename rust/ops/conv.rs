@@ -128,7 +128,7 @@ fn check_tensors(
             }
         }
     }
-    if weight.shape()[0] % groups != 0 {
+    if !weight.shape()[0].is_multiple_of(groups) {
         return Err(Error::Runtime(format!(
             "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of size {:?} instead",
             weight.shape()
