@@ -1,6 +1,8 @@
 //! Kernels on plain slices: no autograd, no Python.
 
 pub mod arith;
+pub mod conv;
+pub mod conv_depthwise;
 pub mod gemm;
 pub mod peak;
 pub mod special;

@@ -1,1 +1,398 @@
-//! (being written) conv ops.
+//! Convolutions (1-d/2-d/3-d, grouped, strided, dilated, zero-padded) and
+//! transposed convolutions, with their gradients.
+//!
+//! Shape checks and error messages follow PyTorch. The kernels live in
+//! `cpu::conv`; both ops describe themselves as a `ConvGeom` (a transposed
+//! convolution is the input-gradient of the convolution with swapped roles)
+//! and differentiate through the same three kernels. Backward results are not
+//! themselves differentiable (no double backward through convolutions).
+
+use super::shape::{squeeze, unsqueeze};
+use crate::autograd::{record, SavedTensor};
+use crate::cpu::conv::{self as kernels, ConvGeom};
+use crate::error::{Error, Result};
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{dtype::Float, Tensor};
+
+/// Per-dim hyper-parameters given as one value or one per spatial dim.
+fn expand(name: &str, v: &[i64], nd: usize) -> Result<Vec<i64>> {
+    match v.len() {
+        1 => Ok(vec![v[0]; nd]),
+        n if n == nd => Ok(v.to_vec()),
+        _ => Err(Error::Runtime(format!(
+            "expected {name} to be a single integer value or a list of {nd} values to match the convolution dimensions, but got {name}={v:?}"
+        ))),
+    }
+}
+
+/// `[a, b]` as PyTorch prints spatial sizes in messages: `(a x b)`.
+fn paren(v: &[usize]) -> String {
+    format!(
+        "({})",
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" x ")
+    )
+}
+
+/// Validated hyper-parameters, spatial arrays padded to 3 dims at the front.
+struct Params {
+    nd: usize,
+    stride: [usize; 3],
+    pad: [usize; 3],
+    dilation: [usize; 3],
+    groups: usize,
+}
+
+fn to3(v: &[usize], fill: usize) -> [usize; 3] {
+    let mut out = [fill; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+fn check_params(
+    nd: usize,
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    groups: i64,
+) -> Result<Params> {
+    let (s, p, d) = (
+        expand("stride", stride, nd)?,
+        expand("padding", padding, nd)?,
+        expand("dilation", dilation, nd)?,
+    );
+    if s.iter().any(|&v| v <= 0) {
+        return Err(Error::Runtime(
+            "non-positive stride is not supported".into(),
+        ));
+    }
+    if p.iter().any(|&v| v < 0) {
+        return Err(Error::Runtime("negative padding is not supported".into()));
+    }
+    if d.iter().any(|&v| v <= 0) {
+        return Err(Error::Runtime(format!(
+            "dilation should be greater than zero, but got dilation={d:?}"
+        )));
+    }
+    if groups <= 0 {
+        return Err(Error::Runtime(
+            "non-positive groups is not supported".into(),
+        ));
+    }
+    let u = |v: &[i64]| v.iter().map(|&x| x as usize).collect::<Vec<_>>();
+    Ok(Params {
+        nd,
+        stride: to3(&u(&s), 1),
+        pad: to3(&u(&p), 0),
+        dilation: to3(&u(&d), 1),
+        groups: groups as usize,
+    })
+}
+
+/// Common checks: float dtypes that agree, weight rank, input rank
+/// (returns whether the input is unbatched), groups dividing weight dim 0, bias size.
+fn check_tensors(
+    op: &str,
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    groups: usize,
+    bias_len: impl Fn(usize) -> usize,
+) -> Result<bool> {
+    let wd = weight.ndim();
+    if !(3..=5).contains(&wd) {
+        return Err(Error::Runtime(format!(
+            "{op}: expected weight to be 3-, 4- or 5-dimensional, but got weight of size {:?}",
+            weight.shape()
+        )));
+    }
+    let nd = wd - 2;
+    if input.ndim() != nd + 1 && input.ndim() != nd + 2 {
+        return Err(Error::Runtime(format!(
+            "Expected {}D (unbatched) or {}D (batched) input to {op}, but got input of size: {:?}",
+            nd + 1,
+            nd + 2,
+            input.shape()
+        )));
+    }
+    for (what, t) in [("weight", Some(weight)), ("bias", bias)] {
+        if let Some(t) = t {
+            if t.dtype() != input.dtype() {
+                return Err(Error::Runtime(format!(
+                    "Input type ({}) and {what} type ({}) should be the same",
+                    input.dtype().name(),
+                    t.dtype().name()
+                )));
+            }
+        }
+    }
+    if !weight.shape()[0].is_multiple_of(groups) {
+        return Err(Error::Runtime(format!(
+            "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of size {:?} instead",
+            weight.shape()
+        )));
+    }
+    if let Some(b) = bias {
+        let want = bias_len(groups);
+        if b.ndim() != 1 || b.shape()[0] != want {
+            return Err(Error::Runtime(format!(
+                "Given weight of size {:?}, expected bias to be 1-dimensional with {want} elements, but got bias of size {:?} instead",
+                weight.shape(),
+                b.shape()
+            )));
+        }
+    }
+    Ok(input.ndim() == nd + 1)
+}
+
+fn spatial3(shape: &[usize]) -> [usize; 3] {
+    to3(&shape[2..], 1)
+}
+
+/// Geometry of `conv(input, weight)` with input (N, C, *spatial).
+fn conv_geom(input: &Tensor, weight: &Tensor, p: &Params) -> Result<ConvGeom> {
+    let (ws, xs) = (weight.shape(), input.shape());
+    let nd = p.nd;
+    if xs[1] != ws[1] * p.groups {
+        return Err(Error::Runtime(format!(
+            "Given groups={}, weight of size {:?}, expected input{:?} to have {} channels, but got {} channels instead",
+            p.groups,
+            ws,
+            xs,
+            ws[1] * p.groups,
+            xs[1]
+        )));
+    }
+    let (input3, kernel) = (spatial3(xs), spatial3(ws));
+    let mut output = [1; 3];
+    let (mut padded, mut dilated) = (Vec::new(), Vec::new());
+    for i in 3 - nd..3 {
+        padded.push(input3[i] + 2 * p.pad[i]);
+        dilated.push(p.dilation[i] * (kernel[i] - 1) + 1);
+    }
+    if padded.iter().zip(&dilated).any(|(a, b)| a < b) {
+        return Err(Error::Runtime(format!(
+            "Calculated padded input size per channel: {}. Kernel size: {}. Kernel size can't be greater than actual input size",
+            paren(&padded),
+            paren(&dilated)
+        )));
+    }
+    for (j, i) in (3 - nd..3).enumerate() {
+        output[i] = (padded[j] - dilated[j]) / p.stride[i] + 1;
+    }
+    Ok(ConvGeom {
+        batch: xs[0],
+        c_in: xs[1],
+        c_out: ws[0],
+        groups: p.groups,
+        input: input3,
+        output,
+        kernel,
+        stride: p.stride,
+        pad: p.pad,
+        dilation: p.dilation,
+    })
+}
+
+fn out_shape(batch: usize, channels: usize, spatial: &[usize; 3], nd: usize) -> Vec<usize> {
+    let mut s = vec![batch, channels];
+    s.extend_from_slice(&spatial[3 - nd..]);
+    s
+}
+
+/// Run `f` on a batched view of `input` and drop the batch dim again when
+/// the input had none (PyTorch's unbatched convolution).
+fn with_batch(
+    input: &Tensor,
+    unbatched: bool,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    if unbatched {
+        squeeze(&f(&unsqueeze(input, 0)?)?, Some(&[0]))
+    } else {
+        f(input)
+    }
+}
+
+fn conv_forward_typed<T: Float + BufferElem>(
+    g: &ConvGeom,
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Vec<T> {
+    let bias = b.map(|b| b.data::<T>());
+    kernels::forward(g, &x.data::<T>(), &w.data::<T>(), bias.as_deref())
+}
+
+/// `F.conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups)`
+/// with numeric padding (string padding is resolved in Python).
+pub fn conv_nd(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    groups: i64,
+) -> Result<Tensor> {
+    let unbatched = check_tensors("conv", input, weight, bias, groups.max(1) as usize, |_| {
+        weight.shape()[0]
+    })?;
+    let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
+    with_batch(input, unbatched, |x| conv_batched(x, weight, bias, &p))
+}
+
+fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Result<Tensor> {
+    let g = conv_geom(x, w, p)?;
+    let shape = out_shape(g.batch, g.c_out, &g.output, p.nd);
+    let out = crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b), &shape));
+    let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
+    let need = [
+        x.requires_grad(),
+        w.requires_grad(),
+        b.is_some_and(|b| b.requires_grad()),
+    ];
+    let (x_shape, w_shape) = (x.shape().to_vec(), w.shape().to_vec());
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    let n_in = inputs.len();
+    record("ConvolutionBackward0", &inputs, &[&out], move |grads| {
+        let Some(gy) = &grads[0] else {
+            return Ok(vec![None; n_in]);
+        };
+        let (x, w) = (sx.get()?, sw.get()?);
+        crate::dispatch_float!(x.dtype(), "conv_backward", T => {
+            let gyv = gy.data::<T>();
+            let gx = need[0].then(|| Tensor::from_vec(kernels::backward_input(&g, &gyv, &w.data::<T>()), &x_shape));
+            let gw = need[1].then(|| Tensor::from_vec(kernels::backward_weight(&g, &x.data::<T>(), &gyv), &w_shape));
+            let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_out, g.out_plane()), &[g.c_out]));
+            Ok([gx, gw, gb].into_iter().take(n_in).collect())
+        })
+    });
+    Ok(out)
+}
+
+/// `F.conv_transpose{1,2,3}d(input, weight, bias, stride, padding,
+/// output_padding, groups, dilation)`; weight is (C_in, C_out / groups, *k).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_transpose_nd(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: &[i64],
+    padding: &[i64],
+    output_padding: &[i64],
+    groups: i64,
+    dilation: &[i64],
+) -> Result<Tensor> {
+    let gr = groups.max(1) as usize;
+    let unbatched = check_tensors("conv_transpose", input, weight, bias, gr, |g| {
+        weight.shape()[1] * g
+    })?;
+    let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
+    let op = expand("output_padding", output_padding, p.nd)?;
+    if op.iter().any(|&v| v < 0) {
+        return Err(Error::Runtime(
+            "negative output_padding is not supported".into(),
+        ));
+    }
+    let op = to3(&op.iter().map(|&v| v as usize).collect::<Vec<_>>(), 0);
+    for i in 3 - p.nd..3 {
+        if op[i] >= p.stride[i].max(p.dilation[i]) {
+            return Err(Error::Runtime(format!(
+                "output padding must be smaller than either stride or dilation, but got output_padding={:?}, stride={:?}, dilation={:?}",
+                &op[3 - p.nd..],
+                &p.stride[3 - p.nd..],
+                &p.dilation[3 - p.nd..]
+            )));
+        }
+    }
+    with_batch(input, unbatched, |x| {
+        conv_transpose_batched(x, weight, bias, &p, op)
+    })
+}
+
+fn conv_transpose_batched(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    p: &Params,
+    output_padding: [usize; 3],
+) -> Result<Tensor> {
+    let (xs, ws) = (x.shape(), w.shape());
+    if xs[1] != ws[0] {
+        return Err(Error::Runtime(format!(
+            "Given transposed=1, weight of size {:?}, expected input{:?} to have {} channels, but got {} channels instead",
+            ws, xs, ws[0], xs[1]
+        )));
+    }
+    let (in3, kernel) = (spatial3(xs), spatial3(ws));
+    let mut out3 = [1usize; 3];
+    for i in 3 - p.nd..3 {
+        let size = (in3[i] as isize - 1) * p.stride[i] as isize - 2 * p.pad[i] as isize
+            + (p.dilation[i] * (kernel[i] - 1)) as isize
+            + output_padding[i] as isize
+            + 1;
+        if size <= 0 {
+            let calc: Vec<isize> = (3 - p.nd..3)
+                .map(|j| {
+                    (in3[j] as isize - 1) * p.stride[j] as isize - 2 * p.pad[j] as isize
+                        + (p.dilation[j] * (kernel[j] - 1) + output_padding[j] + 1) as isize
+                })
+                .collect();
+            return Err(Error::Runtime(format!(
+                "Given input size per channel: {}. Calculated output size per channel: ({}). Output size is too small",
+                paren(&in3[3 - p.nd..]),
+                calc.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" x ")
+            )));
+        }
+        out3[i] = size as usize;
+    }
+    // The convolution whose input gradient this is: its input is our output.
+    let g = ConvGeom {
+        batch: xs[0],
+        c_in: ws[1] * p.groups,
+        c_out: ws[0],
+        groups: p.groups,
+        input: out3,
+        output: in3,
+        kernel,
+        stride: p.stride,
+        pad: p.pad,
+        dilation: p.dilation,
+    };
+    let shape = out_shape(g.batch, g.c_in, &out3, p.nd);
+    let out = crate::dispatch_float!(x.dtype(), "conv_transpose", T => {
+        let mut y = kernels::backward_input(&g, &x.data::<T>(), &w.data::<T>());
+        if let Some(b) = b {
+            kernels::add_bias(&mut y, &b.data::<T>(), g.c_in, g.in_plane());
+        }
+        Tensor::from_vec(y, &shape)
+    });
+    let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
+    let need = [
+        x.requires_grad(),
+        w.requires_grad(),
+        b.is_some_and(|b| b.requires_grad()),
+    ];
+    let (x_shape, w_shape) = (xs.to_vec(), ws.to_vec());
+    let mut inputs = vec![x, w];
+    inputs.extend(b);
+    let n_in = inputs.len();
+    record("ConvolutionBackward0", &inputs, &[&out], move |grads| {
+        let Some(gy) = &grads[0] else {
+            return Ok(vec![None; n_in]);
+        };
+        let (x, w) = (sx.get()?, sw.get()?);
+        crate::dispatch_float!(x.dtype(), "conv_transpose_backward", T => {
+            let gyv = gy.data::<T>();
+            let gx = need[0].then(|| Tensor::from_vec(kernels::forward(&g, &gyv, &w.data::<T>(), None), &x_shape));
+            let gw = need[1].then(|| Tensor::from_vec(kernels::backward_weight(&g, &gyv, &x.data::<T>()), &w_shape));
+            let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_in, g.in_plane()), &[g.c_in]));
+            Ok([gx, gw, gb].into_iter().take(n_in).collect())
+        })
+    });
+    Ok(out)
+}

@@ -1,0 +1,835 @@
+//! Convolution kernels on plain slices (no autograd, no shape checks).
+//!
+//! One N-d implementation: 1-d and 2-d convolutions are 3-d ones with
+//! leading size-1 spatial dims. A convolution is im2col (vol2col) followed by
+//! a GEMM per sample and group; a 1x1, stride-1, unpadded convolution skips
+//! im2col (the input already is the column matrix). The gradients reuse the
+//! same pieces: weight grad = grad_out @ columns^T, input grad = col2im of
+//! W^T @ grad_out. A transposed convolution is the input gradient of the
+//! convolution whose output has the transposed conv's input shape, so the ops
+//! layer builds it from these three functions with an explicit geometry.
+//!
+//! Threads: with at least as many samples as threads, the batch is split into
+//! one contiguous range per thread (one im2col buffer each, single-threaded
+//! GEMMs); otherwise samples run in order and each GEMM uses every thread.
+
+use super::conv_depthwise as depthwise;
+use crate::parallel;
+use crate::tensor::dtype::Float;
+use rayon::prelude::*;
+
+/// Below this many multiply-adds a whole convolution runs on one thread.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// Sizes of one convolution. Spatial arrays are (D, H, W); unused leading
+/// dims are size 1 with kernel 1, stride 1, padding 0, dilation 1.
+/// `output` is explicit (not recomputed) so a transposed convolution can use
+/// an input with trailing rows no output position reads (output_padding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub batch: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub groups: usize,
+    pub input: [usize; 3],
+    pub output: [usize; 3],
+    pub kernel: [usize; 3],
+    pub stride: [usize; 3],
+    pub pad: [usize; 3],
+    pub dilation: [usize; 3],
+}
+
+impl ConvGeom {
+    pub fn in_plane(&self) -> usize {
+        self.input.iter().product()
+    }
+    pub fn out_plane(&self) -> usize {
+        self.output.iter().product()
+    }
+    pub fn kvol(&self) -> usize {
+        self.kernel.iter().product()
+    }
+    pub fn cg_in(&self) -> usize {
+        self.c_in / self.groups
+    }
+    pub fn cg_out(&self) -> usize {
+        self.c_out / self.groups
+    }
+    /// Rows of the column matrix of one group: (channel, kd, kh, kw).
+    pub fn col_rows(&self) -> usize {
+        self.cg_in() * self.kvol()
+    }
+    /// Multiply-adds of one direction (forward, input grad or weight grad).
+    pub fn macs(&self) -> usize {
+        self.batch * self.c_out * self.col_rows() * self.out_plane()
+    }
+    /// 1x1 kernel, stride 1, no padding, same size: columns == input.
+    fn pointwise(&self) -> bool {
+        self.kvol() == 1 && self.stride == [1; 3] && self.pad == [0; 3] && self.input == self.output
+    }
+}
+
+/// Output indices `x` in `0..n_out` whose input index `x*stride + shift` is
+/// inside `0..n_in`, as a range `lo..hi`.
+fn valid_range(n_out: usize, n_in: usize, stride: usize, shift: isize) -> (usize, usize) {
+    let lo = if shift >= 0 {
+        0
+    } else {
+        (shift.unsigned_abs()).div_ceil(stride)
+    }
+    .min(n_out);
+    let last = n_in as isize - 1 - shift;
+    let hi = if last < 0 {
+        0
+    } else {
+        (last as usize / stride + 1).min(n_out)
+    };
+    (lo, hi.max(lo))
+}
+
+/// Output lines (z, y) per column tile: a tile holds `col_rows` x (lines *
+/// W_out) values, kept near `COL_TILE` so im2col writes and the GEMM reads
+/// stay in L2 instead of streaming a whole-plane column matrix through memory.
+fn tile_lines(g: &ConvGeom) -> usize {
+    const COL_TILE: usize = 1 << 16;
+    let per_line = (g.col_rows() * g.output[2]).max(1);
+    (COL_TILE / per_line).clamp(1, (g.output[0] * g.output[1]).max(1))
+}
+
+/// Length of the per-thread column buffer (none when no im2col is needed).
+fn cols_len(g: &ConvGeom) -> usize {
+    if g.pointwise() || depthwise::applies(g) {
+        0
+    } else {
+        g.col_rows() * tile_lines(g) * g.output[2]
+    }
+}
+
+/// Line ranges `l0..l1` of the output plane, `tile_lines(g)` lines each.
+fn tiles(g: &ConvGeom) -> impl Iterator<Item = (usize, usize)> {
+    let (lines, step) = (g.output[0] * g.output[1], tile_lines(g));
+    (0..lines)
+        .step_by(step)
+        .map(move |l0| (l0, (l0 + step).min(lines)))
+}
+
+/// One output line of one column-matrix row, as visited by `for_each_line`.
+#[derive(Clone, Copy)]
+pub(super) struct Line {
+    /// Column-matrix row (c, a, b, e).
+    pub row: usize,
+    /// Start of the line within its row of the tile: (l - l0) * W_out.
+    pub col: usize,
+    /// Start of the input line read, or None where it is all padding.
+    pub src: Option<usize>,
+    /// Output positions `lo..hi` read input `src + x*stride + shift`; the
+    /// rest of the line reads padding.
+    pub lo: usize,
+    pub hi: usize,
+    pub shift: isize,
+}
+
+/// Visit each column-matrix row (c, a, b, e) of one group and each output
+/// line (z, y) in `l0..l1`. Shared by im2col, col2im and the depthwise
+/// kernels so all walk the same index map. Divisions are hoisted out of the
+/// per-line loop: lines are short, a division costs as much as the line.
+pub(super) fn for_each_line(g: &ConvGeom, (l0, l1): (usize, usize), mut f: impl FnMut(Line)) {
+    let [id, ih, iw] = g.input;
+    let [_, oh, ow] = g.output;
+    let [kd, kh, kw] = g.kernel;
+    let [sd, sh, sw] = g.stride;
+    let [pd, ph, pw] = g.pad;
+    let [dd, dh, dw] = g.dilation;
+    let (z0, y0) = (l0 / oh.max(1), l0 % oh.max(1));
+    let mut row = 0;
+    for c in 0..g.cg_in() {
+        for a in 0..kd {
+            for b in 0..kh {
+                for e in 0..kw {
+                    let shift = (e * dw) as isize - pw as isize;
+                    let (lo, hi) = valid_range(ow, iw, sw, shift);
+                    let (mut z, mut y) = (z0, y0);
+                    for l in 0..l1 - l0 {
+                        let zi = (z * sd + a * dd) as isize - pd as isize;
+                        let yi = (y * sh + b * dh) as isize - ph as isize;
+                        let inside =
+                            (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
+                        let src = inside.then(|| ((c * id + zi as usize) * ih + yi as usize) * iw);
+                        f(Line {
+                            row,
+                            col: l * ow,
+                            src,
+                            lo,
+                            hi,
+                            shift,
+                        });
+                        y += 1;
+                        if y == oh {
+                            (y, z) = (0, z + 1);
+                        }
+                    }
+                    row += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Column tile of one sample's group `x` (cg_in x in_plane) for output
+/// lines `lines`: cols[(c,a,b,e), (z,y,x)] = x[c, z*s+a*d-p, ...] or 0.
+pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) {
+    let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
+    let width = (lines.1 - lines.0) * ow;
+    let zero = T::zero();
+    for_each_line(g, lines, |ln| {
+        let dst = ln.row * width + ln.col;
+        let out = &mut cols[dst..dst + ow];
+        let Some(src) = ln.src else {
+            out.fill(zero);
+            return;
+        };
+        let (lo, hi) = (ln.lo, ln.hi);
+        let src = &x[src..src + iw];
+        out[..lo].fill(zero);
+        out[hi..].fill(zero);
+        if sw == 1 {
+            let s0 = (lo as isize + ln.shift) as usize;
+            // Lines are short (often 8-32 values): an inline loop beats a memcpy call.
+            for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
+                *o = v;
+            }
+        } else {
+            for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
+                *o = src[((xo * sw) as isize + ln.shift) as usize];
+            }
+        }
+    });
+}
+
+/// Adjoint of `im2col`: x[c, ...] += cols[(c,a,b,e), (z,y,x)] (accumulates).
+pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut [T]) {
+    let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
+    let width = (lines.1 - lines.0) * ow;
+    for_each_line(g, lines, |ln| {
+        let Some(src) = ln.src else { return };
+        let (lo, hi) = (ln.lo, ln.hi);
+        let dst = ln.row * width + ln.col;
+        let row = &cols[dst..dst + ow];
+        let xr = &mut x[src..src + iw];
+        if sw == 1 {
+            let s0 = (lo as isize + ln.shift) as usize;
+            for (o, &v) in xr[s0..s0 + hi - lo].iter_mut().zip(&row[lo..hi]) {
+                *o += v;
+            }
+        } else {
+            for (xo, &v) in (lo..hi).zip(&row[lo..hi]) {
+                xr[((xo * sw) as isize + ln.shift) as usize] += v;
+            }
+        }
+    });
+}
+
+/// Strided matrix view: element (i, j) of the matrix starting at `off` is at
+/// `off + i*rs + j*cs`.
+#[derive(Clone, Copy)]
+struct View {
+    off: usize,
+    rs: isize,
+    cs: isize,
+}
+
+fn rows(off: usize, ncols: usize) -> View {
+    View {
+        off,
+        rs: ncols as isize,
+        cs: 1,
+    }
+}
+
+/// C (m x n) = A (m x k) @ B (k x n), plus C when `acc`, on `threads` threads.
+/// Calls the `gemm` crate directly (not `cpu::gemm`) to choose the thread
+/// count per call: batch-split convolutions must not fork inside a worker.
+#[allow(clippy::too_many_arguments)]
+fn matmul<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    av: View,
+    b: &[T],
+    bv: View,
+    c: &mut [T],
+    cv: View,
+    acc: bool,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |v: View, r: usize, cc: usize| {
+        v.off as isize + (r as isize - 1) * v.rs + (cc as isize - 1) * v.cs
+    };
+    assert!(
+        last(cv, m, n) < c.len() as isize,
+        "conv gemm: C view out of bounds"
+    );
+    if k == 0 {
+        if !acc {
+            for i in 0..m {
+                for j in 0..n {
+                    c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize] =
+                        T::zero();
+                }
+            }
+        }
+        return;
+    }
+    assert!(
+        last(av, m, k) < a.len() as isize && last(bv, k, n) < b.len() as isize,
+        "conv gemm: view out of bounds"
+    );
+    let threads = if m * n * k < PARALLEL_MACS {
+        1
+    } else {
+        threads
+    };
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // Addresses as integers so the closure is Send; used only during this call.
+    let (cp, ap, bp) = (
+        c[cv.off..].as_mut_ptr() as usize,
+        a[av.off..].as_ptr() as usize,
+        b[bv.off..].as_ptr() as usize,
+    );
+    let run = move || {
+        // SAFETY: the asserts above keep every view inside its slice.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                cp as *mut T,
+                cv.cs,
+                cv.rs,
+                acc,
+                ap as *const T,
+                av.cs,
+                av.rs,
+                bp as *const T,
+                bv.cs,
+                bv.rs,
+                T::one(),
+                T::one(),
+                false,
+                false,
+                false,
+                par,
+            )
+        }
+    };
+    if threads > 1 {
+        parallel::install(run)
+    } else {
+        run()
+    }
+}
+
+/// How to spread `batch` samples: (samples per task, GEMM threads).
+fn split_batch(g: &ConvGeom) -> (usize, usize) {
+    let threads = parallel::num_threads();
+    if threads == 1 || g.macs() < PARALLEL_MACS || g.batch == 0 {
+        return (g.batch.max(1), 1);
+    }
+    if g.batch >= threads {
+        (g.batch.div_ceil(threads), 1)
+    } else {
+        (g.batch, threads)
+    }
+}
+
+/// Run `f(first_sample, out_chunk, gemm_threads)` over batch ranges whose
+/// outputs are consecutive `per_sample`-sized chunks of `out`.
+fn for_batch_ranges<T: Float>(
+    g: &ConvGeom,
+    out: &mut [T],
+    per_sample: usize,
+    f: impl Fn(usize, &mut [T], usize) + Sync,
+) {
+    let (per_task, threads) = split_batch(g);
+    if per_sample == 0 || out.is_empty() {
+        return;
+    }
+    if per_task >= g.batch {
+        f(0, out, threads);
+    } else {
+        parallel::install(|| {
+            out.par_chunks_mut(per_task * per_sample)
+                .enumerate()
+                .for_each(|(t, chunk)| f(t * per_task, chunk, 1));
+        });
+    }
+}
+
+/// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias.
+/// x: (batch, c_in, in_plane); w: (c_out, cg_in, kvol) contiguous.
+pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let (p, kk, cgo, cgi, ip, ow) = (
+        g.out_plane(),
+        g.col_rows(),
+        g.cg_out(),
+        g.cg_in(),
+        g.in_plane(),
+        g.output[2],
+    );
+    let in_sample = g.c_in * ip;
+    let mut y = vec![T::zero(); g.batch * g.c_out * p];
+    let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
+    for_batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
+        let mut cols = vec![T::zero(); cols_len(g)];
+        for (i, yn) in ys.chunks_mut(g.c_out * p).enumerate() {
+            let xn = &x[(n0 + i) * in_sample..][..in_sample];
+            for grp in 0..g.groups {
+                let xg = &xn[grp * cgi * ip..][..cgi * ip];
+                let yg = &mut yn[grp * cgo * p..][..cgo * p];
+                if let Some(b) = bias {
+                    for (co, row) in yg.chunks_mut(p).enumerate() {
+                        row.fill(b[grp * cgo + co]);
+                    }
+                }
+                let wg = &w[grp * cgo * kk..][..cgo * kk];
+                if direct {
+                    depthwise::forward_group(g, xg, wg, yg);
+                    continue;
+                }
+                let wv = rows(grp * cgo * kk, kk);
+                if pointwise {
+                    matmul(
+                        cgo,
+                        p,
+                        kk,
+                        w,
+                        wv,
+                        xg,
+                        rows(0, p),
+                        yg,
+                        rows(0, p),
+                        bias.is_some(),
+                        threads,
+                    );
+                    continue;
+                }
+                for lines in tiles(g) {
+                    let width = (lines.1 - lines.0) * ow;
+                    im2col(g, xg, lines, &mut cols);
+                    let yv = View {
+                        off: lines.0 * ow,
+                        rs: p as isize,
+                        cs: 1,
+                    };
+                    matmul(
+                        cgo,
+                        width,
+                        kk,
+                        w,
+                        wv,
+                        &cols,
+                        rows(0, width),
+                        yg,
+                        yv,
+                        bias.is_some(),
+                        threads,
+                    );
+                }
+            }
+        }
+    });
+    y
+}
+
+/// Input gradient: gx (batch, c_in, in_plane) from gy (batch, c_out, out_plane).
+pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
+    let (p, kk, cgo, cgi, ip, ow) = (
+        g.out_plane(),
+        g.col_rows(),
+        g.cg_out(),
+        g.cg_in(),
+        g.in_plane(),
+        g.output[2],
+    );
+    let out_sample = g.c_out * p;
+    let mut gx = vec![T::zero(); g.batch * g.c_in * ip];
+    let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
+    for_batch_ranges(g, &mut gx, g.c_in * ip, |n0, gxs, threads| {
+        let mut cols = vec![T::zero(); cols_len(g)];
+        for (i, gxn) in gxs.chunks_mut(g.c_in * ip).enumerate() {
+            let gyn = &gy[(n0 + i) * out_sample..][..out_sample];
+            for grp in 0..g.groups {
+                let gxg = &mut gxn[grp * cgi * ip..][..cgi * ip];
+                if direct {
+                    let (gyg, wg) = (
+                        &gyn[grp * cgo * p..][..cgo * p],
+                        &w[grp * cgo * kk..][..cgo * kk],
+                    );
+                    depthwise::backward_input_group(g, gyg, wg, gxg);
+                    continue;
+                }
+                // W_g^T: (kk x cgo), element (r, co) at w[(grp*cgo + co)*kk + r].
+                let wt = View {
+                    off: grp * cgo * kk,
+                    rs: 1,
+                    cs: kk as isize,
+                };
+                if pointwise {
+                    matmul(
+                        kk,
+                        p,
+                        cgo,
+                        w,
+                        wt,
+                        gyn,
+                        rows(grp * cgo * p, p),
+                        gxg,
+                        rows(0, p),
+                        false,
+                        threads,
+                    );
+                    continue;
+                }
+                for lines in tiles(g) {
+                    let width = (lines.1 - lines.0) * ow;
+                    let gyv = View {
+                        off: grp * cgo * p + lines.0 * ow,
+                        rs: p as isize,
+                        cs: 1,
+                    };
+                    matmul(
+                        kk,
+                        width,
+                        cgo,
+                        w,
+                        wt,
+                        gyn,
+                        gyv,
+                        &mut cols,
+                        rows(0, width),
+                        false,
+                        threads,
+                    );
+                    col2im(g, &cols, lines, gxg);
+                }
+            }
+        }
+    });
+    gx
+}
+
+/// Weight gradient: gw (c_out, cg_in, kvol) = sum over samples of
+/// gy_n @ columns(x_n)^T, per group. Each batch range sums into its own
+/// buffer; the buffers are added at the end.
+pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
+    let (p, kk, cgo, cgi, ip) = (
+        g.out_plane(),
+        g.col_rows(),
+        g.cg_out(),
+        g.cg_in(),
+        g.in_plane(),
+    );
+    let (in_sample, out_sample, ow) = (g.c_in * ip, g.c_out * p, g.output[2]);
+    let wlen = g.c_out * kk;
+    let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
+    let partial = |range: std::ops::Range<usize>, threads: usize| {
+        let mut gw = vec![T::zero(); wlen];
+        let mut cols = vec![T::zero(); cols_len(g)];
+        for n in range {
+            for grp in 0..g.groups {
+                let xg = &x[n * in_sample + grp * cgi * ip..][..cgi * ip];
+                if direct {
+                    let gyg = &gy[n * out_sample + grp * cgo * p..][..cgo * p];
+                    depthwise::backward_weight_group(
+                        g,
+                        xg,
+                        gyg,
+                        &mut gw[grp * cgo * kk..][..cgo * kk],
+                    );
+                    continue;
+                }
+                let gwv = rows(grp * cgo * kk, kk);
+                if pointwise {
+                    // x_g^T: (p x kk), element (j, r) at xg[r*p + j].
+                    let xt = View {
+                        off: 0,
+                        rs: 1,
+                        cs: p as isize,
+                    };
+                    let gyv = rows(n * out_sample + grp * cgo * p, p);
+                    matmul(cgo, kk, p, gy, gyv, xg, xt, &mut gw, gwv, true, threads);
+                    continue;
+                }
+                for lines in tiles(g) {
+                    let width = (lines.1 - lines.0) * ow;
+                    im2col(g, xg, lines, &mut cols);
+                    let ct = View {
+                        off: 0,
+                        rs: 1,
+                        cs: width as isize,
+                    };
+                    let gyv = View {
+                        off: n * out_sample + grp * cgo * p + lines.0 * ow,
+                        rs: p as isize,
+                        cs: 1,
+                    };
+                    matmul(
+                        cgo, kk, width, gy, gyv, &cols, ct, &mut gw, gwv, true, threads,
+                    );
+                }
+            }
+        }
+        gw
+    };
+    let (per_task, threads) = split_batch(g);
+    if per_task >= g.batch {
+        return partial(0..g.batch, threads);
+    }
+    let parts: Vec<Vec<T>> = parallel::install(|| {
+        (0..g.batch.div_ceil(per_task))
+            .into_par_iter()
+            .map(|t| partial(t * per_task..((t + 1) * per_task).min(g.batch), 1))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let mut gw = parts.next().unwrap_or_else(|| vec![T::zero(); wlen]);
+    for part in parts {
+        for (a, b) in gw.iter_mut().zip(part) {
+            *a += b;
+        }
+    }
+    gw
+}
+
+/// Bias gradient: per channel, the sum of gy (batch, channels, plane) over
+/// batch and plane (accumulated in f64).
+pub fn backward_bias<T: Float>(gy: &[T], batch: usize, channels: usize, plane: usize) -> Vec<T> {
+    let mut sums = vec![0.0f64; channels];
+    for n in 0..batch {
+        for (c, s) in sums.iter_mut().enumerate() {
+            let row = &gy[(n * channels + c) * plane..][..plane];
+            *s += row.iter().map(|v| v.to_f64()).sum::<f64>();
+        }
+    }
+    sums.into_iter().map(T::from_f64).collect()
+}
+
+/// y[n, c, :] += bias[c] for y (batch, channels, plane).
+pub fn add_bias<T: Float>(y: &mut [T], bias: &[T], channels: usize, plane: usize) {
+    if plane == 0 || channels == 0 {
+        return;
+    }
+    for (i, row) in y.chunks_mut(plane).enumerate() {
+        let b = bias[i % channels];
+        for v in row {
+            *v += b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(
+        input: [usize; 3],
+        kernel: [usize; 3],
+        stride: [usize; 3],
+        pad: [usize; 3],
+        dilation: [usize; 3],
+        groups: usize,
+    ) -> ConvGeom {
+        let mut output = [0; 3];
+        for i in 0..3 {
+            output[i] = (input[i] + 2 * pad[i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1;
+        }
+        ConvGeom {
+            batch: 2,
+            c_in: 2 * groups,
+            c_out: 3 * groups,
+            groups,
+            input,
+            output,
+            kernel,
+            stride,
+            pad,
+            dilation,
+        }
+    }
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn dot(a: &[f64], b: &[f64]) -> f64 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    /// Direct definition of the convolution, for comparison.
+    fn reference(g: &ConvGeom, x: &[f64], w: &[f64]) -> Vec<f64> {
+        let (cgi, cgo) = (g.cg_in(), g.cg_out());
+        let mut y = vec![0.0; g.batch * g.c_out * g.out_plane()];
+        for n in 0..g.batch {
+            for co in 0..g.c_out {
+                let grp = co / cgo;
+                for (oi, yv) in y[(n * g.c_out + co) * g.out_plane()..][..g.out_plane()]
+                    .iter_mut()
+                    .enumerate()
+                {
+                    let o = [
+                        oi / (g.output[1] * g.output[2]),
+                        oi / g.output[2] % g.output[1],
+                        oi % g.output[2],
+                    ];
+                    for ci in 0..cgi {
+                        for ki in 0..g.kvol() {
+                            let k = [
+                                ki / (g.kernel[1] * g.kernel[2]),
+                                ki / g.kernel[2] % g.kernel[1],
+                                ki % g.kernel[2],
+                            ];
+                            let pos: Vec<isize> = (0..3)
+                                .map(|d| {
+                                    (o[d] * g.stride[d] + k[d] * g.dilation[d]) as isize
+                                        - g.pad[d] as isize
+                                })
+                                .collect();
+                            if (0..3).all(|d| pos[d] >= 0 && (pos[d] as usize) < g.input[d]) {
+                                let xi = ((n * g.c_in + grp * cgi + ci) * g.input[0]
+                                    + pos[0] as usize)
+                                    * g.input[1]
+                                    * g.input[2]
+                                    + pos[1] as usize * g.input[2]
+                                    + pos[2] as usize;
+                                *yv += x[xi] * w[(co * cgi + ci) * g.kvol() + ki];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn cases() -> Vec<ConvGeom> {
+        vec![
+            geom([1, 1, 9], [1, 1, 3], [1, 1, 2], [0, 0, 1], [1, 1, 1], 1),
+            geom([1, 5, 7], [1, 3, 3], [1, 1, 1], [0, 1, 1], [1, 1, 1], 1),
+            geom([1, 8, 7], [1, 3, 2], [1, 2, 3], [0, 2, 1], [1, 2, 1], 2),
+            geom([3, 4, 5], [2, 3, 1], [2, 1, 1], [1, 0, 0], [1, 1, 1], 1),
+            geom([1, 4, 4], [1, 1, 1], [1, 1, 1], [0, 0, 0], [1, 1, 1], 3),
+            ConvGeom {
+                c_in: 3,
+                c_out: 6,
+                ..geom([1, 7, 9], [1, 3, 3], [1, 2, 2], [0, 1, 2], [1, 2, 1], 3)
+            },
+            ConvGeom {
+                c_in: 4,
+                c_out: 4,
+                ..geom([3, 5, 6], [2, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 4)
+            },
+            // 800 column rows x 21-wide lines: several line tiles per plane.
+            ConvGeom {
+                c_in: 32,
+                c_out: 3,
+                ..geom([2, 11, 21], [1, 5, 5], [1, 1, 1], [0, 2, 2], [1, 1, 1], 1)
+            },
+        ]
+    }
+
+    #[test]
+    fn large_case_spans_several_tiles() {
+        let g = cases().pop().unwrap();
+        assert!(tiles(&g).count() > 3, "{}", tile_lines(&g));
+    }
+
+    #[test]
+    fn im2col_col2im_are_adjoint() {
+        for g in cases() {
+            let (xl, cl) = (g.cg_in() * g.in_plane(), g.col_rows() * g.out_plane());
+            let (x, c) = (values(xl, 1), values(cl, 2));
+            let all = (0, g.output[0] * g.output[1]);
+            let mut cols = vec![0.0; cl];
+            im2col(&g, &x, all, &mut cols);
+            let mut back = vec![0.0; xl];
+            col2im(&g, &c, all, &mut back);
+            assert!((dot(&cols, &c) - dot(&x, &back)).abs() < 1e-9, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn forward_matches_direct_loops() {
+        for g in cases() {
+            let x = values(g.batch * g.c_in * g.in_plane(), 3);
+            let w = values(g.c_out * g.col_rows(), 4);
+            let y = forward(&g, &x, &w, None);
+            let r = reference(&g, &x, &w);
+            assert_eq!(y.len(), r.len());
+            assert!(y.iter().zip(&r).all(|(a, b)| (a - b).abs() < 1e-9), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn gradients_are_adjoint_to_forward() {
+        // <conv(x, w), gy> = <x, backward_input(gy)> = <w, backward_weight(x, gy)>
+        for g in cases() {
+            let x = values(g.batch * g.c_in * g.in_plane(), 5);
+            let w = values(g.c_out * g.col_rows(), 6);
+            let gy = values(g.batch * g.c_out * g.out_plane(), 7);
+            let lhs = dot(&forward(&g, &x, &w, None), &gy);
+            assert!(
+                (lhs - dot(&x, &backward_input(&g, &gy, &w))).abs() < 1e-9,
+                "{g:?}"
+            );
+            assert!(
+                (lhs - dot(&w, &backward_weight(&g, &x, &gy))).abs() < 1e-9,
+                "{g:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bias_is_added_and_summed() {
+        let g = geom([1, 3, 3], [1, 2, 2], [1, 1, 1], [0, 0, 0], [1, 1, 1], 1);
+        let x = values(g.batch * g.c_in * g.in_plane(), 8);
+        let w = values(g.c_out * g.col_rows(), 9);
+        let b = [0.5, -1.0, 2.0];
+        let with = forward(&g, &x, &w, Some(&b));
+        let mut without = forward(&g, &x, &w, None);
+        add_bias(&mut without, &b, g.c_out, g.out_plane());
+        assert!(with
+            .iter()
+            .zip(&without)
+            .all(|(a, b)| (a - b).abs() < 1e-12));
+        let gb = backward_bias(&vec![1.0; with.len()], g.batch, g.c_out, g.out_plane());
+        assert_eq!(gb, vec![(g.batch * g.out_plane()) as f64; 3]);
+    }
+
+    #[test]
+    fn valid_range_edges() {
+        assert_eq!(valid_range(5, 5, 1, -1), (1, 5));
+        assert_eq!(valid_range(5, 5, 1, 1), (0, 4));
+        assert_eq!(valid_range(3, 5, 2, -1), (1, 3));
+        assert_eq!(valid_range(3, 2, 1, 5), (0, 0));
+        assert_eq!(valid_range(3, 2, 1, -7), (3, 3));
+    }
+}
