@@ -3,3 +3,6 @@
 pub mod arith;
 pub mod gemm;
 pub mod special;
+pub mod norm;
+pub mod planes;
+pub mod pool;
