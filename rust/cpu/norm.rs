@@ -150,18 +150,29 @@ pub fn rows_forward<T: Float>(x: &[T], sh: RowShape, w: Option<&[T]>, b: Option<
         st[0] = acc.stat();
         let (mean, rstd) = (st[0].mean, st[0].rstd(eps));
         let c0 = (r % sh.groups) * cg;
-        if s == 1 && (w.is_some() || b.is_some()) {
+        if s == 1 {
             // Elementwise affine (layer_norm): y = (x - mean) * rstd * w + b.
             let (m, rs) = (T::c(mean), T::c(rstd));
-            for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
-                let mut t = (v - m) * rs;
-                if let Some(w) = w {
-                    t = t * w[c0 + j];
+            let ws = w.map(|w| &w[c0..c0 + cg]);
+            let bs = b.map(|b| &b[c0..c0 + cg]);
+            // One loop per case so each vectorizes without per-element branches.
+            match (ws, bs) {
+                (Some(ws), Some(bs)) => {
+                    for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(ws).zip(bs) {
+                        *o = (v - m) * rs * wv + bv;
+                    }
                 }
-                if let Some(b) = b {
-                    t += b[c0 + j];
+                (Some(ws), None) => {
+                    for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(ws) {
+                        *o = (v - m) * rs * wv;
+                    }
                 }
-                *o = t;
+                (None, Some(bs)) => {
+                    for ((o, &v), &bv) in yr.iter_mut().zip(xr).zip(bs) {
+                        *o = (v - m) * rs + bv;
+                    }
+                }
+                (None, None) => axpk(yr, xr, rs, T::zero() - m * rs),
             }
             return;
         }

@@ -85,17 +85,15 @@ impl Geom {
             }
         }
     }
-    /// Calls `f(flat_input_index)` for every input position of one window.
+    /// Calls `f(row_start, count, step)` for every row of one window: the
+    /// window's inputs in that row are `row_start + j * step`, `j < count`.
     #[inline(always)]
-    fn for_each_in(&self, wd: &Win, wh: &Win, ww: &Win, mut f: impl FnMut(usize)) {
+    fn for_each_row(&self, wd: &Win, wh: &Win, ww: &Win, mut f: impl FnMut(usize, usize, usize)) {
         let [_, h, w] = self.input;
         for a in 0..wd.count {
             let d = wd.first + a * wd.step;
             for b in 0..wh.count {
-                let row = (d * h + wh.first + b * wh.step) * w;
-                for c in 0..ww.count {
-                    f(row + ww.first + c * ww.step);
-                }
+                f((d * h + wh.first + b * wh.step) * w + ww.first, ww.count, ww.step);
             }
         }
     }
@@ -106,58 +104,88 @@ impl Geom {
     }
 }
 
-/// Max pooling forward: values and flat in-plane argmax (first occurrence;
-/// NaN wins, as in PyTorch). An empty window gives -inf and index -1.
-pub fn max_forward<T: Float>(x: &[T], g: &Geom) -> (Vec<T>, Vec<i64>) {
+/// Max pooling forward: values and, when `need_idx`, the flat in-plane
+/// argmax. As PyTorch: the first maximum wins, a NaN always wins (so the
+/// last NaN's index is kept), and an all -inf window points at its first input.
+pub fn max_forward<T: Float>(x: &[T], g: &Geom, need_idx: bool) -> (Vec<T>, Option<Vec<i64>>) {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = if ip == 0 { 0 } else { x.len() / ip };
     let mut out = vec![T::zero(); planes * op];
-    let mut idx = vec![0i64; planes * op];
+    let mut idx = vec![0i64; if need_idx { planes * op } else { planes }];
+    let nidx = if need_idx { op } else { 1 };
     let fast = g.is_2x2_s2();
-    for_planes2(&mut out, op, &mut idx, op, x.len(), |p, o, ix| {
+    for_planes2(&mut out, op, &mut idx, nidx, x.len(), |p, o, ix| {
         let xp = &x[p * ip..(p + 1) * ip];
-        if fast {
-            max_2x2(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix);
-            return;
+        match (fast, need_idx) {
+            (true, true) => max_2x2::<T, true>(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix),
+            (true, false) => max_2x2::<T, false>(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix),
+            (false, true) => max_plane::<T, true>(xp, g, o, ix),
+            (false, false) => max_plane::<T, false>(xp, g, o, ix),
         }
-        max_plane(xp, g, o, ix);
     });
-    (out, idx)
+    (out, need_idx.then_some(idx))
+}
+
+/// PyTorch's max update rule: `val > max || isnan(val)`.
+#[inline(always)]
+fn beats<T: Float>(v: T, m: T) -> bool {
+    v > m || v.is_nan()
 }
 
 /// Max pooling of one plane through the generic windows.
-fn max_plane<T: Float>(xp: &[T], g: &Geom, o: &mut [T], ix: &mut [i64]) {
+fn max_plane<T: Float, const IDX: bool>(xp: &[T], g: &Geom, o: &mut [T], ix: &mut [i64]) {
     g.for_each_out(|k, wd, wh, ww| {
         let mut m = T::c(f64::NEG_INFINITY);
-        let mut mi = -1i64;
-        g.for_each_in(wd, wh, ww, |i| {
-            let v = xp[i];
-            if mi < 0 || v > m || (v.is_nan() && !m.is_nan()) {
-                m = v;
-                mi = i as i64;
+        let mut mi = usize::MAX;
+        g.for_each_row(wd, wh, ww, |start, count, step| {
+            if mi == usize::MAX && count > 0 {
+                mi = start;
+            }
+            if step == 1 {
+                for (j, &v) in xp[start..start + count].iter().enumerate() {
+                    if beats(v, m) {
+                        m = v;
+                        if IDX {
+                            mi = start + j;
+                        }
+                    }
+                }
+            } else {
+                for j in 0..count {
+                    let v = xp[start + j * step];
+                    if beats(v, m) {
+                        m = v;
+                        if IDX {
+                            mi = start + j * step;
+                        }
+                    }
+                }
             }
         });
         o[k] = m;
-        ix[k] = mi;
+        if IDX {
+            ix[k] = if mi == usize::MAX { -1 } else { mi as i64 };
+        }
     });
 }
 
 /// 2x2 stride-2 max pooling of one plane of width `w` (the hot CNN case).
-fn max_2x2<T: Float>(x: &[T], w: usize, oh: usize, ow: usize, out: &mut [T], idx: &mut [i64]) {
+fn max_2x2<T: Float, const IDX: bool>(x: &[T], w: usize, oh: usize, ow: usize, out: &mut [T], idx: &mut [i64]) {
     for r in 0..oh {
         let (r0, r1) = (&x[2 * r * w..2 * r * w + w], &x[(2 * r + 1) * w..(2 * r + 2) * w]);
-        let (orow, irow) = (&mut out[r * ow..(r + 1) * ow], &mut idx[r * ow..(r + 1) * ow]);
+        let orow = &mut out[r * ow..(r + 1) * ow];
         for c in 0..ow {
-            let cands = [r0[2 * c], r0[2 * c + 1], r1[2 * c], r1[2 * c + 1]];
-            let mut best = 0;
-            for (j, &v) in cands.iter().enumerate().skip(1) {
-                let m = cands[best];
-                if v > m || (v.is_nan() && !m.is_nan()) {
+            let (mut m, mut best) = (r0[2 * c], 0);
+            for (j, v) in [(1, r0[2 * c + 1]), (2, r1[2 * c]), (3, r1[2 * c + 1])] {
+                if beats(v, m) {
+                    m = v;
                     best = j;
                 }
             }
-            orow[c] = cands[best];
-            irow[c] = ((2 * r + best / 2) * w + 2 * c + best % 2) as i64;
+            orow[c] = m;
+            if IDX {
+                idx[r * ow + c] = ((2 * r + best / 2) * w + 2 * c + best % 2) as i64;
+            }
         }
     }
 }
@@ -235,7 +263,13 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
         let xp = &x[p * ip..(p + 1) * ip];
         g.for_each_out(|k, wd, wh, ww| {
             let mut s = T::zero();
-            g.for_each_in(wd, wh, ww, |i| s += xp[i]);
+            g.for_each_row(wd, wh, ww, |start, count, step| {
+                if step == 1 {
+                    s += xp[start..start + count].iter().fold(T::zero(), |a, &v| a + v);
+                } else {
+                    (0..count).for_each(|j| s += xp[start + j * step]);
+                }
+            });
             o[k] = s / T::c(divisor(div, wd, wh, ww));
         });
     });
@@ -250,7 +284,7 @@ pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -
         let gs = &gy[p * op..(p + 1) * op];
         g.for_each_out(|k, wd, wh, ww| {
             let v = gs[k] / T::c(divisor(div, wd, wh, ww));
-            g.for_each_in(wd, wh, ww, |i| gp[i] += v);
+            g.for_each_row(wd, wh, ww, |start, count, step| (0..count).for_each(|j| gp[start + j * step] += v));
         });
     });
     gx
@@ -292,11 +326,13 @@ mod tests {
         let x: Vec<f32> = vec![1.0, 1.0, 0.0, 2.0, 1.0, 0.0, 2.0, 2.0, 5.0, 5.0, 3.0, 3.0, 5.0, 5.0, 3.0, 4.0];
         let g = geom2(4, 4, strided_windows(4, 2, 2, 2, 0, 1), strided_windows(4, 2, 2, 2, 0, 1));
         assert!(g.is_2x2_s2());
-        let (v, i) = max_forward(&x, &g);
+        let (v, i) = max_forward(&x, &g, true);
+        let i = i.unwrap();
+        assert_eq!(max_forward(&x, &g, false).0, v);
         assert_eq!(v, vec![1.0, 2.0, 5.0, 4.0]);
         assert_eq!(i, vec![0, 3, 8, 15]);
         let (mut v2, mut i2) = (vec![0.0f32; 4], vec![0i64; 4]);
-        max_plane(&x, &g, &mut v2, &mut i2);
+        max_plane::<f32, true>(&x, &g, &mut v2, &mut i2);
         assert_eq!((v2, i2), (v, i.clone()));
         let gx = scatter_planes(&[1.0f32, 2.0, 3.0, 4.0], &i, 4, 16, 1);
         assert_eq!(gx[0] + gx[3] + gx[8] + gx[15], 10.0);

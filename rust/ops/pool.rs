@@ -5,6 +5,7 @@
 //! its input as `N*C` planes of spatial size `[D, H, W]` (missing leading dims
 //! are 1) and hands per-dim windows to the kernels in `cpu::pool`.
 
+use crate::autograd::node::needs_grad;
 use crate::autograd::{record, SavedTensor};
 use crate::bail;
 use crate::cpu::pool::{self as k, Divisor, Geom, Win};
@@ -143,13 +144,16 @@ fn avg_name(nd: usize, adaptive: bool) -> &'static str {
 }
 
 /// Max over windows, with the backward that routes each gradient to its argmax.
-fn max_common(x: &Tensor, p: Planes, g: Geom, nd: usize, adaptive: bool, what: &str) -> Result<(Tensor, Tensor)> {
+/// Indices are computed only when returned or needed for backward.
+fn max_common(x: &Tensor, p: Planes, g: Geom, nd: usize, adaptive: bool, return_indices: bool, what: &str) -> Result<(Tensor, Option<Tensor>)> {
     let shape = out_shape(&p, &g, nd);
     let xc = x.contiguous_raw();
+    let need_idx = return_indices || needs_grad(&[x]);
     let (out, idx) = crate::dispatch_float!(x.dtype(), what, T => {
-        let (o, i) = k::max_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g);
-        (Tensor::from_vec(o, &shape), Tensor::from_vec(i, &shape))
+        let (o, i) = k::max_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, need_idx);
+        (Tensor::from_vec(o, &shape), i.map(|i| Tensor::from_vec(i, &shape)))
     });
+    let Some(idx) = idx else { return Ok((out, None)) };
     let (si, in_shape) = (SavedTensor::new(&idx), x.shape().to_vec());
     let (ip, op, planes, dtype) = (g.in_plane(), g.out_plane(), p.planes, x.dtype());
     record(max_name(nd, adaptive), &[x], &[&out], move |gr| {
@@ -160,7 +164,7 @@ fn max_common(x: &Tensor, p: Planes, g: Geom, nd: usize, adaptive: bool, what: &
             Tensor::from_vec(k::scatter_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, op, ip, planes), &in_shape));
         Ok(vec![Some(gx)])
     });
-    Ok((out, idx))
+    Ok((out, return_indices.then_some(idx)))
 }
 
 /// Average over windows, with the backward that spreads each gradient back.
@@ -180,12 +184,12 @@ fn avg_common(x: &Tensor, p: Planes, g: Geom, nd: usize, div: Divisor, adaptive:
     Ok(out)
 }
 
-/// `max_pool{nd}d`: values and flat per-plane indices.
-pub fn max_pool(x: &Tensor, nd: usize, prm: &PoolParams) -> Result<(Tensor, Tensor)> {
+/// `max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
+pub fn max_pool(x: &Tensor, nd: usize, prm: &PoolParams, return_indices: bool) -> Result<(Tensor, Option<Tensor>)> {
     let name = format!("max_pool{nd}d");
     let p = split_input(x, nd, &name)?;
     let g = strided_geom(&p, nd, prm, &name)?;
-    max_common(x, p, g, nd, false, &name)
+    max_common(x, p, g, nd, false, return_indices, &name)
 }
 
 /// `avg_pool{nd}d` (dilation is always 1).
@@ -222,12 +226,12 @@ pub fn adaptive_avg_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result
     avg_common(x, p, g, nd, Divisor::Valid, true, &name)
 }
 
-/// `adaptive_max_pool{nd}d`: values and flat per-plane indices.
-pub fn adaptive_max_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result<(Tensor, Tensor)> {
+/// `adaptive_max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
+pub fn adaptive_max_pool(x: &Tensor, nd: usize, output_size: &[usize], return_indices: bool) -> Result<(Tensor, Option<Tensor>)> {
     let name = format!("adaptive_max_pool{nd}d");
     let p = adaptive_input(x, nd, &name)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
-    max_common(x, p, g, nd, true, &name)
+    max_common(x, p, g, nd, true, return_indices, &name)
 }
 
 /// `max_unpool{nd}d`: place each value at its flat per-plane index in a

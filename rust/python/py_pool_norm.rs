@@ -15,10 +15,10 @@ fn opt(t: &Option<PyRef<'_, PyTensor>>) -> Option<Tensor> {
 
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-fn _max_pool(input: PyRef<'_, PyTensor>, nd: usize, kernel_size: Vec<usize>, stride: Vec<usize>, padding: Vec<usize>, dilation: Vec<usize>, ceil_mode: bool) -> PyResult<(PyTensor, PyTensor)> {
+fn _max_pool(input: PyRef<'_, PyTensor>, nd: usize, kernel_size: Vec<usize>, stride: Vec<usize>, padding: Vec<usize>, dilation: Vec<usize>, ceil_mode: bool, return_indices: bool) -> PyResult<(PyTensor, Option<PyTensor>)> {
     let prm = pool::PoolParams { kernel: kernel_size, stride, padding, dilation, ceil_mode };
-    let (o, i) = pool::max_pool(&input.t, nd, &prm)?;
-    Ok((wrap(o), wrap(i)))
+    let (o, i) = pool::max_pool(&input.t, nd, &prm, return_indices)?;
+    Ok((wrap(o), i.map(wrap)))
 }
 
 #[pyfunction]
@@ -35,9 +35,9 @@ fn _adaptive_avg_pool(input: PyRef<'_, PyTensor>, nd: usize, output_size: Vec<us
 }
 
 #[pyfunction]
-fn _adaptive_max_pool(input: PyRef<'_, PyTensor>, nd: usize, output_size: Vec<usize>) -> PyResult<(PyTensor, PyTensor)> {
-    let (o, i) = pool::adaptive_max_pool(&input.t, nd, &output_size)?;
-    Ok((wrap(o), wrap(i)))
+fn _adaptive_max_pool(input: PyRef<'_, PyTensor>, nd: usize, output_size: Vec<usize>, return_indices: bool) -> PyResult<(PyTensor, Option<PyTensor>)> {
+    let (o, i) = pool::adaptive_max_pool(&input.t, nd, &output_size, return_indices)?;
+    Ok((wrap(o), i.map(wrap)))
 }
 
 #[pyfunction]

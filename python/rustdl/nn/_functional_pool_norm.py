@@ -61,6 +61,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
         _ints(padding, "padding"),
         _ints(dilation, "dilation"),
         bool(ceil_mode),
+        bool(return_indices),
     )
     return (out, indices) if return_indices else out
 
@@ -124,7 +125,7 @@ def adaptive_avg_pool3d(input, output_size):
 
 
 def _adaptive_max(nd, input, output_size, return_indices):
-    out, indices = _C._adaptive_max_pool(input, nd, _output_size(nd, input, output_size))
+    out, indices = _C._adaptive_max_pool(input, nd, _output_size(nd, input, output_size), bool(return_indices))
     return (out, indices) if return_indices else out
 
 
