@@ -2,7 +2,7 @@
 
 pub mod arith;
 pub mod gemm;
-pub mod special;
 pub mod norm;
 pub mod planes;
 pub mod pool;
+pub mod special;

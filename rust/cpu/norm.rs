@@ -91,7 +91,12 @@ struct Acc {
 
 impl Acc {
     fn new<T: Float>(shift: T) -> Acc {
-        Acc { shift: shift.to_f64(), count: 0, s1: 0.0, s2: 0.0 }
+        Acc {
+            shift: shift.to_f64(),
+            count: 0,
+            s1: 0.0,
+            s2: 0.0,
+        }
     }
     fn add<T: Float>(&mut self, seg: &[T]) {
         let (a, b) = shifted_sums(seg, T::c(self.shift));
@@ -101,10 +106,16 @@ impl Acc {
     }
     fn stat(&self) -> Stat {
         if self.count == 0 {
-            return Stat { mean: f64::NAN, var: f64::NAN };
+            return Stat {
+                mean: f64::NAN,
+                var: f64::NAN,
+            };
         }
         let m = self.s1 / self.count as f64;
-        Stat { mean: self.shift + m, var: (self.s2 / self.count as f64 - m * m).max(0.0) }
+        Stat {
+            mean: self.shift + m,
+            var: (self.s2 / self.count as f64 - m * m).max(0.0),
+        }
     }
 }
 
@@ -135,7 +146,13 @@ fn axpk<T: Float>(y: &mut [T], x: &[T], a: T, k: T) {
 }
 
 /// Forward of a rows normalization: output and per-row statistics.
-pub fn rows_forward<T: Float>(x: &[T], sh: RowShape, w: Option<&[T]>, b: Option<&[T]>, eps: f64) -> (Vec<T>, Vec<Stat>) {
+pub fn rows_forward<T: Float>(
+    x: &[T],
+    sh: RowShape,
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    eps: f64,
+) -> (Vec<T>, Vec<Stat>) {
     let (len, cg, s) = (sh.row_len(), sh.cg(), sh.s);
     let rows = sh.n * sh.groups;
     let mut y = vec![T::zero(); x.len()];
@@ -180,11 +197,19 @@ pub fn rows_forward<T: Float>(x: &[T], sh: RowShape, w: Option<&[T]>, b: Option<
             let c = c0 + j;
             let a = rstd * w.map_or(1.0, |w| w[c].to_f64());
             let k = b.map_or(0.0, |b| b[c].to_f64()) - mean * a;
-            axpk(&mut yr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s], T::c(a), T::c(k));
+            axpk(
+                &mut yr[j * s..(j + 1) * s],
+                &xr[j * s..(j + 1) * s],
+                T::c(a),
+                T::c(k),
+            );
         }
     });
     (y, stats)
 }
+
+/// Per-channel gradients of the affine weight and bias.
+pub type AffineGrads<T> = (Vec<T>, Vec<T>);
 
 /// Gradients of a rows normalization: `gx`, and per-channel (`gw`, `gb`)
 /// when `need_wb`. The affine gradients are summed per part of at most
@@ -197,7 +222,7 @@ pub fn rows_backward<T: Float>(
     w: Option<&[T]>,
     eps: f64,
     need_wb: bool,
-) -> (Vec<T>, Option<(Vec<T>, Vec<T>)>) {
+) -> (Vec<T>, Option<AffineGrads<T>>) {
     const PART_ROWS: usize = 64;
     let (len, cg, s, c) = (sh.row_len(), sh.cg(), sh.s, sh.c);
     let rows = sh.n * sh.groups;
@@ -257,20 +282,29 @@ pub fn rows_backward<T: Float>(
         for j in 0..cg {
             let seg = j * s..(j + 1) * s;
             let (a, k1, k0) = (T::c(wc(c0 + j) * rstd), T::c(k1), T::c(k0));
-            for ((o, &g), &xv) in gxr[seg.clone()].iter_mut().zip(&gr[seg.clone()]).zip(&xr[seg]) {
+            for ((o, &g), &xv) in gxr[seg.clone()]
+                .iter_mut()
+                .zip(&gr[seg.clone()])
+                .zip(&xr[seg])
+            {
                 *o = g * a + xv * k1 + k0;
             }
         }
     };
     let part = PART_ROWS.min(rows);
     let run = |(i, chunk): (usize, &mut [T])| {
-        let (mut pw, mut pb, mut tmp) = (vec![T::zero(); if need_wb { c } else { 0 }], vec![T::zero(); if need_wb { c } else { 0 }], Vec::new());
+        let (mut pw, mut pb, mut tmp) = (
+            vec![T::zero(); if need_wb { c } else { 0 }],
+            vec![T::zero(); if need_wb { c } else { 0 }],
+            Vec::new(),
+        );
         for (k, gxr) in chunk.chunks_mut(len).enumerate() {
             one_row(i * part + k, gxr, &mut pw, &mut pb, &mut tmp);
         }
         (pw, pb)
     };
-    let parts: Vec<(Vec<T>, Vec<T>)> = if x.len() < parallel::GRAIN || parallel::num_threads() == 1 {
+    let parts: Vec<(Vec<T>, Vec<T>)> = if x.len() < parallel::GRAIN || parallel::num_threads() == 1
+    {
         gx.chunks_mut(part * len).enumerate().map(run).collect()
     } else {
         parallel::install(|| gx.par_chunks_mut(part * len).enumerate().map(run).collect())
@@ -283,7 +317,10 @@ pub fn rows_backward<T: Float>(
                 gb[j] += pb[j].to_f64();
             }
         }
-        (gw.into_iter().map(T::c).collect(), gb.into_iter().map(T::c).collect())
+        (
+            gw.into_iter().map(T::c).collect(),
+            gb.into_iter().map(T::c).collect(),
+        )
     });
     (gx, wb)
 }
@@ -308,7 +345,13 @@ pub fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, s: usize) -> Vec<Sta
 }
 
 /// Per-channel (sum(gy), sum(gy * x)) of `(n, c, s)` tensors.
-pub fn channel_grad_sums<T: Float>(gy: &[T], x: &[T], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
+pub fn channel_grad_sums<T: Float>(
+    gy: &[T],
+    x: &[T],
+    n: usize,
+    c: usize,
+    s: usize,
+) -> Vec<(f64, f64)> {
     let one = |ch: usize| {
         let (mut a, mut b) = (0.0, 0.0);
         for i in 0..n {
@@ -341,7 +384,15 @@ pub fn channel_affine<T: Float>(x: &[T], c: usize, s: usize, scale: &[T], shift:
 
 /// `gx = gy * a[c] + x * k1[c] + k0[c]` for `(n, c, s)` tensors (the shape
 /// of every normalization's input gradient).
-pub fn channel_grad_input<T: Float>(gy: &[T], x: &[T], c: usize, s: usize, a: &[T], k1: &[T], k0: &[T]) -> Vec<T> {
+pub fn channel_grad_input<T: Float>(
+    gy: &[T],
+    x: &[T],
+    c: usize,
+    s: usize,
+    a: &[T],
+    k1: &[T],
+    k0: &[T],
+) -> Vec<T> {
     let mut gx = vec![T::zero(); x.len()];
     if s == 0 {
         return gx;
@@ -349,7 +400,11 @@ pub fn channel_grad_input<T: Float>(gy: &[T], x: &[T], c: usize, s: usize, a: &[
     for_planes(&mut gx, s, 2 * x.len(), |p, gp| {
         let ch = p % c;
         let (a, k1, k0) = (a[ch], k1[ch], k0[ch]);
-        for ((o, &g), &xv) in gp.iter_mut().zip(&gy[p * s..(p + 1) * s]).zip(&x[p * s..(p + 1) * s]) {
+        for ((o, &g), &xv) in gp
+            .iter_mut()
+            .zip(&gy[p * s..(p + 1) * s])
+            .zip(&x[p * s..(p + 1) * s])
+        {
             *o = g * a + xv * k1 + k0;
         }
     });
@@ -362,25 +417,38 @@ mod tests {
 
     fn naive_stat(v: &[f64]) -> Stat {
         let m = v.iter().sum::<f64>() / v.len() as f64;
-        Stat { mean: m, var: v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64 }
+        Stat {
+            mean: m,
+            var: v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64,
+        }
     }
 
     #[test]
     fn shifted_stats_are_accurate_with_large_mean() {
-        let v: Vec<f32> = (0..5000).map(|i| 1000.0 + ((i * 37) % 101) as f32 * 0.01).collect();
+        let v: Vec<f32> = (0..5000)
+            .map(|i| 1000.0 + ((i * 37) % 101) as f32 * 0.01)
+            .collect();
         let mut acc = Acc::new(v[0]);
         acc.add(&v);
         let got = acc.stat();
         let want = naive_stat(&v.iter().map(|&x| x as f64).collect::<Vec<_>>());
         assert!((got.mean - want.mean).abs() < 1e-3);
-        assert!((got.var - want.var).abs() / want.var < 1e-3, "{got:?} {want:?}");
+        assert!(
+            (got.var - want.var).abs() / want.var < 1e-3,
+            "{got:?} {want:?}"
+        );
     }
 
     #[test]
     fn rows_forward_normalizes_each_group() {
         // n=2, c=4, s=3, groups=2 -> rows of 6
         let x: Vec<f64> = (0..24).map(|i| ((i * 7) % 11) as f64).collect();
-        let sh = RowShape { n: 2, c: 4, s: 3, groups: 2 };
+        let sh = RowShape {
+            n: 2,
+            c: 4,
+            s: 3,
+            groups: 2,
+        };
         let w = [1.0, 2.0, 3.0, 4.0];
         let b = [0.5, 0.0, -0.5, 1.0];
         let (y, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5);
@@ -398,9 +466,24 @@ mod tests {
     /// Finite differences of L = sum(y * gy) for the rows norm, both code paths.
     #[test]
     fn rows_backward_matches_finite_differences() {
-        for sh in [RowShape { n: 3, c: 5, s: 1, groups: 1 }, RowShape { n: 2, c: 4, s: 3, groups: 2 }] {
+        for sh in [
+            RowShape {
+                n: 3,
+                c: 5,
+                s: 1,
+                groups: 1,
+            },
+            RowShape {
+                n: 2,
+                c: 4,
+                s: 3,
+                groups: 2,
+            },
+        ] {
             let len = sh.n * sh.c * sh.s;
-            let x: Vec<f64> = (0..len).map(|i| ((i * 13) % 7) as f64 * 0.3 - 1.0).collect();
+            let x: Vec<f64> = (0..len)
+                .map(|i| ((i * 13) % 7) as f64 * 0.3 - 1.0)
+                .collect();
             let gy: Vec<f64> = (0..len).map(|i| ((i * 5) % 9) as f64 * 0.1 - 0.4).collect();
             let w: Vec<f64> = (0..sh.c).map(|i| 0.5 + i as f64 * 0.25).collect();
             let b: Vec<f64> = (0..sh.c).map(|i| i as f64 * 0.1).collect();
@@ -417,7 +500,11 @@ mod tests {
                 p[i] += h;
                 m[i] -= h;
                 let num = (loss(&p, &w) - loss(&m, &w)) / (2.0 * h);
-                assert!((num - gx[i]).abs() < 1e-6, "{sh:?} gx[{i}] {num} vs {}", gx[i]);
+                assert!(
+                    (num - gx[i]).abs() < 1e-6,
+                    "{sh:?} gx[{i}] {num} vs {}",
+                    gx[i]
+                );
             }
             for j in 0..sh.c {
                 let (mut p, mut m) = (w.clone(), w.clone());
@@ -427,7 +514,12 @@ mod tests {
                 assert!((num - gw[j]).abs() < 1e-6, "gw[{j}]");
             }
             let gb_want: Vec<f64> = (0..sh.c)
-                .map(|ch| (0..len).filter(|&i| (i / sh.s) % sh.c == ch).map(|i| gy[i]).sum())
+                .map(|ch| {
+                    (0..len)
+                        .filter(|&i| (i / sh.s) % sh.c == ch)
+                        .map(|i| gy[i])
+                        .sum()
+                })
                 .collect();
             for j in 0..sh.c {
                 assert!((gb[j] - gb_want[j]).abs() < 1e-12);
@@ -441,7 +533,13 @@ mod tests {
         let x: Vec<f32> = (0..n * c * s).map(|i| (i % 5) as f32).collect();
         let st = channel_stats(&x, n, c, s);
         for ch in 0..c {
-            let vals: Vec<f64> = (0..n).flat_map(|i| x[(i * c + ch) * s..(i * c + ch + 1) * s].iter().map(|&v| v as f64)).collect();
+            let vals: Vec<f64> = (0..n)
+                .flat_map(|i| {
+                    x[(i * c + ch) * s..(i * c + ch + 1) * s]
+                        .iter()
+                        .map(|&v| v as f64)
+                })
+                .collect();
             let want = naive_stat(&vals);
             assert!((st[ch].mean - want.mean).abs() < 1e-6 && (st[ch].var - want.var).abs() < 1e-6);
         }
@@ -449,7 +547,10 @@ mod tests {
         assert_eq!(y[0], 1.0);
         assert_eq!(y[s + 1], 3.0 * x[s + 1]);
         let sums = channel_grad_sums(&x, &x, n, c, s);
-        let sq: f64 = (0..n).flat_map(|i| x[i * c * s..i * c * s + s].to_vec()).map(|v| (v * v) as f64).sum();
+        let sq: f64 = (0..n)
+            .flat_map(|i| x[i * c * s..i * c * s + s].to_vec())
+            .map(|v| (v * v) as f64)
+            .sum();
         assert_eq!(sums[0].1, sq);
     }
 }

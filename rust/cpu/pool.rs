@@ -22,7 +22,13 @@ pub struct Win {
 /// Output size of a strided window along one dim, as PyTorch's
 /// `pooling_output_shape` (may be <= 0 for inputs that are too small).
 pub fn out_size(input: usize, k: usize, stride: usize, pad: usize, dil: usize, ceil: bool) -> i64 {
-    let (i, k, s, p, d) = (input as i64, k as i64, stride as i64, pad as i64, dil as i64);
+    let (i, k, s, p, d) = (
+        input as i64,
+        k as i64,
+        stride as i64,
+        pad as i64,
+        dil as i64,
+    );
     let num = i + 2 * p - d * (k - 1) - 1 + if ceil { s - 1 } else { 0 };
     let mut o = num.div_euclid(s) + 1;
     // The last window must start inside the input or the left padding.
@@ -33,7 +39,14 @@ pub fn out_size(input: usize, k: usize, stride: usize, pad: usize, dil: usize, c
 }
 
 /// Windows of a strided (max/avg) pooling along one dim.
-pub fn strided_windows(input: usize, out: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Vec<Win> {
+pub fn strided_windows(
+    input: usize,
+    out: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    dil: usize,
+) -> Vec<Win> {
     (0..out)
         .map(|o| {
             let start = (o * stride) as i64 - pad as i64;
@@ -43,7 +56,12 @@ pub fn strided_windows(input: usize, out: usize, k: usize, stride: usize, pad: u
             let j1 = ((input as i64 - start + d - 1) / d).clamp(0, k);
             let count = (j1 - j0).max(0) as usize;
             let end_padded = (start + k).min(input as i64 + pad as i64);
-            Win { first: (start + j0 * d).max(0) as usize, count, step: dil, padded: (end_padded - start) as usize }
+            Win {
+                first: (start + j0 * d).max(0) as usize,
+                count,
+                step: dil,
+                padded: (end_padded - start) as usize,
+            }
         })
         .collect()
 }
@@ -54,7 +72,12 @@ pub fn adaptive_windows(input: usize, out: usize) -> Vec<Win> {
         .map(|o| {
             let s = o * input / out;
             let e = ((o + 1) * input).div_ceil(out);
-            Win { first: s, count: e - s, step: 1, padded: e - s }
+            Win {
+                first: s,
+                count: e - s,
+                step: 1,
+                padded: e - s,
+            }
         })
         .collect()
 }
@@ -93,14 +116,26 @@ impl Geom {
         for a in 0..wd.count {
             let d = wd.first + a * wd.step;
             for b in 0..wh.count {
-                f((d * h + wh.first + b * wh.step) * w + ww.first, ww.count, ww.step);
+                f(
+                    (d * h + wh.first + b * wh.step) * w + ww.first,
+                    ww.count,
+                    ww.step,
+                );
             }
         }
     }
     /// True for the common 2x2 stride-2 unpadded, undilated 2-d window.
     fn is_2x2_s2(&self) -> bool {
-        let full2 = |ws: &Vec<Win>| ws.iter().enumerate().all(|(o, w)| w.first == 2 * o && w.count == 2 && w.step == 1);
-        self.input[0] == 1 && self.wins[0].len() == 1 && self.wins[0][0].count == 1 && full2(&self.wins[1]) && full2(&self.wins[2])
+        let full2 = |ws: &Vec<Win>| {
+            ws.iter()
+                .enumerate()
+                .all(|(o, w)| w.first == 2 * o && w.count == 2 && w.step == 1)
+        };
+        self.input[0] == 1
+            && self.wins[0].len() == 1
+            && self.wins[0][0].count == 1
+            && full2(&self.wins[1])
+            && full2(&self.wins[2])
     }
 }
 
@@ -109,7 +144,7 @@ impl Geom {
 /// last NaN's index is kept), and an all -inf window points at its first input.
 pub fn max_forward<T: Float>(x: &[T], g: &Geom, need_idx: bool) -> (Vec<T>, Option<Vec<i64>>) {
     let (ip, op) = (g.in_plane(), g.out_plane());
-    let planes = if ip == 0 { 0 } else { x.len() / ip };
+    let planes = x.len().checked_div(ip).unwrap_or(0);
     let mut out = vec![T::zero(); planes * op];
     let mut idx = vec![0i64; if need_idx { planes * op } else { planes }];
     let nidx = if need_idx { op } else { 1 };
@@ -117,8 +152,12 @@ pub fn max_forward<T: Float>(x: &[T], g: &Geom, need_idx: bool) -> (Vec<T>, Opti
     for_planes2(&mut out, op, &mut idx, nidx, x.len(), |p, o, ix| {
         let xp = &x[p * ip..(p + 1) * ip];
         match (fast, need_idx) {
-            (true, true) => max_2x2::<T, true>(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix),
-            (true, false) => max_2x2::<T, false>(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix),
+            (true, true) => {
+                max_2x2::<T, true>(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix)
+            }
+            (true, false) => {
+                max_2x2::<T, false>(xp, g.input[2], g.wins[1].len(), g.wins[2].len(), o, ix)
+            }
             (false, true) => max_plane::<T, true>(xp, g, o, ix),
             (false, false) => max_plane::<T, false>(xp, g, o, ix),
         }
@@ -170,9 +209,19 @@ fn max_plane<T: Float, const IDX: bool>(xp: &[T], g: &Geom, o: &mut [T], ix: &mu
 }
 
 /// 2x2 stride-2 max pooling of one plane of width `w` (the hot CNN case).
-fn max_2x2<T: Float, const IDX: bool>(x: &[T], w: usize, oh: usize, ow: usize, out: &mut [T], idx: &mut [i64]) {
+fn max_2x2<T: Float, const IDX: bool>(
+    x: &[T],
+    w: usize,
+    oh: usize,
+    ow: usize,
+    out: &mut [T],
+    idx: &mut [i64],
+) {
     for r in 0..oh {
-        let (r0, r1) = (&x[2 * r * w..2 * r * w + w], &x[(2 * r + 1) * w..(2 * r + 2) * w]);
+        let (r0, r1) = (
+            &x[2 * r * w..2 * r * w + w],
+            &x[(2 * r + 1) * w..(2 * r + 2) * w],
+        );
         let orow = &mut out[r * ow..(r + 1) * ow];
         for c in 0..ow {
             let (mut m, mut best) = (r0[2 * c], 0);
@@ -192,10 +241,19 @@ fn max_2x2<T: Float, const IDX: bool>(x: &[T], w: usize, oh: usize, ow: usize, o
 
 /// Scatter-add `gy` into a zero input-sized gradient at the flat in-plane
 /// `idx` of each plane (backward of max pooling; also max_unpool forward).
-pub fn scatter_planes<T: Float>(gy: &[T], idx: &[i64], out_plane: usize, in_plane: usize, planes: usize) -> Vec<T> {
+pub fn scatter_planes<T: Float>(
+    gy: &[T],
+    idx: &[i64],
+    out_plane: usize,
+    in_plane: usize,
+    planes: usize,
+) -> Vec<T> {
     let mut gx = vec![T::zero(); planes * in_plane];
     for_planes(&mut gx, in_plane, gy.len() + planes * in_plane, |p, gp| {
-        let (gs, is) = (&gy[p * out_plane..(p + 1) * out_plane], &idx[p * out_plane..(p + 1) * out_plane]);
+        let (gs, is) = (
+            &gy[p * out_plane..(p + 1) * out_plane],
+            &idx[p * out_plane..(p + 1) * out_plane],
+        );
         for (&g, &i) in gs.iter().zip(is) {
             if i >= 0 && (i as usize) < in_plane {
                 gp[i as usize] += g;
@@ -207,25 +265,48 @@ pub fn scatter_planes<T: Float>(gy: &[T], idx: &[i64], out_plane: usize, in_plan
 
 /// Place `x` at the flat per-plane `idx` of a zero output with `out_plane`
 /// elements per plane (max_unpool). Indices were checked by the caller.
-pub fn unpool_planes<T: Float>(x: &[T], idx: &[i64], in_plane: usize, out_plane: usize, planes: usize) -> Vec<T> {
+pub fn unpool_planes<T: Float>(
+    x: &[T],
+    idx: &[i64],
+    in_plane: usize,
+    out_plane: usize,
+    planes: usize,
+) -> Vec<T> {
     let mut out = vec![T::zero(); planes * out_plane];
-    for_planes(&mut out, out_plane, x.len() + planes * out_plane, |p, op| {
-        let (xs, is) = (&x[p * in_plane..(p + 1) * in_plane], &idx[p * in_plane..(p + 1) * in_plane]);
-        for (&v, &i) in xs.iter().zip(is) {
-            if let Some(o) = op.get_mut(i as usize) {
-                *o = v;
+    for_planes(
+        &mut out,
+        out_plane,
+        x.len() + planes * out_plane,
+        |p, op| {
+            let (xs, is) = (
+                &x[p * in_plane..(p + 1) * in_plane],
+                &idx[p * in_plane..(p + 1) * in_plane],
+            );
+            for (&v, &i) in xs.iter().zip(is) {
+                if let Some(o) = op.get_mut(i as usize) {
+                    *o = v;
+                }
             }
-        }
-    });
+        },
+    );
     out
 }
 
 /// Gather `x[idx]` per plane (backward of max_unpool).
-pub fn gather_planes<T: Float>(x: &[T], idx: &[i64], out_plane: usize, in_plane: usize, planes: usize) -> Vec<T> {
+pub fn gather_planes<T: Float>(
+    x: &[T],
+    idx: &[i64],
+    out_plane: usize,
+    in_plane: usize,
+    planes: usize,
+) -> Vec<T> {
     let mut out = vec![T::zero(); planes * out_plane];
     let work = out.len();
     for_planes(&mut out, out_plane, work, |p, op| {
-        let (xs, is) = (&x[p * in_plane..(p + 1) * in_plane], &idx[p * out_plane..(p + 1) * out_plane]);
+        let (xs, is) = (
+            &x[p * in_plane..(p + 1) * in_plane],
+            &idx[p * out_plane..(p + 1) * out_plane],
+        );
         for (o, &i) in op.iter_mut().zip(is) {
             if i >= 0 && (i as usize) < in_plane {
                 *o = xs[i as usize];
@@ -257,7 +338,7 @@ fn divisor(div: Divisor, wd: &Win, wh: &Win, ww: &Win) -> f64 {
 /// Average pooling forward (strided or adaptive, depending on the windows).
 pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
-    let planes = if ip == 0 { 0 } else { x.len() / ip };
+    let planes = x.len().checked_div(ip).unwrap_or(0);
     let mut out = vec![T::zero(); planes * op];
     for_planes(&mut out, op, x.len(), |p, o| {
         let xp = &x[p * ip..(p + 1) * ip];
@@ -265,7 +346,9 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
             let mut s = T::zero();
             g.for_each_row(wd, wh, ww, |start, count, step| {
                 if step == 1 {
-                    s += xp[start..start + count].iter().fold(T::zero(), |a, &v| a + v);
+                    s += xp[start..start + count]
+                        .iter()
+                        .fold(T::zero(), |a, &v| a + v);
                 } else {
                     (0..count).for_each(|j| s += xp[start + j * step]);
                 }
@@ -284,7 +367,9 @@ pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -
         let gs = &gy[p * op..(p + 1) * op];
         g.for_each_out(|k, wd, wh, ww| {
             let v = gs[k] / T::c(divisor(div, wd, wh, ww));
-            g.for_each_row(wd, wh, ww, |start, count, step| (0..count).for_each(|j| gp[start + j * step] += v));
+            g.for_each_row(wd, wh, ww, |start, count, step| {
+                (0..count).for_each(|j| gp[start + j * step] += v)
+            });
         });
     });
     gx
@@ -295,7 +380,10 @@ mod tests {
     use super::*;
 
     fn geom2(h: usize, w: usize, wh: Vec<Win>, ww: Vec<Win>) -> Geom {
-        Geom { input: [1, h, w], wins: [adaptive_windows(1, 1), wh, ww] }
+        Geom {
+            input: [1, h, w],
+            wins: [adaptive_windows(1, 1), wh, ww],
+        }
     }
 
     #[test]
@@ -318,13 +406,23 @@ mod tests {
         // start -1, taps -1, 1, 3 -> 1, 3
         assert_eq!((d[0].first, d[0].count, d[0].step), (1, 2, 2));
         let a = adaptive_windows(9, 4);
-        assert_eq!(a.iter().map(|w| (w.first, w.count)).collect::<Vec<_>>(), vec![(0, 3), (2, 3), (4, 3), (6, 3)]);
+        assert_eq!(
+            a.iter().map(|w| (w.first, w.count)).collect::<Vec<_>>(),
+            vec![(0, 3), (2, 3), (4, 3), (6, 3)]
+        );
     }
 
     #[test]
     fn max_pool_first_tie_and_fast_path_agree() {
-        let x: Vec<f32> = vec![1.0, 1.0, 0.0, 2.0, 1.0, 0.0, 2.0, 2.0, 5.0, 5.0, 3.0, 3.0, 5.0, 5.0, 3.0, 4.0];
-        let g = geom2(4, 4, strided_windows(4, 2, 2, 2, 0, 1), strided_windows(4, 2, 2, 2, 0, 1));
+        let x: Vec<f32> = vec![
+            1.0, 1.0, 0.0, 2.0, 1.0, 0.0, 2.0, 2.0, 5.0, 5.0, 3.0, 3.0, 5.0, 5.0, 3.0, 4.0,
+        ];
+        let g = geom2(
+            4,
+            4,
+            strided_windows(4, 2, 2, 2, 0, 1),
+            strided_windows(4, 2, 2, 2, 0, 1),
+        );
         assert!(g.is_2x2_s2());
         let (v, i) = max_forward(&x, &g, true);
         let i = i.unwrap();
@@ -341,10 +439,23 @@ mod tests {
     #[test]
     fn avg_pool_divisors() {
         let x: Vec<f64> = (0..5).map(|v| v as f64).collect();
-        let g = Geom { input: [1, 1, 5], wins: [adaptive_windows(1, 1), adaptive_windows(1, 1), strided_windows(5, 3, 3, 2, 1, 1)] };
-        assert_eq!(avg_forward(&x, &g, Divisor::Padded), vec![1.0 / 3.0, 2.0, 7.0 / 3.0]);
+        let g = Geom {
+            input: [1, 1, 5],
+            wins: [
+                adaptive_windows(1, 1),
+                adaptive_windows(1, 1),
+                strided_windows(5, 3, 3, 2, 1, 1),
+            ],
+        };
+        assert_eq!(
+            avg_forward(&x, &g, Divisor::Padded),
+            vec![1.0 / 3.0, 2.0, 7.0 / 3.0]
+        );
         assert_eq!(avg_forward(&x, &g, Divisor::Valid), vec![0.5, 2.0, 3.5]);
         let gx = avg_backward(&[1.0f64, 1.0, 1.0], &g, Divisor::Valid, 1);
-        assert_eq!(gx, vec![0.5, 0.5 + 1.0 / 3.0, 1.0 / 3.0, 0.5 + 1.0 / 3.0, 0.5]);
+        assert_eq!(
+            gx,
+            vec![0.5, 0.5 + 1.0 / 3.0, 1.0 / 3.0, 0.5 + 1.0 / 3.0, 0.5]
+        );
     }
 }

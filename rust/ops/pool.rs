@@ -50,7 +50,11 @@ fn split_input(x: &Tensor, nd: usize, name: &str) -> Result<Planes> {
     }
     let mut spatial = [1; 3];
     spatial[3 - nd..].copy_from_slice(sp);
-    Ok(Planes { lead: lead.to_vec(), planes: lead.iter().product(), spatial })
+    Ok(Planes {
+        lead: lead.to_vec(),
+        planes: lead.iter().product(),
+        spatial,
+    })
 }
 
 /// Expand a 1- or nd-long parameter list to nd entries.
@@ -58,7 +62,10 @@ fn expand(v: &[usize], nd: usize, what: &str, name: &str) -> Result<Vec<usize>> 
     match v.len() {
         1 => Ok(vec![v[0]; nd]),
         n if n == nd => Ok(v.to_vec()),
-        _ => bail!(Runtime, "{name}: {what} must either be a single int, or a tuple of {nd} ints"),
+        _ => bail!(
+            Runtime,
+            "{name}: {what} must either be a single int, or a tuple of {nd} ints"
+        ),
     }
 }
 
@@ -71,17 +78,30 @@ fn out_shape(p: &Planes, g: &Geom, nd: usize) -> Vec<usize> {
 /// Windows of a strided pooling, with PyTorch's argument checks.
 fn strided_geom(p: &Planes, nd: usize, prm: &PoolParams, name: &str) -> Result<Geom> {
     let kernel = expand(&prm.kernel, nd, "kernel_size", name)?;
-    let stride = if prm.stride.is_empty() { kernel.clone() } else { expand(&prm.stride, nd, "stride", name)? };
+    let stride = if prm.stride.is_empty() {
+        kernel.clone()
+    } else {
+        expand(&prm.stride, nd, "stride", name)?
+    };
     let padding = expand(&prm.padding, nd, "padding", name)?;
     let dilation = expand(&prm.dilation, nd, "dilation", name)?;
     if kernel.contains(&0) {
-        bail!(Runtime, "{name}: kernel size should be greater than zero, but got kernel_size={kernel:?}");
+        bail!(
+            Runtime,
+            "{name}: kernel size should be greater than zero, but got kernel_size={kernel:?}"
+        );
     }
     if stride.contains(&0) {
-        bail!(Runtime, "{name}: stride should be greater than zero, but got stride={stride:?}");
+        bail!(
+            Runtime,
+            "{name}: stride should be greater than zero, but got stride={stride:?}"
+        );
     }
     if dilation.contains(&0) {
-        bail!(Runtime, "{name}: dilation should be greater than zero, but got dilation={dilation:?}");
+        bail!(
+            Runtime,
+            "{name}: dilation should be greater than zero, but got dilation={dilation:?}"
+        );
     }
     let mut wins: [Vec<Win>; 3] = std::array::from_fn(|_| k::adaptive_windows(1, 1));
     let mut outs = Vec::with_capacity(nd);
@@ -96,10 +116,24 @@ fn strided_geom(p: &Planes, nd: usize, prm: &PoolParams, name: &str) -> Result<G
             );
         }
         let input = p.spatial[3 - nd + i];
-        let o = k::out_size(input, kernel[i], stride[i], padding[i], dilation[i], prm.ceil_mode);
+        let o = k::out_size(
+            input,
+            kernel[i],
+            stride[i],
+            padding[i],
+            dilation[i],
+            prm.ceil_mode,
+        );
         outs.push(o);
         if o >= 1 {
-            wins[3 - nd + i] = k::strided_windows(input, o as usize, kernel[i], stride[i], padding[i], dilation[i]);
+            wins[3 - nd + i] = k::strided_windows(
+                input,
+                o as usize,
+                kernel[i],
+                stride[i],
+                padding[i],
+                dilation[i],
+            );
         }
     }
     if outs.iter().any(|&o| o < 1) {
@@ -111,18 +145,28 @@ fn strided_geom(p: &Planes, nd: usize, prm: &PoolParams, name: &str) -> Result<G
             fmt(outs.iter().map(|s| s.to_string()).collect())
         );
     }
-    Ok(Geom { input: p.spatial, wins })
+    Ok(Geom {
+        input: p.spatial,
+        wins,
+    })
 }
 
 fn adaptive_geom(p: &Planes, nd: usize, output_size: &[usize], name: &str) -> Result<Geom> {
     if output_size.len() != nd {
-        bail!(Runtime, "{name}: output_size must be {nd}, but got {}", output_size.len());
+        bail!(
+            Runtime,
+            "{name}: output_size must be {nd}, but got {}",
+            output_size.len()
+        );
     }
     let mut wins: [Vec<Win>; 3] = std::array::from_fn(|_| k::adaptive_windows(1, 1));
     for i in 0..nd {
         wins[3 - nd + i] = k::adaptive_windows(p.spatial[3 - nd + i], output_size[i]);
     }
-    Ok(Geom { input: p.spatial, wins })
+    Ok(Geom {
+        input: p.spatial,
+        wins,
+    })
 }
 
 fn max_name(nd: usize, adaptive: bool) -> &'static str {
@@ -145,7 +189,15 @@ fn avg_name(nd: usize, adaptive: bool) -> &'static str {
 
 /// Max over windows, with the backward that routes each gradient to its argmax.
 /// Indices are computed only when returned or needed for backward.
-fn max_common(x: &Tensor, p: Planes, g: Geom, nd: usize, adaptive: bool, return_indices: bool, what: &str) -> Result<(Tensor, Option<Tensor>)> {
+fn max_common(
+    x: &Tensor,
+    p: Planes,
+    g: Geom,
+    nd: usize,
+    adaptive: bool,
+    return_indices: bool,
+    what: &str,
+) -> Result<(Tensor, Option<Tensor>)> {
     let shape = out_shape(&p, &g, nd);
     let xc = x.contiguous_raw();
     let need_idx = return_indices || needs_grad(&[x]);
@@ -153,12 +205,19 @@ fn max_common(x: &Tensor, p: Planes, g: Geom, nd: usize, adaptive: bool, return_
         let (o, i) = k::max_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, need_idx);
         (Tensor::from_vec(o, &shape), i.map(|i| Tensor::from_vec(i, &shape)))
     });
-    let Some(idx) = idx else { return Ok((out, None)) };
+    let Some(idx) = idx else {
+        return Ok((out, None));
+    };
     let (si, in_shape) = (SavedTensor::new(&idx), x.shape().to_vec());
     let (ip, op, planes, dtype) = (g.in_plane(), g.out_plane(), p.planes, x.dtype());
     record(max_name(nd, adaptive), &[x], &[&out], move |gr| {
-        let Some(gy) = &gr[0] else { return Ok(vec![None]) };
-        let (gy, idx) = (gy.cast_raw(dtype).contiguous_raw(), si.get()?.contiguous_raw());
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
+        let (gy, idx) = (
+            gy.cast_raw(dtype).contiguous_raw(),
+            si.get()?.contiguous_raw(),
+        );
         let idx = idx.as_slice::<i64>().expect("i64 indices");
         let gx = crate::dispatch_float!(dtype, "max_pool backward", T =>
             Tensor::from_vec(k::scatter_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, op, ip, planes), &in_shape));
@@ -168,14 +227,24 @@ fn max_common(x: &Tensor, p: Planes, g: Geom, nd: usize, adaptive: bool, return_
 }
 
 /// Average over windows, with the backward that spreads each gradient back.
-fn avg_common(x: &Tensor, p: Planes, g: Geom, nd: usize, div: Divisor, adaptive: bool, what: &str) -> Result<Tensor> {
+fn avg_common(
+    x: &Tensor,
+    p: Planes,
+    g: Geom,
+    nd: usize,
+    div: Divisor,
+    adaptive: bool,
+    what: &str,
+) -> Result<Tensor> {
     let shape = out_shape(&p, &g, nd);
     let xc = x.contiguous_raw();
     let out = crate::dispatch_float!(x.dtype(), what, T =>
         Tensor::from_vec(k::avg_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, div), &shape));
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
     record(avg_name(nd, adaptive), &[x], &[&out], move |gr| {
-        let Some(gy) = &gr[0] else { return Ok(vec![None]) };
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
         let gy = gy.cast_raw(dtype).contiguous_raw();
         let gx = crate::dispatch_float!(dtype, "avg_pool backward", T =>
             Tensor::from_vec(k::avg_backward::<T>(gy.as_slice::<T>().expect("contiguous"), &g, div, planes), &in_shape));
@@ -185,7 +254,12 @@ fn avg_common(x: &Tensor, p: Planes, g: Geom, nd: usize, div: Divisor, adaptive:
 }
 
 /// `max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
-pub fn max_pool(x: &Tensor, nd: usize, prm: &PoolParams, return_indices: bool) -> Result<(Tensor, Option<Tensor>)> {
+pub fn max_pool(
+    x: &Tensor,
+    nd: usize,
+    prm: &PoolParams,
+    return_indices: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
     let name = format!("max_pool{nd}d");
     let p = split_input(x, nd, &name)?;
     let g = strided_geom(&p, nd, prm, &name)?;
@@ -193,10 +267,19 @@ pub fn max_pool(x: &Tensor, nd: usize, prm: &PoolParams, return_indices: bool) -
 }
 
 /// `avg_pool{nd}d` (dilation is always 1).
-pub fn avg_pool(x: &Tensor, nd: usize, prm: &PoolParams, count_include_pad: bool, divisor_override: Option<i64>) -> Result<Tensor> {
+pub fn avg_pool(
+    x: &Tensor,
+    nd: usize,
+    prm: &PoolParams,
+    count_include_pad: bool,
+    divisor_override: Option<i64>,
+) -> Result<Tensor> {
     let name = format!("avg_pool{nd}d");
     let p = split_input(x, nd, &name)?;
-    let prm = PoolParams { dilation: vec![1], ..prm.clone() };
+    let prm = PoolParams {
+        dilation: vec![1],
+        ..prm.clone()
+    };
     let g = strided_geom(&p, nd, &prm, &name)?;
     let div = match divisor_override {
         Some(0) => bail!(Runtime, "{name}: divisor must be not zero"),
@@ -227,7 +310,12 @@ pub fn adaptive_avg_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result
 }
 
 /// `adaptive_max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
-pub fn adaptive_max_pool(x: &Tensor, nd: usize, output_size: &[usize], return_indices: bool) -> Result<(Tensor, Option<Tensor>)> {
+pub fn adaptive_max_pool(
+    x: &Tensor,
+    nd: usize,
+    output_size: &[usize],
+    return_indices: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
     let name = format!("adaptive_max_pool{nd}d");
     let p = adaptive_input(x, nd, &name)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
@@ -236,13 +324,22 @@ pub fn adaptive_max_pool(x: &Tensor, nd: usize, output_size: &[usize], return_in
 
 /// `max_unpool{nd}d`: place each value at its flat per-plane index in a
 /// zero output of spatial size `output_size`.
-pub fn max_unpool(x: &Tensor, indices: &Tensor, nd: usize, output_size: &[usize]) -> Result<Tensor> {
+pub fn max_unpool(
+    x: &Tensor,
+    indices: &Tensor,
+    nd: usize,
+    output_size: &[usize],
+) -> Result<Tensor> {
     let name = format!("max_unpool{nd}d");
     if indices.shape() != x.shape() {
         bail!(Runtime, "{name}: Expected shape of indices to be same as that of the input tensor ({:?}) but got indices tensor with shape: {:?}", x.shape(), indices.shape());
     }
     if indices.dtype() != crate::tensor::DType::I64 {
-        bail!(Runtime, "{name}: elements in indices should be type int64 but got: {}", indices.dtype().name());
+        bail!(
+            Runtime,
+            "{name}: elements in indices should be type int64 but got: {}",
+            indices.dtype().name()
+        );
     }
     let p = split_input(x, nd, &name)?;
     if output_size.len() != nd {
@@ -252,7 +349,15 @@ pub fn max_unpool(x: &Tensor, indices: &Tensor, nd: usize, output_size: &[usize]
     let idx_t = indices.contiguous_raw();
     let idx = idx_t.as_slice::<i64>().expect("i64 indices");
     if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= op) {
-        bail!(Runtime, "{name}: Found an invalid max index: {bad} (output volumes are of size {})", output_size.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("x"));
+        bail!(
+            Runtime,
+            "{name}: Found an invalid max index: {bad} (output volumes are of size {})",
+            output_size
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        );
     }
     let mut shape = p.lead.clone();
     shape.extend_from_slice(output_size);
@@ -261,7 +366,9 @@ pub fn max_unpool(x: &Tensor, indices: &Tensor, nd: usize, output_size: &[usize]
         Tensor::from_vec(k::unpool_planes::<T>(xc.as_slice::<T>().expect("contiguous"), idx, ip, op, p.planes), &shape));
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
     record("MaxUnpool2DBackward0", &[x], &[&out], move |gr| {
-        let Some(gy) = &gr[0] else { return Ok(vec![None]) };
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
         let gy = gy.cast_raw(dtype).contiguous_raw();
         let idx = idx_t.as_slice::<i64>().expect("i64 indices");
         let gx = crate::dispatch_float!(dtype, "max_unpool backward", T =>

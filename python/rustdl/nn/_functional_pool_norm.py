@@ -7,26 +7,26 @@ call; the kernels and their backward live in rust/ops/pool.rs and norm.rs.
 from .. import _C
 
 __all__ = [
-    "max_pool1d",
-    "max_pool2d",
-    "max_pool3d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "avg_pool3d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool3d",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
     "adaptive_max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "local_response_norm",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
-    "batch_norm",
-    "instance_norm",
-    "layer_norm",
-    "group_norm",
-    "local_response_norm",
 ]
 
 
