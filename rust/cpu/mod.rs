@@ -4,5 +4,8 @@ pub mod arith;
 pub mod conv;
 pub mod conv_depthwise;
 pub mod gemm;
+pub mod norm;
 pub mod peak;
+pub mod planes;
+pub mod pool;
 pub mod special;

@@ -1,1 +1,514 @@
-//! (being written) norm ops.
+//! Normalization ops with fused kernels and their own backward: batch_norm,
+//! layer_norm, group_norm, instance_norm.
+//!
+//! Forward saves the input and the per-row / per-channel statistics; backward
+//! is one reduction pass plus one elementwise pass (see `cpu::norm`).
+
+use crate::autograd::{record, SavedTensor};
+use crate::bail;
+use crate::cpu::norm::{self as k, RowShape, Stat};
+use crate::error::Result;
+use crate::tensor::access::write_into;
+use crate::tensor::dtype::Float;
+use crate::tensor::storage::BufferElem;
+use crate::tensor::Tensor;
+
+/// Optional weight/bias cast to the input's dtype (recorded, so grads flow).
+fn as_dtype(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Tensor>> {
+    t.map(|t| {
+        if t.dtype() == x.dtype() {
+            Ok(t.clone())
+        } else {
+            crate::ops::unary::to_dtype(t, x.dtype())
+        }
+    })
+    .transpose()
+}
+
+fn check_len(t: Option<&Tensor>, what: &str, c: usize) -> Result<()> {
+    if let Some(t) = t {
+        if t.numel() != c {
+            bail!(
+                Runtime,
+                "{what} should contain {c} elements not {}",
+                t.numel()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn vals<T: BufferElem>(t: &Option<Tensor>) -> Option<Vec<T>> {
+    t.as_ref().map(|t| t.to_vec::<T>())
+}
+
+fn require_float(x: &Tensor, name: &str) -> Result<()> {
+    if !x.dtype().is_float() {
+        bail!(
+            Runtime,
+            "\"{name}\" not implemented for '{}'",
+            x.dtype().name()
+        );
+    }
+    Ok(())
+}
+
+/// Record the backward of a normalization whose inputs are `x`, and the
+/// optional `w`, `b`; `grads(gy, x, w)` returns (gx, gw, gb).
+fn record_norm(
+    name: &'static str,
+    x: &Tensor,
+    w: &Option<Tensor>,
+    b: &Option<Tensor>,
+    y: &Tensor,
+    grads: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)>
+        + Send
+        + Sync
+        + 'static,
+) {
+    let mut inputs = vec![x];
+    inputs.extend(w.iter());
+    inputs.extend(b.iter());
+    let n = inputs.len();
+    let (sx, sw, has_b) = (
+        SavedTensor::new(x),
+        w.as_ref().map(SavedTensor::new),
+        b.is_some(),
+    );
+    record(name, &inputs, &[y], move |g| {
+        let Some(gy) = &g[0] else {
+            return Ok(vec![None; n]);
+        };
+        let x = sx.get()?;
+        let gy = gy.cast_raw(x.dtype()).contiguous_raw();
+        let w = sw.as_ref().map(|s| s.get()).transpose()?;
+        let (gx, gw, gb) = grads(&gy, &x.contiguous_raw(), w)?;
+        let mut out = vec![Some(gx)];
+        if w.is_some() {
+            out.push(gw);
+        }
+        if has_b {
+            out.push(gb);
+        }
+        Ok(out)
+    });
+}
+
+// ---------------------------------------------------------------- rows norms
+
+fn rows_forward_t<T: Float + BufferElem>(
+    x: &Tensor,
+    sh: RowShape,
+    w: &Option<Tensor>,
+    b: &Option<Tensor>,
+    eps: f64,
+) -> (Tensor, Vec<Stat>) {
+    let xc = x.contiguous_raw();
+    let (wv, bv) = (vals::<T>(w), vals::<T>(b));
+    let (y, st) = k::rows_forward(
+        xc.as_slice::<T>().expect("contiguous"),
+        sh,
+        wv.as_deref(),
+        bv.as_deref(),
+        eps,
+    );
+    (Tensor::from_vec(y, x.shape()), st)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_backward_t<T: Float + BufferElem>(
+    gy: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    st: &[Stat],
+    sh: RowShape,
+    eps: f64,
+    need_wb: bool,
+    w_shape: &[usize],
+) -> (Tensor, Option<Tensor>, Option<Tensor>) {
+    let wv = w.map(|w| w.to_vec::<T>());
+    let (gx, wb) = k::rows_backward(
+        gy.as_slice::<T>().expect("contiguous"),
+        x.as_slice::<T>().expect("contiguous"),
+        st,
+        sh,
+        wv.as_deref(),
+        eps,
+        need_wb,
+    );
+    let gx = Tensor::from_vec(gx, x.shape());
+    match wb {
+        Some((gw, gb)) => (
+            gx,
+            Some(Tensor::from_vec(gw, w_shape)),
+            Some(Tensor::from_vec(gb, w_shape)),
+        ),
+        None => (gx, None, None),
+    }
+}
+
+/// Forward + recorded backward of a rows normalization; returns the output
+/// and the per-row statistics.
+fn rows_norm(
+    name: &'static str,
+    x: &Tensor,
+    sh: RowShape,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<(Tensor, Vec<Stat>)> {
+    let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
+    let (y, st) =
+        crate::dispatch_float!(x.dtype(), name, T => rows_forward_t::<T>(x, sh, &w, &b, eps));
+    let w_shape = w
+        .as_ref()
+        .or(b.as_ref())
+        .map(|t| t.shape().to_vec())
+        .unwrap_or_default();
+    let need_wb = w.is_some() || b.is_some();
+    let saved = st.clone();
+    let dtype = x.dtype();
+    record_norm(name, x, &w, &b, &y, move |gy, x, w| {
+        Ok(
+            crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape)),
+        )
+    });
+    Ok((y, st))
+}
+
+/// `F.layer_norm(x, normalized_shape, weight, bias, eps)`.
+pub fn layer_norm(
+    x: &Tensor,
+    normalized_shape: &[usize],
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    require_float(x, "LayerNormKernelImpl")?;
+    let nd = normalized_shape.len();
+    let sh = x.shape();
+    if nd == 0 || sh.len() < nd || sh[sh.len() - nd..] != *normalized_shape {
+        bail!(
+            Runtime,
+            "Given normalized_shape={:?}, expected input with shape [*, {}], but got input of size{:?}",
+            normalized_shape,
+            normalized_shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+            sh
+        );
+    }
+    for (t, what) in [(w, "weight"), (b, "bias")] {
+        if let Some(t) = t {
+            if t.shape() != normalized_shape {
+                bail!(Runtime, "Expected {what} to be of same shape as normalized_shape, but got {what} of shape {:?} and normalized_shape = {:?}", t.shape(), normalized_shape);
+            }
+        }
+    }
+    let len: usize = normalized_shape.iter().product();
+    let rows = sh[..sh.len() - nd].iter().product();
+    Ok(rows_norm(
+        "NativeLayerNormBackward0",
+        x,
+        RowShape {
+            n: rows,
+            c: len,
+            s: 1,
+            groups: 1,
+        },
+        w,
+        b,
+        eps,
+    )?
+    .0)
+}
+
+/// `F.group_norm(x, num_groups, weight, bias, eps)`.
+pub fn group_norm(
+    x: &Tensor,
+    groups: usize,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    require_float(x, "GroupNormKernelImpl")?;
+    let sh = x.shape();
+    if sh.len() < 2 {
+        bail!(
+            Runtime,
+            "Expected at least 2 dimensions for input tensor but received {}",
+            sh.len()
+        );
+    }
+    let c = sh[1];
+    if groups == 0 || !c.is_multiple_of(groups) {
+        bail!(Runtime, "Expected number of channels in input to be divisible by num_groups, but got input of shape {:?} and num_groups={groups}", sh);
+    }
+    for (t, what) in [(w, "weight"), (b, "bias")] {
+        if let Some(t) = t {
+            if t.ndim() != 1 || t.numel() != c {
+                bail!(Runtime, "Expected {what} to be a vector of size equal to the number of channels in input, but got {what} of shape {:?} and input of shape {:?}", t.shape(), sh);
+            }
+        }
+    }
+    let s = sh[2..].iter().product();
+    Ok(rows_norm(
+        "NativeGroupNormBackward0",
+        x,
+        RowShape {
+            n: sh[0],
+            c,
+            s,
+            groups,
+        },
+        w,
+        b,
+        eps,
+    )?
+    .0)
+}
+
+/// Running-stat update `r = (1 - m) * r + m * v`, in place.
+fn update_running(r: Option<&Tensor>, new: impl Fn(usize) -> f64, momentum: f64) -> Result<()> {
+    if let Some(r) = r {
+        let old = r.to_f64_vec();
+        let v: Vec<f64> = old
+            .iter()
+            .enumerate()
+            .map(|(i, &o)| (1.0 - momentum) * o + momentum * new(i))
+            .collect();
+        write_into(r, &Tensor::from_vec(v, r.shape()))?;
+    }
+    Ok(())
+}
+
+/// `F.instance_norm`: per-(sample, channel) statistics; with running stats the
+/// per-channel average over the batch is folded into them (as PyTorch does).
+#[allow(clippy::too_many_arguments)]
+pub fn instance_norm(
+    x: &Tensor,
+    rm: Option<&Tensor>,
+    rv: Option<&Tensor>,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    use_input_stats: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<Tensor> {
+    require_float(x, "instance_norm")?;
+    let sh = x.shape();
+    if sh.len() < 2 {
+        bail!(
+            Runtime,
+            "instance_norm: Expected at least 2 dimensions for input tensor but received {}",
+            sh.len()
+        );
+    }
+    let (n, c) = (sh[0], sh[1]);
+    let s: usize = sh[2..].iter().product();
+    check_len(rm, "running_mean", c)?;
+    check_len(rv, "running_var", c)?;
+    check_len(w, "weight", c)?;
+    check_len(b, "bias", c)?;
+    if !use_input_stats {
+        if rm.is_none() || rv.is_none() {
+            bail!(
+                Runtime,
+                "Expected running_mean and running_var to be defined when use_input_stats is false"
+            );
+        }
+        return batch_norm(x, rm, rv, w, b, false, momentum, eps);
+    }
+    let wr = w
+        .map(|t| crate::ops::shape::reshape_to(t, &[c]))
+        .transpose()?;
+    let br = b
+        .map(|t| crate::ops::shape::reshape_to(t, &[c]))
+        .transpose()?;
+    let (y, st) = rows_norm(
+        "NativeBatchNormBackward0",
+        x,
+        RowShape { n, c, s, groups: c },
+        wr.as_ref(),
+        br.as_ref(),
+        eps,
+    )?;
+    if n > 0 {
+        let unbias = if s > 1 {
+            s as f64 / (s - 1) as f64
+        } else {
+            f64::NAN
+        };
+        let avg = |ch: usize, f: &dyn Fn(&Stat) -> f64| {
+            (0..n).map(|i| f(&st[i * c + ch])).sum::<f64>() / n as f64
+        };
+        update_running(rm, |ch| avg(ch, &|s| s.mean), momentum)?;
+        update_running(rv, |ch| avg(ch, &|s| s.var * unbias), momentum)?;
+    }
+    Ok(y)
+}
+
+// ---------------------------------------------------------------- batch norm
+
+/// Per-channel `(a, k1, k0)` with `gx = gy * a + x * k1 + k0`, and (gw, gb).
+fn bn_grad_consts(
+    sums: &[(f64, f64)],
+    st: &[Stat],
+    w: Option<&[f64]>,
+    eps: f64,
+    m: f64,
+    training: bool,
+) -> (Vec<[f64; 3]>, Vec<f64>, Vec<f64>) {
+    let mut consts = Vec::with_capacity(st.len());
+    let (mut gw, mut gb) = (Vec::with_capacity(st.len()), Vec::with_capacity(st.len()));
+    for (c, (&(sdy, sdyx), s)) in sums.iter().zip(st).enumerate() {
+        let (mean, rstd) = (s.mean, s.rstd(eps));
+        let wc = w.map_or(1.0, |w| w[c]);
+        let dw = rstd * (sdyx - mean * sdy);
+        gw.push(dw);
+        gb.push(sdy);
+        if training {
+            // sum(dxhat) = wc*sdy, sum(dxhat*xhat) = wc*dw
+            let k1 = -rstd * rstd * wc * dw / m;
+            let k0 = -rstd * wc * sdy / m - k1 * mean;
+            consts.push([wc * rstd, k1, k0]);
+        } else {
+            consts.push([wc * rstd, 0.0, 0.0]);
+        }
+    }
+    (consts, gw, gb)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bn_backward_t<T: Float + BufferElem>(
+    gy: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    st: &[Stat],
+    eps: f64,
+    training: bool,
+    need_wb: bool,
+) -> (Tensor, Option<Tensor>, Option<Tensor>) {
+    let sh = x.shape();
+    let (n, c, s) = (sh[0], sh[1], sh[2..].iter().product::<usize>());
+    let (gys, xs) = (
+        gy.as_slice::<T>().expect("contiguous"),
+        x.as_slice::<T>().expect("contiguous"),
+    );
+    let sums = k::channel_grad_sums(gys, xs, n, c, s);
+    let wv = w.map(|w| w.to_f64_vec());
+    let (consts, gw, gb) = bn_grad_consts(&sums, st, wv.as_deref(), eps, (n * s) as f64, training);
+    let pick = |i: usize| consts.iter().map(|k| T::c(k[i])).collect::<Vec<T>>();
+    let gx = k::channel_grad_input(gys, xs, c, s, &pick(0), &pick(1), &pick(2));
+    let gx = Tensor::from_vec(gx, sh);
+    if !need_wb {
+        return (gx, None, None);
+    }
+    let to_t = |v: Vec<f64>| Tensor::from_vec(v.into_iter().map(T::c).collect::<Vec<T>>(), &[c]);
+    (gx, Some(to_t(gw)), Some(to_t(gb)))
+}
+
+fn bn_forward_t<T: Float + BufferElem>(
+    x: &Tensor,
+    st: &[Stat],
+    w: &Option<Tensor>,
+    b: &Option<Tensor>,
+    eps: f64,
+) -> Tensor {
+    let sh = x.shape();
+    let (c, s) = (sh[1], sh[2..].iter().product::<usize>());
+    let (wv, bv) = (
+        w.as_ref().map(|t| t.to_f64_vec()),
+        b.as_ref().map(|t| t.to_f64_vec()),
+    );
+    let (mut scale, mut shift) = (Vec::with_capacity(c), Vec::with_capacity(c));
+    for (ch, stat) in st.iter().enumerate() {
+        let a = stat.rstd(eps) * wv.as_ref().map_or(1.0, |w| w[ch]);
+        scale.push(T::c(a));
+        shift.push(T::c(bv.as_ref().map_or(0.0, |b| b[ch]) - stat.mean * a));
+    }
+    let xc = x.contiguous_raw();
+    Tensor::from_vec(
+        k::channel_affine(
+            xc.as_slice::<T>().expect("contiguous"),
+            c,
+            s,
+            &scale,
+            &shift,
+        ),
+        sh,
+    )
+}
+
+/// `F.batch_norm`. In training mode, normalizes with the batch statistics
+/// (biased variance) and updates the running stats in place with the
+/// unbiased variance; otherwise normalizes with the running stats.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm(
+    x: &Tensor,
+    rm: Option<&Tensor>,
+    rv: Option<&Tensor>,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<Tensor> {
+    require_float(x, "batch_norm")?;
+    let sh = x.shape().to_vec();
+    if sh.len() < 2 {
+        bail!(
+            Runtime,
+            "batch_norm: Expected at least 2 dimensions for input tensor but received {}",
+            sh.len()
+        );
+    }
+    let (n, c) = (sh[0], sh[1]);
+    let s: usize = sh[2..].iter().product();
+    check_len(rm, "running_mean", c)?;
+    check_len(rv, "running_var", c)?;
+    check_len(w, "weight", c)?;
+    check_len(b, "bias", c)?;
+    let xc = x.contiguous_raw();
+    let st: Vec<Stat> = if training {
+        crate::dispatch_float!(x.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s))
+    } else {
+        let (Some(rm), Some(rv)) = (rm, rv) else {
+            bail!(
+                Runtime,
+                "running_mean and running_var must be defined in evaluation mode"
+            );
+        };
+        let (m, v) = (rm.to_f64_vec(), rv.to_f64_vec());
+        m.into_iter()
+            .zip(v)
+            .map(|(mean, var)| Stat { mean, var })
+            .collect()
+    };
+    let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
+    let w = w
+        .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
+        .transpose()?;
+    let b = b
+        .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
+        .transpose()?;
+    let y = crate::dispatch_float!(x.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps));
+    if training && n * s > 0 {
+        let m = (n * s) as f64;
+        let unbias = if n * s > 1 { m / (m - 1.0) } else { f64::NAN };
+        update_running(rm, |ch| st[ch].mean, momentum)?;
+        update_running(rv, |ch| st[ch].var * unbias, momentum)?;
+    }
+    let (dtype, need_wb) = (x.dtype(), w.is_some() || b.is_some());
+    record_norm(
+        "NativeBatchNormBackward0",
+        x,
+        &w,
+        &b,
+        &y,
+        move |gy, x, w| {
+            Ok(
+                crate::dispatch_float!(dtype, "batch_norm backward", T => bn_backward_t::<T>(gy, x, w, &st, eps, training, need_wb)),
+            )
+        },
+    );
+    Ok(y)
+}

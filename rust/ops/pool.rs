@@ -1,1 +1,379 @@
-//! (being written) pool ops.
+//! Pooling ops with recorded backward: max/avg pooling, adaptive avg/max
+//! pooling and max_unpool, for 1, 2 and 3 spatial dims.
+//!
+//! Inputs are `(N, C, *spatial)` or unbatched `(C, *spatial)`. Every op views
+//! its input as `N*C` planes of spatial size `[D, H, W]` (missing leading dims
+//! are 1) and hands per-dim windows to the kernels in `cpu::pool`.
+
+use crate::autograd::node::needs_grad;
+use crate::autograd::{record, SavedTensor};
+use crate::bail;
+use crate::cpu::pool::{self as k, Divisor, Geom, Win};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Kernel, stride, padding and dilation of a strided pooling, one per spatial dim.
+#[derive(Clone, Debug)]
+pub struct PoolParams {
+    pub kernel: Vec<usize>,
+    pub stride: Vec<usize>,
+    pub padding: Vec<usize>,
+    pub dilation: Vec<usize>,
+    pub ceil_mode: bool,
+}
+
+/// An input split into its leading (batch, channel) dims and spatial dims.
+struct Planes {
+    lead: Vec<usize>,
+    planes: usize,
+    spatial: [usize; 3],
+}
+
+fn split_input(x: &Tensor, nd: usize, name: &str) -> Result<Planes> {
+    let sh = x.shape();
+    if sh.len() != nd + 1 && sh.len() != nd + 2 {
+        bail!(
+            Runtime,
+            "{name}: Expected {}D or {}D (batch mode) tensor with optional 0 dim batch size for input, but got: {:?}",
+            nd + 1,
+            nd + 2,
+            sh
+        );
+    }
+    let (lead, sp) = sh.split_at(sh.len() - nd);
+    if sp.contains(&0) || (lead.len() == 2 && lead[1] == 0) {
+        bail!(
+            Runtime,
+            "{name}: Expected input's non-batch dimensions to have positive length, but input has a shape of {:?} and non-zero size",
+            sh
+        );
+    }
+    let mut spatial = [1; 3];
+    spatial[3 - nd..].copy_from_slice(sp);
+    Ok(Planes {
+        lead: lead.to_vec(),
+        planes: lead.iter().product(),
+        spatial,
+    })
+}
+
+/// Expand a 1- or nd-long parameter list to nd entries.
+fn expand(v: &[usize], nd: usize, what: &str, name: &str) -> Result<Vec<usize>> {
+    match v.len() {
+        1 => Ok(vec![v[0]; nd]),
+        n if n == nd => Ok(v.to_vec()),
+        _ => bail!(
+            Runtime,
+            "{name}: {what} must either be a single int, or a tuple of {nd} ints"
+        ),
+    }
+}
+
+fn out_shape(p: &Planes, g: &Geom, nd: usize) -> Vec<usize> {
+    let mut s = p.lead.clone();
+    s.extend(g.wins[3 - nd..].iter().map(|w| w.len()));
+    s
+}
+
+/// Windows of a strided pooling, with PyTorch's argument checks.
+fn strided_geom(p: &Planes, nd: usize, prm: &PoolParams, name: &str) -> Result<Geom> {
+    let kernel = expand(&prm.kernel, nd, "kernel_size", name)?;
+    let stride = if prm.stride.is_empty() {
+        kernel.clone()
+    } else {
+        expand(&prm.stride, nd, "stride", name)?
+    };
+    let padding = expand(&prm.padding, nd, "padding", name)?;
+    let dilation = expand(&prm.dilation, nd, "dilation", name)?;
+    if kernel.contains(&0) {
+        bail!(
+            Runtime,
+            "{name}: kernel size should be greater than zero, but got kernel_size={kernel:?}"
+        );
+    }
+    if stride.contains(&0) {
+        bail!(
+            Runtime,
+            "{name}: stride should be greater than zero, but got stride={stride:?}"
+        );
+    }
+    if dilation.contains(&0) {
+        bail!(
+            Runtime,
+            "{name}: dilation should be greater than zero, but got dilation={dilation:?}"
+        );
+    }
+    let mut wins: [Vec<Win>; 3] = std::array::from_fn(|_| k::adaptive_windows(1, 1));
+    let mut outs = Vec::with_capacity(nd);
+    for i in 0..nd {
+        if padding[i] > kernel[i] / 2 {
+            bail!(
+                Runtime,
+                "{name}: pad should be at most half of effective kernel size, but got pad={}, kernel_size={} and dilation={}",
+                padding[i],
+                kernel[i],
+                dilation[i]
+            );
+        }
+        let input = p.spatial[3 - nd + i];
+        let o = k::out_size(
+            input,
+            kernel[i],
+            stride[i],
+            padding[i],
+            dilation[i],
+            prm.ceil_mode,
+        );
+        outs.push(o);
+        if o >= 1 {
+            wins[3 - nd + i] = k::strided_windows(
+                input,
+                o as usize,
+                kernel[i],
+                stride[i],
+                padding[i],
+                dilation[i],
+            );
+        }
+    }
+    if outs.iter().any(|&o| o < 1) {
+        let fmt = |v: Vec<String>| v.join("x");
+        bail!(
+            Runtime,
+            "{name}: Given input size: ({}). Calculated output size: ({}). Output size is too small",
+            fmt(p.spatial[3 - nd..].iter().map(|s| s.to_string()).collect()),
+            fmt(outs.iter().map(|s| s.to_string()).collect())
+        );
+    }
+    Ok(Geom {
+        input: p.spatial,
+        wins,
+    })
+}
+
+fn adaptive_geom(p: &Planes, nd: usize, output_size: &[usize], name: &str) -> Result<Geom> {
+    if output_size.len() != nd {
+        bail!(
+            Runtime,
+            "{name}: output_size must be {nd}, but got {}",
+            output_size.len()
+        );
+    }
+    let mut wins: [Vec<Win>; 3] = std::array::from_fn(|_| k::adaptive_windows(1, 1));
+    for i in 0..nd {
+        wins[3 - nd + i] = k::adaptive_windows(p.spatial[3 - nd + i], output_size[i]);
+    }
+    Ok(Geom {
+        input: p.spatial,
+        wins,
+    })
+}
+
+fn max_name(nd: usize, adaptive: bool) -> &'static str {
+    match (adaptive, nd) {
+        (false, 1) | (false, 2) => "MaxPool2DWithIndicesBackward0",
+        (false, _) => "MaxPool3DWithIndicesBackward0",
+        (true, 1) | (true, 2) => "AdaptiveMaxPool2DBackward0",
+        (true, _) => "AdaptiveMaxPool3DBackward0",
+    }
+}
+
+fn avg_name(nd: usize, adaptive: bool) -> &'static str {
+    match (adaptive, nd) {
+        (false, 1) | (false, 2) => "AvgPool2DBackward0",
+        (false, _) => "AvgPool3DBackward0",
+        (true, 1) | (true, 2) => "AdaptiveAvgPool2DBackward0",
+        (true, _) => "AdaptiveAvgPool3DBackward0",
+    }
+}
+
+/// Max over windows, with the backward that routes each gradient to its argmax.
+/// Indices are computed only when returned or needed for backward.
+fn max_common(
+    x: &Tensor,
+    p: Planes,
+    g: Geom,
+    nd: usize,
+    adaptive: bool,
+    return_indices: bool,
+    what: &str,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let shape = out_shape(&p, &g, nd);
+    let xc = x.contiguous_raw();
+    let need_idx = return_indices || needs_grad(&[x]);
+    let (out, idx) = crate::dispatch_float!(x.dtype(), what, T => {
+        let (o, i) = k::max_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, need_idx);
+        (Tensor::from_vec(o, &shape), i.map(|i| Tensor::from_vec(i, &shape)))
+    });
+    let Some(idx) = idx else {
+        return Ok((out, None));
+    };
+    let (si, in_shape) = (SavedTensor::new(&idx), x.shape().to_vec());
+    let (ip, op, planes, dtype) = (g.in_plane(), g.out_plane(), p.planes, x.dtype());
+    record(max_name(nd, adaptive), &[x], &[&out], move |gr| {
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
+        let (gy, idx) = (
+            gy.cast_raw(dtype).contiguous_raw(),
+            si.get()?.contiguous_raw(),
+        );
+        let idx = idx.as_slice::<i64>().expect("i64 indices");
+        let gx = crate::dispatch_float!(dtype, "max_pool backward", T =>
+            Tensor::from_vec(k::scatter_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, op, ip, planes), &in_shape));
+        Ok(vec![Some(gx)])
+    });
+    Ok((out, return_indices.then_some(idx)))
+}
+
+/// Average over windows, with the backward that spreads each gradient back.
+fn avg_common(
+    x: &Tensor,
+    p: Planes,
+    g: Geom,
+    nd: usize,
+    div: Divisor,
+    adaptive: bool,
+    what: &str,
+) -> Result<Tensor> {
+    let shape = out_shape(&p, &g, nd);
+    let xc = x.contiguous_raw();
+    let out = crate::dispatch_float!(x.dtype(), what, T =>
+        Tensor::from_vec(k::avg_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, div), &shape));
+    let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
+    record(avg_name(nd, adaptive), &[x], &[&out], move |gr| {
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
+        let gy = gy.cast_raw(dtype).contiguous_raw();
+        let gx = crate::dispatch_float!(dtype, "avg_pool backward", T =>
+            Tensor::from_vec(k::avg_backward::<T>(gy.as_slice::<T>().expect("contiguous"), &g, div, planes), &in_shape));
+        Ok(vec![Some(gx)])
+    });
+    Ok(out)
+}
+
+/// `max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
+pub fn max_pool(
+    x: &Tensor,
+    nd: usize,
+    prm: &PoolParams,
+    return_indices: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let name = format!("max_pool{nd}d");
+    let p = split_input(x, nd, &name)?;
+    let g = strided_geom(&p, nd, prm, &name)?;
+    max_common(x, p, g, nd, false, return_indices, &name)
+}
+
+/// `avg_pool{nd}d` (dilation is always 1).
+pub fn avg_pool(
+    x: &Tensor,
+    nd: usize,
+    prm: &PoolParams,
+    count_include_pad: bool,
+    divisor_override: Option<i64>,
+) -> Result<Tensor> {
+    let name = format!("avg_pool{nd}d");
+    let p = split_input(x, nd, &name)?;
+    let prm = PoolParams {
+        dilation: vec![1],
+        ..prm.clone()
+    };
+    let g = strided_geom(&p, nd, &prm, &name)?;
+    let div = match divisor_override {
+        Some(0) => bail!(Runtime, "{name}: divisor must be not zero"),
+        Some(d) => Divisor::Fixed(d as f64),
+        None if count_include_pad => Divisor::Padded,
+        None => Divisor::Valid,
+    };
+    avg_common(x, p, g, nd, div, false, &name)
+}
+
+fn adaptive_input(x: &Tensor, nd: usize, name: &str) -> Result<Planes> {
+    let p = split_input(x, nd, name).map_err(|e| match e {
+        Error::Runtime(_) if x.ndim() == nd + 1 || x.ndim() == nd + 2 => Error::Runtime(format!(
+            "{name}(): Expected input to have non-zero size for non-batch dimensions, but input has sizes {:?}",
+            x.shape()
+        )),
+        other => other,
+    })?;
+    Ok(p)
+}
+
+/// `adaptive_avg_pool{nd}d`.
+pub fn adaptive_avg_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result<Tensor> {
+    let name = format!("adaptive_avg_pool{nd}d");
+    let p = adaptive_input(x, nd, &name)?;
+    let g = adaptive_geom(&p, nd, output_size, &name)?;
+    avg_common(x, p, g, nd, Divisor::Valid, true, &name)
+}
+
+/// `adaptive_max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
+pub fn adaptive_max_pool(
+    x: &Tensor,
+    nd: usize,
+    output_size: &[usize],
+    return_indices: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let name = format!("adaptive_max_pool{nd}d");
+    let p = adaptive_input(x, nd, &name)?;
+    let g = adaptive_geom(&p, nd, output_size, &name)?;
+    max_common(x, p, g, nd, true, return_indices, &name)
+}
+
+/// `max_unpool{nd}d`: place each value at its flat per-plane index in a
+/// zero output of spatial size `output_size`.
+pub fn max_unpool(
+    x: &Tensor,
+    indices: &Tensor,
+    nd: usize,
+    output_size: &[usize],
+) -> Result<Tensor> {
+    let name = format!("max_unpool{nd}d");
+    if indices.shape() != x.shape() {
+        bail!(Runtime, "{name}: Expected shape of indices to be same as that of the input tensor ({:?}) but got indices tensor with shape: {:?}", x.shape(), indices.shape());
+    }
+    if indices.dtype() != crate::tensor::DType::I64 {
+        bail!(
+            Runtime,
+            "{name}: elements in indices should be type int64 but got: {}",
+            indices.dtype().name()
+        );
+    }
+    let p = split_input(x, nd, &name)?;
+    if output_size.len() != nd {
+        bail!(Runtime, "{name}: There should be exactly {nd} elements (output spatial size) in output_size, but got {} elements.", output_size.len());
+    }
+    let (ip, op): (usize, usize) = (p.spatial.iter().product(), output_size.iter().product());
+    let idx_t = indices.contiguous_raw();
+    let idx = idx_t.as_slice::<i64>().expect("i64 indices");
+    if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= op) {
+        bail!(
+            Runtime,
+            "{name}: Found an invalid max index: {bad} (output volumes are of size {})",
+            output_size
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        );
+    }
+    let mut shape = p.lead.clone();
+    shape.extend_from_slice(output_size);
+    let xc = x.contiguous_raw();
+    let out = crate::dispatch_float!(x.dtype(), name, T =>
+        Tensor::from_vec(k::unpool_planes::<T>(xc.as_slice::<T>().expect("contiguous"), idx, ip, op, p.planes), &shape));
+    let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
+    record("MaxUnpool2DBackward0", &[x], &[&out], move |gr| {
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
+        let gy = gy.cast_raw(dtype).contiguous_raw();
+        let idx = idx_t.as_slice::<i64>().expect("i64 indices");
+        let gx = crate::dispatch_float!(dtype, "max_unpool backward", T =>
+            Tensor::from_vec(k::gather_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, ip, op, planes), &in_shape));
+        Ok(vec![Some(gx)])
+    });
+    Ok(out)
+}

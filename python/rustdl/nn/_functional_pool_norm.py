@@ -1,1 +1,227 @@
-"""(being written)"""
+"""Pooling and normalization functionals with PyTorch's signatures.
+
+Each one normalizes PyTorch's int-or-tuple arguments and makes one ``_C``
+call; the kernels and their backward live in rust/ops/pool.rs and norm.rs.
+"""
+
+from .. import _C
+
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "local_response_norm",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+]
+
+
+def _ints(value, name):
+    """An int or a sequence of ints as a list of non-negative ints."""
+    items = [value] if isinstance(value, int) else list(value)
+    out = []
+    for v in items:
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must be an int or a tuple of ints, but got {value!r}")
+        if v < 0:
+            raise RuntimeError(f"{name} must be non-negative, but got {value!r}")
+        out.append(v)
+    return out
+
+
+def _stride(stride, kernel_size):
+    # PyTorch: stride=None (or an empty list) means stride = kernel_size.
+    if stride is None or (not isinstance(stride, int) and len(stride) == 0):
+        return _ints(kernel_size, "stride")
+    return _ints(stride, "stride")
+
+
+def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    out, indices = _C._max_pool(
+        input,
+        nd,
+        _ints(kernel_size, "kernel_size"),
+        _stride(stride, kernel_size),
+        _ints(padding, "padding"),
+        _ints(dilation, "dilation"),
+        bool(ceil_mode),
+        bool(return_indices),
+    )
+    return (out, indices) if return_indices else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    return _C._avg_pool(
+        input,
+        nd,
+        _ints(kernel_size, "kernel_size"),
+        _stride(stride, kernel_size),
+        _ints(padding, "padding"),
+        bool(ceil_mode),
+        bool(count_include_pad),
+        None if divisor_override is None else int(divisor_override),
+    )
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _output_size(nd, input, output_size):
+    """Adaptive output size as nd ints; ``None`` keeps the input's size."""
+    sizes = [output_size] * nd if isinstance(output_size, int) or output_size is None else list(output_size)
+    if len(sizes) != nd:
+        raise ValueError(f"output_size must be an int or a tuple of {nd} values, but got {output_size!r}")
+    spatial = list(input.shape)[-nd:] if input.dim() >= nd else [0] * nd
+    return _ints([spatial[i] if s is None else s for i, s in enumerate(sizes)], "output_size")
+
+
+def adaptive_avg_pool1d(input, output_size):
+    return _C._adaptive_avg_pool(input, 1, _output_size(1, input, output_size))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    return _C._adaptive_avg_pool(input, 2, _output_size(2, input, output_size))
+
+
+def adaptive_avg_pool3d(input, output_size):
+    return _C._adaptive_avg_pool(input, 3, _output_size(3, input, output_size))
+
+
+def _adaptive_max(nd, input, output_size, return_indices):
+    out, indices = _C._adaptive_max_pool(input, nd, _output_size(nd, input, output_size), bool(return_indices))
+    return (out, indices) if return_indices else out
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return _adaptive_max(1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _adaptive_max(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    return _adaptive_max(3, input, output_size, return_indices)
+
+
+def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
+    kernel = _ints(kernel_size, "kernel_size")
+    kernel = kernel * nd if len(kernel) == 1 else kernel
+    strides = _stride(stride, kernel_size)
+    strides = strides * nd if len(strides) == 1 else strides
+    pads = _ints(padding, "padding")
+    pads = pads * nd if len(pads) == 1 else pads
+    spatial = list(input.shape)[-nd:]
+    if output_size is None:
+        size = [(spatial[i] - 1) * strides[i] - 2 * pads[i] + kernel[i] for i in range(nd)]
+    else:
+        size = _ints(output_size, "output_size")
+        if len(size) in (nd + 1, nd + 2):
+            size = size[-nd:]
+        if len(size) != nd:
+            raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a length of '{len(size)}'")
+    return _C._max_unpool(input, indices, nd, size)
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    if training:
+        size = list(input.shape)
+        values = size[0] if size else 1
+        for s in size[2:]:
+            values *= s
+        if values == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.size()}")
+    return _C._batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5):
+    if use_input_stats:
+        spatial = 1
+        for s in list(input.shape)[2:]:
+            spatial *= s
+        if spatial == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.size()}")
+    return _C._instance_norm(input, running_mean, running_var, weight, bias, bool(use_input_stats), float(momentum), float(eps))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    return _C._layer_norm(input, _ints(normalized_shape, "normalized_shape"), weight, bias, float(eps))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    return _C._group_norm(input, int(num_groups), weight, bias, float(eps))
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Cross-channel LRN, composed exactly as PyTorch's functional."""
+    from .functional import pad
+
+    dim = input.dim()
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+    if input.numel() == 0:
+        return input
+    div = input.mul(input)
+    if dim == 3:
+        div = div.unsqueeze(1)
+        div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = input.size()
+        div = div.view(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1)
+        div = div.view(sizes)
+    div = div.mul(alpha).add(k).pow(beta)
+    return input / div

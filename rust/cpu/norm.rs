@@ -1,0 +1,556 @@
+//! Normalization kernels on contiguous slices (no autograd).
+//!
+//! Two statistics layouts cover every op:
+//! - "rows" (layer/group/instance norm): the input is `(n, c, s)` with the
+//!   channels split into `groups`; each (n, group) is one contiguous row whose
+//!   mean/var are taken, and the affine weight/bias are per channel.
+//!   layer_norm is `(rows, row_len, 1)` with one group.
+//! - "channels" (batch norm): `(n, c, s)` with statistics per channel over
+//!   n and s, then a per-channel `y = x * scale + shift`.
+//!
+//! Sums run in 16 lanes of `T` (vectorizable) over blocks of at most
+//! `BLOCK` elements, and the block sums are added in f64.
+
+use super::planes::{for_planes, for_planes2};
+use crate::parallel;
+use crate::tensor::dtype::Float;
+use rayon::prelude::*;
+
+const LANES: usize = 16;
+const BLOCK: usize = 1024;
+
+/// Mean and biased variance of one group of values.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stat {
+    pub mean: f64,
+    pub var: f64,
+}
+
+impl Stat {
+    pub fn rstd(&self, eps: f64) -> f64 {
+        1.0 / (self.var + eps).sqrt()
+    }
+}
+
+/// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
+/// keeps the one-pass variance accurate when |mean| >> std.
+pub fn shifted_sums<T: Float>(x: &[T], shift: T) -> (f64, f64) {
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for blk in x.chunks(BLOCK) {
+        let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
+        let chunks = blk.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for ch in chunks {
+            for l in 0..LANES {
+                let d = ch[l] - shift;
+                a[l] += d;
+                b[l] += d * d;
+            }
+        }
+        for (l, &v) in rest.iter().enumerate() {
+            let d = v - shift;
+            a[l] += d;
+            b[l] += d * d;
+        }
+        s1 += a.iter().map(|v| v.to_f64()).sum::<f64>();
+        s2 += b.iter().map(|v| v.to_f64()).sum::<f64>();
+    }
+    (s1, s2)
+}
+
+/// (sum(g), sum(g * x)).
+pub fn grad_sums<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for (bg, bx) in g.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
+        let (cg, cx) = (bg.chunks_exact(LANES), bx.chunks_exact(LANES));
+        let (rg, rx) = (cg.remainder(), cx.remainder());
+        for (chg, chx) in cg.zip(cx) {
+            for l in 0..LANES {
+                a[l] += chg[l];
+                b[l] += chg[l] * chx[l];
+            }
+        }
+        for (l, (&gv, &xv)) in rg.iter().zip(rx).enumerate() {
+            a[l] += gv;
+            b[l] += gv * xv;
+        }
+        s1 += a.iter().map(|v| v.to_f64()).sum::<f64>();
+        s2 += b.iter().map(|v| v.to_f64()).sum::<f64>();
+    }
+    (s1, s2)
+}
+
+/// Accumulates into a `Stat` from shifted sums of several segments.
+struct Acc {
+    shift: f64,
+    count: usize,
+    s1: f64,
+    s2: f64,
+}
+
+impl Acc {
+    fn new<T: Float>(shift: T) -> Acc {
+        Acc {
+            shift: shift.to_f64(),
+            count: 0,
+            s1: 0.0,
+            s2: 0.0,
+        }
+    }
+    fn add<T: Float>(&mut self, seg: &[T]) {
+        let (a, b) = shifted_sums(seg, T::c(self.shift));
+        self.s1 += a;
+        self.s2 += b;
+        self.count += seg.len();
+    }
+    fn stat(&self) -> Stat {
+        if self.count == 0 {
+            return Stat {
+                mean: f64::NAN,
+                var: f64::NAN,
+            };
+        }
+        let m = self.s1 / self.count as f64;
+        Stat {
+            mean: self.shift + m,
+            var: (self.s2 / self.count as f64 - m * m).max(0.0),
+        }
+    }
+}
+
+/// Shape of a "rows" normalization: `(n, c, s)` with `groups` dividing `c`.
+#[derive(Clone, Copy, Debug)]
+pub struct RowShape {
+    pub n: usize,
+    pub c: usize,
+    pub s: usize,
+    pub groups: usize,
+}
+
+impl RowShape {
+    fn cg(&self) -> usize {
+        self.c / self.groups
+    }
+    fn row_len(&self) -> usize {
+        self.cg() * self.s
+    }
+}
+
+/// `y = x * a + k` over a segment, with scalar a and k.
+#[inline]
+fn axpk<T: Float>(y: &mut [T], x: &[T], a: T, k: T) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = v * a + k;
+    }
+}
+
+/// Forward of a rows normalization: output and per-row statistics.
+pub fn rows_forward<T: Float>(
+    x: &[T],
+    sh: RowShape,
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    eps: f64,
+) -> (Vec<T>, Vec<Stat>) {
+    let (len, cg, s) = (sh.row_len(), sh.cg(), sh.s);
+    let rows = sh.n * sh.groups;
+    let mut y = vec![T::zero(); x.len()];
+    let mut stats = vec![Stat::default(); rows];
+    if len == 0 {
+        return (y, stats);
+    }
+    for_planes2(&mut y, len, &mut stats, 1, x.len(), |r, yr, st| {
+        let xr = &x[r * len..(r + 1) * len];
+        let mut acc = Acc::new(xr[0]);
+        acc.add(xr);
+        st[0] = acc.stat();
+        let (mean, rstd) = (st[0].mean, st[0].rstd(eps));
+        let c0 = (r % sh.groups) * cg;
+        if s == 1 {
+            // Elementwise affine (layer_norm): y = (x - mean) * rstd * w + b.
+            let (m, rs) = (T::c(mean), T::c(rstd));
+            let ws = w.map(|w| &w[c0..c0 + cg]);
+            let bs = b.map(|b| &b[c0..c0 + cg]);
+            // One loop per case so each vectorizes without per-element branches.
+            match (ws, bs) {
+                (Some(ws), Some(bs)) => {
+                    for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(ws).zip(bs) {
+                        *o = (v - m) * rs * wv + bv;
+                    }
+                }
+                (Some(ws), None) => {
+                    for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(ws) {
+                        *o = (v - m) * rs * wv;
+                    }
+                }
+                (None, Some(bs)) => {
+                    for ((o, &v), &bv) in yr.iter_mut().zip(xr).zip(bs) {
+                        *o = (v - m) * rs + bv;
+                    }
+                }
+                (None, None) => axpk(yr, xr, rs, T::zero() - m * rs),
+            }
+            return;
+        }
+        for j in 0..cg {
+            let c = c0 + j;
+            let a = rstd * w.map_or(1.0, |w| w[c].to_f64());
+            let k = b.map_or(0.0, |b| b[c].to_f64()) - mean * a;
+            axpk(
+                &mut yr[j * s..(j + 1) * s],
+                &xr[j * s..(j + 1) * s],
+                T::c(a),
+                T::c(k),
+            );
+        }
+    });
+    (y, stats)
+}
+
+/// Per-channel gradients of the affine weight and bias.
+pub type AffineGrads<T> = (Vec<T>, Vec<T>);
+
+/// Gradients of a rows normalization: `gx`, and per-channel (`gw`, `gb`)
+/// when `need_wb`. The affine gradients are summed per part of at most
+/// `PART_ROWS` rows in `T`, then the parts in f64.
+pub fn rows_backward<T: Float>(
+    gy: &[T],
+    x: &[T],
+    stats: &[Stat],
+    sh: RowShape,
+    w: Option<&[T]>,
+    eps: f64,
+    need_wb: bool,
+) -> (Vec<T>, Option<AffineGrads<T>>) {
+    const PART_ROWS: usize = 64;
+    let (len, cg, s, c) = (sh.row_len(), sh.cg(), sh.s, sh.c);
+    let rows = sh.n * sh.groups;
+    let mut gx = vec![T::zero(); x.len()];
+    if len == 0 || rows == 0 {
+        let wb = need_wb.then(|| (vec![T::zero(); c], vec![T::zero(); c]));
+        return (gx, wb);
+    }
+    let one_row = |r: usize, gxr: &mut [T], pw: &mut [T], pb: &mut [T], tmp: &mut Vec<T>| {
+        let (xr, gr) = (&x[r * len..(r + 1) * len], &gy[r * len..(r + 1) * len]);
+        let (mean, rstd) = (stats[r].mean, stats[r].rstd(eps));
+        let c0 = (r % sh.groups) * cg;
+        let wc = |ch: usize| w.map_or(1.0, |w| w[ch].to_f64());
+        // A = sum(w*gy), Bp = sum(w*gy*x) over the row.
+        let (mut a_sum, mut bp_sum) = (0.0, 0.0);
+        if s == 1 {
+            let wg: &[T] = match w {
+                Some(w) => {
+                    tmp.clear();
+                    tmp.extend(gr.iter().zip(&w[c0..c0 + cg]).map(|(&g, &wv)| g * wv));
+                    tmp
+                }
+                None => gr,
+            };
+            (a_sum, bp_sum) = grad_sums(wg, xr);
+            let b = rstd * (bp_sum - mean * a_sum);
+            let k1 = -rstd * rstd * b / len as f64;
+            let k0 = -rstd * a_sum / len as f64 - k1 * mean;
+            let (rs, k1, k0) = (T::c(rstd), T::c(k1), T::c(k0));
+            for ((o, &wgv), &xv) in gxr.iter_mut().zip(wg).zip(xr) {
+                *o = wgv * rs + xv * k1 + k0;
+            }
+            if need_wb {
+                let m = T::c(mean);
+                for j in 0..cg {
+                    pw[c0 + j] += gr[j] * (xr[j] - m) * rs;
+                    pb[c0 + j] += gr[j];
+                }
+            }
+            return;
+        }
+        tmp.clear();
+        for j in 0..cg {
+            let (sdy, sdyx) = grad_sums(&gr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s]);
+            tmp.push(T::c(sdy));
+            tmp.push(T::c(sdyx));
+            a_sum += wc(c0 + j) * sdy;
+            bp_sum += wc(c0 + j) * sdyx;
+            if need_wb {
+                pw[c0 + j] += T::c(rstd * (sdyx - mean * sdy));
+                pb[c0 + j] += T::c(sdy);
+            }
+        }
+        let b = rstd * (bp_sum - mean * a_sum);
+        let k1 = -rstd * rstd * b / len as f64;
+        let k0 = -rstd * a_sum / len as f64 - k1 * mean;
+        for j in 0..cg {
+            let seg = j * s..(j + 1) * s;
+            let (a, k1, k0) = (T::c(wc(c0 + j) * rstd), T::c(k1), T::c(k0));
+            for ((o, &g), &xv) in gxr[seg.clone()]
+                .iter_mut()
+                .zip(&gr[seg.clone()])
+                .zip(&xr[seg])
+            {
+                *o = g * a + xv * k1 + k0;
+            }
+        }
+    };
+    let part = PART_ROWS.min(rows);
+    let run = |(i, chunk): (usize, &mut [T])| {
+        let (mut pw, mut pb, mut tmp) = (
+            vec![T::zero(); if need_wb { c } else { 0 }],
+            vec![T::zero(); if need_wb { c } else { 0 }],
+            Vec::new(),
+        );
+        for (k, gxr) in chunk.chunks_mut(len).enumerate() {
+            one_row(i * part + k, gxr, &mut pw, &mut pb, &mut tmp);
+        }
+        (pw, pb)
+    };
+    let parts: Vec<(Vec<T>, Vec<T>)> = if x.len() < parallel::GRAIN || parallel::num_threads() == 1
+    {
+        gx.chunks_mut(part * len).enumerate().map(run).collect()
+    } else {
+        parallel::install(|| gx.par_chunks_mut(part * len).enumerate().map(run).collect())
+    };
+    let wb = need_wb.then(|| {
+        let (mut gw, mut gb) = (vec![0.0f64; c], vec![0.0f64; c]);
+        for (pw, pb) in &parts {
+            for j in 0..c {
+                gw[j] += pw[j].to_f64();
+                gb[j] += pb[j].to_f64();
+            }
+        }
+        (
+            gw.into_iter().map(T::c).collect(),
+            gb.into_iter().map(T::c).collect(),
+        )
+    });
+    (gx, wb)
+}
+
+/// Per-channel mean and biased variance of `x` shaped `(n, c, s)`.
+pub fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, s: usize) -> Vec<Stat> {
+    let one = |ch: usize| {
+        if n == 0 || s == 0 {
+            return Acc::new(T::zero()).stat();
+        }
+        let mut acc = Acc::new(x[ch * s]);
+        for i in 0..n {
+            acc.add(&x[(i * c + ch) * s..(i * c + ch + 1) * s]);
+        }
+        acc.stat()
+    };
+    if x.len() < parallel::GRAIN || parallel::num_threads() == 1 || c == 1 {
+        (0..c).map(one).collect()
+    } else {
+        parallel::install(|| (0..c).into_par_iter().map(one).collect())
+    }
+}
+
+/// Per-channel (sum(gy), sum(gy * x)) of `(n, c, s)` tensors.
+pub fn channel_grad_sums<T: Float>(
+    gy: &[T],
+    x: &[T],
+    n: usize,
+    c: usize,
+    s: usize,
+) -> Vec<(f64, f64)> {
+    let one = |ch: usize| {
+        let (mut a, mut b) = (0.0, 0.0);
+        for i in 0..n {
+            let seg = (i * c + ch) * s..(i * c + ch + 1) * s;
+            let (p, q) = grad_sums(&gy[seg.clone()], &x[seg]);
+            a += p;
+            b += q;
+        }
+        (a, b)
+    };
+    if x.len() < parallel::GRAIN || parallel::num_threads() == 1 || c == 1 {
+        (0..c).map(one).collect()
+    } else {
+        parallel::install(|| (0..c).into_par_iter().map(one).collect())
+    }
+}
+
+/// `y = x * scale[c] + shift[c]` for `x` shaped `(n, c, s)`.
+pub fn channel_affine<T: Float>(x: &[T], c: usize, s: usize, scale: &[T], shift: &[T]) -> Vec<T> {
+    let mut y = vec![T::zero(); x.len()];
+    if s == 0 {
+        return y;
+    }
+    for_planes(&mut y, s, x.len(), |p, yp| {
+        let ch = p % c;
+        axpk(yp, &x[p * s..(p + 1) * s], scale[ch], shift[ch]);
+    });
+    y
+}
+
+/// `gx = gy * a[c] + x * k1[c] + k0[c]` for `(n, c, s)` tensors (the shape
+/// of every normalization's input gradient).
+pub fn channel_grad_input<T: Float>(
+    gy: &[T],
+    x: &[T],
+    c: usize,
+    s: usize,
+    a: &[T],
+    k1: &[T],
+    k0: &[T],
+) -> Vec<T> {
+    let mut gx = vec![T::zero(); x.len()];
+    if s == 0 {
+        return gx;
+    }
+    for_planes(&mut gx, s, 2 * x.len(), |p, gp| {
+        let ch = p % c;
+        let (a, k1, k0) = (a[ch], k1[ch], k0[ch]);
+        for ((o, &g), &xv) in gp
+            .iter_mut()
+            .zip(&gy[p * s..(p + 1) * s])
+            .zip(&x[p * s..(p + 1) * s])
+        {
+            *o = g * a + xv * k1 + k0;
+        }
+    });
+    gx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_stat(v: &[f64]) -> Stat {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        Stat {
+            mean: m,
+            var: v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64,
+        }
+    }
+
+    #[test]
+    fn shifted_stats_are_accurate_with_large_mean() {
+        let v: Vec<f32> = (0..5000)
+            .map(|i| 1000.0 + ((i * 37) % 101) as f32 * 0.01)
+            .collect();
+        let mut acc = Acc::new(v[0]);
+        acc.add(&v);
+        let got = acc.stat();
+        let want = naive_stat(&v.iter().map(|&x| x as f64).collect::<Vec<_>>());
+        assert!((got.mean - want.mean).abs() < 1e-3);
+        assert!(
+            (got.var - want.var).abs() / want.var < 1e-3,
+            "{got:?} {want:?}"
+        );
+    }
+
+    #[test]
+    fn rows_forward_normalizes_each_group() {
+        // n=2, c=4, s=3, groups=2 -> rows of 6
+        let x: Vec<f64> = (0..24).map(|i| ((i * 7) % 11) as f64).collect();
+        let sh = RowShape {
+            n: 2,
+            c: 4,
+            s: 3,
+            groups: 2,
+        };
+        let w = [1.0, 2.0, 3.0, 4.0];
+        let b = [0.5, 0.0, -0.5, 1.0];
+        let (y, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5);
+        for r in 0..4 {
+            let want = naive_stat(&x[r * 6..r * 6 + 6]);
+            assert!((st[r].mean - want.mean).abs() < 1e-12 && (st[r].var - want.var).abs() < 1e-12);
+            for k in 0..6 {
+                let ch = (r % 2) * 2 + k / 3;
+                let e = (x[r * 6 + k] - want.mean) / (want.var + 1e-5).sqrt() * w[ch] + b[ch];
+                assert!((y[r * 6 + k] - e).abs() < 1e-12);
+            }
+        }
+    }
+
+    /// Finite differences of L = sum(y * gy) for the rows norm, both code paths.
+    #[test]
+    fn rows_backward_matches_finite_differences() {
+        for sh in [
+            RowShape {
+                n: 3,
+                c: 5,
+                s: 1,
+                groups: 1,
+            },
+            RowShape {
+                n: 2,
+                c: 4,
+                s: 3,
+                groups: 2,
+            },
+        ] {
+            let len = sh.n * sh.c * sh.s;
+            let x: Vec<f64> = (0..len)
+                .map(|i| ((i * 13) % 7) as f64 * 0.3 - 1.0)
+                .collect();
+            let gy: Vec<f64> = (0..len).map(|i| ((i * 5) % 9) as f64 * 0.1 - 0.4).collect();
+            let w: Vec<f64> = (0..sh.c).map(|i| 0.5 + i as f64 * 0.25).collect();
+            let b: Vec<f64> = (0..sh.c).map(|i| i as f64 * 0.1).collect();
+            let loss = |x: &[f64], w: &[f64]| -> f64 {
+                let (y, _) = rows_forward(x, sh, Some(w), Some(&b), 1e-5);
+                y.iter().zip(&gy).map(|(a, b)| a * b).sum()
+            };
+            let (_, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5);
+            let (gx, wb) = rows_backward(&gy, &x, &st, sh, Some(&w), 1e-5, true);
+            let (gw, gb) = wb.unwrap();
+            let h = 1e-6;
+            for i in 0..len {
+                let (mut p, mut m) = (x.clone(), x.clone());
+                p[i] += h;
+                m[i] -= h;
+                let num = (loss(&p, &w) - loss(&m, &w)) / (2.0 * h);
+                assert!(
+                    (num - gx[i]).abs() < 1e-6,
+                    "{sh:?} gx[{i}] {num} vs {}",
+                    gx[i]
+                );
+            }
+            for j in 0..sh.c {
+                let (mut p, mut m) = (w.clone(), w.clone());
+                p[j] += h;
+                m[j] -= h;
+                let num = (loss(&x, &p) - loss(&x, &m)) / (2.0 * h);
+                assert!((num - gw[j]).abs() < 1e-6, "gw[{j}]");
+            }
+            let gb_want: Vec<f64> = (0..sh.c)
+                .map(|ch| {
+                    (0..len)
+                        .filter(|&i| (i / sh.s) % sh.c == ch)
+                        .map(|i| gy[i])
+                        .sum()
+                })
+                .collect();
+            for j in 0..sh.c {
+                assert!((gb[j] - gb_want[j]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn channel_stats_and_affine() {
+        let (n, c, s) = (3, 2, 4);
+        let x: Vec<f32> = (0..n * c * s).map(|i| (i % 5) as f32).collect();
+        let st = channel_stats(&x, n, c, s);
+        for ch in 0..c {
+            let vals: Vec<f64> = (0..n)
+                .flat_map(|i| {
+                    x[(i * c + ch) * s..(i * c + ch + 1) * s]
+                        .iter()
+                        .map(|&v| v as f64)
+                })
+                .collect();
+            let want = naive_stat(&vals);
+            assert!((st[ch].mean - want.mean).abs() < 1e-6 && (st[ch].var - want.var).abs() < 1e-6);
+        }
+        let y = channel_affine(&x, c, s, &[2.0, 3.0], &[1.0, 0.0]);
+        assert_eq!(y[0], 1.0);
+        assert_eq!(y[s + 1], 3.0 * x[s + 1]);
+        let sums = channel_grad_sums(&x, &x, n, c, s);
+        let sq: f64 = (0..n)
+            .flat_map(|i| x[i * c * s..i * c * s + s].to_vec())
+            .map(|v| (v * v) as f64)
+            .sum();
+        assert_eq!(sums[0].1, sq);
+    }
+}
