@@ -9,6 +9,9 @@
 //!
 //! Per-parameter scalars (`step`, NAdam's `mu_product`) are 0-dim tensors kept
 //! by the Python side; [`bump_steps`] and [`scalar_values`] read and update them.
+//!
+//! The kernels spell updates as `p = p + value * x` to mirror PyTorch's formulas.
+#![allow(clippy::assign_op_pattern)]
 
 pub mod adadelta;
 pub mod adagrad;
