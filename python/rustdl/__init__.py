@@ -203,8 +203,8 @@ def save(obj, f):
 def load(f, map_location=None, weights_only=True):
     from .serialization import load as _load
 
-    return _load(f, map_location=map_location)
+    return _load(f, map_location=map_location, weights_only=weights_only)
 
 
 from . import autograd, linalg, nn  # noqa: F401
-from . import backends, cuda, utils  # noqa: E402, F401
+from . import backends, cuda, optim, utils  # noqa: E402, F401
