@@ -70,11 +70,11 @@ pub fn fill_chunks<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + 
 }
 
 /// `src.iter().map(f).collect()`, in parallel when large.
-pub fn map_slice<S: Sync, D: Send + Copy + Default>(src: &[S], f: impl Fn(S) -> D + Sync + Send) -> Vec<D>
+pub fn map_slice<S: Sync, D: crate::tensor::storage::BufferElem>(src: &[S], f: impl Fn(S) -> D + Sync + Send) -> Vec<D>
 where
     S: Copy,
 {
-    let mut out = vec![D::default(); src.len()];
+    let mut out = crate::tensor::pool::uninit_vec::<D>(src.len());
     fill_chunks(&mut out, |start, c| {
         let len = c.len();
         for (o, &s) in c.iter_mut().zip(&src[start..start + len]) {

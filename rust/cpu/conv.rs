@@ -385,7 +385,7 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
         g.output[2],
     );
     let in_sample = g.c_in * ip;
-    let mut y = vec![T::zero(); g.batch * g.c_out * p];
+    let mut y = crate::tensor::pool::zeroed_vec::<T>(g.batch * g.c_out * p);
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     for_batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
         let mut cols = vec![T::zero(); cols_len(g)];
@@ -460,7 +460,7 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
         g.output[2],
     );
     let out_sample = g.c_out * p;
-    let mut gx = vec![T::zero(); g.batch * g.c_in * ip];
+    let mut gx = crate::tensor::pool::zeroed_vec::<T>(g.batch * g.c_in * ip);
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     for_batch_ranges(g, &mut gx, g.c_in * ip, |n0, gxs, threads| {
         let mut cols = vec![T::zero(); cols_len(g)];

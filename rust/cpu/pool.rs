@@ -145,7 +145,7 @@ impl Geom {
 pub fn max_forward<T: Float>(x: &[T], g: &Geom, need_idx: bool) -> (Vec<T>, Option<Vec<i64>>) {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = x.len().checked_div(ip).unwrap_or(0);
-    let mut out = vec![T::zero(); planes * op];
+    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * op);
     let mut idx = vec![0i64; if need_idx { planes * op } else { planes }];
     let nidx = if need_idx { op } else { 1 };
     let fast = g.is_2x2_s2();
@@ -248,7 +248,7 @@ pub fn scatter_planes<T: Float>(
     in_plane: usize,
     planes: usize,
 ) -> Vec<T> {
-    let mut gx = vec![T::zero(); planes * in_plane];
+    let mut gx = crate::tensor::pool::zeroed_vec::<T>(planes * in_plane);
     for_planes(&mut gx, in_plane, gy.len() + planes * in_plane, |p, gp| {
         let (gs, is) = (
             &gy[p * out_plane..(p + 1) * out_plane],
@@ -272,7 +272,7 @@ pub fn unpool_planes<T: Float>(
     out_plane: usize,
     planes: usize,
 ) -> Vec<T> {
-    let mut out = vec![T::zero(); planes * out_plane];
+    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * out_plane);
     for_planes(
         &mut out,
         out_plane,
@@ -300,7 +300,7 @@ pub fn gather_planes<T: Float>(
     in_plane: usize,
     planes: usize,
 ) -> Vec<T> {
-    let mut out = vec![T::zero(); planes * out_plane];
+    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * out_plane);
     let work = out.len();
     for_planes(&mut out, out_plane, work, |p, op| {
         let (xs, is) = (
@@ -339,7 +339,7 @@ fn divisor(div: Divisor, wd: &Win, wh: &Win, ww: &Win) -> f64 {
 pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = x.len().checked_div(ip).unwrap_or(0);
-    let mut out = vec![T::zero(); planes * op];
+    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * op);
     for_planes(&mut out, op, x.len(), |p, o| {
         let xp = &x[p * ip..(p + 1) * ip];
         g.for_each_out(|k, wd, wh, ww| {
@@ -362,7 +362,7 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
 /// Average pooling backward: each output gradient spread over its window.
 pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
-    let mut gx = vec![T::zero(); planes * ip];
+    let mut gx = crate::tensor::pool::zeroed_vec::<T>(planes * ip);
     for_planes(&mut gx, ip, gy.len() + planes * ip, |p, gp| {
         let gs = &gy[p * op..(p + 1) * op];
         g.for_each_out(|k, wd, wh, ww| {

@@ -15,7 +15,7 @@ use crate::tensor::Tensor;
 /// `out[i] = f(x[i])` with `out` of `x`'s shape.
 pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync + Send) -> Tensor {
     let shape = x.shape().to_vec();
-    let mut out = vec![U::default(); x.numel()];
+    let mut out = crate::tensor::pool::uninit_vec::<U>(x.numel());
     if let Some(xs) = x.as_slice::<T>() {
         parallel::fill_chunks(&mut out, |start, c| {
             let len = c.len();
@@ -50,7 +50,7 @@ pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
     f: impl Fn(A, B) -> U + Sync + Send,
 ) -> Result<Tensor> {
     let n: usize = out_shape.iter().product();
-    let mut out = vec![U::default(); n];
+    let mut out = crate::tensor::pool::uninit_vec::<U>(n);
     let same = a.shape() == out_shape && b.shape() == out_shape;
     if let (true, Some(xa), Some(xb)) = (same, a.as_slice::<A>(), b.as_slice::<B>()) {
         parallel::fill_chunks(&mut out, |start, c| {
@@ -127,7 +127,7 @@ pub fn map3<A: BufferElem, B: BufferElem, C: BufferElem, U: BufferElem>(
     f: impl Fn(A, B, C) -> U + Sync + Send,
 ) -> Result<Tensor> {
     let n: usize = out_shape.iter().product();
-    let mut out = vec![U::default(); n];
+    let mut out = crate::tensor::pool::uninit_vec::<U>(n);
     let sa = broadcast_strides(a.layout(), out_shape)?;
     let sb = broadcast_strides(b.layout(), out_shape)?;
     let sc = broadcast_strides(c.layout(), out_shape)?;

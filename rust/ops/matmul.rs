@@ -14,7 +14,8 @@ use rayon::prelude::*;
 
 fn batched_gemm_typed<T: BufferElem + GemmElem>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Tensor {
     let nb: usize = batch.iter().product();
-    let mut out = vec![T::default(); nb * m * n];
+    // every element is written by the GEMM (k > 0) or zeroed by it (k == 0)
+    let mut out = crate::tensor::pool::uninit_vec::<T>(nb * m * n);
     let (pa, pb) = (a.storage_slice::<T>(), b.storage_slice::<T>());
     let nd = a.ndim();
     let (sa, sb) = (a.strides(), b.strides());

@@ -128,7 +128,7 @@ pub fn cast_elem<S: Elem, D: Elem>(x: S) -> D {
 /// Row-major gather of a strided view.
 pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
     let n = layout.numel();
-    let mut out: Vec<T> = vec![T::default(); n];
+    let mut out: Vec<T> = super::pool::uninit_vec::<T>(n);
     let out_strides = contiguous_strides(&layout.shape);
     let (shape, strides) = coalesce(&layout.shape, &[out_strides, layout.strides.clone()]);
     let s = &strides[1];

@@ -243,7 +243,7 @@ impl Elem for bool {
 }
 
 /// Float element types (the ones autograd and transcendental functions work on).
-pub trait Float: Elem + num_like::FloatOps {}
+pub trait Float: Elem + num_like::FloatOps + super::storage::BufferElem {}
 impl Float for f32 {}
 impl Float for f64 {}
 

@@ -2,6 +2,7 @@
 
 pub mod dtype;
 pub mod layout;
+pub mod pool;
 pub mod storage;
 #[allow(clippy::module_inception)]
 pub mod tensor;

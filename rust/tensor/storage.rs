@@ -61,6 +61,8 @@ pub trait BufferElem: Elem {
     fn wrap(v: Vec<Self>) -> Buffer;
     fn slice(b: &Buffer) -> Option<&[Self]>;
     fn slice_mut(b: &mut Buffer) -> Option<&mut [Self]>;
+    /// Take the typed vector out of a buffer (the buffer back on mismatch).
+    fn unwrap_buffer(b: Buffer) -> Result<Vec<Self>, Buffer>;
 }
 
 macro_rules! impl_buffer_elem {
@@ -84,6 +86,13 @@ macro_rules! impl_buffer_elem {
                     _ => None,
                 }
             }
+            #[inline]
+            fn unwrap_buffer(b: Buffer) -> Result<Vec<Self>, Buffer> {
+                match b {
+                    Buffer::$v(v) => Ok(v),
+                    other => Err(other),
+                }
+            }
         }
     };
 }
@@ -104,6 +113,14 @@ pub struct Storage {
 // (the caller never reads and writes overlapping elements concurrently).
 unsafe impl Sync for Storage {}
 unsafe impl Send for Storage {}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        // Hand large buffers to the caching allocator for reuse.
+        let buf = std::mem::replace(self.buf.get_mut(), Buffer::Bool(Vec::new()));
+        super::pool::give(buf);
+    }
+}
 
 impl Storage {
     pub fn new(buf: Buffer) -> Storage {
