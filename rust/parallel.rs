@@ -5,12 +5,15 @@
 
 use parking_lot::RwLock;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Below this many elements an elementwise kernel runs on one thread.
 pub const GRAIN: usize = 32 * 1024;
 
 static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
+/// The pool's size, readable without touching the lock (checked on every op).
+static THREADS: AtomicUsize = AtomicUsize::new(0);
 
 fn default_threads() -> usize {
     if let Some(n) = std::env::var("RUSTDL_NUM_THREADS").ok().and_then(|s| s.parse::<usize>().ok()) {
@@ -30,7 +33,11 @@ fn build(n: usize) -> Arc<rayon::ThreadPool> {
 }
 
 fn pool_lock() -> &'static RwLock<Arc<rayon::ThreadPool>> {
-    POOL.get_or_init(|| RwLock::new(build(default_threads())))
+    POOL.get_or_init(|| {
+        let n = default_threads();
+        THREADS.store(n, Ordering::Relaxed);
+        RwLock::new(build(n))
+    })
 }
 
 pub fn pool() -> Arc<rayon::ThreadPool> {
@@ -38,20 +45,24 @@ pub fn pool() -> Arc<rayon::ThreadPool> {
 }
 
 pub fn num_threads() -> usize {
-    pool().current_num_threads()
+    match THREADS.load(Ordering::Relaxed) {
+        0 => pool_lock().read().current_num_threads(),
+        n => n,
+    }
 }
 
 pub fn set_num_threads(n: usize) {
-    *pool_lock().write() = build(n.max(1));
+    let n = n.max(1);
+    *pool_lock().write() = build(n);
+    THREADS.store(n, Ordering::Relaxed);
 }
 
 /// Run `f` inside the pool (so nested rayon calls use its threads).
 pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let p = pool();
-    if p.current_num_threads() == 1 {
+    if num_threads() == 1 {
         return f();
     }
-    p.install(f)
+    pool().install(f)
 }
 
 /// Split `out` into chunks and call `f(start_index, chunk)` on each, in

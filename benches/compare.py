@@ -1,0 +1,266 @@
+"""Run the same workloads on rustdl and (when importable) PyTorch, side by side.
+
+Every workload is written once against the PyTorch API and run with `lib` bound
+to either library, with 1 and 2 threads. Prints a markdown table with times,
+rates, % of the machine's measured peak, and the rustdl/PyTorch speed ratio
+(> 1 means rustdl is faster).
+
+    python benches/compare.py            # all workloads
+    python benches/compare.py --quick    # fewer repetitions
+    python benches/compare.py -k sgemm   # only workloads whose name contains "sgemm"
+
+PyTorch is optional (install it into a separate virtual environment for
+benchmarking; rustdl never needs it).
+"""
+
+import argparse
+import gc
+import importlib
+import statistics
+import sys
+import time
+
+import rustdl
+
+MB = 1e6
+
+
+def timeit(fn, reps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+# ---- workloads: each returns (fn, work, unit) where unit is "GFLOP/s", "GB/s", "samples/s" or "us/op" ----
+
+def per_op_overhead(lib):
+    x, y = lib.randn(16), lib.randn(16)
+    n = 2000
+
+    def fn():
+        for _ in range(n):
+            x + y
+
+    return fn, n, "us/op"
+
+
+def autograd_chain(lib):
+    w = lib.randn(16, requires_grad=True)
+    n = 100
+
+    def fn():
+        z = w
+        for _ in range(n):
+            z = z * 1.0001
+        z.sum().backward()
+
+    return fn, n, "us/op"
+
+
+def add_16m(lib):
+    x, y = lib.randn(4096, 4096), lib.randn(4096, 4096)
+    return (lambda: x + y), 3 * 4 * x.numel(), "GB/s"
+
+
+def relu_affine_16m(lib):
+    x = lib.randn(4096, 4096)
+    return (lambda: lib.relu(x * 1.5 + 0.5)), 2 * 4 * x.numel(), "GB/s"  # ideal: one read, one write
+
+
+def sgemm(n):
+    def make(lib):
+        a, b = lib.randn(n, n), lib.randn(n, n)
+        return (lambda: a @ b), 2 * n**3, "GFLOP/s"
+
+    make.__name__ = f"sgemm_{n}"
+    return make
+
+
+def linear_fwd_bwd(lib):
+    x = lib.randn(512, 1024, requires_grad=True)
+    w = lib.randn(1024, 1024, requires_grad=True)
+
+    def fn():
+        lib.nn.functional.linear(x, w).sum().backward()
+
+    return fn, 3 * 2 * 512 * 1024 * 1024, "GFLOP/s"
+
+
+def conv2d(n, cin, cout, hw, k, pad, stride=1):
+    def make(lib):
+        x = lib.randn(n, cin, hw, hw, requires_grad=True)
+        w = lib.randn(cout, cin, k, k, requires_grad=True)
+        out = (hw + 2 * pad - k) // stride + 1
+
+        def fn():
+            lib.nn.functional.conv2d(x, w, None, stride, pad).sum().backward()
+
+        return fn, 3 * 2 * n * cout * cin * k * k * out * out, "GFLOP/s"
+
+    make.__name__ = f"conv2d_fb_N{n}_{cin}to{cout}_{hw}x{hw}_k{k}_s{stride}"
+    return make
+
+
+def conv1d_fb(lib):
+    x = lib.randn(32, 16, 1024, requires_grad=True)
+    w = lib.randn(32, 16, 5, requires_grad=True)
+
+    def fn():
+        lib.nn.functional.conv1d(x, w).sum().backward()
+
+    return fn, 3 * 2 * 32 * 32 * 16 * 5 * 1020, "GFLOP/s"
+
+
+def conv3d_fb(lib):
+    x = lib.randn(8, 4, 16, 16, 16, requires_grad=True)
+    w = lib.randn(8, 4, 3, 3, 3, requires_grad=True)
+
+    def fn():
+        lib.nn.functional.conv3d(x, w, None, 1, 1).sum().backward()
+
+    return fn, 3 * 2 * 8 * 8 * 4 * 27 * 16**3, "GFLOP/s"
+
+
+def _train_step(lib, model, opt, x, y):
+    def fn():
+        opt.zero_grad()
+        loss = lib.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return fn
+
+
+def mlp_train(lib):
+    nn = lib.nn
+    lib.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = lib.randn(128, 784), lib.randint(0, 10, (128,))
+    return _train_step(lib, model, opt, x, y), 128, "samples/s"
+
+
+def lenet_train(lib):
+    nn = lib.nn
+    lib.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = lib.randn(64, 1, 28, 28), lib.randint(0, 10, (64,))
+    return _train_step(lib, model, opt, x, y), 64, "samples/s"
+
+
+def vgg_train(lib):
+    nn = lib.nn
+    lib.manual_seed(0)
+
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    model = nn.Sequential(*block(3, 32), *block(32, 32), nn.MaxPool2d(2), *block(32, 64), *block(64, 64),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 8 * 8, 10))
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = lib.randn(64, 3, 32, 32), lib.randint(0, 10, (64,))
+    return _train_step(lib, model, opt, x, y), 64, "samples/s"
+
+
+def adam_10m(lib):
+    params = [lib.randn(100_000, requires_grad=True) for _ in range(100)]
+    for p in params:
+        p.grad = lib.randn(100_000)
+    opt = lib.optim.Adam(params, lr=1e-3)
+    return opt.step, 7 * 4 * 10_000_000, "GB/s"
+
+
+def cross_entropy_fb(lib):
+    x = lib.randn(4096, 1000, requires_grad=True)
+    y = lib.randint(0, 1000, (4096,))
+
+    def fn():
+        lib.nn.functional.cross_entropy(x, y).backward()
+
+    return fn, 3 * 4 * x.numel(), "GB/s"
+
+
+WORKLOADS = [
+    per_op_overhead, autograd_chain, add_16m, relu_affine_16m,
+    sgemm(256), sgemm(512), sgemm(1024), sgemm(2048), linear_fwd_bwd,
+    conv2d(64, 3, 32, 32, 3, 1), conv2d(64, 32, 64, 16, 3, 1), conv2d(32, 64, 128, 8, 3, 0),
+    conv2d(64, 64, 64, 16, 1, 0), conv2d(64, 32, 64, 16, 3, 1, stride=2), conv1d_fb, conv3d_fb,
+    mlp_train, lenet_train, vgg_train, adam_10m, cross_entropy_fb,
+]
+
+
+def rate(unit, work, t):
+    if unit == "us/op":
+        return t / work * 1e6
+    if unit == "GFLOP/s":
+        return work / t / 1e9
+    if unit == "GB/s":
+        return work / t / 1e9
+    return work / t
+
+
+def set_threads(lib, n):
+    lib.set_num_threads(n)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("-k", default="")
+    ap.add_argument("--threads", default="1,2")
+    args = ap.parse_args()
+    libs = [("rustdl", rustdl)]
+    try:
+        libs.append(("torch", importlib.import_module("torch")))
+    except ImportError:
+        print("(PyTorch not importable: rustdl only)", file=sys.stderr)
+    threads = [int(t) for t in args.threads.split(",")]
+    peaks = {n: rustdl._C._peak_gflops(n) for n in threads}
+    triad = {n: rustdl._C._triad_gbs(1 << 25, n) for n in threads}
+    print(f"machine: peak f32 FMA {', '.join(f'{n}T {peaks[n]:.0f} GFLOP/s' for n in threads)}; "
+          f"triad {', '.join(f'{n}T {triad[n]:.1f} GB/s' for n in threads)}")
+    print()
+    header = "| workload | threads | " + " | ".join(f"{name}" for name, _ in libs)
+    header += " | unit | % of peak | rustdl/torch |" if len(libs) > 1 else " | unit | % of peak |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for make in WORKLOADS:
+        name = make.__name__
+        if args.k and args.k not in name:
+            continue
+        for n in threads:
+            results = {}
+            for lname, lib in libs:
+                set_threads(lib, n)
+                gc.collect()
+                fn, work, unit = make(lib)
+                t = timeit(fn, 3 if args.quick else 7)
+                results[lname] = (rate(unit, work, t), unit)
+            r, unit = results["rustdl"]
+            if unit == "GFLOP/s":
+                pct = f"{100 * r / peaks[n]:.0f}%"
+            elif unit == "GB/s":
+                pct = f"{100 * r / triad[n]:.0f}%"
+            else:
+                pct = ""
+            cells = " | ".join(f"{results[ln][0]:.3g}" for ln, _ in libs)
+            line = f"| {name} | {n} | {cells} | {unit} | {pct} |"
+            if "torch" in results:
+                tr = results["torch"][0]
+                ratio = (tr / r) if unit == "us/op" else (r / tr)
+                line += f" {ratio:.2f} |"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
