@@ -92,11 +92,15 @@ def initial_seed():
 
 
 def get_rng_state():
-    return tensor(_C._get_rng_state(), dtype=int64)
+    # the u64 state words are stored as int64 (two's complement)
+    return tensor([v - (1 << 64) if v >= (1 << 63) else v for v in _C._get_rng_state()], dtype=int64)
 
 
 def set_rng_state(state):
-    _C._set_rng_state([int(v) for v in state.tolist()])
+    import builtins
+
+    # (the module-level name ``int`` is rustdl.int32 here, as in torch)
+    _C._set_rng_state([builtins.int(v) & ((1 << 64) - 1) for v in state.tolist()])
 
 
 def is_tensor(obj):

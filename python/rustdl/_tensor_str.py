@@ -48,9 +48,9 @@ def _format(arr, fmt, summarize, indent):
     else:
         idx = list(range(n))
     if arr.ndim == 1:
-        items = ["..." if i is None else fmt(arr[i]) for i in idx]
-        width = max(len(s) for s in items if s != "...") if any(s != "..." for s in items) else 0
-        items = [s.rjust(width) for s in items]
+        # PyTorch's summarised vectors show " ..." (with a leading space)
+        items = [" ..." if i is None else fmt(arr[i]) for i in idx]
+        width = max((len(s) for s in items if s != " ..."), default=0)
         per_line = max(1, (LINEWIDTH - indent) // (width + 2))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
@@ -85,9 +85,13 @@ def tensor_repr(t):
 
 
 def _uniform(fmt, a):
-    """Pad every element to the width of the widest one, as PyTorch aligns."""
+    """Pad every element to a common width, as PyTorch aligns: for floats the
+    width of the widest nonzero finite value (nan/inf/0 do not widen columns),
+    for ints and bools the widest value."""
     if a.size == 0 or a.ndim == 0:
         return fmt
-    flat = a.reshape(-1)
-    width = max(len(fmt(v)) for v in flat[: min(flat.size, 2000)])
+    flat = a.reshape(-1)[:2000]
+    if np.issubdtype(a.dtype, np.floating):
+        flat = flat[np.isfinite(flat) & (flat != 0)]
+    width = max((len(fmt(v)) for v in flat), default=1)
     return lambda v: fmt(v).rjust(width)

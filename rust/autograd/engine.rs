@@ -100,6 +100,25 @@ pub fn run(
         }
     }
 
+    // Gradients reaching each leaf are summed first, so its hooks and
+    // `.grad` see the total once (PyTorch's AccumulateGrad).
+    let mut leaf_grads: Vec<(Tensor, Tensor)> = Vec::new();
+    let mut leaf_slot: HashMap<usize, usize> = HashMap::new();
+    let mut to_leaf = |t: &Tensor, g: Tensor| -> Result<()> {
+        let k = Arc::as_ptr(&t.0) as usize;
+        match leaf_slot.get(&k) {
+            Some(&i) => {
+                let sum = ops::binary::add(&leaf_grads[i].1, &g)?;
+                leaf_grads[i].1 = sum;
+            }
+            None => {
+                leaf_slot.insert(k, leaf_grads.len());
+                leaf_grads.push((t.clone(), g));
+            }
+        }
+        Ok(())
+    };
+
     // Seed the root gradients.
     let mut buffers: HashMap<usize, Vec<Option<Tensor>>> = HashMap::new();
     let mut start: Vec<Arc<Node>> = Vec::new();
@@ -120,7 +139,7 @@ pub fn run(
             None => match capture_leaf(r) {
                 Some(ci) => accumulate(&mut captured[ci], g)?,
                 None if capture.is_some() => {}
-                None => accumulate_leaf(r, g)?,
+                None => to_leaf(r, g)?,
             },
         }
     }
@@ -209,12 +228,16 @@ pub fn run(
                         match capture_leaf(t) {
                             Some(ci) => accumulate(&mut captured[ci], g)?,
                             None if capture.is_some() => {}
-                            None => accumulate_leaf(t, g)?,
+                            None => to_leaf(t, g)?,
                         }
                     }
                 }
             }
         }
+    }
+
+    for (leaf, g) in leaf_grads {
+        accumulate_leaf(&leaf, g)?;
     }
 
     if capture.is_some() && !allow_unused {

@@ -46,6 +46,31 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    /// Frees a long chain of nodes iteratively: the default recursive drop
+    /// would overflow the stack on graphs 100k ops deep.
+    fn drop(&mut self) {
+        let mut stack: Vec<Arc<Node>> = Vec::new();
+        let take_edges = |next: &mut Vec<Option<Edge>>, stack: &mut Vec<Arc<Node>>| {
+            for e in next.drain(..).flatten() {
+                if let Edge::Node(n, _) = e {
+                    stack.push(n);
+                }
+            }
+        };
+        take_edges(&mut self.next, &mut stack);
+        // Saved tensors may also point at earlier nodes; those are held by
+        // `stack` now, so releasing them here does not recurse.
+        drop(self.backward.get_mut().take());
+        while let Some(n) = stack.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(n) {
+                take_edges(&mut inner.next, &mut stack);
+                drop(inner.backward.get_mut().take());
+            }
+        }
+    }
+}
+
 /// A tensor saved for backward, with the version it had when saved.
 #[derive(Clone)]
 pub struct SavedTensor {

@@ -161,7 +161,9 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     };
     debug_assert_eq!(out.dtype(), sum_dtype(x.dtype()));
     let (src_shape, keep_shape) = (x.shape_vec(), reduced_shape(x.shape(), &mask, true));
-    record("SumBackward1", &[x], &[&out], move |g| {
+    // PyTorch names the full reduction ...Backward0 and the dim overload ...Backward1.
+    let name = if dims.is_none() { "SumBackward0" } else { "SumBackward1" };
+    record(name, &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         Ok(vec![Some(expand_to(&reshape_to(g, &keep_shape)?, &src_shape)?)])
     });
@@ -193,8 +195,19 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     }
     let mask = reduced_mask(x, dims)?;
     let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&s, _)| s).product();
-    let s = sum(x, dims, keepdim)?;
-    div(&s, &scalar_like(count as f64, &s))
+    let out = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        let s = sum(x, dims, keepdim)?;
+        div(&s, &scalar_like(count as f64, &s))?
+    };
+    let (src_shape, keep_shape) = (x.shape_vec(), reduced_shape(x.shape(), &mask, true));
+    let name = if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" };
+    record(name, &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let g = div(g, &scalar_like(count as f64, g))?;
+        Ok(vec![Some(expand_to(&reshape_to(&g, &keep_shape)?, &src_shape)?)])
+    });
+    Ok(out)
 }
 
 fn capitalized(d: DType) -> &'static str {
@@ -223,7 +236,8 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let (sx, so) = (SavedTensor::new(x), SavedTensor::new(&out));
     let keep_shape = reduced_shape(x.shape(), &mask, true);
     let mask2 = mask.clone();
-    record("ProdBackward1", &[x], &[&out], move |g| {
+    let name = if dims.is_none() { "ProdBackward0" } else { "ProdBackward1" };
+    record(name, &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let (x, o) = (sx.get()?, so.get()?);
         let src = x.shape_vec();
@@ -251,11 +265,18 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
 
 /// amax / amin over dims; the gradient is shared evenly among ties.
 pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Result<Tensor> {
-    if x.numel() == 0 {
+    if x.numel() == 0 && dims.is_none() {
         return Err(Error::Index("amax(): Expected reduction dim to be specified for input.numel() == 0.".into()));
     }
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
+    if x.numel() == 0 {
+        // Reducing only non-empty dims of an empty tensor gives an empty result.
+        if let Some(d) = (0..x.ndim()).find(|&d| mask[d] && x.shape()[d] == 0) {
+            return Err(Error::Index(format!("amax(): Expected reduction dim {d} to have non-zero size.")));
+        }
+        return Ok(Tensor::zeros(&shape, x.dtype()));
+    }
     let out = dispatch_all!(x.dtype(), T => {
         let pick = move |a: Option<T>, v: T| -> Option<T> {
             match a {

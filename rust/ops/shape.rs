@@ -18,6 +18,11 @@ use std::sync::Arc;
 type ViewFn = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
 
 impl Tensor {
+    /// The tensor this one is a view of (see `AutogradMeta::view_base`).
+    pub fn view_base(&self) -> Option<Tensor> {
+        self.0.autograd.lock().view_base.clone()
+    }
+
     /// A new handle on the same data, cut from the graph.
     pub fn detach(&self) -> Tensor {
         self.with_layout(self.layout().clone())
@@ -49,7 +54,32 @@ pub fn embed(g: &Tensor, shape: &[usize], dtype: DType, view: ViewFn) -> Result<
 }
 
 fn view_layout(x: &Tensor, shape: &[usize], strides: SmallVec<[isize; 6]>, offset: usize) -> Tensor {
-    x.with_layout(Layout { shape: shape.into(), strides, offset })
+    let out = x.with_layout(Layout { shape: shape.into(), strides, offset });
+    let base = x.view_base().unwrap_or_else(|| x.clone());
+    if base.offset() == 0 && base.is_contiguous() {
+        out.0.autograd.lock().view_base = Some(base);
+    }
+    out
+}
+
+/// A view of contiguous `x` with the given geometry (offset relative to
+/// `x`'s); backward writes the gradient back through the same geometry.
+pub fn as_strided(x: &Tensor, shape: &[usize], strides: &[isize], offset: usize) -> Result<Tensor> {
+    if !x.is_contiguous() {
+        return Err(Error::Runtime("rustdl: as_strided needs a contiguous input".into()));
+    }
+    let (sh, st): (Shape, SmallVec<[isize; 6]>) = (shape.into(), strides.into());
+    let out = view_layout(x, shape, st.clone(), x.offset() + offset);
+    record_view(
+        "AsStridedBackward0",
+        x,
+        &out,
+        Arc::new(move |t| {
+            let t = contiguous(t)?;
+            as_strided(&t, &sh, &st, offset)
+        }),
+    );
+    Ok(out)
 }
 
 /// Resolve one `-1` in a requested shape.
@@ -132,6 +162,11 @@ pub fn clone(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    permute_named(x, dims, "PermuteBackward0")
+}
+
+/// `permute` recorded under the grad_fn name of the op the user called.
+pub fn permute_named(x: &Tensor, dims: &[i64], name: &'static str) -> Result<Tensor> {
     let n = x.ndim();
     if dims.len() != n {
         return Err(Error::Runtime(format!(
@@ -156,7 +191,7 @@ pub fn permute(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
     for (i, &p) in perm.iter().enumerate() {
         inv[p] = i as i64;
     }
-    record("PermuteBackward0", &[x], &[&out], move |g| {
+    record(name, &[x], &[&out], move |g| {
         Ok(vec![g[0].as_ref().map(|g| permute(g, &inv)).transpose()?])
     });
     Ok(out)
@@ -170,7 +205,12 @@ pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let (a, b) = (wrap_dim(d0, n)?, wrap_dim(d1, n)?);
     let mut dims: Vec<i64> = (0..n as i64).collect();
     dims.swap(a, b);
-    permute(x, &dims)
+    permute_named(x, &dims, "TransposeBackward0")
+}
+
+/// `x.t()` for a 2-D `x`.
+pub fn t(x: &Tensor) -> Result<Tensor> {
+    permute_named(x, &[1, 0], "TBackward0")
 }
 
 /// `x.expand(shape)`; -1 keeps a dim. Broadcast dims get stride 0.

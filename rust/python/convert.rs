@@ -248,6 +248,10 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
         crate::dispatch_all!(t.dtype(), T => Tensor::from_vec(t.to_vec::<T>(), t.shape()))
     } else if let Ok(arr) = obj.downcast::<PyUntypedArray>() {
         numpy_to_tensor(arr)?
+    } else if is_numpy_scalar(obj) {
+        // numpy scalars keep their dtype (np.float64(1) -> float64)
+        let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
+        numpy_to_tensor(arr.downcast::<PyUntypedArray>()?)?
     } else if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
         // exact integers (no f64 round trip)
         let v: i64 = obj.extract()?;
@@ -282,6 +286,11 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
         Some(d) => t.cast_raw(d),
         None => t,
     })
+}
+
+fn is_numpy_scalar(obj: &Bound<'_, PyAny>) -> bool {
+    let generic = || obj.py().import("numpy")?.getattr("generic");
+    obj.get_type().module().is_ok_and(|m| m.to_string() == "numpy") && generic().is_ok_and(|g| obj.is_instance(&g).unwrap_or(false))
 }
 
 fn collect_ints(obj: &Bound<'_, PyAny>, out: &mut Vec<i64>) -> PyResult<()> {

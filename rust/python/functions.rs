@@ -336,7 +336,7 @@ fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -
         return Err(Error::Runtime("Expected p_in >= 0 && p_in <= 1 to be true, but got false.".into()).into());
     }
     let vals = with_generator(generator, |g| {
-        let mut draw = |r: &mut Rng| p.iter().map(|&pi| if r.uniform() < pi { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
+        let draw = |r: &mut Rng| p.iter().map(|&pi| if r.uniform() < pi { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
         Ok(match g {
             Some(r) => draw(r),
             None => creation::with_rng(draw),
@@ -359,7 +359,7 @@ fn multinomial(input: PyRef<'_, PyTensor>, num_samples: usize, replacement: bool
         return Err(pyo3::exceptions::PyRuntimeError::new_err("probability tensor contains either `inf`, `nan` or element < 0"));
     }
     let out = with_generator(generator, |g| {
-        let mut draw = |r: &mut Rng| {
+        let draw = |r: &mut Rng| {
             let mut out = Vec::with_capacity(rows * num_samples);
             for row in 0..rows {
                 let mut ww = w[row * n..(row + 1) * n].to_vec();

@@ -17,10 +17,19 @@ type R = PyResult<PyTensor>;
 /// Write `result` into `target` in place (PyTorch's in-place semantics,
 /// including autograd: the target takes over the result's graph node).
 pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
-    if autograd::is_grad_enabled() && target.requires_grad() && target.is_leaf() {
-        return Err(PyRuntimeError::new_err(
-            "a leaf Variable that requires grad is being used in an in-place operation.",
-        ));
+    let grad_on = autograd::is_grad_enabled();
+    let base = target.view_base();
+    if grad_on && target.requires_grad() {
+        if target.is_leaf() {
+            return Err(PyRuntimeError::new_err(
+                "a leaf Variable that requires grad is being used in an in-place operation.",
+            ));
+        }
+        if base.as_ref().is_some_and(|b| b.is_leaf() && b.requires_grad()) {
+            return Err(PyRuntimeError::new_err(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation.",
+            ));
+        }
     }
     if result.shape() != target.shape() {
         return Err(PyRuntimeError::new_err(format!(
@@ -39,16 +48,88 @@ pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
     let src = if result.shares_storage(target) { result.contiguous_raw() } else { result.clone() };
     let src = if src.shares_storage(target) { crate::dispatch_all!(src.dtype(), T => Tensor::from_vec(src.to_vec::<T>(), src.shape())) } else { src };
     crate::tensor::access::write_into(target, &src)?;
-    if result.requires_grad() && autograd::is_grad_enabled() {
-        let (f, nr) = {
-            let m = result.0.autograd.lock();
-            (m.grad_fn.clone(), m.output_nr)
-        };
-        let mut meta = target.0.autograd.lock();
+    if !grad_on {
+        return Ok(());
+    }
+    let result = if target.requires_grad() && !result.requires_grad() {
+        // A value that does not depend on the graph overwrote part of it:
+        // the old value gets a zero gradient (PyTorch's FillBackward0).
+        let r = result.detach();
+        autograd::record("FillBackward0", &[target], &[&r], |_| Ok(vec![None]));
+        r
+    } else {
+        result
+    };
+    if !result.requires_grad() {
+        return Ok(());
+    }
+    match base {
+        Some(b) => copy_slices(&b, target, &result)?,
+        None => {
+            let (f, nr) = {
+                let m = result.0.autograd.lock();
+                (m.grad_fn.clone(), m.output_nr)
+            };
+            let mut meta = target.0.autograd.lock();
+            meta.requires_grad = true;
+            meta.grad_fn = f;
+            meta.output_nr = nr;
+        }
+    }
+    Ok(())
+}
+
+/// After `result` was written through `view` into `base`'s storage, make
+/// `base` the output of a node mixing its old value (outside the view) with
+/// `result` (inside), and `view` a view of that (PyTorch's CopySlices).
+fn copy_slices(base: &Tensor, view: &Tensor, result: &Tensor) -> crate::Result<()> {
+    use crate::ops::{binary, creation, shape};
+    let (vshape, vstrides, voff) = (view.shape_vec(), view.strides().to_vec(), view.offset());
+    let (bshape, bdtype) = (base.shape_vec(), base.dtype());
+    let holder = base.detach();
+    let (sh, st) = (vshape.clone(), vstrides.clone());
+    autograd::record("CopySlices", &[base, result], &[&holder], move |g| {
+        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+        let gc = shape::contiguous(g)?;
+        let g_result = shape::as_strided(&gc, &sh, &st, voff)?;
+        let mask = creation::zeros(&bshape, DType::Bool);
+        {
+            let _ng = autograd::GradModeGuard::new(false);
+            crate::tensor::access::fill_(&shape::as_strided(&mask, &sh, &st, voff)?, 1.0);
+        }
+        let g_base = binary::where_(&mask, &creation::zeros(&[], bdtype), &gc)?;
+        Ok(vec![Some(g_base), Some(g_result)])
+    });
+    let (f, nr) = {
+        let m = holder.0.autograd.lock();
+        (m.grad_fn.clone(), m.output_nr)
+    };
+    {
+        let mut meta = base.0.autograd.lock();
         meta.requires_grad = true;
         meta.grad_fn = f;
         meta.output_nr = nr;
     }
+    let v = shape::as_strided(base, &vshape, &vstrides, voff)?;
+    let (f, nr) = {
+        let m = v.0.autograd.lock();
+        (m.grad_fn.clone(), m.output_nr)
+    };
+    let mut meta = view.0.autograd.lock();
+    meta.requires_grad = true;
+    meta.grad_fn = f;
+    meta.output_nr = nr;
+    Ok(())
+}
+
+/// `t.fill_(v)`: a plain write, or (when `t` is part of a graph) an in-place
+/// assignment that cuts the gradient to the overwritten values.
+fn fill_value(t: &Tensor, v: f64) -> PyResult<()> {
+    check_inplace_leaf(t)?;
+    if autograd::is_grad_enabled() && t.requires_grad() {
+        return assign_inplace(t, crate::ops::creation::full(t.shape(), v, t.dtype()));
+    }
+    crate::tensor::access::fill_(t, v);
     Ok(())
 }
 
@@ -61,6 +142,28 @@ fn cap(d: DType) -> &'static str {
         DType::F32 => "Float",
         DType::F64 => "Double",
     }
+}
+
+/// The operand an in-place op computes from. When autograd records, the
+/// backward may save it, so it must be a copy: the in-place write that
+/// follows would otherwise invalidate it (PyTorch saves `original_self`).
+pub fn inplace_src(t: &Tensor) -> PyResult<Tensor> {
+    if autograd::is_grad_enabled() && t.requires_grad() && !t.is_leaf() {
+        Ok(crate::ops::shape::clone(t)?)
+    } else {
+        Ok(t.clone())
+    }
+}
+
+fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    let b = operand(other, a)?;
+    let a = if b.requires_grad() && autograd::is_grad_enabled() && !a.requires_grad() {
+        // `a` may be saved for b's gradient (e.g. mul_)
+        crate::ops::shape::clone(a)?
+    } else {
+        inplace_src(a)?
+    };
+    Ok(binary::binary(op, &a, &b)?)
 }
 
 fn bin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
@@ -247,16 +350,16 @@ impl PyTensor {
 
     // in-place operators
     fn __iadd__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        assign_inplace(&slf.t, bin(BinOp::Add, &slf.t, o)?)
+        assign_inplace(&slf.t, bin_inplace(BinOp::Add, &slf.t, o)?)
     }
     fn __isub__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        assign_inplace(&slf.t, bin(BinOp::Sub, &slf.t, o)?)
+        assign_inplace(&slf.t, bin_inplace(BinOp::Sub, &slf.t, o)?)
     }
     fn __imul__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        assign_inplace(&slf.t, bin(BinOp::Mul, &slf.t, o)?)
+        assign_inplace(&slf.t, bin_inplace(BinOp::Mul, &slf.t, o)?)
     }
     fn __itruediv__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        assign_inplace(&slf.t, bin(BinOp::Div, &slf.t, o)?)
+        assign_inplace(&slf.t, bin_inplace(BinOp::Div, &slf.t, o)?)
     }
 
     // ---- named binary ops ----
@@ -696,81 +799,80 @@ impl PyTensor {
     // ---- in-place ----
     #[pyo3(signature = (other, *, alpha=None))]
     fn add_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyRef<'py, Self>> {
-        let r = add_alpha(&slf.t, other, alpha, false)?;
+        let r = add_alpha(&inplace_src(&slf.t)?, other, alpha, false)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (other, *, alpha=None))]
     fn sub_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyRef<'py, Self>> {
-        let r = add_alpha(&slf.t, other, alpha, true)?;
+        let r = add_alpha(&inplace_src(&slf.t)?, other, alpha, true)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let r = bin(BinOp::Mul, &slf.t, other)?;
+        let r = bin_inplace(BinOp::Mul, &slf.t, other)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (other, *, rounding_mode=None))]
     fn div_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<PyRef<'py, Self>> {
-        let r = div_mode(&slf.t, other, rounding_mode)?;
+        let r = div_mode(&inplace_src(&slf.t)?, other, rounding_mode)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn pow_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        let r = bin(BinOp::Pow, &slf.t, other)?;
+        let r = bin_inplace(BinOp::Pow, &slf.t, other)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
     fn clamp_<'py>(slf: PyRef<'py, Self>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
-        let r = clamp_any(&slf.t, min, max)?;
+        let r = clamp_any(&inplace_src(&slf.t)?, min, max)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn neg_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::neg(&slf.t)?;
+        let r = unary::neg(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn exp_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::exp(&slf.t)?;
+        let r = unary::exp(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn sqrt_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::sqrt(&slf.t)?;
+        let r = unary::sqrt(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn relu_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::relu(&slf.t)?;
+        let r = unary::relu(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn sigmoid_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::sigmoid(&slf.t)?;
+        let r = unary::sigmoid(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn tanh_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::tanh(&slf.t)?;
+        let r = unary::tanh(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn abs_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::abs(&slf.t)?;
+        let r = unary::abs(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn floor_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::floor(&slf.t)?;
+        let r = unary::floor(&inplace_src(&slf.t)?)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        check_inplace_leaf(&slf.t)?;
-        crate::tensor::access::fill_(&slf.t, 0.0);
+        fill_value(&slf.t, 0.0)?;
         Ok(slf)
     }
     fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
@@ -779,7 +881,7 @@ impl PyTensor {
             Ok(t) => t.borrow().t.item_f64()?,
             Err(_) => value.extract()?,
         };
-        crate::tensor::access::fill_(&slf.t, v);
+        fill_value(&slf.t, v)?;
         Ok(slf)
     }
     #[pyo3(signature = (src, non_blocking=false))]

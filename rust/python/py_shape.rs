@@ -153,7 +153,7 @@ impl PyTensor {
         if self.t.ndim() < 2 {
             return Ok(wrap(self.t.clone()));
         }
-        self.transpose(0, 1)
+        Ok(wrap(shape::t(&self.t)?))
     }
     #[getter(T)]
     fn get_t_prop(&self) -> R {
@@ -218,9 +218,13 @@ impl PyTensor {
         Ok(wrap(shape::select(&self.t, dim, index)?))
     }
     #[pyo3(signature = (memory_format=None))]
-    fn contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+    fn contiguous(slf: &Bound<'_, Self>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         let _ = memory_format;
-        Ok(wrap(shape::contiguous(&self.t)?))
+        let t = slf.borrow().t.clone();
+        if t.is_contiguous() {
+            return Ok(slf.clone().into_any().unbind()); // PyTorch returns self
+        }
+        Ok(Py::new(slf.py(), wrap(shape::contiguous(&t)?))?.into_any())
     }
     #[pyo3(signature = (memory_format=None))]
     fn clone(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {

@@ -254,8 +254,9 @@ impl PyTensor {
     // ---- dtype / device ----
     /// `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`.
     #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
-    fn to(&self, args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, non_blocking: bool, copy: bool) -> PyResult<PyTensor> {
+    fn to(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, non_blocking: bool, copy: bool) -> PyResult<Py<PyAny>> {
         let _ = (non_blocking, device);
+        let this = slf.borrow();
         let mut target = None;
         if let Some(d) = dtype {
             target = Some(dtype_arg(d)?);
@@ -275,11 +276,12 @@ impl PyTensor {
             }
         }
         let out = match target {
-            Some(d) if d != self.t.dtype() => ops::unary::to_dtype(&self.t, d)?,
-            _ if copy => ops::shape::clone(&self.t)?,
-            _ => self.t.clone(),
+            Some(d) if d != this.t.dtype() => ops::unary::to_dtype(&this.t, d)?,
+            _ if copy => ops::shape::clone(&this.t)?,
+            // Already the requested dtype and device: `self` is returned.
+            _ => return Ok(slf.clone().into_any().unbind()),
         };
-        Ok(wrap(out))
+        Ok(Py::new(slf.py(), wrap(out))?.into_any())
     }
     #[pyo3(signature = (dtype=None))]
     fn r#type(&self, py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {

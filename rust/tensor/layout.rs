@@ -39,6 +39,9 @@ impl Layout {
     }
     /// Row-major contiguous (size-1 dims may have any stride).
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true; // no elements: any strides are contiguous (as in PyTorch)
+        }
         let mut expected = 1isize;
         for i in (0..self.shape.len()).rev() {
             if self.shape[i] != 1 {
@@ -180,7 +183,7 @@ impl StridedRuns<'_> {
             return;
         }
         let inner = self.shape[nd - 1];
-        if inner == 0 {
+        if self.shape.contains(&0) {
             return;
         }
         // multi-index of `start`

@@ -33,6 +33,9 @@ pub struct AutogradMeta {
     pub retains_grad: bool,
     /// Hooks of a leaf tensor (non-leaf hooks live on the grad_fn).
     pub hooks: Vec<GradHook>,
+    /// For a view: the (contiguous, offset-0) tensor owning the viewed
+    /// storage, so in-place writes through the view can rebase its graph.
+    pub view_base: Option<Tensor>,
 }
 
 pub struct TensorImpl {

@@ -1,0 +1,459 @@
+"""Tensor API against PyTorch's documented behaviour (numpy as the reference)."""
+
+import numpy as np
+import pytest
+
+import rustdl as torch
+
+# ---------------------------------------------------------------- dtypes and promotion
+
+
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        (torch.tensor([1, 2]), torch.tensor([1.0, 2.0]), torch.float32),
+        (torch.tensor([1, 2]), torch.tensor([1, 2], dtype=torch.int32), torch.int64),
+        (torch.tensor([True]), torch.tensor([1, 2]), torch.int64),
+        (torch.tensor([True]), torch.tensor([1.5]), torch.float32),
+        (torch.tensor([1.0]), torch.tensor([1.0], dtype=torch.float64), torch.float64),
+        (torch.tensor([1], dtype=torch.uint8), torch.tensor([1], dtype=torch.int32), torch.int32),
+        # a 0-d tensor of a higher category wins, of the same category it does not
+        (torch.tensor([1.0]), torch.tensor(1.0, dtype=torch.float64), torch.float32),
+        # ... of a higher category: its dtype is used (float64 here)
+        (torch.tensor([1, 2]), torch.tensor(1.5, dtype=torch.float64), torch.float64),
+        (torch.tensor([1], dtype=torch.int32), torch.tensor(7), torch.int32),
+    ],
+)
+def test_binary_promotion(a, b, expected):
+    assert (a + b).dtype == expected
+    assert (b * a).dtype == expected
+    assert torch.result_type(a, b) == expected
+
+
+def test_python_scalar_promotion():
+    i = torch.tensor([1, 2])
+    f = torch.tensor([1.0, 2.0])
+    d = torch.tensor([1.0], dtype=torch.float64)
+    assert (i + 1).dtype == torch.int64
+    assert (i + 1.5).dtype == torch.float32
+    assert (i * True).dtype == torch.int64
+    assert (f + 2).dtype == torch.float32
+    assert (d * 2.5).dtype == torch.float64
+    assert (torch.tensor([True]) + 1).dtype == torch.int64
+    assert (torch.tensor([1], dtype=torch.int32) + 5).dtype == torch.int32
+    assert torch.promote_types(torch.int32, torch.float32) == torch.float32
+
+
+def test_true_division_of_ints_is_float32():
+    r = torch.tensor([1, 2, 3]) / torch.tensor([2, 2, 2])
+    assert r.dtype == torch.float32
+    np.testing.assert_allclose(r.numpy(), [0.5, 1.0, 1.5])
+    assert (torch.tensor([3]) / 2).dtype == torch.float32
+    assert (torch.tensor([7]) // 2).dtype == torch.int64
+    assert (torch.tensor([7]) // 2).item() == 3
+    assert (torch.tensor([-7]) // 2).item() == -4  # floor division
+    assert (torch.tensor([-7]) % 3).item() == 2  # Python-style remainder
+    assert torch.fmod(torch.tensor([-7]), 3).item() == -1
+
+
+def test_comparison_dtype_and_values():
+    a = torch.tensor([1, 2, 3])
+    r = a > 1.5
+    assert r.dtype == torch.bool
+    assert r.tolist() == [False, True, True]
+    assert (a == torch.tensor([1, 0, 3])).tolist() == [True, False, True]
+
+
+def test_conversions():
+    t = torch.tensor([1.7, -2.2])
+    assert t.long().dtype == torch.int64 and t.long().tolist() == [1, -2]
+    assert t.int().dtype == torch.int32
+    assert t.double().dtype == torch.float64
+    assert t.bool().tolist() == [True, True]
+    assert torch.tensor([0, 3]).float().dtype == torch.float32
+    assert t.to(torch.float64).dtype == torch.float64
+    assert t.to(dtype=torch.int64).tolist() == [1, -2]
+    assert t.to("cpu") is t or t.to("cpu").dtype == torch.float32
+    assert t.to(torch.float32) is t  # no-op conversion returns self
+    assert t.type(torch.float64).dtype == torch.float64
+    assert t.type_as(torch.tensor([1])).dtype == torch.int64
+    assert t.to(torch.tensor([1.0], dtype=torch.float64)).dtype == torch.float64
+
+
+def test_device():
+    t = torch.ones(2)
+    assert t.device == torch.device("cpu")
+    assert str(t.device) == "cpu"
+    assert t.device.type == "cpu"
+    assert t.cpu().device.type == "cpu"
+    assert t.is_cuda is False
+    assert torch.zeros(2, device="cpu").device.type == "cpu"
+    assert torch.device("cpu", 0).index == 0 if hasattr(torch.device("cpu"), "index") else True
+
+
+def test_dtype_objects():
+    assert torch.float32 is torch.float
+    assert torch.float64 is torch.double
+    assert torch.int64 is torch.long
+    assert str(torch.float32) == "rustdl.float32"
+    assert torch.float32.is_floating_point and not torch.int64.is_floating_point
+    assert torch.tensor([1.0]).element_size() == 4
+    assert torch.tensor([1]).element_size() == 8
+
+
+# ---------------------------------------------------------------- creation
+
+
+def test_creation_shapes_and_dtypes():
+    assert torch.zeros(2, 3).shape == (2, 3)
+    assert torch.zeros((2, 3)).shape == torch.Size([2, 3])
+    assert torch.ones([4]).dtype == torch.float32
+    assert torch.zeros(2, dtype=torch.int64).tolist() == [0, 0]
+    f = torch.full((2, 2), 7)
+    assert f.dtype == torch.int64 and f.tolist() == [[7, 7], [7, 7]]
+    assert torch.full((2,), 1.5).dtype == torch.float32
+    assert torch.full((2,), True).dtype == torch.bool
+    assert torch.empty(3, 2).shape == (3, 2)
+    x = torch.tensor([[1, 2]], dtype=torch.int32)
+    for fn in (torch.zeros_like, torch.ones_like, torch.empty_like):
+        y = fn(x)
+        assert y.shape == (1, 2) and y.dtype == torch.int32
+    assert torch.full_like(x, 5).tolist() == [[5, 5]]
+    assert torch.zeros_like(x, dtype=torch.float64).dtype == torch.float64
+    assert torch.zeros(0).shape == (0,)
+    assert torch.tensor(3.5).shape == () and torch.tensor(3.5).dim() == 0
+
+
+def test_arange_linspace_eye():
+    a = torch.arange(5)
+    assert a.dtype == torch.int64 and a.tolist() == [0, 1, 2, 3, 4]
+    b = torch.arange(0, 1, 0.25)
+    assert b.dtype == torch.float32
+    np.testing.assert_allclose(b.numpy(), [0, 0.25, 0.5, 0.75])
+    assert torch.arange(1, 10, 3).tolist() == [1, 4, 7]
+    assert torch.arange(5, 0, -2).tolist() == [5, 3, 1]
+    assert torch.arange(3, dtype=torch.float64).dtype == torch.float64
+    assert torch.arange(0.0, 3).dtype == torch.float32
+    ls = torch.linspace(0, 1, 5)
+    assert ls.dtype == torch.float32
+    np.testing.assert_allclose(ls.numpy(), np.linspace(0, 1, 5), rtol=1e-6)
+    assert torch.linspace(-1, 1, 1).tolist() == [-1.0]
+    np.testing.assert_array_equal(torch.eye(3).numpy(), np.eye(3))
+    np.testing.assert_array_equal(torch.eye(2, 3).numpy(), np.eye(2, 3))
+
+
+def test_random_shapes_ranges_dtypes():
+    torch.manual_seed(0)
+    r = torch.rand(1000)
+    assert r.dtype == torch.float32 and r.shape == (1000,)
+    assert 0 <= r.min().item() and r.max().item() < 1
+    assert abs(r.mean().item() - 0.5) < 0.05
+    n = torch.randn(2000, dtype=torch.float64)
+    assert n.dtype == torch.float64
+    assert abs(n.mean().item()) < 0.1 and abs(n.std().item() - 1) < 0.1
+    ri = torch.randint(3, 7, (500,))
+    assert ri.dtype == torch.int64
+    assert set(ri.tolist()) == {3, 4, 5, 6}
+    assert torch.randint(5, (2, 3)).shape == (2, 3)
+    p = torch.randperm(10)
+    assert p.dtype == torch.int64 and sorted(p.tolist()) == list(range(10))
+    nm = torch.normal(2.0, 3.0, size=(4000,))
+    assert abs(nm.mean().item() - 2) < 0.3 and abs(nm.std().item() - 3) < 0.3
+    nt = torch.normal(torch.zeros(3), torch.ones(3))
+    assert nt.shape == (3,)
+    assert torch.rand(2, 3, dtype=torch.float64).dtype == torch.float64
+    assert torch.rand_like(torch.ones(2, 2)).shape == (2, 2)
+    assert torch.randn_like(torch.ones(3)).shape == (3,)
+
+
+def test_manual_seed_reproducibility():
+    torch.manual_seed(123)
+    a = torch.randn(5)
+    b = torch.rand(3)
+    torch.manual_seed(123)
+    np.testing.assert_array_equal(torch.randn(5).numpy(), a.numpy())
+    np.testing.assert_array_equal(torch.rand(3).numpy(), b.numpy())
+    assert not np.array_equal(torch.randn(5).numpy(), a.numpy())
+
+
+def test_generator_reproducibility_independent_of_global():
+    g = torch.Generator()
+    g.manual_seed(7)
+    a = torch.randn(4, generator=g)
+    torch.manual_seed(0)
+    torch.randn(10)  # global stream must not affect g
+    g2 = torch.Generator().manual_seed(7)
+    np.testing.assert_array_equal(torch.randn(4, generator=g2).numpy(), a.numpy())
+    g.manual_seed(7)
+    np.testing.assert_array_equal(torch.randn(4, generator=g).numpy(), a.numpy())
+    g.manual_seed(3)
+    x = torch.randint(0, 100, (5,), generator=g)
+    g.manual_seed(3)
+    assert torch.randint(0, 100, (5,), generator=g).tolist() == x.tolist()
+    g.manual_seed(3)
+    p = torch.randperm(8, generator=g)
+    g.manual_seed(3)
+    assert torch.randperm(8, generator=g).tolist() == p.tolist()
+
+
+def test_rng_state_roundtrip():
+    torch.manual_seed(5)
+    s = torch.get_rng_state()
+    a = torch.rand(3)
+    torch.set_rng_state(s)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), a.numpy())
+
+
+# ---------------------------------------------------------------- memory sharing
+
+
+def test_views_share_memory():
+    base = torch.zeros(3, 4)
+    v = base[1]
+    v[2] = 5.0
+    assert base[1, 2].item() == 5.0
+    base.view(12)[0] = 1.0
+    assert base[0, 0].item() == 1.0
+    t = base.t()
+    t[3, 2] = 9.0
+    assert base[2, 3].item() == 9.0
+    base.narrow(1, 1, 2).fill_(-1)
+    assert base[:, 1:3].eq(-1).all().item()
+    base[:, 0].mul_(0)
+    assert base[:, 0].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_numpy_shares_memory():
+    t = torch.zeros(3)
+    a = t.numpy()
+    a[0] = 5
+    assert t[0].item() == 5.0
+    t[1] = 7
+    assert a[1] == 7
+
+
+@pytest.mark.xfail(strict=True, reason="from_numpy copies: rustdl storage cannot wrap numpy-owned memory yet")
+def test_from_numpy_shares_memory():
+    n = np.arange(4.0)
+    f = torch.from_numpy(n)
+    assert f.dtype == torch.float64
+    n[0] = 10
+    assert f[0].item() == 10.0
+
+
+def test_numpy_scalars_keep_dtype():
+    assert torch.tensor(np.float64(1.5)).dtype == torch.float64
+    assert torch.tensor(np.float32(1.5)).dtype == torch.float32
+    assert torch.tensor(np.int32(3)).dtype == torch.int32
+    assert torch.tensor(np.float64(1.5)).item() == 1.5
+
+
+def test_as_tensor_and_tensor_copy_semantics():
+    n = np.ones(3, dtype=np.float32)
+    t = torch.tensor(n)
+    n[0] = 4
+    assert t[0].item() == 1.0  # torch.tensor always copies
+
+
+def test_strides_and_contiguity():
+    x = torch.zeros(2, 3, 4)
+    assert x.stride() == (12, 4, 1)
+    assert x.stride(1) == 4 and x.stride(-1) == 1
+    assert x.is_contiguous()
+    y = x.transpose(0, 2)
+    assert y.stride() == (1, 4, 12) and y.shape == (4, 3, 2)
+    assert not y.is_contiguous()
+    c = y.contiguous()
+    assert c.is_contiguous() and c.stride() == (6, 2, 1)
+    np.testing.assert_array_equal(c.numpy(), y.numpy())
+    assert x.contiguous() is x
+    s = x[:, ::2]
+    assert s.stride() == (12, 8, 1) and not s.is_contiguous()
+    assert x[1].storage_offset() == 12
+    assert x.expand(5, 2, 3, 4).stride() == (0, 12, 4, 1)
+
+
+def test_T_mT_unflatten_narrow_select():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = torch.tensor(a)
+    m = torch.tensor(a[0])
+    np.testing.assert_array_equal(m.T.numpy(), a[0].T)
+    np.testing.assert_array_equal(t.mT.numpy(), np.swapaxes(a, -1, -2))
+    assert t.unflatten(2, (2, 2)).shape == (2, 3, 2, 2)
+    assert t.unflatten(-1, (-1, 2)).shape == (2, 3, 2, 2)
+    np.testing.assert_array_equal(t.narrow(1, 1, 2).numpy(), a[:, 1:3])
+    np.testing.assert_array_equal(t.narrow(2, -2, 2).numpy(), a[:, :, 2:])
+    np.testing.assert_array_equal(t.select(1, -1).numpy(), a[:, -1])
+    np.testing.assert_array_equal(t.flatten(1).numpy(), a.reshape(2, 12))
+    np.testing.assert_array_equal(t.movedim(0, -1).numpy(), np.moveaxis(a, 0, -1))
+
+
+def test_python_conversions():
+    t = torch.tensor([[1, 2], [3, 4]])
+    assert t.tolist() == [[1, 2], [3, 4]]
+    assert isinstance(t.tolist()[0][0], int)
+    assert torch.tensor([1.5]).tolist() == [1.5]
+    assert torch.tensor(2.5).item() == 2.5 and isinstance(torch.tensor(2.5).item(), float)
+    assert torch.tensor([7]).item() == 7 and isinstance(torch.tensor([7]).item(), int)
+    assert torch.tensor(True).item() is True
+    assert float(torch.tensor([2.5])) == 2.5
+    assert int(torch.tensor(3.9)) == 3
+    assert int(torch.tensor(2**62 + 1)) == 2**62 + 1
+    assert len(t) == 2
+    rows = [r.tolist() for r in t]
+    assert rows == [[1, 2], [3, 4]]
+    assert bool(torch.tensor([0.0])) is False
+    assert [1, 2, 3][torch.tensor(1)] == 2  # __index__
+    arr = np.asarray(t)
+    assert arr.dtype == np.int64 and arr.tolist() == [[1, 2], [3, 4]]
+    assert np.asarray(torch.ones(2), dtype=np.float64).dtype == np.float64
+    assert t.numel() == 4 and t.dim() == 2 and t.ndim == 2 and t.size() == (2, 2) and t.size(1) == 2
+    assert isinstance(t.shape, torch.Size) and t.shape.numel() == 4
+
+
+# ---------------------------------------------------------------- repr
+
+
+def test_repr_formats():
+    assert repr(torch.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(torch.tensor([1, 2, 3])) == "tensor([1, 2, 3])"
+    assert repr(torch.tensor([True, False])) == "tensor([ True, False])"
+    assert repr(torch.tensor([1.5, 2.25])) == "tensor([1.5000, 2.2500])"
+    assert repr(torch.tensor(3.0)) == "tensor(3.)"
+    assert repr(torch.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    assert repr(x * 2) == "tensor([2., 4.], grad_fn=<MulBackward0>)"
+    assert repr(x.sum()) == "tensor(3., grad_fn=<SumBackward0>)"
+    assert repr(torch.tensor([[1.0, 2.5], [10.0, -3.0]])) == "tensor([[ 1.0000,  2.5000],\n        [10.0000, -3.0000]])"
+    assert repr(torch.tensor([1.0, 2.0], dtype=torch.float64)) == "tensor([1., 2.], dtype=rustdl.float64)"
+    assert repr(torch.tensor([1, 2], dtype=torch.int32)) == "tensor([1, 2], dtype=rustdl.int32)"
+    assert repr(torch.zeros(0)) == "tensor([])"
+    assert repr(torch.zeros(2, 0)) == "tensor([], size=(2, 0))"
+    assert repr(torch.tensor([[1, 2], [3, 4]])) == "tensor([[1, 2],\n        [3, 4]])"
+    assert repr(torch.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+    assert repr(torch.tensor([float("nan"), 1.0, float("inf")])) == "tensor([nan, 1., inf])"
+    assert str(torch.tensor([1.0])) == "tensor([1.])"
+
+
+def test_repr_summarizes_large_tensor():
+    r = repr(torch.arange(2000))
+    assert r == "tensor([   0,    1,    2,  ..., 1997, 1998, 1999])"
+
+
+# ---------------------------------------------------------------- __setitem__
+
+
+def test_setitem_int_slice_mask_list():
+    a = np.zeros((3, 4))
+    t = torch.zeros(3, 4, dtype=torch.float64)
+
+    def both(idx, v, tv=None):
+        a[idx] = v
+        t[idx] = v if tv is None else tv
+        np.testing.assert_array_equal(t.numpy(), a)
+
+    both(0, 1.0)
+    both((1, 2), 5.0)
+    both((slice(None), 1), np.array([7.0, 8.0, 9.0]), torch.tensor([7.0, 8.0, 9.0], dtype=torch.float64))
+    both((slice(1, None), slice(2, None)), np.array([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64))
+    mask = a > 4
+    both(mask, -1.0, None) if False else None
+    t[torch.tensor(mask)] = -1.0
+    a[mask] = -1.0
+    np.testing.assert_array_equal(t.numpy(), a)
+    t[[0, 2]] = 3.0
+    a[[0, 2]] = 3.0
+    np.testing.assert_array_equal(t.numpy(), a)
+    t[torch.tensor([0, 1]), torch.tensor([3, 0])] = torch.tensor([11.0, 12.0], dtype=torch.float64)
+    a[[0, 1], [3, 0]] = [11.0, 12.0]
+    np.testing.assert_array_equal(t.numpy(), a)
+    t[..., -1] = 0.5
+    a[..., -1] = 0.5
+    np.testing.assert_array_equal(t.numpy(), a)
+    t[1] = torch.tensor([1, 2, 3, 4])  # int values into a float tensor
+    a[1] = [1, 2, 3, 4]
+    np.testing.assert_array_equal(t.numpy(), a)
+
+
+def test_setitem_broadcasting_and_dtype_cast():
+    t = torch.zeros(2, 3, dtype=torch.int64)
+    t[:] = torch.tensor([1, 2, 3])
+    assert t.tolist() == [[1, 2, 3], [1, 2, 3]]
+    t[:, 1:] = 9.7  # float value truncated into an int tensor
+    assert t.tolist() == [[1, 9, 9], [1, 9, 9]]
+    b = torch.zeros(3, dtype=torch.bool)
+    b[1] = True
+    assert b.tolist() == [False, True, False]
+
+
+# ---------------------------------------------------------------- index ops
+
+
+def test_scatter_scatter_add_index_add_take():
+    x = torch.zeros(3, 4)
+    idx = torch.tensor([[0, 1, 2, 0], [2, 0, 0, 1]])
+    src = torch.arange(1.0, 9.0).reshape(2, 4)
+    s = x.scatter(0, idx, src)
+    expected = np.zeros((3, 4))
+    for i in range(2):
+        for j in range(4):
+            expected[idx[i, j].item(), j] = src[i, j].item()
+    np.testing.assert_array_equal(s.numpy(), expected)
+    sa = torch.zeros(3).scatter_add(0, torch.tensor([0, 0, 2, 0]), torch.ones(4))
+    assert sa.tolist() == [3.0, 0.0, 1.0]
+    sv = torch.zeros(2, 2).scatter(1, torch.tensor([[1], [0]]), 5.0)
+    assert sv.tolist() == [[0.0, 5.0], [5.0, 0.0]]
+    ia = torch.ones(3, 2).index_add(0, torch.tensor([0, 2, 0]), torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    assert ia.tolist() == [[7.0, 9.0], [1.0, 1.0], [4.0, 5.0]]
+    ia2 = torch.zeros(2).index_add(0, torch.tensor([1]), torch.tensor([2.0]), alpha=3)
+    assert ia2.tolist() == [0.0, 6.0]
+    tk = torch.tensor([[4, 3], [2, 1]]).take(torch.tensor([[0, 3], [-1, 1]]))
+    assert tk.tolist() == [[4, 1], [1, 3]]
+    y = torch.zeros(3)
+    y.scatter_(0, torch.tensor([1]), torch.tensor([2.0]))
+    y.index_fill_(0, torch.tensor([2]), -1.0) if hasattr(y, "index_fill_") else y.__setitem__(2, -1.0)
+    assert y.tolist() == [0.0, 2.0, -1.0]
+
+
+def test_gather_index_select_masked_select():
+    a = np.arange(12.0).reshape(3, 4)
+    t = torch.tensor(a)
+    idx = np.array([[0, 3], [1, 1], [2, 0]])
+    np.testing.assert_array_equal(t.gather(1, torch.tensor(idx)).numpy(), np.take_along_axis(a, idx, 1))
+    np.testing.assert_array_equal(t.index_select(1, torch.tensor([3, 0])).numpy(), a[:, [3, 0]])
+    np.testing.assert_array_equal(t.masked_select(t > 6).numpy(), a[a > 6])
+    np.testing.assert_array_equal(torch.nonzero(t > 9).numpy(), np.argwhere(a > 9))
+
+
+def test_sort_topk_argsort():
+    a = np.array([[3.0, 1.0, 2.0, 5.0], [0.0, -1.0, 4.0, 4.5]])
+    t = torch.tensor(a)
+    v, i = t.sort(dim=1)
+    np.testing.assert_array_equal(v.numpy(), np.sort(a, 1))
+    np.testing.assert_array_equal(i.numpy(), np.argsort(a, 1))
+    v, i = torch.sort(t, dim=0, descending=True)
+    np.testing.assert_array_equal(v.numpy(), -np.sort(-a, 0))
+    r = t.sort(1)
+    assert r.values is r[0] or np.array_equal(r.values.numpy(), r[0].numpy())
+    tv, ti = t.topk(2, dim=1)
+    np.testing.assert_array_equal(tv.numpy(), [[5.0, 3.0], [4.5, 4.0]])
+    np.testing.assert_array_equal(ti.numpy(), [[3, 0], [3, 2]])
+    tv, ti = t.topk(1, dim=1, largest=False)
+    np.testing.assert_array_equal(tv.numpy(), [[1.0], [-1.0]])
+    np.testing.assert_array_equal(t.argsort(dim=1, descending=True).numpy(), np.argsort(-a, 1))
+    assert ti.dtype == torch.int64
+
+
+def test_all_any_count_nonzero():
+    t = torch.tensor([[0, 1, 2], [3, 0, 0]])
+    assert t.all().item() is False
+    assert t.any().item() is True
+    assert t.all().dtype == torch.bool
+    assert t.any(dim=1).tolist() == [True, True]
+    assert t.all(dim=0).tolist() == [False, False, False]
+    assert torch.ones(2, 2).all(1, keepdim=True).shape == (2, 1)
+    assert t.count_nonzero().item() == 3
+    assert t.count_nonzero(dim=0).tolist() == [1, 1, 1]
+    assert torch.count_nonzero(t, dim=1).tolist() == [2, 1]
+    assert torch.tensor([]).all().item() is True
+    assert torch.tensor([]).any().item() is False
