@@ -82,6 +82,13 @@ impl SavedTensor {
     pub fn new(t: &Tensor) -> SavedTensor {
         SavedTensor { tensor: t.clone(), version: t.version() }
     }
+    /// Save an op's own output. Only its data is kept (a handle without
+    /// autograd metadata, sharing storage and version counter): holding the
+    /// output itself would make a cycle output -> node -> output that leaks
+    /// whenever backward never runs.
+    pub fn output(t: &Tensor) -> SavedTensor {
+        SavedTensor { tensor: t.detach(), version: t.version() }
+    }
     pub fn get(&self) -> Result<&Tensor> {
         let now = self.tensor.version();
         if now != self.version {

@@ -9,3 +9,4 @@ pub mod peak;
 pub mod planes;
 pub mod pool;
 pub mod special;
+pub mod vmath;

@@ -120,7 +120,7 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (sa, sb) = (SavedTensor::new(&ca), SavedTensor::new(&cb));
     let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
     let need = (a.requires_grad(), b.requires_grad());
-    let saved_out = if op == BinOp::Pow { Some(SavedTensor::new(&out)) } else { None };
+    let saved_out = if op == BinOp::Pow { Some(SavedTensor::output(&out)) } else { None };
     let name = match op {
         BinOp::Add => "AddBackward0",
         BinOp::Sub => "SubBackward0",

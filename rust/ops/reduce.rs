@@ -233,7 +233,7 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
             Tensor::from_vec(fold_reduce(&xi, &mask, 1i64, |a, v: i64, _| a.wrapping_mul(v), |a, b| a.wrapping_mul(b), |a, _| a), &shape)
         }
     };
-    let (sx, so) = (SavedTensor::new(x), SavedTensor::new(&out));
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     let keep_shape = reduced_shape(x.shape(), &mask, true);
     let mask2 = mask.clone();
     let name = if dims.is_none() { "ProdBackward0" } else { "ProdBackward1" };
@@ -295,7 +295,7 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Re
             &shape,
         )
     });
-    let (sx, so) = (SavedTensor::new(x), SavedTensor::new(&out));
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     let keep_shape = reduced_shape(x.shape(), &mask, true);
     let dims: Vec<i64> = mask.iter().enumerate().filter(|(_, &m)| m).map(|(i, _)| i as i64).collect();
     record(if is_max { "AmaxBackward0" } else { "AminBackward0" }, &[x], &[&out], move |g| {
@@ -506,7 +506,7 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
 fn norm2_from_sumsq(s: &Tensor) -> Result<Tensor> {
     let out = s.detach();
     let out = super::unary::sqrt(&out)?;
-    let so = SavedTensor::new(&out);
+    let so = SavedTensor::output(&out);
     record("NormBackward1", &[s], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let o = so.get()?;

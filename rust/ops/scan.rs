@@ -33,7 +33,7 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         }
         Tensor::from_vec(o, &shape)
     });
-    let (sx, so) = (SavedTensor::new(x), SavedTensor::new(&out));
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     record("CumprodBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i  (x_i != 0)

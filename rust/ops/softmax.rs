@@ -7,7 +7,33 @@ use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 
 fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(x: &[T], outer: usize, n: usize, inner: usize, log: bool) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
+    let mut out = crate::tensor::pool::uninit_vec::<T>(x.len());
+    if inner == 1 {
+        // contiguous rows: vectorisable loops
+        for (xr, or) in x.chunks(n.max(1)).zip(out.chunks_mut(n.max(1))) {
+            let mut m = crate::cpu::vmath::max_lanes(xr);
+            if m == T::c(f64::NEG_INFINITY) {
+                m = T::c(0.0);
+            }
+            // separate passes so each one vectorises
+            for (o, &v) in or.iter_mut().zip(xr) {
+                *o = (v - m).fast_exp();
+            }
+            let s = crate::cpu::vmath::sum_lanes(or);
+            if log {
+                let ls = T::c(s.ln()) + m;
+                for (o, &v) in or.iter_mut().zip(xr) {
+                    *o = v - ls;
+                }
+            } else {
+                let inv = T::c(1.0 / s);
+                for o in or.iter_mut() {
+                    *o = *o * inv;
+                }
+            }
+        }
+        return out;
+    }
     for o in 0..outer {
         for i in 0..inner {
             let at = |k: usize| o * n * inner + k * inner + i;
@@ -23,12 +49,12 @@ fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(x
             }
             let mut s = 0.0f64;
             for k in 0..n {
-                s += (x[at(k)] - m).exp().to_f64();
+                s += (x[at(k)] - m).fast_exp().to_f64();
             }
             let ls = T::c(s.ln());
             for k in 0..n {
                 let z = x[at(k)] - m;
-                out[at(k)] = if log { z - ls } else { (z - ls).exp() };
+                out[at(k)] = if log { z - ls } else { (z - ls).fast_exp() };
             }
         }
     }
@@ -47,7 +73,7 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     let (outer, n, inner) = (shape[..d].iter().product(), shape[d], shape[d + 1..].iter().product());
     let xc = x.contiguous_raw();
     let out = crate::dispatch_float!(x.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape));
-    let so = SavedTensor::new(&out);
+    let so = SavedTensor::output(&out);
     record(if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" }, &[&x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let y = so.get()?;

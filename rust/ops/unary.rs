@@ -43,6 +43,18 @@ fn saved(t: &Tensor) -> SavedTensor {
     SavedTensor::new(t)
 }
 
+/// The saved output for a backward formula. Under `create_graph` (grad mode on
+/// during backward) it is recomputed from the input so that gradients of the
+/// gradient see its dependence on the input; otherwise the saved data is used.
+fn with_graph(out: &SavedTensor, input: &SavedTensor, f: fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let x = input.get()?;
+    if crate::autograd::is_grad_enabled() && x.requires_grad() {
+        f(x)
+    } else {
+        Ok(out.get()?.clone())
+    }
+}
+
 pub fn neg(x: &Tensor) -> Result<Tensor> {
     if x.dtype() == DType::Bool {
         return Err(Error::Runtime(
@@ -84,11 +96,12 @@ fn record_zero_grad(name: &'static str, x: &Tensor, out: &Tensor) {
 }
 
 pub fn exp(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "exp", |v| v.exp());
-    let so = saved(&out);
+    let out = float_map!(x, "exp", |v| v.fast_exp());
+    let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("ExpBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
-        Ok(vec![Some(mul(g, so.get()?)?)])
+        let o = with_graph(&so, &sx, exp)?;
+        Ok(vec![Some(mul(g, &o)?)])
     });
     Ok(out)
 }
@@ -116,10 +129,10 @@ pub fn log1p(x: &Tensor) -> Result<Tensor> {
 
 pub fn sqrt(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "sqrt", |v| v.sqrt());
-    let so = saved(&out);
+    let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("SqrtBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
-        let o = so.get()?;
+        let o = &with_graph(&so, &sx, sqrt)?;
         Ok(vec![Some(div(g, &mul(o, &scalar_like(2.0, o))?)?)])
     });
     Ok(out)
@@ -127,7 +140,7 @@ pub fn sqrt(x: &Tensor) -> Result<Tensor> {
 
 pub fn rsqrt(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "rsqrt", |v| T::c(1.0) / v.sqrt());
-    let so = saved(&out);
+    let so = SavedTensor::output(&out);
     record("RsqrtBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let o = so.get()?;
@@ -159,21 +172,21 @@ pub fn cos(x: &Tensor) -> Result<Tensor> {
 
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "tanh", |v| v.tanh());
-    let so = saved(&out);
+    let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("TanhBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
-        let o = so.get()?;
+        let o = &with_graph(&so, &sx, tanh)?;
         Ok(vec![Some(mul(g, &sub(&scalar_like(1.0, o), &mul(o, o)?)?)?)])
     });
     Ok(out)
 }
 
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "sigmoid", |v| T::c(1.0) / (T::c(1.0) + (-v).exp()));
-    let so = saved(&out);
+    let out = float_map!(x, "sigmoid", |v| T::c(1.0) / (T::c(1.0) + (-v).fast_exp()));
+    let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("SigmoidBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
-        let o = so.get()?;
+        let o = &with_graph(&so, &sx, sigmoid)?;
         Ok(vec![Some(mul(g, &mul(o, &sub(&scalar_like(1.0, o), o)?)?)?)])
     });
     Ok(out)
@@ -181,7 +194,7 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
 
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v > T::default() { v } else { T::default() }));
-    let so = saved(&out);
+    let so = SavedTensor::output(&out);
     record("ReluBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let o = so.get()?;
@@ -289,7 +302,7 @@ where
         DType::F32 => map1(x, f32f),
         _ => map1(x, f64f),
     };
-    let (sx, so) = (saved(x), saved(&out));
+    let (sx, so) = (saved(x), SavedTensor::output(&out));
     record(name, &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let (x, y) = (sx.get()?, so.get()?);
