@@ -348,3 +348,82 @@ def test_error_messages_name_the_shapes():
         F.group_norm(torch.randn(2, 6, 3), 4)
     with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 4"):
         F.batch_norm(torch.randn(2, 3), torch.zeros(4), torch.ones(4))
+
+
+# ------------------------------------- reused (uninitialized) buffers, SIMD paths
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool_backward_is_exact_with_reused_buffers(dtype):
+    # Outputs come from the caching allocator without zeroing; run twice with
+    # buffers freed in between, holding garbage, and compare exactly.
+    x = distinct(3, 5, 10, 14, dtype=dtype)
+    for _ in range(3):
+        junk = torch.full((3, 5, 10, 14), 7.0, dtype=torch.float32 if dtype == np.float32 else torch.float64)
+        del junk
+        xt = t(x, requires_grad=True)
+        y, idx = F.max_pool2d(xt, 2, return_indices=True)
+        gy = RNG.standard_normal(y.shape).astype(dtype)
+        y.backward(t(gy))
+        want = np.zeros_like(x).reshape(15, -1)
+        np.put_along_axis(want, idx.numpy().reshape(15, -1), gy.reshape(15, -1), axis=1)
+        np.testing.assert_array_equal(xt.grad.numpy(), want.reshape(x.shape))
+        xa = t(x, requires_grad=True)
+        F.avg_pool2d(xa, 3, 2, 1).sum().backward()
+        g = np.zeros_like(x)
+        for oh in range(5):
+            for ow in range(7):
+                g[:, :, max(0, 2 * oh - 1):2 * oh + 2, max(0, 2 * ow - 1):2 * ow + 2] += 1 / 9
+        np.testing.assert_allclose(xa.grad.numpy(), g, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3, 37), (5, 7, 129), (2, 3, 1000)])
+def test_layer_norm_odd_sizes_float32_match_reference(shape):
+    x = RNG.standard_normal(shape)
+    c = shape[-1]
+    w, b, gy = RNG.standard_normal(c), RNG.standard_normal(c), RNG.standard_normal(shape)
+    xt = t(x.astype(np.float32), requires_grad=True)
+    wt, bt = t(w.astype(np.float32), requires_grad=True), t(b.astype(np.float32), requires_grad=True)
+    y = F.layer_norm(xt, (c,), wt, bt)
+    xh = ref_norm(x, (-1,), 1e-5)
+    np.testing.assert_allclose(y.detach().numpy(), xh * w + b, rtol=1e-4, atol=1e-4)
+    y.backward(t(gy.astype(np.float32)))
+    axes = tuple(range(len(shape) - 1))
+    np.testing.assert_allclose(wt.grad.numpy(), (gy * xh).sum(axes), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(bt.grad.numpy(), gy.sum(axes), rtol=1e-4, atol=1e-4)
+    d = gy * w
+    rstd = 1 / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    gx = rstd * (d - d.mean(-1, keepdims=True) - xh * (d * xh).mean(-1, keepdims=True))
+    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (3, 2, 33), (2, 5)])
+def test_batch_norm_train_float32_odd_sizes_match_reference(shape):
+    x = RNG.standard_normal(shape) + 3.0
+    c = shape[1]
+    w, b, gy = RNG.standard_normal(c), RNG.standard_normal(c), RNG.standard_normal(shape)
+    xt = t(x.astype(np.float32), requires_grad=True)
+    wt, bt = t(w.astype(np.float32), requires_grad=True), t(b.astype(np.float32), requires_grad=True)
+    y = F.batch_norm(xt, None, None, wt, bt, training=True)
+    axes = (0,) + tuple(range(2, len(shape)))
+    bc = (1, c) + (1,) * (len(shape) - 2)
+    xh = ref_norm(x, axes, 1e-5)
+    np.testing.assert_allclose(y.detach().numpy(), xh * w.reshape(bc) + b.reshape(bc), rtol=1e-4, atol=1e-4)
+    y.backward(t(gy.astype(np.float32)))
+    d = gy * w.reshape(bc)
+    rstd = 1 / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+    gx = rstd * (d - d.mean(axes, keepdims=True) - xh * (d * xh).mean(axes, keepdims=True))
+    np.testing.assert_allclose(xt.grad.numpy(), gx, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(wt.grad.numpy(), (gy * xh).sum(axes), rtol=1e-3, atol=1e-3)
+
+
+def test_relu_backward_fused_and_double_backward():
+    x = t(np.array([-1.0, 0.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
+    F.relu(x).backward(t(np.array([np.nan, 5.0, 1.0, np.inf], dtype=np.float32)))
+    # As PyTorch's threshold_backward: 0 (not NaN) where the output is <= 0.
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0, np.inf])
+    x = t(np.array([-1.0, 2.0, 3.0]), requires_grad=True)
+    g = t(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    (gx,) = torch.autograd.grad(F.relu(x), x, g, create_graph=True)
+    gx.sum().backward()
+    np.testing.assert_array_equal(g.grad.numpy(), [0.0, 1.0, 1.0])

@@ -19,6 +19,79 @@ use rayon::prelude::*;
 const LANES: usize = 16;
 const BLOCK: usize = 1024;
 
+/// Defines `$name` calling the generic `#[inline(always)]` `$imp`, compiled a
+/// second time with AVX2+FMA and picked at run time when the CPU has them
+/// (the crate itself targets baseline x86-64).
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident) => {
+        $(#[$m])*
+        $vis fn $name<T: Float>($($a: $t),*) $(-> $r)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: Float>($($a: $t),*) $(-> $r)? {
+                    $imp($($a),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports the enabled features.
+                    return unsafe { avx2($($a),*) };
+                }
+            }
+            $imp($($a),*)
+        }
+    };
+}
+
+multiversion! {
+    /// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
+    /// keeps the one-pass variance accurate when |mean| >> std.
+    pub fn shifted_sums(x: &[T], shift: T) -> (f64, f64) => shifted_sums_impl
+}
+multiversion! {
+    /// (sum(g), sum(g * x)).
+    pub fn grad_sums(g: &[T], x: &[T]) -> (f64, f64) => grad_sums_impl
+}
+multiversion! {
+    /// `y = x * a + k` over a segment, with scalar a and k.
+    fn axpk(y: &mut [T], x: &[T], a: T, k: T) => axpk_impl
+}
+multiversion! {
+    /// `o = g * a + x * k1 + k0` over a segment (normalization input gradient).
+    fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, k1: T, k0: T) => grad_in_impl
+}
+multiversion! {
+    /// `y = (x - m) * rs * w + b` elementwise (layer_norm affine).
+    fn norm_wb(y: &mut [T], x: &[T], m: T, rs: T, w: &[T], b: &[T]) => norm_wb_impl
+}
+multiversion! {
+    /// `pw += g * (x - m) * rs`, `pb += g` elementwise (layer_norm affine grads).
+    fn acc_wb(pw: &mut [T], pb: &mut [T], g: &[T], x: &[T], m: T, rs: T) => acc_wb_impl
+}
+
+#[inline(always)]
+fn grad_in_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, k1: T, k0: T) {
+    for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
+        *o = g * a + xv * k1 + k0;
+    }
+}
+
+#[inline(always)]
+fn norm_wb_impl<T: Float>(y: &mut [T], x: &[T], m: T, rs: T, w: &[T], b: &[T]) {
+    for (((o, &v), &wv), &bv) in y.iter_mut().zip(x).zip(w).zip(b) {
+        *o = (v - m) * rs * wv + bv;
+    }
+}
+
+#[inline(always)]
+fn acc_wb_impl<T: Float>(pw: &mut [T], pb: &mut [T], g: &[T], x: &[T], m: T, rs: T) {
+    for (((w, b), &gv), &xv) in pw.iter_mut().zip(pb.iter_mut()).zip(g).zip(x) {
+        *w += gv * (xv - m) * rs;
+        *b += gv;
+    }
+}
+
 /// Mean and biased variance of one group of values.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stat {
@@ -32,9 +105,8 @@ impl Stat {
     }
 }
 
-/// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
-/// keeps the one-pass variance accurate when |mean| >> std.
-pub fn shifted_sums<T: Float>(x: &[T], shift: T) -> (f64, f64) {
+#[inline(always)]
+fn shifted_sums_impl<T: Float>(x: &[T], shift: T) -> (f64, f64) {
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for blk in x.chunks(BLOCK) {
         let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
@@ -58,8 +130,8 @@ pub fn shifted_sums<T: Float>(x: &[T], shift: T) -> (f64, f64) {
     (s1, s2)
 }
 
-/// (sum(g), sum(g * x)).
-pub fn grad_sums<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
+#[inline(always)]
+fn grad_sums_impl<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for (bg, bx) in g.chunks(BLOCK).zip(x.chunks(BLOCK)) {
         let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
@@ -137,9 +209,8 @@ impl RowShape {
     }
 }
 
-/// `y = x * a + k` over a segment, with scalar a and k.
-#[inline]
-fn axpk<T: Float>(y: &mut [T], x: &[T], a: T, k: T) {
+#[inline(always)]
+fn axpk_impl<T: Float>(y: &mut [T], x: &[T], a: T, k: T) {
     for (o, &v) in y.iter_mut().zip(x) {
         *o = v * a + k;
     }
@@ -155,7 +226,7 @@ pub fn rows_forward<T: Float>(
 ) -> (Vec<T>, Vec<Stat>) {
     let (len, cg, s) = (sh.row_len(), sh.cg(), sh.s);
     let rows = sh.n * sh.groups;
-    let mut y = vec![T::zero(); x.len()];
+    let mut y = crate::tensor::pool::uninit_vec::<T>(x.len());
     let mut stats = vec![Stat::default(); rows];
     if len == 0 {
         return (y, stats);
@@ -174,11 +245,7 @@ pub fn rows_forward<T: Float>(
             let bs = b.map(|b| &b[c0..c0 + cg]);
             // One loop per case so each vectorizes without per-element branches.
             match (ws, bs) {
-                (Some(ws), Some(bs)) => {
-                    for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(ws).zip(bs) {
-                        *o = (v - m) * rs * wv + bv;
-                    }
-                }
+                (Some(ws), Some(bs)) => norm_wb(yr, xr, m, rs, ws, bs),
                 (Some(ws), None) => {
                     for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(ws) {
                         *o = (v - m) * rs * wv;
@@ -226,7 +293,7 @@ pub fn rows_backward<T: Float>(
     const PART_ROWS: usize = 64;
     let (len, cg, s, c) = (sh.row_len(), sh.cg(), sh.s, sh.c);
     let rows = sh.n * sh.groups;
-    let mut gx = vec![T::zero(); x.len()];
+    let mut gx = crate::tensor::pool::zeroed_vec::<T>(x.len());
     if len == 0 || rows == 0 {
         let wb = need_wb.then(|| (vec![T::zero(); c], vec![T::zero(); c]));
         return (gx, wb);
@@ -252,15 +319,10 @@ pub fn rows_backward<T: Float>(
             let k1 = -rstd * rstd * b / len as f64;
             let k0 = -rstd * a_sum / len as f64 - k1 * mean;
             let (rs, k1, k0) = (T::c(rstd), T::c(k1), T::c(k0));
-            for ((o, &wgv), &xv) in gxr.iter_mut().zip(wg).zip(xr) {
-                *o = wgv * rs + xv * k1 + k0;
-            }
+            grad_in(gxr, wg, xr, rs, k1, k0);
             if need_wb {
-                let m = T::c(mean);
-                for j in 0..cg {
-                    pw[c0 + j] += gr[j] * (xr[j] - m) * rs;
-                    pb[c0 + j] += gr[j];
-                }
+                let (pw, pb) = (&mut pw[c0..c0 + cg], &mut pb[c0..c0 + cg]);
+                acc_wb(pw, pb, gr, xr, T::c(mean), rs);
             }
             return;
         }
@@ -282,13 +344,7 @@ pub fn rows_backward<T: Float>(
         for j in 0..cg {
             let seg = j * s..(j + 1) * s;
             let (a, k1, k0) = (T::c(wc(c0 + j) * rstd), T::c(k1), T::c(k0));
-            for ((o, &g), &xv) in gxr[seg.clone()]
-                .iter_mut()
-                .zip(&gr[seg.clone()])
-                .zip(&xr[seg])
-            {
-                *o = g * a + xv * k1 + k0;
-            }
+            grad_in(&mut gxr[seg.clone()], &gr[seg.clone()], &xr[seg], a, k1, k0);
         }
     };
     let part = PART_ROWS.min(rows);
@@ -371,7 +427,7 @@ pub fn channel_grad_sums<T: Float>(
 
 /// `y = x * scale[c] + shift[c]` for `x` shaped `(n, c, s)`.
 pub fn channel_affine<T: Float>(x: &[T], c: usize, s: usize, scale: &[T], shift: &[T]) -> Vec<T> {
-    let mut y = vec![T::zero(); x.len()];
+    let mut y = crate::tensor::pool::uninit_vec::<T>(x.len());
     if s == 0 {
         return y;
     }
@@ -393,20 +449,14 @@ pub fn channel_grad_input<T: Float>(
     k1: &[T],
     k0: &[T],
 ) -> Vec<T> {
-    let mut gx = vec![T::zero(); x.len()];
+    let mut gx = crate::tensor::pool::uninit_vec::<T>(x.len());
     if s == 0 {
         return gx;
     }
     for_planes(&mut gx, s, 2 * x.len(), |p, gp| {
         let ch = p % c;
-        let (a, k1, k0) = (a[ch], k1[ch], k0[ch]);
-        for ((o, &g), &xv) in gp
-            .iter_mut()
-            .zip(&gy[p * s..(p + 1) * s])
-            .zip(&x[p * s..(p + 1) * s])
-        {
-            *o = g * a + xv * k1 + k0;
-        }
+        let seg = p * s..(p + 1) * s;
+        grad_in(gp, &gy[seg.clone()], &x[seg], a[ch], k1[ch], k0[ch]);
     });
     gx
 }

@@ -145,8 +145,9 @@ impl Geom {
 pub fn max_forward<T: Float>(x: &[T], g: &Geom, need_idx: bool) -> (Vec<T>, Option<Vec<i64>>) {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = x.len().checked_div(ip).unwrap_or(0);
-    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * op);
-    let mut idx = vec![0i64; if need_idx { planes * op } else { planes }];
+    let mut out = crate::tensor::pool::uninit_vec::<T>(planes * op);
+    let mut idx =
+        crate::tensor::pool::uninit_vec::<i64>(if need_idx { planes * op } else { planes });
     let nidx = if need_idx { op } else { 1 };
     let fast = g.is_2x2_s2();
     for_planes2(&mut out, op, &mut idx, nidx, x.len(), |p, o, ix| {
@@ -248,8 +249,11 @@ pub fn scatter_planes<T: Float>(
     in_plane: usize,
     planes: usize,
 ) -> Vec<T> {
-    let mut gx = crate::tensor::pool::zeroed_vec::<T>(planes * in_plane);
+    // Each plane is zeroed right before its scatter, while it is in cache
+    // (zeroing the whole output first costs a second trip through memory).
+    let mut gx = crate::tensor::pool::uninit_vec::<T>(planes * in_plane);
     for_planes(&mut gx, in_plane, gy.len() + planes * in_plane, |p, gp| {
+        gp.fill(T::zero());
         let (gs, is) = (
             &gy[p * out_plane..(p + 1) * out_plane],
             &idx[p * out_plane..(p + 1) * out_plane],
@@ -272,12 +276,13 @@ pub fn unpool_planes<T: Float>(
     out_plane: usize,
     planes: usize,
 ) -> Vec<T> {
-    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * out_plane);
+    let mut out = crate::tensor::pool::uninit_vec::<T>(planes * out_plane);
     for_planes(
         &mut out,
         out_plane,
         x.len() + planes * out_plane,
         |p, op| {
+            op.fill(T::zero());
             let (xs, is) = (
                 &x[p * in_plane..(p + 1) * in_plane],
                 &idx[p * in_plane..(p + 1) * in_plane],
@@ -339,7 +344,7 @@ fn divisor(div: Divisor, wd: &Win, wh: &Win, ww: &Win) -> f64 {
 pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = x.len().checked_div(ip).unwrap_or(0);
-    let mut out = crate::tensor::pool::zeroed_vec::<T>(planes * op);
+    let mut out = crate::tensor::pool::uninit_vec::<T>(planes * op);
     for_planes(&mut out, op, x.len(), |p, o| {
         let xp = &x[p * ip..(p + 1) * ip];
         g.for_each_out(|k, wd, wh, ww| {
@@ -362,8 +367,9 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
 /// Average pooling backward: each output gradient spread over its window.
 pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
-    let mut gx = crate::tensor::pool::zeroed_vec::<T>(planes * ip);
+    let mut gx = crate::tensor::pool::uninit_vec::<T>(planes * ip);
     for_planes(&mut gx, ip, gy.len() + planes * ip, |p, gp| {
+        gp.fill(T::zero());
         let gs = &gy[p * op..(p + 1) * op];
         g.for_each_out(|k, wd, wh, ww| {
             let v = gs[k] / T::c(divisor(div, wd, wh, ww));

@@ -7,6 +7,7 @@
 use super::binary::{compare, div, mul, sub, CmpOp};
 use super::creation::scalar_like;
 use super::map::{map1, map2};
+use crate::autograd::node::needs_grad;
 use crate::autograd::{record, SavedTensor};
 use crate::cpu::arith::Arith;
 use crate::error::{Error, Result};
@@ -198,6 +199,15 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     record("ReluBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else { return Ok(vec![None]) };
         let o = so.get()?;
+        // Fused single pass (PyTorch's threshold_backward: gy where out > 0
+        // else 0) unless a differentiable backward is needed (create_graph).
+        if g.dtype() == o.dtype()
+            && g.dtype().is_float()
+            && g.shape() == o.shape()
+            && !(crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[g, o]))
+        {
+            return Ok(vec![Some(float_map2!(g, o, "threshold_backward", |gv, v| if v > T::c(0.0) { gv } else { T::c(0.0) }))]);
+        }
         let mask = compare(CmpOp::Gt, o, &scalar_like(0.0, o))?;
         Ok(vec![Some(mul(g, &to_dtype(&mask, g.dtype())?)?)])
     });
