@@ -6,7 +6,6 @@ Thread count: RUSTDL_NUM_THREADS=1|2. Results and commands: benches/RESULTS.md.
 """
 
 import pytest
-
 import rustdl as torch
 
 

@@ -11,8 +11,8 @@ import argparse
 import time
 
 import rustdl as torch
-import rustdl.nn as nn
 import rustdl.nn.functional as F
+from rustdl import nn
 from rustdl.train import Trainer
 from rustdl.utils.data import DataLoader
 from rustdl.vision import datasets, transforms

@@ -4,6 +4,11 @@
 //! `autograd` (graph and engine) / `tensor` (storage, layout, dtype) -> `cpu`
 //! (kernels on slices). See ARCHITECTURE.md.
 
+// Generic kernels are instantiated for every dtype, bool included, where
+// `a > b` on bools is what we mean; and the extension module must be named `_C`.
+#![allow(clippy::bool_comparison)]
+#![allow(non_snake_case)]
+
 pub mod autograd;
 pub mod cpu;
 pub mod error;

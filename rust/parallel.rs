@@ -16,10 +16,15 @@ static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
 fn default_threads() -> usize {
-    if let Some(n) = std::env::var("RUSTDL_NUM_THREADS").ok().and_then(|s| s.parse::<usize>().ok()) {
+    if let Some(n) = std::env::var("RUSTDL_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
         return n.max(1);
     }
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn build(n: usize) -> Arc<rayon::ThreadPool> {
@@ -76,15 +81,17 @@ pub fn fill_chunks<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + 
     }
     let chunk = n.div_ceil(threads * 4).max(GRAIN / 2);
     install(|| {
-        out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i * chunk, c));
     });
 }
 
 /// `src.iter().map(f).collect()`, in parallel when large.
-pub fn map_slice<S: Sync, D: crate::tensor::storage::BufferElem>(src: &[S], f: impl Fn(S) -> D + Sync + Send) -> Vec<D>
-where
-    S: Copy,
-{
+pub fn map_slice<S: Sync + Copy, D: crate::tensor::storage::BufferElem>(
+    src: &[S],
+    f: impl Fn(S) -> D + Sync + Send,
+) -> Vec<D> {
     let mut out = crate::tensor::pool::uninit_vec::<D>(src.len());
     fill_chunks(&mut out, |start, c| {
         let len = c.len();

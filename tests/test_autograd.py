@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-
 import rustdl as torch
 from rustdl.autograd import gradcheck
 
@@ -236,9 +235,8 @@ def test_set_grad_enabled_context_decorator_and_function():
 
 
 def test_grad_mode_restored_after_exception():
-    with pytest.raises(ValueError):
-        with torch.no_grad():
-            raise ValueError
+    with pytest.raises(ValueError), torch.no_grad():
+        raise ValueError
     assert torch.is_grad_enabled()
 
 

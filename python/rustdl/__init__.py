@@ -210,5 +210,4 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location, weights_only=weights_only)
 
 
-from . import autograd, linalg, nn  # noqa: F401
-from . import backends, cuda, optim, utils  # noqa: E402, F401
+from . import autograd, backends, cuda, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401

@@ -36,7 +36,9 @@ fn root_grad(root: &Tensor, given: Option<&Tensor>) -> Result<Tensor> {
         }
         None => {
             if root.numel() != 1 {
-                return Err(Error::Runtime("grad can be implicitly created only for scalar outputs".into()));
+                return Err(Error::Runtime(
+                    "grad can be implicitly created only for scalar outputs".into(),
+                ));
             }
             Ok(ops::creation::full(root.shape(), 1.0, root.dtype()))
         }
@@ -55,7 +57,10 @@ fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
     let new = match prev {
         None => {
             // Keep .grad independent of any buffer the graph may still share.
-            if g.is_contiguous() && Arc::strong_count(g.storage()) == 1 && Arc::strong_count(&g.0) == 1 {
+            if g.is_contiguous()
+                && Arc::strong_count(g.storage()) == 1
+                && Arc::strong_count(&g.0) == 1
+            {
                 g
             } else {
                 ops::shape::clone(&g.detach())?
@@ -63,7 +68,11 @@ fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
         }
         Some(p) => ops::binary::add(&p, &g)?,
     };
-    let new = if super::is_grad_enabled() { new } else { new.detach() };
+    let new = if super::is_grad_enabled() {
+        new
+    } else {
+        new.detach()
+    };
     leaf.set_grad(Some(new));
     Ok(())
 }
@@ -84,14 +93,15 @@ pub fn run(
     let mut captured: Vec<Option<Tensor>> = vec![None; capture.map_or(0, |c| c.len())];
     // Which captured inputs are leaves (matched on Edge::Leaf) and which are
     // outputs of nodes (matched on the node's output slot).
-    let capture_leaf = |t: &Tensor| -> Option<usize> {
-        capture?.iter().position(|c| c.same_tensor(t))
-    };
+    let capture_leaf =
+        |t: &Tensor| -> Option<usize> { capture?.iter().position(|c| c.same_tensor(t)) };
     let mut capture_node: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
     if let Some(c) = capture {
         for (i, t) in c.iter().enumerate() {
             if !t.requires_grad() {
-                return Err(Error::Runtime(format!("One of the differentiated Tensors (input {i}) does not require grad")));
+                return Err(Error::Runtime(format!(
+                    "One of the differentiated Tensors (input {i}) does not require grad"
+                )));
             }
             if let Some(f) = t.grad_fn() {
                 let nr = t.0.autograd.lock().output_nr;
@@ -132,7 +142,9 @@ pub fn run(
         match r.grad_fn() {
             Some(f) => {
                 let nr = r.0.autograd.lock().output_nr;
-                let buf = buffers.entry(key(&f)).or_insert_with(|| vec![None; f.num_outputs]);
+                let buf = buffers
+                    .entry(key(&f))
+                    .or_insert_with(|| vec![None; f.num_outputs]);
                 accumulate(&mut buf[nr], g)?;
                 start.push(f);
             }
@@ -174,7 +186,9 @@ pub fn run(
 
     while let Some(node) = ready.pop() {
         let k = key(&node);
-        let mut grads = buffers.remove(&k).unwrap_or_else(|| vec![None; node.num_outputs]);
+        let mut grads = buffers
+            .remove(&k)
+            .unwrap_or_else(|| vec![None; node.num_outputs]);
         // Hooks and retain_grad on this node's outputs.
         let hooks = node.hooks.lock().clone();
         for (nr, h) in hooks {
@@ -208,13 +222,19 @@ pub fn run(
             node.take_or_call(&grads, retain_graph)?
         };
 
-        for (edge, g) in node.next.iter().zip(input_grads.into_iter().chain(std::iter::repeat(None))) {
+        for (edge, g) in node
+            .next
+            .iter()
+            .zip(input_grads.into_iter().chain(std::iter::repeat(None)))
+        {
             let Some(edge) = edge else { continue };
             match edge {
                 Edge::Node(m, nr) => {
                     let mk = key(m);
                     if let Some(g) = g {
-                        let buf = buffers.entry(mk).or_insert_with(|| vec![None; m.num_outputs]);
+                        let buf = buffers
+                            .entry(mk)
+                            .or_insert_with(|| vec![None; m.num_outputs]);
                         accumulate(&mut buf[*nr], g)?;
                     }
                     let d = deps.get_mut(&mk).expect("counted");
@@ -251,8 +271,20 @@ pub fn run(
 }
 
 /// `tensor.backward(gradient, retain_graph, create_graph)`.
-pub fn backward(root: &Tensor, gradient: Option<&Tensor>, retain_graph: bool, create_graph: bool) -> Result<()> {
-    run(&[root.clone()], &[gradient.cloned()], retain_graph || create_graph, create_graph, None, true)?;
+pub fn backward(
+    root: &Tensor,
+    gradient: Option<&Tensor>,
+    retain_graph: bool,
+    create_graph: bool,
+) -> Result<()> {
+    run(
+        std::slice::from_ref(root),
+        &[gradient.cloned()],
+        retain_graph || create_graph,
+        create_graph,
+        None,
+        true,
+    )?;
     Ok(())
 }
 
@@ -265,5 +297,12 @@ pub fn grad(
     create_graph: bool,
     allow_unused: bool,
 ) -> Result<Vec<Option<Tensor>>> {
-    run(outputs, grad_outputs, retain_graph, create_graph, Some(inputs), allow_unused)
+    run(
+        outputs,
+        grad_outputs,
+        retain_graph,
+        create_graph,
+        Some(inputs),
+        allow_unused,
+    )
 }

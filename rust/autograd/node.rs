@@ -30,7 +30,11 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn take_or_call(&self, grads: &[Option<Tensor>], retain: bool) -> Result<Vec<Option<Tensor>>> {
+    pub fn take_or_call(
+        &self,
+        grads: &[Option<Tensor>],
+        retain: bool,
+    ) -> Result<Vec<Option<Tensor>>> {
         let mut slot = self.backward.lock();
         let f = slot.as_ref().ok_or_else(|| {
             Error::Runtime(format!(
@@ -80,14 +84,20 @@ pub struct SavedTensor {
 
 impl SavedTensor {
     pub fn new(t: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: t.clone(), version: t.version() }
+        SavedTensor {
+            tensor: t.clone(),
+            version: t.version(),
+        }
     }
     /// Save an op's own output. Only its data is kept (a handle without
     /// autograd metadata, sharing storage and version counter): holding the
     /// output itself would make a cycle output -> node -> output that leaks
     /// whenever backward never runs.
     pub fn output(t: &Tensor) -> SavedTensor {
-        SavedTensor { tensor: t.detach(), version: t.version() }
+        SavedTensor {
+            tensor: t.detach(),
+            version: t.version(),
+        }
     }
     pub fn get(&self) -> Result<&Tensor> {
         let now = self.tensor.version();

@@ -25,34 +25,80 @@ macro_rules! impl_float_arith {
     ($t:ty) => {
         impl Arith for $t {
             #[inline(always)]
-            fn add(self, o: Self) -> Self { self + o }
+            fn add(self, o: Self) -> Self {
+                self + o
+            }
             #[inline(always)]
-            fn sub(self, o: Self) -> Self { self - o }
+            fn sub(self, o: Self) -> Self {
+                self - o
+            }
             #[inline(always)]
-            fn mul(self, o: Self) -> Self { self * o }
+            fn mul(self, o: Self) -> Self {
+                self * o
+            }
             #[inline(always)]
-            fn div(self, o: Self) -> Self { self / o }
+            fn div(self, o: Self) -> Self {
+                self / o
+            }
             #[inline(always)]
-            fn floor_div(self, o: Self) -> Self { (self / o).floor() }
+            fn floor_div(self, o: Self) -> Self {
+                (self / o).floor()
+            }
             #[inline(always)]
             fn rem(self, o: Self) -> Self {
                 let r = self % o;
-                if r != 0.0 && ((r < 0.0) != (o < 0.0)) { r + o } else { r }
+                if r != 0.0 && ((r < 0.0) != (o < 0.0)) {
+                    r + o
+                } else {
+                    r
+                }
             }
             #[inline(always)]
-            fn pow(self, o: Self) -> Self { self.powf(o) }
+            fn pow(self, o: Self) -> Self {
+                self.powf(o)
+            }
             #[inline(always)]
-            fn maxv(self, o: Self) -> Self { if self.is_nan() || o.is_nan() { <$t>::NAN } else if self > o { self } else { o } }
+            fn maxv(self, o: Self) -> Self {
+                if self.is_nan() || o.is_nan() {
+                    <$t>::NAN
+                } else if self > o {
+                    self
+                } else {
+                    o
+                }
+            }
             #[inline(always)]
-            fn minv(self, o: Self) -> Self { if self.is_nan() || o.is_nan() { <$t>::NAN } else if self < o { self } else { o } }
+            fn minv(self, o: Self) -> Self {
+                if self.is_nan() || o.is_nan() {
+                    <$t>::NAN
+                } else if self < o {
+                    self
+                } else {
+                    o
+                }
+            }
             #[inline(always)]
-            fn neg(self) -> Self { -self }
+            fn neg(self) -> Self {
+                -self
+            }
             #[inline(always)]
-            fn abs(self) -> Self { self.abs() }
+            fn abs(self) -> Self {
+                self.abs()
+            }
             #[inline(always)]
-            fn sign(self) -> Self { if self > 0.0 { 1.0 } else if self < 0.0 { -1.0 } else { self } }
+            fn sign(self) -> Self {
+                if self > 0.0 {
+                    1.0
+                } else if self < 0.0 {
+                    -1.0
+                } else {
+                    self
+                }
+            }
             #[inline(always)]
-            fn is_nan(self) -> bool { self.is_nan() }
+            fn is_nan(self) -> bool {
+                self.is_nan()
+            }
         }
     };
 }
@@ -63,49 +109,105 @@ macro_rules! impl_int_arith {
     ($t:ty) => {
         impl Arith for $t {
             #[inline(always)]
-            fn add(self, o: Self) -> Self { self.wrapping_add(o) }
+            fn add(self, o: Self) -> Self {
+                self.wrapping_add(o)
+            }
             #[inline(always)]
-            fn sub(self, o: Self) -> Self { self.wrapping_sub(o) }
+            fn sub(self, o: Self) -> Self {
+                self.wrapping_sub(o)
+            }
             #[inline(always)]
-            fn mul(self, o: Self) -> Self { self.wrapping_mul(o) }
+            fn mul(self, o: Self) -> Self {
+                self.wrapping_mul(o)
+            }
             #[inline(always)]
-            fn div(self, o: Self) -> Self { if o == 0 { 0 } else { self.wrapping_div(o) } }
+            fn div(self, o: Self) -> Self {
+                if o == 0 {
+                    0
+                } else {
+                    self.wrapping_div(o)
+                }
+            }
             #[inline(always)]
             fn floor_div(self, o: Self) -> Self {
-                if o == 0 { return 0; }
+                if o == 0 {
+                    return 0;
+                }
                 let q = self.wrapping_div(o);
                 #[allow(unused_comparisons)]
                 let neg = (self % o != 0) && ((self < 0) != (o < 0));
-                if neg { q.wrapping_sub(1) } else { q }
+                if neg {
+                    q.wrapping_sub(1)
+                } else {
+                    q
+                }
             }
             #[inline(always)]
             fn rem(self, o: Self) -> Self {
-                if o == 0 { return 0; }
+                if o == 0 {
+                    return 0;
+                }
                 let r = self.wrapping_rem(o);
                 #[allow(unused_comparisons)]
                 let fix = r != 0 && ((r < 0) != (o < 0));
-                if fix { r.wrapping_add(o) } else { r }
+                if fix {
+                    r.wrapping_add(o)
+                } else {
+                    r
+                }
             }
             #[inline(always)]
             fn pow(self, o: Self) -> Self {
                 #[allow(unused_comparisons)]
-                if o < 0 { return 0; }
+                if o < 0 {
+                    return 0;
+                }
                 self.wrapping_pow(o as u32)
             }
             #[inline(always)]
-            fn maxv(self, o: Self) -> Self { if self > o { self } else { o } }
+            fn maxv(self, o: Self) -> Self {
+                if self > o {
+                    self
+                } else {
+                    o
+                }
+            }
             #[inline(always)]
-            fn minv(self, o: Self) -> Self { if self < o { self } else { o } }
+            fn minv(self, o: Self) -> Self {
+                if self < o {
+                    self
+                } else {
+                    o
+                }
+            }
             #[inline(always)]
-            fn neg(self) -> Self { (0 as $t).wrapping_sub(self) }
+            fn neg(self) -> Self {
+                (0 as $t).wrapping_sub(self)
+            }
             #[inline(always)]
             #[allow(unused_comparisons)]
-            fn abs(self) -> Self { if self < 0 { (0 as $t).wrapping_sub(self) } else { self } }
+            fn abs(self) -> Self {
+                if self < 0 {
+                    (0 as $t).wrapping_sub(self)
+                } else {
+                    self
+                }
+            }
             #[inline(always)]
             #[allow(unused_comparisons)]
-            fn sign(self) -> Self { if self > 0 { 1 } else if self < 0 { (0 as $t).wrapping_sub(1) } else { 0 } }
+            fn sign(self) -> Self {
+                if self > 0 {
+                    1
+                } else if self < 0 {
+                    (0 as $t).wrapping_sub(1)
+                } else {
+                    0
+                }
+            }
             #[inline(always)]
-            fn is_nan(self) -> bool { false }
+            fn is_nan(self) -> bool {
+                false
+            }
         }
     };
 }

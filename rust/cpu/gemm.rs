@@ -58,7 +58,8 @@ macro_rules! impl_float_gemm {
                     if !accumulate {
                         for i in 0..m {
                             for j in 0..n {
-                                c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize] = 0.0;
+                                c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs)
+                                    as usize] = 0.0;
                             }
                         }
                     }
@@ -131,11 +132,14 @@ macro_rules! impl_int_gemm {
                     for j in 0..n {
                         let mut s: $t = 0;
                         for p in 0..k {
-                            let x = a[(av.off as isize + i as isize * av.rs + p as isize * av.cs) as usize];
-                            let y = b[(bv.off as isize + p as isize * bv.rs + j as isize * bv.cs) as usize];
+                            let x = a[(av.off as isize + i as isize * av.rs + p as isize * av.cs)
+                                as usize];
+                            let y = b[(bv.off as isize + p as isize * bv.rs + j as isize * bv.cs)
+                                as usize];
                             s = s.wrapping_add(x.wrapping_mul(y));
                         }
-                        let ci = (cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize;
+                        let ci =
+                            (cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize;
                         c[ci] = if accumulate { c[ci].wrapping_add(s) } else { s };
                     }
                 }

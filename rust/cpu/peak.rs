@@ -12,7 +12,8 @@ fn fma_rate_one_thread(iters: u64) -> f64 {
             // SAFETY: the feature was detected at run time.
             return unsafe { fma_avx512(iters) };
         }
-        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx") {
+        if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx")
+        {
             // SAFETY: as above.
             return unsafe { fma_avx2(iters) };
         }
@@ -83,9 +84,17 @@ fn fma_scalar(iters: u64) -> f64 {
 /// Peak f32 GFLOP/s with `threads` threads (each running FMA chains).
 pub fn peak_gflops(threads: usize) -> f64 {
     let iters = 20_000_000u64;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build();
     match pool {
-        Ok(p) => p.install(|| (0..threads.max(1)).into_par_iter().map(|_| fma_rate_one_thread(iters)).sum::<f64>() / 1e9),
+        Ok(p) => p.install(|| {
+            (0..threads.max(1))
+                .into_par_iter()
+                .map(|_| fma_rate_one_thread(iters))
+                .sum::<f64>()
+                / 1e9
+        }),
         Err(_) => fma_rate_one_thread(iters) / 1e9,
     }
 }
@@ -96,7 +105,10 @@ pub fn triad_gbs(n: usize, threads: usize) -> f64 {
     let mut a = vec![0.0f32; n];
     let b = vec![1.0f32; n];
     let c = vec![2.0f32; n];
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+    {
         Ok(p) => p,
         Err(_) => return 0.0,
     };
@@ -105,11 +117,14 @@ pub fn triad_gbs(n: usize, threads: usize) -> f64 {
     for _ in 0..5 {
         let t = Instant::now();
         pool.install(|| {
-            a.par_chunks_mut(chunk).zip(b.par_chunks(chunk)).zip(c.par_chunks(chunk)).for_each(|((a, b), c)| {
-                for i in 0..a.len() {
-                    a[i] = b[i] + 3.0 * c[i];
-                }
-            })
+            a.par_chunks_mut(chunk)
+                .zip(b.par_chunks(chunk))
+                .zip(c.par_chunks(chunk))
+                .for_each(|((a, b), c)| {
+                    for i in 0..a.len() {
+                        a[i] = b[i] + 3.0 * c[i];
+                    }
+                })
         });
         best = best.min(t.elapsed().as_secs_f64());
     }

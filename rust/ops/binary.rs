@@ -101,14 +101,26 @@ pub fn grad_for(g: Tensor, input: &(Shape, DType)) -> Result<Tensor> {
 
 /// `a op b` with broadcasting, promotion and autograd.
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if op == BinOp::Pow && !a.dtype().is_float() && !b.dtype().is_float() && b.ndim() == 0 && b.item_f64()? < 0.0 {
-        return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
+    if op == BinOp::Pow
+        && !a.dtype().is_float()
+        && !b.dtype().is_float()
+        && b.ndim() == 0
+        && b.item_f64()? < 0.0
+    {
+        return Err(Error::Runtime(
+            "Integers to negative integer powers are not allowed.".into(),
+        ));
     }
     let mut dtype = result_dtype(a, b);
     if op == BinOp::Div && !dtype.is_float() {
         dtype = DType::F32;
     }
-    if op == BinOp::Pow && dtype.is_float() && a.dtype().is_float() && b.ndim() == 0 && !b.dtype().is_float() {
+    if op == BinOp::Pow
+        && dtype.is_float()
+        && a.dtype().is_float()
+        && b.ndim() == 0
+        && !b.dtype().is_float()
+    {
         dtype = a.dtype();
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
@@ -120,7 +132,11 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (sa, sb) = (SavedTensor::new(&ca), SavedTensor::new(&cb));
     let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
     let need = (a.requires_grad(), b.requires_grad());
-    let saved_out = if op == BinOp::Pow { Some(SavedTensor::output(&out)) } else { None };
+    let saved_out = if op == BinOp::Pow {
+        Some(SavedTensor::output(&out))
+    } else {
+        None
+    };
     let name = match op {
         BinOp::Add => "AddBackward0",
         BinOp::Sub => "SubBackward0",
@@ -133,7 +149,9 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         BinOp::Rem => "RemainderBackward0",
     };
     record(name, &[a, b], &[&out], move |grads| {
-        let Some(g) = &grads[0] else { return Ok(vec![None, None]) };
+        let Some(g) = &grads[0] else {
+            return Ok(vec![None, None]);
+        };
         let (x, y) = (sa.get()?, sb.get()?);
         let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
             BinOp::Add => (Some(g.clone()), Some(g.clone())),
@@ -167,7 +185,8 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
                     let o = saved_out.as_ref().expect("saved").get()?;
                     let zero = creation::scalar_like(0.0, x);
                     let d = mul(o, &unary::log(x)?)?;
-                    let mask = logical(LogicOp::And, &eq(x, &zero)?, &compare(CmpOp::Ge, y, &zero)?)?;
+                    let mask =
+                        logical(LogicOp::And, &eq(x, &zero)?, &compare(CmpOp::Ge, y, &zero)?)?;
                     let d = where_(&mask, &zero, &d)?;
                     Some(mul(g, &d)?)
                 } else {
@@ -177,12 +196,20 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             }
             BinOp::Maximum | BinOp::Minimum => {
                 // Ties split the gradient equally, as PyTorch does.
-                let cmp = if op == BinOp::Maximum { CmpOp::Gt } else { CmpOp::Lt };
+                let cmp = if op == BinOp::Maximum {
+                    CmpOp::Gt
+                } else {
+                    CmpOp::Lt
+                };
                 let half = creation::scalar_like(0.5, g);
                 let zero = creation::scalar_like(0.0, g);
                 let wins_a = compare(cmp, x, y)?;
                 let tie = eq(x, y)?;
-                let wa = where_(&wins_a, &creation::scalar_like(1.0, g), &where_(&tie, &half, &zero)?)?;
+                let wa = where_(
+                    &wins_a,
+                    &creation::scalar_like(1.0, g),
+                    &where_(&tie, &half, &zero)?,
+                )?;
                 let ga = mul(g, &wa)?;
                 let gb = sub(g, &ga)?;
                 (Some(ga), Some(gb))
@@ -190,7 +217,10 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             BinOp::FloorDiv | BinOp::Rem => {
                 // floor_divide has zero gradient; remainder: d/da = 1, d/db = -floor(a/b)
                 if op == BinOp::FloorDiv {
-                    (Some(mul(g, &creation::scalar_like(0.0, g))?), Some(mul(g, &creation::scalar_like(0.0, g))?))
+                    (
+                        Some(mul(g, &creation::scalar_like(0.0, g))?),
+                        Some(mul(g, &creation::scalar_like(0.0, g))?),
+                    )
                 } else {
                     let q = binary(BinOp::FloorDiv, x, y)?;
                     (Some(g.clone()), Some(unary::neg(&mul(g, &q)?)?))
@@ -289,7 +319,10 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 LogicOp::Or => "bitwise_or_cpu",
                 LogicOp::Xor => "bitwise_xor_cpu",
             };
-            Err(Error::Runtime(format!("\"{name}\" not implemented for '{}'", d.scalar_name())))
+            Err(Error::Runtime(format!(
+                "\"{name}\" not implemented for '{}'",
+                d.scalar_name()
+            )))
         }
     }
 }
@@ -311,7 +344,9 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
         let saved_c = c.clone();
         record("WhereBackward0", &[a, b], &[&out], move |grads| {
-            let Some(g) = &grads[0] else { return Ok(vec![None, None]) };
+            let Some(g) = &grads[0] else {
+                return Ok(vec![None, None]);
+            };
             let zero = creation::scalar_like(0.0, g);
             let ga = grad_for(where_(&saved_c, g, &zero)?, &ia)?;
             let gb = grad_for(where_(&saved_c, &zero, g)?, &ib)?;

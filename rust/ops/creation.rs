@@ -4,8 +4,8 @@ use crate::dispatch_all;
 use crate::error::{Error, Result};
 use crate::tensor::access::buffer_from_f64;
 use crate::tensor::dtype::Elem;
-use crate::tensor::{DType, Tensor};
 use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
 use parking_lot::Mutex;
 
 pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
@@ -47,7 +47,13 @@ pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Tensor {
         // Symmetric evaluation from both ends, as PyTorch does.
         let half = steps / 2;
         (0..steps)
-            .map(|i| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 })
+            .map(|i| {
+                if i < half {
+                    start + step * i as f64
+                } else {
+                    end - step * (steps - 1 - i) as f64
+                }
+            })
             .collect()
     };
     Tensor::from_buffer(buffer_from_f64(&vals, dtype), &[steps])
@@ -80,7 +86,10 @@ impl Rng {
             x = (x ^ (x >> 27)).wrapping_mul(0x94D049BB133111EB);
             x ^ (x >> 31)
         };
-        Rng { s: [next(), next(), next(), next()], spare_normal: None }
+        Rng {
+            s: [next(), next(), next(), next()],
+            spare_normal: None,
+        }
     }
     pub fn next_u64(&mut self) -> u64 {
         let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
@@ -141,7 +150,10 @@ pub fn manual_seed(seed: u64) {
 pub fn with_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
     let mut g = GLOBAL_RNG.lock();
     let rng = g.get_or_insert_with(|| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         Rng::new(t)
     });
     f(rng)
@@ -153,16 +165,29 @@ fn from_values<T: BufferElem>(vals: Vec<f64>, shape: &[usize]) -> Tensor {
 
 fn float_only(dtype: DType, what: &str) -> Result<()> {
     if !dtype.is_float() {
-        return Err(Error::Runtime(format!("\"{what}\" not implemented for '{}'", dtype.scalar_name())));
+        return Err(Error::Runtime(format!(
+            "\"{what}\" not implemented for '{}'",
+            dtype.scalar_name()
+        )));
     }
     Ok(())
 }
 
 /// Uniform in [low, high).
-pub fn rand(shape: &[usize], low: f64, high: f64, dtype: DType, rng: Option<&mut Rng>) -> Result<Tensor> {
+pub fn rand(
+    shape: &[usize],
+    low: f64,
+    high: f64,
+    dtype: DType,
+    rng: Option<&mut Rng>,
+) -> Result<Tensor> {
     float_only(dtype, "check_uniform_bounds")?;
     let n: usize = shape.iter().product();
-    let gen = |r: &mut Rng| (0..n).map(|_| low + (high - low) * r.uniform()).collect::<Vec<f64>>();
+    let gen = |r: &mut Rng| {
+        (0..n)
+            .map(|_| low + (high - low) * r.uniform())
+            .collect::<Vec<f64>>()
+    };
     let vals = match rng {
         Some(r) => gen(r),
         None => with_rng(gen),
@@ -171,13 +196,25 @@ pub fn rand(shape: &[usize], low: f64, high: f64, dtype: DType, rng: Option<&mut
 }
 
 /// Normal with the given mean and std.
-pub fn randn(shape: &[usize], mean: f64, std: f64, dtype: DType, rng: Option<&mut Rng>) -> Result<Tensor> {
+pub fn randn(
+    shape: &[usize],
+    mean: f64,
+    std: f64,
+    dtype: DType,
+    rng: Option<&mut Rng>,
+) -> Result<Tensor> {
     float_only(dtype, "normal_kernel_cpu")?;
     if std < 0.0 {
-        return Err(Error::Runtime(format!("normal expects std >= 0.0, but found std {std}")));
+        return Err(Error::Runtime(format!(
+            "normal expects std >= 0.0, but found std {std}"
+        )));
     }
     let n: usize = shape.iter().product();
-    let gen = |r: &mut Rng| (0..n).map(|_| mean + std * r.normal()).collect::<Vec<f64>>();
+    let gen = |r: &mut Rng| {
+        (0..n)
+            .map(|_| mean + std * r.normal())
+            .collect::<Vec<f64>>()
+    };
     let vals = match rng {
         Some(r) => gen(r),
         None => with_rng(gen),
@@ -186,7 +223,13 @@ pub fn randn(shape: &[usize], mean: f64, std: f64, dtype: DType, rng: Option<&mu
 }
 
 /// Integers uniform in [low, high).
-pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, rng: Option<&mut Rng>) -> Result<Tensor> {
+pub fn randint(
+    low: i64,
+    high: i64,
+    shape: &[usize],
+    dtype: DType,
+    rng: Option<&mut Rng>,
+) -> Result<Tensor> {
     if high <= low {
         return Err(Error::Runtime(format!(
             "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
@@ -194,7 +237,11 @@ pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, rng: Option<&
     }
     let n: usize = shape.iter().product();
     let span = (high - low) as u64;
-    let gen = |r: &mut Rng| (0..n).map(|_| (low + r.below(span) as i64) as f64).collect::<Vec<f64>>();
+    let gen = |r: &mut Rng| {
+        (0..n)
+            .map(|_| (low + r.below(span) as i64) as f64)
+            .collect::<Vec<f64>>()
+    };
     let vals = match rng {
         Some(r) => gen(r),
         None => with_rng(gen),
@@ -221,7 +268,11 @@ pub fn randperm(n: usize, rng: Option<&mut Rng>) -> Vec<i64> {
 /// Bernoulli(p) mask values 0/1 in `dtype` (for dropout).
 pub fn bernoulli(shape: &[usize], p: f64, dtype: DType) -> Tensor {
     let n: usize = shape.iter().product();
-    let vals = with_rng(|r| (0..n).map(|_| if r.uniform() < p { 1.0 } else { 0.0 }).collect::<Vec<f64>>());
+    let vals = with_rng(|r| {
+        (0..n)
+            .map(|_| if r.uniform() < p { 1.0 } else { 0.0 })
+            .collect::<Vec<f64>>()
+    });
     Tensor::from_buffer(buffer_from_f64(&vals, dtype), shape)
 }
 

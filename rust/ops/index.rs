@@ -5,8 +5,8 @@ use super::creation;
 use crate::autograd::record;
 use crate::dispatch_all;
 use crate::error::{Error, Result};
-use crate::tensor::layout::wrap_dim;
 use crate::tensor::dtype::Elem;
+use crate::tensor::layout::wrap_dim;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 
@@ -19,7 +19,10 @@ pub fn index_values(index: &Tensor, op: &str) -> Result<Vec<i64>> {
             "{op}(): Expected dtype int32 or int64 for index, but got {}",
             d.scalar_name()
         ))),
-        d => Err(Error::Runtime(format!("{op}(): Expected dtype int64 for index, but got {}", d.scalar_name()))),
+        d => Err(Error::Runtime(format!(
+            "{op}(): Expected dtype int64 for index, but got {}",
+            d.scalar_name()
+        ))),
     }
 }
 
@@ -28,7 +31,9 @@ fn wrap_index(i: i64, size: usize, dim: usize) -> Result<usize> {
     let s = size as i64;
     let j = if i < 0 { i + s } else { i };
     if j < 0 || j >= s {
-        return Err(Error::Runtime(format!("index {i} is out of bounds for dimension {dim} with size {size}")));
+        return Err(Error::Runtime(format!(
+            "index {i} is out of bounds for dimension {dim} with size {size}"
+        )));
     }
     Ok(j as usize)
 }
@@ -54,7 +59,12 @@ fn strides_of(shape: &[usize]) -> Vec<usize> {
 
 /// For every element of `index` (shape idx_shape), the flat offset into a
 /// contiguous tensor of `shape` with coordinate `dim` replaced by the index.
-fn gather_offsets(shape: &[usize], dim: usize, idx_shape: &[usize], idx: &[i64]) -> Result<Vec<usize>> {
+fn gather_offsets(
+    shape: &[usize],
+    dim: usize,
+    idx_shape: &[usize],
+    idx: &[i64],
+) -> Result<Vec<usize>> {
     let st = strides_of(shape);
     let ist = strides_of(idx_shape);
     let mut out = Vec::with_capacity(idx.len());
@@ -62,7 +72,11 @@ fn gather_offsets(shape: &[usize], dim: usize, idx_shape: &[usize], idx: &[i64])
         let mut off = 0;
         for d in 0..idx_shape.len() {
             let c = (lin / ist[d]) % idx_shape[d].max(1);
-            let c = if d == dim { wrap_index(iv, shape[d], d)? } else { c };
+            let c = if d == dim {
+                wrap_index(iv, shape[d], d)?
+            } else {
+                c
+            };
             off += c * st[d];
         }
         out.push(off);
@@ -95,9 +109,17 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     check_index_shape(x, d, index, "gather")?;
     let idx = index_values(index, "gather")?;
-    let xs = if x.ndim() == 0 { x.contiguous_raw() } else { x.contiguous_raw() };
-    let shape: Vec<usize> = if x.ndim() == 0 { vec![1] } else { x.shape().to_vec() };
-    let ishape: Vec<usize> = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
+    let xs = x.contiguous_raw();
+    let shape: Vec<usize> = if x.ndim() == 0 {
+        vec![1]
+    } else {
+        x.shape().to_vec()
+    };
+    let ishape: Vec<usize> = if index.ndim() == 0 {
+        vec![1]
+    } else {
+        index.shape().to_vec()
+    };
     let offs = gather_offsets(&shape, d, &ishape, &idx)?;
     let out = dispatch_all!(x.dtype(), T => {
         let src = xs.as_slice::<T>().expect("contiguous");
@@ -105,7 +127,9 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     });
     let (src_shape, index) = (x.shape_vec(), index.clone());
     record("GatherBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let z = creation::zeros(&src_shape, g.dtype());
         Ok(vec![Some(scatter_add(&z, d as i64, &index, g)?)])
     });
@@ -113,7 +137,13 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 }
 
 /// Out-of-place `x.scatter_add(dim, index, src)` / `x.scatter(dim, index, src)`.
-fn scatter_impl(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+fn scatter_impl(
+    x: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    src: &Tensor,
+    accumulate: bool,
+) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     check_index_shape(x, d, index, "scatter")?;
     for k in 0..index.ndim() {
@@ -126,8 +156,16 @@ fn scatter_impl(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, accumulate: 
         }
     }
     let idx = index_values(index, "scatter")?;
-    let shape: Vec<usize> = if x.ndim() == 0 { vec![1] } else { x.shape().to_vec() };
-    let ishape: Vec<usize> = if index.ndim() == 0 { vec![1] } else { index.shape().to_vec() };
+    let shape: Vec<usize> = if x.ndim() == 0 {
+        vec![1]
+    } else {
+        x.shape().to_vec()
+    };
+    let ishape: Vec<usize> = if index.ndim() == 0 {
+        vec![1]
+    } else {
+        index.shape().to_vec()
+    };
     let offs = gather_offsets(&shape, d, &ishape, &idx)?;
     // src elements at the index's coordinates
     let src_c = src.cast_raw(x.dtype());
@@ -149,34 +187,46 @@ fn scatter_impl(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor, accumulate: 
     });
     let index_c = index.clone();
     let src_shape = src.shape_vec();
-    record(if accumulate { "ScatterAddBackward0" } else { "ScatterBackward0" }, &[x, src], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
-        let gx = if accumulate {
-            g.clone()
+    record(
+        if accumulate {
+            "ScatterAddBackward0"
         } else {
-            let z = creation::zeros(&[], g.dtype());
-            let mask_src = creation::full(index_c.shape(), 0.0, g.dtype());
-            scatter_impl(g, d as i64, &index_c, &super::shape::expand_to(&mask_src, index_c.shape())?, false)
-                .map(|t| {
-                    let _ = &z;
-                    t
-                })?
-        };
-        let gs = gather(g, d as i64, &index_c)?;
-        // pad the gathered gradient to src's shape (index may be smaller)
-        let gs = if gs.shape() != src_shape.as_slice() {
-            let full = creation::zeros(&src_shape, g.dtype());
-            let mut t = full.detach();
-            for k in 0..index_c.ndim() {
-                t = super::shape::narrow(&t, k as i64, 0, index_c.shape()[k] as i64)?;
-            }
-            crate::tensor::access::write_into(&t, &gs)?;
-            full
-        } else {
-            gs
-        };
-        Ok(vec![Some(gx), Some(gs)])
-    });
+            "ScatterBackward0"
+        },
+        &[x, src],
+        &[&out],
+        move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None, None]);
+            };
+            let gx = if accumulate {
+                g.clone()
+            } else {
+                let mask_src = creation::full(index_c.shape(), 0.0, g.dtype());
+                scatter_impl(
+                    g,
+                    d as i64,
+                    &index_c,
+                    &super::shape::expand_to(&mask_src, index_c.shape())?,
+                    false,
+                )?
+            };
+            let gs = gather(g, d as i64, &index_c)?;
+            // pad the gathered gradient to src's shape (index may be smaller)
+            let gs = if gs.shape() != src_shape.as_slice() {
+                let full = creation::zeros(&src_shape, g.dtype());
+                let mut t = full.detach();
+                for k in 0..index_c.ndim() {
+                    t = super::shape::narrow(&t, k as i64, 0, index_c.shape()[k] as i64)?;
+                }
+                crate::tensor::access::write_into(&t, &gs)?;
+                full
+            } else {
+                gs
+            };
+            Ok(vec![Some(gx), Some(gs)])
+        },
+    );
     Ok(out)
 }
 
@@ -202,16 +252,25 @@ pub fn scatter(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Ten
 /// `x.index_select(dim, index)` with a 1-D index.
 pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     if index.ndim() > 1 {
-        return Err(Error::Index("index_select(): Index is supposed to be a vector".into()));
+        return Err(Error::Index(
+            "index_select(): Index is supposed to be a vector".into(),
+        ));
     }
     let d = wrap_dim(dim, x.ndim())?;
     let idx = index_values(index, "index_select")?;
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
-    let idx: Vec<usize> = idx.iter().map(|&i| wrap_select_index(i, size)).collect::<Result<_>>()?;
+    let idx: Vec<usize> = idx
+        .iter()
+        .map(|&i| wrap_select_index(i, size))
+        .collect::<Result<_>>()?;
     let xc = x.contiguous_raw();
     let shape = x.shape();
     let outer: usize = shape[..d.min(shape.len())].iter().product();
-    let inner: usize = if shape.is_empty() { 1 } else { shape[d + 1..].iter().product() };
+    let inner: usize = if shape.is_empty() {
+        1
+    } else {
+        shape[d + 1..].iter().product()
+    };
     let mut oshape = x.shape_vec();
     if !oshape.is_empty() {
         oshape[d] = idx.len();
@@ -229,7 +288,9 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     });
     let (src_shape, index) = (x.shape_vec(), index.clone());
     record("IndexSelectBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let z = creation::zeros(&src_shape, g.dtype());
         Ok(vec![Some(index_add(&z, d as i64, &index, g, 1.0)?)])
     });
@@ -237,11 +298,20 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
 }
 
 /// Out-of-place `x.index_add(dim, index, source, alpha)`.
-pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor, alpha: f64) -> Result<Tensor> {
+pub fn index_add(
+    x: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    source: &Tensor,
+    alpha: f64,
+) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     let idx = index_values(index, "index_add")?;
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
-    let idx: Vec<usize> = idx.iter().map(|&i| wrap_select_index(i, size)).collect::<Result<_>>()?;
+    let idx: Vec<usize> = idx
+        .iter()
+        .map(|&i| wrap_select_index(i, size))
+        .collect::<Result<_>>()?;
     let mut expect = x.shape_vec();
     if !expect.is_empty() {
         expect[d] = idx.len();
@@ -255,7 +325,11 @@ pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor, alpha: f
     }
     let shape = x.shape();
     let outer: usize = shape[..d.min(shape.len())].iter().product();
-    let inner: usize = if shape.is_empty() { 1 } else { shape[d + 1..].iter().product() };
+    let inner: usize = if shape.is_empty() {
+        1
+    } else {
+        shape[d + 1..].iter().product()
+    };
     let sc = source.cast_raw(x.dtype()).contiguous_raw();
     let out = dispatch_all!(x.dtype(), T => {
         let mut o = x.to_vec::<T>();
@@ -275,9 +349,15 @@ pub fn index_add(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor, alpha: f
     });
     let index = index.clone();
     record("IndexAddBackward0", &[x, source], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None]);
+        };
         let gs = index_select(g, d as i64, &index)?;
-        let gs = if alpha != 1.0 { super::binary::mul(&gs, &creation::scalar_like(alpha, &gs))? } else { gs };
+        let gs = if alpha != 1.0 {
+            super::binary::mul(&gs, &creation::scalar_like(alpha, &gs))?
+        } else {
+            gs
+        };
         Ok(vec![Some(g.clone()), Some(gs)])
     });
     Ok(out)
@@ -295,7 +375,10 @@ fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
 /// `torch.take(x, index)`: index into the flattened tensor.
 pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let n = x.numel() as i64;
-    if let Some(&bad) = index_values(index, "take")?.iter().find(|&&i| i >= n || i < -n) {
+    if let Some(&bad) = index_values(index, "take")?
+        .iter()
+        .find(|&&i| i >= n || i < -n)
+    {
         return Err(Error::Index(format!(
             "out of range: tried to access index {bad} on a tensor of {n} elements."
         )));
@@ -313,18 +396,28 @@ pub fn flip(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
     for &d in dims {
         let d = wrap_dim(d, x.ndim())?;
         if seen[d] {
-            return Err(Error::Runtime(format!("dim {d} appears multiple times in the list of dims")));
+            return Err(Error::Runtime(format!(
+                "dim {d} appears multiple times in the list of dims"
+            )));
         }
         seen[d] = true;
         if layout.shape[d] > 0 {
-            layout.offset = (layout.offset as isize + (layout.shape[d] as isize - 1) * layout.strides[d]) as usize;
+            layout.offset = (layout.offset as isize
+                + (layout.shape[d] as isize - 1) * layout.strides[d])
+                as usize;
             layout.strides[d] = -layout.strides[d];
         }
     }
     let out = x.with_layout(layout).contiguous_raw();
-    let out = if out.shares_storage(x) { dispatch_all!(x.dtype(), T => Tensor::from_vec(out.to_vec::<T>(), out.shape())) } else { out };
+    let out = if out.shares_storage(x) {
+        dispatch_all!(x.dtype(), T => Tensor::from_vec(out.to_vec::<T>(), out.shape()))
+    } else {
+        out
+    };
     let dims = dims.to_vec();
-    record("FlipBackward0", &[x], &[&out], move |g| Ok(vec![g[0].as_ref().map(|g| flip(g, &dims)).transpose()?]));
+    record("FlipBackward0", &[x], &[&out], move |g| {
+        Ok(vec![g[0].as_ref().map(|g| flip(g, &dims)).transpose()?])
+    });
     Ok(out)
 }
 
@@ -359,7 +452,9 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> 
     let out = out.cast_raw(x.dtype());
     let mask = mask.clone();
     record("MaskedFillBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let z = creation::scalar_like(0.0, g);
         Ok(vec![Some(super::binary::where_(&mask, &z, g)?)])
     });

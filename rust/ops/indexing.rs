@@ -39,16 +39,25 @@ pub fn mask_to_indices(mask: &Tensor) -> Vec<Tensor> {
             }
         }
     }
-    cols.into_iter().map(|c| {
-        let n = c.len();
-        Tensor::from_vec(c, &[n])
-    }).collect()
+    cols.into_iter()
+        .map(|c| {
+            let n = c.len();
+            Tensor::from_vec(c, &[n])
+        })
+        .collect()
 }
 
 /// `torch.nonzero(x)`: (n, ndim) int64 coordinates of non-zero elements.
 pub fn nonzero(x: &Tensor) -> Result<Tensor> {
     let cols = mask_to_indices(x);
-    let n = cols.first().map_or(if x.ndim() == 0 { x.item_f64().map(|v| (v != 0.0) as usize).unwrap_or(0) } else { 0 }, |c| c.numel());
+    let n = cols.first().map_or(
+        if x.ndim() == 0 {
+            x.item_f64().map(|v| (v != 0.0) as usize).unwrap_or(0)
+        } else {
+            0
+        },
+        |c| c.numel(),
+    );
     let k = x.ndim();
     let mut out = vec![0i64; n * k];
     for (d, c) in cols.iter().enumerate() {
@@ -77,8 +86,15 @@ fn apply_basic(x: &Tensor, items: &[IndexItem]) -> Result<(Tensor, Vec<(usize, T
             x.ndim()
         )));
     }
-    if items.iter().filter(|i| matches!(i, IndexItem::Ellipsis)).count() > 1 {
-        return Err(Error::Index("an index can only have a single ellipsis ('...')".into()));
+    if items
+        .iter()
+        .filter(|i| matches!(i, IndexItem::Ellipsis))
+        .count()
+        > 1
+    {
+        return Err(Error::Index(
+            "an index can only have a single ellipsis ('...')".into(),
+        ));
     }
     let mut v = x.clone();
     let mut d = 0usize;
@@ -92,7 +108,9 @@ fn apply_basic(x: &Tensor, items: &[IndexItem]) -> Result<(Tensor, Vec<(usize, T
                 let size = v.shape()[d] as i64;
                 if *i >= size || *i < -size {
                     let real = d as isize + shift;
-                    return Err(Error::Index(format!("index {i} is out of bounds for dimension {real} with size {size}")));
+                    return Err(Error::Index(format!(
+                        "index {i} is out of bounds for dimension {real} with size {size}"
+                    )));
                 }
                 v = select(&v, d as i64, *i)?;
                 shift += 1;
@@ -122,7 +140,8 @@ fn apply_basic(x: &Tensor, items: &[IndexItem]) -> Result<(Tensor, Vec<(usize, T
                     // x[True] adds a dim; x[False] selects nothing
                     v = unsqueeze(&v, d as i64)?;
                     let keep = t.item_f64()? != 0.0;
-                    let idx = Tensor::from_vec(if keep { vec![0i64] } else { vec![] }, &[keep as usize]);
+                    let idx =
+                        Tensor::from_vec(if keep { vec![0i64] } else { vec![] }, &[keep as usize]);
                     adv.push((d, idx));
                     d += 1;
                     continue;
@@ -166,7 +185,9 @@ pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
     });
     let (xshape, idx) = (x.shape_vec(), indices.to_vec());
     record("IndexBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let z = creation::zeros(&xshape, g.dtype());
         Ok(vec![Some(index_put(&z, &idx, g, true)?)])
     });
@@ -179,10 +200,12 @@ fn linear_rows(x: &Tensor, indices: &[Tensor]) -> Result<(Vec<usize>, Vec<usize>
     let mut bshape: Vec<usize> = Vec::new();
     for t in indices {
         bshape = broadcast_shapes(&bshape, t.shape())
-            .map_err(|_| Error::Index(format!(
+            .map_err(|_| {
+                Error::Index(format!(
                 "shape mismatch: indexing tensors could not be broadcast together with shapes {:?}",
                 indices.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>()
-            )))?
+            ))
+            })?
             .to_vec();
     }
     let n: usize = bshape.iter().product();
@@ -196,7 +219,9 @@ fn linear_rows(x: &Tensor, indices: &[Tensor]) -> Result<(Vec<usize>, Vec<usize>
         for (l, &v) in lin.iter_mut().zip(&vals) {
             let w = if v < 0 { v + size as i64 } else { v };
             if w < 0 || w >= size as i64 {
-                return Err(Error::Index(format!("index {v} is out of bounds for dimension {j} with size {size}")));
+                return Err(Error::Index(format!(
+                    "index {v} is out of bounds for dimension {j} with size {size}"
+                )));
             }
             *l += w as usize * mult;
         }
@@ -206,7 +231,12 @@ fn linear_rows(x: &Tensor, indices: &[Tensor]) -> Result<(Vec<usize>, Vec<usize>
 }
 
 /// Out-of-place `x.index_put(indices, values, accumulate)` for leading dims.
-pub fn index_put(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+pub fn index_put(
+    x: &Tensor,
+    indices: &[Tensor],
+    values: &Tensor,
+    accumulate: bool,
+) -> Result<Tensor> {
     let (bshape, lin) = linear_rows(x, indices)?;
     let k = indices.len();
     let rest: Vec<usize> = x.shape()[k..].to_vec();
@@ -234,7 +264,9 @@ pub fn index_put(x: &Tensor, indices: &[Tensor], values: &Tensor, accumulate: bo
     });
     let (idx, vshape_in) = (indices.to_vec(), values.shape_vec());
     record("IndexPutBackward0", &[x, values], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None]);
+        };
         let gx = if accumulate {
             g.clone()
         } else {
@@ -277,7 +309,9 @@ pub fn getitem(x: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
     let nb = {
         let mut b: Vec<usize> = Vec::new();
         for t in &idx {
-            b = broadcast_shapes(&b, t.shape()).map(|s| s.to_vec()).unwrap_or(b);
+            b = broadcast_shapes(&b, t.shape())
+                .map(|s| s.to_vec())
+                .unwrap_or(b);
         }
         b.len()
     };
@@ -296,11 +330,15 @@ pub fn getitem(x: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
 /// The new value of `x` after `x[items] = value` (out of place, differentiable
 /// in both; the caller writes it into `x`).
 pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
-    let value = if value.dtype() != x.dtype() { super::unary::to_dtype(value, x.dtype())? } else { value.clone() };
+    let value = if value.dtype() != x.dtype() {
+        super::unary::to_dtype(value, x.dtype())?
+    } else {
+        value.clone()
+    };
     let (_, adv) = apply_basic(&x.detach(), items)?;
     if adv.is_empty() {
         let items2: Arc<Vec<IndexItem>> = Arc::new(items.to_vec());
-        let view_fn: Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync> = Arc::new(move |t: &Tensor| getitem(t, &items2));
+        let view_fn: super::shape::ViewFn = Arc::new(move |t: &Tensor| getitem(t, &items2));
         let target_shape = getitem(&x.detach(), items)?.shape_vec();
         let v = super::shape::expand_to(&value, &target_shape)?;
         let full = super::shape::embed(&v, x.shape(), x.dtype(), view_fn.clone())?;
@@ -311,7 +349,14 @@ pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result
     // Advanced: permute so the indexed dims lead, put, and permute back.
     let (v, adv) = apply_basic(x, items)?;
     let is_view_of_x = v.shape() != x.shape() || !v.same_tensor(x);
-    if is_view_of_x && items.iter().any(|i| !matches!(i, IndexItem::Tensor(_) | IndexItem::Ellipsis | IndexItem::Slice(None, None, 1))) {
+    if is_view_of_x
+        && items.iter().any(|i| {
+            !matches!(
+                i,
+                IndexItem::Tensor(_) | IndexItem::Ellipsis | IndexItem::Slice(None, None, 1)
+            )
+        })
+    {
         return Err(Error::Runtime("rustdl: assignment through a mix of basic and advanced indices is not supported; index in two steps".into()));
     }
     let (perm, adjacent, first) = advanced_plan(v.ndim(), &adv);

@@ -23,7 +23,9 @@ impl Reduction {
             "none" => Ok(Reduction::None),
             "mean" => Ok(Reduction::Mean),
             "sum" => Ok(Reduction::Sum),
-            other => Err(Error::Value(format!("{other} is not a valid value for reduction"))),
+            other => Err(Error::Value(format!(
+                "{other} is not a valid value for reduction"
+            ))),
         }
     }
 }
@@ -101,7 +103,11 @@ fn forward_rows<T: Float + BufferElem>(x: &[T], p: &Params<'_>) -> Rows {
         (0..m).map(row).collect()
     };
     let denom = res.iter().map(|r| r.2).sum();
-    Rows { loss: res.iter().map(|r| r.0).collect(), lse: res.iter().map(|r| r.1).collect(), denom }
+    Rows {
+        loss: res.iter().map(|r| r.0).collect(),
+        lse: res.iter().map(|r| r.1).collect(),
+        denom,
+    }
 }
 
 /// d loss / d x for every row, scaled by the row's upstream gradient `g[i]`:
@@ -139,9 +145,15 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
         o[t] = o[t] - T::c(g[i] * (1.0 - eps) * wt);
     };
     if x.len() >= parallel::GRAIN && parallel::num_threads() > 1 {
-        parallel::install(|| out.par_chunks_mut(c.max(1)).enumerate().for_each(|(i, o)| fill(i, o)));
+        parallel::install(|| {
+            out.par_chunks_mut(c.max(1))
+                .enumerate()
+                .for_each(|(i, o)| fill(i, o))
+        });
     } else {
-        out.chunks_mut(c.max(1)).enumerate().for_each(|(i, o)| fill(i, o));
+        out.chunks_mut(c.max(1))
+            .enumerate()
+            .for_each(|(i, o)| fill(i, o));
     }
     out
 }
@@ -156,7 +168,10 @@ pub fn cross_entropy(
     reduction: Reduction,
 ) -> Result<Tensor> {
     if logits.ndim() != 2 {
-        return Err(Error::Runtime(format!("cross_entropy: expected 2-D logits (M, C), got {:?}", logits.shape())));
+        return Err(Error::Runtime(format!(
+            "cross_entropy: expected 2-D logits (M, C), got {:?}",
+            logits.shape()
+        )));
     }
     let (m, c) = (logits.shape()[0], logits.shape()[1]);
     if target.ndim() != 1 || target.shape()[0] != m {
@@ -191,20 +206,35 @@ pub fn cross_entropy(
     };
     let x = logits.contiguous_raw();
     let dtype = x.dtype();
-    let params = Params { c, targets: &targets, weight: wv.as_deref(), ignore_index, smoothing: label_smoothing };
+    let params = Params {
+        c,
+        targets: &targets,
+        weight: wv.as_deref(),
+        ignore_index,
+        smoothing: label_smoothing,
+    };
     let rows = crate::dispatch_float!(dtype, "cross_entropy", T => forward_rows::<T>(x.as_slice::<T>().expect("contiguous"), &params));
     let out_vals: Vec<f64> = match reduction {
         Reduction::None => rows.loss.clone(),
         Reduction::Sum => vec![rows.loss.iter().sum()],
         Reduction::Mean => vec![rows.loss.iter().sum::<f64>() / rows.denom],
     };
-    let shape: Vec<usize> = if reduction == Reduction::None { vec![m] } else { vec![] };
-    let out = Tensor::from_buffer(crate::tensor::access::buffer_from_f64(&out_vals, dtype), &shape);
+    let shape: Vec<usize> = if reduction == Reduction::None {
+        vec![m]
+    } else {
+        vec![]
+    };
+    let out = Tensor::from_buffer(
+        crate::tensor::access::buffer_from_f64(&out_vals, dtype),
+        &shape,
+    );
     let saved = SavedTensor::new(&x);
     let lse = rows.lse;
     let denom = rows.denom;
     record("CrossEntropyBackward0", &[logits], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let gv = g.to_f64_vec();
         let per_row: Vec<f64> = match reduction {
             Reduction::None => gv,
@@ -212,7 +242,13 @@ pub fn cross_entropy(
             Reduction::Mean => vec![gv[0] / denom; m],
         };
         let x = saved.get()?;
-        let params = Params { c, targets: &targets, weight: wv.as_deref(), ignore_index, smoothing: label_smoothing };
+        let params = Params {
+            c,
+            targets: &targets,
+            weight: wv.as_deref(),
+            ignore_index,
+            smoothing: label_smoothing,
+        };
         let grad = crate::dispatch_float!(x.dtype(), "cross_entropy_backward", T => Tensor::from_vec(backward_rows::<T>(x.as_slice::<T>().expect("contiguous"), &lse, &per_row, &params), &[m, c]));
         Ok(vec![Some(grad)])
     });

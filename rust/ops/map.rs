@@ -29,7 +29,11 @@ pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync 
         let st = &cst[1];
         let inner = *st.last().unwrap_or(&1);
         parallel::fill_chunks(&mut out, |start, c| {
-            let runs = StridedRuns { shape: &cs, strides: &[st], offsets: &[x.offset() as isize] };
+            let runs = StridedRuns {
+                shape: &cs,
+                strides: &[st],
+                offsets: &[x.offset() as isize],
+            };
             let mut pos = 0;
             runs.for_each_run(start, start + c.len(), |offs, len| {
                 for i in 0..len {
@@ -88,7 +92,10 @@ pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
             let (oa, ob) = (offs[0], offs[1]);
             match (ia, ib) {
                 (1, 1) => {
-                    let (ra, rb) = (&pa[oa as usize..oa as usize + len], &pb[ob as usize..ob as usize + len]);
+                    let (ra, rb) = (
+                        &pa[oa as usize..oa as usize + len],
+                        &pb[ob as usize..ob as usize + len],
+                    );
                     for i in 0..len {
                         dst[i] = f(ra[i], rb[i]);
                     }
@@ -132,13 +139,21 @@ pub fn map3<A: BufferElem, B: BufferElem, C: BufferElem, U: BufferElem>(
     let sb = broadcast_strides(b.layout(), out_shape)?;
     let sc = broadcast_strides(c.layout(), out_shape)?;
     let (cs, cst) = coalesce(out_shape, &[contiguous_strides(out_shape), sa, sb, sc]);
-    let (pa, pb, pc) = (a.storage_slice::<A>(), b.storage_slice::<B>(), c.storage_slice::<C>());
+    let (pa, pb, pc) = (
+        a.storage_slice::<A>(),
+        b.storage_slice::<B>(),
+        c.storage_slice::<C>(),
+    );
     let inner: Vec<isize> = (1..4).map(|k| *cst[k].last().unwrap_or(&0)).collect();
     parallel::fill_chunks(&mut out, |start, ch| {
         let runs = StridedRuns {
             shape: &cs,
             strides: &[&cst[1], &cst[2], &cst[3]],
-            offsets: &[a.offset() as isize, b.offset() as isize, c.offset() as isize],
+            offsets: &[
+                a.offset() as isize,
+                b.offset() as isize,
+                c.offset() as isize,
+            ],
         };
         let mut pos = 0;
         runs.for_each_run(start, start + ch.len(), |offs, len| {

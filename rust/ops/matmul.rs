@@ -12,34 +12,62 @@ use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
-fn batched_gemm_typed<T: BufferElem + GemmElem>(a: &Tensor, b: &Tensor, batch: &[usize], m: usize, k: usize, n: usize) -> Tensor {
+fn batched_gemm_typed<T: BufferElem + GemmElem>(
+    a: &Tensor,
+    b: &Tensor,
+    batch: &[usize],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Tensor {
     let nb: usize = batch.iter().product();
     // every element is written by the GEMM (k > 0) or zeroed by it (k == 0)
     let mut out = crate::tensor::pool::uninit_vec::<T>(nb * m * n);
     let (pa, pb) = (a.storage_slice::<T>(), b.storage_slice::<T>());
     let nd = a.ndim();
     let (sa, sb) = (a.strides(), b.strides());
-    let av = |off: usize| MatRef { off, rs: sa[nd - 2], cs: sa[nd - 1] };
-    let bv = |off: usize| MatRef { off, rs: sb[nd - 2], cs: sb[nd - 1] };
+    let av = |off: usize| MatRef {
+        off,
+        rs: sa[nd - 2],
+        cs: sa[nd - 1],
+    };
+    let bv = |off: usize| MatRef {
+        off,
+        rs: sb[nd - 2],
+        cs: sb[nd - 1],
+    };
     // batch offsets
     let mut offs = Vec::with_capacity(nb);
     let (ba, bb) = (&sa[..nd - 2], &sb[..nd - 2]);
-    let runs = StridedRuns { shape: batch, strides: &[ba, bb], offsets: &[a.offset() as isize, b.offset() as isize] };
-    let (ia, ib) = (ba.last().copied().unwrap_or(0), bb.last().copied().unwrap_or(0));
+    let runs = StridedRuns {
+        shape: batch,
+        strides: &[ba, bb],
+        offsets: &[a.offset() as isize, b.offset() as isize],
+    };
+    let (ia, ib) = (
+        ba.last().copied().unwrap_or(0),
+        bb.last().copied().unwrap_or(0),
+    );
     runs.for_each_run(0, nb, |o, len| {
         for i in 0..len as isize {
             offs.push(((o[0] + i * ia) as usize, (o[1] + i * ib) as usize));
         }
     });
-    let cv = MatRef { off: 0, rs: n as isize, cs: 1 };
+    let cv = MatRef {
+        off: 0,
+        rs: n as isize,
+        cs: 1,
+    };
     let small = m * n * k < (1 << 18);
     if nb > 1 && small && parallel::num_threads() > 1 && nb * m * n * k >= (1 << 16) {
         // Many small products: one per task, each on one thread.
         parallel::install(|| {
-            out.par_chunks_mut((m * n).max(1)).zip(offs.par_iter()).for_each(|(c, &(oa, ob))| {
-                // SAFETY: views stay inside the storages (shapes were checked).
-                unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false) }
-            })
+            out.par_chunks_mut((m * n).max(1))
+                .zip(offs.par_iter())
+                .for_each(|(c, &(oa, ob))| {
+                    // SAFETY: views stay inside the storages (shapes were checked).
+                    unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false) }
+                })
         });
     } else {
         for (c, &(oa, ob)) in out.chunks_mut((m * n).max(1)).zip(offs.iter()) {
@@ -64,17 +92,40 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::I64 => batched_gemm_typed::<i64>(a, b, &batch, m, k, n),
         DType::I32 => batched_gemm_typed::<i32>(a, b, &batch, m, k, n),
         DType::U8 => batched_gemm_typed::<u8>(a, b, &batch, m, k, n),
-        DType::Bool => return Err(Error::Runtime("\"addmm_impl_cpu_\" not implemented for 'Bool'".into())),
+        DType::Bool => {
+            return Err(Error::Runtime(
+                "\"addmm_impl_cpu_\" not implemented for 'Bool'".into(),
+            ))
+        }
     };
     if dtype.is_float() {
         let (sa, sb) = (SavedTensor::new(a), SavedTensor::new(b));
         let need = (a.requires_grad(), b.requires_grad());
-        record(if nd == 2 { "MmBackward0" } else { "BmmBackward0" }, &[a, b], &[&out], move |g| {
-            let Some(g) = &g[0] else { return Ok(vec![None, None]) };
-            let ga = if need.0 { Some(bmm_core(g, &transpose(sb.get()?, -2, -1)?)?) } else { None };
-            let gb = if need.1 { Some(bmm_core(&transpose(sa.get()?, -2, -1)?, g)?) } else { None };
-            Ok(vec![ga, gb])
-        });
+        record(
+            if nd == 2 {
+                "MmBackward0"
+            } else {
+                "BmmBackward0"
+            },
+            &[a, b],
+            &[&out],
+            move |g| {
+                let Some(g) = &g[0] else {
+                    return Ok(vec![None, None]);
+                };
+                let ga = if need.0 {
+                    Some(bmm_core(g, &transpose(sb.get()?, -2, -1)?)?)
+                } else {
+                    None
+                };
+                let gb = if need.1 {
+                    Some(bmm_core(&transpose(sa.get()?, -2, -1)?, g)?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            },
+        );
     }
     Ok(out)
 }
@@ -225,7 +276,11 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         sb.extend([k, n]);
         bmm_core(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?)?
     };
-    let out = if da == 1 { squeeze(&out, Some(&[-2]))? } else { out };
+    let out = if da == 1 {
+        squeeze(&out, Some(&[-2]))?
+    } else {
+        out
+    };
     if db == 1 {
         squeeze(&out, Some(&[-1]))
     } else {
@@ -236,7 +291,10 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `F.linear(x, weight, bias)` = x @ weight.T + bias.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     if weight.ndim() != 2 && weight.ndim() != 1 {
-        return Err(Error::Runtime(format!("linear: weight must be 1-D or 2-D, got {}-D", weight.ndim())));
+        return Err(Error::Runtime(format!(
+            "linear: weight must be 1-D or 2-D, got {}-D",
+            weight.ndim()
+        )));
     }
     let in_f = weight.shape()[weight.ndim() - 1];
     if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
@@ -249,7 +307,11 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
             weight.shape()[0]
         )));
     }
-    let wt = if weight.ndim() == 2 { transpose(weight, 0, 1)? } else { weight.clone() };
+    let wt = if weight.ndim() == 2 {
+        transpose(weight, 0, 1)?
+    } else {
+        weight.clone()
+    };
     let y = matmul(x, &wt)?;
     match bias {
         Some(b) => super::binary::add(&y, b),

@@ -20,14 +20,15 @@ pub fn reduced_mask(x: &Tensor, dims: Option<&[i64]>) -> Result<Vec<bool>> {
     let n = x.ndim();
     let mut mask = vec![false; n];
     match dims {
-        None => mask.iter_mut().for_each(|m| *m = true),
-        Some(ds) if ds.is_empty() => mask.iter_mut().for_each(|m| *m = true),
+        None | Some([]) => mask.iter_mut().for_each(|m| *m = true),
         Some(ds) => {
             for &d in ds {
                 let d = wrap_dim(d, n)?;
                 if n > 0 {
                     if mask[d] {
-                        return Err(Error::Runtime(format!("dim {d} appears multiple times in the list of dims")));
+                        return Err(Error::Runtime(format!(
+                            "dim {d} appears multiple times in the list of dims"
+                        )));
                     }
                     mask[d] = true;
                 }
@@ -41,7 +42,17 @@ pub fn reduced_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Shape {
     shape
         .iter()
         .zip(mask)
-        .filter_map(|(&s, &m)| if m { if keepdim { Some(1) } else { None } } else { Some(s) })
+        .filter_map(|(&s, &m)| {
+            if m {
+                if keepdim {
+                    Some(1)
+                } else {
+                    None
+                }
+            } else {
+                Some(s)
+            }
+        })
         .collect()
 }
 
@@ -65,10 +76,14 @@ where
     U: BufferElem,
 {
     let src = x.storage_slice::<T>();
-    let (mut kshape, mut kstr, mut rshape, mut rstr): (Vec<usize>, Vec<isize>, Vec<usize>, Vec<isize>) =
-        (vec![], vec![], vec![], vec![]);
-    for d in 0..x.ndim() {
-        if mask[d] {
+    let (mut kshape, mut kstr, mut rshape, mut rstr): (
+        Vec<usize>,
+        Vec<isize>,
+        Vec<usize>,
+        Vec<isize>,
+    ) = (vec![], vec![], vec![], vec![]);
+    for (d, &reduced) in mask.iter().enumerate().take(x.ndim()) {
+        if reduced {
             rshape.push(x.shape()[d]);
             rstr.push(x.strides()[d]);
         } else {
@@ -81,7 +96,11 @@ where
     let mut out = vec![U::default(); n_out];
     let fold_range = |base: isize, start: usize, end: usize, acc0: A| -> A {
         let mut acc = acc0;
-        let runs = StridedRuns { shape: &rshape, strides: &[&rstr], offsets: &[base] };
+        let runs = StridedRuns {
+            shape: &rshape,
+            strides: &[&rstr],
+            offsets: &[base],
+        };
         let inner = *rstr.last().unwrap_or(&1);
         let mut pos = start;
         runs.for_each_run(start, end, |offs, len| {
@@ -104,7 +123,14 @@ where
         let parts: Vec<A> = parallel::install(|| {
             (0..n_red.div_ceil(chunk))
                 .into_par_iter()
-                .map(|c| fold_range(x.offset() as isize, c * chunk, ((c + 1) * chunk).min(n_red), init))
+                .map(|c| {
+                    fold_range(
+                        x.offset() as isize,
+                        c * chunk,
+                        ((c + 1) * chunk).min(n_red),
+                        init,
+                    )
+                })
                 .collect()
         });
         let acc = parts.into_iter().reduce(&combine).unwrap_or(init);
@@ -114,7 +140,11 @@ where
     let work_per_out = n_red.max(1);
     let kinner = *kstr.last().unwrap_or(&0);
     let fill = |start: usize, chunk: &mut [U]| {
-        let runs = StridedRuns { shape: &kshape, strides: &[&kstr], offsets: &[x.offset() as isize] };
+        let runs = StridedRuns {
+            shape: &kshape,
+            strides: &[&kstr],
+            offsets: &[x.offset() as isize],
+        };
         let mut pos = 0;
         runs.for_each_run(start, start + chunk.len(), |offs, len| {
             for i in 0..len {
@@ -126,7 +156,11 @@ where
     };
     if n_out * work_per_out >= parallel::GRAIN && n_out > 1 {
         let per = (parallel::GRAIN / work_per_out).max(1);
-        parallel::install(|| out.par_chunks_mut(per).enumerate().for_each(|(i, c)| fill(i * per, c)));
+        parallel::install(|| {
+            out.par_chunks_mut(per)
+                .enumerate()
+                .for_each(|(i, c)| fill(i * per, c))
+        });
     } else {
         fill(0, &mut out);
     }
@@ -150,22 +184,58 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         // Float sums accumulate in f64 for accuracy close to PyTorch's
         // cascade summation.
         DType::F32 => Tensor::from_vec(
-            fold_reduce(x, &mask, 0.0f64, |a, v: f32, _| a + v as f64, |a, b| a + b, |a, _| a as f32),
+            fold_reduce(
+                x,
+                &mask,
+                0.0f64,
+                |a, v: f32, _| a + v as f64,
+                |a, b| a + b,
+                |a, _| a as f32,
+            ),
             &shape,
         ),
-        DType::F64 => Tensor::from_vec(fold_reduce(x, &mask, 0.0f64, |a, v: f64, _| a + v, |a, b| a + b, |a, _| a), &shape),
+        DType::F64 => Tensor::from_vec(
+            fold_reduce(
+                x,
+                &mask,
+                0.0f64,
+                |a, v: f64, _| a + v,
+                |a, b| a + b,
+                |a, _| a,
+            ),
+            &shape,
+        ),
         _ => {
             let xi = x.cast_raw(DType::I64);
-            Tensor::from_vec(fold_reduce(&xi, &mask, 0i64, |a, v: i64, _| a.wrapping_add(v), |a, b| a.wrapping_add(b), |a, _| a), &shape)
+            Tensor::from_vec(
+                fold_reduce(
+                    &xi,
+                    &mask,
+                    0i64,
+                    |a, v: i64, _| a.wrapping_add(v),
+                    |a, b| a.wrapping_add(b),
+                    |a, _| a,
+                ),
+                &shape,
+            )
         }
     };
     debug_assert_eq!(out.dtype(), sum_dtype(x.dtype()));
     let (src_shape, keep_shape) = (x.shape_vec(), reduced_shape(x.shape(), &mask, true));
     // PyTorch names the full reduction ...Backward0 and the dim overload ...Backward1.
-    let name = if dims.is_none() { "SumBackward0" } else { "SumBackward1" };
+    let name = if dims.is_none() {
+        "SumBackward0"
+    } else {
+        "SumBackward1"
+    };
     record(name, &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
-        Ok(vec![Some(expand_to(&reshape_to(g, &keep_shape)?, &src_shape)?)])
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        Ok(vec![Some(expand_to(
+            &reshape_to(g, &keep_shape)?,
+            &src_shape,
+        )?)])
     });
     Ok(out)
 }
@@ -182,7 +252,11 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
             dims.push((lead + i) as i64);
         }
     }
-    let r = if dims.is_empty() { g.clone() } else { sum(g, Some(&dims), true)? };
+    let r = if dims.is_empty() {
+        g.clone()
+    } else {
+        sum(g, Some(&dims), true)?
+    };
     reshape_to(&r, shape)
 }
 
@@ -194,18 +268,33 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         )));
     }
     let mask = reduced_mask(x, dims)?;
-    let count: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&s, _)| s).product();
+    let count: usize = x
+        .shape()
+        .iter()
+        .zip(&mask)
+        .filter(|(_, &m)| m)
+        .map(|(&s, _)| s)
+        .product();
     let out = {
         let _ng = crate::autograd::GradModeGuard::new(false);
         let s = sum(x, dims, keepdim)?;
         div(&s, &scalar_like(count as f64, &s))?
     };
     let (src_shape, keep_shape) = (x.shape_vec(), reduced_shape(x.shape(), &mask, true));
-    let name = if dims.is_none() { "MeanBackward0" } else { "MeanBackward1" };
+    let name = if dims.is_none() {
+        "MeanBackward0"
+    } else {
+        "MeanBackward1"
+    };
     record(name, &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let g = div(g, &scalar_like(count as f64, g))?;
-        Ok(vec![Some(expand_to(&reshape_to(&g, &keep_shape)?, &src_shape)?)])
+        Ok(vec![Some(expand_to(
+            &reshape_to(&g, &keep_shape)?,
+            &src_shape,
+        )?)])
     });
     Ok(out)
 }
@@ -226,19 +315,55 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = match x.dtype() {
-        DType::F32 => Tensor::from_vec(fold_reduce(x, &mask, 1.0f64, |a, v: f32, _| a * v as f64, |a, b| a * b, |a, _| a as f32), &shape),
-        DType::F64 => Tensor::from_vec(fold_reduce(x, &mask, 1.0f64, |a, v: f64, _| a * v, |a, b| a * b, |a, _| a), &shape),
+        DType::F32 => Tensor::from_vec(
+            fold_reduce(
+                x,
+                &mask,
+                1.0f64,
+                |a, v: f32, _| a * v as f64,
+                |a, b| a * b,
+                |a, _| a as f32,
+            ),
+            &shape,
+        ),
+        DType::F64 => Tensor::from_vec(
+            fold_reduce(
+                x,
+                &mask,
+                1.0f64,
+                |a, v: f64, _| a * v,
+                |a, b| a * b,
+                |a, _| a,
+            ),
+            &shape,
+        ),
         _ => {
             let xi = x.cast_raw(DType::I64);
-            Tensor::from_vec(fold_reduce(&xi, &mask, 1i64, |a, v: i64, _| a.wrapping_mul(v), |a, b| a.wrapping_mul(b), |a, _| a), &shape)
+            Tensor::from_vec(
+                fold_reduce(
+                    &xi,
+                    &mask,
+                    1i64,
+                    |a, v: i64, _| a.wrapping_mul(v),
+                    |a, b| a.wrapping_mul(b),
+                    |a, _| a,
+                ),
+                &shape,
+            )
         }
     };
     let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     let keep_shape = reduced_shape(x.shape(), &mask, true);
     let mask2 = mask.clone();
-    let name = if dims.is_none() { "ProdBackward0" } else { "ProdBackward1" };
+    let name = if dims.is_none() {
+        "ProdBackward0"
+    } else {
+        "ProdBackward1"
+    };
     record(name, &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let (x, o) = (sx.get()?, so.get()?);
         let src = x.shape_vec();
         let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
@@ -253,11 +378,28 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         // Slow exact path: replace zeros by one, multiply, then fix up.
         let one = scalar_like(1.0, x);
         let x1 = super::binary::where_(&has_zero, &one, x)?;
-        let dims: Vec<i64> = mask2.iter().enumerate().filter(|(_, &m)| m).map(|(i, _)| i as i64).collect();
+        let dims: Vec<i64> = mask2
+            .iter()
+            .enumerate()
+            .filter(|(_, &m)| m)
+            .map(|(i, _)| i as i64)
+            .collect();
         let p1 = expand_to(&prod(&x1, Some(&dims), true)?, &src)?;
-        let nzeros = expand_to(&sum(&super::unary::to_dtype(&has_zero, x.dtype())?, Some(&dims), true)?, &src)?;
-        let only_zero = super::binary::logical(super::binary::LogicOp::And, &has_zero, &eq(&nzeros, &one)?)?;
-        let d = super::binary::where_(&has_zero, &super::binary::where_(&only_zero, &p1, &zero)?, &div(&o, &x1)?)?;
+        let nzeros = expand_to(
+            &sum(
+                &super::unary::to_dtype(&has_zero, x.dtype())?,
+                Some(&dims),
+                true,
+            )?,
+            &src,
+        )?;
+        let only_zero =
+            super::binary::logical(super::binary::LogicOp::And, &has_zero, &eq(&nzeros, &one)?)?;
+        let d = super::binary::where_(
+            &has_zero,
+            &super::binary::where_(&only_zero, &p1, &zero)?,
+            &div(&o, &x1)?,
+        )?;
         Ok(vec![Some(mul(&g, &d)?)])
     });
     Ok(out)
@@ -266,14 +408,18 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
 /// amax / amin over dims; the gradient is shared evenly among ties.
 pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Result<Tensor> {
     if x.numel() == 0 && dims.is_none() {
-        return Err(Error::Index("amax(): Expected reduction dim to be specified for input.numel() == 0.".into()));
+        return Err(Error::Index(
+            "amax(): Expected reduction dim to be specified for input.numel() == 0.".into(),
+        ));
     }
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     if x.numel() == 0 {
         // Reducing only non-empty dims of an empty tensor gives an empty result.
         if let Some(d) = (0..x.ndim()).find(|&d| mask[d] && x.shape()[d] == 0) {
-            return Err(Error::Index(format!("amax(): Expected reduction dim {d} to have non-zero size.")));
+            return Err(Error::Index(format!(
+                "amax(): Expected reduction dim {d} to have non-zero size."
+            )));
         }
         return Ok(Tensor::zeros(&shape, x.dtype()));
     }
@@ -286,7 +432,9 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Re
                     let nan_a = a != a;
                     #[allow(clippy::eq_op)]
                     let nan_v = v != v;
-                    if nan_a { Some(a) } else if nan_v { Some(v) } else if (is_max && v > a) || (!is_max && v < a) { Some(v) } else { Some(a) }
+                    // NaN wins (propagates); otherwise the larger (smaller) value
+                    let take_v = !nan_a && (nan_v || (is_max && v > a) || (!is_max && v < a));
+                    Some(if take_v { v } else { a })
                 }
             }
         };
@@ -297,17 +445,33 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Re
     });
     let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     let keep_shape = reduced_shape(x.shape(), &mask, true);
-    let dims: Vec<i64> = mask.iter().enumerate().filter(|(_, &m)| m).map(|(i, _)| i as i64).collect();
-    record(if is_max { "AmaxBackward0" } else { "AminBackward0" }, &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
-        let (x, o) = (sx.get()?, so.get()?);
-        let src = x.shape_vec();
-        let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
-        let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
-        let cnt = expand_to(&sum(&m, Some(&dims), true)?, &src)?;
-        let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
-        Ok(vec![Some(div(&mul(&g, &m)?, &cnt)?)])
-    });
+    let dims: Vec<i64> = mask
+        .iter()
+        .enumerate()
+        .filter(|(_, &m)| m)
+        .map(|(i, _)| i as i64)
+        .collect();
+    record(
+        if is_max {
+            "AmaxBackward0"
+        } else {
+            "AminBackward0"
+        },
+        &[x],
+        &[&out],
+        move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let (x, o) = (sx.get()?, so.get()?);
+            let src = x.shape_vec();
+            let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
+            let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
+            let cnt = expand_to(&sum(&m, Some(&dims), true)?, &src)?;
+            let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
+            Ok(vec![Some(div(&mul(&g, &m)?, &cnt)?)])
+        },
+    );
     Ok(out)
 }
 
@@ -329,9 +493,15 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
         }
     };
     if x.ndim() > 0 && x.shape().iter().zip(&mask).any(|(&s, &m)| m && s == 0) {
-        return Err(Error::Index("argmax(): Expected reduction dim to have non-zero size.".into()));
+        return Err(Error::Index(
+            "argmax(): Expected reduction dim to have non-zero size.".into(),
+        ));
     }
-    let x = if x.ndim() == 0 { reshape_to(&x, &[1])? } else { x };
+    let x = if x.ndim() == 0 {
+        reshape_to(&x, &[1])?
+    } else {
+        x
+    };
     let mut shape = reduced_shape(x.shape(), &mask, keepdim);
     if dim.is_none() && !keepdim {
         shape.clear();
@@ -372,24 +542,50 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
 
 /// `x.max(dim, keepdim)` -> (values, indices), differentiable in values.
 pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, is_max: bool) -> Result<(Tensor, Tensor)> {
-    let d = if x.ndim() == 0 { 0 } else { wrap_dim(dim, x.ndim())? };
+    let d = if x.ndim() == 0 {
+        0
+    } else {
+        wrap_dim(dim, x.ndim())?
+    };
     let idx = argmax(x, Some(d as i64), true, is_max)?;
     let values = gather(&x.detach(), d as i64, &idx)?;
     let (values, idx) = if keepdim || x.ndim() == 0 {
         (values, idx)
     } else {
-        (super::shape::squeeze(&values, Some(&[d as i64]))?, super::shape::squeeze(&idx, Some(&[d as i64]))?)
+        (
+            super::shape::squeeze(&values, Some(&[d as i64]))?,
+            super::shape::squeeze(&idx, Some(&[d as i64]))?,
+        )
     };
     let values = values.contiguous_raw();
-    let values = if values.shares_storage(x) { super::shape::clone(&values)? } else { values };
+    let values = if values.shares_storage(x) {
+        super::shape::clone(&values)?
+    } else {
+        values
+    };
     let src = x.shape_vec();
     let idx_keep = argmax(x, Some(d as i64), true, is_max)?;
-    record(if is_max { "MaxBackward0" } else { "MinBackward0" }, &[x], &[&values], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
-        let g = if g.ndim() < src.len() { super::shape::unsqueeze(g, d as i64)? } else { g.clone() };
-        let z = super::creation::zeros(&src, g.dtype());
-        Ok(vec![Some(scatter_add(&z, d as i64, &idx_keep, &g)?)])
-    });
+    record(
+        if is_max {
+            "MaxBackward0"
+        } else {
+            "MinBackward0"
+        },
+        &[x],
+        &[&values],
+        move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let g = if g.ndim() < src.len() {
+                super::shape::unsqueeze(g, d as i64)?
+            } else {
+                g.clone()
+            };
+            let z = super::creation::zeros(&src, g.dtype());
+            Ok(vec![Some(scatter_add(&z, d as i64, &idx_keep, &g)?)])
+        },
+    );
     Ok((values, idx))
 }
 
@@ -404,8 +600,16 @@ fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Ten
 
 /// `x.cumsum(dim)` (integers accumulate in int64).
 pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
-    let d = if x.ndim() == 0 { return super::shape::clone(x) } else { wrap_dim(dim, x.ndim())? };
-    let dtype = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
+    let d = if x.ndim() == 0 {
+        return super::shape::clone(x);
+    } else {
+        wrap_dim(dim, x.ndim())?
+    };
+    let dtype = if x.dtype().is_float() {
+        x.dtype()
+    } else {
+        DType::I64
+    };
     let xc = x.cast_raw(dtype).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
@@ -425,10 +629,15 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
         Tensor::from_vec(o, &shape)
     });
     record("CumsumBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         // reverse cumulative sum: flip, cumsum, flip
         let f = super::index::flip(g, &[d as i64])?;
-        Ok(vec![Some(super::index::flip(&cumsum(&f, d as i64)?, &[d as i64])?)])
+        Ok(vec![Some(super::index::flip(
+            &cumsum(&f, d as i64)?,
+            &[d as i64],
+        )?)])
     });
     Ok(out)
 }
@@ -439,9 +648,23 @@ pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) ->
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let b = x.cast_raw(DType::Bool);
     let v = if is_all {
-        fold_reduce(&b, &mask, true, |a, v: bool, _| a && v, |a, b| a && b, |a, _| a)
+        fold_reduce(
+            &b,
+            &mask,
+            true,
+            |a, v: bool, _| a && v,
+            |a, b| a && b,
+            |a, _| a,
+        )
     } else {
-        fold_reduce(&b, &mask, false, |a, v: bool, _| a || v, |a, b| a || b, |a, _| a)
+        fold_reduce(
+            &b,
+            &mask,
+            false,
+            |a, v: bool, _| a || v,
+            |a, b| a || b,
+            |a, _| a,
+        )
     };
     Ok(Tensor::from_vec(v, &shape))
 }
@@ -449,7 +672,13 @@ pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) ->
 /// `x.var(dims, correction, keepdim)` (composite, so differentiable).
 pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
     let mask = reduced_mask(x, dims)?;
-    let n: usize = x.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&s, _)| s).product();
+    let n: usize = x
+        .shape()
+        .iter()
+        .zip(&mask)
+        .filter(|(_, &m)| m)
+        .map(|(&s, _)| s)
+        .product();
     let m = mean(x, dims, true)?;
     let d = sub(x, &m)?;
     let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
@@ -463,7 +692,11 @@ pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
 
 /// `logsumexp(x, dims, keepdim)`, stable: max + log(sum(exp(x - max))).
 pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-    let x = if x.dtype().is_float() { x.clone() } else { super::unary::to_dtype(x, DType::F32)? };
+    let x = if x.dtype().is_float() {
+        x.clone()
+    } else {
+        super::unary::to_dtype(x, DType::F32)?
+    };
     let m = amax(&x.detach(), Some(dims), true, true)?;
     // Infinite maxima would give inf - inf; use 0 there.
     let fin = super::unary::isfinite(&m)?;
@@ -508,14 +741,20 @@ fn norm2_from_sumsq(s: &Tensor) -> Result<Tensor> {
     let out = super::unary::sqrt(&out)?;
     let so = SavedTensor::output(&out);
     record("NormBackward1", &[s], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = so.get()?;
         // d sqrt(s) / ds = 1 / (2 sqrt(s)), with 0 where s == 0
         let two_o = mul(o, &scalar_like(2.0, o))?;
         let zero = scalar_like(0.0, o);
         let safe = super::binary::where_(&eq(o, &zero)?, &scalar_like(1.0, o), &two_o)?;
         let d = div(g, &safe)?;
-        Ok(vec![Some(super::binary::where_(&eq(o, &zero)?, &zero, &d)?)])
+        Ok(vec![Some(super::binary::where_(
+            &eq(o, &zero)?,
+            &zero,
+            &d,
+        )?)])
     });
     Ok(out)
 }

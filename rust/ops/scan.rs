@@ -14,7 +14,11 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         return super::shape::clone(x);
     }
     let d = wrap_dim(dim, x.ndim())?;
-    let dtype = if x.dtype().is_float() { x.dtype() } else { DType::I64 };
+    let dtype = if x.dtype().is_float() {
+        x.dtype()
+    } else {
+        DType::I64
+    };
     let xc = x.cast_raw(dtype).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
@@ -35,7 +39,9 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
     });
     let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     record("CumprodBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i  (x_i != 0)
         let go = mul(g, so.get()?)?;
         let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;

@@ -10,12 +10,14 @@ use super::reduce::sum_to;
 use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::tensor::access::write_into;
-use crate::tensor::layout::{broadcast_strides, contiguous_strides, view_strides, wrap_dim, Layout, Shape};
+use crate::tensor::layout::{
+    broadcast_strides, contiguous_strides, view_strides, wrap_dim, Layout, Shape,
+};
 use crate::tensor::{DType, Tensor};
 use smallvec::SmallVec;
 use std::sync::Arc;
 
-type ViewFn = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
+pub type ViewFn = Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync>;
 
 impl Tensor {
     /// The tensor this one is a view of (see `AutogradMeta::view_base`).
@@ -33,7 +35,9 @@ impl Tensor {
 fn record_view(name: &'static str, x: &Tensor, out: &Tensor, view: ViewFn) {
     let (shape, dtype) = (x.shape_vec(), x.dtype());
     record(name, &[x], &[out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         Ok(vec![Some(embed(g, &shape, dtype, view.clone())?)])
     });
 }
@@ -53,8 +57,17 @@ pub fn embed(g: &Tensor, shape: &[usize], dtype: DType, view: ViewFn) -> Result<
     Ok(out)
 }
 
-fn view_layout(x: &Tensor, shape: &[usize], strides: SmallVec<[isize; 6]>, offset: usize) -> Tensor {
-    let out = x.with_layout(Layout { shape: shape.into(), strides, offset });
+fn view_layout(
+    x: &Tensor,
+    shape: &[usize],
+    strides: SmallVec<[isize; 6]>,
+    offset: usize,
+) -> Tensor {
+    let out = x.with_layout(Layout {
+        shape: shape.into(),
+        strides,
+        offset,
+    });
     let base = x.view_base().unwrap_or_else(|| x.clone());
     if base.offset() == 0 && base.is_contiguous() {
         out.0.autograd.lock().view_base = Some(base);
@@ -66,7 +79,9 @@ fn view_layout(x: &Tensor, shape: &[usize], strides: SmallVec<[isize; 6]>, offse
 /// `x`'s); backward writes the gradient back through the same geometry.
 pub fn as_strided(x: &Tensor, shape: &[usize], strides: &[isize], offset: usize) -> Result<Tensor> {
     if !x.is_contiguous() {
-        return Err(Error::Runtime("rustdl: as_strided needs a contiguous input".into()));
+        return Err(Error::Runtime(
+            "rustdl: as_strided needs a contiguous input".into(),
+        ));
     }
     let (sh, st): (Shape, SmallVec<[isize; 6]>) = (shape.into(), strides.into());
     let out = view_layout(x, shape, st.clone(), x.offset() + offset);
@@ -101,14 +116,18 @@ pub fn infer_shape(numel: usize, req: &[i64]) -> Result<Shape> {
     let mut out: Shape = req.iter().map(|&d| d.max(0) as usize).collect();
     match infer {
         Some(i) => {
-            if known == 0 || numel % known != 0 {
-                return Err(Error::Runtime(format!("shape '{req:?}' is invalid for input of size {numel}")));
+            if known == 0 || !numel.is_multiple_of(known) {
+                return Err(Error::Runtime(format!(
+                    "shape '{req:?}' is invalid for input of size {numel}"
+                )));
             }
             out[i] = numel / known;
         }
         None => {
             if known != numel {
-                return Err(Error::Runtime(format!("shape '{req:?}' is invalid for input of size {numel}")));
+                return Err(Error::Runtime(format!(
+                    "shape '{req:?}' is invalid for input of size {numel}"
+                )));
             }
         }
     }
@@ -124,7 +143,9 @@ pub fn view(x: &Tensor, req: &[i64]) -> Result<Tensor> {
     let out = view_layout(x, &shape, strides, x.offset());
     let src: Shape = x.shape_vec();
     record("ViewBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let req: Vec<i64> = src.iter().map(|&d| d as i64).collect();
         Ok(vec![Some(reshape(g, &req)?)])
     });
@@ -179,7 +200,9 @@ pub fn permute_named(x: &Tensor, dims: &[i64], name: &'static str) -> Result<Ten
     for &d in dims {
         let d = wrap_dim(d, n)?;
         if seen[d] {
-            return Err(Error::Runtime("permute(): duplicate dims are not allowed.".into()));
+            return Err(Error::Runtime(
+                "permute(): duplicate dims are not allowed.".into(),
+            ));
         }
         seen[d] = true;
         perm.push(d);
@@ -227,7 +250,9 @@ pub fn expand(x: &Tensor, req: &[i64]) -> Result<Tensor> {
     for (i, &r) in req.iter().enumerate() {
         if r == -1 {
             if i < lead {
-                return Err(Error::Runtime("expand: -1 is not allowed in a leading, non-existing dimension".into()));
+                return Err(Error::Runtime(
+                    "expand: -1 is not allowed in a leading, non-existing dimension".into(),
+                ));
             }
             shape.push(x.shape()[i - lead]);
         } else if r < 0 {
@@ -256,13 +281,20 @@ pub fn unsqueeze(x: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim() + 1)?;
     let mut shape = x.shape_vec();
     let mut strides = x.layout().strides.clone();
-    let st = if d < x.ndim() { strides[d] * shape[d] as isize } else { 1 };
+    let st = if d < x.ndim() {
+        strides[d] * shape[d] as isize
+    } else {
+        1
+    };
     shape.insert(d, 1);
     strides.insert(d, st);
     let out = view_layout(x, &shape, strides, x.offset());
     let src = x.shape_vec();
     record("UnsqueezeBackward0", &[x], &[&out], move |g| {
-        Ok(vec![g[0].as_ref().map(|g| reshape_to(g, &src)).transpose()?])
+        Ok(vec![g[0]
+            .as_ref()
+            .map(|g| reshape_to(g, &src))
+            .transpose()?])
     });
     Ok(out)
 }
@@ -285,11 +317,17 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
         }
     }
     let shape: Shape = (0..n).filter(|&i| !drop[i]).map(|i| x.shape()[i]).collect();
-    let strides = (0..n).filter(|&i| !drop[i]).map(|i| x.strides()[i]).collect();
+    let strides = (0..n)
+        .filter(|&i| !drop[i])
+        .map(|i| x.strides()[i])
+        .collect();
     let out = view_layout(x, &shape, strides, x.offset());
     let src = x.shape_vec();
     record("SqueezeBackward0", &[x], &[&out], move |g| {
-        Ok(vec![g[0].as_ref().map(|g| reshape_to(g, &src)).transpose()?])
+        Ok(vec![g[0]
+            .as_ref()
+            .map(|g| reshape_to(g, &src))
+            .transpose()?])
     });
     Ok(out)
 }
@@ -300,7 +338,9 @@ pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
     }
     let (s, e) = (wrap_dim(start, x.ndim())?, wrap_dim(end, x.ndim())?);
     if s > e {
-        return Err(Error::Runtime("flatten() has invalid args: start_dim cannot come after end_dim".into()));
+        return Err(Error::Runtime(
+            "flatten() has invalid args: start_dim cannot come after end_dim".into(),
+        ));
     }
     let mut req: Vec<i64> = x.shape()[..s].iter().map(|&d| d as i64).collect();
     req.push(x.shape()[s..=e].iter().product::<usize>() as i64);
@@ -310,7 +350,13 @@ pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
 
 /// `x[..., start:end:step, ...]` along `dim` (bounds already clamped by caller
 /// or clamped here Python-style).
-pub fn slice(x: &Tensor, dim: i64, start: Option<i64>, end: Option<i64>, step: i64) -> Result<Tensor> {
+pub fn slice(
+    x: &Tensor,
+    dim: i64,
+    start: Option<i64>,
+    end: Option<i64>,
+    step: i64,
+) -> Result<Tensor> {
     if step <= 0 {
         return Err(Error::Value("step must be greater than zero".into()));
     }
@@ -329,7 +375,12 @@ pub fn slice(x: &Tensor, dim: i64, start: Option<i64>, end: Option<i64>, step: i
     let offset = (x.offset() as isize + s as isize * strides[d]) as usize;
     strides[d] *= step as isize;
     let out = view_layout(x, &shape, strides, offset);
-    record_view("SliceBackward0", x, &out, Arc::new(move |t| slice(t, d as i64, Some(s), Some(e), step)));
+    record_view(
+        "SliceBackward0",
+        x,
+        &out,
+        Arc::new(move |t| slice(t, d as i64, Some(s), Some(e), step)),
+    );
     Ok(out)
 }
 
@@ -362,22 +413,35 @@ pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     shape.remove(d);
     strides.remove(d);
     let out = view_layout(x, &shape, strides, offset);
-    record_view("SelectBackward0", x, &out, Arc::new(move |t| select(t, d as i64, i)));
+    record_view(
+        "SelectBackward0",
+        x,
+        &out,
+        Arc::new(move |t| select(t, d as i64, i)),
+    );
     Ok(out)
 }
 
 /// `torch.cat(tensors, dim)`.
 pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
-    let parts: Vec<&Tensor> = xs.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
+    let parts: Vec<&Tensor> = xs
+        .iter()
+        .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
+        .collect();
     if xs.is_empty() {
-        return Err(Error::Runtime("torch.cat(): expected a non-empty list of Tensors".into()));
+        return Err(Error::Runtime(
+            "torch.cat(): expected a non-empty list of Tensors".into(),
+        ));
     }
     if parts.is_empty() {
         return Ok(xs[0].clone());
     }
     let first = parts[0];
     let d = wrap_dim(dim, first.ndim())?;
-    let dtype = parts.iter().skip(1).fold(first.dtype(), |a, t| DType::promote(a, t.dtype()));
+    let dtype = parts
+        .iter()
+        .skip(1)
+        .fold(first.dtype(), |a, t| DType::promote(a, t.dtype()));
     let mut total = 0;
     for (i, t) in parts.iter().enumerate() {
         if t.ndim() != first.ndim() {
@@ -407,7 +471,13 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
         let len = t.shape()[d];
         let dst = {
             let _ng = crate::autograd::GradModeGuard::new(false);
-            slice(&out, d as i64, Some(pos as i64), Some((pos + len) as i64), 1)?
+            slice(
+                &out,
+                d as i64,
+                Some(pos as i64),
+                Some((pos + len) as i64),
+                1,
+            )?
         };
         write_into(&dst, t)?;
         bounds.push((pos, len, t.dtype()));
@@ -415,12 +485,18 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let inputs: Vec<&Tensor> = parts.to_vec();
     record("CatBackward0", &inputs, &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None; bounds.len()]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None; bounds.len()]);
+        };
         bounds
             .iter()
             .map(|&(p, l, dt)| {
                 let s = narrow(g, d as i64, p as i64, l as i64)?;
-                Ok(Some(if dt != s.dtype() && dt.is_float() { super::unary::to_dtype(&s, dt)? } else { s }))
+                Ok(Some(if dt != s.dtype() && dt.is_float() {
+                    super::unary::to_dtype(&s, dt)?
+                } else {
+                    s
+                }))
             })
             .collect()
     });
@@ -429,7 +505,9 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
 
 pub fn stack(xs: &[Tensor], dim: i64) -> Result<Tensor> {
     if xs.is_empty() {
-        return Err(Error::Runtime("stack expects a non-empty TensorList".into()));
+        return Err(Error::Runtime(
+            "stack expects a non-empty TensorList".into(),
+        ));
     }
     let d = wrap_dim(dim, xs[0].ndim() + 1)?;
     for (i, t) in xs.iter().enumerate() {
@@ -441,7 +519,10 @@ pub fn stack(xs: &[Tensor], dim: i64) -> Result<Tensor> {
             )));
         }
     }
-    let us: Vec<Tensor> = xs.iter().map(|t| unsqueeze(t, d as i64)).collect::<Result<_>>()?;
+    let us: Vec<Tensor> = xs
+        .iter()
+        .map(|t| unsqueeze(t, d as i64))
+        .collect::<Result<_>>()?;
     cat(&us, d as i64)
 }
 
@@ -470,11 +551,13 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>>
 pub fn split(x: &Tensor, size: usize, dim: i64) -> Result<Vec<Tensor>> {
     let d = wrap_dim(dim, x.ndim())?;
     if size == 0 {
-        return Err(Error::Runtime("split_size can only be 0 if dimension size is 0".into()));
+        return Err(Error::Runtime(
+            "split_size can only be 0 if dimension size is 0".into(),
+        ));
     }
     let n = x.shape()[d];
     let mut sizes = vec![size; n / size];
-    if n % size != 0 || n == 0 {
+    if !n.is_multiple_of(size) || n == 0 {
         sizes.push(n % size);
     }
     split_sizes(x, &sizes, d as i64)
@@ -483,7 +566,9 @@ pub fn split(x: &Tensor, size: usize, dim: i64) -> Result<Vec<Tensor>> {
 /// `x.chunk(chunks, dim)`.
 pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
     if chunks == 0 {
-        return Err(Error::Runtime("chunk expects `chunks` to be greater than 0, got: 0".into()));
+        return Err(Error::Runtime(
+            "chunk expects `chunks` to be greater than 0, got: 0".into(),
+        ));
     }
     let d = wrap_dim(dim, x.ndim())?;
     let n = x.shape()[d];

@@ -72,7 +72,13 @@ pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> 
         if s == 0 {
             continue;
         }
-        r = cat(&[narrow(&r, d as i64, n - s, s)?, narrow(&r, d as i64, 0, n - s)?], d as i64)?;
+        r = cat(
+            &[
+                narrow(&r, d as i64, n - s, s)?,
+                narrow(&r, d as i64, 0, n - s)?,
+            ],
+            d as i64,
+        )?;
     }
     Ok(r)
 }
@@ -80,7 +86,9 @@ pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> 
 pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
     let n = x.ndim();
     if src.len() != dst.len() {
-        return Err(Error::Runtime("movedim: Invalid source or destination dims".into()));
+        return Err(Error::Runtime(
+            "movedim: Invalid source or destination dims".into(),
+        ));
     }
     let s: Vec<usize> = src.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
     let t: Vec<usize> = dst.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
@@ -100,7 +108,9 @@ pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
 /// tril (lower) / triu over the last two dims.
 pub fn tri(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
     if x.ndim() < 2 {
-        return Err(Error::Runtime("tril/triu: input tensor must have at least 2 dimensions".into()));
+        return Err(Error::Runtime(
+            "tril/triu: input tensor must have at least 2 dimensions".into(),
+        ));
     }
     let (r, c) = (x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1]);
     let mask: Vec<bool> = (0..r * c)
@@ -139,7 +149,9 @@ pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> 
             } else if vb.is_nan() {
                 std::cmp::Ordering::Less
             } else {
-                key(va).partial_cmp(&key(vb)).unwrap_or(std::cmp::Ordering::Equal)
+                key(va)
+                    .partial_cmp(&key(vb))
+                    .unwrap_or(std::cmp::Ordering::Equal)
             };
             if descending {
                 o.reverse()
@@ -160,7 +172,7 @@ pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> 
 /// `F.pad(x, pad, mode, value)`; `pad` lists (left, right) pairs from the
 /// last dim backwards. Negative constant pads crop.
 pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
-    if pads.len() % 2 != 0 || pads.len() / 2 > x.ndim() {
+    if !pads.len().is_multiple_of(2) || pads.len() / 2 > x.ndim() {
         return Err(Error::Runtime(format!(
             "Padding length must be divisible by 2 and at most twice the number of dims; got {} for a {}-D input",
             pads.len(),
@@ -178,7 +190,9 @@ pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
             let (cl, cr) = ((-l).max(0), (-r).max(0));
             if cl + cr > 0 {
                 if cl + cr > n {
-                    return Err(Error::Runtime("negative padding removes the whole dimension".into()));
+                    return Err(Error::Runtime(
+                        "negative padding removes the whole dimension".into(),
+                    ));
                 }
                 cur = narrow(&cur, d as i64, cl, n - cl - cr)?;
             }
@@ -195,7 +209,7 @@ pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
             return Ok(cur);
         }
         let reg = region.clone();
-        let view: Arc<dyn Fn(&Tensor) -> Result<Tensor> + Send + Sync> = Arc::new(move |t: &Tensor| {
+        let view: super::shape::ViewFn = Arc::new(move |t: &Tensor| {
             let mut v = t.clone();
             for &(d, l, len) in &reg {
                 v = narrow(&v, d as i64, l, len)?;
@@ -222,14 +236,20 @@ pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
             )));
         }
         if mode == "circular" && (l > n || r > n) {
-            return Err(Error::Runtime("Padding value causes wrapping around more than once.".into()));
+            return Err(Error::Runtime(
+                "Padding value causes wrapping around more than once.".into(),
+            ));
         }
         let idx: Vec<i64> = (-l..n + r)
             .map(|i| match mode {
                 "reflect" => {
                     let p = 2 * (n - 1);
                     let j = i.rem_euclid(p.max(1));
-                    if j >= n { p - j } else { j }
+                    if j >= n {
+                        p - j
+                    } else {
+                        j
+                    }
                 }
                 "replicate" => i.clamp(0, n - 1),
                 _ => i.rem_euclid(n),

@@ -6,7 +6,13 @@ use crate::error::Result;
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 
-fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(x: &[T], outer: usize, n: usize, inner: usize, log: bool) -> Vec<T> {
+fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(
+    x: &[T],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    log: bool,
+) -> Vec<T> {
     let mut out = crate::tensor::pool::uninit_vec::<T>(x.len());
     if inner == 1 {
         // contiguous rows: vectorisable loops
@@ -63,32 +69,51 @@ fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(x
 
 /// softmax (or log_softmax when `log`) of `x` along `dim`.
 pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
-    let x = if x.dtype().is_float() { x.clone() } else { crate::ops::unary::to_dtype(x, DType::F32)? };
+    let x = if x.dtype().is_float() {
+        x.clone()
+    } else {
+        crate::ops::unary::to_dtype(x, DType::F32)?
+    };
     if x.ndim() == 0 {
         let r = crate::ops::creation::full(&[], if log { 0.0 } else { 1.0 }, x.dtype());
         return Ok(r);
     }
     let d = wrap_dim(dim, x.ndim())?;
     let shape = x.shape().to_vec();
-    let (outer, n, inner) = (shape[..d].iter().product(), shape[d], shape[d + 1..].iter().product());
+    let (outer, n, inner) = (
+        shape[..d].iter().product(),
+        shape[d],
+        shape[d + 1..].iter().product(),
+    );
     let xc = x.contiguous_raw();
     let out = crate::dispatch_float!(x.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape));
     let so = SavedTensor::output(&out);
-    record(if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" }, &[&x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
-        let y = so.get()?;
-        use crate::ops::binary::{mul, sub};
-        use crate::ops::reduce::sum;
-        let gx = if log {
-            // g - softmax * sum(g)
-            let s = sum(g, Some(&[d as i64]), true)?;
-            sub(g, &mul(&crate::ops::unary::exp(y)?, &s)?)?
+    record(
+        if log {
+            "LogSoftmaxBackward0"
         } else {
-            // y * (g - sum(g * y))
-            let s = sum(&mul(g, y)?, Some(&[d as i64]), true)?;
-            mul(y, &sub(g, &s)?)?
-        };
-        Ok(vec![Some(gx)])
-    });
+            "SoftmaxBackward0"
+        },
+        &[&x],
+        &[&out],
+        move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let y = so.get()?;
+            use crate::ops::binary::{mul, sub};
+            use crate::ops::reduce::sum;
+            let gx = if log {
+                // g - softmax * sum(g)
+                let s = sum(g, Some(&[d as i64]), true)?;
+                sub(g, &mul(&crate::ops::unary::exp(y)?, &s)?)?
+            } else {
+                // y * (g - sum(g * y))
+                let s = sum(&mul(g, y)?, Some(&[d as i64]), true)?;
+                mul(y, &sub(g, &s)?)?
+            };
+            Ok(vec![Some(gx)])
+        },
+    );
     Ok(out)
 }

@@ -47,7 +47,11 @@ fn saved(t: &Tensor) -> SavedTensor {
 /// The saved output for a backward formula. Under `create_graph` (grad mode on
 /// during backward) it is recomputed from the input so that gradients of the
 /// gradient see its dependence on the input; otherwise the saved data is used.
-fn with_graph(out: &SavedTensor, input: &SavedTensor, f: fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+fn with_graph(
+    out: &SavedTensor,
+    input: &SavedTensor,
+    f: fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     let x = input.get()?;
     if crate::autograd::is_grad_enabled() && x.requires_grad() {
         f(x)
@@ -63,7 +67,9 @@ pub fn neg(x: &Tensor) -> Result<Tensor> {
         ));
     }
     let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::neg(v)));
-    record("NegBackward0", &[x], &[&out], |g| Ok(vec![g[0].as_ref().map(neg).transpose()?]));
+    record("NegBackward0", &[x], &[&out], |g| {
+        Ok(vec![g[0].as_ref().map(neg).transpose()?])
+    });
     Ok(out)
 }
 
@@ -74,7 +80,9 @@ pub fn abs(x: &Tensor) -> Result<Tensor> {
     let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::abs(v)));
     let sx = saved(x);
     record("AbsBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         Ok(vec![Some(mul(g, &sign(sx.get()?)?)?)])
     });
     Ok(out)
@@ -92,7 +100,10 @@ pub fn sign(x: &Tensor) -> Result<Tensor> {
 /// Ops whose derivative is zero almost everywhere (floor, round, sign, ...).
 fn record_zero_grad(name: &'static str, x: &Tensor, out: &Tensor) {
     record(name, &[x], &[out], |g| {
-        Ok(vec![g[0].as_ref().map(|g| mul(g, &scalar_like(0.0, g))).transpose()?])
+        Ok(vec![g[0]
+            .as_ref()
+            .map(|g| mul(g, &scalar_like(0.0, g)))
+            .transpose()?])
     });
 }
 
@@ -100,7 +111,9 @@ pub fn exp(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "exp", |v| v.fast_exp());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("ExpBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = with_graph(&so, &sx, exp)?;
         Ok(vec![Some(mul(g, &o)?)])
     });
@@ -111,7 +124,9 @@ pub fn log(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "log", |v| v.ln());
     let sx = saved(x);
     record("LogBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         Ok(vec![Some(div(g, sx.get()?)?)])
     });
     Ok(out)
@@ -121,9 +136,14 @@ pub fn log1p(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "log1p", |v| v.ln_1p());
     let sx = saved(x);
     record("Log1PBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let x = sx.get()?;
-        Ok(vec![Some(div(g, &super::binary::add(x, &scalar_like(1.0, x))?)?)])
+        Ok(vec![Some(div(
+            g,
+            &super::binary::add(x, &scalar_like(1.0, x))?,
+        )?)])
     });
     Ok(out)
 }
@@ -132,7 +152,9 @@ pub fn sqrt(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "sqrt", |v| v.sqrt());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("SqrtBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = &with_graph(&so, &sx, sqrt)?;
         Ok(vec![Some(div(g, &mul(o, &scalar_like(2.0, o))?)?)])
     });
@@ -143,7 +165,9 @@ pub fn rsqrt(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "rsqrt", |v| T::c(1.0) / v.sqrt());
     let so = SavedTensor::output(&out);
     record("RsqrtBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = so.get()?;
         let o3 = mul(&mul(o, o)?, o)?;
         Ok(vec![Some(mul(g, &mul(&o3, &scalar_like(-0.5, o))?)?)])
@@ -155,7 +179,9 @@ pub fn sin(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "sin", |v| v.sin());
     let sx = saved(x);
     record("SinBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         Ok(vec![Some(mul(g, &cos(sx.get()?)?)?)])
     });
     Ok(out)
@@ -165,7 +191,9 @@ pub fn cos(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "cos", |v| v.cos());
     let sx = saved(x);
     record("CosBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         Ok(vec![Some(neg(&mul(g, &sin(sx.get()?)?)?)?)])
     });
     Ok(out)
@@ -175,9 +203,14 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "tanh", |v| v.tanh());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("TanhBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = &with_graph(&so, &sx, tanh)?;
-        Ok(vec![Some(mul(g, &sub(&scalar_like(1.0, o), &mul(o, o)?)?)?)])
+        Ok(vec![Some(mul(
+            g,
+            &sub(&scalar_like(1.0, o), &mul(o, o)?)?,
+        )?)])
     });
     Ok(out)
 }
@@ -186,9 +219,14 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "sigmoid", |v| T::c(1.0) / (T::c(1.0) + (-v).fast_exp()));
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("SigmoidBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = &with_graph(&so, &sx, sigmoid)?;
-        Ok(vec![Some(mul(g, &mul(o, &sub(&scalar_like(1.0, o), o)?)?)?)])
+        Ok(vec![Some(mul(
+            g,
+            &mul(o, &sub(&scalar_like(1.0, o), o)?)?,
+        )?)])
     });
     Ok(out)
 }
@@ -197,7 +235,9 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v > T::default() { v } else { T::default() }));
     let so = SavedTensor::output(&out);
     record("ReluBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let o = so.get()?;
         // Fused single pass (PyTorch's threshold_backward: gy where out > 0
         // else 0) unless a differentiable backward is needed (create_graph).
@@ -206,7 +246,12 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
             && g.shape() == o.shape()
             && !(crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[g, o]))
         {
-            return Ok(vec![Some(float_map2!(g, o, "threshold_backward", |gv, v| if v > T::c(0.0) { gv } else { T::c(0.0) }))]);
+            return Ok(vec![Some(float_map2!(
+                g,
+                o,
+                "threshold_backward",
+                |gv, v| if v > T::c(0.0) { gv } else { T::c(0.0) }
+            ))]);
         }
         let mask = compare(CmpOp::Gt, o, &scalar_like(0.0, o))?;
         Ok(vec![Some(mul(g, &to_dtype(&mask, g.dtype())?)?)])
@@ -245,9 +290,14 @@ pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
 /// `clamp(x, min, max)`; the gradient passes where min <= x <= max.
 pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     if min.is_none() && max.is_none() {
-        return Err(Error::Runtime("torch.clamp: At least one of 'min' or 'max' must not be None".into()));
+        return Err(Error::Runtime(
+            "torch.clamp: At least one of 'min' or 'max' must not be None".into(),
+        ));
     }
-    let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+    let (lo, hi) = (
+        min.unwrap_or(f64::NEG_INFINITY),
+        max.unwrap_or(f64::INFINITY),
+    );
     let out = if x.dtype().is_float() {
         float_map!(x, "clamp", |v| {
             if v.is_nan() {
@@ -267,9 +317,20 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     };
     let sx = saved(x);
     record("ClampBackward1", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let x = sx.get()?;
-        let m = float_map2!(g, x, "clamp_backward", |gv, v| if v >= T::c(lo) && v <= T::c(hi) { gv } else { T::c(0.0) });
+        let m = float_map2!(
+            g,
+            x,
+            "clamp_backward",
+            |gv, v| if v >= T::c(lo) && v <= T::c(hi) {
+                gv
+            } else {
+                T::c(0.0)
+            }
+        );
         Ok(vec![Some(m)])
     });
     Ok(out)
@@ -281,7 +342,11 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
         return Ok(x.clone());
     }
     let out = x.cast_raw(dtype);
-    let out = if out.same_tensor(x) { x.with_layout(x.layout().clone()) } else { out };
+    let out = if out.same_tensor(x) {
+        x.with_layout(x.layout().clone())
+    } else {
+        out
+    };
     if dtype.is_float() && x.dtype().is_float() {
         let src = x.dtype();
         record("ToCopyBackward0", &[x], &[&out], move |g| {
@@ -314,7 +379,9 @@ where
     };
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record(name, &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let (x, y) = (sx.get()?, so.get()?);
         let d = match x.dtype() {
             DType::F32 => map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?,
@@ -343,19 +410,32 @@ macro_rules! act {
 
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "leaky_relu", |v| if v > T::c(0.0) { v } else { v * T::c(slope) });
+    let out = float_map!(x, "leaky_relu", |v| if v > T::c(0.0) {
+        v
+    } else {
+        v * T::c(slope)
+    });
     let sx = saved(x);
     record("LeakyReluBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let x = sx.get()?;
-        Ok(vec![Some(float_map2!(g, x, "leaky_relu_backward", |gv, v| if v > T::c(0.0) { gv } else { gv * T::c(slope) }))])
+        Ok(vec![Some(float_map2!(
+            g,
+            x,
+            "leaky_relu_backward",
+            |gv, v| if v > T::c(0.0) { gv } else { gv * T::c(slope) }
+        ))])
     });
     Ok(out)
 }
 
 pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
     if tanh_approx {
-        act!("GeluBackward0", x,
+        act!(
+            "GeluBackward0",
+            x,
             |v| {
                 let k = T::c(0.7978845608028654);
                 let inner = k * (v + T::c(0.044715) * v * v * v);
@@ -367,53 +447,81 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
                 let t = inner.tanh();
                 let dinner = k * (T::c(1.0) + T::c(3.0 * 0.044715) * v * v);
                 T::c(0.5) * (T::c(1.0) + t) + T::c(0.5) * v * (T::c(1.0) - t * t) * dinner
-            })
+            }
+        )
     } else {
-        act!("GeluBackward0", x,
+        act!(
+            "GeluBackward0",
+            x,
             |v| T::c(0.5) * v * (T::c(1.0) + (v * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf()),
             |v, _y| {
-                let cdf = T::c(0.5) * (T::c(1.0) + (v * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
+                let cdf =
+                    T::c(0.5) * (T::c(1.0) + (v * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
                 let pdf = (T::c(-0.5) * v * v).exp() * T::c(0.3989422804014327);
                 cdf + v * pdf
-            })
+            }
+        )
     }
 }
 
 pub fn silu(x: &Tensor) -> Result<Tensor> {
-    act!("SiluBackward0", x,
+    act!(
+        "SiluBackward0",
+        x,
         |v| v / (T::c(1.0) + (-v).exp()),
         |v, _y| {
             let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
             s * (T::c(1.0) + v * (T::c(1.0) - s))
-        })
+        }
+    )
 }
 
 pub fn mish(x: &Tensor) -> Result<Tensor> {
-    act!("MishBackward0", x,
-        |v| v * softplus1(v).tanh(),
-        |v, _y| {
-            let t = softplus1(v).tanh();
-            let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
-            t + v * s * (T::c(1.0) - t * t)
-        })
+    act!("MishBackward0", x, |v| v * softplus1(v).tanh(), |v, _y| {
+        let t = softplus1(v).tanh();
+        let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
+        t + v * s * (T::c(1.0) - t * t)
+    })
 }
 
 pub fn softsign(x: &Tensor) -> Result<Tensor> {
-    act!("SoftsignBackward0", x,
+    act!(
+        "SoftsignBackward0",
+        x,
         |v| v / (T::c(1.0) + v.abs()),
-        |v, _y| { let d = T::c(1.0) + v.abs(); T::c(1.0) / (d * d) })
+        |v, _y| {
+            let d = T::c(1.0) + v.abs();
+            T::c(1.0) / (d * d)
+        }
+    )
 }
 
 pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
-    act!("HardsigmoidBackward0", x,
+    act!(
+        "HardsigmoidBackward0",
+        x,
         |v| clampf(v / T::c(6.0) + T::c(0.5), T::c(0.0), T::c(1.0)),
-        |v, _y| if v > T::c(-3.0) && v < T::c(3.0) { T::c(1.0 / 6.0) } else { T::c(0.0) })
+        |v, _y| if v > T::c(-3.0) && v < T::c(3.0) {
+            T::c(1.0 / 6.0)
+        } else {
+            T::c(0.0)
+        }
+    )
 }
 
 pub fn hardswish(x: &Tensor) -> Result<Tensor> {
-    act!("HardswishBackward0", x,
+    act!(
+        "HardswishBackward0",
+        x,
         |v| v * clampf(v + T::c(3.0), T::c(0.0), T::c(6.0)) / T::c(6.0),
-        |v, _y| if v < T::c(-3.0) { T::c(0.0) } else if v <= T::c(3.0) { v / T::c(3.0) + T::c(0.5) } else { T::c(1.0) })
+        |v, _y| if v < T::c(-3.0) {
+            T::c(0.0)
+        } else if v <= T::c(3.0) {
+            v / T::c(3.0) + T::c(0.5)
+        } else {
+            T::c(1.0)
+        }
+    )
 }
 
 pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
@@ -421,9 +529,20 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
     let out = float_map!(x, "hardtanh", |v| clampf(v, T::c(lo), T::c(hi)));
     let sx = saved(x);
     record("HardtanhBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let x = sx.get()?;
-        Ok(vec![Some(float_map2!(g, x, "hardtanh_backward", |gv, v| if v > T::c(lo) && v < T::c(hi) { gv } else { T::c(0.0) }))])
+        Ok(vec![Some(float_map2!(
+            g,
+            x,
+            "hardtanh_backward",
+            |gv, v| if v > T::c(lo) && v < T::c(hi) {
+                gv
+            } else {
+                T::c(0.0)
+            }
+        ))])
     });
     Ok(out)
 }
@@ -431,12 +550,27 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
 /// `elu` family: scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)).
 pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "elu", |v| if v > T::c(0.0) { T::c(scale) * v } else { T::c(scale * alpha) * ((v * T::c(input_scale)).exp() - T::c(1.0)) });
+    let out = float_map!(x, "elu", |v| if v > T::c(0.0) {
+        T::c(scale) * v
+    } else {
+        T::c(scale * alpha) * ((v * T::c(input_scale)).exp() - T::c(1.0))
+    });
     let sx = saved(x);
     record("EluBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let x = sx.get()?;
-        Ok(vec![Some(float_map2!(g, x, "elu_backward", |gv, v| if v > T::c(0.0) { gv * T::c(scale) } else { gv * T::c(scale * alpha * input_scale) * (v * T::c(input_scale)).exp() }))])
+        Ok(vec![Some(float_map2!(
+            g,
+            x,
+            "elu_backward",
+            |gv, v| if v > T::c(0.0) {
+                gv * T::c(scale)
+            } else {
+                gv * T::c(scale * alpha * input_scale) * (v * T::c(input_scale)).exp()
+            }
+        ))])
     });
     Ok(out)
 }
@@ -444,20 +578,42 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
 /// `softplus(x, beta, threshold)`: linear above threshold for stability.
 pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "softplus", |v| if v * T::c(beta) > T::c(threshold) { v } else { (v * T::c(beta)).exp().ln_1p() / T::c(beta) });
+    let out = float_map!(x, "softplus", |v| if v * T::c(beta) > T::c(threshold) {
+        v
+    } else {
+        (v * T::c(beta)).exp().ln_1p() / T::c(beta)
+    });
     let sx = saved(x);
     record("SoftplusBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
         let x = sx.get()?;
-        Ok(vec![Some(float_map2!(g, x, "softplus_backward", |gv, v| if v * T::c(beta) > T::c(threshold) { gv } else { let z = (v * T::c(beta)).exp(); gv * z / (z + T::c(1.0)) }))])
+        Ok(vec![Some(float_map2!(
+            g,
+            x,
+            "softplus_backward",
+            |gv, v| if v * T::c(beta) > T::c(threshold) {
+                gv
+            } else {
+                let z = (v * T::c(beta)).exp();
+                gv * z / (z + T::c(1.0))
+            }
+        ))])
     });
     Ok(out)
 }
 
 pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
-    act!("LogSigmoidBackward0", x,
-        |v| { let m = if v < T::c(0.0) { v } else { T::c(0.0) }; m - ((-v.abs()).exp()).ln_1p() },
-        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).exp()))
+    act!(
+        "LogSigmoidBackward0",
+        x,
+        |v| {
+            let m = if v < T::c(0.0) { v } else { T::c(0.0) };
+            m - ((-v.abs()).exp()).ln_1p()
+        },
+        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).exp())
+    )
 }
 
 #[inline(always)]
@@ -493,7 +649,10 @@ pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
         DType::U8 => Ok(map1(x, |v: u8| !v)),
         DType::I32 => Ok(map1(x, |v: i32| !v)),
         DType::I64 => Ok(map1(x, |v: i64| !v)),
-        d => Err(Error::Runtime(format!("\"bitwise_not_cpu\" not implemented for '{}'", d.scalar_name()))),
+        d => Err(Error::Runtime(format!(
+            "\"bitwise_not_cpu\" not implemented for '{}'",
+            d.scalar_name()
+        ))),
     }
 }
 

@@ -6,7 +6,9 @@ use crate::error::Error;
 use crate::tensor::dtype::{result_type, Category, PromoteArg};
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
-use numpy::{PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
@@ -23,10 +25,17 @@ pub fn scalar_category(obj: &Bound<'_, PyAny>) -> Option<Category> {
         Some(Category::Integer)
     } else if obj.is_instance_of::<PyFloat>() {
         Some(Category::Float)
-    } else if obj.hasattr("__float__").unwrap_or(false) && !obj.is_instance_of::<PyTensor>() && obj.downcast::<PyUntypedArray>().is_err() {
+    } else if obj.hasattr("__float__").unwrap_or(false)
+        && !obj.is_instance_of::<PyTensor>()
+        && obj.downcast::<PyUntypedArray>().is_err()
+    {
         // numpy scalars and other number-likes
         let is_int = obj.hasattr("__index__").unwrap_or(false);
-        Some(if is_int { Category::Integer } else { Category::Float })
+        Some(if is_int {
+            Category::Integer
+        } else {
+            Category::Float
+        })
     } else {
         None
     }
@@ -39,7 +48,11 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Tensor> {
         return Ok(t.borrow().t.clone());
     }
     if let Some(cat) = scalar_category(obj) {
-        let arg = if like.ndim() == 0 { PromoteArg::ZeroDim(like.dtype()) } else { PromoteArg::Dim(like.dtype()) };
+        let arg = if like.ndim() == 0 {
+            PromoteArg::ZeroDim(like.dtype())
+        } else {
+            PromoteArg::Dim(like.dtype())
+        };
         let dtype = result_type(&[arg, PromoteArg::Scalar(cat)]);
         let v: f64 = obj.extract::<f64>()?;
         let t = match cat {
@@ -51,7 +64,10 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Tensor> {
         };
         return Ok(t);
     }
-    if obj.downcast::<PyUntypedArray>().is_ok() || obj.downcast::<PyList>().is_ok() || obj.downcast::<PyTuple>().is_ok() {
+    if obj.downcast::<PyUntypedArray>().is_ok()
+        || obj.downcast::<PyList>().is_ok()
+        || obj.downcast::<PyTuple>().is_ok()
+    {
         return tensor_from_data(obj, None);
     }
     Err(type_err(format!(
@@ -77,7 +93,15 @@ pub fn dims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
             if let Ok(i) = o.extract::<i64>() {
                 return Ok(Some(vec![i]));
             }
-            let v: Vec<i64> = o.extract().map_err(|_| type_err(format!("dim must be an int or a tuple of ints, got {}", o.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+            let v: Vec<i64> = o.extract().map_err(|_| {
+                type_err(format!(
+                    "dim must be an int or a tuple of ints, got {}",
+                    o.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                ))
+            })?;
             Ok(Some(v))
         }
     }
@@ -90,16 +114,32 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
         if let Ok(i) = a.extract::<i64>() {
             return Ok(vec![i]);
         }
-        return a.extract::<Vec<i64>>().map_err(|_| type_err("size must be a sequence of ints"));
+        return a
+            .extract::<Vec<i64>>()
+            .map_err(|_| type_err("size must be a sequence of ints"));
     }
-    args.iter().map(|a| a.extract::<i64>().map_err(|_| type_err(format!("size must be ints, got {}", a.get_type().name().map(|n| n.to_string()).unwrap_or_default())))).collect()
+    args.iter()
+        .map(|a| {
+            a.extract::<i64>().map_err(|_| {
+                type_err(format!(
+                    "size must be ints, got {}",
+                    a.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                ))
+            })
+        })
+        .collect()
 }
 
 pub fn to_usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
     v.iter()
         .map(|&d| {
             if d < 0 {
-                Err(PyErr::from(Error::Runtime(format!("Trying to create tensor with negative dimension {d}: {v:?}"))))
+                Err(PyErr::from(Error::Runtime(format!(
+                    "Trying to create tensor with negative dimension {d}: {v:?}"
+                ))))
             } else {
                 Ok(d as usize)
             }
@@ -125,7 +165,11 @@ pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     }
     if let Ok(s) = obj.str() {
         let s = s.to_string();
-        let name = s.trim_start_matches("torch.").trim_start_matches("rustdl.").trim_start_matches("<class 'numpy.").trim_end_matches("'>");
+        let name = s
+            .trim_start_matches("torch.")
+            .trim_start_matches("rustdl.")
+            .trim_start_matches("<class 'numpy.")
+            .trim_end_matches("'>");
         if let Some(d) = DType::from_name(name) {
             return Ok(d);
         }
@@ -182,7 +226,14 @@ fn numpy_to_tensor(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
 }
 
 /// Walk nested sequences, collecting the shape and values.
-fn flatten_nested(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, vals: &mut Vec<f64>, cat: &mut Category, saw_any: &mut bool) -> PyResult<()> {
+fn flatten_nested(
+    obj: &Bound<'_, PyAny>,
+    depth: usize,
+    shape: &mut Vec<usize>,
+    vals: &mut Vec<f64>,
+    cat: &mut Category,
+    saw_any: &mut bool,
+) -> PyResult<()> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
         let t = t.borrow().t.clone();
         if depth == shape.len() && t.ndim() == 0 {
@@ -197,7 +248,9 @@ fn flatten_nested(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, 
         if depth == shape.len() {
             shape.extend(&inner);
         } else if shape[depth..] != inner[..] {
-            return Err(PyValueError::new_err("expected sequence of equal-length lists"));
+            return Err(PyValueError::new_err(
+                "expected sequence of equal-length lists",
+            ));
         }
         *cat = (*cat).max(t.dtype().category());
         *saw_any = true;
@@ -206,7 +259,10 @@ fn flatten_nested(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, 
     }
     if let Some(c) = scalar_category(obj) {
         if depth != shape.len() {
-            return Err(PyValueError::new_err(format!("expected sequence of length {} at dim {depth} (got a number)", shape[depth])));
+            return Err(PyValueError::new_err(format!(
+                "expected sequence of length {} at dim {depth} (got a number)",
+                shape[depth]
+            )));
         }
         *cat = (*cat).max(c);
         *saw_any = true;
@@ -218,14 +274,25 @@ fn flatten_nested(obj: &Bound<'_, PyAny>, depth: usize, shape: &mut Vec<usize>, 
         let b = Py::new(obj.py(), PyTensor::new(t))?;
         return flatten_nested(b.bind(obj.py()).as_any(), depth, shape, vals, cat, saw_any);
     }
-    let type_name = || obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let type_name = || {
+        obj.get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    };
     if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
         // A str is a sequence of 1-char strs: recursing would never end.
-        return Err(type_err(format!("new(): invalid data type '{}'", type_name())));
+        return Err(type_err(format!(
+            "new(): invalid data type '{}'",
+            type_name()
+        )));
     }
-    let seq = obj
-        .downcast::<PySequence>()
-        .map_err(|_| PyErr::from(Error::Runtime(format!("Could not infer dtype of {}", type_name()))))?;
+    let seq = obj.downcast::<PySequence>().map_err(|_| {
+        PyErr::from(Error::Runtime(format!(
+            "Could not infer dtype of {}",
+            type_name()
+        )))
+    })?;
     let n = seq.len()?;
     if depth == shape.len() {
         shape.push(n);
@@ -280,7 +347,10 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
                 return Ok(Tensor::from_vec(ints, &shape));
             }
         }
-        Tensor::from_buffer(crate::tensor::access::buffer_from_f64(&vals, target), &shape)
+        Tensor::from_buffer(
+            crate::tensor::access::buffer_from_f64(&vals, target),
+            &shape,
+        )
     };
     Ok(match dtype {
         Some(d) => t.cast_raw(d),
@@ -290,7 +360,8 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
 
 fn is_numpy_scalar(obj: &Bound<'_, PyAny>) -> bool {
     let generic = || obj.py().import("numpy")?.getattr("generic");
-    obj.get_type().module().is_ok_and(|m| m.to_string() == "numpy") && generic().is_ok_and(|g| obj.is_instance(&g).unwrap_or(false))
+    obj.get_type().module().is_ok_and(|m| m == "numpy")
+        && generic().is_ok_and(|g| obj.is_instance(&g).unwrap_or(false))
 }
 
 fn collect_ints(obj: &Bound<'_, PyAny>, out: &mut Vec<i64>) -> PyResult<()> {

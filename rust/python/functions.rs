@@ -1,17 +1,19 @@
 //! Module-level functions of `rustdl._C`: factories, random numbers, joins,
 //! grad mode, autograd.grad, threads, and the functional ops nn needs.
 
-use super::convert::{as_tensor, dtype_arg, opt_dtype, shape_args, tensor_from_data, to_usize_shape};
+use super::convert::{
+    as_tensor, dtype_arg, opt_dtype, shape_args, tensor_from_data, to_usize_shape,
+};
 use super::py_math::tuple_of;
 use super::py_tensor::{set_requires_grad, wrap, PyTensor};
 use crate::autograd;
+use crate::error::Error;
 use crate::ops::creation::{self, Rng};
 use crate::ops::{binary, reduce, shape, shape_extra, unary};
 use crate::tensor::{DType, Tensor};
-use crate::error::Error;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple};
+use pyo3::types::PyTuple;
 
 type R = PyResult<PyTensor>;
 
@@ -35,7 +37,10 @@ impl PyGenerator {
     #[pyo3(signature = (device=None))]
     fn new(device: Option<&Bound<'_, PyAny>>) -> PyGenerator {
         let _ = device;
-        PyGenerator { rng: Mutex::new(Rng::new(67280421310721)), seed: Mutex::new(67280421310721) }
+        PyGenerator {
+            rng: Mutex::new(Rng::new(67280421310721)),
+            seed: Mutex::new(67280421310721),
+        }
     }
     fn manual_seed(slf: PyRef<'_, Self>, seed: i64) -> PyRef<'_, Self> {
         *slf.rng.lock() = Rng::new(seed as u64);
@@ -46,7 +51,10 @@ impl PyGenerator {
         *self.seed.lock()
     }
     fn seed(&self) -> u64 {
-        let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         *self.rng.lock() = Rng::new(s);
         *self.seed.lock() = s;
         s
@@ -55,14 +63,19 @@ impl PyGenerator {
         self.rng.lock().state().to_vec()
     }
     fn set_state(&self, state: Vec<u64>) -> PyResult<()> {
-        let s: [u64; 4] = state.try_into().map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid generator state"))?;
+        let s: [u64; 4] = state
+            .try_into()
+            .map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid generator state"))?;
         self.rng.lock().set_state(s);
         Ok(())
     }
 }
 
 /// Run `f` with the generator passed from Python, or the global one.
-pub fn with_generator<T>(g: Option<&Bound<'_, PyAny>>, f: impl FnOnce(Option<&mut Rng>) -> crate::Result<T>) -> PyResult<T> {
+pub fn with_generator<T>(
+    g: Option<&Bound<'_, PyAny>>,
+    f: impl FnOnce(Option<&mut Rng>) -> crate::Result<T>,
+) -> PyResult<T> {
     match g {
         Some(g) if !g.is_none() => {
             let g = g.downcast::<PyGenerator>()?;
@@ -80,7 +93,13 @@ fn dt(d: Option<&Bound<'_, PyAny>>, default: DType) -> PyResult<DType> {
 
 #[pyfunction]
 #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false, pin_memory=false))]
-fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool) -> R {
+fn tensor(
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+) -> R {
     let _ = (device, pin_memory);
     let t = tensor_from_data(data, opt_dtype(dtype)?)?;
     finish(t, requires_grad)
@@ -88,7 +107,11 @@ fn tensor(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Opt
 
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None))]
-fn as_tensor_(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> R {
+fn as_tensor_(
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = device;
     let d = opt_dtype(dtype)?;
     if let Ok(t) = data.downcast::<PyTensor>() {
@@ -104,20 +127,40 @@ fn as_tensor_(data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device:
 #[pyfunction]
 fn from_numpy(arr: &Bound<'_, PyAny>) -> R {
     if arr.downcast::<numpy::PyUntypedArray>().is_err() {
-        return Err(pyo3::exceptions::PyTypeError::new_err(format!("expected np.ndarray (got {})", arr.get_type().name()?)));
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "expected np.ndarray (got {})",
+            arr.get_type().name()?
+        )));
     }
     Ok(wrap(tensor_from_data(arr, None)?))
 }
 
-fn filled(shape: &Bound<'_, PyTuple>, value: f64, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn filled(
+    shape: &Bound<'_, PyTuple>,
+    value: f64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let s = to_usize_shape(&shape_args(shape)?)?;
-    finish(creation::full(&s, value, dt(dtype, DType::F32)?), requires_grad)
+    finish(
+        creation::full(&s, value, dt(dtype, DType::F32)?),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 #[allow(clippy::too_many_arguments)]
-fn zeros(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+fn zeros(
+    size: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (out, layout, device, pin_memory, memory_format);
     filled(size, 0.0, dtype, requires_grad)
 }
@@ -125,7 +168,16 @@ fn zeros(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Optio
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 #[allow(clippy::too_many_arguments)]
-fn ones(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+fn ones(
+    size: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (out, layout, device, pin_memory, memory_format);
     filled(size, 1.0, dtype, requires_grad)
 }
@@ -133,16 +185,35 @@ fn ones(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 #[allow(clippy::too_many_arguments)]
-fn empty(size: &Bound<'_, PyTuple>, out: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, layout: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, pin_memory: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+fn empty(
+    size: &Bound<'_, PyTuple>,
+    out: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    layout: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    pin_memory: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (out, layout, device, pin_memory, memory_format);
     filled(size, 0.0, dtype, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
-fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn full(
+    size: &Bound<'_, PyAny>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = device;
-    let s = to_usize_shape(&size.extract::<Vec<i64>>().or_else(|_| size.extract::<i64>().map(|i| vec![i]))?)?;
+    let s = to_usize_shape(
+        &size
+            .extract::<Vec<i64>>()
+            .or_else(|_| size.extract::<i64>().map(|i| vec![i]))?,
+    )?;
     let default = if fill_value.is_instance_of::<pyo3::types::PyBool>() {
         DType::Bool
     } else if fill_value.is_instance_of::<pyo3::types::PyInt>() {
@@ -155,43 +226,84 @@ fn full(size: &Bound<'_, PyAny>, fill_value: &Bound<'_, PyAny>, dtype: Option<&B
 }
 
 fn like(t: &Tensor, value: f64, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
-    finish(creation::full(t.shape(), value, dt(dtype, t.dtype())?), requires_grad)
+    finish(
+        creation::full(t.shape(), value, dt(dtype, t.dtype())?),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
-fn zeros_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+fn zeros_like(
+    input: PyRef<'_, PyTensor>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (device, memory_format);
     like(&input.t, 0.0, dtype, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
-fn ones_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+fn ones_like(
+    input: PyRef<'_, PyTensor>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (device, memory_format);
     like(&input.t, 1.0, dtype, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
-fn empty_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
+fn empty_like(
+    input: PyRef<'_, PyTensor>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (device, memory_format);
     like(&input.t, 0.0, dtype, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, *, dtype=None, device=None, requires_grad=false))]
-fn full_like(input: PyRef<'_, PyTensor>, fill_value: f64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn full_like(
+    input: PyRef<'_, PyTensor>,
+    fill_value: f64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = device;
     like(&input.t, fill_value, dtype, requires_grad)
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
-fn arange(start: &Bound<'_, PyAny>, end: Option<&Bound<'_, PyAny>>, step: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn arange(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = device;
-    let is_float = |o: &Bound<'_, PyAny>| o.is_instance_of::<pyo3::types::PyFloat>() || o.downcast::<PyTensor>().map(|t| t.borrow().t.dtype().is_float()).unwrap_or(false);
-    let any_float = is_float(start) || end.map(is_float).unwrap_or(false) || step.map(is_float).unwrap_or(false);
+    let is_float = |o: &Bound<'_, PyAny>| {
+        o.is_instance_of::<pyo3::types::PyFloat>()
+            || o.downcast::<PyTensor>()
+                .map(|t| t.borrow().t.dtype().is_float())
+                .unwrap_or(false)
+    };
+    let any_float = is_float(start)
+        || end.map(is_float).unwrap_or(false)
+        || step.map(is_float).unwrap_or(false);
     let num = |o: &Bound<'_, PyAny>| -> PyResult<f64> {
         if let Ok(t) = o.downcast::<PyTensor>() {
             return Ok(t.borrow().t.item_f64()?);
@@ -207,22 +319,41 @@ fn arange(start: &Bound<'_, PyAny>, end: Option<&Bound<'_, PyAny>>, step: Option
         _ => 1.0,
     };
     let default = if any_float { DType::F32 } else { DType::I64 };
-    finish(creation::arange(s, e, st, dt(dtype, default)?)?, requires_grad)
+    finish(
+        creation::arange(s, e, st, dt(dtype, default)?)?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
-fn linspace(start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn linspace(
+    start: f64,
+    end: f64,
+    steps: i64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = device;
     if steps < 0 {
         return Err(Error::Runtime("number of steps must be non-negative".into()).into());
     }
-    finish(creation::linspace(start, end, steps as usize, dt(dtype, DType::F32)?), requires_grad)
+    finish(
+        creation::linspace(start, end, steps as usize, dt(dtype, DType::F32)?),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
-fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn eye(
+    n: i64,
+    m: Option<i64>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = device;
     if n < 0 {
         return Err(Error::Runtime(format!("n must be greater or equal to 0, got {n}")).into());
@@ -231,45 +362,89 @@ fn eye(n: i64, m: Option<i64>, dtype: Option<&Bound<'_, PyAny>>, device: Option<
     if m < 0 {
         return Err(Error::Runtime(format!("m must be greater or equal to 0, got {m}")).into());
     }
-    finish(creation::eye(n as usize, m as usize, dt(dtype, DType::F32)?), requires_grad)
+    finish(
+        creation::eye(n as usize, m as usize, dt(dtype, DType::F32)?),
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
-fn rand(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, out: Option<&Bound<'_, PyAny>>) -> R {
+fn rand(
+    size: &Bound<'_, PyTuple>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    out: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (device, out);
     let s = to_usize_shape(&shape_args(size)?)?;
     let d = dt(dtype, DType::F32)?;
-    finish(with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?, requires_grad)
+    finish(
+        with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
-fn randn(size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, out: Option<&Bound<'_, PyAny>>) -> R {
+fn randn(
+    size: &Bound<'_, PyTuple>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    out: Option<&Bound<'_, PyAny>>,
+) -> R {
     let _ = (device, out);
     let s = to_usize_shape(&shape_args(size)?)?;
     let d = dt(dtype, DType::F32)?;
-    finish(with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?, requires_grad)
+    finish(
+        with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
-fn rand_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn rand_like(
+    input: PyRef<'_, PyTensor>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let d = dt(dtype, input.t.dtype())?;
-    finish(creation::rand(input.t.shape(), 0.0, 1.0, d, None)?, requires_grad)
+    finish(
+        creation::rand(input.t.shape(), 0.0, 1.0, d, None)?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
-fn randn_like(input: PyRef<'_, PyTensor>, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn randn_like(
+    input: PyRef<'_, PyTensor>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let d = dt(dtype, input.t.dtype())?;
-    finish(creation::randn(input.t.shape(), 0.0, 1.0, d, None)?, requires_grad)
+    finish(
+        creation::randn(input.t.shape(), 0.0, 1.0, d, None)?,
+        requires_grad,
+    )
 }
 
 /// `randint(high, size)` or `randint(low, high, size)`.
 #[pyfunction]
 #[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
-fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn randint(
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = (device, requires_grad);
     let mut nums: Vec<i64> = Vec::new();
     let mut shp: Option<Vec<i64>> = size.map(|s| s.extract::<Vec<i64>>()).transpose()?;
@@ -283,16 +458,30 @@ fn randint(args: &Bound<'_, PyTuple>, size: Option<&Bound<'_, PyAny>>, generator
     let (lo, hi) = match nums.as_slice() {
         [h] => (0, *h),
         [l, h] => (*l, *h),
-        _ => return Err(pyo3::exceptions::PyTypeError::new_err("randint() expects (high, size) or (low, high, size)")),
+        _ => {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "randint() expects (high, size) or (low, high, size)",
+            ))
+        }
     };
-    let s = to_usize_shape(&shp.ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("randint() missing required argument 'size'"))?)?;
+    let s = to_usize_shape(&shp.ok_or_else(|| {
+        pyo3::exceptions::PyTypeError::new_err("randint() missing required argument 'size'")
+    })?)?;
     let d = dt(dtype, DType::I64)?;
-    Ok(wrap(with_generator(generator, |g| creation::randint(lo, hi, &s, d, g))?))
+    Ok(wrap(with_generator(generator, |g| {
+        creation::randint(lo, hi, &s, d, g)
+    })?))
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
-fn randperm(n: i64, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn randperm(
+    n: i64,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let _ = (device, requires_grad);
     if n < 0 {
         // (sic: PyTorch's message has no space before the number)
@@ -307,7 +496,14 @@ fn randperm(n: i64, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'
 /// `normal(mean, std, size)` with float arguments, or tensor mean/std.
 #[pyfunction]
 #[pyo3(signature = (mean=None, std=None, size=None, *, generator=None, dtype=None, requires_grad=false))]
-fn normal(mean: Option<&Bound<'_, PyAny>>, std: Option<&Bound<'_, PyAny>>, size: Option<Vec<i64>>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+fn normal(
+    mean: Option<&Bound<'_, PyAny>>,
+    std: Option<&Bound<'_, PyAny>>,
+    size: Option<Vec<i64>>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
     let as_t = |o: Option<&Bound<'_, PyAny>>, d: f64| -> PyResult<Tensor> {
         match o {
             None => Ok(creation::full(&[], d, DType::F32)),
@@ -322,7 +518,14 @@ fn normal(mean: Option<&Bound<'_, PyAny>>, std: Option<&Bound<'_, PyAny>>, size:
         Some(sz) => to_usize_shape(&sz)?,
         None => crate::tensor::layout::broadcast_shapes(m.shape(), s.shape())?.to_vec(),
     };
-    let d = dt(dtype, if m.dtype().is_float() { m.dtype() } else { DType::F32 })?;
+    let d = dt(
+        dtype,
+        if m.dtype().is_float() {
+            m.dtype()
+        } else {
+            DType::F32
+        },
+    )?;
     let z = with_generator(generator, |g| creation::randn(&shape, 0.0, 1.0, d, g))?;
     let r = binary::add(&binary::mul(&z, &s.cast_raw(d))?, &m.cast_raw(d))?;
     finish(r.detach(), requires_grad)
@@ -333,30 +536,49 @@ fn normal(mean: Option<&Bound<'_, PyAny>>, std: Option<&Bound<'_, PyAny>>, size:
 fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -> R {
     let p = input.t.to_f64_vec();
     if p.iter().any(|&pi| !(0.0..=1.0).contains(&pi)) {
-        return Err(Error::Runtime("Expected p_in >= 0 && p_in <= 1 to be true, but got false.".into()).into());
+        return Err(Error::Runtime(
+            "Expected p_in >= 0 && p_in <= 1 to be true, but got false.".into(),
+        )
+        .into());
     }
     let vals = with_generator(generator, |g| {
-        let draw = |r: &mut Rng| p.iter().map(|&pi| if r.uniform() < pi { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
+        let draw = |r: &mut Rng| {
+            p.iter()
+                .map(|&pi| if r.uniform() < pi { 1.0 } else { 0.0 })
+                .collect::<Vec<f64>>()
+        };
         Ok(match g {
             Some(r) => draw(r),
             None => creation::with_rng(draw),
         })
     })?;
-    Ok(wrap(Tensor::from_buffer(crate::tensor::access::buffer_from_f64(&vals, input.t.dtype()), input.t.shape())))
+    Ok(wrap(Tensor::from_buffer(
+        crate::tensor::access::buffer_from_f64(&vals, input.t.dtype()),
+        input.t.shape(),
+    )))
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, num_samples, replacement=false, *, generator=None))]
-fn multinomial(input: PyRef<'_, PyTensor>, num_samples: usize, replacement: bool, generator: Option<&Bound<'_, PyAny>>) -> R {
+fn multinomial(
+    input: PyRef<'_, PyTensor>,
+    num_samples: usize,
+    replacement: bool,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> R {
     let t = &input.t;
     let rows = if t.ndim() == 1 { 1 } else { t.shape()[0] };
     let n = *t.shape().last().unwrap_or(&0);
     let w = t.to_f64_vec();
     if !replacement && num_samples > n {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err("cannot sample n_sample > prob_dist.size(-1) samples without replacement"));
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement",
+        ));
     }
     if w.iter().any(|&x| x < 0.0 || !x.is_finite()) {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err("probability tensor contains either `inf`, `nan` or element < 0"));
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "probability tensor contains either `inf`, `nan` or element < 0",
+        ));
     }
     let out = with_generator(generator, |g| {
         let draw = |r: &mut Rng| {
@@ -387,7 +609,11 @@ fn multinomial(input: PyRef<'_, PyTensor>, num_samples: usize, replacement: bool
             None => creation::with_rng(draw),
         })
     })?;
-    let shape: Vec<usize> = if t.ndim() == 1 { vec![num_samples] } else { vec![rows, num_samples] };
+    let shape: Vec<usize> = if t.ndim() == 1 {
+        vec![num_samples]
+    } else {
+        vec![rows, num_samples]
+    };
     Ok(wrap(Tensor::from_vec(out, &shape)))
 }
 
@@ -403,7 +629,9 @@ fn _get_rng_state() -> Vec<u64> {
 
 #[pyfunction]
 fn _set_rng_state(state: Vec<u64>) -> PyResult<()> {
-    let s: [u64; 4] = state.try_into().map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid RNG state"))?;
+    let s: [u64; 4] = state
+        .try_into()
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err("invalid RNG state"))?;
     creation::with_rng(|r| r.set_state(s));
     Ok(())
 }
@@ -428,7 +656,12 @@ fn stack(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -
 
 #[pyfunction]
 #[pyo3(name = "where", signature = (condition, input=None, other=None))]
-fn where_(py: Python<'_>, condition: PyRef<'_, PyTensor>, input: Option<&Bound<'_, PyAny>>, other: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn where_(
+    py: Python<'_>,
+    condition: PyRef<'_, PyTensor>,
+    input: Option<&Bound<'_, PyAny>>,
+    other: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     match (input, other) {
         (Some(a), Some(b)) => {
             let (ta, tb) = match (a.downcast::<PyTensor>(), b.downcast::<PyTensor>()) {
@@ -451,7 +684,9 @@ fn where_(py: Python<'_>, condition: PyRef<'_, PyTensor>, input: Option<&Bound<'
             Ok(Py::new(py, wrap(binary::where_(&condition.t, &ta, &tb)?))?.into_any())
         }
         (None, None) => tuple_of(py, crate::ops::indexing::mask_to_indices(&condition.t)),
-        _ => Err(pyo3::exceptions::PyTypeError::new_err("where() expects condition, input and other")),
+        _ => Err(pyo3::exceptions::PyTypeError::new_err(
+            "where() expects condition, input and other",
+        )),
     }
 }
 
@@ -468,23 +703,56 @@ fn _set_grad_enabled(mode: bool) {
 /// `torch.autograd.grad`.
 #[pyfunction]
 #[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=false))]
-fn autograd_grad(py: Python<'_>, outputs: &Bound<'_, PyAny>, inputs: &Bound<'_, PyAny>, grad_outputs: Option<&Bound<'_, PyAny>>, retain_graph: Option<bool>, create_graph: bool, allow_unused: bool) -> PyResult<Py<PyAny>> {
-    let outs = if outputs.downcast::<PyTensor>().is_ok() { vec![as_tensor(outputs)?] } else { tensors_of(outputs)? };
-    let ins = if inputs.downcast::<PyTensor>().is_ok() { vec![as_tensor(inputs)?] } else { tensors_of(inputs)? };
+fn autograd_grad(
+    py: Python<'_>,
+    outputs: &Bound<'_, PyAny>,
+    inputs: &Bound<'_, PyAny>,
+    grad_outputs: Option<&Bound<'_, PyAny>>,
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    allow_unused: bool,
+) -> PyResult<Py<PyAny>> {
+    let outs = if outputs.downcast::<PyTensor>().is_ok() {
+        vec![as_tensor(outputs)?]
+    } else {
+        tensors_of(outputs)?
+    };
+    let ins = if inputs.downcast::<PyTensor>().is_ok() {
+        vec![as_tensor(inputs)?]
+    } else {
+        tensors_of(inputs)?
+    };
     let gos: Vec<Option<Tensor>> = match grad_outputs {
         None => vec![None; outs.len()],
         Some(g) if g.is_none() => vec![None; outs.len()],
         Some(g) if g.downcast::<PyTensor>().is_ok() => vec![Some(as_tensor(g)?)],
-        Some(g) => g.try_iter()?.map(|x| {
-            let x = x?;
-            if x.is_none() { Ok(None) } else { as_tensor(&x).map(Some) }
-        }).collect::<PyResult<_>>()?,
+        Some(g) => g
+            .try_iter()?
+            .map(|x| {
+                let x = x?;
+                if x.is_none() {
+                    Ok(None)
+                } else {
+                    as_tensor(&x).map(Some)
+                }
+            })
+            .collect::<PyResult<_>>()?,
     };
-    let grads = autograd::grad(&outs, &ins, &gos, retain_graph.unwrap_or(create_graph), create_graph, allow_unused)?;
-    let items: Vec<Py<PyAny>> = grads.into_iter().map(|g| match g {
-        Some(t) => Py::new(py, wrap(t)).map(|p| p.into_any()),
-        None => Ok(py.None()),
-    }).collect::<PyResult<_>>()?;
+    let grads = autograd::grad(
+        &outs,
+        &ins,
+        &gos,
+        retain_graph.unwrap_or(create_graph),
+        create_graph,
+        allow_unused,
+    )?;
+    let items: Vec<Py<PyAny>> = grads
+        .into_iter()
+        .map(|g| match g {
+            Some(t) => Py::new(py, wrap(t)).map(|p| p.into_any()),
+            None => Ok(py.None()),
+        })
+        .collect::<PyResult<_>>()?;
     Ok(PyTuple::new(py, items)?.into_any().unbind())
 }
 
@@ -499,15 +767,29 @@ fn get_num_threads() -> usize {
 }
 
 #[pyfunction]
-fn result_type(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<super::py_dtype::PyDType>> {
+fn result_type(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<Py<super::py_dtype::PyDType>> {
     let ta = as_tensor(a)?;
     let tb = super::convert::operand(b, &ta)?;
-    Ok(super::py_dtype::dtype_object(py, binary::result_dtype(&ta, &tb)))
+    Ok(super::py_dtype::dtype_object(
+        py,
+        binary::result_dtype(&ta, &tb),
+    ))
 }
 
 #[pyfunction]
-fn promote_types(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<super::py_dtype::PyDType>> {
-    Ok(super::py_dtype::dtype_object(py, DType::promote(dtype_arg(a)?, dtype_arg(b)?)))
+fn promote_types(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<Py<super::py_dtype::PyDType>> {
+    Ok(super::py_dtype::dtype_object(
+        py,
+        DType::promote(dtype_arg(a)?, dtype_arg(b)?),
+    ))
 }
 
 // ---- functional ops used by rustdl.nn.functional ----
@@ -544,7 +826,9 @@ fn gelu(input: PyRef<'_, PyTensor>, approximate: &str) -> R {
     match approximate {
         "none" => Ok(wrap(unary::gelu(&input.t, false)?)),
         "tanh" => Ok(wrap(unary::gelu(&input.t, true)?)),
-        other => Err(pyo3::exceptions::PyRuntimeError::new_err(format!("approximate argument must be either none or tanh (got '{other}')"))),
+        other => Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "approximate argument must be either none or tanh (got '{other}')"
+        ))),
     }
 }
 
@@ -584,20 +868,30 @@ simple_act!(logsigmoid, unary::logsigmoid);
 #[pyfunction]
 #[pyo3(signature = (input, pad, mode="constant", value=None))]
 fn pad(input: PyRef<'_, PyTensor>, pad: Vec<i64>, mode: &str, value: Option<f64>) -> R {
-    Ok(wrap(shape_extra::pad(&input.t, &pad, mode, value.unwrap_or(0.0))?))
+    Ok(wrap(shape_extra::pad(
+        &input.t,
+        &pad,
+        mode,
+        value.unwrap_or(0.0),
+    )?))
 }
 
 #[pyfunction]
 #[pyo3(signature = (input, p=0.5, training=true))]
 fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
     if !(0.0..=1.0).contains(&p) {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!("dropout probability has to be between 0 and 1, but got {p}")));
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "dropout probability has to be between 0 and 1, but got {p}"
+        )));
     }
     if !training || p == 0.0 {
         return Ok(wrap(input.t.clone()));
     }
     if p == 1.0 {
-        return Ok(wrap(binary::mul(&input.t, &creation::scalar_like(0.0, &input.t))?));
+        return Ok(wrap(binary::mul(
+            &input.t,
+            &creation::scalar_like(0.0, &input.t),
+        )?));
     }
     // inverted dropout: keep with prob 1-p and scale by 1/(1-p)
     let mask = creation::bernoulli(input.t.shape(), 1.0 - p, input.t.dtype());
@@ -617,18 +911,54 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_autograd_grad", wrap_pyfunction!(autograd_grad, m)?)?;
     m.add("where", wrap_pyfunction!(where_, m)?)?;
     for f in [
-        wrap_pyfunction!(from_numpy, m)?, wrap_pyfunction!(zeros, m)?, wrap_pyfunction!(ones, m)?, wrap_pyfunction!(empty, m)?,
-        wrap_pyfunction!(full, m)?, wrap_pyfunction!(zeros_like, m)?, wrap_pyfunction!(ones_like, m)?, wrap_pyfunction!(empty_like, m)?,
-        wrap_pyfunction!(full_like, m)?, wrap_pyfunction!(arange, m)?, wrap_pyfunction!(linspace, m)?, wrap_pyfunction!(eye, m)?,
-        wrap_pyfunction!(rand, m)?, wrap_pyfunction!(randn, m)?, wrap_pyfunction!(rand_like, m)?, wrap_pyfunction!(randn_like, m)?,
-        wrap_pyfunction!(randint, m)?, wrap_pyfunction!(randperm, m)?, wrap_pyfunction!(normal, m)?, wrap_pyfunction!(bernoulli, m)?,
-        wrap_pyfunction!(multinomial, m)?, wrap_pyfunction!(manual_seed, m)?, wrap_pyfunction!(_get_rng_state, m)?, wrap_pyfunction!(_set_rng_state, m)?,
-        wrap_pyfunction!(cat, m)?, wrap_pyfunction!(stack, m)?, wrap_pyfunction!(is_grad_enabled, m)?, wrap_pyfunction!(_set_grad_enabled, m)?,
-        wrap_pyfunction!(set_num_threads, m)?, wrap_pyfunction!(get_num_threads, m)?, wrap_pyfunction!(result_type, m)?, wrap_pyfunction!(promote_types, m)?,
-        wrap_pyfunction!(softmax, m)?, wrap_pyfunction!(log_softmax, m)?, wrap_pyfunction!(leaky_relu, m)?, wrap_pyfunction!(gelu, m)?,
-        wrap_pyfunction!(elu, m)?, wrap_pyfunction!(softplus, m)?, wrap_pyfunction!(hardtanh, m)?, wrap_pyfunction!(silu, m)?,
-        wrap_pyfunction!(mish, m)?, wrap_pyfunction!(softsign, m)?, wrap_pyfunction!(hardsigmoid, m)?, wrap_pyfunction!(hardswish, m)?,
-        wrap_pyfunction!(logsigmoid, m)?, wrap_pyfunction!(pad, m)?, wrap_pyfunction!(dropout, m)?, wrap_pyfunction!(_sum_to, m)?,
+        wrap_pyfunction!(from_numpy, m)?,
+        wrap_pyfunction!(zeros, m)?,
+        wrap_pyfunction!(ones, m)?,
+        wrap_pyfunction!(empty, m)?,
+        wrap_pyfunction!(full, m)?,
+        wrap_pyfunction!(zeros_like, m)?,
+        wrap_pyfunction!(ones_like, m)?,
+        wrap_pyfunction!(empty_like, m)?,
+        wrap_pyfunction!(full_like, m)?,
+        wrap_pyfunction!(arange, m)?,
+        wrap_pyfunction!(linspace, m)?,
+        wrap_pyfunction!(eye, m)?,
+        wrap_pyfunction!(rand, m)?,
+        wrap_pyfunction!(randn, m)?,
+        wrap_pyfunction!(rand_like, m)?,
+        wrap_pyfunction!(randn_like, m)?,
+        wrap_pyfunction!(randint, m)?,
+        wrap_pyfunction!(randperm, m)?,
+        wrap_pyfunction!(normal, m)?,
+        wrap_pyfunction!(bernoulli, m)?,
+        wrap_pyfunction!(multinomial, m)?,
+        wrap_pyfunction!(manual_seed, m)?,
+        wrap_pyfunction!(_get_rng_state, m)?,
+        wrap_pyfunction!(_set_rng_state, m)?,
+        wrap_pyfunction!(cat, m)?,
+        wrap_pyfunction!(stack, m)?,
+        wrap_pyfunction!(is_grad_enabled, m)?,
+        wrap_pyfunction!(_set_grad_enabled, m)?,
+        wrap_pyfunction!(set_num_threads, m)?,
+        wrap_pyfunction!(get_num_threads, m)?,
+        wrap_pyfunction!(result_type, m)?,
+        wrap_pyfunction!(promote_types, m)?,
+        wrap_pyfunction!(softmax, m)?,
+        wrap_pyfunction!(log_softmax, m)?,
+        wrap_pyfunction!(leaky_relu, m)?,
+        wrap_pyfunction!(gelu, m)?,
+        wrap_pyfunction!(elu, m)?,
+        wrap_pyfunction!(softplus, m)?,
+        wrap_pyfunction!(hardtanh, m)?,
+        wrap_pyfunction!(silu, m)?,
+        wrap_pyfunction!(mish, m)?,
+        wrap_pyfunction!(softsign, m)?,
+        wrap_pyfunction!(hardsigmoid, m)?,
+        wrap_pyfunction!(hardswish, m)?,
+        wrap_pyfunction!(logsigmoid, m)?,
+        wrap_pyfunction!(pad, m)?,
+        wrap_pyfunction!(dropout, m)?,
+        wrap_pyfunction!(_sum_to, m)?,
     ] {
         m.add_function(f)?;
     }
@@ -639,7 +969,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// `backward(grads)` gets one gradient (or None) per output and returns one
 /// gradient (or None) per input.
 #[pyfunction]
-fn _record_function(name: String, inputs: Vec<PyRef<'_, PyTensor>>, outputs: Vec<PyRef<'_, PyTensor>>, backward: Py<PyAny>) -> PyResult<()> {
+fn _record_function(
+    name: String,
+    inputs: Vec<PyRef<'_, PyTensor>>,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+    backward: Py<PyAny>,
+) -> PyResult<()> {
     let ins: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
     let outs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
     let n_in = ins.len();
@@ -657,7 +992,10 @@ fn _record_function(name: String, inputs: Vec<PyRef<'_, PyTensor>>, outputs: Vec
                 .collect::<PyResult<_>>()
                 .map_err(|e| crate::Error::Runtime(e.to_string()))?;
             let r = backward
-                .call1(py, (PyTuple::new(py, gs).map_err(|e| crate::Error::Runtime(e.to_string()))?,))
+                .call1(
+                    py,
+                    (PyTuple::new(py, gs).map_err(|e| crate::Error::Runtime(e.to_string()))?,),
+                )
                 .map_err(|e| crate::Error::Runtime(format!("error in {name}.backward: {e}")))?;
             let r = r.bind(py);
             let items: Vec<Bound<'_, PyAny>> = r
@@ -679,7 +1017,11 @@ fn _record_function(name: String, inputs: Vec<PyRef<'_, PyTensor>>, outputs: Vec
                     } else {
                         i.downcast::<PyTensor>()
                             .map(|t| Some(t.borrow().t.clone()))
-                            .map_err(|_| crate::Error::Type(format!("{name}.backward must return Tensors or None")))
+                            .map_err(|_| {
+                                crate::Error::Type(format!(
+                                    "{name}.backward must return Tensors or None"
+                                ))
+                            })
                     }
                 })
                 .collect()

@@ -4,14 +4,14 @@
 //! Rust errors become the Python exception PyTorch raises for the same misuse.
 
 mod convert;
-mod py_conv;
-mod py_pool_norm;
 mod functions;
+mod py_conv;
 mod py_dtype;
 mod py_loss;
 mod py_machine;
 mod py_math;
 mod py_optim;
+mod py_pool_norm;
 mod py_shape;
 mod py_tensor;
 

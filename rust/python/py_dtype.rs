@@ -40,7 +40,10 @@ static DTYPES: PyOnceLock<Vec<Py<PyDType>>> = PyOnceLock::new();
 /// The singleton Python object for a dtype.
 pub fn dtype_object(py: Python<'_>, d: DType) -> Py<PyDType> {
     let all = DTYPES.get_or_init(py, || {
-        DType::ALL.iter().map(|&dtype| Py::new(py, PyDType { dtype }).expect("allocates")).collect()
+        DType::ALL
+            .iter()
+            .map(|&dtype| Py::new(py, PyDType { dtype }).expect("allocates"))
+            .collect()
     });
     let i = DType::ALL.iter().position(|&x| x == d).unwrap_or(0);
     all[i].clone_ref(py)
@@ -65,9 +68,14 @@ impl PyDevice {
         }
         let s: String = kind.extract()?;
         let (t, idx) = match s.split_once(':') {
-            Some((t, i)) => (t.to_string(), Some(i.parse::<i64>().map_err(|_| {
-                pyo3::exceptions::PyRuntimeError::new_err(format!("Invalid device string: '{s}'"))
-            })?)),
+            Some((t, i)) => (
+                t.to_string(),
+                Some(i.parse::<i64>().map_err(|_| {
+                    pyo3::exceptions::PyRuntimeError::new_err(format!(
+                        "Invalid device string: '{s}'"
+                    ))
+                })?),
+            ),
             None => (s.clone(), index),
         };
         if t != "cpu" && t != "cuda" && t != "wgpu" && t != "mps" && t != "meta" {
@@ -75,7 +83,10 @@ impl PyDevice {
                 "Expected one of cpu, cuda, wgpu device type at start of device string: {s}"
             )));
         }
-        Ok(PyDevice { r#type: t, index: idx })
+        Ok(PyDevice {
+            r#type: t,
+            index: idx,
+        })
     }
     fn __repr__(&self) -> String {
         match self.index {
@@ -108,7 +119,10 @@ impl PyDevice {
 }
 
 pub fn cpu_device() -> PyDevice {
-    PyDevice { r#type: "cpu".into(), index: None }
+    PyDevice {
+        r#type: "cpu".into(),
+        index: None,
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -17,7 +17,11 @@ fn cross_entropy_fused(
     reduction: &str,
 ) -> PyResult<PyTensor> {
     let r = Reduction::parse(reduction)?;
-    let (x, t, w) = (logits.t.clone(), target.t.clone(), weight.map(|w| w.t.clone()));
+    let (x, t, w) = (
+        logits.t.clone(),
+        target.t.clone(),
+        weight.map(|w| w.t.clone()),
+    );
     let out = if x.numel() > 1 << 16 {
         py.detach(|| loss::cross_entropy(&x, &t, w.as_ref(), ignore_index, label_smoothing, r))?
     } else {

@@ -25,7 +25,10 @@ pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
                 "a leaf Variable that requires grad is being used in an in-place operation.",
             ));
         }
-        if base.as_ref().is_some_and(|b| b.is_leaf() && b.requires_grad()) {
+        if base
+            .as_ref()
+            .is_some_and(|b| b.is_leaf() && b.requires_grad())
+        {
             return Err(PyRuntimeError::new_err(
                 "a view of a leaf Variable that requires grad is being used in an in-place operation.",
             ));
@@ -45,8 +48,16 @@ pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
             cap(target.dtype())
         )));
     }
-    let src = if result.shares_storage(target) { result.contiguous_raw() } else { result.clone() };
-    let src = if src.shares_storage(target) { crate::dispatch_all!(src.dtype(), T => Tensor::from_vec(src.to_vec::<T>(), src.shape())) } else { src };
+    let src = if result.shares_storage(target) {
+        result.contiguous_raw()
+    } else {
+        result.clone()
+    };
+    let src = if src.shares_storage(target) {
+        crate::dispatch_all!(src.dtype(), T => Tensor::from_vec(src.to_vec::<T>(), src.shape()))
+    } else {
+        src
+    };
     crate::tensor::access::write_into(target, &src)?;
     if !grad_on {
         return Ok(());
@@ -89,7 +100,9 @@ fn copy_slices(base: &Tensor, view: &Tensor, result: &Tensor) -> crate::Result<(
     let holder = base.detach();
     let (sh, st) = (vshape.clone(), vstrides.clone());
     autograd::record("CopySlices", &[base, result], &[&holder], move |g| {
-        let Some(g) = &g[0] else { return Ok(vec![None, None]) };
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None]);
+        };
         let gc = shape::contiguous(g)?;
         let g_result = shape::as_strided(&gc, &sh, &st, voff)?;
         let mask = creation::zeros(&bshape, DType::Bool);
@@ -182,7 +195,12 @@ fn cmp(op: CmpOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
 }
 
 /// `add`/`sub` with `alpha`.
-fn add_alpha(a: &Tensor, other: &Bound<'_, PyAny>, alpha: Option<f64>, negate: bool) -> PyResult<Tensor> {
+fn add_alpha(
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+    alpha: Option<f64>,
+    negate: bool,
+) -> PyResult<Tensor> {
     let b = operand(other, a)?;
     let alpha = alpha.unwrap_or(1.0) * if negate { -1.0 } else { 1.0 };
     if alpha == 1.0 {
@@ -218,7 +236,7 @@ fn div_mode(a: &Tensor, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -
 }
 
 /// Reductions accept `dim` as None, an int or a tuple.
-fn dims<'a>(d: &'a Option<Vec<i64>>) -> Option<&'a [i64]> {
+fn dims(d: &Option<Vec<i64>>) -> Option<&[i64]> {
     d.as_deref()
 }
 
@@ -268,7 +286,11 @@ impl PyTensor {
     fn __rfloordiv__(&self, o: &Bound<'_, PyAny>) -> R {
         let b = operand(o, &self.t)?;
         let dt = binary::result_dtype(&b, &self.t);
-        Ok(wrap(if dt.is_float() { unary::floor(&binary::div(&b, &self.t)?)? } else { binary::binary(BinOp::FloorDiv, &b, &self.t)? }))
+        Ok(wrap(if dt.is_float() {
+            unary::floor(&binary::div(&b, &self.t)?)?
+        } else {
+            binary::binary(BinOp::FloorDiv, &b, &self.t)?
+        }))
     }
     fn __mod__(&self, o: &Bound<'_, PyAny>) -> R {
         Ok(wrap(bin(BinOp::Rem, &self.t, o)?))
@@ -301,13 +323,25 @@ impl PyTensor {
         Ok(wrap(unary::bitwise_not(&self.t)?))
     }
     fn __and__(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::bitwise(LogicOp::And, &self.t, &operand(o, &self.t)?)?))
+        Ok(wrap(binary::bitwise(
+            LogicOp::And,
+            &self.t,
+            &operand(o, &self.t)?,
+        )?))
     }
     fn __or__(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::bitwise(LogicOp::Or, &self.t, &operand(o, &self.t)?)?))
+        Ok(wrap(binary::bitwise(
+            LogicOp::Or,
+            &self.t,
+            &operand(o, &self.t)?,
+        )?))
     }
     fn __xor__(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::bitwise(LogicOp::Xor, &self.t, &operand(o, &self.t)?)?))
+        Ok(wrap(binary::bitwise(
+            LogicOp::Xor,
+            &self.t,
+            &operand(o, &self.t)?,
+        )?))
     }
     fn __rand__(&self, o: &Bound<'_, PyAny>) -> R {
         self.__and__(o)
@@ -415,10 +449,18 @@ impl PyTensor {
         Ok(wrap(binary::pow(&a, &unary::to_dtype(&b, DType::F64)?)?))
     }
     fn maximum(&self, other: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::binary(BinOp::Maximum, &self.t, &as_tensor(other)?)?))
+        Ok(wrap(binary::binary(
+            BinOp::Maximum,
+            &self.t,
+            &as_tensor(other)?,
+        )?))
     }
     fn minimum(&self, other: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::binary(BinOp::Minimum, &self.t, &as_tensor(other)?)?))
+        Ok(wrap(binary::binary(
+            BinOp::Minimum,
+            &self.t,
+            &as_tensor(other)?,
+        )?))
     }
     fn fmax(&self, other: &Bound<'_, PyAny>) -> R {
         self.maximum(other)
@@ -458,7 +500,13 @@ impl PyTensor {
         Ok(e.data::<bool>().iter().all(|&b| b))
     }
     #[pyo3(signature = (other, rtol=1e-5, atol=1e-8, equal_nan=false))]
-    fn allclose(&self, other: PyRef<'_, PyTensor>, rtol: f64, atol: f64, equal_nan: bool) -> PyResult<bool> {
+    fn allclose(
+        &self,
+        other: PyRef<'_, PyTensor>,
+        rtol: f64,
+        atol: f64,
+        equal_nan: bool,
+    ) -> PyResult<bool> {
         let s = crate::tensor::layout::broadcast_shapes(self.t.shape(), other.t.shape())?;
         let a = crate::ops::shape::expand_to(&self.t.detach(), &s)?.to_f64_vec();
         let b = crate::ops::shape::expand_to(&other.t.detach(), &s)?.to_f64_vec();
@@ -478,19 +526,39 @@ impl PyTensor {
         let s = crate::tensor::layout::broadcast_shapes(self.t.shape(), b.shape())?;
         let a = crate::ops::shape::expand_to(&self.t.detach(), &s)?.to_f64_vec();
         let bv = crate::ops::shape::expand_to(&b.detach(), &s)?.to_f64_vec();
-        let v: Vec<bool> = a.iter().zip(&bv).map(|(&x, &y)| {
-            if x.is_nan() || y.is_nan() { equal_nan && x.is_nan() && y.is_nan() } else { x == y || (x - y).abs() <= atol + rtol * y.abs() }
-        }).collect();
+        let v: Vec<bool> = a
+            .iter()
+            .zip(&bv)
+            .map(|(&x, &y)| {
+                if x.is_nan() || y.is_nan() {
+                    equal_nan && x.is_nan() && y.is_nan()
+                } else {
+                    x == y || (x - y).abs() <= atol + rtol * y.abs()
+                }
+            })
+            .collect();
         Ok(wrap(Tensor::from_vec(v, &s)))
     }
     fn logical_and(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::logical(LogicOp::And, &self.t, &operand(o, &self.t)?)?))
+        Ok(wrap(binary::logical(
+            LogicOp::And,
+            &self.t,
+            &operand(o, &self.t)?,
+        )?))
     }
     fn logical_or(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::logical(LogicOp::Or, &self.t, &operand(o, &self.t)?)?))
+        Ok(wrap(binary::logical(
+            LogicOp::Or,
+            &self.t,
+            &operand(o, &self.t)?,
+        )?))
     }
     fn logical_xor(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::logical(LogicOp::Xor, &self.t, &operand(o, &self.t)?)?))
+        Ok(wrap(binary::logical(
+            LogicOp::Xor,
+            &self.t,
+            &operand(o, &self.t)?,
+        )?))
     }
     fn logical_not(&self) -> R {
         Ok(wrap(unary::logical_not(&self.t)?))
@@ -512,7 +580,10 @@ impl PyTensor {
         // start + weight * (end - start)
         let e = operand(end, &self.t)?;
         let w = operand(weight, &self.t)?;
-        Ok(wrap(binary::add(&self.t, &binary::mul(&w, &binary::sub(&e, &self.t)?)?)?))
+        Ok(wrap(binary::add(
+            &self.t,
+            &binary::mul(&w, &binary::sub(&e, &self.t)?)?,
+        )?))
     }
     fn atan2(&self, other: &Bound<'_, PyAny>) -> R {
         let b = operand(other, &self.t)?;
@@ -550,23 +621,40 @@ impl PyTensor {
         Ok(wrap(unary::exp(&self.t)?))
     }
     fn exp2(&self) -> R {
-        let two = crate::ops::creation::full(&[], 2.0, if self.t.dtype().is_float() { self.t.dtype() } else { DType::F32 });
+        let two = crate::ops::creation::full(
+            &[],
+            2.0,
+            if self.t.dtype().is_float() {
+                self.t.dtype()
+            } else {
+                DType::F32
+            },
+        );
         Ok(wrap(binary::pow(&two, &self.t)?))
     }
     fn expm1(&self) -> R {
         let e = unary::exp(&self.t)?;
-        Ok(wrap(binary::sub(&e, &crate::ops::creation::scalar_like(1.0, &e))?))
+        Ok(wrap(binary::sub(
+            &e,
+            &crate::ops::creation::scalar_like(1.0, &e),
+        )?))
     }
     fn log(&self) -> R {
         Ok(wrap(unary::log(&self.t)?))
     }
     fn log2(&self) -> R {
         let l = unary::log(&self.t)?;
-        Ok(wrap(binary::div(&l, &crate::ops::creation::scalar_like(std::f64::consts::LN_2, &l))?))
+        Ok(wrap(binary::div(
+            &l,
+            &crate::ops::creation::scalar_like(std::f64::consts::LN_2, &l),
+        )?))
     }
     fn log10(&self) -> R {
         let l = unary::log(&self.t)?;
-        Ok(wrap(binary::div(&l, &crate::ops::creation::scalar_like(std::f64::consts::LN_10, &l))?))
+        Ok(wrap(binary::div(
+            &l,
+            &crate::ops::creation::scalar_like(std::f64::consts::LN_10, &l),
+        )?))
     }
     fn log1p(&self) -> R {
         Ok(wrap(unary::log1p(&self.t)?))
@@ -581,8 +669,15 @@ impl PyTensor {
         Ok(wrap(binary::mul(&self.t, &self.t)?))
     }
     fn reciprocal(&self) -> R {
-        let x = if self.t.dtype().is_float() { self.t.clone() } else { unary::to_dtype(&self.t, DType::F32)? };
-        Ok(wrap(binary::div(&crate::ops::creation::scalar_like(1.0, &x), &x)?))
+        let x = if self.t.dtype().is_float() {
+            self.t.clone()
+        } else {
+            unary::to_dtype(&self.t, DType::F32)?
+        };
+        Ok(wrap(binary::div(
+            &crate::ops::creation::scalar_like(1.0, &x),
+            &x,
+        )?))
     }
     fn sin(&self) -> R {
         Ok(wrap(unary::sin(&self.t)?))
@@ -591,7 +686,10 @@ impl PyTensor {
         Ok(wrap(unary::cos(&self.t)?))
     }
     fn tan(&self) -> R {
-        Ok(wrap(binary::div(&unary::sin(&self.t)?, &unary::cos(&self.t)?)?))
+        Ok(wrap(binary::div(
+            &unary::sin(&self.t)?,
+            &unary::cos(&self.t)?,
+        )?))
     }
     fn tanh(&self) -> R {
         Ok(wrap(unary::tanh(&self.t)?))
@@ -647,34 +745,74 @@ impl PyTensor {
             return Ok(wrap(x.clone()));
         }
         let out = match x.dtype() {
-            DType::F64 => crate::ops::map::map1(x, |v: f64| if v.is_nan() { 0.0 } else if v == f64::INFINITY { f64::MAX } else if v == f64::NEG_INFINITY { f64::MIN } else { v }),
-            _ => crate::ops::map::map1(x, |v: f32| if v.is_nan() { 0.0 } else if v == f32::INFINITY { f32::MAX } else if v == f32::NEG_INFINITY { f32::MIN } else { v }),
+            DType::F64 => crate::ops::map::map1(x, |v: f64| {
+                if v.is_nan() {
+                    0.0
+                } else if v == f64::INFINITY {
+                    f64::MAX
+                } else if v == f64::NEG_INFINITY {
+                    f64::MIN
+                } else {
+                    v
+                }
+            }),
+            _ => crate::ops::map::map1(x, |v: f32| {
+                if v.is_nan() {
+                    0.0
+                } else if v == f32::INFINITY {
+                    f32::MAX
+                } else if v == f32::NEG_INFINITY {
+                    f32::MIN
+                } else {
+                    v
+                }
+            }),
         };
         Ok(wrap(out))
     }
 
     // ---- reductions ----
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn sum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    fn sum(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> R {
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let d = dims_arg(dim)?;
         Ok(wrap(reduce::sum(&x, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn mean(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    fn mean(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> R {
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let d = dims_arg(dim)?;
         Ok(wrap(reduce::mean(&x, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn nansum(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    fn nansum(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> R {
         let nan = unary::isnan(&self.t)?;
         let z = crate::ops::creation::scalar_like(0.0, &self.t);
         let x = binary::where_(&nan, &z, &self.t)?;
         PyTensor { t: x }.sum(dim, keepdim, dtype)
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn prod(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    fn prod(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> R {
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let d = dims_arg(dim)?;
         Ok(wrap(reduce::prod(&x, dims(&d), keepdim)?))
@@ -691,11 +829,21 @@ impl PyTensor {
     }
     /// `max()`, `max(dim, keepdim)` -> (values, indices), or `max(other)`.
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn max(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn max(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         minmax(py, &self.t, dim, keepdim, true)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn min(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn min(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         minmax(py, &self.t, dim, keepdim, false)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
@@ -707,12 +855,24 @@ impl PyTensor {
         Ok(wrap(reduce::argmax(&self.t, dim, keepdim, false)?))
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
-    fn var(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<&Bound<'_, PyAny>>, keepdim: bool, correction: Option<f64>) -> R {
+    fn var(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        unbiased: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        correction: Option<f64>,
+    ) -> R {
         let (d, c) = var_args(dim, unbiased, correction)?;
         Ok(wrap(reduce::var(&self.t, dims(&d), c, keepdim)?))
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
-    fn std(&self, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<&Bound<'_, PyAny>>, keepdim: bool, correction: Option<f64>) -> R {
+    fn std(
+        &self,
+        dim: Option<&Bound<'_, PyAny>>,
+        unbiased: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        correction: Option<f64>,
+    ) -> R {
         let (d, c) = var_args(dim, unbiased, correction)?;
         Ok(wrap(reduce::std(&self.t, dims(&d), c, keepdim)?))
     }
@@ -735,11 +895,21 @@ impl PyTensor {
     #[pyo3(signature = (dim, keepdim=false))]
     fn logsumexp(&self, dim: &Bound<'_, PyAny>, keepdim: bool) -> R {
         let d = dims_arg(Some(dim))?.unwrap_or_default();
-        let d = if d.is_empty() { (0..self.t.ndim() as i64).collect() } else { d };
+        let d = if d.is_empty() {
+            (0..self.t.ndim() as i64).collect()
+        } else {
+            d
+        };
         Ok(wrap(reduce::logsumexp(&self.t, &d, keepdim)?))
     }
     #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
-    fn norm(&self, p: Option<&Bound<'_, PyAny>>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> R {
+    fn norm(
+        &self,
+        p: Option<&Bound<'_, PyAny>>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> R {
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let p = norm_p(p)?;
         let d = dims_arg(dim)?;
@@ -768,7 +938,11 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn count_nonzero(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
-        let nz = binary::compare(CmpOp::Ne, &self.t, &crate::ops::creation::scalar_like(0.0, &self.t))?;
+        let nz = binary::compare(
+            CmpOp::Ne,
+            &self.t,
+            &crate::ops::creation::scalar_like(0.0, &self.t),
+        )?;
         let d = dims_arg(dim)?;
         Ok(wrap(reduce::sum(&nz, dims(&d), keepdim)?))
     }
@@ -798,13 +972,21 @@ impl PyTensor {
 
     // ---- in-place ----
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+    fn add_<'py>(
+        slf: PyRef<'py, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = add_alpha(&inplace_src(&slf.t)?, other, alpha, false)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+    fn sub_<'py>(
+        slf: PyRef<'py, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = add_alpha(&inplace_src(&slf.t)?, other, alpha, true)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
@@ -815,7 +997,11 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (other, *, rounding_mode=None))]
-    fn div_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<PyRef<'py, Self>> {
+    fn div_<'py>(
+        slf: PyRef<'py, Self>,
+        other: &Bound<'_, PyAny>,
+        rounding_mode: Option<&str>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = div_mode(&inplace_src(&slf.t)?, other, rounding_mode)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
@@ -826,7 +1012,11 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp_<'py>(slf: PyRef<'py, Self>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+    fn clamp_<'py>(
+        slf: PyRef<'py, Self>,
+        min: Option<&Bound<'_, PyAny>>,
+        max: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = clamp_any(&inplace_src(&slf.t)?, min, max)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
@@ -885,40 +1075,82 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (src, non_blocking=false))]
-    fn copy_<'py>(slf: PyRef<'py, Self>, src: &Bound<'_, PyAny>, non_blocking: bool) -> PyResult<PyRef<'py, Self>> {
+    fn copy_<'py>(
+        slf: PyRef<'py, Self>,
+        src: &Bound<'_, PyAny>,
+        non_blocking: bool,
+    ) -> PyResult<PyRef<'py, Self>> {
         let _ = non_blocking;
         let s = as_tensor(src)?;
         let s = crate::ops::shape::expand_to(&s, slf.t.shape())?;
-        let s = if s.dtype() != slf.t.dtype() { unary::to_dtype(&s, slf.t.dtype())? } else { s };
-        let s = if s.shares_storage(&slf.t) { crate::ops::shape::clone(&s)? } else { crate::ops::shape::contiguous(&s)? };
-        let s = if s.shares_storage(&slf.t) { crate::ops::shape::clone(&s)? } else { s };
+        let s = if s.dtype() != slf.t.dtype() {
+            unary::to_dtype(&s, slf.t.dtype())?
+        } else {
+            s
+        };
+        let s = if s.shares_storage(&slf.t) {
+            crate::ops::shape::clone(&s)?
+        } else {
+            crate::ops::shape::contiguous(&s)?
+        };
+        let s = if s.shares_storage(&slf.t) {
+            crate::ops::shape::clone(&s)?
+        } else {
+            s
+        };
         // copy_ is differentiable in src; route through assign_inplace
-        let r = if s.requires_grad() { crate::ops::shape::clone(&s)? } else { s };
+        let r = if s.requires_grad() {
+            crate::ops::shape::clone(&s)?
+        } else {
+            s
+        };
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
-    fn masked_fill_<'py>(slf: PyRef<'py, Self>, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+    fn masked_fill_<'py>(
+        slf: PyRef<'py, Self>,
+        mask: PyRef<'_, PyTensor>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let v = operand(value, &slf.t)?;
         let r = crate::ops::index::masked_fill(&slf.t, &mask.t, &v)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (end, weight))]
-    fn lerp_<'py>(slf: PyRef<'py, Self>, end: &Bound<'_, PyAny>, weight: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+    fn lerp_<'py>(
+        slf: PyRef<'py, Self>,
+        end: &Bound<'_, PyAny>,
+        weight: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = slf.lerp(end, weight)?.t;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (mean=0.0, std=1.0, *, generator=None))]
-    fn normal_<'py>(slf: PyRef<'py, Self>, mean: f64, std: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
-        let r = super::functions::with_generator(generator, |g| crate::ops::creation::randn(slf.t.shape(), mean, std, slf.t.dtype(), g))?;
+    fn normal_<'py>(
+        slf: PyRef<'py, Self>,
+        mean: f64,
+        std: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let r = super::functions::with_generator(generator, |g| {
+            crate::ops::creation::randn(slf.t.shape(), mean, std, slf.t.dtype(), g)
+        })?;
         check_inplace_leaf(&slf.t)?;
         crate::tensor::access::write_into(&slf.t, &r)?;
         Ok(slf)
     }
     #[pyo3(signature = (from=0.0, to=1.0, *, generator=None))]
-    fn uniform_<'py>(slf: PyRef<'py, Self>, from: f64, to: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
-        let r = super::functions::with_generator(generator, |g| crate::ops::creation::rand(slf.t.shape(), from, to, slf.t.dtype(), g))?;
+    fn uniform_<'py>(
+        slf: PyRef<'py, Self>,
+        from: f64,
+        to: f64,
+        generator: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let r = super::functions::with_generator(generator, |g| {
+            crate::ops::creation::rand(slf.t.shape(), from, to, slf.t.dtype(), g)
+        })?;
         check_inplace_leaf(&slf.t)?;
         crate::tensor::access::write_into(&slf.t, &r)?;
         Ok(slf)
@@ -938,10 +1170,16 @@ fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
 }
 
 /// clamp with number or tensor bounds.
-pub fn clamp_any(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+pub fn clamp_any(
+    t: &Tensor,
+    min: Option<&Bound<'_, PyAny>>,
+    max: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Tensor> {
     let min = min.filter(|m| !m.is_none());
     let max = max.filter(|m| !m.is_none());
-    let is_tensor = |o: &Option<&Bound<'_, PyAny>>| o.map(|v| v.downcast::<PyTensor>().is_ok()).unwrap_or(false);
+    let is_tensor = |o: &Option<&Bound<'_, PyAny>>| {
+        o.map(|v| v.downcast::<PyTensor>().is_ok()).unwrap_or(false)
+    };
     if is_tensor(&min) || is_tensor(&max) {
         let mut r = t.clone();
         if let Some(m) = min {
@@ -956,8 +1194,12 @@ pub fn clamp_any(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<
     let hi = max.map(|m| m.extract::<f64>()).transpose()?;
     let out = unary::clamp(t, lo, hi)?;
     // a float bound on an integer tensor promotes, as PyTorch
-    let float_bound = min.map(|m| m.is_instance_of::<pyo3::types::PyFloat>()).unwrap_or(false)
-        || max.map(|m| m.is_instance_of::<pyo3::types::PyFloat>()).unwrap_or(false);
+    let float_bound = min
+        .map(|m| m.is_instance_of::<pyo3::types::PyFloat>())
+        .unwrap_or(false)
+        || max
+            .map(|m| m.is_instance_of::<pyo3::types::PyFloat>())
+            .unwrap_or(false);
     if float_bound && !t.dtype().is_float() {
         let mut r = unary::to_dtype(t, DType::F32)?;
         r = unary::clamp(&r, lo, hi)?;
@@ -966,7 +1208,11 @@ pub fn clamp_any(t: &Tensor, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<
     Ok(out)
 }
 
-fn var_args(dim: Option<&Bound<'_, PyAny>>, unbiased: Option<&Bound<'_, PyAny>>, correction: Option<f64>) -> PyResult<(Option<Vec<i64>>, f64)> {
+fn var_args(
+    dim: Option<&Bound<'_, PyAny>>,
+    unbiased: Option<&Bound<'_, PyAny>>,
+    correction: Option<f64>,
+) -> PyResult<(Option<Vec<i64>>, f64)> {
     // `var(True)` passes unbiased positionally in old code.
     let mut d = None;
     let mut c = 1.0;
@@ -1001,7 +1247,9 @@ pub fn norm_p(p: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
                     "inf" => Ok(f64::INFINITY),
                     "-inf" => Ok(f64::NEG_INFINITY),
                     "nuc" => Err(PyRuntimeError::new_err("nuclear norm is not supported")),
-                    other => Err(PyRuntimeError::new_err(format!("unknown norm type {other}"))),
+                    other => Err(PyRuntimeError::new_err(format!(
+                        "unknown norm type {other}"
+                    ))),
                 };
             }
             Ok(p.extract::<f64>()?)
@@ -1009,7 +1257,13 @@ pub fn norm_p(p: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
     }
 }
 
-fn minmax(py: Python<'_>, t: &Tensor, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Py<PyAny>> {
+fn minmax(
+    py: Python<'_>,
+    t: &Tensor,
+    dim: Option<&Bound<'_, PyAny>>,
+    keepdim: bool,
+    is_max: bool,
+) -> PyResult<Py<PyAny>> {
     match dim {
         None => Ok(Py::new(py, wrap(reduce::amax(t, None, false, is_max).map_err(|e| match e {
             Error::Index(_) => Error::Runtime(format!("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", if is_max { "max" } else { "min" })),
@@ -1029,6 +1283,9 @@ fn minmax(py: Python<'_>, t: &Tensor, dim: Option<&Bound<'_, PyAny>>, keepdim: b
 
 /// Shared by module-level functions.
 pub fn tuple_of(py: Python<'_>, ts: Vec<Tensor>) -> PyResult<Py<PyAny>> {
-    let items: Vec<Py<PyAny>> = ts.into_iter().map(|t| Py::new(py, wrap(t)).map(|p| p.into_any())).collect::<PyResult<_>>()?;
+    let items: Vec<Py<PyAny>> = ts
+        .into_iter()
+        .map(|t| Py::new(py, wrap(t)).map(|p| p.into_any()))
+        .collect::<PyResult<_>>()?;
     Ok(PyTuple::new(py, items)?.into_any().unbind())
 }

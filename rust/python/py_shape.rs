@@ -22,7 +22,9 @@ fn slice_item(s: &Bound<'_, PySlice>) -> PyResult<IndexItem> {
     };
     let step = get("step")?.unwrap_or(1);
     if step <= 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("step must be greater than zero"));
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "step must be greater than zero",
+        ));
     }
     Ok(IndexItem::Slice(get("start")?, get("stop")?, step))
 }
@@ -50,14 +52,22 @@ fn parse_one(obj: &Bound<'_, PyAny>) -> PyResult<IndexItem> {
     if let Ok(i) = obj.extract::<i64>() {
         return Ok(IndexItem::Int(i));
     }
-    if obj.downcast::<PyList>().is_ok() || obj.hasattr("__array__")? || obj.downcast::<PyTuple>().is_ok() || obj.hasattr("__len__")? {
+    if obj.downcast::<PyList>().is_ok()
+        || obj.hasattr("__array__")?
+        || obj.downcast::<PyTuple>().is_ok()
+        || obj.hasattr("__len__")?
+    {
         let t = as_tensor(obj)?;
         if t.dtype().is_float() && t.numel() > 0 {
             return Err(pyo3::exceptions::PyIndexError::new_err(
                 "tensors used as indices must be long, int, byte or bool tensors",
             ));
         }
-        let t = if t.numel() == 0 { t.cast_raw(DType::I64) } else { t };
+        let t = if t.numel() == 0 {
+            t.cast_raw(DType::I64)
+        } else {
+            t
+        };
         return Ok(IndexItem::Tensor(t));
     }
     Err(pyo3::exceptions::PyIndexError::new_err(format!(
@@ -87,12 +97,17 @@ impl PyTensor {
         let items = parse_index(key)?;
         let v = operand(value, &self.t)?;
         let simple = items.iter().all(|i| !matches!(i, IndexItem::Tensor(_)));
-        let needs_graph = crate::autograd::is_grad_enabled() && (self.t.requires_grad() || v.requires_grad());
+        let needs_graph =
+            crate::autograd::is_grad_enabled() && (self.t.requires_grad() || v.requires_grad());
         if simple && !needs_graph {
             // Fast path: write straight through the view.
             let view = getitem(&self.t, &items)?;
             let v = v.cast_raw(self.t.dtype());
-            let v = if v.shares_storage(&self.t) { crate::dispatch_all!(v.dtype(), T => Tensor::from_vec(v.to_vec::<T>(), v.shape())) } else { v };
+            let v = if v.shares_storage(&self.t) {
+                crate::dispatch_all!(v.dtype(), T => Tensor::from_vec(v.to_vec::<T>(), v.shape()))
+            } else {
+                v
+            };
             crate::tensor::access::write_into(&view, &v)?;
             return Ok(());
         }
@@ -104,7 +119,9 @@ impl PyTensor {
         if t.ndim() == 0 {
             return Err(type_err("iteration over a 0-d tensor"));
         }
-        let parts: Vec<Tensor> = (0..t.shape()[0] as i64).map(|i| shape::select(&t, 0, i)).collect::<crate::Result<_>>()?;
+        let parts: Vec<Tensor> = (0..t.shape()[0] as i64)
+            .map(|i| shape::select(&t, 0, i))
+            .collect::<crate::Result<_>>()?;
         let tup = tuple_of(slf.py(), parts)?;
         Ok(tup.bind(slf.py()).try_iter()?.into_any().unbind())
     }
@@ -114,7 +131,9 @@ impl PyTensor {
         if shape.len() == 1 {
             if let Ok(d) = super::convert::dtype_arg(&shape.get_item(0)?) {
                 if d != self.t.dtype() {
-                    return Err(pyo3::exceptions::PyRuntimeError::new_err("rustdl: view(dtype) reinterpretation is not supported"));
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                        "rustdl: view(dtype) reinterpretation is not supported",
+                    ));
                 }
                 return Ok(wrap(self.t.clone()));
             }
@@ -148,7 +167,10 @@ impl PyTensor {
     }
     fn t(&self) -> R {
         if self.t.ndim() > 2 {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("t() expects a tensor with <= 2 dimensions, but self is {}D", self.t.ndim())));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                self.t.ndim()
+            )));
         }
         if self.t.ndim() < 2 {
             return Ok(wrap(self.t.clone()));
@@ -164,7 +186,9 @@ impl PyTensor {
     #[getter(mT)]
     fn get_mt(&self) -> R {
         if self.t.ndim() < 2 {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor."));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.",
+            ));
         }
         self.transpose(-2, -1)
     }
@@ -186,7 +210,9 @@ impl PyTensor {
     }
     #[pyo3(signature = (repeats, dim=None))]
     fn repeat_interleave(&self, repeats: usize, dim: Option<i64>) -> R {
-        Ok(wrap(crate::ops::shape_extra::repeat_interleave(&self.t, repeats, dim)?))
+        Ok(wrap(crate::ops::shape_extra::repeat_interleave(
+            &self.t, repeats, dim,
+        )?))
     }
     fn unsqueeze(&self, dim: i64) -> R {
         Ok(wrap(shape::unsqueeze(&self.t, dim)?))
@@ -218,7 +244,10 @@ impl PyTensor {
         Ok(wrap(shape::select(&self.t, dim, index)?))
     }
     #[pyo3(signature = (memory_format=None))]
-    fn contiguous(slf: &Bound<'_, Self>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn contiguous(
+        slf: &Bound<'_, Self>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = memory_format;
         let t = slf.borrow().t.clone();
         if t.is_contiguous() {
@@ -232,7 +261,12 @@ impl PyTensor {
         Ok(wrap(shape::clone(&self.t)?))
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
-    fn split(&self, py: Python<'_>, split_size_or_sections: &Bound<'_, PyAny>, dim: i64) -> PyResult<Py<PyAny>> {
+    fn split(
+        &self,
+        py: Python<'_>,
+        split_size_or_sections: &Bound<'_, PyAny>,
+        dim: i64,
+    ) -> PyResult<Py<PyAny>> {
         let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
             shape::split(&self.t, n, dim)?
         } else {
@@ -248,7 +282,9 @@ impl PyTensor {
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
         let d = crate::tensor::layout::wrap_dim(dim, self.t.ndim())?;
-        let parts = (0..self.t.shape()[d] as i64).map(|i| shape::select(&self.t, d as i64, i)).collect::<crate::Result<Vec<_>>>()?;
+        let parts = (0..self.t.shape()[d] as i64)
+            .map(|i| shape::select(&self.t, d as i64, i))
+            .collect::<crate::Result<Vec<_>>>()?;
         tuple_of(py, parts)
     }
     #[pyo3(signature = (*dims))]
@@ -257,9 +293,17 @@ impl PyTensor {
     }
     #[pyo3(signature = (shifts, dims=None))]
     fn roll(&self, shifts: &Bound<'_, PyAny>, dims: Option<&Bound<'_, PyAny>>) -> R {
-        let s: Vec<i64> = if let Ok(i) = shifts.extract::<i64>() { vec![i] } else { shifts.extract()? };
+        let s: Vec<i64> = if let Ok(i) = shifts.extract::<i64>() {
+            vec![i]
+        } else {
+            shifts.extract()?
+        };
         let d = super::convert::dims_arg(dims)?;
-        Ok(wrap(crate::ops::shape_extra::roll(&self.t, &s, d.as_deref())?))
+        Ok(wrap(crate::ops::shape_extra::roll(
+            &self.t,
+            &s,
+            d.as_deref(),
+        )?))
     }
     fn movedim(&self, source: &Bound<'_, PyAny>, destination: &Bound<'_, PyAny>) -> R {
         let s = super::convert::dims_arg(Some(source))?.unwrap_or_default();
@@ -275,7 +319,9 @@ impl PyTensor {
     }
     #[pyo3(signature = (diagonal=0))]
     fn triu(&self, diagonal: i64) -> R {
-        Ok(wrap(crate::ops::shape_extra::tri(&self.t, diagonal, false)?))
+        Ok(wrap(crate::ops::shape_extra::tri(
+            &self.t, diagonal, false,
+        )?))
     }
     fn gather(&self, dim: i64, index: PyRef<'_, PyTensor>) -> R {
         Ok(wrap(index::gather(&self.t, dim, &index.t)?))
@@ -284,26 +330,50 @@ impl PyTensor {
         Ok(wrap(index::scatter_add(&self.t, dim, &index.t, &src.t)?))
     }
     #[pyo3(signature = (dim, index, src=None, value=None, *, reduce=None))]
-    fn scatter(&self, dim: i64, index: PyRef<'_, PyTensor>, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>, reduce: Option<&str>) -> R {
+    fn scatter(
+        &self,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: Option<&Bound<'_, PyAny>>,
+        value: Option<&Bound<'_, PyAny>>,
+        reduce: Option<&str>,
+    ) -> R {
         let s = match (src, value) {
             (Some(s), _) => operand(s, &self.t)?,
             (None, Some(v)) => operand(v, &self.t)?,
             _ => return Err(type_err("scatter() missing 'src' or 'value'")),
         };
-        let s = if s.ndim() == 0 { crate::ops::shape::expand_to(&s, index.t.shape())? } else { s };
+        let s = if s.ndim() == 0 {
+            crate::ops::shape::expand_to(&s, index.t.shape())?
+        } else {
+            s
+        };
         match reduce {
             None => Ok(wrap(index::scatter(&self.t, dim, &index.t, &s)?)),
             Some("add") => Ok(wrap(index::scatter_add(&self.t, dim, &index.t, &s)?)),
-            Some(r) => Err(pyo3::exceptions::PyValueError::new_err(format!("reduce argument must be either add or multiply, got {r}"))),
+            Some(r) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "reduce argument must be either add or multiply, got {r}"
+            ))),
         }
     }
-    fn scatter_add_<'py>(slf: PyRef<'py, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<PyRef<'py, Self>> {
+    fn scatter_add_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: PyRef<'_, PyTensor>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = index::scatter_add(&slf.t, dim, &index.t, &src.t)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (dim, index, src=None, value=None))]
-    fn scatter_<'py>(slf: PyRef<'py, Self>, dim: i64, index: PyRef<'_, PyTensor>, src: Option<&Bound<'_, PyAny>>, value: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+    fn scatter_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: Option<&Bound<'_, PyAny>>,
+        value: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = slf.scatter(dim, index, src, value, None)?.t;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
@@ -312,18 +382,40 @@ impl PyTensor {
         Ok(wrap(index::index_select(&self.t, dim, &index.t)?))
     }
     #[pyo3(signature = (dim, index, source, *, alpha=1.0))]
-    fn index_add(&self, dim: i64, index: PyRef<'_, PyTensor>, source: PyRef<'_, PyTensor>, alpha: f64) -> R {
-        Ok(wrap(index::index_add(&self.t, dim, &index.t, &source.t, alpha)?))
+    fn index_add(
+        &self,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        source: PyRef<'_, PyTensor>,
+        alpha: f64,
+    ) -> R {
+        Ok(wrap(index::index_add(
+            &self.t, dim, &index.t, &source.t, alpha,
+        )?))
     }
     #[pyo3(signature = (dim, index, source, *, alpha=1.0))]
-    fn index_add_<'py>(slf: PyRef<'py, Self>, dim: i64, index: PyRef<'_, PyTensor>, source: PyRef<'_, PyTensor>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
+    fn index_add_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        source: PyRef<'_, PyTensor>,
+        alpha: f64,
+    ) -> PyResult<PyRef<'py, Self>> {
         let r = index::index_add(&slf.t, dim, &index.t, &source.t, alpha)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     #[pyo3(signature = (indices, values, accumulate=false))]
-    fn index_put_<'py>(slf: PyRef<'py, Self>, indices: &Bound<'_, PyAny>, values: PyRef<'_, PyTensor>, accumulate: bool) -> PyResult<PyRef<'py, Self>> {
-        let idx: Vec<Tensor> = indices.try_iter()?.map(|i| as_tensor(&i?)).collect::<PyResult<_>>()?;
+    fn index_put_<'py>(
+        slf: PyRef<'py, Self>,
+        indices: &Bound<'_, PyAny>,
+        values: PyRef<'_, PyTensor>,
+        accumulate: bool,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let idx: Vec<Tensor> = indices
+            .try_iter()?
+            .map(|i| as_tensor(&i?))
+            .collect::<PyResult<_>>()?;
         let r = crate::ops::indexing::index_put(&slf.t, &idx, &values.t, accumulate)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
@@ -359,7 +451,13 @@ impl PyTensor {
         Ok(wrap(crate::ops::indexing::nonzero(&self.t)?))
     }
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
-    fn sort(&self, py: Python<'_>, dim: i64, descending: bool, stable: bool) -> PyResult<Py<PyAny>> {
+    fn sort(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        descending: bool,
+        stable: bool,
+    ) -> PyResult<Py<PyAny>> {
         let _ = stable;
         let (v, i) = crate::ops::shape_extra::sort(&self.t, dim, descending)?;
         let cls = py.import("rustdl._return_types")?.getattr("sort")?;
@@ -368,15 +466,30 @@ impl PyTensor {
     #[pyo3(signature = (dim=-1, descending=false, stable=false))]
     fn argsort(&self, dim: i64, descending: bool, stable: bool) -> R {
         let _ = stable;
-        Ok(wrap(crate::ops::shape_extra::sort(&self.t, dim, descending)?.1))
+        Ok(wrap(
+            crate::ops::shape_extra::sort(&self.t, dim, descending)?.1,
+        ))
     }
     #[pyo3(signature = (k, dim=-1, largest=true, sorted=true))]
-    fn topk(&self, py: Python<'_>, k: usize, dim: i64, largest: bool, sorted: bool) -> PyResult<Py<PyAny>> {
+    fn topk(
+        &self,
+        py: Python<'_>,
+        k: usize,
+        dim: i64,
+        largest: bool,
+        sorted: bool,
+    ) -> PyResult<Py<PyAny>> {
         let _ = sorted;
         let (v, i) = crate::ops::shape_extra::sort(&self.t, dim, largest)?;
-        let n = v.shape().get(crate::tensor::layout::wrap_dim(dim, self.t.ndim())?).copied().unwrap_or(1);
+        let n = v
+            .shape()
+            .get(crate::tensor::layout::wrap_dim(dim, self.t.ndim())?)
+            .copied()
+            .unwrap_or(1);
         if k > n {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!("selected index k out of range (k={k}, size={n})")));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "selected index k out of range (k={k}, size={n})"
+            )));
         }
         let v = shape::narrow(&v, dim, 0, k as i64)?;
         let i = shape::narrow(&i, dim, 0, k as i64)?;

@@ -1,6 +1,6 @@
 //! The `Tensor` class: properties, conversions and autograd entry points.
 
-use super::convert::{as_tensor, dtype_arg, tensor_from_data, type_err};
+use super::convert::{as_tensor, dtype_arg, tensor_from_data};
 use super::py_dtype::{cpu_device, dtype_object, PyDType, PyDevice};
 use crate::autograd;
 use crate::error::Error;
@@ -43,12 +43,20 @@ impl PyHookHandle {
     }
 }
 
-fn numpy_of<'py, T: BufferElem + numpy::Element>(py: Python<'py>, slf: &Bound<'py, PyTensor>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+fn numpy_of<'py, T: BufferElem + numpy::Element>(
+    py: Python<'py>,
+    slf: &Bound<'py, PyTensor>,
+    t: &Tensor,
+) -> PyResult<Bound<'py, PyAny>> {
     if t.is_contiguous() {
         // Zero-copy: the array borrows our storage and keeps the tensor alive.
-        let data = t.as_slice::<T>().ok_or_else(|| PyRuntimeError::new_err("dtype mismatch"))?;
+        let data = t
+            .as_slice::<T>()
+            .ok_or_else(|| PyRuntimeError::new_err("dtype mismatch"))?;
         let shape: Vec<usize> = t.shape().to_vec();
-        let view = unsafe { numpy::ndarray::ArrayViewD::from_shape_ptr(numpy::ndarray::IxDyn(&shape), data.as_ptr()) };
+        let view = unsafe {
+            numpy::ndarray::ArrayViewD::from_shape_ptr(numpy::ndarray::IxDyn(&shape), data.as_ptr())
+        };
         // SAFETY: the container (the Python tensor) owns the storage for as
         // long as the array lives.
         let arr = unsafe { PyArray::borrow_from_array(&view, slf.clone().into_any()) };
@@ -60,17 +68,30 @@ fn numpy_of<'py, T: BufferElem + numpy::Element>(py: Python<'py>, slf: &Bound<'p
 }
 
 fn to_pylist(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
-    fn rec<T: BufferElem + for<'a> IntoPyObject<'a> + Copy>(py: Python<'_>, v: &[T], shape: &[usize]) -> PyResult<Py<PyAny>> {
+    fn rec<T: BufferElem + for<'a> IntoPyObject<'a> + Copy>(
+        py: Python<'_>,
+        v: &[T],
+        shape: &[usize],
+    ) -> PyResult<Py<PyAny>> {
         if shape.is_empty() {
             return pyo3::IntoPyObjectExt::into_py_any(v[0], py);
         }
         let step: usize = shape[1..].iter().product();
-        let items: Vec<Py<PyAny>> = (0..shape[0]).map(|i| rec(py, &v[i * step..(i + 1) * step], &shape[1..])).collect::<PyResult<_>>()?;
+        let items: Vec<Py<PyAny>> = (0..shape[0])
+            .map(|i| rec(py, &v[i * step..(i + 1) * step], &shape[1..]))
+            .collect::<PyResult<_>>()?;
         Ok(PyList::new(py, items)?.into_any().unbind())
     }
     let shape = t.shape().to_vec();
     match t.dtype() {
-        DType::F32 => rec(py, &t.data::<f32>().iter().map(|&x| x as f64).collect::<Vec<f64>>(), &shape),
+        DType::F32 => rec(
+            py,
+            &t.data::<f32>()
+                .iter()
+                .map(|&x| x as f64)
+                .collect::<Vec<f64>>(),
+            &shape,
+        ),
         DType::F64 => rec(py, &t.data::<f64>(), &shape),
         DType::I64 => rec(py, &t.data::<i64>(), &shape),
         DType::I32 => rec(py, &t.data::<i32>(), &shape),
@@ -81,9 +102,17 @@ fn to_pylist(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
 
 pub fn scalar_py(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
     if t.numel() != 1 {
-        return Err(Error::Runtime(format!("a Tensor with {} elements cannot be converted to Scalar", t.numel())).into());
+        return Err(Error::Runtime(format!(
+            "a Tensor with {} elements cannot be converted to Scalar",
+            t.numel()
+        ))
+        .into());
     }
-    let flat = t.with_layout(crate::tensor::Layout { shape: smallvec::smallvec![], strides: smallvec::smallvec![], offset: first_offset(t) });
+    let flat = t.with_layout(crate::tensor::Layout {
+        shape: smallvec::smallvec![],
+        strides: smallvec::smallvec![],
+        offset: first_offset(t),
+    });
     to_pylist(py, &flat)
 }
 
@@ -120,7 +149,14 @@ impl PyTensor {
             None => size_object(py, self.t.shape()),
             Some(d) => {
                 let d = crate::tensor::layout::wrap_dim(d, self.t.ndim())?;
-                Ok(self.t.shape().get(d).copied().unwrap_or(1).into_pyobject(py)?.into_any())
+                Ok(self
+                    .t
+                    .shape()
+                    .get(d)
+                    .copied()
+                    .unwrap_or(1)
+                    .into_pyobject(py)?
+                    .into_any())
             }
         }
     }
@@ -208,7 +244,12 @@ impl PyTensor {
         }
     }
     #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__<'py>(slf: &Bound<'py, Self>, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+    fn __array__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let _ = copy;
         let det = Bound::new(py, wrap(slf.borrow().t.detach()))?;
         let arr = PyTensor::numpy(&det, py)?;
@@ -233,7 +274,9 @@ impl PyTensor {
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype().is_float() || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+            return Err(PyTypeError::new_err(
+                "only integer tensors of a single element can be converted to an index",
+            ));
         }
         Ok(self.t.item_f64()? as i64)
     }
@@ -241,20 +284,34 @@ impl PyTensor {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
                 "Boolean value of Tensor with {} is ambiguous",
-                if self.t.numel() == 0 { "no values" } else { "more than one value" }
+                if self.t.numel() == 0 {
+                    "no values"
+                } else {
+                    "more than one value"
+                }
             )));
         }
         Ok(self.t.item_f64()? != 0.0)
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let f = slf.py().import("rustdl._tensor_str")?.getattr("tensor_repr")?;
+        let f = slf
+            .py()
+            .import("rustdl._tensor_str")?
+            .getattr("tensor_repr")?;
         f.call1((slf,))?.extract()
     }
 
     // ---- dtype / device ----
     /// `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`.
     #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
-    fn to(slf: &Bound<'_, Self>, args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, non_blocking: bool, copy: bool) -> PyResult<Py<PyAny>> {
+    fn to(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        device: Option<&Bound<'_, PyAny>>,
+        non_blocking: bool,
+        copy: bool,
+    ) -> PyResult<Py<PyAny>> {
         let _ = (non_blocking, device);
         let this = slf.borrow();
         let mut target = None;
@@ -297,7 +354,9 @@ impl PyTensor {
                 };
                 Ok(n.into_pyobject(py)?.into_any().unbind())
             }
-            Some(d) => Ok(Py::new(py, wrap(ops::unary::to_dtype(&self.t, dtype_arg(d)?)?))?.into_any()),
+            Some(d) => {
+                Ok(Py::new(py, wrap(ops::unary::to_dtype(&self.t, dtype_arg(d)?)?))?.into_any())
+            }
         }
     }
     fn float(&self) -> PyResult<PyTensor> {
@@ -322,12 +381,22 @@ impl PyTensor {
         Ok(wrap(ops::unary::to_dtype(&self.t, other.t.dtype())?))
     }
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn cpu(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyTensor {
+    fn cpu(
+        &self,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyTensor {
         wrap(self.t.clone())
     }
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn cuda(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<PyTensor> {
-        Err(PyRuntimeError::new_err("rustdl was built without CUDA; only the 'cpu' device is available"))
+    fn cuda(
+        &self,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<PyTensor> {
+        Err(PyRuntimeError::new_err(
+            "rustdl was built without CUDA; only the 'cpu' device is available",
+        ))
     }
 
     // ---- autograd ----
@@ -363,7 +432,9 @@ impl PyTensor {
                     )));
                 }
                 if g.dtype() != self.t.dtype() {
-                    return Err(PyRuntimeError::new_err("assigned grad has data of a different type"));
+                    return Err(PyRuntimeError::new_err(
+                        "assigned grad has data of a different type",
+                    ));
                 }
                 self.t.set_grad(Some(g));
             }
@@ -387,12 +458,16 @@ impl PyTensor {
     }
     fn retain_grad(&self) -> PyResult<()> {
         if !self.t.requires_grad() {
-            return Err(PyRuntimeError::new_err("can't retain_grad on Tensor that has requires_grad=False"));
+            return Err(PyRuntimeError::new_err(
+                "can't retain_grad on Tensor that has requires_grad=False",
+            ));
         }
         let mut meta = self.t.0.autograd.lock();
         if let Some(f) = meta.grad_fn.clone() {
             if !meta.retains_grad {
-                f.retained.lock().push((meta.output_nr, Arc::downgrade(&self.t.0)));
+                f.retained
+                    .lock()
+                    .push((meta.output_nr, Arc::downgrade(&self.t.0)));
             }
         }
         meta.retains_grad = true;
@@ -422,13 +497,28 @@ impl PyTensor {
                 self.t.shape()
             )));
         }
-        let src = if v.t.shares_storage(&self.t) { v.t.contiguous_raw().cast_raw(v.t.dtype()) } else { v.t.clone() };
-        let src = if src.shares_storage(&self.t) { ops::shape::clone(&src.detach())? } else { src };
+        let src = if v.t.shares_storage(&self.t) {
+            v.t.contiguous_raw().cast_raw(v.t.dtype())
+        } else {
+            v.t.clone()
+        };
+        let src = if src.shares_storage(&self.t) {
+            ops::shape::clone(&src.detach())?
+        } else {
+            src
+        };
         crate::tensor::access::write_into(&self.t, &src)?;
         Ok(())
     }
     #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
-    fn backward(&self, py: Python<'_>, gradient: Option<&Bound<'_, PyAny>>, retain_graph: Option<bool>, create_graph: bool, inputs: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn backward(
+        &self,
+        py: Python<'_>,
+        gradient: Option<&Bound<'_, PyAny>>,
+        retain_graph: Option<bool>,
+        create_graph: bool,
+        inputs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let _ = inputs;
         let g = match gradient {
             Some(g) if !g.is_none() => Some(as_tensor(g)?),
@@ -446,7 +536,9 @@ impl PyTensor {
     }
     fn register_hook(&self, hook: Py<PyAny>) -> PyResult<PyHookHandle> {
         if !self.t.requires_grad() {
-            return Err(PyRuntimeError::new_err("cannot register a hook on a tensor that doesn't require gradient"));
+            return Err(PyRuntimeError::new_err(
+                "cannot register a hook on a tensor that doesn't require gradient",
+            ));
         }
         let active = Arc::new(AtomicBool::new(true));
         let flag = active.clone();
@@ -455,11 +547,16 @@ impl PyTensor {
                 return Ok(None);
             }
             Python::attach(|py| {
-                let r = hook.call1(py, (wrap(g.clone()),)).map_err(|e| Error::Runtime(format!("error in tensor hook: {e}")))?;
+                let r = hook
+                    .call1(py, (wrap(g.clone()),))
+                    .map_err(|e| Error::Runtime(format!("error in tensor hook: {e}")))?;
                 if r.is_none(py) {
                     return Ok(None);
                 }
-                let t = r.bind(py).downcast::<PyTensor>().map_err(|_| Error::Type("hook must return None or a Tensor".into()))?;
+                let t = r
+                    .bind(py)
+                    .downcast::<PyTensor>()
+                    .map_err(|_| Error::Type("hook must return None or a Tensor".into()))?;
                 Ok(Some(t.borrow().t.clone()))
             })
         });
@@ -498,7 +595,9 @@ pub fn set_requires_grad(t: &Tensor, v: bool) -> PyResult<()> {
         ));
     }
     if v && !t.dtype().is_float() {
-        return Err(PyRuntimeError::new_err("only Tensors of floating point and complex dtype can require gradients"));
+        return Err(PyRuntimeError::new_err(
+            "only Tensors of floating point and complex dtype can require gradients",
+        ));
     }
     meta.requires_grad = v;
     Ok(())
@@ -522,7 +621,11 @@ impl PyNode {
         self.node.name
     }
     fn __repr__(&self) -> String {
-        format!("<{} object at {:#x}>", self.node.name, Arc::as_ptr(&self.node) as usize)
+        format!(
+            "<{} object at {:#x}>",
+            self.node.name,
+            Arc::as_ptr(&self.node) as usize
+        )
     }
     #[getter]
     fn next_functions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -532,17 +635,21 @@ impl PyNode {
             .iter()
             .map(|e| -> PyResult<Py<PyAny>> {
                 let (f, nr): (Py<PyAny>, usize) = match e {
-                    Some(autograd::Edge::Node(n, nr)) => (Py::new(py, PyNode { node: n.clone() })?.into_any(), *nr),
-                    Some(autograd::Edge::Leaf(_)) => ("AccumulateGrad".into_pyobject(py)?.into_any().unbind(), 0),
+                    Some(autograd::Edge::Node(n, nr)) => {
+                        (Py::new(py, PyNode { node: n.clone() })?.into_any(), *nr)
+                    }
+                    Some(autograd::Edge::Leaf(_)) => {
+                        ("AccumulateGrad".into_pyobject(py)?.into_any().unbind(), 0)
+                    }
                     None => (py.None(), 0),
                 };
-                Ok(PyTuple::new(py, [f, nr.into_pyobject(py)?.into_any().unbind()])?.into_any().unbind())
+                Ok(
+                    PyTuple::new(py, [f, nr.into_pyobject(py)?.into_any().unbind()])?
+                        .into_any()
+                        .unbind(),
+                )
             })
             .collect::<PyResult<_>>()?;
         Ok(PyTuple::new(py, items)?.into_any().unbind())
     }
-}
-
-pub fn type_error_for(what: &str, obj: &Bound<'_, PyAny>) -> PyErr {
-    type_err(format!("{what}: unexpected argument of type {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
 }

@@ -13,12 +13,30 @@ use std::borrow::Cow;
 macro_rules! dispatch_all {
     ($dtype:expr, $T:ident => $body:expr) => {
         match $dtype {
-            $crate::tensor::DType::F32 => { type $T = f32; $body }
-            $crate::tensor::DType::F64 => { type $T = f64; $body }
-            $crate::tensor::DType::I64 => { type $T = i64; $body }
-            $crate::tensor::DType::I32 => { type $T = i32; $body }
-            $crate::tensor::DType::U8 => { type $T = u8; $body }
-            $crate::tensor::DType::Bool => { type $T = bool; $body }
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::tensor::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::tensor::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::tensor::DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            $crate::tensor::DType::Bool => {
+                type $T = bool;
+                $body
+            }
         }
     };
 }
@@ -28,13 +46,30 @@ macro_rules! dispatch_all {
 macro_rules! dispatch_numeric {
     ($dtype:expr, $T:ident => $body:expr) => {
         match $dtype {
-            $crate::tensor::DType::F32 => { type $T = f32; $body }
-            $crate::tensor::DType::F64 => { type $T = f64; $body }
-            $crate::tensor::DType::I64 => { type $T = i64; $body }
-            $crate::tensor::DType::I32 => { type $T = i32; $body }
-            $crate::tensor::DType::U8 => { type $T = u8; $body }
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::tensor::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::tensor::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            $crate::tensor::DType::U8 => {
+                type $T = u8;
+                $body
+            }
             $crate::tensor::DType::Bool => {
-                return Err($crate::error::Error::Runtime("this operation does not support bool tensors".into()))
+                return Err($crate::error::Error::Runtime(
+                    "this operation does not support bool tensors".into(),
+                ))
             }
         }
     };
@@ -45,8 +80,14 @@ macro_rules! dispatch_numeric {
 macro_rules! dispatch_float {
     ($dtype:expr, $what:expr, $T:ident => $body:expr) => {
         match $dtype {
-            $crate::tensor::DType::F32 => { type $T = f32; $body }
-            $crate::tensor::DType::F64 => { type $T = f64; $body }
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
             other => {
                 return Err($crate::error::Error::Runtime(format!(
                     "\"{}\" not implemented for '{}'",
@@ -98,7 +139,7 @@ impl Tensor {
         dispatch_all!(self.dtype(), S => {
             let src = self.data::<S>();
             dispatch_all!(dtype, D => {
-                let v: Vec<D> = parallel::map_slice(&src, |x| cast_elem::<S, D>(x));
+                let v: Vec<D> = parallel::map_slice(&src, cast_elem::<S, D>);
                 Tensor::from_vec(v, self.shape())
             })
         })
@@ -133,7 +174,11 @@ pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
     let (shape, strides) = coalesce(&layout.shape, &[out_strides, layout.strides.clone()]);
     let s = &strides[1];
     parallel::fill_chunks(&mut out, |start, chunk| {
-        let runs = StridedRuns { shape: &shape, strides: &[s], offsets: &[layout.offset as isize] };
+        let runs = StridedRuns {
+            shape: &shape,
+            strides: &[s],
+            offsets: &[layout.offset as isize],
+        };
         let mut pos = 0;
         runs.for_each_run(start, start + chunk.len(), |offs, len| {
             let st = *s.last().unwrap_or(&1);

@@ -21,7 +21,14 @@ pub enum Category {
 }
 
 impl DType {
-    pub const ALL: [DType; 6] = [DType::Bool, DType::U8, DType::I32, DType::I64, DType::F32, DType::F64];
+    pub const ALL: [DType; 6] = [
+        DType::Bool,
+        DType::U8,
+        DType::I32,
+        DType::I64,
+        DType::F32,
+        DType::F64,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -375,6 +382,10 @@ pub mod num_like {
             }
         };
     }
-    impl_float_ops!(f32, crate::cpu::special::erf_f32, crate::cpu::vmath::exp_f32);
+    impl_float_ops!(
+        f32,
+        crate::cpu::special::erf_f32,
+        crate::cpu::vmath::exp_f32
+    );
     impl_float_ops!(f64, crate::cpu::special::erf_f64, f64::exp);
 }

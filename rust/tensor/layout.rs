@@ -29,7 +29,11 @@ pub fn numel(shape: &[usize]) -> usize {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
     pub fn ndim(&self) -> usize {
         self.shape.len()
@@ -75,8 +79,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Shape> {
     let n = a.len().max(b.len());
     let mut out: Shape = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db {
             da
         } else if da == 1 {
@@ -108,7 +120,11 @@ pub fn broadcast_strides(layout: &Layout, target: &[usize]) -> Result<Strides> {
     for i in 0..k {
         let ti = n - k + i;
         if layout.shape[i] == target[ti] {
-            out[ti] = if target[ti] == 1 { 0 } else { layout.strides[i] };
+            out[ti] = if target[ti] == 1 {
+                0
+            } else {
+                layout.strides[i]
+            };
         } else if layout.shape[i] == 1 {
             out[ti] = 0;
         } else {
@@ -138,7 +154,10 @@ pub fn view_strides(shape: &[usize], strides: &[isize], new_shape: &[usize]) -> 
     while tensor_d >= 0 {
         let td = tensor_d as usize;
         tensor_numel *= shape[td];
-        if td == 0 || (shape[td - 1] != 1 && strides[td - 1] != (tensor_numel as isize) * chunk_base_stride) {
+        if td == 0
+            || (shape[td - 1] != 1
+                && strides[td - 1] != (tensor_numel as isize) * chunk_base_stride)
+        {
             while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
                 new_strides[view_d as usize] = (view_numel as isize) * chunk_base_stride;
                 view_numel *= new_shape[view_d as usize];
@@ -236,9 +255,10 @@ pub fn coalesce(shape: &[usize], strides: &[Strides]) -> (Shape, Vec<Strides>) {
             continue;
         }
         if let Some(&last) = out_shape.last() {
-            let can_merge = strides.iter().zip(out_strides.iter()).all(|(s, os)| {
-                *os.last().unwrap_or(&0) == s[d] * shape[d] as isize
-            });
+            let can_merge = strides
+                .iter()
+                .zip(out_strides.iter())
+                .all(|(s, os)| *os.last().unwrap_or(&0) == s[d] * shape[d] as isize);
             let _ = last;
             if can_merge {
                 let n = out_shape.len() - 1;

@@ -1,12 +1,12 @@
 //! The tensor: storage + layout + dtype + device + autograd metadata.
 
+pub mod access;
 pub mod dtype;
 pub mod layout;
 pub mod pool;
 pub mod storage;
 #[allow(clippy::module_inception)]
 pub mod tensor;
-pub mod access;
 
 pub use dtype::{DType, Elem};
 pub use layout::{Layout, Shape};

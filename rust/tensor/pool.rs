@@ -24,7 +24,12 @@ struct Cache {
     bytes: usize,
 }
 
-static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(Cache { free: HashMap::new(), bytes: 0 }));
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
+    Mutex::new(Cache {
+        free: HashMap::new(),
+        bytes: 0,
+    })
+});
 
 /// 0 = unknown, 1 = on, 2 = off.
 static ENABLED: AtomicU8 = AtomicU8::new(0);
@@ -34,7 +39,9 @@ fn enabled() -> bool {
         1 => true,
         2 => false,
         _ => {
-            let on = std::env::var("RUSTDL_CACHING_ALLOCATOR").map(|v| v != "0").unwrap_or(true);
+            let on = std::env::var("RUSTDL_CACHING_ALLOCATOR")
+                .map(|v| v != "0")
+                .unwrap_or(true);
             ENABLED.store(if on { 1 } else { 2 }, Ordering::Relaxed);
             on
         }

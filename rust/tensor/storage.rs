@@ -124,7 +124,10 @@ impl Drop for Storage {
 
 impl Storage {
     pub fn new(buf: Buffer) -> Storage {
-        Storage { buf: UnsafeCell::new(buf), version: AtomicU64::new(0) }
+        Storage {
+            buf: UnsafeCell::new(buf),
+            version: AtomicU64::new(0),
+        }
     }
     pub fn buffer(&self) -> &Buffer {
         // SAFETY: shared read; see module comment.
