@@ -28,13 +28,6 @@ pub fn exp_f32(x: f32) -> f32 {
     y * scale
 }
 
-/// `out[i] = exp(x[i])`.
-pub fn exp_slice_f32(x: &[f32], out: &mut [f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = exp_f32(v);
-    }
-}
-
 /// Maximum of a slice (NaN if any element is NaN; -inf for an empty slice),
 /// in 8 lanes so it vectorises.
 #[inline]

@@ -3,7 +3,6 @@
 use crate::dispatch_all;
 use crate::error::{Error, Result};
 use crate::tensor::access::buffer_from_f64;
-use crate::tensor::dtype::Elem;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 use parking_lot::Mutex;
@@ -274,8 +273,4 @@ pub fn bernoulli(shape: &[usize], p: f64, dtype: DType) -> Tensor {
             .collect::<Vec<f64>>()
     });
     Tensor::from_buffer(buffer_from_f64(&vals, dtype), shape)
-}
-
-pub fn is_zero_elem<T: Elem>(v: T) -> bool {
-    v.to_f64() == 0.0
 }

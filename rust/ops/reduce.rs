@@ -548,6 +548,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, is_max: bool) -> Result<(Ten
         wrap_dim(dim, x.ndim())?
     };
     let idx = argmax(x, Some(d as i64), true, is_max)?;
+    let idx_keep = idx.clone();
     let values = gather(&x.detach(), d as i64, &idx)?;
     let (values, idx) = if keepdim || x.ndim() == 0 {
         (values, idx)
@@ -564,7 +565,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, is_max: bool) -> Result<(Ten
         values
     };
     let src = x.shape_vec();
-    let idx_keep = argmax(x, Some(d as i64), true, is_max)?;
+    // (idx_keep: the indices before squeezing, for the backward scatter)
     record(
         if is_max {
             "MaxBackward0"

@@ -10,9 +10,7 @@ use super::reduce::sum_to;
 use crate::autograd::record;
 use crate::error::{Error, Result};
 use crate::tensor::access::write_into;
-use crate::tensor::layout::{
-    broadcast_strides, contiguous_strides, view_strides, wrap_dim, Layout, Shape,
-};
+use crate::tensor::layout::{broadcast_strides, view_strides, wrap_dim, Layout, Shape};
 use crate::tensor::{DType, Tensor};
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -573,9 +571,4 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
     let d = wrap_dim(dim, x.ndim())?;
     let n = x.shape()[d];
     split(x, n.div_ceil(chunks).max(1), d as i64)
-}
-
-/// The contiguous strides of a shape (exposed for the bindings).
-pub fn default_strides(shape: &[usize]) -> Vec<isize> {
-    contiguous_strides(shape).to_vec()
 }

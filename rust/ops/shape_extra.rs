@@ -4,7 +4,7 @@
 use super::binary::where_;
 use super::creation;
 use super::index::{gather, index_select};
-use super::shape::{cat, embed, expand_to, narrow, permute, reshape, reshape_to, unsqueeze};
+use super::shape::{cat, embed, expand_to, narrow, permute, reshape_to, unsqueeze};
 use crate::error::{Error, Result};
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
@@ -264,9 +264,4 @@ pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
             "Unsupported padding mode: {other}. Expected one of 'constant', 'reflect', 'replicate', 'circular'"
         ))),
     }
-}
-
-/// Used by flatten-like reshapes in the bindings.
-pub fn reshape_i64(x: &Tensor, shape: &[i64]) -> Result<Tensor> {
-    reshape(x, shape)
 }

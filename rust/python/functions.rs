@@ -774,10 +774,7 @@ fn result_type(
 ) -> PyResult<Py<super::py_dtype::PyDType>> {
     let ta = as_tensor(a)?;
     let tb = super::convert::operand(b, &ta)?;
-    Ok(super::py_dtype::dtype_object(
-        py,
-        binary::result_dtype(&ta, &tb),
-    ))
+    super::py_dtype::dtype_object(py, binary::result_dtype(&ta, &tb))
 }
 
 #[pyfunction]
@@ -786,10 +783,7 @@ fn promote_types(
     a: &Bound<'_, PyAny>,
     b: &Bound<'_, PyAny>,
 ) -> PyResult<Py<super::py_dtype::PyDType>> {
-    Ok(super::py_dtype::dtype_object(
-        py,
-        DType::promote(dtype_arg(a)?, dtype_arg(b)?),
-    ))
+    super::py_dtype::dtype_object(py, DType::promote(dtype_arg(a)?, dtype_arg(b)?))
 }
 
 // ---- functional ops used by rustdl.nn.functional ----

@@ -38,15 +38,15 @@ impl PyDType {
 static DTYPES: PyOnceLock<Vec<Py<PyDType>>> = PyOnceLock::new();
 
 /// The singleton Python object for a dtype.
-pub fn dtype_object(py: Python<'_>, d: DType) -> Py<PyDType> {
-    let all = DTYPES.get_or_init(py, || {
+pub fn dtype_object(py: Python<'_>, d: DType) -> PyResult<Py<PyDType>> {
+    let all = DTYPES.get_or_try_init(py, || {
         DType::ALL
             .iter()
-            .map(|&dtype| Py::new(py, PyDType { dtype }).expect("allocates"))
-            .collect()
-    });
+            .map(|&dtype| Py::new(py, PyDType { dtype }))
+            .collect::<PyResult<Vec<_>>>()
+    })?;
     let i = DType::ALL.iter().position(|&x| x == d).unwrap_or(0);
-    all[i].clone_ref(py)
+    Ok(all[i].clone_ref(py))
 }
 
 #[pyclass(name = "device", module = "rustdl", frozen)]
@@ -128,7 +128,7 @@ pub fn cpu_device() -> PyDevice {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     for d in DType::ALL {
-        m.add(d.name(), dtype_object(py, d))?;
+        m.add(d.name(), dtype_object(py, d)?)?;
     }
     Ok(())
 }

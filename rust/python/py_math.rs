@@ -2,7 +2,7 @@
 //! and their in-place forms.
 
 use super::convert::{as_tensor, dims_arg, operand, opt_dtype, type_err};
-use super::py_tensor::{scalar_py, wrap, PyTensor};
+use super::py_tensor::{wrap, PyTensor};
 use crate::autograd;
 use crate::error::Error;
 use crate::ops::binary::{self, BinOp, CmpOp, LogicOp};
@@ -1154,9 +1154,6 @@ impl PyTensor {
         check_inplace_leaf(&slf.t)?;
         crate::tensor::access::write_into(&slf.t, &r)?;
         Ok(slf)
-    }
-    fn item_or_tensor(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        scalar_py(py, &self.t)
     }
 }
 

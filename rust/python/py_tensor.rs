@@ -111,13 +111,9 @@ pub fn scalar_py(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
     let flat = t.with_layout(crate::tensor::Layout {
         shape: smallvec::smallvec![],
         strides: smallvec::smallvec![],
-        offset: first_offset(t),
+        offset: t.offset(),
     });
     to_pylist(py, &flat)
-}
-
-fn first_offset(t: &Tensor) -> usize {
-    t.offset()
 }
 
 #[pymethods]
@@ -193,7 +189,7 @@ impl PyTensor {
         self.t.dtype().size()
     }
     #[getter]
-    fn dtype(&self, py: Python<'_>) -> Py<PyDType> {
+    fn dtype(&self, py: Python<'_>) -> PyResult<Py<PyDType>> {
         dtype_object(py, self.t.dtype())
     }
     #[getter]

@@ -31,9 +31,8 @@ def _check_wd(weight_decay):
 def _check_unsupported(differentiable=False, fused=None, capturable=False):
     if differentiable:
         raise RuntimeError("rustdl: differentiable=True is not supported by rustdl.optim")
-    if fused:
-        # PyTorch's fused kernels are CUDA/CPU special cases; rustdl's step is always fused.
-        pass
+    # `fused` is accepted and ignored: rustdl's step is always one fused call per group.
+    del fused, capturable
 
 
 def _zeros(p):
