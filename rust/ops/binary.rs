@@ -57,6 +57,7 @@ pub fn result_dtype(a: &Tensor, b: &Tensor) -> DType {
 
 /// Forward only: compute `a op b` in `dtype` (inputs already promoted).
 fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    crate::on_gpu!(a.is_gpu() || b.is_gpu() => return crate::gpu::ops::binary(op, a, b, shape));
     let dtype = a.dtype();
     if dtype == DType::Bool {
         // Bool arithmetic: add = or, mul = and (as PyTorch), others via u8.
@@ -269,6 +270,7 @@ pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    crate::on_gpu!(a.is_gpu() || b.is_gpu() => return crate::gpu::ops::compare(op, &ca, &cb, &shape));
     dispatch_all!(dtype, T => match op {
         CmpOp::Eq => map2(&ca, &cb, &shape, |x: T, y: T| x == y),
         CmpOp::Ne => map2(&ca, &cb, &shape, |x: T, y: T| x != y),
@@ -287,6 +289,7 @@ pub fn eq(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(DType::Bool), b.cast_raw(DType::Bool));
+    crate::on_gpu!(a.is_gpu() || b.is_gpu() => return crate::gpu::ops::bitwise(op, &ca, &cb, &shape));
     match op {
         LogicOp::And => map2(&ca, &cb, &shape, |x: bool, y: bool| x & y),
         LogicOp::Or => map2(&ca, &cb, &shape, |x: bool, y: bool| x | y),
@@ -299,6 +302,7 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    crate::on_gpu!((a.is_gpu() || b.is_gpu()) && !dtype.is_float() => return crate::gpu::ops::bitwise(op, &ca, &cb, &shape));
     macro_rules! bit {
         ($T:ty) => {
             match op {
@@ -339,7 +343,12 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
     let c = cond.cast_raw(DType::Bool);
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
-    let out = dispatch_all!(dtype, T => super::map::map3(&c, &ca, &cb, &shape, |m: bool, x: T, y: T| if m { x } else { y })?);
+    let gpu = cond.is_gpu() || a.is_gpu() || b.is_gpu();
+    let out = if gpu {
+        where_device(&c, &ca, &cb, &shape)?
+    } else {
+        dispatch_all!(dtype, T => super::map::map3(&c, &ca, &cb, &shape, |m: bool, x: T, y: T| if m { x } else { y })?)
+    };
     if dtype.is_float() && crate::autograd::node::needs_grad(&[a, b]) {
         let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
         let saved_c = c.clone();
@@ -354,4 +363,13 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         });
     }
     Ok(out)
+}
+
+#[cfg(feature = "wgpu")]
+fn where_device(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    crate::gpu::ops::where_(c, a, b, shape)
+}
+#[cfg(not(feature = "wgpu"))]
+fn where_device(_c: &Tensor, _a: &Tensor, _b: &Tensor, _shape: &[usize]) -> Result<Tensor> {
+    Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

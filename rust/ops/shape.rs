@@ -175,7 +175,11 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
 
 /// `x.clone()`: a copy with its own storage.
 pub fn clone(x: &Tensor) -> Result<Tensor> {
-    let out = crate::dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()));
+    let out = if x.is_gpu() {
+        copy_on_device(x)?
+    } else {
+        crate::dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()))
+    };
     record("CloneBackward0", &[x], &[&out], |g| Ok(vec![g[0].clone()]));
     Ok(out)
 }
@@ -571,4 +575,13 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
     let d = wrap_dim(dim, x.ndim())?;
     let n = x.shape()[d];
     split(x, n.div_ceil(chunks).max(1), d as i64)
+}
+
+#[cfg(feature = "wgpu")]
+fn copy_on_device(x: &Tensor) -> Result<Tensor> {
+    crate::gpu::kernels::map("a", &[x], &[], x.shape(), x.dtype())
+}
+#[cfg(not(feature = "wgpu"))]
+fn copy_on_device(_x: &Tensor) -> Result<Tensor> {
+    Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

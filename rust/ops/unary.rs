@@ -25,18 +25,44 @@ fn as_float(x: &Tensor) -> Tensor {
 }
 
 /// `out[i] = f(x[i])` over a float tensor; `$f` is generic over f32/f64.
+/// `float_map!(x, "name", [params], |v| ...)`: on the wgpu device the kernel is
+/// the WGSL expression of that name in `gpu::ops` (params passed as `p(i)`).
 macro_rules! float_map {
-    ($x:expr, $name:expr, |$v:ident| $body:expr) => {{
+    ($x:expr, $name:expr, |$v:ident| $body:expr) => {
+        float_map!($x, $name, [], |$v| $body)
+    };
+    ($x:expr, $name:expr, [$($p:expr),*], |$v:ident| $body:expr) => {{
         let x = as_float($x);
-        dispatch_float!(x.dtype(), $name, T => map1(&x, |$v: T| -> T { $body }))
+        if x.is_gpu() {
+            gpu_map($name, &[&x], &[$($p as f32),*])?
+        } else {
+            dispatch_float!(x.dtype(), $name, T => map1(&x, |$v: T| -> T { $body }))
+        }
     }};
+}
+
+/// A named WGSL kernel over device tensors (see `gpu::ops::named`).
+#[cfg(feature = "wgpu")]
+fn gpu_map(name: &str, inputs: &[&Tensor], params: &[f32]) -> Result<Tensor> {
+    crate::gpu::ops::named(name, inputs, params)
+}
+#[cfg(not(feature = "wgpu"))]
+fn gpu_map(_name: &str, _inputs: &[&Tensor], _params: &[f32]) -> Result<Tensor> {
+    Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }
 
 /// `out[i] = f(g[i], x[i])` over two same-shaped float tensors.
 macro_rules! float_map2 {
-    ($g:expr, $x:expr, $name:expr, |$gv:ident, $v:ident| $body:expr) => {{
+    ($g:expr, $x:expr, $name:expr, |$gv:ident, $v:ident| $body:expr) => {
+        float_map2!($g, $x, $name, [], |$gv, $v| $body)
+    };
+    ($g:expr, $x:expr, $name:expr, [$($p:expr),*], |$gv:ident, $v:ident| $body:expr) => {{
         let x = $x;
-        dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), |$gv: T, $v: T| -> T { $body })?)
+        if x.is_gpu() || $g.is_gpu() {
+            gpu_map($name, &[$g, x], &[$($p as f32),*])?
+        } else {
+            dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), |$gv: T, $v: T| -> T { $body })?)
+        }
     }};
 }
 
@@ -66,7 +92,11 @@ pub fn neg(x: &Tensor) -> Result<Tensor> {
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
         ));
     }
-    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::neg(v)));
+    let out = if x.is_gpu() {
+        gpu_map("neg", &[x], &[])?
+    } else {
+        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::neg(v)))
+    };
     record("NegBackward0", &[x], &[&out], |g| {
         Ok(vec![g[0].as_ref().map(neg).transpose()?])
     });
@@ -77,7 +107,11 @@ pub fn abs(x: &Tensor) -> Result<Tensor> {
     if x.dtype() == DType::Bool {
         return Ok(x.clone());
     }
-    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::abs(v)));
+    let out = if x.is_gpu() {
+        gpu_map("abs", &[x], &[])?
+    } else {
+        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::abs(v)))
+    };
     let sx = saved(x);
     record("AbsBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -92,7 +126,11 @@ pub fn sign(x: &Tensor) -> Result<Tensor> {
     if x.dtype() == DType::Bool {
         return Ok(x.clone());
     }
-    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::sign(v)));
+    let out = if x.is_gpu() {
+        gpu_map("sign", &[x], &[])?
+    } else {
+        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::sign(v)))
+    };
     record_zero_grad("SignBackward0", x, &out);
     Ok(out)
 }
@@ -232,7 +270,11 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn relu(x: &Tensor) -> Result<Tensor> {
-    let out = dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v > T::default() { v } else { T::default() }));
+    let out = if x.is_gpu() {
+        gpu_map("relu", &[x], &[])?
+    } else {
+        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v > T::default() { v } else { T::default() }))
+    };
     let so = SavedTensor::output(&out);
     record("ReluBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -374,6 +416,7 @@ where
 {
     let x = &as_float(x);
     let out = match x.dtype() {
+        _ if x.is_gpu() => gpu_map(name, &[x], &[])?,
         DType::F32 => map1(x, f32f),
         _ => map1(x, f64f),
     };
@@ -384,6 +427,7 @@ where
         };
         let (x, y) = (sx.get()?, so.get()?);
         let d = match x.dtype() {
+            _ if x.is_gpu() => gpu_map(&format!("{name}:derivative"), &[x, y], &[])?,
             DType::F32 => map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?,
             _ => map2(x, y, x.shape(), |a: f64, b: f64| f64d(a, b))?,
         };
@@ -410,7 +454,7 @@ macro_rules! act {
 
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "leaky_relu", |v| if v > T::c(0.0) {
+    let out = float_map!(x, "leaky_relu", [slope], |v| if v > T::c(0.0) {
         v
     } else {
         v * T::c(slope)
@@ -425,6 +469,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
             g,
             x,
             "leaky_relu_backward",
+            [slope],
             |gv, v| if v > T::c(0.0) { gv } else { gv * T::c(slope) }
         ))])
     });
@@ -432,6 +477,11 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 }
 
 pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
+    if tanh_approx && x.is_gpu() {
+        return Err(Error::Runtime(
+            "gelu(approximate='tanh') is not implemented on the wgpu device; use approximate='none'".into(),
+        ));
+    }
     if tanh_approx {
         act!(
             "GeluBackward0",
@@ -526,7 +576,7 @@ pub fn hardswish(x: &Tensor) -> Result<Tensor> {
 
 pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "hardtanh", |v| clampf(v, T::c(lo), T::c(hi)));
+    let out = float_map!(x, "hardtanh", [lo, hi], |v| clampf(v, T::c(lo), T::c(hi)));
     let sx = saved(x);
     record("HardtanhBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -537,6 +587,7 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
             g,
             x,
             "hardtanh_backward",
+            [lo, hi],
             |gv, v| if v > T::c(lo) && v < T::c(hi) {
                 gv
             } else {
@@ -550,11 +601,16 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
 /// `elu` family: scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)).
 pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "elu", |v| if v > T::c(0.0) {
-        T::c(scale) * v
-    } else {
-        T::c(scale * alpha) * ((v * T::c(input_scale)).exp() - T::c(1.0))
-    });
+    let out = float_map!(
+        x,
+        "elu",
+        [alpha, scale, input_scale],
+        |v| if v > T::c(0.0) {
+            T::c(scale) * v
+        } else {
+            T::c(scale * alpha) * ((v * T::c(input_scale)).exp() - T::c(1.0))
+        }
+    );
     let sx = saved(x);
     record("EluBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -565,6 +621,7 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
             g,
             x,
             "elu_backward",
+            [alpha, scale, input_scale],
             |gv, v| if v > T::c(0.0) {
                 gv * T::c(scale)
             } else {
@@ -578,11 +635,16 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
 /// `softplus(x, beta, threshold)`: linear above threshold for stability.
 pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(x, "softplus", |v| if v * T::c(beta) > T::c(threshold) {
-        v
-    } else {
-        (v * T::c(beta)).exp().ln_1p() / T::c(beta)
-    });
+    let out = float_map!(
+        x,
+        "softplus",
+        [beta, threshold],
+        |v| if v * T::c(beta) > T::c(threshold) {
+            v
+        } else {
+            (v * T::c(beta)).exp().ln_1p() / T::c(beta)
+        }
+    );
     let sx = saved(x);
     record("SoftplusBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -593,6 +655,7 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
             g,
             x,
             "softplus_backward",
+            [beta, threshold],
             |gv, v| if v * T::c(beta) > T::c(threshold) {
                 gv
             } else {

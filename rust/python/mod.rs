@@ -6,6 +6,7 @@
 mod convert;
 mod functions;
 mod py_conv;
+mod py_device;
 mod py_dtype;
 mod py_loss;
 mod py_machine;
@@ -44,6 +45,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_conv::register(m)?;
     py_loss::register(m)?;
     py_machine::register(m)?;
+    py_device::register(m)?;
     py_pool_norm::register(m)?;
     py_optim::register(m)?;
     Ok(())

@@ -6,7 +6,7 @@ use crate::autograd;
 use crate::error::Error;
 use crate::ops;
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 use numpy::{PyArray, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -48,6 +48,13 @@ fn numpy_of<'py, T: BufferElem + numpy::Element>(
     slf: &Bound<'py, PyTensor>,
     t: &Tensor,
 ) -> PyResult<Bound<'py, PyAny>> {
+    if t.is_gpu() {
+        // A device tensor is copied back (PyTorch would ask for .cpu() first).
+        let v = t.try_host_vec::<T>()?;
+        return Ok(PyArray::from_vec(py, v)
+            .reshape(t.shape().to_vec())?
+            .into_any());
+    }
     if t.is_contiguous() {
         // Zero-copy: the array borrows our storage and keeps the tensor alive.
         let data = t
@@ -194,7 +201,7 @@ impl PyTensor {
     }
     #[getter]
     fn device(&self) -> PyDevice {
-        cpu_device()
+        device_object(self.t.device())
     }
     #[getter]
     fn is_cuda(&self) -> bool {
@@ -308,9 +315,13 @@ impl PyTensor {
         non_blocking: bool,
         copy: bool,
     ) -> PyResult<Py<PyAny>> {
-        let _ = (non_blocking, device);
+        let _ = non_blocking;
         let this = slf.borrow();
         let mut target = None;
+        let mut to_dev = None;
+        if let Some(d) = device {
+            to_dev = Some(device_arg(d)?);
+        }
         if let Some(d) = dtype {
             target = Some(dtype_arg(d)?);
         }
@@ -320,12 +331,17 @@ impl PyTensor {
             } else if let Ok(d) = dtype_arg(&a) {
                 target = Some(d);
             } else {
-                // a device: only the CPU exists in this build
-                let dev = PyDevice::extract_bound(&a).or_else(|_| {
-                    let cls = a.py().import("rustdl")?.getattr("device")?;
-                    cls.call1((&a,))?.extract::<PyDevice>()
-                })?;
-                check_device(&dev)?;
+                to_dev = Some(device_arg(&a)?);
+            }
+        }
+        if let Some(dev) = to_dev {
+            if dev != this.t.device() {
+                let moved = ops::device::to_device(&this.t, dev)?;
+                let out = match target {
+                    Some(d) if d != moved.dtype() => ops::unary::to_dtype(&moved, d)?,
+                    _ => moved,
+                };
+                return Ok(Py::new(slf.py(), wrap(out))?.into_any());
             }
         }
         let out = match target {
@@ -381,8 +397,8 @@ impl PyTensor {
         &self,
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
-    ) -> PyTensor {
-        wrap(self.t.clone())
+    ) -> PyResult<PyTensor> {
+        Ok(wrap(ops::device::to_device(&self.t, Device::Cpu)?))
     }
     #[pyo3(signature = (*_args, **_kwargs))]
     fn cuda(
@@ -573,14 +589,32 @@ fn hooks_present(_t: &Tensor) -> bool {
     HOOKS_REGISTERED.load(Ordering::Relaxed)
 }
 
-fn check_device(d: &PyDevice) -> PyResult<()> {
-    if d.r#type != "cpu" {
-        return Err(PyRuntimeError::new_err(format!(
-            "device '{}' is not available: this build of rustdl has only the 'cpu' device",
-            d.r#type
-        )));
+/// A Python device argument (`"wgpu"`, `rustdl.device("cpu")`, …) as a `Device`.
+pub fn device_arg(a: &Bound<'_, PyAny>) -> PyResult<Device> {
+    let dev = PyDevice::extract_bound(a).or_else(|_| {
+        let cls = a.py().import("rustdl")?.getattr("device")?;
+        cls.call1((a,))?.extract::<PyDevice>()
+    })?;
+    match (dev.r#type.as_str(), dev.index) {
+        ("cpu", _) => Ok(Device::Cpu),
+        ("wgpu", None | Some(0)) => Ok(Device::Wgpu),
+        ("wgpu", Some(i)) => Err(PyRuntimeError::new_err(format!(
+            "wgpu device index {i} is out of range: rustdl uses one wgpu device (index 0)"
+        ))),
+        (t, _) => Err(PyRuntimeError::new_err(format!(
+            "device '{t}' is not available: rustdl has the 'cpu' and 'wgpu' devices"
+        ))),
     }
-    Ok(())
+}
+
+pub fn device_object(d: Device) -> PyDevice {
+    match d {
+        Device::Cpu => cpu_device(),
+        Device::Wgpu => PyDevice {
+            r#type: "wgpu".into(),
+            index: Some(0),
+        },
+    }
 }
 
 pub fn set_requires_grad(t: &Tensor, v: bool) -> PyResult<()> {

@@ -41,6 +41,20 @@ macro_rules! dispatch_all {
     };
 }
 
+/// `on_gpu!(cond => expr)`: evaluate `expr` (usually a `return`) when `cond`
+/// holds and the wgpu backend is built; nothing otherwise.
+#[macro_export]
+macro_rules! on_gpu {
+    ($cond:expr => $body:expr) => {
+        #[cfg(feature = "wgpu")]
+        {
+            if $cond {
+                $body
+            }
+        }
+    };
+}
+
 /// Like `dispatch_all!` but for numeric dtypes (bool is an error).
 #[macro_export]
 macro_rules! dispatch_numeric {
@@ -102,11 +116,21 @@ macro_rules! dispatch_float {
 impl Tensor {
     /// The whole storage as a typed slice (the dtype must match).
     pub fn storage_slice<T: BufferElem>(&self) -> &[T] {
-        T::slice(self.storage().buffer()).expect("storage dtype matches tensor dtype")
+        match T::slice(self.storage().buffer()) {
+            Some(s) => s,
+            None if self.is_gpu() => panic!(
+                "this operation is not implemented on the wgpu device yet; move the tensor to the CPU with .cpu() first"
+            ),
+            None => panic!("internal: storage dtype does not match tensor dtype"),
+        }
     }
 
-    /// Elements in row-major order: borrowed when contiguous, gathered otherwise.
+    /// Elements in row-major order: borrowed when contiguous, gathered otherwise
+    /// (read back from the device for a device tensor).
     pub fn data<T: BufferElem>(&self) -> Cow<'_, [T]> {
+        if self.is_gpu() {
+            return Cow::Owned(self.try_host_vec::<T>().unwrap_or_else(|e| panic!("{e}")));
+        }
         if let Some(s) = self.as_slice::<T>() {
             return Cow::Borrowed(s);
         }
@@ -115,6 +139,21 @@ impl Tensor {
 
     pub fn to_vec<T: BufferElem>(&self) -> Vec<T> {
         self.data::<T>().into_owned()
+    }
+
+    /// The elements of a device tensor read back (or copied, on the CPU).
+    pub fn try_host_vec<T: BufferElem>(&self) -> Result<Vec<T>> {
+        if !self.is_gpu() {
+            return Ok(self.to_vec::<T>());
+        }
+        #[cfg(feature = "wgpu")]
+        {
+            let buf = crate::gpu::ops::host_buffer(self)?;
+            return T::unwrap_buffer(buf)
+                .map_err(|_| Error::Runtime("internal: readback dtype mismatch".into()));
+        }
+        #[allow(unreachable_code)]
+        Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
     }
 
     /// Values converted to f64 (for printing, tolist, item).
@@ -128,6 +167,7 @@ impl Tensor {
         if self.is_contiguous() && self.offset() == 0 && self.storage().len() == self.numel() {
             return self.clone();
         }
+        on_gpu!(self.is_gpu() => return crate::gpu::kernels::map("a", &[self], &[], self.shape(), self.dtype()).unwrap_or_else(|e| panic!("{e}")));
         dispatch_all!(self.dtype(), T => Tensor::from_vec(self.to_vec::<T>(), self.shape()))
     }
 
@@ -136,6 +176,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return self.clone();
         }
+        on_gpu!(self.is_gpu() => return crate::gpu::ops::cast(self, dtype).unwrap_or_else(|e| panic!("{e}")));
         dispatch_all!(self.dtype(), S => {
             let src = self.data::<S>();
             dispatch_all!(dtype, D => {
@@ -200,6 +241,13 @@ pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
 /// Write `src` (broadcast to `dst`'s shape, converted to its dtype) into the
 /// elements of `dst`, in place. Caller guarantees `src` does not overlap `dst`.
 pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    on_gpu!(dst.is_gpu() || src.is_gpu() => {
+        if !dst.is_gpu() {
+            let host = crate::gpu::ops::to_host(src)?;
+            return write_into(dst, &host);
+        }
+        return crate::gpu::ops::write_into(dst, src);
+    });
     let src = src.cast_raw(dst.dtype());
     let sstr = broadcast_strides(src.layout(), dst.shape())?;
     let shape = dst.shape().to_vec();
@@ -227,6 +275,7 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Fill every element of `dst` with `value`, in place.
 pub fn fill_(dst: &Tensor, value: f64) {
+    on_gpu!(dst.is_gpu() => return crate::gpu::ops::fill(dst, value).unwrap_or_else(|e| panic!("{e}")));
     dispatch_all!(dst.dtype(), T => {
         let v: T = if T::DTYPE.is_float() { T::from_f64(value) } else if T::DTYPE == DType::Bool { T::from_bool(value != 0.0) } else { T::from_i64(value as i64) };
         // SAFETY: exclusive write of dst's own elements.

@@ -71,7 +71,7 @@ pub fn cached_bytes() -> usize {
 /// Return a buffer to the cache (called when a storage is dropped).
 pub fn give(buf: Buffer) {
     let n = buf.len();
-    if n < MIN_ELEMS || !enabled() {
+    if n < MIN_ELEMS || !enabled() || buf.is_device() {
         return;
     }
     let dtype = buf.dtype();

@@ -18,6 +18,8 @@ pub enum Buffer {
     I64(Vec<i64>),
     F32(Vec<f32>),
     F64(Vec<f64>),
+    /// Memory on the wgpu device (see `crate::gpu`).
+    Device(crate::gpu::DeviceBuffer),
 }
 
 impl Buffer {
@@ -29,7 +31,11 @@ impl Buffer {
             Buffer::I64(_) => DType::I64,
             Buffer::F32(_) => DType::F32,
             Buffer::F64(_) => DType::F64,
+            Buffer::Device(d) => d.dtype,
         }
+    }
+    pub fn is_device(&self) -> bool {
+        matches!(self, Buffer::Device(_))
     }
     pub fn len(&self) -> usize {
         match self {
@@ -39,6 +45,7 @@ impl Buffer {
             Buffer::I64(v) => v.len(),
             Buffer::F32(v) => v.len(),
             Buffer::F64(v) => v.len(),
+            Buffer::Device(d) => d.len,
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -166,6 +173,7 @@ impl Storage {
             Buffer::I64(v) => v.as_ptr() as usize,
             Buffer::F32(v) => v.as_ptr() as usize,
             Buffer::F64(v) => v.as_ptr() as usize,
+            Buffer::Device(d) => d as *const _ as usize,
         }
     }
 }

@@ -9,12 +9,15 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
     Cpu,
+    /// The wgpu device (one per process for now; see `crate::gpu`).
+    Wgpu,
 }
 
 impl Device {
     pub fn name(&self) -> &'static str {
         match self {
             Device::Cpu => "cpu",
+            Device::Wgpu => "wgpu:0",
         }
     }
 }
@@ -53,11 +56,16 @@ pub struct Tensor(pub Arc<TensorImpl>);
 impl Tensor {
     pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
         let dtype = storage.dtype();
+        let device = if storage.buffer().is_device() {
+            Device::Wgpu
+        } else {
+            Device::Cpu
+        };
         Tensor(Arc::new(TensorImpl {
             storage,
             layout,
             dtype,
-            device: Device::Cpu,
+            device,
             autograd: Mutex::new(AutogradMeta::default()),
         }))
     }
@@ -105,6 +113,9 @@ impl Tensor {
     }
     pub fn device(&self) -> Device {
         self.0.device
+    }
+    pub fn is_gpu(&self) -> bool {
+        self.0.device == Device::Wgpu
     }
     pub fn storage(&self) -> &Arc<Storage> {
         &self.0.storage

@@ -1,0 +1,110 @@
+//! The GPU backend on wgpu (cargo feature `wgpu`): any Vulkan, Metal or DX12
+//! device, no CUDA.
+//!
+//! A device tensor is an ordinary `Tensor` whose storage is a
+//! `Buffer::Device`; layout (views, strides, broadcasting) and autograd are
+//! shared with the CPU. Ops check the device of their inputs and call the
+//! kernels here (WGSL, generated from templates in `shaders/` and the
+//! expression tables of `ops.rs`). The device is created lazily on first use,
+//! so CPU-only users pay nothing.
+//!
+//! Without the feature, `DeviceBuffer` is an empty type: no tensor can be on
+//! the device, and the functions below report that it was not built.
+
+#[cfg(feature = "wgpu")]
+mod buffer;
+#[cfg(feature = "wgpu")]
+pub mod context;
+#[cfg(feature = "wgpu")]
+pub mod kernels;
+#[cfg(feature = "wgpu")]
+pub mod ops;
+
+#[cfg(feature = "wgpu")]
+pub use buffer::{wgsl_type, DeviceBuffer};
+
+#[cfg(not(feature = "wgpu"))]
+use crate::error::Error;
+use crate::error::Result;
+
+#[cfg(not(feature = "wgpu"))]
+#[derive(Debug)]
+pub enum DeviceBuffer {}
+
+#[cfg(not(feature = "wgpu"))]
+impl DeviceBuffer {
+    pub fn to_host(&self, _start: usize, _n: usize) -> Result<crate::tensor::Buffer> {
+        match *self {}
+    }
+}
+
+pub const NOT_BUILT: &str =
+    "rustdl was built without the wgpu feature (rebuild with `--features wgpu`, see README)";
+
+/// Whether a wgpu device can be opened (opening it if not yet open).
+pub fn is_available() -> bool {
+    #[cfg(feature = "wgpu")]
+    {
+        context::gpu().is_ok()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        false
+    }
+}
+
+pub fn is_built() -> bool {
+    cfg!(feature = "wgpu")
+}
+
+/// Number of adapters wgpu reports (without opening one).
+pub fn device_count() -> usize {
+    #[cfg(feature = "wgpu")]
+    {
+        context::adapters().len()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        0
+    }
+}
+
+/// The name of the adapter in use, or why there is none.
+pub fn device_name() -> Result<String> {
+    #[cfg(feature = "wgpu")]
+    {
+        let g = context::gpu()?;
+        Ok(format!("{} ({:?})", g.info.name, g.info.backend))
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(Error::Runtime(NOT_BUILT.into()))
+    }
+}
+
+/// Wait for every queued kernel.
+pub fn synchronize() -> Result<()> {
+    #[cfg(feature = "wgpu")]
+    {
+        if let Ok(g) = context::gpu() {
+            g.synchronize()?;
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Ok(())
+    }
+}
+
+/// Error for a device this build cannot open.
+pub fn require() -> Result<()> {
+    #[cfg(feature = "wgpu")]
+    {
+        context::gpu().map(|_| ())
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(Error::Runtime(NOT_BUILT.into()))
+    }
+}

@@ -1,0 +1,48 @@
+//! Moving tensors between the CPU and the wgpu device, with autograd: the
+//! gradient of a copy flows back to the device the input lives on.
+
+use crate::autograd::record;
+use crate::error::Result;
+use crate::tensor::{Device, Tensor};
+
+/// `x.to(device)`: `x` itself when already there.
+pub fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
+    if x.device() == device {
+        return Ok(x.clone());
+    }
+    let out = copy_raw(x, device)?;
+    let src = x.device();
+    record("ToCopyBackward0", &[x], &[&out], move |g| {
+        Ok(vec![g[0]
+            .as_ref()
+            .map(|g| to_device(g, src))
+            .transpose()?])
+    });
+    Ok(out)
+}
+
+/// A copy of `x`'s values on `device` (no autograd).
+pub fn copy_raw(x: &Tensor, device: Device) -> Result<Tensor> {
+    match device {
+        Device::Cpu => to_cpu(x),
+        Device::Wgpu => to_gpu(x),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn to_cpu(x: &Tensor) -> Result<Tensor> {
+    crate::gpu::ops::to_host(x)
+}
+#[cfg(feature = "wgpu")]
+fn to_gpu(x: &Tensor) -> Result<Tensor> {
+    crate::gpu::ops::to_device(x)
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn to_cpu(x: &Tensor) -> Result<Tensor> {
+    Ok(x.clone())
+}
+#[cfg(not(feature = "wgpu"))]
+fn to_gpu(_x: &Tensor) -> Result<Tensor> {
+    Err(crate::error::Error::Runtime(crate::gpu::NOT_BUILT.into()))
+}
