@@ -40,7 +40,7 @@ fn root_grad(root: &Tensor, given: Option<&Tensor>) -> Result<Tensor> {
                     "grad can be implicitly created only for scalar outputs".into(),
                 ));
             }
-            Ok(ops::creation::full(root.shape(), 1.0, root.dtype()))
+            ops::creation::full_on(root.shape(), 1.0, root.dtype(), root.device())
         }
     }
 }

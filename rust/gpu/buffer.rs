@@ -6,6 +6,7 @@
 //! float64 is not supported (WGSL has no portable f64).
 
 use super::context::gpu;
+use super::wgsl_type;
 use crate::error::{Error, Result};
 use crate::tensor::{Buffer, DType};
 
@@ -26,18 +27,6 @@ impl Drop for DeviceBuffer {
         if let (Some(b), Ok(g)) = (self.buf.take(), gpu()) {
             g.release(b);
         }
-    }
-}
-
-/// The WGSL scalar type that holds a dtype on the device.
-pub fn wgsl_type(dtype: DType) -> Result<&'static str> {
-    match dtype {
-        DType::F32 => Ok("f32"),
-        DType::I64 | DType::I32 => Ok("i32"),
-        DType::Bool | DType::U8 => Ok("u32"),
-        DType::F64 => Err(Error::Type(
-            "float64 tensors are not supported on the wgpu device (WGSL has no portable 64-bit float); use float32".into(),
-        )),
     }
 }
 

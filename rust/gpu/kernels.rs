@@ -10,8 +10,9 @@
 //! - `launch`: a hand-written shader from `shaders/` over contiguous buffers,
 //!   with its integer parameters in the `meta` array.
 
-use super::buffer::{wgsl_type, DeviceBuffer};
+use super::buffer::DeviceBuffer;
 use super::context::{gpu, Dispatch, WORKGROUP};
+use super::wgsl_type;
 use crate::error::{Error, Result};
 use crate::tensor::layout::{broadcast_strides, coalesce, contiguous_strides};
 use crate::tensor::{Buffer, DType, Tensor};
@@ -117,6 +118,9 @@ pub fn map_into(expr: &str, inputs: &[&Tensor], params: &[f32], out: &Tensor) ->
         .copied()
         .enumerate()
         .partition(|(_, t)| t.is_gpu());
+    // An input in `out`'s own buffer (an in-place update) is read through
+    // `out`: one buffer cannot be bound read-only and read-write at once.
+    let aliased: Vec<bool> = tensors.iter().map(|(_, t)| t.shares_storage(out)).collect();
     let shape = out.shape().to_vec();
     let mut all: Vec<_> = Vec::with_capacity(tensors.len() + 2);
     all.push(contiguous_strides(&shape));
@@ -153,12 +157,17 @@ pub fn map_into(expr: &str, inputs: &[&Tensor], params: &[f32], out: &Tensor) ->
     let mut loads = String::new();
     let mut bindings = String::new();
     let mut kinds = String::new();
+    let mut binding = 2;
     for (slot, (k, t)) in tensors.iter().enumerate() {
         let ty = wgsl_type(t.dtype())?;
-        bindings += &format!(
-            "@group(0) @binding({}) var<storage, read> in{slot}: array<{ty}>;\n",
-            slot + 2
-        );
+        if aliased[slot] {
+            loads += &format!("    let {} = out[idx({slot}u, i)];\n", NAMES[*k]);
+            kinds += &format!("{k}:out,");
+            continue;
+        }
+        bindings +=
+            &format!("@group(0) @binding({binding}) var<storage, read> in{slot}: array<{ty}>;\n");
+        binding += 1;
         loads += &format!("    let {} = in{slot}[idx({slot}u, i)];\n", NAMES[*k]);
         kinds += &format!("{k}:{ty},");
     }
@@ -178,8 +187,10 @@ pub fn map_into(expr: &str, inputs: &[&Tensor], params: &[f32], out: &Tensor) ->
             .replace("EXPR", expr)
     })?;
     let mut bufs: Vec<&wgpu::Buffer> = vec![device_buffer(out)?.raw()];
-    for (_, t) in &tensors {
-        bufs.push(device_buffer(t)?.raw());
+    for (slot, (_, t)) in tensors.iter().enumerate() {
+        if !aliased[slot] {
+            bufs.push(device_buffer(t)?.raw());
+        }
     }
     g.dispatch(
         &pipeline,

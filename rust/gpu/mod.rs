@@ -15,26 +15,36 @@
 mod buffer;
 #[cfg(feature = "wgpu")]
 pub mod context;
-#[cfg(feature = "wgpu")]
+// Without the feature, `kernels` is a stub whose launches report that the
+// backend was not built (no tensor can reach them: none can be on the device).
+pub mod index;
+#[cfg_attr(not(feature = "wgpu"), path = "kernels_stub.rs")]
 pub mod kernels;
-#[cfg(feature = "wgpu")]
+pub mod matmul;
 pub mod ops;
+#[cfg(feature = "wgpu")]
+pub mod optim;
+pub mod reduce;
 
 #[cfg(feature = "wgpu")]
-pub use buffer::{wgsl_type, DeviceBuffer};
-
+pub use buffer::DeviceBuffer;
 #[cfg(not(feature = "wgpu"))]
-use crate::error::Error;
-use crate::error::Result;
+pub use kernels::DeviceBuffer;
 
-#[cfg(not(feature = "wgpu"))]
-#[derive(Debug)]
-pub enum DeviceBuffer {}
+use crate::error::{Error, Result};
+use crate::tensor::DType;
 
-#[cfg(not(feature = "wgpu"))]
-impl DeviceBuffer {
-    pub fn to_host(&self, _start: usize, _n: usize) -> Result<crate::tensor::Buffer> {
-        match *self {}
+/// The WGSL scalar type that holds a dtype on the device: one 32-bit word per
+/// element, so one kernel template serves every dtype (int64 values must fit
+/// in 32 bits on the device; WGSL has no 64-bit integers or portable f64).
+pub fn wgsl_type(dtype: DType) -> Result<&'static str> {
+    match dtype {
+        DType::F32 => Ok("f32"),
+        DType::I64 | DType::I32 => Ok("i32"),
+        DType::Bool | DType::U8 => Ok("u32"),
+        DType::F64 => Err(Error::Type(
+            "float64 tensors are not supported on the wgpu device (WGSL has no portable 64-bit float); use float32".into(),
+        )),
     }
 }
 

@@ -31,9 +31,10 @@ pub fn to_host(t: &Tensor) -> Result<Tensor> {
     Ok(Tensor::from_buffer(host_buffer(t)?, t.shape()))
 }
 
-/// The same values in a contiguous device tensor (`t` when already so).
+/// The same values in a contiguous device tensor starting at element 0 of
+/// its buffer (`t` when already so), as hand-written kernels expect.
 pub fn contiguous(t: &Tensor) -> Result<Tensor> {
-    if t.is_contiguous() {
+    if t.is_contiguous() && t.offset() == 0 {
         return Ok(t.clone());
     }
     map("a", &[t], &[], t.shape(), t.dtype())
@@ -198,6 +199,7 @@ fn unary_expr(name: &str) -> Option<&'static str> {
         "erf" => "erf_approx(a)",
         "silu" => "a / (1.0 + exp(-a))",
         "softsign" => "a / (1.0 + abs(a))",
+        "finite_or_zero" => "select(a, 0.0, abs(a) > 3.4e38)",
         "leaky_relu" => "select(a * p(0u), a, a > 0.0)",
         // (gelu with approximate='tanh' is refused on the device in ops::unary)
         "GeluBackward0" => "0.5 * a * (1.0 + erf_approx(a * 0.7071067811865476))",

@@ -57,7 +57,9 @@ pub fn result_dtype(a: &Tensor, b: &Tensor) -> DType {
 
 /// Forward only: compute `a op b` in `dtype` (inputs already promoted).
 fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    crate::on_gpu!(a.is_gpu() || b.is_gpu() => return crate::gpu::ops::binary(op, a, b, shape));
+    if a.is_gpu() || b.is_gpu() {
+        return crate::gpu::ops::binary(op, a, b, shape);
+    }
     let dtype = a.dtype();
     if dtype == DType::Bool {
         // Bool arithmetic: add = or, mul = and (as PyTorch), others via u8.
@@ -270,7 +272,9 @@ pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
-    crate::on_gpu!(a.is_gpu() || b.is_gpu() => return crate::gpu::ops::compare(op, &ca, &cb, &shape));
+    if a.is_gpu() || b.is_gpu() {
+        return crate::gpu::ops::compare(op, &ca, &cb, &shape);
+    }
     dispatch_all!(dtype, T => match op {
         CmpOp::Eq => map2(&ca, &cb, &shape, |x: T, y: T| x == y),
         CmpOp::Ne => map2(&ca, &cb, &shape, |x: T, y: T| x != y),
@@ -289,7 +293,9 @@ pub fn eq(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub fn logical(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(DType::Bool), b.cast_raw(DType::Bool));
-    crate::on_gpu!(a.is_gpu() || b.is_gpu() => return crate::gpu::ops::bitwise(op, &ca, &cb, &shape));
+    if a.is_gpu() || b.is_gpu() {
+        return crate::gpu::ops::bitwise(op, &ca, &cb, &shape);
+    }
     match op {
         LogicOp::And => map2(&ca, &cb, &shape, |x: bool, y: bool| x & y),
         LogicOp::Or => map2(&ca, &cb, &shape, |x: bool, y: bool| x | y),
@@ -302,7 +308,9 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
-    crate::on_gpu!((a.is_gpu() || b.is_gpu()) && !dtype.is_float() => return crate::gpu::ops::bitwise(op, &ca, &cb, &shape));
+    if (a.is_gpu() || b.is_gpu()) && !dtype.is_float() {
+        return crate::gpu::ops::bitwise(op, &ca, &cb, &shape);
+    }
     macro_rules! bit {
         ($T:ty) => {
             match op {
@@ -345,7 +353,7 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
     let gpu = cond.is_gpu() || a.is_gpu() || b.is_gpu();
     let out = if gpu {
-        where_device(&c, &ca, &cb, &shape)?
+        crate::gpu::ops::where_(&c, &ca, &cb, &shape)?
     } else {
         dispatch_all!(dtype, T => super::map::map3(&c, &ca, &cb, &shape, |m: bool, x: T, y: T| if m { x } else { y })?)
     };
@@ -363,13 +371,4 @@ pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         });
     }
     Ok(out)
-}
-
-#[cfg(feature = "wgpu")]
-fn where_device(c: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    crate::gpu::ops::where_(c, a, b, shape)
-}
-#[cfg(not(feature = "wgpu"))]
-fn where_device(_c: &Tensor, _a: &Tensor, _b: &Tensor, _shape: &[usize]) -> Result<Tensor> {
-    Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

@@ -4,7 +4,7 @@ use crate::dispatch_all;
 use crate::error::{Error, Result};
 use crate::tensor::access::buffer_from_f64;
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 use parking_lot::Mutex;
 
 pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
@@ -17,6 +17,19 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
 
 pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
     Tensor::zeros(shape, dtype)
+}
+
+/// `full` on `device`.
+pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    match device {
+        Device::Cpu => Ok(full(shape, value, dtype)),
+        Device::Wgpu => crate::gpu::ops::full(shape, value, dtype),
+    }
+}
+
+/// Zeros of `shape` on `device`.
+pub fn zeros_on(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+    full_on(shape, 0.0, dtype, device)
 }
 
 /// A 0-d tensor holding `v` in `like`'s dtype (for scalars inside formulas).

@@ -24,25 +24,7 @@ pub fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
 /// A copy of `x`'s values on `device` (no autograd).
 pub fn copy_raw(x: &Tensor, device: Device) -> Result<Tensor> {
     match device {
-        Device::Cpu => to_cpu(x),
-        Device::Wgpu => to_gpu(x),
+        Device::Cpu => crate::gpu::ops::to_host(x),
+        Device::Wgpu => crate::gpu::ops::to_device(x),
     }
-}
-
-#[cfg(feature = "wgpu")]
-fn to_cpu(x: &Tensor) -> Result<Tensor> {
-    crate::gpu::ops::to_host(x)
-}
-#[cfg(feature = "wgpu")]
-fn to_gpu(x: &Tensor) -> Result<Tensor> {
-    crate::gpu::ops::to_device(x)
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn to_cpu(x: &Tensor) -> Result<Tensor> {
-    Ok(x.clone())
-}
-#[cfg(not(feature = "wgpu"))]
-fn to_gpu(_x: &Tensor) -> Result<Tensor> {
-    Err(crate::error::Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

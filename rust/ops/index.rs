@@ -108,6 +108,11 @@ fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result
 pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     check_index_shape(x, d, index, "gather")?;
+    if x.is_gpu() || index.is_gpu() {
+        let out = crate::gpu::index::gather(x, d, index)?;
+        record_gather_backward(x, d, index, &out);
+        return Ok(out);
+    }
     let idx = index_values(index, "gather")?;
     let xs = x.contiguous_raw();
     let shape: Vec<usize> = if x.ndim() == 0 {
@@ -125,15 +130,19 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         let src = xs.as_slice::<T>().expect("contiguous");
         Tensor::from_vec(offs.iter().map(|&o| src[o]).collect::<Vec<T>>(), index.shape())
     });
+    record_gather_backward(x, d, index, &out);
+    Ok(out)
+}
+
+fn record_gather_backward(x: &Tensor, d: usize, index: &Tensor, out: &Tensor) {
     let (src_shape, index) = (x.shape_vec(), index.clone());
-    record("GatherBackward0", &[x], &[&out], move |g| {
+    record("GatherBackward0", &[x], &[out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let z = creation::zeros(&src_shape, g.dtype());
+        let z = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
         Ok(vec![Some(scatter_add(&z, d as i64, &index, g)?)])
     });
-    Ok(out)
 }
 
 /// Out-of-place `x.scatter_add(dim, index, src)` / `x.scatter(dim, index, src)`.
@@ -154,6 +163,12 @@ fn scatter_impl(
                 src.shape()
             )));
         }
+    }
+    if x.is_gpu() || index.is_gpu() || src.is_gpu() {
+        if !accumulate {
+            return Err(crate::gpu::ops::unsupported("scatter", x.dtype()));
+        }
+        return crate::gpu::index::scatter_add(x, d, index, src);
     }
     let idx = index_values(index, "scatter")?;
     let shape: Vec<usize> = if x.ndim() == 0 {
@@ -202,7 +217,7 @@ fn scatter_impl(
             let gx = if accumulate {
                 g.clone()
             } else {
-                let mask_src = creation::full(index_c.shape(), 0.0, g.dtype());
+                let mask_src = creation::full_on(index_c.shape(), 0.0, g.dtype(), g.device())?;
                 scatter_impl(
                     g,
                     d as i64,
@@ -214,7 +229,7 @@ fn scatter_impl(
             let gs = gather(g, d as i64, &index_c)?;
             // pad the gathered gradient to src's shape (index may be smaller)
             let gs = if gs.shape() != src_shape.as_slice() {
-                let full = creation::zeros(&src_shape, g.dtype());
+                let full = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
                 let mut t = full.detach();
                 for k in 0..index_c.ndim() {
                     t = super::shape::narrow(&t, k as i64, 0, index_c.shape()[k] as i64)?;
@@ -257,6 +272,19 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         ));
     }
     let d = wrap_dim(dim, x.ndim())?;
+    if (x.is_gpu() || index.is_gpu()) && x.ndim() > 0 {
+        // a gather with the 1-D index broadcast along every other dim
+        let out = crate::gpu::index::gather(x, d, &spread_index(x, d, index)?)?;
+        let (src_shape, index) = (x.shape_vec(), index.clone());
+        record("IndexSelectBackward0", &[x], &[&out], move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let z = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
+            Ok(vec![Some(index_add(&z, d as i64, &index, g, 1.0)?)])
+        });
+        return Ok(out);
+    }
     let idx = index_values(index, "index_select")?;
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
     let idx: Vec<usize> = idx
@@ -291,7 +319,7 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let z = creation::zeros(&src_shape, g.dtype());
+        let z = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
         Ok(vec![Some(index_add(&z, d as i64, &index, g, 1.0)?)])
     });
     Ok(out)
@@ -306,6 +334,14 @@ pub fn index_add(
     alpha: f64,
 ) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
+    if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
+        let src = if alpha == 1.0 {
+            source.clone()
+        } else {
+            super::binary::mul(source, &creation::scalar_like(alpha, source))?
+        };
+        return crate::gpu::index::scatter_add(x, d, &spread_index(&src, d, index)?, &src);
+    }
     let idx = index_values(index, "index_add")?;
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
     let idx: Vec<usize> = idx
@@ -459,4 +495,15 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> 
         Ok(vec![Some(super::binary::where_(&mask, &z, g)?)])
     });
     Ok(out)
+}
+
+/// A 1-D index along `dim` broadcast to the shape of `like` with `dim`
+/// replaced by the index length (for gather-based index_select/index_add).
+fn spread_index(like: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
+    let mut view = vec![1usize; like.ndim()];
+    view[dim] = index.numel();
+    let mut shape = like.shape_vec();
+    shape[dim] = index.numel();
+    let v = super::shape::reshape_to(&index.detach(), &view)?;
+    super::shape::expand_to(&v, &shape)
 }

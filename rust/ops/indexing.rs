@@ -188,7 +188,7 @@ pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let z = creation::zeros(&xshape, g.dtype());
+        let z = creation::zeros_on(&xshape, g.dtype(), g.device())?;
         Ok(vec![Some(index_put(&z, &idx, g, true)?)])
     });
     Ok(out)

@@ -186,6 +186,16 @@ pub fn cross_entropy(
             target.dtype().name()
         )));
     }
+    if logits.is_gpu() || target.is_gpu() {
+        return cross_entropy_composite(
+            logits,
+            target,
+            weight,
+            ignore_index,
+            label_smoothing,
+            reduction,
+        );
+    }
     let targets = target.cast_raw(DType::I64).to_vec::<i64>();
     for &t in &targets {
         if t != ignore_index && (t < 0 || t as usize >= c) {
@@ -253,4 +263,64 @@ pub fn cross_entropy(
         Ok(vec![Some(grad)])
     });
     Ok(out)
+}
+
+/// Cross-entropy from differentiable device ops (log_softmax, gather,
+/// reductions), for logits on the wgpu device. Targets are not checked
+/// against the class count (that would wait for the device); an
+/// out-of-range target contributes the log-probability of a clamped class.
+fn cross_entropy_composite(
+    logits: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction: Reduction,
+) -> Result<Tensor> {
+    use super::binary::{compare, mul, sub, CmpOp};
+    use super::reduce::sum;
+    use super::unary::{neg, to_dtype};
+    let (m, c) = (logits.shape()[0], logits.shape()[1]);
+    if let Some(w) = weight {
+        if w.ndim() != 1 || w.shape()[0] != c {
+            return Err(Error::Runtime(format!(
+                "weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {:?}",
+                w.shape()
+            )));
+        }
+    }
+    let s = |v: f64, like: &Tensor| super::creation::scalar_like(v, like);
+    let logp = super::softmax::softmax(logits, 1, true)?;
+    let valid = compare(
+        CmpOp::Ne,
+        target,
+        &super::creation::full(&[], ignore_index as f64, DType::I64),
+    )?;
+    let valid = to_dtype(&valid, logp.dtype())?;
+    let col = super::shape::reshape_to(target, &[m, 1])?;
+    let picked = super::shape::reshape_to(&super::index::gather(&logp, 1, &col)?, &[m])?;
+    // per-row weight of the target class (1 without weights), zero if ignored
+    let wt = match weight {
+        Some(w) => mul(&super::index::index_select(w, 0, target)?, &valid)?,
+        None => valid.clone(),
+    };
+    let mut rows = neg(&mul(&picked, &wt)?)?;
+    if label_smoothing > 0.0 {
+        // PyTorch: (1 - e) * nll + e / C * sum_c(-w_c * logp_c)
+        let all = match weight {
+            Some(w) => mul(&logp, w)?,
+            None => logp.clone(),
+        };
+        let smooth = mul(&neg(&sum(&all, Some(&[1]), false)?)?, &valid)?;
+        rows = super::binary::add(
+            &mul(&rows, &s(1.0 - label_smoothing, &rows))?,
+            &mul(&smooth, &s(label_smoothing / c as f64, &rows))?,
+        )?;
+    }
+    let _ = sub;
+    match reduction {
+        Reduction::None => Ok(rows),
+        Reduction::Sum => sum(&rows, None, false),
+        Reduction::Mean => super::binary::div(&sum(&rows, None, false)?, &sum(&wt, None, false)?),
+    }
 }

@@ -87,6 +87,10 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch = a.shape()[..nd - 2].to_vec();
     let dtype = a.dtype();
     let out = match dtype {
+        _ if a.is_gpu() || b.is_gpu() => {
+            crate::gpu::kernels::check_same_device([a, b].into_iter())?;
+            crate::gpu::matmul::bmm(a, b, &batch, m, k, n)?
+        }
         DType::F32 => batched_gemm_typed::<f32>(a, b, &batch, m, k, n),
         DType::F64 => batched_gemm_typed::<f64>(a, b, &batch, m, k, n),
         DType::I64 => batched_gemm_typed::<i64>(a, b, &batch, m, k, n),

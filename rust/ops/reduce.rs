@@ -8,6 +8,7 @@ use super::creation::scalar_like;
 use super::shape::{expand_to, reshape_to};
 use crate::autograd::{record, SavedTensor};
 use crate::error::{Error, Result};
+use crate::gpu::reduce::Reduce;
 use crate::parallel;
 use crate::tensor::layout::{wrap_dim, Shape, StridedRuns};
 use crate::tensor::storage::BufferElem;
@@ -181,6 +182,12 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = match x.dtype() {
+        _ if x.is_gpu() => crate::gpu::reduce::reduce(
+            &x.cast_raw(sum_dtype(x.dtype())),
+            &mask,
+            Reduce::Sum,
+            &shape,
+        )?,
         // Float sums accumulate in f64 for accuracy close to PyTorch's
         // cascade summation.
         DType::F32 => Tensor::from_vec(
@@ -423,26 +430,31 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Re
         }
         return Ok(Tensor::zeros(&shape, x.dtype()));
     }
-    let out = dispatch_all!(x.dtype(), T => {
-        let pick = move |a: Option<T>, v: T| -> Option<T> {
-            match a {
-                None => Some(v),
-                Some(a) => {
-                    #[allow(clippy::eq_op)]
-                    let nan_a = a != a;
-                    #[allow(clippy::eq_op)]
-                    let nan_v = v != v;
-                    // NaN wins (propagates); otherwise the larger (smaller) value
-                    let take_v = !nan_a && (nan_v || (is_max && v > a) || (!is_max && v < a));
-                    Some(if take_v { v } else { a })
+    let out = if x.is_gpu() {
+        let kind = if is_max { Reduce::Max } else { Reduce::Min };
+        crate::gpu::reduce::reduce(x, &mask, kind, &shape)?
+    } else {
+        dispatch_all!(x.dtype(), T => {
+            let pick = move |a: Option<T>, v: T| -> Option<T> {
+                match a {
+                    None => Some(v),
+                    Some(a) => {
+                        #[allow(clippy::eq_op)]
+                        let nan_a = a != a;
+                        #[allow(clippy::eq_op)]
+                        let nan_v = v != v;
+                        // NaN wins (propagates); otherwise the larger (smaller) value
+                        let take_v = !nan_a && (nan_v || (is_max && v > a) || (!is_max && v < a));
+                        Some(if take_v { v } else { a })
+                    }
                 }
-            }
-        };
-        Tensor::from_vec(
-            fold_reduce(x, &mask, None, move |a, v: T, _| pick(a, v), move |a, b| match b { Some(b) => pick(a, b), None => a }, |a, _| a.unwrap_or_default()),
-            &shape,
-        )
-    });
+            };
+            Tensor::from_vec(
+                fold_reduce(x, &mask, None, move |a, v: T, _| pick(a, v), move |a, b| match b { Some(b) => pick(a, b), None => a }, |a, _| a.unwrap_or_default()),
+                &shape,
+            )
+        })
+    };
     let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     let keep_shape = reduced_shape(x.shape(), &mask, true);
     let dims: Vec<i64> = mask
@@ -505,6 +517,14 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
     let mut shape = reduced_shape(x.shape(), &mask, keepdim);
     if dim.is_none() && !keepdim {
         shape.clear();
+    }
+    if x.is_gpu() {
+        let kind = if is_max {
+            Reduce::ArgMax
+        } else {
+            Reduce::ArgMin
+        };
+        return crate::gpu::reduce::reduce(&x, &mask, kind, &shape);
     }
     let idx: Vec<i64> = dispatch_all!(x.dtype(), T => fold_reduce(
         &x,
@@ -583,7 +603,7 @@ pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, is_max: bool) -> Result<(Ten
             } else {
                 g.clone()
             };
-            let z = super::creation::zeros(&src, g.dtype());
+            let z = super::creation::zeros_on(&src, g.dtype(), g.device())?;
             Ok(vec![Some(scatter_add(&z, d as i64, &idx_keep, &g)?)])
         },
     );

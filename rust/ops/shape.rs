@@ -42,7 +42,7 @@ fn record_view(name: &'static str, x: &Tensor, out: &Tensor, view: ViewFn) {
 
 /// Zeros of `shape` with `g` written into `view(zeros)`; differentiable in `g`.
 pub fn embed(g: &Tensor, shape: &[usize], dtype: DType, view: ViewFn) -> Result<Tensor> {
-    let out = creation::zeros(shape, dtype);
+    let out = creation::zeros_on(shape, dtype, g.device())?;
     let target = {
         let _ng = crate::autograd::GradModeGuard::new(false);
         view(&out)?
@@ -176,7 +176,7 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
 /// `x.clone()`: a copy with its own storage.
 pub fn clone(x: &Tensor) -> Result<Tensor> {
     let out = if x.is_gpu() {
-        copy_on_device(x)?
+        crate::gpu::kernels::map("a", &[x], &[], x.shape(), x.dtype())?
     } else {
         crate::dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()))
     };
@@ -466,7 +466,7 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let mut shape = first.shape_vec();
     shape[d] = total;
-    let out = creation::zeros(&shape, dtype);
+    let out = creation::zeros_on(&shape, dtype, first.device())?;
     let mut pos = 0;
     let mut bounds = Vec::new();
     for t in &parts {
@@ -575,13 +575,4 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
     let d = wrap_dim(dim, x.ndim())?;
     let n = x.shape()[d];
     split(x, n.div_ceil(chunks).max(1), d as i64)
-}
-
-#[cfg(feature = "wgpu")]
-fn copy_on_device(x: &Tensor) -> Result<Tensor> {
-    crate::gpu::kernels::map("a", &[x], &[], x.shape(), x.dtype())
-}
-#[cfg(not(feature = "wgpu"))]
-fn copy_on_device(_x: &Tensor) -> Result<Tensor> {
-    Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

@@ -85,8 +85,13 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         shape[d],
         shape[d + 1..].iter().product(),
     );
-    let xc = x.contiguous_raw();
-    let out = crate::dispatch_float!(x.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape));
+    let out = if x.is_gpu() {
+        device_softmax(&x, d, log)?
+    } else {
+        let xc = x.contiguous_raw();
+        crate::dispatch_float!(x.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape))
+    };
+    let _ = (outer, n, inner);
     let so = SavedTensor::output(&out);
     record(
         if log {
@@ -116,4 +121,23 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
         },
     );
     Ok(out)
+}
+
+/// On the device: max-shifted exp and a sum along `d`, from device kernels
+/// (reductions over rows and the elementwise template).
+fn device_softmax(x: &Tensor, d: usize, log: bool) -> Result<Tensor> {
+    use crate::ops::{binary, reduce, unary};
+    let _ng = crate::autograd::GradModeGuard::new(false);
+    let dims = [d as i64];
+    let m = reduce::amax(x, Some(&dims), true, true)?;
+    // an all -inf row keeps its values (exp gives 0s, as on the CPU)
+    let m = crate::gpu::ops::named("finite_or_zero", &[&m], &[])?;
+    let z = binary::sub(x, &m)?;
+    let e = unary::exp(&z)?;
+    let s = reduce::sum(&e, Some(&dims), true)?;
+    if log {
+        binary::sub(&z, &unary::log(&s)?)
+    } else {
+        binary::div(&e, &s)
+    }
 }

@@ -42,13 +42,8 @@ macro_rules! float_map {
 }
 
 /// A named WGSL kernel over device tensors (see `gpu::ops::named`).
-#[cfg(feature = "wgpu")]
 fn gpu_map(name: &str, inputs: &[&Tensor], params: &[f32]) -> Result<Tensor> {
     crate::gpu::ops::named(name, inputs, params)
-}
-#[cfg(not(feature = "wgpu"))]
-fn gpu_map(_name: &str, _inputs: &[&Tensor], _params: &[f32]) -> Result<Tensor> {
-    Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }
 
 /// `out[i] = f(g[i], x[i])` over two same-shaped float tensors.

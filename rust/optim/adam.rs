@@ -118,6 +118,14 @@ pub fn adam_step(
 ) -> Result<()> {
     let steps = bump_steps(steps)?;
     let per: Vec<AdamStep> = steps.iter().map(|&s| AdamStep::new(h, s)).collect();
+    if params.first().is_some_and(|p| p.is_gpu()) {
+        if !max_exp_avg_sqs.is_empty() {
+            return Err(crate::error::Error::Runtime(
+                "Adam(amsgrad=True) is not implemented on the wgpu device".into(),
+            ));
+        }
+        return device_adam(params, grads, exp_avgs, exp_avg_sqs, &per, h);
+    }
     let mut lists = vec![
         params.to_vec(),
         grads.to_vec(),
@@ -132,4 +140,27 @@ pub fn adam_step(
         [p, g, m, v, mx] => adam_kernel(p, g, m, v, Some(&mut mx[..]), h, &per[i]),
         _ => unreachable!(),
     }))
+}
+
+#[cfg(feature = "wgpu")]
+fn device_adam(
+    params: &[Tensor],
+    grads: &[Tensor],
+    exp_avgs: &[Tensor],
+    exp_avg_sqs: &[Tensor],
+    per: &[AdamStep],
+    h: &AdamHyper,
+) -> Result<()> {
+    crate::gpu::optim::adam(params, grads, exp_avgs, exp_avg_sqs, per, h)
+}
+#[cfg(not(feature = "wgpu"))]
+fn device_adam(
+    _: &[Tensor],
+    _: &[Tensor],
+    _: &[Tensor],
+    _: &[Tensor],
+    _: &[AdamStep],
+    _: &AdamHyper,
+) -> Result<()> {
+    Err(crate::error::Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

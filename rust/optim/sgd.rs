@@ -68,6 +68,9 @@ pub fn sgd_step(
     first: &[bool],
     h: &SgdHyper,
 ) -> Result<()> {
+    if params.first().is_some_and(|p| p.is_gpu()) {
+        return device_sgd(params, grads, bufs, first, h);
+    }
     let mut lists = vec![params.to_vec(), grads.to_vec()];
     let with_buf = !bufs.is_empty();
     if with_buf {
@@ -78,4 +81,19 @@ pub fn sgd_step(
         [p, g, b] => sgd_kernel(p, g, Some(&mut b[..]), first.get(i).copied().unwrap_or(false), h),
         _ => unreachable!(),
     }))
+}
+
+#[cfg(feature = "wgpu")]
+fn device_sgd(
+    params: &[Tensor],
+    grads: &[Tensor],
+    bufs: &[Tensor],
+    first: &[bool],
+    h: &SgdHyper,
+) -> Result<()> {
+    crate::gpu::optim::sgd(params, grads, bufs, first, h)
+}
+#[cfg(not(feature = "wgpu"))]
+fn device_sgd(_: &[Tensor], _: &[Tensor], _: &[Tensor], _: &[bool], _: &SgdHyper) -> Result<()> {
+    Err(crate::error::Error::Runtime(crate::gpu::NOT_BUILT.into()))
 }

@@ -5,12 +5,12 @@ use super::convert::{
     as_tensor, dtype_arg, opt_dtype, shape_args, tensor_from_data, to_usize_shape,
 };
 use super::py_math::tuple_of;
-use super::py_tensor::{set_requires_grad, wrap, PyTensor};
+use super::py_tensor::{device_arg, set_requires_grad, wrap, PyTensor};
 use crate::autograd;
 use crate::error::Error;
 use crate::ops::creation::{self, Rng};
 use crate::ops::{binary, reduce, shape, shape_extra, unary};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -100,9 +100,9 @@ fn tensor(
     requires_grad: bool,
     pin_memory: bool,
 ) -> R {
-    let _ = (device, pin_memory);
+    let _ = pin_memory;
     let t = tensor_from_data(data, opt_dtype(dtype)?)?;
-    finish(t, requires_grad)
+    finish(place(t, device, None)?, requires_grad)
 }
 
 #[pyfunction]
@@ -112,16 +112,17 @@ fn as_tensor_(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = device;
     let d = opt_dtype(dtype)?;
     if let Ok(t) = data.downcast::<PyTensor>() {
         let t = t.borrow().t.clone();
-        return Ok(wrap(match d {
+        let dev = t.device();
+        let t = match d {
             Some(d) if d != t.dtype() => unary::to_dtype(&t, d)?,
             _ => t,
-        }));
+        };
+        return Ok(wrap(place(t, device, Some(dev))?));
     }
-    Ok(wrap(tensor_from_data(data, d)?))
+    Ok(wrap(place(tensor_from_data(data, d)?, device, None)?))
 }
 
 #[pyfunction]
@@ -135,15 +136,36 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> R {
     Ok(wrap(tensor_from_data(arr, None)?))
 }
 
+/// Put a new tensor on the requested device (`default` when none is given).
+fn place(
+    t: Tensor,
+    device: Option<&Bound<'_, PyAny>>,
+    default: Option<Device>,
+) -> PyResult<Tensor> {
+    let dev = match device {
+        Some(d) if !d.is_none() => device_arg(d)?,
+        _ => default.unwrap_or(Device::Cpu),
+    };
+    if dev == t.device() {
+        return Ok(t);
+    }
+    Ok(crate::ops::device::copy_raw(&t, dev)?)
+}
+
 fn filled(
     shape: &Bound<'_, PyTuple>,
     value: f64,
     dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
     let s = to_usize_shape(&shape_args(shape)?)?;
+    let dev = match device {
+        Some(d) if !d.is_none() => device_arg(d)?,
+        _ => Device::Cpu,
+    };
     finish(
-        creation::full(&s, value, dt(dtype, DType::F32)?),
+        creation::full_on(&s, value, dt(dtype, DType::F32)?, dev)?,
         requires_grad,
     )
 }
@@ -161,8 +183,8 @@ fn zeros(
     pin_memory: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (out, layout, device, pin_memory, memory_format);
-    filled(size, 0.0, dtype, requires_grad)
+    let _ = (out, layout, pin_memory, memory_format);
+    filled(size, 0.0, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -178,8 +200,8 @@ fn ones(
     pin_memory: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (out, layout, device, pin_memory, memory_format);
-    filled(size, 1.0, dtype, requires_grad)
+    let _ = (out, layout, pin_memory, memory_format);
+    filled(size, 1.0, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -195,8 +217,8 @@ fn empty(
     pin_memory: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (out, layout, device, pin_memory, memory_format);
-    filled(size, 0.0, dtype, requires_grad)
+    let _ = (out, layout, pin_memory, memory_format);
+    filled(size, 0.0, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -208,7 +230,6 @@ fn full(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = device;
     let s = to_usize_shape(
         &size
             .extract::<Vec<i64>>()
@@ -222,12 +243,24 @@ fn full(
         DType::F32
     };
     let v: f64 = fill_value.extract()?;
-    finish(creation::full(&s, v, dt(dtype, default)?), requires_grad)
+    let t = creation::full(&s, v, dt(dtype, default)?);
+    finish(place(t, device, None)?, requires_grad)
 }
 
-fn like(t: &Tensor, value: f64, dtype: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> R {
+/// A constant tensor shaped like `t`, on `t`'s device unless `device` is given.
+fn like(
+    t: &Tensor,
+    value: f64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> R {
+    let dev = match device {
+        Some(d) if !d.is_none() => device_arg(d)?,
+        _ => t.device(),
+    };
     finish(
-        creation::full(t.shape(), value, dt(dtype, t.dtype())?),
+        creation::full_on(t.shape(), value, dt(dtype, t.dtype())?, dev)?,
         requires_grad,
     )
 }
@@ -241,8 +274,8 @@ fn zeros_like(
     requires_grad: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (device, memory_format);
-    like(&input.t, 0.0, dtype, requires_grad)
+    let _ = memory_format;
+    like(&input.t, 0.0, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -254,8 +287,8 @@ fn ones_like(
     requires_grad: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (device, memory_format);
-    like(&input.t, 1.0, dtype, requires_grad)
+    let _ = memory_format;
+    like(&input.t, 1.0, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -267,8 +300,8 @@ fn empty_like(
     requires_grad: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (device, memory_format);
-    like(&input.t, 0.0, dtype, requires_grad)
+    let _ = memory_format;
+    like(&input.t, 0.0, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -280,8 +313,7 @@ fn full_like(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = device;
-    like(&input.t, fill_value, dtype, requires_grad)
+    like(&input.t, fill_value, dtype, device, requires_grad)
 }
 
 #[pyfunction]
@@ -294,7 +326,6 @@ fn arange(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = device;
     let is_float = |o: &Bound<'_, PyAny>| {
         o.is_instance_of::<pyo3::types::PyFloat>()
             || o.downcast::<PyTensor>()
@@ -319,10 +350,8 @@ fn arange(
         _ => 1.0,
     };
     let default = if any_float { DType::F32 } else { DType::I64 };
-    finish(
-        creation::arange(s, e, st, dt(dtype, default)?)?,
-        requires_grad,
-    )
+    let t = creation::arange(s, e, st, dt(dtype, default)?)?;
+    finish(place(t, device, None)?, requires_grad)
 }
 
 #[pyfunction]
@@ -378,13 +407,11 @@ fn rand(
     requires_grad: bool,
     out: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (device, out);
+    let _ = out;
     let s = to_usize_shape(&shape_args(size)?)?;
     let d = dt(dtype, DType::F32)?;
-    finish(
-        with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?,
-        requires_grad,
-    )
+    let t = with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?;
+    finish(place(t, device, None)?, requires_grad)
 }
 
 #[pyfunction]
@@ -397,13 +424,11 @@ fn randn(
     requires_grad: bool,
     out: Option<&Bound<'_, PyAny>>,
 ) -> R {
-    let _ = (device, out);
+    let _ = out;
     let s = to_usize_shape(&shape_args(size)?)?;
     let d = dt(dtype, DType::F32)?;
-    finish(
-        with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?,
-        requires_grad,
-    )
+    let t = with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?;
+    finish(place(t, device, None)?, requires_grad)
 }
 
 #[pyfunction]

@@ -41,20 +41,6 @@ macro_rules! dispatch_all {
     };
 }
 
-/// `on_gpu!(cond => expr)`: evaluate `expr` (usually a `return`) when `cond`
-/// holds and the wgpu backend is built; nothing otherwise.
-#[macro_export]
-macro_rules! on_gpu {
-    ($cond:expr => $body:expr) => {
-        #[cfg(feature = "wgpu")]
-        {
-            if $cond {
-                $body
-            }
-        }
-    };
-}
-
 /// Like `dispatch_all!` but for numeric dtypes (bool is an error).
 #[macro_export]
 macro_rules! dispatch_numeric {
@@ -146,14 +132,9 @@ impl Tensor {
         if !self.is_gpu() {
             return Ok(self.to_vec::<T>());
         }
-        #[cfg(feature = "wgpu")]
-        {
-            let buf = crate::gpu::ops::host_buffer(self)?;
-            return T::unwrap_buffer(buf)
-                .map_err(|_| Error::Runtime("internal: readback dtype mismatch".into()));
-        }
-        #[allow(unreachable_code)]
-        Err(Error::Runtime(crate::gpu::NOT_BUILT.into()))
+        let buf = crate::gpu::ops::host_buffer(self)?;
+        T::unwrap_buffer(buf)
+            .map_err(|_| Error::Runtime("internal: readback dtype mismatch".into()))
     }
 
     /// Values converted to f64 (for printing, tolist, item).
@@ -167,7 +148,10 @@ impl Tensor {
         if self.is_contiguous() && self.offset() == 0 && self.storage().len() == self.numel() {
             return self.clone();
         }
-        on_gpu!(self.is_gpu() => return crate::gpu::kernels::map("a", &[self], &[], self.shape(), self.dtype()).unwrap_or_else(|e| panic!("{e}")));
+        if self.is_gpu() {
+            return crate::gpu::kernels::map("a", &[self], &[], self.shape(), self.dtype())
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
         dispatch_all!(self.dtype(), T => Tensor::from_vec(self.to_vec::<T>(), self.shape()))
     }
 
@@ -176,7 +160,9 @@ impl Tensor {
         if dtype == self.dtype() {
             return self.clone();
         }
-        on_gpu!(self.is_gpu() => return crate::gpu::ops::cast(self, dtype).unwrap_or_else(|e| panic!("{e}")));
+        if self.is_gpu() {
+            return crate::gpu::ops::cast(self, dtype).unwrap_or_else(|e| panic!("{e}"));
+        }
         dispatch_all!(self.dtype(), S => {
             let src = self.data::<S>();
             dispatch_all!(dtype, D => {
@@ -241,13 +227,12 @@ pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
 /// Write `src` (broadcast to `dst`'s shape, converted to its dtype) into the
 /// elements of `dst`, in place. Caller guarantees `src` does not overlap `dst`.
 pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
-    on_gpu!(dst.is_gpu() || src.is_gpu() => {
-        if !dst.is_gpu() {
-            let host = crate::gpu::ops::to_host(src)?;
-            return write_into(dst, &host);
-        }
+    if dst.is_gpu() {
         return crate::gpu::ops::write_into(dst, src);
-    });
+    }
+    if src.is_gpu() {
+        return write_into(dst, &crate::gpu::ops::to_host(src)?);
+    }
     let src = src.cast_raw(dst.dtype());
     let sstr = broadcast_strides(src.layout(), dst.shape())?;
     let shape = dst.shape().to_vec();
@@ -275,7 +260,9 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Fill every element of `dst` with `value`, in place.
 pub fn fill_(dst: &Tensor, value: f64) {
-    on_gpu!(dst.is_gpu() => return crate::gpu::ops::fill(dst, value).unwrap_or_else(|e| panic!("{e}")));
+    if dst.is_gpu() {
+        return crate::gpu::ops::fill(dst, value).unwrap_or_else(|e| panic!("{e}"));
+    }
     dispatch_all!(dst.dtype(), T => {
         let v: T = if T::DTYPE.is_float() { T::from_f64(value) } else if T::DTYPE == DType::Bool { T::from_bool(value != 0.0) } else { T::from_i64(value as i64) };
         // SAFETY: exclusive write of dst's own elements.

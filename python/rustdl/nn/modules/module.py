@@ -320,21 +320,32 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``:
+        moves parameters and buffers (floating-point ones for a dtype)."""
         dtype = kwargs.get("dtype")
+        device = kwargs.get("device")
         for a in args:
             if isinstance(a, _C.dtype):
                 dtype = a
             elif isinstance(a, _C.Tensor):
-                dtype = a.dtype
+                dtype, device = a.dtype, a.device
             else:
-                _C.device(a) if not isinstance(a, _C.device) else a  # validates the device
-                if str(a).split(":")[0] not in ("cpu",):
-                    raise RuntimeError(f"device '{a}' is not available: this build of rustdl has only the 'cpu' device")
-        if dtype is None:
-            return self
-        if not dtype.is_floating_point:
+                device = a
+        if device is not None:
+            device = _C.device(device)
+        if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+        def convert(t):
+            if device is not None:
+                t = t.to(device)
+            if dtype is not None and t.is_floating_point():
+                t = t.to(dtype)
+            return t
+
+        if dtype is None and device is None:
+            return self
+        return self._apply(convert)
 
     def float(self):
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
@@ -343,7 +354,7 @@ class Module:
         return self._apply(lambda t: t.double() if t.is_floating_point() else t)
 
     def cpu(self):
-        return self
+        return self._apply(lambda t: t.cpu())
 
     def cuda(self, device=None):
         raise RuntimeError("rustdl was built without CUDA; only the 'cpu' device is available")
