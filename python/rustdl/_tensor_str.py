@@ -72,6 +72,8 @@ def tensor_repr(t):
     indent = len("tensor(")
     body = _format(a, _uniform(fmt, a), summarize, indent) if a.size else "[]"
     suffix = []
+    if t.device.type != "cpu":
+        suffix.append(f"device='{t.device}'")
     default = {"float32", "int64", "bool"}
     if a.dtype.name not in default or (a.size == 0 and a.dtype.name != "float32"):
         suffix.append(f"dtype=rustdl.{a.dtype.name}")

@@ -15,6 +15,7 @@
 mod buffer;
 #[cfg(feature = "wgpu")]
 pub mod context;
+pub mod conv;
 // Without the feature, `kernels` is a stub whose launches report that the
 // backend was not built (no tensor can reach them: none can be on the device).
 pub mod index;

@@ -58,6 +58,38 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 }
 "#;
 
+/// Short rows: one thread folds a whole row (a workgroup per row would spend
+/// its time on barriers).
+const SMALL: &str = r#"
+@group(0) @binding(0) var<storage, read> info: array<u32>;
+@group(0) @binding(1) var<storage, read_write> out: array<OUT_T>;
+@group(0) @binding(2) var<storage, read> x: array<TY>;
+
+fn better(a: TY, i: u32, v: TY, j: u32) -> bool {
+    BETTER
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = gid.x + gid.y * nwg.x * 256u;
+    if (row >= info[0]) {
+        return;
+    }
+    let k = info[1];
+    let base = row * k;
+    var a: TY = IDENTITY;
+    var ai: u32 = 0xffffffffu;
+    for (var j = 0u; j < k; j++) {
+        let v = x[base + j];
+        FOLD
+    }
+    out[row] = RESULT;
+}
+"#;
+
+/// Rows at most this long are folded by one thread each.
+const SMALL_ROW: usize = 64;
+
 /// Reduce each row of `x` seen as contiguous [rows, k] (the caller moved the
 /// reduced dims last). Output: `rows` values (indices for arg-reductions).
 pub fn reduce_rows(x: &Tensor, rows: usize, k: usize, kind: Reduce) -> Result<Tensor> {
@@ -99,8 +131,14 @@ pub fn reduce_rows(x: &Tensor, rows: usize, k: usize, kind: Reduce) -> Result<Te
             "if (better(acc[lid.x], arg[lid.x], v, j)) { acc[lid.x] = v; arg[lid.x] = j; }",
         )
     };
-    let result = if arg_kind { "i32(arg[0])" } else { "acc[0]" };
-    let src = TEMPLATE
+    let small = k <= SMALL_ROW;
+    let result = match (arg_kind, small) {
+        (true, true) => "i32(ai)",
+        (true, false) => "i32(arg[0])",
+        (false, true) => "a",
+        (false, false) => "acc[0]",
+    };
+    let src = if small { SMALL } else { TEMPLATE }
         .replace("BETTER", &better)
         .replace("IDENTITY", identity)
         .replace("FOLD", fold)
@@ -108,13 +146,17 @@ pub fn reduce_rows(x: &Tensor, rows: usize, k: usize, kind: Reduce) -> Result<Te
         .replace("RESULT", result)
         .replace("OUT_T", out_t)
         .replace("TY", ty);
-    let key = format!("reduce|{kind:?}|{ty}");
+    let key = format!("reduce|{kind:?}|{ty}|{small}");
     let out = empty(&[rows], out_dtype)?;
     if rows == 0 {
         return Ok(out);
     }
-    let x_groups = rows.min(65_535);
-    let groups = [x_groups as u32, rows.div_ceil(x_groups) as u32, 1];
+    let groups = if small {
+        super::kernels::groups_for(rows)
+    } else {
+        let x_groups = rows.min(65_535);
+        [x_groups as u32, rows.div_ceil(x_groups) as u32, 1]
+    };
     launch(&key, &src, &[rows as u32, k as u32], &out, &[&x], groups)?;
     Ok(out)
 }

@@ -247,6 +247,9 @@ pub fn conv_nd(
 fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Result<Tensor> {
     let g = conv_geom(x, w, p)?;
     let shape = out_shape(g.batch, g.c_out, &g.output, p.nd);
+    if x.is_gpu() || w.is_gpu() {
+        return conv_device(x, w, b, &g, &shape);
+    }
     let out = crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b), &shape));
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
     let need = [
@@ -393,6 +396,49 @@ fn conv_transpose_batched(
             let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_in, g.in_plane()), &[g.c_in]));
             Ok([gx, gw, gb].into_iter().take(n_in).collect())
         })
+    });
+    Ok(out)
+}
+
+/// Convolution of device tensors from differentiable pieces: `im2col`
+/// (its backward is `col2im`), a grouped batched matmul with the weight, and
+/// the bias add; autograd differentiates the composition.
+fn conv_device(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &ConvGeom,
+    shape: &[usize],
+) -> Result<Tensor> {
+    use super::shape::reshape_to;
+    crate::gpu::kernels::check_same_device([x, w].into_iter().chain(b))?;
+    let k: usize = g.kernel.iter().product();
+    let l: usize = g.output.iter().product();
+    let (groups, cig, cog) = (g.groups, g.c_in / g.groups, g.c_out / g.groups);
+    let cols = im2col(x, g)?;
+    let cols = reshape_to(&cols, &[g.batch, groups, cig * k, l])?;
+    let wm = reshape_to(w, &[groups, cog, cig * k])?;
+    let y = super::matmul::matmul(&wm, &cols)?;
+    let y = reshape_to(&y, shape)?;
+    match b {
+        Some(b) => {
+            let mut bshape = vec![1, g.c_out];
+            bshape.extend(std::iter::repeat_n(1, shape.len() - 2));
+            super::binary::add(&y, &reshape_to(b, &bshape)?)
+        }
+        None => Ok(y),
+    }
+}
+
+/// Unfold input patches into columns (N, C * K, L), differentiable.
+pub fn im2col(x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
+    let out = crate::gpu::conv::im2col(x, g)?;
+    let (g2, shape) = (g.clone(), x.shape_vec());
+    record("Im2ColBackward0", &[x], &[&out], move |gr| {
+        let Some(gc) = &gr[0] else {
+            return Ok(vec![None]);
+        };
+        Ok(vec![Some(crate::gpu::conv::col2im(gc, &g2, &shape)?)])
     });
     Ok(out)
 }

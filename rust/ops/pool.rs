@@ -263,6 +263,15 @@ pub fn max_pool(
     let name = format!("max_pool{nd}d");
     let p = split_input(x, nd, &name)?;
     let g = strided_geom(&p, nd, prm, &name)?;
+    if x.is_gpu() {
+        if return_indices {
+            bail!(
+                Runtime,
+                "{name}(return_indices=True) is not implemented on the wgpu device"
+            );
+        }
+        return Ok((pool_device(x, &p, &g, nd, prm, true, &name)?, None));
+    }
     max_common(x, p, g, nd, false, return_indices, &name)
 }
 
@@ -281,6 +290,12 @@ pub fn avg_pool(
         ..prm.clone()
     };
     let g = strided_geom(&p, nd, &prm, &name)?;
+    if x.is_gpu() {
+        if !count_include_pad || divisor_override.is_some() {
+            bail!(Runtime, "{name} on the wgpu device supports only count_include_pad=True without divisor_override");
+        }
+        return pool_device(x, &p, &g, nd, &prm, false, &name);
+    }
     let div = match divisor_override {
         Some(0) => bail!(Runtime, "{name}: divisor must be not zero"),
         Some(d) => Divisor::Fixed(d as f64),
@@ -376,4 +391,61 @@ pub fn max_unpool(
         Ok(vec![Some(gx)])
     });
     Ok(out)
+}
+
+/// Max / average pooling of a device tensor from differentiable pieces:
+/// windows unfolded by the convolution's `im2col` (one channel per plane),
+/// then `amax` or `mean` over each window.
+fn pool_device(
+    x: &Tensor,
+    p: &Planes,
+    g: &Geom,
+    nd: usize,
+    prm: &PoolParams,
+    is_max: bool,
+    name: &str,
+) -> Result<Tensor> {
+    use super::shape::reshape_to;
+    let pad = expand(&prm.padding, nd, "padding", name)?;
+    if prm.ceil_mode || (is_max && pad.iter().any(|&v| v > 0)) {
+        bail!(
+            Runtime,
+            "{name} on the wgpu device does not support ceil_mode or (for max) padding yet"
+        );
+    }
+    let kernel = expand(&prm.kernel, nd, "kernel_size", name)?;
+    let stride = if prm.stride.is_empty() {
+        kernel.clone()
+    } else {
+        expand(&prm.stride, nd, "stride", name)?
+    };
+    let dilation = expand(&prm.dilation, nd, "dilation", name)?;
+    let three = |v: &[usize], fill: usize| -> [usize; 3] {
+        let mut a = [fill; 3];
+        a[3 - nd..].copy_from_slice(&v[..nd]);
+        a
+    };
+    let output: [usize; 3] = std::array::from_fn(|i| g.wins[i].len());
+    let geom = crate::cpu::conv::ConvGeom {
+        batch: p.planes,
+        c_in: 1,
+        c_out: 1,
+        groups: 1,
+        input: p.spatial,
+        output,
+        kernel: three(&kernel, 1),
+        stride: three(&stride, 1),
+        pad: three(&pad, 0),
+        dilation: three(&dilation, 1),
+    };
+    let planes = reshape_to(x, &[p.planes, 1, p.spatial.iter().product()])?;
+    let cols = super::conv::im2col(&planes, &geom)?;
+    let pooled = if is_max {
+        super::reduce::amax(&cols, Some(&[1]), false, true)?
+    } else {
+        super::reduce::mean(&cols, Some(&[1]), false)?
+    };
+    let mut shape = p.lead.clone();
+    shape.extend_from_slice(&output[3 - nd..]);
+    reshape_to(&pooled, &shape)
 }
