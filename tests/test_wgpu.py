@@ -5,10 +5,9 @@ in CI on Mesa's software Vulkan device (lavapipe)."""
 
 import numpy as np
 import pytest
-
 import rustdl as torch
-import rustdl.nn as nn
 import rustdl.nn.functional as F
+from rustdl import nn
 
 wgpu = torch.backends.wgpu
 
@@ -194,11 +193,11 @@ def test_cross_entropy_weight_and_mse():
 @pytest.mark.parametrize(
     "nd,kw",
     [
-        (1, dict(stride=2, padding=1)),
-        (2, dict(stride=1, padding=2)),
-        (2, dict(stride=2, padding=1, dilation=2)),
-        (2, dict(groups=2)),
-        (3, dict(stride=1, padding=1)),
+        (1, {"stride": 2, "padding": 1}),
+        (2, {"stride": 1, "padding": 2}),
+        (2, {"stride": 2, "padding": 1, "dilation": 2}),
+        (2, {"groups": 2}),
+        (3, {"stride": 1, "padding": 1}),
     ],
 )
 def test_conv(nd, kw):

@@ -246,7 +246,7 @@ impl Gpu {
         let max = self
             .limits
             .max_buffer_size
-            .min(self.limits.max_storage_buffer_binding_size as u64);
+            .min(self.limits.max_storage_buffer_binding_size);
         if size > max {
             return Err(Error::Runtime(format!(
                 "wgpu: cannot allocate a buffer of {size} bytes: the device allows at most {max} bytes per buffer"
@@ -277,7 +277,7 @@ impl Gpu {
         let max = self
             .limits
             .max_buffer_size
-            .min(self.limits.max_storage_buffer_binding_size as u64);
+            .min(self.limits.max_storage_buffer_binding_size);
         if bytes.len() as u64 > max {
             return Err(Error::Runtime(format!(
                 "wgpu: cannot allocate a buffer of {} bytes: the device allows at most {max} bytes per buffer",

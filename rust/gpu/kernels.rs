@@ -113,7 +113,8 @@ pub fn map_into(expr: &str, inputs: &[&Tensor], params: &[f32], out: &Tensor) ->
         return Err(Error::Runtime("internal: too many map operands".into()));
     }
     check_same_device(inputs.iter().copied().chain(std::iter::once(out)))?;
-    let (tensors, scalars): (Vec<(usize, &Tensor)>, Vec<(usize, &Tensor)>) = inputs
+    type Slots<'t> = Vec<(usize, &'t Tensor)>;
+    let (tensors, scalars): (Slots<'_>, Slots<'_>) = inputs
         .iter()
         .copied()
         .enumerate()
@@ -213,7 +214,7 @@ pub fn check_same_device<'a>(ts: impl Iterator<Item = &'a Tensor>) -> Result<()>
     for t in ts {
         if t.is_gpu() {
             seen_gpu = true;
-        } else if !(t.ndim() == 0) {
+        } else if t.ndim() != 0 {
             seen_cpu = true;
         }
     }

@@ -163,11 +163,7 @@ pub fn named(name: &str, inputs: &[&Tensor], params: &[f32]) -> Result<Tensor> {
         _ => binary_expr(name),
     }
     .ok_or_else(|| unsupported(name, x.dtype()))?;
-    let expr = match (integer_ok, x.dtype()) {
-        (true, DType::F32) | (false, _) => expr.to_string(),
-        (true, _) => expr.replace("abs(a)", "abs(a)"),
-    };
-    map(&expr, inputs, params, x.shape(), x.dtype())
+    map(expr, inputs, params, x.shape(), x.dtype())
 }
 
 /// WGSL for the float unary functions of `crate::ops::unary` (input `a`).
