@@ -12,8 +12,8 @@ use crate::tensor::{Buffer, DType};
 
 pub struct DeviceBuffer {
     buf: Option<wgpu::Buffer>,
-    pub dtype: DType,
-    pub len: usize,
+    dtype: DType,
+    len: usize,
 }
 
 impl std::fmt::Debug for DeviceBuffer {
@@ -31,6 +31,15 @@ impl Drop for DeviceBuffer {
 }
 
 impl DeviceBuffer {
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
     pub fn raw(&self) -> &wgpu::Buffer {
         self.buf.as_ref().expect("buffer is live until dropped")
     }

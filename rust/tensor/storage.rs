@@ -31,7 +31,7 @@ impl Buffer {
             Buffer::I64(_) => DType::I64,
             Buffer::F32(_) => DType::F32,
             Buffer::F64(_) => DType::F64,
-            Buffer::Device(d) => d.dtype,
+            Buffer::Device(d) => d.dtype(),
         }
     }
     pub fn is_device(&self) -> bool {
@@ -45,7 +45,7 @@ impl Buffer {
             Buffer::I64(v) => v.len(),
             Buffer::F32(v) => v.len(),
             Buffer::F64(v) => v.len(),
-            Buffer::Device(d) => d.len,
+            Buffer::Device(d) => d.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
