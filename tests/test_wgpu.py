@@ -306,3 +306,54 @@ def test_bad_device_requests():
         torch.randn(3).to("wgpu:1")
     with pytest.raises(RuntimeError, match="32 bits"):
         torch.tensor([2**40]).to(DEV)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, w, b: F.layer_norm(x, (5, 6), w.reshape(5, 6), b.reshape(5, 6)),
+        lambda x, w, b: F.group_norm(x.reshape(3, 10, 3), 5, w[:10], b[:10]),
+        lambda x, w, b: F.instance_norm(x, weight=w[:5], bias=b[:5]),
+        lambda x, w, b: F.batch_norm(x, None, None, w[:5], b[:5], training=True),
+    ],
+)
+def test_norms(fn):
+    both(fn, (3, 5, 6), (30,), (30,))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_module_running_stats(train):
+    torch.manual_seed(0)
+    bn_c = nn.BatchNorm2d(4)
+    bn_d = nn.BatchNorm2d(4).to(DEV)
+    bn_d.load_state_dict(bn_c.state_dict())
+    bn_c.train(train)
+    bn_d.train(train)
+    x = torch.randn(6, 4, 5, 5) * 3 + 1
+    for _ in range(2):
+        close(bn_d(x.to(DEV)), bn_c(x), tol=1e-4)
+    for k, v in bn_c.state_dict().items():
+        np.testing.assert_allclose(bn_d.state_dict()[k].cpu().numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_conv_bn_relu_block_trains_like_cpu():
+    def run(device):
+        torch.manual_seed(0)
+        model = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(8 * 4 * 4, 10),
+        ).to(device)
+        o = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        g = torch.Generator().manual_seed(2)
+        x = torch.randn(8, 3, 8, 8, generator=g).to(device)
+        y = torch.randint(0, 10, (8,), generator=g).to(device)
+        out = []
+        for _ in range(3):
+            o.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            o.step()
+            out.append(loss.item())
+        return np.array(out)
+
+    np.testing.assert_allclose(run(DEV), run("cpu"), rtol=1e-4, atol=1e-5)

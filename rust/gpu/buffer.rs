@@ -74,10 +74,7 @@ impl DeviceBuffer {
             }
             Buffer::U8(v) => v.iter().map(|&x| x as u32).collect(),
             Buffer::Bool(v) => v.iter().map(|&x| x as u32).collect(),
-            Buffer::F64(_) => {
-                wgsl_type(DType::F64)?;
-                unreachable!()
-            }
+            Buffer::F64(_) => return Err(super::no_f64()),
             Buffer::Device(_) => {
                 return Err(Error::Runtime(
                     "internal: buffer is already on the device".into(),
@@ -106,7 +103,7 @@ impl DeviceBuffer {
             DType::I64 => Buffer::I64(words.iter().map(|&w| w as i32 as i64).collect()),
             DType::U8 => Buffer::U8(words.iter().map(|&w| w as u8).collect()),
             DType::Bool => Buffer::Bool(words.iter().map(|&w| w != 0).collect()),
-            DType::F64 => unreachable!("no f64 on the device"),
+            DType::F64 => return Err(super::no_f64()),
         })
     }
 }

@@ -179,10 +179,7 @@ impl Gpu {
             entries: &entries,
         });
         let mut pending = self.pending.lock();
-        let enc = pending.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
-        });
+        let enc = self.encoder(&mut pending);
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(d.key),
@@ -199,22 +196,26 @@ impl Gpu {
         Ok(())
     }
 
-    /// Record a buffer-to-buffer copy (bytes) into the pending encoder.
-    pub fn copy(
-        &self,
-        src: &wgpu::Buffer,
-        src_off: u64,
-        dst: &wgpu::Buffer,
-        dst_off: u64,
-        bytes: u64,
-    ) {
-        let mut pending = self.pending.lock();
-        let enc = pending.encoder.get_or_insert_with(|| {
+    /// The pending encoder, started if there is none.
+    fn encoder<'p>(&self, pending: &'p mut Pending) -> &'p mut wgpu::CommandEncoder {
+        pending.encoder.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
-        });
-        enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
-        pending.passes += 1;
+        })
+    }
+
+    /// An error when `size` bytes exceed the largest buffer a kernel can bind.
+    fn check_size(&self, size: u64) -> Result<()> {
+        let max = self
+            .limits
+            .max_buffer_size
+            .min(self.limits.max_storage_buffer_binding_size);
+        if size > max {
+            return Err(Error::Runtime(format!(
+                "wgpu: cannot allocate a buffer of {size} bytes: the device allows at most {max} bytes per buffer"
+            )));
+        }
+        Ok(())
     }
 
     fn submit_locked(&self, pending: &mut Pending) {
@@ -243,47 +244,36 @@ impl Gpu {
         } {
             return Ok(b);
         }
-        let max = self
-            .limits
-            .max_buffer_size
-            .min(self.limits.max_storage_buffer_binding_size);
-        if size > max {
-            return Err(Error::Runtime(format!(
-                "wgpu: cannot allocate a buffer of {size} bytes: the device allows at most {max} bytes per buffer"
-            )));
-        }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: None,
-            size,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            // Freed buffers may be what is holding the memory: drop them and retry once.
-            self.release_pool();
-            return Err(Error::Runtime(format!(
-                "wgpu: out of memory allocating {size} bytes: {e}"
-            )));
-        }
+        self.check_size(size)?;
+        let create = || {
+            let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            pollster::block_on(scope.pop()).map_or(Ok(buf), Err)
+        };
+        // Freed buffers kept for reuse may be what holds the memory: drop
+        // them and try once more before reporting out-of-memory.
+        let buf = create()
+            .or_else(|_| {
+                self.release_pool();
+                create()
+            })
+            .map_err(|e| {
+                Error::Runtime(format!("wgpu: out of memory allocating {size} bytes: {e}"))
+            })?;
         Ok(buf)
     }
 
     /// A new buffer holding `bytes` (ordered before any later kernel: the data
     /// is in place when the buffer is created).
     pub fn upload(&self, bytes: &[u8]) -> Result<wgpu::Buffer> {
-        let max = self
-            .limits
-            .max_buffer_size
-            .min(self.limits.max_storage_buffer_binding_size);
-        if bytes.len() as u64 > max {
-            return Err(Error::Runtime(format!(
-                "wgpu: cannot allocate a buffer of {} bytes: the device allows at most {max} bytes per buffer",
-                bytes.len()
-            )));
-        }
+        self.check_size(bytes.len() as u64)?;
         let padded;
         let contents = if bytes.len() < 4 {
             padded = [0u8; 4];
@@ -330,10 +320,7 @@ impl Gpu {
         });
         {
             let mut pending = self.pending.lock();
-            let enc = pending.encoder.get_or_insert_with(|| {
-                self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
-            });
+            let enc = self.encoder(&mut pending);
             let avail = buf.size().saturating_sub(offset).min(size);
             enc.copy_buffer_to_buffer(buf, offset, &staging, 0, avail);
             self.submit_locked(&mut pending);

@@ -94,7 +94,7 @@ pub fn bmm(
     }
     // One batch stride per operand: several batch dims are flattened (copying
     // a view whose batch dims do not merge).
-    let flat = |t: &Tensor, r: usize, c: usize| -> Result<(Tensor, usize)> {
+    let flat = |t: &Tensor| -> Result<(Tensor, usize)> {
         let nb = t.ndim() - 2;
         let s = t.strides();
         let merges =
@@ -109,11 +109,10 @@ pub fn bmm(
         } else {
             t.strides()[nb - 1] as usize
         };
-        let _ = (r, c);
         Ok((t, bs))
     };
-    let (a, a_bs) = flat(a, m, k)?;
-    let (b, b_bs) = flat(b, k, n)?;
+    let (a, a_bs) = flat(a)?;
+    let (b, b_bs) = flat(b)?;
     let nb: usize = batch.iter().product();
     if nb > 65_535 {
         return Err(Error::Runtime(format!(

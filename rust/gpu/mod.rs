@@ -43,10 +43,14 @@ pub fn wgsl_type(dtype: DType) -> Result<&'static str> {
         DType::F32 => Ok("f32"),
         DType::I64 | DType::I32 => Ok("i32"),
         DType::Bool | DType::U8 => Ok("u32"),
-        DType::F64 => Err(Error::Type(
-            "float64 tensors are not supported on the wgpu device (WGSL has no portable 64-bit float); use float32".into(),
-        )),
+        DType::F64 => Err(no_f64()),
     }
+}
+
+pub fn no_f64() -> Error {
+    Error::Type(
+        "float64 tensors are not supported on the wgpu device (WGSL has no portable 64-bit float); use float32".into(),
+    )
 }
 
 pub const NOT_BUILT: &str =

@@ -124,7 +124,7 @@ pub fn reduce_rows(x: &Tensor, rows: usize, k: usize, kind: Reduce) -> Result<Te
         ),
     };
     let (fold, merge) = if kind == Reduce::Sum {
-        ("a = a + v;", "acc[lid.x] = acc[lid.x] + v + TY(0) * TY(j);")
+        ("a = a + v;", "acc[lid.x] = acc[lid.x] + v;")
     } else {
         (
             "if (better(a, ai, v, j)) { a = v; ai = j; }",

@@ -277,7 +277,7 @@ fn cross_entropy_composite(
     label_smoothing: f64,
     reduction: Reduction,
 ) -> Result<Tensor> {
-    use super::binary::{compare, mul, sub, CmpOp};
+    use super::binary::{compare, mul, CmpOp};
     use super::reduce::sum;
     use super::unary::{neg, to_dtype};
     let (m, c) = (logits.shape()[0], logits.shape()[1]);
@@ -317,7 +317,6 @@ fn cross_entropy_composite(
             &mul(&smooth, &s(label_smoothing / c as f64, &rows))?,
         )?;
     }
-    let _ = sub;
     match reduction {
         Reduction::None => Ok(rows),
         Reduction::Sum => sum(&rows, None, false),

@@ -157,6 +157,10 @@ fn rows_norm(
     b: Option<&Tensor>,
     eps: f64,
 ) -> Result<(Tensor, Vec<Stat>)> {
+    if x.is_gpu() {
+        // (no host statistics: callers that fold them into running stats refuse device tensors)
+        return Ok((rows_norm_device(x, sh, w, b, eps)?, Vec::new()));
+    }
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
     let (y, st) =
         crate::dispatch_float!(x.dtype(), name, T => rows_forward_t::<T>(x, sh, &w, &b, eps));
@@ -317,6 +321,12 @@ pub fn instance_norm(
         }
         return batch_norm(x, rm, rv, w, b, false, momentum, eps);
     }
+    if x.is_gpu() && (rm.is_some() || rv.is_some()) {
+        bail!(
+            Runtime,
+            "instance_norm with running stats is not implemented on the wgpu device"
+        );
+    }
     let wr = w
         .map(|t| crate::ops::shape::reshape_to(t, &[c]))
         .transpose()?;
@@ -467,6 +477,9 @@ pub fn batch_norm(
     check_len(rv, "running_var", c)?;
     check_len(w, "weight", c)?;
     check_len(b, "bias", c)?;
+    if x.is_gpu() {
+        return batch_norm_device(x, rm, rv, w, b, training, momentum, eps);
+    }
     let xc = x.contiguous_raw();
     let st: Vec<Stat> = if training {
         crate::dispatch_float!(x.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s))
@@ -511,4 +524,109 @@ pub fn batch_norm(
         },
     );
     Ok(y)
+}
+
+// ------------------------------------------------------- on the wgpu device
+
+/// `(x - mean) / sqrt(var + eps)` over `dims` of `x` (biased variance), with
+/// the statistics; composed of device ops, so autograd differentiates it.
+fn standardize(x: &Tensor, dims: &[i64], eps: f64) -> Result<(Tensor, Tensor, Tensor)> {
+    use crate::ops::{binary, reduce, unary};
+    let mean = reduce::mean(x, Some(dims), true)?;
+    let centered = binary::sub(x, &mean)?;
+    let var = reduce::mean(&binary::mul(&centered, &centered)?, Some(dims), true)?;
+    let eps = crate::ops::creation::scalar_like(eps, &var);
+    let y = binary::div(&centered, &unary::sqrt(&binary::add(&var, &eps)?)?)?;
+    Ok((y, mean, var))
+}
+
+/// `y * w + b` with per-channel `w`, `b` on dim 1 of a (n, c, s) tensor.
+fn affine_channels(y: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, c: usize) -> Result<Tensor> {
+    use crate::ops::{binary, shape::reshape_to};
+    let mut y = y.clone();
+    if let Some(w) = w {
+        y = binary::mul(&y, &reshape_to(w, &[1, c, 1])?)?;
+    }
+    if let Some(b) = b {
+        y = binary::add(&y, &reshape_to(b, &[1, c, 1])?)?;
+    }
+    Ok(y)
+}
+
+/// Layer / group / instance normalization of a device tensor.
+fn rows_norm_device(
+    x: &Tensor,
+    sh: RowShape,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    use crate::ops::shape::reshape_to;
+    let per_group = sh.c / sh.groups * sh.s;
+    let (y, _, _) = standardize(&reshape_to(x, &[sh.n, sh.groups, per_group])?, &[2], eps)?;
+    let y = affine_channels(&reshape_to(&y, &[sh.n, sh.c, sh.s])?, w, b, sh.c)?;
+    reshape_to(&y, x.shape())
+}
+
+/// Batch normalization of a device tensor; running statistics are updated
+/// on the device.
+#[allow(clippy::too_many_arguments)]
+fn batch_norm_device(
+    x: &Tensor,
+    rm: Option<&Tensor>,
+    rv: Option<&Tensor>,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<Tensor> {
+    use crate::ops::{binary, creation::scalar_like, shape::reshape_to, unary};
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let s: usize = x.shape()[2..].iter().product();
+    let xr = reshape_to(x, &[n, c, s])?;
+    let y = if training {
+        let (y, mean, var) = standardize(&xr, &[0, 2], eps)?;
+        let count = n * s;
+        if count > 0 {
+            let _ng = crate::autograd::GradModeGuard::new(false);
+            let unbias = if count > 1 {
+                count as f64 / (count as f64 - 1.0)
+            } else {
+                f64::NAN
+            };
+            let blend = |r: &Tensor, stat: &Tensor, scale: f64| -> Result<()> {
+                let new = binary::add(
+                    &binary::mul(r, &scalar_like(1.0 - momentum, r))?,
+                    &binary::mul(
+                        &reshape_to(&stat.detach(), &[c])?,
+                        &scalar_like(momentum * scale, r),
+                    )?,
+                )?;
+                write_into(r, &new)
+            };
+            if let Some(r) = rm {
+                blend(r, &mean, 1.0)?;
+            }
+            if let Some(r) = rv {
+                blend(r, &var, unbias)?;
+            }
+        }
+        y
+    } else {
+        let (Some(rm), Some(rv)) = (rm, rv) else {
+            bail!(
+                Runtime,
+                "running_mean and running_var must be defined in evaluation mode"
+            );
+        };
+        let mean = reshape_to(rm, &[1, c, 1])?;
+        let var = reshape_to(rv, &[1, c, 1])?;
+        let eps = scalar_like(eps, &var);
+        binary::div(
+            &binary::sub(&xr, &mean)?,
+            &unary::sqrt(&binary::add(&var, &eps)?)?,
+        )?
+    };
+    reshape_to(&affine_channels(&y, w, b, c)?, x.shape())
 }

@@ -80,18 +80,17 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     }
     let d = wrap_dim(dim, x.ndim())?;
     let shape = x.shape().to_vec();
-    let (outer, n, inner) = (
-        shape[..d].iter().product(),
-        shape[d],
-        shape[d + 1..].iter().product(),
-    );
     let out = if x.is_gpu() {
         device_softmax(&x, d, log)?
     } else {
+        let (outer, n, inner) = (
+            shape[..d].iter().product(),
+            shape[d],
+            shape[d + 1..].iter().product(),
+        );
         let xc = x.contiguous_raw();
         crate::dispatch_float!(x.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape))
     };
-    let _ = (outer, n, inner);
     let so = SavedTensor::output(&out);
     record(
         if log {

@@ -378,6 +378,9 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     if x.dtype() == dtype {
         return Ok(x.clone());
     }
+    if x.is_gpu() {
+        crate::gpu::wgsl_type(dtype)?;
+    }
     let out = x.cast_raw(dtype);
     let out = if out.same_tensor(x) {
         x.with_layout(x.layout().clone())
