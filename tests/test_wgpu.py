@@ -357,3 +357,109 @@ def test_conv_bn_relu_block_trains_like_cpu():
         return np.array(out)
 
     np.testing.assert_allclose(run(DEV), run("cpu"), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.clamp(-0.5, 0.7),
+        lambda x: x.clamp(min=0.1),
+        lambda x: x.logsumexp(1),
+        lambda x: F.normalize(x, dim=1),
+        lambda x: F.cosine_similarity(x, x * x, dim=1),
+        lambda x: F.binary_cross_entropy(x.sigmoid(), (x * 3).sigmoid()),
+        lambda x: F.binary_cross_entropy_with_logits(x, (x * 3).sigmoid()),
+        lambda x: F.nll_loss(x.log_softmax(1), torch.tensor([0, 2, 1, 4]).to(x.device)),
+        lambda x: x[torch.tensor([2, 0, 2]).to(x.device)],
+        lambda x: x[:, torch.tensor([1, 3])],
+        lambda x: x[x.detach() > 0],
+        lambda x: x.tril(),
+        lambda x: F.pad(x[None], (1, 2), mode="reflect"),
+        lambda x: F.pad(x, (1, 1, 2, 0), value=0.5),
+    ],
+)
+def test_more_ops(fn):
+    both(fn, (4, 5))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: F.adaptive_avg_pool2d(x, 1),
+        lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+        lambda x: F.adaptive_max_pool2d(x, 2),
+        lambda x: F.max_pool2d(x, 3, stride=1, padding=1),
+        lambda x: F.max_pool2d(x, 2, ceil_mode=True),
+        lambda x: F.interpolate(x, scale_factor=2),
+        lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+    ],
+)
+def test_more_pooling(fn):
+    both(fn, (2, 3, 4, 6))
+
+
+@pytest.mark.parametrize("nd,kw", [(1, {"stride": 2}), (2, {"stride": 2, "padding": 1, "output_padding": 1}), (2, {"groups": 2})])
+def test_conv_transpose(nd, kw):
+    conv = [None, F.conv_transpose1d, F.conv_transpose2d][nd]
+    both(lambda x, w, b: conv(x, w, b, **kw), (2, 4, *([5] * nd)), (4, 3, *([3] * nd)), (3 * kw.get("groups", 1),))
+
+
+def test_embedding_lstm_dropout_match_cpu():
+    def run(device):
+        torch.manual_seed(0)
+        emb = nn.Embedding(12, 6).to(device)
+        lstm = nn.LSTM(6, 5, batch_first=True).to(device)
+        head = nn.Linear(5, 3).to(device)
+        params = list(emb.parameters()) + list(lstm.parameters()) + list(head.parameters())
+        opt = torch.optim.Adam(params, lr=0.01)
+        tok = torch.tensor([[1, 4, 4, 7], [0, 11, 3, 2]]).to(device)
+        y = torch.tensor([2, 0]).to(device)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            h, _ = lstm(F.dropout(emb(tok), 0.3))
+            loss = F.cross_entropy(head(h[:, -1]), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 0.5)
+            opt.step()
+            losses.append(loss.item())
+        return np.array(losses)
+
+    np.testing.assert_allclose(run(DEV), run("cpu"), rtol=1e-4, atol=1e-5)
+
+
+def test_predicates_and_index_results_stay_on_device():
+    x = torch.tensor([[1.0, float("nan")], [float("inf"), -2.0]])
+    d = x.to(DEV)
+    for name in ["isnan", "isinf", "isfinite"]:
+        close(getattr(d, name)(), getattr(x, name)())
+    close((d > 0).any(1), (x > 0).any(1))
+    close((d > 0).all(), (x > 0).all())
+    close(d.nonzero(), x.nonzero())
+    close(F.one_hot(torch.tensor([0, 2]).to(DEV), 3), F.one_hot(torch.tensor([0, 2]), 3))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x.cumsum(0),
+        lambda x: x.cumprod(0),
+        lambda x: x.prod(),
+        lambda x: x.sort(1),
+        lambda x: x.topk(2),
+        lambda x: x.argsort(1),
+    ],
+)
+def test_ops_without_device_kernel_raise_runtime_error(fn):
+    with pytest.raises(RuntimeError, match="not implemented on the wgpu device"):
+        fn(torch.randn(3, 4).to(DEV))
+
+
+def test_nan_propagates_like_cpu():
+    x = torch.tensor([[1.0, float("nan"), 3.0], [-1.0, -5.0, -2.0]])
+    d = x.to(DEV)
+    close(d.amax(1), x.amax(1))
+    close(d.argmax(1), x.argmax(1))
+    close(d.max(), x.max())
+    close(d.clamp(0, 1), x.clamp(0, 1))
+    close(d.bool(), x.bool())

@@ -7,7 +7,7 @@
 //! (gather) or is ignored (scatter_add).
 
 use super::kernels::{empty, launch};
-use super::ops::contiguous;
+use super::ops::{contiguous, to_device};
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
 
@@ -58,7 +58,7 @@ fn shape_or_one(t: &Tensor) -> Vec<usize> {
 /// `out[p] = x[p with coordinate dim replaced by index[p]]`, out of index's shape.
 pub fn gather(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     let x = contiguous(x)?;
-    let index = contiguous(&index.cast_raw(DType::I64))?;
+    let index = contiguous(&to_device(&index.cast_raw(DType::I64))?)?;
     let xs = shape_or_one(&x);
     let is = shape_or_one(&index);
     let r = xs.len();
@@ -142,7 +142,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 /// Out-of-place `x.scatter_add(dim, index, src)`.
 pub fn scatter_add(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     let x = contiguous(x)?;
-    let index = contiguous(&index.cast_raw(DType::I64))?;
+    let index = contiguous(&to_device(&index.cast_raw(DType::I64))?)?;
     let src = contiguous(&src.cast_raw(x.dtype()))?;
     let xs = shape_or_one(&x);
     let is = shape_or_one(&index);

@@ -67,6 +67,15 @@ fn idx(k: u32, i: u32) -> u32 {
     return u32(off);
 }
 
+// NaN tests on the bits: shader compilers may fold `x != x` to false.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+fn is_inf(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u;
+}
+
 // erf, Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)
 fn erf_approx(x: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.3275911 * abs(x));
@@ -278,7 +287,8 @@ pub fn launch(
 pub fn cast_expr(v: &str, from: DType, to: DType) -> Result<String> {
     let (f, t) = (wgsl_type(from)?, wgsl_type(to)?);
     Ok(match (to, f) {
-        (DType::Bool, "f32") => format!("select(0u, 1u, {v} != 0.0)"),
+        // on the bits: NaN is true, and compilers may assume no NaN in `!=`
+        (DType::Bool, "f32") => format!("select(0u, 1u, (bitcast<u32>({v}) & 0x7fffffffu) != 0u)"),
         (DType::Bool, "i32") => format!("select(0u, 1u, {v} != 0)"),
         (DType::Bool, _) => format!("select(0u, 1u, {v} != 0u)"),
         (DType::U8, "f32") => format!("u32(i32({v})) & 255u"),

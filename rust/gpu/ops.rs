@@ -195,7 +195,9 @@ fn unary_expr(name: &str) -> Option<&'static str> {
         "erf" => "erf_approx(a)",
         "silu" => "a / (1.0 + exp(-a))",
         "softsign" => "a / (1.0 + abs(a))",
-        "finite_or_zero" => "select(a, 0.0, abs(a) > 3.4e38)",
+        // NaN passes through, as on the CPU
+        "clamp" => "select(min(max(a, p(0u)), p(1u)), a, is_nan(a))",
+        "finite_or_zero" => "select(a, 0.0, is_inf(a))",
         "leaky_relu" => "select(a * p(0u), a, a > 0.0)",
         // (gelu with approximate='tanh' is refused on the device in ops::unary)
         "GeluBackward0" => "0.5 * a * (1.0 + erf_approx(a * 0.7071067811865476))",
@@ -222,6 +224,7 @@ fn binary_expr(name: &str) -> Option<&'static str> {
     Some(match name {
         // gradient of relu given its output
         "threshold_backward" => "select(0.0, a, b > 0.0)",
+        "clamp_backward" => "select(0.0, a, b >= p(0u) && b <= p(1u))",
         "leaky_relu_backward" => "select(a * p(0u), a, b > 0.0)",
         "hardtanh_backward" => "select(0.0, a, b > p(0u) && b < p(1u))",
         "elu_backward" => "select(a * p(0u) * p(1u) * p(2u) * exp(b * p(2u)), a * p(1u), b > 0.0)",
@@ -238,6 +241,16 @@ fn binary_expr(name: &str) -> Option<&'static str> {
         "SoftsignBackward0:derivative" => "1.0 / ((1.0 + abs(a)) * (1.0 + abs(a))) + 0.0 * b",
         _ => return None,
     })
+}
+
+/// An error when an op without a device kernel gets a device tensor.
+pub fn cpu_only(inputs: &[&Tensor], what: &str) -> Result<()> {
+    if inputs.iter().any(|t| t.is_gpu()) {
+        return Err(Error::Runtime(format!(
+            "{what} is not implemented on the wgpu device; move the tensor to the CPU with .cpu() first"
+        )));
+    }
+    Ok(())
 }
 
 pub fn unsupported(what: &str, dtype: DType) -> Error {

@@ -24,6 +24,10 @@ const TEMPLATE: &str = r#"
 var<workgroup> acc: array<TY, 256>;
 var<workgroup> arg: array<u32, 256>;
 
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
 // Whether (v, j) replaces (a, i) as the running result.
 fn better(a: TY, i: u32, v: TY, j: u32) -> bool {
     BETTER
@@ -64,6 +68,10 @@ const SMALL: &str = r#"
 @group(0) @binding(0) var<storage, read> info: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<OUT_T>;
 @group(0) @binding(2) var<storage, read> x: array<TY>;
+
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
 
 fn better(a: TY, i: u32, v: TY, j: u32) -> bool {
     BETTER
@@ -108,7 +116,7 @@ pub fn reduce_rows(x: &Tensor, rows: usize, k: usize, kind: Reduce) -> Result<Te
     };
     // max/min propagate NaN: a NaN replaces anything but an earlier NaN.
     let nan = if ty == "f32" {
-        "(v != v && a == a) || "
+        "(is_nan(v) && !is_nan(a)) || "
     } else {
         ""
     };
@@ -116,11 +124,17 @@ pub fn reduce_rows(x: &Tensor, rows: usize, k: usize, kind: Reduce) -> Result<Te
         Reduce::Sum => ("TY(0)", "return true;".to_string()),
         Reduce::Max | Reduce::ArgMax => (
             lowest,
-            format!("return {nan}(a == a && (v > a || (v == a && j < i)));"),
+            format!(
+                "return {nan}(!{isnan_a} && (v > a || (v == a && j < i)));",
+                isnan_a = nan_of("a", ty)
+            ),
         ),
         Reduce::Min | Reduce::ArgMin => (
             highest,
-            format!("return {nan}(a == a && (v < a || (v == a && j < i)));"),
+            format!(
+                "return {nan}(!{isnan_a} && (v < a || (v == a && j < i)));",
+                isnan_a = nan_of("a", ty)
+            ),
         ),
     };
     let (fold, merge) = if kind == Reduce::Sum {
@@ -178,4 +192,13 @@ pub fn reduce(x: &Tensor, mask: &[bool], kind: Reduce, shape: &[usize]) -> Resul
     let rows: usize = (0..n).filter(|&d| !mask[d]).map(|d| x.shape()[d]).product();
     let out = reduce_rows(&x.with_layout(layout), rows, k, kind)?;
     Ok(out.with_layout(Layout::contiguous(shape)))
+}
+
+/// A WGSL test of `v` being NaN (always false for integer types).
+fn nan_of(v: &str, ty: &str) -> String {
+    if ty == "f32" {
+        format!("is_nan({v})")
+    } else {
+        "false".to_string()
+    }
 }

@@ -367,6 +367,9 @@ fn conv_transpose_batched(
         dilation: p.dilation,
     };
     let shape = out_shape(g.batch, g.c_in, &out3, p.nd);
+    if x.is_gpu() || w.is_gpu() {
+        return conv_transpose_device(x, w, b, &g, &shape);
+    }
     let out = crate::dispatch_float!(x.dtype(), "conv_transpose", T => {
         let mut y = kernels::backward_input(&g, &x.data::<T>(), &w.data::<T>());
         if let Some(b) = b {
@@ -430,6 +433,48 @@ fn conv_device(
     }
 }
 
+/// Transposed convolution of device tensors: the weight maps each input
+/// position to columns, which `col2im` folds into the output (the adjoint of
+/// the convolution `g` whose input is this op's output).
+fn conv_transpose_device(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &ConvGeom,
+    shape: &[usize],
+) -> Result<Tensor> {
+    use super::shape::{reshape_to, transpose};
+    crate::gpu::kernels::check_same_device([x, w].into_iter().chain(b))?;
+    let k: usize = g.kernel.iter().product();
+    let l: usize = g.output.iter().product();
+    let (groups, cig, cog) = (g.groups, g.c_in / g.groups, g.c_out / g.groups);
+    let wt = transpose(&reshape_to(w, &[groups, cog, cig * k])?, -2, -1)?;
+    let xr = reshape_to(x, &[g.batch, groups, cog, l])?;
+    let cols = reshape_to(&super::matmul::matmul(&wt, &xr)?, &[g.batch, g.c_in * k, l])?;
+    let y = col2im(&cols, g, shape)?;
+    match b {
+        Some(b) => {
+            let mut bshape = vec![1, g.c_in];
+            bshape.extend(std::iter::repeat_n(1, shape.len() - 2));
+            super::binary::add(&y, &reshape_to(b, &bshape)?)
+        }
+        None => Ok(y),
+    }
+}
+
+/// Fold columns back into an input of `shape`, differentiable (backward: im2col).
+fn col2im(cols: &Tensor, g: &ConvGeom, shape: &[usize]) -> Result<Tensor> {
+    let out = crate::gpu::conv::col2im(cols, g, shape)?;
+    let g2 = g.clone();
+    record("Col2ImBackward0", &[cols], &[&out], move |gr| {
+        let Some(gy) = &gr[0] else {
+            return Ok(vec![None]);
+        };
+        Ok(vec![Some(im2col(gy, &g2)?)])
+    });
+    Ok(out)
+}
+
 /// Unfold input patches into columns (N, C * K, L), differentiable.
 pub fn im2col(x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
     let out = crate::gpu::conv::im2col(x, g)?;
@@ -438,7 +483,7 @@ pub fn im2col(x: &Tensor, g: &ConvGeom) -> Result<Tensor> {
         let Some(gc) = &gr[0] else {
             return Ok(vec![None]);
         };
-        Ok(vec![Some(crate::gpu::conv::col2im(gc, &g2, &shape)?)])
+        Ok(vec![Some(col2im(gc, &g2, &shape)?)])
     });
     Ok(out)
 }

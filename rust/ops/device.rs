@@ -21,8 +21,11 @@ pub fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
     Ok(out)
 }
 
-/// A copy of `x`'s values on `device` (no autograd).
+/// `x`'s values on `device` (no autograd; `x` itself when already there).
 pub fn copy_raw(x: &Tensor, device: Device) -> Result<Tensor> {
+    if x.device() == device {
+        return Ok(x.clone());
+    }
     match device {
         Device::Cpu => crate::gpu::ops::to_host(x),
         Device::Wgpu => crate::gpu::ops::to_device(x),

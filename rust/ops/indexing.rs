@@ -65,7 +65,7 @@ pub fn nonzero(x: &Tensor) -> Result<Tensor> {
             out[i * k + d] = v;
         }
     }
-    Ok(Tensor::from_vec(out, &[n, k]))
+    crate::ops::device::copy_raw(&Tensor::from_vec(out, &[n, k]), x.device())
 }
 
 /// Resolve `...` and bool masks; apply the basic items as views. Returns the
@@ -172,6 +172,11 @@ pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
     let k = indices.len();
     let rest: Vec<usize> = x.shape()[k..].to_vec();
     let inner: usize = rest.iter().product();
+    if x.is_gpu() {
+        let mut shape = bshape.clone();
+        shape.extend(&rest);
+        return index_rows_device(x, &lin, inner, &shape);
+    }
     let xc = x.contiguous_raw();
     let out = crate::dispatch_all!(x.dtype(), T => {
         let src = xc.as_slice::<T>().expect("contiguous");
@@ -381,4 +386,28 @@ pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result
         inv[p as usize] = i as i64;
     }
     permute(&put, &inv)
+}
+
+/// Rows `lin` of a device tensor seen as (rows, inner), shaped `shape`; the
+/// backward scatter-adds the gradient rows back (repeated rows accumulate).
+fn index_rows_device(x: &Tensor, lin: &[usize], inner: usize, shape: &[usize]) -> Result<Tensor> {
+    use super::shape::{expand_to, reshape_to};
+    let rows = x.numel() / inner.max(1);
+    let lin: Vec<i64> = lin.iter().map(|&r| r as i64).collect();
+    let n = lin.len();
+    let index = crate::ops::device::copy_raw(&Tensor::from_vec(lin, &[n, 1]), x.device())?;
+    let index = expand_to(&index, &[n, inner])?;
+    let x2 = reshape_to(&x.detach(), &[rows, inner])?;
+    let out = reshape_to(&crate::gpu::index::gather(&x2, 0, &index)?, shape)?;
+    let xshape = x.shape_vec();
+    record("IndexBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let z = creation::zeros_on(&[rows, inner], g.dtype(), g.device())?;
+        let g2 = reshape_to(g, &[n, inner])?;
+        let gx = super::index::scatter_add(&z, 0, &index, &g2)?;
+        Ok(vec![Some(reshape_to(&gx, &xshape)?)])
+    });
+    Ok(out)
 }

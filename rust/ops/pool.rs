@@ -321,6 +321,17 @@ pub fn adaptive_avg_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result
     let name = format!("adaptive_avg_pool{nd}d");
     let p = adaptive_input(x, nd, &name)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
+    if x.is_gpu() {
+        return pool_device(
+            x,
+            &p,
+            &g,
+            nd,
+            &adaptive_as_strided(&p, nd, &g, &name)?,
+            false,
+            &name,
+        );
+    }
     avg_common(x, p, g, nd, Divisor::Valid, true, &name)
 }
 
@@ -334,17 +345,51 @@ pub fn adaptive_max_pool(
     let name = format!("adaptive_max_pool{nd}d");
     let p = adaptive_input(x, nd, &name)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
+    if x.is_gpu() {
+        if return_indices {
+            bail!(
+                Runtime,
+                "{name}(return_indices=True) is not implemented on the wgpu device"
+            );
+        }
+        let prm = adaptive_as_strided(&p, nd, &g, &name)?;
+        return Ok((pool_device(x, &p, &g, nd, &prm, true, &name)?, None));
+    }
     max_common(x, p, g, nd, true, return_indices, &name)
 }
 
 /// `max_unpool{nd}d`: place each value at its flat per-plane index in a
 /// zero output of spatial size `output_size`.
+/// An adaptive pooling whose output divides its input is a strided one with
+/// kernel = stride = input / output (the device supports only that case).
+fn adaptive_as_strided(p: &Planes, nd: usize, g: &Geom, name: &str) -> Result<PoolParams> {
+    let mut kernel = Vec::with_capacity(nd);
+    for i in 3 - nd..3 {
+        let (input, output) = (p.spatial[i], g.wins[i].len());
+        if output == 0 || input % output != 0 {
+            bail!(
+                Runtime,
+                "{name} on the wgpu device needs output sizes that divide the input sizes (got {input} -> {output})"
+            );
+        }
+        kernel.push(input / output);
+    }
+    Ok(PoolParams {
+        stride: kernel.clone(),
+        kernel,
+        padding: vec![0],
+        dilation: vec![1],
+        ceil_mode: false,
+    })
+}
+
 pub fn max_unpool(
     x: &Tensor,
     indices: &Tensor,
     nd: usize,
     output_size: &[usize],
 ) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x], "max_unpool")?;
     let name = format!("max_unpool{nd}d");
     if indices.shape() != x.shape() {
         bail!(Runtime, "{name}: Expected shape of indices to be same as that of the input tensor ({:?}) but got indices tensor with shape: {:?}", x.shape(), indices.shape());
@@ -395,7 +440,9 @@ pub fn max_unpool(
 
 /// Max / average pooling of a device tensor from differentiable pieces:
 /// windows unfolded by the convolution's `im2col` (one channel per plane),
-/// then `amax` or `mean` over each window.
+/// then `amax` or `mean` over each window. For max pooling, padding and the
+/// windows `ceil_mode` adds past the input are explicit -inf borders (im2col
+/// pads with zeros, which is right for average pooling's default divisor).
 fn pool_device(
     x: &Tensor,
     p: &Planes,
@@ -407,12 +454,6 @@ fn pool_device(
 ) -> Result<Tensor> {
     use super::shape::reshape_to;
     let pad = expand(&prm.padding, nd, "padding", name)?;
-    if prm.ceil_mode || (is_max && pad.iter().any(|&v| v > 0)) {
-        bail!(
-            Runtime,
-            "{name} on the wgpu device does not support ceil_mode or (for max) padding yet"
-        );
-    }
     let kernel = expand(&prm.kernel, nd, "kernel_size", name)?;
     let stride = if prm.stride.is_empty() {
         kernel.clone()
@@ -420,25 +461,61 @@ fn pool_device(
         expand(&prm.stride, nd, "stride", name)?
     };
     let dilation = expand(&prm.dilation, nd, "dilation", name)?;
+    let output: [usize; 3] = std::array::from_fn(|i| g.wins[i].len());
+    // Extent past the padded input that ceil_mode's last windows reach.
+    let overhang: Vec<usize> = (0..nd)
+        .map(|i| {
+            let reach =
+                (output[3 - nd + i].max(1) - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1;
+            reach.saturating_sub(p.spatial[3 - nd + i] + 2 * pad[i])
+        })
+        .collect();
+    if !is_max && overhang.iter().any(|&v| v > 0) {
+        bail!(
+            Runtime,
+            "{name}(ceil_mode=True) is not implemented on the wgpu device"
+        );
+    }
     let three = |v: &[usize], fill: usize| -> [usize; 3] {
         let mut a = [fill; 3];
         a[3 - nd..].copy_from_slice(&v[..nd]);
         a
     };
-    let output: [usize; 3] = std::array::from_fn(|i| g.wins[i].len());
+    let mut spatial = p.spatial;
+    let mut planes = reshape_to(x, &[p.planes, 1, p.spatial.iter().product()])?;
+    let mut conv_pad = three(&pad, 0);
+    if is_max && (pad.iter().any(|&v| v > 0) || overhang.iter().any(|&v| v > 0)) {
+        let mut dims = vec![p.planes, 1];
+        dims.extend_from_slice(&p.spatial[3 - nd..]);
+        // F.pad order: last dim first, (left, right) per dim
+        let pads: Vec<i64> = (0..nd)
+            .rev()
+            .flat_map(|i| [pad[i] as i64, (pad[i] + overhang[i]) as i64])
+            .collect();
+        let padded = super::shape_extra::pad(
+            &reshape_to(&planes, &dims)?,
+            &pads,
+            "constant",
+            f64::NEG_INFINITY,
+        )?;
+        for i in 0..nd {
+            spatial[3 - nd + i] += 2 * pad[i] + overhang[i];
+        }
+        planes = reshape_to(&padded, &[p.planes, 1, spatial.iter().product()])?;
+        conv_pad = [0; 3];
+    }
     let geom = crate::cpu::conv::ConvGeom {
         batch: p.planes,
         c_in: 1,
         c_out: 1,
         groups: 1,
-        input: p.spatial,
+        input: spatial,
         output,
         kernel: three(&kernel, 1),
         stride: three(&stride, 1),
-        pad: three(&pad, 0),
+        pad: conv_pad,
         dilation: three(&dilation, 1),
     };
-    let planes = reshape_to(x, &[p.planes, 1, p.spatial.iter().product()])?;
     let cols = super::conv::im2col(&planes, &geom)?;
     let pooled = if is_max {
         super::reduce::amax(&cols, Some(&[1]), false, true)?

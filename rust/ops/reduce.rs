@@ -319,6 +319,7 @@ fn capitalized(d: DType) -> &'static str {
 
 /// `x.prod(dim, keepdim)`.
 pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x], "prod")?;
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = match x.dtype() {
@@ -621,6 +622,7 @@ fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Ten
 
 /// `x.cumsum(dim)` (integers accumulate in int64).
 pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x], "cumsum")?;
     let d = if x.ndim() == 0 {
         return super::shape::clone(x);
     } else {
@@ -668,6 +670,11 @@ pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) ->
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let b = x.cast_raw(DType::Bool);
+    if x.is_gpu() {
+        // all = min over 0/1 words, any = max
+        let kind = if is_all { Reduce::Min } else { Reduce::Max };
+        return crate::gpu::reduce::reduce(&b, &mask, kind, &shape);
+    }
     let v = if is_all {
         fold_reduce(
             &b,

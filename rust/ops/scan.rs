@@ -10,6 +10,7 @@ use crate::tensor::{DType, Tensor};
 
 /// `x.cumprod(dim)`.
 pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x], "cumprod")?;
     if x.ndim() == 0 {
         return super::shape::clone(x);
     }

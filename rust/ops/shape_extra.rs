@@ -123,12 +123,13 @@ pub fn tri(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
             }
         })
         .collect();
-    let m = Tensor::from_vec(mask, &[r, c]);
+    let m = crate::ops::device::copy_raw(&Tensor::from_vec(mask, &[r, c]), x.device())?;
     where_(&m, x, &creation::full(&[], 0.0, x.dtype()))
 }
 
 /// Sort along `dim`: (values, indices). NaN sorts as the largest value.
 pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> {
+    crate::gpu::ops::cpu_only(&[x], "sort")?;
     if x.ndim() == 0 {
         return Ok((x.clone(), Tensor::scalar(0i64)));
     }
@@ -220,7 +221,7 @@ pub fn pad(x: &Tensor, pads: &[i64], mode: &str, value: f64) -> Result<Tensor> {
         if value == 0.0 {
             return Ok(inner);
         }
-        let mask = creation::zeros(&shape, DType::Bool);
+        let mask = creation::zeros_on(&shape, DType::Bool, x.device())?;
         crate::tensor::access::fill_(&view(&mask)?, 1.0);
         return where_(&mask, &inner, &creation::full(&[], value, x.dtype()));
     }

@@ -336,7 +336,7 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         max.unwrap_or(f64::INFINITY),
     );
     let out = if x.dtype().is_float() {
-        float_map!(x, "clamp", |v| {
+        float_map!(x, "clamp", [lo, hi], |v| {
             if v.is_nan() {
                 v
             } else {
@@ -358,16 +358,13 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
-        let m = float_map2!(
-            g,
-            x,
-            "clamp_backward",
-            |gv, v| if v >= T::c(lo) && v <= T::c(hi) {
-                gv
-            } else {
-                T::c(0.0)
-            }
-        );
+        let m = float_map2!(g, x, "clamp_backward", [lo, hi], |gv, v| if v >= T::c(lo)
+            && v <= T::c(hi)
+        {
+            gv
+        } else {
+            T::c(0.0)
+        });
         Ok(vec![Some(m)])
     });
     Ok(out)
@@ -722,6 +719,15 @@ pub fn isnan(x: &Tensor) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Ok(Tensor::zeros(x.shape(), DType::Bool));
     }
+    if x.is_gpu() {
+        return crate::gpu::kernels::map(
+            "select(0u, 1u, is_nan(a))",
+            &[x],
+            &[],
+            x.shape(),
+            DType::Bool,
+        );
+    }
     let x = x.cast_raw(DType::F64);
     Ok(map1(&x, |v: f64| v.is_nan()))
 }
@@ -729,12 +735,20 @@ pub fn isinf(x: &Tensor) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Ok(Tensor::zeros(x.shape(), DType::Bool));
     }
+    if x.is_gpu() {
+        let expr = "select(0u, 1u, is_inf(a))";
+        return crate::gpu::kernels::map(expr, &[x], &[], x.shape(), DType::Bool);
+    }
     let x = x.cast_raw(DType::F64);
     Ok(map1(&x, |v: f64| v.is_infinite()))
 }
 pub fn isfinite(x: &Tensor) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Ok(super::creation::full(x.shape(), 1.0, DType::Bool));
+    }
+    if x.is_gpu() {
+        let expr = "select(0u, 1u, !is_nan(a) && !is_inf(a))";
+        return crate::gpu::kernels::map(expr, &[x], &[], x.shape(), DType::Bool);
     }
     let x = x.cast_raw(DType::F64);
     Ok(map1(&x, |v: f64| v.is_finite()))

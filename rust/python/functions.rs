@@ -577,10 +577,11 @@ fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -
             None => creation::with_rng(draw),
         })
     })?;
-    Ok(wrap(Tensor::from_buffer(
+    let t = Tensor::from_buffer(
         crate::tensor::access::buffer_from_f64(&vals, input.t.dtype()),
         input.t.shape(),
-    )))
+    );
+    Ok(wrap(crate::ops::device::copy_raw(&t, input.t.device())?))
 }
 
 #[pyfunction]
@@ -913,7 +914,9 @@ fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
         )?));
     }
     // inverted dropout: keep with prob 1-p and scale by 1/(1-p)
+    // (drawn on the CPU generator, so a device run sees the CPU run's masks)
     let mask = creation::bernoulli(input.t.shape(), 1.0 - p, input.t.dtype());
+    let mask = crate::ops::device::copy_raw(&mask, input.t.device())?;
     let scaled = binary::mul(&mask, &creation::scalar_like(1.0 / (1.0 - p), &mask))?;
     Ok(wrap(binary::mul(&input.t, &scaled)?))
 }

@@ -119,7 +119,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if bad.any():
         raise IndexError(f"Target {int(t[bad][0].item())} is out of bounds.")
     t_safe = _C.where(valid, t, 0)
-    picked = logp[_C.arange(t.shape[0]), t_safe]
+    picked = logp[_C.arange(t.shape[0], device=t.device), t_safe]
     w = valid.to(input.dtype)
     if weight is not None:
         if weight.dim() != 1 or weight.shape[0] != C:

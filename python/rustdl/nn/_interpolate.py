@@ -29,7 +29,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if mode == "nearest":
             scale = (1.0 / sc) if sc else isz / osz
             idx = [min(int(j * scale), isz - 1) for j in range(osz)]
-            out = out.index_select(dim, _C.tensor(idx, dtype=_C.int64))
+            out = out.index_select(dim, _C.tensor(idx, dtype=_C.int64, device=out.device))
         elif mode in ("linear", "bilinear", "trilinear"):
             if align_corners:
                 src = [j * (isz - 1) / (osz - 1) if osz > 1 else 0.0 for j in range(osz)]
@@ -39,11 +39,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             lo = [min(int(s), isz - 1) for s in src]
             hi = [min(i0 + 1, isz - 1) for i0 in lo]
             w = [s - i0 for s, i0 in zip(src, lo)]
-            a = out.index_select(dim, _C.tensor(lo, dtype=_C.int64))
-            b = out.index_select(dim, _C.tensor(hi, dtype=_C.int64))
+            a = out.index_select(dim, _C.tensor(lo, dtype=_C.int64, device=out.device))
+            b = out.index_select(dim, _C.tensor(hi, dtype=_C.int64, device=out.device))
             shape = [1] * out.dim()
             shape[dim] = osz
-            wt = _C.tensor(w, dtype=out.dtype).reshape(*shape)
+            wt = _C.tensor(w, dtype=out.dtype, device=out.device).reshape(*shape)
             out = a + (b - a) * wt
         else:
             raise NotImplementedError(f"interpolate mode '{mode}' is not supported yet")

@@ -153,6 +153,7 @@ def _feature_dropout(input, p, training, inplace, batched_dims):
     x = input.unsqueeze(0) if unbatched else input
     shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2)
     mask = _C.bernoulli(_C.full(shape, 1 - p, dtype=x.dtype)) / (1 - p) if p < 1 else _C.zeros(*shape, dtype=x.dtype)
+    mask = mask.to(x.device)
     out = x * mask
     out = out.squeeze(0) if unbatched else out
     return input.copy_(out) if inplace else out
@@ -174,7 +175,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if not training or p == 0:
         return input
     alpha_p = -1.7580993408473766
-    keep = _C.bernoulli(_C.full(tuple(input.shape), 1 - p, dtype=input.dtype))
+    keep = _C.bernoulli(_C.full(tuple(input.shape), 1 - p, dtype=input.dtype)).to(input.device)
     a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
     b = -a * alpha_p * p
     out = (input * keep + alpha_p * (1 - keep)) * a + b
@@ -207,7 +208,7 @@ def one_hot(tensor, num_classes=-1):
         num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
     if tensor.numel() and (int(tensor.min().item()) < 0 or int(tensor.max().item()) >= num_classes):
         raise RuntimeError("Class values must be smaller than num_classes.")
-    return (tensor.unsqueeze(-1) == _C.arange(num_classes)).long()
+    return (tensor.unsqueeze(-1) == _C.arange(num_classes, device=tensor.device)).long()
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):

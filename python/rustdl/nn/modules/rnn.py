@@ -126,7 +126,7 @@ class RNNBase(Module):
         seq_len, batch = input.shape[0], input.shape[1]
         dirs = 2 if self.bidirectional else 1
         if hx is None:
-            zeros = _C.zeros(self.num_layers * dirs, batch, self.hidden_size, dtype=input.dtype)
+            zeros = _C.zeros(self.num_layers * dirs, batch, self.hidden_size, dtype=input.dtype, device=input.device)
             hx = (zeros, zeros) if is_lstm else zeros
         else:
             h0 = hx[0] if is_lstm else hx
@@ -149,7 +149,7 @@ class RNNBase(Module):
                 for t in steps:
                     state = cell(x_proj[t], state, w_hh, b_hh)
                     hs[t] = state[0] if is_lstm else state
-                outs.append(_C.stack(hs, 0) if seq_len else _C.zeros(0, batch, self.hidden_size))
+                outs.append(_C.stack(hs, 0) if seq_len else _C.zeros(0, batch, self.hidden_size, device=input.device))
                 if is_lstm:
                     h_n.append(state[0])
                     c_n.append(state[1])
@@ -234,7 +234,7 @@ class RNNCellBase(Module):
         if unbatched:
             input = input.unsqueeze(0)
         if hx is None:
-            z = _C.zeros(input.shape[0], self.hidden_size, dtype=input.dtype)
+            z = _C.zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
             hx = (z, z) if n_state == 2 else z
         elif unbatched:
             hx = tuple(h.unsqueeze(0) for h in hx) if n_state == 2 else hx.unsqueeze(0)
