@@ -4,6 +4,7 @@ pub mod arith;
 pub mod conv;
 pub mod conv_depthwise;
 pub mod gemm;
+pub mod multiversion;
 pub mod norm;
 pub mod peak;
 pub mod planes;

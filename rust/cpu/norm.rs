@@ -19,53 +19,28 @@ use rayon::prelude::*;
 const LANES: usize = 16;
 const BLOCK: usize = 1024;
 
-/// Defines `$name` calling the generic `#[inline(always)]` `$imp`, compiled a
-/// second time with AVX2+FMA and picked at run time when the CPU has them
-/// (the crate itself targets baseline x86-64).
-macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident) => {
-        $(#[$m])*
-        $vis fn $name<T: Float>($($a: $t),*) $(-> $r)? {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: Float>($($a: $t),*) $(-> $r)? {
-                    $imp($($a),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU supports the enabled features.
-                    return unsafe { avx2($($a),*) };
-                }
-            }
-            $imp($($a),*)
-        }
-    };
-}
-
-multiversion! {
+crate::multiversion! {
     /// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
     /// keeps the one-pass variance accurate when |mean| >> std.
     pub fn shifted_sums(x: &[T], shift: T) -> (f64, f64) => shifted_sums_impl
 }
-multiversion! {
+crate::multiversion! {
     /// (sum(g), sum(g * x)).
     pub fn grad_sums(g: &[T], x: &[T]) -> (f64, f64) => grad_sums_impl
 }
-multiversion! {
+crate::multiversion! {
     /// `y = x * a + k` over a segment, with scalar a and k.
     fn axpk(y: &mut [T], x: &[T], a: T, k: T) => axpk_impl
 }
-multiversion! {
+crate::multiversion! {
     /// `o = g * a + x * k1 + k0` over a segment (normalization input gradient).
     fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, k1: T, k0: T) => grad_in_impl
 }
-multiversion! {
+crate::multiversion! {
     /// `y = (x - m) * rs * w + b` elementwise (layer_norm affine).
     fn norm_wb(y: &mut [T], x: &[T], m: T, rs: T, w: &[T], b: &[T]) => norm_wb_impl
 }
-multiversion! {
+crate::multiversion! {
     /// `pw += g * (x - m) * rs`, `pb += g` elementwise (layer_norm affine grads).
     fn acc_wb(pw: &mut [T], pb: &mut [T], g: &[T], x: &[T], m: T, rs: T) => acc_wb_impl
 }

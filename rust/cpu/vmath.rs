@@ -29,8 +29,9 @@ pub fn exp_f32(x: f32) -> f32 {
 }
 
 /// Maximum of a slice (NaN if any element is NaN; -inf for an empty slice),
-/// in 8 lanes so it vectorises.
-#[inline]
+/// in 8 lanes so it vectorises. Always inlined, so that it takes the
+/// instruction set of a multiversioned caller.
+#[inline(always)]
 pub fn max_lanes<T: crate::tensor::dtype::Float>(x: &[T]) -> T {
     let neg = T::c(f64::NEG_INFINITY);
     let mut acc = [neg; 8];
@@ -55,7 +56,7 @@ pub fn max_lanes<T: crate::tensor::dtype::Float>(x: &[T]) -> T {
 }
 
 /// Sum of a slice in 8 partial sums of the slice's type, combined in f64.
-#[inline]
+#[inline(always)]
 pub fn sum_lanes<T: crate::tensor::dtype::Float>(x: &[T]) -> f64 {
     let mut acc = [T::zero(); 8];
     let chunks = x.chunks_exact(8);

@@ -1,0 +1,27 @@
+//! Run-time selection of AVX2+FMA code paths.
+
+/// Defines `$name` calling the generic `#[inline(always)]` `$imp`, compiled a
+/// second time with AVX2+FMA and picked at run time when the CPU has them
+/// (the crate itself targets baseline x86-64).
+#[macro_export]
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident) => {
+        $(#[$m])*
+        $vis fn $name<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
+                    $imp($($a),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports the enabled features.
+                    return unsafe { avx2($($a),*) };
+                }
+            }
+            $imp($($a),*)
+        }
+    };
+}
