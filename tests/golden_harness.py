@@ -147,8 +147,9 @@ def _import_rustdl():
     return rustdl
 
 
-def run_case(family: str, case_id: str) -> None:
-    """Evaluate one golden case with rustdl and check outputs and gradients."""
+def run_case(family: str, case_id: str, device: str = "cpu") -> None:
+    """Evaluate one golden case with rustdl and check outputs and gradients,
+    with the inputs, module and loss weights on ``device``."""
     if family not in EVAL_FAMILIES:
         raise ValueError(f"family {family!r} is not a single-expression family")
     torch = _import_rustdl()
@@ -158,13 +159,13 @@ def run_case(family: str, case_id: str) -> None:
     where = f"{family}/{case_id}"
 
     inputs = {
-        entry["name"]: make_tensor(torch, arrays[entry["key"]], entry["requires_grad"])
+        entry["name"]: make_tensor(torch, arrays[entry["key"]], entry["requires_grad"], device)
         for entry in case["inputs"]
     }
     namespace = {"torch": torch, "F": torch.nn.functional, **inputs}
     module = None
     if "module" in case:
-        module = build_module(torch, case, arrays)
+        module = build_module(torch, case, arrays).to(device)
         namespace["m"] = module
 
     result = eval(case["call"], namespace)  # the call string is trusted fixture data
@@ -213,7 +214,7 @@ def run_case(family: str, case_id: str) -> None:
         if key is None:
             continue  # integer outputs (indices) carry no loss weight
         out = outputs[spec["name"]][0][1]
-        term = (out * torch.tensor(arrays[key].copy())).sum()
+        term = (out * torch.tensor(arrays[key].copy(), device=device)).sum()
         loss = term if loss is None else loss + term
     loss.backward()
 
@@ -233,11 +234,11 @@ def run_case(family: str, case_id: str) -> None:
         )
 
 
-def make_tensor(torch, array: np.ndarray, requires_grad: bool = False):
+def make_tensor(torch, array: np.ndarray, requires_grad: bool = False, device: str = "cpu"):
     """A rustdl tensor holding a copy of ``array`` (the cached array stays intact)."""
     # Integer and bool tensors can never require grad.
     requires_grad = bool(requires_grad) and array.dtype.kind == "f"
-    return torch.tensor(array.copy(), requires_grad=requires_grad)
+    return torch.tensor(array.copy(), requires_grad=requires_grad, device=device)
 
 
 def build_module(torch, case: dict, arrays: dict[str, np.ndarray]):

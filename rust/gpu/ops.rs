@@ -100,6 +100,9 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tens
         (BinOp::Minimum, _) => "min(a, b)",
         (BinOp::FloorDiv, _) if float => "floor(a / b)",
         (BinOp::Rem, _) if float => "a - b * floor(a / b)",
+        // integer division rounds toward zero in WGSL; Python floors
+        (BinOp::FloorDiv, DType::I64 | DType::I32) => "a / b - select(0, 1, a % b != 0 && ((a < 0) != (b < 0)))",
+        (BinOp::Rem, DType::I64 | DType::I32) => "a % b + select(0, b, a % b != 0 && ((a % b < 0) != (b < 0)))",
         // WGSL's pow is undefined for negative bases: use |a|^b with the sign
         // of an odd integer power, and 1 for b == 0.
         (BinOp::Pow, _) if float => {
@@ -205,6 +208,7 @@ fn unary_expr(name: &str) -> Option<&'static str> {
         "HardsigmoidBackward0" => "clamp(a / 6.0 + 0.5, 0.0, 1.0)",
         "HardswishBackward0" => "a * clamp(a + 3.0, 0.0, 6.0) / 6.0",
         "SoftsignBackward0" => "a / (1.0 + abs(a))",
+        "LogSigmoidBackward0" => "min(a, 0.0) - log(1.0 + exp(-abs(a)))",
         "elu" => "select(p(0u) * p(1u) * (exp(a * p(2u)) - 1.0), p(1u) * a, a > 0.0)",
         "hardtanh" => "clamp(a, p(0u), p(1u))",
         "hardsigmoid" => "clamp(a / 6.0 + 0.5, 0.0, 1.0)",
@@ -238,6 +242,7 @@ fn binary_expr(name: &str) -> Option<&'static str> {
         "HardswishBackward0:derivative" => {
             "select(select(a / 3.0 + 0.5, 1.0, a > 3.0), 0.0, a < -3.0) + 0.0 * b"
         }
+        "LogSigmoidBackward0:derivative" => "1.0 / (1.0 + exp(a)) + 0.0 * b",
         "SoftsignBackward0:derivative" => "1.0 / ((1.0 + abs(a)) * (1.0 + abs(a))) + 0.0 * b",
         _ => return None,
     })

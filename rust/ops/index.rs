@@ -164,42 +164,43 @@ fn scatter_impl(
             )));
         }
     }
-    if x.is_gpu() || index.is_gpu() || src.is_gpu() {
+    let out = if x.is_gpu() || index.is_gpu() || src.is_gpu() {
         if !accumulate {
             return Err(crate::gpu::ops::unsupported("scatter", x.dtype()));
         }
-        return crate::gpu::index::scatter_add(x, d, index, src);
-    }
-    let idx = index_values(index, "scatter")?;
-    let shape: Vec<usize> = if x.ndim() == 0 {
-        vec![1]
+        crate::gpu::index::scatter_add(x, d, index, src)?
     } else {
-        x.shape().to_vec()
+        let idx = index_values(index, "scatter")?;
+        let shape: Vec<usize> = if x.ndim() == 0 {
+            vec![1]
+        } else {
+            x.shape().to_vec()
+        };
+        let ishape: Vec<usize> = if index.ndim() == 0 {
+            vec![1]
+        } else {
+            index.shape().to_vec()
+        };
+        let offs = gather_offsets(&shape, d, &ishape, &idx)?;
+        // src elements at the index's coordinates
+        let src_c = src.cast_raw(x.dtype());
+        let src_vals_t = {
+            let _ng = crate::autograd::GradModeGuard::new(false);
+            let mut t = src_c.detach();
+            for k in 0..index.ndim() {
+                t = super::shape::narrow(&t, k as i64, 0, index.shape()[k] as i64)?;
+            }
+            t
+        };
+        dispatch_all!(x.dtype(), T => {
+            let mut o = x.to_vec::<T>();
+            let sv = src_vals_t.to_vec::<T>();
+            for (&off, &v) in offs.iter().zip(&sv) {
+                o[off] = if accumulate { add_elem(o[off], v) } else { v };
+            }
+            Tensor::from_vec(o, x.shape())
+        })
     };
-    let ishape: Vec<usize> = if index.ndim() == 0 {
-        vec![1]
-    } else {
-        index.shape().to_vec()
-    };
-    let offs = gather_offsets(&shape, d, &ishape, &idx)?;
-    // src elements at the index's coordinates
-    let src_c = src.cast_raw(x.dtype());
-    let src_vals_t = {
-        let _ng = crate::autograd::GradModeGuard::new(false);
-        let mut t = src_c.detach();
-        for k in 0..index.ndim() {
-            t = super::shape::narrow(&t, k as i64, 0, index.shape()[k] as i64)?;
-        }
-        t
-    };
-    let out = dispatch_all!(x.dtype(), T => {
-        let mut o = x.to_vec::<T>();
-        let sv = src_vals_t.to_vec::<T>();
-        for (&off, &v) in offs.iter().zip(&sv) {
-            o[off] = if accumulate { add_elem(o[off], v) } else { v };
-        }
-        Tensor::from_vec(o, x.shape())
-    });
     let index_c = index.clone();
     let src_shape = src.shape_vec();
     record(
@@ -334,55 +335,56 @@ pub fn index_add(
     alpha: f64,
 ) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
-    if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
+    let out = if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
         let src = if alpha == 1.0 {
             source.clone()
         } else {
-            super::binary::mul(source, &creation::scalar_like(alpha, source))?
+            super::binary::mul(&source.detach(), &creation::scalar_like(alpha, source))?
         };
-        return crate::gpu::index::scatter_add(x, d, &spread_index(&src, d, index)?, &src);
-    }
-    let idx = index_values(index, "index_add")?;
-    let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
-    let idx: Vec<usize> = idx
-        .iter()
-        .map(|&i| wrap_select_index(i, size))
-        .collect::<Result<_>>()?;
-    let mut expect = x.shape_vec();
-    if !expect.is_empty() {
-        expect[d] = idx.len();
-    }
-    if source.shape() != expect.as_slice() {
-        return Err(Error::Runtime(format!(
-            "index_add_(): Source/destination tensor must have same slice shapes (source {:?}, expected {:?})",
-            source.shape(),
-            expect.as_slice()
-        )));
-    }
-    let shape = x.shape();
-    let outer: usize = shape[..d.min(shape.len())].iter().product();
-    let inner: usize = if shape.is_empty() {
-        1
+        crate::gpu::index::scatter_add(x, d, &spread_index(&src, d, index)?, &src)?
     } else {
-        shape[d + 1..].iter().product()
-    };
-    let sc = source.cast_raw(x.dtype()).contiguous_raw();
-    let out = dispatch_all!(x.dtype(), T => {
-        let mut o = x.to_vec::<T>();
-        let s = sc.as_slice::<T>().expect("contiguous");
-        let a = T::from_f64(alpha);
-        for p in 0..outer {
-            for (k, &i) in idx.iter().enumerate() {
-                let dst = (p * size + i) * inner;
-                let src = (p * idx.len() + k) * inner;
-                for j in 0..inner {
-                    let v = if alpha == 1.0 { s[src + j] } else { mul_elem(s[src + j], a) };
-                    o[dst + j] = add_elem(o[dst + j], v);
+        let idx = index_values(index, "index_add")?;
+        let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
+        let idx: Vec<usize> = idx
+            .iter()
+            .map(|&i| wrap_select_index(i, size))
+            .collect::<Result<_>>()?;
+        let mut expect = x.shape_vec();
+        if !expect.is_empty() {
+            expect[d] = idx.len();
+        }
+        if source.shape() != expect.as_slice() {
+            return Err(Error::Runtime(format!(
+                "index_add_(): Source/destination tensor must have same slice shapes (source {:?}, expected {:?})",
+                source.shape(),
+                expect.as_slice()
+            )));
+        }
+        let shape = x.shape();
+        let outer: usize = shape[..d.min(shape.len())].iter().product();
+        let inner: usize = if shape.is_empty() {
+            1
+        } else {
+            shape[d + 1..].iter().product()
+        };
+        let sc = source.cast_raw(x.dtype()).contiguous_raw();
+        dispatch_all!(x.dtype(), T => {
+            let mut o = x.to_vec::<T>();
+            let s = sc.as_slice::<T>().expect("contiguous");
+            let a = T::from_f64(alpha);
+            for p in 0..outer {
+                for (k, &i) in idx.iter().enumerate() {
+                    let dst = (p * size + i) * inner;
+                    let src = (p * idx.len() + k) * inner;
+                    for j in 0..inner {
+                        let v = if alpha == 1.0 { s[src + j] } else { mul_elem(s[src + j], a) };
+                        o[dst + j] = add_elem(o[dst + j], v);
+                    }
                 }
             }
-        }
-        Tensor::from_vec(o, x.shape())
-    });
+            Tensor::from_vec(o, x.shape())
+        })
+    };
     let index = index.clone();
     record("IndexAddBackward0", &[x, source], &[&out], move |g| {
         let Some(g) = &g[0] else {

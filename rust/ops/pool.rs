@@ -518,7 +518,10 @@ fn pool_device(
     };
     let cols = super::conv::im2col(&planes, &geom)?;
     let pooled = if is_max {
-        super::reduce::amax(&cols, Some(&[1]), false, true)?
+        // the gradient goes to the first maximum of each window, as PyTorch's
+        // max pooling does (amax would share it among ties)
+        let at = super::reduce::argmax(&cols.detach(), Some(1), true, true)?;
+        super::shape::squeeze(&super::index::gather(&cols, 1, &at)?, Some(&[1]))?
     } else {
         super::reduce::mean(&cols, Some(&[1]), false)?
     };
