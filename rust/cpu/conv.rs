@@ -14,6 +14,7 @@
 //! GEMMs); otherwise samples run in order and each GEMM uses every thread.
 
 use super::conv_depthwise as depthwise;
+use super::gemm::MatRef;
 use crate::parallel;
 use crate::tensor::dtype::Float;
 use rayon::prelude::*;
@@ -231,15 +232,9 @@ pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut
 
 /// Strided matrix view: element (i, j) of the matrix starting at `off` is at
 /// `off + i*rs + j*cs`.
-#[derive(Clone, Copy)]
-struct View {
-    off: usize,
-    rs: isize,
-    cs: isize,
-}
 
-fn rows(off: usize, ncols: usize) -> View {
-    View {
+fn rows(off: usize, ncols: usize) -> MatRef {
+    MatRef {
         off,
         rs: ncols as isize,
         cs: 1,
@@ -247,26 +242,26 @@ fn rows(off: usize, ncols: usize) -> View {
 }
 
 /// C (m x n) = A (m x k) @ B (k x n), plus C when `acc`, on `threads` threads.
-/// Calls the `gemm` crate directly (not `cpu::gemm`) to choose the thread
-/// count per call: batch-split convolutions must not fork inside a worker.
+/// The thread count is chosen per call: batch-split convolutions must not
+/// fork inside a worker.
 #[allow(clippy::too_many_arguments)]
 fn matmul<T: Float>(
     m: usize,
     n: usize,
     k: usize,
     a: &[T],
-    av: View,
+    av: MatRef,
     b: &[T],
-    bv: View,
+    bv: MatRef,
     c: &mut [T],
-    cv: View,
+    cv: MatRef,
     acc: bool,
     threads: usize,
 ) {
     if m == 0 || n == 0 {
         return;
     }
-    let last = |v: View, r: usize, cc: usize| {
+    let last = |v: MatRef, r: usize, cc: usize| {
         v.off as isize + (r as isize - 1) * v.rs + (cc as isize - 1) * v.cs
     };
     assert!(
@@ -293,48 +288,8 @@ fn matmul<T: Float>(
     } else {
         threads
     };
-    let par = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // Addresses as integers so the closure is Send; used only during this call.
-    let (cp, ap, bp) = (
-        c[cv.off..].as_mut_ptr() as usize,
-        a[av.off..].as_ptr() as usize,
-        b[bv.off..].as_ptr() as usize,
-    );
-    let run = move || {
-        // SAFETY: the asserts above keep every view inside its slice.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                cp as *mut T,
-                cv.cs,
-                cv.rs,
-                acc,
-                ap as *const T,
-                av.cs,
-                av.rs,
-                bp as *const T,
-                bv.cs,
-                bv.rs,
-                T::one(),
-                T::one(),
-                false,
-                false,
-                false,
-                par,
-            )
-        }
-    };
-    if threads > 1 {
-        parallel::install(run)
-    } else {
-        run()
-    }
+    // SAFETY: the asserts above keep every view inside its slice.
+    unsafe { T::gemm(m, n, k, a, av, b, bv, c, cv, acc, threads) }
 }
 
 /// How to spread `batch` samples: (samples per task, GEMM threads).
@@ -424,7 +379,7 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
                 for lines in tiles(g) {
                     let width = (lines.1 - lines.0) * ow;
                     im2col(g, xg, lines, &mut cols);
-                    let yv = View {
+                    let yv = MatRef {
                         off: lines.0 * ow,
                         rs: p as isize,
                         cs: 1,
@@ -477,7 +432,7 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
                     continue;
                 }
                 // W_g^T: (kk x cgo), element (r, co) at w[(grp*cgo + co)*kk + r].
-                let wt = View {
+                let wt = MatRef {
                     off: grp * cgo * kk,
                     rs: 1,
                     cs: kk as isize,
@@ -500,7 +455,7 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
                 }
                 for lines in tiles(g) {
                     let width = (lines.1 - lines.0) * ow;
-                    let gyv = View {
+                    let gyv = MatRef {
                         off: grp * cgo * p + lines.0 * ow,
                         rs: p as isize,
                         cs: 1,
@@ -559,7 +514,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                 let gwv = rows(grp * cgo * kk, kk);
                 if pointwise {
                     // x_g^T: (p x kk), element (j, r) at xg[r*p + j].
-                    let xt = View {
+                    let xt = MatRef {
                         off: 0,
                         rs: 1,
                         cs: p as isize,
@@ -571,12 +526,12 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                 for lines in tiles(g) {
                     let width = (lines.1 - lines.0) * ow;
                     im2col(g, xg, lines, &mut cols);
-                    let ct = View {
+                    let ct = MatRef {
                         off: 0,
                         rs: 1,
                         cs: width as isize,
                     };
-                    let gyv = View {
+                    let gyv = MatRef {
                         off: n * out_sample + grp * cgo * p + lines.0 * ow,
                         rs: p as isize,
                         cs: 1,

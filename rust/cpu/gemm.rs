@@ -1,14 +1,24 @@
 //! Matrix multiply `C = A @ B` (optionally `C += A @ B`) on strided operands.
 //!
-//! Float types go to the `gemm` crate (packed, cache-blocked, micro-kernels
-//! picked at run time for AVX-512/AVX2/SSE), which takes arbitrary row and
-//! column strides, so transposed operands are never copied. Integer types use
-//! a plain triple loop.
+//! f32 on CPUs with AVX2+FMA goes to our own kernel (`cpu::sgemm`); other
+//! float cases to the `gemm` crate (packed, cache-blocked, micro-kernels
+//! picked at run time). Both take arbitrary row and column strides, so
+//! transposed operands are never copied. Integer types use a plain triple
+//! loop.
 
 use crate::parallel;
 
-/// Multiply-adds below which the product runs on one thread.
-const PARALLEL_FLOPS: usize = 1 << 18;
+/// Multiply-adds below which a product runs on one thread.
+pub const PARALLEL_MACS: usize = 1 << 18;
+
+/// Threads for one m x n x k product: all of them unless it is small.
+pub fn threads_for(m: usize, n: usize, k: usize) -> usize {
+    if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
+        parallel::num_threads()
+    } else {
+        1
+    }
+}
 
 /// Strided matrix view: element (i, j) is at `ptr[off + i*rs + j*cs]`.
 #[derive(Clone, Copy, Debug)]
@@ -18,7 +28,15 @@ pub struct MatRef {
     pub cs: isize,
 }
 
+impl MatRef {
+    fn index(&self, i: usize, j: usize) -> usize {
+        (self.off as isize + i as isize * self.rs + j as isize * self.cs) as usize
+    }
+}
+
 pub trait GemmElem: Copy + Send + Sync + 'static + Default {
+    /// `C (+)= A @ B` for m x k A and k x n B, on up to `threads` threads.
+    ///
     /// # Safety
     /// All views must stay inside their slices for the given sizes.
     #[allow(clippy::too_many_arguments)]
@@ -33,85 +51,144 @@ pub trait GemmElem: Copy + Send + Sync + 'static + Default {
         c: &mut [Self],
         cv: MatRef,
         accumulate: bool,
+        threads: usize,
     );
 }
 
-macro_rules! impl_float_gemm {
-    ($t:ty) => {
-        impl GemmElem for $t {
-            unsafe fn gemm(
-                m: usize,
-                n: usize,
-                k: usize,
-                a: &[Self],
-                av: MatRef,
-                b: &[Self],
-                bv: MatRef,
-                c: &mut [Self],
-                cv: MatRef,
-                accumulate: bool,
-            ) {
-                if m == 0 || n == 0 {
-                    return;
-                }
-                if k == 0 {
-                    if !accumulate {
-                        for i in 0..m {
-                            for j in 0..n {
-                                c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs)
-                                    as usize] = 0.0;
-                            }
-                        }
-                    }
-                    return;
-                }
-                let threads = parallel::num_threads();
-                let par = if m * n * k >= PARALLEL_FLOPS && threads > 1 {
-                    gemm::Parallelism::Rayon(threads)
-                } else {
-                    gemm::Parallelism::None
-                };
-                // Addresses as integers so the job is Send; they are only
-                // dereferenced while this frame (and its borrows) is alive.
-                let (cp, ap, bp) = (
-                    c.as_mut_ptr().add(cv.off) as usize,
-                    a.as_ptr().add(av.off) as usize,
-                    b.as_ptr().add(bv.off) as usize,
-                );
-                let run = move || {
-                    gemm::gemm(
-                        m,
-                        n,
-                        k,
-                        cp as *mut $t,
-                        cv.cs,
-                        cv.rs,
-                        accumulate,
-                        ap as *const $t,
-                        av.cs,
-                        av.rs,
-                        bp as *const $t,
-                        bv.cs,
-                        bv.rs,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    )
-                };
-                if matches!(par, gemm::Parallelism::None) {
-                    run()
-                } else {
-                    parallel::install(run)
+impl GemmElem for f32 {
+    unsafe fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        av: MatRef,
+        b: &[f32],
+        bv: MatRef,
+        c: &mut [f32],
+        cv: MatRef,
+        accumulate: bool,
+        threads: usize,
+    ) {
+        if k == 0 || !crate::cpu::sgemm::is_supported() {
+            return gemm_crate(m, n, k, a, av, b, bv, c, cv, accumulate, threads);
+        }
+        crate::cpu::sgemm::sgemm(
+            m,
+            n,
+            k,
+            (a.as_ptr().add(av.off), av.rs, av.cs),
+            (b.as_ptr().add(bv.off), bv.rs, bv.cs),
+            (c.as_mut_ptr().add(cv.off), cv.rs, cv.cs),
+            accumulate,
+            threads,
+        )
+    }
+}
+
+impl GemmElem for f64 {
+    unsafe fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f64],
+        av: MatRef,
+        b: &[f64],
+        bv: MatRef,
+        c: &mut [f64],
+        cv: MatRef,
+        accumulate: bool,
+        threads: usize,
+    ) {
+        gemm_crate(m, n, k, a, av, b, bv, c, cv, accumulate, threads)
+    }
+}
+
+/// The product on the `gemm` crate (any float type it supports).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_crate<T: GemmElem + num_traits_one::One>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    c: &mut [T],
+    cv: MatRef,
+    accumulate: bool,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c[cv.index(i, j)] = T::default();
                 }
             }
         }
+        return;
+    }
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
     };
+    // Addresses as integers so the job is Send; they are only
+    // dereferenced while this frame (and its borrows) is alive.
+    let (cp, ap, bp) = (
+        c.as_mut_ptr().add(cv.off) as usize,
+        a.as_ptr().add(av.off) as usize,
+        b.as_ptr().add(bv.off) as usize,
+    );
+    let run = move || {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            cp as *mut T,
+            cv.cs,
+            cv.rs,
+            accumulate,
+            ap as *const T,
+            av.cs,
+            av.rs,
+            bp as *const T,
+            bv.cs,
+            bv.rs,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
+        )
+    };
+    if threads > 1 {
+        parallel::install(run)
+    } else {
+        run()
+    }
 }
-impl_float_gemm!(f32);
-impl_float_gemm!(f64);
+
+mod num_traits_one {
+    /// The multiplicative identity (alpha and beta of the `gemm` crate call).
+    pub trait One {
+        fn one() -> Self;
+    }
+    impl One for f32 {
+        fn one() -> Self {
+            1.0
+        }
+    }
+    impl One for f64 {
+        fn one() -> Self {
+            1.0
+        }
+    }
+}
 
 macro_rules! impl_int_gemm {
     ($t:ty) => {
@@ -127,19 +204,15 @@ macro_rules! impl_int_gemm {
                 c: &mut [Self],
                 cv: MatRef,
                 accumulate: bool,
+                _threads: usize,
             ) {
                 for i in 0..m {
                     for j in 0..n {
                         let mut s: $t = 0;
                         for p in 0..k {
-                            let x = a[(av.off as isize + i as isize * av.rs + p as isize * av.cs)
-                                as usize];
-                            let y = b[(bv.off as isize + p as isize * bv.rs + j as isize * bv.cs)
-                                as usize];
-                            s = s.wrapping_add(x.wrapping_mul(y));
+                            s = s.wrapping_add(a[av.index(i, p)].wrapping_mul(b[bv.index(p, j)]));
                         }
-                        let ci =
-                            (cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize;
+                        let ci = cv.index(i, j);
                         c[ci] = if accumulate { c[ci].wrapping_add(s) } else { s };
                     }
                 }

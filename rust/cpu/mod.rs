@@ -9,5 +9,6 @@ pub mod norm;
 pub mod peak;
 pub mod planes;
 pub mod pool;
+pub mod sgemm;
 pub mod special;
 pub mod vmath;

@@ -4,7 +4,7 @@
 
 use super::shape::{expand_to, reshape_to, squeeze, transpose, unsqueeze};
 use crate::autograd::{record, SavedTensor};
-use crate::cpu::gemm::{GemmElem, MatRef};
+use crate::cpu::gemm::{threads_for, GemmElem, MatRef, PARALLEL_MACS};
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::tensor::layout::{broadcast_shapes, StridedRuns};
@@ -58,7 +58,7 @@ fn batched_gemm_typed<T: BufferElem + GemmElem>(
         rs: n as isize,
         cs: 1,
     };
-    let small = m * n * k < (1 << 18);
+    let small = m * n * k < PARALLEL_MACS;
     if nb > 1 && small && parallel::num_threads() > 1 && nb * m * n * k >= (1 << 16) {
         // Many small products: one per task, each on one thread.
         parallel::install(|| {
@@ -66,13 +66,14 @@ fn batched_gemm_typed<T: BufferElem + GemmElem>(
                 .zip(offs.par_iter())
                 .for_each(|(c, &(oa, ob))| {
                     // SAFETY: views stay inside the storages (shapes were checked).
-                    unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false) }
+                    unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false, 1) }
                 })
         });
     } else {
+        let threads = threads_for(m, n, k);
         for (c, &(oa, ob)) in out.chunks_mut((m * n).max(1)).zip(offs.iter()) {
             // SAFETY: as above.
-            unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false) }
+            unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false, threads) }
         }
     }
     let mut shape = batch.to_vec();

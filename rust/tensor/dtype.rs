@@ -250,7 +250,10 @@ impl Elem for bool {
 }
 
 /// Float element types (the ones autograd and transcendental functions work on).
-pub trait Float: Elem + num_like::FloatOps + super::storage::BufferElem {}
+pub trait Float:
+    Elem + num_like::FloatOps + super::storage::BufferElem + crate::cpu::gemm::GemmElem
+{
+}
 impl Float for f32 {}
 impl Float for f64 {}
 

@@ -1,0 +1,101 @@
+//! The 6x16 AVX2+FMA micro-kernel: C[6x16] (+)= A-panel @ B-panel.
+//!
+//! Twelve 8-lane accumulators hold the whole tile in registers; each step
+//! of `k` loads one 16-wide row of the packed B panel (two registers),
+//! broadcasts six values of the packed A panel and issues twelve FMAs — the
+//! two FMA pipes of a Zen or Intel core stay busy with no other traffic.
+
+use super::{MR, NR};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Where the tile goes: `rows` x `cols` (at most MR x NR) of C at `ptr`
+/// with strides `rs`, `cs`; `overwrite` stores instead of accumulating.
+#[derive(Clone, Copy)]
+pub struct Tile {
+    pub ptr: *mut f32,
+    pub rs: isize,
+    pub cs: isize,
+    pub rows: usize,
+    pub cols: usize,
+    pub overwrite: bool,
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA; `a` holds `kc * MR` and `b` `kc * NR` floats;
+/// every element of `tile` is inside C's allocation.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn kernel_6x16(kc: usize, a: *const f32, b: *const f32, tile: Tile) {
+    let mut c00 = _mm256_setzero_ps();
+    let mut c01 = _mm256_setzero_ps();
+    let mut c10 = _mm256_setzero_ps();
+    let mut c11 = _mm256_setzero_ps();
+    let mut c20 = _mm256_setzero_ps();
+    let mut c21 = _mm256_setzero_ps();
+    let mut c30 = _mm256_setzero_ps();
+    let mut c31 = _mm256_setzero_ps();
+    let mut c40 = _mm256_setzero_ps();
+    let mut c41 = _mm256_setzero_ps();
+    let mut c50 = _mm256_setzero_ps();
+    let mut c51 = _mm256_setzero_ps();
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let b0 = _mm256_loadu_ps(bp);
+        let b1 = _mm256_loadu_ps(bp.add(8));
+        let x = _mm256_broadcast_ss(&*ap);
+        c00 = _mm256_fmadd_ps(x, b0, c00);
+        c01 = _mm256_fmadd_ps(x, b1, c01);
+        let x = _mm256_broadcast_ss(&*ap.add(1));
+        c10 = _mm256_fmadd_ps(x, b0, c10);
+        c11 = _mm256_fmadd_ps(x, b1, c11);
+        let x = _mm256_broadcast_ss(&*ap.add(2));
+        c20 = _mm256_fmadd_ps(x, b0, c20);
+        c21 = _mm256_fmadd_ps(x, b1, c21);
+        let x = _mm256_broadcast_ss(&*ap.add(3));
+        c30 = _mm256_fmadd_ps(x, b0, c30);
+        c31 = _mm256_fmadd_ps(x, b1, c31);
+        let x = _mm256_broadcast_ss(&*ap.add(4));
+        c40 = _mm256_fmadd_ps(x, b0, c40);
+        c41 = _mm256_fmadd_ps(x, b1, c41);
+        let x = _mm256_broadcast_ss(&*ap.add(5));
+        c50 = _mm256_fmadd_ps(x, b0, c50);
+        c51 = _mm256_fmadd_ps(x, b1, c51);
+        ap = ap.add(MR);
+        bp = bp.add(NR);
+    }
+    let acc = [
+        [c00, c01],
+        [c10, c11],
+        [c20, c21],
+        [c30, c31],
+        [c40, c41],
+        [c50, c51],
+    ];
+    if tile.rows == MR && tile.cols == NR && tile.cs == 1 {
+        for (i, row) in acc.iter().enumerate() {
+            let p = tile.ptr.offset(i as isize * tile.rs);
+            if tile.overwrite {
+                _mm256_storeu_ps(p, row[0]);
+                _mm256_storeu_ps(p.add(8), row[1]);
+            } else {
+                _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), row[0]));
+                _mm256_storeu_ps(p.add(8), _mm256_add_ps(_mm256_loadu_ps(p.add(8)), row[1]));
+            }
+        }
+        return;
+    }
+    // Edge tile or strided C: spill the registers and write element by element.
+    let mut tmp = [0f32; MR * NR];
+    for (i, row) in acc.iter().enumerate() {
+        _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), row[0]);
+        _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR + 8), row[1]);
+    }
+    for i in 0..tile.rows {
+        for j in 0..tile.cols {
+            let p = tile.ptr.offset(i as isize * tile.rs + j as isize * tile.cs);
+            let v = tmp[i * NR + j];
+            *p = if tile.overwrite { v } else { *p + v };
+        }
+    }
+}

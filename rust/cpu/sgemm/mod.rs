@@ -1,0 +1,341 @@
+//! Our single-precision GEMM for x86-64 CPUs with AVX2+FMA, in the BLIS
+//! layout: C is cut into column blocks of NC (B block in L3), the depth into
+//! KC slices, rows into MC blocks (A block in L2), and each MR x NR tile is
+//! one call of the register-blocked micro-kernel over packed panels (the B
+//! panel stays in L1 while the kernel walks down the A block).
+//!
+//! Threads: C is split into one rectangular slab per thread, each running the
+//! whole sequential algorithm with its own packing buffers — one fork/join
+//! per product. Packing is repeated per slab, which costs k*(m+n) against
+//! m*n*k multiply-adds.
+//!
+//! Measured on the 2-core Zen here (benches/RESULTS.md) against the `gemm`
+//! crate, which stays the fallback for f64 and for CPUs without AVX2.
+
+mod kernel;
+mod pack;
+
+use crate::parallel;
+use pack::Block;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+/// Micro-tile: rows of A per panel, columns of B per panel.
+pub const MR: usize = 6;
+pub const NR: usize = 16;
+/// Depth of one packed slice (A panel 6 KiB + B panel 16 KiB in L1).
+const KC: usize = 256;
+/// Rows per packed A block (144 x 256 floats = 144 KiB in L2).
+const MC: usize = 144;
+/// Columns per packed B block (256 x 4080 floats = 4 MiB in L3).
+const NC: usize = 4080;
+
+/// Whether this CPU runs the kernel (AVX2 and FMA), checked once.
+pub fn is_supported() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
+/// Strided operands of one product, as raw addresses so slabs can be sent
+/// to other threads; only dereferenced inside `sgemm`'s call.
+#[derive(Clone, Copy)]
+struct Problem {
+    k: usize,
+    a: Block,
+    b: Block,
+    c: *mut f32,
+    crs: isize,
+    ccs: isize,
+    accumulate: bool,
+}
+// SAFETY: the slabs of C that threads write are disjoint, A and B are read only.
+unsafe impl Send for Problem {}
+unsafe impl Sync for Problem {}
+
+/// `C = A @ B` (or `C += A @ B` when `accumulate`) for an m x k A and a k x n
+/// B, every matrix given by a pointer and row/column strides (in elements),
+/// on up to `threads` threads.
+///
+/// # Safety
+/// `is_supported()`; every element of A (m x k), B (k x n) and C (m x n) is
+/// inside its allocation; C does not overlap A or B; and no two C elements
+/// share an address (non-zero strides on non-unit dims).
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const f32, isize, isize),
+    b: (*const f32, isize, isize),
+    c: (*mut f32, isize, isize),
+    accumulate: bool,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let p = Problem {
+        k,
+        a: Block {
+            ptr: a.0,
+            rs: a.1,
+            cs: a.2,
+        },
+        b: Block {
+            ptr: b.0,
+            rs: b.1,
+            cs: b.2,
+        },
+        c: c.0,
+        crs: c.1,
+        ccs: c.2,
+        accumulate,
+    };
+    let (tm, tn) = split(m, n, threads);
+    if tm * tn == 1 {
+        run_slab(&p, 0..m, 0..n);
+        return;
+    }
+    let rows = chunk(m, tm, MR);
+    let cols = chunk(n, tn, NR);
+    parallel::install(|| {
+        (0..tm * tn).into_par_iter().for_each(|t| {
+            let (i0, j0) = ((t / tn) * rows, (t % tn) * cols);
+            if i0 < m && j0 < n {
+                // SAFETY: slabs are disjoint and inside C (the caller's contract).
+                unsafe { run_slab(&p, i0..(i0 + rows).min(m), j0..(j0 + cols).min(n)) }
+            }
+        })
+    });
+}
+
+/// Length of each of `parts` chunks of `len`, rounded up to a multiple of `unit`.
+fn chunk(len: usize, parts: usize, unit: usize) -> usize {
+    len.div_ceil(parts).div_ceil(unit) * unit
+}
+
+/// Threads along rows and columns: the grid whose largest slab is smallest
+/// (ties: fewer threads, then more row splits — a row split repeats only the
+/// packing of B, which is contiguous in the common layouts).
+fn split(m: usize, n: usize, threads: usize) -> (usize, usize) {
+    let mut best = (1, 1);
+    let mut best_cost = usize::MAX;
+    for t in 1..=threads.max(1) {
+        for tm in (1..=t).rev().filter(|tm| t % tm == 0) {
+            let tn = t / tm;
+            let cost = chunk(m, tm, MR).min(m.div_ceil(MR) * MR)
+                * chunk(n, tn, NR).min(n.div_ceil(NR) * NR);
+            if cost < best_cost {
+                best_cost = cost;
+                best = (tm, tn);
+            }
+        }
+    }
+    best
+}
+
+thread_local! {
+    /// Per-thread packing buffers, kept between calls (no page faults after
+    /// the first product of a given size).
+    static BUFFERS: RefCell<(AlignedBuf, AlignedBuf)> =
+        const { RefCell::new((AlignedBuf::new(), AlignedBuf::new())) };
+}
+
+/// A growable f32 buffer whose usable slice starts on a 64-byte boundary.
+struct AlignedBuf(Vec<f32>);
+
+impl AlignedBuf {
+    const fn new() -> Self {
+        AlignedBuf(Vec::new())
+    }
+    fn get(&mut self, len: usize) -> &mut [f32] {
+        if self.0.len() < len + 16 {
+            self.0 = vec![0.0; len + 16];
+        }
+        let skip = self.0.as_ptr().align_offset(64).min(16);
+        &mut self.0[skip..skip + len]
+    }
+}
+
+/// The sequential algorithm on rows `ri` x columns `cj` of C.
+unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<usize>) {
+    // Balanced depth slices: 300 becomes 150 + 150, not 256 + 44.
+    let k_slices = p.k.div_ceil(KC).max(1);
+    let kc_max = p.k.div_ceil(k_slices).max(1);
+    let nc_max = NC.min(cj.len().div_ceil(NR) * NR);
+    let mc_max = MC.min(ri.len().div_ceil(MR) * MR);
+    BUFFERS.with(|bufs| {
+        let (abuf, bbuf) = &mut *bufs.borrow_mut();
+        let bpack = bbuf.get(kc_max * nc_max);
+        let apack = abuf.get(kc_max * mc_max);
+        for jc in cj.clone().step_by(NC) {
+            let nc = NC.min(cj.end - jc);
+            for s in 0..k_slices {
+                let pc = s * kc_max;
+                if pc >= p.k {
+                    break;
+                }
+                let kc = kc_max.min(p.k - pc);
+                let bp = &mut bpack[..kc * nc.div_ceil(NR) * NR];
+                pack::pack_b(kc, nc, p.b.at(pc, jc), bp);
+                let overwrite = s == 0 && !p.accumulate;
+                for ic in ri.clone().step_by(MC) {
+                    let mc = MC.min(ri.end - ic);
+                    let ap = &mut apack[..kc * mc.div_ceil(MR) * MR];
+                    pack::pack_a(mc, kc, p.a.at(ic, pc), ap);
+                    macro_kernel(p, (ic, mc), (jc, nc), kc, ap, bp, overwrite);
+                }
+            }
+        }
+    });
+}
+
+/// All micro-tiles of one packed A block times one packed B block. The B
+/// panel (outer loop) stays in L1 while the kernel walks the A panels.
+unsafe fn macro_kernel(
+    p: &Problem,
+    (ic, mc): (usize, usize),
+    (jc, nc): (usize, usize),
+    kc: usize,
+    apack: &[f32],
+    bpack: &[f32],
+    overwrite: bool,
+) {
+    for jr in (0..nc).step_by(NR) {
+        let bpanel = bpack.as_ptr().add(jr * kc);
+        for ir in (0..mc).step_by(MR) {
+            let tile = kernel::Tile {
+                ptr: p
+                    .c
+                    .offset((ic + ir) as isize * p.crs + (jc + jr) as isize * p.ccs),
+                rs: p.crs,
+                cs: p.ccs,
+                rows: MR.min(mc - ir),
+                cols: NR.min(nc - jr),
+                overwrite,
+            };
+            #[cfg(target_arch = "x86_64")]
+            kernel::kernel_6x16(kc, apack.as_ptr().add(ir * kc), bpanel, tile);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Checks one product against a f64 triple loop, with A and B stored
+    /// row- or column-major and C row-major, column-major or accumulated.
+    fn check(
+        m: usize,
+        n: usize,
+        k: usize,
+        at: bool,
+        bt: bool,
+        ct: bool,
+        acc: bool,
+        threads: usize,
+    ) {
+        let a = values(m * k, 1);
+        let b = values(k * n, 2);
+        let c0 = values(m * n, 3);
+        let (ars, acs) = if at { (1, m as isize) } else { (k as isize, 1) };
+        let (brs, bcs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+        let (crs, ccs) = if ct { (1, m as isize) } else { (n as isize, 1) };
+        let mut c = c0.clone();
+        unsafe {
+            sgemm(
+                m,
+                n,
+                k,
+                (a.as_ptr(), ars, acs),
+                (b.as_ptr(), brs, bcs),
+                (c.as_mut_ptr(), crs, ccs),
+                acc,
+                threads,
+            )
+        };
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0f64;
+                for p in 0..k {
+                    s += a[(i as isize * ars + p as isize * acs) as usize] as f64
+                        * b[(p as isize * brs + j as isize * bcs) as usize] as f64;
+                }
+                let ci = (i as isize * crs + j as isize * ccs) as usize;
+                if acc {
+                    s += c0[ci] as f64;
+                }
+                let got = c[ci] as f64;
+                assert!(
+                    (got - s).abs() <= 1e-4 * (1.0 + s.abs()) * (k as f64).sqrt(),
+                    "{m}x{n}x{k} at={at} bt={bt} ct={ct} acc={acc} t={threads}: C[{i},{j}] = {got}, want {s}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn matches_reference_on_edges_strides_and_slices() {
+        if !is_supported() {
+            return;
+        }
+        // sizes around the tile and block edges: MR=6, NR=16, KC=256, MC=144
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (5, 15, 3),
+            (6, 16, 256),
+            (7, 17, 257),
+            (13, 33, 300),
+            (145, 40, 513),
+            (150, 290, 70),
+        ] {
+            for &(at, bt, ct, acc) in &[
+                (false, false, false, false),
+                (true, false, false, true),
+                (false, true, false, false),
+                (true, true, true, true),
+            ] {
+                for threads in [1, 2, 3] {
+                    check(m, n, k, at, bt, ct, acc, threads);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_prefers_balanced_slabs() {
+        assert_eq!(split(1024, 1024, 1), (1, 1));
+        let (tm, tn) = split(1024, 1024, 2);
+        assert_eq!(tm * tn, 2);
+        assert_eq!(split(6, 1024, 2), (1, 2));
+        assert_eq!(split(1024, 16, 2), (2, 1));
+        assert_eq!(split(1024, 1024, 4).0 * split(1024, 1024, 4).1, 4);
+    }
+}
