@@ -230,9 +230,7 @@ pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut
     });
 }
 
-/// Strided matrix view: element (i, j) of the matrix starting at `off` is at
-/// `off + i*rs + j*cs`.
-
+/// A row-major matrix with `ncols` columns starting at `off`.
 fn rows(off: usize, ncols: usize) -> MatRef {
     MatRef {
         off,
