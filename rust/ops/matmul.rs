@@ -106,6 +106,7 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if dtype.is_float() {
         let (sa, sb) = (SavedTensor::new(a), SavedTensor::new(b));
         let need = (a.requires_grad(), b.requires_grad());
+        let column_major = (is_column_major(a), is_column_major(b));
         record(
             if nd == 2 {
                 "MmBackward0"
@@ -118,21 +119,44 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 let Some(g) = &g[0] else {
                     return Ok(vec![None, None]);
                 };
-                let ga = if need.0 {
-                    Some(bmm_core(g, &transpose(sb.get()?, -2, -1)?)?)
-                } else {
-                    None
+                // A column-major operand (a transposed weight, as in Linear)
+                // gets its gradient computed transposed, so it comes out in
+                // the operand's own layout and needs no copy downstream.
+                let ga = match need.0 {
+                    false => None,
+                    true if column_major.0 => Some(transpose(
+                        &bmm_core(sb.get()?, &transpose(g, -2, -1)?)?,
+                        -2,
+                        -1,
+                    )?),
+                    true => Some(bmm_core(g, &transpose(sb.get()?, -2, -1)?)?),
                 };
-                let gb = if need.1 {
-                    Some(bmm_core(&transpose(sa.get()?, -2, -1)?, g)?)
-                } else {
-                    None
+                let gb = match need.1 {
+                    false => None,
+                    true if column_major.1 => Some(transpose(
+                        &bmm_core(&transpose(g, -2, -1)?, sa.get()?)?,
+                        -2,
+                        -1,
+                    )?),
+                    true => Some(bmm_core(&transpose(sa.get()?, -2, -1)?, g)?),
                 };
                 Ok(vec![ga, gb])
             },
         );
     }
     Ok(out)
+}
+
+/// Whether the last two dims are stored column-major (the transpose of a
+/// contiguous matrix), with more than one row and column.
+fn is_column_major(t: &Tensor) -> bool {
+    let nd = t.ndim();
+    let (sh, st) = (t.shape(), t.strides());
+    nd >= 2
+        && sh[nd - 2] > 1
+        && sh[nd - 1] > 1
+        && st[nd - 2] == 1
+        && st[nd - 1] == sh[nd - 2] as isize
 }
 
 fn promote_pair(a: &Tensor, b: &Tensor, op: &str) -> Result<(Tensor, Tensor)> {

@@ -125,17 +125,20 @@ fn chunk(len: usize, parts: usize, unit: usize) -> usize {
     len.div_ceil(parts).div_ceil(unit) * unit
 }
 
-/// Threads along rows and columns: the grid whose largest slab is smallest
-/// (ties: fewer threads, then more row splits — a row split repeats only the
-/// packing of B, which is contiguous in the common layouts).
+/// Threads along rows and columns: the grid whose slowest slab costs least.
+/// A slab of r x c costs r*c/16 (its multiply-adds, 16 per cycle) plus r + c
+/// (packing its A rows and B columns, about one element per cycle), per unit
+/// of depth; splitting rows repeats B's packing in every slab, splitting
+/// columns repeats A's.
 fn split(m: usize, n: usize, threads: usize) -> (usize, usize) {
     let mut best = (1, 1);
     let mut best_cost = usize::MAX;
     for t in 1..=threads.max(1) {
         for tm in (1..=t).rev().filter(|tm| t % tm == 0) {
             let tn = t / tm;
-            let cost = chunk(m, tm, MR).min(m.div_ceil(MR) * MR)
-                * chunk(n, tn, NR).min(n.div_ceil(NR) * NR);
+            let r = chunk(m, tm, MR).min(m.div_ceil(MR) * MR);
+            let c = chunk(n, tn, NR).min(n.div_ceil(NR) * NR);
+            let cost = r * c / 16 + r + c;
             if cost < best_cost {
                 best_cost = cost;
                 best = (tm, tn);
@@ -336,6 +339,10 @@ mod tests {
         assert_eq!(tm * tn, 2);
         assert_eq!(split(6, 1024, 2), (1, 2));
         assert_eq!(split(1024, 16, 2), (2, 1));
+        // a batch of 128 rows times a wide layer: split the columns
+        assert_eq!(split(128, 512, 2), (1, 2));
+        // too small to pay for a second slab's packing
+        assert_eq!(split(6, 16, 2), (1, 1));
         assert_eq!(split(1024, 1024, 4).0 * split(1024, 1024, 4).1, 4);
     }
 }
