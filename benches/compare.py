@@ -25,15 +25,22 @@ import rustdl
 MB = 1e6
 
 
-def timeit(fn, reps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
+def timeit(fns, reps, warmup=2):
+    """Median seconds per call of each function in `fns`, calling them in turn
+    (a, b, a, b, ...) so that load on this shared machine hits all alike. Each
+    timed call follows an untimed one of the same function: its worker
+    threads are awake and the other library's have gone idle."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            fn()
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
 # ---- workloads: each returns (fn, work, unit) where unit is "GFLOP/s", "GB/s", "samples/s" or "us/op" ----
@@ -239,13 +246,16 @@ def main():
         if args.k and args.k not in name:
             continue
         for n in threads:
-            results = {}
-            for lname, lib in libs:
+            made = []
+            for _, lib in libs:
                 set_threads(lib, n)
                 gc.collect()
-                fn, work, unit = make(lib)
-                t = timeit(fn, 3 if args.quick else 7)
-                results[lname] = (rate(unit, work, t), unit)
+                made.append(make(lib))
+            secs = timeit([fn for fn, _, _ in made], 3 if args.quick else 7)
+            results = {
+                lname: (rate(unit, work, t), unit)
+                for (lname, _), (_, work, unit), t in zip(libs, made, secs)
+            }
             r, unit = results["rustdl"]
             if unit == "GFLOP/s":
                 pct = f"{100 * r / peaks[n]:.0f}%"

@@ -58,6 +58,14 @@ pub fn num_threads() -> usize {
 
 pub fn set_num_threads(n: usize) {
     let n = n.max(1);
+    if n == num_threads() {
+        // Keep the pool (and its threads' packing buffers) as it is.
+        return;
+    }
+    if n == num_threads() {
+        // Keep the pool (and its threads' packing buffers) as it is.
+        return;
+    }
     *pool_lock().write() = build(n);
     THREADS.store(n, Ordering::Relaxed);
 }
