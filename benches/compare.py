@@ -25,21 +25,30 @@ import rustdl
 MB = 1e6
 
 
-def timeit(fns, reps, warmup=2):
-    """Median seconds per call of each function in `fns`, calling them in turn
-    (a, b, a, b, ...) so that load on this shared machine hits all alike. Each
-    timed call follows an untimed one of the same function: its worker
-    threads are awake and the other library's have gone idle."""
+def timeit(fns, reps, warmup=2, block_seconds=0.05):
+    """Median seconds per call of each function in `fns`. The functions take
+    turns (a, b, a, b, ...) so that load on this shared machine hits all
+    alike; each turn is a block of back-to-back calls lasting about
+    `block_seconds`, as in a training loop, after one untimed call. Blocks
+    matter here: PyTorch's OpenMP threads busy-wait for milliseconds after a
+    parallel region, and an idle virtual CPU takes long to get back, so
+    single calls in turn would measure the other library's leftovers."""
+    per_call = []
     for fn in fns:
         for _ in range(warmup):
             fn()
+        t = time.perf_counter()
+        fn()
+        per_call.append(time.perf_counter() - t)
+    calls = [max(1, int(block_seconds / max(t, 1e-9))) for t in per_call]
     times = [[] for _ in fns]
     for _ in range(reps):
-        for fn, ts in zip(fns, times):
+        for fn, n, ts in zip(fns, calls, times):
             fn()
             t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
+            for _ in range(n):
+                fn()
+            ts.append((time.perf_counter() - t) / n)
     return [statistics.median(ts) for ts in times]
 
 
