@@ -72,6 +72,7 @@ impl ConvGeom {
 
 /// Output indices `x` in `0..n_out` whose input index `x*stride + shift` is
 /// inside `0..n_in`, as a range `lo..hi`.
+#[inline(always)]
 fn valid_range(n_out: usize, n_in: usize, stride: usize, shift: isize) -> (usize, usize) {
     let lo = if shift >= 0 {
         0
@@ -134,6 +135,7 @@ pub(super) struct Line {
 /// line (z, y) in `l0..l1`. Shared by im2col, col2im and the depthwise
 /// kernels so all walk the same index map. Divisions are hoisted out of the
 /// per-line loop: lines are short, a division costs as much as the line.
+#[inline(always)]
 pub(super) fn for_each_line(g: &ConvGeom, (l0, l1): (usize, usize), mut f: impl FnMut(Line)) {
     let [id, ih, iw] = g.input;
     let [_, oh, ow] = g.output;
@@ -176,58 +178,77 @@ pub(super) fn for_each_line(g: &ConvGeom, (l0, l1): (usize, usize), mut f: impl 
     }
 }
 
-/// Column tile of one sample's group `x` (cg_in x in_plane) for output
-/// lines `lines`: cols[(c,a,b,e), (z,y,x)] = x[c, z*s+a*d-p, ...] or 0.
-pub fn im2col<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) {
+crate::multiversion! {
+    /// Column tile of one sample's group `x` (cg_in x in_plane) for output
+    /// lines `lines`: cols[(c,a,b,e), (z,y,x)] = x[c, z*s+a*d-p, ...] or 0.
+    /// Compiled for AVX2 too: lines are 8-32 values, copied in a few moves.
+    pub fn im2col(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) => im2col_impl
+}
+
+#[inline(always)]
+fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) {
     let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
     let width = (lines.1 - lines.0) * ow;
     let zero = T::zero();
-    for_each_line(g, lines, |ln| {
-        let dst = ln.row * width + ln.col;
-        let out = &mut cols[dst..dst + ow];
-        let Some(src) = ln.src else {
-            out.fill(zero);
-            return;
-        };
-        let (lo, hi) = (ln.lo, ln.hi);
-        let src = &x[src..src + iw];
-        out[..lo].fill(zero);
-        out[hi..].fill(zero);
-        if sw == 1 {
-            let s0 = (lo as isize + ln.shift) as usize;
-            // Lines are short (often 8-32 values): an inline loop beats a memcpy call.
-            for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
-                *o = v;
+    for_each_line(
+        g,
+        lines,
+        #[inline(always)]
+        |ln| {
+            let dst = ln.row * width + ln.col;
+            let out = &mut cols[dst..dst + ow];
+            let Some(src) = ln.src else {
+                out.iter_mut().for_each(|o| *o = zero);
+                return;
+            };
+            let (lo, hi) = (ln.lo, ln.hi);
+            let src = &x[src..src + iw];
+            // Padding columns: a few values per line, not worth a memset call.
+            out[..lo].iter_mut().for_each(|o| *o = zero);
+            out[hi..].iter_mut().for_each(|o| *o = zero);
+            if sw == 1 {
+                let s0 = (lo as isize + ln.shift) as usize;
+                out[lo..hi].copy_from_slice(&src[s0..s0 + hi - lo]);
+            } else {
+                for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
+                    *o = src[((xo * sw) as isize + ln.shift) as usize];
+                }
             }
-        } else {
-            for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
-                *o = src[((xo * sw) as isize + ln.shift) as usize];
-            }
-        }
-    });
+        },
+    );
 }
 
-/// Adjoint of `im2col`: x[c, ...] += cols[(c,a,b,e), (z,y,x)] (accumulates).
-pub fn col2im<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut [T]) {
+crate::multiversion! {
+    /// Adjoint of `im2col`: x[c, ...] += cols[(c,a,b,e), (z,y,x)] (accumulates).
+    pub fn col2im(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut [T]) => col2im_impl
+}
+
+#[inline(always)]
+fn col2im_impl<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mut [T]) {
     let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
     let width = (lines.1 - lines.0) * ow;
-    for_each_line(g, lines, |ln| {
-        let Some(src) = ln.src else { return };
-        let (lo, hi) = (ln.lo, ln.hi);
-        let dst = ln.row * width + ln.col;
-        let row = &cols[dst..dst + ow];
-        let xr = &mut x[src..src + iw];
-        if sw == 1 {
-            let s0 = (lo as isize + ln.shift) as usize;
-            for (o, &v) in xr[s0..s0 + hi - lo].iter_mut().zip(&row[lo..hi]) {
-                *o += v;
+    for_each_line(
+        g,
+        lines,
+        #[inline(always)]
+        |ln| {
+            let Some(src) = ln.src else { return };
+            let (lo, hi) = (ln.lo, ln.hi);
+            let dst = ln.row * width + ln.col;
+            let row = &cols[dst..dst + ow];
+            let xr = &mut x[src..src + iw];
+            if sw == 1 {
+                let s0 = (lo as isize + ln.shift) as usize;
+                for (o, &v) in xr[s0..s0 + hi - lo].iter_mut().zip(&row[lo..hi]) {
+                    *o += v;
+                }
+            } else {
+                for (xo, &v) in (lo..hi).zip(&row[lo..hi]) {
+                    xr[((xo * sw) as isize + ln.shift) as usize] += v;
+                }
             }
-        } else {
-            for (xo, &v) in (lo..hi).zip(&row[lo..hi]) {
-                xr[((xo * sw) as isize + ln.shift) as usize] += v;
-            }
-        }
-    });
+        },
+    );
 }
 
 /// A row-major matrix with `ncols` columns starting at `off`.
