@@ -359,10 +359,12 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
         g.output[2],
     );
     let in_sample = g.c_in * ip;
-    let mut y = crate::tensor::pool::zeroed_vec::<T>(g.batch * g.c_out * p);
+    // Every element is set below: bias rows, zeros for the accumulating
+    // depthwise kernel, or overwritten by the GEMM.
+    let mut y = crate::tensor::pool::uninit_vec::<T>(g.batch * g.c_out * p);
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     for_batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
-        let mut cols = vec![T::zero(); cols_len(g)];
+        let mut cols = crate::tensor::pool::Scratch::<T>::uninit(cols_len(g));
         for (i, yn) in ys.chunks_mut(g.c_out * p).enumerate() {
             let xn = &x[(n0 + i) * in_sample..][..in_sample];
             for grp in 0..g.groups {
@@ -372,6 +374,8 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
                     for (co, row) in yg.chunks_mut(p).enumerate() {
                         row.fill(b[grp * cgo + co]);
                     }
+                } else if direct {
+                    yg.fill(T::zero());
                 }
                 let wg = &w[grp * cgo * kk..][..cgo * kk];
                 if direct {
@@ -437,7 +441,7 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
     let mut gx = crate::tensor::pool::zeroed_vec::<T>(g.batch * g.c_in * ip);
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     for_batch_ranges(g, &mut gx, g.c_in * ip, |n0, gxs, threads| {
-        let mut cols = vec![T::zero(); cols_len(g)];
+        let mut cols = crate::tensor::pool::Scratch::<T>::uninit(cols_len(g));
         for (i, gxn) in gxs.chunks_mut(g.c_in * ip).enumerate() {
             let gyn = &gy[(n0 + i) * out_sample..][..out_sample];
             for grp in 0..g.groups {
@@ -516,7 +520,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut gw = vec![T::zero(); wlen];
-        let mut cols = vec![T::zero(); cols_len(g)];
+        let mut cols = crate::tensor::pool::Scratch::<T>::uninit(cols_len(g));
         for n in range {
             for grp in 0..g.groups {
                 let xg = &x[n * in_sample + grp * cgi * ip..][..cgi * ip];

@@ -115,3 +115,35 @@ pub fn zeroed_vec<T: BufferElem>(n: usize) -> Vec<T> {
         None => vec![T::default(); n],
     }
 }
+
+/// A kernel's temporary buffer taken from the cache and given back when
+/// dropped, so per-call scratch space (im2col columns) costs no page faults.
+/// Its contents start arbitrary: the kernel must write before reading.
+pub struct Scratch<T: BufferElem>(Option<Vec<T>>);
+
+impl<T: BufferElem> Scratch<T> {
+    pub fn uninit(n: usize) -> Self {
+        Scratch(Some(uninit_vec(n)))
+    }
+}
+
+impl<T: BufferElem> std::ops::Deref for Scratch<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+impl<T: BufferElem> std::ops::DerefMut for Scratch<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        self.0.as_deref_mut().unwrap_or(&mut [])
+    }
+}
+
+impl<T: BufferElem> Drop for Scratch<T> {
+    fn drop(&mut self) {
+        if let Some(v) = self.0.take() {
+            give(T::wrap(v));
+        }
+    }
+}
