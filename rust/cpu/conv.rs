@@ -208,7 +208,10 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
             out[hi..].iter_mut().for_each(|o| *o = zero);
             if sw == 1 {
                 let s0 = (lo as isize + ln.shift) as usize;
-                out[lo..hi].copy_from_slice(&src[s0..s0 + hi - lo]);
+                // Lines are short (often 8-32 values): an inline loop beats a memcpy call.
+            for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
+                *o = v;
+            }
             } else {
                 for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
                     *o = src[((xo * sw) as isize + ln.shift) as usize];
@@ -587,14 +590,24 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     gw
 }
 
-/// Bias gradient: per channel, the sum of gy (batch, channels, plane) over
-/// batch and plane (accumulated in f64).
-pub fn backward_bias<T: Float>(gy: &[T], batch: usize, channels: usize, plane: usize) -> Vec<T> {
+crate::multiversion! {
+    /// Bias gradient: per channel, the sum of gy (batch, channels, plane) over
+    /// batch and plane (lane partial sums in the element type per 4K block,
+    /// combined in f64).
+    pub fn backward_bias(gy: &[T], batch: usize, channels: usize, plane: usize) -> Vec<T> => backward_bias_impl
+}
+
+#[inline(always)]
+fn backward_bias_impl<T: Float>(gy: &[T], batch: usize, channels: usize, plane: usize) -> Vec<T> {
     let mut sums = vec![0.0f64; channels];
     for n in 0..batch {
         for (c, s) in sums.iter_mut().enumerate() {
             let row = &gy[(n * channels + c) * plane..][..plane];
-            *s += row.iter().map(|v| v.to_f64()).sum::<f64>();
+            // 8 lane sums of the element type per 4K block, blocks in f64.
+            *s += row
+                .chunks(4096)
+                .map(crate::cpu::vmath::sum_lanes)
+                .sum::<f64>();
         }
     }
     sums.into_iter().map(T::from_f64).collect()
