@@ -16,7 +16,9 @@ benchmarking; rustdl never needs it).
 import argparse
 import gc
 import importlib
+import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -215,6 +217,65 @@ WORKLOADS = [
 ]
 
 
+MEMORY_WORKLOADS = [mlp_train, lenet_train, vgg_train]
+
+
+def _status_mib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def memory_worker(lib_name, workload, threads):
+    """Child process: peak RSS (MiB) over five training steps, and how far it
+    rose above the RSS after set-up (activations, gradients, optimizer
+    state, allocator caches). Linux only: VmHWM, reset through clear_refs."""
+    lib = importlib.import_module(lib_name)
+    set_threads(lib, threads)
+    make = {w.__name__: w for w in MEMORY_WORKLOADS}[workload]
+    fn, _, _ = make(lib)
+    gc.collect()
+    base = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the high-water mark to the current RSS
+    for _ in range(5):
+        fn()
+    peak = _status_mib("VmHWM")
+    print(f"{peak:.1f} {peak - base:.1f}")
+
+
+def peak_memory(lib_name, workload, threads):
+    """(peak RSS MiB, growth over the steps MiB), measured in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--memory-worker", lib_name, workload, str(threads)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def print_memory(libs, threads, k):
+    print()
+    print("Peak memory of a training step (fresh process per library; MiB; the step")
+    print("figure is the high-water growth over 5 steps after set-up; lower is better):")
+    print()
+    header = "| workload | threads | " + " | ".join(f"{name} peak / step" for name, _ in libs)
+    header += " | torch/rustdl (step) |" if len(libs) > 1 else ""
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for make in MEMORY_WORKLOADS:
+        if k and k not in make.__name__:
+            continue
+        for n in threads:
+            res = {name: peak_memory(name, make.__name__, n) for name, _ in libs}
+            cells = " | ".join(f"{res[name][0]:.0f} / {res[name][1]:.1f}" for name, _ in libs)
+            line = f"| {make.__name__} | {n} | {cells} |"
+            if "torch" in res:
+                line += f" {res['torch'][1] / max(res['rustdl'][1], 0.1):.2f} |"
+            print(line, flush=True)
+
+
 def rate(unit, work, t):
     if unit == "us/op":
         return t / work * 1e6
@@ -234,7 +295,12 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("-k", default="")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--memory-worker", nargs=3, metavar=("LIB", "WORKLOAD", "THREADS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.memory_worker:
+        lib_name, workload, n = args.memory_worker
+        memory_worker(lib_name, workload, int(n))
+        return
     libs = [("rustdl", rustdl)]
     try:
         libs.append(("torch", importlib.import_module("torch")))
@@ -279,6 +345,7 @@ def main():
                 ratio = (tr / r) if unit == "us/op" else (r / tr)
                 line += f" {ratio:.2f} |"
             print(line, flush=True)
+    print_memory(libs, threads, args.k)
 
 
 if __name__ == "__main__":
