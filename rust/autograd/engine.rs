@@ -46,6 +46,21 @@ fn root_grad(root: &Tensor, given: Option<&Tensor>) -> Result<Tensor> {
 }
 
 /// Store a finished gradient into a leaf's `.grad`, running its hooks first.
+/// Whether `t` is the only handle on its buffer: no other tensor shares the
+/// storage, except `t`'s own view base when nothing else holds that base
+/// (a gradient computed transposed, as for Linear's weight, is such a view).
+fn owns_storage_alone(t: &Tensor) -> bool {
+    if Arc::strong_count(&t.0) != 1 {
+        return false;
+    }
+    let base_refs = match &t.0.autograd.lock().view_base {
+        Some(b) if Arc::ptr_eq(b.storage(), t.storage()) && Arc::strong_count(&b.0) == 1 => 1,
+        Some(_) => return false,
+        None => 0,
+    };
+    Arc::strong_count(t.storage()) == 1 + base_refs
+}
+
 fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
     let hooks = leaf.0.autograd.lock().hooks.clone();
     for h in hooks {
@@ -56,12 +71,11 @@ fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
     let prev = leaf.grad();
     let new = match prev {
         None => {
-            // Keep .grad independent of any buffer the graph may still share.
-            if g.is_contiguous()
-                && Arc::strong_count(g.storage()) == 1
-                && Arc::strong_count(&g.0) == 1
-            {
-                g
+            // Keep .grad independent of any buffer the graph may still share:
+            // steal a gradient nobody else can see, copy any other.
+            if g.is_contiguous() && owns_storage_alone(&g) {
+                // A plain tensor on the same buffer (no view bookkeeping).
+                g.detach()
             } else {
                 ops::shape::clone(&g.detach())?
             }
