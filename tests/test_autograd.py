@@ -515,3 +515,20 @@ def test_gradcheck_detects_wrong_gradient():
     with pytest.raises(RuntimeError):
         gradcheck(Bad.apply, (x,))
     assert gradcheck(Bad.apply, (x,), raise_exception=False) is False
+
+
+def test_leaf_grad_never_aliases_a_visible_tensor():
+    # the gradient passed in stays the caller's: .grad is a copy
+    x = torch.ones(3, requires_grad=True)
+    g = torch.tensor([1.0, 2.0, 3.0])
+    x.backward(gradient=g)
+    g.add_(10.0)
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]
+    # a weight gradient computed transposed (a view) is stored as its own tensor
+    lin = torch.nn.Linear(4, 3)
+    lin(torch.ones(2, 4)).sum().backward()
+    gw = lin.weight.grad
+    assert gw.shape == (3, 4) and gw.is_contiguous()
+    assert gw.tolist() == [[2.0] * 4] * 3
+    gw.zero_()
+    assert lin.weight.grad.tolist() == [[0.0] * 4] * 3
