@@ -1,15 +1,22 @@
 //! One thread pool for every kernel, and the rule for when work is split.
 //!
-//! Small work stays on the calling thread: on this 2-core machine a rayon
-//! fork/join costs a few microseconds, more than a 32K-element elementwise op.
+//! Small work stays on the calling thread. A fork/join hands work from the
+//! Python thread to sleeping rayon workers and back; on the shared 2-vCPU
+//! machine here that round trip measured 15-40 us (`x + y`, `relu(x)` at 2
+//! threads were 2-4x slower than at 1 up to ~256K floats, and only won from
+//! ~1M). So an elementwise op splits from `ELEMENTWISE_GRAIN` elements, and
+//! kernels doing several operations per element from `GRAIN`.
 
 use parking_lot::RwLock;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-/// Below this many elements an elementwise kernel runs on one thread.
-pub const GRAIN: usize = 32 * 1024;
+/// Below this many elements (or units of work of a few operations each) a
+/// kernel runs on one thread.
+pub const GRAIN: usize = 128 * 1024;
+/// The same for a memory-bound elementwise op (one load, one store).
+pub const ELEMENTWISE_GRAIN: usize = 512 * 1024;
 
 static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
 /// The pool's size, readable without touching the lock (checked on every op).
@@ -83,11 +90,11 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 pub fn fill_chunks<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync + Send) {
     let n = out.len();
     let threads = num_threads();
-    if n < GRAIN || threads == 1 {
+    if n < ELEMENTWISE_GRAIN || threads == 1 {
         f(0, out);
         return;
     }
-    let chunk = n.div_ceil(threads * 4).max(GRAIN / 2);
+    let chunk = n.div_ceil(threads * 4).max(ELEMENTWISE_GRAIN / 4);
     install(|| {
         out.par_chunks_mut(chunk)
             .enumerate()

@@ -261,3 +261,31 @@ def test_gradient_through_strided_views(x, data):
     w = np.random.default_rng(0).standard_normal(tuple(v.shape))
     (v * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), ref(w), rtol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [
+        ((1_000_003,), None),  # one long run, split across threads
+        ((700, 1031), 1),  # trailing dim: one run per output
+        ((700, 1031), 0),  # leading dim: column sums
+        ((3, 5, 70_001), (1, 2)),
+        ((9, 4, 33), (0, 1)),
+        ((600, 1000), 0),  # leading, large enough to split columns
+        ((4, 6, 8), (0, 2)),  # neither: the generic fold
+    ],
+)
+def test_float_sum_paths_match_float64(shape, dim, threads):
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal(shape).astype(np.float32) + 3.0
+        got = torch.from_numpy(a).sum(dim=dim).numpy()
+        want = a.astype(np.float64).sum(axis=dim)
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-3)
+        got64 = torch.from_numpy(a.astype(np.float64)).sum(dim=dim).numpy()
+        np.testing.assert_allclose(got64, want, rtol=1e-12)
+    finally:
+        torch.set_num_threads(old)

@@ -209,9 +209,9 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
             if sw == 1 {
                 let s0 = (lo as isize + ln.shift) as usize;
                 // Lines are short (often 8-32 values): an inline loop beats a memcpy call.
-            for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
-                *o = v;
-            }
+                for (o, &v) in out[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
+                    *o = v;
+                }
             } else {
                 for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
                     *o = src[((xo * sw) as isize + ln.shift) as usize];

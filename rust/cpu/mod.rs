@@ -11,4 +11,5 @@ pub mod planes;
 pub mod pool;
 pub mod sgemm;
 pub mod special;
+pub mod sum;
 pub mod vmath;

@@ -168,6 +168,33 @@ where
     out
 }
 
+/// Whether a float sum can take the vectorised paths of `cpu::sum`: a
+/// contiguous CPU tensor reduced over trailing dims (each output sums one
+/// run of memory) or over leading dims (column sums).
+fn contiguous_sum_applies(x: &Tensor, mask: &[bool]) -> bool {
+    let trailing = mask.iter().skip_while(|&&m| !m).all(|&m| m);
+    let leading = mask.iter().skip_while(|&&m| m).all(|&m| !m);
+    !x.is_gpu() && x.is_contiguous() && x.numel() > 0 && (trailing || leading)
+}
+
+fn contiguous_sum<T: crate::tensor::dtype::Float>(x: &Tensor, mask: &[bool]) -> Vec<T> {
+    let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
+    let kept: usize = x
+        .shape()
+        .iter()
+        .zip(mask)
+        .filter(|(_, &m)| !m)
+        .map(|(&s, _)| s)
+        .product();
+    let mut out = vec![T::zero(); kept];
+    if mask.iter().skip_while(|&&m| !m).all(|&m| m) {
+        crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out);
+    } else {
+        crate::cpu::sum::column_sums(src, &mut out);
+    }
+    out
+}
+
 /// Sum dtype: integers and bool sum to int64, as PyTorch.
 fn sum_dtype(d: DType) -> DType {
     if d.is_float() {
@@ -188,6 +215,12 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
             Reduce::Sum,
             &shape,
         )?,
+        DType::F32 if contiguous_sum_applies(x, &mask) => {
+            Tensor::from_vec(contiguous_sum::<f32>(x, &mask), &shape)
+        }
+        DType::F64 if contiguous_sum_applies(x, &mask) => {
+            Tensor::from_vec(contiguous_sum::<f64>(x, &mask), &shape)
+        }
         // Float sums accumulate in f64 for accuracy close to PyTorch's
         // cascade summation.
         DType::F32 => Tensor::from_vec(
