@@ -210,6 +210,8 @@ fn max_plane<T: Float, const IDX: bool>(xp: &[T], g: &Geom, o: &mut [T], ix: &mu
 }
 
 /// 2x2 stride-2 max pooling of one plane of width `w` (the hot CNN case).
+/// Written as selects, not branches, so that it vectorises (AVX2 when the CPU
+/// has it); the select chain keeps PyTorch's order: first maximum, NaN wins.
 fn max_2x2<T: Float, const IDX: bool>(
     x: &[T],
     w: usize,
@@ -218,25 +220,76 @@ fn max_2x2<T: Float, const IDX: bool>(
     out: &mut [T],
     idx: &mut [i64],
 ) {
+    if IDX {
+        max_2x2_idx(x, w, oh, ow, out, idx)
+    } else {
+        max_2x2_val(x, w, oh, ow, out)
+    }
+}
+
+crate::multiversion! {
+    fn max_2x2_val(x: &[T], w: usize, oh: usize, ow: usize, out: &mut [T]) => max_2x2_val_impl
+}
+
+crate::multiversion! {
+    fn max_2x2_idx(x: &[T], w: usize, oh: usize, ow: usize, out: &mut [T], idx: &mut [i64]) => max_2x2_idx_impl
+}
+
+#[inline(always)]
+fn max_2x2_val_impl<T: Float>(x: &[T], w: usize, oh: usize, ow: usize, out: &mut [T]) {
     for r in 0..oh {
-        let (r0, r1) = (
-            &x[2 * r * w..2 * r * w + w],
-            &x[(2 * r + 1) * w..(2 * r + 2) * w],
-        );
-        let orow = &mut out[r * ow..(r + 1) * ow];
-        for c in 0..ow {
-            let (mut m, mut best) = (r0[2 * c], 0);
-            for (j, v) in [(1, r0[2 * c + 1]), (2, r1[2 * c]), (3, r1[2 * c + 1])] {
-                if beats(v, m) {
-                    m = v;
-                    best = j;
-                }
-            }
-            orow[c] = m;
-            if IDX {
-                idx[r * ow + c] = ((2 * r + best / 2) * w + 2 * c + best % 2) as i64;
-            }
+        let (r0, r1) = (&x[2 * r * w..][..2 * ow], &x[(2 * r + 1) * w..][..2 * ow]);
+        for ((o, a), b) in out[r * ow..][..ow]
+            .iter_mut()
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
+            let m = pick(a[1], a[0]);
+            let m = pick(b[0], m);
+            *o = pick(b[1], m);
         }
+    }
+}
+
+#[inline(always)]
+fn max_2x2_idx_impl<T: Float>(
+    x: &[T],
+    w: usize,
+    oh: usize,
+    ow: usize,
+    out: &mut [T],
+    idx: &mut [i64],
+) {
+    let w64 = w as i64;
+    for r in 0..oh {
+        let (r0, r1) = (&x[2 * r * w..][..2 * ow], &x[(2 * r + 1) * w..][..2 * ow]);
+        let top = (2 * r * w) as i64;
+        for (c, (((o, i), a), b)) in out[r * ow..][..ow]
+            .iter_mut()
+            .zip(&mut idx[r * ow..][..ow])
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+            .enumerate()
+        {
+            let (mut m, mut off) = (a[0], 0i64);
+            for (v, d) in [(a[1], 1), (b[0], w64), (b[1], w64 + 1)] {
+                let t = beats(v, m);
+                m = if t { v } else { m };
+                off = if t { d } else { off };
+            }
+            *o = m;
+            *i = top + 2 * c as i64 + off;
+        }
+    }
+}
+
+/// `v` if it beats `m` under PyTorch's max rule, else `m`.
+#[inline(always)]
+fn pick<T: Float>(v: T, m: T) -> T {
+    if beats(v, m) {
+        v
+    } else {
+        m
     }
 }
 
