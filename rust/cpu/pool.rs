@@ -496,6 +496,36 @@ mod tests {
     }
 
     #[test]
+    fn max_2x2_fast_path_matches_generic_with_nans_ties_and_odd_sizes() {
+        // values from a small set so ties are common; NaN and -inf mixed in
+        let pool = [0.0f32, 1.0, -1.0, 2.0, f32::NAN, f32::NEG_INFINITY];
+        for (h, w) in [(4, 4), (5, 7), (9, 33), (2, 18)] {
+            let x: Vec<f32> = (0..h * w)
+                .map(|i| pool[(i * 7 + i / 3) % pool.len()])
+                .collect();
+            let g = geom2(
+                h,
+                w,
+                strided_windows(h, h / 2, 2, 2, 0, 1),
+                strided_windows(w, w / 2, 2, 2, 0, 1),
+            );
+            assert!(g.is_2x2_s2());
+            let (v, i) = max_forward(&x, &g, true);
+            let n = v.len();
+            let (mut v2, mut i2) = (vec![0.0f32; n], vec![0i64; n]);
+            max_plane::<f32, true>(&x, &g, &mut v2, &mut i2);
+            let same = |a: &[f32], b: &[f32]| {
+                a.iter()
+                    .zip(b)
+                    .all(|(p, q)| p == q || (p.is_nan() && q.is_nan()))
+            };
+            assert!(same(&v, &v2), "{h}x{w}: {v:?} vs {v2:?}");
+            assert_eq!(i.unwrap(), i2, "{h}x{w}");
+            assert!(same(&max_forward(&x, &g, false).0, &v2));
+        }
+    }
+
+    #[test]
     fn avg_pool_divisors() {
         let x: Vec<f64> = (0..5).map(|v| v as f64).collect();
         let g = Geom {
