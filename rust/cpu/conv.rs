@@ -224,9 +224,7 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
 fn copy_line<T: Copy>(dst: &mut [T], src: &[T]) {
     let n = dst.len().min(src.len());
     if n < 8 {
-        for j in 0..n {
-            dst[j] = src[j];
-        }
+        dst[..n].copy_from_slice(&src[..n]);
         return;
     }
     let mut i = 0;
