@@ -187,68 +187,88 @@ crate::multiversion! {
 
 #[inline(always)]
 fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mut [T]) {
-    let (iw, ow, sw) = (g.input[2], g.output[2], g.stride[2]);
+    let (ow, sw) = (g.output[2], g.stride[2]);
     let width = (lines.1 - lines.0) * ow;
-    let zero = T::zero();
+    // Checked once here, so the per-line work (lines are often 10-32 values,
+    // and per-line overhead was most of im2col's time) uses raw pointers.
+    assert!(
+        x.len() >= g.cg_in() * g.in_plane() && cols.len() >= g.col_rows() * width,
+        "im2col: buffers smaller than the geometry"
+    );
+    let (xp, cp) = (x.as_ptr(), cols.as_mut_ptr());
     for_each_line(
         g,
         lines,
         #[inline(always)]
         |ln| {
-            let dst = ln.row * width + ln.col;
-            let out = &mut cols[dst..dst + ow];
-            let Some(src) = ln.src else {
-                out.iter_mut().for_each(|o| *o = zero);
-                return;
-            };
-            let (lo, hi) = (ln.lo, ln.hi);
-            let src = &x[src..src + iw];
-            zero_short(&mut out[..lo]);
-            zero_short(&mut out[hi..]);
-            if sw == 1 {
-                let s0 = (lo as isize + ln.shift) as usize;
-                copy_line(&mut out[lo..hi], &src[s0..s0 + hi - lo]);
-            } else {
-                for (o, xo) in out[lo..hi].iter_mut().zip(lo..hi) {
-                    *o = src[((xo * sw) as isize + ln.shift) as usize];
+            // SAFETY: `for_each_line` yields rows < col_rows, columns + ow <=
+            // width and input lines inside the group (src + iw <= cg_in *
+            // in_plane); lo <= hi <= ow and input indices lo..hi are inside the
+            // line (valid_range); both buffers were checked above.
+            unsafe {
+                let out = cp.add(ln.row * width + ln.col);
+                let Some(src) = ln.src else {
+                    std::ptr::write_bytes(out, 0, ow);
+                    return;
+                };
+                let (lo, hi) = (ln.lo, ln.hi);
+                zero_few(out, lo);
+                zero_few(out.add(hi), ow - hi);
+                let line = xp.add(src);
+                if sw == 1 {
+                    copy_few(out.add(lo), line.offset(lo as isize + ln.shift), hi - lo);
+                } else {
+                    for xo in lo..hi {
+                        *out.add(xo) = *line.offset((xo * sw) as isize + ln.shift);
+                    }
                 }
             }
         },
     );
 }
 
-/// Copy of a short line (often 8-32 values) in fixed 8-value blocks, the
+/// Copy `n` values of a short line (often 8-32) in fixed 8-value blocks, the
 /// last one overlapping: register moves, where a plain loop or
 /// `copy_from_slice` compiles to a `memmove` call per line (4% of a VGG step).
+///
+/// # Safety
+/// `src` and `dst` are valid for `n` values and do not overlap.
 #[inline(always)]
-fn copy_line<T: Copy>(dst: &mut [T], src: &[T]) {
-    let n = dst.len().min(src.len());
+unsafe fn copy_few<T: Copy>(dst: *mut T, src: *const T, n: usize) {
     if n < 8 {
-        dst[..n].copy_from_slice(&src[..n]);
+        for j in 0..n {
+            // volatile: a loop here would also become a memcpy call
+            std::ptr::write_volatile(dst.add(j), *src.add(j));
+        }
         return;
     }
+    let block = |i: usize| {
+        (dst.add(i) as *mut [T; 8]).write_unaligned((src.add(i) as *const [T; 8]).read_unaligned())
+    };
     let mut i = 0;
     while i + 8 <= n {
-        dst[i..i + 8].copy_from_slice(&src[i..i + 8]);
+        block(i);
         i += 8;
     }
     if i < n {
-        dst[n - 8..n].copy_from_slice(&src[n - 8..n]);
+        block(n - 8);
     }
 }
 
-/// Zero the padding columns of a line: usually one or two values, for
-/// which a `memset` call (what a plain fill compiles to) costs more than
-/// the stores. Volatile stores keep the compiler from making that call.
+/// Zero `n` values: usually the one or two padding columns of a line, for
+/// which a `memset` call (what a plain fill compiles to) costs more than the
+/// stores.
+///
+/// # Safety
+/// `dst` is valid for `n` values.
 #[inline(always)]
-fn zero_short<T: Float>(dst: &mut [T]) {
-    if dst.len() > 4 {
-        dst.fill(T::zero());
+unsafe fn zero_few<T: Float>(dst: *mut T, n: usize) {
+    if n > 4 {
+        std::ptr::write_bytes(dst, 0, n);
         return;
     }
-    for o in dst {
-        // SAFETY: `o` is a valid, exclusive reference.
-        unsafe { std::ptr::write_volatile(o, T::zero()) };
+    for j in 0..n {
+        std::ptr::write_volatile(dst.add(j), T::zero());
     }
 }
 
