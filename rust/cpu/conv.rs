@@ -341,19 +341,9 @@ fn matmul<T: Float>(
         last(cv, m, n) < c.len() as isize,
         "conv gemm: C view out of bounds"
     );
-    if k == 0 {
-        if !acc {
-            for i in 0..m {
-                for j in 0..n {
-                    c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize] =
-                        T::zero();
-                }
-            }
-        }
-        return;
-    }
+    // (k == 0 reads nothing: the GEMM only zeroes C unless accumulating.)
     assert!(
-        last(av, m, k) < a.len() as isize && last(bv, k, n) < b.len() as isize,
+        k == 0 || (last(av, m, k) < a.len() as isize && last(bv, k, n) < b.len() as isize),
         "conv gemm: view out of bounds"
     );
     let threads = if m * n * k < PARALLEL_MACS {
@@ -680,6 +670,7 @@ pub fn add_bias<T: Float>(y: &mut [T], bias: &[T], channels: usize, plane: usize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::test_values::values;
 
     fn geom(
         input: [usize; 3],
@@ -705,21 +696,6 @@ mod tests {
             pad,
             dilation,
         }
-    }
-
-    /// Deterministic pseudo-random values in [-1, 1).
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
     }
 
     fn dot(a: &[f64], b: &[f64]) -> f64 {

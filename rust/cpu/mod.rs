@@ -12,4 +12,6 @@ pub mod pool;
 pub mod sgemm;
 pub mod special;
 pub mod sum;
+#[cfg(test)]
+pub mod test_values;
 pub mod vmath;

@@ -240,21 +240,15 @@ mod tests {
 
     /// Deterministic pseudo-random values in [-1, 1).
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
+        crate::cpu::test_values::values(n, seed)
+            .into_iter()
+            .map(|v| v as f32)
             .collect()
     }
 
     /// Checks one product against a f64 triple loop, with A and B stored
     /// row- or column-major and C row-major, column-major or accumulated.
+    #[allow(clippy::too_many_arguments)]
     fn check(
         m: usize,
         n: usize,
