@@ -105,7 +105,7 @@ impl GemmElem for f64 {
 
 /// The product on the `gemm` crate (any float type it supports).
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm_crate<T: GemmElem + num_traits_one::One>(
+unsafe fn gemm_crate<T: GemmElem + crate::tensor::dtype::Elem>(
     m: usize,
     n: usize,
     k: usize,
@@ -170,23 +170,6 @@ unsafe fn gemm_crate<T: GemmElem + num_traits_one::One>(
         parallel::install(run)
     } else {
         run()
-    }
-}
-
-mod num_traits_one {
-    /// The multiplicative identity (alpha and beta of the `gemm` crate call).
-    pub trait One {
-        fn one() -> Self;
-    }
-    impl One for f32 {
-        fn one() -> Self {
-            1.0
-        }
-    }
-    impl One for f64 {
-        fn one() -> Self {
-            1.0
-        }
     }
 }
 

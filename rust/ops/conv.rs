@@ -403,6 +403,14 @@ fn conv_transpose_batched(
     Ok(out)
 }
 
+/// `y + b` with the per-channel bias `b` broadcast over (N, C, ...) `y`.
+fn add_channel_bias(y: Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let Some(b) = b else { return Ok(y) };
+    let mut bshape = vec![1, y.shape()[1]];
+    bshape.extend(std::iter::repeat_n(1, y.ndim() - 2));
+    super::binary::add(&y, &super::shape::reshape_to(b, &bshape)?)
+}
+
 /// Convolution of device tensors from differentiable pieces: `im2col`
 /// (its backward is `col2im`), a grouped batched matmul with the weight, and
 /// the bias add; autograd differentiates the composition.
@@ -423,14 +431,7 @@ fn conv_device(
     let wm = reshape_to(w, &[groups, cog, cig * k])?;
     let y = super::matmul::matmul(&wm, &cols)?;
     let y = reshape_to(&y, shape)?;
-    match b {
-        Some(b) => {
-            let mut bshape = vec![1, g.c_out];
-            bshape.extend(std::iter::repeat_n(1, shape.len() - 2));
-            super::binary::add(&y, &reshape_to(b, &bshape)?)
-        }
-        None => Ok(y),
-    }
+    add_channel_bias(y, b)
 }
 
 /// Transposed convolution of device tensors: the weight maps each input
@@ -452,14 +453,7 @@ fn conv_transpose_device(
     let xr = reshape_to(x, &[g.batch, groups, cog, l])?;
     let cols = reshape_to(&super::matmul::matmul(&wt, &xr)?, &[g.batch, g.c_in * k, l])?;
     let y = col2im(&cols, g, shape)?;
-    match b {
-        Some(b) => {
-            let mut bshape = vec![1, g.c_in];
-            bshape.extend(std::iter::repeat_n(1, shape.len() - 2));
-            super::binary::add(&y, &reshape_to(b, &bshape)?)
-        }
-        None => Ok(y),
-    }
+    add_channel_bias(y, b)
 }
 
 /// Fold columns back into an input of `shape`, differentiable (backward: im2col).

@@ -115,16 +115,8 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     }
     let idx = index_values(index, "gather")?;
     let xs = x.contiguous_raw();
-    let shape: Vec<usize> = if x.ndim() == 0 {
-        vec![1]
-    } else {
-        x.shape().to_vec()
-    };
-    let ishape: Vec<usize> = if index.ndim() == 0 {
-        vec![1]
-    } else {
-        index.shape().to_vec()
-    };
+    let shape = shape_or_one(x);
+    let ishape = shape_or_one(index);
     let offs = gather_offsets(&shape, d, &ishape, &idx)?;
     let out = dispatch_all!(x.dtype(), T => {
         let src = xs.as_slice::<T>().expect("contiguous");
@@ -171,16 +163,8 @@ fn scatter_impl(
         crate::gpu::index::scatter_add(x, d, index, src)?
     } else {
         let idx = index_values(index, "scatter")?;
-        let shape: Vec<usize> = if x.ndim() == 0 {
-            vec![1]
-        } else {
-            x.shape().to_vec()
-        };
-        let ishape: Vec<usize> = if index.ndim() == 0 {
-            vec![1]
-        } else {
-            index.shape().to_vec()
-        };
+        let shape = shape_or_one(x);
+        let ishape = shape_or_one(index);
         let offs = gather_offsets(&shape, d, &ishape, &idx)?;
         // src elements at the index's coordinates
         let src_c = src.cast_raw(x.dtype());
@@ -508,4 +492,14 @@ fn spread_index(like: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     shape[dim] = index.numel();
     let v = super::shape::reshape_to(&index.detach(), &view)?;
     super::shape::expand_to(&v, &shape)
+}
+
+/// The shape, with a 0-dim tensor taken as one element along one dim
+/// (gather/scatter index a scalar like a 1-element vector).
+fn shape_or_one(t: &Tensor) -> Vec<usize> {
+    if t.ndim() == 0 {
+        vec![1]
+    } else {
+        t.shape().to_vec()
+    }
 }

@@ -168,16 +168,33 @@ where
     out
 }
 
-/// Whether a float sum can take the vectorised paths of `cpu::sum`: a
+/// How a float sum can take the vectorised paths of `cpu::sum`: a
 /// contiguous CPU tensor reduced over trailing dims (each output sums one
 /// run of memory) or over leading dims (column sums).
-fn contiguous_sum_applies(x: &Tensor, mask: &[bool]) -> bool {
-    let trailing = mask.iter().skip_while(|&&m| !m).all(|&m| m);
-    let leading = mask.iter().skip_while(|&&m| m).all(|&m| !m);
-    !x.is_gpu() && x.is_contiguous() && x.numel() > 0 && (trailing || leading)
+#[derive(Clone, Copy)]
+enum SumLayout {
+    Runs,
+    Columns,
 }
 
-fn contiguous_sum<T: crate::tensor::dtype::Float>(x: &Tensor, mask: &[bool]) -> Vec<T> {
+fn sum_layout(x: &Tensor, mask: &[bool]) -> Option<SumLayout> {
+    if x.is_gpu() || !x.is_contiguous() || x.numel() == 0 {
+        return None;
+    }
+    if mask.iter().skip_while(|&&m| !m).all(|&m| m) {
+        Some(SumLayout::Runs)
+    } else if mask.iter().skip_while(|&&m| m).all(|&m| !m) {
+        Some(SumLayout::Columns)
+    } else {
+        None
+    }
+}
+
+fn contiguous_sum<T: crate::tensor::dtype::Float>(
+    x: &Tensor,
+    mask: &[bool],
+    layout: SumLayout,
+) -> Vec<T> {
     let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
     let kept: usize = x
         .shape()
@@ -187,10 +204,9 @@ fn contiguous_sum<T: crate::tensor::dtype::Float>(x: &Tensor, mask: &[bool]) -> 
         .map(|(&s, _)| s)
         .product();
     let mut out = vec![T::zero(); kept];
-    if mask.iter().skip_while(|&&m| !m).all(|&m| m) {
-        crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out);
-    } else {
-        crate::cpu::sum::column_sums(src, &mut out);
+    match layout {
+        SumLayout::Runs => crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out),
+        SumLayout::Columns => crate::cpu::sum::column_sums(src, &mut out),
     }
     out
 }
@@ -208,22 +224,19 @@ fn sum_dtype(d: DType) -> DType {
 pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
-    let out = match x.dtype() {
+    let layout = sum_layout(x, &mask);
+    let out = match (x.dtype(), layout) {
         _ if x.is_gpu() => crate::gpu::reduce::reduce(
             &x.cast_raw(sum_dtype(x.dtype())),
             &mask,
             Reduce::Sum,
             &shape,
         )?,
-        DType::F32 if contiguous_sum_applies(x, &mask) => {
-            Tensor::from_vec(contiguous_sum::<f32>(x, &mask), &shape)
-        }
-        DType::F64 if contiguous_sum_applies(x, &mask) => {
-            Tensor::from_vec(contiguous_sum::<f64>(x, &mask), &shape)
-        }
+        (DType::F32, Some(l)) => Tensor::from_vec(contiguous_sum::<f32>(x, &mask, l), &shape),
+        (DType::F64, Some(l)) => Tensor::from_vec(contiguous_sum::<f64>(x, &mask, l), &shape),
         // Float sums accumulate in f64 for accuracy close to PyTorch's
         // cascade summation.
-        DType::F32 => Tensor::from_vec(
+        (DType::F32, None) => Tensor::from_vec(
             fold_reduce(
                 x,
                 &mask,
@@ -234,7 +247,7 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
             ),
             &shape,
         ),
-        DType::F64 => Tensor::from_vec(
+        (DType::F64, None) => Tensor::from_vec(
             fold_reduce(
                 x,
                 &mask,
