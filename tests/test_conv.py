@@ -82,6 +82,10 @@ CONV_CASES = [
     (2, 2, 2, 2, (5, 5), (5, 5), 1, 0, 1, 1),
     (3, 2, 2, 4, (5, 4, 6), (2, 3, 1), (1, 2, 1), (1, 0, 1), 1, 2),
     (3, 1, 3, 3, (4, 5, 5), (3, 3, 3), 2, 1, 2, 3),
+    # 3x3, stride 1, >= 8 channels: the Winograd kernels (odd/even sizes, padding 0-2)
+    (2, 2, 8, 9, (7, 9), (3, 3), 1, 1, 1, 1),
+    (2, 3, 9, 8, (6, 6), (3, 3), 1, 0, 1, 1),
+    (2, 1, 8, 16, (5, 19), (3, 3), 1, 2, 1, 1),
 ]
 
 
@@ -165,6 +169,8 @@ GRAD_CASES = [
     (F.conv2d, (1, 3, 4, 4), (3, 1, 3, 3), {"padding": 1, "groups": 3}),
     (F.conv2d, (2, 3, 3, 3), (2, 3, 1, 1), {}),
     (F.conv2d, (1, 2, 5, 5), (2, 2, 4, 4), {"padding": "same"}),
+    (F.conv2d, (2, 8, 3, 5), (8, 8, 3, 3), {"padding": 1}),  # Winograd
+    (F.conv2d, (1, 8, 5, 4), (9, 8, 3, 3), {"padding": 2}),
     (F.conv3d, (1, 2, 3, 4, 3), (2, 1, 2, 2, 2), {"padding": 1, "stride": 2, "groups": 2}),
     (F.conv_transpose1d, (2, 2, 4), (2, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
     (F.conv_transpose2d, (1, 4, 3, 3), (4, 1, 3, 2), {"stride": 2, "groups": 2, "dilation": (1, 2)}),

@@ -14,6 +14,7 @@
 //! GEMMs); otherwise samples run in order and each GEMM uses every thread.
 
 use super::conv_depthwise as depthwise;
+use super::conv_winograd as winograd;
 use super::gemm::MatRef;
 use crate::parallel;
 use crate::tensor::dtype::Float;
@@ -234,7 +235,7 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
 /// # Safety
 /// `src` and `dst` are valid for `n` values and do not overlap.
 #[inline(always)]
-unsafe fn copy_few<T: Copy>(dst: *mut T, src: *const T, n: usize) {
+pub(super) unsafe fn copy_few<T: Copy>(dst: *mut T, src: *const T, n: usize) {
     if n < 8 {
         for j in 0..n {
             // volatile: a loop here would also become a memcpy call
@@ -306,7 +307,7 @@ fn col2im_impl<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mu
 }
 
 /// A row-major matrix with `ncols` columns starting at `off`.
-fn rows(off: usize, ncols: usize) -> MatRef {
+pub(super) fn rows(off: usize, ncols: usize) -> MatRef {
     MatRef {
         off,
         rs: ncols as isize,
@@ -318,7 +319,7 @@ fn rows(off: usize, ncols: usize) -> MatRef {
 /// The thread count is chosen per call: batch-split convolutions must not
 /// fork inside a worker.
 #[allow(clippy::too_many_arguments)]
-fn matmul<T: Float>(
+pub(super) fn matmul<T: Float>(
     m: usize,
     n: usize,
     k: usize,
@@ -356,7 +357,7 @@ fn matmul<T: Float>(
 }
 
 /// How to spread `batch` samples: (samples per task, GEMM threads).
-fn split_batch(g: &ConvGeom) -> (usize, usize) {
+pub(super) fn split_batch(g: &ConvGeom) -> (usize, usize) {
     let threads = parallel::num_threads();
     if threads == 1 || g.macs() < PARALLEL_MACS || g.batch == 0 {
         return (g.batch.max(1), 1);
@@ -370,7 +371,7 @@ fn split_batch(g: &ConvGeom) -> (usize, usize) {
 
 /// Run `f(first_sample, out_chunk, gemm_threads)` over batch ranges whose
 /// outputs are consecutive `per_sample`-sized chunks of `out`.
-fn for_batch_ranges<T: Float>(
+pub(super) fn for_batch_ranges<T: Float>(
     g: &ConvGeom,
     out: &mut [T],
     per_sample: usize,
@@ -394,6 +395,9 @@ fn for_batch_ranges<T: Float>(
 /// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias.
 /// x: (batch, c_in, in_plane); w: (c_out, cg_in, kvol) contiguous.
 pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    if winograd::applies(g) {
+        return winograd::forward(g, x, w, bias);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),
@@ -473,6 +477,9 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
 
 /// Input gradient: gx (batch, c_in, in_plane) from gy (batch, c_out, out_plane).
 pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
+    if winograd::applies(g) {
+        return winograd::backward_input(g, gy, w);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),
@@ -552,6 +559,9 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
 /// gy_n @ columns(x_n)^T, per group. Each batch range sums into its own
 /// buffer; the buffers are added at the end.
 pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
+    if winograd::applies(g) {
+        return winograd::backward_weight(g, x, gy);
+    }
     let (p, kk, cgo, cgi, ip) = (
         g.out_plane(),
         g.col_rows(),
@@ -772,6 +782,84 @@ mod tests {
                 ..geom([2, 11, 21], [1, 5, 5], [1, 1, 1], [0, 2, 2], [1, 1, 1], 1)
             },
         ]
+    }
+
+    /// 3x3 stride-1 geometries the Winograd kernels take: odd and even
+    /// sizes, padding 0-2, and an output smaller than the input allows (as a
+    /// transposed convolution with output_padding builds).
+    fn winograd_cases() -> Vec<ConvGeom> {
+        let wide = |input, pad, batch, c_in, c_out| ConvGeom {
+            batch,
+            c_in,
+            c_out,
+            ..geom(input, [1, 3, 3], [1; 3], pad, [1; 3], 1)
+        };
+        vec![
+            wide([1, 6, 6], [0, 1, 1], 2, 8, 9),
+            wide([1, 7, 5], [0, 0, 2], 3, 9, 8),
+            wide([1, 3, 9], [0, 2, 0], 1, 10, 16),
+            wide([1, 1, 1], [0, 1, 1], 2, 8, 8),
+            // 11 tiles per row: a whole block of 8 and a partial one.
+            wide([1, 4, 21], [0, 1, 1], 2, 8, 8),
+            ConvGeom {
+                output: [1, 5, 4],
+                ..wide([1, 7, 7], [0, 1, 1], 2, 8, 8)
+            },
+        ]
+    }
+
+    #[test]
+    fn winograd_matches_direct_loops_and_is_adjoint() {
+        for g in winograd_cases() {
+            assert!(winograd::applies(&g), "{g:?}");
+            let x = values(g.batch * g.c_in * g.in_plane(), 11);
+            let w = values(g.c_out * g.col_rows(), 12);
+            let gy = values(g.batch * g.c_out * g.out_plane(), 13);
+            let y = forward(&g, &x, &w, None);
+            let r = reference(&g, &x, &w);
+            assert!(y.iter().zip(&r).all(|(a, b)| (a - b).abs() < 1e-9), "{g:?}");
+            let lhs = dot(&y, &gy);
+            let gx = backward_input(&g, &gy, &w);
+            assert!((lhs - dot(&x, &gx)).abs() < 1e-9, "{g:?}");
+            let gw = backward_weight(&g, &x, &gy);
+            assert!((lhs - dot(&w, &gw)).abs() < 1e-9, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn winograd_f32_is_close_and_thread_independent() {
+        // Large enough to split the batch over threads.
+        let g = ConvGeom {
+            batch: 4,
+            c_in: 16,
+            c_out: 16,
+            ..geom([1, 10, 10], [1, 3, 3], [1; 3], [0, 1, 1], [1; 3], 1)
+        };
+        assert!(g.macs() >= PARALLEL_MACS);
+        let x: Vec<f32> = values(g.batch * g.c_in * g.in_plane(), 14)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let w: Vec<f32> = values(g.c_out * g.col_rows(), 15)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let wd: Vec<f64> = w.iter().map(|&v| v as f64).collect();
+        let r = reference(&g, &xd, &wd);
+        let scale = r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for threads in [1, 2] {
+            crate::parallel::set_num_threads(threads);
+            let y = forward(&g, &x, &w, None);
+            let err = y
+                .iter()
+                .zip(&r)
+                .fold(0.0f64, |m, (&a, b)| m.max((a as f64 - b).abs()));
+            assert!(
+                err < 1e-5 * scale,
+                "threads {threads}: error {err} of {scale}"
+            );
+        }
     }
 
     #[test]

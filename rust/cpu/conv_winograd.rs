@@ -1,0 +1,618 @@
+//! Winograd F(2x2, 3x3) for 3x3, stride-1, undilated 2-d convolutions
+//! (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks").
+//!
+//! Each 2x2 block of outputs ("tile") is computed from the 4x4 input patch
+//! under it with 16 multiplies per channel pair instead of 36:
+//!
+//!   y = A^T [ (G w G^T) ⊙ (B^T d B) ] A
+//!
+//! Summed over input channels, the 16 element-wise products become 16 GEMMs
+//! (one per Winograd point xi): M[xi] (c_out x tiles) = U[xi] (c_out x c_in)
+//! @ V[xi] (c_in x tiles), with U the transformed weights and V the
+//! transformed input patches. That is 2.25x fewer multiply-adds than
+//! im2col + GEMM, for a few additions in the transforms.
+//!
+//! All three directions of training use it:
+//! - forward: as above;
+//! - input gradient: a stride-1 correlation of gy with the flipped,
+//!   transposed kernel and padding 2 - p, i.e. another forward;
+//! - weight gradient: dU[xi] = (A gy A^T)[xi] @ V[xi]^T summed over tiles,
+//!   then dw = G^T dU G.
+//!
+//! Tiles are processed a few samples at a time so that V and M (16 x
+//! channels x tiles each) stay in L2 between the transforms and the GEMMs.
+
+use super::conv::{copy_few, for_batch_ranges, matmul, rows, split_batch, ConvGeom};
+use super::gemm::MatRef;
+use crate::parallel;
+use crate::tensor::dtype::Float;
+use crate::tensor::pool::Scratch;
+use rayon::prelude::*;
+
+/// Winograd points per tile (4x4).
+const POINTS: usize = 16;
+
+/// Fewer channels than this make the 16 GEMMs too thin (k = c_in) to gain
+/// over im2col; such layers (e.g. an RGB first layer) keep the im2col path.
+const MIN_CHANNELS: usize = 8;
+
+/// Bytes of V + M per chunk of samples: about half of a 512 KiB L2.
+const CHUNK_BYTES: usize = 1 << 18;
+
+/// Whether the Winograd kernels handle this geometry.
+pub fn applies(g: &ConvGeom) -> bool {
+    g.groups == 1
+        && g.kernel == [1, 3, 3]
+        && g.stride == [1; 3]
+        && g.dilation == [1; 3]
+        && g.input[0] == 1
+        && g.output[0] == 1
+        && g.pad[0] == 0
+        && g.pad[1] <= 2
+        && g.pad[2] <= 2
+        && g.c_in >= MIN_CHANNELS
+        && g.c_out >= MIN_CHANNELS
+}
+
+/// Sizes of one Winograd convolution (input channels `ci`, output `co`).
+#[derive(Clone, Copy)]
+struct Plan {
+    ci: usize,
+    co: usize,
+    ih: usize,
+    iw: usize,
+    oh: usize,
+    ow: usize,
+    ph: usize,
+    pw: usize,
+    /// Tile rows and columns: ceil(oh / 2), ceil(ow / 2).
+    th: usize,
+    tw: usize,
+}
+
+impl Plan {
+    fn new(g: &ConvGeom) -> Self {
+        let [_, oh, ow] = g.output;
+        Plan {
+            ci: g.c_in,
+            co: g.c_out,
+            ih: g.input[1],
+            iw: g.input[2],
+            oh,
+            ow,
+            ph: g.pad[1],
+            pw: g.pad[2],
+            th: oh.div_ceil(2),
+            tw: ow.div_ceil(2),
+        }
+    }
+    fn tiles(&self) -> usize {
+        self.th * self.tw
+    }
+    /// Samples per chunk, so that V and M fit in `CHUNK_BYTES`.
+    fn chunk_samples<T>(&self, samples: usize) -> usize {
+        let per_sample = POINTS * (self.ci + self.co) * self.tiles() * std::mem::size_of::<T>();
+        (CHUNK_BYTES / per_sample.max(1)).clamp(1, samples.max(1))
+    }
+}
+
+/// Where the values of one sample's tiles go in a V, M or Gy buffer: value
+/// (xi, channel c, tile t) at `xi * point + c * row + first + t`.
+#[derive(Clone, Copy)]
+struct Points {
+    /// Distance between Winograd points: channels * row plus a skew.
+    point: usize,
+    /// Tiles of the chunk (the GEMM's n or k).
+    row: usize,
+    /// This sample's first tile in the chunk.
+    first: usize,
+}
+
+/// Extra values between the 16 point blocks. Without it the blocks sit a
+/// power of two apart (e.g. 64 channels x 64 tiles x 4 bytes = 16 KiB) and the
+/// transforms' 16 streams all map to the same L1 sets, evicting each other.
+const SKEW: usize = 16;
+
+impl Points {
+    fn new(channels: usize, row: usize) -> Self {
+        Points {
+            point: channels * row + SKEW,
+            row,
+            first: 0,
+        }
+    }
+    fn len(&self) -> usize {
+        POINTS * self.point
+    }
+    fn sample(self, s: usize, tiles: usize) -> Self {
+        Points {
+            first: s * tiles,
+            ..self
+        }
+    }
+    /// Point `xi`'s (channels x row) matrix.
+    fn matrix(&self, xi: usize) -> MatRef {
+        rows(xi * self.point, self.row)
+    }
+}
+
+/// G w G^T for each 3x3 kernel: U[xi][r][c] for `nr` x `nc` kernels, where
+/// `kernel(r, c)` gives the 9 weights of kernel (r, c) row-major.
+fn transform_weights<T: Float>(
+    nr: usize,
+    nc: usize,
+    kernel: impl Fn(usize, usize) -> [T; 9],
+) -> Vec<T> {
+    let h = T::c(0.5);
+    // G (4x3) applied to a 3-vector.
+    let g3 = |a: T, b: T, c: T| [a, h * (a + b + c), h * (a - b + c), c];
+    let mut u = vec![T::zero(); POINTS * nr * nc];
+    for r in 0..nr {
+        for c in 0..nc {
+            let k = kernel(r, c);
+            // Columns first: t[i][b] = (G k)[i][b]; then rows: (t G^T)[i][j].
+            let cols: [[T; 4]; 3] = std::array::from_fn(|b| g3(k[b], k[3 + b], k[6 + b]));
+            for i in 0..4 {
+                let row = g3(cols[0][i], cols[1][i], cols[2][i]);
+                for (j, &v) in row.iter().enumerate() {
+                    u[((i * 4 + j) * nr + r) * nc + c] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// Tiles handled together: the transforms work on blocks of 8 adjacent tiles
+/// of a tile row as fixed-size arrays, which compile to whole SIMD vectors.
+/// (Tile rows are short, 4-16 tiles; loops over them ran scalar.)
+const LANES: usize = 8;
+
+/// One value per tile of a block.
+type Block<T> = [T; LANES];
+
+#[inline(always)]
+fn map2<T: Float>(a: Block<T>, b: Block<T>, f: impl Fn(T, T) -> T) -> Block<T> {
+    // Plain loops rather than `array::from_fn`, which did not inline into
+    // the AVX2 copies of the transforms.
+    let mut r = a;
+    for l in 0..LANES {
+        r[l] = f(a[l], b[l]);
+    }
+    r
+}
+
+/// The block at `s[i..i + 8]`.
+#[inline(always)]
+fn load<T: Float>(s: &[T], i: usize) -> Block<T> {
+    let mut b = [T::zero(); LANES];
+    b.copy_from_slice(&s[i..i + LANES]);
+    b
+}
+
+/// The first `n` (<= 8) values at `s[i..]`, the rest zero: the last block of a
+/// buffer whose length is not a multiple of 8.
+#[inline(always)]
+fn load_partial<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
+    if n == LANES {
+        return load(s, i);
+    }
+    let mut b = [T::zero(); LANES];
+    // SAFETY: the slice bounds check covers the n values read.
+    unsafe { copy_few(b.as_mut_ptr(), s[i..i + n].as_ptr(), n) };
+    b
+}
+
+/// Store the first `n` (<= 8) values of `b` at `s[i..]`.
+#[inline(always)]
+fn store<T: Float>(s: &mut [T], i: usize, b: &Block<T>, n: usize) {
+    if n == LANES {
+        s[i..i + LANES].copy_from_slice(b);
+    } else {
+        // SAFETY: the slice bounds check covers the n values written.
+        unsafe { copy_few(s[i..i + n].as_mut_ptr(), b.as_ptr(), n) };
+    }
+}
+
+/// Even and odd values of `s[2i..2i + 16]`: the first and second of each pair.
+#[inline(always)]
+fn deinterleave<T: Float>(s: &[T], i: usize) -> (Block<T>, Block<T>) {
+    let pairs = &s[2 * i..2 * i + 2 * LANES];
+    let (mut even, mut odd) = ([T::zero(); LANES], [T::zero(); LANES]);
+    #[cfg(target_arch = "x86_64")]
+    if std::mem::size_of::<T>() == 4 && std::arch::is_x86_feature_detected!("avx2") {
+        // Two shuffles and two lane permutes; LLVM turned the plain loop
+        // below into 16 scalar moves.
+        use std::arch::x86_64::*;
+        // SAFETY: the only 4-byte Float is f32; `pairs` holds 16 values and
+        // each array 8; AVX2 is present (the inlined intrinsics need it).
+        unsafe {
+            let p = pairs.as_ptr() as *const f32;
+            let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(LANES)));
+            let order =
+                |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+            _mm256_storeu_ps(
+                even.as_mut_ptr() as *mut f32,
+                order(_mm256_shuffle_ps(a, b, 0x88)),
+            );
+            _mm256_storeu_ps(
+                odd.as_mut_ptr() as *mut f32,
+                order(_mm256_shuffle_ps(a, b, 0xDD)),
+            );
+        }
+        return (even, odd);
+    }
+    for l in 0..LANES {
+        even[l] = pairs[2 * l];
+        odd[l] = pairs[2 * l + 1];
+    }
+    (even, odd)
+}
+
+/// B^T applied to (d0, d1, d2, d3): (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
+#[inline(always)]
+fn input_1d<T: Float>(d: [Block<T>; 4]) -> [Block<T>; 4] {
+    [
+        map2(d[0], d[2], |a, b| a - b),
+        map2(d[1], d[2], |a, b| a + b),
+        map2(d[2], d[1], |a, b| a - b),
+        map2(d[1], d[3], |a, b| a - b),
+    ]
+}
+
+/// A applied to (g0, g1): (g0, g0 + g1, g0 - g1, -g1).
+#[inline(always)]
+fn grad_1d<T: Float>(g0: Block<T>, g1: Block<T>) -> [Block<T>; 4] {
+    [
+        g0,
+        map2(g0, g1, |a, b| a + b),
+        map2(g0, g1, |a, b| a - b),
+        map2(g1, g1, |a, _| -a),
+    ]
+}
+
+/// A^T applied to (m0, m1, m2, m3): (m0 + m1 + m2, m1 - m2 - m3).
+#[inline(always)]
+fn output_1d<T: Float>(m: [Block<T>; 4]) -> [Block<T>; 2] {
+    [
+        map2(map2(m[0], m[1], |a, b| a + b), m[2], |a, b| a + b),
+        map2(map2(m[1], m[2], |a, b| a - b), m[3], |a, b| a - b),
+    ]
+}
+
+/// A^T down one column k of the tiles' 4x4 products: the blocks at
+/// `m[base + i * step..]` for rows i = 0..4, `n` tiles valid.
+#[inline(always)]
+fn output_column<T: Float>(m: &[T], base: usize, step: usize, n: usize) -> [Block<T>; 2] {
+    output_1d([
+        load_partial(m, base, n),
+        load_partial(m, base + step, n),
+        load_partial(m, base + 2 * step, n),
+        load_partial(m, base + 3 * step, n),
+    ])
+}
+
+/// Tile columns rounded up to whole blocks.
+fn padded_tiles(tw: usize) -> usize {
+    tw.div_ceil(LANES) * LANES
+}
+
+crate::multiversion! {
+    /// V[xi][c][t0 + tile] = (B^T d B)[xi] for every input channel `c` of one
+    /// sample `x` (ci x ih x iw) and every tile; `tc` is V's row length.
+    fn input_transform(p: &Plan, x: &[T], v: &mut [T], at: Points) => input_transform_impl
+}
+
+#[inline(always)]
+fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
+    let (tw, tw8, rows_read) = (p.tw, padded_tiles(p.tw), 2 * p.th + 2);
+    // The zero-padded rows the tiles read (tile j reads values 2j..2j+3 of
+    // rows 2t..2t+3). Rows and columns outside the input stay zero from the
+    // allocation: every channel copies the same span.
+    let width = 2 * tw8 + 2 * LANES;
+    let mut padded = vec![T::zero(); rows_read * width];
+    let first_row = p.ph.min(rows_read);
+    let last_row = (p.ih + p.ph).min(rows_read);
+    let n = p.iw.min(2 * tw + 2 - p.pw);
+    // Row transforms of the padded rows: [row][k][tile].
+    let mut rows = vec![T::zero(); rows_read * 4 * tw8];
+    for c in 0..p.ci {
+        let plane = &x[c * p.ih * p.iw..][..p.ih * p.iw];
+        // All rows are copied before any is read back: reading a row right
+        // after its unaligned copy stalled on store forwarding.
+        for q in first_row..last_row {
+            let (dst, src) = (
+                &mut padded[q * width + p.pw..][..n],
+                &plane[(q - p.ph) * p.iw..][..n],
+            );
+            // SAFETY: both slices hold n values.
+            unsafe { copy_few(dst.as_mut_ptr(), src.as_ptr(), n) };
+        }
+        for q in 0..rows_read {
+            let (row, h) = (
+                &padded[q * width..][..width],
+                &mut rows[q * 4 * tw8..][..4 * tw8],
+            );
+            for j in (0..tw8).step_by(LANES) {
+                let (e0, o0) = deinterleave(row, j);
+                let (e1, o1) = deinterleave(row, j + 1);
+                for (k, b) in input_1d([e0, o0, e1, o1]).iter().enumerate() {
+                    store(h, k * tw8 + j, b, LANES);
+                }
+            }
+        }
+        // B^T down the columns, one output point at a time (writing all 16
+        // points' streams together spilled registers):
+        // (d0 - d2, d1 + d2, d2 - d1, d1 - d3) from rows 2t + (a, b).
+        for (i, (ra, rb)) in [(0, 2), (1, 2), (2, 1), (1, 3)].into_iter().enumerate() {
+            for k in 0..4 {
+                let dst = &mut v[(i * 4 + k) * at.point + c * at.row + at.first..][..p.th * tw];
+                for t in 0..p.th {
+                    let (a, b) = (((2 * t + ra) * 4 + k) * tw8, ((2 * t + rb) * 4 + k) * tw8);
+                    for j in (0..tw).step_by(LANES) {
+                        let (x, y) = (load(&rows, a + j), load(&rows, b + j));
+                        let out = if i == 1 {
+                            map2(x, y, |x, y| x + y)
+                        } else {
+                            map2(x, y, |x, y| x - y)
+                        };
+                        store(dst, t * tw + j, &out, LANES.min(tw - j));
+                    }
+                }
+            }
+        }
+    }
+}
+
+crate::multiversion! {
+    /// y[c] (oh x ow) = A^T M[xi][c][t0 + tile] A (+ bias[c]) for every output
+    /// channel of one sample.
+    fn output_transform(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>) => output_transform_impl
+}
+
+#[inline(always)]
+fn output_transform_impl<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>) {
+    let (tw, tw8) = (p.tw, padded_tiles(p.tw));
+    // The two output lines of a tile row, interleaved from the tiles' columns.
+    let mut lines = vec![T::zero(); 2 * 2 * tw8];
+    for c in 0..p.co {
+        let b = bias.map_or(T::zero(), |b| b[c]);
+        let plane = &mut y[c * p.oh * p.ow..][..p.oh * p.ow];
+        for t in 0..p.th {
+            for j in (0..tw).step_by(LANES) {
+                let n = LANES.min(tw - j);
+                // A^T down the columns, then along the rows.
+                let (base, step) = (c * at.row + at.first + t * tw + j, at.point);
+                let col = |k: usize| output_column(m, base + k * step, 4 * step, n);
+                let cols = [col(0), col(1), col(2), col(3)];
+                for r in 0..2 {
+                    let [even, odd] = output_1d([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
+                    let line = &mut lines[r * 2 * tw8 + 2 * j..][..2 * LANES];
+                    for l in 0..LANES {
+                        line[2 * l] = even[l] + b;
+                        line[2 * l + 1] = odd[l] + b;
+                    }
+                }
+            }
+            for r in 0..2.min(p.oh - 2 * t) {
+                let yr = 2 * t + r;
+                let (dst, src) = (
+                    &mut plane[yr * p.ow..][..p.ow],
+                    &lines[r * 2 * tw8..][..p.ow],
+                );
+                // SAFETY: both slices hold ow values.
+                unsafe { copy_few(dst.as_mut_ptr(), src.as_ptr(), p.ow) };
+            }
+        }
+    }
+}
+
+crate::multiversion! {
+    /// Gy[xi][c][t0 + tile] = (A gy A^T)[xi] for every output channel of one
+    /// sample's output gradient `gy` (co x oh x ow); positions past the
+    /// output edge (odd sizes) count as zero.
+    fn grad_transform(p: &Plan, gy: &[T], out: &mut [T], at: Points) => grad_transform_impl
+}
+
+#[inline(always)]
+fn grad_transform_impl<T: Float>(p: &Plan, gy: &[T], out: &mut [T], at: Points) {
+    let (tw, tw8) = (p.tw, padded_tiles(p.tw));
+    // The tile row's two gradient lines, zero-padded to whole blocks.
+    let mut lines = vec![T::zero(); 2 * 2 * tw8];
+    for c in 0..p.co {
+        let plane = &gy[c * p.oh * p.ow..][..p.oh * p.ow];
+        for t in 0..p.th {
+            for r in 0..2 {
+                let line = &mut lines[r * 2 * tw8..][..2 * tw8];
+                let yr = 2 * t + r;
+                if yr < p.oh {
+                    // line[ow..] stays zero from the allocation.
+                    let src = &plane[yr * p.ow..][..p.ow];
+                    // SAFETY: both spans hold ow <= 2 tw8 values.
+                    unsafe { copy_few(line[..p.ow].as_mut_ptr(), src.as_ptr(), p.ow) };
+                } else {
+                    line.fill(T::zero());
+                }
+            }
+            for j in (0..tw).step_by(LANES) {
+                let n = LANES.min(tw - j);
+                // A along each line, then down the two lines.
+                let (e0, o0) = deinterleave(&lines[..2 * tw8], j);
+                let (e1, o1) = deinterleave(&lines[2 * tw8..], j);
+                let (top, bottom) = (grad_1d(e0, o0), grad_1d(e1, o1));
+                for k in 0..4 {
+                    for (i, b) in grad_1d(top[k], bottom[k]).iter().enumerate() {
+                        store(
+                            out,
+                            (i * 4 + k) * at.point + c * at.row + at.first + t * tw + j,
+                            b,
+                            n,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// y = conv(x, U) for transformed weights `u`, as `forward` and the input
+/// gradient share it. `g` gives the batch split; `p` the sizes.
+fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let (in_sample, out_sample) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow);
+    let tiles = p.tiles();
+    // Every element is written by the output transform.
+    let mut y = crate::tensor::pool::uninit_vec::<T>(g.batch * out_sample);
+    for_batch_ranges(g, &mut y, out_sample, |n0, ys, threads| {
+        let samples = ys.len() / out_sample;
+        let per_chunk = p.chunk_samples::<T>(samples);
+        let full = (
+            Points::new(p.ci, per_chunk * tiles),
+            Points::new(p.co, per_chunk * tiles),
+        );
+        let mut v = Scratch::<T>::uninit(full.0.len());
+        let mut m = Scratch::<T>::uninit(full.1.len());
+        for s0 in (0..samples).step_by(per_chunk) {
+            let ns = per_chunk.min(samples - s0);
+            let (vat, mat) = (Points::new(p.ci, ns * tiles), Points::new(p.co, ns * tiles));
+            for s in 0..ns {
+                let xn = &x[(n0 + s0 + s) * in_sample..][..in_sample];
+                input_transform(p, xn, &mut v, vat.sample(s, tiles));
+            }
+            for xi in 0..POINTS {
+                matmul(
+                    p.co,
+                    ns * tiles,
+                    p.ci,
+                    u,
+                    rows(xi * p.co * p.ci, p.ci),
+                    &v,
+                    vat.matrix(xi),
+                    &mut m,
+                    mat.matrix(xi),
+                    false,
+                    threads,
+                );
+            }
+            for s in 0..ns {
+                let yn = &mut ys[(s0 + s) * out_sample..][..out_sample];
+                output_transform(p, &m, mat.sample(s, tiles), yn, bias);
+            }
+        }
+    });
+    y
+}
+
+/// Forward: y (batch, c_out, oh, ow) = conv(x, w) + bias; w (c_out, c_in, 3, 3).
+pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let u = transform_weights(g.c_out, g.c_in, |o, i| {
+        std::array::from_fn(|k| w[(o * g.c_in + i) * 9 + k])
+    });
+    convolve(g, &Plan::new(g), &u, x, bias)
+}
+
+/// Input gradient: the correlation of gy with the kernel flipped in space and
+/// transposed in channels, padded by 2 - p, whose output is the input plane.
+pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
+    let flipped = ConvGeom {
+        c_in: g.c_out,
+        c_out: g.c_in,
+        input: g.output,
+        output: g.input,
+        pad: [0, 2 - g.pad[1], 2 - g.pad[2]],
+        ..g.clone()
+    };
+    let u = transform_weights(g.c_in, g.c_out, |i, o| {
+        std::array::from_fn(|k| w[(o * g.c_in + i) * 9 + 8 - k])
+    });
+    convolve(&flipped, &Plan::new(&flipped), &u, gy, None)
+}
+
+/// Weight gradient: dU[xi] = sum over tiles of Gy[xi] V[xi]^T, then
+/// gw = G^T dU G. Each batch range sums into its own dU.
+pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
+    let p = Plan::new(g);
+    let (in_sample, out_sample, tiles) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow, p.tiles());
+    let partial = |range: std::ops::Range<usize>, threads: usize| {
+        let mut du = vec![T::zero(); POINTS * p.co * p.ci];
+        let per_chunk = p.chunk_samples::<T>(range.len());
+        let full = (
+            Points::new(p.ci, per_chunk * tiles),
+            Points::new(p.co, per_chunk * tiles),
+        );
+        let mut v = Scratch::<T>::uninit(full.0.len());
+        let mut gt = Scratch::<T>::uninit(full.1.len());
+        for s0 in range.clone().step_by(per_chunk) {
+            let ns = per_chunk.min(range.end - s0);
+            let (vat, gat) = (Points::new(p.ci, ns * tiles), Points::new(p.co, ns * tiles));
+            for s in 0..ns {
+                let n = s0 + s;
+                let (xn, gyn) = (
+                    &x[n * in_sample..][..in_sample],
+                    &gy[n * out_sample..][..out_sample],
+                );
+                input_transform(&p, xn, &mut v, vat.sample(s, tiles));
+                grad_transform(&p, gyn, &mut gt, gat.sample(s, tiles));
+            }
+            for xi in 0..POINTS {
+                // V[xi]^T: (tiles x ci).
+                let vt = MatRef {
+                    off: xi * vat.point,
+                    rs: 1,
+                    cs: vat.row as isize,
+                };
+                matmul(
+                    p.co,
+                    p.ci,
+                    ns * tiles,
+                    &gt,
+                    gat.matrix(xi),
+                    &v,
+                    vt,
+                    &mut du,
+                    rows(xi * p.co * p.ci, p.ci),
+                    true,
+                    threads,
+                );
+            }
+        }
+        du
+    };
+    let (per_task, threads) = split_batch(g);
+    let du = if per_task >= g.batch {
+        partial(0..g.batch, threads)
+    } else {
+        let parts: Vec<Vec<T>> = parallel::install(|| {
+            (0..g.batch.div_ceil(per_task))
+                .into_par_iter()
+                .map(|t| partial(t * per_task..((t + 1) * per_task).min(g.batch), 1))
+                .collect()
+        });
+        let mut parts = parts.into_iter();
+        let mut du = parts
+            .next()
+            .unwrap_or_else(|| vec![T::zero(); POINTS * p.co * p.ci]);
+        for part in parts {
+            for (a, b) in du.iter_mut().zip(part) {
+                *a += b;
+            }
+        }
+        du
+    };
+    // gw[o][i] = G^T dU[o][i] G, with G^T (3x4) = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
+    let h = T::c(0.5);
+    let gt4 = |a: T, b: T, c: T, d: T| [a + h * (b + c), h * (b - c), h * (b + c) + d];
+    let mut gw = vec![T::zero(); p.co * p.ci * 9];
+    for o in 0..p.co {
+        for i in 0..p.ci {
+            let d = |xi: usize| du[(xi * p.co + o) * p.ci + i];
+            // Down the columns: t[a][j] for each of the 4 columns j.
+            let cols: [[T; 3]; 4] =
+                std::array::from_fn(|j| gt4(d(j), d(4 + j), d(8 + j), d(12 + j)));
+            for a in 0..3 {
+                let row = gt4(cols[0][a], cols[1][a], cols[2][a], cols[3][a]);
+                gw[(o * p.ci + i) * 9 + a * 3..][..3].copy_from_slice(&row);
+            }
+        }
+    }
+    gw
+}
