@@ -237,6 +237,16 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
 #[inline(always)]
 pub(super) unsafe fn copy_few<T: Copy>(dst: *mut T, src: *const T, n: usize) {
     if n < 8 {
+        if n >= 4 {
+            // Two 4-value blocks, the second overlapping the first.
+            let block = |i: usize| {
+                (dst.add(i) as *mut [T; 4])
+                    .write_unaligned((src.add(i) as *const [T; 4]).read_unaligned())
+            };
+            block(0);
+            block(n - 4);
+            return;
+        }
         for j in 0..n {
             // volatile: a loop here would also become a memcpy call
             std::ptr::write_volatile(dst.add(j), *src.add(j));

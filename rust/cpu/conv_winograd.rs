@@ -36,8 +36,12 @@ const POINTS: usize = 16;
 /// over im2col; such layers (e.g. an RGB first layer) keep the im2col path.
 const MIN_CHANNELS: usize = 8;
 
-/// Bytes of V + M per chunk of samples: about half of a 512 KiB L2.
-const CHUNK_BYTES: usize = 1 << 18;
+/// Bytes of V + M per chunk of samples (the L2 holds 512 KiB), and the
+/// fewest tiles per chunk. Measured on 8x8 to 32x32 planes: chunk size moved
+/// the 16x16 and 32x32 layers by < 3%; 8x8 ones ran 10% faster with >= 96
+/// tiles than with one sample (16 tiles) per chunk.
+const CHUNK_BYTES: usize = 1 << 19;
+const MIN_TILES: usize = 96;
 
 /// Whether the Winograd kernels handle this geometry.
 pub fn applies(g: &ConvGeom) -> bool {
@@ -89,10 +93,13 @@ impl Plan {
     fn tiles(&self) -> usize {
         self.th * self.tw
     }
-    /// Samples per chunk, so that V and M fit in `CHUNK_BYTES`.
+    /// Samples per chunk: V and M within `CHUNK_BYTES`, but at least
+    /// `MIN_TILES` tiles, the GEMMs' n (8x8 planes have only 16 tiles).
     fn chunk_samples<T>(&self, samples: usize) -> usize {
         let per_sample = POINTS * (self.ci + self.co) * self.tiles() * std::mem::size_of::<T>();
-        (CHUNK_BYTES / per_sample.max(1)).clamp(1, samples.max(1))
+        let by_bytes = CHUNK_BYTES / per_sample.max(1);
+        let by_tiles = MIN_TILES.div_ceil(self.tiles().max(1));
+        by_bytes.max(by_tiles).clamp(1, samples.max(1))
     }
 }
 
@@ -190,19 +197,6 @@ fn load<T: Float>(s: &[T], i: usize) -> Block<T> {
     b
 }
 
-/// The first `n` (<= 8) values at `s[i..]`, the rest zero: the last block of a
-/// buffer whose length is not a multiple of 8.
-#[inline(always)]
-fn load_partial<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
-    if n == LANES {
-        return load(s, i);
-    }
-    let mut b = [T::zero(); LANES];
-    // SAFETY: the slice bounds check covers the n values read.
-    unsafe { copy_few(b.as_mut_ptr(), s[i..i + n].as_ptr(), n) };
-    b
-}
-
 /// Store the first `n` (<= 8) values of `b` at `s[i..]`.
 #[inline(always)]
 fn store<T: Float>(s: &mut [T], i: usize, b: &Block<T>, n: usize) {
@@ -280,16 +274,15 @@ fn output_1d<T: Float>(m: [Block<T>; 4]) -> [Block<T>; 2] {
     ]
 }
 
-/// A^T down one column k of the tiles' 4x4 products: the blocks at
-/// `m[base + i * step..]` for rows i = 0..4, `n` tiles valid.
+/// Four disjoint `len`-value slices of `v` starting at `first + i * gap`.
 #[inline(always)]
-fn output_column<T: Float>(m: &[T], base: usize, step: usize, n: usize) -> [Block<T>; 2] {
-    output_1d([
-        load_partial(m, base, n),
-        load_partial(m, base + step, n),
-        load_partial(m, base + 2 * step, n),
-        load_partial(m, base + 3 * step, n),
-    ])
+fn four_mut<T>(v: &mut [T], first: usize, gap: usize, len: usize) -> [&mut [T]; 4] {
+    assert!(len <= gap, "four_mut: slices overlap");
+    let (_, rest) = v.split_at_mut(first);
+    let (a, rest) = rest.split_at_mut(gap);
+    let (b, rest) = rest.split_at_mut(gap);
+    let (c, d) = rest.split_at_mut(gap);
+    [&mut a[..len], &mut b[..len], &mut c[..len], &mut d[..len]]
 }
 
 /// Tile columns rounded up to whole blocks.
@@ -341,22 +334,21 @@ fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
                 }
             }
         }
-        // B^T down the columns, one output point at a time (writing all 16
-        // points' streams together spilled registers):
-        // (d0 - d2, d1 + d2, d2 - d1, d1 - d3) from rows 2t + (a, b).
-        for (i, (ra, rb)) in [(0, 2), (1, 2), (2, 1), (1, 3)].into_iter().enumerate() {
-            for k in 0..4 {
-                let dst = &mut v[(i * 4 + k) * at.point + c * at.row + at.first..][..p.th * tw];
-                for t in 0..p.th {
-                    let (a, b) = (((2 * t + ra) * 4 + k) * tw8, ((2 * t + rb) * 4 + k) * tw8);
-                    for j in (0..tw).step_by(LANES) {
-                        let (x, y) = (load(&rows, a + j), load(&rows, b + j));
-                        let out = if i == 1 {
-                            map2(x, y, |x, y| x + y)
-                        } else {
-                            map2(x, y, |x, y| x - y)
-                        };
-                        store(dst, t * tw + j, &out, LANES.min(tw - j));
+        // B^T down the columns: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) of rows
+        // 2t..2t+3, into the 4 points (i, k) of one column k at a time (all
+        // 16 streams at once spilled registers).
+        for k in 0..4 {
+            let first = k * at.point + c * at.row + at.first;
+            let mut out = four_mut(v, first, 4 * at.point, p.th * tw);
+            for t in 0..p.th {
+                let d: [&[T]; 4] =
+                    std::array::from_fn(|r| &rows[((2 * t + r) * 4 + k) * tw8..][..tw8]);
+                for j in (0..tw).step_by(LANES) {
+                    let n = LANES.min(tw - j);
+                    let blocks =
+                        input_1d([load(d[0], j), load(d[1], j), load(d[2], j), load(d[3], j)]);
+                    for (o, b) in out.iter_mut().zip(&blocks) {
+                        store(o, t * tw + j, b, n);
                     }
                 }
             }
@@ -372,21 +364,36 @@ crate::multiversion! {
 
 #[inline(always)]
 fn output_transform_impl<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>) {
-    let (tw, tw8) = (p.tw, padded_tiles(p.tw));
+    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), p.tiles());
+    // A^T down the columns of every tile: [k][r][tile], padded so whole
+    // blocks can be read at any tile.
+    let stride = padded_tiles(tiles) + LANES;
+    let mut cols = vec![T::zero(); 8 * stride];
     // The two output lines of a tile row, interleaved from the tiles' columns.
     let mut lines = vec![T::zero(); 2 * 2 * tw8];
     for c in 0..p.co {
         let b = bias.map_or(T::zero(), |b| b[c]);
+        // Tiles are independent here, so whole blocks run across tile rows.
+        // M's point blocks are SKEW values apart, so reading up to a whole
+        // block past a channel's tiles stays inside `m`.
+        for k in 0..4 {
+            let first = k * at.point + c * at.row + at.first;
+            let src = |i: usize| &m[first + 4 * i * at.point..][..padded_tiles(tiles)];
+            let (m0, m1, m2, m3) = (src(0), src(1), src(2), src(3));
+            let (top, bottom) = cols[2 * k * stride..][..2 * stride].split_at_mut(stride);
+            for f in (0..tiles).step_by(LANES) {
+                let [t0, t1] = output_1d([load(m0, f), load(m1, f), load(m2, f), load(m3, f)]);
+                store(top, f, &t0, LANES);
+                store(bottom, f, &t1, LANES);
+            }
+        }
         let plane = &mut y[c * p.oh * p.ow..][..p.oh * p.ow];
         for t in 0..p.th {
             for j in (0..tw).step_by(LANES) {
-                let n = LANES.min(tw - j);
-                // A^T down the columns, then along the rows.
-                let (base, step) = (c * at.row + at.first + t * tw + j, at.point);
-                let col = |k: usize| output_column(m, base + k * step, 4 * step, n);
-                let cols = [col(0), col(1), col(2), col(3)];
+                // A^T along the rows, interleaved into the output lines.
                 for r in 0..2 {
-                    let [even, odd] = output_1d([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
+                    let at_k = |k: usize| load(&cols, (2 * k + r) * stride + t * tw + j);
+                    let [even, odd] = output_1d([at_k(0), at_k(1), at_k(2), at_k(3)]);
                     let line = &mut lines[r * 2 * tw8 + 2 * j..][..2 * LANES];
                     for l in 0..LANES {
                         line[2 * l] = even[l] + b;
