@@ -274,6 +274,34 @@ fn output_1d<T: Float>(m: [Block<T>; 4]) -> [Block<T>; 2] {
     ]
 }
 
+/// Row transforms of a plane, laid out [k][row parity][row / 2][tile] so
+/// that the rows the column transform pairs up (2t + r for t = 0, 1, ...) form
+/// one run per (k, r), offset t * tw: that step then goes over all tiles in
+/// whole blocks, also when a tile row is shorter than a block (8x8 planes).
+/// Each (k, parity) region has a block of slack: a row's last block may spill
+/// up to 7 values into the next row of the region, which is written later,
+/// or into the slack.
+struct RowTransforms {
+    region: usize,
+    tw: usize,
+}
+
+impl RowTransforms {
+    fn new(rows: usize, tw: usize) -> Self {
+        RowTransforms {
+            region: rows.div_ceil(2) * tw + LANES,
+            tw,
+        }
+    }
+    fn len(&self) -> usize {
+        8 * self.region
+    }
+    /// Start of row `q`'s transform component `k`.
+    fn row(&self, k: usize, q: usize) -> usize {
+        (k * 2 + q % 2) * self.region + q / 2 * self.tw
+    }
+}
+
 /// Four disjoint `len`-value slices of `v` starting at `first + i * gap`.
 #[inline(always)]
 fn four_mut<T>(v: &mut [T], first: usize, gap: usize, len: usize) -> [&mut [T]; 4] {
@@ -307,8 +335,9 @@ fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
     let first_row = p.ph.min(rows_read);
     let last_row = (p.ih + p.ph).min(rows_read);
     let n = p.iw.min(2 * tw + 2 - p.pw);
-    // Row transforms of the padded rows: [row][k][tile].
-    let mut rows = vec![T::zero(); rows_read * 4 * tw8];
+    let layout = RowTransforms::new(rows_read, tw);
+    let mut rows = vec![T::zero(); layout.len()];
+    let tiles = p.tiles();
     for c in 0..p.ci {
         let plane = &x[c * p.ih * p.iw..][..p.ih * p.iw];
         // All rows are copied before any is read back: reading a row right
@@ -321,35 +350,29 @@ fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
             // SAFETY: both slices hold n values.
             unsafe { copy_few(dst.as_mut_ptr(), src.as_ptr(), n) };
         }
+        // B^T along each row.
         for q in 0..rows_read {
-            let (row, h) = (
-                &padded[q * width..][..width],
-                &mut rows[q * 4 * tw8..][..4 * tw8],
-            );
-            for j in (0..tw8).step_by(LANES) {
+            let row = &padded[q * width..][..width];
+            for j in (0..tw).step_by(LANES) {
                 let (e0, o0) = deinterleave(row, j);
                 let (e1, o1) = deinterleave(row, j + 1);
                 for (k, b) in input_1d([e0, o0, e1, o1]).iter().enumerate() {
-                    store(h, k * tw8 + j, b, LANES);
+                    store(&mut rows, layout.row(k, q) + j, b, LANES);
                 }
             }
         }
         // B^T down the columns: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) of rows
-        // 2t..2t+3, into the 4 points (i, k) of one column k at a time (all
-        // 16 streams at once spilled registers).
+        // 2t..2t+3, over all tiles at once, into the 4 points (i, k) of one
+        // column k at a time (all 16 streams at once spilled registers).
         for k in 0..4 {
             let first = k * at.point + c * at.row + at.first;
-            let mut out = four_mut(v, first, 4 * at.point, p.th * tw);
-            for t in 0..p.th {
-                let d: [&[T]; 4] =
-                    std::array::from_fn(|r| &rows[((2 * t + r) * 4 + k) * tw8..][..tw8]);
-                for j in (0..tw).step_by(LANES) {
-                    let n = LANES.min(tw - j);
-                    let blocks =
-                        input_1d([load(d[0], j), load(d[1], j), load(d[2], j), load(d[3], j)]);
-                    for (o, b) in out.iter_mut().zip(&blocks) {
-                        store(o, t * tw + j, b, n);
-                    }
+            let mut out = four_mut(v, first, 4 * at.point, tiles);
+            let src = |r: usize| &rows[layout.row(k, r)..][..padded_tiles(tiles)];
+            let d = [src(0), src(1), src(2), src(3)];
+            for f in (0..tiles).step_by(LANES) {
+                let blocks = input_1d([load(d[0], f), load(d[1], f), load(d[2], f), load(d[3], f)]);
+                for (o, b) in out.iter_mut().zip(&blocks) {
+                    store(o, f, b, LANES.min(tiles - f));
                 }
             }
         }
@@ -423,39 +446,40 @@ crate::multiversion! {
 
 #[inline(always)]
 fn grad_transform_impl<T: Float>(p: &Plan, gy: &[T], out: &mut [T], at: Points) {
-    let (tw, tw8) = (p.tw, padded_tiles(p.tw));
-    // The tile row's two gradient lines, zero-padded to whole blocks.
-    let mut lines = vec![T::zero(); 2 * 2 * tw8];
+    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), p.tiles());
+    // One gradient row, zero past the output edge (stays so from the
+    // allocation; only a missing last row of an odd height is zero-filled).
+    let mut line = vec![T::zero(); 2 * tw8 + 2 * LANES];
+    let layout = RowTransforms::new(2 * p.th, tw);
+    let mut rows = vec![T::zero(); layout.len()];
     for c in 0..p.co {
         let plane = &gy[c * p.oh * p.ow..][..p.oh * p.ow];
-        for t in 0..p.th {
-            for r in 0..2 {
-                let line = &mut lines[r * 2 * tw8..][..2 * tw8];
-                let yr = 2 * t + r;
-                if yr < p.oh {
-                    // line[ow..] stays zero from the allocation.
-                    let src = &plane[yr * p.ow..][..p.ow];
-                    // SAFETY: both spans hold ow <= 2 tw8 values.
-                    unsafe { copy_few(line[..p.ow].as_mut_ptr(), src.as_ptr(), p.ow) };
-                } else {
-                    line.fill(T::zero());
-                }
+        // A along each row: (g0, g0 + g1, g0 - g1, -g1).
+        for yr in 0..2 * p.th {
+            if yr < p.oh {
+                let src = &plane[yr * p.ow..][..p.ow];
+                // SAFETY: both spans hold ow <= 2 tw8 values.
+                unsafe { copy_few(line[..p.ow].as_mut_ptr(), src.as_ptr(), p.ow) };
+            } else {
+                line.fill(T::zero());
             }
             for j in (0..tw).step_by(LANES) {
-                let n = LANES.min(tw - j);
-                // A along each line, then down the two lines.
-                let (e0, o0) = deinterleave(&lines[..2 * tw8], j);
-                let (e1, o1) = deinterleave(&lines[2 * tw8..], j);
-                let (top, bottom) = (grad_1d(e0, o0), grad_1d(e1, o1));
-                for k in 0..4 {
-                    for (i, b) in grad_1d(top[k], bottom[k]).iter().enumerate() {
-                        store(
-                            out,
-                            (i * 4 + k) * at.point + c * at.row + at.first + t * tw + j,
-                            b,
-                            n,
-                        );
-                    }
+                let (e, o) = deinterleave(&line, j);
+                for (k, b) in grad_1d(e, o).iter().enumerate() {
+                    store(&mut rows, layout.row(k, yr) + j, b, LANES);
+                }
+            }
+        }
+        // A down the two rows of every tile, one column k at a time.
+        for k in 0..4 {
+            let first = k * at.point + c * at.row + at.first;
+            let mut dst = four_mut(out, first, 4 * at.point, tiles);
+            let src = |r: usize| &rows[layout.row(k, r)..][..padded_tiles(tiles)];
+            let (g0, g1) = (src(0), src(1));
+            for f in (0..tiles).step_by(LANES) {
+                let blocks = grad_1d(load(g0, f), load(g1, f));
+                for (o, b) in dst.iter_mut().zip(&blocks) {
+                    store(o, f, b, LANES.min(tiles - f));
                 }
             }
         }
