@@ -15,6 +15,7 @@ import rustdl.nn.functional as F
 CASES = {
     # name: (conv fn, input shape, weight shape, kwargs)
     "conv2d_n64_32to64_16x16_k3": (F.conv2d, (64, 32, 16, 16), (64, 32, 3, 3), {"padding": 1}),
+    "conv2d_n32_64to128_8x8_k3": (F.conv2d, (32, 64, 8, 8), (128, 64, 3, 3), {"padding": 1}),
     "conv2d_first_n64_3to32_32x32_k3": (F.conv2d, (64, 3, 32, 32), (32, 3, 3, 3), {"padding": 1}),
     "conv1d_n32_16to32_l256_k5": (F.conv1d, (32, 16, 256), (32, 16, 5), {}),
     "conv3d_n8_4to8_16c_k3": (F.conv3d, (8, 4, 16, 16, 16), (8, 4, 3, 3, 3), {"padding": 1}),
