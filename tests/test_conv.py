@@ -188,6 +188,33 @@ def test_gradcheck(fn, xs, ws, kw):
     assert gradcheck(lambda x, w, b: fn(x, w, b, **kw), (x, w, b))
 
 
+@pytest.mark.parametrize(
+    "xs,ws,kw",
+    [
+        ((2, 3, 9, 37), (4, 3, 3, 3), {"stride": 2, "padding": 1}),  # strided lines of 19
+        ((1, 4, 16, 16), (5, 4, 3, 3), {"stride": 2, "padding": 1}),
+        ((2, 2, 7, 18), (3, 2, 3, 2), {"stride": 2}),
+        ((2, 8, 11, 21), (9, 8, 3, 3), {"padding": 1}),  # Winograd
+        ((3, 16, 8, 8), (8, 16, 3, 3), {"padding": 2}),
+    ],
+)
+def test_float32_kernels_match_float64(xs, ws, kw):
+    # f32 runs AVX2 shuffles (strided im2col/col2im, Winograd transforms) that
+    # f64 does not; the f64 path is checked against direct loops elsewhere.
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    results = []
+    for dtype in (np.float64, np.float32):
+        xt, wt = tensor(x.astype(dtype), requires_grad=True), tensor(w.astype(dtype), requires_grad=True)
+        y = F.conv2d(xt, wt, **kw)
+        gy = tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)).astype(dtype))
+        y.backward(gy)
+        results.append([t.detach().numpy().astype(np.float64) for t in (y, xt.grad, wt.grad)])
+    for a64, a32 in zip(*results):
+        scale = np.abs(a64).max()
+        np.testing.assert_allclose(a32, a64, rtol=0, atol=1e-5 * scale)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_thread_counts_agree(threads):
     # Large enough that the batch is split across threads (and small batch: GEMM threads).

@@ -16,6 +16,7 @@
 use super::conv_depthwise as depthwise;
 use super::conv_winograd as winograd;
 use super::gemm::MatRef;
+use super::lanes::copy_few;
 use crate::parallel;
 use crate::tensor::dtype::Float;
 use rayon::prelude::*;
@@ -226,44 +227,6 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
             }
         },
     );
-}
-
-/// Copy `n` values of a short line (often 8-32) in fixed 8-value blocks, the
-/// last one overlapping: register moves, where a plain loop or
-/// `copy_from_slice` compiles to a `memmove` call per line (4% of a VGG step).
-///
-/// # Safety
-/// `src` and `dst` are valid for `n` values and do not overlap.
-#[inline(always)]
-pub(super) unsafe fn copy_few<T: Copy>(dst: *mut T, src: *const T, n: usize) {
-    if n < 8 {
-        if n >= 4 {
-            // Two 4-value blocks, the second overlapping the first.
-            let block = |i: usize| {
-                (dst.add(i) as *mut [T; 4])
-                    .write_unaligned((src.add(i) as *const [T; 4]).read_unaligned())
-            };
-            block(0);
-            block(n - 4);
-            return;
-        }
-        for j in 0..n {
-            // volatile: a loop here would also become a memcpy call
-            std::ptr::write_volatile(dst.add(j), *src.add(j));
-        }
-        return;
-    }
-    let block = |i: usize| {
-        (dst.add(i) as *mut [T; 8]).write_unaligned((src.add(i) as *const [T; 8]).read_unaligned())
-    };
-    let mut i = 0;
-    while i + 8 <= n {
-        block(i);
-        i += 8;
-    }
-    if i < n {
-        block(n - 8);
-    }
 }
 
 /// Zero `n` values: usually the one or two padding columns of a line, for
@@ -785,6 +748,9 @@ mod tests {
                 c_out: 4,
                 ..geom([3, 5, 6], [2, 3, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], 4)
             },
+            // Stride 2 over 19- and 8-value lines.
+            geom([1, 5, 37], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1, 1, 1], 1),
+            geom([1, 4, 16], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1, 1, 1], 1),
             // 800 column rows x 21-wide lines: several line tiles per plane.
             ConvGeom {
                 c_in: 32,

@@ -22,8 +22,9 @@
 //! Tiles are processed a few samples at a time so that V and M (16 x
 //! channels x tiles each) stay in L2 between the transforms and the GEMMs.
 
-use super::conv::{copy_few, for_batch_ranges, matmul, rows, split_batch, ConvGeom};
+use super::conv::{for_batch_ranges, matmul, rows, split_batch, ConvGeom};
 use super::gemm::MatRef;
+use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved, Block, LANES};
 use crate::parallel;
 use crate::tensor::dtype::Float;
 use crate::tensor::pool::Scratch;
@@ -170,79 +171,9 @@ fn transform_weights<T: Float>(
     u
 }
 
-/// Tiles handled together: the transforms work on blocks of 8 adjacent tiles
-/// of a tile row as fixed-size arrays, which compile to whole SIMD vectors.
-/// (Tile rows are short, 4-16 tiles; loops over them ran scalar.)
-const LANES: usize = 8;
-
-/// One value per tile of a block.
-type Block<T> = [T; LANES];
-
-#[inline(always)]
-fn map2<T: Float>(a: Block<T>, b: Block<T>, f: impl Fn(T, T) -> T) -> Block<T> {
-    // Plain loops rather than `array::from_fn`, which did not inline into
-    // the AVX2 copies of the transforms.
-    let mut r = a;
-    for l in 0..LANES {
-        r[l] = f(a[l], b[l]);
-    }
-    r
-}
-
-/// The block at `s[i..i + 8]`.
-#[inline(always)]
-fn load<T: Float>(s: &[T], i: usize) -> Block<T> {
-    let mut b = [T::zero(); LANES];
-    b.copy_from_slice(&s[i..i + LANES]);
-    b
-}
-
-/// Store the first `n` (<= 8) values of `b` at `s[i..]`.
-#[inline(always)]
-fn store<T: Float>(s: &mut [T], i: usize, b: &Block<T>, n: usize) {
-    if n == LANES {
-        s[i..i + LANES].copy_from_slice(b);
-    } else {
-        // SAFETY: the slice bounds check covers the n values written.
-        unsafe { copy_few(s[i..i + n].as_mut_ptr(), b.as_ptr(), n) };
-    }
-}
-
-/// Even and odd values of `s[2i..2i + 16]`: the first and second of each pair.
-#[inline(always)]
-fn deinterleave<T: Float>(s: &[T], i: usize) -> (Block<T>, Block<T>) {
-    let pairs = &s[2 * i..2 * i + 2 * LANES];
-    let (mut even, mut odd) = ([T::zero(); LANES], [T::zero(); LANES]);
-    #[cfg(target_arch = "x86_64")]
-    if std::mem::size_of::<T>() == 4 && std::arch::is_x86_feature_detected!("avx2") {
-        // Two shuffles and two lane permutes; LLVM turned the plain loop
-        // below into 16 scalar moves.
-        use std::arch::x86_64::*;
-        // SAFETY: the only 4-byte Float is f32; `pairs` holds 16 values and
-        // each array 8; AVX2 is present (the inlined intrinsics need it).
-        unsafe {
-            let p = pairs.as_ptr() as *const f32;
-            let (a, b) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(LANES)));
-            let order =
-                |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
-            _mm256_storeu_ps(
-                even.as_mut_ptr() as *mut f32,
-                order(_mm256_shuffle_ps(a, b, 0x88)),
-            );
-            _mm256_storeu_ps(
-                odd.as_mut_ptr() as *mut f32,
-                order(_mm256_shuffle_ps(a, b, 0xDD)),
-            );
-        }
-        return (even, odd);
-    }
-    for l in 0..LANES {
-        even[l] = pairs[2 * l];
-        odd[l] = pairs[2 * l + 1];
-    }
-    (even, odd)
-}
-
+/// Tiles handled together: the transforms work on blocks of 8 adjacent
+/// tiles as fixed-size arrays (`lanes::Block`), which compile to whole SIMD
+/// vectors. (Tile rows are short, 4-16 tiles; loops over them ran scalar.)
 /// B^T applied to (d0, d1, d2, d3): (d0 - d2, d1 + d2, d2 - d1, d1 - d3).
 #[inline(always)]
 fn input_1d<T: Float>(d: [Block<T>; 4]) -> [Block<T>; 4] {
@@ -417,11 +348,8 @@ fn output_transform_impl<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], b
                 for r in 0..2 {
                     let at_k = |k: usize| load(&cols, (2 * k + r) * stride + t * tw + j);
                     let [even, odd] = output_1d([at_k(0), at_k(1), at_k(2), at_k(3)]);
-                    let line = &mut lines[r * 2 * tw8 + 2 * j..][..2 * LANES];
-                    for l in 0..LANES {
-                        line[2 * l] = even[l] + b;
-                        line[2 * l + 1] = odd[l] + b;
-                    }
+                    let (even, odd) = (even.map(|v| v + b), odd.map(|v| v + b));
+                    store_interleaved(&mut lines, r * 2 * tw8 + 2 * j, &even, &odd);
                 }
             }
             for r in 0..2.min(p.oh - 2 * t) {
