@@ -781,6 +781,8 @@ mod tests {
                 output: [1, 5, 4],
                 ..wide([1, 7, 7], [0, 1, 1], 2, 16, 16)
             },
+            // A plane too large for one chunk: bands of tile rows.
+            wide([1, 39, 41], [0, 1, 1], 1, 16, 16),
         ]
     }
 

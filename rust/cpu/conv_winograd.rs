@@ -96,13 +96,53 @@ impl Plan {
     fn tiles(&self) -> usize {
         self.th * self.tw
     }
-    /// Samples per chunk: V and M within `CHUNK_BYTES`, but at least
-    /// `MIN_TILES` tiles, the GEMMs' n (8x8 planes have only 16 tiles).
-    fn chunk_samples<T>(&self, samples: usize) -> usize {
-        let per_sample = POINTS * (self.ci + self.co) * self.tiles() * std::mem::size_of::<T>();
-        let by_bytes = CHUNK_BYTES / per_sample.max(1);
-        let by_tiles = MIN_TILES.div_ceil(self.tiles().max(1));
-        by_bytes.max(by_tiles).clamp(1, samples.max(1))
+    /// How `samples` samples are cut into chunks: V and M within
+    /// `CHUNK_BYTES`, but at least `MIN_TILES` tiles (the GEMMs' n; 8x8 planes
+    /// have only 16 tiles). Small planes go several samples per chunk, large
+    /// ones (a 224x224 plane's V and M are tens of MiB) a band of tile rows.
+    fn chunks<T>(&self, samples: usize) -> Vec<Chunk> {
+        let row_bytes = POINTS * (self.ci + self.co) * self.tw * std::mem::size_of::<T>();
+        let per_sample = (row_bytes * self.th).max(1);
+        if per_sample <= CHUNK_BYTES {
+            let by_tiles = MIN_TILES.div_ceil(self.tiles().max(1));
+            let per_chunk = (CHUNK_BYTES / per_sample)
+                .max(by_tiles)
+                .clamp(1, samples.max(1));
+            return (0..samples)
+                .step_by(per_chunk)
+                .map(|first| Chunk {
+                    first,
+                    samples: per_chunk.min(samples - first),
+                    rows: 0..self.th,
+                })
+                .collect();
+        }
+        let band = (CHUNK_BYTES / row_bytes.max(1))
+            .max(MIN_TILES.div_ceil(self.tw.max(1)))
+            .clamp(1, self.th);
+        (0..samples)
+            .flat_map(|first| {
+                (0..self.th).step_by(band).map(move |lo| Chunk {
+                    first,
+                    samples: 1,
+                    rows: lo..(lo + band).min(self.th),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A piece of work: tile rows `rows` of samples `first..first + samples`.
+struct Chunk {
+    first: usize,
+    samples: usize,
+    rows: std::ops::Range<usize>,
+}
+
+impl Chunk {
+    /// Tiles per sample in this chunk.
+    fn tiles(&self, tw: usize) -> usize {
+        self.rows.len() * tw
     }
 }
 
@@ -254,23 +294,31 @@ fn padded_tiles(tw: usize) -> usize {
 crate::multiversion! {
     /// V[xi][c][t0 + tile] = (B^T d B)[xi] for every input channel `c` of one
     /// sample `x` (ci x ih x iw) and every tile; `tc` is V's row length.
-    fn input_transform(p: &Plan, x: &[T], v: &mut [T], at: Points) => input_transform_impl
+    fn input_transform(p: &Plan, x: &[T], v: &mut [T], at: Points, rows: std::ops::Range<usize>) => input_transform_impl
 }
 
 #[inline(always)]
-fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
-    let (tw, tw8, rows_read) = (p.tw, padded_tiles(p.tw), 2 * p.th + 2);
+fn input_transform_impl<T: Float>(
+    p: &Plan,
+    x: &[T],
+    v: &mut [T],
+    at: Points,
+    tile_rows: std::ops::Range<usize>,
+) {
+    // Padded row q of this band is padded row 2 lo + q of the plane.
+    let (lo, nt) = (tile_rows.start, tile_rows.len());
+    let (tw, tw8, rows_read) = (p.tw, padded_tiles(p.tw), 2 * nt + 2);
     // The zero-padded rows the tiles read (tile j reads values 2j..2j+3 of
     // rows 2t..2t+3). Rows and columns outside the input stay zero from the
     // allocation: every channel copies the same span.
     let width = 2 * tw8 + 2 * LANES;
     let mut padded = vec![T::zero(); rows_read * width];
-    let first_row = p.ph.min(rows_read);
-    let last_row = (p.ih + p.ph).min(rows_read);
+    let first_row = p.ph.saturating_sub(2 * lo).min(rows_read);
+    let last_row = (p.ih + p.ph).saturating_sub(2 * lo).min(rows_read);
     let n = p.iw.min(2 * tw + 2 - p.pw);
     let layout = RowTransforms::new(rows_read, tw);
     let mut rows = vec![T::zero(); layout.len()];
-    let tiles = p.tiles();
+    let tiles = nt * tw;
     for c in 0..p.ci {
         let plane = &x[c * p.ih * p.iw..][..p.ih * p.iw];
         // All rows are copied before any is read back: reading a row right
@@ -278,7 +326,7 @@ fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
         for q in first_row..last_row {
             let (dst, src) = (
                 &mut padded[q * width + p.pw..][..n],
-                &plane[(q - p.ph) * p.iw..][..n],
+                &plane[(2 * lo + q - p.ph) * p.iw..][..n],
             );
             // SAFETY: both slices hold n values.
             unsafe { copy_few(dst.as_mut_ptr(), src.as_ptr(), n) };
@@ -315,12 +363,20 @@ fn input_transform_impl<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points) {
 crate::multiversion! {
     /// y[c] (oh x ow) = A^T M[xi][c][t0 + tile] A (+ bias[c]) for every output
     /// channel of one sample.
-    fn output_transform(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>) => output_transform_impl
+    fn output_transform(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>, rows: std::ops::Range<usize>) => output_transform_impl
 }
 
 #[inline(always)]
-fn output_transform_impl<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>) {
-    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), p.tiles());
+fn output_transform_impl<T: Float>(
+    p: &Plan,
+    m: &[T],
+    at: Points,
+    y: &mut [T],
+    bias: Option<&[T]>,
+    tile_rows: std::ops::Range<usize>,
+) {
+    let (lo, nt) = (tile_rows.start, tile_rows.len());
+    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), nt * p.tw);
     // A^T down the columns of every tile: [k][r][tile], padded so whole
     // blocks can be read at any tile.
     let stride = padded_tiles(tiles) + LANES;
@@ -344,7 +400,7 @@ fn output_transform_impl<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], b
             }
         }
         let plane = &mut y[c * p.oh * p.ow..][..p.oh * p.ow];
-        for t in 0..p.th {
+        for t in 0..nt {
             for j in (0..tw).step_by(LANES) {
                 // A^T along the rows, interleaved into the output lines.
                 for r in 0..2 {
@@ -354,8 +410,8 @@ fn output_transform_impl<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], b
                     store_interleaved(&mut lines, r * 2 * tw8 + 2 * j, &even, &odd);
                 }
             }
-            for r in 0..2.min(p.oh - 2 * t) {
-                let yr = 2 * t + r;
+            for r in 0..2.min(p.oh - 2 * (lo + t)) {
+                let yr = 2 * (lo + t) + r;
                 let (dst, src) = (
                     &mut plane[yr * p.ow..][..p.ow],
                     &lines[r * 2 * tw8..][..p.ow],
@@ -371,23 +427,30 @@ crate::multiversion! {
     /// Gy[xi][c][t0 + tile] = (A gy A^T)[xi] for every output channel of one
     /// sample's output gradient `gy` (co x oh x ow); positions past the
     /// output edge (odd sizes) count as zero.
-    fn grad_transform(p: &Plan, gy: &[T], out: &mut [T], at: Points) => grad_transform_impl
+    fn grad_transform(p: &Plan, gy: &[T], out: &mut [T], at: Points, rows: std::ops::Range<usize>) => grad_transform_impl
 }
 
 #[inline(always)]
-fn grad_transform_impl<T: Float>(p: &Plan, gy: &[T], out: &mut [T], at: Points) {
-    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), p.tiles());
+fn grad_transform_impl<T: Float>(
+    p: &Plan,
+    gy: &[T],
+    out: &mut [T],
+    at: Points,
+    tile_rows: std::ops::Range<usize>,
+) {
+    let (lo, nt) = (tile_rows.start, tile_rows.len());
+    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), nt * p.tw);
     // One gradient row, zero past the output edge (stays so from the
     // allocation; only a missing last row of an odd height is zero-filled).
     let mut line = vec![T::zero(); 2 * tw8 + 2 * LANES];
-    let layout = RowTransforms::new(2 * p.th, tw);
+    let layout = RowTransforms::new(2 * nt, tw);
     let mut rows = vec![T::zero(); layout.len()];
     for c in 0..p.co {
         let plane = &gy[c * p.oh * p.ow..][..p.oh * p.ow];
         // A along each row: (g0, g0 + g1, g0 - g1, -g1).
-        for yr in 0..2 * p.th {
-            if yr < p.oh {
-                let src = &plane[yr * p.ow..][..p.ow];
+        for yr in 0..2 * nt {
+            if 2 * lo + yr < p.oh {
+                let src = &plane[(2 * lo + yr) * p.ow..][..p.ow];
                 // SAFETY: both spans hold ow <= 2 tw8 values.
                 unsafe { copy_few(line[..p.ow].as_mut_ptr(), src.as_ptr(), p.ow) };
             } else {
@@ -420,29 +483,23 @@ fn grad_transform_impl<T: Float>(p: &Plan, gy: &[T], out: &mut [T], at: Points) 
 /// gradient share it. `g` gives the batch split; `p` the sizes.
 fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T]>) -> Vec<T> {
     let (in_sample, out_sample) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow);
-    let tiles = p.tiles();
     // Every element is written by the output transform.
     let mut y = crate::tensor::pool::uninit_vec::<T>(g.batch * out_sample);
     for_batch_ranges(g, &mut y, out_sample, |n0, ys, threads| {
-        let samples = ys.len() / out_sample;
-        let per_chunk = p.chunk_samples::<T>(samples);
-        let full = (
-            Points::new(p.ci, per_chunk * tiles),
-            Points::new(p.co, per_chunk * tiles),
-        );
-        let mut v = Scratch::<T>::uninit(full.0.len());
-        let mut m = Scratch::<T>::uninit(full.1.len());
-        for s0 in (0..samples).step_by(per_chunk) {
-            let ns = per_chunk.min(samples - s0);
-            let (vat, mat) = (Points::new(p.ci, ns * tiles), Points::new(p.co, ns * tiles));
-            for s in 0..ns {
-                let xn = &x[(n0 + s0 + s) * in_sample..][..in_sample];
-                input_transform(p, xn, &mut v, vat.sample(s, tiles));
+        let chunks = p.chunks::<T>(ys.len() / out_sample);
+        let (mut v, mut m) = chunk_buffers(p, &chunks);
+        for ch in &chunks {
+            let tiles = ch.tiles(p.tw);
+            let n = ch.samples * tiles;
+            let (vat, mat) = (Points::new(p.ci, n), Points::new(p.co, n));
+            for s in 0..ch.samples {
+                let xn = &x[(n0 + ch.first + s) * in_sample..][..in_sample];
+                input_transform(p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
             }
             for xi in 0..POINTS {
                 matmul(
                     p.co,
-                    ns * tiles,
+                    n,
                     p.ci,
                     u,
                     rows(xi * p.co * p.ci, p.ci),
@@ -454,13 +511,26 @@ fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T
                     threads,
                 );
             }
-            for s in 0..ns {
-                let yn = &mut ys[(s0 + s) * out_sample..][..out_sample];
-                output_transform(p, &m, mat.sample(s, tiles), yn, bias);
+            for s in 0..ch.samples {
+                let yn = &mut ys[(ch.first + s) * out_sample..][..out_sample];
+                output_transform(p, &m, mat.sample(s, tiles), yn, bias, ch.rows.clone());
             }
         }
     });
     y
+}
+
+/// Scratch for the largest chunk: (input side: ci channels, output side: co).
+fn chunk_buffers<T: Float>(p: &Plan, chunks: &[Chunk]) -> (Scratch<T>, Scratch<T>) {
+    let most = chunks
+        .iter()
+        .map(|c| c.samples * c.tiles(p.tw))
+        .max()
+        .unwrap_or(0);
+    (
+        Scratch::uninit(Points::new(p.ci, most).len()),
+        Scratch::uninit(Points::new(p.co, most).len()),
+    )
 }
 
 /// Forward: y (batch, c_out, oh, ow) = conv(x, w) + bias; w (c_out, c_in, 3, 3).
@@ -492,27 +562,23 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
 /// gw = G^T dU G. Each batch range sums into its own dU.
 pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let p = Plan::new(g);
-    let (in_sample, out_sample, tiles) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow, p.tiles());
+    let (in_sample, out_sample) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow);
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut du = vec![T::zero(); POINTS * p.co * p.ci];
-        let per_chunk = p.chunk_samples::<T>(range.len());
-        let full = (
-            Points::new(p.ci, per_chunk * tiles),
-            Points::new(p.co, per_chunk * tiles),
-        );
-        let mut v = Scratch::<T>::uninit(full.0.len());
-        let mut gt = Scratch::<T>::uninit(full.1.len());
-        for s0 in range.clone().step_by(per_chunk) {
-            let ns = per_chunk.min(range.end - s0);
-            let (vat, gat) = (Points::new(p.ci, ns * tiles), Points::new(p.co, ns * tiles));
-            for s in 0..ns {
-                let n = s0 + s;
+        let chunks = p.chunks::<T>(range.len());
+        let (mut v, mut gt) = chunk_buffers(&p, &chunks);
+        for ch in &chunks {
+            let tiles = ch.tiles(p.tw);
+            let n = ch.samples * tiles;
+            let (vat, gat) = (Points::new(p.ci, n), Points::new(p.co, n));
+            for s in 0..ch.samples {
+                let i = range.start + ch.first + s;
                 let (xn, gyn) = (
-                    &x[n * in_sample..][..in_sample],
-                    &gy[n * out_sample..][..out_sample],
+                    &x[i * in_sample..][..in_sample],
+                    &gy[i * out_sample..][..out_sample],
                 );
-                input_transform(&p, xn, &mut v, vat.sample(s, tiles));
-                grad_transform(&p, gyn, &mut gt, gat.sample(s, tiles));
+                input_transform(&p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
+                grad_transform(&p, gyn, &mut gt, gat.sample(s, tiles), ch.rows.clone());
             }
             for xi in 0..POINTS {
                 // V[xi]^T: (tiles x ci).
@@ -524,7 +590,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                 matmul(
                     p.co,
                     p.ci,
-                    ns * tiles,
+                    n,
                     &gt,
                     gat.matrix(xi),
                     &v,
@@ -576,4 +642,47 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
         }
     }
     gw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_planes_are_cut_into_bands_of_tile_rows() {
+        let g = ConvGeom {
+            batch: 2,
+            c_in: 16,
+            c_out: 16,
+            groups: 1,
+            input: [1, 39, 41],
+            output: [1, 39, 41],
+            kernel: [1, 3, 3],
+            stride: [1; 3],
+            pad: [0, 1, 1],
+            dilation: [1; 3],
+        };
+        let p = Plan::new(&g);
+        let chunks = p.chunks::<f64>(2);
+        assert!(chunks.len() > 2);
+        for s in 0..2 {
+            let rows: Vec<_> = chunks
+                .iter()
+                .filter(|c| c.first == s)
+                .map(|c| c.rows.clone())
+                .collect();
+            assert_eq!(rows.first().map(|r| r.start), Some(0));
+            assert_eq!(rows.last().map(|r| r.end), Some(p.th));
+            assert!(rows.windows(2).all(|w| w[0].end == w[1].start));
+        }
+        // Small planes: whole samples, several per chunk.
+        let small = Plan::new(&ConvGeom {
+            input: [1, 8, 8],
+            output: [1, 8, 8],
+            ..g
+        });
+        let chunks = small.chunks::<f32>(20);
+        assert!(chunks.iter().all(|c| c.rows == (0..small.th)));
+        assert_eq!(chunks.iter().map(|c| c.samples).sum::<usize>(), 20);
+    }
 }
