@@ -192,11 +192,13 @@ fn transform_weights<T: Float>(
     nr: usize,
     nc: usize,
     kernel: impl Fn(usize, usize) -> [T; 9],
-) -> Vec<T> {
+) -> Scratch<T> {
     let h = T::c(0.5);
     // G (4x3) applied to a 3-vector.
     let g3 = |a: T, b: T, c: T| [a, h * (a + b + c), h * (a - b + c), c];
-    let mut u = vec![T::zero(); POINTS * nr * nc];
+    // Every element is written below. (Scratch, not a fresh zeroed Vec: at
+    // 128 x 64 channels U is 512 KiB, a page fault per 4 KiB each call.)
+    let mut u = Scratch::<T>::uninit(POINTS * nr * nc);
     for r in 0..nr {
         for c in 0..nc {
             let k = kernel(r, c);
@@ -564,7 +566,8 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let p = Plan::new(g);
     let (in_sample, out_sample) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow);
     let partial = |range: std::ops::Range<usize>, threads: usize| {
-        let mut du = vec![T::zero(); POINTS * p.co * p.ci];
+        let mut du = Scratch::<T>::uninit(POINTS * p.co * p.ci);
+        du.fill(T::zero());
         let chunks = p.chunks::<T>(range.len());
         let (mut v, mut gt) = chunk_buffers(&p, &chunks);
         for ch in &chunks {
@@ -608,18 +611,20 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let du = if per_task >= g.batch {
         partial(0..g.batch, threads)
     } else {
-        let parts: Vec<Vec<T>> = parallel::install(|| {
+        let parts: Vec<Scratch<T>> = parallel::install(|| {
             (0..g.batch.div_ceil(per_task))
                 .into_par_iter()
                 .map(|t| partial(t * per_task..((t + 1) * per_task).min(g.batch), 1))
                 .collect()
         });
         let mut parts = parts.into_iter();
-        let mut du = parts
-            .next()
-            .unwrap_or_else(|| vec![T::zero(); POINTS * p.co * p.ci]);
+        let mut du = parts.next().unwrap_or_else(|| {
+            let mut zeros = Scratch::<T>::uninit(POINTS * p.co * p.ci);
+            zeros.fill(T::zero());
+            zeros
+        });
         for part in parts {
-            for (a, b) in du.iter_mut().zip(part) {
+            for (a, &b) in du.iter_mut().zip(part.iter()) {
                 *a += b;
             }
         }
@@ -628,7 +633,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     // gw[o][i] = G^T dU[o][i] G, with G^T (3x4) = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
     let h = T::c(0.5);
     let gt4 = |a: T, b: T, c: T, d: T| [a + h * (b + c), h * (b - c), h * (b + c) + d];
-    let mut gw = vec![T::zero(); p.co * p.ci * 9];
+    let mut gw = crate::tensor::pool::uninit_vec::<T>(p.co * p.ci * 9);
     for o in 0..p.co {
         for i in 0..p.ci {
             let d = |xi: usize| du[(xi * p.co + o) * p.ci + i];
