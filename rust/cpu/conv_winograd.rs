@@ -294,8 +294,8 @@ fn padded_tiles(tw: usize) -> usize {
 }
 
 crate::multiversion! {
-    /// V[xi][c][t0 + tile] = (B^T d B)[xi] for every input channel `c` of one
-    /// sample `x` (ci x ih x iw) and every tile; `tc` is V's row length.
+    /// V[xi][c][tile] (placed by `at`) = (B^T d B)[xi] for every input channel
+    /// `c` of one sample `x` (ci x ih x iw) and every tile of tile rows `rows`.
     fn input_transform(p: &Plan, x: &[T], v: &mut [T], at: Points, rows: std::ops::Range<usize>) => input_transform_impl
 }
 
@@ -363,8 +363,8 @@ fn input_transform_impl<T: Float>(
 }
 
 crate::multiversion! {
-    /// y[c] (oh x ow) = A^T M[xi][c][t0 + tile] A (+ bias[c]) for every output
-    /// channel of one sample.
+    /// y[c] = A^T M[xi][c][tile] A (+ bias[c]), M placed by `at`, on the output
+    /// rows of tile rows `rows`, for every output channel of one sample.
     fn output_transform(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>, rows: std::ops::Range<usize>) => output_transform_impl
 }
 
@@ -426,9 +426,9 @@ fn output_transform_impl<T: Float>(
 }
 
 crate::multiversion! {
-    /// Gy[xi][c][t0 + tile] = (A gy A^T)[xi] for every output channel of one
-    /// sample's output gradient `gy` (co x oh x ow); positions past the
-    /// output edge (odd sizes) count as zero.
+    /// Gy[xi][c][tile] (placed by `at`, tile rows `rows`) = (A gy A^T)[xi] for
+    /// every output channel of one sample's output gradient `gy` (co x oh x
+    /// ow); positions past the output edge (odd sizes) count as zero.
     fn grad_transform(p: &Plan, gy: &[T], out: &mut [T], at: Points, rows: std::ops::Range<usize>) => grad_transform_impl
 }
 
