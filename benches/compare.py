@@ -255,15 +255,19 @@ def peak_memory(lib_name, workload, threads):
     return float(out[0]), float(out[1])
 
 
+def print_table_header(columns):
+    """A Markdown table's header and separator rows."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
 def print_memory(libs, threads, k):
     print()
     print("Peak memory of a training step (fresh process per library; MiB; the step")
     print("figure is the high-water growth over 5 steps after set-up; lower is better):")
     print()
-    header = "| workload | threads | " + " | ".join(f"{name} peak / step" for name, _ in libs)
-    header += " | torch/rustdl (step) |" if len(libs) > 1 else ""
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
+    extra = ["torch/rustdl (step)"] if len(libs) > 1 else []
+    print_table_header(["workload", "threads"] + [f"{name} peak / step" for name, _ in libs] + extra)
     for make in MEMORY_WORKLOADS:
         if k and k not in make.__name__:
             continue
@@ -312,10 +316,8 @@ def main():
     print(f"machine: peak f32 FMA {', '.join(f'{n}T {peaks[n]:.0f} GFLOP/s' for n in threads)}; "
           f"triad {', '.join(f'{n}T {triad[n]:.1f} GB/s' for n in threads)}")
     print()
-    header = "| workload | threads | " + " | ".join(f"{name}" for name, _ in libs)
-    header += " | unit | % of peak | rustdl/torch |" if len(libs) > 1 else " | unit | % of peak |"
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
+    extra = ["rustdl/torch"] if len(libs) > 1 else []
+    print_table_header(["workload", "threads"] + [name for name, _ in libs] + ["unit", "% of peak"] + extra)
     for make in WORKLOADS:
         name = make.__name__
         if args.k and args.k not in name:

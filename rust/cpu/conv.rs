@@ -330,7 +330,7 @@ pub(super) fn matmul<T: Float>(
 }
 
 /// How to spread `batch` samples: (samples per task, GEMM threads).
-pub(super) fn split_batch(g: &ConvGeom) -> (usize, usize) {
+fn split_batch(g: &ConvGeom) -> (usize, usize) {
     let threads = parallel::num_threads();
     if threads == 1 || g.macs() < PARALLEL_MACS || g.batch == 0 {
         return (g.batch.max(1), 1);
@@ -594,24 +594,37 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
         }
         gw
     };
+    sum_over_batch_ranges(g, partial)
+}
+
+/// The sum over the batch of `partial(samples, gemm_threads)`, buffers of one
+/// length: one call over the whole batch, or one per thread's range of
+/// samples, added together (weight gradients).
+pub(super) fn sum_over_batch_ranges<T: Float, B>(
+    g: &ConvGeom,
+    partial: impl Fn(std::ops::Range<usize>, usize) -> B + Sync,
+) -> B
+where
+    B: std::ops::DerefMut<Target = [T]> + Send,
+{
     let (per_task, threads) = split_batch(g);
     if per_task >= g.batch {
         return partial(0..g.batch, threads);
     }
-    let parts: Vec<Vec<T>> = parallel::install(|| {
+    let parts: Vec<B> = parallel::install(|| {
         (0..g.batch.div_ceil(per_task))
             .into_par_iter()
             .map(|t| partial(t * per_task..((t + 1) * per_task).min(g.batch), 1))
             .collect()
     });
-    let mut parts = parts.into_iter();
-    let mut gw = parts.next().unwrap_or_else(|| vec![T::zero(); wlen]);
-    for part in parts {
-        for (a, b) in gw.iter_mut().zip(part) {
+    let sum = parts.into_iter().reduce(|mut sum, part| {
+        for (a, &b) in sum.iter_mut().zip(part.iter()) {
             *a += b;
         }
-    }
-    gw
+        sum
+    });
+    // (At least two parts here; an empty batch took the branch above.)
+    sum.unwrap_or_else(|| partial(0..0, 1))
 }
 
 crate::multiversion! {

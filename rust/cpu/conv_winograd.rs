@@ -22,13 +22,11 @@
 //! Tiles are processed a few samples at a time so that V and M (16 x
 //! channels x tiles each) stay in L2 between the transforms and the GEMMs.
 
-use super::conv::{for_batch_ranges, matmul, rows, split_batch, ConvGeom};
+use super::conv::{for_batch_ranges, matmul, rows, sum_over_batch_ranges, ConvGeom};
 use super::gemm::MatRef;
 use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved, Block, LANES};
-use crate::parallel;
 use crate::tensor::dtype::Float;
 use crate::tensor::pool::Scratch;
-use rayon::prelude::*;
 
 /// Winograd points per tile (4x4).
 const POINTS: usize = 16;
@@ -607,29 +605,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
         }
         du
     };
-    let (per_task, threads) = split_batch(g);
-    let du = if per_task >= g.batch {
-        partial(0..g.batch, threads)
-    } else {
-        let parts: Vec<Scratch<T>> = parallel::install(|| {
-            (0..g.batch.div_ceil(per_task))
-                .into_par_iter()
-                .map(|t| partial(t * per_task..((t + 1) * per_task).min(g.batch), 1))
-                .collect()
-        });
-        let mut parts = parts.into_iter();
-        let mut du = parts.next().unwrap_or_else(|| {
-            let mut zeros = Scratch::<T>::uninit(POINTS * p.co * p.ci);
-            zeros.fill(T::zero());
-            zeros
-        });
-        for part in parts {
-            for (a, &b) in du.iter_mut().zip(part.iter()) {
-                *a += b;
-            }
-        }
-        du
-    };
+    let du = sum_over_batch_ranges(g, partial);
     // gw[o][i] = G^T dU[o][i] G, with G^T (3x4) = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1].
     let h = T::c(0.5);
     let gt4 = |a: T, b: T, c: T, d: T| [a + h * (b + c), h * (b - c), h * (b + c) + d];
