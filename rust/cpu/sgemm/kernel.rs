@@ -39,6 +39,16 @@ pub unsafe fn kernel_6x16(kc: usize, a: *const f32, b: *const f32, tile: Tile) {
     let mut c41 = _mm256_setzero_ps();
     let mut c50 = _mm256_setzero_ps();
     let mut c51 = _mm256_setzero_ps();
+    // Fetch the tile of C now: its rows lie a row stride apart (a page apart
+    // for wide matrices), and waiting for them after the loop stalled the
+    // kernel on every tile, most at 2 threads where the cores share L3.
+    if tile.cs == 1 {
+        for i in 0..tile.rows {
+            let p = tile.ptr.offset(i as isize * tile.rs) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(4 * NR - 1));
+        }
+    }
     let (mut ap, mut bp) = (a, b);
     for _ in 0..kc {
         let b0 = _mm256_loadu_ps(bp);
