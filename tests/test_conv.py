@@ -199,17 +199,26 @@ def test_gradcheck(fn, xs, ws, kw):
         ((2, 16, 11, 21), (17, 16, 3, 3), {"padding": 1}),  # Winograd
         ((3, 16, 8, 8), (16, 16, 3, 3), {"padding": 2}),
         ((1, 16, 45, 47), (16, 16, 3, 3), {"padding": 1}),  # Winograd in bands of tile rows
+        # implicit GEMM (stride 1, f32 only): 1-d, 3-d, 5x5, dilation + groups,
+        # depth over one kernel call, several bands, a batch below the threads
+        ((3, 16, 50), (32, 16, 5), {}),
+        ((2, 4, 6, 7, 5), (8, 4, 3, 3, 3), {"padding": 1}),
+        ((2, 6, 14, 14), (16, 6, 5, 5), {}),
+        ((2, 4, 10, 9), (6, 2, 3, 2), {"padding": (2, 1), "dilation": (1, 2), "groups": 2}),
+        ((1, 12, 12, 13), (13, 12, 5, 5), {"padding": 2}),
+        ((1, 2, 70, 90), (8, 2, 3, 3), {"padding": 1}),
     ],
 )
 def test_float32_kernels_match_float64(xs, ws, kw):
-    # f32 runs AVX2 shuffles (strided im2col/col2im, Winograd transforms) that
-    # f64 does not; the f64 path is checked against direct loops elsewhere.
+    # f32 runs kernels f64 does not (AVX2 shuffles in strided im2col/col2im
+    # and the Winograd transforms; the implicit GEMM); the f64 path is checked
+    # against direct loops elsewhere.
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal(xs), rng.standard_normal(ws)
     results = []
     for dtype in (np.float64, np.float32):
         xt, wt = tensor(x.astype(dtype), requires_grad=True), tensor(w.astype(dtype), requires_grad=True)
-        y = F.conv2d(xt, wt, **kw)
+        y = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[len(xs)](xt, wt, **kw)
         gy = tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)).astype(dtype))
         y.backward(gy)
         results.append([t.detach().numpy().astype(np.float64) for t in (y, xt.grad, wt.grad)])

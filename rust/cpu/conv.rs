@@ -8,12 +8,16 @@
 //! W^T @ grad_out. A transposed convolution is the input gradient of the
 //! convolution whose output has the transposed conv's input shape, so the ops
 //! layer builds it from these three functions with an explicit geometry.
+//! Three geometries go to specialised kernels first: Winograd
+//! (`conv_winograd`), the implicit GEMM for other stride-1 layers
+//! (`conv_implicit`, f32) and depthwise (`conv_depthwise`).
 //!
 //! Threads: with at least as many samples as threads, the batch is split into
 //! one contiguous range per thread (one im2col buffer each, single-threaded
 //! GEMMs); otherwise samples run in order and each GEMM uses every thread.
 
 use super::conv_depthwise as depthwise;
+use super::conv_implicit as implicit;
 use super::conv_winograd as winograd;
 use super::gemm::MatRef;
 use super::lanes::copy_few;
@@ -22,7 +26,7 @@ use crate::tensor::dtype::Float;
 use rayon::prelude::*;
 
 /// Below this many multiply-adds a whole convolution runs on one thread.
-const PARALLEL_MACS: usize = 1 << 18;
+pub(super) const PARALLEL_MACS: usize = 1 << 18;
 
 /// Sizes of one convolution. Spatial arrays are (D, H, W); unused leading
 /// dims are size 1 with kernel 1, stride 1, padding 0, dilation 1.
@@ -365,11 +369,25 @@ pub(super) fn for_batch_ranges<T: Float>(
     }
 }
 
+/// Whether a stride-1 geometry that im2col would take goes to the
+/// implicit GEMM instead (f32 only; the caller checks the element type).
+fn uses_implicit<T: Float>(g: &ConvGeom) -> bool {
+    T::as_f32(&[]).is_some() && !g.pointwise() && !depthwise::applies(g) && implicit::applies(g)
+}
+
 /// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias.
 /// x: (batch, c_in, in_plane); w: (c_out, cg_in, kvol) contiguous.
 pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
     if winograd::applies(g) {
         return winograd::forward(g, x, w, bias);
+    }
+    if uses_implicit::<T>(g) {
+        let mut y = crate::tensor::pool::uninit_vec::<T>(g.batch * g.c_out * g.out_plane());
+        if let (Some(xf), Some(wf), Some(yf)) = (T::as_f32(x), T::as_f32(w), T::as_f32_mut(&mut y))
+        {
+            implicit::forward(g, xf, wf, bias.and_then(T::as_f32), yf);
+            return y;
+        }
     }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
@@ -452,6 +470,15 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
 pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
     if winograd::applies(g) {
         return winograd::backward_input(g, gy, w);
+    }
+    if uses_implicit::<T>(g) && implicit::applies_backward_input(g) {
+        let mut gx = crate::tensor::pool::uninit_vec::<T>(g.batch * g.c_in * g.in_plane());
+        if let (Some(gyf), Some(wf), Some(gxf)) =
+            (T::as_f32(gy), T::as_f32(w), T::as_f32_mut(&mut gx))
+        {
+            implicit::backward_input(g, gyf, wf, gxf);
+            return gx;
+        }
     }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
@@ -850,6 +877,124 @@ mod tests {
                 err < 1e-5 * scale,
                 "threads {threads}: error {err} of {scale}"
             );
+        }
+    }
+
+    /// Stride-1 geometries the implicit GEMM takes (f32): 1-d, 2-d, 3-d,
+    /// dilation, groups, padding past the kernel (input gradient falls back),
+    /// an explicit output smaller than the input allows, depth over one
+    /// kernel call (accumulated), several bands per plane, and batches below
+    /// and above the thread count.
+    fn implicit_cases() -> Vec<ConvGeom> {
+        let sized = |g: ConvGeom, batch, c_in, c_out| ConvGeom {
+            batch,
+            c_in,
+            c_out,
+            ..g
+        };
+        vec![
+            sized(
+                geom([1, 1, 40], [1, 1, 5], [1; 3], [0; 3], [1; 3], 1),
+                3,
+                16,
+                32,
+            ),
+            sized(
+                geom([1, 1, 37], [1, 1, 4], [1; 3], [0, 0, 3], [1, 1, 2], 1),
+                2,
+                3,
+                7,
+            ),
+            sized(
+                geom([1, 9, 11], [1, 3, 3], [1; 3], [0, 1, 1], [1; 3], 1),
+                2,
+                3,
+                5,
+            ),
+            sized(
+                geom([1, 28, 28], [1, 5, 5], [1; 3], [0, 2, 2], [1; 3], 1),
+                2,
+                1,
+                6,
+            ),
+            sized(
+                geom([1, 10, 7], [1, 3, 2], [1; 3], [0, 2, 0], [1, 1, 2], 2),
+                2,
+                4,
+                6,
+            ),
+            sized(
+                geom([6, 7, 5], [3, 3, 3], [1; 3], [1; 3], [1; 3], 1),
+                2,
+                4,
+                8,
+            ),
+            sized(
+                geom([5, 6, 7], [2, 3, 1], [1; 3], [1, 0, 0], [1; 3], 1),
+                1,
+                2,
+                3,
+            ),
+            sized(
+                geom([1, 12, 13], [1, 5, 5], [1; 3], [0, 2, 2], [1; 3], 1),
+                1,
+                12,
+                13,
+            ),
+            sized(
+                geom([1, 5, 5], [1, 1, 1], [1; 3], [0, 1, 1], [1; 3], 1),
+                2,
+                3,
+                4,
+            ),
+            sized(
+                geom([1, 70, 90], [1, 3, 3], [1; 3], [0, 1, 1], [1; 3], 1),
+                1,
+                2,
+                8,
+            ),
+            ConvGeom {
+                output: [1, 5, 4],
+                ..sized(
+                    geom([1, 7, 7], [1, 3, 3], [1; 3], [0, 1, 1], [1; 3], 1),
+                    2,
+                    3,
+                    4,
+                )
+            },
+        ]
+    }
+
+    #[test]
+    fn implicit_f32_matches_reference_at_any_thread_count() {
+        for g in implicit_cases() {
+            assert!(uses_implicit::<f32>(&g), "{g:?}");
+            let to32 = |v: Vec<f64>| -> Vec<f32> { v.iter().map(|&v| v as f32).collect() };
+            let to64 = |v: &[f32]| -> Vec<f64> { v.iter().map(|&v| v as f64).collect() };
+            let x = to32(values(g.batch * g.c_in * g.in_plane(), 21));
+            let w = to32(values(g.c_out * g.col_rows(), 22));
+            let b = to32(values(g.c_out, 23));
+            let gy = to32(values(g.batch * g.c_out * g.out_plane(), 24));
+            let (xd, wd, bd, gyd) = (to64(&x), to64(&w), to64(&b), to64(&gy));
+            let mut want_y = reference(&g, &xd, &wd);
+            add_bias(&mut want_y, &bd, g.c_out, g.out_plane());
+            let want_gx = backward_input(&g, &gyd, &wd);
+            let close = |got: &[f32], want: &[f64], what: &str| {
+                let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+                let err = got
+                    .iter()
+                    .zip(want)
+                    .fold(0.0f64, |m, (&a, b)| m.max((a as f64 - b).abs()));
+                assert!(
+                    got.len() == want.len() && err < 1e-5 * scale,
+                    "{what} {g:?}: {err}"
+                );
+            };
+            for threads in [1, 2] {
+                crate::parallel::set_num_threads(threads);
+                close(&forward(&g, &x, &w, Some(&b)), &want_y, "forward");
+                close(&backward_input(&g, &gy, &w), &want_gx, "input grad");
+            }
         }
     }
 

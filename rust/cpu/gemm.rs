@@ -35,6 +35,16 @@ impl MatRef {
 }
 
 pub trait GemmElem: Copy + Send + Sync + 'static + Default {
+    /// The slice as f32 when the element type is f32 (for kernels written
+    /// for f32 only, such as the implicit-GEMM convolution).
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        let _ = s;
+        None
+    }
     /// `C (+)= A @ B` for m x k A and k x n B, on up to `threads` threads.
     ///
     /// # Safety
@@ -56,6 +66,12 @@ pub trait GemmElem: Copy + Send + Sync + 'static + Default {
 }
 
 impl GemmElem for f32 {
+    fn as_f32(s: &[f32]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn as_f32_mut(s: &mut [f32]) -> Option<&mut [f32]> {
+        Some(s)
+    }
     unsafe fn gemm(
         m: usize,
         n: usize,

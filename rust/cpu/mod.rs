@@ -3,6 +3,7 @@
 pub mod arith;
 pub mod conv;
 pub mod conv_depthwise;
+pub mod conv_implicit;
 pub mod conv_winograd;
 pub mod gemm;
 pub mod lanes;

@@ -21,12 +21,45 @@ pub struct Tile {
     pub overwrite: bool,
 }
 
+/// Where the kernel finds row `p` (NR consecutive floats) of its B operand.
+pub trait BRows: Copy {
+    /// # Safety
+    /// `p` is below the depth the kernel was called with.
+    unsafe fn row(self, p: usize) -> *const f32;
+}
+
+/// A packed B panel: rows NR floats apart.
+#[derive(Clone, Copy)]
+pub struct Packed(pub *const f32);
+
+impl BRows for Packed {
+    #[inline(always)]
+    unsafe fn row(self, p: usize) -> *const f32 {
+        self.0.add(p * NR)
+    }
+}
+
+/// Rows at `base + offsets[p]`: a convolution's input shifted by each kernel
+/// tap (`rust/cpu/conv_direct.rs`), read in place instead of packed.
+#[derive(Clone, Copy)]
+pub struct Shifted {
+    pub base: *const f32,
+    pub offsets: *const usize,
+}
+
+impl BRows for Shifted {
+    #[inline(always)]
+    unsafe fn row(self, p: usize) -> *const f32 {
+        self.base.add(*self.offsets.add(p))
+    }
+}
+
 /// # Safety
-/// The CPU has AVX2 and FMA; `a` holds `kc * MR` and `b` `kc * NR` floats;
-/// every element of `tile` is inside C's allocation.
+/// The CPU has AVX2 and FMA; `a` holds `kc * MR` floats and `b` `kc` rows
+/// of NR readable floats; every element of `tile` is inside C's allocation.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn kernel_6x16(kc: usize, a: *const f32, b: *const f32, tile: Tile) {
+pub unsafe fn kernel_6x16<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) {
     let mut c00 = _mm256_setzero_ps();
     let mut c01 = _mm256_setzero_ps();
     let mut c10 = _mm256_setzero_ps();
@@ -49,10 +82,11 @@ pub unsafe fn kernel_6x16(kc: usize, a: *const f32, b: *const f32, tile: Tile) {
             _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(4 * NR - 1));
         }
     }
-    let (mut ap, mut bp) = (a, b);
+    let mut ap = a;
     // One step of k: a 16-wide row of B times six values of A.
     macro_rules! step {
-        () => {
+        ($p:expr) => {
+            let bp = b.row($p);
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
             let x = _mm256_broadcast_ss(&*ap);
@@ -74,20 +108,19 @@ pub unsafe fn kernel_6x16(kc: usize, a: *const f32, b: *const f32, tile: Tile) {
             c50 = _mm256_fmadd_ps(x, b0, c50);
             c51 = _mm256_fmadd_ps(x, b1, c51);
             ap = ap.add(MR);
-            bp = bp.add(NR);
         };
     }
     // Four steps per iteration (fewer loop-counter uops), with the A panel
     // fetched a few cache lines ahead.
-    for _ in 0..kc / 4 {
+    for p in (0..kc / 4).map(|q| 4 * q) {
         _mm_prefetch::<_MM_HINT_T0>(ap.wrapping_add(8 * MR) as *const i8);
-        step!();
-        step!();
-        step!();
-        step!();
+        step!(p);
+        step!(p + 1);
+        step!(p + 2);
+        step!(p + 3);
     }
-    for _ in 0..kc % 4 {
-        step!();
+    for p in kc / 4 * 4..kc {
+        step!(p);
     }
     let acc = [
         [c00, c01],

@@ -12,7 +12,7 @@
 //! Measured on the 2-core Zen here (benches/RESULTS.md) against the `gemm`
 //! crate, which stays the fallback for f64 and for CPUs without AVX2.
 
-mod kernel;
+pub(crate) mod kernel;
 mod pack;
 
 use crate::parallel;
@@ -229,7 +229,12 @@ unsafe fn macro_kernel(
                 overwrite,
             };
             #[cfg(target_arch = "x86_64")]
-            kernel::kernel_6x16(kc, apack.as_ptr().add(ir * kc), bpanel, tile);
+            kernel::kernel_6x16(
+                kc,
+                apack.as_ptr().add(ir * kc),
+                kernel::Packed(bpanel),
+                tile,
+            );
         }
     }
 }

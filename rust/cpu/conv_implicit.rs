@@ -1,0 +1,352 @@
+//! Implicit-GEMM convolution for stride-1 layers that Winograd does not take
+//! (kernels other than 3x3, or fewer than 16 channels: first layers, LeNet's
+//! 5x5s, conv1d, conv3d). The GEMM micro-kernel reads its B rows straight
+//! from a zero-padded copy of the input, shifted by each kernel tap
+//! (`sgemm::kernel::Shifted`), instead of from an im2col matrix: no column
+//! matrix is written, packed or read back, and there are no per-line copies
+//! (im2col's per-line overhead was most of its time on short lines).
+//!
+//! The layout that makes this work: in the padded volume (Dp, Hp, Wp), output
+//! position (z, y, x) reads padded position (z + a*dd, y + b*dh, x + e*dw) for
+//! tap (a, b, e), i.e. flat index q + offset(tap) with q = (z*Hp + y)*Wp + x.
+//! Sixteen consecutive q are sixteen consecutive floats for every tap, so a
+//! 6x16 tile of outputs (six output channels) is one kernel call. The kernel
+//! computes every q of a band of output rows, including the Wp - Wo columns
+//! past each row's end, into a band buffer; the valid columns are then copied
+//! out with the bias.
+//!
+//! The input gradient is the same convolution of the padded output gradient
+//! with the flipped, channel-transposed kernel (padding d*(k-1) - p).
+//! f32 on AVX2+FMA only; other cases keep im2col + GEMM.
+
+use super::conv::ConvGeom;
+use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
+use super::sgemm::{MR, NR};
+use crate::parallel;
+use crate::tensor::pool::Scratch;
+use rayon::prelude::*;
+
+/// Depth of one kernel call (the tile's B rows, up to 2 cache lines each,
+/// stay in L1 across the output-channel panels); deeper layers accumulate.
+const KC: usize = 256;
+/// Floats of one band buffer (output channels x band span): 64 KiB.
+const BAND_FLOATS: usize = 16 * 1024;
+
+/// Most input rows one tile may touch (channels x kernel depth x kernel
+/// height), about two cache lines each: beyond this the tile's B rows no
+/// longer stay in L1 across the output-channel panels, and im2col, which
+/// streams them in order, was faster (7x7 input gradient with 64 channels:
+/// 37 ms against 30 ms).
+const MAX_ROWS_PER_TILE: usize = 256;
+
+/// Whether the implicit GEMM computes the forward of `g`. The caller has
+/// already ruled out Winograd, depthwise and pointwise cases.
+pub fn applies(g: &ConvGeom) -> bool {
+    stride_one(g) && g.cg_in() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
+}
+
+/// Whether it computes the input gradient: as a forward convolution over the
+/// output gradient's channels, whose padding d*(k-1) - p must not be negative.
+pub fn applies_backward_input(g: &ConvGeom) -> bool {
+    stride_one(g)
+        && g.cg_out() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
+        && (0..3).all(|i| g.pad[i] <= g.dilation[i] * (g.kernel[i] - 1))
+}
+
+fn stride_one(g: &ConvGeom) -> bool {
+    g.stride == [1; 3] && super::sgemm::is_supported()
+}
+
+/// One stride-1 convolution of a group: `c_in` source planes of size `src`
+/// placed at `lo_pad` inside padded planes, to `c_out` planes of size `out`.
+struct Plan {
+    c_in: usize,
+    c_out: usize,
+    src: [usize; 3],
+    out: [usize; 3],
+    lo_pad: [usize; 3],
+    /// Padded dims: out + dilation * (kernel - 1).
+    padded: [usize; 3],
+    /// Offset of each depth index (channel, tap) in the padded input.
+    offsets: Vec<usize>,
+    /// Output rows (y) per band.
+    band_rows: usize,
+}
+
+impl Plan {
+    fn new(
+        g: &ConvGeom,
+        (c_in, c_out): (usize, usize),
+        (src, out): ([usize; 3], [usize; 3]),
+        lo_pad: [usize; 3],
+    ) -> Plan {
+        let padded: [usize; 3] =
+            std::array::from_fn(|i| out[i] + g.dilation[i] * (g.kernel[i] - 1));
+        let plane = padded.iter().product::<usize>();
+        let [kd, kh, kw] = g.kernel;
+        let [dd, dh, dw] = g.dilation;
+        let mut offsets = Vec::with_capacity(c_in * g.kvol());
+        for c in 0..c_in {
+            for a in 0..kd {
+                for b in 0..kh {
+                    for e in 0..kw {
+                        offsets
+                            .push(c * plane + (a * dd * padded[1] + b * dh) * padded[2] + e * dw);
+                    }
+                }
+            }
+        }
+        let rows_pad = c_out.div_ceil(MR) * MR;
+        let band_rows = (BAND_FLOATS / (rows_pad * padded[2]).max(1)).clamp(1, out[1].max(1));
+        Plan {
+            c_in,
+            c_out,
+            src,
+            out,
+            lo_pad,
+            padded,
+            offsets,
+            band_rows,
+        }
+    }
+
+    fn depth(&self) -> usize {
+        self.offsets.len()
+    }
+    fn padded_plane(&self) -> usize {
+        self.padded.iter().product()
+    }
+    fn out_plane(&self) -> usize {
+        self.out.iter().product()
+    }
+    /// Padded input length: the last tile of the last band reads up to 15
+    /// floats past the last plane.
+    fn padded_len(&self) -> usize {
+        self.c_in * self.padded_plane() + NR
+    }
+
+    /// `dst` = zero-padded copy of one group's source planes. Source rows
+    /// past the padded extent (never read) are skipped.
+    /// Each padded row is written once: zeros, the source row, zeros.
+    fn pad_input(&self, src: &[f32], dst: &mut [f32]) {
+        let [sd, sh, sw] = self.src;
+        let [pd, ph, pw] = self.padded;
+        let [ld, lh, lw] = self.lo_pad;
+        let width = sw.min(pw.saturating_sub(lw));
+        let (planes, slack) = dst.split_at_mut(self.c_in * self.padded_plane());
+        slack.fill(0.0);
+        let mut rows = planes.chunks_exact_mut(pw);
+        for c in 0..self.c_in {
+            for z in 0..pd {
+                for y in 0..ph {
+                    let Some(row) = rows.next() else { return };
+                    let inside = (ld..ld + sd).contains(&z) && (lh..lh + sh).contains(&y);
+                    if !inside || width == 0 {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let s = ((c * sd + z - ld) * sh + y - lh) * sw;
+                    row[..lw].fill(0.0);
+                    row[lw..lw + width].copy_from_slice(&src[s..s + width]);
+                    row[lw + width..].fill(0.0);
+                }
+            }
+        }
+    }
+
+    /// Bands of output rows: (z, y0, y1).
+    fn bands(&self) -> Vec<(usize, usize, usize)> {
+        let [od, oh, _] = self.out;
+        (0..od)
+            .flat_map(|z| {
+                (0..oh)
+                    .step_by(self.band_rows)
+                    .map(move |y0| (z, y0, (y0 + self.band_rows).min(oh)))
+            })
+            .collect()
+    }
+
+    /// One band: out[co, z, y0..y1, :] = (sum over depth of w * shifted
+    /// input) + bias. `out` is the group's whole output (c_out x out_plane),
+    /// written only inside the band.
+    ///
+    /// # Safety
+    /// `xp` holds `padded_len()` floats, `w` the packed weights
+    /// (`pack_weights`), and `out` c_out x out_plane floats; the CPU has AVX2
+    /// and FMA (`applies`).
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn band(
+        &self,
+        xp: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        (z, y0, y1): (usize, usize, usize),
+        out: *mut f32,
+    ) {
+        let [_, ph, pw] = self.padded;
+        let [_, oh, ow] = self.out;
+        let span = (y1 - y0 - 1) * pw + ow;
+        let stride = span.div_ceil(NR) * NR;
+        let panels = self.c_out.div_ceil(MR);
+        let depth = self.depth();
+        let mut c = Scratch::<f32>::uninit(panels * MR * stride);
+        let first = (z * ph + y0) * pw;
+        for t in (0..span).step_by(NR) {
+            for k0 in (0..depth).step_by(KC) {
+                let kc = KC.min(depth - k0);
+                let rows = Shifted {
+                    base: xp.as_ptr().add(first + t),
+                    offsets: self.offsets.as_ptr().add(k0),
+                };
+                for panel in 0..panels {
+                    let tile = Tile {
+                        ptr: c.as_mut_ptr().add(panel * MR * stride + t),
+                        rs: stride as isize,
+                        cs: 1,
+                        rows: MR,
+                        cols: NR,
+                        overwrite: k0 == 0,
+                    };
+                    kernel_6x16(kc, w.as_ptr().add((panel * depth + k0) * MR), rows, tile);
+                }
+            }
+        }
+        let plane = self.out_plane();
+        for co in 0..self.c_out {
+            let b = bias.map_or(0.0, |b| b[co]);
+            for y in y0..y1 {
+                let src = &c[co * stride + (y - y0) * pw..][..ow];
+                let dst =
+                    std::slice::from_raw_parts_mut(out.add(co * plane + (z * oh + y) * ow), ow);
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = s + b;
+                }
+            }
+        }
+    }
+}
+
+/// Panels of MR output channels, depth-major (MR values per depth index),
+/// zero rows past `rows`: the micro-kernel's A operand.
+fn pack_weights(rows: usize, depth: usize, w: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    let panels = rows.div_ceil(MR);
+    let mut packed = vec![0.0; panels * MR * depth];
+    for panel in 0..panels {
+        for k in 0..depth {
+            for i in 0..MR.min(rows - panel * MR) {
+                packed[(panel * depth + k) * MR + i] = w(panel * MR + i, k);
+            }
+        }
+    }
+    packed
+}
+
+/// The output pointer shared by the threads of one sample's bands; each
+/// band writes its own rows.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: bands write disjoint elements (see `Plan::band`).
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// Run `plan` on every sample and group: `src` (batch, groups x c_in planes)
+/// to `out` (batch, groups x c_out planes); `weights[grp]` packed.
+fn run(
+    plan: &Plan,
+    groups: usize,
+    batch: usize,
+    src: &[f32],
+    weights: &[Vec<f32>],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let src_group = plan.c_in * plan.src.iter().product::<usize>();
+    let out_group = plan.c_out * plan.out_plane();
+    let (src_sample, out_sample) = (groups * src_group, groups * out_group);
+    if out_sample == 0 || batch == 0 {
+        return;
+    }
+    let bands = plan.bands();
+    let work = batch * out_sample * plan.depth();
+    let threads = if work < super::conv::PARALLEL_MACS {
+        1
+    } else {
+        parallel::num_threads()
+    };
+    // One sample: pad each group's input, then its bands, split over
+    // threads when the batch is too small to split.
+    let sample = |n: usize, out_n: &mut [f32], split_bands: bool| {
+        let mut xp = Scratch::<f32>::uninit(plan.padded_len());
+        for grp in 0..groups {
+            plan.pad_input(
+                &src[n * src_sample + grp * src_group..][..src_group],
+                &mut xp,
+            );
+            let out_g = OutPtr(out_n[grp * out_group..][..out_group].as_mut_ptr());
+            let (w, b) = (&weights[grp], bias.map(|b| &b[grp * plan.c_out..]));
+            // SAFETY: buffers sized by the plan; `applies` checked the CPU.
+            let one = |&band: &(usize, usize, usize)| unsafe {
+                #[cfg(target_arch = "x86_64")]
+                plan.band(&xp, w, b, band, { out_g }.0);
+            };
+            if split_bands {
+                parallel::install(|| bands.par_iter().for_each(one));
+            } else {
+                bands.iter().for_each(one);
+            }
+        }
+    };
+    if threads == 1 || batch >= threads {
+        let per_task = if threads == 1 {
+            batch
+        } else {
+            batch.div_ceil(threads)
+        };
+        let chunk = |t: usize, outs: &mut [f32]| {
+            for (i, out_n) in outs.chunks_mut(out_sample).enumerate() {
+                sample(t * per_task + i, out_n, false);
+            }
+        };
+        if per_task >= batch {
+            chunk(0, out);
+        } else {
+            parallel::install(|| {
+                out.par_chunks_mut(per_task * out_sample)
+                    .enumerate()
+                    .for_each(|(t, outs)| chunk(t, outs));
+            });
+        }
+    } else {
+        for (n, out_n) in out.chunks_mut(out_sample).enumerate() {
+            sample(n, out_n, true);
+        }
+    }
+}
+
+/// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias, overwriting `y`.
+pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    let (cgi, cgo, kk) = (g.cg_in(), g.cg_out(), g.col_rows());
+    let plan = Plan::new(g, (cgi, cgo), (g.input, g.output), g.pad);
+    let weights: Vec<Vec<f32>> = (0..g.groups)
+        .map(|grp| pack_weights(cgo, kk, |co, k| w[(grp * cgo + co) * kk + k]))
+        .collect();
+    run(&plan, g.groups, g.batch, x, &weights, bias, y);
+}
+
+/// Input gradient: gx (batch, c_in, in_plane) from gy, overwriting `gx`: the
+/// convolution of gy, padded by d*(k-1) - p, with w flipped in every spatial
+/// dim and its channels transposed within each group.
+pub fn backward_input(g: &ConvGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
+    let (cgi, cgo, kv) = (g.cg_in(), g.cg_out(), g.kvol());
+    let lo_pad = std::array::from_fn(|i| g.dilation[i] * (g.kernel[i] - 1) - g.pad[i]);
+    let plan = Plan::new(g, (cgo, cgi), (g.output, g.input), lo_pad);
+    let weights: Vec<Vec<f32>> = (0..g.groups)
+        .map(|grp| {
+            pack_weights(cgi, cgo * kv, |ci, k| {
+                let (co, tap) = (k / kv, k % kv);
+                w[((grp * cgo + co) * cgi + ci) * kv + kv - 1 - tap]
+            })
+        })
+        .collect();
+    run(&plan, g.groups, g.batch, gy, &weights, None, gx);
+}
