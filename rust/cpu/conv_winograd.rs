@@ -205,9 +205,9 @@ fn transform_weights<T: Float>(
         for c in 0..nc {
             let k = kernel(r, c);
             // Columns first: t[i][b] = (G k)[i][b]; then rows: (t G^T)[i][j].
-            let cols: [[T; 4]; 3] = std::array::from_fn(|b| g3(k[b], k[3 + b], k[6 + b]));
-            for i in 0..4 {
-                let vals = g3(cols[0][i], cols[1][i], cols[2][i]);
+            let [c0, c1, c2]: [[T; 4]; 3] = std::array::from_fn(|b| g3(k[b], k[3 + b], k[6 + b]));
+            for (i, ((&a, &b), &d)) in c0.iter().zip(&c1).zip(&c2).enumerate() {
+                let vals = g3(a, b, d);
                 for (j, &v) in vals.iter().enumerate() {
                     // SAFETY: inside U (POINTS planes of nr x nc); row r
                     // writes only its own elements of each plane.
