@@ -79,7 +79,12 @@ impl ConvGeom {
 /// Output indices `x` in `0..n_out` whose input index `x*stride + shift` is
 /// inside `0..n_in`, as a range `lo..hi`.
 #[inline(always)]
-fn valid_range(n_out: usize, n_in: usize, stride: usize, shift: isize) -> (usize, usize) {
+pub(super) fn valid_range(
+    n_out: usize,
+    n_in: usize,
+    stride: usize,
+    shift: isize,
+) -> (usize, usize) {
     let lo = if shift >= 0 {
         0
     } else {
@@ -880,7 +885,7 @@ mod tests {
         }
     }
 
-    /// Stride-1 geometries the implicit GEMM takes (f32): 1-d, 2-d, 3-d,
+    /// Geometries the implicit GEMM takes (f32): 1-d, 2-d, 3-d, strides,
     /// dilation, groups, padding past the kernel (input gradient falls back),
     /// an explicit output smaller than the input allows, depth over one
     /// kernel call (accumulated), several bands per plane, and batches below
@@ -962,6 +967,32 @@ mod tests {
                     4,
                 )
             },
+            // Strided forwards run on polyphase planes (their input gradient
+            // stays col2im).
+            sized(
+                geom([1, 15, 17], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], 1),
+                2,
+                3,
+                5,
+            ),
+            sized(
+                geom([1, 9, 11], [1, 5, 4], [1, 2, 3], [0, 2, 1], [1, 1, 2], 2),
+                2,
+                4,
+                6,
+            ),
+            sized(
+                geom([7, 8, 9], [3, 3, 3], [2; 3], [1; 3], [1; 3], 1),
+                1,
+                2,
+                3,
+            ),
+            sized(
+                geom([1, 1, 50], [1, 1, 7], [1, 1, 3], [0, 0, 3], [1; 3], 1),
+                2,
+                2,
+                4,
+            ),
         ]
     }
 

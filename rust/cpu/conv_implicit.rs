@@ -1,6 +1,6 @@
-//! Implicit-GEMM convolution for stride-1 layers that Winograd does not take
-//! (kernels other than 3x3, or fewer than 16 channels: first layers, LeNet's
-//! 5x5s, conv1d, conv3d). The GEMM micro-kernel reads its B rows straight
+//! Implicit-GEMM convolution for the layers Winograd does not take (kernels
+//! other than 3x3, fewer than 16 channels, strides: first layers, LeNet's
+//! 5x5s, conv1d, conv3d, downsampling layers). The GEMM micro-kernel reads its B rows straight
 //! from a zero-padded copy of the input, shifted by each kernel tap
 //! (`sgemm::kernel::Shifted`), instead of from an im2col matrix: no column
 //! matrix is written, packed or read back, and there are no per-line copies
@@ -15,9 +15,13 @@
 //! past each row's end, into a band buffer; the valid columns are then copied
 //! out with the bias.
 //!
-//! The input gradient is the same convolution of the padded output gradient
-//! with the flipped, channel-transposed kernel (padding d*(k-1) - p).
-//! f32 on AVX2+FMA only; other cases keep im2col + GEMM.
+//! Strided layers split the padded input into polyphase planes (see `Plan`),
+//! where the same holds.
+//!
+//! The input gradient of a stride-1 layer is the same convolution of the
+//! padded output gradient with the flipped, channel-transposed kernel
+//! (padding d*(k-1) - p); strided layers keep col2im for it, and every
+//! weight gradient stays im2col + GEMM. f32 on AVX2+FMA only.
 
 use super::conv::ConvGeom;
 use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
@@ -42,32 +46,35 @@ const MAX_ROWS_PER_TILE: usize = 256;
 /// Whether the implicit GEMM computes the forward of `g`. The caller has
 /// already ruled out Winograd, depthwise and pointwise cases.
 pub fn applies(g: &ConvGeom) -> bool {
-    stride_one(g) && g.cg_in() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
+    super::sgemm::is_supported() && g.cg_in() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
 }
 
 /// Whether it computes the input gradient: as a forward convolution over the
 /// output gradient's channels, whose padding d*(k-1) - p must not be negative.
 pub fn applies_backward_input(g: &ConvGeom) -> bool {
-    stride_one(g)
+    g.stride == [1; 3]
+        && super::sgemm::is_supported()
         && g.cg_out() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
         && (0..3).all(|i| g.pad[i] <= g.dilation[i] * (g.kernel[i] - 1))
 }
 
-fn stride_one(g: &ConvGeom) -> bool {
-    g.stride == [1; 3] && super::sgemm::is_supported()
-}
-
-/// One stride-1 convolution of a group: `c_in` source planes of size `src`
-/// placed at `lo_pad` inside padded planes, to `c_out` planes of size `out`.
+/// One convolution of a group: `c_in` source planes of size `src`, padded by
+/// `lo_pad` on the low side, to `c_out` planes of size `out`.
+///
+/// Strided forwards use polyphase planes: with stride s, padded position
+/// u*s + r goes to phase plane r at position u, so tap t (dilated: t*d) reads
+/// phase (t*d) % s at offset (t*d) / s, and output x reads phase position
+/// x + (t*d) / s: consecutive again. Stride 1 has one phase, the padded input.
 struct Plan {
     c_in: usize,
     c_out: usize,
     src: [usize; 3],
     out: [usize; 3],
     lo_pad: [usize; 3],
-    /// Padded dims: out + dilation * (kernel - 1).
-    padded: [usize; 3],
-    /// Offset of each depth index (channel, tap) in the padded input.
+    stride: [usize; 3],
+    /// Dims of one phase plane: out + (d * (k - 1)) / s.
+    phase: [usize; 3],
+    /// Offset of each depth index (channel, tap) in the phase planes.
     offsets: Vec<usize>,
     /// Output rows (y) per band.
     band_rows: usize,
@@ -79,32 +86,41 @@ impl Plan {
         (c_in, c_out): (usize, usize),
         (src, out): ([usize; 3], [usize; 3]),
         lo_pad: [usize; 3],
+        stride: [usize; 3],
     ) -> Plan {
-        let padded: [usize; 3] =
-            std::array::from_fn(|i| out[i] + g.dilation[i] * (g.kernel[i] - 1));
-        let plane = padded.iter().product::<usize>();
+        let phase: [usize; 3] =
+            std::array::from_fn(|i| out[i] + g.dilation[i] * (g.kernel[i] - 1) / stride[i]);
+        let plane = phase.iter().product::<usize>();
+        let phases = stride.iter().product::<usize>();
         let [kd, kh, kw] = g.kernel;
         let [dd, dh, dw] = g.dilation;
+        let [sd, sh, sw] = stride;
         let mut offsets = Vec::with_capacity(c_in * g.kvol());
         for c in 0..c_in {
             for a in 0..kd {
                 for b in 0..kh {
                     for e in 0..kw {
-                        offsets
-                            .push(c * plane + (a * dd * padded[1] + b * dh) * padded[2] + e * dw);
+                        let (a, b, e) = (a * dd, b * dh, e * dw);
+                        let which = ((a % sd) * sh + b % sh) * sw + e % sw;
+                        offsets.push(
+                            (c * phases + which) * plane
+                                + (a / sd * phase[1] + b / sh) * phase[2]
+                                + e / sw,
+                        );
                     }
                 }
             }
         }
         let rows_pad = c_out.div_ceil(MR) * MR;
-        let band_rows = (BAND_FLOATS / (rows_pad * padded[2]).max(1)).clamp(1, out[1].max(1));
+        let band_rows = (BAND_FLOATS / (rows_pad * phase[2]).max(1)).clamp(1, out[1].max(1));
         Plan {
             c_in,
             c_out,
             src,
             out,
             lo_pad,
-            padded,
+            stride,
+            phase,
             offsets,
             band_rows,
         }
@@ -113,42 +129,66 @@ impl Plan {
     fn depth(&self) -> usize {
         self.offsets.len()
     }
-    fn padded_plane(&self) -> usize {
-        self.padded.iter().product()
+    /// Floats of all phase planes of one channel.
+    fn channel_len(&self) -> usize {
+        self.stride.iter().product::<usize>() * self.phase.iter().product::<usize>()
     }
     fn out_plane(&self) -> usize {
         self.out.iter().product()
     }
-    /// Padded input length: the last tile of the last band reads up to 15
+    /// Input buffer length: the last tile of the last band reads up to 15
     /// floats past the last plane.
     fn padded_len(&self) -> usize {
-        self.c_in * self.padded_plane() + NR
+        self.c_in * self.channel_len() + NR
     }
 
-    /// `dst` = zero-padded copy of one group's source planes. Source rows
-    /// past the padded extent (never read) are skipped.
-    /// Each padded row is written once: zeros, the source row, zeros.
+    /// `dst` = the phase planes of one group's zero-padded source. Each row
+    /// is written once: zeros, source values, zeros.
     fn pad_input(&self, src: &[f32], dst: &mut [f32]) {
         let [sd, sh, sw] = self.src;
-        let [pd, ph, pw] = self.padded;
+        let [pd, ph, pw] = self.phase;
         let [ld, lh, lw] = self.lo_pad;
-        let width = sw.min(pw.saturating_sub(lw));
-        let (planes, slack) = dst.split_at_mut(self.c_in * self.padded_plane());
+        let [td, th, tw] = self.stride;
+        let (planes, slack) = dst.split_at_mut(self.c_in * self.channel_len());
         slack.fill(0.0);
         let mut rows = planes.chunks_exact_mut(pw);
+        // Phase position u of phase r holds source index u*s + r - lo_pad.
         for c in 0..self.c_in {
-            for z in 0..pd {
-                for y in 0..ph {
-                    let Some(row) = rows.next() else { return };
-                    let inside = (ld..ld + sd).contains(&z) && (lh..lh + sh).contains(&y);
-                    if !inside || width == 0 {
-                        row.fill(0.0);
-                        continue;
+            for rz in 0..td {
+                for ry in 0..th {
+                    for rx in 0..tw {
+                        // Phase positions x whose source column is inside.
+                        let shift = rx as isize - lw as isize;
+                        let (lo, hi) = super::conv::valid_range(pw, sw, tw, shift);
+                        for uz in 0..pd {
+                            let z = (uz * td + rz) as isize - ld as isize;
+                            for uy in 0..ph {
+                                let Some(row) = rows.next() else { return };
+                                let y = (uy * th + ry) as isize - lh as isize;
+                                if !(0..sd as isize).contains(&z)
+                                    || !(0..sh as isize).contains(&y)
+                                    || lo >= hi
+                                {
+                                    row.fill(0.0);
+                                    continue;
+                                }
+                                let line =
+                                    &src[((c * sd + z as usize) * sh + y as usize) * sw..][..sw];
+                                row[..lo].fill(0.0);
+                                let first = ((lo * tw) as isize + shift) as usize;
+                                if tw == 1 {
+                                    row[lo..hi].copy_from_slice(&line[first..first + hi - lo]);
+                                } else {
+                                    for (o, &v) in
+                                        row[lo..hi].iter_mut().zip(line[first..].iter().step_by(tw))
+                                    {
+                                        *o = v;
+                                    }
+                                }
+                                row[hi..].fill(0.0);
+                            }
+                        }
                     }
-                    let s = ((c * sd + z - ld) * sh + y - lh) * sw;
-                    row[..lw].fill(0.0);
-                    row[lw..lw + width].copy_from_slice(&src[s..s + width]);
-                    row[lw + width..].fill(0.0);
                 }
             }
         }
@@ -183,7 +223,7 @@ impl Plan {
         (z, y0, y1): (usize, usize, usize),
         out: *mut f32,
     ) {
-        let [_, ph, pw] = self.padded;
+        let [_, ph, pw] = self.phase;
         let [_, oh, ow] = self.out;
         let span = (y1 - y0 - 1) * pw + ow;
         let stride = span.div_ceil(NR) * NR;
@@ -191,9 +231,11 @@ impl Plan {
         let depth = self.depth();
         let mut c = Scratch::<f32>::uninit(panels * MR * stride);
         let first = (z * ph + y0) * pw;
+        // Balanced depth slices: 288 becomes 144 + 144, not 256 + 32.
+        let slice = depth.div_ceil(depth.div_ceil(KC).max(1)).max(1);
         for t in (0..span).step_by(NR) {
-            for k0 in (0..depth).step_by(KC) {
-                let kc = KC.min(depth - k0);
+            for k0 in (0..depth).step_by(slice) {
+                let kc = slice.min(depth - k0);
                 let rows = Shifted {
                     base: xp.as_ptr().add(first + t),
                     offsets: self.offsets.as_ptr().add(k0),
@@ -326,7 +368,7 @@ fn run(
 /// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias, overwriting `y`.
 pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     let (cgi, cgo, kk) = (g.cg_in(), g.cg_out(), g.col_rows());
-    let plan = Plan::new(g, (cgi, cgo), (g.input, g.output), g.pad);
+    let plan = Plan::new(g, (cgi, cgo), (g.input, g.output), g.pad, g.stride);
     let weights: Vec<Vec<f32>> = (0..g.groups)
         .map(|grp| pack_weights(cgo, kk, |co, k| w[(grp * cgo + co) * kk + k]))
         .collect();
@@ -339,7 +381,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut
 pub fn backward_input(g: &ConvGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     let (cgi, cgo, kv) = (g.cg_in(), g.cg_out(), g.kvol());
     let lo_pad = std::array::from_fn(|i| g.dilation[i] * (g.kernel[i] - 1) - g.pad[i]);
-    let plan = Plan::new(g, (cgo, cgi), (g.output, g.input), lo_pad);
+    let plan = Plan::new(g, (cgo, cgi), (g.output, g.input), lo_pad, [1; 3]);
     let weights: Vec<Vec<f32>> = (0..g.groups)
         .map(|grp| {
             pack_weights(cgi, cgo * kv, |ci, k| {
