@@ -456,3 +456,29 @@ def test_all_any_count_nonzero():
     assert torch.count_nonzero(t, dim=1).tolist() == [2, 1]
     assert torch.tensor([]).all().item() is True
     assert torch.tensor([]).any().item() is False
+
+
+def test_out_argument_writes_into_the_given_tensor():
+    a, b = torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    c = torch.zeros(2, 2)
+    assert torch.matmul(a, b, out=c) is c
+    assert c.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert torch.add(a, b, alpha=2, out=c) is c
+    assert c.tolist() == [[3.0, 2.0], [3.0, 6.0]]
+    torch.pow(a, 2, out=c)
+    assert c.tolist() == [[1.0, 4.0], [9.0, 16.0]]
+    torch.exp(torch.zeros(2, 2), out=c)
+    assert c.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    values, indices = torch.zeros(2), torch.zeros(2, dtype=torch.int64)
+    torch.max(a, 1, out=(values, indices))
+    assert values.tolist() == [2.0, 4.0] and indices.tolist() == [1, 1]
+
+
+def test_out_argument_errors_like_pytorch():
+    a = torch.ones(2, 2)
+    with pytest.raises(RuntimeError, match=r"shape \[3\].*\[2, 2\]"):
+        torch.add(a, a, out=torch.zeros(3))
+    with pytest.raises(RuntimeError, match="automatic differentiation"):
+        torch.mul(a.requires_grad_(), 2.0, out=torch.zeros(2, 2))
+    with pytest.raises(TypeError, match="out= must be a Tensor"):
+        torch.add(a, a, out=[1, 2])

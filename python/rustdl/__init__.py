@@ -4,6 +4,8 @@
 autograd and kernels.
 """
 
+import builtins
+
 from . import (
     _C,
     _tensor_methods,  # noqa: F401
@@ -124,11 +126,35 @@ def set_default_dtype(d):
         raise NotImplementedError("rustdl: the default dtype is float32")
 
 
+def _into(out, result, name):
+    """PyTorch's ``out=`` argument: write ``result`` into ``out`` (a tensor, or a
+    tuple of tensors for ops returning several) and return ``out``."""
+    if out is None:
+        return result
+    outs, results = (out, result) if isinstance(result, tuple) else ((out,), (result,))
+    if len(outs) != len(results) or not builtins.all(isinstance(o, Tensor) for o in outs):
+        kind = f"a tuple of {len(results)} tensors" if isinstance(result, tuple) else "a Tensor"
+        raise TypeError(f"{name}(): out= must be {kind}")
+    for o, r in zip(outs, results):
+        if is_grad_enabled() and (o.requires_grad or r.requires_grad):
+            raise RuntimeError(
+                f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                "but one of the arguments requires grad."
+            )
+        if tuple(o.shape) != tuple(r.shape):
+            raise RuntimeError(
+                f"{name}(): out= has shape {list(o.shape)} but the result has shape {list(r.shape)} "
+                "(rustdl does not resize out= tensors)"
+            )
+        o.copy_(r)
+    return out
+
+
 def _method(name):
-    def f(input, *args, **kwargs):
+    def f(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
             input = tensor(input)
-        return getattr(input, name)(*args, **kwargs)
+        return _into(out, getattr(input, name)(*args, **kwargs), name)
 
     f.__name__ = name
     f.__qualname__ = name
@@ -145,14 +171,15 @@ for _name in _METHOD_FUNCTIONS:
 
 def add(input, other, *, alpha=1, out=None):
     if not isinstance(input, Tensor):
-        return other.__radd__(input) if alpha == 1 else tensor(input).add(other, alpha=alpha)
-    return input.add(other, alpha=alpha)
+        result = other.__radd__(input) if alpha == 1 else tensor(input).add(other, alpha=alpha)
+    else:
+        result = input.add(other, alpha=alpha)
+    return _into(out, result, "add")
 
 
 def pow(input, exponent, *, out=None):
-    if not isinstance(input, Tensor):
-        return exponent.__rpow__(input)
-    return input.pow(exponent)
+    result = exponent.__rpow__(input) if not isinstance(input, Tensor) else input.pow(exponent)
+    return _into(out, result, "pow")
 
 
 def softmax(input, dim, dtype=None):  # noqa: F811
