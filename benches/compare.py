@@ -27,14 +27,18 @@ import rustdl
 MB = 1e6
 
 
-def timeit(fns, reps, warmup=2, block_seconds=0.05):
+def timeit(fns, reps, warmup=2, block_seconds=0.05, gap_seconds=0.02):
     """Median seconds per call of each function in `fns`. The functions take
     turns (a, b, a, b, ...) so that load on this shared machine hits all
     alike; each turn is a block of back-to-back calls lasting about
-    `block_seconds`, as in a training loop, after one untimed call. Blocks
-    matter here: PyTorch's OpenMP threads busy-wait for milliseconds after a
-    parallel region, and an idle virtual CPU takes long to get back, so
-    single calls in turn would measure the other library's leftovers."""
+    `block_seconds`, as in a training loop, after a pause of `gap_seconds`
+    and one untimed call. Blocks matter here: PyTorch's OpenMP threads
+    busy-wait after a parallel region, and an idle virtual CPU takes long to
+    get back, so single calls in turn would measure the other library's
+    leftovers. The pause lets that busy-waiting end before the other
+    library's turn: without it rustdl's 2-thread 256^3 product measured 84
+    GFLOP/s after PyTorch's turns and 124 with it (PyTorch 126 and 127);
+    200 ms pauses let the virtual CPUs go cold (rustdl 70)."""
     per_call = []
     for fn in fns:
         for _ in range(warmup):
@@ -46,6 +50,7 @@ def timeit(fns, reps, warmup=2, block_seconds=0.05):
     times = [[] for _ in fns]
     for _ in range(reps):
         for fn, n, ts in zip(fns, calls, times):
+            time.sleep(gap_seconds)
             fn()
             t = time.perf_counter()
             for _ in range(n):
