@@ -967,6 +967,32 @@ mod tests {
                     4,
                 )
             },
+            // Rows tiled one by one (16- and 64-wide, stride 2 at 32 wide),
+            // one large enough to split its bands over threads.
+            sized(
+                geom([1, 9, 16], [1, 3, 3], [1; 3], [0, 1, 1], [1; 3], 1),
+                2,
+                3,
+                7,
+            ),
+            sized(
+                geom([1, 1, 68], [1, 1, 5], [1; 3], [0; 3], [1; 3], 1),
+                3,
+                16,
+                32,
+            ),
+            sized(
+                geom([1, 64, 64], [1, 3, 3], [1; 3], [0, 1, 1], [1; 3], 1),
+                1,
+                3,
+                16,
+            ),
+            sized(
+                geom([1, 20, 64], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], 1),
+                2,
+                3,
+                5,
+            ),
             // Strided forwards run on polyphase planes (their input gradient
             // stays col2im).
             sized(

@@ -78,6 +78,10 @@ struct Plan {
     offsets: Vec<usize>,
     /// Output rows (y) per band.
     band_rows: usize,
+    /// Tile each output row on its own (`band_by_rows`) rather than the
+    /// flat span of a band: when that wastes no more columns than the
+    /// padded ones of the flat span (rows of 16, 32, ... or wide rows).
+    row_tiles: bool,
 }
 
 impl Plan {
@@ -113,6 +117,8 @@ impl Plan {
         }
         let rows_pad = c_out.div_ceil(MR) * MR;
         let band_rows = (BAND_FLOATS / (rows_pad * phase[2]).max(1)).clamp(1, out[1].max(1));
+        // Columns computed per valid column: ceil(Wo/16)*16 / Wo against Wp / Wo.
+        let row_tiles = out[2].div_ceil(NR) * NR <= phase[2];
         Plan {
             c_in,
             c_out,
@@ -123,6 +129,7 @@ impl Plan {
             phase,
             offsets,
             band_rows,
+            row_tiles,
         }
     }
 
@@ -225,6 +232,9 @@ impl Plan {
     ) {
         let [_, ph, pw] = self.phase;
         let [_, oh, ow] = self.out;
+        if self.row_tiles {
+            return self.band_by_rows(xp, w, bias, (z, y0, y1), out);
+        }
         let span = (y1 - y0 - 1) * pw + ow;
         let stride = span.div_ceil(NR) * NR;
         let panels = self.c_out.div_ceil(MR);
@@ -262,6 +272,58 @@ impl Plan {
                     std::slice::from_raw_parts_mut(out.add(co * plane + (z * oh + y) * ow), ow);
                 for (d, &s) in dst.iter_mut().zip(src) {
                     *d = s + b;
+                }
+            }
+        }
+    }
+}
+
+impl Plan {
+    /// `band` for wide rows: tiles start at each output row's start and are
+    /// stored straight into the output (partial tiles at row ends), with no
+    /// band buffer to copy out. With bias, the rows are filled with it first
+    /// and the tiles accumulate.
+    ///
+    /// # Safety
+    /// As for `band`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn band_by_rows(
+        &self,
+        xp: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        (z, y0, y1): (usize, usize, usize),
+        out: *mut f32,
+    ) {
+        let [_, ph, pw] = self.phase;
+        let [_, oh, ow] = self.out;
+        let (plane, depth) = (self.out_plane(), self.depth());
+        let slice = depth.div_ceil(depth.div_ceil(KC).max(1)).max(1);
+        for y in y0..y1 {
+            let (first, row) = ((z * ph + y) * pw, (z * oh + y) * ow);
+            if let Some(b) = bias {
+                for (co, &bv) in b[..self.c_out].iter().enumerate() {
+                    std::slice::from_raw_parts_mut(out.add(co * plane + row), ow).fill(bv);
+                }
+            }
+            for x0 in (0..ow).step_by(NR) {
+                for k0 in (0..depth).step_by(slice) {
+                    let kc = slice.min(depth - k0);
+                    let rows = Shifted {
+                        base: xp.as_ptr().add(first + x0),
+                        offsets: self.offsets.as_ptr().add(k0),
+                    };
+                    for panel in 0..self.c_out.div_ceil(MR) {
+                        let tile = Tile {
+                            ptr: out.add(panel * MR * plane + row + x0),
+                            rs: plane as isize,
+                            cs: 1,
+                            rows: MR.min(self.c_out - panel * MR),
+                            cols: NR.min(ow - x0),
+                            overwrite: k0 == 0 && bias.is_none(),
+                        };
+                        kernel_6x16(kc, w.as_ptr().add((panel * depth + k0) * MR), rows, tile);
+                    }
                 }
             }
         }

@@ -143,7 +143,25 @@ pub unsafe fn kernel_6x16<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) 
         }
         return;
     }
-    // Edge tile or strided C: spill the registers and write element by element.
+    if tile.cs == 1 {
+        // Edge tile of a row-major C: masked loads and stores of the live
+        // columns (masked-off lanes are neither read nor written).
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let live = |from: i32| _mm256_cmpgt_epi32(_mm256_set1_epi32(tile.cols as i32 - from), lane);
+        let (m0, m1) = (live(0), live(8));
+        for (i, row) in acc.iter().enumerate().take(tile.rows) {
+            let p = tile.ptr.offset(i as isize * tile.rs);
+            let (mut v0, mut v1) = (row[0], row[1]);
+            if !tile.overwrite {
+                v0 = _mm256_add_ps(_mm256_maskload_ps(p, m0), v0);
+                v1 = _mm256_add_ps(_mm256_maskload_ps(p.add(8), m1), v1);
+            }
+            _mm256_maskstore_ps(p, m0, v0);
+            _mm256_maskstore_ps(p.add(8), m1, v1);
+        }
+        return;
+    }
+    // Strided C: spill the registers and write element by element.
     let mut tmp = [0f32; MR * NR];
     for (i, row) in acc.iter().enumerate() {
         _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), row[0]);
