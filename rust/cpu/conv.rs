@@ -580,9 +580,15 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut gw = vec![T::zero(); wlen];
         let mut cols = crate::tensor::pool::Scratch::<T>::uninit(cols_len(g));
+        // Columns from the padded input where the implicit GEMM runs the
+        // forward (f32): whole-line copies instead of im2col.
+        let mut padded = uses_implicit::<T>(g).then(|| implicit::Columns::new(g));
         for n in range {
             for grp in 0..g.groups {
                 let xg = &x[n * in_sample + grp * cgi * ip..][..cgi * ip];
+                if let (Some(pc), Some(xf)) = (padded.as_mut(), T::as_f32(xg)) {
+                    pc.load(xf);
+                }
                 if direct {
                     let gyg = &gy[n * out_sample + grp * cgo * p..][..cgo * p];
                     depthwise::backward_weight_group(
@@ -607,7 +613,10 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                 }
                 for lines in tiles(g) {
                     let width = (lines.1 - lines.0) * ow;
-                    im2col(g, xg, lines, &mut cols);
+                    match (padded.as_ref(), T::as_f32_mut(&mut cols)) {
+                        (Some(pc), Some(cf)) => pc.fill(lines, cf),
+                        _ => im2col(g, xg, lines, &mut cols),
+                    }
                     let ct = MatRef {
                         off: 0,
                         rs: 1,
@@ -1023,7 +1032,7 @@ mod tests {
     }
 
     #[test]
-    fn implicit_f32_matches_reference_at_any_thread_count() {
+    fn implicit_f32_matches_f64_at_any_thread_count() {
         for g in implicit_cases() {
             assert!(uses_implicit::<f32>(&g), "{g:?}");
             let to32 = |v: Vec<f64>| -> Vec<f32> { v.iter().map(|&v| v as f32).collect() };
@@ -1036,6 +1045,7 @@ mod tests {
             let mut want_y = reference(&g, &xd, &wd);
             add_bias(&mut want_y, &bd, g.c_out, g.out_plane());
             let want_gx = backward_input(&g, &gyd, &wd);
+            let want_gw = backward_weight(&g, &xd, &gyd);
             let close = |got: &[f32], want: &[f64], what: &str| {
                 let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
                 let err = got
@@ -1051,6 +1061,7 @@ mod tests {
                 crate::parallel::set_num_threads(threads);
                 close(&forward(&g, &x, &w, Some(&b)), &want_y, "forward");
                 close(&backward_input(&g, &gy, &w), &want_gx, "input grad");
+                close(&backward_weight(&g, &x, &gy), &want_gw, "weight grad");
             }
         }
     }

@@ -20,10 +20,12 @@
 //!
 //! The input gradient of a stride-1 layer is the same convolution of the
 //! padded output gradient with the flipped, channel-transposed kernel
-//! (padding d*(k-1) - p); strided layers keep col2im for it, and every
-//! weight gradient stays im2col + GEMM. f32 on AVX2+FMA only.
+//! (padding d*(k-1) - p); strided layers keep col2im for it. The weight
+//! gradient stays a GEMM against a column matrix, filled from the padded
+//! planes (`Columns`). f32 on AVX2+FMA only.
 
 use super::conv::ConvGeom;
+use super::lanes::copy_few;
 use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
 use super::sgemm::{MR, NR};
 use crate::parallel;
@@ -453,4 +455,76 @@ pub fn backward_input(g: &ConvGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
         })
         .collect();
     run(&plan, g.groups, g.batch, gy, &weights, None, gx);
+}
+
+/// im2col for the weight gradient, read from the padded (phase) planes: the
+/// column tile of output lines `l0..l1` in `conv::im2col`'s layout (one row
+/// per depth index, (l1 - l0) * Wo wide). There every line is a single
+/// contiguous copy, with none of im2col's per-line padding logic (lines of
+/// 10-28 values made that logic most of im2col's time).
+pub struct Columns {
+    plan: Plan,
+    xp: Scratch<f32>,
+}
+
+impl Columns {
+    pub fn new(g: &ConvGeom) -> Columns {
+        let plan = Plan::new(
+            g,
+            (g.cg_in(), g.cg_out()),
+            (g.input, g.output),
+            g.pad,
+            g.stride,
+        );
+        let xp = Scratch::uninit(plan.padded_len());
+        Columns { plan, xp }
+    }
+
+    /// Pad one group's input (cg_in x in_plane) for the following `fill`s.
+    pub fn load(&mut self, xg: &[f32]) {
+        self.plan.pad_input(xg, &mut self.xp);
+    }
+
+    pub fn fill(&self, (l0, l1): (usize, usize), cols: &mut [f32]) {
+        let [_, oh, ow] = self.plan.out;
+        assert!(
+            l0 <= l1
+                && l1 <= self.plan.out[0] * oh
+                && cols.len() >= self.plan.depth() * (l1 - l0) * ow,
+            "implicit columns: tile outside the geometry"
+        );
+        // SAFETY: `applies` checked AVX2; the assert bounds the writes, and
+        // every read is of a padded position some output reads.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            fill_lines(&self.plan, &self.xp, (l0, l1), cols)
+        }
+    }
+}
+
+/// # Safety
+/// AVX2 is available; `cols` holds depth x (l1 - l0) * Wo floats and the
+/// lines are inside the output.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill_lines(plan: &Plan, xp: &[f32], (l0, l1): (usize, usize), cols: &mut [f32]) {
+    let [_, ph, pw] = plan.phase;
+    let [_, oh, ow] = plan.out;
+    let width = (l1 - l0) * ow;
+    let (z0, y0) = (l0 / oh.max(1), l0 % oh.max(1));
+    for (k, &off) in plan.offsets.iter().enumerate() {
+        let dst = cols.as_mut_ptr().add(k * width);
+        let (mut z, mut y) = (z0, y0);
+        for l in 0..l1 - l0 {
+            copy_few(
+                dst.add(l * ow),
+                xp.as_ptr().add(off + (z * ph + y) * pw),
+                ow,
+            );
+            y += 1;
+            if y == oh {
+                (y, z) = (0, z + 1);
+            }
+        }
+    }
 }
