@@ -245,7 +245,7 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
 /// # Safety
 /// `dst` is valid for `n` values.
 #[inline(always)]
-unsafe fn zero_few<T: Float>(dst: *mut T, n: usize) {
+pub(super) unsafe fn zero_few<T: Float>(dst: *mut T, n: usize) {
     if n > 4 {
         std::ptr::write_bytes(dst, 0, n);
         return;

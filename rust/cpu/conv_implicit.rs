@@ -24,6 +24,7 @@
 //! gradient stays a GEMM against a column matrix, filled from the padded
 //! planes (`Columns`). f32 on AVX2+FMA only.
 
+use super::conv::zero_few;
 use super::conv::ConvGeom;
 use super::lanes::copy_few;
 use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
@@ -183,18 +184,10 @@ impl Plan {
                                 }
                                 let line =
                                     &src[((c * sd + z as usize) * sh + y as usize) * sw..][..sw];
-                                row[..lo].fill(0.0);
                                 let first = ((lo * tw) as isize + shift) as usize;
-                                if tw == 1 {
-                                    row[lo..hi].copy_from_slice(&line[first..first + hi - lo]);
-                                } else {
-                                    for (o, &v) in
-                                        row[lo..hi].iter_mut().zip(line[first..].iter().step_by(tw))
-                                    {
-                                        *o = v;
-                                    }
-                                }
-                                row[hi..].fill(0.0);
+                                // SAFETY: lo <= hi <= pw = row.len(), and
+                                // valid_range keeps first + (hi-lo-1)*tw < sw.
+                                unsafe { write_row(row, (lo, hi), line.as_ptr().add(first), tw) };
                             }
                         }
                     }
@@ -278,6 +271,26 @@ impl Plan {
             }
         }
     }
+}
+
+/// One padded row: zeros, `hi - lo` source values `stride` apart from `src`,
+/// zeros. Rows are 8-40 values, so no memset/memcpy calls (their call
+/// overhead was most of the padding time).
+///
+/// # Safety
+/// `lo <= hi <= row.len()`; `src` is readable at every `(j - lo) * stride`.
+#[inline]
+unsafe fn write_row(row: &mut [f32], (lo, hi): (usize, usize), src: *const f32, stride: usize) {
+    let dst = row.as_mut_ptr();
+    zero_few(dst, lo);
+    if stride == 1 {
+        copy_few(dst.add(lo), src, hi - lo);
+    } else {
+        for j in 0..hi - lo {
+            *dst.add(lo + j) = *src.add(j * stride);
+        }
+    }
+    zero_few(dst.add(hi), row.len() - hi);
 }
 
 impl Plan {
