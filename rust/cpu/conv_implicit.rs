@@ -233,30 +233,18 @@ impl Plan {
         let span = (y1 - y0 - 1) * pw + ow;
         let stride = span.div_ceil(NR) * NR;
         let panels = self.c_out.div_ceil(MR);
-        let depth = self.depth();
         let mut c = Scratch::<f32>::uninit(panels * MR * stride);
+        let cp = c.as_mut_ptr();
         let first = (z * ph + y0) * pw;
-        // Balanced depth slices: 288 becomes 144 + 144, not 256 + 32.
-        let slice = depth.div_ceil(depth.div_ceil(KC).max(1)).max(1);
         for t in (0..span).step_by(NR) {
-            for k0 in (0..depth).step_by(slice) {
-                let kc = slice.min(depth - k0);
-                let rows = Shifted {
-                    base: xp.as_ptr().add(first + t),
-                    offsets: self.offsets.as_ptr().add(k0),
-                };
-                for panel in 0..panels {
-                    let tile = Tile {
-                        ptr: c.as_mut_ptr().add(panel * MR * stride + t),
-                        rs: stride as isize,
-                        cs: 1,
-                        rows: MR,
-                        cols: NR,
-                        overwrite: k0 == 0,
-                    };
-                    kernel_6x16(kc, w.as_ptr().add((panel * depth + k0) * MR), rows, tile);
-                }
-            }
+            self.tile_column(xp.as_ptr().add(first + t), w, |panel, first_slice| Tile {
+                ptr: cp.add(panel * MR * stride + t),
+                rs: stride as isize,
+                cs: 1,
+                rows: MR,
+                cols: NR,
+                overwrite: first_slice,
+            });
         }
         let plane = self.out_plane();
         for co in 0..self.c_out {
@@ -312,8 +300,7 @@ impl Plan {
     ) {
         let [_, ph, pw] = self.phase;
         let [_, oh, ow] = self.out;
-        let (plane, depth) = (self.out_plane(), self.depth());
-        let slice = depth.div_ceil(depth.div_ceil(KC).max(1)).max(1);
+        let plane = self.out_plane();
         for y in y0..y1 {
             let (first, row) = ((z * ph + y) * pw, (z * oh + y) * ow);
             if let Some(b) = bias {
@@ -322,24 +309,40 @@ impl Plan {
                 }
             }
             for x0 in (0..ow).step_by(NR) {
-                for k0 in (0..depth).step_by(slice) {
-                    let kc = slice.min(depth - k0);
-                    let rows = Shifted {
-                        base: xp.as_ptr().add(first + x0),
-                        offsets: self.offsets.as_ptr().add(k0),
-                    };
-                    for panel in 0..self.c_out.div_ceil(MR) {
-                        let tile = Tile {
-                            ptr: out.add(panel * MR * plane + row + x0),
-                            rs: plane as isize,
-                            cs: 1,
-                            rows: MR.min(self.c_out - panel * MR),
-                            cols: NR.min(ow - x0),
-                            overwrite: k0 == 0 && bias.is_none(),
-                        };
-                        kernel_6x16(kc, w.as_ptr().add((panel * depth + k0) * MR), rows, tile);
-                    }
-                }
+                self.tile_column(xp.as_ptr().add(first + x0), w, |panel, first_slice| Tile {
+                    ptr: out.add(panel * MR * plane + row + x0),
+                    rs: plane as isize,
+                    cs: 1,
+                    rows: MR.min(self.c_out - panel * MR),
+                    cols: NR.min(ow - x0),
+                    overwrite: first_slice && bias.is_none(),
+                });
+            }
+        }
+    }
+}
+
+impl Plan {
+    /// One column of 16 outputs at padded position `base` (channel 0), for
+    /// every output-channel panel and depth slice; `tile(panel, first_slice)`
+    /// says where each 6 x 16 result goes. Depth slices are balanced: 288
+    /// becomes 144 + 144, not 256 + 32.
+    ///
+    /// # Safety
+    /// As for `band`; every tile is inside its buffer.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    unsafe fn tile_column(&self, base: *const f32, w: &[f32], tile: impl Fn(usize, bool) -> Tile) {
+        let depth = self.depth();
+        let slice = depth.div_ceil(depth.div_ceil(KC).max(1)).max(1);
+        for k0 in (0..depth).step_by(slice) {
+            let rows = Shifted {
+                base,
+                offsets: self.offsets.as_ptr().add(k0),
+            };
+            for panel in 0..self.c_out.div_ceil(MR) {
+                let a = w.as_ptr().add((panel * depth + k0) * MR);
+                kernel_6x16(slice.min(depth - k0), a, rows, tile(panel, k0 == 0));
             }
         }
     }
