@@ -116,3 +116,12 @@ pub fn map_slice<S: Sync + Copy, D: crate::tensor::storage::BufferElem>(
     });
     out
 }
+
+/// A raw pointer handed to several threads that each write their own,
+/// disjoint elements through it (the borrow checker cannot see the split).
+#[derive(Clone, Copy)]
+pub struct SendPtr<T>(pub *mut T);
+// SAFETY: users only write disjoint elements from different threads, and the
+// buffer outlives the parallel region.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}

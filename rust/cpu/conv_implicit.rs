@@ -25,7 +25,7 @@
 //! planes (`Columns`). f32 on AVX2+FMA only.
 
 use super::conv::zero_few;
-use super::conv::ConvGeom;
+use super::conv::{for_batch_ranges, ConvGeom};
 use super::lanes::copy_few;
 use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
 use super::sgemm::{MR, NR};
@@ -33,9 +33,6 @@ use crate::parallel;
 use crate::tensor::pool::Scratch;
 use rayon::prelude::*;
 
-/// Depth of one kernel call (the tile's B rows, up to 2 cache lines each,
-/// stay in L1 across the output-channel panels); deeper layers accumulate.
-const KC: usize = 256;
 /// Floats of one band buffer (output channels x band span): 64 KiB.
 const BAND_FLOATS: usize = 16 * 1024;
 
@@ -324,9 +321,9 @@ impl Plan {
 
 impl Plan {
     /// One column of 16 outputs at padded position `base` (channel 0), for
-    /// every output-channel panel and depth slice; `tile(panel, first_slice)`
-    /// says where each 6 x 16 result goes. Depth slices are balanced: 288
-    /// becomes 144 + 144, not 256 + 32.
+    /// every output-channel panel and depth slice (`sgemm::depth_slice`: the
+    /// tile's B rows stay in L1 across the panels); `tile(panel, first_slice)`
+    /// says where each 6 x 16 result goes.
     ///
     /// # Safety
     /// As for `band`; every tile is inside its buffer.
@@ -334,7 +331,7 @@ impl Plan {
     #[inline]
     unsafe fn tile_column(&self, base: *const f32, w: &[f32], tile: impl Fn(usize, bool) -> Tile) {
         let depth = self.depth();
-        let slice = depth.div_ceil(depth.div_ceil(KC).max(1)).max(1);
+        let slice = super::sgemm::depth_slice(depth);
         for k0 in (0..depth).step_by(slice) {
             let rows = Shifted {
                 base,
@@ -363,20 +360,14 @@ fn pack_weights(rows: usize, depth: usize, w: impl Fn(usize, usize) -> f32) -> V
     packed
 }
 
-/// The output pointer shared by the threads of one sample's bands; each
-/// band writes its own rows.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-// SAFETY: bands write disjoint elements (see `Plan::band`).
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-/// Run `plan` on every sample and group: `src` (batch, groups x c_in planes)
-/// to `out` (batch, groups x c_out planes); `weights[grp]` packed.
+/// Run `plan` on every sample and group of `g`'s batch: `src` (batch,
+/// groups x c_in planes) to `out` (batch, groups x c_out planes);
+/// `weights[grp]` packed. The batch is split over threads as for im2col
+/// (`conv::for_batch_ranges`); a batch too small to split has each sample's
+/// bands split instead.
 fn run(
+    g: &ConvGeom,
     plan: &Plan,
-    groups: usize,
-    batch: usize,
     src: &[f32],
     weights: &[Vec<f32>],
     bias: Option<&[f32]>,
@@ -384,65 +375,30 @@ fn run(
 ) {
     let src_group = plan.c_in * plan.src.iter().product::<usize>();
     let out_group = plan.c_out * plan.out_plane();
-    let (src_sample, out_sample) = (groups * src_group, groups * out_group);
-    if out_sample == 0 || batch == 0 {
-        return;
-    }
+    let (src_sample, out_sample) = (g.groups * src_group, g.groups * out_group);
     let bands = plan.bands();
-    let work = batch * out_sample * plan.depth();
-    let threads = if work < super::conv::PARALLEL_MACS {
-        1
-    } else {
-        parallel::num_threads()
-    };
-    // One sample: pad each group's input, then its bands, split over
-    // threads when the batch is too small to split.
-    let sample = |n: usize, out_n: &mut [f32], split_bands: bool| {
+    for_batch_ranges(g, out, out_sample, |n0, outs, threads| {
         let mut xp = Scratch::<f32>::uninit(plan.padded_len());
-        for grp in 0..groups {
-            plan.pad_input(
-                &src[n * src_sample + grp * src_group..][..src_group],
-                &mut xp,
-            );
-            let out_g = OutPtr(out_n[grp * out_group..][..out_group].as_mut_ptr());
-            let (w, b) = (&weights[grp], bias.map(|b| &b[grp * plan.c_out..]));
-            // SAFETY: buffers sized by the plan; `applies` checked the CPU.
-            let one = |&band: &(usize, usize, usize)| unsafe {
-                #[cfg(target_arch = "x86_64")]
-                plan.band(&xp, w, b, band, { out_g }.0);
-            };
-            if split_bands {
-                parallel::install(|| bands.par_iter().for_each(one));
-            } else {
-                bands.iter().for_each(one);
+        for (i, out_n) in outs.chunks_mut(out_sample).enumerate() {
+            for grp in 0..g.groups {
+                let xs = &src[(n0 + i) * src_sample + grp * src_group..][..src_group];
+                plan.pad_input(xs, &mut xp);
+                // Each band writes its own rows of the group's output.
+                let out_g = parallel::SendPtr(out_n[grp * out_group..][..out_group].as_mut_ptr());
+                let (w, b) = (&weights[grp], bias.map(|b| &b[grp * plan.c_out..]));
+                // SAFETY: buffers sized by the plan; `applies` checked the CPU.
+                let one = |&band: &(usize, usize, usize)| unsafe {
+                    #[cfg(target_arch = "x86_64")]
+                    plan.band(&xp, w, b, band, { out_g }.0);
+                };
+                if threads > 1 {
+                    parallel::install(|| bands.par_iter().for_each(one));
+                } else {
+                    bands.iter().for_each(one);
+                }
             }
         }
-    };
-    if threads == 1 || batch >= threads {
-        let per_task = if threads == 1 {
-            batch
-        } else {
-            batch.div_ceil(threads)
-        };
-        let chunk = |t: usize, outs: &mut [f32]| {
-            for (i, out_n) in outs.chunks_mut(out_sample).enumerate() {
-                sample(t * per_task + i, out_n, false);
-            }
-        };
-        if per_task >= batch {
-            chunk(0, out);
-        } else {
-            parallel::install(|| {
-                out.par_chunks_mut(per_task * out_sample)
-                    .enumerate()
-                    .for_each(|(t, outs)| chunk(t, outs));
-            });
-        }
-    } else {
-        for (n, out_n) in out.chunks_mut(out_sample).enumerate() {
-            sample(n, out_n, true);
-        }
-    }
+    });
 }
 
 /// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias, overwriting `y`.
@@ -452,7 +408,7 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut
     let weights: Vec<Vec<f32>> = (0..g.groups)
         .map(|grp| pack_weights(cgo, kk, |co, k| w[(grp * cgo + co) * kk + k]))
         .collect();
-    run(&plan, g.groups, g.batch, x, &weights, bias, y);
+    run(g, &plan, x, &weights, bias, y);
 }
 
 /// Input gradient: gx (batch, c_in, in_plane) from gy, overwriting `gx`: the
@@ -470,7 +426,7 @@ pub fn backward_input(g: &ConvGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
             })
         })
         .collect();
-    run(&plan, g.groups, g.batch, gy, &weights, None, gx);
+    run(g, &plan, gy, &weights, None, gx);
 }
 
 /// im2col for the weight gradient, read from the padded (phase) planes: the

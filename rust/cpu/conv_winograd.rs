@@ -200,7 +200,7 @@ fn transform_weights<T: Float>(
     // 128 x 64 channels U is 512 KiB, a page fault per 4 KiB each call.)
     let mut u = Scratch::<T>::uninit(POINTS * nr * nc);
     let plane = nr * nc;
-    let out = SharedOut(u.as_mut_ptr());
+    let out = parallel::SendPtr(u.as_mut_ptr());
     let row = |r: usize| {
         for c in 0..nc {
             let k = kernel(r, c);
@@ -224,13 +224,6 @@ fn transform_weights<T: Float>(
     }
     u
 }
-
-/// A buffer written by several threads at disjoint elements.
-#[derive(Clone, Copy)]
-struct SharedOut<T>(*mut T);
-// SAFETY: used only where each thread writes its own elements.
-unsafe impl<T> Send for SharedOut<T> {}
-unsafe impl<T> Sync for SharedOut<T> {}
 
 /// Tiles handled together: the transforms work on blocks of 8 adjacent
 /// tiles as fixed-size arrays (`lanes::Block`), which compile to whole SIMD

@@ -24,6 +24,7 @@ pub mod sgd;
 
 use crate::error::{Error, Result};
 use crate::parallel;
+use crate::parallel::SendPtr;
 use crate::tensor::access::{fill_, write_into};
 use crate::tensor::dtype::Float;
 use crate::tensor::storage::BufferElem;
@@ -33,12 +34,6 @@ use smallvec::SmallVec;
 
 /// Index of the gradient list (read only) in the lists given to [`for_each_chunk`].
 pub const GRAD: usize = 1;
-
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: the pointers address disjoint element ranges handed to one worker each.
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
 
 /// Run `f(param_index, slices)` over every element of every parameter.
 ///

@@ -171,11 +171,16 @@ impl AlignedBuf {
     }
 }
 
+/// Length of the depth slices a product of depth `k` is cut into: balanced,
+/// at most KC (300 becomes 150 + 150, not 256 + 44).
+pub fn depth_slice(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC).max(1)).max(1)
+}
+
 /// The sequential algorithm on rows `ri` x columns `cj` of C.
 unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<usize>) {
-    // Balanced depth slices: 300 becomes 150 + 150, not 256 + 44.
-    let k_slices = p.k.div_ceil(KC).max(1);
-    let kc_max = p.k.div_ceil(k_slices).max(1);
+    let kc_max = depth_slice(p.k);
+    let k_slices = p.k.div_ceil(kc_max).max(1);
     let nc_max = NC.min(cj.len().div_ceil(NR) * NR);
     let mc_max = MC.min(ri.len().div_ceil(MR) * MR);
     BUFFERS.with(|bufs| {
