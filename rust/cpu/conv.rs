@@ -23,7 +23,6 @@ use super::gemm::MatRef;
 use super::lanes::copy_few;
 use crate::parallel;
 use crate::tensor::dtype::Float;
-use rayon::prelude::*;
 
 /// Below this many multiply-adds a whole convolution runs on one thread.
 pub(super) const PARALLEL_MACS: usize = 1 << 18;
@@ -366,10 +365,8 @@ pub(super) fn for_batch_ranges<T: Float>(
     if per_task >= g.batch {
         f(0, out, threads);
     } else {
-        parallel::install(|| {
-            out.par_chunks_mut(per_task * per_sample)
-                .enumerate()
-                .for_each(|(t, chunk)| f(t * per_task, chunk, 1));
+        parallel::for_each_chunk_mut(out, per_task * per_sample, |t, chunk| {
+            f(t * per_task, chunk, 1)
         });
     }
 }
@@ -652,11 +649,8 @@ where
     if per_task >= g.batch {
         return partial(0..g.batch, threads);
     }
-    let parts: Vec<B> = parallel::install(|| {
-        (0..g.batch.div_ceil(per_task))
-            .into_par_iter()
-            .map(|t| partial(t * per_task..((t + 1) * per_task).min(g.batch), 1))
-            .collect()
+    let parts: Vec<B> = parallel::map_tasks(g.batch.div_ceil(per_task), |t| {
+        partial(t * per_task..((t + 1) * per_task).min(g.batch), 1)
     });
     let sum = parts.into_iter().reduce(|mut sum, part| {
         for (a, &b) in sum.iter_mut().zip(part.iter()) {

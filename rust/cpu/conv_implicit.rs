@@ -31,7 +31,6 @@ use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
 use super::sgemm::{MR, NR};
 use crate::parallel;
 use crate::tensor::pool::Scratch;
-use rayon::prelude::*;
 
 /// Floats of one band buffer (output channels x band span): 64 KiB.
 const BAND_FLOATS: usize = 16 * 1024;
@@ -392,7 +391,7 @@ fn run(
                     plan.band(&xp, w, b, band, { out_g }.0);
                 };
                 if threads > 1 {
-                    parallel::install(|| bands.par_iter().for_each(one));
+                    parallel::for_each_task(bands.len(), |i| one(&bands[i]));
                 } else {
                     bands.iter().for_each(one);
                 }

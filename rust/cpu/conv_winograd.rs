@@ -28,7 +28,6 @@ use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved,
 use crate::parallel;
 use crate::tensor::dtype::Float;
 use crate::tensor::pool::Scratch;
-use rayon::prelude::*;
 
 /// Winograd points per tile (4x4).
 const POINTS: usize = 16;
@@ -218,7 +217,7 @@ fn transform_weights<T: Float>(
     };
     // At 64 x 128 channels this is ~0.2 ms, worth splitting over threads.
     if POINTS * plane >= parallel::GRAIN && parallel::num_threads() > 1 {
-        parallel::install(|| (0..nr).into_par_iter().for_each(row));
+        parallel::for_each_task(nr, row);
     } else {
         (0..nr).for_each(row);
     }
@@ -635,7 +634,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
         }
     };
     if du.len() >= parallel::GRAIN && parallel::num_threads() > 1 {
-        parallel::install(|| gw.par_chunks_mut(p.ci * 9).enumerate().for_each(transform));
+        parallel::for_each_chunk_mut(&mut gw, p.ci * 9, |i, c| transform((i, c)));
     } else {
         gw.chunks_mut(p.ci * 9).enumerate().for_each(transform);
     }

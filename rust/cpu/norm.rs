@@ -14,7 +14,6 @@
 use super::planes::{for_planes, for_planes2};
 use crate::parallel;
 use crate::tensor::dtype::Float;
-use rayon::prelude::*;
 
 const LANES: usize = 16;
 const BLOCK: usize = 1024;
@@ -338,7 +337,7 @@ pub fn rows_backward<T: Float>(
     {
         gx.chunks_mut(part * len).enumerate().map(run).collect()
     } else {
-        parallel::install(|| gx.par_chunks_mut(part * len).enumerate().map(run).collect())
+        parallel::map_chunks_mut(&mut gx, part * len, |i, c| run((i, c)))
     };
     let wb = need_wb.then(|| {
         let (mut gw, mut gb) = (vec![0.0f64; c], vec![0.0f64; c]);
@@ -371,7 +370,7 @@ pub fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, s: usize) -> Vec<Sta
     if x.len() < parallel::GRAIN || parallel::num_threads() == 1 || c == 1 {
         (0..c).map(one).collect()
     } else {
-        parallel::install(|| (0..c).into_par_iter().map(one).collect())
+        parallel::map_tasks(c, one)
     }
 }
 
@@ -396,7 +395,7 @@ pub fn channel_grad_sums<T: Float>(
     if x.len() < parallel::GRAIN || parallel::num_threads() == 1 || c == 1 {
         (0..c).map(one).collect()
     } else {
-        parallel::install(|| (0..c).into_par_iter().map(one).collect())
+        parallel::map_tasks(c, one)
     }
 }
 

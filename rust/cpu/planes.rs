@@ -5,7 +5,6 @@
 //! keep small jobs on the calling thread (see `parallel::GRAIN`).
 
 use crate::parallel;
-use rayon::prelude::*;
 
 /// Run `f(plane, chunk_a, chunk_b)` over planes, splitting two outputs with
 /// `na` and `nb` elements per plane; parallel when `work` (elements touched) is large.
@@ -35,12 +34,22 @@ pub fn for_planes2<A: Send, B: Send>(
     if per >= planes {
         run((0, (a, b)));
     } else {
-        let nbc = (per * nb).max(1);
-        parallel::install(|| {
-            a.par_chunks_mut(per * na)
-                .zip(b.par_chunks_mut(nbc))
-                .enumerate()
-                .for_each(run)
+        let (pa, pb) = (
+            parallel::SendPtr(a.as_mut_ptr()),
+            parallel::SendPtr(b.as_mut_ptr()),
+        );
+        let (la, lb) = (a.len(), b.len());
+        parallel::for_each_task(planes.div_ceil(per), |i| {
+            let (sa, sb) = (i * per * na, (i * per * nb).min(lb));
+            // SAFETY: task i takes planes i*per.. of both buffers, disjoint
+            // from every other task's and inside them.
+            let (ca, cb) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut({ pa }.0.add(sa), (per * na).min(la - sa)),
+                    std::slice::from_raw_parts_mut({ pb }.0.add(sb), (per * nb).min(lb - sb)),
+                )
+            };
+            run((i, (ca, cb)))
         });
     }
 }

@@ -5,7 +5,6 @@
 
 use crate::parallel;
 use crate::tensor::dtype::Float;
-use rayon::prelude::*;
 
 /// Values summed in lanes of the element type before moving to f64.
 const BLOCK: usize = 4096;
@@ -40,7 +39,9 @@ pub fn run_sums<T: Float>(x: &[T], len: usize, out: &mut [T]) {
     if out.len() == 1 && x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 {
         // One long run: partial sums per chunk, combined in order.
         let chunk = x.len().div_ceil(threads * 4).div_ceil(BLOCK) * BLOCK;
-        let parts: Vec<f64> = parallel::install(|| x.par_chunks(chunk).map(run_sum).collect());
+        let parts: Vec<f64> = parallel::map_tasks(x.len().div_ceil(chunk), |c| {
+            run_sum(&x[c * chunk..((c + 1) * chunk).min(x.len())])
+        });
         out[0] = T::from_f64(parts.into_iter().sum());
         return;
     }
@@ -51,11 +52,7 @@ pub fn run_sums<T: Float>(x: &[T], len: usize, out: &mut [T]) {
     };
     if x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 && out.len() > 1 {
         let per = out.len().div_ceil(threads * 4);
-        parallel::install(|| {
-            out.par_chunks_mut(per)
-                .enumerate()
-                .for_each(|(c, o)| each(c * per, o))
-        });
+        parallel::for_each_chunk_mut(out, per, |c, o| each(c * per, o));
     } else {
         each(0, out);
     }
@@ -70,14 +67,12 @@ pub fn column_sums<T: Float>(x: &[T], out: &mut [T]) {
     if x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 && cols >= 64 {
         // Split the columns: each thread walks every row over its slice.
         let per = cols.div_ceil(threads).next_multiple_of(16);
-        parallel::install(|| {
-            acc.par_chunks_mut(per).enumerate().for_each(|(c, a)| {
-                for row in x.chunks_exact(cols) {
-                    for (s, &v) in a.iter_mut().zip(&row[c * per..]) {
-                        *s += v.to_f64();
-                    }
+        parallel::for_each_chunk_mut(&mut acc, per, |c, a| {
+            for row in x.chunks_exact(cols) {
+                for (s, &v) in a.iter_mut().zip(&row[c * per..]) {
+                    *s += v.to_f64();
                 }
-            })
+            }
         });
     } else {
         add_rows(x, cols, &mut acc);

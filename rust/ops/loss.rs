@@ -8,7 +8,6 @@ use crate::parallel;
 use crate::tensor::dtype::Float;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
-use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reduction {
@@ -112,7 +111,7 @@ fn forward_rows<T: Float + BufferElem>(x: &[T], p: &Params<'_>) -> Rows {
         (loss, lse, wt)
     };
     let res: Vec<(f64, f64, f64)> = if m * c >= parallel::GRAIN && parallel::num_threads() > 1 {
-        parallel::install(|| (0..m).into_par_iter().map(row).collect())
+        parallel::map_tasks(m, row)
     } else {
         (0..m).map(row).collect()
     };
@@ -155,11 +154,7 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
         o[t] = o[t] - T::c(g[i] * (1.0 - eps) * wt);
     };
     if x.len() >= parallel::GRAIN && parallel::num_threads() > 1 {
-        parallel::install(|| {
-            out.par_chunks_mut(c.max(1))
-                .enumerate()
-                .for_each(|(i, o)| fill(i, o))
-        });
+        parallel::for_each_chunk_mut(&mut out, c, fill);
     } else {
         out.chunks_mut(c.max(1))
             .enumerate()

@@ -10,7 +10,6 @@ use crate::parallel;
 use crate::tensor::layout::{broadcast_shapes, StridedRuns};
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
-use rayon::prelude::*;
 
 fn batched_gemm_typed<T: BufferElem + GemmElem>(
     a: &Tensor,
@@ -61,13 +60,10 @@ fn batched_gemm_typed<T: BufferElem + GemmElem>(
     let small = m * n * k < PARALLEL_MACS;
     if nb > 1 && small && parallel::num_threads() > 1 && nb * m * n * k >= (1 << 16) {
         // Many small products: one per task, each on one thread.
-        parallel::install(|| {
-            out.par_chunks_mut((m * n).max(1))
-                .zip(offs.par_iter())
-                .for_each(|(c, &(oa, ob))| {
-                    // SAFETY: views stay inside the storages (shapes were checked).
-                    unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false, 1) }
-                })
+        parallel::for_each_chunk_mut(&mut out, m * n, |i, c| {
+            let (oa, ob) = offs[i];
+            // SAFETY: views stay inside the storages (shapes were checked).
+            unsafe { T::gemm(m, n, k, pa, av(oa), pb, bv(ob), c, cv, false, 1) }
         });
     } else {
         let threads = threads_for(m, n, k);

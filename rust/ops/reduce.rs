@@ -14,7 +14,6 @@ use crate::tensor::layout::{wrap_dim, Shape, StridedRuns};
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 use crate::{dispatch_all, dispatch_numeric};
-use rayon::prelude::*;
 
 /// Which dims a reduction removes (`dims = None` means all).
 pub fn reduced_mask(x: &Tensor, dims: Option<&[i64]>) -> Result<Vec<bool>> {
@@ -121,18 +120,13 @@ where
     };
     if n_out == 1 && n_red >= parallel::GRAIN && parallel::num_threads() > 1 {
         let chunk = n_red.div_ceil(parallel::num_threads() * 4);
-        let parts: Vec<A> = parallel::install(|| {
-            (0..n_red.div_ceil(chunk))
-                .into_par_iter()
-                .map(|c| {
-                    fold_range(
-                        x.offset() as isize,
-                        c * chunk,
-                        ((c + 1) * chunk).min(n_red),
-                        init,
-                    )
-                })
-                .collect()
+        let parts: Vec<A> = parallel::map_tasks(n_red.div_ceil(chunk), |c| {
+            fold_range(
+                x.offset() as isize,
+                c * chunk,
+                ((c + 1) * chunk).min(n_red),
+                init,
+            )
         });
         let acc = parts.into_iter().reduce(&combine).unwrap_or(init);
         out[0] = finish(acc, n_red);
@@ -157,11 +151,7 @@ where
     };
     if n_out * work_per_out >= parallel::GRAIN && n_out > 1 {
         let per = (parallel::GRAIN / work_per_out).max(1);
-        parallel::install(|| {
-            out.par_chunks_mut(per)
-                .enumerate()
-                .for_each(|(i, c)| fill(i * per, c))
-        });
+        parallel::for_each_chunk_mut(&mut out, per, |i, c| fill(i * per, c));
     } else {
         fill(0, &mut out);
     }

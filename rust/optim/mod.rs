@@ -5,7 +5,7 @@
 //! parallel lists of tensors (list 0 the parameters, list 1 the gradients, the
 //! rest state tensors, all of a parameter's shape), splits the whole group
 //! into chunks of roughly equal size and runs the kernel on each chunk, in
-//! parallel on the rayon pool when the group is large.
+//! parallel on the worker team when the group is large.
 //!
 //! Per-parameter scalars (`step`, NAdam's `mu_product`) are 0-dim tensors kept
 //! by the Python side; [`bump_steps`] and [`scalar_values`] read and update them.
@@ -29,7 +29,6 @@ use crate::tensor::access::{fill_, write_into};
 use crate::tensor::dtype::Float;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
-use rayon::prelude::*;
 use smallvec::SmallVec;
 
 /// Index of the gradient list (read only) in the lists given to [`for_each_chunk`].
@@ -148,7 +147,10 @@ where
                 s += len;
             }
         }
-        parallel::install(|| items.par_iter().for_each(|&(i, s, len)| run(i, s, len)));
+        parallel::for_each_task(items.len(), |t| {
+            let (i, s, len) = items[t];
+            run(i, s, len)
+        });
     }
     for (k, w) in work.iter().enumerate() {
         if k == GRAD {

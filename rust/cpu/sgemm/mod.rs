@@ -17,7 +17,6 @@ mod pack;
 
 use crate::parallel;
 use pack::Block;
-use rayon::prelude::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
@@ -109,14 +108,12 @@ pub unsafe fn sgemm(
     }
     let rows = chunk(m, tm, MR);
     let cols = chunk(n, tn, NR);
-    parallel::install(|| {
-        (0..tm * tn).into_par_iter().for_each(|t| {
-            let (i0, j0) = ((t / tn) * rows, (t % tn) * cols);
-            if i0 < m && j0 < n {
-                // SAFETY: slabs are disjoint and inside C (the caller's contract).
-                unsafe { run_slab(&p, i0..(i0 + rows).min(m), j0..(j0 + cols).min(n)) }
-            }
-        })
+    parallel::for_each_task(tm * tn, |t| {
+        let (i0, j0) = ((t / tn) * rows, (t % tn) * cols);
+        if i0 < m && j0 < n {
+            // SAFETY: slabs are disjoint and inside C (the caller's contract).
+            unsafe { run_slab(&p, i0..(i0 + rows).min(m), j0..(j0 + cols).min(n)) }
+        }
     });
 }
 
