@@ -482,3 +482,30 @@ def test_out_argument_errors_like_pytorch():
         torch.mul(a.requires_grad_(), 2.0, out=torch.zeros(2, 2))
     with pytest.raises(TypeError, match="out= must be a Tensor"):
         torch.add(a, a, out=[1, 2])
+
+
+# ---------------------------------------------------------------- in-place writes
+
+
+@pytest.mark.parametrize("n", [7, 1 << 20])  # serial and parallel chunks
+def test_inplace_writes_into_contiguous_targets(n):
+    """In-place results land in a contiguous target (offset, broadcast,
+    transposed and dtype-converting sources), the rest untouched."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((4, n)).astype(np.float32)
+    t = torch.tensor(base)
+    row = rng.standard_normal(n).astype(np.float32)
+    t[1:3].add_(torch.tensor(row))  # offset target, broadcast source
+    expect = base.copy()
+    expect[1:3] += row
+    np.testing.assert_allclose(t.numpy(), expect, rtol=1e-6)
+    col = torch.tensor(rng.standard_normal((n, 2)).astype(np.float64))
+    t[2:4].copy_(col.t())  # strided float64 source into a float32 view
+    expect[2:4] = col.numpy().T.astype(np.float32)
+    np.testing.assert_allclose(t.numpy(), expect, rtol=1e-6)
+    t[0].mul_(2.0)
+    expect[0] *= 2.0
+    np.testing.assert_allclose(t.numpy(), expect, rtol=1e-6)
+    t[3].copy_(torch.tensor(0.5))  # 0-d source broadcast
+    expect[3] = 0.5
+    np.testing.assert_allclose(t.numpy(), expect, rtol=1e-6)

@@ -242,6 +242,31 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
         // SAFETY: src was checked by the caller not to overlap dst.
         let buf = unsafe { dst.storage().buffer_mut() };
         let d: &mut [T] = T::slice_mut(buf).expect("dtype matches");
+        if dst.is_contiguous() {
+            // The common case (in-place ops): fill dst's run of memory in
+            // parallel chunks, each walking src (contiguous, strided or
+            // broadcast) in runs; a contiguous src is a memcpy.
+            // (dst's coalesced strides are row-major, so cshape/cstr[1] walk
+            // src in dst's order.)
+            let off = dst.offset();
+            let ss = &cstr[1];
+            let inner = *ss.last().unwrap_or(&1);
+            parallel::fill_chunks(&mut d[off..off + dst.numel()], |start, chunk| {
+                let runs = StridedRuns { shape: &cshape, strides: &[ss], offsets: &[src.offset() as isize] };
+                let mut pos = 0;
+                runs.for_each_run(start, start + chunk.len(), |offs, len| {
+                    let out = &mut chunk[pos..pos + len];
+                    match inner {
+                        1 => out.copy_from_slice(&s[offs[0] as usize..][..len]),
+                        0 => out.fill(s[offs[0] as usize]),
+                        _ => out.iter_mut().enumerate().for_each(|(i, o)| *o = s[(offs[0] + i as isize * inner) as usize]),
+                    }
+                    pos += len;
+                });
+            });
+            dst.storage().bump_version();
+            return Ok(());
+        }
         let runs = StridedRuns {
             shape: &cshape,
             strides: &[&cstr[0], &cstr[1]],
