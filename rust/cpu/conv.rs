@@ -491,8 +491,14 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
         g.output[2],
     );
     let out_sample = g.c_out * p;
-    let mut gx = crate::tensor::pool::zeroed_vec::<T>(g.batch * g.c_in * ip);
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
+    // col2im and the depthwise kernel accumulate; a pointwise GEMM writes
+    // every element (zeroing 4 MiB was 5% of a 64-channel 1x1 layer).
+    let mut gx = if pointwise {
+        crate::tensor::pool::uninit_vec::<T>(g.batch * g.c_in * ip)
+    } else {
+        crate::tensor::pool::zeroed_vec::<T>(g.batch * g.c_in * ip)
+    };
     for_batch_ranges(g, &mut gx, g.c_in * ip, |n0, gxs, threads| {
         let mut cols = crate::tensor::pool::Scratch::<T>::uninit(cols_len(g));
         for (i, gxn) in gxs.chunks_mut(g.c_in * ip).enumerate() {

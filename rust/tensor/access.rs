@@ -213,6 +213,9 @@ pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
             let dst = &mut chunk[pos..pos + len];
             if st == 1 {
                 dst.copy_from_slice(&src[base as usize..base as usize + len]);
+            } else if st == 0 {
+                // A broadcast (expanded) dim, e.g. the gradient of a sum.
+                dst.fill(src[base as usize]);
             } else {
                 for (i, d) in dst.iter_mut().enumerate() {
                     *d = src[(base + i as isize * st) as usize];
