@@ -1028,6 +1028,30 @@ mod tests {
                 2,
                 4,
             ),
+            // 1x1 stride 2 (polyphase planes without taps).
+            sized(
+                geom([1, 9, 10], [1, 1, 1], [1, 2, 2], [0; 3], [1; 3], 1),
+                2,
+                5,
+                3,
+            ),
+            // Padding past the kernel's half.
+            sized(
+                geom([1, 8, 9], [1, 3, 3], [1, 2, 2], [0, 2, 2], [1; 3], 1),
+                2,
+                3,
+                4,
+            ),
+            // Trailing input rows no output reads (explicit output size).
+            ConvGeom {
+                output: [1, 3, 4],
+                ..sized(
+                    geom([1, 9, 11], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], 1),
+                    2,
+                    4,
+                    3,
+                )
+            },
         ]
     }
 
