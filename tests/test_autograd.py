@@ -532,3 +532,36 @@ def test_leaf_grad_never_aliases_a_visible_tensor():
     assert gw.tolist() == [[2.0] * 4] * 3
     gw.zero_()
     assert lin.weight.grad.tolist() == [[0.0] * 4] * 3
+
+
+def test_inplace_relu_and_add_gradients_match_out_of_place():
+    """relu_ and add_/sub_/+= compute from their target without copying it
+    (their backward reads no input); gradients equal the out-of-place ones."""
+    rng = np.random.default_rng(3)
+    a0 = rng.standard_normal((4, 5)).astype(np.float32)
+    b0 = rng.standard_normal((4, 5)).astype(np.float32)
+
+    def run(inplace):
+        a = torch.tensor(a0, requires_grad=True)
+        b = torch.tensor(b0, requires_grad=True)
+        h = a * 2
+        if inplace:
+            h.relu_()
+            h += b
+            h.sub_(b, alpha=0.5)
+        else:
+            h = torch.relu(h) + b - 0.5 * b
+        (h * h).sum().backward()
+        return h.detach().numpy(), a.grad.numpy(), b.grad.numpy()
+
+    for got, want in zip(run(True), run(False)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_inplace_add_on_a_saved_input_is_detected():
+    a = torch.randn(3, requires_grad=True)
+    h = a * 1.0
+    y = h * h  # saves h
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

@@ -155,24 +155,34 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         let Some(g) = &grads[0] else {
             return Ok(vec![None, None]);
         };
-        let (x, y) = (sa.get()?, sb.get()?);
+        // Read only by the ops that need them: add and sub do not, so an
+        // in-place add_ may overwrite its input without a copy.
+        let inputs = || -> Result<(Tensor, Tensor)> { Ok((sa.get()?.clone(), sb.get()?.clone())) };
         let (ga, gb): (Option<Tensor>, Option<Tensor>) = match op {
             BinOp::Add => (Some(g.clone()), Some(g.clone())),
             BinOp::Sub => (Some(g.clone()), Some(unary::neg(g)?)),
-            BinOp::Mul => (
-                if need.0 { Some(mul(g, y)?) } else { None },
-                if need.1 { Some(mul(g, x)?) } else { None },
-            ),
-            BinOp::Div => (
-                if need.0 { Some(div(g, y)?) } else { None },
-                if need.1 {
-                    // -g * x / y^2
-                    Some(unary::neg(&div(&mul(g, x)?, &mul(y, y)?)?)?)
-                } else {
-                    None
-                },
-            ),
+            BinOp::Mul => {
+                let (x, y) = inputs()?;
+                (
+                    if need.0 { Some(mul(g, &y)?) } else { None },
+                    if need.1 { Some(mul(g, &x)?) } else { None },
+                )
+            }
+            BinOp::Div => {
+                let (x, y) = inputs()?;
+                (
+                    if need.0 { Some(div(g, &y)?) } else { None },
+                    if need.1 {
+                        // -g * x / y^2
+                        Some(unary::neg(&div(&mul(g, &x)?, &mul(&y, &y)?)?)?)
+                    } else {
+                        None
+                    },
+                )
+            }
             BinOp::Pow => {
+                let inp = inputs()?;
+                let (x, y) = (&inp.0, &inp.1);
                 let ga = if need.0 {
                     // g * y * x^(y-1), with 0 where y == 0 (PyTorch's convention)
                     let ym1 = sub(y, &creation::scalar_like(1.0, y))?;
@@ -198,6 +208,8 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 (ga, gb)
             }
             BinOp::Maximum | BinOp::Minimum => {
+                let inp = inputs()?;
+                let (x, y) = (&inp.0, &inp.1);
                 // Ties split the gradient equally, as PyTorch does.
                 let cmp = if op == BinOp::Maximum {
                     CmpOp::Gt
@@ -219,6 +231,8 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
             }
             BinOp::FloorDiv | BinOp::Rem => {
                 // floor_divide has zero gradient; remainder: d/da = 1, d/db = -floor(a/b)
+                let inp = inputs()?;
+                let (x, y) = (&inp.0, &inp.1);
                 if op == BinOp::FloorDiv {
                     (
                         Some(mul(g, &creation::scalar_like(0.0, g))?),

@@ -170,7 +170,10 @@ pub fn inplace_src(t: &Tensor) -> PyResult<Tensor> {
 
 fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let b = operand(other, a)?;
-    let a = if b.requires_grad() && autograd::is_grad_enabled() && !a.requires_grad() {
+    let a = if matches!(op, BinOp::Add | BinOp::Sub) {
+        // Their backward reads neither input.
+        a.clone()
+    } else if b.requires_grad() && autograd::is_grad_enabled() && !a.requires_grad() {
         // `a` may be saved for b's gradient (e.g. mul_)
         crate::ops::shape::clone(a)?
     } else {
@@ -977,7 +980,8 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let r = add_alpha(&inplace_src(&slf.t)?, other, alpha, false)?;
+        // add's backward reads neither input: compute from the target itself.
+        let r = add_alpha(&slf.t, other, alpha, false)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
@@ -987,7 +991,7 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let r = add_alpha(&inplace_src(&slf.t)?, other, alpha, true)?;
+        let r = add_alpha(&slf.t, other, alpha, true)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
@@ -1037,7 +1041,8 @@ impl PyTensor {
         Ok(slf)
     }
     fn relu_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        let r = unary::relu(&inplace_src(&slf.t)?)?;
+        // relu's backward reads its output, not its input: no copy.
+        let r = unary::relu(&slf.t)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
