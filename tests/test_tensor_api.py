@@ -509,3 +509,32 @@ def test_inplace_writes_into_contiguous_targets(n):
     t[3].copy_(torch.tensor(0.5))  # 0-d source broadcast
     expect[3] = 0.5
     np.testing.assert_allclose(t.numpy(), expect, rtol=1e-6)
+
+
+def test_parallel_kernels_from_several_python_threads():
+    """Threads whose ops use the worker team at once (the GIL is released in
+    heavy kernels) all get correct results."""
+    import threading
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((300, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 260)).astype(np.float32)
+    x = rng.standard_normal(1 << 20).astype(np.float32)
+    want_mm, want_sum = a @ b, float(x.astype(np.float64).sum())
+    ta, tb, tx = torch.tensor(a), torch.tensor(b), torch.tensor(x)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(20):
+                np.testing.assert_allclose((ta @ tb).numpy(), want_mm, rtol=1e-4, atol=1e-4)
+                assert abs((tx * 2.0).sum().item() - 2 * want_sum) < 1e-2 * abs(want_sum) + 1.0
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

@@ -12,8 +12,8 @@
 //! worker simply finishes on the caller.
 //!
 //! Tasks are claimed one at a time from a shared counter, so uneven tasks
-//! balance themselves. A job started from inside a task, or while another
-//! thread's job is running, runs serially on its own thread.
+//! balance themselves. A job started from inside a task runs serially on
+//! that thread; one started while another thread's job runs waits for it.
 
 use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
@@ -55,7 +55,7 @@ pub struct Team {
     attached: AtomicUsize,
     /// Set when a task panicked; the caller re-raises after the join.
     panicked: AtomicBool,
-    /// One job at a time; a second caller runs its tasks itself.
+    /// One job at a time; a second caller waits for the first.
     busy: Mutex<()>,
     sleeping: AtomicUsize,
     sleep_lock: Mutex<()>,
@@ -115,9 +115,10 @@ impl Team {
         if self.workers == 0 || tasks <= 1 || IN_TASK.with(Cell::get) {
             return serial();
         }
-        let Some(_busy) = self.busy.try_lock() else {
-            return serial();
-        };
+        // Another thread's job (say a DataLoader thread's) finishes first:
+        // jobs are short, and running this one serially instead would leave
+        // it on one core for its whole length.
+        let _busy = self.busy.lock();
         // SAFETY: the erased lifetime never outlives this call: the job is
         // withdrawn below, and we wait until no worker holds it.
         let task: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(task) };
