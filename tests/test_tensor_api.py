@@ -538,3 +538,49 @@ def test_parallel_kernels_from_several_python_threads():
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_addcmul_addcdiv_and_inplace_variants():
+    """What custom optimizers use (exp_avg_sq.addcmul_, p.addcdiv_), and the
+    in-place variants of elementwise methods, against numpy."""
+    rng = np.random.default_rng(2)
+    a, b, c = (rng.random(5).astype(np.float32) + 0.5 for _ in range(3))
+    ta, tb, tc = torch.tensor(a), torch.tensor(b), torch.tensor(c)
+    np.testing.assert_allclose(torch.addcmul(ta, tb, tc, value=0.5).numpy(), a + 0.5 * b * c, rtol=1e-6)
+    np.testing.assert_allclose(ta.addcdiv(tb, tc, value=-2).numpy(), a - 2 * b / c, rtol=1e-6)
+    t = ta.clone()
+    assert t.addcmul_(tb, tc, value=3) is t
+    np.testing.assert_allclose(t.numpy(), a + 3 * b * c, rtol=1e-6)
+    t.addcdiv_(tb, tc)
+    np.testing.assert_allclose(t.numpy(), a + 3 * b * c + b / c, rtol=1e-6)
+    with pytest.raises(RuntimeError, match="Integer division with addcdiv"):
+        torch.tensor([1]).addcdiv(torch.tensor([1]), torch.tensor([2]))
+    for name, ref in [("log", np.log), ("sin", np.sin), ("square", np.square), ("reciprocal", np.reciprocal),
+                      ("rsqrt", lambda v: 1 / np.sqrt(v)), ("expm1", np.expm1), ("ceil", np.ceil)]:
+        t = ta.clone()
+        assert getattr(t, name + "_")() is t
+        np.testing.assert_allclose(t.numpy(), ref(a), rtol=1e-5, err_msg=name)
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        torch.tensor([1, 2]).sin_()
+
+
+def test_inplace_variant_gradient_and_leaf_check():
+    a = torch.tensor([0.5, 1.0], requires_grad=True)
+    h = a * 1.0
+    h.sin_()  # sin's backward reads the old value: computed from a copy
+    h.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), np.cos([0.5, 1.0]), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        a.log_()
+
+
+def test_compile_returns_the_model_unchanged():
+    model = torch.nn.Linear(3, 2)
+    assert torch.compile(model) is model
+    assert torch.compile(mode="max-autotune")(model) is model
+
+    @torch.compile
+    def f(x):
+        return x * 2
+
+    assert f(torch.tensor([1.0])).item() == 2.0

@@ -105,7 +105,81 @@ def diag(self, diagonal=0):
     return rustdl.diag(self, diagonal)
 
 
+def addcmul(self, tensor1, tensor2, *, value=1):
+    return self + value * (tensor1 * tensor2)
+
+
+def addcmul_(self, tensor1, tensor2, *, value=1):
+    return self.add_(tensor1 * tensor2, alpha=value)
+
+
+def _check_addcdiv(tensor1, tensor2):
+    if not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future release addcdiv "
+            "will perform a true division of tensor1 and tensor2. The historic addcdiv behavior can "
+            "be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+            "integer inputs and as (input + value * tensor1 / tensor2) for float inputs."
+        )
+
+
+def addcdiv(self, tensor1, tensor2, *, value=1):
+    _check_addcdiv(tensor1, tensor2)
+    return self + value * (tensor1 / tensor2)
+
+
+def addcdiv_(self, tensor1, tensor2, *, value=1):
+    _check_addcdiv(tensor1, tensor2)
+    return self.add_(tensor1 / tensor2, alpha=value)
+
+
+_DTYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+                "uint8": "Byte", "bool": "Bool"}
+
+
+def _dtype_name(dtype):
+    """PyTorch's name in error messages: Float, Long, ..."""
+    return _DTYPE_NAMES.get(str(dtype).rsplit(".", 1)[-1], str(dtype))
+
+
+def _inplace(base):
+    """``x.<base>_(...)``: ``x.<base>(...)`` written back into ``x``, with
+    PyTorch's in-place rules (no float result into an integer tensor; a leaf
+    that requires grad is refused by ``copy_``). The value is computed from a
+    copy when autograd records, since ``<base>``'s backward may read it."""
+
+    def f(self, *args, **kwargs):
+        import rustdl
+
+        src = self.clone() if (self.requires_grad and rustdl.is_grad_enabled()) else self
+        result = getattr(src, base)(*args, **kwargs)
+        if result.dtype.is_floating_point and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                f"result type {_dtype_name(result.dtype)} can't be cast to the desired output type "
+                f"{_dtype_name(self.dtype)}"
+            )
+        return self.copy_(result)
+
+    f.__name__ = base + "_"
+    f.__doc__ = f"In-place version of :meth:`{base}`."
+    return f
+
+
+# In-place variants PyTorch has for these methods (those written in Rust,
+# such as relu_ and add_, are kept).
+_INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "expm1", "sin", "cos", "tan", "reciprocal",
+               "rsqrt", "sign", "sgn", "round", "ceil", "trunc", "frac", "fmod", "remainder", "atan2",
+               "nan_to_num", "clip", "float_power", "logical_not", "logical_and", "logical_or",
+               "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "fmax",
+               "fmin", "true_divide", "floor_divide", "subtract", "multiply", "divide", "negative",
+               "absolute", "exp2", "tril", "triu", "index_add", "scatter_add"]
+
+
 _METHODS = {
+    "addcmul": addcmul,
+    "addcmul_": addcmul_,
+    "addcdiv": addcdiv,
+    "addcdiv_": addcdiv_,
     "softmax": softmax,
     "log_softmax": log_softmax,
     "new_zeros": _new(0.0),
@@ -129,3 +203,6 @@ _METHODS = {
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
+for _name in _INPLACE_OF:
+    if hasattr(Tensor, _name) and not hasattr(Tensor, _name + "_"):
+        setattr(Tensor, _name + "_", _inplace(_name))
