@@ -582,24 +582,30 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut gw = vec![T::zero(); wlen];
+        // Where the implicit GEMM runs the forward (f32): dot products over
+        // the padded input for small weights, else columns copied from it
+        // (whole lines instead of im2col).
+        let implicit = uses_implicit::<T>(g);
+        if implicit && implicit::applies_weight_grad_dots(g) {
+            if let (Some(xf), Some(gyf), Some(gwf)) =
+                (T::as_f32(x), T::as_f32(gy), T::as_f32_mut(&mut gw))
+            {
+                implicit::WeightGrad::new(g).accumulate(g, (xf, gyf), range, gwf, threads);
+                return gw;
+            }
+        }
         let mut cols = crate::tensor::pool::Scratch::<T>::uninit(cols_len(g));
-        // Columns from the padded input where the implicit GEMM runs the
-        // forward (f32): whole-line copies instead of im2col.
-        let mut padded = uses_implicit::<T>(g).then(|| implicit::Columns::new(g));
+        let mut padded = implicit.then(|| implicit::Columns::new(g));
         for n in range {
             for grp in 0..g.groups {
                 let xg = &x[n * in_sample + grp * cgi * ip..][..cgi * ip];
+                let gyg = &gy[n * out_sample + grp * cgo * p..][..cgo * p];
+                let gwg = &mut gw[grp * cgo * kk..][..cgo * kk];
                 if let (Some(pc), Some(xf)) = (padded.as_mut(), T::as_f32(xg)) {
                     pc.load(xf);
                 }
                 if direct {
-                    let gyg = &gy[n * out_sample + grp * cgo * p..][..cgo * p];
-                    depthwise::backward_weight_group(
-                        g,
-                        xg,
-                        gyg,
-                        &mut gw[grp * cgo * kk..][..cgo * kk],
-                    );
+                    depthwise::backward_weight_group(g, xg, gyg, gwg);
                     continue;
                 }
                 let gwv = rows(grp * cgo * kk, kk);
@@ -1042,6 +1048,14 @@ mod tests {
                 3,
                 4,
             ),
+            // Weights too large for the weight gradient's dot products
+            // (64 x 288 entries): columns and a GEMM.
+            sized(
+                geom([1, 9, 10], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], 1),
+                2,
+                32,
+                64,
+            ),
             // Trailing input rows no output reads (explicit output size).
             ConvGeom {
                 output: [1, 3, 4],
@@ -1057,6 +1071,14 @@ mod tests {
 
     #[test]
     fn implicit_f32_matches_f64_at_any_thread_count() {
+        let dots = implicit_cases()
+            .iter()
+            .filter(|g| implicit::applies_weight_grad_dots(g))
+            .count();
+        assert!(
+            dots > 0 && dots < implicit_cases().len(),
+            "both weight-gradient paths"
+        );
         for g in implicit_cases() {
             assert!(uses_implicit::<f32>(&g), "{g:?}");
             let to32 = |v: Vec<f64>| -> Vec<f32> { v.iter().map(|&v| v as f32).collect() };

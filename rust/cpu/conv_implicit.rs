@@ -21,8 +21,10 @@
 //! The input gradient of a stride-1 layer is the same convolution of the
 //! padded output gradient with the flipped, channel-transposed kernel
 //! (padding d*(k-1) - p); strided layers keep col2im for it. The weight
-//! gradient stays a GEMM against a column matrix, filled from the padded
-//! planes (`Columns`). f32 on AVX2+FMA only.
+//! gradient of a layer with small weights is a block of dot products over
+//! the padded planes read in place (`WeightGrad`); larger ones stay a GEMM
+//! against a column matrix filled from the padded planes (`Columns`). f32 on
+//! AVX2+FMA only.
 
 use super::conv::zero_few;
 use super::conv::{for_batch_ranges, ConvGeom};
@@ -130,6 +132,18 @@ impl Plan {
             band_rows,
             row_tiles,
         }
+    }
+
+    /// The plan of `g`'s forward (also the weight gradient's, which reads
+    /// the same padded input).
+    fn forward(g: &ConvGeom) -> Plan {
+        Plan::new(
+            g,
+            (g.cg_in(), g.cg_out()),
+            (g.input, g.output),
+            g.pad,
+            g.stride,
+        )
     }
 
     fn depth(&self) -> usize {
@@ -402,8 +416,8 @@ fn run(
 
 /// Forward: y (batch, c_out, out_plane) = conv(x, w) + bias, overwriting `y`.
 pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    let (cgi, cgo, kk) = (g.cg_in(), g.cg_out(), g.col_rows());
-    let plan = Plan::new(g, (cgi, cgo), (g.input, g.output), g.pad, g.stride);
+    let (cgo, kk) = (g.cg_out(), g.col_rows());
+    let plan = Plan::forward(g);
     let weights: Vec<Vec<f32>> = (0..g.groups)
         .map(|grp| pack_weights(cgo, kk, |co, k| w[(grp * cgo + co) * kk + k]))
         .collect();
@@ -440,13 +454,7 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(g: &ConvGeom) -> Columns {
-        let plan = Plan::new(
-            g,
-            (g.cg_in(), g.cg_out()),
-            (g.input, g.output),
-            g.pad,
-            g.stride,
-        );
+        let plan = Plan::forward(g);
         let xp = Scratch::uninit(plan.padded_len());
         Columns { plan, xp }
     }
@@ -498,4 +506,254 @@ unsafe fn fill_lines(plan: &Plan, xp: &[f32], (l0, l1): (usize, usize), cols: &m
             }
         }
     }
+}
+
+/// The weight gradient from the padded (phase) planes, with no column matrix:
+/// gw[co][k] = sum over output positions q of gy[co][q] * xp[offset(k) + q],
+/// where q runs over each output depth slice's rows at the padded width
+/// (the columns past each row's end, and a tail rounding a slice to 8, see
+/// a zero gradient). Both operands of every dot product are contiguous runs
+/// of memory read in place: no im2col, and none of a GEMM's packing, which
+/// for these small-m, small-n, long-k products cost as much as the
+/// multiply-adds. (A non-finite input value read only by those padding
+/// columns turns its tap's gradient into NaN, where it would be finite.)
+pub struct WeightGrad {
+    plan: Plan,
+    /// Samples padded at once: their dot products run as one, so the
+    /// per-block set-up and final sums are paid once per chunk (single
+    /// samples of a small layer made dots of only ~100 floats).
+    chunk: usize,
+    xp: Scratch<f32>,
+    /// gy at the padded width, per sample: c_out rows of `od` x `slice`.
+    gyp: Scratch<f32>,
+    /// Floats per output depth slice in `gyp` (oh x Wp rounded up to 8).
+    slice: usize,
+}
+
+/// Weight-gradient entries (c_out x depth of a group) up to which the dot
+/// products beat a GEMM on columns: measured fwd+bwd weight gradient, 1
+/// thread: 3->32 k3 (32 x 27) 3.3 -> 2.0 ms, 8->16 k3 (16 x 72) 3.0 -> 1.6,
+/// conv1d 16->32 k5 (32 x 80) 3.2 -> 2.4, conv3d 4->8 (8 x 108) fwd+bwd
+/// 4.4 -> 2.9; 3->64 k7 (64 x 147) even; 32->64 k3 stride 2 (64 x 288)
+/// 2.8 -> 3.0 and 32->64 k5 (64 x 800) 12.0 -> 13.5 lose (there a GEMM
+/// tile reuses each packed value 6 or 16 times from L1).
+const MAX_DOT_OUTPUTS: usize = 12 * 1024;
+
+/// Whether `WeightGrad` computes the weight gradient of an implicit layer.
+pub fn applies_weight_grad_dots(g: &ConvGeom) -> bool {
+    g.cg_out() * g.col_rows() <= MAX_DOT_OUTPUTS
+}
+
+/// Floats of padded input and gradient kept for one chunk of samples: about
+/// 192 KiB, to stay in the L2 cache while every block of dots reads them.
+const CHUNK_FLOATS: usize = 48 * 1024;
+
+impl WeightGrad {
+    pub fn new(g: &ConvGeom) -> WeightGrad {
+        let plan = Plan::forward(g);
+        let slice = (plan.out[1] * plan.phase[2]).next_multiple_of(8);
+        let per_sample = plan.padded_len() + plan.c_out * plan.out[0] * slice;
+        let chunk = (CHUNK_FLOATS / per_sample).clamp(1, g.batch.max(1));
+        WeightGrad {
+            xp: Scratch::uninit(chunk * plan.padded_len()),
+            gyp: Scratch::uninit(chunk * plan.c_out * plan.out[0] * slice),
+            plan,
+            chunk,
+            slice,
+        }
+    }
+
+    /// gw (c_out x groups' depth) += the weight gradient of samples `range`
+    /// from x (batch, c_in, in_plane) and gy (batch, c_out, out_plane), on
+    /// `threads` threads.
+    pub fn accumulate(
+        &mut self,
+        g: &ConvGeom,
+        (x, gy): (&[f32], &[f32]),
+        range: std::ops::Range<usize>,
+        gw: &mut [f32],
+        threads: usize,
+    ) {
+        let plan = &self.plan;
+        let (depth, out_plane) = (plan.depth(), plan.out_plane());
+        let (in_group, out_group) = (plan.c_in * g.in_plane(), plan.c_out * out_plane);
+        let (xlen, gylen) = (plan.padded_len(), plan.c_out * plan.out[0] * self.slice);
+        assert!(
+            range.end <= g.batch
+                && x.len() >= g.batch * g.groups * in_group
+                && gy.len() >= g.batch * g.groups * out_group
+                && gw.len() >= g.groups * plan.c_out * depth,
+            "implicit weight gradient: buffers smaller than the geometry"
+        );
+        let [od, oh, ow] = plan.out;
+        let pw = plan.phase[2];
+        for grp in 0..g.groups {
+            for first in range.clone().step_by(self.chunk) {
+                let samples = self.chunk.min(range.end - first);
+                for j in 0..samples {
+                    let n = first + j;
+                    let xs = &x[(n * g.groups + grp) * in_group..][..in_group];
+                    plan.pad_input(xs, &mut self.xp[j * xlen..][..xlen]);
+                    let gys = &gy[(n * g.groups + grp) * out_group..][..out_group];
+                    let dst = &mut self.gyp[j * gylen..][..gylen];
+                    // Rows of gy at the padded width, zeros past each row and slice.
+                    for (co, rows_z) in dst.chunks_exact_mut(od * self.slice).enumerate() {
+                        for (z, ds) in rows_z.chunks_exact_mut(self.slice).enumerate() {
+                            let (rows, tail) = ds.split_at_mut(oh * pw);
+                            for (y, row) in rows.chunks_exact_mut(pw).enumerate() {
+                                let (vals, pad) = row.split_at_mut(ow);
+                                vals.copy_from_slice(
+                                    &gys[co * out_plane + (z * oh + y) * ow..][..ow],
+                                );
+                                pad.fill(0.0);
+                            }
+                            tail.fill(0.0);
+                        }
+                    }
+                }
+                let segments = Segments {
+                    samples,
+                    gy_sample: gylen,
+                    x_sample: xlen,
+                    count: od,
+                    gy_stride: self.slice,
+                    x_stride: plan.phase[1] * pw,
+                    len: self.slice,
+                };
+                let (gyp, xp) = (&self.gyp[..], &self.xp[..]);
+                let gw_g = &mut gw[grp * plan.c_out * depth..][..plan.c_out * depth];
+                let out = parallel::SendPtr(gw_g.as_mut_ptr());
+                let blocks = plan.c_out.div_ceil(DOT_ROWS);
+                let block = |b: usize| {
+                    let rows = b * DOT_ROWS..((b + 1) * DOT_ROWS).min(plan.c_out);
+                    // SAFETY: `applies` checked AVX2+FMA; block b writes gw
+                    // rows `rows` only; reads stay inside gyp and xp (the
+                    // plan's slack covers the tail rounding of a slice).
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        dot_rows(gyp, xp, &plan.offsets, segments, rows, { out }.0, depth)
+                    }
+                };
+                if threads > 1 {
+                    parallel::for_each_task(blocks, block);
+                } else {
+                    (0..blocks).for_each(block);
+                }
+            }
+        }
+    }
+}
+
+/// Rows of gw computed together (and columns, below): a 4 x 3 block keeps
+/// 12 accumulators, 3 x-row vectors and one gy vector in the 16 registers.
+const DOT_ROWS: usize = 4;
+const DOT_COLS: usize = 3;
+
+/// Where the dot products run: for each of `samples` samples (`gy_sample`
+/// and `x_sample` floats apart), `count` output depth slices of `len`
+/// floats, `gy_stride` apart in gy and `x_stride` apart in the padded planes.
+#[derive(Clone, Copy)]
+struct Segments {
+    samples: usize,
+    gy_sample: usize,
+    x_sample: usize,
+    count: usize,
+    gy_stride: usize,
+    x_stride: usize,
+    len: usize,
+}
+
+/// gw[co][k] += dot products for gw rows `rows` and every k.
+///
+/// # Safety
+/// AVX2 and FMA are available; gyp holds c_out x count x gy_stride floats,
+/// every xp[offsets[k] + s*x_stride + t] (t < len) is readable, and `gw`
+/// (row length `depth`) holds the rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows(
+    gyp: &[f32],
+    xp: &[f32],
+    offsets: &[usize],
+    seg: Segments,
+    rows: std::ops::Range<usize>,
+    gw: *mut f32,
+    depth: usize,
+) {
+    // One gy row (an output channel) of one sample.
+    let row_len = seg.count * seg.gy_stride;
+    macro_rules! block {
+        ($mb:literal, $nb:literal, $i:expr, $k:expr) => {{
+            let g: [*const f32; $mb] =
+                std::array::from_fn(|r| gyp.as_ptr().add(($i + r) * row_len));
+            let x: [*const f32; $nb] = std::array::from_fn(|c| xp.as_ptr().add(offsets[$k + c]));
+            let sums = dot_block::<$mb, $nb>(g, x, seg);
+            for r in 0..$mb {
+                for c in 0..$nb {
+                    *gw.add(($i + r) * depth + $k + c) += sums[r][c];
+                }
+            }
+        }};
+    }
+    for i in rows.clone().step_by(DOT_ROWS) {
+        let mb = DOT_ROWS.min(rows.end - i);
+        for k in (0..depth).step_by(DOT_COLS) {
+            match (mb, DOT_COLS.min(depth - k)) {
+                (4, 3) => block!(4, 3, i, k),
+                (4, 2) => block!(4, 2, i, k),
+                (4, _) => block!(4, 1, i, k),
+                (3, 3) => block!(3, 3, i, k),
+                (3, 2) => block!(3, 2, i, k),
+                (3, _) => block!(3, 1, i, k),
+                (2, 3) => block!(2, 3, i, k),
+                (2, 2) => block!(2, 2, i, k),
+                (2, _) => block!(2, 1, i, k),
+                (_, 3) => block!(1, 3, i, k),
+                (_, 2) => block!(1, 2, i, k),
+                (_, _) => block!(1, 1, i, k),
+            }
+        }
+    }
+}
+
+/// MB x NB dot products of gy rows `g` with x rows `x` over the segments.
+///
+/// # Safety
+/// As `dot_rows`; `seg.len` is a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dot_block<const MB: usize, const NB: usize>(
+    g: [*const f32; MB],
+    x: [*const f32; NB],
+    seg: Segments,
+) -> [[f32; NB]; MB] {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_ps(); NB]; MB];
+    for n in 0..seg.samples {
+        for s in 0..seg.count {
+            let go = n * seg.gy_sample + s * seg.gy_stride;
+            let xo = n * seg.x_sample + s * seg.x_stride;
+            for t in (0..seg.len).step_by(8) {
+                let xv: [__m256; NB] = std::array::from_fn(|c| _mm256_loadu_ps(x[c].add(xo + t)));
+                for r in 0..MB {
+                    let gv = _mm256_loadu_ps(g[r].add(go + t));
+                    for c in 0..NB {
+                        acc[r][c] = _mm256_fmadd_ps(gv, xv[c], acc[r][c]);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = [[0.0; NB]; MB];
+    for r in 0..MB {
+        for c in 0..NB {
+            let v = acc[r][c];
+            let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            let h = _mm_add_ss(h, _mm_shuffle_ps::<1>(h, h));
+            out[r][c] = _mm_cvtss_f32(h);
+        }
+    }
+    out
 }
