@@ -102,16 +102,9 @@ pub fn for_each_chunk_mut<T: Send>(
     chunk: usize,
     f: impl Fn(usize, &mut [T]) + Sync,
 ) {
-    let (len, chunk) = (out.len(), chunk.max(1));
-    let base = SendPtr(out.as_mut_ptr());
-    for_each_task(len.div_ceil(chunk), |i| {
-        let start = i * chunk;
-        // SAFETY: chunks are disjoint and inside `out`, borrowed for the call.
-        let piece = unsafe {
-            std::slice::from_raw_parts_mut({ base }.0.add(start), chunk.min(len - start))
-        };
-        f(i, piece)
-    });
+    let chunks = Chunks::new(out, chunk);
+    // SAFETY: each task takes its own chunk once.
+    for_each_task(chunks.count, |i| f(i, unsafe { chunks.get(i) }));
 }
 
 /// `out.chunks_mut(chunk).enumerate().map(f).collect()`, spread as by
@@ -121,16 +114,45 @@ pub fn map_chunks_mut<T: Send, R: Send>(
     chunk: usize,
     f: impl Fn(usize, &mut [T]) -> R + Sync,
 ) -> Vec<R> {
-    let (len, chunk) = (out.len(), chunk.max(1));
-    let base = SendPtr(out.as_mut_ptr());
-    map_tasks(len.div_ceil(chunk), |i| {
-        let start = i * chunk;
-        // SAFETY: chunks are disjoint and inside `out`, borrowed for the call.
-        let piece = unsafe {
-            std::slice::from_raw_parts_mut({ base }.0.add(start), chunk.min(len - start))
-        };
-        f(i, piece)
-    })
+    let chunks = Chunks::new(out, chunk);
+    // SAFETY: each task takes its own chunk once.
+    map_tasks(chunks.count, |i| f(i, unsafe { chunks.get(i) }))
+}
+
+/// A mutable slice cut into `chunk`-sized pieces that tasks take by index.
+struct Chunks<'a, T> {
+    base: SendPtr<T>,
+    len: usize,
+    chunk: usize,
+    count: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: tasks on other threads each get a distinct piece (`get`'s
+// contract), which needs `T: Send` only, as for `par_chunks_mut`.
+unsafe impl<T: Send> Sync for Chunks<'_, T> {}
+
+impl<'a, T> Chunks<'a, T> {
+    fn new(out: &'a mut [T], chunk: usize) -> Self {
+        let chunk = chunk.max(1);
+        Chunks {
+            base: SendPtr(out.as_mut_ptr()),
+            len: out.len(),
+            chunk,
+            count: out.len().div_ceil(chunk),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// Piece `i`.
+    ///
+    /// # Safety
+    /// `i < count`, and no two live references to the same piece.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self, i: usize) -> &'a mut [T] {
+        let start = i * self.chunk;
+        std::slice::from_raw_parts_mut(self.base.0.add(start), self.chunk.min(self.len - start))
+    }
 }
 
 /// Run `f` inside a rayon pool of `num_threads()` threads (for the `gemm`
