@@ -584,3 +584,46 @@ def test_compile_returns_the_model_unchanged():
         return x * 2
 
     assert f(torch.tensor([1.0])).item() == 2.0
+
+
+def test_forked_child_runs_parallel_kernels():
+    """A child forked while another thread runs parallel kernels has none of
+    the parent's worker threads (and the team's locks may be held): it must
+    compute with a team of its own, not hang."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import os, threading, numpy as np, rustdl as torch
+        torch.set_num_threads(2)
+        a, b = torch.randn(300, 300), torch.randn(300, 300)
+        want = a.numpy() @ b.numpy()
+        w = torch.randn(300, 300, requires_grad=True)
+        stop = threading.Event()
+        def busy():  # backward releases the GIL: its kernels run during fork
+            while not stop.is_set():
+                (a @ w).sum().backward()
+        t = threading.Thread(target=busy)
+        t.start()
+        codes = []
+        for _ in range(30):
+            pid = os.fork()
+            if pid == 0:
+                ok = np.allclose((a @ b).numpy(), want, rtol=1e-4, atol=1e-3)
+                os._exit(0 if ok else 3)
+            codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        stop.set()
+        t.join()
+        print(codes)
+        assert codes == [0] * 30, codes
+        """
+    )
+    if not hasattr(__import__("os"), "fork"):
+        pytest.skip("no fork on this platform")
+    try:
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a forked child hung on the parent's worker team")
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -10,7 +10,7 @@
 mod team;
 
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use team::Team;
 
@@ -41,6 +41,13 @@ fn default_threads() -> usize {
 
 fn team_lock() -> &'static RwLock<Arc<Team>> {
     TEAM.get_or_init(|| {
+        // Only the forking thread survives `fork`: a child must not wait for
+        // the parent's workers (PyTorch re-creates its pool the same way).
+        #[cfg(unix)]
+        // SAFETY: registers a handler that only stores to an atomic.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
         let n = default_threads();
         THREADS.store(n, Ordering::Relaxed);
         RwLock::new(Team::new(n))
@@ -78,8 +85,22 @@ pub fn for_each_task(tasks: usize, task: impl Fn(usize) + Sync) {
     if tasks <= 1 || num_threads() == 1 {
         return (0..tasks).for_each(task);
     }
+    if FORKED.swap(false, Ordering::Relaxed) {
+        // A child forked from a process that had started the team: its
+        // workers (and maybe the state of its locks) stayed in the parent.
+        // The old team is left alone, not stopped: stopping takes its locks.
+        let fresh = Team::new(num_threads());
+        std::mem::forget(std::mem::replace(&mut *team_lock().write(), fresh));
+    }
     let team = Arc::clone(&team_lock().read());
     team.run(tasks, &task);
+}
+
+/// Set in a child process right after `fork` (see `team_lock`).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn after_fork_in_child() {
+    FORKED.store(true, Ordering::Relaxed);
 }
 
 /// `(0..tasks).map(f).collect()`, the tasks spread as by `for_each_task`.
