@@ -1034,6 +1034,13 @@ mod tests {
                 2,
                 4,
             ),
+            // A kernel wider than the padded planes' slack (15 taps).
+            sized(
+                geom([1, 1, 40], [1, 1, 15], [1; 3], [0, 0, 7], [1; 3], 1),
+                2,
+                3,
+                4,
+            ),
             // 1x1 stride 2 (polyphase planes without taps).
             sized(
                 geom([1, 9, 10], [1, 1, 1], [1, 2, 2], [0; 3], [1; 3], 1),

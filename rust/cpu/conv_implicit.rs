@@ -526,7 +526,8 @@ pub struct WeightGrad {
     xp: Scratch<f32>,
     /// gy at the padded width, per sample: c_out rows of `od` x `slice`.
     gyp: Scratch<f32>,
-    /// Floats per output depth slice in `gyp` (oh x Wp rounded up to 8).
+    /// Floats per output depth slice in `gyp`: (oh - 1) x Wp + ow, rounded
+    /// up to 8.
     slice: usize,
 }
 
@@ -551,7 +552,16 @@ const CHUNK_FLOATS: usize = 48 * 1024;
 impl WeightGrad {
     pub fn new(g: &ConvGeom) -> WeightGrad {
         let plan = Plan::forward(g);
-        let slice = (plan.out[1] * plan.phase[2]).next_multiple_of(8);
+        // Up to the last valid column of a depth slice, rounded up to 8:
+        // reads then end at most 7 floats past a position some output reads,
+        // inside the plan's slack.
+        let [_, oh, ow] = plan.out;
+        let span = if oh * ow == 0 {
+            0
+        } else {
+            (oh - 1) * plan.phase[2] + ow
+        };
+        let slice = span.next_multiple_of(8);
         let per_sample = plan.padded_len() + plan.c_out * plan.out[0] * slice;
         let chunk = (CHUNK_FLOATS / per_sample).clamp(1, g.batch.max(1));
         WeightGrad {
@@ -587,6 +597,9 @@ impl WeightGrad {
         );
         let [od, oh, ow] = plan.out;
         let pw = plan.phase[2];
+        if self.slice == 0 || od == 0 {
+            return; // no output positions: nothing to add
+        }
         for grp in 0..g.groups {
             for first in range.clone().step_by(self.chunk) {
                 let samples = self.chunk.min(range.end - first);
@@ -597,17 +610,14 @@ impl WeightGrad {
                     let gys = &gy[(n * g.groups + grp) * out_group..][..out_group];
                     let dst = &mut self.gyp[j * gylen..][..gylen];
                     // Rows of gy at the padded width, zeros past each row and slice.
+                    dst.fill(0.0);
                     for (co, rows_z) in dst.chunks_exact_mut(od * self.slice).enumerate() {
                         for (z, ds) in rows_z.chunks_exact_mut(self.slice).enumerate() {
-                            let (rows, tail) = ds.split_at_mut(oh * pw);
-                            for (y, row) in rows.chunks_exact_mut(pw).enumerate() {
-                                let (vals, pad) = row.split_at_mut(ow);
-                                vals.copy_from_slice(
+                            for y in 0..oh {
+                                ds[y * pw..][..ow].copy_from_slice(
                                     &gys[co * out_plane + (z * oh + y) * ow..][..ow],
                                 );
-                                pad.fill(0.0);
                             }
-                            tail.fill(0.0);
                         }
                     }
                 }
