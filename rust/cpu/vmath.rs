@@ -28,6 +28,32 @@ pub fn exp_f32(x: f32) -> f32 {
     y * scale
 }
 
+/// tanh for f32 without branches, so loops over it vectorise (libm's tanhf
+/// is a call per element: 20-26 ns, against ~1 here). |x| < 0.5: the odd
+/// Taylor series to x^15 (the next term is below 1e-8 relative there);
+/// otherwise 1 - 2 / (e^(2|x|) + 1), which has no cancellation for results
+/// >= 0.46. |x| is capped at 10, where tanh rounds to 1.
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs().min(10.0);
+    let big = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
+    let z = a * a;
+    let p = -929_569.0 / 638_512_875.0_f32;
+    let p = p * z + 21_844.0 / 6_081_075.0;
+    let p = p * z - 1_382.0 / 155_925.0;
+    let p = p * z + 62.0 / 2_835.0;
+    let p = p * z - 17.0 / 315.0;
+    let p = p * z + 2.0 / 15.0;
+    let p = p * z - 1.0 / 3.0;
+    let small = a + a * z * p;
+    let r = if a < 0.5 { small } else { big };
+    if x.is_nan() {
+        x
+    } else {
+        r.copysign(x)
+    }
+}
+
 /// Maximum of a slice (NaN if any element is NaN; -inf for an empty slice),
 /// in 8 lanes so it vectorises. Always inlined, so that it takes the
 /// instruction set of a multiversioned caller.

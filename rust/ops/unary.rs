@@ -233,7 +233,7 @@ pub fn cos(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "tanh", |v| v.tanh());
+    let out = float_map!(x, "tanh", |v| v.fast_tanh());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("TanhBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -484,12 +484,12 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
             |v| {
                 let k = T::c(0.7978845608028654);
                 let inner = k * (v + T::c(0.044715) * v * v * v);
-                T::c(0.5) * v * (T::c(1.0) + inner.tanh())
+                T::c(0.5) * v * (T::c(1.0) + inner.fast_tanh())
             },
             |v, _y| {
                 let k = T::c(0.7978845608028654);
                 let inner = k * (v + T::c(0.044715) * v * v * v);
-                let t = inner.tanh();
+                let t = inner.fast_tanh();
                 let dinner = k * (T::c(1.0) + T::c(3.0 * 0.044715) * v * v);
                 T::c(0.5) * (T::c(1.0) + t) + T::c(0.5) * v * (T::c(1.0) - t * t) * dinner
             }
@@ -522,11 +522,16 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn mish(x: &Tensor) -> Result<Tensor> {
-    act!("MishBackward0", x, |v| v * softplus1(v).tanh(), |v, _y| {
-        let t = softplus1(v).tanh();
-        let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
-        t + v * s * (T::c(1.0) - t * t)
-    })
+    act!(
+        "MishBackward0",
+        x,
+        |v| v * softplus1(v).fast_tanh(),
+        |v, _y| {
+            let t = softplus1(v).fast_tanh();
+            let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
+            t + v * s * (T::c(1.0) - t * t)
+        }
+    )
 }
 
 pub fn softsign(x: &Tensor) -> Result<Tensor> {

@@ -278,6 +278,8 @@ pub mod num_like {
         fn sin(self) -> Self;
         fn cos(self) -> Self;
         fn tanh(self) -> Self;
+        /// tanh that vectorises (f32: `vmath::tanh_f32`; f64: libm).
+        fn fast_tanh(self) -> Self;
         fn abs(self) -> Self;
         fn powf(self, e: Self) -> Self;
         fn floor(self) -> Self;
@@ -291,7 +293,7 @@ pub mod num_like {
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $fexp:path) => {
+        ($t:ty, $erf:path, $fexp:path, $tanh:path) => {
             impl FloatOps for $t {
                 #[inline(always)]
                 fn exp(self) -> Self {
@@ -324,6 +326,10 @@ pub mod num_like {
                 #[inline(always)]
                 fn tanh(self) -> Self {
                     <$t>::tanh(self)
+                }
+                #[inline(always)]
+                fn fast_tanh(self) -> Self {
+                    $tanh(self)
                 }
                 #[inline(always)]
                 fn abs(self) -> Self {
@@ -388,7 +394,8 @@ pub mod num_like {
     impl_float_ops!(
         f32,
         crate::cpu::special::erf_f32,
-        crate::cpu::vmath::exp_f32
+        crate::cpu::vmath::exp_f32,
+        crate::cpu::vmath::tanh_f32
     );
-    impl_float_ops!(f64, crate::cpu::special::erf_f64, f64::exp);
+    impl_float_ops!(f64, crate::cpu::special::erf_f64, f64::exp, f64::tanh);
 }
