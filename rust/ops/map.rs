@@ -19,9 +19,7 @@ pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync 
     if let Some(xs) = x.as_slice::<T>() {
         parallel::fill_chunks(&mut out, |start, c| {
             let len = c.len();
-            for (o, &v) in c.iter_mut().zip(&xs[start..start + len]) {
-                *o = f(v);
-            }
+            apply(c, &xs[start..start + len], &f);
         });
     } else {
         let src = x.storage_slice::<T>();
@@ -44,6 +42,34 @@ pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync 
         });
     }
     Tensor::from_vec(out, &shape)
+}
+
+/// `out[i] = f(x[i])`, compiled for AVX2 + FMA when the CPU has them: the
+/// closure is inlined into that copy, so a compute-bound op (exp, tanh,
+/// sigmoid) runs 8 lanes wide instead of the baseline's 4.
+#[inline]
+fn apply<T: Copy, U>(out: &mut [U], x: &[T], f: &impl Fn(T) -> U) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the enabled features.
+        return unsafe { apply_avx2(out, x, f) };
+    }
+    apply_plain(out, x, f)
+}
+
+#[inline(always)]
+fn apply_plain<T: Copy, U>(out: &mut [U], x: &[T], f: &impl Fn(T) -> U) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f(v);
+    }
+}
+
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn apply_avx2<T: Copy, U>(out: &mut [U], x: &[T], f: &impl Fn(T) -> U) {
+    apply_plain(out, x, f)
 }
 
 /// `out = f(a, b)` broadcast to `out_shape`.
