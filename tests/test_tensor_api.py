@@ -643,3 +643,13 @@ def test_float32_tanh_is_accurate_everywhere():
     special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan")]).tanh().numpy()
     assert special[0] == 0 and np.signbit(special[1]) and special[2] == 1 and special[3] == -1
     assert np.isnan(special[4])
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_large_softmax_rows_split_over_threads(log):
+    """Rows spread over the threads (above the parallel grain) match numpy."""
+    x = np.random.default_rng(4).standard_normal((300, 1001)).astype(np.float32) * 5
+    got = (torch.log_softmax if log else torch.softmax)(torch.tensor(x), 1).numpy()
+    z = x.astype(np.float64) - x.max(1, keepdims=True)
+    ls = z - np.log(np.exp(z).sum(1, keepdims=True))
+    np.testing.assert_allclose(got, ls if log else np.exp(ls), rtol=2e-5, atol=1e-6)

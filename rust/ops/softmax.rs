@@ -6,6 +6,35 @@ use crate::error::Result;
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 
+crate::multiversion! {
+    /// softmax (or log_softmax when `log`) of one contiguous row `xr` into `or`.
+    fn softmax_row(xr: &[T], or: &mut [T], log: bool) => softmax_row_impl
+}
+
+#[inline(always)]
+fn softmax_row_impl<T: crate::tensor::dtype::Float>(xr: &[T], or: &mut [T], log: bool) {
+    let mut m = crate::cpu::vmath::max_lanes(xr);
+    if m == T::c(f64::NEG_INFINITY) {
+        m = T::c(0.0);
+    }
+    // separate passes so each one vectorises
+    for (o, &v) in or.iter_mut().zip(xr) {
+        *o = (v - m).fast_exp();
+    }
+    let s = crate::cpu::vmath::sum_lanes(or);
+    if log {
+        let ls = T::c(s.ln()) + m;
+        for (o, &v) in or.iter_mut().zip(xr) {
+            *o = v - ls;
+        }
+    } else {
+        let inv = T::c(1.0 / s);
+        for o in or.iter_mut() {
+            *o = *o * inv;
+        }
+    }
+}
+
 fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(
     x: &[T],
     outer: usize,
@@ -15,28 +44,19 @@ fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(
 ) -> Vec<T> {
     let mut out = crate::tensor::pool::uninit_vec::<T>(x.len());
     if inner == 1 {
-        // contiguous rows: vectorisable loops
-        for (xr, or) in x.chunks(n.max(1)).zip(out.chunks_mut(n.max(1))) {
-            let mut m = crate::cpu::vmath::max_lanes(xr);
-            if m == T::c(f64::NEG_INFINITY) {
-                m = T::c(0.0);
+        // Contiguous rows, in groups of rows spread over the threads.
+        let n = n.max(1);
+        let rows = |first: usize, chunk: &mut [T]| {
+            for (r, or) in chunk.chunks_mut(n).enumerate() {
+                softmax_row(&x[(first + r) * n..][..n], or, log);
             }
-            // separate passes so each one vectorises
-            for (o, &v) in or.iter_mut().zip(xr) {
-                *o = (v - m).fast_exp();
-            }
-            let s = crate::cpu::vmath::sum_lanes(or);
-            if log {
-                let ls = T::c(s.ln()) + m;
-                for (o, &v) in or.iter_mut().zip(xr) {
-                    *o = v - ls;
-                }
-            } else {
-                let inv = T::c(1.0 / s);
-                for o in or.iter_mut() {
-                    *o = *o * inv;
-                }
-            }
+        };
+        let threads = crate::parallel::num_threads();
+        if x.len() < crate::parallel::GRAIN || threads == 1 || outer < 2 {
+            rows(0, &mut out);
+        } else {
+            let per = outer.div_ceil(threads * 4).max(1);
+            crate::parallel::for_each_chunk_mut(&mut out, per * n, |i, chunk| rows(i * per, chunk));
         }
         return out;
     }
