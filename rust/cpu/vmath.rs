@@ -28,6 +28,43 @@ pub fn exp_f32(x: f32) -> f32 {
     y * scale
 }
 
+/// Natural log for f32 without branches, so loops over it vectorise (libm's
+/// logf is a call per element). x = m * 2^e with m in [sqrt(1/2), sqrt(2)),
+/// ln m = 2 atanh(s) = 2 (s + s^3/3 + ... + s^11/11) with s = (m-1)/(m+1),
+/// |s| <= 0.172 (the next term is below 3e-9 relative); ln 2 in two parts.
+/// Subnormals are scaled by 2^23 first; 0 -> -inf, negative -> NaN, inf and
+/// NaN kept.
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let tiny = x < f32::MIN_POSITIVE;
+    let xs = if tiny { x * 8_388_608.0 } else { x };
+    let bits = xs.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32 - 127 - if tiny { 23 } else { 0 };
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let high = m > std::f32::consts::SQRT_2;
+    let m = if high { m * 0.5 } else { m };
+    let e = (if high { e + 1 } else { e }) as f32;
+    let s = (m - 1.0) / (m + 1.0);
+    let z = s * s;
+    let p = 1.0 / 11.0_f32;
+    let p = p * z + 1.0 / 9.0;
+    let p = p * z + 1.0 / 7.0;
+    let p = p * z + 1.0 / 5.0;
+    let p = p * z + 1.0 / 3.0;
+    let r = e * LN2_HI + (2.0 * s + (2.0 * s * z * p + e * LN2_LO));
+    if x > 0.0 && x < f32::INFINITY {
+        r
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x < 0.0 {
+        f32::NAN
+    } else {
+        x // +inf or NaN
+    }
+}
+
 /// tanh for f32 without branches, so loops over it vectorise (libm's tanhf
 /// is a call per element: 20-26 ns, against ~1 here). |x| < 0.5: the odd
 /// Taylor series to x^15 (the next term is below 1e-8 relative there);

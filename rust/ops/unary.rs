@@ -154,7 +154,7 @@ pub fn exp(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn log(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "log", |v| v.ln());
+    let out = float_map!(x, "log", |v| v.fast_ln());
     let sx = saved(x);
     record("LogBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {

@@ -273,6 +273,8 @@ pub mod num_like {
         /// exp that vectorises (f32: polynomial, ~2e-7 relative error).
         fn fast_exp(self) -> Self;
         fn ln(self) -> Self;
+        /// ln that vectorises (f32: `vmath::ln_f32`; f64: libm).
+        fn fast_ln(self) -> Self;
         fn ln_1p(self) -> Self;
         fn sqrt(self) -> Self;
         fn sin(self) -> Self;
@@ -293,7 +295,7 @@ pub mod num_like {
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $fexp:path, $tanh:path) => {
+        ($t:ty, $erf:path, $fexp:path, $tanh:path, $ln:path) => {
             impl FloatOps for $t {
                 #[inline(always)]
                 fn exp(self) -> Self {
@@ -306,6 +308,10 @@ pub mod num_like {
                 #[inline(always)]
                 fn ln(self) -> Self {
                     <$t>::ln(self)
+                }
+                #[inline(always)]
+                fn fast_ln(self) -> Self {
+                    $ln(self)
                 }
                 #[inline(always)]
                 fn ln_1p(self) -> Self {
@@ -395,7 +401,14 @@ pub mod num_like {
         f32,
         crate::cpu::special::erf_f32,
         crate::cpu::vmath::exp_f32,
-        crate::cpu::vmath::tanh_f32
+        crate::cpu::vmath::tanh_f32,
+        crate::cpu::vmath::ln_f32
     );
-    impl_float_ops!(f64, crate::cpu::special::erf_f64, f64::exp, f64::tanh);
+    impl_float_ops!(
+        f64,
+        crate::cpu::special::erf_f64,
+        f64::exp,
+        f64::tanh,
+        f64::ln
+    );
 }
