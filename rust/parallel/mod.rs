@@ -85,7 +85,8 @@ pub fn for_each_task(tasks: usize, task: impl Fn(usize) + Sync) {
     if tasks <= 1 || num_threads() == 1 {
         return (0..tasks).for_each(task);
     }
-    if FORKED.swap(false, Ordering::Relaxed) {
+    // (Read first: a swap would write the shared flag on every job.)
+    if FORKED.load(Ordering::Relaxed) && FORKED.swap(false, Ordering::Relaxed) {
         // A child forked from a process that had started the team: its
         // workers (and maybe the state of its locks) stayed in the parent.
         // The old team is left alone, not stopped: stopping takes its locks.
