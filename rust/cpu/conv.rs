@@ -843,6 +843,9 @@ mod tests {
             },
             // A plane too large for one chunk: bands of tile rows.
             wide([1, 39, 41], [0, 1, 1], 1, 16, 16),
+            // 9 tiles per sample, chunks of 11 samples and a partial one:
+            // the output transform runs over a chunk's samples together.
+            wide([1, 8, 8], [0, 0, 0], 13, 16, 16),
         ]
     }
 

@@ -201,18 +201,30 @@ fn transform_weights<T: Float>(
     let plane = nr * nc;
     let out = parallel::SendPtr(u.as_mut_ptr());
     let row = |r: usize| {
+        // Row r of the 16 planes is built in a small buffer first: stored
+        // straight into U, the 16 values of a kernel went to addresses a
+        // power of two apart (one plane), which cost ~10 cycles per store.
+        let mut local = vec![T::zero(); POINTS * nc];
         for c in 0..nc {
             let k = kernel(r, c);
             // Columns first: t[i][b] = (G k)[i][b]; then rows: (t G^T)[i][j].
             let [c0, c1, c2]: [[T; 4]; 3] = std::array::from_fn(|b| g3(k[b], k[3 + b], k[6 + b]));
             for (i, ((&a, &b), &d)) in c0.iter().zip(&c1).zip(&c2).enumerate() {
-                let vals = g3(a, b, d);
-                for (j, &v) in vals.iter().enumerate() {
-                    // SAFETY: inside U (POINTS planes of nr x nc); row r
-                    // writes only its own elements of each plane.
-                    unsafe { *{ out }.0.add((i * 4 + j) * plane + r * nc + c) = v };
+                for (j, &v) in g3(a, b, d).iter().enumerate() {
+                    local[(i * 4 + j) * nc + c] = v;
                 }
             }
+        }
+        for (xi, values) in local.chunks_exact(nc.max(1)).enumerate() {
+            // SAFETY: inside U (POINTS planes of nr x nc); row r writes only
+            // its own elements of each plane.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    values.as_ptr(),
+                    { out }.0.add(xi * plane + r * nc),
+                    nc,
+                )
+            };
         }
     };
     // At 64 x 128 channels this is ~0.2 ms, worth splitting over threads.
@@ -283,6 +295,36 @@ impl RowTransforms {
     /// Start of row `q`'s transform component `k`.
     fn row(&self, k: usize, q: usize) -> usize {
         (k * 2 + q % 2) * self.region + q / 2 * self.tw
+    }
+}
+
+/// `count` arrays with one value per tile of a chunk (all its samples'
+/// tiles in a row), each followed by a block of slack: whole blocks can be
+/// loaded at any tile, and a run of a tile row's values can be stored as
+/// whole blocks, the spill past its end overwritten by the next run (runs
+/// are written in tile order) or landing in the slack.
+///
+/// Lining the tiles of all samples up this way is what keeps small planes
+/// efficient: an 8x8 plane has 9 or 16 tiles, less than two blocks, but a
+/// chunk of samples has about a hundred.
+struct TileArrays<T> {
+    values: Vec<T>,
+    stride: usize,
+}
+
+impl<T: Float> TileArrays<T> {
+    fn new(count: usize, tiles: usize) -> Self {
+        let stride = padded_tiles(tiles) + LANES;
+        TileArrays {
+            values: vec![T::zero(); count * stride],
+            stride,
+        }
+    }
+    fn at(&self, a: usize) -> &[T] {
+        &self.values[a * self.stride..][..self.stride]
+    }
+    fn at_mut(&mut self, a: usize) -> &mut [T] {
+        &mut self.values[a * self.stride..][..self.stride]
     }
 }
 
@@ -373,8 +415,8 @@ fn input_transform_impl<T: Float>(
 
 crate::multiversion! {
     /// y[c] = A^T M[xi][c][tile] A (+ bias[c]), M placed by `at`, on the output
-    /// rows of tile rows `rows`, for every output channel of one sample.
-    fn output_transform(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>, rows: std::ops::Range<usize>) => output_transform_impl
+    /// rows of the chunk `ch`, for every output channel of its samples `y`.
+    fn output_transform(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>, ch: &Chunk) => output_transform_impl
 }
 
 #[inline(always)]
@@ -384,51 +426,54 @@ fn output_transform_impl<T: Float>(
     at: Points,
     y: &mut [T],
     bias: Option<&[T]>,
-    tile_rows: std::ops::Range<usize>,
+    ch: &Chunk,
 ) {
-    let (lo, nt) = (tile_rows.start, tile_rows.len());
-    let (tw, tw8, tiles) = (p.tw, padded_tiles(p.tw), nt * p.tw);
-    // A^T down the columns of every tile: [k][r][tile], padded so whole
-    // blocks can be read at any tile.
-    let stride = padded_tiles(tiles) + LANES;
-    let mut cols = vec![T::zero(); 8 * stride];
-    // The two output lines of a tile row, interleaved from the tiles' columns.
-    let mut lines = vec![T::zero(); 2 * 2 * tw8];
+    let (lo, nt) = (ch.rows.start, ch.rows.len());
+    let (tw, tw8, tiles, plane_len) = (p.tw, padded_tiles(p.tw), nt * p.tw, p.oh * p.ow);
+    let total = ch.samples * tiles;
+    // O[r * 2 + e]: output (2t + r, 2j + e) of tile (t, j).
+    let mut o = TileArrays::new(4, total);
+    // One output line, interleaved from the tiles' even and odd columns.
+    let mut line = vec![T::zero(); 2 * tw8];
     for c in 0..p.co {
         let b = bias.map_or(T::zero(), |b| b[c]);
-        // Tiles are independent here, so whole blocks run across tile rows.
         // M's point blocks are SKEW values apart, so reading up to a whole
         // block past a channel's tiles stays inside `m`.
-        for k in 0..4 {
-            let first = k * at.point + c * at.row + at.first;
-            let src = |i: usize| &m[first + 4 * i * at.point..][..padded_tiles(tiles)];
-            let (m0, m1, m2, m3) = (src(0), src(1), src(2), src(3));
-            let (top, bottom) = cols[2 * k * stride..][..2 * stride].split_at_mut(stride);
-            for f in (0..tiles).step_by(LANES) {
-                let [t0, t1] = output_1d([load(m0, f), load(m1, f), load(m2, f), load(m3, f)]);
-                store(top, f, &t0, LANES);
-                store(bottom, f, &t1, LANES);
-            }
-        }
-        let plane = &mut y[c * p.oh * p.ow..][..p.oh * p.ow];
-        for t in 0..nt {
-            for j in (0..tw).step_by(LANES) {
-                // A^T along the rows, interleaved into the output lines.
-                for r in 0..2 {
-                    let at_k = |k: usize| load(&cols, (2 * k + r) * stride + t * tw + j);
-                    let [even, odd] = output_1d([at_k(0), at_k(1), at_k(2), at_k(3)]);
-                    let (even, odd) = (even.map(|v| v + b), odd.map(|v| v + b));
-                    store_interleaved(&mut lines, r * 2 * tw8 + 2 * j, &even, &odd);
+        let src = |xi: usize| &m[xi * at.point + c * at.row..][..padded_tiles(total)];
+        for f in (0..total).step_by(LANES) {
+            // A^T down the columns k, then along the two rows r.
+            let column = |k: usize| {
+                output_1d([
+                    load(src(k), f),
+                    load(src(4 + k), f),
+                    load(src(8 + k), f),
+                    load(src(12 + k), f),
+                ])
+            };
+            let [c0, c1, c2, c3] = [column(0), column(1), column(2), column(3)];
+            let cols = [[c0[0], c1[0], c2[0], c3[0]], [c0[1], c1[1], c2[1], c3[1]]];
+            for (r, row) in cols.iter().enumerate() {
+                for (e, v) in output_1d(*row).iter().enumerate() {
+                    store(o.at_mut(r * 2 + e), f, &v.map(|v| v + b), LANES);
                 }
             }
-            for r in 0..2.min(p.oh - 2 * (lo + t)) {
-                let yr = 2 * (lo + t) + r;
-                let (dst, src) = (
-                    &mut plane[yr * p.ow..][..p.ow],
-                    &lines[r * 2 * tw8..][..p.ow],
-                );
-                // SAFETY: both slices hold ow values.
-                unsafe { copy_few(dst.as_mut_ptr(), src.as_ptr(), p.ow) };
+        }
+        for s in 0..ch.samples {
+            let plane = &mut y[(s * p.co + c) * plane_len..][..plane_len];
+            for t in 0..nt {
+                let first = s * tiles + t * tw;
+                for r in 0..2.min(p.oh - 2 * (lo + t)) {
+                    for j in (0..tw).step_by(LANES) {
+                        let (even, odd) = (
+                            load(o.at(r * 2), first + j),
+                            load(o.at(r * 2 + 1), first + j),
+                        );
+                        store_interleaved(&mut line, 2 * j, &even, &odd);
+                    }
+                    let dst = &mut plane[(2 * (lo + t) + r) * p.ow..][..p.ow];
+                    // SAFETY: both spans hold ow <= 2 tw8 values.
+                    unsafe { copy_few(dst.as_mut_ptr(), line.as_ptr(), p.ow) };
+                }
             }
         }
     }
@@ -522,10 +567,8 @@ fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T
                     threads,
                 );
             }
-            for s in 0..ch.samples {
-                let yn = &mut ys[(ch.first + s) * out_sample..][..out_sample];
-                output_transform(p, &m, mat.sample(s, tiles), yn, bias, ch.rows.clone());
-            }
+            let yc = &mut ys[ch.first * out_sample..][..ch.samples * out_sample];
+            output_transform(p, &m, mat, yc, bias, ch);
         }
     });
     y
@@ -574,8 +617,11 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
 pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let p = Plan::new(g);
     let (in_sample, out_sample) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow);
+    // dU's 16 (co x ci) matrices, skewed like V and M: the inverse transform
+    // below reads all 16 at once.
+    let du_point = p.co * p.ci + SKEW;
     let partial = |range: std::ops::Range<usize>, threads: usize| {
-        let mut du = Scratch::<T>::uninit(POINTS * p.co * p.ci);
+        let mut du = Scratch::<T>::uninit(POINTS * du_point);
         du.fill(T::zero());
         let chunks = p.chunks::<T>(range.len());
         let (mut v, mut gt) = chunk_buffers(&p, &chunks);
@@ -608,7 +654,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                     &v,
                     vt,
                     &mut du,
-                    rows(xi * p.co * p.ci, p.ci),
+                    rows(xi * du_point, p.ci),
                     true,
                     threads,
                 );
@@ -623,7 +669,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let mut gw = crate::tensor::pool::uninit_vec::<T>(p.co * p.ci * 9);
     let transform = |(o, gw_o): (usize, &mut [T])| {
         for i in 0..p.ci {
-            let d = |xi: usize| du[(xi * p.co + o) * p.ci + i];
+            let d = |xi: usize| du[xi * du_point + o * p.ci + i];
             // Down the columns: t[a][j] for each of the 4 columns j.
             let cols: [[T; 3]; 4] =
                 std::array::from_fn(|j| gt4(d(j), d(4 + j), d(8 + j), d(12 + j)));
