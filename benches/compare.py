@@ -195,6 +195,21 @@ def vgg_train(lib):
     return _train_step(lib, model, opt, x, y), 64, "samples/s"
 
 
+def activation_fb(name):
+    def make(lib):
+        x = lib.randn(1024, 1024, requires_grad=True)
+        f, g = getattr(lib.nn.functional, name), lib.ones(1024, 1024)
+
+        def fn():
+            f(x).backward(g)
+
+        # forward reads x and writes y; backward reads x and g, writes the gradient
+        return fn, 5 * 4 * x.numel(), "GB/s"
+
+    make.__name__ = f"{name}_fwd_bwd_1m"
+    return make
+
+
 def adam_10m(lib):
     params = [lib.randn(100_000, requires_grad=True) for _ in range(100)]
     for p in params:
@@ -219,6 +234,7 @@ WORKLOADS = [
     conv2d(64, 3, 32, 32, 3, 1), conv2d(64, 32, 64, 16, 3, 1), conv2d(32, 64, 128, 8, 3, 0),
     conv2d(64, 64, 64, 16, 1, 0), conv2d(64, 32, 64, 16, 3, 1, stride=2), conv1d_fb, conv3d_fb,
     mlp_train, lenet_train, vgg_train, adam_10m, cross_entropy_fb,
+    activation_fb("gelu"), activation_fb("silu"),
 ]
 
 

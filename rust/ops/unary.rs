@@ -6,7 +6,7 @@
 
 use super::binary::{compare, div, mul, sub, CmpOp};
 use super::creation::scalar_like;
-use super::map::{map1, map2};
+use super::map::{map1, map2, map3};
 use crate::autograd::node::needs_grad;
 use crate::autograd::{record, SavedTensor};
 use crate::cpu::arith::Arith;
@@ -166,7 +166,7 @@ pub fn log(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn log1p(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "log1p", |v| v.ln_1p());
+    let out = float_map!(x, "log1p", |v| v.fast_ln_1p());
     let sx = saved(x);
     record("Log1PBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -177,6 +177,25 @@ pub fn log1p(x: &Tensor) -> Result<Tensor> {
             g,
             &super::binary::add(x, &scalar_like(1.0, x))?,
         )?)])
+    });
+    Ok(out)
+}
+
+pub fn erf(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "erf", |v| FloatOps::erf(v));
+    let sx = saved(x);
+    record("ErfBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        // d erf(x) / dx = 2 / sqrt(pi) * e^(-x^2)
+        let x = sx.get()?;
+        let neg_sq = mul(&mul(x, x)?, &scalar_like(-1.0, x))?;
+        let density = mul(
+            &exp(&neg_sq)?,
+            &scalar_like(std::f64::consts::FRAC_2_SQRT_PI, x),
+        )?;
+        Ok(vec![Some(mul(g, &density)?)])
     });
     Ok(out)
 }
@@ -421,9 +440,33 @@ where
             return Ok(vec![None]);
         };
         let (x, y) = (sx.get()?, so.get()?);
+        // g * f'(x) in one pass when g matches x (as autograd's gradients do).
+        let fused = !x.is_gpu() && !g.is_gpu() && g.dtype() == x.dtype() && g.shape() == x.shape();
         let d = match x.dtype() {
             _ if x.is_gpu() => gpu_map(&format!("{name}:derivative"), &[x, y], &[])?,
+            DType::F32 if fused => {
+                let gd = map3(
+                    g,
+                    x,
+                    y,
+                    x.shape(),
+                    #[inline(always)]
+                    |gv: f32, a, b| gv * f32d(a, b),
+                )?;
+                return Ok(vec![Some(gd)]);
+            }
             DType::F32 => map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?,
+            _ if fused => {
+                let gd = map3(
+                    g,
+                    x,
+                    y,
+                    x.shape(),
+                    #[inline(always)]
+                    |gv: f64, a, b| gv * f64d(a, b),
+                )?;
+                return Ok(vec![Some(gd)]);
+            }
             _ => map2(x, y, x.shape(), |a: f64, b: f64| f64d(a, b))?,
         };
         Ok(vec![Some(mul(g, &d)?)])
@@ -443,7 +486,22 @@ macro_rules! act {
         fn der<T: FloatOps>($dv: T, $dy: T) -> T {
             $d
         }
-        activation($name, $x, fwd::<f32>, fwd::<f64>, der::<f32>, der::<f64>)
+        // Closures marked inline(always), not the fn items: a fn item is
+        // called through a shim that LLVM declined to inline into the
+        // element loop once the body had grown (erf, exp), which kept the
+        // loop scalar with a call per element.
+        activation(
+            $name,
+            $x,
+            #[inline(always)]
+            |v: f32| fwd(v),
+            #[inline(always)]
+            |v: f64| fwd(v),
+            #[inline(always)]
+            |v: f32, y: f32| der(v, y),
+            #[inline(always)]
+            |v: f64, y: f64| der(v, y),
+        )
     }};
 }
 
@@ -502,7 +560,7 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
             |v, _y| {
                 let cdf =
                     T::c(0.5) * (T::c(1.0) + (v * T::c(std::f64::consts::FRAC_1_SQRT_2)).erf());
-                let pdf = (T::c(-0.5) * v * v).exp() * T::c(0.3989422804014327);
+                let pdf = (T::c(-0.5) * v * v).fast_exp() * T::c(0.3989422804014327);
                 cdf + v * pdf
             }
         )
@@ -513,9 +571,9 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
     act!(
         "SiluBackward0",
         x,
-        |v| v / (T::c(1.0) + (-v).exp()),
+        |v| v / (T::c(1.0) + (-v).fast_exp()),
         |v, _y| {
-            let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
+            let s = T::c(1.0) / (T::c(1.0) + (-v).fast_exp());
             s * (T::c(1.0) + v * (T::c(1.0) - s))
         }
     )
@@ -528,7 +586,7 @@ pub fn mish(x: &Tensor) -> Result<Tensor> {
         |v| v * softplus1(v).fast_tanh(),
         |v, _y| {
             let t = softplus1(v).fast_tanh();
-            let s = T::c(1.0) / (T::c(1.0) + (-v).exp());
+            let s = T::c(1.0) / (T::c(1.0) + (-v).fast_exp());
             t + v * s * (T::c(1.0) - t * t)
         }
     )
@@ -601,16 +659,17 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
 /// `elu` family: scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)).
 pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(
-        x,
-        "elu",
-        [alpha, scale, input_scale],
-        |v| if v > T::c(0.0) {
+    let out = float_map!(x, "elu", [alpha, scale, input_scale], |v| {
+        // Both sides computed, then selected: a branch around the exp
+        // kept the loop scalar.
+        let neg = v.min_nan(T::c(0.0)) * T::c(input_scale);
+        let e = T::c(scale * alpha) * (neg.fast_exp() - T::c(1.0));
+        if v > T::c(0.0) {
             T::c(scale) * v
         } else {
-            T::c(scale * alpha) * ((v * T::c(input_scale)).exp() - T::c(1.0))
+            e
         }
-    );
+    });
     let sx = saved(x);
     record("EluBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -622,10 +681,13 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
             x,
             "elu_backward",
             [alpha, scale, input_scale],
-            |gv, v| if v > T::c(0.0) {
-                gv * T::c(scale)
-            } else {
-                gv * T::c(scale * alpha * input_scale) * (v * T::c(input_scale)).exp()
+            |gv, v| {
+                let e = (v.min_nan(T::c(0.0)) * T::c(input_scale)).fast_exp();
+                if v > T::c(0.0) {
+                    gv * T::c(scale)
+                } else {
+                    gv * T::c(scale * alpha * input_scale) * e
+                }
             }
         ))])
     });
@@ -635,16 +697,14 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
 /// `softplus(x, beta, threshold)`: linear above threshold for stability.
 pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
     let x = &as_float(x);
-    let out = float_map!(
-        x,
-        "softplus",
-        [beta, threshold],
-        |v| if v * T::c(beta) > T::c(threshold) {
+    let out = float_map!(x, "softplus", [beta, threshold], |v| {
+        let soft = (v * T::c(beta)).fast_exp().fast_ln_1p() / T::c(beta);
+        if v * T::c(beta) > T::c(threshold) {
             v
         } else {
-            (v * T::c(beta)).exp().ln_1p() / T::c(beta)
+            soft
         }
-    );
+    });
     let sx = saved(x);
     record("SoftplusBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -656,11 +716,13 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
             x,
             "softplus_backward",
             [beta, threshold],
-            |gv, v| if v * T::c(beta) > T::c(threshold) {
-                gv
-            } else {
-                let z = (v * T::c(beta)).exp();
-                gv * z / (z + T::c(1.0))
+            |gv, v| {
+                let z = (v * T::c(beta)).fast_exp();
+                if v * T::c(beta) > T::c(threshold) {
+                    gv
+                } else {
+                    gv * z / (z + T::c(1.0))
+                }
             }
         ))])
     });
@@ -673,9 +735,9 @@ pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
         x,
         |v| {
             let m = if v < T::c(0.0) { v } else { T::c(0.0) };
-            m - ((-v.abs()).exp()).ln_1p()
+            m - ((-v.abs()).fast_exp()).fast_ln_1p()
         },
-        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).exp())
+        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).fast_exp())
     )
 }
 
@@ -692,10 +754,11 @@ fn clampf<T: FloatOps>(v: T, lo: T, hi: T) -> T {
 
 #[inline(always)]
 fn softplus1<T: FloatOps>(v: T) -> T {
+    let soft = v.fast_exp().fast_ln_1p();
     if v > T::c(20.0) {
         v
     } else {
-        v.exp().ln_1p()
+        soft
     }
 }
 

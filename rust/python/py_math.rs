@@ -662,6 +662,9 @@ impl PyTensor {
     fn log1p(&self) -> R {
         Ok(wrap(unary::log1p(&self.t)?))
     }
+    fn erf(&self) -> R {
+        Ok(wrap(unary::erf(&self.t)?))
+    }
     fn sqrt(&self) -> R {
         Ok(wrap(unary::sqrt(&self.t)?))
     }

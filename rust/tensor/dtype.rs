@@ -280,6 +280,8 @@ pub mod num_like {
         fn sin(self) -> Self;
         fn cos(self) -> Self;
         fn tanh(self) -> Self;
+        /// ln(1 + x) that vectorises (f32: `vmath::ln_1p_f32`; f64: libm).
+        fn fast_ln_1p(self) -> Self;
         /// tanh that vectorises (f32: `vmath::tanh_f32`; f64: libm).
         fn fast_tanh(self) -> Self;
         fn abs(self) -> Self;
@@ -295,7 +297,7 @@ pub mod num_like {
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $fexp:path, $tanh:path, $ln:path) => {
+        ($t:ty, $erf:path, $fexp:path, $tanh:path, $ln:path, $ln1p:path) => {
             impl FloatOps for $t {
                 #[inline(always)]
                 fn exp(self) -> Self {
@@ -316,6 +318,10 @@ pub mod num_like {
                 #[inline(always)]
                 fn ln_1p(self) -> Self {
                     <$t>::ln_1p(self)
+                }
+                #[inline(always)]
+                fn fast_ln_1p(self) -> Self {
+                    $ln1p(self)
                 }
                 #[inline(always)]
                 fn sqrt(self) -> Self {
@@ -399,16 +405,18 @@ pub mod num_like {
     }
     impl_float_ops!(
         f32,
-        crate::cpu::special::erf_f32,
+        crate::cpu::vmath::erf_f32,
         crate::cpu::vmath::exp_f32,
         crate::cpu::vmath::tanh_f32,
-        crate::cpu::vmath::ln_f32
+        crate::cpu::vmath::ln_f32,
+        crate::cpu::vmath::ln_1p_f32
     );
     impl_float_ops!(
         f64,
         crate::cpu::special::erf_f64,
         f64::exp,
         f64::tanh,
-        f64::ln
+        f64::ln,
+        f64::ln_1p
     );
 }
