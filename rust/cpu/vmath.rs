@@ -72,11 +72,13 @@ pub fn ln_f32(x: f32) -> f32 {
 #[inline(always)]
 pub fn ln_1p_f32(x: f32) -> f32 {
     let w = 1.0 + x;
-    let r = ln_f32(w) * (x / (w - 1.0));
+    // One log, then selects (a second call in a branch kept loops scalar).
+    let l = ln_f32(w);
+    let r = l * (x / (w - 1.0));
     if w == 1.0 {
         x
     } else if w == f32::INFINITY || w == 0.0 {
-        ln_f32(w)
+        l
     } else {
         r
     }

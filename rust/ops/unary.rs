@@ -27,6 +27,9 @@ fn as_float(x: &Tensor) -> Tensor {
 /// `out[i] = f(x[i])` over a float tensor; `$f` is generic over f32/f64.
 /// `float_map!(x, "name", [params], |v| ...)`: on the wgpu device the kernel is
 /// the WGSL expression of that name in `gpu::ops` (params passed as `p(i)`).
+// The element closures are `move`: captured by reference, scalar parameters
+// (ELU's alpha and scale) were reloaded and converted per element, which
+// kept the loop scalar.
 macro_rules! float_map {
     ($x:expr, $name:expr, |$v:ident| $body:expr) => {
         float_map!($x, $name, [], |$v| $body)
@@ -36,7 +39,7 @@ macro_rules! float_map {
         if x.is_gpu() {
             gpu_map($name, &[&x], &[$($p as f32),*])?
         } else {
-            dispatch_float!(x.dtype(), $name, T => map1(&x, |$v: T| -> T { $body }))
+            dispatch_float!(x.dtype(), $name, T => map1(&x, move |$v: T| -> T { $body }))
         }
     }};
 }
@@ -56,7 +59,7 @@ macro_rules! float_map2 {
         if x.is_gpu() || $g.is_gpu() {
             gpu_map($name, &[$g, x], &[$($p as f32),*])?
         } else {
-            dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), |$gv: T, $v: T| -> T { $body })?)
+            dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), move |$gv: T, $v: T| -> T { $body })?)
         }
     }};
 }
