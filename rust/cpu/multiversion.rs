@@ -25,3 +25,27 @@ macro_rules! multiversion {
         }
     };
 }
+
+/// Run `f` compiled for AVX2+FMA when the CPU has them: the closure is
+/// inlined into a copy of this function built with those features. For
+/// loops whose element function is a closure (the elementwise maps, strided
+/// softmax): the vector math there (`vmath`) uses `mul_add`, which becomes a
+/// fused multiply-add in such code but a libm call in baseline code.
+#[inline(always)]
+pub fn with_fma<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        /// # Safety
+        /// The CPU has AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn fma<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { fma(f) };
+        }
+    }
+    f()
+}

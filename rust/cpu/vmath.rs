@@ -16,11 +16,11 @@ pub fn exp_f32(x: f32) -> f32 {
     let n = t - MAGIC;
     let r = x - n * C1 - n * C2;
     let p = 1.987_569_1e-4_f32;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 0.166_666_65;
-    let p = p * r + 0.5;
+    let p = p.mul_add(r, 1.398_199_9e-3);
+    let p = p.mul_add(r, 8.333_452e-3);
+    let p = p.mul_add(r, 4.166_579_6e-2);
+    let p = p.mul_add(r, 0.166_666_65);
+    let p = p.mul_add(r, 0.5);
     let y = p * r * r + r + 1.0;
     // 2^n: n is an integer in the mantissa of t
     let bits = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
@@ -49,10 +49,10 @@ pub fn ln_f32(x: f32) -> f32 {
     let s = (m - 1.0) / (m + 1.0);
     let z = s * s;
     let p = 1.0 / 11.0_f32;
-    let p = p * z + 1.0 / 9.0;
-    let p = p * z + 1.0 / 7.0;
-    let p = p * z + 1.0 / 5.0;
-    let p = p * z + 1.0 / 3.0;
+    let p = p.mul_add(z, 1.0 / 9.0);
+    let p = p.mul_add(z, 1.0 / 7.0);
+    let p = p.mul_add(z, 1.0 / 5.0);
+    let p = p.mul_add(z, 1.0 / 3.0);
     let r = e * LN2_HI + (2.0 * s + (2.0 * s * z * p + e * LN2_LO));
     if x > 0.0 && x < f32::INFINITY {
         r
@@ -95,12 +95,12 @@ pub fn tanh_f32(x: f32) -> f32 {
     let big = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
     let z = a * a;
     let p = -929_569.0 / 638_512_875.0_f32;
-    let p = p * z + 21_844.0 / 6_081_075.0;
-    let p = p * z - 1_382.0 / 155_925.0;
-    let p = p * z + 62.0 / 2_835.0;
-    let p = p * z - 17.0 / 315.0;
-    let p = p * z + 2.0 / 15.0;
-    let p = p * z - 1.0 / 3.0;
+    let p = p.mul_add(z, 21_844.0 / 6_081_075.0);
+    let p = p.mul_add(z, -1_382.0 / 155_925.0);
+    let p = p.mul_add(z, 62.0 / 2_835.0);
+    let p = p.mul_add(z, -17.0 / 315.0);
+    let p = p.mul_add(z, 2.0 / 15.0);
+    let p = p.mul_add(z, -1.0 / 3.0);
     let small = a + a * z * p;
     let r = if a < 0.5 { small } else { big };
     if x.is_nan() {
@@ -122,22 +122,22 @@ pub fn erf_f32(x: f32) -> f32 {
     let a = x.abs().min(4.0);
     let z = a * a;
     let q = 8.010484e-05_f32;
-    let q = q * z - 0.0008051752;
-    let q = q * z + 0.005192274;
-    let q = q * z - 0.026855407;
-    let q = q * z + 0.1128361;
-    let q = q * z - 0.37612626;
-    let q = q * z + 0.12837917;
+    let q = q.mul_add(z, -0.0008051752);
+    let q = q.mul_add(z, 0.005192274);
+    let q = q.mul_add(z, -0.026855407);
+    let q = q.mul_add(z, 0.1128361);
+    let q = q.mul_add(z, -0.37612626);
+    let q = q.mul_add(z, 0.12837917);
     let small = a + a * q;
     let t = 1.0 / (1.0 + 0.5 * a);
     let r = 0.11928063_f32;
-    let r = r * t - 0.47104993;
-    let r = r * t + 0.5631671;
-    let r = r * t - 0.10361797;
-    let r = r * t + 0.34784374;
-    let r = r * t + 0.25966668;
-    let r = r * t + 0.28491703;
-    let r = r * t - 0.00015454405;
+    let r = r.mul_add(t, -0.47104993);
+    let r = r.mul_add(t, 0.5631671);
+    let r = r.mul_add(t, -0.10361797);
+    let r = r.mul_add(t, 0.34784374);
+    let r = r.mul_add(t, 0.25966668);
+    let r = r.mul_add(t, 0.28491703);
+    let r = r.mul_add(t, -0.00015454405);
     let large = 1.0 - exp_f32(-z) * r;
     let e = if a < 1.0 { small } else { large };
     if x.is_nan() {

@@ -145,9 +145,14 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
         match p.weight {
             Some(w) if eps > 0.0 => {
                 let bs = g[i] * eps / c as f64;
-                for k in 0..c {
-                    o[k] = a * (xr[k] - l).fast_exp() - T::c(bs * w[k]);
-                }
+                crate::cpu::multiversion::with_fma(
+                    #[inline(always)]
+                    || {
+                        for k in 0..c {
+                            o[k] = a * (xr[k] - l).fast_exp() - T::c(bs * w[k]);
+                        }
+                    },
+                );
             }
             _ => exp_affine(o, xr, a, l, T::c(-g[i] * eps / c as f64)),
         }

@@ -6,6 +6,7 @@
 //! chunk walking its operands in innermost-dimension runs. Contiguous inputs
 //! of the output's shape take a direct slice-to-slice path that vectorises.
 
+use crate::cpu::multiversion::with_fma;
 use crate::error::Result;
 use crate::parallel;
 use crate::tensor::layout::{broadcast_strides, coalesce, contiguous_strides, StridedRuns};
@@ -27,18 +28,28 @@ pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync 
         let st = &cst[1];
         let inner = *st.last().unwrap_or(&1);
         parallel::fill_chunks(&mut out, |start, c| {
-            let runs = StridedRuns {
-                shape: &cs,
-                strides: &[st],
-                offsets: &[x.offset() as isize],
-            };
-            let mut pos = 0;
-            runs.for_each_run(start, start + c.len(), |offs, len| {
-                for i in 0..len {
-                    c[pos + i] = f(src[(offs[0] + i as isize * inner) as usize]);
-                }
-                pos += len;
-            });
+            with_fma(
+                #[inline(always)]
+                || {
+                    let runs = StridedRuns {
+                        shape: &cs,
+                        strides: &[st],
+                        offsets: &[x.offset() as isize],
+                    };
+                    let mut pos = 0;
+                    runs.for_each_run(
+                        start,
+                        start + c.len(),
+                        #[inline(always)]
+                        |offs, len| {
+                            for i in 0..len {
+                                c[pos + i] = f(src[(offs[0] + i as isize * inner) as usize]);
+                            }
+                            pos += len;
+                        },
+                    );
+                },
+            )
         });
     }
     Tensor::from_vec(out, &shape)
@@ -106,10 +117,15 @@ pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
     if let (true, Some(xa)) = (b.numel() == 1 && a.shape() == out_shape, a.as_slice::<A>()) {
         let vb = b.data::<B>()[0];
         parallel::fill_chunks(&mut out, |start, c| {
-            let len = c.len();
-            for (o, &va) in c.iter_mut().zip(&xa[start..start + len]) {
-                *o = f(va, vb);
-            }
+            with_fma(
+                #[inline(always)]
+                || {
+                    let len = c.len();
+                    for (o, &va) in c.iter_mut().zip(&xa[start..start + len]) {
+                        *o = f(va, vb);
+                    }
+                },
+            )
         });
         return Ok(Tensor::from_vec(out, out_shape));
     }
@@ -119,46 +135,58 @@ pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
     let (pa, pb) = (a.storage_slice::<A>(), b.storage_slice::<B>());
     let (ia, ib) = (*cst[1].last().unwrap_or(&0), *cst[2].last().unwrap_or(&0));
     parallel::fill_chunks(&mut out, |start, c| {
-        let runs = StridedRuns {
-            shape: &cs,
-            strides: &[&cst[1], &cst[2]],
-            offsets: &[a.offset() as isize, b.offset() as isize],
-        };
-        let mut pos = 0;
-        runs.for_each_run(start, start + c.len(), |offs, len| {
-            let dst = &mut c[pos..pos + len];
-            let (oa, ob) = (offs[0], offs[1]);
-            match (ia, ib) {
-                (1, 1) => {
-                    let (ra, rb) = (
-                        &pa[oa as usize..oa as usize + len],
-                        &pb[ob as usize..ob as usize + len],
-                    );
-                    for i in 0..len {
-                        dst[i] = f(ra[i], rb[i]);
-                    }
-                }
-                (1, 0) => {
-                    let (ra, vb) = (&pa[oa as usize..oa as usize + len], pb[ob as usize]);
-                    for i in 0..len {
-                        dst[i] = f(ra[i], vb);
-                    }
-                }
-                (0, 1) => {
-                    let (va, rb) = (pa[oa as usize], &pb[ob as usize..ob as usize + len]);
-                    for i in 0..len {
-                        dst[i] = f(va, rb[i]);
-                    }
-                }
-                _ => {
-                    for (i, d) in dst.iter_mut().enumerate() {
-                        let i = i as isize;
-                        *d = f(pa[(oa + i * ia) as usize], pb[(ob + i * ib) as usize]);
-                    }
-                }
-            }
-            pos += len;
-        });
+        with_fma(
+            #[inline(always)]
+            || {
+                let runs = StridedRuns {
+                    shape: &cs,
+                    strides: &[&cst[1], &cst[2]],
+                    offsets: &[a.offset() as isize, b.offset() as isize],
+                };
+                let mut pos = 0;
+                runs.for_each_run(
+                    start,
+                    start + c.len(),
+                    #[inline(always)]
+                    |offs, len| {
+                        let dst = &mut c[pos..pos + len];
+                        let (oa, ob) = (offs[0], offs[1]);
+                        match (ia, ib) {
+                            (1, 1) => {
+                                let (ra, rb) = (
+                                    &pa[oa as usize..oa as usize + len],
+                                    &pb[ob as usize..ob as usize + len],
+                                );
+                                for i in 0..len {
+                                    dst[i] = f(ra[i], rb[i]);
+                                }
+                            }
+                            (1, 0) => {
+                                let (ra, vb) =
+                                    (&pa[oa as usize..oa as usize + len], pb[ob as usize]);
+                                for i in 0..len {
+                                    dst[i] = f(ra[i], vb);
+                                }
+                            }
+                            (0, 1) => {
+                                let (va, rb) =
+                                    (pa[oa as usize], &pb[ob as usize..ob as usize + len]);
+                                for i in 0..len {
+                                    dst[i] = f(va, rb[i]);
+                                }
+                            }
+                            _ => {
+                                for (i, d) in dst.iter_mut().enumerate() {
+                                    let i = i as isize;
+                                    *d = f(pa[(oa + i * ia) as usize], pb[(ob + i * ib) as usize]);
+                                }
+                            }
+                        }
+                        pos += len;
+                    },
+                );
+            },
+        )
     });
     Ok(Tensor::from_vec(out, out_shape))
 }
@@ -197,26 +225,36 @@ pub fn map3<A: BufferElem, B: BufferElem, C: BufferElem, U: BufferElem>(
     );
     let inner: Vec<isize> = (1..4).map(|k| *cst[k].last().unwrap_or(&0)).collect();
     parallel::fill_chunks(&mut out, |start, ch| {
-        let runs = StridedRuns {
-            shape: &cs,
-            strides: &[&cst[1], &cst[2], &cst[3]],
-            offsets: &[
-                a.offset() as isize,
-                b.offset() as isize,
-                c.offset() as isize,
-            ],
-        };
-        let mut pos = 0;
-        runs.for_each_run(start, start + ch.len(), |offs, len| {
-            for i in 0..len as isize {
-                ch[pos + i as usize] = f(
-                    pa[(offs[0] + i * inner[0]) as usize],
-                    pb[(offs[1] + i * inner[1]) as usize],
-                    pc[(offs[2] + i * inner[2]) as usize],
+        with_fma(
+            #[inline(always)]
+            || {
+                let runs = StridedRuns {
+                    shape: &cs,
+                    strides: &[&cst[1], &cst[2], &cst[3]],
+                    offsets: &[
+                        a.offset() as isize,
+                        b.offset() as isize,
+                        c.offset() as isize,
+                    ],
+                };
+                let mut pos = 0;
+                runs.for_each_run(
+                    start,
+                    start + ch.len(),
+                    #[inline(always)]
+                    |offs, len| {
+                        for i in 0..len as isize {
+                            ch[pos + i as usize] = f(
+                                pa[(offs[0] + i * inner[0]) as usize],
+                                pb[(offs[1] + i * inner[1]) as usize],
+                                pc[(offs[2] + i * inner[2]) as usize],
+                            );
+                        }
+                        pos += len;
+                    },
                 );
-            }
-            pos += len;
-        });
+            },
+        )
     });
     Ok(Tensor::from_vec(out, out_shape))
 }

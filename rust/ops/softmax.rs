@@ -60,6 +60,22 @@ fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(
         }
         return out;
     }
+    crate::cpu::multiversion::with_fma(
+        #[inline(always)]
+        || strided_rows(x, &mut out, (outer, n, inner), log),
+    );
+    out
+}
+
+/// softmax along a strided dim: `outer` x `inner` rows of `n` values each
+/// `inner` apart.
+#[inline(always)]
+fn strided_rows<T: crate::tensor::dtype::Float>(
+    x: &[T],
+    out: &mut [T],
+    (outer, n, inner): (usize, usize, usize),
+    log: bool,
+) {
     for o in 0..outer {
         for i in 0..inner {
             let at = |k: usize| o * n * inner + k * inner + i;
@@ -84,7 +100,6 @@ fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(
             }
         }
     }
-    out
 }
 
 /// softmax (or log_softmax when `log`) of `x` along `dim`.

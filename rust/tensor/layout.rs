@@ -192,6 +192,9 @@ pub struct StridedRuns<'a> {
 }
 
 impl StridedRuns<'_> {
+    // Always inlined: maps call it inside code compiled for AVX2+FMA
+    // (`with_fma`), which their element closures must stay in.
+    #[inline(always)]
     pub fn for_each_run(&self, start: usize, end: usize, mut f: impl FnMut(&[isize], usize)) {
         let nd = self.shape.len();
         let nops = self.strides.len();
