@@ -1037,6 +1037,20 @@ mod tests {
                 2,
                 4,
             ),
+            // Stride 2 along the rows only (the deinterleaving pad_input):
+            // 1-d with dilation, and 2-d with stride (1, 2) and odd widths.
+            sized(
+                geom([1, 1, 41], [1, 1, 3], [1, 1, 2], [0, 0, 2], [1, 1, 2], 1),
+                2,
+                3,
+                5,
+            ),
+            sized(
+                geom([1, 6, 35], [1, 3, 5], [1, 1, 2], [0, 1, 2], [1; 3], 1),
+                3,
+                2,
+                4,
+            ),
             // A kernel wider than the padded planes' slack (15 taps).
             sized(
                 geom([1, 1, 40], [1, 1, 15], [1; 3], [0, 0, 7], [1; 3], 1),
