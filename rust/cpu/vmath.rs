@@ -147,6 +147,38 @@ pub fn erf_f32(x: f32) -> f32 {
     }
 }
 
+/// (erfc(a), e^(-a^2)) for f32 a >= 0, without branches: for GELU, whose
+/// CDF 0.5 erfc(-x/sqrt 2) this gives with relative accuracy on both sides
+/// (1 + erf(x) cancels for negative x), and whose density shares the
+/// exponential. erfc(a) = e^(-a^2) r(t), t = 1 / (1 + a/2), r of degree 9: a
+/// least-squares fit of erfc(a) e^(a^2) over a in [0, 10] made for this
+/// function, within 3.5e-7 relative; a^2 is split exactly with an FMA so the
+/// exponential keeps that accuracy for large a. Beyond a = 9.5 both are 0.
+#[inline(always)]
+pub fn erfc_gauss_f32(a: f32) -> (f32, f32) {
+    let a = a.min(10.0);
+    let z = a * a;
+    let dz = a.mul_add(a, -z);
+    let gauss = exp_f32(-z) * (1.0 - dz);
+    let t = 1.0 / (1.0 + 0.5 * a);
+    let r = -0.055_951_133_f32;
+    let r = r.mul_add(t, 0.268_459_4);
+    let r = r.mul_add(t, -0.451_375_7);
+    let r = r.mul_add(t, 0.233_258_05);
+    let r = r.mul_add(t, 0.008_011_045);
+    let r = r.mul_add(t, 0.185_588_57);
+    let r = r.mul_add(t, 0.248_475_4);
+    let r = r.mul_add(t, 0.281_342_95);
+    let r = r.mul_add(t, 0.282_196_28);
+    let r = r.mul_add(t, -4.925_994e-6);
+    let (erfc, gauss) = (gauss * r, gauss);
+    if a > 9.5 {
+        (0.0, 0.0)
+    } else {
+        (erfc, gauss)
+    }
+}
+
 /// Maximum of a slice (NaN if any element is NaN; -inf for an empty slice),
 /// in 8 lanes so it vectorises. Always inlined, so that it takes the
 /// instruction set of a multiversioned caller.

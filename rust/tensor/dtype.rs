@@ -292,12 +292,14 @@ pub mod num_like {
         fn round_even(self) -> Self;
         fn is_nan(self) -> bool;
         fn erf(self) -> Self;
+        /// (erfc(self), e^(-self^2)) for self >= 0 (GELU's CDF and density).
+        fn erfc_gauss(self) -> (Self, Self);
         fn max_nan(self, o: Self) -> Self;
         fn min_nan(self, o: Self) -> Self;
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $fexp:path, $tanh:path, $ln:path, $ln1p:path) => {
+        ($t:ty, $erf:path, $erfc_gauss:path, $fexp:path, $tanh:path, $ln:path, $ln1p:path) => {
             impl FloatOps for $t {
                 #[inline(always)]
                 fn exp(self) -> Self {
@@ -375,6 +377,10 @@ pub mod num_like {
                 fn erf(self) -> Self {
                     $erf(self)
                 }
+                #[inline(always)]
+                fn erfc_gauss(self) -> (Self, Self) {
+                    $erfc_gauss(self)
+                }
                 /// NaN-propagating maximum, as torch.maximum.
                 #[inline(always)]
                 fn max_nan(self, o: Self) -> Self {
@@ -406,6 +412,7 @@ pub mod num_like {
     impl_float_ops!(
         f32,
         crate::cpu::vmath::erf_f32,
+        crate::cpu::vmath::erfc_gauss_f32,
         crate::cpu::vmath::exp_f32,
         crate::cpu::vmath::tanh_f32,
         crate::cpu::vmath::ln_f32,
@@ -414,6 +421,7 @@ pub mod num_like {
     impl_float_ops!(
         f64,
         crate::cpu::special::erf_f64,
+        crate::cpu::special::erfc_gauss_f64,
         f64::exp,
         f64::tanh,
         f64::ln,
