@@ -447,34 +447,31 @@ where
         let fused = !x.is_gpu() && !g.is_gpu() && g.dtype() == x.dtype() && g.shape() == x.shape();
         let d = match x.dtype() {
             _ if x.is_gpu() => gpu_map(&format!("{name}:derivative"), &[x, y], &[])?,
-            DType::F32 if fused => {
-                let gd = map3(
-                    g,
-                    x,
-                    y,
-                    x.shape(),
-                    #[inline(always)]
-                    |gv: f32, a, b| gv * f32d(a, b),
-                )?;
-                return Ok(vec![Some(gd)]);
-            }
+            DType::F32 if fused => return Ok(vec![Some(scaled_derivative(g, x, y, &f32d)?)]),
             DType::F32 => map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?,
-            _ if fused => {
-                let gd = map3(
-                    g,
-                    x,
-                    y,
-                    x.shape(),
-                    #[inline(always)]
-                    |gv: f64, a, b| gv * f64d(a, b),
-                )?;
-                return Ok(vec![Some(gd)]);
-            }
+            _ if fused => return Ok(vec![Some(scaled_derivative(g, x, y, &f64d)?)]),
             _ => map2(x, y, x.shape(), |a: f64, b: f64| f64d(a, b))?,
         };
         Ok(vec![Some(mul(g, &d)?)])
     });
     Ok(out)
+}
+
+/// g * f'(x, y) over same-shaped operands in one pass.
+fn scaled_derivative<T: FloatOps + crate::tensor::storage::BufferElem>(
+    g: &Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    derivative: &(impl Fn(T, T) -> T + Sync + Send),
+) -> Result<Tensor> {
+    map3(
+        g,
+        x,
+        y,
+        x.shape(),
+        #[inline(always)]
+        |gv: T, a: T, b: T| gv * derivative(a, b),
+    )
 }
 
 /// Define an activation once, generic over the float type.
