@@ -28,31 +28,53 @@ pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync 
         let st = &cst[1];
         let inner = *st.last().unwrap_or(&1);
         parallel::fill_chunks(&mut out, |start, c| {
-            with_fma(
+            let runs = StridedRuns {
+                shape: &cs,
+                strides: &[st],
+                offsets: &[x.offset() as isize],
+            };
+            fill_runs(
+                c,
+                start,
+                &runs,
                 #[inline(always)]
-                || {
-                    let runs = StridedRuns {
-                        shape: &cs,
-                        strides: &[st],
-                        offsets: &[x.offset() as isize],
-                    };
-                    let mut pos = 0;
-                    runs.for_each_run(
-                        start,
-                        start + c.len(),
-                        #[inline(always)]
-                        |offs, len| {
-                            for i in 0..len {
-                                c[pos + i] = f(src[(offs[0] + i as isize * inner) as usize]);
-                            }
-                            pos += len;
-                        },
-                    );
+                |dst, offs| {
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d = f(src[(offs[0] + i as isize * inner) as usize]);
+                    }
                 },
-            )
+            );
         });
     }
     Tensor::from_vec(out, &shape)
+}
+
+/// Fill `out` (the output's elements from `start` on) one innermost run of
+/// the strided operands at a time: `body(dst, offsets)` writes the run
+/// `dst`, whose operands start at `offsets`. Compiled for AVX2+FMA
+/// (`with_fma`), with the run loop and `body` inlined into it.
+#[inline(always)]
+fn fill_runs<U>(
+    out: &mut [U],
+    start: usize,
+    runs: &StridedRuns,
+    mut body: impl FnMut(&mut [U], &[isize]),
+) {
+    with_fma(
+        #[inline(always)]
+        || {
+            let mut pos = 0;
+            runs.for_each_run(
+                start,
+                start + out.len(),
+                #[inline(always)]
+                |offs, len| {
+                    body(&mut out[pos..pos + len], offs);
+                    pos += len;
+                },
+            );
+        },
+    )
 }
 
 /// Multiversioned loops over contiguous operands: `out[i] = f(x[i])` (and
@@ -135,58 +157,49 @@ pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
     let (pa, pb) = (a.storage_slice::<A>(), b.storage_slice::<B>());
     let (ia, ib) = (*cst[1].last().unwrap_or(&0), *cst[2].last().unwrap_or(&0));
     parallel::fill_chunks(&mut out, |start, c| {
-        with_fma(
+        let runs = StridedRuns {
+            shape: &cs,
+            strides: &[&cst[1], &cst[2]],
+            offsets: &[a.offset() as isize, b.offset() as isize],
+        };
+        fill_runs(
+            c,
+            start,
+            &runs,
             #[inline(always)]
-            || {
-                let runs = StridedRuns {
-                    shape: &cs,
-                    strides: &[&cst[1], &cst[2]],
-                    offsets: &[a.offset() as isize, b.offset() as isize],
-                };
-                let mut pos = 0;
-                runs.for_each_run(
-                    start,
-                    start + c.len(),
-                    #[inline(always)]
-                    |offs, len| {
-                        let dst = &mut c[pos..pos + len];
-                        let (oa, ob) = (offs[0], offs[1]);
-                        match (ia, ib) {
-                            (1, 1) => {
-                                let (ra, rb) = (
-                                    &pa[oa as usize..oa as usize + len],
-                                    &pb[ob as usize..ob as usize + len],
-                                );
-                                for i in 0..len {
-                                    dst[i] = f(ra[i], rb[i]);
-                                }
-                            }
-                            (1, 0) => {
-                                let (ra, vb) =
-                                    (&pa[oa as usize..oa as usize + len], pb[ob as usize]);
-                                for i in 0..len {
-                                    dst[i] = f(ra[i], vb);
-                                }
-                            }
-                            (0, 1) => {
-                                let (va, rb) =
-                                    (pa[oa as usize], &pb[ob as usize..ob as usize + len]);
-                                for i in 0..len {
-                                    dst[i] = f(va, rb[i]);
-                                }
-                            }
-                            _ => {
-                                for (i, d) in dst.iter_mut().enumerate() {
-                                    let i = i as isize;
-                                    *d = f(pa[(oa + i * ia) as usize], pb[(ob + i * ib) as usize]);
-                                }
-                            }
+            |dst, offs| {
+                let (oa, ob, len) = (offs[0], offs[1], dst.len());
+                match (ia, ib) {
+                    (1, 1) => {
+                        let (ra, rb) = (
+                            &pa[oa as usize..oa as usize + len],
+                            &pb[ob as usize..ob as usize + len],
+                        );
+                        for i in 0..len {
+                            dst[i] = f(ra[i], rb[i]);
                         }
-                        pos += len;
-                    },
-                );
+                    }
+                    (1, 0) => {
+                        let (ra, vb) = (&pa[oa as usize..oa as usize + len], pb[ob as usize]);
+                        for i in 0..len {
+                            dst[i] = f(ra[i], vb);
+                        }
+                    }
+                    (0, 1) => {
+                        let (va, rb) = (pa[oa as usize], &pb[ob as usize..ob as usize + len]);
+                        for i in 0..len {
+                            dst[i] = f(va, rb[i]);
+                        }
+                    }
+                    _ => {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            let i = i as isize;
+                            *d = f(pa[(oa + i * ia) as usize], pb[(ob + i * ib) as usize]);
+                        }
+                    }
+                }
             },
-        )
+        );
     });
     Ok(Tensor::from_vec(out, out_shape))
 }
@@ -225,36 +238,31 @@ pub fn map3<A: BufferElem, B: BufferElem, C: BufferElem, U: BufferElem>(
     );
     let inner: Vec<isize> = (1..4).map(|k| *cst[k].last().unwrap_or(&0)).collect();
     parallel::fill_chunks(&mut out, |start, ch| {
-        with_fma(
+        let runs = StridedRuns {
+            shape: &cs,
+            strides: &[&cst[1], &cst[2], &cst[3]],
+            offsets: &[
+                a.offset() as isize,
+                b.offset() as isize,
+                c.offset() as isize,
+            ],
+        };
+        fill_runs(
+            ch,
+            start,
+            &runs,
             #[inline(always)]
-            || {
-                let runs = StridedRuns {
-                    shape: &cs,
-                    strides: &[&cst[1], &cst[2], &cst[3]],
-                    offsets: &[
-                        a.offset() as isize,
-                        b.offset() as isize,
-                        c.offset() as isize,
-                    ],
-                };
-                let mut pos = 0;
-                runs.for_each_run(
-                    start,
-                    start + ch.len(),
-                    #[inline(always)]
-                    |offs, len| {
-                        for i in 0..len as isize {
-                            ch[pos + i as usize] = f(
-                                pa[(offs[0] + i * inner[0]) as usize],
-                                pb[(offs[1] + i * inner[1]) as usize],
-                                pc[(offs[2] + i * inner[2]) as usize],
-                            );
-                        }
-                        pos += len;
-                    },
-                );
+            |dst, offs| {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    let i = i as isize;
+                    *d = f(
+                        pa[(offs[0] + i * inner[0]) as usize],
+                        pb[(offs[1] + i * inner[1]) as usize],
+                        pc[(offs[2] + i * inner[2]) as usize],
+                    );
+                }
             },
-        )
+        );
     });
     Ok(Tensor::from_vec(out, out_shape))
 }
