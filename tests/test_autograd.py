@@ -565,3 +565,21 @@ def test_inplace_add_on_a_saved_input_is_detected():
     h.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "mish", "elu", "softplus", "leaky_relu", "hardtanh", "relu"])
+def test_activation_gradient_is_differentiable_in_the_incoming_gradient(name):
+    """With create_graph, d(activation)/dx * g keeps its graph through g: the
+    fused single-pass backward must not be used then (a gradient penalty or
+    meta-learning step reads w.grad = f'(x) here)."""
+    import rustdl.nn.functional as F
+
+    f = getattr(F, name)
+    x = torch.tensor([-1.5, -0.2, 0.3, 2.0], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([0.5, -1.0, 2.0, 1.5], dtype=torch.float64, requires_grad=True)
+    y = (f(x) * w).sum()
+    (gx,) = torch.autograd.grad(y, x, create_graph=True)
+    assert gx.grad_fn is not None
+    gx.sum().backward()
+    (fprime,) = torch.autograd.grad(f(x).sum(), x)
+    np.testing.assert_allclose(w.grad.numpy(), fprime.numpy(), rtol=1e-12)

@@ -49,7 +49,10 @@ fn gpu_map(name: &str, inputs: &[&Tensor], params: &[f32]) -> Result<Tensor> {
     crate::gpu::ops::named(name, inputs, params)
 }
 
-/// `out[i] = f(g[i], x[i])` over two same-shaped float tensors.
+/// `out[i] = f(g[i], x[i])` over two same-shaped float tensors: a backward
+/// formula, linear in the incoming gradient g. When that gradient must stay
+/// differentiable (create_graph with a g that requires grad) it is computed
+/// as g * f(1, x), so the product records its graph.
 macro_rules! float_map2 {
     ($g:expr, $x:expr, $name:expr, |$gv:ident, $v:ident| $body:expr) => {
         float_map2!($g, $x, $name, [], |$gv, $v| $body)
@@ -58,6 +61,10 @@ macro_rules! float_map2 {
         let x = $x;
         if x.is_gpu() || $g.is_gpu() {
             gpu_map($name, &[$g, x], &[$($p as f32),*])?
+        } else if crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[$g]) {
+            let one = scalar_like(1.0, x);
+            let d = dispatch_float!(x.dtype(), $name, T => map2(&one, x, x.shape(), move |$gv: T, $v: T| -> T { $body })?);
+            mul($g, &d)?
         } else {
             dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), move |$gv: T, $v: T| -> T { $body })?)
         }
@@ -443,8 +450,14 @@ where
             return Ok(vec![None]);
         };
         let (x, y) = (sx.get()?, so.get()?);
-        // g * f'(x) in one pass when g matches x (as autograd's gradients do).
-        let fused = !x.is_gpu() && !g.is_gpu() && g.dtype() == x.dtype() && g.shape() == x.shape();
+        // g * f'(x) in one pass when g matches x (as autograd's gradients do)
+        // and no differentiable backward is needed (create_graph with a g
+        // that requires grad: then `mul` below records the product).
+        let fused = !x.is_gpu()
+            && !g.is_gpu()
+            && g.dtype() == x.dtype()
+            && g.shape() == x.shape()
+            && !(crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[g]));
         let d = match x.dtype() {
             _ if x.is_gpu() => gpu_map(&format!("{name}:derivative"), &[x, y], &[])?,
             DType::F32 if fused => return Ok(vec![Some(scaled_derivative(g, x, y, &f32d)?)]),
