@@ -749,3 +749,19 @@ def test_float32_gelu_is_accurate_on_both_sides():
     assert grad_err.max() < 6e-6, (grad_err.max(), x[grad_err.argmax()])
     special = F.gelu(torch.tensor([float("inf"), -float("inf"), float("nan"), 0.0])).numpy()
     assert special[0] == np.inf and np.isnan(special[1]) and np.isnan(special[2]) and special[3] == 0
+
+
+def test_expm1_is_accurate_for_small_inputs():
+    """expm1 keeps its relative accuracy near 0 (exp(x) - 1 keeps no digit
+    below |x| ~ 1e-7 in float32), with gradient e^x and the in-place form."""
+    x = np.concatenate([np.logspace(-30, 1.5, 2000), -np.logspace(-30, 1.5, 2000), [0.0, 88.0]]).astype(np.float32)
+    got = torch.expm1(torch.tensor(x)).numpy().astype(np.float64)
+    want = np.expm1(x.astype(np.float64))
+    rel = np.abs(got - want) / np.maximum(np.abs(want), 1e-38)
+    assert rel.max() < 2.5e-7, (rel.max(), x[rel.argmax()])
+    t = torch.tensor([1e-9, -0.5, 2.0], dtype=torch.float64, requires_grad=True)
+    t.expm1().sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), np.exp(t.detach().numpy()), rtol=1e-14)
+    y = torch.tensor([1e-8, -1e-9])
+    y.expm1_()
+    np.testing.assert_allclose(y.numpy(), [1e-8, -1e-9], rtol=1e-6)

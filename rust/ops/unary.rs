@@ -191,6 +191,20 @@ pub fn log1p(x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+/// e^x - 1, accurate for small x (libm's expm1; `exp(x) - 1` keeps no
+/// digit below |x| ~ 1e-7 in float32).
+pub fn expm1(x: &Tensor) -> Result<Tensor> {
+    let out = float_map!(x, "expm1", |v| FloatOps::exp_m1(v));
+    let sx = saved(x);
+    record("Expm1Backward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        Ok(vec![Some(mul(g, &exp(sx.get()?)?)?)])
+    });
+    Ok(out)
+}
+
 pub fn erf(x: &Tensor) -> Result<Tensor> {
     let out = float_map!(x, "erf", |v| FloatOps::erf(v));
     let sx = saved(x);

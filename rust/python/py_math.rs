@@ -636,11 +636,7 @@ impl PyTensor {
         Ok(wrap(binary::pow(&two, &self.t)?))
     }
     fn expm1(&self) -> R {
-        let e = unary::exp(&self.t)?;
-        Ok(wrap(binary::sub(
-            &e,
-            &crate::ops::creation::scalar_like(1.0, &e),
-        )?))
+        Ok(wrap(unary::expm1(&self.t)?))
     }
     fn log(&self) -> R {
         Ok(wrap(unary::log(&self.t)?))

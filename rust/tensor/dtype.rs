@@ -276,6 +276,7 @@ pub mod num_like {
         /// ln that vectorises (f32: `vmath::ln_f32`; f64: libm).
         fn fast_ln(self) -> Self;
         fn ln_1p(self) -> Self;
+        fn exp_m1(self) -> Self;
         fn sqrt(self) -> Self;
         fn sin(self) -> Self;
         fn cos(self) -> Self;
@@ -320,6 +321,10 @@ pub mod num_like {
                 #[inline(always)]
                 fn ln_1p(self) -> Self {
                     <$t>::ln_1p(self)
+                }
+                #[inline(always)]
+                fn exp_m1(self) -> Self {
+                    <$t>::exp_m1(self)
                 }
                 #[inline(always)]
                 fn fast_ln_1p(self) -> Self {
