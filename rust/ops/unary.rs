@@ -580,26 +580,11 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
             }
         )
     } else {
-        act!("GeluBackward0", x, |v| v * gelu_cdf_pdf(v).0, |v, _y| {
-            let (cdf, pdf) = gelu_cdf_pdf(v);
+        act!("GeluBackward0", x, |v| v * v.normal_cdf_pdf().0, |v, _y| {
+            let (cdf, pdf) = v.normal_cdf_pdf();
             cdf + v * pdf
         })
     }
-}
-
-/// GELU's standard normal CDF and density at v: Phi(v) = erfc(-v/sqrt 2) / 2
-/// from erfc of |v|/sqrt 2 (no cancellation for negative v, where 1 + erf
-/// would lose the digits), and phi(v), sharing the exponential.
-#[inline(always)]
-fn gelu_cdf_pdf<T: FloatOps>(v: T) -> (T, T) {
-    let (erfc, gauss) = (v.abs() * T::c(std::f64::consts::FRAC_1_SQRT_2)).erfc_gauss();
-    let tail = T::c(0.5) * erfc;
-    let cdf = if v < T::c(0.0) {
-        tail
-    } else {
-        T::c(1.0) - tail
-    };
-    (cdf, gauss * T::c(0.3989422804014327))
 }
 
 pub fn silu(x: &Tensor) -> Result<Tensor> {

@@ -293,14 +293,14 @@ pub mod num_like {
         fn round_even(self) -> Self;
         fn is_nan(self) -> bool;
         fn erf(self) -> Self;
-        /// (erfc(self), e^(-self^2)) for self >= 0 (GELU's CDF and density).
-        fn erfc_gauss(self) -> (Self, Self);
+        /// (Phi(self), phi(self)): the standard normal CDF and density (GELU's).
+        fn normal_cdf_pdf(self) -> (Self, Self);
         fn max_nan(self, o: Self) -> Self;
         fn min_nan(self, o: Self) -> Self;
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $erfc_gauss:path, $fexp:path, $tanh:path, $ln:path, $ln1p:path) => {
+        ($t:ty, $erf:path, $normal_cdf_pdf:path, $fexp:path, $tanh:path, $ln:path, $ln1p:path) => {
             impl FloatOps for $t {
                 #[inline(always)]
                 fn exp(self) -> Self {
@@ -383,8 +383,8 @@ pub mod num_like {
                     $erf(self)
                 }
                 #[inline(always)]
-                fn erfc_gauss(self) -> (Self, Self) {
-                    $erfc_gauss(self)
+                fn normal_cdf_pdf(self) -> (Self, Self) {
+                    $normal_cdf_pdf(self)
                 }
                 /// NaN-propagating maximum, as torch.maximum.
                 #[inline(always)]
@@ -417,7 +417,7 @@ pub mod num_like {
     impl_float_ops!(
         f32,
         crate::cpu::vmath::erf_f32,
-        crate::cpu::vmath::erfc_gauss_f32,
+        crate::cpu::vmath::normal_cdf_pdf_f32,
         crate::cpu::vmath::exp_f32,
         crate::cpu::vmath::tanh_f32,
         crate::cpu::vmath::ln_f32,
@@ -426,7 +426,7 @@ pub mod num_like {
     impl_float_ops!(
         f64,
         crate::cpu::special::erf_f64,
-        crate::cpu::special::erfc_gauss_f64,
+        crate::cpu::special::normal_cdf_pdf_f64,
         f64::exp,
         f64::tanh,
         f64::ln,
