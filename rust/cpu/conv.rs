@@ -904,7 +904,7 @@ mod tests {
     }
 
     /// Geometries the implicit GEMM takes (f32): 1-d, 2-d, 3-d, strides,
-    /// dilation, groups, padding past the kernel (input gradient falls back),
+    /// dilation, groups, padding past the kernel,
     /// an explicit output smaller than the input allows, depth over one
     /// kernel call (accumulated), several bands per plane, and batches below
     /// and above the thread count.
@@ -1011,8 +1011,8 @@ mod tests {
                 3,
                 5,
             ),
-            // Strided forwards run on polyphase planes (their input gradient
-            // stays col2im).
+            // Strided forwards run on polyphase planes; their input
+            // gradients one plan per phase of gx.
             sized(
                 geom([1, 15, 17], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], 1),
                 2,
@@ -1024,6 +1024,14 @@ mod tests {
                 2,
                 4,
                 6,
+            ),
+            // Dilation a multiple of the stride: every tap reaches the
+            // same phases, the others get zeros.
+            sized(
+                geom([1, 11, 12], [1, 3, 2], [1, 2, 2], [0, 2, 1], [1, 2, 2], 1),
+                2,
+                3,
+                4,
             ),
             sized(
                 geom([7, 8, 9], [3, 3, 3], [2; 3], [1; 3], [1; 3], 1),
@@ -1105,6 +1113,7 @@ mod tests {
         );
         for g in implicit_cases() {
             assert!(uses_implicit::<f32>(&g), "{g:?}");
+            assert!(implicit::applies_backward_input(&g), "{g:?}");
             let to32 = |v: Vec<f64>| -> Vec<f32> { v.iter().map(|&v| v as f32).collect() };
             let to64 = |v: &[f32]| -> Vec<f64> { v.iter().map(|&v| v as f64).collect() };
             let x = to32(values(g.batch * g.c_in * g.in_plane(), 21));

@@ -18,9 +18,11 @@
 //! Strided layers split the padded input into polyphase planes (see `Plan`),
 //! where the same holds.
 //!
-//! The input gradient of a stride-1 layer is the same convolution of the
-//! padded output gradient with the flipped, channel-transposed kernel
-//! (padding d*(k-1) - p); strided layers keep col2im for it. The weight
+//! The input gradient is the same kind of convolution, of the padded output
+//! gradient with the channel-transposed kernel: for stride 1 the flipped
+//! kernel (padding d*(k-1) - p); with stride s, one plan per phase of gx
+//! (input positions u*s + r), each with the taps that reach it, written
+//! interleaved into gx: no column matrix and no col2im scatter. The weight
 //! gradient of a layer with small weights is a block of dot products over
 //! the padded planes read in place (`WeightGrad`); larger ones stay a GEMM
 //! against a column matrix filled from the padded planes (`Columns`). f32 on
@@ -50,15 +52,6 @@ pub fn applies(g: &ConvGeom) -> bool {
     super::sgemm::is_supported() && g.cg_in() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
 }
 
-/// Whether it computes the input gradient: as a forward convolution over the
-/// output gradient's channels, whose padding d*(k-1) - p must not be negative.
-pub fn applies_backward_input(g: &ConvGeom) -> bool {
-    g.stride == [1; 3]
-        && super::sgemm::is_supported()
-        && g.cg_out() * g.kernel[0] * g.kernel[1] <= MAX_ROWS_PER_TILE
-        && (0..3).all(|i| g.pad[i] <= g.dilation[i] * (g.kernel[i] - 1))
-}
-
 /// One convolution of a group: `c_in` source planes of size `src`, padded by
 /// `lo_pad` on the low side, to `c_out` planes of size `out`.
 ///
@@ -83,6 +76,32 @@ struct Plan {
     /// flat span of a band: when that wastes no more columns than the
     /// padded ones of the flat span (rows of 16, 32, ... or wide rows).
     row_tiles: bool,
+    /// Where the outputs go.
+    layout: OutLayout,
+}
+
+/// Where a plan stores output (channel c, z, y, x): `base + c * channel +
+/// z * steps[0] + y * steps[1] + x * steps[2]`. Dense planes for a forward;
+/// a strided layer's input gradient computes each phase of gx as its own
+/// plan and interleaves it into gx this way.
+#[derive(Clone, Copy)]
+struct OutLayout {
+    base: usize,
+    channel: usize,
+    steps: [usize; 3],
+}
+
+impl OutLayout {
+    fn dense([_, oh, ow]: [usize; 3], plane: usize) -> OutLayout {
+        OutLayout {
+            base: 0,
+            channel: plane,
+            steps: [oh * ow, ow, 1],
+        }
+    }
+    fn row(&self, z: usize, y: usize) -> usize {
+        self.base + z * self.steps[0] + y * self.steps[1]
+    }
 }
 
 impl Plan {
@@ -116,6 +135,18 @@ impl Plan {
                 }
             }
         }
+        Plan::with_offsets((c_in, c_out), (src, out), lo_pad, stride, phase, offsets)
+    }
+
+    /// A plan whose depth indices read the phase planes at `offsets`.
+    fn with_offsets(
+        (c_in, c_out): (usize, usize),
+        (src, out): ([usize; 3], [usize; 3]),
+        lo_pad: [usize; 3],
+        stride: [usize; 3],
+        phase: [usize; 3],
+        offsets: Vec<usize>,
+    ) -> Plan {
         let rows_pad = c_out.div_ceil(MR) * MR;
         let band_rows = (BAND_FLOATS / (rows_pad * phase[2]).max(1)).clamp(1, out[1].max(1));
         // Columns computed per valid column: ceil(Wo/16)*16 / Wo against Wp / Wo.
@@ -131,6 +162,7 @@ impl Plan {
             offsets,
             band_rows,
             row_tiles,
+            layout: OutLayout::dense(out, out.iter().product()),
         }
     }
 
@@ -236,7 +268,7 @@ impl Plan {
         out: *mut f32,
     ) {
         let [_, ph, pw] = self.phase;
-        let [_, oh, ow] = self.out;
+        let ow = self.out[2];
         if self.row_tiles {
             return self.band_by_rows(xp, w, bias, (z, y0, y1), out);
         }
@@ -256,15 +288,21 @@ impl Plan {
                 overwrite: first_slice,
             });
         }
-        let plane = self.out_plane();
+        let (layout, step) = (self.layout, self.layout.steps[2]);
         for co in 0..self.c_out {
             let b = bias.map_or(0.0, |b| b[co]);
             for y in y0..y1 {
                 let src = &c[co * stride + (y - y0) * pw..][..ow];
-                let dst =
-                    std::slice::from_raw_parts_mut(out.add(co * plane + (z * oh + y) * ow), ow);
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s + b;
+                let dst = out.add(co * layout.channel + layout.row(z, y));
+                if step == 1 {
+                    let dst = std::slice::from_raw_parts_mut(dst, ow);
+                    for (d, &s) in dst.iter_mut().zip(src) {
+                        *d = s + b;
+                    }
+                } else {
+                    for (x, &s) in src.iter().enumerate() {
+                        *dst.add(x * step) = s + b;
+                    }
                 }
             }
         }
@@ -309,20 +347,21 @@ impl Plan {
         out: *mut f32,
     ) {
         let [_, ph, pw] = self.phase;
-        let [_, oh, ow] = self.out;
-        let plane = self.out_plane();
+        let ow = self.out[2];
+        let (layout, step) = (self.layout, self.layout.steps[2]);
         for y in y0..y1 {
-            let (first, row) = ((z * ph + y) * pw, (z * oh + y) * ow);
+            let (first, row) = ((z * ph + y) * pw, layout.row(z, y));
             if let Some(b) = bias {
                 for (co, &bv) in b[..self.c_out].iter().enumerate() {
-                    std::slice::from_raw_parts_mut(out.add(co * plane + row), ow).fill(bv);
+                    let dst = out.add(co * layout.channel + row);
+                    (0..ow).for_each(|x| *dst.add(x * step) = bv);
                 }
             }
             for x0 in (0..ow).step_by(NR) {
                 self.tile_column(xp.as_ptr().add(first + x0), w, |panel, first_slice| Tile {
-                    ptr: out.add(panel * MR * plane + row + x0),
-                    rs: plane as isize,
-                    cs: 1,
+                    ptr: out.add(panel * MR * layout.channel + row + x0 * step),
+                    rs: layout.channel as isize,
+                    cs: step as isize,
                     rows: MR.min(self.c_out - panel * MR),
                     cols: NR.min(ow - x0),
                     overwrite: first_slice && bias.is_none(),
@@ -373,36 +412,41 @@ fn pack_weights(rows: usize, depth: usize, w: impl Fn(usize, usize) -> f32) -> V
     packed
 }
 
-/// Run `plan` on every sample and group of `g`'s batch: `src` (batch,
-/// groups x c_in planes) to `out` (batch, groups x c_out planes);
-/// `weights[grp]` packed. The batch is split over threads as for im2col
+/// Run `plans` on every sample and group of `g`'s batch: `src` (batch,
+/// groups x c_in planes) to `out` (batch, groups x c_out planes of the
+/// plans' layout); `weights[plan][grp]` packed. All plans read the same
+/// padded source (one `pad_input` per sample and group) and write disjoint
+/// outputs. The batch is split over threads as for im2col
 /// (`conv::for_batch_ranges`); a batch too small to split has each sample's
 /// bands split instead.
 fn run(
     g: &ConvGeom,
-    plan: &Plan,
+    plans: &[Plan],
     src: &[f32],
-    weights: &[Vec<f32>],
+    weights: &[Vec<Vec<f32>>],
     bias: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    let src_group = plan.c_in * plan.src.iter().product::<usize>();
-    let out_group = plan.c_out * plan.out_plane();
+    let Some(first) = plans.first() else { return };
+    let src_group = first.c_in * first.src.iter().product::<usize>();
+    let out_group = first.c_out * first.layout.channel;
     let (src_sample, out_sample) = (g.groups * src_group, g.groups * out_group);
-    let bands = plan.bands();
+    let bands: Vec<(usize, (usize, usize, usize))> = (plans.iter().enumerate())
+        .flat_map(|(i, plan)| plan.bands().into_iter().map(move |band| (i, band)))
+        .collect();
     for_batch_ranges(g, out, out_sample, |n0, outs, threads| {
-        let mut xp = Scratch::<f32>::uninit(plan.padded_len());
+        let mut xp = Scratch::<f32>::uninit(first.padded_len());
         for (i, out_n) in outs.chunks_mut(out_sample).enumerate() {
             for grp in 0..g.groups {
                 let xs = &src[(n0 + i) * src_sample + grp * src_group..][..src_group];
-                plan.pad_input(xs, &mut xp);
+                first.pad_input(xs, &mut xp);
                 // Each band writes its own rows of the group's output.
                 let out_g = parallel::SendPtr(out_n[grp * out_group..][..out_group].as_mut_ptr());
-                let (w, b) = (&weights[grp], bias.map(|b| &b[grp * plan.c_out..]));
-                // SAFETY: buffers sized by the plan; `applies` checked the CPU.
-                let one = |&band: &(usize, usize, usize)| unsafe {
+                let b = bias.map(|b| &b[grp * first.c_out..]);
+                // SAFETY: buffers sized by the plans; `applies` checked the CPU.
+                let one = |&(p, band): &(usize, (usize, usize, usize))| unsafe {
                     #[cfg(target_arch = "x86_64")]
-                    plan.band(&xp, w, b, band, { out_g }.0);
+                    plans[p].band(&xp, &weights[p][grp], b, band, { out_g }.0);
                 };
                 if threads > 1 {
                     parallel::for_each_task(bands.len(), |i| one(&bands[i]));
@@ -421,25 +465,135 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut
     let weights: Vec<Vec<f32>> = (0..g.groups)
         .map(|grp| pack_weights(cgo, kk, |co, k| w[(grp * cgo + co) * kk + k]))
         .collect();
-    run(g, &plan, x, &weights, bias, y);
+    run(g, &[plan], x, &[weights], bias, y);
 }
 
-/// Input gradient: gx (batch, c_in, in_plane) from gy, overwriting `gx`: the
-/// convolution of gy, padded by d*(k-1) - p, with w flipped in every spatial
-/// dim and its channels transposed within each group.
+/// The taps of one dim that reach input phase r (input index u*s + r):
+/// gx[u*s + r] = sum over them of w[t] gy[u + k], as (t, k). From output o
+/// reading input o*s + t*d - p: equal to u*s + r when t*d - p - r is a
+/// multiple of s, with k = (r + p - t*d) / s.
+fn phase_taps(g: &ConvGeom, dim: usize, r: usize) -> Vec<(usize, isize)> {
+    let (s, d, p) = (
+        g.stride[dim] as isize,
+        g.dilation[dim] as isize,
+        g.pad[dim] as isize,
+    );
+    (0..g.kernel[dim])
+        .filter_map(|t| {
+            let shift = r as isize + p - t as isize * d;
+            (shift.rem_euclid(s) == 0).then_some((t, shift / s))
+        })
+        .collect()
+}
+
+/// Input positions of phase r in a dim of `n`: u*s + r < n.
+fn phase_len(n: usize, s: usize, r: usize) -> usize {
+    n.saturating_sub(r).div_ceil(s)
+}
+
+/// The input gradient as one plan per phase of gx (every combination of
+/// residues modulo the stride; stride 1 has one, the whole of gx): each a
+/// stride-1 convolution of the padded output gradient with the taps that
+/// reach the phase (`phase_taps`), its channels transposed, written
+/// interleaved into gx (`OutLayout`). No column matrix, and no col2im
+/// scatter. Phases no tap reaches are not planned: gx is zero there.
+/// Returns the plans and, per plan, the kernel taps its depth indices read.
+fn input_grad_plans(g: &ConvGeom) -> Vec<(Plan, Vec<usize>)> {
+    let (cgi, cgo) = (g.cg_in(), g.cg_out());
+    let taps: [Vec<Vec<(usize, isize)>>; 3] =
+        std::array::from_fn(|i| (0..g.stride[i]).map(|r| phase_taps(g, i, r)).collect());
+    // Padding of gy: low enough for the most negative k, high enough for
+    // the last position of every phase.
+    let lo: [usize; 3] = std::array::from_fn(|i| {
+        let min_k = taps[i].iter().flatten().map(|&(_, k)| k).min().unwrap_or(0);
+        (-min_k).max(0) as usize
+    });
+    let padded: [usize; 3] = std::array::from_fn(|i| {
+        let ends = (0..g.stride[i]).flat_map(|r| {
+            let len = phase_len(g.input[i], g.stride[i], r) as isize;
+            taps[i][r]
+                .iter()
+                .map(move |&(_, k)| (len + k) as usize + lo[i])
+        });
+        ends.fold(g.output[i] + lo[i], usize::max)
+    });
+    let plane: usize = padded.iter().product();
+    let [_, ih, iw] = g.input;
+    let [sd, sh, sw] = g.stride;
+    let mut plans = Vec::new();
+    for rz in 0..sd {
+        for ry in 0..sh {
+            for rx in 0..sw {
+                let r = [rz, ry, rx];
+                let out: [usize; 3] =
+                    std::array::from_fn(|i| phase_len(g.input[i], g.stride[i], r[i]));
+                // (kernel tap, offset in a padded plane) of every tap reaching r.
+                let mut reach = Vec::new();
+                for &(tz, kz) in &taps[0][rz] {
+                    for &(ty, ky) in &taps[1][ry] {
+                        for &(tx, kx) in &taps[2][rx] {
+                            let at = |k: isize, i: usize| (k + lo[i] as isize) as usize;
+                            let off = (at(kz, 0) * padded[1] + at(ky, 1)) * padded[2] + at(kx, 2);
+                            reach.push(((tz * g.kernel[1] + ty) * g.kernel[2] + tx, off));
+                        }
+                    }
+                }
+                // In memory order (for stride 1: the flipped kernel's).
+                reach.sort_unstable_by_key(|&(_, off)| off);
+                if reach.is_empty() || out.contains(&0) {
+                    continue;
+                }
+                let offsets = (0..cgo)
+                    .flat_map(|co| reach.iter().map(move |&(_, off)| co * plane + off))
+                    .collect();
+                let mut plan =
+                    Plan::with_offsets((cgo, cgi), (g.output, out), lo, [1; 3], padded, offsets);
+                plan.layout = OutLayout {
+                    base: (rz * ih + ry) * iw + rx,
+                    channel: g.in_plane(),
+                    steps: [sd * ih * iw, sh * iw, sw],
+                };
+                plans.push((plan, reach.iter().map(|&(tap, _)| tap).collect()));
+            }
+        }
+    }
+    plans
+}
+
+/// Whether the implicit GEMM computes the input gradient (`input_grad_plans`):
+/// each phase's tiles read at most `MAX_ROWS_PER_TILE` rows, as a forward's.
+pub fn applies_backward_input(g: &ConvGeom) -> bool {
+    let rows = |i: usize| {
+        (0..g.stride[i])
+            .map(|r| phase_taps(g, i, r).len())
+            .max()
+            .unwrap_or(0)
+    };
+    super::sgemm::is_supported() && g.cg_out() * rows(0) * rows(1) <= MAX_ROWS_PER_TILE
+}
+
+/// Input gradient: gx (batch, c_in, in_plane) from gy, overwriting `gx`.
 pub fn backward_input(g: &ConvGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     let (cgi, cgo, kv) = (g.cg_in(), g.cg_out(), g.kvol());
-    let lo_pad = std::array::from_fn(|i| g.dilation[i] * (g.kernel[i] - 1) - g.pad[i]);
-    let plan = Plan::new(g, (cgo, cgi), (g.output, g.input), lo_pad, [1; 3]);
-    let weights: Vec<Vec<f32>> = (0..g.groups)
-        .map(|grp| {
-            pack_weights(cgi, cgo * kv, |ci, k| {
-                let (co, tap) = (k / kv, k % kv);
-                w[((grp * cgo + co) * cgi + ci) * kv + kv - 1 - tap]
-            })
+    let plans = input_grad_plans(g);
+    let reached: usize = plans.iter().map(|(p, _)| p.out_plane()).sum();
+    if reached < g.in_plane() {
+        gx.fill(0.0);
+    }
+    let weights: Vec<Vec<Vec<f32>>> = (plans.iter())
+        .map(|(_, taps)| {
+            (0..g.groups)
+                .map(|grp| {
+                    pack_weights(cgi, cgo * taps.len(), |ci, k| {
+                        let (co, tap) = (k / taps.len(), taps[k % taps.len()]);
+                        w[((grp * cgo + co) * cgi + ci) * kv + tap]
+                    })
+                })
+                .collect()
         })
         .collect();
-    run(g, &plan, gy, &weights, None, gx);
+    let plans: Vec<Plan> = plans.into_iter().map(|(plan, _)| plan).collect();
+    run(g, &plans, gy, &weights, None, gx);
 }
 
 /// im2col for the weight gradient, read from the padded (phase) planes: the
