@@ -755,6 +755,30 @@ def test_float32_gelu_is_accurate_on_both_sides():
     assert special[0] == np.inf and np.isnan(special[1]) and np.isnan(special[2]) and special[3] == 0
 
 
+def test_exp_family_at_the_ends_of_the_float32_range():
+    """The vectorised exp overflows to inf past ln(f32::MAX), reaches the
+    subnormals and 0 (so masked softmax entries are exactly zero), as
+    PyTorch's does, and the activations built on it give PyTorch's values at
+    +-inf."""
+    import rustdl.nn.functional as F
+
+    inf, nan = float("inf"), float("nan")
+    x = torch.tensor([88.0, 89.0, inf, -87.0, -100.0, -104.0, -inf, nan])
+    got = torch.exp(x).numpy()
+    want = np.exp(x.numpy().astype(np.float64))
+    finite = [0, 3, 4]
+    np.testing.assert_allclose(got[finite], want[finite], rtol=2e-6, atol=1.5e-45)
+    assert got[1] == inf and got[2] == inf and got[5] == 0 and got[6] == 0 and np.isnan(got[7])
+    assert got[4] > 0  # subnormal, not flushed
+    p = torch.softmax(torch.tensor([[0.0, -inf, 1.0], [-inf, 2.0, -inf]]), dim=1).numpy()
+    assert p[0, 1] == 0 and p[1, 0] == 0 and p[1, 2] == 0 and p[1, 1] == 1
+    np.testing.assert_array_equal(torch.sigmoid(torch.tensor([-inf, inf])).numpy(), [0.0, 1.0])
+    assert np.isnan(F.silu(torch.tensor([-inf])).item()) and F.silu(torch.tensor([inf])).item() == inf
+    assert np.isnan(F.mish(torch.tensor([-inf])).item()) and F.mish(torch.tensor([inf])).item() == inf
+    assert F.softplus(torch.tensor([95.0]), threshold=100).item() == inf  # log1p(exp(95)), as PyTorch
+    np.testing.assert_array_equal(F.logsigmoid(torch.tensor([-inf, inf, -200.0])).numpy(), [-inf, 0.0, -200.0])
+
+
 def test_expm1_is_accurate_for_small_inputs():
     """expm1 keeps its relative accuracy near 0 (exp(x) - 1 keeps no digit
     below |x| ~ 1e-7 in float32), with gradient e^x and the in-place form."""

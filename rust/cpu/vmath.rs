@@ -3,15 +3,44 @@
 //! per element). Cephes' single-precision polynomial: relative error about
 //! 2e-7 on the clamped range, below float32 rounding of most results.
 
-/// e^x for f32, branch-free.
+/// e^x for f32, branch-free, over the whole range: inf above ln(f32::MAX),
+/// subnormal results down to e^-103.9 and 0 below (so exp(-inf) = 0), NaN
+/// kept.
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
+    // n = round(x log2 e) stays within [-150, 128].
+    let (y, n) = exp_reduced(x.clamp(-104.0, 88.73));
+    // 2^n as 2^(n/2) 2^(n - n/2), both normal floats: the product overflows
+    // to inf past ln(f32::MAX) and rounds once into the subnormals below
+    // e^-87.3 (three integer operations and a multiply more than one scale).
+    let half = (n >> 1) << 23;
+    let whole = (n + 127) << 23;
+    let s1 = f32::from_bits((half + (127 << 23)) as u32);
+    let s2 = f32::from_bits((whole - half) as u32);
+    y * s1 * s2
+}
+
+/// e^x for x <= 0 (softmax, log-softmax, cross-entropy, the normal
+/// density: arguments shifted by their maximum), in fewer operations than
+/// `exp_f32`: one scale 2^n, whose exponent field is 0 for n = -127, so
+/// results below e^-87.7 are 0 (exp(-inf) = 0: masked entries exactly zero)
+/// and the subnormals above that are kept. Larger x saturate at e^88.4.
+#[inline(always)]
+pub fn exp_nonpositive_f32(x: f32) -> f32 {
+    // n = round(x log2 e) within [-127, 127].
+    let (y, n) = exp_reduced(x.clamp(-88.0, 88.376_26));
+    y * f32::from_bits(((n + 127) << 23) as u32)
+}
+
+/// (e^r, n) with x = n ln 2 + r, |r| <= ln(2)/2, for a clamped x: Cephes'
+/// single-precision polynomial (relative error about 2e-7).
+#[inline(always)]
+fn exp_reduced(x: f32) -> (f32, i32) {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const C1: f32 = 0.693_359_4;
     const C2: f32 = -2.121_944_4e-4;
     // round-to-nearest by the 1.5 * 2^23 trick (plain adds, SSE2-friendly)
     const MAGIC: f32 = 12_582_912.0;
-    let x = x.clamp(-87.336_55, 88.376_26);
     let t = x.mul_add(LOG2E, MAGIC);
     let n = t - MAGIC;
     let r = (-n).mul_add(C1, x);
@@ -26,10 +55,8 @@ pub fn exp_f32(x: f32) -> f32 {
     let p45 = 1.987_569_1e-4_f32.mul_add(r, 1.398_199_9e-3);
     let p = p45.mul_add(r2, p23).mul_add(r2, p01);
     let y = p.mul_add(r2, r) + 1.0;
-    // 2^n: n is an integer in the mantissa of t
-    let bits = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
-    let scale = f32::from_bits(((bits + 127) << 23) as u32);
-    y * scale
+    // n is an integer in the mantissa of t.
+    (y, (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32))
 }
 
 /// Natural log for f32 without branches, so loops over it vectorise (libm's
@@ -166,7 +193,7 @@ pub fn normal_cdf_pdf_f32(x: f32) -> (f32, f32) {
     let half = xa * 0.5;
     let z = half * xa;
     let dz = half.mul_add(xa, -z);
-    let e = exp_f32(-z);
+    let e = exp_nonpositive_f32(-z);
     // a = |x|/sqrt 2, t = 1 / (1 + a/2)
     let t = 1.0 / xa.mul_add(std::f32::consts::FRAC_1_SQRT_2 * 0.5, 1.0);
     // Estrin's scheme, as in `exp_f32`: depth 4 instead of 9.
@@ -238,15 +265,43 @@ mod tests {
     fn exp_matches_std_to_float_precision() {
         let mut worst = 0.0f64;
         let mut x = -87.0f32;
-        while x < 88.0 {
+        while x < 88.7 {
             let a = exp_f32(x) as f64;
             let b = (x as f64).exp();
             worst = worst.max(((a - b) / b).abs());
             x += 0.000_37;
         }
         assert!(worst < 5e-7, "worst relative error {worst}");
+        // Subnormal results: within one step of the subnormal spacing.
+        let mut x = -103.9f32;
+        while x < -87.0 {
+            let (a, b) = (exp_f32(x) as f64, (x as f64).exp());
+            assert!((a - b).abs() <= 1.5e-45 + 5e-7 * b, "{x}: {a} vs {b}");
+            x += 0.0013;
+        }
         assert_eq!(exp_f32(0.0), 1.0);
-        assert!(exp_f32(-1000.0) < 1e-37);
-        assert!(exp_f32(1000.0).is_finite() || exp_f32(1000.0) > 1e38);
+        let top = (88.72f32 as f64).exp();
+        assert!((exp_f32(88.72) as f64 - top).abs() < 5e-7 * top);
+        for x in [88.73, 89.0, 1000.0, f32::INFINITY] {
+            assert_eq!(exp_f32(x), f32::INFINITY, "{x}");
+        }
+        for x in [-104.0, -1000.0, f32::NEG_INFINITY] {
+            assert_eq!(exp_f32(x), 0.0, "{x}");
+        }
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn exp_nonpositive_matches_exp_down_to_its_cutoff() {
+        let mut x = -87.6f32;
+        while x <= 0.0 {
+            let (a, b) = (exp_nonpositive_f32(x), exp_f32(x));
+            assert!((a - b).abs() <= 1.5e-45 + 1e-7 * b, "{x}: {a} vs {b}");
+            x += 0.00071;
+        }
+        for x in [-87.8, -100.0, f32::NEG_INFINITY] {
+            assert_eq!(exp_nonpositive_f32(x), 0.0, "{x}");
+        }
+        assert!(exp_nonpositive_f32(f32::NAN).is_nan());
     }
 }

@@ -61,7 +61,7 @@ crate::multiversion! {
 #[inline(always)]
 fn exp_affine_impl<T: Float>(o: &mut [T], x: &[T], a: T, l: T, b: T) {
     for (o, &v) in o.iter_mut().zip(x) {
-        *o = a * (v - l).fast_exp() + b;
+        *o = a * (v - l).fast_exp_nonpositive() + b;
     }
 }
 
@@ -149,7 +149,7 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
                     #[inline(always)]
                     || {
                         for k in 0..c {
-                            o[k] = a * (xr[k] - l).fast_exp() - T::c(bs * w[k]);
+                            o[k] = a * (xr[k] - l).fast_exp_nonpositive() - T::c(bs * w[k]);
                         }
                     },
                 );

@@ -19,7 +19,7 @@ fn softmax_row_impl<T: crate::tensor::dtype::Float>(xr: &[T], or: &mut [T], log:
     }
     // separate passes so each one vectorises
     for (o, &v) in or.iter_mut().zip(xr) {
-        *o = (v - m).fast_exp();
+        *o = (v - m).fast_exp_nonpositive();
     }
     let s = crate::cpu::vmath::sum_lanes(or);
     if log {
@@ -91,12 +91,16 @@ fn strided_rows<T: crate::tensor::dtype::Float>(
             }
             let mut s = 0.0f64;
             for k in 0..n {
-                s += (x[at(k)] - m).fast_exp().to_f64();
+                s += (x[at(k)] - m).fast_exp_nonpositive().to_f64();
             }
             let ls = T::c(s.ln());
             for k in 0..n {
                 let z = x[at(k)] - m;
-                out[at(k)] = if log { z - ls } else { (z - ls).fast_exp() };
+                out[at(k)] = if log {
+                    z - ls
+                } else {
+                    (z - ls).fast_exp_nonpositive()
+                };
             }
         }
     }

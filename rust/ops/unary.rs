@@ -755,7 +755,7 @@ pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
         x,
         |v| {
             let m = if v < T::c(0.0) { v } else { T::c(0.0) };
-            m - ((-v.abs()).fast_exp()).fast_ln_1p()
+            m - ((-v.abs()).fast_exp_nonpositive()).fast_ln_1p()
         },
         |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).fast_exp())
     )

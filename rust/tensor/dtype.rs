@@ -272,6 +272,8 @@ pub mod num_like {
         fn exp(self) -> Self;
         /// exp that vectorises (f32: polynomial, ~2e-7 relative error).
         fn fast_exp(self) -> Self;
+        /// `fast_exp` for self <= 0, cheaper (f32: `vmath::exp_nonpositive_f32`).
+        fn fast_exp_nonpositive(self) -> Self;
         fn ln(self) -> Self;
         /// ln that vectorises (f32: `vmath::ln_f32`; f64: libm).
         fn fast_ln(self) -> Self;
@@ -300,7 +302,7 @@ pub mod num_like {
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $normal_cdf_pdf:path, $fexp:path, $tanh:path, $ln:path, $ln1p:path) => {
+        ($t:ty, $erf:path, $normal_cdf_pdf:path, $fexp:path, $fexp_nonpos:path, $tanh:path, $ln:path, $ln1p:path) => {
             impl FloatOps for $t {
                 #[inline(always)]
                 fn exp(self) -> Self {
@@ -309,6 +311,10 @@ pub mod num_like {
                 #[inline(always)]
                 fn fast_exp(self) -> Self {
                     $fexp(self)
+                }
+                #[inline(always)]
+                fn fast_exp_nonpositive(self) -> Self {
+                    $fexp_nonpos(self)
                 }
                 #[inline(always)]
                 fn ln(self) -> Self {
@@ -419,6 +425,7 @@ pub mod num_like {
         crate::cpu::vmath::erf_f32,
         crate::cpu::vmath::normal_cdf_pdf_f32,
         crate::cpu::vmath::exp_f32,
+        crate::cpu::vmath::exp_nonpositive_f32,
         crate::cpu::vmath::tanh_f32,
         crate::cpu::vmath::ln_f32,
         crate::cpu::vmath::ln_1p_f32
@@ -427,6 +434,7 @@ pub mod num_like {
         f64,
         crate::cpu::special::erf_f64,
         crate::cpu::special::normal_cdf_pdf_f64,
+        f64::exp,
         f64::exp,
         f64::tanh,
         f64::ln,
