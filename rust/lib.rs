@@ -9,6 +9,7 @@
 #![allow(clippy::bool_comparison)]
 #![allow(non_snake_case)]
 
+pub mod allocator;
 pub mod autograd;
 pub mod cpu;
 pub mod error;
@@ -20,6 +21,9 @@ pub mod tensor;
 
 #[cfg(feature = "python")]
 pub mod python;
+
+#[global_allocator]
+static GLOBAL: allocator::SmallFast = allocator::SmallFast;
 
 pub use error::{Error, Result};
 pub use tensor::{DType, Tensor};
