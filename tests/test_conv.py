@@ -227,6 +227,31 @@ def test_float32_kernels_match_float64(xs, ws, kw):
         np.testing.assert_allclose(a32, a64, rtol=0, atol=1e-5 * scale)
 
 
+@pytest.mark.parametrize("seed", range(16))
+def test_float32_random_geometries_match_float64(seed):
+    """Random strides, dilations, paddings, groups and 1-3 dims in float32 (the
+    implicit GEMM: polyphase forward, one plan per phase of the input
+    gradient) against float64 (im2col + col2im), forward and both gradients."""
+    rng = np.random.default_rng(300 + seed)
+    nd = int(rng.integers(1, 4))
+    g = int(rng.choice([1, 2]))
+    cin, cout = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
+    k = tuple(int(v) for v in rng.integers(1, 5, nd))
+    s = tuple(int(v) for v in rng.integers(1, 4, nd))
+    d = tuple(int(v) for v in rng.integers(1, 3, nd))
+    p = tuple(int(v) for v in rng.integers(0, 3, nd))
+    sp = tuple(int(max(d[i] * (k[i] - 1) + 1 - 2 * p[i], 1) + rng.integers(0, 9)) for i in range(nd))
+    x, w = rng.standard_normal((int(rng.integers(1, 4)), cin, *sp)), rng.standard_normal((cout, cin // g, *k))
+    results = []
+    for dtype in (np.float64, np.float32):
+        xt, wt = tensor(x.astype(dtype), requires_grad=True), tensor(w.astype(dtype), requires_grad=True)
+        y = CONV[nd](xt, wt, None, s, p, d, g)
+        y.backward(tensor(np.cos(np.arange(y.numel())).reshape(tuple(y.shape)).astype(dtype)))
+        results.append([t.detach().numpy().astype(np.float64) for t in (y, xt.grad, wt.grad)])
+    for a64, a32 in zip(*results):
+        np.testing.assert_allclose(a32, a64, rtol=0, atol=1e-5 * max(np.abs(a64).max(), 1e-3))
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_thread_counts_agree(threads):
     # Large enough that the batch is split across threads (and small batch: GEMM threads).
