@@ -793,3 +793,40 @@ def test_expm1_is_accurate_for_small_inputs():
     y = torch.tensor([1e-8, -1e-9])
     y.expm1_()
     np.testing.assert_allclose(y.numpy(), [1e-8, -1e-9], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_python_number_operands_match_tensor_operands(dtype):
+    """`x op number` (a fast path that builds no 0-dim tensor) gives the same
+    values, dtype, gradients and graph as `x op tensor(number)`, both ways
+    round, on contiguous, strided and 0-dim inputs."""
+    import operator
+
+    base = torch.tensor(np.linspace(-3, 3, 24).reshape(4, 6), dtype=dtype)
+    inputs = [base, base.t(), base[1:, ::2], base[2, 3]]
+    ops = [operator.add, operator.sub, operator.mul, operator.truediv]
+    for x0 in inputs:
+        for number in (2.5, -3, 0.1, 7):
+            for op in ops:
+                for reverse in (False, True):
+                    results = []
+                    for wrap in (lambda v: v, lambda v: torch.tensor(v, dtype=dtype)):
+                        x = x0.detach().clone().requires_grad_(True)
+                        n = wrap(number)
+                        y = op(n, x) if reverse else op(x, n)
+                        y.backward(torch.ones_like(y))
+                        nexts = [f if f is None or isinstance(f, str) else f.name() for f, _ in y.grad_fn.next_functions]
+                        results.append((y.detach().numpy(), y.dtype, x.grad.numpy(), y.grad_fn.name(), nexts))
+                    (a, da, ga, na, ea), (b, db, gb, nb, eb) = results
+                    np.testing.assert_array_equal(a, b)
+                    np.testing.assert_array_equal(ga, gb)
+                    assert da == db == dtype and na == nb and ea == eb, (op, reverse, na, nb, ea, eb)
+    # Integer tensors and bools keep the general promotion rules.
+    assert (torch.tensor([1, 2]) * 2).dtype == torch.int64
+    assert (torch.tensor([1, 2]) * 2.5).dtype == torch.float32
+    assert (torch.tensor([True]) + 1.5).dtype == torch.float32
+    # create_graph: the gradient of x * 3 stays differentiable.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = torch.autograd.grad((x * x * 3.0).sum(), x, create_graph=True)
+    (gg,) = torch.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), [6.0, 6.0])

@@ -183,13 +183,34 @@ fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tens
 }
 
 fn bin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, false)) {
+        return Ok(out?);
+    }
     let b = operand(other, a)?;
     Ok(binary::binary(op, a, &b)?)
 }
 
 fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, true)) {
+        return Ok(out?);
+    }
     let b = operand(other, a)?;
     Ok(binary::binary(op, &b, a)?)
+}
+
+/// A Python float or int (not bool, not a number-like object) as f64: the
+/// operands `binary_scalar` takes. Ints beyond 2^53 are left to the general
+/// path, which keeps them exact for integer tensors.
+fn python_number(obj: &Bound<'_, PyAny>) -> Option<f64> {
+    use pyo3::types::{PyFloat, PyInt};
+    if obj.is_exact_instance_of::<PyFloat>() {
+        obj.extract::<f64>().ok()
+    } else if obj.is_exact_instance_of::<PyInt>() {
+        let i = obj.extract::<i64>().ok()?;
+        (i.unsigned_abs() <= 1 << 53).then_some(i as f64)
+    } else {
+        None
+    }
 }
 
 fn cmp(op: CmpOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
