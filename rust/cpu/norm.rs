@@ -28,6 +28,15 @@ crate::multiversion! {
     pub fn grad_sums(g: &[T], x: &[T]) -> (f64, f64) => grad_sums_impl
 }
 crate::multiversion! {
+    /// (sum(g * w), sum(g * w * x)): `grad_sums` of the weighted gradient,
+    /// without writing it out (layer_norm's elementwise weight).
+    pub fn grad_sums_w(g: &[T], w: &[T], x: &[T]) -> (f64, f64) => grad_sums_w_impl
+}
+crate::multiversion! {
+    /// `o = g * w * a + x * k1 + k0`: `grad_in` of the weighted gradient.
+    fn grad_in_w(o: &mut [T], g: &[T], w: &[T], x: &[T], a: T, k1: T, k0: T) => grad_in_w_impl
+}
+crate::multiversion! {
     /// `y = x * a + k` over a segment, with scalar a and k.
     fn axpk(y: &mut [T], x: &[T], a: T, k: T) => axpk_impl
 }
@@ -48,6 +57,13 @@ crate::multiversion! {
 fn grad_in_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, k1: T, k0: T) {
     for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
         *o = g * a + xv * k1 + k0;
+    }
+}
+
+#[inline(always)]
+fn grad_in_w_impl<T: Float>(o: &mut [T], g: &[T], w: &[T], x: &[T], a: T, k1: T, k0: T) {
+    for (((o, &g), &wv), &xv) in o.iter_mut().zip(g).zip(w).zip(x) {
+        *o = g * wv * a + xv * k1 + k0;
     }
 }
 
@@ -120,6 +136,35 @@ fn grad_sums_impl<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
         for (l, (&gv, &xv)) in rg.iter().zip(rx).enumerate() {
             a[l] += gv;
             b[l] += gv * xv;
+        }
+        s1 += a.iter().map(|v| v.to_f64()).sum::<f64>();
+        s2 += b.iter().map(|v| v.to_f64()).sum::<f64>();
+    }
+    (s1, s2)
+}
+
+#[inline(always)]
+fn grad_sums_w_impl<T: Float>(g: &[T], w: &[T], x: &[T]) -> (f64, f64) {
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for ((bg, bw), bx) in g.chunks(BLOCK).zip(w.chunks(BLOCK)).zip(x.chunks(BLOCK)) {
+        let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
+        let (cg, cw, cx) = (
+            bg.chunks_exact(LANES),
+            bw.chunks_exact(LANES),
+            bx.chunks_exact(LANES),
+        );
+        let (rg, rw, rx) = (cg.remainder(), cw.remainder(), cx.remainder());
+        for ((chg, chw), chx) in cg.zip(cw).zip(cx) {
+            for l in 0..LANES {
+                let gw = chg[l] * chw[l];
+                a[l] += gw;
+                b[l] += gw * chx[l];
+            }
+        }
+        for (l, ((&gv, &wv), &xv)) in rg.iter().zip(rw).zip(rx).enumerate() {
+            let gw = gv * wv;
+            a[l] += gw;
+            b[l] += gw * xv;
         }
         s1 += a.iter().map(|v| v.to_f64()).sum::<f64>();
         s2 += b.iter().map(|v| v.to_f64()).sum::<f64>();
@@ -267,12 +312,14 @@ pub fn rows_backward<T: Float>(
     const PART_ROWS: usize = 64;
     let (len, cg, s, c) = (sh.row_len(), sh.cg(), sh.s, sh.c);
     let rows = sh.n * sh.groups;
-    let mut gx = crate::tensor::pool::zeroed_vec::<T>(x.len());
+    // Every element is written by `grad_in`/`grad_in_w` below.
+    let mut gx = crate::tensor::pool::uninit_vec::<T>(x.len());
     if len == 0 || rows == 0 {
         let wb = need_wb.then(|| (vec![T::zero(); c], vec![T::zero(); c]));
         return (gx, wb);
     }
     let one_row = |r: usize, gxr: &mut [T], pw: &mut [T], pb: &mut [T], tmp: &mut Vec<T>| {
+        debug_assert_eq!(gxr.len(), len);
         let (xr, gr) = (&x[r * len..(r + 1) * len], &gy[r * len..(r + 1) * len]);
         let (mean, rstd) = (stats[r].mean, stats[r].rstd(eps));
         let c0 = (r % sh.groups) * cg;
@@ -280,20 +327,21 @@ pub fn rows_backward<T: Float>(
         // A = sum(w*gy), Bp = sum(w*gy*x) over the row.
         let (mut a_sum, mut bp_sum) = (0.0, 0.0);
         if s == 1 {
-            let wg: &[T] = match w {
-                Some(w) => {
-                    tmp.clear();
-                    tmp.extend(gr.iter().zip(&w[c0..c0 + cg]).map(|(&g, &wv)| g * wv));
-                    tmp
-                }
-                None => gr,
+            // The weighted gradient w * gy is formed inside both passes
+            // rather than written to a row buffer.
+            let wr = w.map(|w| &w[c0..c0 + cg]);
+            (a_sum, bp_sum) = match wr {
+                Some(wr) => grad_sums_w(gr, wr, xr),
+                None => grad_sums(gr, xr),
             };
-            (a_sum, bp_sum) = grad_sums(wg, xr);
             let b = rstd * (bp_sum - mean * a_sum);
             let k1 = -rstd * rstd * b / len as f64;
             let k0 = -rstd * a_sum / len as f64 - k1 * mean;
             let (rs, k1, k0) = (T::c(rstd), T::c(k1), T::c(k0));
-            grad_in(gxr, wg, xr, rs, k1, k0);
+            match wr {
+                Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, k1, k0),
+                None => grad_in(gxr, gr, xr, rs, k1, k0),
+            }
             if need_wb {
                 let (pw, pb) = (&mut pw[c0..c0 + cg], &mut pb[c0..c0 + cg]);
                 acc_wb(pw, pb, gr, xr, T::c(mean), rs);
