@@ -830,3 +830,23 @@ def test_python_number_operands_match_tensor_operands(dtype):
     (g,) = torch.autograd.grad((x * x * 3.0).sum(), x, create_graph=True)
     (gg,) = torch.autograd.grad(g.sum(), x)
     np.testing.assert_allclose(gg.numpy(), [6.0, 6.0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pow_with_common_exponents(dtype):
+    """x ** e for e in (1, 2, 3, 0.5, -0.5, -1, -2) computed without pow (as
+    PyTorch does: x * x, sqrt, reciprocal ...): values against numpy,
+    gradients, and a 0-dim tensor exponent taking the same path."""
+    npd = np.float32 if dtype == torch.float32 else np.float64
+    x = np.concatenate([np.linspace(0.1, 5, 50), -np.linspace(0.1, 5, 50)]).astype(npd)
+    for e in (1, 2, 3, 0.5, -0.5, -1, -2):
+        got = (torch.tensor(x) ** e).numpy()
+        with np.errstate(invalid="ignore"):
+            want = np.power(x.astype(np.float64), e)
+        np.testing.assert_allclose(got, want, rtol=3e-7 if npd == np.float32 else 1e-15, equal_nan=True)
+        assert got.dtype == npd
+        np.testing.assert_array_equal((torch.tensor(x) ** torch.tensor(e, dtype=dtype)).numpy(), got)
+    np.testing.assert_array_equal((torch.tensor(x) ** 2).numpy(), x * x)
+    t = torch.tensor(x[:50], requires_grad=True)
+    (t ** 3).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), 3 * x[:50].astype(np.float64) ** 2, rtol=1e-6)

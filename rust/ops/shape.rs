@@ -466,7 +466,13 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let mut shape = first.shape_vec();
     shape[d] = total;
-    let out = creation::zeros_on(&shape, dtype, first.device())?;
+    // Every element is written below (the parts cover the output).
+    let out = match first.device() {
+        crate::tensor::Device::Cpu => {
+            crate::dispatch_all!(dtype, T => Tensor::from_vec(crate::tensor::pool::uninit_vec::<T>(shape.iter().product()), &shape))
+        }
+        device => creation::zeros_on(&shape, dtype, device)?,
+    };
     let mut pos = 0;
     let mut bounds = Vec::new();
     for t in &parts {

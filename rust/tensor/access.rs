@@ -277,6 +277,11 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
         };
         let (ds, ss) = (*cstr[0].last().unwrap_or(&1), *cstr[1].last().unwrap_or(&1));
         runs.for_each_run(0, dst.numel(), |offs, len| {
+            if ds == 1 && ss == 1 {
+                // Rows of both (cat along an inner dim): one copy per run.
+                d[offs[0] as usize..][..len].copy_from_slice(&s[offs[1] as usize..][..len]);
+                return;
+            }
             for i in 0..len as isize {
                 d[(offs[0] + i * ds) as usize] = s[(offs[1] + i * ss) as usize];
             }
