@@ -850,3 +850,22 @@ def test_pow_with_common_exponents(dtype):
     t = torch.tensor(x[:50], requires_grad=True)
     (t ** 3).sum().backward()
     np.testing.assert_allclose(t.grad.numpy(), 3 * x[:50].astype(np.float64) ** 2, rtol=1e-6)
+
+
+def test_topk_equals_the_head_of_a_stable_sort():
+    """topk selects before sorting; its values and indices equal the first k
+    of a stable sort (NaN largest, ties in index order), along any dim."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 6, (5, 40)).astype(np.float32)  # many ties
+    x[1, 7] = x[3, 0] = np.nan
+    for dim in (1, 0, -1):
+        for largest in (True, False):
+            for k in (0, 1, 3, x.shape[dim] - 1, x.shape[dim]):
+                v, i = torch.tensor(x).topk(k, dim=dim, largest=largest)
+                key = np.where(np.isnan(x), np.inf, x)
+                order = np.argsort(-key if largest else key, axis=dim, kind="stable")
+                want_i = np.take(order, np.arange(k), axis=dim)
+                np.testing.assert_array_equal(i.numpy(), want_i)
+                np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, want_i, axis=dim))
+    with pytest.raises(RuntimeError, match="out of range"):
+        torch.tensor(x).topk(41)

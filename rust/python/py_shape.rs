@@ -480,19 +480,7 @@ impl PyTensor {
         sorted: bool,
     ) -> PyResult<Py<PyAny>> {
         let _ = sorted;
-        let (v, i) = crate::ops::shape_extra::sort(&self.t, dim, largest)?;
-        let n = v
-            .shape()
-            .get(crate::tensor::layout::wrap_dim(dim, self.t.ndim())?)
-            .copied()
-            .unwrap_or(1);
-        if k > n {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                "selected index k out of range (k={k}, size={n})"
-            )));
-        }
-        let v = shape::narrow(&v, dim, 0, k as i64)?;
-        let i = shape::narrow(&i, dim, 0, k as i64)?;
+        let (v, i) = crate::ops::shape_extra::topk(&self.t, k, dim, largest)?;
         let cls = py.import("rustdl._return_types")?.getattr("topk")?;
         Ok(cls.call1((wrap(v), wrap(i)))?.unbind())
     }
