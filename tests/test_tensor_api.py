@@ -869,3 +869,19 @@ def test_topk_equals_the_head_of_a_stable_sort():
                 np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, want_i, axis=dim))
     with pytest.raises(RuntimeError, match="out of range"):
         torch.tensor(x).topk(41)
+
+
+@pytest.mark.parametrize("m,k", [(1, 1), (3, 5), (37, 100), (600, 500), (5, 33)])
+def test_matrix_vector_products_match_float64(m, k):
+    """matrix @ vector (and Linear with one output) take a dot-product path
+    in float32: against float64, odd sizes, one and two threads' worth."""
+    rng = np.random.default_rng(m * 1000 + k)
+    a, v = rng.standard_normal((m, k)), rng.standard_normal(k)
+    got = (torch.tensor(a.astype(np.float32)) @ torch.tensor(v.astype(np.float32))).numpy()
+    np.testing.assert_allclose(got, a @ v, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    w = rng.standard_normal((1, k))
+    x32 = torch.tensor(a.astype(np.float32), requires_grad=True)
+    y = torch.nn.functional.linear(x32, torch.tensor(w.astype(np.float32)))
+    np.testing.assert_allclose(y.detach().numpy()[:, 0], a @ w[0], rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    y.sum().backward()
+    np.testing.assert_allclose(x32.grad.numpy(), np.repeat(w, m, axis=0), rtol=1e-6)
