@@ -675,9 +675,23 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
     let len = shape[d];
     let out = dispatch_numeric!(dtype, T => {
         let src = xc.as_slice::<T>().expect("contiguous");
-        let mut o = src.to_vec();
+        // A cached buffer: a fresh one's page faults were most of the time.
+        let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
+        o.copy_from_slice(src);
         for outer in 0..shape[..d].iter().product::<usize>() {
             let base = outer * len * inner;
+            if inner == 1 {
+                // Along the last dim: a running sum in a register (through
+                // memory, each add waited on the previous store).
+                if let Some((first, rest)) = o[base..base + len].split_first_mut() {
+                    let mut acc = *first;
+                    for v in rest {
+                        acc = crate::cpu::arith::Arith::add(acc, *v);
+                        *v = acc;
+                    }
+                }
+                continue;
+            }
             for k in 1..len {
                 for j in 0..inner {
                     let p = base + k * inner + j;

@@ -26,7 +26,10 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
     let len = shape[d];
     let outer: usize = shape[..d].iter().product();
     let out = crate::dispatch_numeric!(dtype, T => {
-        let mut o = xc.as_slice::<T>().expect("contiguous").to_vec();
+        // A cached buffer: a fresh one's page faults were most of the time.
+        let src = xc.as_slice::<T>().expect("contiguous");
+        let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
+        o.copy_from_slice(src);
         for a in 0..outer {
             let base = a * len * inner;
             for k in 1..len {
