@@ -108,17 +108,25 @@ def test_conv_matches_reference(case, bias):
     np.testing.assert_allclose(out32.numpy(), ref_conv(x, w, None, s, p, d, g), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_conv_random_shapes(seed):
-    rng = np.random.default_rng(100 + seed)
+def random_geometry(rng, groups, channels, kernel, extra):
+    """A random 1-3 dim convolution: (nd, groups, c_in, c_out, kernel, stride,
+    dilation, padding, input size), strides 1-3, dilations 1-2, paddings
+    0-2, an input at least one kernel extent plus up to `extra - 1`."""
     nd = int(rng.integers(1, 4))
-    g = int(rng.choice([1, 2, 3]))
-    cin, cout = g * int(rng.integers(1, 4)), g * int(rng.integers(1, 4))
-    k = tuple(int(v) for v in rng.integers(1, 4, nd))
+    g = int(rng.choice(groups))
+    cin, cout = g * int(rng.integers(1, channels)), g * int(rng.integers(1, channels))
+    k = tuple(int(v) for v in rng.integers(1, kernel, nd))
     s = tuple(int(v) for v in rng.integers(1, 4, nd))
     d = tuple(int(v) for v in rng.integers(1, 3, nd))
     p = tuple(int(v) for v in rng.integers(0, 3, nd))
-    sp = tuple(int(max(d[i] * (k[i] - 1) + 1 - 2 * p[i], 1) + rng.integers(0, 6)) for i in range(nd))
+    sp = tuple(int(max(d[i] * (k[i] - 1) + 1 - 2 * p[i], 1) + rng.integers(0, extra)) for i in range(nd))
+    return nd, g, cin, cout, k, s, d, p, sp
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_conv_random_shapes(seed):
+    rng = np.random.default_rng(100 + seed)
+    nd, g, cin, cout, k, s, d, p, sp = random_geometry(rng, [1, 2, 3], 4, 4, 6)
     n = int(rng.integers(1, 5))
     x = rng.standard_normal((n, cin, *sp))
     w = rng.standard_normal((cout, cin // g, *k))
@@ -233,14 +241,7 @@ def test_float32_random_geometries_match_float64(seed):
     implicit GEMM: polyphase forward, one plan per phase of the input
     gradient) against float64 (im2col + col2im), forward and both gradients."""
     rng = np.random.default_rng(300 + seed)
-    nd = int(rng.integers(1, 4))
-    g = int(rng.choice([1, 2]))
-    cin, cout = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
-    k = tuple(int(v) for v in rng.integers(1, 5, nd))
-    s = tuple(int(v) for v in rng.integers(1, 4, nd))
-    d = tuple(int(v) for v in rng.integers(1, 3, nd))
-    p = tuple(int(v) for v in rng.integers(0, 3, nd))
-    sp = tuple(int(max(d[i] * (k[i] - 1) + 1 - 2 * p[i], 1) + rng.integers(0, 9)) for i in range(nd))
+    nd, g, cin, cout, k, s, d, p, sp = random_geometry(rng, [1, 2], 5, 5, 9)
     x, w = rng.standard_normal((int(rng.integers(1, 4)), cin, *sp)), rng.standard_normal((cout, cin // g, *k))
     results = []
     for dtype in (np.float64, np.float32):
