@@ -885,3 +885,43 @@ def test_matrix_vector_products_match_float64(m, k):
     np.testing.assert_allclose(y.detach().numpy()[:, 0], a @ w[0], rtol=1e-5, atol=1e-5 * np.sqrt(k))
     y.sum().backward()
     np.testing.assert_allclose(x32.grad.numpy(), np.repeat(w, m, axis=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inplace_ops_with_a_number(dtype):
+    """x += 2 and friends update the elements where they are (when no graph
+    is involved): the values of the out-of-place op, views updated through
+    their base, the version counter bumped, and autograd's rules kept."""
+    import operator
+
+    base = np.linspace(-2, 2, 12).reshape(3, 4)
+    for iop, op in [(operator.iadd, operator.add), (operator.isub, operator.sub),
+                    (operator.imul, operator.mul), (operator.itruediv, operator.truediv)]:
+        for number in (3, 0.5):
+            x = torch.tensor(base, dtype=dtype)
+            want = op(x, number).numpy()
+            row = x[1]
+            y = iop(x, number)
+            assert y is x
+            np.testing.assert_array_equal(x.numpy(), want)
+            np.testing.assert_array_equal(row.numpy(), want[1])  # a view sees it
+            col = torch.tensor(base, dtype=dtype).t()  # not contiguous: general path
+            np.testing.assert_array_equal(iop(col, number).numpy(), op(torch.tensor(base, dtype=dtype).t(), number).numpy())
+    x = torch.tensor(base, dtype=dtype)
+    x.mul_(2.0).add_(1)
+    np.testing.assert_array_equal(x.numpy(), (torch.tensor(base, dtype=dtype) * 2.0 + 1).numpy())
+    # Saved for a backward, then modified in place: backward refuses.
+    w = torch.ones(3, 4, dtype=dtype, requires_grad=True)
+    x = torch.tensor(base, dtype=dtype)
+    z = (w * x).sum()
+    x.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+    # A leaf that requires grad: allowed under no_grad (an optimizer step), an error otherwise.
+    p = torch.tensor(base, dtype=dtype, requires_grad=True)
+    with torch.no_grad():
+        p.mul_(0.5)
+        p -= 1
+    np.testing.assert_allclose(p.detach().numpy(), base * 0.5 - 1)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        p.mul_(2.0)

@@ -344,6 +344,42 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     Some(Ok(out))
 }
 
+/// `a op= v` in place for a contiguous float CPU tensor and a number, when
+/// no graph is involved (the caller checks that grad mode is off or `a`
+/// does not require grad): the elements are updated where they are, instead
+/// of computed out of place and copied back (`x.mul_(0.9)` took 4x
+/// PyTorch's time). Returns false where it does not apply.
+pub fn binary_scalar_inplace(op: BinOp, a: &Tensor, v: f64) -> bool {
+    if a.is_gpu()
+        || !a.is_contiguous()
+        || !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+    {
+        return false;
+    }
+    match a.dtype() {
+        DType::F32 => scalar_inplace(op, a, v as f32),
+        DType::F64 => scalar_inplace(op, a, v),
+        _ => return false,
+    }
+    a.storage().bump_version();
+    true
+}
+
+fn scalar_inplace<T: crate::tensor::storage::BufferElem + Arith>(op: BinOp, a: &Tensor, v: T) {
+    // SAFETY: a write of `a`'s own elements, as every in-place op makes.
+    let buf = unsafe { a.storage().buffer_mut() };
+    let Some(data) = T::slice_mut(buf) else {
+        return;
+    };
+    let own = &mut data[a.offset()..a.offset() + a.numel()];
+    crate::parallel::fill_chunks(own, |_, c| match op {
+        BinOp::Add => c.iter_mut().for_each(|x| *x = Arith::add(*x, v)),
+        BinOp::Sub => c.iter_mut().for_each(|x| *x = Arith::sub(*x, v)),
+        BinOp::Mul => c.iter_mut().for_each(|x| *x = Arith::mul(*x, v)),
+        _ => c.iter_mut().for_each(|x| *x = Arith::div(*x, v)),
+    });
+}
+
 static NUMBER: std::sync::LazyLock<Tensor> = std::sync::LazyLock::new(|| Tensor::scalar(0.0f32));
 
 /// `binary`'s arithmetic with a number as the second (or, reversed, first)

@@ -198,6 +198,14 @@ fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     Ok(binary::binary(op, &b, a)?)
 }
 
+/// `t op= number` in place without the out-of-place detour, when no graph
+/// is involved (grad mode off, or `t` not requiring grad); false where
+/// `binary_scalar_inplace` does not apply.
+fn number_inplace(op: BinOp, t: &Tensor, other: &Bound<'_, PyAny>) -> bool {
+    (!autograd::is_grad_enabled() || !t.requires_grad())
+        && python_number(other).is_some_and(|v| binary::binary_scalar_inplace(op, t, v))
+}
+
 /// A Python float or int (not bool, not a number-like object) as f64: the
 /// operands `binary_scalar` takes. Ints beyond 2^53 are left to the general
 /// path, which keeps them exact for integer tensors.
@@ -408,15 +416,27 @@ impl PyTensor {
 
     // in-place operators
     fn __iadd__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        if number_inplace(BinOp::Add, &slf.t, o) {
+            return Ok(());
+        }
         assign_inplace(&slf.t, bin_inplace(BinOp::Add, &slf.t, o)?)
     }
     fn __isub__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        if number_inplace(BinOp::Sub, &slf.t, o) {
+            return Ok(());
+        }
         assign_inplace(&slf.t, bin_inplace(BinOp::Sub, &slf.t, o)?)
     }
     fn __imul__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        if number_inplace(BinOp::Mul, &slf.t, o) {
+            return Ok(());
+        }
         assign_inplace(&slf.t, bin_inplace(BinOp::Mul, &slf.t, o)?)
     }
     fn __itruediv__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        if number_inplace(BinOp::Div, &slf.t, o) {
+            return Ok(());
+        }
         assign_inplace(&slf.t, bin_inplace(BinOp::Div, &slf.t, o)?)
     }
 
@@ -1000,6 +1020,9 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<PyRef<'py, Self>> {
+        if alpha.is_none() && number_inplace(BinOp::Add, &slf.t, other) {
+            return Ok(slf);
+        }
         // add's backward reads neither input: compute from the target itself.
         let r = add_alpha(&slf.t, other, alpha, false)?;
         assign_inplace(&slf.t, r)?;
@@ -1016,6 +1039,9 @@ impl PyTensor {
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        if number_inplace(BinOp::Mul, &slf.t, other) {
+            return Ok(slf);
+        }
         let r = bin_inplace(BinOp::Mul, &slf.t, other)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
