@@ -90,7 +90,7 @@ def main():
     try:
         libs["torch"] = importlib.import_module("torch")
     except ImportError:
-        pass
+        print("PyTorch is not importable here: rustdl's times only")
     for lib in libs.values():
         lib.set_num_threads(args.threads)
     ops = {name: cases(lib) for name, lib in libs.items()}

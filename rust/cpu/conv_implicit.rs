@@ -92,10 +92,11 @@ struct OutLayout {
 }
 
 impl OutLayout {
-    fn dense([_, oh, ow]: [usize; 3], plane: usize) -> OutLayout {
+    fn dense(out: [usize; 3]) -> OutLayout {
+        let [_, oh, ow] = out;
         OutLayout {
             base: 0,
-            channel: plane,
+            channel: out.iter().product(),
             steps: [oh * ow, ow, 1],
         }
     }
@@ -162,7 +163,7 @@ impl Plan {
             offsets,
             band_rows,
             row_tiles,
-            layout: OutLayout::dense(out, out.iter().product()),
+            layout: OutLayout::dense(out),
         }
     }
 

@@ -318,7 +318,7 @@ pub fn rows_backward<T: Float>(
         let wb = need_wb.then(|| (vec![T::zero(); c], vec![T::zero(); c]));
         return (gx, wb);
     }
-    let one_row = |r: usize, gxr: &mut [T], pw: &mut [T], pb: &mut [T], tmp: &mut Vec<T>| {
+    let one_row = |r: usize, gxr: &mut [T], pw: &mut [T], pb: &mut [T]| {
         debug_assert_eq!(gxr.len(), len);
         let (xr, gr) = (&x[r * len..(r + 1) * len], &gy[r * len..(r + 1) * len]);
         let (mean, rstd) = (stats[r].mean, stats[r].rstd(eps));
@@ -348,11 +348,8 @@ pub fn rows_backward<T: Float>(
             }
             return;
         }
-        tmp.clear();
         for j in 0..cg {
             let (sdy, sdyx) = grad_sums(&gr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s]);
-            tmp.push(T::c(sdy));
-            tmp.push(T::c(sdyx));
             a_sum += wc(c0 + j) * sdy;
             bp_sum += wc(c0 + j) * sdyx;
             if need_wb {
@@ -371,13 +368,12 @@ pub fn rows_backward<T: Float>(
     };
     let part = PART_ROWS.min(rows);
     let run = |(i, chunk): (usize, &mut [T])| {
-        let (mut pw, mut pb, mut tmp) = (
+        let (mut pw, mut pb) = (
             vec![T::zero(); if need_wb { c } else { 0 }],
             vec![T::zero(); if need_wb { c } else { 0 }],
-            Vec::new(),
         );
         for (k, gxr) in chunk.chunks_mut(len).enumerate() {
-            one_row(i * part + k, gxr, &mut pw, &mut pb, &mut tmp);
+            one_row(i * part + k, gxr, &mut pw, &mut pb);
         }
         (pw, pb)
     };
