@@ -187,6 +187,52 @@ def test_reshape_permute_roundtrip(a, data):
     assert v.data_ptr() == t.data_ptr()
 
 
+DTYPES = {
+    np.float32: torch.float32, np.float64: torch.float64, np.int32: torch.int32,
+    np.int64: torch.int64, np.uint8: torch.uint8, np.bool_: torch.bool,
+}
+
+
+@SETTINGS
+@given(
+    shape=st.lists(st.integers(1, 21), min_size=2, max_size=4).map(tuple),
+    dtype=st.sampled_from(list(DTYPES)), sliced=st.booleans(), data=st.data(),
+)
+def test_contiguous_of_permuted_views(shape, dtype, sliced, data):
+    # Views whose unit-stride dim is not the last are copied in 8x8 blocks
+    # (4-byte types) or tiles; sizes around 8 exercise the edges.
+    a = np.random.default_rng(0).integers(0, 200, size=shape).astype(dtype)
+    t = torch.tensor(a, dtype=DTYPES[dtype])
+    if sliced:
+        a, t = a[..., 1:], t[..., 1:]
+    perm = data.draw(st.permutations(list(range(a.ndim))))
+    c = t.permute(*perm).contiguous()
+    assert c.is_contiguous()
+    np.testing.assert_array_equal(c.numpy(), a.transpose(perm))
+    out = torch.zeros(*c.shape, dtype=DTYPES[dtype])
+    out.copy_(t.permute(*perm))
+    np.testing.assert_array_equal(out.numpy(), a.transpose(perm))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_contiguous_of_large_transposes(threads):
+    # Above the parallel grain, and with power-of-two strides (cache-set
+    # aliasing is what the blocked copy is for).
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = np.arange(3 * 300 * 701, dtype=np.float32).reshape(3, 300, 701)
+        t = torch.tensor(a)
+        np.testing.assert_array_equal(t.transpose(1, 2).contiguous().numpy(), a.transpose(0, 2, 1))
+        np.testing.assert_array_equal(t.permute(2, 0, 1).contiguous().numpy(), a.transpose(2, 0, 1))
+        b = np.arange(1024 * 1024, dtype=np.int32).reshape(1024, 1024)
+        np.testing.assert_array_equal(torch.tensor(b).t().contiguous().numpy(), b.T)
+        d = np.arange(600 * 900, dtype=np.float64).reshape(600, 900)
+        np.testing.assert_array_equal(torch.tensor(d).flip(1).t().contiguous().numpy(), d[:, ::-1].T)
+    finally:
+        torch.set_num_threads(old)
+
+
 @SETTINGS
 @given(
     b=st.lists(st.integers(1, 3), min_size=0, max_size=2).map(tuple),

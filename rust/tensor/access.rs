@@ -200,6 +200,10 @@ pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
     let out_strides = contiguous_strides(&layout.shape);
     let (shape, strides) = coalesce(&layout.shape, &[out_strides, layout.strides.clone()]);
     let s = &strides[1];
+    if let Some(view) = super::transpose::TransposedView::new(&shape, s, layout.offset as isize) {
+        view.copy_into(src, &mut out);
+        return out;
+    }
     parallel::fill_chunks(&mut out, |start, chunk| {
         let runs = StridedRuns {
             shape: &shape,
@@ -253,6 +257,11 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
             // src in dst's order.)
             let off = dst.offset();
             let ss = &cstr[1];
+            if let Some(view) = super::transpose::TransposedView::new(&cshape, ss, src.offset() as isize) {
+                view.copy_into(s, &mut d[off..off + dst.numel()]);
+                dst.storage().bump_version();
+                return Ok(());
+            }
             let inner = *ss.last().unwrap_or(&1);
             parallel::fill_chunks(&mut d[off..off + dst.numel()], |start, chunk| {
                 let runs = StridedRuns { shape: &cshape, strides: &[ss], offsets: &[src.offset() as isize] };
@@ -305,8 +314,6 @@ pub fn fill_(dst: &Tensor, value: f64) {
             let off = dst.offset();
             d[off..off + dst.numel()].fill(v);
         } else {
-            let st: [isize; 0] = [];
-            let _ = st;
             let (cshape, cstr) = coalesce(dst.shape(), &[dst.strides().into()]);
             let runs = StridedRuns { shape: &cshape, strides: &[&cstr[0]], offsets: &[dst.offset() as isize] };
             let ds = *cstr[0].last().unwrap_or(&1);

@@ -257,12 +257,11 @@ pub fn coalesce(shape: &[usize], strides: &[Strides]) -> (Shape, Vec<Strides>) {
         if shape[d] == 1 {
             continue;
         }
-        if let Some(&last) = out_shape.last() {
+        if !out_shape.is_empty() {
             let can_merge = strides
                 .iter()
                 .zip(out_strides.iter())
                 .all(|(s, os)| *os.last().unwrap_or(&0) == s[d] * shape[d] as isize);
-            let _ = last;
             if can_merge {
                 let n = out_shape.len() - 1;
                 out_shape[n] *= shape[d];

@@ -7,6 +7,7 @@ pub mod pool;
 pub mod storage;
 #[allow(clippy::module_inception)]
 pub mod tensor;
+pub mod transpose;
 
 pub use dtype::{DType, Elem};
 pub use layout::{Layout, Shape};
