@@ -463,6 +463,9 @@ GRADCHECK_CASES = {
     "log_softmax": (lambda x: F.log_softmax(x, dim=0), [(3, 2)]),
     "norm": (lambda x: x.norm(), [(2, 3)]),
     "norm_dim": (lambda x: torch.norm(x, dim=1), [(2, 3)]),
+    "norm_dim0": (lambda x: torch.norm(x, dim=0), [(3, 2)]),
+    "norm_of_view": (lambda x: x.t().norm(dim=1, keepdim=True), [(3, 4)]),
+    "norm_squared_twice": (lambda x: x.norm() * x.norm(dim=-1).sum(), [(2, 40)]),
     "cumsum": (lambda x: x.cumsum(1), [(2, 3)]),
     "cumprod": (lambda x: x.cumprod(0), [(4,)]),
     "gather": (lambda x: x.gather(1, torch.tensor([[0, 0, 2], [1, 2, 1]])), [(2, 3)]),
@@ -499,6 +502,18 @@ def test_gradcheck(name):
             a = np.where(np.abs(np.abs(a) - 0.5) < 0.05, 0.2, a)
         inputs.append(torch.tensor(a, dtype=torch.float64, requires_grad=True))
     assert gradcheck(fn, tuple(inputs), eps=1e-6, atol=1e-5)
+
+
+def test_norm_gradient_at_zero_and_node():
+    # One node as PyTorch's; the gradient at a zero vector is defined as 0.
+    x = torch.zeros(3, 5, requires_grad=True)
+    n = x.norm(dim=1)
+    assert n.grad_fn.name() == "LinalgVectorNormBackward0"
+    n.sum().backward()
+    assert x.grad.abs().sum().item() == 0.0
+    y = torch.tensor([[3.0, 4.0], [0.0, 0.0]], requires_grad=True)
+    y.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [[0.6, 0.8], [0.0, 0.0]], rtol=1e-6)
 
 
 def test_gradcheck_detects_wrong_gradient():

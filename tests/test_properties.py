@@ -187,6 +187,48 @@ def test_reshape_permute_roundtrip(a, data):
     assert v.data_ptr() == t.data_ptr()
 
 
+@SETTINGS
+@given(
+    rows=st.integers(1, 6), length=st.integers(1, 100), dtype=st.sampled_from([np.float32, np.float64]),
+    nans=st.integers(0, 3), threads=st.sampled_from([1, 2]), seed=st.integers(0, 10**6),
+)
+def test_extremes_over_rows_vs_numpy(rows, length, dtype, nans, threads, seed):
+    # Few distinct values, so ties are common: the first occurrence wins;
+    # a NaN wins over everything (numpy's rule too).
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-5, 5, size=(rows, length)).astype(dtype)
+    for _ in range(nans):
+        a[rng.integers(rows), rng.integers(length)] = np.nan
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        t = torch.tensor(a)
+        np.testing.assert_array_equal(t.argmax(1).numpy(), a.argmax(1))
+        np.testing.assert_array_equal(t.argmin(-1).numpy(), a.argmin(-1))
+        np.testing.assert_array_equal(t.argmax().numpy(), a.argmax())
+        values, index = t.max(1)
+        np.testing.assert_array_equal(values.numpy(), a.max(1))
+        np.testing.assert_array_equal(index.numpy(), a.argmax(1))
+        np.testing.assert_array_equal(t.amin(1).numpy(), a.min(1))
+        np.testing.assert_array_equal(t.amax().numpy(), a.max())
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_extremes_over_large_rows():
+    a = np.random.default_rng(1).standard_normal((700, 1030)).astype(np.float32)
+    a[5, 1029] = 50.0
+    a[600, 3] = np.nan
+    t, old = torch.tensor(a), torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            np.testing.assert_array_equal(t.argmax(1).numpy(), a.argmax(1))
+            np.testing.assert_array_equal(t.amax(1).numpy(), a.max(1))
+    finally:
+        torch.set_num_threads(old)
+
+
 DTYPES = {
     np.float32: torch.float32, np.float64: torch.float64, np.int32: torch.int32,
     np.int64: torch.int64, np.uint8: torch.uint8, np.bool_: torch.bool,

@@ -5,6 +5,7 @@ pub mod conv;
 pub mod conv_depthwise;
 pub mod conv_implicit;
 pub mod conv_winograd;
+pub mod extrema;
 pub mod gemm;
 pub mod lanes;
 pub mod multiversion;

@@ -9,14 +9,28 @@ use crate::tensor::dtype::Float;
 /// Values summed in lanes of the element type before moving to f64.
 const BLOCK: usize = 4096;
 
+/// What a run sum adds up.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Terms {
+    Values,
+    /// x * x (the 2-norm's sum, without the squares stored).
+    Squares,
+}
+
 crate::multiversion! {
     /// Sum of one contiguous run.
-    fn run_sum(x: &[T]) -> f64 => run_sum_impl
+    fn run_sum(x: &[T], terms: Terms) -> f64 => run_sum_impl
 }
 
 #[inline(always)]
-fn run_sum_impl<T: Float>(x: &[T]) -> f64 {
-    x.chunks(BLOCK).map(crate::cpu::vmath::sum_lanes).sum()
+fn run_sum_impl<T: Float>(x: &[T], terms: Terms) -> f64 {
+    match terms {
+        Terms::Values => x.chunks(BLOCK).map(crate::cpu::vmath::sum_lanes).sum(),
+        Terms::Squares => x
+            .chunks(BLOCK)
+            .map(crate::cpu::vmath::sum_squares_lanes)
+            .sum(),
+    }
 }
 
 crate::multiversion! {
@@ -33,21 +47,22 @@ fn add_rows_impl<T: Float>(x: &[T], cols: usize, acc: &mut [f64]) {
     }
 }
 
-/// Sums of the `out.len()` consecutive runs of `len` values of `x`.
-pub fn run_sums<T: Float>(x: &[T], len: usize, out: &mut [T]) {
+/// Sums of the `out.len()` consecutive runs of `len` values of `x` (or of
+/// their squares).
+pub fn run_sums<T: Float>(x: &[T], len: usize, out: &mut [T], terms: Terms) {
     let threads = parallel::num_threads();
     if out.len() == 1 && x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 {
         // One long run: partial sums per chunk, combined in order.
         let chunk = x.len().div_ceil(threads * 4).div_ceil(BLOCK) * BLOCK;
         let parts: Vec<f64> = parallel::map_tasks(x.len().div_ceil(chunk), |c| {
-            run_sum(&x[c * chunk..((c + 1) * chunk).min(x.len())])
+            run_sum(&x[c * chunk..((c + 1) * chunk).min(x.len())], terms)
         });
         out[0] = T::from_f64(parts.into_iter().sum());
         return;
     }
     let each = |start: usize, o: &mut [T]| {
         for (i, v) in o.iter_mut().enumerate() {
-            *v = T::from_f64(run_sum(&x[(start + i) * len..][..len]));
+            *v = T::from_f64(run_sum(&x[(start + i) * len..][..len], terms));
         }
     };
     if x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 && out.len() > 1 {
@@ -93,7 +108,7 @@ mod tests {
             .collect();
         let exact: f64 = x.iter().map(|&v| v as f64).sum();
         let mut one = [0f32];
-        run_sums(&x, x.len(), &mut one);
+        run_sums(&x, x.len(), &mut one, Terms::Values);
         assert!(
             (one[0] as f64 - exact).abs() < 1e-3,
             "{} vs {exact}",
@@ -101,7 +116,7 @@ mod tests {
         );
         let (rows, cols) = (7, 1429);
         let mut per_row = vec![0f32; rows];
-        run_sums(&x[..rows * cols], cols, &mut per_row);
+        run_sums(&x[..rows * cols], cols, &mut per_row, Terms::Values);
         let mut per_col = vec![0f32; cols];
         column_sums(&x[..rows * cols], &mut per_col);
         for r in 0..rows {

@@ -7,6 +7,7 @@ use super::binary::{compare, div, eq, mul, sub, CmpOp};
 use super::creation::scalar_like;
 use super::shape::{expand_to, reshape_to};
 use crate::autograd::{record, SavedTensor};
+use crate::cpu::sum::Terms;
 use crate::error::{Error, Result};
 use crate::gpu::reduce::Reduce;
 use crate::parallel;
@@ -184,6 +185,7 @@ fn contiguous_sum<T: crate::tensor::dtype::Float>(
     x: &Tensor,
     mask: &[bool],
     layout: SumLayout,
+    terms: Terms,
 ) -> Vec<T> {
     let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
     let kept: usize = x
@@ -195,10 +197,56 @@ fn contiguous_sum<T: crate::tensor::dtype::Float>(
         .product();
     let mut out = vec![T::zero(); kept];
     match layout {
-        SumLayout::Runs => crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out),
-        SumLayout::Columns => crate::cpu::sum::column_sums(src, &mut out),
+        SumLayout::Runs => crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out, terms),
+        SumLayout::Columns => {
+            debug_assert!(
+                terms == Terms::Values,
+                "column sums of squares are not vectorised"
+            );
+            crate::cpu::sum::column_sums(src, &mut out)
+        }
     }
     out
+}
+
+/// Extremes over the trailing dims of a contiguous float CPU tensor, row by
+/// row in vector lanes (`cpu::extrema`): the values as a tensor of `shape`
+/// and, with `with_index`, each first position. None for other layouts.
+fn trailing_extrema(
+    x: &Tensor,
+    mask: &[bool],
+    shape: &[usize],
+    is_max: bool,
+    with_index: bool,
+) -> Option<(Tensor, Vec<i64>)> {
+    if !matches!(sum_layout(x, mask), Some(SumLayout::Runs)) {
+        return None;
+    }
+    let rows: usize = x
+        .shape()
+        .iter()
+        .zip(mask)
+        .filter(|(_, &m)| !m)
+        .map(|(&s, _)| s)
+        .product();
+    let mut index = vec![0i64; if with_index { rows } else { 0 }];
+    fn run<T: crate::tensor::dtype::Float>(
+        x: &Tensor,
+        rows: usize,
+        index: &mut [i64],
+        is_max: bool,
+    ) -> Vec<T> {
+        let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
+        let mut values = crate::tensor::pool::uninit_vec::<T>(rows);
+        crate::cpu::extrema::row_extrema(src, &mut values, index, is_max);
+        values
+    }
+    let values = match x.dtype() {
+        DType::F32 => Tensor::from_vec(run::<f32>(x, rows, &mut index, is_max), shape),
+        DType::F64 => Tensor::from_vec(run::<f64>(x, rows, &mut index, is_max), shape),
+        _ => return None,
+    };
+    Some((values, index))
 }
 
 /// Sum dtype: integers and bool sum to int64, as PyTorch.
@@ -222,8 +270,12 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
             Reduce::Sum,
             &shape,
         )?,
-        (DType::F32, Some(l)) => Tensor::from_vec(contiguous_sum::<f32>(x, &mask, l), &shape),
-        (DType::F64, Some(l)) => Tensor::from_vec(contiguous_sum::<f64>(x, &mask, l), &shape),
+        (DType::F32, Some(l)) => {
+            Tensor::from_vec(contiguous_sum::<f32>(x, &mask, l, Terms::Values), &shape)
+        }
+        (DType::F64, Some(l)) => {
+            Tensor::from_vec(contiguous_sum::<f64>(x, &mask, l, Terms::Values), &shape)
+        }
         // Float sums accumulate in f64 for accuracy close to PyTorch's
         // cascade summation.
         (DType::F32, None) => Tensor::from_vec(
@@ -470,6 +522,8 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Re
     let out = if x.is_gpu() {
         let kind = if is_max { Reduce::Max } else { Reduce::Min };
         crate::gpu::reduce::reduce(x, &mask, kind, &shape)?
+    } else if let Some((values, _)) = trailing_extrema(x, &mask, &shape, is_max, false) {
+        values
     } else {
         dispatch_all!(x.dtype(), T => {
             let pick = move |a: Option<T>, v: T| -> Option<T> {
@@ -562,6 +616,9 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
             Reduce::ArgMin
         };
         return crate::gpu::reduce::reduce(&x, &mask, kind, &shape);
+    }
+    if let Some((_, idx)) = trailing_extrema(&x, &mask, &shape, is_max, true) {
+        return Ok(Tensor::from_vec(idx, &shape));
     }
     let idx: Vec<i64> = dispatch_all!(x.dtype(), T => fold_reduce(
         &x,
@@ -791,6 +848,13 @@ pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
 
 /// Vector norms: p = 1, 2, inf, -inf, 0, or any other p; 'fro' is p = 2.
 pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    if p == 2.0 {
+        return norm2(x, dims, keepdim);
+    }
+    if p == 0.0 {
+        let nz = compare(CmpOp::Ne, x, &scalar_like(0.0, x))?;
+        return sum(&super::unary::to_dtype(&nz, x.dtype())?, dims, keepdim);
+    }
     let a = super::unary::abs(x)?;
     if p == f64::INFINITY {
         return amax(&a, dims, keepdim, true);
@@ -801,38 +865,49 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     if p == 1.0 {
         return sum(&a, dims, keepdim);
     }
-    if p == 0.0 {
-        let nz = compare(CmpOp::Ne, x, &scalar_like(0.0, x))?;
-        return sum(&super::unary::to_dtype(&nz, x.dtype())?, dims, keepdim);
-    }
-    if p == 2.0 {
-        let s = sum(&mul(x, x)?, dims, keepdim)?;
-        // sqrt's gradient at 0 is inf; PyTorch defines the norm's as 0 there.
-        return norm2_from_sumsq(&s);
-    }
     let s = sum(&super::binary::pow(&a, &scalar_like(p, &a))?, dims, keepdim)?;
     super::binary::pow(&s, &scalar_like(1.0 / p, &s))
 }
 
-fn norm2_from_sumsq(s: &Tensor) -> Result<Tensor> {
-    let out = s.detach();
-    let out = super::unary::sqrt(&out)?;
-    let so = SavedTensor::output(&out);
-    record("NormBackward1", &[s], &[&out], move |g| {
+/// The 2-norm as one graph node (PyTorch's `LinalgVectorNormBackward0`):
+/// the sum of squares is formed without storing the squares when the norm
+/// runs over the trailing dims of a contiguous float tensor (every
+/// parameter's norm in `clip_grad_norm_`).
+fn norm2(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let mask = reduced_mask(x, dims)?;
+    let shape = reduced_shape(x.shape(), &mask, keepdim);
+    let sum_squares = match (x.dtype(), sum_layout(x, &mask)) {
+        (DType::F32, Some(SumLayout::Runs)) => Tensor::from_vec(
+            contiguous_sum::<f32>(x, &mask, SumLayout::Runs, Terms::Squares),
+            &shape,
+        ),
+        (DType::F64, Some(SumLayout::Runs)) => Tensor::from_vec(
+            contiguous_sum::<f64>(x, &mask, SumLayout::Runs, Terms::Squares),
+            &shape,
+        ),
+        _ => {
+            let _ng = crate::autograd::GradModeGuard::new(false);
+            sum(&mul(x, x)?, dims, keepdim)?
+        }
+    };
+    let out = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        super::unary::sqrt(&sum_squares)?
+    };
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
+    let keep_shape = reduced_shape(x.shape(), &mask, true);
+    record("LinalgVectorNormBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = so.get()?;
-        // d sqrt(s) / ds = 1 / (2 sqrt(s)), with 0 where s == 0
-        let two_o = mul(o, &scalar_like(2.0, o))?;
-        let zero = scalar_like(0.0, o);
-        let safe = super::binary::where_(&eq(o, &zero)?, &scalar_like(1.0, o), &two_o)?;
-        let d = div(g, &safe)?;
-        Ok(vec![Some(super::binary::where_(
-            &eq(o, &zero)?,
-            &zero,
-            &d,
-        )?)])
+        let (x, o) = (sx.get()?, so.get()?);
+        let (g, o) = (reshape_to(g, &keep_shape)?, reshape_to(o, &keep_shape)?);
+        // d |x| / dx = x / |x|; PyTorch defines it as 0 where |x| = 0.
+        let zero = scalar_like(0.0, &o);
+        let at_zero = eq(&o, &zero)?;
+        let safe = super::binary::where_(&at_zero, &scalar_like(1.0, &o), &o)?;
+        let scale = super::binary::where_(&at_zero, &zero, &div(&g, &safe)?)?;
+        Ok(vec![Some(mul(x, &scale)?)])
     });
     Ok(out)
 }
