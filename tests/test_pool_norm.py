@@ -183,6 +183,20 @@ def test_gradcheck_pooling():
     assert gradcheck(lambda a: F.adaptive_avg_pool3d(a, (2, 3, 2)), (x3,))
 
 
+def test_global_average_pooling():
+    # One window over the whole plane takes a summed-in-lanes path.
+    x = RNG.standard_normal((3, 5, 7, 9)).astype(np.float32)
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(t(x), 1).numpy(), x.mean((2, 3), keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(F.avg_pool2d(t(x), (7, 9)).numpy(), x.mean((2, 3), keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(
+        F.avg_pool2d(t(x), (7, 9), divisor_override=2).numpy(), x.sum((2, 3), keepdims=True) / 2, rtol=1e-5)
+    xd = t(distinct(2, 2, 7, 6), requires_grad=True)
+    assert gradcheck(lambda a: F.adaptive_avg_pool2d(a, 1), (xd,))
+    assert gradcheck(lambda a: F.avg_pool2d(a, (7, 6), divisor_override=3), (xd,))
+    assert gradcheck(lambda a: F.adaptive_avg_pool1d(a, 1), (t(distinct(2, 3, 9), requires_grad=True),))
+    assert gradcheck(lambda a: F.adaptive_avg_pool3d(a, 1), (t(distinct(1, 2, 4, 5, 4), requires_grad=True),))
+
+
 def test_max_unpool2d_roundtrip_and_grad():
     x = t(distinct(2, 2, 6, 4))
     out, idx = F.max_pool2d(x, 2, return_indices=True)

@@ -95,6 +95,13 @@ impl Geom {
     pub fn out_plane(&self) -> usize {
         self.wins.iter().map(|w| w.len()).product()
     }
+    /// One window over the whole plane (global average pooling, as in
+    /// ResNet's head: `adaptive_avg_pool2d(x, 1)`).
+    fn is_global(&self) -> bool {
+        self.wins.iter().zip(self.input).all(|(w, n)| {
+            w.len() == 1 && w[0].first == 0 && (w[0].count == n) && (w[0].step == 1 || n == 1)
+        })
+    }
     /// Calls `f(out_index_in_plane, wd, wh, ww)` for every output position.
     #[inline]
     fn for_each_out(&self, mut f: impl FnMut(usize, &Win, &Win, &Win)) {
@@ -398,6 +405,14 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = x.len().checked_div(ip).unwrap_or(0);
     let mut out = crate::tensor::pool::uninit_vec::<T>(planes * op);
+    if g.is_global() {
+        // Each plane is one run of memory: summed in vector lanes.
+        let [wd, wh, ww] = [&g.wins[0][0], &g.wins[1][0], &g.wins[2][0]];
+        let d = divisor(div, wd, wh, ww);
+        crate::cpu::sum::run_sums(x, ip, &mut out, crate::cpu::sum::Terms::Values);
+        out.iter_mut().for_each(|o| *o = T::c(o.to_f64() / d));
+        return out;
+    }
     for_planes(&mut out, op, x.len(), |p, o| {
         let xp = &x[p * ip..(p + 1) * ip];
         g.for_each_out(|k, wd, wh, ww| {
@@ -421,9 +436,14 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
 pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let mut gx = crate::tensor::pool::uninit_vec::<T>(planes * ip);
+    let global = g.is_global();
     for_planes(&mut gx, ip, gy.len() + planes * ip, |p, gp| {
-        gp.fill(T::zero());
         let gs = &gy[p * op..(p + 1) * op];
+        if global {
+            let [wd, wh, ww] = [&g.wins[0][0], &g.wins[1][0], &g.wins[2][0]];
+            return gp.fill(gs[0] / T::c(divisor(div, wd, wh, ww)));
+        }
+        gp.fill(T::zero());
         g.for_each_out(|k, wd, wh, ww| {
             let v = gs[k] / T::c(divisor(div, wd, wh, ww));
             g.for_each_row(wd, wh, ww, |start, count, step| {
