@@ -229,6 +229,32 @@ def test_extremes_over_large_rows():
         torch.set_num_threads(old)
 
 
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), data=st.data())
+def test_gather_scatter_vs_numpy(shape, data):
+    # The index may be smaller than x in every dim (gather/scatter allow it).
+    rng = np.random.default_rng(data.draw(st.integers(0, 10**6)))
+    d = data.draw(st.integers(0, len(shape) - 1))
+    ishape = tuple(data.draw(st.integers(1, n)) if k != d else data.draw(st.integers(1, 6))
+                   for k, n in enumerate(shape))
+    pos = rng.integers(0, shape[d], size=ishape)
+    a = rng.standard_normal(shape)
+    t, it = torch.tensor(a), torch.tensor(pos)
+    # numpy's take_along_axis needs the index's other dims to match x's
+    sub = a[tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(ishape))]
+    np.testing.assert_array_equal(t.gather(d, it).numpy(), np.take_along_axis(sub, pos, d))
+    src = rng.standard_normal(ishape)
+    want = a.copy()
+    for i in np.ndindex(ishape):
+        j = list(i)
+        j[d] = pos[i]
+        want[tuple(j)] += src[i]
+    np.testing.assert_allclose(t.scatter_add(d, it, torch.tensor(src)).numpy(), want, rtol=1e-12)
+    # Negative indices are out of bounds here, as in PyTorch (index_select wraps them).
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        t.gather(d, -it - 1)
+
+
 DTYPES = {
     np.float32: torch.float32, np.float64: torch.float64, np.int32: torch.int32,
     np.int64: torch.int64, np.uint8: torch.uint8, np.bool_: torch.bool,
