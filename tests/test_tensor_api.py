@@ -165,6 +165,41 @@ def test_random_shapes_ranges_dtypes():
     assert torch.randn_like(torch.ones(3)).shape == (3,)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_randn_and_rand_distributions(dtype):
+    # Box-Muller in blocks of 16 (vector polynomials for float32): the
+    # empirical CDF within the Kolmogorov-Smirnov bound of the normal one
+    # (p = 0.001), moments, and sizes that end in a partial block.
+    from math import erf, sqrt
+    torch.manual_seed(5)
+    n = 200_003
+    z = np.sort(torch.randn(n, dtype=dtype).numpy().astype(np.float64))
+    cdf = np.array([0.5 * (1 + erf(v / sqrt(2))) for v in z])
+    ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+    assert ks < 1.95 / sqrt(n), ks
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    assert abs(((z / z.std()) ** 4).mean() - 3) < 0.05
+    assert np.all(np.isfinite(z))
+    m = torch.normal(3.0, 2.0, size=(4099,), dtype=dtype)
+    assert m.dtype == dtype and abs(m.mean().item() - 3) < 0.15 and abs(m.std().item() - 2) < 0.1
+    u = np.sort(torch.rand(n, dtype=dtype).numpy().astype(np.float64))
+    ks_u = max(np.max(np.arange(1, n + 1) / n - u), np.max(u - np.arange(n) / n))
+    assert ks_u < 1.95 / sqrt(n) and u.min() >= 0 and u.max() < 1
+    for size in (1, 15, 16, 17, 33):
+        assert torch.randn(size, dtype=dtype).shape == (size,)
+    # Same stream whatever the thread count (uniforms are drawn in order).
+    old = torch.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            torch.manual_seed(11)
+            outs.append(torch.randn(300_001, dtype=dtype).numpy())
+        np.testing.assert_array_equal(*outs)
+    finally:
+        torch.set_num_threads(old)
+
+
 def test_manual_seed_reproducibility():
     torch.manual_seed(123)
     a = torch.randn(5)

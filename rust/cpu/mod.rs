@@ -10,6 +10,7 @@ pub mod gemm;
 pub mod lanes;
 pub mod multiversion;
 pub mod norm;
+pub mod normal;
 pub mod peak;
 pub mod planes;
 pub mod pool;

@@ -4,7 +4,7 @@ use crate::dispatch_all;
 use crate::error::{Error, Result};
 use crate::tensor::access::buffer_from_f64;
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{DType, Device, Tensor};
+use crate::tensor::{Buffer, DType, Device, Tensor};
 use parking_lot::Mutex;
 
 pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
@@ -142,6 +142,23 @@ impl Rng {
         self.spare_normal = Some(r * s);
         r * c
     }
+    /// Uniforms in [0, 1) with 24 random bits each, two per draw.
+    pub fn fill_uniform_f32(&mut self, out: &mut [f32]) {
+        const SCALE: f32 = 1.0 / (1u32 << 24) as f32;
+        let mut pairs = out.chunks_exact_mut(2);
+        for p in &mut pairs {
+            let v = self.next_u64();
+            p[0] = (v >> 40) as f32 * SCALE;
+            p[1] = ((v >> 8) & 0xFF_FFFF) as f32 * SCALE;
+        }
+        if let [last] = pairs.into_remainder() {
+            *last = (self.next_u64() >> 40) as f32 * SCALE;
+        }
+    }
+    /// Uniforms in [0, 1) with 53 random bits each.
+    pub fn fill_uniform_f64(&mut self, out: &mut [f64]) {
+        out.iter_mut().for_each(|o| *o = self.uniform());
+    }
     /// Uniform integer in [0, n).
     pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 {
@@ -208,16 +225,26 @@ pub fn rand(
 ) -> Result<Tensor> {
     float_only(dtype, "check_uniform_bounds")?;
     let n: usize = shape.iter().product();
-    let gen = |r: &mut Rng| {
-        (0..n)
-            .map(|_| low + (high - low) * r.uniform())
-            .collect::<Vec<f64>>()
+    let gen = |r: &mut Rng| match dtype {
+        DType::F64 => {
+            let mut v = crate::tensor::pool::uninit_vec::<f64>(n);
+            r.fill_uniform_f64(&mut v);
+            v.iter_mut().for_each(|u| *u = low + (high - low) * *u);
+            f64::wrap(v)
+        }
+        _ => {
+            let mut v = crate::tensor::pool::uninit_vec::<f32>(n);
+            r.fill_uniform_f32(&mut v);
+            let (low, span) = (low as f32, (high - low) as f32);
+            v.iter_mut().for_each(|u| *u = low + span * *u);
+            f32::wrap(v)
+        }
     };
     let vals = match rng {
         Some(r) => gen(r),
         None => with_rng(gen),
     };
-    Ok(dispatch_all!(dtype, T => from_values::<T>(vals, shape)))
+    Ok(Tensor::from_buffer(vals, shape))
 }
 
 /// Normal with the given mean and std.
@@ -235,16 +262,37 @@ pub fn randn(
         )));
     }
     let n: usize = shape.iter().product();
-    let gen = |r: &mut Rng| {
-        (0..n)
-            .map(|_| mean + std * r.normal())
-            .collect::<Vec<f64>>()
+    let out = match rng {
+        Some(r) => normal_values(r, n, mean, std, dtype),
+        None => with_rng(|r| normal_values(r, n, mean, std, dtype)),
     };
-    let vals = match rng {
-        Some(r) => gen(r),
-        None => with_rng(gen),
-    };
-    Ok(dispatch_all!(dtype, T => from_values::<T>(vals, shape)))
+    Ok(Tensor::from_buffer(out, shape))
+}
+
+/// `n` normal values: uniforms drawn in order, transformed in blocks
+/// (`cpu::normal`); the last partial block through a scratch block.
+fn normal_values(r: &mut Rng, n: usize, mean: f64, std: f64, dtype: DType) -> Buffer {
+    use crate::cpu::normal::{normal_from_uniform_f32, normal_from_uniform_f64, BLOCK};
+    let full = n / BLOCK * BLOCK;
+    macro_rules! fill {
+        ($T:ty, $uniform:ident, $normal:ident) => {{
+            let mut v = crate::tensor::pool::uninit_vec::<$T>(n);
+            r.$uniform(&mut v[..full]);
+            $normal(&mut v[..full], mean, std);
+            if full < n {
+                let mut tail = [0.0 as $T; BLOCK];
+                r.$uniform(&mut tail);
+                $normal(&mut tail, mean, std);
+                v[full..].copy_from_slice(&tail[..n - full]);
+            }
+            <$T as BufferElem>::wrap(v)
+        }};
+    }
+    match dtype {
+        DType::F64 => fill!(f64, fill_uniform_f64, normal_from_uniform_f64),
+        // (Other float types: only f32 and f64 exist; `float_only` checked.)
+        _ => fill!(f32, fill_uniform_f32, normal_from_uniform_f32),
+    }
 }
 
 /// Integers uniform in [low, high).
