@@ -960,3 +960,28 @@ def test_inplace_ops_with_a_number(dtype):
     np.testing.assert_allclose(p.detach().numpy(), base * 0.5 - 1)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         p.mul_(2.0)
+
+
+def test_where_and_masked_fill_with_one_value():
+    # A single-value side takes a two-operand map; same values, dtypes and
+    # gradients as the general three-operand path.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((37, 41)).astype(np.float32)
+    m = x > 0.3
+    t, tm = torch.tensor(x), torch.tensor(m)
+    np.testing.assert_array_equal(t.masked_fill(tm, -2.5).numpy(), np.where(m, np.float32(-2.5), x))
+    np.testing.assert_array_equal(torch.where(tm, t, 0.0).numpy(), np.where(m, x, np.float32(0)))
+    np.testing.assert_array_equal(torch.where(tm, 7, t).numpy(), np.where(m, np.float32(7), x))
+    # a strided x and a 0-dim value tensor, with gradients to both sides
+    xt = torch.tensor(x.T.copy(), requires_grad=True)
+    v = torch.tensor(2.0, requires_grad=True)
+    out = torch.where(tm, v, xt.t())
+    np.testing.assert_array_equal(out.detach().numpy(), np.where(m, np.float32(2.0), x))
+    (out * torch.tensor(np.arange(37 * 41, dtype=np.float32).reshape(37, 41))).sum().backward()
+    w = np.arange(37 * 41, dtype=np.float32).reshape(37, 41)
+    np.testing.assert_allclose(v.grad.item(), w[m].sum(), rtol=1e-6)
+    np.testing.assert_array_equal(xt.grad.numpy(), np.where(m, 0, w).T)
+    y = torch.tensor(x, requires_grad=True)
+    y.masked_fill(tm, 0.0).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.where(m, 0.0, 1.0))
+    assert torch.where(tm, 1, 0).dtype == torch.int64
