@@ -985,3 +985,19 @@ def test_where_and_masked_fill_with_one_value():
     y.masked_fill(tm, 0.0).sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), np.where(m, 0.0, 1.0))
     assert torch.where(tm, 1, 0).dtype == torch.int64
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_arange_chunks(threads):
+    # Filled in parallel chunks, each starting its count where it begins.
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        np.testing.assert_array_equal(torch.arange(1_000_003).numpy(), np.arange(1_000_003))
+        np.testing.assert_array_equal(torch.arange(5, -3_000_000, -3).numpy(), np.arange(5, -3_000_000, -3))
+        np.testing.assert_array_equal(
+            torch.arange(0.25, 700_000.0, 0.5, dtype=torch.float64).numpy(), np.arange(0.25, 700_000.0, 0.5))
+        f = torch.arange(-1.5, 600_000.0).numpy()
+        np.testing.assert_array_equal(f, (-1.5 + np.arange(f.size, dtype=np.float64)).astype(np.float32))
+    finally:
+        torch.set_num_threads(old)
