@@ -887,12 +887,17 @@ def test_pow_with_common_exponents(dtype):
     np.testing.assert_allclose(t.grad.numpy(), 3 * x[:50].astype(np.float64) ** 2, rtol=1e-6)
 
 
-def test_topk_equals_the_head_of_a_stable_sort():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32])
+def test_topk_equals_the_head_of_a_stable_sort(dtype):
     """topk selects before sorting; its values and indices equal the first k
-    of a stable sort (NaN largest, ties in index order), along any dim."""
+    of a stable sort (NaN largest, ties in index order, -0.0 equal to 0.0),
+    along any dim."""
     rng = np.random.default_rng(11)
-    x = rng.integers(0, 6, (5, 40)).astype(np.float32)  # many ties
-    x[1, 7] = x[3, 0] = np.nan
+    x = (rng.integers(0, 6, (5, 40)) - 2).astype(dtype)  # many ties
+    if x.dtype.kind == "f":
+        x[1, 7] = x[3, 0] = np.nan
+        x[2, ::3] = -0.0
+        x[2, 1::3] = 0.0
     for dim in (1, 0, -1):
         for largest in (True, False):
             for k in (0, 1, 3, x.shape[dim] - 1, x.shape[dim]):
@@ -904,6 +909,26 @@ def test_topk_equals_the_head_of_a_stable_sort():
                 np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, want_i, axis=dim))
     with pytest.raises(RuntimeError, match="out of range"):
         torch.tensor(x).topk(41)
+    for descending in (False, True):
+        key = np.where(np.isnan(x), np.inf, x) if x.dtype.kind == "f" else x
+        want = np.argsort(-key if descending else key, axis=1, kind="stable")
+        v, i = torch.tensor(x).sort(1, descending=descending)
+        np.testing.assert_array_equal(i.numpy(), want)
+        np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, want, axis=1))
+
+
+def test_sort_and_topk_of_many_rows_on_two_threads():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((300, 700)).astype(np.float32)
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            v, i = torch.tensor(x).topk(5, 1)
+            np.testing.assert_array_equal(i.numpy(), np.argsort(-x, axis=1, kind="stable")[:, :5])
+            np.testing.assert_array_equal(torch.tensor(x).argsort(0).numpy(), np.argsort(x, axis=0, kind="stable"))
+    finally:
+        torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize("m,k", [(1, 1), (3, 5), (37, 100), (600, 500), (5, 33)])

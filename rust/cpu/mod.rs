@@ -15,6 +15,7 @@ pub mod peak;
 pub mod planes;
 pub mod pool;
 pub mod sgemm;
+pub mod sort;
 pub mod special;
 pub mod sum;
 #[cfg(test)]

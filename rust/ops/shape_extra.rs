@@ -164,31 +164,21 @@ fn sorted_first(x: &Tensor, dim: i64, descending: bool, k: usize) -> Result<(Ten
     }
     let d = wrap_dim(dim, x.ndim())?;
     let moved = movedim(&x.detach(), &[d as i64], &[-1])?;
-    let vals = moved.to_f64_vec();
     let n = x.shape()[d];
-    let rows = vals.len().checked_div(n).unwrap_or(0);
-    let mut idx = vec![0i64; rows * k];
-    for (row, out) in vals.chunks(n.max(1)).zip(idx.chunks_mut(k.max(1))) {
-        // A total order: by value (NaN largest), then by index.
-        let by_value = |a: &usize, b: &usize| {
-            let (va, vb) = (row[*a], row[*b]);
-            let o = match (va.is_nan(), vb.is_nan()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => std::cmp::Ordering::Greater,
-                (false, true) => std::cmp::Ordering::Less,
-                _ => va.partial_cmp(&vb).unwrap_or(std::cmp::Ordering::Equal),
-            };
-            (if descending { o.reverse() } else { o }).then(a.cmp(b))
-        };
-        let mut order: Vec<usize> = (0..row.len()).collect();
-        if k > 0 && k < order.len() {
-            order.select_nth_unstable_by(k - 1, by_value);
-            order.truncate(k);
-        }
-        order.sort_unstable_by(by_value);
-        for (o, i) in out.iter_mut().zip(order) {
-            *o = i as i64;
-        }
+    let rows = moved.numel().checked_div(n).unwrap_or(0);
+    let mut idx = crate::tensor::pool::uninit_vec::<i64>(rows * k);
+    {
+        use crate::cpu::sort::{f32_key, f64_key, sorted_row_indices};
+        use crate::tensor::Elem;
+        let out = &mut idx;
+        crate::dispatch_all!(moved.dtype(), T => {
+            let vals = moved.data::<T>();
+            match moved.dtype() {
+                DType::F32 => sorted_row_indices(&vals, n, k, descending, |v: T| f32_key(v.to_f64() as f32), out),
+                DType::F64 => sorted_row_indices(&vals, n, k, descending, |v: T| f64_key(v.to_f64()), out),
+                _ => sorted_row_indices(&vals, n, k, descending, |v: T| v.to_i64(), out),
+            }
+        });
     }
     let mut shape = moved.shape_vec();
     if let Some(last) = shape.last_mut() {
