@@ -926,6 +926,7 @@ def test_sort_and_topk_of_many_rows_on_two_threads():
             torch.set_num_threads(threads)
             v, i = torch.tensor(x).topk(5, 1)
             np.testing.assert_array_equal(i.numpy(), np.argsort(-x, axis=1, kind="stable")[:, :5])
+            np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, i.numpy(), axis=1))
             np.testing.assert_array_equal(torch.tensor(x).argsort(0).numpy(), np.argsort(x, axis=0, kind="stable"))
     finally:
         torch.set_num_threads(old)
