@@ -687,11 +687,7 @@ fn backward_bias_impl<T: Float>(gy: &[T], batch: usize, channels: usize, plane: 
     for n in 0..batch {
         for (c, s) in sums.iter_mut().enumerate() {
             let row = &gy[(n * channels + c) * plane..][..plane];
-            // 8 lane sums of the element type per 4K block, blocks in f64.
-            *s += row
-                .chunks(4096)
-                .map(crate::cpu::vmath::sum_lanes)
-                .sum::<f64>();
+            *s += crate::cpu::sum::run_sum_impl(row, crate::cpu::sum::Terms::Values);
         }
     }
     sums.into_iter().map(T::from_f64).collect()
