@@ -1027,3 +1027,76 @@ def test_large_arange_chunks(threads):
         np.testing.assert_array_equal(f, (-1.5 + np.arange(f.size, dtype=np.float64)).astype(np.float32))
     finally:
         torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inplace_ops_with_tensor_operands_match_out_of_place(dtype):
+    """x += y, add_(y, alpha=...), mul_, div_ with a tensor update x where it
+    is when no graph is involved; the values equal the out-of-place ops bit
+    for bit, for same-shape, broadcast, 0-dim and strided operands and for x
+    itself as the operand."""
+    rng = np.random.default_rng(8)
+    base = rng.standard_normal((33, 70))
+    others = {
+        "same": rng.standard_normal((33, 70)),
+        "row": rng.standard_normal(70),
+        "column": rng.standard_normal((33, 1)),
+        "scalar": np.array(1.7),
+    }
+    for name, o in others.items():
+        for op, ref in [
+            (lambda x, y: x.add_(y), lambda x, y: x + y),
+            (lambda x, y: x.add_(y, alpha=-0.3), lambda x, y: x.add(y, alpha=-0.3)),
+            (lambda x, y: x.sub_(y, alpha=2.5), lambda x, y: x.sub(y, alpha=2.5)),
+            (lambda x, y: x.sub_(y), lambda x, y: x - y),
+            (lambda x, y: x.mul_(y), lambda x, y: x * y),
+            (lambda x, y: x.div_(y), lambda x, y: x / y),
+            (lambda x, y: x.__iadd__(y), lambda x, y: x + y),
+            (lambda x, y: x.__itruediv__(y), lambda x, y: x / y),
+        ]:
+            x, y = torch.tensor(base, dtype=dtype), torch.tensor(o, dtype=dtype)
+            want = ref(x, y).numpy()
+            ptr, version = x.data_ptr(), x._version
+            op(x, y)
+            np.testing.assert_array_equal(x.numpy(), want, err_msg=name)
+            assert x.data_ptr() == ptr and x._version > version
+    # a transposed operand, and x itself
+    x = torch.tensor(base, dtype=dtype)
+    y = torch.tensor(rng.standard_normal((70, 33)), dtype=dtype)
+    want = (x + y.t()).numpy()
+    x += y.t()
+    np.testing.assert_array_equal(x.numpy(), want)
+    for op, ref in [("__iadd__", 2 * base), ("__imul__", base * base), ("__isub__", 0 * base)]:
+        x = torch.tensor(base, dtype=dtype)
+        getattr(x, op)(x)
+        np.testing.assert_allclose(x.numpy(), ref.astype(x.numpy().dtype), rtol=1e-6)
+    # overlapping views, other dtypes and strided targets take the general path
+    x = torch.tensor(base, dtype=dtype)
+    b = x.numpy().copy()
+    x[1:] += x[:-1]
+    np.testing.assert_array_equal(x.numpy()[1:], b[1:] + b[:-1])
+    x = torch.tensor(base, dtype=dtype)
+    x.t().add_(torch.ones(70, 33, dtype=dtype))
+    np.testing.assert_array_equal(x.numpy(), b + 1)
+    i = torch.arange(6)
+    i += torch.arange(6)
+    assert i.tolist() == [0, 2, 4, 6, 8, 10]
+
+
+def test_inplace_tensor_operand_keeps_the_graph_when_one_is_needed():
+    w = torch.ones(3, requires_grad=True)
+    with torch.no_grad():
+        w.add_(torch.ones(3), alpha=-0.5)  # a leaf updated under no_grad
+    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 0.5, 0.5])
+    g = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = torch.zeros(3)
+    x += g * 2  # x joins the graph through the operand
+    x.sum().backward()
+    np.testing.assert_array_equal(g.grad.numpy(), [2.0, 2.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        w.add_(torch.ones(3))
+    y = g * 1
+    z = y.exp()  # saves its output; the in-place add invalidates it
+    z.mul_(torch.ones(3))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()

@@ -380,6 +380,135 @@ fn scalar_inplace<T: crate::tensor::storage::BufferElem + Arith>(op: BinOp, a: &
     });
 }
 
+/// `a op= b` (`a += scale * b` for add/sub with alpha, `scale` = +-alpha)
+/// computed where `a`'s elements are, when `a` is a contiguous float CPU
+/// tensor and `b` of the same dtype broadcasts to its shape without
+/// overlapping it (or is `a` itself). False when it does not apply; the
+/// caller then takes the general path. The caller also checks that no graph
+/// is involved. (The general path computed out of place and copied back:
+/// twice the memory traffic and a fresh buffer per step of a hand-written
+/// optimizer loop.)
+pub fn binary_tensor_inplace(op: BinOp, a: &Tensor, b: &Tensor, scale: Option<f64>) -> bool {
+    let plain = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div);
+    if a.is_gpu() || b.is_gpu() || !a.is_contiguous() || a.dtype() != b.dtype() || !plain {
+        return false;
+    }
+    let Ok(b_strides) = crate::tensor::layout::broadcast_strides(b.layout(), a.shape()) else {
+        return false;
+    };
+    let itself = b.shares_storage(a)
+        && b.offset() == a.offset()
+        && b.shape() == a.shape()
+        && b.strides() == a.strides();
+    if b.shares_storage(a) && !itself {
+        return false;
+    }
+    // add/sub with alpha as add_alpha computes them: a + b, a - b, or
+    // a + (+-alpha * b) in two roundings.
+    let (op, scale) = match (op, scale) {
+        (BinOp::Add | BinOp::Sub, Some(s)) if s == 1.0 => (BinOp::Add, None),
+        (BinOp::Add | BinOp::Sub, Some(s)) if s == -1.0 => (BinOp::Sub, None),
+        (BinOp::Add | BinOp::Sub, Some(s)) => (BinOp::Add, Some(s)),
+        (op, _) => (op, None),
+    };
+    match a.dtype() {
+        DType::F32 => tensor_inplace::<f32>(op, a, b, &b_strides, itself, scale.map(|s| s as f32)),
+        DType::F64 => tensor_inplace::<f64>(op, a, b, &b_strides, itself, scale),
+        _ => return false,
+    }
+    a.storage().bump_version();
+    true
+}
+
+fn tensor_inplace<T: crate::tensor::storage::BufferElem + Arith>(
+    op: BinOp,
+    a: &Tensor,
+    b: &Tensor,
+    b_strides: &[isize],
+    itself: bool,
+    scale: Option<T>,
+) {
+    // SAFETY: a write of `a`'s own elements, as every in-place op makes;
+    // `b` does not overlap them (checked), unless it is them (`itself`,
+    // handled without reading `b`'s slice).
+    let buf = unsafe { a.storage().buffer_mut() };
+    let Some(data) = T::slice_mut(buf) else {
+        return;
+    };
+    let own = &mut data[a.offset()..a.offset() + a.numel()];
+    if itself {
+        return match op {
+            BinOp::Add => own.iter_mut().for_each(|x| *x = Arith::add(*x, *x)),
+            BinOp::Sub => own.iter_mut().for_each(|x| *x = Arith::sub(*x, *x)),
+            BinOp::Mul => own.iter_mut().for_each(|x| *x = Arith::mul(*x, *x)),
+            _ => own.iter_mut().for_each(|x| *x = Arith::div(*x, *x)),
+        };
+    }
+    let src = b.storage_slice::<T>();
+    let shape = a.shape_vec();
+    let (cshape, cstr) = crate::tensor::layout::coalesce(
+        &shape,
+        &[
+            crate::tensor::layout::contiguous_strides(&shape),
+            b_strides.into(),
+        ],
+    );
+    let b_off = b.offset() as isize;
+    let mut run = |f: &(dyn Fn(&mut [T], RunSrc<'_, T>) + Sync)| {
+        crate::parallel::fill_chunks(own, |start, chunk| {
+            let runs = crate::tensor::layout::StridedRuns {
+                shape: &cshape,
+                strides: &[&cstr[1]],
+                offsets: &[b_off],
+            };
+            let inner = *cstr[1].last().unwrap_or(&1);
+            let mut pos = 0;
+            runs.for_each_run(start, start + chunk.len(), |offs, len| {
+                let dst = &mut chunk[pos..pos + len];
+                let o = offs[0] as usize;
+                f(
+                    dst,
+                    match inner {
+                        1 => RunSrc::Slice(&src[o..o + len]),
+                        0 => RunSrc::One(src[o]),
+                        st => RunSrc::Strided(&src[o..], st as usize),
+                    },
+                );
+                pos += len;
+            });
+        });
+    };
+    match (op, scale) {
+        (BinOp::Add, Some(s)) => run(&|d, r| r.apply(d, |x, y| Arith::add(x, Arith::mul(s, y)))),
+        (BinOp::Add, None) => run(&|d, r| r.apply(d, Arith::add)),
+        (BinOp::Sub, _) => run(&|d, r| r.apply(d, Arith::sub)),
+        (BinOp::Mul, _) => run(&|d, r| r.apply(d, Arith::mul)),
+        _ => run(&|d, r| r.apply(d, Arith::div)),
+    }
+}
+
+/// The second operand's values over one run of the first's.
+enum RunSrc<'a, T> {
+    Slice(&'a [T]),
+    One(T),
+    /// Every `.1`-th value from the start.
+    Strided(&'a [T], usize),
+}
+
+impl<T: Copy> RunSrc<'_, T> {
+    #[inline(always)]
+    fn apply(self, dst: &mut [T], f: impl Fn(T, T) -> T) {
+        match self {
+            RunSrc::Slice(s) => dst.iter_mut().zip(s).for_each(|(x, &y)| *x = f(*x, y)),
+            RunSrc::One(y) => dst.iter_mut().for_each(|x| *x = f(*x, y)),
+            RunSrc::Strided(s, st) => dst
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x = f(*x, s[i * st])),
+        }
+    }
+}
+
 static NUMBER: std::sync::LazyLock<Tensor> = std::sync::LazyLock::new(|| Tensor::scalar(0.0f32));
 
 /// `binary`'s arithmetic with a number as the second (or, reversed, first)

@@ -206,6 +206,19 @@ fn number_inplace(op: BinOp, t: &Tensor, other: &Bound<'_, PyAny>) -> bool {
         && python_number(other).is_some_and(|v| binary::binary_scalar_inplace(op, t, v))
 }
 
+/// `t op= other` where `t`'s elements are, for a tensor `other`, when no
+/// graph can be involved (grad off, or neither requires grad).
+fn tensor_inplace(op: BinOp, t: &Tensor, other: &Bound<'_, PyAny>, scale: Option<f64>) -> bool {
+    let Ok(o) = other.downcast::<PyTensor>() else {
+        return false;
+    };
+    let Ok(o) = o.try_borrow() else {
+        return false;
+    };
+    (!autograd::is_grad_enabled() || (!t.requires_grad() && !o.t.requires_grad()))
+        && binary::binary_tensor_inplace(op, t, &o.t, scale)
+}
+
 /// A Python float or int (not bool, not a number-like object) as f64: the
 /// operands `binary_scalar` takes. Ints beyond 2^53 are left to the general
 /// path, which keeps them exact for integer tensors.
@@ -416,25 +429,25 @@ impl PyTensor {
 
     // in-place operators
     fn __iadd__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        if number_inplace(BinOp::Add, &slf.t, o) {
+        if number_inplace(BinOp::Add, &slf.t, o) || tensor_inplace(BinOp::Add, &slf.t, o, None) {
             return Ok(());
         }
         assign_inplace(&slf.t, bin_inplace(BinOp::Add, &slf.t, o)?)
     }
     fn __isub__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        if number_inplace(BinOp::Sub, &slf.t, o) {
+        if number_inplace(BinOp::Sub, &slf.t, o) || tensor_inplace(BinOp::Sub, &slf.t, o, None) {
             return Ok(());
         }
         assign_inplace(&slf.t, bin_inplace(BinOp::Sub, &slf.t, o)?)
     }
     fn __imul__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        if number_inplace(BinOp::Mul, &slf.t, o) {
+        if number_inplace(BinOp::Mul, &slf.t, o) || tensor_inplace(BinOp::Mul, &slf.t, o, None) {
             return Ok(());
         }
         assign_inplace(&slf.t, bin_inplace(BinOp::Mul, &slf.t, o)?)
     }
     fn __itruediv__(slf: PyRef<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        if number_inplace(BinOp::Div, &slf.t, o) {
+        if number_inplace(BinOp::Div, &slf.t, o) || tensor_inplace(BinOp::Div, &slf.t, o, None) {
             return Ok(());
         }
         assign_inplace(&slf.t, bin_inplace(BinOp::Div, &slf.t, o)?)
@@ -1020,7 +1033,9 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<PyRef<'py, Self>> {
-        if alpha.is_none() && number_inplace(BinOp::Add, &slf.t, other) {
+        if alpha.is_none() && number_inplace(BinOp::Add, &slf.t, other)
+            || tensor_inplace(BinOp::Add, &slf.t, other, Some(alpha.unwrap_or(1.0)))
+        {
             return Ok(slf);
         }
         // add's backward reads neither input: compute from the target itself.
@@ -1034,12 +1049,17 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         alpha: Option<f64>,
     ) -> PyResult<PyRef<'py, Self>> {
+        if tensor_inplace(BinOp::Sub, &slf.t, other, Some(-alpha.unwrap_or(1.0))) {
+            return Ok(slf);
+        }
         let r = add_alpha(&slf.t, other, alpha, true)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        if number_inplace(BinOp::Mul, &slf.t, other) {
+        if number_inplace(BinOp::Mul, &slf.t, other)
+            || tensor_inplace(BinOp::Mul, &slf.t, other, None)
+        {
             return Ok(slf);
         }
         let r = bin_inplace(BinOp::Mul, &slf.t, other)?;
@@ -1052,6 +1072,12 @@ impl PyTensor {
         other: &Bound<'_, PyAny>,
         rounding_mode: Option<&str>,
     ) -> PyResult<PyRef<'py, Self>> {
+        if rounding_mode.is_none()
+            && (number_inplace(BinOp::Div, &slf.t, other)
+                || tensor_inplace(BinOp::Div, &slf.t, other, None))
+        {
+            return Ok(slf);
+        }
         let r = div_mode(&inplace_src(&slf.t)?, other, rounding_mode)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)

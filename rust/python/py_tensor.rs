@@ -221,6 +221,8 @@ impl PyTensor {
     fn _storage_id(&self) -> usize {
         Arc::as_ptr(self.t.storage()) as usize
     }
+    /// The storage's version counter (a property, as PyTorch's).
+    #[getter]
     fn _version(&self) -> u64 {
         self.t.version()
     }
