@@ -406,8 +406,8 @@ pub fn binary_tensor_inplace(op: BinOp, a: &Tensor, b: &Tensor, scale: Option<f6
     // add/sub with alpha as add_alpha computes them: a + b, a - b, or
     // a + (+-alpha * b) in two roundings.
     let (op, scale) = match (op, scale) {
-        (BinOp::Add | BinOp::Sub, Some(s)) if s == 1.0 => (BinOp::Add, None),
-        (BinOp::Add | BinOp::Sub, Some(s)) if s == -1.0 => (BinOp::Sub, None),
+        (BinOp::Add | BinOp::Sub, Some(1.0)) => (BinOp::Add, None),
+        (BinOp::Add | BinOp::Sub, Some(-1.0)) => (BinOp::Sub, None),
         (BinOp::Add | BinOp::Sub, Some(s)) => (BinOp::Add, Some(s)),
         (op, _) => (op, None),
     };
