@@ -188,13 +188,7 @@ fn contiguous_sum<T: crate::tensor::dtype::Float>(
     terms: Terms,
 ) -> Vec<T> {
     let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
-    let kept: usize = x
-        .shape()
-        .iter()
-        .zip(mask)
-        .filter(|(_, &m)| !m)
-        .map(|(&s, _)| s)
-        .product();
+    let kept = kept_numel(x, mask);
     let mut out = vec![T::zero(); kept];
     match layout {
         SumLayout::Runs => crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out, terms),
@@ -207,6 +201,16 @@ fn contiguous_sum<T: crate::tensor::dtype::Float>(
         }
     }
     out
+}
+
+/// The number of outputs of a reduction of `x` over `mask`'s dims.
+fn kept_numel(x: &Tensor, mask: &[bool]) -> usize {
+    x.shape()
+        .iter()
+        .zip(mask)
+        .filter(|(_, &m)| !m)
+        .map(|(&s, _)| s)
+        .product()
 }
 
 /// Extremes over the trailing dims of a contiguous float CPU tensor, row by
@@ -222,13 +226,7 @@ fn trailing_extrema(
     if !matches!(sum_layout(x, mask), Some(SumLayout::Runs)) {
         return None;
     }
-    let rows: usize = x
-        .shape()
-        .iter()
-        .zip(mask)
-        .filter(|(_, &m)| !m)
-        .map(|(&s, _)| s)
-        .product();
+    let rows = kept_numel(x, mask);
     let mut index = vec![0i64; if with_index { rows } else { 0 }];
     fn run<T: crate::tensor::dtype::Float>(
         x: &Tensor,
