@@ -1100,3 +1100,20 @@ def test_inplace_tensor_operand_keeps_the_graph_when_one_is_needed():
     z.mul_(torch.ones(3))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_negative_indices_where_pytorch_refuses_them():
+    # index_select, index_add and embedding raise on negative indices;
+    # advanced indexing and take wrap them; gather/scatter raise RuntimeError.
+    x = torch.arange(5.0)
+    for f in (
+        lambda: x.index_select(0, torch.tensor([-1])),
+        lambda: torch.nn.functional.embedding(torch.tensor([-1]), torch.randn(5, 2)),
+        lambda: x.index_add(0, torch.tensor([-1]), torch.ones(1)),
+    ):
+        with pytest.raises(IndexError, match="index out of range in self"):
+            f()
+    assert x[torch.tensor([-1])].tolist() == [4.0]
+    assert x.take(torch.tensor([-2])).tolist() == [3.0]
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        torch.zeros(5).scatter_add(0, torch.tensor([-1]), torch.ones(1))

@@ -30,8 +30,8 @@ pub fn index_values<'a>(index: &'a Tensor, op: &str) -> Result<std::borrow::Cow<
     }
 }
 
-/// Checks a gather/scatter index: PyTorch does not wrap negative ones there
-/// (unlike index_select), and out of range is a RuntimeError.
+/// Checks a gather/scatter index: PyTorch does not wrap negative ones there,
+/// and out of range is a RuntimeError.
 #[inline(always)]
 fn check_index(i: i64, size: usize, dim: usize) -> Result<usize> {
     if i < 0 || i >= size as i64 {
@@ -42,14 +42,13 @@ fn check_index(i: i64, size: usize, dim: usize) -> Result<usize> {
     Ok(i as usize)
 }
 
-/// Wraps an index_select/index_add index; out of range is an IndexError.
-fn wrap_select_index(i: i64, size: usize) -> Result<usize> {
-    let s = size as i64;
-    let j = if i < 0 { i + s } else { i };
-    if j < 0 || j >= s {
+/// Checks an index_select/index_add/embedding index: negative ones are out
+/// of range there too (PyTorch wraps only in advanced indexing), an IndexError.
+fn check_select_index(i: i64, size: usize) -> Result<usize> {
+    if i < 0 || i >= size as i64 {
         return Err(Error::Index("index out of range in self".into()));
     }
-    Ok(j as usize)
+    Ok(i as usize)
 }
 
 /// Row-major offsets for a contiguous shape.
@@ -297,7 +296,7 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
     let idx: Vec<usize> = idx
         .iter()
-        .map(|&i| wrap_select_index(i, size))
+        .map(|&i| check_select_index(i, size))
         .collect::<Result<_>>()?;
     let xc = x.contiguous_raw();
     let shape = x.shape();
@@ -355,7 +354,7 @@ pub fn index_add(
         let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
         let idx: Vec<usize> = idx
             .iter()
-            .map(|&i| wrap_select_index(i, size))
+            .map(|&i| check_select_index(i, size))
             .collect::<Result<_>>()?;
         let mut expect = x.shape_vec();
         if !expect.is_empty() {
@@ -421,16 +420,19 @@ fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
 /// `torch.take(x, index)`: index into the flattened tensor.
 pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let n = x.numel() as i64;
-    if let Some(&bad) = index_values(index, "take")?
-        .iter()
-        .find(|&&i| i >= n || i < -n)
-    {
+    let values = index_values(index, "take")?;
+    if let Some(&bad) = values.iter().find(|&&i| i >= n || i < -n) {
         return Err(Error::Index(format!(
             "out of range: tried to access index {bad} on a tensor of {n} elements."
         )));
     }
     let flat = super::shape::reshape_to(x, &[x.numel()])?;
-    let idx = super::shape::reshape_to(index, &[index.numel()])?;
+    // take wraps negative indices (index_select does not).
+    let wrapped: Vec<i64> = values
+        .iter()
+        .map(|&i| if i < 0 { i + n } else { i })
+        .collect();
+    let idx = Tensor::from_vec(wrapped, &[index.numel()]);
     let r = index_select(&flat, 0, &idx)?;
     super::shape::reshape_to(&r, index.shape())
 }
