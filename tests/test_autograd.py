@@ -598,3 +598,20 @@ def test_activation_gradient_is_differentiable_in_the_incoming_gradient(name):
     gx.sum().backward()
     (fprime,) = torch.autograd.grad(f(x).sum(), x)
     np.testing.assert_allclose(w.grad.numpy(), fprime.numpy(), rtol=1e-12)
+
+
+def test_next_functions_reach_accumulate_grad_nodes():
+    # As PyTorch: a leaf's edge is an AccumulateGrad node whose .variable is
+    # the leaf (same tensor: its .grad is the leaf's).
+    x = torch.ones(2, requires_grad=True)
+    w = torch.full((2,), 3.0, requires_grad=True)
+    y = (x * w).sum()
+    (mul, nr), = y.grad_fn.next_functions
+    assert mul.name() == "MulBackward0" and nr == 0
+    accs = [f for f, _ in mul.next_functions]
+    assert [a.name() for a in accs] == ["AccumulateGrad", "AccumulateGrad"]
+    assert type(accs[0]).__name__ == "AccumulateGrad" and accs[0].next_functions == ()
+    y.backward()
+    np.testing.assert_array_equal(accs[0].variable.grad.numpy(), x.grad.numpy())
+    np.testing.assert_array_equal(accs[1].variable.grad.numpy(), [1.0, 1.0])
+    assert "AccumulateGrad object at" in repr(accs[0])

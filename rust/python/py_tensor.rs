@@ -670,9 +670,16 @@ impl PyNode {
                     Some(autograd::Edge::Node(n, nr)) => {
                         (Py::new(py, PyNode { node: n.clone() })?.into_any(), *nr)
                     }
-                    Some(autograd::Edge::Leaf(_)) => {
-                        ("AccumulateGrad".into_pyobject(py)?.into_any().unbind(), 0)
-                    }
+                    Some(autograd::Edge::Leaf(t)) => (
+                        Py::new(
+                            py,
+                            PyAccumulateGrad {
+                                variable: t.clone(),
+                            },
+                        )?
+                        .into_any(),
+                        0,
+                    ),
                     None => (py.None(), 0),
                 };
                 Ok(
@@ -683,5 +690,34 @@ impl PyNode {
             })
             .collect::<PyResult<_>>()?;
         Ok(PyTuple::new(py, items)?.into_any().unbind())
+    }
+}
+
+/// The node that accumulates a leaf's gradient into its `.grad`, as it
+/// appears in `next_functions` (PyTorch's AccumulateGrad).
+#[pyclass(name = "AccumulateGrad", module = "rustdl.autograd")]
+pub struct PyAccumulateGrad {
+    variable: Tensor,
+}
+
+#[pymethods]
+impl PyAccumulateGrad {
+    fn name(&self) -> &'static str {
+        "AccumulateGrad"
+    }
+    /// The leaf tensor (a new Python object over the same tensor).
+    #[getter]
+    fn variable(&self) -> PyTensor {
+        wrap(self.variable.clone())
+    }
+    #[getter]
+    fn next_functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, Vec::<Py<PyAny>>::new())
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<AccumulateGrad object at {:#x}>",
+            Arc::as_ptr(&self.variable.0) as usize
+        )
     }
 }
