@@ -396,6 +396,9 @@ pub fn binary_tensor_inplace(op: BinOp, a: &Tensor, b: &Tensor, scale: Option<f6
     let Ok(b_strides) = crate::tensor::layout::broadcast_strides(b.layout(), a.shape()) else {
         return false;
     };
+    if b_strides.iter().any(|&s| s < 0) {
+        return false;
+    }
     let itself = b.shares_storage(a)
         && b.offset() == a.offset()
         && b.shape() == a.shape()
