@@ -615,3 +615,23 @@ def test_next_functions_reach_accumulate_grad_nodes():
     np.testing.assert_array_equal(accs[0].variable.grad.numpy(), x.grad.numpy())
     np.testing.assert_array_equal(accs[1].variable.grad.numpy(), [1.0, 1.0])
     assert "AccumulateGrad object at" in repr(accs[0])
+
+
+def test_node_names_follow_pytorch_for_number_operands():
+    # As PyTorch 2.x names them (checked against it): a number exponent or
+    # base, rsub with a number, and max()/min() over all elements.
+    x = torch.ones(3, requires_grad=True)
+    names = {
+        "PowBackward0": [x ** 2, x ** 0.5, x ** 3, x ** -1, x.pow(2.5)],
+        "PowBackward1": [x ** torch.tensor(2.0)],
+        "PowBackward2": [2 ** x],
+        "RsubBackward1": [1 - x],
+        "SubBackward0": [x - 1, torch.tensor(1.0) - x],
+        "MaxBackward1": [x.max()],
+        "MinBackward1": [x.min()],
+        "AmaxBackward0": [x.amax()],
+    }
+    for name, outs in names.items():
+        assert [o.grad_fn.name() for o in outs] == [name] * len(outs)
+    (2 ** x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 * np.log(2)] * 3, rtol=1e-6)

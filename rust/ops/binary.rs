@@ -135,6 +135,22 @@ pub fn grad_for(g: Tensor, input: &(Shape, DType)) -> Result<Tensor> {
 
 /// `a op b` with broadcasting, promotion and autograd.
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary_named(op, a, b, None)
+}
+
+/// `a ** b` where one side was a Python number: PyTorch names the node
+/// PowBackward0 (tensor ** number) or PowBackward2 (number ** tensor);
+/// PowBackward1 is tensor ** tensor.
+pub fn pow_with_number(a: &Tensor, b: &Tensor, number_base: bool) -> Result<Tensor> {
+    let name = if number_base {
+        "PowBackward2"
+    } else {
+        "PowBackward0"
+    };
+    binary_named(BinOp::Pow, a, b, Some(name))
+}
+
+fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -> Result<Tensor> {
     if op == BinOp::Pow
         && !a.dtype().is_float()
         && !b.dtype().is_float()
@@ -171,7 +187,7 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     } else {
         None
     };
-    let name = match op {
+    let name = name.unwrap_or(match op {
         BinOp::Add => "AddBackward0",
         BinOp::Sub => "SubBackward0",
         BinOp::Mul => "MulBackward0",
@@ -181,7 +197,7 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         BinOp::Minimum => "MinimumBackward0",
         BinOp::FloorDiv => "FloorDivideBackward0",
         BinOp::Rem => "RemainderBackward0",
-    };
+    });
     record(name, &[a, b], &[&out], move |grads| {
         let Some(g) = &grads[0] else {
             return Ok(vec![None, None]);
@@ -312,10 +328,12 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     if !crate::autograd::node::needs_grad(&[a]) {
         return Some(Ok(out));
     }
-    let name = match op {
-        BinOp::Add => "AddBackward0",
-        BinOp::Sub => "SubBackward0",
-        BinOp::Mul => "MulBackward0",
+    // (`number - x` is PyTorch's rsub: RsubBackward1.)
+    let name = match (op, reversed) {
+        (BinOp::Add, _) => "AddBackward0",
+        (BinOp::Sub, false) => "SubBackward0",
+        (BinOp::Sub, true) => "RsubBackward1",
+        (BinOp::Mul, _) => "MulBackward0",
         _ => "DivBackward0",
     };
     let ia = (a.shape_vec(), a.dtype());

@@ -501,6 +501,32 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
 
 /// amax / amin over dims; the gradient is shared evenly among ties.
 pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+    let name = if is_max {
+        "AmaxBackward0"
+    } else {
+        "AminBackward0"
+    };
+    amax_named(x, dims, keepdim, is_max, name)
+}
+
+/// `x.max()` / `x.min()` over all elements: amax's values and gradient
+/// (shared evenly among ties), under PyTorch's name for it.
+pub fn max_all(x: &Tensor, is_max: bool) -> Result<Tensor> {
+    let name = if is_max {
+        "MaxBackward1"
+    } else {
+        "MinBackward1"
+    };
+    amax_named(x, None, false, is_max, name)
+}
+
+fn amax_named(
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    is_max: bool,
+    name: &'static str,
+) -> Result<Tensor> {
     if x.numel() == 0 && dims.is_none() {
         return Err(Error::Index(
             "amax(): Expected reduction dim to be specified for input.numel() == 0.".into(),
@@ -552,27 +578,18 @@ pub fn amax(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Re
         .filter(|(_, &m)| m)
         .map(|(i, _)| i as i64)
         .collect();
-    record(
-        if is_max {
-            "AmaxBackward0"
-        } else {
-            "AminBackward0"
-        },
-        &[x],
-        &[&out],
-        move |g| {
-            let Some(g) = &g[0] else {
-                return Ok(vec![None]);
-            };
-            let (x, o) = (sx.get()?, so.get()?);
-            let src = x.shape_vec();
-            let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
-            let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
-            let cnt = expand_to(&sum(&m, Some(&dims), true)?, &src)?;
-            let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
-            Ok(vec![Some(div(&mul(&g, &m)?, &cnt)?)])
-        },
-    );
+    record(name, &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let (x, o) = (sx.get()?, so.get()?);
+        let src = x.shape_vec();
+        let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
+        let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
+        let cnt = expand_to(&sum(&m, Some(&dims), true)?, &src)?;
+        let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
+        Ok(vec![Some(div(&mul(&g, &m)?, &cnt)?)])
+    });
     Ok(out)
 }
 

@@ -190,6 +190,24 @@ fn bin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     Ok(binary::binary(op, a, &b)?)
 }
 
+/// `a ** other` (`other ** a` when `reversed`), its node named as PyTorch
+/// names it: a number exponent or base is not a tensor operand there.
+fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Tensor> {
+    if other.downcast::<PyTensor>().is_ok() {
+        return if reversed {
+            rbin(BinOp::Pow, a, other)
+        } else {
+            bin(BinOp::Pow, a, other)
+        };
+    }
+    let b = operand(other, a)?;
+    Ok(if reversed {
+        binary::pow_with_number(&b, a, true)?
+    } else {
+        binary::pow_with_number(a, &b, false)?
+    })
+}
+
 fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, true)) {
         return Ok(out?);
@@ -344,10 +362,10 @@ impl PyTensor {
         Ok(wrap(rbin(BinOp::Rem, &self.t, o)?))
     }
     fn __pow__(&self, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> R {
-        Ok(wrap(bin(BinOp::Pow, &self.t, o)?))
+        Ok(wrap(pow_any(&self.t, o, false)?))
     }
     fn __rpow__(&self, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> R {
-        Ok(wrap(rbin(BinOp::Pow, &self.t, o)?))
+        Ok(wrap(pow_any(&self.t, o, true)?))
     }
     fn __matmul__(&self, o: &Bound<'_, PyAny>) -> R {
         Ok(wrap(matmul::matmul(&self.t, &as_tensor(o)?)?))
@@ -498,7 +516,7 @@ impl PyTensor {
         Ok(wrap(if dt.is_float() { r } else { r.cast_raw(dt) }))
     }
     fn pow(&self, exponent: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(bin(BinOp::Pow, &self.t, exponent)?))
+        Ok(wrap(pow_any(&self.t, exponent, false)?))
     }
     fn float_power(&self, exponent: &Bound<'_, PyAny>) -> R {
         let a = unary::to_dtype(&self.t, DType::F64)?;
@@ -1339,7 +1357,7 @@ fn minmax(
     is_max: bool,
 ) -> PyResult<Py<PyAny>> {
     match dim {
-        None => Ok(Py::new(py, wrap(reduce::amax(t, None, false, is_max).map_err(|e| match e {
+        None => Ok(Py::new(py, wrap(reduce::max_all(t, is_max).map_err(|e| match e {
             Error::Index(_) => Error::Runtime(format!("{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.", if is_max { "max" } else { "min" })),
             e => e,
         })?))?.into_any()),
