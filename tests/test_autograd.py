@@ -635,3 +635,25 @@ def test_node_names_follow_pytorch_for_number_operands():
         assert [o.grad_fn.name() for o in outs] == [name] * len(outs)
     (2 ** x).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2 * np.log(2)] * 3, rtol=1e-6)
+
+
+def test_embedding_node_and_gradient():
+    # One EmbeddingBackward0 node (PyTorch's name); repeated rows add up,
+    # rows looked up at padding_idx (negative: wrapped) get no gradient.
+    F = torch.nn.functional
+    w = torch.tensor(np.arange(12, dtype=np.float32).reshape(6, 2), requires_grad=True)
+    idx = torch.tensor([[1, 5, 1], [0, 5, 2]])
+    out = F.embedding(idx, w, padding_idx=-1)
+    assert out.grad_fn.name() == "EmbeddingBackward0" and tuple(out.shape) == (2, 3, 2)
+    np.testing.assert_array_equal(out.detach().numpy(), w.detach().numpy()[idx.numpy()])
+    (out * torch.tensor([1.0, 10.0])).sum().backward()
+    want = np.zeros((6, 2), dtype=np.float32)
+    for i in idx.numpy().ravel():
+        if i != 5:
+            want[i] += [1.0, 10.0]
+    np.testing.assert_array_equal(w.grad.numpy(), want)
+    with pytest.raises(AssertionError, match="Padding_idx"):
+        F.embedding(idx, w, padding_idx=6)
+    emb = torch.nn.Embedding(6, 2, padding_idx=0)
+    emb(idx).sum().backward()
+    assert emb.weight.grad.numpy()[0].tolist() == [0.0, 0.0]

@@ -529,3 +529,44 @@ fn shape_or_one(t: &Tensor) -> Vec<usize> {
         t.shape().to_vec()
     }
 }
+
+/// `F.embedding(indices, weight, padding_idx)`: the rows of `weight` at
+/// `indices`, shaped `indices.shape + [embedding_dim]`, as one
+/// EmbeddingBackward0 node (PyTorch's) whose backward adds each looked-up
+/// row's gradient into its weight row, except rows looked up at
+/// `padding_idx` (already wrapped to be non-negative).
+pub fn embedding(indices: &Tensor, weight: &Tensor, padding_idx: Option<i64>) -> Result<Tensor> {
+    if weight.ndim() != 2 {
+        return Err(Error::Runtime(format!(
+            "'weight' must be 2-D, got a weight of shape {:?}",
+            weight.shape()
+        )));
+    }
+    let flat = super::shape::reshape_to(&indices.detach(), &[indices.numel()])?;
+    let rows = index_select(&weight.detach(), 0, &flat)?;
+    let mut shape = indices.shape_vec();
+    shape.push(weight.shape()[1]);
+    // A fresh tensor over the selected rows (not a view: nothing else holds them).
+    let out = rows.with_layout(crate::tensor::Layout::contiguous(&shape));
+    let weight_shape = weight.shape_vec();
+    record("EmbeddingBackward0", &[weight], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let rows_grad = super::shape::reshape_to(
+            &super::shape::contiguous(g)?,
+            &[flat.numel(), weight_shape[1]],
+        )?;
+        let rows_grad = match padding_idx {
+            Some(p) => {
+                let at_pad = super::binary::eq(&flat, &creation::scalar_like(p as f64, &flat))?;
+                let at_pad = super::shape::unsqueeze(&at_pad, 1)?;
+                super::binary::where_(&at_pad, &creation::scalar_like(0.0, &rows_grad), &rows_grad)?
+            }
+            None => rows_grad,
+        };
+        let zeros = creation::zeros_on(&weight_shape, g.dtype(), g.device())?;
+        Ok(vec![Some(index_add(&zeros, 0, &flat, &rows_grad, 1.0)?)])
+    });
+    Ok(out)
+}

@@ -921,6 +921,22 @@ fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
     Ok(wrap(binary::mul(&input.t, &scaled)?))
 }
 
+/// `F.embedding`'s lookup and its EmbeddingBackward0 node (the Python
+/// wrapper checks the arguments and applies max_norm).
+#[pyfunction]
+#[pyo3(signature = (indices, weight, padding_idx=None))]
+fn _embedding(
+    indices: PyRef<'_, PyTensor>,
+    weight: PyRef<'_, PyTensor>,
+    padding_idx: Option<i64>,
+) -> R {
+    Ok(wrap(crate::ops::index::embedding(
+        &indices.t,
+        &weight.t,
+        padding_idx,
+    )?))
+}
+
 #[pyfunction]
 fn _sum_to(input: PyRef<'_, PyTensor>, shape: Vec<usize>) -> R {
     Ok(wrap(reduce::sum_to(&input.t, &shape)?))
@@ -981,6 +997,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(pad, m)?,
         wrap_pyfunction!(dropout, m)?,
         wrap_pyfunction!(_sum_to, m)?,
+        wrap_pyfunction!(_embedding, m)?,
     ] {
         m.add_function(f)?;
     }

@@ -193,13 +193,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             norms = rows.norm(p=norm_type, dim=-1, keepdim=True)
             scale = _C.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
             weight.index_put_((input.reshape(-1),), rows * scale)
-    # index_select copies whole rows (advanced indexing took 6x as long)
-    out = weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.shape[-1])
     if padding_idx is not None:
-        # rows looked up at padding_idx get no gradient
-        pad = (input == padding_idx).unsqueeze(-1)
-        out = _C.where(pad, out.detach(), out)
-    return out
+        if not -weight.shape[0] <= padding_idx < weight.shape[0]:
+            raise AssertionError("Padding_idx must be within num_embeddings")  # as PyTorch
+        padding_idx = padding_idx % weight.shape[0]
+    # Whole rows copied (advanced indexing took 6x as long); rows looked up
+    # at padding_idx get no gradient.
+    return _C._embedding(input, weight, padding_idx)
 
 
 def one_hot(tensor, num_classes=-1):
