@@ -95,12 +95,13 @@ impl Geom {
     pub fn out_plane(&self) -> usize {
         self.wins.iter().map(|w| w.len()).product()
     }
-    /// One window over the whole plane (global average pooling, as in
-    /// ResNet's head: `adaptive_avg_pool2d(x, 1)`).
-    fn is_global(&self) -> bool {
-        self.wins.iter().zip(self.input).all(|(w, n)| {
+    /// With one window over the whole plane (global average pooling, as in
+    /// ResNet's head: `adaptive_avg_pool2d(x, 1)`), that window's divisor.
+    fn global_divisor(&self, div: Divisor) -> Option<f64> {
+        let global = self.wins.iter().zip(self.input).all(|(w, n)| {
             w.len() == 1 && w[0].first == 0 && (w[0].count == n) && (w[0].step == 1 || n == 1)
-        })
+        });
+        global.then(|| divisor(div, &self.wins[0][0], &self.wins[1][0], &self.wins[2][0]))
     }
     /// Calls `f(out_index_in_plane, wd, wh, ww)` for every output position.
     #[inline]
@@ -405,10 +406,8 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let planes = x.len().checked_div(ip).unwrap_or(0);
     let mut out = crate::tensor::pool::uninit_vec::<T>(planes * op);
-    if g.is_global() {
+    if let Some(d) = g.global_divisor(div) {
         // Each plane is one run of memory: summed in vector lanes.
-        let [wd, wh, ww] = [&g.wins[0][0], &g.wins[1][0], &g.wins[2][0]];
-        let d = divisor(div, wd, wh, ww);
         crate::cpu::sum::run_sums(x, ip, &mut out, crate::cpu::sum::Terms::Values);
         out.iter_mut().for_each(|o| *o = T::c(o.to_f64() / d));
         return out;
@@ -436,12 +435,11 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
 pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());
     let mut gx = crate::tensor::pool::uninit_vec::<T>(planes * ip);
-    let global = g.is_global();
+    let global = g.global_divisor(div);
     for_planes(&mut gx, ip, gy.len() + planes * ip, |p, gp| {
         let gs = &gy[p * op..(p + 1) * op];
-        if global {
-            let [wd, wh, ww] = [&g.wins[0][0], &g.wins[1][0], &g.wins[2][0]];
-            return gp.fill(gs[0] / T::c(divisor(div, wd, wh, ww)));
+        if let Some(d) = global {
+            return gp.fill(gs[0] / T::c(d));
         }
         gp.fill(T::zero());
         g.for_each_out(|k, wd, wh, ww| {

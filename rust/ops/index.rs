@@ -60,8 +60,6 @@ fn strides_of(shape: &[usize]) -> Vec<usize> {
     s
 }
 
-/// For every element of `index` (shape idx_shape), the flat offset into a
-/// contiguous tensor of `shape` with coordinate `dim` replaced by the index.
 /// Calls `f(i, offset)` for every index element i (row-major over
 /// `idx_shape`): the offset in a contiguous tensor of `shape` of the element
 /// it selects along `dim`. The index's multi-index advances like an odometer,

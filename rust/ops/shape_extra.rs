@@ -129,23 +129,22 @@ pub fn tri(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
 
 /// Sort along `dim`: (values, indices). NaN sorts as the largest value.
 pub fn sort(x: &Tensor, dim: i64, descending: bool) -> Result<(Tensor, Tensor)> {
-    let n = if x.ndim() == 0 {
-        1
-    } else {
-        x.shape()[wrap_dim(dim, x.ndim())?]
-    };
-    sorted_first(x, dim, descending, n)
+    sorted_first(x, dim, descending, dim_len(x, dim)?)
+}
+
+/// The length of `x` along `dim` (1 for a 0-dim tensor).
+fn dim_len(x: &Tensor, dim: i64) -> Result<usize> {
+    if x.ndim() == 0 {
+        return Ok(1);
+    }
+    Ok(x.shape()[wrap_dim(dim, x.ndim())?])
 }
 
 /// `torch.topk(x, k, dim, largest)` (sorted): the first k of `sort`, found by
 /// selecting them before sorting (a whole-row sort took 14x PyTorch's time
 /// for k = 10 of 1024).
 pub fn topk(x: &Tensor, k: usize, dim: i64, largest: bool) -> Result<(Tensor, Tensor)> {
-    let n = if x.ndim() == 0 {
-        1
-    } else {
-        x.shape()[wrap_dim(dim, x.ndim())?]
-    };
+    let n = dim_len(x, dim)?;
     if k > n {
         return Err(Error::Runtime(format!(
             "selected index k out of range (k={k}, size={n})"

@@ -195,40 +195,49 @@ pub fn cast_elem<S: Elem, D: Elem>(x: S) -> D {
 
 /// Row-major gather of a strided view.
 pub fn gather_strided<T: BufferElem>(src: &[T], layout: &Layout) -> Vec<T> {
-    let n = layout.numel();
-    let mut out: Vec<T> = super::pool::uninit_vec::<T>(n);
+    let mut out: Vec<T> = super::pool::uninit_vec::<T>(layout.numel());
     let out_strides = contiguous_strides(&layout.shape);
     let (shape, strides) = coalesce(&layout.shape, &[out_strides, layout.strides.clone()]);
-    let s = &strides[1];
-    if let Some(view) = super::transpose::TransposedView::new(&shape, s, layout.offset as isize) {
-        view.copy_into(src, &mut out);
-        return out;
+    copy_view_into(src, &shape, &strides[1], layout.offset as isize, &mut out);
+    out
+}
+
+/// Copy the view of `src` with (coalesced, row-major ordered) `shape` and
+/// `strides` from `offset` into `out` in row-major order: in contiguous
+/// runs, in parallel chunks when large; a transposed view in register blocks
+/// (`transpose.rs`).
+fn copy_view_into<T: Copy + Send + Sync>(
+    src: &[T],
+    shape: &[usize],
+    strides: &[isize],
+    offset: isize,
+    out: &mut [T],
+) {
+    if let Some(view) = super::transpose::TransposedView::new(shape, strides, offset) {
+        return view.copy_into(src, out);
     }
-    parallel::fill_chunks(&mut out, |start, chunk| {
+    let inner = *strides.last().unwrap_or(&1);
+    parallel::fill_chunks(out, |start, chunk| {
         let runs = StridedRuns {
-            shape: &shape,
-            strides: &[s],
-            offsets: &[layout.offset as isize],
+            shape,
+            strides: &[strides],
+            offsets: &[offset],
         };
         let mut pos = 0;
         runs.for_each_run(start, start + chunk.len(), |offs, len| {
-            let st = *s.last().unwrap_or(&1);
-            let base = offs[0];
-            let dst = &mut chunk[pos..pos + len];
-            if st == 1 {
-                dst.copy_from_slice(&src[base as usize..base as usize + len]);
-            } else if st == 0 {
+            let (base, dst) = (offs[0], &mut chunk[pos..pos + len]);
+            match inner {
+                1 => dst.copy_from_slice(&src[base as usize..][..len]),
                 // A broadcast (expanded) dim, e.g. the gradient of a sum.
-                dst.fill(src[base as usize]);
-            } else {
-                for (i, d) in dst.iter_mut().enumerate() {
-                    *d = src[(base + i as isize * st) as usize];
-                }
+                0 => dst.fill(src[base as usize]),
+                _ => dst
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, d)| *d = src[(base + i as isize * inner) as usize]),
             }
             pos += len;
         });
     });
-    out
 }
 
 /// Write `src` (broadcast to `dst`'s shape, converted to its dtype) into the
@@ -256,26 +265,7 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
             // (dst's coalesced strides are row-major, so cshape/cstr[1] walk
             // src in dst's order.)
             let off = dst.offset();
-            let ss = &cstr[1];
-            if let Some(view) = super::transpose::TransposedView::new(&cshape, ss, src.offset() as isize) {
-                view.copy_into(s, &mut d[off..off + dst.numel()]);
-                dst.storage().bump_version();
-                return Ok(());
-            }
-            let inner = *ss.last().unwrap_or(&1);
-            parallel::fill_chunks(&mut d[off..off + dst.numel()], |start, chunk| {
-                let runs = StridedRuns { shape: &cshape, strides: &[ss], offsets: &[src.offset() as isize] };
-                let mut pos = 0;
-                runs.for_each_run(start, start + chunk.len(), |offs, len| {
-                    let out = &mut chunk[pos..pos + len];
-                    match inner {
-                        1 => out.copy_from_slice(&s[offs[0] as usize..][..len]),
-                        0 => out.fill(s[offs[0] as usize]),
-                        _ => out.iter_mut().enumerate().for_each(|(i, o)| *o = s[(offs[0] + i as isize * inner) as usize]),
-                    }
-                    pos += len;
-                });
-            });
+            copy_view_into(s, &cshape, &cstr[1], src.offset() as isize, &mut d[off..off + dst.numel()]);
             dst.storage().bump_version();
             return Ok(());
         }
