@@ -173,6 +173,9 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -
     {
         dtype = a.dtype();
     }
+    if let Some(out) = super::fusion::binary(op, a, b) {
+        return Ok(out);
+    }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
     let out = compute(op, &ca, &cb, &shape)?;
@@ -319,6 +322,9 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     };
     if !supported || a.is_gpu() {
         return None;
+    }
+    if let Some(out) = super::fusion::with_number(op, a, v, reversed) {
+        return Some(Ok(out));
     }
     let out = match a.dtype() {
         DType::F32 => scalar_map(op, a, v as f32, reversed),

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod conv;
 pub mod creation;
 pub mod device;
+pub mod fusion;
 pub mod index;
 pub mod indexing;
 pub mod loss;

@@ -6,6 +6,7 @@
 
 use super::binary::{compare, div, mul, sub, CmpOp};
 use super::creation::scalar_like;
+use super::fusion::{self, Unary};
 use super::map::{map1, map2, map3};
 use crate::autograd::node::needs_grad;
 use crate::autograd::{record, SavedTensor};
@@ -92,6 +93,9 @@ fn with_graph(
 }
 
 pub fn neg(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Neg) {
+        return Ok(out);
+    }
     if x.dtype() == DType::Bool {
         return Err(Error::Runtime(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
@@ -109,6 +113,9 @@ pub fn neg(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn abs(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Abs) {
+        return Ok(out);
+    }
     if x.dtype() == DType::Bool {
         return Ok(x.clone());
     }
@@ -151,6 +158,9 @@ fn record_zero_grad(name: &'static str, x: &Tensor, out: &Tensor) {
 }
 
 pub fn exp(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Exp) {
+        return Ok(out);
+    }
     let out = float_map!(x, "exp", |v| v.fast_exp());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("ExpBackward0", &[x], &[&out], move |g| {
@@ -164,6 +174,9 @@ pub fn exp(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn log(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Log) {
+        return Ok(out);
+    }
     let out = float_map!(x, "log", |v| v.fast_ln());
     let sx = saved(x);
     record("LogBackward0", &[x], &[&out], move |g| {
@@ -225,6 +238,9 @@ pub fn erf(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn sqrt(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Sqrt) {
+        return Ok(out);
+    }
     let out = float_map!(x, "sqrt", |v| v.sqrt());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("SqrtBackward0", &[x], &[&out], move |g| {
@@ -276,6 +292,9 @@ pub fn cos(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Tanh) {
+        return Ok(out);
+    }
     let out = float_map!(x, "tanh", |v| v.fast_tanh());
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("TanhBackward0", &[x], &[&out], move |g| {
@@ -292,6 +311,9 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Sigmoid) {
+        return Ok(out);
+    }
     let out = float_map!(x, "sigmoid", |v| T::c(1.0) / (T::c(1.0) + (-v).fast_exp()));
     let (sx, so) = (saved(x), SavedTensor::output(&out));
     record("SigmoidBackward0", &[x], &[&out], move |g| {
@@ -308,6 +330,9 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn relu(x: &Tensor) -> Result<Tensor> {
+    if let Some(out) = fusion::unary(x, Unary::Relu) {
+        return Ok(out);
+    }
     let out = if x.is_gpu() {
         gpu_map("relu", &[x], &[])?
     } else {

@@ -787,6 +787,19 @@ fn set_num_threads(n: usize) {
     crate::parallel::set_num_threads(n);
 }
 
+/// The smallest float32 tensor whose elementwise ops are fused (see
+/// `ops::fusion`); returns the previous value.
+#[pyfunction]
+fn _set_fusion_min_numel(n: usize) -> usize {
+    crate::ops::fusion::set_min_numel(n)
+}
+
+/// Whether `t`'s elements are a fused chain not yet run (for tests).
+#[pyfunction]
+fn _is_deferred(t: PyRef<'_, PyTensor>) -> bool {
+    t.t.storage().is_deferred()
+}
+
 #[pyfunction]
 fn get_num_threads() -> usize {
     crate::parallel::num_threads()
@@ -979,6 +992,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(_set_grad_enabled, m)?,
         wrap_pyfunction!(set_num_threads, m)?,
         wrap_pyfunction!(get_num_threads, m)?,
+        wrap_pyfunction!(_set_fusion_min_numel, m)?,
+        wrap_pyfunction!(_is_deferred, m)?,
         wrap_pyfunction!(result_type, m)?,
         wrap_pyfunction!(promote_types, m)?,
         wrap_pyfunction!(softmax, m)?,

@@ -60,6 +60,8 @@ fn numpy_of<'py, T: BufferElem + numpy::Element>(
         let data = t
             .as_slice::<T>()
             .ok_or_else(|| PyRuntimeError::new_err("dtype mismatch"))?;
+        // numpy may write through the array: no fused chain may read it.
+        t.storage().export();
         let shape: Vec<usize> = t.shape().to_vec();
         let view = unsafe {
             numpy::ndarray::ArrayViewD::from_shape_ptr(numpy::ndarray::IxDyn(&shape), data.as_ptr())

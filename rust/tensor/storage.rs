@@ -5,10 +5,20 @@
 //! go through `data_mut`, whose callers make sure no slice of the same buffer
 //! is being read at the same time (ops that write in place compute into a
 //! fresh buffer first when the source and destination may overlap).
+//!
+//! A storage may also be *deferred*: its elements are a computation over
+//! other storages (a fused elementwise chain, `ops::fusion`) that runs the
+//! first time anything reads or writes them. Reads and writes all pass
+//! through `buffer`/`buffer_mut`, which run it. The storages such a
+//! computation reads count it as a reader; writing into one of those first
+//! runs every pending computation, so none sees the new values.
 
 use super::dtype::{DType, Elem};
+use parking_lot::Mutex;
+use std::any::Any;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 #[derive(Debug)]
 pub enum Buffer {
@@ -110,10 +120,45 @@ impl_buffer_elem!(i64, I64);
 impl_buffer_elem!(f32, F32);
 impl_buffer_elem!(f64, F64);
 
+/// The elements of a deferred storage, computed on first access.
+pub trait Deferred: Send + Sync {
+    fn run(&self) -> Buffer;
+    fn as_any(&self) -> &dyn Any;
+}
+
 pub struct Storage {
     buf: UnsafeCell<Buffer>,
     /// Bumped by every in-place write; autograd checks it on saved tensors.
     version: AtomicU64,
+    dtype: DType,
+    on_device: bool,
+    /// Set while `plan` holds the computation of the elements (`buf` is an
+    /// empty placeholder until it has run).
+    deferred: AtomicBool,
+    plan: Mutex<Option<Box<dyn Deferred>>>,
+    /// How many deferred computations read this storage.
+    readers: AtomicUsize,
+    /// Lent to numpy as a writable array: writes may come from outside, so
+    /// no deferred computation may read it.
+    exported: AtomicBool,
+}
+
+/// Every storage created deferred and perhaps not yet run (see
+/// `run_all_deferred`).
+static PENDING: Mutex<Vec<Weak<Storage>>> = Mutex::new(Vec::new());
+
+/// Run every pending deferred computation: before a storage that one of them
+/// reads is written.
+#[cold]
+pub fn run_all_deferred() {
+    let pending: Vec<Arc<Storage>> = PENDING
+        .lock()
+        .drain(..)
+        .filter_map(|w| w.upgrade())
+        .collect();
+    for s in pending {
+        s.run_deferred();
+    }
 }
 
 // SAFETY: see the module comment; concurrent access follows PyTorch's rules
@@ -132,11 +177,53 @@ impl Drop for Storage {
 impl Storage {
     pub fn new(buf: Buffer) -> Storage {
         Storage {
+            dtype: buf.dtype(),
+            on_device: buf.is_device(),
             buf: UnsafeCell::new(buf),
             version: AtomicU64::new(0),
+            deferred: AtomicBool::new(false),
+            plan: Mutex::new(None),
+            readers: AtomicUsize::new(0),
+            exported: AtomicBool::new(false),
+        }
+    }
+    /// A host storage of `dtype` whose elements `plan` computes when first
+    /// accessed.
+    pub fn deferred(dtype: DType, plan: Box<dyn Deferred>) -> Arc<Storage> {
+        let s = Storage::new(Buffer::zeros(dtype, 0));
+        s.deferred.store(true, Ordering::Release);
+        *s.plan.lock() = Some(plan);
+        let s = Arc::new(s);
+        let mut pending = PENDING.lock();
+        if pending.len() >= 64 {
+            pending.retain(|w| w.upgrade().is_some_and(|s| s.is_deferred()));
+        }
+        pending.push(Arc::downgrade(&s));
+        s
+    }
+    pub fn is_deferred(&self) -> bool {
+        self.deferred.load(Ordering::Acquire)
+    }
+    /// `f` of the deferred computation, if it has not run yet.
+    pub fn with_plan<R>(&self, f: impl FnOnce(Option<&dyn Deferred>) -> R) -> R {
+        f(self.plan.lock().as_deref())
+    }
+    #[cold]
+    fn run_deferred(&self) {
+        let mut plan = self.plan.lock();
+        if let Some(p) = plan.take() {
+            let buf = p.run();
+            debug_assert_eq!(buf.dtype(), self.dtype);
+            // SAFETY: nobody holds a reference into the buffer yet: every
+            // access waits for `deferred` to clear, after this write.
+            unsafe { *self.buf.get() = buf };
+            self.deferred.store(false, Ordering::Release);
         }
     }
     pub fn buffer(&self) -> &Buffer {
+        if self.deferred.load(Ordering::Acquire) {
+            self.run_deferred();
+        }
         // SAFETY: shared read; see module comment.
         unsafe { &*self.buf.get() }
     }
@@ -147,10 +234,39 @@ impl Storage {
     /// returned one lives.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn buffer_mut(&self) -> &mut Buffer {
+        if self.deferred.load(Ordering::Acquire) {
+            self.run_deferred();
+        }
+        if self.readers.load(Ordering::Acquire) > 0 {
+            run_all_deferred();
+        }
         &mut *self.buf.get()
     }
+    /// Count a deferred computation that reads this storage (or, with
+    /// `false`, one that has run or been dropped).
+    pub fn count_reader(&self, reading: bool) {
+        if reading {
+            self.readers.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.readers.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    /// Mark the storage as lent out for writing (a numpy array over it):
+    /// pending computations that read it run now, and none will read it.
+    pub fn export(&self) {
+        self.exported.store(true, Ordering::Release);
+        if self.readers.load(Ordering::Acquire) > 0 {
+            run_all_deferred();
+        }
+    }
+    pub fn is_exported(&self) -> bool {
+        self.exported.load(Ordering::Acquire)
+    }
     pub fn dtype(&self) -> DType {
-        self.buffer().dtype()
+        self.dtype
+    }
+    pub fn is_device(&self) -> bool {
+        self.on_device
     }
     pub fn len(&self) -> usize {
         self.buffer().len()

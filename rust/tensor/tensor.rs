@@ -56,7 +56,7 @@ pub struct Tensor(pub Arc<TensorImpl>);
 impl Tensor {
     pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
         let dtype = storage.dtype();
-        let device = if storage.buffer().is_device() {
+        let device = if storage.is_device() {
             Device::Wgpu
         } else {
             Device::Cpu

@@ -1,0 +1,348 @@
+//! Fused elementwise chains: `relu(x * a + b)` in one pass over memory.
+//!
+//! Without a graph to record (no input requires grad, or grad mode is off),
+//! an elementwise op on a large contiguous float32 tensor does not run: it
+//! returns a tensor whose storage is *deferred* (`tensor::storage`), holding
+//! a `Program`: the storages it reads (`leaves`) and the steps to apply. An
+//! elementwise op on such a tensor extends a copy of its program instead of
+//! running it. The program runs the first time the elements are read or
+//! written, in cache-sized blocks: each block is loaded once, every step is
+//! applied to it while it sits in L1, and it is stored once. Intermediate
+//! results that are never read (the `x * a` and `+ b` above) are never
+//! computed into memory at all.
+//!
+//! Each step applies the same element function as the eager op, so results
+//! are bit-identical. A storage a program reads is protected from change:
+//! writing to it first runs every pending program (`Storage::buffer_mut`),
+//! and one lent to numpy is never read by a program.
+
+use super::binary::BinOp;
+use crate::cpu::arith::Arith;
+use crate::cpu::multiversion::with_fma;
+use crate::parallel;
+use crate::tensor::dtype::num_like::FloatOps;
+use crate::tensor::storage::{Buffer, BufferElem, Deferred, Storage};
+use crate::tensor::{DType, Layout, Tensor};
+use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Below this many elements an op runs at once: its operands fit in cache,
+/// so fusing saves little, and deferring costs a few hundred nanoseconds.
+/// `RUSTDL_FUSION_MIN_NUMEL` overrides it (the test suite runs once with 1,
+/// so that every eligible op in it is fused).
+const DEFAULT_MIN_NUMEL: usize = 1 << 16;
+static MIN_NUMEL: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Longest chain kept deferred, and most tensors one program reads.
+const MAX_STEPS: usize = 32;
+const MAX_LEAVES: usize = 8;
+/// Elements per block: a block of the output and one of each operand stay in
+/// L1 while the steps run over them.
+const BLOCK: usize = 1024;
+
+pub fn min_numel() -> usize {
+    match MIN_NUMEL.load(Ordering::Relaxed) {
+        usize::MAX => {
+            let n = std::env::var("RUSTDL_FUSION_MIN_NUMEL")
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+                .unwrap_or(DEFAULT_MIN_NUMEL)
+                .min(usize::MAX - 1);
+            MIN_NUMEL.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// Set the smallest tensor that is fused (0 or 1: every one; a huge number:
+/// none); returns the previous value.
+pub fn set_min_numel(n: usize) -> usize {
+    let old = min_numel();
+    MIN_NUMEL.store(n.min(usize::MAX - 1), Ordering::Relaxed);
+    old
+}
+
+/// The unary functions a program can apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Relu,
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Unary(Unary),
+    /// `acc op v`, or `v op acc` when reversed.
+    Number {
+        op: BinOp,
+        v: f32,
+        reversed: bool,
+    },
+    /// `acc op leaves[leaf]`, or `leaves[leaf] op acc` when reversed.
+    Tensor {
+        op: BinOp,
+        leaf: usize,
+        reversed: bool,
+    },
+}
+
+/// A storage a program reads, from `offset`; counted as a reader while held.
+struct Leaf {
+    storage: Arc<Storage>,
+    offset: usize,
+}
+
+impl Leaf {
+    fn new(storage: Arc<Storage>, offset: usize) -> Leaf {
+        storage.count_reader(true);
+        Leaf { storage, offset }
+    }
+}
+
+impl Clone for Leaf {
+    fn clone(&self) -> Leaf {
+        Leaf::new(self.storage.clone(), self.offset)
+    }
+}
+
+impl Drop for Leaf {
+    fn drop(&mut self) {
+        self.storage.count_reader(false);
+    }
+}
+
+/// `numel` elements: `leaves[0]`, then each step applied in order.
+#[derive(Clone)]
+struct Program {
+    numel: usize,
+    leaves: Vec<Leaf>,
+    steps: Vec<Step>,
+}
+
+impl Deferred for Program {
+    fn run(&self) -> Buffer {
+        Buffer::F32(self.evaluate())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An operand a program may start from or read: large, contiguous, float32,
+/// on the host. Tensors requiring grad are excluded by the callers.
+fn eligible(x: &Tensor) -> bool {
+    // (The size first: the cheap test that rules out tiny tensors.)
+    x.numel() >= min_numel().max(1) && x.dtype() == DType::F32 && !x.is_gpu() && x.is_contiguous()
+}
+
+/// A program computing `x`'s elements: a copy of its pending program when `x`
+/// is a deferred result (viewed whole, in order), else `x` as the only leaf.
+fn source(x: &Tensor) -> Option<Program> {
+    let st = x.storage();
+    if st.is_deferred() {
+        let pending = st.with_plan(|plan| {
+            let p = plan?.as_any().downcast_ref::<Program>()?;
+            (x.offset() == 0 && p.numel == x.numel() && p.steps.len() < MAX_STEPS)
+                .then(|| p.clone())
+        });
+        if pending.is_some() {
+            return pending;
+        }
+        // Ran meanwhile, or viewed in part: read it as a leaf.
+    }
+    Some(Program {
+        numel: x.numel(),
+        leaves: vec![leaf(x)?],
+        steps: Vec::new(),
+    })
+}
+
+/// `x` as an operand read from memory (running it first if deferred).
+fn leaf(x: &Tensor) -> Option<Leaf> {
+    let st = x.storage();
+    st.buffer(); // runs a deferred computation
+    (!st.is_exported()).then(|| Leaf::new(st.clone(), x.offset()))
+}
+
+impl Program {
+    fn into_tensor(self, shape: &[usize]) -> Tensor {
+        Tensor::from_parts(
+            Storage::deferred(DType::F32, Box::new(self)),
+            Layout::contiguous(shape),
+        )
+    }
+
+    fn evaluate(&self) -> Vec<f32> {
+        let sources: Vec<&[f32]> = self
+            .leaves
+            .iter()
+            .map(|l| {
+                let all = f32::slice(l.storage.buffer()).expect("fused operands are float32");
+                &all[l.offset..l.offset + self.numel]
+            })
+            .collect();
+        let mut out = crate::tensor::pool::uninit_vec::<f32>(self.numel);
+        let run = |start: usize, chunk: &mut [f32]| {
+            // Steps write alternately to the block and to `scratch`, never in
+            // place: written in place, a select such as relu's became masked
+            // stores, which are slow. The last step writes to the block.
+            let mut scratch = [0f32; BLOCK];
+            let last = self.steps.len().saturating_sub(1);
+            for (b, block) in chunk.chunks_mut(BLOCK).enumerate() {
+                let at = start + b * BLOCK;
+                let (n, source) = (block.len(), &sources[0][at..at + block.len()]);
+                let tmp = &mut scratch[..n];
+                if self.steps.is_empty() {
+                    block.copy_from_slice(source);
+                }
+                for (i, &step) in self.steps.iter().enumerate() {
+                    let to_block = (last - i).is_multiple_of(2);
+                    match (i, to_block) {
+                        (0, true) => apply(step, block, source, &sources, at),
+                        (0, false) => apply(step, tmp, source, &sources, at),
+                        (_, true) => apply(step, block, tmp, &sources, at),
+                        (_, false) => apply(step, tmp, block, &sources, at),
+                    }
+                }
+            }
+        };
+        // Each element costs about one elementwise op per step.
+        let work = self.numel.saturating_mul(self.steps.len().max(1));
+        let threads = parallel::num_threads();
+        if threads == 1 || work < parallel::ELEMENTWISE_GRAIN {
+            run(0, &mut out);
+        } else {
+            let chunk = self.numel.div_ceil(threads * 4).next_multiple_of(BLOCK);
+            parallel::for_each_chunk_mut(&mut out, chunk, |i, c| run(i * chunk, c));
+        }
+        out
+    }
+}
+
+#[inline(always)]
+fn each(dst: &mut [f32], src: &[f32], f: impl Fn(f32) -> f32) {
+    for (d, &x) in dst.iter_mut().zip(src) {
+        *d = f(x);
+    }
+}
+
+#[inline(always)]
+fn each2(dst: &mut [f32], src: &[f32], other: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for ((d, &x), &y) in dst.iter_mut().zip(src).zip(other) {
+        *d = f(x, y);
+    }
+}
+
+/// One step over one block, `dst = step(src)`, compiled for AVX2+FMA when
+/// the CPU has them (as the eager maps are).
+fn apply(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize) {
+    with_fma(
+        #[inline(always)]
+        || apply_step(step, dst, src, sources, at),
+    )
+}
+
+/// The element functions are the eager ops' own (`unary`,
+/// `binary::scalar_map`, `binary::compute`).
+#[inline(always)]
+fn apply_step(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize) {
+    match step {
+        Step::Unary(u) => match u {
+            Unary::Relu => each(dst, src, |v| if v > 0.0 { v } else { 0.0 }),
+            Unary::Neg => each(dst, src, Arith::neg),
+            Unary::Abs => each(dst, src, Arith::abs),
+            Unary::Exp => each(dst, src, FloatOps::fast_exp),
+            Unary::Log => each(dst, src, FloatOps::fast_ln),
+            Unary::Sqrt => each(dst, src, f32::sqrt),
+            Unary::Tanh => each(dst, src, FloatOps::fast_tanh),
+            Unary::Sigmoid => each(dst, src, |v| 1.0 / (1.0 + (-v).fast_exp())),
+        },
+        Step::Number { op, v, reversed } => match (op, reversed) {
+            (BinOp::Add, false) => each(dst, src, |x| Arith::add(x, v)),
+            (BinOp::Add, true) => each(dst, src, |x| Arith::add(v, x)),
+            (BinOp::Sub, false) => each(dst, src, |x| Arith::sub(x, v)),
+            (BinOp::Sub, true) => each(dst, src, |x| Arith::sub(v, x)),
+            (BinOp::Mul, false) => each(dst, src, |x| Arith::mul(x, v)),
+            (BinOp::Mul, true) => each(dst, src, |x| Arith::mul(v, x)),
+            (BinOp::Div, false) => each(dst, src, |x| Arith::div(x, v)),
+            _ => each(dst, src, |x| Arith::div(v, x)),
+        },
+        Step::Tensor { op, leaf, reversed } => {
+            let other = &sources[leaf][at..at + dst.len()];
+            match (op, reversed) {
+                (BinOp::Add, false) => each2(dst, src, other, Arith::add),
+                (BinOp::Add, true) => each2(dst, src, other, |x, y| Arith::add(y, x)),
+                (BinOp::Sub, false) => each2(dst, src, other, Arith::sub),
+                (BinOp::Sub, true) => each2(dst, src, other, |x, y| Arith::sub(y, x)),
+                (BinOp::Mul, false) => each2(dst, src, other, Arith::mul),
+                (BinOp::Mul, true) => each2(dst, src, other, |x, y| Arith::mul(y, x)),
+                (BinOp::Div, false) => each2(dst, src, other, Arith::div),
+                _ => each2(dst, src, other, |x, y| Arith::div(y, x)),
+            }
+        }
+    }
+}
+
+/// `f(x)` deferred, or `None` for the caller to compute it now.
+pub fn unary(x: &Tensor, f: Unary) -> Option<Tensor> {
+    if !eligible(x) || crate::autograd::node::needs_grad(&[x]) {
+        return None;
+    }
+    let mut p = source(x)?;
+    p.steps.push(Step::Unary(f));
+    Some(p.into_tensor(x.shape()))
+}
+
+fn arithmetic(op: BinOp) -> bool {
+    matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+}
+
+/// `x op v` (or `v op x`) for a number `v` deferred, or `None`.
+pub fn with_number(op: BinOp, x: &Tensor, v: f64, reversed: bool) -> Option<Tensor> {
+    if !arithmetic(op) || !eligible(x) || crate::autograd::node::needs_grad(&[x]) {
+        return None;
+    }
+    let mut p = source(x)?;
+    p.steps.push(Step::Number {
+        op,
+        v: v as f32,
+        reversed,
+    });
+    Some(p.into_tensor(x.shape()))
+}
+
+/// `a op b` for two tensors of one shape deferred, or `None`.
+pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Option<Tensor> {
+    if !arithmetic(op)
+        || a.shape() != b.shape()
+        || !eligible(a)
+        || !eligible(b)
+        || crate::autograd::node::needs_grad(&[a, b])
+    {
+        return None;
+    }
+    // Extend the pending side's program with the other as an operand (run
+    // first if deferred too, which also covers `a` being `b`).
+    let (first, other, reversed) = if b.storage().is_deferred() && !a.storage().is_deferred() {
+        (b, a, true)
+    } else {
+        (a, b, false)
+    };
+    let operand = leaf(other)?;
+    let mut p = source(first)?;
+    if p.leaves.len() >= MAX_LEAVES {
+        return None;
+    }
+    p.leaves.push(operand);
+    let leaf = p.leaves.len() - 1;
+    p.steps.push(Step::Tensor { op, leaf, reversed });
+    Some(p.into_tensor(a.shape()))
+}
