@@ -165,17 +165,26 @@ fn source(x: &Tensor) -> Option<Program> {
     })
 }
 
-/// `x` as an operand read from memory (running it first if deferred).
+/// `x` as an operand read from memory (running it first if deferred). Not
+/// a storage lent to numpy, nor a small part of a larger one (the program
+/// would keep all of it alive).
 fn leaf(x: &Tensor) -> Option<Leaf> {
     let st = x.storage();
-    st.buffer(); // runs a deferred computation
-    (!st.is_exported()).then(|| Leaf::new(st.clone(), x.offset()))
+    if st.len() > 2 * x.numel() {
+        return None;
+    }
+    // Counted before the check: `Storage::export` counts its lease, then
+    // looks for readers, so one of the two sees the other.
+    let leaf = Leaf::new(st.clone(), x.offset());
+    (!st.is_exported()).then_some(leaf)
 }
 
 impl Program {
     fn into_tensor(self, shape: &[usize]) -> Tensor {
+        let reads: Vec<Arc<Storage>> = self.leaves.iter().map(|l| l.storage.clone()).collect();
+        let reads: Vec<&Storage> = reads.iter().map(|s| &**s).collect();
         Tensor::from_parts(
-            Storage::deferred(DType::F32, Box::new(self)),
+            Storage::deferred(DType::F32, Box::new(self), &reads),
             Layout::contiguous(shape),
         )
     }

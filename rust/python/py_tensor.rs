@@ -43,9 +43,27 @@ impl PyHookHandle {
     }
 }
 
+/// The owner of a zero-copy numpy array: keeps the storage alive and, while
+/// the array lives, marks it lent out (numpy may write through it, so no
+/// fused chain may read it; see `ops::fusion`).
+#[pyclass(module = "rustdl")]
+struct NumpyLease(Arc<crate::tensor::Storage>);
+
+impl NumpyLease {
+    fn new(storage: Arc<crate::tensor::Storage>) -> NumpyLease {
+        storage.export();
+        NumpyLease(storage)
+    }
+}
+
+impl Drop for NumpyLease {
+    fn drop(&mut self) {
+        self.0.end_export();
+    }
+}
+
 fn numpy_of<'py, T: BufferElem + numpy::Element>(
     py: Python<'py>,
-    slf: &Bound<'py, PyTensor>,
     t: &Tensor,
 ) -> PyResult<Bound<'py, PyAny>> {
     if t.is_gpu() {
@@ -60,15 +78,14 @@ fn numpy_of<'py, T: BufferElem + numpy::Element>(
         let data = t
             .as_slice::<T>()
             .ok_or_else(|| PyRuntimeError::new_err("dtype mismatch"))?;
-        // numpy may write through the array: no fused chain may read it.
-        t.storage().export();
         let shape: Vec<usize> = t.shape().to_vec();
         let view = unsafe {
             numpy::ndarray::ArrayViewD::from_shape_ptr(numpy::ndarray::IxDyn(&shape), data.as_ptr())
         };
-        // SAFETY: the container (the Python tensor) owns the storage for as
-        // long as the array lives.
-        let arr = unsafe { PyArray::borrow_from_array(&view, slf.clone().into_any()) };
+        // SAFETY: the container (the lease) owns the storage for as long as
+        // the array lives.
+        let lease = Bound::new(py, NumpyLease::new(t.storage().clone()))?;
+        let arr = unsafe { PyArray::borrow_from_array(&view, lease.into_any()) };
         return Ok(arr.into_any());
     }
     let v = t.to_vec::<T>();
@@ -242,12 +259,12 @@ impl PyTensor {
             return Err(PyRuntimeError::new_err("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
         }
         match t.dtype() {
-            DType::F32 => numpy_of::<f32>(py, slf, &t),
-            DType::F64 => numpy_of::<f64>(py, slf, &t),
-            DType::I64 => numpy_of::<i64>(py, slf, &t),
-            DType::I32 => numpy_of::<i32>(py, slf, &t),
-            DType::U8 => numpy_of::<u8>(py, slf, &t),
-            DType::Bool => numpy_of::<bool>(py, slf, &t),
+            DType::F32 => numpy_of::<f32>(py, &t),
+            DType::F64 => numpy_of::<f64>(py, &t),
+            DType::I64 => numpy_of::<i64>(py, &t),
+            DType::I32 => numpy_of::<i32>(py, &t),
+            DType::U8 => numpy_of::<u8>(py, &t),
+            DType::Bool => numpy_of::<bool>(py, &t),
         }
     }
     #[pyo3(signature = (dtype=None, copy=None))]

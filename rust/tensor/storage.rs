@@ -10,8 +10,8 @@
 //! other storages (a fused elementwise chain, `ops::fusion`) that runs the
 //! first time anything reads or writes them. Reads and writes all pass
 //! through `buffer`/`buffer_mut`, which run it. The storages such a
-//! computation reads count it as a reader; writing into one of those first
-//! runs every pending computation, so none sees the new values.
+//! computation reads list it as a reader; writing into one of those first
+//! runs its pending readers, so none sees the new values.
 
 use super::dtype::{DType, Elem};
 use parking_lot::Mutex;
@@ -136,29 +136,15 @@ pub struct Storage {
     /// empty placeholder until it has run).
     deferred: AtomicBool,
     plan: Mutex<Option<Box<dyn Deferred>>>,
-    /// How many deferred computations read this storage.
+    /// How many deferred computations that read this storage are alive
+    /// (checked on every write), and those computations' storages (run
+    /// before a write).
     readers: AtomicUsize,
-    /// Lent to numpy as a writable array: writes may come from outside, so
+    reader_list: Mutex<Vec<Weak<Storage>>>,
+    /// Live numpy arrays over this storage (`Tensor.numpy()` is zero-copy
+    /// and writable): while there are any, writes may come from outside, so
     /// no deferred computation may read it.
-    exported: AtomicBool,
-}
-
-/// Every storage created deferred and perhaps not yet run (see
-/// `run_all_deferred`).
-static PENDING: Mutex<Vec<Weak<Storage>>> = Mutex::new(Vec::new());
-
-/// Run every pending deferred computation: before a storage that one of them
-/// reads is written.
-#[cold]
-pub fn run_all_deferred() {
-    let pending: Vec<Arc<Storage>> = PENDING
-        .lock()
-        .drain(..)
-        .filter_map(|w| w.upgrade())
-        .collect();
-    for s in pending {
-        s.run_deferred();
-    }
+    leases: AtomicUsize,
 }
 
 // SAFETY: see the module comment; concurrent access follows PyTorch's rules
@@ -184,21 +170,30 @@ impl Storage {
             deferred: AtomicBool::new(false),
             plan: Mutex::new(None),
             readers: AtomicUsize::new(0),
-            exported: AtomicBool::new(false),
+            reader_list: Mutex::new(Vec::new()),
+            leases: AtomicUsize::new(0),
         }
     }
     /// A host storage of `dtype` whose elements `plan` computes when first
-    /// accessed.
-    pub fn deferred(dtype: DType, plan: Box<dyn Deferred>) -> Arc<Storage> {
+    /// accessed, reading `reads` (each of which must already count `plan`
+    /// as a reader).
+    pub fn deferred(dtype: DType, plan: Box<dyn Deferred>, reads: &[&Storage]) -> Arc<Storage> {
         let s = Storage::new(Buffer::zeros(dtype, 0));
-        s.deferred.store(true, Ordering::Release);
+        s.deferred.store(true, Ordering::SeqCst);
         *s.plan.lock() = Some(plan);
         let s = Arc::new(s);
-        let mut pending = PENDING.lock();
-        if pending.len() >= 64 {
-            pending.retain(|w| w.upgrade().is_some_and(|s| s.is_deferred()));
+        for r in reads {
+            let mut list = r.reader_list.lock();
+            if list.len() >= 16 && list.len().is_power_of_two() {
+                list.retain(|w| w.upgrade().is_some_and(|s| s.is_deferred()));
+            }
+            list.push(Arc::downgrade(&s));
         }
-        pending.push(Arc::downgrade(&s));
+        // Lent to numpy meanwhile (another thread): run while the values
+        // are the ones seen so far.
+        if reads.iter().any(|r| r.is_exported()) {
+            s.run_deferred();
+        }
         s
     }
     pub fn is_deferred(&self) -> bool {
@@ -208,17 +203,42 @@ impl Storage {
     pub fn with_plan<R>(&self, f: impl FnOnce(Option<&dyn Deferred>) -> R) -> R {
         f(self.plan.lock().as_deref())
     }
+    /// Run the deferred computation, if it has not run. The plan's lock is
+    /// held while it runs, so a second caller waits for the result.
     #[cold]
     fn run_deferred(&self) {
         let mut plan = self.plan.lock();
-        if let Some(p) = plan.take() {
+        if let Some(p) = plan.as_ref() {
             let buf = p.run();
             debug_assert_eq!(buf.dtype(), self.dtype);
             // SAFETY: nobody holds a reference into the buffer yet: every
             // access waits for `deferred` to clear, after this write.
             unsafe { *self.buf.get() = buf };
             self.deferred.store(false, Ordering::Release);
+            // Dropped after the flag: its reads stop counting once it has run.
+            *plan = None;
         }
+    }
+    /// Run the pending computations that read this storage (before it
+    /// changes); one another thread is running is waited for.
+    fn run_readers(&self) {
+        if self.readers.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        // Listed until they have run: a second writer meanwhile must find
+        // (and wait for) the ones this call is running.
+        let readers: Vec<Arc<Storage>> = self
+            .reader_list
+            .lock()
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .collect();
+        for r in &readers {
+            r.run_deferred();
+        }
+        self.reader_list
+            .lock()
+            .retain(|w| w.upgrade().is_some_and(|s| s.is_deferred()));
     }
     pub fn buffer(&self) -> &Buffer {
         if self.deferred.load(Ordering::Acquire) {
@@ -237,30 +257,30 @@ impl Storage {
         if self.deferred.load(Ordering::Acquire) {
             self.run_deferred();
         }
-        if self.readers.load(Ordering::Acquire) > 0 {
-            run_all_deferred();
-        }
+        self.run_readers();
         &mut *self.buf.get()
     }
     /// Count a deferred computation that reads this storage (or, with
     /// `false`, one that has run or been dropped).
     pub fn count_reader(&self, reading: bool) {
         if reading {
-            self.readers.fetch_add(1, Ordering::AcqRel);
+            self.readers.fetch_add(1, Ordering::SeqCst);
         } else {
-            self.readers.fetch_sub(1, Ordering::AcqRel);
+            self.readers.fetch_sub(1, Ordering::SeqCst);
         }
     }
-    /// Mark the storage as lent out for writing (a numpy array over it):
-    /// pending computations that read it run now, and none will read it.
+    /// A numpy array over the storage is made: pending computations that
+    /// read it run now, and none will read it until `end_export`.
     pub fn export(&self) {
-        self.exported.store(true, Ordering::Release);
-        if self.readers.load(Ordering::Acquire) > 0 {
-            run_all_deferred();
-        }
+        self.leases.fetch_add(1, Ordering::SeqCst);
+        self.run_readers();
+    }
+    /// A numpy array made by `export` is gone.
+    pub fn end_export(&self) {
+        self.leases.fetch_sub(1, Ordering::SeqCst);
     }
     pub fn is_exported(&self) -> bool {
-        self.exported.load(Ordering::Acquire)
+        self.leases.load(Ordering::SeqCst) > 0
     }
     pub fn dtype(&self) -> DType {
         self.dtype
