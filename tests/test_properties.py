@@ -403,3 +403,46 @@ def test_float_sum_paths_match_float64(shape, dim, threads):
         np.testing.assert_allclose(got64, want, rtol=1e-12)
     finally:
         torch.set_num_threads(old)
+
+
+@SETTINGS
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple), data=st.data())
+def test_cat_vs_numpy(shape, data):
+    """cat of contiguous parts (one pass over the output), of strided parts and
+    of mixed dtypes (part by part), at 1 and 2 threads."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 10**6)))
+    d = data.draw(st.integers(0, len(shape) - 1))
+    dtype = data.draw(st.sampled_from([np.float32, np.int64, np.bool_]))
+    arrays = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        s = list(shape)
+        s[d] = data.draw(st.integers(0, 5))
+        arrays.append((rng.standard_normal(s) * 3).astype(dtype))
+    if len(arrays) > 1 and data.draw(st.booleans()):  # promoted: the general path
+        arrays[-1] = arrays[-1].astype(np.float64)
+    parts = [torch.tensor(a) for a in arrays]
+    if data.draw(st.booleans()):  # a strided part takes the general path
+        parts[0] = torch.tensor(np.ascontiguousarray(np.swapaxes(arrays[0], 0, -1))).transpose(0, -1)
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            np.testing.assert_array_equal(torch.cat(parts, d).numpy(), np.concatenate(arrays, d))
+    finally:
+        torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_cat_along_inner_dims(threads):
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = np.random.rand(300, 700, 3).astype(np.float32), np.random.rand(300, 500, 3).astype(np.float32)
+        for d, (x, y) in enumerate([(a, a), (a, b)]):
+            np.testing.assert_array_equal(torch.cat([torch.tensor(x), torch.tensor(y)], d).numpy(),
+                                          np.concatenate([x, y], d))
+        ta = torch.tensor(a, requires_grad=True)
+        torch.cat([ta, torch.tensor(b)], 1).sum().backward()
+        np.testing.assert_array_equal(ta.grad.numpy(), np.ones_like(a))
+    finally:
+        torch.set_num_threads(old)

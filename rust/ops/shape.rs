@@ -466,28 +466,19 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let mut shape = first.shape_vec();
     shape[d] = total;
-    // Every element is written below (the parts cover the output).
-    let out = match first.device() {
-        crate::tensor::Device::Cpu => {
-            crate::dispatch_all!(dtype, T => Tensor::from_vec(crate::tensor::pool::uninit_vec::<T>(shape.iter().product()), &shape))
-        }
-        device => creation::zeros_on(&shape, dtype, device)?,
+    let contiguous = first.device() == crate::tensor::Device::Cpu
+        && parts
+            .iter()
+            .all(|t| t.dtype() == dtype && t.is_contiguous());
+    let out = if contiguous {
+        crate::dispatch_all!(dtype, T => cat_contiguous::<T>(&parts, &shape, d))
+    } else {
+        cat_strided(&parts, &shape, d, dtype)?
     };
-    let mut pos = 0;
     let mut bounds = Vec::new();
+    let mut pos = 0;
     for t in &parts {
         let len = t.shape()[d];
-        let dst = {
-            let _ng = crate::autograd::GradModeGuard::new(false);
-            slice(
-                &out,
-                d as i64,
-                Some(pos as i64),
-                Some((pos + len) as i64),
-                1,
-            )?
-        };
-        write_into(&dst, t)?;
         bounds.push((pos, len, t.dtype()));
         pos += len;
     }
@@ -509,6 +500,73 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
             .collect()
     });
     Ok(out)
+}
+
+/// `cat` written part by part into views of the output (any layout, dtype
+/// or device).
+fn cat_strided(parts: &[&Tensor], shape: &[usize], d: usize, dtype: DType) -> Result<Tensor> {
+    // Every element is written below (the parts cover the output).
+    let out = match parts[0].device() {
+        crate::tensor::Device::Cpu => {
+            crate::dispatch_all!(dtype, T => Tensor::from_vec(crate::tensor::pool::uninit_vec::<T>(shape.iter().product()), shape))
+        }
+        device => creation::zeros_on(shape, dtype, device)?,
+    };
+    let mut pos = 0;
+    for t in parts {
+        let len = t.shape()[d];
+        let dst = {
+            let _ng = crate::autograd::GradModeGuard::new(false);
+            slice(
+                &out,
+                d as i64,
+                Some(pos as i64),
+                Some((pos + len) as i64),
+                1,
+            )?
+        };
+        write_into(&dst, t)?;
+        pos += len;
+    }
+    Ok(out)
+}
+
+/// `cat` of contiguous parts of the output's dtype on the host: the output
+/// is written once, in order, each row of the leading dims taking its piece
+/// of every part (written part by part, an inner-dim cat took 1.5x
+/// PyTorch's time).
+fn cat_contiguous<T: crate::tensor::storage::BufferElem>(
+    parts: &[&Tensor],
+    shape: &[usize],
+    d: usize,
+) -> Tensor {
+    let inner: usize = shape[d + 1..].iter().product();
+    let outer: usize = shape[..d].iter().product();
+    let pieces: Vec<(&[T], usize)> = parts
+        .iter()
+        .map(|t| (t.as_slice::<T>().unwrap_or(&[]), t.shape()[d] * inner))
+        .collect();
+    let row: usize = pieces.iter().map(|p| p.1).sum();
+    let mut out = crate::tensor::pool::uninit_vec::<T>(outer * row);
+    if row > 0 && outer > 0 {
+        let threads = crate::parallel::num_threads();
+        let rows_per_task = if out.len() < crate::parallel::ELEMENTWISE_GRAIN || threads == 1 {
+            outer
+        } else {
+            outer.div_ceil(threads * 4)
+        };
+        crate::parallel::for_each_chunk_mut(&mut out, rows_per_task * row, |c, chunk| {
+            for (r, dst) in chunk.chunks_mut(row).enumerate() {
+                let o = c * rows_per_task + r;
+                let mut at = 0;
+                for &(src, len) in &pieces {
+                    dst[at..at + len].copy_from_slice(&src[o * len..(o + 1) * len]);
+                    at += len;
+                }
+            }
+        });
+    }
+    Tensor::from_vec(out, shape)
 }
 
 pub fn stack(xs: &[Tensor], dim: i64) -> Result<Tensor> {
