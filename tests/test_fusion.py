@@ -319,3 +319,15 @@ def test_suites_pass_with_every_op_fused():
         timeout=900,
     )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_transcendental_results_run_once_when_reused(fusion):
+    x = values(15)
+    y = torch.sigmoid(x)
+    z = 1.0 - y  # y runs now (not copied into z's program): one sigmoid per element
+    assert not _C._is_deferred(y) and _C._is_deferred(z)
+    out = y * z
+    assert_bits(out, eager(lambda t: torch.sigmoid(t) * (1.0 - torch.sigmoid(t)), x))
+    t = x * 2.0
+    u = t + 1.0  # arithmetic: copied, t stays pending
+    assert _C._is_deferred(t) and _C._is_deferred(u)

@@ -94,6 +94,13 @@ enum Step {
     },
 }
 
+impl Step {
+    fn is_transcendental(&self) -> bool {
+        use Unary::*;
+        matches!(self, Step::Unary(Exp | Log | Sqrt | Tanh | Sigmoid))
+    }
+}
+
 /// A storage a program reads, from `offset`; counted as a reader while held.
 struct Leaf {
     storage: Arc<Storage>,
@@ -145,18 +152,28 @@ fn eligible(x: &Tensor) -> bool {
 
 /// A program computing `x`'s elements: a copy of its pending program when `x`
 /// is a deferred result (viewed whole, in order), else `x` as the only leaf.
+///
+/// A program with a transcendental step (exp, log, sqrt, tanh, sigmoid) is
+/// not copied but run: `x` may have other consumers, and each copy would
+/// compute the step again (`y * (1 - y)` with `y = sigmoid(x)` would take
+/// two sigmoids per element, eager one). Arithmetic steps cost less than
+/// the memory pass they save, so chains of them are copied.
 fn source(x: &Tensor) -> Option<Program> {
     let st = x.storage();
     if st.is_deferred() {
         let pending = st.with_plan(|plan| {
             let p = plan?.as_any().downcast_ref::<Program>()?;
-            (x.offset() == 0 && p.numel == x.numel() && p.steps.len() < MAX_STEPS)
-                .then(|| p.clone())
+            let copy = x.offset() == 0
+                && p.numel == x.numel()
+                && p.steps.len() < MAX_STEPS
+                && !p.steps.iter().any(Step::is_transcendental);
+            copy.then(|| p.clone())
         });
         if pending.is_some() {
             return pending;
         }
-        // Ran meanwhile, or viewed in part: read it as a leaf.
+        // Ran meanwhile, viewed in part, or costly to repeat: run it and
+        // read it as a leaf.
     }
     Some(Program {
         numel: x.numel(),
