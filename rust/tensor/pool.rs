@@ -76,7 +76,9 @@ pub fn give(buf: Buffer) {
     }
     let dtype = buf.dtype();
     let size = n * dtype.size();
-    let mut c = CACHE.lock();
+    let Some(mut c) = CACHE.try_lock() else {
+        return; // see `take`
+    };
     if c.bytes + size > MAX_BYTES {
         // Full: drop everything of other sizes first, then keep this one if it fits.
         c.free.clear();
@@ -93,7 +95,11 @@ fn take<T: BufferElem>(n: usize) -> Option<Vec<T>> {
     if n < MIN_ELEMS || !enabled() {
         return None;
     }
-    let mut c = CACHE.lock();
+    // Never waits: the cache only saves an allocation, and the lock may be
+    // held for good in a forked child (by a parent thread that was giving
+    // or taking a buffer at the fork; a child hung here in tests). Another
+    // thread holding it for a moment just means a fresh allocation.
+    let mut c = CACHE.try_lock()?;
     let buf = c.free.get_mut(&(T::DTYPE, n))?.pop()?;
     c.bytes -= n * T::DTYPE.size();
     T::unwrap_buffer(buf).ok()
