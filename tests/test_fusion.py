@@ -331,3 +331,31 @@ def test_transcendental_results_run_once_when_reused(fusion):
     t = x * 2.0
     u = t + 1.0  # arithmetic: copied, t stays pending
     assert _C._is_deferred(t) and _C._is_deferred(u)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sums_of_pending_chains_match_eager_bits(fusion, threads):
+    """A sum over trailing dims of a pending chain adds the values as they are
+    computed, never stored, in the same order as the sum over stored values."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for n in (70_001, 1_000_003):
+            a, b = values(16, n=n), values(17, n=n)
+            a, b = torch.nan_to_num(a), torch.nan_to_num(b)
+            cases = [
+                lambda x, y: (x * y).sum(),
+                lambda x, y: (x * y + 1.0).mean(),
+                lambda x, y: (x - y).reshape(1, -1).sum(1, keepdim=True),
+                lambda x, y: (x * 2.0).norm(),
+            ]
+            for fn in cases:
+                assert_bits(fn(a, b), eager(fn, a, b))
+        x, y = values(18, n=512 * 1000).reshape(1000, 512), values(19, n=512 * 1000).reshape(1000, 512)
+        pending = x * y
+        row_sums = pending.sum(1)
+        assert _C._is_deferred(pending)  # summed without being stored
+        assert_bits(row_sums, eager(lambda p, q: (p * q).sum(1), x, y))
+        assert_bits(pending.mean(-1), eager(lambda p, q: (p * q).mean(-1), x, y))
+    finally:
+        torch.set_num_threads(old)

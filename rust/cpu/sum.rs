@@ -65,21 +65,73 @@ fn add_rows_impl<T: Float>(x: &[T], cols: usize, acc: &mut [f64]) {
     }
 }
 
+/// Where a run sum's values come from: memory, or a computation that
+/// produces them block by block (a pending fused chain, `ops::fusion`).
+pub trait RunValues<T>: Sync {
+    /// How many values there are.
+    fn count(&self) -> usize;
+    /// The sum of the `len` values from `start`, added as `run_sum` adds.
+    fn run_sum(&self, start: usize, len: usize, terms: Terms) -> f64;
+    /// `out[i]` = the sum of the run of `len` values from `(first + i) * len`.
+    fn sums_of_runs(&self, first: usize, len: usize, out: &mut [T], terms: Terms);
+}
+
+impl<T: Float> RunValues<T> for [T] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn run_sum(&self, start: usize, len: usize, terms: Terms) -> f64 {
+        run_sum(&self[start..start + len], terms)
+    }
+    fn sums_of_runs(&self, first: usize, len: usize, out: &mut [T], terms: Terms) {
+        sums_of_runs(&self[first * len..], len, out, terms)
+    }
+}
+
+/// `run_sum` over values that `block(start, buf)` writes into `buf`, in
+/// the same blocks and order (the same additions, so the same result).
+#[inline(always)]
+pub fn run_sum_of_blocks(
+    start: usize,
+    len: usize,
+    terms: Terms,
+    mut block: impl FnMut(usize, &mut [f32]),
+) -> f64 {
+    let mut buf = [0f32; BLOCK];
+    let mut total = 0.0;
+    for at in (start..start + len).step_by(BLOCK) {
+        let b = &mut buf[..BLOCK.min(start + len - at)];
+        block(at, b);
+        total += match terms {
+            Terms::Values => crate::cpu::vmath::sum_lanes(b),
+            Terms::Squares => crate::cpu::vmath::sum_squares_lanes(b),
+        };
+    }
+    total
+}
+
 /// Sums of the `out.len()` consecutive runs of `len` values of `x` (or of
 /// their squares).
-pub fn run_sums<T: Float>(x: &[T], len: usize, out: &mut [T], terms: Terms) {
+pub fn run_sums<T: Float, X: RunValues<T> + ?Sized>(
+    x: &X,
+    len: usize,
+    out: &mut [T],
+    terms: Terms,
+) {
     let threads = parallel::num_threads();
-    if out.len() == 1 && x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 {
+    let n = x.count();
+    if out.len() == 1 && n >= parallel::ELEMENTWISE_GRAIN && threads > 1 {
         // One long run: partial sums per chunk, combined in order.
-        let chunk = x.len().div_ceil(threads * 4).div_ceil(BLOCK) * BLOCK;
-        let parts: Vec<f64> = parallel::map_tasks(x.len().div_ceil(chunk), |c| {
-            run_sum(&x[c * chunk..((c + 1) * chunk).min(x.len())], terms)
+        let chunk = n.div_ceil(threads * 4).div_ceil(BLOCK) * BLOCK;
+        let parts: Vec<f64> = parallel::map_tasks(n.div_ceil(chunk), |c| {
+            let start = c * chunk;
+            x.run_sum(start, chunk.min(n - start), terms)
         });
         out[0] = T::from_f64(parts.into_iter().sum());
         return;
     }
-    let each = |start: usize, o: &mut [T]| sums_of_runs(&x[start * len..], len, o, terms);
-    if x.len() >= parallel::ELEMENTWISE_GRAIN && threads > 1 && out.len() > 1 {
+    let each = |first: usize, o: &mut [T]| x.sums_of_runs(first, len, o, terms);
+    if n >= parallel::ELEMENTWISE_GRAIN && threads > 1 && out.len() > 1 {
         let per = out.len().div_ceil(threads * 4);
         parallel::for_each_chunk_mut(out, per, |c, o| each(c * per, o));
     } else {
@@ -122,7 +174,7 @@ mod tests {
             .collect();
         let exact: f64 = x.iter().map(|&v| v as f64).sum();
         let mut one = [0f32];
-        run_sums(&x, x.len(), &mut one, Terms::Values);
+        run_sums(&x[..], x.len(), &mut one, Terms::Values);
         assert!(
             (one[0] as f64 - exact).abs() < 1e-3,
             "{} vs {exact}",

@@ -19,6 +19,7 @@
 use super::binary::BinOp;
 use crate::cpu::arith::Arith;
 use crate::cpu::multiversion::with_fma;
+use crate::cpu::sum::{run_sum_of_blocks, RunValues, Terms};
 use crate::parallel;
 use crate::tensor::dtype::num_like::FloatOps;
 use crate::tensor::storage::{Buffer, BufferElem, Deferred, Storage};
@@ -206,51 +207,109 @@ impl Program {
         )
     }
 
-    fn evaluate(&self) -> Vec<f32> {
-        let sources: Vec<&[f32]> = self
-            .leaves
+    /// The operands' elements, from each leaf's offset.
+    fn sources(&self) -> Vec<&[f32]> {
+        self.leaves
             .iter()
             .map(|l| {
                 let all = f32::slice(l.storage.buffer()).expect("fused operands are float32");
                 &all[l.offset..l.offset + self.numel]
             })
-            .collect();
-        let mut out = crate::tensor::pool::uninit_vec::<f32>(self.numel);
-        let run = |start: usize, chunk: &mut [f32]| {
-            // Steps write alternately to the block and to `scratch`, never in
-            // place: written in place, a select such as relu's became masked
-            // stores, which are slow. The last step writes to the block.
-            let mut scratch = [0f32; BLOCK];
-            let last = self.steps.len().saturating_sub(1);
-            for (b, block) in chunk.chunks_mut(BLOCK).enumerate() {
-                let at = start + b * BLOCK;
-                let (n, source) = (block.len(), &sources[0][at..at + block.len()]);
-                let tmp = &mut scratch[..n];
-                if self.steps.is_empty() {
-                    block.copy_from_slice(source);
-                }
-                for (i, &step) in self.steps.iter().enumerate() {
-                    let to_block = (last - i).is_multiple_of(2);
-                    match (i, to_block) {
-                        (0, true) => apply(step, block, source, &sources, at),
-                        (0, false) => apply(step, tmp, source, &sources, at),
-                        (_, true) => apply(step, block, tmp, &sources, at),
-                        (_, false) => apply(step, tmp, block, &sources, at),
-                    }
+            .collect()
+    }
+
+    /// The elements from `start` on into `chunk`.
+    fn fill(&self, sources: &[&[f32]], start: usize, chunk: &mut [f32]) {
+        // Steps write alternately to the block and to `scratch`, never in
+        // place: written in place, a select such as relu's became masked
+        // stores, which are slow. The last step writes to the block.
+        let mut scratch = [0f32; BLOCK];
+        let last = self.steps.len().saturating_sub(1);
+        for (b, block) in chunk.chunks_mut(BLOCK).enumerate() {
+            let at = start + b * BLOCK;
+            let (n, source) = (block.len(), &sources[0][at..at + block.len()]);
+            let tmp = &mut scratch[..n];
+            if self.steps.is_empty() {
+                block.copy_from_slice(source);
+            }
+            for (i, &step) in self.steps.iter().enumerate() {
+                let to_block = (last - i).is_multiple_of(2);
+                match (i, to_block) {
+                    (0, true) => apply(step, block, source, sources, at),
+                    (0, false) => apply(step, tmp, source, sources, at),
+                    (_, true) => apply(step, block, tmp, sources, at),
+                    (_, false) => apply(step, tmp, block, sources, at),
                 }
             }
-        };
+        }
+    }
+
+    fn evaluate(&self) -> Vec<f32> {
+        let sources = self.sources();
+        let mut out = crate::tensor::pool::uninit_vec::<f32>(self.numel);
         // Each element costs about one elementwise op per step.
         let work = self.numel.saturating_mul(self.steps.len().max(1));
         let threads = parallel::num_threads();
         if threads == 1 || work < parallel::ELEMENTWISE_GRAIN {
-            run(0, &mut out);
+            self.fill(&sources, 0, &mut out);
         } else {
             let chunk = self.numel.div_ceil(threads * 4).next_multiple_of(BLOCK);
-            parallel::for_each_chunk_mut(&mut out, chunk, |i, c| run(i * chunk, c));
+            parallel::for_each_chunk_mut(&mut out, chunk, |i, c| self.fill(&sources, i * chunk, c));
         }
         out
     }
+}
+
+/// A pending program's values summed as they are computed (`cpu::sum`'s
+/// run sums, without storing the values).
+struct ProgramValues<'a> {
+    program: &'a Program,
+    sources: Vec<&'a [f32]>,
+}
+
+impl RunValues<f32> for ProgramValues<'_> {
+    fn count(&self) -> usize {
+        self.program.numel
+    }
+    fn run_sum(&self, start: usize, len: usize, terms: Terms) -> f64 {
+        with_fma(
+            #[inline(always)]
+            || {
+                run_sum_of_blocks(start, len, terms, |at, buf| {
+                    self.program.fill(&self.sources, at, buf)
+                })
+            },
+        )
+    }
+    fn sums_of_runs(&self, first: usize, len: usize, out: &mut [f32], terms: Terms) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.run_sum((first + i) * len, len, terms) as f32;
+        }
+    }
+}
+
+/// If `x` is a pending result viewed whole: the sums of its `out.len()`
+/// consecutive runs of `len` values (or of their squares) from the program,
+/// the values never stored: `(a * b).sum()` reads a and b once. The same
+/// additions as the sums over the stored values; `false` if `x` is not one.
+pub fn run_sums(x: &Tensor, len: usize, out: &mut [f32], terms: Terms) -> bool {
+    let st = x.storage();
+    if !st.is_deferred() {
+        return false;
+    }
+    let program = st.with_plan(|plan| {
+        let p = plan?.as_any().downcast_ref::<Program>()?;
+        (x.offset() == 0 && p.numel == x.numel()).then(|| p.clone())
+    });
+    let Some(program) = program else {
+        return false;
+    };
+    let values = ProgramValues {
+        sources: program.sources(),
+        program: &program,
+    };
+    crate::cpu::sum::run_sums(&values, len, out, terms);
+    true
 }
 
 #[inline(always)]

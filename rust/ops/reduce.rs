@@ -187,9 +187,16 @@ fn contiguous_sum<T: crate::tensor::dtype::Float>(
     layout: SumLayout,
     terms: Terms,
 ) -> Vec<T> {
-    let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
     let kept = kept_numel(x, mask);
     let mut out = vec![T::zero(); kept];
+    let as_f32 = (&mut out as &mut dyn std::any::Any).downcast_mut::<Vec<f32>>();
+    if let (SumLayout::Runs, Some(o)) = (layout, as_f32) {
+        // A pending fused chain is summed as it is computed.
+        if super::fusion::run_sums(x, x.numel() / kept, o, terms) {
+            return out;
+        }
+    }
+    let src = &x.storage_slice::<T>()[x.offset()..][..x.numel()];
     match layout {
         SumLayout::Runs => crate::cpu::sum::run_sums(src, x.numel() / kept, &mut out, terms),
         SumLayout::Columns => {
