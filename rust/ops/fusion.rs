@@ -151,6 +151,19 @@ fn eligible(x: &Tensor) -> bool {
     x.numel() >= min_numel().max(1) && x.dtype() == DType::F32 && !x.is_gpu() && x.is_contiguous()
 }
 
+/// A copy of `x`'s pending program, if `x` is a deferred result viewed
+/// whole and in order and the program passes `accept`.
+fn pending_program(x: &Tensor, accept: impl FnOnce(&Program) -> bool) -> Option<Program> {
+    let st = x.storage();
+    if !st.is_deferred() {
+        return None;
+    }
+    st.with_plan(|plan| {
+        let p = plan?.as_any().downcast_ref::<Program>()?;
+        (x.offset() == 0 && p.numel == x.numel() && accept(p)).then(|| p.clone())
+    })
+}
+
 /// A program computing `x`'s elements: a copy of its pending program when `x`
 /// is a deferred result (viewed whole, in order), else `x` as the only leaf.
 ///
@@ -160,22 +173,14 @@ fn eligible(x: &Tensor) -> bool {
 /// two sigmoids per element, eager one). Arithmetic steps cost less than
 /// the memory pass they save, so chains of them are copied.
 fn source(x: &Tensor) -> Option<Program> {
-    let st = x.storage();
-    if st.is_deferred() {
-        let pending = st.with_plan(|plan| {
-            let p = plan?.as_any().downcast_ref::<Program>()?;
-            let copy = x.offset() == 0
-                && p.numel == x.numel()
-                && p.steps.len() < MAX_STEPS
-                && !p.steps.iter().any(Step::is_transcendental);
-            copy.then(|| p.clone())
-        });
-        if pending.is_some() {
-            return pending;
-        }
-        // Ran meanwhile, viewed in part, or costly to repeat: run it and
-        // read it as a leaf.
+    let pending = pending_program(x, |p| {
+        p.steps.len() < MAX_STEPS && !p.steps.iter().any(Step::is_transcendental)
+    });
+    if pending.is_some() {
+        return pending;
     }
+    // Not pending, ran meanwhile, viewed in part, or costly to repeat: (run
+    // it and) read it as a leaf.
     Some(Program {
         numel: x.numel(),
         leaves: vec![leaf(x)?],
@@ -293,15 +298,7 @@ impl RunValues<f32> for ProgramValues<'_> {
 /// the values never stored: `(a * b).sum()` reads a and b once. The same
 /// additions as the sums over the stored values; `false` if `x` is not one.
 pub fn run_sums(x: &Tensor, len: usize, out: &mut [f32], terms: Terms) -> bool {
-    let st = x.storage();
-    if !st.is_deferred() {
-        return false;
-    }
-    let program = st.with_plan(|plan| {
-        let p = plan?.as_any().downcast_ref::<Program>()?;
-        (x.offset() == 0 && p.numel == x.numel()).then(|| p.clone())
-    });
-    let Some(program) = program else {
+    let Some(program) = pending_program(x, |_| true) else {
         return false;
     };
     let values = ProgramValues {
