@@ -444,13 +444,22 @@ def test_overwrite_replaces_file(tmp_path):
     assert os.listdir(tmp_path) == ["ck.pt"]
 
 
-def test_save_permission_error_names_path(tmp_path, monkeypatch):
-    # works as root too: simulate the OS refusing to create the file
-    import tempfile
+@pytest.mark.parametrize("use_o_tmpfile", [True, False])
+def test_save_permission_error_names_path(tmp_path, monkeypatch, use_o_tmpfile):
+    # works as root too: simulate the OS refusing to create the file (the unnamed O_TMPFILE
+    # in the directory, or the named temp of the fallback)
+    from rustdl import serialization
 
-    def deny(*a, **k):
-        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(serialization, "_USE_O_TMPFILE", use_o_tmpfile and serialization._USE_O_TMPFILE)
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, "mkstemp", deny)
+    def deny(path, *a, **k):
+        if os.fspath(path).startswith(str(tmp_path)):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(os, "open", deny)
     with pytest.raises(PermissionError, match="locked.pt"):
         torch.save(torch.ones(1), tmp_path / "locked.pt")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []

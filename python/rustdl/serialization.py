@@ -16,21 +16,34 @@ Loading only parses JSON and tensor bytes: no code is ever executed (no pickle),
 (e.g. a PyTorch state_dict saved with ``safetensors.torch.save_file``) loads as a flat
 dict of tensors that ``Module.load_state_dict`` accepts.
 
-Writes to a path are atomic: the data goes to a temporary file in the same directory
-which then replaces the target with ``os.replace``; on any error the previous file is
-left intact and the temporary file is removed.
+Writes to a path are atomic: the data goes to a new file in the same directory which
+then replaces the target with ``os.replace``; on any error, or a kill at any point, the
+previous file is left intact. On Linux that new file has no name until the rename
+(``O_TMPFILE``), so a killed save leaves nothing behind; elsewhere it is a named temp that
+the next save into the same directory removes once its writer is dead.
+
+Loading checks every size the file states (header length, tensor dtypes, shapes and byte
+ranges, the dtypes named in the metadata) against the file's length before allocating:
+a corrupt or hostile file raises RuntimeError quickly.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
 import math
 import os
+import re
 import struct
-import tempfile
+import sys
 from collections import OrderedDict
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 
@@ -199,40 +212,191 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
         raise RuntimeError(f"Parent directory {directory} does not exist (while saving to '{path}').")
     if os.path.isdir(path):
         raise IsADirectoryError(f"rustdl.save: '{path}' is a directory")
+    _write_atomic(path, directory, data)
+
+
+# Atomic writes. The data goes to a new file in the target's directory which, once complete
+# and fsync'ed, replaces the target with os.replace: a crash or kill -9 at any moment leaves
+# the old or the new checkpoint, never a torn one. On Linux the new file is unnamed
+# (O_TMPFILE) until the very end, so a killed save leaves nothing behind; it gets a temp
+# name only to be renamed onto the target. Where O_TMPFILE is unavailable the file is a
+# named temp from the start. Temp names carry the writer's pid, so that every save removes
+# the temps of writers that died (a kill during a fallback save, or in the instant between
+# the link and the rename).
+_USE_O_TMPFILE = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE")
+# what os.open(dir, O_TMPFILE) fails with where the kernel or the filesystem lacks it
+_NO_O_TMPFILE = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
+_TEMP_NAME = re.compile(r"\..*\.rustdl-([0-9]{1,10})-[0-9a-f]{12}\.tmp")
+
+
+def _temp_name(path):
+    stem = os.path.basename(path)
+    while len(os.fsencode(stem)) > 180:  # keep the temp name within NAME_MAX (255 bytes)
+        stem = stem[:-1]
+    return f".{stem}.rustdl-{os.getpid()}-{os.urandom(6).hex()}.tmp"
+
+
+def _write_atomic(path, directory, data):
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    except PermissionError as e:
-        raise PermissionError(e.errno, f"rustdl.save: cannot write to '{path}' (directory not writable)", path) from e
+        mode = os.stat(path).st_mode & 0o7777  # an overwritten file keeps its permissions
+    except OSError:
+        mode = None  # a new file gets what open() gives: 0o666 & ~umask
+    # created private when it will be chmod-ed to an existing file's (maybe stricter) mode
+    create_mode = 0o666 if mode is None else 0o600
+    _remove_stale_temps(directory)
+    if _USE_O_TMPFILE:
+        try:
+            fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, create_mode)
+        except OSError as e:
+            if e.errno not in _NO_O_TMPFILE:
+                raise _cannot_create(e, path) from e
+        else:
+            if _commit(fd, data, mode, path, directory, tmp=None):
+                return
+            # the unnamed file could not be linked (e.g. no /proc): write a named temp instead
+    tmp = os.path.join(directory, _temp_name(path))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, create_mode)
     except OSError as e:
-        raise RuntimeError(f"rustdl.save: cannot write to '{path}': {e}") from e
+        raise _cannot_create(e, path) from e
+    _commit(fd, data, mode, path, directory, tmp)
+
+
+def _cannot_create(e, path):
+    if isinstance(e, PermissionError):
+        return PermissionError(e.errno, f"rustdl.save: cannot write to '{path}' (directory not writable)", path)
+    return RuntimeError(f"rustdl.save: cannot write to '{path}': {e}")
+
+
+def _commit(fd, data, mode, path, directory, tmp):
+    """Write ``data`` to the new file ``fd``, fsync it, rename it onto ``path``; close ``fd``.
+
+    ``tmp`` is the file's name, or None for an unnamed O_TMPFILE, which is linked to a temp
+    name just before the rename. Returns False, with nothing left on disk, when that link
+    is impossible. On any error the target is untouched and no temp file remains.
+    """
+    named = tmp is not None  # whether a temp name exists on disk that must not outlive us
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # keep the permissions a plain open() would give (mkstemp makes 0600)
         try:
-            if os.path.exists(path):
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-            else:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-        except OSError:
-            pass
-        os.replace(tmp, path)
+            if fcntl is not None:
+                try:  # tells _remove_stale_temps of other processes that this writer is alive
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    pass
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if mode is not None:
+                try:
+                    os.fchmod(fd, mode)
+                except OSError:
+                    pass
+            os.fsync(fd)
+            if tmp is None:
+                tmp = os.path.join(directory, _temp_name(path))
+                try:
+                    _link_unnamed(fd, tmp)
+                except OSError:
+                    return False
+                named = True
+            os.replace(tmp, path)
+            named = False
+        finally:
+            os.close(fd)
     except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        if named:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         if isinstance(e, PermissionError):
             raise PermissionError(e.errno, f"rustdl.save: cannot write to '{path}'", path) from e
         raise
-    return
+    return True
+
+
+def _link_unnamed(fd, name):
+    """Give the O_TMPFILE ``fd`` the path ``name`` (in the directory it was made in)."""
+    dir_fd = os.open(os.path.dirname(name), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # With a dir_fd CPython calls linkat(..., AT_SYMLINK_FOLLOW); without one it may call
+        # link(2), which would try to link the /proc symlink itself (EXDEV) instead of the file.
+        os.link(f"/proc/self/fd/{fd}", os.path.basename(name), dst_dir_fd=dir_fd, follow_symlinks=True)
+    finally:
+        os.close(dir_fd)
+
+
+def _remove_stale_temps(directory):
+    """Delete the temp files that killed ``rustdl.save`` calls left in ``directory``.
+
+    Only names of rustdl's own temp pattern are considered, and one is removed only when
+    the pid in its name is not a live process and no process holds the writer's lock on it.
+    """
+    if os.name != "posix":
+        return  # no harmless liveness test (os.kill(pid, 0) terminates the process on Windows)
+    try:
+        with os.scandir(directory) as it:
+            entries = list(it)
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP_NAME.fullmatch(entry.name)
+        if m is None:
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and not _writer_alive(entry.path, int(m.group(1))):
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _writer_alive(path, pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        pass
+    except (OSError, OverflowError):  # EPERM: alive, another user's process
+        return True
+    # No such pid here, but the writer may live in another pid namespace (a container) or on
+    # another host sharing the folder: a live writer holds an exclusive lock on its file.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- load
+# The safetensors dtypes rustdl reads, as numpy dtypes (the format is little-endian).
+_ST_DTYPES = {
+    "BOOL": np.dtype(np.bool_),
+    "U8": np.dtype(np.uint8),
+    "I8": np.dtype(np.int8),
+    "U16": np.dtype("<u2"),
+    "I16": np.dtype("<i2"),
+    "U32": np.dtype("<u4"),
+    "I32": np.dtype("<i4"),
+    "U64": np.dtype("<u8"),
+    "I64": np.dtype("<i8"),
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+}
+_MAX_HEADER = 100_000_000  # bytes; the safetensors library's own limit
+_MAX_NDIM = 64
+
+
+class _BadFile(ValueError):
+    """What is wrong with a file that is not a valid safetensors file (load makes it a RuntimeError)."""
+
+
 def _read_bytes(f):
     if _is_path(f):
         path = os.fsdecode(os.fspath(f))
@@ -246,10 +410,97 @@ def _read_bytes(f):
     return bytes(data)
 
 
-def _parse_header(data):
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    return header.get("__metadata__") or {}, [k for k in header if k != "__metadata__"], header
+def _short(x, limit=80):
+    """repr(x) cut to ``limit`` characters: values from a hostile file can be huge."""
+    r = repr(x)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _read_safetensors(data):
+    """Parse the safetensors file held in ``data`` (bytes).
+
+    Returns ``(metadata, arrays)``: the ``__metadata__`` dict and ``{name: numpy array}`` in
+    the file's order, the arrays being read-only views of ``data``. Every size taken from
+    the file is checked against the file's length before anything is allocated: a bad file
+    raises _BadFile naming what is wrong.
+    """
+    if len(data) < 8:
+        raise _BadFile(f"file is too short ({len(data)} bytes)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise _BadFile(f"header length {n} is larger than the file ({len(data)} bytes)")
+    if n > _MAX_HEADER:
+        raise _BadFile(f"header length {n} is over the {_MAX_HEADER}-byte limit")
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except RecursionError:
+        raise _BadFile("header JSON is nested too deeply") from None
+    if not isinstance(header, dict):
+        raise _BadFile("header is not a JSON object")
+    meta = header.pop("__metadata__", None)
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise _BadFile("__metadata__ is not a mapping of strings to strings")
+
+    body_start, body_len = 8 + n, len(data) - 8 - n
+    entries = {name: _check_entry(name, info, body_len) for name, info in header.items()}
+    # the tensors' byte ranges must tile the data section exactly (as safetensors requires)
+    pos = 0
+    for begin, end, name in sorted((b, e, name) for name, (_, _, b, e) in entries.items()):
+        if begin < pos:
+            raise _BadFile(f"tensor {_short(name)} (bytes {begin}..{end}) overlaps another tensor")
+        if begin > pos:
+            raise _BadFile(f"data bytes {pos}..{begin} belong to no tensor")
+        pos = end
+    if pos != body_len:
+        raise _BadFile(f"{body_len - pos} bytes after the last tensor belong to no tensor")
+
+    arrays = {}
+    for name, (dtype, shape, begin, end) in entries.items():
+        if dtype == np.bool_:  # any nonzero byte is True (a raw bool byte of 2 is invalid)
+            arr = np.frombuffer(data, np.uint8, end - begin, body_start + begin) != 0
+        else:
+            arr = np.frombuffer(data, dtype, (end - begin) // dtype.itemsize, body_start + begin)
+        arrays[name] = arr.reshape(shape)
+    return meta, arrays
+
+
+def _check_entry(name, info, body_len):
+    """Validate one tensor entry of a safetensors header: (dtype, shape, begin, end)."""
+    if not isinstance(info, dict):
+        raise _BadFile(f"tensor {_short(name)}: header entry is not an object")
+    code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    dtype = _ST_DTYPES.get(code) if isinstance(code, str) else None
+    if dtype is None:
+        raise _BadFile(f"tensor {_short(name)}: unsupported dtype {_short(code)}")
+    shape_ok = isinstance(shape, list) and len(shape) <= _MAX_NDIM and all(_is_int(d) and d >= 0 for d in shape)
+    if not shape_ok:
+        raise _BadFile(
+            f"tensor {_short(name)}: shape {_short(shape)} is not a list of at most {_MAX_NDIM} sizes >= 0"
+        )
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) and o >= 0 for o in offsets)):
+        raise _BadFile(f"tensor {_short(name)}: data_offsets {_short(offsets)} are not two integers >= 0")
+    begin, end = offsets
+    if begin > end or end > body_len:
+        raise _BadFile(
+            f"tensor {_short(name)}: data_offsets {_short(offsets)} do not lie within the "
+            f"{body_len}-byte data section"
+        )
+    # element strides must fit in 64 bits, also for empty tensors (whose size is 0)
+    if math.prod(d for d in shape if d) * dtype.itemsize >= 2**63:
+        raise _BadFile(f"tensor {_short(name)}: shape {_short(shape)} is too large")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes != end - begin:
+        raise _BadFile(
+            f"tensor {_short(name)}: shape {list(shape)} of {code} needs {nbytes} bytes, "
+            f"data_offsets give {end - begin}"
+        )
+    return dtype, tuple(shape), begin, end
 
 
 def _resolve_map_location(map_location):
@@ -289,12 +540,17 @@ class _Decoder:
         if key in self.cache:
             return self.cache[key]
         arr = self.arrays[key]
+        want = node.get("dtype", arr.dtype.name)
+        # only the dtypes rustdl writes, and the one the tensor is stored as: a dtype string
+        # from the file never reaches numpy otherwise (e.g. 'V1000000000': 1 GB per element)
+        allowed = _NUMPY_OK if node["T"] == "ndarray" else _RUSTDL_DTYPES
+        if not isinstance(want, str) or want not in allowed:
+            raise ValueError(f"tensor {_short(key)} has dtype {_short(want)}, which rustdl does not support")
+        if want != arr.dtype.name:
+            raise ValueError(f"tensor {_short(key)} is described as {want} but stored as {arr.dtype.name}")
         if node["T"] == "ndarray":
-            out = np.array(arr, dtype=node.get("dtype", arr.dtype.name), copy=True)
+            out = np.array(arr, dtype=want, copy=True)
         else:
-            want = node.get("dtype", arr.dtype.name)
-            if want not in _RUSTDL_DTYPES:
-                raise RuntimeError(f"rustdl.load: tensor '{key}' has dtype {want}, which rustdl does not support")
             arr = np.array(arr, dtype=want, order="C", copy=True)
             t = _C.from_numpy(arr)
             if str(t.dtype).rsplit(".", 1)[-1] != want:
@@ -330,7 +586,10 @@ class _Decoder:
         if T == "bytes":
             return base64.b64decode(v)
         if T == "dtype":
-            return getattr(_C, v.rsplit(".", 1)[-1])
+            dtype = getattr(_C, v.rsplit(".", 1)[-1], None)
+            if not isinstance(dtype, _C.dtype):
+                raise ValueError(f"unknown dtype {_short(v)}")
+            return dtype
         if T == "device":
             return _C.device(v)
         if T == "dict":
@@ -348,6 +607,8 @@ class _Decoder:
         if T == "size":
             from ._size import Size
 
+            if not all(_is_int(d) for d in v):
+                raise ValueError(f"bad Size {_short(v)}")
             return Size(v)
         raise ValueError(f"unknown node type {T!r}")
 
@@ -358,17 +619,12 @@ def load(f, map_location=None, weights_only=True, mmap=None, **pickle_load_args)
     Never executes code. ``map_location`` may be ``None``, ``'cpu'``, a ``device``, a
     dict or a callable ``(tensor, location) -> tensor``; rustdl only has the CPU.
     """
-    import safetensors.numpy as stnp
-
     name = _name_of(f)
     fix = _resolve_map_location(map_location)
     data = _read_bytes(f)
     try:
-        if len(data) < 8:
-            raise ValueError(f"file is too short ({len(data)} bytes)")
-        meta, keys, _ = _parse_header(data)
-        arrays = stnp.load(data)
-    except Exception as e:  # noqa: BLE001  # SafetensorError, JSON / UTF-8 / struct errors
+        meta, arrays = _read_safetensors(data)
+    except Exception as e:  # noqa: BLE001  # our checks, JSON / UTF-8 errors
         raise RuntimeError(
             f"rustdl.load: '{name}' is not a valid rustdl/safetensors checkpoint (corrupt, truncated or "
             f"another format such as a pickle-based torch.save file): {e}"
@@ -380,7 +636,7 @@ def load(f, map_location=None, weights_only=True, mmap=None, **pickle_load_args)
         # a flat dict of tensors, in the file's key order.
         dec = _Decoder(arrays, fix)
         out = OrderedDict()
-        for k in keys:
+        for k in list(arrays):
             arr = arrays[k]
             if arr.dtype.name not in _RUSTDL_DTYPES:
                 # float16 / int16 / int8 / ...: widen to a dtype rustdl has
@@ -391,8 +647,9 @@ def load(f, map_location=None, weights_only=True, mmap=None, **pickle_load_args)
     try:
         tree = json.loads(structure)
         return _Decoder(arrays, fix).decode(tree)
-    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
-        raise RuntimeError(f"rustdl.load: '{name}' has a corrupt rustdl structure description: {e!r}") from None
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError, RecursionError) as e:
+        what = "nested too deeply" if isinstance(e, RecursionError) else _short(e, 300)
+        raise RuntimeError(f"rustdl.load: '{name}' has a corrupt rustdl structure description: {what}") from None
 
 
 def _roundtrip(obj):
