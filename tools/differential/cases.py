@@ -1065,8 +1065,9 @@ def gen_norm_layer(g, name):
         kwargs["eps"] = g.pick([1e-3, 0.5])
     if name == "group_norm":
         return "F.group_norm", [x, groups], kwargs
-    rm = g.tensor([c], dtype, "small", rg=False)
-    rv = g.tensor([c], dtype, "positive", rg=False)
+    # running stats are written in place: no expanded (aliased) views
+    rm = g.tensor([c], dtype, "small", rg=False, expand=False)
+    rv = g.tensor([c], dtype, "positive", rg=False, expand=False)
     training = g.chance(0.6)
     if name == "instance_norm":
         args = [x] + ([rm, rv] if g.chance(0.3) else [])
