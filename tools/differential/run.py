@@ -28,6 +28,13 @@ from compare import classify, outcome_summary
 from execute import case_tensor_specs, reproducer
 
 EXAMPLES_PER_GROUP = 3
+# categories about torch raising: their best examples are ones where torch raised
+TORCH_RAISES = {"accepted-invalid", "wrong-exception-type", "exception-less-specific", "resource-limit"}
+
+
+def example_rank(ex):
+    """Examples shown first: valid calls (unless the category is about errors), then short ones."""
+    return (ex["torch_raised"] != (ex["category"] in TORCH_RAISES), len(ex["repro"]))
 # ops whose results sum many inputs: their absolute tolerance scales with the inputs
 ACCUMULATING = {"sum", "mean", "nansum", "logsumexp", "cumsum", "std", "var", "std_mean", "var_mean", "norm",
                 "mm", "bmm", "matmul", "inner", "outer", "dot", "mv", "linear", "conv1d", "conv2d", "conv3d",
@@ -191,7 +198,8 @@ def example(case, findings, t_out, r_out, category):
     grad_cat = category.startswith("grad") or (category == "crash" and "backward" in detail)
     ex = {"id": case["id"], "seed": case["seed"], "repro": reproducer(case, with_grad=grad_cat),
           "detail": detail, "torch": outcome_summary(t_out), "rustdl": outcome_summary(r_out),
-          "invalid_mutation": case["invalid"] or None}
+          "invalid_mutation": case["invalid"] or None, "category": category,
+          "torch_raised": "exception" in t_out}
     if grad_cat:
         ex["torch_grad"] = grad_summary(t_out)
         ex["rustdl_grad"] = grad_summary(r_out)
@@ -201,7 +209,7 @@ def example(case, findings, t_out, r_out, category):
 def build_report(meta, counts, per_op, groups):
     group_list = []
     for (op, category), g in sorted(groups.items(), key=lambda kv: -kv[1]["count"]):
-        examples = sorted(g["examples"], key=lambda e: len(e["repro"]))[:EXAMPLES_PER_GROUP]
+        examples = sorted(g["examples"], key=example_rank)[:EXAMPLES_PER_GROUP]
         group_list.append({"op": op, "category": category, "count": g["count"], "examples": examples})
     return {"meta": meta, "counts": dict(counts.most_common()),
             "per_op": {op: dict(c.most_common()) for op, c in sorted(per_op.items())}, "groups": group_list}
@@ -333,7 +341,7 @@ def main(argv=None):
                 g["count"] += 1
                 ex = example(case, findings, t_out, r_out, category)
                 g["examples"].append(ex)
-                g["examples"] = sorted(g["examples"], key=lambda e: len(e["repro"]))[:EXAMPLES_PER_GROUP]
+                g["examples"] = sorted(g["examples"], key=example_rank)[:EXAMPLES_PER_GROUP]
                 if args.verbose:
                     print(f"[{case['id']}] {case['op']} {category}: {ex['repro'][:300]}\n    {ex['detail'][:300]}",
                           flush=True)
