@@ -153,7 +153,7 @@ def _into(out, result, name):
 def _method(name):
     def f(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
-            input = tensor(input)
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return _into(out, getattr(input, name)(*args, **kwargs), name)
 
     f.__name__ = name

@@ -5,7 +5,21 @@ from . import _C
 
 def linear(input, weight, bias=None):
     out = input @ weight.t() if weight.dim() == 2 else input @ weight
-    return out + bias if bias is not None else out
+    if bias is None:
+        return out
+    _check_bias(bias.shape, out.shape)
+    return out + bias
+
+
+def _check_bias(bias_shape, out_shape):
+    """The bias must broadcast to the output without changing its shape."""
+    if len(bias_shape) > len(out_shape) or any(
+        b != 1 and b != o for b, o in zip(reversed(bias_shape), reversed(out_shape))
+    ):
+        raise RuntimeError(
+            f"linear: bias of shape {list(bias_shape)} does not broadcast to the output shape "
+            f"{list(out_shape)}"
+        )
 
 
 __all__ = ["_C", "linear"]

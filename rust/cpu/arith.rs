@@ -42,7 +42,26 @@ macro_rules! impl_float_arith {
             }
             #[inline(always)]
             fn floor_div(self, o: Self) -> Self {
-                (self / o).floor()
+                // PyTorch's div_floor: from fmod, so that x // inf and x // -inf
+                // are exact and a quotient a hair below an integer rounds as
+                // the exact one would.
+                if o == 0.0 {
+                    return self / o;
+                }
+                let m = self % o;
+                let mut q = (self - m) / o;
+                if m != 0.0 && (o < 0.0) != (m < 0.0) {
+                    q -= 1.0;
+                }
+                if q == 0.0 {
+                    return (0.0 as $t).copysign(self / o);
+                }
+                let f = q.floor();
+                if q - f > 0.5 {
+                    f + 1.0
+                } else {
+                    f
+                }
             }
             #[inline(always)]
             fn rem(self, o: Self) -> Self {
@@ -87,12 +106,13 @@ macro_rules! impl_float_arith {
             }
             #[inline(always)]
             fn sign(self) -> Self {
+                // sign(NaN) = sign(-0.0) = 0.0, as PyTorch.
                 if self > 0.0 {
                     1.0
                 } else if self < 0.0 {
                     -1.0
                 } else {
-                    self
+                    0.0
                 }
             }
             #[inline(always)]

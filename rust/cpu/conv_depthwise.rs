@@ -16,7 +16,9 @@ pub fn applies(g: &ConvGeom) -> bool {
 /// kernel offset and output line of an in-range input line.
 fn for_each_tap(g: &ConvGeom, mut f: impl FnMut(usize, usize, usize, usize, usize, isize)) {
     for_each_line(g, (0, g.output[0] * g.output[1]), |ln| {
-        if let Some(src) = ln.src {
+        // A tap that reaches no output position of the line (a dilated
+        // kernel wider than a 1-wide input) would start before the line.
+        if let (Some(src), true) = (ln.src, ln.lo < ln.hi) {
             f(ln.col, src, ln.row, ln.lo, ln.hi, ln.shift);
         }
     });

@@ -188,7 +188,7 @@ fn unary_expr(name: &str) -> Option<&'static str> {
         "tan" => "tan(a)",
         "tanh" => "tanh(clamp(a, -15.0, 15.0))",
         "sigmoid" => "1.0 / (1.0 + exp(-a))",
-        "relu" => "select(0.0, a, a > 0.0)",
+        "relu" => "select(a, 0.0, a < 0.0)",
         "floor" => "floor(a)",
         "ceil" => "ceil(a)",
         "round" => "round(a)",

@@ -66,7 +66,7 @@ fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>
         return match op {
             BinOp::Add | BinOp::Maximum => map2(a, b, shape, |x: bool, y: bool| x | y),
             BinOp::Mul | BinOp::Minimum => map2(a, b, shape, |x: bool, y: bool| x & y),
-            BinOp::Sub => Err(Error::Runtime(
+            BinOp::Sub => Err(Error::NotImplemented(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
             )),
             _ => compute(op, &a.cast_raw(DType::U8), &b.cast_raw(DType::U8), shape),
@@ -150,7 +150,22 @@ pub fn pow_with_number(a: &Tensor, b: &Tensor, number_base: bool) -> Result<Tens
     binary_named(BinOp::Pow, a, b, Some(name))
 }
 
+/// PyTorch refuses `-` with a bool operand (`~` inverts a mask).
+pub fn check_sub_operands(a: DType, b: DType) -> Result<()> {
+    let which = match (a == DType::Bool, b == DType::Bool) {
+        (true, true) => "two bool tensors",
+        (false, false) => return Ok(()),
+        _ => "a bool tensor",
+    };
+    Err(Error::NotImplemented(format!(
+        "Subtraction, the `-` operator, with {which} is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+    )))
+}
+
 fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -> Result<Tensor> {
+    if op == BinOp::Sub {
+        check_sub_operands(a.dtype(), b.dtype())?;
+    }
     if op == BinOp::Pow
         && !a.dtype().is_float()
         && !b.dtype().is_float()
@@ -260,23 +275,18 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -
             BinOp::Maximum | BinOp::Minimum => {
                 let inp = inputs()?;
                 let (x, y) = (&inp.0, &inp.1);
-                // Ties split the gradient equally, as PyTorch does.
-                let cmp = if op == BinOp::Maximum {
-                    CmpOp::Gt
+                // PyTorch's formula: ties split the gradient equally, the
+                // loser gets 0, and where either is NaN (no comparison
+                // holds) both get the whole gradient.
+                let (a_loses, b_loses) = if op == BinOp::Maximum {
+                    (compare(CmpOp::Lt, x, y)?, compare(CmpOp::Gt, x, y)?)
                 } else {
-                    CmpOp::Lt
+                    (compare(CmpOp::Gt, x, y)?, compare(CmpOp::Lt, x, y)?)
                 };
-                let half = creation::scalar_like(0.5, g);
                 let zero = creation::scalar_like(0.0, g);
-                let wins_a = compare(cmp, x, y)?;
-                let tie = eq(x, y)?;
-                let wa = where_(
-                    &wins_a,
-                    &creation::scalar_like(1.0, g),
-                    &where_(&tie, &half, &zero)?,
-                )?;
-                let ga = mul(g, &wa)?;
-                let gb = sub(g, &ga)?;
+                let shared = where_(&eq(x, y)?, &mul(g, &creation::scalar_like(0.5, g))?, g)?;
+                let ga = where_(&a_loses, &zero, &shared)?;
+                let gb = where_(&b_loses, &zero, &shared)?;
                 (Some(ga), Some(gb))
             }
             BinOp::FloorDiv | BinOp::Rem => {
@@ -574,12 +584,163 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(BinOp::Pow, a, b)
 }
 
-/// `a + alpha * b`.
+/// `a + alpha * b` (`torch.add`; `torch.sub` passes `-alpha`). `b` is cast
+/// to the result's dtype before scaling, so an integer `b` with a fractional
+/// alpha is not truncated, and a bool result adds `b` where alpha is non-zero.
 pub fn add_scaled(a: &Tensor, b: &Tensor, alpha: f64) -> Result<Tensor> {
+    let dtype = result_dtype(a, b);
+    if !dtype.is_float() && alpha.fract() != 0.0 {
+        return Err(Error::Runtime(
+            "For integral input tensors, argument alpha must not be a floating point number."
+                .into(),
+        ));
+    }
     if alpha == 1.0 {
         return add(a, b);
     }
-    add(a, &mul(b, &creation::scalar_like(alpha, b))?)
+    if alpha == -1.0 && dtype != DType::Bool {
+        return sub(a, b);
+    }
+    let b = super::unary::to_dtype(b, dtype)?;
+    add(a, &mul(&b, &creation::scalar_like(alpha, &b))?)
+}
+
+/// `torch.atan2(a, b)`: the angle of (b, a), computed in the promoted float
+/// dtype; d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = match result_dtype(a, b) {
+        d if d.is_float() => d,
+        _ => DType::F32,
+    };
+    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let out = match dtype {
+        DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x.atan2(y))?,
+        _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x.atan2(y))?,
+    };
+    if !crate::autograd::node::needs_grad(&[a, b]) {
+        return Ok(out);
+    }
+    let (sa, sb) = (SavedTensor::new(&ca), SavedTensor::new(&cb));
+    let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
+    let need = (a.requires_grad(), b.requires_grad());
+    record("Atan2Backward0", &[a, b], &[&out], move |grads| {
+        let Some(g) = &grads[0] else {
+            return Ok(vec![None, None]);
+        };
+        let (x, y) = (sa.get()?, sb.get()?);
+        let scale = div(g, &add(&mul(x, x)?, &mul(y, y)?)?)?;
+        let ga = match need.0 {
+            true => Some(grad_for(mul(&scale, y)?, &ia)?),
+            false => None,
+        };
+        let gb = match need.1 {
+            true => Some(grad_for(unary::neg(&mul(&scale, x)?)?, &ib)?),
+            false => None,
+        };
+        Ok(vec![ga, gb])
+    });
+    Ok(out)
+}
+
+/// Integer operands of a division must not hold a zero divisor.
+fn check_int_divisor(b: &Tensor, dtype: DType) -> Result<()> {
+    if !dtype.is_float() && b.to_f64_vec().contains(&0.0) {
+        return Err(Error::Runtime("ZeroDivisionError".into()));
+    }
+    Ok(())
+}
+
+/// An integer op computed in int64 and cast back to `dtype` (the results of
+/// trunc division and fmod lie within the operands' range).
+fn int_map(
+    a: &Tensor,
+    b: &Tensor,
+    dtype: DType,
+    f: impl Fn(i64, i64) -> i64 + Sync,
+) -> Result<Tensor> {
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let out = map2(
+        &a.cast_raw(DType::I64),
+        &b.cast_raw(DType::I64),
+        &shape,
+        |x: i64, y: i64| f(x, y),
+    )?;
+    Ok(out.cast_raw(dtype))
+}
+
+/// `torch.div(a, b, rounding_mode=...)`: None, "trunc" or "floor".
+pub fn div_rounding(a: &Tensor, b: &Tensor, mode: Option<&str>) -> Result<Tensor> {
+    let dtype = result_dtype(a, b);
+    match mode {
+        None => div(a, b),
+        Some("floor") => binary(BinOp::FloorDiv, a, b),
+        Some("trunc") if dtype.is_float() => unary::trunc(&div(a, b)?),
+        Some("trunc") => {
+            check_int_divisor(b, dtype)?;
+            int_map(a, b, dtype, |x, y| x.wrapping_div(y))
+        }
+        Some(m) => Err(Error::Value(format!(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{m}'"
+        ))),
+    }
+}
+
+/// `torch.fmod`: the remainder with the sign of the dividend (C's fmod, so
+/// `fmod(x, inf) = x`); d/da = 1, d/db = -trunc(a / b).
+pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = result_dtype(a, b);
+    let out = match dtype {
+        DType::F64 | DType::F32 => {
+            let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+            let shape = broadcast_shapes(a.shape(), b.shape())?;
+            match dtype {
+                DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x % y)?,
+                _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x % y)?,
+            }
+        }
+        _ => {
+            check_int_divisor(b, dtype)?;
+            int_map(a, b, dtype, |x, y| x.wrapping_rem(y))?
+        }
+    };
+    if !crate::autograd::node::needs_grad(&[a, b]) {
+        return Ok(out);
+    }
+    let (sa, sb) = (SavedTensor::new(a), SavedTensor::new(b));
+    let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
+    let need = (a.requires_grad(), b.requires_grad());
+    record("FmodBackward1", &[a, b], &[&out], move |grads| {
+        let Some(g) = &grads[0] else {
+            return Ok(vec![None, None]);
+        };
+        let ga = match need.0 {
+            true => Some(grad_for(g.clone(), &ia)?),
+            false => None,
+        };
+        let gb = match need.1 {
+            true => {
+                let q = div_rounding(sa.get()?, sb.get()?, Some("trunc"))?;
+                Some(grad_for(unary::neg(&mul(g, &q)?)?, &ib)?)
+            }
+            false => None,
+        };
+        Ok(vec![ga, gb])
+    });
+    Ok(out)
+}
+
+/// `torch.fmax`/`torch.fmin`: max/min ignoring a NaN operand. The gradient
+/// goes to the chosen operand (`a` on ties), as PyTorch's.
+pub fn fmax_fmin(a: &Tensor, b: &Tensor, max: bool) -> Result<Tensor> {
+    let dtype = result_dtype(a, b);
+    let (ca, cb) = (unary::to_dtype(a, dtype)?, unary::to_dtype(b, dtype)?);
+    let wins = compare(if max { CmpOp::Ge } else { CmpOp::Le }, &ca, &cb)?;
+    let take_a = match dtype.is_float() {
+        true => logical(LogicOp::Or, &wins, &unary::isnan(&cb)?)?,
+        false => wins,
+    };
+    where_(&take_a, &ca, &cb)
 }
 
 /// Comparisons: output bool, no gradient.
@@ -646,10 +807,7 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 LogicOp::Or => "bitwise_or_cpu",
                 LogicOp::Xor => "bitwise_xor_cpu",
             };
-            Err(Error::Runtime(format!(
-                "\"{name}\" not implemented for '{}'",
-                d.scalar_name()
-            )))
+            Err(Error::not_implemented(name, d))
         }
     }
 }

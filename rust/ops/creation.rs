@@ -42,6 +42,20 @@ pub fn scalar_like(v: f64, like: &Tensor) -> Tensor {
 }
 
 pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+    let show = |v: f64| format!("{v}").to_lowercase();
+    if !step.is_finite() {
+        return Err(Error::Runtime(format!(
+            "step must be finite but got {}",
+            show(step)
+        )));
+    }
+    if !start.is_finite() || !end.is_finite() {
+        return Err(Error::Runtime(format!(
+            "unsupported range: {} -> {}",
+            show(start),
+            show(end)
+        )));
+    }
     if step == 0.0 {
         return Err(Error::Runtime("step must be nonzero".into()));
     }
@@ -50,12 +64,20 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
             "upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})"
         )));
     }
-    let n = ((end - start) / step).ceil().max(0.0) as usize;
+    let n = ((end - start) / step).ceil().max(0.0);
+    if n >= i64::MAX as f64 {
+        return Err(Error::Runtime(format!(
+            "invalid size, possible overflow? (start={start}, end={end}, step={step})"
+        )));
+    }
+    let n = n as usize;
     // Straight into a cached buffer of the result's dtype (an f64 vector and
     // a converted copy, both fresh, cost 47x PyTorch's time in page faults).
     // The loops count with an induction variable of the arithmetic's type,
     // which vectorises (an index converted per element did not).
-    let integral = !dtype.is_float() && start.fract() == 0.0 && step.fract() == 0.0;
+    // An integer result counts from the truncated start by the truncated
+    // step (the length still comes from the exact bounds), as PyTorch.
+    let integral = !dtype.is_float();
     Ok(dispatch_all!(dtype, T => {
         let mut buf = crate::tensor::pool::uninit_vec::<T>(n);
         crate::parallel::fill_chunks(&mut buf, |first, c| {
@@ -224,10 +246,7 @@ fn from_values<T: BufferElem>(vals: Vec<f64>, shape: &[usize]) -> Tensor {
 
 fn float_only(dtype: DType, what: &str) -> Result<()> {
     if !dtype.is_float() {
-        return Err(Error::Runtime(format!(
-            "\"{what}\" not implemented for '{}'",
-            dtype.scalar_name()
-        )));
+        return Err(Error::not_implemented(what, dtype));
     }
     Ok(())
 }

@@ -338,7 +338,7 @@ fn apply(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize
 fn apply_step(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize) {
     match step {
         Step::Unary(u) => match u {
-            Unary::Relu => each(dst, src, |v| if v > 0.0 { v } else { 0.0 }),
+            Unary::Relu => each(dst, src, |v| if v < 0.0 { 0.0 } else { v }),
             Unary::Neg => each(dst, src, Arith::neg),
             Unary::Abs => each(dst, src, Arith::abs),
             Unary::Exp => each(dst, src, FloatOps::fast_exp),

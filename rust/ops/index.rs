@@ -467,8 +467,10 @@ pub fn flip(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
     Ok(out)
 }
 
-/// Out-of-place `x.masked_fill(mask, value)`.
-pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+/// `x.masked_fill(mask, value)`: `value` (a 0-d tensor, which may require
+/// grad) where `mask` holds. Out of place the mask may broadcast `x` to a
+/// larger shape; in place (`inplace`) it must not.
+pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> Result<Tensor> {
     if mask.dtype() != DType::Bool {
         return Err(Error::Runtime(format!(
             "masked_fill_ only supports boolean masks, but got mask with dtype {}",
@@ -482,29 +484,71 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor) -> Result<Tensor> 
         )));
     }
     let shape = crate::tensor::layout::broadcast_shapes(x.shape(), mask.shape())?;
-    if shape.as_slice() != x.shape() {
+    if inplace && shape.as_slice() != x.shape() {
         return Err(Error::Runtime(format!(
             "masked_fill: the mask {:?} must be broadcastable to the input {:?} without changing its shape",
             mask.shape(),
             x.shape()
         )));
     }
+    check_fits(value, x.dtype())?;
     let v = value.cast_raw(x.dtype());
-    let xd = x.detach();
     let out = {
         let _ng = crate::autograd::GradModeGuard::new(false);
-        super::binary::where_(mask, &v, &xd)?
+        super::binary::where_(mask, &v, &x.detach())?.cast_raw(x.dtype())
     };
-    let out = out.cast_raw(x.dtype());
     let mask = mask.clone();
-    record("MaskedFillBackward0", &[x], &[&out], move |g| {
+    let (ix, iv) = (
+        (x.shape_vec(), x.dtype()),
+        (value.shape_vec(), value.dtype()),
+    );
+    let need = (x.requires_grad(), value.requires_grad());
+    record("MaskedFillBackward0", &[x, value], &[&out], move |g| {
         let Some(g) = &g[0] else {
-            return Ok(vec![None]);
+            return Ok(vec![None, None]);
         };
         let z = creation::scalar_like(0.0, g);
-        Ok(vec![Some(super::binary::where_(&mask, &z, g)?)])
+        let gx = match need.0 {
+            true => Some(super::binary::grad_for(
+                super::binary::where_(&mask, &z, g)?,
+                &ix,
+            )?),
+            false => None,
+        };
+        let gv = match need.1 {
+            true => {
+                let picked = super::binary::where_(&mask, g, &z)?;
+                Some(super::binary::grad_for(
+                    super::reduce::sum(&picked, None, false)?,
+                    &iv,
+                )?)
+            }
+            false => None,
+        };
+        Ok(vec![gx, gv])
     });
     Ok(out)
+}
+
+/// A fill value must be representable in an integer tensor's dtype, as
+/// PyTorch checks ("value cannot be converted to type int64_t without overflow").
+fn check_fits(value: &Tensor, dtype: DType) -> Result<()> {
+    let (lo, hi, name) = match dtype {
+        DType::I64 => (i64::MIN as f64, i64::MAX as f64, "int64_t"),
+        DType::I32 => (i32::MIN as f64, i32::MAX as f64, "int32_t"),
+        DType::U8 => (0.0, 255.0, "uint8_t"),
+        _ => return Ok(()),
+    };
+    if !value.dtype().is_float() {
+        return Ok(());
+    }
+    let v = value.item_f64()?;
+    if !v.is_finite() || v < lo || v > hi {
+        return Err(Error::Runtime(format!(
+            "value cannot be converted to type {name} without overflow"
+        )));
+    }
+    Ok(())
 }
 
 /// A 1-D index along `dim` broadcast to the shape of `like` with `dim`

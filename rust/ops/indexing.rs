@@ -48,6 +48,15 @@ pub fn mask_to_indices(mask: &Tensor) -> Vec<Tensor> {
 }
 
 /// `torch.nonzero(x)`: (n, ndim) int64 coordinates of non-zero elements.
+/// `nonzero(as_tuple=True)` / one-argument `where`: one index tensor per
+/// dim; a 0-d tensor counts as 1-d, as PyTorch.
+pub fn nonzero_tuple(x: &Tensor) -> Result<Vec<Tensor>> {
+    match x.ndim() {
+        0 => Ok(mask_to_indices(&super::shape::reshape(x, &[1])?)),
+        _ => Ok(mask_to_indices(x)),
+    }
+}
+
 pub fn nonzero(x: &Tensor) -> Result<Tensor> {
     let cols = mask_to_indices(x);
     let n = cols.first().map_or(

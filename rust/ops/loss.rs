@@ -68,6 +68,10 @@ fn exp_affine_impl<T: Float>(o: &mut [T], x: &[T], a: T, l: T, b: T) {
 #[inline(always)]
 fn row_lse_impl<T: Float>(xr: &[T]) -> f64 {
     let mut mx = crate::cpu::vmath::max_lanes(xr);
+    if mx.to_f64() == f64::INFINITY {
+        // inf - inf: PyTorch's log-softmax gives NaN here too.
+        return f64::NAN;
+    }
     if !mx.to_f64().is_finite() {
         mx = T::zero();
     }

@@ -93,11 +93,13 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::I64 => batched_gemm_typed::<i64>(a, b, &batch, m, k, n),
         DType::I32 => batched_gemm_typed::<i32>(a, b, &batch, m, k, n),
         DType::U8 => batched_gemm_typed::<u8>(a, b, &batch, m, k, n),
-        DType::Bool => {
-            return Err(Error::Runtime(
-                "\"addmm_impl_cpu_\" not implemented for 'Bool'".into(),
-            ))
+        // An empty bool product is returned before any kernel is chosen.
+        DType::Bool if batch.iter().product::<usize>() * m * n == 0 => {
+            let mut shape = batch.clone();
+            shape.extend([m, n]);
+            Tensor::zeros(&shape, DType::Bool)
         }
+        DType::Bool => return Err(Error::not_implemented("addmm_impl_cpu_", DType::Bool)),
     };
     if dtype.is_float() {
         let (sa, sb) = (SavedTensor::new(a), SavedTensor::new(b));

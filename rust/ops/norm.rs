@@ -42,16 +42,7 @@ fn vals<T: BufferElem>(t: &Option<Tensor>) -> Option<Vec<T>> {
     t.as_ref().map(|t| t.to_vec::<T>())
 }
 
-fn require_float(x: &Tensor, name: &str) -> Result<()> {
-    if !x.dtype().is_float() {
-        bail!(
-            Runtime,
-            "\"{name}\" not implemented for '{}'",
-            x.dtype().name()
-        );
-    }
-    Ok(())
-}
+use crate::error::require_float;
 
 /// Record the backward of a normalization whose inputs are `x`, and the
 /// optional `w`, `b`; `grads(gy, x, w)` returns (gx, gw, gb).

@@ -617,18 +617,19 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
             (x.clone(), m)
         }
     };
+    let name = if is_max { "argmax" } else { "argmin" };
     if x.ndim() > 0 && x.shape().iter().zip(&mask).any(|(&s, &m)| m && s == 0) {
-        return Err(Error::Index(
-            "argmax(): Expected reduction dim to have non-zero size.".into(),
-        ));
+        return Err(Error::Index(match dim {
+            None => {
+                format!("{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            }
+            Some(d) => format!("{name}(): Expected reduction dim {d} to have non-zero size."),
+        }));
     }
-    let x = if x.ndim() == 0 {
-        reshape_to(&x, &[1])?
-    } else {
-        x
-    };
+    let zero_dim = x.ndim() == 0;
+    let x = if zero_dim { reshape_to(&x, &[1])? } else { x };
     let mut shape = reduced_shape(x.shape(), &mask, keepdim);
-    if dim.is_none() && !keepdim {
+    if (dim.is_none() && !keepdim) || zero_dim {
         shape.clear();
     }
     if x.is_gpu() {
@@ -678,15 +679,21 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
 
 /// `x.max(dim, keepdim)` -> (values, indices), differentiable in values.
 pub fn max_dim(x: &Tensor, dim: i64, keepdim: bool, is_max: bool) -> Result<(Tensor, Tensor)> {
-    let d = if x.ndim() == 0 {
-        0
-    } else {
-        wrap_dim(dim, x.ndim())?
-    };
+    let d = wrap_dim(dim, x.ndim())?;
+    if x.ndim() == 0 {
+        // The one element is its own max, at index 0; the shape stays ().
+        return Ok((super::shape::clone(x)?, Tensor::scalar(0i64)));
+    }
+    if x.shape()[d] == 0 {
+        let name = if is_max { "max" } else { "min" };
+        return Err(Error::Index(format!(
+            "{name}(): Expected reduction dim {d} to have non-zero size."
+        )));
+    }
     let idx = argmax(x, Some(d as i64), true, is_max)?;
     let idx_keep = idx.clone();
     let values = gather(&x.detach(), d as i64, &idx)?;
-    let (values, idx) = if keepdim || x.ndim() == 0 {
+    let (values, idx) = if keepdim {
         (values, idx)
     } else {
         (
@@ -738,16 +745,18 @@ fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Ten
 /// `x.cumsum(dim)` (integers accumulate in int64).
 pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
     crate::gpu::ops::cpu_only(&[x], "cumsum")?;
-    let d = if x.ndim() == 0 {
-        return super::shape::clone(x);
-    } else {
-        wrap_dim(dim, x.ndim())?
-    };
+    let d = wrap_dim(dim, x.ndim())?;
     let dtype = if x.dtype().is_float() {
         x.dtype()
     } else {
         DType::I64
     };
+    if x.ndim() == 0 {
+        return match x.dtype().is_float() {
+            true => super::shape::clone(x),
+            false => Ok(x.cast_raw(dtype)),
+        };
+    }
     let xc = x.cast_raw(dtype).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
@@ -843,8 +852,29 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
     div(&ss, &scalar_like(denom, &ss))
 }
 
+/// `sqrt(var)`, whose gradient is 0 (not 0 * inf = NaN) where std is 0,
+/// as PyTorch's.
 pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
-    super::unary::sqrt(&var(x, dims, correction, keepdim)?)
+    let v = var(x, dims, correction, keepdim)?;
+    let out = {
+        let _no_grad = crate::autograd::GradModeGuard::new(false);
+        super::unary::sqrt(&v.detach())?
+    };
+    let so = crate::autograd::SavedTensor::output(&out);
+    crate::autograd::record("StdBackward0", &[&v], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let o = so.get()?;
+        let zero = scalar_like(0.0, o);
+        let half_over = div(g, &mul(o, &scalar_like(2.0, o))?)?;
+        Ok(vec![Some(super::binary::where_(
+            &super::binary::eq(o, &zero)?,
+            &zero,
+            &half_over,
+        )?)])
+    });
+    Ok(out)
 }
 
 /// `logsumexp(x, dims, keepdim)`, stable: max + log(sum(exp(x - max))).
@@ -854,6 +884,11 @@ pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     } else {
         super::unary::to_dtype(x, DType::F32)?
     };
+    let mask = reduced_mask(&x, Some(dims))?;
+    if x.shape().iter().zip(&mask).any(|(&s, &m)| m && s == 0) {
+        // Nothing to reduce: log(0) = -inf, as PyTorch.
+        return super::unary::log(&sum(&super::unary::exp(&x)?, Some(dims), keepdim)?);
+    }
     let m = amax(&x.detach(), Some(dims), true, true)?;
     // Infinite maxima would give inf - inf; use 0 there.
     let fin = super::unary::isfinite(&m)?;
@@ -863,7 +898,6 @@ pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     if keepdim {
         Ok(r)
     } else {
-        let mask = reduced_mask(&x, Some(dims))?;
         reshape_to(&r, &reduced_shape(x.shape(), &mask, false))
     }
 }

@@ -4,22 +4,25 @@ use super::binary::{div, mul};
 use super::index::flip;
 use super::reduce::cumsum;
 use crate::autograd::{record, SavedTensor};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 
 /// `x.cumprod(dim)`.
 pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
     crate::gpu::ops::cpu_only(&[x], "cumprod")?;
-    if x.ndim() == 0 {
-        return super::shape::clone(x);
-    }
     let d = wrap_dim(dim, x.ndim())?;
     let dtype = if x.dtype().is_float() {
         x.dtype()
     } else {
         DType::I64
     };
+    if x.ndim() == 0 {
+        return match x.dtype().is_float() {
+            true => super::shape::clone(x),
+            false => Ok(x.cast_raw(dtype)),
+        };
+    }
     let xc = x.cast_raw(dtype).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
@@ -46,10 +49,56 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i  (x_i != 0)
-        let go = mul(g, so.get()?)?;
-        let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;
-        Ok(vec![Some(div(&rev, sx.get()?)?)])
+        let x = sx.get()?;
+        if !x.to_f64_vec().contains(&0.0) {
+            // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i, written
+            // with differentiable ops.
+            let go = mul(g, so.get()?)?;
+            let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;
+            return Ok(vec![Some(div(&rev, x)?)]);
+        }
+        if crate::autograd::node::needs_grad(&[g, x]) {
+            return Err(Error::NotImplemented(
+                "cumprod: the double backward of an input holding zeros is not implemented".into(),
+            ));
+        }
+        Ok(vec![Some(backward_with_zeros(g, x, d)?)])
     });
     Ok(out)
+}
+
+/// The exact cumprod gradient where some x is 0 (dividing by x would give
+/// NaN): grad_i = E_i * S_i with E_i = prod_{k<i} x_k and
+/// S_i = sum_{j>=i} g_j prod_{i<k<=j} x_k, i.e. S_i = g_i + x_{i+1} S_{i+1}.
+fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
+    let shape = x.shape_vec();
+    let (outer, len, inner) = (
+        shape[..d].iter().product::<usize>(),
+        shape[d],
+        shape[d + 1..].iter().product::<usize>(),
+    );
+    let (gc, xc) = (g.cast_raw(x.dtype()).contiguous_raw(), x.contiguous_raw());
+    Ok(crate::dispatch_float!(x.dtype(), "cumprod_backward", T => {
+        let (gv, xv) = (gc.to_vec::<T>(), xc.to_vec::<T>());
+        let mut out = vec![T::default(); xv.len()];
+        for a in 0..outer {
+            for j in 0..inner {
+                let at = |k: usize| a * len * inner + k * inner + j;
+                let mut s = T::default();
+                for k in (0..len).rev() {
+                    if k + 1 < len {
+                        s = s * xv[at(k + 1)];
+                    }
+                    s += gv[at(k)];
+                    out[at(k)] = s;
+                }
+                let mut e: T = crate::tensor::access::cast_elem::<f64, T>(1.0);
+                for k in 0..len {
+                    out[at(k)] = out[at(k)] * e;
+                    e = e * xv[at(k)];
+                }
+            }
+        }
+        Tensor::from_vec(out, &shape)
+    }))
 }

@@ -431,9 +431,14 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
         .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
         .collect();
     if xs.is_empty() {
-        return Err(Error::Runtime(
+        return Err(Error::Value(
             "torch.cat(): expected a non-empty list of Tensors".into(),
         ));
+    }
+    if let Some(i) = xs.iter().position(|t| t.ndim() == 0) {
+        return Err(Error::Runtime(format!(
+            "zero-dimensional tensor (at position {i}) cannot be concatenated"
+        )));
     }
     if parts.is_empty() {
         return Ok(xs[0].clone());
@@ -638,5 +643,9 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
     }
     let d = wrap_dim(dim, x.ndim())?;
     let n = x.shape()[d];
-    split(x, n.div_ceil(chunks).max(1), d as i64)
+    if n == 0 {
+        // PyTorch gives `chunks` empty pieces of an empty dim.
+        return (0..chunks).map(|_| narrow(x, d as i64, 0, 0)).collect();
+    }
+    split(x, n.div_ceil(chunks), d as i64)
 }

@@ -4,7 +4,7 @@
 use crate::autograd::{record, SavedTensor};
 use crate::error::Result;
 use crate::tensor::layout::wrap_dim;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 crate::multiversion! {
     /// softmax (or log_softmax when `log`) of one contiguous row `xr` into `or`.
@@ -108,16 +108,22 @@ fn strided_rows<T: crate::tensor::dtype::Float>(
 
 /// softmax (or log_softmax when `log`) of `x` along `dim`.
 pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
-    let x = if x.dtype().is_float() {
-        x.clone()
-    } else {
-        crate::ops::unary::to_dtype(x, DType::F32)?
-    };
+    let d = wrap_dim(dim, x.ndim())?;
+    if !x.dtype().is_float() {
+        let last = d + 1 >= x.ndim();
+        let kernel = match (log, last) {
+            (false, true) => "softmax_lastdim_kernel_impl",
+            (false, false) => "softmax_kernel_impl",
+            (true, true) => "log_softmax_lastdim_kernel_impl",
+            (true, false) => "log_softmax_kernel_impl",
+        };
+        return Err(crate::error::Error::not_implemented(kernel, x.dtype()));
+    }
+    let x = x.clone();
     if x.ndim() == 0 {
         let r = crate::ops::creation::full(&[], if log { 0.0 } else { 1.0 }, x.dtype());
         return Ok(r);
     }
-    let d = wrap_dim(dim, x.ndim())?;
     let shape = x.shape().to_vec();
     let out = if x.is_gpu() {
         device_softmax(&x, d, log)?

@@ -97,7 +97,7 @@ pub fn neg(x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     if x.dtype() == DType::Bool {
-        return Err(Error::Runtime(
+        return Err(Error::NotImplemented(
             "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
         ));
     }
@@ -117,7 +117,7 @@ pub fn abs(x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     if x.dtype() == DType::Bool {
-        return Ok(x.clone());
+        return Err(Error::not_implemented("abs_cpu", DType::Bool));
     }
     let out = if x.is_gpu() {
         gpu_map("abs", &[x], &[])?
@@ -333,10 +333,16 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     if let Some(out) = fusion::unary(x, Unary::Relu) {
         return Ok(out);
     }
+    if x.dtype() == DType::Bool {
+        return Err(Error::NotImplemented(
+            "Boolean inputs not supported for relu".into(),
+        ));
+    }
     let out = if x.is_gpu() {
         gpu_map("relu", &[x], &[])?
     } else {
-        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v > T::default() { v } else { T::default() }))
+        // NaN stays NaN and -0.0 stays -0.0, as PyTorch's clamp_min(0).
+        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v < T::default() { T::default() } else { v }))
     };
     let so = SavedTensor::output(&out);
     record("ReluBackward0", &[x], &[&out], move |g| {
@@ -367,6 +373,12 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
 macro_rules! rounding {
     ($fname:ident, $node:expr, $method:ident) => {
         pub fn $fname(x: &Tensor) -> Result<Tensor> {
+            if x.dtype() == DType::Bool {
+                return Err(Error::not_implemented(
+                    concat!(stringify!($fname), "_vml_cpu"),
+                    DType::Bool,
+                ));
+            }
             if !x.dtype().is_float() {
                 return Ok(x.clone());
             }
@@ -558,6 +570,7 @@ macro_rules! act {
 }
 
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    crate::error::require_float(x, "leaky_relu_cpu")?;
     let x = &as_float(x);
     let out = float_map!(x, "leaky_relu", [slope], |v| if v > T::c(0.0) {
         v
@@ -582,6 +595,7 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 }
 
 pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
+    crate::error::require_float(x, "GeluKernelImpl")?;
     if tanh_approx && x.is_gpu() {
         return Err(Error::Runtime(
             "gelu(approximate='tanh') is not implemented on the wgpu device; use approximate='none'".into(),
@@ -613,6 +627,7 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
 }
 
 pub fn silu(x: &Tensor) -> Result<Tensor> {
+    crate::error::require_float(x, "silu_cpu")?;
     act!(
         "SiluBackward0",
         x,
@@ -625,6 +640,7 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn mish(x: &Tensor) -> Result<Tensor> {
+    crate::error::require_float(x, "mish_cpu")?;
     act!(
         "MishBackward0",
         x,
@@ -650,6 +666,7 @@ pub fn softsign(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
+    crate::error::require_float(x, "hardsigmoid_cpu")?;
     act!(
         "HardsigmoidBackward0",
         x,
@@ -663,6 +680,7 @@ pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn hardswish(x: &Tensor) -> Result<Tensor> {
+    crate::error::require_float(x, "hardswish_cpu")?;
     act!(
         "HardswishBackward0",
         x,
@@ -678,7 +696,20 @@ pub fn hardswish(x: &Tensor) -> Result<Tensor> {
 }
 
 pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
-    let x = &as_float(x);
+    if x.dtype() == DType::Bool {
+        return Err(Error::NotImplemented(
+            "Bool inputs not supported for hardtanh".into(),
+        ));
+    }
+    if lo > hi {
+        return Err(Error::Value(
+            "min_val cannot be greater than max_val".into(),
+        ));
+    }
+    if !x.dtype().is_float() {
+        // Integers are clamped in their own dtype.
+        return clamp(x, Some(lo), Some(hi));
+    }
     let out = float_map!(x, "hardtanh", [lo, hi], |v| clampf(v, T::c(lo), T::c(hi)));
     let sx = saved(x);
     record("HardtanhBackward0", &[x], &[&out], move |g| {
@@ -703,6 +734,7 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
 
 /// `elu` family: scale * (x if x > 0 else alpha * (exp(x * input_scale) - 1)).
 pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tensor> {
+    crate::error::require_float(x, "elu_cpu")?;
     let x = &as_float(x);
     let out = float_map!(x, "elu", [alpha, scale, input_scale], |v| {
         // Both sides computed, then selected: a branch around the exp
@@ -741,6 +773,7 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
 
 /// `softplus(x, beta, threshold)`: linear above threshold for stability.
 pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
+    crate::error::require_float(x, "softplus_cpu")?;
     let x = &as_float(x);
     let out = float_map!(x, "softplus", [beta, threshold], |v| {
         let soft = (v * T::c(beta)).fast_exp().fast_ln_1p() / T::c(beta);
@@ -775,6 +808,7 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
 }
 
 pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
+    crate::error::require_float(x, "log_sigmoid_cpu")?;
     act!(
         "LogSigmoidBackward0",
         x,
@@ -820,10 +854,7 @@ pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
         DType::U8 => Ok(map1(x, |v: u8| !v)),
         DType::I32 => Ok(map1(x, |v: i32| !v)),
         DType::I64 => Ok(map1(x, |v: i64| !v)),
-        d => Err(Error::Runtime(format!(
-            "\"bitwise_not_cpu\" not implemented for '{}'",
-            d.scalar_name()
-        ))),
+        d => Err(Error::not_implemented("bitwise_not_cpu", d)),
     }
 }
 

@@ -11,7 +11,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PySequence, PyString, PyTuple};
 
 pub fn type_err(msg: impl Into<String>) -> PyErr {
     PyTypeError::new_err(msg.into())
@@ -64,14 +64,10 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Tensor> {
         };
         return Ok(t);
     }
-    if obj.downcast::<PyUntypedArray>().is_ok()
-        || obj.downcast::<PyList>().is_ok()
-        || obj.downcast::<PyTuple>().is_ok()
-    {
-        return tensor_from_data(obj, None);
-    }
+    // Like PyTorch, a list, tuple or numpy array is no operand: only tensors
+    // and numbers are.
     Err(type_err(format!(
-        "unsupported operand type: expected Tensor or number, got {}",
+        "argument 'other' must be Tensor or a number, not {}",
         obj.get_type().name()?
     )))
 }
@@ -294,6 +290,13 @@ fn flatten_nested(
         )))
     })?;
     let n = seq.len()?;
+    if depth == shape.len() && *saw_any {
+        // Numbers were already found at this depth: a ragged list.
+        return Err(type_err(format!(
+            "must be real number, not {}",
+            type_name()
+        )));
+    }
     if depth == shape.len() {
         shape.push(n);
     } else if shape[depth] != n {

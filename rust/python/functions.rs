@@ -31,6 +31,7 @@ pub struct PyGenerator {
     seed: Mutex<u64>,
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyGenerator {
     #[new]
@@ -91,6 +92,7 @@ fn dt(d: Option<&Bound<'_, PyAny>>, default: DType) -> PyResult<DType> {
     Ok(opt_dtype(d)?.unwrap_or(default))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false, pin_memory=false))]
 fn tensor(
@@ -105,6 +107,7 @@ fn tensor(
     finish(place(t, device, None)?, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None))]
 fn as_tensor_(
@@ -125,6 +128,7 @@ fn as_tensor_(
     Ok(wrap(place(tensor_from_data(data, d)?, device, None)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn from_numpy(arr: &Bound<'_, PyAny>) -> R {
     if arr.downcast::<numpy::PyUntypedArray>().is_err() {
@@ -170,6 +174,7 @@ fn filled(
     )
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 #[allow(clippy::too_many_arguments)]
@@ -187,6 +192,7 @@ fn zeros(
     filled(size, 0.0, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 #[allow(clippy::too_many_arguments)]
@@ -204,6 +210,7 @@ fn ones(
     filled(size, 1.0, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (*size, out=None, dtype=None, layout=None, device=None, requires_grad=false, pin_memory=false, memory_format=None))]
 #[allow(clippy::too_many_arguments)]
@@ -221,6 +228,7 @@ fn empty(
     filled(size, 0.0, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
 fn full(
@@ -265,6 +273,7 @@ fn like(
     )
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn zeros_like(
@@ -278,6 +287,7 @@ fn zeros_like(
     like(&input.t, 0.0, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn ones_like(
@@ -291,6 +301,7 @@ fn ones_like(
     like(&input.t, 1.0, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn empty_like(
@@ -304,6 +315,7 @@ fn empty_like(
     like(&input.t, 0.0, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, fill_value, *, dtype=None, device=None, requires_grad=false))]
 fn full_like(
@@ -316,6 +328,7 @@ fn full_like(
     like(&input.t, fill_value, dtype, device, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
 fn arange(
@@ -354,6 +367,7 @@ fn arange(
     finish(place(t, device, None)?, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
 fn linspace(
@@ -374,6 +388,7 @@ fn linspace(
     )
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
 fn eye(
@@ -397,6 +412,7 @@ fn eye(
     )
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
 fn rand(
@@ -414,6 +430,7 @@ fn rand(
     finish(place(t, device, None)?, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
 fn randn(
@@ -431,6 +448,7 @@ fn randn(
     finish(place(t, device, None)?, requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
 fn rand_like(
@@ -445,6 +463,7 @@ fn rand_like(
     )
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
 fn randn_like(
@@ -460,6 +479,7 @@ fn randn_like(
 }
 
 /// `randint(high, size)` or `randint(low, high, size)`.
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false))]
 fn randint(
@@ -498,6 +518,7 @@ fn randint(
     })?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
 fn randperm(
@@ -519,6 +540,7 @@ fn randperm(
 }
 
 /// `normal(mean, std, size)` with float arguments, or tensor mean/std.
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (mean=None, std=None, size=None, *, generator=None, dtype=None, requires_grad=false))]
 fn normal(
@@ -556,6 +578,7 @@ fn normal(
     finish(r.detach(), requires_grad)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, generator=None))]
 fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -> R {
@@ -584,6 +607,7 @@ fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -
     Ok(wrap(crate::ops::device::copy_raw(&t, input.t.device())?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, num_samples, replacement=false, *, generator=None))]
 fn multinomial(
@@ -643,16 +667,19 @@ fn multinomial(
     Ok(wrap(Tensor::from_vec(out, &shape)))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn manual_seed(seed: i64) {
     creation::manual_seed(seed as u64);
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _get_rng_state() -> Vec<u64> {
     creation::with_rng(|r| r.state().to_vec())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _set_rng_state(state: Vec<u64>) -> PyResult<()> {
     let s: [u64; 4] = state
@@ -666,6 +693,7 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
     seq.try_iter()?.map(|t| as_tensor(&t?)).collect()
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
 fn cat(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> R {
@@ -673,6 +701,7 @@ fn cat(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> 
     Ok(wrap(shape::cat(&tensors_of(tensors)?, dim)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
 fn stack(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> R {
@@ -680,6 +709,7 @@ fn stack(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -
     Ok(wrap(shape::stack(&tensors_of(tensors)?, dim)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(name = "where", signature = (condition, input=None, other=None))]
 fn where_(
@@ -709,24 +739,27 @@ fn where_(
             };
             Ok(Py::new(py, wrap(binary::where_(&condition.t, &ta, &tb)?))?.into_any())
         }
-        (None, None) => tuple_of(py, crate::ops::indexing::mask_to_indices(&condition.t)),
+        (None, None) => tuple_of(py, crate::ops::indexing::nonzero_tuple(&condition.t)?),
         _ => Err(pyo3::exceptions::PyTypeError::new_err(
             "where() expects condition, input and other",
         )),
     }
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _set_grad_enabled(mode: bool) {
     autograd::set_grad_enabled(mode);
 }
 
 /// `torch.autograd.grad`.
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=false))]
 fn autograd_grad(
@@ -782,6 +815,7 @@ fn autograd_grad(
     Ok(PyTuple::new(py, items)?.into_any().unbind())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn set_num_threads(n: usize) {
     crate::parallel::set_num_threads(n);
@@ -789,22 +823,26 @@ fn set_num_threads(n: usize) {
 
 /// The smallest float32 tensor whose elementwise ops are fused (see
 /// `ops::fusion`); returns the previous value.
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _set_fusion_min_numel(n: usize) -> usize {
     crate::ops::fusion::set_min_numel(n)
 }
 
 /// Whether `t`'s elements are a fused chain not yet run (for tests).
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _is_deferred(t: PyRef<'_, PyTensor>) -> bool {
     t.t.storage().is_deferred()
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn get_num_threads() -> usize {
     crate::parallel::num_threads()
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn result_type(
     py: Python<'_>,
@@ -816,6 +854,7 @@ fn result_type(
     super::py_dtype::dtype_object(py, binary::result_dtype(&ta, &tb))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn promote_types(
     py: Python<'_>,
@@ -827,6 +866,7 @@ fn promote_types(
 
 // ---- functional ops used by rustdl.nn.functional ----
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, dim, dtype=None))]
 fn softmax(input: PyRef<'_, PyTensor>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
@@ -837,6 +877,7 @@ fn softmax(input: PyRef<'_, PyTensor>, dim: i64, dtype: Option<&Bound<'_, PyAny>
     Ok(wrap(crate::ops::softmax::softmax(&x, dim, false)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, dim, dtype=None))]
 fn log_softmax(input: PyRef<'_, PyTensor>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
@@ -847,12 +888,14 @@ fn log_softmax(input: PyRef<'_, PyTensor>, dim: i64, dtype: Option<&Bound<'_, Py
     Ok(wrap(crate::ops::softmax::softmax(&x, dim, true)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, negative_slope=0.01))]
 fn leaky_relu(input: PyRef<'_, PyTensor>, negative_slope: f64) -> R {
     Ok(wrap(unary::leaky_relu(&input.t, negative_slope)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, approximate="none"))]
 fn gelu(input: PyRef<'_, PyTensor>, approximate: &str) -> R {
@@ -865,18 +908,21 @@ fn gelu(input: PyRef<'_, PyTensor>, approximate: &str) -> R {
     }
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, alpha=1.0, scale=1.0, input_scale=1.0))]
 fn elu(input: PyRef<'_, PyTensor>, alpha: f64, scale: f64, input_scale: f64) -> R {
     Ok(wrap(unary::elu(&input.t, alpha, scale, input_scale)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, beta=1.0, threshold=20.0))]
 fn softplus(input: PyRef<'_, PyTensor>, beta: f64, threshold: f64) -> R {
     Ok(wrap(unary::softplus(&input.t, beta, threshold)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, min_val=-1.0, max_val=1.0))]
 fn hardtanh(input: PyRef<'_, PyTensor>, min_val: f64, max_val: f64) -> R {
@@ -885,6 +931,7 @@ fn hardtanh(input: PyRef<'_, PyTensor>, min_val: f64, max_val: f64) -> R {
 
 macro_rules! simple_act {
     ($name:ident, $f:path) => {
+        #[rustdl_macros::guard_panics]
         #[pyfunction]
         fn $name(input: PyRef<'_, PyTensor>) -> R {
             Ok(wrap($f(&input.t)?))
@@ -898,6 +945,7 @@ simple_act!(hardsigmoid, unary::hardsigmoid);
 simple_act!(hardswish, unary::hardswish);
 simple_act!(logsigmoid, unary::logsigmoid);
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, pad, mode="constant", value=None))]
 fn pad(input: PyRef<'_, PyTensor>, pad: Vec<i64>, mode: &str, value: Option<f64>) -> R {
@@ -909,6 +957,7 @@ fn pad(input: PyRef<'_, PyTensor>, pad: Vec<i64>, mode: &str, value: Option<f64>
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, p=0.5, training=true))]
 fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
@@ -936,6 +985,7 @@ fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
 
 /// `F.embedding`'s lookup and its EmbeddingBackward0 node (the Python
 /// wrapper checks the arguments and applies max_norm).
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (indices, weight, padding_idx=None))]
 fn _embedding(
@@ -950,6 +1000,7 @@ fn _embedding(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _sum_to(input: PyRef<'_, PyTensor>, shape: Vec<usize>) -> R {
     Ok(wrap(reduce::sum_to(&input.t, &shape)?))
@@ -1022,6 +1073,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Record a node whose backward is a Python callable (`autograd.Function`).
 /// `backward(grads)` gets one gradient (or None) per output and returns one
 /// gradient (or None) per input.
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _record_function(
     name: String,

@@ -5,6 +5,7 @@
 
 mod convert;
 mod functions;
+pub mod panic_guard;
 mod py_conv;
 mod py_device;
 mod py_dtype;
@@ -19,7 +20,9 @@ mod py_tensor;
 pub use py_tensor::PyTensor;
 
 use crate::error::Error;
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 
 impl From<Error> for PyErr {
@@ -29,12 +32,14 @@ impl From<Error> for PyErr {
             Error::Index(m) => PyIndexError::new_err(m),
             Error::Type(m) => PyTypeError::new_err(m),
             Error::Value(m) => PyValueError::new_err(m),
+            Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         }
     }
 }
 
 #[pymodule]
 fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    panic_guard::install_hook();
     m.add_class::<PyTensor>()?;
     m.add_class::<py_dtype::PyDType>()?;
     m.add_class::<py_dtype::PyDevice>()?;

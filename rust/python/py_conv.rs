@@ -7,6 +7,7 @@ use super::py_tensor::{wrap, PyTensor};
 use crate::ops::conv;
 use pyo3::prelude::*;
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias, stride, padding, dilation, groups))]
 fn conv_nd(
@@ -24,6 +25,7 @@ fn conv_nd(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias, stride, padding, output_padding, groups, dilation))]
 #[allow(clippy::too_many_arguments)]

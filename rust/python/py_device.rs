@@ -3,27 +3,32 @@
 use crate::gpu;
 use pyo3::prelude::*;
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _wgpu_is_built() -> bool {
     gpu::is_built()
 }
 
 /// Opens the device on first call (a few hundred ms on a software adapter).
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _wgpu_is_available(py: Python<'_>) -> bool {
     py.detach(gpu::is_available)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _wgpu_device_count(py: Python<'_>) -> usize {
     py.detach(gpu::device_count)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _wgpu_device_name(py: Python<'_>) -> PyResult<String> {
     Ok(py.detach(gpu::device_name)?)
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _wgpu_synchronize(py: Python<'_>) -> PyResult<()> {
     Ok(py.detach(gpu::synchronize)?)

@@ -11,6 +11,7 @@ pub struct PyDType {
     pub dtype: DType,
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyDType {
     fn __repr__(&self) -> String {
@@ -58,6 +59,7 @@ pub struct PyDevice {
     pub index: Option<i64>,
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyDevice {
     #[new]
@@ -100,14 +102,14 @@ impl PyDevice {
             None => self.r#type.clone(),
         }
     }
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         if let Ok(d) = other.extract::<PyDevice>() {
-            return d.r#type == self.r#type && d.index == self.index;
+            return Ok(d.r#type == self.r#type && d.index == self.index);
         }
         if let Ok(s) = other.downcast::<PyString>() {
-            return s.to_string() == self.__str__();
+            return Ok(s.to_string() == self.__str__()?);
         }
-        false
+        Ok(false)
     }
     fn __hash__(&self) -> u64 {
         use std::hash::{Hash, Hasher};

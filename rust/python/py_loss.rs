@@ -5,6 +5,7 @@ use crate::ops::loss::{self, Reduction};
 use pyo3::prelude::*;
 
 /// `_C.cross_entropy_fused(logits (M, C), target (M), weight, ignore_index, label_smoothing, reduction)`.
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (logits, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"))]
 fn cross_entropy_fused(

@@ -265,37 +265,26 @@ fn add_alpha(
     negate: bool,
 ) -> PyResult<Tensor> {
     let b = operand(other, a)?;
-    let alpha = alpha.unwrap_or(1.0) * if negate { -1.0 } else { 1.0 };
-    if alpha == 1.0 {
-        return Ok(binary::add(a, &b)?);
+    match (alpha, negate) {
+        (None, false) => Ok(binary::add(a, &b)?),
+        (None, true) => Ok(binary::sub(a, &b)?),
+        (Some(alpha), false) => Ok(binary::add_scaled(a, &b, alpha)?),
+        (Some(alpha), true) => {
+            // `sub` of bools is refused whatever alpha is, as in PyTorch.
+            if a.dtype() == DType::Bool && b.dtype() == DType::Bool {
+                return Ok(binary::sub(a, &b)?);
+            }
+            Ok(binary::add_scaled(a, &b, -alpha)?)
+        }
     }
-    if alpha == -1.0 {
-        return Ok(binary::sub(a, &b)?);
-    }
-    Ok(binary::add_scaled(a, &b, alpha)?)
 }
 
 fn div_mode(a: &Tensor, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<Tensor> {
-    match rounding_mode {
-        None => bin(BinOp::Div, a, other),
-        Some("floor") => {
-            let b = operand(other, a)?;
-            if binary::result_dtype(a, &b).is_float() {
-                Ok(unary::floor(&binary::div(a, &b)?)?)
-            } else {
-                Ok(binary::binary(BinOp::FloorDiv, a, &b)?)
-            }
-        }
-        Some("trunc") => {
-            let b = operand(other, a)?;
-            let dt = binary::result_dtype(a, &b);
-            let q = unary::trunc(&binary::div(a, &b)?)?;
-            Ok(if dt.is_float() { q } else { q.cast_raw(dt) })
-        }
-        Some(m) => Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{m}'"
-        ))),
+    if rounding_mode.is_none() {
+        return bin(BinOp::Div, a, other);
     }
+    let b = operand(other, a)?;
+    Ok(binary::div_rounding(a, &b, rounding_mode)?)
 }
 
 /// Reductions accept `dim` as None, an int or a tuple.
@@ -316,6 +305,7 @@ fn values_indices(py: Python<'_>, name: &str, v: Tensor, i: Tensor) -> PyResult<
     Ok(cls.call1((wrap(v), wrap(i)))?.unbind())
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyTensor {
     // ---- operators ----
@@ -508,12 +498,7 @@ impl PyTensor {
         self.__mod__(other)
     }
     fn fmod(&self, other: &Bound<'_, PyAny>) -> R {
-        // sign of the dividend: a - trunc(a / b) * b
-        let b = operand(other, &self.t)?;
-        let q = unary::trunc(&binary::div(&self.t, &b)?)?;
-        let r = binary::sub(&self.t, &binary::mul(&q, &b)?)?;
-        let dt = binary::result_dtype(&self.t, &b);
-        Ok(wrap(if dt.is_float() { r } else { r.cast_raw(dt) }))
+        Ok(wrap(binary::fmod(&self.t, &operand(other, &self.t)?)?))
     }
     fn pow(&self, exponent: &Bound<'_, PyAny>) -> R {
         Ok(wrap(pow_any(&self.t, exponent, false)?))
@@ -523,25 +508,17 @@ impl PyTensor {
         let b = operand(exponent, &a)?;
         Ok(wrap(binary::pow(&a, &unary::to_dtype(&b, DType::F64)?)?))
     }
-    fn maximum(&self, other: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::binary(
-            BinOp::Maximum,
-            &self.t,
-            &as_tensor(other)?,
-        )?))
+    fn maximum(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::binary(BinOp::Maximum, &self.t, &other.t)?))
     }
-    fn minimum(&self, other: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::binary(
-            BinOp::Minimum,
-            &self.t,
-            &as_tensor(other)?,
-        )?))
+    fn minimum(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::binary(BinOp::Minimum, &self.t, &other.t)?))
     }
-    fn fmax(&self, other: &Bound<'_, PyAny>) -> R {
-        self.maximum(other)
+    fn fmax(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::fmax_fmin(&self.t, &other.t, true)?))
     }
-    fn fmin(&self, other: &Bound<'_, PyAny>) -> R {
-        self.minimum(other)
+    fn fmin(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::fmax_fmin(&self.t, &other.t, false)?))
     }
     fn eq(&self, o: &Bound<'_, PyAny>) -> R {
         Ok(wrap(cmp(CmpOp::Eq, &self.t, o)?))
@@ -661,16 +638,7 @@ impl PyTensor {
         )?))
     }
     fn atan2(&self, other: &Bound<'_, PyAny>) -> R {
-        let b = operand(other, &self.t)?;
-        let dt = binary::result_dtype(&self.t, &b);
-        let dt = if dt.is_float() { dt } else { DType::F32 };
-        let (a, b) = (self.t.cast_raw(dt), b.cast_raw(dt));
-        let shape = crate::tensor::layout::broadcast_shapes(a.shape(), b.shape())?;
-        let out = match dt {
-            DType::F64 => crate::ops::map::map2(&a, &b, &shape, |x: f64, y: f64| x.atan2(y))?,
-            _ => crate::ops::map::map2(&a, &b, &shape, |x: f32, y: f32| x.atan2(y))?,
-        };
-        Ok(wrap(out))
+        Ok(wrap(binary::atan2(&self.t, &operand(other, &self.t)?)?))
     }
 
     // ---- unary ----
@@ -788,6 +756,7 @@ impl PyTensor {
         Ok(wrap(unary::trunc(&self.t)?))
     }
     fn frac(&self) -> R {
+        crate::error::require_float(&self.t, "frac_cpu")?;
         Ok(wrap(binary::sub(&self.t, &unary::trunc(&self.t)?)?))
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -1208,7 +1177,7 @@ impl PyTensor {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
         let v = operand(value, &slf.t)?;
-        let r = crate::ops::index::masked_fill(&slf.t, &mask.t, &v)?;
+        let r = crate::ops::index::masked_fill(&slf.t, &mask.t, &v, true)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }

@@ -17,6 +17,7 @@ fn opt_ts(v: Option<Ts<'_>>) -> Vec<Tensor> {
     v.map(ts).unwrap_or_default()
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, bufs, first, lr, momentum, dampening, weight_decay, nesterov, maximize))]
 #[allow(clippy::too_many_arguments)]
@@ -46,6 +47,7 @@ fn _optim_sgd(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, sums, steps, lr, lr_decay, weight_decay, eps, maximize))]
 #[allow(clippy::too_many_arguments)]
@@ -73,6 +75,7 @@ fn _optim_adagrad(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, square_avgs, bufs, grad_avgs, steps, lr, alpha, eps, weight_decay, momentum, centered, maximize))]
 #[allow(clippy::too_many_arguments)]
@@ -113,6 +116,7 @@ fn _optim_rmsprop(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, square_avgs, acc_deltas, steps, lr, rho, eps, weight_decay, maximize))]
 #[allow(clippy::too_many_arguments)]
@@ -147,6 +151,7 @@ fn _optim_adadelta(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled))]
 #[allow(clippy::too_many_arguments)]
@@ -189,6 +194,7 @@ fn _optim_adam(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, exp_avgs, exp_infs, steps, lr, beta1, beta2, eps, weight_decay, maximize))]
 #[allow(clippy::too_many_arguments)]
@@ -219,6 +225,7 @@ fn _optim_adamax(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize))]
 #[allow(clippy::too_many_arguments)]
@@ -261,6 +268,7 @@ fn _optim_nadam(
     Ok(())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (params, grads, exp_avgs, exp_avg_sqs, steps, lr, beta1, beta2, eps, weight_decay, decoupled, maximize))]
 #[allow(clippy::too_many_arguments)]

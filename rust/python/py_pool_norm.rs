@@ -13,6 +13,7 @@ fn opt(t: &Option<PyRef<'_, PyTensor>>) -> Option<Tensor> {
     t.as_ref().map(|t| t.t.clone())
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn _max_pool(
@@ -36,6 +37,7 @@ fn _max_pool(
     Ok((wrap(o), i.map(wrap)))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (input, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override=None))]
@@ -65,11 +67,13 @@ fn _avg_pool(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _adaptive_avg_pool(input: PyRef<'_, PyTensor>, nd: usize, output_size: Vec<usize>) -> R {
     Ok(wrap(pool::adaptive_avg_pool(&input.t, nd, &output_size)?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _adaptive_max_pool(
     input: PyRef<'_, PyTensor>,
@@ -81,6 +85,7 @@ fn _adaptive_max_pool(
     Ok((wrap(o), i.map(wrap)))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 fn _max_unpool(
     input: PyRef<'_, PyTensor>,
@@ -96,6 +101,7 @@ fn _max_unpool(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (input, running_mean, running_var, weight, bias, training, momentum, eps))]
@@ -127,6 +133,7 @@ fn _batch_norm(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps))]
@@ -158,6 +165,7 @@ fn _instance_norm(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, normalized_shape, weight, bias, eps))]
 fn _layer_norm(
@@ -177,6 +185,7 @@ fn _layer_norm(
     )?))
 }
 
+#[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (input, num_groups, weight, bias, eps))]
 fn _group_norm(

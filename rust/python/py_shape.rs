@@ -87,6 +87,7 @@ fn dim_list(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
     shape_args(args)
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyTensor {
     fn __getitem__(&self, key: &Bound<'_, PyAny>) -> R {
@@ -425,7 +426,7 @@ impl PyTensor {
     }
     fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> R {
         let v = operand(value, &self.t)?;
-        Ok(wrap(index::masked_fill(&self.t, &mask.t, &v)?))
+        Ok(wrap(index::masked_fill(&self.t, &mask.t, &v, false)?))
     }
     fn masked_select(&self, mask: PyRef<'_, PyTensor>) -> R {
         if mask.t.dtype() != DType::Bool {
@@ -443,7 +444,7 @@ impl PyTensor {
     #[pyo3(signature = (*, as_tuple=false))]
     fn nonzero(&self, py: Python<'_>, as_tuple: bool) -> PyResult<Py<PyAny>> {
         if as_tuple {
-            return tuple_of(py, crate::ops::indexing::mask_to_indices(&self.t));
+            return tuple_of(py, crate::ops::indexing::nonzero_tuple(&self.t)?);
         }
         Ok(Py::new(py, wrap(crate::ops::indexing::nonzero(&self.t)?))?.into_any())
     }

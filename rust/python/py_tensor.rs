@@ -25,6 +25,22 @@ impl PyTensor {
     }
 }
 
+/// The dtype of a legacy tensor type name (`torch.FloatTensor`).
+fn tensor_type_dtype(name: &str) -> Option<DType> {
+    let short = name
+        .trim_start_matches("torch.")
+        .trim_start_matches("rustdl.");
+    Some(match short {
+        "FloatTensor" => DType::F32,
+        "DoubleTensor" => DType::F64,
+        "LongTensor" => DType::I64,
+        "IntTensor" => DType::I32,
+        "ByteTensor" => DType::U8,
+        "BoolTensor" => DType::Bool,
+        _ => return None,
+    })
+}
+
 /// Wrap a result for Python.
 pub fn wrap(t: Tensor) -> PyTensor {
     PyTensor { t }
@@ -36,6 +52,7 @@ pub struct PyHookHandle {
     active: Arc<AtomicBool>,
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyHookHandle {
     fn remove(&self) {
@@ -142,6 +159,7 @@ pub fn scalar_py(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
     to_pylist(py, &flat)
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyTensor {
     /// `Tensor(data)` / subclass construction (used by nn.Parameter): shares
@@ -388,7 +406,14 @@ impl PyTensor {
                 Ok(n.into_pyobject(py)?.into_any().unbind())
             }
             Some(d) => {
-                Ok(Py::new(py, wrap(ops::unary::to_dtype(&self.t, dtype_arg(d)?)?))?.into_any())
+                let dtype = match d.extract::<String>() {
+                    // `x.type('torch.FloatTensor')`: a tensor type's name.
+                    Ok(name) => tensor_type_dtype(&name).ok_or_else(|| {
+                        pyo3::exceptions::PyValueError::new_err(format!("invalid type: '{name}'"))
+                    })?,
+                    Err(_) => dtype_arg(d)?,
+                };
+                Ok(Py::new(py, wrap(ops::unary::to_dtype(&self.t, dtype)?))?.into_any())
             }
         }
     }
@@ -666,6 +691,7 @@ pub struct PyNode {
     node: Arc<autograd::Node>,
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyNode {
     fn name(&self) -> &'static str {
@@ -719,6 +745,7 @@ pub struct PyAccumulateGrad {
     variable: Tensor,
 }
 
+#[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyAccumulateGrad {
     fn name(&self) -> &'static str {

@@ -88,13 +88,7 @@ macro_rules! dispatch_float {
                 type $T = f64;
                 $body
             }
-            other => {
-                return Err($crate::error::Error::Runtime(format!(
-                    "\"{}\" not implemented for '{}'",
-                    $what,
-                    other.scalar_name()
-                )))
-            }
+            other => return Err($crate::error::Error::not_implemented(&$what, other)),
         }
     };
 }

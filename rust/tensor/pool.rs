@@ -108,7 +108,7 @@ fn take<T: BufferElem>(n: usize) -> Option<Vec<T>> {
 /// A buffer of `n` elements with arbitrary (but initialised) contents: the
 /// caller must overwrite every element.
 pub fn uninit_vec<T: BufferElem>(n: usize) -> Vec<T> {
-    take::<T>(n).unwrap_or_else(|| vec![T::default(); n])
+    take::<T>(n).unwrap_or_else(|| alloc_zeroed_vec(n))
 }
 
 /// A buffer of `n` zeros (default values).
@@ -118,8 +118,41 @@ pub fn zeroed_vec<T: BufferElem>(n: usize) -> Vec<T> {
             v.fill(T::default());
             v
         }
-        None => vec![T::default(); n],
+        None => alloc_zeroed_vec(n),
     }
+}
+
+/// A fresh buffer of `n` zeros from the allocator (zeroed pages, like
+/// `vec![0; n]`). An allocation that cannot be satisfied unwinds with
+/// [`AllocFailure`] instead of aborting the process, so the Python binding
+/// raises PyTorch's "can't allocate memory" RuntimeError.
+pub fn alloc_zeroed_vec<T: BufferElem>(n: usize) -> Vec<T> {
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return vec![T::default(); n];
+    }
+    let Ok(layout) = std::alloc::Layout::array::<T>(n) else {
+        std::panic::panic_any(AllocFailure {
+            bytes: n.saturating_mul(std::mem::size_of::<T>()),
+        })
+    };
+    // SAFETY: the layout has a non-zero size; every buffer element type
+    // (floats, integers, bool) is valid as all-zero bits; the Vec frees the
+    // block with `Layout::array::<T>(n)`, the layout it was made with.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+        if ptr.is_null() {
+            std::panic::panic_any(AllocFailure {
+                bytes: layout.size(),
+            });
+        }
+        Vec::from_raw_parts(ptr, n, n)
+    }
+}
+
+/// The payload of the unwind started by a failed tensor allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct AllocFailure {
+    pub bytes: usize,
 }
 
 /// A kernel's temporary buffer taken from the cache and given back when

@@ -74,6 +74,8 @@ impl Buffer {
 }
 
 /// Conversion between a typed `Vec` and a `Buffer`.
+/// A type a tensor buffer holds. All-zero bits must be a valid value of it
+/// (`pool::alloc_zeroed_vec` relies on that).
 pub trait BufferElem: Elem {
     fn wrap(v: Vec<Self>) -> Buffer;
     fn slice(b: &Buffer) -> Option<&[Self]>;

@@ -54,7 +54,14 @@ pub struct TensorImpl {
 pub struct Tensor(pub Arc<TensorImpl>);
 
 impl Tensor {
-    pub fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
+    pub fn from_parts(storage: Arc<Storage>, mut layout: Layout) -> Tensor {
+        // A view with no elements reads nothing, but its offset (past the end
+        // of an empty storage: `zeros(3, 0)[1:]`) would make every kernel's
+        // `offset..offset + 0` slice out of bounds. PyTorch keeps the offset;
+        // here it is 0, the only observable difference being `storage_offset()`.
+        if layout.offset != 0 && layout.numel() == 0 {
+            layout.offset = 0;
+        }
         let dtype = storage.dtype();
         let device = if storage.is_device() {
             Device::Wgpu

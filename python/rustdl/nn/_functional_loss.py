@@ -66,7 +66,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _check_same_size(input, target, "huber_loss")
     d = input - target
     a = d.abs()
-    loss = _C.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+    # The quadratic side sees d limited to the region where it is chosen, so
+    # its (discarded) gradient stays finite where d is +-inf; NaN passes
+    # through, so its gradient is NaN as in PyTorch.
+    dc = _C.where(a > delta, d.sign() * delta, d)
+    loss = _C.where(a < delta, 0.5 * dc * dc, delta * (a - 0.5 * delta))
     return _reduce(loss, reduction)
 
 
@@ -79,7 +83,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     a = d.abs()
     if beta == 0:
         return _reduce(a, reduction)
-    loss = _C.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
+    dc = _C.where(a > beta, d.sign() * beta, d)  # as in huber_loss
+    loss = _C.where(a < beta, 0.5 * dc * dc / beta, a - 0.5 * beta)
     return _reduce(loss, reduction)
 
 
@@ -101,6 +106,9 @@ def _check_class_target(input, target):
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (got {tuple(target.shape)})")
         return
     expected = (input.shape[0],) + tuple(input.shape[2:])
+    if target.dim() >= 1 and target.shape[0] != input.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0]}).")
     if tuple(target.shape) != expected:
         if input.dim() == 2 and target.dim() != 1:
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (input {tuple(input.shape)}, "
@@ -193,7 +201,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
-    if ((input < 0) | (input > 1)).any():
+    if not ((input >= 0) & (input <= 1)).all():  # NaN is outside too
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _BCE.apply(input, target)
     if weight is not None:

@@ -1,0 +1,74 @@
+//! The boundary no panic crosses.
+//!
+//! Every binding runs its body through [`run`] (the `#[guard_panics]`
+//! attribute on each `#[pymethods]` block and `#[pyfunction]` writes that
+//! call). A panic becomes a Python `RuntimeError` naming the binding instead
+//! of PyO3's `PanicException`, which derives from `BaseException` and so
+//! escapes `except Exception`. A failed tensor allocation
+//! ([`AllocFailure`]) becomes PyTorch's "can't allocate memory" error.
+
+use crate::tensor::pool::AllocFailure;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::PyErr;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+/// Where the last panic happened (set by the hook, read by [`run`]).
+static LAST_LOCATION: Mutex<Option<String>> = Mutex::new(None);
+
+/// Runs `body`, turning a panic into a `RuntimeError` naming `binding`.
+#[inline(always)]
+pub fn run<T, E: From<PyErr>>(binding: &str, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) => Err(panic_to_error(binding, payload).into()),
+    }
+}
+
+#[cold]
+fn panic_to_error(binding: &str, payload: Box<dyn Any + Send>) -> PyErr {
+    if let Some(failure) = payload.downcast_ref::<AllocFailure>() {
+        return PyRuntimeError::new_err(format!(
+            "DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes. \
+             Error code 12 (Cannot allocate memory)",
+            failure.bytes
+        ));
+    }
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    let location = LAST_LOCATION
+        .lock()
+        .ok()
+        .and_then(|mut l| l.take())
+        .map(|l| format!(" (at {l})"))
+        .unwrap_or_default();
+    PyRuntimeError::new_err(format!(
+        "rustdl internal error in {binding}: {message}{location}. This is a bug in rustdl; \
+         please report it with the call that raised it."
+    ))
+}
+
+/// Installs a panic hook that records the location instead of printing to
+/// stderr (the error raised in Python carries it). With `RUST_BACKTRACE` set
+/// the default report is printed as well.
+pub fn install_hook() {
+    let verbose = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<AllocFailure>().is_some() {
+            return;
+        }
+        if let Ok(mut last) = LAST_LOCATION.lock() {
+            *last = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+        }
+        if verbose {
+            default_hook(info);
+        }
+    }));
+}
