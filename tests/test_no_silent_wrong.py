@@ -1,29 +1,61 @@
 """Issue 19: no crash crosses into Python, no silently wrong answer.
 
-Each case here was found by differential testing against PyTorch; the
-expected values are PyTorch's (recorded with PyTorch 2.15)."""
+The regression cases (tests/regression_cases.py) were found by differential
+testing against PyTorch; what PyTorch returned or raised for each is recorded
+in tests/golden/regressions.json, and every case must give the same here:
+the same exception type, or the same dtype, shape and values."""
 
+import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-import rustdl as torch
+import regression_cases
+import rustdl
 import rustdl.nn.functional as F
 from rustdl import _C
 
-nan = math.nan
-inf = math.inf
+RECORDED = json.loads((Path(__file__).parent / "golden" / "regressions.json").read_text())["cases"]
 
 
-def close(t, expected, atol=1e-6):
-    got = t.tolist()
-    assert len(got) == len(expected), (got, expected)
-    for g, e in zip(got, expected):
-        if math.isnan(e):
-            assert math.isnan(g), (got, expected)
-        else:
-            assert g == pytest.approx(e, abs=atol), (got, expected)
+def same(got, want, path="r"):
+    """Assert two `regression_cases.encode` results agree."""
+    assert got.keys() == want.keys(), f"{path}: got {got}, PyTorch gave {want}"
+    if "tensor" in want:
+        assert (got["dtype"], got["shape"]) == (want["dtype"], want["shape"]), f"{path}: {got} vs {want}"
+        close(got["tensor"], want["tensor"], want["dtype"], path)
+    elif "seq" in want:
+        assert len(got["seq"]) == len(want["seq"]), f"{path}: {got} vs {want}"
+        for i, (g, w) in enumerate(zip(got["seq"], want["seq"])):
+            same(g, w, f"{path}[{i}]")
+    else:
+        assert got == want, f"{path}: got {got}, PyTorch gave {want}"
+
+
+def close(got, want, dtype, path):
+    if isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), f"{path}: {got} vs {want}"
+        for g, w in zip(got, want):
+            close(g, w, dtype, path)
+        return
+    if isinstance(want, str) or isinstance(got, str):  # nan / inf
+        assert got == want, f"{path}: {got} vs {want}"
+    elif dtype.startswith("float"):
+        assert math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-6), f"{path}: {got} vs {want}"
+    else:
+        assert got == want, f"{path}: {got} vs {want}"
+
+
+@pytest.mark.parametrize("name,code", regression_cases.CASES, ids=[c[0] for c in regression_cases.CASES])
+def test_agrees_with_pytorch(name, code):
+    got = regression_cases.encode(regression_cases.run(code, rustdl, F))
+    same(got, RECORDED[name])
+
+
+def test_every_case_is_recorded():
+    assert {n for n, _ in regression_cases.CASES} == set(RECORDED)
 
 
 # ----------------------------------------------------------------- panics

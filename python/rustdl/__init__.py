@@ -163,7 +163,7 @@ def _method(name):
 
 
 # Functions that are the same as the tensor method of the same name.
-_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "index_select", "index_add", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "repeat_interleave", "clone", "detach", "numel", "addcmul", "addcdiv"]
+_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "index_select", "index_add", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "repeat_interleave", "clone", "detach", "numel", "addcmul", "addcdiv"]
 
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
@@ -209,6 +209,37 @@ def broadcast_shapes(*shapes):
 def broadcast_tensors(*tensors):
     shape = broadcast_shapes(*(t.shape for t in tensors))
     return tuple(t.expand(*shape) for t in tensors)
+
+
+def broadcast_to(input, size):
+    return input.broadcast_to(size)
+
+
+def concat(tensors, dim=0, *, out=None):
+    return _into(out, cat(tensors, dim), "concat")
+
+
+concatenate = concat
+
+
+def inner(input, other, *, out=None):
+    return _into(out, input.inner(other), "inner")
+
+
+def tile(input, dims):
+    return input.tile(dims)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(std, mean)`` over ``dim``, as two differentiable results."""
+    std = input.std(dim, unbiased, keepdim, correction=correction)
+    return std, input.mean(dim, keepdim) if dim is not None else input.mean()
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """``(var, mean)`` over ``dim``, as two differentiable results."""
+    var = input.var(dim, unbiased, keepdim, correction=correction)
+    return var, input.mean(dim, keepdim) if dim is not None else input.mean()
 
 
 def diag(input, diagonal=0):

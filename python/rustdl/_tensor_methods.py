@@ -175,7 +175,40 @@ _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin",
                "absolute", "exp2", "tril", "triu", "index_add", "scatter_add"]
 
 
+def broadcast_to(self, size):
+    return self.expand(*size)
+
+
+def inner(self, other):
+    """Sum over the last dims: shape ``self.shape[:-1] + other.shape[:-1]``."""
+    if self.dim() == 0 or other.dim() == 0:
+        return self * other
+    k = self.shape[-1]
+    if other.shape[-1] != k:
+        raise RuntimeError(
+            f"inner() the last dimension must match on both input tensors but got shapes "
+            f"{list(self.shape)} and {list(other.shape)}"
+        )
+    out = self.reshape(-1, k) @ other.reshape(-1, k).t()
+    return out.reshape(*self.shape[:-1], *other.shape[:-1])
+
+
+def tile(self, dims):
+    dims = tuple(dims)
+    if len(dims) < self.dim():
+        dims = (1,) * (self.dim() - len(dims)) + dims
+    return self.repeat(*dims)
+
+
+def where(self, condition, other):
+    return _C.where(condition, self, other)
+
+
 _METHODS = {
+    "broadcast_to": broadcast_to,
+    "inner": inner,
+    "tile": tile,
+    "where": where,
     "addcmul": addcmul,
     "addcmul_": addcmul_,
     "addcdiv": addcdiv,

@@ -731,16 +731,17 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// `torch.fmax`/`torch.fmin`: max/min ignoring a NaN operand. The gradient
-/// goes to the chosen operand (`a` on ties), as PyTorch's.
+/// goes to the chosen operand (split on ties), as PyTorch's.
 pub fn fmax_fmin(a: &Tensor, b: &Tensor, max: bool) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let (ca, cb) = (unary::to_dtype(a, dtype)?, unary::to_dtype(b, dtype)?);
-    let wins = compare(if max { CmpOp::Ge } else { CmpOp::Le }, &ca, &cb)?;
-    let take_a = match dtype.is_float() {
-        true => logical(LogicOp::Or, &wins, &unary::isnan(&cb)?)?,
-        false => wins,
-    };
-    where_(&take_a, &ca, &cb)
+    let both = binary(if max { BinOp::Maximum } else { BinOp::Minimum }, &ca, &cb)?;
+    if !dtype.is_float() {
+        return Ok(both);
+    }
+    // Where one side is NaN the other is taken (and gets the gradient).
+    let not_b = where_(&unary::isnan(&ca)?, &cb, &both)?;
+    where_(&unary::isnan(&cb)?, &ca, &not_b)
 }
 
 /// Comparisons: output bool, no gradient.

@@ -12,7 +12,7 @@ use crate::autograd::{record, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
 use crate::error::{Error, Result};
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{dtype::Float, Tensor};
+use crate::tensor::{dtype::Float, DType, Tensor};
 
 /// Per-dim hyper-parameters given as one value or one per spatial dim.
 fn expand(name: &str, v: &[i64], nd: usize) -> Result<Vec<i64>> {
@@ -244,7 +244,27 @@ pub fn conv_nd(
     with_batch(input, unbatched, |x| conv_batched(x, weight, bias, &p))
 }
 
+/// Integer convolutions (PyTorch has them on the CPU; no gradient) run the
+/// f64 kernels and convert back: exact while every sum stays below 2^53.
+fn through_f64(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    run: impl FnOnce(&Tensor, &Tensor, Option<&Tensor>) -> Result<Tensor>,
+) -> Option<Result<Tensor>> {
+    let integer = matches!(x.dtype(), DType::I64 | DType::I32 | DType::U8);
+    if !integer || x.is_gpu() {
+        return None;
+    }
+    let f = |t: &Tensor| t.cast_raw(DType::F64);
+    let bias = b.map(f);
+    Some(run(&f(x), &f(w), bias.as_ref()).map(|out| out.cast_raw(x.dtype())))
+}
+
 fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Result<Tensor> {
+    if let Some(out) = through_f64(x, w, b, |x, w, b| conv_batched(x, w, b, p)) {
+        return out;
+    }
     let g = conv_geom(x, w, p)?;
     let shape = out_shape(g.batch, g.c_out, &g.output, p.nd);
     if x.is_gpu() || w.is_gpu() {
@@ -324,6 +344,11 @@ fn conv_transpose_batched(
     p: &Params,
     output_padding: [usize; 3],
 ) -> Result<Tensor> {
+    if let Some(out) = through_f64(x, w, b, |x, w, b| {
+        conv_transpose_batched(x, w, b, p, output_padding)
+    }) {
+        return out;
+    }
     let (xs, ws) = (x.shape(), w.shape());
     if xs[1] != ws[0] {
         return Err(Error::Runtime(format!(

@@ -7,6 +7,7 @@ pub mod device;
 pub mod fusion;
 pub mod index;
 pub mod indexing;
+pub mod inplace;
 pub mod loss;
 pub mod map;
 pub mod matmul;

@@ -847,6 +847,17 @@ pub fn logical_not(x: &Tensor) -> Result<Tensor> {
     Ok(map1(&b, |v: bool| !v))
 }
 
+/// `torch.signbit`: whether the sign bit is set (true for -0.0).
+pub fn signbit(x: &Tensor) -> Result<Tensor> {
+    Ok(match x.dtype() {
+        DType::F64 => map1(x, |v: f64| v.is_sign_negative()),
+        DType::F32 => map1(x, |v: f32| v.is_sign_negative()),
+        DType::I64 => map1(x, |v: i64| v < 0),
+        DType::I32 => map1(x, |v: i32| v < 0),
+        DType::U8 | DType::Bool => crate::ops::creation::full(x.shape(), 0.0, DType::Bool),
+    })
+}
+
 /// `~x`: bitwise not for integers, logical not for bool.
 pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
     match x.dtype() {

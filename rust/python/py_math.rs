@@ -6,6 +6,7 @@ use super::py_tensor::{wrap, PyTensor};
 use crate::autograd;
 use crate::error::Error;
 use crate::ops::binary::{self, BinOp, CmpOp, LogicOp};
+use crate::ops::inplace;
 use crate::ops::{matmul, reduce, unary};
 use crate::tensor::{DType, Tensor};
 use pyo3::exceptions::PyRuntimeError;
@@ -14,158 +15,18 @@ use pyo3::types::PyTuple;
 
 type R = PyResult<PyTensor>;
 
-/// Write `result` into `target` in place (PyTorch's in-place semantics,
-/// including autograd: the target takes over the result's graph node).
+// The in-place semantics live in `ops::inplace`; these convert its errors.
 pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
-    let grad_on = autograd::is_grad_enabled();
-    let base = target.view_base();
-    if grad_on && target.requires_grad() {
-        if target.is_leaf() {
-            return Err(PyRuntimeError::new_err(
-                "a leaf Variable that requires grad is being used in an in-place operation.",
-            ));
-        }
-        if base
-            .as_ref()
-            .is_some_and(|b| b.is_leaf() && b.requires_grad())
-        {
-            return Err(PyRuntimeError::new_err(
-                "a view of a leaf Variable that requires grad is being used in an in-place operation.",
-            ));
-        }
-    }
-    if result.shape() != target.shape() {
-        return Err(PyRuntimeError::new_err(format!(
-            "output with shape {:?} doesn't match the broadcast shape {:?}",
-            target.shape(),
-            result.shape()
-        )));
-    }
-    if result.dtype().is_float() && !target.dtype().is_float() {
-        return Err(PyRuntimeError::new_err(format!(
-            "result type {} can't be cast to the desired output type {}",
-            cap(result.dtype()),
-            cap(target.dtype())
-        )));
-    }
-    let src = if result.shares_storage(target) {
-        result.contiguous_raw()
-    } else {
-        result.clone()
-    };
-    let src = if src.shares_storage(target) {
-        crate::dispatch_all!(src.dtype(), T => Tensor::from_vec(src.to_vec::<T>(), src.shape()))
-    } else {
-        src
-    };
-    crate::tensor::access::write_into(target, &src)?;
-    if !grad_on {
-        return Ok(());
-    }
-    let result = if target.requires_grad() && !result.requires_grad() {
-        // A value that does not depend on the graph overwrote part of it:
-        // the old value gets a zero gradient (PyTorch's FillBackward0).
-        let r = result.detach();
-        autograd::record("FillBackward0", &[target], &[&r], |_| Ok(vec![None]));
-        r
-    } else {
-        result
-    };
-    if !result.requires_grad() {
-        return Ok(());
-    }
-    match base {
-        Some(b) => copy_slices(&b, target, &result)?,
-        None => {
-            let (f, nr) = {
-                let m = result.0.autograd.lock();
-                (m.grad_fn.clone(), m.output_nr)
-            };
-            let mut meta = target.0.autograd.lock();
-            meta.requires_grad = true;
-            meta.grad_fn = f;
-            meta.output_nr = nr;
-        }
-    }
-    Ok(())
+    Ok(inplace::assign(target, result)?)
 }
-
-/// After `result` was written through `view` into `base`'s storage, make
-/// `base` the output of a node mixing its old value (outside the view) with
-/// `result` (inside), and `view` a view of that (PyTorch's CopySlices).
-fn copy_slices(base: &Tensor, view: &Tensor, result: &Tensor) -> crate::Result<()> {
-    use crate::ops::{binary, creation, shape};
-    let (vshape, vstrides, voff) = (view.shape_vec(), view.strides().to_vec(), view.offset());
-    let (bshape, bdtype) = (base.shape_vec(), base.dtype());
-    let holder = base.detach();
-    let (sh, st) = (vshape.clone(), vstrides.clone());
-    autograd::record("CopySlices", &[base, result], &[&holder], move |g| {
-        let Some(g) = &g[0] else {
-            return Ok(vec![None, None]);
-        };
-        let gc = shape::contiguous(g)?;
-        let g_result = shape::as_strided(&gc, &sh, &st, voff)?;
-        let mask = creation::zeros(&bshape, DType::Bool);
-        {
-            let _ng = autograd::GradModeGuard::new(false);
-            crate::tensor::access::fill_(&shape::as_strided(&mask, &sh, &st, voff)?, 1.0);
-        }
-        let g_base = binary::where_(&mask, &creation::zeros(&[], bdtype), &gc)?;
-        Ok(vec![Some(g_base), Some(g_result)])
-    });
-    let (f, nr) = {
-        let m = holder.0.autograd.lock();
-        (m.grad_fn.clone(), m.output_nr)
-    };
-    {
-        let mut meta = base.0.autograd.lock();
-        meta.requires_grad = true;
-        meta.grad_fn = f;
-        meta.output_nr = nr;
-    }
-    let v = shape::as_strided(base, &vshape, &vstrides, voff)?;
-    let (f, nr) = {
-        let m = v.0.autograd.lock();
-        (m.grad_fn.clone(), m.output_nr)
-    };
-    let mut meta = view.0.autograd.lock();
-    meta.requires_grad = true;
-    meta.grad_fn = f;
-    meta.output_nr = nr;
-    Ok(())
-}
-
-/// `t.fill_(v)`: a plain write, or (when `t` is part of a graph) an in-place
-/// assignment that cuts the gradient to the overwritten values.
 fn fill_value(t: &Tensor, v: f64) -> PyResult<()> {
-    check_inplace_leaf(t)?;
-    if autograd::is_grad_enabled() && t.requires_grad() {
-        return assign_inplace(t, crate::ops::creation::full(t.shape(), v, t.dtype()));
-    }
-    crate::tensor::access::fill_(t, v);
-    Ok(())
+    Ok(inplace::fill(t, v)?)
 }
-
-fn cap(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "Bool",
-        DType::U8 => "Byte",
-        DType::I32 => "Int",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
-}
-
-/// The operand an in-place op computes from. When autograd records, the
-/// backward may save it, so it must be a copy: the in-place write that
-/// follows would otherwise invalidate it (PyTorch saves `original_self`).
 pub fn inplace_src(t: &Tensor) -> PyResult<Tensor> {
-    if autograd::is_grad_enabled() && t.requires_grad() && !t.is_leaf() {
-        Ok(crate::ops::shape::clone(t)?)
-    } else {
-        Ok(t.clone())
-    }
+    Ok(inplace::source(t)?)
+}
+fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
+    Ok(inplace::check_leaf(t)?)
 }
 
 fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
@@ -611,6 +472,9 @@ impl PyTensor {
             &self.t,
             &operand(o, &self.t)?,
         )?))
+    }
+    fn signbit(&self) -> R {
+        Ok(wrap(unary::signbit(&self.t)?))
     }
     fn logical_not(&self) -> R {
         Ok(wrap(unary::logical_not(&self.t)?))
@@ -1219,15 +1083,6 @@ impl PyTensor {
         crate::tensor::access::write_into(&slf.t, &r)?;
         Ok(slf)
     }
-}
-
-fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
-    if autograd::is_grad_enabled() && t.requires_grad() && t.is_leaf() {
-        return Err(PyRuntimeError::new_err(
-            "a leaf Variable that requires grad is being used in an in-place operation.",
-        ));
-    }
-    Ok(())
 }
 
 /// clamp with number or tensor bounds.

@@ -1,0 +1,188 @@
+"""Issue 19's reproducers: calls where rustdl once crashed, returned a wrong
+value or gradient, or accepted what PyTorch refuses.
+
+Each case is ``(name, code)``: ``code`` runs with ``L`` bound to the library
+(``rustdl`` or ``torch``) and ``F`` to its ``nn.functional``, and leaves its
+result in ``r``. ``tools/differential/record_regressions.py`` runs them under
+PyTorch and writes what PyTorch returned or raised to
+``tests/golden/regressions.json``; ``test_regressions.py`` replays them on
+rustdl and compares.
+"""
+
+CASES = [
+    ('abs_view0', 'x=L.zeros(11,0,1,requires_grad=True); L.abs(x[1::2]).sum().backward(); r=x.grad.shape'),
+    ('mul_view0', 'x=L.zeros(3,7,0,requires_grad=True); (x[1]*2).sum().backward(); r=x.grad.shape'),
+    ('pad0', 'r=F.pad(L.zeros(3,0,9,4),(1,3)).shape'),
+    ('setitem0', 'y=L.zeros(4,0); y[-1,:]=7; r=y.shape'),
+    ('stack0', 'r=L.stack((L.zeros(0,2,3,dtype=L.int64), L.zeros(0,2,3)),0).shape'),
+    ('numpy0', 'r=L.zeros(3,0)[1:].numpy().shape'),
+    ('print0', 'r=str(L.zeros(3,0)[1:])'),
+    ('cat0d', 'r=L.cat((L.tensor(.5), L.tensor(1.)), 0)'),
+    ('conv1d_dil', "r=F.conv1d(L.ones(2,1,1), L.ones(1,1,3), padding='same', dilation=2)"),
+    ('convT_dil', 'r=F.conv_transpose2d(L.ones(3,3,5,1), L.ones(3,1,3,3), stride=1, padding=(0,2), dilation=(1,2)).shape'),
+    ('bigalloc', 'r=L.empty(2**10, 3, 2**16, 2**16).shape'),
+    ('atan2', 'x=L.tensor([1.,2.],requires_grad=True); y=L.tensor([3.,-1.]); z=L.atan2(x,y); z.sum().backward(); r=(z.requires_grad, x.grad)'),
+    ('mfill_v', 'x=L.zeros(4); v=L.tensor(2.,requires_grad=True); x.masked_fill(L.tensor([True,False,True,True]), v).sum().backward(); r=v.grad'),
+    ('cumprod0', 'x=L.tensor([2.,0,3,4],requires_grad=True); x.cumprod(0).sum().backward(); r=x.grad'),
+    ('add_alpha', 'r=L.add(L.tensor([1.,1.]), L.tensor([3,1]), alpha=0.5)'),
+    ('sub_alpha', 'r=L.sub(L.tensor([1.,1.]), L.tensor([3,1]), alpha=0.5)'),
+    ('add_int_bool', 'r=L.add(L.tensor([1,2]), L.tensor([True,False]), alpha=2)'),
+    ('arange_int', 'r=L.arange(-2.55, 4.9, dtype=L.int64)'),
+    ('std0', 'x=L.ones(3,requires_grad=True); x.std().backward(); r=x.grad'),
+    ('var0', 'x=L.ones(3,requires_grad=True); x.var().backward(); r=x.grad'),
+    ('clamp_tie', 'x=L.tensor([1.,2.,3.],requires_grad=True); lo=L.tensor([1.,0.,3.],requires_grad=True); x.clamp(min=lo).sum().backward(); r=(x.grad, lo.grad)'),
+    ('ln1', 'x=L.tensor([[3.]],requires_grad=True); y=F.layer_norm(x,(1,)); y.sum().backward(); r=(y,x.grad)'),
+    ('relu_nan', "r=L.relu(L.tensor([float('nan'),-1.,2.]))"),
+    ('sign_nan', "r=L.sign(L.tensor([float('nan'),-1.,2.]))"),
+    ('fmod_inf', "r=L.fmod(L.tensor([1.5,-2.]), float('inf'))"),
+    ('max_nan_grad', "a=L.tensor([float('nan'),1.],requires_grad=True); b=L.tensor([0.,2.],requires_grad=True); L.maximum(a,b).sum().backward(); r=(a.grad,b.grad)"),
+    ('floordiv_ninf', "r=L.floor_divide(L.tensor([1.,-1.]), float('-inf'))"),
+    ('lsm_inf', "r=F.log_softmax(L.tensor([[float('inf'),1.]]),1)"),
+    ('ce_inf', "r=F.cross_entropy(L.tensor([[float('inf'),1.]]),L.tensor([0]))"),
+    ('negzero_pow', 'r=L.tensor([-0.])**-0.5'),
+    ('huber_inf', "x=L.tensor([float('inf'),float('nan'),1.],requires_grad=True); F.huber_loss(x,L.zeros(3)).backward(); r=x.grad"),
+    ('sl1_inf', "x=L.tensor([float('inf'),float('nan'),1.],requires_grad=True); F.smooth_l1_loss(x,L.zeros(3)).backward(); r=x.grad"),
+    ('l1_inf', "x=L.tensor([float('inf'),float('nan'),1.],requires_grad=True); F.l1_loss(x,L.zeros(3)).backward(); r=x.grad"),
+    ('nll_allign', 'r=F.nll_loss(L.tensor([[0.1,0.2]]), L.tensor([-100]))'),
+    ('norm_inf', "r=(L.tensor([1.,float('inf'),-3.]).norm(p=float('inf')), L.tensor([1.,float('nan')]).norm(p=float('inf')))"),
+    ('max0d', 'r=L.tensor(3.).max(0)'),
+    ('nonzero0d', 'r=L.tensor(3.).nonzero(as_tuple=True)'),
+    ('where0d', 'r=L.where(L.tensor(3.))'),
+    ('hardtanh_int', 'r=F.hardtanh(L.tensor([-3,0,3]))'),
+    ('cumsum_bool', 'r=L.tensor(False).cumsum(-1)'),
+    ('chunk_empty', 'r=[t.shape for t in L.zeros(0).chunk(3)]'),
+    ('linear_bias', 'r=F.linear(L.ones(5,3), L.ones(1,3), bias=L.ones(4)).shape'),
+    ('intdiv0', "r=L.div(L.tensor(4), L.tensor(0), rounding_mode='trunc')"),
+    ('intrem0', 'r=L.remainder(L.tensor(4), L.tensor(0))'),
+    ('mfill_int_inf', "r=L.tensor([1,2]).masked_fill(L.tensor([True,False]), float('-inf'))"),
+    ('elu_int', 'r=F.elu(L.tensor([1,2]))'),
+    ('softmax_int', 'r=L.softmax(L.tensor([1,2]),0)'),
+    ('gelu_int', 'r=F.gelu(L.tensor([1,2]))'),
+    ('abs_bool', 'r=L.abs(L.tensor([True]))'),
+    ('sin_list', 'r=L.sin([1.,2.])'),
+    ('maximum_num', 'r=L.maximum(L.tensor([1.]), 3)'),
+    ('softmax0d', 'r=L.tensor(-1.).softmax(1)'),
+    ('arange_nan', "r=L.arange(0, float('nan'))"),
+    ('ragged', 'r=L.tensor([1.0,[2.0]])'),
+    ('onehot_empty', 'r=F.one_hot(L.zeros(0,dtype=L.int64))'),
+    ('gn1', 'r=F.group_norm(L.ones(2,3,1),3)'),
+    ('hardtanh_minmax', 'r=F.hardtanh(L.ones(2),2.,1.)'),
+    ('pad_reflect', "r=F.pad(L.ones(1,1,3),(3,3),mode='reflect')"),
+    ('rsub_bool', 'r=-2 - L.tensor([True,False])'),
+    ('bce_nan', "r=F.binary_cross_entropy(L.tensor([float('nan')]), L.tensor([1.]))"),
+    ('type_bad', "r=L.ones(2).type('notadtype')"),
+    ('cat_empty', 'r=L.cat([])'),
+    ('bitwise_float', 'r=L.tensor([1.]) & L.tensor([1.])'),
+    ('bool_mm', 'r=L.tensor([[True]]) @ L.tensor([[True]])'),
+    ('isel_oob', 'r=L.index_select(L.ones(3),0,L.tensor([5]))'),
+    ('iadd_oob', 'r=L.ones(3).index_add(0,L.tensor([5]),L.ones(1))'),
+    ('sadd_oob', 'r=L.ones(3).scatter_add(0,L.tensor([5]),L.ones(1))'),
+    ('max_empty', 'r=L.zeros(0,3).max(0)'),
+    ('ce_shape', 'r=F.cross_entropy(L.ones(2,3),L.tensor([0,1,2]))'),
+    ('nll_shape', 'r=F.nll_loss(L.ones(2,3),L.tensor([0,1,2]))'),
+    ('gn_shape', 'r=F.group_norm(L.ones(2,3,4),2)'),
+    ('broadcast_to', 'r=L.broadcast_to(L.tensor([1.,2.]),(3,2)).shape'),
+    ('inner', 'r=L.inner(L.tensor([1.,2.]),L.tensor([3.,4.]))'),
+    ('twhere', 'r=L.tensor([1.,2.]).where(L.tensor([True,False]), L.tensor(0.))'),
+    ('concat', 'r=L.concat([L.ones(1),L.zeros(1)])'),
+    ('tile', 'r=L.tile(L.tensor([1,2]),(2,))'),
+    ('std_mean', 'r=L.std_mean(L.tensor([1.,2.,4.]))'),
+    ('var_mean', 'r=L.var_mean(L.tensor([1.,2.,4.]))'),
+    ('conv_int', 'r=F.conv1d(L.ones(1,1,3,dtype=L.int64), L.ones(1,1,2,dtype=L.int64))'),
+    ('lse_empty', 'r=L.logsumexp(L.zeros(2,0),1)'),
+    ('gather_empty', 'r=L.gather(L.zeros(0,2),0,L.zeros(0,2,dtype=L.int64)).shape'),
+    ('apool_empty', 'r=F.adaptive_avg_pool2d(L.zeros(0,1,4,4),2).shape'),
+    ('rem_empty', 'r=L.remainder(L.zeros(0),2).shape'),
+    ('mfill_bcast', 'r=L.zeros(2).masked_fill(L.tensor([[True,False],[False,True]]), 1.)'),
+    ('mm_bool_empty', 'r=(L.zeros(0,2,dtype=L.bool) @ L.zeros(2,0,dtype=L.bool)).shape'),
+    ('add_bool_alpha', 'r=L.add(L.tensor([True]), L.tensor([True]), alpha=-1)'),
+    ('convT_0', 'r=F.conv_transpose1d(L.ones(1,1,1), L.ones(1,1,1), padding=0, output_padding=0, stride=1, dilation=1).shape'),
+    # more edges from the issue and the differential runs
+    ('std_grad_const', 'x=L.full((2,3),2.,requires_grad=True); x.std(1).sum().backward(); r=x.grad'),
+    ('var_grad_const', 'x=L.full((4,),1.5,dtype=L.float64,requires_grad=True); x.var().backward(); r=x.grad'),
+    ('std_mean_dim', 'r=L.std_mean(L.tensor([[1.,2.],[4.,8.]]), 1)'),
+    ('fmax_nan', "r=L.fmax(L.tensor([float('nan'),1.,float('nan')]), L.tensor([0.,float('nan'),float('nan')]))"),
+    ('fmin_grad', "a=L.tensor([1.,float('nan'),2.],requires_grad=True); b=L.tensor([1.,0.,3.],requires_grad=True); L.fmin(a,b).sum().backward(); r=(a.grad,b.grad)"),
+    ('fmod_grad', 'a=L.tensor([5.,-7.],requires_grad=True); b=L.tensor([3.,2.],requires_grad=True); L.fmod(a,b).sum().backward(); r=(a.grad,b.grad)'),
+    ('fmod_int', 'r=L.fmod(L.tensor([-7,7]), L.tensor([3,-3]))'),
+    ('fmod_int0', 'r=L.fmod(L.tensor([1]), L.tensor([0]))'),
+    ('floordiv_pinf', "r=L.floor_divide(L.tensor([1.,-1.,0.]), float('inf'))"),
+    ('floordiv_0', 'r=L.floor_divide(L.tensor([1.,-1.,0.]), 0.)'),
+    ('div_trunc_int', "r=L.div(L.tensor([-7,7,9007199254740993]), L.tensor([2,-2,1]), rounding_mode='trunc')"),
+    ('div_floor_int', "r=L.div(L.tensor([-7,7]), L.tensor([2,-2]), rounding_mode='floor')"),
+    ('remainder_inf', "r=L.remainder(L.tensor([1.5,-2.,0.]), float('inf'))"),
+    ('relu_negzero', "r=L.relu(L.tensor([-0.,float('nan'),-1.])).signbit()"),
+    ('sign_negzero', 'r=L.sign(L.tensor([-0.])).signbit()'),
+    ('sub_bool_int', 'r=L.tensor([1]) - L.tensor([True])'),
+    ('neg_bool', 'r=-L.tensor([True])'),
+    ('sub_bool_alpha', 'r=L.sub(L.tensor([True]), L.tensor([True]), alpha=2)'),
+    ('add_int_alpha_float', 'r=L.add(L.tensor([1]), L.tensor([2]), alpha=0.5)'),
+    ('mfill_f64_value', 'r=L.zeros(2,dtype=L.float64).masked_fill(L.tensor([True,False]), L.tensor(0.1))'),
+    ('mfill_inplace_bcast', 'x=L.zeros(2); x.masked_fill_(L.tensor([[True,False],[False,True]]), 1.); r=x'),
+    ('argmax0d_keep', 'r=L.tensor(3.).argmax(0, keepdim=True)'),
+    ('max0d_dim1', 'r=L.tensor(3.).max(1)'),
+    ('argmax_empty', 'r=L.zeros(0).argmax()'),
+    ('cumsum_int32', 'r=L.tensor([1,2],dtype=L.int32).cumsum(0)'),
+    ('cumprod_bool0d', 'r=L.tensor(True).cumprod(0)'),
+    ('chunk_empty2d', 'r=[t.shape for t in L.zeros(0,4).chunk(3,1)]'),
+    ('nonzero0d_false', 'r=L.tensor(0.).nonzero(as_tuple=True)'),
+    ('softmax_intdim', 'r=F.softmax(L.tensor([[1,2]]), 0)'),
+    ('log_softmax_int', 'r=F.log_softmax(L.tensor([1,2]), 0)'),
+    ('relu_bool', 'r=F.relu(L.tensor([True]))'),
+    ('leaky_int', 'r=F.leaky_relu(L.tensor([1]))'),
+    ('silu_int', 'r=F.silu(L.tensor([1]))'),
+    ('floor_bool', 'r=L.floor(L.tensor([True]))'),
+    ('frac_int', 'r=L.frac(L.tensor([1]))'),
+    ('hardtanh_bool', 'r=F.hardtanh(L.tensor([True]))'),
+    ('tuple_operand', 'r=L.tensor([1.,2.]) + (1.,2.)'),
+    ('mul_list', 'r=L.mul(L.tensor([1.,2.]), [1.,2.])'),
+    ('ragged_deep', 'r=L.tensor([[1,2],[3,[4]]])'),
+    ('type_str', "r=L.ones(2).type('torch.DoubleTensor')"),
+    ('arange_inf', "r=L.arange(0, float('inf'))"),
+    ('arange_step_nan', "r=L.arange(0, 1, float('nan'))"),
+    ('arange_int_step', 'r=L.arange(0.5, 3.7, 1.5, dtype=L.int64)'),
+    ('lse_empty_keep', 'r=L.logsumexp(L.zeros(2,0),1,keepdim=True)'),
+    ('ce_neg_inf', "r=F.cross_entropy(L.tensor([[float('-inf'),1.]]),L.tensor([1]))"),
+    ('conv2d_int', 'r=F.conv2d(L.arange(16).reshape(1,1,4,4), L.ones(1,1,2,2,dtype=L.int64), stride=2)'),
+    ('convT_int', 'r=F.conv_transpose1d(L.tensor([[[1,2]]]), L.tensor([[[1,1]]]))'),
+    ('inner_nd', 'r=L.inner(L.arange(6.).reshape(2,3), L.arange(3.))'),
+    ('tile_short', 'r=L.tile(L.ones(2,2), (3,)).shape'),
+    ('one_hot_nc', 'r=F.one_hot(L.zeros(0,dtype=L.int64), 3).shape'),
+    ('bias_bcast_ok', 'r=F.linear(L.ones(5,3), L.ones(4,3), bias=L.ones(1)).shape'),
+]
+
+
+def encode(r):
+    """A JSON-able description of a result, the same for rustdl and torch."""
+    if isinstance(r, BaseException):
+        return {"raises": type(r).__name__}
+    if hasattr(r, "tolist") and hasattr(r, "dtype") and hasattr(r, "shape"):
+        dtype = str(r.dtype).split(".")[-1]
+        values = r.detach().tolist() if hasattr(r, "detach") else r.tolist()
+        return {"tensor": _plain(values), "shape": list(r.shape), "dtype": dtype}
+    if type(r).__name__ in ("Size",):
+        return {"size": list(r)}
+    if isinstance(r, (tuple, list)):
+        return {"seq": [encode(v) for v in r]}
+    if r is None or isinstance(r, (bool, int, float, str)):
+        return {"value": _plain(r)}
+    return {"other": type(r).__name__}
+
+
+def _plain(v):
+    """NaN and infinities as strings (JSON has no such numbers)."""
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return repr(v)
+    return v
+
+
+def run(code, L, F):
+    """The case's result, or the exception it raised."""
+    ns = {"L": L, "F": F}
+    try:
+        exec(code, ns)  # noqa: S102 - the cases are this file's own code
+    except Exception as e:  # noqa: BLE001 - every error is a result to compare
+        return e
+    return ns["r"]
