@@ -229,7 +229,10 @@ def write_summary(report, path, top=60):
     run_line = (f"seed {m['seed']}, {m['cases']} cases in {m['elapsed_s']:.0f} s "
                 f"({m['cases_agree']} agree, {m['cases_with_findings']} with findings; "
                 f"rustdl worker restarts {m['worker_restarts']}; {m['skipped_torch_crashed']} cases skipped "
-                f"because torch itself crashed or hung); torch {m['torch']}, rustdl commit {m['rustdl_commit']}")
+                f"because torch itself crashed or hung); torch {m['torch']}, rustdl commit {m['rustdl_commit']} "
+                f"(working tree; extension built {m['rustdl_build']} UTC"
+                + ("; REBUILT during the run: restarted workers load the new build" if
+                   m["rustdl_rebuilt_during_run"] else "") + ")")
     lines = [SUMMARY_HEADER, run_line, "", "## Counts per category (cases)", "", "| category | cases |", "| --- | ---: |"]
     lines += [f"| {c} | {n} |" for c, n in report["counts"].items()]
     lines += ["", f"## Top {top} failure groups (op, category), most frequent first", ""]
@@ -257,6 +260,18 @@ def torch_version():
     out = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True,
                          text=True, timeout=120, check=False)
     return out.stdout.strip() or "?"
+
+
+def rustdl_build_mtime():
+    """When the rustdl extension that workers load was built (None if unknown)."""
+    import glob
+
+    for path in glob.glob(os.path.join(HERE, "..", "..", "python", "rustdl", "_C*.so")):
+        try:
+            return os.path.getmtime(os.path.realpath(path))
+        except OSError:
+            return None
+    return None
 
 
 def git_commit():
@@ -313,6 +328,7 @@ def main(argv=None):
     counts, per_op, groups = Counter(), defaultdict(Counter), {}
     n_cases = n_agree = 0
     torch_failures = []
+    commit, build_mtime = git_commit(), rustdl_build_mtime()  # what the workers load now
     started = time.monotonic()
     case_id = args.start
     try:
@@ -354,7 +370,9 @@ def main(argv=None):
     meta = {"seed": args.seed, "seconds": args.seconds, "elapsed_s": round(elapsed, 1), "cases": n_cases,
             "first_case": args.start, "cases_agree": n_agree, "cases_with_findings": n_cases - n_agree,
             "worker_restarts": workers[1].restarts, "torch_worker_restarts": workers[0].restarts,
-            "ops": ops or "all", "torch": torch_version(), "rustdl_commit": git_commit(),
+            "ops": ops or "all", "torch": torch_version(), "rustdl_commit": commit,
+            "rustdl_build": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(build_mtime)) if build_mtime else "?",
+            "rustdl_rebuilt_during_run": rustdl_build_mtime() != build_mtime,
             "skipped_torch_crashed": len(torch_failures)}
     report = build_report(meta, counts, per_op, groups)
     report["torch_crashes"] = torch_failures[:50]
