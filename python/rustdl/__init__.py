@@ -181,9 +181,8 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
 
 def add(input, other, *, alpha=1, out=None):
     if not isinstance(input, Tensor):
-        result = other.__radd__(input) if alpha == 1 else tensor(input).add(other, alpha=alpha)
-    else:
-        result = input.add(other, alpha=alpha)
+        raise TypeError(f"add(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    result = input.add(other, alpha=alpha)
     return _into(out, result, "add")
 
 
@@ -233,13 +232,13 @@ def tile(input, dims):
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, as two differentiable results."""
     std = input.std(dim, unbiased, keepdim, correction=correction)
-    return std, input.mean(dim, keepdim) if dim is not None else input.mean()
+    return std, input.mean(dim, keepdim)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, as two differentiable results."""
     var = input.var(dim, unbiased, keepdim, correction=correction)
-    return var, input.mean(dim, keepdim) if dim is not None else input.mean()
+    return var, input.mean(dim, keepdim)
 
 
 def diag(input, diagonal=0):

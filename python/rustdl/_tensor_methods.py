@@ -189,7 +189,13 @@ def inner(self, other):
             f"inner() the last dimension must match on both input tensors but got shapes "
             f"{list(self.shape)} and {list(other.shape)}"
         )
-    out = self.reshape(-1, k) @ other.reshape(-1, k).t()
+    rows = 1
+    for n in self.shape[:-1]:
+        rows *= n
+    cols = 1
+    for n in other.shape[:-1]:
+        cols *= n
+    out = self.reshape(rows, k) @ other.reshape(cols, k).t()
     return out.reshape(*self.shape[:-1], *other.shape[:-1])
 
 

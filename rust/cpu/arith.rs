@@ -155,7 +155,7 @@ macro_rules! impl_int_arith {
                 }
                 let q = self.wrapping_div(o);
                 #[allow(unused_comparisons)]
-                let neg = (self % o != 0) && ((self < 0) != (o < 0));
+                let neg = (self.wrapping_rem(o) != 0) && ((self < 0) != (o < 0));
                 if neg {
                     q.wrapping_sub(1)
                 } else {
@@ -178,9 +178,22 @@ macro_rules! impl_int_arith {
             }
             #[inline(always)]
             fn pow(self, o: Self) -> Self {
+                // A negative exponent: 1 and -1 stay on the unit circle,
+                // every other base truncates to 0 (PyTorch's integer pow).
                 #[allow(unused_comparisons)]
                 if o < 0 {
-                    return 0;
+                    #[allow(unused_comparisons)]
+                    return match self {
+                        1 => 1,
+                        _ if self == (0 as Self).wrapping_sub(1) && self < 0 => {
+                            if o.wrapping_rem(2) == 0 {
+                                1
+                            } else {
+                                self
+                            }
+                        }
+                        _ => 0,
+                    };
                 }
                 self.wrapping_pow(o as u32)
             }

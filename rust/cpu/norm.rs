@@ -24,25 +24,29 @@ crate::multiversion! {
     pub fn shifted_sums(x: &[T], shift: T) -> (f64, f64) => shifted_sums_impl
 }
 crate::multiversion! {
-    /// (sum(g), sum(g * x)).
-    pub fn grad_sums(g: &[T], x: &[T]) -> (f64, f64) => grad_sums_impl
+    /// (sum(g), sum(g * (x - m))). Centering on (about) the mean keeps the
+    /// second sum accurate for nearly constant groups far from 0.
+    pub fn grad_sums(g: &[T], x: &[T], m: T) -> (f64, f64) => grad_sums_impl
 }
 crate::multiversion! {
-    /// (sum(g * w), sum(g * w * x)): `grad_sums` of the weighted gradient,
-    /// without writing it out (layer_norm's elementwise weight).
-    pub fn grad_sums_w(g: &[T], w: &[T], x: &[T]) -> (f64, f64) => grad_sums_w_impl
+    /// (sum(g * w), sum(g * w * (x - m))): `grad_sums` of the weighted
+    /// gradient, without writing it out (layer_norm's elementwise weight).
+    pub fn grad_sums_w(g: &[T], w: &[T], x: &[T], m: T) -> (f64, f64) => grad_sums_w_impl
 }
 crate::multiversion! {
-    /// `o = g * w * a + x * k1 + k0`: `grad_in` of the weighted gradient.
-    fn grad_in_w(o: &mut [T], g: &[T], w: &[T], x: &[T], a: T, k1: T, k0: T) => grad_in_w_impl
+    /// `o = g * w * a + (x - m) * k1 + k0`: `grad_in` of the weighted gradient.
+    fn grad_in_w(o: &mut [T], g: &[T], w: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_w_impl
 }
 crate::multiversion! {
-    /// `y = x * a + k` over a segment, with scalar a and k.
-    fn axpk(y: &mut [T], x: &[T], a: T, k: T) => axpk_impl
+    /// `y = (x - m) * a + k` over a segment, with scalar m, a and k.
+    /// (Centering first keeps x * a from overflowing when x is near the
+    /// largest float and m is about x.)
+    fn axpk(y: &mut [T], x: &[T], m: T, a: T, k: T) => axpk_impl
 }
 crate::multiversion! {
-    /// `o = g * a + x * k1 + k0` over a segment (normalization input gradient).
-    fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, k1: T, k0: T) => grad_in_impl
+    /// `o = g * a + (x - m) * k1 + k0` over a segment (normalization input
+    /// gradient; centered like `grad_sums`).
+    fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_impl
 }
 crate::multiversion! {
     /// `y = (x - m) * rs * w + b` elementwise (layer_norm affine).
@@ -54,16 +58,17 @@ crate::multiversion! {
 }
 
 #[inline(always)]
-fn grad_in_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, k1: T, k0: T) {
+fn grad_in_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) {
     for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
-        *o = g * a + xv * k1 + k0;
+        *o = g * a + (xv - m) * k1 + k0;
     }
 }
 
 #[inline(always)]
-fn grad_in_w_impl<T: Float>(o: &mut [T], g: &[T], w: &[T], x: &[T], a: T, k1: T, k0: T) {
+#[allow(clippy::too_many_arguments)]
+fn grad_in_w_impl<T: Float>(o: &mut [T], g: &[T], w: &[T], x: &[T], a: T, m: T, k1: T, k0: T) {
     for (((o, &g), &wv), &xv) in o.iter_mut().zip(g).zip(w).zip(x) {
-        *o = g * wv * a + xv * k1 + k0;
+        *o = g * wv * a + (xv - m) * k1 + k0;
     }
 }
 
@@ -121,7 +126,7 @@ fn shifted_sums_impl<T: Float>(x: &[T], shift: T) -> (f64, f64) {
 }
 
 #[inline(always)]
-fn grad_sums_impl<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
+fn grad_sums_impl<T: Float>(g: &[T], x: &[T], m: T) -> (f64, f64) {
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for (bg, bx) in g.chunks(BLOCK).zip(x.chunks(BLOCK)) {
         let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
@@ -130,12 +135,12 @@ fn grad_sums_impl<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
         for (chg, chx) in cg.zip(cx) {
             for l in 0..LANES {
                 a[l] += chg[l];
-                b[l] += chg[l] * chx[l];
+                b[l] += chg[l] * (chx[l] - m);
             }
         }
         for (l, (&gv, &xv)) in rg.iter().zip(rx).enumerate() {
             a[l] += gv;
-            b[l] += gv * xv;
+            b[l] += gv * (xv - m);
         }
         s1 += a.iter().map(|v| v.to_f64()).sum::<f64>();
         s2 += b.iter().map(|v| v.to_f64()).sum::<f64>();
@@ -144,7 +149,7 @@ fn grad_sums_impl<T: Float>(g: &[T], x: &[T]) -> (f64, f64) {
 }
 
 #[inline(always)]
-fn grad_sums_w_impl<T: Float>(g: &[T], w: &[T], x: &[T]) -> (f64, f64) {
+fn grad_sums_w_impl<T: Float>(g: &[T], w: &[T], x: &[T], m: T) -> (f64, f64) {
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for ((bg, bw), bx) in g.chunks(BLOCK).zip(w.chunks(BLOCK)).zip(x.chunks(BLOCK)) {
         let (mut a, mut b) = ([T::zero(); LANES], [T::zero(); LANES]);
@@ -158,13 +163,13 @@ fn grad_sums_w_impl<T: Float>(g: &[T], w: &[T], x: &[T]) -> (f64, f64) {
             for l in 0..LANES {
                 let gw = chg[l] * chw[l];
                 a[l] += gw;
-                b[l] += gw * chx[l];
+                b[l] += gw * (chx[l] - m);
             }
         }
         for (l, ((&gv, &wv), &xv)) in rg.iter().zip(rw).zip(rx).enumerate() {
             let gw = gv * wv;
             a[l] += gw;
-            b[l] += gw * xv;
+            b[l] += gw * (xv - m);
         }
         s1 += a.iter().map(|v| v.to_f64()).sum::<f64>();
         s2 += b.iter().map(|v| v.to_f64()).sum::<f64>();
@@ -203,9 +208,12 @@ impl Acc {
             };
         }
         let m = self.s1 / self.count as f64;
+        // Rounding can leave a tiny negative variance: clamp it to 0, but
+        // keep NaN (an inf in the group), as PyTorch's statistics do.
+        let var = self.s2 / self.count as f64 - m * m;
         Stat {
             mean: self.shift + m,
-            var: (self.s2 / self.count as f64 - m * m).max(0.0),
+            var: if var < 0.0 { 0.0 } else { var },
         }
     }
 }
@@ -229,9 +237,9 @@ impl RowShape {
 }
 
 #[inline(always)]
-fn axpk_impl<T: Float>(y: &mut [T], x: &[T], a: T, k: T) {
+fn axpk_impl<T: Float>(y: &mut [T], x: &[T], m: T, a: T, k: T) {
     for (o, &v) in y.iter_mut().zip(x) {
-        *o = v * a + k;
+        *o = (v - m) * a + k;
     }
 }
 
@@ -275,17 +283,18 @@ pub fn rows_forward<T: Float>(
                         *o = (v - m) * rs + bv;
                     }
                 }
-                (None, None) => axpk(yr, xr, rs, T::zero() - m * rs),
+                (None, None) => axpk(yr, xr, m, rs, T::zero()),
             }
             return;
         }
         for j in 0..cg {
             let c = c0 + j;
             let a = rstd * w.map_or(1.0, |w| w[c].to_f64());
-            let k = b.map_or(0.0, |b| b[c].to_f64()) - mean * a;
+            let k = b.map_or(0.0, |b| b[c].to_f64());
             axpk(
                 &mut yr[j * s..(j + 1) * s],
                 &xr[j * s..(j + 1) * s],
+                T::c(mean),
                 T::c(a),
                 T::c(k),
             );
@@ -322,25 +331,29 @@ pub fn rows_backward<T: Float>(
         debug_assert_eq!(gxr.len(), len);
         let (xr, gr) = (&x[r * len..(r + 1) * len], &gy[r * len..(r + 1) * len]);
         let (mean, rstd) = (stats[r].mean, stats[r].rstd(eps));
+        // Sums and the gradient are centered on the mean rounded to T; `dm`
+        // (what rounding lost) is corrected for in f64.
+        let m = T::c(mean);
+        let dm = mean - m.to_f64();
         let c0 = (r % sh.groups) * cg;
         let wc = |ch: usize| w.map_or(1.0, |w| w[ch].to_f64());
-        // A = sum(w*gy), Bp = sum(w*gy*x) over the row.
-        let (mut a_sum, mut bp_sum) = (0.0, 0.0);
+        // A = sum(w*gy), Bc = sum(w*gy*(x - mean)) over the row.
+        let (mut a_sum, mut bc_sum) = (0.0, 0.0);
         if s == 1 {
             // The weighted gradient w * gy is formed inside both passes
             // rather than written to a row buffer.
             let wr = w.map(|w| &w[c0..c0 + cg]);
-            (a_sum, bp_sum) = match wr {
-                Some(wr) => grad_sums_w(gr, wr, xr),
-                None => grad_sums(gr, xr),
+            (a_sum, bc_sum) = match wr {
+                Some(wr) => grad_sums_w(gr, wr, xr, m),
+                None => grad_sums(gr, xr, m),
             };
-            let b = rstd * (bp_sum - mean * a_sum);
+            let b = rstd * (bc_sum - dm * a_sum);
             let k1 = -rstd * rstd * b / len as f64;
-            let k0 = -rstd * a_sum / len as f64 - k1 * mean;
+            let k0 = -rstd * a_sum / len as f64 - k1 * dm;
             let (rs, k1, k0) = (T::c(rstd), T::c(k1), T::c(k0));
             match wr {
-                Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, k1, k0),
-                None => grad_in(gxr, gr, xr, rs, k1, k0),
+                Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, m, k1, k0),
+                None => grad_in(gxr, gr, xr, rs, m, k1, k0),
             }
             if need_wb {
                 let (pw, pb) = (&mut pw[c0..c0 + cg], &mut pb[c0..c0 + cg]);
@@ -349,21 +362,30 @@ pub fn rows_backward<T: Float>(
             return;
         }
         for j in 0..cg {
-            let (sdy, sdyx) = grad_sums(&gr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s]);
+            let (sdy, sdyx) = grad_sums(&gr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s], m);
+            let sdyx = sdyx - dm * sdy;
             a_sum += wc(c0 + j) * sdy;
-            bp_sum += wc(c0 + j) * sdyx;
+            bc_sum += wc(c0 + j) * sdyx;
             if need_wb {
-                pw[c0 + j] += T::c(rstd * (sdyx - mean * sdy));
+                pw[c0 + j] += T::c(rstd * sdyx);
                 pb[c0 + j] += T::c(sdy);
             }
         }
-        let b = rstd * (bp_sum - mean * a_sum);
+        let b = rstd * bc_sum;
         let k1 = -rstd * rstd * b / len as f64;
-        let k0 = -rstd * a_sum / len as f64 - k1 * mean;
+        let k0 = -rstd * a_sum / len as f64 - k1 * dm;
         for j in 0..cg {
             let seg = j * s..(j + 1) * s;
             let (a, k1, k0) = (T::c(wc(c0 + j) * rstd), T::c(k1), T::c(k0));
-            grad_in(&mut gxr[seg.clone()], &gr[seg.clone()], &xr[seg], a, k1, k0);
+            grad_in(
+                &mut gxr[seg.clone()],
+                &gr[seg.clone()],
+                &xr[seg],
+                a,
+                m,
+                k1,
+                k0,
+            );
         }
     };
     let part = PART_ROWS.min(rows);
@@ -418,10 +440,11 @@ pub fn channel_stats<T: Float>(x: &[T], n: usize, c: usize, s: usize) -> Vec<Sta
     }
 }
 
-/// Per-channel (sum(gy), sum(gy * x)) of `(n, c, s)` tensors.
+/// Per-channel (sum(gy), sum(gy * (x - m[c]))) of `(n, c, s)` tensors.
 pub fn channel_grad_sums<T: Float>(
     gy: &[T],
     x: &[T],
+    m: &[T],
     n: usize,
     c: usize,
     s: usize,
@@ -430,7 +453,7 @@ pub fn channel_grad_sums<T: Float>(
         let (mut a, mut b) = (0.0, 0.0);
         for i in 0..n {
             let seg = (i * c + ch) * s..(i * c + ch + 1) * s;
-            let (p, q) = grad_sums(&gy[seg.clone()], &x[seg]);
+            let (p, q) = grad_sums(&gy[seg.clone()], &x[seg], m[ch]);
             a += p;
             b += q;
         }
@@ -451,18 +474,20 @@ pub fn channel_affine<T: Float>(x: &[T], c: usize, s: usize, scale: &[T], shift:
     }
     for_planes(&mut y, s, x.len(), |p, yp| {
         let ch = p % c;
-        axpk(yp, &x[p * s..(p + 1) * s], scale[ch], shift[ch]);
+        axpk(yp, &x[p * s..(p + 1) * s], T::zero(), scale[ch], shift[ch]);
     });
     y
 }
 
-/// `gx = gy * a[c] + x * k1[c] + k0[c]` for `(n, c, s)` tensors (the shape
-/// of every normalization's input gradient).
+/// `gx = gy * a[c] + (x - m[c]) * k1[c] + k0[c]` for `(n, c, s)` tensors
+/// (the shape of every normalization's input gradient).
+#[allow(clippy::too_many_arguments)]
 pub fn channel_grad_input<T: Float>(
     gy: &[T],
     x: &[T],
     c: usize,
     s: usize,
+    m: &[T],
     a: &[T],
     k1: &[T],
     k0: &[T],
@@ -474,7 +499,7 @@ pub fn channel_grad_input<T: Float>(
     for_planes(&mut gx, s, 2 * x.len(), |p, gp| {
         let ch = p % c;
         let seg = p * s..(p + 1) * s;
-        grad_in(gp, &gy[seg.clone()], &x[seg], a[ch], k1[ch], k0[ch]);
+        grad_in(gp, &gy[seg.clone()], &x[seg], a[ch], m[ch], k1[ch], k0[ch]);
     });
     gx
 }
@@ -614,7 +639,7 @@ mod tests {
         let y = channel_affine(&x, c, s, &[2.0, 3.0], &[1.0, 0.0]);
         assert_eq!(y[0], 1.0);
         assert_eq!(y[s + 1], 3.0 * x[s + 1]);
-        let sums = channel_grad_sums(&x, &x, n, c, s);
+        let sums = channel_grad_sums(&x, &x, &vec![0.0; c], n, c, s);
         let sq: f64 = (0..n)
             .flat_map(|i| x[i * c * s..i * c * s + s].to_vec())
             .map(|v| (v * v) as f64)

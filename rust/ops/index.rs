@@ -291,6 +291,12 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let idx = index_values(index, "index_select")?;
+    if x.ndim() == 0 && idx.len() != 1 {
+        return Err(Error::Runtime(format!(
+            "index_select(): Index to scalar can have only 1 value, got {} value(s)",
+            idx.len()
+        )));
+    }
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
     let idx: Vec<usize> = idx
         .iter()
@@ -349,6 +355,11 @@ pub fn index_add(
         crate::gpu::index::scatter_add(x, d, &spread_index(&src, d, index)?, &src)?
     } else {
         let idx = index_values(index, "index_add")?;
+        if x.ndim() == 0 && idx.len() != 1 {
+            return Err(Error::Index(format!(
+                "Dimension specified as {dim} but tensor has no dimensions"
+            )));
+        }
         let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
         let idx: Vec<usize> = idx
             .iter()
@@ -437,6 +448,12 @@ pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
 
 /// `torch.flip(x, dims)` (a copy, as in PyTorch).
 pub fn flip(x: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        for &d in dims {
+            wrap_dim(d, 0)?;
+        }
+        return super::shape::clone(x);
+    }
     let mut layout = x.layout().clone();
     let mut seen = vec![false; x.ndim()];
     for &d in dims {
@@ -533,11 +550,13 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
 /// A fill value must be representable in an integer tensor's dtype, as
 /// PyTorch checks ("value cannot be converted to type int64_t without overflow").
 fn check_fits(value: &Tensor, dtype: DType) -> Result<()> {
-    let (lo, hi, name) = match dtype {
-        DType::I64 => (i64::MIN as f64, i64::MAX as f64, "int64_t"),
-        DType::I32 => (i32::MIN as f64, i32::MAX as f64, "int32_t"),
-        DType::U8 => (0.0, 255.0, "uint8_t"),
-        _ => return Ok(()),
+    let Some((lo, hi)) = dtype.integer_range() else {
+        return Ok(());
+    };
+    let name = match dtype {
+        DType::U8 => "uint8_t",
+        DType::I32 => "int32_t",
+        _ => "int64_t",
     };
     if !value.dtype().is_float() {
         return Ok(());

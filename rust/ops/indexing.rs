@@ -371,7 +371,7 @@ pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result
             )
         })
     {
-        return Err(Error::Runtime("rustdl: assignment through a mix of basic and advanced indices is not supported; index in two steps".into()));
+        return put_through_positions(x, items, &value);
     }
     let (perm, adjacent, first) = advanced_plan(v.ndim(), &adv);
     let vp = permute(&v, &perm)?;
@@ -395,6 +395,26 @@ pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result
         inv[p as usize] = i as i64;
     }
     permute(&put, &inv)
+}
+
+/// `x[items] = value` for any mix of basic and advanced indices: the flat
+/// positions `items` selects are those of an arange with `x`'s shape, so the
+/// assignment is a put into flattened `x` at those positions (value
+/// broadcast to what `x[items]` would return). Out of place and
+/// differentiable in both, like the other paths.
+fn put_through_positions(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
+    use super::shape::{expand_to, reshape_to};
+    let n = x.numel();
+    let all = reshape_to(
+        &creation::arange(0.0, n as f64, 1.0, DType::I64)?,
+        x.shape(),
+    )?;
+    let positions = getitem(&all, items)?;
+    let k = positions.numel();
+    let values = reshape_to(&expand_to(value, positions.shape())?, &[k])?;
+    let flat = reshape_to(x, &[n])?;
+    let put = index_put(&flat, &[reshape_to(&positions, &[k])?], &values, false)?;
+    reshape_to(&put, x.shape())
 }
 
 /// Rows `lin` of a device tensor seen as (rows, inner), shaped `shape`; the

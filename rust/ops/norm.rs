@@ -350,8 +350,11 @@ pub fn instance_norm(
 // ---------------------------------------------------------------- batch norm
 
 /// Per-channel `(a, k1, k0)` with `gx = gy * a + x * k1 + k0`, and (gw, gb).
+/// `sums` are (sum(gy), sum(gy * (x - centers[c]))) per channel; the
+/// constants are for `gx = gy * a + (x - centers[c]) * k1 + k0`.
 fn bn_grad_consts(
     sums: &[(f64, f64)],
+    centers: &[f64],
     st: &[Stat],
     w: Option<&[f64]>,
     eps: f64,
@@ -362,14 +365,15 @@ fn bn_grad_consts(
     let (mut gw, mut gb) = (Vec::with_capacity(st.len()), Vec::with_capacity(st.len()));
     for (c, (&(sdy, sdyx), s)) in sums.iter().zip(st).enumerate() {
         let (mean, rstd) = (s.mean, s.rstd(eps));
+        let dm = mean - centers[c];
         let wc = w.map_or(1.0, |w| w[c]);
-        let dw = rstd * (sdyx - mean * sdy);
+        let dw = rstd * (sdyx - dm * sdy);
         gw.push(dw);
         gb.push(sdy);
         if training {
             // sum(dxhat) = wc*sdy, sum(dxhat*xhat) = wc*dw
             let k1 = -rstd * rstd * wc * dw / m;
-            let k0 = -rstd * wc * sdy / m - k1 * mean;
+            let k0 = -rstd * wc * sdy / m - k1 * dm;
             consts.push([wc * rstd, k1, k0]);
         } else {
             consts.push([wc * rstd, 0.0, 0.0]);
@@ -394,11 +398,23 @@ fn bn_backward_t<T: Float + BufferElem>(
         gy.as_slice::<T>().expect("contiguous"),
         x.as_slice::<T>().expect("contiguous"),
     );
-    let sums = k::channel_grad_sums(gys, xs, n, c, s);
+    // Centered on each channel's mean (rounded to T) for accuracy on nearly
+    // constant channels; in eval mode the mean only enters gw.
+    let centers: Vec<T> = st.iter().map(|s| T::c(s.mean)).collect();
+    let centers64: Vec<f64> = centers.iter().map(|v| v.to_f64()).collect();
+    let sums = k::channel_grad_sums(gys, xs, &centers, n, c, s);
     let wv = w.map(|w| w.to_f64_vec());
-    let (consts, gw, gb) = bn_grad_consts(&sums, st, wv.as_deref(), eps, (n * s) as f64, training);
+    let (consts, gw, gb) = bn_grad_consts(
+        &sums,
+        &centers64,
+        st,
+        wv.as_deref(),
+        eps,
+        (n * s) as f64,
+        training,
+    );
     let pick = |i: usize| consts.iter().map(|k| T::c(k[i])).collect::<Vec<T>>();
-    let gx = k::channel_grad_input(gys, xs, c, s, &pick(0), &pick(1), &pick(2));
+    let gx = k::channel_grad_input(gys, xs, c, s, &centers, &pick(0), &pick(1), &pick(2));
     let gx = Tensor::from_vec(gx, sh);
     if !need_wb {
         return (gx, None, None);

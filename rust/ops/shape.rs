@@ -387,6 +387,11 @@ pub fn slice(
 }
 
 pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return Err(Error::Runtime(
+            "narrow() cannot be applied to a 0-dim tensor.".into(),
+        ));
+    }
     let d = wrap_dim(dim, x.ndim())?;
     let size = x.shape()[d] as i64;
     let s = if start < 0 { start + size } else { start };
@@ -400,6 +405,11 @@ pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
 
 /// `x.select(dim, index)`: drops `dim`.
 pub fn select(x: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
+    if x.ndim() == 0 {
+        return Err(Error::Index(
+            "select() cannot be applied to a 0-dim tensor.".into(),
+        ));
+    }
     let d = wrap_dim(dim, x.ndim())?;
     let size = x.shape()[d] as i64;
     let i = if index < 0 { index + size } else { index };
@@ -480,21 +490,27 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
     } else {
         cat_strided(&parts, &shape, d, dtype)?
     };
+    // Every input is in the graph, the skipped empty 1-d ones too (their
+    // gradient is empty), so none is left with a None `.grad`.
     let mut bounds = Vec::new();
     let mut pos = 0;
-    for t in &parts {
-        let len = t.shape()[d];
-        bounds.push((pos, len, t.dtype()));
+    for t in xs {
+        let skipped = t.ndim() == 1 && t.numel() == 0;
+        let len = if skipped { 0 } else { t.shape()[d] };
+        bounds.push((pos, len, t.dtype(), skipped));
         pos += len;
     }
-    let inputs: Vec<&Tensor> = parts.to_vec();
+    let inputs: Vec<&Tensor> = xs.iter().collect();
     record("CatBackward0", &inputs, &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None; bounds.len()]);
         };
         bounds
             .iter()
-            .map(|&(p, l, dt)| {
+            .map(|&(p, l, dt, skipped)| {
+                if skipped {
+                    return Ok(Some(creation::zeros_on(&[0], dt, g.device())?));
+                }
                 let s = narrow(g, d as i64, p as i64, l as i64)?;
                 Ok(Some(if dt != s.dtype() && dt.is_float() {
                     super::unary::to_dtype(&s, dt)?
@@ -599,6 +615,11 @@ pub fn stack(xs: &[Tensor], dim: i64) -> Result<Tensor> {
 
 /// Split into pieces of the given sizes along `dim` (views).
 pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>> {
+    if x.ndim() == 0 {
+        return Err(Error::Runtime(
+            "split expects at least a 1-dimensional tensor".into(),
+        ));
+    }
     let d = wrap_dim(dim, x.ndim())?;
     let total: usize = sizes.iter().sum();
     if total != x.shape()[d] {
@@ -620,6 +641,11 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>>
 
 /// `x.split(split_size, dim)`: equal pieces, the last possibly smaller.
 pub fn split(x: &Tensor, size: usize, dim: i64) -> Result<Vec<Tensor>> {
+    if x.ndim() == 0 {
+        return Err(Error::Runtime(
+            "split expects at least a 1-dimensional tensor".into(),
+        ));
+    }
     let d = wrap_dim(dim, x.ndim())?;
     if size == 0 {
         return Err(Error::Runtime(
@@ -639,6 +665,11 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
     if chunks == 0 {
         return Err(Error::Runtime(
             "chunk expects `chunks` to be greater than 0, got: 0".into(),
+        ));
+    }
+    if x.ndim() == 0 {
+        return Err(Error::Runtime(
+            "chunk expects at least a 1-dimensional tensor".into(),
         ));
     }
     let d = wrap_dim(dim, x.ndim())?;

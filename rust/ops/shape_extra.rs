@@ -63,7 +63,7 @@ pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> 
     }
     let mut r = x.clone();
     for (&s, &d) in shifts.iter().zip(dims) {
-        let d = wrap_dim(d, x.ndim())?;
+        let d = crate::tensor::layout::wrap_dim_strict(d, x.ndim())?;
         let n = x.shape()[d] as i64;
         if n == 0 {
             continue;
@@ -89,6 +89,12 @@ pub fn movedim(x: &Tensor, src: &[i64], dst: &[i64]) -> Result<Tensor> {
         return Err(Error::Runtime(
             "movedim: Invalid source or destination dims".into(),
         ));
+    }
+    if n == 0 {
+        for &d in src.iter().chain(dst) {
+            wrap_dim(d, 0)?;
+        }
+        return super::shape::reshape_to(x, &[]);
     }
     let s: Vec<usize> = src.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;
     let t: Vec<usize> = dst.iter().map(|&d| wrap_dim(d, n)).collect::<Result<_>>()?;

@@ -398,6 +398,7 @@ pub fn round_decimals(x: &Tensor, decimals: i64) -> Result<Tensor> {
     if decimals == 0 {
         return round(x);
     }
+    crate::error::require_float(x, "round_cpu")?;
     let s = 10f64.powi(decimals as i32);
     let out = float_map!(x, "round", |v| (v * T::c(s)).round_even() / T::c(s));
     record_zero_grad("RoundBackward1", x, &out);
@@ -415,6 +416,16 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         min.unwrap_or(f64::NEG_INFINITY),
         max.unwrap_or(f64::INFINITY),
     );
+    if let Some((lowest, highest)) = x.dtype().integer_range() {
+        for (bound, which) in [(min, "min"), (max, "max")] {
+            if let Some(v) = bound.filter(|v| *v < lowest || *v > highest) {
+                return Err(Error::Runtime(format!(
+                    "Clamp {which} value {v} is outside the representable range of {}",
+                    x.dtype().scalar_name()
+                )));
+            }
+        }
+    }
     let out = if x.dtype().is_float() {
         float_map!(x, "clamp", [lo, hi], |v| {
             if v.is_nan() {

@@ -17,6 +17,40 @@ use pyo3::types::PyTuple;
 
 type R = PyResult<PyTensor>;
 
+/// PyTorch's `out=` on a factory or a join: the result is written into
+/// `out` (which must have the result's shape: rustdl does not resize it) and
+/// `out` itself is returned.
+fn into_out(py: Python<'_>, result: Tensor, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    let Some(out) = out.filter(|o| !o.is_none()) else {
+        return Ok(Py::new(py, wrap(result))?.into_any());
+    };
+    let target = out.downcast::<PyTensor>()?.borrow().t.clone();
+    if target.shape() != result.shape() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "out= has shape {:?} but the result has shape {:?} (rustdl does not resize out= tensors)",
+            target.shape(),
+            result.shape()
+        )));
+    }
+    if autograd::is_grad_enabled() && (target.requires_grad() || result.requires_grad()) {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "functions with out=... arguments don't support automatic differentiation, but one of the arguments requires grad.",
+        ));
+    }
+    crate::tensor::access::write_into(&target, &result.cast_raw(target.dtype()))?;
+    Ok(out.clone().unbind())
+}
+
+/// The `*size` of a factory: PyTorch requires one (`torch.ones()` raises).
+fn required_size(name: &str, size: &Bound<'_, PyTuple>) -> PyResult<Vec<usize>> {
+    if size.is_empty() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{name}() missing 1 required positional arguments: \"size\""
+        )));
+    }
+    to_usize_shape(&shape_args(size)?)
+}
+
 fn finish(t: Tensor, requires_grad: bool) -> R {
     if requires_grad {
         set_requires_grad(&t, true)?;
@@ -156,22 +190,26 @@ fn place(
     Ok(crate::ops::device::copy_raw(&t, dev)?)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn filled(
+    name: &str,
     shape: &Bound<'_, PyTuple>,
     value: f64,
+    out: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
-) -> R {
-    let s = to_usize_shape(&shape_args(shape)?)?;
+) -> PyResult<Py<PyAny>> {
+    let s = required_size(name, shape)?;
     let dev = match device {
         Some(d) if !d.is_none() => device_arg(d)?,
         _ => Device::Cpu,
     };
-    finish(
+    let t = finish(
         creation::full_on(&s, value, dt(dtype, DType::F32)?, dev)?,
         requires_grad,
-    )
+    )?;
+    into_out(shape.py(), t.t, out)
 }
 
 #[rustdl_macros::guard_panics]
@@ -187,9 +225,9 @@ fn zeros(
     requires_grad: bool,
     pin_memory: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
-) -> R {
-    let _ = (out, layout, pin_memory, memory_format);
-    filled(size, 0.0, dtype, device, requires_grad)
+) -> PyResult<Py<PyAny>> {
+    let _ = (layout, pin_memory, memory_format);
+    filled("zeros", size, 0.0, out, dtype, device, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -205,9 +243,9 @@ fn ones(
     requires_grad: bool,
     pin_memory: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
-) -> R {
-    let _ = (out, layout, pin_memory, memory_format);
-    filled(size, 1.0, dtype, device, requires_grad)
+) -> PyResult<Py<PyAny>> {
+    let _ = (layout, pin_memory, memory_format);
+    filled("ones", size, 1.0, out, dtype, device, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -223,9 +261,9 @@ fn empty(
     requires_grad: bool,
     pin_memory: bool,
     memory_format: Option<&Bound<'_, PyAny>>,
-) -> R {
-    let _ = (out, layout, pin_memory, memory_format);
-    filled(size, 0.0, dtype, device, requires_grad)
+) -> PyResult<Py<PyAny>> {
+    let _ = (layout, pin_memory, memory_format);
+    filled("empty", size, 0.0, out, dtype, device, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -422,12 +460,12 @@ fn rand(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
     out: Option<&Bound<'_, PyAny>>,
-) -> R {
-    let _ = out;
-    let s = to_usize_shape(&shape_args(size)?)?;
+) -> PyResult<Py<PyAny>> {
+    let s = required_size("rand", size)?;
     let d = dt(dtype, DType::F32)?;
     let t = with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?;
-    finish(place(t, device, None)?, requires_grad)
+    let t = finish(place(t, device, None)?, requires_grad)?;
+    into_out(size.py(), t.t, out)
 }
 
 #[rustdl_macros::guard_panics]
@@ -440,12 +478,12 @@ fn randn(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
     out: Option<&Bound<'_, PyAny>>,
-) -> R {
-    let _ = out;
-    let s = to_usize_shape(&shape_args(size)?)?;
+) -> PyResult<Py<PyAny>> {
+    let s = required_size("randn", size)?;
     let d = dt(dtype, DType::F32)?;
     let t = with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?;
-    finish(place(t, device, None)?, requires_grad)
+    let t = finish(place(t, device, None)?, requires_grad)?;
+    into_out(size.py(), t.t, out)
 }
 
 #[rustdl_macros::guard_panics]
@@ -696,17 +734,23 @@ fn tensors_of(seq: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
 #[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
-fn cat(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> R {
-    let _ = out;
-    Ok(wrap(shape::cat(&tensors_of(tensors)?, dim)?))
+fn cat(
+    tensors: &Bound<'_, PyAny>,
+    dim: i64,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    into_out(tensors.py(), shape::cat(&tensors_of(tensors)?, dim)?, out)
 }
 
 #[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
-fn stack(tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> R {
-    let _ = out;
-    Ok(wrap(shape::stack(&tensors_of(tensors)?, dim)?))
+fn stack(
+    tensors: &Bound<'_, PyAny>,
+    dim: i64,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    into_out(tensors.py(), shape::stack(&tensors_of(tensors)?, dim)?, out)
 }
 
 #[rustdl_macros::guard_panics]

@@ -47,8 +47,22 @@ fn bin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, false)) {
         return Ok(out?);
     }
-    let b = operand(other, a)?;
+    let b = true_division_number(op, a, other)?.map_or_else(|| operand(other, a), Ok)?;
     Ok(binary::binary(op, a, &b)?)
+}
+
+/// An integer tensor divided by (or dividing) a Python number computes in
+/// float: the number must keep its value, not wrap to the tensor's dtype
+/// first (`uint8_tensor / -3`).
+fn true_division_number(
+    op: BinOp,
+    a: &Tensor,
+    other: &Bound<'_, PyAny>,
+) -> PyResult<Option<Tensor>> {
+    if op != BinOp::Div || a.dtype().is_float() {
+        return Ok(None);
+    }
+    Ok(python_number(other).map(|v| crate::ops::creation::full(&[], v, DType::F32)))
 }
 
 /// `a ** other` (`other ** a` when `reversed`), its node named as PyTorch
@@ -73,7 +87,7 @@ fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, true)) {
         return Ok(out?);
     }
-    let b = operand(other, a)?;
+    let b = true_division_number(op, a, other)?.map_or_else(|| operand(other, a), Ok)?;
     Ok(binary::binary(op, &b, a)?)
 }
 
@@ -199,12 +213,7 @@ impl PyTensor {
     }
     fn __rfloordiv__(&self, o: &Bound<'_, PyAny>) -> R {
         let b = operand(o, &self.t)?;
-        let dt = binary::result_dtype(&b, &self.t);
-        Ok(wrap(if dt.is_float() {
-            unary::floor(&binary::div(&b, &self.t)?)?
-        } else {
-            binary::binary(BinOp::FloorDiv, &b, &self.t)?
-        }))
+        Ok(wrap(binary::div_rounding(&b, &self.t, Some("floor"))?))
     }
     fn __mod__(&self, o: &Bound<'_, PyAny>) -> R {
         Ok(wrap(bin(BinOp::Rem, &self.t, o)?))
@@ -452,26 +461,14 @@ impl PyTensor {
             .collect();
         Ok(wrap(Tensor::from_vec(v, &s)))
     }
-    fn logical_and(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::logical(
-            LogicOp::And,
-            &self.t,
-            &operand(o, &self.t)?,
-        )?))
+    fn logical_and(&self, o: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::logical(LogicOp::And, &self.t, &o.t)?))
     }
-    fn logical_or(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::logical(
-            LogicOp::Or,
-            &self.t,
-            &operand(o, &self.t)?,
-        )?))
+    fn logical_or(&self, o: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::logical(LogicOp::Or, &self.t, &o.t)?))
     }
-    fn logical_xor(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::logical(
-            LogicOp::Xor,
-            &self.t,
-            &operand(o, &self.t)?,
-        )?))
+    fn logical_xor(&self, o: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::logical(LogicOp::Xor, &self.t, &o.t)?))
     }
     fn signbit(&self) -> R {
         Ok(wrap(unary::signbit(&self.t)?))
@@ -501,8 +498,8 @@ impl PyTensor {
             &binary::mul(&w, &binary::sub(&e, &self.t)?)?,
         )?))
     }
-    fn atan2(&self, other: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(binary::atan2(&self.t, &operand(other, &self.t)?)?))
+    fn atan2(&self, other: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(binary::atan2(&self.t, &other.t)?))
     }
 
     // ---- unary ----
@@ -572,7 +569,12 @@ impl PyTensor {
         Ok(wrap(unary::rsqrt(&self.t)?))
     }
     fn square(&self) -> R {
-        Ok(wrap(binary::mul(&self.t, &self.t)?))
+        // PyTorch squares a bool tensor as int64 (pow(x, 2)).
+        let x = match self.t.dtype() {
+            DType::Bool => unary::to_dtype(&self.t, DType::I64)?,
+            _ => self.t.clone(),
+        };
+        Ok(wrap(binary::mul(&x, &x)?))
     }
     fn reciprocal(&self) -> R {
         let x = if self.t.dtype().is_float() {
@@ -1108,7 +1110,6 @@ pub fn clamp_any(
     }
     let lo = min.map(|m| m.extract::<f64>()).transpose()?;
     let hi = max.map(|m| m.extract::<f64>()).transpose()?;
-    let out = unary::clamp(t, lo, hi)?;
     // a float bound on an integer tensor promotes, as PyTorch
     let float_bound = min
         .map(|m| m.is_instance_of::<pyo3::types::PyFloat>())
@@ -1121,7 +1122,7 @@ pub fn clamp_any(
         r = unary::clamp(&r, lo, hi)?;
         return Ok(r);
     }
-    Ok(out)
+    Ok(unary::clamp(t, lo, hi)?)
 }
 
 fn var_args(

@@ -282,7 +282,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
-        let d = crate::tensor::layout::wrap_dim(dim, self.t.ndim())?;
+        let d = crate::tensor::layout::wrap_dim_strict(dim, self.t.ndim())?;
         let parts = (0..self.t.shape()[d] as i64)
             .map(|i| shape::select(&self.t, d as i64, i))
             .collect::<crate::Result<Vec<_>>>()?;

@@ -53,6 +53,16 @@ impl DType {
         }
     }
 
+    /// The values an integer dtype holds, as f64 (None for floats and bool).
+    pub fn integer_range(self) -> Option<(f64, f64)> {
+        match self {
+            DType::U8 => Some((0.0, 255.0)),
+            DType::I32 => Some((i32::MIN as f64, i32::MAX as f64)),
+            DType::I64 => Some((i64::MIN as f64, i64::MAX as f64)),
+            _ => None,
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<DType> {
         Some(match name {
             "bool" => DType::Bool,
@@ -174,6 +184,9 @@ pub trait Elem: Copy + Send + Sync + PartialOrd + Default + 'static + fmt::Debug
 
 macro_rules! impl_elem_num {
     ($t:ty, $d:expr) => {
+        impl_elem_num!($t, $d, |v: f64| v as $t);
+    };
+    ($t:ty, $d:expr, $from_f64:expr) => {
         impl Elem for $t {
             const DTYPE: DType = $d;
             #[inline(always)]
@@ -182,7 +195,7 @@ macro_rules! impl_elem_num {
             }
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
-                v as $t
+                ($from_f64)(v)
             }
             #[inline(always)]
             fn to_i64(self) -> i64 {
@@ -218,8 +231,10 @@ macro_rules! impl_elem_num {
 impl_elem_num!(f32, DType::F32);
 impl_elem_num!(f64, DType::F64);
 impl_elem_num!(i64, DType::I64);
-impl_elem_num!(i32, DType::I32);
-impl_elem_num!(u8, DType::U8);
+// Narrow integers wrap through int64 as C++'s conversions do on x86
+// (PyTorch: full((3,), -1, dtype=uint8) is 255), where `as` would saturate.
+impl_elem_num!(i32, DType::I32, |v: f64| v as i64 as i32);
+impl_elem_num!(u8, DType::U8, |v: f64| v as i64 as u8);
 
 impl Elem for bool {
     const DTYPE: DType = DType::Bool;

@@ -74,6 +74,17 @@ pub fn wrap_dim(dim: i64, ndim: usize) -> Result<usize> {
     Ok(d as usize)
 }
 
+/// `wrap_dim` for ops that need a real dim: a 0-d tensor has none
+/// (PyTorch's "Dimension specified as 0 but tensor has no dimensions").
+pub fn wrap_dim_strict(dim: i64, ndim: usize) -> Result<usize> {
+    if ndim == 0 {
+        return Err(Error::Index(format!(
+            "Dimension specified as {dim} but tensor has no dimensions"
+        )));
+    }
+    wrap_dim(dim, ndim)
+}
+
 /// Broadcast two shapes (NumPy rules).
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Shape> {
     let n = a.len().max(b.len());

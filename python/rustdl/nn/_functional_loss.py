@@ -36,6 +36,15 @@ def _reduce(loss, reduction):
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte",
+                 "bool": "Bool"}
+
+
+def _scalar_name(dtype):
+    """The dtype as PyTorch's C++ messages name it ("Float", "Long", ...)."""
+    return _SCALAR_NAMES.get(str(dtype).split(".")[-1], str(dtype))
+
+
 def _check_same_size(input, target, name):
     if tuple(target.shape) != tuple(input.shape):
         import warnings
@@ -201,6 +210,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"Found dtype {_scalar_name(target.dtype)} but expected {_scalar_name(input.dtype)}")
     if not ((input >= 0) & (input <= 1)).all():  # NaN is outside too
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _BCE.apply(input, target)
@@ -244,6 +255,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = get_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_scalar_name(input.dtype)}'")
     loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight
@@ -251,21 +264,33 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 class _KLDiv(Function):
-    """target * (log target - input), 0 where target == 0; gradients as
-    PyTorch's xlogy (NaN for the target's gradient where target == 0)."""
+    """xlogy(target, target) - target * input, as PyTorch: target log target is
+    0 where target == 0 and NaN where it is negative; gradients as PyTorch's
+    xlogy (NaN for the target's gradient where target == 0), summed back to
+    each operand's shape when they broadcast."""
 
     @staticmethod
     def forward(ctx, input, target):
         ctx.save_for_backward(input, target)
-        safe = _C.where(target > 0, target, 1.0)
-        return _C.where(target > 0, target * (safe.log() - input), 0.0 * input)
+        t_log_t = _C.where(target == 0, 0.0, target * target.log())
+        return t_log_t - target * input
 
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
-        gx = -t * grad if ctx.needs_input_grad[0] else None
-        gt = grad * (t.log() + t / t - x) if ctx.needs_input_grad[1] else None
+        gx = _sum_to(-t * grad, x.shape) if ctx.needs_input_grad[0] else None
+        gt = _sum_to(grad * (t.log() + t / t - x), t.shape) if ctx.needs_input_grad[1] else None
         return gx, gt
+
+
+def _sum_to(g, shape):
+    """Sum a broadcast gradient back to ``shape``."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.dim() - len(shape)
+    dims = list(range(lead)) + [lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1]
+    return g.sum(dims, keepdim=True).reshape(shape) if dims else g.reshape(shape)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):

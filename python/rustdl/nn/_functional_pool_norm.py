@@ -200,6 +200,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    num_groups = int(num_groups)
+    if num_groups > 0 and input.shape[1] % num_groups == 0:
+        # PyTorch's check: one value per group normalizes to 0 whatever it is.
+        size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
+        values = size[0]
+        for n in size[2:]:
+            values *= n
+        if values == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
     return _C._group_norm(input, int(num_groups), weight, bias, float(eps))
 
 
