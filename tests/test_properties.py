@@ -172,13 +172,13 @@ def test_argmax_cumsum_dims(x, data):
 def test_reshape_permute_roundtrip(a, data):
     t = torch.tensor(a)
     perm = data.draw(st.permutations(list(range(a.ndim))))
-    p = t.permute(*perm)
+    p = t.permute(tuple(perm))
     np.testing.assert_array_equal(p.numpy(), a.transpose(perm))
     inv = list(np.argsort(perm))
-    np.testing.assert_array_equal(p.permute(*inv).numpy(), a)
+    np.testing.assert_array_equal(p.permute(tuple(inv)).numpy(), a)
     flat = p.reshape(-1)
     np.testing.assert_array_equal(flat.numpy(), a.transpose(perm).reshape(-1))
-    back = flat.reshape(*p.shape).permute(*inv)
+    back = flat.reshape(tuple(p.shape)).permute(tuple(inv))
     np.testing.assert_array_equal(back.numpy(), a)
     assert back.shape == a.shape
     # a reshape of a contiguous tensor is a view sharing memory

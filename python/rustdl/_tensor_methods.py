@@ -170,8 +170,8 @@ def _inplace(base):
 _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin", "cos", "tan", "reciprocal",
                "rsqrt", "sign", "sgn", "round", "ceil", "trunc", "frac", "fmod", "remainder", "atan2",
                "nan_to_num", "clip", "float_power", "logical_not", "logical_and", "logical_or",
-               "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "fmax",
-               "fmin", "true_divide", "floor_divide", "subtract", "multiply", "divide", "negative",
+               "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne",
+               "lt", "le", "gt", "ge", "true_divide", "floor_divide", "subtract", "multiply", "divide", "negative",
                "absolute", "exp2", "tril", "triu", "index_add", "scatter_add"]
 
 
@@ -196,7 +196,7 @@ def inner(self, other):
     for n in other.shape[:-1]:
         cols *= n
     out = self.reshape(rows, k) @ other.reshape(cols, k).t()
-    return out.reshape(*self.shape[:-1], *other.shape[:-1])
+    return out.reshape(tuple(self.shape[:-1]) + tuple(other.shape[:-1]))
 
 
 def tile(self, dims):

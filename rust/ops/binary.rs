@@ -69,6 +69,9 @@ fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>
             BinOp::Sub => Err(Error::NotImplemented(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
             )),
+            BinOp::FloorDiv => Err(Error::not_implemented("div_floor_cpu", DType::Bool)),
+            BinOp::Rem => Err(Error::not_implemented("remainder_cpu", DType::Bool)),
+            BinOp::Pow => Err(Error::not_implemented("pow", DType::Bool)),
             _ => compute(op, &a.cast_raw(DType::U8), &b.cast_raw(DType::U8), shape),
         };
     }
@@ -699,6 +702,7 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x % y)?,
             }
         }
+        DType::Bool => return Err(Error::not_implemented("fmod_cpu", DType::Bool)),
         _ => {
             check_int_divisor(b, dtype)?;
             int_map(a, b, dtype, |x, y| x.wrapping_rem(y))?

@@ -19,6 +19,27 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
     })
 }
 
+/// A fill value must be representable in an integer dtype, as PyTorch
+/// checks ("value cannot be converted to type int64_t without overflow").
+pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
+    let Some((lo, hi)) = dtype.integer_range() else {
+        return Ok(());
+    };
+    // c10's rule for unsigned types accepts -max..max (-1 wraps to 255).
+    let lo = if lo == 0.0 { -hi } else { lo };
+    if v.is_finite() && v >= lo && v <= hi {
+        return Ok(());
+    }
+    let name = match dtype {
+        DType::U8 => "uint8_t",
+        DType::I32 => "int",
+        _ => "int64_t",
+    };
+    Err(Error::Runtime(format!(
+        "value cannot be converted to type {name} without overflow"
+    )))
+}
+
 pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
     Tensor::zeros(shape, dtype)
 }

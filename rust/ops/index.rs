@@ -104,6 +104,10 @@ fn for_each_gather_offset(
 }
 
 fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result<()> {
+    if index.numel() == 0 {
+        // An empty index selects nothing: PyTorch checks no shapes then.
+        return Ok(());
+    }
     if index.ndim() != x.ndim() && !(x.ndim() == 0 && index.ndim() <= 1) {
         return Err(Error::Runtime(format!(
             "Index tensor must have the same number of dimensions as input tensor ({op}: input {:?}, index {:?})",
@@ -508,7 +512,9 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
             x.shape()
         )));
     }
-    check_fits(value, x.dtype())?;
+    if value.dtype().is_float() {
+        creation::check_fits(value.item_f64()?, x.dtype())?;
+    }
     let v = value.cast_raw(x.dtype());
     let out = {
         let _ng = crate::autograd::GradModeGuard::new(false);
@@ -545,29 +551,6 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
         Ok(vec![gx, gv])
     });
     Ok(out)
-}
-
-/// A fill value must be representable in an integer tensor's dtype, as
-/// PyTorch checks ("value cannot be converted to type int64_t without overflow").
-fn check_fits(value: &Tensor, dtype: DType) -> Result<()> {
-    let Some((lo, hi)) = dtype.integer_range() else {
-        return Ok(());
-    };
-    let name = match dtype {
-        DType::U8 => "uint8_t",
-        DType::I32 => "int32_t",
-        _ => "int64_t",
-    };
-    if !value.dtype().is_float() {
-        return Ok(());
-    }
-    let v = value.item_f64()?;
-    if !v.is_finite() || v < lo || v > hi {
-        return Err(Error::Runtime(format!(
-            "value cannot be converted to type {name} without overflow"
-        )));
-    }
-    Ok(())
 }
 
 /// A 1-D index along `dim` broadcast to the shape of `like` with `dim`

@@ -341,9 +341,37 @@ pub fn getitem(x: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
     permute(&r, &order)
 }
 
+/// `x[items] = value` in place. Without a graph to record and without
+/// advanced indices, the value is written straight through the view;
+/// otherwise the new value is computed out of place and assigned with
+/// PyTorch's in-place autograd semantics.
+pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
+    let simple = items.iter().all(|i| !matches!(i, IndexItem::Tensor(_)));
+    let needs_graph =
+        crate::autograd::is_grad_enabled() && (x.requires_grad() || value.requires_grad());
+    if simple && !needs_graph {
+        if value.ndim() == 0 && value.dtype().is_float() {
+            creation::check_fits(value.item_f64()?, x.dtype())?;
+        }
+        let view = getitem(x, items)?;
+        let v = value.cast_raw(x.dtype());
+        let v = if v.shares_storage(x) {
+            crate::dispatch_all!(v.dtype(), T => Tensor::from_vec(v.to_vec::<T>(), v.shape()))
+        } else {
+            v
+        };
+        return crate::tensor::access::write_into(&view, &v);
+    }
+    let r = setitem_result(x, items, value)?;
+    super::inplace::assign(x, r)
+}
+
 /// The new value of `x` after `x[items] = value` (out of place, differentiable
 /// in both; the caller writes it into `x`).
 pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
+    if value.ndim() == 0 && value.dtype().is_float() {
+        creation::check_fits(value.item_f64()?, x.dtype())?;
+    }
     let value = if value.dtype() != x.dtype() {
         super::unary::to_dtype(value, x.dtype())?
     } else {

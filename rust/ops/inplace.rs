@@ -139,6 +139,7 @@ fn cap(d: DType) -> &'static str {
 /// `t.fill_(v)`: a plain write, or (when `t` is part of a graph) an in-place
 /// assignment that cuts the gradient to the overwritten values.
 pub fn fill(t: &Tensor, v: f64) -> Result<()> {
+    creation::check_fits(v, t.dtype())?;
     check_leaf(t)?;
     if autograd::is_grad_enabled() && t.requires_grad() {
         return assign(t, crate::ops::creation::full(t.shape(), v, t.dtype()));

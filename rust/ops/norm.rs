@@ -16,6 +16,13 @@ use crate::tensor::Tensor;
 /// Optional weight/bias cast to the input's dtype (recorded, so grads flow).
 fn as_dtype(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Tensor>> {
     t.map(|t| {
+        if !t.dtype().is_float() {
+            bail!(
+                Runtime,
+                "mixed dtype (CPU): expect parameter to have scalar type of {}",
+                x.dtype().scalar_name()
+            );
+        }
         if t.dtype() == x.dtype() {
             Ok(t.clone())
         } else {

@@ -603,6 +603,7 @@ fn amax_named(
 /// Index of the max (or min) along one dim, or over the flattened tensor.
 /// Ties resolve to the first occurrence; NaN counts as the maximum.
 pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+    let in_ndim = x.ndim();
     let (x, mask) = match dim {
         None => {
             let flat = reshape_to(&x.detach(), &[x.numel()])?;
@@ -631,6 +632,9 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
     let mut shape = reduced_shape(x.shape(), &mask, keepdim);
     if (dim.is_none() && !keepdim) || zero_dim {
         shape.clear();
+    } else if dim.is_none() {
+        // keepdim over every dim: all ones, in the input's rank (0-d stays 0-d).
+        shape = smallvec::smallvec![1; in_ndim];
     }
     if x.is_gpu() {
         let kind = if is_max {
@@ -837,6 +841,12 @@ pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) ->
 
 /// `x.var(dims, correction, keepdim)` (composite, so differentiable).
 pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    if x.dtype() == DType::F32 && !x.is_gpu() {
+        // Squares of float32 deviations overflow past 1.8e19 (var of
+        // [1e30, 0] is finite); PyTorch accumulates in higher precision too.
+        let wide = super::unary::to_dtype(x, DType::F64)?;
+        return super::unary::to_dtype(&var(&wide, dims, correction, keepdim)?, DType::F32);
+    }
     let mask = reduced_mask(x, dims)?;
     let n: usize = x
         .shape()
@@ -855,6 +865,11 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
 /// `sqrt(var)`, whose gradient is 0 (not 0 * inf = NaN) where std is 0,
 /// as PyTorch's.
 pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    if x.dtype() == DType::F32 && !x.is_gpu() {
+        // As in `var`: the variance of float32 data may not fit a float32.
+        let wide = super::unary::to_dtype(x, DType::F64)?;
+        return super::unary::to_dtype(&std(&wide, dims, correction, keepdim)?, DType::F32);
+    }
     let v = var(x, dims, correction, keepdim)?;
     let out = {
         let _no_grad = crate::autograd::GradModeGuard::new(false);
@@ -904,6 +919,12 @@ pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
 
 /// Vector norms: p = 1, 2, inf, -inf, 0, or any other p; 'fro' is p = 2.
 pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        return Err(Error::NotImplemented(format!(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+            x.dtype().scalar_name()
+        )));
+    }
     if p == 2.0 {
         return norm2(x, dims, keepdim);
     }

@@ -121,7 +121,24 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     }
     let x = x.clone();
     if x.ndim() == 0 {
+        // One element: softmax is 1 (log_softmax 0) whatever x is; the
+        // gradient is 0, but the result is in the graph as in PyTorch.
         let r = crate::ops::creation::full(&[], if log { 0.0 } else { 1.0 }, x.dtype());
+        crate::autograd::record(
+            if log {
+                "LogSoftmaxBackward0"
+            } else {
+                "SoftmaxBackward0"
+            },
+            &[&x],
+            &[&r],
+            |g| {
+                let zero = |g: &Tensor| {
+                    crate::ops::binary::mul(g, &crate::ops::creation::scalar_like(0.0, g))
+                };
+                Ok(vec![g[0].as_ref().map(zero).transpose()?])
+            },
+        );
         return Ok(r);
     }
     let shape = x.shape().to_vec();

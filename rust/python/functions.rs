@@ -289,7 +289,9 @@ fn full(
         DType::F32
     };
     let v: f64 = fill_value.extract()?;
-    let t = creation::full(&s, v, dt(dtype, default)?);
+    let dtype = dt(dtype, default)?;
+    creation::check_fits(v, dtype)?;
+    let t = creation::full(&s, v, dtype);
     finish(place(t, device, None)?, requires_grad)
 }
 
@@ -363,6 +365,8 @@ fn full_like(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
+    let target = dt(dtype, input.t.dtype())?;
+    creation::check_fits(fill_value, target)?;
     like(&input.t, fill_value, dtype, device, requires_grad)
 }
 

@@ -15,6 +15,14 @@ use pyo3::types::PyTuple;
 
 type R = PyResult<PyTensor>;
 
+/// `all`/`any` of a uint8 tensor are uint8 in PyTorch (bool otherwise).
+fn as_uint8_of(input: &Tensor, result: Tensor) -> Tensor {
+    match input.dtype() {
+        DType::U8 => result.cast_raw(DType::U8),
+        _ => result,
+    }
+}
+
 // The in-place semantics live in `ops::inplace`; these convert its errors.
 pub fn assign_inplace(target: &Tensor, result: Tensor) -> PyResult<()> {
     Ok(inplace::assign(target, result)?)
@@ -243,6 +251,11 @@ impl PyTensor {
         Ok(wrap(unary::abs(&self.t)?))
     }
     fn __invert__(&self) -> R {
+        if self.t.dtype().is_float() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "~ (operator.invert) is only implemented on integer and Boolean-type tensors",
+            ));
+        }
         Ok(wrap(unary::bitwise_not(&self.t)?))
     }
     fn __and__(&self, o: &Bound<'_, PyAny>) -> R {
@@ -838,12 +851,18 @@ impl PyTensor {
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
         let d = dims_arg(dim)?;
-        Ok(wrap(reduce::all_any(&self.t, dims(&d), keepdim, true)?))
+        Ok(wrap(as_uint8_of(
+            &self.t,
+            reduce::all_any(&self.t, dims(&d), keepdim, true)?,
+        )))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn any(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
         let d = dims_arg(dim)?;
-        Ok(wrap(reduce::all_any(&self.t, dims(&d), keepdim, false)?))
+        Ok(wrap(as_uint8_of(
+            &self.t,
+            reduce::all_any(&self.t, dims(&d), keepdim, false)?,
+        )))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn count_nonzero(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {

@@ -3,7 +3,7 @@
 use super::convert::{as_tensor, operand, shape_args, to_usize_shape, type_err};
 use super::py_math::{assign_inplace, tuple_of};
 use super::py_tensor::{wrap, PyTensor};
-use crate::ops::indexing::{getitem, setitem_result, IndexItem};
+use crate::ops::indexing::{getitem, IndexItem};
 use crate::ops::{index, shape};
 use crate::tensor::{DType, Tensor};
 use pyo3::prelude::*;
@@ -87,6 +87,16 @@ fn dim_list(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
     shape_args(args)
 }
 
+/// `x.view()`, `x.reshape()`, `x.permute()` with nothing: PyTorch's TypeError.
+fn required_args(method: &str, what: &str, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+    match args.is_empty() {
+        true => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{method}() missing 1 required positional arguments: \"{what}\""
+        ))),
+        false => Ok(()),
+    }
+}
+
 #[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyTensor {
@@ -97,23 +107,7 @@ impl PyTensor {
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = parse_index(key)?;
         let v = operand(value, &self.t)?;
-        let simple = items.iter().all(|i| !matches!(i, IndexItem::Tensor(_)));
-        let needs_graph =
-            crate::autograd::is_grad_enabled() && (self.t.requires_grad() || v.requires_grad());
-        if simple && !needs_graph {
-            // Fast path: write straight through the view.
-            let view = getitem(&self.t, &items)?;
-            let v = v.cast_raw(self.t.dtype());
-            let v = if v.shares_storage(&self.t) {
-                crate::dispatch_all!(v.dtype(), T => Tensor::from_vec(v.to_vec::<T>(), v.shape()))
-            } else {
-                v
-            };
-            crate::tensor::access::write_into(&view, &v)?;
-            return Ok(());
-        }
-        let r = setitem_result(&self.t, &items, &v)?;
-        assign_inplace(&self.t, r)
+        Ok(crate::ops::indexing::setitem(&self.t, &items, &v)?)
     }
     fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let t = slf.borrow().t.clone();
@@ -129,6 +123,7 @@ impl PyTensor {
 
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> R {
+        required_args("view", "size", shape)?;
         if shape.len() == 1 {
             if let Ok(d) = super::convert::dtype_arg(&shape.get_item(0)?) {
                 if d != self.t.dtype() {
@@ -143,6 +138,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*shape))]
     fn reshape(&self, shape: &Bound<'_, PyTuple>) -> R {
+        required_args("reshape", "shape", shape)?;
         Ok(wrap(shape::reshape(&self.t, &shape_args(shape)?)?))
     }
     fn view_as(&self, other: PyRef<'_, PyTensor>) -> R {
@@ -155,6 +151,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, dims: &Bound<'_, PyTuple>) -> R {
+        required_args("permute", "dims", dims)?;
         Ok(wrap(shape::permute(&self.t, &dim_list(dims)?)?))
     }
     fn transpose(&self, dim0: i64, dim1: i64) -> R {

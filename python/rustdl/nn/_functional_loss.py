@@ -45,6 +45,15 @@ def _scalar_name(dtype):
     return _SCALAR_NAMES.get(str(dtype).split(".")[-1], str(dtype))
 
 
+def _check_bias_like(shape, out_shape):
+    """A weight must broadcast to the loss without changing its shape."""
+    if len(shape) > len(out_shape) or any(
+        s != 1 and s != o for s, o in zip(reversed(tuple(shape)), reversed(tuple(out_shape)))
+    ):
+        raise RuntimeError(f"the weight of shape {list(shape)} does not broadcast to the loss of shape "
+                           f"{list(out_shape)}")
+
+
 def _check_same_size(input, target, name):
     if tuple(target.shape) != tuple(input.shape):
         import warnings
@@ -127,6 +136,8 @@ def _check_class_target(input, target):
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
     _check_class_target(input, target)
     C = input.shape[0] if input.dim() == 1 else input.shape[1]
     logp = _class_last(input)
@@ -145,7 +156,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         w = w * weight[t_safe]
     loss = -picked * w
     if reduction == "none":
-        return loss.reshape(*target.shape)
+        return loss.reshape(tuple(target.shape))
     if reduction == "sum":
         return loss.sum()
     return loss.sum() / w.sum()
@@ -169,7 +180,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if weight is not None:
             shape = [1] * input.dim()
             shape[class_dim] = C
-            prod = prod * weight.reshape(*shape)
+            prod = prod * weight.reshape(tuple(shape))
         loss = -prod.sum(class_dim)
         if reduction == "mean":
             n = input.numel() // C if input.dim() > 1 else 1
@@ -180,7 +191,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _check_class_target(input, target)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
                                       float(label_smoothing), reduction)
-        return loss.reshape(*target.shape) if reduction == "none" else loss
+        return loss.reshape(tuple(target.shape)) if reduction == "none" else loss
     raise TypeError(f"cross_entropy: unsupported target dtype {target.dtype}")
 
 
@@ -216,6 +227,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _BCE.apply(input, target)
     if weight is not None:
+        _check_bias_like(weight.shape, loss.shape)
         loss = loss * weight
     return _reduce(loss, reduction)
 
@@ -257,6 +269,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     if not input.is_floating_point():
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_scalar_name(input.dtype)}'")
+    if not target.is_floating_point():
+        raise RuntimeError(f"result type {_scalar_name(input.dtype)} can't be cast to the desired output type "
+                           f"{_scalar_name(target.dtype)}")
     loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         loss = loss * weight

@@ -100,6 +100,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    k = [kernel_size] * 3 if isinstance(kernel_size, int) else list(kernel_size)
+    if input.dim() in (4, 5) and len(k) == 3 and any(n < kk for n, kk in zip(input.shape[-3:], k)):
+        # PyTorch's avg_pool3d compares the unpadded input with the kernel.
+        t, h, w = input.shape[-3:]
+        raise RuntimeError(f"input image (T: {t} H: {h} W: {w}) smaller than kernel size "
+                           f"(kT: {k[0]} kH: {k[1]} kW: {k[2]})")
     return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
 

@@ -43,7 +43,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             b = out.index_select(dim, _C.tensor(hi, dtype=_C.int64, device=out.device))
             shape = [1] * out.dim()
             shape[dim] = osz
-            wt = _C.tensor(w, dtype=out.dtype, device=out.device).reshape(*shape)
+            wt = _C.tensor(w, dtype=out.dtype, device=out.device).reshape(tuple(shape))
             out = a + (b - a) * wt
         else:
             raise NotImplementedError(f"interpolate mode '{mode}' is not supported yet")
