@@ -176,9 +176,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if not isinstance(input, Tensor):
         raise TypeError(f"repeat_interleave(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if repeats is None:
-        if input.dim() != 1:
-            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-        return arange(input.shape[0]).repeat_interleave(input, output_size=output_size)
+        return _C._repeat_interleave_indices(input, output_size)
     return input.repeat_interleave(repeats, dim, output_size=output_size)
 
 

@@ -718,19 +718,20 @@ pub fn index_copy(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor) -> Resu
     let rows: Vec<usize> = idx
         .iter()
         .map(|&i| {
-            if i < 0 || i >= size as i64 {
+            // (an empty tensor is not indexed: PyTorch checks in the kernel)
+            if (i < 0 || i >= size as i64) && x.numel() > 0 {
                 return Err(Error::Index(format!(
                     "index_copy_(): index {i} is out of bounds for dimension {d} with size {size}"
                 )));
             }
-            Ok(i as usize)
+            Ok(i.clamp(0, size as i64) as usize)
         })
         .collect::<Result<_>>()?;
     let sc = source.contiguous_raw();
     let out = dispatch_all!(x.dtype(), T => {
         let mut o = x.to_vec::<T>();
         let s = sc.as_slice::<T>().expect("contiguous");
-        for p in 0..outer {
+        for p in 0..outer * usize::from(!o.is_empty()) {
             for (k, &i) in rows.iter().enumerate() {
                 let (dst, src) = ((p * size + i) * inner, (p * rows.len() + k) * inner);
                 o[dst..dst + inner].copy_from_slice(&s[src..src + inner]);
@@ -773,24 +774,25 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resul
         )));
     }
     let d = wrap_dim(dim, x.ndim())?;
+    check_fits(value, x.dtype())?;
     let (outer, size, inner) = around_dim(x, d);
     let mut rows: Vec<usize> = idx
         .iter()
         .map(|&i| {
-            if i < -(size as i64) || i >= size as i64 {
+            // (an empty tensor is not indexed: PyTorch checks in the kernel)
+            if (i < -(size as i64) || i >= size as i64) && x.numel() > 0 {
                 return Err(Error::Index(format!(
                     "index {i} is out of bounds for dimension {d} with size {size}"
                 )));
             }
-            Ok(i.rem_euclid(size as i64) as usize)
+            Ok(i.rem_euclid(size.max(1) as i64) as usize)
         })
         .collect::<Result<_>>()?;
-    check_fits(value, x.dtype())?;
     let v = value.cast_raw(x.dtype());
     let out = dispatch_all!(x.dtype(), T => {
         let mut o = x.to_vec::<T>();
         let fill = v.to_vec::<T>()[0];
-        for p in 0..outer {
+        for p in 0..outer * usize::from(!o.is_empty()) {
             for &i in &rows {
                 let dst = (p * size + i) * inner;
                 o[dst..dst + inner].fill(fill);
@@ -947,19 +949,21 @@ fn scatter_zero(t: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
 /// `x[..., index[i], ...]`; with `include_self=False` the slots that receive
 /// values start from the reduction's identity instead of their own value.
 /// mean divides by the number of values folded in (integers round down).
+/// PyTorch's checks, in its order; an empty index skips the shape checks,
+/// and 0-d tensors count as 1-element 1-d ones.
 pub fn scatter_reduce(
     x: &Tensor,
     dim: i64,
     index: &Tensor,
     src: &Tensor,
-    reduce: Reduce,
+    reduce: &str,
     include_self: bool,
 ) -> Result<Tensor> {
     crate::gpu::ops::cpu_only(&[x, index, src], "scatter_reduce")?;
     let d = wrap_dim(dim, x.ndim())?;
-    if index.ndim() != x.ndim() && !(x.ndim() == 0 && index.ndim() <= 1) {
+    if index.numel() > 0 && !matches!(index.dtype(), DType::I64 | DType::I32) {
         return Err(Error::Runtime(
-            "Index tensor must have the same number of dimensions as self tensor".into(),
+            "scatter(): Expected dtype int32/int64 for index".into(),
         ));
     }
     if src.dtype() != x.dtype() {
@@ -967,24 +971,109 @@ pub fn scatter_reduce(
             "scatter(): Expected self.dtype to be equal to src.dtype".into(),
         ));
     }
-    let too_big = (0..index.ndim()).any(|k| {
-        index.shape()[k] > src.shape().get(k).copied().unwrap_or(1)
-            || (k != d && index.shape()[k] > x.shape().get(k).copied().unwrap_or(1))
-    });
-    if too_big {
-        return Err(Error::Runtime(format!(
-            "Expected index {:?} to be no larger than self {:?} apart from dimension {d} and to be no larger size than src {:?}",
-            index.shape(),
-            x.shape(),
-            src.shape()
-        )));
+    if index.numel() > 0 {
+        let (xs, is, ss) = (shape_or_one(x), shape_or_one(index), shape_or_one(src));
+        if is.len() != xs.len() {
+            return Err(Error::Runtime(
+                "Index tensor must have the same number of dimensions as self tensor".into(),
+            ));
+        }
+        let mut too_big = (0..xs.len()).any(|k| k != d && is[k] > xs[k]);
+        // (PyTorch stops at the first index dim that is too big; reading a
+        // dim src lacks before that is an IndexError)
+        for (k, &n) in is.iter().enumerate() {
+            if too_big {
+                break;
+            }
+            let Some(&m) = ss.get(k) else {
+                return Err(Error::Index(format!(
+                    "Dimension out of range (expected to be in range of [-{0}, {1}], but got {k})",
+                    ss.len(),
+                    ss.len() - 1
+                )));
+            };
+            too_big = n > m;
+        }
+        if ss.len() != is.len() {
+            return Err(Error::Runtime(
+                "Index tensor must have the same number of dimensions as src tensor".into(),
+            ));
+        }
+        if too_big {
+            return Err(Error::Runtime(format!(
+                "Expected index {:?} to be no larger than self {:?} apart from dimension {d} and to be no larger size than src {:?}",
+                index.shape(),
+                x.shape(),
+                src.shape()
+            )));
+        }
     }
+    let reduce = Reduce::parse(reduce)?;
     if reduce == Reduce::Mean && x.dtype() == DType::Bool {
         return Err(Error::not_implemented(
             "scatter_gather_tensor_cpu_reduce_mean",
             DType::Bool,
         ));
     }
+    if index.numel() == 0 {
+        // Nothing is scattered: x's values, and its gradient, pass through.
+        let out = dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()));
+        // (PyTorch's formulas with nothing scattered: g, NaN where x is
+        // NaN for amax / amin, and where x is NaN or infinite for prod)
+        let (src_shape, sx) = (src.shape_vec(), crate::autograd::SavedTensor::new(x));
+        record("ScatterReduceBackward0", &[x, src], &[&out], move |g| {
+            use super::binary::{compare, div, mul, where_, CmpOp};
+            let Some(g) = &g[0] else {
+                return Ok(vec![None, None]);
+            };
+            let x = sx.get()?;
+            let m = match reduce {
+                Reduce::Sum | Reduce::Mean => None,
+                Reduce::Prod => {
+                    let zero = compare(CmpOp::Eq, x, &creation::scalar_like(0.0, x))?;
+                    Some(where_(&zero, &creation::scalar_like(1.0, x), x)?)
+                }
+                Reduce::Amax | Reduce::Amin => Some(super::unary::to_dtype(
+                    &compare(CmpOp::Eq, x, x)?,
+                    g.dtype(),
+                )?),
+            };
+            let gx = match m {
+                Some(m) => div(&mul(g, &m)?, &m)?,
+                None => g.clone(),
+            };
+            let gs = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
+            Ok(vec![Some(gx), Some(gs)])
+        });
+        return Ok(out);
+    }
+    if x.ndim() == 0 || index.ndim() == 0 || src.ndim() == 0 {
+        let one_d = |t: &Tensor| match t.ndim() {
+            0 => super::shape::reshape_to(t, &[1]),
+            _ => Ok(t.clone()),
+        };
+        let out = scatter_reduce_impl(
+            &one_d(x)?,
+            d,
+            &one_d(index)?,
+            &one_d(src)?,
+            reduce,
+            include_self,
+        )?;
+        return super::shape::reshape_to(&out, x.shape());
+    }
+    scatter_reduce_impl(x, d, index, src, reduce, include_self)
+}
+
+/// `scatter_reduce` on checked inputs of equal ranks (>= 1).
+fn scatter_reduce_impl(
+    x: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    reduce: Reduce,
+    include_self: bool,
+) -> Result<Tensor> {
     let idx = index_values(index, "scatter_reduce")?;
     let (shape, ishape) = (shape_or_one(x), shape_or_one(index));
     let src_vals = {
@@ -1053,7 +1142,7 @@ fn record_scatter_reduce(
         let (x, src) = (sx.get()?.clone(), ss.get()?.clone());
         let result =
             if crate::autograd::is_grad_enabled() && (x.requires_grad() || src.requires_grad()) {
-                scatter_reduce(&x, d as i64, index, &src, reduce, include_self)?
+                scatter_reduce_impl(&x, d, index, &src, reduce, include_self)?
             } else {
                 so.get()?.clone()
             };
@@ -1088,7 +1177,7 @@ fn record_scatter_reduce(
                 let x_zero = compare(CmpOp::Eq, x, &zero)?;
                 let masked_x = where_(&x_zero, &one, x)?;
                 let masked_x_result =
-                    scatter_reduce(&masked_x, di, &index, &s, reduce, include_self)?;
+                    scatter_reduce_impl(&masked_x, d, &index, &s, reduce, include_self)?;
                 let gx = div(&mul(g, &masked_x_result)?, &masked_x)?;
                 // a src value that is the only zero in its slot: the product
                 // of the others
@@ -1110,7 +1199,7 @@ fn record_scatter_reduce(
                 )?;
                 let masked_s = where_(&single, &one, &s)?;
                 let masked_s_result =
-                    scatter_reduce(x, di, &index, &masked_s, reduce, include_self)?;
+                    scatter_reduce_impl(x, d, &index, &masked_s, reduce, include_self)?;
                 let gs = where_(
                     &single,
                     &gather(&mul(g, &masked_s_result)?, di, &index)?,

@@ -66,10 +66,10 @@ pub fn repeat_interleave(
     reshape_to(&e, &out)
 }
 
-/// The repeat counts of `repeat_interleave` as a list (int64 or int32, none
-/// negative); `what` names the call in PyTorch's dtype error.
+/// The repeat counts of `repeat_interleave` as a list (an integer tensor,
+/// none negative).
 fn repeat_counts(repeats: &Tensor) -> Result<Vec<i64>> {
-    if !matches!(repeats.dtype(), DType::I64 | DType::I32) {
+    if !matches!(repeats.dtype(), DType::I64 | DType::I32 | DType::U8) {
         return Err(Error::not_implemented(
             "repeat_interleave_cpu",
             repeats.dtype(),
@@ -83,8 +83,14 @@ fn repeat_counts(repeats: &Tensor) -> Result<Vec<i64>> {
 }
 
 /// `torch.repeat_interleave(repeats)`: `i` repeated `repeats[i]` times, for
-/// a 1-d integer `repeats` (the indices `repeat_interleave` selects).
+/// a 1-d integer `repeats`, in its dtype.
 pub fn repeat_interleave_indices(repeats: &Tensor, output_size: Option<i64>) -> Result<Tensor> {
+    Ok(interleave_indices(repeats, output_size)?.cast_raw(repeats.dtype()))
+}
+
+/// The int64 indices `repeat_interleave` selects: `i` repeated `repeats[i]`
+/// times.
+fn interleave_indices(repeats: &Tensor, output_size: Option<i64>) -> Result<Tensor> {
     if repeats.ndim() != 1 {
         return Err(Error::Runtime(
             "repeat_interleave only accept 1D vector as repeat".into(),
@@ -139,7 +145,7 @@ pub fn repeat_interleave_tensor(
     } else {
         reshape_to(repeats, &[len])?
     };
-    let idx = repeat_interleave_indices(&repeats, output_size)?;
+    let idx = interleave_indices(&repeats, output_size)?;
     index_select(&x, d as i64, &idx)
 }
 

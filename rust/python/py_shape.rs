@@ -569,13 +569,12 @@ impl PyTensor {
         reduce: &str,
         include_self: bool,
     ) -> R {
-        let r = index::Reduce::parse(reduce)?;
         Ok(wrap(index::scatter_reduce(
             &self.t,
             dim,
             &index.t,
             &src.t,
-            r,
+            reduce,
             include_self,
         )?))
     }
@@ -588,10 +587,14 @@ impl PyTensor {
         reduce: &str,
         include_self: bool,
     ) -> PyResult<PyRef<'py, Self>> {
-        let r = index::Reduce::parse(reduce)?;
-        // (prod, amax and amin save the value being overwritten)
-        let x = super::py_math::inplace_src(&slf.t)?;
-        let out = index::scatter_reduce(&x, dim, &index.t, &src.t, r, include_self)?;
+        // prod, amax and amin save the value being overwritten: compute from
+        // a copy when autograd records (src may be what requires grad)
+        let x = if crate::autograd::is_grad_enabled() && src.t.requires_grad() {
+            shape::clone(&slf.t)?
+        } else {
+            super::py_math::inplace_src(&slf.t)?
+        };
+        let out = index::scatter_reduce(&x, dim, &index.t, &src.t, reduce, include_self)?;
         assign_inplace(&slf.t, out)?;
         Ok(slf)
     }
