@@ -876,11 +876,22 @@ impl Reduce {
         match self {
             Reduce::Sum | Reduce::Mean => T::zero(),
             Reduce::Prod => T::one(),
-            // (float -> int casts saturate: the lowest / highest integer)
-            Reduce::Amax if T::DTYPE == DType::Bool => T::from_bool(false),
-            Reduce::Amin if T::DTYPE == DType::Bool => T::from_bool(true),
-            Reduce::Amax => T::from_f64(f64::NEG_INFINITY),
-            Reduce::Amin => T::from_f64(f64::INFINITY),
+            // the dtype's lowest value for amax, its highest for amin
+            Reduce::Amax | Reduce::Amin => {
+                let max = self == Reduce::Amax;
+                let pick = |lo: i64, hi: i64| T::from_i64(if max { lo } else { hi });
+                match T::DTYPE {
+                    DType::Bool => T::from_bool(!max),
+                    DType::F32 | DType::F64 => T::from_f64(if max {
+                        f64::NEG_INFINITY
+                    } else {
+                        f64::INFINITY
+                    }),
+                    DType::U8 => pick(0, u8::MAX.into()),
+                    DType::I32 => pick(i32::MIN.into(), i32::MAX.into()),
+                    DType::I64 => pick(i64::MIN, i64::MAX),
+                }
+            }
         }
     }
 
