@@ -163,10 +163,21 @@ def _method(name):
 
 
 # Functions that are the same as the tensor method of the same name.
-_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "index_select", "index_add", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "repeat_interleave", "clone", "detach", "numel", "addcmul", "addcdiv"]
+_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy", "index_fill", "tensor_split", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "clone", "detach", "numel", "addcmul", "addcdiv"]
 
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """``torch.repeat_interleave(input, repeats, dim)``; with one tensor of
+    counts only, ``repeat_interleave(repeats)`` gives each index ``i``
+    ``repeats[i]`` times."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"repeat_interleave(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if repeats is None:
+        return _C._repeat_interleave_indices(input, output_size)
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
 
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,

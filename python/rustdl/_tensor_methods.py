@@ -168,6 +168,7 @@ def _inplace(base):
 # In-place variants PyTorch has for these methods (those written in Rust,
 # such as relu_ and add_, are kept).
 _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin", "cos", "tan", "reciprocal",
+               "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
                "rsqrt", "sign", "sgn", "round", "ceil", "trunc", "frac", "fmod", "remainder", "atan2",
                "nan_to_num", "clip", "float_power", "logical_not", "logical_and", "logical_or",
                "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne",

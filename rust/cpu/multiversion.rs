@@ -7,10 +7,13 @@
 macro_rules! multiversion {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident) => {
         $(#[$m])*
+        // (the wrappers take the kernel's arguments, however many)
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
                     $imp($($a),*)
                 }

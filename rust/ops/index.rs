@@ -614,3 +614,621 @@ pub fn embedding(indices: &Tensor, weight: &Tensor, padding_idx: Option<i64>) ->
     });
     Ok(out)
 }
+
+/// (outer, size, inner): `x` as `outer x size x inner` around `dim` (a 0-d
+/// tensor is one element along one dim).
+fn around_dim(x: &Tensor, d: usize) -> (usize, usize, usize) {
+    let shape = x.shape();
+    if shape.is_empty() {
+        return (1, 1, 1);
+    }
+    (
+        shape[..d].iter().product(),
+        shape[d],
+        shape[d + 1..].iter().product(),
+    )
+}
+
+/// Out-of-place `x.index_copy(dim, index, source)`: the slices of `x` at
+/// `index` along `dim` replaced by those of `source` (for a repeated index
+/// the last one is kept, as PyTorch's CPU kernel).
+pub fn index_copy(x: &Tensor, dim: i64, index: &Tensor, source: &Tensor) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x, index, source], "index_copy")?;
+    let d = wrap_dim(dim, x.ndim())?;
+    // (PyTorch's checks, in its order)
+    if index.ndim() > 1 {
+        return Err(Error::Index(format!(
+            "index_copy_(): Index should have dimension 1 or 0 (got {})",
+            index.ndim()
+        )));
+    }
+    if source.ndim() == 0 && index.numel() != 1 {
+        return Err(Error::Index(format!(
+            "index_copy_(): When source is scalar, index should have one element (got {})",
+            index.numel()
+        )));
+    }
+    if source.ndim() != x.ndim() && source.ndim() > 0 && x.ndim() > 0 {
+        return Err(Error::Index(format!(
+            "index_copy_(): When source and destination are not scalars, their dimensionality must match. Source dimensionality ({}), destination dimensionality ({})",
+            source.ndim(),
+            x.ndim()
+        )));
+    }
+    let sliced = |t: &Tensor| -> Vec<usize> {
+        let mut s = t.shape().to_vec();
+        if !s.is_empty() {
+            s.remove(d.min(s.len() - 1));
+        }
+        s
+    };
+    let (xs, ss) = (sliced(x), sliced(source));
+    if xs != ss {
+        let show = |v: &[usize]| {
+            v.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        return Err(Error::Runtime(format!(
+            "index_copy_(): Source/destination tensor must have same slice shapes. Destination slice shape: {} at dimension {d} and source slice shape: {} at dimension {d}.",
+            show(&xs),
+            show(&ss)
+        )));
+    }
+    if source.ndim() > 0 && index.numel() != source.shape()[d] {
+        return Err(Error::Index(format!(
+            "index_copy_(): Number of indices ({}) should be equal to source.size(dim) ({})",
+            index.numel(),
+            source.shape()[d]
+        )));
+    }
+    if index.dtype() != DType::I64 {
+        return Err(Error::Runtime(format!(
+            "index_copy_(): Expected a long tensor for index, but got {}",
+            index.dtype().scalar_name()
+        )));
+    }
+    if source.dtype() != x.dtype() {
+        return Err(Error::Runtime(format!(
+            "index_copy_(): self and source expected to have the same dtype, but got (self) {} and (source) {}",
+            x.dtype().scalar_name(),
+            source.dtype().scalar_name()
+        )));
+    }
+    let idx = index.to_vec::<i64>();
+    let (outer, size, inner) = around_dim(x, d);
+    let rows: Vec<usize> = idx
+        .iter()
+        .map(|&i| {
+            // (an empty tensor is not indexed: PyTorch checks in the kernel)
+            if (i < 0 || i >= size as i64) && x.numel() > 0 {
+                return Err(Error::Index(format!(
+                    "index_copy_(): index {i} is out of bounds for dimension {d} with size {size}"
+                )));
+            }
+            Ok(i.clamp(0, size as i64) as usize)
+        })
+        .collect::<Result<_>>()?;
+    let sc = source.contiguous_raw();
+    let out = dispatch_all!(x.dtype(), T => {
+        let mut o = x.to_vec::<T>();
+        let s = sc.as_slice::<T>().expect("contiguous");
+        for p in 0..outer * usize::from(!o.is_empty()) {
+            for (k, &i) in rows.iter().enumerate() {
+                let (dst, src) = ((p * size + i) * inner, (p * rows.len() + k) * inner);
+                o[dst..dst + inner].copy_from_slice(&s[src..src + inner]);
+            }
+        }
+        Tensor::from_vec(o, x.shape())
+    });
+    let (index, src_shape) = (index.clone(), source.shape_vec());
+    record("IndexCopyBackward0", &[x, source], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None]);
+        };
+        let zero = creation::scalar_like(0.0, g);
+        let gx = index_fill(g, d as i64, &index, &zero)?;
+        let gs = super::shape::reshape_to(&index_select(g, d as i64, &index)?, &src_shape)?;
+        Ok(vec![Some(gx), Some(gs)])
+    });
+    Ok(out)
+}
+
+/// Out-of-place `x.index_fill(dim, index, value)`: the slices of `x` at
+/// `index` (negative ones counted from the end) set to the 0-d `value`,
+/// which may require grad: its gradient sums those slices' gradients, each
+/// distinct index once.
+pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x, index, value], "index_fill")?;
+    if index.dtype() != DType::I64 {
+        return Err(Error::Index(
+            "index_fill_(): Expected dtype int64 for index.".into(),
+        ));
+    }
+    if index.ndim() > 1 {
+        return Err(Error::Runtime("Index has to be a vector/scalar".into()));
+    }
+    let idx = index.to_vec::<i64>();
+    if value.ndim() != 0 {
+        return Err(Error::Runtime(format!(
+            "index_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s).",
+            value.ndim()
+        )));
+    }
+    let d = wrap_dim(dim, x.ndim())?;
+    if value.dtype().is_float() {
+        creation::check_fits(value.item_f64()?, x.dtype())?;
+    }
+    let (outer, size, inner) = around_dim(x, d);
+    let mut rows: Vec<usize> = idx
+        .iter()
+        .map(|&i| {
+            // (an empty tensor is not indexed: PyTorch checks in the kernel)
+            if (i < -(size as i64) || i >= size as i64) && x.numel() > 0 {
+                return Err(Error::Index(format!(
+                    "index {i} is out of bounds for dimension {d} with size {size}"
+                )));
+            }
+            Ok(i.rem_euclid(size.max(1) as i64) as usize)
+        })
+        .collect::<Result<_>>()?;
+    let v = value.cast_raw(x.dtype());
+    let out = dispatch_all!(x.dtype(), T => {
+        let mut o = x.to_vec::<T>();
+        let fill = v.to_vec::<T>()[0];
+        for p in 0..outer * usize::from(!o.is_empty()) {
+            for &i in &rows {
+                let dst = (p * size + i) * inner;
+                o[dst..dst + inner].fill(fill);
+            }
+        }
+        Tensor::from_vec(o, x.shape())
+    });
+    rows.sort_unstable();
+    rows.dedup();
+    let distinct = Tensor::from_vec(
+        rows.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+        &[rows.len()],
+    );
+    let index = index.clone();
+    let need = (x.requires_grad(), value.requires_grad());
+    let iv = (value.shape_vec(), value.dtype());
+    let node = if need.1 {
+        "IndexFillBackward1"
+    } else {
+        "IndexFillBackward0"
+    };
+    record(node, &[x, value], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None]);
+        };
+        let gx = match need.0 {
+            true => Some(index_fill(
+                g,
+                d as i64,
+                &index,
+                &creation::scalar_like(0.0, g),
+            )?),
+            false => None,
+        };
+        let gv = match need.1 {
+            true => {
+                let picked = index_select(g, d as i64, &distinct)?;
+                Some(super::binary::grad_for(
+                    super::reduce::sum(&picked, None, false)?,
+                    &iv,
+                )?)
+            }
+            false => None,
+        };
+        Ok(vec![gx, gv])
+    });
+    Ok(out)
+}
+
+/// The reductions of `scatter_reduce`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    Sum,
+    Prod,
+    Mean,
+    Amax,
+    Amin,
+}
+
+impl Reduce {
+    pub fn parse(name: &str) -> Result<Reduce> {
+        Ok(match name {
+            "sum" => Reduce::Sum,
+            "prod" => Reduce::Prod,
+            "mean" => Reduce::Mean,
+            // PyTorch also takes the older names max and min here.
+            "amax" | "max" => Reduce::Amax,
+            "amin" | "min" => Reduce::Amin,
+            other => {
+                return Err(Error::Runtime(format!(
+                    "reduce argument must be either sum, prod, mean, amax or amin, got {other}"
+                )))
+            }
+        })
+    }
+
+    /// The value a slot starts from when its own value is left out
+    /// (`include_self=False`).
+    #[inline(always)]
+    fn identity<T: Elem>(self) -> T {
+        match self {
+            Reduce::Sum | Reduce::Mean => T::zero(),
+            Reduce::Prod => T::one(),
+            // the dtype's lowest value for amax, its highest for amin
+            Reduce::Amax | Reduce::Amin => {
+                let max = self == Reduce::Amax;
+                let pick = |lo: i64, hi: i64| T::from_i64(if max { lo } else { hi });
+                match T::DTYPE {
+                    DType::Bool => T::from_bool(!max),
+                    DType::F32 | DType::F64 => T::from_f64(if max {
+                        f64::NEG_INFINITY
+                    } else {
+                        f64::INFINITY
+                    }),
+                    DType::U8 => pick(0, u8::MAX.into()),
+                    DType::I32 => pick(i32::MIN.into(), i32::MAX.into()),
+                    DType::I64 => pick(i64::MIN, i64::MAX),
+                }
+            }
+        }
+    }
+
+    /// `a` combined with `b`; NaN wins amax and amin, as in PyTorch.
+    #[inline(always)]
+    #[allow(clippy::eq_op)]
+    fn combine<T: BufferElem>(self, a: T, b: T) -> T {
+        match self {
+            Reduce::Sum | Reduce::Mean => add_elem(a, b),
+            Reduce::Prod => mul_elem(a, b),
+            Reduce::Amax | Reduce::Amin => {
+                if b != b {
+                    b
+                } else if a != a {
+                    a
+                } else if (self == Reduce::Amax && b > a) || (self == Reduce::Amin && b < a) {
+                    b
+                } else {
+                    a
+                }
+            }
+        }
+    }
+}
+
+/// `src` cut to `index`'s shape (the elements scatter reads), a
+/// differentiable view.
+fn src_at_index(src: &Tensor, index: &Tensor) -> Result<Tensor> {
+    let mut t = src.clone();
+    for k in 0..index.ndim() {
+        t = super::shape::narrow(&t, k as i64, 0, index.shape()[k] as i64)?;
+    }
+    Ok(t)
+}
+
+/// A gradient for `src[:index.shape]` put into zeros of `src`'s shape
+/// (differentiable).
+fn pad_to_src(g: Tensor, index: &Tensor, src_shape: &[usize]) -> Result<Tensor> {
+    if g.shape() == src_shape {
+        return Ok(g);
+    }
+    let idx_shape = index.shape_vec();
+    let view: super::shape::ViewFn = std::sync::Arc::new(move |t: &Tensor| {
+        let mut v = t.clone();
+        for (k, &n) in idx_shape.iter().enumerate() {
+            v = super::shape::narrow(&v, k as i64, 0, n as i64)?;
+        }
+        Ok(v)
+    });
+    super::shape::embed(&g, src_shape, g.dtype(), view)
+}
+
+/// `t.scatter(dim, index, 0)`: zeros at the scattered positions.
+fn scatter_zero(t: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
+    let zeros = creation::full_on(&[], 0.0, t.dtype(), t.device())?;
+    scatter(
+        t,
+        d as i64,
+        index,
+        &super::shape::expand_to(&zeros, index.shape())?,
+    )
+}
+
+/// Out-of-place `x.scatter_reduce(dim, index, src, reduce, include_self)`:
+/// every `src[i]` (at `index`'s coordinates) folded into
+/// `x[..., index[i], ...]`; with `include_self=False` the slots that receive
+/// values start from the reduction's identity instead of their own value.
+/// mean divides by the number of values folded in (integers round down).
+/// PyTorch's checks, in its order; an empty index skips the shape checks,
+/// and 0-d tensors count as 1-element 1-d ones.
+pub fn scatter_reduce(
+    x: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    src: &Tensor,
+    reduce: &str,
+    include_self: bool,
+) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x, index, src], "scatter_reduce")?;
+    let d = wrap_dim(dim, x.ndim())?;
+    if index.numel() > 0 && !matches!(index.dtype(), DType::I64 | DType::I32) {
+        return Err(Error::Runtime(
+            "scatter(): Expected dtype int32/int64 for index".into(),
+        ));
+    }
+    if src.dtype() != x.dtype() {
+        return Err(Error::Runtime(
+            "scatter(): Expected self.dtype to be equal to src.dtype".into(),
+        ));
+    }
+    if index.numel() > 0 {
+        let (xs, is, ss) = (shape_or_one(x), shape_or_one(index), shape_or_one(src));
+        if is.len() != xs.len() {
+            return Err(Error::Runtime(
+                "Index tensor must have the same number of dimensions as self tensor".into(),
+            ));
+        }
+        let mut too_big = (0..xs.len()).any(|k| k != d && is[k] > xs[k]);
+        // (PyTorch stops at the first index dim that is too big; reading a
+        // dim src lacks before that is an IndexError)
+        for (k, &n) in is.iter().enumerate() {
+            if too_big {
+                break;
+            }
+            let Some(&m) = ss.get(k) else {
+                return Err(Error::Index(format!(
+                    "Dimension out of range (expected to be in range of [-{0}, {1}], but got {k})",
+                    ss.len(),
+                    ss.len() - 1
+                )));
+            };
+            too_big = n > m;
+        }
+        if ss.len() != is.len() {
+            return Err(Error::Runtime(
+                "Index tensor must have the same number of dimensions as src tensor".into(),
+            ));
+        }
+        if too_big {
+            return Err(Error::Runtime(format!(
+                "Expected index {:?} to be no larger than self {:?} apart from dimension {d} and to be no larger size than src {:?}",
+                index.shape(),
+                x.shape(),
+                src.shape()
+            )));
+        }
+    }
+    let reduce = Reduce::parse(reduce)?;
+    if reduce == Reduce::Mean && x.dtype() == DType::Bool {
+        return Err(Error::not_implemented(
+            "scatter_gather_tensor_cpu_reduce_mean",
+            DType::Bool,
+        ));
+    }
+    if index.numel() == 0 {
+        // Nothing is scattered: x's values, and its gradient, pass through.
+        let out = dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()));
+        // (PyTorch's formulas with nothing scattered: g, NaN where x is
+        // NaN for amax / amin, and where x is NaN or infinite for prod)
+        let (src_shape, sx) = (src.shape_vec(), crate::autograd::SavedTensor::new(x));
+        record("ScatterReduceBackward0", &[x, src], &[&out], move |g| {
+            use super::binary::{compare, div, mul, where_, CmpOp};
+            let Some(g) = &g[0] else {
+                return Ok(vec![None, None]);
+            };
+            let x = sx.get()?;
+            let m = match reduce {
+                Reduce::Sum | Reduce::Mean => None,
+                Reduce::Prod => {
+                    let zero = compare(CmpOp::Eq, x, &creation::scalar_like(0.0, x))?;
+                    Some(where_(&zero, &creation::scalar_like(1.0, x), x)?)
+                }
+                Reduce::Amax | Reduce::Amin => Some(super::unary::to_dtype(
+                    &compare(CmpOp::Eq, x, x)?,
+                    g.dtype(),
+                )?),
+            };
+            let gx = match m {
+                Some(m) => div(&mul(g, &m)?, &m)?,
+                None => g.clone(),
+            };
+            let gs = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
+            Ok(vec![Some(gx), Some(gs)])
+        });
+        return Ok(out);
+    }
+    if x.ndim() == 0 || index.ndim() == 0 || src.ndim() == 0 {
+        let one_d = |t: &Tensor| match t.ndim() {
+            0 => super::shape::reshape_to(t, &[1]),
+            _ => Ok(t.clone()),
+        };
+        let out = scatter_reduce_impl(
+            &one_d(x)?,
+            d,
+            &one_d(index)?,
+            &one_d(src)?,
+            reduce,
+            include_self,
+        )?;
+        return super::shape::reshape_to(&out, x.shape());
+    }
+    scatter_reduce_impl(x, d, index, src, reduce, include_self)
+}
+
+/// `scatter_reduce` on checked inputs of equal ranks (>= 1).
+fn scatter_reduce_impl(
+    x: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    reduce: Reduce,
+    include_self: bool,
+) -> Result<Tensor> {
+    let idx = index_values(index, "scatter_reduce")?;
+    let (shape, ishape) = (shape_or_one(x), shape_or_one(index));
+    let src_vals = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        src_at_index(&src.detach(), index)?
+    };
+    let out = dispatch_all!(x.dtype(), T => {
+        let mut o = x.to_vec::<T>();
+        let sv = src_vals.data::<T>();
+        // how many values each slot folds (mean), its own value included
+        let mut count = vec![u32::from(include_self); if reduce == Reduce::Mean { o.len() } else { 0 }];
+        if !include_self {
+            for_each_gather_offset(&shape, d, &ishape, &idx, |_, off| o[off] = reduce.identity())?;
+        }
+        for_each_gather_offset(&shape, d, &ishape, &idx, |i, off| {
+            o[off] = reduce.combine(o[off], sv[i]);
+            if let Some(c) = count.get_mut(off) {
+                *c += 1;
+            }
+        })?;
+        for (v, &c) in o.iter_mut().zip(&count) {
+            if c > 1 {
+                *v = if T::DTYPE.is_float() {
+                    T::from_f64(v.to_f64() / c as f64)
+                } else {
+                    T::from_i64(v.to_i64().div_euclid(c as i64))
+                };
+            }
+        }
+        Tensor::from_vec(o, x.shape())
+    });
+    record_scatter_reduce(x, d, index, src, reduce, include_self, &out);
+    Ok(out)
+}
+
+/// PyTorch's scatter_reduce_backward, written with differentiable ops.
+/// amax / amin split the gradient evenly among the values equal to the
+/// result (x's own included, even with include_self=False, as PyTorch).
+fn record_scatter_reduce(
+    x: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    reduce: Reduce,
+    include_self: bool,
+    out: &Tensor,
+) {
+    use super::binary::{compare, div, mul, where_, CmpOp};
+    use crate::autograd::SavedTensor;
+    let needs_values = matches!(reduce, Reduce::Prod | Reduce::Amax | Reduce::Amin);
+    let saved = needs_values.then(|| {
+        (
+            SavedTensor::new(x),
+            SavedTensor::new(src),
+            SavedTensor::output(out),
+        )
+    });
+    let (index, src_shape) = (index.clone(), src.shape_vec());
+    let need = (x.requires_grad(), src.requires_grad());
+    // (x, src at index, result); under create_graph the result is
+    // recomputed from the inputs, so that its dependence on them is seen.
+    let saved_values = move |saved: &Option<(SavedTensor, SavedTensor, SavedTensor)>,
+                             index: &Tensor|
+          -> Result<(Tensor, Tensor, Tensor)> {
+        let (sx, ss, so) = saved.as_ref().expect("saved for prod, amax and amin");
+        let (x, src) = (sx.get()?.clone(), ss.get()?.clone());
+        let result =
+            if crate::autograd::is_grad_enabled() && (x.requires_grad() || src.requires_grad()) {
+                scatter_reduce_impl(&x, d, index, &src, reduce, include_self)?
+            } else {
+                so.get()?.clone()
+            };
+        Ok((x, src_at_index(&src, index)?, result))
+    };
+    record("ScatterReduceBackward0", &[x, src], &[out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None]);
+        };
+        let di = d as i64;
+        let as_float = |m: &Tensor| super::unary::to_dtype(m, g.dtype());
+        let (gx, gs) = match reduce {
+            Reduce::Sum => (g.clone(), gather(g, di, &index)?),
+            Reduce::Mean => {
+                let start =
+                    creation::full_on(g.shape(), include_self as u8 as f64, g.dtype(), g.device())?;
+                let ones = creation::full_on(index.shape(), 1.0, g.dtype(), g.device())?;
+                let n = scatter_add(&start, di, &index, &ones)?;
+                let zero = compare(CmpOp::Eq, &n, &creation::scalar_like(0.0, &n))?;
+                let n = where_(&zero, &creation::scalar_like(1.0, &n), &n)?;
+                (
+                    div(g, &n)?,
+                    div(&gather(g, di, &index)?, &gather(&n, di, &index)?)?,
+                )
+            }
+            Reduce::Prod => {
+                let (x, s, result) = saved_values(&saved, &index)?;
+                let (x, result) = (&x, &result);
+                let one = creation::scalar_like(1.0, x);
+                let zero = creation::scalar_like(0.0, x);
+                // x's zeros left out of the product, so x's other factors get theirs
+                let x_zero = compare(CmpOp::Eq, x, &zero)?;
+                let masked_x = where_(&x_zero, &one, x)?;
+                let masked_x_result =
+                    scatter_reduce_impl(&masked_x, d, &index, &s, reduce, include_self)?;
+                let gx = div(&mul(g, &masked_x_result)?, &masked_x)?;
+                // a src value that is the only zero in its slot: the product
+                // of the others
+                let s_zero = compare(CmpOp::Eq, &s, &zero)?;
+                let zeros_in_slot = gather(
+                    &scatter_add(
+                        &creation::zeros_on(x.shape(), x.dtype(), x.device())?,
+                        di,
+                        &index,
+                        &as_float(&s_zero)?,
+                    )?,
+                    di,
+                    &index,
+                )?;
+                let single = super::binary::logical(
+                    super::binary::LogicOp::And,
+                    &s_zero,
+                    &compare(CmpOp::Eq, &zeros_in_slot, &one)?,
+                )?;
+                let masked_s = where_(&single, &one, &s)?;
+                let masked_s_result =
+                    scatter_reduce_impl(x, d, &index, &masked_s, reduce, include_self)?;
+                let gs = where_(
+                    &single,
+                    &gather(&mul(g, &masked_s_result)?, di, &index)?,
+                    &div(
+                        &gather(&mul(g, result)?, di, &index)?,
+                        &where_(&s_zero, &one, &s)?,
+                    )?,
+                )?;
+                (gx, gs)
+            }
+            Reduce::Amax | Reduce::Amin => {
+                let (x, s, result) = saved_values(&saved, &index)?;
+                let (x, result) = (&x, &result);
+                let value = gather(result, di, &index)?;
+                let x_is = as_float(&compare(CmpOp::Eq, x, result)?)?;
+                let s_is = as_float(&compare(CmpOp::Eq, &s, &value)?)?;
+                let n = scatter_add(&x_is, di, &index, &s_is)?;
+                let share = div(g, &n)?;
+                (
+                    mul(&x_is, &share)?,
+                    mul(&s_is, &gather(&share, di, &index)?)?,
+                )
+            }
+        };
+        let gx = match (need.0, include_self) {
+            (false, _) => None,
+            (true, true) => Some(gx),
+            (true, false) => Some(scatter_zero(&gx, d, &index)?),
+        };
+        let gs = match need.1 {
+            true => Some(pad_to_src(gs, &index, &src_shape)?),
+            false => None,
+        };
+        Ok(vec![gx, gs])
+    });
+}

@@ -87,7 +87,7 @@ fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
                 let mut s = T::default();
                 for k in (0..len).rev() {
                     if k + 1 < len {
-                        s = s * xv[at(k + 1)];
+                        s *= xv[at(k + 1)];
                     }
                     s += gv[at(k)];
                     out[at(k)] = s;
@@ -95,7 +95,7 @@ fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
                 let mut e: T = crate::tensor::access::cast_elem::<f64, T>(1.0);
                 for k in 0..len {
                     out[at(k)] = out[at(k)] * e;
-                    e = e * xv[at(k)];
+                    e *= xv[at(k)];
                 }
             }
         }

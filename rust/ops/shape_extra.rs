@@ -34,7 +34,19 @@ pub fn repeat(x: &Tensor, reps: &[usize]) -> Result<Tensor> {
     reshape_to(&e, &out)
 }
 
-pub fn repeat_interleave(x: &Tensor, n: usize, dim: Option<i64>) -> Result<Tensor> {
+/// `x.repeat_interleave(n, dim)`: each element (each slice along `dim`;
+/// of the flattened tensor without one) `n` times, as a broadcast view
+/// reshaped.
+pub fn repeat_interleave(
+    x: &Tensor,
+    n: i64,
+    dim: Option<i64>,
+    output_size: Option<i64>,
+) -> Result<Tensor> {
+    if n < 0 {
+        return Err(Error::Runtime("Repeats must be non-negative".into()));
+    }
+    let n = n as usize;
     let (x, d) = match dim {
         None => (reshape_to(x, &[x.numel()])?, 0),
         Some(d) => (x.clone(), wrap_dim(d, x.ndim())?),
@@ -45,7 +57,142 @@ pub fn repeat_interleave(x: &Tensor, n: usize, dim: Option<i64>) -> Result<Tenso
     let e = expand_to(&u, &shape)?;
     let mut out = x.shape_vec();
     out[d] *= n;
+    if let Some(size) = output_size.filter(|&s| s != out[d] as i64) {
+        return Err(Error::Runtime(format!(
+            "repeat_interleave: Invalid output_size, expected {} but got {size}",
+            out[d]
+        )));
+    }
     reshape_to(&e, &out)
+}
+
+/// The repeat counts of `repeat_interleave` as a list (an integer tensor,
+/// none negative).
+fn repeat_counts(repeats: &Tensor) -> Result<Vec<i64>> {
+    if !matches!(repeats.dtype(), DType::I64 | DType::I32 | DType::U8) {
+        return Err(Error::not_implemented(
+            "repeat_interleave_cpu",
+            repeats.dtype(),
+        ));
+    }
+    let counts = repeats.cast_raw(DType::I64).to_vec::<i64>();
+    if counts.iter().any(|&c| c < 0) {
+        return Err(Error::Runtime("repeats can not be negative".into()));
+    }
+    Ok(counts)
+}
+
+/// `torch.repeat_interleave(repeats)`: `i` repeated `repeats[i]` times, for
+/// a 1-d integer `repeats`, in its dtype.
+pub fn repeat_interleave_indices(repeats: &Tensor, output_size: Option<i64>) -> Result<Tensor> {
+    Ok(interleave_indices(repeats, output_size)?.cast_raw(repeats.dtype()))
+}
+
+/// The int64 indices `repeat_interleave` selects: `i` repeated `repeats[i]`
+/// times.
+fn interleave_indices(repeats: &Tensor, output_size: Option<i64>) -> Result<Tensor> {
+    if repeats.ndim() != 1 {
+        return Err(Error::Runtime(
+            "repeat_interleave only accept 1D vector as repeat".into(),
+        ));
+    }
+    let counts = repeat_counts(repeats)?;
+    let total: i64 = counts.iter().sum();
+    if output_size.is_some_and(|s| s != total) {
+        return Err(Error::Runtime(
+            "allocated size does not match required size".into(),
+        ));
+    }
+    let mut idx = Vec::with_capacity(total as usize);
+    for (i, &c) in counts.iter().enumerate() {
+        idx.extend(std::iter::repeat_n(i as i64, c as usize));
+    }
+    let n = idx.len();
+    Ok(Tensor::from_vec(idx, &[n]))
+}
+
+/// `x.repeat_interleave(repeats, dim)` with a tensor of counts, one per
+/// slice along `dim` (one count is used for all): an `index_select`, so
+/// the gradient sums each slice's copies.
+pub fn repeat_interleave_tensor(
+    x: &Tensor,
+    repeats: &Tensor,
+    dim: Option<i64>,
+    output_size: Option<i64>,
+) -> Result<Tensor> {
+    if repeats.ndim() > 1 {
+        return Err(Error::Runtime(
+            "repeats must be 0-dim or 1-dim tensor".into(),
+        ));
+    }
+    let (x, d) = match dim {
+        None => (reshape_to(x, &[x.numel()])?, 0),
+        Some(_) if x.ndim() == 0 => {
+            return Err(Error::Index(
+                "Dimension specified as 0 but tensor has no dimensions".into(),
+            ))
+        }
+        Some(d) => (x.clone(), wrap_dim(d, x.ndim())?),
+    };
+    let len = x.shape()[d];
+    let repeats = if repeats.numel() == 1 {
+        expand_to(&reshape_to(repeats, &[1])?, &[len])?
+    } else if repeats.numel() != len {
+        return Err(Error::Runtime(format!(
+            "repeats must have the same size as input along dim, but got repeats.size(0) = {} and input.size({d}) = {len}",
+            repeats.numel()
+        )));
+    } else {
+        reshape_to(repeats, &[len])?
+    };
+    let idx = interleave_indices(&repeats, output_size)?;
+    index_select(&x, d as i64, &idx)
+}
+
+/// `torch.tensor_split(x, sections, dim)`: `sections` views along `dim`,
+/// the first `size % sections` one longer than the others.
+pub fn tensor_split_sections(x: &Tensor, sections: i64, dim: i64) -> Result<Vec<Tensor>> {
+    let d = split_dim(x, dim)?;
+    if sections <= 0 {
+        return Err(Error::Runtime(format!(
+            "number of sections must be larger than 0, got {sections}"
+        )));
+    }
+    let (size, n) = (x.shape()[d] as i64, sections);
+    let mut start = 0;
+    (0..n)
+        .map(|i| {
+            let len = size / n + i64::from(i < size % n);
+            let piece = narrow(x, d as i64, start, len);
+            start += len;
+            piece
+        })
+        .collect()
+}
+
+/// `torch.tensor_split(x, indices, dim)`: views `x[..., i_k:i_(k+1), ...]`
+/// between consecutive indices (0 and the size at the ends), each sliced as
+/// Python slices are (negative from the end, clamped, empty when reversed).
+pub fn tensor_split_indices(x: &Tensor, indices: &[i64], dim: i64) -> Result<Vec<Tensor>> {
+    let d = split_dim(x, dim)? as i64;
+    let mut start = 0;
+    let mut parts = Vec::with_capacity(indices.len() + 1);
+    for &end in indices {
+        parts.push(super::shape::slice(x, d, Some(start), Some(end), 1)?);
+        start = end;
+    }
+    parts.push(super::shape::slice(x, d, Some(start), None, 1)?);
+    Ok(parts)
+}
+
+fn split_dim(x: &Tensor, dim: i64) -> Result<usize> {
+    if x.ndim() == 0 {
+        return Err(Error::Runtime(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
+                .into(),
+        ));
+    }
+    wrap_dim(dim, x.ndim())
 }
 
 pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> {

@@ -204,39 +204,6 @@ pub fn log1p(x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-/// e^x - 1, accurate for small x (libm's expm1; `exp(x) - 1` keeps no
-/// digit below |x| ~ 1e-7 in float32).
-pub fn expm1(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "expm1", |v| FloatOps::exp_m1(v));
-    let sx = saved(x);
-    record("Expm1Backward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else {
-            return Ok(vec![None]);
-        };
-        Ok(vec![Some(mul(g, &exp(sx.get()?)?)?)])
-    });
-    Ok(out)
-}
-
-pub fn erf(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "erf", |v| FloatOps::erf(v));
-    let sx = saved(x);
-    record("ErfBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else {
-            return Ok(vec![None]);
-        };
-        // d erf(x) / dx = 2 / sqrt(pi) * e^(-x^2)
-        let x = sx.get()?;
-        let neg_sq = mul(&mul(x, x)?, &scalar_like(-1.0, x))?;
-        let density = mul(
-            &exp(&neg_sq)?,
-            &scalar_like(std::f64::consts::FRAC_2_SQRT_PI, x),
-        )?;
-        Ok(vec![Some(mul(g, &density)?)])
-    });
-    Ok(out)
-}
-
 pub fn sqrt(x: &Tensor) -> Result<Tensor> {
     if let Some(out) = fusion::unary(x, Unary::Sqrt) {
         return Ok(out);
@@ -267,28 +234,84 @@ pub fn rsqrt(x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-pub fn sin(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "sin", |v| v.sin());
+/// Record `g * dy/dx` (or `g / d`, `divide`) as the backward of `out = f(x)`,
+/// `d = derivative(x)` written with tensor ops of the saved input, so
+/// gradients of gradients work.
+fn record_derivative(
+    node: &'static str,
+    x: &Tensor,
+    out: &Tensor,
+    divide: bool,
+    derivative: fn(&Tensor) -> Result<Tensor>,
+) {
     let sx = saved(x);
-    record("SinBackward0", &[x], &[&out], move |g| {
+    record(node, &[x], &[out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        Ok(vec![Some(mul(g, &cos(sx.get()?)?)?)])
+        let d = derivative(sx.get()?)?;
+        Ok(vec![Some(if divide { div(g, &d)? } else { mul(g, &d)? })])
     });
-    Ok(out)
 }
 
-pub fn cos(x: &Tensor) -> Result<Tensor> {
-    let out = float_map!(x, "cos", |v| v.cos());
-    let sx = saved(x);
-    record("CosBackward0", &[x], &[&out], move |g| {
-        let Some(g) = &g[0] else {
-            return Ok(vec![None]);
-        };
-        Ok(vec![Some(neg(&mul(g, &sin(sx.get()?)?)?)?)])
-    });
-    Ok(out)
+/// Float functions of one argument (integer and bool inputs computed in
+/// float32), each `name, "Node", |v| element value, * |x| dy/dx;` (or
+/// `/ |x| d;` for a backward `g / d`, as PyTorch writes atan's and atanh's).
+/// `name` is also the wgpu kernel's name (`gpu::ops::unary_expr`; the
+/// inverse trigonometric / hyperbolic functions and erfinv have none yet, so
+/// on the device they raise).
+macro_rules! math_fns {
+    ($($(#[$doc:meta])* $fname:ident, $node:literal, |$v:ident| $fwd:expr, $op:tt |$x:ident| $der:expr;)*) => {$(
+        $(#[$doc])*
+        pub fn $fname(x: &Tensor) -> Result<Tensor> {
+            let out = float_map!(x, stringify!($fname), |$v| $fwd);
+            fn derivative($x: &Tensor) -> Result<Tensor> {
+                Ok($der)
+            }
+            record_derivative($node, x, &out, math_fns!(@divide $op), derivative);
+            Ok(out)
+        }
+    )*};
+    (@divide *) => { false };
+    (@divide /) => { true };
+}
+
+/// 1 - x^2 and x^2 + c, for the inverse trigonometric derivatives.
+fn one_minus_sq(x: &Tensor) -> Result<Tensor> {
+    sub(&scalar_like(1.0, x), &mul(x, x)?)
+}
+fn sq_plus(x: &Tensor, c: f64) -> Result<Tensor> {
+    super::binary::add(&mul(x, x)?, &scalar_like(c, x))
+}
+
+math_fns! {
+    sin, "SinBackward0", |v| v.sin(), * |x| cos(x)?;
+    cos, "CosBackward0", |v| v.cos(), * |x| neg(&sin(x)?)?;
+    /// e^x - 1, accurate for small x (libm's expm1; `exp(x) - 1` keeps no
+    /// digit below |x| ~ 1e-7 in float32).
+    expm1, "Expm1Backward0", |v| FloatOps::exp_m1(v), * |x| exp(x)?;
+    /// d erf(x) / dx = 2 / sqrt(pi) * e^(-x^2)
+    erf, "ErfBackward0", |v| FloatOps::erf(v), * |x| mul(
+        &exp(&mul(&mul(x, x)?, &scalar_like(-1.0, x))?)?,
+        &scalar_like(std::f64::consts::FRAC_2_SQRT_PI, x),
+    )?;
+    /// NaN outside [-1, 1]; the gradient is infinite at +-1.
+    asin, "AsinBackward0", |v| FloatOps::asin(v), * |x| rsqrt(&one_minus_sq(x)?)?;
+    acos, "AcosBackward0", |v| FloatOps::acos(v), * |x| neg(&rsqrt(&one_minus_sq(x)?)?)?;
+    atan, "AtanBackward0", |v| FloatOps::atan(v), / |x| sq_plus(x, 1.0)?;
+    sinh, "SinhBackward0", |v| FloatOps::sinh(v), * |x| cosh(x)?;
+    cosh, "CoshBackward0", |v| FloatOps::cosh(v), * |x| sinh(x)?;
+    asinh, "AsinhBackward0", |v| FloatOps::asinh(v), * |x| rsqrt(&sq_plus(x, 1.0)?)?;
+    /// NaN below 1.
+    acosh, "AcoshBackward0", |v| FloatOps::acosh(v), * |x| rsqrt(&sq_plus(x, -1.0)?)?;
+    /// +-inf at +-1, NaN outside [-1, 1].
+    atanh, "AtanhBackward0", |v| FloatOps::atanh(v), / |x| one_minus_sq(x)?;
+    /// The inverse of erf: +-inf at +-1, NaN outside [-1, 1]; its derivative
+    /// is sqrt(pi) / 2 * e^(erfinv(x)^2).
+    erfinv, "ErfinvBackward0", |v| FloatOps::erfinv(v), * |x| {
+        let y = erfinv(x)?;
+        mul(&exp(&mul(&y, &y)?)?, &scalar_like(std::f64::consts::PI.sqrt() / 2.0, x))?
+    };
 }
 
 pub fn tanh(x: &Tensor) -> Result<Tensor> {
@@ -918,4 +941,45 @@ pub fn isfinite(x: &Tensor) -> Result<Tensor> {
     }
     let x = x.cast_raw(DType::F64);
     Ok(map1(&x, |v: f64| v.is_finite()))
+}
+
+/// `torch.nan_to_num(x, nan, posinf, neginf)`: NaN, +inf and -inf replaced
+/// by `nan` (default 0) and `posinf` / `neginf` (default: the dtype's
+/// largest / lowest finite value), each cast to x's dtype; integer and bool
+/// tensors are copied. The gradient is `g * isfinite(x)` (PyTorch's: a NaN
+/// gradient stays NaN).
+pub fn nan_to_num(
+    x: &Tensor,
+    nan: Option<f64>,
+    posinf: Option<f64>,
+    neginf: Option<f64>,
+) -> Result<Tensor> {
+    crate::gpu::ops::cpu_only(&[x], "nan_to_num")?;
+    if !x.dtype().is_float() {
+        return super::shape::clone(x);
+    }
+    let nan = nan.unwrap_or(0.0);
+    let out = dispatch_float!(x.dtype(), "nan_to_num", T => {
+        let (n, p, m) = (nan as T, posinf.map_or(T::MAX, |v| v as T), neginf.map_or(T::MIN, |v| v as T));
+        map1(x, move |v: T| {
+            if v.is_nan() {
+                n
+            } else if v == T::INFINITY {
+                p
+            } else if v == T::NEG_INFINITY {
+                m
+            } else {
+                v
+            }
+        })
+    });
+    let sx = saved(x);
+    record("NanToNumBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let finite = to_dtype(&isfinite(sx.get()?)?, g.dtype())?;
+        Ok(vec![Some(mul(g, &finite)?)])
+    });
+    Ok(out)
 }

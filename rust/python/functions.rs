@@ -757,6 +757,17 @@ fn stack(
     into_out(tensors.py(), shape::stack(&tensors_of(tensors)?, dim)?, out)
 }
 
+/// `torch.repeat_interleave(repeats)`: each index `i` `repeats[i]` times.
+#[rustdl_macros::guard_panics]
+#[pyfunction]
+#[pyo3(signature = (repeats, output_size=None))]
+fn _repeat_interleave_indices(repeats: PyRef<'_, PyTensor>, output_size: Option<i64>) -> R {
+    Ok(wrap(crate::ops::shape_extra::repeat_interleave_indices(
+        &repeats.t,
+        output_size,
+    )?))
+}
+
 #[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(name = "where", signature = (condition, input=None, other=None))]
@@ -1060,6 +1071,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("as_tensor", wrap_pyfunction!(as_tensor_, m)?)?;
     m.add("_autograd_grad", wrap_pyfunction!(autograd_grad, m)?)?;
     m.add("where", wrap_pyfunction!(where_, m)?)?;
+    m.add_function(wrap_pyfunction!(_repeat_interleave_indices, m)?)?;
     for f in [
         wrap_pyfunction!(from_numpy, m)?,
         wrap_pyfunction!(zeros, m)?,

@@ -615,6 +615,51 @@ impl PyTensor {
     fn tanh(&self) -> R {
         Ok(wrap(unary::tanh(&self.t)?))
     }
+    fn asin(&self) -> R {
+        Ok(wrap(unary::asin(&self.t)?))
+    }
+    fn acos(&self) -> R {
+        Ok(wrap(unary::acos(&self.t)?))
+    }
+    fn atan(&self) -> R {
+        Ok(wrap(unary::atan(&self.t)?))
+    }
+    fn sinh(&self) -> R {
+        Ok(wrap(unary::sinh(&self.t)?))
+    }
+    fn cosh(&self) -> R {
+        Ok(wrap(unary::cosh(&self.t)?))
+    }
+    fn asinh(&self) -> R {
+        Ok(wrap(unary::asinh(&self.t)?))
+    }
+    fn acosh(&self) -> R {
+        Ok(wrap(unary::acosh(&self.t)?))
+    }
+    fn atanh(&self) -> R {
+        Ok(wrap(unary::atanh(&self.t)?))
+    }
+    fn erfinv(&self) -> R {
+        Ok(wrap(unary::erfinv(&self.t)?))
+    }
+    fn arcsin(&self) -> R {
+        self.asin()
+    }
+    fn arccos(&self) -> R {
+        self.acos()
+    }
+    fn arctan(&self) -> R {
+        self.atan()
+    }
+    fn arcsinh(&self) -> R {
+        self.asinh()
+    }
+    fn arccosh(&self) -> R {
+        self.acosh()
+    }
+    fn arctanh(&self) -> R {
+        self.atanh()
+    }
     fn sigmoid(&self) -> R {
         Ok(wrap(unary::sigmoid(&self.t)?))
     }
@@ -661,36 +706,9 @@ impl PyTensor {
     fn isfinite(&self) -> R {
         Ok(wrap(unary::isfinite(&self.t)?))
     }
-    fn nan_to_num(&self) -> R {
-        let x = &self.t;
-        if !x.dtype().is_float() {
-            return Ok(wrap(x.clone()));
-        }
-        let out = match x.dtype() {
-            DType::F64 => crate::ops::map::map1(x, |v: f64| {
-                if v.is_nan() {
-                    0.0
-                } else if v == f64::INFINITY {
-                    f64::MAX
-                } else if v == f64::NEG_INFINITY {
-                    f64::MIN
-                } else {
-                    v
-                }
-            }),
-            _ => crate::ops::map::map1(x, |v: f32| {
-                if v.is_nan() {
-                    0.0
-                } else if v == f32::INFINITY {
-                    f32::MAX
-                } else if v == f32::NEG_INFINITY {
-                    f32::MIN
-                } else {
-                    v
-                }
-            }),
-        };
-        Ok(wrap(out))
+    #[pyo3(signature = (nan=None, posinf=None, neginf=None))]
+    fn nan_to_num(&self, nan: Option<f64>, posinf: Option<f64>, neginf: Option<f64>) -> R {
+        Ok(wrap(unary::nan_to_num(&self.t, nan, posinf, neginf)?))
     }
 
     // ---- reductions ----

@@ -83,6 +83,22 @@ fn parse_index(key: &Bound<'_, PyAny>) -> PyResult<Vec<IndexItem>> {
     Ok(vec![parse_one(key)?])
 }
 
+/// The value of index_fill: a Python number or a 0-d tensor (a tensor of
+/// more dims is refused by the op; anything else is a TypeError).
+fn fill_value_operand(value: &Bound<'_, PyAny>, like: &Tensor, op: &str) -> PyResult<Tensor> {
+    if value.downcast::<PyTensor>().is_err()
+        && !(value.is_instance_of::<pyo3::types::PyInt>()
+            || value.is_instance_of::<pyo3::types::PyFloat>()
+            || value.is_instance_of::<pyo3::types::PyBool>())
+    {
+        return Err(type_err(format!(
+            "{op}(): argument 'value' must be Number or Tensor, not {}",
+            value.get_type().name()?
+        )));
+    }
+    operand(value, like)
+}
+
 fn dim_list(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
     shape_args(args)
 }
@@ -206,11 +222,121 @@ impl PyTensor {
         let reps = to_usize_shape(&shape_args(sizes)?)?;
         Ok(wrap(crate::ops::shape_extra::repeat(&self.t, &reps)?))
     }
-    #[pyo3(signature = (repeats, dim=None))]
-    fn repeat_interleave(&self, repeats: usize, dim: Option<i64>) -> R {
-        Ok(wrap(crate::ops::shape_extra::repeat_interleave(
-            &self.t, repeats, dim,
+    #[pyo3(signature = (repeats, dim=None, *, output_size=None))]
+    fn repeat_interleave(
+        &self,
+        repeats: &Bound<'_, PyAny>,
+        dim: Option<i64>,
+        output_size: Option<i64>,
+    ) -> R {
+        use crate::ops::shape_extra;
+        if let Ok(r) = repeats.downcast::<PyTensor>() {
+            let r = r.borrow().t.clone();
+            return Ok(wrap(shape_extra::repeat_interleave_tensor(
+                &self.t,
+                &r,
+                dim,
+                output_size,
+            )?));
+        }
+        if repeats.is_instance_of::<pyo3::types::PyBool>() {
+            return Err(type_err(
+                "repeat_interleave(): argument 'repeats' must be Tensor or int, not bool",
+            ));
+        }
+        let n: i64 = repeats.extract().map_err(|_| {
+            type_err(format!(
+                "repeat_interleave(): argument 'repeats' must be Tensor or int, not {}",
+                repeats
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        Ok(wrap(shape_extra::repeat_interleave(
+            &self.t,
+            n,
+            dim,
+            output_size,
         )?))
+    }
+    /// `x.tensor_split(indices_or_sections, dim=0)`: an int (or 0-d int64
+    /// tensor) of sections, or a sequence (or 1-d int64 tensor) of indices.
+    #[pyo3(signature = (indices_or_sections=None, dim=0, *, sections=None, indices=None, tensor_indices_or_sections=None))]
+    fn tensor_split(
+        &self,
+        py: Python<'_>,
+        indices_or_sections: Option<&Bound<'_, PyAny>>,
+        dim: i64,
+        sections: Option<&Bound<'_, PyAny>>,
+        indices: Option<&Bound<'_, PyAny>>,
+        tensor_indices_or_sections: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        use crate::ops::shape_extra::{tensor_split_indices, tensor_split_sections};
+        let given: Vec<&Bound<'_, PyAny>> = [
+            indices_or_sections,
+            sections,
+            indices,
+            tensor_indices_or_sections,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let [arg] = given.as_slice() else {
+            return Err(type_err(
+                "tensor_split() takes one of indices_or_sections, sections, indices or tensor_indices_or_sections",
+            ));
+        };
+        let invalid = || {
+            type_err(format!(
+                "tensor_split() received an invalid combination of arguments - got {}, expected an int, a tuple of ints or a Tensor",
+                arg.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        };
+        let parts = if let Ok(t) = arg.downcast::<PyTensor>() {
+            let t = t.borrow().t.clone();
+            if t.dtype() != DType::I64 {
+                return Err(crate::error::Error::Runtime(format!(
+                    "tensor_split expected tensor_indices_or_sections to have dtype of long, but got {}",
+                    t.dtype().scalar_name()
+                ))
+                .into());
+            }
+            match t.ndim() {
+                0 => tensor_split_sections(&self.t, t.item_f64()? as i64, dim)?,
+                1 => tensor_split_indices(&self.t, &t.to_vec::<i64>(), dim)?,
+                n => {
+                    return Err(crate::error::Error::Runtime(format!(
+                        "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or one-dimensional tensor, but got a tensor with {n} dims"
+                    ))
+                    .into())
+                }
+            }
+        } else if arg.is_instance_of::<pyo3::types::PyBool>()
+            || arg.is_instance_of::<pyo3::types::PyFloat>()
+        {
+            return Err(invalid());
+        } else if let Ok(n) = arg.extract::<i64>() {
+            tensor_split_sections(&self.t, n, dim)?
+        } else if arg.downcast::<PyList>().is_ok() || arg.downcast::<PyTuple>().is_ok() {
+            let items: Vec<i64> = arg
+                .try_iter()?
+                .map(|v| {
+                    let v = v?;
+                    if v.is_instance_of::<pyo3::types::PyBool>()
+                        || v.is_instance_of::<pyo3::types::PyFloat>()
+                    {
+                        return Err(invalid());
+                    }
+                    v.extract::<i64>().map_err(|_| invalid())
+                })
+                .collect::<PyResult<_>>()?;
+            tensor_split_indices(&self.t, &items, dim)?
+        } else {
+            return Err(invalid());
+        };
+        tuple_of(py, parts)
     }
     fn unsqueeze(&self, dim: i64) -> R {
         Ok(wrap(shape::unsqueeze(&self.t, dim)?))
@@ -401,6 +527,72 @@ impl PyTensor {
     ) -> PyResult<PyRef<'py, Self>> {
         let r = index::index_add(&slf.t, dim, &index.t, &source.t, alpha)?;
         assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn index_copy(&self, dim: i64, index: PyRef<'_, PyTensor>, source: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(index::index_copy(&self.t, dim, &index.t, &source.t)?))
+    }
+    fn index_copy_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        source: PyRef<'_, PyTensor>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let r = index::index_copy(&slf.t, dim, &index.t, &source.t)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    fn index_fill(&self, dim: i64, index: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> R {
+        let v = fill_value_operand(value, &self.t, "index_fill")?;
+        Ok(wrap(index::index_fill(&self.t, dim, &index.t, &v)?))
+    }
+    fn index_fill_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRef<'py, Self>> {
+        let v = fill_value_operand(value, &slf.t, "index_fill_")?;
+        let r = index::index_fill(&slf.t, dim, &index.t, &v)?;
+        assign_inplace(&slf.t, r)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (dim, index, src, reduce, *, include_self=true))]
+    fn scatter_reduce(
+        &self,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: PyRef<'_, PyTensor>,
+        reduce: &str,
+        include_self: bool,
+    ) -> R {
+        Ok(wrap(index::scatter_reduce(
+            &self.t,
+            dim,
+            &index.t,
+            &src.t,
+            reduce,
+            include_self,
+        )?))
+    }
+    #[pyo3(signature = (dim, index, src, reduce, *, include_self=true))]
+    fn scatter_reduce_<'py>(
+        slf: PyRef<'py, Self>,
+        dim: i64,
+        index: PyRef<'_, PyTensor>,
+        src: PyRef<'_, PyTensor>,
+        reduce: &str,
+        include_self: bool,
+    ) -> PyResult<PyRef<'py, Self>> {
+        // prod, amax and amin save the value being overwritten: compute from
+        // a copy when autograd records (src may be what requires grad)
+        let x = if crate::autograd::is_grad_enabled() && src.t.requires_grad() {
+            shape::clone(&slf.t)?
+        } else {
+            super::py_math::inplace_src(&slf.t)?
+        };
+        let out = index::scatter_reduce(&x, dim, &index.t, &src.t, reduce, include_self)?;
+        assign_inplace(&slf.t, out)?;
         Ok(slf)
     }
     #[pyo3(signature = (indices, values, accumulate=false))]

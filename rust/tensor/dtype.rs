@@ -310,6 +310,16 @@ pub mod num_like {
         fn round_even(self) -> Self;
         fn is_nan(self) -> bool;
         fn erf(self) -> Self;
+        fn asin(self) -> Self;
+        fn acos(self) -> Self;
+        fn atan(self) -> Self;
+        fn sinh(self) -> Self;
+        fn cosh(self) -> Self;
+        fn asinh(self) -> Self;
+        fn acosh(self) -> Self;
+        fn atanh(self) -> Self;
+        /// The inverse of erf on (-1, 1); +-inf at +-1, NaN outside.
+        fn erfinv(self) -> Self;
         /// (Phi(self), phi(self)): the standard normal CDF and density (GELU's).
         fn normal_cdf_pdf(self) -> (Self, Self);
         fn max_nan(self, o: Self) -> Self;
@@ -317,8 +327,17 @@ pub mod num_like {
         fn c(v: f64) -> Self;
     }
     macro_rules! impl_float_ops {
-        ($t:ty, $erf:path, $normal_cdf_pdf:path, $fexp:path, $fexp_nonpos:path, $tanh:path, $ln:path, $ln1p:path) => {
+        ($t:ty, $erf:path, $normal_cdf_pdf:path, $fexp:path, $fexp_nonpos:path, $tanh:path, $ln:path, $ln1p:path,
+         [$($m:ident = $libm:path),*]) => {
             impl FloatOps for $t {
+                // libm (musl's): accurate where std's formulas overflow
+                // (asinh/acosh of values above MAX / 2).
+                $(
+                    #[inline(always)]
+                    fn $m(self) -> Self {
+                        $libm(self)
+                    }
+                )*
                 #[inline(always)]
                 fn exp(self) -> Self {
                     <$t>::exp(self)
@@ -443,7 +462,18 @@ pub mod num_like {
         crate::cpu::vmath::exp_nonpositive_f32,
         crate::cpu::vmath::tanh_f32,
         crate::cpu::vmath::ln_f32,
-        crate::cpu::vmath::ln_1p_f32
+        crate::cpu::vmath::ln_1p_f32,
+        [
+            asin = libm::asinf,
+            acos = libm::acosf,
+            atan = libm::atanf,
+            sinh = libm::sinhf,
+            cosh = libm::coshf,
+            asinh = libm::asinhf,
+            acosh = libm::acoshf,
+            atanh = libm::atanhf,
+            erfinv = crate::cpu::special::erfinv_f32
+        ]
     );
     impl_float_ops!(
         f64,
@@ -453,6 +483,17 @@ pub mod num_like {
         f64::exp,
         f64::tanh,
         f64::ln,
-        f64::ln_1p
+        f64::ln_1p,
+        [
+            asin = libm::asin,
+            acos = libm::acos,
+            atan = libm::atan,
+            sinh = libm::sinh,
+            cosh = libm::cosh,
+            asinh = libm::asinh,
+            acosh = libm::acosh,
+            atanh = libm::atanh,
+            erfinv = crate::cpu::special::erfinv_f64
+        ]
     );
 }
