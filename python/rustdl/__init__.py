@@ -289,3 +289,4 @@ def load(f, map_location=None, weights_only=True):
 
 
 from . import autograd, backends, cuda, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401
+from ._import_hook import install_torch_alias  # noqa: F401
