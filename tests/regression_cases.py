@@ -495,6 +495,19 @@ CASES = [
     ('rint_only_repeats_uint8', 'r=L.repeat_interleave(L.tensor([2,0,1],dtype=L.uint8))'),
     ('rint_grad', 'x=L.tensor([1.,2.,3.],requires_grad=True); y=x.repeat_interleave(L.tensor([1,0,2])); (y*L.tensor([1.,2.,3.])).sum().backward(); r=(x.grad,y.grad_fn.name())'),
     ('rint_grad_2d', 'x=L.ones(2,2,requires_grad=True); y=x.repeat_interleave(L.tensor([2,1]),dim=1); (y*L.arange(6.).reshape(2,3)).sum().backward(); r=x.grad'),
+    # round 4
+    ('scatter_add_empty_rank', 'r=L.tensor([[-2, 2, 2147483647, -3]], dtype=L.int32).scatter_add(1, L.zeros(1, 0, 1, dtype=L.int64), L.zeros(1, 0, 1, dtype=L.int32))'),
+    ('gather_empty_rank', 'r=L.tensor([[0.88, 0.21, 0.7], [0.73, -0.69, 0.3]], dtype=L.float64).gather(0, L.zeros(2, 0, 3, dtype=L.int64))'),
+    ('clamp_mixed_bounds', 'r=L.tensor([3], dtype=L.int32).clamp(min=3, max=L.tensor([-2.1]))'),
+    ('bce_logits_weight_bcast', 'r=F.binary_cross_entropy_with_logits(L.tensor(-0.86), L.tensor(0.44), weight=L.tensor([4.22, 2.32]))'),
+    ('scatter_multiply', "r=L.tensor([[2., 3.], [4., 5.]]).scatter(1, L.tensor([[0, 0], [1, 1]]), L.tensor([[2., 3.], [4., 5.]]), reduce='multiply')"),
+    ('bce_weight_grad', "r=F.binary_cross_entropy(L.full((2,), .5, requires_grad=True), L.full((2,), .5), weight=L.ones(2, requires_grad=True))"),
+    ('sub_python_bool', 'r=L.tensor([0, -4, 4]).sub(False)'),
+    ('minus_python_bool', 'r=(L.tensor([1.5]) - True)'),
+    ('gather_sparse_grad_false', 'r=L.gather(L.tensor([-5], dtype=L.int32), 0, L.zeros(0, dtype=L.int64), sparse_grad=False)'),
+    ('nll_int32_target', "r=F.nll_loss(L.tensor([0.5, -0.19], dtype=L.float64), L.tensor(1, dtype=L.int32), reduction='none')"),
+    ('einsum_basic', "r=L.einsum('ij,jk->ik', L.arange(6.).reshape(2, 3), L.arange(6.).reshape(3, 2))"),
+    ('einsum_trace_grad', "x=L.arange(9., requires_grad=True); y=L.einsum('ii', x.reshape(3, 3)); y.backward(); r=(y, x.grad)"),
 ]
 
 

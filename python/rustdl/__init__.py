@@ -272,10 +272,6 @@ def cdist(x1, x2, p=2.0):
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p=p, dim=-1)
 
 
-def einsum(*args, **kwargs):
-    raise NotImplementedError("rustdl.einsum is not implemented yet")
-
-
 def save(obj, f):
     from .serialization import save as _save
 
@@ -288,5 +284,19 @@ def load(f, map_location=None, weights_only=True):
     return _load(f, map_location=map_location, weights_only=weights_only)
 
 
-from . import autograd, backends, cuda, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401
+from . import _tensor_flags, accelerator, autograd, backends, cuda, functional, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401  # noqa: F401, E402
 from ._import_hook import install_torch_alias  # noqa: F401
+from .functional import (  # noqa: F401
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    cartesian_prod,
+    chain_matmul,
+    einsum,
+    meshgrid,
+    tensordot,
+    unique,
+    unique_consecutive,
+    unravel_index,
+)

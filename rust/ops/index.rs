@@ -72,12 +72,13 @@ fn for_each_gather_offset(
     idx: &[i64],
     mut f: impl FnMut(usize, usize),
 ) -> Result<()> {
+    if idx.is_empty() {
+        // Nothing to visit (the index may even have another rank than `shape`).
+        return Ok(());
+    }
     let st = strides_of(shape);
     let last = idx_shape.len() - 1;
     let row = idx_shape[last];
-    if row == 0 {
-        return Ok(());
-    }
     let (size, dim_stride) = (shape[dim], st[dim]);
     let along_row = if last == dim { 0 } else { st[last] };
     let mut pos = vec![0usize; last];

@@ -51,7 +51,19 @@ fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tens
     Ok(binary::binary(op, &a, &b)?)
 }
 
+/// `x - True`: PyTorch refuses a bool in a subtraction, a Python bool too
+/// (here it would become an integer operand).
+fn refuse_bool_number_sub(other: &Bound<'_, PyAny>) -> PyResult<()> {
+    if other.is_instance_of::<pyo3::types::PyBool>() {
+        binary::check_sub_operands(DType::I64, DType::Bool)?;
+    }
+    Ok(())
+}
+
 fn bin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if op == BinOp::Sub {
+        refuse_bool_number_sub(other)?;
+    }
     if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, false)) {
         return Ok(out?);
     }
@@ -92,6 +104,9 @@ fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Ten
 }
 
 fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if op == BinOp::Sub {
+        refuse_bool_number_sub(other)?;
+    }
     if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, true)) {
         return Ok(out?);
     }
@@ -147,6 +162,9 @@ fn add_alpha(
     alpha: Option<f64>,
     negate: bool,
 ) -> PyResult<Tensor> {
+    if negate {
+        refuse_bool_number_sub(other)?;
+    }
     let b = operand(other, a)?;
     match (alpha, negate) {
         (None, false) => Ok(binary::add(a, &b)?),
@@ -1136,6 +1154,11 @@ pub fn clamp_any(
         o.map(|v| v.downcast::<PyTensor>().is_ok()).unwrap_or(false)
     };
     if is_tensor(&min) || is_tensor(&max) {
+        if min.is_some() && max.is_some() && is_tensor(&min) != is_tensor(&max) {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "clamp() received an invalid combination of arguments: min and max must both be tensors or both numbers",
+            ));
+        }
         let mut r = t.clone();
         if let Some(m) = min {
             r = binary::binary(BinOp::Maximum, &r, &operand(m, t)?)?;

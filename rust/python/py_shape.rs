@@ -447,7 +447,13 @@ impl PyTensor {
             &self.t, diagonal, false,
         )?))
     }
-    fn gather(&self, dim: i64, index: PyRef<'_, PyTensor>) -> R {
+    #[pyo3(signature = (dim, index, *, sparse_grad=false))]
+    fn gather(&self, dim: i64, index: PyRef<'_, PyTensor>, sparse_grad: bool) -> R {
+        if sparse_grad {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "rustdl has no sparse tensors: gather(sparse_grad=True) is not supported",
+            ));
+        }
         Ok(wrap(index::gather(&self.t, dim, &index.t)?))
     }
     fn scatter_add(&self, dim: i64, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> R {
@@ -475,6 +481,9 @@ impl PyTensor {
         match reduce {
             None => Ok(wrap(index::scatter(&self.t, dim, &index.t, &s)?)),
             Some("add") => Ok(wrap(index::scatter_add(&self.t, dim, &index.t, &s)?)),
+            Some("multiply") => Ok(wrap(index::scatter_reduce(
+                &self.t, dim, &index.t, &s, "prod", true,
+            )?)),
             Some(r) => Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "reduce argument must be either add or multiply, got {r}"
             ))),

@@ -119,6 +119,8 @@ def _class_last(input):
 def _check_class_target(input, target):
     if target.is_floating_point():
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    if str(target.dtype).split(".")[-1] not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target.dtype)}")
     if input.dim() == 1:
         if target.dim() != 0:
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (got {tuple(target.shape)})")
@@ -223,6 +225,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"({input.shape}) is deprecated. Please ensure they have the same size.")
     if target.dtype != input.dtype:
         raise RuntimeError(f"Found dtype {_scalar_name(target.dtype)} but expected {_scalar_name(input.dtype)}")
+    if weight is not None and weight.requires_grad and _C.is_grad_enabled():
+        raise RuntimeError("The function 'binary_cross_entropy' is not differentiable with respect to argument "
+                           "'weight'. This input cannot have requires_grad True.")
     if not ((input >= 0) & (input <= 1)).all():  # NaN is outside too
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = _BCE.apply(input, target)
@@ -274,6 +279,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                            f"{_scalar_name(target.dtype)}")
     loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
+        _check_bias_like(weight.shape, loss.shape)
         loss = loss * weight
     return _reduce(loss, reduction)
 
