@@ -508,6 +508,17 @@ CASES = [
     ('nll_int32_target', "r=F.nll_loss(L.tensor([0.5, -0.19], dtype=L.float64), L.tensor(1, dtype=L.int32), reduction='none')"),
     ('einsum_basic', "r=L.einsum('ij,jk->ik', L.arange(6.).reshape(2, 3), L.arange(6.).reshape(3, 2))"),
     ('einsum_trace_grad', "x=L.arange(9., requires_grad=True); y=L.einsum('ii', x.reshape(3, 3)); y.backward(); r=(y, x.grad)"),
+    # round 5
+    ('fmod_inplace_grad_arg', 'y=L.tensor([1.88, 1.92, 0.77]); a=L.tensor([0.62, 0.65, -1.28], dtype=L.float64, requires_grad=True); y.fmod_(a); (y * L.tensor([0.72, 0.07, -0.81])).sum().backward(); r=(y, a.grad)'),
+    ('atan2_inplace_grad_arg', 'y=L.tensor([-0.05, 0.36]); a=L.tensor([0.54, -5.66], requires_grad=True); y.atan2_(a); y.sum().backward(); r=(y, a.grad)'),
+    ('linspace_int_desc', 'r=L.linspace(1.8, 0.5, 5, dtype=L.int32)'),
+    ('linspace_u8', 'r=L.linspace(1.3, 4.9, 5, dtype=L.uint8)'),
+    ('cat_dtype_with_empty', 'r=L.cat([L.zeros(0, dtype=L.int64), L.tensor([True, False])], dim=-1)'),
+    ('cat_all_empty_grad', 'a=L.zeros(0, dtype=L.float64, requires_grad=True); b=L.zeros(0, dtype=L.float64, requires_grad=True); out=L.cat([a, b]); out.sum().backward(); r=(out.requires_grad, a.grad, b.grad)'),
+    ('nll_all_ignored_grad', 'a=L.tensor([-0.31, -1.05, 1.38], requires_grad=True); out=F.nll_loss(a, L.tensor(-100), ignore_index=-100); out.backward(); r=(out, a.grad)'),
+    ('div_trunc_zero_grad', "a=L.tensor([2.5, -19.57], requires_grad=True); out=L.div(a, 0.0, rounding_mode='trunc'); out.sum().backward(); r=(out, a.grad)"),
+    ('bn_expanded_bias', 'r=F.batch_norm(L.tensor([[-1.52]], requires_grad=True).expand(1, 3, 3), None, None, bias=L.tensor(0.84, requires_grad=True).expand(3), training=True, momentum=0.5)'),
+    ('kl_div_grad_dtype', 'a=L.tensor(-2.43, dtype=L.float64, requires_grad=True); b=L.tensor(0.02, requires_grad=True); F.kl_div(a, b).backward(); r=(a.grad, b.grad)'),
 ]
 
 

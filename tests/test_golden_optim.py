@@ -89,8 +89,8 @@ def _run_scheduler(case):
 
 def _run_clip(case):
     ins = _inputs(case)
-    param0 = torch.zeros(*ins["grad0"].shape, requires_grad=True)
-    param1 = torch.zeros(*ins["grad1"].shape, requires_grad=True)
+    param0 = torch.zeros(tuple(ins["grad0"].shape), requires_grad=True)
+    param1 = torch.zeros(tuple(ins["grad1"].shape), requires_grad=True)
     param0.grad = torch.tensor(ins["grad0"])
     param1.grad = torch.tensor(ins["grad1"])
     total = eval(case["call"], {"torch": torch, "param0": param0, "param1": param1, "math": math})

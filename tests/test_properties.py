@@ -276,7 +276,7 @@ def test_contiguous_of_permuted_views(shape, dtype, sliced, data):
     c = t.permute(*perm).contiguous()
     assert c.is_contiguous()
     np.testing.assert_array_equal(c.numpy(), a.transpose(perm))
-    out = torch.zeros(*c.shape, dtype=DTYPES[dtype])
+    out = torch.zeros(tuple(c.shape), dtype=DTYPES[dtype])
     out.copy_(t.permute(*perm))
     np.testing.assert_array_equal(out.numpy(), a.transpose(perm))
 

@@ -31,7 +31,7 @@ def both(fn, *shapes, positive=False, seed=0):
     """Run fn on CPU leaves and on their device copies; compare outputs and
     the gradients of a weighted sum of the output."""
     g = torch.Generator().manual_seed(seed)
-    cpu = [torch.randn(*s, generator=g) for s in shapes]
+    cpu = [torch.randn(tuple(s), generator=g) for s in shapes]
     if positive:
         cpu = [c.abs() + 0.5 for c in cpu]
     for c in cpu:
@@ -41,7 +41,7 @@ def both(fn, *shapes, positive=False, seed=0):
     assert out_d.device.type == "wgpu"
     close(out_d, out_c)
     if out_c.is_floating_point():
-        w = torch.randn(*out_c.shape, generator=g)
+        w = torch.randn(tuple(out_c.shape), generator=g)
         (out_c * w).sum().backward()
         (out_d * w.to(DEV)).sum().backward()
         for c, d in zip(cpu, dev):

@@ -151,7 +151,11 @@ def _inplace(base):
     def f(self, *args, **kwargs):
         import rustdl
 
-        src = self.clone() if (self.requires_grad and rustdl.is_grad_enabled()) else self
+        # (a tensor argument that requires grad makes the graph record too)
+        records = rustdl.is_grad_enabled() and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
+        src = self.clone() if records else self
         result = getattr(src, base)(*args, **kwargs)
         if result.dtype.is_floating_point and not self.dtype.is_floating_point:
             raise RuntimeError(

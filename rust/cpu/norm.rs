@@ -466,15 +466,22 @@ pub fn channel_grad_sums<T: Float>(
     }
 }
 
-/// `y = x * scale[c] + shift[c]` for `x` shaped `(n, c, s)`.
-pub fn channel_affine<T: Float>(x: &[T], c: usize, s: usize, scale: &[T], shift: &[T]) -> Vec<T> {
+/// `y = (x - center[c]) * scale[c] + shift[c]` for `x` shaped `(n, c, s)`.
+pub fn channel_affine<T: Float>(
+    x: &[T],
+    c: usize,
+    s: usize,
+    center: &[T],
+    scale: &[T],
+    shift: &[T],
+) -> Vec<T> {
     let mut y = crate::tensor::pool::uninit_vec::<T>(x.len());
     if s == 0 {
         return y;
     }
     for_planes(&mut y, s, x.len(), |p, yp| {
         let ch = p % c;
-        axpk(yp, &x[p * s..(p + 1) * s], T::zero(), scale[ch], shift[ch]);
+        axpk(yp, &x[p * s..(p + 1) * s], center[ch], scale[ch], shift[ch]);
     });
     y
 }
@@ -636,7 +643,7 @@ mod tests {
             let want = naive_stat(&vals);
             assert!((st[ch].mean - want.mean).abs() < 1e-6 && (st[ch].var - want.var).abs() < 1e-6);
         }
-        let y = channel_affine(&x, c, s, &[2.0, 3.0], &[1.0, 0.0]);
+        let y = channel_affine(&x, c, s, &[0.0, 0.0], &[2.0, 3.0], &[1.0, 0.0]);
         assert_eq!(y[0], 1.0);
         assert_eq!(y[s + 1], 3.0 * x[s + 1]);
         let sums = channel_grad_sums(&x, &x, &vec![0.0; c], n, c, s);

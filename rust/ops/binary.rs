@@ -678,7 +678,23 @@ pub fn div_rounding(a: &Tensor, b: &Tensor, mode: Option<&str>) -> Result<Tensor
     match mode {
         None => div(a, b),
         Some("floor") => binary(BinOp::FloorDiv, a, b),
-        Some("trunc") if dtype.is_float() => unary::trunc(&div(a, b)?),
+        Some("trunc") if dtype.is_float() => {
+            // Zero gradient for both (not trunc's 0 times div's, which is
+            // NaN where b is 0), as PyTorch's DivBackward2.
+            let out = {
+                let _no_grad = crate::autograd::GradModeGuard::new(false);
+                unary::trunc(&div(a, b)?)?
+            };
+            let (ia, ib) = ((a.shape_vec(), a.dtype()), (b.shape_vec(), b.dtype()));
+            record("DivBackward2", &[a, b], &[&out], move |g| {
+                let Some(g) = &g[0] else {
+                    return Ok(vec![None, None]);
+                };
+                let zeros = |i: &(Shape, DType)| creation::zeros_on(&i.0, i.1, g.device());
+                Ok(vec![Some(zeros(&ia)?), Some(zeros(&ib)?)])
+            });
+            Ok(out)
+        }
         Some("trunc") => {
             check_int_divisor(b, dtype)?;
             int_map(a, b, dtype, |x, y| x.wrapping_div(y))

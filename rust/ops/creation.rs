@@ -125,6 +125,11 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
 }
 
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Tensor {
+    // An integer result steps between the truncated ends, as PyTorch.
+    let (start, end) = match dtype.is_float() {
+        true => (start, end),
+        false => (start.trunc(), end.trunc()),
+    };
     let vals: Vec<f64> = if steps == 1 {
         vec![start]
     } else {

@@ -443,11 +443,21 @@ fn bn_forward_t<T: Float + BufferElem>(
         w.as_ref().map(|t| t.to_f64_vec()),
         b.as_ref().map(|t| t.to_f64_vec()),
     );
-    let (mut scale, mut shift) = (Vec::with_capacity(c), Vec::with_capacity(c));
+    // y = (x - center) * a + (b - (mean - center) * a): centered on the mean
+    // rounded to T, so x * a never loses x's low bits against a large shift.
+    let (mut center, mut scale, mut shift) = (
+        Vec::with_capacity(c),
+        Vec::with_capacity(c),
+        Vec::with_capacity(c),
+    );
     for (ch, stat) in st.iter().enumerate() {
         let a = stat.rstd(eps) * wv.as_ref().map_or(1.0, |w| w[ch]);
+        let m = T::c(stat.mean);
+        center.push(m);
         scale.push(T::c(a));
-        shift.push(T::c(bv.as_ref().map_or(0.0, |b| b[ch]) - stat.mean * a));
+        shift.push(T::c(
+            bv.as_ref().map_or(0.0, |b| b[ch]) - (stat.mean - m.to_f64()) * a,
+        ));
     }
     let xc = x.contiguous_raw();
     Tensor::from_vec(
@@ -455,6 +465,7 @@ fn bn_forward_t<T: Float + BufferElem>(
             xc.as_slice::<T>().expect("contiguous"),
             c,
             s,
+            &center,
             &scale,
             &shift,
         ),

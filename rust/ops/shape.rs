@@ -450,15 +450,28 @@ pub fn cat(xs: &[Tensor], dim: i64) -> Result<Tensor> {
             "zero-dimensional tensor (at position {i}) cannot be concatenated"
         )));
     }
+    // The skipped empty 1-d tensors still count in the result's dtype.
+    let dtype = xs
+        .iter()
+        .skip(1)
+        .fold(xs[0].dtype(), |a, t| DType::promote(a, t.dtype()));
     if parts.is_empty() {
-        return Ok(xs[0].clone());
+        let out = creation::zeros_on(&[0], dtype, xs[0].device())?;
+        let dtypes: Vec<DType> = xs.iter().map(|t| t.dtype()).collect();
+        let inputs: Vec<&Tensor> = xs.iter().collect();
+        record("CatBackward0", &inputs, &[&out], move |g| {
+            let device = g[0]
+                .as_ref()
+                .map_or(crate::tensor::Device::Cpu, |g| g.device());
+            dtypes
+                .iter()
+                .map(|&dt| Ok(Some(creation::zeros_on(&[0], dt, device)?)))
+                .collect()
+        });
+        return Ok(out);
     }
     let first = parts[0];
     let d = wrap_dim(dim, first.ndim())?;
-    let dtype = parts
-        .iter()
-        .skip(1)
-        .fold(first.dtype(), |a, t| DType::promote(a, t.dtype()));
     let mut total = 0;
     for (i, t) in parts.iter().enumerate() {
         if t.ndim() != first.ndim() {

@@ -161,7 +161,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         return loss.reshape(tuple(target.shape))
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / w.sum()
+    # Every target ignored: the mean is NaN, but the gradient stays 0 (as
+    # PyTorch's), not 0 / 0.
+    total = w.sum()
+    nothing = total == 0
+    return _C.where(nothing, float("nan"), loss.sum() / _C.where(nothing, 1.0, total))
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -299,8 +303,8 @@ class _KLDiv(Function):
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
-        gx = _sum_to(-t * grad, x.shape) if ctx.needs_input_grad[0] else None
-        gt = _sum_to(grad * (t.log() + t / t - x), t.shape) if ctx.needs_input_grad[1] else None
+        gx = _sum_to(-t * grad, x.shape).to(x.dtype) if ctx.needs_input_grad[0] else None
+        gt = _sum_to(grad * (t.log() + t / t - x), t.shape).to(t.dtype) if ctx.needs_input_grad[1] else None
         return gx, gt
 
 

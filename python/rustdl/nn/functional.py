@@ -152,7 +152,7 @@ def _feature_dropout(input, p, training, inplace, batched_dims):
     unbatched = input.dim() == batched_dims - 1
     x = input.unsqueeze(0) if unbatched else input
     shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2)
-    mask = _C.bernoulli(_C.full(shape, 1 - p, dtype=x.dtype)) / (1 - p) if p < 1 else _C.zeros(*shape, dtype=x.dtype)
+    mask = _C.bernoulli(_C.full(shape, 1 - p, dtype=x.dtype)) / (1 - p) if p < 1 else _C.zeros(tuple(shape), dtype=x.dtype)
     mask = mask.to(x.device)
     out = x * mask
     out = out.squeeze(0) if unbatched else out

@@ -136,9 +136,9 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = dtype or _C.float32
         if elementwise_affine:
-            self.weight = Parameter(_C.ones(*self.normalized_shape, dtype=dt))
+            self.weight = Parameter(_C.ones(tuple(self.normalized_shape), dtype=dt))
             if bias:
-                self.bias = Parameter(_C.zeros(*self.normalized_shape, dtype=dt))
+                self.bias = Parameter(_C.zeros(tuple(self.normalized_shape), dtype=dt))
             else:
                 self.register_parameter("bias", None)
         else:

@@ -73,7 +73,7 @@ class RNNBase(Module):
                     names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
                     shapes += [(gate_size,), (gate_size,)]
                 for n, s in zip(names, shapes):
-                    setattr(self, n, Parameter(_C.empty(*s, dtype=dt)))
+                    setattr(self, n, Parameter(_C.empty(tuple(s), dtype=dt)))
                 self._flat_weights_names += names
         self.reset_parameters()
 
