@@ -519,6 +519,12 @@ CASES = [
     ('div_trunc_zero_grad', "a=L.tensor([2.5, -19.57], requires_grad=True); out=L.div(a, 0.0, rounding_mode='trunc'); out.sum().backward(); r=(out, a.grad)"),
     ('bn_expanded_bias', 'r=F.batch_norm(L.tensor([[-1.52]], requires_grad=True).expand(1, 3, 3), None, None, bias=L.tensor(0.84, requires_grad=True).expand(3), training=True, momentum=0.5)'),
     ('kl_div_grad_dtype', 'a=L.tensor(-2.43, dtype=L.float64, requires_grad=True); b=L.tensor(0.02, requires_grad=True); F.kl_div(a, b).backward(); r=(a.grad, b.grad)'),
+    # round 6
+    ('div_inplace_arg_grad', 'y=L.tensor([0.26], dtype=L.float64); a=L.tensor([4.33, -4.68], dtype=L.float64, requires_grad=True); y.div_(a[0]); (y * 2).sum().backward(); r=(y, a.grad)'),
+    ('clamp_inplace_tensor_bound_grad', 'y=L.tensor([0.5, 3.0]); lo=L.tensor([1.0, 1.0], requires_grad=True); y.clamp_(min=lo); y.sum().backward(); r=(y, lo.grad)'),
+    ('norm_p50_overflow', 'r=L.tensor([3e3, 4e3]).norm(p=50)'),
+    ('norm_p3_grad', "x=L.tensor([[1., -2., 0.], [0., 0., 0.]], requires_grad=True); y=x.norm(p=3, dim=1); y.sum().backward(); r=(y, x.grad)"),
+    ('norm_p3_inf', "r=(L.tensor([1., float('inf')]).norm(p=3), L.tensor([1., float('nan')]).norm(p=3), L.zeros(0, 2).norm(p=3, dim=1))"),
 ]
 
 

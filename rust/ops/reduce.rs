@@ -942,8 +942,42 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     if p == 1.0 {
         return sum(&a, dims, keepdim);
     }
-    let s = sum(&super::binary::pow(&a, &scalar_like(p, &a))?, dims, keepdim)?;
-    super::binary::pow(&s, &scalar_like(1.0 / p, &s))
+    pnorm(x, &a, p, dims, keepdim)
+}
+
+/// `(sum |x|^p)^(1/p)` for other p, with PyTorch's gradient
+/// `g * sign(x) |x|^(p-1) / norm^(p-1)`, 0 where the norm is 0 (the
+/// composed formula gave 0 * inf = NaN there). Written with tensor ops, so
+/// it is itself differentiable.
+fn pnorm(x: &Tensor, a: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    let out = {
+        let _no_grad = crate::autograd::GradModeGuard::new(false);
+        let s = sum(&super::binary::pow(a, &scalar_like(p, a))?, dims, keepdim)?;
+        super::binary::pow(&s, &scalar_like(1.0 / p, &s))?
+    };
+    let (sx, so) = (
+        crate::autograd::SavedTensor::new(x),
+        crate::autograd::SavedTensor::output(&out),
+    );
+    let mask = reduced_mask(x, dims)?;
+    let kept = reduced_shape(x.shape(), &mask, true);
+    crate::autograd::record("LinalgVectorNormBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let (x, n) = (sx.get()?, reshape_to(so.get()?, &kept)?);
+        let g = reshape_to(g, &kept)?;
+        let a = super::unary::abs(x)?;
+        let num = mul(
+            &super::unary::sign(x)?,
+            &super::binary::pow(&a, &scalar_like(p - 1.0, &a))?,
+        )?;
+        let den = super::binary::pow(&n, &scalar_like(p - 1.0, &n))?;
+        let zero = scalar_like(0.0, &n);
+        let scale = super::binary::where_(&eq(&n, &zero)?, &zero, &div(&g, &den)?)?;
+        Ok(vec![Some(mul(&num, &scale)?)])
+    });
+    Ok(out)
 }
 
 /// The 2-norm as one graph node (PyTorch's `LinalgVectorNormBackward0`):

@@ -33,6 +33,19 @@ fn fill_value(t: &Tensor, v: f64) -> PyResult<()> {
 pub fn inplace_src(t: &Tensor) -> PyResult<Tensor> {
     Ok(inplace::source(t)?)
 }
+/// `inplace_src` when tensor arguments take part: one that requires grad
+/// may have its gradient computed from `t`'s old value, so `t` is copied.
+fn inplace_src_with(t: &Tensor, args: &[Option<&Bound<'_, PyAny>>]) -> PyResult<Tensor> {
+    let arg_records = autograd::is_grad_enabled()
+        && args.iter().flatten().any(|a| {
+            a.downcast::<PyTensor>()
+                .is_ok_and(|p| p.borrow().t.requires_grad())
+        });
+    if arg_records && !t.requires_grad() {
+        return Ok(crate::ops::shape::clone(t)?);
+    }
+    inplace_src(t)
+}
 fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
     Ok(inplace::check_leaf(t)?)
 }
@@ -986,7 +999,11 @@ impl PyTensor {
         {
             return Ok(slf);
         }
-        let r = div_mode(&inplace_src(&slf.t)?, other, rounding_mode)?;
+        let r = div_mode(
+            &inplace_src_with(&slf.t, &[Some(other)])?,
+            other,
+            rounding_mode,
+        )?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
@@ -1001,7 +1018,7 @@ impl PyTensor {
         min: Option<&Bound<'_, PyAny>>,
         max: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let r = clamp_any(&inplace_src(&slf.t)?, min, max)?;
+        let r = clamp_any(&inplace_src_with(&slf.t, &[min, max])?, min, max)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
