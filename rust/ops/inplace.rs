@@ -35,8 +35,8 @@ pub fn assign(target: &Tensor, result: Tensor) -> Result<()> {
     if result.dtype().is_float() && !target.dtype().is_float() {
         return Err(Error::Runtime(format!(
             "result type {} can't be cast to the desired output type {}",
-            cap(result.dtype()),
-            cap(target.dtype())
+            result.dtype().scalar_name(),
+            target.dtype().scalar_name()
         )));
     }
     let src = if result.shares_storage(target) {
@@ -123,17 +123,6 @@ fn copy_slices(base: &Tensor, view: &Tensor, result: &Tensor) -> Result<()> {
     meta.grad_fn = f;
     meta.output_nr = nr;
     Ok(())
-}
-
-fn cap(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "Bool",
-        DType::U8 => "Byte",
-        DType::I32 => "Int",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
 }
 
 /// `t.fill_(v)`: a plain write, or (when `t` is part of a graph) an in-place

@@ -364,7 +364,7 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     if !x.dtype().is_float() {
         return Err(Error::NotImplemented(format!(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
-            capitalized(x.dtype())
+            x.dtype().scalar_name()
         )));
     }
     let mask = reduced_mask(x, dims)?;
@@ -397,17 +397,6 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         )?)])
     });
     Ok(out)
-}
-
-fn capitalized(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "Bool",
-        DType::U8 => "Byte",
-        DType::I32 => "Int",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
 }
 
 /// `x.prod(dim, keepdim)`.
