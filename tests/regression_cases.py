@@ -525,6 +525,15 @@ CASES = [
     ('norm_p50_overflow', 'r=L.tensor([3e3, 4e3]).norm(p=50)'),
     ('norm_p3_grad', "x=L.tensor([[1., -2., 0.], [0., 0., 0.]], requires_grad=True); y=x.norm(p=3, dim=1); y.sum().backward(); r=(y, x.grad)"),
     ('norm_p3_inf', "r=(L.tensor([1., float('inf')]).norm(p=3), L.tensor([1., float('nan')]).norm(p=3), L.zeros(0, 2).norm(p=3, dim=1))"),
+    # round 7: tensors required where PyTorch requires them
+    ('nll_list_input', "r=F.nll_loss([], L.zeros(0, dtype=L.int64))"),
+    ('cross_entropy_list_target', 'r=F.cross_entropy(L.tensor([[-1.44, 24.01, -10.4, 5.0]]), [2])'),
+    ('kl_div_number_input', 'r=F.kl_div(1.0, L.tensor(1e-07))'),
+    ('linear_list_input', 'r=F.linear([[0.41, -0.41], [2.2, 1.24]], L.tensor([-0.15, 0.46]))'),
+    ('broadcast_to_number', 'r=L.broadcast_to(0, (3,))'),
+    ('one_hot_number', 'r=F.one_hot(0)'),
+    ('std_mean_list', 'r=L.std_mean([[0.97]], dim=[0])'),
+    ('mse_number_target', 'r=F.mse_loss(L.ones(2), 1.0)'),
 ]
 
 

@@ -53,6 +53,7 @@ from ._C import (  # noqa: F401  # noqa: F401
 )
 from ._C import bool as bool
 from ._C import where as where
+from ._checks import require_tensors as _require_tensors
 from ._grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from ._size import Size
 
@@ -222,6 +223,7 @@ def broadcast_tensors(*tensors):
 
 
 def broadcast_to(input, size):
+    _require_tensors("broadcast_to", ("input", input))
     return input.broadcast_to(size)
 
 
@@ -242,12 +244,14 @@ def tile(input, dims):
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, as two differentiable results."""
+    _require_tensors("std_mean", ("input", input))
     std = input.std(dim, unbiased, keepdim, correction=correction)
     return std, input.mean(dim, keepdim)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, as two differentiable results."""
+    _require_tensors("var_mean", ("input", input))
     var = input.var(dim, unbiased, keepdim, correction=correction)
     return var, input.mean(dim, keepdim)
 

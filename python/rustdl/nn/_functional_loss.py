@@ -2,6 +2,7 @@
 label smoothing, probability targets and K-dimensional inputs as PyTorch)."""
 
 from .. import _C
+from .._checks import require_tensors
 from ..autograd.function import Function
 from ._reduction import get_reduction
 
@@ -137,6 +138,7 @@ def _check_class_target(input, target):
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    require_tensors("nll_loss", ("input", input), ("target", target))
     reduction = get_reduction(size_average, reduce, reduction)
     if not input.is_floating_point():
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
@@ -170,6 +172,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
+    require_tensors("cross_entropy", ("input", input), ("target", target))
     reduction = get_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -319,6 +322,7 @@ def _sum_to(g, shape):
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    require_tensors("kl_div", ("input", input), ("target", target))
     reduction = get_reduction(size_average, reduce, reduction)
     if log_target:
         loss = target.exp() * (target - input)

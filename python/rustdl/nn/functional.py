@@ -101,6 +101,10 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def linear(input, weight, bias=None):
+    if not isinstance(input, _C.Tensor):
+        from .._checks import require_tensors
+
+        require_tensors("linear", ("input", input))
     from .. import _linear
 
     return _linear.linear(input, weight, bias)
@@ -203,6 +207,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def one_hot(tensor, num_classes=-1):
+    from .._checks import require_tensors
+
+    require_tensors("one_hot", ("input", tensor))
     if tensor.is_floating_point():
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
