@@ -834,8 +834,10 @@ def test_expm1_is_accurate_for_small_inputs():
 def test_python_number_operands_match_tensor_operands(dtype):
     """`x op number` (a fast path that builds no 0-dim tensor) gives the same
     values, dtype, gradients and graph as `x op tensor(number)`, both ways
-    round, on contiguous, strided and 0-dim inputs (the node's name differs
-    only where PyTorch's does: rsub)."""
+    round, on contiguous, strided and 0-dim inputs. With the number on the
+    left, PyTorch's reflected operators compute `x + n`, `x * n`, `rsub(x, n)`
+    and `x.reciprocal() * n`: the tensor is the node's first edge, and `n / x`
+    rounds twice."""
     import operator
 
     base = torch.tensor(np.linspace(-3, 3, 24).reshape(4, 6), dtype=dtype)
@@ -846,19 +848,27 @@ def test_python_number_operands_match_tensor_operands(dtype):
             for op in ops:
                 for reverse in (False, True):
                     results = []
+                    reflected = {operator.add: lambda n, x: x + n, operator.mul: lambda n, x: x * n,
+                                 operator.sub: lambda n, x: -x + n, operator.truediv: lambda n, x: x.reciprocal() * n}
                     for wrap in (lambda v: v, lambda v: torch.tensor(v, dtype=dtype)):
                         x = x0.detach().clone().requires_grad_(True)
                         n = wrap(number)
-                        y = op(n, x) if reverse else op(x, n)
+                        if reverse and isinstance(n, torch.Tensor):
+                            y = reflected[op](n, x)  # what the number's reflected operator means
+                        else:
+                            y = op(n, x) if reverse else op(x, n)
                         y.backward(torch.ones_like(y))
                         nexts = [f if f is None else f.name() for f, _ in y.grad_fn.next_functions]
                         results.append((y.detach().numpy(), y.dtype, x.grad.numpy(), y.grad_fn.name(), nexts))
                     (a, da, ga, na, ea), (b, db, gb, nb, eb) = results
                     np.testing.assert_array_equal(a, b)
                     np.testing.assert_array_equal(ga, gb)
-                    # PyTorch names `number - x` RsubBackward1, `tensor - x` SubBackward0
-                    want = "RsubBackward1" if op is operator.sub and reverse else nb
-                    assert da == db == dtype and na == want and ea == eb, (op, reverse, na, nb, ea, eb)
+                    if reverse and op is operator.sub:
+                        # PyTorch's rsub: one edge, the tensor's
+                        assert na == "RsubBackward1" and ea == ["AccumulateGrad"], (na, ea)
+                    else:
+                        assert na == nb and ea == eb, (op, reverse, na, nb, ea, eb)
+                    assert da == db == dtype
     # Integer tensors and bools keep the general promotion rules.
     assert (torch.tensor([1, 2]) * 2).dtype == torch.int64
     assert (torch.tensor([1, 2]) * 2.5).dtype == torch.float32

@@ -151,8 +151,15 @@ def _into(out, result, name):
     return out
 
 
+# PyTorch's arithmetic takes a Python number as `input` too (`torch.mul(2, x)`),
+# wrapped as a 0-dim tensor.
+_NUMBER_INPUT = {"add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "remainder"}
+
+
 def _method(name):
     def f(input, *args, out=None, **kwargs):
+        if name in _NUMBER_INPUT and isinstance(input, (builtins.bool, builtins.int, builtins.float)):
+            input = tensor(input)
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return _into(out, getattr(input, name)(*args, **kwargs), name)
@@ -164,7 +171,7 @@ def _method(name):
 
 
 # Functions that are the same as the tensor method of the same name.
-_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy", "index_fill", "tensor_split", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "clone", "detach", "numel", "addcmul", "addcdiv"]
+_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy", "index_fill", "tensor_split", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "clone", "detach", "numel", "addcmul", "addcdiv", "addmm", "baddbmm", "addbmm", "addmv", "as_strided", "median", "nanmedian"]
 
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
@@ -192,6 +199,8 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
 
 
 def add(input, other, *, alpha=1, out=None):
+    if isinstance(input, (builtins.bool, builtins.int, builtins.float)):
+        input = tensor(input)
     if not isinstance(input, Tensor):
         raise TypeError(f"add(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     result = input.add(other, alpha=alpha)

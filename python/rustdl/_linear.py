@@ -4,6 +4,12 @@ from . import _C
 
 
 def linear(input, weight, bias=None):
+    if bias is not None and weight.dim() == 2 and input.dim() >= 2 and bias.dim() <= 2:
+        # PyTorch's addmm on the rows (AddmmBackward0, edges bias, input, weight.t()).
+        rows = input if input.dim() == 2 else input.reshape(-1, input.shape[-1])
+        _check_bias(bias.shape, (rows.shape[0], weight.shape[0]))
+        out = bias.addmm(rows, weight.t())
+        return out if input.dim() == 2 else out.view(*input.shape[:-1], weight.shape[0])
     out = input @ weight.t() if weight.dim() == 2 else input @ weight
     if bias is None:
         return out

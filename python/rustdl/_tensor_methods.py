@@ -3,7 +3,7 @@ to the Rust ``Tensor`` class at import time."""
 
 import copy
 
-from . import _C
+from . import _C, _median
 
 Tensor = _C.Tensor
 
@@ -87,10 +87,6 @@ def apply_(self, fn):
     return self
 
 
-def addmm(self, mat1, mat2, *, beta=1, alpha=1):
-    return beta * self + alpha * (mat1 @ mat2)
-
-
 def unfold(self, dimension, size, step):
     n = self.shape[dimension]
     starts = range(0, n - size + 1, step)
@@ -169,6 +165,59 @@ def _inplace(base):
     return f
 
 
+def _inplace_view(base):
+    """``x.<base>_(...)`` for a shape op (``unsqueeze_``, ``t_``, ...): ``x``
+    itself takes the view's geometry over the same storage."""
+
+    def f(self, *args, **kwargs):
+        import rustdl
+
+        if self.requires_grad and self.is_leaf and rustdl.is_grad_enabled():
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        self._become_view(getattr(self, base)(*args, **kwargs))
+        return self
+
+    f.__name__ = base + "_"
+    f.__doc__ = f"In-place version of :meth:`{base}` (changes this tensor's shape, not its data)."
+    return f
+
+
+def _sizes_arg(sizes):
+    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else tuple(sizes)
+
+
+def resize_(self, *sizes, memory_format=None):
+    """PyTorch's ``resize_``: this tensor becomes contiguous with ``sizes``
+    from its storage offset; a larger size gets a larger storage (the old
+    elements kept, the new ones zero where PyTorch leaves them uninitialised)."""
+    import math
+
+    import rustdl
+
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    sizes = _sizes_arg(sizes)
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: {list(sizes)}")
+    strides, acc = [], 1
+    for s in reversed(sizes):
+        strides.insert(0, acc)
+        acc *= max(s, 1)
+    offset, have = self.storage_offset(), self._storage_numel()
+    need = offset + math.prod(sizes)
+    base = self
+    if need > have:
+        base = rustdl.zeros(need, dtype=self.dtype)
+        if have:
+            base[:have] = self.as_strided((have,), (1,), 0)
+    self._become_view(base.as_strided(sizes, strides, offset))
+    return self
+
+
+def resize_as_(self, other, memory_format=None):
+    return self.resize_(tuple(other.shape))
+
+
 # In-place variants PyTorch has for these methods (those written in Rust,
 # such as relu_ and add_, are kept).
 _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin", "cos", "tan", "reciprocal",
@@ -177,7 +226,8 @@ _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin",
                "nan_to_num", "clip", "float_power", "logical_not", "logical_and", "logical_or",
                "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne",
                "lt", "le", "gt", "ge", "true_divide", "floor_divide", "subtract", "multiply", "divide", "negative",
-               "absolute", "exp2", "tril", "triu", "index_add", "scatter_add"]
+               "absolute", "exp2", "tril", "triu", "index_add", "scatter_add", "addmm", "baddbmm", "addbmm",
+               "addmv"]
 
 
 def broadcast_to(self, size):
@@ -240,10 +290,16 @@ _METHODS = {
     "pin_memory": pin_memory,
     "share_memory_": share_memory_,
     "apply_": apply_,
-    "addmm": addmm,
     "unfold": unfold,
     "diag": diag,
 }
+
+for _name in ["unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes", "as_strided"]:
+    setattr(Tensor, _name + "_", _inplace_view(_name))
+_METHODS["resize_"] = resize_
+_METHODS["median"] = _median.median
+_METHODS["nanmedian"] = _median.nanmedian
+_METHODS["resize_as_"] = resize_as_
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -141,16 +141,74 @@ pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary_named(op, a, b, None)
 }
 
+/// Which operand of a binary op was a Python number that PyTorch's scalar
+/// overload takes as a plain value: its node then has one edge (the
+/// tensor's), where the tensor overload with a wrapped number has two
+/// (`b * 2`: MulBackward0 with edges (b, None); `b ** 2`: PowBackward0 with (b)).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NumberOperand {
+    Left,
+    Right,
+}
+
+struct NodeNaming {
+    name: &'static str,
+    number: NumberOperand,
+}
+
 /// `a ** b` where one side was a Python number: PyTorch names the node
 /// PowBackward0 (tensor ** number) or PowBackward2 (number ** tensor);
-/// PowBackward1 is tensor ** tensor.
+/// PowBackward1 is tensor ** tensor. The number is not an edge.
 pub fn pow_with_number(a: &Tensor, b: &Tensor, number_base: bool) -> Result<Tensor> {
-    let name = if number_base {
-        "PowBackward2"
+    let naming = if number_base {
+        NodeNaming {
+            name: "PowBackward2",
+            number: NumberOperand::Left,
+        }
     } else {
-        "PowBackward0"
+        NodeNaming {
+            name: "PowBackward0",
+            number: NumberOperand::Right,
+        }
     };
-    binary_named(BinOp::Pow, a, b, Some(name))
+    binary_named(BinOp::Pow, a, b, Some(naming))
+}
+
+/// `1 / x` (integers in float32): ReciprocalBackward0, one edge.
+pub fn reciprocal(x: &Tensor) -> Result<Tensor> {
+    let x = if x.dtype().is_float() {
+        x.clone()
+    } else {
+        unary::to_dtype(x, DType::F32)?
+    };
+    let naming = NodeNaming {
+        name: "ReciprocalBackward0",
+        number: NumberOperand::Left,
+    };
+    binary_named(
+        BinOp::Div,
+        &creation::scalar_like(1.0, &x),
+        &x,
+        Some(naming),
+    )
+}
+
+/// `number - x` (`number` a 0-dim tensor made from a Python number):
+/// PyTorch's rsub, RsubBackward1 with the one edge of `x`.
+pub fn rsub_number(x: &Tensor, number: &Tensor) -> Result<Tensor> {
+    let naming = NodeNaming {
+        name: "RsubBackward1",
+        number: NumberOperand::Left,
+    };
+    binary_named(BinOp::Sub, number, x, Some(naming))
+}
+
+fn edges_len(number: Option<NumberOperand>) -> usize {
+    if number.is_some() {
+        1
+    } else {
+        2
+    }
 }
 
 /// PyTorch refuses `-` with a bool operand (`~` inverts a mask).
@@ -165,7 +223,7 @@ pub fn check_sub_operands(a: DType, b: DType) -> Result<()> {
     )))
 }
 
-fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -> Result<Tensor> {
+fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -> Result<Tensor> {
     if op == BinOp::Sub {
         check_sub_operands(a.dtype(), b.dtype())?;
     }
@@ -208,7 +266,8 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -
     } else {
         None
     };
-    let name = name.unwrap_or(match op {
+    let number = naming.as_ref().map(|n| n.number);
+    let name = naming.map(|n| n.name).unwrap_or(match op {
         BinOp::Add => "AddBackward0",
         BinOp::Sub => "SubBackward0",
         BinOp::Mul => "MulBackward0",
@@ -219,9 +278,14 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -
         BinOp::FloorDiv => "FloorDivideBackward0",
         BinOp::Rem => "RemainderBackward0",
     });
-    record(name, &[a, b], &[&out], move |grads| {
+    let edges: &[&Tensor] = match number {
+        None => &[a, b],
+        Some(NumberOperand::Left) => &[b],
+        Some(NumberOperand::Right) => &[a],
+    };
+    record(name, edges, &[&out], move |grads| {
         let Some(g) = &grads[0] else {
-            return Ok(vec![None, None]);
+            return Ok(vec![None; edges_len(number)]);
         };
         // Read only by the ops that need them: add and sub do not, so an
         // in-place add_ may overwrite its input without a copy.
@@ -315,7 +379,11 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -
             Some(t) if need.1 => Some(grad_for(t, &ib)?),
             _ => None,
         };
-        Ok(vec![ga, gb])
+        Ok(match number {
+            None => vec![ga, gb],
+            Some(NumberOperand::Left) => vec![gb],
+            Some(NumberOperand::Right) => vec![ga],
+        })
     });
     Ok(out)
 }
@@ -336,6 +404,9 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     if !supported || a.is_gpu() {
         return None;
     }
+    // `2 * x` is `x.__rmul__(2)`, which PyTorch computes as `x * 2`: the
+    // tensor is the first edge of the node.
+    let reversed = reversed && op == BinOp::Sub;
     if let Some(out) = super::fusion::with_number(op, a, v, reversed) {
         return Some(Ok(out));
     }
@@ -357,12 +428,15 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     };
     let ia = (a.shape_vec(), a.dtype());
     // The number's input: a constant that never requires grad (an edge of
-    // None, as the 0-dim tensor `binary` would record).
+    // None, as the 0-dim tensor `binary` would record); rsub has no edge
+    // for it.
     let number = &*NUMBER;
-    let inputs = if reversed { [number, a] } else { [a, number] };
-    record(name, &inputs, &[&out], move |grads| {
+    let two_edges = [a, number];
+    let inputs: &[&Tensor] = if reversed { &[a] } else { &two_edges };
+    let edges = inputs.len();
+    record(name, inputs, &[&out], move |grads| {
         let Some(g) = &grads[0] else {
-            return Ok(vec![None, None]);
+            return Ok(vec![None; edges]);
         };
         let ga = match op {
             BinOp::Add => g.clone(),
@@ -372,11 +446,7 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
             _ => div(g, &creation::scalar_like(v, g))?,
         };
         let ga = Some(grad_for(ga, &ia)?);
-        Ok(if reversed {
-            vec![None, ga]
-        } else {
-            vec![ga, None]
-        })
+        Ok(if reversed { vec![ga] } else { vec![ga, None] })
     });
     Some(Ok(out))
 }

@@ -117,27 +117,7 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 let Some(g) = &g[0] else {
                     return Ok(vec![None, None]);
                 };
-                // A column-major operand (a transposed weight, as in Linear)
-                // gets its gradient computed transposed, so it comes out in
-                // the operand's own layout and needs no copy downstream.
-                let ga = match need.0 {
-                    false => None,
-                    true if column_major.0 => Some(transpose(
-                        &bmm_core(sb.get()?, &transpose(g, -2, -1)?)?,
-                        -2,
-                        -1,
-                    )?),
-                    true => Some(bmm_core(g, &transpose(sb.get()?, -2, -1)?)?),
-                };
-                let gb = match need.1 {
-                    false => None,
-                    true if column_major.1 => Some(transpose(
-                        &bmm_core(&transpose(g, -2, -1)?, sa.get()?)?,
-                        -2,
-                        -1,
-                    )?),
-                    true => Some(bmm_core(&transpose(sa.get()?, -2, -1)?, g)?),
-                };
+                let (ga, gb) = product_grads(g, sa.get()?, sb.get()?, need, column_major)?;
                 Ok(vec![ga, gb])
             },
         );
@@ -145,9 +125,33 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+/// The gradients of `a @ b` (2-D or batched 3-D) for an output gradient `g`,
+/// each only where `need` says so. A column-major operand (a transposed
+/// weight, as in Linear) gets its gradient computed transposed, so it comes
+/// out in the operand's own layout and needs no copy downstream.
+pub(super) fn product_grads(
+    g: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    need: (bool, bool),
+    column_major: (bool, bool),
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let ga = match need.0 {
+        false => None,
+        true if column_major.0 => Some(transpose(&bmm_core(b, &transpose(g, -2, -1)?)?, -2, -1)?),
+        true => Some(bmm_core(g, &transpose(b, -2, -1)?)?),
+    };
+    let gb = match need.1 {
+        false => None,
+        true if column_major.1 => Some(transpose(&bmm_core(&transpose(g, -2, -1)?, a)?, -2, -1)?),
+        true => Some(bmm_core(&transpose(a, -2, -1)?, g)?),
+    };
+    Ok((ga, gb))
+}
+
 /// Whether the last two dims are stored column-major (the transpose of a
 /// contiguous matrix), with more than one row and column.
-fn is_column_major(t: &Tensor) -> bool {
+pub(super) fn is_column_major(t: &Tensor) -> bool {
     let nd = t.ndim();
     let (sh, st) = (t.shape(), t.strides());
     nd >= 2

@@ -1,5 +1,6 @@
 //! Differentiable ops: forward and backward side by side, one family per file.
 
+pub mod addmm;
 pub mod binary;
 pub mod conv;
 pub mod creation;

@@ -81,18 +81,83 @@ pub fn as_strided(x: &Tensor, shape: &[usize], strides: &[isize], offset: usize)
             "rustdl: as_strided needs a contiguous input".into(),
         ));
     }
-    let (sh, st): (Shape, SmallVec<[isize; 6]>) = (shape.into(), strides.into());
+    let st: SmallVec<[isize; 6]> = strides.into();
     let out = view_layout(x, shape, st.clone(), x.offset() + offset);
-    record_view(
-        "AsStridedBackward0",
-        x,
-        &out,
-        Arc::new(move |t| {
-            let t = contiguous(t)?;
-            as_strided(&t, &sh, &st, offset)
-        }),
-    );
+    if !crate::autograd::node::needs_grad(&[x]) {
+        return Ok(out);
+    }
+    // The geometry may visit an element more than once (stride 0, overlapping
+    // windows): the gradient adds up at the flat position each output reads.
+    let positions = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        let all = creation::arange(0.0, x.numel() as f64, 1.0, DType::I64)?;
+        let picked = view_layout(&all, shape, st, offset);
+        reshape_to(&contiguous(&picked)?, &[picked.numel()])?
+    };
+    let (in_shape, dtype) = (x.shape_vec(), x.dtype());
+    record("AsStridedBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let flat = creation::zeros_on(&[in_shape.iter().product()], dtype, g.device())?;
+        let g_flat = reshape_to(g, &[g.numel()])?;
+        let summed = super::index::index_add(&flat, 0, &positions, &g_flat, 1.0)?;
+        Ok(vec![Some(reshape_to(&summed, &in_shape)?)])
+    });
     Ok(out)
+}
+
+/// `torch.as_strided(x, size, stride, storage_offset)`: a view of `x`'s
+/// storage with any geometry that stays inside it (offset counted from the
+/// storage's start, as PyTorch's). Differentiable from a contiguous `x`.
+pub fn as_strided_storage(
+    x: &Tensor,
+    shape: &[usize],
+    strides: &[i64],
+    storage_offset: Option<usize>,
+) -> Result<Tensor> {
+    if shape.len() != strides.len() {
+        return Err(Error::Runtime(format!(
+            "mismatch in length of strides and shape ({} and {})",
+            strides.len(),
+            shape.len()
+        )));
+    }
+    if strides.iter().any(|&s| s < 0) {
+        return Err(Error::Runtime(format!(
+            "as_strided: Negative strides are not supported at the moment, got strides: {strides:?}"
+        )));
+    }
+    let offset = storage_offset.unwrap_or(x.offset());
+    let numel: usize = shape.iter().product();
+    let extent = if numel == 0 {
+        0
+    } else {
+        1 + shape
+            .iter()
+            .zip(strides)
+            .map(|(&n, &s)| (n - 1) * s as usize)
+            .sum::<usize>()
+    };
+    let available = x.storage().len();
+    if numel > 0 && offset + extent > available {
+        let item = x.dtype().size();
+        return Err(Error::Runtime(format!(
+            "setStorage: sizes {shape:?}, strides {strides:?}, storage offset {offset}, and itemsize {item} requiring a storage size of {} are out of bounds for storage of size {}",
+            (offset + extent) * item,
+            available * item
+        )));
+    }
+    let st: Vec<isize> = strides.iter().map(|&s| s as isize).collect();
+    if x.is_contiguous() && offset >= x.offset() {
+        return as_strided(x, shape, &st, offset - x.offset());
+    }
+    if crate::autograd::node::needs_grad(&[x]) {
+        return Err(Error::NotImplemented(
+            "rustdl: as_strided of a non-contiguous tensor that requires grad is not supported; call .contiguous() first".into(),
+        ));
+    }
+    Ok(view_layout(x, shape, st.into(), offset))
 }
 
 /// Resolve one `-1` in a requested shape.

@@ -116,14 +116,29 @@ fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Ten
     })
 }
 
+/// `other op a` from a reflected operator (`2 - a`, `2 * a`): PyTorch's
+/// `Tensor.__r*__` computes `a * 2`, `a + 2` (the tensor first in the
+/// graph), `rsub(a, 2)`, and `a.reciprocal() * 2` for `2 / a` (so the value
+/// rounds twice, as there).
 fn rbin(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     if op == BinOp::Sub {
         refuse_bool_number_sub(other)?;
+    }
+    let number = python_number(other).is_some();
+    if number && matches!(op, BinOp::Add | BinOp::Mul) {
+        return bin(op, a, other);
+    }
+    if number && op == BinOp::Div {
+        let reciprocal = binary::reciprocal(a)?;
+        return bin(BinOp::Mul, &reciprocal, other);
     }
     if let Some(out) = python_number(other).and_then(|v| binary::binary_scalar(op, a, v, true)) {
         return Ok(out?);
     }
     let b = true_division_number(op, a, other)?.map_or_else(|| operand(other, a), Ok)?;
+    if number && op == BinOp::Sub {
+        return Ok(binary::rsub_number(a, &b)?);
+    }
     Ok(binary::binary(op, &b, a)?)
 }
 
@@ -621,15 +636,7 @@ impl PyTensor {
         Ok(wrap(binary::mul(&x, &x)?))
     }
     fn reciprocal(&self) -> R {
-        let x = if self.t.dtype().is_float() {
-            self.t.clone()
-        } else {
-            unary::to_dtype(&self.t, DType::F32)?
-        };
-        Ok(wrap(binary::div(
-            &crate::ops::creation::scalar_like(1.0, &x),
-            &x,
-        )?))
+        Ok(wrap(binary::reciprocal(&self.t)?))
     }
     fn sin(&self) -> R {
         Ok(wrap(unary::sin(&self.t)?))
@@ -939,6 +946,58 @@ impl PyTensor {
     }
     fn mv(&self, other: PyRef<'_, PyTensor>) -> R {
         Ok(wrap(matmul::mv(&self.t, &other.t)?))
+    }
+    #[pyo3(signature = (mat1, mat2, *, beta=1.0, alpha=1.0))]
+    fn addmm(
+        &self,
+        mat1: PyRef<'_, PyTensor>,
+        mat2: PyRef<'_, PyTensor>,
+        beta: f64,
+        alpha: f64,
+    ) -> R {
+        let kind = crate::ops::addmm::Product::Matrix;
+        Ok(wrap(crate::ops::addmm::add_product(
+            kind, &self.t, &mat1.t, &mat2.t, beta, alpha,
+        )?))
+    }
+    #[pyo3(signature = (batch1, batch2, *, beta=1.0, alpha=1.0))]
+    fn baddbmm(
+        &self,
+        batch1: PyRef<'_, PyTensor>,
+        batch2: PyRef<'_, PyTensor>,
+        beta: f64,
+        alpha: f64,
+    ) -> R {
+        let kind = crate::ops::addmm::Product::Batched;
+        Ok(wrap(crate::ops::addmm::add_product(
+            kind, &self.t, &batch1.t, &batch2.t, beta, alpha,
+        )?))
+    }
+    #[pyo3(signature = (batch1, batch2, *, beta=1.0, alpha=1.0))]
+    fn addbmm(
+        &self,
+        batch1: PyRef<'_, PyTensor>,
+        batch2: PyRef<'_, PyTensor>,
+        beta: f64,
+        alpha: f64,
+    ) -> R {
+        let kind = crate::ops::addmm::Product::BatchSum;
+        Ok(wrap(crate::ops::addmm::add_product(
+            kind, &self.t, &batch1.t, &batch2.t, beta, alpha,
+        )?))
+    }
+    #[pyo3(signature = (mat, vec, *, beta=1.0, alpha=1.0))]
+    fn addmv(
+        &self,
+        mat: PyRef<'_, PyTensor>,
+        vec: PyRef<'_, PyTensor>,
+        beta: f64,
+        alpha: f64,
+    ) -> R {
+        let kind = crate::ops::addmm::Product::Vector;
+        Ok(wrap(crate::ops::addmm::add_product(
+            kind, &self.t, &mat.t, &vec.t, beta, alpha,
+        )?))
     }
     fn outer(&self, other: PyRef<'_, PyTensor>) -> R {
         Ok(wrap(matmul::outer(&self.t, &other.t)?))

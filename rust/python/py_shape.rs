@@ -338,6 +338,24 @@ impl PyTensor {
         };
         tuple_of(py, parts)
     }
+    #[pyo3(signature = (size, stride, storage_offset=None))]
+    fn as_strided(&self, size: Vec<usize>, stride: Vec<i64>, storage_offset: Option<usize>) -> R {
+        Ok(wrap(shape::as_strided_storage(
+            &self.t,
+            &size,
+            &stride,
+            storage_offset,
+        )?))
+    }
+    /// The in-place shape ops (`unsqueeze_`, `t_`, `resize_`, ...): this
+    /// Python object takes `view`'s geometry (see `_tensor_methods._inplace_view`).
+    fn _become_view(mut slf: PyRefMut<'_, Self>, view: PyRef<'_, PyTensor>) {
+        slf.t = view.t.clone();
+    }
+    /// How many elements the storage under this tensor holds.
+    fn _storage_numel(&self) -> usize {
+        self.t.storage().len()
+    }
     fn unsqueeze(&self, dim: i64) -> R {
         Ok(wrap(shape::unsqueeze(&self.t, dim)?))
     }

@@ -59,3 +59,31 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                 )
             return False
     return True
+
+
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, gen_non_contig_grad_outputs=False,
+                  raise_exception=True, **_ignored):
+    """Second derivatives by finite differences, as ``torch.autograd.gradgradcheck``:
+    ``gradcheck`` of the map ``(inputs, grad_outputs) -> vector-Jacobian products``
+    computed with ``create_graph=True``. Missing ``grad_outputs`` are drawn at random."""
+    import rustdl
+
+    inputs = _as_tuple(inputs)
+    diff = [i for i, t in enumerate(inputs) if isinstance(t, rustdl.Tensor) and t.requires_grad]
+    if grad_outputs is None:
+        outs = _as_tuple(func(*inputs))
+        grad_outputs = tuple(rustdl.randn(tuple(o.shape), dtype=o.dtype, requires_grad=True) for o in outs)
+    grad_outputs = _as_tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_derivatives(*args):
+        with rustdl.enable_grad():
+            xs = [a.detach().requires_grad_() if k in diff and not a.requires_grad else a
+                  for k, a in enumerate(args[:n])]
+            outs = _as_tuple(func(*xs))
+            grads = rustdl.autograd.grad(outs, [xs[k] for k in diff], list(args[n:]), create_graph=True,
+                                         allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    return gradcheck(first_derivatives, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)
