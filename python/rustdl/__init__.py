@@ -289,7 +289,6 @@ def load(f, map_location=None, weights_only=True):
 
 
 from . import _tensor_flags, accelerator, autograd, backends, cuda, functional, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401  # noqa: F401, E402
-from . import multiprocessing  # noqa: E402, F401  (registers tensor pickling for other processes)
 from ._import_hook import install_torch_alias  # noqa: F401
 from .functional import (  # noqa: F401
     atleast_1d,
@@ -305,3 +304,13 @@ from .functional import (  # noqa: F401
     unique_consecutive,
     unravel_index,
 )
+
+
+def _register_multiprocessing():
+    # `import torch` imports torch.multiprocessing, which registers the
+    # pickling of tensors for other processes (through shared memory).
+    from . import multiprocessing  # noqa: F401
+
+
+_register_multiprocessing()
+del _register_multiprocessing

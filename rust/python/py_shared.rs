@@ -115,7 +115,7 @@ fn over_memory<T: BufferElem>(
             .map(|(&d, &s)| (d - 1) * s as usize)
             .sum::<usize>()
     };
-    if span > 0 && (data.is_null() || (data as usize) % std::mem::align_of::<T>() != 0) {
+    if span > 0 && (data.is_null() || !(data as usize).is_multiple_of(std::mem::align_of::<T>())) {
         return None;
     }
     // SAFETY: numpy guarantees the array's elements (every offset

@@ -13,9 +13,14 @@ memory, with its shape, strides, dtype and ``requires_grad``
 """
 
 import multiprocessing
-from multiprocessing import *  # noqa: F403
+from multiprocessing import *
 
-from .reductions import get_all_sharing_strategies, get_sharing_strategy, init_reductions, set_sharing_strategy
+from .reductions import (
+    get_all_sharing_strategies,
+    get_sharing_strategy,
+    init_reductions,
+    set_sharing_strategy,
+)
 from .spawn import (  # noqa: F401
     ProcessContext,
     ProcessException,
@@ -25,7 +30,7 @@ from .spawn import (  # noqa: F401
     start_processes,
 )
 
-__all__ = ["set_sharing_strategy", "get_sharing_strategy", "get_all_sharing_strategies"]
+__all__ = ["get_all_sharing_strategies", "get_sharing_strategy", "set_sharing_strategy"]
 __all__ += multiprocessing.__all__  # type: ignore[attr-defined]
 
 init_reductions()

@@ -67,7 +67,7 @@ def _wrap(fn, i, args, error_file):
             with open(error_file, "wb") as fh:
                 pickle.dump(traceback.format_exc(), fh)
             sys.exit(128 + signal.SIGINT)
-    except Exception:
+    except Exception:  # noqa: BLE001  (any failure is reported to the parent)
         with open(error_file, "wb") as fh:
             pickle.dump(traceback.format_exc(), fh)
         sys.exit(1)
@@ -155,7 +155,7 @@ def start_processes(fn, args=(), nprocs=1, join=True, daemon=False, start_method
     processes = []
     for i in range(nprocs):
         # A name no file has: the child creates it only if it fails.
-        tf = tempfile.NamedTemporaryFile(prefix="rustdl-errorfile-", suffix=".pickle", delete=False)
+        tf = tempfile.NamedTemporaryFile(prefix="rustdl-errorfile-", suffix=".pickle", delete=False)  # noqa: SIM115
         tf.close()
         os.unlink(tf.name)
         process = mp.Process(target=_wrap, args=(fn, i, args, tf.name), daemon=daemon)
