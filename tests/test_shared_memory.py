@@ -203,6 +203,21 @@ def test_from_numpy_large_chain_sees_numpy_writes():
     assert y[0].item() == 3.0
 
 
+def test_external_memory_is_never_recycled():
+    # A dropped storage over numpy's (or a shared segment's) memory must not
+    # reach the buffer pool: a later tensor of the same size would write there.
+    n = 1 << 18
+    a = np.ones(n, dtype=np.float32)
+    t = torch.from_numpy(a)
+    del t
+    s = torch.ones(n).share_memory_()
+    del s
+    gc.collect()
+    outs = [torch.zeros(n) + 5 for _ in range(4)]
+    assert a.min() == 1 and a.max() == 1
+    assert all(o[0].item() == 5 for o in outs)
+
+
 # ---------------------------------------------------------------- share_memory_
 
 

@@ -260,6 +260,8 @@ impl Storage {
     /// into the current elements may be in use (on any thread).
     pub unsafe fn replace_memory(&self, new: Buffer, owner: Owner) -> crate::error::Result<()> {
         if new.dtype() != self.dtype || new.len() != self.len() || self.on_device {
+            // Not ours to free: the owner releases the memory.
+            std::mem::forget(new);
             return Err(crate::error::Error::Runtime(
                 "internal: replace_memory with a buffer of another dtype or length".into(),
             ));
