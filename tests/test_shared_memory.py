@@ -189,6 +189,15 @@ def test_numpy_round_trip_keeps_sharing():
     assert n.ctypes.data == a.ctypes.data
     n[0] = 42
     assert a[0] == 42 and t[0].item() == 42
+    s = np.arange(12.0).reshape(3, 4)[:, ::2]
+    ts = torch.from_numpy(s)
+    ns = ts.numpy()  # a strided view stays a view
+    assert ns.ctypes.data == s.ctypes.data and ns.strides == s.strides
+    x = torch.arange(12.0).reshape(3, 4)
+    xt = x.t().numpy()
+    assert xt.strides == (4, 16) and xt.tolist() == x.t().tolist()
+    xt[0, 1] = 100
+    assert x[1, 0].item() == 100
     t2 = torch.from_numpy(torch.zeros(4).numpy())
     t2[0] = 1
     assert t2.tolist() == [1, 0, 0, 0]
