@@ -320,7 +320,7 @@ def _echo_worker(q_in, q_out):
             break
         with torch.no_grad():
             t.add_(1)
-        q_out.put((type(t).__name__, t.is_shared(), tuple(t.shape), t.stride(), str(t.dtype), t.requires_grad))
+        q_out.put((type(t).__name__, t.is_shared(), tuple(t.shape), t.stride(), str(t.dtype), t.requires_grad, t))
     own = torch.full((2, 2), 7.0)
     q_out.put(own)
     q_out.put(own)  # the same storage twice
@@ -336,20 +336,24 @@ def test_queue_round_trip_with_spawn():
         base = torch.zeros(4, 6)
         view = base[1:, 1::2]
         q_in.put(view)
-        assert q_out.get(timeout=60) == ("Tensor", True, (3, 3), (6, 2), "rustdl.float32", False)
+        *desc, back = q_out.get(timeout=60)
+        assert desc == ["Tensor", True, (3, 3), (6, 2), "rustdl.float32", False]
+        assert back.data_ptr() == view.data_ptr()  # came home: the same storage
         assert base.is_shared()
         assert base.sum().item() == 9 and base[0].sum().item() == 0 and base[1, 1].item() == 1
 
         prm = nn.Parameter(torch.ones(3, dtype=torch.float64))
         q_in.put(prm)
-        assert q_out.get(timeout=60) == ("Parameter", True, (3,), (1,), "rustdl.float64", True)
+        *desc, back = q_out.get(timeout=60)
+        assert desc == ["Parameter", True, (3,), (1,), "rustdl.float64", True]
+        assert isinstance(back, nn.Parameter) and back.requires_grad
         assert prm.tolist() == [2, 2, 2]
 
         mp.set_sharing_strategy("file_system")
         try:
             ints = torch.arange(5)
             q_in.put(ints)
-            assert q_out.get(timeout=60)[1:] == (True, (5,), (1,), "rustdl.int64", False)
+            assert q_out.get(timeout=60)[1:-1] == (True, (5,), (1,), "rustdl.int64", False)
         finally:
             mp.set_sharing_strategy("file_descriptor")
         assert ints.tolist() == [1, 2, 3, 4, 5]
@@ -359,6 +363,7 @@ def test_queue_round_trip_with_spawn():
         assert a.is_shared() and a.tolist() == [[7, 7], [7, 7]]
         a[0, 0] = 1
         assert b[0, 0].item() == 1  # both map the child's one storage
+        assert a.data_ptr() == b.data_ptr()  # received as one storage
         q_in.put("done")
     finally:
         p.join(60)

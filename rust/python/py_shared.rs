@@ -171,6 +171,27 @@ fn _shared_handle(
     ))
 }
 
+/// A layout of `shape`/`strides`/`offset` reaches only elements below `len`.
+fn check_fits(shape: &[usize], strides: &[isize], offset: usize, len: usize) -> PyResult<()> {
+    let numel: usize = shape.iter().product();
+    let bad = shape.len() != strides.len()
+        || strides.iter().any(|&s| s < 0)
+        || (numel > 0
+            && offset
+                + shape
+                    .iter()
+                    .zip(strides)
+                    .map(|(&d, &s)| (d - 1) * s as usize)
+                    .sum::<usize>()
+                >= len);
+    if bad {
+        return Err(PyValueError::new_err(format!(
+            "shared tensor of shape {shape:?}, strides {strides:?} and offset {offset} does not fit a storage of {len} elements"
+        )));
+    }
+    Ok(())
+}
+
 /// The tensor another process described with `_shared_handle`, over the
 /// same memory (mapped from `fd`, which stays the caller's).
 #[rustdl_macros::guard_panics]
@@ -183,22 +204,7 @@ fn _tensor_from_shared_handle(
     strides: Vec<isize>,
     offset: usize,
 ) -> PyResult<PyTensor> {
-    let numel: usize = shape.iter().product();
-    let bad = shape.len() != strides.len()
-        || strides.iter().any(|&s| s < 0)
-        || (numel > 0
-            && offset
-                + shape
-                    .iter()
-                    .zip(&strides)
-                    .map(|(&d, &s)| (d - 1) * s as usize)
-                    .sum::<usize>()
-                >= len);
-    if bad {
-        return Err(PyValueError::new_err(format!(
-            "shared tensor of shape {shape:?}, strides {strides:?} and offset {offset} does not fit a storage of {len} elements"
-        )));
-    }
+    check_fits(&shape, &strides, offset, len)?;
     let storage = shared_memory::storage_from_fd(fd, dtype.dtype, len)?;
     Ok(wrap(Tensor::from_parts(
         storage,
@@ -210,7 +216,37 @@ fn _tensor_from_shared_handle(
     )))
 }
 
+/// A tensor of the given layout over `base`'s storage (which must hold
+/// `len` elements): a second tensor received from the same shared storage.
+#[rustdl_macros::guard_panics]
+#[pyfunction]
+fn _tensor_on_storage_of(
+    base: PyRef<'_, PyTensor>,
+    len: usize,
+    shape: Vec<usize>,
+    strides: Vec<isize>,
+    offset: usize,
+) -> PyResult<PyTensor> {
+    let storage = base.t.storage().clone();
+    check_fits(&shape, &strides, offset, len)?;
+    if storage.is_device() || storage.len() != len {
+        return Err(PyValueError::new_err(format!(
+            "the storage holds {} elements, {len} expected",
+            storage.len()
+        )));
+    }
+    Ok(wrap(Tensor::from_parts(
+        storage,
+        Layout {
+            shape: shape.into_iter().collect(),
+            strides: strides.into_iter().collect(),
+            offset,
+        },
+    )))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_tensor_on_storage_of, m)?)?;
     m.add_function(wrap_pyfunction!(_share_memory_, m)?)?;
     m.add_function(wrap_pyfunction!(_is_shared, m)?)?;
     m.add_function(wrap_pyfunction!(_shared_handle, m)?)?;

@@ -11,6 +11,8 @@ sending process must still be alive then, as PyTorch asks of it too).
 """
 
 import os
+import threading
+import weakref
 from multiprocessing.reduction import DupFd, ForkingPickler
 
 from .. import _C
@@ -43,6 +45,44 @@ def _parameter_class():
     return Parameter
 
 
+# The tensors received here, by segment (device, inode): a second tensor on
+# a storage already received is built over that same storage, as PyTorch's
+# shared cache does (one storage, one mapping, so aliasing checks see it).
+_received = {}
+
+
+_received_lock = threading.Lock()  # a queue's feeder thread pickles too
+
+
+def _receive(fd, length, dtype, shape, strides, offset):
+    st = os.fstat(fd)
+    key = (st.st_dev, st.st_ino)
+    with _received_lock:
+        ref = _received.get(key)
+    seen = ref() if ref is not None else None
+    if seen is not None and seen.dtype == dtype:
+        try:
+            return key, _C._tensor_on_storage_of(seen, length, shape, strides, offset)
+        except ValueError:
+            pass  # another length: map it anew
+    return key, _C._tensor_from_shared_handle(fd, length, dtype, shape, strides, offset)
+
+
+def _remember_key(key, t):
+    with _received_lock:
+        ref = _received.get(key)
+        if ref is None or ref() is None:
+            if len(_received) > 64:
+                for k in [k for k, r in _received.items() if r() is None]:
+                    del _received[k]
+            _received[key] = weakref.ref(t)
+
+
+def _remember(fd, t):
+    st = os.fstat(fd)
+    _remember_key((st.st_dev, st.st_ino), t)
+
+
 def rebuild_tensor(cls, handle, length, dtype, shape, strides, offset, requires_grad):
     """The receiving side of :func:`reduce_tensor`."""
     if isinstance(handle, str):
@@ -50,13 +90,14 @@ def rebuild_tensor(cls, handle, length, dtype, shape, strides, offset, requires_
     else:
         fd = handle.detach()
     try:
-        t = _C._tensor_from_shared_handle(fd, length, dtype, tuple(shape), tuple(strides), offset)
+        key, t = _receive(fd, length, dtype, tuple(shape), tuple(strides), offset)
     finally:
         os.close(fd)  # the storage keeps a descriptor of its own
     if cls is not _C.Tensor and issubclass(cls, _parameter_class()):
-        return cls(t, requires_grad=requires_grad)
-    if requires_grad:
+        t = cls(t, requires_grad=requires_grad)
+    elif requires_grad:
         t.requires_grad_(True)
+    _remember_key(key, t)
     return t
 
 
@@ -73,6 +114,7 @@ def reduce_tensor(tensor):
         return tensor.__reduce_ex__(2)  # device memory cannot be shared: a copy
     tensor.share_memory_()
     fd, length, dtype, shape, strides, offset = _C._shared_handle(tensor)
+    _remember(fd, tensor)  # coming back here, it lands on this same storage
     if _sharing_strategy == "file_system":
         handle = f"/proc/{os.getpid()}/fd/{fd}"
     else:
