@@ -266,7 +266,6 @@ def test_numpy_shares_memory():
     assert a[1] == 7
 
 
-@pytest.mark.xfail(strict=True, reason="from_numpy copies: rustdl storage cannot wrap numpy-owned memory yet")
 def test_from_numpy_shares_memory():
     n = np.arange(4.0)
     f = torch.from_numpy(n)

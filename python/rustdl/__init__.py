@@ -313,3 +313,13 @@ from .functional import (  # noqa: F401
     unique_consecutive,
     unravel_index,
 )
+
+
+def _register_multiprocessing():
+    # `import torch` imports torch.multiprocessing, which registers the
+    # pickling of tensors for other processes (through shared memory).
+    from . import multiprocessing  # noqa: F401
+
+
+_register_multiprocessing()
+del _register_multiprocessing

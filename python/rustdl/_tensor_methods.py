@@ -68,7 +68,8 @@ def __contains__(self, element):
 
 
 def is_shared(self):
-    return False
+    """Whether the elements live in shared memory (``share_memory_``)."""
+    return _C._is_shared(self)
 
 
 def pin_memory(self):
@@ -76,6 +77,12 @@ def pin_memory(self):
 
 
 def share_memory_(self):
+    """Move the storage to shared memory, in place (every view sees it; a
+    no-op when already shared): processes it is sent to, or forked from this
+    one, then read and write the same elements."""
+    if self.device.type != "cpu":
+        return self
+    _C._share_memory_(self)
     return self
 
 

@@ -159,6 +159,15 @@ fn as_tensor_(
         };
         return Ok(wrap(place(t, device, Some(dev))?));
     }
+    if let Ok(arr) = data.downcast::<numpy::PyUntypedArray>() {
+        // Shares the array's memory when the dtype and device match.
+        let t = super::py_shared::tensor_over_numpy(arr)?;
+        let t = match d {
+            Some(d) if d != t.dtype() => t.cast_raw(d),
+            _ => t,
+        };
+        return Ok(wrap(place(t, device, None)?));
+    }
     Ok(wrap(place(tensor_from_data(data, d)?, device, None)?))
 }
 
@@ -171,7 +180,8 @@ fn from_numpy(arr: &Bound<'_, PyAny>) -> R {
             arr.get_type().name()?
         )));
     }
-    Ok(wrap(tensor_from_data(arr, None)?))
+    let arr = arr.downcast::<numpy::PyUntypedArray>()?;
+    Ok(wrap(super::py_shared::tensor_over_numpy(arr)?))
 }
 
 /// Put a new tensor on the requested device (`default` when none is given).

@@ -15,6 +15,7 @@ mod py_math;
 mod py_optim;
 mod py_pool_norm;
 mod py_shape;
+mod py_shared;
 mod py_tensor;
 
 pub use py_tensor::PyTensor;
@@ -54,5 +55,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_device::register(m)?;
     py_pool_norm::register(m)?;
     py_optim::register(m)?;
+    py_shared::register(m)?;
     Ok(())
 }

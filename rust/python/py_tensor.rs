@@ -90,20 +90,41 @@ fn numpy_of<'py, T: BufferElem + numpy::Element>(
             .reshape(t.shape().to_vec())?
             .into_any());
     }
-    if t.is_contiguous() {
-        // Zero-copy: the array borrows our storage and keeps the tensor alive.
-        let data = t
-            .as_slice::<T>()
-            .ok_or_else(|| PyRuntimeError::new_err("dtype mismatch"))?;
-        let shape: Vec<usize> = t.shape().to_vec();
-        let view = unsafe {
-            numpy::ndarray::ArrayViewD::from_shape_ptr(numpy::ndarray::IxDyn(&shape), data.as_ptr())
-        };
-        // SAFETY: the container (the lease) owns the storage for as long as
-        // the array lives.
-        let lease = Bound::new(py, NumpyLease::new(t.storage().clone()))?;
-        let arr = unsafe { PyArray::borrow_from_array(&view, lease.into_any()) };
-        return Ok(arr.into_any());
+    if t.strides().iter().all(|&st| st >= 0) {
+        // Zero-copy, any layout (a view's array is a view too, as in
+        // PyTorch): the array borrows our storage and keeps it alive.
+        let base: &[T] = t.storage_slice::<T>();
+        let end = t.offset()
+            + t.shape()
+                .iter()
+                .zip(t.strides())
+                .map(|(&d, &st)| d.saturating_sub(1) * st as usize)
+                .sum::<usize>();
+        if t.numel() == 0 || end < base.len() {
+            let shape: Vec<usize> = t.shape().to_vec();
+            let strides: Vec<usize> = t.strides().iter().map(|&st| st as usize).collect();
+            let ptr = if t.numel() == 0 {
+                base.as_ptr()
+            } else {
+                // SAFETY: offset <= end < len (checked above).
+                unsafe { base.as_ptr().add(t.offset()) }
+            };
+            // SAFETY: every element the strides reach lies in the storage
+            // (checked above); the container (the lease) owns the storage
+            // for as long as the array lives.
+            let view = unsafe {
+                numpy::ndarray::ArrayViewD::from_shape_ptr(
+                    numpy::ndarray::ShapeBuilder::strides(
+                        numpy::ndarray::IxDyn(&shape),
+                        numpy::ndarray::IxDyn(&strides),
+                    ),
+                    ptr,
+                )
+            };
+            let lease = Bound::new(py, NumpyLease::new(t.storage().clone()))?;
+            let arr = unsafe { PyArray::borrow_from_array(&view, lease.into_any()) };
+            return Ok(arr.into_any());
+        }
     }
     let v = t.to_vec::<T>();
     let arr = PyArray::from_vec(py, v).reshape(t.shape().to_vec())?;

@@ -4,6 +4,7 @@ pub mod access;
 pub mod dtype;
 pub mod layout;
 pub mod pool;
+pub mod shared_memory;
 pub mod storage;
 #[allow(clippy::module_inception)]
 pub mod tensor;

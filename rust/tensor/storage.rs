@@ -12,6 +12,12 @@
 //! through `buffer`/`buffer_mut`, which run it. The storages such a
 //! computation reads list it as a reader; writing into one of those first
 //! runs its pending readers, so none sees the new values.
+//!
+//! A storage may hold *external* memory: elements that live in memory owned
+//! by someone else (a numpy array for `from_numpy`, a shared-memory segment
+//! after `share_memory_`), kept alive by an owner object the storage holds.
+//! The typed `Vec` over that memory is built with `Vec::from_raw_parts` and
+//! is never given to the allocator: see `from_external` for why that is sound.
 
 use super::dtype::{DType, Elem};
 use parking_lot::Mutex;
@@ -122,6 +128,28 @@ impl_buffer_elem!(i64, I64);
 impl_buffer_elem!(f32, F32);
 impl_buffer_elem!(f64, F64);
 
+/// Keeps external memory alive (a numpy array, a shared-memory mapping);
+/// dropped after the storage's last use of it.
+pub type Owner = Box<dyn Any + Send + Sync>;
+
+/// A buffer whose memory a storage no longer uses but someone else may
+/// still reach (a numpy array lent out before `replace_memory`): kept until
+/// the storage drops.
+struct Retired {
+    buf: std::mem::ManuallyDrop<Buffer>,
+    owner: Option<Owner>,
+}
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        if self.owner.is_none() {
+            // SAFETY: dropped once, here; an allocator-owned Vec.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.buf) };
+        }
+        // External memory: the Vec is forgotten, the owner frees the memory.
+    }
+}
+
 /// The elements of a deferred storage, computed on first access.
 pub trait Deferred: Send + Sync {
     fn run(&self) -> Buffer;
@@ -147,6 +175,12 @@ pub struct Storage {
     /// and writable): while there are any, writes may come from outside, so
     /// no deferred computation may read it.
     leases: AtomicUsize,
+    /// The owner of external memory (`None`: `buf` is an allocator-owned
+    /// Vec). While set, `buf`'s Vec must never be dropped, grown or shrunk.
+    owner: Mutex<Option<Owner>>,
+    external: AtomicBool,
+    /// Memory replaced by `replace_memory` while lent out.
+    retired: Mutex<Vec<Retired>>,
 }
 
 // SAFETY: see the module comment; concurrent access follows PyTorch's rules
@@ -156,9 +190,15 @@ unsafe impl Send for Storage {}
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        // Hand large buffers to the caching allocator for reuse.
         let buf = std::mem::replace(self.buf.get_mut(), Buffer::Bool(Vec::new()));
-        super::pool::give(buf);
+        if *self.external.get_mut() {
+            // Not ours to free (nor to recycle): the owner, dropped with the
+            // other fields after this, releases the memory.
+            std::mem::forget(buf);
+        } else {
+            // Hand large buffers to the caching allocator for reuse.
+            super::pool::give(buf);
+        }
     }
 }
 
@@ -174,7 +214,79 @@ impl Storage {
             readers: AtomicUsize::new(0),
             reader_list: Mutex::new(Vec::new()),
             leases: AtomicUsize::new(0),
+            owner: Mutex::new(None),
+            external: AtomicBool::new(false),
+            retired: Mutex::new(Vec::new()),
         }
+    }
+    /// A storage over `len` elements at `ptr`, memory that `owner` keeps
+    /// alive (and frees when dropped, after the storage's last use).
+    ///
+    /// Why a `Vec` over foreign memory is sound here: `Vec::from_raw_parts`
+    /// asks for memory from the global allocator only because a Vec may
+    /// free or reallocate it. This Vec never does: buffers are only used as
+    /// slices (`BufferElem::slice`/`slice_mut`); the only code that moves a
+    /// Vec out of a storage is `Drop` (which forgets it while `external`
+    /// is set, so it reaches neither the allocator nor the buffer pool) and
+    /// `run_deferred`/`replace_memory` (a deferred storage is never external;
+    /// `replace_memory` retires or forgets it the same way).
+    ///
+    /// The storage counts as lent out for its whole life (`is_exported`):
+    /// the owner's side may write at any time, so no deferred computation
+    /// may read it.
+    ///
+    /// # Safety
+    /// `ptr` is non-null, aligned for `T`, valid for reads and writes of
+    /// `len` elements holding valid values of `T` until `owner` is dropped.
+    pub unsafe fn from_external<T: BufferElem>(ptr: *mut T, len: usize, owner: Owner) -> Storage {
+        let v = if len == 0 {
+            Vec::new()
+        } else {
+            Vec::from_raw_parts(ptr, len, len)
+        };
+        let s = Storage::new(T::wrap(v));
+        s.external.store(len != 0, Ordering::SeqCst);
+        s.leases.store(1, Ordering::SeqCst);
+        *s.owner.lock() = Some(owner);
+        s
+    }
+    /// Move the elements into other memory, in place (every view sees it):
+    /// `new` holds the same values, in external memory owned by `owner`.
+    /// The old memory is freed, or kept until the storage drops when numpy
+    /// arrays over it are alive.
+    ///
+    /// # Safety
+    /// `new` as in `from_external` (same dtype and length); no reference
+    /// into the current elements may be in use (on any thread).
+    pub unsafe fn replace_memory(&self, new: Buffer, owner: Owner) -> crate::error::Result<()> {
+        if new.dtype() != self.dtype || new.len() != self.len() || self.on_device {
+            // Not ours to free: the owner releases the memory.
+            std::mem::forget(new);
+            return Err(crate::error::Error::Runtime(
+                "internal: replace_memory with a buffer of another dtype or length".into(),
+            ));
+        }
+        // Pending computations reading the old values run first.
+        let slot = self.buffer_mut();
+        let old = std::mem::replace(slot, new);
+        let was_external = self.external.swap(true, Ordering::SeqCst);
+        let old_owner = self.owner.lock().replace(owner);
+        if self.is_exported() || was_external {
+            // A numpy array may still point into the old memory (or the old
+            // owner's memory is reachable from elsewhere): keep it.
+            self.retired.lock().push(Retired {
+                buf: std::mem::ManuallyDrop::new(old),
+                owner: if was_external { old_owner } else { None },
+            });
+        } else {
+            super::pool::give(old);
+        }
+        self.leases.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    /// `f` of the owner of the external memory (None for own memory).
+    pub fn with_owner<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
+        f(self.owner.lock().as_deref())
     }
     /// A host storage of `dtype` whose elements `plan` computes when first
     /// accessed, reading `reads` (each of which must already count `plan`
@@ -283,6 +395,10 @@ impl Storage {
     }
     pub fn is_exported(&self) -> bool {
         self.leases.load(Ordering::SeqCst) > 0
+    }
+    /// Whether the elements live in memory owned by someone else.
+    pub fn is_external(&self) -> bool {
+        self.external.load(Ordering::SeqCst)
     }
     pub fn dtype(&self) -> DType {
         self.dtype

@@ -123,7 +123,10 @@ class Adagrad(Optimizer):
         return st
 
     def share_memory(self):
-        pass
+        """Move the state sums to shared memory (``Tensor.share_memory_``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["sum"].share_memory_()
 
     def step(self, closure=None):
         loss = self._eval_closure(closure)

@@ -319,6 +319,18 @@ class Module:
                 self._buffers[name] = fn(b)
         return self
 
+    def share_memory(self):
+        """Move parameters (and their gradients) and buffers to shared memory
+        in place (see ``Tensor.share_memory_``), e.g. for Hogwild training."""
+
+        def share(t):
+            t.share_memory_()
+            if isinstance(t, Parameter) and t.grad is not None:
+                t.grad.share_memory_()
+            return t
+
+        return self._apply(share)
+
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``:
         moves parameters and buffers (floating-point ones for a dtype)."""

@@ -216,7 +216,8 @@ class MNIST(VisionDataset):
                 f"{images} has {img.shape[0]} images but {labels} has {lab.shape[0]} labels"
             )
         self.image_file, self.label_file = images, labels
-        self.data = rustdl.from_numpy(img)
+        # a copy: from_numpy shares, and `img` is the per-process cache's (read-only) array
+        self.data = rustdl.from_numpy(img.copy())
         self.targets = rustdl.from_numpy(lab.astype(np.int64))
 
     # .data / .targets are kept in sync with numpy views used by __getitem__
