@@ -582,6 +582,38 @@ CASES = [
     ('as_strided_', "x=L.arange(4.); x.as_strided_((2,2),(1,1)); r=(x.shape, x.stride(), x)"),
     ('as_strided_grad', "x=L.arange(4.,requires_grad=True); y=L.as_strided(x,(2,2),(1,1)); y.sum().backward(); r=x.grad"),
 
+    # session 12: issue 19 leftovers
+    ('maxpool2d_int', "r=F.max_pool2d(L.arange(16).reshape(1,1,4,4)-7, 2, return_indices=True)"),
+    ('maxpool2d_u8_pad', "r=F.max_pool2d(L.arange(25,dtype=L.uint8).reshape(1,1,5,5), 3, stride=2, padding=1)"),
+    ('maxpool3d_i32', "r=F.max_pool3d((L.arange(32)-20).reshape(1,1,2,4,4).to(L.int32), 2)"),
+    ('maxpool1d_int', "r=F.max_pool1d(L.tensor([[[1,5,2,7]]]), 2)"),
+    ('maxpool2d_bool', "r=F.max_pool2d(L.ones(1,1,2,2,dtype=L.bool), 2)"),
+    ('avgpool_long', "x=(L.arange(64)-20)[:32].reshape(1,1,2,4,4); r=(F.avg_pool2d(x[0],2), F.avg_pool3d(x,2), F.avg_pool1d(x[0,0],2), F.avg_pool2d(x[0],2,divisor_override=3), F.avg_pool2d(x[0],2,padding=1,count_include_pad=False))"),
+    ('avgpool_int32', "r=F.avg_pool2d(L.ones(1,2,2,dtype=L.int32), 2)"),
+    ('avgpool3d_u8', "r=F.avg_pool3d(L.ones(1,2,2,2,dtype=L.uint8), 2)"),
+    ('f_relu_list', "r=F.relu([1.,2.])"),
+    ('f_softsign_list', "r=F.softsign([1.,2.])"),
+    ('f_softmax_list', "r=F.softmax([1.,2.], 0)"),
+    ('f_softmin_list', "r=F.softmin([1.,2.])"),
+    ('f_softmin_list2', "r=F.softmin([1.,2.], 0)"),
+    ('f_conv_list', "r=F.conv2d([[1.]], L.ones(1,1,1,1))"),
+    ('f_alpha_dropout_list', "r=F.alpha_dropout([1.,2.], 0.5, True)"),
+    ('std_mean_inf', "i=float('inf'); r=[L.std_mean(L.tensor(v)) for v in ([1,2,i],[i],[i,i],[i,1],[1,i],[-i,i])]"),
+    ('var_mean_inf_dims', "i=float('inf'); x=L.tensor([[1.,i],[2.,3.]]); r=(L.var_mean(x,1), L.var_mean(x,0), L.var_mean(x,(0,1),keepdim=True))"),
+    ('norm0_empty_grad', "r=L.zeros(0,requires_grad=True).norm(p=0).requires_grad"),
+    ('norm0_grad', "x=L.tensor([1.,0.,3.],requires_grad=True); x.norm(p=0).backward(); r=x.grad"),
+    ('norm_inf_empty', "r=L.zeros(0,requires_grad=True).norm(p=float('inf'))"),
+    ('amax_empty_result_grad', "r=L.zeros(0,3,requires_grad=True).amax(1).requires_grad"),
+    ('amin_empty_msg', "r=L.zeros(0,3).amin(0)"),
+    ('amin_empty_all', "r=L.zeros(0,3).amin()"),
+    ('add_alpha_bool', "r=L.add(L.tensor([1.,2.]), L.tensor([1.,1.]), alpha=True)"),
+    ('sub_alpha_bool', "r=L.sub(L.tensor([1,2]), L.tensor([1,1]), alpha=True)"),
+    ('add_alpha_bool_ok', "r=L.add(L.tensor([True,False]), L.tensor([True,True]), alpha=True)"),
+    ('add_inplace_alpha_bool', "x=L.tensor([1.,2.]); r=x.add_(L.tensor([1.,1.]), alpha=True)"),
+    ('mm_dtype_msg', "r=L.matmul(L.zeros(0,3), L.zeros(3,2,dtype=L.float64))"),
+    ('bcewl_grad_dtype', "x=L.tensor([1.,2.],requires_grad=True); y=L.tensor([0.,1.],dtype=L.float64,requires_grad=True); F.binary_cross_entropy_with_logits(x,y).backward(); r=(x.grad, y.grad)"),
+    ('norm_p1000_0d', "r=(L.tensor(3.).norm(p=1000, dim=[]), L.tensor([3.]).norm(p=1000), L.tensor(3.).norm(p=1000,dim=0), L.tensor([[3.]]).norm(p=1000,dim=1), L.tensor([-3.,0]).norm(p=1000,dim=0))"),
+
 ]
 
 

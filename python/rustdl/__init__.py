@@ -255,14 +255,35 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(std, mean)`` over ``dim``, as two differentiable results."""
     _require_tensors("std_mean", ("input", input))
     std = input.std(dim, unbiased, keepdim, correction=correction)
-    return std, input.mean(dim, keepdim)
+    return std, _welford_mean(input, dim, keepdim)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``(var, mean)`` over ``dim``, as two differentiable results."""
     _require_tensors("var_mean", ("input", input))
     var = input.var(dim, unbiased, keepdim, correction=correction)
-    return var, input.mean(dim, keepdim)
+    return var, _welford_mean(input, dim, keepdim)
+
+
+def _welford_mean(input, dim, keepdim):
+    """The mean PyTorch's ``var_mean`` returns: it comes from Welford's
+    running update ``m += (x - m) / k``, which turns an infinity into NaN as
+    soon as any element follows it in reduction order (``[inf, 1]`` gives
+    NaN, ``[1, inf]`` gives inf)."""
+    mean = input.mean(dim, keepdim)
+    if not input.is_floating_point() or input.numel() == 0:
+        return mean
+    inf = input.isinf()
+    if not inf.any():
+        return mean
+    nd = input.dim()
+    dims = list(range(nd)) if dim is None else [dim] if isinstance(dim, builtins.int) else list(dim)
+    dims = [d % builtins.max(nd, 1) for d in dims] if nd else []
+    kept = [d for d in range(nd) if d not in dims]
+    rows = inf.permute(*kept, *dims).reshape(*[input.shape[d] for d in kept], -1) if nd else inf.reshape(1)
+    count = rows.sum(-1)
+    spoiled = (count > 1) | ((count == 1) & ~rows[..., -1])
+    return where(spoiled.reshape(mean.shape), full((), builtins.float("nan"), dtype=mean.dtype), mean)
 
 
 def diag(input, diagonal=0):

@@ -261,6 +261,13 @@ pub fn run(
                 }
                 Edge::Leaf(t) => {
                     if let Some(g) = g {
+                        // A leaf's gradient has the leaf's dtype (an op that
+                        // computed in a wider type hands back a wider one).
+                        let g = if g.dtype() != t.dtype() && t.dtype().is_float() {
+                            ops::unary::to_dtype(&g, t.dtype())?
+                        } else {
+                            g
+                        };
                         match capture_leaf(t) {
                             Some(ci) => accumulate(&mut captured[ci], g)?,
                             None if capture.is_some() => {}

@@ -161,12 +161,23 @@ pub(super) fn is_column_major(t: &Tensor) -> bool {
         && st[nd - 1] == sh[nd - 2] as isize
 }
 
-fn promote_pair(a: &Tensor, b: &Tensor, op: &str) -> Result<(Tensor, Tensor)> {
+fn promote_pair(a: &Tensor, b: &Tensor, _op: &str) -> Result<(Tensor, Tensor)> {
     if a.dtype() != b.dtype() {
+        // (the C++ element type names PyTorch's message uses)
+        let c_name = |d: DType| match d {
+            DType::F32 => "float",
+            DType::F64 => "double",
+            DType::I64 => "long int",
+            DType::I32 => "int",
+            DType::U8 => "unsigned char",
+            DType::Bool => "bool",
+            #[allow(unreachable_patterns)]
+            other => other.name(),
+        };
         return Err(Error::Runtime(format!(
-            "expected m1 and m2 to have the same dtype, but got: {} != {} ({op})",
-            a.dtype().name(),
-            b.dtype().name()
+            "expected m1 and m2 to have the same dtype, but got: {} != {}",
+            c_name(a.dtype()),
+            c_name(b.dtype())
         )));
     }
     Ok((a.clone(), b.clone()))

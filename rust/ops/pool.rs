@@ -272,7 +272,23 @@ pub fn max_pool(
         }
         return Ok((pool_device(x, &p, &g, nd, prm, true, &name)?, None));
     }
-    max_common(x, p, g, nd, false, return_indices, &name)
+    let dtype = x.dtype();
+    if nd == 1 && !dtype.is_float() {
+        return Err(Error::not_implemented("max_pool1d_impl", dtype));
+    }
+    if dtype.is_float() || dtype == crate::tensor::DType::Bool {
+        return max_common(x, p, g, nd, false, return_indices, &name);
+    }
+    // Integers (2-D and 3-D, as PyTorch): the windows' argmax found in f64,
+    // the values then read from the input itself, so they are exact.
+    let planes = p.planes;
+    let wide = x.cast_raw(crate::tensor::DType::F64);
+    let (_, idx) = max_common(&wide, p, g, nd, false, true, &name)?;
+    let idx = idx.ok_or_else(|| Error::Runtime(format!("{name}: internal: no indices")))?;
+    let rows = super::shape::reshape_to(&x.contiguous_raw(), &[planes, x.numel() / planes.max(1)])?;
+    let picks = super::shape::reshape_to(&idx, &[planes, idx.numel() / planes.max(1)])?;
+    let values = super::shape::reshape_to(&super::index::gather(&rows, 1, &picks)?, idx.shape())?;
+    Ok((values, return_indices.then_some(idx)))
 }
 
 /// `avg_pool{nd}d` (dilation is always 1).
@@ -302,7 +318,23 @@ pub fn avg_pool(
         None if count_include_pad => Divisor::Padded,
         None => Divisor::Valid,
     };
-    avg_common(x, p, g, nd, div, false, &name)
+    match x.dtype() {
+        d if d.is_float() => avg_common(x, p, g, nd, div, false, &name),
+        // int64 only, as PyTorch: the mean in f64, truncated toward zero
+        // (its integer division); exact while the window sums fit 2^53.
+        crate::tensor::DType::I64 => {
+            let wide = x.cast_raw(crate::tensor::DType::F64);
+            Ok(avg_common(&wide, p, g, nd, div, false, &name)?.cast_raw(crate::tensor::DType::I64))
+        }
+        d => Err(Error::not_implemented(
+            if nd == 3 {
+                "avg_pool3d_out_frame"
+            } else {
+                "avg_pool2d"
+            },
+            d,
+        )),
+    }
 }
 
 fn adaptive_input(x: &Tensor, nd: usize, name: &str) -> Result<Planes> {

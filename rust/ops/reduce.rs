@@ -516,6 +516,19 @@ pub fn max_all(x: &Tensor, is_max: bool) -> Result<Tensor> {
     amax_named(x, None, false, is_max, name)
 }
 
+/// The (empty) result of reducing an empty tensor over non-empty dims: in
+/// the graph like any other result (its gradient is the input's zeros).
+fn empty_result_with_grad(x: &Tensor, shape: &[usize], name: &'static str) -> Tensor {
+    let out = Tensor::zeros(shape, x.dtype());
+    if x.dtype().is_float() {
+        let (in_shape, dtype) = (x.shape_vec(), x.dtype());
+        record(name, &[x], &[&out], move |_| {
+            Ok(vec![Some(Tensor::zeros(&in_shape, dtype))])
+        });
+    }
+    out
+}
+
 fn amax_named(
     x: &Tensor,
     dims: Option<&[i64]>,
@@ -523,10 +536,11 @@ fn amax_named(
     is_max: bool,
     name: &'static str,
 ) -> Result<Tensor> {
+    let op = if is_max { "amax" } else { "amin" };
     if x.numel() == 0 && dims.is_none() {
-        return Err(Error::Index(
-            "amax(): Expected reduction dim to be specified for input.numel() == 0.".into(),
-        ));
+        return Err(Error::Runtime(format!(
+            "{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+        )));
     }
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
@@ -534,10 +548,10 @@ fn amax_named(
         // Reducing only non-empty dims of an empty tensor gives an empty result.
         if let Some(d) = (0..x.ndim()).find(|&d| mask[d] && x.shape()[d] == 0) {
             return Err(Error::Index(format!(
-                "amax(): Expected reduction dim {d} to have non-zero size."
+                "{op}(): Expected reduction dim {d} to have non-zero size."
             )));
         }
-        return Ok(Tensor::zeros(&shape, x.dtype()));
+        return Ok(empty_result_with_grad(x, &shape, name));
     }
     let out = if x.is_gpu() {
         let kind = if is_max { Reduce::Max } else { Reduce::Min };
@@ -918,10 +932,38 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
         return norm2(x, dims, keepdim);
     }
     if p == 0.0 {
-        let nz = compare(CmpOp::Ne, x, &scalar_like(0.0, x))?;
-        return sum(&super::unary::to_dtype(&nz, x.dtype())?, dims, keepdim);
+        // The count of non-zeros: in the graph, with no gradient (PyTorch's
+        // backward hands back an undefined one; `.grad` stays None).
+        let count = {
+            let _no_grad = crate::autograd::GradModeGuard::new(false);
+            let nz = compare(CmpOp::Ne, x, &scalar_like(0.0, x))?;
+            sum(&super::unary::to_dtype(&nz, x.dtype())?, dims, keepdim)?
+        };
+        crate::autograd::record("LinalgVectorNormBackward0", &[x], &[&count], |_| {
+            Ok(vec![None])
+        });
+        return Ok(count);
+    }
+    let mask = reduced_mask(x, dims)?;
+    if p.is_infinite() && (0..x.ndim()).any(|d| mask[d] && x.shape()[d] == 0)
+        || x.ndim() > 0 && x.numel() == 0 && p.is_infinite() && dims.is_none_or(|d| d.is_empty())
+    {
+        return Err(Error::Runtime(format!(
+            "linalg.vector_norm cannot compute the {}inf norm on an empty tensor because the operation does not have an identity",
+            if p < 0.0 { "-" } else { "" }
+        )));
     }
     let a = super::unary::abs(x)?;
+    let reduced: usize = (0..x.ndim())
+        .filter(|&d| mask[d])
+        .map(|d| x.shape()[d])
+        .product();
+    let explicit_dim_of_0d = x.ndim() == 0 && dims.is_some_and(|d| !d.is_empty());
+    if reduced == 1 && !explicit_dim_of_0d {
+        // One element per norm: PyTorch returns |x| itself (no |x|^p
+        // overflow for large p).
+        return reshape_to(&a, &reduced_shape(x.shape(), &mask, keepdim));
+    }
     if p == f64::INFINITY {
         return amax(&a, dims, keepdim, true);
     }

@@ -183,17 +183,40 @@ fn cmp(op: CmpOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     Ok(binary::compare(op, a, &b)?)
 }
 
+/// `alpha=` of add/sub: a number, remembering whether it was a Python bool
+/// (PyTorch takes a bool alpha only for bool results).
+#[derive(Clone, Copy)]
+pub struct Alpha {
+    value: f64,
+    is_bool: bool,
+}
+
+impl<'py> FromPyObject<'py> for Alpha {
+    fn extract_bound(ob: &Bound<'py, PyAny>) -> PyResult<Self> {
+        Ok(Alpha {
+            value: ob.extract()?,
+            is_bool: ob.is_instance_of::<pyo3::types::PyBool>(),
+        })
+    }
+}
+
 /// `add`/`sub` with `alpha`.
 fn add_alpha(
     a: &Tensor,
     other: &Bound<'_, PyAny>,
-    alpha: Option<f64>,
+    alpha: Option<Alpha>,
     negate: bool,
 ) -> PyResult<Tensor> {
     if negate {
         refuse_bool_number_sub(other)?;
     }
     let b = operand(other, a)?;
+    if alpha.is_some_and(|al| al.is_bool) && binary::result_dtype(a, &b) != DType::Bool {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "Boolean alpha only supported for Boolean results.",
+        ));
+    }
+    let alpha = alpha.map(|al| al.value);
     match (alpha, negate) {
         (None, false) => Ok(binary::add(a, &b)?),
         (None, true) => Ok(binary::sub(a, &b)?),
@@ -392,15 +415,15 @@ impl PyTensor {
 
     // ---- named binary ops ----
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+    fn add(&self, other: &Bound<'_, PyAny>, alpha: Option<Alpha>) -> R {
         Ok(wrap(add_alpha(&self.t, other, alpha, false)?))
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+    fn sub(&self, other: &Bound<'_, PyAny>, alpha: Option<Alpha>) -> R {
         Ok(wrap(add_alpha(&self.t, other, alpha, true)?))
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn subtract(&self, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> R {
+    fn subtract(&self, other: &Bound<'_, PyAny>, alpha: Option<Alpha>) -> R {
         self.sub(other, alpha)
     }
     fn mul(&self, other: &Bound<'_, PyAny>) -> R {
@@ -1011,10 +1034,12 @@ impl PyTensor {
     fn add_<'py>(
         slf: PyRef<'py, Self>,
         other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
+        alpha: Option<Alpha>,
     ) -> PyResult<PyRef<'py, Self>> {
+        let plain = alpha.is_none_or(|al| !al.is_bool);
+        let scale = alpha.map_or(1.0, |al| al.value);
         if alpha.is_none() && number_inplace(BinOp::Add, &slf.t, other)
-            || tensor_inplace(BinOp::Add, &slf.t, other, Some(alpha.unwrap_or(1.0)))
+            || plain && tensor_inplace(BinOp::Add, &slf.t, other, Some(scale))
         {
             return Ok(slf);
         }
@@ -1027,9 +1052,11 @@ impl PyTensor {
     fn sub_<'py>(
         slf: PyRef<'py, Self>,
         other: &Bound<'_, PyAny>,
-        alpha: Option<f64>,
+        alpha: Option<Alpha>,
     ) -> PyResult<PyRef<'py, Self>> {
-        if tensor_inplace(BinOp::Sub, &slf.t, other, Some(-alpha.unwrap_or(1.0))) {
+        let plain = alpha.is_none_or(|al| !al.is_bool);
+        let scale = alpha.map_or(1.0, |al| al.value);
+        if plain && tensor_inplace(BinOp::Sub, &slf.t, other, Some(-scale)) {
             return Ok(slf);
         }
         let r = add_alpha(&slf.t, other, alpha, true)?;

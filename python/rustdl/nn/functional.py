@@ -97,6 +97,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.dim())
     return softmax(-input, dim, dtype=dtype)
 
 
@@ -264,3 +266,50 @@ def _no_grad():
 from ._functional_conv import *
 from ._functional_loss import *
 from ._functional_pool_norm import *
+
+
+def _tensor_input(fn):
+    """PyTorch's generated bindings refuse a non-tensor ``input`` with a
+    TypeError before any work (a list would otherwise fail later with an
+    AttributeError, or be taken as data)."""
+    import functools
+
+    @functools.wraps(fn)
+    def checked(input, *args, **kwargs):
+        if not isinstance(input, _C.Tensor):
+            from .._checks import require_tensors
+
+            require_tensors(fn.__name__, ("input", input))
+        return fn(input, *args, **kwargs)
+
+    return checked
+
+
+def _method_input(fn, method):
+    """Where PyTorch's function is ``input.<method>(...)`` in Python, a
+    non-tensor fails as that attribute lookup does (AttributeError)."""
+    import functools
+
+    @functools.wraps(fn)
+    def checked(input, *args, **kwargs):
+        if not isinstance(input, _C.Tensor):
+            raise AttributeError(f"'{type(input).__name__}' object has no attribute '{method}'")
+        return fn(input, *args, **kwargs)
+
+    return checked
+
+
+for _name in ["adaptive_avg_pool1d", "adaptive_max_pool1d", "alpha_dropout", "avg_pool3d", "conv1d", "conv2d",
+              "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "cosine_similarity", "embedding",
+              "multi_margin_loss", "poisson_nll_loss", "prelu", "relu", "soft_margin_loss"]:
+    globals()[_name] = _tensor_input(globals()[_name])
+for _name in ["softmax", "log_softmax"]:
+    globals()[_name] = _method_input(globals()[_name], _name)
+del _name
+_softsign = softsign
+
+
+def softsign(input):  # noqa: F811 - PyTorch's is input / (input.abs() + 1)
+    if not isinstance(input, _C.Tensor):
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")
+    return _softsign(input)
