@@ -12,6 +12,7 @@ mod py_dtype;
 mod py_loss;
 mod py_machine;
 mod py_math;
+mod py_linalg;
 mod py_optim;
 mod py_pool_norm;
 mod py_shape;
@@ -33,6 +34,7 @@ impl From<Error> for PyErr {
             Error::Type(m) => PyTypeError::new_err(m),
             Error::Value(m) => PyValueError::new_err(m),
             Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
+            Error::LinAlg(m) => py_linalg::LinAlgError::new_err(m),
         }
     }
 }
@@ -54,5 +56,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_device::register(m)?;
     py_pool_norm::register(m)?;
     py_optim::register(m)?;
+    py_linalg::register(m)?;
     Ok(())
 }

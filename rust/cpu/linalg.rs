@@ -1,0 +1,477 @@
+//! Dense factorizations of one matrix on plain f64 slices (row-major):
+//! LU with partial pivoting, Cholesky, Householder QR (LAPACK's conventions,
+//! so Q and R match PyTorch's signs), a cyclic Jacobi symmetric eigensolver
+//! and a one-sided Jacobi SVD. Jacobi methods were chosen over
+//! tridiagonalisation + QR iterations for their accuracy (small eigenvalues
+//! and singular values to full relative precision) and short code; for the
+//! sizes autograd users factor (up to a few hundred) they are fast enough.
+//! f32 tensors are factored in f64 and rounded once at the end.
+
+/// LU of the n x n matrix `a` in place (unit L below the diagonal, U on and
+/// above), row `j` swapped with `piv[j]` at step `j`. Returns the sign of the
+/// permutation and LAPACK's `info`: the 1-based index of the first exactly
+/// zero pivot, 0 when there is none (the factorization still completes).
+pub fn lu(a: &mut [f64], n: usize, piv: &mut [usize]) -> (f64, usize) {
+    let (mut sign, mut info) = (1.0, 0);
+    for j in 0..n {
+        let mut p = j;
+        let mut best = a[j * n + j].abs();
+        for i in j + 1..n {
+            let v = a[i * n + j].abs();
+            if v > best || (best.is_nan() && !v.is_nan()) {
+                best = v;
+                p = i;
+            }
+        }
+        piv[j] = p;
+        if a[p * n + j] == 0.0 {
+            if info == 0 {
+                info = j + 1;
+            }
+            continue;
+        }
+        if p != j {
+            for c in 0..n {
+                a.swap(j * n + c, p * n + c);
+            }
+            sign = -sign;
+        }
+        let inv = 1.0 / a[j * n + j];
+        for i in j + 1..n {
+            let l = a[i * n + j] * inv;
+            a[i * n + j] = l;
+            if l != 0.0 {
+                let (top, rest) = a.split_at_mut(i * n);
+                let urow = &top[j * n + j + 1..j * n + n];
+                for (x, &u) in rest[j + 1..n].iter_mut().zip(urow) {
+                    *x -= l * u;
+                }
+            }
+        }
+    }
+    (sign, info)
+}
+
+/// Solve (LU) X = B in place for `b`, n x k row-major, with `lu`/`piv` from [`lu`].
+pub fn lu_solve(lu: &[f64], piv: &[usize], n: usize, b: &mut [f64], k: usize) {
+    for (j, &p) in piv.iter().enumerate().take(n) {
+        if p != j {
+            for c in 0..k {
+                b.swap(j * k + c, p * k + c);
+            }
+        }
+    }
+    // forward: unit lower
+    for i in 0..n {
+        let (done, rest) = b.split_at_mut(i * k);
+        let row = &mut rest[..k];
+        for j in 0..i {
+            let l = lu[i * n + j];
+            if l != 0.0 {
+                for (x, &y) in row.iter_mut().zip(&done[j * k..j * k + k]) {
+                    *x -= l * y;
+                }
+            }
+        }
+    }
+    // backward: upper
+    for i in (0..n).rev() {
+        let (head, tail) = b.split_at_mut((i + 1) * k);
+        let row = &mut head[i * k..];
+        for j in i + 1..n {
+            let u = lu[i * n + j];
+            if u != 0.0 {
+                let off = (j - i - 1) * k;
+                for (x, &y) in row.iter_mut().zip(&tail[off..off + k]) {
+                    *x -= u * y;
+                }
+            }
+        }
+        let d = 1.0 / lu[i * n + i];
+        row.iter_mut().for_each(|x| *x *= d);
+    }
+}
+
+/// Lower Cholesky factor of the n x n matrix `a` (only its lower triangle is
+/// read), written to `l` (upper triangle zeroed). Err(order) names the first
+/// leading minor that is not positive-definite (NaN counts as not).
+pub fn cholesky(a: &[f64], n: usize, l: &mut [f64]) -> Result<(), usize> {
+    l.iter_mut().for_each(|v| *v = 0.0);
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= l[j * n + k] * l[j * n + k];
+        }
+        if !(d > 0.0) {
+            return Err(j + 1);
+        }
+        let d = d.sqrt();
+        l[j * n + j] = d;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= l[i * n + k] * l[j * n + k];
+            }
+            l[i * n + j] = s / d;
+        }
+    }
+    Ok(())
+}
+
+/// Householder QR of the m x n matrix `a` (LAPACK's geqrf reflectors, so R's
+/// diagonal has LAPACK's signs). `q_cols` is the number of columns of Q to
+/// form (min(m, n) reduced, m complete, 0 for none); `r_rows` the rows of R.
+/// Returns (Q: m x q_cols, R: r_rows x n).
+pub fn qr(a: &[f64], m: usize, n: usize, q_cols: usize, r_rows: usize) -> (Vec<f64>, Vec<f64>) {
+    let k = m.min(n);
+    let mut w = a.to_vec();
+    let mut taus = vec![0.0; k];
+    let mut v = vec![0.0; m];
+    for j in 0..k {
+        let alpha = w[j * n + j];
+        let xnorm = (j + 1..m).map(|i| w[i * n + j].powi(2)).sum::<f64>().sqrt();
+        if xnorm == 0.0 {
+            continue; // H = I
+        }
+        let beta = -alpha.hypot(xnorm).copysign(alpha);
+        taus[j] = (beta - alpha) / beta;
+        let scale = 1.0 / (alpha - beta);
+        for i in j + 1..m {
+            w[i * n + j] *= scale;
+        }
+        w[j * n + j] = beta;
+        // apply H = I - tau v v^T (v[j] = 1) to the columns right of j
+        v[j] = 1.0;
+        for i in j + 1..m {
+            v[i] = w[i * n + j];
+        }
+        for c in j + 1..n {
+            let dot: f64 = (j..m).map(|i| v[i] * w[i * n + c]).sum();
+            let f = taus[j] * dot;
+            for i in j..m {
+                w[i * n + c] -= f * v[i];
+            }
+        }
+    }
+    let mut r = vec![0.0; r_rows * n];
+    for i in 0..r_rows.min(m) {
+        for c in i..n {
+            r[i * n + c] = w[i * n + c];
+        }
+    }
+    let mut q = vec![0.0; m * q_cols];
+    if q_cols > 0 {
+        for i in 0..m.min(q_cols) {
+            q[i * q_cols + i] = 1.0;
+        }
+        // Q = H_0 H_1 ... H_{k-1} I, applied from the last reflector
+        let mut dots = vec![0.0; q_cols];
+        for j in (0..k).rev() {
+            let tau = taus[j];
+            if tau == 0.0 {
+                continue;
+            }
+            v[j] = 1.0;
+            for i in j + 1..m {
+                v[i] = w[i * n + j];
+            }
+            dots.iter_mut().for_each(|d| *d = 0.0);
+            for i in j..m {
+                for (d, &x) in dots.iter_mut().zip(&q[i * q_cols..(i + 1) * q_cols]) {
+                    *d += v[i] * x;
+                }
+            }
+            for i in j..m {
+                let f = tau * v[i];
+                for (x, &d) in q[i * q_cols..(i + 1) * q_cols].iter_mut().zip(&dots) {
+                    *x -= f * d;
+                }
+            }
+        }
+    }
+    (q, r)
+}
+
+/// A rotation (c, s) zeroing the off-diagonal of the 2 x 2 symmetric block
+/// [[app, apq], [apq, aqq]] (equivalently, orthogonalising two columns with
+/// squared norms app, aqq and inner product apq).
+fn jacobi_rotation(app: f64, aqq: f64, apq: f64) -> (f64, f64) {
+    let theta = (aqq - app) / (2.0 * apq);
+    let t = if theta.abs() > 1e150 {
+        0.5 / theta
+    } else {
+        let sign = if theta >= 0.0 { 1.0 } else { -1.0 };
+        sign / (theta.abs() + (theta * theta + 1.0).sqrt())
+    };
+    let c = 1.0 / (t * t + 1.0).sqrt();
+    (c, c * t)
+}
+
+/// Eigenvalues (ascending) and eigenvectors (columns of the n x n row-major
+/// `vectors`) of the symmetric matrix whose lower (`lower`) or upper triangle
+/// `a` holds. Err(()) when the input holds a non-finite value.
+pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec<f64>, ()> {
+    let mut w = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            let (r, c) = if (j <= i) == lower { (i, j) } else { (j, i) };
+            w[i * n + j] = a[r * n + c];
+        }
+    }
+    if w.iter().any(|v| !v.is_finite()) {
+        return Err(());
+    }
+    let mut v = vec![0.0; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    let total: f64 = w.iter().map(|x| x * x).sum();
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| w[i * n + j].powi(2))
+            .sum();
+        if off <= total * 1e-32 || off == 0.0 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = w[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let (app, aqq) = (w[p * n + p], w[q * n + q]);
+                // negligible against both diagonal entries: skip (as in
+                // Golub & Van Loan's threshold Jacobi)
+                if apq.abs() < 1e-18 * app.abs() && apq.abs() < 1e-18 * aqq.abs() {
+                    w[p * n + q] = 0.0;
+                    w[q * n + p] = 0.0;
+                    continue;
+                }
+                let (c, s) = jacobi_rotation(app, aqq, apq);
+                for k in 0..n {
+                    let (x, y) = (w[k * n + p], w[k * n + q]);
+                    w[k * n + p] = c * x - s * y;
+                    w[k * n + q] = s * x + c * y;
+                }
+                for k in 0..n {
+                    let (x, y) = (w[p * n + k], w[q * n + k]);
+                    w[p * n + k] = c * x - s * y;
+                    w[q * n + k] = s * x + c * y;
+                }
+                w[p * n + q] = 0.0;
+                w[q * n + p] = 0.0;
+                for k in 0..n {
+                    let (x, y) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * x - s * y;
+                    v[k * n + q] = s * x + c * y;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| w[i * n + i].total_cmp(&w[j * n + j]));
+    for i in 0..n {
+        for (dst, &src) in order.iter().enumerate() {
+            vectors[i * n + dst] = v[i * n + src];
+        }
+    }
+    Ok(order.iter().map(|&i| w[i * n + i]).collect())
+}
+
+/// SVD of the m x n matrix `a`: (U: m x u_cols, S: min(m, n) descending,
+/// Vh: vh_rows x n), with u_cols and vh_rows either min(m, n) (reduced) or
+/// m and n (full); columns beyond the rank are completed to an orthonormal
+/// basis. Err(()) when the input holds a non-finite value.
+pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), ()> {
+    if a.iter().any(|v| !v.is_finite()) {
+        return Err(());
+    }
+    if m < n {
+        // A^T = V S U^T
+        let mut at = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                at[j * m + i] = a[i * n + j];
+            }
+        }
+        let (u2, s, vh2) = svd(&at, n, m, full)?;
+        // U = (Vh2)^T, Vh = (U2)^T
+        let (ur, uc) = (vh2.len() / m, m); // vh2: ur x m
+        let mut u = vec![0.0; m * ur];
+        for i in 0..ur {
+            for j in 0..uc {
+                u[j * ur + i] = vh2[i * m + j];
+            }
+        }
+        let vc = u2.len() / n; // u2: n x vc
+        let mut vh = vec![0.0; vc * n];
+        for i in 0..n {
+            for j in 0..vc {
+                vh[j * n + i] = u2[i * vc + j];
+            }
+        }
+        return Ok((u, s, vh));
+    }
+    // m >= n: one-sided Jacobi on the columns (stored contiguously)
+    let mut cols = vec![0.0; n * m];
+    for i in 0..m {
+        for j in 0..n {
+            cols[j * m + i] = a[i * n + j];
+        }
+    }
+    let mut v = vec![0.0; n * n]; // columns of V, contiguous
+    for j in 0..n {
+        v[j * n + j] = 1.0;
+    }
+    let mut norms: Vec<f64> = (0..n)
+        .map(|j| cols[j * m..(j + 1) * m].iter().map(|x| x * x).sum())
+        .collect();
+    for _sweep in 0..80 {
+        let mut rotated = false;
+        for p in 0..n {
+            for q in p + 1..n {
+                let (cp, cq) = (&cols[p * m..(p + 1) * m], &cols[q * m..(q + 1) * m]);
+                let gamma: f64 = cp.iter().zip(cq).map(|(x, y)| x * y).sum();
+                let (alpha, beta) = (norms[p], norms[q]);
+                if gamma == 0.0 || gamma.abs() <= 1e-15 * (alpha * beta).sqrt() {
+                    continue;
+                }
+                rotated = true;
+                let (c, s) = jacobi_rotation(alpha, beta, gamma);
+                let (lo, hi) = cols.split_at_mut(q * m);
+                for (x, y) in lo[p * m..(p + 1) * m].iter_mut().zip(&mut hi[..m]) {
+                    let (a0, b0) = (*x, *y);
+                    *x = c * a0 - s * b0;
+                    *y = s * a0 + c * b0;
+                }
+                let (lo, hi) = v.split_at_mut(q * n);
+                for (x, y) in lo[p * n..(p + 1) * n].iter_mut().zip(&mut hi[..n]) {
+                    let (a0, b0) = (*x, *y);
+                    *x = c * a0 - s * b0;
+                    *y = s * a0 + c * b0;
+                }
+                norms[p] = cols[p * m..(p + 1) * m].iter().map(|x| x * x).sum();
+                norms[q] = cols[q * m..(q + 1) * m].iter().map(|x| x * x).sum();
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    let sv: Vec<f64> = norms.iter().map(|x| x.sqrt()).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| sv[j].total_cmp(&sv[i]));
+    let s: Vec<f64> = order.iter().map(|&i| sv[i]).collect();
+    let smax = s.first().copied().unwrap_or(0.0);
+    let tiny = smax * f64::EPSILON * m as f64;
+    // U's columns (contiguous), completed where a singular value vanishes
+    let u_cols = if full { m } else { n };
+    let mut ucols: Vec<Vec<f64>> = Vec::with_capacity(u_cols);
+    let mut missing = Vec::new();
+    for (k, &j) in order.iter().enumerate() {
+        if s[k] > tiny && s[k] > 0.0 {
+            ucols.push(cols[j * m..(j + 1) * m].iter().map(|x| x / s[k]).collect());
+        } else {
+            ucols.push(vec![0.0; m]);
+            missing.push(k);
+        }
+    }
+    missing.extend(n..u_cols);
+    ucols.resize(u_cols, vec![0.0; m]);
+    complete_basis(&mut ucols, &missing, m);
+    let mut u = vec![0.0; m * u_cols];
+    for (c, col) in ucols.iter().enumerate() {
+        for i in 0..m {
+            u[i * u_cols + c] = col[i];
+        }
+    }
+    let mut vh = vec![0.0; n * n];
+    for (r, &j) in order.iter().enumerate() {
+        vh[r * n..(r + 1) * n].copy_from_slice(&v[j * n..(j + 1) * n]);
+    }
+    Ok((u, s, vh))
+}
+
+/// Fill the columns listed in `missing` with unit vectors orthogonal to all
+/// others (Gram-Schmidt, twice, of the standard basis vectors in turn).
+fn complete_basis(cols: &mut [Vec<f64>], missing: &[usize], m: usize) {
+    let mut candidate = 0;
+    for &k in missing {
+        while candidate < m {
+            let mut e = vec![0.0; m];
+            e[candidate] = 1.0;
+            candidate += 1;
+            for _ in 0..2 {
+                for (j, c) in cols.iter().enumerate() {
+                    if j == k || (missing.contains(&j) && c.iter().all(|&x| x == 0.0)) {
+                        continue;
+                    }
+                    let d: f64 = c.iter().zip(&e).map(|(x, y)| x * y).sum();
+                    e.iter_mut().zip(c).for_each(|(x, y)| *x -= d * y);
+                }
+            }
+            let norm = e.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm > 0.5 {
+                cols[k] = e.iter().map(|x| x / norm).collect();
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|t| a[i * k + t] * b[t * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    fn close(a: &[f64], b: &[f64]) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() < 1e-10, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn lu_solves() {
+        let a = [2.0, 1.0, 1.0, 4.0, -6.0, 0.0, -2.0, 7.0, 2.0];
+        let mut f = a.to_vec();
+        let mut piv = [0; 3];
+        let (_, info) = lu(&mut f, 3, &mut piv);
+        assert_eq!(info, 0);
+        let mut b = vec![5.0, -2.0, 9.0];
+        lu_solve(&f, &piv, 3, &mut b, 1);
+        close(&matmul(&a, &b, 3, 3, 1), &[5.0, -2.0, 9.0]);
+    }
+
+    #[test]
+    fn qr_and_svd_reconstruct() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, -1.0, 0.5, 2.0];
+        for (m, n) in [(4, 3), (3, 4)] {
+            let k = m.min(n);
+            let (q, r) = qr(&a, m, n, k, k);
+            close(&matmul(&q, &r, m, k, n), &a);
+            let (u, s, vh) = svd(&a, m, n, false).unwrap();
+            let us: Vec<f64> = (0..m * k).map(|i| u[i] * s[i % k]).collect();
+            close(&matmul(&us, &vh, m, k, n), &a);
+        }
+    }
+
+    #[test]
+    fn eigh_diagonalises() {
+        let a = [4.0, 1.0, 2.0, 1.0, 3.0, 0.5, 2.0, 0.5, 1.0];
+        let mut v = vec![0.0; 9];
+        let w = eigh(&a, 3, true, &mut v).unwrap();
+        let av = matmul(&a, &v, 3, 3, 3);
+        let vw: Vec<f64> = (0..9).map(|i| v[i] * w[i % 3]).collect();
+        close(&av, &vw);
+    }
+}
