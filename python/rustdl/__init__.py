@@ -258,7 +258,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 def diag(input, diagonal=0):
     if input.dim() == 1:
-        n = input.shape[0] + abs(diagonal)
+        n = input.shape[0] + builtins.abs(diagonal)
         out = zeros(n, n, dtype=input.dtype)
         idx = arange(input.shape[0])
         r, c = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)

@@ -297,14 +297,14 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<(Vec<f64>, Vec<f
         }
         let (u2, s, vh2) = svd(&at, n, m, full)?;
         // U = (Vh2)^T, Vh = (U2)^T
-        let (ur, uc) = (vh2.len() / m, m); // vh2: ur x m
+        let ur = m; // vh2: m x m
         let mut u = vec![0.0; m * ur];
         for i in 0..ur {
-            for j in 0..uc {
+            for j in 0..m {
                 u[j * ur + i] = vh2[i * m + j];
             }
         }
-        let vc = u2.len() / n; // u2: n x vc
+        let vc = if full { n } else { m }; // u2: n x vc
         let mut vh = vec![0.0; vc * n];
         for i in 0..n {
             for j in 0..vc {
