@@ -148,10 +148,10 @@ GRAD_CASES = [
     ("torch.linalg.eigvalsh(sym_64).sin().sum()", ["sym_64"]),
     ("(torch.linalg.eigh(sym_64).eigenvectors ** 2).sin().sum()", ["sym_64"]),
     ("torch.linalg.svdvals(btall_64).sin().sum()", ["btall_64"]),
-    ("(lambda r: (r.U ** 2).sin().sum() + (r.Vh ** 2).cos().sum() + r.S.sum())"
-     "(torch.linalg.svd(tall_64, full_matrices=False))", ["tall_64"]),
-    ("(lambda r: (r.U ** 2).sin().sum() + (r.Vh ** 2).cos().sum())"
-     "(torch.linalg.svd(wide_64, full_matrices=False))", ["wide_64"]),
+    (("(lambda r: (r.U ** 2).sin().sum() + (r.Vh ** 2).cos().sum() + r.S.sum())"
+      "(torch.linalg.svd(tall_64, full_matrices=False))"), ["tall_64"]),
+    (("(lambda r: (r.U ** 2).sin().sum() + (r.Vh ** 2).cos().sum())"
+      "(torch.linalg.svd(wide_64, full_matrices=False))"), ["wide_64"]),
     ("torch.linalg.cross(v3a_64, v3b_64).sin().sum()", ["v3a_64", "v3b_64"]),
     ("torch.linalg.matrix_norm(mat34_64, 'nuc').sum()", ["mat34_64"]),
     ("torch.linalg.matrix_norm(mat34_64, 2).sum()", ["mat34_64"]),

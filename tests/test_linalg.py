@@ -11,7 +11,6 @@ from pathlib import Path
 import linalg_cases as cases
 import numpy as np
 import pytest
-
 import rustdl as torch
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "linalg.json").read_text())
@@ -226,6 +225,16 @@ def _fix_sign(V):
     return V * V[..., :1, :].sign()
 
 
+def _eigh_flat(a):
+    w, V = torch.linalg.eigh(a + a.mT)
+    return torch.cat([w, _fix_sign(V).flatten()])
+
+
+def _svd_flat(a):
+    U, S, Vh = torch.linalg.svd(a, full_matrices=False)
+    return torch.cat([_fix_sign(U).flatten(), S, _fix_sign(Vh.mT).flatten()])
+
+
 FD_CASES = {
     "inv": (torch.linalg.inv, _SQ),
     "det": (torch.linalg.det, _SQ),
@@ -235,12 +244,9 @@ FD_CASES = {
     "cholesky": (lambda a: torch.linalg.cholesky(a @ a.mT + torch.eye(3, dtype=torch.float64)), _SQ),
     "qr_tall": (lambda a: torch.cat([x.flatten() for x in torch.linalg.qr(a)]), _TALL),
     "qr_wide": (lambda a: torch.cat([x.flatten() for x in torch.linalg.qr(a)]), _WIDE),
-    "eigh": (lambda a: torch.cat([x.flatten() for x in (lambda r: (r[0], _fix_sign(r[1])))(
-        torch.linalg.eigh(a + a.mT))]), _SQ),
-    "svd_tall": (lambda a: (lambda r: torch.cat([_fix_sign(r.U).flatten(), r.S, _fix_sign(r.Vh.mT).flatten()]))(
-        torch.linalg.svd(a, full_matrices=False)), _TALL),
-    "svd_wide": (lambda a: (lambda r: torch.cat([_fix_sign(r.U).flatten(), r.S, _fix_sign(r.Vh.mT).flatten()]))(
-        torch.linalg.svd(a, full_matrices=False)), _WIDE),
+    "eigh": (_eigh_flat, _SQ),
+    "svd_tall": (_svd_flat, _TALL),
+    "svd_wide": (_svd_flat, _WIDE),
     "matrix_norm_nuc": (lambda a: torch.linalg.matrix_norm(a, "nuc"), _TALL),
     "cross": (lambda a, b: torch.linalg.cross(a, b), _SQ, _B.mT[:1].contiguous()),
 }

@@ -102,7 +102,7 @@ pub fn cholesky(a: &[f64], n: usize, l: &mut [f64]) -> Result<(), usize> {
         for k in 0..j {
             d -= l[j * n + k] * l[j * n + k];
         }
-        if !(d > 0.0) {
+        if d.is_nan() || d <= 0.0 {
             return Err(j + 1);
         }
         let d = d.sqrt();
@@ -192,6 +192,17 @@ pub fn qr(a: &[f64], m: usize, n: usize, q_cols: usize, r_rows: usize) -> (Vec<f
     (q, r)
 }
 
+/// The input of an eigen or singular value decomposition held a NaN or inf.
+#[derive(Debug)]
+pub struct NonFinite;
+
+/// The factors of an SVD, each row-major.
+pub struct Svd {
+    pub u: Vec<f64>,
+    pub s: Vec<f64>,
+    pub vh: Vec<f64>,
+}
+
 /// A rotation (c, s) zeroing the off-diagonal of the 2 x 2 symmetric block
 /// [[app, apq], [apq, aqq]] (equivalently, orthogonalising two columns with
 /// squared norms app, aqq and inner product apq).
@@ -209,8 +220,8 @@ fn jacobi_rotation(app: f64, aqq: f64, apq: f64) -> (f64, f64) {
 
 /// Eigenvalues (ascending) and eigenvectors (columns of the n x n row-major
 /// `vectors`) of the symmetric matrix whose lower (`lower`) or upper triangle
-/// `a` holds. Err(()) when the input holds a non-finite value.
-pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec<f64>, ()> {
+/// `a` holds.
+pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec<f64>, NonFinite> {
     let mut w = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -219,7 +230,7 @@ pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec
         }
     }
     if w.iter().any(|v| !v.is_finite()) {
-        return Err(());
+        return Err(NonFinite);
     }
     let mut v = vec![0.0; n * n];
     for i in 0..n {
@@ -282,10 +293,10 @@ pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec
 /// SVD of the m x n matrix `a`: (U: m x u_cols, S: min(m, n) descending,
 /// Vh: vh_rows x n), with u_cols and vh_rows either min(m, n) (reduced) or
 /// m and n (full); columns beyond the rank are completed to an orthonormal
-/// basis. Err(()) when the input holds a non-finite value.
-pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), ()> {
+/// basis.
+pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<Svd, NonFinite> {
     if a.iter().any(|v| !v.is_finite()) {
-        return Err(());
+        return Err(NonFinite);
     }
     if m < n {
         // A^T = V S U^T
@@ -295,7 +306,7 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<(Vec<f64>, Vec<f
                 at[j * m + i] = a[i * n + j];
             }
         }
-        let (u2, s, vh2) = svd(&at, n, m, full)?;
+        let Svd { u: u2, s, vh: vh2 } = svd(&at, n, m, full)?;
         // U = (Vh2)^T, Vh = (U2)^T
         let ur = m; // vh2: m x m
         let mut u = vec![0.0; m * ur];
@@ -311,7 +322,7 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<(Vec<f64>, Vec<f
                 vh[j * n + i] = u2[i * vc + j];
             }
         }
-        return Ok((u, s, vh));
+        return Ok(Svd { u, s, vh });
     }
     // m >= n: one-sided Jacobi on the columns (stored contiguously)
     let mut cols = vec![0.0; n * m];
@@ -390,7 +401,7 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<(Vec<f64>, Vec<f
     for (r, &j) in order.iter().enumerate() {
         vh[r * n..(r + 1) * n].copy_from_slice(&v[j * n..(j + 1) * n]);
     }
-    Ok((u, s, vh))
+    Ok(Svd { u, s, vh })
 }
 
 /// Fill the columns listed in `missing` with unit vectors orthogonal to all
@@ -459,7 +470,7 @@ mod tests {
             let k = m.min(n);
             let (q, r) = qr(&a, m, n, k, k);
             close(&matmul(&q, &r, m, k, n), &a);
-            let (u, s, vh) = svd(&a, m, n, false).unwrap();
+            let Svd { u, s, vh } = svd(&a, m, n, false).unwrap();
             let us: Vec<f64> = (0..m * k).map(|i| u[i] * s[i % k]).collect();
             close(&matmul(&us, &vh, m, k, n), &a);
         }

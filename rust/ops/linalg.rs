@@ -196,7 +196,10 @@ pub fn inv(a: &Tensor) -> Result<Tensor> {
             batch_prefix(a.ndim() > 2, b)
         )));
     }
-    let vals: Vec<f64> = results.into_iter().flat_map(|r| r.unwrap_or_default()).collect();
+    let vals: Vec<f64> = results
+        .into_iter()
+        .flat_map(|r| r.unwrap_or_default())
+        .collect();
     let out = build(&vals, a.shape(), a.dtype());
     let (sa, so) = (SavedTensor::new(a), SavedTensor::output(&out));
     record("LinalgInvExBackward0", &[a], &[&out], move |g| {
@@ -209,7 +212,10 @@ pub fn inv(a: &Tensor) -> Result<Tensor> {
             false => so.get()?.clone(),
         };
         let ainv_t = mt(&ainv)?;
-        Ok(vec![Some(scaled(&matmul(&matmul(&ainv_t, g)?, &ainv_t)?, -1.0)?)])
+        Ok(vec![Some(scaled(
+            &matmul(&matmul(&ainv_t, g)?, &ainv_t)?,
+            -1.0,
+        )?)])
     });
     Ok(out)
 }
@@ -368,9 +374,16 @@ fn solve_matrices(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             batch_prefix(!batch.is_empty(), i)
         )));
     }
-    let vals: Vec<f64> = results.into_iter().flat_map(|r| r.unwrap_or_default()).collect();
+    let vals: Vec<f64> = results
+        .into_iter()
+        .flat_map(|r| r.unwrap_or_default())
+        .collect();
     let out = build(&vals, &with([n, k]), a.dtype());
-    let (sa, sb, so) = (SavedTensor::new(a), SavedTensor::new(b), SavedTensor::output(&out));
+    let (sa, sb, so) = (
+        SavedTensor::new(a),
+        SavedTensor::new(b),
+        SavedTensor::output(&out),
+    );
     let (a_shape, b_shape) = (a.shape().to_vec(), b.shape().to_vec());
     record("LinalgSolveExBackward0", &[a, b], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -384,7 +397,10 @@ fn solve_matrices(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         // gB = A^{-T} g, gA = -gB X^T
         let gb = solve_matrices(&mt(a)?, g)?;
         let ga = scaled(&matmul(&gb, &mt(&x)?)?, -1.0)?;
-        Ok(vec![Some(sum_to(&ga, &a_shape)?), Some(sum_to(&gb, &b_shape)?)])
+        Ok(vec![
+            Some(sum_to(&ga, &a_shape)?),
+            Some(sum_to(&gb, &b_shape)?),
+        ])
     });
     Ok(out)
 }
@@ -407,7 +423,10 @@ pub fn cholesky(a: &Tensor, upper: bool) -> Result<Tensor> {
             batch_prefix(a.ndim() > 2, b)
         )));
     }
-    let vals: Vec<f64> = results.into_iter().flat_map(|r| r.unwrap_or_default()).collect();
+    let vals: Vec<f64> = results
+        .into_iter()
+        .flat_map(|r| r.unwrap_or_default())
+        .collect();
     let lower = build(&vals, a.shape(), a.dtype());
     let out = if upper {
         mt(&lower)?.contiguous_raw()
@@ -473,7 +492,11 @@ pub fn qr(a: &Tensor, mode: &str) -> Result<(Tensor, Tensor)> {
         false => build(&[], &[0], a.dtype()),
     };
     let r = build(&rv, &m.shape(&[r_rows, cols]), a.dtype());
-    let (sa, sq, sr) = (SavedTensor::new(a), SavedTensor::output(&q), SavedTensor::output(&r));
+    let (sa, sq, sr) = (
+        SavedTensor::new(a),
+        SavedTensor::output(&q),
+        SavedTensor::output(&r),
+    );
     let mode = mode.to_string();
     record("LinalgQrBackward0", &[a], &[&q, &r], move |g| {
         if g.iter().all(Option::is_none) {
@@ -505,11 +528,21 @@ pub fn qr(a: &Tensor, mode: &str) -> Result<(Tensor, Tensor)> {
 /// Gradient of A = QR (Q: m x k, R: k x n). For m >= n:
 /// M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^{-T}; for m < n the
 /// trailing columns Y = Q V get gY = Q gV and fold into the square part.
-fn qr_backward(gq: &Tensor, gr: &Tensor, q: &Tensor, r: &Tensor, m: usize, n: usize) -> Result<Tensor> {
+fn qr_backward(
+    gq: &Tensor,
+    gr: &Tensor,
+    q: &Tensor,
+    r: &Tensor,
+    m: usize,
+    n: usize,
+) -> Result<Tensor> {
     if m >= n {
         return qr_backward_tall(gq, gr, q, r);
     }
-    let (u, v) = (narrow(r, -1, 0, m as i64)?, narrow(r, -1, m as i64, (n - m) as i64)?);
+    let (u, v) = (
+        narrow(r, -1, 0, m as i64)?,
+        narrow(r, -1, m as i64, (n - m) as i64)?,
+    );
     let (gu, gv) = (
         narrow(gr, -1, 0, m as i64)?,
         narrow(gr, -1, m as i64, (n - m) as i64)?,
@@ -560,14 +593,18 @@ pub fn eigh(a: &Tensor, uplo: &str) -> Result<(Tensor, Tensor)> {
         match kernels::eigh(m.get(b), n, lower, &mut v) {
             Ok(w) => (w, v),
             // non-finite input: NaN results (as LAPACK gives for small ones)
-            Err(()) => (vec![f64::NAN; n], vec![f64::NAN; n * n]),
+            Err(kernels::NonFinite) => (vec![f64::NAN; n], vec![f64::NAN; n * n]),
         }
     });
     let wv: Vec<f64> = parts.iter().flat_map(|p| p.0.iter().copied()).collect();
     let vv: Vec<f64> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
     let w = build(&wv, &m.shape(&[n]), a.dtype());
     let v = build(&vv, &m.shape(&[n, n]), a.dtype());
-    let (sa, sw, sv) = (SavedTensor::new(a), SavedTensor::output(&w), SavedTensor::output(&v));
+    let (sa, sw, sv) = (
+        SavedTensor::new(a),
+        SavedTensor::output(&w),
+        SavedTensor::output(&v),
+    );
     let uplo = uplo.to_string();
     record("LinalgEighBackward0", &[a], &[&w, &v], move |g| {
         if g.iter().all(Option::is_none) {
@@ -578,14 +615,24 @@ pub fn eigh(a: &Tensor, uplo: &str) -> Result<(Tensor, Tensor)> {
             true => eigh(a, &uplo)?,
             false => (sw.get()?.clone(), sv.get()?.clone()),
         };
-        Ok(vec![Some(eigh_backward(g[0].as_ref(), g[1].as_ref(), &w, &v)?)])
+        Ok(vec![Some(eigh_backward(
+            g[0].as_ref(),
+            g[1].as_ref(),
+            &w,
+            &v,
+        )?)])
     });
     Ok((w, v))
 }
 
 /// gA = V (diag(gL) + skew(V^T gV) / E) V^T with E_ij = L_j - L_i (PyTorch's
 /// linalg_eig_backward for Hermitian input; repeated eigenvalues give inf).
-fn eigh_backward(gl: Option<&Tensor>, gv: Option<&Tensor>, w: &Tensor, v: &Tensor) -> Result<Tensor> {
+fn eigh_backward(
+    gl: Option<&Tensor>,
+    gv: Option<&Tensor>,
+    w: &Tensor,
+    v: &Tensor,
+) -> Result<Tensor> {
     let n = w.shape()[w.ndim() - 1];
     let inner = match gv {
         Some(gv) => {
@@ -601,7 +648,11 @@ fn eigh_backward(gl: Option<&Tensor>, gv: Option<&Tensor>, w: &Tensor, v: &Tenso
         }
         None => match gl {
             Some(gl) => return matmul(&mul(v, &unsqueeze(gl, -2)?)?, &mt(v)?),
-            None => return Err(Error::Runtime("internal: eigh backward without gradients".into())),
+            None => {
+                return Err(Error::Runtime(
+                    "internal: eigh backward without gradients".into(),
+                ))
+            }
         },
     };
     matmul(&matmul(v, &inner)?, &mt(v)?)
@@ -631,9 +682,9 @@ pub fn svd(a: &Tensor, full_matrices: bool) -> Result<(Tensor, Tensor, Tensor)> 
         parts
             .iter()
             .flat_map(|p| match i {
-                0 => p.0.iter(),
-                1 => p.1.iter(),
-                _ => p.2.iter(),
+                0 => p.u.iter(),
+                1 => p.s.iter(),
+                _ => p.vh.iter(),
             })
             .copied()
             .collect()
@@ -689,7 +740,9 @@ fn svd_backward(
     let s_col = unsqueeze(s, -1)?;
     if gu.is_none() && gvh.is_none() {
         let Some(gs) = gs else {
-            return Err(Error::Runtime("internal: svd backward without gradients".into()));
+            return Err(Error::Runtime(
+                "internal: svd backward without gradients".into(),
+            ));
         };
         return match m >= n {
             true => matmul(u, &mul(&unsqueeze(gs, -1)?, vh)?),
@@ -723,7 +776,10 @@ fn svd_backward(
         (_, Some(gvh)) if m < n => {
             let ga = matmul(&ga, vh)?;
             let sinvgvh = div(gvh, &s_col)?;
-            let ga = add(&ga, &sub(&sinvgvh, &matmul(&matmul(&sinvgvh, &mt(vh)?)?, vh)?)?)?;
+            let ga = add(
+                &ga,
+                &sub(&sinvgvh, &matmul(&matmul(&sinvgvh, &mt(vh)?)?, vh)?)?,
+            )?;
             matmul(u, &ga)
         }
         _ if m >= n => matmul(u, &matmul(&ga, vh)?),

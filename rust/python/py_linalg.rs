@@ -35,7 +35,11 @@ fn _linalg_det(py: Python<'_>, a: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
 #[rustdl_macros::guard_panics]
 #[pyfunction]
 #[pyo3(signature = (a, op="linalg.slogdet"))]
-fn _linalg_slogdet(py: Python<'_>, a: PyRef<'_, PyTensor>, op: &str) -> PyResult<(PyTensor, PyTensor)> {
+fn _linalg_slogdet(
+    py: Python<'_>,
+    a: PyRef<'_, PyTensor>,
+    op: &str,
+) -> PyResult<(PyTensor, PyTensor)> {
     let a = a.t.clone();
     let (s, l) = run(py, &a, || linalg::slogdet_named(&a, op))?;
     Ok((wrap(s), wrap(l)))
@@ -62,7 +66,11 @@ fn _linalg_cholesky(py: Python<'_>, a: PyRef<'_, PyTensor>, upper: bool) -> PyRe
 
 #[rustdl_macros::guard_panics]
 #[pyfunction]
-fn _linalg_qr(py: Python<'_>, a: PyRef<'_, PyTensor>, mode: &str) -> PyResult<(PyTensor, PyTensor)> {
+fn _linalg_qr(
+    py: Python<'_>,
+    a: PyRef<'_, PyTensor>,
+    mode: &str,
+) -> PyResult<(PyTensor, PyTensor)> {
     let a = a.t.clone();
     let (q, r) = run(py, &a, || linalg::qr(&a, mode))?;
     Ok((wrap(q), wrap(r)))
@@ -70,7 +78,11 @@ fn _linalg_qr(py: Python<'_>, a: PyRef<'_, PyTensor>, mode: &str) -> PyResult<(P
 
 #[rustdl_macros::guard_panics]
 #[pyfunction]
-fn _linalg_eigh(py: Python<'_>, a: PyRef<'_, PyTensor>, uplo: &str) -> PyResult<(PyTensor, PyTensor)> {
+fn _linalg_eigh(
+    py: Python<'_>,
+    a: PyRef<'_, PyTensor>,
+    uplo: &str,
+) -> PyResult<(PyTensor, PyTensor)> {
     let a = a.t.clone();
     let (w, v) = run(py, &a, || linalg::eigh(&a, uplo))?;
     Ok((wrap(w), wrap(v)))

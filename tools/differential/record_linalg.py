@@ -14,7 +14,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-import linalg_cases as cases  # noqa: E402
+import linalg_cases as cases
 
 
 def main():
