@@ -220,74 +220,190 @@ fn jacobi_rotation(app: f64, aqq: f64, apq: f64) -> (f64, f64) {
 
 /// Eigenvalues (ascending) and eigenvectors (columns of the n x n row-major
 /// `vectors`) of the symmetric matrix whose lower (`lower`) or upper triangle
-/// `a` holds.
+/// `a` holds: Householder reduction to tridiagonal form, then implicit QL
+/// iterations (EISPACK's tred2 / tql2, as in JAMA).
 pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec<f64>, NonFinite> {
-    let mut w = vec![0.0; n * n];
+    let mut v = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
             let (r, c) = if (j <= i) == lower { (i, j) } else { (j, i) };
-            w[i * n + j] = a[r * n + c];
+            v[i * n + j] = a[r * n + c];
         }
     }
-    if w.iter().any(|v| !v.is_finite()) {
+    if v.iter().any(|x| !x.is_finite()) {
         return Err(NonFinite);
     }
-    let mut v = vec![0.0; n * n];
-    for i in 0..n {
-        v[i * n + i] = 1.0;
+    if n == 0 {
+        return Ok(Vec::new());
     }
-    let total: f64 = w.iter().map(|x| x * x).sum();
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| w[i * n + j].powi(2))
-            .sum();
-        if off <= total * 1e-32 || off == 0.0 {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = w[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let (app, aqq) = (w[p * n + p], w[q * n + q]);
-                // negligible against both diagonal entries: skip (as in
-                // Golub & Van Loan's threshold Jacobi)
-                if apq.abs() < 1e-18 * app.abs() && apq.abs() < 1e-18 * aqq.abs() {
-                    w[p * n + q] = 0.0;
-                    w[q * n + p] = 0.0;
-                    continue;
-                }
-                let (c, s) = jacobi_rotation(app, aqq, apq);
-                for k in 0..n {
-                    let (x, y) = (w[k * n + p], w[k * n + q]);
-                    w[k * n + p] = c * x - s * y;
-                    w[k * n + q] = s * x + c * y;
-                }
-                for k in 0..n {
-                    let (x, y) = (w[p * n + k], w[q * n + k]);
-                    w[p * n + k] = c * x - s * y;
-                    w[q * n + k] = s * x + c * y;
-                }
-                w[p * n + q] = 0.0;
-                w[q * n + p] = 0.0;
-                for k in 0..n {
-                    let (x, y) = (v[k * n + p], v[k * n + q]);
-                    v[k * n + p] = c * x - s * y;
-                    v[k * n + q] = s * x + c * y;
-                }
-            }
-        }
-    }
+    let mut d = vec![0.0; n];
+    let mut e = vec![0.0; n];
+    tridiagonalize(&mut v, n, &mut d, &mut e);
+    tridiagonal_ql(&mut v, n, &mut d, &mut e);
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| w[i * n + i].total_cmp(&w[j * n + j]));
+    order.sort_by(|&i, &j| d[i].total_cmp(&d[j]));
     for i in 0..n {
         for (dst, &src) in order.iter().enumerate() {
             vectors[i * n + dst] = v[i * n + src];
         }
     }
-    Ok(order.iter().map(|&i| w[i * n + i]).collect())
+    Ok(order.iter().map(|&i| d[i]).collect())
+}
+
+/// tred2: `v` (symmetric, n x n) becomes the orthogonal Q of A = Q T Q^T,
+/// `d` and `e` T's diagonal and subdiagonal (e[0] = 0).
+fn tridiagonalize(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
+    for j in 0..n {
+        d[j] = v[(n - 1) * n + j];
+    }
+    for i in (1..n).rev() {
+        let scale: f64 = d[..i].iter().map(|x| x.abs()).sum();
+        let mut h = 0.0;
+        if scale == 0.0 {
+            e[i] = d[i - 1];
+            for j in 0..i {
+                d[j] = v[(i - 1) * n + j];
+                v[i * n + j] = 0.0;
+                v[j * n + i] = 0.0;
+            }
+        } else {
+            for x in d[..i].iter_mut() {
+                *x /= scale;
+                h += *x * *x;
+            }
+            let mut f = d[i - 1];
+            let mut g = h.sqrt();
+            if f > 0.0 {
+                g = -g;
+            }
+            e[i] = scale * g;
+            h -= f * g;
+            d[i - 1] = f - g;
+            e[..i].iter_mut().for_each(|x| *x = 0.0);
+            for j in 0..i {
+                f = d[j];
+                v[j * n + i] = f;
+                g = e[j] + v[j * n + j] * f;
+                for k in j + 1..i {
+                    g += v[k * n + j] * d[k];
+                    e[k] += v[k * n + j] * f;
+                }
+                e[j] = g;
+            }
+            f = 0.0;
+            for j in 0..i {
+                e[j] /= h;
+                f += e[j] * d[j];
+            }
+            let hh = f / (h + h);
+            for j in 0..i {
+                e[j] -= hh * d[j];
+            }
+            for j in 0..i {
+                let (f, g) = (d[j], e[j]);
+                for k in j..i {
+                    v[k * n + j] -= f * e[k] + g * d[k];
+                }
+                d[j] = v[(i - 1) * n + j];
+                v[i * n + j] = 0.0;
+            }
+        }
+        d[i] = h;
+    }
+    // accumulate the transformations
+    for i in 0..n - 1 {
+        v[(n - 1) * n + i] = v[i * n + i];
+        v[i * n + i] = 1.0;
+        let h = d[i + 1];
+        if h != 0.0 {
+            for k in 0..=i {
+                d[k] = v[k * n + i + 1] / h;
+            }
+            for j in 0..=i {
+                let g: f64 = (0..=i).map(|k| v[k * n + i + 1] * v[k * n + j]).sum();
+                for k in 0..=i {
+                    v[k * n + j] -= g * d[k];
+                }
+            }
+        }
+        for k in 0..=i {
+            v[k * n + i + 1] = 0.0;
+        }
+    }
+    for j in 0..n {
+        d[j] = v[(n - 1) * n + j];
+        v[(n - 1) * n + j] = 0.0;
+    }
+    v[(n - 1) * n + n - 1] = 1.0;
+    e[0] = 0.0;
+}
+
+/// tql2: eigenvalues of the tridiagonal (d, e) into `d`, the rotations
+/// accumulated into `v`'s columns.
+fn tridiagonal_ql(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
+    for i in 1..n {
+        e[i - 1] = e[i];
+    }
+    e[n - 1] = 0.0;
+    let mut f = 0.0;
+    let mut tst1: f64 = 0.0;
+    let eps = f64::EPSILON;
+    for l in 0..n {
+        tst1 = tst1.max(d[l].abs() + e[l].abs());
+        let mut m = l;
+        while m < n - 1 && e[m].abs() > eps * tst1 {
+            m += 1;
+        }
+        if m > l {
+            for _iter in 0..64 {
+                let mut g = d[l];
+                let mut p = (d[l + 1] - g) / (2.0 * e[l]);
+                let mut r = p.hypot(1.0);
+                if p < 0.0 {
+                    r = -r;
+                }
+                d[l] = e[l] / (p + r);
+                d[l + 1] = e[l] * (p + r);
+                let dl1 = d[l + 1];
+                let mut h = g - d[l];
+                for x in d[l + 2..].iter_mut() {
+                    *x -= h;
+                }
+                f += h;
+                // implicit QL transformation
+                p = d[m];
+                let (mut c, mut c2, mut c3) = (1.0, 1.0, 1.0);
+                let el1 = e[l + 1];
+                let (mut s, mut s2) = (0.0, 0.0);
+                for i in (l..m).rev() {
+                    c3 = c2;
+                    c2 = c;
+                    s2 = s;
+                    g = c * e[i];
+                    h = c * p;
+                    r = p.hypot(e[i]);
+                    e[i + 1] = s * r;
+                    s = e[i] / r;
+                    c = p / r;
+                    p = c * d[i] - s * g;
+                    d[i + 1] = h + s * (c * g + s * d[i]);
+                    for k in 0..n {
+                        let h = v[k * n + i + 1];
+                        v[k * n + i + 1] = s * v[k * n + i] + c * h;
+                        v[k * n + i] = c * v[k * n + i] - s * h;
+                    }
+                }
+                p = -s * s2 * c3 * el1 * e[l] / dl1;
+                e[l] = s * p;
+                d[l] = c * p;
+                if e[l].abs() <= eps * tst1 {
+                    break;
+                }
+            }
+        }
+        d[l] += f;
+        e[l] = 0.0;
+    }
 }
 
 /// SVD of the m x n matrix `a`: (U: m x u_cols, S: min(m, n) descending,
@@ -335,9 +451,12 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<Svd, NonFinite> 
     for j in 0..n {
         v[j * n + j] = 1.0;
     }
-    let mut norms: Vec<f64> = (0..n)
-        .map(|j| cols[j * m..(j + 1) * m].iter().map(|x| x * x).sum())
-        .collect();
+    if n >= 8 {
+        precondition(&mut cols, &mut v, m, n);
+    }
+    let col_norm =
+        |cols: &[f64], j: usize| -> f64 { cols[j * m..(j + 1) * m].iter().map(|x| x * x).sum() };
+    let mut norms: Vec<f64> = (0..n).map(|j| col_norm(&cols, j)).collect();
     for _sweep in 0..80 {
         let mut rotated = false;
         for p in 0..n {
@@ -362,9 +481,15 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<Svd, NonFinite> 
                     *x = c * a0 - s * b0;
                     *y = s * a0 + c * b0;
                 }
-                norms[p] = cols[p * m..(p + 1) * m].iter().map(|x| x * x).sum();
-                norms[q] = cols[q * m..(q + 1) * m].iter().map(|x| x * x).sum();
+                // the rotated squared norms, without another pass over the columns
+                let t = s / c;
+                norms[p] = (alpha - t * gamma).max(0.0);
+                norms[q] = (beta + t * gamma).max(0.0);
             }
+        }
+        // exact norms for the next sweep's tests and the singular values
+        for (j, x) in norms.iter_mut().enumerate() {
+            *x = col_norm(&cols, j);
         }
         if !rotated {
             break;
@@ -402,6 +527,40 @@ pub fn svd(a: &[f64], m: usize, n: usize, full: bool) -> Result<Svd, NonFinite> 
         vh[r * n..(r + 1) * n].copy_from_slice(&v[j * n..(j + 1) * n]);
     }
     Ok(Svd { u, s, vh })
+}
+
+/// Rotate the columns by the eigenvectors of their Gram matrix A^T A, so they
+/// start nearly orthogonal and Jacobi needs a sweep or two instead of ~8
+/// (the sweeps still decide the accuracy). `v` becomes those eigenvectors.
+fn precondition(cols: &mut [f64], v: &mut [f64], m: usize, n: usize) {
+    let mut gram = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let ci = &cols[i * m..(i + 1) * m];
+            let cj = &cols[j * m..(j + 1) * m];
+            gram[i * n + j] = ci.iter().zip(cj).map(|(x, y)| x * y).sum();
+        }
+    }
+    let mut vecs = vec![0.0; n * n];
+    if eigh(&gram, n, true, &mut vecs).is_err() {
+        return;
+    }
+    let mut rotated = vec![0.0; n * m];
+    for j in 0..n {
+        let out = &mut rotated[j * m..(j + 1) * m];
+        for k in 0..n {
+            let w = vecs[k * n + j];
+            if w != 0.0 {
+                for (o, &x) in out.iter_mut().zip(&cols[k * m..(k + 1) * m]) {
+                    *o += w * x;
+                }
+            }
+        }
+        for k in 0..n {
+            v[j * n + k] = vecs[k * n + j];
+        }
+    }
+    cols.copy_from_slice(&rotated);
 }
 
 /// Fill the columns listed in `missing` with unit vectors orthogonal to all
