@@ -104,6 +104,17 @@ for s in ("32", "64"):
         f"torch.logdet(spd_{s})",
         f"torch.inverse(sq4_{s})",
         f"sq4_{s}.det()",
+        f"torch.linalg.matrix_power(batch_{s}, 5)",
+        f"torch.linalg.matrix_power(batch_{s}, -3)",
+        f"torch.linalg.matrix_power(sq4_{s}, 0)",
+        f"torch.matrix_power(sq4_{s}, 1)",
+        f"torch.linalg.multi_dot([vec_{s}[:4], tall_{s}.mT, tall_{s}, vec_{s}[:4]])",
+        f"torch.linalg.multi_dot([tall_{s}, tall_{s}.mT, tall_{s}])",
+        f"torch.linalg.vecdot(v3a_{s}, v3b_{s})",
+        "torch.linalg.matrix_rank(rank1_f64)",
+        f"torch.linalg.matrix_rank(batch_{s})",
+        f"torch.linalg.matrix_rank(sym_{s}, hermitian=True)",
+        f"torch.linalg.matrix_rank(tall_{s}, atol=1.0, rtol=0.0)",
     ]
 VALUE_CASES += [
     "torch.linalg.inv(big_f32)",
@@ -158,6 +169,8 @@ GRAD_CASES = [
     ("torch.linalg.matrix_norm(mat34_64, float('inf')).sum()", ["mat34_64"]),
     ("torch.linalg.det(rank1_f64)", ["rank1_f64"]),
     ("torch.linalg.inv(sq4_32).sum()", ["sq4_32"]),
+    ("torch.linalg.matrix_power(sq4_64, -3).sin().sum()", ["sq4_64"]),
+    ("torch.linalg.multi_dot([vec_64[:4], tall_64.mT, tall_64]).sin().sum()", ["vec_64", "tall_64"]),
 ]
 
 ERROR_CASES = [
@@ -196,6 +209,15 @@ ERROR_CASES = [
     "torch.cholesky(spd_32)",
     "torch.cross(sq4_32, sq4_32)",
     "torch.logdet(ones3_f32)",
+    "torch.linalg.matrix_power(rect23_f32, 2)",
+    "torch.linalg.matrix_power(ones3_f32, 2)",
+    "torch.linalg.matrix_power(ones22_i64, -1)",
+    "torch.linalg.matrix_power(sq4_32, 2.0)",
+    "torch.linalg.multi_dot([ones3_f32])",
+    "torch.linalg.multi_dot([rect23_f32, sq4_32])",
+    "torch.linalg.multi_dot([mat34_32, sq4_32])",
+    "torch.linalg.vecdot(ones3_i64, ones3_i64)",
+    "torch.linalg.matrix_rank(ones22_i64)",
     "torch.linalg.qr(tall_64.requires_grad_(), mode='r').R.sum().backward()",
     "torch.linalg.qr(tall_64.requires_grad_(), mode='complete').Q.sum().backward()",
 ]

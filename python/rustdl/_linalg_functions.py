@@ -74,7 +74,12 @@ def cross(input, other, dim=None, *, out=None):
     return _C._linalg_cross(input, other, dim)
 
 
+def matrix_power(input, n, *, out=None):
+    return linalg.matrix_power(input, n)
+
+
 _METHODS = {
+    "matrix_power": matrix_power,
     "det": det,
     "logdet": logdet,
     "slogdet": slogdet,

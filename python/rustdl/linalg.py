@@ -9,6 +9,7 @@ import math
 
 from . import _C, _return_types
 from ._checks import require_tensors as _require_tensors
+from ._grad_mode import no_grad as _no_grad
 from ._tensor_methods import _dtype_name
 
 LinAlgError = _C._LinAlgError
@@ -145,5 +146,113 @@ def cross(input, other, *, dim=-1, out=None):
     return _C._linalg_cross(input, other, dim)
 
 
-__all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matmul", "matrix_norm",
-           "norm", "qr", "slogdet", "solve", "svd", "svdvals", "vector_norm"]
+def vecdot(x, y, *, dim=-1, out=None):
+    _require_tensors("linalg_vecdot", ("x", x), ("y", y))
+    _check_float(x, "linalg.vecdot")
+    return (x * y).sum(dim)
+
+
+def matrix_power(A, n, *, out=None):
+    """A^n by repeated squaring; n < 0 powers the inverse, n = 0 gives identities."""
+    _require_tensors("linalg_matrix_power", ("A", A))
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"linalg_matrix_power(): argument 'n' (position 2) must be int, not {type(n).__name__}")
+    if A.dim() < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(
+            f"linalg.matrix_power: A must be batches of square matrices, but they are {A.shape[-2]} by "
+            f"{A.shape[-1]} matrices"
+        )
+    k = A.shape[-1]
+    if n == 0:
+        return _C.eye(k, dtype=A.dtype).expand(*A.shape).clone()
+    if n < 0:
+        A, n = inv(A), -n
+    result, base = None, A
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return result.clone() if result is A else result
+
+
+def multi_dot(tensors, *, out=None):
+    """The chained product; a 1-D first (last) tensor is a row (column) vector."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    for i, t in enumerate(tensors):
+        _require_tensors("linalg_multi_dot", (f"tensors[{i}]", t))
+    first, last = tensors[0], tensors[-1]
+    if first.dim() not in (1, 2):
+        raise RuntimeError(f"multi_dot(): the first tensor must be 1D or 2D but got {first.dim()}D")
+    if last.dim() not in (1, 2):
+        raise RuntimeError(f"multi_dot(): the last tensor must be 1D or 2D but got {last.dim()}D")
+    for i, t in enumerate(tensors[1:-1], 1):
+        if t.dim() != 2:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.dim()}D")
+    mats = list(tensors)
+    if first.dim() == 1:
+        mats[0] = first.unsqueeze(0)
+    if last.dim() == 1:
+        mats[-1] = last.unsqueeze(1)
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise RuntimeError(
+                f"multi_dot(): tensors {i} and {i + 1} with shapes {list(tensors[i].shape)} and "
+                f"{list(tensors[i + 1].shape)} cannot be multiplied"
+            )
+    result = mats[0]
+    for m in mats[1:]:
+        result = result @ m
+    if first.dim() == 1:
+        result = result.squeeze(0)
+    if last.dim() == 1:
+        result = result.squeeze(-1)
+    return result
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+    """The number of singular values above max(atol, rtol * largest)."""
+    _require_tensors("linalg_matrix_rank", ("input", A))
+    if not A.is_floating_point():
+        raise RuntimeError("This function doesn't handle types other than float and double")
+    if A.dim() < 2:
+        raise RuntimeError("linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
+    m, n = A.shape[-2], A.shape[-1]
+    if m * n == 0:
+        return _C.zeros(tuple(A.shape[:-2]), dtype=_C.int64)
+    with _no_grad():
+        S = eigvalsh(A).abs() if hermitian else svdvals(A)
+        if rtol is None:
+            eps = 1.1920928955078125e-07 if A.dtype == _C.float32 else 2.220446049250313e-16
+            rtol = 0.0 if (atol is not None and atol > 0) else eps * max(m, n)
+        tol = (S.amax(-1, keepdim=True) * rtol).clamp_min(0.0 if atol is None else atol)
+        return (S > tol).sum(-1)
+
+
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "cross",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "matmul",
+    "matrix_norm",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
+    "norm",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+    "svdvals",
+    "vecdot",
+    "vector_norm",
+]
