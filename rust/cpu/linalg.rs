@@ -239,12 +239,19 @@ pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec
     let mut d = vec![0.0; n];
     let mut e = vec![0.0; n];
     tridiagonalize(&mut v, n, &mut d, &mut e);
-    tridiagonal_ql(&mut v, n, &mut d, &mut e);
+    // QL rotates pairs of columns: hold them as contiguous rows
+    let mut vt = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            vt[j * n + i] = v[i * n + j];
+        }
+    }
+    tridiagonal_ql(&mut vt, n, &mut d, &mut e);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| d[i].total_cmp(&d[j]));
     for i in 0..n {
         for (dst, &src) in order.iter().enumerate() {
-            vectors[i * n + dst] = v[i * n + src];
+            vectors[i * n + dst] = vt[src * n + i];
         }
     }
     Ok(order.iter().map(|&i| d[i]).collect())
@@ -339,8 +346,8 @@ fn tridiagonalize(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
 }
 
 /// tql2: eigenvalues of the tridiagonal (d, e) into `d`, the rotations
-/// accumulated into `v`'s columns.
-fn tridiagonal_ql(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
+/// accumulated into the rows of `vt` (the transposed eigenvector matrix).
+fn tridiagonal_ql(vt: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
     for i in 1..n {
         e[i - 1] = e[i];
     }
@@ -387,10 +394,11 @@ fn tridiagonal_ql(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
                     c = p / r;
                     p = c * d[i] - s * g;
                     d[i + 1] = h + s * (c * g + s * d[i]);
-                    for k in 0..n {
-                        let h = v[k * n + i + 1];
-                        v[k * n + i + 1] = s * v[k * n + i] + c * h;
-                        v[k * n + i] = c * v[k * n + i] - s * h;
+                    let (lo, hi) = vt.split_at_mut((i + 1) * n);
+                    for (x, y) in lo[i * n..].iter_mut().zip(&mut hi[..n]) {
+                        let h = *y;
+                        *y = s * *x + c * h;
+                        *x = c * *x - s * h;
                     }
                 }
                 p = -s * s2 * c3 * el1 * e[l] / dl1;
