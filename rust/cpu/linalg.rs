@@ -238,14 +238,9 @@ pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec
     }
     let mut d = vec![0.0; n];
     let mut e = vec![0.0; n];
+    // v becomes Q^T: the QL rotations then combine contiguous rows
     tridiagonalize(&mut v, n, &mut d, &mut e);
-    // QL rotates pairs of columns: hold them as contiguous rows
-    let mut vt = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..n {
-            vt[j * n + i] = v[i * n + j];
-        }
-    }
+    let mut vt = v;
     tridiagonal_ql(&mut vt, n, &mut d, &mut e);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| d[i].total_cmp(&d[j]));
@@ -257,11 +252,12 @@ pub fn eigh(a: &[f64], n: usize, lower: bool, vectors: &mut [f64]) -> Result<Vec
     Ok(order.iter().map(|&i| d[i]).collect())
 }
 
-/// tred2: `v` (symmetric, n x n) becomes the orthogonal Q of A = Q T Q^T,
-/// `d` and `e` T's diagonal and subdiagonal (e[0] = 0).
+/// tred2: `v` (symmetric, n x n) becomes Q^T for the orthogonal Q of
+/// A = Q T Q^T, `d` and `e` T's diagonal and subdiagonal (e[0] = 0).
+/// (JAMA's loops with the indices of `v` swapped: they walk rows, not columns.)
 fn tridiagonalize(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
     for j in 0..n {
-        d[j] = v[(n - 1) * n + j];
+        d[j] = v[j * n + n - 1];
     }
     for i in (1..n).rev() {
         let scale: f64 = d[..i].iter().map(|x| x.abs()).sum();
@@ -269,9 +265,9 @@ fn tridiagonalize(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
         if scale == 0.0 {
             e[i] = d[i - 1];
             for j in 0..i {
-                d[j] = v[(i - 1) * n + j];
-                v[i * n + j] = 0.0;
+                d[j] = v[j * n + i - 1];
                 v[j * n + i] = 0.0;
+                v[i * n + j] = 0.0;
             }
         } else {
             for x in d[..i].iter_mut() {
@@ -289,11 +285,11 @@ fn tridiagonalize(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
             e[..i].iter_mut().for_each(|x| *x = 0.0);
             for j in 0..i {
                 f = d[j];
-                v[j * n + i] = f;
+                v[i * n + j] = f;
                 g = e[j] + v[j * n + j] * f;
                 for k in j + 1..i {
-                    g += v[k * n + j] * d[k];
-                    e[k] += v[k * n + j] * f;
+                    g += v[j * n + k] * d[k];
+                    e[k] += v[j * n + k] * f;
                 }
                 e[j] = g;
             }
@@ -309,37 +305,37 @@ fn tridiagonalize(v: &mut [f64], n: usize, d: &mut [f64], e: &mut [f64]) {
             for j in 0..i {
                 let (f, g) = (d[j], e[j]);
                 for k in j..i {
-                    v[k * n + j] -= f * e[k] + g * d[k];
+                    v[j * n + k] -= f * e[k] + g * d[k];
                 }
-                d[j] = v[(i - 1) * n + j];
-                v[i * n + j] = 0.0;
+                d[j] = v[j * n + i - 1];
+                v[j * n + i] = 0.0;
             }
         }
         d[i] = h;
     }
     // accumulate the transformations
     for i in 0..n - 1 {
-        v[(n - 1) * n + i] = v[i * n + i];
+        v[i * n + n - 1] = v[i * n + i];
         v[i * n + i] = 1.0;
         let h = d[i + 1];
         if h != 0.0 {
             for k in 0..=i {
-                d[k] = v[k * n + i + 1] / h;
+                d[k] = v[(i + 1) * n + k] / h;
             }
             for j in 0..=i {
-                let g: f64 = (0..=i).map(|k| v[k * n + i + 1] * v[k * n + j]).sum();
+                let g: f64 = (0..=i).map(|k| v[(i + 1) * n + k] * v[j * n + k]).sum();
                 for k in 0..=i {
-                    v[k * n + j] -= g * d[k];
+                    v[j * n + k] -= g * d[k];
                 }
             }
         }
         for k in 0..=i {
-            v[k * n + i + 1] = 0.0;
+            v[(i + 1) * n + k] = 0.0;
         }
     }
     for j in 0..n {
-        d[j] = v[(n - 1) * n + j];
-        v[(n - 1) * n + j] = 0.0;
+        d[j] = v[j * n + n - 1];
+        v[j * n + n - 1] = 0.0;
     }
     v[(n - 1) * n + n - 1] = 1.0;
     e[0] = 0.0;
