@@ -271,6 +271,12 @@ def test_double_backward_matches_finite_differences(name):
     _fd_check(first_gradient, *inputs, tol=1e-5)
 
 
+def test_det_gradient_of_a_singular_matrix_is_zero_as_in_pytorch():
+    x = torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.linalg.det(x), x, create_graph=True)
+    assert float(g.abs().sum()) == 0.0
+
+
 def test_qr_backward_errors_like_pytorch():
     x = _TALL.clone().requires_grad_()
     with pytest.raises(RuntimeError, match="mode='r'"):

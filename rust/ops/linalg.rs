@@ -237,7 +237,10 @@ pub fn det(a: &Tensor) -> Result<Tensor> {
         };
         let a = sa.get()?;
         // d det / dA = det * A^{-T}; PyTorch's gradient is 0 where det is 0.
-        let (d, ainv) = match graph_through(a) {
+        let any_singular = so.get()?.to_f64_vec().contains(&0.0);
+        // (a singular matrix has no inverse to differentiate through: its
+        // zero gradient is computed without a graph)
+        let (d, ainv) = match graph_through(a) && !any_singular {
             true => (det(a)?, inv(a)?),
             false => {
                 let d = so.get()?.clone();
