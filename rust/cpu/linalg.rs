@@ -1,10 +1,9 @@
 //! Dense factorizations of one matrix on plain f64 slices (row-major):
 //! LU with partial pivoting, Cholesky, Householder QR (LAPACK's conventions,
-//! so Q and R match PyTorch's signs), a cyclic Jacobi symmetric eigensolver
-//! and a one-sided Jacobi SVD. Jacobi methods were chosen over
-//! tridiagonalisation + QR iterations for their accuracy (small eigenvalues
-//! and singular values to full relative precision) and short code; for the
-//! sizes autograd users factor (up to a few hundred) they are fast enough.
+//! so Q and R match PyTorch's signs), symmetric eigen by Householder
+//! tridiagonalisation + implicit QL (EISPACK tred2/tql2), and a one-sided
+//! Jacobi SVD (accurate to full relative precision in the small singular
+//! values), started from the eigenvectors of A^T A so it needs few sweeps.
 //! f32 tensors are factored in f64 and rounded once at the end.
 
 /// LU of the n x n matrix `a` in place (unit L below the diagonal, U on and
