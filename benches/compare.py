@@ -230,6 +230,18 @@ def cross_entropy_fb(lib):
     return fn, 3 * 4 * x.numel(), "GB/s"
 
 
+def linalg(op, *shape):
+    """One torch.linalg factorization of a (batch of) well-conditioned matrices, in us per call."""
+    def make(lib):
+        a = lib.randn(*shape)
+        a = a + a.mT + 2 * shape[-1] * lib.eye(shape[-1])  # symmetric, well-conditioned
+        fn = getattr(lib.linalg, op)
+        return (lambda: computed(fn(a))), 1, "us/op"
+
+    make.__name__ = f"linalg_{op}_{'x'.join(map(str, shape))}"
+    return make
+
+
 WORKLOADS = [
     per_op_overhead, autograd_chain, add_16m, relu_affine_16m,
     sgemm(256), sgemm(512), sgemm(1024), sgemm(2048), linear_fwd_bwd,
@@ -237,6 +249,8 @@ WORKLOADS = [
     conv2d(64, 64, 64, 16, 1, 0), conv2d(64, 32, 64, 16, 3, 1, stride=2), conv1d_fb, conv3d_fb,
     mlp_train, lenet_train, vgg_train, adam_10m, cross_entropy_fb,
     activation_fb("gelu"), activation_fb("silu"),
+    linalg("inv", 64, 64), linalg("svd", 64, 64), linalg("eigh", 64, 64),
+    linalg("inv", 128, 16, 16), linalg("svd", 128, 16, 16), linalg("eigh", 128, 16, 16),
 ]
 
 

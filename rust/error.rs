@@ -14,6 +14,9 @@ pub enum Error {
     Value(String),
     /// NotImplementedError: a kernel that has no version for a dtype.
     NotImplemented(String),
+    /// torch.linalg.LinAlgError (a RuntimeError): a singular or non-positive-
+    /// definite matrix, a decomposition that did not converge.
+    LinAlg(String),
 }
 
 impl Error {
@@ -45,7 +48,8 @@ impl fmt::Display for Error {
             | Error::Index(m)
             | Error::Type(m)
             | Error::Value(m)
-            | Error::NotImplemented(m) => f.write_str(m),
+            | Error::NotImplemented(m)
+            | Error::LinAlg(m) => f.write_str(m),
         }
     }
 }

@@ -288,7 +288,7 @@ def _welford_mean(input, dim, keepdim):
 
 def diag(input, diagonal=0):
     if input.dim() == 1:
-        n = input.shape[0] + abs(diagonal)
+        n = input.shape[0] + builtins.abs(diagonal)
         out = zeros(n, n, dtype=input.dtype)
         idx = arange(input.shape[0])
         r, c = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
@@ -320,6 +320,7 @@ def load(f, map_location=None, weights_only=True):
 
 from . import _tensor_flags, accelerator, autograd, backends, cuda, functional, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401  # noqa: F401, E402
 from ._import_hook import install_torch_alias  # noqa: F401
+from ._linalg_functions import cholesky, cross, det, inverse, logdet, matrix_power, slogdet, svd  # noqa: F401
 from .functional import (  # noqa: F401
     atleast_1d,
     atleast_2d,

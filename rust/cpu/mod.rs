@@ -8,6 +8,7 @@ pub mod conv_winograd;
 pub mod extrema;
 pub mod gemm;
 pub mod lanes;
+pub mod linalg;
 pub mod multiversion;
 pub mod norm;
 pub mod normal;

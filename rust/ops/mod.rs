@@ -9,6 +9,7 @@ pub mod fusion;
 pub mod index;
 pub mod indexing;
 pub mod inplace;
+pub mod linalg;
 pub mod loss;
 pub mod map;
 pub mod matmul;

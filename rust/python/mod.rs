@@ -9,6 +9,7 @@ pub mod panic_guard;
 mod py_conv;
 mod py_device;
 mod py_dtype;
+mod py_linalg;
 mod py_loss;
 mod py_machine;
 mod py_math;
@@ -34,6 +35,7 @@ impl From<Error> for PyErr {
             Error::Type(m) => PyTypeError::new_err(m),
             Error::Value(m) => PyValueError::new_err(m),
             Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
+            Error::LinAlg(m) => py_linalg::LinAlgError::new_err(m),
         }
     }
 }
@@ -56,5 +58,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_pool_norm::register(m)?;
     py_optim::register(m)?;
     py_shared::register(m)?;
+    py_linalg::register(m)?;
     Ok(())
 }

@@ -293,7 +293,7 @@ def _method_input(fn, method):
     @functools.wraps(fn)
     def checked(input, *args, **kwargs):
         if not isinstance(input, _C.Tensor):
-            raise AttributeError(f"'{type(input).__name__}' object has no attribute '{method}'")
+            raise AttributeError(f"'{type(input).__name__}' object has no attribute '{method}'")  # noqa: TRY004 - PyTorch's type
         return fn(input, *args, **kwargs)
 
     return checked
@@ -309,7 +309,7 @@ del _name
 _softsign = softsign
 
 
-def softsign(input):  # noqa: F811 - PyTorch's is input / (input.abs() + 1)
+def softsign(input):
     if not isinstance(input, _C.Tensor):
-        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")  # noqa: TRY004 - PyTorch's type
     return _softsign(input)
