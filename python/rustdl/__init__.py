@@ -153,13 +153,21 @@ def _into(out, result, name):
 
 # PyTorch's arithmetic takes a Python number as `input` too (`torch.mul(2, x)`),
 # wrapped as a 0-dim tensor.
-_NUMBER_INPUT = {"add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "remainder"}
+_NUMBER_INPUT = {"add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "remainder",
+                 "floor_divide", "bitwise_and", "bitwise_or", "bitwise_xor"}
+
+
+# Functions PyTorch writes in Python: a non-tensor input fails at the first
+# attribute they read (torch.norm reads input.layout).
+_FIRST_ATTRIBUTE_READ = {"norm": "layout"}
 
 
 def _method(name):
     def f(input, *args, out=None, **kwargs):
         if name in _NUMBER_INPUT and isinstance(input, (builtins.bool, builtins.int, builtins.float)):
-            input = tensor(input)
+            input = _wrapped_number(input, args[0] if args else kwargs.get("other"))
+        if name in _FIRST_ATTRIBUTE_READ and not isinstance(input, Tensor):
+            raise AttributeError(f"'{type(input).__name__}' object has no attribute '{_FIRST_ATTRIBUTE_READ[name]}'")
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
         return _into(out, getattr(input, name)(*args, **kwargs), name)
@@ -198,9 +206,17 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     return model
 
 
+def _wrapped_number(number, other):
+    """A Python number in a tensor's place: a 0-dim tensor of the type the
+    number would promote to with ``other`` (a number never widens a tensor)."""
+    if isinstance(other, Tensor):
+        return tensor(number, dtype=result_type(other, number))
+    return tensor(number)
+
+
 def add(input, other, *, alpha=1, out=None):
     if isinstance(input, (builtins.bool, builtins.int, builtins.float)):
-        input = tensor(input)
+        input = _wrapped_number(input, other)
     if not isinstance(input, Tensor):
         raise TypeError(f"add(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     result = input.add(other, alpha=alpha)
@@ -244,6 +260,7 @@ concatenate = concat
 
 
 def inner(input, other, *, out=None):
+    _require_tensors("inner", ("input", input), ("other", other))
     return _into(out, input.inner(other), "inner")
 
 

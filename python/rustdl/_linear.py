@@ -4,9 +4,11 @@ from . import _C
 
 
 def linear(input, weight, bias=None):
+    if bias is not None and input.dim() == 2 and weight.dim() != 2:
+        raise RuntimeError(f"addmm: mat2 must be a matrix, got {weight.dim()}-D tensor")
     if bias is not None and weight.dim() == 2 and input.dim() >= 2 and bias.dim() <= 2:
         # PyTorch's addmm on the rows (AddmmBackward0, edges bias, input, weight.t()).
-        rows = input if input.dim() == 2 else input.reshape(-1, input.shape[-1])
+        rows = input if input.dim() == 2 else input.flatten(0, -2)
         _check_bias(bias.shape, (rows.shape[0], weight.shape[0]))
         out = bias.addmm(rows, weight.t())
         return out if input.dim() == 2 else out.view(*input.shape[:-1], weight.shape[0])

@@ -243,6 +243,8 @@ def broadcast_to(self, size):
 
 def inner(self, other):
     """Sum over the last dims: shape ``self.shape[:-1] + other.shape[:-1]``."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"inner(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     if self.dim() == 0 or other.dim() == 0:
         return self * other
     k = self.shape[-1]

@@ -171,6 +171,11 @@ fn scatter_impl(
     accumulate: bool,
 ) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
+    if x.dtype() != src.dtype() {
+        return Err(Error::Runtime(
+            "scatter(): Expected self.dtype to be equal to src.dtype".into(),
+        ));
+    }
     check_index_shape(x, d, index, "scatter")?;
     for k in 0..index.ndim() {
         if index.shape()[k] > src.shape().get(k).copied().unwrap_or(1) {

@@ -354,7 +354,7 @@ pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
             creation::check_fits(value.item_f64()?, x.dtype())?;
         }
         let view = getitem(x, items)?;
-        let v = value.cast_raw(x.dtype());
+        let v = drop_leading_ones(value, view.ndim())?.cast_raw(x.dtype());
         let v = if v.shares_storage(x) {
             crate::dispatch_all!(v.dtype(), T => Tensor::from_vec(v.to_vec::<T>(), v.shape()))
         } else {
@@ -364,6 +364,16 @@ pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
     }
     let r = setitem_result(x, items, value)?;
     super::inplace::assign(x, r)
+}
+
+/// A source with more dims than its destination loses its leading size-1
+/// dims, as PyTorch's copy into a slice allows (`y[()] = t[None]`).
+fn drop_leading_ones(value: &Tensor, ndim: usize) -> Result<Tensor> {
+    let extra = value.ndim().saturating_sub(ndim);
+    if extra == 0 || value.shape()[..extra].iter().any(|&s| s != 1) {
+        return Ok(value.clone());
+    }
+    super::shape::reshape_to(value, &value.shape()[extra..])
 }
 
 /// The new value of `x` after `x[items] = value` (out of place, differentiable
@@ -382,6 +392,7 @@ pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result
         let items2: Arc<Vec<IndexItem>> = Arc::new(items.to_vec());
         let view_fn: super::shape::ViewFn = Arc::new(move |t: &Tensor| getitem(t, &items2));
         let target_shape = getitem(&x.detach(), items)?.shape_vec();
+        let value = drop_leading_ones(&value, target_shape.len())?;
         let v = super::shape::expand_to(&value, &target_shape)?;
         let full = super::shape::embed(&v, x.shape(), x.dtype(), view_fn.clone())?;
         let mask = creation::zeros(x.shape(), DType::Bool);

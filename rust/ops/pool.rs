@@ -273,7 +273,9 @@ pub fn max_pool(
         return Ok((pool_device(x, &p, &g, nd, prm, true, &name)?, None));
     }
     let dtype = x.dtype();
-    if nd == 1 && !dtype.is_float() {
+    // (PyTorch's 1-D kernel without indices is float-only; with indices it
+    // takes the 2-D path, which has integer kernels)
+    if nd == 1 && !dtype.is_float() && (!return_indices || dtype == crate::tensor::DType::Bool) {
         return Err(Error::not_implemented("max_pool1d_impl", dtype));
     }
     if dtype.is_float() || dtype == crate::tensor::DType::Bool {

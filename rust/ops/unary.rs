@@ -693,7 +693,12 @@ pub fn softsign(x: &Tensor) -> Result<Tensor> {
         x,
         |v| v / (T::c(1.0) + v.abs()),
         |v, _y| {
+            // PyTorch's gradient, 1/(1+|x|) - |x|/(1+|x|)^2, is inf - inf
+            // = NaN at +-inf (not the limit 0).
             let d = T::c(1.0) + v.abs();
+            if v.abs() == T::c(f64::INFINITY) {
+                return T::c(f64::NAN);
+            }
             T::c(1.0) / (d * d)
         }
     )

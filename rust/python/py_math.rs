@@ -244,7 +244,18 @@ fn dims(d: &Option<Vec<i64>>) -> Option<&[i64]> {
     d.as_deref()
 }
 
+/// The `dtype=` of a reduction or scan: the input cast first. A result that
+/// would carry a gradient must be floating point (PyTorch refuses
+/// `x.sum(dtype=torch.int64)` of an `x` that requires grad).
 fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
+    if let Some(d) = dtype {
+        if !d.is_float() && t.requires_grad() && autograd::is_grad_enabled() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "Autograd not support dtype: {}",
+                d.scalar_name()
+            )));
+        }
+    }
     match dtype {
         Some(d) => Ok(unary::to_dtype(t, d)?),
         None => Ok(t.clone()),
@@ -733,9 +744,14 @@ impl PyTensor {
     fn ceil(&self) -> R {
         Ok(wrap(unary::ceil(&self.t)?))
     }
-    #[pyo3(signature = (*, decimals=0))]
-    fn round(&self, decimals: i64) -> R {
-        Ok(wrap(unary::round_decimals(&self.t, decimals)?))
+    #[pyo3(signature = (*, decimals=None))]
+    fn round(&self, decimals: Option<i64>) -> R {
+        if decimals.is_some() {
+            // PyTorch's round(decimals=...) overload has float kernels only
+            // (plain round() of an integer tensor is the identity).
+            crate::error::require_float(&self.t, "round_vml_cpu")?;
+        }
+        Ok(wrap(unary::round_decimals(&self.t, decimals.unwrap_or(0))?))
     }
     fn trunc(&self) -> R {
         Ok(wrap(unary::trunc(&self.t)?))
@@ -1257,9 +1273,10 @@ pub fn clamp_any(
         o.map(|v| v.downcast::<PyTensor>().is_ok()).unwrap_or(false)
     };
     if is_tensor(&min) || is_tensor(&max) {
-        if min.is_some() && max.is_some() && is_tensor(&min) != is_tensor(&max) {
+        // PyTorch's parser takes (min=tensor, max=number) but not the reverse.
+        if min.is_some() && !is_tensor(&min) {
             return Err(pyo3::exceptions::PyTypeError::new_err(
-                "clamp() received an invalid combination of arguments: min and max must both be tensors or both numbers",
+                "clamp() received an invalid combination of arguments - got a number min and a Tensor max, but expected (Tensor min = None, Tensor max = None) or (Number min = None, Number max = None)",
             ));
         }
         let mut r = t.clone();

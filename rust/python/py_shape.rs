@@ -123,6 +123,17 @@ impl PyTensor {
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = parse_index(key)?;
         let v = operand(value, &self.t)?;
+        let advanced = items
+            .iter()
+            .any(|i| matches!(i, crate::ops::indexing::IndexItem::Tensor(_)));
+        if advanced && v.dtype() != self.t.dtype() && value.downcast::<PyTensor>().is_ok() {
+            // PyTorch's index_put_ does not convert a tensor source.
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",
+                self.t.dtype().scalar_name(),
+                v.dtype().scalar_name()
+            )));
+        }
         Ok(crate::ops::indexing::setitem(&self.t, &items, &v)?)
     }
     fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
@@ -517,15 +528,16 @@ impl PyTensor {
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
-    #[pyo3(signature = (dim, index, src=None, value=None))]
+    #[pyo3(signature = (dim, index, src=None, value=None, *, reduce=None))]
     fn scatter_<'py>(
         slf: PyRef<'py, Self>,
         dim: i64,
         index: PyRef<'_, PyTensor>,
         src: Option<&Bound<'_, PyAny>>,
         value: Option<&Bound<'_, PyAny>>,
+        reduce: Option<&str>,
     ) -> PyResult<PyRef<'py, Self>> {
-        let r = slf.scatter(dim, index, src, value, None)?.t;
+        let r = slf.scatter(dim, index, src, value, reduce)?.t;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }

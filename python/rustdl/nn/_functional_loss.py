@@ -117,19 +117,36 @@ def _class_last(input):
     return input.permute(*perm).reshape(-1, input.shape[1])
 
 
+def _not_differentiable(fname, *named):
+    """PyTorch refuses gradients for the weights of its fused losses."""
+    for arg, t in named:
+        if t is not None and t.requires_grad and _C.is_grad_enabled():
+            raise RuntimeError(f"The function '{fname}' is not differentiable with respect to argument '{arg}'. "
+                               "This input cannot have requires_grad True.")
+
+
+def _check_class_weight(input, weight):
+    if weight is not None and weight.dtype != input.dtype:
+        raise RuntimeError(f"expected scalar type {_scalar_name(input.dtype)} but found {_scalar_name(weight.dtype)}")
+    _not_differentiable("nll_loss_forward", ("weight", weight))
+
+
 def _check_class_target(input, target):
     if target.is_floating_point():
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
     if str(target.dtype).split(".")[-1] not in ("int64", "uint8"):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target.dtype)}")
     if input.dim() == 1:
-        if target.dim() != 0:
+        if target.dim() == 1 and target.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
+        if target.dim() > 1:
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (got {tuple(target.shape)})")
         return
     expected = (input.shape[0],) + tuple(input.shape[2:])
-    if target.dim() >= 1 and target.shape[0] != input.shape[0]:
+    target_batch = target.shape[0] if target.dim() >= 1 else 0
+    if target_batch != input.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                         f"({target.shape[0]}).")
+                         f"({target_batch}).")
     if tuple(target.shape) != expected:
         if input.dim() == 2 and target.dim() != 1:
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (input {tuple(input.shape)}, "
@@ -143,6 +160,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if not input.is_floating_point():
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
     _check_class_target(input, target)
+    _check_class_weight(input, weight)
     C = input.shape[0] if input.dim() == 1 else input.shape[1]
     logp = _class_last(input)
     t = target.reshape(-1).long()
@@ -198,6 +216,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if input.dim() >= 1 and not target.is_floating_point():
         # class indices: one fused Rust kernel (log-softmax + NLL + smoothing)
         _check_class_target(input, target)
+        _check_class_weight(input, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
                                       float(label_smoothing), reduction)
         return loss.reshape(tuple(target.shape)) if reduction == "none" else loss
@@ -284,6 +303,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not target.is_floating_point():
         raise RuntimeError(f"result type {_scalar_name(input.dtype)} can't be cast to the desired output type "
                            f"{_scalar_name(target.dtype)}")
+    _not_differentiable("binary_cross_entropy_with_logits", ("weight", weight), ("pos_weight", pos_weight))
     loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
         _check_bias_like(weight.shape, loss.shape)
@@ -324,6 +344,8 @@ def _sum_to(g, shape):
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     require_tensors("kl_div", ("input", input), ("target", target))
     reduction = get_reduction(size_average, reduce, reduction)
+    if not (input.is_floating_point() and target.is_floating_point()):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = target.exp() * (target - input)
     else:

@@ -186,6 +186,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             values *= s
         if values == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.size()}")
+    if any(p is not None and not p.is_floating_point() for p in (running_mean, running_var, weight, bias)):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
     return _C._batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
 
 

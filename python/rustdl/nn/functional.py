@@ -103,17 +103,28 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def linear(input, weight, bias=None):
-    if not isinstance(input, _C.Tensor):
+    if not (isinstance(input, _C.Tensor) and isinstance(weight, _C.Tensor)
+            and (bias is None or isinstance(bias, _C.Tensor))):
         from .._checks import require_tensors
 
-        require_tensors("linear", ("input", input))
+        require_tensors("linear", ("input", input), ("weight", weight), *([("bias", bias)] if bias is not None else []))
     from .. import _linear
 
     return _linear.linear(input, weight, bias)
 
 
 def pad(input, pad, mode="constant", value=None):
-    return _C.pad(input, list(pad), mode, value)
+    pad = list(pad)
+    if mode != "constant" and isinstance(input, _C.Tensor) and len(pad) % 2 == 0 and len(pad) <= 2 * input.dim():
+        n, nd = len(pad), input.dim()
+        if not (n == 2 and nd in (2, 3) or n == 4 and nd in (3, 4) or n == 6 and nd in (4, 5)):
+            raise NotImplementedError(
+                f"Padding size {n} is not supported for {nd}D input tensor.\n"
+                "Supported combinations for non-constant padding:\n"
+                "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+                "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+                "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+    return _C.pad(input, pad, mode, value)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -268,18 +279,21 @@ from ._functional_loss import *
 from ._functional_pool_norm import *
 
 
-def _tensor_input(fn):
-    """PyTorch's generated bindings refuse a non-tensor ``input`` with a
-    TypeError before any work (a list would otherwise fail later with an
-    AttributeError, or be taken as data)."""
+def _tensor_input(fn, second=None):
+    """PyTorch's generated bindings refuse a non-tensor ``input`` (and
+    ``second``, the name of a second tensor argument such as a convolution's
+    weight) with a TypeError before any work (a list would otherwise fail
+    later with an AttributeError, or be taken as data)."""
     import functools
 
     @functools.wraps(fn)
     def checked(input, *args, **kwargs):
-        if not isinstance(input, _C.Tensor):
+        other = args[0] if args else kwargs.get(second) if second else None
+        if not isinstance(input, _C.Tensor) or second and not isinstance(other, _C.Tensor):
             from .._checks import require_tensors
 
-            require_tensors(fn.__name__, ("input", input))
+            named = [("input", input)] + ([(second, other)] if second else [])
+            require_tensors(fn.__name__, *named)
         return fn(input, *args, **kwargs)
 
     return checked
@@ -299,10 +313,11 @@ def _method_input(fn, method):
     return checked
 
 
-for _name in ["adaptive_avg_pool1d", "adaptive_max_pool1d", "alpha_dropout", "avg_pool3d", "conv1d", "conv2d",
-              "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "cosine_similarity", "embedding",
-              "multi_margin_loss", "poisson_nll_loss", "prelu", "relu", "soft_margin_loss"]:
+for _name in ["adaptive_avg_pool1d", "adaptive_max_pool1d", "alpha_dropout", "avg_pool3d", "cosine_similarity",
+              "embedding", "multi_margin_loss", "poisson_nll_loss", "prelu", "relu", "soft_margin_loss"]:
     globals()[_name] = _tensor_input(globals()[_name])
+for _name in ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]:
+    globals()[_name] = _tensor_input(globals()[_name], "weight")
 for _name in ["softmax", "log_softmax"]:
     globals()[_name] = _method_input(globals()[_name], _name)
 del _name
