@@ -132,6 +132,10 @@ fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result
 pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     check_index_shape(x, d, index, "gather")?;
+    if let Some(out) = Tensor::meta_result(&[x, index], index.shape(), x.dtype()) {
+        record_gather_backward(x, d, index, &out);
+        return Ok(out);
+    }
     if x.is_gpu() || index.is_gpu() {
         let out = crate::gpu::index::gather(x, d, index)?;
         record_gather_backward(x, d, index, &out);
@@ -282,9 +286,16 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         ));
     }
     let d = wrap_dim(dim, x.ndim())?;
-    if (x.is_gpu() || index.is_gpu()) && x.ndim() > 0 {
+    let meta = x.is_meta() || index.is_meta();
+    if (x.is_gpu() || index.is_gpu() || meta) && x.ndim() > 0 {
         // a gather with the 1-D index broadcast along every other dim
-        let out = crate::gpu::index::gather(x, d, &spread_index(x, d, index)?)?;
+        let out = if meta {
+            let mut shape = x.shape_vec();
+            shape[d] = index.numel();
+            Tensor::meta(&shape, x.dtype())
+        } else {
+            crate::gpu::index::gather(x, d, &spread_index(x, d, index)?)?
+        };
         let (src_shape, index) = (x.shape_vec(), index.clone());
         record("IndexSelectBackward0", &[x], &[&out], move |g| {
             let Some(g) = &g[0] else {

@@ -11,6 +11,7 @@ pub mod inplace;
 pub mod loss;
 pub mod map;
 pub mod matmul;
+pub mod meta;
 pub mod norm;
 pub mod pool;
 pub mod reduce;

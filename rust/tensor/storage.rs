@@ -147,6 +147,20 @@ pub struct Storage {
     /// and writable): while there are any, writes may come from outside, so
     /// no deferred computation may read it.
     leases: AtomicUsize,
+    /// A `meta` storage (`device="meta"`): it has a length but no memory.
+    /// Every access to its elements unwinds with [`MetaAccess`], which the
+    /// bindings turn into PyTorch's "Could not run ... 'Meta' backend" error.
+    meta_len: Option<usize>,
+}
+
+/// The panic payload of an access to the elements of a meta storage: an op
+/// without a meta branch reached a kernel (see `python::panic_guard`).
+pub struct MetaAccess;
+
+#[cold]
+#[inline(never)]
+fn meta_access() -> ! {
+    std::panic::panic_any(MetaAccess)
 }
 
 // SAFETY: see the module comment; concurrent access follows PyTorch's rules
@@ -174,7 +188,17 @@ impl Storage {
             readers: AtomicUsize::new(0),
             reader_list: Mutex::new(Vec::new()),
             leases: AtomicUsize::new(0),
+            meta_len: None,
         }
+    }
+    /// A storage of `len` elements of `dtype` with no memory behind them.
+    pub fn meta(dtype: DType, len: usize) -> Storage {
+        let mut s = Storage::new(Buffer::zeros(dtype, 0));
+        s.meta_len = Some(len);
+        s
+    }
+    pub fn is_meta(&self) -> bool {
+        self.meta_len.is_some()
     }
     /// A host storage of `dtype` whose elements `plan` computes when first
     /// accessed, reading `reads` (each of which must already count `plan`
@@ -243,6 +267,9 @@ impl Storage {
             .retain(|w| w.upgrade().is_some_and(|s| s.is_deferred()));
     }
     pub fn buffer(&self) -> &Buffer {
+        if self.meta_len.is_some() {
+            meta_access();
+        }
         if self.deferred.load(Ordering::Acquire) {
             self.run_deferred();
         }
@@ -256,6 +283,9 @@ impl Storage {
     /// returned one lives.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn buffer_mut(&self) -> &mut Buffer {
+        if self.meta_len.is_some() {
+            meta_access();
+        }
         if self.deferred.load(Ordering::Acquire) {
             self.run_deferred();
         }
@@ -291,6 +321,9 @@ impl Storage {
         self.on_device
     }
     pub fn len(&self) -> usize {
+        if let Some(n) = self.meta_len {
+            return n;
+        }
         self.buffer().len()
     }
     pub fn is_empty(&self) -> bool {
@@ -304,6 +337,10 @@ impl Storage {
     }
     /// Address of the first element (identity of the memory, for aliasing checks).
     pub fn ptr(&self) -> usize {
+        if self.is_meta() {
+            // No memory: the storage itself is the identity.
+            return self as *const Storage as usize;
+        }
         match self.buffer() {
             Buffer::Bool(v) => v.as_ptr() as usize,
             Buffer::U8(v) => v.as_ptr() as usize,

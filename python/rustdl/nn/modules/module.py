@@ -356,6 +356,12 @@ class Module:
     def cpu(self):
         return self._apply(lambda t: t.cpu())
 
+    def to_empty(self, *, device, recurse=True):
+        """Parameters and buffers replaced by new, uninitialised ones of the
+        same shape and dtype on ``device`` (how a module built on the meta
+        device gets storage; rustdl's "uninitialised" memory is zeros)."""
+        return self._apply(lambda t: _C.empty_like(t, device=device))
+
     def cuda(self, device=None):
         raise RuntimeError("rustdl was built without CUDA; only the 'cpu' device is available")
 
