@@ -9,8 +9,8 @@ import time
 
 import pytest
 import rustdl as torch
-import rustdl.nn as nn
 import rustdl.nn.functional as F
+from rustdl import nn
 
 
 def meta(*size, **kw):

@@ -306,3 +306,6 @@ from .functional import (  # noqa: F401
     unique_consecutive,
     unravel_index,
 )
+
+# torch.profiler (after autograd, whose profiler it extends)
+profiler = builtins.__import__("importlib").import_module(__name__ + ".profiler")
