@@ -103,6 +103,15 @@ pub fn measure<R>(name: &'static str, kind: Kind, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Records the span of a binding started at `start` (if still profiling).
+#[cold]
+#[inline(never)]
+pub fn span_end(binding: &'static str, start: u64) {
+    if enabled() {
+        record(Cow::Borrowed(binding), Kind::Binding, start, now_ns());
+    }
+}
+
 /// Opens a `record_function` range on this thread.
 pub fn range_begin(name: String) {
     let start = now_ns();

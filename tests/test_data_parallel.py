@@ -69,3 +69,28 @@ def test_device_flags_and_torch_functional():
 
     for name in ("einsum", "split", "norm", "broadcast_tensors", "meshgrid", "tensordot", "unique", "cdist"):
         assert callable(getattr(fn, name))
+
+
+def test_plain_pytorch_script_with_meta_profiler_and_data_parallel():
+    """tests/torch_scripts/meta_profile_parallel.py through ``python -m rustdl``."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import rustdl
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    pkg_parent = os.path.dirname(os.path.dirname(rustdl.__file__))
+    path = os.environ.get("PYTHONPATH")
+    env = dict(os.environ, PYTHONPATH=pkg_parent + (os.pathsep + path if path else ""))
+    r = subprocess.run([sys.executable, "-m", "rustdl", os.path.join(here, "torch_scripts", "meta_profile_parallel.py")],
+                       env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "meta output shape: (2, 3)" in out and "huge meta sum shape: (1024, 3)" in out
+    assert "copy out of meta: Cannot copy out of meta tensor; no data!" in out
+    assert "materialised on: cpu" in out
+    assert "state_dict keys: ['module.conv.weight', 'module.conv.bias']" in out
+    assert "Self CPU time total:" in out and "profiled train_step: True conv rows: True" in out
+    assert float(re.search(r"final loss: ([0-9.]+)", out).group(1)) < 0.5

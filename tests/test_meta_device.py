@@ -211,3 +211,21 @@ def test_device_context_manager_and_default_device():
     assert d.__enter__() is d
     assert d.__exit__(None, None, None) is False
     assert not torch.ones(1).is_meta
+
+
+def test_no_full_size_helper_tensors_on_meta():
+    # dropout masks, tril masks: built on the meta device too, so a huge meta
+    # input costs nothing
+    huge = torch.rand(2**10, 3, 2**16, 2**16, device="meta")
+    t0 = time.perf_counter()
+    for out in (F.dropout(huge, 0.5), F.dropout2d(huge, 0.3), huge.tril(), huge.triu(1), huge.flip(0)):
+        assert out.is_meta and tuple(out.shape) == tuple(huge.shape)
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_new_tensors_follow_self_and_copy_out_raises():
+    m = meta(2)
+    assert m.new_zeros(3).is_meta and m.new_full((2,), 1.0).is_meta and m.new_tensor([1.0]).is_meta
+    assert not torch.ones(2).new_ones(2).is_meta
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
+        torch.ones(2).copy_(m)

@@ -266,6 +266,10 @@ pub fn tri(x: &Tensor, diagonal: i64, lower: bool) -> Result<Tensor> {
         ));
     }
     let (r, c) = (x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1]);
+    if x.is_meta() {
+        let m = Tensor::meta(&[r, c], DType::Bool);
+        return where_(&m, x, &creation::full(&[], 0.0, x.dtype()));
+    }
     let mask: Vec<bool> = (0..r * c)
         .map(|i| {
             let (row, col) = ((i / c) as i64, (i % c) as i64);

@@ -649,6 +649,9 @@ fn normal(
 #[pyfunction]
 #[pyo3(signature = (input, generator=None))]
 fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -> R {
+    if input.t.is_meta() {
+        return Ok(wrap(Tensor::meta(input.t.shape(), input.t.dtype())));
+    }
     let p = input.t.to_f64_vec();
     if p.iter().any(|&pi| !(0.0..=1.0).contains(&pi)) {
         return Err(Error::Runtime(
@@ -1061,8 +1064,13 @@ fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
     }
     // inverted dropout: keep with prob 1-p and scale by 1/(1-p)
     // (drawn on the CPU generator, so a device run sees the CPU run's masks)
-    let mask = creation::bernoulli(input.t.shape(), 1.0 - p, input.t.dtype());
-    let mask = crate::ops::device::copy_raw(&mask, input.t.device())?;
+    let mask = make(input.t.device(), input.t.shape(), input.t.dtype(), || {
+        Ok(creation::bernoulli(
+            input.t.shape(),
+            1.0 - p,
+            input.t.dtype(),
+        ))
+    })?;
     let scaled = binary::mul(&mask, &creation::scalar_like(1.0 / (1.0 - p), &mask))?;
     Ok(wrap(binary::mul(&input.t, &scaled)?))
 }

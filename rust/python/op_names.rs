@@ -46,6 +46,18 @@ const RENAMED: &[(&str, &str)] = &[
     ("_embedding", "embedding"),
 ];
 
+/// The optimizer classes of the fused update bindings (`_optim_sgd`).
+const OPTIMIZERS: &[(&str, &str)] = &[
+    ("sgd", "SGD"),
+    ("adam", "Adam"),
+    ("adamax", "Adamax"),
+    ("adagrad", "Adagrad"),
+    ("adadelta", "Adadelta"),
+    ("rmsprop", "RMSprop"),
+    ("nadam", "NAdam"),
+    ("radam", "RAdam"),
+];
+
 /// In-place dunders (`__iadd__`) whose op is the name between `__i` and
 /// `__`, with a trailing underscore.
 const INPLACE_DUNDERS: &[&str] = &["add", "sub", "mul", "pow", "matmul"];
@@ -71,7 +83,12 @@ pub fn aten_name(binding: &str) -> String {
         return format!("aten::{op}");
     }
     if let Some(optim) = name.strip_prefix("_optim_") {
-        return format!("Optimizer.step#{optim}");
+        // PyTorch's range for an optimizer step: `Optimizer.step#SGD.step`.
+        let class = OPTIMIZERS
+            .iter()
+            .find(|(n, _)| *n == optim)
+            .map_or(optim, |(_, c)| c);
+        return format!("Optimizer.step#{class}.step");
     }
     format!("aten::{}", name.trim_start_matches('_'))
 }
@@ -89,5 +106,6 @@ mod tests {
         assert_eq!(aten_name("conv_nd"), "aten::convolution");
         assert_eq!(aten_name("Tensor.__neg__"), "aten::neg");
         assert_eq!(aten_name("zeros"), "aten::zeros");
+        assert_eq!(aten_name("_optim_sgd"), "Optimizer.step#SGD.step");
     }
 }

@@ -253,6 +253,11 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
         broadcast_strides(src.layout(), dst.shape())?;
         return Ok(());
     }
+    if src.is_meta() {
+        return Err(Error::NotImplemented(
+            "Cannot copy out of meta tensor; no data!".into(),
+        ));
+    }
     if dst.is_gpu() {
         return crate::gpu::ops::write_into(dst, src);
     }

@@ -133,7 +133,8 @@ pub struct Storage {
     /// Bumped by every in-place write; autograd checks it on saved tensors.
     version: AtomicU64,
     dtype: DType,
-    on_device: bool,
+    /// Where the elements are (read by every `Tensor::from_parts`).
+    device: super::Device,
     /// Set while `plan` holds the computation of the elements (`buf` is an
     /// empty placeholder until it has run).
     deferred: AtomicBool,
@@ -180,7 +181,10 @@ impl Storage {
     pub fn new(buf: Buffer) -> Storage {
         Storage {
             dtype: buf.dtype(),
-            on_device: buf.is_device(),
+            device: match buf.is_device() {
+                true => super::Device::Wgpu,
+                false => super::Device::Cpu,
+            },
             buf: UnsafeCell::new(buf),
             version: AtomicU64::new(0),
             deferred: AtomicBool::new(false),
@@ -195,6 +199,7 @@ impl Storage {
     pub fn meta(dtype: DType, len: usize) -> Storage {
         let mut s = Storage::new(Buffer::zeros(dtype, 0));
         s.meta_len = Some(len);
+        s.device = super::Device::Meta;
         s
     }
     pub fn is_meta(&self) -> bool {
@@ -318,7 +323,10 @@ impl Storage {
         self.dtype
     }
     pub fn is_device(&self) -> bool {
-        self.on_device
+        self.device == super::Device::Wgpu
+    }
+    pub fn device(&self) -> super::Device {
+        self.device
     }
     pub fn len(&self) -> usize {
         if let Some(n) = self.meta_len {

@@ -66,13 +66,7 @@ impl Tensor {
             layout.offset = 0;
         }
         let dtype = storage.dtype();
-        let device = if storage.is_meta() {
-            Device::Meta
-        } else if storage.is_device() {
-            Device::Wgpu
-        } else {
-            Device::Cpu
-        };
+        let device = storage.device();
         Tensor(Arc::new(TensorImpl {
             storage,
             layout,
