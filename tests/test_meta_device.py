@@ -229,3 +229,18 @@ def test_new_tensors_follow_self_and_copy_out_raises():
     assert not torch.ones(2).new_ones(2).is_meta
     with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
         torch.ones(2).copy_(m)
+
+
+def test_load_state_dict_into_a_meta_model():
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    source = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    with pytest.warns(UserWarning, match="copying from a non-meta parameter in the checkpoint to a meta parameter"):
+        model.load_state_dict(source.state_dict())
+    assert model[0].weight.is_meta
+    model.load_state_dict(source.state_dict(), assign=True)
+    w = model[0].weight
+    assert isinstance(w, nn.Parameter) and w.requires_grad and not w.is_meta
+    assert w.tolist() == source[0].weight.tolist() and not model[1].running_mean.is_meta
+    assert tuple(model(torch.ones(4, 3)).shape) == (4, 2)
+    assert meta(2).data_ptr() == 0

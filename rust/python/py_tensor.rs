@@ -260,6 +260,9 @@ impl PyTensor {
         self.t.is_contiguous()
     }
     fn data_ptr(&self) -> usize {
+        if self.t.is_meta() {
+            return 0; // no memory, as PyTorch's meta tensors
+        }
         self.t.storage().ptr() + self.t.offset() * self.t.dtype().size()
     }
     fn _storage_id(&self) -> usize {
