@@ -244,3 +244,33 @@ def test_load_state_dict_into_a_meta_model():
     assert w.tolist() == source[0].weight.tolist() and not model[1].running_mean.is_meta
     assert tuple(model(torch.ones(4, 3)).shape) == (4, 2)
     assert meta(2).data_ptr() == 0
+
+
+@pytest.mark.parametrize("build, shape, out_shape", [
+    (lambda: nn.Sequential(nn.Linear(8, 16), nn.GELU(), nn.Dropout(0.1), nn.Linear(16, 2)), (4, 8), (4, 2)),
+    (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10)), (2, 3, 16, 16), (2, 10)),
+    (lambda: nn.LSTM(4, 8, batch_first=True), (2, 5, 4), (2, 5, 8)),
+    (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2), (1, 3, 5, 5), (1, 2, 11, 11)),
+    (lambda: nn.GroupNorm(2, 4), (2, 4, 3), (2, 4, 3)),
+])
+def test_models_forward_and_backward_on_meta(build, shape, out_shape):
+    with torch.device("meta"):
+        model = build()
+        x = torch.randn(*shape)
+    out = model(x)
+    out = out[0] if isinstance(out, tuple) else out
+    assert out.is_meta and tuple(out.shape) == out_shape
+    out.sum().backward()
+    for p in model.parameters():
+        assert p.grad is not None and p.grad.is_meta and p.grad.shape == p.shape
+
+
+def test_embedding_and_index_ops_on_meta():
+    emb = nn.Embedding(10, 4, device="meta")
+    idx = torch.randint(0, 10, (3, 5), device="meta")
+    emb(idx).sum().backward()
+    assert emb.weight.grad.is_meta and tuple(emb.weight.grad.shape) == (10, 4)
+    s = meta(4, 5)
+    index = torch.zeros(4, 5, dtype=torch.int64)
+    assert s.scatter_add(0, index, s).is_meta and s.index_add(0, torch.tensor([0]), torch.ones(1, 5)).is_meta

@@ -185,7 +185,9 @@ fn scatter_impl(
             )));
         }
     }
-    let out = if x.is_gpu() || index.is_gpu() || src.is_gpu() {
+    let out = if let Some(out) = Tensor::meta_result(&[x, index, src], x.shape(), x.dtype()) {
+        out
+    } else if x.is_gpu() || index.is_gpu() || src.is_gpu() {
         if !accumulate {
             return Err(crate::gpu::ops::unsupported("scatter", x.dtype()));
         }
@@ -362,7 +364,9 @@ pub fn index_add(
     alpha: f64,
 ) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
-    let out = if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
+    let out = if let Some(out) = Tensor::meta_result(&[x, index, source], x.shape(), x.dtype()) {
+        out
+    } else if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
         let src = if alpha == 1.0 {
             source.clone()
         } else {
