@@ -274,3 +274,16 @@ def test_embedding_and_index_ops_on_meta():
     s = meta(4, 5)
     index = torch.zeros(4, 5, dtype=torch.int64)
     assert s.scatter_add(0, index, s).is_meta and s.index_add(0, torch.tensor([0]), torch.ones(1, 5)).is_meta
+
+
+def test_advanced_indexing_on_meta():
+    x = meta(5, 4, 3, requires_grad=True)
+    assert tuple(x[torch.tensor([0, 2])].shape) == (2, 4, 3)
+    assert tuple(x[:, torch.tensor([1, 1, 3])].shape) == (5, 3, 3)
+    assert tuple(x[torch.tensor([0, 1]), torch.tensor([2, 3])].shape) == (2, 3)
+    assert tuple(x[[0, 1]].shape) == (2, 4, 3)
+    assert tuple(x[meta(2, dtype=torch.int64)].shape) == (2, 4, 3)
+    x[:, torch.tensor([1, 3])].sum().backward()
+    assert x.grad.is_meta and tuple(x.grad.shape) == (5, 4, 3)
+    with pytest.raises(NotImplementedError, match="'Meta' backend"):
+        x[meta(5, dtype=torch.bool)]  # data-dependent shape, as PyTorch
