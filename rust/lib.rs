@@ -17,6 +17,7 @@ pub mod gpu;
 pub mod ops;
 pub mod optim;
 pub mod parallel;
+pub mod profiler;
 pub mod tensor;
 
 #[cfg(feature = "python")]

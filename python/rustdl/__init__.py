@@ -27,6 +27,7 @@ from ._C import (  # noqa: F401  # noqa: F401
     from_numpy,
     full,
     full_like,
+    get_default_device,
     get_num_threads,
     int32,
     int64,
@@ -44,6 +45,7 @@ from ._C import (  # noqa: F401  # noqa: F401
     randn_like,
     randperm,
     result_type,
+    set_default_device,
     set_num_threads,
     stack,
     tensor,
@@ -362,3 +364,6 @@ def _register_multiprocessing():
 
 _register_multiprocessing()
 del _register_multiprocessing
+
+# torch.profiler (after autograd, whose profiler it extends)
+profiler = builtins.__import__("importlib").import_module(__name__ + ".profiler")

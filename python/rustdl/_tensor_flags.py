@@ -1,9 +1,9 @@
 """Device flags of ``Tensor`` that PyTorch programs probe (``t.is_cuda``,
-``t.is_xpu``, ``t.is_mps``, ``t.is_cpu``, ``t.is_meta``), attached to the Rust
-``Tensor`` class at import time. rustdl has no CUDA, XPU, MPS or meta tensors,
-so those are False; ``is_cpu`` is True for CPU tensors (False on wgpu).
+``t.is_xpu``, ``t.is_mps``, ``t.is_cpu``), attached to the Rust ``Tensor``
+class at import time. rustdl has no CUDA, XPU or MPS tensors, so those are
+False; ``is_cpu`` is True for CPU tensors (False on wgpu and meta).
 
-A flag the Rust class already defines (``is_cuda`` today) is left alone.
+A flag the Rust class already defines (``is_cuda``, ``is_meta``) is left alone.
 """
 
 from ._C import Tensor
@@ -27,7 +27,6 @@ _FLAGS = {
     "is_cuda": _false("is_cuda"),
     "is_xpu": _false("is_xpu"),
     "is_mps": _false("is_mps"),
-    "is_meta": _false("is_meta"),
     "is_cpu": property(_is_cpu),
 }
 

@@ -20,17 +20,20 @@ def _new(fill):
     def f(self, *size, dtype=None, device=None, requires_grad=False):
         if len(size) == 1 and isinstance(size[0], (tuple, list)):
             size = tuple(size[0])
-        return _C.full(size, fill, dtype=dtype or self.dtype, requires_grad=requires_grad)
+        return _C.full(size, fill, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                       requires_grad=requires_grad)
 
     return f
 
 
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
-    return _C.full(tuple(size), fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return _C.full(tuple(size), fill_value, dtype=dtype or self.dtype,
+                   device=self.device if device is None else device, requires_grad=requires_grad)
 
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
-    return _C.tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+    return _C.tensor(data, dtype=dtype or self.dtype, device=self.device if device is None else device,
+                     requires_grad=requires_grad)
 
 
 def __deepcopy__(self, memo):

@@ -59,7 +59,22 @@ def _format(arr, fmt, summarize, indent):
     return "[" + sep.join(parts) + "]"
 
 
+def _meta_repr(t):
+    """A meta tensor has no values: PyTorch prints ``tensor(..., device='meta',
+    size=(2, 3))``."""
+    suffix = ["device='meta'", f"size={tuple(t.shape)}"]
+    if repr(t.dtype) != "rustdl.float32":
+        suffix.append(f"dtype={t.dtype!r}")
+    if t.grad_fn is not None:
+        suffix.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        suffix.append("requires_grad=True")
+    return "tensor(..., " + ", ".join(suffix) + ")"
+
+
 def tensor_repr(t):
+    if t.device.type == "meta":
+        return _meta_repr(t)
     a = t.detach().numpy()
     summarize = a.size > THRESHOLD
     if a.dtype == np.bool_:

@@ -235,7 +235,9 @@ pub fn run(
         let input_grads = if grads.iter().all(|g| g.is_none()) {
             vec![None; node.next.len()]
         } else {
-            node.take_or_call(&grads, retain_graph)?
+            crate::profiler::measure(node.name, crate::profiler::Kind::Backward, || {
+                node.take_or_call(&grads, retain_graph)
+            })?
         };
 
         for (edge, g) in node

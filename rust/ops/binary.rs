@@ -401,7 +401,7 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
         BinOp::Div => !reversed,
         _ => false,
     };
-    if !supported || a.is_gpu() {
+    if !supported || a.is_gpu() || a.is_meta() {
         return None;
     }
     // `2 * x` is `x.__rmul__(2)`, which PyTorch computes as `x * 2`: the
@@ -458,6 +458,7 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
 /// PyTorch's time). Returns false where it does not apply.
 pub fn binary_scalar_inplace(op: BinOp, a: &Tensor, v: f64) -> bool {
     if a.is_gpu()
+        || a.is_meta()
         || !a.is_contiguous()
         || !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
     {
@@ -497,7 +498,10 @@ fn scalar_inplace<T: crate::tensor::storage::BufferElem + Arith>(op: BinOp, a: &
 /// optimizer loop.)
 pub fn binary_tensor_inplace(op: BinOp, a: &Tensor, b: &Tensor, scale: Option<f64>) -> bool {
     let plain = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div);
-    if a.is_gpu() || b.is_gpu() || !a.is_contiguous() || a.dtype() != b.dtype() || !plain {
+    if a.is_gpu() || b.is_gpu() || a.is_meta() || b.is_meta() {
+        return false;
+    }
+    if !a.is_contiguous() || a.dtype() != b.dtype() || !plain {
         return false;
     }
     let Ok(b_strides) = crate::tensor::layout::broadcast_strides(b.layout(), a.shape()) else {

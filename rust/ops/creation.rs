@@ -49,6 +49,7 @@ pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: Device) -> Res
     match device {
         Device::Cpu => Ok(full(shape, value, dtype)),
         Device::Wgpu => crate::gpu::ops::full(shape, value, dtype),
+        Device::Meta => Ok(Tensor::meta(shape, dtype)),
     }
 }
 
@@ -63,6 +64,13 @@ pub fn scalar_like(v: f64, like: &Tensor) -> Tensor {
 }
 
 pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+    let n = arange_len(start, end, step)?;
+    Ok(arange_fill(start, step, n, dtype))
+}
+
+/// The number of elements of `arange(start, end, step)`, after PyTorch's
+/// checks of the bounds and step.
+pub fn arange_len(start: f64, end: f64, step: f64) -> Result<usize> {
     let show = |v: f64| format!("{v}").to_lowercase();
     if !step.is_finite() {
         return Err(Error::Runtime(format!(
@@ -91,7 +99,10 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
             "invalid size, possible overflow? (start={start}, end={end}, step={step})"
         )));
     }
-    let n = n as usize;
+    Ok(n as usize)
+}
+
+fn arange_fill(start: f64, step: f64, n: usize, dtype: DType) -> Tensor {
     // Straight into a cached buffer of the result's dtype (an f64 vector and
     // a converted copy, both fresh, cost 47x PyTorch's time in page faults).
     // The loops count with an induction variable of the arithmetic's type,
@@ -99,7 +110,7 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
     // An integer result counts from the truncated start by the truncated
     // step (the length still comes from the exact bounds), as PyTorch.
     let integral = !dtype.is_float();
-    Ok(dispatch_all!(dtype, T => {
+    dispatch_all!(dtype, T => {
         let mut buf = crate::tensor::pool::uninit_vec::<T>(n);
         crate::parallel::fill_chunks(&mut buf, |first, c| {
             if integral {
@@ -121,7 +132,7 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
             }
         });
         Tensor::from_vec(buf, &[n])
-    }))
+    })
 }
 
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Tensor {

@@ -26,7 +26,13 @@ pub fn copy_raw(x: &Tensor, device: Device) -> Result<Tensor> {
     if x.device() == device {
         return Ok(x.clone());
     }
+    if x.is_meta() {
+        return Err(crate::error::Error::NotImplemented(
+            "Cannot copy out of meta tensor; no data!".into(),
+        ));
+    }
     match device {
+        Device::Meta => Ok(Tensor::meta(x.shape(), x.dtype())),
         Device::Cpu => crate::gpu::ops::to_host(x),
         Device::Wgpu => crate::gpu::ops::to_device(x),
     }

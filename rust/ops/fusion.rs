@@ -148,7 +148,11 @@ impl Deferred for Program {
 /// on the host. Tensors requiring grad are excluded by the callers.
 fn eligible(x: &Tensor) -> bool {
     // (The size first: the cheap test that rules out tiny tensors.)
-    x.numel() >= min_numel().max(1) && x.dtype() == DType::F32 && !x.is_gpu() && x.is_contiguous()
+    x.numel() >= min_numel().max(1)
+        && x.dtype() == DType::F32
+        && !x.is_gpu()
+        && !x.is_meta()
+        && x.is_contiguous()
 }
 
 /// A copy of `x`'s pending program, if `x` is a deferred result viewed

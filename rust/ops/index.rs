@@ -132,6 +132,10 @@ fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result
 pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
     check_index_shape(x, d, index, "gather")?;
+    if let Some(out) = Tensor::meta_result(&[x, index], index.shape(), x.dtype()) {
+        record_gather_backward(x, d, index, &out);
+        return Ok(out);
+    }
     if x.is_gpu() || index.is_gpu() {
         let out = crate::gpu::index::gather(x, d, index)?;
         record_gather_backward(x, d, index, &out);
@@ -186,7 +190,9 @@ fn scatter_impl(
             )));
         }
     }
-    let out = if x.is_gpu() || index.is_gpu() || src.is_gpu() {
+    let out = if let Some(out) = Tensor::meta_result(&[x, index, src], x.shape(), x.dtype()) {
+        out
+    } else if x.is_gpu() || index.is_gpu() || src.is_gpu() {
         if !accumulate {
             return Err(crate::gpu::ops::unsupported("scatter", x.dtype()));
         }
@@ -287,9 +293,16 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         ));
     }
     let d = wrap_dim(dim, x.ndim())?;
-    if (x.is_gpu() || index.is_gpu()) && x.ndim() > 0 {
+    let meta = x.is_meta() || index.is_meta();
+    if (x.is_gpu() || index.is_gpu() || meta) && x.ndim() > 0 {
         // a gather with the 1-D index broadcast along every other dim
-        let out = crate::gpu::index::gather(x, d, &spread_index(x, d, index)?)?;
+        let out = if meta {
+            let mut shape = x.shape_vec();
+            shape[d] = index.numel();
+            Tensor::meta(&shape, x.dtype())
+        } else {
+            crate::gpu::index::gather(x, d, &spread_index(x, d, index)?)?
+        };
         let (src_shape, index) = (x.shape_vec(), index.clone());
         record("IndexSelectBackward0", &[x], &[&out], move |g| {
             let Some(g) = &g[0] else {
@@ -356,7 +369,9 @@ pub fn index_add(
     alpha: f64,
 ) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
-    let out = if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
+    let out = if let Some(out) = Tensor::meta_result(&[x, index, source], x.shape(), x.dtype()) {
+        out
+    } else if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
         let src = if alpha == 1.0 {
             source.clone()
         } else {

@@ -177,9 +177,18 @@ fn apply_basic(x: &Tensor, items: &[IndexItem]) -> Result<(Tensor, Vec<(usize, T
 /// Gather for indices applied to the leading dims of `x`.
 /// Output shape: broadcast(indices) + x.shape[k..].
 pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
-    let (bshape, lin) = linear_rows(x, indices)?;
     let k = indices.len();
     let rest: Vec<usize> = x.shape()[k..].to_vec();
+    if x.is_meta() || indices.iter().any(|t| t.is_meta()) {
+        // The result's shape needs no index values (nor does a bounds check
+        // happen, as on PyTorch's meta device).
+        let mut shape = index_shape(indices)?;
+        shape.extend(&rest);
+        let inputs: Vec<&Tensor> = std::iter::once(x).chain(indices).collect();
+        let out = super::meta::result("IndexBackward0", &inputs, &shape, x.dtype());
+        return Ok(out.unwrap_or_else(|| Tensor::meta(&shape, x.dtype())));
+    }
+    let (bshape, lin) = linear_rows(x, indices)?;
     let inner: usize = rest.iter().product();
     if x.is_gpu() {
         let mut shape = bshape.clone();
@@ -211,17 +220,7 @@ pub fn index_leading(x: &Tensor, indices: &[Tensor]) -> Result<Tensor> {
 /// Broadcast the indices, bounds-check them, and return the broadcast shape
 /// with the row number (in the first k dims of x) of every index tuple.
 fn linear_rows(x: &Tensor, indices: &[Tensor]) -> Result<(Vec<usize>, Vec<usize>)> {
-    let mut bshape: Vec<usize> = Vec::new();
-    for t in indices {
-        bshape = broadcast_shapes(&bshape, t.shape())
-            .map_err(|_| {
-                Error::Index(format!(
-                "shape mismatch: indexing tensors could not be broadcast together with shapes {:?}",
-                indices.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>()
-            ))
-            })?
-            .to_vec();
-    }
+    let bshape = index_shape(indices)?;
     let n: usize = bshape.iter().product();
     let k = indices.len();
     let mut lin = vec![0usize; n];
@@ -242,6 +241,22 @@ fn linear_rows(x: &Tensor, indices: &[Tensor]) -> Result<(Vec<usize>, Vec<usize>
         mult *= size;
     }
     Ok((bshape, lin))
+}
+
+/// The shape the index tensors broadcast to.
+fn index_shape(indices: &[Tensor]) -> Result<Vec<usize>> {
+    let mut bshape: Vec<usize> = Vec::new();
+    for t in indices {
+        bshape = broadcast_shapes(&bshape, t.shape())
+            .map_err(|_| {
+                Error::Index(format!(
+                "shape mismatch: indexing tensors could not be broadcast together with shapes {:?}",
+                indices.iter().map(|t| t.shape().to_vec()).collect::<Vec<_>>()
+            ))
+            })?
+            .to_vec();
+    }
+    Ok(bshape)
 }
 
 /// Out-of-place `x.index_put(indices, values, accumulate)` for leading dims.

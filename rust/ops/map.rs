@@ -16,6 +16,9 @@ use crate::tensor::Tensor;
 /// `out[i] = f(x[i])` with `out` of `x`'s shape.
 pub fn map1<T: BufferElem, U: BufferElem>(x: &Tensor, f: impl Fn(T) -> U + Sync + Send) -> Tensor {
     let shape = x.shape().to_vec();
+    if let Some(out) = Tensor::meta_result(&[x], &shape, U::DTYPE) {
+        return out;
+    }
     let mut out = crate::tensor::pool::uninit_vec::<U>(x.numel());
     if let Some(xs) = x.as_slice::<T>() {
         parallel::fill_chunks(&mut out, |start, c| {
@@ -126,6 +129,9 @@ pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(
     out_shape: &[usize],
     f: impl Fn(A, B) -> U + Sync + Send,
 ) -> Result<Tensor> {
+    if let Some(out) = Tensor::meta_result(&[a, b], out_shape, U::DTYPE) {
+        return Ok(out);
+    }
     let n: usize = out_shape.iter().product();
     let mut out = crate::tensor::pool::uninit_vec::<U>(n);
     let same = a.shape() == out_shape && b.shape() == out_shape;
@@ -212,6 +218,9 @@ pub fn map3<A: BufferElem, B: BufferElem, C: BufferElem, U: BufferElem>(
     out_shape: &[usize],
     f: impl Fn(A, B, C) -> U + Sync + Send,
 ) -> Result<Tensor> {
+    if let Some(out) = Tensor::meta_result(&[a, b, c], out_shape, U::DTYPE) {
+        return Ok(out);
+    }
     let n: usize = out_shape.iter().product();
     let mut out = crate::tensor::pool::uninit_vec::<U>(n);
     let same = a.shape() == out_shape && b.shape() == out_shape && c.shape() == out_shape;

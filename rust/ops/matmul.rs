@@ -84,6 +84,11 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let batch = a.shape()[..nd - 2].to_vec();
     let dtype = a.dtype();
     let out = match dtype {
+        _ if a.is_meta() || b.is_meta() => {
+            let mut shape = batch.clone();
+            shape.extend([m, n]);
+            Tensor::meta(&shape, dtype)
+        }
         _ if a.is_gpu() || b.is_gpu() => {
             crate::gpu::kernels::check_same_device([a, b].into_iter())?;
             crate::gpu::matmul::bmm(a, b, &batch, m, k, n)?

@@ -13,6 +13,7 @@ pub mod linalg;
 pub mod loss;
 pub mod map;
 pub mod matmul;
+pub mod meta;
 pub mod norm;
 pub mod pool;
 pub mod reduce;

@@ -155,6 +155,10 @@ fn rows_norm(
     b: Option<&Tensor>,
     eps: f64,
 ) -> Result<(Tensor, Vec<Stat>)> {
+    let inputs: Vec<&Tensor> = [Some(x), w, b].into_iter().flatten().collect();
+    if let Some(out) = super::meta::result(name, &inputs, x.shape(), x.dtype()) {
+        return Ok((out, Vec::new()));
+    }
     if x.is_gpu() {
         // (no host statistics: callers that fold them into running stats refuse device tensors)
         return Ok((rows_norm_device(x, sh, w, b, eps)?, Vec::new()));
@@ -502,6 +506,10 @@ pub fn batch_norm(
     check_len(rv, "running_var", c)?;
     check_len(w, "weight", c)?;
     check_len(b, "bias", c)?;
+    let inputs: Vec<&Tensor> = [Some(x), w, b].into_iter().flatten().collect();
+    if let Some(out) = super::meta::result("NativeBatchNormBackward0", &inputs, &sh, x.dtype()) {
+        return Ok(out);
+    }
     if x.is_gpu() {
         return batch_norm_device(x, rm, rv, w, b, training, momentum, eps);
     }

@@ -10,7 +10,7 @@ use crate::autograd::{record, SavedTensor};
 use crate::bail;
 use crate::cpu::pool::{self as k, Divisor, Geom, Win};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// Kernel, stride, padding and dilation of a strided pooling, one per spatial dim.
 #[derive(Clone, Debug)]
@@ -199,6 +199,12 @@ fn max_common(
     what: &str,
 ) -> Result<(Tensor, Option<Tensor>)> {
     let shape = out_shape(&p, &g, nd);
+    if let Some(out) = super::meta::result(max_name(nd, adaptive), &[x], &shape, x.dtype()) {
+        return Ok((
+            out,
+            return_indices.then(|| Tensor::meta(&shape, DType::I64)),
+        ));
+    }
     let xc = x.contiguous_raw();
     let need_idx = return_indices || needs_grad(&[x]);
     let (out, idx) = crate::dispatch_float!(x.dtype(), what, T => {
@@ -237,6 +243,9 @@ fn avg_common(
     what: &str,
 ) -> Result<Tensor> {
     let shape = out_shape(&p, &g, nd);
+    if let Some(out) = super::meta::result(avg_name(nd, adaptive), &[x], &shape, x.dtype()) {
+        return Ok(out);
+    }
     let xc = x.contiguous_raw();
     let out = crate::dispatch_float!(x.dtype(), what, T =>
         Tensor::from_vec(k::avg_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, div), &shape));

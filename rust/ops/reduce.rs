@@ -169,7 +169,7 @@ enum SumLayout {
 }
 
 fn sum_layout(x: &Tensor, mask: &[bool]) -> Option<SumLayout> {
-    if x.is_gpu() || !x.is_contiguous() || x.numel() == 0 {
+    if x.is_gpu() || x.is_meta() || !x.is_contiguous() || x.numel() == 0 {
         return None;
     }
     if mask.iter().skip_while(|&&m| !m).all(|&m| m) {
@@ -269,6 +269,7 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let layout = sum_layout(x, &mask);
     let out = match (x.dtype(), layout) {
+        _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
         _ if x.is_gpu() => crate::gpu::reduce::reduce(
             &x.cast_raw(sum_dtype(x.dtype())),
             &mask,
@@ -405,6 +406,7 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = match x.dtype() {
+        _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
         DType::F32 => Tensor::from_vec(
             fold_reduce(
                 x,
@@ -553,7 +555,9 @@ fn amax_named(
         }
         return Ok(empty_result_with_grad(x, &shape, name));
     }
-    let out = if x.is_gpu() {
+    let out = if x.is_meta() {
+        Tensor::meta(&shape, x.dtype())
+    } else if x.is_gpu() {
         let kind = if is_max { Reduce::Max } else { Reduce::Min };
         crate::gpu::reduce::reduce(x, &mask, kind, &shape)?
     } else if let Some((values, _)) = trailing_extrema(x, &mask, &shape, is_max, false) {
@@ -638,6 +642,9 @@ pub fn argmax(x: &Tensor, dim: Option<i64>, keepdim: bool, is_max: bool) -> Resu
     } else if dim.is_none() {
         // keepdim over every dim: all ones, in the input's rank (0-d stays 0-d).
         shape = smallvec::smallvec![1; in_ndim];
+    }
+    if x.is_meta() {
+        return Ok(Tensor::meta(&shape, DType::I64));
     }
     if x.is_gpu() {
         let kind = if is_max {
@@ -768,34 +775,38 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
     let len = shape[d];
-    let out = dispatch_numeric!(dtype, T => {
-        let src = xc.as_slice::<T>().expect("contiguous");
-        // A cached buffer: a fresh one's page faults were most of the time.
-        let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
-        o.copy_from_slice(src);
-        for outer in 0..shape[..d].iter().product::<usize>() {
-            let base = outer * len * inner;
-            if inner == 1 {
-                // Along the last dim: a running sum in a register (through
-                // memory, each add waited on the previous store).
-                if let Some((first, rest)) = o[base..base + len].split_first_mut() {
-                    let mut acc = *first;
-                    for v in rest {
-                        acc = crate::cpu::arith::Arith::add(acc, *v);
-                        *v = acc;
+    let out = if xc.is_meta() {
+        Tensor::meta(&shape, dtype)
+    } else {
+        dispatch_numeric!(dtype, T => {
+            let src = xc.as_slice::<T>().expect("contiguous");
+            // A cached buffer: a fresh one's page faults were most of the time.
+            let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
+            o.copy_from_slice(src);
+            for outer in 0..shape[..d].iter().product::<usize>() {
+                let base = outer * len * inner;
+                if inner == 1 {
+                    // Along the last dim: a running sum in a register (through
+                    // memory, each add waited on the previous store).
+                    if let Some((first, rest)) = o[base..base + len].split_first_mut() {
+                        let mut acc = *first;
+                        for v in rest {
+                            acc = crate::cpu::arith::Arith::add(acc, *v);
+                            *v = acc;
+                        }
+                    }
+                    continue;
+                }
+                for k in 1..len {
+                    for j in 0..inner {
+                        let p = base + k * inner + j;
+                        o[p] = crate::cpu::arith::Arith::add(o[p], o[p - inner]);
                     }
                 }
-                continue;
             }
-            for k in 1..len {
-                for j in 0..inner {
-                    let p = base + k * inner + j;
-                    o[p] = crate::cpu::arith::Arith::add(o[p], o[p - inner]);
-                }
-            }
-        }
-        Tensor::from_vec(o, &shape)
-    });
+            Tensor::from_vec(o, &shape)
+        })
+    };
     record("CumsumBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
@@ -815,6 +826,9 @@ pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) ->
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let b = x.cast_raw(DType::Bool);
+    if x.is_meta() {
+        return Ok(Tensor::meta(&shape, DType::Bool));
+    }
     if x.is_gpu() {
         // all = min over 0/1 words, any = max
         let kind = if is_all { Reduce::Min } else { Reduce::Max };

@@ -240,7 +240,9 @@ pub fn contiguous(x: &Tensor) -> Result<Tensor> {
 
 /// `x.clone()`: a copy with its own storage.
 pub fn clone(x: &Tensor) -> Result<Tensor> {
-    let out = if x.is_gpu() {
+    let out = if x.is_meta() {
+        Tensor::meta(x.shape(), x.dtype())
+    } else if x.is_gpu() {
         crate::gpu::kernels::map("a", &[x], &[], x.shape(), x.dtype())?
     } else {
         crate::dispatch_all!(x.dtype(), T => Tensor::from_vec(x.to_vec::<T>(), x.shape()))

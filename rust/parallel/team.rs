@@ -55,6 +55,9 @@ pub struct Team {
     attached: AtomicUsize,
     /// Set when a task panicked; the caller re-raises after the join.
     panicked: AtomicBool,
+    /// The first worker panic's payload, re-raised as is (so a failed
+    /// allocation or a meta-tensor access keeps its own error).
+    panic_payload: Mutex<Option<Box<dyn std::any::Any + Send>>>,
     /// One job at a time; a second caller waits for the first.
     busy: Mutex<()>,
     sleeping: AtomicUsize,
@@ -90,6 +93,7 @@ impl Team {
             next: AtomicUsize::new(0),
             attached: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
+            panic_payload: Mutex::new(None),
             busy: Mutex::new(()),
             sleeping: AtomicUsize::new(0),
             sleep_lock: Mutex::new(()),
@@ -149,10 +153,14 @@ impl Team {
             }
         }
         let worker_panicked = self.panicked.swap(false, Ordering::Relaxed);
+        let worker_payload = self.panic_payload.lock().take();
         if let Err(payload) = mine {
             resume_unwind(payload);
         }
         if worker_panicked {
+            if let Some(payload) = worker_payload {
+                resume_unwind(payload);
+            }
             panic!("a parallel task panicked on a worker thread");
         }
     }
@@ -193,8 +201,9 @@ impl Team {
             let ran = catch_unwind(AssertUnwindSafe(|| {
                 self.claim_tasks(unsafe { &*job.task }, job.tasks)
             }));
-            if ran.is_err() {
+            if let Err(payload) = ran {
                 IN_TASK.with(|f| f.set(false));
+                self.panic_payload.lock().get_or_insert(payload);
                 self.panicked.store(true, Ordering::Relaxed);
             }
             self.attached.fetch_sub(1, Ordering::Release);

@@ -4,6 +4,7 @@
 use super::convert::{
     as_tensor, dtype_arg, opt_dtype, shape_args, tensor_from_data, to_usize_shape,
 };
+use super::default_device::{default_device, factory_device, make};
 use super::py_math::tuple_of;
 use super::py_tensor::{device_arg, set_requires_grad, wrap, PyTensor};
 use crate::autograd;
@@ -192,7 +193,7 @@ fn place(
 ) -> PyResult<Tensor> {
     let dev = match device {
         Some(d) if !d.is_none() => device_arg(d)?,
-        _ => default.unwrap_or(Device::Cpu),
+        _ => default.unwrap_or_else(default_device),
     };
     if dev == t.device() {
         return Ok(t);
@@ -211,10 +212,7 @@ fn filled(
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
     let s = required_size(name, shape)?;
-    let dev = match device {
-        Some(d) if !d.is_none() => device_arg(d)?,
-        _ => Device::Cpu,
-    };
+    let dev = factory_device(device)?;
     let t = finish(
         creation::full_on(&s, value, dt(dtype, DType::F32)?, dev)?,
         requires_grad,
@@ -301,8 +299,10 @@ fn full(
     let v: f64 = fill_value.extract()?;
     let dtype = dt(dtype, default)?;
     creation::check_fits(v, dtype)?;
-    let t = creation::full(&s, v, dtype);
-    finish(place(t, device, None)?, requires_grad)
+    let t = make(factory_device(device)?, &s, dtype, || {
+        Ok(creation::full(&s, v, dtype))
+    })?;
+    finish(t, requires_grad)
 }
 
 /// A constant tensor shaped like `t`, on `t`'s device unless `device` is given.
@@ -415,8 +415,12 @@ fn arange(
         _ => 1.0,
     };
     let default = if any_float { DType::F32 } else { DType::I64 };
-    let t = creation::arange(s, e, st, dt(dtype, default)?)?;
-    finish(place(t, device, None)?, requires_grad)
+    let dtype = dt(dtype, default)?;
+    let n = creation::arange_len(s, e, st)?;
+    let t = make(factory_device(device)?, &[n], dtype, || {
+        Ok(creation::arange(s, e, st, dtype)?)
+    })?;
+    finish(t, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -430,14 +434,14 @@ fn linspace(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = device;
     if steps < 0 {
         return Err(Error::Runtime("number of steps must be non-negative".into()).into());
     }
-    finish(
-        creation::linspace(start, end, steps as usize, dt(dtype, DType::F32)?),
-        requires_grad,
-    )
+    let dtype = dt(dtype, DType::F32)?;
+    let t = make(factory_device(device)?, &[steps as usize], dtype, || {
+        Ok(creation::linspace(start, end, steps as usize, dtype))
+    })?;
+    finish(t, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -450,7 +454,6 @@ fn eye(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = device;
     if n < 0 {
         return Err(Error::Runtime(format!("n must be greater or equal to 0, got {n}")).into());
     }
@@ -458,10 +461,12 @@ fn eye(
     if m < 0 {
         return Err(Error::Runtime(format!("m must be greater or equal to 0, got {m}")).into());
     }
-    finish(
-        creation::eye(n as usize, m as usize, dt(dtype, DType::F32)?),
-        requires_grad,
-    )
+    let dtype = dt(dtype, DType::F32)?;
+    let (n, m) = (n as usize, m as usize);
+    let t = make(factory_device(device)?, &[n, m], dtype, || {
+        Ok(creation::eye(n, m, dtype))
+    })?;
+    finish(t, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -477,8 +482,10 @@ fn rand(
 ) -> PyResult<Py<PyAny>> {
     let s = required_size("rand", size)?;
     let d = dt(dtype, DType::F32)?;
-    let t = with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))?;
-    let t = finish(place(t, device, None)?, requires_grad)?;
+    let t = make(factory_device(device)?, &s, d, || {
+        with_generator(generator, |g| creation::rand(&s, 0.0, 1.0, d, g))
+    })?;
+    let t = finish(t, requires_grad)?;
     into_out(size.py(), t.t, out)
 }
 
@@ -495,39 +502,55 @@ fn randn(
 ) -> PyResult<Py<PyAny>> {
     let s = required_size("randn", size)?;
     let d = dt(dtype, DType::F32)?;
-    let t = with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))?;
-    let t = finish(place(t, device, None)?, requires_grad)?;
+    let t = make(factory_device(device)?, &s, d, || {
+        with_generator(generator, |g| creation::randn(&s, 0.0, 1.0, d, g))
+    })?;
+    let t = finish(t, requires_grad)?;
     into_out(size.py(), t.t, out)
 }
 
 #[rustdl_macros::guard_panics]
 #[pyfunction]
-#[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn rand_like(
     input: PyRef<'_, PyTensor>,
     dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
+    let _ = memory_format;
     let d = dt(dtype, input.t.dtype())?;
-    finish(
-        creation::rand(input.t.shape(), 0.0, 1.0, d, None)?,
-        requires_grad,
-    )
+    let dev = match device {
+        Some(dv) if !dv.is_none() => device_arg(dv)?,
+        _ => input.t.device(),
+    };
+    let t = make(dev, input.t.shape(), d, || {
+        Ok(creation::rand(input.t.shape(), 0.0, 1.0, d, None)?)
+    })?;
+    finish(t, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
 #[pyfunction]
-#[pyo3(signature = (input, *, dtype=None, requires_grad=false))]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn randn_like(
     input: PyRef<'_, PyTensor>,
     dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
+    let _ = memory_format;
     let d = dt(dtype, input.t.dtype())?;
-    finish(
-        creation::randn(input.t.shape(), 0.0, 1.0, d, None)?,
-        requires_grad,
-    )
+    let dev = match device {
+        Some(dv) if !dv.is_none() => device_arg(dv)?,
+        _ => input.t.device(),
+    };
+    let t = make(dev, input.t.shape(), d, || {
+        Ok(creation::randn(input.t.shape(), 0.0, 1.0, d, None)?)
+    })?;
+    finish(t, requires_grad)
 }
 
 /// `randint(high, size)` or `randint(low, high, size)`.
@@ -542,7 +565,7 @@ fn randint(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = (device, requires_grad);
+    let _ = requires_grad;
     let mut nums: Vec<i64> = Vec::new();
     let mut shp: Option<Vec<i64>> = size.map(|s| s.extract::<Vec<i64>>()).transpose()?;
     for a in args.iter() {
@@ -565,8 +588,8 @@ fn randint(
         pyo3::exceptions::PyTypeError::new_err("randint() missing required argument 'size'")
     })?)?;
     let d = dt(dtype, DType::I64)?;
-    Ok(wrap(with_generator(generator, |g| {
-        creation::randint(lo, hi, &s, d, g)
+    Ok(wrap(make(factory_device(device)?, &s, d, || {
+        with_generator(generator, |g| creation::randint(lo, hi, &s, d, g))
     })?))
 }
 
@@ -580,15 +603,17 @@ fn randperm(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = (device, requires_grad);
+    let _ = requires_grad;
     if n < 0 {
         // (sic: PyTorch's message has no space before the number)
         return Err(Error::Runtime(format!("n must be non-negative, got{n}")).into());
     }
     let n = n as usize;
-    let p = with_generator(generator, |g| Ok(creation::randperm(n, g)))?;
-    let t = Tensor::from_vec(p, &[n]);
-    Ok(wrap(t.cast_raw(dt(dtype, DType::I64)?)))
+    let d = dt(dtype, DType::I64)?;
+    Ok(wrap(make(factory_device(device)?, &[n], d, || {
+        let p = with_generator(generator, |g| Ok(creation::randperm(n, g)))?;
+        Ok(Tensor::from_vec(p, &[n]).cast_raw(d))
+    })?))
 }
 
 /// `normal(mean, std, size)` with float arguments, or tensor mean/std.
@@ -634,6 +659,9 @@ fn normal(
 #[pyfunction]
 #[pyo3(signature = (input, generator=None))]
 fn bernoulli(input: PyRef<'_, PyTensor>, generator: Option<&Bound<'_, PyAny>>) -> R {
+    if input.t.is_meta() {
+        return Ok(wrap(Tensor::meta(input.t.shape(), input.t.dtype())));
+    }
     let p = input.t.to_f64_vec();
     if p.iter().any(|&pi| !(0.0..=1.0).contains(&pi)) {
         return Err(Error::Runtime(
@@ -1046,8 +1074,13 @@ fn dropout(input: PyRef<'_, PyTensor>, p: f64, training: bool) -> R {
     }
     // inverted dropout: keep with prob 1-p and scale by 1/(1-p)
     // (drawn on the CPU generator, so a device run sees the CPU run's masks)
-    let mask = creation::bernoulli(input.t.shape(), 1.0 - p, input.t.dtype());
-    let mask = crate::ops::device::copy_raw(&mask, input.t.device())?;
+    let mask = make(input.t.device(), input.t.shape(), input.t.dtype(), || {
+        Ok(creation::bernoulli(
+            input.t.shape(),
+            1.0 - p,
+            input.t.dtype(),
+        ))
+    })?;
     let scaled = binary::mul(&mask, &creation::scalar_like(1.0 / (1.0 - p), &mask))?;
     Ok(wrap(binary::mul(&input.t, &scaled)?))
 }

@@ -4,7 +4,9 @@
 //! Rust errors become the Python exception PyTorch raises for the same misuse.
 
 mod convert;
+mod default_device;
 mod functions;
+mod op_names;
 pub mod panic_guard;
 mod py_conv;
 mod py_device;
@@ -15,6 +17,7 @@ mod py_machine;
 mod py_math;
 mod py_optim;
 mod py_pool_norm;
+mod py_profiler;
 mod py_shape;
 mod py_shared;
 mod py_tensor;
@@ -59,5 +62,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_optim::register(m)?;
     py_shared::register(m)?;
     py_linalg::register(m)?;
+    default_device::register(m)?;
+    py_profiler::register(m)?;
     Ok(())
 }

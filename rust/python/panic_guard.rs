@@ -8,7 +8,8 @@
 //! ([`AllocFailure`]) becomes PyTorch's "can't allocate memory" error.
 
 use crate::tensor::pool::AllocFailure;
-use pyo3::exceptions::PyRuntimeError;
+use crate::tensor::storage::MetaAccess;
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError};
 use pyo3::PyErr;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,16 +19,51 @@ use std::sync::Mutex;
 static LAST_LOCATION: Mutex<Option<String>> = Mutex::new(None);
 
 /// Runs `body`, turning a panic into a `RuntimeError` naming `binding`.
+/// While the profiler is on, the call is recorded as a span.
 #[inline(always)]
-pub fn run<T, E: From<PyErr>>(binding: &str, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+pub fn run<T, E: From<PyErr>>(
+    binding: &'static str,
+    body: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    if crate::profiler::enabled() {
+        return run_profiled(binding, body);
+    }
+    guarded(binding, body)
+}
+
+#[inline(always)]
+fn guarded<T, E: From<PyErr>>(binding: &str, body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(payload) => Err(panic_to_error(binding, payload).into()),
     }
 }
 
+/// The call recorded as a span (cold: off the path of unprofiled calls).
+#[cold]
+#[inline(never)]
+fn run_profiled<T, E: From<PyErr>>(
+    binding: &'static str,
+    body: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let start = crate::profiler::now_ns();
+    let result = guarded(binding, body);
+    crate::profiler::span_end(binding, start);
+    result
+}
+
 #[cold]
 fn panic_to_error(binding: &str, payload: Box<dyn Any + Send>) -> PyErr {
+    if payload.downcast_ref::<MetaAccess>().is_some() {
+        // An op without a meta branch reached a kernel: PyTorch's error
+        // for an operator with no Meta kernel.
+        let op = super::op_names::aten_name(binding);
+        return PyNotImplementedError::new_err(format!(
+            "Could not run '{op}' with arguments from the 'Meta' backend. This could be because \
+             the operator doesn't exist for this backend, or was omitted during the \
+             selective/custom build process (if using custom build)."
+        ));
+    }
     if let Some(failure) = payload.downcast_ref::<AllocFailure>() {
         return PyRuntimeError::new_err(format!(
             "DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes. \
@@ -59,7 +95,9 @@ pub fn install_hook() {
     let verbose = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if info.payload().downcast_ref::<AllocFailure>().is_some() {
+        if info.payload().downcast_ref::<AllocFailure>().is_some()
+            || info.payload().downcast_ref::<MetaAccess>().is_some()
+        {
             return;
         }
         if let Ok(mut last) = LAST_LOCATION.lock() {

@@ -1238,6 +1238,11 @@ impl PyTensor {
         std: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
+        if slf.t.is_meta() {
+            // Nothing to draw into (and no draw: the generator is untouched).
+            check_inplace_leaf(&slf.t)?;
+            return Ok(slf);
+        }
         let r = super::functions::with_generator(generator, |g| {
             crate::ops::creation::randn(slf.t.shape(), mean, std, slf.t.dtype(), g)
         })?;
@@ -1252,6 +1257,11 @@ impl PyTensor {
         to: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
+        if slf.t.is_meta() {
+            // Nothing to draw into (and no draw: the generator is untouched).
+            check_inplace_leaf(&slf.t)?;
+            return Ok(slf);
+        }
         let r = super::functions::with_generator(generator, |g| {
             crate::ops::creation::rand(slf.t.shape(), from, to, slf.t.dtype(), g)
         })?;

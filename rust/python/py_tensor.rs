@@ -172,6 +172,9 @@ pub fn scalar_py(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
         ))
         .into());
     }
+    if t.is_meta() {
+        return Err(Error::Runtime("Tensor.item() cannot be called on meta tensors".into()).into());
+    }
     let flat = t.with_layout(crate::tensor::Layout {
         shape: smallvec::smallvec![],
         strides: smallvec::smallvec![],
@@ -265,6 +268,10 @@ impl PyTensor {
     fn is_cuda(&self) -> bool {
         false
     }
+    #[getter]
+    fn is_meta(&self) -> bool {
+        self.t.is_meta()
+    }
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_float()
     }
@@ -274,6 +281,9 @@ impl PyTensor {
         self.t.is_contiguous()
     }
     fn data_ptr(&self) -> usize {
+        if self.t.is_meta() {
+            return 0; // no memory, as PyTorch's meta tensors
+        }
         self.t.storage().ptr() + self.t.offset() * self.t.dtype().size()
     }
     fn _storage_id(&self) -> usize {
@@ -294,6 +304,9 @@ impl PyTensor {
     // ---- conversions ----
     fn numpy<'py>(slf: &Bound<'py, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let t = slf.borrow().t.clone();
+        if t.is_meta() {
+            return Err(PyTypeError::new_err("can't convert meta device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first."));
+        }
         if t.requires_grad() {
             return Err(PyRuntimeError::new_err("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
         }
@@ -322,6 +335,11 @@ impl PyTensor {
         }
     }
     fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.t.is_meta() {
+            return Err(
+                Error::NotImplemented("Cannot copy out of meta tensor; no data!".into()).into(),
+            );
+        }
         to_pylist(py, &self.t)
     }
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -664,12 +682,13 @@ pub fn device_arg(a: &Bound<'_, PyAny>) -> PyResult<Device> {
     })?;
     match (dev.r#type.as_str(), dev.index) {
         ("cpu", _) => Ok(Device::Cpu),
+        ("meta", _) => Ok(Device::Meta),
         ("wgpu", None | Some(0)) => Ok(Device::Wgpu),
         ("wgpu", Some(i)) => Err(PyRuntimeError::new_err(format!(
             "wgpu device index {i} is out of range: rustdl uses one wgpu device (index 0)"
         ))),
         (t, _) => Err(PyRuntimeError::new_err(format!(
-            "device '{t}' is not available: rustdl has the 'cpu' and 'wgpu' devices"
+            "device '{t}' is not available: rustdl has the 'cpu', 'meta' and 'wgpu' devices"
         ))),
     }
 }
@@ -680,6 +699,10 @@ pub fn device_object(d: Device) -> PyDevice {
         Device::Wgpu => PyDevice {
             r#type: "wgpu".into(),
             index: Some(0),
+        },
+        Device::Meta => PyDevice {
+            r#type: "meta".into(),
+            index: None,
         },
     }
 }

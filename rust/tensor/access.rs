@@ -142,6 +142,9 @@ impl Tensor {
         if self.is_contiguous() && self.offset() == 0 && self.storage().len() == self.numel() {
             return self.clone();
         }
+        if self.is_meta() {
+            return Tensor::meta(self.shape(), self.dtype());
+        }
         if self.is_gpu() {
             return crate::gpu::kernels::map("a", &[self], &[], self.shape(), self.dtype())
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -153,6 +156,9 @@ impl Tensor {
     pub fn cast_raw(&self, dtype: DType) -> Tensor {
         if dtype == self.dtype() {
             return self.clone();
+        }
+        if self.is_meta() {
+            return Tensor::meta(self.shape(), dtype);
         }
         if self.is_gpu() {
             return crate::gpu::ops::cast(self, dtype).unwrap_or_else(|e| panic!("{e}"));
@@ -173,6 +179,11 @@ impl Tensor {
                 "a Tensor with {} elements cannot be converted to Scalar",
                 self.numel()
             )));
+        }
+        if self.is_meta() {
+            return Err(Error::Runtime(
+                "Tensor.item() cannot be called on meta tensors".into(),
+            ));
         }
         Ok(self.to_f64_vec()[0])
     }
@@ -237,6 +248,16 @@ fn copy_view_into<T: Copy + Send + Sync>(
 /// Write `src` (broadcast to `dst`'s shape, converted to its dtype) into the
 /// elements of `dst`, in place. Caller guarantees `src` does not overlap `dst`.
 pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    if dst.is_meta() {
+        // Nothing to write (PyTorch's meta copy_ only checks the shapes).
+        broadcast_strides(src.layout(), dst.shape())?;
+        return Ok(());
+    }
+    if src.is_meta() {
+        return Err(Error::NotImplemented(
+            "Cannot copy out of meta tensor; no data!".into(),
+        ));
+    }
     if dst.is_gpu() {
         return crate::gpu::ops::write_into(dst, src);
     }
@@ -286,6 +307,9 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
 
 /// Fill every element of `dst` with `value`, in place.
 pub fn fill_(dst: &Tensor, value: f64) {
+    if dst.is_meta() {
+        return;
+    }
     if dst.is_gpu() {
         return crate::gpu::ops::fill(dst, value).unwrap_or_else(|e| panic!("{e}"));
     }

@@ -161,7 +161,8 @@ pub struct Storage {
     /// Bumped by every in-place write; autograd checks it on saved tensors.
     version: AtomicU64,
     dtype: DType,
-    on_device: bool,
+    /// Where the elements are (read by every `Tensor::from_parts`).
+    device: super::Device,
     /// Set while `plan` holds the computation of the elements (`buf` is an
     /// empty placeholder until it has run).
     deferred: AtomicBool,
@@ -181,6 +182,20 @@ pub struct Storage {
     external: AtomicBool,
     /// Memory replaced by `replace_memory` while lent out.
     retired: Mutex<Vec<Retired>>,
+    /// A `meta` storage (`device="meta"`): it has a length but no memory.
+    /// Every access to its elements unwinds with [`MetaAccess`], which the
+    /// bindings turn into PyTorch's "Could not run ... 'Meta' backend" error.
+    meta_len: Option<usize>,
+}
+
+/// The panic payload of an access to the elements of a meta storage: an op
+/// without a meta branch reached a kernel (see `python::panic_guard`).
+pub struct MetaAccess;
+
+#[cold]
+#[inline(never)]
+fn meta_access() -> ! {
+    std::panic::panic_any(MetaAccess)
 }
 
 // SAFETY: see the module comment; concurrent access follows PyTorch's rules
@@ -206,7 +221,10 @@ impl Storage {
     pub fn new(buf: Buffer) -> Storage {
         Storage {
             dtype: buf.dtype(),
-            on_device: buf.is_device(),
+            device: match buf.is_device() {
+                true => super::Device::Wgpu,
+                false => super::Device::Cpu,
+            },
             buf: UnsafeCell::new(buf),
             version: AtomicU64::new(0),
             deferred: AtomicBool::new(false),
@@ -217,6 +235,7 @@ impl Storage {
             owner: Mutex::new(None),
             external: AtomicBool::new(false),
             retired: Mutex::new(Vec::new()),
+            meta_len: None,
         }
     }
     /// A storage over `len` elements at `ptr`, memory that `owner` keeps
@@ -259,7 +278,7 @@ impl Storage {
     /// `new` as in `from_external` (same dtype and length); no reference
     /// into the current elements may be in use (on any thread).
     pub unsafe fn replace_memory(&self, new: Buffer, owner: Owner) -> crate::error::Result<()> {
-        if new.dtype() != self.dtype || new.len() != self.len() || self.on_device {
+        if new.dtype() != self.dtype || new.len() != self.len() || self.device != super::Device::Cpu {
             // Not ours to free: the owner releases the memory.
             std::mem::forget(new);
             return Err(crate::error::Error::Runtime(
@@ -287,6 +306,16 @@ impl Storage {
     /// `f` of the owner of the external memory (None for own memory).
     pub fn with_owner<R>(&self, f: impl FnOnce(Option<&(dyn Any + Send + Sync)>) -> R) -> R {
         f(self.owner.lock().as_deref())
+    }
+    /// A storage of `len` elements of `dtype` with no memory behind them.
+    pub fn meta(dtype: DType, len: usize) -> Storage {
+        let mut s = Storage::new(Buffer::zeros(dtype, 0));
+        s.meta_len = Some(len);
+        s.device = super::Device::Meta;
+        s
+    }
+    pub fn is_meta(&self) -> bool {
+        self.meta_len.is_some()
     }
     /// A host storage of `dtype` whose elements `plan` computes when first
     /// accessed, reading `reads` (each of which must already count `plan`
@@ -355,6 +384,9 @@ impl Storage {
             .retain(|w| w.upgrade().is_some_and(|s| s.is_deferred()));
     }
     pub fn buffer(&self) -> &Buffer {
+        if self.meta_len.is_some() {
+            meta_access();
+        }
         if self.deferred.load(Ordering::Acquire) {
             self.run_deferred();
         }
@@ -368,6 +400,9 @@ impl Storage {
     /// returned one lives.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn buffer_mut(&self) -> &mut Buffer {
+        if self.meta_len.is_some() {
+            meta_access();
+        }
         if self.deferred.load(Ordering::Acquire) {
             self.run_deferred();
         }
@@ -404,9 +439,15 @@ impl Storage {
         self.dtype
     }
     pub fn is_device(&self) -> bool {
-        self.on_device
+        self.device == super::Device::Wgpu
+    }
+    pub fn device(&self) -> super::Device {
+        self.device
     }
     pub fn len(&self) -> usize {
+        if let Some(n) = self.meta_len {
+            return n;
+        }
         self.buffer().len()
     }
     pub fn is_empty(&self) -> bool {
@@ -420,6 +461,10 @@ impl Storage {
     }
     /// Address of the first element (identity of the memory, for aliasing checks).
     pub fn ptr(&self) -> usize {
+        if self.is_meta() {
+            // No memory: the storage itself is the identity.
+            return self as *const Storage as usize;
+        }
         match self.buffer() {
             Buffer::Bool(v) => v.as_ptr() as usize,
             Buffer::U8(v) => v.as_ptr() as usize,

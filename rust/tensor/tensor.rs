@@ -11,6 +11,8 @@ pub enum Device {
     Cpu,
     /// The wgpu device (one per process for now; see `crate::gpu`).
     Wgpu,
+    /// `device="meta"`: shape and dtype only, no memory (`Storage::meta`).
+    Meta,
 }
 
 impl Device {
@@ -18,6 +20,7 @@ impl Device {
         match self {
             Device::Cpu => "cpu",
             Device::Wgpu => "wgpu:0",
+            Device::Meta => "meta",
         }
     }
 }
@@ -63,11 +66,7 @@ impl Tensor {
             layout.offset = 0;
         }
         let dtype = storage.dtype();
-        let device = if storage.is_device() {
-            Device::Wgpu
-        } else {
-            Device::Cpu
-        };
+        let device = storage.device();
         Tensor(Arc::new(TensorImpl {
             storage,
             layout,
@@ -85,6 +84,21 @@ impl Tensor {
     }
     pub fn scalar<T: BufferElem>(v: T) -> Tensor {
         Tensor::from_vec(vec![v], &[])
+    }
+    /// A `meta` tensor: `shape` and `dtype` without memory.
+    pub fn meta(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::from_parts(
+            Arc::new(Storage::meta(dtype, shape.iter().product())),
+            Layout::contiguous(shape),
+        )
+    }
+    /// A meta result of `shape` and `dtype` when any of `inputs` is meta:
+    /// the one check an op makes where it would compute values.
+    pub fn meta_result(inputs: &[&Tensor], shape: &[usize], dtype: DType) -> Option<Tensor> {
+        inputs
+            .iter()
+            .any(|t| t.is_meta())
+            .then(|| Tensor::meta(shape, dtype))
     }
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
         Tensor::from_buffer(Buffer::zeros(dtype, shape.iter().product()), shape)
@@ -123,6 +137,9 @@ impl Tensor {
     }
     pub fn is_gpu(&self) -> bool {
         self.0.device == Device::Wgpu
+    }
+    pub fn is_meta(&self) -> bool {
+        self.0.device == Device::Meta
     }
     pub fn storage(&self) -> &Arc<Storage> {
         &self.0.storage

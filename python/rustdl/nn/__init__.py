@@ -3,8 +3,10 @@
 from . import (  # noqa: F401
     functional,
     init,
+    parallel,
     utils,
 )
 from .modules import *
 from .modules.module import Module  # noqa: F401
+from .parallel import DataParallel  # noqa: F401
 from .parameter import Buffer, Parameter  # noqa: F401

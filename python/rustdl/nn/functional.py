@@ -169,7 +169,8 @@ def _feature_dropout(input, p, training, inplace, batched_dims):
     unbatched = input.dim() == batched_dims - 1
     x = input.unsqueeze(0) if unbatched else input
     shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2)
-    mask = _C.bernoulli(_C.full(shape, 1 - p, dtype=x.dtype)) / (1 - p) if p < 1 else _C.zeros(tuple(shape), dtype=x.dtype)
+    mask = (_C.bernoulli(_C.full(shape, 1 - p, dtype=x.dtype, device=x.device)) / (1 - p) if p < 1
+            else _C.zeros(tuple(shape), dtype=x.dtype, device=x.device))
     mask = mask.to(x.device)
     out = x * mask
     out = out.squeeze(0) if unbatched else out
@@ -192,7 +193,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if not training or p == 0:
         return input
     alpha_p = -1.7580993408473766
-    keep = _C.bernoulli(_C.full(tuple(input.shape), 1 - p, dtype=input.dtype)).to(input.device)
+    keep = _C.bernoulli(_C.full(tuple(input.shape), 1 - p, dtype=input.dtype, device=input.device))
     a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
     b = -a * alpha_p * p
     out = (input * keep + alpha_p * (1 - keep)) * a + b

@@ -63,6 +63,8 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal draws redrawn until inside [a, b] (rejection sampling)."""
+    if tensor.is_meta:  # no values to set, as PyTorch's meta kernels
+        return tensor
     import numpy as np
 
     from .. import _C
@@ -101,6 +103,8 @@ def eye_(tensor):
 
 
 def dirac_(tensor, groups=1):
+    if tensor.is_meta:  # no values to set, as PyTorch's meta kernels
+        return tensor
     from .. import _C
 
     dims = tensor.dim()
@@ -156,6 +160,8 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1, generator=None):
+    if tensor.is_meta:  # no values to set, as PyTorch's meta kernels
+        return tensor
     import numpy as np
 
     from .. import _C

@@ -51,7 +51,7 @@ class PReLU(Module):
         super().__init__()
         self.num_parameters = num_parameters
         self.init = init
-        self.weight = Parameter(_C.full((num_parameters,), init, dtype=dtype or _C.float32))
+        self.weight = Parameter(_C.full((num_parameters,), init, dtype=dtype or _C.float32, device=device))
 
     def forward(self, input):
         return F.prelu(input, self.weight)

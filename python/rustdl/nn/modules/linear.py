@@ -24,9 +24,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(_C.empty(out_features, in_features, dtype=dtype or _C.float32))
+        self.weight = Parameter(_C.empty(out_features, in_features, dtype=dtype or _C.float32, device=device))
         if bias:
-            self.bias = Parameter(_C.empty(out_features, dtype=dtype or _C.float32))
+            self.bias = Parameter(_C.empty(out_features, dtype=dtype or _C.float32, device=device))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
@@ -52,9 +52,9 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         dt = dtype or _C.float32
-        self.weight = Parameter(_C.empty(out_features, in1_features, in2_features, dtype=dt))
+        self.weight = Parameter(_C.empty(out_features, in1_features, in2_features, dtype=dt, device=device))
         if bias:
-            self.bias = Parameter(_C.empty(out_features, dtype=dt))
+            self.bias = Parameter(_C.empty(out_features, dtype=dt, device=device))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -4,6 +4,7 @@ Plain Python bookkeeping (parameters, buffers, submodules, hooks, state_dict)
 with PyTorch's names and orders; all math happens in the layers' Rust ops.
 """
 
+import warnings
 from collections import OrderedDict, namedtuple
 
 from ... import _C
@@ -368,6 +369,12 @@ class Module:
     def cpu(self):
         return self._apply(lambda t: t.cpu())
 
+    def to_empty(self, *, device, recurse=True):
+        """Parameters and buffers replaced by new, uninitialised ones of the
+        same shape and dtype on ``device`` (how a module built on the meta
+        device gets storage; rustdl's "uninitialised" memory is zeros)."""
+        return self._apply(lambda t: _C.empty_like(t, device=device))
+
     def cuda(self, device=None):
         raise RuntimeError("rustdl was built without CUDA; only the 'cpu' device is available")
 
@@ -395,6 +402,7 @@ class Module:
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        assign = local_metadata.get("assign_to_params_buffers", False)
         local = {k: v for k, v in self._parameters.items() if v is not None}
         local.update({k: v for k, v in self._buffers.items() if v is not None and k not in self._non_persistent_buffers_set})
         for name, param in local.items():
@@ -416,6 +424,22 @@ class Module:
                     f"the shape in current model is {param.shape}."
                 )
                 continue
+            if assign:
+                # (how a model built on the meta device takes real tensors)
+                is_param = name in self._parameters
+                if is_param and not isinstance(value, Parameter):
+                    value = Parameter(value, requires_grad=param.requires_grad)
+                elif is_param:
+                    value.requires_grad_(param.requires_grad)
+                (self._parameters if is_param else self._buffers)[name] = value
+                continue
+            if param.is_meta and not value.is_meta:
+                warnings.warn(
+                    f"for {key}: copying from a non-meta parameter in the checkpoint to a meta parameter in the "
+                    "current model, which is a no-op. (Did you mean to pass `assign=True` to assign items in the "
+                    "state dictionary to their corresponding key in the module instead of copying them in place?)",
+                    stacklevel=2,
+                )
             with _no_grad():
                 param.copy_(value)
         if strict:
@@ -432,7 +456,8 @@ class Module:
         missing, unexpected, errors = [], [], []
 
         def load(module, prefix=""):
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing, unexpected, errors)
+            module._load_from_state_dict(state_dict, prefix, {"assign_to_params_buffers": assign}, True, missing,
+                                         unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")

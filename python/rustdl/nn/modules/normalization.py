@@ -21,15 +21,15 @@ class _NormBase(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = dtype or _C.float32
         if affine:
-            self.weight = Parameter(_C.ones(num_features, dtype=dt))
-            self.bias = Parameter(_C.zeros(num_features, dtype=dt))
+            self.weight = Parameter(_C.ones(num_features, dtype=dt, device=device))
+            self.bias = Parameter(_C.zeros(num_features, dtype=dt, device=device))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", _C.zeros(num_features, dtype=dt))
-            self.register_buffer("running_var", _C.ones(num_features, dtype=dt))
-            self.register_buffer("num_batches_tracked", _C.tensor(0, dtype=_C.int64))
+            self.register_buffer("running_mean", _C.zeros(num_features, dtype=dt, device=device))
+            self.register_buffer("running_var", _C.ones(num_features, dtype=dt, device=device))
+            self.register_buffer("num_batches_tracked", _C.tensor(0, dtype=_C.int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -136,9 +136,9 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = dtype or _C.float32
         if elementwise_affine:
-            self.weight = Parameter(_C.ones(tuple(self.normalized_shape), dtype=dt))
+            self.weight = Parameter(_C.ones(tuple(self.normalized_shape), dtype=dt, device=device))
             if bias:
-                self.bias = Parameter(_C.zeros(tuple(self.normalized_shape), dtype=dt))
+                self.bias = Parameter(_C.zeros(tuple(self.normalized_shape), dtype=dt, device=device))
             else:
                 self.register_parameter("bias", None)
         else:
@@ -166,8 +166,8 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         dt = dtype or _C.float32
         if affine:
-            self.weight = Parameter(_C.ones(num_channels, dtype=dt))
-            self.bias = Parameter(_C.zeros(num_channels, dtype=dt))
+            self.weight = Parameter(_C.ones(num_channels, dtype=dt, device=device))
+            self.bias = Parameter(_C.zeros(num_channels, dtype=dt, device=device))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

@@ -73,7 +73,7 @@ class RNNBase(Module):
                     names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
                     shapes += [(gate_size,), (gate_size,)]
                 for n, s in zip(names, shapes):
-                    setattr(self, n, Parameter(_C.empty(tuple(s), dtype=dt)))
+                    setattr(self, n, Parameter(_C.empty(tuple(s), dtype=dt, device=device)))
                 self._flat_weights_names += names
         self.reset_parameters()
 
@@ -206,11 +206,11 @@ class RNNCellBase(Module):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         dt = dtype or _C.float32
-        self.weight_ih = Parameter(_C.empty(num_chunks * hidden_size, input_size, dtype=dt))
-        self.weight_hh = Parameter(_C.empty(num_chunks * hidden_size, hidden_size, dtype=dt))
+        self.weight_ih = Parameter(_C.empty(num_chunks * hidden_size, input_size, dtype=dt, device=device))
+        self.weight_hh = Parameter(_C.empty(num_chunks * hidden_size, hidden_size, dtype=dt, device=device))
         if bias:
-            self.bias_ih = Parameter(_C.empty(num_chunks * hidden_size, dtype=dt))
-            self.bias_hh = Parameter(_C.empty(num_chunks * hidden_size, dtype=dt))
+            self.bias_ih = Parameter(_C.empty(num_chunks * hidden_size, dtype=dt, device=device))
+            self.bias_hh = Parameter(_C.empty(num_chunks * hidden_size, dtype=dt, device=device))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)

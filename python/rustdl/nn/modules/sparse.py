@@ -21,7 +21,7 @@ class Embedding(Module):
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            self.weight = Parameter(_C.empty(num_embeddings, embedding_dim, dtype=dtype or _C.float32), not _freeze)
+            self.weight = Parameter(_C.empty(num_embeddings, embedding_dim, dtype=dtype or _C.float32, device=device), not _freeze)
             self.reset_parameters()
         else:
             self.weight = Parameter(_weight, not _freeze)
