@@ -48,8 +48,7 @@ UNSAFE_MESSAGE = (
 )
 
 
-class CheckpointError(RuntimeError):
-    """A malformed checkpoint (the loader adds the file's name)."""
+CheckpointError = _utils.CheckpointError
 
 
 def sniff(head):
@@ -241,7 +240,7 @@ def load_legacy(fh, map_location, make_unpickler, pickle_load_args, file_size):
     """Read the legacy (non-zip) format from the binary file ``fh`` (at its start)."""
     magic_number = make_unpickler(fh, pickle_load_args).load()
     if magic_number != MAGIC_NUMBER:
-        raise RuntimeError("Invalid magic number; corrupt file?")
+        raise CheckpointError("Invalid magic number; corrupt file?")
     protocol_version = make_unpickler(fh, pickle_load_args).load()
     if protocol_version != PROTOCOL_VERSION:
         raise RuntimeError(f"Invalid protocol version: {protocol_version}")
@@ -343,7 +342,7 @@ _ORDERED_DICT = _Global("collections", "OrderedDict")
 
 
 class _StorageRef:
-    __slots__ = ("key", "storage_class", "numel", "legacy")
+    __slots__ = ("key", "legacy", "numel", "storage_class")
 
     def __init__(self, key, storage_class, numel, legacy):
         self.key, self.storage_class, self.numel, self.legacy = key, storage_class, numel, legacy

@@ -37,6 +37,10 @@ __all__ = [
     "_rebuild_wrapper_subclass",
 ]
 
+class CheckpointError(RuntimeError):
+    """A malformed checkpoint (``rustdl.load`` adds the file's name)."""
+
+
 # PyTorch dtype name -> little-endian numpy dtype of its bytes (bfloat16: raw 16-bit words)
 NUMPY_OF_DTYPE = {
     "float32": np.dtype("<f4"),
@@ -213,21 +217,21 @@ def _as_int_tuple(value, what):
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise RuntimeError(f"rebuilding a tensor: {what} must be a tuple of ints, got {value!r:.80}")
+        raise CheckpointError(f"rebuilding a tensor: {what} must be a tuple of ints, got {value!r:.80}")
     return tuple(value)
 
 
 def _view(storage, storage_offset, size, stride):
     if not isinstance(storage, CheckpointStorage):
-        raise RuntimeError(f"rebuilding a tensor: expected a storage, got {type(storage).__name__}")
+        raise CheckpointError(f"rebuilding a tensor: expected a storage, got {type(storage).__name__}")
     size = _as_int_tuple(size, "size")
     stride = _as_int_tuple(stride, "stride")
     if not isinstance(storage_offset, int) or isinstance(storage_offset, bool):
-        raise RuntimeError(f"rebuilding a tensor: storage offset must be an int, got {storage_offset!r:.80}")
+        raise CheckpointError(f"rebuilding a tensor: storage offset must be an int, got {storage_offset!r:.80}")
     if len(size) != len(stride) or len(size) > 64:
-        raise RuntimeError(f"rebuilding a tensor: size {size} and stride {stride} do not match")
+        raise CheckpointError(f"rebuilding a tensor: size {size} and stride {stride} do not match")
     if storage_offset < 0 or any(s < 0 for s in size) or any(s < 0 for s in stride):
-        raise RuntimeError(
+        raise CheckpointError(
             f"rebuilding a tensor: negative size, stride or offset (size {size}, stride {stride}, "
             f"offset {storage_offset})"
         )
@@ -235,12 +239,12 @@ def _view(storage, storage_offset, size, stride):
     if math.prod(size) != 0:
         last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= numel:
-            raise RuntimeError(
+            raise CheckpointError(
                 f"rebuilding a tensor: size {list(size)}, stride {list(stride)} and offset {storage_offset} "
                 f"reach element {last} of a storage of {numel} elements"
             )
     elif storage_offset > numel:
-        raise RuntimeError(f"rebuilding a tensor: offset {storage_offset} is past a storage of {numel} elements")
+        raise CheckpointError(f"rebuilding a tensor: offset {storage_offset} is past a storage of {numel} elements")
     base = storage.tensor()
     if size == (numel,) and stride == (1,) and storage_offset == 0:
         return base.view(numel) if base.dim() == 1 else base
@@ -265,10 +269,10 @@ def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, bac
     if isinstance(storage, CheckpointStorage):
         name = dtype_name(dtype)
         if name not in NUMPY_OF_DTYPE:
-            raise RuntimeError(f"rebuilding a tensor: unsupported dtype {dtype!r}")
+            raise CheckpointError(f"rebuilding a tensor: unsupported dtype {dtype!r}")
         if storage.dtype_name != name:
             if storage.data.size % NUMPY_OF_DTYPE[name].itemsize:
-                raise RuntimeError(f"rebuilding a tensor: a storage of {storage.data.size} bytes is no {name} array")
+                raise CheckpointError(f"rebuilding a tensor: a storage of {storage.data.size} bytes is no {name} array")
             storage = CheckpointStorage(storage.data, name, storage.location)
     return _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata)
 
@@ -277,21 +281,21 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
     from .nn.parameter import Parameter
 
     if not isinstance(data, _C.Tensor):
-        raise RuntimeError(f"rebuilding a Parameter: expected a tensor, got {type(data).__name__}")
+        raise CheckpointError(f"rebuilding a Parameter: expected a tensor, got {type(data).__name__}")
     return Parameter(data, bool(requires_grad))
 
 
 def _set_obj_state(obj, state):
     if isinstance(state, tuple):
         if len(state) != 2:
-            raise RuntimeError(f"Invalid serialized state: {state!r:.80}")
+            raise CheckpointError(f"Invalid serialized state: {state!r:.80}")
         dict_state, slots_state = state
     else:
         dict_state, slots_state = state, None
     for mapping in (dict_state, slots_state):
         if mapping:
             if not isinstance(mapping, dict):
-                raise RuntimeError(f"Invalid serialized state: {mapping!r:.80}")
+                raise CheckpointError(f"Invalid serialized state: {mapping!r:.80}")
             for k, v in mapping.items():
                 setattr(obj, k, v)
     return obj
@@ -320,7 +324,7 @@ def _rebuild_device_tensor_from_cpu_tensor(data, dtype, device, requires_grad):
 
 def _rebuild_device_tensor_from_numpy(data, dtype, device, requires_grad):
     if not isinstance(data, np.ndarray) or data.dtype.kind not in "biuf":
-        raise RuntimeError("rebuilding a tensor from numpy: expected a numeric numpy array")
+        raise CheckpointError("rebuilding a tensor from numpy: expected a numeric numpy array")
     t = _C.from_numpy(np.array(data, copy=True))
     return _rebuild_device_tensor_from_cpu_tensor(t, dtype, device, requires_grad)
 

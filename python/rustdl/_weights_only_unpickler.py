@@ -248,7 +248,7 @@ def storage_type_of(obj):
     if isinstance(obj, _utils.StorageType):
         return obj
     if isinstance(obj, _unsupported_storage):
-        raise RuntimeError(f"rustdl cannot load quantized storages ({obj!r})")
+        raise RuntimeError(f"rustdl cannot load quantized storages ({obj!r})")  # noqa: TRY004  # unsupported, not a type error
     return None
 
 
@@ -297,7 +297,7 @@ class Unpickler:
             if not key:
                 raise EOFError
             if not isinstance(key, bytes_types):
-                raise AssertionError(f"Expected bytes, got {type(key).__name__}")
+                raise AssertionError(f"Expected bytes, got {type(key).__name__}")  # noqa: TRY004  # PyTorch's
             if key[0] == GLOBAL[0]:
                 module, name = _read_global_instruction(self.readline)
                 full_path = f"{module}.{name}"
@@ -342,7 +342,9 @@ class Unpickler:
                         error_msg += f" which belongs to {func.__self__}"
                     raise UnpicklingError(error_msg)
                 if not isinstance(args, tuple):
-                    raise UnpicklingError(f"REDUCE arguments must be a tuple, got {type(args).__name__}")
+                    raise UnpicklingError(  # a malformed pickle: UnpicklingError
+                        f"REDUCE arguments must be a tuple, got {type(args).__name__}"
+                    )
                 self.stack[-1] = func(*args)
             elif key[0] == BUILD[0]:
                 state = self.stack.pop()

@@ -821,6 +821,7 @@ def get_unsafe_globals_in_checkpoint(f):
     for op, arg, _pos in pickletools.genops(data):
         if op.name == "GLOBAL":
             module, name = arg.split(" ", 1)
+            module, name = _wo.NAME_MAPPING.get((module, name), (_wo.IMPORT_MAPPING.get(module, module), name))
             found.add(f"{module}.{name}")
     return sorted(found - allowed)
 
@@ -892,7 +893,7 @@ def _resolve_weights_only(weights_only, pickle_module):
 # naming the file); with weights_only=False the file's own code may raise anything, kept as is
 _MALFORMED = (_tc.CheckpointError, zipfile.BadZipFile, EOFError, struct.error, zlib.error, UnicodeDecodeError)
 _MALFORMED_WEIGHTS_ONLY = _MALFORMED + (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError,
-                                        RecursionError, RuntimeError)
+                                        RecursionError)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
@@ -933,25 +934,26 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                 raise TypeError("rustdl.load: the file object must be opened in binary mode")
             return _load_safetensors(bytes(data), name, map_location)
         make_unpickler = _unpickler_factory(weights_only, pickle_module)
+        if mmap and kind == "zip" and not _is_path(f):
+            raise ValueError("f must be a file path in order to use the mmap argument")
+        malformed = _MALFORMED_WEIGHTS_ONLY if weights_only else _MALFORMED
+        if mmap and kind == "legacy":
+            f_name = "" if not isinstance(f, str) else f"{f}, "
+            raise RuntimeError(
+                "mmap can only be used with files saved with "
+                f"`torch.save({f_name}_use_new_zipfile_serialization=True), "
+                "please torch.save your checkpoint with this option in order to use mmap."
+            )
         try:
             if kind == "zip":
                 return _load_zip(f, fh, mmap, weights_only, map_location, make_unpickler, pickle_load_args)
-            if mmap:
-                f_name = "" if not isinstance(f, str) else f"{f}, "
-                raise RuntimeError(
-                    "mmap can only be used with files saved with "
-                    f"`torch.save({f_name}_use_new_zipfile_serialization=True), "
-                    "please torch.save your checkpoint with this option in order to use mmap."
-                )
             size = _file_size(fh)
             return _tc.load_legacy(fh, map_location, make_unpickler, pickle_load_args, size)
         except pickle.UnpicklingError as e:
             if weights_only:
                 raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
             raise
-        except (_MALFORMED_WEIGHTS_ONLY if weights_only else _MALFORMED) as e:
-            if isinstance(e, RuntimeError) and not isinstance(e, _tc.CheckpointError) and "CUDA" in str(e):
-                raise
+        except malformed as e:
             raise RuntimeError(f"rustdl.load: '{name}' is not a valid PyTorch checkpoint: {_short(e, 500)}") from None
 
 
@@ -966,8 +968,6 @@ def _load_zip(f, fh, mmap, weights_only, map_location, make_unpickler, pickle_lo
     zf = zipfile.ZipFile(fh)
     mapped = None
     if mmap:
-        if not _is_path(f):
-            raise ValueError("f must be a file path in order to use the mmap argument")
         # copy-on-write (PyTorch's default MAP_PRIVATE): writes to the tensors stay in memory
         mapped = np.memmap(os.fspath(f), dtype=np.uint8, mode="c")
     archive = _tc.ZipCheckpoint(zf, mapped)
