@@ -435,3 +435,47 @@ def test_torch_serialization_and_onnx_names():
 
     with pytest.raises(NotImplementedError, match="issue 26"):
         rustdl.onnx.export(nn.Linear(2, 2), torch.ones(1, 2), "m.onnx")
+
+
+# ---------------------------------------------------------------- pickle protocols, numpy
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_higher_pickle_protocols_load_with_weights_only(protocol):
+    # PyTorch's weights_only unpickler stops at protocol 2; rustdl also reads the data
+    # opcodes of protocols 3-5 (under the same allowlist)
+    obj = {"a": torch.arange(3.0), "b": b"xy" * 200, "s": "é", "big": 2**1000, "set": {1, 2}, "t": (1, [2.5])}
+    buf = io.BytesIO()
+    torch.save(obj, buf, pickle_protocol=protocol)
+    buf.seek(0)
+    with pytest.warns(UserWarning, match="pickle protocol") if protocol != 2 else _no_warning():
+        out = torch.load(buf)
+    assert out["a"].tolist() == [0, 1, 2] and {k: out[k] for k in obj if k != "a"} == {k: obj[k] for k in obj if k != "a"}
+
+
+def _no_warning():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_stack_global_goes_through_the_allowlist(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = pickle.dumps(RECORDER._RunsCode(eval, f"open({MARKER!r}, 'w').close()"), protocol=4)
+    assert b"\x93" in data  # STACK_GLOBAL
+    path = _zip_with(tmp_path, data, {})
+    with pytest.raises(pickle.UnpicklingError, match="GLOBAL eval was not an allowed global"):
+        torch.load(path)
+    assert not os.path.exists(MARKER)
+
+
+def test_numpy_arrays_load_with_pytorchs_recommended_safe_globals():
+    buf = io.BytesIO()
+    torch.save({"a": np.arange(3.0)}, buf)
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="numpy._core.multiarray._reconstruct"):
+        torch.load(buf)
+    buf.seek(0)
+    with torch.serialization.safe_globals([np._core.multiarray._reconstruct, np.ndarray, np.dtype,
+                                           np.dtypes.Float64DType]):
+        out = torch.load(buf)
+    np.testing.assert_array_equal(out["a"], np.arange(3.0))

@@ -12,6 +12,9 @@ protocol-2 subset that ``torch.save`` writes) and raises its ``UnpicklingError``
 * ``REDUCE`` calls, and ``NEWOBJ``/``BUILD`` construct, only what ``GLOBAL`` produced.
 * ``APPEND(S)`` only to lists, ``SETITEM(S)`` only to dict/OrderedDict/Counter, persistent
   ids only ``('storage', ...)``; any other opcode is refused.
+* Beyond PyTorch, the data opcodes of pickle protocols 3-5 (bytes, short strings, frames,
+  ``MEMOIZE``, ``STACK_GLOBAL`` under the same allowlist) and Python 2's ``BINSTRING``
+  are read, so files saved with ``pickle_protocol=4`` load too.
 
 So loading a file can never run code from the file. The names a checkpoint uses are the
 PyTorch names (``torch._utils._rebuild_tensor_v2``); they resolve to rustdl's objects.
@@ -23,6 +26,7 @@ import warnings
 from _codecs import encode
 from collections import Counter, OrderedDict
 from pickle import (
+    ADDITEMS,
     APPEND,
     APPENDS,
     BINFLOAT,
@@ -32,17 +36,24 @@ from pickle import (
     BININT2,
     BINPERSID,
     BINPUT,
+    BINSTRING,
     BINUNICODE,
+    BINUNICODE8,
     BUILD,
+    BYTEARRAY8,
     EMPTY_DICT,
     EMPTY_LIST,
     EMPTY_SET,
     EMPTY_TUPLE,
+    FRAME,
+    FROZENSET,
     GLOBAL,
     LONG1,
+    LONG4,
     LONG_BINGET,
     LONG_BINPUT,
     MARK,
+    MEMOIZE,
     NEWFALSE,
     NEWOBJ,
     NEWTRUE,
@@ -51,12 +62,17 @@ from pickle import (
     REDUCE,
     SETITEM,
     SETITEMS,
+    SHORT_BINBYTES,
     SHORT_BINSTRING,
+    SHORT_BINUNICODE,
+    STACK_GLOBAL,
     STOP,
     TUPLE,
     TUPLE1,
     TUPLE2,
     TUPLE3,
+    BINBYTES,
+    BINBYTES8,
     UnpicklingError,
     bytes_types,
     decode_long,
@@ -298,8 +314,13 @@ class Unpickler:
                 raise EOFError
             if not isinstance(key, bytes_types):
                 raise AssertionError(f"Expected bytes, got {type(key).__name__}")  # noqa: TRY004  # PyTorch's
-            if key[0] == GLOBAL[0]:
-                module, name = _read_global_instruction(self.readline)
+            if key[0] in (GLOBAL[0], STACK_GLOBAL[0]):
+                if key[0] == GLOBAL[0]:
+                    module, name = _read_global_instruction(self.readline)
+                else:
+                    name, module = self.stack.pop(), self.stack.pop()
+                    if type(name) is not str or type(module) is not str:
+                        raise UnpicklingError("STACK_GLOBAL requires str")
                 full_path = f"{module}.{name}"
                 if module in _blocklisted_modules:
                     raise UnpicklingError(
@@ -461,6 +482,42 @@ class Unpickler:
             elif key[0] == LONG1[0]:
                 n = self._read_exact(1)[0]
                 self.append(decode_long(self._read_exact(n)))
+            # protocol 3-5 and Python 2 data opcodes (PyTorch's weights_only unpickler stops at
+            # protocol 2; rustdl also reads files saved with a higher pickle_protocol)
+            elif key[0] == SHORT_BINUNICODE[0]:
+                self.append(str(self._read_exact(self._read_exact(1)[0]), "utf-8", "surrogatepass"))
+            elif key[0] == BINUNICODE8[0]:
+                self.append(str(self._read_exact(unpack("<Q", self._read_exact(8))[0]), "utf-8", "surrogatepass"))
+            elif key[0] == SHORT_BINBYTES[0]:
+                self.append(self._read_exact(self._read_exact(1)[0]))
+            elif key[0] == BINBYTES[0]:
+                self.append(self._read_exact(unpack("<I", self._read_exact(4))[0]))
+            elif key[0] in (BINBYTES8[0], BYTEARRAY8[0]):
+                data = self._read_exact(unpack("<Q", self._read_exact(8))[0])
+                self.append(bytearray(data) if key[0] == BYTEARRAY8[0] else data)
+            elif key[0] == BINSTRING[0]:
+                strlen = unpack("<i", self._read_exact(4))[0]
+                if strlen < 0:
+                    raise UnpicklingError("BINSTRING pickle has negative byte count")
+                strdata = self._read_exact(strlen)
+                self.append(strdata if self.encoding == "bytes" else strdata.decode(self.encoding, "strict"))
+            elif key[0] == LONG4[0]:
+                n = unpack("<i", self._read_exact(4))[0]
+                if n < 0:
+                    raise UnpicklingError("LONG pickle has negative byte count")
+                self.append(decode_long(self._read_exact(n)))
+            elif key[0] == FRAME[0]:
+                self._read_exact(8)  # frame length: the data follows in the same stream
+            elif key[0] == MEMOIZE[0]:
+                self.memo[len(self.memo)] = self.stack[-1]
+            elif key[0] == ADDITEMS[0]:
+                items = self.pop_mark()
+                if type(self.stack[-1]) is not set:
+                    raise UnpicklingError(f"Can only add items to sets, but got {type(self.stack[-1])}")
+                self.stack[-1].update(items)
+            elif key[0] == FROZENSET[0]:
+                items = self.pop_mark()
+                self.append(frozenset(items))
             elif key[0] == PROTO[0]:
                 self.proto = self._read_exact(1)[0]
                 if self.proto != 2:

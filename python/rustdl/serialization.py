@@ -272,11 +272,6 @@ def save(obj, f, pickle_module=None, pickle_protocol=DEFAULT_PROTOCOL, _use_new_
         raise RuntimeError(f"Parent directory {directory} does not exist (while saving to '{path}').")
     if os.path.isdir(path):
         raise IsADirectoryError(f"rustdl.save: '{path}' is a directory")
-    if callable(data):
-        # pickle before anything touches the disk: an unpicklable object leaves no trace
-        buf = io.BytesIO()
-        data(buf)
-        data = buf.getbuffer()
     _write_atomic(path, directory, data)
 
 
@@ -302,6 +297,7 @@ def _temp_name(path):
 
 
 def _write_atomic(path, directory, data):
+    """Write ``data`` (bytes, or a function writing into a binary file) to ``path`` atomically."""
     try:
         mode = os.stat(path).st_mode & 0o7777  # an overwritten file keeps its permissions
     except OSError:
@@ -348,9 +344,13 @@ def _commit(fd, data, mode, path, directory, tmp):
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
                     pass
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            if callable(data):  # a writer streaming into the file (zipfile needs seek/tell)
+                with open(fd, "wb", closefd=False) as fh:
+                    data(fh)
+            else:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
             if mode is not None:
                 try:
                     os.fchmod(fd, mode)
