@@ -479,3 +479,65 @@ def test_numpy_arrays_load_with_pytorchs_recommended_safe_globals():
                                            np.dtypes.Float64DType]):
         out = torch.load(buf)
     np.testing.assert_array_equal(out["a"], np.arange(3.0))
+
+
+# ---------------------------------------------------------------- as `python -m rustdl` scripts use it
+MODEL_PY = '''
+import torch.nn as nn
+
+
+class RNNModel(nn.Module):
+    def __init__(self, ntoken, ninp, nhid, nlayers):
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.rnn = nn.LSTM(ninp, nhid, nlayers, dropout=0.5)
+        self.decoder = nn.Linear(nhid, ntoken)
+
+    def forward(self, x):
+        out, _ = self.rnn(self.drop(self.encoder(x)))
+        return self.decoder(self.drop(out))
+'''
+
+MAIN_PY = '''
+import torch
+import torch.nn as nn
+import torch.onnx  # noqa: F401  (imported at the top of the word-language-model example)
+
+import model
+
+torch.manual_seed(0)
+m = model.RNNModel(10, 4, 4, 2).eval()
+x = torch.tensor([[1, 2], [3, 4]])
+with open("model.pt", "wb") as f:
+    torch.save(m, f)
+with open("model.pt", "rb") as f:
+    try:
+        torch.load(f)
+        raise SystemExit("loaded a whole model with weights_only=True")
+    except Exception as e:
+        assert "model.RNNModel" in str(e), e
+safe = [model.RNNModel, torch.nn.modules.dropout.Dropout, torch.nn.modules.linear.Linear,
+        torch.nn.modules.rnn.LSTM, torch.nn.modules.sparse.Embedding]
+with open("model.pt", "rb") as f, torch.serialization.safe_globals(safe):
+    m2 = torch.load(f)
+m2.rnn.flatten_parameters()
+with open("model.pt", "rb") as f:
+    m3 = torch.load(f, weights_only=False)
+for other in (m2, m3):
+    assert type(other) is model.RNNModel and other.training is False
+    assert torch.equal(m(x), other(x))
+print("ok")
+'''
+
+
+def test_whole_model_save_load_under_python_m_rustdl(tmp_path):
+    import subprocess
+
+    (tmp_path / "model.py").write_text(MODEL_PY)
+    (tmp_path / "main.py").write_text(MAIN_PY)
+    pkg_parent = os.path.dirname(os.path.dirname(torch.__file__))
+    env = dict(os.environ, PYTHONPATH=pkg_parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "rustdl", "main.py"], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=300, check=False)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
