@@ -541,3 +541,20 @@ def test_whole_model_save_load_under_python_m_rustdl(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rustdl", "main.py"], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=300, check=False)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
+
+
+def test_truncated_or_lying_legacy_files_raise(tmp_path):
+    raw = (GOLDEN / "small_model_legacy.pt").read_bytes()
+    for cut in (3, 40, len(raw) // 2, len(raw) - 1):
+        (tmp_path / "cut.pt").write_bytes(raw[:cut])
+        with pytest.raises(RuntimeError, match="cut.pt"):
+            torch.load(tmp_path / "cut.pt")
+    # a storage element count in the data section that disagrees with the pickle
+    buf = io.BytesIO()
+    torch.save({"x": torch.ones(3)}, buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    count = (3).to_bytes(8, "little") + np.ones(3, np.float32).tobytes()
+    assert data.endswith(count)
+    (tmp_path / "lie.pt").write_bytes(data[: -len(count)] + (2**40).to_bytes(8, "little") + count[8:])
+    with pytest.raises(RuntimeError, match="lie.pt.*1099511627776 elements in the file, 3 in the pickle"):
+        torch.load(tmp_path / "lie.pt")

@@ -299,8 +299,7 @@ def load_legacy(fh, map_location, make_unpickler, pickle_load_args, file_size):
             raise CheckpointError(
                 f"storage {key!r:.40} has {numel} elements in the file, {storage.size()} in the pickle"
             )
-        n = fh.readinto(memoryview(storage.data))
-        if n != storage.nbytes():
+        if _read_into(fh, memoryview(storage.data)) != storage.nbytes():
             raise CheckpointError(f"the data of storage {key!r:.40} is truncated")
         filled.append(storage)
     for storage in filled:
@@ -309,6 +308,22 @@ def load_legacy(fh, map_location, make_unpickler, pickle_load_args, file_size):
             with _no_grad():
                 storage._tensor.copy_(_C.from_numpy(_utils._widen(storage._values(), storage.dtype_name)))
     return result
+
+
+def _read_into(fh, view):
+    """Fill ``view`` from ``fh`` (any binary file object); the number of bytes read."""
+    pos = 0
+    while pos < len(view):
+        if hasattr(fh, "readinto"):
+            n = fh.readinto(view[pos:])
+        else:
+            chunk = fh.read(len(view) - pos)
+            n = len(chunk)
+            view[pos : pos + n] = chunk
+        if not n:
+            break
+        pos += n
+    return pos
 
 
 def _shares(storage):

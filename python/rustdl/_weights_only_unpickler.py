@@ -29,6 +29,8 @@ from pickle import (
     ADDITEMS,
     APPEND,
     APPENDS,
+    BINBYTES,
+    BINBYTES8,
     BINFLOAT,
     BINGET,
     BININT,
@@ -71,8 +73,6 @@ from pickle import (
     TUPLE1,
     TUPLE2,
     TUPLE3,
-    BINBYTES,
-    BINBYTES8,
     UnpicklingError,
     bytes_types,
     decode_long,
@@ -536,7 +536,7 @@ class Unpickler:
     def _read_exact(self, n):
         data = self.read(n)
         if len(data) != n:
-            raise UnpicklingError("pickle data was truncated")
+            raise EOFError("pickle data was truncated")
         return data
 
     def pop_mark(self):
