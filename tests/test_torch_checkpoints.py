@@ -558,3 +558,26 @@ def test_truncated_or_lying_legacy_files_raise(tmp_path):
     (tmp_path / "lie.pt").write_bytes(data[: -len(count)] + (2**40).to_bytes(8, "little") + count[8:])
     with pytest.raises(RuntimeError, match="lie.pt.*1099511627776 elements in the file, 3 in the pickle"):
         torch.load(tmp_path / "lie.pt")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_fuzzed_checkpoints_raise_only_runtime_or_unpickling_errors(tmp_path, monkeypatch):
+    import random
+
+    monkeypatch.chdir(tmp_path)
+    rng = random.Random(0)
+    files = [p.read_bytes() for p in sorted(GOLDEN.iterdir()) if p.suffix in (".pt", ".pkl")]
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(800):
+        raw = bytearray(rng.choice(files))
+        for _ in range(rng.randint(1, 4)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            raw = raw[: rng.randrange(len(raw))]
+        try:
+            torch.load(io.BytesIO(bytes(raw)))
+            outcomes["loaded"] += 1
+        except (RuntimeError, pickle.UnpicklingError):
+            outcomes["refused"] += 1
+    assert outcomes["loaded"] and outcomes["refused"]
+    assert os.listdir(tmp_path) == []  # nothing ran

@@ -206,6 +206,16 @@ class _QScheme(str):
     """What ``torch.per_tensor_affine`` & co. unpickle to (rustdl has no quantization)."""
 
 
+def _bytearray(*args):
+    """``bytearray`` as a pickle may call it: from data, never of a size (``bytearray(10**12)``
+    would allocate whatever the file asks for)."""
+    if args and isinstance(args[0], int):
+        raise UnpicklingError("bytearray of a size is not allowed in a checkpoint")
+    return bytearray(*args)
+
+
+_bytearray.__module__, _bytearray.__qualname__ = "builtins", "bytearray"
+
 _ALLOWED = None
 
 
@@ -225,7 +235,7 @@ def _get_allowed_globals():
         "torch.Tensor": _C.Tensor,
         "torch.device": _C.device,
         "_codecs.encode": encode,  # for bytes
-        "builtins.bytearray": bytearray,
+        "builtins.bytearray": _bytearray,
         "builtins.set": set,
         "builtins.complex": complex,
     }
@@ -345,8 +355,12 @@ class Unpickler:
                 cls = self.stack.pop()
                 from .nn.parameter import Parameter
 
+                if not isinstance(args, tuple):
+                    raise UnpicklingError(f"NEWOBJ arguments must be a tuple, got {type(args).__name__}")
                 if cls is Parameter:
                     self.append(Parameter(*args))
+                elif cls is _C.Tensor and args:  # Tensor(n) would allocate what the file says
+                    raise UnpicklingError("Can only create an empty torch.Tensor with NEWOBJ")
                 elif _contains(known, cls) and isinstance(cls, type):
                     self.append(cls.__new__(cls, *args))
                 else:

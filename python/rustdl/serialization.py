@@ -893,7 +893,7 @@ def _resolve_weights_only(weights_only, pickle_module):
 # naming the file); with weights_only=False the file's own code may raise anything, kept as is
 _MALFORMED = (_tc.CheckpointError, zipfile.BadZipFile, EOFError, struct.error, zlib.error, UnicodeDecodeError)
 _MALFORMED_WEIGHTS_ONLY = _MALFORMED + (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError,
-                                        RecursionError)
+                                        RecursionError, LookupError, NotImplementedError)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
@@ -965,7 +965,10 @@ def _file_size(fh):
 
 
 def _load_zip(f, fh, mmap, weights_only, map_location, make_unpickler, pickle_load_args):
-    zf = zipfile.ZipFile(fh)
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError) as e:
+        raise _tc.CheckpointError(f"PytorchStreamReader failed reading zip archive: {e}") from None
     mapped = None
     if mmap:
         # copy-on-write (PyTorch's default MAP_PRIVATE): writes to the tensors stay in memory
