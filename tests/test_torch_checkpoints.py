@@ -581,3 +581,21 @@ def test_fuzzed_checkpoints_raise_only_runtime_or_unpickling_errors(tmp_path, mo
             outcomes["refused"] += 1
     assert outcomes["loaded"] and outcomes["refused"]
     assert os.listdir(tmp_path) == []  # nothing ran
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mmap flags are POSIX")
+def test_mmap_shared_writes_go_to_the_file(tmp_path):
+    import mmap
+
+    path = tmp_path / "v.pt"
+    torch.save({"x": torch.zeros(4)}, path)
+    assert torch.serialization.get_default_mmap_options() == mmap.MAP_PRIVATE
+    with torch.serialization.set_default_mmap_options(mmap.MAP_SHARED):
+        x = torch.load(path, mmap=True)["x"]
+        x.add_(7)
+        del x
+    assert torch.serialization.get_default_mmap_options() == mmap.MAP_PRIVATE
+    # the file's bytes changed (so its CRC no longer matches for a plain load, as in PyTorch)
+    assert torch.load(path, mmap=True)["x"].tolist() == [7.0] * 4
+    with pytest.raises(ValueError, match="expected mmap.MAP_PRIVATE or mmap.MAP_SHARED"):
+        torch.serialization.set_default_mmap_options(12345)

@@ -69,11 +69,13 @@ __all__ = [
     "FORMAT_VERSION",
     "add_safe_globals",
     "clear_safe_globals",
+    "get_default_mmap_options",
     "get_safe_globals",
     "get_unsafe_globals_in_checkpoint",
     "load",
     "safe_globals",
     "save",
+    "set_default_mmap_options",
 ]
 
 FORMAT_NAME = "rustdl"
@@ -753,6 +755,49 @@ def _get_wo_message(message):
     return updated_message + docs_message
 
 
+# ------------------------------------------------------------------ mmap options
+try:
+    from mmap import MAP_PRIVATE as _MAP_PRIVATE
+    from mmap import MAP_SHARED as _MAP_SHARED
+except ImportError:  # Windows
+    _MAP_PRIVATE = _MAP_SHARED = None
+_mmap_flags = _MAP_PRIVATE
+
+
+def get_default_mmap_options():
+    """The mmap flags ``load(..., mmap=True)`` maps files with (default ``mmap.MAP_PRIVATE``)."""
+    return _mmap_flags
+
+
+class set_default_mmap_options:
+    """Context manager or function setting the flags ``load(..., mmap=True)`` maps files with:
+    ``mmap.MAP_PRIVATE`` (copy-on-write: writes to the tensors stay in memory) or
+    ``mmap.MAP_SHARED`` (writes to the tensors go to the file)."""
+
+    def __init__(self, flags):
+        global _mmap_flags
+        if _MAP_SHARED is None:
+            raise RuntimeError("Changing the default mmap options is currently not supported for Windows")
+        if flags != _MAP_PRIVATE and flags != _MAP_SHARED:
+            raise ValueError(
+                "Invalid argument in function set_default_mmap_options, "
+                f"expected mmap.MAP_PRIVATE or mmap.MAP_SHARED, but got {flags}"
+            )
+        self.prev = _mmap_flags
+        _mmap_flags = flags
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        global _mmap_flags
+        _mmap_flags = self.prev
+
+
+default_restore_location = _tc.default_restore_location
+StorageType = _utils.StorageType
+
+
 # ------------------------------------------------------------------ unpicklers
 _LOAD_MODULE_MAPPING = {"torch.tensor": "torch._tensor"}
 
@@ -971,8 +1016,9 @@ def _load_zip(f, fh, mmap, weights_only, map_location, make_unpickler, pickle_lo
         raise _tc.CheckpointError(f"PytorchStreamReader failed reading zip archive: {e}") from None
     mapped = None
     if mmap:
-        # copy-on-write (PyTorch's default MAP_PRIVATE): writes to the tensors stay in memory
-        mapped = np.memmap(os.fspath(f), dtype=np.uint8, mode="c")
+        # MAP_PRIVATE (the default) is copy-on-write: writes to the tensors stay in memory
+        shared = _MAP_SHARED is not None and _mmap_flags == _MAP_SHARED
+        mapped = np.memmap(os.fspath(f), dtype=np.uint8, mode="r+" if shared else "c")
     archive = _tc.ZipCheckpoint(zf, mapped)
     if archive.has_record("constants.pkl"):
         if weights_only:
