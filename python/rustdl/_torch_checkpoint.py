@@ -53,11 +53,15 @@ CheckpointError = _utils.CheckpointError
 
 def sniff(head):
     """'zip', 'legacy' or None (not a PyTorch checkpoint) from a file's first bytes."""
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06") and head[8:9] != b"{":
+    # A safetensors file starts with an 8-byte header length, which can be any bytes, then
+    # its JSON header's '{': that byte tells it apart from a zip or pickle with the same start.
+    if head[8:9] == b"{":
+        return None
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
-    if any(head.startswith(m[: len(head)]) and head for m in _LEGACY_MAGIC_PICKLES) and head[8:9] != b"{":
+    if head and any(m.startswith(head) or head.startswith(m) for m in _LEGACY_MAGIC_PICKLES):
         return "legacy"
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") and head[8:9] != b"{":
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "legacy"  # a pickle, but not of torch.save's magic number: fails with PyTorch's message
     return None
 
