@@ -817,10 +817,10 @@ def _full_unpickler_class(pickle_module):
                 except KeyError:
                     pass
             mod_name = _LOAD_MODULE_MAPPING.get(mod_name, mod_name)
-            allowed = _wo._get_allowed_globals()
-            if f"{mod_name}.{name}" in allowed:
-                return allowed[f"{mod_name}.{name}"]
             real = _rustdl_name(mod_name)
+            allowed = _wo._get_allowed_globals()
+            if real is not None and f"{mod_name}.{name}" in allowed:  # rebuild functions, dtypes, ...
+                return allowed[f"{mod_name}.{name}"]
             if real is not None:
                 try:
                     obj = importlib.import_module(real)
