@@ -425,6 +425,9 @@ def _global_of(obj):
     return None
 
 
+_PLAIN = {int, float, bool, type(None), str, bytes}
+
+
 class TorchPickler(pickle._Pickler):
     """A pickler that writes rustdl objects as PyTorch's pickles name them: tensors as
     ``torch._utils._rebuild_tensor_v2`` of a storage (persistent id), parameters as
@@ -443,6 +446,16 @@ class TorchPickler(pickle._Pickler):
         return None
 
     def save(self, obj, save_persistent_id=True):
+        t = type(obj)
+        if t in _PLAIN:  # the bulk of big pickles: no persistent id, no reduction to look for
+            if t is str or t is bytes:
+                memo = self.memo.get(id(obj))
+                if memo is not None:
+                    self.write(self.get(memo[0]))
+                    return
+            self.framer.commit_frame()
+            self.dispatch[t](self, obj)
+            return
         if isinstance(obj, _Global):
             return self._save_global_name(obj, obj.module, obj.name)
         if isinstance(obj, _C.dtype):
