@@ -295,6 +295,56 @@ def _contains(values, obj):
     )
 
 
+# opcodes as ints (the loop below compares each byte against them)
+_ADDITEMS = ADDITEMS[0]
+_APPEND = APPEND[0]
+_APPENDS = APPENDS[0]
+_BINBYTES = BINBYTES[0]
+_BINBYTES8 = BINBYTES8[0]
+_BINFLOAT = BINFLOAT[0]
+_BINGET = BINGET[0]
+_BININT = BININT[0]
+_BININT1 = BININT1[0]
+_BININT2 = BININT2[0]
+_BINPERSID = BINPERSID[0]
+_BINPUT = BINPUT[0]
+_BINSTRING = BINSTRING[0]
+_BINUNICODE = BINUNICODE[0]
+_BINUNICODE8 = BINUNICODE8[0]
+_BUILD = BUILD[0]
+_BYTEARRAY8 = BYTEARRAY8[0]
+_EMPTY_DICT = EMPTY_DICT[0]
+_EMPTY_LIST = EMPTY_LIST[0]
+_EMPTY_SET = EMPTY_SET[0]
+_EMPTY_TUPLE = EMPTY_TUPLE[0]
+_FRAME = FRAME[0]
+_FROZENSET = FROZENSET[0]
+_GLOBAL = GLOBAL[0]
+_LONG1 = LONG1[0]
+_LONG4 = LONG4[0]
+_LONG_BINGET = LONG_BINGET[0]
+_LONG_BINPUT = LONG_BINPUT[0]
+_MARK = MARK[0]
+_MEMOIZE = MEMOIZE[0]
+_NEWFALSE = NEWFALSE[0]
+_NEWOBJ = NEWOBJ[0]
+_NEWTRUE = NEWTRUE[0]
+_NONE = NONE[0]
+_PROTO = PROTO[0]
+_REDUCE = REDUCE[0]
+_SETITEM = SETITEM[0]
+_SETITEMS = SETITEMS[0]
+_SHORT_BINBYTES = SHORT_BINBYTES[0]
+_SHORT_BINSTRING = SHORT_BINSTRING[0]
+_SHORT_BINUNICODE = SHORT_BINUNICODE[0]
+_STACK_GLOBAL = STACK_GLOBAL[0]
+_STOP = STOP[0]
+_TUPLE = TUPLE[0]
+_TUPLE1 = TUPLE1[0]
+_TUPLE2 = TUPLE2[0]
+_TUPLE3 = TUPLE3[0]
+
+
 class _PendingNewobj:
     def __init__(self, cls, args):
         self.cls = cls
@@ -324,8 +374,9 @@ class Unpickler:
                 raise EOFError
             if not isinstance(key, bytes_types):
                 raise AssertionError(f"Expected bytes, got {type(key).__name__}")  # noqa: TRY004  # PyTorch's
-            if key[0] in (GLOBAL[0], STACK_GLOBAL[0]):
-                if key[0] == GLOBAL[0]:
+            op = key[0]
+            if op in (_GLOBAL, _STACK_GLOBAL):
+                if op == _GLOBAL:
                     module, name = _read_global_instruction(self.readline)
                 else:
                     name, module = self.stack.pop(), self.stack.pop()
@@ -350,7 +401,7 @@ class Unpickler:
                         f"`torch.serialization.safe_globals([{full_path}])` context manager to allowlist this global "
                         "if you trust this class/function."
                     )
-            elif key[0] == NEWOBJ[0]:
+            elif op == _NEWOBJ:
                 args = self.stack.pop()
                 cls = self.stack.pop()
                 from .nn.parameter import Parameter
@@ -368,7 +419,7 @@ class Unpickler:
                         "Can only create new object for nn.Parameter or classes allowlisted "
                         f"via `add_safe_globals` but got {cls}"
                     )
-            elif key[0] == REDUCE[0]:
+            elif op == _REDUCE:
                 args = self.stack.pop()
                 func = self.stack[-1]
                 if not _contains(known, func) or not callable(func):
@@ -381,7 +432,7 @@ class Unpickler:
                         f"REDUCE arguments must be a tuple, got {type(args).__name__}"
                     )
                 self.stack[-1] = func(*args)
-            elif key[0] == BUILD[0]:
+            elif op == _BUILD:
                 state = self.stack.pop()
                 inst = self.stack[-1]
                 from .nn.parameter import Parameter
@@ -411,128 +462,128 @@ class Unpickler:
                         "Can only build Tensor, Parameter, OrderedDict or types allowlisted "
                         f"via `add_safe_globals`, but got {type(inst)}"
                     )
-            elif key[0] == APPEND[0]:
+            elif op == _APPEND:
                 item = self.stack.pop()
                 list_obj = self.stack[-1]
                 if type(list_obj) is not list:
                     raise UnpicklingError(f"Can only append to lists, but got {type(list_obj)}")
                 list_obj.append(item)
-            elif key[0] == APPENDS[0]:
+            elif op == _APPENDS:
                 items = self.pop_mark()
                 list_obj = self.stack[-1]
                 if type(list_obj) is not list:
                     raise UnpicklingError(f"Can only extend lists, but got {type(list_obj)}")
                 list_obj.extend(items)
-            elif key[0] == SETITEM[0]:
+            elif op == _SETITEM:
                 (v, k) = (self.stack.pop(), self.stack.pop())
                 self._check_set_item_target("SETITEM")
                 self.stack[-1][k] = v
-            elif key[0] == SETITEMS[0]:
+            elif op == _SETITEMS:
                 items = self.pop_mark()
                 self._check_set_item_target("SETITEMS")
                 for i in range(0, len(items) - 1, 2):
                     self.stack[-1][items[i]] = items[i + 1]
-            elif key[0] == MARK[0]:
+            elif op == _MARK:
                 self.metastack.append(self.stack)
                 self.stack = []
                 self.append = self.stack.append
-            elif key[0] == TUPLE[0]:
+            elif op == _TUPLE:
                 items = self.pop_mark()
                 self.append(tuple(items))
-            elif key[0] == TUPLE1[0]:
+            elif op == _TUPLE1:
                 self.stack[-1] = (self.stack[-1],)
-            elif key[0] == TUPLE2[0]:
+            elif op == _TUPLE2:
                 self.stack[-2:] = [(self.stack[-2], self.stack[-1])]
-            elif key[0] == TUPLE3[0]:
+            elif op == _TUPLE3:
                 self.stack[-3:] = [(self.stack[-3], self.stack[-2], self.stack[-1])]
-            elif key[0] == NONE[0]:
+            elif op == _NONE:
                 self.append(None)
-            elif key[0] == NEWFALSE[0]:
+            elif op == _NEWFALSE:
                 self.append(False)
-            elif key[0] == NEWTRUE[0]:
+            elif op == _NEWTRUE:
                 self.append(True)
-            elif key[0] == EMPTY_TUPLE[0]:
+            elif op == _EMPTY_TUPLE:
                 self.append(())
-            elif key[0] == EMPTY_LIST[0]:
+            elif op == _EMPTY_LIST:
                 self.append([])
-            elif key[0] == EMPTY_DICT[0]:
+            elif op == _EMPTY_DICT:
                 self.append({})
-            elif key[0] == EMPTY_SET[0]:
+            elif op == _EMPTY_SET:
                 self.append(set())
-            elif key[0] == BININT[0]:
+            elif op == _BININT:
                 self.append(unpack("<i", self._read_exact(4))[0])
-            elif key[0] == BININT1[0]:
+            elif op == _BININT1:
                 self.append(self._read_exact(1)[0])
-            elif key[0] == BININT2[0]:
+            elif op == _BININT2:
                 self.append(unpack("<H", self._read_exact(2))[0])
-            elif key[0] == BINFLOAT[0]:
+            elif op == _BINFLOAT:
                 self.append(unpack(">d", self._read_exact(8))[0])
-            elif key[0] == BINUNICODE[0]:
+            elif op == _BINUNICODE:
                 strlen = unpack("<I", self._read_exact(4))[0]
                 if strlen > maxsize:
                     raise UnpicklingError("String is too long")
                 self.append(str(self._read_exact(strlen), "utf-8", "surrogatepass"))
-            elif key[0] == SHORT_BINSTRING[0]:
+            elif op == _SHORT_BINSTRING:
                 strlen = self._read_exact(1)[0]
                 strdata = self._read_exact(strlen)
                 if self.encoding != "bytes":
                     strdata = strdata.decode(self.encoding, "strict")
                 self.append(strdata)
-            elif key[0] == BINPERSID[0]:
+            elif op == _BINPERSID:
                 pid = self.stack.pop()
                 if type(pid) is not tuple and type(pid) is not int:
                     raise UnpicklingError(f"persistent_load id must be tuple or int, but got {type(pid)}")
                 if type(pid) is tuple and len(pid) > 0 and _maybe_decode_ascii(pid[0]) != "storage":
                     raise UnpicklingError(f"Only persistent_load of storage is allowed, but got {type(pid[0])}")
                 self.append(self.persistent_load(pid))
-            elif key[0] in [BINGET[0], LONG_BINGET[0]]:
-                idx = (self._read_exact(1) if key[0] == BINGET[0] else unpack("<I", self._read_exact(4)))[0]
+            elif op in [_BINGET, _LONG_BINGET]:
+                idx = (self._read_exact(1) if op == _BINGET else unpack("<I", self._read_exact(4)))[0]
                 if idx not in self.memo:
                     raise UnpicklingError(f"Memo value not found at index {idx}")
                 self.append(self.memo[idx])
-            elif key[0] in [BINPUT[0], LONG_BINPUT[0]]:
-                i = (self._read_exact(1) if key[0] == BINPUT[0] else unpack("<I", self._read_exact(4)))[0]
+            elif op in [_BINPUT, _LONG_BINPUT]:
+                i = (self._read_exact(1) if op == _BINPUT else unpack("<I", self._read_exact(4)))[0]
                 self.memo[i] = self.stack[-1]
-            elif key[0] == LONG1[0]:
+            elif op == _LONG1:
                 n = self._read_exact(1)[0]
                 self.append(decode_long(self._read_exact(n)))
             # protocol 3-5 and Python 2 data opcodes (PyTorch's weights_only unpickler stops at
             # protocol 2; rustdl also reads files saved with a higher pickle_protocol)
-            elif key[0] == SHORT_BINUNICODE[0]:
+            elif op == _SHORT_BINUNICODE:
                 self.append(str(self._read_exact(self._read_exact(1)[0]), "utf-8", "surrogatepass"))
-            elif key[0] == BINUNICODE8[0]:
+            elif op == _BINUNICODE8:
                 self.append(str(self._read_exact(unpack("<Q", self._read_exact(8))[0]), "utf-8", "surrogatepass"))
-            elif key[0] == SHORT_BINBYTES[0]:
+            elif op == _SHORT_BINBYTES:
                 self.append(self._read_exact(self._read_exact(1)[0]))
-            elif key[0] == BINBYTES[0]:
+            elif op == _BINBYTES:
                 self.append(self._read_exact(unpack("<I", self._read_exact(4))[0]))
-            elif key[0] in (BINBYTES8[0], BYTEARRAY8[0]):
+            elif op in (_BINBYTES8, _BYTEARRAY8):
                 data = self._read_exact(unpack("<Q", self._read_exact(8))[0])
-                self.append(bytearray(data) if key[0] == BYTEARRAY8[0] else data)
-            elif key[0] == BINSTRING[0]:
+                self.append(bytearray(data) if op == _BYTEARRAY8 else data)
+            elif op == _BINSTRING:
                 strlen = unpack("<i", self._read_exact(4))[0]
                 if strlen < 0:
                     raise UnpicklingError("BINSTRING pickle has negative byte count")
                 strdata = self._read_exact(strlen)
                 self.append(strdata if self.encoding == "bytes" else strdata.decode(self.encoding, "strict"))
-            elif key[0] == LONG4[0]:
+            elif op == _LONG4:
                 n = unpack("<i", self._read_exact(4))[0]
                 if n < 0:
                     raise UnpicklingError("LONG pickle has negative byte count")
                 self.append(decode_long(self._read_exact(n)))
-            elif key[0] == FRAME[0]:
+            elif op == _FRAME:
                 self._read_exact(8)  # frame length: the data follows in the same stream
-            elif key[0] == MEMOIZE[0]:
+            elif op == _MEMOIZE:
                 self.memo[len(self.memo)] = self.stack[-1]
-            elif key[0] == ADDITEMS[0]:
+            elif op == _ADDITEMS:
                 items = self.pop_mark()
                 if type(self.stack[-1]) is not set:
                     raise UnpicklingError(f"Can only add items to sets, but got {type(self.stack[-1])}")
                 self.stack[-1].update(items)
-            elif key[0] == FROZENSET[0]:
+            elif op == _FROZENSET:
                 items = self.pop_mark()
                 self.append(frozenset(items))
-            elif key[0] == PROTO[0]:
+            elif op == _PROTO:
                 self.proto = self._read_exact(1)[0]
                 if self.proto != 2:
                     warnings.warn(
@@ -542,10 +593,10 @@ class Unpickler:
                         "please file an issue for adding support if you encounter this.",
                         stacklevel=2,
                     )
-            elif key[0] == STOP[0]:
+            elif op == _STOP:
                 return self.stack.pop()
             else:
-                raise UnpicklingError(f"Unsupported operand {key[0]}")
+                raise UnpicklingError(f"Unsupported operand {op}")
 
     def _read_exact(self, n):
         data = self.read(n)
