@@ -188,6 +188,9 @@ class CheckpointStorage:
     def cpu(self):
         return self
 
+    def cuda(self, *args, **kwargs):  # what ``map_location=lambda s, loc: s.cuda()`` calls
+        raise RuntimeError("Torch not compiled with CUDA enabled (rustdl has no CUDA; use map_location='cpu')")
+
     def __repr__(self):
         return f"CheckpointStorage(dtype=torch.{self.dtype_name}, size={self.size()})"
 
