@@ -91,13 +91,14 @@ def describe_checkpoint(obj):
     return {"object": tree, "shared": shared}
 
 
-def as_rustdl_would_load(description):
-    """A PyTorch-side description with the dtypes rustdl widens replaced by the wider ones."""
+def as_rustdl_would_load(description, widened=WIDENED):
+    """A PyTorch-side description with the dtypes rustdl widens (``widened``) replaced by
+    the wider ones."""
     if isinstance(description, list):
-        return [as_rustdl_would_load(v) for v in description]
+        return [as_rustdl_would_load(v, widened) for v in description]
     if isinstance(description, dict):
-        out = {k: as_rustdl_would_load(v) for k, v in description.items()}
+        out = {k: as_rustdl_would_load(v, widened) for k, v in description.items()}
         if "tensor" in out:
-            out["tensor"] = WIDENED.get(out["tensor"], out["tensor"])
+            out["tensor"] = widened.get(out["tensor"], out["tensor"])
         return out
     return description

@@ -23,14 +23,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rustdl as torch
-from checkpoint_describe import as_rustdl_would_load, describe_checkpoint
-from rustdl import _torch_checkpoint, nn, serialization
+from checkpoint_describe import WIDENED, describe_checkpoint
+from checkpoint_describe import as_rustdl_would_load as _as_loaded
+from rustdl import _torch_checkpoint, _utils, nn, serialization
 
 GOLDEN = Path(__file__).parent / "golden" / "checkpoints"
 EXPECTED = json.loads((GOLDEN / "expected.json").read_text())
 MARKER = "rustdl_pwned_marker"
 PYTORCH_FILES = ["small_model_zip.pt", "small_model_legacy.pt", "shared_views.pt", "mixed_dtypes.pt",
                  "mixed_dtypes_legacy.pt"]
+
+
+# the dtypes this rustdl build has no tensors of, which it widens on load
+RUSTDL_WIDENS = {k: v for k, v in WIDENED.items() if not _utils.rustdl_has_dtype(k)}
+
+
+def as_rustdl_would_load(description):
+    return _as_loaded(description, RUSTDL_WIDENS)
 
 
 def _recorder():
@@ -95,9 +104,12 @@ def test_pytorch_shared_views_stay_views(mmap):
 
 def test_mixed_dtypes_widened_where_rustdl_lacks_them():
     t = torch.load(GOLDEN / "mixed_dtypes.pt")["tensors"]
-    assert t["f16"].dtype == torch.float32 and t["f16"].tolist() == [1.5, -65504.0]
-    assert t["bf16"].dtype == torch.float32 and t["bf16"].tolist()[0] == 1.5
-    assert t["i8"].dtype == torch.int64 and t["i8"].tolist() == [-128, 127]
+    for key, name in [("f16", "float16"), ("bf16", "bfloat16"), ("i8", "int8"), ("i16", "int16")]:
+        want = RUSTDL_WIDENS.get(name, name)
+        assert str(t[key].dtype) == f"rustdl.{want}", (key, t[key].dtype)
+    assert t["f16"].tolist() == [1.5, -65504.0]
+    assert t["bf16"].tolist()[0] == 1.5
+    assert t["i8"].tolist() == [-128, 127]
     assert t["i64"].tolist() == [2**62 + 1, -(2**62) - 3]
 
 

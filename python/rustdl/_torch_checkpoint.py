@@ -393,7 +393,11 @@ class _SavedStorages:
             size, stride, offset = tuple(t.shape), _contiguous_strides(t.shape), 0
         if base is not None:
             key = str(len(self.refs))
-            arr = np.ascontiguousarray(base.numpy())
+            if name == "bfloat16":  # numpy has no bfloat16: its words are float32's upper halves
+                words = np.ascontiguousarray(base.to(_C.float32).numpy()).view(np.uint32) >> 16
+                arr = words.astype(np.uint16)
+            else:
+                arr = np.ascontiguousarray(base.numpy())
             if arr.dtype.byteorder == ">" or (arr.dtype.byteorder == "=" and sys.byteorder == "big"):
                 arr = arr.astype(arr.dtype.newbyteorder("<"))
             self.data[key] = arr.reshape(-1).view(np.uint8)

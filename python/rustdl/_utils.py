@@ -208,11 +208,17 @@ class CheckpointStorage:
     def tensor(self):
         if self._tensor is None:
             arr = self._values()
-            if not rustdl_has_dtype(self.dtype_name) or arr.dtype.newbyteorder("=") != arr.dtype:
+            # numpy has no bfloat16: its raw 16-bit words are widened to float32 (and cast
+            # back when rustdl has bfloat16 tensors)
+            native = rustdl_has_dtype(self.dtype_name) and self.dtype_name != "bfloat16"
+            if not native or arr.dtype.newbyteorder("=") != arr.dtype:
                 arr = _widen(arr, self.dtype_name)
             if not arr.flags.writeable:
                 arr = arr.copy()
-            self._tensor = _C.from_numpy(arr)
+            t = _C.from_numpy(arr)
+            if self.dtype_name == "bfloat16" and rustdl_has_dtype("bfloat16"):
+                t = t.to(_C.bfloat16)  # exact: the float32 values came from bfloat16 words
+            self._tensor = t
         return self._tensor
 
 
