@@ -477,8 +477,10 @@ def test_foreign_unsigned_dtypes_widen(tmp_path):
 
 def test_numpy_arrays_of_every_saved_dtype_roundtrip(tmp_path):
     arrays = {name: np.arange(4).astype(name) for name in sorted(serialization._NUMPY_OK)}
-    torch.save(arrays, tmp_path / "np.pt")
-    out = torch.load(tmp_path / "np.pt")
-    for name, arr in arrays.items():
-        assert out[name].dtype == arr.dtype
-        np.testing.assert_array_equal(out[name], arr)
+    for fname in ("np.safetensors", "np.pt"):
+        torch.save(arrays, tmp_path / fname)
+        # numpy arrays in PyTorch's (pickle) format need weights_only=False, as in PyTorch
+        out = torch.load(tmp_path / fname, weights_only=fname.endswith(".safetensors"))
+        for name, arr in arrays.items():
+            assert out[name].dtype == arr.dtype
+            np.testing.assert_array_equal(out[name], arr)

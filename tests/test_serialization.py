@@ -15,11 +15,17 @@ import safetensors.numpy as stnp
 from rustdl import nn
 
 
-def roundtrip(obj):
+def roundtrip(obj, **load_kwargs):
     buf = io.BytesIO()
     torch.save(obj, buf)
     buf.seek(0)
-    return torch.load(buf)
+    return torch.load(buf, **load_kwargs)
+
+
+def roundtrip_safetensors(obj, tmp_path):
+    path = tmp_path / "obj.safetensors"
+    torch.save(obj, path)
+    return torch.load(path)
 
 
 def small_model():
@@ -89,7 +95,8 @@ def test_loaded_tensor_is_independent_copy():
 
 
 # ---------------------------------------------------------------- python structure
-def test_plain_python_structure_exact():
+@pytest.mark.parametrize("fmt", ["torch_zip", "safetensors"])
+def test_plain_python_structure_exact(fmt, tmp_path):
     obj = {
         "int": 3,
         "neg_big": -(2**70),
@@ -116,7 +123,9 @@ def test_plain_python_structure_exact():
         "np": np.arange(3, dtype=np.int16),
         "npscalar": np.float32(1.5),
     }
-    out = roundtrip(obj)
+    # numpy arrays/scalars and frozensets need weights_only=False in PyTorch's format (as in
+    # PyTorch); the safetensors format describes them without pickling
+    out = roundtrip(obj, weights_only=False) if fmt == "torch_zip" else roundtrip_safetensors(obj, tmp_path)
     assert list(out.keys()) == list(obj.keys())
     for k in obj:  # noqa: PLC0206
         if k in ("nan", "np"):
@@ -130,7 +139,23 @@ def test_plain_python_structure_exact():
     assert isinstance(out["size"], torch.Size)
     assert out["dtype"] is torch.int64
     assert isinstance(out["np"], np.ndarray) and out["np"].dtype == np.int16
-    assert type(out["npscalar"]) is float and out["npscalar"] == 1.5
+    assert out["npscalar"] == 1.5
+    assert type(out["npscalar"]) is (np.float32 if fmt == "torch_zip" else float)
+
+
+def test_weights_only_refuses_numpy_and_frozenset_as_pytorch():
+    import pickle
+
+    for obj, name in [(np.arange(3), "_reconstruct"), (frozenset({1}), "frozenset")]:
+        buf = io.BytesIO()
+        torch.save({"x": obj}, buf)
+        buf.seek(0)
+        with pytest.raises(pickle.UnpicklingError, match=name):
+            torch.load(buf)
+    # what PyTorch's weights_only allows by default still loads
+    allowed = {"set": {1, 2}, "bytes": b"\x00\xff", "cplx": 1 + 2j, "size": torch.Size([2]), "dtype": torch.int64,
+               "od": OrderedDict(a=1), "tuple": (1, [2.5, None], "s"), "big": -(2**70)}
+    assert roundtrip(allowed) == allowed
 
 
 def test_ordered_dict_type_and_order():
@@ -155,11 +180,17 @@ def test_key_collisions_resolved():
     assert out["a"]["b"].tolist() == [1.0] and out["a.b"].tolist() == [0.0]
 
 
-def test_unsupported_objects_raise_typeerror():
-    with pytest.raises(TypeError, match="state_dict"):
-        torch.save(small_model(), io.BytesIO())
-    with pytest.raises(TypeError):
+def test_unpicklable_objects_raise(tmp_path):
+    import pickle
+
+    # PyTorch's format pickles: a lambda cannot be pickled (PyTorch raises the same error)
+    with pytest.raises(pickle.PicklingError):
         torch.save({"f": lambda x: x}, io.BytesIO())
+    # the safetensors format holds tensors and plain data only
+    with pytest.raises(TypeError, match="state_dict"):
+        torch.save(small_model(), tmp_path / "m.safetensors")
+    with pytest.raises(TypeError):
+        torch.save({"f": lambda x: x}, tmp_path / "f.safetensors")
 
 
 # ---------------------------------------------------------------- state dicts / checkpoints
@@ -188,8 +219,8 @@ def test_str_path_and_file_object(tmp_path):
 def test_file_is_single_safetensors_file_with_metadata(tmp_path):
     m = small_model()
     ck = {"epoch": 3, "model": m.state_dict()}
-    torch.save(ck, tmp_path / "ck.pt")
-    raw = (tmp_path / "ck.pt").read_bytes()
+    torch.save(ck, tmp_path / "ck.safetensors")
+    raw = (tmp_path / "ck.safetensors").read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8 : 8 + n])
     meta = header["__metadata__"]
@@ -409,14 +440,17 @@ def test_save_non_writable_dir_raises_naming_path(tmp_path):
         d.chmod(stat.S_IRWXU)
 
 
-def test_save_atomic_on_error_keeps_old_file_and_no_temp(tmp_path):
-    p = tmp_path / "ck.pt"
+@pytest.mark.parametrize("name", ["ck.pt", "ck.safetensors"])
+def test_save_atomic_on_error_keeps_old_file_and_no_temp(tmp_path, name):
+    import pickle
+
+    p = tmp_path / name
     torch.save({"v": torch.ones(2)}, p)
     before = p.read_bytes()
-    with pytest.raises(TypeError):
-        torch.save({"v": torch.zeros(2), "bad": object()}, p)
+    with pytest.raises((TypeError, pickle.PicklingError)):
+        torch.save({"v": torch.zeros(2), "bad": lambda: 0}, p)
     assert p.read_bytes() == before
-    assert os.listdir(tmp_path) == ["ck.pt"]
+    assert os.listdir(tmp_path) == [name]
 
 
 def test_save_atomic_when_write_fails_midway(tmp_path, monkeypatch):

@@ -1,20 +1,28 @@
-"""``rustdl.save`` / ``rustdl.load``: safe checkpoints in the safetensors format.
+"""``rustdl.save`` / ``rustdl.load`` (``torch.save`` / ``torch.load``; ``python -m rustdl``
+makes this module ``torch.serialization``).
 
-A saved object becomes ONE safetensors file:
+Formats, told apart on load by their first bytes:
 
-* every tensor (and numpy array) in the object is a safetensors tensor, keyed by its
-  path in the structure (``"0.weight"`` for a state_dict entry, ``"model.0.weight"`` for
-  ``{"model": state_dict}``, ``"optimizer.state.0.exp_avg"``, ...), so a saved
-  state_dict is readable by ``safetensors.numpy.load_file`` with its original key names;
-* the file's ``__metadata__`` holds a JSON description of everything else: containers
-  (dict / OrderedDict / list / tuple / set, with int vs str keys), numbers, strings,
-  ``None``, and per tensor its dtype, whether it is an ``nn.Parameter`` and whether it
-  requires grad.
+* **PyTorch's zip format** — what ``rustdl.save`` writes by default (any path not ending in
+  ``.safetensors``, and file objects), so ``torch.load(f, weights_only=True)`` in PyTorch
+  reads a rustdl state_dict; ``_use_new_zipfile_serialization=False`` writes PyTorch's
+  legacy format instead. Both are read (``_torch_checkpoint.py``).
+* **safetensors** — written for a path ending in ``.safetensors``: every tensor (and numpy
+  array) is a safetensors tensor keyed by its path in the structure (``"0.weight"``,
+  ``"model.0.weight"``, ...), readable by ``safetensors.numpy.load_file``; the file's
+  ``__metadata__`` holds a JSON description of everything else (containers, numbers,
+  strings, dtypes, Parameter / requires_grad flags). Loading parses JSON and bytes only.
+  Any safetensors file loads (a foreign one as a flat dict of tensors), and so do the
+  rustdl checkpoints of earlier versions, which were all of this kind.
 
-Loading only parses JSON and tensor bytes: no code is ever executed (no pickle), so
-``weights_only`` is always honoured. A safetensors file written by another program
-(e.g. a PyTorch state_dict saved with ``safetensors.torch.save_file``) loads as a flat
-dict of tensors that ``Module.load_state_dict`` accepts.
+Safety: a pickle-based checkpoint is read by default (``weights_only=None`` -> True, as
+PyTorch >= 2.6) through the restricted unpickler of ``_weights_only_unpickler.py``, which
+constructs only an allowlist of globals (tensors, storages, dtypes, ``torch.Size``,
+``OrderedDict``, primitive containers) and refuses everything else with PyTorch's
+``UnpicklingError`` message; :func:`add_safe_globals` / :class:`safe_globals` extend the
+allowlist. ``weights_only=False`` uses a full unpickler (``torch.*`` names resolve to
+rustdl's): like ``pickle.load`` it CAN RUN ARBITRARY CODE from the file, so pass it only
+for files you trust. No default path executes code from a file.
 
 Writes to a path are atomic: the data goes to a new file in the same directory which
 then replaces the target with ``os.replace``; on any error, or a kill at any point, the
@@ -22,9 +30,9 @@ previous file is left intact. On Linux that new file has no name until the renam
 (``O_TMPFILE``), so a killed save leaves nothing behind; elsewhere it is a named temp that
 the next save into the same directory removes once its writer is dead.
 
-Loading checks every size the file states (header length, tensor dtypes, shapes and byte
-ranges, the dtypes named in the metadata) against the file's length before allocating:
-a corrupt or hostile file raises RuntimeError quickly.
+Loading checks every size the file states (safetensors header and offsets, zip records
+against the storage sizes the pickle gives, tensor sizes/strides/offsets against their
+storage) before allocating or viewing: a corrupt or hostile file raises quickly.
 """
 
 from __future__ import annotations
@@ -35,9 +43,13 @@ import io
 import json
 import math
 import os
+import pickle
 import re
 import struct
 import sys
+import warnings
+import zipfile
+import zlib
 from collections import OrderedDict
 
 try:
@@ -47,9 +59,24 @@ except ImportError:  # Windows
 
 import numpy as np
 
-from . import _C
+from . import _C, _utils
+from . import _torch_checkpoint as _tc
+from . import _weights_only_unpickler as _wo
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
+__all__ = [
+    "DEFAULT_PROTOCOL",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "add_safe_globals",
+    "clear_safe_globals",
+    "get_default_mmap_options",
+    "get_safe_globals",
+    "get_unsafe_globals_in_checkpoint",
+    "load",
+    "safe_globals",
+    "save",
+    "set_default_mmap_options",
+]
 
 FORMAT_NAME = "rustdl"
 FORMAT_VERSION = 1
@@ -191,17 +218,52 @@ def _serialize(obj):
 
 
 # --------------------------------------------------------------------------- save
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True):
-    """Save ``obj`` (tensors, state_dicts, nested containers) to ``f`` (path or binary file).
+DEFAULT_PROTOCOL = _tc.DEFAULT_PROTOCOL
+MAGIC_NUMBER = _tc.MAGIC_NUMBER
+PROTOCOL_VERSION = _tc.PROTOCOL_VERSION
+UNSAFE_MESSAGE = _tc.UNSAFE_MESSAGE
 
-    The extra PyTorch arguments (``pickle_module`` ...) are accepted and ignored: rustdl
-    never pickles.
+
+def _archive_name(path):
+    """The folder PyTorch puts a zip checkpoint's records in: the file's stem."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return stem if stem and stem.isprintable() and "/" not in stem and "\\" not in stem else "archive"
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=DEFAULT_PROTOCOL, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
+    """Save ``obj`` to ``f`` (a path or a writable binary file object), as ``torch.save``.
+
+    The format is PyTorch's zip format (``torch.load`` in PyTorch reads it), or PyTorch's
+    legacy format with ``_use_new_zipfile_serialization=False``, or safetensors for a
+    path ending in ``.safetensors``. Tensors sharing a storage are saved once, as views
+    of it. Anything picklable can be saved, a whole ``nn.Module`` included; loading
+    objects other than tensors, containers and numbers needs ``weights_only=False`` or
+    :func:`add_safe_globals`, as in PyTorch. ``pickle_module`` is accepted and ignored
+    (the pickler is rustdl's own, which writes rustdl's objects under PyTorch's names).
     """
-    data = _serialize(obj)
+    safetensors = _is_path(f) and os.fsdecode(os.fspath(f)).endswith(".safetensors")
+    if safetensors:
+        data = _serialize(obj)
+    else:
+        protocol = DEFAULT_PROTOCOL if pickle_protocol is None else pickle_protocol
+        if _use_new_zipfile_serialization:
+            name = _archive_name(os.fsdecode(os.fspath(f))) if _is_path(f) else "archive"
+
+            def data(fh):
+                _tc.write_zip(fh, obj, name, protocol)
+        else:
+
+            def data(fh):
+                _tc.write_legacy(fh, obj, protocol)
+
     if not _is_path(f):
         if not hasattr(f, "write"):
             raise TypeError(f"rustdl.save: f must be a path or a writable binary file object, got {type(f).__name__}")
-        f.write(data)
+        if callable(data):
+            data(f)
+        else:
+            f.write(data)
         if hasattr(f, "flush"):
             f.flush()
         return
@@ -237,6 +299,7 @@ def _temp_name(path):
 
 
 def _write_atomic(path, directory, data):
+    """Write ``data`` (bytes, or a function writing into a binary file) to ``path`` atomically."""
     try:
         mode = os.stat(path).st_mode & 0o7777  # an overwritten file keeps its permissions
     except OSError:
@@ -283,9 +346,13 @@ def _commit(fd, data, mode, path, directory, tmp):
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
                     pass
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            if callable(data):  # a writer streaming into the file (zipfile needs seek/tell)
+                with open(fd, "wb", closefd=False) as fh:
+                    data(fh)
+            else:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
             if mode is not None:
                 try:
                     os.fchmod(fd, mode)
@@ -395,19 +462,6 @@ _MAX_NDIM = 64
 
 class _BadFile(ValueError):
     """What is wrong with a file that is not a valid safetensors file (load makes it a RuntimeError)."""
-
-
-def _read_bytes(f):
-    if _is_path(f):
-        path = os.fsdecode(os.fspath(f))
-        with open(path, "rb") as fh:  # FileNotFoundError / PermissionError name the path
-            return fh.read()
-    if not hasattr(f, "read"):
-        raise TypeError(f"rustdl.load: f must be a path or a readable binary file object, got {type(f).__name__}")
-    data = f.read()
-    if isinstance(data, str):
-        raise TypeError("rustdl.load: the file object must be opened in binary mode")
-    return bytes(data)
 
 
 def _short(x, limit=80):
@@ -613,21 +667,14 @@ class _Decoder:
         raise ValueError(f"unknown node type {T!r}")
 
 
-def load(f, map_location=None, weights_only=True, mmap=None, **pickle_load_args):
-    """Load an object saved with :func:`save` (or any safetensors file) from ``f``.
-
-    Never executes code. ``map_location`` may be ``None``, ``'cpu'``, a ``device``, a
-    dict or a callable ``(tensor, location) -> tensor``; rustdl only has the CPU.
-    """
-    name = _name_of(f)
+def _load_safetensors(data, name, map_location):
     fix = _resolve_map_location(map_location)
-    data = _read_bytes(f)
     try:
         meta, arrays = _read_safetensors(data)
     except Exception as e:  # noqa: BLE001  # our checks, JSON / UTF-8 errors
         raise RuntimeError(
-            f"rustdl.load: '{name}' is not a valid rustdl/safetensors checkpoint (corrupt, truncated or "
-            f"another format such as a pickle-based torch.save file): {e}"
+            f"rustdl.load: '{name}' is not a valid checkpoint: neither PyTorch's zip or legacy format nor "
+            f"rustdl/safetensors (corrupt or truncated?): {e}"
         ) from None
 
     structure = meta.get(_META_KEY)
@@ -650,6 +697,337 @@ def load(f, map_location=None, weights_only=True, mmap=None, **pickle_load_args)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError, RecursionError) as e:
         what = "nested too deeply" if isinstance(e, RecursionError) else _short(e, 300)
         raise RuntimeError(f"rustdl.load: '{name}' has a corrupt rustdl structure description: {what}") from None
+
+
+# ------------------------------------------------------------------ the weights_only allowlist
+def add_safe_globals(safe_globals):
+    """Mark the given globals as safe for ``weights_only`` load, as
+    ``torch.serialization.add_safe_globals``: classes/functions, or ``(obj, "full.name")``
+    pairs. rustdl's classes are also matched under their PyTorch names
+    (``rustdl.nn.Linear`` allows ``torch.nn.modules.linear.Linear``)."""
+    _wo._add_safe_globals(safe_globals)
+
+
+def clear_safe_globals():
+    """Clear the list of globals that are safe for ``weights_only`` load."""
+    _wo._clear_safe_globals()
+
+
+def get_safe_globals():
+    """The list of user-added globals that are safe for ``weights_only`` load."""
+    return _wo._get_safe_globals()
+
+
+class safe_globals(_wo._safe_globals):
+    """Context manager that adds certain globals as safe for ``weights_only`` load.
+
+    >>> with torch.serialization.safe_globals([MyClass]):
+    ...     torch.load("f.pt", weights_only=True)
+    """
+
+
+def _get_wo_message(message):
+    """PyTorch's wording of a weights_only refusal (``torch.load``'s ``_get_wo_message``)."""
+    docs_message = (
+        "\n\nCheck the documentation of torch.load to learn more about types accepted by default with "
+        "weights_only https://pytorch.org/docs/stable/generated/torch.load.html."
+    )
+    has_unsafe_global = re.search(r"GLOBAL (\S+) was not an allowed global by default.", message) is not None
+    has_blocklist = re.search(r"whose module (\S+) is blocked", message) is not None
+    has_import = re.search(r"(\S+) must be (\S+) to load", message) is not None
+    if has_unsafe_global:
+        updated_message = (
+            "Weights only load failed. This file can still be loaded, to do so you have two options, "
+            "\033[1mdo those steps only if you trust the source of the checkpoint\033[0m. "
+            f"\n\t(1) {UNSAFE_MESSAGE}\n\t(2) Alternatively, to load with `weights_only=True` please check "
+            "the recommended steps in the following error message.\n\tWeightsUnpickler error: " + message
+        )
+    else:
+        if has_import:
+            return f"Weights only load failed. {message}\n {UNSAFE_MESSAGE}\n"
+        updated_message = f"Weights only load failed. {UNSAFE_MESSAGE}\n"
+        if not has_blocklist:
+            updated_message += (
+                "Please file an issue with the following so that we can make "
+                "`weights_only=True` compatible with your use case: WeightsUnpickler error: "
+            )
+        updated_message += "\n\n" + message
+    return updated_message + docs_message
+
+
+# ------------------------------------------------------------------ mmap options
+try:
+    from mmap import MAP_PRIVATE as _MAP_PRIVATE
+    from mmap import MAP_SHARED as _MAP_SHARED
+except ImportError:  # Windows
+    _MAP_PRIVATE = _MAP_SHARED = None
+_mmap_flags = _MAP_PRIVATE
+
+
+def get_default_mmap_options():
+    """The mmap flags ``load(..., mmap=True)`` maps files with (default ``mmap.MAP_PRIVATE``)."""
+    return _mmap_flags
+
+
+class set_default_mmap_options:
+    """Context manager or function setting the flags ``load(..., mmap=True)`` maps files with:
+    ``mmap.MAP_PRIVATE`` (copy-on-write: writes to the tensors stay in memory) or
+    ``mmap.MAP_SHARED`` (writes to the tensors go to the file)."""
+
+    def __init__(self, flags):
+        global _mmap_flags
+        if _MAP_SHARED is None:
+            raise RuntimeError("Changing the default mmap options is currently not supported for Windows")
+        if flags != _MAP_PRIVATE and flags != _MAP_SHARED:
+            raise ValueError(
+                "Invalid argument in function set_default_mmap_options, "
+                f"expected mmap.MAP_PRIVATE or mmap.MAP_SHARED, but got {flags}"
+            )
+        self.prev = _mmap_flags
+        _mmap_flags = flags
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        global _mmap_flags
+        _mmap_flags = self.prev
+
+
+default_restore_location = _tc.default_restore_location
+StorageType = _utils.StorageType
+
+
+# ------------------------------------------------------------------ unpicklers
+_LOAD_MODULE_MAPPING = {"torch.tensor": "torch._tensor"}
+
+
+def _full_unpickler_class(pickle_module):
+    """PyTorch's ``UnpicklerWrapper`` for ``weights_only=False``: ``torch.*`` names resolve
+    to rustdl's objects. It is ``pickle_module.Unpickler``: it CAN RUN CODE from the file."""
+    import importlib
+
+    from ._import_hook import _rustdl_name
+
+    class UnpicklerWrapper(pickle_module.Unpickler):
+        def find_class(self, mod_name, name):
+            if type(name) is str and "Storage" in name:
+                try:
+                    return _utils.StorageType(name)
+                except KeyError:
+                    pass
+            mod_name = _LOAD_MODULE_MAPPING.get(mod_name, mod_name)
+            real = _rustdl_name(mod_name)
+            allowed = _wo._get_allowed_globals()
+            if real is not None and f"{mod_name}.{name}" in allowed:  # rebuild functions, dtypes, ...
+                return allowed[f"{mod_name}.{name}"]
+            if real is not None:
+                try:
+                    obj = importlib.import_module(real)
+                    for part in name.split("."):
+                        obj = getattr(obj, part)
+                    return obj
+                except (ImportError, AttributeError):
+                    raise AttributeError(
+                        f"rustdl.load: the checkpoint needs {mod_name}.{name}, which rustdl does not have "
+                        f"(looked for {real}.{name})"
+                    ) from None
+            return super().find_class(mod_name, name)
+
+    return UnpicklerWrapper
+
+
+def _unpickler_factory(weights_only, pickle_module):
+    if weights_only:
+        def make(file, args):
+            return _wo.Unpickler(file, **args)
+    else:
+        cls = _full_unpickler_class(pickle_module)
+
+        def make(file, args):
+            return cls(file, **args)
+
+    return make
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The globals of a checkpoint's pickle that ``weights_only`` would refuse (read
+    without unpickling anything), as ``torch.serialization.get_unsafe_globals_in_checkpoint``."""
+    import pickletools
+
+    with _open_for_reading(f) as (fh, _name):
+        kind = _tc.sniff(_peek(fh, 16))
+        if kind != "zip":
+            raise ValueError("Expected input to be a checkpoint returned by torch.save")
+        archive = _tc.ZipCheckpoint(zipfile.ZipFile(fh))
+        data = archive.get_record("data.pkl")
+    allowed = set(_wo._get_allowed_globals()) | set(_wo._get_user_allowed_globals())
+    found = set()
+    for op, arg, _pos in pickletools.genops(data):
+        if op.name == "GLOBAL":
+            module, name = arg.split(" ", 1)
+            module, name = _wo.NAME_MAPPING.get((module, name), (_wo.IMPORT_MAPPING.get(module, module), name))
+            found.add(f"{module}.{name}")
+    return sorted(found - allowed)
+
+
+# ------------------------------------------------------------------ load
+class _open_for_reading:
+    """(binary file object, name) for a path or a file object; a non-seekable one is read
+    into memory first."""
+
+    def __init__(self, f):
+        self.f = f
+        self.owned = None
+
+    def __enter__(self):
+        f = self.f
+        if _is_path(f):
+            self.owned = open(os.fsdecode(os.fspath(f)), "rb")  # FileNotFoundError names the path
+            return self.owned, _name_of(f)
+        if not hasattr(f, "read"):
+            raise TypeError(f"rustdl.load: f must be a path or a readable binary file object, got {type(f).__name__}")
+        seekable = getattr(f, "seekable", None)
+        if seekable is None or not seekable():
+            data = f.read()
+            if isinstance(data, str):
+                raise TypeError("rustdl.load: the file object must be opened in binary mode")
+            return io.BytesIO(bytes(data)), _name_of(f)
+        return f, _name_of(f)
+
+    def __exit__(self, *exc):
+        if self.owned is not None:
+            self.owned.close()
+
+
+def _peek(fh, n):
+    pos = fh.tell()
+    head = fh.read(n)
+    if isinstance(head, str):
+        raise TypeError("rustdl.load: the file object must be opened in binary mode")
+    fh.seek(pos)
+    return bytes(head)
+
+
+def _resolve_weights_only(weights_only, pickle_module):
+    true_values = ["1", "y", "yes", "true"]
+    not_set = weights_only is None
+    if not_set:
+        weights_only = pickle_module is None
+    force = os.getenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "0").lower() in true_values
+    force_no = os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in true_values
+    if force and force_no:
+        raise RuntimeError(
+            "Only one of `TORCH_FORCE_WEIGHTS_ONLY_LOAD` or `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD` "
+            "should be set, but both were set."
+        )
+    if force:
+        weights_only = True
+    elif force_no and not_set:
+        warnings.warn(
+            "Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD detected, since the"
+            "`weights_only` argument was not explicitly passed to `torch.load`, forcing weights_only=False.",
+            UserWarning,
+            stacklevel=3,
+        )
+        weights_only = False
+    return bool(weights_only)
+
+
+# what a malformed pickle-based checkpoint raises inside the loaders (made a RuntimeError
+# naming the file); with weights_only=False the file's own code may raise anything, kept as is
+_MALFORMED = (_tc.CheckpointError, zipfile.BadZipFile, EOFError, struct.error, zlib.error, UnicodeDecodeError)
+_MALFORMED_WEIGHTS_ONLY = _MALFORMED + (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError,
+                                        RecursionError, LookupError, NotImplementedError)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """Load an object saved with ``torch.save`` / ``rustdl.save`` from ``f`` (a path or a
+    binary file object, ``io.BytesIO`` included), as ``torch.load``.
+
+    Reads PyTorch's zip and legacy formats, safetensors and rustdl's own safetensors
+    checkpoints (the format is told by the file's first bytes).
+
+    ``weights_only`` (default: True unless ``pickle_module`` is given, as PyTorch >= 2.6)
+    restricts unpickling to tensors, containers, numbers and the globals allowed with
+    :func:`add_safe_globals`; anything else raises ``pickle.UnpicklingError``.
+    ``weights_only=False`` unpickles everything and CAN RUN ARBITRARY CODE from the file:
+    only use it for files you trust.
+
+    ``map_location``: ``None``, a device or string, a dict ``{saved: target}``, or a
+    callable ``(storage, location) -> storage``; rustdl's storages live on the CPU, so a
+    CUDA target raises PyTorch's "torch.cuda.is_available() is False" error.
+    ``mmap=True`` (zip format, ``f`` a path): tensors are backed by the file, mapped
+    copy-on-write, instead of read into memory.
+    """
+    weights_only = _resolve_weights_only(weights_only, pickle_module)
+    if weights_only:
+        if pickle_module is not None:
+            raise RuntimeError("Can not safely load weights when explicit pickle_module is specified")
+    elif pickle_module is None:
+        pickle_module = pickle
+    if pickle_load_args and weights_only:
+        warnings.warn("pickle_load_args only works if `weights_only=False`.", stacklevel=2)
+        pickle_load_args = {}
+    pickle_load_args.setdefault("encoding", "utf-8")
+
+    with _open_for_reading(f) as (fh, name):
+        kind = _tc.sniff(_peek(fh, 16))
+        if kind is None:
+            data = fh.read()
+            if isinstance(data, str):
+                raise TypeError("rustdl.load: the file object must be opened in binary mode")
+            return _load_safetensors(bytes(data), name, map_location)
+        make_unpickler = _unpickler_factory(weights_only, pickle_module)
+        if mmap and kind == "zip" and not _is_path(f):
+            raise ValueError("f must be a file path in order to use the mmap argument")
+        malformed = _MALFORMED_WEIGHTS_ONLY if weights_only else _MALFORMED
+        if mmap and kind == "legacy":
+            f_name = "" if not isinstance(f, str) else f"{f}, "
+            raise RuntimeError(
+                "mmap can only be used with files saved with "
+                f"`torch.save({f_name}_use_new_zipfile_serialization=True), "
+                "please torch.save your checkpoint with this option in order to use mmap."
+            )
+        try:
+            if kind == "zip":
+                return _load_zip(f, fh, mmap, weights_only, map_location, make_unpickler, pickle_load_args)
+            size = _file_size(fh)
+            return _tc.load_legacy(fh, map_location, make_unpickler, pickle_load_args, size)
+        except pickle.UnpicklingError as e:
+            if weights_only:
+                raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
+            raise
+        except malformed as e:
+            raise RuntimeError(f"rustdl.load: '{name}' is not a valid PyTorch checkpoint: {_short(e, 500)}") from None
+
+
+def _file_size(fh):
+    pos = fh.tell()
+    end = fh.seek(0, 2)
+    fh.seek(pos)
+    return end - pos
+
+
+def _load_zip(f, fh, mmap, weights_only, map_location, make_unpickler, pickle_load_args):
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError) as e:
+        raise _tc.CheckpointError(f"PytorchStreamReader failed reading zip archive: {e}") from None
+    mapped = None
+    if mmap:
+        # MAP_PRIVATE (the default) is copy-on-write: writes to the tensors stay in memory
+        shared = _MAP_SHARED is not None and _mmap_flags == _MAP_SHARED
+        mapped = np.memmap(os.fspath(f), dtype=np.uint8, mode="r+" if shared else "c")
+    archive = _tc.ZipCheckpoint(zf, mapped)
+    if archive.has_record("constants.pkl"):
+        if weights_only:
+            raise RuntimeError(
+                "Cannot use ``weights_only=True`` with TorchScript archives passed to ``torch.load``. "
+                + UNSAFE_MESSAGE
+            )
+        raise RuntimeError("rustdl.load: this is a TorchScript archive (torch.jit.save); rustdl cannot load those")
+    return _tc.load_zip(archive, map_location, make_unpickler, pickle_load_args)
 
 
 def _roundtrip(obj):

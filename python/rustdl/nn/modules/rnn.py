@@ -82,6 +82,10 @@ class RNNBase(Module):
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
 
+    def flatten_parameters(self):
+        """Does nothing, as in PyTorch on the CPU (cuDNN packs the weights into one buffer);
+        scripts call it after ``torch.load`` of a whole model."""
+
     @property
     def all_weights(self):
         return [getattr(self, n) for n in self._flat_weights_names]
