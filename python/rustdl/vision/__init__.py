@@ -5,7 +5,7 @@
 network downloads; dataset images are numpy ``uint8`` arrays (not PIL images).
 """
 
-from . import datasets, models, transforms
+from . import datasets, models, transforms, utils
 
-__all__ = ["datasets", "models", "transforms"]
+__all__ = ["datasets", "models", "transforms", "utils"]
 __version__ = "0.1.0"
