@@ -30,6 +30,7 @@ __all__ = [
     "resize",
     "resized_crop",
     "rotate",
+    "to_pil_image",
     "to_tensor",
     "vflip",
 ]
@@ -572,3 +573,66 @@ def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, ce
         raise TypeError("Argument center should be a sequence of length 2")
     mode = _mode_name(interpolation)
     return _on_hw(img, lambda a: _np_rotate(a, float(angle), mode, expand, center, fill))
+
+
+# ------------------------------------------------------------------ PIL images
+def to_pil_image(pic, mode=None):
+    """A CxHxW tensor or HxWxC numpy array -> PIL image (torchvision's rules: float
+    data is ``(x * 255).astype(uint8)`` unless ``mode == "F"``; the mode follows
+    from the channel count and dtype)."""
+    import sys
+
+    from PIL import Image
+
+    if _is_tensor(pic):
+        if pic.ndim == 3:
+            pic = pic.permute((1, 2, 0))
+        pic = pic.detach().numpy()
+    elif not isinstance(pic, np.ndarray):
+        raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
+    if pic.ndim == 2:
+        pic = np.expand_dims(pic, 2)
+    if pic.ndim != 3:
+        raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
+    if pic.shape[-1] > 4:
+        raise ValueError(f"pic should not have > 4 channels. Got {pic.shape[-1]} channels.")
+    npimg = pic
+    if np.issubdtype(npimg.dtype, np.floating) and mode != "F":
+        npimg = (npimg * 255).astype(np.uint8)
+    if npimg.shape[2] == 1:
+        expected_mode = None
+        npimg = npimg[:, :, 0]
+        if npimg.dtype == np.uint8:
+            expected_mode = "L"
+        elif npimg.dtype == np.int16:
+            expected_mode = "I;16" if sys.byteorder == "little" else "I;16B"
+        elif npimg.dtype == np.int32:
+            expected_mode = "I"
+        elif npimg.dtype == np.float32:
+            expected_mode = "F"
+        if mode is not None and mode != expected_mode:
+            raise ValueError(f"Incorrect mode ({mode}) supplied for input type {np.dtype}. Should be {expected_mode}")
+        mode = expected_mode
+    elif npimg.shape[2] == 2:
+        permitted = ["LA"]
+        if mode is not None and mode not in permitted:
+            raise ValueError(f"Only modes {permitted} are supported for 2D inputs")
+        if mode is None and npimg.dtype == np.uint8:
+            mode = "LA"
+    elif npimg.shape[2] == 4:
+        permitted = ["RGBA", "CMYK", "RGBX"]
+        if mode is not None and mode not in permitted:
+            raise ValueError(f"Only modes {permitted} are supported for 4D inputs")
+        if mode is None and npimg.dtype == np.uint8:
+            mode = "RGBA"
+    else:
+        permitted = ["RGB", "YCbCr", "HSV"]
+        if mode is not None and mode not in permitted:
+            raise ValueError(f"Only modes {permitted} are supported for 3D inputs")
+        if mode is None and npimg.dtype == np.uint8:
+            mode = "RGB"
+    if mode is None:
+        raise TypeError(f"Input type {npimg.dtype} is not supported")
+    # frombuffer converts the raw data to ``mode`` (fromarray's ``mode`` is deprecated)
+    npimg = np.ascontiguousarray(npimg)
+    return Image.frombuffer(mode, (npimg.shape[1], npimg.shape[0]), npimg.tobytes(), "raw", mode, 0, 1)
