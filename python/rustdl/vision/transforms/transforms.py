@@ -1,8 +1,8 @@
 """Transform classes shaped like ``torchvision.transforms``.
 
-They accept numpy arrays (``HxW`` / ``HxWxC``, the layout rustdl's datasets
-return and PIL uses), PIL images (converted to arrays) and rustdl tensors
-(``(..., C, H, W)``). Random transforms draw from rustdl's global RNG
+They accept PIL images (transformed by Pillow as in torchvision, PIL images
+out), numpy arrays (``HxW`` / ``HxWxC``, the layout rustdl's MNIST datasets
+return) and rustdl tensors (``(..., C, H, W)``). Random transforms draw from rustdl's global RNG
 (``rustdl.rand`` / ``rustdl.randint``), so ``rustdl.manual_seed`` makes
 augmentation reproducible.
 """
@@ -20,22 +20,33 @@ from .functional import InterpolationMode, _setup_size
 
 __all__ = [
     "CenterCrop",
+    "ColorJitter",
     "Compose",
     "ConvertImageDtype",
+    "GaussianBlur",
+    "Grayscale",
     "InterpolationMode",
     "Lambda",
     "Normalize",
     "PILToTensor",
     "Pad",
+    "RandomAdjustSharpness",
     "RandomApply",
+    "RandomAutocontrast",
     "RandomChoice",
     "RandomCrop",
+    "RandomEqualize",
+    "RandomGrayscale",
     "RandomHorizontalFlip",
+    "RandomInvert",
     "RandomOrder",
+    "RandomPosterize",
     "RandomResizedCrop",
     "RandomRotation",
+    "RandomSolarize",
     "RandomVerticalFlip",
     "Resize",
+    "ToPILImage",
     "ToTensor",
 ]
 
@@ -427,8 +438,211 @@ class RandomRotation:
         return _uniform(float(degrees[0]), float(degrees[1]))
 
     def __call__(self, img):
+        fill = self.fill
+        if isinstance(img, rustdl.Tensor):
+            channels = F.get_dimensions(img)[0]
+            fill = [float(fill)] * channels if isinstance(fill, (int, float)) else [float(f) for f in fill]
         angle = self.get_params(self.degrees)
-        return F.rotate(img, angle, self.interpolation, self.expand, self.center, self.fill)
+        return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
 
     def __repr__(self):
         return f"{self.__class__.__name__}(degrees={self.degrees}, interpolation={self.interpolation.value}, expand={self.expand}, fill={self.fill})"
+
+
+class ToPILImage:
+    """A CxHxW tensor or HxWxC numpy array -> PIL image (see ``F.to_pil_image``)."""
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        return F.to_pil_image(pic, self.mode)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(" + (f"mode={self.mode}" if self.mode is not None else "") + ")"
+
+
+class Grayscale:
+    """Convert to grayscale with 1 or 3 output channels."""
+
+    def __init__(self, num_output_channels=1):
+        self.num_output_channels = num_output_channels
+
+    def __call__(self, img):
+        return F.rgb_to_grayscale(img, num_output_channels=self.num_output_channels)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(num_output_channels={self.num_output_channels})"
+
+
+class RandomGrayscale:
+    """Convert to grayscale (keeping the channel count) with probability ``p``."""
+
+    def __init__(self, p=0.1):
+        self.p = p
+
+    def __call__(self, img):
+        num_output_channels = F.get_dimensions(img)[0]
+        if _rand() < self.p:
+            return F.rgb_to_grayscale(img, num_output_channels=num_output_channels)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class ColorJitter:
+    """Random brightness, contrast, saturation and hue changes, applied in a random
+    order. Each argument is a number ``v`` (factor drawn from ``[max(0, 1 - v), 1 + v]``,
+    for hue ``[-v, v]``) or a ``(min, max)`` pair."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        self.brightness = self._check_input(brightness, "brightness")
+        self.contrast = self._check_input(contrast, "contrast")
+        self.saturation = self._check_input(saturation, "saturation")
+        self.hue = self._check_input(hue, "hue", center=0, bound=(-0.5, 0.5), clip_first_on_zero=False)
+
+    @staticmethod
+    def _check_input(value, name, center=1, bound=(0, float("inf")), clip_first_on_zero=True):
+        if isinstance(value, numbers.Number):
+            if value < 0:
+                raise ValueError(f"If {name} is a single number, it must be non negative.")
+            value = [center - float(value), center + float(value)]
+            if clip_first_on_zero:
+                value[0] = max(value[0], 0.0)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            value = [float(value[0]), float(value[1])]
+        else:
+            raise TypeError(f"{name} should be a single number or a list/tuple with length 2.")
+        if not bound[0] <= value[0] <= value[1] <= bound[1]:
+            raise ValueError(f"{name} values should be between {bound}, but got {value}.")
+        # 0 or (1, 1) for brightness/contrast/saturation, (0, 0) for hue: nothing to do
+        if value[0] == value[1] == center:
+            return None
+        return tuple(value)
+
+    @staticmethod
+    def get_params(brightness, contrast, saturation, hue):
+        """(order of the four adjustments, factors) drawn from rustdl's RNG."""
+        fn_idx = rustdl.randperm(4)
+        b = None if brightness is None else _uniform(brightness[0], brightness[1])
+        c = None if contrast is None else _uniform(contrast[0], contrast[1])
+        s = None if saturation is None else _uniform(saturation[0], saturation[1])
+        h = None if hue is None else _uniform(hue[0], hue[1])
+        return fn_idx, b, c, s, h
+
+    def __call__(self, img):
+        fn_idx, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation, self.hue)
+        for fn_id in fn_idx.tolist():
+            if fn_id == 0 and b is not None:
+                img = F.adjust_brightness(img, b)
+            elif fn_id == 1 and c is not None:
+                img = F.adjust_contrast(img, c)
+            elif fn_id == 2 and s is not None:
+                img = F.adjust_saturation(img, s)
+            elif fn_id == 3 and h is not None:
+                img = F.adjust_hue(img, h)
+        return img
+
+    def __repr__(self):
+        return (
+            f"{self.__class__.__name__}(brightness={self.brightness}, contrast={self.contrast}, "
+            f"saturation={self.saturation}, hue={self.hue})"
+        )
+
+
+class GaussianBlur:
+    """Gaussian blur with a ``sigma`` drawn uniformly from ``(min, max)`` each call."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        self.kernel_size = _setup_size(kernel_size, "Kernel size should be a tuple/list of two integers")
+        for ks in self.kernel_size:
+            if ks <= 0 or ks % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (sigma, sigma)
+        elif isinstance(sigma, Sequence) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError("sigma values should be positive and of the form (min, max).")
+        else:
+            raise ValueError("sigma should be a single number or a list/tuple with length 2.")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        return _uniform(float(sigma_min), float(sigma_max))
+
+    def __call__(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+class _RandomOp:
+    """Apply ``_apply(img)`` with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if _rand() < self.p:
+            return self._apply(img)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class RandomInvert(_RandomOp):
+    def _apply(self, img):
+        return F.invert(img)
+
+
+class RandomAutocontrast(_RandomOp):
+    def _apply(self, img):
+        return F.autocontrast(img)
+
+
+class RandomEqualize(_RandomOp):
+    def _apply(self, img):
+        return F.equalize(img)
+
+
+class RandomPosterize(_RandomOp):
+    def __init__(self, bits, p=0.5):
+        super().__init__(p)
+        self.bits = bits
+
+    def _apply(self, img):
+        return F.posterize(img, self.bits)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(bits={self.bits},p={self.p})"
+
+
+class RandomSolarize(_RandomOp):
+    def __init__(self, threshold, p=0.5):
+        super().__init__(p)
+        self.threshold = threshold
+
+    def _apply(self, img):
+        return F.solarize(img, self.threshold)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(threshold={self.threshold},p={self.p})"
+
+
+class RandomAdjustSharpness(_RandomOp):
+    def __init__(self, sharpness_factor, p=0.5):
+        super().__init__(p)
+        self.sharpness_factor = sharpness_factor
+
+    def _apply(self, img):
+        return F.adjust_sharpness(img, self.sharpness_factor)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(sharpness_factor={self.sharpness_factor},p={self.p})"
