@@ -67,6 +67,19 @@ CASES = [
     ("to_pil_image", "to_pil_image", {}),
     ("convert_float", "convert_image_dtype", {"dtype": "float32"}),
     ("convert_uint8", "convert_image_dtype", {"dtype": "uint8"}),
+    ("resize_bicubic_no_aa", "resize", {"size": [12, 15], "interpolation": "bicubic", "antialias": False}),
+    ("resize_bicubic_up_no_aa", "resize", {"size": [37, 45], "interpolation": "bicubic", "antialias": False}),
+    ("resize_up_no_aa", "resize", {"size": [40, 50], "antialias": False}),
+    ("resize_down_4x", "resize", {"size": [6, 7]}),
+    ("resize_nearest_exact", "resize", {"size": [11, 14], "interpolation": "nearest-exact"}),
+    ("sharpness", "adjust_sharpness", {"sharpness_factor": 1.8}),
+    ("invert", "invert", {}),
+    ("posterize", "posterize", {"bits": 3}),
+    ("solarize", "solarize", {"threshold": 128}),
+    ("autocontrast", "autocontrast", {}),
+    ("equalize", "equalize", {}),
+    ("rotate_bilinear_expand", "rotate", {"angle": -37.0, "interpolation": "bilinear", "expand": True, "fill": 5.0}),
+    ("blur_big", "gaussian_blur", {"kernel_size": [9, 9], "sigma": 3.0}),
 ]
 
 

@@ -478,6 +478,25 @@ def _resample_matrix(n_in, n_out, mode, antialias):
         m = np.zeros((n_out, n_in))
         m[np.arange(n_out), src] = 1.0
         return m
+    if mode == "bicubic" and not antialias:
+        # interpolate(mode="bicubic", align_corners=False): Keys' kernel with
+        # a = -0.75 on the 4 nearest taps, indices clamped at the borders
+        a = -0.75
+        real = scale * (np.arange(n_out) + 0.5) - 0.5
+        i0 = np.floor(real).astype(np.int64)
+        t = real - i0
+
+        def near(x):
+            return ((a + 2) * x - (a + 3)) * x * x + 1
+
+        def far(x):
+            return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+        m = np.zeros((n_out, n_in))
+        rows = np.arange(n_out)
+        for k, wk in enumerate((far(t + 1), near(t), near(1 - t), far(2 - t))):
+            np.add.at(m, (rows, np.clip(i0 - 1 + k, 0, n_in - 1)), wk)
+        return m
     _, kernel = _filter(mode)
     fscale = max(scale, 1.0) if antialias else 1.0
     centers = (np.arange(n_out) + 0.5) * scale
