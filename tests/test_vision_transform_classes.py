@@ -159,3 +159,63 @@ def test_random_color_transforms():
     np.testing.assert_array_equal(T.RandomInvert(1.0)(t).numpy(), 255 - t.numpy())
     assert T.RandomInvert(0.0)(t) is t
     assert repr(T.RandomPosterize(2, 0.3)) == "RandomPosterize(bits=2,p=0.3)"
+
+
+def test_random_affine():
+    rustdl.manual_seed(0)
+    ra = T.RandomAffine(degrees=15, translate=(0.1, 0.2), scale=(0.9, 1.1), shear=(-5, 5, -3, 3))
+    assert ra.degrees == [-15.0, 15.0] and ra.shear == [-5.0, 5.0, -3.0, 3.0]
+    for _ in range(10):
+        angle, (tx, ty), scale, (sx, sy) = T.RandomAffine.get_params(
+            ra.degrees, ra.translate, ra.scale, ra.shear, [30, 20]
+        )
+        assert -15 <= angle <= 15 and abs(tx) <= 3 and abs(ty) <= 4 and 0.9 <= scale <= 1.1
+        assert -5 <= sx <= 5 and -3 <= sy <= 3 and isinstance(tx, int)
+    img = pil_rgb()
+    assert isinstance(ra(img), Image.Image) and ra(img).size == img.size
+    x = rustdl.rand(3, 20, 24)
+    assert ra(x).shape == x.shape
+    # a pure translation by whole pixels moves the pixels
+    moved = F.affine(x, 0.0, [2, 1], 1.0, 0.0)
+    np.testing.assert_array_equal(moved.numpy()[:, 1:, 2:], x.numpy()[:, :-1, :-2])
+    assert repr(T.RandomAffine(10)) == "RandomAffine(degrees=[-10.0, 10.0])"
+    with pytest.raises(ValueError, match="translation values should be between 0 and 1"):
+        T.RandomAffine(0, translate=(1.5, 0))
+    with pytest.raises(ValueError, match="Argument scale should be positive"):
+        F.affine(x, 0.0, [0, 0], 0.0, 0.0)
+
+
+def test_five_and_ten_crop():
+    x = rustdl.arange(5 * 6).reshape(1, 5, 6)
+    tl, tr, bl, br, center = T.FiveCrop((2, 3))(x)
+    np.testing.assert_array_equal(tl.numpy(), x.numpy()[:, :2, :3])
+    np.testing.assert_array_equal(tr.numpy(), x.numpy()[:, :2, 3:])
+    np.testing.assert_array_equal(bl.numpy(), x.numpy()[:, 3:, :3])
+    np.testing.assert_array_equal(br.numpy(), x.numpy()[:, 3:, 3:])
+    np.testing.assert_array_equal(center.numpy(), x.numpy()[:, 2:4, 2:5])
+    crops = T.TenCrop(2)(pil_rgb())
+    assert len(crops) == 10 and all(isinstance(c, Image.Image) and c.size == (2, 2) for c in crops)
+    np.testing.assert_array_equal(np.array(crops[5]), np.array(F.hflip(crops[1])))
+    with pytest.raises(ValueError, match="Requested crop size"):
+        F.five_crop(x, 7)
+
+
+def test_random_erasing():
+    rustdl.manual_seed(0)
+    x = rustdl.ones(3, 16, 16)
+    y = T.RandomErasing(p=1.0, value=0)(x)
+    assert float(x.min()) == 1.0  # not in place
+    zeros = (y.numpy() == 0).all(axis=0)
+    rows, cols = np.nonzero(zeros)
+    assert zeros.sum() > 0 and zeros.sum() == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+    z = T.RandomErasing(p=1.0, value="random")(x)
+    assert (z.numpy() != 1).any()
+    w = T.RandomErasing(p=1.0, value=(0.1, 0.2, 0.3), inplace=True)(x)
+    assert w is x
+    with pytest.raises(ValueError, match="If value is str, it should be 'random'"):
+        T.RandomErasing(value="noise")
+    with pytest.raises(ValueError, match="either a single value or 3"):
+        T.RandomErasing(p=1.0, value=(1, 2))(rustdl.ones(3, 8, 8))
+    assert repr(T.RandomErasing()) == (
+        "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False)"
+    )

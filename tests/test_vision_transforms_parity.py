@@ -76,6 +76,12 @@ CASES = [
     ("equalize", "equalize", {}),
     ("rotate_bilinear_expand", "rotate", {"angle": -37.0, "interpolation": "bilinear", "expand": True, "fill": 5.0}),
     ("blur_big", "gaussian_blur", {"kernel_size": [9, 9], "sigma": 3.0}),
+    ("affine_rot_translate", "affine", {"angle": 25.0, "translate": [3, -2], "scale": 1.0, "shear": 0.0}),
+    ("affine_scale_shear", "affine", {"angle": -10.0, "translate": [0, 0], "scale": 1.3, "shear": [12.0, 5.0]}),
+    ("affine_bilinear_fill", "affine", {"angle": 40.0, "translate": [2, 1], "scale": 0.8, "shear": 8.0,
+                                        "interpolation": "bilinear", "fill": 9.0}),
+    ("affine_center", "affine", {"angle": 15.0, "translate": [1, 1], "scale": 1.1, "shear": [0.0, 10.0],
+                                 "center": [6, 4]}),
 ]
 INPUT_KEYS = ["pil_rgb", "pil_gray", "u8_rgb", "u8_gray", "f32_rgb"]
 

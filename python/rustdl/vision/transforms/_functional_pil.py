@@ -175,6 +175,11 @@ def resize(img, size, interpolation="bilinear"):
     return img.resize(tuple(size[::-1]), PIL_MODES[interpolation])
 
 
+def affine(img, matrix, interpolation="nearest", fill=None):
+    opts = _parse_fill(fill, img)
+    return img.transform(img.size, _image().AFFINE, matrix, PIL_MODES[interpolation], **opts)
+
+
 def rotate(img, angle, interpolation="nearest", expand=False, center=None, fill=None):
     opts = _parse_fill(fill, img)
     return img.rotate(angle, PIL_MODES[interpolation], expand, center, **opts)

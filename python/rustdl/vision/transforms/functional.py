@@ -30,11 +30,14 @@ __all__ = [
     "adjust_hue",
     "adjust_saturation",
     "adjust_sharpness",
+    "affine",
     "autocontrast",
     "center_crop",
     "convert_image_dtype",
     "crop",
     "equalize",
+    "erase",
+    "five_crop",
     "gaussian_blur",
     "get_dimensions",
     "get_image_num_channels",
@@ -50,6 +53,7 @@ __all__ = [
     "rgb_to_grayscale",
     "rotate",
     "solarize",
+    "ten_crop",
     "to_grayscale",
     "to_pil_image",
     "to_tensor",
@@ -622,14 +626,22 @@ def _affine_output_size(matrix, w, h):
 
 
 def _np_rotate(a, angle, mode, expand, center, fill):
-    """torchvision's tensor rotation on an HxW[xC] array: an affine grid at pixel
-    centres, sampled like ``grid_sample(align_corners=False, padding_mode="zeros")``
-    in float32; with ``fill`` a sampled mask blends in the fill value."""
-    f32 = np.float32
+    """torchvision's tensor rotation of an HxW[xC] array (see ``_np_affine``)."""
     h, w = a.shape[:2]
     center_f = [0.0, 0.0] if center is None else [1.0 * (c - s * 0.5) for c, s in zip(center, [w, h])]
     matrix = _get_inverse_affine_matrix(center_f, -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
     ow, oh = _affine_output_size(matrix, w, h) if expand else (w, h)
+    return _np_affine(a, matrix, mode, ow, oh, fill)
+
+
+def _np_affine(a, matrix, mode, ow, oh, fill):
+    """torchvision's tensor affine warp of an HxW[xC] array into (oh, ow): an affine
+    grid at pixel centres (``matrix`` maps output to input coordinates relative to
+    the centres), sampled like ``grid_sample(align_corners=False,
+    padding_mode="zeros")`` in float32; with ``fill`` a sampled mask blends in the
+    fill value."""
+    f32 = np.float32
+    h, w = a.shape[:2]
     theta = np.array(matrix, f32).reshape(2, 3)
     xs = np.linspace(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow, dtype=f32)
     ys = np.linspace(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh, dtype=f32)
@@ -1114,3 +1126,103 @@ def adjust_sharpness(img, sharpness_factor):
     degenerate = img.clone()
     degenerate[..., 1:-1, 1:-1] = tmp
     return _blend(img, degenerate, sharpness_factor)
+
+
+def _check_fill_for_tensor(img, fill):
+    if fill is None:
+        return
+    if not isinstance(fill, (int, float, tuple, list)):
+        raise TypeError("Argument fill should be either int, float, tuple or list")
+    num_channels = get_dimensions(img)[0]
+    if isinstance(fill, (tuple, list)) and len(fill) > 1 and len(fill) != num_channels:
+        raise ValueError(
+            "The number of elements in 'fill' cannot broadcast to match the number of channels of the image "
+            f"({len(fill)} != {num_channels})"
+        )
+
+
+def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.NEAREST, fill=None, center=None):
+    """Rotate by ``angle`` degrees, shift by ``translate`` (x, y) pixels, scale and
+    shear (degrees, one value or (x, y)) about ``center`` (default the image centre),
+    keeping the size; uncovered pixels get ``fill``."""
+    mode = _mode_name(interpolation)
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if not isinstance(translate, (list, tuple)):
+        raise TypeError("Argument translate should be a sequence")
+    if len(translate) != 2:
+        raise ValueError("Argument translate should be a sequence of length 2")
+    if scale <= 0.0:
+        raise ValueError("Argument scale should be positive")
+    if not isinstance(shear, (numbers.Number, list, tuple)):
+        raise TypeError("Shear should be either a single value or a sequence of two values")
+    angle = float(angle)
+    translate = list(translate)
+    if isinstance(shear, numbers.Number):
+        shear = [shear, 0.0]
+    shear = list(shear)
+    if len(shear) == 1:
+        shear = [shear[0], shear[0]]
+    if len(shear) != 2:
+        raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    _, height, width = get_dimensions(img)
+    if _is_pil(img):
+        # torchvision uses the centre without the half-pixel offset for PIL images
+        if center is None:
+            center = [width * 0.5, height * 0.5]
+        matrix = _get_inverse_affine_matrix(center, angle, translate, scale, shear)
+        return F_pil.affine(img, matrix, mode, fill)
+    center_f = [0.0, 0.0]
+    if center is not None:
+        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [width, height])]
+    matrix = _get_inverse_affine_matrix(center_f, angle, [1.0 * t for t in translate], scale, shear)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"Interpolation mode '{mode}' is unsupported with Tensor input")
+    _check_fill_for_tensor(img, fill)
+    return _on_hw(img, lambda a: _np_affine(a, matrix, mode, a.shape[1], a.shape[0], fill))
+
+
+def five_crop(img, size):
+    """The four corner crops and the centre crop of ``size``."""
+    if isinstance(size, numbers.Number):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    _, image_height, image_width = get_dimensions(img)
+    crop_height, crop_width = size
+    if crop_width > image_width or crop_height > image_height:
+        msg = "Requested crop size {} is bigger than input size {}"
+        raise ValueError(msg.format(size, (image_height, image_width)))
+    tl = crop(img, 0, 0, crop_height, crop_width)
+    tr = crop(img, 0, image_width - crop_width, crop_height, crop_width)
+    bl = crop(img, image_height - crop_height, 0, crop_height, crop_width)
+    br = crop(img, image_height - crop_height, image_width - crop_width, crop_height, crop_width)
+    center = center_crop(img, [crop_height, crop_width])
+    return tl, tr, bl, br, center
+
+
+def ten_crop(img, size, vertical_flip=False):
+    """``five_crop`` of the image and of its flip (horizontal, or vertical)."""
+    if isinstance(size, numbers.Number):
+        size = (int(size), int(size))
+    elif isinstance(size, (tuple, list)) and len(size) == 1:
+        size = (size[0], size[0])
+    if len(size) != 2:
+        raise ValueError("Please provide only two dimensions (h, w) for size.")
+    first_five = five_crop(img, size)
+    img = vflip(img) if vertical_flip else hflip(img)
+    return first_five + five_crop(img, size)
+
+
+def erase(img, i, j, h, w, v, inplace=False):
+    """Set ``img[..., i:i+h, j:j+w]`` to ``v`` (a copy unless ``inplace``)."""
+    if not _is_tensor(img):
+        raise TypeError(f"img should be Tensor Image. Got {type(img)}")
+    if not inplace:
+        img = img.clone()
+    img[..., i : i + h, j : j + w] = v
+    return img
