@@ -9,7 +9,7 @@ file); the MNIST-family datasets give numpy ``uint8`` arrays (the others, like
 torchvision, PIL images).
 """
 
-from . import datasets, io, models, transforms, utils
+from . import datasets, io, models, ops, transforms, utils
 
-__all__ = ["datasets", "io", "models", "transforms", "utils"]
+__all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]
 __version__ = "0.1.0"
