@@ -219,3 +219,40 @@ def test_random_erasing():
     assert repr(T.RandomErasing()) == (
         "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False)"
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: T.AutoAugment(T.AutoAugmentPolicy.IMAGENET),
+        lambda: T.AutoAugment(T.AutoAugmentPolicy.CIFAR10, fill=(10, 20, 30)),
+        lambda: T.AutoAugment(T.AutoAugmentPolicy.SVHN),
+        lambda: T.RandAugment(num_ops=3, magnitude=12),
+        lambda: T.TrivialAugmentWide(interpolation=T.InterpolationMode.BILINEAR),
+    ],
+)
+def test_auto_augment_family(make):
+    rustdl.manual_seed(0)
+    aug = make()
+    img = pil_rgb()
+    t = rustdl.randint(0, 256, (3, 20, 24), dtype=rustdl.uint8)
+    for _ in range(25):  # many draws cover most ops
+        out = aug(img)
+        assert isinstance(out, Image.Image) and out.size == img.size and out.mode == "RGB"
+        y = aug(t)
+        assert y.shape == t.shape and y.dtype == rustdl.uint8
+
+
+def test_auto_augment_spaces_match_torchvision():
+    from rustdl.vision.transforms import autoaugment as A
+
+    space = A._space(31, (32, 32), identity=True, invert=False)
+    assert list(space) == [
+        "Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
+        "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize",
+    ]
+    np.testing.assert_array_equal(space["Posterize"][0][[0, 7, 8, 15, 30]], [8, 7, 7, 6, 4])
+    assert float(space["TranslateX"][0][-1]) == pytest.approx(150 / 331 * 32)
+    assert len(A._POLICIES[T.AutoAugmentPolicy.IMAGENET]) == 25
+    assert T.AutoAugment().policies[0] == (("Posterize", 0.4, 8), ("Rotate", 0.6, 9))
+    assert repr(T.RandAugment()).startswith("RandAugment(num_ops=2, magnitude=9, num_magnitude_bins=31")

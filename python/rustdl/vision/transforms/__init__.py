@@ -2,6 +2,7 @@
 numpy HxW[xC] arrays, or rustdl (..., C, H, W) tensors)."""
 
 from . import functional  # noqa: F401
+from .autoaugment import AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide
 from .transforms import (
     CenterCrop,
     ColorJitter,
@@ -39,6 +40,8 @@ from .transforms import (
 )
 
 __all__ = [
+    "AutoAugment",
+    "AutoAugmentPolicy",
     "CenterCrop",
     "ColorJitter",
     "Compose",
@@ -51,6 +54,7 @@ __all__ = [
     "Normalize",
     "PILToTensor",
     "Pad",
+    "RandAugment",
     "RandomAdjustSharpness",
     "RandomAffine",
     "RandomApply",
@@ -72,4 +76,5 @@ __all__ = [
     "TenCrop",
     "ToPILImage",
     "ToTensor",
+    "TrivialAugmentWide",
 ]
