@@ -1,11 +1,15 @@
-"""``rustdl.vision``: datasets and transforms shaped like ``torchvision``.
+"""``rustdl.vision``: models, utils, datasets and transforms shaped like ``torchvision``.
 
-``import rustdl.vision as torchvision`` then ``torchvision.datasets.FashionMNIST``,
+``import rustdl.vision as torchvision`` (or ``import torchvision`` under
+``python -m rustdl``) then ``torchvision.models.resnet18()``,
+``torchvision.datasets.FakeData``, ``torchvision.utils.save_image``,
 ``torchvision.transforms.Compose([...])``. Differences from torchvision: no
-network downloads; dataset images are numpy ``uint8`` arrays (not PIL images).
+network downloads (pretrained ``weights=`` raise, saying how to load a local
+file); the MNIST-family datasets give numpy ``uint8`` arrays (the others, like
+torchvision, PIL images).
 """
 
-from . import datasets, transforms
+from . import datasets, io, models, ops, transforms, utils
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]
 __version__ = "0.1.0"

@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import json
 import os
+import string
 import threading
 import warnings
 import zlib
@@ -20,7 +21,7 @@ import rustdl
 
 from .vision import VisionDataset
 
-__all__ = ["KMNIST", "MNIST", "FashionMNIST", "read_idx"]
+__all__ = ["EMNIST", "KMNIST", "MNIST", "FashionMNIST", "read_idx"]
 
 _IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -202,7 +203,7 @@ class MNIST(VisionDataset):
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = train
-        prefix = "train" if train else "t10k"
+        prefix = self._file_prefix
         images = self._find(f"{prefix}-images-idx3-ubyte")
         labels = self._find(f"{prefix}-labels-idx1-ubyte")
         if images is None or labels is None:
@@ -287,8 +288,12 @@ class MNIST(VisionDataset):
                     return p
         return None
 
+    @property
+    def _file_prefix(self):
+        return "train" if self.train else "t10k"
+
     def _check_exists(self):
-        prefix = "train" if self.train else "t10k"
+        prefix = self._file_prefix
         return all(self._find(f"{prefix}-{k}") is not None for k in ("images-idx3-ubyte", "labels-idx1-ubyte"))
 
     def _not_found_message(self, missing, download):
@@ -359,3 +364,42 @@ class KMNIST(MNIST):
     """Kuzushiji-MNIST from local IDX files (same layout as :class:`MNIST`)."""
 
     classes: ClassVar[list] = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+
+
+class EMNIST(MNIST):
+    """`EMNIST <https://www.nist.gov/itl/products-and-services/emnist-dataset>`_ from
+    local IDX files ``emnist-{split}-{train,test}-{images-idx3,labels-idx1}-ubyte[.gz]``
+    (the files in NIST's ``gzip.zip``) in ``root/EMNIST/raw/``, ``root/EMNIST`` or ``root``.
+
+    Args:
+        split: ``byclass``, ``bymerge``, ``balanced``, ``letters``, ``digits`` or ``mnist``.
+        Others as :class:`MNIST`. Images are stored as in the files (transposed
+        relative to upright letters), as in torchvision.
+    """
+
+    splits = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+    _merged_classes = frozenset("cijklmopsuvwxyz")
+    _all_classes = frozenset(string.digits + string.ascii_letters)
+    classes_split_dict: ClassVar[dict] = {
+        "byclass": sorted(_all_classes),
+        "bymerge": sorted(_all_classes - _merged_classes),
+        "balanced": sorted(_all_classes - _merged_classes),
+        "letters": ["N/A", *string.ascii_lowercase],
+        "digits": list(string.digits),
+        "mnist": list(string.digits),
+    }
+
+    def __init__(self, root, split, **kwargs):
+        if split not in self.splits:
+            raise ValueError(
+                f"Unknown value '{split}' for argument split. Valid values are {{{', '.join(map(repr, self.splits))}}}."
+            )
+        self.split = split
+        self.training_file = f"training_{split}.pt"
+        self.test_file = f"test_{split}.pt"
+        super().__init__(root, **kwargs)
+        self.classes = self.classes_split_dict[self.split]
+
+    @property
+    def _file_prefix(self):
+        return f"emnist-{self.split}-{'train' if self.train else 'test'}"

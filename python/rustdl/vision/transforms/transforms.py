@@ -1,14 +1,15 @@
 """Transform classes shaped like ``torchvision.transforms``.
 
-They accept numpy arrays (``HxW`` / ``HxWxC``, the layout rustdl's datasets
-return and PIL uses), PIL images (converted to arrays) and rustdl tensors
-(``(..., C, H, W)``). Random transforms draw from rustdl's global RNG
+They accept PIL images (transformed by Pillow as in torchvision, PIL images
+out), numpy arrays (``HxW`` / ``HxWxC``, the layout rustdl's MNIST datasets
+return) and rustdl tensors (``(..., C, H, W)``). Random transforms draw from rustdl's global RNG
 (``rustdl.rand`` / ``rustdl.randint``), so ``rustdl.manual_seed`` makes
 augmentation reproducible.
 """
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,22 +21,37 @@ from .functional import InterpolationMode, _setup_size
 
 __all__ = [
     "CenterCrop",
+    "ColorJitter",
     "Compose",
     "ConvertImageDtype",
+    "FiveCrop",
+    "GaussianBlur",
+    "Grayscale",
     "InterpolationMode",
     "Lambda",
     "Normalize",
     "PILToTensor",
     "Pad",
+    "RandomAdjustSharpness",
+    "RandomAffine",
     "RandomApply",
+    "RandomAutocontrast",
     "RandomChoice",
     "RandomCrop",
+    "RandomEqualize",
+    "RandomErasing",
+    "RandomGrayscale",
     "RandomHorizontalFlip",
+    "RandomInvert",
     "RandomOrder",
+    "RandomPosterize",
     "RandomResizedCrop",
     "RandomRotation",
+    "RandomSolarize",
     "RandomVerticalFlip",
     "Resize",
+    "TenCrop",
+    "ToPILImage",
     "ToTensor",
 ]
 
@@ -427,8 +443,400 @@ class RandomRotation:
         return _uniform(float(degrees[0]), float(degrees[1]))
 
     def __call__(self, img):
+        fill = self.fill
+        if isinstance(img, rustdl.Tensor):
+            channels = F.get_dimensions(img)[0]
+            fill = [float(fill)] * channels if isinstance(fill, (int, float)) else [float(f) for f in fill]
         angle = self.get_params(self.degrees)
-        return F.rotate(img, angle, self.interpolation, self.expand, self.center, self.fill)
+        return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
 
     def __repr__(self):
         return f"{self.__class__.__name__}(degrees={self.degrees}, interpolation={self.interpolation.value}, expand={self.expand}, fill={self.fill})"
+
+
+class ToPILImage:
+    """A CxHxW tensor or HxWxC numpy array -> PIL image (see ``F.to_pil_image``)."""
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        return F.to_pil_image(pic, self.mode)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(" + (f"mode={self.mode}" if self.mode is not None else "") + ")"
+
+
+class Grayscale:
+    """Convert to grayscale with 1 or 3 output channels."""
+
+    def __init__(self, num_output_channels=1):
+        self.num_output_channels = num_output_channels
+
+    def __call__(self, img):
+        return F.rgb_to_grayscale(img, num_output_channels=self.num_output_channels)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(num_output_channels={self.num_output_channels})"
+
+
+class RandomGrayscale:
+    """Convert to grayscale (keeping the channel count) with probability ``p``."""
+
+    def __init__(self, p=0.1):
+        self.p = p
+
+    def __call__(self, img):
+        num_output_channels = F.get_dimensions(img)[0]
+        if _rand() < self.p:
+            return F.rgb_to_grayscale(img, num_output_channels=num_output_channels)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class ColorJitter:
+    """Random brightness, contrast, saturation and hue changes, applied in a random
+    order. Each argument is a number ``v`` (factor drawn from ``[max(0, 1 - v), 1 + v]``,
+    for hue ``[-v, v]``) or a ``(min, max)`` pair."""
+
+    def __init__(self, brightness=0, contrast=0, saturation=0, hue=0):
+        self.brightness = self._check_input(brightness, "brightness")
+        self.contrast = self._check_input(contrast, "contrast")
+        self.saturation = self._check_input(saturation, "saturation")
+        self.hue = self._check_input(hue, "hue", center=0, bound=(-0.5, 0.5), clip_first_on_zero=False)
+
+    @staticmethod
+    def _check_input(value, name, center=1, bound=(0, float("inf")), clip_first_on_zero=True):
+        if isinstance(value, numbers.Number):
+            if value < 0:
+                raise ValueError(f"If {name} is a single number, it must be non negative.")
+            value = [center - float(value), center + float(value)]
+            if clip_first_on_zero:
+                value[0] = max(value[0], 0.0)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            value = [float(value[0]), float(value[1])]
+        else:
+            raise TypeError(f"{name} should be a single number or a list/tuple with length 2.")
+        if not bound[0] <= value[0] <= value[1] <= bound[1]:
+            raise ValueError(f"{name} values should be between {bound}, but got {value}.")
+        # 0 or (1, 1) for brightness/contrast/saturation, (0, 0) for hue: nothing to do
+        if value[0] == value[1] == center:
+            return None
+        return tuple(value)
+
+    @staticmethod
+    def get_params(brightness, contrast, saturation, hue):
+        """(order of the four adjustments, factors) drawn from rustdl's RNG."""
+        fn_idx = rustdl.randperm(4)
+        b = None if brightness is None else _uniform(brightness[0], brightness[1])
+        c = None if contrast is None else _uniform(contrast[0], contrast[1])
+        s = None if saturation is None else _uniform(saturation[0], saturation[1])
+        h = None if hue is None else _uniform(hue[0], hue[1])
+        return fn_idx, b, c, s, h
+
+    def __call__(self, img):
+        fn_idx, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation, self.hue)
+        for fn_id in fn_idx.tolist():
+            if fn_id == 0 and b is not None:
+                img = F.adjust_brightness(img, b)
+            elif fn_id == 1 and c is not None:
+                img = F.adjust_contrast(img, c)
+            elif fn_id == 2 and s is not None:
+                img = F.adjust_saturation(img, s)
+            elif fn_id == 3 and h is not None:
+                img = F.adjust_hue(img, h)
+        return img
+
+    def __repr__(self):
+        return (
+            f"{self.__class__.__name__}(brightness={self.brightness}, contrast={self.contrast}, "
+            f"saturation={self.saturation}, hue={self.hue})"
+        )
+
+
+class GaussianBlur:
+    """Gaussian blur with a ``sigma`` drawn uniformly from ``(min, max)`` each call."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)):
+        self.kernel_size = _setup_size(kernel_size, "Kernel size should be a tuple/list of two integers")
+        for ks in self.kernel_size:
+            if ks <= 0 or ks % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (sigma, sigma)
+        elif isinstance(sigma, Sequence) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError("sigma values should be positive and of the form (min, max).")
+        else:
+            raise ValueError("sigma should be a single number or a list/tuple with length 2.")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min, sigma_max):
+        return _uniform(float(sigma_min), float(sigma_max))
+
+    def __call__(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+class _RandomOp:
+    """Apply ``_apply(img)`` with probability ``p``."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if _rand() < self.p:
+            return self._apply(img)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class RandomInvert(_RandomOp):
+    def _apply(self, img):
+        return F.invert(img)
+
+
+class RandomAutocontrast(_RandomOp):
+    def _apply(self, img):
+        return F.autocontrast(img)
+
+
+class RandomEqualize(_RandomOp):
+    def _apply(self, img):
+        return F.equalize(img)
+
+
+class RandomPosterize(_RandomOp):
+    def __init__(self, bits, p=0.5):
+        super().__init__(p)
+        self.bits = bits
+
+    def _apply(self, img):
+        return F.posterize(img, self.bits)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(bits={self.bits},p={self.p})"
+
+
+class RandomSolarize(_RandomOp):
+    def __init__(self, threshold, p=0.5):
+        super().__init__(p)
+        self.threshold = threshold
+
+    def _apply(self, img):
+        return F.solarize(img, self.threshold)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(threshold={self.threshold},p={self.p})"
+
+
+class RandomAdjustSharpness(_RandomOp):
+    def __init__(self, sharpness_factor, p=0.5):
+        super().__init__(p)
+        self.sharpness_factor = sharpness_factor
+
+    def _apply(self, img):
+        return F.adjust_sharpness(img, self.sharpness_factor)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(sharpness_factor={self.sharpness_factor},p={self.p})"
+
+
+def _setup_angle(x, name, req_sizes=(2,)):
+    if isinstance(x, numbers.Number):
+        if x < 0:
+            raise ValueError(f"If {name} is a single number, it must be positive.")
+        x = [-x, x]
+    else:
+        if not isinstance(x, Sequence):
+            raise TypeError(f"{name} should be a sequence of length {' or '.join(str(s) for s in req_sizes)}.")
+        if len(x) not in req_sizes:
+            raise ValueError(f"If {name} is a sequence its length should be one of {req_sizes}.")
+    return [float(d) for d in x]
+
+
+class RandomAffine:
+    """Random rotation (``degrees``), translation (fractions of width/height),
+    scale and shear, as torchvision's ``RandomAffine``."""
+
+    def __init__(
+        self,
+        degrees,
+        translate=None,
+        scale=None,
+        shear=None,
+        interpolation=InterpolationMode.NEAREST,
+        fill=0,
+        center=None,
+    ):
+        if isinstance(interpolation, int):
+            interpolation = InterpolationMode(F._mode_name(interpolation))
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        if translate is not None:
+            if not isinstance(translate, Sequence) or len(translate) != 2:
+                raise ValueError("translate should be a sequence of length 2.")
+            for t in translate:
+                if not (0.0 <= t <= 1.0):
+                    raise ValueError("translation values should be between 0 and 1")
+        self.translate = translate
+        if scale is not None:
+            if not isinstance(scale, Sequence) or len(scale) != 2:
+                raise ValueError("scale should be a sequence of length 2.")
+            for s in scale:
+                if s <= 0:
+                    raise ValueError("scale values should be positive")
+        self.scale = scale
+        self.shear = _setup_angle(shear, name="shear", req_sizes=(2, 4)) if shear is not None else shear
+        self.interpolation = interpolation
+        if fill is None:
+            fill = 0
+        elif not isinstance(fill, (Sequence, numbers.Number)):
+            raise TypeError("Fill should be either a sequence or a number.")
+        self.fill = fill
+        if center is not None and (not isinstance(center, Sequence) or len(center) != 2):
+            raise ValueError("center should be a sequence of length 2.")
+        self.center = center
+
+    @staticmethod
+    def get_params(degrees, translate, scale_ranges, shears, img_size):
+        angle = _uniform(float(degrees[0]), float(degrees[1]))
+        if translate is not None:
+            max_dx = float(translate[0] * img_size[0])
+            max_dy = float(translate[1] * img_size[1])
+            translations = (round(_uniform(-max_dx, max_dx)), round(_uniform(-max_dy, max_dy)))
+        else:
+            translations = (0, 0)
+        scale = _uniform(scale_ranges[0], scale_ranges[1]) if scale_ranges is not None else 1.0
+        shear_x = shear_y = 0.0
+        if shears is not None:
+            shear_x = _uniform(shears[0], shears[1])
+            if len(shears) == 4:
+                shear_y = _uniform(shears[2], shears[3])
+        return angle, translations, scale, (shear_x, shear_y)
+
+    def __call__(self, img):
+        fill = self.fill
+        channels, height, width = F.get_dimensions(img)
+        if isinstance(img, rustdl.Tensor):
+            fill = [float(fill)] * channels if isinstance(fill, (int, float)) else [float(f) for f in fill]
+        ret = self.get_params(self.degrees, self.translate, self.scale, self.shear, [width, height])
+        return F.affine(img, *ret, interpolation=self.interpolation, fill=fill, center=self.center)
+
+    def __repr__(self):
+        s = f"{self.__class__.__name__}(degrees={self.degrees}"
+        s += f", translate={self.translate}" if self.translate is not None else ""
+        s += f", scale={self.scale}" if self.scale is not None else ""
+        s += f", shear={self.shear}" if self.shear is not None else ""
+        s += f", interpolation={self.interpolation.value}" if self.interpolation != InterpolationMode.NEAREST else ""
+        s += f", fill={self.fill}" if self.fill != 0 else ""
+        s += f", center={self.center}" if self.center is not None else ""
+        return s + ")"
+
+
+class FiveCrop:
+    """The four corner crops and the centre crop (a tuple of 5 images)."""
+
+    def __init__(self, size):
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+
+    def __call__(self, img):
+        return F.five_crop(img, self.size)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size})"
+
+
+class TenCrop:
+    """``FiveCrop`` of the image and of its flip (a tuple of 10 images)."""
+
+    def __init__(self, size, vertical_flip=False):
+        self.size = _setup_size(size, error_msg="Please provide only two dimensions (h, w) for size.")
+        self.vertical_flip = vertical_flip
+
+    def __call__(self, img):
+        return F.ten_crop(img, self.size, self.vertical_flip)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(size={self.size}, vertical_flip={self.vertical_flip})"
+
+
+class RandomErasing:
+    """With probability ``p``, erase a random rectangle (area fraction ``scale``,
+    aspect ``ratio``) of a tensor image with ``value`` (a number, per-channel
+    values, or "random" for normal noise)."""
+
+    def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False):
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        if p < 0 or p > 1:
+            raise ValueError("Random erasing probability should be between 0 and 1")
+        self.p = p
+        self.scale = scale
+        self.ratio = ratio
+        self.value = value
+        self.inplace = inplace
+
+    @staticmethod
+    def get_params(img, scale, ratio, value=None):
+        img_c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
+        area = img_h * img_w
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+        for _ in range(10):
+            erase_area = area * _uniform(scale[0], scale[1])
+            aspect_ratio = math.exp(_uniform(log_ratio[0], log_ratio[1]))
+            h = round(math.sqrt(erase_area * aspect_ratio))
+            w = round(math.sqrt(erase_area / aspect_ratio))
+            if not (h < img_h and w < img_w):
+                continue
+            if value is None:
+                v = rustdl.randn(img_c, h, w)
+            else:
+                v = rustdl.tensor(value)[:, None, None]
+            i = _randint(0, img_h - h + 1)
+            j = _randint(0, img_w - w + 1)
+            return i, j, h, w, v
+        return 0, 0, img_h, img_w, img
+
+    def __call__(self, img):
+        if _rand() < self.p:
+            if isinstance(self.value, (int, float)):
+                value = [float(self.value)]
+            elif isinstance(self.value, str):
+                value = None
+            else:
+                value = [float(v) for v in self.value]
+            if value is not None and len(value) not in (1, img.shape[-3]):
+                raise ValueError(
+                    "If value is a sequence, it should have either a single value or "
+                    f"{img.shape[-3]} (number of input channels)"
+                )
+            x, y, h, w, v = self.get_params(img, scale=self.scale, ratio=self.ratio, value=value)
+            return F.erase(img, x, y, h, w, v, self.inplace)
+        return img
+
+    def __repr__(self):
+        return (
+            f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
+            f"value={self.value}, inplace={self.inplace})"
+        )

@@ -1,0 +1,43 @@
+"""``rustdl.vision.models``: torchvision's classification models, with the same
+module structure, parameter and buffer names (``state_dict`` keys) and
+initialisation, so a torchvision checkpoint loads with ``load_state_dict``.
+
+There are no downloads here: ``weights=`` must be None; a weights enum member
+or name raises :class:`PretrainedWeightsUnavailable` saying how to load a local
+file (``model.load_state_dict(rustdl.load("resnet18.pth"))``).
+"""
+
+from ._api import (
+    PretrainedWeightsUnavailable,
+    Weights,
+    WeightsEnum,
+    get_model,
+    get_model_builder,
+    get_model_weights,
+    get_weight,
+    list_models,
+)
+from .alexnet import *
+from .alexnet import __all__ as _alexnet_all
+from .mobilenetv2 import *
+from .mobilenetv2 import __all__ as _mobilenet_all
+from .resnet import *
+from .resnet import __all__ as _resnet_all
+from .squeezenet import *
+from .squeezenet import __all__ as _squeezenet_all
+from .vgg import *
+from .vgg import __all__ as _vgg_all
+
+__all__ = [
+    "PretrainedWeightsUnavailable",
+    "Weights",
+    "WeightsEnum",
+    "get_model",
+    "get_model_builder",
+    "get_model_weights",
+    "get_weight",
+    "list_models",
+]
+for _names in (_alexnet_all, _mobilenet_all, _resnet_all, _squeezenet_all, _vgg_all):
+    __all__ += _names  # noqa: PLE0605
+del _names

@@ -1,0 +1,48 @@
+"""``Conv2dNormActivation``: torchvision's conv -> norm -> activation block (a Sequential)."""
+
+from ... import nn
+
+__all__ = ["Conv2dNormActivation"]
+
+
+class Conv2dNormActivation(nn.Sequential):
+    """Conv2d, then ``norm_layer`` (default BatchNorm2d), then ``activation_layer``
+    (default ReLU); children named ``0``, ``1``, ``2`` as in torchvision. The
+    padding defaults to ``(kernel_size - 1) // 2 * dilation``; the convolution has
+    a bias only when there is no norm layer (unless ``bias`` says otherwise)."""
+
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size=3,
+        stride=1,
+        padding=None,
+        groups=1,
+        norm_layer=nn.BatchNorm2d,
+        activation_layer=nn.ReLU,
+        dilation=1,
+        inplace=True,
+        bias=None,
+    ):
+        if padding is None:
+            if isinstance(kernel_size, int) and isinstance(dilation, int):
+                padding = (kernel_size - 1) // 2 * dilation
+            else:
+                ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+                dl = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation)
+                padding = tuple((k - 1) // 2 * d for k, d in zip(ks, dl))
+        if bias is None:
+            bias = norm_layer is None
+        layers = [
+            nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=bias
+            )
+        ]
+        if norm_layer is not None:
+            layers.append(norm_layer(out_channels))
+        if activation_layer is not None:
+            params = {} if inplace is None else {"inplace": inplace}
+            layers.append(activation_layer(**params))
+        super().__init__(*layers)
+        self.out_channels = out_channels

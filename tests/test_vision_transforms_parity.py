@@ -1,0 +1,153 @@
+"""rustdl.vision.transforms.functional against torchvision (recorded by
+tools/differential/record_vision_transforms.py into tests/golden/vision_transforms.npz):
+PIL images in, PIL images out (through Pillow itself, as torchvision); tensors
+within one grey level (uint8) or 1/255 (float)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import rustdl
+from PIL import Image
+from rustdl.vision.transforms import InterpolationMode
+from rustdl.vision.transforms import functional as F
+
+GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "golden", "vision_transforms.npz"))
+META = json.loads(str(GOLDEN["__meta__"]))
+
+CASES = [
+    ("resize_short10", "resize", {"size": [10]}),
+    ("resize_12x17", "resize", {"size": [12, 17]}),
+    ("resize_up_40x50", "resize", {"size": [40, 50]}),
+    ("resize_nearest", "resize", {"size": [11, 14], "interpolation": "nearest"}),
+    ("resize_nearest_up", "resize", {"size": [40, 47], "interpolation": "nearest"}),
+    ("resize_bicubic", "resize", {"size": [12, 15], "interpolation": "bicubic"}),
+    ("resize_bicubic_up", "resize", {"size": [37, 45], "interpolation": "bicubic"}),
+    ("resize_no_aa", "resize", {"size": [12, 15], "antialias": False}),
+    ("resize_max_size", "resize", {"size": 12, "max_size": 15}),
+    ("center_crop_10", "center_crop", {"output_size": 10}),
+    ("center_crop_pad", "center_crop", {"output_size": [30, 40]}),
+    ("crop_in", "crop", {"top": 2, "left": 3, "height": 10, "width": 12}),
+    ("crop_out", "crop", {"top": -2, "left": 25, "height": 10, "width": 12}),
+    ("pad_const", "pad", {"padding": 3, "fill": 7}),
+    ("pad_edge", "pad", {"padding": [1, 2], "padding_mode": "edge"}),
+    ("pad_reflect", "pad", {"padding": [1, 2, 3, 4], "padding_mode": "reflect"}),
+    ("pad_symmetric", "pad", {"padding": 2, "padding_mode": "symmetric"}),
+    ("hflip", "hflip", {}),
+    ("vflip", "vflip", {}),
+    ("rotate_30", "rotate", {"angle": 30.0}),
+    ("rotate_45_bilinear", "rotate", {"angle": 45.0, "interpolation": "bilinear"}),
+    ("rotate_expand", "rotate", {"angle": 30.0, "expand": True}),
+    ("rotate_center", "rotate", {"angle": -20.0, "center": [5, 7]}),
+    ("rotate_fill", "rotate", {"angle": 60.0, "fill": [10.0, 20.0, 30.0]}),
+    ("rotate_90", "rotate", {"angle": 90.0}),
+    ("blur_3", "gaussian_blur", {"kernel_size": 3, "sigma": 1.0}),
+    ("blur_5x3", "gaussian_blur", {"kernel_size": [5, 3], "sigma": [1.5, 0.7]}),
+    ("blur_default_sigma", "gaussian_blur", {"kernel_size": 7}),
+    ("gray1", "rgb_to_grayscale", {"num_output_channels": 1}),
+    ("gray3", "rgb_to_grayscale", {"num_output_channels": 3}),
+    ("to_gray1", "to_grayscale", {"num_output_channels": 1}),
+    ("to_gray3", "to_grayscale", {"num_output_channels": 3}),
+    ("brightness", "adjust_brightness", {"brightness_factor": 1.3}),
+    ("contrast_low", "adjust_contrast", {"contrast_factor": 0.6}),
+    ("contrast_high", "adjust_contrast", {"contrast_factor": 1.5}),
+    ("saturation_low", "adjust_saturation", {"saturation_factor": 0.3}),
+    ("saturation_high", "adjust_saturation", {"saturation_factor": 1.7}),
+    ("hue_pos", "adjust_hue", {"hue_factor": 0.2}),
+    ("hue_neg", "adjust_hue", {"hue_factor": -0.35}),
+    ("gamma", "adjust_gamma", {"gamma": 0.7, "gain": 1.1}),
+    ("resized_crop", "resized_crop", {"top": 2, "left": 3, "height": 15, "width": 20, "size": [10, 12]}),
+    ("pil_to_tensor", "pil_to_tensor", {}),
+    ("to_tensor", "to_tensor", {}),
+    ("to_pil_image", "to_pil_image", {}),
+    ("convert_float", "convert_image_dtype", {"dtype": "float32"}),
+    ("convert_uint8", "convert_image_dtype", {"dtype": "uint8"}),
+    ("resize_bicubic_no_aa", "resize", {"size": [12, 15], "interpolation": "bicubic", "antialias": False}),
+    ("resize_bicubic_up_no_aa", "resize", {"size": [37, 45], "interpolation": "bicubic", "antialias": False}),
+    ("resize_up_no_aa", "resize", {"size": [40, 50], "antialias": False}),
+    ("resize_down_4x", "resize", {"size": [6, 7]}),
+    ("resize_nearest_exact", "resize", {"size": [11, 14], "interpolation": "nearest-exact"}),
+    ("sharpness", "adjust_sharpness", {"sharpness_factor": 1.8}),
+    ("invert", "invert", {}),
+    ("posterize", "posterize", {"bits": 3}),
+    ("solarize", "solarize", {"threshold": 128}),
+    ("autocontrast", "autocontrast", {}),
+    ("equalize", "equalize", {}),
+    ("rotate_bilinear_expand", "rotate", {"angle": -37.0, "interpolation": "bilinear", "expand": True, "fill": 5.0}),
+    ("blur_big", "gaussian_blur", {"kernel_size": [9, 9], "sigma": 3.0}),
+    ("affine_rot_translate", "affine", {"angle": 25.0, "translate": [3, -2], "scale": 1.0, "shear": 0.0}),
+    ("affine_scale_shear", "affine", {"angle": -10.0, "translate": [0, 0], "scale": 1.3, "shear": [12.0, 5.0]}),
+    ("affine_bilinear_fill", "affine", {"angle": 40.0, "translate": [2, 1], "scale": 0.8, "shear": 8.0,
+                                        "interpolation": "bilinear", "fill": 9.0}),
+    ("affine_center", "affine", {"angle": 15.0, "translate": [1, 1], "scale": 1.1, "shear": [0.0, 10.0],
+                                 "center": [6, 4]}),
+]
+INPUT_KEYS = ["pil_rgb", "pil_gray", "u8_rgb", "u8_gray", "f32_rgb"]
+
+
+def inputs():
+    """Must match ``inputs()`` in tools/differential/record_vision_transforms.py."""
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:23, 0:31]
+    base = np.stack([xx * 8, yy * 10, (xx + yy) * 4], axis=-1).astype(np.float64)
+    rgb = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
+    gray = np.clip(xx * 7 + rng.normal(0, 20, xx.shape), 0, 255).astype(np.uint8)
+    return {"rgb": rgb, "gray": gray}
+
+
+def make_input(key):
+    raw = inputs()
+    if key == "pil_rgb":
+        return Image.fromarray(raw["rgb"])
+    if key == "pil_gray":
+        return Image.fromarray(raw["gray"])
+    if key == "u8_rgb":
+        return rustdl.from_numpy(np.ascontiguousarray(raw["rgb"].transpose(2, 0, 1)))
+    if key == "u8_gray":
+        return rustdl.from_numpy(np.ascontiguousarray(raw["gray"][None]))
+    return rustdl.from_numpy(np.ascontiguousarray(raw["rgb"].transpose(2, 0, 1)).astype(np.float32) / 255)
+
+
+def convert_kwargs(kwargs):
+    kw = dict(kwargs)
+    if "interpolation" in kw:
+        kw["interpolation"] = InterpolationMode(kw["interpolation"])
+    if "dtype" in kw:
+        kw["dtype"] = getattr(rustdl, kw["dtype"])
+    return kw
+
+
+PARAMS = [(c, fn, kw, key) for c, fn, kw in CASES for key in INPUT_KEYS]
+
+
+@pytest.mark.filterwarnings("ignore:Anti-alias option is always applied")
+@pytest.mark.parametrize(("case", "fn", "kwargs", "key"), PARAMS, ids=[f"{p[0]}-{p[3]}" for p in PARAMS])
+def test_functional_matches_torchvision(case, fn, kwargs, key):
+    expected_kind = META[f"{case}/{key}"]
+    img = make_input(key)
+    if ":" not in expected_kind:  # torchvision raises
+        with pytest.raises(Exception) as err:
+            getattr(F, fn)(img, **convert_kwargs(kwargs))
+        assert type(err.value).__name__ == expected_kind, err.value
+        return
+    got = getattr(F, fn)(img, **convert_kwargs(kwargs))
+    expected = GOLDEN[f"{case}/{key}"]
+    kind, what = expected_kind.split(":")
+    if kind == "PIL":
+        assert isinstance(got, Image.Image), f"expected a PIL image, got {type(got)}"
+        assert got.mode == what
+        got = np.array(got)
+    else:
+        assert isinstance(got, rustdl.Tensor), f"expected a tensor, got {type(got)}"
+        assert str(got.dtype).split(".")[-1] == what
+        got = got.numpy()
+    assert got.shape == expected.shape
+    if got.dtype == np.uint8 and kind == "PIL":
+        tol = 0 if fn not in ("rotate",) else 1
+    elif got.dtype == np.uint8:
+        tol = 1
+    else:
+        tol = 1 / 255 + 1e-6
+    diff = np.abs(got.astype(np.float64) - expected.astype(np.float64))
+    assert diff.max(initial=0) <= tol, f"max difference {diff.max()} ({(diff > tol).sum()} values)"

@@ -1,0 +1,99 @@
+"""Record torchvision's classification models for tests/test_vision_models.py.
+
+Run with the comparison venv (PyTorch + torchvision):
+    /work/torchenv/bin/python tools/differential/record_vision_models.py
+
+Writes tests/golden/vision_models.json:
+  * ``keys``: for every model builder, its state_dict as [name, shape, dtype]
+    (torchvision's exact keys, so checkpoints load into rustdl's models);
+  * ``outputs``: logits of a few models whose weights are *generated from a
+    numpy formula* (``synthetic_weights``, copied in the test) instead of
+    stored: no weight files, the same numbers on both sides.
+"""
+
+import json
+import os
+
+import numpy as np
+import torch
+import torchvision.models as tvm
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "vision_models.json")
+
+KEY_MODELS = [
+    "resnet18", "resnet34", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
+    "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+    "alexnet", "mobilenet_v2", "squeezenet1_0", "squeezenet1_1",
+]
+
+# (builder, kwargs, input shape, mode)
+OUTPUT_CASES = [
+    ("resnet18", {"num_classes": 10}, (2, 3, 64, 64), "eval"),
+    ("resnet18", {"num_classes": 10}, (2, 3, 64, 64), "train"),
+    ("resnet50", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("mobilenet_v2", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("squeezenet1_1", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("squeezenet1_0", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("alexnet", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("vgg11_bn", {"num_classes": 10}, (1, 3, 32, 32), "eval"),
+]
+
+
+def synthetic_weights(keys_shapes, seed=0):
+    """The state_dict both sides use: a numpy array per key, from the key's
+    position, its name and shape only. Convolution/linear weights get
+    He-scaled normals (activations stay O(1) through deep nets); norm
+    layers get weights near 1 and positive running variances."""
+    out = {}
+    for i, (name, shape, dtype) in enumerate(keys_shapes):
+        rng = np.random.default_rng(seed * 100003 + i)
+        shape = tuple(shape)
+        leaf = name.rsplit(".", 1)[-1]
+        if dtype == "int64":
+            out[name] = np.array(7, dtype=np.int64).reshape(shape)
+        elif leaf == "running_var":
+            out[name] = rng.uniform(0.5, 1.5, shape).astype(np.float32)
+        elif leaf == "running_mean" or (leaf == "bias"):
+            out[name] = (0.1 * rng.standard_normal(shape)).astype(np.float32)
+        elif len(shape) == 1:  # norm weights
+            out[name] = (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            out[name] = (rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(1.0 / fan_in)))
+    return out
+
+
+def keys_of(model):
+    return [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
+
+
+def main():
+    torch.manual_seed(0)
+    record = {"torchvision": __import__("torchvision").__version__, "keys": {}, "outputs": []}
+    for name in KEY_MODELS:
+        record["keys"][name] = keys_of(getattr(tvm, name)())
+    for name, kwargs, shape, mode in OUTPUT_CASES:
+        model = getattr(tvm, name)(**kwargs)
+        ks = keys_of(model)
+        weights = synthetic_weights(ks)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        x = np.random.default_rng(1234).standard_normal(shape).astype(np.float32)
+        model.train(mode == "train")
+        with torch.no_grad():
+            y = model(torch.from_numpy(x)).numpy()
+        case = {"model": name, "kwargs": kwargs, "input_shape": list(shape), "mode": mode,
+                "output": y.tolist()}
+        if mode == "train":
+            # running statistics after one training-mode forward
+            sd = model.state_dict()
+            case["after"] = {k: sd[k].numpy().tolist() for k in ("bn1.running_mean", "bn1.running_var",
+                                                                 "bn1.num_batches_tracked")}
+        record["outputs"].append(case)
+        print(name, mode, y.shape, float(np.abs(y).max()))
+    with open(OUT, "w") as f:
+        json.dump(record, f, separators=(",", ":"))
+    print("wrote", OUT, os.path.getsize(OUT), "bytes")
+
+
+if __name__ == "__main__":
+    main()
