@@ -4,11 +4,19 @@ from . import _C
 
 
 def linear(input, weight, bias=None):
+    if input.dtype in _HALF and weight.dtype == input.dtype and (bias is None or bias.dtype == input.dtype):
+        # PyTorch's addmm adds the bias to the float32 products and rounds
+        # once: computed in float32 between differentiable casts.
+        b = None if bias is None else bias.float()
+        return linear(input.float(), weight.float(), b).to(input.dtype)
     out = input @ weight.t() if weight.dim() == 2 else input @ weight
     if bias is None:
         return out
     _check_bias(bias.shape, out.shape)
     return out + bias
+
+
+_HALF = (_C.float16, _C.bfloat16)
 
 
 def _check_bias(bias_shape, out_shape):

@@ -44,6 +44,9 @@ pub fn wgsl_type(dtype: DType) -> Result<&'static str> {
         DType::I64 | DType::I32 => Ok("i32"),
         DType::Bool | DType::U8 => Ok("u32"),
         DType::F64 => Err(no_f64()),
+        DType::I8 | DType::I16 | DType::F16 | DType::BF16 => Err(Error::Type(format!(
+            "{dtype} tensors are not supported on the wgpu device yet; use float32 or int32"
+        ))),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::cpu::arith::Arith;
 use crate::error::{Error, Result};
 use crate::tensor::dtype::{result_type, PromoteArg};
 use crate::tensor::layout::broadcast_shapes;
-use crate::tensor::{DType, Shape, Tensor};
+use crate::tensor::{half, DType, Shape, Tensor};
 use crate::{dispatch_all, dispatch_numeric};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,11 @@ pub fn result_dtype(a: &Tensor, b: &Tensor) -> DType {
 fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if a.is_gpu() || b.is_gpu() {
         return crate::gpu::ops::binary(op, a, b, shape);
+    }
+    if let Some(half) = [a.dtype(), b.dtype()].into_iter().find(|d| d.is_half()) {
+        // Computed in float32, rounded once (`tensor::half`).
+        let (wa, wb) = (half::widen(a), half::widen(b));
+        return Ok(half::narrow(compute(op, &wa, &wb, shape)?, half));
     }
     let dtype = a.dtype();
     if dtype == DType::Bool {
@@ -195,8 +200,19 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, name: Option<&'static str>) -
         return Ok(out);
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
-    let out = compute(op, &ca, &cb, &shape)?;
+    // A number (0-dim operand) multiplying or dividing a half tensor stays
+    // float32, as PyTorch's mul/div kernels take it in their float compute
+    // type (half(x * 0.1), not half(x * half(0.1)); add and sub round it).
+    let cast = |t: &Tensor| {
+        let wrapped_number = t.ndim() == 0 && t.dtype().is_float();
+        if dtype.is_half() && wrapped_number && matches!(op, BinOp::Mul | BinOp::Div) {
+            t.cast_raw(DType::F32)
+        } else {
+            t.cast_raw(dtype)
+        }
+    };
+    let (ca, cb) = (cast(a), cast(b));
+    let out = half::narrow(compute(op, &ca, &cb, &shape)?, dtype);
     if !dtype.is_float() || !crate::autograd::node::needs_grad(&[a, b]) {
         return Ok(out);
     }
@@ -619,7 +635,15 @@ pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let out = match dtype {
         DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x.atan2(y))?,
-        _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x.atan2(y))?,
+        _ => half::narrow(
+            map2(
+                &half::widen(&ca),
+                &half::widen(&cb),
+                &shape,
+                |x: f32, y: f32| x.atan2(y),
+            )?,
+            dtype,
+        ),
     };
     if !crate::autograd::node::needs_grad(&[a, b]) {
         return Ok(out);
@@ -820,6 +844,8 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     match dtype {
         DType::Bool => bit!(bool),
         DType::U8 => bit!(u8),
+        DType::I8 => bit!(i8),
+        DType::I16 => bit!(i16),
         DType::I32 => bit!(i32),
         DType::I64 => bit!(i64),
         d => {

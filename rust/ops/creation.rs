@@ -32,6 +32,8 @@ pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
     }
     let name = match dtype {
         DType::U8 => "uint8_t",
+        DType::I8 => "int8_t",
+        DType::I16 => "int16_t",
         DType::I32 => "int",
         _ => "int64_t",
     };
@@ -306,7 +308,11 @@ pub fn rand(
         Some(r) => gen(r),
         None => with_rng(gen),
     };
-    Ok(Tensor::from_buffer(vals, shape))
+    // (half types: drawn as float32, rounded)
+    Ok(crate::tensor::half::narrow(
+        Tensor::from_buffer(vals, shape),
+        dtype,
+    ))
 }
 
 /// Normal with the given mean and std.
@@ -328,7 +334,10 @@ pub fn randn(
         Some(r) => normal_values(r, n, mean, std, dtype),
         None => with_rng(|r| normal_values(r, n, mean, std, dtype)),
     };
-    Ok(Tensor::from_buffer(out, shape))
+    Ok(crate::tensor::half::narrow(
+        Tensor::from_buffer(out, shape),
+        dtype,
+    ))
 }
 
 /// `n` normal values: uniforms drawn in order, transformed in blocks

@@ -868,12 +868,14 @@ impl Reduce {
                 let pick = |lo: i64, hi: i64| T::from_i64(if max { lo } else { hi });
                 match T::DTYPE {
                     DType::Bool => T::from_bool(!max),
-                    DType::F32 | DType::F64 => T::from_f64(if max {
+                    DType::F16 | DType::BF16 | DType::F32 | DType::F64 => T::from_f64(if max {
                         f64::NEG_INFINITY
                     } else {
                         f64::INFINITY
                     }),
                     DType::U8 => pick(0, u8::MAX.into()),
+                    DType::I8 => pick(i8::MIN.into(), i8::MAX.into()),
+                    DType::I16 => pick(i16::MIN.into(), i16::MAX.into()),
                     DType::I32 => pick(i32::MIN.into(), i32::MAX.into()),
                     DType::I64 => pick(i64::MIN, i64::MAX),
                 }

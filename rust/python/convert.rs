@@ -60,6 +60,9 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Tensor> {
                 let i: i64 = obj.extract()?;
                 Tensor::scalar(i).cast_raw(dtype)
             }
+            // A number with a half tensor keeps float32 precision: PyTorch's
+            // half kernels take it in their float compute type.
+            _ if dtype.is_half() => crate::ops::creation::full(&[], v, DType::F32),
             _ => crate::ops::creation::full(&[], v, dtype),
         };
         return Ok(t);
@@ -199,12 +202,11 @@ fn numpy_to_tensor(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
     match (kind, size) {
         (b'f', 4) => typed::<f32>(arr),
         (b'f', 8) => typed::<f64>(arr),
-        (b'f', 2) => {
-            let a32 = arr.call_method1("astype", ("float32",))?;
-            numpy_to_tensor(a32.downcast::<PyUntypedArray>()?)
-        }
+        (b'f', 2) => typed::<half::f16>(arr),
         (b'i', 8) => typed::<i64>(arr),
         (b'i', 4) => typed::<i32>(arr),
+        (b'i', 2) => typed::<i16>(arr),
+        (b'i', 1) => typed::<i8>(arr),
         (b'i', _) | (b'u', _) if !(kind == b'u' && size == 1) => {
             let a64 = arr.call_method1("astype", ("int64",))?;
             numpy_to_tensor(a64.downcast::<PyUntypedArray>()?)
