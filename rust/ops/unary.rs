@@ -338,11 +338,13 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = &with_graph(&so, &sx, tanh)?;
-        Ok(vec![Some(mul(
-            g,
-            &sub(&scalar_like(1.0, o), &mul(o, o)?)?,
-        )?)])
+        // (one kernel in PyTorch: for half types, one rounding)
+        let o = with_graph(&so, &sx, tanh)?;
+        let gx = in_f32(&[g, &o], |w| {
+            let (g, o) = (&w[0], &w[1]);
+            mul(g, &sub(&scalar_like(1.0, o), &mul(o, o)?)?)
+        })?;
+        Ok(vec![Some(gx)])
     });
     Ok(out)
 }
@@ -357,11 +359,12 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = &with_graph(&so, &sx, sigmoid)?;
-        Ok(vec![Some(mul(
-            g,
-            &mul(o, &sub(&scalar_like(1.0, o), o)?)?,
-        )?)])
+        let o = with_graph(&so, &sx, sigmoid)?;
+        let gx = in_f32(&[g, &o], |w| {
+            let (g, o) = (&w[0], &w[1]);
+            mul(g, &mul(o, &sub(&scalar_like(1.0, o), o)?)?)
+        })?;
+        Ok(vec![Some(gx)])
     });
     Ok(out)
 }
