@@ -534,6 +534,17 @@ CASES = [
     ('one_hot_number', 'r=F.one_hot(0)'),
     ('std_mean_list', 'r=L.std_mean([[0.97]], dim=[0])'),
     ('mse_number_target', 'r=F.mse_loss(L.ones(2), 1.0)'),
+    # Issue 20: the narrow dtypes
+    ('half_div3', 'r=L.tensor([1.,2.],dtype=L.float16)/3'),
+    ('half_mul_number', 'r=L.arange(1,9,dtype=L.float16)*0.3'),
+    ('half_sub_number', 'r=L.arange(1,9,dtype=L.float16)-0.7'),
+    ('bf16_sum_float_acc', 'r=L.arange(1,2000,dtype=L.bfloat16).sum()'),
+    ('half_sum_overflow', 'r=L.full((100,),1000.,dtype=L.float16).sum()'),
+    ('int8_uint8_add', 'r=L.tensor([100],dtype=L.int8)+L.tensor([200],dtype=L.uint8)'),
+    ('half_bf16_add', 'r=L.tensor([1.1],dtype=L.float16)+L.tensor([1.1],dtype=L.bfloat16)'),
+    ('float_to_int8_wrap', 'r=L.tensor([300.,-129.5,1e10,float("nan")]).to(L.int8)'),
+    ('half_linear_grad', 'x=L.linspace(-1,1,12).reshape(3,4).half().requires_grad_(); w=L.linspace(-1,1,8).reshape(2,4).half().requires_grad_(); y=F.linear(x,w,L.tensor([0.1,0.2]).half()); y.sum().backward(); r=(y, x.grad, w.grad)'),
+    ('bf16_softmax_grad', 'x=L.linspace(-2,2,12).reshape(3,4).bfloat16().requires_grad_(); y=x.softmax(1); (y*L.arange(12.).reshape(3,4).bfloat16()).sum().backward(); r=(y, x.grad)'),
 ]
 
 
