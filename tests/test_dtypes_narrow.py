@@ -142,8 +142,10 @@ def test_half_model_trains():
     assert loss.item() < first * 0.7
 
 
-def test_wgpu_refuses_narrow_dtypes_clearly():
-    if not rustdl.wgpu.is_available() if hasattr(rustdl, "wgpu") else True:
+@pytest.mark.parametrize("dtype", ["int8", "int16", "float16", "bfloat16"])
+def test_wgpu_refuses_narrow_dtypes_clearly(dtype):
+    wgpu = rustdl.backends.wgpu
+    if not (wgpu.is_built() and wgpu.is_available()):
         pytest.skip("no wgpu device")
     with pytest.raises(TypeError, match="not supported on the wgpu device"):
-        rustdl.ones(2, dtype=rustdl.float16).to("wgpu")
+        rustdl.ones(2, dtype=getattr(rustdl, dtype)).to("wgpu")

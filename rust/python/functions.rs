@@ -930,11 +930,10 @@ fn promote_types(
 #[pyfunction]
 fn can_cast(from_: &Bound<'_, PyAny>, to: &Bound<'_, PyAny>) -> PyResult<bool> {
     let (from, to) = (dtype_arg(from_)?, dtype_arg(to)?);
-    Ok(match (from.category(), to.category()) {
-        (Category::Float, Category::Integer | Category::Bool) => false,
-        (Category::Integer, Category::Bool) => false,
-        _ => true,
-    })
+    Ok(!matches!(
+        (from.category(), to.category()),
+        (Category::Float, Category::Integer | Category::Bool) | (Category::Integer, Category::Bool)
+    ))
 }
 
 // ---- functional ops used by rustdl.nn.functional ----
