@@ -260,6 +260,14 @@ CASES = [
     ('half_mixed_mm_raises', 'r=L.ones(2,2,dtype=H) @ L.ones(2,2,dtype=B)'),
     ('half_embedding', 'e=L.nn.Embedding(5,3).half(); r=(e.weight.dtype, e(L.tensor([1,4])).dtype)'),
     ('half_state_dict', 'L.manual_seed(0); m=L.nn.Linear(3,2).to(L.bfloat16); r=[v.dtype for v in m.state_dict().values()]'),
+    ('half_sort_negatives', 'x=L.linspace(-2,2,24).reshape(2,3,4).to(H); r=(x.topk(2,-1), x.sort(-1,descending=True), x.argsort(0), x.to(B).topk(3,1,largest=False))'),
+    ('half_fmod', 'x=L.linspace(-2,2,24).to(H); r=(L.fmod(x,0.7), L.fmod(x.to(B),0.7), x.remainder(0.7), x//0.7)'),
+    ('half_losses_dtype', 'x=L.linspace(-2,2,12).reshape(3,4).to(H); p=L.linspace(0.1,0.9,12).reshape(3,4).to(H); r=(F.nll_loss(x,L.tensor([1,0,2])).dtype, F.kl_div(x,p,reduction="batchmean"), F.cross_entropy(x,p), F.l1_loss(x,p), F.smooth_l1_loss(x,p), F.binary_cross_entropy_with_logits(x,p))'),
+    ('half_inplace_number', 'x=L.arange(1,9,dtype=H); x.mul_(0.3); y=L.arange(1,9,dtype=B); y.div_(0.3); z=L.arange(1,9,dtype=H); z.add_(0.3); r=(x,y,z)'),
+    ('half_zero_dim_number', 'x=L.tensor(3.,dtype=H); r=(x*0.3, x/0.3, x+0.3, (x*0.3).dtype, L.where(x>0, x, 0.3))'),
+    ('half_activations', 'x=L.linspace(-3,3,24).to(H); r=(F.elu(x), F.selu(x), F.softplus(x), F.mish(x), F.hardswish(x), F.leaky_relu(x,0.1), F.logsigmoid(x), F.gelu(x,approximate="tanh"), x.erf(), x.expm1())'),
+    ('bf16_misc_ops', 'x=L.linspace(-2,2,24).reshape(2,3,4).to(B); p=L.linspace(0.1,0.9,24).reshape(2,3,4).to(B); r=(L.lerp(x,p,0.3), L.addcmul(x,x,p,value=0.5), x.clamp(p,p+1), F.normalize(x,dim=-1), x.logsumexp(-1), L.std_mean(x,-1), x.cumprod(-1), F.adaptive_avg_pool2d(x.reshape(1,2,3,4),2))'),
+    ('half_grad_chain_number', 'x=L.linspace(-2,2,12).to(H).requires_grad_(); y=(x*0.3/0.7).sum(); y.backward(); r=x.grad'),
 ]
 
 

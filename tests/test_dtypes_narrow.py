@@ -32,6 +32,7 @@ NEAR = {
     "159_y_x_grad_m_weight_grad_2",
     "160_y_x_grad_m_running_mean_m_ru",
     "167_y_x_grad_9",
+    "bf16_misc_ops",  # lerp, addcmul, normalize: composed of rounded steps here
 }
 
 

@@ -358,6 +358,11 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     let out = match a.dtype() {
         DType::F32 => scalar_map(op, a, v as f32, reversed),
         DType::F64 => scalar_map(op, a, v, reversed),
+        // A half tensor times (or over) a number: PyTorch's kernels take the
+        // number in float32, unrounded (+ and - round it: the general path).
+        d if d.is_half() && matches!(op, BinOp::Mul | BinOp::Div) => {
+            half::narrow(scalar_map(op, &half::widen(a), v as f32, reversed), d)
+        }
         _ => return None,
     };
     if !crate::autograd::node::needs_grad(&[a]) {
@@ -384,8 +389,9 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
             BinOp::Add => g.clone(),
             BinOp::Sub if reversed => unary::neg(g)?,
             BinOp::Sub => g.clone(),
-            BinOp::Mul => mul(g, &creation::scalar_like(v, g))?,
-            _ => div(g, &creation::scalar_like(v, g))?,
+            // (a half gradient too takes the number unrounded, as PyTorch's)
+            BinOp::Mul => mul(g, &number_like(v, g))?,
+            _ => div(g, &number_like(v, g))?,
         };
         let ga = Some(grad_for(ga, &ia)?);
         Ok(if reversed {
@@ -565,6 +571,16 @@ impl<T: Copy> RunSrc<'_, T> {
     }
 }
 
+/// A number as a 0-dim operand of `like`'s arithmetic: in `like`'s dtype,
+/// or float32 for a half type (whose mul/div kernels take it unrounded).
+fn number_like(v: f64, like: &Tensor) -> Tensor {
+    if like.dtype().is_half() {
+        creation::full(&[], v, DType::F32)
+    } else {
+        creation::scalar_like(v, like)
+    }
+}
+
 static NUMBER: std::sync::LazyLock<Tensor> = std::sync::LazyLock::new(|| Tensor::scalar(0.0f32));
 
 /// `binary`'s arithmetic with a number as the second (or, reversed, first)
@@ -734,13 +750,17 @@ pub fn div_rounding(a: &Tensor, b: &Tensor, mode: Option<&str>) -> Result<Tensor
 pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let out = match dtype {
-        DType::F64 | DType::F32 => {
+        d if d.is_float() => {
             let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+            let (ca, cb) = (half::widen(&ca), half::widen(&cb));
             let shape = broadcast_shapes(a.shape(), b.shape())?;
-            match dtype {
-                DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x % y)?,
-                _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x % y)?,
-            }
+            half::narrow(
+                match dtype {
+                    DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x % y)?,
+                    _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x % y)?,
+                },
+                dtype,
+            )
         }
         DType::Bool => return Err(Error::not_implemented("fmod_cpu", DType::Bool)),
         _ => {

@@ -60,9 +60,6 @@ pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Tensor> {
                 let i: i64 = obj.extract()?;
                 Tensor::scalar(i).cast_raw(dtype)
             }
-            // A number with a half tensor keeps float32 precision: PyTorch's
-            // half kernels take it in their float compute type.
-            _ if dtype.is_half() => crate::ops::creation::full(&[], v, DType::F32),
             _ => crate::ops::creation::full(&[], v, dtype),
         };
         return Ok(t);

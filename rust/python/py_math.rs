@@ -51,7 +51,14 @@ fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
 }
 
 fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-    let b = operand(other, a)?;
+    let b = match python_number(other) {
+        // `x.mul_(0.3)` on a half tensor: the number stays float32, as in
+        // `binary_scalar` (a 0-dim float32 operand does not widen `x`).
+        Some(v) if a.dtype().is_half() && a.ndim() > 0 && matches!(op, BinOp::Mul | BinOp::Div) => {
+            crate::ops::creation::full(&[], v, DType::F32)
+        }
+        _ => operand(other, a)?,
+    };
     let a = if matches!(op, BinOp::Add | BinOp::Sub) {
         // Their backward reads neither input.
         a.clone()
