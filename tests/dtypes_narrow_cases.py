@@ -268,6 +268,9 @@ CASES = [
     ('half_activations', 'x=L.linspace(-3,3,24).to(H); r=(F.elu(x), F.selu(x), F.softplus(x), F.mish(x), F.hardswish(x), F.leaky_relu(x,0.1), F.logsigmoid(x), F.gelu(x,approximate="tanh"), x.erf(), x.expm1())'),
     ('bf16_misc_ops', 'x=L.linspace(-2,2,24).reshape(2,3,4).to(B); p=L.linspace(0.1,0.9,24).reshape(2,3,4).to(B); r=(L.lerp(x,p,0.3), L.addcmul(x,x,p,value=0.5), x.clamp(p,p+1), F.normalize(x,dim=-1), x.logsumexp(-1), L.std_mean(x,-1), x.cumprod(-1), F.adaptive_avg_pool2d(x.reshape(1,2,3,4),2))'),
     ('half_grad_chain_number', 'x=L.linspace(-2,2,12).to(H).requires_grad_(); y=(x*0.3/0.7).sum(); y.backward(); r=x.grad'),
+    ('int8_setitem_int_overflow', 'x=L.arange(6,dtype=L.int8); x[2]=300; r=x'),
+    ('int16_setitem_fits', 'x=L.arange(6,dtype=L.int16); x[2]=-32768; x[3]=True; r=x'),
+    ('uint8_setitem_minus_one', 'x=L.arange(6,dtype=L.uint8); x[2]=-1; r=x'),
 ]
 
 

@@ -122,6 +122,13 @@ impl PyTensor {
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = parse_index(key)?;
+        // A Python int must fit an integer target, as PyTorch checks
+        // (`int8_tensor[0] = 300` raises; floats are checked in `setitem`).
+        if value.is_exact_instance_of::<pyo3::types::PyInt>() {
+            if let Ok(i) = value.extract::<i64>() {
+                crate::ops::creation::check_fits(i as f64, self.t.dtype())?;
+            }
+        }
         let v = operand(value, &self.t)?;
         Ok(crate::ops::indexing::setitem(&self.t, &items, &v)?)
     }
