@@ -189,6 +189,9 @@ impl Tensor {
         if self.is_gpu() {
             return crate::gpu::ops::cast(self, dtype).unwrap_or_else(|e| panic!("{e}"));
         }
+        if let Some(t) = super::half::fast_cast(self, dtype) {
+            return t;
+        }
         dispatch_all!(self.dtype(), S => {
             let src = self.data::<S>();
             dispatch_all!(dtype, D => {
