@@ -271,6 +271,14 @@ CASES = [
     ('int8_setitem_int_overflow', 'x=L.arange(6,dtype=L.int8); x[2]=300; r=x'),
     ('int16_setitem_fits', 'x=L.arange(6,dtype=L.int16); x[2]=-32768; x[3]=True; r=x'),
     ('uint8_setitem_minus_one', 'x=L.arange(6,dtype=L.uint8); x[2]=-1; r=x'),
+    ('int8_tensor_overflow', 'r=L.tensor([1.5, 300.], dtype=L.int8)'),
+    ('int16_tensor_edges', 'r=(L.tensor([32767.5, -32768, 7.9], dtype=L.int16), L.tensor([127, -128], dtype=L.int8))'),
+    ('half_tensor_overflow_is_inf', 'r=(L.tensor([70000.], dtype=H), L.tensor([1e39], dtype=B))'),
+    ('half_fill_overflow', 'r=L.full((2,), 70000., dtype=H)'),
+    ('half_masked_fill_overflow', 'r=L.tensor([1,2,3],dtype=H).masked_fill(L.tensor([True,False,True]), 70000.)'),
+    ('int8_masked_fill_overflow', 'r=L.tensor([1,2,3],dtype=L.int8).masked_fill(L.tensor([True,False,True]), 200)'),
+    ('int8_masked_fill_fits', 'r=L.tensor([1,2,3],dtype=L.int8).masked_fill(L.tensor([True,False,True]), -128)'),
+    ('half_setitem_overflow', 'x=L.zeros(3,dtype=H); x[0]=70000.; r=x'),
 ]
 
 

@@ -22,6 +22,20 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
 /// A fill value must be representable in an integer dtype, as PyTorch
 /// checks ("value cannot be converted to type int64_t without overflow").
 pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
+    // The half types' finite values end early (c10::Half has 65504).
+    let half_max = match dtype {
+        DType::F16 => Some((65504.0, "c10::Half")),
+        DType::BF16 => Some((3.3895313892515355e38, "c10::BFloat16")),
+        _ => None,
+    };
+    if let Some((max, name)) = half_max {
+        if v.is_finite() && v.abs() > max {
+            return Err(Error::Runtime(format!(
+                "value cannot be converted to type {name} without overflow"
+            )));
+        }
+        return Ok(());
+    }
     let Some((lo, hi)) = dtype.integer_range() else {
         return Ok(());
     };

@@ -513,7 +513,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
             x.shape()
         )));
     }
-    if value.dtype().is_float() {
+    if value.dtype() != DType::Bool {
         creation::check_fits(value.item_f64()?, x.dtype())?;
     }
     let v = value.cast_raw(x.dtype());
@@ -758,7 +758,7 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resul
         )));
     }
     let d = wrap_dim(dim, x.ndim())?;
-    if value.dtype().is_float() {
+    if value.dtype() != DType::Bool {
         creation::check_fits(value.item_f64()?, x.dtype())?;
     }
     let (outer, size, inner) = around_dim(x, d);

@@ -1121,6 +1121,7 @@ impl PyTensor {
         mask: PyRef<'_, PyTensor>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
+        super::convert::check_number_fits(value, slf.t.dtype())?;
         let v = operand(value, &slf.t)?;
         let r = crate::ops::index::masked_fill(&slf.t, &mask.t, &v, true)?;
         assign_inplace(&slf.t, r)?;

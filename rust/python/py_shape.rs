@@ -122,12 +122,10 @@ impl PyTensor {
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = parse_index(key)?;
-        // A Python int must fit an integer target, as PyTorch checks
-        // (`int8_tensor[0] = 300` raises; floats are checked in `setitem`).
-        if value.is_exact_instance_of::<pyo3::types::PyInt>() {
-            if let Ok(i) = value.extract::<i64>() {
-                crate::ops::creation::check_fits(i as f64, self.t.dtype())?;
-            }
+        // `int8_tensor[0] = 300` raises, as in PyTorch (a float target
+        // takes any number: `half_tensor[0] = 70000.` is inf).
+        if !self.t.dtype().is_float() {
+            super::convert::check_number_fits(value, self.t.dtype())?;
         }
         let v = operand(value, &self.t)?;
         Ok(crate::ops::indexing::setitem(&self.t, &items, &v)?)
@@ -630,6 +628,7 @@ impl PyTensor {
         Ok(wrap(index::take(&self.t, &index.t)?))
     }
     fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> R {
+        super::convert::check_number_fits(value, self.t.dtype())?;
         let v = operand(value, &self.t)?;
         Ok(wrap(index::masked_fill(&self.t, &mask.t, &v, false)?))
     }
