@@ -628,7 +628,7 @@ CASES = [
     ('ce_prob_weight_grad', "w=L.tensor([1.,4.5],requires_grad=True); l=F.cross_entropy(L.tensor([[3.2,1.]]), L.tensor([[0.5,.5]]), weight=w); l.backward(); r=(l, w.grad)"),
     ('bcewl_weight_grad', "w=L.tensor([2.],requires_grad=True); l=F.binary_cross_entropy_with_logits(L.tensor([1.]),L.tensor([1.]),weight=w); l.backward(); r=(l, w.grad)"),
     ('bcewl_pos_weight_grad', "r=F.binary_cross_entropy_with_logits(L.tensor([1.]),L.tensor([1.]),pos_weight=L.tensor([2.],requires_grad=True))"),
-    ('bce_weight_grad', "r=F.binary_cross_entropy(L.tensor([.5]),L.tensor([1.]),weight=L.tensor([2.],requires_grad=True))"),
+    ('bce_weight_grad2', "r=F.binary_cross_entropy(L.tensor([.5]),L.tensor([1.]),weight=L.tensor([2.],requires_grad=True))"),
     ('kl_int_target', "r=F.kl_div(L.tensor([1.]),L.tensor([1]))"),
     ('kl_int_input', "r=F.kl_div(L.tensor([1]),L.tensor([1.]))"),
     ('kl_bool_target', "r=F.kl_div(L.zeros(0,5),L.zeros(0,5,dtype=L.bool))"),
@@ -662,6 +662,17 @@ CASES = [
     ('sum_int_grad', "r=L.tensor([0.98,-2.5],requires_grad=True).sum(dtype=L.int64)"),
     ('batch_norm_int_stats', "r=F.batch_norm(L.ones(2,3), L.tensor([1,2,3],dtype=L.int32), L.ones(3), training=False)"),
 
+    # Issue 20: the narrow dtypes
+    ('half_div3', 'r=L.tensor([1.,2.],dtype=L.float16)/3'),
+    ('half_mul_number', 'r=L.arange(1,9,dtype=L.float16)*0.3'),
+    ('half_sub_number', 'r=L.arange(1,9,dtype=L.float16)-0.7'),
+    ('bf16_sum_float_acc', 'r=L.arange(1,2000,dtype=L.bfloat16).sum()'),
+    ('half_sum_overflow', 'r=L.full((100,),1000.,dtype=L.float16).sum()'),
+    ('int8_uint8_add', 'r=L.tensor([100],dtype=L.int8)+L.tensor([200],dtype=L.uint8)'),
+    ('half_bf16_add', 'r=L.tensor([1.1],dtype=L.float16)+L.tensor([1.1],dtype=L.bfloat16)'),
+    ('float_to_int8_wrap', 'r=L.tensor([300.,-129.5,1e10,float("nan")]).to(L.int8)'),
+    ('half_linear_grad', 'x=L.linspace(-1,1,12).reshape(3,4).half().requires_grad_(); w=L.linspace(-1,1,8).reshape(2,4).half().requires_grad_(); y=F.linear(x,w,L.tensor([0.1,0.2]).half()); y.sum().backward(); r=(y, x.grad, w.grad)'),
+    ('bf16_softmax_grad', 'x=L.linspace(-2,2,12).reshape(3,4).bfloat16().requires_grad_(); y=x.softmax(1); (y*L.arange(12.).reshape(3,4).bfloat16()).sum().backward(); r=(y, x.grad)'),
 ]
 
 

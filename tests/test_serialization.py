@@ -255,10 +255,13 @@ def test_pytorch_interop_foreign_safetensors_file_loads_as_state_dict(tmp_path):
     m = small_model()
     m.load_state_dict(sd)
     np.testing.assert_array_equal(m[0].weight.detach().numpy(), arrays["0.weight"])
-    # float16 / int16 tensors of foreign files are widened to rustdl dtypes
-    stnp.save_file({"h": np.ones(2, np.float16), "s": np.ones(2, np.int16)}, str(tmp_path / "h.safetensors"))
+    # float16 / int16 tensors of foreign files keep their dtypes (issue 20); uint16 widens
+    stnp.save_file(
+        {"h": np.ones(2, np.float16), "s": np.ones(2, np.int16), "u": np.ones(2, np.uint16)},
+        str(tmp_path / "h.safetensors"),
+    )
     out = torch.load(tmp_path / "h.safetensors")
-    assert out["h"].dtype == torch.float32 and out["s"].dtype == torch.int64
+    assert (out["h"].dtype, out["s"].dtype, out["u"].dtype) == (torch.float16, torch.int16, torch.int64)
 
 
 def _optim_works():

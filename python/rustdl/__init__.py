@@ -16,12 +16,15 @@ from ._C import (  # noqa: F401  # noqa: F401
     arange,
     as_tensor,
     bernoulli,
+    bfloat16,
+    can_cast,
     cat,
     device,
     dtype,
     empty,
     empty_like,
     eye,
+    float16,
     float32,
     float64,
     from_numpy,
@@ -29,6 +32,8 @@ from ._C import (  # noqa: F401  # noqa: F401
     full_like,
     get_default_device,
     get_num_threads,
+    int8,
+    int16,
     int32,
     int64,
     is_grad_enabled,
@@ -56,6 +61,7 @@ from ._C import (  # noqa: F401  # noqa: F401
 from ._C import bool as bool
 from ._C import where as where
 from ._checks import require_tensors as _require_tensors
+from ._dtype_info import finfo, iinfo  # noqa: F401
 from ._grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
 from ._size import Size
 
@@ -63,7 +69,8 @@ float = float32
 double = float64
 long = int64
 int = int32
-half = None  # float16 is not supported yet
+short = int16
+half = float16
 cfloat = None
 
 __version__ = "0.1.0"

@@ -4,6 +4,11 @@ from . import _C
 
 
 def linear(input, weight, bias=None):
+    if input.dtype in _HALF and weight.dtype == input.dtype and (bias is None or bias.dtype == input.dtype):
+        # PyTorch's addmm adds the bias to the float32 products and rounds
+        # once: computed in float32 between differentiable casts.
+        b = None if bias is None else bias.float()
+        return linear(input.float(), weight.float(), b).to(input.dtype)
     if bias is not None and input.dim() == 2 and weight.dim() != 2:
         raise RuntimeError(f"addmm: mat2 must be a matrix, got {weight.dim()}-D tensor")
     if bias is not None and weight.dim() == 2 and input.dim() >= 2 and bias.dim() <= 2:
@@ -17,6 +22,9 @@ def linear(input, weight, bias=None):
         return out
     _check_bias(bias.shape, out.shape)
     return out + bias
+
+
+_HALF = (_C.float16, _C.bfloat16)
 
 
 def _check_bias(bias_shape, out_shape):

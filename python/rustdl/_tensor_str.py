@@ -75,7 +75,9 @@ def _meta_repr(t):
 def tensor_repr(t):
     if t.device.type == "meta":
         return _meta_repr(t)
-    a = t.detach().numpy()
+    name = str(t.dtype).split(".")[-1]
+    # NumPy has no bfloat16: its values are printed from float32 (exact).
+    a = (t.detach().float() if name == "bfloat16" else t.detach()).numpy()
     summarize = a.size > THRESHOLD
     if a.dtype == np.bool_:
         fmt = lambda v: "True" if v else "False"
@@ -90,8 +92,8 @@ def tensor_repr(t):
     if t.device.type != "cpu":
         suffix.append(f"device='{t.device}'")
     default = {"float32", "int64", "bool"}
-    if a.dtype.name not in default or (a.size == 0 and a.dtype.name != "float32"):
-        suffix.append(f"dtype=rustdl.{a.dtype.name}")
+    if name not in default or (a.size == 0 and name != "float32"):
+        suffix.append(f"dtype=rustdl.{name}")
     if a.size == 0 and a.ndim != 1:
         suffix.append(f"size={tuple(a.shape)}")
     if t.grad_fn is not None:

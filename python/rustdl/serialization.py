@@ -84,7 +84,27 @@ _META_KEY = "rustdl.structure"
 
 # dtypes safetensors (and rustdl) can hold
 _NUMPY_OK = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"}
-_RUSTDL_DTYPES = {"bool", "uint8", "int32", "int64", "float32", "float64"}
+_RUSTDL_DTYPES = {
+    "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
+}
+
+
+class _BF16Array(np.ndarray):
+    """bfloat16 values read from a file, held as (exact) float32: NumPy has no bfloat16."""
+
+
+def _bf16_bits(t):
+    """A bfloat16 tensor's raw 16-bit patterns (the top half of its exact float32 values)."""
+    wide = np.ascontiguousarray(t.detach().float().numpy())
+    return (wide.view("<u4") >> 16).astype("<u2")
+
+
+def _bf16_from_bits(bits):
+    return (bits.astype("<u4") << 16).view("<f4").view(_BF16Array)
+
+
+def _stored_dtype(arr):
+    return "bfloat16" if isinstance(arr, _BF16Array) else arr.dtype.name
 
 
 def _is_path(f):
@@ -105,6 +125,7 @@ def _dtype_name(t):
 class _Encoder:
     def __init__(self):
         self.tensors = {}  # safetensors key -> numpy array
+        self.bf16_keys = set()  # keys whose uint16 array holds bfloat16 bits
         self.by_id = {}  # id(tensor) -> key (a tensor saved twice is stored once)
         self._keep = []  # keep objects alive so ids stay unique
 
@@ -137,8 +158,11 @@ class _Encoder:
         if isinstance(obj, _C.Tensor):
             from .nn.parameter import Parameter
 
-            arr = obj.detach().numpy()
+            bf16 = obj.dtype == _C.bfloat16
+            arr = _bf16_bits(obj) if bf16 else obj.detach().numpy()
             key = self._store(obj, arr, path)
+            if bf16:
+                self.bf16_keys.add(key)
             node = {"T": "tensor", "key": key, "dtype": _dtype_name(obj)}
             if isinstance(obj, Parameter):
                 node["param"] = True
@@ -214,7 +238,19 @@ def _serialize(obj):
         "rustdl.version": str(FORMAT_VERSION),
         _META_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False),
     }
-    return stnp.save(enc.tensors, metadata=meta)
+    data = stnp.save(enc.tensors, metadata=meta)
+    return _mark_bf16(data, enc.bf16_keys) if enc.bf16_keys else data
+
+
+def _mark_bf16(data, keys):
+    """Relabel the U16 entries that hold bfloat16 bits as BF16 in a safetensors header."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    for k in keys:
+        header[k]["dtype"] = "BF16"
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # safetensors pads the header to 8 bytes
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
 
 
 # --------------------------------------------------------------------------- save
@@ -453,6 +489,7 @@ _ST_DTYPES = {
     "U64": np.dtype("<u8"),
     "I64": np.dtype("<i8"),
     "F16": np.dtype("<f2"),
+    "BF16": np.dtype([("bf16", "<u2")]),  # a marker: read as bits, converted in _read_safetensors
     "F32": np.dtype("<f4"),
     "F64": np.dtype("<f8"),
 }
@@ -518,6 +555,8 @@ def _read_safetensors(data):
     for name, (dtype, shape, begin, end) in entries.items():
         if dtype == np.bool_:  # any nonzero byte is True (a raw bool byte of 2 is invalid)
             arr = np.frombuffer(data, np.uint8, end - begin, body_start + begin) != 0
+        elif dtype == _ST_DTYPES["BF16"]:
+            arr = _bf16_from_bits(np.frombuffer(data, "<u2", (end - begin) // 2, body_start + begin))
         else:
             arr = np.frombuffer(data, dtype, (end - begin) // dtype.itemsize, body_start + begin)
         arrays[name] = arr.reshape(shape)
@@ -594,18 +633,19 @@ class _Decoder:
         if key in self.cache:
             return self.cache[key]
         arr = self.arrays[key]
-        want = node.get("dtype", arr.dtype.name)
+        stored = _stored_dtype(arr)
+        want = node.get("dtype", stored)
         # only the dtypes rustdl writes, and the one the tensor is stored as: a dtype string
         # from the file never reaches numpy otherwise (e.g. 'V1000000000': 1 GB per element)
         allowed = _NUMPY_OK if node["T"] == "ndarray" else _RUSTDL_DTYPES
         if not isinstance(want, str) or want not in allowed:
             raise ValueError(f"tensor {_short(key)} has dtype {_short(want)}, which rustdl does not support")
-        if want != arr.dtype.name:
-            raise ValueError(f"tensor {_short(key)} is described as {want} but stored as {arr.dtype.name}")
+        if want != stored:
+            raise ValueError(f"tensor {_short(key)} is described as {want} but stored as {stored}")
         if node["T"] == "ndarray":
             out = np.array(arr, dtype=want, copy=True)
         else:
-            arr = np.array(arr, dtype=want, order="C", copy=True)
+            arr = np.array(arr, dtype="float32" if want == "bfloat16" else want, order="C", copy=True)
             t = _C.from_numpy(arr)
             if str(t.dtype).rsplit(".", 1)[-1] != want:
                 t = t.to(getattr(_C, want))
@@ -685,11 +725,11 @@ def _load_safetensors(data, name, map_location):
         out = OrderedDict()
         for k in list(arrays):
             arr = arrays[k]
-            if arr.dtype.name not in _RUSTDL_DTYPES:
-                # float16 / int16 / int8 / ...: widen to a dtype rustdl has
-                arr = arr.astype(np.float32 if arr.dtype.kind == "f" else np.int64)
+            if _stored_dtype(arr) not in _RUSTDL_DTYPES:
+                # uint16 / uint32 / uint64: widen to a dtype rustdl has
+                arr = arr.astype(np.int64)
                 arrays[k] = arr
-            out[k] = dec.tensor({"T": "tensor", "key": k, "dtype": arr.dtype.name})
+            out[k] = dec.tensor({"T": "tensor", "key": k, "dtype": _stored_dtype(arr)})
         return out
     try:
         tree = json.loads(structure)

@@ -247,3 +247,5 @@ macro_rules! impl_int_arith {
 impl_int_arith!(i64);
 impl_int_arith!(i32);
 impl_int_arith!(u8);
+impl_int_arith!(i16);
+impl_int_arith!(i8);

@@ -290,3 +290,5 @@ macro_rules! impl_int_gemm {
 impl_int_gemm!(i64);
 impl_int_gemm!(i32);
 impl_int_gemm!(u8);
+impl_int_gemm!(i16);
+impl_int_gemm!(i8);

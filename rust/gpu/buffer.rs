@@ -75,6 +75,9 @@ impl DeviceBuffer {
             Buffer::U8(v) => v.iter().map(|&x| x as u32).collect(),
             Buffer::Bool(v) => v.iter().map(|&x| x as u32).collect(),
             Buffer::F64(_) => return Err(super::no_f64()),
+            Buffer::I8(_) | Buffer::I16(_) | Buffer::F16(_) | Buffer::BF16(_) => {
+                return Err(super::unsupported_dtype(host.dtype()))
+            }
             Buffer::Device(_) => {
                 return Err(Error::Runtime(
                     "internal: buffer is already on the device".into(),
@@ -104,6 +107,9 @@ impl DeviceBuffer {
             DType::U8 => Buffer::U8(words.iter().map(|&w| w as u8).collect()),
             DType::Bool => Buffer::Bool(words.iter().map(|&w| w != 0).collect()),
             DType::F64 => return Err(super::no_f64()),
+            DType::I8 | DType::I16 | DType::F16 | DType::BF16 => {
+                return Err(super::unsupported_dtype(self.dtype))
+            }
         })
     }
 }

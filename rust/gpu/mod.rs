@@ -44,7 +44,15 @@ pub fn wgsl_type(dtype: DType) -> Result<&'static str> {
         DType::I64 | DType::I32 => Ok("i32"),
         DType::Bool | DType::U8 => Ok("u32"),
         DType::F64 => Err(no_f64()),
+        DType::I8 | DType::I16 | DType::F16 | DType::BF16 => Err(unsupported_dtype(dtype)),
     }
+}
+
+/// The narrow dtypes (issue 20) have no device representation yet.
+pub fn unsupported_dtype(dtype: DType) -> Error {
+    Error::Type(format!(
+        "{dtype} tensors are not supported on the wgpu device yet; use float32 or int32"
+    ))
 }
 
 pub fn no_f64() -> Error {

@@ -9,7 +9,7 @@ use crate::cpu::arith::Arith;
 use crate::error::{Error, Result};
 use crate::tensor::dtype::{result_type, PromoteArg};
 use crate::tensor::layout::broadcast_shapes;
-use crate::tensor::{DType, Shape, Tensor};
+use crate::tensor::{half, DType, Shape, Tensor};
 use crate::{dispatch_all, dispatch_numeric};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,11 @@ pub fn result_dtype(a: &Tensor, b: &Tensor) -> DType {
 fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if a.is_gpu() || b.is_gpu() {
         return crate::gpu::ops::binary(op, a, b, shape);
+    }
+    if let Some(half) = [a.dtype(), b.dtype()].into_iter().find(|d| d.is_half()) {
+        // Computed in float32, rounded once (`tensor::half`).
+        let (wa, wb) = (half::widen(a), half::widen(b));
+        return Ok(half::narrow(compute(op, &wa, &wb, shape)?, half));
     }
     let dtype = a.dtype();
     if dtype == DType::Bool {
@@ -253,8 +258,19 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
         return Ok(out);
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
-    let out = compute(op, &ca, &cb, &shape)?;
+    // A number (0-dim operand) multiplying or dividing a half tensor stays
+    // float32, as PyTorch's mul/div kernels take it in their float compute
+    // type (half(x * 0.1), not half(x * half(0.1)); add and sub round it).
+    let cast = |t: &Tensor| {
+        let wrapped_number = t.ndim() == 0 && t.dtype().is_float();
+        if dtype.is_half() && wrapped_number && matches!(op, BinOp::Mul | BinOp::Div) {
+            t.cast_raw(DType::F32)
+        } else {
+            t.cast_raw(dtype)
+        }
+    };
+    let (ca, cb) = (cast(a), cast(b));
+    let out = half::narrow(compute(op, &ca, &cb, &shape)?, dtype);
     if !dtype.is_float() || !crate::autograd::node::needs_grad(&[a, b]) {
         return Ok(out);
     }
@@ -413,6 +429,11 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
     let out = match a.dtype() {
         DType::F32 => scalar_map(op, a, v as f32, reversed),
         DType::F64 => scalar_map(op, a, v, reversed),
+        // A half tensor times (or over) a number: PyTorch's kernels take the
+        // number in float32, unrounded (+ and - round it: the general path).
+        d if d.is_half() && matches!(op, BinOp::Mul | BinOp::Div) => {
+            half::narrow(scalar_map(op, &half::widen(a), v as f32, reversed), d)
+        }
         _ => return None,
     };
     if !crate::autograd::node::needs_grad(&[a]) {
@@ -442,8 +463,9 @@ pub fn binary_scalar(op: BinOp, a: &Tensor, v: f64, reversed: bool) -> Option<Re
             BinOp::Add => g.clone(),
             BinOp::Sub if reversed => unary::neg(g)?,
             BinOp::Sub => g.clone(),
-            BinOp::Mul => mul(g, &creation::scalar_like(v, g))?,
-            _ => div(g, &creation::scalar_like(v, g))?,
+            // (a half gradient too takes the number unrounded, as PyTorch's)
+            BinOp::Mul => mul(g, &number_like(v, g))?,
+            _ => div(g, &number_like(v, g))?,
         };
         let ga = Some(grad_for(ga, &ia)?);
         Ok(if reversed { vec![ga] } else { vec![ga, None] })
@@ -623,6 +645,16 @@ impl<T: Copy> RunSrc<'_, T> {
     }
 }
 
+/// A number as a 0-dim operand of `like`'s arithmetic: in `like`'s dtype,
+/// or float32 for a half type (whose mul/div kernels take it unrounded).
+fn number_like(v: f64, like: &Tensor) -> Tensor {
+    if like.dtype().is_half() {
+        creation::full(&[], v, DType::F32)
+    } else {
+        creation::scalar_like(v, like)
+    }
+}
+
 static NUMBER: std::sync::LazyLock<Tensor> = std::sync::LazyLock::new(|| Tensor::scalar(0.0f32));
 
 /// `binary`'s arithmetic with a number as the second (or, reversed, first)
@@ -693,7 +725,15 @@ pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     let out = match dtype {
         DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x.atan2(y))?,
-        _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x.atan2(y))?,
+        _ => half::narrow(
+            map2(
+                &half::widen(&ca),
+                &half::widen(&cb),
+                &shape,
+                |x: f32, y: f32| x.atan2(y),
+            )?,
+            dtype,
+        ),
     };
     if !crate::autograd::node::needs_grad(&[a, b]) {
         return Ok(out);
@@ -784,13 +824,17 @@ pub fn div_rounding(a: &Tensor, b: &Tensor, mode: Option<&str>) -> Result<Tensor
 pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_dtype(a, b);
     let out = match dtype {
-        DType::F64 | DType::F32 => {
+        d if d.is_float() => {
             let (ca, cb) = (a.cast_raw(dtype), b.cast_raw(dtype));
+            let (ca, cb) = (half::widen(&ca), half::widen(&cb));
             let shape = broadcast_shapes(a.shape(), b.shape())?;
-            match dtype {
-                DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x % y)?,
-                _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x % y)?,
-            }
+            half::narrow(
+                match dtype {
+                    DType::F64 => map2(&ca, &cb, &shape, |x: f64, y: f64| x % y)?,
+                    _ => map2(&ca, &cb, &shape, |x: f32, y: f32| x % y)?,
+                },
+                dtype,
+            )
         }
         DType::Bool => return Err(Error::not_implemented("fmod_cpu", DType::Bool)),
         _ => {
@@ -894,6 +938,8 @@ pub fn bitwise(op: LogicOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     match dtype {
         DType::Bool => bit!(bool),
         DType::U8 => bit!(u8),
+        DType::I8 => bit!(i8),
+        DType::I16 => bit!(i16),
         DType::I32 => bit!(i32),
         DType::I64 => bit!(i64),
         d => {

@@ -12,7 +12,7 @@ use crate::autograd::{record, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
 use crate::error::{Error, Result};
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{dtype::Float, DType, Tensor};
+use crate::tensor::{dtype::Float, half, DType, Tensor};
 
 /// Per-dim hyper-parameters given as one value or one per spatial dim.
 fn expand(name: &str, v: &[i64], nd: usize) -> Result<Vec<i64>> {
@@ -252,7 +252,10 @@ fn through_f64(
     b: Option<&Tensor>,
     run: impl FnOnce(&Tensor, &Tensor, Option<&Tensor>) -> Result<Tensor>,
 ) -> Option<Result<Tensor>> {
-    let integer = matches!(x.dtype(), DType::I64 | DType::I32 | DType::U8);
+    let integer = matches!(
+        x.dtype(),
+        DType::I64 | DType::I32 | DType::I16 | DType::I8 | DType::U8
+    );
     if !integer || x.is_gpu() {
         return None;
     }
@@ -274,7 +277,13 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
     if x.is_gpu() || w.is_gpu() {
         return conv_device(x, w, b, &g, &shape);
     }
-    let out = crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b), &shape));
+    // Half types: computed in float32, rounded once (`tensor::half`).
+    let out = half::via_f32(&[x, w], |t| {
+        let (x, w, b) = (&t[0], &t[1], b.map(half::widen));
+        Ok(
+            crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b.as_ref()), &shape)),
+        )
+    })?;
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
     let need = [
         x.requires_grad(),
@@ -290,12 +299,15 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
             return Ok(vec![None; n_in]);
         };
         let (x, w) = (sx.get()?, sw.get()?);
-        crate::dispatch_float!(x.dtype(), "conv_backward", T => {
-            let gyv = gy.data::<T>();
-            let gx = need[0].then(|| Tensor::from_vec(kernels::backward_input(&g, &gyv, &w.data::<T>()), &x_shape));
-            let gw = need[1].then(|| Tensor::from_vec(kernels::backward_weight(&g, &x.data::<T>(), &gyv), &w_shape));
-            let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_out, g.out_plane()), &[g.c_out]));
-            Ok([gx, gw, gb].into_iter().take(n_in).collect())
+        half::via_f32(&[gy, x, w], |t| {
+            let (gy, x, w) = (&t[0], &t[1], &t[2]);
+            crate::dispatch_float!(x.dtype(), "conv_backward", T => {
+                let gyv = gy.data::<T>();
+                let gx = need[0].then(|| Tensor::from_vec(kernels::backward_input(&g, &gyv, &w.data::<T>()), &x_shape));
+                let gw = need[1].then(|| Tensor::from_vec(kernels::backward_weight(&g, &x.data::<T>(), &gyv), &w_shape));
+                let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_out, g.out_plane()), &[g.c_out]));
+                Ok([gx, gw, gb].into_iter().take(n_in).collect())
+            })
         })
     });
     Ok(out)
@@ -403,13 +415,16 @@ fn conv_transpose_batched(
     if x.is_gpu() || w.is_gpu() {
         return conv_transpose_device(x, w, b, &g, &shape);
     }
-    let out = crate::dispatch_float!(x.dtype(), "conv_transpose", T => {
-        let mut y = kernels::backward_input(&g, &x.data::<T>(), &w.data::<T>());
-        if let Some(b) = b {
-            kernels::add_bias(&mut y, &b.data::<T>(), g.c_in, g.in_plane());
-        }
-        Tensor::from_vec(y, &shape)
-    });
+    let out = half::via_f32(&[x, w], |t| {
+        let (x, w, b) = (&t[0], &t[1], b.map(half::widen));
+        Ok(crate::dispatch_float!(x.dtype(), "conv_transpose", T => {
+            let mut y = kernels::backward_input(&g, &x.data::<T>(), &w.data::<T>());
+            if let Some(b) = &b {
+                kernels::add_bias(&mut y, &b.data::<T>(), g.c_in, g.in_plane());
+            }
+            Tensor::from_vec(y, &shape)
+        }))
+    })?;
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
     let need = [
         x.requires_grad(),
@@ -425,12 +440,15 @@ fn conv_transpose_batched(
             return Ok(vec![None; n_in]);
         };
         let (x, w) = (sx.get()?, sw.get()?);
-        crate::dispatch_float!(x.dtype(), "conv_transpose_backward", T => {
-            let gyv = gy.data::<T>();
-            let gx = need[0].then(|| Tensor::from_vec(kernels::forward(&g, &gyv, &w.data::<T>(), None), &x_shape));
-            let gw = need[1].then(|| Tensor::from_vec(kernels::backward_weight(&g, &gyv, &x.data::<T>()), &w_shape));
-            let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_in, g.in_plane()), &[g.c_in]));
-            Ok([gx, gw, gb].into_iter().take(n_in).collect())
+        half::via_f32(&[gy, x, w], |t| {
+            let (gy, x, w) = (&t[0], &t[1], &t[2]);
+            crate::dispatch_float!(x.dtype(), "conv_transpose_backward", T => {
+                let gyv = gy.data::<T>();
+                let gx = need[0].then(|| Tensor::from_vec(kernels::forward(&g, &gyv, &w.data::<T>(), None), &x_shape));
+                let gw = need[1].then(|| Tensor::from_vec(kernels::backward_weight(&g, &gyv, &x.data::<T>()), &w_shape));
+                let gb = need[2].then(|| Tensor::from_vec(kernels::backward_bias(&gyv, g.batch, g.c_in, g.in_plane()), &[g.c_in]));
+                Ok([gx, gw, gb].into_iter().take(n_in).collect())
+            })
         })
     });
     Ok(out)

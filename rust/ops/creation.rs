@@ -22,6 +22,20 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
 /// A fill value must be representable in an integer dtype, as PyTorch
 /// checks ("value cannot be converted to type int64_t without overflow").
 pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
+    // The half types' finite values end early (c10::Half has 65504).
+    let half_max = match dtype {
+        DType::F16 => Some((65504.0, "c10::Half")),
+        DType::BF16 => Some((3.3895313892515355e38, "c10::BFloat16")),
+        _ => None,
+    };
+    if let Some((max, name)) = half_max {
+        if v.is_finite() && v.abs() > max {
+            return Err(Error::Runtime(format!(
+                "value cannot be converted to type {name} without overflow"
+            )));
+        }
+        return Ok(());
+    }
     let Some((lo, hi)) = dtype.integer_range() else {
         return Ok(());
     };
@@ -32,6 +46,8 @@ pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
     }
     let name = match dtype {
         DType::U8 => "uint8_t",
+        DType::I8 => "int8_t",
+        DType::I16 => "int16_t",
         DType::I32 => "int",
         _ => "int64_t",
     };
@@ -317,7 +333,11 @@ pub fn rand(
         Some(r) => gen(r),
         None => with_rng(gen),
     };
-    Ok(Tensor::from_buffer(vals, shape))
+    // (half types: drawn as float32, rounded)
+    Ok(crate::tensor::half::narrow(
+        Tensor::from_buffer(vals, shape),
+        dtype,
+    ))
 }
 
 /// Normal with the given mean and std.
@@ -339,7 +359,10 @@ pub fn randn(
         Some(r) => normal_values(r, n, mean, std, dtype),
         None => with_rng(|r| normal_values(r, n, mean, std, dtype)),
     };
-    Ok(Tensor::from_buffer(out, shape))
+    Ok(crate::tensor::half::narrow(
+        Tensor::from_buffer(out, shape),
+        dtype,
+    ))
 }
 
 /// `n` normal values: uniforms drawn in order, transformed in blocks

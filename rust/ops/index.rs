@@ -533,7 +533,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
             x.shape()
         )));
     }
-    if value.dtype().is_float() {
+    if value.dtype() != DType::Bool {
         creation::check_fits(value.item_f64()?, x.dtype())?;
     }
     let v = value.cast_raw(x.dtype());
@@ -778,7 +778,7 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resul
         )));
     }
     let d = wrap_dim(dim, x.ndim())?;
-    if value.dtype().is_float() {
+    if value.dtype() != DType::Bool {
         creation::check_fits(value.item_f64()?, x.dtype())?;
     }
     let (outer, size, inner) = around_dim(x, d);
@@ -888,12 +888,14 @@ impl Reduce {
                 let pick = |lo: i64, hi: i64| T::from_i64(if max { lo } else { hi });
                 match T::DTYPE {
                     DType::Bool => T::from_bool(!max),
-                    DType::F32 | DType::F64 => T::from_f64(if max {
+                    DType::F16 | DType::BF16 | DType::F32 | DType::F64 => T::from_f64(if max {
                         f64::NEG_INFINITY
                     } else {
                         f64::INFINITY
                     }),
                     DType::U8 => pick(0, u8::MAX.into()),
+                    DType::I8 => pick(i8::MIN.into(), i8::MAX.into()),
+                    DType::I16 => pick(i16::MIN.into(), i16::MAX.into()),
                     DType::I32 => pick(i32::MIN.into(), i32::MAX.into()),
                     DType::I64 => pick(i64::MIN, i64::MAX),
                 }

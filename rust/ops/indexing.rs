@@ -365,7 +365,7 @@ pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
     let needs_graph =
         crate::autograd::is_grad_enabled() && (x.requires_grad() || value.requires_grad());
     if simple && !needs_graph {
-        if value.ndim() == 0 && value.dtype().is_float() {
+        if value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float() {
             creation::check_fits(value.item_f64()?, x.dtype())?;
         }
         let view = getitem(x, items)?;
@@ -394,7 +394,7 @@ fn drop_leading_ones(value: &Tensor, ndim: usize) -> Result<Tensor> {
 /// The new value of `x` after `x[items] = value` (out of place, differentiable
 /// in both; the caller writes it into `x`).
 pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
-    if value.ndim() == 0 && value.dtype().is_float() {
+    if value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float() {
         creation::check_fits(value.item_f64()?, x.dtype())?;
     }
     let value = if value.dtype() != x.dtype() {

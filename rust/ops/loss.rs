@@ -209,7 +209,9 @@ pub fn cross_entropy(
     {
         return Ok(out);
     }
-    if logits.is_gpu() || target.is_gpu() {
+    // Half types as PyTorch computes them: log_softmax rounded to the half
+    // type, then the (float-accumulated) negative log-likelihood.
+    if logits.is_gpu() || target.is_gpu() || logits.dtype().is_half() {
         return cross_entropy_composite(
             logits,
             target,

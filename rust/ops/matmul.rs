@@ -98,6 +98,20 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::I64 => batched_gemm_typed::<i64>(a, b, &batch, m, k, n),
         DType::I32 => batched_gemm_typed::<i32>(a, b, &batch, m, k, n),
         DType::U8 => batched_gemm_typed::<u8>(a, b, &batch, m, k, n),
+        DType::I16 => batched_gemm_typed::<i16>(a, b, &batch, m, k, n),
+        DType::I8 => batched_gemm_typed::<i8>(a, b, &batch, m, k, n),
+        // Products accumulated in float32 and rounded once (`tensor::half`).
+        DType::F16 | DType::BF16 => crate::tensor::half::narrow(
+            batched_gemm_typed::<f32>(
+                &crate::tensor::half::widen(a),
+                &crate::tensor::half::widen(b),
+                &batch,
+                m,
+                k,
+                n,
+            ),
+            dtype,
+        ),
         // An empty bool product is returned before any kernel is chosen.
         DType::Bool if batch.iter().product::<usize>() * m * n == 0 => {
             let mut shape = batch.clone();
@@ -353,6 +367,14 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
             in_f,
             weight.shape()[0]
         )));
+    }
+    // Half types: PyTorch's addmm adds the bias to the float32 products and
+    // rounds once; so here, between differentiable casts (`tensor::half`).
+    let dtype = x.dtype();
+    if dtype.is_half() && weight.dtype() == dtype && bias.is_none_or(|b| b.dtype() == dtype) {
+        let mut inputs = vec![x, weight];
+        inputs.extend(bias);
+        return super::unary::in_f32(&inputs, |t| linear(&t[0], &t[1], t.get(2)));
     }
     let wt = if weight.ndim() == 2 {
         transpose(weight, 0, 1)?

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::tensor::access::write_into;
 use crate::tensor::dtype::Float;
 use crate::tensor::storage::BufferElem;
-use crate::tensor::Tensor;
+use crate::tensor::{half, Tensor};
 
 /// Optional weight/bias cast to the input's dtype (recorded, so grads flow).
 fn as_dtype(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Tensor>> {
@@ -78,9 +78,14 @@ fn record_norm(
             return Ok(vec![None; n]);
         };
         let x = sx.get()?;
-        let gy = gy.cast_raw(x.dtype()).contiguous_raw();
-        let w = sw.as_ref().map(|s| s.get()).transpose()?;
-        let (gx, gw, gb) = grads(&gy, &x.contiguous_raw(), w)?;
+        // Half types: the kernels run on float32 copies, and the gradients
+        // are rounded once (`tensor::half`).
+        let dtype = x.dtype();
+        let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
+        let w = sw.as_ref().map(|s| s.get()).transpose()?.map(half::widen);
+        let (gx, gw, gb) = grads(&gy, &half::widen(x).contiguous_raw(), w.as_ref())?;
+        let narrow = |t: Tensor| half::narrow(t, dtype);
+        let (gx, gw, gb) = (narrow(gx), gw.map(narrow), gb.map(narrow));
         let mut out = vec![Some(gx)];
         if w.is_some() {
             out.push(gw);
@@ -164,8 +169,14 @@ fn rows_norm(
         return Ok((rows_norm_device(x, sh, w, b, eps)?, Vec::new()));
     }
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
+    let (xw, ww, bw) = (
+        half::widen(x),
+        w.as_ref().map(half::widen),
+        b.as_ref().map(half::widen),
+    );
     let (y, st) =
-        crate::dispatch_float!(x.dtype(), name, T => rows_forward_t::<T>(x, sh, &w, &b, eps));
+        crate::dispatch_float!(xw.dtype(), name, T => rows_forward_t::<T>(&xw, sh, &ww, &bw, eps));
+    let y = half::narrow(y, x.dtype());
     let w_shape = w
         .as_ref()
         .or(b.as_ref())
@@ -173,7 +184,7 @@ fn rows_norm(
         .unwrap_or_default();
     let need_wb = w.is_some() || b.is_some();
     let saved = st.clone();
-    let dtype = x.dtype();
+    let dtype = x.dtype().compute_dtype();
     record_norm(name, x, &w, &b, &y, move |gy, x, w| {
         Ok(
             crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape)),
@@ -513,9 +524,9 @@ pub fn batch_norm(
     if x.is_gpu() {
         return batch_norm_device(x, rm, rv, w, b, training, momentum, eps);
     }
-    let xc = x.contiguous_raw();
+    let xc = half::widen(x).contiguous_raw();
     let st: Vec<Stat> = if training {
-        crate::dispatch_float!(x.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s))
+        crate::dispatch_float!(xc.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s))
     } else {
         let (Some(rm), Some(rv)) = (rm, rv) else {
             bail!(
@@ -536,14 +547,15 @@ pub fn batch_norm(
     let b = b
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
         .transpose()?;
-    let y = crate::dispatch_float!(x.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps));
+    let y = crate::dispatch_float!(xc.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps));
+    let y = half::narrow(y, x.dtype());
     if training && n * s > 0 {
         let m = (n * s) as f64;
         let unbias = if n * s > 1 { m / (m - 1.0) } else { f64::NAN };
         update_running(rm, |ch| st[ch].mean, momentum)?;
         update_running(rv, |ch| st[ch].var * unbias, momentum)?;
     }
-    let (dtype, need_wb) = (x.dtype(), w.is_some() || b.is_some());
+    let (dtype, need_wb) = (x.dtype().compute_dtype(), w.is_some() || b.is_some());
     record_norm(
         "NativeBatchNormBackward0",
         x,

@@ -10,7 +10,7 @@ use crate::autograd::{record, SavedTensor};
 use crate::bail;
 use crate::cpu::pool::{self as k, Divisor, Geom, Win};
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{half, DType, Tensor};
 
 /// Kernel, stride, padding and dilation of a strided pooling, one per spatial dim.
 #[derive(Clone, Debug)]
@@ -205,12 +205,13 @@ fn max_common(
             return_indices.then(|| Tensor::meta(&shape, DType::I64)),
         ));
     }
-    let xc = x.contiguous_raw();
+    let xc = half::widen(x).contiguous_raw();
     let need_idx = return_indices || needs_grad(&[x]);
-    let (out, idx) = crate::dispatch_float!(x.dtype(), what, T => {
+    let (out, idx) = crate::dispatch_float!(xc.dtype(), what, T => {
         let (o, i) = k::max_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, need_idx);
         (Tensor::from_vec(o, &shape), i.map(|i| Tensor::from_vec(i, &shape)))
     });
+    let out = half::narrow(out, x.dtype());
     let Some(idx) = idx else {
         return Ok((out, None));
     };
@@ -221,13 +222,13 @@ fn max_common(
             return Ok(vec![None]);
         };
         let (gy, idx) = (
-            gy.cast_raw(dtype).contiguous_raw(),
+            half::widen(&gy.cast_raw(dtype)).contiguous_raw(),
             si.get()?.contiguous_raw(),
         );
         let idx = idx.as_slice::<i64>().expect("i64 indices");
-        let gx = crate::dispatch_float!(dtype, "max_pool backward", T =>
+        let gx = crate::dispatch_float!(dtype.compute_dtype(), "max_pool backward", T =>
             Tensor::from_vec(k::scatter_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, op, ip, planes), &in_shape));
-        Ok(vec![Some(gx)])
+        Ok(vec![Some(half::narrow(gx, dtype))])
     });
     Ok((out, return_indices.then_some(idx)))
 }
@@ -246,18 +247,19 @@ fn avg_common(
     if let Some(out) = super::meta::result(avg_name(nd, adaptive), &[x], &shape, x.dtype()) {
         return Ok(out);
     }
-    let xc = x.contiguous_raw();
-    let out = crate::dispatch_float!(x.dtype(), what, T =>
+    let xc = half::widen(x).contiguous_raw();
+    let out = crate::dispatch_float!(xc.dtype(), what, T =>
         Tensor::from_vec(k::avg_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, div), &shape));
+    let out = half::narrow(out, x.dtype());
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
     record(avg_name(nd, adaptive), &[x], &[&out], move |gr| {
         let Some(gy) = &gr[0] else {
             return Ok(vec![None]);
         };
-        let gy = gy.cast_raw(dtype).contiguous_raw();
-        let gx = crate::dispatch_float!(dtype, "avg_pool backward", T =>
+        let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
+        let gx = crate::dispatch_float!(dtype.compute_dtype(), "avg_pool backward", T =>
             Tensor::from_vec(k::avg_backward::<T>(gy.as_slice::<T>().expect("contiguous"), &g, div, planes), &in_shape));
-        Ok(vec![Some(gx)])
+        Ok(vec![Some(half::narrow(gx, dtype))])
     });
     Ok(out)
 }
@@ -464,19 +466,20 @@ pub fn max_unpool(
     }
     let mut shape = p.lead.clone();
     shape.extend_from_slice(output_size);
-    let xc = x.contiguous_raw();
-    let out = crate::dispatch_float!(x.dtype(), name, T =>
+    let xc = half::widen(x).contiguous_raw();
+    let out = crate::dispatch_float!(xc.dtype(), name, T =>
         Tensor::from_vec(k::unpool_planes::<T>(xc.as_slice::<T>().expect("contiguous"), idx, ip, op, p.planes), &shape));
+    let out = half::narrow(out, x.dtype());
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
     record("MaxUnpool2DBackward0", &[x], &[&out], move |gr| {
         let Some(gy) = &gr[0] else {
             return Ok(vec![None]);
         };
-        let gy = gy.cast_raw(dtype).contiguous_raw();
+        let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
         let idx = idx_t.as_slice::<i64>().expect("i64 indices");
-        let gx = crate::dispatch_float!(dtype, "max_unpool backward", T =>
+        let gx = crate::dispatch_float!(dtype.compute_dtype(), "max_unpool backward", T =>
             Tensor::from_vec(k::gather_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, ip, op, planes), &in_shape));
-        Ok(vec![Some(gx)])
+        Ok(vec![Some(half::narrow(gx, dtype))])
     });
     Ok(out)
 }

@@ -13,7 +13,7 @@ use crate::gpu::reduce::Reduce;
 use crate::parallel;
 use crate::tensor::layout::{wrap_dim, Shape, StridedRuns};
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{half, DType, Tensor};
 use crate::{dispatch_all, dispatch_numeric};
 
 /// Which dims a reduction removes (`dims = None` means all).
@@ -270,6 +270,8 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let layout = sum_layout(x, &mask);
     let out = match (x.dtype(), layout) {
         _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
+        // Accumulated in float, rounded once (`tensor::half`).
+        (d, _) if d.is_half() => half::narrow(sum(&half::widen(x), dims, keepdim)?, d),
         _ if x.is_gpu() => crate::gpu::reduce::reduce(
             &x.cast_raw(sum_dtype(x.dtype())),
             &mask,
@@ -368,6 +370,10 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
             x.dtype().scalar_name()
         )));
     }
+    // Half types: the float32 sum divided, rounded once (as PyTorch).
+    if let Some(r) = super::unary::composite_in_f32(x, |w| mean(w, dims, keepdim)) {
+        return r;
+    }
     let mask = reduced_mask(x, dims)?;
     let count: usize = x
         .shape()
@@ -407,6 +413,7 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let shape = reduced_shape(x.shape(), &mask, keepdim);
     let out = match x.dtype() {
         _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
+        d if d.is_half() => half::narrow(prod(&half::widen(x), dims, keepdim)?, d),
         DType::F32 => Tensor::from_vec(
             fold_reduce(
                 x,
@@ -771,14 +778,14 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
             false => Ok(x.cast_raw(dtype)),
         };
     }
-    let xc = x.cast_raw(dtype).contiguous_raw();
+    let xc = x.cast_raw(dtype.compute_dtype()).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
     let len = shape[d];
     let out = if xc.is_meta() {
         Tensor::meta(&shape, dtype)
     } else {
-        dispatch_numeric!(dtype, T => {
+        dispatch_numeric!(dtype.compute_dtype(), T => {
             let src = xc.as_slice::<T>().expect("contiguous");
             // A cached buffer: a fresh one's page faults were most of the time.
             let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
@@ -807,6 +814,8 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
             Tensor::from_vec(o, &shape)
         })
     };
+    // Half types: running sums in float32, each rounded once.
+    let out = half::narrow(out, dtype);
     record("CumsumBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
@@ -858,6 +867,9 @@ pub fn all_any(x: &Tensor, dims: Option<&[i64]>, keepdim: bool, is_all: bool) ->
 
 /// `x.var(dims, correction, keepdim)` (composite, so differentiable).
 pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    if let Some(r) = super::unary::composite_in_f32(x, |w| var(w, dims, correction, keepdim)) {
+        return r;
+    }
     if x.dtype() == DType::F32 && !x.is_gpu() {
         // Squares of float32 deviations overflow past 1.8e19 (var of
         // [1e30, 0] is finite); PyTorch accumulates in higher precision too.
@@ -882,6 +894,9 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
 /// `sqrt(var)`, whose gradient is 0 (not 0 * inf = NaN) where std is 0,
 /// as PyTorch's.
 pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> Result<Tensor> {
+    if let Some(r) = super::unary::composite_in_f32(x, |w| std(w, dims, correction, keepdim)) {
+        return r;
+    }
     if x.dtype() == DType::F32 && !x.is_gpu() {
         // As in `var`: the variance of float32 data may not fit a float32.
         let wide = super::unary::to_dtype(x, DType::F64)?;
@@ -911,6 +926,9 @@ pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
 
 /// `logsumexp(x, dims, keepdim)`, stable: max + log(sum(exp(x - max))).
 pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
+    if let Some(r) = super::unary::composite_in_f32(x, |w| logsumexp(w, dims, keepdim)) {
+        return r;
+    }
     let x = if x.dtype().is_float() {
         x.clone()
     } else {
@@ -941,6 +959,9 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
             x.dtype().scalar_name()
         )));
+    }
+    if let Some(r) = super::unary::composite_in_f32(x, |w| norm(w, p, dims, keepdim)) {
+        return r;
     }
     if p == 2.0 {
         return norm2(x, dims, keepdim);

@@ -23,12 +23,13 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
             false => Ok(x.cast_raw(dtype)),
         };
     }
-    let xc = x.cast_raw(dtype).contiguous_raw();
+    // Half types: running products in float32, each rounded once.
+    let xc = x.cast_raw(dtype.compute_dtype()).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
     let len = shape[d];
     let outer: usize = shape[..d].iter().product();
-    let out = crate::dispatch_numeric!(dtype, T => {
+    let out = crate::dispatch_numeric!(dtype.compute_dtype(), T => {
         // A cached buffer: a fresh one's page faults were most of the time.
         let src = xc.as_slice::<T>().expect("contiguous");
         let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
@@ -44,6 +45,7 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         }
         Tensor::from_vec(o, &shape)
     });
+    let out = crate::tensor::half::narrow(out, dtype);
     let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     record("CumprodBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
@@ -77,8 +79,12 @@ fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
         shape[d],
         shape[d + 1..].iter().product::<usize>(),
     );
-    let (gc, xc) = (g.cast_raw(x.dtype()).contiguous_raw(), x.contiguous_raw());
-    Ok(crate::dispatch_float!(x.dtype(), "cumprod_backward", T => {
+    let compute = x.dtype().compute_dtype();
+    let (gc, xc) = (
+        g.cast_raw(compute).contiguous_raw(),
+        x.cast_raw(compute).contiguous_raw(),
+    );
+    let out = crate::dispatch_float!(compute, "cumprod_backward", T => {
         let (gv, xv) = (gc.to_vec::<T>(), xc.to_vec::<T>());
         let mut out = vec![T::default(); xv.len()];
         for a in 0..outer {
@@ -100,5 +106,6 @@ fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
             }
         }
         Tensor::from_vec(out, &shape)
-    }))
+    });
+    Ok(crate::tensor::half::narrow(out, x.dtype()))
 }

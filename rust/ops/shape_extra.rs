@@ -335,7 +335,8 @@ fn sorted_first(x: &Tensor, dim: i64, descending: bool, k: usize) -> Result<(Ten
         crate::dispatch_all!(moved.dtype(), T => {
             let vals = moved.data::<T>();
             match moved.dtype() {
-                DType::F32 => sorted_row_indices(&vals, n, k, descending, |v: T| f32_key(v.to_f64() as f32), out),
+                // (half values are exact in float32)
+                DType::F32 | DType::F16 | DType::BF16 => sorted_row_indices(&vals, n, k, descending, |v: T| f32_key(v.to_f64() as f32), out),
                 DType::F64 => sorted_row_indices(&vals, n, k, descending, |v: T| f64_key(v.to_f64()), out),
                 _ => sorted_row_indices(&vals, n, k, descending, |v: T| v.to_i64(), out),
             }

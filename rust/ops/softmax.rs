@@ -158,8 +158,10 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
             shape[d],
             shape[d + 1..].iter().product(),
         );
-        let xc = x.contiguous_raw();
-        crate::dispatch_float!(x.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape))
+        // Half types: computed in float32, rounded once (`tensor::half`).
+        let xc = crate::tensor::half::widen(&x).contiguous_raw();
+        let out = crate::dispatch_float!(xc.dtype(), "softmax", T => Tensor::from_vec(kernel::<T>(xc.as_slice::<T>().expect("contiguous"), outer, n, inner, log), &shape));
+        crate::tensor::half::narrow(out, x.dtype())
     };
     let so = SavedTensor::output(&out);
     record(
@@ -174,18 +176,21 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
             let Some(g) = &g[0] else {
                 return Ok(vec![None]);
             };
-            let y = so.get()?;
             use crate::ops::binary::{mul, sub};
             use crate::ops::reduce::sum;
-            let gx = if log {
-                // g - softmax * sum(g)
-                let s = sum(g, Some(&[d as i64]), true)?;
-                sub(g, &mul(&crate::ops::unary::exp(y)?, &s)?)?
-            } else {
-                // y * (g - sum(g * y))
-                let s = sum(&mul(g, y)?, Some(&[d as i64]), true)?;
-                mul(y, &sub(g, &s)?)?
-            };
+            // (one rounding for half types, as PyTorch's backward kernel)
+            let gx = crate::ops::unary::in_f32(&[g, so.get()?], |w| {
+                let (g, y) = (&w[0], &w[1]);
+                if log {
+                    // g - softmax * sum(g)
+                    let s = sum(g, Some(&[d as i64]), true)?;
+                    sub(g, &mul(&crate::ops::unary::exp(y)?, &s)?)
+                } else {
+                    // y * (g - sum(g * y))
+                    let s = sum(&mul(g, y)?, Some(&[d as i64]), true)?;
+                    mul(y, &sub(g, &s)?)
+                }
+            })?;
             Ok(vec![Some(gx)])
         },
     );

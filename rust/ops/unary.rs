@@ -13,7 +13,7 @@ use crate::autograd::{record, SavedTensor};
 use crate::cpu::arith::Arith;
 use crate::error::{Error, Result};
 use crate::tensor::dtype::num_like::FloatOps;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{half, DType, Tensor};
 use crate::{dispatch_float, dispatch_numeric};
 
 /// Integer inputs of float functions are computed in float32, as PyTorch does.
@@ -37,11 +37,23 @@ macro_rules! float_map {
     };
     ($x:expr, $name:expr, [$($p:expr),*], |$v:ident| $body:expr) => {{
         let x = as_float($x);
-        if x.is_gpu() {
+        // Half types: computed in float32, rounded once (`tensor::half`).
+        let (dtype, x) = (x.dtype(), half::widen(&x));
+        let out = if x.is_gpu() {
             gpu_map($name, &[&x], &[$($p as f32),*])?
         } else {
             dispatch_float!(x.dtype(), $name, T => map1(&x, move |$v: T| -> T { $body }))
-        }
+        };
+        half::narrow(out, dtype)
+    }};
+}
+
+/// `out[i] = f(x[i])` over a numeric tensor (`$f` generic over its type;
+/// half types computed in float32).
+macro_rules! numeric_map {
+    ($x:expr, |$v:ident| $body:expr) => {{
+        let (dtype, x) = ($x.dtype(), half::widen($x));
+        half::narrow(dispatch_numeric!(x.dtype(), T => map1(&x, |$v: T| $body)), dtype)
     }};
 }
 
@@ -59,15 +71,17 @@ macro_rules! float_map2 {
         float_map2!($g, $x, $name, [], |$gv, $v| $body)
     };
     ($g:expr, $x:expr, $name:expr, [$($p:expr),*], |$gv:ident, $v:ident| $body:expr) => {{
-        let x = $x;
+        let (dtype, wide_x) = ($x.dtype(), half::widen($x));
+        let x = &wide_x;
         if x.is_gpu() || $g.is_gpu() {
             gpu_map($name, &[$g, x], &[$($p as f32),*])?
         } else if crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[$g]) {
             let one = scalar_like(1.0, x);
             let d = dispatch_float!(x.dtype(), $name, T => map2(&one, x, x.shape(), move |$gv: T, $v: T| -> T { $body })?);
-            mul($g, &d)?
+            mul($g, &half::narrow(d, dtype))?
         } else {
-            dispatch_float!(x.dtype(), $name, T => map2($g, x, x.shape(), move |$gv: T, $v: T| -> T { $body })?)
+            let g = half::widen($g);
+            half::narrow(dispatch_float!(x.dtype(), $name, T => map2(&g, x, x.shape(), move |$gv: T, $v: T| -> T { $body })?), dtype)
         }
     }};
 }
@@ -104,7 +118,7 @@ pub fn neg(x: &Tensor) -> Result<Tensor> {
     let out = if x.is_gpu() {
         gpu_map("neg", &[x], &[])?
     } else {
-        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::neg(v)))
+        numeric_map!(x, |v| Arith::neg(v))
     };
     record("NegBackward0", &[x], &[&out], |g| {
         Ok(vec![g[0].as_ref().map(neg).transpose()?])
@@ -122,7 +136,7 @@ pub fn abs(x: &Tensor) -> Result<Tensor> {
     let out = if x.is_gpu() {
         gpu_map("abs", &[x], &[])?
     } else {
-        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::abs(v)))
+        numeric_map!(x, |v| Arith::abs(v))
     };
     let sx = saved(x);
     record("AbsBackward0", &[x], &[&out], move |g| {
@@ -141,7 +155,7 @@ pub fn sign(x: &Tensor) -> Result<Tensor> {
     let out = if x.is_gpu() {
         gpu_map("sign", &[x], &[])?
     } else {
-        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| Arith::sign(v)))
+        numeric_map!(x, |v| Arith::sign(v))
     };
     record_zero_grad("SignBackward0", x, &out);
     Ok(out)
@@ -324,11 +338,13 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = &with_graph(&so, &sx, tanh)?;
-        Ok(vec![Some(mul(
-            g,
-            &sub(&scalar_like(1.0, o), &mul(o, o)?)?,
-        )?)])
+        // (one kernel in PyTorch: for half types, one rounding)
+        let o = with_graph(&so, &sx, tanh)?;
+        let gx = in_f32(&[g, &o], |w| {
+            let (g, o) = (&w[0], &w[1]);
+            mul(g, &sub(&scalar_like(1.0, o), &mul(o, o)?)?)
+        })?;
+        Ok(vec![Some(gx)])
     });
     Ok(out)
 }
@@ -343,11 +359,12 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = &with_graph(&so, &sx, sigmoid)?;
-        Ok(vec![Some(mul(
-            g,
-            &mul(o, &sub(&scalar_like(1.0, o), o)?)?,
-        )?)])
+        let o = with_graph(&so, &sx, sigmoid)?;
+        let gx = in_f32(&[g, &o], |w| {
+            let (g, o) = (&w[0], &w[1]);
+            mul(g, &mul(o, &sub(&scalar_like(1.0, o), o)?)?)
+        })?;
+        Ok(vec![Some(gx)])
     });
     Ok(out)
 }
@@ -365,7 +382,7 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         gpu_map("relu", &[x], &[])?
     } else {
         // NaN stays NaN and -0.0 stays -0.0, as PyTorch's clamp_min(0).
-        dispatch_numeric!(x.dtype(), T => map1(x, |v: T| if v < T::default() { T::default() } else { v }))
+        numeric_map!(x, |v| if v < T::default() { T::default() } else { v })
     };
     let so = SavedTensor::output(&out);
     record("ReluBackward0", &[x], &[&out], move |g| {
@@ -485,6 +502,41 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
 }
 
 /// `x.to(dtype)` with autograd between float types.
+/// A composite op (one written with other ops) on a half tensor, computed
+/// in float32 between differentiable casts, so it rounds once as PyTorch's
+/// float-accumulating half kernels do (`tensor::half`); `None` for other dtypes.
+pub fn composite_in_f32(
+    x: &Tensor,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Option<Result<Tensor>> {
+    if !x.dtype().is_half() {
+        return None;
+    }
+    Some(in_f32(&[x], |w| f(&w[0])))
+}
+
+/// `f(inputs)`, with half inputs cast to float32 and the result cast back
+/// to the first half input's type, all differentiable (backward formulas of
+/// ops whose PyTorch kernel computes in float; create_graph still works).
+pub fn in_f32(inputs: &[&Tensor], f: impl FnOnce(&[Tensor]) -> Result<Tensor>) -> Result<Tensor> {
+    let half = inputs.iter().map(|t| t.dtype()).find(|d| d.is_half());
+    let wide = inputs
+        .iter()
+        .map(|t| {
+            if t.dtype().is_half() {
+                to_dtype(t, DType::F32)
+            } else {
+                Ok((*t).clone())
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let out = f(&wide)?;
+    match half {
+        Some(d) if out.dtype() == DType::F32 => to_dtype(&out, d),
+        _ => Ok(out),
+    }
+}
+
 pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     if x.dtype() == dtype {
         return Ok(x.clone());
@@ -527,6 +579,7 @@ where
     let out = match x.dtype() {
         _ if x.is_gpu() => gpu_map(name, &[x], &[])?,
         DType::F32 => map1(x, f32f),
+        d if d.is_half() => half::narrow(map1(&half::widen(x), f32f), d),
         _ => map1(x, f64f),
     };
     let (sx, so) = (saved(x), SavedTensor::output(&out));
@@ -545,6 +598,14 @@ where
             && !(crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[g]));
         let d = match x.dtype() {
             _ if x.is_gpu() => gpu_map(&format!("{name}:derivative"), &[x, y], &[])?,
+            h if h.is_half() => {
+                let (x, y) = (&half::widen(x), &half::widen(y));
+                if fused {
+                    let gx = scaled_derivative(&half::widen(g), x, y, &f32d)?;
+                    return Ok(vec![Some(half::narrow(gx, h))]);
+                }
+                half::narrow(map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?, h)
+            }
             DType::F32 if fused => return Ok(vec![Some(scaled_derivative(g, x, y, &f32d)?)]),
             DType::F32 => map2(x, y, x.shape(), |a: f32, b: f32| f32d(a, b))?,
             _ if fused => return Ok(vec![Some(scaled_derivative(g, x, y, &f64d)?)]),
@@ -893,6 +954,10 @@ pub fn signbit(x: &Tensor) -> Result<Tensor> {
         DType::F32 => map1(x, |v: f32| v.is_sign_negative()),
         DType::I64 => map1(x, |v: i64| v < 0),
         DType::I32 => map1(x, |v: i32| v < 0),
+        DType::I16 => map1(x, |v: i16| v < 0),
+        DType::I8 => map1(x, |v: i8| v < 0),
+        DType::F16 => map1(x, |v: ::half::f16| v.is_sign_negative()),
+        DType::BF16 => map1(x, |v: ::half::bf16| v.is_sign_negative()),
         DType::U8 | DType::Bool => crate::ops::creation::full(x.shape(), 0.0, DType::Bool),
     })
 }
@@ -903,6 +968,8 @@ pub fn bitwise_not(x: &Tensor) -> Result<Tensor> {
         DType::Bool => logical_not(x),
         DType::U8 => Ok(map1(x, |v: u8| !v)),
         DType::I32 => Ok(map1(x, |v: i32| !v)),
+        DType::I16 => Ok(map1(x, |v: i16| !v)),
+        DType::I8 => Ok(map1(x, |v: i8| !v)),
         DType::I64 => Ok(map1(x, |v: i64| !v)),
         d => Err(Error::not_implemented("bitwise_not_cpu", d)),
     }
@@ -953,6 +1020,28 @@ pub fn isfinite(x: &Tensor) -> Result<Tensor> {
 /// largest / lowest finite value), each cast to x's dtype; integer and bool
 /// tensors are copied. The gradient is `g * isfinite(x)` (PyTorch's: a NaN
 /// gradient stays NaN).
+/// nan_to_num over a type whose extremes are `max` and `min`.
+fn nan_to_num_exact<H: crate::tensor::storage::BufferElem>(
+    x: &Tensor,
+    nan: f64,
+    posinf: Option<f64>,
+    neginf: Option<f64>,
+    max: H,
+    min: H,
+) -> Tensor {
+    let (n, p, m) = (
+        H::from_f64(nan),
+        posinf.map_or(max, H::from_f64),
+        neginf.map_or(min, H::from_f64),
+    );
+    map1(x, move |v: H| match v.to_f64() {
+        f if f.is_nan() => n,
+        f if f == f64::INFINITY => p,
+        f if f == f64::NEG_INFINITY => m,
+        _ => v,
+    })
+}
+
 pub fn nan_to_num(
     x: &Tensor,
     nan: Option<f64>,
@@ -964,20 +1053,27 @@ pub fn nan_to_num(
         return super::shape::clone(x);
     }
     let nan = nan.unwrap_or(0.0);
-    let out = dispatch_float!(x.dtype(), "nan_to_num", T => {
-        let (n, p, m) = (nan as T, posinf.map_or(T::MAX, |v| v as T), neginf.map_or(T::MIN, |v| v as T));
-        map1(x, move |v: T| {
-            if v.is_nan() {
-                n
-            } else if v == T::INFINITY {
-                p
-            } else if v == T::NEG_INFINITY {
-                m
-            } else {
-                v
-            }
-        })
-    });
+    let out = match x.dtype() {
+        // (the defaults are the half type's own extremes, not float32's)
+        DType::F16 => nan_to_num_exact(x, nan, posinf, neginf, ::half::f16::MAX, ::half::f16::MIN),
+        DType::BF16 => {
+            nan_to_num_exact(x, nan, posinf, neginf, ::half::bf16::MAX, ::half::bf16::MIN)
+        }
+        _ => dispatch_float!(x.dtype(), "nan_to_num", T => {
+            let (n, p, m) = (nan as T, posinf.map_or(T::MAX, |v| v as T), neginf.map_or(T::MIN, |v| v as T));
+            map1(x, move |v: T| {
+                if v.is_nan() {
+                    n
+                } else if v == T::INFINITY {
+                    p
+                } else if v == T::NEG_INFINITY {
+                    m
+                } else {
+                    v
+                }
+            })
+        }),
+    };
     let sx = saved(x);
     record("NanToNumBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {

@@ -43,6 +43,17 @@ pub fn scalar_category(obj: &Bound<'_, PyAny>) -> Option<Category> {
 
 /// A tensor operand: a Tensor as is, or a Python number as a 0-d tensor of
 /// the dtype PyTorch's promotion gives it next to `like`.
+/// A Python number written into a tensor of `dtype` (fill, setitem) must be
+/// representable there, as PyTorch checks before converting.
+pub fn check_number_fits(obj: &Bound<'_, PyAny>, dtype: DType) -> PyResult<()> {
+    if obj.is_exact_instance_of::<PyInt>() || obj.is_exact_instance_of::<PyFloat>() {
+        if let Ok(v) = obj.extract::<f64>() {
+            crate::ops::creation::check_fits(v, dtype)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn operand(obj: &Bound<'_, PyAny>, like: &Tensor) -> PyResult<Tensor> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
         return Ok(t.borrow().t.clone());
@@ -199,12 +210,11 @@ fn numpy_to_tensor(arr: &Bound<'_, PyUntypedArray>) -> PyResult<Tensor> {
     match (kind, size) {
         (b'f', 4) => typed::<f32>(arr),
         (b'f', 8) => typed::<f64>(arr),
-        (b'f', 2) => {
-            let a32 = arr.call_method1("astype", ("float32",))?;
-            numpy_to_tensor(a32.downcast::<PyUntypedArray>()?)
-        }
+        (b'f', 2) => typed::<half::f16>(arr),
         (b'i', 8) => typed::<i64>(arr),
         (b'i', 4) => typed::<i32>(arr),
+        (b'i', 2) => typed::<i16>(arr),
+        (b'i', 1) => typed::<i8>(arr),
         (b'i', _) | (b'u', _) if !(kind == b'u' && size == 1) => {
             let a64 = arr.call_method1("astype", ("int64",))?;
             numpy_to_tensor(a64.downcast::<PyUntypedArray>()?)
@@ -348,6 +358,20 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
             collect_ints(obj, &mut ints)?;
             if ints.len() == vals.len() {
                 return Ok(Tensor::from_vec(ints, &shape));
+            }
+        }
+        // `tensor([300], dtype=int8)` raises, as PyTorch (127.9 truncates).
+        let narrow_int = matches!(target, DType::I8 | DType::I16);
+        if let (true, Some(_), Some((lo, hi))) = (narrow_int, dtype, target.integer_range()) {
+            if vals
+                .iter()
+                .any(|v| !(v.is_finite() && *v >= lo && *v < hi + 1.0))
+            {
+                return Err(Error::Runtime(format!(
+                    "value cannot be converted to type {} without overflow",
+                    target.name()
+                ))
+                .into());
             }
         }
         Tensor::from_buffer(

@@ -11,6 +11,7 @@ use crate::autograd;
 use crate::error::Error;
 use crate::ops::creation::{self, Rng};
 use crate::ops::{binary, reduce, shape, shape_extra, unary};
+use crate::tensor::dtype::Category;
 use crate::tensor::{DType, Device, Tensor};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -961,6 +962,18 @@ fn promote_types(
     super::py_dtype::dtype_object(py, DType::promote(dtype_arg(a)?, dtype_arg(b)?))
 }
 
+/// `torch.can_cast(from_, to)`: whether PyTorch's casting rules allow it
+/// (no float to integer, nothing but bool to bool).
+#[rustdl_macros::guard_panics]
+#[pyfunction]
+fn can_cast(from_: &Bound<'_, PyAny>, to: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let (from, to) = (dtype_arg(from_)?, dtype_arg(to)?);
+    Ok(!matches!(
+        (from.category(), to.category()),
+        (Category::Float, Category::Integer | Category::Bool) | (Category::Integer, Category::Bool)
+    ))
+}
+
 // ---- functional ops used by rustdl.nn.functional ----
 
 #[rustdl_macros::guard_panics]
@@ -1150,6 +1163,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(_is_deferred, m)?,
         wrap_pyfunction!(result_type, m)?,
         wrap_pyfunction!(promote_types, m)?,
+        wrap_pyfunction!(can_cast, m)?,
         wrap_pyfunction!(softmax, m)?,
         wrap_pyfunction!(log_softmax, m)?,
         wrap_pyfunction!(leaky_relu, m)?,

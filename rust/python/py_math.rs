@@ -51,7 +51,14 @@ fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
 }
 
 fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-    let b = operand(other, a)?;
+    let b = match python_number(other) {
+        // `x.mul_(0.3)` on a half tensor: the number stays float32, as in
+        // `binary_scalar` (a 0-dim float32 operand does not widen `x`).
+        Some(v) if a.dtype().is_half() && a.ndim() > 0 && matches!(op, BinOp::Mul | BinOp::Div) => {
+            crate::ops::creation::full(&[], v, DType::F32)
+        }
+        _ => operand(other, a)?,
+    };
     let a = if matches!(op, BinOp::Add | BinOp::Sub) {
         // Their backward reads neither input.
         a.clone()
@@ -1216,6 +1223,7 @@ impl PyTensor {
         mask: PyRef<'_, PyTensor>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<PyRef<'py, Self>> {
+        super::convert::check_number_fits(value, slf.t.dtype())?;
         let v = operand(value, &slf.t)?;
         let r = crate::ops::index::masked_fill(&slf.t, &mask.t, &v, true)?;
         assign_inplace(&slf.t, r)?;

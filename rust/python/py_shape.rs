@@ -122,6 +122,11 @@ impl PyTensor {
     }
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = parse_index(key)?;
+        // `int8_tensor[0] = 300` raises, as in PyTorch (a float target
+        // takes any number: `half_tensor[0] = 70000.` is inf).
+        if !self.t.dtype().is_float() {
+            super::convert::check_number_fits(value, self.t.dtype())?;
+        }
         let v = operand(value, &self.t)?;
         let advanced = items
             .iter()
@@ -653,6 +658,7 @@ impl PyTensor {
         Ok(wrap(index::take(&self.t, &index.t)?))
     }
     fn masked_fill(&self, mask: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>) -> R {
+        super::convert::check_number_fits(value, self.t.dtype())?;
         let v = operand(value, &self.t)?;
         Ok(wrap(index::masked_fill(&self.t, &mask.t, &v, false)?))
     }

@@ -36,6 +36,10 @@ fn tensor_type_dtype(name: &str) -> Option<DType> {
         "LongTensor" => DType::I64,
         "IntTensor" => DType::I32,
         "ByteTensor" => DType::U8,
+        "CharTensor" => DType::I8,
+        "ShortTensor" => DType::I16,
+        "HalfTensor" => DType::F16,
+        "BFloat16Tensor" => DType::BF16,
         "BoolTensor" => DType::Bool,
         _ => return None,
     })
@@ -160,6 +164,9 @@ fn to_pylist(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
         DType::I64 => rec(py, &t.data::<i64>(), &shape),
         DType::I32 => rec(py, &t.data::<i32>(), &shape),
         DType::U8 => rec(py, &t.data::<u8>(), &shape),
+        DType::I8 => rec(py, &t.data::<i8>(), &shape),
+        DType::I16 => rec(py, &t.data::<i16>(), &shape),
+        DType::F16 | DType::BF16 => rec(py, &t.to_f64_vec(), &shape),
         DType::Bool => rec(py, &t.data::<bool>(), &shape),
     }
 }
@@ -275,6 +282,9 @@ impl PyTensor {
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_float()
     }
+    fn is_signed(&self) -> bool {
+        !matches!(self.t.dtype(), DType::U8 | DType::Bool)
+    }
     #[pyo3(signature = (memory_format=None))]
     fn is_contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> bool {
         let _ = memory_format;
@@ -316,6 +326,13 @@ impl PyTensor {
             DType::I64 => numpy_of::<i64>(py, &t),
             DType::I32 => numpy_of::<i32>(py, &t),
             DType::U8 => numpy_of::<u8>(py, &t),
+            DType::I8 => numpy_of::<i8>(py, &t),
+            DType::I16 => numpy_of::<i16>(py, &t),
+            DType::F16 => numpy_of::<half::f16>(py, &t),
+            // NumPy has no bfloat16 (PyTorch's message).
+            DType::BF16 => Err(pyo3::exceptions::PyTypeError::new_err(
+                "Got unsupported ScalarType BFloat16",
+            )),
             DType::Bool => numpy_of::<bool>(py, &t),
         }
     }
@@ -440,6 +457,10 @@ impl PyTensor {
                     DType::I64 => "torch.LongTensor",
                     DType::I32 => "torch.IntTensor",
                     DType::U8 => "torch.ByteTensor",
+                    DType::I8 => "torch.CharTensor",
+                    DType::I16 => "torch.ShortTensor",
+                    DType::F16 => "torch.HalfTensor",
+                    DType::BF16 => "torch.BFloat16Tensor",
                     DType::Bool => "torch.BoolTensor",
                 };
                 Ok(n.into_pyobject(py)?.into_any().unbind())
@@ -470,6 +491,18 @@ impl PyTensor {
     }
     fn byte(&self) -> PyResult<PyTensor> {
         Ok(wrap(ops::unary::to_dtype(&self.t, DType::U8)?))
+    }
+    fn char(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::I8)?))
+    }
+    fn short(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::I16)?))
+    }
+    fn half(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::F16)?))
+    }
+    fn bfloat16(&self) -> PyResult<PyTensor> {
+        Ok(wrap(ops::unary::to_dtype(&self.t, DType::BF16)?))
     }
     fn bool(&self) -> PyResult<PyTensor> {
         Ok(wrap(ops::unary::to_dtype(&self.t, DType::Bool)?))

@@ -33,6 +33,22 @@ macro_rules! dispatch_all {
                 type $T = u8;
                 $body
             }
+            $crate::tensor::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::tensor::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::tensor::DType::F16 => {
+                type $T = ::half::f16;
+                $body
+            }
+            $crate::tensor::DType::BF16 => {
+                type $T = ::half::bf16;
+                $body
+            }
             $crate::tensor::DType::Bool => {
                 type $T = bool;
                 $body
@@ -66,9 +82,25 @@ macro_rules! dispatch_numeric {
                 type $T = u8;
                 $body
             }
+            $crate::tensor::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::tensor::DType::I16 => {
+                type $T = i16;
+                $body
+            }
             $crate::tensor::DType::Bool => {
                 return Err($crate::error::Error::Runtime(
                     "this operation does not support bool tensors".into(),
+                ))
+            }
+            // No kernel of its own: ops widen half inputs to float32 first
+            // (`tensor::half`); one that does not names its op and dtype.
+            other @ ($crate::tensor::DType::F16 | $crate::tensor::DType::BF16) => {
+                return Err($crate::error::Error::not_implemented(
+                    "this operation",
+                    other,
                 ))
             }
         }
@@ -162,6 +194,9 @@ impl Tensor {
         }
         if self.is_gpu() {
             return crate::gpu::ops::cast(self, dtype).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if let Some(t) = super::half::fast_cast(self, dtype) {
+            return t;
         }
         dispatch_all!(self.dtype(), S => {
             let src = self.data::<S>();

@@ -6,8 +6,14 @@ use std::fmt;
 pub enum DType {
     Bool,
     U8,
+    I8,
+    I16,
     I32,
     I64,
+    /// IEEE half precision (`half::f16`); computed in float32 (see `tensor::half`).
+    F16,
+    /// bfloat16 (`half::bf16`); computed in float32 (see `tensor::half`).
+    BF16,
     F32,
     F64,
 }
@@ -21,11 +27,15 @@ pub enum Category {
 }
 
 impl DType {
-    pub const ALL: [DType; 6] = [
+    pub const ALL: [DType; 10] = [
         DType::Bool,
         DType::U8,
+        DType::I8,
+        DType::I16,
         DType::I32,
         DType::I64,
+        DType::F16,
+        DType::BF16,
         DType::F32,
         DType::F64,
     ];
@@ -34,8 +44,12 @@ impl DType {
         match self {
             DType::Bool => "bool",
             DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
             DType::I32 => "int32",
             DType::I64 => "int64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -46,8 +60,12 @@ impl DType {
         match self {
             DType::Bool => "Bool",
             DType::U8 => "Byte",
+            DType::I8 => "Char",
+            DType::I16 => "Short",
             DType::I32 => "Int",
             DType::I64 => "Long",
+            DType::F16 => "Half",
+            DType::BF16 => "BFloat16",
             DType::F32 => "Float",
             DType::F64 => "Double",
         }
@@ -57,6 +75,8 @@ impl DType {
     pub fn integer_range(self) -> Option<(f64, f64)> {
         match self {
             DType::U8 => Some((0.0, 255.0)),
+            DType::I8 => Some((-128.0, 127.0)),
+            DType::I16 => Some((-32768.0, 32767.0)),
             DType::I32 => Some((i32::MIN as f64, i32::MAX as f64)),
             DType::I64 => Some((i64::MIN as f64, i64::MAX as f64)),
             _ => None,
@@ -67,6 +87,10 @@ impl DType {
         Some(match name {
             "bool" => DType::Bool,
             "uint8" => DType::U8,
+            "int8" => DType::I8,
+            "int16" | "short" => DType::I16,
+            "float16" | "half" => DType::F16,
+            "bfloat16" => DType::BF16,
             "int32" | "int" => DType::I32,
             "int64" | "long" => DType::I64,
             "float32" | "float" => DType::F32,
@@ -77,7 +101,8 @@ impl DType {
 
     pub fn size(self) -> usize {
         match self {
-            DType::Bool | DType::U8 => 1,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
         }
@@ -86,8 +111,8 @@ impl DType {
     pub fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
-            DType::U8 | DType::I32 | DType::I64 => Category::Integer,
-            DType::F32 | DType::F64 => Category::Float,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Category::Integer,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Float,
         }
     }
 
@@ -95,13 +120,44 @@ impl DType {
         self.category() == Category::Float
     }
 
-    /// `torch.promote_types`: the smallest type both operands convert to safely.
+    /// float16 or bfloat16: stored narrow, computed in float32 (`tensor::half`).
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
+
+    /// The dtype kernels compute this one in: float32 for the half types.
+    pub fn compute_dtype(self) -> DType {
+        if self.is_half() {
+            DType::F32
+        } else {
+            self
+        }
+    }
+
+    /// `torch.promote_types`: the smallest type both operands convert to safely
+    /// (PyTorch's lattice: uint8 with a signed type needs a wider signed one,
+    /// float16 with bfloat16 meets at float32).
     pub fn promote(a: DType, b: DType) -> DType {
+        use DType::*;
         if a == b {
             return a;
         }
-        // Ordered by "width" within PyTorch's lattice for the types we support.
-        a.max(b)
+        let (ca, cb) = (a.category(), b.category());
+        if ca != cb {
+            return if ca > cb { a } else { b };
+        }
+        match (a, b) {
+            (F16, BF16) | (BF16, F16) => F32,
+            (U8, I8) | (I8, U8) => I16,
+            // Within a category the wider one holds both.
+            _ => {
+                if a.size() >= b.size() {
+                    a
+                } else {
+                    b
+                }
+            }
+        }
     }
 }
 
@@ -235,6 +291,22 @@ impl_elem_num!(i64, DType::I64);
 // (PyTorch: full((3,), -1, dtype=uint8) is 255), where `as` would saturate.
 impl_elem_num!(i32, DType::I32, |v: f64| v as i64 as i32);
 impl_elem_num!(u8, DType::U8, |v: f64| v as i64 as u8);
+// int8/int16 from a float: PyTorch's CPU casts go through int32 with x86's
+// conversion (out of range or NaN -> INT_MIN), then keep the low bits
+// (300.0 -> 44, 1e10 -> 0 as int8).
+impl_elem_num!(i16, DType::I16, |v: f64| x86_f64_to_i32(v) as i16);
+impl_elem_num!(i8, DType::I8, |v: f64| x86_f64_to_i32(v) as i8);
+
+/// float -> int32 as x86's `cvttsd2si` does it: truncation, and INT_MIN for
+/// NaN and values out of range (Rust's `as` saturates instead).
+#[inline(always)]
+fn x86_f64_to_i32(v: f64) -> i32 {
+    if v > -2147483649.0 && v < 2147483648.0 {
+        v as i32
+    } else {
+        i32::MIN
+    }
+}
 
 impl Elem for bool {
     const DTYPE: DType = DType::Bool;

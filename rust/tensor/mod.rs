@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod dtype;
+pub mod half;
 pub mod layout;
 pub mod pool;
 pub mod shared_memory;

@@ -30,8 +30,12 @@ use std::sync::{Arc, Weak};
 pub enum Buffer {
     Bool(Vec<bool>),
     U8(Vec<u8>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
     I32(Vec<i32>),
     I64(Vec<i64>),
+    F16(Vec<half::f16>),
+    BF16(Vec<half::bf16>),
     F32(Vec<f32>),
     F64(Vec<f64>),
     /// Memory on the wgpu device (see `crate::gpu`).
@@ -43,6 +47,10 @@ impl Buffer {
         match self {
             Buffer::Bool(_) => DType::Bool,
             Buffer::U8(_) => DType::U8,
+            Buffer::I8(_) => DType::I8,
+            Buffer::I16(_) => DType::I16,
+            Buffer::F16(_) => DType::F16,
+            Buffer::BF16(_) => DType::BF16,
             Buffer::I32(_) => DType::I32,
             Buffer::I64(_) => DType::I64,
             Buffer::F32(_) => DType::F32,
@@ -57,6 +65,10 @@ impl Buffer {
         match self {
             Buffer::Bool(v) => v.len(),
             Buffer::U8(v) => v.len(),
+            Buffer::I8(v) => v.len(),
+            Buffer::I16(v) => v.len(),
+            Buffer::F16(v) => v.len(),
+            Buffer::BF16(v) => v.len(),
             Buffer::I32(v) => v.len(),
             Buffer::I64(v) => v.len(),
             Buffer::F32(v) => v.len(),
@@ -71,6 +83,10 @@ impl Buffer {
         match dtype {
             DType::Bool => Buffer::Bool(vec![false; n]),
             DType::U8 => Buffer::U8(vec![0; n]),
+            DType::I8 => Buffer::I8(vec![0; n]),
+            DType::I16 => Buffer::I16(vec![0; n]),
+            DType::F16 => Buffer::F16(vec![half::f16::ZERO; n]),
+            DType::BF16 => Buffer::BF16(vec![half::bf16::ZERO; n]),
             DType::I32 => Buffer::I32(vec![0; n]),
             DType::I64 => Buffer::I64(vec![0; n]),
             DType::F32 => Buffer::F32(vec![0.0; n]),
@@ -123,6 +139,10 @@ macro_rules! impl_buffer_elem {
 }
 impl_buffer_elem!(bool, Bool);
 impl_buffer_elem!(u8, U8);
+impl_buffer_elem!(i8, I8);
+impl_buffer_elem!(i16, I16);
+impl_buffer_elem!(half::f16, F16);
+impl_buffer_elem!(half::bf16, BF16);
 impl_buffer_elem!(i32, I32);
 impl_buffer_elem!(i64, I64);
 impl_buffer_elem!(f32, F32);
@@ -278,7 +298,8 @@ impl Storage {
     /// `new` as in `from_external` (same dtype and length); no reference
     /// into the current elements may be in use (on any thread).
     pub unsafe fn replace_memory(&self, new: Buffer, owner: Owner) -> crate::error::Result<()> {
-        if new.dtype() != self.dtype || new.len() != self.len() || self.device != super::Device::Cpu {
+        if new.dtype() != self.dtype || new.len() != self.len() || self.device != super::Device::Cpu
+        {
             // Not ours to free: the owner releases the memory.
             std::mem::forget(new);
             return Err(crate::error::Error::Runtime(
@@ -468,6 +489,10 @@ impl Storage {
         match self.buffer() {
             Buffer::Bool(v) => v.as_ptr() as usize,
             Buffer::U8(v) => v.as_ptr() as usize,
+            Buffer::I8(v) => v.as_ptr() as usize,
+            Buffer::I16(v) => v.as_ptr() as usize,
+            Buffer::F16(v) => v.as_ptr() as usize,
+            Buffer::BF16(v) => v.as_ptr() as usize,
             Buffer::I32(v) => v.as_ptr() as usize,
             Buffer::I64(v) => v.as_ptr() as usize,
             Buffer::F32(v) => v.as_ptr() as usize,

@@ -388,6 +388,27 @@ class Optimizer:
         return h
 
 
+def _fused_in_float32(fn, lists, **hyper):
+    """A step for float16/bfloat16 parameters: the fused kernels are float32
+    ones, so parameters, gradients and states are widened, stepped, and
+    rounded back once (as rustdl computes every half-precision op)."""
+    from .._grad_mode import no_grad
+
+    written = []
+
+    def wide(x):
+        if isinstance(x, _C.Tensor) and x.dtype in (_C.float16, _C.bfloat16):
+            w = x.detach().float()
+            written.append((x, w))
+            return w
+        return x
+
+    fn(*[None if lst is None else [wide(x) for x in lst] for lst in lists], **hyper)
+    with no_grad():
+        for x, w in written:
+            x.copy_(w)
+
+
 def _fused(fn, lists, **hyper):
     """Call the fused kernel ``fn(*lists, **hyper)``, once per parameter dtype.
 
@@ -397,7 +418,10 @@ def _fused(fn, lists, **hyper):
     params = lists[0]
     dt = params[0].dtype
     if all(p.dtype == dt for p in params):
-        fn(*lists, **hyper)
+        if dt in (_C.float16, _C.bfloat16):
+            _fused_in_float32(fn, lists, **hyper)
+        else:
+            fn(*lists, **hyper)
         return
     order = []
     for p in params:
