@@ -673,6 +673,11 @@ CASES = [
     ('float_to_int8_wrap', 'r=L.tensor([300.,-129.5,1e10,float("nan")]).to(L.int8)'),
     ('half_linear_grad', 'x=L.linspace(-1,1,12).reshape(3,4).half().requires_grad_(); w=L.linspace(-1,1,8).reshape(2,4).half().requires_grad_(); y=F.linear(x,w,L.tensor([0.1,0.2]).half()); y.sum().backward(); r=(y, x.grad, w.grad)'),
     ('bf16_softmax_grad', 'x=L.linspace(-2,2,12).reshape(3,4).bfloat16().requires_grad_(); y=x.softmax(1); (y*L.arange(12.).reshape(3,4).bfloat16()).sum().backward(); r=(y, x.grad)'),
+    ('unfold_negative_dim', "x=L.arange(24.).reshape(2,3,4); r=(x.unfold(-1,2,1), x.unfold(-2,2,1), x.unfold(1,3,2))"),
+    ('unfold_too_big', "r=L.arange(4.).unfold(0,5,1)"),
+    ('unfold_step0', "r=L.arange(4.).unfold(0,2,0)"),
+    ('unfold_0d', "r=L.tensor(3.).unfold(0,1,1)"),
+
 ]
 
 

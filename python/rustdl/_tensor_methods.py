@@ -98,7 +98,17 @@ def apply_(self, fn):
 
 
 def unfold(self, dimension, size, step):
+    nd = max(self.dim(), 1)
+    if not -nd <= dimension < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dimension})")
+    if self.dim() == 0:
+        return self.unsqueeze(0).unfold(0, size, step).squeeze(0)
+    dimension %= self.dim()
     n = self.shape[dimension]
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {dimension} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
     starts = range(0, n - size + 1, step)
     pieces = [self.narrow(dimension, s, size).unsqueeze(dimension) for s in starts]
     out = _C.cat(pieces, dimension)
