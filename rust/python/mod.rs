@@ -6,6 +6,7 @@
 mod convert;
 mod functions;
 pub mod panic_guard;
+mod py_attention;
 mod py_conv;
 mod py_device;
 mod py_dtype;
@@ -59,5 +60,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_optim::register(m)?;
     py_shared::register(m)?;
     py_linalg::register(m)?;
+    py_attention::register(m)?;
     Ok(())
 }

@@ -313,3 +313,4 @@ def softsign(input):
     if not isinstance(input, _C.Tensor):
         raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")  # noqa: TRY004 - PyTorch's type
     return _softsign(input)
+from ._functional_attention import *

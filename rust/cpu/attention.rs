@@ -1,0 +1,400 @@
+//! Fused scaled dot-product attention, FlashAttention-style: for each
+//! (batch*head) and tile of query rows, the key/value tiles stream past with
+//! an online softmax (running row max and sum), so the L x S score matrix is
+//! never stored; only the row logsumexp is kept for the backward, which
+//! recomputes each score tile from it.
+//!
+//! Tile products go through `GemmElem::gemm` on one thread (the tasks are
+//! already spread over the team). Fully masked rows give 0 output and 0
+//! gradient, as PyTorch's CPU flash kernel.
+
+use crate::cpu::gemm::{GemmElem, MatRef};
+use crate::tensor::dtype::Float;
+
+/// Query rows per tile.
+const BR: usize = 64;
+/// Key rows per tile.
+const BC: usize = 64;
+
+/// Additive mask (already in the compute dtype, -inf where a position
+/// takes no part), read through strides: batch `n` starts at `offsets[n]`.
+pub struct Mask<'a, T> {
+    pub data: &'a [T],
+    pub offsets: Vec<usize>,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+/// Problem sizes: `n` batches of `l` queries and `s` keys, head dims `e`
+/// (query/key) and `ev` (value).
+#[derive(Clone, Copy)]
+pub struct Dims {
+    pub n: usize,
+    pub l: usize,
+    pub s: usize,
+    pub e: usize,
+    pub ev: usize,
+}
+
+fn mat(off: usize, rs: usize, cs: usize) -> MatRef {
+    MatRef {
+        off,
+        rs: rs as isize,
+        cs: cs as isize,
+    }
+}
+
+/// `c = a @ b` (or `+=`) on one thread.
+#[allow(clippy::too_many_arguments)]
+fn gemm<T: GemmElem>(
+    (m, n, k): (usize, usize, usize),
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    c: &mut [T],
+    cv: MatRef,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c[cv.off + i * cv.rs as usize + j * cv.cs as usize] = T::default();
+                }
+            }
+        }
+        return;
+    }
+    // SAFETY: callers pass views inside their slices (tile bounds are
+    // clipped to the problem sizes) and c never aliases a or b.
+    unsafe { T::gemm(m, n, k, a, av, b, bv, c, cv, accumulate, 1) }
+}
+
+/// Scaled, masked scores of query rows `r0..r1` against keys `c0..c1`
+/// into `sc` (row stride `bc`): -inf where masked.
+#[allow(clippy::too_many_arguments)]
+fn scores<T: Float>(
+    q: &[T],
+    k: &[T],
+    d: Dims,
+    (r0, r1, c0, c1): (usize, usize, usize, usize),
+    scale: T,
+    mask: Option<(&Mask<T>, usize)>,
+    causal: bool,
+    sc: &mut [T],
+) {
+    let (br, bc) = (r1 - r0, c1 - c0);
+    gemm(
+        (br, bc, d.e),
+        q,
+        mat(r0 * d.e, d.e, 1),
+        k,
+        mat(c0 * d.e, 1, d.e),
+        sc,
+        mat(0, bc, 1),
+        false,
+    );
+    let ninf = T::c(f64::NEG_INFINITY);
+    for r in 0..br {
+        let row = &mut sc[r * bc..(r + 1) * bc];
+        for x in row.iter_mut() {
+            *x = *x * scale;
+        }
+        if let Some((m, base)) = mask {
+            let mrow = base + (r0 + r) * m.row_stride + c0 * m.col_stride;
+            for (c, x) in row.iter_mut().enumerate() {
+                *x += m.data[mrow + c * m.col_stride];
+            }
+        }
+        if causal {
+            // top-left aligned: query i sees keys j <= i
+            let first_masked = (r0 + r + 1).saturating_sub(c0);
+            for x in row.iter_mut().skip(first_masked) {
+                *x = ninf;
+            }
+        }
+    }
+}
+
+/// Forward: `out` (n, l, ev) and the row logsumexp `lse` (n, l), +inf for
+/// fully masked rows (so the backward's exp(s - lse) is 0 there).
+pub fn forward<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    d: Dims,
+    scale: f64,
+    mask: Option<&Mask<T>>,
+    causal: bool,
+    out: &mut [T],
+    lse: &mut [T],
+) {
+    let qtiles = d.l.div_ceil(BR);
+    if d.l == 0 || d.n == 0 {
+        return;
+    }
+    let outp = crate::parallel::SendPtr(out.as_mut_ptr());
+    let lsep = crate::parallel::SendPtr(lse.as_mut_ptr());
+    crate::parallel::for_each_task(d.n * qtiles, |task| {
+        let (b, t) = (task / qtiles, task % qtiles);
+        let (r0, r1) = (t * BR, ((t + 1) * BR).min(d.l));
+        let br = r1 - r0;
+        // SAFETY: each task writes rows r0..r1 of batch b only.
+        let o = unsafe {
+            std::slice::from_raw_parts_mut({ outp }.0.add((b * d.l + r0) * d.ev), br * d.ev)
+        };
+        let ls = unsafe { std::slice::from_raw_parts_mut({ lsep }.0.add(b * d.l + r0), br) };
+        let qb = &q[b * d.l * d.e..(b + 1) * d.l * d.e];
+        let kb = &k[b * d.s * d.e..(b + 1) * d.s * d.e];
+        let vb = &v[b * d.s * d.ev..(b + 1) * d.s * d.ev];
+        let mb = mask.map(|m| (m, m.offsets[b]));
+        forward_tile(qb, kb, vb, d, (r0, r1), T::c(scale), mb, causal, o, ls);
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_tile<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    d: Dims,
+    (r0, r1): (usize, usize),
+    scale: T,
+    mask: Option<(&Mask<T>, usize)>,
+    causal: bool,
+    o: &mut [T],
+    lse: &mut [T],
+) {
+    let br = r1 - r0;
+    let ninf = T::c(f64::NEG_INFINITY);
+    let zero = T::c(0.0);
+    let mut m = vec![ninf; br];
+    let mut l = vec![zero; br];
+    o.iter_mut().for_each(|x| *x = zero);
+    let mut sc = vec![zero; br * BC];
+    // causal: keys past the last row's position take no part
+    let s_end = if causal { d.s.min(r1) } else { d.s };
+    let mut c0 = 0;
+    while c0 < s_end {
+        let c1 = (c0 + BC).min(s_end);
+        let bc = c1 - c0;
+        scores(q, k, d, (r0, r1, c0, c1), scale, mask, causal, &mut sc);
+        for r in 0..br {
+            let row = &mut sc[r * bc..(r + 1) * bc];
+            let mut mx = m[r];
+            for &x in row.iter() {
+                if x > mx || x.is_nan() {
+                    mx = x;
+                }
+            }
+            if mx == ninf {
+                row.iter_mut().for_each(|x| *x = zero);
+                continue;
+            }
+            let alpha = if m[r] == ninf {
+                zero
+            } else {
+                (m[r] - mx).exp()
+            };
+            let mut sum = zero;
+            for x in row.iter_mut() {
+                *x = (*x - mx).exp();
+                sum += *x;
+            }
+            l[r] = l[r] * alpha + sum;
+            m[r] = mx;
+            if alpha != T::c(1.0) {
+                for x in &mut o[r * d.ev..(r + 1) * d.ev] {
+                    *x = *x * alpha;
+                }
+            }
+        }
+        gemm(
+            (br, d.ev, bc),
+            &sc,
+            mat(0, bc, 1),
+            v,
+            mat(c0 * d.ev, d.ev, 1),
+            o,
+            mat(0, d.ev, 1),
+            true,
+        );
+        c0 = c1;
+    }
+    for r in 0..br {
+        if l[r] == zero {
+            lse[r] = T::c(f64::INFINITY);
+            o[r * d.ev..(r + 1) * d.ev]
+                .iter_mut()
+                .for_each(|x| *x = zero);
+        } else {
+            let inv = T::c(1.0) / l[r];
+            for x in &mut o[r * d.ev..(r + 1) * d.ev] {
+                *x = *x * inv;
+            }
+            lse[r] = m[r] + l[r].ln();
+        }
+    }
+}
+
+/// Backward: gradients `gq` (n, l, e), `gk` (n, s, e), `gv` (n, s, ev)
+/// from the output gradient `go`, the output and its row logsumexp.
+/// One task per batch entry: it owns that entry's slices of all three.
+#[allow(clippy::too_many_arguments)]
+pub fn backward<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    out: &[T],
+    lse: &[T],
+    go: &[T],
+    d: Dims,
+    scale: f64,
+    mask: Option<&Mask<T>>,
+    causal: bool,
+    gq: &mut [T],
+    gk: &mut [T],
+    gv: &mut [T],
+) {
+    let ptrs = (
+        crate::parallel::SendPtr(gq.as_mut_ptr()),
+        crate::parallel::SendPtr(gk.as_mut_ptr()),
+        crate::parallel::SendPtr(gv.as_mut_ptr()),
+    );
+    crate::parallel::for_each_task(d.n, |b| {
+        let p = ptrs;
+        // SAFETY: batch entry b's slices belong to this task alone.
+        let (gqb, gkb, gvb) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(p.0 .0.add(b * d.l * d.e), d.l * d.e),
+                std::slice::from_raw_parts_mut(p.1 .0.add(b * d.s * d.e), d.s * d.e),
+                std::slice::from_raw_parts_mut(p.2 .0.add(b * d.s * d.ev), d.s * d.ev),
+            )
+        };
+        let (qo, ko, vo) = (b * d.l * d.e, b * d.s * d.e, b * d.s * d.ev);
+        backward_one(
+            &q[qo..qo + d.l * d.e],
+            &k[ko..ko + d.s * d.e],
+            &v[vo..vo + d.s * d.ev],
+            &out[b * d.l * d.ev..(b + 1) * d.l * d.ev],
+            &lse[b * d.l..(b + 1) * d.l],
+            &go[b * d.l * d.ev..(b + 1) * d.l * d.ev],
+            d,
+            T::c(scale),
+            mask.map(|m| (m, m.offsets[b])),
+            causal,
+            (gqb, gkb, gvb),
+        );
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_one<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    out: &[T],
+    lse: &[T],
+    go: &[T],
+    d: Dims,
+    scale: T,
+    mask: Option<(&Mask<T>, usize)>,
+    causal: bool,
+    (gq, gk, gv): (&mut [T], &mut [T], &mut [T]),
+) {
+    let zero = T::c(0.0);
+    gq.iter_mut().for_each(|x| *x = zero);
+    gk.iter_mut().for_each(|x| *x = zero);
+    gv.iter_mut().for_each(|x| *x = zero);
+    // D_r = rowsum(dO * O)
+    let dsum: Vec<T> = (0..d.l)
+        .map(|r| {
+            let mut s = zero;
+            for e in 0..d.ev {
+                s += go[r * d.ev + e] * out[r * d.ev + e];
+            }
+            s
+        })
+        .collect();
+    let mut p = vec![zero; BR * BC];
+    let mut dp = vec![zero; BR * BC];
+    let mut c0 = 0;
+    while c0 < d.s {
+        let c1 = (c0 + BC).min(d.s);
+        let bc = c1 - c0;
+        // causal: query rows before c0 see none of these keys
+        let mut r0 = if causal { c0 / BR * BR } else { 0 };
+        while r0 < d.l {
+            let r1 = (r0 + BR).min(d.l);
+            let br = r1 - r0;
+            scores(q, k, d, (r0, r1, c0, c1), scale, mask, causal, &mut p);
+            for r in 0..br {
+                let ls = lse[r0 + r];
+                for x in &mut p[r * bc..(r + 1) * bc] {
+                    *x = if ls == T::c(f64::INFINITY) {
+                        zero
+                    } else {
+                        (*x - ls).exp()
+                    };
+                }
+            }
+            // dV_j += P^T dO_i
+            gemm(
+                (bc, d.ev, br),
+                &p,
+                mat(0, 1, bc),
+                go,
+                mat(r0 * d.ev, d.ev, 1),
+                gv,
+                mat(c0 * d.ev, d.ev, 1),
+                true,
+            );
+            // dP = dO_i V_j^T
+            gemm(
+                (br, bc, d.ev),
+                go,
+                mat(r0 * d.ev, d.ev, 1),
+                v,
+                mat(c0 * d.ev, 1, d.ev),
+                &mut dp,
+                mat(0, bc, 1),
+                false,
+            );
+            // dS = P * (dP - D) * scale (gradient of the unscaled q.k)
+            for r in 0..br {
+                let dr = dsum[r0 + r];
+                for c in 0..bc {
+                    let i = r * bc + c;
+                    dp[i] = p[i] * (dp[i] - dr) * scale;
+                }
+            }
+            // dQ_i += dS K_j ; dK_j += dS^T Q_i
+            gemm(
+                (br, d.e, bc),
+                &dp,
+                mat(0, bc, 1),
+                k,
+                mat(c0 * d.e, d.e, 1),
+                gq,
+                mat(r0 * d.e, d.e, 1),
+                true,
+            );
+            gemm(
+                (bc, d.e, br),
+                &dp,
+                mat(0, 1, bc),
+                q,
+                mat(r0 * d.e, d.e, 1),
+                gk,
+                mat(c0 * d.e, d.e, 1),
+                true,
+            );
+            r0 = r1;
+        }
+        c0 = c1;
+    }
+}
