@@ -8,6 +8,12 @@ import warnings
 
 from .. import _C
 
+def _torch():
+    import rustdl
+
+    return rustdl
+
+
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
@@ -260,13 +266,13 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if is_causal and attn_mask is None:
             raise AssertionError("FIXME: is_causal not implemented for need_weights")
         if attn_mask is not None:
-            weights = _C.baddbmm(attn_mask, q_scaled, k.transpose(-2, -1))
+            weights = _torch().baddbmm(attn_mask, q_scaled, k.transpose(-2, -1))
         else:
-            weights = _C.bmm(q_scaled, k.transpose(-2, -1))
+            weights = _torch().bmm(q_scaled, k.transpose(-2, -1))
         weights = F.softmax(weights, dim=-1)
         if dropout_p > 0.0:
             weights = F.dropout(weights, p=dropout_p)
-        out = _C.bmm(weights, v)
+        out = _torch().bmm(weights, v)
         out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
         out = F.linear(out, out_proj_weight, out_proj_bias)
         out = out.view(tgt_len, bsz, out.size(1))
