@@ -8,13 +8,14 @@ import warnings
 
 from .. import _C
 
+
 def _torch():
     import rustdl
 
     return rustdl
 
 
-__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+__all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
 def _sdpa_math(query, key, value, attn_mask, dropout_p, is_causal, scale):

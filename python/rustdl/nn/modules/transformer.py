@@ -20,10 +20,10 @@ from .normalization import LayerNorm
 __all__ = [
     "MultiheadAttention",
     "Transformer",
-    "TransformerEncoder",
     "TransformerDecoder",
-    "TransformerEncoderLayer",
     "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
 ]
 
 
@@ -34,7 +34,7 @@ class NonDynamicallyQuantizableLinear(Linear):
 class MultiheadAttention(Module):
     """``MultiHead(Q, K, V) = Concat(head_1..head_h) W^O``."""
 
-    __constants__ = ["batch_first"]
+    __constants__ = ("batch_first",)
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
                  kdim=None, vdim=None, batch_first=False, device=None, dtype=None):
@@ -162,7 +162,7 @@ class TransformerEncoderLayer(Module):
     """Self-attention and feed-forward blocks, post-norm (or pre-norm with
     ``norm_first``)."""
 
-    __constants__ = ["norm_first"]
+    __constants__ = ("norm_first",)
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
@@ -214,7 +214,7 @@ class TransformerEncoderLayer(Module):
 class TransformerDecoderLayer(Module):
     """Self-attention, attention over the encoder's memory, feed-forward."""
 
-    __constants__ = ["norm_first"]
+    __constants__ = ("norm_first",)
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, device=None, dtype=None):
@@ -266,7 +266,7 @@ class TransformerDecoderLayer(Module):
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` copies of ``encoder_layer``."""
 
-    __constants__ = ["norm"]
+    __constants__ = ("norm",)
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
         super().__init__()
@@ -317,7 +317,7 @@ class TransformerEncoder(Module):
 class TransformerDecoder(Module):
     """A stack of ``num_layers`` copies of ``decoder_layer``."""
 
-    __constants__ = ["norm"]
+    __constants__ = ("norm",)
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()
