@@ -77,6 +77,7 @@ fn gemm<T: GemmElem>(
 /// Scaled, masked scores of query rows `r0..r1` against keys `c0..c1`
 /// into `sc` (row stride `bc`): -inf where masked.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn scores<T: Float>(
     q: &[T],
     k: &[T],
@@ -153,11 +154,16 @@ pub fn forward<T: Float>(
         let kb = &k[b * d.s * d.e..(b + 1) * d.s * d.e];
         let vb = &v[b * d.s * d.ev..(b + 1) * d.s * d.ev];
         let mb = mask.map(|m| (m, m.offsets[b]));
-        forward_tile(qb, kb, vb, d, (r0, r1), T::c(scale), mb, causal, o, ls);
+        // compiled for AVX2+FMA where available, so the row loops vectorise
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || forward_tile(qb, kb, vb, d, (r0, r1), T::c(scale), mb, causal, o, ls),
+        );
     });
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn forward_tile<T: Float>(
     q: &[T],
     k: &[T],
@@ -186,12 +192,12 @@ fn forward_tile<T: Float>(
         scores(q, k, d, (r0, r1, c0, c1), scale, mask, causal, &mut sc);
         for r in 0..br {
             let row = &mut sc[r * bc..(r + 1) * bc];
-            let mut mx = m[r];
-            for &x in row.iter() {
-                if x > mx || x.is_nan() {
-                    mx = x;
-                }
-            }
+            let tile_max = crate::cpu::vmath::max_lanes(row);
+            let mx = if tile_max > m[r] || tile_max.is_nan() {
+                tile_max
+            } else {
+                m[r]
+            };
             if mx == ninf {
                 row.iter_mut().for_each(|x| *x = zero);
                 continue;
@@ -199,14 +205,13 @@ fn forward_tile<T: Float>(
             let alpha = if m[r] == ninf {
                 zero
             } else {
-                (m[r] - mx).exp()
+                (m[r] - mx).fast_exp_nonpositive()
             };
-            let mut sum = zero;
             for x in row.iter_mut() {
-                *x = (*x - mx).exp();
-                sum += *x;
+                *x = (*x - mx).fast_exp_nonpositive();
             }
-            l[r] = l[r] * alpha + sum;
+            let sum = crate::cpu::vmath::sum_lanes(row);
+            l[r] = l[r] * alpha + T::c(sum);
             m[r] = mx;
             if alpha != T::c(1.0) {
                 for x in &mut o[r * d.ev..(r + 1) * d.ev] {
@@ -277,23 +282,30 @@ pub fn backward<T: Float>(
             )
         };
         let (qo, ko, vo) = (b * d.l * d.e, b * d.s * d.e, b * d.s * d.ev);
-        backward_one(
-            &q[qo..qo + d.l * d.e],
-            &k[ko..ko + d.s * d.e],
-            &v[vo..vo + d.s * d.ev],
-            &out[b * d.l * d.ev..(b + 1) * d.l * d.ev],
-            &lse[b * d.l..(b + 1) * d.l],
-            &go[b * d.l * d.ev..(b + 1) * d.l * d.ev],
-            d,
-            T::c(scale),
-            mask.map(|m| (m, m.offsets[b])),
-            causal,
-            (gqb, gkb, gvb),
+        let go_b = &go[b * d.l * d.ev..(b + 1) * d.l * d.ev];
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || {
+                backward_one(
+                    &q[qo..qo + d.l * d.e],
+                    &k[ko..ko + d.s * d.e],
+                    &v[vo..vo + d.s * d.ev],
+                    &out[b * d.l * d.ev..(b + 1) * d.l * d.ev],
+                    &lse[b * d.l..(b + 1) * d.l],
+                    go_b,
+                    d,
+                    T::c(scale),
+                    mask.map(|m| (m, m.offsets[b])),
+                    causal,
+                    (gqb, gkb, gvb),
+                )
+            },
         );
     });
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn backward_one<T: Float>(
     q: &[T],
     k: &[T],
@@ -335,12 +347,13 @@ fn backward_one<T: Float>(
             scores(q, k, d, (r0, r1, c0, c1), scale, mask, causal, &mut p);
             for r in 0..br {
                 let ls = lse[r0 + r];
-                for x in &mut p[r * bc..(r + 1) * bc] {
-                    *x = if ls == T::c(f64::INFINITY) {
-                        zero
-                    } else {
-                        (*x - ls).exp()
-                    };
+                let row = &mut p[r * bc..(r + 1) * bc];
+                if ls == T::c(f64::INFINITY) {
+                    row.iter_mut().for_each(|x| *x = zero);
+                } else {
+                    for x in row.iter_mut() {
+                        *x = (*x - ls).fast_exp_nonpositive();
+                    }
                 }
             }
             // dV_j += P^T dO_i
