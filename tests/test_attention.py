@@ -151,6 +151,14 @@ def test_mask_errors():
         F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(4, 5, dtype=torch.bool), is_causal=True)
     with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(4, 5, dtype=torch.int32))
+    with pytest.raises(RuntimeError, match="attn_mask.dtype: double and  query.dtype: float"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=torch.zeros(4, 5, dtype=torch.float64))
+    qd, kd, vd = q.double(), k.double(), v.double()
+    out = F.scaled_dot_product_attention(qd, kd, vd, attn_mask=torch.zeros(4, 5))
+    assert out.dtype == torch.float64
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Int"):
+        qi = q.int()
+        F.scaled_dot_product_attention(qi, qi, qi)
     with pytest.raises(RuntimeError, match="must match the size of tensor b"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 5, dtype=torch.bool))
 

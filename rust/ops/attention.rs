@@ -33,7 +33,13 @@ fn check_inputs(
             "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True".into(),
         ));
     }
-    if q.dtype() != k.dtype() || q.dtype() != v.dtype() || !q.dtype().is_float() {
+    if q.dtype() == k.dtype() && q.dtype() == v.dtype() && !q.dtype().is_float() {
+        return Err(Error::Runtime(format!(
+            "expected scalar type Float but found {}",
+            q.dtype().scalar_name()
+        )));
+    }
+    if q.dtype() != k.dtype() || q.dtype() != v.dtype() {
         return Err(Error::Runtime(format!(
             "Expected query, key, and value to have the same dtype, but got query.dtype: {} key.dtype: {} and value.dtype: {} instead.",
             dtype_word(q.dtype()),
@@ -50,7 +56,8 @@ fn check_inputs(
         )));
     }
     if let Some(m) = mask {
-        if m.dtype() != DType::Bool && !m.dtype().is_float() {
+        // bool, float32 ("float") or the query's own dtype
+        if m.dtype() != DType::Bool && m.dtype() != DType::F32 && m.dtype() != q.dtype() {
             return Err(Error::Runtime(format!(
                 "Expected attn_mask dtype to be bool or float or to match query dtype, but got attn_mask.dtype: {} and  query.dtype: {} instead.",
                 dtype_word(m.dtype()),
