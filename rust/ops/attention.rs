@@ -195,8 +195,8 @@ pub fn scaled_dot_product_attention(
             row_stride: *rs,
             col_stride: *cs,
         });
-        let mut out = crate::tensor::pool::alloc_zeroed_vec::<T>(n * l * ev);
-        let mut lse = crate::tensor::pool::alloc_zeroed_vec::<T>(n * l);
+        let mut out = crate::tensor::pool::uninit_vec::<T>(n * l * ev);
+        let mut lse = crate::tensor::pool::uninit_vec::<T>(n * l);
         kernel::forward(
             q3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: query layout".into()))?,
             k3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: key layout".into()))?,
@@ -243,9 +243,9 @@ pub fn scaled_dot_product_attention(
                     row_stride: *rs,
                     col_stride: *cs,
                 });
-                let mut gq = crate::tensor::pool::alloc_zeroed_vec::<T>(n * l * e);
-                let mut gk = crate::tensor::pool::alloc_zeroed_vec::<T>(n * s * e);
-                let mut gv = crate::tensor::pool::alloc_zeroed_vec::<T>(n * s * ev);
+                let mut gq = crate::tensor::pool::uninit_vec::<T>(n * l * e);
+                let mut gk = crate::tensor::pool::uninit_vec::<T>(n * s * e);
+                let mut gv = crate::tensor::pool::uninit_vec::<T>(n * s * ev);
                 let oc = o.contiguous_raw();
                 let internal = || Error::Runtime("internal: attention backward layout".into());
                 kernel::backward(
