@@ -36,6 +36,20 @@ pub struct Dims {
     pub ev: usize,
 }
 
+/// Multiply-adds below which a call stays on the calling thread (waking the
+/// team costs more than it saves).
+const PARALLEL_MACS: usize = 1 << 17;
+
+/// `task(i)` for `i < tasks`: spread over the team unless the whole call
+/// is small.
+fn run_tasks(tasks: usize, d: Dims, task: impl Fn(usize) + Sync) {
+    if d.n * d.l * d.s * (d.e + d.ev) < PARALLEL_MACS {
+        (0..tasks).for_each(task);
+    } else {
+        crate::parallel::for_each_task(tasks, task);
+    }
+}
+
 fn mat(off: usize, rs: usize, cs: usize) -> MatRef {
     MatRef {
         off,
@@ -141,7 +155,7 @@ pub fn forward<T: Float>(
     }
     let outp = crate::parallel::SendPtr(out.as_mut_ptr());
     let lsep = crate::parallel::SendPtr(lse.as_mut_ptr());
-    crate::parallel::for_each_task(d.n * qtiles, |task| {
+    run_tasks(d.n * qtiles, d, |task| {
         let (b, t) = (task / qtiles, task % qtiles);
         let (r0, r1) = (t * BR, ((t + 1) * BR).min(d.l));
         let br = r1 - r0;
@@ -271,7 +285,7 @@ pub fn backward<T: Float>(
         crate::parallel::SendPtr(gk.as_mut_ptr()),
         crate::parallel::SendPtr(gv.as_mut_ptr()),
     );
-    crate::parallel::for_each_task(d.n, |b| {
+    run_tasks(d.n, d, |b| {
         let p = ptrs;
         // SAFETY: batch entry b's slices belong to this task alone.
         let (gqb, gkb, gvb) = unsafe {
