@@ -211,3 +211,14 @@ def test_mha_needs_mask_for_causal_hint():
     x = torch.zeros(3, 2, 8)
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         m(x, x, x, is_causal=True)
+
+
+@pytest.mark.parametrize("kw", [{}, {"is_causal": True}, {"mask": "bool"}])
+def test_double_backward_f64(kw):
+    kw = dict(kw)
+    if kw.pop("mask", None):
+        m = np.random.default_rng(3).random((3, 5)) > 0.4
+        m[:, 0] = True
+        kw["attn_mask"] = torch.tensor(m.tolist())
+    q, k, v = _rand(2, 3, 4), _rand(2, 5, 4, seed=1), _rand(2, 5, 3, seed=2)
+    assert torch.autograd.gradgradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, **kw), (q, k, v))

@@ -231,6 +231,14 @@ pub fn scaled_dot_product_attention(
                 saved.2.get()?,
                 saved.3.get()?,
             );
+            if crate::autograd::is_grad_enabled() {
+                // create_graph: the same gradients from differentiable ops,
+                // so they can be differentiated again
+                let add = dtype_additive(dtype, mask.as_ref(), &batch, l, s, causal)?;
+                let g3 = crate::ops::shape::reshape(g, &[n as i64, l as i64, ev as i64])?;
+                let grads = composite_backward(q3, k3, v3, &g3, add.as_ref(), &lse, scale)?;
+                return Ok(grads.into_iter().map(Some).collect());
+            }
             let go = g.contiguous_raw();
             let (gq, gk, gv) = crate::dispatch_float!(dtype, "scaled_dot_product_attention_backward", T => {
                 let mk = match &mask {
@@ -273,4 +281,76 @@ pub fn scaled_dot_product_attention(
         },
     );
     Ok(out)
+}
+
+/// The mask (and the causal mask) as one additive (n, l, s) tensor in
+/// `dtype`, or None when there is neither.
+fn dtype_additive(
+    dtype: DType,
+    mask: Option<&Tensor>,
+    batch: &[usize],
+    l: usize,
+    s: usize,
+    causal: bool,
+) -> Result<Option<Tensor>> {
+    let n: usize = batch.iter().product();
+    let (ni, li, si) = (n as i64, l as i64, s as i64);
+    if causal {
+        let mut v = vec![0.0f64; l * s];
+        for i in 0..l {
+            for x in &mut v[i * s + (i + 1).min(s)..(i + 1) * s] {
+                *x = f64::NEG_INFINITY;
+            }
+        }
+        return Ok(Some(Tensor::from_vec(v, &[l, s]).cast_raw(dtype)));
+    }
+    let Some(m) = mask else { return Ok(None) };
+    let data: Tensor = crate::dispatch_float!(dtype, "scaled_dot_product_attention", T => {
+        let (values, _, _, _) = additive_mask::<T>(m, batch, l, s)?;
+        Tensor::from_vec(values, m.shape())
+    });
+    let mut full: Vec<i64> = batch.iter().map(|&b| b as i64).collect();
+    full.extend([li, si]);
+    let e = crate::ops::shape::expand(&data, &full)?;
+    Ok(Some(crate::ops::shape::reshape(&e, &[ni, li, si])?))
+}
+
+/// dQ, dK, dV of attention written with differentiable ops (explicit
+/// scores and probabilities), for double backward.
+fn composite_backward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+    add: Option<&Tensor>,
+    lse: &Tensor,
+    scale: f64,
+) -> Result<Vec<Tensor>> {
+    use crate::ops::binary::{add as plus, eq, mul, sub};
+    use crate::ops::matmul::matmul;
+    use crate::ops::shape::{reshape, transpose};
+    let sc = crate::ops::creation::scalar_like(scale, q);
+    let mut scores = mul(&matmul(q, &transpose(k, 1, 2)?)?, &sc)?;
+    if let Some(a) = add {
+        scores = plus(&scores, a)?;
+    }
+    let p = crate::ops::softmax::softmax(&scores, -1, false)?;
+    // fully masked rows (logsumexp +inf) have zero probabilities
+    let inf = crate::ops::creation::scalar_like(f64::INFINITY, lse);
+    let dead = eq(lse, &inf)?;
+    let (n, l) = (lse.shape()[0] as i64, lse.shape()[1] as i64);
+    let dead = reshape(&dead, &[n, l, 1])?;
+    let p = crate::ops::index::masked_fill(
+        &p,
+        &dead,
+        &crate::ops::creation::scalar_like(0.0, &p),
+        false,
+    )?;
+    let dv = matmul(&transpose(&p, 1, 2)?, g)?;
+    let dp = matmul(g, &transpose(v, 1, 2)?)?;
+    let row = crate::ops::reduce::sum(&mul(&dp, &p)?, Some(&[-1]), true)?;
+    let ds = mul(&mul(&p, &sub(&dp, &row)?)?, &sc)?;
+    let dq = matmul(&ds, k)?;
+    let dk = matmul(&transpose(&ds, 1, 2)?, q)?;
+    Ok(vec![dq, dk, dv])
 }
