@@ -222,3 +222,22 @@ def test_double_backward_f64(kw):
         kw["attn_mask"] = torch.tensor(m.tolist())
     q, k, v = _rand(2, 3, 4), _rand(2, 5, 4, seed=1), _rand(2, 5, 3, seed=2)
     assert torch.autograd.gradgradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, **kw), (q, k, v))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_single_sequence_backward_matches_composite(causal):
+    # one batch entry: the backward splits into key-tile and query-tile passes
+    q, k, v = (_rand(200, 16, dtype=torch.float64, seed=s) for s in range(3))
+    mask = None if causal else _rand(200, 200, requires_grad=False, seed=7)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    scores = (q @ k.t()) / 4.0
+    if causal:
+        scores = scores.masked_fill(torch.ones(200, 200, dtype=torch.bool).tril().logical_not(), float("-inf"))
+    else:
+        scores = scores + mask
+    ref = F.softmax(scores, dim=-1) @ v
+    g = _rand(200, 16, requires_grad=False, seed=9)
+    got = torch.autograd.grad((out * g).sum(), [q, k, v])
+    want = torch.autograd.grad((ref * g).sum(), [q, k, v])
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-10)

@@ -263,7 +263,10 @@ fn forward_tile<T: Float>(
 
 /// Backward: gradients `gq` (n, l, e), `gk` (n, s, e), `gv` (n, s, ev)
 /// from the output gradient `go`, the output and its row logsumexp.
-/// One task per batch entry: it owns that entry's slices of all three.
+/// With enough batch entries, one task per entry (it owns that entry's
+/// slices of all three). With few (a single long sequence), two passes
+/// instead, so every thread has work: tasks per key tile make dK, dV, then
+/// tasks per query tile make dQ (the score tiles computed twice).
 #[allow(clippy::too_many_arguments)]
 pub fn backward<T: Float>(
     q: &[T],
@@ -280,65 +283,10 @@ pub fn backward<T: Float>(
     gk: &mut [T],
     gv: &mut [T],
 ) {
-    let ptrs = (
-        crate::parallel::SendPtr(gq.as_mut_ptr()),
-        crate::parallel::SendPtr(gk.as_mut_ptr()),
-        crate::parallel::SendPtr(gv.as_mut_ptr()),
-    );
-    run_tasks(d.n, d, |b| {
-        let p = ptrs;
-        // SAFETY: batch entry b's slices belong to this task alone.
-        let (gqb, gkb, gvb) = unsafe {
-            (
-                std::slice::from_raw_parts_mut(p.0 .0.add(b * d.l * d.e), d.l * d.e),
-                std::slice::from_raw_parts_mut(p.1 .0.add(b * d.s * d.e), d.s * d.e),
-                std::slice::from_raw_parts_mut(p.2 .0.add(b * d.s * d.ev), d.s * d.ev),
-            )
-        };
-        let (qo, ko, vo) = (b * d.l * d.e, b * d.s * d.e, b * d.s * d.ev);
-        let go_b = &go[b * d.l * d.ev..(b + 1) * d.l * d.ev];
-        crate::cpu::multiversion::with_fma(
-            #[inline(always)]
-            || {
-                backward_one(
-                    &q[qo..qo + d.l * d.e],
-                    &k[ko..ko + d.s * d.e],
-                    &v[vo..vo + d.s * d.ev],
-                    &out[b * d.l * d.ev..(b + 1) * d.l * d.ev],
-                    &lse[b * d.l..(b + 1) * d.l],
-                    go_b,
-                    d,
-                    T::c(scale),
-                    mask.map(|m| (m, m.offsets[b])),
-                    causal,
-                    (gqb, gkb, gvb),
-                )
-            },
-        );
-    });
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn backward_one<T: Float>(
-    q: &[T],
-    k: &[T],
-    v: &[T],
-    out: &[T],
-    lse: &[T],
-    go: &[T],
-    d: Dims,
-    scale: T,
-    mask: Option<(&Mask<T>, usize)>,
-    causal: bool,
-    (gq, gk, gv): (&mut [T], &mut [T], &mut [T]),
-) {
     let zero = T::c(0.0);
-    gq.iter_mut().for_each(|x| *x = zero);
-    gk.iter_mut().for_each(|x| *x = zero);
-    gv.iter_mut().for_each(|x| *x = zero);
+    let clear = |g: &mut [T]| g.iter_mut().for_each(|x| *x = zero);
     // D_r = rowsum(dO * O)
-    let dsum: Vec<T> = (0..d.l)
+    let dsum: Vec<T> = (0..d.n * d.l)
         .map(|r| {
             let mut s = zero;
             for e in 0..d.ev {
@@ -347,20 +295,151 @@ fn backward_one<T: Float>(
             s
         })
         .collect();
+    let scale = T::c(scale);
+    let ptrs = (
+        crate::parallel::SendPtr(gq.as_mut_ptr()),
+        crate::parallel::SendPtr(gk.as_mut_ptr()),
+        crate::parallel::SendPtr(gv.as_mut_ptr()),
+    );
+    let inputs = |b: usize| Inputs {
+        q: &q[b * d.l * d.e..(b + 1) * d.l * d.e],
+        k: &k[b * d.s * d.e..(b + 1) * d.s * d.e],
+        v: &v[b * d.s * d.ev..(b + 1) * d.s * d.ev],
+        lse: &lse[b * d.l..(b + 1) * d.l],
+        dsum: &dsum[b * d.l..(b + 1) * d.l],
+        go: &go[b * d.l * d.ev..(b + 1) * d.l * d.ev],
+        mask: mask.map(|m| (m, m.offsets[b])),
+    };
+    let threads = crate::parallel::num_threads();
+    if d.n >= 2 * threads || threads == 1 {
+        run_tasks(d.n, d, |b| {
+            let p = ptrs;
+            // SAFETY: batch entry b's slices belong to this task alone.
+            let (gqb, gkb, gvb) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(p.0 .0.add(b * d.l * d.e), d.l * d.e),
+                    std::slice::from_raw_parts_mut(p.1 .0.add(b * d.s * d.e), d.s * d.e),
+                    std::slice::from_raw_parts_mut(p.2 .0.add(b * d.s * d.ev), d.s * d.ev),
+                )
+            };
+            clear(gqb);
+            clear(gkb);
+            clear(gvb);
+            let x = inputs(b);
+            crate::cpu::multiversion::with_fma(
+                #[inline(always)]
+                || {
+                    backward_block(
+                        &x,
+                        d,
+                        scale,
+                        causal,
+                        ((0, d.l), (0, d.s)),
+                        (Some(gqb), Some(gkb), Some(gvb)),
+                    )
+                },
+            );
+        });
+        return;
+    }
+    let ktiles = d.s.div_ceil(BC);
+    run_tasks(d.n * ktiles, d, |task| {
+        let (b, j) = (task / ktiles, task % ktiles);
+        let (c0, c1) = (j * BC, ((j + 1) * BC).min(d.s));
+        let p = ptrs;
+        // SAFETY: rows c0..c1 of entry b's dK and dV belong to this task.
+        let (gkt, gvt) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(p.1 .0.add((b * d.s + c0) * d.e), (c1 - c0) * d.e),
+                std::slice::from_raw_parts_mut(p.2 .0.add((b * d.s + c0) * d.ev), (c1 - c0) * d.ev),
+            )
+        };
+        clear(gkt);
+        clear(gvt);
+        let x = inputs(b);
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || {
+                backward_block(
+                    &x,
+                    d,
+                    scale,
+                    causal,
+                    ((0, d.l), (c0, c1)),
+                    (None, Some(gkt), Some(gvt)),
+                )
+            },
+        );
+    });
+    let qtiles = d.l.div_ceil(BR);
+    run_tasks(d.n * qtiles, d, |task| {
+        let (b, i) = (task / qtiles, task % qtiles);
+        let (r0, r1) = (i * BR, ((i + 1) * BR).min(d.l));
+        let p = ptrs;
+        // SAFETY: rows r0..r1 of entry b's dQ belong to this task.
+        let gqt = unsafe {
+            std::slice::from_raw_parts_mut(p.0 .0.add((b * d.l + r0) * d.e), (r1 - r0) * d.e)
+        };
+        clear(gqt);
+        let x = inputs(b);
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || {
+                backward_block(
+                    &x,
+                    d,
+                    scale,
+                    causal,
+                    ((r0, r1), (0, d.s)),
+                    (Some(gqt), None, None),
+                )
+            },
+        );
+    });
+}
+
+/// One batch entry's inputs to the backward.
+struct Inputs<'a, T> {
+    q: &'a [T],
+    k: &'a [T],
+    v: &'a [T],
+    lse: &'a [T],
+    dsum: &'a [T],
+    go: &'a [T],
+    mask: Option<(&'a Mask<'a, T>, usize)>,
+}
+
+/// Gradient contributions of query rows `rows` against keys `cols` of one
+/// batch entry, tile by tile: into `gq` (rows `rows`, indexed from its
+/// start), `gk` and `gv` (rows `cols`, likewise), whichever are given.
+#[inline(always)]
+fn backward_block<T: Float>(
+    x: &Inputs<T>,
+    d: Dims,
+    scale: T,
+    causal: bool,
+    (rows, cols): ((usize, usize), (usize, usize)),
+    (mut gq, mut gk, mut gv): (Option<&mut [T]>, Option<&mut [T]>, Option<&mut [T]>),
+) {
+    let zero = T::c(0.0);
     let mut p = vec![zero; BR * BC];
     let mut dp = vec![zero; BR * BC];
-    let mut c0 = 0;
-    while c0 < d.s {
-        let c1 = (c0 + BC).min(d.s);
+    let mut c0 = cols.0;
+    while c0 < cols.1 {
+        let c1 = (c0 + BC).min(cols.1);
         let bc = c1 - c0;
         // causal: query rows before c0 see none of these keys
-        let mut r0 = if causal { c0 / BR * BR } else { 0 };
-        while r0 < d.l {
-            let r1 = (r0 + BR).min(d.l);
+        let mut r0 = if causal {
+            rows.0.max(c0 / BR * BR)
+        } else {
+            rows.0
+        };
+        while r0 < rows.1 {
+            let r1 = (r0 + BR).min(rows.1);
             let br = r1 - r0;
-            scores(q, k, d, (r0, r1, c0, c1), scale, mask, causal, &mut p);
+            scores(x.q, x.k, d, (r0, r1, c0, c1), scale, x.mask, causal, &mut p);
             for r in 0..br {
-                let ls = lse[r0 + r];
+                let ls = x.lse[r0 + r];
                 let row = &mut p[r * bc..(r + 1) * bc];
                 if ls == T::c(f64::INFINITY) {
                     row.iter_mut().for_each(|x| *x = zero);
@@ -370,23 +449,25 @@ fn backward_one<T: Float>(
                     }
                 }
             }
-            // dV_j += P^T dO_i
-            gemm(
-                (bc, d.ev, br),
-                &p,
-                mat(0, 1, bc),
-                go,
-                mat(r0 * d.ev, d.ev, 1),
-                gv,
-                mat(c0 * d.ev, d.ev, 1),
-                true,
-            );
+            if let Some(gv) = gv.as_deref_mut() {
+                // dV_j += P^T dO_i
+                gemm(
+                    (bc, d.ev, br),
+                    &p,
+                    mat(0, 1, bc),
+                    x.go,
+                    mat(r0 * d.ev, d.ev, 1),
+                    gv,
+                    mat((c0 - cols.0) * d.ev, d.ev, 1),
+                    true,
+                );
+            }
             // dP = dO_i V_j^T
             gemm(
                 (br, bc, d.ev),
-                go,
+                x.go,
                 mat(r0 * d.ev, d.ev, 1),
-                v,
+                x.v,
                 mat(c0 * d.ev, 1, d.ev),
                 &mut dp,
                 mat(0, bc, 1),
@@ -394,33 +475,38 @@ fn backward_one<T: Float>(
             );
             // dS = P * (dP - D) * scale (gradient of the unscaled q.k)
             for r in 0..br {
-                let dr = dsum[r0 + r];
+                let dr = x.dsum[r0 + r];
                 for c in 0..bc {
                     let i = r * bc + c;
                     dp[i] = p[i] * (dp[i] - dr) * scale;
                 }
             }
-            // dQ_i += dS K_j ; dK_j += dS^T Q_i
-            gemm(
-                (br, d.e, bc),
-                &dp,
-                mat(0, bc, 1),
-                k,
-                mat(c0 * d.e, d.e, 1),
-                gq,
-                mat(r0 * d.e, d.e, 1),
-                true,
-            );
-            gemm(
-                (bc, d.e, br),
-                &dp,
-                mat(0, 1, bc),
-                q,
-                mat(r0 * d.e, d.e, 1),
-                gk,
-                mat(c0 * d.e, d.e, 1),
-                true,
-            );
+            if let Some(gq) = gq.as_deref_mut() {
+                // dQ_i += dS K_j
+                gemm(
+                    (br, d.e, bc),
+                    &dp,
+                    mat(0, bc, 1),
+                    x.k,
+                    mat(c0 * d.e, d.e, 1),
+                    gq,
+                    mat((r0 - rows.0) * d.e, d.e, 1),
+                    true,
+                );
+            }
+            if let Some(gk) = gk.as_deref_mut() {
+                // dK_j += dS^T Q_i
+                gemm(
+                    (bc, d.e, br),
+                    &dp,
+                    mat(0, 1, bc),
+                    x.q,
+                    mat(r0 * d.e, d.e, 1),
+                    gk,
+                    mat((c0 - cols.0) * d.e, d.e, 1),
+                    true,
+                );
+            }
             r0 = r1;
         }
         c0 = c1;
