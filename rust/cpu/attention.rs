@@ -398,6 +398,13 @@ pub fn backward<T: Float>(
     });
 }
 
+/// The gradient slices a backward block writes (dQ, dK, dV), where given.
+type Outputs<'a, T> = (
+    Option<&'a mut [T]>,
+    Option<&'a mut [T]>,
+    Option<&'a mut [T]>,
+);
+
 /// One batch entry's inputs to the backward.
 struct Inputs<'a, T> {
     q: &'a [T],
@@ -419,7 +426,7 @@ fn backward_block<T: Float>(
     scale: T,
     causal: bool,
     (rows, cols): ((usize, usize), (usize, usize)),
-    (mut gq, mut gk, mut gv): (Option<&mut [T]>, Option<&mut [T]>, Option<&mut [T]>),
+    (mut gq, mut gk, mut gv): Outputs<'_, T>,
 ) {
     let zero = T::c(0.0);
     let mut p = vec![zero; BR * BC];
