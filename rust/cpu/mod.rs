@@ -1,6 +1,7 @@
 //! Kernels on plain slices: no autograd, no Python.
 
 pub mod arith;
+pub mod attention;
 pub mod conv;
 pub mod conv_depthwise;
 pub mod conv_implicit;

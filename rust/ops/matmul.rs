@@ -182,21 +182,10 @@ pub(super) fn is_column_major(t: &Tensor) -> bool {
 
 fn promote_pair(a: &Tensor, b: &Tensor, _op: &str) -> Result<(Tensor, Tensor)> {
     if a.dtype() != b.dtype() {
-        // (the C++ element type names PyTorch's message uses)
-        let c_name = |d: DType| match d {
-            DType::F32 => "float",
-            DType::F64 => "double",
-            DType::I64 => "long int",
-            DType::I32 => "int",
-            DType::U8 => "unsigned char",
-            DType::Bool => "bool",
-            #[allow(unreachable_patterns)]
-            other => other.name(),
-        };
         return Err(Error::Runtime(format!(
             "expected m1 and m2 to have the same dtype, but got: {} != {}",
-            c_name(a.dtype()),
-            c_name(b.dtype())
+            a.dtype().c_name(),
+            b.dtype().c_name()
         )));
     }
     Ok((a.clone(), b.clone()))

@@ -1,6 +1,7 @@
 //! Differentiable ops: forward and backward side by side, one family per file.
 
 pub mod addmm;
+pub mod attention;
 pub mod binary;
 pub mod conv;
 pub mod creation;

@@ -8,6 +8,7 @@ mod default_device;
 mod functions;
 mod op_names;
 pub mod panic_guard;
+mod py_attention;
 mod py_conv;
 mod py_device;
 mod py_dtype;
@@ -64,5 +65,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_linalg::register(m)?;
     default_device::register(m)?;
     py_profiler::register(m)?;
+    py_attention::register(m)?;
     Ok(())
 }

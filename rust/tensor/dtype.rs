@@ -71,6 +71,24 @@ impl DType {
         }
     }
 
+    /// The C++ element type's name (`c10::toString`), as some of PyTorch's
+    /// messages print it ("expected m1 and m2 to have the same dtype, but
+    /// got: float != double").
+    pub fn c_name(self) -> &'static str {
+        match self {
+            DType::Bool => "bool",
+            DType::U8 => "unsigned char",
+            DType::I8 => "signed char",
+            DType::I16 => "short int",
+            DType::I32 => "int",
+            DType::I64 => "long int",
+            DType::F16 => "c10::Half",
+            DType::BF16 => "c10::BFloat16",
+            DType::F32 => "float",
+            DType::F64 => "double",
+        }
+    }
+
     /// The values an integer dtype holds, as f64 (None for floats and bool).
     pub fn integer_range(self) -> Option<(f64, f64)> {
         match self {

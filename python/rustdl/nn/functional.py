@@ -329,3 +329,5 @@ def softsign(input):
     if not isinstance(input, _C.Tensor):
         raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")  # noqa: TRY004 - PyTorch's type
     return _softsign(input)
+from ._functional_attention import *
+from ._functional_attention import _canonical_mask, _in_projection, _in_projection_packed, _mha_shape_check  # noqa: F401

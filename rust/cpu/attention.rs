@@ -1,0 +1,521 @@
+//! Fused scaled dot-product attention, FlashAttention-style: for each
+//! (batch*head) and tile of query rows, the key/value tiles stream past with
+//! an online softmax (running row max and sum), so the L x S score matrix is
+//! never stored; only the row logsumexp is kept for the backward, which
+//! recomputes each score tile from it.
+//!
+//! Tile products go through `GemmElem::gemm` on one thread (the tasks are
+//! already spread over the team). Fully masked rows give 0 output and 0
+//! gradient, as PyTorch's CPU flash kernel.
+
+use crate::cpu::gemm::{GemmElem, MatRef};
+use crate::tensor::dtype::Float;
+
+/// Query rows per tile.
+const BR: usize = 64;
+/// Key rows per tile.
+const BC: usize = 64;
+
+/// Additive mask (already in the compute dtype, -inf where a position
+/// takes no part), read through strides: batch `n` starts at `offsets[n]`.
+pub struct Mask<'a, T> {
+    pub data: &'a [T],
+    pub offsets: Vec<usize>,
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+/// Problem sizes: `n` batches of `l` queries and `s` keys, head dims `e`
+/// (query/key) and `ev` (value).
+#[derive(Clone, Copy)]
+pub struct Dims {
+    pub n: usize,
+    pub l: usize,
+    pub s: usize,
+    pub e: usize,
+    pub ev: usize,
+}
+
+/// Multiply-adds below which a call stays on the calling thread (waking the
+/// team costs more than it saves).
+const PARALLEL_MACS: usize = 1 << 17;
+
+/// `task(i)` for `i < tasks`: spread over the team unless the whole call
+/// is small.
+fn run_tasks(tasks: usize, d: Dims, task: impl Fn(usize) + Sync) {
+    if d.n * d.l * d.s * (d.e + d.ev) < PARALLEL_MACS {
+        (0..tasks).for_each(task);
+    } else {
+        crate::parallel::for_each_task(tasks, task);
+    }
+}
+
+fn mat(off: usize, rs: usize, cs: usize) -> MatRef {
+    MatRef {
+        off,
+        rs: rs as isize,
+        cs: cs as isize,
+    }
+}
+
+/// `c = a @ b` (or `+=`) on one thread.
+#[allow(clippy::too_many_arguments)]
+fn gemm<T: GemmElem>(
+    (m, n, k): (usize, usize, usize),
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    c: &mut [T],
+    cv: MatRef,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c[cv.off + i * cv.rs as usize + j * cv.cs as usize] = T::default();
+                }
+            }
+        }
+        return;
+    }
+    // SAFETY: callers pass views inside their slices (tile bounds are
+    // clipped to the problem sizes) and c never aliases a or b.
+    unsafe { T::gemm(m, n, k, a, av, b, bv, c, cv, accumulate, 1) }
+}
+
+/// Scaled, masked scores of query rows `r0..r1` against keys `c0..c1`
+/// into `sc` (row stride `bc`): -inf where masked.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn scores<T: Float>(
+    q: &[T],
+    k: &[T],
+    d: Dims,
+    (r0, r1, c0, c1): (usize, usize, usize, usize),
+    scale: T,
+    mask: Option<(&Mask<T>, usize)>,
+    causal: bool,
+    sc: &mut [T],
+) {
+    let (br, bc) = (r1 - r0, c1 - c0);
+    gemm(
+        (br, bc, d.e),
+        q,
+        mat(r0 * d.e, d.e, 1),
+        k,
+        mat(c0 * d.e, 1, d.e),
+        sc,
+        mat(0, bc, 1),
+        false,
+    );
+    let ninf = T::c(f64::NEG_INFINITY);
+    for r in 0..br {
+        let row = &mut sc[r * bc..(r + 1) * bc];
+        for x in row.iter_mut() {
+            *x = *x * scale;
+        }
+        if let Some((m, base)) = mask {
+            let mrow = base + (r0 + r) * m.row_stride + c0 * m.col_stride;
+            for (c, x) in row.iter_mut().enumerate() {
+                *x += m.data[mrow + c * m.col_stride];
+            }
+        }
+        if causal {
+            // top-left aligned: query i sees keys j <= i
+            let first_masked = (r0 + r + 1).saturating_sub(c0);
+            for x in row.iter_mut().skip(first_masked) {
+                *x = ninf;
+            }
+        }
+    }
+}
+
+/// Forward: `out` (n, l, ev) and the row logsumexp `lse` (n, l), +inf for
+/// fully masked rows (so the backward's exp(s - lse) is 0 there).
+#[allow(clippy::too_many_arguments)]
+pub fn forward<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    d: Dims,
+    scale: f64,
+    mask: Option<&Mask<T>>,
+    causal: bool,
+    out: &mut [T],
+    lse: &mut [T],
+) {
+    let qtiles = d.l.div_ceil(BR);
+    if d.l == 0 || d.n == 0 {
+        return;
+    }
+    let outp = crate::parallel::SendPtr(out.as_mut_ptr());
+    let lsep = crate::parallel::SendPtr(lse.as_mut_ptr());
+    run_tasks(d.n * qtiles, d, |task| {
+        let (b, t) = (task / qtiles, task % qtiles);
+        let (r0, r1) = (t * BR, ((t + 1) * BR).min(d.l));
+        let br = r1 - r0;
+        // SAFETY: each task writes rows r0..r1 of batch b only.
+        let o = unsafe {
+            std::slice::from_raw_parts_mut({ outp }.0.add((b * d.l + r0) * d.ev), br * d.ev)
+        };
+        let ls = unsafe { std::slice::from_raw_parts_mut({ lsep }.0.add(b * d.l + r0), br) };
+        let qb = &q[b * d.l * d.e..(b + 1) * d.l * d.e];
+        let kb = &k[b * d.s * d.e..(b + 1) * d.s * d.e];
+        let vb = &v[b * d.s * d.ev..(b + 1) * d.s * d.ev];
+        let mb = mask.map(|m| (m, m.offsets[b]));
+        // compiled for AVX2+FMA where available, so the row loops vectorise
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || forward_tile(qb, kb, vb, d, (r0, r1), T::c(scale), mb, causal, o, ls),
+        );
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn forward_tile<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    d: Dims,
+    (r0, r1): (usize, usize),
+    scale: T,
+    mask: Option<(&Mask<T>, usize)>,
+    causal: bool,
+    o: &mut [T],
+    lse: &mut [T],
+) {
+    let br = r1 - r0;
+    let ninf = T::c(f64::NEG_INFINITY);
+    let zero = T::c(0.0);
+    let mut m = vec![ninf; br];
+    let mut l = vec![zero; br];
+    o.iter_mut().for_each(|x| *x = zero);
+    let mut sc = vec![zero; br * BC];
+    // causal: keys past the last row's position take no part
+    let s_end = if causal { d.s.min(r1) } else { d.s };
+    let mut c0 = 0;
+    while c0 < s_end {
+        let c1 = (c0 + BC).min(s_end);
+        let bc = c1 - c0;
+        scores(q, k, d, (r0, r1, c0, c1), scale, mask, causal, &mut sc);
+        for r in 0..br {
+            let row = &mut sc[r * bc..(r + 1) * bc];
+            let tile_max = crate::cpu::vmath::max_lanes(row);
+            let mx = if tile_max > m[r] || tile_max.is_nan() {
+                tile_max
+            } else {
+                m[r]
+            };
+            if mx == ninf {
+                row.iter_mut().for_each(|x| *x = zero);
+                continue;
+            }
+            let alpha = if m[r] == ninf {
+                zero
+            } else {
+                (m[r] - mx).fast_exp_nonpositive()
+            };
+            for x in row.iter_mut() {
+                *x = (*x - mx).fast_exp_nonpositive();
+            }
+            let sum = crate::cpu::vmath::sum_lanes(row);
+            l[r] = l[r] * alpha + T::c(sum);
+            m[r] = mx;
+            if alpha != T::c(1.0) {
+                for x in &mut o[r * d.ev..(r + 1) * d.ev] {
+                    *x = *x * alpha;
+                }
+            }
+        }
+        gemm(
+            (br, d.ev, bc),
+            &sc,
+            mat(0, bc, 1),
+            v,
+            mat(c0 * d.ev, d.ev, 1),
+            o,
+            mat(0, d.ev, 1),
+            true,
+        );
+        c0 = c1;
+    }
+    for r in 0..br {
+        if l[r] == zero {
+            lse[r] = T::c(f64::INFINITY);
+            o[r * d.ev..(r + 1) * d.ev]
+                .iter_mut()
+                .for_each(|x| *x = zero);
+        } else {
+            let inv = T::c(1.0) / l[r];
+            for x in &mut o[r * d.ev..(r + 1) * d.ev] {
+                *x = *x * inv;
+            }
+            lse[r] = m[r] + l[r].ln();
+        }
+    }
+}
+
+/// Backward: gradients `gq` (n, l, e), `gk` (n, s, e), `gv` (n, s, ev)
+/// from the output gradient `go`, the output and its row logsumexp.
+/// With enough batch entries, one task per entry (it owns that entry's
+/// slices of all three). With few (a single long sequence), two passes
+/// instead, so every thread has work: tasks per key tile make dK, dV, then
+/// tasks per query tile make dQ (the score tiles computed twice).
+#[allow(clippy::too_many_arguments)]
+pub fn backward<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    out: &[T],
+    lse: &[T],
+    go: &[T],
+    d: Dims,
+    scale: f64,
+    mask: Option<&Mask<T>>,
+    causal: bool,
+    gq: &mut [T],
+    gk: &mut [T],
+    gv: &mut [T],
+) {
+    let zero = T::c(0.0);
+    let clear = |g: &mut [T]| g.iter_mut().for_each(|x| *x = zero);
+    // D_r = rowsum(dO * O)
+    let dsum: Vec<T> = (0..d.n * d.l)
+        .map(|r| {
+            let mut s = zero;
+            for e in 0..d.ev {
+                s += go[r * d.ev + e] * out[r * d.ev + e];
+            }
+            s
+        })
+        .collect();
+    let scale = T::c(scale);
+    let ptrs = (
+        crate::parallel::SendPtr(gq.as_mut_ptr()),
+        crate::parallel::SendPtr(gk.as_mut_ptr()),
+        crate::parallel::SendPtr(gv.as_mut_ptr()),
+    );
+    let inputs = |b: usize| Inputs {
+        q: &q[b * d.l * d.e..(b + 1) * d.l * d.e],
+        k: &k[b * d.s * d.e..(b + 1) * d.s * d.e],
+        v: &v[b * d.s * d.ev..(b + 1) * d.s * d.ev],
+        lse: &lse[b * d.l..(b + 1) * d.l],
+        dsum: &dsum[b * d.l..(b + 1) * d.l],
+        go: &go[b * d.l * d.ev..(b + 1) * d.l * d.ev],
+        mask: mask.map(|m| (m, m.offsets[b])),
+    };
+    let threads = crate::parallel::num_threads();
+    if d.n >= 2 * threads || threads == 1 {
+        run_tasks(d.n, d, |b| {
+            let p = ptrs;
+            // SAFETY: batch entry b's slices belong to this task alone.
+            let (gqb, gkb, gvb) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(p.0 .0.add(b * d.l * d.e), d.l * d.e),
+                    std::slice::from_raw_parts_mut(p.1 .0.add(b * d.s * d.e), d.s * d.e),
+                    std::slice::from_raw_parts_mut(p.2 .0.add(b * d.s * d.ev), d.s * d.ev),
+                )
+            };
+            clear(gqb);
+            clear(gkb);
+            clear(gvb);
+            let x = inputs(b);
+            crate::cpu::multiversion::with_fma(
+                #[inline(always)]
+                || {
+                    backward_block(
+                        &x,
+                        d,
+                        scale,
+                        causal,
+                        ((0, d.l), (0, d.s)),
+                        (Some(gqb), Some(gkb), Some(gvb)),
+                    )
+                },
+            );
+        });
+        return;
+    }
+    let ktiles = d.s.div_ceil(BC);
+    run_tasks(d.n * ktiles, d, |task| {
+        let (b, j) = (task / ktiles, task % ktiles);
+        let (c0, c1) = (j * BC, ((j + 1) * BC).min(d.s));
+        let p = ptrs;
+        // SAFETY: rows c0..c1 of entry b's dK and dV belong to this task.
+        let (gkt, gvt) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(p.1 .0.add((b * d.s + c0) * d.e), (c1 - c0) * d.e),
+                std::slice::from_raw_parts_mut(p.2 .0.add((b * d.s + c0) * d.ev), (c1 - c0) * d.ev),
+            )
+        };
+        clear(gkt);
+        clear(gvt);
+        let x = inputs(b);
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || {
+                backward_block(
+                    &x,
+                    d,
+                    scale,
+                    causal,
+                    ((0, d.l), (c0, c1)),
+                    (None, Some(gkt), Some(gvt)),
+                )
+            },
+        );
+    });
+    let qtiles = d.l.div_ceil(BR);
+    run_tasks(d.n * qtiles, d, |task| {
+        let (b, i) = (task / qtiles, task % qtiles);
+        let (r0, r1) = (i * BR, ((i + 1) * BR).min(d.l));
+        let p = ptrs;
+        // SAFETY: rows r0..r1 of entry b's dQ belong to this task.
+        let gqt = unsafe {
+            std::slice::from_raw_parts_mut(p.0 .0.add((b * d.l + r0) * d.e), (r1 - r0) * d.e)
+        };
+        clear(gqt);
+        let x = inputs(b);
+        crate::cpu::multiversion::with_fma(
+            #[inline(always)]
+            || {
+                backward_block(
+                    &x,
+                    d,
+                    scale,
+                    causal,
+                    ((r0, r1), (0, d.s)),
+                    (Some(gqt), None, None),
+                )
+            },
+        );
+    });
+}
+
+/// The gradient slices a backward block writes (dQ, dK, dV), where given.
+type Outputs<'a, T> = (
+    Option<&'a mut [T]>,
+    Option<&'a mut [T]>,
+    Option<&'a mut [T]>,
+);
+
+/// One batch entry's inputs to the backward.
+struct Inputs<'a, T> {
+    q: &'a [T],
+    k: &'a [T],
+    v: &'a [T],
+    lse: &'a [T],
+    dsum: &'a [T],
+    go: &'a [T],
+    mask: Option<(&'a Mask<'a, T>, usize)>,
+}
+
+/// Gradient contributions of query rows `rows` against keys `cols` of one
+/// batch entry, tile by tile: into `gq` (rows `rows`, indexed from its
+/// start), `gk` and `gv` (rows `cols`, likewise), whichever are given.
+#[inline(always)]
+fn backward_block<T: Float>(
+    x: &Inputs<T>,
+    d: Dims,
+    scale: T,
+    causal: bool,
+    (rows, cols): ((usize, usize), (usize, usize)),
+    (mut gq, mut gk, mut gv): Outputs<'_, T>,
+) {
+    let zero = T::c(0.0);
+    let mut p = vec![zero; BR * BC];
+    let mut dp = vec![zero; BR * BC];
+    let mut c0 = cols.0;
+    while c0 < cols.1 {
+        let c1 = (c0 + BC).min(cols.1);
+        let bc = c1 - c0;
+        // causal: query rows before c0 see none of these keys
+        let mut r0 = if causal {
+            rows.0.max(c0 / BR * BR)
+        } else {
+            rows.0
+        };
+        while r0 < rows.1 {
+            let r1 = (r0 + BR).min(rows.1);
+            let br = r1 - r0;
+            scores(x.q, x.k, d, (r0, r1, c0, c1), scale, x.mask, causal, &mut p);
+            for r in 0..br {
+                let ls = x.lse[r0 + r];
+                let row = &mut p[r * bc..(r + 1) * bc];
+                if ls == T::c(f64::INFINITY) {
+                    row.iter_mut().for_each(|x| *x = zero);
+                } else {
+                    for x in row.iter_mut() {
+                        *x = (*x - ls).fast_exp_nonpositive();
+                    }
+                }
+            }
+            if let Some(gv) = gv.as_deref_mut() {
+                // dV_j += P^T dO_i
+                gemm(
+                    (bc, d.ev, br),
+                    &p,
+                    mat(0, 1, bc),
+                    x.go,
+                    mat(r0 * d.ev, d.ev, 1),
+                    gv,
+                    mat((c0 - cols.0) * d.ev, d.ev, 1),
+                    true,
+                );
+            }
+            // dP = dO_i V_j^T
+            gemm(
+                (br, bc, d.ev),
+                x.go,
+                mat(r0 * d.ev, d.ev, 1),
+                x.v,
+                mat(c0 * d.ev, 1, d.ev),
+                &mut dp,
+                mat(0, bc, 1),
+                false,
+            );
+            // dS = P * (dP - D) * scale (gradient of the unscaled q.k)
+            for r in 0..br {
+                let dr = x.dsum[r0 + r];
+                for c in 0..bc {
+                    let i = r * bc + c;
+                    dp[i] = p[i] * (dp[i] - dr) * scale;
+                }
+            }
+            if let Some(gq) = gq.as_deref_mut() {
+                // dQ_i += dS K_j
+                gemm(
+                    (br, d.e, bc),
+                    &dp,
+                    mat(0, bc, 1),
+                    x.k,
+                    mat(c0 * d.e, d.e, 1),
+                    gq,
+                    mat((r0 - rows.0) * d.e, d.e, 1),
+                    true,
+                );
+            }
+            if let Some(gk) = gk.as_deref_mut() {
+                // dK_j += dS^T Q_i
+                gemm(
+                    (bc, d.e, br),
+                    &dp,
+                    mat(0, 1, bc),
+                    x.q,
+                    mat(r0 * d.e, d.e, 1),
+                    gk,
+                    mat((c0 - cols.0) * d.e, d.e, 1),
+                    true,
+                );
+            }
+            r0 = r1;
+        }
+        c0 = c1;
+    }
+}

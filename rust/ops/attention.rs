@@ -1,0 +1,344 @@
+//! `scaled_dot_product_attention` as one fused op (kernel: `cpu::attention`):
+//! the forward keeps only the output and the row logsumexp; the backward
+//! recomputes the score tiles from them. Dropout and masks that need a
+//! gradient take the composite path in Python, as PyTorch's math backend.
+
+use crate::autograd::{record, SavedTensor};
+use crate::cpu::attention::{self as kernel, Dims, Mask};
+use crate::error::{Error, Result};
+use crate::tensor::layout::broadcast_shapes;
+use crate::tensor::{DType, Tensor};
+
+fn check_inputs(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    causal: bool,
+) -> Result<()> {
+    if mask.is_some() && causal {
+        return Err(Error::Runtime(
+            "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True".into(),
+        ));
+    }
+    if q.dtype() == k.dtype() && q.dtype() == v.dtype() && !q.dtype().is_float() {
+        return Err(Error::Runtime(format!(
+            "expected scalar type Float but found {}",
+            q.dtype().scalar_name()
+        )));
+    }
+    if q.dtype() != k.dtype() || q.dtype() != v.dtype() {
+        return Err(Error::Runtime(format!(
+            "Expected query, key, and value to have the same dtype, but got query.dtype: {} key.dtype: {} and value.dtype: {} instead.",
+            DType::c_name(q.dtype()),
+            DType::c_name(k.dtype()),
+            DType::c_name(v.dtype())
+        )));
+    }
+    if q.ndim() < 2 || k.ndim() < 2 || v.ndim() < 2 {
+        return Err(Error::Runtime(format!(
+            "Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: {} key.dim: {} and value.dim: {} instead.",
+            q.ndim(),
+            k.ndim(),
+            v.ndim()
+        )));
+    }
+    if let Some(m) = mask {
+        // bool, float32 ("float") or the query's own dtype
+        if m.dtype() != DType::Bool && m.dtype() != DType::F32 && m.dtype() != q.dtype() {
+            return Err(Error::Runtime(format!(
+                "Expected attn_mask dtype to be bool or float or to match query dtype, but got attn_mask.dtype: {} and  query.dtype: {} instead.",
+                DType::c_name(m.dtype()),
+                DType::c_name(q.dtype())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `x` (batch..., a, b) expanded to `batch` and flattened to (N, a, b),
+/// contiguous; recorded, so broadcast inputs get their gradients summed.
+fn flatten_batch(x: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    let nd = x.ndim();
+    let (a, b) = (x.shape()[nd - 2], x.shape()[nd - 1]);
+    let mut full: Vec<i64> = batch.iter().map(|&s| s as i64).collect();
+    full.extend([a as i64, b as i64]);
+    let x = if x.shape() == &full.iter().map(|&s| s as usize).collect::<Vec<_>>()[..] {
+        x.clone()
+    } else {
+        crate::ops::shape::expand(x, &full)?
+    };
+    let n: usize = batch.iter().product();
+    let x = crate::ops::shape::contiguous(&x)?;
+    crate::ops::shape::reshape(&x, &[n as i64, a as i64, b as i64])
+}
+
+/// The mask in the compute dtype (additive, -inf where a bool mask is
+/// false), contiguous in its own shape, with the strides that broadcast it
+/// over (batch..., l, s).
+fn additive_mask<T: crate::tensor::dtype::Float>(
+    m: &Tensor,
+    batch: &[usize],
+    l: usize,
+    s: usize,
+) -> Result<(Vec<T>, Vec<usize>, usize, usize)> {
+    let mut target: Vec<usize> = batch.to_vec();
+    target.extend([l, s]);
+    let ms = m.shape().to_vec();
+    // PyTorch adds the mask to the (batch..., l, s) scores: same message.
+    let joined = broadcast_shapes(&target, &ms)?;
+    if joined[..] != target[..] {
+        return Err(Error::Runtime(format!(
+            "attn_mask of shape {:?} does not broadcast to the attention scores of shape {:?}",
+            ms, target
+        )));
+    }
+    let data: Vec<T> = if m.dtype() == DType::Bool {
+        let b = m.contiguous_raw();
+        b.as_slice::<bool>()
+            .ok_or_else(|| Error::Runtime("internal: bool mask storage".into()))?
+            .iter()
+            .map(|&keep| T::c(if keep { 0.0 } else { f64::NEG_INFINITY }))
+            .collect()
+    } else {
+        m.cast_raw(T::DTYPE).contiguous_raw().to_vec::<T>()
+    };
+    // contiguous strides of the mask, aligned right against the target
+    let mut strides = vec![0usize; target.len()];
+    let mut acc = 1usize;
+    for i in (0..ms.len()).rev() {
+        let t = target.len() - ms.len() + i;
+        strides[t] = if ms[i] == 1 { 0 } else { acc };
+        acc *= ms[i];
+    }
+    let nb = batch.len();
+    let n: usize = batch.iter().product();
+    let offsets = (0..n)
+        .map(|mut idx| {
+            let mut off = 0;
+            for d in (0..nb).rev() {
+                off += (idx % batch[d]) * strides[d];
+                idx /= batch[d];
+            }
+            off
+        })
+        .collect();
+    Ok((data, offsets, strides[nb], strides[nb + 1]))
+}
+
+/// Fused attention of `q` (..., L, E), `k` (..., S, E), `v` (..., S, Ev)
+/// with an optional bool/float mask broadcast to (..., L, S).
+pub fn scaled_dot_product_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    causal: bool,
+    scale: Option<f64>,
+) -> Result<Tensor> {
+    check_inputs(q, k, v, mask, causal)?;
+    if q.is_gpu() || k.is_gpu() || v.is_gpu() {
+        return Err(Error::NotImplemented(
+            "scaled_dot_product_attention is not supported on wgpu; move the tensors to the CPU with .cpu() first".into(),
+        ));
+    }
+    let (qn, kn, vn) = (q.ndim(), k.ndim(), v.ndim());
+    let (l, e) = (q.shape()[qn - 2], q.shape()[qn - 1]);
+    let (s, ek) = (k.shape()[kn - 2], k.shape()[kn - 1]);
+    let (sv, ev) = (v.shape()[vn - 2], v.shape()[vn - 1]);
+    let batch = broadcast_shapes(&q.shape()[..qn - 2], &k.shape()[..kn - 2])?;
+    let batch = broadcast_shapes(&batch, &v.shape()[..vn - 2])?.to_vec();
+    let n: usize = batch.iter().product();
+    if ek != e {
+        return Err(Error::Runtime(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{n}, {e}] but got: [{n}, {ek}]."
+        )));
+    }
+    if sv != s {
+        return Err(Error::Runtime(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{n}, {s}] but got: [{n}, {sv}]."
+        )));
+    }
+    let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
+    let (q3, k3, v3) = (
+        flatten_batch(q, &batch)?,
+        flatten_batch(k, &batch)?,
+        flatten_batch(v, &batch)?,
+    );
+    let d = Dims { n, l, s, e, ev };
+    let mut out_shape = batch.clone();
+    out_shape.extend([l, ev]);
+    let mask = mask.cloned();
+    let (out, lse) = crate::dispatch_float!(q.dtype(), "scaled_dot_product_attention", T => {
+        let mk = match &mask {
+            Some(m) => {
+                let (data, offsets, row_stride, col_stride) = additive_mask::<T>(m, &batch, l, s)?;
+                Some((data, offsets, row_stride, col_stride))
+            }
+            None => None,
+        };
+        let mref = mk.as_ref().map(|(data, offsets, rs, cs)| Mask {
+            data,
+            offsets: offsets.clone(),
+            row_stride: *rs,
+            col_stride: *cs,
+        });
+        let mut out = crate::tensor::pool::uninit_vec::<T>(n * l * ev);
+        let mut lse = crate::tensor::pool::uninit_vec::<T>(n * l);
+        kernel::forward(
+            q3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: query layout".into()))?,
+            k3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: key layout".into()))?,
+            v3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: value layout".into()))?,
+            d,
+            scale,
+            mref.as_ref(),
+            causal,
+            &mut out,
+            &mut lse,
+        );
+        (Tensor::from_vec(out, &out_shape), Tensor::from_vec(lse, &[n, l]))
+    });
+    let saved = (
+        SavedTensor::new(&q3),
+        SavedTensor::new(&k3),
+        SavedTensor::new(&v3),
+        SavedTensor::output(&out),
+    );
+    let dtype = q.dtype();
+    record(
+        "ScaledDotProductFlashAttentionForCpuBackward0",
+        &[&q3, &k3, &v3],
+        &[&out],
+        move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None, None, None]);
+            };
+            let (q3, k3, v3, o) = (
+                saved.0.get()?,
+                saved.1.get()?,
+                saved.2.get()?,
+                saved.3.get()?,
+            );
+            if crate::autograd::is_grad_enabled() {
+                // create_graph: the same gradients from differentiable ops,
+                // so they can be differentiated again
+                let add = dtype_additive(dtype, mask.as_ref(), &batch, l, s, causal)?;
+                let g3 = crate::ops::shape::reshape(g, &[n as i64, l as i64, ev as i64])?;
+                let grads = composite_backward(q3, k3, v3, &g3, add.as_ref(), &lse, scale)?;
+                return Ok(grads.into_iter().map(Some).collect());
+            }
+            let go = g.contiguous_raw();
+            let (gq, gk, gv) = crate::dispatch_float!(dtype, "scaled_dot_product_attention_backward", T => {
+                let mk = match &mask {
+                    Some(m) => Some(additive_mask::<T>(m, &batch, l, s)?),
+                    None => None,
+                };
+                let mref = mk.as_ref().map(|(data, offsets, rs, cs)| Mask {
+                    data,
+                    offsets: offsets.clone(),
+                    row_stride: *rs,
+                    col_stride: *cs,
+                });
+                let mut gq = crate::tensor::pool::uninit_vec::<T>(n * l * e);
+                let mut gk = crate::tensor::pool::uninit_vec::<T>(n * s * e);
+                let mut gv = crate::tensor::pool::uninit_vec::<T>(n * s * ev);
+                let oc = o.contiguous_raw();
+                let internal = || Error::Runtime("internal: attention backward layout".into());
+                kernel::backward(
+                    q3.as_slice::<T>().ok_or_else(internal)?,
+                    k3.as_slice::<T>().ok_or_else(internal)?,
+                    v3.as_slice::<T>().ok_or_else(internal)?,
+                    oc.as_slice::<T>().ok_or_else(internal)?,
+                    lse.as_slice::<T>().ok_or_else(internal)?,
+                    go.as_slice::<T>().ok_or_else(internal)?,
+                    d,
+                    scale,
+                    mref.as_ref(),
+                    causal,
+                    &mut gq,
+                    &mut gk,
+                    &mut gv,
+                );
+                (
+                    Tensor::from_vec(gq, &[n, l, e]),
+                    Tensor::from_vec(gk, &[n, s, e]),
+                    Tensor::from_vec(gv, &[n, s, ev]),
+                )
+            });
+            Ok(vec![Some(gq), Some(gk), Some(gv)])
+        },
+    );
+    Ok(out)
+}
+
+/// The mask (and the causal mask) as one additive (n, l, s) tensor in
+/// `dtype`, or None when there is neither.
+fn dtype_additive(
+    dtype: DType,
+    mask: Option<&Tensor>,
+    batch: &[usize],
+    l: usize,
+    s: usize,
+    causal: bool,
+) -> Result<Option<Tensor>> {
+    let n: usize = batch.iter().product();
+    let (ni, li, si) = (n as i64, l as i64, s as i64);
+    if causal {
+        let mut v = vec![0.0f64; l * s];
+        for i in 0..l {
+            for x in &mut v[i * s + (i + 1).min(s)..(i + 1) * s] {
+                *x = f64::NEG_INFINITY;
+            }
+        }
+        return Ok(Some(Tensor::from_vec(v, &[l, s]).cast_raw(dtype)));
+    }
+    let Some(m) = mask else { return Ok(None) };
+    let data: Tensor = crate::dispatch_float!(dtype, "scaled_dot_product_attention", T => {
+        let (values, _, _, _) = additive_mask::<T>(m, batch, l, s)?;
+        Tensor::from_vec(values, m.shape())
+    });
+    let mut full: Vec<i64> = batch.iter().map(|&b| b as i64).collect();
+    full.extend([li, si]);
+    let e = crate::ops::shape::expand(&data, &full)?;
+    Ok(Some(crate::ops::shape::reshape(&e, &[ni, li, si])?))
+}
+
+/// dQ, dK, dV of attention written with differentiable ops (explicit
+/// scores and probabilities), for double backward.
+fn composite_backward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    g: &Tensor,
+    add: Option<&Tensor>,
+    lse: &Tensor,
+    scale: f64,
+) -> Result<Vec<Tensor>> {
+    use crate::ops::binary::{add as plus, eq, mul, sub};
+    use crate::ops::matmul::matmul;
+    use crate::ops::shape::{reshape, transpose};
+    let sc = crate::ops::creation::scalar_like(scale, q);
+    let mut scores = mul(&matmul(q, &transpose(k, 1, 2)?)?, &sc)?;
+    if let Some(a) = add {
+        scores = plus(&scores, a)?;
+    }
+    let p = crate::ops::softmax::softmax(&scores, -1, false)?;
+    // fully masked rows (logsumexp +inf) have zero probabilities
+    let inf = crate::ops::creation::scalar_like(f64::INFINITY, lse);
+    let dead = eq(lse, &inf)?;
+    let (n, l) = (lse.shape()[0] as i64, lse.shape()[1] as i64);
+    let dead = reshape(&dead, &[n, l, 1])?;
+    let p = crate::ops::index::masked_fill(
+        &p,
+        &dead,
+        &crate::ops::creation::scalar_like(0.0, &p),
+        false,
+    )?;
+    let dv = matmul(&transpose(&p, 1, 2)?, g)?;
+    let dp = matmul(g, &transpose(v, 1, 2)?)?;
+    let row = crate::ops::reduce::sum(&mul(&dp, &p)?, Some(&[-1]), true)?;
+    let ds = mul(&mul(&p, &sub(&dp, &row)?)?, &sc)?;
+    let dq = matmul(&ds, k)?;
+    let dk = matmul(&transpose(&ds, 1, 2)?, q)?;
+    Ok(vec![dq, dk, dv])
+}
