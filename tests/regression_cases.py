@@ -678,6 +678,9 @@ CASES = [
     ('unfold_step0', "r=L.arange(4.).unfold(0,2,0)"),
     ('unfold_0d', "r=L.tensor(3.).unfold(0,1,1)"),
 
+    ('bcewl_node', "x=L.tensor([[0.5,-1.,2.]],requires_grad=True); t=L.tensor([[1.,0.,.3]]); w=L.tensor([1.,2.,.5]); pw=L.tensor([2.,1.,.5]); l=F.binary_cross_entropy_with_logits(x,t,weight=w,pos_weight=pw); l.backward(); r=(l.grad_fn.name(), l, x.grad, F.binary_cross_entropy_with_logits(x,t,weight=w,reduction='none'), F.binary_cross_entropy_with_logits(x,t,reduction='sum'))"),
+    ('bcewl_bad_reduction', "r=F.binary_cross_entropy_with_logits(L.zeros(2),L.zeros(2),reduction='avg')"),
+
 ]
 
 

@@ -65,7 +65,9 @@ class Function:
                     res = res + (None,) * (len(args) - len(res))
                 return [res[i] for i in tensor_pos]
 
-            _C._record_function(cls.__name__ + "Backward", inputs, out_tensors, backward)
+            # (a class may give PyTorch's node name, e.g. "...Backward0")
+            name = getattr(cls, "_node_name", cls.__name__ + "Backward")
+            _C._record_function(name, inputs, out_tensors, backward)
         return outs[0] if single else outs
 
 

@@ -264,19 +264,34 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 
 class _BCEWithLogits(Function):
-    """Stable form: (1 - t) x + l * softplus(-x), l = 1 + (pos_weight - 1) t."""
+    """Stable form: (1 - t) x + l * softplus(-x), l = 1 + (pos_weight - 1) t,
+    times ``weight``, reduced: one node, PyTorch's
+    BinaryCrossEntropyWithLogitsBackward0."""
+
+    _node_name = "BinaryCrossEntropyWithLogitsBackward0"
 
     @staticmethod
-    def forward(ctx, input, target, pos_weight):
+    def forward(ctx, input, target, pos_weight, weight, reduction):
         ctx.save_for_backward(input, target, pos_weight)
+        ctx.weight, ctx.reduction = weight, reduction
         sp_neg = (-input.abs()).exp().log1p() + (-input).clamp(min=0)
         if pos_weight is None:
-            return (1 - target) * input + sp_neg
-        return (1 - target) * input + ((pos_weight - 1) * target + 1) * sp_neg
+            loss = (1 - target) * input + sp_neg
+        else:
+            loss = (1 - target) * input + ((pos_weight - 1) * target + 1) * sp_neg
+        if weight is not None:
+            loss = loss * weight
+        return _reduce(loss, reduction)
 
     @staticmethod
     def backward(ctx, grad):
         x, t, pw = ctx.saved_tensors
+        if ctx.reduction == "mean":
+            grad = (grad / x.numel()).expand(x.shape)
+        elif ctx.reduction == "sum":
+            grad = grad.expand(x.shape)
+        if ctx.weight is not None:
+            grad = grad * ctx.weight
         sig = x.sigmoid()
         gx = gt = None
         if pw is None:
@@ -290,7 +305,7 @@ class _BCEWithLogits(Function):
             if ctx.needs_input_grad[1]:
                 sp_neg = (-x.abs()).exp().log1p() + (-x).clamp(min=0)
                 gt = grad * ((pw - 1) * sp_neg - x)
-        return gx, gt, None
+        return gx, gt, None, None, None
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
@@ -304,11 +319,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise RuntimeError(f"result type {_scalar_name(input.dtype)} can't be cast to the desired output type "
                            f"{_scalar_name(target.dtype)}")
     _not_differentiable("binary_cross_entropy_with_logits", ("weight", weight), ("pos_weight", pos_weight))
-    loss = _BCEWithLogits.apply(input, target, pos_weight)
     if weight is not None:
-        _check_bias_like(weight.shape, loss.shape)
-        loss = loss * weight
-    return _reduce(loss, reduction)
+        _check_bias_like(weight.shape, input.shape)
+    return _BCEWithLogits.apply(input, target, pos_weight, weight, reduction)
 
 
 class _KLDiv(Function):
