@@ -681,6 +681,10 @@ CASES = [
     ('bcewl_node', "x=L.tensor([[0.5,-1.,2.]],requires_grad=True); t=L.tensor([[1.,0.,.3]]); w=L.tensor([1.,2.,.5]); pw=L.tensor([2.,1.,.5]); l=F.binary_cross_entropy_with_logits(x,t,weight=w,pos_weight=pw); l.backward(); r=(l.grad_fn.name(), l, x.grad, F.binary_cross_entropy_with_logits(x,t,weight=w,reduction='none'), F.binary_cross_entropy_with_logits(x,t,reduction='sum'))"),
     ('bcewl_bad_reduction', "r=F.binary_cross_entropy_with_logits(L.zeros(2),L.zeros(2),reduction='avg')"),
 
+    ('clamp_mixed_2d', "r=L.tensor([[0.82]],dtype=L.float64).clamp(min=L.tensor([[-1]],dtype=L.int32), max=1.0)"),
+    ('clamp_mixed_0d_max', "r=L.tensor([1.,5.,-3.]).clamp(min=-2, max=L.tensor(3.))"),
+    ('clamp_mixed_0d_int', "r=L.tensor([1,5,-3]).clamp(min=L.tensor(-2.5), max=3)"),
+
 ]
 
 

@@ -1290,13 +1290,27 @@ pub fn clamp_any(
     let is_tensor = |o: &Option<&Bound<'_, PyAny>>| {
         o.map(|v| v.downcast::<PyTensor>().is_ok()).unwrap_or(false)
     };
-    if is_tensor(&min) || is_tensor(&max) {
-        // PyTorch's parser takes (min=tensor, max=number) but not the reverse.
-        if min.is_some() && !is_tensor(&min) {
+    if let (Some(lo), Some(hi), true) = (min, max, is_tensor(&min) != is_tensor(&max)) {
+        // One tensor and one number: PyTorch's parser takes the
+        // (Number, Number) overload when the tensor is 0-dim (a 0-dim
+        // tensor is a Scalar there), and matches neither overload otherwise.
+        let tensor_side = if is_tensor(&min) { lo } else { hi };
+        let zero_dim = tensor_side
+            .downcast::<PyTensor>()
+            .is_ok_and(|p| p.borrow().t.ndim() == 0);
+        if !zero_dim {
             return Err(pyo3::exceptions::PyTypeError::new_err(
-                "clamp() received an invalid combination of arguments - got a number min and a Tensor max, but expected (Tensor min = None, Tensor max = None) or (Number min = None, Number max = None)",
+                "clamp() received an invalid combination of arguments - got a Tensor and a number, but expected one of: (Tensor min = None, Tensor max = None), (Number min = None, Number max = None)",
             ));
         }
+        let number = tensor_side.call_method0("item")?;
+        return if is_tensor(&min) {
+            clamp_any(t, Some(&number), Some(hi))
+        } else {
+            clamp_any(t, Some(lo), Some(&number))
+        };
+    }
+    if is_tensor(&min) || is_tensor(&max) {
         let mut r = t.clone();
         if let Some(m) = min {
             r = binary::binary(BinOp::Maximum, &r, &operand(m, t)?)?;
