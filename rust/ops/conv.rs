@@ -279,7 +279,7 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
     }
     // Half types: computed in float32, rounded once (`tensor::half`).
     let out = half::via_f32(&[x, w], |t| {
-        let (x, w, b) = (&t[0], &t[1], b.map(half::widen));
+        let (x, w, b) = (&t[0], &t[1], b.map(|t| half::widen(t).into_owned()));
         Ok(
             crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b.as_ref()), &shape)),
         )
@@ -416,7 +416,7 @@ fn conv_transpose_batched(
         return conv_transpose_device(x, w, b, &g, &shape);
     }
     let out = half::via_f32(&[x, w], |t| {
-        let (x, w, b) = (&t[0], &t[1], b.map(half::widen));
+        let (x, w, b) = (&t[0], &t[1], b.map(|t| half::widen(t).into_owned()));
         Ok(crate::dispatch_float!(x.dtype(), "conv_transpose", T => {
             let mut y = kernels::backward_input(&g, &x.data::<T>(), &w.data::<T>());
             if let Some(b) = &b {

@@ -82,7 +82,11 @@ fn record_norm(
         // are rounded once (`tensor::half`).
         let dtype = x.dtype();
         let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
-        let w = sw.as_ref().map(|s| s.get()).transpose()?.map(half::widen);
+        let w = sw
+            .as_ref()
+            .map(|s| s.get())
+            .transpose()?
+            .map(|t| half::widen(t).into_owned());
         let (gx, gw, gb) = grads(&gy, &half::widen(x).contiguous_raw(), w.as_ref())?;
         let narrow = |t: Tensor| half::narrow(t, dtype);
         let (gx, gw, gb) = (narrow(gx), gw.map(narrow), gb.map(narrow));
@@ -171,8 +175,8 @@ fn rows_norm(
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
     let (xw, ww, bw) = (
         half::widen(x),
-        w.as_ref().map(half::widen),
-        b.as_ref().map(half::widen),
+        w.as_ref().map(|t| half::widen(t).into_owned()),
+        b.as_ref().map(|t| half::widen(t).into_owned()),
     );
     let (y, st) =
         crate::dispatch_float!(xw.dtype(), name, T => rows_forward_t::<T>(&xw, sh, &ww, &bw, eps));

@@ -103,11 +103,13 @@ pub fn fast_cast(x: &Tensor, dtype: DType) -> Option<Tensor> {
 }
 
 /// `x` as float32 when it is a half type (kernels compute there); `x` itself otherwise.
-pub fn widen(x: &Tensor) -> Tensor {
+pub fn widen(x: &Tensor) -> std::borrow::Cow<'_, Tensor> {
+    // Borrowed when nothing is widened: no handle clone (two atomic
+    // reference-count updates) on every op's path.
     if x.dtype().is_half() {
-        x.cast_raw(DType::F32)
+        std::borrow::Cow::Owned(x.cast_raw(DType::F32))
     } else {
-        x.clone()
+        std::borrow::Cow::Borrowed(x)
     }
 }
 
@@ -129,7 +131,7 @@ pub fn via_f32<R: Narrow>(
     kernel: impl FnOnce(&[Tensor]) -> Result<R>,
 ) -> Result<R> {
     let half = inputs.iter().map(|t| t.dtype()).find(|d| d.is_half());
-    let wide: Vec<Tensor> = inputs.iter().map(|t| widen(t)).collect();
+    let wide: Vec<Tensor> = inputs.iter().map(|t| widen(t).into_owned()).collect();
     let out = kernel(&wide)?;
     Ok(match half {
         Some(d) => out.narrow_to(d),
