@@ -685,6 +685,9 @@ CASES = [
     ('clamp_mixed_0d_max', "r=L.tensor([1.,5.,-3.]).clamp(min=-2, max=L.tensor(3.))"),
     ('clamp_mixed_0d_int', "r=L.tensor([1,5,-3]).clamp(min=L.tensor(-2.5), max=3)"),
 
+    ('pca_lowrank_values', "import numpy as np; A=L.tensor(np.random.RandomState(0).randn(8,5)); r=L.pca_lowrank(A, niter=10)[1]"),
+    ('svd_lowrank_recon', "import numpy as np; A=L.tensor(np.random.RandomState(1).randn(6,4)); U,S,V=L.svd_lowrank(A, q=4, niter=10); r=((U*S)@V.T - A).abs().max() < 1e-10"),
+
 ]
 
 

@@ -357,6 +357,8 @@ from .functional import (  # noqa: F401
     chain_matmul,
     einsum,
     meshgrid,
+    pca_lowrank,
+    svd_lowrank,
     tensordot,
     unique,
     unique_consecutive,

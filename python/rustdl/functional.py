@@ -3,9 +3,9 @@
 ``split``, ``norm``, ``broadcast_shapes`` and ``broadcast_tensors`` are
 rustdl's own (the same objects as ``rustdl.split`` ...); the others are
 compositions of rustdl ops (permute, reshape, matmul, indexing, cat, sort),
-differentiable wherever PyTorch's are. ``stft``/``istft``, ``lu``,
-``pca_lowrank`` and ``svd_lowrank`` raise NotImplementedError (rustdl has no
-FFT or matrix factorizations yet), and ``unique``/``unique_consecutive``
+differentiable wherever PyTorch's are. ``stft``/``istft`` and ``lu`` raise NotImplementedError (rustdl has no FFT
+and no LU factorization yet); ``svd_lowrank``/``pca_lowrank`` truncate the exact
+SVD (deterministic); and ``unique``/``unique_consecutive``
 support only ``dim=None``.
 """
 
@@ -505,9 +505,27 @@ def lu(*args, **kwargs):
 
 
 def pca_lowrank(A, q=None, center=True, niter=2):
-    _not_implemented("pca_lowrank", "rustdl has no QR/SVD factorizations")
+    """``(U, S, V)`` of the (column-centered) ``A``, rank ``q`` (default
+    ``min(6, m, n)``), through :func:`svd_lowrank`."""
+    m, n = A.shape[-2], A.shape[-1]
+    q = min(6, m, n) if q is None else q
+    if center:
+        A = A - A.mean(dim=-2, keepdim=True)
+    return svd_lowrank(A, q, niter)
 
 
 def svd_lowrank(A, q=6, niter=2, M=None):
-    _not_implemented("svd_lowrank", "rustdl has no QR/SVD factorizations")
+    """The rank-``q`` truncated SVD ``(U, S, V)`` of ``A - M``. PyTorch draws a
+    random subspace and refines it ``niter`` times; rustdl truncates the exact
+    SVD (``linalg.svd``), which is what that iteration converges to, so the
+    result is deterministic (signs of the vectors may differ from PyTorch's)."""
+    from . import linalg
+
+    if M is not None:
+        A = A - M
+    q = 6 if q is None else q
+    if not 0 <= q <= min(A.shape[-2], A.shape[-1]):
+        raise ValueError(f"q(={q}) must be non-negative integer and not greater than min(m, n)={min(A.shape[-2:])}")
+    U, S, Vh = linalg.svd(A, full_matrices=False)
+    return U[..., :q], S[..., :q], Vh[..., :q, :].transpose(-2, -1)
 
