@@ -688,6 +688,8 @@ CASES = [
     ('pca_lowrank_values', "import numpy as np; A=L.tensor(np.random.RandomState(0).randn(8,5)); r=L.pca_lowrank(A, niter=10)[1]"),
     ('svd_lowrank_recon', "import numpy as np; A=L.tensor(np.random.RandomState(1).randn(6,4)); U,S,V=L.svd_lowrank(A, q=4, niter=10); r=((U*S)@V.T - A).abs().max() < 1e-10"),
 
+    ('as_strided_overflow', "r=L.arange(6.).as_strided((2**40,2**40),(2**40,2**40))"),
+
 ]
 
 

@@ -129,22 +129,30 @@ pub fn as_strided_storage(
         )));
     }
     let offset = storage_offset.unwrap_or(x.offset());
-    let numel: usize = shape.iter().product();
-    let extent = if numel == 0 {
-        0
+    // Checked arithmetic: a wrapped element count or extent would pass the
+    // bounds check below and let the view read outside the storage.
+    let numel = shape.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    let last = if numel == Some(0) {
+        Some(0)
     } else {
-        1 + shape
-            .iter()
-            .zip(strides)
-            .map(|(&n, &s)| (n - 1) * s as usize)
-            .sum::<usize>()
+        shape.iter().zip(strides).try_fold(offset, |acc, (&n, &s)| {
+            (n - 1)
+                .checked_mul(s as usize)
+                .and_then(|span| acc.checked_add(span))
+        })
     };
     let available = x.storage().len();
-    if numel > 0 && offset + extent > available {
+    let fits = match (numel, last) {
+        (Some(0), _) => true,
+        (Some(_), Some(last)) => last < available,
+        _ => false,
+    };
+    if !fits {
         let item = x.dtype().size();
+        let needed = last.and_then(|l| (l + 1).checked_mul(item));
         return Err(Error::Runtime(format!(
             "setStorage: sizes {shape:?}, strides {strides:?}, storage offset {offset}, and itemsize {item} requiring a storage size of {} are out of bounds for storage of size {}",
-            (offset + extent) * item,
+            needed.map_or("more than 2^64".to_string(), |n| n.to_string()),
             available * item
         )));
     }

@@ -5,6 +5,7 @@ use super::convert::{as_tensor, dims_arg, operand, opt_dtype, type_err};
 use super::py_tensor::{wrap, PyTensor};
 use crate::autograd;
 use crate::error::Error;
+use crate::ops::addmm::Product;
 use crate::ops::binary::{self, BinOp, CmpOp, LogicOp};
 use crate::ops::inplace;
 use crate::ops::{matmul, reduce, unary};
@@ -205,6 +206,13 @@ impl<'py> FromPyObject<'py> for Alpha {
             is_bool: ob.is_instance_of::<pyo3::types::PyBool>(),
         })
     }
+}
+
+/// `beta * input + alpha * product(a, b)` (addmm and its family).
+fn add_product(kind: Product, input: &Tensor, a: &Tensor, b: &Tensor, beta: f64, alpha: f64) -> R {
+    Ok(wrap(crate::ops::addmm::add_product(
+        kind, input, a, b, beta, alpha,
+    )?))
 }
 
 /// `add`/`sub` with `alpha`.
@@ -1001,10 +1009,7 @@ impl PyTensor {
         beta: f64,
         alpha: f64,
     ) -> R {
-        let kind = crate::ops::addmm::Product::Matrix;
-        Ok(wrap(crate::ops::addmm::add_product(
-            kind, &self.t, &mat1.t, &mat2.t, beta, alpha,
-        )?))
+        add_product(Product::Matrix, &self.t, &mat1.t, &mat2.t, beta, alpha)
     }
     #[pyo3(signature = (batch1, batch2, *, beta=1.0, alpha=1.0))]
     fn baddbmm(
@@ -1014,10 +1019,7 @@ impl PyTensor {
         beta: f64,
         alpha: f64,
     ) -> R {
-        let kind = crate::ops::addmm::Product::Batched;
-        Ok(wrap(crate::ops::addmm::add_product(
-            kind, &self.t, &batch1.t, &batch2.t, beta, alpha,
-        )?))
+        add_product(Product::Batched, &self.t, &batch1.t, &batch2.t, beta, alpha)
     }
     #[pyo3(signature = (batch1, batch2, *, beta=1.0, alpha=1.0))]
     fn addbmm(
@@ -1027,10 +1029,14 @@ impl PyTensor {
         beta: f64,
         alpha: f64,
     ) -> R {
-        let kind = crate::ops::addmm::Product::BatchSum;
-        Ok(wrap(crate::ops::addmm::add_product(
-            kind, &self.t, &batch1.t, &batch2.t, beta, alpha,
-        )?))
+        add_product(
+            Product::BatchSum,
+            &self.t,
+            &batch1.t,
+            &batch2.t,
+            beta,
+            alpha,
+        )
     }
     #[pyo3(signature = (mat, vec, *, beta=1.0, alpha=1.0))]
     fn addmv(
@@ -1040,10 +1046,7 @@ impl PyTensor {
         beta: f64,
         alpha: f64,
     ) -> R {
-        let kind = crate::ops::addmm::Product::Vector;
-        Ok(wrap(crate::ops::addmm::add_product(
-            kind, &self.t, &mat.t, &vec.t, beta, alpha,
-        )?))
+        add_product(Product::Vector, &self.t, &mat.t, &vec.t, beta, alpha)
     }
     fn outer(&self, other: PyRef<'_, PyTensor>) -> R {
         Ok(wrap(matmul::outer(&self.t, &other.t)?))
