@@ -657,3 +657,20 @@ def test_embedding_node_and_gradient():
     emb = torch.nn.Embedding(6, 2, padding_idx=0)
     emb(idx).sum().backward()
     assert emb.weight.grad.numpy()[0].tolist() == [0.0, 0.0]
+
+
+def test_grad_fn_class_is_named_after_the_node():
+    # PyTorch: type(y.grad_fn) is <class 'MulBackward0'>, a torch.autograd.graph.Node
+    a = torch.ones(2, requires_grad=True)
+    b = a * 2
+    c = b.exp().sum()
+    assert type(b.grad_fn).__name__ == "MulBackward0"
+    assert type(c.grad_fn).__name__ == "SumBackward0"
+    assert type(c.grad_fn.next_functions[0][0]).__name__ == "ExpBackward0"
+    assert isinstance(b.grad_fn, torch.autograd.graph.Node)
+    assert type(b.grad_fn) is type((a * 3).grad_fn)
+    assert b.grad_fn == b.grad_fn and b.grad_fn != c.grad_fn
+    assert hash(b.grad_fn) == hash(b.grad_fn)
+    assert b.grad_fn.name() == "MulBackward0"
+    with pytest.raises(TypeError):
+        torch.autograd.graph.Node()

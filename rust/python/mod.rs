@@ -52,6 +52,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<py_dtype::PyDevice>()?;
     m.add_class::<py_tensor::PyHookHandle>()?;
     m.add_class::<py_tensor::PyAccumulateGrad>()?;
+    m.add_class::<py_tensor::PyNode>()?;
     py_dtype::register(m)?;
     functions::register(m)?;
     functions::register_extra(m)?;

@@ -575,7 +575,7 @@ impl PyTensor {
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.t.grad_fn() {
             None => Ok(py.None()),
-            Some(n) => Ok(Py::new(py, PyNode { node: n })?.into_any()),
+            Some(n) => node_object(py, n),
         }
     }
     #[getter]
@@ -762,17 +762,71 @@ pub fn size_object<'py>(py: Python<'py>, shape: &[usize]) -> PyResult<Bound<'py,
     cls.call1((PyTuple::new(py, shape)?,))
 }
 
-/// `tensor.grad_fn`: the node's name and its next functions.
-#[pyclass(name = "Node", module = "rustdl.autograd")]
+/// `tensor.grad_fn`: the node's name and its next functions. Each node is
+/// shown as an instance of a subclass named after it (`MulBackward0`, made
+/// once per name by `rustdl.autograd.graph._node_class`), so that
+/// `type(y.grad_fn).__name__` reads as in PyTorch.
+#[pyclass(name = "Node", module = "rustdl.autograd.graph", subclass)]
 pub struct PyNode {
     node: Arc<autograd::Node>,
+}
+
+thread_local! {
+    /// The node `node_object` is wrapping, handed to `PyNode::new` (Python
+    /// subclasses can only be instantiated through `__new__`).
+    static NODE_BEING_WRAPPED: std::cell::RefCell<Option<Arc<autograd::Node>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The Python object for `node`: an instance of its name's Node subclass.
+fn node_object(py: Python<'_>, node: Arc<autograd::Node>) -> PyResult<Py<PyAny>> {
+    static CLASSES: pyo3::sync::PyOnceLock<Py<pyo3::types::PyDict>> = pyo3::sync::PyOnceLock::new();
+    let classes = CLASSES
+        .get_or_init(py, || pyo3::types::PyDict::new(py).unbind())
+        .bind(py);
+    let cls = match classes.get_item(node.name)? {
+        Some(cls) => cls,
+        None => {
+            let cls = py
+                .import("rustdl.autograd.graph")?
+                .getattr("_node_class")?
+                .call1((node.name,))?;
+            classes.set_item(node.name, &cls)?;
+            cls
+        }
+    };
+    NODE_BEING_WRAPPED.with(|slot| *slot.borrow_mut() = Some(node));
+    let obj = cls.call0();
+    NODE_BEING_WRAPPED.with(|slot| slot.borrow_mut().take());
+    Ok(obj?.unbind())
 }
 
 #[rustdl_macros::guard_panics]
 #[pymethods]
 impl PyNode {
+    #[new]
+    fn new() -> PyResult<Self> {
+        NODE_BEING_WRAPPED
+            .with(|slot| slot.borrow_mut().take())
+            .map(|node| PyNode { node })
+            .ok_or_else(|| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "cannot create autograd Node instances directly",
+                )
+            })
+    }
     fn name(&self) -> &'static str {
         self.node.name
+    }
+    /// Two Python objects over the same graph node compare equal (PyTorch
+    /// returns the same object each time).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyNode>()
+            .is_ok_and(|o| Arc::ptr_eq(&o.borrow().node, &self.node))
+    }
+    fn __hash__(&self) -> isize {
+        Arc::as_ptr(&self.node) as isize
     }
     fn __repr__(&self) -> String {
         format!(
@@ -789,9 +843,7 @@ impl PyNode {
             .iter()
             .map(|e| -> PyResult<Py<PyAny>> {
                 let (f, nr): (Py<PyAny>, usize) = match e {
-                    Some(autograd::Edge::Node(n, nr)) => {
-                        (Py::new(py, PyNode { node: n.clone() })?.into_any(), *nr)
-                    }
+                    Some(autograd::Edge::Node(n, nr)) => (node_object(py, n.clone())?, *nr),
                     Some(autograd::Edge::Leaf(t)) => (
                         Py::new(
                             py,
