@@ -468,3 +468,9 @@ def test_unsupported_functions_say_so(name):
     with pytest.raises(NotImplementedError, match=name), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         getattr(fn, name)(rustdl.ones(8), 4)
+
+
+def test_api_tour_script_runs_unchanged():
+    r = run_rustdl(os.path.join(SCRIPTS, "api_tour.py"))
+    assert r.returncode == 0, r.stderr
+    assert "api tour: ok" in r.stdout

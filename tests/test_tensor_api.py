@@ -1129,3 +1129,62 @@ def test_negative_indices_where_pytorch_refuses_them():
     assert x.take(torch.tensor([-2])).tolist() == [3.0]
     with pytest.raises(RuntimeError, match="out of bounds"):
         torch.zeros(5).scatter_add(0, torch.tensor([-1]), torch.ones(1))
+
+
+def test_factories_write_into_out_in_its_dtype():
+    # PyTorch: the result takes out's dtype; out is resized when its shape differs
+    o = torch.empty(3, dtype=torch.int32)
+    with pytest.warns(UserWarning, match="resized"):
+        r = torch.arange(4, out=o)
+    assert r is o and o.dtype == torch.int32 and o.tolist() == [0, 1, 2, 3]
+    o = torch.empty(0)
+    torch.linspace(0, 1, 3, out=o)
+    assert o.tolist() == [0.0, 0.5, 1.0]
+    o = torch.empty(2, dtype=torch.int64)
+    assert torch.full((2,), 3, out=o).tolist() == [3, 3]
+    o = torch.empty(4, dtype=torch.int32)
+    assert sorted(torch.randperm(4, out=o).tolist()) == [0, 1, 2, 3] and o.dtype == torch.int32
+    assert torch.eye(2, out=torch.empty(2, 2, dtype=torch.float64)).dtype == torch.float64
+    assert torch.randint(5, (3,), out=torch.empty(3)).dtype == torch.float32
+    with pytest.raises(RuntimeError, match="dtype Long does not match dtype of out parameter"):
+        torch.arange(3, out=torch.empty(3), dtype=torch.int64)
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        torch.arange(3, out=torch.empty(3, requires_grad=True))
+
+
+def test_logspace_matches_pytorch():
+    # values recorded from PyTorch 2.15
+    assert torch.logspace(0, 2, 3).tolist() == [1.0, 10.0, 100.0]
+    assert torch.logspace(0, 3, 4, base=2, dtype=torch.int64).tolist() == [1, 2, 4, 8]
+    r = torch.logspace(-1, 1, 3, dtype=torch.float64)
+    assert r.dtype == torch.float64 and np.allclose(r.numpy(), [0.1, 1.0, 10.0], rtol=0, atol=1e-15)
+    assert torch.logspace(0, 1, 0).shape == (0,)
+
+
+def test_diagonal_is_a_view_as_pytorch():
+    # values recorded from PyTorch 2.15
+    x = torch.arange(24.).view(2, 3, 4)
+    assert x.diagonal().tolist() == [[0.0, 16.0], [1.0, 17.0], [2.0, 18.0], [3.0, 19.0]]
+    assert x.diagonal(1, 1, 2).tolist() == [[1.0, 6.0, 11.0], [13.0, 18.0, 23.0]]
+    assert x.diagonal(-1, -1, 0).tolist() == [[1.0, 14.0], [5.0, 18.0], [9.0, 22.0]]
+    assert x.diagonal(5).shape == (4, 0)
+    y = torch.arange(12.).view(3, 4)[:, 1:]
+    assert y.diagonal(-1).tolist() == [5.0, 10.0] and torch.diagonal(y.t(), 1).tolist() == [5.0, 10.0]
+    a = torch.randn(3, 3, requires_grad=True)
+    (a.diagonal(1) * torch.tensor([2.0, 3.0])).sum().backward()
+    assert a.grad.tolist() == [[0.0, 2.0, 0.0], [0.0, 0.0, 3.0], [0.0, 0.0, 0.0]]
+    v = torch.zeros(3, 3)
+    v.diagonal().fill_(1)
+    assert v.tolist() == torch.eye(3).tolist()
+    with pytest.raises(IndexError, match=r"range of \[-1, 0\], but got 1"):
+        torch.ones(3).diagonal()
+    with pytest.raises(RuntimeError, match="diagonal dimensions cannot be identical 1, 1"):
+        torch.ones(2, 2).diagonal(0, 1, 1)
+
+
+def test_trace():
+    t = torch.trace(torch.arange(9, dtype=torch.int32).view(3, 3))
+    assert t.item() == 12 and t.dtype == torch.int64
+    assert torch.trace(torch.ones(2, 3)).item() == 2.0 and torch.trace(torch.ones(0, 0)).item() == 0.0
+    with pytest.raises(RuntimeError, match="trace: expected a matrix, but got tensor with dim 1"):
+        torch.trace(torch.ones(3))

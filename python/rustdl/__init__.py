@@ -60,6 +60,22 @@ from ._C import (  # noqa: F401  # noqa: F401
 )
 from ._C import bool as bool
 from ._C import where as where
+from ._factory_out import with_out as _with_out
+
+arange, linspace, eye, full, randint, randperm = (
+    _with_out(f) for f in (arange, linspace, eye, full, randint, randperm))
+
+
+@_with_out
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):  # noqa: F811
+    """``base ** linspace(start, end, steps)``, computed in float64 and cast once."""
+    exponents = linspace(start, end, steps, dtype=float64)
+    result = (tensor(builtins.float(base), dtype=float64) ** exponents).to(dtype or get_default_dtype())
+    if device is not None:
+        result = result.to(device)
+    return result.requires_grad_(requires_grad)
+
+
 from ._checks import require_tensors as _require_tensors
 from ._dtype_info import finfo, iinfo  # noqa: F401
 from ._grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: F401
@@ -310,6 +326,14 @@ def _welford_mean(input, dim, keepdim):
     count = rows.sum(-1)
     spoiled = (count > 1) | ((count == 1) & ~rows[..., -1])
     return where(spoiled.reshape(mean.shape), full((), builtins.float("nan"), dtype=mean.dtype), mean)
+
+
+def trace(input):
+    return input.trace()
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    return input.diagonal(offset, dim1, dim2)
 
 
 def diag(input, diagonal=0):

@@ -316,9 +316,43 @@ _METHODS = {
     "diag": diag,
 }
 
+def diagonal(self, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes as a view, appended as the last
+    dim (PyTorch's ``diagonal``: a strided view onto the same storage)."""
+    nd = self.dim()
+
+    def wrap(d):
+        if not -nd <= d < nd:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {d})")
+        return d % nd
+
+    d1, d2 = wrap(dim1), wrap(dim2)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    shape, strides = list(self.shape), list(self.stride())
+    if offset >= 0:
+        length, start = min(shape[d1], shape[d2] - offset), offset * strides[d2]
+    else:
+        length, start = min(shape[d1] + offset, shape[d2]), -offset * strides[d1]
+    if length <= 0:
+        length, start = 0, 0
+    kept = [i for i in range(nd) if i not in (d1, d2)]
+    return self.as_strided([shape[i] for i in kept] + [length], [strides[i] for i in kept] + [strides[d1] + strides[d2]],
+                           self.storage_offset() + start)
+
+
+def trace(self):
+    """Sum of the main diagonal of a matrix (integers summed as int64)."""
+    if self.dim() != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self.dim()}")
+    return self.diagonal().sum()
+
+
 for _name in ["unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes", "as_strided"]:
     setattr(Tensor, _name + "_", _inplace_view(_name))
 _METHODS["resize_"] = resize_
+_METHODS["trace"] = trace
+_METHODS["diagonal"] = diagonal
 _METHODS["median"] = _median.median
 _METHODS["nanmedian"] = _median.nanmedian
 _METHODS["resize_as_"] = resize_as_
