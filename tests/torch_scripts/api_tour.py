@@ -3,8 +3,7 @@ assertions (runs the same under torch and `python -m rustdl`)."""
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from torch import nn
 
 torch.manual_seed(0)
 assert not torch.accelerator.is_available() and torch.accelerator.device_count() == 0
