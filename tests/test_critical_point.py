@@ -274,3 +274,19 @@ def test_hvp_cost_relative_to_a_gradient(capsys):
         print(f"\nHVP cost on a 64-128-128-10 tanh MLP, batch 256: gradient {g * 1e3:.2f} ms, "
               f"HVP from scratch {h * 1e3:.2f} ms ({h / g:.2f}x), HVP on a kept gradient graph "
               f"{r * 1e3:.2f} ms ({r / g:.2f}x)")
+
+
+def test_critical_points_example_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {"PYTHONPATH": str(root / "python"), "RUST_BACKTRACE": "0", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, str(root / "examples" / "critical_points.py"), "--steps", "2", "--hidden",
+                          "4", "--out", str(tmp_path / "cp.png")], check=False, capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "kind: saddle point" in out.stdout and "(stuck)" in out.stdout
+    assert "eigenvalues [0.0, 4.0]" in out.stdout
+    assert ("plot saved" in out.stdout) or ("matplotlib is not installed" in out.stdout)
