@@ -8,6 +8,8 @@ backward of the gradient graph (a few times a plain gradient). Vectors are flat
 float64 numpy arrays in the parameters' order, so the eigen-solvers stay numpy.
 """
 
+import warnings
+
 import numpy as np
 
 from .. import _C
@@ -67,6 +69,13 @@ class HessianVectorProduct:
         self.gradient = self._flat(self.grads)
         # gradients that do not depend on the parameters (a linear loss) have no graph: H rows are 0
         self._differentiable = [i for i, g in enumerate(self.grads) if g.requires_grad]
+        constant = [i for i, g in enumerate(self.grads) if not g.requires_grad]
+        if constant:
+            warnings.warn(
+                f"the gradient with respect to parameter(s) {constant} does not depend on the parameters, "
+                "so their Hessian rows are taken as 0: the loss is linear in them, or an op between them "
+                "and the loss has a backward that is not differentiable twice",
+                RuntimeWarning, stacklevel=3)
         self.calls = 0
 
     def _flat(self, tensors):
