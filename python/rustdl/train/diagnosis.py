@@ -7,6 +7,9 @@ Each finding names the problem, the numbers that triggered it, and what to try:
 * ``not_converged`` - training loss still falling fast at the last epoch: train longer;
 * ``overfitting`` - training loss low but validation loss high;
 * ``late_divergence`` - validation loss rose after its best epoch: stop earlier;
+* ``saddle_point`` / ``local_minimum`` / ``degenerate_point`` / ``local_maximum`` /
+  ``not_critical`` - what the Hessian said where the loss plateaued
+  (``Trainer(analyze_plateaus=True)``; see ``plateau_analysis.py``);
 * ``ok`` - nothing wrong found.
 """
 
@@ -211,6 +214,10 @@ def diagnose(
                 {"best_epoch": best_e, "best_val": best_v, "last_val": v_last, "rise": rise},
             ))
 
+    # ---- 5. the Hessian at plateaus (Trainer(analyze_plateaus=True))
+    for cp in getattr(history, "critical_points", None) or []:
+        findings.append(_critical_point_finding(cp))
+
     summary = f"{n} epochs; final train loss {_fmt(last)} (best {_fmt(best_train)})"
     if val:
         summary += f", val loss {_fmt(val[-1])} (best {_fmt(min(val))})"
@@ -226,3 +233,40 @@ def diagnose(
             {},
         ))
     return Diagnosis(findings, summary)
+
+
+_CRITICAL_KINDS = {
+    "saddle point": "saddle_point",
+    "local minimum": "local_minimum",
+    "degenerate": "degenerate_point",
+    "local maximum": "local_maximum",
+    "not critical": "not_critical",
+}
+
+
+def _critical_point_finding(cp):
+    """A plateau's Hessian analysis (a ``plateau_analysis.summarize`` dict) as a finding."""
+    approx = "" if cp["exact"] else "~"
+    where = (f"Plateau at epoch {cp['epoch']} (batch loss {_fmt(cp['loss'])}, gradient norm {_fmt(cp['grad_norm'])}, "
+             f"{cp['n_params']:,} parameters): ")
+    ratio = f"minimum ratio {cp['minimum_ratio']:.3f}"
+    kind = cp["kind"]
+    if kind == "saddle point":
+        msg = (f"saddle point: {approx}{cp['n_negative']:,} negative directions, escape along {cp['escape']}; "
+               f"a step s along it lowers the loss by about {_fmt(abs(cp['escape_eigenvalue']) / 2)}*s^2 "
+               f"({ratio}). More momentum, a larger learning rate or "
+               "trainer.plateau_reports[-1][1].escape(step) gets out of it.")
+    elif kind == "local minimum":
+        msg = (f"local minimum ({ratio}, smallest eigenvalue {_fmt(cp['min_eigenvalue'])}): no direction lowers the "
+               "loss to second order, so more epochs will not help; if the loss is too high, change the model, "
+               "its initialisation or the learning-rate schedule.")
+    elif kind == "degenerate":
+        msg = (f"degenerate critical point ({ratio}; {approx}{cp['n_zero']:,} near-zero and "
+               f"{approx}{cp['n_negative']:,} negative eigenvalues): flat directions leave the second-order test "
+               "undecided - typically redundant parameters (an over-parameterised model).")
+    elif kind == "local maximum":
+        msg = (f"local maximum ({ratio}): every direction lowers the loss; escape along {cp['escape']}.")
+    else:
+        msg = (f"not a critical point on the analysed batch (gradient norm {_fmt(cp['grad_norm'])}; {ratio}); "
+               "the plateau is a slow region rather than a stationary point: try a larger learning rate.")
+    return Finding(_CRITICAL_KINDS.get(kind, "critical_point"), where + msg, dict(cp))

@@ -18,6 +18,8 @@ class History:
         self.history = {k: list(v) for k, v in (history or {}).items()}
         n = max((len(v) for v in self.history.values()), default=0)
         self.epochs = list(epochs) if epochs is not None else list(range(1, n + 1))
+        # summaries of Trainer(analyze_plateaus=True)'s Hessian analyses (plateau_analysis.summarize)
+        self.critical_points = []
 
     @classmethod
     def from_dict(cls, **curves):

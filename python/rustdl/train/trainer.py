@@ -11,6 +11,7 @@ from .. import _C
 from .._grad_mode import no_grad
 from .callbacks import Callback, TensorBoardLogger
 from .history import History
+from .plateau_analysis import PlateauAnalyzer
 
 __all__ = ["Trainer", "accuracy", "resolve_metrics", "top_k_accuracy"]
 
@@ -125,10 +126,16 @@ class Trainer:
     train loss) or per batch with ``scheduler_interval='step'``. ``grad_clip`` clips the
     total gradient norm. ``logger`` is a ``SummaryWriter``. ``progress``: ``True`` shows tqdm
     bars only on a TTY, ``False`` never, ``'always'`` always.
+    ``analyze_plateaus``: ``True`` (or a dict of options, see
+    :data:`~rustdl.train.plateau_analysis.PLATEAU_DEFAULTS`) runs
+    :func:`rustdl.analysis.critical_point` on a training batch when the loss plateaus with
+    small gradients; the diagnosis then says whether it is a saddle point or a minimum, and
+    ``trainer.plateau_reports`` keeps ``(epoch, report)`` (``report.escape(step)``).
     """
 
     def __init__(self, model, optimizer, loss_fn, metrics=("accuracy",), scheduler=None, grad_clip=None,
-                 callbacks=(), logger=None, progress=True, scheduler_interval="epoch", stop_on_nan=True):
+                 callbacks=(), logger=None, progress=True, scheduler_interval="epoch", stop_on_nan=True,
+                 analyze_plateaus=False):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -147,6 +154,10 @@ class Trainer:
             raise ValueError("scheduler_interval must be 'epoch' or 'step'")
         self.scheduler_interval = scheduler_interval
         self.stop_on_nan = stop_on_nan
+        self.plateau_analyzer = PlateauAnalyzer(analyze_plateaus) if analyze_plateaus else None
+        self.plateau_reports = []
+        self._last_batch = None
+        self._mean_grad_norm = math.nan
         self.history = History()
         self.stop_training = False
         self.epoch = 0
@@ -228,6 +239,8 @@ class Trainer:
                 else:
                     gn = self._grad_norm()
                 gnorms.append(gn)
+                if self.plateau_analyzer is not None:
+                    self._last_batch = (x, y)
                 self.optimizer.step()
                 if self.scheduler_interval == "step":
                     self._step_scheduler()
@@ -245,6 +258,7 @@ class Trainer:
         logs = {"train_loss": math.nan if nonfinite else loss_m.value}
         logs.update({f"train_{k}": m.value for k, m in metric_m.items()})
         finite_g = [g for g in gnorms if math.isfinite(g)]
+        self._mean_grad_norm = sum(finite_g) / len(finite_g) if finite_g else math.nan
         if gnorms:
             logs["grad_norm"] = max(finite_g) if finite_g else math.nan
         return logs
@@ -297,6 +311,10 @@ class Trainer:
                     self._step_scheduler(logs)
                 self._call("on_epoch_end", epoch, logs)
                 self.history.log(epoch, logs)
+                if self.plateau_analyzer is not None:
+                    report = self.plateau_analyzer.after_epoch(self, epoch, self._mean_grad_norm, self._last_batch)
+                    if report is not None:
+                        self.plateau_reports.append((epoch, report))
                 if not math.isfinite(logs["train_loss"]) and self.stop_on_nan:
                     self.stop_training = True
                 if self.stop_training:
