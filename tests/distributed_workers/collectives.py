@@ -153,8 +153,9 @@ if rank % 2 == 0:
     dist.all_reduce(t, group=evens)
     same(t, sum(mine(r) for r in range(0, n, 2)))
     t = mine(rank)
-    dist.broadcast(t, src=n - 2 if n > 2 else 0, group=evens)
-    same(t, mine(n - 2 if n > 2 else 0))
+    last_even = 2 * ((n - 1) // 2)
+    dist.broadcast(t, src=last_even, group=evens)
+    same(t, mine(last_even))
     assert dist.get_process_group_ranks(evens) == list(range(0, n, 2))
 else:
     assert evens is dist.GroupMember.NON_GROUP_MEMBER and dist.get_rank(evens) == -1
