@@ -18,6 +18,6 @@ def mpi():
     """``mpi4py.MPI`` (importing it initialises MPI with MPI_THREAD_MULTIPLE)."""
     try:
         from mpi4py import MPI
-    except ImportError as e:
+    except (ImportError, RuntimeError, OSError) as e:  # not installed, or no MPI library it can load
         raise RuntimeError(f"{INSTALL_HINT} ({e})") from e
     return MPI
