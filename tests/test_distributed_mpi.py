@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-
 import rustdl
 
 WORKERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_workers")
@@ -23,7 +22,7 @@ def _mpi4py_loads():
     if importlib.util.find_spec("mpi4py") is None:
         return False
     r = subprocess.run([sys.executable, "-c", "from mpi4py import MPI; MPI.Get_library_version()"],
-                       capture_output=True, timeout=120)
+                       check=False, capture_output=True, timeout=120)
     return r.returncode == 0
 
 
@@ -46,7 +45,7 @@ def _env(**extra):
 def mpirun(n, script, *args, timeout=300):
     cmd = ["mpirun", "-n", str(n), "--oversubscribe", "--bind-to", "none", sys.executable,
            os.path.join(WORKERS, script), *map(str, args)]
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, env=_env(), check=False, capture_output=True, text=True, timeout=timeout)
 
 
 def _ok(r, n):
@@ -70,7 +69,7 @@ def _train(tmp_path, n, *args):
     ref = tmp_path / f"ref{n}.npz"
     got = tmp_path / f"ddp{n}.npz"
     r = subprocess.run([sys.executable, os.path.join(WORKERS, "ddp_train.py"), "--reference", str(n), "--out",
-                        str(ref), *map(str, args)], env=_env(), capture_output=True, text=True, timeout=300)
+                        str(ref), *map(str, args)], env=_env(), check=False, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-4000:]
     r = mpirun(n, "ddp_train.py", "--out", got, *args)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
@@ -105,7 +104,7 @@ def test_launcher_sets_torchrun_environment(tmp_path):
     env = _env()
     env.pop("RUSTDL_NUM_THREADS")
     r = subprocess.run([sys.executable, "-m", "rustdl.distributed.run", "--nproc-per-node", "2", "--master_port",
-                        "4321", str(script), "--flag", "x"], env=env, capture_output=True, text=True, timeout=120)
+                        "4321", str(script), "--flag", "x"], env=env, check=False, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
     lines = sorted(line for line in r.stdout.splitlines() if line.startswith("env"))
@@ -116,7 +115,7 @@ def test_launcher_reports_failure(tmp_path):
     script = tmp_path / "fail.py"
     script.write_text("import sys\nsys.exit(int(__import__('os').environ['RANK']) + 3)\n")
     r = subprocess.run([sys.executable, "-m", "rustdl.distributed.run", "--nproc-per-node", "2", str(script)],
-                       env=_env(), capture_output=True, text=True, timeout=120)
+                       env=_env(), check=False, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "the job failed" in r.stderr
 
 
@@ -135,3 +134,12 @@ def test_dead_rank_ends_the_job(mode):
         assert "all_reduce (group default_pg, rank 0 of 2) did not complete within the timeout of 3 s" in out, out
     if mode == "raise":
         assert "rank 1 failed on purpose" in out and "aborting the other ranks" in out, out
+
+
+def test_example_ddp_cnn_through_launcher(tmp_path):
+    example = os.path.join(os.path.dirname(WORKERS), "..", "examples", "ddp_cnn.py")
+    r = subprocess.run([sys.executable, "-m", "rustdl.distributed.run", "--nproc-per-node", "2", example,
+                        "--fake-data", "512", "--epochs", "1"], env=_env(), cwd=tmp_path, check=False, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert "test accuracy" in r.stdout and (tmp_path / "ddp_cnn.safetensors").exists()

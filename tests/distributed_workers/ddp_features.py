@@ -43,7 +43,7 @@ ddp = DDP(m, find_unused_parameters=True)
 for p in m.parameters():
     assert all(rustdl.equal(q, gathered(p)[0]) for q in gathered(p))
 assert float(m.bn.running_mean[0]) == 0.0
-assert list(ddp.state_dict())[0].startswith("module.") and "module.bn.running_mean" in ddp.state_dict()
+assert next(iter(ddp.state_dict())).startswith("module.") and "module.bn.running_mean" in ddp.state_dict()
 
 # find_unused_parameters: b gets the average of rank 0's gradient and zeros; never keeps grad None
 x = rustdl.randn(5, 4)

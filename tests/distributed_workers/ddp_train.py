@@ -8,7 +8,6 @@ DistributedSampler; the reference reads the union of every rank's samples for th
 import argparse
 
 import numpy as np
-
 import rustdl
 import rustdl.distributed as dist
 from rustdl import nn

@@ -8,7 +8,7 @@ ask for) and ``"mpi"`` are both served by MPI. Importing this package does
 not need MPI; ``init_process_group`` does (``pip install 'rustdl[distributed]'``).
 """
 
-from .collectives import (
+from .collectives import (  # noqa: F401 (_all_gather_base, _reduce_scatter_base: PyTorch's private names)
     P2POp,
     Work,
     _all_gather_base,

@@ -51,7 +51,7 @@ class Watchdog:
 
 
 class _Wait:
-    __slots__ = ("dog", "description", "timeout", "token")
+    __slots__ = ("description", "dog", "timeout", "token")
 
     def __init__(self, dog, description, timeout):
         self.dog = dog
@@ -75,7 +75,7 @@ def report(message):
     data = (message.rstrip("\n") + "\n").encode("utf-8", "replace")
     try:
         sys.stderr.flush()
-    except Exception:  # noqa: BLE001 (best effort before an abort)
+    except Exception:  # noqa: BLE001, S110 (best effort before an abort)
         pass
     try:
         os.write(2, data)

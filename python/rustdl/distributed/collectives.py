@@ -24,7 +24,7 @@ _WIDENED = {rustdl.float16: rustdl.float32, rustdl.bfloat16: rustdl.float32, rus
 class _Buffer:
     """A tensor's elements as a contiguous numpy array MPI can use in place."""
 
-    __slots__ = ("tensor", "work", "array", "copied")
+    __slots__ = ("array", "copied", "tensor", "work")
 
     def __init__(self, tensor):
         if not isinstance(tensor, rustdl.Tensor):
@@ -406,15 +406,15 @@ def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=
         if input.numel() % n or output.numel() != input.numel():
             raise ValueError(f"all_to_all_single: input and output must hold the same number of elements, "
                              f"divisible by the group size {n}")
-        blocking = lambda: comm.Alltoall(src.array, dst.array)  # noqa: E731
-        post = lambda: comm.Ialltoall(src.array, dst.array)  # noqa: E731
+        blocking = lambda: comm.Alltoall(src.array, dst.array)
+        post = lambda: comm.Ialltoall(src.array, dst.array)
     else:
         ins = [int(s) * row_in for s in (input_split_sizes or [input.shape[0] // n] * n)]
         outs = [int(s) * row_out for s in (output_split_sizes or [output.shape[0] // n] * n)]
         sspec = [src.array, (ins, list(np.cumsum([0] + ins[:-1]).tolist()))]
         rspec = [dst.array, (outs, list(np.cumsum([0] + outs[:-1]).tolist()))]
-        blocking = lambda: comm.Alltoallv(sspec, rspec)  # noqa: E731
-        post = lambda: comm.Ialltoallv(sspec, rspec)  # noqa: E731
+        blocking = lambda: comm.Alltoallv(sspec, rspec)
+        post = lambda: comm.Ialltoallv(sspec, rspec)
     return _run(pg, "all_to_all_single", blocking, post, dst.write_back if dst.copied else None, async_op,
                 [output])
 
@@ -455,7 +455,7 @@ def monitored_barrier(group=None, timeout=None, wait_all_ranks=False):
     """A barrier; past ``timeout`` (the group's by default) the job is aborted naming it."""
     pg = _op_group(group, "monitored_barrier")
     if pg is None:
-        return None
+        return
     from .process_group import _seconds, _world
 
     seconds = pg._timeout if timeout is None else _seconds(timeout)
@@ -474,7 +474,7 @@ def send(tensor, dst=None, group=None, tag=0, group_dst=None):
     """Send ``tensor`` to global rank ``dst`` (returns when the buffer may be reused)."""
     pg = _p2p_group(group, "send")
     if pg is None:
-        return None
+        return
     peer = _root(pg, dst, group_dst, "dst")
     if peer == pg.rank():
         raise ValueError("Invalid destination rank: destination rank should not be the same as the rank of "
@@ -482,7 +482,7 @@ def send(tensor, dst=None, group=None, tag=0, group_dst=None):
     buf = _Buffer(tensor)
     with _watch(pg, f"send to rank {dst}"):
         pg._comm.Send(buf.array, peer, tag)
-    return None
+    return
 
 
 def recv(tensor, src=None, group=None, tag=0, group_src=None):

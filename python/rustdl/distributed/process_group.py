@@ -35,7 +35,8 @@ class Backend(str):
 
     def __new__(cls, name):
         if not isinstance(name, str):
-            raise ValueError(f"Backend constructor parameter must be string-ish, but got: {type(name)}")
+            raise ValueError(  # noqa: TRY004 (PyTorch raises ValueError)
+                f"Backend constructor parameter must be string-ish, but got: {type(name)}")
         value = name.lower()
         if ":" in value:  # "cpu:gloo,cuda:nccl": the CPU entry decides here
             parts = dict(p.split(":", 1) for p in value.split(",") if ":" in p)
@@ -77,7 +78,7 @@ class GroupMember:
     NON_GROUP_MEMBER = object()
 
 
-class group:  # noqa: N801 (PyTorch's name)
+class group:
     WORLD = None
 
 
@@ -311,7 +312,7 @@ def _free(g):
     if comm is not None:
         try:
             comm.Free()
-        except Exception:  # noqa: BLE001 (MPI may already be finalised at exit)
+        except Exception:  # noqa: BLE001, S110 (MPI may already be finalised at exit)
             pass
         g._comm = None
 

@@ -46,7 +46,7 @@ _MB = 1024 * 1024
 
 
 class _Bucket:
-    __slots__ = ("indices", "flat", "array", "views", "offsets", "pending", "work")
+    __slots__ = ("array", "flat", "indices", "offsets", "pending", "views", "work")
 
     def __init__(self, params, indices):
         dtype = params[indices[0]].dtype
