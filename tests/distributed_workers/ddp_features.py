@@ -74,6 +74,10 @@ with rustdl.no_grad():
 assert all(rustdl.equal(s, gathered(m.bn.running_mean)[0]) for s in gathered(m.bn.running_mean))
 m.train()
 
+# a forward with grad enabled but no backward (a validation loss) is fine
+ddp(x, use_b=True)
+ddp(x, use_b=True).sum().backward()
+
 # without find_unused_parameters, an unused parameter leaves the reduction unfinished: PyTorch's error
 m2 = Branchy()
 ddp2 = DDP(m2)

@@ -148,6 +148,7 @@ class DistributedDataParallel(Module):
             for slot, i in enumerate(bucket.indices):
                 self._where[i] = (b, slot)
         self._armed = False
+        self._started = False  # a hook of the armed pass has run
         self._remaining = 0
         self._next_bucket = 0
         self._used = None
@@ -194,7 +195,7 @@ class DistributedDataParallel(Module):
 
     # -- forward ---------------------------------------------------------
     def forward(self, *inputs, **kwargs):
-        if self._armed and self._remaining:
+        if self._armed and self._started and self._remaining:
             raise RuntimeError(
                 "Expected to have finished reduction in the prior iteration before starting a new one. This "
                 "error indicates that your module has parameters that were not used in producing loss. You can "
@@ -212,8 +213,20 @@ class DistributedDataParallel(Module):
             self._armed = False
         return output
 
+    def _drain(self):
+        """Complete what an armed pass that never ran backward left posted (a forward with grad
+        enabled and no backward), so no bucket is reused while MPI still reads it."""
+        for work in [self._used_work] + [b.work for b in self._buckets]:
+            if work is not None:
+                work.wait()
+        self._used_work = None
+        for b in self._buckets:
+            b.work = None
+
     def _prepare(self, output):
+        self._drain()
         self._armed = True
+        self._started = False
         self._next_bucket = 0
         for b in self._buckets:
             b.pending = len(b.indices)
@@ -258,6 +271,7 @@ class DistributedDataParallel(Module):
     def _grad_ready(self, i, grad):
         if not self._armed or not self.require_backward_grad_sync:
             return None
+        self._started = True
         p = self._params[i]
         b, slot = self._where[i]
         bucket = self._buckets[b]
