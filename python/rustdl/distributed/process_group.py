@@ -192,7 +192,7 @@ def _share_cores():
     """Give each of this node's ranks its share of the cores, as the launcher
     does, when the program was started by ``mpirun`` directly and nobody set
     the thread count."""
-    if any(os.environ.get(v) for v in ("RUSTDL_NUM_THREADS", "OMP_NUM_THREADS")):
+    if os.environ.get("RUSTDL_NUM_THREADS"):
         return
     local = _local_size()
     if local > 1:
