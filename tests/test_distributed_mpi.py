@@ -65,13 +65,18 @@ def test_ddp_features(n):
     _ok(mpirun(n, "ddp_features.py"), n)
 
 
-def _train(tmp_path, n, *args):
+def _train(tmp_path, n, *args, launcher=False):
     ref = tmp_path / f"ref{n}.npz"
     got = tmp_path / f"ddp{n}.npz"
     r = subprocess.run([sys.executable, os.path.join(WORKERS, "ddp_train.py"), "--reference", str(n), "--out",
                         str(ref), *map(str, args)], env=_env(), check=False, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-4000:]
-    r = mpirun(n, "ddp_train.py", "--out", got, *args)
+    if launcher:
+        r = subprocess.run([sys.executable, "-m", "rustdl.distributed.run", "--nproc-per-node", str(n),
+                            os.path.join(WORKERS, "ddp_train.py"), "--out", str(got), *map(str, args)],
+                           env=_env(), check=False, capture_output=True, text=True, timeout=300)
+    else:
+        r = mpirun(n, "ddp_train.py", "--out", got, *args)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     a, b = np.load(ref), np.load(got)
     assert sorted(a.files) == sorted(b.files)
@@ -82,6 +87,11 @@ def _train(tmp_path, n, *args):
 def test_ddp_trains_like_one_process(tmp_path, n):
     # the criterion: same parameters as one process on the same global batches after 30 steps
     diffs = _train(tmp_path, n, "--steps", 30, "--batch", 16)
+    assert max(diffs.values()) <= 1e-5, diffs
+
+
+def test_ddp_through_launcher_trains_like_one_process(tmp_path):
+    diffs = _train(tmp_path, 2, "--steps", 30, "--batch", 16, launcher=True)
     assert max(diffs.values()) <= 1e-5, diffs
 
 
