@@ -153,3 +153,27 @@ def test_example_ddp_cnn_through_launcher(tmp_path):
                        text=True, timeout=300)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     assert "test accuracy" in r.stdout and (tmp_path / "ddp_cnn.safetensors").exists()
+
+
+def test_torchrun_alias_runs_a_pytorch_script(tmp_path):
+    # `python -m rustdl -m torch.distributed.run` = torchrun on rustdl: the ranks' `import torch` is rustdl too
+    script = tmp_path / "torch_ddp.py"
+    script.write_text(
+        "import torch, torch.distributed as dist\n"
+        "from torch.distributed.elastic.multiprocessing.errors import record\n"
+        "from torch.nn.parallel import DistributedDataParallel as DDP\n"
+        "@record\n"
+        "def main():\n"
+        "    dist.init_process_group('gloo')\n"
+        "    model = DDP(torch.nn.Linear(3, 1))\n"
+        "    model(torch.full((2, 3), float(dist.get_rank()))).sum().backward()\n"
+        "    print('rank', dist.get_rank(), torch.__name__, model.module.weight.grad.tolist(), flush=True)\n"
+        "    dist.destroy_process_group()\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n")
+    r = subprocess.run([sys.executable, "-m", "rustdl", "-m", "torch.distributed.run", "--nproc_per_node=2",
+                        str(script)], env=_env(), check=False, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # gradient of sum(w x + b) over 2 rows of value rank, averaged over ranks 0 and 1: 2 * 0.5
+    assert sorted(line for line in r.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0 rustdl [[1.0, 1.0, 1.0]]", "rank 1 rustdl [[1.0, 1.0, 1.0]]"], r.stdout

@@ -134,6 +134,8 @@ def main(argv=None):
         print(f"python -m rustdl.distributed.run: node rank {args.node_rank}: with MPI the launcher on node 0 "
               "starts the ranks of every node (--hosts/--hostfile); nothing to do here.", file=sys.stderr)
         return 0
+    if sys.modules.get("torch") is not None and sys.modules.get("torch") is sys.modules.get("rustdl"):
+        args.as_torch = True  # started as `python -m rustdl -m torch.distributed.run`: the ranks alias too
     cmd, env = build_command(args)
     try:
         rc = subprocess.call(cmd, env=env)
