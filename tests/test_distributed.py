@@ -124,3 +124,18 @@ def test_launcher_command(monkeypatch):
     args = launcher.get_args_parser().parse_args(["--nnodes", "2", "--mpirun", "mpirun", "t.py"])
     with pytest.raises(SystemExit, match="--hosts"):
         launcher.build_command(args)
+
+
+def test_sync_batchnorm_without_process_group_is_batchnorm():
+    rustdl.manual_seed(0)
+    bn = rustdl.nn.BatchNorm2d(3)
+    model = rustdl.nn.Sequential(rustdl.nn.Conv2d(2, 3, 1), bn)
+    converted = rustdl.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    sync = converted[1]
+    assert isinstance(sync, rustdl.nn.SyncBatchNorm) and sync.weight is bn.weight
+    assert sync.running_mean is bn.running_mean
+    ref = rustdl.nn.BatchNorm2d(3)
+    x = rustdl.randn(4, 3, 5, 5)
+    assert rustdl.allclose(sync(x), ref(x)) and rustdl.allclose(sync.running_var, ref.running_var)
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        sync(rustdl.ones(3))

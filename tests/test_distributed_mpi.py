@@ -90,6 +90,14 @@ def test_ddp_trains_like_one_process(tmp_path, n):
     assert max(diffs.values()) <= 1e-5, diffs
 
 
+@pytest.mark.parametrize("n", [2, 4])
+def test_sync_batchnorm_trains_like_batchnorm_on_the_global_batch(tmp_path, n):
+    # SyncBatchNorm under DDP = BatchNorm in one process on the union of the ranks' samples
+    # (parameters and running statistics)
+    diffs = _train(tmp_path, n, "--steps", 12, "--batch", 16, "--batchnorm")
+    assert max(diffs.values()) <= 1e-5, diffs
+
+
 def test_ddp_through_launcher_trains_like_one_process(tmp_path):
     diffs = _train(tmp_path, 2, "--steps", 30, "--batch", 16, launcher=True)
     assert max(diffs.values()) <= 1e-5, diffs

@@ -21,14 +21,17 @@ parser.add_argument("--batch", type=int, default=16)
 parser.add_argument("--accumulate", type=int, default=1)
 parser.add_argument("--reference", type=int, default=0, help="world size to imitate in one process")
 parser.add_argument("--bucket-cap-mb", type=float, default=None)
+parser.add_argument("--batchnorm", action="store_true",
+                    help="BatchNorm after each conv: SyncBatchNorm under DDP, plain in the reference")
 args = parser.parse_args()
 rustdl.set_num_threads(1)
 
 
 def make_model():
+    norm = nn.BatchNorm2d if args.batchnorm else (lambda c: nn.Identity())
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 8, 3, padding=1), norm(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), norm(16), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(16 * 3 * 3, 32), nn.Tanh(), nn.Linear(32, 10),
     )
 
@@ -51,6 +54,9 @@ else:
     if rank == 0:
         rustdl.manual_seed(0)
     model = make_model()
+    if args.batchnorm:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        assert isinstance(model[1], nn.SyncBatchNorm)
     train = DDP(model, bucket_cap_mb=args.bucket_cap_mb)
 
 order = [list(DistributedSampler(range(n_samples), world, r, shuffle=True, seed=5)) for r in range(world)]
