@@ -401,3 +401,7 @@ del _register_multiprocessing
 
 # torch.profiler (after autograd, whose profiler it extends)
 profiler = builtins.__import__("importlib").import_module(__name__ + ".profiler")
+
+# torch.distributed is an attribute of torch after `import torch` (MPI is only loaded by
+# init_process_group, so this needs none)
+distributed = builtins.__import__("importlib").import_module(__name__ + ".distributed")

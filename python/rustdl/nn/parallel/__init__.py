@@ -1,7 +1,7 @@
-"""``torch.nn.parallel`` on a machine without GPUs: ``DataParallel`` wraps a
-module and runs it as is, as PyTorch does when no CUDA device is present.
-(``DistributedDataParallel`` is not provided.)"""
+"""``torch.nn.parallel``: ``DataParallel`` (CPU: the module runs as is) and
+``DistributedDataParallel`` (over ``rustdl.distributed``, MPI)."""
 
 from .data_parallel import DataParallel, data_parallel
+from .distributed import DistributedDataParallel
 
-__all__ = ["DataParallel", "data_parallel"]
+__all__ = ["DataParallel", "DistributedDataParallel", "data_parallel"]
