@@ -2,9 +2,9 @@
 
 use super::binary::{div, mul};
 use super::index::flip;
-use super::reduce::cumsum;
+use super::reduce::{cumsum, prod, sum};
 use crate::autograd::{record, SavedTensor};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 
@@ -55,18 +55,48 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         if !x.to_f64_vec().contains(&0.0) {
             // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i, written
             // with differentiable ops.
-            let go = mul(g, so.get()?)?;
+            let go = mul(g, &so.unpack()?)?;
             let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;
             return Ok(vec![Some(div(&rev, x)?)]);
         }
-        if crate::autograd::node::needs_grad(&[g, x]) {
-            return Err(Error::NotImplemented(
-                "cumprod: the double backward of an input holding zeros is not implemented".into(),
-            ));
+        if x.numel() <= 1 || x.shape()[d] == 1 {
+            return Ok(vec![Some(g.clone())]);
+        }
+        if crate::autograd::is_grad_enabled() {
+            return Ok(vec![Some(backward_with_zeros_graph(g, x, d)?)]);
         }
         Ok(vec![Some(backward_with_zeros(g, x, d)?)])
     });
     Ok(out)
+}
+
+/// PyTorch's O(n^2) cumprod gradient for inputs holding zeros under
+/// `create_graph` (differentiable ops only):
+/// grad_k = sum_{i >= k} g_i prod_{j < k} x_j prod_{k < j <= i} x_j.
+fn backward_with_zeros_graph(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
+    use super::shape::{cat, narrow};
+    let n = x.shape()[d] as i64;
+    let di = d as i64;
+    let mut ones_shape = x.shape_vec();
+    ones_shape[d] = 1;
+    let ones = super::creation::full_on(&ones_shape, 1.0, x.dtype(), x.device())?;
+    let mut parts = Vec::with_capacity(n as usize);
+    for k in 0..n {
+        let omitted = if k == 0 {
+            cat(&[ones.clone(), cumprod(&narrow(x, di, 1, n - 1)?, di)?], di)?
+        } else {
+            let until = prod(&narrow(x, di, 0, k)?, Some(&[di]), true)?;
+            if k == n - 1 {
+                until
+            } else {
+                let from = cumprod(&narrow(x, di, k + 1, n - k - 1)?, di)?;
+                cat(&[until.clone(), mul(&until, &from)?], di)?
+            }
+        };
+        let part = mul(&narrow(g, di, k, n - k)?, &omitted)?;
+        parts.push(sum(&part, Some(&[di]), true)?);
+    }
+    cat(&parts, di)
 }
 
 /// The exact cumprod gradient where some x is 0 (dividing by x would give
