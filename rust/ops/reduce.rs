@@ -558,10 +558,8 @@ fn prod_safe_zeros_backward(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> 
     let before = cat(&[ones.clone(), narrow(x, di, 0, n as i64 - 1)?], di)?;
     let exclusive_normal = super::scan::cumprod(&before, di)?;
     let after = super::index::flip(&narrow(x, di, 1, n as i64 - 1)?, &[di])?;
-    let exclusive_reverse = super::index::flip(
-        &super::scan::cumprod(&cat(&[ones, after], di)?, di)?,
-        &[di],
-    )?;
+    let exclusive_reverse =
+        super::index::flip(&super::scan::cumprod(&cat(&[ones, after], di)?, di)?, &[di])?;
     mul(g, &mul(&exclusive_normal, &exclusive_reverse)?)
 }
 
@@ -950,7 +948,12 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
         let m = mean(x, dims, true)?;
         let d = sub(x, &m)?;
         let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
-        let denom = (n as f64 - correction).max(0.0);
+        // (nothing reduced gives NaN whatever the correction, as PyTorch)
+        let denom = if n == 0 {
+            0.0
+        } else {
+            (n as f64 - correction).max(0.0)
+        };
         div(&ss, &scalar_like(denom, &ss))?
     };
     let sx = SavedTensor::new(x);

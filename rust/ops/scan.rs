@@ -65,7 +65,7 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         if crate::autograd::is_grad_enabled() {
             return Ok(vec![Some(backward_with_zeros_graph(g, x, d)?)]);
         }
-        Ok(vec![Some(backward_with_zeros(g, x, d)?)])
+        Ok(vec![Some(backward_with_zeros(g, x, so.get()?, d)?)])
     });
     Ok(out)
 }
@@ -99,10 +99,12 @@ fn backward_with_zeros_graph(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor>
     cat(&parts, di)
 }
 
-/// The exact cumprod gradient where some x is 0 (dividing by x would give
-/// NaN): grad_i = E_i * S_i with E_i = prod_{k<i} x_k and
-/// S_i = sum_{j>=i} g_j prod_{i<k<=j} x_k, i.e. S_i = g_i + x_{i+1} S_{i+1}.
-fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
+/// PyTorch's O(n) cumprod gradient for inputs holding zeros (outside
+/// `create_graph`), slice by slice along `d`, with z1 (z2) the first
+/// (second) zero: before z1, sum_{k<=j<z1} out_j g_j / x_k (terms from z1
+/// on left out, so an inf after a zero gives no NaN); at z1,
+/// out_{z1-1} * sum_{z1<=j<z2} g_j prod_{z1<i<=j} x_i; after z1, 0.
+fn backward_with_zeros(g: &Tensor, x: &Tensor, out: &Tensor, d: usize) -> Result<Tensor> {
     let shape = x.shape_vec();
     let (outer, len, inner) = (
         shape[..d].iter().product::<usize>(),
@@ -110,32 +112,41 @@ fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
         shape[d + 1..].iter().product::<usize>(),
     );
     let compute = x.dtype().compute_dtype();
-    let (gc, xc) = (
-        g.cast_raw(compute).contiguous_raw(),
-        x.cast_raw(compute).contiguous_raw(),
-    );
-    let out = crate::dispatch_float!(compute, "cumprod_backward", T => {
-        let (gv, xv) = (gc.to_vec::<T>(), xc.to_vec::<T>());
-        let mut out = vec![T::default(); xv.len()];
+    let contiguous = |t: &Tensor| t.cast_raw(compute).contiguous_raw();
+    let (gc, xc, oc) = (contiguous(g), contiguous(x), contiguous(out));
+    let result = crate::dispatch_float!(compute, "cumprod_backward", T => {
+        let (gv, xv, ov) = (gc.to_vec::<T>(), xc.to_vec::<T>(), oc.to_vec::<T>());
+        let (zero, one): (T, T) = (
+            crate::tensor::access::cast_elem::<f64, T>(0.0),
+            crate::tensor::access::cast_elem::<f64, T>(1.0),
+        );
+        let mut res = vec![zero; xv.len()];
         for a in 0..outer {
             for j in 0..inner {
                 let at = |k: usize| a * len * inner + k * inner + j;
-                let mut s = T::default();
-                for k in (0..len).rev() {
-                    if k + 1 < len {
-                        s *= xv[at(k + 1)];
-                    }
-                    s += gv[at(k)];
-                    out[at(k)] = s;
+                let z1 = (0..len).find(|&k| xv[at(k)] == zero).unwrap_or(len);
+                let mut s = zero;
+                for k in (0..z1).rev() {
+                    s += ov[at(k)] * gv[at(k)];
+                    res[at(k)] = s / xv[at(k)];
                 }
-                let mut e: T = crate::tensor::access::cast_elem::<f64, T>(1.0);
+                if z1 == len {
+                    continue;
+                }
+                let z2 = (z1 + 1..len).find(|&k| xv[at(k)] == zero).unwrap_or(len);
+                let (mut p, mut total) = (one, zero);
                 for k in 0..len {
-                    out[at(k)] = out[at(k)] * e;
-                    e *= xv[at(k)];
+                    if k > z1 && k < z2 {
+                        p *= xv[at(k)];
+                    }
+                    let gk = if k >= z1 && k < z2 { gv[at(k)] } else { zero };
+                    total += p * gk;
                 }
+                let before = if z1 > 0 { ov[at(z1 - 1)] } else { one };
+                res[at(z1)] = total * before;
             }
         }
-        Tensor::from_vec(out, &shape)
+        Tensor::from_vec(res, &shape)
     });
-    Ok(crate::tensor::half::narrow(out, x.dtype()))
+    Ok(crate::tensor::half::narrow(result, x.dtype()))
 }

@@ -474,13 +474,20 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
-        let m = float_map2!(g, x, "clamp_backward", [lo, hi], |gv, v| if v >= T::c(lo)
-            && v <= T::c(hi)
-        {
-            gv
-        } else {
-            T::c(0.0)
-        });
+        // PyTorch's: the gradient passes strictly inside the given bounds
+        // (0 at a bound and at NaN; an absent bound is not compared).
+        let (has_lo, has_hi) = (min.is_some(), max.is_some());
+        let m = float_map2!(
+            g,
+            x,
+            "clamp_backward",
+            [lo, hi],
+            |gv, v| if (!has_lo || v > T::c(lo)) && (!has_hi || v < T::c(hi)) {
+                gv
+            } else {
+                T::c(0.0)
+            }
+        );
         Ok(vec![Some(m)])
     });
     Ok(out)
@@ -728,7 +735,7 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
                 let dinner = k * (T::c(1.0) + T::c(3.0 * 0.044715) * v * v);
                 T::c(0.5) * (T::c(1.0) + t) + T::c(0.5) * v * (T::c(1.0) - t * t) * dinner
             },
-            ops |x| {
+            ops | x | {
                 let (kk, c) = (0.7978845608028654, 0.044715);
                 let x2 = mul(x, x)?;
                 let inner = mul(&add(x, &mul(&mul(&x2, x)?, &k(c, x))?)?, &k(kk, x))?;
@@ -748,10 +755,13 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
                 let (cdf, pdf) = v.normal_cdf_pdf();
                 cdf + v * pdf
             },
-            ops |x| {
+            ops | x | {
                 // Phi(x) + x phi(x)
                 let cdf = mul(
-                    &add(&erf(&mul(x, &k(std::f64::consts::FRAC_1_SQRT_2, x))?)?, &k(1.0, x))?,
+                    &add(
+                        &erf(&mul(x, &k(std::f64::consts::FRAC_1_SQRT_2, x))?)?,
+                        &k(1.0, x),
+                    )?,
                     &k(0.5, x),
                 )?;
                 let pdf = mul(
@@ -774,7 +784,7 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
             let s = T::c(1.0) / (T::c(1.0) + (-v).fast_exp());
             s * (T::c(1.0) + v * (T::c(1.0) - s))
         },
-        ops |x| {
+        ops | x | {
             let s = sigmoid(x)?;
             let one = k(1.0, x);
             mul(&s, &add(&one, &mul(x, &sub(&one, &s)?)?)?)
@@ -793,7 +803,7 @@ pub fn mish(x: &Tensor) -> Result<Tensor> {
             let s = T::c(1.0) / (T::c(1.0) + (-v).fast_exp());
             t + v * s * (T::c(1.0) - t * t)
         },
-        ops |x| {
+        ops | x | {
             let t = tanh(&softplus(x, 1.0, 20.0)?)?;
             let s = sigmoid(x)?;
             let sech2 = sub(&k(1.0, x), &mul(&t, &t)?)?;
@@ -816,7 +826,7 @@ pub fn softsign(x: &Tensor) -> Result<Tensor> {
             }
             T::c(1.0) / (d * d)
         },
-        ops |x| {
+        ops | x | {
             // PyTorch's composite: 1/(1+|x|) - |x|/(1+|x|)^2
             let a = abs(x)?;
             let q = add(&a, &k(1.0, x))?;
@@ -831,15 +841,16 @@ pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
         "HardsigmoidBackward0",
         x,
         |v| clampf(v / T::c(6.0) + T::c(0.5), T::c(0.0), T::c(1.0)),
+        // (PyTorch's constant is the float 1.0f / 6.0f, for doubles too)
         |v, _y| if v > T::c(-3.0) && v < T::c(3.0) {
-            T::c(1.0 / 6.0)
+            T::c(ONE_SIXTH_F32)
         } else {
             T::c(0.0)
         },
-        ops |x| {
+        ops | x | {
             // piecewise constant: no graph of its own
             let inside = mul(&mask(CmpOp::Gt, x, -3.0)?, &mask(CmpOp::Lt, x, 3.0)?)?;
-            mul(&inside, &k(1.0 / 6.0, x))
+            mul(&inside, &k(ONE_SIXTH_F32, x))
         }
     )
 }
@@ -850,25 +861,28 @@ pub fn hardswish(x: &Tensor) -> Result<Tensor> {
         "HardswishBackward0",
         x,
         |v| v * clampf(v + T::c(3.0), T::c(0.0), T::c(6.0)) / T::c(6.0),
-        |v, _y| if v < T::c(-3.0) {
+        // (PyTorch's kernel: 0 at -3, 1 at 3, NaN at NaN)
+        |v, _y| if v <= T::c(-3.0) {
             T::c(0.0)
-        } else if v <= T::c(3.0) {
-            v / T::c(3.0) + T::c(0.5)
-        } else {
+        } else if v >= T::c(3.0) {
             T::c(1.0)
+        } else {
+            v / T::c(3.0) + T::c(0.5)
         },
-        ops |x| {
-            // x/3 + 1/2 strictly inside (-3, 3) (PyTorch's double backward),
-            // the first derivative's constants elsewhere.
+        ops | x | {
+            // x/3 + 1/2 strictly inside (-3, 3), constants outside
+            let outside = where_(&compare(CmpOp::Le, x, &k(-3.0, x))?, &k(0.0, x), &k(1.0, x))?;
             let inside = logical(
-                LogicOp::And,
-                &compare(CmpOp::Gt, x, &k(-3.0, x))?,
-                &compare(CmpOp::Lt, x, &k(3.0, x))?,
+                LogicOp::Or,
+                &compare(CmpOp::Le, x, &k(-3.0, x))?,
+                &compare(CmpOp::Ge, x, &k(3.0, x))?,
             )?;
-            let at_edge = add(&mul(&x.detach(), &k(1.0 / 3.0, x))?, &k(0.5, x))?;
-            let upper = where_(&compare(CmpOp::Le, x, &k(3.0, x))?, &at_edge, &k(1.0, x))?;
-            let outside = where_(&compare(CmpOp::Lt, x, &k(-3.0, x))?, &k(0.0, x), &upper)?;
-            where_(&inside, &add(&mul(x, &k(1.0 / 3.0, x))?, &k(0.5, x))?, &outside)
+            let inside = logical_not(&inside)?;
+            where_(
+                &inside,
+                &add(&mul(x, &k(1.0 / 3.0, x))?, &k(0.5, x))?,
+                &outside,
+            )
         }
     )
 }
@@ -900,11 +914,11 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
             x,
             "hardtanh_backward",
             [lo, hi],
-            // (NaN passes the gradient, as PyTorch's x <= min || x >= max test)
-            |gv, v| if v <= T::c(lo) || v >= T::c(hi) {
-                T::c(0.0)
-            } else {
+            // (0 at the bounds and at NaN, as PyTorch's vectorized kernel)
+            |gv, v| if v > T::c(lo) && v < T::c(hi) {
                 gv
+            } else {
+                T::c(0.0)
             }
         ))])
     });
@@ -939,7 +953,7 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
             let d = |x: &Tensor| -> Result<Tensor> {
                 let e = exp(&mul(&clamp(x, None, Some(0.0))?, &k(input_scale, x))?)?;
                 let neg_side = mul(&e, &k(scale * alpha * input_scale, x))?;
-                where_(&compare(CmpOp::Le, x, &k(0.0, x))?, &neg_side, &k(scale, x))
+                where_(&compare(CmpOp::Gt, x, &k(0.0, x))?, &k(scale, x), &neg_side)
             };
             return Ok(vec![Some(in_f32(&[g, x], |w| mul(&w[0], &d(&w[1])?))?)]);
         }
@@ -949,12 +963,12 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
             "elu_backward",
             [alpha, scale, input_scale],
             |gv, v| {
-                // (a NaN input takes the linear side, as PyTorch's x <= 0 test)
+                // (a NaN input gives NaN, as PyTorch's vectorized kernel)
                 let e = (v.min_nan(T::c(0.0)) * T::c(input_scale)).fast_exp();
-                if v <= T::c(0.0) {
-                    gv * T::c(scale * alpha * input_scale) * e
-                } else {
+                if v > T::c(0.0) {
                     gv * T::c(scale)
+                } else {
+                    gv * T::c(scale * alpha * input_scale) * e
                 }
             }
         ))])
@@ -984,7 +998,11 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
             // 1 above the threshold, else sigmoid(beta x)
             let d = |x: &Tensor| -> Result<Tensor> {
                 let bx = mul(x, &k(beta, x))?;
-                where_(&compare(CmpOp::Gt, &bx, &k(threshold, x))?, &k(1.0, x), &sigmoid(&bx)?)
+                where_(
+                    &compare(CmpOp::Gt, &bx, &k(threshold, x))?,
+                    &k(1.0, x),
+                    &sigmoid(&bx)?,
+                )
             };
             return Ok(vec![Some(in_f32(&[g, x], |w| mul(&w[0], &d(&w[1])?))?)]);
         }
@@ -1016,9 +1034,12 @@ pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
             m - ((-v.abs()).fast_exp_nonpositive()).fast_ln_1p()
         },
         |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).fast_exp()),
-        ops |x| sigmoid(&neg(x)?)
+        ops | x | sigmoid(&neg(x)?)
     )
 }
+
+/// 1/6 rounded to float32, as PyTorch's hardsigmoid gradient takes it.
+const ONE_SIXTH_F32: f64 = (1.0f32 / 6.0f32) as f64;
 
 #[inline(always)]
 fn clampf<T: FloatOps>(v: T, lo: T, hi: T) -> T {
