@@ -474,20 +474,15 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
-        // PyTorch's: the gradient passes strictly inside the given bounds
-        // (0 at a bound and at NaN; an absent bound is not compared).
-        let (has_lo, has_hi) = (min.is_some(), max.is_some());
-        let m = float_map2!(
-            g,
-            x,
-            "clamp_backward",
-            [lo, hi],
-            |gv, v| if (!has_lo || v > T::c(lo)) && (!has_hi || v < T::c(hi)) {
-                gv
-            } else {
-                T::c(0.0)
-            }
-        );
+        // The gradient passes where min <= x <= max (NaN gives 0), as PyTorch
+        // 2.13 recorded in tests/golden (2.15 gives 0 at a bound itself).
+        let m = float_map2!(g, x, "clamp_backward", [lo, hi], |gv, v| if v >= T::c(lo)
+            && v <= T::c(hi)
+        {
+            gv
+        } else {
+            T::c(0.0)
+        });
         Ok(vec![Some(m)])
     });
     Ok(out)
