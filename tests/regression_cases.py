@@ -690,6 +690,36 @@ CASES = [
 
     ('as_strided_overflow', "r=L.arange(6.).as_strided((2**40,2**40),(2**40,2**40))"),
 
+    # Issue 23 session (h-dblcore): first-order gradients at edges. PyTorch's
+    # activation kernels answer NaN differently in their vectorized and scalar
+    # loops; rustdl follows the vectorized one (every tensor of >= 32 elements),
+    # so these cases use 32-element float64 inputs.
+    ('var_mean_inf_grad', "out = L.var_mean((a:=L.tensor([1e-07, -1.26, -0.28, 0.24, float('inf')], dtype=L.float64, requires_grad=True)), dim=-1, correction=2); ((out[0]*0.57).sum() + (out[1]*0.71).sum()).backward(); r=a.grad"),
+    ('std_mean_inf_grad', "out = L.std_mean((a:=L.tensor([[0.5, float('-inf'), 2.], [1., 2., 4.]], dtype=L.float64, requires_grad=True)), dim=1); (out[0].sum() + out[1].sum()).backward(); r=a.grad"),
+    ('var_dim_correction_eq_n', "a=L.tensor([[1.,2.,3.],[2.,2.,2.]], dtype=L.float64, requires_grad=True); a.var(1, correction=3).sum().backward(); r=a.grad"),
+    ('var_dim_correction_gt_n', "a=L.tensor([[1.,2.,4.]], dtype=L.float64, requires_grad=True); v=a.var(1, correction=5); v.sum().backward(); r=(v, a.grad)"),
+    ('var_all_correction_ge_n', "a=L.tensor([[1.,2.],[2.,3.]], dtype=L.float64, requires_grad=True); v=a.var(correction=4); v.backward(); r=(v, a.grad)"),
+    ('std_all_correction_gt_n', "a=L.tensor([1.,2.,2.5], dtype=L.float64, requires_grad=True); v=a.std(correction=4); v.backward(); r=(v, a.grad)"),
+    ('var_empty_negative_correction', 'r=L.zeros(0, 2, 4).var(correction=-3)'),
+    ('var_mean_f32_no_overflow', 'r=L.var_mean(L.tensor([0.76, 3e+38, 3e+38, -4.72]), correction=2)[1]'),
+    ('relu_nan_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), 0., -0., 1.] + [0.5] * 26, dtype=L.float64, requires_grad=True); F.relu(a).sum().backward(); r=a.grad"),
+    ('elu_nan_inf_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), 0., -0., -1.] + [-0.5] * 26, dtype=L.float64, requires_grad=True); F.elu(a, 0.8).sum().backward(); r=a.grad"),
+    ('selu_nan_inf_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), 0., -0., -1.] + [0.5] * 26, dtype=L.float64, requires_grad=True); F.selu(a).sum().backward(); r=a.grad"),
+    ('celu_nan_inf_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), 0., -0., -1.] + [-2.] * 26, dtype=L.float64, requires_grad=True); F.celu(a, 0.5).sum().backward(); r=a.grad"),
+    ('hardtanh_edges_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), -1., 1., -0.5, 0.7, 0.] + [0.2] * 24, dtype=L.float64, requires_grad=True); F.hardtanh(a).sum().backward(); r=a.grad"),
+    ('hardtanh_bounds_grad', "a=L.tensor([-0.5, 0.7, float('nan'), 0.1] + [0.3] * 28, dtype=L.float64, requires_grad=True); F.hardtanh(a, -0.5, 0.7).sum().backward(); r=a.grad"),
+    ('relu6_edges_grad', "a=L.tensor([float('nan'), 0., 6., float('inf'), -0., 5.9] + [1.] * 26, dtype=L.float64, requires_grad=True); F.relu6(a).sum().backward(); r=a.grad"),
+    ('clamp_min_nan_inf_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), 1., -1.] + [2.] * 27, dtype=L.float64, requires_grad=True); a.clamp(min=0.0).sum().backward(); r=a.grad"),
+    ('clamp_max_nan_inf_grad', "a=L.tensor([float('nan'), float('inf'), float('-inf'), -1., 1.] + [2.] * 27, dtype=L.float64, requires_grad=True); a.clamp(max=0.0).sum().backward(); r=a.grad"),
+    ('clamp_both_nan_inf_grad', "a=L.tensor([float('nan'), 0.5, -2., 2., float('inf')] + [0.] * 27, dtype=L.float64, requires_grad=True); a.clamp(-1.0, 1.0).sum().backward(); r=a.grad"),
+    ('hardswish_edges_grad', "a=L.tensor([-3., 3., float('nan'), float('inf'), float('-inf'), 0.] + [1.] * 26, dtype=L.float64, requires_grad=True); F.hardswish(a).sum().backward(); r=a.grad"),
+    ('hardsigmoid_grad_constant', "a=L.tensor([0.5, -3., 3., 0.] + [1.] * 28, dtype=L.float64, requires_grad=True); F.hardsigmoid(a).sum().backward(); r=a.grad"),
+    ('threshold_nan_grad', "a=L.tensor([float('nan'), 0.5, 0.2, 0.9], dtype=L.float64, requires_grad=True); y=F.threshold(a, 0.5, 2.0); y.sum().backward(); r=(y, a.grad)"),
+    ('cumprod_zero_then_inf_grad', "a=L.tensor([[0.09, 0.5, -0.96, 0.0, float('-inf')], [0.0, 1.0, 88.8, -1e+30, -1.32], [2., 0., 3., 0., 4.]], dtype=L.float64, requires_grad=True); (a.cumprod(1) * L.tensor([0.62, 0.67, 0.26, -0.28, 0.64], dtype=L.float64)).sum().backward(); r=a.grad"),
+    ('prod_zero_inf_grad', "a=L.tensor([0., float('inf'), 2.], dtype=L.float64, requires_grad=True); a.prod().backward(); r=a.grad"),
+    ('prod_two_zeros_grad', "a=L.tensor([0., 3., 0., 2.], dtype=L.float64, requires_grad=True); a.prod().backward(); r=a.grad"),
+    ('prod_dim_zeros_inf_grad', "a=L.tensor([[0., float('inf'), 2.], [1., 2., 3.], [0., 0., 5.]], dtype=L.float64, requires_grad=True); a.prod(1).sum().backward(); r=a.grad"),
+
 ]
 
 

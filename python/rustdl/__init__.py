@@ -315,6 +315,9 @@ def _welford_mean(input, dim, keepdim):
     mean = input.mean(dim, keepdim)
     if not input.is_floating_point() or input.numel() == 0:
         return mean
+    if input.dtype == float32 and not mean.isfinite().all() and input.isfinite().all():
+        # Welford's running mean never forms the float32 sum that overflows
+        mean = input.double().mean(dim, keepdim).to(float32)
     inf = input.isinf()
     if not inf.any():
         return mean
@@ -354,6 +357,10 @@ def diag(input, diagonal=0):
 
 def cdist(x1, x2, p=2.0):
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p=p, dim=-1)
+
+
+def dist(input, other, p=2):
+    return input.dist(other, p)
 
 
 def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,

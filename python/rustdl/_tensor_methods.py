@@ -115,6 +115,11 @@ def unfold(self, dimension, size, step):
     return out.movedim(dimension + 1, -1)
 
 
+def dist(self, other, p=2):
+    """``torch.dist``: the p-norm of ``self - other`` (broadcast)."""
+    return (self - other).norm(p=p)
+
+
 def diag(self, diagonal=0):
     import rustdl
 
@@ -314,6 +319,7 @@ _METHODS = {
     "apply_": apply_,
     "unfold": unfold,
     "diag": diag,
+    "dist": dist,
 }
 
 def diagonal(self, offset=0, dim1=0, dim2=1):

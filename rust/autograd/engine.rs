@@ -235,6 +235,8 @@ pub fn run(
         let input_grads = if grads.iter().all(|g| g.is_none()) {
             vec![None; node.next.len()]
         } else {
+            // Under create_graph, saved outputs re-attach to the running node.
+            let _running = create_graph.then(|| super::node::RunningNodeGuard::new(node.clone()));
             crate::profiler::measure(node.name, crate::profiler::Kind::Backward, || {
                 node.take_or_call(&grads, retain_graph)
             })?

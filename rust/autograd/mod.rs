@@ -6,4 +6,4 @@ pub mod node;
 
 pub use engine::{backward, grad};
 pub use grad_mode::{is_grad_enabled, set_grad_enabled, GradModeGuard};
-pub use node::{record, Edge, Node, SavedTensor};
+pub use node::{record, Edge, Node, RunningNodeGuard, SavedTensor};

@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::tensor::tensor::GradHook;
 use crate::tensor::{Tensor, TensorImpl};
 use parking_lot::Mutex;
+use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 
 /// Maps the gradients of a node's outputs to the gradients of its inputs.
@@ -80,6 +81,31 @@ impl Drop for Node {
 pub struct SavedTensor {
     tensor: Tensor,
     version: u64,
+    /// For an op's own output: which output of its node it is.
+    output_nr: Option<usize>,
+}
+
+thread_local! {
+    /// The node whose backward runs now on this thread, set by the engine
+    /// only under `create_graph` (saved outputs re-attach to it).
+    static RUNNING: RefCell<Option<Arc<Node>>> = const { RefCell::new(None) };
+}
+
+/// Marks `node` as the one whose backward runs, until dropped (restoring the
+/// one before: a backward may run another backward, `autograd.Function`).
+pub struct RunningNodeGuard(Option<Arc<Node>>);
+
+impl RunningNodeGuard {
+    pub fn new(node: Arc<Node>) -> RunningNodeGuard {
+        RunningNodeGuard(RUNNING.with(|r| r.replace(Some(node))))
+    }
+}
+
+impl Drop for RunningNodeGuard {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        RUNNING.with(|r| *r.borrow_mut() = prev);
+    }
 }
 
 impl SavedTensor {
@@ -87,18 +113,28 @@ impl SavedTensor {
         SavedTensor {
             tensor: t.clone(),
             version: t.version(),
+            output_nr: None,
         }
     }
-    /// Save an op's own output. Only its data is kept (a handle without
-    /// autograd metadata, sharing storage and version counter): holding the
-    /// output itself would make a cycle output -> node -> output that leaks
-    /// whenever backward never runs.
+    /// Save an op's own (first, or only) output. Only its data is kept (a
+    /// handle without autograd metadata, sharing storage and version
+    /// counter): holding the output itself would make a cycle
+    /// output -> node -> output that leaks whenever backward never runs.
+    /// `get` re-attaches it to its node under `create_graph`.
     pub fn output(t: &Tensor) -> SavedTensor {
+        SavedTensor::output_nr(t, 0)
+    }
+    /// Save output `nr` of a multi-output op.
+    pub fn output_nr(t: &Tensor, nr: usize) -> SavedTensor {
         SavedTensor {
             tensor: t.detach(),
             version: t.version(),
+            output_nr: Some(nr),
         }
     }
+    /// The saved tensor as saved (for an output: its data, cut from the
+    /// graph). Backward formulas that use a saved *output* read it with
+    /// `unpack` instead, so that `create_graph` differentiates through it.
     pub fn get(&self) -> Result<&Tensor> {
         let now = self.tensor.version();
         if now != self.version {
@@ -111,6 +147,30 @@ impl SavedTensor {
             )));
         }
         Ok(&self.tensor)
+    }
+    /// The saved tensor as PyTorch's `SavedVariable::unpack` gives it: a saved
+    /// output read while a backward runs with grad mode on (`create_graph`)
+    /// comes back sharing the data, with the running node (the one that
+    /// saved it) as its `grad_fn`, so the backward formula differentiates
+    /// through it. Otherwise (first-order backward, or a saved input) the
+    /// saved handle itself: one reference-count increment.
+    pub fn unpack(&self) -> Result<Tensor> {
+        let t = self.get()?;
+        if let Some(nr) = self.output_nr {
+            if super::is_grad_enabled() {
+                if let Some(node) = RUNNING.with(|r| r.borrow().clone()) {
+                    let t = t.detach();
+                    {
+                        let mut meta = t.0.autograd.lock();
+                        meta.requires_grad = true;
+                        meta.grad_fn = Some(node);
+                        meta.output_nr = nr;
+                    }
+                    return Ok(t);
+                }
+            }
+        }
+        Ok(t.clone())
     }
 }
 

@@ -343,7 +343,7 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
                 };
                 let gb = if need.1 {
                     // g * out * ln(x), with 0 where x == 0 and y >= 0
-                    let o = saved_out.as_ref().expect("saved").get()?;
+                    let o = &saved_out.as_ref().expect("saved").unpack()?;
                     let zero = creation::scalar_like(0.0, x);
                     let d = mul(o, &unary::log(x)?)?;
                     let mask =

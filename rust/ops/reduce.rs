@@ -459,22 +459,29 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     } else {
         "ProdBackward1"
     };
+    let one_dim = match dims {
+        Some([d]) if x.ndim() > 0 => Some(wrap_dim(*d, x.ndim())?),
+        _ => None,
+    };
+    let full = dims.is_none_or(|d| d.is_empty());
     record(name, &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let (x, o) = (sx.get()?, so.get()?);
+        let (x, o) = (sx.get()?, &so.unpack()?);
+        if x.ndim() == 0 {
+            return Ok(vec![Some(g.clone())]);
+        }
+        if full || one_dim.is_some() {
+            return Ok(vec![Some(prod_backward(g, x, o, one_dim, &keep_shape)?)]);
+        }
+        // Several dims (not in PyTorch's API): where(x == 0, the product of
+        // the others when it is the only zero, else o / x).
         let src = x.shape_vec();
         let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
         let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
-        // d prod / d x_i = prod of the others; computed without dividing by
-        // zero: product of the others via where(x == 0, prod-without-this, o/x).
         let zero = scalar_like(0.0, x);
         let has_zero = eq(x, &zero)?;
-        if has_zero.to_f64_vec().iter().all(|&v| v == 0.0) {
-            return Ok(vec![Some(mul(&g, &div(&o, x)?)?)]);
-        }
-        // Slow exact path: replace zeros by one, multiply, then fix up.
         let one = scalar_like(1.0, x);
         let x1 = super::binary::where_(&has_zero, &one, x)?;
         let dims: Vec<i64> = mask2
@@ -502,6 +509,58 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         Ok(vec![Some(mul(&g, &d)?)])
     });
     Ok(out)
+}
+
+/// PyTorch's `prod_backward` (FunctionsManual.cpp), with differentiable ops:
+/// `g * (result / x)` when x has no zero; otherwise the product of the
+/// others as exclusive cumulative products from both ends (no division),
+/// except over all elements with two or more zeros outside `create_graph`,
+/// where the gradient is all zeros. `dim` is None for the product of all.
+fn prod_backward(
+    g: &Tensor,
+    x: &Tensor,
+    o: &Tensor,
+    dim: Option<usize>,
+    keep_shape: &[usize],
+) -> Result<Tensor> {
+    let zeros = x.to_f64_vec().iter().filter(|&&v| v == 0.0).count();
+    let (g, o) = match dim {
+        Some(_) => (reshape_to(g, keep_shape)?, reshape_to(o, keep_shape)?),
+        None => (reshape_to(g, &[])?, reshape_to(o, &[])?),
+    };
+    if zeros == 0 {
+        return mul(&g, &div(&o, x)?);
+    }
+    match dim {
+        None if zeros > 1 && !crate::autograd::is_grad_enabled() => {
+            super::creation::zeros_on(x.shape(), g.dtype(), g.device())
+        }
+        None => {
+            let flat = reshape_to(x, &[x.numel()])?;
+            reshape_to(&prod_safe_zeros_backward(&g, &flat, 0)?, x.shape())
+        }
+        Some(d) => prod_safe_zeros_backward(&g, x, d),
+    }
+}
+
+/// `g * (exclusive cumprod from the start * exclusive cumprod from the end)`
+/// along `d`: each element's product of the others, zeros included.
+fn prod_safe_zeros_backward(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
+    use super::shape::{cat, narrow};
+    let n = x.shape()[d];
+    if x.numel() == 0 {
+        return expand_to(g, x.shape());
+    }
+    let mut ones_shape = x.shape_vec();
+    ones_shape[d] = 1;
+    let ones = super::creation::full_on(&ones_shape, 1.0, x.dtype(), x.device())?;
+    let di = d as i64;
+    let before = cat(&[ones.clone(), narrow(x, di, 0, n as i64 - 1)?], di)?;
+    let exclusive_normal = super::scan::cumprod(&before, di)?;
+    let after = super::index::flip(&narrow(x, di, 1, n as i64 - 1)?, &[di])?;
+    let exclusive_reverse =
+        super::index::flip(&super::scan::cumprod(&cat(&[ones, after], di)?, di)?, &[di])?;
+    mul(g, &mul(&exclusive_normal, &exclusive_reverse)?)
 }
 
 /// amax / amin over dims; the gradient is shared evenly among ties.
@@ -603,7 +662,7 @@ fn amax_named(
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let (x, o) = (sx.get()?, so.get()?);
+        let (x, o) = (sx.get()?, &so.unpack()?);
         let src = x.shape_vec();
         let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
         let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
@@ -884,11 +943,72 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
         .filter(|(_, &m)| m)
         .map(|(&s, _)| s)
         .product();
-    let m = mean(x, dims, true)?;
-    let d = sub(x, &m)?;
-    let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
-    let denom = (n as f64 - correction).max(0.0);
-    div(&ss, &scalar_like(denom, &ss))
+    let out = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        let m = mean(x, dims, true)?;
+        let d = sub(x, &m)?;
+        let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
+        // (nothing reduced gives NaN whatever the correction, as PyTorch)
+        let denom = if n == 0 {
+            0.0
+        } else {
+            (n as f64 - correction).max(0.0)
+        };
+        div(&ss, &scalar_like(denom, &ss))?
+    };
+    let sx = SavedTensor::new(x);
+    let dims = dims.map(|d| d.to_vec());
+    let keep_shape = reduced_shape(x.shape(), &mask, true);
+    record("VarBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        Ok(vec![Some(var_backward(
+            g,
+            sx.get()?,
+            dims.as_deref(),
+            correction,
+            &keep_shape,
+        )?)])
+    });
+    Ok(out)
+}
+
+/// PyTorch's `var_backward`, with differentiable ops:
+/// `2 / (N - correction) * g * (x - mean(x))`. Over all elements with
+/// N - correction <= 0 it is `g * (NaN where x == mean(x), else inf)`; over
+/// dims the factor is taken as it is (inf at N == correction, negative past).
+fn var_backward(
+    g: &Tensor,
+    x: &Tensor,
+    dims: Option<&[i64]>,
+    correction: f64,
+    keep_shape: &[usize],
+) -> Result<Tensor> {
+    if x.ndim() == 0 || dims.is_none() {
+        let dof = x.numel() as f64 - correction;
+        let m = mean(x, None, false)?;
+        if dof <= 0.0 {
+            let at_mean = eq(x, &m)?;
+            let r = super::binary::where_(
+                &at_mean,
+                &scalar_like(f64::NAN, x),
+                &scalar_like(f64::INFINITY, x),
+            )?;
+            return mul(g, &r);
+        }
+        return mul(&mul(g, &scalar_like(2.0 / dof, g))?, &sub(x, &m)?);
+    }
+    let dims = dims.unwrap_or_default();
+    let g = reshape_to(g, keep_shape)?;
+    // (PyTorch's _safe_size: the product of the sizes of the listed dims)
+    let mut rnumel = 1usize;
+    for &d in dims {
+        rnumel *= x.shape()[wrap_dim(d, x.ndim())?];
+    }
+    let m = mean(x, Some(dims), true)?;
+    let factor = 2.0 / (rnumel as f64 - correction);
+    mul(&mul(&g, &scalar_like(factor, &g))?, &sub(x, &m)?)
 }
 
 /// `sqrt(var)`, whose gradient is 0 (not 0 * inf = NaN) where std is 0,
@@ -912,7 +1032,7 @@ pub fn std(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = so.get()?;
+        let o = &so.unpack()?;
         let zero = scalar_like(0.0, o);
         let half_over = div(g, &mul(o, &scalar_like(2.0, o))?)?;
         Ok(vec![Some(super::binary::where_(
@@ -1031,7 +1151,7 @@ fn pnorm(x: &Tensor, a: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) ->
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let (x, n) = (sx.get()?, reshape_to(so.get()?, &kept)?);
+        let (x, n) = (sx.get()?, reshape_to(&so.unpack()?, &kept)?);
         let g = reshape_to(g, &kept)?;
         let a = super::unary::abs(x)?;
         let num = mul(
@@ -1077,7 +1197,7 @@ fn norm2(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let (x, o) = (sx.get()?, so.get()?);
+        let (x, o) = (sx.get()?, &so.unpack()?);
         let (g, o) = (reshape_to(g, &keep_shape)?, reshape_to(o, &keep_shape)?);
         // d |x| / dx = x / |x|; PyTorch defines it as 0 where |x| = 0.
         let zero = scalar_like(0.0, &o);

@@ -2,9 +2,9 @@
 
 use super::binary::{div, mul};
 use super::index::flip;
-use super::reduce::cumsum;
+use super::reduce::{cumsum, prod, sum};
 use crate::autograd::{record, SavedTensor};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 
@@ -55,24 +55,56 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         if !x.to_f64_vec().contains(&0.0) {
             // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i, written
             // with differentiable ops.
-            let go = mul(g, so.get()?)?;
+            let go = mul(g, &so.unpack()?)?;
             let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;
             return Ok(vec![Some(div(&rev, x)?)]);
         }
-        if crate::autograd::node::needs_grad(&[g, x]) {
-            return Err(Error::NotImplemented(
-                "cumprod: the double backward of an input holding zeros is not implemented".into(),
-            ));
+        if x.numel() <= 1 || x.shape()[d] == 1 {
+            return Ok(vec![Some(g.clone())]);
         }
-        Ok(vec![Some(backward_with_zeros(g, x, d)?)])
+        if crate::autograd::is_grad_enabled() {
+            return Ok(vec![Some(backward_with_zeros_graph(g, x, d)?)]);
+        }
+        Ok(vec![Some(backward_with_zeros(g, x, so.get()?, d)?)])
     });
     Ok(out)
 }
 
-/// The exact cumprod gradient where some x is 0 (dividing by x would give
-/// NaN): grad_i = E_i * S_i with E_i = prod_{k<i} x_k and
-/// S_i = sum_{j>=i} g_j prod_{i<k<=j} x_k, i.e. S_i = g_i + x_{i+1} S_{i+1}.
-fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
+/// PyTorch's O(n^2) cumprod gradient for inputs holding zeros under
+/// `create_graph` (differentiable ops only):
+/// grad_k = sum_{i >= k} g_i prod_{j < k} x_j prod_{k < j <= i} x_j.
+fn backward_with_zeros_graph(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
+    use super::shape::{cat, narrow};
+    let n = x.shape()[d] as i64;
+    let di = d as i64;
+    let mut ones_shape = x.shape_vec();
+    ones_shape[d] = 1;
+    let ones = super::creation::full_on(&ones_shape, 1.0, x.dtype(), x.device())?;
+    let mut parts = Vec::with_capacity(n as usize);
+    for k in 0..n {
+        let omitted = if k == 0 {
+            cat(&[ones.clone(), cumprod(&narrow(x, di, 1, n - 1)?, di)?], di)?
+        } else {
+            let until = prod(&narrow(x, di, 0, k)?, Some(&[di]), true)?;
+            if k == n - 1 {
+                until
+            } else {
+                let from = cumprod(&narrow(x, di, k + 1, n - k - 1)?, di)?;
+                cat(&[until.clone(), mul(&until, &from)?], di)?
+            }
+        };
+        let part = mul(&narrow(g, di, k, n - k)?, &omitted)?;
+        parts.push(sum(&part, Some(&[di]), true)?);
+    }
+    cat(&parts, di)
+}
+
+/// PyTorch's O(n) cumprod gradient for inputs holding zeros (outside
+/// `create_graph`), slice by slice along `d`, with z1 (z2) the first
+/// (second) zero: before z1, sum_{k<=j<z1} out_j g_j / x_k (terms from z1
+/// on left out, so an inf after a zero gives no NaN); at z1,
+/// out_{z1-1} * sum_{z1<=j<z2} g_j prod_{z1<i<=j} x_i; after z1, 0.
+fn backward_with_zeros(g: &Tensor, x: &Tensor, out: &Tensor, d: usize) -> Result<Tensor> {
     let shape = x.shape_vec();
     let (outer, len, inner) = (
         shape[..d].iter().product::<usize>(),
@@ -80,32 +112,41 @@ fn backward_with_zeros(g: &Tensor, x: &Tensor, d: usize) -> Result<Tensor> {
         shape[d + 1..].iter().product::<usize>(),
     );
     let compute = x.dtype().compute_dtype();
-    let (gc, xc) = (
-        g.cast_raw(compute).contiguous_raw(),
-        x.cast_raw(compute).contiguous_raw(),
-    );
-    let out = crate::dispatch_float!(compute, "cumprod_backward", T => {
-        let (gv, xv) = (gc.to_vec::<T>(), xc.to_vec::<T>());
-        let mut out = vec![T::default(); xv.len()];
+    let contiguous = |t: &Tensor| t.cast_raw(compute).contiguous_raw();
+    let (gc, xc, oc) = (contiguous(g), contiguous(x), contiguous(out));
+    let result = crate::dispatch_float!(compute, "cumprod_backward", T => {
+        let (gv, xv, ov) = (gc.to_vec::<T>(), xc.to_vec::<T>(), oc.to_vec::<T>());
+        let (zero, one): (T, T) = (
+            crate::tensor::access::cast_elem::<f64, T>(0.0),
+            crate::tensor::access::cast_elem::<f64, T>(1.0),
+        );
+        let mut res = vec![zero; xv.len()];
         for a in 0..outer {
             for j in 0..inner {
                 let at = |k: usize| a * len * inner + k * inner + j;
-                let mut s = T::default();
-                for k in (0..len).rev() {
-                    if k + 1 < len {
-                        s *= xv[at(k + 1)];
-                    }
-                    s += gv[at(k)];
-                    out[at(k)] = s;
+                let z1 = (0..len).find(|&k| xv[at(k)] == zero).unwrap_or(len);
+                let mut s = zero;
+                for k in (0..z1).rev() {
+                    s += ov[at(k)] * gv[at(k)];
+                    res[at(k)] = s / xv[at(k)];
                 }
-                let mut e: T = crate::tensor::access::cast_elem::<f64, T>(1.0);
+                if z1 == len {
+                    continue;
+                }
+                let z2 = (z1 + 1..len).find(|&k| xv[at(k)] == zero).unwrap_or(len);
+                let (mut p, mut total) = (one, zero);
                 for k in 0..len {
-                    out[at(k)] = out[at(k)] * e;
-                    e *= xv[at(k)];
+                    if k > z1 && k < z2 {
+                        p *= xv[at(k)];
+                    }
+                    let gk = if k >= z1 && k < z2 { gv[at(k)] } else { zero };
+                    total += p * gk;
                 }
+                let before = if z1 > 0 { ov[at(z1 - 1)] } else { one };
+                res[at(z1)] = total * before;
             }
         }
-        Tensor::from_vec(out, &shape)
+        Tensor::from_vec(res, &shape)
     });
-    Ok(crate::tensor::half::narrow(out, x.dtype()))
+    Ok(crate::tensor::half::narrow(result, x.dtype()))
 }

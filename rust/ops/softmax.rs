@@ -179,7 +179,7 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
             use crate::ops::binary::{mul, sub};
             use crate::ops::reduce::sum;
             // (one rounding for half types, as PyTorch's backward kernel)
-            let gx = crate::ops::unary::in_f32(&[g, so.get()?], |w| {
+            let gx = crate::ops::unary::in_f32(&[g, &so.unpack()?], |w| {
                 let (g, y) = (&w[0], &w[1]);
                 if log {
                     // g - softmax * sum(g)

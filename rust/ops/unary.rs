@@ -4,7 +4,7 @@
 //! gradients work); activations with non-trivial derivatives use one fused
 //! backward kernel instead.
 
-use super::binary::{compare, div, mul, sub, CmpOp};
+use super::binary::{add, compare, div, logical, mul, reciprocal, sub, where_, CmpOp, LogicOp};
 use super::creation::scalar_like;
 use super::fusion::{self, Unary};
 use super::map::{map1, map2, map3};
@@ -90,22 +90,6 @@ fn saved(t: &Tensor) -> SavedTensor {
     SavedTensor::new(t)
 }
 
-/// The saved output for a backward formula. Under `create_graph` (grad mode on
-/// during backward) it is recomputed from the input so that gradients of the
-/// gradient see its dependence on the input; otherwise the saved data is used.
-fn with_graph(
-    out: &SavedTensor,
-    input: &SavedTensor,
-    f: fn(&Tensor) -> Result<Tensor>,
-) -> Result<Tensor> {
-    let x = input.get()?;
-    if crate::autograd::is_grad_enabled() && x.requires_grad() {
-        f(x)
-    } else {
-        Ok(out.get()?.clone())
-    }
-}
-
 pub fn neg(x: &Tensor) -> Result<Tensor> {
     if let Some(out) = fusion::unary(x, Unary::Neg) {
         return Ok(out);
@@ -176,12 +160,12 @@ pub fn exp(x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let out = float_map!(x, "exp", |v| v.fast_exp());
-    let (sx, so) = (saved(x), SavedTensor::output(&out));
+    let so = SavedTensor::output(&out);
     record("ExpBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = with_graph(&so, &sx, exp)?;
+        let o = so.unpack()?;
         Ok(vec![Some(mul(g, &o)?)])
     });
     Ok(out)
@@ -223,12 +207,12 @@ pub fn sqrt(x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let out = float_map!(x, "sqrt", |v| v.sqrt());
-    let (sx, so) = (saved(x), SavedTensor::output(&out));
+    let so = SavedTensor::output(&out);
     record("SqrtBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = &with_graph(&so, &sx, sqrt)?;
+        let o = &so.unpack()?;
         Ok(vec![Some(div(g, &mul(o, &scalar_like(2.0, o))?)?)])
     });
     Ok(out)
@@ -241,7 +225,7 @@ pub fn rsqrt(x: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = so.get()?;
+        let o = &so.unpack()?;
         let o3 = mul(&mul(o, o)?, o)?;
         Ok(vec![Some(mul(g, &mul(&o3, &scalar_like(-0.5, o))?)?)])
     });
@@ -333,13 +317,13 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let out = float_map!(x, "tanh", |v| v.fast_tanh());
-    let (sx, so) = (saved(x), SavedTensor::output(&out));
+    let so = SavedTensor::output(&out);
     record("TanhBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
         // (one kernel in PyTorch: for half types, one rounding)
-        let o = with_graph(&so, &sx, tanh)?;
+        let o = so.unpack()?;
         let gx = in_f32(&[g, &o], |w| {
             let (g, o) = (&w[0], &w[1]);
             mul(g, &sub(&scalar_like(1.0, o), &mul(o, o)?)?)
@@ -354,12 +338,12 @@ pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let out = float_map!(x, "sigmoid", |v| T::c(1.0) / (T::c(1.0) + (-v).fast_exp()));
-    let (sx, so) = (saved(x), SavedTensor::output(&out));
+    let so = SavedTensor::output(&out);
     record("SigmoidBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = with_graph(&so, &sx, sigmoid)?;
+        let o = so.unpack()?;
         let gx = in_f32(&[g, &o], |w| {
             let (g, o) = (&w[0], &w[1]);
             mul(g, &mul(o, &sub(&scalar_like(1.0, o), o)?)?)
@@ -389,7 +373,7 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let o = so.get()?;
+        let o = &so.unpack()?;
         // Fused single pass (PyTorch's threshold_backward: gy where out > 0
         // else 0) unless a differentiable backward is needed (create_graph).
         if g.dtype() == o.dtype()
@@ -401,11 +385,12 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
                 g,
                 o,
                 "threshold_backward",
-                |gv, v| if v > T::c(0.0) { gv } else { T::c(0.0) }
+                |gv, v| if v <= T::c(0.0) { T::c(0.0) } else { gv }
             ))]);
         }
-        let mask = compare(CmpOp::Gt, o, &scalar_like(0.0, o))?;
-        Ok(vec![Some(mul(g, &to_dtype(&mask, g.dtype())?)?)])
+        // (a NaN result passes the gradient: PyTorch tests result <= 0)
+        let off = compare(CmpOp::Le, o, &scalar_like(0.0, o))?;
+        Ok(vec![Some(where_(&off, &scalar_like(0.0, g), g)?)])
     });
     Ok(out)
 }
@@ -489,6 +474,8 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
+        // The gradient passes where min <= x <= max (NaN gives 0), as PyTorch
+        // 2.13 recorded in tests/golden (2.15 gives 0 at a bound itself).
         let m = float_map2!(g, x, "clamp_backward", [lo, hi], |gv, v| if v >= T::c(lo)
             && v <= T::c(hi)
         {
@@ -560,7 +547,10 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
 }
 
 /// An activation with a fused backward kernel: `df(x, y)` is dy/dx at
-/// input x with output y.
+/// input x with output y. `derivative` is the same dy/dx written with
+/// differentiable tensor ops: under `create_graph` the gradient is
+/// `g * derivative(x)`, so gradients of every order see its dependence on x
+/// (the fused kernel's result would be a constant to autograd).
 fn activation<F32F, F64F, F32D, F64D>(
     name: &'static str,
     x: &Tensor,
@@ -568,6 +558,7 @@ fn activation<F32F, F64F, F32D, F64D>(
     f64f: F64F,
     f32d: F32D,
     f64d: F64D,
+    derivative: fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Tensor>
 where
     F32F: Fn(f32) -> f32 + Sync + Send,
@@ -588,6 +579,9 @@ where
             return Ok(vec![None]);
         };
         let (x, y) = (sx.get()?, so.get()?);
+        if crate::autograd::is_grad_enabled() && x.requires_grad() {
+            return Ok(vec![Some(differentiable_derivative(g, x, derivative)?)]);
+        }
         // g * f'(x) in one pass when g matches x (as autograd's gradients do)
         // and no differentiable backward is needed (create_graph with a g
         // that requires grad: then `mul` below records the product).
@@ -616,6 +610,26 @@ where
     Ok(out)
 }
 
+/// `g * derivative(x)` recorded op by op (half types computed in float32
+/// and rounded once, as the fused kernel does).
+fn differentiable_derivative(
+    g: &Tensor,
+    x: &Tensor,
+    derivative: fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    in_f32(&[g, x], |w| mul(&w[0], &derivative(&w[1])?))
+}
+
+/// A number like `x` (scalar_like, shorter in the derivative formulas).
+fn k(v: f64, x: &Tensor) -> Tensor {
+    scalar_like(v, x)
+}
+
+/// `x op v` as a 0/1 mask of x's dtype: no graph (a piecewise constant).
+fn mask(op: CmpOp, x: &Tensor, v: f64) -> Result<Tensor> {
+    to_dtype(&compare(op, x, &k(v, x))?, x.dtype())
+}
+
 /// g * f'(x, y) over same-shaped operands in one pass.
 fn scaled_derivative<T: FloatOps + crate::tensor::storage::BufferElem>(
     g: &Tensor,
@@ -635,7 +649,10 @@ fn scaled_derivative<T: FloatOps + crate::tensor::storage::BufferElem>(
 
 /// Define an activation once, generic over the float type.
 macro_rules! act {
-    ($name:expr, $x:expr, |$v:ident| $f:expr, |$dv:ident, $dy:ident| $d:expr) => {{
+    ($name:expr, $x:expr, |$v:ident| $f:expr, |$dv:ident, $dy:ident| $d:expr, ops |$ox:ident| $od:expr) => {{
+        fn ops_derivative($ox: &Tensor) -> Result<Tensor> {
+            $od
+        }
         #[inline(always)]
         fn fwd<T: FloatOps>($v: T) -> T {
             $f
@@ -660,6 +677,7 @@ macro_rules! act {
             |v: f32, y: f32| der(v, y),
             #[inline(always)]
             |v: f64, y: f64| der(v, y),
+            ops_derivative,
         )
     }};
 }
@@ -711,13 +729,43 @@ pub fn gelu(x: &Tensor, tanh_approx: bool) -> Result<Tensor> {
                 let t = inner.fast_tanh();
                 let dinner = k * (T::c(1.0) + T::c(3.0 * 0.044715) * v * v);
                 T::c(0.5) * (T::c(1.0) + t) + T::c(0.5) * v * (T::c(1.0) - t * t) * dinner
+            },
+            ops | x | {
+                let (kk, c) = (0.7978845608028654, 0.044715);
+                let x2 = mul(x, x)?;
+                let inner = mul(&add(x, &mul(&mul(&x2, x)?, &k(c, x))?)?, &k(kk, x))?;
+                let t = tanh(&inner)?;
+                let dinner = mul(&add(&mul(&x2, &k(3.0 * c, x))?, &k(1.0, x))?, &k(kk, x))?;
+                let left = mul(&add(&t, &k(1.0, x))?, &k(0.5, x))?;
+                let sech2 = sub(&k(1.0, x), &mul(&t, &t)?)?;
+                add(&left, &mul(&mul(&mul(x, &k(0.5, x))?, &sech2)?, &dinner)?)
             }
         )
     } else {
-        act!("GeluBackward0", x, |v| v * v.normal_cdf_pdf().0, |v, _y| {
-            let (cdf, pdf) = v.normal_cdf_pdf();
-            cdf + v * pdf
-        })
+        act!(
+            "GeluBackward0",
+            x,
+            |v| v * v.normal_cdf_pdf().0,
+            |v, _y| {
+                let (cdf, pdf) = v.normal_cdf_pdf();
+                cdf + v * pdf
+            },
+            ops | x | {
+                // Phi(x) + x phi(x)
+                let cdf = mul(
+                    &add(
+                        &erf(&mul(x, &k(std::f64::consts::FRAC_1_SQRT_2, x))?)?,
+                        &k(1.0, x),
+                    )?,
+                    &k(0.5, x),
+                )?;
+                let pdf = mul(
+                    &exp(&mul(&mul(x, x)?, &k(-0.5, x))?)?,
+                    &k(0.3989422804014327, x),
+                )?;
+                add(&cdf, &mul(x, &pdf)?)
+            }
+        )
     }
 }
 
@@ -730,6 +778,11 @@ pub fn silu(x: &Tensor) -> Result<Tensor> {
         |v, _y| {
             let s = T::c(1.0) / (T::c(1.0) + (-v).fast_exp());
             s * (T::c(1.0) + v * (T::c(1.0) - s))
+        },
+        ops | x | {
+            let s = sigmoid(x)?;
+            let one = k(1.0, x);
+            mul(&s, &add(&one, &mul(x, &sub(&one, &s)?)?)?)
         }
     )
 }
@@ -744,6 +797,12 @@ pub fn mish(x: &Tensor) -> Result<Tensor> {
             let t = softplus1(v).fast_tanh();
             let s = T::c(1.0) / (T::c(1.0) + (-v).fast_exp());
             t + v * s * (T::c(1.0) - t * t)
+        },
+        ops | x | {
+            let t = tanh(&softplus(x, 1.0, 20.0)?)?;
+            let s = sigmoid(x)?;
+            let sech2 = sub(&k(1.0, x), &mul(&t, &t)?)?;
+            add(&t, &mul(&mul(x, &s)?, &sech2)?)
         }
     )
 }
@@ -761,6 +820,12 @@ pub fn softsign(x: &Tensor) -> Result<Tensor> {
                 return T::c(f64::NAN);
             }
             T::c(1.0) / (d * d)
+        },
+        ops | x | {
+            // PyTorch's composite: 1/(1+|x|) - |x|/(1+|x|)^2
+            let a = abs(x)?;
+            let q = add(&a, &k(1.0, x))?;
+            sub(&reciprocal(&q)?, &div(&a, &mul(&q, &q)?)?)
         }
     )
 }
@@ -771,10 +836,16 @@ pub fn hardsigmoid(x: &Tensor) -> Result<Tensor> {
         "HardsigmoidBackward0",
         x,
         |v| clampf(v / T::c(6.0) + T::c(0.5), T::c(0.0), T::c(1.0)),
+        // (PyTorch's constant is the float 1.0f / 6.0f, for doubles too)
         |v, _y| if v > T::c(-3.0) && v < T::c(3.0) {
-            T::c(1.0 / 6.0)
+            T::c(ONE_SIXTH_F32)
         } else {
             T::c(0.0)
+        },
+        ops | x | {
+            // piecewise constant: no graph of its own
+            let inside = mul(&mask(CmpOp::Gt, x, -3.0)?, &mask(CmpOp::Lt, x, 3.0)?)?;
+            mul(&inside, &k(ONE_SIXTH_F32, x))
         }
     )
 }
@@ -785,12 +856,28 @@ pub fn hardswish(x: &Tensor) -> Result<Tensor> {
         "HardswishBackward0",
         x,
         |v| v * clampf(v + T::c(3.0), T::c(0.0), T::c(6.0)) / T::c(6.0),
-        |v, _y| if v < T::c(-3.0) {
+        // (PyTorch's kernel: 0 at -3, 1 at 3, NaN at NaN)
+        |v, _y| if v <= T::c(-3.0) {
             T::c(0.0)
-        } else if v <= T::c(3.0) {
-            v / T::c(3.0) + T::c(0.5)
-        } else {
+        } else if v >= T::c(3.0) {
             T::c(1.0)
+        } else {
+            v / T::c(3.0) + T::c(0.5)
+        },
+        ops | x | {
+            // x/3 + 1/2 strictly inside (-3, 3), constants outside
+            let outside = where_(&compare(CmpOp::Le, x, &k(-3.0, x))?, &k(0.0, x), &k(1.0, x))?;
+            let inside = logical(
+                LogicOp::Or,
+                &compare(CmpOp::Le, x, &k(-3.0, x))?,
+                &compare(CmpOp::Ge, x, &k(3.0, x))?,
+            )?;
+            let inside = logical_not(&inside)?;
+            where_(
+                &inside,
+                &add(&mul(x, &k(1.0 / 3.0, x))?, &k(0.5, x))?,
+                &outside,
+            )
         }
     )
 }
@@ -822,6 +909,7 @@ pub fn hardtanh(x: &Tensor, lo: f64, hi: f64) -> Result<Tensor> {
             x,
             "hardtanh_backward",
             [lo, hi],
+            // (0 at the bounds and at NaN, as PyTorch's vectorized kernel)
             |gv, v| if v > T::c(lo) && v < T::c(hi) {
                 gv
             } else {
@@ -853,12 +941,24 @@ pub fn elu(x: &Tensor, alpha: f64, scale: f64, input_scale: f64) -> Result<Tenso
             return Ok(vec![None]);
         };
         let x = sx.get()?;
+        if crate::autograd::is_grad_enabled() && x.requires_grad() {
+            // scale where x > 0, else scale * alpha * input_scale *
+            // exp(x * input_scale), the exponent clamped at 0 so the branch
+            // not taken never overflows (its zero gradient times inf).
+            let d = |x: &Tensor| -> Result<Tensor> {
+                let e = exp(&mul(&clamp(x, None, Some(0.0))?, &k(input_scale, x))?)?;
+                let neg_side = mul(&e, &k(scale * alpha * input_scale, x))?;
+                where_(&compare(CmpOp::Gt, x, &k(0.0, x))?, &k(scale, x), &neg_side)
+            };
+            return Ok(vec![Some(in_f32(&[g, x], |w| mul(&w[0], &d(&w[1])?))?)]);
+        }
         Ok(vec![Some(float_map2!(
             g,
             x,
             "elu_backward",
             [alpha, scale, input_scale],
             |gv, v| {
+                // (a NaN input gives NaN, as PyTorch's vectorized kernel)
                 let e = (v.min_nan(T::c(0.0)) * T::c(input_scale)).fast_exp();
                 if v > T::c(0.0) {
                     gv * T::c(scale)
@@ -889,6 +989,18 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
+        if crate::autograd::is_grad_enabled() && x.requires_grad() {
+            // 1 above the threshold, else sigmoid(beta x)
+            let d = |x: &Tensor| -> Result<Tensor> {
+                let bx = mul(x, &k(beta, x))?;
+                where_(
+                    &compare(CmpOp::Gt, &bx, &k(threshold, x))?,
+                    &k(1.0, x),
+                    &sigmoid(&bx)?,
+                )
+            };
+            return Ok(vec![Some(in_f32(&[g, x], |w| mul(&w[0], &d(&w[1])?))?)]);
+        }
         Ok(vec![Some(float_map2!(
             g,
             x,
@@ -916,9 +1028,13 @@ pub fn logsigmoid(x: &Tensor) -> Result<Tensor> {
             let m = if v < T::c(0.0) { v } else { T::c(0.0) };
             m - ((-v.abs()).fast_exp_nonpositive()).fast_ln_1p()
         },
-        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).fast_exp())
+        |v, _y| T::c(1.0) - T::c(1.0) / (T::c(1.0) + (-v).fast_exp()),
+        ops | x | sigmoid(&neg(x)?)
     )
 }
+
+/// 1/6 rounded to float32, as PyTorch's hardsigmoid gradient takes it.
+const ONE_SIXTH_F32: f64 = (1.0f32 / 6.0f32) as f64;
 
 #[inline(always)]
 fn clampf<T: FloatOps>(v: T, lo: T, hi: T) -> T {

@@ -133,7 +133,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 def threshold(input, threshold, value, inplace=False):
-    out = _C.where(input > threshold, input, value)
+    # (a NaN input keeps its value and passes the gradient, as PyTorch's x <= threshold test)
+    out = _C.where(input <= threshold, value, input)
     return input.copy_(out) if inplace else out
 
 
