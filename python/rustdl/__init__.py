@@ -401,3 +401,7 @@ del _register_multiprocessing
 
 # torch.profiler (after autograd, whose profiler it extends)
 profiler = builtins.__import__("importlib").import_module(__name__ + ".profiler")
+
+from . import _deprecated_overloads
+
+_deprecated_overloads.install(globals())
