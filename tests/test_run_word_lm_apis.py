@@ -11,9 +11,13 @@ by what training must reach, not digit for digit). The overload tests below
 use values and messages recorded from PyTorch 2.15.
 """
 
+import json
 import os
+import pickle
+import pickletools
 import re
 import warnings
+import zipfile
 
 import pytest
 import rustdl as torch
@@ -141,3 +145,60 @@ def test_misuse_raises_as_pytorch(fresh_warning):
     with pytest.raises(TypeError):
         torch.add(x, g, -0.5)
     assert x.add_(g, alpha=2).tolist() == [5.0] * 3  # the current signature is untouched
+
+
+# ------------------------------------------- whole-model checkpoints across libraries
+# Fixtures: tools/differential/record_whole_modules.py (PyTorch 2.15).
+
+CHECKPOINTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "checkpoints")
+
+
+def _whole_modules_record():
+    with open(os.path.join(CHECKPOINTS, "whole_modules.json")) as f:
+        return json.load(f)
+
+
+def _outputs(layer, lstm):
+    x = torch.linspace(-1, 1, 5 * 3 * 8).view(5, 3, 8)
+    h = torch.linspace(-1, 1, 5 * 3 * 4).view(5, 3, 4)
+    with torch.no_grad():
+        return {"layer": layer(x).flatten().tolist(), "lstm": lstm(h)[0].flatten().tolist()}
+
+
+def test_pytorch_whole_transformer_and_lstm_load_and_compute_the_same():
+    with pytest.raises(pickle.UnpicklingError, match="Unsupported global: GLOBAL torch.nn.modules.transformer."
+                                                     "TransformerEncoderLayer was not an allowed global"):
+        torch.load(os.path.join(CHECKPOINTS, "whole_encoder_layer.pt"))
+    layer = torch.load(os.path.join(CHECKPOINTS, "whole_encoder_layer.pt"), weights_only=False)
+    lstm = torch.load(os.path.join(CHECKPOINTS, "whole_lstm.pt"), weights_only=False)
+    assert type(layer.self_attn) is torch.nn.MultiheadAttention
+    assert type(lstm) is torch.nn.LSTM
+    lstm.flatten_parameters()
+    expected = _whole_modules_record()["pytorch_outputs"]
+    for name, values in _outputs(layer, lstm).items():
+        assert max(abs(a - b) for a, b in zip(values, expected[name])) < 1e-5, name
+
+
+def _pickled_strings(module, tmp_path):
+    path = tmp_path / "whole.pt"
+    torch.save(module, str(path))
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read(next(n for n in zf.namelist() if n.endswith("data.pkl")))
+    return {arg for op, arg, _ in pickletools.genops(data) if isinstance(arg, str)}
+
+
+def test_rustdl_whole_modules_have_what_pytorch_needs(tmp_path):
+    # PyTorch loaded these (record_whole_modules.py) and computed rustdl's outputs:
+    record = _whole_modules_record()["pytorch_reads_rustdl"]
+    assert record["classes"] == ["TransformerEncoderLayer", "MultiheadAttention",
+                                 "NonDynamicallyQuantizableLinear", "LSTM"]
+    assert max(record["max_abs_diff"].values()) < 1e-5
+    # ... which needs PyTorch's class locations and the state its __setstate__ reads.
+    strings = _pickled_strings(torch.nn.TransformerEncoderLayer(8, 2, 16), tmp_path)
+    assert "torch.nn.modules.activation MultiheadAttention" in strings  # GLOBAL's "module name"
+    assert "torch.nn.modules.linear NonDynamicallyQuantizableLinear" in strings
+    assert "_backward_hooks" in strings
+    strings = _pickled_strings(torch.nn.LSTM(4, 4, 2), tmp_path)
+    assert {"_all_weights", "_flat_weights", "_flat_weights_names", "_backward_hooks"} <= strings
+    reloaded = torch.load(str(tmp_path / "whole.pt"), weights_only=False)
+    assert [n for n, _ in reloaded.named_parameters()] == [n for n, _ in torch.nn.LSTM(4, 4, 2).named_parameters()]
