@@ -16,13 +16,15 @@ import os
 import pickle
 import pickletools
 import re
+import subprocess
+import sys
 import warnings
 import zipfile
 
 import pytest
 import rustdl as torch
 from rustdl import _deprecated_overloads
-from test_run_module import SCRIPTS, run_rustdl
+from test_run_module import SCRIPTS, child_env, run_rustdl
 
 ADD_WARNING = ("This overload of add_ is deprecated:\n\tadd_(Number alpha, Tensor other)\n"
                "Consider using one of the following signatures instead:\n\tadd_(Tensor other, *, Number alpha = 1)")
@@ -45,6 +47,9 @@ def test_word_lm_api_script_runs_as_in_pytorch(tmp_path):
                 f"([__main__.{cls}])` or the `torch.serialization.safe_globals([__main__.{cls}])` context "
                 "manager to allowlist this global if you trust this class/function.") in out
         assert f"loaded type: {cls} same params: True" in out
+    for cls in ("TinyTransformerLM", "TinyLSTMLM"):
+        assert f"{cls} short allowlist: UnpicklingError: True" in out
+        assert f"{cls} allowlisted load: {cls}" in out
     assert int(re.search(r"lstm sampled follows: (\d+)", out).group(1)) >= 25  # PyTorch: 29 of 30
     assert "transformer sampled: (11, 1) True" in out
 
@@ -202,3 +207,12 @@ def test_rustdl_whole_modules_have_what_pytorch_needs(tmp_path):
     assert {"_all_weights", "_flat_weights", "_flat_weights_names", "_backward_hooks"} <= strings
     reloaded = torch.load(str(tmp_path / "whole.pt"), weights_only=False)
     assert [n for n, _ in reloaded.named_parameters()] == [n for n, _ in torch.nn.LSTM(4, 4, 2).named_parameters()]
+
+
+def test_serialization_is_an_attribute_after_a_bare_import():
+    r = subprocess.run([sys.executable, "-c", "import rustdl; print(rustdl.serialization.safe_globals.__name__)"],
+                       env=child_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "safe_globals"
+    with pytest.raises(AttributeError, match="module 'rustdl' has no attribute 'no_such_thing'"):
+        torch.no_such_thing  # noqa: B018

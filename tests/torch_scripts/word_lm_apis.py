@@ -113,6 +113,28 @@ for model in (lm, r):
 
 loaded.rnn.flatten_parameters()
 
+# Or with weights_only=True, once every class in the file is allowlisted
+# (`torch.serialization` is reachable after a bare `import torch`).
+allow = {
+    "TinyTransformerLM": [TinyTransformerLM, nn.TransformerEncoder, nn.ModuleList, nn.TransformerEncoderLayer,
+                          nn.MultiheadAttention, nn.modules.linear.NonDynamicallyQuantizableLinear, nn.Linear,
+                          nn.Dropout, nn.LayerNorm, F.relu, nn.Embedding],
+    "TinyLSTMLM": [TinyLSTMLM, nn.Embedding, nn.LSTM, nn.Linear],
+}
+for model in (lm, r):
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    name = type(model).__name__
+    buf.seek(0)
+    try:
+        with torch.serialization.safe_globals(allow[name][:-1]):
+            torch.load(buf)
+    except Exception as e:  # noqa: BLE001
+        print(f"{name} short allowlist: {type(e).__name__}:", "Unsupported global" in str(e))
+    buf.seek(0)
+    with torch.serialization.safe_globals(allow[name]):
+        print(f"{name} allowlisted load:", type(torch.load(buf)).__name__)
+
 # Sampling as generate.py does, for both models.
 lm.eval()
 r.eval()
