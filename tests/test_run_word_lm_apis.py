@@ -216,3 +216,19 @@ def test_serialization_is_an_attribute_after_a_bare_import():
     assert r.stdout.strip() == "safe_globals"
     with pytest.raises(AttributeError, match="module 'rustdl' has no attribute 'no_such_thing'"):
         torch.no_such_thing  # noqa: B018
+
+
+def test_clip_grad_norm_old_name_and_empty_generator():
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.ones(3)
+    with pytest.warns(FutureWarning, match=r"^`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                                           r"`torch.nn.utils.clip_grad_norm_`.$"):
+        total = torch.nn.utils.clip_grad_norm(p, 0.5)
+    assert abs(total.item() - 3 ** 0.5) < 1e-6  # PyTorch: tensor(1.7321), grads 0.2887
+    assert all(abs(g - 0.5 / (3 ** 0.5 + 1e-6)) < 1e-6 for g in p.grad.tolist())
+    with pytest.warns(UserWarning, match="`parameters` is an empty generator, no gradient clipping will occur."):
+        assert torch.nn.utils.clip_grad_norm_((q for q in []), 1.0).item() == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.nn.utils.clip_grad_norm_([], 1.0).item() == 0.0  # a list: no warning, as PyTorch
+        assert abs(torch.nn.utils.clip_grad_norm_((q for q in [p]), 10.0).item() - 0.5) < 1e-5
