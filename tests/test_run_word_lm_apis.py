@@ -79,6 +79,8 @@ CASES = [
     ("x.add_(2, g)", [5.0] * 3, [5.0] * 3),
     ("x.add_(-0.5, 3.0)", [-0.5] * 3, [-0.5] * 3),
     ("x.add(torch.tensor(2.), g)", [5.0] * 3, [1.0] * 3),
+    ("x.add(2, 3)", [7.0] * 3, [1.0] * 3),
+    ("torch.sub(x, 2, 3)", [-5.0] * 3, [1.0] * 3),
 ]
 
 
@@ -149,6 +151,8 @@ def test_misuse_raises_as_pytorch(fresh_warning):
         x.add_(g, 2)
     with pytest.raises(TypeError):
         torch.add(x, g, -0.5)
+    with pytest.raises(TypeError):
+        x.subtract(0.5, g)  # subtract never had the old form
     assert x.add_(g, alpha=2).tolist() == [5.0] * 3  # the current signature is untouched
 
 

@@ -92,12 +92,12 @@ def _value_first(name, original, function=False):
 def install(namespace):
     """Wrap the tensor methods and the module-level functions in ``namespace``
     (``rustdl``'s globals)."""
-    for name in ("add", "add_", "sub", "sub_", "subtract", "subtract_"):
+    for name in ("add", "add_", "sub", "sub_"):  # not subtract: PyTorch refuses the old form there
         if hasattr(Tensor, name):
             setattr(Tensor, name, _alpha_first(name, getattr(Tensor, name)))
     for name in ("addcmul", "addcmul_", "addcdiv", "addcdiv_"):
         setattr(Tensor, name, _value_first(name, getattr(Tensor, name)))
-    for name in ("add", "sub", "subtract"):
+    for name in ("add", "sub"):
         namespace[name] = _alpha_first(name, namespace[name], function=True)
     for name in ("addcmul", "addcdiv"):
         namespace[name] = _value_first(name, namespace[name], function=True)
