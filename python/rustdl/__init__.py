@@ -412,3 +412,15 @@ profiler = builtins.__import__("importlib").import_module(__name__ + ".profiler"
 # torch.distributed is an attribute of torch after `import torch` (MPI is only loaded by
 # init_process_group, so this needs none)
 distributed = builtins.__import__("importlib").import_module(__name__ + ".distributed")
+
+from . import _deprecated_overloads
+
+_deprecated_overloads.install(globals())
+
+
+def __getattr__(name):
+    # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
+    # the module is imported on first use (it costs ~0.1 s at startup).
+    if name == "serialization":
+        return builtins.__import__("importlib").import_module(__name__ + ".serialization")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -498,7 +498,27 @@ class TorchPickler(pickle._Pickler):
         if isinstance(obj, _C.device):
             args = (obj.type,) if obj.index is None else (obj.type, obj.index)
             return (_Global("torch", "device"), args)
+        from .nn.modules.module import Module
+
+        if isinstance(obj, Module):
+            return _module_reduction(obj, self.proto)
         return NotImplemented
+
+
+def _module_reduction(module, protocol):
+    """A module pickled with the attributes PyTorch's ``Module.__setstate__``
+    does not fill in for old checkpoints: ``_backward_hooks`` (empty), and an
+    RNN's ``_flat_weights`` (its parameters by ``_flat_weights_names``), so
+    ``torch.load(f, weights_only=False)`` in PyTorch gives a working module."""
+    reduction = module.__reduce_ex__(protocol)
+    if len(reduction) < 3 or not isinstance(reduction[2], dict):
+        return reduction
+    state = dict(reduction[2])
+    state.setdefault("_backward_hooks", _EmptyHooks())
+    names = state.get("_flat_weights_names")
+    if isinstance(names, list) and "_all_weights" in state:
+        state.setdefault("_flat_weights", [state["_parameters"].get(n) for n in names])
+    return (*reduction[:2], state, *reduction[3:])
 
 
 # functions go through the dispatch table, which holds the base class's save_global

@@ -63,6 +63,7 @@ class RNNBase(Module):
         dirs = 2 if bidirectional else 1
         dt = dtype or _C.float32
         self._flat_weights_names = []
+        self._all_weights = []  # names per layer and direction: PyTorch's RNNBase.__setstate__ reads it
         for layer in range(num_layers):
             for d in range(dirs):
                 in_size = input_size if layer == 0 else hidden_size * dirs
@@ -75,6 +76,7 @@ class RNNBase(Module):
                 for n, s in zip(names, shapes):
                     setattr(self, n, Parameter(_C.empty(tuple(s), dtype=dt, device=device)))
                 self._flat_weights_names += names
+                self._all_weights.append(names)
         self.reset_parameters()
 
     def reset_parameters(self):

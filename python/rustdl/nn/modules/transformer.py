@@ -10,6 +10,8 @@ from ... import _C
 from .. import functional as F
 from ..init import constant_, xavier_normal_, xavier_uniform_
 from ..parameter import Parameter
+from . import activation as _activation_module
+from . import linear as _linear_module
 from .activation import GELU, ReLU
 from .container import ModuleList
 from .dropout import Dropout
@@ -391,3 +393,12 @@ class Transformer(Module):
         for p in self.parameters():
             if p.dim() > 1:
                 xavier_uniform_(p)
+
+
+# PyTorch defines these two in torch.nn.modules.activation and .linear; a
+# whole-model checkpoint names classes by module, so they live there too (a
+# PyTorch checkpoint of a Transformer then loads here, and ours in PyTorch).
+MultiheadAttention.__module__ = _activation_module.__name__
+_activation_module.MultiheadAttention = MultiheadAttention
+NonDynamicallyQuantizableLinear.__module__ = _linear_module.__name__
+_linear_module.NonDynamicallyQuantizableLinear = NonDynamicallyQuantizableLinear

@@ -1,6 +1,8 @@
 """Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_``."""
 
 import math
+import types
+import warnings
 
 from ... import _C
 from ..._grad_mode import no_grad
@@ -13,6 +15,10 @@ def _grads(parameters):
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    if isinstance(parameters, types.GeneratorType):
+        parameters = list(parameters)
+        if not parameters:
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
     grads = _grads(parameters)
     norm_type = float(norm_type)
     if not grads:
@@ -43,4 +49,9 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
             g.clamp_(min=-clip_value, max=clip_value)
 
 
-clip_grad_norm = clip_grad_norm_
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated name of :func:`clip_grad_norm_` (older scripts, the
+    word-language-model example before PyTorch 0.4): warns as PyTorch does."""
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+                  FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
