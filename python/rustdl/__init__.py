@@ -239,13 +239,26 @@ def _wrapped_number(number, other):
     return tensor(number)
 
 
-def add(input, other, *, alpha=1, out=None):
+def add(input, other, *deprecated, alpha=None, out=None):
+    if deprecated:  # the old add(input, Number alpha, Tensor other)
+        other, alpha = _deprecated_overloads.alpha_first_function("add", other, deprecated, alpha)
     if isinstance(input, (builtins.bool, builtins.int, builtins.float)):
         input = _wrapped_number(input, other)
     if not isinstance(input, Tensor):
         raise TypeError(f"add(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    result = input.add(other, alpha=alpha)
+    result = input.add(other) if alpha is None else input.add(other, alpha=alpha)
     return _into(out, result, "add")
+
+
+def sub(input, other, *deprecated, alpha=None, out=None):
+    if deprecated:  # the old sub(input, Number alpha, Tensor other)
+        other, alpha = _deprecated_overloads.alpha_first_function("sub", other, deprecated, alpha)
+    if isinstance(input, (builtins.bool, builtins.int, builtins.float)):
+        input = _wrapped_number(input, other)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"sub(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    result = input.sub(other) if alpha is None else input.sub(other, alpha=alpha)
+    return _into(out, result, "sub")
 
 
 def pow(input, exponent, *, out=None):

@@ -43,29 +43,26 @@ def _scalar(value):
     return value.item() if isinstance(value, Tensor) else value
 
 
-def _alpha_first(name, original, function=False):
-    """``add(Number alpha, Tensor other)`` -> ``add(other, alpha=alpha)``."""
+def _alpha_first_signatures(name, function):
     if function:
-        old = f"{name}(Tensor input, Number alpha, Tensor other, *, Tensor out = None)"
-        new = f"{name}(Tensor input, Tensor other, *, Number alpha = 1, Tensor out = None)"
-    else:
-        old, new = f"{name}(Number alpha, Tensor other)", f"{name}(Tensor other, *, Number alpha = 1)"
+        return (f"{name}(Tensor input, Number alpha, Tensor other, *, Tensor out = None)",
+                f"{name}(Tensor input, Tensor other, *, Number alpha = 1, Tensor out = None)")
+    return f"{name}(Number alpha, Tensor other)", f"{name}(Tensor other, *, Number alpha = 1)"
 
-    def wrapper(first, *args, **kwargs):
-        # Cheap tests first: the current signature takes one positional.
-        if (len(args) == 2 or (kwargs and len(args) == 1 and "other" in kwargs)) and _is_number(args[0]):
-            if "alpha" in kwargs:  # the scalar-first form has no `alpha`
-                raise TypeError(f"{name}() received an invalid combination of arguments - "
-                                "got unrecognized keyword arguments: alpha")
-            _warn_once(old, new, 2)
-            other = args[1] if len(args) == 2 else kwargs.pop("other")
-            if "other" not in kwargs:
-                return original(first, other, alpha=_scalar(args[0]), **kwargs)
-        return original(first, *args, **kwargs)
 
-    wrapper.__name__ = wrapper.__qualname__ = name
-    wrapper.__doc__ = original.__doc__
-    return wrapper
+def warn_alpha_first(name):
+    """Called by the Rust ``add``/``sub``/``add_``/``sub_`` bindings when they
+    see ``(Number alpha, Tensor other)`` (the binding itself reorders them,
+    so the common call pays nothing)."""
+    _warn_once(*_alpha_first_signatures(name, False), 2)
+
+
+def alpha_first_function(name, alpha_value, rest, alpha):
+    """``torch.add(input, Number alpha, Tensor other)`` -> ``(other, alpha)``."""
+    if len(rest) != 1 or alpha is not None or not _is_number(alpha_value):
+        raise TypeError(f"{name}() received an invalid combination of arguments")
+    _warn_once(*_alpha_first_signatures(name, True), 3)
+    return rest[0], _scalar(alpha_value)
 
 
 def _value_first(name, original, function=False):
@@ -90,14 +87,10 @@ def _value_first(name, original, function=False):
 
 
 def install(namespace):
-    """Wrap the tensor methods and the module-level functions in ``namespace``
-    (``rustdl``'s globals)."""
-    for name in ("add", "add_", "sub", "sub_"):  # not subtract: PyTorch refuses the old form there
-        if hasattr(Tensor, name):
-            setattr(Tensor, name, _alpha_first(name, getattr(Tensor, name)))
+    """Wrap the addcmul/addcdiv tensor methods and module-level functions in
+    ``namespace`` (``rustdl``'s globals); add/sub take the old form in their
+    bindings (``alpha_first_overload`` in rust/python/py_math.rs)."""
     for name in ("addcmul", "addcmul_", "addcdiv", "addcdiv_"):
         setattr(Tensor, name, _value_first(name, getattr(Tensor, name)))
-    for name in ("add", "sub"):
-        namespace[name] = _alpha_first(name, namespace[name], function=True)
     for name in ("addcmul", "addcdiv"):
         namespace[name] = _value_first(name, namespace[name], function=True)

@@ -215,6 +215,42 @@ fn add_product(kind: Product, input: &Tensor, a: &Tensor, b: &Tensor, beta: f64,
     )?))
 }
 
+/// PyTorch's deprecated `add(Number alpha, Tensor other)` form (still
+/// accepted, with a warning given once per process): `x.add_(-lr, g)` is
+/// `x.add_(g, alpha=-lr)`. Returns the `(other, alpha)` to use.
+fn alpha_first_overload<'py>(
+    name: &str,
+    first: &Bound<'py, PyAny>,
+    rest: &Bound<'py, PyTuple>,
+    alpha: Option<Alpha>,
+) -> PyResult<(Bound<'py, PyAny>, Option<Alpha>)> {
+    if rest.is_empty() {
+        return Ok((first.clone(), alpha));
+    }
+    let first_is_number = first.is_instance_of::<pyo3::types::PyFloat>()
+        || first.is_instance_of::<pyo3::types::PyInt>()
+        || first
+            .cast::<PyTensor>()
+            .is_ok_and(|t| t.borrow().t.shape().is_empty());
+    if alpha.is_some() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{name}() received an invalid combination of arguments - got unrecognized keyword arguments: alpha"
+        )));
+    }
+    if rest.len() != 1 || !first_is_number {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{name}() received an invalid combination of arguments - got {} positional arguments; expected (Tensor other, *, Number alpha = 1)",
+            rest.len() + 1,
+        )));
+    }
+    first
+        .py()
+        .import("rustdl._deprecated_overloads")?
+        .getattr("warn_alpha_first")?
+        .call1((name,))?;
+    Ok((rest.get_item(0)?, Some(first.extract()?)))
+}
+
 /// `add`/`sub` with `alpha`.
 fn add_alpha(
     a: &Tensor,
@@ -440,17 +476,29 @@ impl PyTensor {
     }
 
     // ---- named binary ops ----
-    #[pyo3(signature = (other, *, alpha=None))]
-    fn add(&self, other: &Bound<'_, PyAny>, alpha: Option<Alpha>) -> R {
-        Ok(wrap(add_alpha(&self.t, other, alpha, false)?))
+    #[pyo3(signature = (other, *deprecated, alpha=None))]
+    fn add(
+        &self,
+        other: &Bound<'_, PyAny>,
+        deprecated: &Bound<'_, PyTuple>,
+        alpha: Option<Alpha>,
+    ) -> R {
+        let (other, alpha) = alpha_first_overload("add", other, deprecated, alpha)?;
+        Ok(wrap(add_alpha(&self.t, &other, alpha, false)?))
     }
-    #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(&self, other: &Bound<'_, PyAny>, alpha: Option<Alpha>) -> R {
-        Ok(wrap(add_alpha(&self.t, other, alpha, true)?))
+    #[pyo3(signature = (other, *deprecated, alpha=None))]
+    fn sub(
+        &self,
+        other: &Bound<'_, PyAny>,
+        deprecated: &Bound<'_, PyTuple>,
+        alpha: Option<Alpha>,
+    ) -> R {
+        let (other, alpha) = alpha_first_overload("sub", other, deprecated, alpha)?;
+        Ok(wrap(add_alpha(&self.t, &other, alpha, true)?))
     }
     #[pyo3(signature = (other, *, alpha=None))]
     fn subtract(&self, other: &Bound<'_, PyAny>, alpha: Option<Alpha>) -> R {
-        self.sub(other, alpha)
+        Ok(wrap(add_alpha(&self.t, other, alpha, true)?))
     }
     fn mul(&self, other: &Bound<'_, PyAny>) -> R {
         Ok(wrap(bin(BinOp::Mul, &self.t, other)?))
@@ -1056,12 +1104,15 @@ impl PyTensor {
     }
 
     // ---- in-place ----
-    #[pyo3(signature = (other, *, alpha=None))]
+    #[pyo3(signature = (other, *deprecated, alpha=None))]
     fn add_<'py>(
         slf: PyRef<'py, Self>,
-        other: &Bound<'_, PyAny>,
+        other: &Bound<'py, PyAny>,
+        deprecated: &Bound<'py, PyTuple>,
         alpha: Option<Alpha>,
     ) -> PyResult<PyRef<'py, Self>> {
+        let (other, alpha) = alpha_first_overload("add_", other, deprecated, alpha)?;
+        let other = &other;
         let plain = alpha.is_none_or(|al| !al.is_bool);
         let scale = alpha.map_or(1.0, |al| al.value);
         if alpha.is_none() && number_inplace(BinOp::Add, &slf.t, other)
@@ -1074,12 +1125,15 @@ impl PyTensor {
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
-    #[pyo3(signature = (other, *, alpha=None))]
+    #[pyo3(signature = (other, *deprecated, alpha=None))]
     fn sub_<'py>(
         slf: PyRef<'py, Self>,
-        other: &Bound<'_, PyAny>,
+        other: &Bound<'py, PyAny>,
+        deprecated: &Bound<'py, PyTuple>,
         alpha: Option<Alpha>,
     ) -> PyResult<PyRef<'py, Self>> {
+        let (other, alpha) = alpha_first_overload("sub_", other, deprecated, alpha)?;
+        let other = &other;
         let plain = alpha.is_none_or(|al| !al.is_bool);
         let scale = alpha.map_or(1.0, |al| al.value);
         if plain && tensor_inplace(BinOp::Sub, &slf.t, other, Some(-scale)) {
