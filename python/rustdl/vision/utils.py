@@ -101,6 +101,21 @@ def _pil_image():
     return Image
 
 
+def _Image_fromarray(obj, mode):
+    """``PIL.Image.fromarray(obj, mode)`` without Pillow >= 11.3's deprecation warning
+    for ``mode`` (torchvision's helper of the same name): a uint8 ``HxW`` array and
+    mode ``'L'`` give the same image either way."""
+    Image = _pil_image()
+    try:
+        version = tuple(int(x) for x in Image.__version__.split(".")[:2])
+    except (AttributeError, ValueError):
+        version = None
+    if version is not None and version >= (11, 3):
+        img = Image.fromarray(obj)
+        return img if img.mode == mode else img.convert(mode)
+    return Image.fromarray(obj, mode=mode)
+
+
 def save_image(tensor, fp, format=None, **kwargs):
     """Save a tensor (an image, or a mini-batch saved as ``make_grid`` of it) to
     ``fp`` (a path or a binary file object; then give ``format``). Other keyword

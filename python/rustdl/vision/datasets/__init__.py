@@ -1,8 +1,8 @@
 """Datasets shaped like ``torchvision.datasets`` (local files only, no downloads).
 
-``FakeData``, ``CIFAR10``/``CIFAR100`` and ``ImageFolder`` give PIL images as
-torchvision does; the MNIST family gives numpy ``uint8`` arrays (``HxW``).
-The transforms in ``rustdl.vision.transforms`` accept both.
+``FakeData``, ``CIFAR10``/``CIFAR100``, ``ImageFolder`` and the MNIST family give
+PIL images as torchvision does (the transforms also accept numpy ``HxW[xC]`` arrays;
+``Digits`` gives those).
 """
 
 from .cifar import CIFAR10, CIFAR100
