@@ -175,7 +175,7 @@ def masks_to_boxes(masks):
     empty masks)."""
     if masks.numel() == 0:
         return rustdl.zeros((0, 4), dtype=rustdl.float32)
-    n, h, w = masks.shape
+    _, h, w = masks.shape
     masks_bool = masks.bool()
     non_zero_rows = rustdl.any(masks_bool, dim=2)
     non_zero_cols = rustdl.any(masks_bool, dim=1)
