@@ -24,6 +24,8 @@ KEY_MODELS = [
     "resnet18", "resnet34", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
     "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
     "alexnet", "mobilenet_v2", "squeezenet1_0", "squeezenet1_1",
+    "mobilenet_v3_small", "mobilenet_v3_large", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0", "densenet121", "densenet161", "densenet169", "densenet201",
 ]
 
 # (builder, kwargs, input shape, mode)
@@ -36,6 +38,10 @@ OUTPUT_CASES = [
     ("squeezenet1_0", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("alexnet", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("vgg11_bn", {"num_classes": 10}, (1, 3, 32, 32), "eval"),
+    ("mobilenet_v3_small", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("mobilenet_v3_large", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("shufflenet_v2_x1_0", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("densenet121", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
 ]
 
 

@@ -19,10 +19,16 @@ from ._api import (
 )
 from .alexnet import *
 from .alexnet import __all__ as _alexnet_all
+from .densenet import *
+from .densenet import __all__ as _densenet_all
 from .mobilenetv2 import *
 from .mobilenetv2 import __all__ as _mobilenet_all
+from .mobilenetv3 import *
+from .mobilenetv3 import __all__ as _mobilenet_v3_all
 from .resnet import *
 from .resnet import __all__ as _resnet_all
+from .shufflenetv2 import *
+from .shufflenetv2 import __all__ as _shufflenet_all
 from .squeezenet import *
 from .squeezenet import __all__ as _squeezenet_all
 from .vgg import *
@@ -38,6 +44,7 @@ __all__ = [
     "get_weight",
     "list_models",
 ]
-for _names in (_alexnet_all, _mobilenet_all, _resnet_all, _squeezenet_all, _vgg_all):
+for _names in (_alexnet_all, _densenet_all, _mobilenet_all, _mobilenet_v3_all, _resnet_all, _shufflenet_all,
+               _squeezenet_all, _vgg_all):
     __all__ += _names  # noqa: PLE0605
 del _names

@@ -4,7 +4,7 @@ trees and parameter names as torchvision's, so state dicts match."""
 
 from rustdl import nn
 
-from ..models._misc import Conv2dNormActivation
+from ..models._misc import Conv2dNormActivation, SqueezeExcitation
 
 __all__ = ["MLP", "Conv2dNormActivation", "Conv3dNormActivation", "FrozenBatchNorm2d", "Permute", "SqueezeExcitation"]
 
@@ -77,29 +77,6 @@ class FrozenBatchNorm2d(nn.Module):
 
     def __repr__(self):
         return f"{self.__class__.__name__}({self.weight.shape[0]}, eps={self.eps})"
-
-
-class SqueezeExcitation(nn.Module):
-    """Channel attention: global average pool, 1x1 conv down, activation, 1x1 conv up,
-    ``scale_activation``, times the input."""
-
-    def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU, scale_activation=nn.Sigmoid):
-        super().__init__()
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
-        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
-        self.activation = activation()
-        self.scale_activation = scale_activation()
-
-    def _scale(self, input):
-        scale = self.avgpool(input)
-        scale = self.fc1(scale)
-        scale = self.activation(scale)
-        scale = self.fc2(scale)
-        return self.scale_activation(scale)
-
-    def forward(self, input):
-        return self._scale(input) * input
 
 
 class MLP(nn.Sequential):
