@@ -26,6 +26,9 @@ KEY_MODELS = [
     "alexnet", "mobilenet_v2", "squeezenet1_0", "squeezenet1_1",
     "mobilenet_v3_small", "mobilenet_v3_large", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
     "shufflenet_v2_x2_0", "densenet121", "densenet161", "densenet169", "densenet201",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
+    "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
+    "efficientnet_v2_l",
 ]
 
 # (builder, kwargs, input shape, mode)
@@ -42,6 +45,8 @@ OUTPUT_CASES = [
     ("mobilenet_v3_large", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("shufflenet_v2_x1_0", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("densenet121", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("efficientnet_b0", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("efficientnet_v2_s", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
 ]
 
 
