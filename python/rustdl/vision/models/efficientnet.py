@@ -34,7 +34,7 @@ class MBConvConfig(_MBConvConfig):
                  depth_mult=1.0, block=None):
         input_channels = self.adjust_channels(input_channels, width_mult)
         out_channels = self.adjust_channels(out_channels, width_mult)
-        num_layers = int(math.ceil(num_layers * depth_mult))
+        num_layers = math.ceil(num_layers * depth_mult)
         super().__init__(expand_ratio, kernel, stride, input_channels, out_channels, num_layers, block or MBConv)
 
 
