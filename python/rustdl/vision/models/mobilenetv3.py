@@ -28,8 +28,11 @@ class InvertedResidualConfig:
         return _make_divisible(channels * width_mult, 8)
 
 
+_HARD_SE = partial(SqueezeExcitation, scale_activation=nn.Hardsigmoid)
+
+
 class InvertedResidual(nn.Module):
-    def __init__(self, cnf, norm_layer, se_layer=partial(SqueezeExcitation, scale_activation=nn.Hardsigmoid)):
+    def __init__(self, cnf, norm_layer, se_layer=_HARD_SE):
         super().__init__()
         if not (1 <= cnf.stride <= 2):
             raise ValueError("illegal stride value")
