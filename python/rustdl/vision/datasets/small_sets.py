@@ -5,6 +5,7 @@ FER2013, EuroSAT, MovingMNIST; and ``wrap_dataset_for_transforms_v2``."""
 import bz2
 import csv
 import os
+from typing import ClassVar
 
 import numpy as np
 
@@ -70,7 +71,7 @@ class USPS(_PILGrayItems, VisionDataset):
     """USPS digits from LIBSVM's ``usps.bz2`` / ``usps.t.bz2`` in ``root``; values in
     [-1, 1] become uint8 ``(x + 1) / 2 * 255``, labels 1..10 become 0..9."""
 
-    split_list = {"train": "usps.bz2", "test": "usps.t.bz2"}
+    split_list: ClassVar[dict] = {"train": "usps.bz2", "test": "usps.t.bz2"}
 
     def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
         super().__init__(root, transform=transform, target_transform=target_transform)
