@@ -122,3 +122,17 @@ def test_stochastic_depth_and_drop_block():
     m = ops.DropBlock2d(0.2, 3).eval()
     assert m(f) is f and repr(m) == "DropBlock2d(p=0.2, block_size=3, inplace=False)"
     assert repr(ops.StochasticDepth(0.2, "row")) == "StochasticDepth(p=0.2, mode=row)"
+
+
+def test_flow_to_image():
+    from rustdl.vision.utils import flow_to_image
+
+    yy, xx = np.mgrid[0:9, 0:11].astype(np.float32)
+    flow = np.stack([np.sin(xx / 3.0) * 4 - 1, np.cos(yy / 2.0 + xx / 5.0) * 3], 0).astype(np.float32)
+    img = flow_to_image(rustdl.from_numpy(flow))
+    assert img.dtype == rustdl.uint8 and img.shape == (3, 9, 11)
+    diff = np.abs(img.numpy().astype(int) - GOLDEN["flow_to_image"].astype(int))
+    assert diff.max() <= 1, diff.max()
+    assert flow_to_image(rustdl.from_numpy(flow[None])).shape == (1, 3, 9, 11)
+    with pytest.raises(ValueError, match="Flow should be of dtype torch.float"):
+        flow_to_image(rustdl.from_numpy(flow.astype(np.float64)))

@@ -73,6 +73,11 @@ def main():
     mlp.load_state_dict(formula_state(mlp))
     out["mlp"] = mlp(feats[0, 0]).detach().numpy()
     out["mlp_keys"] = np.array(list(mlp.state_dict().keys()))
+    from torchvision.utils import flow_to_image
+
+    yy, xx = np.mgrid[0:9, 0:11].astype(np.float32)
+    flow = np.stack([np.sin(xx / 3.0) * 4 - 1, np.cos(yy / 2.0 + xx / 5.0) * 3], 0).astype(np.float32)
+    out["flow_to_image"] = flow_to_image(torch.from_numpy(flow)).numpy()
     np.savez_compressed(OUT, **out)
     print("wrote", OUT, os.path.getsize(OUT), "bytes;", len(out), "results")
 
