@@ -3,7 +3,7 @@
 Run with the comparison venv (PyTorch + torchvision):
     /work/torchenv/bin/python tools/differential/record_vision_models.py
 
-Writes tests/golden/vision_models.json:
+Writes tests/golden/vision_models.json.gz (gzip-compressed JSON):
   * ``keys``: for every model builder, its state_dict as [name, shape, dtype]
     (torchvision's exact keys, so checkpoints load into rustdl's models);
   * ``outputs``: logits of a few models whose weights are *generated from a
@@ -11,6 +11,8 @@ Writes tests/golden/vision_models.json:
     stored: no weight files, the same numbers on both sides.
 """
 
+import collections
+import gzip
 import json
 import os
 
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 import torchvision.models as tvm
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "vision_models.json")
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "vision_models.json.gz")
 
 KEY_MODELS = [
     "resnet18", "resnet34", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
@@ -28,7 +30,8 @@ KEY_MODELS = [
     "shufflenet_v2_x2_0", "densenet121", "densenet161", "densenet169", "densenet201",
     "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
     "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
-    "efficientnet_v2_l",
+    "efficientnet_v2_l", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "convnext_tiny",
+    "convnext_small", "convnext_base", "convnext_large",
 ]
 
 # (builder, kwargs, input shape, mode)
@@ -47,6 +50,8 @@ OUTPUT_CASES = [
     ("densenet121", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("efficientnet_b0", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("efficientnet_v2_s", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("mnasnet0_75", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("convnext_tiny", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
 ]
 
 
@@ -87,7 +92,9 @@ def main():
         model = getattr(tvm, name)(**kwargs)
         ks = keys_of(model)
         weights = synthetic_weights(ks)
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        state = collections.OrderedDict((k, torch.from_numpy(v)) for k, v in weights.items())
+        state._metadata = model.state_dict()._metadata  # MNASNet checks its state_dict version
+        model.load_state_dict(state)
         x = np.random.default_rng(1234).standard_normal(shape).astype(np.float32)
         model.train(mode == "train")
         with torch.no_grad():
@@ -101,7 +108,7 @@ def main():
                                                                  "bn1.num_batches_tracked")}
         record["outputs"].append(case)
         print(name, mode, y.shape, float(np.abs(y).max()))
-    with open(OUT, "w") as f:
+    with gzip.open(OUT, "wt") as f:
         json.dump(record, f, separators=(",", ":"))
     print("wrote", OUT, os.path.getsize(OUT), "bytes")
 

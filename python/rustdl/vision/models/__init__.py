@@ -19,10 +19,14 @@ from ._api import (
 )
 from .alexnet import *
 from .alexnet import __all__ as _alexnet_all
+from .convnext import *
+from .convnext import __all__ as _convnext_all
 from .densenet import *
 from .densenet import __all__ as _densenet_all
 from .efficientnet import *
 from .efficientnet import __all__ as _efficientnet_all
+from .mnasnet import *
+from .mnasnet import __all__ as _mnasnet_all
 from .mobilenetv2 import *
 from .mobilenetv2 import __all__ as _mobilenet_all
 from .mobilenetv3 import *
@@ -46,7 +50,7 @@ __all__ = [
     "get_weight",
     "list_models",
 ]
-for _names in (_alexnet_all, _densenet_all, _efficientnet_all, _mobilenet_all, _mobilenet_v3_all, _resnet_all, _shufflenet_all,
+for _names in (_alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all, _resnet_all, _shufflenet_all,
                _squeezenet_all, _vgg_all):
     __all__ += _names  # noqa: PLE0605
 del _names
