@@ -31,8 +31,8 @@ KEY_MODELS = [
     "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
     "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
     "efficientnet_v2_l", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "convnext_tiny",
-    "convnext_small", "convnext_base", "convnext_large",
-]
+    "convnext_small", "convnext_base", "convnext_large", "vit_b_16", "vit_b_32",
+]  # (vit_l_*, vit_h_14: the same code at 300M-630M parameters, too slow to build in the tests)
 
 # (builder, kwargs, input shape, mode)
 OUTPUT_CASES = [
@@ -52,6 +52,7 @@ OUTPUT_CASES = [
     ("efficientnet_v2_s", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("mnasnet0_75", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("convnext_tiny", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("vit_b_32", {"num_classes": 10, "image_size": 64}, (2, 3, 64, 64), "eval"),
 ]
 
 

@@ -39,6 +39,8 @@ from .squeezenet import *
 from .squeezenet import __all__ as _squeezenet_all
 from .vgg import *
 from .vgg import __all__ as _vgg_all
+from .vision_transformer import *
+from .vision_transformer import __all__ as _vit_all
 
 __all__ = [
     "PretrainedWeightsUnavailable",
@@ -51,6 +53,6 @@ __all__ = [
     "list_models",
 ]
 for _names in (_alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all, _resnet_all, _shufflenet_all,
-               _squeezenet_all, _vgg_all):
+               _squeezenet_all, _vgg_all, _vit_all):
     __all__ += _names  # noqa: PLE0605
 del _names
