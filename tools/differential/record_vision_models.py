@@ -32,6 +32,8 @@ KEY_MODELS = [
     "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_s", "efficientnet_v2_m",
     "efficientnet_v2_l", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3", "convnext_tiny",
     "convnext_small", "convnext_base", "convnext_large", "vit_b_16", "vit_b_32",
+    "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
+    "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
 ]  # (vit_l_*, vit_h_14: the same code at 300M-630M parameters, too slow to build in the tests)
 
 # (builder, kwargs, input shape, mode)
@@ -53,6 +55,8 @@ OUTPUT_CASES = [
     ("mnasnet0_75", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("convnext_tiny", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("vit_b_32", {"num_classes": 10, "image_size": 64}, (2, 3, 64, 64), "eval"),
+    ("regnet_y_400mf", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("regnet_x_400mf", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
 ]
 
 

@@ -31,6 +31,8 @@ from .mobilenetv2 import *
 from .mobilenetv2 import __all__ as _mobilenet_all
 from .mobilenetv3 import *
 from .mobilenetv3 import __all__ as _mobilenet_v3_all
+from .regnet import *
+from .regnet import __all__ as _regnet_all
 from .resnet import *
 from .resnet import __all__ as _resnet_all
 from .shufflenetv2 import *
@@ -52,7 +54,9 @@ __all__ = [
     "get_weight",
     "list_models",
 ]
-for _names in (_alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all, _resnet_all, _shufflenet_all,
-               _squeezenet_all, _vgg_all, _vit_all):
+for _names in (
+    _alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all,
+    _regnet_all, _resnet_all, _shufflenet_all, _squeezenet_all, _vgg_all, _vit_all,
+):
     __all__ += _names  # noqa: PLE0605
 del _names
