@@ -34,6 +34,7 @@ KEY_MODELS = [
     "convnext_small", "convnext_base", "convnext_large", "vit_b_16", "vit_b_32",
     "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
+    "googlenet",
 ]  # (vit_l_*, vit_h_14: the same code at 300M-630M parameters, too slow to build in the tests)
 
 # (builder, kwargs, input shape, mode)
@@ -57,6 +58,7 @@ OUTPUT_CASES = [
     ("vit_b_32", {"num_classes": 10, "image_size": 64}, (2, 3, 64, 64), "eval"),
     ("regnet_y_400mf", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("regnet_x_400mf", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("googlenet", {"num_classes": 10, "init_weights": False}, (1, 3, 64, 64), "eval"),
 ]
 
 

@@ -25,6 +25,8 @@ from .densenet import *
 from .densenet import __all__ as _densenet_all
 from .efficientnet import *
 from .efficientnet import __all__ as _efficientnet_all
+from .googlenet import *
+from .googlenet import __all__ as _googlenet_all
 from .mnasnet import *
 from .mnasnet import __all__ as _mnasnet_all
 from .mobilenetv2 import *
@@ -55,7 +57,7 @@ __all__ = [
     "list_models",
 ]
 for _names in (
-    _alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all,
+    _alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _googlenet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all,
     _regnet_all, _resnet_all, _shufflenet_all, _squeezenet_all, _vgg_all, _vit_all,
 ):
     __all__ += _names  # noqa: PLE0605
