@@ -42,10 +42,11 @@ def test_fakedata_leaves_global_rng_alone_and_transforms():
     x, t = ds[0]
     np.testing.assert_array_equal(rustdl.rand(3).numpy(), expected.numpy())
     assert x.shape == (3, 8, 8) and x.dtype == rustdl.float32 and t >= 100
-    # the pixels are ToPILImage of randn: (x * 255) wrapped to uint8
-    rustdl.manual_seed(0)
-    raw = rustdl.randn(3, 8, 8)
-    wrapped = (raw.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    # the pixels are ToPILImage of PyTorch's randn after manual_seed(index): (x * 255) wrapped to uint8
+    from rustdl.vision.datasets._torch_random import TorchCPUGenerator
+
+    raw = TorchCPUGenerator(0).randn(3, 8, 8)
+    wrapped = (raw.transpose(1, 2, 0) * 255).astype(np.int32).astype(np.uint8)
     np.testing.assert_array_equal(np.array(datasets.FakeData(1, (3, 8, 8))[0][0]), wrapped)
 
 

@@ -1,5 +1,5 @@
 """rustdl.vision.models against torchvision (recorded by
-tools/differential/record_vision_models.py into tests/golden/vision_models.json).
+tools/differential/record_vision_models.py into tests/golden/vision_models.json.gz).
 
 * every builder's state_dict has torchvision's keys, shapes and dtypes, in order;
 * with the same weights (generated from a numpy formula on both sides, so no
@@ -7,6 +7,7 @@ tools/differential/record_vision_models.py into tests/golden/vision_models.json)
 * pretrained ``weights=`` are refused with a message saying how to load a file.
 """
 
+import gzip
 import json
 import math
 import os
@@ -17,8 +18,8 @@ import pytest
 import rustdl
 from rustdl.vision import models
 
-GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "vision_models.json")
-with open(GOLDEN) as _f:
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "vision_models.json.gz")
+with gzip.open(GOLDEN, "rt") as _f:
     RECORD = json.load(_f)
 
 

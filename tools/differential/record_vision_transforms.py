@@ -86,6 +86,16 @@ CASES = [
                                         "interpolation": "bilinear", "fill": 9.0}),
     ("affine_center", "affine", {"angle": 15.0, "translate": [1, 1], "scale": 1.1, "shear": [0.0, 10.0],
                                  "center": [6, 4]}),
+    ("perspective", "perspective", {"startpoints": [[0, 0], [30, 0], [30, 22], [0, 22]],
+                                    "endpoints": [[3, 2], [28, 1], [29, 20], [1, 21]]}),
+    ("perspective_nearest_fill", "perspective", {"startpoints": [[0, 0], [30, 0], [30, 22], [0, 22]],
+                                                 "endpoints": [[5, 0], [30, 4], [25, 22], [0, 18]],
+                                                 "interpolation": "nearest", "fill": 9.0}),
+    ("perspective_out", "perspective", {"startpoints": [[2, 1], [28, 3], [27, 20], [1, 22]],
+                                        "endpoints": [[0, 0], [30, 0], [30, 22], [0, 22]], "fill": [40.0]}),
+    ("elastic", "elastic_transform", {"displacement": "field"}),
+    ("elastic_nearest_fill", "elastic_transform", {"displacement": "field", "interpolation": "nearest",
+                                                   "fill": [30.0]}),
 ]
 
 
@@ -116,7 +126,18 @@ def convert_kwargs(kwargs, torch_mod, interp):
         kw["interpolation"] = interp(kw["interpolation"])
     if "dtype" in kw:
         kw["dtype"] = getattr(torch_mod, kw["dtype"])
+    if kw.get("displacement") == "field":
+        kw["displacement"] = torch_mod.from_numpy(displacement_field())
     return kw
+
+
+def displacement_field():
+    """A smooth (1, 23, 31, 2) displacement in normalised coordinates (a formula, so
+    both sides build the same float32 values)."""
+    yy, xx = np.mgrid[0:23, 0:31].astype(np.float64)
+    dx = 0.08 * np.sin(xx / 4.0) * np.cos(yy / 5.0)
+    dy = 0.06 * np.cos(xx / 6.0 + yy / 3.0)
+    return np.stack([dx, dy], axis=-1)[None].astype(np.float32)
 
 
 def main():

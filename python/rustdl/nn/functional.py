@@ -3,6 +3,17 @@
 from .. import _C
 
 
+def _inplace_source(input, inplace):
+    """What an ``inplace=True`` activation computes from. Its result is then written
+    into ``input`` (``copy_``); had the op's node saved ``input`` itself for backward,
+    that write would make backward fail ("modified by an inplace operation") where
+    PyTorch's in-place kernel keeps what its backward needs. So when a graph is
+    recorded the op reads a copy of ``input`` (recorded too: gradients still reach it)."""
+    if inplace and input.requires_grad and _C.is_grad_enabled():
+        return input.clone()
+    return input
+
+
 def relu(input, inplace=False):
     return input.relu_() if inplace else input.relu()
 
@@ -12,7 +23,7 @@ def relu6(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _C.leaky_relu(input, negative_slope)
+    out = _C.leaky_relu(_inplace_source(input, inplace), negative_slope)
     return input.copy_(out) if inplace else out
 
 
@@ -21,27 +32,27 @@ def gelu(input, approximate="none"):
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = _C.elu(input, alpha)
+    out = _C.elu(_inplace_source(input, inplace), alpha)
     return input.copy_(out) if inplace else out
 
 
 def selu(input, inplace=False):
-    out = _C.elu(input, 1.6732632423543772, 1.0507009873554805)
+    out = _C.elu(_inplace_source(input, inplace), 1.6732632423543772, 1.0507009873554805)
     return input.copy_(out) if inplace else out
 
 
 def celu(input, alpha=1.0, inplace=False):
-    out = _C.elu(input, alpha, 1.0, 1.0 / alpha)
+    out = _C.elu(_inplace_source(input, inplace), alpha, 1.0, 1.0 / alpha)
     return input.copy_(out) if inplace else out
 
 
 def silu(input, inplace=False):
-    out = _C.silu(input)
+    out = _C.silu(_inplace_source(input, inplace))
     return input.copy_(out) if inplace else out
 
 
 def mish(input, inplace=False):
-    out = _C.mish(input)
+    out = _C.mish(_inplace_source(input, inplace))
     return input.copy_(out) if inplace else out
 
 
@@ -54,17 +65,17 @@ def softsign(input):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    out = _C.hardtanh(input, min_val, max_val)
+    out = _C.hardtanh(_inplace_source(input, inplace), min_val, max_val)
     return input.copy_(out) if inplace else out
 
 
 def hardsigmoid(input, inplace=False):
-    out = _C.hardsigmoid(input)
+    out = _C.hardsigmoid(_inplace_source(input, inplace))
     return input.copy_(out) if inplace else out
 
 
 def hardswish(input, inplace=False):
-    out = _C.hardswish(input)
+    out = _C.hardswish(_inplace_source(input, inplace))
     return input.copy_(out) if inplace else out
 
 
@@ -134,7 +145,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 def threshold(input, threshold, value, inplace=False):
     # (a NaN input keeps its value and passes the gradient, as PyTorch's x <= threshold test)
-    out = _C.where(input <= threshold, value, input)
+    src = _inplace_source(input, inplace)
+    out = _C.where(src <= threshold, value, src)
     return input.copy_(out) if inplace else out
 
 

@@ -5,8 +5,7 @@
 ``torchvision.datasets.FakeData``, ``torchvision.utils.save_image``,
 ``torchvision.transforms.Compose([...])``. Differences from torchvision: no
 network downloads (pretrained ``weights=`` raise, saying how to load a local
-file); the MNIST-family datasets give numpy ``uint8`` arrays (the others, like
-torchvision, PIL images).
+file). Datasets give PIL images, as torchvision's.
 """
 
 from . import datasets, io, models, ops, transforms, utils

@@ -153,3 +153,42 @@ def encode_jpeg(input, quality=75):
 
 def write_jpeg(input, filename, quality=75):
     write_file(filename, encode_jpeg(input, quality))
+
+
+def decode_gif(input):
+    """Decode a GIF into a uint8 RGB tensor: ``(3, H, W)`` for one frame, ``(N, 3, H, W)``
+    for an animation (every frame composed onto the previous ones, as a browser shows it)."""
+    from PIL import Image, ImageSequence
+
+    img = Image.open(_io.BytesIO(_as_bytes(input)))
+    frames = [np.array(frame.convert("RGB")).transpose(2, 0, 1) for frame in ImageSequence.Iterator(img)]
+    out = np.ascontiguousarray(np.stack(frames) if len(frames) > 1 else frames[0])
+    return rustdl.from_numpy(out)
+
+
+def _decode_with_pillow(input, mode, fmt):
+    from PIL import Image
+
+    try:
+        Image.open(_io.BytesIO(_as_bytes(input))).verify()
+    except Exception as e:
+        raise RuntimeError(f"decode_{fmt}: Pillow cannot decode this {fmt.upper()} data ({e})") from e
+    return decode_image(input, mode)
+
+
+def decode_webp(input, mode=ImageReadMode.UNCHANGED):
+    """Decode WEBP bytes into a uint8 (C, H, W) tensor (Pillow's codec)."""
+    return _decode_with_pillow(input, mode, "webp")
+
+
+def decode_avif(input, mode=ImageReadMode.UNCHANGED):
+    """Decode AVIF bytes (Pillow's AVIF plugin, Pillow >= 11.3 built with libavif)."""
+    return _decode_with_pillow(input, mode, "avif")
+
+
+def decode_heic(input, mode=ImageReadMode.UNCHANGED):
+    """Decode HEIC bytes (needs a Pillow HEIF plugin such as pillow-heif registered)."""
+    return _decode_with_pillow(input, mode, "heic")
+
+
+__all__ += ["decode_avif", "decode_gif", "decode_heic", "decode_webp"]

@@ -14,7 +14,7 @@ import numpy as np
 
 import rustdl
 
-__all__ = ["draw_bounding_boxes", "draw_segmentation_masks", "make_grid", "save_image"]
+__all__ = ["draw_bounding_boxes", "draw_segmentation_masks", "flow_to_image", "make_grid", "save_image"]
 
 
 def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False, pad_value=0.0):
@@ -99,6 +99,21 @@ def _pil_image():
     except ImportError as e:  # pillow is a dependency; this only helps broken installs
         raise ImportError("rustdl.vision.utils needs Pillow for images: pip install pillow") from e
     return Image
+
+
+def _Image_fromarray(obj, mode):
+    """``PIL.Image.fromarray(obj, mode)`` without Pillow >= 11.3's deprecation warning
+    for ``mode`` (torchvision's helper of the same name): a uint8 ``HxW`` array and
+    mode ``'L'`` give the same image either way."""
+    Image = _pil_image()
+    try:
+        version = tuple(int(x) for x in Image.__version__.split(".")[:2])
+    except (AttributeError, ValueError):
+        version = None
+    if version is not None and version >= (11, 3):
+        img = Image.fromarray(obj)
+        return img if img.mode == mode else img.convert(mode)
+    return Image.fromarray(obj, mode=mode)
 
 
 def save_image(tensor, fp, format=None, **kwargs):
@@ -304,3 +319,64 @@ def draw_segmentation_masks(image, masks, alpha=0.8, colors=None):
     # torchvision computes in float32 then casts (truncation) back to uint8
     res = img.astype(np.float32) * np.float32(1 - alpha) + out.astype(np.float32) * np.float32(alpha)
     return rustdl.from_numpy(res.astype(np.uint8))
+
+
+def _make_colorwheel():
+    """The 55 x 3 optical-flow colour wheel (Baker et al.), as torchvision builds it."""
+    ry, yg, gc, cb, bm, mr = 15, 6, 4, 11, 13, 6
+    wheel = np.zeros((ry + yg + gc + cb + bm + mr, 3), np.float32)
+
+    def ramp(n):
+        return np.floor(np.float32(255) * np.arange(n, dtype=np.float32) / np.float32(n))
+
+    col = 0
+    wheel[0:ry, 0] = 255
+    wheel[0:ry, 1] = ramp(ry)
+    col += ry
+    wheel[col:col + yg, 0] = 255 - ramp(yg)
+    wheel[col:col + yg, 1] = 255
+    col += yg
+    wheel[col:col + gc, 1] = 255
+    wheel[col:col + gc, 2] = ramp(gc)
+    col += gc
+    wheel[col:col + cb, 1] = 255 - ramp(cb)
+    wheel[col:col + cb, 2] = 255
+    col += cb
+    wheel[col:col + bm, 2] = 255
+    wheel[col:col + bm, 0] = ramp(bm)
+    col += bm
+    wheel[col:col + mr, 2] = 255 - ramp(mr)
+    wheel[col:col + mr, 0] = 255
+    return wheel
+
+
+def flow_to_image(flow):
+    """An optical flow ``(2, H, W)`` or ``(N, 2, H, W)`` float tensor as a uint8 RGB
+    image (direction -> hue on the colour wheel, magnitude -> saturation), as torchvision."""
+    if flow.dtype != rustdl.float32:
+        raise ValueError(f"Flow should be of dtype torch.float, got {flow.dtype}.")
+    orig_shape = tuple(flow.shape)
+    f = flow.detach().numpy()
+    if f.ndim == 3:
+        f = f[None]
+    if f.ndim != 4 or f.shape[1] != 2:
+        raise ValueError(f"Input flow should have shape (2, H, W) or (N, 2, H, W), got {list(orig_shape)}.")
+    f32 = np.float32
+    max_norm = np.sqrt((f * f).sum(axis=1, dtype=f32)).max()
+    flow_n = f / (max_norm + np.finfo(f32).eps)
+    wheel = _make_colorwheel()
+    num_cols = wheel.shape[0]
+    norm = np.sqrt((flow_n * flow_n).sum(axis=1, dtype=f32))
+    a = np.arctan2(-flow_n[:, 1], -flow_n[:, 0]) / f32(np.pi)
+    fk = (a + 1) / 2 * f32(num_cols - 1)
+    k0 = np.floor(fk).astype(np.int64)
+    k1 = k0 + 1
+    k1[k1 == num_cols] = 0
+    frac = fk - k0
+    out = np.zeros((f.shape[0], 3, *f.shape[2:]), np.uint8)
+    for c in range(3):
+        col = (1 - frac) * (wheel[k0, c] / f32(255.0)) + frac * (wheel[k1, c] / f32(255.0))
+        col = 1 - norm * (1 - col)
+        out[:, c] = np.floor(f32(255) * col).astype(np.uint8)
+    img = rustdl.from_numpy(out)
+    return img[0] if len(orig_shape) == 3 else img

@@ -1,8 +1,8 @@
 """Datasets shaped like ``torchvision.datasets`` (local files only, no downloads).
 
-``FakeData``, ``CIFAR10``/``CIFAR100`` and ``ImageFolder`` give PIL images as
-torchvision does; the MNIST family gives numpy ``uint8`` arrays (``HxW``).
-The transforms in ``rustdl.vision.transforms`` accept both.
+``FakeData``, ``CIFAR10``/``CIFAR100``, ``ImageFolder`` and the MNIST family give
+PIL images as torchvision does (the transforms also accept numpy ``HxW[xC]`` arrays;
+``Digits`` gives those).
 """
 
 from .cifar import CIFAR10, CIFAR100
@@ -10,22 +10,29 @@ from .digits import Digits
 from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
 from .mnist import EMNIST, KMNIST, MNIST, FashionMNIST
+from .small_sets import FER2013, SEMEION, USPS, EuroSAT, MovingMNIST, wrap_dataset_for_transforms_v2
 from .vision import StandardTransform, VisionDataset
 
 __all__ = [
     "CIFAR10",
     "CIFAR100",
     "EMNIST",
+    "FER2013",
     "IMG_EXTENSIONS",
     "KMNIST",
     "MNIST",
+    "SEMEION",
+    "USPS",
     "DatasetFolder",
     "Digits",
+    "EuroSAT",
     "FakeData",
     "FashionMNIST",
     "ImageFolder",
+    "MovingMNIST",
     "StandardTransform",
     "VisionDataset",
     "default_loader",
     "pil_loader",
+    "wrap_dataset_for_transforms_v2",
 ]

@@ -2,6 +2,7 @@
 
 import rustdl
 
+from ._torch_random import TorchCPUGenerator
 from .vision import VisionDataset
 
 __all__ = ["FakeData"]
@@ -10,11 +11,13 @@ __all__ = ["FakeData"]
 class FakeData(VisionDataset):
     """A fake dataset of random PIL images (as torchvision).
 
-    Image ``i`` is ``randn(*image_size)`` drawn after ``manual_seed(i + random_offset)``
-    (the global RNG state is restored afterwards), converted with ``ToPILImage``
-    (so values wrap to uint8 as in torchvision); its target is a ``randint(0,
-    num_classes)`` from the same seed. rustdl's generator is not PyTorch's, so the
-    pixels differ from torchvision's, but each index always gives the same sample.
+    Image ``i`` is ``torch.randn(*image_size)`` drawn after ``torch.manual_seed(i +
+    random_offset)``, converted with ``ToPILImage`` (so values wrap to uint8 as in
+    torchvision); its target is a ``randint(0, num_classes)`` from the same seed.
+    rustdl's generator is not PyTorch's, so those draws replay PyTorch's CPU generator
+    (MT19937 and its normal/randint algorithms, ``_torch_random.py``): the images
+    and targets are torchvision's own, pixel for pixel, and rustdl's global RNG is
+    not touched.
 
     Args:
         size: number of samples.
@@ -45,13 +48,9 @@ class FakeData(VisionDataset):
 
         if index >= len(self):
             raise IndexError(f"{self.__class__.__name__} index out of range")
-        rng_state = rustdl.get_rng_state()
-        try:
-            rustdl.manual_seed(index + self.random_offset)
-            img = rustdl.randn(*self.image_size)
-            target = rustdl.randint(0, self.num_classes, size=(1,), dtype=rustdl.long)[0]
-        finally:
-            rustdl.set_rng_state(rng_state)
+        generator = TorchCPUGenerator(index + self.random_offset)
+        img = rustdl.from_numpy(generator.randn(*self.image_size))
+        target = rustdl.tensor(generator.randint(0, self.num_classes), dtype=rustdl.long)
         img = to_pil_image(img)
         if self.transform is not None:
             img = self.transform(img)

@@ -1,8 +1,8 @@
 """MNIST-family datasets read from local IDX files (no network access).
 
-Images are returned as **numpy** ``uint8`` arrays of shape ``(28, 28)``
-(torchvision returns PIL images); ``rustdl.vision.transforms.ToTensor`` turns
-them into ``1x28x28`` float tensors in ``[0, 1]``.
+Images are returned as PIL images of mode ``'L'`` (28x28), as torchvision
+returns them, so transforms (``ToTensor``, ``Resize``, ...) compose the same;
+``.data`` is the ``uint8`` tensor ``N x 28 x 28``.
 """
 
 import gzip
@@ -19,6 +19,7 @@ import numpy as np
 
 import rustdl
 
+from ..utils import _Image_fromarray
 from .vision import VisionDataset
 
 __all__ = ["EMNIST", "KMNIST", "MNIST", "FashionMNIST", "read_idx"]
@@ -168,7 +169,7 @@ class MNIST(VisionDataset):
             ``root/MNIST/raw/train-images-idx3-ubyte[.gz]`` etc.; ``root/MNIST``
             and ``root`` itself are searched too.
         train: the 60,000-image training set (True) or the 10,000-image test set.
-        transform: applied to the image, a numpy ``uint8`` array of shape (28, 28).
+        transform: applied to the image, a PIL image of mode ``'L'``.
         target_transform: applied to the label (an int).
         download: no network access here: succeeds silently if the files are
             present, else raises RuntimeError saying where to put them.
@@ -315,11 +316,11 @@ class MNIST(VisionDataset):
         return msg
 
     def __getitem__(self, index):
-        """Returns ``(image, target)``: image a numpy uint8 array (28, 28) (after
-        ``transform``), target an int (after ``target_transform``)."""
+        """Returns ``(image, target)``: image a PIL image of mode ``'L'`` (28x28), as
+        torchvision (after ``transform``), target an int (after ``target_transform``)."""
         if not isinstance(index, int):
             index = int(index)
-        img = self._data_np[index].copy()
+        img = _Image_fromarray(self._data_np[index], mode="L")
         target = int(self._targets_np[index])
         if self.transform is not None:
             img = self.transform(img)
@@ -343,7 +344,7 @@ class FashionMNIST(MNIST):
 
     The SHA-256 of each file's decompressed bytes is verified (once per
     process; a small marker file remembers it across processes). Images are
-    numpy uint8 (28, 28) arrays; see :class:`MNIST` for the arguments.
+    PIL images (mode ``'L'``); see :class:`MNIST` for the arguments.
     """
 
     resources: ClassVar[list] = [

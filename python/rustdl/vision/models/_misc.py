@@ -1,8 +1,9 @@
-"""``Conv2dNormActivation``: torchvision's conv -> norm -> activation block (a Sequential)."""
+"""``Conv2dNormActivation`` (torchvision's conv -> norm -> activation block, a Sequential)
+and ``SqueezeExcitation``: the blocks the models share with ``torchvision.ops``."""
 
 from ... import nn
 
-__all__ = ["Conv2dNormActivation"]
+__all__ = ["Conv2dNormActivation", "SqueezeExcitation"]
 
 
 class Conv2dNormActivation(nn.Sequential):
@@ -46,3 +47,26 @@ class Conv2dNormActivation(nn.Sequential):
             layers.append(activation_layer(**params))
         super().__init__(*layers)
         self.out_channels = out_channels
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel attention: global average pool, 1x1 conv down, activation, 1x1 conv up,
+    ``scale_activation``, times the input."""
+
+    def __init__(self, input_channels, squeeze_channels, activation=nn.ReLU, scale_activation=nn.Sigmoid):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(input_channels, squeeze_channels, 1)
+        self.fc2 = nn.Conv2d(squeeze_channels, input_channels, 1)
+        self.activation = activation()
+        self.scale_activation = scale_activation()
+
+    def _scale(self, input):
+        scale = self.avgpool(input)
+        scale = self.fc1(scale)
+        scale = self.activation(scale)
+        scale = self.fc2(scale)
+        return self.scale_activation(scale)
+
+    def forward(self, input):
+        return self._scale(input) * input

@@ -1,4 +1,5 @@
-"""``torchvision.ops``: box utilities and the building blocks the models use."""
+"""``torchvision.ops``: box utilities, detection losses, regularisers and the
+building blocks the models use."""
 
 from .boxes import (
     batched_nms,
@@ -6,20 +7,57 @@ from .boxes import (
     box_convert,
     box_iou,
     clip_boxes_to_image,
+    complete_box_iou,
+    distance_box_iou,
     generalized_box_iou,
+    masks_to_boxes,
     nms,
     remove_small_boxes,
 )
-from .misc import Conv2dNormActivation
+from .losses import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss
+from .misc import (
+    MLP,
+    Conv2dNormActivation,
+    Conv3dNormActivation,
+    FrozenBatchNorm2d,
+    Permute,
+    SqueezeExcitation,
+)
+from .stochastic_depth import (
+    DropBlock2d,
+    DropBlock3d,
+    StochasticDepth,
+    drop_block2d,
+    drop_block3d,
+    stochastic_depth,
+)
 
 __all__ = [
+    "MLP",
     "Conv2dNormActivation",
+    "Conv3dNormActivation",
+    "DropBlock2d",
+    "DropBlock3d",
+    "FrozenBatchNorm2d",
+    "Permute",
+    "SqueezeExcitation",
+    "StochasticDepth",
     "batched_nms",
     "box_area",
     "box_convert",
     "box_iou",
     "clip_boxes_to_image",
+    "complete_box_iou",
+    "complete_box_iou_loss",
+    "distance_box_iou",
+    "distance_box_iou_loss",
+    "drop_block2d",
+    "drop_block3d",
     "generalized_box_iou",
+    "generalized_box_iou_loss",
+    "masks_to_boxes",
     "nms",
     "remove_small_boxes",
+    "sigmoid_focal_loss",
+    "stochastic_depth",
 ]

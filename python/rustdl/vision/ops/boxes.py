@@ -11,7 +11,10 @@ __all__ = [
     "box_convert",
     "box_iou",
     "clip_boxes_to_image",
+    "complete_box_iou",
+    "distance_box_iou",
     "generalized_box_iou",
+    "masks_to_boxes",
     "nms",
     "remove_small_boxes",
 ]
@@ -122,3 +125,65 @@ def batched_nms(boxes, scores, idxs, iou_threshold):
     offsets = idxs.detach().numpy().astype(np.float64) * (b.max() + 1)
     shifted = rustdl.from_numpy(b + offsets[:, None])
     return nms(shifted, scores, iou_threshold)
+
+
+def _upcast(t):
+    if t.is_floating_point():
+        return t if t.dtype in (rustdl.float32, rustdl.float64) else t.float()
+    return t if t.dtype in (rustdl.int32, rustdl.int64) else t.int()
+
+
+def _box_diou_iou(boxes1, boxes2, eps=1e-7):
+    iou = box_iou(boxes1, boxes2)
+    lti = rustdl.min(boxes1[..., None, :2], boxes2[..., None, :, :2])
+    rbi = rustdl.max(boxes1[..., None, 2:], boxes2[..., None, :, 2:])
+    whi = _upcast(rbi - lti).clamp(min=0)
+    diagonal_distance_squared = (whi[..., 0] ** 2) + (whi[..., 1] ** 2) + eps
+    x_p = (boxes1[..., 0] + boxes1[..., 2]) / 2
+    y_p = (boxes1[..., 1] + boxes1[..., 3]) / 2
+    x_g = (boxes2[..., 0] + boxes2[..., 2]) / 2
+    y_g = (boxes2[..., 1] + boxes2[..., 3]) / 2
+    centers_distance_squared = (_upcast(x_p[..., None] - x_g[..., None, :]) ** 2) + (
+        _upcast(y_p[..., None] - y_g[..., None, :]) ** 2
+    )
+    return iou - (centers_distance_squared / diagonal_distance_squared), iou
+
+
+def distance_box_iou(boxes1, boxes2, eps=1e-7):
+    """(N, M) distance IoU: IoU less the squared centre distance over the squared
+    diagonal of the enclosing box."""
+    diou, _ = _box_diou_iou(_upcast(boxes1), _upcast(boxes2), eps=eps)
+    return diou
+
+
+def complete_box_iou(boxes1, boxes2, eps=1e-7):
+    """(N, M) complete IoU: distance IoU less an aspect-ratio consistency term."""
+    boxes1, boxes2 = _upcast(boxes1), _upcast(boxes2)
+    diou, iou = _box_diou_iou(boxes1, boxes2, eps)
+    w_pred = boxes1[..., None, 2] - boxes1[..., None, 0]
+    h_pred = boxes1[..., None, 3] - boxes1[..., None, 1]
+    w_gt = boxes2[..., None, :, 2] - boxes2[..., None, :, 0]
+    h_gt = boxes2[..., None, :, 3] - boxes2[..., None, :, 1]
+    v = (4 / (np.pi**2)) * rustdl.pow(rustdl.atan(w_pred / h_pred) - rustdl.atan(w_gt / h_gt), 2)
+    with rustdl.no_grad():
+        alpha = v / (1 - iou + v + eps)
+    return diou - alpha * v
+
+
+def masks_to_boxes(masks):
+    """(N, 4) ``xyxy`` boxes around the non-zero pixels of (N, H, W) masks (zeros for
+    empty masks)."""
+    if masks.numel() == 0:
+        return rustdl.zeros((0, 4), dtype=rustdl.float32)
+    _, h, w = masks.shape
+    masks_bool = masks.bool()
+    non_zero_rows = rustdl.any(masks_bool, dim=2)
+    non_zero_cols = rustdl.any(masks_bool, dim=1)
+    empty = ~rustdl.any(non_zero_rows, dim=1)
+    rows_f, cols_f = non_zero_rows.float(), non_zero_cols.float()
+    y1 = rows_f.argmax(dim=1)
+    x1 = cols_f.argmax(dim=1)
+    y2 = (h - 1) - rows_f.flip([1]).argmax(dim=1)
+    x2 = (w - 1) - cols_f.flip([1]).argmax(dim=1)
+    boxes = rustdl.stack([x1, y1, x2, y2], dim=1).float()
+    return rustdl.where(empty[:, None], rustdl.zeros_like(boxes), boxes)

@@ -180,6 +180,11 @@ def affine(img, matrix, interpolation="nearest", fill=None):
     return img.transform(img.size, _image().AFFINE, matrix, PIL_MODES[interpolation], **opts)
 
 
+def perspective(img, coeffs, interpolation="bilinear", fill=None):
+    opts = _parse_fill(fill, img)
+    return img.transform(img.size, _image().PERSPECTIVE, coeffs, PIL_MODES[interpolation], **opts)
+
+
 def rotate(img, angle, interpolation="nearest", expand=False, center=None, fill=None):
     opts = _parse_fill(fill, img)
     return img.rotate(angle, PIL_MODES[interpolation], expand, center, **opts)

@@ -1,4 +1,4 @@
-"""AutoAugment, RandAugment and TrivialAugmentWide (torchvision's policies and
+"""AutoAugment, RandAugment, TrivialAugmentWide and AugMix (torchvision's policies and
 augmentation spaces; the random draws come from rustdl's RNG)."""
 
 import enum
@@ -11,7 +11,7 @@ import rustdl
 from . import functional as F
 from .functional import InterpolationMode
 
-__all__ = ["AutoAugment", "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide"]
+__all__ = ["AugMix", "AutoAugment", "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide"]
 
 
 def _apply_op(img, op_name, magnitude, interpolation, fill):
@@ -332,5 +332,113 @@ class TrivialAugmentWide:
     def __repr__(self):
         return (
             f"{self.__class__.__name__}(num_magnitude_bins={self.num_magnitude_bins}, "
+            f"interpolation={self.interpolation}, fill={self.fill})"
+        )
+
+
+class AugMix:
+    """AugMix (Hendrycks et al.): ``mixture_width`` chains of 1-3 (or ``chain_depth``)
+    random ops at ``severity``, mixed with Dirichlet(``alpha``) weights and blended
+    with the original by a Beta(``alpha``, ``alpha``) weight; torchvision's op space
+    and arithmetic (a PIL image goes through its uint8 tensor and comes back).
+
+    The Dirichlet draws use numpy's generator seeded from rustdl's RNG (rustdl has
+    no ``_sample_dirichlet``): deterministic under ``rustdl.manual_seed``, but not
+    PyTorch's values. Override ``_sample_dirichlet`` to fix them, as torchvision's
+    own tests do."""
+
+    _PARAMETER_MAX = 10
+
+    def __init__(
+        self,
+        severity=3,
+        mixture_width=3,
+        chain_depth=-1,
+        alpha=1.0,
+        all_ops=True,
+        interpolation=InterpolationMode.BILINEAR,
+        fill=None,
+    ):
+        if not (1 <= severity <= self._PARAMETER_MAX):
+            raise ValueError(f"The severity must be between [1, {self._PARAMETER_MAX}]. Got {severity} instead.")
+        self.severity = severity
+        self.mixture_width = mixture_width
+        self.chain_depth = chain_depth
+        self.alpha = alpha
+        self.all_ops = all_ops
+        self.interpolation = interpolation
+        self.fill = fill
+
+    def _augmentation_space(self, num_bins, image_size):
+        s = {
+            "ShearX": (_linspace(0.0, 0.3, num_bins), True),
+            "ShearY": (_linspace(0.0, 0.3, num_bins), True),
+            "TranslateX": (_linspace(0.0, image_size[1] / 3.0, num_bins), True),
+            "TranslateY": (_linspace(0.0, image_size[0] / 3.0, num_bins), True),
+            "Rotate": (_linspace(0.0, 30.0, num_bins), True),
+            "Posterize": (_posterize_bits(4, num_bins, 4), False),
+            "Solarize": (_linspace(255.0, 0.0, num_bins), False),
+            "AutoContrast": (None, False),
+            "Equalize": (None, False),
+        }
+        if self.all_ops:
+            s.update(
+                {
+                    "Brightness": (_linspace(0.0, 0.9, num_bins), True),
+                    "Color": (_linspace(0.0, 0.9, num_bins), True),
+                    "Contrast": (_linspace(0.0, 0.9, num_bins), True),
+                    "Sharpness": (_linspace(0.0, 0.9, num_bins), True),
+                }
+            )
+        return s
+
+    def _sample_dirichlet(self, params):
+        seed = int(rustdl.randint(0, 2**31 - 1, (1,)).item())
+        alphas = params.numpy().astype(np.float64)
+        rng = np.random.default_rng(seed)
+        return rustdl.from_numpy(np.stack([rng.dirichlet(row) for row in alphas]).astype(np.float32))
+
+    def __call__(self, orig_img):
+        fill = self.fill
+        channels, height, width = F.get_dimensions(orig_img)
+        if isinstance(orig_img, rustdl.Tensor):
+            img = orig_img
+            if isinstance(fill, (int, float)):
+                fill = [float(fill)] * channels
+            elif fill is not None:
+                fill = [float(f) for f in fill]
+        else:
+            img = F.pil_to_tensor(orig_img)
+        op_meta = self._augmentation_space(self._PARAMETER_MAX, (height, width))
+        names = list(op_meta)
+        orig_dims = list(img.shape)
+        batch = img.reshape([1] * max(4 - img.dim(), 0) + orig_dims)
+        n = batch.shape[0]
+        batch_dims = [n] + [1] * (batch.dim() - 1)
+        m = self._sample_dirichlet(rustdl.tensor([self.alpha, self.alpha]).expand(n, -1))
+        combined_weights = self._sample_dirichlet(
+            rustdl.tensor([self.alpha] * self.mixture_width).expand(n, -1)
+        ) * m[:, 1].reshape(n, -1)
+        mix = m[:, 0].reshape(batch_dims) * batch
+        for i in range(self.mixture_width):
+            aug = batch
+            depth = self.chain_depth if self.chain_depth > 0 else int(rustdl.randint(1, 4, (1,)).item())
+            for _ in range(depth):
+                op_name = names[_randint(len(names))]
+                magnitudes, signed = op_meta[op_name]
+                magnitude = float(magnitudes[_randint(self.severity)]) if magnitudes is not None else 0.0
+                if signed and _randint(2):
+                    magnitude *= -1.0
+                aug = _apply_op(aug, op_name, magnitude, interpolation=self.interpolation, fill=fill)
+            mix = mix + combined_weights[:, i].reshape(batch_dims) * aug
+        mix = mix.reshape(orig_dims).to(dtype=img.dtype)
+        if not isinstance(orig_img, rustdl.Tensor):
+            return F.to_pil_image(mix)
+        return mix
+
+    def __repr__(self):
+        return (
+            f"{self.__class__.__name__}(severity={self.severity}, mixture_width={self.mixture_width}, "
+            f"chain_depth={self.chain_depth}, alpha={self.alpha}, all_ops={self.all_ops}, "
             f"interpolation={self.interpolation}, fill={self.fill})"
         )

@@ -35,6 +35,7 @@ __all__ = [
     "center_crop",
     "convert_image_dtype",
     "crop",
+    "elastic_transform",
     "equalize",
     "erase",
     "five_crop",
@@ -46,6 +47,7 @@ __all__ = [
     "invert",
     "normalize",
     "pad",
+    "perspective",
     "pil_to_tensor",
     "posterize",
     "resize",
@@ -651,6 +653,17 @@ def _np_affine(a, matrix, mode, ow, oh, fill):
     base[..., 2] = 1
     rescaled = theta.T / np.array([0.5 * w, 0.5 * h], f32)
     grid = (base.reshape(-1, 3) @ rescaled).reshape(oh, ow, 2)
+    return _np_grid_sample(a, grid, mode, fill)
+
+
+def _np_grid_sample(a, grid, mode, fill):
+    """Sample the HxW[xC] array ``a`` at ``grid`` ((oh, ow, 2) normalised (x, y) in
+    [-1, 1], float32) like ``grid_sample(align_corners=False, padding_mode="zeros")``;
+    with ``fill`` a sampled mask blends in the fill value, as torchvision's
+    ``_apply_grid_transform``. Integer images are rounded back."""
+    f32 = np.float32
+    h, w = a.shape[:2]
+    oh, ow = grid.shape[:2]
     ix = ((grid[..., 0] + 1) * f32(w) - 1) / 2
     iy = ((grid[..., 1] + 1) * f32(h) - 1) / 2
     extra = a.shape[2:]
@@ -1182,6 +1195,99 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
         raise ValueError(f"Interpolation mode '{mode}' is unsupported with Tensor input")
     _check_fill_for_tensor(img, fill)
     return _on_hw(img, lambda a: _np_affine(a, matrix, mode, a.shape[1], a.shape[0], fill))
+
+
+def _get_perspective_coeffs(startpoints, endpoints):
+    """The (a, b, c, d, e, f, g, h) mapping output pixel (x, y) to input
+    ((ax + by + c) / (gx + hy + 1), (dx + ey + f) / (gx + hy + 1)), solved by least
+    squares in float64 and rounded to float32, as torchvision."""
+    if len(startpoints) != 4 or len(endpoints) != 4:
+        raise ValueError(
+            f"Please provide exactly four corners, got {len(startpoints)} startpoints and {len(endpoints)} endpoints."
+        )
+    a_matrix = np.zeros((8, 8), np.float64)
+    for i, (p1, p2) in enumerate(zip(endpoints, startpoints)):
+        a_matrix[2 * i] = [p1[0], p1[1], 1, 0, 0, 0, -p2[0] * p1[0], -p2[0] * p1[1]]
+        a_matrix[2 * i + 1] = [0, 0, 0, p1[0], p1[1], 1, -p2[1] * p1[0], -p2[1] * p1[1]]
+    b_matrix = np.asarray(startpoints, np.float64).reshape(8)
+    res = np.linalg.lstsq(a_matrix, b_matrix, rcond=None)[0].astype(np.float32)
+    return [float(v) for v in res]
+
+
+def _np_perspective(a, coeffs, mode, fill):
+    """torchvision's tensor perspective warp of an HxW[xC] array (float32 grid)."""
+    f32 = np.float32
+    oh, ow = a.shape[:2]
+    theta1 = np.array([[coeffs[0], coeffs[1], coeffs[2]], [coeffs[3], coeffs[4], coeffs[5]]], f32)
+    theta2 = np.array([[coeffs[6], coeffs[7], 1.0], [coeffs[6], coeffs[7], 1.0]], f32)
+    base = np.empty((oh, ow, 3), f32)
+    base[..., 0] = np.linspace(0.5, ow - 0.5, ow, dtype=f32)[None, :]
+    base[..., 1] = np.linspace(0.5, oh - 0.5, oh, dtype=f32)[:, None]
+    base[..., 2] = 1
+    flat = base.reshape(-1, 3)
+
+    def matmul(m):  # float32 products summed in order, unfused: torch's bmm here, bit for bit
+        return (flat[:, 0:1] * m[0] + flat[:, 1:2] * m[1]) + flat[:, 2:3] * m[2]
+
+    grid1 = matmul(theta1.T / np.array([0.5 * ow, 0.5 * oh], f32))
+    grid2 = matmul(theta2.T)
+    grid = (grid1 / grid2 - f32(1.0)).reshape(oh, ow, 2)
+    return _np_grid_sample(a, grid, mode, fill)
+
+
+def perspective(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Warp ``img`` so that the four ``startpoints`` ([top-left, top-right,
+    bottom-right, bottom-left] (x, y) corners) land on ``endpoints``; uncovered
+    pixels get ``fill``. PIL images go through Pillow's PERSPECTIVE transform,
+    tensors through torchvision's sampling grid."""
+    coeffs = _get_perspective_coeffs(startpoints, endpoints)
+    if not isinstance(interpolation, (InterpolationMode, int)):
+        raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding Pillow integer constant")
+    mode = _mode_name(interpolation)
+    if _is_pil(img):
+        return F_pil.perspective(img, coeffs, mode, fill)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"Interpolation mode '{mode}' is unsupported with Tensor input")
+    _check_fill_for_tensor(img, fill)
+    return _on_hw(img, lambda a: _np_perspective(a, coeffs, mode, fill))
+
+
+def _identity_grid(h, w):
+    """torchvision's ``_create_identity_grid``: pixel centres in [-1, 1], (h, w, 2)."""
+    f32 = np.float32
+    xs = np.linspace((-w + 1) / w, (w - 1) / w, w, dtype=f32)
+    ys = np.linspace((-h + 1) / h, (h - 1) / h, h, dtype=f32)
+    grid = np.empty((h, w, 2), f32)
+    grid[..., 0] = xs[None, :]
+    grid[..., 1] = ys[:, None]
+    return grid
+
+
+def elastic_transform(img, displacement, interpolation=InterpolationMode.BILINEAR, fill=None):
+    """Sample ``img`` at the identity grid plus ``displacement`` (a ``1 x H x W x 2``
+    tensor of normalised (x, y) offsets, see ``ElasticTransform.get_params``); a PIL
+    image goes through its tensor and comes back in its mode, as torchvision."""
+    if not isinstance(displacement, rustdl.Tensor):
+        raise TypeError("Argument displacement should be a Tensor")
+    if isinstance(interpolation, int):
+        interpolation = InterpolationMode(_mode_name(interpolation))
+    t_img = img
+    if not _is_tensor(img):
+        if not _is_pil(img):
+            raise TypeError(f"img should be PIL Image or Tensor. Got {type(img)}")
+        t_img = pil_to_tensor(img)
+    shape = (1, *tuple(t_img.shape[-2:]), 2)
+    if shape != tuple(displacement.shape):
+        raise ValueError(f"Argument displacement should be {list(shape)}, but given {list(displacement.shape)}")
+    mode = _mode_name(interpolation)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError(f"Interpolation mode '{mode}' is unsupported with Tensor input")
+    h, w = shape[1], shape[2]
+    grid = _identity_grid(h, w) + displacement.detach().numpy().astype(np.float32)[0]
+    output = _on_hw(t_img, lambda a: _np_grid_sample(a, grid, mode, fill))
+    if not _is_tensor(img):
+        output = to_pil_image(output, mode=img.mode)
+    return output
 
 
 def five_crop(img, size):

@@ -2,10 +2,13 @@
 v2-style on a whole sample (``t(img)``, ``t(img, label)``, ``t((img, label))``,
 dicts): each PIL image in the sample — or, if there is none, the first tensor —
 is transformed, everything else passes through unchanged. Plus ``ToImage``,
-``ToDtype`` and ``ToPureTensor``. (No ``tv_tensors`` box/mask types: a sample
+``ToDtype``, ``ToPureTensor``, the v2-only ``Identity``, ``RGB``, ``GaussianNoise``,
+``RandomChannelPermutation``, ``JPEG``, ``RandomResize``, ``RandomShortestSize`` and the
+batch transforms ``MixUp`` / ``CutMix`` (on ``(images, labels)``). (No ``tv_tensors`` box/mask types: a sample
 with several images gets independent random parameters per image.)
 """
 
+from .. import autoaugment as _autoaugment
 from .. import transforms as _v1
 from ..functional import _is_pil, _is_tensor
 from . import functional
@@ -74,12 +77,36 @@ _WRAPPED = [
     "RandomEqualize", "RandomErasing", "RandomGrayscale", "RandomHorizontalFlip", "RandomInvert",
     "RandomPosterize", "RandomResizedCrop", "RandomRotation", "RandomSolarize", "RandomVerticalFlip", "Resize",
     "TenCrop", "ToPILImage", "ToTensor",
+    "AugMix", "AutoAugment", "ElasticTransform", "LinearTransformation", "RandAugment", "RandomPerspective",
+    "TrivialAugmentWide",
 ]
 for _name in _WRAPPED:
-    globals()[_name] = _wrap(getattr(_v1, _name))
+    globals()[_name] = _wrap(getattr(_v1, _name, None) or getattr(_autoaugment, _name))
     __all__.append(_name)
 
 InterpolationMode = _v1.InterpolationMode
+AutoAugmentPolicy = _autoaugment.AutoAugmentPolicy
+
+from ._augment import CutMix, MixUp
+from ._misc import (
+    _make_classes,
+    check_type,
+    get_bounding_boxes,
+    get_keypoints,
+    has_all,
+    has_any,
+    query_chw,
+    query_size,
+)
+
+for _cls in _make_classes(Transform):
+    _cls.__module__ = __name__
+    globals()[_cls.__name__] = _cls
+    __all__.append(_cls.__name__)
+__all__ += [
+    "AutoAugmentPolicy", "CutMix", "MixUp", "check_type", "get_bounding_boxes", "get_keypoints", "has_all",
+    "has_any", "query_chw", "query_size",
+]
 
 
 class Compose:
