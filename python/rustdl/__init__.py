@@ -189,6 +189,8 @@ _FIRST_ATTRIBUTE_READ = {"norm": "layout"}
 
 def _method(name):
     def f(input, *args, out=None, **kwargs):
+        if out is None and isinstance(input, Tensor):  # the common call: straight to the method
+            return getattr(input, name)(*args, **kwargs)
         if name in _NUMBER_INPUT and isinstance(input, (builtins.bool, builtins.int, builtins.float)):
             input = _wrapped_number(input, args[0] if args else kwargs.get("other"))
         if name in _FIRST_ATTRIBUTE_READ and not isinstance(input, Tensor):
