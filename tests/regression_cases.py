@@ -690,6 +690,36 @@ CASES = [
 
     ('as_strided_overflow', "r=L.arange(6.).as_strided((2**40,2**40),(2**40,2**40))"),
 
+    # issue 19, norms and losses (seed 7 differential run): argument types, checks, an eval-mode gradient
+    ('ce_weight_list', "r=F.cross_entropy(L.tensor([[0.5,-1.],[2.,0.3]]), L.tensor([0,1]), weight=[1.3, 1.13])"),
+    ('nll_weight_list', "r=F.nll_loss(L.tensor([[0.5,-1.],[2.,0.3]]), L.tensor([0,1]), weight=[1.3, 1.13])"),
+    ('bn_running_mean_list', "r=F.batch_norm(L.tensor([[2.1,-3.54,0.5],[-1.58,-0.98,0.2]]), [-0.18, 0.1, -0.74], L.ones(3))"),
+    ('bn_running_var_list', "r=F.batch_norm(L.tensor([[2.1,-3.54],[-1.58,-0.98],[1e-40,0.64]]), L.tensor([1.0,0.0]), [1e-07,0.61], training=False, momentum=0.5)"),
+    ('bn_weight_list', "r=F.batch_norm(L.ones(3,2), L.zeros(2), L.ones(2), [1.,1.])"),
+    ('instance_norm_weight_list', "r=F.instance_norm(L.ones(1,3,2), weight=[0.1,0.2,0.3])"),
+    ('layer_norm_bias_list', "r=F.layer_norm(L.ones(3,2), (2,), None, [1.,1.])"),
+    ('group_norm_weight_list', "r=F.group_norm(L.ones(3,2), 1, [1.,1.])"),
+    ('group_norm_negative', "r=F.group_norm(L.tensor([[5.71, -6.92]]), -3, weight=L.tensor([1.52, 0.03]))"),
+    ('group_norm_zero', "r=F.group_norm(L.ones(3,2), 0)"),
+    ('bcewl_weight_float', "r=F.binary_cross_entropy_with_logits(L.tensor(-4.14, dtype=L.float64), L.tensor(0.5, dtype=L.float64), weight=1.0, reduction='sum')"),
+    ('bcewl_pos_weight_list', "r=F.binary_cross_entropy_with_logits(L.zeros(2), L.zeros(2), pos_weight=[1.,2.])"),
+    ('ce_empty_0d_target', "r=F.cross_entropy(L.zeros(0, 2), L.tensor(-5), label_smoothing=0.0, reduction='sum')"),
+    ('nll_empty_0d_target', "r=F.nll_loss(L.zeros(0, 2, requires_grad=True), L.tensor(2147483648), reduction='mean')"),
+    ('bn_running_var_0d', "r=F.batch_norm(L.tensor([[[[2.18, -0.07, 0.14]]]]), L.tensor([-0.3]), L.tensor(2.1), eps=0.001, training=True)"),
+    ('bn_running_mean_2d', "r=F.batch_norm(L.ones(4,3), L.zeros(1,3), L.ones(3))"),
+    ('bn_running_var_numel', "r=F.batch_norm(L.ones(4,3), L.zeros(3), L.ones(3,3))"),
+    ('layer_norm_mixed_f64_f32', "r=F.layer_norm(L.tensor([0.81], dtype=L.float64), (1,), weight=L.tensor([-0.45]), bias=L.tensor([-19.24]))"),
+    ('layer_norm_mixed_f32_f64', "r=F.layer_norm(L.tensor([0.81]), (1,), weight=L.tensor([-0.45], dtype=L.float64))"),
+    ('group_norm_mixed', "r=F.group_norm(L.tensor([[[18.06, 1e-07]], [[-1e+30, -12.51]]], dtype=L.float64), 1, weight=L.tensor([-0.76]))"),
+    ('bn_mixed_running_f64', "r=F.batch_norm(L.ones(4,3), L.zeros(3,dtype=L.float64), L.ones(3,dtype=L.float64), training=True)"),
+    ('instance_norm_mixed', "r=F.instance_norm(L.ones(4,3,2,dtype=L.float64), weight=L.ones(3), bias=L.ones(3))"),
+    ('bn_half_f32_params', "r=F.batch_norm(L.tensor([[1.,2.],[3.,5.]],dtype=L.float16), None, None, L.ones(2), training=True)"),
+    ('multilabel_margin', "x=L.tensor([[0.1,0.2,0.4,0.8],[0.3,-0.5,0.9,0.05]],requires_grad=True); l=F.multilabel_margin_loss(x, L.tensor([[3,0,-1,1],[1,1,2,-1]])); l.backward(); r=(l, x.grad, F.multilabel_margin_loss(x[0], L.tensor([3,0,-1,1]), reduction='none'), F.multilabel_margin_loss(x, L.tensor([[3,0,-1,1],[1,1,2,-1]]), reduction='none'))"),
+    ('multilabel_margin_bad_target', "r=F.multilabel_margin_loss(L.zeros(2,4), L.tensor([[3,0,-1,5],[0,0,0,0]]))"),
+    ('multilabel_margin_bad_shape', "r=F.multilabel_margin_loss(L.zeros(2,4), L.tensor([[3,0,-1,1]]))"),
+    ('multilabel_soft_margin', "x=L.tensor([[0.1,-2.2,0.4],[1.3,-0.5,0.9]],requires_grad=True); t=L.tensor([[1.,0.,1.],[0.,0.,1.]]); l=F.multilabel_soft_margin_loss(x, t, weight=L.tensor([1.,2.,.5])); l.backward(); r=(l, x.grad, F.multilabel_soft_margin_loss(x, t, reduction='none'), F.multilabel_soft_margin_loss(x, t, reduction='sum'))"),
+    ('bn_eval_inf_grad', "a=L.tensor([[[float('inf'), 0.46]]], requires_grad=True); out=F.batch_norm(a, L.tensor([-0.91]), L.tensor([1.13]), training=False); (out*L.tensor([[[-0.11, -0.76]]])).sum().backward(); r=(out, a.grad)"),
+
 ]
 
 
