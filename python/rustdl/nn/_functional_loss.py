@@ -497,13 +497,13 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     x = input.reshape(1, -1) if one else input
     C = x.shape[1] if x.dim() == 2 else 1
     rows = target.reshape(x.shape[0], C).tolist()
+    if any(j < -1 or j >= C for row in rows for j in row):
+        raise RuntimeError("argument #2 'target' is out of range")
     counts = [[0.0] * C for _ in rows]
     for n, row in enumerate(rows):
         for j in row:
             if j < 0:
                 break
-            if j >= C:
-                raise RuntimeError("argument #2 'target' is out of range")
             counts[n][j] += 1.0
     from .. import tensor, zeros
 
