@@ -67,5 +67,5 @@ def hvp(L, F, name):
     grads = L.autograd.grad(loss, list(params.values()), create_graph=True)
     dot = sum((g * v).sum() for g, v in zip(grads, vs))
     hv = L.autograd.grad(dot, list(params.values()))
-    flat = lambda t: [float(x) for x in t.detach().reshape(-1).tolist()]  # noqa: E731
+    flat = lambda t: [float(x) for x in t.detach().reshape(-1).tolist()]
     return {"loss": float(loss.detach()), "grad": [flat(g) for g in grads], "hvp": [flat(h) for h in hv]}
