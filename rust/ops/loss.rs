@@ -273,19 +273,22 @@ pub fn cross_entropy(
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
-        let logits = saved_logits.get()?;
-        if composite::wants_graph(g, &[logits]) {
-            let spec = CeComposite {
-                targets: &targets,
-                weight: wv.as_deref(),
-                ignore_index,
-                smoothing: label_smoothing,
-                reduction,
-                denom,
-            };
-            return composite::vjp(&[logits], &[Some(g.clone())], |ins| {
-                Ok(vec![spec.loss(ins[0])?])
-            });
+        // (the logits' version is checked only when they are read)
+        if crate::autograd::is_grad_enabled() {
+            let logits = saved_logits.get()?;
+            if composite::wants_graph(g, &[logits]) {
+                let spec = CeComposite {
+                    targets: &targets,
+                    weight: wv.as_deref(),
+                    ignore_index,
+                    smoothing: label_smoothing,
+                    reduction,
+                    denom,
+                };
+                return composite::vjp(&[logits], &[Some(g.clone())], |ins| {
+                    Ok(vec![spec.loss(ins[0])?])
+                });
+            }
         }
         let gv = g.to_f64_vec();
         let per_row: Vec<f64> = match reduction {

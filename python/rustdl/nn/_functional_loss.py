@@ -183,7 +183,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
         w = w * weight[t_safe]
-    loss = -picked * w
+    # An ignored row is 0 even where its (unused) input is inf or NaN.
+    loss = _C.where(valid, -picked * w, 0.0)
     if reduction == "none":
         return loss.reshape(tuple(target.shape))
     if reduction == "sum":
@@ -248,7 +249,8 @@ class _BCE(Function):
         if ctx.needs_input_grad[0]:
             gx = grad * (x - t) / ((1 - x) * x).clamp(min=1e-12)
         if ctx.needs_input_grad[1]:
-            gt = grad * ((1 - x).log().clamp(min=-100) - x.log().clamp(min=-100))
+            # PyTorch's -logit(x), unclamped: +-inf where x is 0 or 1
+            gt = -grad * (x / (1 - x)).log()
         return gx, gt
 
 
@@ -447,9 +449,29 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """PyTorch's Python algorithm: var checked and broadcast, then clamped
+    without recording (so its gradient passes the clamp unchanged)."""
     import math
 
-    var = var.clamp(min=eps)
+    from .. import ones_like
+
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * ones_like(input)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape)[:-1] == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (input.dim() == var.dim()
+                  and sum(y for x, y in zip(input.shape, var.shape) if x != y) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    # var.clone() then clamp_ under no_grad, as PyTorch: the value is clamped,
+    # the gradient is the identity's.
+    var = var + (var.detach().clamp(min=eps) - var.detach())
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
