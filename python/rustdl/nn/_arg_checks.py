@@ -23,11 +23,32 @@ def _dtype_name(t):
     return str(t.dtype).split(".")[-1]
 
 
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                 "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def scalar_name(t):
+    """The dtype as PyTorch's C++ messages name it ("Float", "Long", ...)."""
+    return _SCALAR_NAMES.get(_dtype_name(t), _dtype_name(t))
+
+
+def check_float_input(input, kernel):
+    """PyTorch's dispatch error for an integer or bool input."""
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_name(input)}'")
+
+
 def check_mixed_dtype(input, *params):
     """A norm's parameters have the input's dtype, or (mixed) float32 with a
-    half input. PyTorch decides "mixed" by the first given parameter."""
+    half input. PyTorch decides "mixed" by the first given parameter; when
+    that one matches, every other must match too."""
     given = [p for p in params if p is not None]
-    if not given or given[0].dtype == input.dtype:
+    if not given:
+        return
+    if given[0].dtype == input.dtype:
+        for p in given[1:]:
+            if p.dtype != input.dtype:
+                raise RuntimeError(f"expected scalar type {scalar_name(input)} but found {scalar_name(p)}")
         return
     if any(_dtype_name(p) != "float32" for p in given):
         raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")

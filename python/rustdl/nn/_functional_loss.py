@@ -157,7 +157,10 @@ def _check_class_target(input, target):
         if input.dim() == 2 and target.dim() != 1:
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (input {tuple(input.shape)}, "
                                f"target {tuple(target.shape)})")
-        raise ValueError(f"Expected target size {expected}, got {tuple(target.shape)}")
+        if input.dim() > 3 and target.dim() != input.dim() - 1:
+            raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of "
+                               f"dimension: {target.dim()}")
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):

@@ -5,7 +5,7 @@ call; the kernels and their backward live in rust/ops/pool.rs and norm.rs.
 """
 
 from .. import _C
-from ._arg_checks import check_mixed_dtype, check_running_stat, require_optional_tensors
+from ._arg_checks import check_float_input, check_mixed_dtype, check_running_stat, require_optional_tensors
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -180,12 +180,8 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    require_optional_tensors("batch_norm", (1, "input", input), (2, "weight", weight), (3, "bias", bias),
-                             (4, "running_mean", running_mean), (5, "running_var", running_var))
-    if input.dim() >= 2:
-        for stat, name in ((running_mean, "running_mean"), (running_var, "running_var")):
-            check_running_stat(stat, name, input.shape[1])
-    check_mixed_dtype(input, weight, bias, running_mean, running_var)
+    # PyTorch's order: its Python wrapper's check, the binding's argument
+    # types, then the kernel's checks.
     if training:
         size = list(input.shape)
         values = size[0] if size else 1
@@ -193,19 +189,27 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             values *= s
         if values == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.size()}")
+    require_optional_tensors("batch_norm", (1, "input", input), (2, "weight", weight), (3, "bias", bias),
+                             (4, "running_mean", running_mean), (5, "running_var", running_var))
+    if input.dim() >= 2:
+        for stat, name in ((running_mean, "running_mean"), (running_var, "running_var")):
+            check_running_stat(stat, name, input.shape[1])
+    check_float_input(input, "batch_norm")
+    check_mixed_dtype(input, weight, bias, running_mean, running_var)
     return _C._batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True, momentum=0.1, eps=1e-5):
-    require_optional_tensors("instance_norm", (1, "input", input), (2, "weight", weight), (3, "bias", bias),
-                             (4, "running_mean", running_mean), (5, "running_var", running_var))
-    check_mixed_dtype(input, weight, bias)
     if use_input_stats:
         spatial = 1
         for s in list(input.shape)[2:]:
             spatial *= s
         if spatial == 1:
             raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.size()}")
+    require_optional_tensors("instance_norm", (1, "input", input), (2, "weight", weight), (3, "bias", bias),
+                             (4, "running_mean", running_mean), (5, "running_var", running_var))
+    check_float_input(input, "batch_norm")
+    check_mixed_dtype(input, weight, bias)
     return _C._instance_norm(input, running_mean, running_var, weight, bias, bool(use_input_stats), float(momentum), float(eps))
 
 
@@ -223,8 +227,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     num_groups = int(num_groups)
     if num_groups == 0:
         raise ZeroDivisionError("integer division or modulo by zero")
-    if num_groups > 0 and input.shape[1] % num_groups == 0:
-        # PyTorch's check: one value per group normalizes to 0 whatever it is.
+    if num_groups > 0:
+        # PyTorch's check (before the divisibility one): one value per group
+        # normalizes to 0 whatever it is.
         size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
         values = size[0]
         for n in size[2:]:
