@@ -44,6 +44,19 @@ def group_norm(L, F, p):
     return (y * y * tensor(L, (2, 4, 3), 9)).sum()
 
 
+def attention(L, F, p):
+    def run():
+        y = F.scaled_dot_product_attention(p["q"], p["k"], p["v"], is_causal=True)
+        return (y * y * tensor(L, (1, 2, 3, 4), 9)).sum()
+
+    if L.__name__ == "torch":  # PyTorch's flash kernel has no double backward: its math backend
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        with sdpa_kernel(SDPBackend.MATH):
+            return run()
+    return run()
+
+
 # name -> (loss function, {parameter name: shape})
 CASES = {
     "mlp_cross_entropy": (mlp_cross_entropy, {"x": (4, 3), "w1": (5, 3), "b1": (5,), "w2": (3, 5), "b2": (3,)}),
@@ -54,6 +67,7 @@ CASES = {
     "layer_norm": (layer_norm, {"x": (3, 4), "w": (4,), "b": (4,)}),
     "batch_norm": (batch_norm, {"x": (4, 3, 2), "w": (3,), "b": (3,)}),
     "group_norm": (group_norm, {"x": (2, 4, 3), "w": (4,), "b": (4,)}),
+    "attention": (attention, {"q": (1, 2, 3, 4), "k": (1, 2, 3, 4), "v": (1, 2, 3, 4)}),
 }
 
 

@@ -327,6 +327,14 @@ def test_multihead_attention():
         mha.out_proj.weight, mha.out_proj.bias, training=False, need_weights=False)[0], x, mha.in_proj_weight)
 
 
+@needs_softmax
+def test_multihead_attention_with_weights():
+    """need_weights=True (the default) computes the weights explicitly."""
+    rustdl.manual_seed(66)
+    mha = rustdl.nn.MultiheadAttention(4, 2).double()
+    check(lambda a: mha(a, a, a)[0], leaf(3, 2, 4, seed=67))
+
+
 def test_embedding_and_matmul_family():
     w = leaf(5, 3, seed=70)
     idx = rustdl.tensor([[0, 2], [4, 2]])
