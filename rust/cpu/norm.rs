@@ -337,6 +337,23 @@ pub fn rows_backward<T: Float>(
         let dm = mean - m.to_f64();
         let c0 = (r % sh.groups) * cg;
         let wc = |ch: usize| w.map_or(1.0, |w| w[ch].to_f64());
+        if len == 1 {
+            // One value per row normalizes to 0 whatever it is: the input's
+            // gradient is exactly 0 (the general formula leaves a rounding
+            // residue, scaled by rstd, of gy*w*rstd against its mean).
+            // (NaN, as the formula gives, where x, gy, w or rstd is not finite)
+            let terms = wc(c0) * gr[0].to_f64() * rstd + (xr[0].to_f64() - mean);
+            gxr[0] = if terms.is_finite() {
+                T::zero()
+            } else {
+                T::c(f64::NAN)
+            };
+            if need_wb {
+                pb[c0] += gr[0];
+                pw[c0] += T::c(rstd * (xr[0].to_f64() - mean) * gr[0].to_f64());
+            }
+            return;
+        }
         // A = sum(w*gy), Bc = sum(w*gy*(x - mean)) over the row.
         let (mut a_sum, mut bc_sum) = (0.0, 0.0);
         if s == 1 {

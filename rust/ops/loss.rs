@@ -2,7 +2,7 @@
 //! ignore_index and label smoothing) in one numerically stable pass, with a
 //! dedicated backward kernel.
 
-use crate::autograd::{record, SavedTensor};
+use crate::autograd::{composite, record, SavedTensor};
 use crate::error::{Error, Result};
 use crate::parallel;
 use crate::tensor::dtype::Float;
@@ -264,12 +264,32 @@ pub fn cross_entropy(
         &shape,
     );
     let saved = SavedTensor::new(&x);
+    // The logits themselves (with their graph, unlike the contiguous copy)
+    // for the differentiable gradient under `create_graph`.
+    let saved_logits = SavedTensor::new(logits);
     let lse = rows.lse;
     let denom = rows.denom;
     record("CrossEntropyBackward0", &[logits], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
+        // (the logits' version is checked only when they are read)
+        if crate::autograd::is_grad_enabled() {
+            let logits = saved_logits.get()?;
+            if composite::wants_graph(g, &[logits]) {
+                let spec = CeComposite {
+                    targets: &targets,
+                    weight: wv.as_deref(),
+                    ignore_index,
+                    smoothing: label_smoothing,
+                    reduction,
+                    denom,
+                };
+                return composite::vjp(&[logits], &[Some(g.clone())], |ins| {
+                    Ok(vec![spec.loss(ins[0])?])
+                });
+            }
+        }
         let gv = g.to_f64_vec();
         let per_row: Vec<f64> = match reduction {
             Reduction::None => gv,
@@ -288,6 +308,82 @@ pub fn cross_entropy(
         Ok(vec![Some(grad)])
     });
     Ok(out)
+}
+
+/// Cross-entropy of class indices as differentiable ops, for the double
+/// backward (`autograd::composite`): the targets, weights and the mean's
+/// denominator are the constants the forward pass saw.
+struct CeComposite<'a> {
+    targets: &'a [i64],
+    weight: Option<&'a [f64]>,
+    ignore_index: i64,
+    smoothing: f64,
+    reduction: Reduction,
+    denom: f64,
+}
+
+impl CeComposite<'_> {
+    fn loss(&self, logits: &Tensor) -> Result<Tensor> {
+        use super::binary::{add, mul, sub};
+        use super::reduce::{logsumexp, sum};
+        let (m, c) = (logits.shape()[0], logits.shape()[1]);
+        let dtype = logits.dtype();
+        let constant = |v: Vec<f64>, shape: &[usize]| Tensor::from_vec(v, shape).cast_raw(dtype);
+        let s = |v: f64, like: &Tensor| super::creation::scalar_like(v, like);
+        // log_softmax as x - logsumexp(x): differentiable to any order.
+        let logp = sub(logits, &logsumexp(logits, &[1], true)?)?;
+        let valid: Vec<bool> = self
+            .targets
+            .iter()
+            .map(|&t| t != self.ignore_index)
+            .collect();
+        // ignored rows pick class 0 with weight 0
+        let safe: Vec<i64> = self
+            .targets
+            .iter()
+            .zip(&valid)
+            .map(|(&t, &v)| if v { t } else { 0 })
+            .collect();
+        let wt: Vec<f64> = safe
+            .iter()
+            .zip(&valid)
+            .map(|(&t, &v)| {
+                if v {
+                    self.weight.map_or(1.0, |w| w[t as usize])
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let picked = super::index::gather(&logp, 1, &Tensor::from_vec(safe, &[m, 1]))?;
+        let picked = super::shape::reshape_to(&picked, &[m])?;
+        let mut rows = mul(&picked, &constant(wt.iter().map(|w| -w).collect(), &[m]))?;
+        if self.smoothing > 0.0 {
+            // (1 - e) * nll + e / C * sum_c(-w_c * logp_c), ignored rows 0
+            let all = match self.weight {
+                Some(w) => mul(&logp, &constant(w.to_vec(), &[1, c]))?,
+                None => logp.clone(),
+            };
+            let keep: Vec<f64> = valid
+                .iter()
+                .map(|&v| if v { -self.smoothing / c as f64 } else { 0.0 })
+                .collect();
+            let smooth = mul(&sum(&all, Some(&[1]), false)?, &constant(keep, &[m]))?;
+            rows = add(&mul(&rows, &s(1.0 - self.smoothing, &rows))?, &smooth)?;
+        }
+        match self.reduction {
+            Reduction::None => Ok(rows),
+            Reduction::Sum => sum(&rows, None, false),
+            Reduction::Mean => {
+                let total = sum(&rows, None, false)?;
+                if self.denom == 0.0 {
+                    // every target ignored: PyTorch's gradient is 0
+                    return mul(&total, &s(0.0, &total));
+                }
+                mul(&total, &s(1.0 / self.denom, &total))
+            }
+        }
+    }
 }
 
 /// Cross-entropy from differentiable device ops (log_softmax, gather,

@@ -4,7 +4,7 @@
 //! Forward saves the input and the per-row / per-channel statistics; backward
 //! is one reduction pass plus one elementwise pass (see `cpu::norm`).
 
-use crate::autograd::{record, SavedTensor};
+use crate::autograd::{composite, record, SavedTensor};
 use crate::bail;
 use crate::cpu::norm::{self as k, RowShape, Stat};
 use crate::error::Result;
@@ -51,14 +51,22 @@ fn vals<T: BufferElem>(t: &Option<Tensor>) -> Option<Vec<T>> {
 
 use crate::error::require_float;
 
+/// The same normalization as a composite of differentiable ops:
+/// `composite(x, w, b)` gives `y`.
+type NormComposite =
+    dyn Fn(&Tensor, Option<&Tensor>, Option<&Tensor>) -> Result<Tensor> + Send + Sync;
+
 /// Record the backward of a normalization whose inputs are `x`, and the
-/// optional `w`, `b`; `grads(gy, x, w)` returns (gx, gw, gb).
+/// optional `w`, `b`; `grads(gy, x, w)` returns (gx, gw, gb) with the fused
+/// kernels. Under `create_graph` the gradients come from differentiating
+/// `composite` instead (`autograd::composite`), so they are differentiable.
 fn record_norm(
     name: &'static str,
     x: &Tensor,
     w: &Option<Tensor>,
     b: &Option<Tensor>,
     y: &Tensor,
+    composite: Box<NormComposite>,
     grads: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> Result<(Tensor, Option<Tensor>, Option<Tensor>)>
         + Send
         + Sync
@@ -68,16 +76,41 @@ fn record_norm(
     inputs.extend(w.iter());
     inputs.extend(b.iter());
     let n = inputs.len();
-    let (sx, sw, has_b) = (
+    // The bias is kept as a plain handle: no gradient reads its values (so,
+    // as in PyTorch, changing it in place before backward is no error).
+    let (sx, sw, bias) = (
         SavedTensor::new(x),
         w.as_ref().map(SavedTensor::new),
-        b.is_some(),
+        b.clone(),
     );
+    let has_b = bias.is_some();
     record(name, &inputs, &[y], move |g| {
         let Some(gy) = &g[0] else {
             return Ok(vec![None; n]);
         };
         let x = sx.get()?;
+        {
+            let w = sw.as_ref().map(|s| s.get()).transpose()?;
+            let mut ins: Vec<&Tensor> = vec![x];
+            ins.extend(w);
+            ins.extend(bias.as_ref());
+            if composite::wants_graph(gy, &ins) {
+                let gy = if gy.dtype() == x.dtype() {
+                    gy.clone()
+                } else {
+                    crate::ops::unary::to_dtype(gy, x.dtype())?
+                };
+                return composite::vjp(&ins, &[Some(gy)], |ins| {
+                    let (w, b) = match (w.is_some(), has_b) {
+                        (true, true) => (Some(ins[1]), Some(ins[2])),
+                        (true, false) => (Some(ins[1]), None),
+                        (false, true) => (None, Some(ins[1])),
+                        (false, false) => (None, None),
+                    };
+                    Ok(vec![composite(ins[0], w, b)?])
+                });
+            }
+        }
         // Half types: the kernels run on float32 copies, and the gradients
         // are rounded once (`tensor::half`).
         let dtype = x.dtype();
@@ -189,7 +222,9 @@ fn rows_norm(
     let need_wb = w.is_some() || b.is_some();
     let saved = st.clone();
     let dtype = x.dtype().compute_dtype();
-    record_norm(name, x, &w, &b, &y, move |gy, x, w| {
+    let composite: Box<NormComposite> =
+        Box::new(move |x, w, b| rows_norm_composite(x, sh, w, b, eps));
+    record_norm(name, x, &w, &b, &y, composite, move |gy, x, w| {
         Ok(
             crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape)),
         )
@@ -440,7 +475,14 @@ fn bn_backward_t<T: Float + BufferElem>(
         training,
     );
     let pick = |i: usize| consts.iter().map(|k| T::c(k[i])).collect::<Vec<T>>();
-    let gx = k::channel_grad_input(gys, xs, c, s, &centers, &pick(0), &pick(1), &pick(2));
+    let gx = if training {
+        k::channel_grad_input(gys, xs, c, s, &centers, &pick(0), &pick(1), &pick(2))
+    } else {
+        // gx = gy * w * rstd: x does not enter (an inf in x must not make
+        // its gradient NaN through a zero coefficient, as PyTorch).
+        let zeros = vec![T::zero(); c];
+        k::channel_affine(gys, c, s, &zeros, &pick(0), &zeros)
+    };
     let gx = Tensor::from_vec(gx, sh);
     if !need_wb {
         return (gx, None, None);
@@ -560,12 +602,23 @@ pub fn batch_norm(
         update_running(rv, |ch| st[ch].var * unbias, momentum)?;
     }
     let (dtype, need_wb) = (x.dtype().compute_dtype(), w.is_some() || b.is_some());
+    // Eval mode normalizes with the running statistics as they were now.
+    let eval_stats = (!training).then(|| {
+        let (m, v): (Vec<f64>, Vec<f64>) = st.iter().map(|s| (s.mean, s.var)).unzip();
+        (
+            Tensor::from_vec(m, &[1, c, 1]),
+            Tensor::from_vec(v, &[1, c, 1]),
+        )
+    });
+    let composite: Box<NormComposite> =
+        Box::new(move |x, w, b| batch_norm_composite(x, eval_stats.as_ref(), w, b, eps));
     record_norm(
         "NativeBatchNormBackward0",
         x,
         &w,
         &b,
         &y,
+        composite,
         move |gy, x, w| {
             Ok(
                 crate::dispatch_float!(dtype, "batch_norm backward", T => bn_backward_t::<T>(gy, x, w, &st, eps, training, need_wb)),
@@ -600,6 +653,49 @@ fn affine_channels(y: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, c: usize)
         y = binary::add(&y, &reshape_to(b, &[1, c, 1])?)?;
     }
     Ok(y)
+}
+
+/// Layer / group / instance normalization as differentiable ops: the device
+/// path, and the composite differentiated under `create_graph`.
+fn rows_norm_composite(
+    x: &Tensor,
+    sh: RowShape,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    rows_norm_device(x, sh, w, b, eps)
+}
+
+/// Batch normalization as differentiable ops, for the double backward: with
+/// the batch statistics, or (eval mode) the given running mean and variance
+/// (shape (1, c, 1), float64), which are constants.
+fn batch_norm_composite(
+    x: &Tensor,
+    eval_stats: Option<&(Tensor, Tensor)>,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    use crate::ops::{binary, creation::scalar_like, shape::reshape_to, unary};
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    let s: usize = x.shape()[2..].iter().product();
+    let xr = reshape_to(x, &[n, c, s])?;
+    let y = match eval_stats {
+        None => standardize(&xr, &[0, 2], eps)?.0,
+        Some((mean, var)) => {
+            let (mean, var) = (
+                unary::to_dtype(mean, x.dtype())?,
+                unary::to_dtype(var, x.dtype())?,
+            );
+            let eps = scalar_like(eps, &var);
+            binary::div(
+                &binary::sub(&xr, &mean)?,
+                &unary::sqrt(&binary::add(&var, &eps)?)?,
+            )?
+        }
+    };
+    reshape_to(&affine_channels(&y, w, b, c)?, x.shape())
 }
 
 /// Layer / group / instance normalization of a device tensor.

@@ -4,6 +4,7 @@ label smoothing, probability targets and K-dimensional inputs as PyTorch)."""
 from .. import _C
 from .._checks import require_tensors
 from ..autograd.function import Function
+from ._arg_checks import require_optional_tensors
 from ._reduction import get_reduction
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "margin_ranking_loss",
     "mse_loss",
     "multi_margin_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
     "poisson_nll_loss",
     "smooth_l1_loss",
@@ -136,6 +139,9 @@ def _check_class_target(input, target):
         raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
     if str(target.dtype).split(".")[-1] not in ("int64", "uint8"):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target.dtype)}")
+    if input.dim() == 2 and target.dim() == 0 and input.shape[0] == 0:
+        # PyTorch reads the 0-dim target's size(0) here
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input.dim() == 1:
         if target.dim() == 1 and target.shape[0] != 1:
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
@@ -151,11 +157,15 @@ def _check_class_target(input, target):
         if input.dim() == 2 and target.dim() != 1:
             raise RuntimeError(f"1D target tensor expected, multi-target not supported (input {tuple(input.shape)}, "
                                f"target {tuple(target.shape)})")
-        raise ValueError(f"Expected target size {expected}, got {tuple(target.shape)}")
+        if input.dim() > 3 and target.dim() != input.dim() - 1:
+            raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of "
+                               f"dimension: {target.dim()}")
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    require_tensors("nll_loss", ("input", input), ("target", target))
+    require_tensors("nll_loss_nd", ("input", input), ("target", target))
+    require_optional_tensors("nll_loss_nd", (3, "weight", weight))
     reduction = get_reduction(size_average, reduce, reduction)
     if not input.is_floating_point():
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
@@ -176,7 +186,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
         w = w * weight[t_safe]
-    loss = -picked * w
+    # An ignored row is 0 even where its (unused) input is inf or NaN.
+    loss = _C.where(valid, -picked * w, 0.0)
     if reduction == "none":
         return loss.reshape(tuple(target.shape))
     if reduction == "sum":
@@ -190,7 +201,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
-    require_tensors("cross_entropy", ("input", input), ("target", target))
+    require_tensors("cross_entropy_loss", ("input", input), ("target", target))
+    require_optional_tensors("cross_entropy_loss", (3, "weight", weight))
     reduction = get_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -240,7 +252,8 @@ class _BCE(Function):
         if ctx.needs_input_grad[0]:
             gx = grad * (x - t) / ((1 - x) * x).clamp(min=1e-12)
         if ctx.needs_input_grad[1]:
-            gt = grad * ((1 - x).log().clamp(min=-100) - x.log().clamp(min=-100))
+            # PyTorch's -logit(x), unclamped: +-inf where x is 0 or 1
+            gt = -grad * (x / (1 - x)).log()
         return gx, gt
 
 
@@ -313,6 +326,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     reduction = get_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    require_optional_tensors("binary_cross_entropy_with_logits", (3, "weight", weight),
+                             (4, "pos_weight", pos_weight))
     if not input.is_floating_point():
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_scalar_name(input.dtype)}'")
     if not target.is_floating_point():
@@ -390,6 +405,12 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
 
 
+def _minimum(a, b):
+    from .. import minimum
+
+    return minimum(a, b)
+
+
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
@@ -400,7 +421,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     d_ap = dist(anchor, positive)
     d_an = dist(anchor, negative)
     if swap:
-        d_an = _C.minimum(d_an, dist(positive, negative))
+        d_an = _minimum(d_an, dist(positive, negative))
     return _reduce((d_ap - d_an + margin).clamp(min=0), reduction)
 
 
@@ -431,9 +452,29 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 
 def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """PyTorch's Python algorithm: var checked and broadcast, then clamped
+    without recording (so its gradient passes the clamp unchanged)."""
     import math
 
-    var = var.clamp(min=eps)
+    from .. import ones_like
+
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * ones_like(input)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape)[:-1] == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (input.dim() == var.dim()
+                  and sum(y for x, y in zip(input.shape, var.shape) if x != y) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    # var.clone() then clamp_ under no_grad, as PyTorch: the value is clamped,
+    # the gradient is the identity's.
+    var = var + (var.detach().clamp(min=eps) - var.detach())
     loss = 0.5 * (var.log() + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
@@ -453,4 +494,48 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     mask = _C.ones_like(input)
     mask = mask.scatter(-1, target.unsqueeze(-1), 0.0)
     loss = (m * mask).sum(-1) / C
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """PyTorch's Python formula, per sample averaged over the classes."""
+    from .functional import logsigmoid
+
+    reduction = get_reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(input.dim() - 1) / input.shape[input.dim() - 1]
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j (the row's indices up to the first -1) and
+    non-target classes i of max(0, 1 - (x[j] - x[i])), divided by C: one
+    masked pairwise difference, so autograd differentiates it."""
+    reduction = get_reduction(size_average, reduce, reduction)
+    if input.dim() > 2 or tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    one = input.dim() < 2
+    x = input.reshape(1, -1) if one else input
+    C = x.shape[1] if x.dim() == 2 else 1
+    rows = target.reshape(x.shape[0], C).tolist()
+    if any(j < -1 or j >= C for row in rows for j in row):
+        raise RuntimeError("argument #2 'target' is out of range")
+    counts = [[0.0] * C for _ in rows]
+    for n, row in enumerate(rows):
+        for j in row:
+            if j < 0:
+                break
+            counts[n][j] += 1.0
+    from .. import tensor, zeros
+
+    cnt = tensor(counts, dtype=input.dtype) if rows else zeros(0, C, dtype=input.dtype)
+    others = (cnt == 0).to(input.dtype)
+    pair = (1 - (x.unsqueeze(2) - x.unsqueeze(1))).clamp(min=0)  # [n, j, i]
+    loss = (pair * cnt.unsqueeze(2) * others.unsqueeze(1)).sum((1, 2)) / C
+    if one:
+        loss = loss.reshape(())
     return _reduce(loss, reduction)

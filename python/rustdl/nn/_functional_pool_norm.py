@@ -5,6 +5,7 @@ call; the kernels and their backward live in rust/ops/pool.rs and norm.rs.
 """
 
 from .. import _C
+from ._arg_checks import check_float_input, check_mixed_dtype, check_running_stat, require_optional_tensors
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -179,6 +180,8 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    # PyTorch's order: its Python wrapper's check, the binding's argument
+    # types, then the kernel's checks.
     if training:
         size = list(input.shape)
         values = size[0] if size else 1
@@ -186,8 +189,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             values *= s
         if values == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.size()}")
-    if any(p is not None and not p.is_floating_point() for p in (running_mean, running_var, weight, bias)):
-        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    require_optional_tensors("batch_norm", (1, "input", input), (2, "weight", weight), (3, "bias", bias),
+                             (4, "running_mean", running_mean), (5, "running_var", running_var))
+    if input.dim() >= 2:
+        for stat, name in ((running_mean, "running_mean"), (running_var, "running_var")):
+            check_running_stat(stat, name, input.shape[1])
+    check_float_input(input, "batch_norm")
+    check_mixed_dtype(input, weight, bias, running_mean, running_var)
     return _C._batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum), float(eps))
 
 
@@ -198,25 +206,40 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             spatial *= s
         if spatial == 1:
             raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.size()}")
+    require_optional_tensors("instance_norm", (1, "input", input), (2, "weight", weight), (3, "bias", bias),
+                             (4, "running_mean", running_mean), (5, "running_var", running_var))
+    check_float_input(input, "batch_norm")
+    check_mixed_dtype(input, weight, bias)
     return _C._instance_norm(input, running_mean, running_var, weight, bias, bool(use_input_stats), float(momentum), float(eps))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    require_optional_tensors("layer_norm", (1, "input", input), (3, "weight", weight), (4, "bias", bias))
+    check_mixed_dtype(input, weight, bias)
     return _C._layer_norm(input, _ints(normalized_shape, "normalized_shape"), weight, bias, float(eps))
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    # PyTorch's order: its Python wrapper's checks, then the binding's
+    # argument types, then the kernel's checks.
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     num_groups = int(num_groups)
-    if num_groups > 0 and input.shape[1] % num_groups == 0:
-        # PyTorch's check: one value per group normalizes to 0 whatever it is.
+    if num_groups == 0:
+        raise ZeroDivisionError("integer division or modulo by zero")
+    if num_groups > 0:
+        # PyTorch's check (before the divisibility one): one value per group
+        # normalizes to 0 whatever it is.
         size = [input.shape[0] * input.shape[1] // num_groups, num_groups] + list(input.shape[2:])
         values = size[0]
         for n in size[2:]:
             values *= n
         if values == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+    require_optional_tensors("group_norm", (1, "input", input), (3, "weight", weight), (4, "bias", bias))
+    if num_groups < 0:
+        raise RuntimeError(f"Expected num groups to be greater than 0, got {num_groups}")
+    check_mixed_dtype(input, weight, bias)
     return _C._group_norm(input, int(num_groups), weight, bias, float(eps))
 
 
