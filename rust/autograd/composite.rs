@@ -145,6 +145,8 @@ pub fn vjp(
             // Kept: the gradients' own graph reaches back into the
             // composite's intermediates (a saved sqrt, a softmax), whose
             // nodes the next order of backward runs again.
+            // (as the engine does: saved outputs inside re-attach to this node)
+            let _running = super::RunningNodeGuard::new(node.clone());
             node.take_or_call(&grads, true)?
         };
         for (edge, g) in node
