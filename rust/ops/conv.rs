@@ -125,17 +125,20 @@ struct Call {
 /// picks: the dilated and transposed ones have no integer kernels.
 fn check_dtypes(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, call: &Call) -> Result<()> {
     let (xd, empty) = (input.dtype(), input.numel() == 0);
-    if let Some(b) = bias {
-        if b.dtype() != xd && !(call.transposed && empty) {
-            return Err(Error::Runtime(format!(
-                "Input type ({}) and bias type ({}) should be the same",
-                c_type_name(xd),
-                c_type_name(b.dtype())
-            )));
-        }
+    let check_bias = || match bias {
+        Some(b) if b.dtype() != xd && !(call.transposed && empty) => Err(Error::Runtime(format!(
+            "Input type ({}) and bias type ({}) should be the same",
+            c_type_name(xd),
+            c_type_name(b.dtype())
+        ))),
+        _ => Ok(()),
+    };
+    // (the transposed kernels check the bias after the weight)
+    if !call.transposed {
+        check_bias()?;
     }
     if weight.dtype() == xd || empty {
-        return Ok(());
+        return check_bias();
     }
     if !xd.is_float() {
         let nd = weight.ndim().saturating_sub(2).max(2);

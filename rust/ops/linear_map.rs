@@ -48,4 +48,23 @@ impl Linear {
         });
         Ok(out)
     }
+
+    /// `map(g)` as the backward of an op on `x` that PyTorch records with
+    /// `x` as a second input of zero gradient (pooling's backward nodes take
+    /// `self`), so the result requires grad whenever `x` does.
+    pub fn apply_beside(&self, g: &Tensor, x: &Tensor) -> Result<Tensor> {
+        let out = (self.map)(g)?;
+        let back = self.adjoint();
+        let (shape, dtype) = (x.shape().to_vec(), x.dtype());
+        record(self.name, &[g, x], &[&out], move |gr| {
+            let Some(u) = &gr[0] else {
+                return Ok(vec![None, None]);
+            };
+            Ok(vec![
+                Some(back.apply(u)?),
+                Some(Tensor::zeros(&shape, dtype)),
+            ])
+        });
+        Ok(out)
+    }
 }

@@ -189,6 +189,15 @@ fn max_name(nd: usize, adaptive: bool) -> &'static str {
     }
 }
 
+fn max_double_name(nd: usize, adaptive: bool) -> &'static str {
+    match (adaptive, nd) {
+        (false, 1) | (false, 2) => "MaxPool2DWithIndicesBackwardBackward0",
+        (false, _) => "MaxPool3DWithIndicesBackwardBackward0",
+        (true, 1) | (true, 2) => "AdaptiveMaxPool2DBackwardBackward0",
+        (true, _) => "AdaptiveMaxPool3DBackwardBackward0",
+    }
+}
+
 fn avg_name(nd: usize, adaptive: bool) -> &'static str {
     match (adaptive, nd) {
         (false, 1) | (false, 2) => "AvgPool2DBackward0",
@@ -227,6 +236,7 @@ fn max_common(
         return Ok((out, None));
     };
     let (si, in_shape) = (SavedTensor::new(&idx), x.shape().to_vec());
+    let sx = SavedTensor::new(x);
     let (ip, op, planes, dtype) = (g.in_plane(), g.out_plane(), p.planes, x.dtype());
     let out_shape = out.shape().to_vec();
     record(max_name(nd, adaptive), &[x], &[&out], move |gr| {
@@ -242,12 +252,12 @@ fn max_common(
                 dtype,
             };
             let scatter = at.scatter(
-                "MaxPool2DWithIndicesBackwardBackward0",
+                max_double_name(nd, adaptive),
                 "MaxPoolDoubleBackward0",
                 &in_shape,
                 &out_shape,
             );
-            return Ok(vec![Some(scatter.apply(gy)?)]);
+            return Ok(vec![Some(scatter.apply_beside(gy, sx.get()?)?)]);
         }
         let (gy, idx) = (
             half::widen(&gy.cast_raw(dtype)).contiguous_raw(),
@@ -280,6 +290,7 @@ fn avg_common(
         Tensor::from_vec(k::avg_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, div), &shape));
     let out = half::narrow(out, x.dtype());
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
+    let sx = SavedTensor::new(x);
     let g = Arc::new(g);
     let out_shape = out.shape().to_vec();
     record(avg_name(nd, adaptive), &[x], &[&out], move |gr| {
@@ -288,7 +299,7 @@ fn avg_common(
         };
         if crate::autograd::is_grad_enabled() {
             let spread = avg_spread(&g, div, planes, dtype, &in_shape, &out_shape, adaptive);
-            return Ok(vec![Some(spread.apply(gy)?)]);
+            return Ok(vec![Some(spread.apply_beside(gy, sx.get()?)?)]);
         }
         let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
         let gx = crate::dispatch_float!(dtype.compute_dtype(), "avg_pool backward", T =>
@@ -374,13 +385,17 @@ fn avg_spread(
             Tensor::from_vec(k::avg_forward::<T>(gx.as_slice::<T>().expect("contiguous"), &g2, div), &out_shape));
         Ok(half::narrow(gy, dtype))
     });
-    let (name, adjoint_name) = if adaptive {
-        (
+    let (name, adjoint_name) = match (adaptive, g.input[0] > 1) {
+        (true, false) => (
             "AdaptiveAvgPool2DBackwardBackward0",
             "AdaptiveAvgPool2DBackward0",
-        )
-    } else {
-        ("AvgPool2DBackwardBackward0", "AvgPool2DBackward0")
+        ),
+        (true, true) => (
+            "AdaptiveAvgPool3DBackwardBackward0",
+            "AdaptiveAvgPool3DBackward0",
+        ),
+        (false, false) => ("AvgPool2DBackwardBackward0", "AvgPool2DBackward0"),
+        (false, true) => ("AvgPool3DBackwardBackward0", "AvgPool3DBackward0"),
     };
     Linear {
         name,
