@@ -8,13 +8,12 @@ tools/differential/record_double_backward_conv_pool.py)."""
 import json
 from pathlib import Path
 
+import double_backward_conv_pool_cases as cases
 import numpy as np
 import pytest
 import rustdl as L
 import rustdl.nn.functional as F
 from rustdl.autograd import gradcheck, gradgradcheck
-
-import double_backward_conv_pool_cases as cases
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "double_backward_conv_pool.json").read_text())
 
@@ -84,6 +83,7 @@ FAMILIES = [
     ("interpolate_bilinear", lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), (_rand(1, 1, 3, 3),)),
     ("interpolate_trilinear", lambda x: F.interpolate(x, size=(3, 2, 4), mode="trilinear", align_corners=True),
      (_rand(1, 1, 2, 3, 2),)),
+    ("interpolate_bicubic", lambda x: F.interpolate(x, size=(4, 5), mode="bicubic"), (_rand(1, 1, 3, 3),)),
     ("pad_reflect", lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (_rand(1, 2, 3, 4),)),
     ("pad_constant", lambda x: F.pad(x, (1, 1, 0, 2), value=0.5), (_rand(1, 2, 3, 4),)),
 ]
@@ -201,8 +201,8 @@ def test_unfold_fold_values():
 
 @pytest.mark.parametrize(("call", "exc", "msg"), [
     (lambda: F.unfold(L.zeros(2, 3, 5, 6), 7), RuntimeError,
-     "Given input with spatial size (5, 6), kernel_size=(7, 7), dilation=(1, 1), padding=(0, 0), calculated shape "
-     "of the array of sliding blocks as (-1, 0), but its components must be at least one."),
+     ("Given input with spatial size (5, 6), kernel_size=(7, 7), dilation=(1, 1), padding=(0, 0), calculated shape "
+     "of the array of sliding blocks as (-1, 0), but its components must be at least one.")),
     (lambda: F.unfold(L.zeros(2, 3, 5, 6), 0), RuntimeError,
      "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 0"),
     (lambda: F.unfold(L.zeros(2, 3, 5, 6), 2, stride=0), RuntimeError,
@@ -213,26 +213,26 @@ def test_unfold_fold_values():
      "padding should be non-negative, but got pad_height: -1 pad_width: -1"),
     (lambda: F.unfold(L.zeros(2, 3, 5, 6), (2, 2, 2)), RuntimeError, "It is expected kernel_size equals to 2, but got size 3"),
     (lambda: F.unfold(L.zeros(1, 2, 3, 4, 5), 2), RuntimeError,
-     "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, "
-     "but got: [1, 2, 3, 4, 5]"),
+     ("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, "
+     "but got: [1, 2, 3, 4, 5]")),
     (lambda: F.unfold(L.zeros(5, 6), 2), IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got 2)"),
     (lambda: F.unfold(L.zeros(2, 3, 5, 6, dtype=L.int64), 2), NotImplementedError,
      "\"im2col_out_cpu\" not implemented for 'Long'"),
     (lambda: F.fold(L.zeros(2, 12, 20), (5, 7), 2), RuntimeError,
-     "Given output_size=(5, 7), kernel_size=(2, 2), dilation=(1, 1), padding=(0, 0), stride=(1, 1), expected size "
-     "of input's dimension 2 to match the calculated number of sliding blocks 4 * 6 = 24, but got input.size(2)=20."),
+     ("Given output_size=(5, 7), kernel_size=(2, 2), dilation=(1, 1), padding=(0, 0), stride=(1, 1), expected size "
+     "of input's dimension 2 to match the calculated number of sliding blocks 4 * 6 = 24, but got input.size(2)=20.")),
     (lambda: F.fold(L.zeros(2, 11, 20), (5, 6), 2), RuntimeError,
-     "Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
-     "input.size(1)=11 and kernel_size=(2, 2)."),
+     ("Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
+     "input.size(1)=11 and kernel_size=(2, 2).")),
     (lambda: F.fold(L.zeros(2, 12, 20), (5, 6, 7), 2), RuntimeError, "It is expected output_size equals to 2, but got size 3"),
     (lambda: F.fold(L.zeros(2, 2, 3, 4), (5, 6), 2), RuntimeError,
-     "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero dimensions for "
-     "input, but got: [2, 2, 3, 4]"),
+     ("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero dimensions for "
+     "input, but got: [2, 2, 3, 4]")),
     (lambda: F.fold(L.zeros(2, 12, 20, dtype=L.int64), (5, 6), 2), NotImplementedError,
      "\"col2im_out_cpu\" not implemented for 'Long'"),
     (lambda: F.pixel_shuffle(L.zeros(1, 7, 2, 3), 2), RuntimeError,
-     "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, but "
-     "input.size(-3)=7 is not divisible by 4"),
+     ("pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, but "
+     "input.size(-3)=7 is not divisible by 4")),
     (lambda: F.pixel_shuffle(L.zeros(8, 3), 2), RuntimeError,
      "pixel_shuffle expects input to have at least 3 dimensions, but got input with 2 dimension(s)"),
     (lambda: F.pixel_shuffle(L.zeros(8, 3, 2), 0), RuntimeError, "pixel_shuffle expects a positive upscale_factor, but got 0"),

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-import double_backward_conv_pool_cases as cases  # noqa: E402
+import double_backward_conv_pool_cases as cases
 
 
 def main():

@@ -9,7 +9,7 @@ __all__ = ["Fold", "PixelShuffle", "PixelUnshuffle", "Unfold"]
 
 
 class Fold(Module):
-    __constants__ = ["output_size", "kernel_size", "dilation", "padding", "stride"]
+    __constants__ = ("output_size", "kernel_size", "dilation", "padding", "stride")
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
@@ -30,7 +30,7 @@ class Fold(Module):
 
 
 class Unfold(Module):
-    __constants__ = ["kernel_size", "dilation", "padding", "stride"]
+    __constants__ = ("kernel_size", "dilation", "padding", "stride")
 
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
         super().__init__()
@@ -49,7 +49,7 @@ class Unfold(Module):
 
 
 class PixelShuffle(Module):
-    __constants__ = ["upscale_factor"]
+    __constants__ = ("upscale_factor",)
 
     def __init__(self, upscale_factor):
         super().__init__()
@@ -63,7 +63,7 @@ class PixelShuffle(Module):
 
 
 class PixelUnshuffle(Module):
-    __constants__ = ["downscale_factor"]
+    __constants__ = ("downscale_factor",)
 
     def __init__(self, downscale_factor):
         super().__init__()
