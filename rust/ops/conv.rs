@@ -407,8 +407,8 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
         let (x, w) = (sx.get()?, sw.get()?);
         if crate::autograd::is_grad_enabled() {
             // create_graph: recorded bilinear maps (differentiable in gy, x and w)
-            let gx = need[0].then(|| conv_grad::apply(Map::InputGrad, &shapes, gy, &w));
-            let gw = need[1].then(|| conv_grad::apply(Map::WeightGrad, &shapes, &x, gy));
+            let gx = need[0].then(|| conv_grad::apply(Map::InputGrad, &shapes, gy, w));
+            let gw = need[1].then(|| conv_grad::apply(Map::WeightGrad, &shapes, x, gy));
             let gb = need[2].then(|| conv_grad::bias_grad(gy));
             return [gx, gw, gb]
                 .into_iter()
@@ -578,8 +578,8 @@ fn conv_transpose_batched(
         };
         let (x, w) = (sx.get()?, sw.get()?);
         if crate::autograd::is_grad_enabled() {
-            let gx = need[0].then(|| conv_grad::apply(Map::Forward, &shapes, gy, &w));
-            let gw = need[1].then(|| conv_grad::apply(Map::WeightGrad, &shapes, gy, &x));
+            let gx = need[0].then(|| conv_grad::apply(Map::Forward, &shapes, gy, w));
+            let gw = need[1].then(|| conv_grad::apply(Map::WeightGrad, &shapes, gy, x));
             let gb = need[2].then(|| conv_grad::bias_grad(gy));
             return [gx, gw, gb]
                 .into_iter()

@@ -72,18 +72,18 @@ pub fn apply(map: Map, s: &Arc<Shapes>, a: &Tensor, b: &Tensor) -> Result<Tensor
         let (da, db) = match map {
             // a = x, b = w
             Map::Forward => (
-                need[0].then(|| apply(Map::InputGrad, &s, g, &b)),
-                need[1].then(|| apply(Map::WeightGrad, &s, &a, g)),
+                need[0].then(|| apply(Map::InputGrad, &s, g, b)),
+                need[1].then(|| apply(Map::WeightGrad, &s, a, g)),
             ),
             // a = gy, b = w, g is x-shaped
             Map::InputGrad => (
-                need[0].then(|| apply(Map::Forward, &s, g, &b)),
-                need[1].then(|| apply(Map::WeightGrad, &s, g, &a)),
+                need[0].then(|| apply(Map::Forward, &s, g, b)),
+                need[1].then(|| apply(Map::WeightGrad, &s, g, a)),
             ),
             // a = x, b = gy, g is w-shaped
             Map::WeightGrad => (
-                need[0].then(|| apply(Map::InputGrad, &s, &b, g)),
-                need[1].then(|| apply(Map::Forward, &s, &a, g)),
+                need[0].then(|| apply(Map::InputGrad, &s, b, g)),
+                need[1].then(|| apply(Map::Forward, &s, a, g)),
             ),
         };
         Ok(vec![da.transpose()?, db.transpose()?])
