@@ -125,10 +125,8 @@ struct Call {
 /// picks: the dilated and transposed ones have no integer kernels.
 fn check_dtypes(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, call: &Call) -> Result<()> {
     let (xd, empty) = (input.dtype(), input.numel() == 0);
-    // (the transposed kernels take a bias of any dtype: `conv_transpose_nd`
-    // converts it)
     let check_bias = || match bias {
-        Some(b) if b.dtype() != xd && !call.transposed => Err(Error::Runtime(format!(
+        Some(b) if b.dtype() != xd && !(call.transposed && empty) => Err(Error::Runtime(format!(
             "Input type ({}) and bias type ({}) should be the same",
             c_type_name(xd),
             c_type_name(b.dtype())
@@ -467,15 +465,6 @@ pub fn conv_transpose_nd(
         ));
     }
     let op = to3(&op.iter().map(|&v| v as usize).collect::<Vec<_>>(), 0);
-    // PyTorch adds a bias of another dtype converted (differentiably here)
-    let bias = match bias {
-        Some(b) if b.dtype() != input.dtype() && input.dtype() == weight.dtype() => {
-            Some(super::unary::to_dtype(b, input.dtype())?)
-        }
-        Some(b) if b.dtype() != input.dtype() => None,
-        other => other.cloned(),
-    };
-    let bias = bias.as_ref();
     for i in 3 - p.nd..3 {
         // (PyTorch's Empty backend runs before this check)
         if op[i] >= p.stride[i].max(p.dilation[i]) && input.numel() > 0 {
@@ -547,7 +536,7 @@ fn conv_transpose_batched(
         dilation: p.dilation,
     };
     let shape = out_shape(g.batch, g.c_in, &out3, p.nd);
-    if x.dtype() != w.dtype() {
+    if x.dtype() != w.dtype() || b.is_some_and(|b| b.dtype() != x.dtype()) {
         return Ok(empty_result(x, w, b, &shape));
     }
     let inputs: Vec<&Tensor> = [x, w].into_iter().chain(b).collect();
