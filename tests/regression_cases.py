@@ -773,6 +773,29 @@ CASES = [
     ('multilabel_soft_margin', "x=L.tensor([[0.1,-2.2,0.4],[1.3,-0.5,0.9]],requires_grad=True); t=L.tensor([[1.,0.,1.],[0.,0.,1.]]); l=F.multilabel_soft_margin_loss(x, t, weight=L.tensor([1.,2.,.5])); l.backward(); r=(l, x.grad, F.multilabel_soft_margin_loss(x, t, reduction='none'), F.multilabel_soft_margin_loss(x, t, reduction='sum'))"),
     ('bn_eval_inf_grad', "a=L.tensor([[[float('inf'), 0.46]]], requires_grad=True); out=F.batch_norm(a, L.tensor([-0.91]), L.tensor([1.13]), training=False); (out*L.tensor([[[-0.11, -0.76]]])).sum().backward(); r=(out, a.grad)"),
 
+
+    # issue 23 (conv/pool double backward helper): differential seed 6
+    ('convT2d_empty_bool_w', "r=F.conv_transpose2d(L.zeros(2, 0, 2, 1, 1)[1], L.tensor([[[[False, False]]]]).permute(3, 0, 2, 1), padding=0, dilation=2)"),
+    ('convT1d_empty_u8_w', "a=L.zeros(0, 6, 3, requires_grad=True); r=F.conv_transpose1d(a, L.tensor([[7]], dtype=L.uint8).expand(6, 2, 2), stride=2, padding=0, dilation=2, groups=3); r=(r.shape, r.dtype, r.requires_grad)"),
+    ('conv1d_empty_bool_x', "r=F.conv1d(L.zeros(0, 1, 4, dtype=L.bool), L.tensor([[[-0.48]], [[-0.17]]], dtype=L.float64), stride=[2])"),
+    ('conv2d_empty_u8_x', "a=L.tensor([[[[-0.23, 1.3, 0.45]]], [[[-0.95, -0.04, -2.61]]]], dtype=L.float64, requires_grad=True); r=F.conv2d(L.zeros(0, 1, 2, 3, dtype=L.uint8), a, stride=[1, 1], padding=[1, 0]); r.sum().backward(); r=(r.shape, r.dtype, a.grad)"),
+    ('conv2d_empty_f64_w', "r=F.conv2d(L.zeros(0, 1, 2, 3), L.ones(2, 1, 1, 3, dtype=L.float64)).dtype"),
+    ('conv2d_bias_dtype', "r=F.conv2d(L.zeros(1, 1, 2, 3), L.ones(2, 1, 1, 3), L.ones(2, dtype=L.float64))"),
+    ('conv2d_w_dtype', "r=F.conv2d(L.zeros(1, 1, 2, 3), L.ones(2, 1, 1, 3, dtype=L.float64))"),
+    ('convT2d_u8_x', "r=F.conv_transpose2d(L.tensor([[[[5]], [[10]]], [[[2]], [[0]]]], dtype=L.uint8), L.ones(2, 1, 2, 2), bias=L.ones(2), groups=2)"),
+    ('conv2d_u8_dilated', "r=F.conv2d(L.zeros(1, 1, 5, 3, dtype=L.uint8), L.ones(2, 1, 2, 1), dilation=2)"),
+    ('aap2d_bool_empty', "r=F.adaptive_avg_pool2d(L.zeros(0, 2, 3, 3, dtype=L.bool), 2)"),
+    ('aap1d_u8_empty', "r=F.adaptive_avg_pool1d(L.zeros(0, 2, 5, dtype=L.uint8), 4)"),
+    ('aap2d_5d_mean', "r=F.adaptive_avg_pool2d(L.arange(30.).reshape(1, 3, 2, 1, 5), (1, 1))"),
+    ('aap2d_none_2d', "r=F.adaptive_avg_pool2d(L.tensor([[-1.1]]), (None, 1))"),
+    ('aap2d_long_1', "r=F.adaptive_avg_pool2d(L.zeros(1, 2, 3, 3, dtype=L.long), 1)"),
+    ('aap1d_4d', "r=F.adaptive_avg_pool1d(L.zeros(1, 3, 2, 4), 1)"),
+    ('convT1d_empty_int_bias', "r=F.conv_transpose1d(L.zeros(0, 2, 4), L.tensor([[[1.26, 0.27], [0.1, 1.03]]]).transpose(2, 0), bias=L.tensor([-3, -1]), stride=[1], output_padding=[0])"),
+    ('convT2d_empty_int64_x_bias', "a=L.tensor([0.76, 0.11], dtype=L.float64, requires_grad=True); r=F.conv_transpose1d(L.zeros(0, 4, 7, dtype=L.int64), L.ones(4, 1, 3, dtype=L.float64), bias=a, padding=2, dilation=2, groups=2); r.sum().backward(); r=(r.shape, r.dtype, r.requires_grad, a.grad)"),
+    ('convT1d_i64_bias', "r=F.conv_transpose1d(L.ones(2, 2, 2), L.ones(2, 1, 1), bias=L.tensor([-5]), dilation=2)"),
+    ('convT2d_empty_outpad', "a=L.zeros(0, 2, 1, 2, requires_grad=True); r=F.conv_transpose2d(a, L.tensor([[[[0.5]]], [[[0.5]]]], requires_grad=True), padding=0, dilation=1, output_padding=[0, 1]); r=(r.shape, r.requires_grad)"),
+    ('conv2d_dbl', "x=L.tensor([[[[0.5,-1.,2.],[1.,0.25,-0.5],[2.,1.,0.]]]],dtype=L.float64,requires_grad=True); w=L.tensor([[[[1.,-2.],[0.5,1.5]]]],dtype=L.float64,requires_grad=True); l=F.conv2d(x,w).tanh().sum(); g,=L.autograd.grad(l,x,create_graph=True); (g**2).sum().backward(); r=(x.grad,w.grad)"),
+    ('maxpool2d_dbl', "x=L.tensor([[[[0.5,-1.,2.],[1.,0.25,-0.5],[2.,1.,0.]]]],dtype=L.float64,requires_grad=True); l=(F.max_pool2d(x,2,1)**3).sum(); g,=L.autograd.grad(l,x,create_graph=True); (g**2).sum().backward(); r=x.grad"),
 ]
 
 

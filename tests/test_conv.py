@@ -328,7 +328,7 @@ BAD = [
     (lambda: F.conv2d(rustdl.zeros(1, 2, 5, 5), rustdl.zeros(4, 2, 3, 3), stride=(1, 1, 1)), "stride"),
     (
         lambda: F.conv2d(rustdl.zeros(1, 2, 5, 5, dtype=rustdl.float64), rustdl.zeros(4, 2, 3, 3)),
-        "should be the same",
+        "expected scalar type Double but found Float",
     ),
     (lambda: F.conv_transpose2d(rustdl.zeros(1, 3, 5, 5), rustdl.zeros(4, 2, 3, 3)), "expected input"),
     (

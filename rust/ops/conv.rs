@@ -4,9 +4,14 @@
 //! Shape checks and error messages follow PyTorch. The kernels live in
 //! `cpu::conv`; both ops describe themselves as a `ConvGeom` (a transposed
 //! convolution is the input-gradient of the convolution with swapped roles)
-//! and differentiate through the same three kernels. Backward results are not
-//! themselves differentiable (no double backward through convolutions).
+//! and differentiate through the same three kernels. A first-order backward
+//! runs them fused in one node; under `create_graph` each gradient is one of
+//! the recorded bilinear maps of `conv_grad`, so convolutions differentiate
+//! to every order.
 
+use std::sync::Arc;
+
+use super::conv_grad::{self, Map, Shapes};
 use super::shape::{squeeze, unsqueeze};
 use crate::autograd::{record, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
@@ -91,7 +96,98 @@ fn check_params(
     })
 }
 
-/// Common checks: float dtypes that agree, weight rank, input rank
+/// The C++ type name PyTorch's dtype messages print.
+fn c_type_name(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "float",
+        DType::F64 => "double",
+        DType::U8 => "unsigned char",
+        DType::I8 => "signed char",
+        DType::I16 => "short int",
+        DType::I32 => "int",
+        DType::I64 => "long int",
+        DType::Bool => "bool",
+        DType::F16 => "c10::Half",
+        DType::BF16 => "c10::BFloat16",
+    }
+}
+
+/// How a convolution is called, for PyTorch's dtype checks.
+struct Call {
+    transposed: bool,
+    dilated: bool,
+}
+
+/// PyTorch's dtype checks: the bias must have the input's dtype (a
+/// transposed convolution of an empty input skips that); the weight too,
+/// except for an empty input (its `Empty` backend multiplies instead, see
+/// `empty_result`). A mismatched weight fails in the CPU kernel PyTorch
+/// picks: the dilated and transposed ones have no integer kernels.
+fn check_dtypes(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, call: &Call) -> Result<()> {
+    let (xd, empty) = (input.dtype(), input.numel() == 0);
+    let check_bias = || match bias {
+        Some(b) if b.dtype() != xd && !(call.transposed && empty) => Err(Error::Runtime(format!(
+            "Input type ({}) and bias type ({}) should be the same",
+            c_type_name(xd),
+            c_type_name(b.dtype())
+        ))),
+        _ => Ok(()),
+    };
+    // (the transposed kernels check the bias after the weight)
+    if !call.transposed {
+        check_bias()?;
+    }
+    if weight.dtype() == xd || empty {
+        return check_bias();
+    }
+    if !xd.is_float() {
+        let nd = weight.ndim().saturating_sub(2).max(2);
+        if call.transposed {
+            return Err(Error::not_implemented(
+                &format!("slow_conv_transpose{nd}d_out_cpu"),
+                xd,
+            ));
+        }
+        if call.dilated {
+            return Err(Error::not_implemented("slow_conv_dilated<>", xd));
+        }
+    }
+    Err(Error::Runtime(format!(
+        "expected scalar type {} but found {}",
+        xd.scalar_name(),
+        weight.dtype().scalar_name()
+    )))
+}
+
+/// PyTorch's result for an empty input whose weight has another dtype:
+/// `input * weight[0]` (a 0-dim operand, so only a higher category wins),
+/// or `input.view(-1) * weight.view(-1)` when the input has no channels,
+/// viewed as the output. No values; the graph gives zero gradients.
+fn empty_result(x: &Tensor, w: &Tensor, b: Option<&Tensor>, shape: &[usize]) -> Tensor {
+    let (xd, wd) = (x.dtype(), w.dtype());
+    let dtype = if x.shape()[1] == 0 {
+        DType::promote(xd, wd)
+    } else if wd.category() > xd.category() {
+        wd
+    } else {
+        xd
+    };
+    let out = Tensor::zeros(shape, dtype);
+    let inputs: Vec<&Tensor> = [x, w].into_iter().chain(b).collect();
+    let zeros: Vec<(Vec<usize>, DType)> = inputs
+        .iter()
+        .map(|t| (t.shape().to_vec(), t.dtype()))
+        .collect();
+    record("ConvolutionBackward0", &inputs, &[&out], move |_| {
+        Ok(zeros
+            .iter()
+            .map(|(s, d)| Some(Tensor::zeros(s, *d)))
+            .collect())
+    });
+    out
+}
+
+/// Common checks: dtypes (`check_dtypes`), weight rank, input rank
 /// (returns whether the input is unbatched), groups dividing weight dim 0, bias size.
 fn check_tensors(
     op: &str,
@@ -100,6 +196,7 @@ fn check_tensors(
     bias: Option<&Tensor>,
     groups: usize,
     bias_len: impl Fn(usize) -> usize,
+    call: &Call,
 ) -> Result<bool> {
     let wd = weight.ndim();
     if !(3..=5).contains(&wd) {
@@ -117,17 +214,7 @@ fn check_tensors(
             input.shape()
         )));
     }
-    for (what, t) in [("weight", Some(weight)), ("bias", bias)] {
-        if let Some(t) = t {
-            if t.dtype() != input.dtype() {
-                return Err(Error::Runtime(format!(
-                    "Input type ({}) and {what} type ({}) should be the same",
-                    input.dtype().name(),
-                    t.dtype().name()
-                )));
-            }
-        }
-    }
+    check_dtypes(input, weight, bias, call)?;
     if !weight.shape()[0].is_multiple_of(groups) {
         return Err(Error::Runtime(format!(
             "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of size {:?} instead",
@@ -237,9 +324,19 @@ pub fn conv_nd(
     dilation: &[i64],
     groups: i64,
 ) -> Result<Tensor> {
-    let unbatched = check_tensors("conv", input, weight, bias, groups.max(1) as usize, |_| {
-        weight.shape()[0]
-    })?;
+    let call = Call {
+        transposed: false,
+        dilated: dilation.iter().any(|&d| d != 1),
+    };
+    let unbatched = check_tensors(
+        "conv",
+        input,
+        weight,
+        bias,
+        groups.max(1) as usize,
+        |_| weight.shape()[0],
+        &call,
+    )?;
     let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
     with_batch(input, unbatched, |x| conv_batched(x, weight, bias, &p))
 }
@@ -255,7 +352,7 @@ fn through_f64(
     let integer = matches!(
         x.dtype(),
         DType::I64 | DType::I32 | DType::I16 | DType::I8 | DType::U8
-    );
+    ) && w.dtype() == x.dtype();
     if !integer || x.is_gpu() {
         return None;
     }
@@ -270,6 +367,9 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
     }
     let g = conv_geom(x, w, p)?;
     let shape = out_shape(g.batch, g.c_out, &g.output, p.nd);
+    if x.dtype() != w.dtype() {
+        return Ok(empty_result(x, w, b, &shape));
+    }
     let inputs: Vec<&Tensor> = [x, w].into_iter().chain(b).collect();
     if let Some(out) = super::meta::result("ConvolutionBackward0", &inputs, &shape, x.dtype()) {
         return Ok(out);
@@ -291,6 +391,12 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
         b.is_some_and(|b| b.requires_grad()),
     ];
     let (x_shape, w_shape) = (x.shape().to_vec(), w.shape().to_vec());
+    let shapes = Arc::new(Shapes {
+        geom: g.clone(),
+        x: x_shape.clone(),
+        w: w_shape.clone(),
+        y: shape.clone(),
+    });
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let n_in = inputs.len();
@@ -299,6 +405,17 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
             return Ok(vec![None; n_in]);
         };
         let (x, w) = (sx.get()?, sw.get()?);
+        if crate::autograd::is_grad_enabled() {
+            // create_graph: recorded bilinear maps (differentiable in gy, x and w)
+            let gx = need[0].then(|| conv_grad::apply(Map::InputGrad, &shapes, gy, w));
+            let gw = need[1].then(|| conv_grad::apply(Map::WeightGrad, &shapes, x, gy));
+            let gb = need[2].then(|| conv_grad::bias_grad(gy));
+            return [gx, gw, gb]
+                .into_iter()
+                .take(n_in)
+                .map(Option::transpose)
+                .collect();
+        }
         half::via_f32(&[gy, x, w], |t| {
             let (gy, x, w) = (&t[0], &t[1], &t[2]);
             crate::dispatch_float!(x.dtype(), "conv_backward", T => {
@@ -327,9 +444,19 @@ pub fn conv_transpose_nd(
     dilation: &[i64],
 ) -> Result<Tensor> {
     let gr = groups.max(1) as usize;
-    let unbatched = check_tensors("conv_transpose", input, weight, bias, gr, |g| {
-        weight.shape()[1] * g
-    })?;
+    let call = Call {
+        transposed: true,
+        dilated: dilation.iter().any(|&d| d != 1),
+    };
+    let unbatched = check_tensors(
+        "conv_transpose",
+        input,
+        weight,
+        bias,
+        gr,
+        |g| weight.shape()[1] * g,
+        &call,
+    )?;
     let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
     let op = expand("output_padding", output_padding, p.nd)?;
     if op.iter().any(|&v| v < 0) {
@@ -339,7 +466,8 @@ pub fn conv_transpose_nd(
     }
     let op = to3(&op.iter().map(|&v| v as usize).collect::<Vec<_>>(), 0);
     for i in 3 - p.nd..3 {
-        if op[i] >= p.stride[i].max(p.dilation[i]) {
+        // (PyTorch's Empty backend runs before this check)
+        if op[i] >= p.stride[i].max(p.dilation[i]) && input.numel() > 0 {
             return Err(Error::Runtime(format!(
                 "output padding must be smaller than either stride or dilation, but got output_padding={:?}, stride={:?}, dilation={:?}",
                 &op[3 - p.nd..],
@@ -408,6 +536,9 @@ fn conv_transpose_batched(
         dilation: p.dilation,
     };
     let shape = out_shape(g.batch, g.c_in, &out3, p.nd);
+    if x.dtype() != w.dtype() || b.is_some_and(|b| b.dtype() != x.dtype()) {
+        return Ok(empty_result(x, w, b, &shape));
+    }
     let inputs: Vec<&Tensor> = [x, w].into_iter().chain(b).collect();
     if let Some(out) = super::meta::result("ConvolutionBackward0", &inputs, &shape, x.dtype()) {
         return Ok(out);
@@ -432,6 +563,13 @@ fn conv_transpose_batched(
         b.is_some_and(|b| b.requires_grad()),
     ];
     let (x_shape, w_shape) = (xs.to_vec(), ws.to_vec());
+    // The convolution this op is the input gradient of: its x is our output.
+    let shapes = Arc::new(Shapes {
+        geom: g.clone(),
+        x: shape.clone(),
+        w: w_shape.clone(),
+        y: x_shape.clone(),
+    });
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let n_in = inputs.len();
@@ -440,6 +578,16 @@ fn conv_transpose_batched(
             return Ok(vec![None; n_in]);
         };
         let (x, w) = (sx.get()?, sw.get()?);
+        if crate::autograd::is_grad_enabled() {
+            let gx = need[0].then(|| conv_grad::apply(Map::Forward, &shapes, gy, w));
+            let gw = need[1].then(|| conv_grad::apply(Map::WeightGrad, &shapes, gy, x));
+            let gb = need[2].then(|| conv_grad::bias_grad(gy));
+            return [gx, gw, gb]
+                .into_iter()
+                .take(n_in)
+                .map(Option::transpose)
+                .collect();
+        }
         half::via_f32(&[gy, x, w], |t| {
             let (gy, x, w) = (&t[0], &t[1], &t[2]);
             crate::dispatch_float!(x.dtype(), "conv_transpose_backward", T => {

@@ -4,7 +4,18 @@
 //! Inputs are `(N, C, *spatial)` or unbatched `(C, *spatial)`. Every op views
 //! its input as `N*C` planes of spatial size `[D, H, W]` (missing leading dims
 //! are 1) and hands per-dim windows to the kernels in `cpu::pool`.
+//!
+//! Backward passes are linear in the incoming gradient (average pooling
+//! spreads it over each window, max pooling scatters it to the saved argmax,
+//! max_unpool gathers it there). A first-order backward runs the kernel
+//! directly; under `create_graph` it goes through `linear_map::Linear`, which
+//! records the kernel's adjoint as its backward, so pooling differentiates to
+//! every order (the second derivative of max pooling in its input is zero, as
+//! in PyTorch: the argmax is piecewise constant).
 
+use std::sync::Arc;
+
+use super::linear_map::{LinFn, Linear};
 use crate::autograd::node::needs_grad;
 use crate::autograd::{record, SavedTensor};
 use crate::bail;
@@ -178,6 +189,15 @@ fn max_name(nd: usize, adaptive: bool) -> &'static str {
     }
 }
 
+fn max_double_name(nd: usize, adaptive: bool) -> &'static str {
+    match (adaptive, nd) {
+        (false, 1) | (false, 2) => "MaxPool2DWithIndicesBackwardBackward0",
+        (false, _) => "MaxPool3DWithIndicesBackwardBackward0",
+        (true, 1) | (true, 2) => "AdaptiveMaxPool2DBackwardBackward0",
+        (true, _) => "AdaptiveMaxPool3DBackwardBackward0",
+    }
+}
+
 fn avg_name(nd: usize, adaptive: bool) -> &'static str {
     match (adaptive, nd) {
         (false, 1) | (false, 2) => "AvgPool2DBackward0",
@@ -216,11 +236,29 @@ fn max_common(
         return Ok((out, None));
     };
     let (si, in_shape) = (SavedTensor::new(&idx), x.shape().to_vec());
+    let sx = SavedTensor::new(x);
     let (ip, op, planes, dtype) = (g.in_plane(), g.out_plane(), p.planes, x.dtype());
+    let out_shape = out.shape().to_vec();
     record(max_name(nd, adaptive), &[x], &[&out], move |gr| {
         let Some(gy) = &gr[0] else {
             return Ok(vec![None]);
         };
+        if crate::autograd::is_grad_enabled() {
+            let at = Argmax {
+                idx: si.get()?.contiguous_raw(),
+                planes,
+                out_plane: op,
+                in_plane: ip,
+                dtype,
+            };
+            let scatter = at.scatter(
+                max_double_name(nd, adaptive),
+                "MaxPoolDoubleBackward0",
+                &in_shape,
+                &out_shape,
+            );
+            return Ok(vec![Some(scatter.apply_beside(gy, sx.get()?)?)]);
+        }
         let (gy, idx) = (
             half::widen(&gy.cast_raw(dtype)).contiguous_raw(),
             si.get()?.contiguous_raw(),
@@ -252,16 +290,119 @@ fn avg_common(
         Tensor::from_vec(k::avg_forward::<T>(xc.as_slice::<T>().expect("contiguous"), &g, div), &shape));
     let out = half::narrow(out, x.dtype());
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
+    let sx = SavedTensor::new(x);
+    let g = Arc::new(g);
+    let out_shape = out.shape().to_vec();
     record(avg_name(nd, adaptive), &[x], &[&out], move |gr| {
         let Some(gy) = &gr[0] else {
             return Ok(vec![None]);
         };
+        if crate::autograd::is_grad_enabled() {
+            let spread = avg_spread(&g, div, planes, dtype, &in_shape, &out_shape, adaptive);
+            return Ok(vec![Some(spread.apply_beside(gy, sx.get()?)?)]);
+        }
         let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
         let gx = crate::dispatch_float!(dtype.compute_dtype(), "avg_pool backward", T =>
             Tensor::from_vec(k::avg_backward::<T>(gy.as_slice::<T>().expect("contiguous"), &g, div, planes), &in_shape));
         Ok(vec![Some(half::narrow(gx, dtype))])
     });
     Ok(out)
+}
+
+/// Flat per-plane argmax indices (`out_plane` per plane, into planes of
+/// `in_plane` elements), the data of max pooling's backward.
+struct Argmax {
+    idx: Tensor,
+    planes: usize,
+    out_plane: usize,
+    in_plane: usize,
+    dtype: DType,
+}
+
+impl Argmax {
+    /// The scatter-add of an output-shaped gradient at the indices into an
+    /// input-shaped zero tensor, paired with its adjoint, the gather there.
+    fn scatter(
+        &self,
+        name: &'static str,
+        adjoint_name: &'static str,
+        in_shape: &[usize],
+        out_shape: &[usize],
+    ) -> Linear {
+        let (idx, planes, op, ip, dtype) = (
+            self.idx.clone(),
+            self.planes,
+            self.out_plane,
+            self.in_plane,
+            self.dtype,
+        );
+        let (idx2, in_shape, out_shape) = (idx.clone(), in_shape.to_vec(), out_shape.to_vec());
+        let scatter: LinFn = Arc::new(move |gy: &Tensor| {
+            let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
+            let idx = idx.as_slice::<i64>().expect("i64 indices");
+            let gx = crate::dispatch_float!(dtype.compute_dtype(), "max_pool backward", T =>
+                Tensor::from_vec(k::scatter_planes::<T>(gy.as_slice::<T>().expect("contiguous"), idx, op, ip, planes), &in_shape));
+            Ok(half::narrow(gx, dtype))
+        });
+        let gather: LinFn = Arc::new(move |gx: &Tensor| {
+            let gx = half::widen(&gx.cast_raw(dtype)).contiguous_raw();
+            let idx = idx2.as_slice::<i64>().expect("i64 indices");
+            let gy = crate::dispatch_float!(dtype.compute_dtype(), "max_pool double backward", T =>
+                Tensor::from_vec(k::gather_planes::<T>(gx.as_slice::<T>().expect("contiguous"), idx, op, ip, planes), &out_shape));
+            Ok(half::narrow(gy, dtype))
+        });
+        Linear {
+            name,
+            map: scatter,
+            adjoint_name,
+            adjoint: gather,
+        }
+    }
+}
+
+/// Average pooling's backward (each output gradient spread over its window)
+/// paired with its adjoint, average pooling itself.
+fn avg_spread(
+    g: &Arc<Geom>,
+    div: Divisor,
+    planes: usize,
+    dtype: DType,
+    in_shape: &[usize],
+    out_shape: &[usize],
+    adaptive: bool,
+) -> Linear {
+    let (g1, g2) = (g.clone(), g.clone());
+    let (in_shape, out_shape) = (in_shape.to_vec(), out_shape.to_vec());
+    let spread: LinFn = Arc::new(move |gy: &Tensor| {
+        let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
+        let gx = crate::dispatch_float!(dtype.compute_dtype(), "avg_pool backward", T =>
+            Tensor::from_vec(k::avg_backward::<T>(gy.as_slice::<T>().expect("contiguous"), &g1, div, planes), &in_shape));
+        Ok(half::narrow(gx, dtype))
+    });
+    let pool: LinFn = Arc::new(move |gx: &Tensor| {
+        let gx = half::widen(&gx.cast_raw(dtype)).contiguous_raw();
+        let gy = crate::dispatch_float!(dtype.compute_dtype(), "avg_pool", T =>
+            Tensor::from_vec(k::avg_forward::<T>(gx.as_slice::<T>().expect("contiguous"), &g2, div), &out_shape));
+        Ok(half::narrow(gy, dtype))
+    });
+    let (name, adjoint_name) = match (adaptive, g.input[0] > 1) {
+        (true, false) => (
+            "AdaptiveAvgPool2DBackwardBackward0",
+            "AdaptiveAvgPool2DBackward0",
+        ),
+        (true, true) => (
+            "AdaptiveAvgPool3DBackwardBackward0",
+            "AdaptiveAvgPool3DBackward0",
+        ),
+        (false, false) => ("AvgPool2DBackwardBackward0", "AvgPool2DBackward0"),
+        (false, true) => ("AvgPool3DBackwardBackward0", "AvgPool3DBackward0"),
+    };
+    Linear {
+        name,
+        map: spread,
+        adjoint_name,
+        adjoint: pool,
+    }
 }
 
 /// `max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
@@ -366,6 +507,10 @@ pub fn adaptive_avg_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result
     let name = format!("adaptive_avg_pool{nd}d");
     let p = adaptive_input(x, nd, &name)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
+    if x.numel() == 0 && !x.dtype().is_float() && !x.is_gpu() && !x.is_meta() {
+        // PyTorch returns an empty result of any dtype (no kernel runs)
+        return Ok(Tensor::zeros(&out_shape(&p, &g, nd), x.dtype()));
+    }
     if x.is_gpu() {
         return pool_device(
             x,
@@ -471,10 +616,30 @@ pub fn max_unpool(
         Tensor::from_vec(k::unpool_planes::<T>(xc.as_slice::<T>().expect("contiguous"), idx, ip, op, p.planes), &shape));
     let out = half::narrow(out, x.dtype());
     let (in_shape, planes, dtype) = (x.shape().to_vec(), p.planes, x.dtype());
+    let out_shape = out.shape().to_vec();
     record("MaxUnpool2DBackward0", &[x], &[&out], move |gr| {
         let Some(gy) = &gr[0] else {
             return Ok(vec![None]);
         };
+        if crate::autograd::is_grad_enabled() {
+            // the unpooled output's positions play the pooling input's part
+            let at = Argmax {
+                idx: idx_t.clone(),
+                planes,
+                out_plane: ip,
+                in_plane: op,
+                dtype,
+            };
+            let gather = at
+                .scatter(
+                    "MaxPoolDoubleBackward0",
+                    "MaxUnpoolBackwardBackward0",
+                    &out_shape,
+                    &in_shape,
+                )
+                .adjoint();
+            return Ok(vec![Some(gather.apply(gy)?)]);
+        }
         let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
         let idx = idx_t.as_slice::<i64>().expect("i64 indices");
         let gx = crate::dispatch_float!(dtype.compute_dtype(), "max_unpool backward", T =>

@@ -39,6 +39,8 @@ const RENAMED: &[(&str, &str)] = &[
     ("_adaptive_avg_pool", "adaptive_avg_pool"),
     ("_adaptive_max_pool", "adaptive_max_pool"),
     ("_max_unpool", "max_unpool"),
+    ("_unfold", "im2col"),
+    ("_fold", "col2im"),
     ("_batch_norm", "batch_norm"),
     ("_instance_norm", "instance_norm"),
     ("_layer_norm", "layer_norm"),

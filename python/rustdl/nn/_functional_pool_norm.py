@@ -22,6 +22,9 @@ __all__ = [
     "instance_norm",
     "layer_norm",
     "local_response_norm",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
@@ -112,6 +115,9 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def _output_size(nd, input, output_size):
     """Adaptive output size as nd ints; ``None`` keeps the input's size."""
+    if nd > 1 and not isinstance(output_size, int) and output_size is not None and input.dim() <= nd:
+        # PyTorch's _list_with_default reads the defaults from input.size()
+        raise ValueError(f"Input dimension should be at least {nd + 1}")
     sizes = [output_size] * nd if isinstance(output_size, int) or output_size is None else list(output_size)
     if len(sizes) != nd:
         raise ValueError(f"output_size must be an int or a tuple of {nd} values, but got {output_size!r}")
@@ -119,16 +125,72 @@ def _output_size(nd, input, output_size):
     return _ints([spatial[i] if s is None else s for i, s in enumerate(sizes)], "output_size")
 
 
+def _adaptive_avg(nd, input, output_size):
+    sizes = _output_size(nd, input, output_size)
+    if nd > 1 and all(s == 1 for s in sizes):
+        # PyTorch: a mean over the last nd dims, whatever the rank
+        return input.mean(tuple(range(-nd, 0)), keepdim=True)
+    return _C._adaptive_avg_pool(input, nd, sizes)
+
+
 def adaptive_avg_pool1d(input, output_size):
-    return _C._adaptive_avg_pool(input, 1, _output_size(1, input, output_size))
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument #1 "
+                           "'self' (while checking arguments for adaptive_avg_pool1d)")
+    sizes = _output_size(1, input, output_size)
+    if sizes == [1]:
+        return input.mean(-1, keepdim=True)
+    return _C._adaptive_avg_pool(input, 1, sizes)
 
 
 def adaptive_avg_pool2d(input, output_size):
-    return _C._adaptive_avg_pool(input, 2, _output_size(2, input, output_size))
+    return _adaptive_avg(2, input, output_size)
 
 
 def adaptive_avg_pool3d(input, output_size):
-    return _C._adaptive_avg_pool(input, 3, _output_size(3, input, output_size))
+    return _adaptive_avg(3, input, output_size)
+
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    """PyTorch's power-average pooling, composed the same way (so its
+    gradients, and their gradients, are those of the pieces)."""
+    from . import functional as F
+
+    kernel = [kernel_size] * nd if isinstance(kernel_size, int) else list(kernel_size)
+    if isinstance(norm_type, (int, float)):
+        if norm_type == 0:
+            raise ValueError(f"norm_type must be a non-zero value, but got {norm_type}")
+        max_pool = (max_pool1d, max_pool2d, max_pool3d)[nd - 1]
+        if norm_type == float("inf"):
+            return max_pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -max_pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    avg_pool = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
+    if stride is not None:
+        out = avg_pool(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    size = kernel_size if nd == 1 else _prod(kernel)
+    return (out.sign() * F.relu(out.abs())).mul(size).pow(1.0 / norm_type)
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 def _adaptive_max(nd, input, output_size, return_indices):

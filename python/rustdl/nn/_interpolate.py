@@ -1,5 +1,6 @@
-"""``F.interpolate`` (nearest, linear/bilinear/trilinear) composed from
-differentiable gathers, so gradients need no special kernel."""
+"""``F.interpolate`` (nearest, linear/bilinear/trilinear, bicubic) composed
+from differentiable gathers and weighted sums, one spatial dim at a time, so
+gradients (and their gradients, to every order) need no special kernel."""
 
 from .. import _C
 
@@ -45,6 +46,49 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             shape[dim] = osz
             wt = _C.tensor(w, dtype=out.dtype, device=out.device).reshape(tuple(shape))
             out = a + (b - a) * wt
+        elif mode == "bicubic":
+            out = _bicubic_dim(out, dim, isz, osz, sc, align_corners)
         else:
             raise NotImplementedError(f"interpolate mode '{mode}' is not supported yet")
     return out
+
+
+_CUBIC_A = -0.75  # PyTorch's upsample_bicubic2d
+
+
+def _cubic_weights(t):
+    """Weights of taps -1, 0, 1, 2 at fraction ``t`` (PyTorch's
+    get_cubic_upsample_coefficients)."""
+    a = _CUBIC_A
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _bicubic_dim(out, dim, isz, osz, sc, align_corners):
+    """Bicubic resampling along one dim: separable, as PyTorch's 4x4 sum is."""
+    import math
+
+    if align_corners:
+        scale = (isz - 1) / (osz - 1) if osz > 1 else 0.0
+        src = [j * scale for j in range(osz)]
+    else:
+        scale = (1.0 / sc) if sc else isz / osz
+        src = [(j + 0.5) * scale - 0.5 for j in range(osz)]  # not clamped for cubic
+    base = [math.floor(s) for s in src]
+    weights = [_cubic_weights(s - b) for s, b in zip(src, base)]
+    shape = [1] * out.dim()
+    shape[dim] = osz
+    total = None
+    for k in range(4):
+        idx = [min(max(b - 1 + k, 0), isz - 1) for b in base]
+        taps = out.index_select(dim, _C.tensor(idx, dtype=_C.int64, device=out.device))
+        wt = _C.tensor([w[k] for w in weights], dtype=out.dtype, device=out.device).reshape(tuple(shape))
+        term = taps * wt
+        total = term if total is None else total + term
+    return total

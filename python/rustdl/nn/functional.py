@@ -289,6 +289,7 @@ def _no_grad():
 
 
 from ._functional_conv import *
+from ._functional_fold import *
 from ._functional_loss import *
 from ._functional_pool_norm import *
 

@@ -5,6 +5,7 @@ from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Seq
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
+from .fold import Fold, PixelShuffle, PixelUnshuffle, Unfold  # noqa: F401
 from .linear import Bilinear, Identity, Linear  # noqa: F401
 from .loss import *
 from .module import Module  # noqa: F401
