@@ -116,8 +116,10 @@ def test_launcher_sets_torchrun_environment(tmp_path):
         "dist.init_process_group('gloo')\n"
         "keys = ['RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT']\n"
         "assert int(os.environ['RANK']) == dist.get_rank() and __name__ == '__main__'\n"
-        "print('env', dist.get_rank(), *[os.environ[k] for k in keys], rustdl.get_num_threads(), *sys.argv[1:],"
-        " flush=True)\n"
+        "line = ' '.join(map(str, ['env', dist.get_rank(), *[os.environ[k] for k in keys], rustdl.get_num_threads(),"
+        " *sys.argv[1:]]))\n"
+        # (one file per rank: mpirun may interleave the ranks' stdout mid-line)
+        f"open(os.path.join({str(tmp_path)!r}, f'env{{dist.get_rank()}}.txt'), 'w').write(line)\n"
         "dist.destroy_process_group()\n")
     env = _env()
     env.pop("RUSTDL_NUM_THREADS")
@@ -125,7 +127,7 @@ def test_launcher_sets_torchrun_environment(tmp_path):
                         "4321", str(script), "--flag", "x"], env=env, check=False, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
-    lines = sorted(line for line in r.stdout.splitlines() if line.startswith("env"))
+    lines = sorted((tmp_path / f"env{k}.txt").read_text() for k in range(2))
     assert lines == [f"env {k} {k} {k} 2 2 127.0.0.1 4321 {threads} --flag x" for k in range(2)], r.stdout
 
 
