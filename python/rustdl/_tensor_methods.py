@@ -173,7 +173,8 @@ def _inplace(base):
         )
         src = self.clone() if records else self
         result = getattr(src, base)(*args, **kwargs)
-        if result.dtype.is_floating_point and not self.dtype.is_floating_point:
+        if (result.dtype.is_floating_point and not self.dtype.is_floating_point
+                or self.dtype == rustdl.bool and result.dtype != rustdl.bool):
             raise RuntimeError(
                 f"result type {_dtype_name(result.dtype)} can't be cast to the desired output type "
                 f"{_dtype_name(self.dtype)}"

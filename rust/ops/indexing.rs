@@ -366,7 +366,7 @@ pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
         crate::autograd::is_grad_enabled() && (x.requires_grad() || value.requires_grad());
     if simple && !needs_graph {
         if value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float() {
-            creation::check_fits(value.item_f64()?, x.dtype())?;
+            creation::check_fits_scalar(value.item_f64()?, true, x.dtype())?;
         }
         let view = getitem(x, items)?;
         let v = drop_leading_ones(value, view.ndim())?.cast_raw(x.dtype());
@@ -395,7 +395,7 @@ fn drop_leading_ones(value: &Tensor, ndim: usize) -> Result<Tensor> {
 /// in both; the caller writes it into `x`).
 pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
     if value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float() {
-        creation::check_fits(value.item_f64()?, x.dtype())?;
+        creation::check_fits_scalar(value.item_f64()?, true, x.dtype())?;
     }
     let value = if value.dtype() != x.dtype() {
         super::unary::to_dtype(value, x.dtype())?

@@ -228,6 +228,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> R {
+        required_args("expand", "size", sizes)?;
         Ok(wrap(shape::expand(&self.t, &shape_args(sizes)?)?))
     }
     fn expand_as(&self, other: PyRef<'_, PyTensor>) -> R {
@@ -235,6 +236,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*sizes))]
     fn repeat(&self, sizes: &Bound<'_, PyTuple>) -> R {
+        required_args("repeat", "repeats", sizes)?;
         let reps = to_usize_shape(&shape_args(sizes)?)?;
         Ok(wrap(crate::ops::shape_extra::repeat(&self.t, &reps)?))
     }
@@ -434,8 +436,14 @@ impl PyTensor {
         tuple_of(py, parts)
     }
     #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, py: Python<'_>, chunks: usize, dim: i64) -> PyResult<Py<PyAny>> {
-        tuple_of(py, shape::chunk(&self.t, chunks, dim)?)
+    fn chunk(&self, py: Python<'_>, chunks: i64, dim: i64) -> PyResult<Py<PyAny>> {
+        if chunks <= 0 {
+            return Err(crate::error::Error::Runtime(format!(
+                "chunk expects `chunks` to be greater than 0, got: {chunks}"
+            ))
+            .into());
+        }
+        tuple_of(py, shape::chunk(&self.t, chunks as usize, dim)?)
     }
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
@@ -503,8 +511,12 @@ impl PyTensor {
         reduce: Option<&str>,
     ) -> R {
         let s = match (src, value) {
-            (Some(s), _) => operand(s, &self.t)?,
-            (None, Some(v)) => operand(v, &self.t)?,
+            (Some(s), _) if s.downcast::<PyTensor>().is_ok() => operand(s, &self.t)?,
+            // A number is converted to self's dtype (c10's overflow check).
+            (Some(v), _) | (None, Some(v)) => {
+                super::convert::check_number_fits(v, self.t.dtype())?;
+                fill_value_operand(v, &self.t, "scatter")?.cast_raw(self.t.dtype())
+            }
             _ => return Err(type_err("scatter() missing 'src' or 'value'")),
         };
         let s = if s.ndim() == 0 {
@@ -518,9 +530,9 @@ impl PyTensor {
             Some("multiply") => Ok(wrap(index::scatter_reduce(
                 &self.t, dim, &index.t, &s, "prod", true,
             )?)),
-            Some(r) => Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "reduce argument must be either add or multiply, got {r}"
-            ))),
+            Some(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "reduce argument must be either add or multiply.",
+            )),
         }
     }
     fn scatter_add_<'py>(
