@@ -779,6 +779,16 @@ CASES = [
     ('where_numbers', "r=L.where(L.tensor([True,False]), 2, 3.5)"),
     ('embedding_list_weight', "r=F.embedding(L.tensor([0]), [[5.44,2.37]])"),
     ('chunk_negative', "r=L.chunk(L.ones(1,3), -1, dim=1)"),
+    ('tile_0d_empty_dims', "r=(L.tensor(1,dtype=L.uint8).tile(()), L.broadcast_to(L.tensor([False,True])[1], ()))"),
+    ('bmm_empty_int_grad', "r=L.bmm(L.zeros(1,1,0,requires_grad=True), L.zeros(1,0,3,dtype=L.int32))"),
+    ('embedding_list_padding', "r=F.embedding(L.tensor([1,1]), [[10.27,7.62]], padding_idx=-1)"),
+    ('softmax_0d_inf', "r=(L.tensor(-float('inf'),dtype=L.float64).log_softmax(dim=-1), L.tensor(float('inf')).softmax(dim=0), L.tensor(2.5).softmax(dim=0))"),
+    ('softmax_empty_int', "r=(L.softmax(L.zeros(0,dtype=L.bool), dim=0), L.zeros(3,1,0,dtype=L.uint8).log_softmax(dim=2))"),
+    ('norm_empty_negative_p', "r=L.norm(L.zeros(0,2,3,dtype=L.float64), p=-3)"),
+    ('norm_empty_dim_inf', "r=L.norm(L.zeros(2,0,3,dtype=L.float64), p=float('inf'), dim=1)"),
+    ('norm_empty_other_dim', "r=L.norm(L.zeros(0,2,3,dtype=L.float64), p=-3, dim=1)"),
+    ('norm_fro_three_dims', "r=L.norm(L.zeros(2,3,4), p='fro', dim=[2,0,-2])"),
+    ('take_int32_index', "r=L.tensor([1,2,3]).take(L.tensor([0],dtype=L.int32))"),
 
 ]
 

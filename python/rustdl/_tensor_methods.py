@@ -252,7 +252,7 @@ _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin",
 
 
 def broadcast_to(self, size):
-    return self.expand(*size)
+    return self.expand(tuple(size))
 
 
 def inner(self, other):
@@ -281,7 +281,7 @@ def tile(self, dims):
     dims = tuple(dims)
     if len(dims) < self.dim():
         dims = (1,) * (self.dim() - len(dims)) + dims
-    return self.repeat(*dims)
+    return self.repeat(tuple(dims))
 
 
 def where(self, condition, other):

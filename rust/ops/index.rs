@@ -565,6 +565,12 @@ fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
 /// `torch.take(x, index)`: index into the flattened tensor.
 pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let n = x.numel() as i64;
+    if index.dtype() != DType::I64 {
+        return Err(Error::Runtime(format!(
+            "take(): Expected a long tensor for index, but got {}",
+            index.dtype().scalar_name()
+        )));
+    }
     let values = index_values(index, "take")?;
     if let Some(&bad) = values.iter().find(|&&i| i >= n || i < -n) {
         return Err(Error::Index(format!(

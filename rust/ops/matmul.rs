@@ -240,6 +240,12 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// dtype=float64))` is a float64 (4,0,3)). Otherwise the dtypes must agree.
 fn empty_bmm_operands(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
     if a.dtype() != b.dtype() && (a.numel() == 0 || b.numel() == 0) {
+        if !b.dtype().is_float() && a.requires_grad() && crate::autograd::is_grad_enabled() {
+            return Err(Error::Runtime(format!(
+                "Autograd not support dtype: {}",
+                b.dtype().scalar_name()
+            )));
+        }
         return Ok((super::unary::to_dtype(a, b.dtype())?, b.clone()));
     }
     promote_pair(a, b, "bmm")

@@ -980,9 +980,18 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
+        let fro = p.is_some_and(|p| p.extract::<String>().is_ok_and(|s| s == "fro"));
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let p = norm_p(p)?;
         let d = dims_arg(dim)?;
+        if fro && d.as_ref().is_some_and(|d| d.len() > 2) {
+            let list: Vec<String> = d.iter().flatten().map(|v| v.to_string()).collect();
+            return Err(PyRuntimeError::new_err(format!(
+                "linalg.matrix_norm: dim must be a 2-tuple. Got {}",
+                list.join(" ")
+            )));
+        }
+        check_norm_identity(&x, p, &d)?;
         Ok(wrap(reduce::norm(&x, p, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim, *, dtype=None))]
@@ -1383,6 +1392,35 @@ pub fn clamp_any(
         return Ok(r);
     }
     Ok(unary::clamp(t, lo, hi)?)
+}
+
+/// A p-norm with no identity (p < 0, inf) over an empty reduction raises.
+fn check_norm_identity(x: &Tensor, p: f64, d: &Option<Vec<i64>>) -> PyResult<()> {
+    if !(p < 0.0 || p.is_infinite()) {
+        return Ok(());
+    }
+    let shown = if p.is_infinite() {
+        if p > 0.0 { "inf".to_string() } else { "-inf".to_string() }
+    } else {
+        format!("{p}")
+    };
+    match d.as_deref() {
+        None | Some([]) if x.numel() == 0 => Err(PyRuntimeError::new_err(format!(
+            "linalg.vector_norm cannot compute the {shown} norm on an empty tensor because the operation does not have an identity"
+        ))),
+        Some(ds) => {
+            for &dim in ds {
+                let w = crate::tensor::layout::wrap_dim(dim, x.ndim())?;
+                if x.shape().get(w) == Some(&0) {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "linalg.vector_norm cannot compute the {shown} norm on the dimension {w}because this dimension is empty and the operation does not have an identity"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 /// Each `dim` in range (checked before a dtype= complaint, as PyTorch).
