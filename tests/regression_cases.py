@@ -789,6 +789,16 @@ CASES = [
     ('norm_empty_other_dim', "r=L.norm(L.zeros(0,2,3,dtype=L.float64), p=-3, dim=1)"),
     ('norm_fro_three_dims', "r=L.norm(L.zeros(2,3,4), p='fro', dim=[2,0,-2])"),
     ('take_int32_index', "r=L.tensor([1,2,3]).take(L.tensor([0],dtype=L.int32))"),
+    ('setitem_value_leading_ones', "y=L.tensor([True,True]); y[None, L.tensor([-2,-2,-1]), None] = L.tensor([[[[False],[False],[False]]]]); r=y"),
+    ('setitem_mask_value_leading_ones', "y=L.tensor([[-3.81],[0.45],[0.77],[-3.71]]); y[L.tensor([True,False,True,False]), L.tensor(0)] = L.tensor([[1.14,0.24]]); r=y"),
+    ('setitem_put_leading_ones', "y=L.zeros(2,3); y[L.tensor([1])] = L.ones(1,1,1,3); r=y"),
+    ('setitem_index_before_value', "y=L.tensor([[0,-3,1],[-4,5,4]]); y[5::2, None, L.tensor([1,0]), 1::2, None] = float('inf'); r=y"),
+    ('setitem_empty_dtype', "y=L.zeros(2,2,2,1,dtype=L.int32); y[L.tensor([[True,True],[True,True]]), 0:0] = L.tensor([[5]],dtype=L.uint8); r=y"),
+    ('setitem_masks_convert', "y=L.zeros(3,2,dtype=L.int32); y[L.tensor([True,True,False]), 0:1] = L.tensor([[5]],dtype=L.uint8); z=L.zeros(3,2,dtype=L.int32); z[L.tensor([True,True,False])] = L.tensor([[5]],dtype=L.uint8); r=(y,z)"),
+    ('setitem_int_index_dtype', "y=L.zeros(3,2,dtype=L.int32); y[L.tensor([0,1]), 0:1] = L.tensor([[5]],dtype=L.uint8); r=y"),
+    ('setitem_lone_mask_dtype', "y=L.zeros(3,dtype=L.int32); y[L.tensor([True,False,True])] = L.tensor([5,6],dtype=L.uint8); r=y"),
+    ('cast_float_to_int_x86', "x=L.tensor([float('inf'),-float('inf'),float('nan'),1e30,-1e30,3e9,300.,-1.]); r=(x.to(L.int64), x.to(L.int32), x.to(L.uint8))"),
+    ('sum_int_dtype_inf', "r=L.tensor([[-0.65, float('inf')],[-3.31, 3.52]]).sum(dim=[-1,0], keepdim=True, dtype=L.int64)"),
 
 ]
 

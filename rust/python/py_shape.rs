@@ -125,13 +125,26 @@ impl PyTensor {
         // `int8_tensor[0] = 300` raises, as in PyTorch (a float target
         // takes any number: `half_tensor[0] = 70000.` is inf).
         if !self.t.dtype().is_float() {
-            super::convert::check_number_fits(value, self.t.dtype())?;
+            if let Err(e) = super::convert::check_number_fits(value, self.t.dtype()) {
+                // A bad index is reported first, as in PyTorch.
+                getitem(&self.t, &items)?;
+                return Err(e);
+            }
         }
         let v = operand(value, &self.t)?;
-        let advanced = items
+        // PyTorch converts the source where it takes another path than
+        // index_put_: a lone mask with one value (masked_fill_), or masks
+        // among other indices.
+        use crate::ops::indexing::IndexItem;
+        let int_index = items
             .iter()
-            .any(|i| matches!(i, crate::ops::indexing::IndexItem::Tensor(_)));
-        if advanced && v.dtype() != self.t.dtype() && value.downcast::<PyTensor>().is_ok() {
+            .any(|i| matches!(i, IndexItem::Tensor(t) if t.dtype() != DType::Bool));
+        let lone_mask = matches!(items.as_slice(), [IndexItem::Tensor(t)] if t.dtype() == DType::Bool);
+        let advanced = int_index || (lone_mask && v.numel() != 1);
+        if advanced
+            && v.dtype() != self.t.dtype()
+            && value.downcast::<PyTensor>().is_ok()
+        {
             // PyTorch's index_put_ does not convert a tensor source.
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",
