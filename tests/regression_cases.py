@@ -799,6 +799,21 @@ CASES = [
     ('setitem_lone_mask_dtype', "y=L.zeros(3,dtype=L.int32); y[L.tensor([True,False,True])] = L.tensor([5,6],dtype=L.uint8); r=y"),
     ('cast_float_to_int_x86', "x=L.tensor([float('inf'),-float('inf'),float('nan'),1e30,-1e30,3e9,300.,-1.]); r=(x.to(L.int64), x.to(L.int32), x.to(L.uint8))"),
     ('sum_int_dtype_inf', "r=L.tensor([[-0.65, float('inf')],[-3.31, 3.52]]).sum(dim=[-1,0], keepdim=True, dtype=L.int64)"),
+    ('var_dim_none_unbiased_keepdim', "r=(L.var(L.tensor([3.08,-2.5],dtype=L.float64), dim=None, unbiased=False, keepdim=True), L.var_mean(L.tensor([[-0.04,0.38]]), dim=None, unbiased=True, keepdim=True))"),
+    ('var_mean_bool_positional', "r=(L.var_mean(L.tensor([[-0.04,0.38]]), True), L.std_mean(L.tensor([[-0.04,0.38]]), False), L.tensor([[1.,2.]]).var(True))"),
+    ('var_bool_positional_keepdim', "r=L.tensor([[1.,2.]]).var(True, keepdim=True)"),
+    ('matmul_vector_batch_mixed', "r=L.zeros(0,dtype=L.float64) @ L.zeros(5,0,2)"),
+    ('linear_expanded_bias', "r=F.linear(L.ones(2,2,3), L.ones(3), L.ones(1).expand(2))"),
+    ('embedding_list_padding0', "r=F.embedding(L.tensor([4,2,4]), [[-2.62],[0.35]], padding_idx=0)"),
+    ('mean_bool_bad_dim', "r=L.tensor([True,True])[0].mean(dim=-6, keepdim=True)"),
+    ('fmod_empty_by0', "r=L.fmod(L.zeros(2,0,dtype=L.int32), 0)"),
+    ('transpose_0d_dims', "r=L.tensor(1.74).transpose(-3, 0)"),
+    ('pow_list_number', "r=L.pow([[-4],[4]], float('nan'))"),
+    ('norm_default_p_many_dims', "r=L.norm(L.ones(2,3,2,2), dim=[0,3,-3,2])"),
+    ('setitem_mask_many_values_dtype', "y=L.zeros(2,2,5,dtype=L.float64); y[:, -1, L.tensor([False,False,True,True,False])] = L.tensor([[8,7]],dtype=L.uint8); r=y"),
+    ('setitem_basic_converts', "y=L.zeros(2,2,5,dtype=L.float64); y[:, -1, 1:3] = L.tensor([8,7],dtype=L.uint8); r=y"),
+    ('clamp_tensor_bounds_type', "r=(L.tensor([0],dtype=L.uint8)[1:].clip(min=L.tensor(-0.36,dtype=L.float64), max=L.tensor([1.85])), L.tensor([True,False]).clamp(min=L.tensor([0,1]), max=L.tensor([1,1])))"),
+    ('bmm_bool_float', "r=L.tensor([[[True,False],[True,False]]]).bmm(L.ones(1,2,2,dtype=L.float64))"),
 
 ]
 

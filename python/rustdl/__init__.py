@@ -247,6 +247,9 @@ def add(input, other, *, alpha=1, out=None):
 
 
 def pow(input, exponent, *, out=None):
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError(f"pow() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(exponent).__name__})")
     result = exponent.__rpow__(input) if not isinstance(input, Tensor) else input.pow(exponent)
     return _into(out, result, "pow")
 
@@ -292,21 +295,28 @@ def tile(input, dims):
     return input.tile(dims)
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=None, *, correction=None):
+_ABSENT = object()
+
+
+def std_mean(input, dim=_ABSENT, unbiased=None, keepdim=None, *, correction=None):
     """``(std, mean)`` over ``dim``, as two differentiable results."""
     _require_tensors("std_mean", ("input", input))
-    # keepdim is passed on only when given: PyTorch's overloads tell them apart.
-    kw = {} if keepdim is None else {"keepdim": keepdim}
-    std = input.std(dim, unbiased, correction=correction, **kw)
-    return std, _welford_mean(input, dim, builtins.bool(keepdim))
+    if isinstance(dim, builtins.bool):  # std_mean(x, True): the (unbiased) overload
+        dim, unbiased = _ABSENT, dim
+    # dim and keepdim are passed on only when given: PyTorch's overloads tell them apart.
+    kw = ({} if keepdim is None else {"keepdim": keepdim}) | ({} if dim is _ABSENT else {"dim": dim})
+    std = input.std(unbiased=unbiased, correction=correction, **kw)
+    return std, _welford_mean(input, None if dim is _ABSENT else dim, builtins.bool(keepdim))
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=None, *, correction=None):
+def var_mean(input, dim=_ABSENT, unbiased=None, keepdim=None, *, correction=None):
     """``(var, mean)`` over ``dim``, as two differentiable results."""
     _require_tensors("var_mean", ("input", input))
-    kw = {} if keepdim is None else {"keepdim": keepdim}
-    var = input.var(dim, unbiased, correction=correction, **kw)
-    return var, _welford_mean(input, dim, builtins.bool(keepdim))
+    if isinstance(dim, builtins.bool):  # var_mean(x, True): the (unbiased) overload
+        dim, unbiased = _ABSENT, dim
+    kw = ({} if keepdim is None else {"keepdim": keepdim}) | ({} if dim is _ABSENT else {"dim": dim})
+    var = input.var(unbiased=unbiased, correction=correction, **kw)
+    return var, _welford_mean(input, None if dim is _ABSENT else dim, builtins.bool(keepdim))
 
 
 def _welford_mean(input, dim, keepdim):

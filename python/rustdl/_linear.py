@@ -32,10 +32,12 @@ def linear(input, weight, bias=None):
 
 def _fused(input, bias):
     """Where PyTorch's linear computes addmm(bias, input rows, weight.t())
-    (Linear.cpp): a 2-D input, or a contiguous one that is 3-D or has a 1-D bias."""
+    (Linear.cpp): a 2-D input, or a contiguous one (with a contiguous bias) that is
+    3-D or has a 1-D bias."""
     if bias is None or input.dim() == 0:
         return False
-    return input.dim() == 2 or input.is_contiguous() and (input.dim() == 3 or bias.dim() == 1)
+    return input.dim() == 2 or (input.is_contiguous() and bias.is_contiguous()
+                                and (input.dim() == 3 or bias.dim() == 1))
 
 
 def _prod(sizes):

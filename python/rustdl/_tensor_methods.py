@@ -323,6 +323,32 @@ _METHODS["resize_"] = resize_
 _METHODS["median"] = _median.median
 _METHODS["nanmedian"] = _median.nanmedian
 _METHODS["resize_as_"] = resize_as_
+_ABSENT = object()
+
+
+def _variance(name):
+    """``var``/``std`` with PyTorch's overloads: ``unbiased`` with ``keepdim`` needs a
+    ``dim`` (``dim=None`` counts; an absent one does not), which the Rust method
+    cannot tell apart."""
+    rust = getattr(Tensor, name)
+
+    def f(self, dim=_ABSENT, unbiased=None, keepdim=None, *, correction=None):
+        no_dim = dim is _ABSENT or isinstance(dim, bool)
+        if no_dim and keepdim is not None and (unbiased is not None or isinstance(dim, bool)):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"(keepdim=bool, unbiased=bool), but expected one of: (tuple of ints dim, "
+                            f"bool unbiased = True, bool keepdim = False), (tuple of ints dim = None, *, "
+                            f"Number correction = None, bool keepdim = False), (bool unbiased = True)")
+        kw = {} if keepdim is None else {"keepdim": keepdim}
+        return rust(self, None if dim is _ABSENT else dim, unbiased, correction=correction, **kw)
+
+    f.__name__ = name
+    f.__doc__ = rust.__doc__
+    return f
+
+
+_METHODS["var"] = _variance("var")
+_METHODS["std"] = _variance("std")
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -799,9 +799,15 @@ pub fn div_rounding(a: &Tensor, b: &Tensor, mode: Option<&str>) -> Result<Tensor
             });
             Ok(out)
         }
-        Some("trunc") if dtype == DType::Bool => Err(Error::not_implemented("div_trunc_cpu", DType::Bool)),
+        Some("trunc") if dtype == DType::Bool => {
+            Err(Error::not_implemented("div_trunc_cpu", DType::Bool))
+        }
         Some("trunc") => {
-            if broadcast_shapes(a.shape(), b.shape())?.iter().product::<usize>() > 0 {
+            if broadcast_shapes(a.shape(), b.shape())?
+                .iter()
+                .product::<usize>()
+                > 0
+            {
                 check_int_divisor(b, dtype)?;
             }
             int_map(a, b, dtype, |x, y| x.wrapping_div(y))
@@ -831,7 +837,13 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
         DType::Bool => return Err(Error::not_implemented("fmod_cpu", DType::Bool)),
         _ => {
-            check_int_divisor(b, dtype)?;
+            if broadcast_shapes(a.shape(), b.shape())?
+                .iter()
+                .product::<usize>()
+                > 0
+            {
+                check_int_divisor(b, dtype)?;
+            }
             int_map(a, b, dtype, |x, y| x.wrapping_rem(y))?
         }
     };

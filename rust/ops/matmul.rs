@@ -231,6 +231,10 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()[1]
         )));
     }
+    if a.dtype() == DType::Bool && b.dtype() != DType::Bool && a.numel() > 0 && b.numel() > 0 {
+        // PyTorch's dispatch on self's dtype comes first.
+        return Err(Error::not_implemented("bmm", DType::Bool));
+    }
     let (a, b) = empty_bmm_operands(a, b)?;
     bmm_core(&a, &b)
 }
@@ -340,7 +344,12 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         sa.extend([m, k]);
         let mut sb = batch.to_vec();
         sb.extend([k, n]);
-        let (a3, b3) = empty_bmm_operands(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?)?;
+        let (a3, b3) = if da == 1 {
+            // PyTorch folds a vector times a batch into one mv: dtypes must agree.
+            promote_pair(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?, "matmul")?
+        } else {
+            empty_bmm_operands(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?)?
+        };
         bmm_core(&a3, &b3)?
     };
     let out = if da == 1 {

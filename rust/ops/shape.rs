@@ -300,6 +300,9 @@ pub fn permute_named(x: &Tensor, dims: &[i64], name: &'static str) -> Result<Ten
 pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let n = x.ndim();
     if n == 0 {
+        // The dims must still name the one (virtual) dim.
+        wrap_dim(d0, 0)?;
+        wrap_dim(d1, 0)?;
         return Ok(x.clone());
     }
     let (a, b) = (wrap_dim(d0, n)?, wrap_dim(d1, n)?);

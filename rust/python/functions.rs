@@ -299,7 +299,11 @@ fn full(
     };
     let v: f64 = fill_value.extract()?;
     let dtype = dt(dtype, default)?;
-    creation::check_fits_scalar(v, fill_value.is_exact_instance_of::<pyo3::types::PyFloat>(), dtype)?;
+    creation::check_fits_scalar(
+        v,
+        fill_value.is_exact_instance_of::<pyo3::types::PyFloat>(),
+        dtype,
+    )?;
     let t = make(factory_device(device)?, &s, dtype, || {
         Ok(creation::full(&s, v, dtype))
     })?;

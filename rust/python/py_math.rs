@@ -846,8 +846,14 @@ impl PyTensor {
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
         let d = dims_arg(dim)?;
-        check_dims(&self.t, &d)?;
         let dtype = opt_dtype(dtype)?;
+        if dtype.is_none() && !self.t.dtype().is_float() {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+                self.t.dtype().scalar_name()
+            )));
+        }
+        check_dims(&self.t, &d)?;
         if let Some(dt) = dtype.filter(|dt| !dt.is_float()) {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
                 "mean(): could not infer output dtype. Optional dtype must be either a floating point or complex dtype. Got: {}",
@@ -980,7 +986,8 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
-        let fro = p.is_some_and(|p| p.extract::<String>().is_ok_and(|s| s == "fro"));
+        // (PyTorch's default p is "fro" too.)
+        let fro = p.is_none_or(|p| p.is_none() || p.extract::<String>().is_ok_and(|s| s == "fro"));
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let p = norm_p(p)?;
         let d = dims_arg(dim)?;
@@ -1368,12 +1375,33 @@ pub fn clamp_any(
         };
     }
     if is_tensor(&min) || is_tensor(&max) {
-        let mut r = t.clone();
+        // One result type over all three operands, as PyTorch's clamp computes it.
+        use crate::tensor::dtype::{result_type, PromoteArg};
+        let arg = |x: &Tensor| {
+            if x.ndim() == 0 {
+                PromoteArg::ZeroDim(x.dtype())
+            } else {
+                PromoteArg::Dim(x.dtype())
+            }
+        };
+        let mut args = vec![arg(t)];
+        for m in [min, max].into_iter().flatten() {
+            args.push(arg(&operand(m, t)?));
+        }
+        let common = result_type(&args);
+        let cast = |x: Tensor| -> PyResult<Tensor> {
+            Ok(if x.dtype() == common {
+                x
+            } else {
+                unary::to_dtype(&x, common)?
+            })
+        };
+        let mut r = cast(t.clone())?;
         if let Some(m) = min {
-            r = binary::binary(BinOp::Maximum, &r, &operand(m, t)?)?;
+            r = binary::binary(BinOp::Maximum, &r, &cast(operand(m, t)?)?)?;
         }
         if let Some(m) = max {
-            r = binary::binary(BinOp::Minimum, &r, &operand(m, t)?)?;
+            r = binary::binary(BinOp::Minimum, &r, &cast(operand(m, t)?)?)?;
         }
         return Ok(r);
     }
@@ -1400,7 +1428,11 @@ fn check_norm_identity(x: &Tensor, p: f64, d: &Option<Vec<i64>>) -> PyResult<()>
         return Ok(());
     }
     let shown = if p.is_infinite() {
-        if p > 0.0 { "inf".to_string() } else { "-inf".to_string() }
+        if p > 0.0 {
+            "inf".to_string()
+        } else {
+            "-inf".to_string()
+        }
     } else {
         format!("{p}")
     };
@@ -1463,7 +1495,10 @@ fn var_args(
     let dim_is_bool = dim.is_some_and(|d| d.is_instance_of::<pyo3::types::PyBool>());
     let has_unbiased = unbiased.is_some_and(|u| !u.is_none()) || dim_is_bool;
     let no_dim = dim.is_none_or(|d| d.is_none()) || dim_is_bool;
-    if has_unbiased && (correction.is_some() || (no_dim && keepdim_given)) {
+    // (`unbiased` and `keepdim` without a dim at all is refused by the
+    // Python wrapper, which can tell an absent dim from dim=None.)
+    let _ = (no_dim, keepdim_given);
+    if has_unbiased && correction.is_some() {
         return Err(type_err(format!(
             "{op}() received an invalid combination of arguments: unbiased= goes with a dim and without correction="
         )));

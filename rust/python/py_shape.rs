@@ -133,18 +133,16 @@ impl PyTensor {
         }
         let v = operand(value, &self.t)?;
         // PyTorch converts the source where it takes another path than
-        // index_put_: a lone mask with one value (masked_fill_), or masks
-        // among other indices.
+        // index_put_: boolean masks (no integer index) with a one-element value.
         use crate::ops::indexing::IndexItem;
         let int_index = items
             .iter()
             .any(|i| matches!(i, IndexItem::Tensor(t) if t.dtype() != DType::Bool));
-        let lone_mask = matches!(items.as_slice(), [IndexItem::Tensor(t)] if t.dtype() == DType::Bool);
-        let advanced = int_index || (lone_mask && v.numel() != 1);
-        if advanced
-            && v.dtype() != self.t.dtype()
-            && value.downcast::<PyTensor>().is_ok()
-        {
+        let has_mask = items
+            .iter()
+            .any(|i| matches!(i, IndexItem::Tensor(t) if t.dtype() == DType::Bool));
+        let advanced = int_index || (has_mask && v.numel() != 1);
+        if advanced && v.dtype() != self.t.dtype() && value.downcast::<PyTensor>().is_ok() {
             // PyTorch's index_put_ does not convert a tensor source.
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
                 "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source.",

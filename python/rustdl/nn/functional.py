@@ -211,8 +211,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
               sparse=False):
     from .._checks import require_tensors
 
-    if padding_idx is not None and not isinstance(weight, _C.Tensor):
-        # PyTorch reads weight.size(0) first there.
+    if padding_idx and not isinstance(weight, _C.Tensor):
+        # PyTorch reads weight.size(0) first for a nonzero padding_idx.
         raise AttributeError(f"'{type(weight).__name__}' object has no attribute 'size'")
     require_tensors("embedding", ("weight", weight), ("indices", input))
     if input.is_floating_point():
