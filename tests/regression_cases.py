@@ -814,6 +814,12 @@ CASES = [
     ('setitem_basic_converts', "y=L.zeros(2,2,5,dtype=L.float64); y[:, -1, 1:3] = L.tensor([8,7],dtype=L.uint8); r=y"),
     ('clamp_tensor_bounds_type', "r=(L.tensor([0],dtype=L.uint8)[1:].clip(min=L.tensor(-0.36,dtype=L.float64), max=L.tensor([1.85])), L.tensor([True,False]).clamp(min=L.tensor([0,1]), max=L.tensor([1,1])))"),
     ('bmm_bool_float', "r=L.tensor([[[True,False],[True,False]]]).bmm(L.ones(1,2,2,dtype=L.float64))"),
+    ('pad_nothing_value', "r=(F.pad(L.tensor([4],dtype=L.uint8), [], value=float('inf')), F.pad(L.tensor([[1,9]],dtype=L.uint8), (), value=-1))"),
+    ('tensor_int_overflow', "r=L.tensor(1000, dtype=L.uint8)"),
+    ('tensor_int_wraps', "r=(L.tensor(-1, dtype=L.uint8), L.tensor(5, dtype=L.float32))"),
+    ('split_negative', "r=L.split(L.tensor([-4]), -1, dim=0)"),
+    ('clamp_bool_scalar', "r=L.tensor([False,False]).clamp(min=False)"),
+    ('cumprod_dim_before_dtype', "r=L.tensor([1.,2.,3.], requires_grad=True).cumprod(dim=-6, dtype=L.int64)"),
 
 ]
 

@@ -336,6 +336,14 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
     } else if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
         // exact integers (no f64 round trip)
         let v: i64 = obj.extract()?;
+        if let Some(d) = dtype.filter(|d| d.integer_range().is_some()) {
+            crate::ops::creation::check_fits(v as f64, d).map_err(|_| {
+                Error::Runtime(format!(
+                    "value cannot be converted to type {} without overflow",
+                    d.name()
+                ))
+            })?;
+        }
         Tensor::scalar(v)
     } else {
         let mut shape = Vec::new();

@@ -1003,12 +1003,14 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumsum(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        check_dims(&self.t, &Some(vec![dim]))?;
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         Ok(wrap(reduce::cumsum(&x, dim)?))
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumprod(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
         // exp(cumsum(log|x|)) would lose signs and zeros; use a direct scan.
+        check_dims(&self.t, &Some(vec![dim]))?;
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         Ok(wrap(crate::ops::scan::cumprod(&x, dim)?))
     }
@@ -1404,6 +1406,14 @@ pub fn clamp_any(
             r = binary::binary(BinOp::Minimum, &r, &cast(operand(m, t)?)?)?;
         }
         return Ok(r);
+    }
+    if t.dtype() == DType::Bool && (min.is_some() || max.is_some()) {
+        let kernel = match (min.is_some(), max.is_some()) {
+            (true, false) => "clamp_min_scalar_cpu",
+            (false, true) => "clamp_max_scalar_cpu",
+            _ => "clamp_scalar_cpu",
+        };
+        return Err(Error::not_implemented(kernel, DType::Bool).into());
     }
     let lo = min.map(|m| m.extract::<f64>()).transpose()?;
     let hi = max.map(|m| m.extract::<f64>()).transpose()?;

@@ -438,8 +438,14 @@ impl PyTensor {
         split_size_or_sections: &Bound<'_, PyAny>,
         dim: i64,
     ) -> PyResult<Py<PyAny>> {
-        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
-            shape::split(&self.t, n, dim)?
+        let parts = if let Ok(n) = split_size_or_sections.extract::<i64>() {
+            if n < 0 {
+                return Err(crate::error::Error::Runtime(format!(
+                    "split expects split_size be non-negative, but got split_size={n}"
+                ))
+                .into());
+            }
+            shape::split(&self.t, n as usize, dim)?
         } else {
             let sizes: Vec<usize> = split_size_or_sections.extract()?;
             shape::split_sizes(&self.t, &sizes, dim)?
