@@ -820,6 +820,13 @@ CASES = [
     ('split_negative', "r=L.split(L.tensor([-4]), -1, dim=0)"),
     ('clamp_bool_scalar', "r=L.tensor([False,False]).clamp(min=False)"),
     ('cumprod_dim_before_dtype', "r=L.tensor([1.,2.,3.], requires_grad=True).cumprod(dim=-6, dtype=L.int64)"),
+    ('clamp_bool_float_number', "r=L.tensor([False,True,False]).clamp(min=2.0)"),
+    ('pad_shrink_only_value', "r=F.pad(L.tensor([[[2,4,10,3],[0,10,1,2]]],dtype=L.uint8), (0,-1,-1,0), value=-1.5)"),
+    ('setitem_tensor_value_cast', "y=L.tensor([[9,8,7],[3,5,1]],dtype=L.uint8); y[-1, 0:1] = L.tensor(-1.63); z=L.tensor([[9,8,7],[3,5,1]],dtype=L.uint8); z[L.tensor([0]), 5:0] = L.tensor(-1.63); r=(y,z)"),
+    ('setitem_broadcast_error_after_value', "y=L.tensor([[9,8,7],[3,5,1]],dtype=L.uint8); y[L.tensor([0,1]), L.tensor([0,1,2])] = -1.5; r=y"),
+    ('bmm_empty_k_bool', "r=L.bmm(L.zeros(4,2,0,dtype=L.float64), L.zeros(0,4,1,dtype=L.bool).transpose(1,0))"),
+    ('scatter_0d_src_tensor', "r=(L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1]), L.tensor(-1.17)), L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1,2]), -1.17))"),
+    ('scatter_0d_src_too_small', "r=L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1,2]), L.tensor(-1.17))"),
 
 ]
 

@@ -113,7 +113,7 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             dtype,
         ),
         // An empty bool product is returned before any kernel is chosen.
-        DType::Bool if batch.iter().product::<usize>() * m * n == 0 => {
+        DType::Bool if batch.iter().product::<usize>() * m * n * k == 0 => {
             let mut shape = batch.clone();
             shape.extend([m, n]);
             Tensor::zeros(&shape, DType::Bool)

@@ -1078,7 +1078,7 @@ simple_act!(logsigmoid, unary::logsigmoid);
 #[pyo3(signature = (input, pad, mode="constant", value=None))]
 fn pad(input: PyRef<'_, PyTensor>, pad: Vec<i64>, mode: &str, value: Option<f64>) -> R {
     // The value is a double to PyTorch: c10's float conversion check.
-    if !pad.is_empty() {
+    if pad.iter().any(|&p| p > 0) {
         creation::check_fits_scalar(value.unwrap_or(0.0), true, input.t.dtype())?;
     }
     Ok(wrap(shape_extra::pad(

@@ -1407,7 +1407,14 @@ pub fn clamp_any(
         }
         return Ok(r);
     }
-    if t.dtype() == DType::Bool && (min.is_some() || max.is_some()) {
+    let float_number = |o: Option<&Bound<'_, PyAny>>| {
+        o.is_some_and(|m| m.is_instance_of::<pyo3::types::PyFloat>())
+    };
+    if t.dtype() == DType::Bool
+        && (min.is_some() || max.is_some())
+        && !float_number(min)
+        && !float_number(max)
+    {
         let kernel = match (min.is_some(), max.is_some()) {
             (true, false) => "clamp_min_scalar_cpu",
             (false, true) => "clamp_max_scalar_cpu",

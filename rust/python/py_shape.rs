@@ -126,8 +126,13 @@ impl PyTensor {
         // takes any number: `half_tensor[0] = 70000.` is inf).
         if !self.t.dtype().is_float() {
             if let Err(e) = super::convert::check_number_fits(value, self.t.dtype()) {
-                // A bad index is reported first, as in PyTorch.
-                getitem(&self.t, &items)?;
+                // A bad index (but not indices that fail to broadcast) is
+                // reported first, as in PyTorch.
+                if let Err(ie) = getitem(&self.t, &items) {
+                    if !ie.to_string().contains("shape mismatch") {
+                        return Err(ie.into());
+                    }
+                }
                 return Err(e);
             }
         }
@@ -527,8 +532,9 @@ impl PyTensor {
         value: Option<&Bound<'_, PyAny>>,
         reduce: Option<&str>,
     ) -> R {
+        let src_is_tensor = src.is_some_and(|s| s.downcast::<PyTensor>().is_ok());
         let s = match (src, value) {
-            (Some(s), _) if s.downcast::<PyTensor>().is_ok() => operand(s, &self.t)?,
+            (Some(s), _) if src_is_tensor => operand(s, &self.t)?,
             // A number is converted to self's dtype (c10's overflow check).
             (Some(v), _) | (None, Some(v)) => {
                 super::convert::check_number_fits(v, self.t.dtype())?;
@@ -536,7 +542,7 @@ impl PyTensor {
             }
             _ => return Err(type_err("scatter() missing 'src' or 'value'")),
         };
-        let s = if s.ndim() == 0 {
+        let s = if s.ndim() == 0 && !src_is_tensor {
             crate::ops::shape::expand_to(&s, index.t.shape())?
         } else {
             s
