@@ -827,6 +827,7 @@ CASES = [
     ('bmm_empty_k_bool', "r=L.bmm(L.zeros(4,2,0,dtype=L.float64), L.zeros(0,4,1,dtype=L.bool).transpose(1,0))"),
     ('scatter_0d_src_tensor', "r=(L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1]), L.tensor(-1.17)), L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1,2]), -1.17))"),
     ('scatter_0d_src_too_small', "r=L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1,2]), L.tensor(-1.17))"),
+    ('scatter_add_0d_index_empty_src', "r=L.tensor([0.0,-1e30,2.5],dtype=L.float64).scatter_add(0, L.tensor(1), L.zeros(0,dtype=L.float64))"),
 
 ]
 

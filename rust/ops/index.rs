@@ -198,8 +198,10 @@ fn scatter_impl(
             "Index tensor must have the same number of dimensions as src tensor".into(),
         ));
     }
-    for k in 0..index.ndim() {
-        if index.numel() > 0 && index.shape()[k] > src.shape().get(k).copied().unwrap_or(1) {
+    // (0-d index and src count as one element along one dim, as in PyTorch.)
+    let (ishape, sshape) = (shape_or_one(index), shape_or_one(src));
+    for k in 0..ishape.len() {
+        if index.numel() > 0 && ishape[k] > sshape.get(k).copied().unwrap_or(1) {
             return Err(Error::Runtime(format!(
                 "Expected index {:?} to be smaller than src {:?} (scatter)",
                 index.shape(),
