@@ -200,8 +200,8 @@ fn scatter_impl(
     }
     // (0-d index and src count as one element along one dim, as in PyTorch.)
     let (ishape, sshape) = (shape_or_one(index), shape_or_one(src));
-    for k in 0..ishape.len() {
-        if index.numel() > 0 && ishape[k] > sshape.get(k).copied().unwrap_or(1) {
+    for (k, &size) in ishape.iter().enumerate() {
+        if index.numel() > 0 && size > sshape.get(k).copied().unwrap_or(1) {
             return Err(Error::Runtime(format!(
                 "Expected index {:?} to be smaller than src {:?} (scatter)",
                 index.shape(),
