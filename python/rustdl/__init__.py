@@ -182,15 +182,29 @@ _NUMBER_INPUT = {"add", "sub", "subtract", "mul", "multiply", "div", "divide", "
                  "floor_divide", "bitwise_and", "bitwise_or", "bitwise_xor"}
 
 
+# ... but not with a number as `other` too (no (Number, Number) overload).
+_NO_NUMBER_PAIR = {"remainder", "bitwise_and", "bitwise_or", "bitwise_xor"}
+
+
 # Functions PyTorch writes in Python: a non-tensor input fails at the first
 # attribute they read (torch.norm reads input.layout).
-_FIRST_ATTRIBUTE_READ = {"norm": "layout"}
+_FIRST_ATTRIBUTE_READ = {"norm": "layout", "split": "split"}
 
 
 def _method(name):
     def f(input, *args, out=None, **kwargs):
         if out is None and isinstance(input, Tensor):  # the common call: straight to the method
             return getattr(input, name)(*args, **kwargs)
+        if (name in _NO_NUMBER_PAIR and isinstance(input, (builtins.bool, builtins.int, builtins.float))
+                and not isinstance(args[0] if args else kwargs.get("other"), Tensor)):
+            other = args[0] if args else kwargs.get("other")
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"({type(input).__name__}, {type(other).__name__})")
+        if name in ("sub", "subtract") and isinstance(input, builtins.bool):
+            # The number becomes a bool tensor there, which sub refuses.
+            raise NotImplementedError(
+                "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+                "a mask, use the `~` or `logical_not()` operator instead.")
         if name in _NUMBER_INPUT and isinstance(input, (builtins.bool, builtins.int, builtins.float)):
             input = _wrapped_number(input, args[0] if args else kwargs.get("other"))
         if name in _FIRST_ATTRIBUTE_READ and not isinstance(input, Tensor):
@@ -264,6 +278,9 @@ def sub(input, other, *deprecated, alpha=None, out=None):
 
 
 def pow(input, exponent, *, out=None):
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError(f"pow() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(exponent).__name__})")
     result = exponent.__rpow__(input) if not isinstance(input, Tensor) else input.pow(exponent)
     return _into(out, result, "pow")
 
@@ -284,7 +301,7 @@ def broadcast_shapes(*shapes):
 
 def broadcast_tensors(*tensors):
     shape = broadcast_shapes(*(t.shape for t in tensors))
-    return tuple(t.expand(*shape) for t in tensors)
+    return tuple(t.expand(tuple(shape)) for t in tensors)
 
 
 def broadcast_to(input, size):
@@ -305,21 +322,32 @@ def inner(input, other, *, out=None):
 
 
 def tile(input, dims):
+    _require_tensors("tile", ("input", input))
     return input.tile(dims)
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+_ABSENT = object()
+
+
+def std_mean(input, dim=_ABSENT, unbiased=None, keepdim=None, *, correction=None):
     """``(std, mean)`` over ``dim``, as two differentiable results."""
     _require_tensors("std_mean", ("input", input))
-    std = input.std(dim, unbiased, keepdim, correction=correction)
-    return std, _welford_mean(input, dim, keepdim)
+    if isinstance(dim, builtins.bool):  # std_mean(x, True): the (unbiased) overload
+        dim, unbiased = _ABSENT, dim
+    # dim and keepdim are passed on only when given: PyTorch's overloads tell them apart.
+    kw = ({} if keepdim is None else {"keepdim": keepdim}) | ({} if dim is _ABSENT else {"dim": dim})
+    std = input.std(unbiased=unbiased, correction=correction, **kw)
+    return std, _welford_mean(input, None if dim is _ABSENT else dim, builtins.bool(keepdim))
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input, dim=_ABSENT, unbiased=None, keepdim=None, *, correction=None):
     """``(var, mean)`` over ``dim``, as two differentiable results."""
     _require_tensors("var_mean", ("input", input))
-    var = input.var(dim, unbiased, keepdim, correction=correction)
-    return var, _welford_mean(input, dim, keepdim)
+    if isinstance(dim, builtins.bool):  # var_mean(x, True): the (unbiased) overload
+        dim, unbiased = _ABSENT, dim
+    kw = ({} if keepdim is None else {"keepdim": keepdim}) | ({} if dim is _ABSENT else {"dim": dim})
+    var = input.var(unbiased=unbiased, correction=correction, **kw)
+    return var, _welford_mean(input, None if dim is _ABSENT else dim, builtins.bool(keepdim))
 
 
 def _welford_mean(input, dim, keepdim):
@@ -337,7 +365,7 @@ def _welford_mean(input, dim, keepdim):
     if not inf.any():
         return mean
     nd = input.dim()
-    dims = list(range(nd)) if dim is None else [dim] if isinstance(dim, builtins.int) else list(dim)
+    dims = [dim] if isinstance(dim, builtins.int) else list(range(nd)) if dim is None or not len(dim) else list(dim)
     dims = [d % builtins.max(nd, 1) for d in dims] if nd else []
     kept = [d for d in range(nd) if d not in dims]
     rows = inf.permute(*kept, *dims).reshape(*[input.shape[d] for d in kept], -1) if nd else inf.reshape(1)

@@ -9,19 +9,48 @@ def linear(input, weight, bias=None):
         # once: computed in float32 between differentiable casts.
         b = None if bias is None else bias.float()
         return linear(input.float(), weight.float(), b).to(input.dtype)
-    if bias is not None and input.dim() == 2 and weight.dim() != 2:
-        raise RuntimeError(f"addmm: mat2 must be a matrix, got {weight.dim()}-D tensor")
-    if bias is not None and weight.dim() == 2 and input.dim() >= 2 and bias.dim() <= 2:
-        # PyTorch's addmm on the rows (AddmmBackward0, edges bias, input, weight.t()).
-        rows = input if input.dim() == 2 else input.flatten(0, -2)
-        _check_bias(bias.shape, (rows.shape[0], weight.shape[0]))
-        out = bias.addmm(rows, weight.t())
-        return out if input.dim() == 2 else out.view(*input.shape[:-1], weight.shape[0])
+    if _fused(input, bias):
+        # PyTorch's addmm on the rows (AddmmBackward0, edges bias, input, weight.t()),
+        # with addmm's checks (ranks, then dtypes).
+        if weight.dim() != 2:
+            raise RuntimeError(f"addmm: mat2 must be a matrix, got {weight.dim()}-D tensor")
+        if bias.dim() <= 2 or input.dim() == 2:
+            rows = input if input.dim() == 2 else input.reshape(_prod(input.shape[:-1]), input.shape[-1])
+            _check_bias(bias.shape, (rows.shape[0], weight.shape[0]))
+            out = bias.addmm(rows, weight.t())
+            return out if input.dim() == 2 else out.view(*input.shape[:-1], weight.shape[0])
     out = input @ weight.t() if weight.dim() == 2 else input @ weight
     if bias is None:
         return out
     _check_bias(bias.shape, out.shape)
+    if out.dtype != bias.dtype and not _C.can_cast(_C.promote_types(out.dtype, bias.dtype), out.dtype):
+        # PyTorch adds the bias in place (output.add_(bias)).
+        raise RuntimeError(f"result type {_name(_C.promote_types(out.dtype, bias.dtype))} can't be cast "
+                           f"to the desired output type {_name(out.dtype)}")
     return out + bias
+
+
+def _fused(input, bias):
+    """Where PyTorch's linear computes addmm(bias, input rows, weight.t())
+    (Linear.cpp): a 2-D input, or a contiguous one (with a contiguous bias) that is
+    3-D or has a 1-D bias."""
+    if bias is None or input.dim() == 0:
+        return False
+    return input.dim() == 2 or (input.is_contiguous() and bias.is_contiguous()
+                                and (input.dim() == 3 or bias.dim() == 1))
+
+
+def _prod(sizes):
+    n = 1
+    for s in sizes:
+        n *= s
+    return n
+
+
+def _name(dtype):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte",
+            "bool": "Bool", "int8": "Char", "int16": "Short", "float16": "Half",
+            "bfloat16": "BFloat16"}.get(str(dtype).split(".")[-1], str(dtype))
 
 
 _HALF = (_C.float16, _C.bfloat16)

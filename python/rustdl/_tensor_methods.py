@@ -178,7 +178,8 @@ def _inplace(base):
         )
         src = self.clone() if records else self
         result = getattr(src, base)(*args, **kwargs)
-        if result.dtype.is_floating_point and not self.dtype.is_floating_point:
+        if (result.dtype.is_floating_point and not self.dtype.is_floating_point
+                or self.dtype == rustdl.bool and result.dtype != rustdl.bool):
             raise RuntimeError(
                 f"result type {_dtype_name(result.dtype)} can't be cast to the desired output type "
                 f"{_dtype_name(self.dtype)}"
@@ -256,7 +257,7 @@ _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin",
 
 
 def broadcast_to(self, size):
-    return self.expand(*size)
+    return self.expand(tuple(size))
 
 
 def inner(self, other):
@@ -285,7 +286,7 @@ def tile(self, dims):
     dims = tuple(dims)
     if len(dims) < self.dim():
         dims = (1,) * (self.dim() - len(dims)) + dims
-    return self.repeat(*dims)
+    return self.repeat(tuple(dims))
 
 
 def where(self, condition, other):
@@ -362,6 +363,32 @@ _METHODS["diagonal"] = diagonal
 _METHODS["median"] = _median.median
 _METHODS["nanmedian"] = _median.nanmedian
 _METHODS["resize_as_"] = resize_as_
+_ABSENT = object()
+
+
+def _variance(name):
+    """``var``/``std`` with PyTorch's overloads: ``unbiased`` with ``keepdim`` needs a
+    ``dim`` (``dim=None`` counts; an absent one does not), which the Rust method
+    cannot tell apart."""
+    rust = getattr(Tensor, name)
+
+    def f(self, dim=_ABSENT, unbiased=None, keepdim=None, *, correction=None):
+        no_dim = dim is _ABSENT or isinstance(dim, bool)
+        if no_dim and keepdim is not None and (unbiased is not None or isinstance(dim, bool)):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            f"(keepdim=bool, unbiased=bool), but expected one of: (tuple of ints dim, "
+                            f"bool unbiased = True, bool keepdim = False), (tuple of ints dim = None, *, "
+                            f"Number correction = None, bool keepdim = False), (bool unbiased = True)")
+        kw = {} if keepdim is None else {"keepdim": keepdim}
+        return rust(self, None if dim is _ABSENT else dim, unbiased, correction=correction, **kw)
+
+    f.__name__ = name
+    f.__doc__ = rust.__doc__
+    return f
+
+
+_METHODS["var"] = _variance("var")
+_METHODS["std"] = _variance("std")
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -109,7 +109,7 @@ def meshgrid(*tensors, indexing=None):
         tensors = (tensors[1], tensors[0]) + tuple(tensors[2:])
     sizes = [t.numel() for t in tensors]
     n = len(tensors)
-    grids = [t.reshape([-1 if d == i else 1 for d in range(n)]).expand(*sizes) for i, t in enumerate(tensors)]
+    grids = [t.reshape([-1 if d == i else 1 for d in range(n)]).expand(tuple(sizes)) for i, t in enumerate(tensors)]
     if swap:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
@@ -212,8 +212,8 @@ def tensordot(a, b, dims=2, out=None):
     free_sizes_a = [a.shape[d] for d in free_a]
     free_sizes_b = [b.shape[d] for d in free_b]
     k = math.prod(sizes)
-    lhs = a.permute(free_a + dims_a).expand(*free_sizes_a, *sizes).reshape(math.prod(free_sizes_a), k)
-    rhs = b.permute(dims_b + free_b).expand(*sizes, *free_sizes_b).reshape(k, math.prod(free_sizes_b))
+    lhs = a.permute(free_a + dims_a).expand((*free_sizes_a, *sizes)).reshape(math.prod(free_sizes_a), k)
+    rhs = b.permute(dims_b + free_b).expand((*sizes, *free_sizes_b)).reshape(k, math.prod(free_sizes_b))
     return _into(out, lhs.matmul(rhs).reshape(free_sizes_a + free_sizes_b), "tensordot")
 
 
@@ -360,9 +360,9 @@ def _contract(a, la, b, lb, keep):
     b_sizes = [b.shape[lb.index(lab)] for lab in b_only]
     nb, m, k, n = (math.prod(s) for s in (batch_sizes, a_sizes, summed_sizes, b_sizes))
     a3 = a.permute([la.index(lab) for lab in batch + a_only + summed])
-    a3 = a3.expand(*batch_sizes, *a_sizes, *summed_sizes).reshape(nb, m, k)
+    a3 = a3.expand((*batch_sizes, *a_sizes, *summed_sizes)).reshape(nb, m, k)
     b3 = b.permute([lb.index(lab) for lab in batch + summed + b_only])
-    b3 = b3.expand(*batch_sizes, *summed_sizes, *b_sizes).reshape(nb, k, n)
+    b3 = b3.expand((*batch_sizes, *summed_sizes, *b_sizes)).reshape(nb, k, n)
     result = a3.bmm(b3).reshape(batch_sizes + a_sizes + b_sizes)
     return result, batch + a_only + b_only
 

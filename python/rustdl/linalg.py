@@ -166,7 +166,7 @@ def matrix_power(A, n, *, out=None):
         )
     k = A.shape[-1]
     if n == 0:
-        return _C.eye(k, dtype=A.dtype).expand(*A.shape).clone()
+        return _C.eye(k, dtype=A.dtype).expand(tuple(A.shape)).clone()
     if n < 0:
         A, n = inv(A), -n
     result, base = None, A

@@ -86,7 +86,7 @@ fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>
         }
     }
     dispatch_numeric!(dtype, T => {
-        if matches!(op, BinOp::FloorDiv | BinOp::Rem) && !dtype.is_float() && b.to_f64_vec().contains(&0.0) {
+        if matches!(op, BinOp::FloorDiv | BinOp::Rem) && !dtype.is_float() && shape.iter().product::<usize>() > 0 && b.to_f64_vec().contains(&0.0) {
             return Err(Error::Runtime("ZeroDivisionError".into()));
         }
         // One closure type per op, so each kernel is monomorphised and vectorised
@@ -231,16 +231,6 @@ pub fn check_sub_operands(a: DType, b: DType) -> Result<()> {
 fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -> Result<Tensor> {
     if op == BinOp::Sub {
         check_sub_operands(a.dtype(), b.dtype())?;
-    }
-    if op == BinOp::Pow
-        && !a.dtype().is_float()
-        && !b.dtype().is_float()
-        && b.ndim() == 0
-        && b.item_f64()? < 0.0
-    {
-        return Err(Error::Runtime(
-            "Integers to negative integer powers are not allowed.".into(),
-        ));
     }
     let mut dtype = result_dtype(a, b);
     if op == BinOp::Div && !dtype.is_float() {
@@ -707,7 +697,7 @@ pub fn add_scaled(a: &Tensor, b: &Tensor, alpha: f64) -> Result<Tensor> {
     if alpha == 1.0 {
         return add(a, b);
     }
-    if alpha == -1.0 && dtype != DType::Bool {
+    if alpha == -1.0 && a.dtype() != DType::Bool && b.dtype() != DType::Bool {
         return sub(a, b);
     }
     let b = super::unary::to_dtype(b, dtype)?;
@@ -809,11 +799,20 @@ pub fn div_rounding(a: &Tensor, b: &Tensor, mode: Option<&str>) -> Result<Tensor
             });
             Ok(out)
         }
+        Some("trunc") if dtype == DType::Bool => {
+            Err(Error::not_implemented("div_trunc_cpu", DType::Bool))
+        }
         Some("trunc") => {
-            check_int_divisor(b, dtype)?;
+            if broadcast_shapes(a.shape(), b.shape())?
+                .iter()
+                .product::<usize>()
+                > 0
+            {
+                check_int_divisor(b, dtype)?;
+            }
             int_map(a, b, dtype, |x, y| x.wrapping_div(y))
         }
-        Some(m) => Err(Error::Value(format!(
+        Some(m) => Err(Error::Runtime(format!(
             "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{m}'"
         ))),
     }
@@ -838,7 +837,13 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }
         DType::Bool => return Err(Error::not_implemented("fmod_cpu", DType::Bool)),
         _ => {
-            check_int_divisor(b, dtype)?;
+            if broadcast_shapes(a.shape(), b.shape())?
+                .iter()
+                .product::<usize>()
+                > 0
+            {
+                check_int_divisor(b, dtype)?;
+            }
             int_map(a, b, dtype, |x, y| x.wrapping_rem(y))?
         }
     };

@@ -41,7 +41,8 @@ pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
     };
     // c10's rule for unsigned types accepts -max..max (-1 wraps to 255).
     let lo = if lo == 0.0 { -hi } else { lo };
-    if v.is_finite() && v >= lo && v <= hi {
+    // (A float truncates toward 0 first: 127.9 fits int8, -128.5 too.)
+    if v.is_finite() && v > lo - 1.0 && v < hi + 1.0 {
         return Ok(());
     }
     let name = match dtype {
@@ -54,6 +55,19 @@ pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
     Err(Error::Runtime(format!(
         "value cannot be converted to type {name} without overflow"
     )))
+}
+
+/// `check_fits` for a value that may be a float: c10 converts a float
+/// (double) strictly, so a negative float overflows an unsigned type
+/// (`full((), -1.5, dtype=uint8)` raises where `-1` wraps to 255), and NaN or
+/// an infinity overflows any integer type.
+pub fn check_fits_scalar(v: f64, is_float: bool, dtype: DType) -> Result<()> {
+    if is_float && v.is_finite() && v < 0.0 && dtype == DType::U8 {
+        return Err(Error::Runtime(
+            "value cannot be converted to type uint8_t without overflow".into(),
+        ));
+    }
+    check_fits(v, dtype)
 }
 
 pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {

@@ -109,7 +109,7 @@ fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result
         // An empty index selects nothing: PyTorch checks no shapes then.
         return Ok(());
     }
-    if index.ndim() != x.ndim() && !(x.ndim() == 0 && index.ndim() <= 1) {
+    if index.ndim().max(1) != x.ndim().max(1) {
         return Err(Error::Runtime(format!(
             "Index tensor must have the same number of dimensions as input tensor ({op}: input {:?}, index {:?})",
             x.shape(),
@@ -117,7 +117,7 @@ fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result
         )));
     }
     for d in 0..index.ndim() {
-        if d != dim && index.shape()[d] > x.shape()[d] {
+        if d != dim && index.shape()[d] > x.shape().get(d).copied().unwrap_or(1) {
             return Err(Error::Runtime(format!(
                 "Size does not match at dimension {d} expected index {:?} to be smaller than self {:?} apart from dimension {dim}",
                 index.shape(),
@@ -128,8 +128,19 @@ fn check_index_shape(x: &Tensor, dim: usize, index: &Tensor, op: &str) -> Result
     Ok(())
 }
 
+/// PyTorch checks an index's dtype only when it has elements: an empty one
+/// of any dtype selects nothing.
+fn empty_index_as_long(index: &Tensor) -> Tensor {
+    if index.numel() == 0 && !matches!(index.dtype(), DType::I64 | DType::I32) {
+        Tensor::zeros(index.shape(), DType::I64)
+    } else {
+        index.clone()
+    }
+}
+
 /// `torch.gather(x, dim, index)`.
 pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
+    let index = &empty_index_as_long(index);
     let d = wrap_dim(dim, x.ndim())?;
     check_index_shape(x, d, index, "gather")?;
     if let Some(out) = Tensor::meta_result(&[x, index], index.shape(), x.dtype()) {
@@ -174,6 +185,7 @@ fn scatter_impl(
     src: &Tensor,
     accumulate: bool,
 ) -> Result<Tensor> {
+    let index = &empty_index_as_long(index);
     let d = wrap_dim(dim, x.ndim())?;
     if x.dtype() != src.dtype() {
         return Err(Error::Runtime(
@@ -181,8 +193,15 @@ fn scatter_impl(
         ));
     }
     check_index_shape(x, d, index, "scatter")?;
-    for k in 0..index.ndim() {
-        if index.shape()[k] > src.shape().get(k).copied().unwrap_or(1) {
+    if index.numel() > 0 && src.ndim().max(1) != index.ndim().max(1) {
+        return Err(Error::Runtime(
+            "Index tensor must have the same number of dimensions as src tensor".into(),
+        ));
+    }
+    // (0-d index and src count as one element along one dim, as in PyTorch.)
+    let (ishape, sshape) = (shape_or_one(index), shape_or_one(src));
+    for (k, &size) in ishape.iter().enumerate() {
+        if index.numel() > 0 && size > sshape.get(k).copied().unwrap_or(1) {
             return Err(Error::Runtime(format!(
                 "Expected index {:?} to be smaller than src {:?} (scatter)",
                 index.shape(),
@@ -203,9 +222,15 @@ fn scatter_impl(
         let ishape = shape_or_one(index);
         // src elements at the index's coordinates
         let src_c = src.cast_raw(x.dtype());
-        let src_vals_t = {
+        let src_vals_t = if idx.is_empty() {
+            // Nothing is written (PyTorch checks no shapes for an empty index).
+            Tensor::zeros(&[0], x.dtype())
+        } else {
             let _ng = crate::autograd::GradModeGuard::new(false);
             let mut t = src_c.detach();
+            if t.ndim() == 0 && index.ndim() == 1 {
+                t = super::shape::reshape_to(&t, &[1])?;
+            }
             for k in 0..index.ndim() {
                 t = super::shape::narrow(&t, k as i64, 0, index.shape()[k] as i64)?;
             }
@@ -248,8 +273,15 @@ fn scatter_impl(
                 )?
             };
             let gs = gather(g, d as i64, &index_c)?;
+            let gs = if src_shape.is_empty() && index_c.numel() == 1 {
+                super::shape::reshape_to(&gs, &[])?
+            } else {
+                gs
+            };
             // pad the gathered gradient to src's shape (index may be smaller)
-            let gs = if gs.shape() != src_shape.as_slice() {
+            let gs = if index_c.numel() == 0 {
+                creation::zeros_on(&src_shape, g.dtype(), g.device())?
+            } else if gs.shape() != src_shape.as_slice() {
                 let full = creation::zeros_on(&src_shape, g.dtype(), g.device())?;
                 let mut t = full.detach();
                 for k in 0..index_c.ndim() {
@@ -321,6 +353,19 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
         )));
     }
     let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
+    if x.ndim() > 1 && !idx.is_empty() && (d == 1 || x.numel() == 0) {
+        // PyTorch's strided kernel (dim 1, or an empty self) words it so.
+        if size == 0 {
+            return Err(Error::Runtime(
+                "index_select(): self indexing axis dim should be positive".into(),
+            ));
+        }
+        if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i >= size as i64) {
+            return Err(Error::Runtime(format!(
+                "INDICES element is out of DATA bounds, id={bad} axis_dim={size}"
+            )));
+        }
+    }
     let idx: Vec<usize> = idx
         .iter()
         .map(|&i| check_select_index(i, size))
@@ -369,6 +414,7 @@ pub fn index_add(
     alpha: f64,
 ) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
+    check_index_add(x, d, index, source)?;
     let out = if let Some(out) = Tensor::meta_result(&[x, index, source], x.shape(), x.dtype()) {
         out
     } else if (x.is_gpu() || index.is_gpu() || source.is_gpu()) && x.ndim() > 0 {
@@ -386,6 +432,14 @@ pub fn index_add(
             )));
         }
         let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
+        if x.ndim() > 1 && d == 0 && x.numel() > 0 {
+            // PyTorch's path for slices contiguous in self says so.
+            if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i >= size as i64) {
+                return Err(Error::Runtime(format!(
+                    "index {bad} is out of bounds for dimension 0 with size {size}"
+                )));
+            }
+        }
         let idx: Vec<usize> = idx
             .iter()
             .map(|&i| check_select_index(i, size))
@@ -442,6 +496,65 @@ pub fn index_add(
     Ok(out)
 }
 
+/// PyTorch's index_add checks (`index_func_meta_impl`), in its order.
+fn check_index_add(x: &Tensor, d: usize, index: &Tensor, source: &Tensor) -> Result<()> {
+    if index.ndim() > 1 {
+        return Err(Error::Index(format!(
+            "index_add_(): Index is supposed to be a vector, but got dim: {} with type: {} and size: {:?}",
+            index.ndim(),
+            index.dtype().scalar_name(),
+            index.shape()
+        )));
+    }
+    if !matches!(index.dtype(), DType::I64 | DType::I32) {
+        return Err(Error::Runtime(format!(
+            "index_add_(): Expected dtype int32/int64 for index but got: {}",
+            index.dtype().scalar_name()
+        )));
+    }
+    if x.dtype() != source.dtype() {
+        return Err(Error::Runtime(format!(
+            "index_add_(): self ({}) and source ({}) must have the same scalar type",
+            x.dtype().scalar_name(),
+            source.dtype().scalar_name()
+        )));
+    }
+    if d != 0 && d >= source.ndim() {
+        return Err(Error::Runtime(format!(
+            "index_add_(): Indexing dim {d} is out of bounds of the source tensor with dim {}",
+            source.ndim()
+        )));
+    }
+    let n = index.numel();
+    if source.ndim() == 0 && n != 1 {
+        // PyTorch's message asks the 0-d source for its size(dim).
+        return Err(Error::Index(format!(
+            "Dimension specified as {d} but tensor has no dimensions"
+        )));
+    }
+    if source.ndim() > 0 && n != source.shape()[d] {
+        return Err(Error::Runtime(format!(
+            "index_add_(): Number of indices ({n}) should be equal to source.size(dim): ({}), for dim: {d}",
+            source.shape()[d]
+        )));
+    }
+    let without = |t: &Tensor| -> Vec<usize> {
+        let mut s = t.shape_vec();
+        if !s.is_empty() {
+            s.remove(d);
+        }
+        s.to_vec()
+    };
+    if x.ndim() != source.ndim() || without(x) != without(source) {
+        return Err(Error::Runtime(format!(
+            "source tensor shape must match self tensor shape, excluding the specified dimension. Got self.shape = {:?} source.shape = {:?}",
+            x.shape(),
+            source.shape()
+        )));
+    }
+    Ok(())
+}
+
 #[inline(always)]
 fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
     if T::DTYPE.is_float() {
@@ -454,6 +567,12 @@ fn mul_elem<T: BufferElem>(a: T, b: T) -> T {
 /// `torch.take(x, index)`: index into the flattened tensor.
 pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let n = x.numel() as i64;
+    if index.dtype() != DType::I64 {
+        return Err(Error::Runtime(format!(
+            "take(): Expected a long tensor for index, but got {}",
+            index.dtype().scalar_name()
+        )));
+    }
     let values = index_values(index, "take")?;
     if let Some(&bad) = values.iter().find(|&&i| i >= n || i < -n) {
         return Err(Error::Index(format!(
@@ -534,7 +653,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
         )));
     }
     if value.dtype() != DType::Bool {
-        creation::check_fits(value.item_f64()?, x.dtype())?;
+        creation::check_fits_scalar(value.item_f64()?, value.dtype().is_float(), x.dtype())?;
     }
     let v = value.cast_raw(x.dtype());
     let out = {
@@ -779,7 +898,7 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resul
     }
     let d = wrap_dim(dim, x.ndim())?;
     if value.dtype() != DType::Bool {
-        creation::check_fits(value.item_f64()?, x.dtype())?;
+        creation::check_fits_scalar(value.item_f64()?, value.dtype().is_float(), x.dtype())?;
     }
     let (outer, size, inner) = around_dim(x, d);
     let mut rows: Vec<usize> = idx

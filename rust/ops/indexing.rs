@@ -365,9 +365,8 @@ pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
     let needs_graph =
         crate::autograd::is_grad_enabled() && (x.requires_grad() || value.requires_grad());
     if simple && !needs_graph {
-        if value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float() {
-            creation::check_fits(value.item_f64()?, x.dtype())?;
-        }
+        // (A tensor value is copied with a plain cast here; Python numbers
+        // were checked by the binding.)
         let view = getitem(x, items)?;
         let v = drop_leading_ones(value, view.ndim())?.cast_raw(x.dtype());
         let v = if v.shares_storage(x) {
@@ -394,9 +393,25 @@ fn drop_leading_ones(value: &Tensor, ndim: usize) -> Result<Tensor> {
 /// The new value of `x` after `x[items] = value` (out of place, differentiable
 /// in both; the caller writes it into `x`).
 pub fn setitem_result(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
-    if value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float() {
-        creation::check_fits(value.item_f64()?, x.dtype())?;
+    // A 0-d float tensor through a mask is a Scalar to PyTorch (masked_fill_),
+    // checked as one; basic indexing copies it with a plain cast.
+    let advanced = items.iter().any(|i| matches!(i, IndexItem::Tensor(_)));
+    let value_checked =
+        advanced && value.ndim() == 0 && value.dtype().is_float() && !x.dtype().is_float();
+    let leading_ones = value.shape().first() == Some(&1);
+    if value_checked || leading_ones {
+        // The indices are checked before the value, as in PyTorch; a value
+        // with more dims than the indexing result loses its leading 1s.
+        let target = getitem(&x.detach(), items)?;
+        if value_checked && target.numel() > 0 {
+            creation::check_fits_scalar(value.item_f64()?, true, x.dtype())?;
+        }
+        return setitem_result_checked(x, items, &drop_leading_ones(value, target.ndim())?);
     }
+    setitem_result_checked(x, items, value)
+}
+
+fn setitem_result_checked(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<Tensor> {
     let value = if value.dtype() != x.dtype() {
         super::unary::to_dtype(value, x.dtype())?
     } else {

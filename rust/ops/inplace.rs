@@ -32,7 +32,9 @@ pub fn assign(target: &Tensor, result: Tensor) -> Result<()> {
             result.shape()
         )));
     }
-    if result.dtype().is_float() && !target.dtype().is_float() {
+    let narrowing = (result.dtype().is_float() && !target.dtype().is_float())
+        || (target.dtype() == DType::Bool && result.dtype() != DType::Bool);
+    if narrowing {
         return Err(Error::Runtime(format!(
             "result type {} can't be cast to the desired output type {}",
             result.dtype().scalar_name(),

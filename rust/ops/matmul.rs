@@ -113,7 +113,7 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             dtype,
         ),
         // An empty bool product is returned before any kernel is chosen.
-        DType::Bool if batch.iter().product::<usize>() * m * n == 0 => {
+        DType::Bool if batch.iter().product::<usize>() * m * n * k == 0 => {
             let mut shape = batch.clone();
             shape.extend([m, n]);
             Tensor::zeros(&shape, DType::Bool)
@@ -231,8 +231,28 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()[1]
         )));
     }
-    let (a, b) = promote_pair(a, b, "bmm")?;
+    if a.dtype() == DType::Bool && b.dtype() != DType::Bool && a.numel() > 0 && b.numel() > 0 {
+        // PyTorch's dispatch on self's dtype comes first.
+        return Err(Error::not_implemented("bmm", DType::Bool));
+    }
+    let (a, b) = empty_bmm_operands(a, b)?;
     bmm_core(&a, &b)
+}
+
+/// PyTorch's bmm returns before its dtype check when an operand is empty: the
+/// result is zeros of the second operand's dtype (`zeros(4,0,2).bmm(zeros(4,2,3,
+/// dtype=float64))` is a float64 (4,0,3)). Otherwise the dtypes must agree.
+fn empty_bmm_operands(a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
+    if a.dtype() != b.dtype() && (a.numel() == 0 || b.numel() == 0) {
+        if !b.dtype().is_float() && a.requires_grad() && crate::autograd::is_grad_enabled() {
+            return Err(Error::Runtime(format!(
+                "Autograd not support dtype: {}",
+                b.dtype().scalar_name()
+            )));
+        }
+        return Ok((super::unary::to_dtype(a, b.dtype())?, b.clone()));
+    }
+    promote_pair(a, b, "bmm")
 }
 
 pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -309,8 +329,8 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             b.shape()
         )));
     }
-    let (a2, b2) = promote_pair(&a2, &b2, "matmul")?;
     let out = if b2.ndim() == 2 && a2.ndim() >= 3 {
+        let (a2, b2) = promote_pair(&a2, &b2, "matmul")?;
         // Fold the batch into M: one big GEMM (the Linear layer's case).
         let lead = a2.shape()[..a2.ndim() - 2].to_vec();
         let flat = reshape_to(&a2, &[lead.iter().product::<usize>() * m, k])?;
@@ -324,7 +344,13 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         sa.extend([m, k]);
         let mut sb = batch.to_vec();
         sb.extend([k, n]);
-        bmm_core(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?)?
+        let (a3, b3) = if da == 1 {
+            // PyTorch folds a vector times a batch into one mv: dtypes must agree.
+            promote_pair(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?, "matmul")?
+        } else {
+            empty_bmm_operands(&expand_to(&a2, &sa)?, &expand_to(&b2, &sb)?)?
+        };
+        bmm_core(&a3, &b3)?
     };
     let out = if da == 1 {
         squeeze(&out, Some(&[-2]))?

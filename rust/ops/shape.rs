@@ -300,6 +300,9 @@ pub fn permute_named(x: &Tensor, dims: &[i64], name: &'static str) -> Result<Ten
 pub fn transpose(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let n = x.ndim();
     if n == 0 {
+        // The dims must still name the one (virtual) dim.
+        wrap_dim(d0, 0)?;
+        wrap_dim(d1, 0)?;
         return Ok(x.clone());
     }
     let (a, b) = (wrap_dim(d0, n)?, wrap_dim(d1, n)?);
@@ -383,7 +386,14 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
     match dims {
         None => (0..n).for_each(|i| drop[i] = x.shape()[i] == 1),
         Some(ds) => {
+            let mut seen = vec![false; n.max(1)];
             for &d in ds {
+                let w = wrap_dim(d, n)?;
+                if std::mem::replace(&mut seen[w], true) {
+                    return Err(Error::Runtime(format!(
+                        "dim {w} appears multiple times in the list of dims"
+                    )));
+                }
                 if n == 0 {
                     wrap_dim(d, 1)?;
                     continue;
@@ -411,6 +421,9 @@ pub fn squeeze(x: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
 
 pub fn flatten(x: &Tensor, start: i64, end: i64) -> Result<Tensor> {
     if x.ndim() == 0 {
+        // The dims still have to name the one (virtual) dim.
+        wrap_dim(start, 0)?;
+        wrap_dim(end, 0)?;
         return reshape(x, &[1]);
     }
     let (s, e) = (wrap_dim(start, x.ndim())?, wrap_dim(end, x.ndim())?);
@@ -469,10 +482,21 @@ pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     }
     let d = wrap_dim(dim, x.ndim())?;
     let size = x.shape()[d] as i64;
+    if length < 0 {
+        return Err(Error::Runtime(
+            "narrow(): length must be non-negative.".into(),
+        ));
+    }
+    if start < -size || start > size {
+        return Err(Error::Index(format!(
+            "start out of range (expected to be in range of [{}, {size}], but got {start})",
+            -size
+        )));
+    }
     let s = if start < 0 { start + size } else { start };
-    if s < 0 || length < 0 || s + length > size {
+    if s + length > size {
         return Err(Error::Runtime(format!(
-            "start ({start}) + length ({length}) exceeds dimension size ({size})."
+            "start ({s}) + length ({length}) exceeds dimension size ({size})."
         )));
     }
     slice(x, d as i64, Some(s), Some(s + length), 1)

@@ -109,6 +109,10 @@ fn strided_rows<T: crate::tensor::dtype::Float>(
 /// softmax (or log_softmax when `log`) of `x` along `dim`.
 pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     let d = wrap_dim(dim, x.ndim())?;
+    if !x.dtype().is_float() && x.numel() == 0 && !x.is_gpu() {
+        // Nothing to compute: PyTorch returns before its dtype dispatch.
+        return Ok(Tensor::zeros(x.shape(), x.dtype()));
+    }
     if !x.dtype().is_float() {
         let last = d + 1 >= x.ndim();
         let kernel = match (log, last) {
@@ -123,7 +127,14 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     if x.ndim() == 0 {
         // One element: softmax is 1 (log_softmax 0) whatever x is; the
         // gradient is 0, but the result is in the graph as in PyTorch.
-        let r = crate::ops::creation::full(&[], if log { 0.0 } else { 1.0 }, x.dtype());
+        // (An infinity or NaN gives NaN: x - max(x) is NaN there.)
+        let finite = x.is_meta() || x.is_gpu() || x.item_f64()?.is_finite();
+        let v = match (finite, log) {
+            (false, _) => f64::NAN,
+            (true, true) => 0.0,
+            (true, false) => 1.0,
+        };
+        let r = crate::ops::creation::full(&[], v, x.dtype());
         crate::autograd::record(
             if log {
                 "LogSoftmaxBackward0"

@@ -442,8 +442,17 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         max.unwrap_or(f64::INFINITY),
     );
     if let Some((lowest, highest)) = x.dtype().integer_range() {
+        // Only a bound that excludes every value of the dtype is refused
+        // (uint8 clamp(min=-3) is no clamp; clamp(max=-1) raises).
         for (bound, which) in [(min, "min"), (max, "max")] {
-            if let Some(v) = bound.filter(|v| *v < lowest || *v > highest) {
+            let outside = |v: &f64| {
+                if which == "min" {
+                    *v > highest
+                } else {
+                    *v < lowest
+                }
+            };
+            if let Some(v) = bound.filter(outside) {
                 return Err(Error::Runtime(format!(
                     "Clamp {which} value {v} is outside the representable range of {}",
                     x.dtype().scalar_name()
@@ -456,8 +465,13 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             if v.is_nan() {
                 v
             } else {
-                let v = if v < T::c(lo) { T::c(lo) } else { v };
-                if v > T::c(hi) {
+                // A NaN bound gives NaN, as in PyTorch.
+                let v = if v < T::c(lo) || T::c(lo).is_nan() {
+                    T::c(lo)
+                } else {
+                    v
+                };
+                if v > T::c(hi) || T::c(hi).is_nan() {
                     T::c(hi)
                 } else {
                     v

@@ -48,7 +48,8 @@ pub fn scalar_category(obj: &Bound<'_, PyAny>) -> Option<Category> {
 pub fn check_number_fits(obj: &Bound<'_, PyAny>, dtype: DType) -> PyResult<()> {
     if obj.is_exact_instance_of::<PyInt>() || obj.is_exact_instance_of::<PyFloat>() {
         if let Ok(v) = obj.extract::<f64>() {
-            crate::ops::creation::check_fits(v, dtype)?;
+            let is_float = obj.is_exact_instance_of::<PyFloat>();
+            crate::ops::creation::check_fits_scalar(v, is_float, dtype)?;
         }
     }
     Ok(())
@@ -335,6 +336,14 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
     } else if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
         // exact integers (no f64 round trip)
         let v: i64 = obj.extract()?;
+        if let Some(d) = dtype.filter(|d| d.integer_range().is_some()) {
+            crate::ops::creation::check_fits(v as f64, d).map_err(|_| {
+                Error::Runtime(format!(
+                    "value cannot be converted to type {} without overflow",
+                    d.name()
+                ))
+            })?;
+        }
         Tensor::scalar(v)
     } else {
         let mut shape = Vec::new();
@@ -360,12 +369,14 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
                 return Ok(Tensor::from_vec(ints, &shape));
             }
         }
-        // `tensor([300], dtype=int8)` raises, as PyTorch (127.9 truncates).
-        let narrow_int = matches!(target, DType::I8 | DType::I16);
-        if let (true, Some(_), Some((lo, hi))) = (narrow_int, dtype, target.integer_range()) {
+        // `tensor([300], dtype=int8)` and `tensor([inf], dtype=int64)` raise,
+        // as PyTorch (127.9 truncates); floats are checked as floats (a list
+        // with one float counts as floats: -1.0 into uint8 raises, -1 wraps).
+        if let (Some(_), Some(_)) = (dtype, target.integer_range()) {
+            let floats = cat == Category::Float;
             if vals
                 .iter()
-                .any(|v| !(v.is_finite() && *v >= lo && *v < hi + 1.0))
+                .any(|&v| crate::ops::creation::check_fits_scalar(v, floats, target).is_err())
             {
                 return Err(Error::Runtime(format!(
                     "value cannot be converted to type {} without overflow",

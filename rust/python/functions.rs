@@ -299,7 +299,11 @@ fn full(
     };
     let v: f64 = fill_value.extract()?;
     let dtype = dt(dtype, default)?;
-    creation::check_fits(v, dtype)?;
+    creation::check_fits_scalar(
+        v,
+        fill_value.is_exact_instance_of::<pyo3::types::PyFloat>(),
+        dtype,
+    )?;
     let t = make(factory_device(device)?, &s, dtype, || {
         Ok(creation::full(&s, v, dtype))
     })?;
@@ -371,13 +375,15 @@ fn empty_like(
 #[pyo3(signature = (input, fill_value, *, dtype=None, device=None, requires_grad=false))]
 fn full_like(
     input: PyRef<'_, PyTensor>,
-    fill_value: f64,
+    fill_value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
     let target = dt(dtype, input.t.dtype())?;
-    creation::check_fits(fill_value, target)?;
+    let is_float = fill_value.is_exact_instance_of::<pyo3::types::PyFloat>();
+    let fill_value: f64 = fill_value.extract()?;
+    creation::check_fits_scalar(fill_value, is_float, target)?;
     like(&input.t, fill_value, dtype, device, requires_grad)
 }
 
@@ -830,6 +836,18 @@ fn where_(
                     (x, y)
                 }
                 _ => {
+                    // Two numbers are fine; a list is no operand (PyTorch's TypeError).
+                    let number = |o: &Bound<'_, PyAny>| {
+                        o.is_instance_of::<pyo3::types::PyInt>()
+                            || o.is_instance_of::<pyo3::types::PyFloat>()
+                    };
+                    if !number(a) || !number(b) {
+                        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                            "where() received an invalid combination of arguments - got (Tensor, {}, {})",
+                            a.get_type().name()?,
+                            b.get_type().name()?
+                        )));
+                    }
                     let x = as_tensor(a)?;
                     let y = super::convert::operand(b, &x)?;
                     (x, y)
@@ -1059,6 +1077,10 @@ simple_act!(logsigmoid, unary::logsigmoid);
 #[pyfunction]
 #[pyo3(signature = (input, pad, mode="constant", value=None))]
 fn pad(input: PyRef<'_, PyTensor>, pad: Vec<i64>, mode: &str, value: Option<f64>) -> R {
+    // The value is a double to PyTorch: c10's float conversion check.
+    if pad.iter().any(|&p| p > 0) {
+        creation::check_fits_scalar(value.unwrap_or(0.0), true, input.t.dtype())?;
+    }
     Ok(wrap(shape_extra::pad(
         &input.t,
         &pad,

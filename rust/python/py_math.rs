@@ -109,6 +109,9 @@ fn true_division_number(
 /// `a ** other` (`other ** a` when `reversed`), its node named as PyTorch
 /// names it: a number exponent or base is not a tensor operand there.
 fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Tensor> {
+    if !reversed {
+        refuse_negative_int_power(a, other)?;
+    }
     if other.downcast::<PyTensor>().is_ok() {
         return if reversed {
             rbin(BinOp::Pow, a, other)
@@ -122,6 +125,19 @@ fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Ten
     } else {
         binary::pow_with_number(a, &b, false)?
     })
+}
+
+/// An integer tensor to a negative Python int power is refused (a tensor
+/// exponent is not: its negative entries give 0, or +-1 for a base of +-1).
+fn refuse_negative_int_power(a: &Tensor, exponent: &Bound<'_, PyAny>) -> PyResult<()> {
+    let negative_int = exponent.is_exact_instance_of::<pyo3::types::PyInt>()
+        && exponent.extract::<i64>().is_ok_and(|v| v < 0);
+    if negative_int && !a.dtype().is_float() {
+        return Err(PyRuntimeError::new_err(
+            "Integers to negative integer powers are not allowed.",
+        ));
+    }
+    Ok(())
 }
 
 /// `other op a` from a reflected operator (`2 - a`, `2 * a`): PyTorch's
@@ -262,6 +278,10 @@ fn add_alpha(
         refuse_bool_number_sub(other)?;
     }
     let b = operand(other, a)?;
+    if negate {
+        // PyTorch's sub_check comes before the alpha check.
+        binary::check_sub_operands(a.dtype(), b.dtype())?;
+    }
     if alpha.is_some_and(|al| al.is_bool) && binary::result_dtype(a, &b) != DType::Bool {
         return Err(pyo3::exceptions::PyRuntimeError::new_err(
             "Boolean alpha only supported for Boolean results.",
@@ -366,11 +386,13 @@ impl PyTensor {
     fn __rpow__(&self, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> R {
         Ok(wrap(pow_any(&self.t, o, true)?))
     }
-    fn __matmul__(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(matmul::matmul(&self.t, &as_tensor(o)?)?))
+    // Tensors only (PyO3 answers NotImplemented for anything else, so
+    // `t @ [..]` is Python's TypeError, as in PyTorch).
+    fn __matmul__(&self, o: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::matmul(&self.t, &o.t)?))
     }
-    fn __rmatmul__(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(matmul::matmul(&as_tensor(o)?, &self.t)?))
+    fn __rmatmul__(&self, o: PyRef<'_, PyTensor>) -> R {
+        Ok(wrap(matmul::matmul(&o.t, &self.t)?))
     }
     fn __neg__(&self) -> R {
         Ok(wrap(unary::neg(&self.t)?))
@@ -859,8 +881,9 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let d = dims_arg(dim)?;
+        check_dims(&self.t, &d)?;
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         Ok(wrap(reduce::sum(&x, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
@@ -870,8 +893,22 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let d = dims_arg(dim)?;
+        let dtype = opt_dtype(dtype)?;
+        if dtype.is_none() && !self.t.dtype().is_float() {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+                self.t.dtype().scalar_name()
+            )));
+        }
+        check_dims(&self.t, &d)?;
+        if let Some(dt) = dtype.filter(|dt| !dt.is_float()) {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "mean(): could not infer output dtype. Optional dtype must be either a floating point or complex dtype. Got: {}",
+                dt.scalar_name()
+            )));
+        }
+        let x = cast_opt(&self.t, dtype)?;
         Ok(wrap(reduce::mean(&x, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
@@ -893,18 +930,21 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let d = dims_arg(dim)?;
+        check_dims(&self.t, &d)?;
+        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         Ok(wrap(reduce::prod(&x, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amax(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
         let d = dims_arg(dim)?;
+        empty_full_reduction(&self.t, &d, "amax")?;
         Ok(wrap(reduce::amax(&self.t, dims(&d), keepdim, true)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn amin(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
         let d = dims_arg(dim)?;
+        empty_full_reduction(&self.t, &d, "amin")?;
         Ok(wrap(reduce::amax(&self.t, dims(&d), keepdim, false)?))
     }
     /// `max()`, `max(dim, keepdim)` -> (values, indices), or `max(other)`.
@@ -928,32 +968,36 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmax(&self, dim: Option<i64>, keepdim: bool) -> R {
+        refuse_bool(&self.t, "argmax")?;
         Ok(wrap(reduce::argmax(&self.t, dim, keepdim, true)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmin(&self, dim: Option<i64>, keepdim: bool) -> R {
+        refuse_bool(&self.t, "argmin")?;
         Ok(wrap(reduce::argmax(&self.t, dim, keepdim, false)?))
     }
-    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=None, *, correction=None))]
     fn var(
         &self,
         dim: Option<&Bound<'_, PyAny>>,
         unbiased: Option<&Bound<'_, PyAny>>,
-        keepdim: bool,
+        keepdim: Option<bool>,
         correction: Option<f64>,
     ) -> R {
-        let (d, c) = var_args(dim, unbiased, correction)?;
+        let (d, c) = var_args("var", dim, unbiased, keepdim.is_some(), correction)?;
+        let keepdim = keepdim.unwrap_or(false);
         Ok(wrap(reduce::var(&self.t, dims(&d), c, keepdim)?))
     }
-    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=None, *, correction=None))]
     fn std(
         &self,
         dim: Option<&Bound<'_, PyAny>>,
         unbiased: Option<&Bound<'_, PyAny>>,
-        keepdim: bool,
+        keepdim: Option<bool>,
         correction: Option<f64>,
     ) -> R {
-        let (d, c) = var_args(dim, unbiased, correction)?;
+        let (d, c) = var_args("std", dim, unbiased, keepdim.is_some(), correction)?;
+        let keepdim = keepdim.unwrap_or(false);
         Ok(wrap(reduce::std(&self.t, dims(&d), c, keepdim)?))
     }
     #[pyo3(signature = (dim, dtype=None))]
@@ -990,19 +1034,31 @@ impl PyTensor {
         keepdim: bool,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> R {
+        // (PyTorch's default p is "fro" too.)
+        let fro = p.is_none_or(|p| p.is_none() || p.extract::<String>().is_ok_and(|s| s == "fro"));
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         let p = norm_p(p)?;
         let d = dims_arg(dim)?;
+        if fro && d.as_ref().is_some_and(|d| d.len() > 2) {
+            let list: Vec<String> = d.iter().flatten().map(|v| v.to_string()).collect();
+            return Err(PyRuntimeError::new_err(format!(
+                "linalg.matrix_norm: dim must be a 2-tuple. Got {}",
+                list.join(" ")
+            )));
+        }
+        check_norm_identity(&x, p, &d)?;
         Ok(wrap(reduce::norm(&x, p, dims(&d), keepdim)?))
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumsum(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        check_dims(&self.t, &Some(vec![dim]))?;
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         Ok(wrap(reduce::cumsum(&x, dim)?))
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumprod(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
         // exp(cumsum(log|x|)) would lose signs and zeros; use a direct scan.
+        check_dims(&self.t, &Some(vec![dim]))?;
         let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
         Ok(wrap(crate::ops::scan::cumprod(&x, dim)?))
     }
@@ -1035,7 +1091,13 @@ impl PyTensor {
 
     // ---- linear algebra ----
     fn matmul(&self, other: &Bound<'_, PyAny>) -> R {
-        self.__matmul__(other)
+        let Ok(o) = other.downcast::<PyTensor>() else {
+            return Err(type_err(format!(
+                "matmul(): argument 'other' (position 1) must be Tensor, not {}",
+                other.get_type().name()?
+            )));
+        };
+        Ok(wrap(matmul::matmul(&self.t, &o.borrow().t)?))
     }
     fn mm(&self, other: PyRef<'_, PyTensor>) -> R {
         Ok(wrap(matmul::mm(&self.t, &other.t)?))
@@ -1174,6 +1236,7 @@ impl PyTensor {
         Ok(slf)
     }
     fn pow_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        refuse_negative_int_power(&slf.t, other)?;
         let r = bin_inplace(BinOp::Pow, &slf.t, other)?;
         assign_inplace(&slf.t, r)?;
         Ok(slf)
@@ -1349,12 +1412,12 @@ pub fn clamp_any(
     };
     if let (Some(lo), Some(hi), true) = (min, max, is_tensor(&min) != is_tensor(&max)) {
         // One tensor and one number: PyTorch's parser takes the
-        // (Number, Number) overload when the tensor is 0-dim (a 0-dim
-        // tensor is a Scalar there), and matches neither overload otherwise.
+        // (Number, Number) overload when the tensor is 0-dim and needs no
+        // grad (such a tensor is a Scalar there), and matches neither overload otherwise.
         let tensor_side = if is_tensor(&min) { lo } else { hi };
         let zero_dim = tensor_side
             .downcast::<PyTensor>()
-            .is_ok_and(|p| p.borrow().t.ndim() == 0);
+            .is_ok_and(|p| p.borrow().t.ndim() == 0 && !p.borrow().t.requires_grad());
         if !zero_dim {
             return Err(pyo3::exceptions::PyTypeError::new_err(
                 "clamp() received an invalid combination of arguments - got a Tensor and a number, but expected one of: (Tensor min = None, Tensor max = None), (Number min = None, Number max = None)",
@@ -1368,14 +1431,50 @@ pub fn clamp_any(
         };
     }
     if is_tensor(&min) || is_tensor(&max) {
-        let mut r = t.clone();
+        // One result type over all three operands, as PyTorch's clamp computes it.
+        use crate::tensor::dtype::{result_type, PromoteArg};
+        let arg = |x: &Tensor| {
+            if x.ndim() == 0 {
+                PromoteArg::ZeroDim(x.dtype())
+            } else {
+                PromoteArg::Dim(x.dtype())
+            }
+        };
+        let mut args = vec![arg(t)];
+        for m in [min, max].into_iter().flatten() {
+            args.push(arg(&operand(m, t)?));
+        }
+        let common = result_type(&args);
+        let cast = |x: Tensor| -> PyResult<Tensor> {
+            Ok(if x.dtype() == common {
+                x
+            } else {
+                unary::to_dtype(&x, common)?
+            })
+        };
+        let mut r = cast(t.clone())?;
         if let Some(m) = min {
-            r = binary::binary(BinOp::Maximum, &r, &operand(m, t)?)?;
+            r = binary::binary(BinOp::Maximum, &r, &cast(operand(m, t)?)?)?;
         }
         if let Some(m) = max {
-            r = binary::binary(BinOp::Minimum, &r, &operand(m, t)?)?;
+            r = binary::binary(BinOp::Minimum, &r, &cast(operand(m, t)?)?)?;
         }
         return Ok(r);
+    }
+    let float_number = |o: Option<&Bound<'_, PyAny>>| {
+        o.is_some_and(|m| m.is_instance_of::<pyo3::types::PyFloat>())
+    };
+    if t.dtype() == DType::Bool
+        && (min.is_some() || max.is_some())
+        && !float_number(min)
+        && !float_number(max)
+    {
+        let kernel = match (min.is_some(), max.is_some()) {
+            (true, false) => "clamp_min_scalar_cpu",
+            (false, true) => "clamp_max_scalar_cpu",
+            _ => "clamp_scalar_cpu",
+        };
+        return Err(Error::not_implemented(kernel, DType::Bool).into());
     }
     let lo = min.map(|m| m.extract::<f64>()).transpose()?;
     let hi = max.map(|m| m.extract::<f64>()).transpose()?;
@@ -1394,11 +1493,87 @@ pub fn clamp_any(
     Ok(unary::clamp(t, lo, hi)?)
 }
 
+/// A p-norm with no identity (p < 0, inf) over an empty reduction raises.
+fn check_norm_identity(x: &Tensor, p: f64, d: &Option<Vec<i64>>) -> PyResult<()> {
+    if !(p < 0.0 || p.is_infinite()) {
+        return Ok(());
+    }
+    let shown = if p.is_infinite() {
+        if p > 0.0 {
+            "inf".to_string()
+        } else {
+            "-inf".to_string()
+        }
+    } else {
+        format!("{p}")
+    };
+    match d.as_deref() {
+        None | Some([]) if x.numel() == 0 => Err(PyRuntimeError::new_err(format!(
+            "linalg.vector_norm cannot compute the {shown} norm on an empty tensor because the operation does not have an identity"
+        ))),
+        Some(ds) => {
+            for &dim in ds {
+                let w = crate::tensor::layout::wrap_dim(dim, x.ndim())?;
+                if x.shape().get(w) == Some(&0) {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "linalg.vector_norm cannot compute the {shown} norm on the dimension {w}because this dimension is empty and the operation does not have an identity"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Each `dim` in range (checked before a dtype= complaint, as PyTorch).
+fn check_dims(t: &Tensor, d: &Option<Vec<i64>>) -> PyResult<()> {
+    for &dim in d.iter().flatten() {
+        crate::tensor::layout::wrap_dim(dim, t.ndim())?;
+    }
+    Ok(())
+}
+
+/// amax/amin over every dim of an empty tensor has no identity to return.
+fn empty_full_reduction(t: &Tensor, d: &Option<Vec<i64>>, op: &str) -> PyResult<()> {
+    if t.numel() == 0 && d.as_ref().is_none_or(|v| v.is_empty()) {
+        return Err(PyRuntimeError::new_err(format!(
+            "{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+        )));
+    }
+    Ok(())
+}
+
+fn refuse_bool(t: &Tensor, op: &str) -> PyResult<()> {
+    if t.dtype() == DType::Bool {
+        return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+            "{op}(): does not support bool input"
+        )));
+    }
+    Ok(())
+}
+
+/// PyTorch's var/std overloads: (dim, unbiased, keepdim), (dim, *,
+/// correction, keepdim) and (unbiased); `unbiased` with `correction`, or
+/// with `keepdim` but no `dim`, matches none of them.
 fn var_args(
+    op: &str,
     dim: Option<&Bound<'_, PyAny>>,
     unbiased: Option<&Bound<'_, PyAny>>,
+    keepdim_given: bool,
     correction: Option<f64>,
 ) -> PyResult<(Option<Vec<i64>>, f64)> {
+    let dim_is_bool = dim.is_some_and(|d| d.is_instance_of::<pyo3::types::PyBool>());
+    let has_unbiased = unbiased.is_some_and(|u| !u.is_none()) || dim_is_bool;
+    let no_dim = dim.is_none_or(|d| d.is_none()) || dim_is_bool;
+    // (`unbiased` and `keepdim` without a dim at all is refused by the
+    // Python wrapper, which can tell an absent dim from dim=None.)
+    let _ = (no_dim, keepdim_given);
+    if has_unbiased && correction.is_some() {
+        return Err(type_err(format!(
+            "{op}() received an invalid combination of arguments: unbiased= goes with a dim and without correction="
+        )));
+    }
     // `var(True)` passes unbiased positionally in old code.
     let mut d = None;
     let mut c = 1.0;

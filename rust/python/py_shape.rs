@@ -125,12 +125,28 @@ impl PyTensor {
         // `int8_tensor[0] = 300` raises, as in PyTorch (a float target
         // takes any number: `half_tensor[0] = 70000.` is inf).
         if !self.t.dtype().is_float() {
-            super::convert::check_number_fits(value, self.t.dtype())?;
+            if let Err(e) = super::convert::check_number_fits(value, self.t.dtype()) {
+                // A bad index (but not indices that fail to broadcast) is
+                // reported first, as in PyTorch.
+                if let Err(ie) = getitem(&self.t, &items) {
+                    if !ie.to_string().contains("shape mismatch") {
+                        return Err(ie.into());
+                    }
+                }
+                return Err(e);
+            }
         }
         let v = operand(value, &self.t)?;
-        let advanced = items
+        // PyTorch converts the source where it takes another path than
+        // index_put_: boolean masks (no integer index) with a one-element value.
+        use crate::ops::indexing::IndexItem;
+        let int_index = items
             .iter()
-            .any(|i| matches!(i, crate::ops::indexing::IndexItem::Tensor(_)));
+            .any(|i| matches!(i, IndexItem::Tensor(t) if t.dtype() != DType::Bool));
+        let has_mask = items
+            .iter()
+            .any(|i| matches!(i, IndexItem::Tensor(t) if t.dtype() == DType::Bool));
+        let advanced = int_index || (has_mask && v.numel() != 1);
         if advanced && v.dtype() != self.t.dtype() && value.downcast::<PyTensor>().is_ok() {
             // PyTorch's index_put_ does not convert a tensor source.
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
@@ -228,6 +244,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*sizes))]
     fn expand(&self, sizes: &Bound<'_, PyTuple>) -> R {
+        required_args("expand", "size", sizes)?;
         Ok(wrap(shape::expand(&self.t, &shape_args(sizes)?)?))
     }
     fn expand_as(&self, other: PyRef<'_, PyTensor>) -> R {
@@ -235,6 +252,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (*sizes))]
     fn repeat(&self, sizes: &Bound<'_, PyTuple>) -> R {
+        required_args("repeat", "repeats", sizes)?;
         let reps = to_usize_shape(&shape_args(sizes)?)?;
         Ok(wrap(crate::ops::shape_extra::repeat(&self.t, &reps)?))
     }
@@ -425,8 +443,14 @@ impl PyTensor {
         split_size_or_sections: &Bound<'_, PyAny>,
         dim: i64,
     ) -> PyResult<Py<PyAny>> {
-        let parts = if let Ok(n) = split_size_or_sections.extract::<usize>() {
-            shape::split(&self.t, n, dim)?
+        let parts = if let Ok(n) = split_size_or_sections.extract::<i64>() {
+            if n < 0 {
+                return Err(crate::error::Error::Runtime(format!(
+                    "split expects split_size be non-negative, but got split_size={n}"
+                ))
+                .into());
+            }
+            shape::split(&self.t, n as usize, dim)?
         } else {
             let sizes: Vec<usize> = split_size_or_sections.extract()?;
             shape::split_sizes(&self.t, &sizes, dim)?
@@ -434,8 +458,14 @@ impl PyTensor {
         tuple_of(py, parts)
     }
     #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, py: Python<'_>, chunks: usize, dim: i64) -> PyResult<Py<PyAny>> {
-        tuple_of(py, shape::chunk(&self.t, chunks, dim)?)
+    fn chunk(&self, py: Python<'_>, chunks: i64, dim: i64) -> PyResult<Py<PyAny>> {
+        if chunks <= 0 {
+            return Err(crate::error::Error::Runtime(format!(
+                "chunk expects `chunks` to be greater than 0, got: {chunks}"
+            ))
+            .into());
+        }
+        tuple_of(py, shape::chunk(&self.t, chunks as usize, dim)?)
     }
     #[pyo3(signature = (dim=0))]
     fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyAny>> {
@@ -502,12 +532,17 @@ impl PyTensor {
         value: Option<&Bound<'_, PyAny>>,
         reduce: Option<&str>,
     ) -> R {
+        let src_is_tensor = src.is_some_and(|s| s.downcast::<PyTensor>().is_ok());
         let s = match (src, value) {
-            (Some(s), _) => operand(s, &self.t)?,
-            (None, Some(v)) => operand(v, &self.t)?,
+            (Some(s), _) if src_is_tensor => operand(s, &self.t)?,
+            // A number is converted to self's dtype (c10's overflow check).
+            (Some(v), _) | (None, Some(v)) => {
+                super::convert::check_number_fits(v, self.t.dtype())?;
+                fill_value_operand(v, &self.t, "scatter")?.cast_raw(self.t.dtype())
+            }
             _ => return Err(type_err("scatter() missing 'src' or 'value'")),
         };
-        let s = if s.ndim() == 0 {
+        let s = if s.ndim() == 0 && !src_is_tensor {
             crate::ops::shape::expand_to(&s, index.t.shape())?
         } else {
             s
@@ -518,9 +553,9 @@ impl PyTensor {
             Some("multiply") => Ok(wrap(index::scatter_reduce(
                 &self.t, dim, &index.t, &s, "prod", true,
             )?)),
-            Some(r) => Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "reduce argument must be either add or multiply, got {r}"
-            ))),
+            Some(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "reduce argument must be either add or multiply.",
+            )),
         }
     }
     fn scatter_add_<'py>(

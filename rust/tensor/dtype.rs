@@ -304,16 +304,29 @@ macro_rules! impl_elem_num {
 }
 impl_elem_num!(f32, DType::F32);
 impl_elem_num!(f64, DType::F64);
-impl_elem_num!(i64, DType::I64);
-// Narrow integers wrap through int64 as C++'s conversions do on x86
-// (PyTorch: full((3,), -1, dtype=uint8) is 255), where `as` would saturate.
-impl_elem_num!(i32, DType::I32, |v: f64| v as i64 as i32);
-impl_elem_num!(u8, DType::U8, |v: f64| v as i64 as u8);
+// Floats become int64 and int32 as x86's `cvttsd2si` converts them (NaN and
+// out of range -> the minimum), as PyTorch's CPU casts do; Rust's `as`
+// saturates instead (inf.to(int64) is INT64_MIN in PyTorch).
+impl_elem_num!(i64, DType::I64, x86_f64_to_i64);
+impl_elem_num!(i32, DType::I32, x86_f64_to_i32);
+// uint8 from a float goes through int32 and keeps the low bits (PyTorch:
+// full((3,), -1, dtype=uint8) is 255, 300.0 -> 44, 3e9 -> 0).
+impl_elem_num!(u8, DType::U8, |v: f64| x86_f64_to_i32(v) as u8);
 // int8/int16 from a float: PyTorch's CPU casts go through int32 with x86's
 // conversion (out of range or NaN -> INT_MIN), then keep the low bits
 // (300.0 -> 44, 1e10 -> 0 as int8).
 impl_elem_num!(i16, DType::I16, |v: f64| x86_f64_to_i32(v) as i16);
 impl_elem_num!(i8, DType::I8, |v: f64| x86_f64_to_i32(v) as i8);
+
+/// float -> int64 as x86's `cvttsd2si` does it (see `x86_f64_to_i32`).
+#[inline(always)]
+fn x86_f64_to_i64(v: f64) -> i64 {
+    if v > -9223372036854777856.0 && v < 9223372036854775808.0 {
+        v as i64
+    } else {
+        i64::MIN
+    }
+}
 
 /// float -> int32 as x86's `cvttsd2si` does it: truncation, and INT_MIN for
 /// NaN and values out of range (Rust's `as` saturates instead).

@@ -126,6 +126,13 @@ def linear(input, weight, bias=None):
 
 def pad(input, pad, mode="constant", value=None):
     pad = list(pad)
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != "constant" and value is not None:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if mode in ("reflect", "replicate") and isinstance(input, _C.Tensor) and input.dtype == _C.bool:
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f'"{kernel}_pad{len(pad) // 2}d" not implemented for \'Bool\'')
     if mode != "constant" and isinstance(input, _C.Tensor) and len(pad) % 2 == 0 and len(pad) <= 2 * input.dim():
         n, nd = len(pad), input.dim()
         if not (n == 2 and nd in (2, 3) or n == 4 and nd in (3, 4) or n == 6 and nd in (4, 5)):
@@ -215,6 +222,12 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
+    from .._checks import require_tensors
+
+    if padding_idx and not isinstance(weight, _C.Tensor):
+        # PyTorch reads weight.size(0) first for a nonzero padding_idx.
+        raise AttributeError(f"'{type(weight).__name__}' object has no attribute 'size'")
+    require_tensors("embedding", ("weight", weight), ("indices", input))
     if input.is_floating_point():
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.type()} instead")
@@ -237,7 +250,7 @@ def one_hot(tensor, num_classes=-1):
     from .._checks import require_tensors
 
     require_tensors("one_hot", ("input", tensor))
-    if tensor.is_floating_point():
+    if tensor.dtype != _C.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
         if tensor.numel() == 0:
@@ -342,6 +355,9 @@ _softsign = softsign
 def softsign(input):
     if not isinstance(input, _C.Tensor):
         raise AttributeError(f"'{type(input).__name__}' object has no attribute 'abs'")  # noqa: TRY004 - PyTorch's type
+    if input.dtype == _C.bool:
+        # PyTorch computes input / (1 + input.abs()).
+        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
     return _softsign(input)
 from ._functional_attention import *
 from ._functional_attention import _canonical_mask, _in_projection, _in_projection_packed, _mha_shape_check  # noqa: F401
