@@ -269,6 +269,10 @@ def add(input, other, *deprecated, alpha=None, out=None):
 def sub(input, other, *deprecated, alpha=None, out=None):
     if deprecated:  # the old sub(input, Number alpha, Tensor other)
         other, alpha = _deprecated_overloads.alpha_first_function("sub", other, deprecated, alpha)
+    if isinstance(input, builtins.bool):  # the number becomes a bool tensor there, which sub refuses
+        raise NotImplementedError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+            "a mask, use the `~` or `logical_not()` operator instead.")
     if isinstance(input, (builtins.bool, builtins.int, builtins.float)):
         input = _wrapped_number(input, other)
     if not isinstance(input, Tensor):
