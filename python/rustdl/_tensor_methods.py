@@ -348,6 +348,45 @@ def diagonal(self, offset=0, dim1=0, dim2=1):
                            self.storage_offset() + start)
 
 
+def index_put(self, indices, values, accumulate=False):
+    """Out-of-place ``index_put_``: a copy with ``values`` put at ``indices``."""
+    return self.clone().index_put_(indices, values, accumulate)
+
+
+def _masked_scatter_source(self, mask, source, name):
+    from ._C import bool as bool_dtype
+    from .nn._arg_checks import scalar_name
+
+    if mask.dtype != bool_dtype:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype {scalar_name(mask)}")
+    if source.dtype != self.dtype:
+        raise RuntimeError(f"{name}: expected self and source to have same dtypes but got"
+                           f"{scalar_name(self)} and {scalar_name(source)}")
+    count = int(mask.sum())
+    if source.numel() < count:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    return source.reshape(-1)[:count]
+
+
+def masked_scatter_(self, mask, source):
+    """Copies ``source``'s first elements, in order, into the positions where
+    ``mask`` (broadcast to this tensor) is True."""
+    mask = mask.expand_as(self)
+    self[mask] = _masked_scatter_source(self, mask, source, "masked_scatter_")
+    return self
+
+
+def masked_scatter(self, mask, source):
+    """Out of place: this tensor and ``mask`` broadcast together first."""
+    from . import broadcast_shapes
+
+    shape = broadcast_shapes(tuple(self.shape), tuple(mask.shape))
+    mask = mask.expand(shape)
+    out = self.expand(shape).clone()
+    out[mask] = _masked_scatter_source(self, mask, source, "masked_scatter")
+    return out
+
+
 def trace(self):
     """Sum of the main diagonal of a matrix (integers summed as int64)."""
     if self.dim() != 2:
@@ -359,6 +398,9 @@ for _name in ["unsqueeze", "squeeze", "t", "transpose", "swapdims", "swapaxes", 
     setattr(Tensor, _name + "_", _inplace_view(_name))
 _METHODS["resize_"] = resize_
 _METHODS["trace"] = trace
+_METHODS["index_put"] = index_put
+_METHODS["masked_scatter"] = masked_scatter
+_METHODS["masked_scatter_"] = masked_scatter_
 _METHODS["diagonal"] = diagonal
 _METHODS["median"] = _median.median
 _METHODS["nanmedian"] = _median.nanmedian

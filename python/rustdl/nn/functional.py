@@ -305,6 +305,7 @@ from ._functional_conv import *
 from ._functional_fold import *
 from ._functional_loss import *
 from ._functional_pool_norm import *
+from ._functional_shrink import *
 
 
 def _tensor_input(fn, second=None):
