@@ -936,6 +936,14 @@ CASES = [
     ('scatter_0d_src_too_small', "r=L.tensor([0.18,-0.57,-1.21]).scatter(0, L.tensor([1,2]), L.tensor(-1.17))"),
     ('scatter_add_0d_index_empty_src', "r=L.tensor([0.0,-1e30,2.5],dtype=L.float64).scatter_add(0, L.tensor(1), L.zeros(0,dtype=L.float64))"),
 
+    # elementwise losses promote a bool/int operand (seed 20261207 run)
+    ('mse_bool_target', "x=L.tensor([1.5,-0.5],requires_grad=True); l=F.mse_loss(x, L.tensor([True,False]), reduction='sum'); l.backward(); r=(l, x.grad)"),
+    ('mse_int_int', "r=F.mse_loss(L.tensor([1,2]), L.tensor([1,3]))"),
+    ('smooth_l1_int_input', "r=F.smooth_l1_loss(L.tensor([1,2]), L.tensor([1.98,0.5]))"),
+    ('smooth_l1_bool_target', "r=F.smooth_l1_loss(L.tensor([1.98,0.5]), L.tensor([True,False]))"),
+    ('huber_int_input', "r=F.huber_loss(L.tensor([1,2]), L.tensor([1.98,0.5]))"),
+    ('huber_bool_target', "r=F.huber_loss(L.tensor([1.98,0.5]), L.tensor([True,False]))"),
+
 ]
 
 

@@ -72,7 +72,7 @@ fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>
             BinOp::Add | BinOp::Maximum => map2(a, b, shape, |x: bool, y: bool| x | y),
             BinOp::Mul | BinOp::Minimum => map2(a, b, shape, |x: bool, y: bool| x & y),
             BinOp::Sub => Err(Error::NotImplemented(
-                "Subtraction, the `-` operator, with two bool tensors is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into(),
+                "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into(),
             )),
             BinOp::FloorDiv => Err(Error::not_implemented("div_floor_cpu", DType::Bool)),
             BinOp::Rem => Err(Error::not_implemented("remainder_cpu", DType::Bool)),

@@ -20,7 +20,7 @@ _REDUCED = ("float16", "bfloat16")
 
 
 def _dtype_name(t):
-    return str(t.dtype).split(".")[-1]
+    return str(getattr(t, "dtype", t)).split(".")[-1]
 
 
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",

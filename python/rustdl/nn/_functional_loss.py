@@ -4,7 +4,7 @@ label smoothing, probability targets and K-dimensional inputs as PyTorch)."""
 from .. import _C
 from .._checks import require_tensors
 from ..autograd.function import Function
-from ._arg_checks import require_optional_tensors
+from ._arg_checks import require_optional_tensors, scalar_name
 from ._reduction import get_reduction
 
 __all__ = [
@@ -75,9 +75,25 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _reduce((input - target).abs(), reduction)
 
 
+def _promoted(input, target, kernel, input_must_be_float=False):
+    """The pair in their promoted dtype, as PyTorch's elementwise loss kernels
+    take them (a bool or integer target against a float input is fine; a
+    result that is not floating point has no kernel)."""
+    from .. import result_type
+
+    dtype = result_type(input, target)
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_name(dtype)}'")
+    if input_must_be_float and input.dtype != dtype:
+        raise RuntimeError(f"result type {scalar_name(dtype)} can't be cast to the desired output type "
+                           f"{scalar_name(input)}")
+    return input.to(dtype), target.to(dtype)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = get_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
+    input, target = _promoted(input, target, "mse_cpu")
     d = input - target
     return _reduce(d * d, reduction)
 
@@ -86,6 +102,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_same_size(input, target, "huber_loss")
+    input, target = _promoted(input, target, "huber_cpu", input_must_be_float=True)
     d = input - target
     a = d.abs()
     # The quadratic side sees d limited to the region where it is chosen, so
@@ -101,6 +118,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_same_size(input, target, "smooth_l1_loss")
+    input, target = _promoted(input, target, "smooth_l1_cpu")
     d = input - target
     a = d.abs()
     if beta == 0:
