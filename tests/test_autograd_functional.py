@@ -5,6 +5,7 @@ result structure (tuple vs tensor), shapes, dtypes, values, requires_grad,
 create_graph's graph (gradient of the result's sum), strict-mode errors."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,8 +78,8 @@ def test_torch_alias_exposes_functional(tmp_path):
         "assert AF is torch.autograd.functional and hessian is AF.hessian\n"
         "print(hessian(lambda x: (x ** 2).sum(), torch.ones(2)).tolist())\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    env = {"PYTHONPATH": str(root / "python"), "RUST_BACKTRACE": "0", "PATH": "/usr/bin:/bin"}
+    # the rustdl this test imports (installed, or the source tree in development)
+    env = {"PYTHONPATH": os.path.dirname(os.path.dirname(torch.__file__)), "RUST_BACKTRACE": "0", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "rustdl", str(script)], check=False, capture_output=True, text=True,
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr

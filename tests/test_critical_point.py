@@ -4,6 +4,7 @@ is not critical), the Lanczos path against the exact one, Hessian-vector product
 against finite differences and autograd.functional, and the cost of an HVP."""
 
 import copy
+import os
 import time
 
 import numpy as np
@@ -283,7 +284,8 @@ def test_critical_points_example_runs(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    env = {"PYTHONPATH": str(root / "python"), "RUST_BACKTRACE": "0", "PATH": "/usr/bin:/bin"}
+    # the rustdl this test imports (installed, or the source tree in development)
+    env = {"PYTHONPATH": os.path.dirname(os.path.dirname(torch.__file__)), "RUST_BACKTRACE": "0", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, str(root / "examples" / "critical_points.py"), "--steps", "2", "--hidden",
                           "4", "--out", str(tmp_path / "cp.png")], check=False, capture_output=True, text=True,
                          env=env, timeout=300)
