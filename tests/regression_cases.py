@@ -944,6 +944,13 @@ CASES = [
     ('huber_int_input', "r=F.huber_loss(L.tensor([1,2]), L.tensor([1.98,0.5]))"),
     ('huber_bool_target', "r=F.huber_loss(L.tensor([1.98,0.5]), L.tensor([True,False]))"),
 
+    # flip's dims keyword (torch.flip(x, dims=[1]) in real programs)
+    ('flip_dims_keyword', "r=L.flip(L.arange(6.).view(2,3), dims=[1])"),
+    ('flip_dims_keyword_method', "r=L.arange(6.).view(2,3).flip(dims=(0,))"),
+    ('flip_no_dims', "r=L.arange(6.).view(2,3).flip()"),
+    ('flip_dims_int', "r=L.arange(6.).view(2,3).flip(dims=1)"),
+    ('flip_dims_twice', "r=L.arange(6.).view(2,3).flip(0, dims=(1,))"),
+
 ]
 
 

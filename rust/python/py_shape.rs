@@ -475,9 +475,29 @@ impl PyTensor {
             .collect::<crate::Result<Vec<_>>>()?;
         tuple_of(py, parts)
     }
-    #[pyo3(signature = (*dims))]
-    fn flip(&self, dims: &Bound<'_, PyTuple>) -> R {
-        Ok(wrap(index::flip(&self.t, &dim_list(dims)?)?))
+    /// `x.flip(0, 1)`, `x.flip((0, 1))` or `x.flip(dims=[0, 1])`.
+    #[pyo3(signature = (*positional, dims=None))]
+    fn flip(&self, positional: &Bound<'_, PyTuple>, dims: Option<&Bound<'_, PyAny>>) -> R {
+        let dims = match dims {
+            None => {
+                required_args("flip", "dims", positional)?;
+                dim_list(positional)?
+            }
+            Some(_) if !positional.is_empty() => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "flip() got multiple values for argument 'dims'",
+                ))
+            }
+            Some(d) => d.extract::<Vec<i64>>().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(format!(
+                    "flip(): argument 'dims' must be tuple of ints, not {}",
+                    d.get_type()
+                        .name()
+                        .map_or("object".into(), |n| n.to_string())
+                ))
+            })?,
+        };
+        Ok(wrap(index::flip(&self.t, &dims)?))
     }
     #[pyo3(signature = (shifts, dims=None))]
     fn roll(&self, shifts: &Bound<'_, PyAny>, dims: Option<&Bound<'_, PyAny>>) -> R {
