@@ -38,6 +38,9 @@ def _env(**extra):
     env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     env.setdefault("RUSTDL_NUM_THREADS", "1")
     env.setdefault("RUST_BACKTRACE", "0")
+    # Unbuffered ranks write each piece of a print separately, and mpirun
+    # interleaves the ranks' pieces mid-line; buffered, a line is one write.
+    env.pop("PYTHONUNBUFFERED", None)
     env.update(extra)
     return env
 

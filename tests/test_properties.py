@@ -122,7 +122,8 @@ REDUCTIONS = {
     "std": (lambda t, d, k: t.std(d, keepdim=k, unbiased=False), lambda a, d, k: a.std(d, keepdims=k)),
     "logsumexp": (lambda t, d, k: t.logsumexp(d, keepdim=k),
                   lambda a, d, k: np.log(np.exp(a).sum(d, keepdims=k))),
-    "norm": (lambda t, d, k: t.norm(dim=d, keepdim=k), lambda a, d, k: np.sqrt((a * a).sum(d, keepdims=k))),
+    # (p=2: PyTorch's default "fro" refuses more than two dims)
+    "norm": (lambda t, d, k: t.norm(p=2, dim=d, keepdim=k), lambda a, d, k: np.sqrt((a * a).sum(d, keepdims=k))),
 }
 
 
