@@ -6,6 +6,28 @@ from ... import nn
 __all__ = ["Conv2dNormActivation", "SqueezeExcitation"]
 
 
+def conv_norm_activation_layers(conv, dims, in_channels, out_channels, kernel_size, stride, padding, groups,
+                                norm_layer, activation_layer, dilation, inplace, bias):
+    """The children of torchvision's ConvNormActivation blocks (``dims``-d conv,
+    then the optional norm and activation)."""
+    if padding is None:
+        if isinstance(kernel_size, int) and isinstance(dilation, int):
+            padding = (kernel_size - 1) // 2 * dilation
+        else:
+            ks = (kernel_size,) * dims if isinstance(kernel_size, int) else tuple(kernel_size)
+            dl = (dilation,) * dims if isinstance(dilation, int) else tuple(dilation)
+            padding = tuple((k - 1) // 2 * d for k, d in zip(ks, dl))
+    if bias is None:
+        bias = norm_layer is None
+    layers = [conv(in_channels, out_channels, kernel_size, stride, padding, dilation=dilation, groups=groups,
+                   bias=bias)]
+    if norm_layer is not None:
+        layers.append(norm_layer(out_channels))
+    if activation_layer is not None:
+        layers.append(activation_layer(**({} if inplace is None else {"inplace": inplace})))
+    return layers
+
+
 class Conv2dNormActivation(nn.Sequential):
     """Conv2d, then ``norm_layer`` (default BatchNorm2d), then ``activation_layer``
     (default ReLU); children named ``0``, ``1``, ``2`` as in torchvision. The
@@ -26,26 +48,9 @@ class Conv2dNormActivation(nn.Sequential):
         inplace=True,
         bias=None,
     ):
-        if padding is None:
-            if isinstance(kernel_size, int) and isinstance(dilation, int):
-                padding = (kernel_size - 1) // 2 * dilation
-            else:
-                ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-                dl = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation)
-                padding = tuple((k - 1) // 2 * d for k, d in zip(ks, dl))
-        if bias is None:
-            bias = norm_layer is None
-        layers = [
-            nn.Conv2d(
-                in_channels, out_channels, kernel_size, stride, padding, dilation=dilation, groups=groups, bias=bias
-            )
-        ]
-        if norm_layer is not None:
-            layers.append(norm_layer(out_channels))
-        if activation_layer is not None:
-            params = {} if inplace is None else {"inplace": inplace}
-            layers.append(activation_layer(**params))
-        super().__init__(*layers)
+        super().__init__(*conv_norm_activation_layers(
+            nn.Conv2d, 2, in_channels, out_channels, kernel_size, stride, padding, groups, norm_layer,
+            activation_layer, dilation, inplace, bias))
         self.out_channels = out_channels
 
 

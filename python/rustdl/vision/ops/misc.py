@@ -4,7 +4,7 @@ trees and parameter names as torchvision's, so state dicts match."""
 
 from rustdl import nn
 
-from ..models._misc import Conv2dNormActivation, SqueezeExcitation
+from ..models._misc import Conv2dNormActivation, SqueezeExcitation, conv_norm_activation_layers
 
 __all__ = ["MLP", "Conv2dNormActivation", "Conv3dNormActivation", "FrozenBatchNorm2d", "Permute", "SqueezeExcitation"]
 
@@ -26,25 +26,9 @@ class Conv3dNormActivation(nn.Sequential):
         inplace=True,
         bias=None,
     ):
-        if padding is None:
-            if isinstance(kernel_size, int) and isinstance(dilation, int):
-                padding = (kernel_size - 1) // 2 * dilation
-            else:
-                ks = (kernel_size,) * 3 if isinstance(kernel_size, int) else tuple(kernel_size)
-                dl = (dilation,) * 3 if isinstance(dilation, int) else tuple(dilation)
-                padding = tuple((k - 1) // 2 * d for k, d in zip(ks, dl))
-        if bias is None:
-            bias = norm_layer is None
-        layers = [
-            nn.Conv3d(in_channels, out_channels, kernel_size, stride, padding, dilation=dilation, groups=groups,
-                      bias=bias)
-        ]
-        if norm_layer is not None:
-            layers.append(norm_layer(out_channels))
-        if activation_layer is not None:
-            params = {} if inplace is None else {"inplace": inplace}
-            layers.append(activation_layer(**params))
-        super().__init__(*layers)
+        super().__init__(*conv_norm_activation_layers(
+            nn.Conv3d, 3, in_channels, out_channels, kernel_size, stride, padding, groups, norm_layer,
+            activation_layer, dilation, inplace, bias))
         self.out_channels = out_channels
 
 
