@@ -45,7 +45,7 @@ pub fn store<T: Float>(s: &mut [T], i: usize, b: &Block<T>, n: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn f32_avx2<T>() -> bool {
-    std::mem::size_of::<T>() == 4 && std::arch::is_x86_feature_detected!("avx2")
+    std::mem::size_of::<T>() == 4 && crate::cpu::isa::use_avx2()
 }
 
 /// Even and odd values of `s[2i..2i + 16]`: the first and second of each pair.

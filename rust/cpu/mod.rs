@@ -8,6 +8,7 @@ pub mod conv_implicit;
 pub mod conv_winograd;
 pub mod extrema;
 pub mod gemm;
+pub mod isa;
 pub mod lanes;
 pub mod linalg;
 pub mod multiversion;

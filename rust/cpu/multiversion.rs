@@ -1,4 +1,4 @@
-//! Run-time selection of AVX2+FMA code paths.
+//! Run-time selection of AVX2+FMA code paths (`cpu::isa` decides).
 
 /// Defines `$name` calling the generic `#[inline(always)]` `$imp`, compiled a
 /// second time with AVX2+FMA and picked at run time when the CPU has them
@@ -17,9 +17,7 @@ macro_rules! multiversion {
                 unsafe fn avx2<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
                     $imp($($a),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
+                if $crate::cpu::isa::use_avx2() {
                     // SAFETY: the CPU supports the enabled features.
                     return unsafe { avx2($($a),*) };
                 }
@@ -44,8 +42,7 @@ pub fn with_fma<R>(f: impl FnOnce() -> R) -> R {
         unsafe fn fma<R>(f: impl FnOnce() -> R) -> R {
             f()
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if crate::cpu::isa::use_avx2() {
             // SAFETY: the CPU supports the enabled features.
             return unsafe { fma(f) };
         }

@@ -90,9 +90,7 @@ macro_rules! multiversion_apply {
         #[inline]
         fn $name<$($t: Copy,)+ U>(out: &mut [U], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if $crate::cpu::isa::use_avx2() {
                 // SAFETY: the CPU supports the enabled features.
                 return unsafe { $avx2(out, $($x,)+ f) };
             }

@@ -15,14 +15,7 @@ use crate::parallel::{self, SendPtr};
 const TILE: usize = 32;
 
 fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::cpu::isa::use_avx2()
 }
 
 /// Transpose the 8x8 block of 4-byte values at `src` (rows `src_step` apart)

@@ -18,7 +18,6 @@ mod pack;
 use crate::parallel;
 use pack::Block;
 use std::cell::RefCell;
-use std::sync::OnceLock;
 
 /// Micro-tile: rows of A per panel, columns of B per panel.
 pub const MR: usize = 6;
@@ -30,20 +29,9 @@ const MC: usize = 144;
 /// Columns per packed B block (256 x 4080 floats = 4 MiB in L3).
 const NC: usize = 4080;
 
-/// Whether this CPU runs the kernel (AVX2 and FMA), checked once.
+/// Whether the kernel may run (AVX2 and FMA; see `cpu::isa`).
 pub fn is_supported() -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    *OK.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    crate::cpu::isa::use_avx2()
 }
 
 /// Strided operands of one product, as raw addresses so slabs can be sent
