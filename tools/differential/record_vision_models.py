@@ -34,7 +34,7 @@ KEY_MODELS = [
     "convnext_small", "convnext_base", "convnext_large", "vit_b_16", "vit_b_32",
     "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
-    "googlenet",
+    "googlenet", "inception_v3", "swin_t", "swin_s", "swin_v2_t", "swin_v2_s",
 ]  # (vit_l_*, vit_h_14: the same code at 300M-630M parameters, too slow to build in the tests)
 
 # (builder, kwargs, input shape, mode)
@@ -59,6 +59,9 @@ OUTPUT_CASES = [
     ("regnet_y_400mf", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("regnet_x_400mf", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
     ("googlenet", {"num_classes": 10, "init_weights": False}, (1, 3, 64, 64), "eval"),
+    ("inception_v3", {"num_classes": 10, "init_weights": False}, (1, 3, 80, 80), "eval"),
+    ("swin_t", {"num_classes": 10}, (2, 3, 64, 64), "eval"),
+    ("swin_v2_t", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
 ]
 
 
@@ -86,6 +89,10 @@ def synthetic_weights(keys_shapes, seed=0):
     return out
 
 
+# buffers computed from the configuration (window geometry), kept as built on both sides
+DERIVED_BUFFERS = ("relative_position_index", "relative_coords_table")
+
+
 def keys_of(model):
     return [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
 
@@ -99,6 +106,9 @@ def main():
         model = getattr(tvm, name)(**kwargs)
         ks = keys_of(model)
         weights = synthetic_weights(ks)
+        for k in weights:
+            if k.endswith(DERIVED_BUFFERS):
+                weights[k] = model.state_dict()[k].numpy()
         state = collections.OrderedDict((k, torch.from_numpy(v)) for k, v in weights.items())
         state._metadata = model.state_dict()._metadata  # MNASNet checks its state_dict version
         model.load_state_dict(state)

@@ -8,7 +8,7 @@ network downloads (pretrained ``weights=`` raise, saying how to load a local
 file). Datasets give PIL images, as torchvision's.
 """
 
-from . import datasets, io, models, ops, transforms, utils
+from . import datasets, io, models, ops, transforms, tv_tensors, utils
 
-__all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]
+__all__ = ["datasets", "io", "models", "ops", "transforms", "tv_tensors", "utils"]
 __version__ = "0.1.0"

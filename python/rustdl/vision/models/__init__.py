@@ -27,6 +27,8 @@ from .efficientnet import *
 from .efficientnet import __all__ as _efficientnet_all
 from .googlenet import *
 from .googlenet import __all__ as _googlenet_all
+from .inception import *
+from .inception import __all__ as _inception_all
 from .mnasnet import *
 from .mnasnet import __all__ as _mnasnet_all
 from .mobilenetv2 import *
@@ -41,6 +43,8 @@ from .shufflenetv2 import *
 from .shufflenetv2 import __all__ as _shufflenet_all
 from .squeezenet import *
 from .squeezenet import __all__ as _squeezenet_all
+from .swin_transformer import *
+from .swin_transformer import __all__ as _swin_all
 from .vgg import *
 from .vgg import __all__ as _vgg_all
 from .vision_transformer import *
@@ -59,6 +63,7 @@ __all__ = [
 for _names in (
     _alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _googlenet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all,
     _regnet_all, _resnet_all, _shufflenet_all, _squeezenet_all, _vgg_all, _vit_all,
+    _inception_all, _swin_all,
 ):
     __all__ += _names  # noqa: PLE0605
 del _names

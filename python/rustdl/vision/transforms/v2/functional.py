@@ -187,3 +187,23 @@ for _base, _kinds in _KERNEL_BASES.items():
 get_num_frames_video = get_num_frames
 uniform_temporal_subsample_video = uniform_temporal_subsample
 __all__ += ["get_num_frames_video", "uniform_temporal_subsample_video"]
+
+
+# ---------------------------------------- kernels for boxes, keypoints and masks
+from . import _box_kernels as _boxes
+from ._mask_kernels import *
+from ._mask_kernels import __all__ as _mask_all
+
+_BOX_KERNELS = [
+    "affine_bounding_boxes", "affine_keypoints", "center_crop_bounding_boxes", "center_crop_keypoints",
+    "clamp_bounding_boxes", "clamp_keypoints", "convert_bounding_box_format", "crop_bounding_boxes",
+    "crop_keypoints", "elastic_bounding_boxes", "elastic_keypoints", "get_size_bounding_boxes",
+    "get_size_keypoints", "horizontal_flip_bounding_boxes", "horizontal_flip_keypoints", "pad_bounding_boxes",
+    "pad_keypoints", "perspective_bounding_boxes", "perspective_keypoints", "resize_bounding_boxes",
+    "resize_keypoints", "resized_crop_bounding_boxes", "resized_crop_keypoints", "rotate_bounding_boxes",
+    "rotate_keypoints", "sanitize_bounding_boxes", "sanitize_keypoints", "vertical_flip_bounding_boxes",
+    "vertical_flip_keypoints",
+]
+for _name in _BOX_KERNELS:
+    globals()[_name] = getattr(_boxes, _name)
+__all__ += _BOX_KERNELS + list(_mask_all)  # noqa: PLE0605
