@@ -76,7 +76,7 @@ def synthetic_weights(keys_shapes, seed=0):
         shape = tuple(shape)
         leaf = name.rsplit(".", 1)[-1]
         if dtype == "int64":
-            out[name] = np.array(7, dtype=np.int64).reshape(shape)
+            out[name] = np.full(shape, 7, dtype=np.int64)
         elif leaf == "running_var":
             out[name] = rng.uniform(0.5, 1.5, shape).astype(np.float32)
         elif leaf == "running_mean" or (leaf == "bias"):

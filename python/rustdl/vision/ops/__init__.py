@@ -14,6 +14,8 @@ from .boxes import (
     nms,
     remove_small_boxes,
 )
+from .deform_conv import DeformConv2d, deform_conv2d
+from .feature_pyramid_network import FeaturePyramidNetwork
 from .losses import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss
 from .misc import (
     MLP,
@@ -23,6 +25,8 @@ from .misc import (
     Permute,
     SqueezeExcitation,
 )
+from .poolers import MultiScaleRoIAlign
+from .roi import PSRoIAlign, PSRoIPool, RoIAlign, RoIPool, ps_roi_align, ps_roi_pool, roi_align, roi_pool
 from .stochastic_depth import (
     DropBlock2d,
     DropBlock3d,
@@ -36,10 +40,17 @@ __all__ = [
     "MLP",
     "Conv2dNormActivation",
     "Conv3dNormActivation",
+    "DeformConv2d",
     "DropBlock2d",
     "DropBlock3d",
+    "FeaturePyramidNetwork",
     "FrozenBatchNorm2d",
+    "MultiScaleRoIAlign",
+    "PSRoIAlign",
+    "PSRoIPool",
     "Permute",
+    "RoIAlign",
+    "RoIPool",
     "SqueezeExcitation",
     "StochasticDepth",
     "batched_nms",
@@ -49,6 +60,7 @@ __all__ = [
     "clip_boxes_to_image",
     "complete_box_iou",
     "complete_box_iou_loss",
+    "deform_conv2d",
     "distance_box_iou",
     "distance_box_iou_loss",
     "drop_block2d",
@@ -57,7 +69,11 @@ __all__ = [
     "generalized_box_iou_loss",
     "masks_to_boxes",
     "nms",
+    "ps_roi_align",
+    "ps_roi_pool",
     "remove_small_boxes",
+    "roi_align",
+    "roi_pool",
     "sigmoid_focal_loss",
     "stochastic_depth",
 ]
