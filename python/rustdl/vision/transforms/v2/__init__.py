@@ -103,6 +103,12 @@ for _cls in _make_classes(Transform):
     _cls.__module__ = __name__
     globals()[_cls.__name__] = _cls
     __all__.append(_cls.__name__)
+from ._detection import _make_detection_classes
+
+for _cls in _make_detection_classes(Transform):
+    _cls.__module__ = __name__
+    globals()[_cls.__name__] = _cls
+    __all__.append(_cls.__name__)
 __all__ += [
     "AutoAugmentPolicy", "CutMix", "MixUp", "check_type", "get_bounding_boxes", "get_keypoints", "has_all",
     "has_any", "query_chw", "query_size",
