@@ -113,6 +113,20 @@ def test_draw_bounding_boxes():
     check("boxes_rotated", vu.draw_bounding_boxes(T["img_u8"], rotated, colors="white"))
 
 
+def test_draw_keypoints():
+    kpts = rustdl.tensor([[[3.0, 4.0], [20.5, 10.2], [40.0, 30.0]], [[45.0, 2.0], [10.0, 35.0], [25.0, 20.0]]])
+    vis = rustdl.tensor([[True, True, False], [True, True, True]])
+    check("keypoints_plain", vu.draw_keypoints(T["img_u8"], kpts))
+    check("keypoints_styled", vu.draw_keypoints(T["img_u8"], kpts, connectivity=[(0, 1), (1, 2)], colors="red",
+                                                radius=3, width=2, visibility=vis))
+    check("keypoints_float", vu.draw_keypoints(T["img_f"], kpts, connectivity=[(0, 2)], colors=(0, 0, 255)),
+          atol=1e-6)
+    with pytest.raises(ValueError, match="num_instances, K, 2"):
+        vu.draw_keypoints(T["img_u8"], kpts[0])
+    with pytest.raises(ValueError, match="RGB"):
+        vu.draw_keypoints(T["img_u8"][:1], kpts)
+
+
 def test_draw_bounding_boxes_errors():
     with pytest.raises(ValueError, match="xmin, ymin, xmax, ymax"):
         vu.draw_bounding_boxes(T["img_u8"], rustdl.tensor([[10.0, 0, 5, 5]]))

@@ -70,6 +70,12 @@ def main():
     ).numpy()
     out["masks_u8"] = vu.draw_segmentation_masks(t["img_u8"], t["masks"], alpha=0.6).numpy()
     out["masks_f"] = vu.draw_segmentation_masks(t["img_f"], t["masks"][0], colors="blue").numpy()
+    kpts = torch.tensor([[[3.0, 4.0], [20.5, 10.2], [40.0, 30.0]], [[45.0, 2.0], [10.0, 35.0], [25.0, 20.0]]])
+    vis = torch.tensor([[True, True, False], [True, True, True]])
+    out["keypoints_plain"] = vu.draw_keypoints(t["img_u8"], kpts).numpy()
+    out["keypoints_styled"] = vu.draw_keypoints(t["img_u8"], kpts, connectivity=[(0, 1), (1, 2)], colors="red",
+                                                radius=3, width=2, visibility=vis).numpy()
+    out["keypoints_float"] = vu.draw_keypoints(t["img_f"], kpts, connectivity=[(0, 2)], colors=(0, 0, 255)).numpy()
     np.savez_compressed(OUT, **out)
     print("wrote", OUT, os.path.getsize(OUT), "bytes")
 

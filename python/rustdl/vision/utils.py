@@ -14,7 +14,7 @@ import numpy as np
 
 import rustdl
 
-__all__ = ["draw_bounding_boxes", "draw_segmentation_masks", "flow_to_image", "make_grid", "save_image"]
+__all__ = ["draw_bounding_boxes", "draw_keypoints", "draw_segmentation_masks", "flow_to_image", "make_grid", "save_image"]
 
 
 def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scale_each=False, pad_value=0.0):
@@ -380,3 +380,50 @@ def flow_to_image(flow):
         out[:, c] = np.floor(f32(255) * col).astype(np.uint8)
     img = rustdl.from_numpy(out)
     return img[0] if len(orig_shape) == 3 else img
+
+
+def draw_keypoints(image, keypoints, connectivity=None, colors=None, radius=2, width=3, visibility=None):
+    """Draw ``keypoints`` (``[num_instances, K, 2]``) on an RGB image as filled circles of
+    ``radius``, joined by lines of ``width`` for each ``connectivity`` pair whose two
+    points are visible; Pillow draws them as in torchvision."""
+    if not isinstance(image, rustdl.Tensor):
+        raise TypeError(f"The image must be a tensor, got {type(image)}")
+    if not (image.dtype == rustdl.uint8 or image.is_floating_point()):
+        raise ValueError(f"The image dtype must be uint8 or float, got {image.dtype}")
+    if image.dim() != 3:
+        raise ValueError("Pass individual images, not batches")
+    if image.shape[0] != 3:
+        raise ValueError("Pass an RGB image. Other Image formats are not supported")
+    if keypoints.dim() != 3:
+        raise ValueError("keypoints must be of shape (num_instances, K, 2)")
+    vis = (np.ones(tuple(keypoints.shape[:-1]), bool) if visibility is None
+           else np.asarray(visibility.detach().numpy() if isinstance(visibility, rustdl.Tensor) else visibility))
+    if vis.ndim == 3:
+        vis = vis.squeeze(-1)
+    if vis.ndim != 2:
+        raise ValueError(f"visibility must be of shape (num_instances, K). Got ndim={vis.ndim}")
+    if vis.shape != tuple(keypoints.shape[:-1]):
+        raise ValueError(
+            "keypoints and visibility must have the same dimensionality for num_instances and K. "
+            f"Got visibility.shape={list(vis.shape)} and keypoints.shape={list(keypoints.shape)}"
+        )
+    floating = image.is_floating_point()
+    a = image.detach().numpy()
+    ndarr = np.ascontiguousarray((_float_to_uint8(a) if floating else a).transpose(1, 2, 0))
+    from PIL import ImageDraw
+
+    img = _pil_image().fromarray(ndarr)
+    draw = ImageDraw.Draw(img)
+    kpts = keypoints.detach().numpy().astype(np.int64).tolist()
+    vis = vis.astype(bool).tolist()
+    for kpt_inst, vis_inst in zip(kpts, vis):
+        for (x, y), seen in zip(kpt_inst, vis_inst):
+            if seen:
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colors, outline=None, width=0)
+        for a_i, b_i in connectivity or ():
+            if vis_inst[a_i] and vis_inst[b_i]:
+                draw.line(((kpt_inst[a_i][0], kpt_inst[a_i][1]), (kpt_inst[b_i][0], kpt_inst[b_i][1])), width=width)
+    out = rustdl.from_numpy(np.ascontiguousarray(np.array(img).transpose(2, 0, 1)))
+    if floating:
+        out = out.to(image.dtype) / 255.0
+    return out
