@@ -5,11 +5,17 @@ PIL images as torchvision does (the transforms also accept numpy ``HxW[xC]`` arr
 ``Digits`` gives those).
 """
 
+from .annotated import *
+from .annotated import __all__ as _annotated_all
 from .cifar import CIFAR10, CIFAR100
 from .digits import Digits
 from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
+from .image_classification import *
+from .image_classification import __all__ as _classification_all
 from .mnist import EMNIST, KMNIST, MNIST, FashionMNIST
+from .people_and_species import *
+from .people_and_species import __all__ as _people_all
 from .small_sets import FER2013, SEMEION, USPS, EuroSAT, MovingMNIST, wrap_dataset_for_transforms_v2
 from .vision import StandardTransform, VisionDataset
 
@@ -36,3 +42,4 @@ __all__ = [
     "pil_loader",
     "wrap_dataset_for_transforms_v2",
 ]
+__all__ += _classification_all + _annotated_all + _people_all  # noqa: PLE0605
