@@ -32,11 +32,12 @@ def no_download(name, expected, source):
 
 def list_dir(root, prefix=False):
     root = os.path.expanduser(root)
-    directories = sorted(p for p in os.listdir(root) if os.path.isdir(os.path.join(root, p)))
+    # in os.listdir's order, as torchvision (not sorted)
+    directories = [p for p in os.listdir(root) if os.path.isdir(os.path.join(root, p))]
     return [os.path.join(root, d) for d in directories] if prefix else directories
 
 
 def list_files(root, suffix, prefix=False):
     root = os.path.expanduser(root)
-    files = sorted(p for p in os.listdir(root) if os.path.isfile(os.path.join(root, p)) and p.endswith(suffix))
+    files = [p for p in os.listdir(root) if os.path.isfile(os.path.join(root, p)) and p.endswith(suffix)]
     return [os.path.join(root, d) for d in files] if prefix else files

@@ -1,0 +1,60 @@
+"""rustdl.vision's local-file datasets read the tiny layouts of
+tests/vision_local_dataset_cases.py exactly as torchvision does (lengths, images,
+targets, class lists; recorded by tools/differential/record_vision_local_datasets.py),
+and refuse to download."""
+
+import json
+import os
+
+import pytest
+import rustdl
+from rustdl.vision import datasets
+
+import vision_local_dataset_cases as C
+
+with open(os.path.join(os.path.dirname(__file__), "golden", "vision_local_datasets.json")) as _f:
+    RECORD = json.load(_f)
+
+
+def describe(ds):
+    out = {"len": len(ds), "samples": []}
+    for i in range(len(ds)):
+        out["samples"].append(C.summarize(ds[i], lambda x: isinstance(x, rustdl.Tensor), lambda t: t.tolist()))
+    for attr in ("classes", "class_to_idx", "categories", "attr_names", "pair_names", "targets"):
+        if hasattr(ds, attr) and not callable(getattr(ds, attr)):
+            out[attr] = C.summarize(getattr(ds, attr), lambda x: isinstance(x, rustdl.Tensor), lambda t: t.tolist())
+    return out
+
+
+def _normalise(x):
+    return json.loads(json.dumps(x, sort_keys=True))
+
+
+@pytest.mark.parametrize("i", range(len(C.CASES)), ids=[f"{i}-{c[0]}" for i, c in enumerate(C.CASES)])
+def test_dataset_reads_like_torchvision(tmp_path, i):
+    name, kwargs = C.build(i, str(tmp_path))
+    got = _normalise(describe(getattr(datasets, name)(**kwargs)))
+    expected = RECORD[i]
+    assert got["len"] == expected["len"]
+    if name in ("Omniglot", "Kitti", "INaturalist"):  # torchvision lists these folders in os.listdir's order
+        got["samples"] = sorted(got["samples"], key=json.dumps)
+        expected = dict(expected, samples=sorted(expected["samples"], key=json.dumps))
+    for j, (g, e) in enumerate(zip(got["samples"], expected["samples"])):
+        assert g == e, (name, j)
+    for attr in ("classes", "class_to_idx", "categories", "attr_names", "pair_names", "targets"):
+        assert got.get(attr) == expected.get(attr), attr
+
+
+@pytest.mark.parametrize("name", sorted({c[0] for c in C.CASES} - {"Flickr8k", "Flickr30k", "CocoDetection",
+                                                                   "CocoCaptions"}))
+def test_missing_files_say_no_download(tmp_path, name):
+    with pytest.raises((RuntimeError, ValueError), match="download"):
+        getattr(datasets, name)(str(tmp_path), download=True)
+
+
+def test_transforms_are_applied(tmp_path):
+    C.build_dtd(str(tmp_path))
+    ds = datasets.DTD(str(tmp_path), transform=lambda im: im.size, target_transform=lambda t: t + 100)
+    assert ds[0] == ((6, 5), 100)
+    with pytest.raises(ValueError, match="Unknown value 'bad' for argument split"):
+        datasets.DTD(str(tmp_path), split="bad")

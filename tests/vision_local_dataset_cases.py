@@ -1,0 +1,353 @@
+"""Tiny synthetic copies of the published layouts of the local-file datasets, shared by
+tools/differential/record_vision_local_datasets.py (torchvision reads them) and
+tests/test_vision_local_datasets.py (rustdl reads them); ``summarize`` turns a sample
+into comparable JSON on both sides.
+
+Images are written as PNG data (whatever the file name's extension) so both sides
+decode the same pixels whatever their Pillow version.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def _img(path, seed, size=(6, 5), mode="RGB"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=None).save(path, format="PNG")
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def build_caltech101(root):
+    base = os.path.join(root, "caltech101", "101_ObjectCategories")
+    for i, cat in enumerate(["BACKGROUND_Google", "Faces", "accordion", "airplanes"]):
+        for j in range(1 + i % 3):
+            _img(os.path.join(base, cat, f"image_{j + 1:04d}.jpg"), 10 * i + j)
+
+
+def build_caltech256(root):
+    base = os.path.join(root, "caltech256", "256_ObjectCategories")
+    for i, cat in enumerate(["001.ak47", "002.american-flag", "003.backpack"]):
+        for j in range(2 + i % 2):
+            _img(os.path.join(base, cat, f"{i + 1:03d}_{j + 1:04d}.jpg"), 20 * i + j)
+        _write(os.path.join(base, cat, "notes.txt"), "not an image")
+
+
+def build_country211(root):
+    for split in ("train", "valid", "test"):
+        for i, c in enumerate(["AD", "AE", "FR"]):
+            _img(os.path.join(root, "country211", split, c, f"{split}{i}.jpg"), 30 + i)
+
+
+def build_dtd(root):
+    base = os.path.join(root, "dtd", "dtd")
+    files = ["banded/banded_0002.jpg", "zigzagged/zigzagged_0010.jpg", "banded/banded_0004.jpg"]
+    for k, f in enumerate(files):
+        _img(os.path.join(base, "images", f), 40 + k)
+    _write(os.path.join(base, "labels", "train1.txt"), "\n".join(files) + "\n")
+    _write(os.path.join(base, "labels", "test3.txt"), files[1] + "\n")
+
+
+def build_food101(root):
+    base = os.path.join(root, "food-101")
+    meta = {"pizza": ["pizza/1", "pizza/22"], "apple_pie": ["apple_pie/3"]}
+    for k, stems in enumerate(meta.values()):
+        for j, s in enumerate(stems):
+            _img(os.path.join(base, "images", s + ".jpg"), 50 + 3 * k + j)
+    _write(os.path.join(base, "meta", "train.json"), json.dumps(meta))
+    _write(os.path.join(base, "meta", "test.json"), json.dumps({"pizza": ["pizza/1"]}))
+
+
+def build_gtsrb(root):
+    base = os.path.join(root, "gtsrb", "GTSRB")
+    for c in ("00000", "00001"):
+        for j in range(2):
+            _img(os.path.join(base, "Training", c, f"0000{j}_0000{j}.ppm"), 60 + j + int(c) * 5)
+        _write(os.path.join(base, "Training", c, f"GT-{c}.csv"), "ignored")
+    for j in range(3):
+        _img(os.path.join(base, "Final_Test", "Images", f"0000{j}.ppm"), 70 + j)
+    _write(os.path.join(root, "gtsrb", "GT-final_test.csv"),
+           "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n"
+           "00000.ppm;6;5;0;0;5;4;16\n00001.ppm;6;5;0;0;5;4;1\n00002.ppm;6;5;0;0;5;4;38\n")
+
+
+def build_imagenette(root):
+    for split in ("train", "val"):
+        for k, wnid in enumerate(["n01440764", "n03888257"]):
+            _img(os.path.join(root, "imagenette2-160", split, wnid, f"{wnid}_{k}.JPEG"), 80 + k)
+
+
+def build_rendered_sst2(root):
+    for split in ("train", "valid", "test"):
+        for k, c in enumerate(["negative", "positive"]):
+            _img(os.path.join(root, "rendered-sst2", split, c, f"{k}.png"), 90 + k)
+
+
+def build_sun397(root):
+    base = os.path.join(root, "SUN397")
+    _write(os.path.join(base, "ClassName.txt"), "/a/abbey\n/a/airplane_cabin\n/b/bar/indoor\n")
+    _img(os.path.join(base, "a", "abbey", "sun_aaa.jpg"), 100)
+    _img(os.path.join(base, "b", "bar", "indoor", "sun_bbb.jpg"), 101)
+    _img(os.path.join(base, "a", "airplane_cabin", "sun_ccc.jpg"), 102)
+
+
+def build_oxford_pet(root):
+    base = os.path.join(root, "oxford-iiit-pet")
+    rows = [("Abyssinian_1", 1, 1), ("american_bulldog_10", 2, 2), ("Abyssinian_2", 1, 1)]
+    for k, (image_id, _, _) in enumerate(rows):
+        _img(os.path.join(base, "images", image_id + ".jpg"), 110 + k)
+        _img(os.path.join(base, "annotations", "trimaps", image_id + ".png"), 120 + k, mode="L")
+    _write(os.path.join(base, "annotations", "trainval.txt"),
+           "".join(f"{i} {c} {b} 1\n" for i, c, b in rows))
+
+
+def build_fgvc(root):
+    data = os.path.join(root, "fgvc-aircraft-2013b", "data")
+    _write(os.path.join(data, "variants.txt"), "707-320\n727-200\nA300B4\n")
+    _write(os.path.join(data, "families.txt"), "Boeing 707\nA300\n")
+    _write(os.path.join(data, "images_variant_trainval.txt"), "1025794 707-320\n1340192 A300B4\n")
+    _write(os.path.join(data, "images_family_test.txt"), "1340192 A300\n")
+    for k, name in enumerate(["1025794", "1340192"]):
+        _img(os.path.join(data, "images", name + ".jpg"), 130 + k)
+
+
+def build_omniglot(root):
+    base = os.path.join(root, "omniglot-py", "images_background")
+    for a, alphabet in enumerate(["Alphabet_of_the_Magi", "Greek"]):
+        for c in range(2):
+            for j in range(2):
+                _img(os.path.join(base, alphabet, f"character{c + 1:02d}", f"{c}_{j}.png"), 140 + 4 * a + 2 * c + j)
+    _write(base + ".zip", "")  # torchvision looks for the archive too
+
+
+def build_places365(root):
+    _write(os.path.join(root, "categories_places365.txt"), "/a/airfield 0\n/a/airplane_cabin 1\n/b/bar 2\n")
+    _write(os.path.join(root, "places365_val.txt"), "Places365_val_00000001.jpg 2\nPlaces365_val_00000002.jpg 0\n")
+    for k in range(2):
+        _img(os.path.join(root, "val_256", f"Places365_val_{k + 1:08d}.jpg"), 150 + k)
+
+
+def build_clevr(root):
+    base = os.path.join(root, "clevr", "CLEVR_v1.0")
+    names = ["CLEVR_train_000000.png", "CLEVR_train_000001.png"]
+    for k, n in enumerate(names):
+        _img(os.path.join(base, "images", "train", n), 160 + k)
+    _write(os.path.join(base, "scenes", "CLEVR_train_scenes.json"), json.dumps(
+        {"scenes": [{"image_filename": names[1], "objects": [{}, {}, {}]},
+                    {"image_filename": names[0], "objects": [{}]}]}))
+    _img(os.path.join(base, "images", "test", "CLEVR_test_000000.png"), 162)
+
+
+def build_stl10(root):
+    base = os.path.join(root, "stl10_binary")
+    os.makedirs(base, exist_ok=True)
+    rng = np.random.default_rng(170)
+    for name, n in (("train", 3), ("test", 2), ("unlabeled", 2)):
+        rng.integers(0, 256, n * 3 * 96 * 96, dtype=np.uint8).tofile(os.path.join(base, f"{name}_X.bin"))
+        if name != "unlabeled":
+            np.array([3, 1, 10][:n], np.uint8).tofile(os.path.join(base, f"{name}_y.bin"))
+    _write(os.path.join(base, "class_names.txt"), "\n".join(f"c{i}" for i in range(10)) + "\n")
+    _write(os.path.join(base, "fold_indices.txt"), "2 0\n1\n")
+
+
+def build_sbu(root):
+    base = os.path.join(root, "dataset")
+    _write(os.path.join(base, "SBU_captioned_photo_dataset_urls.txt"),
+           "http://x/a/1.jpg\nhttp://x/b/2.jpg\nhttp://x/c/3.jpg\n")
+    _write(os.path.join(base, "SBU_captioned_photo_dataset_captions.txt"), "one cat \ntwo dogs\nthree birds\n")
+    _img(os.path.join(base, "1.jpg"), 180)
+    _img(os.path.join(base, "3.jpg"), 181)
+    _write(os.path.join(root, "SBUCaptionedPhotoDataset.tar.gz"), "")
+
+
+def build_flickr8k(root):
+    _img(os.path.join(root, "images", "1000268201_693b08cb0e.jpg"), 190)
+    _img(os.path.join(root, "images", "1001773457_577c3a7d70.jpg"), 191)
+    _write(os.path.join(root, "ann.html"),
+           "<html><body><table>"
+           "<tr><td><a href='http://x/1000268201/'>http://x/1000268201/</a></td>"
+           "<td><ul><li>A child in pink </li><li>A girl going into a house</li></ul></td></tr>"
+           "<tr><td><a href='http://x/1001773457/'>http://x/1001773457/</a></td>"
+           "<td><ul><li>Two dogs</li></ul></td></tr>"
+           "</table></body></html>")
+
+
+def build_flickr30k(root):
+    _img(os.path.join(root, "images", "1000092795.jpg"), 200)
+    _img(os.path.join(root, "images", "10002456.jpg"), 201)
+    _write(os.path.join(root, "ann.token"),
+           "1000092795.jpg#0\tTwo young guys\n10002456.jpg#0\tSeveral men\n1000092795.jpg#1\tTwo friends\n")
+
+
+COCO = {
+    "images": [{"id": 42, "file_name": "b.jpg"}, {"id": 7, "file_name": "a.jpg"}],
+    "annotations": [
+        {"id": 1, "image_id": 7, "bbox": [1, 2, 3, 4], "category_id": 3, "caption": "a cat"},
+        {"id": 5, "image_id": 42, "bbox": [0, 0, 2, 2], "category_id": 1, "caption": "a dog"},
+        {"id": 2, "image_id": 7, "bbox": [2, 2, 1, 1], "category_id": 1, "caption": "a small cat"},
+    ],
+    "categories": [{"id": 1, "name": "dog"}, {"id": 3, "name": "cat"}],
+}
+
+
+def build_coco(root):
+    _img(os.path.join(root, "images", "a.jpg"), 210)
+    _img(os.path.join(root, "images", "b.jpg"), 211, mode="L")
+    _write(os.path.join(root, "ann.json"), json.dumps(COCO))
+
+
+def build_voc(root):
+    base = os.path.join(root, "VOCdevkit", "VOC2012")
+    for k, n in enumerate(["2007_000032", "2007_000033"]):
+        _img(os.path.join(base, "JPEGImages", n + ".jpg"), 220 + k)
+        _img(os.path.join(base, "SegmentationClass", n + ".png"), 230 + k, mode="L")
+        objects = "".join(f"<object><name>{c}</name><bndbox><xmin>{1 + i}</xmin><ymin>2</ymin><xmax>5</xmax>"
+                          f"<ymax>4</ymax></bndbox></object>" for i, c in enumerate(["dog", "person"][: k + 1]))
+        _write(os.path.join(base, "Annotations", n + ".xml"),
+               f"<annotation><folder>VOC2012</folder><filename>{n}.jpg</filename>"
+               f"<size><width>6</width><height>5</height></size>{objects}</annotation>")
+    _write(os.path.join(base, "ImageSets", "Segmentation", "train.txt"), "2007_000032\n2007_000033\n")
+    _write(os.path.join(base, "ImageSets", "Main", "val.txt"), "2007_000033\n2007_000032\n")
+
+
+def build_kitti(root):
+    base = os.path.join(root, "Kitti", "raw", "training")
+    _img(os.path.join(base, "image_2", "000000.png"), 240)
+    _write(os.path.join(base, "label_2", "000000.txt"),
+           "Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01\n"
+           "Car 0.50 2 1.5 1 2 3 4 1.5 1.6 3.2 -1 2 30 -1.57\n")
+
+
+def build_widerface(root):
+    base = os.path.join(root, "widerface")
+    for d in ("WIDER_train", "WIDER_val", "WIDER_test"):
+        os.makedirs(os.path.join(base, d, "images"), exist_ok=True)
+    _img(os.path.join(base, "WIDER_train", "images", "0--Parade", "0_a.jpg"), 250)
+    _img(os.path.join(base, "WIDER_train", "images", "1--Handshaking", "1_b.jpg"), 251)
+    _img(os.path.join(base, "WIDER_test", "images", "0--Parade", "0_t.jpg"), 252)
+    _write(os.path.join(base, "wider_face_split", "wider_face_train_bbx_gt.txt"),
+           "0--Parade/0_a.jpg\n2\n449 330 122 149 0 0 0 0 0 0 \n10 20 30 40 2 1 0 1 0 0 \n"
+           "1--Handshaking/1_b.jpg\n1\n1 2 3 4 1 0 1 0 1 1 \n")
+    _write(os.path.join(base, "wider_face_split", "wider_face_test_filelist.txt"), "0--Parade/0_t.jpg\n")
+
+
+def build_celeba(root):
+    base = os.path.join(root, "celeba")
+    names = ["000001.jpg", "000002.jpg", "000003.jpg"]
+    for k, n in enumerate(names):
+        _img(os.path.join(base, "img_align_celeba", n), 260 + k)
+    _write(os.path.join(base, "list_eval_partition.txt"), "000001.jpg 0\n000002.jpg 2\n000003.jpg 0\n")
+    _write(os.path.join(base, "identity_CelebA.txt"), "000001.jpg 2880\n000002.jpg 2937\n000003.jpg 8692\n")
+    _write(os.path.join(base, "list_bbox_celeba.txt"),
+           "3\nimage_id x_1 y_1 width height\n000001.jpg    95  71 226 313\n000002.jpg    72  94 221 306\n"
+           "000003.jpg   216  59  91 126\n")
+    _write(os.path.join(base, "list_landmarks_align_celeba.txt"),
+           "3\nlefteye_x lefteye_y righteye_x righteye_y\n000001.jpg 69  109  106  113\n"
+           "000002.jpg 69  110  107  112\n000003.jpg 76  112  104  106\n")
+    _write(os.path.join(base, "list_attr_celeba.txt"),
+           "3\n5_o_Clock_Shadow Arched_Eyebrows Young \n000001.jpg -1  1  1\n000002.jpg -1 -1  1\n"
+           "000003.jpg  1 -1 -1\n")
+
+
+def build_lfw(root):
+    base = os.path.join(root, "lfw-py")
+    people = {"Aaron_Eckhart": 1, "Abdullah_Gul": 3, "Zico": 2}
+    for k, (name, n) in enumerate(people.items()):
+        for j in range(n):
+            _img(os.path.join(base, "lfw_funneled", name, f"{name}_{j + 1:04d}.jpg"), 270 + 3 * k + j)
+    _write(os.path.join(base, "lfw-names.txt"), "".join(f"{n}\t{c}\n" for n, c in people.items()))
+    _write(os.path.join(base, "peopleDevTrain.txt"), "2\nAbdullah_Gul\t3\nZico\t2\n")
+    _write(os.path.join(base, "people.txt"), "2\n1\nAaron_Eckhart\t1\n1\nZico\t2\n")
+    _write(os.path.join(base, "pairsDevTest.txt"), "1\nAbdullah_Gul\t1\t3\nAaron_Eckhart\t1\tZico\t2\n")
+    _write(os.path.join(base, "lfw-funneled.tgz"), "")
+
+
+def build_inaturalist(root):
+    base = os.path.join(root, "2021_valid")
+    dirs = ["00000_Animalia_Annelida_Clitellata_Haplotaxida_Lumbricidae_Lumbricus_terrestris",
+            "00001_Animalia_Arthropoda_Insecta_Odonata_Aeshnidae_Anax_junius",
+            "00002_Plantae_Tracheophyta_Magnoliopsida_Rosales_Rosaceae_Rosa_canina"]
+    for k, d in enumerate(dirs):
+        _img(os.path.join(base, d, f"img{k}.jpg"), 280 + k)
+    base = os.path.join(root, "2019")
+    for k, (sup, sub) in enumerate([("Birds", "3"), ("Birds", "0"), ("Plants", "1"), ("Plants", "2")]):
+        _img(os.path.join(base, sup, sub, f"p{k}.jpg"), 290 + k)
+
+
+# (class name, builder, kwargs with ``{root}`` standing for the built root)
+CASES = [
+    ("Caltech101", build_caltech101, {}),
+    ("Caltech256", build_caltech256, {}),
+    ("Country211", build_country211, {"split": "valid"}),
+    ("DTD", build_dtd, {}),
+    ("DTD", build_dtd, {"split": "test", "partition": 3}),
+    ("Food101", build_food101, {}),
+    ("GTSRB", build_gtsrb, {}),
+    ("GTSRB", build_gtsrb, {"split": "test"}),
+    ("Imagenette", build_imagenette, {"size": "160px", "split": "val"}),
+    ("RenderedSST2", build_rendered_sst2, {"split": "val"}),
+    ("SUN397", build_sun397, {}),
+    ("OxfordIIITPet", build_oxford_pet, {"target_types": ["category", "binary-category", "segmentation"]}),
+    ("FGVCAircraft", build_fgvc, {}),
+    ("FGVCAircraft", build_fgvc, {"split": "test", "annotation_level": "family"}),
+    ("Omniglot", build_omniglot, {}),
+    ("Places365", build_places365, {"split": "val", "small": True}),
+    ("CLEVRClassification", build_clevr, {}),
+    ("CLEVRClassification", build_clevr, {"split": "test"}),
+    ("STL10", build_stl10, {}),
+    ("STL10", build_stl10, {"split": "train+unlabeled", "folds": 0}),
+    ("STL10", build_stl10, {"split": "test"}),
+    ("SBU", build_sbu, {"download": False}),
+    ("Flickr8k", build_flickr8k, {"root": "{root}/images", "ann_file": "{root}/ann.html"}),
+    ("Flickr30k", build_flickr30k, {"root": "{root}/images", "ann_file": "{root}/ann.token"}),
+    ("CocoDetection", build_coco, {"root": "{root}/images", "annFile": "{root}/ann.json"}),
+    ("CocoCaptions", build_coco, {"root": "{root}/images", "annFile": "{root}/ann.json"}),
+    ("VOCSegmentation", build_voc, {}),
+    ("VOCDetection", build_voc, {"image_set": "val"}),
+    ("Kitti", build_kitti, {}),
+    ("WIDERFace", build_widerface, {}),
+    ("WIDERFace", build_widerface, {"split": "test"}),
+    ("CelebA", build_celeba, {"target_type": ["attr", "identity", "bbox", "landmarks"]}),
+    ("CelebA", build_celeba, {"split": "all", "target_type": "attr"}),
+    ("LFWPeople", build_lfw, {"split": "train"}),
+    ("LFWPeople", build_lfw, {}),
+    ("LFWPairs", build_lfw, {"split": "test"}),
+    ("INaturalist", build_inaturalist, {"version": "2021_valid", "target_type": ["full", "kingdom", "genus"]}),
+    ("INaturalist", build_inaturalist, {"version": "2019", "target_type": ["full", "super"]}),
+]
+
+
+def build(case_index, root):
+    name, builder, kwargs = CASES[case_index]
+    builder(root)
+    kw = {k: (v.replace("{root}", root) if isinstance(v, str) else v) for k, v in kwargs.items()}
+    kw.setdefault("root", root)
+    return name, kw
+
+
+def summarize(obj, is_tensor, to_list):
+    """JSON-able description of a sample: PIL images by mode, size and pixel hash;
+    tensors (``is_tensor``) by their values; containers recursively."""
+    if isinstance(obj, Image.Image):
+        return {"pil": obj.mode, "size": list(obj.size), "md5": hashlib.md5(np.asarray(obj).tobytes()).hexdigest()}
+    if is_tensor(obj):
+        return {"tensor": to_list(obj)}
+    if isinstance(obj, np.ndarray):
+        return {"array": obj.tolist()}
+    if isinstance(obj, dict):
+        return {"dict": {str(k): summarize(v, is_tensor, to_list) for k, v in obj.items()}}
+    if isinstance(obj, (list, tuple)):
+        return {"seq": [summarize(v, is_tensor, to_list) for v in obj]}
+    if isinstance(obj, str) and os.sep in obj:
+        return os.path.basename(obj)
+    return obj
