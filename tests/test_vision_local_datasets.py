@@ -8,9 +8,8 @@ import os
 
 import pytest
 import rustdl
-from rustdl.vision import datasets
-
 import vision_local_dataset_cases as C
+from rustdl.vision import datasets
 
 with open(os.path.join(os.path.dirname(__file__), "golden", "vision_local_datasets.json")) as _f:
     RECORD = json.load(_f)
