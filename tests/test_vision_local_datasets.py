@@ -44,11 +44,20 @@ def test_dataset_reads_like_torchvision(tmp_path, i):
         assert got.get(attr) == expected.get(attr), attr
 
 
+_FLOW = {"FlyingChairs", "FlyingThings3D", "HD1K", "KittiFlow", "Sintel"}  # no download argument in torchvision
+
+
 @pytest.mark.parametrize("name", sorted({c[0] for c in C.CASES} - {"Flickr8k", "Flickr30k", "CocoDetection",
-                                                                   "CocoCaptions"}))
+                                                                   "CocoCaptions"} - _FLOW))
 def test_missing_files_say_no_download(tmp_path, name):
     with pytest.raises((RuntimeError, ValueError), match="download"):
         getattr(datasets, name)(str(tmp_path), download=True)
+
+
+@pytest.mark.parametrize("name", sorted(_FLOW))
+def test_missing_flow_dataset_raises_file_not_found(tmp_path, name):
+    with pytest.raises(FileNotFoundError):
+        getattr(datasets, name)(str(tmp_path))
 
 
 def test_transforms_are_applied(tmp_path):

@@ -284,6 +284,123 @@ def build_inaturalist(root):
         _img(os.path.join(base, sup, sub, f"p{k}.jpg"), 290 + k)
 
 
+def _write_png16(path, values):
+    """A 16-bit RGB PNG of ``values`` (H, W, 3) uint16, rows filtered with types 0..4 in turn."""
+    import struct
+    import zlib
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    h, w, _ = values.shape
+    rows = values.astype(">u2").view(np.uint8).reshape(h, w * 6).astype(np.int64)
+    bpp, out, prev = 6, b"", np.zeros(w * 6, np.int64)
+    for y in range(h):
+        cur, ftype = rows[y], y % 5
+        left = np.concatenate([np.zeros(bpp, np.int64), cur[:-bpp]])
+        upleft = np.concatenate([np.zeros(bpp, np.int64), prev[:-bpp]])
+        if ftype == 0:
+            filt = cur
+        elif ftype == 1:
+            filt = cur - left
+        elif ftype == 2:
+            filt = cur - prev
+        elif ftype == 3:
+            filt = cur - (left + prev) // 2
+        else:
+            p = left + prev - upleft
+            pa, pb, pc = np.abs(p - left), np.abs(p - prev), np.abs(p - upleft)
+            filt = cur - np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, upleft))
+        out += bytes([ftype]) + (filt & 0xFF).astype(np.uint8).tobytes()
+        prev = cur
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(out)) + chunk(b"IEND", b""))
+
+
+def _flow_png(path, seed, size=(7, 6)):
+    rng = np.random.default_rng(seed)
+    v = np.empty((size[1], size[0], 3), np.uint16)
+    v[..., :2] = rng.integers(2**15 - 3000, 2**15 + 3000, (size[1], size[0], 2))
+    v[..., 2] = rng.integers(0, 2, (size[1], size[0]))
+    _write_png16(path, v)
+
+
+def _flo(path, seed, size=(6, 5)):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        f.write(b"PIEH" + np.array([size[0], size[1]], "<i4").tobytes()
+                + rng.standard_normal((size[1], size[0], 2)).astype("<f4").tobytes())
+
+
+def _pfm(path, seed, size=(6, 5)):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        f.write(b"PF\n" + f"{size[0]} {size[1]}\n".encode() + b"-1.0\n"
+                + rng.standard_normal((size[1], size[0], 3)).astype("<f4").tobytes())
+
+
+def build_qmnist(root):
+    raw = os.path.join(root, "QMNIST", "raw")
+    os.makedirs(raw, exist_ok=True)
+    rng = np.random.default_rng(300)
+    images = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    labels = np.array([[7, 2, 3, 4, 5, 6, 7, 8], [1, 9, 9, 9, 9, 9, 9, 9], [0, 1, 2, 3, 4, 5, 6, 70000]], ">i4")
+    with open(os.path.join(raw, "qmnist-train-images-idx3-ubyte"), "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + np.array([3, 28, 28], ">u4").tobytes() + images.tobytes())
+    with open(os.path.join(raw, "qmnist-train-labels-idx2-int"), "wb") as f:
+        f.write(bytes([0, 0, 12, 2]) + np.array([3, 8], ">u4").tobytes() + labels.tobytes())
+
+
+def build_flying_chairs(root):
+    base = os.path.join(root, "FlyingChairs")
+    for i in range(3):
+        for j in (1, 2):
+            _img(os.path.join(base, "data", f"{i + 1:05d}_img{j}.ppm"), 310 + 2 * i + j)
+        _flo(os.path.join(base, "data", f"{i + 1:05d}_flow.flo"), 320 + i)
+    _write(os.path.join(base, "FlyingChairs_train_val.txt"), "1\n2\n1\n")
+
+
+def build_sintel(root):
+    base = os.path.join(root, "Sintel")
+    for scene in ("alley_1", "bamboo_2"):
+        for k in range(3):
+            _img(os.path.join(base, "training", "clean", scene, f"frame_{k + 1:04d}.png"), 330 + k)
+            _img(os.path.join(base, "training", "final", scene, f"frame_{k + 1:04d}.png"), 340 + k)
+        for k in range(2):
+            _flo(os.path.join(base, "training", "flow", scene, f"frame_{k + 1:04d}.flo"), 350 + k)
+
+
+def build_kitti_flow(root):
+    base = os.path.join(root, "KittiFlow", "training")
+    for k in range(2):
+        _img(os.path.join(base, "image_2", f"00000{k}_10.png"), 360 + k, size=(7, 6))
+        _img(os.path.join(base, "image_2", f"00000{k}_11.png"), 370 + k, size=(7, 6))
+        _flow_png(os.path.join(base, "flow_occ", f"00000{k}_10.png"), 380 + k)
+
+
+def build_hd1k(root):
+    base = os.path.join(root, "hd1k")
+    for k in range(3):
+        _img(os.path.join(base, "hd1k_input", "image_2", f"000000_{k:04d}.png"), 390 + k, size=(7, 6))
+        _flow_png(os.path.join(base, "hd1k_flow_gt", "flow_occ", f"000000_{k:04d}.png"), 395 + k)
+
+
+def build_flying_things(root):
+    base = os.path.join(root, "FlyingThings3D")
+    for seq in ("A/0000", "B/0001"):
+        for k in range(3):
+            for cam in ("left", "right"):
+                _img(os.path.join(base, "frames_cleanpass", "TRAIN", seq, cam, f"{6 + k:04d}.png"), 400 + k)
+                for direction in ("into_future", "into_past"):
+                    _pfm(os.path.join(base, "optical_flow", "TRAIN", seq, direction, cam,
+                                      f"OpticalFlowInto{6 + k:04d}.pfm"), 410 + k)
+
+
 # (class name, builder, kwargs with ``{root}`` standing for the built root)
 CASES = [
     ("Caltech101", build_caltech101, {}),
@@ -324,6 +441,14 @@ CASES = [
     ("LFWPairs", build_lfw, {"split": "test"}),
     ("INaturalist", build_inaturalist, {"version": "2021_valid", "target_type": ["full", "kingdom", "genus"]}),
     ("INaturalist", build_inaturalist, {"version": "2019", "target_type": ["full", "super"]}),
+    ("QMNIST", build_qmnist, {}),
+    ("QMNIST", build_qmnist, {"compat": False}),
+    ("FlyingChairs", build_flying_chairs, {}),
+    ("FlyingChairs", build_flying_chairs, {"split": "val"}),
+    ("Sintel", build_sintel, {"pass_name": "both"}),
+    ("KittiFlow", build_kitti_flow, {}),
+    ("HD1K", build_hd1k, {}),
+    ("FlyingThings3D", build_flying_things, {"camera": "both"}),
 ]
 
 

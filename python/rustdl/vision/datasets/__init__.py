@@ -14,8 +14,11 @@ from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, 
 from .image_classification import *
 from .image_classification import __all__ as _classification_all
 from .mnist import EMNIST, KMNIST, MNIST, FashionMNIST
+from .optical_flow import *
+from .optical_flow import __all__ as _flow_all
 from .people_and_species import *
 from .people_and_species import __all__ as _people_all
+from .qmnist import QMNIST
 from .small_sets import FER2013, SEMEION, USPS, EuroSAT, MovingMNIST, wrap_dataset_for_transforms_v2
 from .vision import StandardTransform, VisionDataset
 
@@ -42,4 +45,4 @@ __all__ = [
     "pil_loader",
     "wrap_dataset_for_transforms_v2",
 ]
-__all__ += _classification_all + _annotated_all + _people_all  # noqa: PLE0605
+__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"]  # noqa: PLE0605
