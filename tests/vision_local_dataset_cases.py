@@ -401,6 +401,114 @@ def build_flying_things(root):
                                       f"OpticalFlowInto{6 + k:04d}.pfm"), 410 + k)
 
 
+def _gray16(path, seed, size=(6, 5), low=1, high=60000):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(low, high, (size[1], size[0])).astype(np.uint16)).save(path, format="PNG")
+
+
+def _pfm1(path, seed, size=(6, 5)):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    d = rng.standard_normal((size[1], size[0])).astype("<f4")
+    d[0, 0] = np.inf
+    with open(path, "wb") as f:
+        f.write(b"Pf\n" + f"{size[0]} {size[1]}\n".encode() + b"-1.0\n" + d.tobytes())
+
+
+def build_carla(root):
+    for k, scene in enumerate(["a", "b"]):
+        base = os.path.join(root, "carla-highres", "trainingF", scene)
+        _img(os.path.join(base, "im0.png"), 500 + k)
+        _img(os.path.join(base, "im1.png"), 510 + k, mode="L")
+        _pfm1(os.path.join(base, "disp0GT.pfm"), 520 + k)
+        _pfm1(os.path.join(base, "disp1GT.pfm"), 530 + k)
+
+
+def build_kitti2012(root):
+    base = os.path.join(root, "Kitti2012", "training")
+    for k in range(2):
+        _img(os.path.join(base, "colored_0", f"00000{k}_10.png"), 540 + k)
+        _img(os.path.join(base, "colored_1", f"00000{k}_10.png"), 545 + k)
+        _gray16(os.path.join(base, "disp_noc", f"00000{k}_10.png"), 550 + k)
+
+
+def build_kitti2015(root):
+    base = os.path.join(root, "Kitti2015", "training")
+    for k in range(2):
+        _img(os.path.join(base, "image_2", f"00000{k}_10.png"), 560 + k)
+        _img(os.path.join(base, "image_3", f"00000{k}_10.png"), 565 + k)
+        _gray16(os.path.join(base, "disp_occ_0", f"00000{k}_10.png"), 570 + k)
+        _gray16(os.path.join(base, "disp_occ_1", f"00000{k}_10.png"), 575 + k)
+
+
+def build_middlebury(root):
+    for k, scene in enumerate(["Adirondack-perfect", "Piano-perfect", "Piano-imperfect"]):
+        base = os.path.join(root, "Middlebury2014", "train", scene)
+        _img(os.path.join(base, "im0.png"), 580 + k)
+        _img(os.path.join(base, "im1.png"), 585 + k)
+        _pfm1(os.path.join(base, "disp0.pfm"), 590 + k)
+        _pfm1(os.path.join(base, "disp1.pfm"), 595 + k)
+
+
+def build_crestereo(root):
+    for k, s in enumerate(["shapenet", "reflective", "tree", "hole"]):
+        base = os.path.join(root, "CREStereo", s)
+        _img(os.path.join(base, f"{k}_left.jpg"), 600 + k)
+        _img(os.path.join(base, f"{k}_right.jpg"), 605 + k)
+        _gray16(os.path.join(base, f"{k}_left.disp.png"), 610 + k)
+        _gray16(os.path.join(base, f"{k}_right.disp.png"), 615 + k)
+
+
+def build_falling_things(root):
+    for k, folder in enumerate([os.path.join("single", "obj", "kitchen"), os.path.join("mixed", "kitchen_0")]):
+        base = os.path.join(root, "FallingThings", folder)
+        _img(os.path.join(base, "000000.left.jpg"), 620 + k)
+        _img(os.path.join(base, "000000.right.jpg"), 625 + k)
+        _gray16(os.path.join(base, "000000.left.depth.png"), 630 + k, low=100, high=5000)
+        _gray16(os.path.join(base, "000000.right.depth.png"), 635 + k, low=100, high=5000)
+        _write(os.path.join(base, "_camera_settings.json"),
+               json.dumps({"camera_settings": [{"intrinsic_settings": {"fx": 768.16 + k}}]}))
+
+
+def build_sceneflow(root):
+    base = os.path.join(root, "SceneFlow", "Monkaa")
+    for k in range(2):
+        for side in ("left", "right"):
+            _img(os.path.join(base, "frames_cleanpass", "a_rain", side, f"{k:04d}.png"), 640 + k)
+            _img(os.path.join(base, "frames_finalpass", "a_rain", side, f"{k:04d}.png"), 645 + k)
+            _pfm1(os.path.join(base, "disparity", "a_rain", side, f"{k:04d}.pfm"), 650 + k)
+
+
+def build_sintel_stereo(root):
+    base = os.path.join(root, "Sintel", "training")
+    for k in range(2):
+        for d in ("final_left", "final_right", "clean_left", "clean_right"):
+            _img(os.path.join(base, d, "alley_1", f"frame_{k:04d}.png"), 660 + k)
+        _img(os.path.join(base, "disparities", "alley_1", f"frame_{k:04d}.png"), 665 + k)
+        _img(os.path.join(base, "occlusions", "alley_1", f"frame_{k:04d}.png"), 670 + k, mode="L")
+        _img(os.path.join(base, "outofframe", "alley_1", f"frame_{k:04d}.png"), 675 + k, mode="L")
+
+
+def build_instereo2k(root):
+    for k in range(2):
+        base = os.path.join(root, "InStereo2k", "train", f"scene{k}")
+        _img(os.path.join(base, "left.png"), 680 + k)
+        _img(os.path.join(base, "right.png"), 685 + k)
+        _gray16(os.path.join(base, "left_disp.png"), 690 + k)
+        _gray16(os.path.join(base, "right_disp.png"), 695 + k)
+
+
+def build_eth3d(root):
+    for k in range(2):
+        base = os.path.join(root, "ETH3D", "two_view_training", f"delivery_area_{k}")
+        _img(os.path.join(base, "im0.png"), 700 + k)
+        _img(os.path.join(base, "im1.png"), 705 + k)
+        gt = os.path.join(root, "ETH3D", "two_view_training_gt", f"delivery_area_{k}")
+        _pfm1(os.path.join(gt, "disp0GT.pfm"), 710 + k)
+        _img(os.path.join(gt, "mask0nocc.png"), 715 + k, mode="L")
+
+
 # (class name, builder, kwargs with ``{root}`` standing for the built root)
 CASES = [
     ("Caltech101", build_caltech101, {}),
@@ -449,6 +557,16 @@ CASES = [
     ("KittiFlow", build_kitti_flow, {}),
     ("HD1K", build_hd1k, {}),
     ("FlyingThings3D", build_flying_things, {"camera": "both"}),
+    ("CarlaStereo", build_carla, {}),
+    ("Kitti2012Stereo", build_kitti2012, {}),
+    ("Kitti2015Stereo", build_kitti2015, {}),
+    ("Middlebury2014Stereo", build_middlebury, {"calibration": "both"}),
+    ("CREStereo", build_crestereo, {}),
+    ("FallingThingsStereo", build_falling_things, {"variant": "both"}),
+    ("SceneFlowStereo", build_sceneflow, {"variant": "Monkaa", "pass_name": "both"}),
+    ("SintelStereo", build_sintel_stereo, {"pass_name": "both"}),
+    ("InStereo2k", build_instereo2k, {}),
+    ("ETH3DStereo", build_eth3d, {}),
 ]
 
 

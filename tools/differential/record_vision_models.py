@@ -34,7 +34,7 @@ KEY_MODELS = [
     "convnext_small", "convnext_base", "convnext_large", "vit_b_16", "vit_b_32",
     "regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
     "regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
-    "googlenet", "inception_v3", "swin_t", "swin_s", "swin_v2_t", "swin_v2_s",
+    "googlenet", "inception_v3", "swin_t", "swin_s", "swin_v2_t", "swin_v2_s", "maxvit_t",
 ]  # (vit_l_*, vit_h_14: the same code at 300M-630M parameters, too slow to build in the tests)
 
 # (builder, kwargs, input shape, mode)
@@ -62,6 +62,9 @@ OUTPUT_CASES = [
     ("inception_v3", {"num_classes": 10, "init_weights": False}, (1, 3, 80, 80), "eval"),
     ("swin_t", {"num_classes": 10}, (2, 3, 64, 64), "eval"),
     ("swin_v2_t", {"num_classes": 10}, (1, 3, 64, 64), "eval"),
+    ("MaxVit", {"num_classes": 10, "input_size": [64, 64], "stem_channels": 16, "partition_size": 2,
+                "block_channels": [16, 32], "block_layers": [1, 2], "head_dim": 8, "stochastic_depth_prob": 0.2},
+     (2, 3, 64, 64), "eval"),
 ]
 
 

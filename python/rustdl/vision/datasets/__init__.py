@@ -20,6 +20,8 @@ from .people_and_species import *
 from .people_and_species import __all__ as _people_all
 from .qmnist import QMNIST
 from .small_sets import FER2013, SEMEION, USPS, EuroSAT, MovingMNIST, wrap_dataset_for_transforms_v2
+from .stereo_matching import *
+from .stereo_matching import __all__ as _stereo_all
 from .vision import StandardTransform, VisionDataset
 
 __all__ = [
@@ -45,4 +47,4 @@ __all__ = [
     "pil_loader",
     "wrap_dataset_for_transforms_v2",
 ]
-__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"]  # noqa: PLE0605
+__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"] + _stereo_all  # noqa: PLE0605

@@ -29,6 +29,8 @@ from .googlenet import *
 from .googlenet import __all__ as _googlenet_all
 from .inception import *
 from .inception import __all__ as _inception_all
+from .maxvit import *
+from .maxvit import __all__ as _maxvit_all
 from .mnasnet import *
 from .mnasnet import __all__ as _mnasnet_all
 from .mobilenetv2 import *
@@ -63,7 +65,7 @@ __all__ = [
 for _names in (
     _alexnet_all, _convnext_all, _densenet_all, _efficientnet_all, _googlenet_all, _mnasnet_all, _mobilenet_all, _mobilenet_v3_all,
     _regnet_all, _resnet_all, _shufflenet_all, _squeezenet_all, _vgg_all, _vit_all,
-    _inception_all, _swin_all,
+    _inception_all, _swin_all, _maxvit_all,
 ):
     __all__ += _names  # noqa: PLE0605
 del _names
