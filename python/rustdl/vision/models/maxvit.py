@@ -124,7 +124,7 @@ class WindowPartition(nn.Module):
 
 class WindowDepartition(nn.Module):
     def forward(self, x, p, h_partitions, w_partitions):
-        B, G, PP, C = x.shape
+        B, _, _, C = x.shape
         x = x.reshape(B, h_partitions, w_partitions, p, p, C).permute(0, 5, 1, 3, 2, 4)
         return x.reshape(B, C, h_partitions * p, w_partitions * p)
 
