@@ -35,7 +35,7 @@ def test_dataset_reads_like_torchvision(tmp_path, i):
     got = _normalise(describe(getattr(datasets, name)(**kwargs)))
     expected = RECORD[i]
     assert got["len"] == expected["len"]
-    if name in ("Omniglot", "Kitti", "INaturalist"):  # torchvision lists these folders in os.listdir's order
+    if name in ("Omniglot", "Kitti", "INaturalist", "Cityscapes"):  # torchvision lists these folders in os.listdir's order
         got["samples"] = sorted(got["samples"], key=json.dumps)
         expected = dict(expected, samples=sorted(expected["samples"], key=json.dumps))
     for j, (g, e) in enumerate(zip(got["samples"], expected["samples"])):
@@ -51,7 +51,7 @@ _FLOW = {"FlyingChairs", "FlyingThings3D", "HD1K", "KittiFlow", "Sintel", "Carla
 
 
 @pytest.mark.parametrize("name", sorted({c[0] for c in C.CASES} - {"Flickr8k", "Flickr30k", "CocoDetection",
-                                                                   "CocoCaptions"} - _FLOW))
+                                                                   "CocoCaptions", "Cityscapes", "PhotoTour"} - _FLOW))
 def test_missing_files_say_no_download(tmp_path, name):
     with pytest.raises((RuntimeError, ValueError), match="download"):
         getattr(datasets, name)(str(tmp_path), download=True)
@@ -61,6 +61,21 @@ def test_missing_files_say_no_download(tmp_path, name):
 def test_missing_flow_dataset_raises_file_not_found(tmp_path, name):
     with pytest.raises(FileNotFoundError):
         getattr(datasets, name)(str(tmp_path))
+
+
+def test_cityscapes_and_phototour_missing(tmp_path):
+    with pytest.raises(RuntimeError, match="Dataset not found"):
+        datasets.Cityscapes(str(tmp_path))
+    with pytest.raises(RuntimeError, match="download"):
+        datasets.PhotoTour(str(tmp_path), "liberty", download=True)
+
+
+def test_phototour_cache_is_reused(tmp_path):
+    C.build_phototour(str(tmp_path))
+    first = datasets.PhotoTour(str(tmp_path), "notredame")
+    assert os.path.isfile(tmp_path / "notredame.pt")
+    second = datasets.PhotoTour(str(tmp_path), "notredame")
+    assert first.data.tolist() == second.data.tolist() and len(second) == 8
 
 
 def test_transforms_are_applied(tmp_path):

@@ -509,6 +509,28 @@ def build_eth3d(root):
         _img(os.path.join(gt, "mask0nocc.png"), 715 + k, mode="L")
 
 
+def build_cityscapes(root):
+    for k, (city, stem) in enumerate([("aachen", "aachen_000000_000019"), ("bremen", "bremen_000001_000019")]):
+        _img(os.path.join(root, "leftImg8bit", "train", city, f"{stem}_leftImg8bit.png"), 720 + k)
+        base = os.path.join(root, "gtFine", "train", city)
+        _img(os.path.join(base, f"{stem}_gtFine_labelIds.png"), 725 + k, mode="L")
+        _img(os.path.join(base, f"{stem}_gtFine_color.png"), 730 + k)
+        _write(os.path.join(base, f"{stem}_gtFine_polygons.json"),
+               json.dumps({"imgHeight": 5, "imgWidth": 6, "objects": [{"label": "road", "polygon": [[0, 0], [k, 4]]}]}))
+
+
+def build_phototour(root):
+    base = os.path.join(root, "notredame")
+    rng = np.random.default_rng(740)
+    os.makedirs(base, exist_ok=True)
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 256, (128, 128), dtype=np.uint8)).save(
+            os.path.join(base, f"patches{k:04d}.bmp"))
+    _write(os.path.join(base, "info.txt"), "".join(f"{i // 2} 0\n" for i in range(8)))
+    _write(os.path.join(base, "m50_100000_100000_0.txt"),
+           "0 0 0 1 0 0 0\n2 1 0 7 3 0 0\n5 2 0 4 2 0 0\n")
+
+
 # (class name, builder, kwargs with ``{root}`` standing for the built root)
 CASES = [
     ("Caltech101", build_caltech101, {}),
@@ -567,6 +589,9 @@ CASES = [
     ("SintelStereo", build_sintel_stereo, {"pass_name": "both"}),
     ("InStereo2k", build_instereo2k, {}),
     ("ETH3DStereo", build_eth3d, {}),
+    ("Cityscapes", build_cityscapes, {"target_type": ["semantic", "color", "polygon"]}),
+    ("PhotoTour", build_phototour, {"name": "notredame"}),
+    ("PhotoTour", build_phototour, {"name": "notredame", "train": False}),
 ]
 
 

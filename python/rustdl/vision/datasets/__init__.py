@@ -8,6 +8,7 @@ PIL images as torchvision does (the transforms also accept numpy ``HxW[xC]`` arr
 from .annotated import *
 from .annotated import __all__ as _annotated_all
 from .cifar import CIFAR10, CIFAR100
+from .cityscapes_phototour import Cityscapes, PhotoTour
 from .digits import Digits
 from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
@@ -47,4 +48,4 @@ __all__ = [
     "pil_loader",
     "wrap_dataset_for_transforms_v2",
 ]
-__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"] + _stereo_all  # noqa: PLE0605
+__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"] + _stereo_all + ["Cityscapes", "PhotoTour"]  # noqa: PLE0605
