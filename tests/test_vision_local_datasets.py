@@ -51,7 +51,7 @@ _FLOW = {"FlyingChairs", "FlyingThings3D", "HD1K", "KittiFlow", "Sintel", "Carla
 
 
 @pytest.mark.parametrize("name", sorted({c[0] for c in C.CASES} - {"Flickr8k", "Flickr30k", "CocoDetection",
-                                                                   "CocoCaptions", "Cityscapes", "PhotoTour"} - _FLOW))
+                                                                   "CocoCaptions", "Cityscapes", "PhotoTour", "ImageNet"} - _FLOW))
 def test_missing_files_say_no_download(tmp_path, name):
     with pytest.raises((RuntimeError, ValueError), match="download"):
         getattr(datasets, name)(str(tmp_path), download=True)
@@ -76,6 +76,26 @@ def test_phototour_cache_is_reused(tmp_path):
     assert os.path.isfile(tmp_path / "notredame.pt")
     second = datasets.PhotoTour(str(tmp_path), "notredame")
     assert first.data.tolist() == second.data.tolist() and len(second) == 8
+
+
+def test_imagenet_val_folders_from_the_local_archive(tmp_path):
+    import shutil
+    import tarfile
+
+    shutil.copy(os.path.join(os.path.dirname(__file__), "golden", "imagenet_meta.bin"), tmp_path / "meta.bin")
+    src = tmp_path / "src"
+    for k in range(3):
+        C._img(str(src / f"ILSVRC2012_val_{k + 1:08d}.JPEG"), 760 + k)
+    with tarfile.open(tmp_path / "ILSVRC2012_img_val.tar", "w") as tar:
+        for k in range(3):
+            tar.add(src / f"ILSVRC2012_val_{k + 1:08d}.JPEG", arcname=f"ILSVRC2012_val_{k + 1:08d}.JPEG")
+    ds = datasets.ImageNet(str(tmp_path), split="val")
+    # val_wnids in meta.bin: goldfish, tench, goldfish
+    assert [os.path.basename(p) for p, _ in ds.samples] == [
+        "ILSVRC2012_val_00000002.JPEG", "ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000003.JPEG"]
+    assert ds.targets == [0, 1, 1] and ds.classes[0] == ("tench", "Tinca tinca")
+    with pytest.raises(RuntimeError, match="ILSVRC2012_img_train.tar is not present"):
+        datasets.ImageNet(str(tmp_path), split="train")
 
 
 def test_transforms_are_applied(tmp_path):

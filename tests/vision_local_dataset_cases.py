@@ -531,6 +531,18 @@ def build_phototour(root):
            "0 0 0 1 0 0 0\n2 1 0 7 3 0 0\n5 2 0 4 2 0 0\n")
 
 
+def build_imagenet(root):
+    """``meta.bin`` as PyTorch wrote it (tests/golden/imagenet_meta.bin) and the split folders."""
+    import shutil
+
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "imagenet_meta.bin"),
+                os.path.join(root, "meta.bin"))
+    for split in ("train", "val"):
+        for k, wnid in enumerate(["n01440764", "n01443537"]):
+            for j in range(2):
+                _img(os.path.join(root, split, wnid, f"{wnid}_{j}.JPEG"), 750 + 2 * k + j)
+
+
 # (class name, builder, kwargs with ``{root}`` standing for the built root)
 CASES = [
     ("Caltech101", build_caltech101, {}),
@@ -592,6 +604,7 @@ CASES = [
     ("Cityscapes", build_cityscapes, {"target_type": ["semantic", "color", "polygon"]}),
     ("PhotoTour", build_phototour, {"name": "notredame"}),
     ("PhotoTour", build_phototour, {"name": "notredame", "train": False}),
+    ("ImageNet", build_imagenet, {"split": "val"}),
 ]
 
 

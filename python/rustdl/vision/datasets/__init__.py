@@ -14,6 +14,7 @@ from .fakedata import FakeData
 from .folder import IMG_EXTENSIONS, DatasetFolder, ImageFolder, default_loader, pil_loader
 from .image_classification import *
 from .image_classification import __all__ as _classification_all
+from .imagenet import ImageNet
 from .mnist import EMNIST, KMNIST, MNIST, FashionMNIST
 from .optical_flow import *
 from .optical_flow import __all__ as _flow_all
@@ -48,4 +49,4 @@ __all__ = [
     "pil_loader",
     "wrap_dataset_for_transforms_v2",
 ]
-__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"] + _stereo_all + ["Cityscapes", "PhotoTour"]  # noqa: PLE0605
+__all__ += _classification_all + _annotated_all + _people_all + _flow_all + ["QMNIST"] + _stereo_all + ["Cityscapes", "ImageNet", "PhotoTour"]  # noqa: PLE0605
