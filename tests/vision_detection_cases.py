@@ -23,6 +23,16 @@ CASES = [
     ("SanitizeBoundingBoxes", {"min_size": 2.0}, 0),
     ("ClampBoundingBoxes", {}, 0),
     ("ConvertBoundingBoxFormat", {"format": "CXCYWH"}, 0),
+    ("RandomHorizontalFlip", {"p": 1.0}, 0),
+    ("RandomVerticalFlip", {"p": 1.0}, 0),
+    ("Resize", {"size": [12, 20]}, 0),
+    ("Resize", {"size": 16, "max_size": 20, "interpolation": "nearest"}, 0),
+    ("CenterCrop", {"size": 16}, 0),
+    ("CenterCrop", {"size": [30, 20]}, 0),
+    ("Pad", {"padding": [1, 2, 3, 4], "fill": 9}, 0),
+    ("RandomCrop", {"size": 16, "padding": 2}, 3),
+    ("RandomCrop", {"size": [30, 34], "pad_if_needed": True}, 4),
+    ("RandomResizedCrop", {"size": [10, 12], "scale": (0.5, 0.5), "ratio": (1.0, 1.0)}, 2),
 ]
 
 

@@ -11,7 +11,7 @@ with several images gets independent random parameters per image.)
 from .. import autoaugment as _autoaugment
 from .. import transforms as _v1
 from ..functional import _is_pil, _is_tensor
-from . import functional
+from . import _detection, functional
 from .functional import to_dtype, to_image
 
 __all__ = ["Transform", "functional"]
@@ -60,12 +60,20 @@ class Transform:
 
 
 def _wrap(v1_class):
-    """A v2 class: ``v1_class``'s arguments and repr, called on a whole sample."""
+    """A v2 class: ``v1_class``'s arguments and repr, called on a whole sample (a sample
+    with BoundingBoxes / KeyPoints / Mask tv_tensors goes through ``typed_call``, which
+    moves every part with the same parameters)."""
 
     def _transform(self, inpt):
         return v1_class.__call__(self, inpt)
 
-    cls = type(v1_class.__name__, (Transform, v1_class), {"_transform": _transform, "__call__": Transform.__call__})
+    def __call__(self, *inputs):
+        sample = inputs if len(inputs) > 1 else inputs[0]
+        if _detection.has_annotations(sample):
+            return _detection.typed_call(self, v1_class.__name__, sample)
+        return Transform.__call__(self, *inputs)
+
+    cls = type(v1_class.__name__, (Transform, v1_class), {"_transform": _transform, "__call__": __call__})
     cls.__module__ = __name__
     cls.__doc__ = v1_class.__doc__
     return cls

@@ -101,7 +101,8 @@ def _call_kernel(name, inpt, **params):
             out, canvas = F.crop_bounding_boxes(raw, inpt.format, params["top"], params["left"], params["height"],
                                                 params["width"], clamping_mode=inpt.clamping_mode)
         elif name == "resize":
-            out, canvas = F.resize_bounding_boxes(raw, inpt.canvas_size, params["size"], format=inpt.format,
+            out, canvas = F.resize_bounding_boxes(raw, inpt.canvas_size, params["size"],
+                                                  max_size=params.get("max_size"), format=inpt.format,
                                                   clamping_mode=inpt.clamping_mode)
         else:
             return inpt
@@ -113,7 +114,7 @@ def _call_kernel(name, inpt, **params):
         elif name == "crop":
             out, canvas = F.crop_keypoints(raw, params["top"], params["left"], params["height"], params["width"])
         elif name == "resize":
-            out, canvas = F.resize_keypoints(raw, params["size"], inpt.canvas_size)
+            out, canvas = F.resize_keypoints(raw, params["size"], inpt.canvas_size, max_size=params.get("max_size"))
         else:
             return inpt
         return tv_tensors.wrap(out, like=inpt, canvas_size=canvas)
@@ -125,7 +126,7 @@ def _call_kernel(name, inpt, **params):
             return tv_tensors.Mask(F.crop_mask(raw, params["top"], params["left"], params["height"],
                                                params["width"]))
         if name == "resize":
-            return tv_tensors.Mask(F.resize_mask(raw, params["size"]))
+            return tv_tensors.Mask(F.resize_mask(raw, params["size"], max_size=params.get("max_size")))
         return inpt
     wrap = type(inpt) if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)) else None
     raw = rustdl.Tensor(inpt) if wrap is not None else inpt
@@ -135,7 +136,7 @@ def _call_kernel(name, inpt, **params):
         out = F.crop(raw, params["top"], params["left"], params["height"], params["width"])
     elif name == "resize":
         out = F.resize(raw, list(params["size"]), interpolation=params["interpolation"],
-                       antialias=params["antialias"])
+                       max_size=params.get("max_size"), antialias=params["antialias"])
     else:
         out = getattr(F, name)(raw, *params.get("args", ()))
     return wrap(out) if wrap is not None else out
@@ -478,3 +479,127 @@ def _make_detection_classes(Transform):
     return [ConvertBoundingBoxFormat, ClampBoundingBoxes, ClampKeyPoints, SetClampingMode, UniformTemporalSubsample,
             RandomZoomOut, ScaleJitter, RandomIoUCrop, RandomPhotometricDistort, SanitizeBoundingBoxes,
             SanitizeKeyPoints]
+
+
+# ------------------------------------------------ the v1 geometric transforms on tv_tensors
+_ANNOTATIONS = (tv_tensors.BoundingBoxes, tv_tensors.KeyPoints, tv_tensors.Mask)
+
+
+def has_annotations(sample):
+    return any(isinstance(v, _ANNOTATIONS) for _, v in _leaves(sample))
+
+
+def _flip(inpt, vertical):
+    if isinstance(inpt, tv_tensors.BoundingBoxes):
+        kernel = F.vertical_flip_bounding_boxes if vertical else F.horizontal_flip_bounding_boxes
+        return tv_tensors.wrap(kernel(rustdl.Tensor(inpt), inpt.format, inpt.canvas_size), like=inpt)
+    if isinstance(inpt, tv_tensors.KeyPoints):
+        kernel = F.vertical_flip_keypoints if vertical else F.horizontal_flip_keypoints
+        return tv_tensors.wrap(kernel(rustdl.Tensor(inpt), inpt.canvas_size), like=inpt)
+    wrap = type(inpt) if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video, tv_tensors.Mask)) else None
+    raw = rustdl.Tensor(inpt) if wrap is not None else inpt
+    out = F.vflip(raw) if vertical else F.hflip(raw)
+    return wrap(out) if wrap is not None else out
+
+
+def _apply(sample, fn):
+    leaves = list(_leaves(sample))
+    needs = _needs_transform([v for _, v in leaves], None)
+    return _rebuild(sample, {p: fn(v) for (p, v), n in zip(leaves, needs) if n})
+
+
+def _flat_needed(sample):
+    flat = [v for _, v in _leaves(sample)]
+    return [v for v, n in zip(flat, _needs_transform(flat, None)) if n]
+
+
+def typed_call(transform, name, sample):
+    """v2's behaviour of the v1 geometric transform ``name`` on a sample holding
+    ``BoundingBoxes``, ``KeyPoints`` or ``Mask``: one set of parameters, every part moved
+    by its own kernel (torchvision's draws: ``rand(1)`` for flips, ``randint`` for crops)."""
+    if name in ("RandomHorizontalFlip", "RandomVerticalFlip"):
+        if float(rustdl.rand(1)) >= transform.p:
+            return sample
+        return _apply(sample, lambda v: _flip(v, name == "RandomVerticalFlip"))
+    if name == "Resize":
+        interpolation = transform.interpolation
+        size = [transform.size] if isinstance(transform.size, int) else transform.size
+        return _apply(sample, lambda v: _call_kernel("resize", v, size=size, interpolation=interpolation,
+                                                      antialias=transform.antialias, max_size=transform.max_size))
+    if name == "CenterCrop":
+        h, w = query_size(_flat_needed(sample))
+        ch, cw = transform.size
+        top, left = round((h - ch) / 2.0), round((w - cw) / 2.0)
+        if ch > h or cw > w:  # torchvision pads the image then crops: the same as cropping at a negative offset
+            padding = [(cw - w) // 2 if cw > w else 0, (ch - h) // 2 if ch > h else 0,
+                       (cw - w + 1) // 2 if cw > w else 0, (ch - h + 1) // 2 if ch > h else 0]
+            sample = _apply(sample, lambda v: _call_kernel("pad", v, padding=padding, fill=0))
+            h, w = query_size(_flat_needed(sample))
+            top, left = round((h - ch) / 2.0), round((w - cw) / 2.0)
+        return _apply(sample, lambda v: _call_kernel("crop", v, top=top, left=left, height=ch, width=cw))
+    if name == "Pad":
+        _check_constant(transform.padding_mode)
+        return _apply(sample, lambda v: _call_kernel("pad", v, padding=transform.padding, fill=transform.fill))
+    if name == "RandomCrop":
+        if transform.padding is not None:
+            _check_constant(transform.padding_mode)
+            sample = _apply(sample, lambda v: _call_kernel("pad", v, padding=transform.padding, fill=transform.fill))
+        h, w = query_size(_flat_needed(sample))
+        th, tw = transform.size
+        if transform.pad_if_needed and (w < tw or h < th):
+            _check_constant(transform.padding_mode)
+            extra = [max(tw - w, 0), max(th - h, 0)]
+            sample = _apply(sample, lambda v: _call_kernel("pad", v, padding=[extra[0], extra[1], extra[0], extra[1]],
+                                                           fill=transform.fill))
+            h, w = query_size(_flat_needed(sample))
+        if h < th or w < tw:
+            raise ValueError(f"Required crop size {(th, tw)} is larger than input image size {(h, w)}")
+        top = int(rustdl.randint(0, h - th + 1, ())) if h != th else 0
+        left = int(rustdl.randint(0, w - tw + 1, ())) if w != tw else 0
+        return _apply(sample, lambda v: _call_kernel("crop", v, top=top, left=left, height=th, width=tw))
+    if name == "RandomResizedCrop":
+        top, left, h, w = _resized_crop_params(query_size(_flat_needed(sample)), transform.scale, transform.ratio)
+        size = list(transform.size)
+
+        def crop_resize(v):
+            v = _call_kernel("crop", v, top=top, left=left, height=h, width=w)
+            return _call_kernel("resize", v, size=size, interpolation=transform.interpolation,
+                                antialias=transform.antialias, max_size=None)
+
+        return _apply(sample, crop_resize)
+    raise TypeError(
+        f"{name} does not move BoundingBoxes, KeyPoints or Mask tv_tensors in rustdl yet; apply it to the image "
+        "alone, or use the flips, Resize, CenterCrop, Pad, RandomCrop, RandomResizedCrop, RandomZoomOut, "
+        "RandomIoUCrop or ScaleJitter"
+    )
+
+
+def _check_constant(padding_mode):
+    if padding_mode != "constant":
+        raise ValueError(f"Padding mode '{padding_mode}' is not supported with bounding boxes")
+
+
+def _resized_crop_params(size, scale, ratio):
+    """torchvision v2's ``RandomResizedCrop.make_params`` (``empty(1).uniform_`` draws)."""
+    import math
+
+    height, width = size
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * float(rustdl.empty(1).uniform_(scale[0], scale[1]))
+        aspect_ratio = float(rustdl.exp(rustdl.empty(1).uniform_(log_ratio[0], log_ratio[1])))
+        w = round(math.sqrt(target_area * aspect_ratio))
+        h = round(math.sqrt(target_area / aspect_ratio))
+        if 0 < w <= width and 0 < h <= height:
+            i = int(rustdl.randint(0, height - h + 1, (1,)))
+            j = int(rustdl.randint(0, width - w + 1, (1,)))
+            return i, j, h, w
+    in_ratio = float(width) / float(height)
+    if in_ratio < min(ratio):
+        w, h = width, round(width / min(ratio))
+    elif in_ratio > max(ratio):
+        h, w = height, round(height * max(ratio))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
