@@ -66,3 +66,31 @@ def test_argument_errors_as_torchvision():
         F.pad_bounding_boxes(boxes, "XYXY", (8, 8), [1], padding_mode="reflect")
     with pytest.raises(NotImplementedError, match="rotated"):
         F.clamp_bounding_boxes(rustdl.tensor([[5.0, 5.0, 2.0, 2.0, 10.0]]), "XYWHR", (8, 8), "soft")
+
+
+def test_dispatchers_route_tv_tensors_to_their_kernels():
+    raw = rustdl.tensor([[1.0, 2.0, 5.0, 6.0], [0.0, 0.0, 3.0, 9.0]])
+    boxes = tv_tensors.BoundingBoxes(raw, format="XYXY", canvas_size=(8, 10))
+    out = F.resize(boxes, [16, 20])
+    expected, canvas = F.resize_bounding_boxes(raw, (8, 10), [16, 20], format="XYXY")
+    assert isinstance(out, tv_tensors.BoundingBoxes) and out.canvas_size == canvas == (16, 20)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    out = F.rotate(boxes, 30.0, expand=True)
+    expected, canvas = F.rotate_bounding_boxes(raw, "XYXY", (8, 10), 30.0, expand=True)
+    assert out.canvas_size == canvas
+    np.testing.assert_allclose(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(F.horizontal_flip(boxes).numpy(),
+                                  F.horizontal_flip_bounding_boxes(raw, "XYXY", (8, 10)).numpy())
+    points = tv_tensors.KeyPoints([[1.0, 2.0]], canvas_size=(8, 10))
+    moved = F.pad(points, [1, 2, 3, 4])
+    assert moved.canvas_size == (14, 14) and moved.numpy().tolist() == [[2.0, 4.0]]
+    mask = tv_tensors.Mask(rustdl.from_numpy(np.arange(80, dtype=np.uint8).reshape(8, 10)))
+    out = F.crop(mask, 1, 2, 3, 4)
+    assert isinstance(out, tv_tensors.Mask)
+    np.testing.assert_array_equal(out.numpy(), np.arange(80).reshape(8, 10)[1:4, 2:6])
+    image = tv_tensors.Image(rustdl.rand(3, 8, 10))
+    assert isinstance(F.vertical_flip(image), tv_tensors.Image)
+    assert F.get_size(boxes) == [8, 10] and not F.is_pure_tensor(boxes) and F.is_pure_tensor(raw)
+    plain = rustdl.rand(3, 8, 10)
+    np.testing.assert_allclose(F.perspective(plain, None, None, coefficients=[1, 0, 0, 0, 1, 0, 0, 0]).numpy(),
+                               plain.numpy(), atol=1e-6)

@@ -88,7 +88,10 @@ def test_v2_functionals():
     video = rustdl.arange(10.0).reshape(10, 1, 1, 1).expand(10, 3, 2, 2)
     sub = F.uniform_temporal_subsample(video, 4)
     assert sub[:, 0, 0, 0].tolist() == [0.0, 3.0, 6.0, 9.0] and F.get_num_frames(video) == 10
-    assert F.resize_image is F.resize and F.rotate_video is F.rotate and F.to_dtype_image is F.to_dtype
+    # the per-type kernels are the plain functions; resize / rotate also dispatch on tv_tensors
+    np.testing.assert_array_equal(F.resize_image(f, [3, 4]).numpy(), F.resize(f, [3, 4]).numpy())
+    np.testing.assert_array_equal(F.rotate_video(f, 30.0).numpy(), F.rotate(f, 30.0).numpy())
+    assert F.to_dtype_image is F.to_dtype
     assert F.is_pure_tensor(x) and not F.is_pure_tensor(np.zeros(3))
 
 

@@ -207,3 +207,162 @@ _BOX_KERNELS = [
 for _name in _BOX_KERNELS:
     globals()[_name] = getattr(_boxes, _name)
 __all__ += _BOX_KERNELS + list(_mask_all)  # noqa: PLE0605
+
+
+# ---------------------------------------- dispatch on tv_tensors (as torchvision's dispatchers)
+from ...tv_tensors import BoundingBoxes as _Boxes
+from ...tv_tensors import Image as _TVImage
+from ...tv_tensors import KeyPoints as _KeyPoints
+from ...tv_tensors import Mask as _Mask
+from ...tv_tensors import TVTensor as _TVTensor
+from ...tv_tensors import Video as _TVVideo
+from ...tv_tensors import wrap as _wrap
+
+
+def is_pure_tensor(inpt):  # noqa: F811 (now that tv_tensors exist)
+    """A tensor that is not a ``tv_tensors`` subclass."""
+    return isinstance(inpt, rustdl.Tensor) and not isinstance(inpt, _TVTensor)
+
+
+def _typed(name, image_fn, boxes_fn, keypoints_fn, mask_fn):
+    """A dispatcher: BoundingBoxes / KeyPoints / Mask through their kernels (metadata
+    kept, canvas updated), Image / Video re-wrapped, anything else to ``image_fn``."""
+
+    def dispatcher(inpt, *args, **kwargs):
+        if isinstance(inpt, _Boxes):
+            out = boxes_fn(rustdl.Tensor(inpt), inpt, *args, **kwargs)
+            out, canvas = out if isinstance(out, tuple) else (out, inpt.canvas_size)
+            return _wrap(out, like=inpt, canvas_size=canvas)
+        if isinstance(inpt, _KeyPoints):
+            out = keypoints_fn(rustdl.Tensor(inpt), inpt, *args, **kwargs)
+            out, canvas = out if isinstance(out, tuple) else (out, inpt.canvas_size)
+            return _wrap(out, like=inpt, canvas_size=canvas)
+        if isinstance(inpt, _Mask):
+            return _Mask(mask_fn(rustdl.Tensor(inpt), *args, **kwargs))
+        if isinstance(inpt, (_TVImage, _TVVideo)):
+            return type(inpt)(image_fn(rustdl.Tensor(inpt), *args, **kwargs))
+        return image_fn(inpt, *args, **kwargs)
+
+    dispatcher.__name__ = dispatcher.__qualname__ = name
+    dispatcher.__doc__ = image_fn.__doc__
+    return dispatcher
+
+
+def _geometry(kw, *names):
+    return {n: kw[n] for n in names if n in kw}
+
+
+def _resize_boxes(b, like, size, interpolation=None, max_size=None, antialias=True):
+    return resize_bounding_boxes(b, like.canvas_size, size, max_size=max_size, format=like.format,
+                                 clamping_mode=like.clamping_mode)
+
+
+def _resize_points(k, like, size, interpolation=None, max_size=None, antialias=True):
+    return resize_keypoints(k, size, like.canvas_size, max_size=max_size)
+
+
+def _affine_boxes(b, like, angle, translate, scale, shear, interpolation=None, fill=None, center=None):
+    return affine_bounding_boxes(b, like.format, like.canvas_size, angle, translate, scale, shear,
+                                 center=center, clamping_mode=like.clamping_mode)
+
+
+def _affine_points(k, like, angle, translate, scale, shear, interpolation=None, fill=None, center=None):
+    return affine_keypoints(k, like.canvas_size, angle, translate, scale, shear, center=center)
+
+
+def _rotate_boxes(b, like, angle, interpolation=None, expand=False, center=None, fill=None):
+    return rotate_bounding_boxes(b, like.format, like.canvas_size, angle, expand=expand, center=center,
+                                 clamping_mode=like.clamping_mode)
+
+
+def _rotate_points(k, like, angle, interpolation=None, expand=False, center=None, fill=None):
+    return rotate_keypoints(k, like.canvas_size, angle, expand=expand, center=center)
+
+
+_perspective_plain = perspective
+
+
+def _perspective_image(img, startpoints, endpoints, interpolation=InterpolationMode.BILINEAR, fill=None,
+                       coefficients=None):
+    if coefficients is None:
+        return _perspective_plain(img, startpoints, endpoints, interpolation=interpolation, fill=fill)
+    from .._functional_pil import perspective as _pil_perspective
+    from ..functional import _check_fill_for_tensor, _mode_name, _np_perspective, _on_hw
+
+    mode = _mode_name(interpolation)
+    if _is_pil(img):
+        return _pil_perspective(img, list(coefficients), mode, fill)
+    _check_fill_for_tensor(img, fill)
+    return _on_hw(img, lambda a: _np_perspective(a, [float(c) for c in coefficients], mode, fill))
+
+
+_plain = {n: globals()[n] for n in ("horizontal_flip", "vertical_flip", "resize", "crop", "center_crop", "pad",
+                                    "resized_crop", "affine", "rotate", "elastic")}
+horizontal_flip = _typed(  # noqa: F811 (the tv_tensor-aware dispatcher)
+    "horizontal_flip", _plain["horizontal_flip"],
+    lambda b, like: horizontal_flip_bounding_boxes(b, like.format, like.canvas_size),
+    lambda k, like: horizontal_flip_keypoints(k, like.canvas_size), horizontal_flip_mask)
+vertical_flip = _typed(  # noqa: F811
+    "vertical_flip", _plain["vertical_flip"],
+    lambda b, like: vertical_flip_bounding_boxes(b, like.format, like.canvas_size),
+    lambda k, like: vertical_flip_keypoints(k, like.canvas_size), vertical_flip_mask)
+resize = _typed(
+    "resize", _plain["resize"], _resize_boxes, _resize_points,
+    lambda m, size, interpolation=None, max_size=None, antialias=True: resize_mask(m, size, max_size=max_size))
+crop = _typed(
+    "crop", _plain["crop"],
+    lambda b, like, top, left, height, width: crop_bounding_boxes(
+        b, like.format, top, left, height, width, clamping_mode=like.clamping_mode),
+    lambda k, like, top, left, height, width: crop_keypoints(k, top, left, height, width), crop_mask)
+center_crop = _typed(
+    "center_crop", _plain["center_crop"],
+    lambda b, like, output_size: center_crop_bounding_boxes(
+        b, like.format, like.canvas_size, output_size, clamping_mode=like.clamping_mode),
+    lambda k, like, output_size: center_crop_keypoints(k, like.canvas_size, output_size), center_crop_mask)
+pad = _typed(
+    "pad", _plain["pad"],
+    lambda b, like, padding, fill=None, padding_mode="constant": pad_bounding_boxes(
+        b, like.format, like.canvas_size, padding, padding_mode=padding_mode, clamping_mode=like.clamping_mode),
+    lambda k, like, padding, fill=None, padding_mode="constant": pad_keypoints(
+        k, like.canvas_size, padding, padding_mode=padding_mode),
+    pad_mask)
+resized_crop = _typed(
+    "resized_crop", _plain["resized_crop"],
+    lambda b, like, top, left, height, width, size, interpolation=None, antialias=True: resized_crop_bounding_boxes(
+        b, like.format, top, left, height, width, size, clamping_mode=like.clamping_mode),
+    lambda k, like, top, left, height, width, size, interpolation=None, antialias=True: resized_crop_keypoints(
+        k, top, left, height, width, size),
+    lambda m, top, left, height, width, size, interpolation=None, antialias=True: resized_crop_mask(
+        m, top, left, height, width, size))
+affine = _typed(
+    "affine", _plain["affine"], _affine_boxes, _affine_points,
+    lambda m, angle, translate, scale, shear, interpolation=None, fill=None, center=None: affine_mask(
+        m, angle, translate, scale, shear, fill=fill, center=center))
+rotate = _typed(
+    "rotate", _plain["rotate"], _rotate_boxes, _rotate_points,
+    lambda m, angle, interpolation=None, expand=False, center=None, fill=None: rotate_mask(
+        m, angle, expand=expand, center=center, fill=fill))
+perspective = _typed(
+    "perspective", _perspective_image,
+    lambda b, like, startpoints, endpoints, interpolation=None, fill=None, coefficients=None:
+        perspective_bounding_boxes(b, like.format, like.canvas_size, startpoints, endpoints,
+                                   coefficients=coefficients, clamping_mode=like.clamping_mode),
+    lambda k, like, startpoints, endpoints, interpolation=None, fill=None, coefficients=None:
+        perspective_keypoints(k, like.canvas_size, startpoints, endpoints, coefficients=coefficients),
+    lambda m, startpoints, endpoints, interpolation=None, fill=None, coefficients=None: perspective_mask(
+        m, startpoints, endpoints, fill=fill, coefficients=coefficients))
+elastic = _typed(  # noqa: F811
+    "elastic", _plain["elastic"],
+    lambda b, like, displacement, interpolation=None, fill=None: elastic_bounding_boxes(
+        b, like.format, like.canvas_size, displacement, clamping_mode=like.clamping_mode),
+    lambda k, like, displacement, interpolation=None, fill=None: elastic_keypoints(
+        k, like.canvas_size, displacement),
+    lambda m, displacement, interpolation=None, fill=None: elastic_mask(m, displacement, fill=fill))
+_get_size_plain = get_size
+
+
+def get_size(inpt):
+    """``[height, width]`` of an image, a mask, or the canvas of boxes / keypoints."""
+    if isinstance(inpt, (_Boxes, _KeyPoints)):
+        return list(inpt.canvas_size)
+    return _get_size_plain(inpt)
