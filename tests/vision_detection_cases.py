@@ -33,6 +33,9 @@ CASES = [
     ("RandomCrop", {"size": 16, "padding": 2}, 3),
     ("RandomCrop", {"size": [30, 34], "pad_if_needed": True}, 4),
     ("RandomResizedCrop", {"size": [10, 12], "scale": (0.5, 0.5), "ratio": (1.0, 1.0)}, 2),
+    ("RandomRotation", {"degrees": (30.0, 30.0)}, 0),
+    ("RandomRotation", {"degrees": (-45.0, -45.0), "expand": True, "fill": 3}, 0),
+    ("RandomAffine", {"degrees": (10.0, 10.0), "scale": (1.2, 1.2), "shear": (5.0, 5.0, -3.0, -3.0)}, 0),
 ]
 
 

@@ -567,10 +567,32 @@ def typed_call(transform, name, sample):
                                 antialias=transform.antialias, max_size=None)
 
         return _apply(sample, crop_resize)
+    if name == "RandomRotation":
+        angle = float(rustdl.empty(1).uniform_(transform.degrees[0], transform.degrees[1]))
+        return _apply(sample, lambda v: F.rotate(v, angle, interpolation=transform.interpolation,
+                                                 expand=transform.expand, center=transform.center,
+                                                 fill=transform.fill))
+    if name == "RandomAffine":
+        height, width = query_size(_flat_needed(sample))
+        angle = float(rustdl.empty(1).uniform_(transform.degrees[0], transform.degrees[1]))
+        translate = (0, 0)
+        if transform.translate is not None:
+            max_dx, max_dy = float(transform.translate[0] * width), float(transform.translate[1] * height)
+            translate = (round(float(rustdl.empty(1).uniform_(-max_dx, max_dx))),
+                         round(float(rustdl.empty(1).uniform_(-max_dy, max_dy))))
+        scale = float(rustdl.empty(1).uniform_(*transform.scale)) if transform.scale is not None else 1.0
+        shear = [0.0, 0.0]
+        if transform.shear is not None:
+            shear[0] = float(rustdl.empty(1).uniform_(transform.shear[0], transform.shear[1]))
+            if len(transform.shear) == 4:
+                shear[1] = float(rustdl.empty(1).uniform_(transform.shear[2], transform.shear[3]))
+        return _apply(sample, lambda v: F.affine(v, angle, list(translate), scale, shear,
+                                                 interpolation=transform.interpolation, fill=transform.fill,
+                                                 center=transform.center))
     raise TypeError(
         f"{name} does not move BoundingBoxes, KeyPoints or Mask tv_tensors in rustdl yet; apply it to the image "
-        "alone, or use the flips, Resize, CenterCrop, Pad, RandomCrop, RandomResizedCrop, RandomZoomOut, "
-        "RandomIoUCrop or ScaleJitter"
+        "alone, or use the flips, Resize, CenterCrop, Pad, RandomCrop, RandomResizedCrop, RandomRotation, "
+        "RandomAffine, RandomZoomOut, RandomIoUCrop or ScaleJitter"
     )
 
 
