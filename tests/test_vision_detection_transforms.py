@@ -79,7 +79,7 @@ def test_iou_crop_requires_boxes():
 
 def test_geometric_transforms_without_box_support_refuse_annotated_samples():
     with pytest.raises(TypeError, match="does not move BoundingBoxes"):
-        T.RandomPerspective(p=1.0)(_sample())
+        T.FiveCrop(8)(_sample())
     # without tv_tensor annotations the v1 behaviour is unchanged
     img = rustdl.rand(3, 8, 8)
     np.testing.assert_array_equal(T.RandomHorizontalFlip(p=1.0)(img).numpy(), img.numpy()[..., ::-1])

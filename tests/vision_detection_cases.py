@@ -36,6 +36,8 @@ CASES = [
     ("RandomRotation", {"degrees": (30.0, 30.0)}, 0),
     ("RandomRotation", {"degrees": (-45.0, -45.0), "expand": True, "fill": 3}, 0),
     ("RandomAffine", {"degrees": (10.0, 10.0), "scale": (1.2, 1.2), "shear": (5.0, 5.0, -3.0, -3.0)}, 0),
+    ("RandomPerspective", {"p": 1.0, "distortion_scale": 0.6}, 3),
+    ("ElasticTransform", {"alpha": 20.0, "sigma": 2.0}, 1),
 ]
 
 

@@ -18,6 +18,7 @@ import rustdl
 from ... import tv_tensors
 from ..functional import _is_pil
 from . import functional as F
+from ..functional import _get_perspective_coeffs
 from ._box_kernels import _convert
 
 
@@ -589,10 +590,23 @@ def typed_call(transform, name, sample):
         return _apply(sample, lambda v: F.affine(v, angle, list(translate), scale, shear,
                                                  interpolation=transform.interpolation, fill=transform.fill,
                                                  center=transform.center))
+    if name == "RandomPerspective":
+        if float(rustdl.rand(1)) >= transform.p:
+            return sample
+        height, width = query_size(_flat_needed(sample))
+        startpoints, endpoints = transform.get_params(width, height, transform.distortion_scale)
+        coefficients = _get_perspective_coeffs(startpoints, endpoints)
+        return _apply(sample, lambda v: F.perspective(v, None, None, interpolation=transform.interpolation,
+                                                      fill=transform.fill, coefficients=coefficients))
+    if name == "ElasticTransform":
+        height, width = query_size(_flat_needed(sample))
+        displacement = transform.get_params(transform.alpha, transform.sigma, [height, width])
+        return _apply(sample, lambda v: F.elastic(v, displacement, interpolation=transform.interpolation,
+                                                  fill=transform.fill))
     raise TypeError(
         f"{name} does not move BoundingBoxes, KeyPoints or Mask tv_tensors in rustdl yet; apply it to the image "
         "alone, or use the flips, Resize, CenterCrop, Pad, RandomCrop, RandomResizedCrop, RandomRotation, "
-        "RandomAffine, RandomZoomOut, RandomIoUCrop or ScaleJitter"
+        "RandomAffine, RandomPerspective, ElasticTransform, RandomZoomOut, RandomIoUCrop or ScaleJitter"
     )
 
 
