@@ -16,9 +16,8 @@ import numpy as np
 import rustdl
 
 from ... import tv_tensors
-from ..functional import _is_pil
+from ..functional import _get_perspective_coeffs, _is_pil
 from . import functional as F
-from ..functional import _get_perspective_coeffs
 from ._box_kernels import _convert
 
 
