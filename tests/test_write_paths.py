@@ -6,7 +6,6 @@ paths, bit for bit."""
 import numpy as np
 import pytest
 import rustdl as torch
-from rustdl import _C
 
 SMALL = 70_000  # above the fusion threshold
 LARGE = (1 << 22) + 13  # above the streaming threshold (16 MiB of float32), odd length

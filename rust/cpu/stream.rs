@@ -69,7 +69,10 @@ mod tests {
                 super::copy(&mut dst[start..start + len], &src[..len]);
                 super::fence();
                 assert_eq!(&dst[start..start + len], &src[..len]);
-                assert!(dst[..start].iter().chain(&dst[start + len..]).all(|&v| v == -1.0));
+                assert!(dst[..start]
+                    .iter()
+                    .chain(&dst[start + len..])
+                    .all(|&v| v == -1.0));
             }
         }
     }

@@ -143,7 +143,12 @@ impl Deferred for Program {
         self
     }
     fn run_into_f32(&self, out: &mut [f32], writes: &Storage) -> bool {
-        if out.len() != self.numel || self.leaves.iter().any(|l| std::ptr::eq(&*l.storage, writes)) {
+        if out.len() != self.numel
+            || self
+                .leaves
+                .iter()
+                .any(|l| std::ptr::eq(&*l.storage, writes))
+        {
             return false;
         }
         self.evaluate_into(out);

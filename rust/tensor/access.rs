@@ -338,7 +338,10 @@ fn write_pending_into(dst: &Tensor, src: &Tensor) -> bool {
         return false;
     };
     let off = dst.offset();
-    if !src.storage().run_into_f32(&mut d[off..off + dst.numel()], dst.storage()) {
+    if !src
+        .storage()
+        .run_into_f32(&mut d[off..off + dst.numel()], dst.storage())
+    {
         return false;
     }
     dst.storage().bump_version();
