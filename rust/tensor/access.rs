@@ -245,7 +245,7 @@ pub fn cast_elem<S: Elem, D: Elem>(x: S) -> D {
 pub fn copied_vec<T: BufferElem>(src: &[T]) -> Vec<T> {
     let mut out: Vec<T> = super::pool::uninit_vec::<T>(src.len());
     let size = std::mem::size_of::<T>();
-    if size % 4 == 0 && crate::cpu::stream::worth_streaming(size * src.len()) {
+    if size.is_multiple_of(4) && crate::cpu::stream::worth_streaming(std::mem::size_of_val(src)) {
         // The bits moved as 4-byte words (no arithmetic: every value,
         // NaN payloads included, is copied as is).
         let words = size / 4 * src.len();
