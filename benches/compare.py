@@ -91,6 +91,21 @@ def add_16m(lib):
     return (lambda: computed(x + y)), 3 * 4 * x.numel(), "GB/s"
 
 
+def add_out_16m(lib):
+    x, y, z = lib.randn(4096, 4096), lib.randn(4096, 4096), lib.empty(4096, 4096)
+    return (lambda: computed(lib.add(x, y, out=z))), 3 * 4 * x.numel(), "GB/s"
+
+
+def clone_16m(lib):
+    x = lib.randn(4096, 4096)
+    return (lambda: computed(x.clone())), 2 * 4 * x.numel(), "GB/s"
+
+
+def softmax_4096x1000(lib):
+    x = lib.randn(4096, 1000)
+    return (lambda: lib.softmax(x, 1)), 2 * 4 * x.numel(), "GB/s"
+
+
 def relu_affine_16m(lib):
     x = lib.randn(4096, 4096)
     # ideal: one read, one write
@@ -128,6 +143,17 @@ def conv2d(n, cin, cout, hw, k, pad, stride=1):
         return fn, 3 * 2 * n * cout * cin * k * k * out * out, "GFLOP/s"
 
     make.__name__ = f"conv2d_fb_N{n}_{cin}to{cout}_{hw}x{hw}_k{k}_s{stride}"
+    return make
+
+
+def conv2d_fwd(n, cin, cout, hw, k, pad, stride=1):
+    def make(lib):
+        x = lib.randn(n, cin, hw, hw)
+        w = lib.randn(cout, cin, k, k)
+        out = (hw + 2 * pad - k) // stride + 1
+        return (lambda: lib.nn.functional.conv2d(x, w, None, stride, pad)), 2 * n * cout * cin * k * k * out * out, "GFLOP/s"
+
+    make.__name__ = f"conv2d_fwd_N{n}_{cin}to{cout}_{hw}x{hw}_k{k}_s{stride}"
     return make
 
 
@@ -243,10 +269,11 @@ def linalg(op, *shape):
 
 
 WORKLOADS = [
-    per_op_overhead, autograd_chain, add_16m, relu_affine_16m,
+    per_op_overhead, autograd_chain, add_16m, add_out_16m, clone_16m, softmax_4096x1000, relu_affine_16m,
     sgemm(256), sgemm(512), sgemm(1024), sgemm(2048), linear_fwd_bwd,
     conv2d(64, 3, 32, 32, 3, 1), conv2d(64, 32, 64, 16, 3, 1), conv2d(32, 64, 128, 8, 3, 0),
-    conv2d(64, 64, 64, 16, 1, 0), conv2d(64, 32, 64, 16, 3, 1, stride=2), conv1d_fb, conv3d_fb,
+    conv2d(64, 64, 64, 16, 1, 0), conv2d(64, 32, 64, 16, 3, 1, stride=2),
+    conv2d_fwd(64, 32, 64, 16, 3, 1, stride=2), conv2d_fwd(64, 32, 64, 32, 3, 1, stride=2), conv1d_fb, conv3d_fb,
     mlp_train, lenet_train, vgg_train, adam_10m, cross_entropy_fb,
     activation_fb("gelu"), activation_fb("silu"),
     linalg("inv", 64, 64), linalg("svd", 64, 64), linalg("eigh", 64, 64),

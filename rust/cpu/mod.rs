@@ -20,6 +20,7 @@ pub mod pool;
 pub mod sgemm;
 pub mod sort;
 pub mod special;
+pub mod stream;
 pub mod sum;
 #[cfg(test)]
 pub mod test_values;

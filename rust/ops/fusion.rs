@@ -142,6 +142,18 @@ impl Deferred for Program {
     fn as_any(&self) -> &dyn Any {
         self
     }
+    fn run_into_f32(&self, out: &mut [f32], writes: &Storage) -> bool {
+        if out.len() != self.numel
+            || self
+                .leaves
+                .iter()
+                .any(|l| std::ptr::eq(&*l.storage, writes))
+        {
+            return false;
+        }
+        self.evaluate_into(out);
+        true
+    }
 }
 
 /// An operand a program may start from or read: large, contiguous, float32,
@@ -227,15 +239,22 @@ impl Program {
             .collect()
     }
 
-    /// The elements from `start` on into `chunk`.
-    fn fill(&self, sources: &[&[f32]], start: usize, chunk: &mut [f32]) {
+    /// The elements from `start` on into `chunk`; with `stream`, each block
+    /// is computed in L1 and written with streaming stores (`cpu::stream`).
+    fn fill(&self, sources: &[&[f32]], start: usize, chunk: &mut [f32], stream: bool) {
         // Steps write alternately to the block and to `scratch`, never in
         // place: written in place, a select such as relu's became masked
         // stores, which are slow. The last step writes to the block.
         let mut scratch = [0f32; BLOCK];
+        let mut staged = [0f32; BLOCK];
         let last = self.steps.len().saturating_sub(1);
-        for (b, block) in chunk.chunks_mut(BLOCK).enumerate() {
+        for (b, out_block) in chunk.chunks_mut(BLOCK).enumerate() {
             let at = start + b * BLOCK;
+            let block: &mut [f32] = if stream {
+                &mut staged[..out_block.len()]
+            } else {
+                &mut *out_block
+            };
             let (n, source) = (block.len(), &sources[0][at..at + block.len()]);
             let tmp = &mut scratch[..n];
             if self.steps.is_empty() {
@@ -250,22 +269,36 @@ impl Program {
                     (_, false) => apply(step, tmp, block, sources, at),
                 }
             }
+            if stream {
+                let n = out_block.len();
+                crate::cpu::stream::copy(out_block, &staged[..n]);
+            }
+        }
+        if stream {
+            crate::cpu::stream::fence();
         }
     }
 
     fn evaluate(&self) -> Vec<f32> {
-        let sources = self.sources();
         let mut out = crate::tensor::pool::uninit_vec::<f32>(self.numel);
+        self.evaluate_into(&mut out);
+        out
+    }
+
+    fn evaluate_into(&self, out: &mut [f32]) {
+        let sources = self.sources();
         // Each element costs about one elementwise op per step.
         let work = self.numel.saturating_mul(self.steps.len().max(1));
         let threads = parallel::num_threads();
+        let stream = crate::cpu::stream::worth_streaming(4 * self.numel);
         if threads == 1 || work < parallel::ELEMENTWISE_GRAIN {
-            self.fill(&sources, 0, &mut out);
+            self.fill(&sources, 0, out, stream);
         } else {
             let chunk = self.numel.div_ceil(threads * 4).next_multiple_of(BLOCK);
-            parallel::for_each_chunk_mut(&mut out, chunk, |i, c| self.fill(&sources, i * chunk, c));
+            parallel::for_each_chunk_mut(out, chunk, |i, c| {
+                self.fill(&sources, i * chunk, c, stream)
+            });
         }
-        out
     }
 }
 
@@ -285,7 +318,7 @@ impl RunValues<f32> for ProgramValues<'_> {
             #[inline(always)]
             || {
                 run_sum_of_blocks(start, len, terms, |at, buf| {
-                    self.program.fill(&self.sources, at, buf)
+                    self.program.fill(&self.sources, at, buf, false)
                 })
             },
         )

@@ -174,6 +174,11 @@ impl Drop for Retired {
 pub trait Deferred: Send + Sync {
     fn run(&self) -> Buffer;
     fn as_any(&self) -> &dyn Any;
+    /// Compute the float32 elements straight into `out` (memory of
+    /// `writes`), if the plan can and does not read `writes`; false if not.
+    fn run_into_f32(&self, _out: &mut [f32], _writes: &Storage) -> bool {
+        false
+    }
 }
 
 pub struct Storage {
@@ -359,6 +364,18 @@ impl Storage {
             s.run_deferred();
         }
         s
+    }
+    /// Compute this deferred storage's float32 elements into `out` (memory
+    /// of `writes`, whose readers have run) instead of a buffer of its own;
+    /// false (nothing written) if it is not pending or cannot. The storage
+    /// stays pending: this is for a result about to be dropped
+    /// (`torch.add(x, y, out=z)` writes `x + y` into `z` in one pass).
+    pub fn run_into_f32(&self, out: &mut [f32], writes: &Storage) -> bool {
+        if !self.is_deferred() || std::ptr::eq(self, writes) {
+            return false;
+        }
+        let plan = self.plan.lock();
+        plan.as_ref().is_some_and(|p| p.run_into_f32(out, writes))
     }
     pub fn is_deferred(&self) -> bool {
         self.deferred.load(Ordering::Acquire)
