@@ -84,7 +84,8 @@ pub unsafe fn kernel_6x16<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) 
 }
 
 /// Rows of the AVX-512 tile: 2 x 14 accumulators + 2 B vectors of the 32
-/// zmm registers (measured against 12 x 32, 8 x 48 and 6 x 64).
+/// zmm registers (measured against 12 x 32, 8 x 48 and 6 x 64: all within
+/// the noise of this shared machine).
 pub const AVX512_MR: usize = 14;
 /// Columns of the AVX-512 tile (two zmm vectors).
 pub const AVX512_NR: usize = 32;
@@ -97,21 +98,6 @@ pub const AVX512_NR: usize = 32;
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
 pub unsafe fn kernel_avx512<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) {
     micro::<crate::cpu::simd::F32x16, AVX512_MR, 2, B>(kc, a, b, tile)
-}
-
-/// TUNING ONLY: other AVX-512 shapes.
-///
-/// # Safety
-/// As `kernel_avx512` for an MR_ x (16 NV) tile.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-pub unsafe fn kernel_avx512_shape<const MR_: usize, const NV: usize, B: BRows>(
-    kc: usize,
-    a: *const f32,
-    b: B,
-    tile: Tile,
-) {
-    micro::<crate::cpu::simd::F32x16, MR_, NV, B>(kc, a, b, tile)
 }
 
 /// The kernel for vectors `V`, MR_ rows and NV vectors per row (inlined
