@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 import rustdl
 import rustdl.nn.functional as F
 from rustdl.backends import cpu
@@ -27,8 +26,11 @@ def restore_isa():
 def run_python(code, isa):
     env = dict(os.environ)
     env["RUSTDL_CPU_ISA"] = isa
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(os.path.join(os.path.dirname(__file__), "..", "python")), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    python_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [python_dir, env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_capability_names_match_pytorch_words():
