@@ -163,6 +163,7 @@ pub unsafe fn micro<V: Simd, const MR_: usize, const NV: usize, B: BRows>(
     // kept the 28 AVX-512 accumulators in memory (a load and a store around
     // every FMA).
     let mut out = [[V::zero(); MR_]; NV];
+    #[allow(clippy::needless_range_loop)]
     for i in 0..MR_ {
         for j in 0..NV {
             out[j][i] = acc[i][j];

@@ -24,7 +24,9 @@ pub use avx512::F32x16;
 ///
 /// # Safety
 /// Implementations may only be used where their instruction set is enabled
-/// (inside a `#[target_feature]` function the CPU supports).
+/// (inside a `#[target_feature]` function the CPU supports); that is every
+/// method's contract, plus the pointer ranges each one names.
+#[allow(clippy::missing_safety_doc)]
 pub unsafe trait Simd: Copy {
     const LANES: usize;
     /// All lanes 0.
@@ -74,15 +76,15 @@ mod tests {
         let (va, vb) = (V::load(a.as_ptr()), V::load(b.as_ptr()));
         let mut out = vec![0f32; V::LANES];
         V::fmadd(va, vb, V::splat(1.0)).store(out.as_mut_ptr());
-        for i in 0..V::LANES {
-            assert_eq!(out[i], a[i].mul_add(b[i], 1.0));
+        for ((o, x), y) in out.iter().zip(&a).zip(&b) {
+            assert_eq!(*o, x.mul_add(*y, 1.0));
         }
         va.add(vb)
             .mul(V::splat(2.0))
             .max(V::zero())
             .store(out.as_mut_ptr());
-        for i in 0..V::LANES {
-            assert_eq!(out[i], ((a[i] + b[i]) * 2.0).max(0.0));
+        for ((o, x), y) in out.iter().zip(&a).zip(&b) {
+            assert_eq!(*o, ((x + y) * 2.0).max(0.0));
         }
         assert_eq!(va.hsum(), a.iter().sum::<f32>());
         for n in 0..V::LANES {
