@@ -18,6 +18,7 @@ pub mod peak;
 pub mod planes;
 pub mod pool;
 pub mod sgemm;
+pub mod simd;
 pub mod sort;
 pub mod special;
 pub mod stream;

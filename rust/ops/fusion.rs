@@ -360,10 +360,10 @@ fn each2(dst: &mut [f32], src: &[f32], other: &[f32], f: impl Fn(f32, f32) -> f3
     }
 }
 
-/// One step over one block, `dst = step(src)`, compiled for AVX2+FMA when
-/// the CPU has them (as the eager maps are).
+/// One step over one block, `dst = step(src)`, compiled for AVX2+FMA or
+/// AVX-512 when the CPU has them (as the eager maps are).
 fn apply(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize) {
-    with_fma(
+    crate::cpu::multiversion::with_avx512(
         #[inline(always)]
         || apply_step(step, dst, src, sources, at),
     )

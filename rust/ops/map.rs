@@ -84,11 +84,17 @@ fn fill_runs<U>(
 /// the two- and three-operand forms), compiled for AVX2 + FMA too when the
 /// CPU has them. The closure is inlined into that copy, so a compute-bound
 /// op (exp, tanh, erf, an activation's derivative) runs 8 lanes wide with
-/// fused multiply-adds instead of the baseline's 4 lanes.
+/// fused multiply-adds instead of the baseline's 4 lanes; and for AVX-512,
+/// 16 lanes.
 macro_rules! multiversion_apply {
-    ($name:ident, $plain:ident, $avx2:ident, ($($x:ident: $t:ident),+)) => {
+    ($name:ident, $plain:ident, $avx2:ident, $avx512:ident, ($($x:ident: $t:ident),+)) => {
         #[inline]
         fn $name<$($t: Copy,)+ U>(out: &mut [U], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+            #[cfg(target_arch = "x86_64")]
+            if $crate::cpu::isa::use_avx512() {
+                // SAFETY: the CPU supports the enabled features.
+                return unsafe { $avx512(out, $($x,)+ f) };
+            }
             #[cfg(target_arch = "x86_64")]
             if $crate::cpu::isa::use_avx2() {
                 // SAFETY: the CPU supports the enabled features.
@@ -113,12 +119,20 @@ macro_rules! multiversion_apply {
         unsafe fn $avx2<$($t: Copy,)+ U>(out: &mut [U], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
             $plain(out, $($x,)+ f)
         }
+
+        /// # Safety
+        /// The CPU has AVX-512 F/BW/VL/DQ.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+        unsafe fn $avx512<$($t: Copy,)+ U>(out: &mut [U], $($x: &[$t],)+ f: &impl Fn($($t),+) -> U) {
+            $plain(out, $($x,)+ f)
+        }
     };
 }
 
-multiversion_apply!(apply, apply_plain, apply_avx2, (x: T));
-multiversion_apply!(apply2, apply2_plain, apply2_avx2, (a: A, b: B));
-multiversion_apply!(apply3, apply3_plain, apply3_avx2, (a: A, b: B, c: C));
+multiversion_apply!(apply, apply_plain, apply_avx2, apply_avx512, (x: T));
+multiversion_apply!(apply2, apply2_plain, apply2_avx2, apply2_avx512, (a: A, b: B));
+multiversion_apply!(apply3, apply3_plain, apply3_avx2, apply3_avx512, (a: A, b: B, c: C));
 
 /// `out = f(a, b)` broadcast to `out_shape`.
 pub fn map2<A: BufferElem, B: BufferElem, U: BufferElem>(

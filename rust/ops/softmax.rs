@@ -8,7 +8,7 @@ use crate::tensor::Tensor;
 
 crate::multiversion! {
     /// softmax (or log_softmax when `log`) of one contiguous row `xr` into `or`.
-    fn softmax_row(xr: &[T], or: &mut [T], log: bool) => softmax_row_impl
+    fn softmax_row(xr: &[T], or: &mut [T], log: bool) => softmax_row_impl + avx512
 }
 
 #[inline(always)]

@@ -1,13 +1,15 @@
-//! The 6x16 AVX2+FMA micro-kernel: C[6x16] (+)= A-panel @ B-panel.
+//! The register-blocked micro-kernel, written once over the vector type:
+//! C[MR x NR] (+)= A-panel @ B-panel with NR = NV vectors.
 //!
-//! Twelve 8-lane accumulators hold the whole tile in registers; each step
-//! of `k` loads one 16-wide row of the packed B panel (two registers),
-//! broadcasts six values of the packed A panel and issues twelve FMAs — the
-//! two FMA pipes of a Zen or Intel core stay busy with no other traffic.
+//! MR x NV accumulators hold the whole tile in registers; each step of `k`
+//! loads one NR-wide row of the B panel (NV registers), broadcasts MR values
+//! of the packed A panel and issues MR x NV FMAs. Instances:
+//! - AVX2 + FMA, 6 x 16 (`kernel_6x16`): 12 of the 16 ymm registers;
+//! - AVX-512, `AVX512_MR` x 32: 2 x MR of the 32 zmm registers, the
+//!   broadcasts folded into the FMAs' memory operands.
 
 use super::{MR, NR};
-#[cfg(target_arch = "x86_64")]
-use std::arch::x86_64::*;
+use crate::cpu::simd::{prefetch, Simd};
 
 /// Where the tile goes: `rows` x `cols` (at most MR x NR) of C at `ptr`
 /// with strides `rs`, `cs`; `overwrite` stores instead of accumulating.
@@ -28,7 +30,9 @@ pub trait BRows: Copy {
     unsafe fn row(self, p: usize) -> *const f32;
 }
 
-/// A packed B panel: rows NR floats apart.
+/// A packed B panel of the 6 x 16 kernel: rows NR (16) floats apart
+/// (`Panel` is the same for any width; kept for the convolution code).
+#[allow(dead_code)]
 #[derive(Clone, Copy)]
 pub struct Packed(pub *const f32);
 
@@ -39,8 +43,22 @@ impl BRows for Packed {
     }
 }
 
+/// A packed B panel of any kernel: rows `width` floats apart.
+#[derive(Clone, Copy)]
+pub struct Panel {
+    pub ptr: *const f32,
+    pub width: usize,
+}
+
+impl BRows for Panel {
+    #[inline(always)]
+    unsafe fn row(self, p: usize) -> *const f32 {
+        self.ptr.add(p * self.width)
+    }
+}
+
 /// Rows at `base + offsets[p]`: a convolution's input shifted by each kernel
-/// tap (`rust/cpu/conv_direct.rs`), read in place instead of packed.
+/// tap (`rust/cpu/conv_implicit.rs`), read in place instead of packed.
 #[derive(Clone, Copy)]
 pub struct Shifted {
     pub base: *const f32,
@@ -54,66 +72,83 @@ impl BRows for Shifted {
     }
 }
 
+/// The 6 x 16 AVX2 kernel (also the implicit-GEMM convolutions' kernel).
+///
 /// # Safety
 /// The CPU has AVX2 and FMA; `a` holds `kc * MR` floats and `b` `kc` rows
 /// of NR readable floats; every element of `tile` is inside C's allocation.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn kernel_6x16<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) {
-    let mut c00 = _mm256_setzero_ps();
-    let mut c01 = _mm256_setzero_ps();
-    let mut c10 = _mm256_setzero_ps();
-    let mut c11 = _mm256_setzero_ps();
-    let mut c20 = _mm256_setzero_ps();
-    let mut c21 = _mm256_setzero_ps();
-    let mut c30 = _mm256_setzero_ps();
-    let mut c31 = _mm256_setzero_ps();
-    let mut c40 = _mm256_setzero_ps();
-    let mut c41 = _mm256_setzero_ps();
-    let mut c50 = _mm256_setzero_ps();
-    let mut c51 = _mm256_setzero_ps();
+    micro::<crate::cpu::simd::F32x8, MR, 2, B>(kc, a, b, tile)
+}
+
+/// Rows of the AVX-512 tile: 2 x 14 accumulators + 2 B vectors of the 32
+/// zmm registers (measured against 12 x 32, 8 x 48 and 6 x 64: all within
+/// the noise of this shared machine).
+pub const AVX512_MR: usize = 14;
+/// Columns of the AVX-512 tile (two zmm vectors).
+pub const AVX512_NR: usize = 32;
+
+/// The AVX-512 kernel, AVX512_MR x AVX512_NR.
+///
+/// # Safety
+/// As `kernel_6x16`, with AVX-512 F/BW/VL/DQ, AVX512_MR and AVX512_NR.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+pub unsafe fn kernel_avx512<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) {
+    micro::<crate::cpu::simd::F32x16, AVX512_MR, 2, B>(kc, a, b, tile)
+}
+
+/// The kernel for vectors `V`, MR_ rows and NV vectors per row (inlined
+/// into the `#[target_feature]` instances above).
+///
+/// # Safety
+/// `V`'s instruction set is enabled; `a` holds `kc * MR_` floats, `b` `kc`
+/// rows of NV * LANES readable floats; `tile` is inside C.
+#[inline(always)]
+pub unsafe fn micro<V: Simd, const MR_: usize, const NV: usize, B: BRows>(
+    kc: usize,
+    a: *const f32,
+    b: B,
+    tile: Tile,
+) {
+    let nr = NV * V::LANES;
+    let mut acc = [[V::zero(); NV]; MR_];
     // Fetch the tile of C now: its rows lie a row stride apart (a page apart
     // for wide matrices), and waiting for them after the loop stalled the
     // kernel on every tile, most at 2 threads where the cores share L3.
     if tile.cs == 1 {
         for i in 0..tile.rows {
-            let p = tile.ptr.offset(i as isize * tile.rs) as *const i8;
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(4 * NR - 1));
+            let p = tile.ptr.offset(i as isize * tile.rs);
+            for line in (0..nr).step_by(16) {
+                prefetch(p.wrapping_add(line));
+            }
+            prefetch(p.wrapping_add(nr - 1));
         }
     }
     let mut ap = a;
-    // One step of k: a 16-wide row of B times six values of A.
+    // One step of k: an NR-wide row of B times MR_ values of A.
     macro_rules! step {
         ($p:expr) => {
             let bp = b.row($p);
-            let b0 = _mm256_loadu_ps(bp);
-            let b1 = _mm256_loadu_ps(bp.add(8));
-            let x = _mm256_broadcast_ss(&*ap);
-            c00 = _mm256_fmadd_ps(x, b0, c00);
-            c01 = _mm256_fmadd_ps(x, b1, c01);
-            let x = _mm256_broadcast_ss(&*ap.add(1));
-            c10 = _mm256_fmadd_ps(x, b0, c10);
-            c11 = _mm256_fmadd_ps(x, b1, c11);
-            let x = _mm256_broadcast_ss(&*ap.add(2));
-            c20 = _mm256_fmadd_ps(x, b0, c20);
-            c21 = _mm256_fmadd_ps(x, b1, c21);
-            let x = _mm256_broadcast_ss(&*ap.add(3));
-            c30 = _mm256_fmadd_ps(x, b0, c30);
-            c31 = _mm256_fmadd_ps(x, b1, c31);
-            let x = _mm256_broadcast_ss(&*ap.add(4));
-            c40 = _mm256_fmadd_ps(x, b0, c40);
-            c41 = _mm256_fmadd_ps(x, b1, c41);
-            let x = _mm256_broadcast_ss(&*ap.add(5));
-            c50 = _mm256_fmadd_ps(x, b0, c50);
-            c51 = _mm256_fmadd_ps(x, b1, c51);
-            ap = ap.add(MR);
+            let mut bv = [V::zero(); NV];
+            for (j, v) in bv.iter_mut().enumerate() {
+                *v = V::load(bp.add(j * V::LANES));
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let x = V::splat(*ap.add(i));
+                for (c, v) in row.iter_mut().zip(bv) {
+                    *c = V::fmadd(x, v, *c);
+                }
+            }
+            ap = ap.add(MR_);
         };
     }
     // Four steps per iteration (fewer loop-counter uops), with the A panel
     // fetched a few cache lines ahead.
     for p in (0..kc / 4).map(|q| 4 * q) {
-        _mm_prefetch::<_MM_HINT_T0>(ap.wrapping_add(8 * MR) as *const i8);
+        prefetch(ap.wrapping_add(8 * MR_));
         step!(p);
         step!(p + 1);
         step!(p + 2);
@@ -122,56 +157,55 @@ pub unsafe fn kernel_6x16<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) 
     for p in kc / 4 * 4..kc {
         step!(p);
     }
-    let acc = [
-        [c00, c01],
-        [c10, c11],
-        [c20, c21],
-        [c30, c31],
-        [c40, c41],
-        [c50, c51],
-    ];
-    if tile.rows == MR && tile.cols == NR && tile.cs == 1 {
-        for (i, row) in acc.iter().enumerate() {
-            let p = tile.ptr.offset(i as isize * tile.rs);
-            if tile.overwrite {
-                _mm256_storeu_ps(p, row[0]);
-                _mm256_storeu_ps(p.add(8), row[1]);
-            } else {
-                _mm256_storeu_ps(p, _mm256_add_ps(_mm256_loadu_ps(p), row[0]));
-                _mm256_storeu_ps(p.add(8), _mm256_add_ps(_mm256_loadu_ps(p.add(8)), row[1]));
-            }
+    // Copy the accumulators out with constant indices only (a loop LLVM
+    // unrolls fully), transposed so the copy cannot be folded away: the
+    // stores below index rows at run time, and done on `acc` itself they
+    // kept the 28 AVX-512 accumulators in memory (a load and a store around
+    // every FMA).
+    let mut out = [[V::zero(); MR_]; NV];
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..MR_ {
+        for j in 0..NV {
+            out[j][i] = acc[i][j];
         }
-        return;
     }
     if tile.cs == 1 {
-        // Edge tile of a row-major C: masked loads and stores of the live
-        // columns (masked-off lanes are neither read nor written).
-        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let live = |from: i32| _mm256_cmpgt_epi32(_mm256_set1_epi32(tile.cols as i32 - from), lane);
-        let (m0, m1) = (live(0), live(8));
-        for (i, row) in acc.iter().enumerate().take(tile.rows) {
+        let full = tile.rows == MR_ && tile.cols == nr;
+        for i in 0..tile.rows {
             let p = tile.ptr.offset(i as isize * tile.rs);
-            let (mut v0, mut v1) = (row[0], row[1]);
-            if !tile.overwrite {
-                v0 = _mm256_add_ps(_mm256_maskload_ps(p, m0), v0);
-                v1 = _mm256_add_ps(_mm256_maskload_ps(p.add(8), m1), v1);
+            for (j, col) in out.iter().enumerate() {
+                let (q, v) = (p.add(j * V::LANES), col[i]);
+                let live = tile.cols.saturating_sub(j * V::LANES);
+                if full || live >= V::LANES {
+                    let v = if tile.overwrite { v } else { V::load(q).add(v) };
+                    v.store(q);
+                } else if live > 0 {
+                    // Edge tile of a row-major C: masked loads and stores of
+                    // the live columns (masked-off lanes are neither read
+                    // nor written).
+                    let v = if tile.overwrite {
+                        v
+                    } else {
+                        V::load_first(q, live).add(v)
+                    };
+                    v.store_first(q, live);
+                }
             }
-            _mm256_maskstore_ps(p, m0, v0);
-            _mm256_maskstore_ps(p.add(8), m1, v1);
         }
         return;
     }
-    // Strided C: spill the registers and write element by element.
-    let mut tmp = [0f32; MR * NR];
-    for (i, row) in acc.iter().enumerate() {
-        _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR), row[0]);
-        _mm256_storeu_ps(tmp.as_mut_ptr().add(i * NR + 8), row[1]);
-    }
+    // Strided C: spill each register and write element by element.
+    let mut tmp = [0f32; 16];
     for i in 0..tile.rows {
-        for j in 0..tile.cols {
-            let p = tile.ptr.offset(i as isize * tile.rs + j as isize * tile.cs);
-            let v = tmp[i * NR + j];
-            *p = if tile.overwrite { v } else { *p + v };
+        for (j, col) in out.iter().enumerate() {
+            col[i].store(tmp.as_mut_ptr());
+            for (l, &t) in tmp.iter().enumerate().take(V::LANES) {
+                let c = j * V::LANES + l;
+                if c < tile.cols {
+                    let p = tile.ptr.offset(i as isize * tile.rs + c as isize * tile.cs);
+                    *p = if tile.overwrite { t } else { *p + t };
+                }
+            }
         }
     }
 }

@@ -1,8 +1,10 @@
-//! Our single-precision GEMM for x86-64 CPUs with AVX2+FMA, in the BLIS
-//! layout: C is cut into column blocks of NC (B block in L3), the depth into
+//! Our single-precision GEMM for x86-64 CPUs with AVX2+FMA or AVX-512, in
+//! the BLIS layout: C is cut into column blocks of NC (B block in L3), the depth into
 //! KC slices, rows into MC blocks (A block in L2), and each MR x NR tile is
 //! one call of the register-blocked micro-kernel over packed panels (the B
-//! panel stays in L1 while the kernel walks down the A block).
+//! panel stays in L1 while the kernel walks down the A block). The kernel
+//! is written once over `cpu::simd::Simd`; `isa::active()` picks its
+//! instance (`Micro`: AVX2 6 x 16 or AVX-512 14 x 32) with its blocking.
 //!
 //! Threads: C is split into one rectangular slab per thread, each running the
 //! whole sequential algorithm with its own packing buffers — one fork/join
@@ -19,25 +21,78 @@ use crate::parallel;
 use pack::Block;
 use std::cell::RefCell;
 
-/// Micro-tile: rows of A per panel, columns of B per panel.
+/// Tile of the AVX2 kernel (`kernel::kernel_6x16`, also used by the
+/// implicit-GEMM convolutions): rows of A per panel, columns of B per panel.
 pub const MR: usize = 6;
 pub const NR: usize = 16;
-/// Depth of one packed slice (A panel 6 KiB + B panel 16 KiB in L1).
-const KC: usize = 256;
-/// Rows per packed A block (144 x 256 floats = 144 KiB in L2).
-const MC: usize = 144;
-/// Columns per packed B block (256 x 4080 floats = 4 MiB in L3).
-const NC: usize = 4080;
 
-/// Whether the kernel may run (AVX2 and FMA; see `cpu::isa`).
+/// One instance of the micro-kernel with its tile and cache blocking.
+/// `kc`: depth of one packed slice (the B panel, kc x NR, stays in L1);
+/// `mc`: rows per packed A block (mc x kc in L2); `nc`: columns per packed
+/// B block (kc x nc in L3).
+#[derive(Clone, Copy)]
+pub(crate) struct Micro {
+    pub mr: usize,
+    pub nr: usize,
+    pub kc: usize,
+    pub mc: usize,
+    pub nc: usize,
+    /// The kernel (`kernel::kernel_6x16`'s contract for this tile).
+    pub kernel: unsafe fn(usize, *const f32, kernel::Panel, kernel::Tile),
+}
+
+/// AVX2 + FMA: 6 x 16 (A panel 6 KiB + B panel 16 KiB in L1, A block
+/// 144 x 256 = 144 KiB in L2, B block 256 x 4080 = 4 MiB in L3).
+#[cfg(target_arch = "x86_64")]
+const AVX2: Micro = Micro {
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 144,
+    nc: 4080,
+    kernel: kernel::kernel_6x16::<kernel::Panel>,
+};
+
+/// AVX-512: 14 x 32 (A block 336 x 384 = 504 KiB in the 1 MiB L2 of Zen 4,
+/// B block 384 x 4096 = 6 MiB in L3). Against 12 x 32, 8 x 48, 6 x 64 and
+/// kc 192-512, mc 168-504, this measured best, but all within a few % of
+/// each other and of the AVX2 kernel: Zen 4 runs a 512-bit FMA as two
+/// 256-bit halves, so the gain is fewer instructions, not more FLOPs.
+#[cfg(target_arch = "x86_64")]
+const AVX512: Micro = Micro {
+    mr: kernel::AVX512_MR,
+    nr: kernel::AVX512_NR,
+    kc: 384,
+    mc: 336,
+    nc: 4096,
+    kernel: kernel::kernel_avx512::<kernel::Panel>,
+};
+
+/// Whether a kernel may run (AVX2 and FMA at least; see `cpu::isa`).
 pub fn is_supported() -> bool {
     crate::cpu::isa::use_avx2()
+}
+
+/// The kernel `isa::active()` picks, or None (no AVX2: the caller falls back).
+pub(crate) fn micro() -> Option<Micro> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::cpu::isa::{active, Isa};
+        match active() {
+            Isa::Portable => None,
+            Isa::Avx2 => Some(AVX2),
+            Isa::Avx512 | Isa::Amx => Some(AVX512),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }
 
 /// Strided operands of one product, as raw addresses so slabs can be sent
 /// to other threads; only dereferenced inside `sgemm`'s call.
 #[derive(Clone, Copy)]
 struct Problem {
+    micro: Micro,
     k: usize,
     a: Block,
     b: Block,
@@ -69,10 +124,34 @@ pub unsafe fn sgemm(
     accumulate: bool,
     threads: usize,
 ) {
+    let Some(micro) = micro() else {
+        unreachable!("sgemm called without AVX2 (check is_supported())")
+    };
+    sgemm_with(micro, m, n, k, a, b, c, accumulate, threads)
+}
+
+/// `sgemm` with the kernel `micro` (tests run every instance the CPU has).
+///
+/// # Safety
+/// As `sgemm`, and the CPU supports `micro`'s instruction set.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_with(
+    micro: Micro,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const f32, isize, isize),
+    b: (*const f32, isize, isize),
+    c: (*mut f32, isize, isize),
+    accumulate: bool,
+    threads: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    let (mr, nr) = (micro.mr, micro.nr);
     let p = Problem {
+        micro,
         k,
         a: Block {
             ptr: a.0,
@@ -89,13 +168,13 @@ pub unsafe fn sgemm(
         ccs: c.2,
         accumulate,
     };
-    let (tm, tn) = split(m, n, threads);
+    let (tm, tn) = split(m, n, threads, mr, nr);
     if tm * tn == 1 {
         run_slab(&p, 0..m, 0..n);
         return;
     }
-    let rows = chunk(m, tm, MR);
-    let cols = chunk(n, tn, NR);
+    let rows = chunk(m, tm, mr);
+    let cols = chunk(n, tn, nr);
     parallel::for_each_task(tm * tn, |t| {
         let (i0, j0) = ((t / tn) * rows, (t % tn) * cols);
         if i0 < m && j0 < n {
@@ -115,14 +194,14 @@ fn chunk(len: usize, parts: usize, unit: usize) -> usize {
 /// (packing its A rows and B columns, about one element per cycle), per unit
 /// of depth; splitting rows repeats B's packing in every slab, splitting
 /// columns repeats A's.
-fn split(m: usize, n: usize, threads: usize) -> (usize, usize) {
+fn split(m: usize, n: usize, threads: usize, mr: usize, nr: usize) -> (usize, usize) {
     let mut best = (1, 1);
     let mut best_cost = usize::MAX;
     for t in 1..=threads.max(1) {
         for tm in (1..=t).rev().filter(|tm| t % tm == 0) {
             let tn = t / tm;
-            let r = chunk(m, tm, MR).min(m.div_ceil(MR) * MR);
-            let c = chunk(n, tn, NR).min(n.div_ceil(NR) * NR);
+            let r = chunk(m, tm, mr).min(m.div_ceil(mr) * mr);
+            let c = chunk(n, tn, nr).min(n.div_ceil(nr) * nr);
             let cost = r * c / 16 + r + c;
             if cost < best_cost {
                 best_cost = cost;
@@ -156,37 +235,44 @@ impl AlignedBuf {
     }
 }
 
-/// Length of the depth slices a product of depth `k` is cut into: balanced,
-/// at most KC (300 becomes 150 + 150, not 256 + 44).
+/// Length of the depth slices a product of depth `k` is cut into by the
+/// 6 x 16 kernel (the convolutions'): balanced, at most its KC (300 becomes
+/// 150 + 150, not 256 + 44).
 pub fn depth_slice(k: usize) -> usize {
-    k.div_ceil(k.div_ceil(KC).max(1)).max(1)
+    slice_len(k, 256)
+}
+
+/// `k` cut into balanced slices of at most `kc`.
+fn slice_len(k: usize, kc: usize) -> usize {
+    k.div_ceil(k.div_ceil(kc).max(1)).max(1)
 }
 
 /// The sequential algorithm on rows `ri` x columns `cj` of C.
 unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<usize>) {
-    let kc_max = depth_slice(p.k);
+    let Micro { mr, nr, mc, nc, .. } = p.micro;
+    let kc_max = slice_len(p.k, p.micro.kc);
     let k_slices = p.k.div_ceil(kc_max).max(1);
-    let nc_max = NC.min(cj.len().div_ceil(NR) * NR);
-    let mc_max = MC.min(ri.len().div_ceil(MR) * MR);
+    let nc_max = nc.min(cj.len().div_ceil(nr) * nr);
+    let mc_max = mc.min(ri.len().div_ceil(mr) * mr);
     BUFFERS.with(|bufs| {
         let (abuf, bbuf) = &mut *bufs.borrow_mut();
         let bpack = bbuf.get(kc_max * nc_max);
         let apack = abuf.get(kc_max * mc_max);
-        for jc in cj.clone().step_by(NC) {
-            let nc = NC.min(cj.end - jc);
+        for jc in cj.clone().step_by(nc) {
+            let nc = nc.min(cj.end - jc);
             for s in 0..k_slices {
                 let pc = s * kc_max;
                 if pc >= p.k {
                     break;
                 }
                 let kc = kc_max.min(p.k - pc);
-                let bp = &mut bpack[..kc * nc.div_ceil(NR) * NR];
-                pack::pack_b(kc, nc, p.b.at(pc, jc), bp);
+                let bp = &mut bpack[..kc * nc.div_ceil(nr) * nr];
+                pack::pack_b(kc, nc, p.b.at(pc, jc), nr, bp);
                 let overwrite = s == 0 && !p.accumulate;
-                for ic in ri.clone().step_by(MC) {
-                    let mc = MC.min(ri.end - ic);
-                    let ap = &mut apack[..kc * mc.div_ceil(MR) * MR];
-                    pack::pack_a(mc, kc, p.a.at(ic, pc), ap);
+                for ic in ri.clone().step_by(mc) {
+                    let mc = mc.min(ri.end - ic);
+                    let ap = &mut apack[..kc * mc.div_ceil(mr) * mr];
+                    pack::pack_a(mc, kc, p.a.at(ic, pc), mr, ap);
                     macro_kernel(p, (ic, mc), (jc, nc), kc, ap, bp, overwrite);
                 }
             }
@@ -205,26 +291,24 @@ unsafe fn macro_kernel(
     bpack: &[f32],
     overwrite: bool,
 ) {
-    for jr in (0..nc).step_by(NR) {
-        let bpanel = bpack.as_ptr().add(jr * kc);
-        for ir in (0..mc).step_by(MR) {
+    let Micro { mr, nr, kernel, .. } = p.micro;
+    for jr in (0..nc).step_by(nr) {
+        let bpanel = kernel::Panel {
+            ptr: bpack.as_ptr().add(jr * kc),
+            width: nr,
+        };
+        for ir in (0..mc).step_by(mr) {
             let tile = kernel::Tile {
                 ptr: p
                     .c
                     .offset((ic + ir) as isize * p.crs + (jc + jr) as isize * p.ccs),
                 rs: p.crs,
                 cs: p.ccs,
-                rows: MR.min(mc - ir),
-                cols: NR.min(nc - jr),
+                rows: mr.min(mc - ir),
+                cols: nr.min(nc - jr),
                 overwrite,
             };
-            #[cfg(target_arch = "x86_64")]
-            kernel::kernel_6x16(
-                kc,
-                apack.as_ptr().add(ir * kc),
-                kernel::Packed(bpanel),
-                tile,
-            );
+            kernel(kc, apack.as_ptr().add(ir * kc), bpanel, tile);
         }
     }
 }
@@ -245,6 +329,7 @@ mod tests {
     /// row- or column-major and C row-major, column-major or accumulated.
     #[allow(clippy::too_many_arguments)]
     fn check(
+        micro: Micro,
         m: usize,
         n: usize,
         k: usize,
@@ -262,7 +347,8 @@ mod tests {
         let (crs, ccs) = if ct { (1, m as isize) } else { (n as isize, 1) };
         let mut c = c0.clone();
         unsafe {
-            sgemm(
+            sgemm_with(
+                micro,
                 m,
                 n,
                 k,
@@ -293,12 +379,99 @@ mod tests {
         }
     }
 
+    /// The kernel instances this CPU can run, whatever `isa::active()` says.
+    fn instances() -> Vec<(&'static str, Micro)> {
+        let mut v = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let f = crate::cpu::isa::features();
+            if f.avx2_fma {
+                v.push(("avx2", AVX2));
+            }
+            if f.avx512 {
+                v.push(("avx512", AVX512));
+            }
+        }
+        v
+    }
+
     #[test]
     fn matches_reference_on_edges_strides_and_slices() {
-        if !is_supported() {
-            return;
+        for (_, micro) in instances() {
+            edges_strides_and_slices(micro);
         }
-        // sizes around the tile and block edges: MR=6, NR=16, KC=256, MC=144
+    }
+
+    /// Odd sizes in 1..70 (every partial tile of each kernel), C inside a
+    /// wider buffer (row stride > n) or column-strided, fresh or accumulated,
+    /// against a f64 reference, for every instance.
+    #[test]
+    fn every_instance_matches_reference_on_odd_sizes() {
+        for (name, micro) in instances() {
+            let mut seed = 7u64;
+            let mut next = |hi: usize| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                1 + (seed >> 33) as usize % hi
+            };
+            for case in 0..40 {
+                let (m, n, k) = (next(69), next(69), next(69));
+                let a = values(m * k, 11 + case);
+                let b = values(k * n, 12 + case);
+                // C: element (i, j) at i * crs + j * ccs in a padded buffer
+                let (crs, ccs) = if case % 3 == 2 {
+                    (1, m as isize + 2)
+                } else {
+                    (n as isize + 5, 1)
+                };
+                let len = (m + 2) * (n + 5) + 8;
+                let c0 = values(len, 13 + case);
+                let acc = case % 2 == 1;
+                let mut c = c0.clone();
+                unsafe {
+                    sgemm_with(
+                        micro,
+                        m,
+                        n,
+                        k,
+                        (a.as_ptr(), k as isize, 1),
+                        (b.as_ptr(), n as isize, 1),
+                        (c.as_mut_ptr(), crs, ccs),
+                        acc,
+                        1 + case as usize % 2,
+                    )
+                };
+                let mut written = vec![false; len];
+                for i in 0..m {
+                    for j in 0..n {
+                        let ci = (i as isize * crs + j as isize * ccs) as usize;
+                        written[ci] = true;
+                        let mut s: f64 = (0..k)
+                            .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                            .sum();
+                        if acc {
+                            s += c0[ci] as f64;
+                        }
+                        assert!(
+                            (c[ci] as f64 - s).abs() <= 1e-5 * (1.0 + s.abs()) * (k as f64).sqrt(),
+                            "{name} {m}x{n}x{k} acc={acc}: C[{i},{j}] = {}, want {s}",
+                            c[ci]
+                        );
+                    }
+                }
+                for (ci, w) in written.iter().enumerate() {
+                    assert!(
+                        *w || c[ci] == c0[ci],
+                        "{name} {m}x{n}x{k}: wrote outside C at {ci}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn edges_strides_and_slices(micro: Micro) {
+        // sizes around the tile and block edges: MR=6/14, NR=16/32, KC=256/384, MC=144/336
         for &(m, n, k) in &[
             (1, 1, 1),
             (5, 15, 3),
@@ -315,23 +488,27 @@ mod tests {
                 (true, true, true, true),
             ] {
                 for threads in [1, 2, 3] {
-                    check(m, n, k, at, bt, ct, acc, threads);
+                    check(micro, m, n, k, at, bt, ct, acc, threads);
                 }
             }
         }
     }
 
+    fn split6(m: usize, n: usize, t: usize) -> (usize, usize) {
+        split(m, n, t, MR, NR)
+    }
+
     #[test]
     fn split_prefers_balanced_slabs() {
-        assert_eq!(split(1024, 1024, 1), (1, 1));
-        let (tm, tn) = split(1024, 1024, 2);
+        assert_eq!(split6(1024, 1024, 1), (1, 1));
+        let (tm, tn) = split6(1024, 1024, 2);
         assert_eq!(tm * tn, 2);
-        assert_eq!(split(6, 1024, 2), (1, 2));
-        assert_eq!(split(1024, 16, 2), (2, 1));
+        assert_eq!(split6(6, 1024, 2), (1, 2));
+        assert_eq!(split6(1024, 16, 2), (2, 1));
         // a batch of 128 rows times a wide layer: split the columns
-        assert_eq!(split(128, 512, 2), (1, 2));
+        assert_eq!(split6(128, 512, 2), (1, 2));
         // too small to pay for a second slab's packing
-        assert_eq!(split(6, 16, 2), (1, 1));
-        assert_eq!(split(1024, 1024, 4).0 * split(1024, 1024, 4).1, 4);
+        assert_eq!(split6(6, 16, 2), (1, 1));
+        assert_eq!(split6(1024, 1024, 4).0 * split6(1024, 1024, 4).1, 4);
     }
 }

@@ -4,8 +4,6 @@
 //! Panels past the matrix edge are zero-padded; the kernel always runs a
 //! full MR x NR tile.
 
-use super::{MR, NR};
-
 /// A strided matrix block: element (i, j) at `ptr + i*rs + j*cs`.
 #[derive(Clone, Copy)]
 pub struct Block {
@@ -35,23 +33,58 @@ impl Block {
     }
 }
 
-/// Packs `rows` x `kc` of `a` into panels of MR rows: panel q stores, for each
-/// p in 0..kc, the MR values a[q*MR + i][p]. `dst` holds ceil(rows/MR)*MR*kc.
+/// Packs `rows` x `kc` of `a` into panels of `w` (a kernel's MR) rows:
+/// panel q stores, for each p in 0..kc, the w values a[q*w + i][p]. `dst`
+/// holds ceil(rows/w)*w*kc.
 ///
 /// # Safety
 /// Every element (i < rows, p < kc) of `a` is readable.
-pub unsafe fn pack_a(rows: usize, kc: usize, a: Block, dst: &mut [f32]) {
-    pack_panels::<MR>(rows, kc, a, dst)
+pub unsafe fn pack_a(rows: usize, kc: usize, a: Block, w: usize, dst: &mut [f32]) {
+    pack_width(w, rows, kc, a, dst)
 }
 
-/// Packs `kc` x `cols` of `b` into panels of NR columns: panel q stores, for
-/// each p in 0..kc, the NR values b[p][q*NR + j].
+/// Packs `kc` x `cols` of `b` into panels of `w` (a kernel's NR) columns:
+/// panel q stores, for each p in 0..kc, the w values b[p][q*w + j].
 ///
 /// # Safety
 /// Every element (p < kc, j < cols) of `b` is readable.
-pub unsafe fn pack_b(kc: usize, cols: usize, b: Block, dst: &mut [f32]) {
+pub unsafe fn pack_b(kc: usize, cols: usize, b: Block, w: usize, dst: &mut [f32]) {
     // B's columns play the role of A's rows.
-    pack_panels::<NR>(cols, kc, b.t(), dst)
+    pack_width(w, cols, kc, b.t(), dst)
+}
+
+/// `pack_panels` compiled for each kernel's panel width (the copies of W
+/// contiguous values then are a few vector moves, not a `memcpy` call).
+unsafe fn pack_width(w: usize, rows: usize, kc: usize, src: Block, dst: &mut [f32]) {
+    match w {
+        6 => pack_panels::<6>(rows, kc, src, dst),
+        14 => pack_panels::<14>(rows, kc, src, dst),
+        16 => pack_panels::<16>(rows, kc, src, dst),
+        32 => pack_panels::<32>(rows, kc, src, dst),
+        _ => pack_panels_any(w, rows, kc, src, dst),
+    }
+}
+
+/// `pack_panels` for any other width.
+#[inline(never)]
+unsafe fn pack_panels_any(w: usize, rows: usize, kc: usize, src: Block, dst: &mut [f32]) {
+    for (q, panel) in dst
+        .chunks_exact_mut(w * kc)
+        .take(rows.div_ceil(w))
+        .enumerate()
+    {
+        let r0 = q * w;
+        let s = src.at(r0, 0);
+        for (p, out) in panel.chunks_exact_mut(w).enumerate() {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = if r0 + i < rows {
+                    *s.ptr.offset(i as isize * s.rs + p as isize * s.cs)
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
 }
 
 /// Panels of W "rows" of `src` (rows x kc), each stored p-major: W values per p.
@@ -73,7 +106,7 @@ unsafe fn pack_panels<const W: usize>(rows: usize, kc: usize, src: Block, dst: &
         } else if s.cs == 1 {
             // Each row is contiguous along p: a transpose.
             #[cfg(target_arch = "x86_64")]
-            if live == W && (W == 6 || W == 16) && super::is_supported() {
+            if live == W && super::is_supported() {
                 transpose_rows_avx2::<W>(kc, s, panel);
                 continue;
             }
@@ -104,7 +137,7 @@ fn zero_tail<const W: usize>(panel: &mut [f32], live: usize) {
     }
 }
 
-/// Full panel of W (6 or 16) rows that are contiguous along p, transposed in
+/// Full panel of W rows that are contiguous along p, transposed in
 /// 8x8 register blocks: about three times the speed of the scalar loop.
 ///
 /// # Safety
@@ -155,12 +188,12 @@ unsafe fn transpose_rows_avx2<const W: usize>(kc: usize, s: Block, panel: &mut [
                 if rows == 8 {
                     _mm256_storeu_ps(d, *c);
                 } else {
-                    // W == 6: the first six lanes only.
-                    _mm_storeu_ps(d, _mm256_castps256_ps128(*c));
-                    _mm_storel_epi64(
-                        d.add(4) as *mut __m128i,
-                        _mm_castps_si128(_mm256_extractf128_ps::<1>(*c)),
+                    // the last rows % 8 rows of the panel
+                    let live = _mm256_cmpgt_epi32(
+                        _mm256_set1_epi32(rows as i32),
+                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                     );
+                    _mm256_maskstore_ps(d, live, *c);
                 }
             }
         }

@@ -1,0 +1,168 @@
+"""The CPU instruction-set levels (rust/cpu/isa.rs): what
+``rustdl.backends.cpu`` reports, the RUSTDL_CPU_ISA variable, and equal
+results (within float rounding) from every level's kernels."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rustdl
+import rustdl.nn.functional as F
+from rustdl.backends import cpu
+
+LEVELS = ["portable", "avx2", "avx512", "amx"]
+CAPABILITY = {"portable": "DEFAULT", "avx2": "AVX2", "avx512": "AVX512", "amx": "AVX512"}
+
+
+@pytest.fixture
+def restore_isa():
+    before = cpu._isa()
+    yield
+    cpu._set_isa(before)
+
+
+def run_python(code, isa):
+    env = dict(os.environ)
+    env["RUSTDL_CPU_ISA"] = isa
+    python_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [python_dir, env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_capability_names_match_pytorch_words():
+    assert cpu.get_cpu_capability() in {"DEFAULT", "AVX2", "AVX512"}
+    assert cpu.get_cpu_capability() == CAPABILITY[cpu._isa()]
+    levels = cpu._supported_isas()
+    assert levels[0] == "portable"
+    assert levels == [lv for lv in LEVELS if lv in levels]  # lowest first, no gaps
+    assert levels == LEVELS[: len(levels)]
+
+
+def test_set_isa_switches_and_refuses(restore_isa):
+    for level in cpu._supported_isas():
+        cpu._set_isa(level)
+        assert cpu._isa() == level
+        assert cpu.get_cpu_capability() == CAPABILITY[level]
+    unsupported = [lv for lv in LEVELS if lv not in cpu._supported_isas()]
+    for level in unsupported:
+        with pytest.raises(RuntimeError, match="does not support"):
+            cpu._set_isa(level)
+    with pytest.raises(ValueError, match="unknown CPU instruction set"):
+        cpu._set_isa("sse9")
+
+
+SHOW = "from rustdl.backends import cpu; print(cpu._isa(), cpu.get_cpu_capability())"
+
+
+@pytest.mark.parametrize("level", ["portable", "avx2", "AVX512"])
+def test_environment_variable_lowers_the_level(level):
+    best = cpu._supported_isas()[-1]
+    r = run_python(SHOW, level)
+    assert r.returncode == 0, r.stderr
+    want = min(LEVELS.index(level.lower()), LEVELS.index(best))
+    assert r.stdout.split() == [LEVELS[want], CAPABILITY[LEVELS[want]]]
+    assert r.stderr == ""
+
+
+def test_invalid_environment_name_warns_and_uses_the_best():
+    r = run_python(SHOW, "sse9")
+    assert r.returncode == 0, r.stderr
+    best = cpu._supported_isas()[-1]
+    assert r.stdout.split() == [best, CAPABILITY[best]]
+    assert "RUSTDL_CPU_ISA" in r.stderr and "sse9" in r.stderr
+
+
+def at_every_level(fn):
+    """`fn()` (numpy arrays) at each supported level; the first is portable."""
+    out = {}
+    before = cpu._isa()
+    try:
+        for level in cpu._supported_isas():
+            cpu._set_isa(level)
+            out[level] = fn()
+    finally:
+        cpu._set_isa(before)
+    return out
+
+
+def assert_all_close(results, rtol, atol):
+    ref = results["portable"]
+    for level, got in results.items():
+        for g, r in zip(got, ref):
+            np.testing.assert_allclose(g, r, rtol=rtol, atol=atol, err_msg=f"level {level}")
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 33, 5), (13, 50, 67), (64, 64, 64), (130, 97, 300), (300, 257, 129)])
+def test_matmul_equal_across_levels(m, n, k):
+    rustdl.manual_seed(m * 1000 + n + k)
+    a, b = rustdl.randn(m, k), rustdl.randn(k, n)
+    c0 = rustdl.randn(m, n)
+
+    def run():
+        return [
+            (a @ b).numpy(),
+            (a.t().contiguous().t() @ b).numpy(),  # column-major A
+            (b.t() @ a.t()).numpy(),  # column-major operands and result
+            rustdl.addmm(c0, a, b).numpy(),
+        ]
+
+    results = at_every_level(run)
+    ref = a.numpy().astype(np.float64) @ b.numpy().astype(np.float64)
+    for level, got in results.items():
+        np.testing.assert_allclose(got[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k), err_msg=level)
+        np.testing.assert_allclose(got[2], ref.T, rtol=1e-4, atol=1e-4 * np.sqrt(k), err_msg=level)
+    assert_all_close(results, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+def test_linear_forward_and_backward_equal_across_levels():
+    rustdl.manual_seed(1)
+    x = rustdl.randn(37, 3, 70)
+    lin = rustdl.nn.Linear(70, 45)
+
+    def run():
+        xg = x.clone().requires_grad_(True)
+        for p in lin.parameters():
+            p.grad = None
+        y = lin(xg)
+        (y * y).sum().backward()
+        return [y.detach().numpy(), xg.grad.numpy(), lin.weight.grad.numpy(), lin.bias.grad.numpy()]
+
+    assert_all_close(at_every_level(run), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("stride,padding,cin,cout,k", [(1, 1, 3, 20, 3), (1, 1, 16, 24, 3), (2, 2, 5, 7, 5), (1, 0, 32, 17, 1)])
+def test_conv2d_equal_across_levels(stride, padding, cin, cout, k):
+    rustdl.manual_seed(cin + cout)
+    x = rustdl.randn(2, cin, 19, 23)
+    w = rustdl.randn(cout, cin, k, k) * 0.2
+    b = rustdl.randn(cout)
+
+    def run():
+        xg, wg = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        y = F.conv2d(xg, wg, b, stride=stride, padding=padding)
+        y.sum().backward()
+        return [y.detach().numpy(), xg.grad.numpy(), wg.grad.numpy()]
+
+    assert_all_close(at_every_level(run), rtol=1e-3, atol=1e-3)
+
+
+def test_softmax_exp_tanh_sum_equal_across_levels():
+    rustdl.manual_seed(2)
+    x = rustdl.randn(33, 517) * 4
+
+    def run():
+        return [
+            F.softmax(x, dim=1).numpy(),
+            F.softmax(x, dim=0).numpy(),
+            F.log_softmax(x, dim=1).numpy(),
+            x.exp().numpy(),
+            x.tanh().numpy(),
+            np.array([x.sum().item(), (x * x).sum().item()]),
+            x.sum(dim=1).numpy(),
+        ]
+
+    assert_all_close(at_every_level(run), rtol=1e-5, atol=1e-6)
