@@ -1,0 +1,251 @@
+"""rustdl.onnx.export (issue 26): models traced, written as ONNX, checked by onnx's checker and
+run in onnxruntime, whose outputs must match rustdl's within 1e-4 (also at another batch size
+where ``dynamic_axes`` frees it)."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+import rustdl as torch
+import rustdl.nn as nn
+import rustdl.onnx
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _export(model, args, **kw):
+    buf = io.BytesIO()
+    rustdl.onnx.export(model, args, buf, **kw)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    return proto, ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+
+
+def _np(t):
+    return t.detach().numpy()
+
+
+def _compare(session, model, inputs, names):
+    with torch.no_grad():
+        expected = model(*inputs)
+    if isinstance(expected, torch.Tensor):
+        expected = [expected]
+    flat = []
+
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            flat.append(o)
+        elif isinstance(o, (tuple, list)):
+            for x in o:
+                walk(x)
+
+    walk(expected)
+    got = session.run(None, {n: _np(t) for n, t in zip(names, inputs)})
+    assert len(got) == len(flat)
+    for g, e in zip(got, flat):
+        assert g.shape == tuple(e.shape)
+        np.testing.assert_allclose(g, _np(e), rtol=1e-4, atol=1e-4)
+
+
+def test_mlp_dynamic_batch():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 16), nn.Tanh(),
+                          nn.Linear(16, 3), nn.LogSoftmax(dim=1))
+    x = torch.randn(4, 10)
+    proto, sess = _export(model, (x,), input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    assert model.training  # export ran it in eval mode and gave the mode back
+    model.eval()
+    assert {i.name for i in proto.graph.initializer} >= {"0.weight", "0.bias", "5.weight"}
+    for b in (4, 7, 1):
+        _compare(sess, model, [torch.randn(b, 10)], ["x"])
+
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(16 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.bn1(self.conv1(x))))
+        x = self.pool(nn.functional.relu(self.bn2(self.conv2(x))))
+        x = x.view(x.size(0), -1)  # the batch size read from the input: must stay free
+        return self.fc(x)
+
+
+def test_cnn_batchnorm_dynamic_batch():
+    torch.manual_seed(0)
+    model = CNN()
+    # non-trivial running statistics
+    model.train()
+    for _ in range(3):
+        model(torch.randn(8, 3, 16, 16) * 2 + 0.5)
+    model.eval()
+    x = torch.randn(2, 3, 16, 16)
+    proto, sess = _export(model, (x,), input_names=["img"], output_names=["logits"],
+                          dynamic_axes={"img": {0: "n"}, "logits": {0: "n"}})
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Conv", "BatchNormalization", "MaxPool", "Relu", "Gemm"} <= ops
+    for b in (2, 5):
+        _compare(sess, model, [torch.randn(b, 3, 16, 16)], ["img"])
+
+
+def test_cnn_flatten_pooling_variants():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv1d(4, 6, 3, padding="same"), nn.GroupNorm(2, 6), nn.GELU(), nn.AvgPool1d(2),
+                          nn.ConvTranspose1d(6, 4, 2, stride=2), nn.LeakyReLU(0.1), nn.AdaptiveAvgPool1d(1),
+                          nn.Flatten(), nn.LayerNorm(4), nn.Linear(4, 2), nn.Sigmoid())
+    model.eval()
+    x = torch.randn(3, 4, 12)
+    _, sess = _export(model, (x,), input_names=["x"], dynamic_axes={"x": [0]})
+    for b in (3, 6):
+        _compare(sess, model, [torch.randn(b, 4, 12)], ["x"])
+
+
+class LSTMModel(nn.Module):
+    def __init__(self, batch_first):
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.rnn = nn.LSTM(16, 24, num_layers=2, batch_first=batch_first)
+        self.out = nn.Linear(24, 50)
+
+    def forward(self, tokens):
+        out, (h, c) = self.rnn(self.emb(tokens))
+        return self.out(out), h, c
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_lstm_model(batch_first):
+    torch.manual_seed(0)
+    model = LSTMModel(batch_first).eval()
+    shape = (3, 7) if batch_first else (7, 3)
+    tokens = torch.randint(0, 50, shape)
+    axis = 0 if batch_first else 1
+    proto, sess = _export(model, (tokens,), input_names=["tokens"], output_names=["logits", "h", "c"],
+                          dynamic_axes={"tokens": {axis: "batch"}, "logits": {axis: "batch"}})
+    assert sum(n.op_type == "LSTM" for n in proto.graph.node) == 2
+    _compare(sess, model, [tokens], ["tokens"])
+    other = (5, 7) if batch_first else (7, 5)
+    _compare(sess, model, [torch.randint(0, 50, other)], ["tokens"])
+
+
+@pytest.mark.parametrize("mode", ["GRU", "RNN"])
+def test_gru_rnn_bidirectional_with_state(mode):
+    torch.manual_seed(0)
+    rnn = getattr(nn, mode)(5, 6, num_layers=2, bidirectional=True).eval()
+    x, h0 = torch.randn(4, 2, 5), torch.randn(4, 2, 6)
+    proto, sess = _export(rnn, (x, h0), input_names=["x", "h0"])
+    assert any(n.op_type == mode for n in proto.graph.node)
+    _compare(sess, rnn, [x, h0], ["x", "h0"])
+
+
+def _encoder():
+    layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.1, batch_first=True)
+    return nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+
+
+def test_transformer_encoder():
+    torch.manual_seed(0)
+    model = _encoder().eval()
+    x = torch.randn(3, 10, 32)
+    _, sess = _export(model, (x,), input_names=["src"], output_names=["out"],
+                      dynamic_axes={"src": {0: "batch"}, "out": {0: "batch"}})
+    _compare(sess, model, [x], ["src"])
+    _compare(sess, model, [torch.randn(6, 10, 32)], ["src"])
+
+
+def test_transformer_encoder_with_masks():
+    torch.manual_seed(0)
+    model = _encoder().eval()
+    x = torch.randn(2, 6, 32)
+    pad = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
+    mask = torch.zeros(6, 6)
+    mask[0, 5] = float("-inf")
+
+    class WithMasks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = model
+
+        def forward(self, src, mask, pad):
+            return self.enc(src, mask=mask, src_key_padding_mask=pad)
+
+    wrapped = WithMasks().eval()
+    _, sess = _export(wrapped, (x, mask, pad), input_names=["src", "mask", "pad"],
+                      dynamic_axes={"src": {0: "batch"}, "pad": {0: "batch"}})
+    _compare(sess, wrapped, [x, mask, pad], ["src", "mask", "pad"])
+    x3 = torch.randn(3, 6, 32)
+    pad3 = torch.tensor([[False] * 6, [False] * 4 + [True] * 2, [False] * 5 + [True]])
+    _compare(sess, wrapped, [x3, mask, pad3], ["src", "mask", "pad"])
+
+
+def test_function_export_and_shape_ops():
+    def fn(x, y):
+        z = torch.cat([x * 2.0 + 1.0, y], dim=1)
+        z = z.transpose(0, 1).reshape(-1, 2).permute(1, 0)
+        w = z[:, 1:5].unsqueeze(0).expand(3, -1, -1)
+        return w.sum(dim=0).softmax(-1), torch.stack([x[0], y[0, :3]]).mean(dim=1, keepdim=True)
+
+    x, y = torch.randn(2, 3), torch.randn(2, 5)
+    _, sess = _export(fn, (x, y), input_names=["x", "y"])
+    got = sess.run(None, {"x": _np(x), "y": _np(y)})
+    for g, e in zip(got, fn(x, y)):
+        np.testing.assert_allclose(g, _np(e), rtol=1e-5, atol=1e-6)
+
+
+def test_unsupported_op_is_named():
+    class Odd(nn.Module):
+        def forward(self, x):
+            return x.cumprod(1)
+
+    with pytest.raises(RuntimeError, match="CumprodBackward0"):
+        _export(Odd(), (torch.randn(2, 3),))
+
+
+def test_dropout_in_training_mode_refused():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    with pytest.raises(rustdl.onnx.ExportError, match="training"):
+        _export(model, (torch.randn(2, 3),), training=rustdl.onnx.TrainingMode.PRESERVE)
+
+
+def test_jit_trace_graph_and_replay():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2)).eval()
+    traced = torch.jit.trace(model, (torch.randn(3, 4),))
+    text = str(traced.graph)
+    assert "linear" in text and "relu" in text and "0.weight" in text
+    x = torch.randn(6, 4)
+    np.testing.assert_allclose(_np(traced(x)), _np(model(x)), rtol=1e-6)
+
+
+def test_tracer_warns_on_python_branch():
+    def fn(x):
+        if x.sum() > 0:
+            return x * 2
+        return x
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.jit.trace(fn, (torch.ones(3),))
+    assert any(issubclass(w.category, torch.jit.TracerWarning) for w in caught)
+
+
+def test_is_in_onnx_export():
+    seen = []
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(rustdl.onnx.is_in_onnx_export())
+            return x + 1
+
+    _export(Probe(), (torch.randn(2),))
+    assert seen and all(seen)
+    assert not rustdl.onnx.is_in_onnx_export()
