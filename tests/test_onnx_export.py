@@ -7,10 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
-
 import rustdl as torch
-import rustdl.nn as nn
 import rustdl.onnx
+from rustdl import nn
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -167,8 +166,8 @@ def test_transformer_encoder_with_masks():
     model = _encoder().eval()
     x = torch.randn(2, 6, 32)
     pad = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
-    mask = torch.zeros(6, 6)
-    mask[0, 5] = float("-inf")
+    mask = torch.zeros(6, 6, dtype=torch.bool)
+    mask[0, 5] = True  # bool like the padding mask (mixed kinds are deprecated, as in PyTorch)
 
     class WithMasks(nn.Module):
         def __init__(self):

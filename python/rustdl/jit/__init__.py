@@ -7,8 +7,17 @@ Scripting (``torch.jit.script``) is not provided: rustdl has no TorchScript comp
 from ._graph import Graph, Node, Value
 from ._tracer import TracerWarning, TracingError, is_tracing, trace_graph
 
-__all__ = ["Graph", "Node", "TracedModule", "TracerWarning", "TracingError", "Value", "is_tracing", "is_scripting",
-           "trace"]
+__all__ = [
+    "Graph",
+    "Node",
+    "TracedModule",
+    "TracerWarning",
+    "TracingError",
+    "Value",
+    "is_scripting",
+    "is_tracing",
+    "trace",
+]
 
 
 def is_scripting():

@@ -14,7 +14,7 @@ __all__ = ["Graph", "Node", "Value"]
 class Value:
     """One tensor of the trace: ``kind`` is "input", "param", "const" or "node"."""
 
-    __slots__ = ("id", "kind", "name", "shape", "dtype", "data", "producer")
+    __slots__ = ("data", "dtype", "id", "kind", "name", "producer", "shape")
 
     def __init__(self, id, kind, shape, dtype, name=None, data=None, producer=None):
         self.id, self.kind, self.name = id, kind, name
@@ -33,7 +33,7 @@ class Node:
     its arguments with tensors as ``Value``s, and the output ``Value``s (``out_tree`` keeps the
     structure of what the call returned: a tensor, a tuple of tensors, ...)."""
 
-    __slots__ = ("op", "target", "args", "kwargs", "outputs", "out_tree", "scope", "module", "params")
+    __slots__ = ("args", "kwargs", "module", "op", "out_tree", "outputs", "params", "scope", "target")
 
     def __init__(self, op, target, args, kwargs, outputs, out_tree, scope="", module=None, params=None):
         self.op, self.target, self.args, self.kwargs = op, target, args, kwargs

@@ -24,7 +24,7 @@ from .. import _C
 from .._grad_mode import enable_grad
 from ._graph import Graph, Node, Value
 
-__all__ = ["TracerWarning", "TracingError", "trace_graph", "is_tracing"]
+__all__ = ["TracerWarning", "TracingError", "is_tracing", "trace_graph"]
 
 
 class TracerWarning(Warning):
@@ -88,7 +88,8 @@ class _Recorder:
         self.values = {}  # id(tensor) -> Value
         self.keep = []  # every tensor seen, alive until the trace ends (ids stay unique)
         self.param_names = param_names  # id(tensor) -> state_dict name
-        self.scopes = []
+        self.scopes = []  # module scopes of the running forward ("CNN", "Conv2d[conv1]")
+        self.module_names = {}  # id(submodule) -> its qualified name in the traced model
         self.counter = 0
 
     def _new(self, t, kind, **kw):
@@ -221,6 +222,22 @@ def _composite(op, fn):
     return forward
 
 
+def _scoped_call(call):
+    def __call__(module, *args, **kwargs):
+        st = _state
+        if st is None or st.depth or st.thread != threading.get_ident():
+            return call(module, *args, **kwargs)
+        name = st.module_names.get(id(module))
+        kind = type(module).__name__
+        st.scopes.append(kind if not name else f"{kind}[{name.rsplit('.', 1)[-1]}]")
+        try:
+            return call(module, *args, **kwargs)
+        finally:
+            st.scopes.pop()
+
+    return __call__
+
+
 class _Patches:
     """Swaps the recording wrappers in and restores the originals."""
 
@@ -236,6 +253,7 @@ class _Patches:
 
     def install(self):
         import rustdl
+
         from ..nn import functional as F
         from ..nn import modules as nn_modules
 
@@ -260,6 +278,9 @@ class _Patches:
                 fn = ns.__dict__.get(name)
                 if fn is not None and not isinstance(fn, type):
                     self.set(ns, name, _recording(name, fn))
+        from ..nn.modules.module import Module
+
+        self.set(Module, "__call__", _scoped_call(Module.__call__))
         for name in COMPOSITE_MODULES:
             cls = getattr(nn_modules, name, None)
             if cls is not None:
@@ -329,6 +350,8 @@ def trace_graph(fn, args, kwargs=None, module=None, input_names=None):
         if _state is not None:
             raise RuntimeError("rustdl.jit.trace: a trace is already running")
         rec = _Recorder(param_names)
+        if module is not None:
+            rec.module_names = {id(m): name for name, m in module.named_modules()}
         flat = []
         _flatten_args((args, kwargs), flat)
         for i, t in enumerate(flat):

@@ -5,8 +5,15 @@ calls (``rustdl.jit._tracer``) and writes each as ONNX operators (``_symbolic.py
 the ``onnx`` package (an optional dependency: ``pip install rustdl[onnx]``).
 """
 
-__all__ = ["ExportError", "OperatorExportTypes", "TrainingMode", "dynamo_export", "export", "is_in_onnx_export",
-           "UnsupportedOperatorError"]
+__all__ = [
+    "ExportError",
+    "OperatorExportTypes",
+    "TrainingMode",
+    "UnsupportedOperatorError",
+    "dynamo_export",
+    "export",
+    "is_in_onnx_export",
+]
 
 
 class OperatorExportTypes:

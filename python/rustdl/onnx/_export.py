@@ -53,10 +53,9 @@ def numpy_dtype(dtype):
 
 def tensor_numpy(t):
     t = t.detach()
-    try:
-        return np.array(t.contiguous().numpy(), copy=True)
-    except Exception:
-        return np.array(t.float().contiguous().numpy(), copy=True)
+    if t.dtype == getattr(_C, "bfloat16", None):  # numpy has no bfloat16
+        t = t.float()
+    return np.array(t.contiguous().numpy(), copy=True)
 
 
 def _split_args(args, kwargs):
@@ -157,4 +156,4 @@ def _flat(obj):
     return out
 
 
-__all__ = ["export_model", "onnx_dtype", "numpy_dtype", "tensor_numpy", "INT64_MAX", "Value"]
+__all__ = ["INT64_MAX", "Value", "export_model", "numpy_dtype", "onnx_dtype", "tensor_numpy"]

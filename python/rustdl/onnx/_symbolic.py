@@ -158,7 +158,7 @@ class Builder:
                 raise ExportError(f"rustdl.onnx.export: '{node.op}' changes rank with the free dim '{sym}'")
             vin = None
             if in_value is not None:
-                vin = [a for a in vnode.args if isinstance(a, Value)][0].shape
+                vin = next(a for a in vnode.args if isinstance(a, Value)).shape
             others.append((sym, [int(t) for t in vt], vin))
         entries = []
         for i, t in enumerate(target):
@@ -279,7 +279,7 @@ def _literals(obj):
 
 
 def _in(node):
-    return [a for a in node.args if isinstance(a, Value)][0]
+    return next(a for a in node.args if isinstance(a, Value))
 
 
 def _out(node, i=0):
