@@ -27,9 +27,9 @@ def _np(t):
     return t.detach().numpy()
 
 
-def _compare(session, model, inputs, names):
+def _compare(session, model, inputs, names, call_args=None):
     with torch.no_grad():
-        expected = model(*inputs)
+        expected = model(*(inputs if call_args is None else call_args))
     if isinstance(expected, torch.Tensor):
         expected = [expected]
     flat = []
@@ -248,3 +248,66 @@ def test_is_in_onnx_export():
     _export(Probe(), (torch.randn(2),))
     assert seen and all(seen)
     assert not rustdl.onnx.is_in_onnx_export()
+
+
+def _zoo():
+    F = nn.functional
+    return {
+        "conv3d_avgpool": (nn.Sequential(nn.Conv3d(2, 3, 3, padding=1, stride=2), nn.AvgPool3d(2), nn.ReLU6()),
+                           (2, 2, 8, 8, 8)),
+        "conv_transpose2d": (nn.Sequential(nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1),
+                                           nn.Hardswish()), (2, 3, 5, 5)),
+        "grouped_dilated_conv": (nn.Sequential(nn.Conv2d(4, 4, 3, groups=2, dilation=2, padding=2), nn.ELU(),
+                                               nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)),
+                                 (2, 4, 9, 9)),
+        "pool_ceil_adaptive": (nn.Sequential(nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.SiLU(),
+                                             nn.AdaptiveAvgPool2d((2, 2)), nn.Flatten(), nn.Softplus(beta=2.0)),
+                               (2, 3, 8, 8)),
+        "norms": (nn.Sequential(nn.BatchNorm1d(6), nn.Mish(), nn.Linear(6, 6), nn.Hardsigmoid()), (5, 6)),
+        "instance_norm_prelu": (nn.Sequential(nn.InstanceNorm2d(3, affine=True), nn.PReLU(3), nn.Softmax(dim=1)),
+                                (2, 3, 4, 4)),
+        "pad_glu": (lambda x: F.glu(F.pad(x, (1, 2), value=0.5), dim=-1).tanh(), (2, 3, 5)),
+        "sdpa_causal": (lambda q: F.scaled_dot_product_attention(q, q * 0.5, q + 1.0, is_causal=True), (2, 4, 6, 8)),
+        "indexing": (lambda x: x[:, 1:, None, ::2][0].clamp(-0.5, 0.5) - x[-1, 0].mean(), (3, 4, 6)),
+        "reductions": (lambda x: (x.amax(dim=1) + x.sum() * x.abs().sqrt().mean(1) - x.exp().log()[:, 0]),
+                       (2, 3, 4)),
+        "split_chunk": (lambda x: torch.cat(x.chunk(2, dim=1)[::-1] + x.split([1, 3], dim=1), dim=1).unbind(0)[1],
+                        (2, 4, 3)),
+        "where_masked_fill": (lambda x: torch.where(x > 0, x, x * 0.1).masked_fill(x < -1.0, 3.0), (4, 5)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_zoo()))
+def test_op_zoo(name):
+    torch.manual_seed(3)
+    model, shape = _zoo()[name]
+    if isinstance(model, nn.Module):
+        model.eval()
+    x = torch.randn(*shape)
+    _, sess = _export(model, (x,), input_names=["x"])
+    _compare(sess, model, [x], ["x"])
+
+
+def test_word_language_model_style_export():
+    """The word-language-model example's --onnx-export call: (tokens, hidden) in, (output, hidden) out."""
+
+    class RNNModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.2)
+            self.encoder = nn.Embedding(40, 8)
+            self.rnn = nn.LSTM(8, 10, 2, dropout=0.2)
+            self.decoder = nn.Linear(10, 40)
+
+        def forward(self, input, hidden):
+            emb = self.drop(self.encoder(input))
+            output, hidden = self.rnn(emb, hidden)
+            decoded = self.decoder(self.drop(output)).view(-1, 40)
+            return nn.functional.log_softmax(decoded, dim=1), hidden
+
+    torch.manual_seed(0)
+    model = RNNModel().eval()
+    tokens = torch.randint(0, 40, (5, 2))
+    hidden = (torch.randn(2, 2, 10), torch.randn(2, 2, 10))
+    _, sess = _export(model, (tokens, hidden), input_names=["tokens", "h0", "c0"])
+    _compare(sess, model, [tokens, hidden[0], hidden[1]], ["tokens", "h0", "c0"], call_args=(tokens, hidden))
