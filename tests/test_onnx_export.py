@@ -311,3 +311,22 @@ def test_word_language_model_style_export():
     hidden = (torch.randn(2, 2, 10), torch.randn(2, 2, 10))
     _, sess = _export(model, (tokens, hidden), input_names=["tokens", "h0", "c0"])
     _compare(sess, model, [tokens, hidden[0], hidden[1]], ["tokens", "h0", "c0"], call_args=(tokens, hidden))
+
+
+def test_engine_ops_outside_the_graph_warn():
+    # an op on an integer input leaves no autograd history; the engine side of the tracer
+    # (rust/ops/trace.rs) still sees it ran outside every recorded op
+    emb = nn.Embedding(5, 3)
+
+    def fn(tokens):
+        return emb(tokens.remainder(5))
+
+    with pytest.warns(torch.jit.TracerWarning, match="Tensor.remainder"):
+        torch.jit.trace(fn, (torch.tensor([[1, 7]]),))
+
+
+def test_covered_model_traces_without_warnings():
+    model = CNN().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.jit.trace(model, (torch.randn(2, 3, 16, 16),))

@@ -169,13 +169,14 @@ def _recording(op, fn):
         if st is None or st.depth or st.thread != threading.get_ident():
             return fn(*args, **kwargs)
         st.depth += 1
+        _C._trace_enter()  # the engine calls inside belong to this op
         try:
             out = fn(*args, **kwargs)
+            if not (op == "_canonical_mask" and (out is None or out is args[0])):  # (a float mask passes through)
+                st.record(op, fn, args, kwargs, out)
         finally:
+            _C._trace_exit()
             st.depth -= 1
-        if op == "_canonical_mask" and (out is None or out is args[0]):
-            return out  # a float mask passes through unchanged: nothing to record
-        st.record(op, fn, args, kwargs, out)
         return out
 
     traced.__name__ = getattr(fn, "__name__", op)
@@ -206,16 +207,14 @@ def _composite(op, fn):
         if st is None or st.depth or st.thread != threading.get_ident():
             return fn(module, *args, **kwargs)
         st.depth += 1
+        _C._trace_enter()
         try:
             out = fn(module, *args, **kwargs)
-        finally:
-            st.depth -= 1
-        st.depth += 1
-        try:
             params = {name: st.value_of(p, op) for name, p in module.named_parameters()}
+            st.record(op, fn.__get__(module), args, kwargs, out, module=module, params=params)
         finally:
+            _C._trace_exit()
             st.depth -= 1
-        st.record(op, fn.__get__(module), args, kwargs, out, module=module, params=params)
         return out
 
     forward.__name__ = "forward"
@@ -360,18 +359,52 @@ def trace_graph(fn, args, kwargs=None, module=None, input_names=None):
         patches = _Patches()
         patches.install()
         _state = rec
+        _C._trace_start()
         try:
             with enable_grad():
                 out = fn(*args, **kwargs)
         finally:
+            outside = _C._trace_stop()
             _state = None
             patches.restore()
+        _warn_outside(outside)
     g = rec.graph
     outputs = []
     g.out_tree = _output_tree(rec, out, outputs)
     g.outputs = outputs
     rec.keep = None
     return g, out
+
+
+# Engine calls outside recorded ops that are expected: metadata reads, factories (constants),
+# and the value reads that warn on their own (``_value_read``).
+_QUIET_OUTSIDE = {
+    "shape", "dtype", "device", "requires_grad", "set_requires_grad", "grad", "grad_fn", "is_leaf", "dim", "ndim",
+    "ndimension", "size", "stride", "numel", "nelement", "__len__", "is_contiguous", "data_ptr", "element_size",
+    "is_floating_point", "is_complex", "storage_offset", "__repr__", "__hash__", "is_meta", "_version",
+    "is_grad_enabled", "_set_grad_enabled", "get_num_threads", "result_type", "promote_types", "get_default_device",
+    "_is_deferred", "names", "layout", "is_sparse", "is_quantized", "itemsize", "nbytes", "data", "detach_",
+    "requires_grad_", "__bool__", "item", "tolist", "__int__", "__float__", "__index__", "__eq__", "__ne__",
+    "zeros", "ones", "full", "empty", "tensor", "as_tensor", "arange", "linspace", "eye", "from_numpy",
+    "scalar_tensor", "manual_seed", "can_cast", "is_inference_mode_enabled", "__iter__", "__contains__", "type",
+    "is_cuda", "is_cpu", "get_device", "__format__", "__getattr__",
+}
+
+
+def _warn_outside(outside):
+    """Warn about engine ops that ran outside recorded ops (constants of the trace)."""
+    counts = {}
+    for name in outside:
+        short = name.split(".", 1)[1] if name.startswith(("Tensor.", "Device.", "DType.", "Size.")) else name
+        if short in _QUIET_OUTSIDE or name.startswith(("Device.", "DType.", "dtype.", "device.")):
+            continue
+        counts[name] = counts.get(name, 0) + 1
+    if counts:
+        listed = ", ".join(f"{n}" + (f" (x{c})" if c > 1 else "") for n, c in counts.items())
+        warnings.warn(
+            f"rustdl.jit.trace: these ops ran outside the recorded graph: {listed}. Their results are "
+            "constants of the trace (computed for these example inputs); if they depend on the inputs "
+            "the trace does not generalize", TracerWarning, stacklevel=3)
 
 
 def _output_tree(rec, out, outputs):
