@@ -330,3 +330,15 @@ def test_covered_model_traces_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         torch.jit.trace(model, (torch.randn(2, 3, 16, 16),))
+
+
+def test_jit_and_onnx_reachable_after_bare_import():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import rustdl as torch; print(torch.jit.__name__, torch.onnx.__name__, torch.serialization.__name__); "
+            "f = torch.jit.ignore(len); print(f is len, torch.jit.is_scripting())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
+                         check=True).stdout.split()
+    assert out == ["rustdl.jit", "rustdl.onnx", "rustdl.serialization", "True", "False"]

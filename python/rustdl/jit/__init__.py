@@ -14,15 +14,41 @@ __all__ = [
     "TracerWarning",
     "TracingError",
     "Value",
+    "annotate",
+    "export",
+    "ignore",
     "is_scripting",
     "is_tracing",
+    "script",
     "trace",
+    "unused",
 ]
 
 
 def is_scripting():
     """False: rustdl never compiles TorchScript."""
     return False
+
+
+def script(obj, *args, **kwargs):
+    """Not provided: rustdl has no TorchScript compiler (``trace`` records a graph instead)."""
+    raise NotImplementedError("rustdl.jit.script: rustdl has no TorchScript compiler; use rustdl.jit.trace")
+
+
+def _passthrough_decorator(fn=None, **kwargs):
+    # TorchScript markers on model code (``@torch.jit.ignore``, ``@torch.jit.unused``, ...)
+    # change nothing without a compiler: the function is returned as it is.
+    if fn is None:
+        return lambda f: f
+    return fn
+
+
+ignore = unused = export = _passthrough_decorator
+
+
+def annotate(the_type, the_value):
+    """``torch.jit.annotate``: the value itself."""
+    return the_value
 
 
 class TracedModule:
