@@ -342,3 +342,44 @@ def test_jit_and_onnx_reachable_after_bare_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
                          check=True).stdout.split()
     assert out == ["rustdl.jit", "rustdl.onnx", "rustdl.serialization", "True", "False"]
+
+
+def test_transformer_dynamic_batch_and_sequence():
+    torch.manual_seed(0)
+    model = _encoder().eval()
+    x = torch.randn(2, 5, 32)
+    _, sess = _export(model, (x,), input_names=["src"], output_names=["out"],
+                      dynamic_axes={"src": {0: "batch", 1: "seq"}, "out": {0: "batch", 1: "seq"}})
+    for shape in ((2, 5, 32), (3, 9, 32), (1, 2, 32)):
+        _compare(sess, model, [torch.randn(*shape)], ["src"])
+
+
+def test_tracing_leaves_no_wrapper_behind():
+    originals = {name: torch.Tensor.__dict__[name] for name in ("__add__", "view", "__getitem__", "__bool__")}
+    f_linear = nn.functional.linear
+    call = nn.Module.__call__
+    torch.jit.trace(lambda x: nn.functional.linear(x[0:1].view(-1, 2) + 1, torch.ones(2, 2)), (torch.randn(2, 2),))
+    assert all(torch.Tensor.__dict__[n] is o for n, o in originals.items())
+    assert nn.functional.linear is f_linear and nn.Module.__call__ is call
+    assert "forward" not in nn.LSTM.__dict__
+
+
+def test_export_to_path_and_param_options(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU()).eval()
+    x = torch.randn(2, 3)
+    path = tmp_path / "m.onnx"
+    assert rustdl.onnx.export(model, x, str(path)) is None
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    assert [i.name for i in proto.graph.input] == ["input_0"]
+    rustdl.onnx.export(model, (x,), path, keep_initializers_as_inputs=True)
+    assert [i.name for i in onnx.load(str(path)).graph.input] == ["input_0", "0.weight", "0.bias"]
+    rustdl.onnx.export(model, (x,), path, export_params=False)
+    proto = onnx.load(str(path))
+    assert not proto.graph.initializer and len(proto.graph.input) == 3
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {"input_0": _np(x), "0.weight": _np(model[0].weight), "0.bias": _np(model[0].bias)}
+    np.testing.assert_allclose(sess.run(None, feeds)[0], _np(model(x)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(rustdl.onnx.ExportError, match="dynamic_axes names 'nope'"):
+        rustdl.onnx.export(model, (x,), path, dynamic_axes={"nope": [0]})
