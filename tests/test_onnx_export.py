@@ -383,3 +383,10 @@ def test_export_to_path_and_param_options(tmp_path):
     np.testing.assert_allclose(sess.run(None, feeds)[0], _np(model(x)), rtol=1e-5, atol=1e-6)
     with pytest.raises(rustdl.onnx.ExportError, match="dynamic_axes names 'nope'"):
         rustdl.onnx.export(model, (x,), path, dynamic_axes={"nope": [0]})
+
+
+def test_outputs_following_a_free_dim_are_free():
+    model = nn.Sequential(nn.Linear(3, 2)).eval()
+    proto, _ = _export(model, (torch.randn(4, 3),), input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 2

@@ -147,6 +147,11 @@ class Builder:
         shape = self.make("Shape", [self.name(self.graph.inputs[i])])
         return self.make("Gather", [shape, self.ints([axis])], axis=0), base, grown
 
+    def symbol_growth(self, sym):
+        g2, where = self.variants[sym]
+        i, axis = where[0]
+        return g2.inputs[i].shape[axis] - self.graph.inputs[i].shape[axis]
+
     def shape_input(self, node, target, parse, in_value=None):
         """An int64 shape tensor for ``target`` (the traced sizes of a reshape-like op), with the
         entries that change with a free dim computed at run time."""
@@ -251,6 +256,11 @@ class Builder:
             name = output_names[i] if output_names and i < len(output_names) else f"output_{i}"
             self.nodes.append(h.make_node("Identity", [self.name(v)], [name], name=f"/output_{i}"))
             shape = [dyn.get(name, {}).get(ax, s) for ax, s in enumerate(v.shape)]
+            for sym, (g2, _) in self.variants.items():  # dims that followed a free dim are free too
+                other = g2.outputs[i].shape if i < len(g2.outputs) else v.shape
+                for ax, (s, s2) in enumerate(zip(v.shape, other)):
+                    if s != s2 and isinstance(shape[ax], int):
+                        shape[ax] = sym if s2 - s == self.symbol_growth(sym) else f"{name}_dim_{ax}"
             outputs.append(h.make_tensor_value_info(name, onnx_dtype(v.dtype), shape))
         graph = h.make_graph(self.nodes, "main_graph", inputs + self.param_inputs, outputs, self.initializers)
         model = h.make_model(graph, opset_imports=[h.make_opsetid("", self.opset)], producer_name="rustdl",
