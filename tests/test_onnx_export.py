@@ -390,3 +390,29 @@ def test_outputs_following_a_free_dim_are_free():
     proto, _ = _export(model, (torch.randn(4, 3),), input_names=["x"], dynamic_axes={"x": {0: "batch"}})
     dims = proto.graph.output[0].type.tensor_type.shape.dim
     assert dims[0].dim_param == "batch" and dims[1].dim_value == 2
+
+
+_cat_by_value = torch.cat  # bound before any trace: the tracer's swapped names never see these calls
+_stack_by_value = torch.stack
+
+
+def test_ops_imported_by_value_are_recorded_by_the_engine():
+    def fn(x):
+        return _stack_by_value([_cat_by_value([x, x * 2.0], 1), x.repeat(1, 2)], 0).relu()
+
+    x = torch.randn(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traced = torch.jit.trace(fn, (x,))
+    assert [n.op for n in traced.graph.nodes] == ["__mul__", "cat", "repeat", "stack", "relu"]
+    _, sess = _export(fn, (x,), input_names=["x"], dynamic_axes={"x": [0]})
+    _compare(sess, fn, [torch.randn(4, 3)], ["x"])
+
+
+def test_vision_squeezenet_exports():
+    from rustdl.vision import models
+
+    torch.manual_seed(0)
+    model = models.squeezenet1_1(num_classes=10).eval()  # its Fire modules call `cat` imported by value
+    _, sess = _export(model, (torch.randn(1, 3, 64, 64),), input_names=["x"], dynamic_axes={"x": {0: "b"}})
+    _compare(sess, model, [torch.randn(2, 3, 64, 64)], ["x"])

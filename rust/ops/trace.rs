@@ -8,6 +8,11 @@
 //! trace, so the tracer warns naming it (a factory such as `zeros` is expected; an op on a
 //! traced value, e.g. `Tensor.all` on a mask, makes the trace input-specific).
 //!
+//! A few bindings record themselves (`python::py_trace::record_call`, one line at their
+//! end): functions often imported by value (`from torch import cat`), which the Python
+//! tracer's swapped names never see. They call back into the Python recorder with their
+//! arguments and result when [`recording_here`].
+//!
 //! Off, the cost is one relaxed atomic load per binding call; the state itself is
 //! thread-local, so another thread's ops never land in a trace.
 
@@ -75,6 +80,29 @@ pub fn exit() {
     TRACE.with(|t| {
         if let Some(trace) = t.borrow_mut().as_mut() {
             trace.depth = trace.depth.saturating_sub(1);
+        }
+    });
+}
+
+/// True when this thread traces and no recorded op is open: a binding that records itself
+/// (`python::py_trace::record_call`) is then a node of its own.
+pub fn recording_here() -> bool {
+    TRACE.with(|t| {
+        t.try_borrow()
+            .map(|t| t.as_ref().is_some_and(|trace| trace.depth == 0))
+            .unwrap_or(false)
+    })
+}
+
+/// Takes back the note of `binding` (its latest): it was recorded after all.
+pub fn unnote(binding: &'static str) {
+    TRACE.with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            if let Some(trace) = t.as_mut() {
+                if let Some(i) = trace.outside.iter().rposition(|b| *b == binding) {
+                    trace.outside.remove(i);
+                }
+            }
         }
     });
 }

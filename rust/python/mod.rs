@@ -22,7 +22,7 @@ mod py_profiler;
 mod py_shape;
 mod py_shared;
 mod py_tensor;
-mod py_trace;
+pub mod py_trace;
 
 pub use py_tensor::PyTensor;
 

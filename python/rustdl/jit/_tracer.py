@@ -185,6 +185,15 @@ def _recording(op, fn):
     return traced
 
 
+def _binding_recorded(name, args, result):
+    """Called by the engine for a binding that records itself (``cat``/``stack``, reached
+    through a name the tracer did not swap, e.g. ``from torch import cat``)."""
+    st = _state
+    if st is None or st.depth or st.thread != threading.get_ident():
+        return
+    st.record(name, getattr(_C, name), tuple(args), {}, result)
+
+
 def _value_read(name, fn):
     def read(self, *args, **kwargs):
         st = _state
@@ -359,12 +368,14 @@ def trace_graph(fn, args, kwargs=None, module=None, input_names=None):
         patches = _Patches()
         patches.install()
         _state = rec
+        _C._trace_set_callback(_binding_recorded)
         _C._trace_start()
         try:
             with enable_grad():
                 out = fn(*args, **kwargs)
         finally:
             outside = _C._trace_stop()
+            _C._trace_set_callback(None)
             _state = None
             patches.restore()
         _warn_outside(outside)
