@@ -3,7 +3,6 @@
 import glob
 import os
 import socket
-import warnings
 
 import numpy as np
 import pytest
@@ -182,11 +181,44 @@ def test_filename_suffix(tmp_path):
     assert glob.glob(str(tmp_path / "events.out.tfevents.*.mysuffix"))
 
 
-def test_add_graph_warns(tmp_path):
-    with SummaryWriter(tmp_path) as w, warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        w.add_graph(torch.nn.Linear(2, 2), torch.zeros(1, 2))
-    assert any("add_graph" in str(r.message) for r in rec)
+class _GraphNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 4, 3)
+        self.fc = torch.nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        x = torch.nn.functional.relu(self.conv1(x))
+        return self.fc(x.flatten(1))
+
+
+def test_add_graph_read_back_by_tensorboard(tmp_path):
+    model = _GraphNet()
+    with SummaryWriter(tmp_path) as w:
+        w.add_graph(model, torch.zeros(2, 1, 8, 8))
+    acc = load(tmp_path)
+    assert acc.Tags()["graph"] is True
+    g = acc.Graph()
+    by_name = {n.name: n for n in g.node}
+    ops = {n.op for n in g.node}
+    assert {"aten::conv2d", "aten::relu", "aten::flatten", "aten::linear", "IO Node", "prim::GetAttr"} <= ops
+    conv = next(n for n in g.node if n.op == "aten::conv2d")
+    assert conv.name.startswith("_GraphNet/Conv2d[conv1]/")  # module scopes fold into boxes
+    assert "input/input_0" in conv.input and "_GraphNet/conv1/weight" in conv.input
+    dims = [d.size for d in conv.attr["_output_shapes"].list.shape[0].dim]
+    assert dims == [2, 4, 6, 6]
+    out = by_name["output/output.1"]
+    assert by_name[out.input[0]].op == "aten::linear"
+    assert model.training  # traced in eval mode, mode given back
+
+
+def test_add_graph_lstm_composite(tmp_path):
+    lstm = torch.nn.LSTM(3, 4, batch_first=True)
+    with SummaryWriter(tmp_path) as w:
+        w.add_graph(lstm, torch.zeros(2, 5, 3))
+    g = load(tmp_path).Graph()
+    assert [n.op for n in g.node].count("LSTM") == 1
+    assert sum(n.name.startswith("output/") for n in g.node) == 3  # output, h_n, c_n
 
 
 def test_log_dir_is_a_file_raises_naming_it(tmp_path):

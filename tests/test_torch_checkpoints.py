@@ -445,8 +445,7 @@ def test_torch_serialization_and_onnx_names():
         assert hasattr(torch.serialization, name), name
     import rustdl.onnx
 
-    with pytest.raises(NotImplementedError, match="issue 26"):
-        rustdl.onnx.export(nn.Linear(2, 2), torch.ones(1, 2), "m.onnx")
+    assert callable(rustdl.onnx.export) and not rustdl.onnx.is_in_onnx_export()  # (exporting: test_onnx_export.py)
 
 
 # ---------------------------------------------------------------- pickle protocols, numpy

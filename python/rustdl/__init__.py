@@ -476,6 +476,6 @@ _deprecated_overloads.install(globals())
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name == "serialization":
-        return builtins.__import__("importlib").import_module(__name__ + ".serialization")
+    if name in ("serialization", "jit", "onnx"):  # (jit/onnx: the tracer and exporter, on first use)
+        return builtins.__import__("importlib").import_module(__name__ + "." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

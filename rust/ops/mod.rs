@@ -25,4 +25,5 @@ pub mod scan;
 pub mod shape;
 pub mod shape_extra;
 pub mod softmax;
+pub mod trace;
 pub mod unary;

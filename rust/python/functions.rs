@@ -788,7 +788,12 @@ fn cat(
     dim: i64,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    into_out(tensors.py(), shape::cat(&tensors_of(tensors)?, dim)?, out)
+    let result = into_out(tensors.py(), shape::cat(&tensors_of(tensors)?, dim)?, out)?;
+    if crate::ops::trace::active() {
+        super::py_trace::record_call(tensors.py(), "cat", (tensors, dim), &result)?;
+        // (graph capture)
+    }
+    Ok(result)
 }
 
 #[rustdl_macros::guard_panics]
@@ -799,7 +804,12 @@ fn stack(
     dim: i64,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    into_out(tensors.py(), shape::stack(&tensors_of(tensors)?, dim)?, out)
+    let result = into_out(tensors.py(), shape::stack(&tensors_of(tensors)?, dim)?, out)?;
+    if crate::ops::trace::active() {
+        super::py_trace::record_call(tensors.py(), "stack", (tensors, dim), &result)?;
+        // (graph capture)
+    }
+    Ok(result)
 }
 
 /// `torch.repeat_interleave(repeats)`: each index `i` `repeats[i]` times.

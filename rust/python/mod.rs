@@ -22,6 +22,7 @@ mod py_profiler;
 mod py_shape;
 mod py_shared;
 mod py_tensor;
+pub mod py_trace;
 
 pub use py_tensor::PyTensor;
 
@@ -67,5 +68,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     default_device::register(m)?;
     py_profiler::register(m)?;
     py_attention::register(m)?;
+    py_trace::register(m)?;
     Ok(())
 }

@@ -19,12 +19,16 @@ use std::sync::Mutex;
 static LAST_LOCATION: Mutex<Option<String>> = Mutex::new(None);
 
 /// Runs `body`, turning a panic into a `RuntimeError` naming `binding`.
-/// While the profiler is on, the call is recorded as a span.
+/// While the profiler is on, the call is recorded as a span; while a trace runs
+/// (`ops::trace`), the binding is noted if it ran outside a recorded op.
 #[inline(always)]
 pub fn run<T, E: From<PyErr>>(
     binding: &'static str,
     body: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
+    if crate::ops::trace::active() {
+        crate::ops::trace::note_binding(binding); // an engine op outside the traced graph?
+    }
     if crate::profiler::enabled() {
         return run_profiled(binding, body);
     }

@@ -56,6 +56,15 @@ class FileWriter:
     def add_summary(self, summary, global_step=None, walltime=None):
         self.add_event(Event(summary=summary), global_step, walltime)
 
+    def add_graph(self, graph_profile, walltime=None):
+        """``(GraphDef, RunMetadata)``: the graph event, then the run metadata tagged "step1"."""
+        from tensorboard.compat.proto.event_pb2 import TaggedRunMetadata
+
+        graph_def, stepstats = graph_profile
+        self.add_event(Event(graph_def=graph_def.SerializeToString()), None, walltime)
+        trm = TaggedRunMetadata(tag="step1", run_metadata=stepstats.SerializeToString())
+        self.add_event(Event(tagged_run_metadata=trm), None, walltime)
+
     def flush(self):
         self.event_writer.flush()
 
@@ -146,10 +155,11 @@ class SummaryWriter:
 
     # ------------------------------------------------------------------ not supported
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
-        warnings.warn(
-            "rustdl SummaryWriter.add_graph is not supported (no tracer); nothing was written",
-            stacklevel=2,
-        )
+        """The model traced on ``input_to_model`` (``rustdl.jit``), written as TensorBoard's
+        GraphDef (the Graphs tab), as PyTorch's writer does."""
+        from ._graph import graph
+
+        self._get_file_writer().add_graph(graph(model, input_to_model, verbose, use_strict_trace))
 
     def add_embedding(self, *args, **kwargs):
         warnings.warn("rustdl SummaryWriter.add_embedding is not supported; nothing was written", stacklevel=2)
