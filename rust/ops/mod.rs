@@ -20,6 +20,7 @@ pub mod matmul;
 pub mod meta;
 pub mod norm;
 pub mod pool;
+pub mod rnn;
 pub mod reduce;
 pub mod scan;
 pub mod shape;

@@ -18,6 +18,7 @@ mod py_machine;
 mod py_math;
 mod py_optim;
 mod py_pool_norm;
+mod py_rnn;
 mod py_profiler;
 mod py_shape;
 mod py_shared;
@@ -67,5 +68,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     default_device::register(m)?;
     py_profiler::register(m)?;
     py_attention::register(m)?;
+    py_rnn::register(m)?;
     Ok(())
 }
