@@ -8,11 +8,34 @@
 //! - GRU saved: `[r | z | n | hn]` (4 hs), `hn = W_hn h + b_hn`, as backward needs;
 //! - GRU projections: `[r | z | n]` (3 hs), input and hidden separately.
 
+use super::lanes::{store, Block, LANES};
 use crate::tensor::dtype::Float;
 
 #[inline(always)]
 fn sigmoid<T: Float>(v: T) -> T {
     T::c(1.0) / (T::c(1.0) + (-v).fast_exp())
+}
+
+// The kernels walk each row in blocks of 8 lanes held in fixed-size arrays
+// (`cpu::lanes`): the per-lane math then compiles to whole SIMD vectors,
+// where plain loops over the seven row slices ran scalar (4x slower).
+
+/// The `n` (<= 8) values at `s[i..]`, zero-padded.
+#[inline(always)]
+fn ld<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
+    let mut b = [T::c(0.0); LANES];
+    if n == LANES {
+        b.copy_from_slice(&s[i..i + LANES]);
+    } else {
+        b[..n].copy_from_slice(&s[i..i + n]);
+    }
+    b
+}
+
+/// Block starts and lengths over one row of `hs` values.
+#[inline(always)]
+fn blocks(hs: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..hs).step_by(LANES).map(move |j| (j, (hs - j).min(LANES)))
 }
 
 #[inline(always)]
@@ -25,29 +48,31 @@ fn lstm_forward_impl<T: Float>(
     hs: usize,
 ) {
     for r in 0..c.len() / hs.max(1) {
-        let gr = &mut gates[r * 4 * hs..][..4 * hs];
-        let (gi, rest) = gr.split_at_mut(hs);
-        let (gf, rest) = rest.split_at_mut(hs);
-        let (gg, go) = rest.split_at_mut(hs);
-        let go = &mut go[..hs];
-        let cp = &c_prev[r * hs..][..hs];
-        let cr = &mut c[r * hs..][..hs];
-        let tr = &mut tanh_c[r * hs..][..hs];
-        let hr = &mut h[r * hs..][..hs];
-        for j in 0..hs {
-            let i = sigmoid(gi[j]);
-            let f = sigmoid(gf[j]);
-            let g = gg[j].fast_tanh();
-            let o = sigmoid(go[j]);
-            let cv = f * cp[j] + i * g;
-            let tc = cv.fast_tanh();
-            gi[j] = i;
-            gf[j] = f;
-            gg[j] = g;
-            go[j] = o;
-            cr[j] = cv;
-            tr[j] = tc;
-            hr[j] = o * tc;
+        let (gb, hb) = (r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let mut i = ld(gates, gb + j, n);
+            let mut f = ld(gates, gb + hs + j, n);
+            let mut g = ld(gates, gb + 2 * hs + j, n);
+            let mut o = ld(gates, gb + 3 * hs + j, n);
+            let mut cv = ld(c_prev, hb + j, n);
+            let mut tc = cv;
+            let mut hv = cv;
+            for l in 0..LANES {
+                i[l] = sigmoid(i[l]);
+                f[l] = sigmoid(f[l]);
+                g[l] = g[l].fast_tanh();
+                o[l] = sigmoid(o[l]);
+                cv[l] = f[l] * cv[l] + i[l] * g[l];
+                tc[l] = cv[l].fast_tanh();
+                hv[l] = o[l] * tc[l];
+            }
+            store(gates, gb + j, &i, n);
+            store(gates, gb + hs + j, &f, n);
+            store(gates, gb + 2 * hs + j, &g, n);
+            store(gates, gb + 3 * hs + j, &o, n);
+            store(c, hb + j, &cv, n);
+            store(tanh_c, hb + j, &tc, n);
+            store(h, hb + j, &hv, n);
         }
     }
 }
@@ -70,27 +95,30 @@ fn lstm_backward_impl<T: Float>(
 ) {
     let one = T::c(1.0);
     for r in 0..dc.len() / hs.max(1) {
-        let gr = &gates[r * 4 * hs..][..4 * hs];
-        let (gi, gf, gg, go) = (&gr[..hs], &gr[hs..2 * hs], &gr[2 * hs..3 * hs], &gr[3 * hs..]);
-        let dr = &mut dgates[r * 4 * hs..][..4 * hs];
-        let (di, rest) = dr.split_at_mut(hs);
-        let (df, rest) = rest.split_at_mut(hs);
-        let (dg, dout) = rest.split_at_mut(hs);
-        let dout = &mut dout[..hs];
-        let cp = &c_prev[r * hs..][..hs];
-        let tc = &tanh_c[r * hs..][..hs];
-        let dhr = &dh[r * hs..][..hs];
-        let dcr = &mut dc[r * hs..][..hs];
-        let go = &go[..hs];
-        for j in 0..hs {
-            let (i, f, g, o, t) = (gi[j], gf[j], gg[j], go[j], tc[j]);
-            let d = dhr[j];
-            let dcv = dcr[j] + d * o * (one - t * t);
-            di[j] = dcv * g * i * (one - i);
-            df[j] = dcv * cp[j] * f * (one - f);
-            dg[j] = dcv * i * (one - g * g);
-            dout[j] = d * t * o * (one - o);
-            dcr[j] = dcv * f;
+        let (gb, hb) = (r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let i = ld(gates, gb + j, n);
+            let f = ld(gates, gb + hs + j, n);
+            let g = ld(gates, gb + 2 * hs + j, n);
+            let o = ld(gates, gb + 3 * hs + j, n);
+            let cp = ld(c_prev, hb + j, n);
+            let t = ld(tanh_c, hb + j, n);
+            let d = ld(dh, hb + j, n);
+            let mut dcv = ld(dc, hb + j, n);
+            let (mut di, mut df, mut dg, mut dout) = (i, f, g, o);
+            for l in 0..LANES {
+                let dcl = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
+                di[l] = dcl * g[l] * i[l] * (one - i[l]);
+                df[l] = dcl * cp[l] * f[l] * (one - f[l]);
+                dg[l] = dcl * i[l] * (one - g[l] * g[l]);
+                dout[l] = d[l] * t[l] * o[l] * (one - o[l]);
+                dcv[l] = dcl * f[l];
+            }
+            store(dgates, gb + j, &di, n);
+            store(dgates, gb + hs + j, &df, n);
+            store(dgates, gb + 2 * hs + j, &dg, n);
+            store(dgates, gb + 3 * hs + j, &dout, n);
+            store(dc, hb + j, &dcv, n);
         }
     }
 }
@@ -113,29 +141,26 @@ fn gru_forward_impl<T: Float>(
     saved: &mut [T],
     hs: usize,
 ) {
-    let (br, bz, bn) = (&b_hh[..hs], &b_hh[hs..2 * hs], &b_hh[2 * hs..3 * hs]);
     for r in 0..h.len() / hs.max(1) {
-        let x = &xp[r * 3 * hs..][..3 * hs];
-        let p = &hp[r * 3 * hs..][..3 * hs];
-        let (xr, xz, xn) = (&x[..hs], &x[hs..2 * hs], &x[2 * hs..]);
-        let (pr, pz, pn) = (&p[..hs], &p[hs..2 * hs], &p[2 * hs..]);
-        let s = &mut saved[r * 4 * hs..][..4 * hs];
-        let (sr, rest) = s.split_at_mut(hs);
-        let (sz, rest) = rest.split_at_mut(hs);
-        let (sn, shn) = rest.split_at_mut(hs);
-        let shn = &mut shn[..hs];
-        let hp_ = &h_prev[r * hs..][..hs];
-        let hr = &mut h[r * hs..][..hs];
-        for j in 0..hs {
-            let rv = sigmoid(xr[j] + pr[j] + br[j]);
-            let zv = sigmoid(xz[j] + pz[j] + bz[j]);
-            let hn = pn[j] + bn[j];
-            let n = (xn[j] + rv * hn).fast_tanh();
-            sr[j] = rv;
-            sz[j] = zv;
-            sn[j] = n;
-            shn[j] = hn;
-            hr[j] = n + zv * (hp_[j] - n);
+        let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let (xr, xz, xn) = (ld(xp, pb + j, n), ld(xp, pb + hs + j, n), ld(xp, pb + 2 * hs + j, n));
+            let (pr, pz, pn) = (ld(hp, pb + j, n), ld(hp, pb + hs + j, n), ld(hp, pb + 2 * hs + j, n));
+            let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
+            let hpv = ld(h_prev, hb + j, n);
+            let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
+            for l in 0..LANES {
+                rv[l] = sigmoid(xr[l] + pr[l] + br[l]);
+                zv[l] = sigmoid(xz[l] + pz[l] + bz[l]);
+                hn[l] = pn[l] + bn[l];
+                nv[l] = (xn[l] + rv[l] * hn[l]).fast_tanh();
+                hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
+            }
+            store(saved, sb + j, &rv, n);
+            store(saved, sb + hs + j, &zv, n);
+            store(saved, sb + 2 * hs + j, &nv, n);
+            store(saved, sb + 3 * hs + j, &hn, n);
+            store(h, hb + j, &hv, n);
         }
     }
 }
@@ -160,33 +185,26 @@ fn gru_backward_impl<T: Float>(
 ) {
     let one = T::c(1.0);
     for r in 0..dh.len() / hs.max(1) {
-        let s = &saved[r * 4 * hs..][..4 * hs];
-        let (sr, sz, sn, shn) = (&s[..hs], &s[hs..2 * hs], &s[2 * hs..3 * hs], &s[3 * hs..]);
-        let gx = &mut dgx[r * 3 * hs..][..3 * hs];
-        let (gxr, rest) = gx.split_at_mut(hs);
-        let (gxz, gxn) = rest.split_at_mut(hs);
-        let gxn = &mut gxn[..hs];
-        let gh = &mut dgh[r * 3 * hs..][..3 * hs];
-        let (ghr, rest) = gh.split_at_mut(hs);
-        let (ghz, ghn) = rest.split_at_mut(hs);
-        let ghn = &mut ghn[..hs];
-        let hp_ = &h_prev[r * hs..][..hs];
-        let dhr = &dh[r * hs..][..hs];
-        let dpr = &mut dh_prev[r * hs..][..hs];
-        let shn = &shn[..hs];
-        for j in 0..hs {
-            let (rv, zv, n, hn) = (sr[j], sz[j], sn[j], shn[j]);
-            let d = dhr[j];
-            let dan = d * (one - zv) * (one - n * n);
-            let dar = dan * hn * rv * (one - rv);
-            let daz = d * (hp_[j] - n) * zv * (one - zv);
-            gxr[j] = dar;
-            gxz[j] = daz;
-            gxn[j] = dan;
-            ghr[j] = dar;
-            ghz[j] = daz;
-            ghn[j] = dan * rv;
-            dpr[j] = d * zv;
+        let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let (rv, zv) = (ld(saved, sb + j, n), ld(saved, sb + hs + j, n));
+            let (nv, hn) = (ld(saved, sb + 2 * hs + j, n), ld(saved, sb + 3 * hs + j, n));
+            let (hpv, d) = (ld(h_prev, hb + j, n), ld(dh, hb + j, n));
+            let (mut dar, mut daz, mut dan, mut dhn, mut dp) = (rv, zv, nv, hn, d);
+            for l in 0..LANES {
+                dan[l] = d[l] * (one - zv[l]) * (one - nv[l] * nv[l]);
+                dar[l] = dan[l] * hn[l] * rv[l] * (one - rv[l]);
+                daz[l] = d[l] * (hpv[l] - nv[l]) * zv[l] * (one - zv[l]);
+                dhn[l] = dan[l] * rv[l];
+                dp[l] = d[l] * zv[l];
+            }
+            store(dgx, pb + j, &dar, n);
+            store(dgx, pb + hs + j, &daz, n);
+            store(dgx, pb + 2 * hs + j, &dan, n);
+            store(dgh, pb + j, &dar, n);
+            store(dgh, pb + hs + j, &daz, n);
+            store(dgh, pb + 2 * hs + j, &dhn, n);
+            store(dh_prev, hb + j, &dp, n);
         }
     }
 }
