@@ -7,33 +7,33 @@ import numpy as np
 
 # name: (module class, constructor kwargs, input shape, give initial state, dtype, extras)
 MODULES = {
-    "lstm_t1_b1": ("LSTM", dict(input_size=3, hidden_size=4), (1, 1, 3), True, "float32", {}),
-    "lstm_2layer_bidir": ("LSTM", dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+    "lstm_t1_b1": ("LSTM", {"input_size": 3, "hidden_size": 4}, (1, 1, 3), True, "float32", {}),
+    "lstm_2layer_bidir": ("LSTM", {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
                           (5, 2, 3), True, "float32", {}),
-    "lstm_batch_first_noncontig": ("LSTM", dict(input_size=3, hidden_size=4, batch_first=True), (2, 4, 3), False,
+    "lstm_batch_first_noncontig": ("LSTM", {"input_size": 3, "hidden_size": 4, "batch_first": True}, (2, 4, 3), False,
                                    "float32", {"noncontiguous": True}),
-    "lstm_no_bias_f64": ("LSTM", dict(input_size=3, hidden_size=4, bias=False), (3, 2, 3), True, "float64", {}),
-    "lstm_only_hn": ("LSTM", dict(input_size=3, hidden_size=4, num_layers=2), (4, 3, 3), True, "float32",
+    "lstm_no_bias_f64": ("LSTM", {"input_size": 3, "hidden_size": 4, "bias": False}, (3, 2, 3), True, "float64", {}),
+    "lstm_only_hn": ("LSTM", {"input_size": 3, "hidden_size": 4, "num_layers": 2}, (4, 3, 3), True, "float32",
                      {"skip_output": True}),
-    "gru": ("GRU", dict(input_size=3, hidden_size=4), (4, 2, 3), True, "float32", {}),
-    "gru_2layer_bidir_f64": ("GRU", dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+    "gru": ("GRU", {"input_size": 3, "hidden_size": 4}, (4, 2, 3), True, "float32", {}),
+    "gru_2layer_bidir_f64": ("GRU", {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
                              (3, 2, 3), False, "float64", {}),
-    "gru_t1_b1_batch_first": ("GRU", dict(input_size=3, hidden_size=4, batch_first=True), (1, 1, 3), True,
+    "gru_t1_b1_batch_first": ("GRU", {"input_size": 3, "hidden_size": 4, "batch_first": True}, (1, 1, 3), True,
                               "float32", {}),
-    "rnn_tanh_bidir": ("RNN", dict(input_size=3, hidden_size=4, bidirectional=True), (4, 2, 3), True, "float32",
+    "rnn_tanh_bidir": ("RNN", {"input_size": 3, "hidden_size": 4, "bidirectional": True}, (4, 2, 3), True, "float32",
                        {}),
-    "rnn_relu_2layer": ("RNN", dict(input_size=3, hidden_size=4, num_layers=2, nonlinearity="relu"), (4, 2, 3),
+    "rnn_relu_2layer": ("RNN", {"input_size": 3, "hidden_size": 4, "num_layers": 2, "nonlinearity": "relu"}, (4, 2, 3),
                         True, "float32", {}),
-    "lstm_unbatched": ("LSTM", dict(input_size=3, hidden_size=4), (3, 3), True, "float32", {}),
+    "lstm_unbatched": ("LSTM", {"input_size": 3, "hidden_size": 4}, (3, 3), True, "float32", {}),
 }
 
 CELLS = {
-    "lstm_cell": ("LSTMCell", dict(input_size=3, hidden_size=4), (2, 3), True, "float32"),
-    "lstm_cell_no_state_f64": ("LSTMCell", dict(input_size=3, hidden_size=4), (2, 3), False, "float64"),
-    "gru_cell": ("GRUCell", dict(input_size=3, hidden_size=4), (2, 3), True, "float32"),
-    "gru_cell_unbatched": ("GRUCell", dict(input_size=3, hidden_size=4), (3,), True, "float32"),
-    "rnn_cell_relu": ("RNNCell", dict(input_size=3, hidden_size=4, nonlinearity="relu"), (2, 3), True, "float32"),
-    "rnn_cell_tanh_no_bias": ("RNNCell", dict(input_size=3, hidden_size=4, bias=False), (2, 3), True, "float32"),
+    "lstm_cell": ("LSTMCell", {"input_size": 3, "hidden_size": 4}, (2, 3), True, "float32"),
+    "lstm_cell_no_state_f64": ("LSTMCell", {"input_size": 3, "hidden_size": 4}, (2, 3), False, "float64"),
+    "gru_cell": ("GRUCell", {"input_size": 3, "hidden_size": 4}, (2, 3), True, "float32"),
+    "gru_cell_unbatched": ("GRUCell", {"input_size": 3, "hidden_size": 4}, (3,), True, "float32"),
+    "rnn_cell_relu": ("RNNCell", {"input_size": 3, "hidden_size": 4, "nonlinearity": "relu"}, (2, 3), True, "float32"),
+    "rnn_cell_tanh_no_bias": ("RNNCell", {"input_size": 3, "hidden_size": 4, "bias": False}, (2, 3), True, "float32"),
 }
 
 
@@ -125,9 +125,9 @@ def run_cell(lib, name):
 
 # Hessian-vector products of a tiny layer (float64): d/dparams <grad(loss), v>.
 HVP = {
-    "lstm": ("LSTM", dict(input_size=2, hidden_size=3)),
-    "gru": ("GRU", dict(input_size=2, hidden_size=3)),
-    "rnn_tanh_bidir": ("RNN", dict(input_size=2, hidden_size=3, bidirectional=True)),
+    "lstm": ("LSTM", {"input_size": 2, "hidden_size": 3}),
+    "gru": ("GRU", {"input_size": 2, "hidden_size": 3}),
+    "rnn_tanh_bidir": ("RNN", {"input_size": 2, "hidden_size": 3, "bidirectional": True}),
 }
 
 

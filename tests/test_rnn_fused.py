@@ -19,7 +19,7 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "rnn.json").read_text())
 
 
 def _close(got, want, dtype):
-    tol = dict(rtol=1e-9, atol=1e-10) if dtype == "float64" else dict(rtol=2e-4, atol=2e-5)
+    tol = {"rtol": 1e-9, "atol": 1e-10} if dtype == "float64" else {"rtol": 2e-4, "atol": 2e-5}
     assert len(got) == len(want)
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64), **tol)
@@ -181,5 +181,5 @@ def test_modifying_output_in_place_before_backward_raises():
 def test_no_grad_forward_records_nothing():
     m = torch.nn.LSTM(3, 4)
     with torch.no_grad():
-        out, (h, c) = m(torch.randn(2, 1, 3))
+        out, (_h, _c) = m(torch.randn(2, 1, 3))
     assert out.grad_fn is None and not out.requires_grad

@@ -35,7 +35,9 @@ fn ld<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
 /// Block starts and lengths over one row of `hs` values.
 #[inline(always)]
 fn blocks(hs: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..hs).step_by(LANES).map(move |j| (j, (hs - j).min(LANES)))
+    (0..hs)
+        .step_by(LANES)
+        .map(move |j| (j, (hs - j).min(LANES)))
 }
 
 #[inline(always)]
@@ -144,8 +146,16 @@ fn gru_forward_impl<T: Float>(
     for r in 0..h.len() / hs.max(1) {
         let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
         for (j, n) in blocks(hs) {
-            let (xr, xz, xn) = (ld(xp, pb + j, n), ld(xp, pb + hs + j, n), ld(xp, pb + 2 * hs + j, n));
-            let (pr, pz, pn) = (ld(hp, pb + j, n), ld(hp, pb + hs + j, n), ld(hp, pb + 2 * hs + j, n));
+            let (xr, xz, xn) = (
+                ld(xp, pb + j, n),
+                ld(xp, pb + hs + j, n),
+                ld(xp, pb + 2 * hs + j, n),
+            );
+            let (pr, pz, pn) = (
+                ld(hp, pb + j, n),
+                ld(hp, pb + hs + j, n),
+                ld(hp, pb + 2 * hs + j, n),
+            );
             let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
             let hpv = ld(h_prev, hb + j, n);
             let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);

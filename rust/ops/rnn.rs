@@ -16,9 +16,11 @@ use crate::bail;
 use crate::cpu::gemm::{threads_for, MatRef};
 use crate::cpu::rnn as k;
 use crate::error::Result;
+use crate::parallel::SendPtr;
 use crate::tensor::dtype::Float;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
+use std::ops::Range;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -119,6 +121,61 @@ fn mm<T: Float>(
     }
 }
 
+/// A buffer every element of which the caller overwrites (recycled from
+/// the tensor buffer pool when one of that size is free: no zeroing, no page
+/// faults).
+fn uninit<T: Float>(n: usize) -> Vec<T> {
+    crate::tensor::pool::uninit_vec::<T>(n)
+}
+
+/// Run a pointwise step kernel over the batch rows `0..b`, split over the
+/// threads when the step is big enough to pay for a fork/join (with the
+/// GEMMs parallel, a serial gate pass was a quarter of a 2-thread step).
+fn for_rows(b: usize, hs: usize, f: impl Fn(Range<usize>) + Sync) {
+    let tasks = if b * hs >= 2048 {
+        crate::parallel::num_threads().min(b)
+    } else {
+        1
+    };
+    if tasks <= 1 {
+        return f(0..b);
+    }
+    let per = b.div_ceil(tasks);
+    crate::parallel::for_each_task(tasks, |i| {
+        let r = i * per..((i + 1) * per).min(b);
+        if !r.is_empty() {
+            f(r)
+        }
+    });
+}
+
+/// A buffer of rows of `width` written by several threads, each its own rows.
+#[derive(Clone, Copy)]
+struct Rows<T> {
+    p: SendPtr<T>,
+    width: usize,
+}
+
+impl<T> Rows<T> {
+    fn new(s: &mut [T], width: usize) -> Self {
+        Rows {
+            p: SendPtr(s.as_mut_ptr()),
+            width,
+        }
+    }
+    /// # Safety
+    /// The rows exist in the buffer, the buffer outlives the use, and
+    /// concurrent callers take disjoint ranges.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get<'a>(&self, r: &Range<usize>) -> &'a mut [T] {
+        std::slice::from_raw_parts_mut(self.p.0.add(r.start * self.width), r.len() * self.width)
+    }
+}
+
+fn rows_of<'a, T>(s: &'a [T], r: &Range<usize>, width: usize) -> &'a [T] {
+    &s[r.start * width..r.end * width]
+}
+
 /// Time steps in processing order.
 fn order(t: usize, reverse: bool) -> Vec<usize> {
     if reverse {
@@ -165,14 +222,19 @@ fn forward_t<T: Float>(
     w: &Weights<T>,
     reverse: bool,
 ) -> (Vec<T>, Vec<T>, Option<Vec<T>>, Saved<T>) {
-    let Dims { t: tt, b, i: ni, h: hs } = d;
+    let Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    } = d;
     let g = mode.gates() * hs;
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
 
     // Input projection of the whole sequence, biases folded in (GRU keeps
     // b_hh apart: its n gate scales W_hn h + b_hn by r).
-    let mut xg = vec![zero; tt * row];
+    let mut xg = uninit::<T>(tt * row);
     let mut bias = vec![zero; g];
     let mut has_bias = false;
     for (bv, take) in [(w.b_ih, true), (w.b_hh, mode != Mode::Gru)] {
@@ -207,49 +269,95 @@ fn forward_t<T: Float>(
     };
     let mut out = match mode {
         Mode::RnnTanh | Mode::RnnRelu => std::mem::take(&mut xg),
-        _ => vec![zero; tt * hrow],
+        _ => uninit::<T>(tt * hrow),
     };
-    let hh = transposed(0, hs);
+    // W_hh^T as a row-major copy, once: the per-step GEMMs then pack it by
+    // plain copies instead of transposing it again at every step.
+    let mut w_hh_t = uninit::<T>(g * hs);
+    for (r, wr) in w.w_hh.chunks_exact(hs.max(1)).enumerate() {
+        for (c, v) in wr.iter().enumerate() {
+            w_hh_t[c * g + r] = *v;
+        }
+    }
+    let w_hh_t = &w_hh_t[..];
+    let hh = row_major(0, g);
     match mode {
         Mode::RnnTanh | Mode::RnnRelu => {
             for (s, &t) in steps.iter().enumerate() {
                 if s == 0 {
                     let cur = &mut out[t * hrow..][..hrow];
-                    mm((b, hs, hs), h0, row_major(0, hs), w.w_hh, hh, cur, row_major(0, hs), true);
+                    mm(
+                        (b, hs, hs),
+                        h0,
+                        row_major(0, hs),
+                        w_hh_t,
+                        hh,
+                        cur,
+                        row_major(0, hs),
+                        true,
+                    );
                 } else {
                     let (prev, cur) = read_write(&mut out, steps[s - 1], t, hrow);
-                    mm((b, hs, hs), prev, row_major(0, hs), w.w_hh, hh, cur, row_major(0, hs), true);
+                    mm(
+                        (b, hs, hs),
+                        prev,
+                        row_major(0, hs),
+                        w_hh_t,
+                        hh,
+                        cur,
+                        row_major(0, hs),
+                        true,
+                    );
                 }
                 k::rnn_forward(&mut out[t * hrow..][..hrow], mode == Mode::RnnRelu);
             }
         }
         Mode::Lstm => {
-            saved.cells = vec![zero; tt * hrow];
-            saved.tanh_c = vec![zero; tt * hrow];
+            saved.cells = uninit::<T>(tt * hrow);
+            saved.tanh_c = uninit::<T>(tt * hrow);
             let c0 = c0.expect("LSTM has c0");
             for (s, &t) in steps.iter().enumerate() {
                 let gates = &mut xg[t * row..][..row];
-                let h_prev = if s == 0 { h0 } else { &out[steps[s - 1] * hrow..][..hrow] };
-                mm((b, g, hs), h_prev, row_major(0, hs), w.w_hh, hh, gates, row_major(0, g), true);
+                let h_prev = if s == 0 {
+                    h0
+                } else {
+                    &out[steps[s - 1] * hrow..][..hrow]
+                };
+                mm(
+                    (b, g, hs),
+                    h_prev,
+                    row_major(0, hs),
+                    w_hh_t,
+                    hh,
+                    gates,
+                    row_major(0, g),
+                    true,
+                );
                 let (c_prev, c) = if s == 0 {
                     (c0, &mut saved.cells[t * hrow..][..hrow])
                 } else {
                     read_write(&mut saved.cells, steps[s - 1], t, hrow)
                 };
-                k::lstm_forward(
-                    gates,
-                    c_prev,
-                    c,
-                    &mut saved.tanh_c[t * hrow..][..hrow],
-                    &mut out[t * hrow..][..hrow],
-                    hs,
-                );
+                let (gp, cp) = (Rows::new(gates, 4 * hs), Rows::new(c, hs));
+                let tp = Rows::new(&mut saved.tanh_c[t * hrow..][..hrow], hs);
+                let op = Rows::new(&mut out[t * hrow..][..hrow], hs);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::lstm_forward(
+                        gp.get(&r),
+                        rows_of(c_prev, &r, hs),
+                        cp.get(&r),
+                        tp.get(&r),
+                        op.get(&r),
+                        hs,
+                    )
+                });
             }
             saved.gates = xg;
         }
         Mode::Gru => {
-            saved.gates = vec![zero; tt * b * 4 * hs];
-            let mut hp = vec![zero; row];
+            saved.gates = uninit::<T>(tt * b * 4 * hs);
+            let mut hp = uninit::<T>(row);
             let zeros;
             let b_hh = match w.b_hh {
                 Some(v) => v,
@@ -264,16 +372,32 @@ fn forward_t<T: Float>(
                 } else {
                     read_write(&mut out, steps[s - 1], t, hrow)
                 };
-                mm((b, g, hs), h_prev, row_major(0, hs), w.w_hh, hh, &mut hp, row_major(0, g), false);
-                k::gru_forward(
-                    &xg[t * row..][..row],
-                    &hp,
-                    b_hh,
+                mm(
+                    (b, g, hs),
                     h_prev,
-                    h,
-                    &mut saved.gates[t * b * 4 * hs..][..b * 4 * hs],
-                    hs,
+                    row_major(0, hs),
+                    w_hh_t,
+                    hh,
+                    &mut hp,
+                    row_major(0, g),
+                    false,
                 );
+                let xp = &xg[t * row..][..row];
+                let hpr = &hp;
+                let hp_ = Rows::new(h, hs);
+                let sp = Rows::new(&mut saved.gates[t * b * 4 * hs..][..b * 4 * hs], 4 * hs);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::gru_forward(
+                        rows_of(xp, &r, g),
+                        rows_of(hpr, &r, g),
+                        b_hh,
+                        rows_of(h_prev, &r, hs),
+                        hp_.get(&r),
+                        sp.get(&r),
+                        hs,
+                    )
+                });
             }
         }
     }
@@ -332,7 +456,12 @@ fn backward_t<T: Float>(
     reverse: bool,
     need: Needs,
 ) -> Grads<T> {
-    let Dims { t: tt, b, i: ni, h: hs } = d;
+    let Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    } = d;
     let g = mode.gates() * hs;
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
@@ -340,10 +469,15 @@ fn backward_t<T: Float>(
     let gru = mode == Mode::Gru;
 
     let mut dh = g_hn.map_or_else(|| vec![zero; hrow], |v| v.to_vec());
-    let mut dc = (mode == Mode::Lstm).then(|| g_cn.map_or_else(|| vec![zero; hrow], |v| v.to_vec()));
-    let mut dh_next = vec![zero; hrow];
-    let mut dgx = vec![zero; tt * row];
-    let mut dgh = if gru { vec![zero; tt * row] } else { Vec::new() };
+    let mut dc =
+        (mode == Mode::Lstm).then(|| g_cn.map_or_else(|| vec![zero; hrow], |v| v.to_vec()));
+    let mut dh_next = uninit::<T>(hrow);
+    let mut dgx = uninit::<T>(tt * row);
+    let mut dgh = if gru {
+        uninit::<T>(tt * row)
+    } else {
+        Vec::new()
+    };
     let hh = row_major(0, hs);
     for s in (0..tt).rev() {
         let t = steps[s];
@@ -352,7 +486,11 @@ fn backward_t<T: Float>(
                 *a += *v;
             }
         }
-        let h_prev = if s == 0 { h0 } else { &out[steps[s - 1] * hrow..][..hrow] };
+        let h_prev = if s == 0 {
+            h0
+        } else {
+            &out[steps[s - 1] * hrow..][..hrow]
+        };
         let dg = &mut dgx[t * row..][..row];
         let want_dh = s > 0 || need.h0;
         match mode {
@@ -362,38 +500,82 @@ fn backward_t<T: Float>(
                 } else {
                     &saved.cells[steps[s - 1] * hrow..][..hrow]
                 };
-                k::lstm_backward(
+                let (gates, tanh_c, dhr) = (
                     &saved.gates[t * row..][..row],
-                    c_prev,
                     &saved.tanh_c[t * hrow..][..hrow],
                     &dh,
-                    dc.as_mut().expect("LSTM"),
-                    dg,
-                    hs,
                 );
+                let dcp = Rows::new(dc.as_mut().expect("LSTM"), hs);
+                let dgp = Rows::new(dg, g);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::lstm_backward(
+                        rows_of(gates, &r, g),
+                        rows_of(c_prev, &r, hs),
+                        rows_of(tanh_c, &r, hs),
+                        rows_of(dhr, &r, hs),
+                        dcp.get(&r),
+                        dgp.get(&r),
+                        hs,
+                    )
+                });
+                let dg = &dgx[t * row..][..row];
                 if want_dh {
-                    mm((b, hs, g), dg, row_major(0, g), w.w_hh, hh, &mut dh_next, row_major(0, hs), false);
+                    mm(
+                        (b, hs, g),
+                        dg,
+                        row_major(0, g),
+                        w.w_hh,
+                        hh,
+                        &mut dh_next,
+                        row_major(0, hs),
+                        false,
+                    );
                 }
             }
             Mode::RnnTanh | Mode::RnnRelu => {
                 k::rnn_backward(&out[t * hrow..][..hrow], &dh, dg, mode == Mode::RnnRelu);
                 if want_dh {
-                    mm((b, hs, g), dg, row_major(0, g), w.w_hh, hh, &mut dh_next, row_major(0, hs), false);
+                    mm(
+                        (b, hs, g),
+                        dg,
+                        row_major(0, g),
+                        w.w_hh,
+                        hh,
+                        &mut dh_next,
+                        row_major(0, hs),
+                        false,
+                    );
                 }
             }
             Mode::Gru => {
-                let dgh_t = &mut dgh[t * row..][..row];
-                k::gru_backward(
-                    &saved.gates[t * b * 4 * hs..][..b * 4 * hs],
-                    h_prev,
-                    &dh,
-                    dg,
-                    dgh_t,
-                    &mut dh_next,
-                    hs,
-                );
+                let (sg, dhr) = (&saved.gates[t * b * 4 * hs..][..b * 4 * hs], &dh);
+                let (dgp, dghp) = (Rows::new(dg, g), Rows::new(&mut dgh[t * row..][..row], g));
+                let dnp = Rows::new(&mut dh_next, hs);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::gru_backward(
+                        rows_of(sg, &r, 4 * hs),
+                        rows_of(h_prev, &r, hs),
+                        rows_of(dhr, &r, hs),
+                        dgp.get(&r),
+                        dghp.get(&r),
+                        dnp.get(&r),
+                        hs,
+                    )
+                });
+                let dgh_t = &dgh[t * row..][..row];
                 if want_dh {
-                    mm((b, hs, g), dgh_t, row_major(0, g), w.w_hh, hh, &mut dh_next, row_major(0, hs), true);
+                    mm(
+                        (b, hs, g),
+                        dgh_t,
+                        row_major(0, g),
+                        w.w_hh,
+                        hh,
+                        &mut dh_next,
+                        row_major(0, hs),
+                        true,
+                    );
                 }
             }
         }
@@ -402,27 +584,63 @@ fn backward_t<T: Float>(
 
     let dgh_all: &[T] = if gru { &dgh } else { &dgx };
     let dw_ih = need.w_ih.then(|| {
-        let mut dw = vec![zero; g * ni];
-        mm((g, ni, tt * b), &dgx, transposed(0, g), x, row_major(0, ni), &mut dw, row_major(0, ni), false);
+        let mut dw = uninit::<T>(g * ni);
+        mm(
+            (g, ni, tt * b),
+            &dgx,
+            transposed(0, g),
+            x,
+            row_major(0, ni),
+            &mut dw,
+            row_major(0, ni),
+            false,
+        );
         dw
     });
     let dw_hh = need.w_hh.then(|| {
         // dW_hh = sum_t dgates_t^T h_{t-1}: the earlier outputs in one GEMM,
         // the first processed step (whose h_{t-1} is h0) in another.
-        let mut dw = vec![zero; g * hs];
+        let mut dw = uninit::<T>(g * hs);
         let later = (tt.saturating_sub(1)) * b;
         let (dg_off, out_off, first_off) = if reverse {
             (0, hrow, (tt - 1) * row)
         } else {
             (row, 0, 0)
         };
-        mm((g, hs, later), dgh_all, transposed(dg_off, g), out, row_major(out_off, hs), &mut dw, row_major(0, hs), false);
-        mm((g, hs, b), dgh_all, transposed(first_off, g), h0, row_major(0, hs), &mut dw, row_major(0, hs), true);
+        mm(
+            (g, hs, later),
+            dgh_all,
+            transposed(dg_off, g),
+            out,
+            row_major(out_off, hs),
+            &mut dw,
+            row_major(0, hs),
+            false,
+        );
+        mm(
+            (g, hs, b),
+            dgh_all,
+            transposed(first_off, g),
+            h0,
+            row_major(0, hs),
+            &mut dw,
+            row_major(0, hs),
+            true,
+        );
         dw
     });
     let dx = need.x.then(|| {
-        let mut dx = vec![zero; tt * b * ni];
-        mm((tt * b, ni, g), &dgx, row_major(0, g), w.w_ih, row_major(0, ni), &mut dx, row_major(0, ni), false);
+        let mut dx = uninit::<T>(tt * b * ni);
+        mm(
+            (tt * b, ni, g),
+            &dgx,
+            row_major(0, g),
+            w.w_ih,
+            row_major(0, ni),
+            &mut dx,
+            row_major(0, ni),
+            false,
+        );
         dx
     });
     Grads {
@@ -438,7 +656,12 @@ fn backward_t<T: Float>(
 
 /// The same layer written with differentiable ops (the create_graph path):
 /// `ins` = [x, h0, (c0), w_ih, w_hh, (b_ih, b_hh)]; gives [out, h_n, (c_n)].
-fn composite_layer(mode: Mode, ins: &[&Tensor], has_bias: bool, reverse: bool) -> Result<Vec<Tensor>> {
+fn composite_layer(
+    mode: Mode,
+    ins: &[&Tensor],
+    has_bias: bool,
+    reverse: bool,
+) -> Result<Vec<Tensor>> {
     use crate::ops::binary::{add, mul, sub};
     use crate::ops::matmul::linear;
     use crate::ops::shape::{chunk, select, stack};
@@ -448,7 +671,11 @@ fn composite_layer(mode: Mode, ins: &[&Tensor], has_bias: bool, reverse: bool) -
     let mut c = lstm.then(|| ins[2].clone());
     let w = if lstm { &ins[3..] } else { &ins[2..] };
     let (w_ih, w_hh) = (w[0], w[1]);
-    let (b_ih, b_hh) = if has_bias { (Some(w[2]), Some(w[3])) } else { (None, None) };
+    let (b_ih, b_hh) = if has_bias {
+        (Some(w[2]), Some(w[3]))
+    } else {
+        (None, None)
+    };
     let tt = x.shape()[0];
     let xp = linear(x, w_ih, b_ih)?;
     let mut hs: Vec<Option<Tensor>> = vec![None; tt];
@@ -503,9 +730,18 @@ pub fn rnn_layer(
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
     let dtype = x.dtype();
     if dtype != DType::F32 && dtype != DType::F64 {
-        bail!(Runtime, "fused rnn layer: expected float32 or float64 input, got {}", dtype.scalar_name());
+        bail!(
+            Runtime,
+            "fused rnn layer: expected float32 or float64 input, got {}",
+            dtype.scalar_name()
+        );
     }
-    let mut all = vec![("input", x), ("hx", h0), ("weight_ih", w_ih), ("weight_hh", w_hh)];
+    let mut all = vec![
+        ("input", x),
+        ("hx", h0),
+        ("weight_ih", w_ih),
+        ("weight_hh", w_hh),
+    ];
     all.extend(c0.map(|c| ("cx", c)));
     all.extend(b_ih.map(|b| ("bias_ih", b)));
     all.extend(b_hh.map(|b| ("bias_hh", b)));
@@ -523,20 +759,35 @@ pub fn rnn_layer(
         }
     }
     if x.ndim() != 3 {
-        bail!(Runtime, "fused rnn layer: input must be (T, B, I), got {:?}", x.shape());
+        bail!(
+            Runtime,
+            "fused rnn layer: input must be (T, B, I), got {:?}",
+            x.shape()
+        );
     }
     let (tt, b, ni) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     if tt == 0 {
-        bail!(Runtime, "Expected sequence length to be larger than 0 in RNN");
+        bail!(
+            Runtime,
+            "Expected sequence length to be larger than 0 in RNN"
+        );
     }
     if h0.ndim() != 2 || h0.shape()[0] != b {
-        bail!(Runtime, "fused rnn layer: hx must be (batch={b}, hidden), got {:?}", h0.shape());
+        bail!(
+            Runtime,
+            "fused rnn layer: hx must be (batch={b}, hidden), got {:?}",
+            h0.shape()
+        );
     }
     let hs = h0.shape()[1];
     let g = mode.gates() * hs;
     let check = |name: &str, t: &Tensor, want: &[usize]| -> Result<()> {
         if t.shape() != want {
-            bail!(Runtime, "fused rnn layer: {name} must have shape {want:?}, got {:?}", t.shape());
+            bail!(
+                Runtime,
+                "fused rnn layer: {name} must have shape {want:?}, got {:?}",
+                t.shape()
+            );
         }
         Ok(())
     };
@@ -554,7 +805,12 @@ pub fn rnn_layer(
         (_, Some(_)) => bail!(Runtime, "fused rnn layer: only LSTM takes cx"),
         _ => {}
     }
-    let d = Dims { t: tt, b, i: ni, h: hs };
+    let d = Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    };
     crate::dispatch_float!(dtype, "rnn_layer", T => run::<T>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse))
 }
 
@@ -615,15 +871,25 @@ fn run<T: Float + BufferElem>(
     let (has_c, has_bias) = (c0.is_some(), b_ih.is_some());
     let n_in = inputs.len();
     record("RnnLayerBackward0", &inputs, &outputs, move |grads| {
-        let ins: Vec<&Tensor> = saved_inputs.iter().map(|s| s.get()).collect::<Result<_>>()?;
+        let ins: Vec<&Tensor> = saved_inputs
+            .iter()
+            .map(|s| s.get())
+            .collect::<Result<_>>()?;
         let present: Vec<&Tensor> = grads.iter().flatten().collect();
         if present.is_empty() {
             return Ok(vec![None; n_in]);
         }
         if present.iter().any(|g| composite::wants_graph(g, &ins)) {
-            return composite::vjp(&ins, grads, |ins| composite_layer(mode, ins, has_bias, reverse));
+            return composite::vjp(&ins, grads, |ins| {
+                composite_layer(mode, ins, has_bias, reverse)
+            });
         }
-        let gc = |i: usize| grads.get(i).and_then(|g| g.as_ref()).map(|g| g.cast_raw(T::DTYPE).contiguous_raw());
+        let gc = |i: usize| {
+            grads
+                .get(i)
+                .and_then(|g| g.as_ref())
+                .map(|g| g.cast_raw(T::DTYPE).contiguous_raw())
+        };
         let (g_out, g_hn, g_cn) = (gc(0), gc(1), if has_c { gc(2) } else { None });
         let ins_c: Vec<Tensor> = ins.iter().map(|t| t.contiguous_raw()).collect();
         let v = |i: usize| ins_c[i].as_slice::<T>().expect("contiguous");
@@ -642,7 +908,12 @@ fn run<T: Float + BufferElem>(
             mode,
             d,
             &saved,
-            (v(0), v(1), has_c.then(|| v(2)), out.as_slice::<T>().expect("contiguous")),
+            (
+                v(0),
+                v(1),
+                has_c.then(|| v(2)),
+                out.as_slice::<T>().expect("contiguous"),
+            ),
             &weights,
             (gs::<T>(&g_out), gs::<T>(&g_hn), gs::<T>(&g_cn)),
             reverse,
