@@ -445,7 +445,7 @@ fn column_sums<T: Float>(m: &[T], cols: usize) -> Vec<T> {
     s
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn backward_t<T: Float>(
     mode: Mode,
     d: Dims,
