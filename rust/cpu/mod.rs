@@ -17,6 +17,7 @@ pub mod normal;
 pub mod peak;
 pub mod planes;
 pub mod pool;
+pub mod rnn;
 pub mod sgemm;
 pub mod simd;
 pub mod sort;

@@ -21,6 +21,7 @@ pub mod meta;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 pub mod scan;
 pub mod shape;
 pub mod shape_extra;

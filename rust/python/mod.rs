@@ -19,6 +19,7 @@ mod py_math;
 mod py_optim;
 mod py_pool_norm;
 mod py_profiler;
+mod py_rnn;
 mod py_shape;
 mod py_shared;
 mod py_tensor;
@@ -69,5 +70,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_profiler::register(m)?;
     py_attention::register(m)?;
     py_trace::register(m)?;
+    py_rnn::register(m)?;
     Ok(())
 }

@@ -1,8 +1,10 @@
 """Recurrent layers: RNN, LSTM, GRU and their cells, with PyTorch's weight
 names, gate order (LSTM: i, f, g, o; GRU: r, z, n) and shapes.
 
-The input projection of a whole sequence is one GEMM; the recurrence runs
-step by step on the Rust ops, so autograd handles backpropagation through time.
+On the CPU in float32/float64 each layer and direction is one fused op
+(``_C._rnn_layer``, rust/ops/rnn.rs): one GEMM for the input projection of the
+whole sequence, a fused kernel per time step, and the same shape in backward.
+Other devices and dtypes run the step-by-step composite below.
 """
 
 import math
@@ -39,6 +41,17 @@ def _gru_cell(x_proj, h, w_hh, b_hh):
     z = (xz + hz).sigmoid()
     n = (xn + r * hn).tanh()
     return (1 - z) * n + z * h
+
+
+_FUSED = True  # tests and benches set it False to run the composite path
+
+
+def _fusable(*tensors):
+    """Whether the fused layer op takes these tensors (CPU, one float32/float64 dtype)."""
+    t0 = tensors[0]
+    if not _FUSED or t0.dtype not in (_C.float32, _C.float64):
+        return False
+    return all(t is None or (t.device.type == "cpu" and t.dtype == t0.dtype) for t in tensors)
 
 
 class RNNBase(Module):
@@ -140,7 +153,10 @@ class RNNBase(Module):
             if tuple(h0.shape) != want:
                 raise RuntimeError(f"Expected hidden size {want}, got {tuple(h0.shape)}")
         del expected
+        if seq_len == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         cell = self._cell()
+        fused = _fusable(input, *(hx if is_lstm else (hx,)), *self.all_weights)
         layer_input = input
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -149,13 +165,20 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 idx = layer * dirs + d
                 state = (hx[0][idx], hx[1][idx]) if is_lstm else hx[idx]
+                if fused:
+                    h0, c0 = state if is_lstm else (state, None)
+                    out, h, c = _C._rnn_layer(self.mode, layer_input, h0, c0, w_ih, w_hh, b_ih, b_hh, d == 1)
+                    outs.append(out)
+                    h_n.append(h)
+                    c_n.append(c)
+                    continue
                 x_proj = F.linear(layer_input, w_ih, b_ih)  # whole sequence at once
                 steps = range(seq_len - 1, -1, -1) if d == 1 else range(seq_len)
                 hs = [None] * seq_len
                 for t in steps:
                     state = cell(x_proj[t], state, w_hh, b_hh)
                     hs[t] = state[0] if is_lstm else state
-                outs.append(_C.stack(hs, 0) if seq_len else _C.zeros(0, batch, self.hidden_size, device=input.device))
+                outs.append(_C.stack(hs, 0))
                 if is_lstm:
                     h_n.append(state[0])
                     c_n.append(state[1])
@@ -233,6 +256,12 @@ class RNNCellBase(Module):
             s += f", bias={self.bias}"
         return s
 
+    def _fused(self, mode, input, h, c):
+        """One fused step: the layer op on a sequence of length 1; gives (h', c')."""
+        _, h, c = _C._rnn_layer(mode, input.unsqueeze(0), h, c, self.weight_ih, self.weight_hh,
+                                self.bias_ih, self.bias_hh, False)
+        return h, c
+
     def _prep(self, input, hx, n_state):
         if input.dim() not in (1, 2):
             raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
@@ -244,6 +273,16 @@ class RNNCellBase(Module):
             hx = (z, z) if n_state == 2 else z
         elif unbatched:
             hx = tuple(h.unsqueeze(0) for h in hx) if n_state == 2 else hx.unsqueeze(0)
+        if input.shape[1] != self.input_size:  # PyTorch's check_forward_input / check_forward_hidden
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[1]} expected {self.input_size}")
+        for i, h in enumerate(hx if n_state == 2 else (hx,)):
+            suffix = str(i) if n_state == 2 else ""
+            if h.dim() == 2 and h.shape[0] != input.shape[0]:
+                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match hidden{suffix} batch size "
+                                   f"{h.shape[0]}")
+            if h.dim() == 2 and h.shape[1] != self.hidden_size:
+                raise RuntimeError(f"hidden{suffix} has inconsistent hidden_size: got {h.shape[1]}, expected "
+                                   f"{self.hidden_size}")
         return input, hx, unbatched
 
 
@@ -254,6 +293,10 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         input, hx, unbatched = self._prep(input, hx, 1)
+        mode = "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+        if _fusable(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
+            h = self._fused(mode, input, hx, None)[0]
+            return h.squeeze(0) if unbatched else h
         cell = _rnn_tanh_cell if self.nonlinearity == "tanh" else _rnn_relu_cell
         h = cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
         return h.squeeze(0) if unbatched else h
@@ -265,7 +308,10 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         input, hx, unbatched = self._prep(input, hx, 2)
-        h, c = _lstm_cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
+        if _fusable(input, *hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
+            h, c = self._fused("LSTM", input, hx[0], hx[1])
+        else:
+            h, c = _lstm_cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -275,5 +321,8 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         input, hx, unbatched = self._prep(input, hx, 1)
+        if _fusable(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh):
+            h = self._fused("GRU", input, hx, None)[0]
+            return h.squeeze(0) if unbatched else h
         h = _gru_cell(F.linear(input, self.weight_ih, self.bias_ih), hx, self.weight_hh, self.bias_hh)
         return h.squeeze(0) if unbatched else h

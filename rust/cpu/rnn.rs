@@ -1,0 +1,291 @@
+//! Pointwise kernels of one recurrent time step (LSTM, GRU, Elman RNN), on
+//! plain row-major slices of `rows` batch rows. The GEMMs around them (input
+//! projection of the whole sequence, `h_{t-1} @ W_hh^T` per step, weight
+//! gradients over all steps) are `cpu::gemm` calls made by `ops::rnn`.
+//!
+//! Layouts per batch row, with `hs` the hidden size:
+//! - LSTM gates: `[i | f | g | o]` (4 hs), pre-activation in, activated out;
+//! - GRU saved: `[r | z | n | hn]` (4 hs), `hn = W_hn h + b_hn`, as backward needs;
+//! - GRU projections: `[r | z | n]` (3 hs), input and hidden separately.
+
+use super::lanes::{store, Block, LANES};
+use crate::tensor::dtype::Float;
+
+#[inline(always)]
+fn sigmoid<T: Float>(v: T) -> T {
+    T::c(1.0) / (T::c(1.0) + (-v).fast_exp())
+}
+
+// The kernels walk each row in blocks of 8 lanes held in fixed-size arrays
+// (`cpu::lanes`): the per-lane math then compiles to whole SIMD vectors,
+// where plain loops over the seven row slices ran scalar (4x slower).
+
+/// The `n` (<= 8) values at `s[i..]`, zero-padded.
+#[inline(always)]
+fn ld<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
+    let mut b = [T::c(0.0); LANES];
+    if n == LANES {
+        b.copy_from_slice(&s[i..i + LANES]);
+    } else {
+        b[..n].copy_from_slice(&s[i..i + n]);
+    }
+    b
+}
+
+/// Block starts and lengths over one row of `hs` values.
+#[inline(always)]
+fn blocks(hs: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..hs)
+        .step_by(LANES)
+        .map(move |j| (j, (hs - j).min(LANES)))
+}
+
+#[inline(always)]
+fn lstm_forward_impl<T: Float>(
+    gates: &mut [T],
+    c_prev: &[T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+    hs: usize,
+) {
+    for r in 0..c.len() / hs.max(1) {
+        let (gb, hb) = (r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let mut i = ld(gates, gb + j, n);
+            let mut f = ld(gates, gb + hs + j, n);
+            let mut g = ld(gates, gb + 2 * hs + j, n);
+            let mut o = ld(gates, gb + 3 * hs + j, n);
+            let mut cv = ld(c_prev, hb + j, n);
+            let mut tc = cv;
+            let mut hv = cv;
+            for l in 0..LANES {
+                i[l] = sigmoid(i[l]);
+                f[l] = sigmoid(f[l]);
+                g[l] = g[l].fast_tanh();
+                o[l] = sigmoid(o[l]);
+                cv[l] = f[l] * cv[l] + i[l] * g[l];
+                tc[l] = cv[l].fast_tanh();
+                hv[l] = o[l] * tc[l];
+            }
+            store(gates, gb + j, &i, n);
+            store(gates, gb + hs + j, &f, n);
+            store(gates, gb + 2 * hs + j, &g, n);
+            store(gates, gb + 3 * hs + j, &o, n);
+            store(c, hb + j, &cv, n);
+            store(tanh_c, hb + j, &tc, n);
+            store(h, hb + j, &hv, n);
+        }
+    }
+}
+
+crate::multiversion! {
+    /// One LSTM step: activates `gates` in place (the sum of both
+    /// projections and biases in), writes the cell `c`, `tanh(c)` and `h`.
+    pub fn lstm_forward(gates: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl
+}
+
+#[inline(always)]
+fn lstm_backward_impl<T: Float>(
+    gates: &[T],
+    c_prev: &[T],
+    tanh_c: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    dgates: &mut [T],
+    hs: usize,
+) {
+    let one = T::c(1.0);
+    for r in 0..dc.len() / hs.max(1) {
+        let (gb, hb) = (r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let i = ld(gates, gb + j, n);
+            let f = ld(gates, gb + hs + j, n);
+            let g = ld(gates, gb + 2 * hs + j, n);
+            let o = ld(gates, gb + 3 * hs + j, n);
+            let cp = ld(c_prev, hb + j, n);
+            let t = ld(tanh_c, hb + j, n);
+            let d = ld(dh, hb + j, n);
+            let mut dcv = ld(dc, hb + j, n);
+            let (mut di, mut df, mut dg, mut dout) = (i, f, g, o);
+            for l in 0..LANES {
+                let dcl = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
+                di[l] = dcl * g[l] * i[l] * (one - i[l]);
+                df[l] = dcl * cp[l] * f[l] * (one - f[l]);
+                dg[l] = dcl * i[l] * (one - g[l] * g[l]);
+                dout[l] = d[l] * t[l] * o[l] * (one - o[l]);
+                dcv[l] = dcl * f[l];
+            }
+            store(dgates, gb + j, &di, n);
+            store(dgates, gb + hs + j, &df, n);
+            store(dgates, gb + 2 * hs + j, &dg, n);
+            store(dgates, gb + 3 * hs + j, &dout, n);
+            store(dc, hb + j, &dcv, n);
+        }
+    }
+}
+
+crate::multiversion! {
+    /// Backward of one LSTM step: from `dh` and `dc` (the cell gradient from
+    /// the step after, replaced by the one for `c_prev`) the pre-activation
+    /// gate gradients `dgates`.
+    pub fn lstm_backward(gates: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc: &mut [T], dgates: &mut [T], hs: usize) => lstm_backward_impl
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gru_forward_impl<T: Float>(
+    xp: &[T],
+    hp: &[T],
+    b_hh: &[T],
+    h_prev: &[T],
+    h: &mut [T],
+    saved: &mut [T],
+    hs: usize,
+) {
+    for r in 0..h.len() / hs.max(1) {
+        let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let (xr, xz, xn) = (
+                ld(xp, pb + j, n),
+                ld(xp, pb + hs + j, n),
+                ld(xp, pb + 2 * hs + j, n),
+            );
+            let (pr, pz, pn) = (
+                ld(hp, pb + j, n),
+                ld(hp, pb + hs + j, n),
+                ld(hp, pb + 2 * hs + j, n),
+            );
+            let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
+            let hpv = ld(h_prev, hb + j, n);
+            let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
+            for l in 0..LANES {
+                rv[l] = sigmoid(xr[l] + pr[l] + br[l]);
+                zv[l] = sigmoid(xz[l] + pz[l] + bz[l]);
+                hn[l] = pn[l] + bn[l];
+                nv[l] = (xn[l] + rv[l] * hn[l]).fast_tanh();
+                hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
+            }
+            store(saved, sb + j, &rv, n);
+            store(saved, sb + hs + j, &zv, n);
+            store(saved, sb + 2 * hs + j, &nv, n);
+            store(saved, sb + 3 * hs + j, &hn, n);
+            store(h, hb + j, &hv, n);
+        }
+    }
+}
+
+crate::multiversion! {
+    /// One GRU step (PyTorch's formula, n = tanh(x_n + r * (W_hn h + b_hn))):
+    /// `xp` is the input projection with `b_ih`, `hp` is `h_prev @ W_hh^T`
+    /// without its bias `b_hh`; writes `h` and what backward needs in `saved`.
+    pub fn gru_forward(xp: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gru_backward_impl<T: Float>(
+    saved: &[T],
+    h_prev: &[T],
+    dh: &[T],
+    dgx: &mut [T],
+    dgh: &mut [T],
+    dh_prev: &mut [T],
+    hs: usize,
+) {
+    let one = T::c(1.0);
+    for r in 0..dh.len() / hs.max(1) {
+        let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
+        for (j, n) in blocks(hs) {
+            let (rv, zv) = (ld(saved, sb + j, n), ld(saved, sb + hs + j, n));
+            let (nv, hn) = (ld(saved, sb + 2 * hs + j, n), ld(saved, sb + 3 * hs + j, n));
+            let (hpv, d) = (ld(h_prev, hb + j, n), ld(dh, hb + j, n));
+            let (mut dar, mut daz, mut dan, mut dhn, mut dp) = (rv, zv, nv, hn, d);
+            for l in 0..LANES {
+                dan[l] = d[l] * (one - zv[l]) * (one - nv[l] * nv[l]);
+                dar[l] = dan[l] * hn[l] * rv[l] * (one - rv[l]);
+                daz[l] = d[l] * (hpv[l] - nv[l]) * zv[l] * (one - zv[l]);
+                dhn[l] = dan[l] * rv[l];
+                dp[l] = d[l] * zv[l];
+            }
+            store(dgx, pb + j, &dar, n);
+            store(dgx, pb + hs + j, &daz, n);
+            store(dgx, pb + 2 * hs + j, &dan, n);
+            store(dgh, pb + j, &dar, n);
+            store(dgh, pb + hs + j, &daz, n);
+            store(dgh, pb + 2 * hs + j, &dhn, n);
+            store(dh_prev, hb + j, &dp, n);
+        }
+    }
+}
+
+crate::multiversion! {
+    /// Backward of one GRU step: gradients of the input-side and hidden-side
+    /// pre-activations (`dgx`, `dgh`; they differ in the n gate, where the
+    /// hidden side is scaled by r) and the direct part of `dh_prev` (`dh * z`;
+    /// `dgh @ W_hh` is added by the caller).
+    pub fn gru_backward(saved: &[T], h_prev: &[T], dh: &[T], dgx: &mut [T], dgh: &mut [T], dh_prev: &mut [T], hs: usize) => gru_backward_impl
+}
+
+#[inline(always)]
+fn rnn_forward_impl<T: Float>(h: &mut [T], relu: bool) {
+    if relu {
+        for v in h.iter_mut() {
+            // (NaN stays NaN, as torch.relu)
+            if *v < T::c(0.0) {
+                *v = T::c(0.0);
+            }
+        }
+    } else {
+        for v in h.iter_mut() {
+            *v = v.fast_tanh();
+        }
+    }
+}
+
+crate::multiversion! {
+    /// One Elman RNN step in place: `h = tanh(a)` or `relu(a)`.
+    pub fn rnn_forward(h: &mut [T], relu: bool) => rnn_forward_impl
+}
+
+#[inline(always)]
+fn rnn_backward_impl<T: Float>(h: &[T], dh: &[T], da: &mut [T], relu: bool) {
+    let (one, zero) = (T::c(1.0), T::c(0.0));
+    let n = da.len();
+    let (h, dh) = (&h[..n], &dh[..n]);
+    if relu {
+        for j in 0..n {
+            da[j] = if h[j] > zero { dh[j] } else { zero };
+        }
+    } else {
+        for j in 0..n {
+            da[j] = dh[j] * (one - h[j] * h[j]);
+        }
+    }
+}
+
+crate::multiversion! {
+    /// Backward of one Elman RNN step: `da = dh * act'(a)` from the output `h`.
+    pub fn rnn_backward(h: &[T], dh: &[T], da: &mut [T], relu: bool) => rnn_backward_impl
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lstm_step_matches_formula() {
+        let hs = 2;
+        let pre = [0.1f64, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8];
+        let mut gates = pre;
+        let c_prev = [0.5, -1.0];
+        let (mut c, mut t, mut h) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+        lstm_forward(&mut gates, &c_prev, &mut c, &mut t, &mut h, hs);
+        let s = |v: f64| 1.0 / (1.0 + (-v).exp());
+        for j in 0..hs {
+            let cv = s(pre[2 + j]) * c_prev[j] + s(pre[j]) * pre[4 + j].tanh();
+            assert!((c[j] - cv).abs() < 1e-12);
+            assert!((h[j] - s(pre[6 + j]) * cv.tanh()).abs() < 1e-12);
+        }
+    }
+}

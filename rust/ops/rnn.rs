@@ -1,0 +1,937 @@
+//! Fused recurrent layer: one direction of one layer of RNN (tanh/relu),
+//! LSTM or GRU over a whole sequence as one differentiable op.
+//!
+//! Forward: one GEMM projects the whole input sequence (`x @ W_ih^T + b`),
+//! then per time step one GEMM `h_{t-1} @ W_hh^T` and one pass of the
+//! pointwise kernel (`cpu::rnn`), which keeps what backward needs (activated
+//! gates, cell states). Backward runs the steps in reverse: per step one
+//! pointwise pass giving the gate gradients and one GEMM `dgates @ W_hh` for
+//! `dh_{t-1}`; the weight and input gradients are then big GEMMs over all
+//! steps at once. Under `create_graph` the backward differentiates the same
+//! layer written with differentiable ops instead (`autograd::composite`), so
+//! higher derivatives are exact.
+
+use crate::autograd::{composite, record, SavedTensor};
+use crate::bail;
+use crate::cpu::gemm::{threads_for, MatRef};
+use crate::cpu::rnn as k;
+use crate::error::Result;
+use crate::parallel::SendPtr;
+use crate::tensor::dtype::Float;
+use crate::tensor::storage::BufferElem;
+use crate::tensor::{DType, Tensor};
+use std::ops::Range;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    RnnTanh,
+    RnnRelu,
+    Lstm,
+    Gru,
+}
+
+impl Mode {
+    /// PyTorch's mode names (`RNNBase.mode`).
+    pub fn parse(s: &str) -> Result<Mode> {
+        Ok(match s {
+            "RNN_TANH" => Mode::RnnTanh,
+            "RNN_RELU" => Mode::RnnRelu,
+            "LSTM" => Mode::Lstm,
+            "GRU" => Mode::Gru,
+            _ => bail!(Value, "Unknown mode '{s}'"),
+        })
+    }
+    fn gates(self) -> usize {
+        match self {
+            Mode::Lstm => 4,
+            Mode::Gru => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Sizes: sequence length, batch, input and hidden size.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    t: usize,
+    b: usize,
+    i: usize,
+    h: usize,
+}
+
+fn row_major(off: usize, ld: usize) -> MatRef {
+    MatRef {
+        off,
+        rs: ld as isize,
+        cs: 1,
+    }
+}
+
+/// The transpose of a row-major matrix with leading dimension `ld`.
+fn transposed(off: usize, ld: usize) -> MatRef {
+    MatRef {
+        off,
+        rs: 1,
+        cs: ld as isize,
+    }
+}
+
+/// `C (+)= A @ B` (m x k times k x n) with every view inside its slice.
+#[allow(clippy::too_many_arguments)]
+fn mm<T: Float>(
+    (m, n, kd): (usize, usize, usize),
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    c: &mut [T],
+    cv: MatRef,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if kd == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c[(cv.off as isize + i as isize * cv.rs + j as isize * cv.cs) as usize] =
+                        T::c(0.0);
+                }
+            }
+        }
+        return;
+    }
+    // SAFETY: the callers build the views from the sizes of their slices
+    // (row-major buffers of exactly these shapes), and C never aliases A or B.
+    unsafe {
+        T::gemm(
+            m,
+            n,
+            kd,
+            a,
+            av,
+            b,
+            bv,
+            c,
+            cv,
+            accumulate,
+            threads_for(m, n, kd),
+        )
+    }
+}
+
+/// A buffer every element of which the caller overwrites (recycled from
+/// the tensor buffer pool when one of that size is free: no zeroing, no page
+/// faults).
+fn uninit<T: Float>(n: usize) -> Vec<T> {
+    crate::tensor::pool::uninit_vec::<T>(n)
+}
+
+/// Run a pointwise step kernel over the batch rows `0..b`, split over the
+/// threads when the step is big enough to pay for a fork/join (with the
+/// GEMMs parallel, a serial gate pass was a quarter of a 2-thread step).
+fn for_rows(b: usize, hs: usize, f: impl Fn(Range<usize>) + Sync) {
+    let tasks = if b * hs >= 2048 {
+        crate::parallel::num_threads().min(b)
+    } else {
+        1
+    };
+    if tasks <= 1 {
+        return f(0..b);
+    }
+    let per = b.div_ceil(tasks);
+    crate::parallel::for_each_task(tasks, |i| {
+        let r = i * per..((i + 1) * per).min(b);
+        if !r.is_empty() {
+            f(r)
+        }
+    });
+}
+
+/// A buffer of rows of `width` written by several threads, each its own rows.
+#[derive(Clone, Copy)]
+struct Rows<T> {
+    p: SendPtr<T>,
+    width: usize,
+}
+
+impl<T> Rows<T> {
+    fn new(s: &mut [T], width: usize) -> Self {
+        Rows {
+            p: SendPtr(s.as_mut_ptr()),
+            width,
+        }
+    }
+    /// # Safety
+    /// The rows exist in the buffer, the buffer outlives the use, and
+    /// concurrent callers take disjoint ranges.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get<'a>(&self, r: &Range<usize>) -> &'a mut [T] {
+        std::slice::from_raw_parts_mut(self.p.0.add(r.start * self.width), r.len() * self.width)
+    }
+}
+
+fn rows_of<'a, T>(s: &'a [T], r: &Range<usize>, width: usize) -> &'a [T] {
+    &s[r.start * width..r.end * width]
+}
+
+/// Time steps in processing order.
+fn order(t: usize, reverse: bool) -> Vec<usize> {
+    if reverse {
+        (0..t).rev().collect()
+    } else {
+        (0..t).collect()
+    }
+}
+
+/// Row `read` of `v` (rows of `len`) to read and row `write` to write.
+fn read_write<T>(v: &mut [T], read: usize, write: usize, len: usize) -> (&[T], &mut [T]) {
+    if read < write {
+        let (a, b) = v.split_at_mut(write * len);
+        (&a[read * len..][..len], &mut b[..len])
+    } else {
+        let (a, b) = v.split_at_mut(read * len);
+        (&b[..len], &mut a[write * len..][..len])
+    }
+}
+
+/// What the forward keeps for backward (besides the output sequence).
+struct Saved<T> {
+    /// LSTM: activated gates [i f g o]; GRU: [r z n hn]; RNN: unused.
+    gates: Vec<T>,
+    /// LSTM cell states and their tanh.
+    cells: Vec<T>,
+    tanh_c: Vec<T>,
+}
+
+struct Weights<'a, T> {
+    w_ih: &'a [T],
+    w_hh: &'a [T],
+    b_ih: Option<&'a [T]>,
+    b_hh: Option<&'a [T]>,
+}
+
+#[allow(clippy::type_complexity)]
+fn forward_t<T: Float>(
+    mode: Mode,
+    d: Dims,
+    x: &[T],
+    h0: &[T],
+    c0: Option<&[T]>,
+    w: &Weights<T>,
+    reverse: bool,
+) -> (Vec<T>, Vec<T>, Option<Vec<T>>, Saved<T>) {
+    let Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    } = d;
+    let g = mode.gates() * hs;
+    let (row, hrow) = (b * g, b * hs);
+    let zero = T::c(0.0);
+
+    // Input projection of the whole sequence, biases folded in (GRU keeps
+    // b_hh apart: its n gate scales W_hn h + b_hn by r).
+    let mut xg = uninit::<T>(tt * row);
+    let mut bias = vec![zero; g];
+    let mut has_bias = false;
+    for (bv, take) in [(w.b_ih, true), (w.b_hh, mode != Mode::Gru)] {
+        if let (Some(bv), true) = (bv, take) {
+            has_bias = true;
+            for (s, v) in bias.iter_mut().zip(bv) {
+                *s += *v;
+            }
+        }
+    }
+    if has_bias {
+        for r in xg.chunks_exact_mut(g.max(1)) {
+            r.copy_from_slice(&bias);
+        }
+    }
+    mm(
+        (tt * b, g, ni),
+        x,
+        row_major(0, ni),
+        w.w_ih,
+        transposed(0, ni),
+        &mut xg,
+        row_major(0, g),
+        has_bias,
+    );
+
+    let steps = order(tt, reverse);
+    let mut saved = Saved {
+        gates: Vec::new(),
+        cells: Vec::new(),
+        tanh_c: Vec::new(),
+    };
+    let mut out = match mode {
+        Mode::RnnTanh | Mode::RnnRelu => std::mem::take(&mut xg),
+        _ => uninit::<T>(tt * hrow),
+    };
+    // W_hh^T as a row-major copy, once: the per-step GEMMs then pack it by
+    // plain copies instead of transposing it again at every step.
+    let mut w_hh_t = uninit::<T>(g * hs);
+    for (r, wr) in w.w_hh.chunks_exact(hs.max(1)).enumerate() {
+        for (c, v) in wr.iter().enumerate() {
+            w_hh_t[c * g + r] = *v;
+        }
+    }
+    let w_hh_t = &w_hh_t[..];
+    let hh = row_major(0, g);
+    match mode {
+        Mode::RnnTanh | Mode::RnnRelu => {
+            for (s, &t) in steps.iter().enumerate() {
+                if s == 0 {
+                    let cur = &mut out[t * hrow..][..hrow];
+                    mm(
+                        (b, hs, hs),
+                        h0,
+                        row_major(0, hs),
+                        w_hh_t,
+                        hh,
+                        cur,
+                        row_major(0, hs),
+                        true,
+                    );
+                } else {
+                    let (prev, cur) = read_write(&mut out, steps[s - 1], t, hrow);
+                    mm(
+                        (b, hs, hs),
+                        prev,
+                        row_major(0, hs),
+                        w_hh_t,
+                        hh,
+                        cur,
+                        row_major(0, hs),
+                        true,
+                    );
+                }
+                k::rnn_forward(&mut out[t * hrow..][..hrow], mode == Mode::RnnRelu);
+            }
+        }
+        Mode::Lstm => {
+            saved.cells = uninit::<T>(tt * hrow);
+            saved.tanh_c = uninit::<T>(tt * hrow);
+            let c0 = c0.expect("LSTM has c0");
+            for (s, &t) in steps.iter().enumerate() {
+                let gates = &mut xg[t * row..][..row];
+                let h_prev = if s == 0 {
+                    h0
+                } else {
+                    &out[steps[s - 1] * hrow..][..hrow]
+                };
+                mm(
+                    (b, g, hs),
+                    h_prev,
+                    row_major(0, hs),
+                    w_hh_t,
+                    hh,
+                    gates,
+                    row_major(0, g),
+                    true,
+                );
+                let (c_prev, c) = if s == 0 {
+                    (c0, &mut saved.cells[t * hrow..][..hrow])
+                } else {
+                    read_write(&mut saved.cells, steps[s - 1], t, hrow)
+                };
+                let (gp, cp) = (Rows::new(gates, 4 * hs), Rows::new(c, hs));
+                let tp = Rows::new(&mut saved.tanh_c[t * hrow..][..hrow], hs);
+                let op = Rows::new(&mut out[t * hrow..][..hrow], hs);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::lstm_forward(
+                        gp.get(&r),
+                        rows_of(c_prev, &r, hs),
+                        cp.get(&r),
+                        tp.get(&r),
+                        op.get(&r),
+                        hs,
+                    )
+                });
+            }
+            saved.gates = xg;
+        }
+        Mode::Gru => {
+            saved.gates = uninit::<T>(tt * b * 4 * hs);
+            let mut hp = uninit::<T>(row);
+            let zeros;
+            let b_hh = match w.b_hh {
+                Some(v) => v,
+                None => {
+                    zeros = vec![zero; g];
+                    &zeros
+                }
+            };
+            for (s, &t) in steps.iter().enumerate() {
+                let (h_prev, h) = if s == 0 {
+                    (h0, &mut out[t * hrow..][..hrow])
+                } else {
+                    read_write(&mut out, steps[s - 1], t, hrow)
+                };
+                mm(
+                    (b, g, hs),
+                    h_prev,
+                    row_major(0, hs),
+                    w_hh_t,
+                    hh,
+                    &mut hp,
+                    row_major(0, g),
+                    false,
+                );
+                let xp = &xg[t * row..][..row];
+                let hpr = &hp;
+                let hp_ = Rows::new(h, hs);
+                let sp = Rows::new(&mut saved.gates[t * b * 4 * hs..][..b * 4 * hs], 4 * hs);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::gru_forward(
+                        rows_of(xp, &r, g),
+                        rows_of(hpr, &r, g),
+                        b_hh,
+                        rows_of(h_prev, &r, hs),
+                        hp_.get(&r),
+                        sp.get(&r),
+                        hs,
+                    )
+                });
+            }
+        }
+    }
+    let last = steps.last().copied();
+    let h_n = match last {
+        Some(t) => out[t * hrow..][..hrow].to_vec(),
+        None => h0.to_vec(),
+    };
+    let c_n = (mode == Mode::Lstm).then(|| match last {
+        Some(t) => saved.cells[t * hrow..][..hrow].to_vec(),
+        None => c0.map(|c| c.to_vec()).unwrap_or_default(),
+    });
+    (out, h_n, c_n, saved)
+}
+
+/// Which gradients backward must produce.
+#[derive(Clone, Copy)]
+struct Needs {
+    x: bool,
+    h0: bool,
+    c0: bool,
+    w_ih: bool,
+    w_hh: bool,
+    b_ih: bool,
+    b_hh: bool,
+}
+
+struct Grads<T> {
+    dx: Option<Vec<T>>,
+    dh0: Option<Vec<T>>,
+    dc0: Option<Vec<T>>,
+    dw_ih: Option<Vec<T>>,
+    dw_hh: Option<Vec<T>>,
+    db_ih: Option<Vec<T>>,
+    db_hh: Option<Vec<T>>,
+}
+
+fn column_sums<T: Float>(m: &[T], cols: usize) -> Vec<T> {
+    let mut s = vec![T::c(0.0); cols];
+    for r in m.chunks_exact(cols.max(1)) {
+        for (a, v) in s.iter_mut().zip(r) {
+            *a += *v;
+        }
+    }
+    s
+}
+
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn backward_t<T: Float>(
+    mode: Mode,
+    d: Dims,
+    saved: &Saved<T>,
+    (x, h0, c0, out): (&[T], &[T], Option<&[T]>, &[T]),
+    w: &Weights<T>,
+    (g_out, g_hn, g_cn): (Option<&[T]>, Option<&[T]>, Option<&[T]>),
+    reverse: bool,
+    need: Needs,
+) -> Grads<T> {
+    let Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    } = d;
+    let g = mode.gates() * hs;
+    let (row, hrow) = (b * g, b * hs);
+    let zero = T::c(0.0);
+    let steps = order(tt, reverse);
+    let gru = mode == Mode::Gru;
+
+    let mut dh = g_hn.map_or_else(|| vec![zero; hrow], |v| v.to_vec());
+    let mut dc =
+        (mode == Mode::Lstm).then(|| g_cn.map_or_else(|| vec![zero; hrow], |v| v.to_vec()));
+    let mut dh_next = uninit::<T>(hrow);
+    let mut dgx = uninit::<T>(tt * row);
+    let mut dgh = if gru {
+        uninit::<T>(tt * row)
+    } else {
+        Vec::new()
+    };
+    let hh = row_major(0, hs);
+    for s in (0..tt).rev() {
+        let t = steps[s];
+        if let Some(go) = g_out {
+            for (a, v) in dh.iter_mut().zip(&go[t * hrow..][..hrow]) {
+                *a += *v;
+            }
+        }
+        let h_prev = if s == 0 {
+            h0
+        } else {
+            &out[steps[s - 1] * hrow..][..hrow]
+        };
+        let dg = &mut dgx[t * row..][..row];
+        let want_dh = s > 0 || need.h0;
+        match mode {
+            Mode::Lstm => {
+                let c_prev = if s == 0 {
+                    c0.expect("LSTM has c0")
+                } else {
+                    &saved.cells[steps[s - 1] * hrow..][..hrow]
+                };
+                let (gates, tanh_c, dhr) = (
+                    &saved.gates[t * row..][..row],
+                    &saved.tanh_c[t * hrow..][..hrow],
+                    &dh,
+                );
+                let dcp = Rows::new(dc.as_mut().expect("LSTM"), hs);
+                let dgp = Rows::new(dg, g);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::lstm_backward(
+                        rows_of(gates, &r, g),
+                        rows_of(c_prev, &r, hs),
+                        rows_of(tanh_c, &r, hs),
+                        rows_of(dhr, &r, hs),
+                        dcp.get(&r),
+                        dgp.get(&r),
+                        hs,
+                    )
+                });
+                let dg = &dgx[t * row..][..row];
+                if want_dh {
+                    mm(
+                        (b, hs, g),
+                        dg,
+                        row_major(0, g),
+                        w.w_hh,
+                        hh,
+                        &mut dh_next,
+                        row_major(0, hs),
+                        false,
+                    );
+                }
+            }
+            Mode::RnnTanh | Mode::RnnRelu => {
+                k::rnn_backward(&out[t * hrow..][..hrow], &dh, dg, mode == Mode::RnnRelu);
+                if want_dh {
+                    mm(
+                        (b, hs, g),
+                        dg,
+                        row_major(0, g),
+                        w.w_hh,
+                        hh,
+                        &mut dh_next,
+                        row_major(0, hs),
+                        false,
+                    );
+                }
+            }
+            Mode::Gru => {
+                let (sg, dhr) = (&saved.gates[t * b * 4 * hs..][..b * 4 * hs], &dh);
+                let (dgp, dghp) = (Rows::new(dg, g), Rows::new(&mut dgh[t * row..][..row], g));
+                let dnp = Rows::new(&mut dh_next, hs);
+                // SAFETY: each task takes its own rows of buffers of b rows.
+                for_rows(b, hs, |r| unsafe {
+                    k::gru_backward(
+                        rows_of(sg, &r, 4 * hs),
+                        rows_of(h_prev, &r, hs),
+                        rows_of(dhr, &r, hs),
+                        dgp.get(&r),
+                        dghp.get(&r),
+                        dnp.get(&r),
+                        hs,
+                    )
+                });
+                let dgh_t = &dgh[t * row..][..row];
+                if want_dh {
+                    mm(
+                        (b, hs, g),
+                        dgh_t,
+                        row_major(0, g),
+                        w.w_hh,
+                        hh,
+                        &mut dh_next,
+                        row_major(0, hs),
+                        true,
+                    );
+                }
+            }
+        }
+        std::mem::swap(&mut dh, &mut dh_next);
+    }
+
+    let dgh_all: &[T] = if gru { &dgh } else { &dgx };
+    let dw_ih = need.w_ih.then(|| {
+        let mut dw = uninit::<T>(g * ni);
+        mm(
+            (g, ni, tt * b),
+            &dgx,
+            transposed(0, g),
+            x,
+            row_major(0, ni),
+            &mut dw,
+            row_major(0, ni),
+            false,
+        );
+        dw
+    });
+    let dw_hh = need.w_hh.then(|| {
+        // dW_hh = sum_t dgates_t^T h_{t-1}: the earlier outputs in one GEMM,
+        // the first processed step (whose h_{t-1} is h0) in another.
+        let mut dw = uninit::<T>(g * hs);
+        let later = (tt.saturating_sub(1)) * b;
+        let (dg_off, out_off, first_off) = if reverse {
+            (0, hrow, (tt - 1) * row)
+        } else {
+            (row, 0, 0)
+        };
+        mm(
+            (g, hs, later),
+            dgh_all,
+            transposed(dg_off, g),
+            out,
+            row_major(out_off, hs),
+            &mut dw,
+            row_major(0, hs),
+            false,
+        );
+        mm(
+            (g, hs, b),
+            dgh_all,
+            transposed(first_off, g),
+            h0,
+            row_major(0, hs),
+            &mut dw,
+            row_major(0, hs),
+            true,
+        );
+        dw
+    });
+    let dx = need.x.then(|| {
+        let mut dx = uninit::<T>(tt * b * ni);
+        mm(
+            (tt * b, ni, g),
+            &dgx,
+            row_major(0, g),
+            w.w_ih,
+            row_major(0, ni),
+            &mut dx,
+            row_major(0, ni),
+            false,
+        );
+        dx
+    });
+    Grads {
+        dx,
+        dh0: need.h0.then_some(dh),
+        dc0: if need.c0 { dc } else { None },
+        dw_ih,
+        dw_hh,
+        db_ih: need.b_ih.then(|| column_sums(&dgx, g)),
+        db_hh: need.b_hh.then(|| column_sums(dgh_all, g)),
+    }
+}
+
+/// The same layer written with differentiable ops (the create_graph path):
+/// `ins` = [x, h0, (c0), w_ih, w_hh, (b_ih, b_hh)]; gives [out, h_n, (c_n)].
+fn composite_layer(
+    mode: Mode,
+    ins: &[&Tensor],
+    has_bias: bool,
+    reverse: bool,
+) -> Result<Vec<Tensor>> {
+    use crate::ops::binary::{add, mul, sub};
+    use crate::ops::matmul::linear;
+    use crate::ops::shape::{chunk, select, stack};
+    use crate::ops::unary::{relu, sigmoid, tanh};
+    let lstm = mode == Mode::Lstm;
+    let (x, mut h) = (ins[0], ins[1].clone());
+    let mut c = lstm.then(|| ins[2].clone());
+    let w = if lstm { &ins[3..] } else { &ins[2..] };
+    let (w_ih, w_hh) = (w[0], w[1]);
+    let (b_ih, b_hh) = if has_bias {
+        (Some(w[2]), Some(w[3]))
+    } else {
+        (None, None)
+    };
+    let tt = x.shape()[0];
+    let xp = linear(x, w_ih, b_ih)?;
+    let mut hs: Vec<Option<Tensor>> = vec![None; tt];
+    for t in order(tt, reverse) {
+        let xt = select(&xp, 0, t as i64)?;
+        let hp = linear(&h, w_hh, b_hh)?;
+        h = match mode {
+            Mode::RnnTanh => tanh(&add(&xt, &hp)?)?,
+            Mode::RnnRelu => relu(&add(&xt, &hp)?)?,
+            Mode::Lstm => {
+                let gates = chunk(&add(&xt, &hp)?, 4, -1)?;
+                let (i, f) = (sigmoid(&gates[0])?, sigmoid(&gates[1])?);
+                let (g, o) = (tanh(&gates[2])?, sigmoid(&gates[3])?);
+                let cn = add(&mul(&f, c.as_ref().expect("LSTM"))?, &mul(&i, &g)?)?;
+                let hn = mul(&o, &tanh(&cn)?)?;
+                c = Some(cn);
+                hn
+            }
+            Mode::Gru => {
+                let (xc, hc) = (chunk(&xt, 3, -1)?, chunk(&hp, 3, -1)?);
+                let r = sigmoid(&add(&xc[0], &hc[0])?)?;
+                let z = sigmoid(&add(&xc[1], &hc[1])?)?;
+                let n = tanh(&add(&xc[2], &mul(&r, &hc[2])?)?)?;
+                add(&n, &mul(&z, &sub(&h, &n)?)?)?
+            }
+        };
+        hs[t] = Some(h.clone());
+    }
+    let hs: Vec<Tensor> = hs.into_iter().flatten().collect();
+    let mut outs = vec![stack(&hs, 0)?, h];
+    outs.extend(c);
+    Ok(outs)
+}
+
+/// One direction of one recurrent layer over a whole sequence:
+/// `x` (T, B, I), `h0` (B, H), `c0` (B, H) for LSTM only; weights as
+/// PyTorch's `weight_ih_l{k}` (G·H, I), `weight_hh_l{k}` (G·H, H) and biases
+/// (G·H). `reverse` runs from the last step to the first (the backward
+/// direction of a bidirectional layer; its outputs stay in time order).
+/// Gives (output (T, B, H), h_n (B, H), c_n for LSTM).
+#[allow(clippy::too_many_arguments)]
+pub fn rnn_layer(
+    mode: Mode,
+    x: &Tensor,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    b_ih: Option<&Tensor>,
+    b_hh: Option<&Tensor>,
+    reverse: bool,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let dtype = x.dtype();
+    if dtype != DType::F32 && dtype != DType::F64 {
+        bail!(
+            Runtime,
+            "fused rnn layer: expected float32 or float64 input, got {}",
+            dtype.scalar_name()
+        );
+    }
+    let mut all = vec![
+        ("input", x),
+        ("hx", h0),
+        ("weight_ih", w_ih),
+        ("weight_hh", w_hh),
+    ];
+    all.extend(c0.map(|c| ("cx", c)));
+    all.extend(b_ih.map(|b| ("bias_ih", b)));
+    all.extend(b_hh.map(|b| ("bias_hh", b)));
+    for (name, t) in &all {
+        if t.dtype() != dtype {
+            bail!(
+                Runtime,
+                "fused rnn layer: {name} has dtype {} but input has dtype {}",
+                t.dtype().scalar_name(),
+                dtype.scalar_name()
+            );
+        }
+        if t.is_gpu() || t.is_meta() {
+            bail!(Runtime, "fused rnn layer: {name} is not on the CPU");
+        }
+    }
+    if x.ndim() != 3 {
+        bail!(
+            Runtime,
+            "fused rnn layer: input must be (T, B, I), got {:?}",
+            x.shape()
+        );
+    }
+    let (tt, b, ni) = (x.shape()[0], x.shape()[1], x.shape()[2]);
+    if tt == 0 {
+        bail!(
+            Runtime,
+            "Expected sequence length to be larger than 0 in RNN"
+        );
+    }
+    if h0.ndim() != 2 || h0.shape()[0] != b {
+        bail!(
+            Runtime,
+            "fused rnn layer: hx must be (batch={b}, hidden), got {:?}",
+            h0.shape()
+        );
+    }
+    let hs = h0.shape()[1];
+    let g = mode.gates() * hs;
+    let check = |name: &str, t: &Tensor, want: &[usize]| -> Result<()> {
+        if t.shape() != want {
+            bail!(
+                Runtime,
+                "fused rnn layer: {name} must have shape {want:?}, got {:?}",
+                t.shape()
+            );
+        }
+        Ok(())
+    };
+    check("weight_ih", w_ih, &[g, ni])?;
+    check("weight_hh", w_hh, &[g, hs])?;
+    for b in b_ih.iter().chain(b_hh.iter()) {
+        check("bias", b, &[g])?;
+    }
+    if b_ih.is_some() != b_hh.is_some() {
+        bail!(Runtime, "fused rnn layer: give both biases or neither");
+    }
+    match (mode, c0) {
+        (Mode::Lstm, Some(c)) => check("cx", c, &[b, hs])?,
+        (Mode::Lstm, None) => bail!(Runtime, "fused rnn layer: LSTM needs cx"),
+        (_, Some(_)) => bail!(Runtime, "fused rnn layer: only LSTM takes cx"),
+        _ => {}
+    }
+    let d = Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    };
+    crate::dispatch_float!(dtype, "rnn_layer", T => run::<T>(mode, d, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T: Float + BufferElem>(
+    mode: Mode,
+    d: Dims,
+    x: &Tensor,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+    w_ih: &Tensor,
+    w_hh: &Tensor,
+    b_ih: Option<&Tensor>,
+    b_hh: Option<&Tensor>,
+    reverse: bool,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let c = |t: &Tensor| t.contiguous_raw();
+    let (xc, h0c, wic, whc) = (c(x), c(h0), c(w_ih), c(w_hh));
+    let c0c = c0.map(c);
+    let (bic, bhc) = (b_ih.map(c), b_hh.map(c));
+    let weights = Weights {
+        w_ih: wic.as_slice::<T>().expect("contiguous"),
+        w_hh: whc.as_slice::<T>().expect("contiguous"),
+        b_ih: bic.as_ref().map(|t| t.as_slice::<T>().expect("contiguous")),
+        b_hh: bhc.as_ref().map(|t| t.as_slice::<T>().expect("contiguous")),
+    };
+    let (out, h_n, c_n, saved) = forward_t::<T>(
+        mode,
+        d,
+        xc.as_slice::<T>().expect("contiguous"),
+        h0c.as_slice::<T>().expect("contiguous"),
+        c0c.as_ref().map(|t| t.as_slice::<T>().expect("contiguous")),
+        &weights,
+        reverse,
+    );
+    let out = Tensor::from_vec(out, &[d.t, d.b, d.h]);
+    let h_n = Tensor::from_vec(h_n, &[d.b, d.h]);
+    let c_n = c_n.map(|v| Tensor::from_vec(v, &[d.b, d.h]));
+
+    let mut inputs: Vec<&Tensor> = vec![x, h0];
+    inputs.extend(c0);
+    inputs.extend([w_ih, w_hh]);
+    inputs.extend(b_ih);
+    inputs.extend(b_hh);
+    let mut outputs: Vec<&Tensor> = vec![&out, &h_n];
+    outputs.extend(c_n.as_ref());
+    let need = Needs {
+        x: x.requires_grad(),
+        h0: h0.requires_grad(),
+        c0: c0.is_some_and(|t| t.requires_grad()),
+        w_ih: w_ih.requires_grad(),
+        w_hh: w_hh.requires_grad(),
+        b_ih: b_ih.is_some_and(|t| t.requires_grad()),
+        b_hh: b_hh.is_some_and(|t| t.requires_grad()),
+    };
+    let saved_inputs: Vec<SavedTensor> = inputs.iter().map(|t| SavedTensor::new(t)).collect();
+    let saved_out = SavedTensor::output(&out);
+    let (has_c, has_bias) = (c0.is_some(), b_ih.is_some());
+    let n_in = inputs.len();
+    record("RnnLayerBackward0", &inputs, &outputs, move |grads| {
+        let ins: Vec<&Tensor> = saved_inputs
+            .iter()
+            .map(|s| s.get())
+            .collect::<Result<_>>()?;
+        let present: Vec<&Tensor> = grads.iter().flatten().collect();
+        if present.is_empty() {
+            return Ok(vec![None; n_in]);
+        }
+        if present.iter().any(|g| composite::wants_graph(g, &ins)) {
+            return composite::vjp(&ins, grads, |ins| {
+                composite_layer(mode, ins, has_bias, reverse)
+            });
+        }
+        let gc = |i: usize| {
+            grads
+                .get(i)
+                .and_then(|g| g.as_ref())
+                .map(|g| g.cast_raw(T::DTYPE).contiguous_raw())
+        };
+        let (g_out, g_hn, g_cn) = (gc(0), gc(1), if has_c { gc(2) } else { None });
+        let ins_c: Vec<Tensor> = ins.iter().map(|t| t.contiguous_raw()).collect();
+        let v = |i: usize| ins_c[i].as_slice::<T>().expect("contiguous");
+        let wo = if has_c { 3 } else { 2 };
+        let weights = Weights {
+            w_ih: v(wo),
+            w_hh: v(wo + 1),
+            b_ih: None,
+            b_hh: None,
+        };
+        let out = saved_out.get()?.contiguous_raw();
+        fn gs<T: BufferElem>(t: &Option<Tensor>) -> Option<&[T]> {
+            t.as_ref().map(|t| t.as_slice::<T>().expect("contiguous"))
+        }
+        let r = backward_t::<T>(
+            mode,
+            d,
+            &saved,
+            (
+                v(0),
+                v(1),
+                has_c.then(|| v(2)),
+                out.as_slice::<T>().expect("contiguous"),
+            ),
+            &weights,
+            (gs::<T>(&g_out), gs::<T>(&g_hn), gs::<T>(&g_cn)),
+            reverse,
+            need,
+        );
+        let mk = |v: Option<Vec<T>>, shape: &[usize]| v.map(|v| Tensor::from_vec(v, shape));
+        let g = mode.gates() * d.h;
+        let mut res = vec![mk(r.dx, &[d.t, d.b, d.i]), mk(r.dh0, &[d.b, d.h])];
+        if has_c {
+            res.push(mk(r.dc0, &[d.b, d.h]));
+        }
+        res.push(mk(r.dw_ih, &[g, d.i]));
+        res.push(mk(r.dw_hh, &[g, d.h]));
+        if has_bias {
+            res.push(mk(r.db_ih, &[g]));
+            res.push(mk(r.db_hh, &[g]));
+        }
+        Ok(res)
+    });
+    Ok((out, h_n, c_n))
+}

@@ -1,0 +1,185 @@
+"""The fused recurrent layers (rust/ops/rnn.rs, ``_C._rnn_layer``): RNN/LSTM/GRU
+modules and cells against PyTorch's recorded outputs, gradients and
+Hessian-vector products (tests/golden/rnn.json, from
+tools/differential/record_rnn.py), against the step-by-step composite path,
+gradgradcheck of the layer op, and the edge cases (T=1, batch 1 and 0,
+non-contiguous input, empty sequences)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rnn_cases as cases
+import rustdl as torch
+from rustdl import _C
+from rustdl.nn.modules import rnn as rnn_module
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "rnn.json").read_text())
+
+
+def _close(got, want, dtype):
+    tol = {"rtol": 1e-9, "atol": 1e-10} if dtype == "float64" else {"rtol": 2e-4, "atol": 2e-5}
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64), **tol)
+
+
+@pytest.fixture(params=[True, False], ids=["fused", "composite"])
+def path(request, monkeypatch):
+    monkeypatch.setattr(rnn_module, "_FUSED", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("name", sorted(cases.MODULES))
+def test_module_matches_pytorch(name, path):
+    got = cases.run_module(torch, name)
+    want = GOLDEN["modules"][name]
+    dtype = cases.MODULES[name][4]
+    _close(got["outputs"], want["outputs"], dtype)
+    _close(got["grads"], want["grads"], dtype)
+
+
+@pytest.mark.parametrize("name", sorted(cases.CELLS))
+def test_cell_matches_pytorch(name, path):
+    got = cases.run_cell(torch, name)
+    want = GOLDEN["cells"][name]
+    dtype = cases.CELLS[name][4]
+    _close(got["outputs"], want["outputs"], dtype)
+    _close(got["grads"], want["grads"], dtype)
+
+
+@pytest.mark.parametrize("name", sorted(cases.HVP))
+def test_hessian_vector_product_matches_pytorch(name):
+    got = cases.hvp(torch, name)
+    want = GOLDEN["hvp"][name]
+    _close(got["grads"], want["grads"], "float64")
+    _close(got["hvp"], want["hvp"], "float64")
+
+
+def _layer_inputs(mode, t=2, b=2, i=2, h=2, bias=True):
+    g = {"LSTM": 4, "GRU": 3}.get(mode, 1) * h
+    gen = torch.Generator().manual_seed(7)
+
+    def r(*s):
+        return (torch.rand(*s, generator=gen, dtype=torch.float64) - 0.5).requires_grad_()
+
+    x, h0 = r(t, b, i), r(b, h)
+    c0 = r(b, h) if mode == "LSTM" else None
+    ws = [r(g, i), r(g, h)] + ([r(g), r(g)] if bias else [None, None])
+    return x, h0, c0, ws
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_layer_op_gradcheck_and_gradgradcheck(mode, reverse):
+    x, h0, c0, ws = _layer_inputs(mode)
+    inputs = [x, h0] + ([c0] if c0 is not None else []) + ws
+
+    def f(*args):
+        args = list(args)
+        x, h0 = args[0], args[1]
+        c0 = args[2] if mode == "LSTM" else None
+        w_ih, w_hh, b_ih, b_hh = args[3:] if mode == "LSTM" else args[2:]
+        out, h, c = _C._rnn_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse)
+        return (out, h) if c is None else (out, h, c)
+
+    assert torch.autograd.gradcheck(f, inputs)
+    assert torch.autograd.gradgradcheck(f, inputs)
+
+
+def test_third_order_lstm():
+    x, h0, c0, ws = _layer_inputs("LSTM", t=2, b=1, i=1, h=1)
+
+    def first(x, w_hh):
+        out, h, c = _C._rnn_layer("LSTM", x, h0.detach(), c0.detach(), ws[0].detach(), w_hh, None, None, False)
+        (g,) = torch.autograd.grad((out * out).sum() + (c * h).sum(), x, create_graph=True)
+        return g
+
+    assert torch.autograd.gradgradcheck(first, [x, ws[1]])
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
+def test_fused_equals_composite_on_larger_sizes(mode, monkeypatch):
+    def run(fused):
+        monkeypatch.setattr(rnn_module, "_FUSED", fused)
+        torch.manual_seed(3)
+        m = torch.nn.RNN(9, 17, num_layers=2, bidirectional=True, nonlinearity=mode[4:].lower()) \
+            if mode.startswith("RNN") else getattr(torch.nn, mode)(9, 17, num_layers=2, bidirectional=True)
+        m = m.double()
+        x = torch.randn(7, 5, 9, dtype=torch.float64, requires_grad=True)
+        out, h = m(x)
+        h = h if mode != "LSTM" else h[0] + h[1]
+        loss = (out.sin()).sum() + (h * h).sum()
+        grads = torch.autograd.grad(loss, [x] + list(m.parameters()))
+        return [out, h] + list(grads)
+
+    for a, b in zip(run(True), run(False)):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_dropout_between_layers_draws_as_composite(monkeypatch):
+    def run(fused):
+        monkeypatch.setattr(rnn_module, "_FUSED", fused)
+        torch.manual_seed(0)
+        m = torch.nn.LSTM(4, 5, num_layers=3, dropout=0.5)
+        out, _ = m(torch.randn(3, 2, 4))
+        return out.detach().numpy()
+
+    np.testing.assert_allclose(run(True), run(False), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN"])
+def test_batch_zero(cls):
+    m = getattr(torch.nn, cls)(3, 4)
+    x = torch.randn(5, 0, 3, requires_grad=True)
+    out, h = m(x)
+    h = h[0] if cls == "LSTM" else h
+    assert tuple(out.shape) == (5, 0, 4) and tuple(h.shape) == (1, 0, 4)
+    out.sum().backward()
+    assert tuple(x.grad.shape) == (5, 0, 3)
+    assert m.weight_hh_l0.grad is not None and float(m.weight_hh_l0.grad.abs().sum()) == 0.0
+
+
+def test_empty_sequence_raises_as_pytorch():
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        torch.nn.LSTM(3, 4)(torch.randn(0, 2, 3))
+
+
+def test_cell_argument_errors_as_pytorch():
+    c = torch.nn.LSTMCell(4, 3)
+    with pytest.raises(RuntimeError, match="input has inconsistent input_size: got 5 expected 4"):
+        c(torch.randn(2, 5))
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden0 batch size 3"):
+        c(torch.randn(2, 4), (torch.randn(3, 3), torch.randn(2, 3)))
+    with pytest.raises(RuntimeError, match="hidden1 has inconsistent hidden_size: got 5, expected 3"):
+        c(torch.randn(2, 4), (torch.randn(2, 3), torch.randn(2, 5)))
+
+
+def test_layer_op_rejects_bad_arguments():
+    x, h0, c0, ws = _layer_inputs("LSTM")
+    with pytest.raises(RuntimeError, match="LSTM needs cx"):
+        _C._rnn_layer("LSTM", x, h0, None, *ws, False)
+    with pytest.raises(RuntimeError, match="weight_hh must have shape"):
+        _C._rnn_layer("LSTM", x, h0, c0, ws[0], ws[1][:, :1], ws[2], ws[3], False)
+    with pytest.raises(RuntimeError, match="dtype"):
+        _C._rnn_layer("LSTM", x.float(), h0, c0, *ws, False)
+    with pytest.raises(ValueError, match="Unknown mode"):
+        _C._rnn_layer("LSTMX", x, h0, c0, *ws, False)
+
+
+def test_modifying_output_in_place_before_backward_raises():
+    m = torch.nn.GRU(3, 4)
+    out, _ = m(torch.randn(2, 1, 3))
+    loss = out.sum()
+    with torch.no_grad():
+        out.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_no_grad_forward_records_nothing():
+    m = torch.nn.LSTM(3, 4)
+    with torch.no_grad():
+        out, (_h, _c) = m(torch.randn(2, 1, 3))
+    assert out.grad_fn is None and not out.requires_grad
