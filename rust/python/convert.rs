@@ -397,7 +397,7 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
         let target = dtype.unwrap_or(d);
         if beyond_i64 && target.integer_range().is_some() {
             // PyTorch unpacks each int as int64 for an integer dtype.
-            return Err(PyValueError::new_err("Overflow when unpacking long long").into());
+            return Err(PyValueError::new_err("Overflow when unpacking long long"));
         }
         if target == DType::I64 && cat != Category::Float {
             // keep large integers exact
