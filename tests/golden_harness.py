@@ -228,10 +228,28 @@ def run_case(family: str, case_id: str, device: str = "cpu") -> None:
         assert_tensor_matches(
             torch,
             tensor.grad,
-            arrays[entry["key"]],
+            newer_pytorch_grad(f"{where}/{entry['wrt']}", arrays[entry["key"]]),
             tol,
             f"{where}: grad of {entry['wrt']}",
         )
+
+
+# Gradients that PyTorch 2.15 (the installed spec) computes differently from
+# the 2.13 that recorded the fixture: {case/wrt: (indices, 2.15's value, why)}.
+NEWER_PYTORCH_GRADS = {
+    "elementwise/clamp_at_kinks/in.x": (
+        [2, 4], 0.0, "clamp with number bounds passes no gradient at a bound itself since 2.15"),
+}
+
+
+def newer_pytorch_grad(key: str, recorded: np.ndarray) -> np.ndarray:
+    """The recorded gradient with ``NEWER_PYTORCH_GRADS``'s elements replaced."""
+    if key not in NEWER_PYTORCH_GRADS:
+        return recorded
+    indices, value, _why = NEWER_PYTORCH_GRADS[key]
+    expected = recorded.copy()
+    expected[indices] = value
+    return expected
 
 
 def make_tensor(torch, array: np.ndarray, requires_grad: bool = False, device: str = "cpu"):

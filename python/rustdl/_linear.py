@@ -4,6 +4,9 @@ from . import _C
 
 
 def linear(input, weight, bias=None):
+    if isinstance(weight, _C.Tensor) and weight.dim() > 2:
+        # PyTorch's linear transposes the weight first.
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {weight.dim()}D")
     if input.dtype in _HALF and weight.dtype == input.dtype and (bias is None or bias.dtype == input.dtype):
         # PyTorch's addmm adds the bias to the float32 products and rounds
         # once: computed in float32 between differentiable casts.

@@ -187,8 +187,11 @@ struct Acc {
 
 impl Acc {
     fn new<T: Float>(shift: T) -> Acc {
+        // (an infinite first value would make every shifted term NaN: the
+        // mean of [-inf, 1] is -inf, as PyTorch's plain sum gives it)
+        let shift = shift.to_f64();
         Acc {
-            shift: shift.to_f64(),
+            shift: if shift.is_finite() { shift } else { 0.0 },
             count: 0,
             s1: 0.0,
             s2: 0.0,
@@ -270,6 +273,18 @@ pub fn rows_forward<T: Float>(
             let (m, rs) = (T::c(mean), T::c(rstd));
             let ws = w.map(|w| &w[c0..c0 + cg]);
             let bs = b.map(|b| &b[c0..c0 + cg]);
+            let infinite_weight = ws.is_some_and(|w| w.iter().any(|v| !v.to_f64().is_finite()));
+            if sh.groups > 1 && infinite_weight {
+                // group_norm of an (N, C) input with an infinite weight:
+                // PyTorch's x * a + (b - mean * a), NaN where the centered
+                // form gives +-inf. (One group is layer_norm's shape here.)
+                for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
+                    let a = rs * ws.map_or(T::c(1.0), |w| w[j]);
+                    let k = bs.map_or(T::c(0.0), |b| b[j]);
+                    *o = v * a + (k - m * a);
+                }
+                return;
+            }
             // One loop per case so each vectorizes without per-element branches.
             match (ws, bs) {
                 (Some(ws), Some(bs)) => norm_wb(yr, xr, m, rs, ws, bs),
@@ -291,10 +306,18 @@ pub fn rows_forward<T: Float>(
             let c = c0 + j;
             let a = rstd * w.map_or(1.0, |w| w[c].to_f64());
             let k = b.map_or(0.0, |b| b[c].to_f64());
+            // An infinite weight: PyTorch's group/instance norm kernels
+            // compute x * a + (k - mean * a), NaN where the centered form
+            // gives +-inf.
+            let (m, k) = if a.is_finite() {
+                (mean, k)
+            } else {
+                (0.0, k - mean * a)
+            };
             axpk(
                 &mut yr[j * s..(j + 1) * s],
                 &xr[j * s..(j + 1) * s],
-                T::c(mean),
+                T::c(m),
                 T::c(a),
                 T::c(k),
             );

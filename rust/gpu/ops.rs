@@ -228,7 +228,10 @@ fn binary_expr(name: &str) -> Option<&'static str> {
     Some(match name {
         // gradient of relu given its output
         "threshold_backward" => "select(0.0, a, b > 0.0)",
-        "clamp_backward" => "select(0.0, a, b >= p(0u) && b <= p(1u))",
+        // strictly inside the bounds given (p(2u), p(3u): is each given), as PyTorch 2.15
+        "clamp_backward" => {
+            "select(0.0, a, (p(2u) == 0.0 || b > p(0u)) && (p(3u) == 0.0 || b < p(1u)))"
+        }
         "leaky_relu_backward" => "select(a * p(0u), a, b > 0.0)",
         "hardtanh_backward" => "select(0.0, a, b > p(0u) && b < p(1u))",
         "elu_backward" => "select(a * p(0u) * p(1u) * p(2u) * exp(b * p(2u)), a * p(1u), b > 0.0)",

@@ -141,6 +141,62 @@ pub fn grad_for(g: Tensor, input: &(Shape, DType)) -> Result<Tensor> {
     }
 }
 
+/// `clamp(x, min=lo, max=hi)` with both bounds tensors (one dtype, already
+/// promoted): `minimum(maximum(x, lo), hi)` with its tie-sharing gradient,
+/// except where lo == hi: there PyTorch gives the whole gradient to x when
+/// x equals the bounds, to lo below and to hi above (no sharing).
+pub fn clamp_tensors(x: &Tensor, lo: &Tensor, hi: &Tensor) -> Result<Tensor> {
+    let out = {
+        let _no_grad = crate::autograd::GradModeGuard::new(false);
+        binary(BinOp::Minimum, &binary(BinOp::Maximum, x, lo)?, hi)?
+    };
+    if !x.dtype().is_float() || !crate::autograd::node::needs_grad(&[x, lo, hi]) {
+        return Ok(out);
+    }
+    let (sx, slo, shi) = (
+        SavedTensor::new(x),
+        SavedTensor::new(lo),
+        SavedTensor::new(hi),
+    );
+    let shapes: Vec<(Shape, DType)> = [x, lo, hi]
+        .iter()
+        .map(|t| (t.shape_vec(), t.dtype()))
+        .collect();
+    record("ClampBackward0", &[x, lo, hi], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None, None, None]);
+        };
+        let (x, lo, hi) = (sx.get()?, slo.get()?, shi.get()?);
+        // 1 where `a op b` holds, else 0, in the gradient's dtype
+        let ind =
+            |op: CmpOp, a: &Tensor, b: &Tensor| unary::to_dtype(&compare(op, a, b)?, g.dtype());
+        let half = |t: Tensor| mul(&t, &creation::scalar_like(0.5, &t));
+        // maximum(x, lo), then minimum(a, hi), ties shared
+        let a = {
+            let _no_grad = crate::autograd::GradModeGuard::new(false);
+            binary(BinOp::Maximum, x, lo)?
+        };
+        let x_tie = half(ind(CmpOp::Eq, x, lo)?)?;
+        let wx = add(&ind(CmpOp::Gt, x, lo)?, &x_tie)?;
+        let wlo = add(&ind(CmpOp::Lt, x, lo)?, &x_tie)?;
+        let a_tie = half(ind(CmpOp::Eq, &a, hi)?)?;
+        let wa = add(&ind(CmpOp::Lt, &a, hi)?, &a_tie)?;
+        let whi = add(&ind(CmpOp::Gt, &a, hi)?, &a_tie)?;
+        let (wx, wlo) = (mul(&wa, &wx)?, mul(&wa, &wlo)?);
+        // equal bounds: no sharing
+        let same = compare(CmpOp::Eq, lo, hi)?;
+        let wx = where_(&same, &ind(CmpOp::Eq, x, lo)?, &wx)?;
+        let wlo = where_(&same, &ind(CmpOp::Lt, x, lo)?, &wlo)?;
+        let whi = where_(&same, &ind(CmpOp::Gt, x, hi)?, &whi)?;
+        let mut grads = Vec::with_capacity(3);
+        for (w, shape) in [wx, wlo, whi].iter().zip(&shapes) {
+            grads.push(Some(grad_for(mul(g, w)?, shape)?));
+        }
+        Ok(grads)
+    });
+    Ok(out)
+}
+
 /// `a op b` with broadcasting, promotion and autograd.
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary_named(op, a, b, None)
@@ -177,6 +233,17 @@ pub fn pow_with_number(a: &Tensor, b: &Tensor, number_base: bool) -> Result<Tens
         }
     };
     binary_named(BinOp::Pow, a, b, Some(naming))
+}
+
+/// `bool_tensor ** True` / `** False`: PyTorch's pow with a number exponent
+/// copies the base for 1 (True) and fills ones for 0 (False) before it picks
+/// a kernel, so a bool base (which has no pow kernel) works there.
+pub fn bool_pow_bool_number(a: &Tensor, exponent: bool) -> Result<Tensor> {
+    if exponent {
+        super::shape::clone(a)
+    } else {
+        Ok(creation::full(a.shape(), 1.0, DType::Bool))
+    }
 }
 
 /// `1 / x` (integers in float32): ReciprocalBackward0, one edge.
@@ -752,7 +819,7 @@ pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// Integer operands of a division must not hold a zero divisor.
 fn check_int_divisor(b: &Tensor, dtype: DType) -> Result<()> {
-    if !dtype.is_float() && b.to_f64_vec().contains(&0.0) {
+    if !dtype.is_float() && b.cast_raw(dtype).to_f64_vec().contains(&0.0) {
         return Err(Error::Runtime("ZeroDivisionError".into()));
     }
     Ok(())
@@ -767,12 +834,10 @@ fn int_map(
     f: impl Fn(i64, i64) -> i64 + Sync,
 ) -> Result<Tensor> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    let out = map2(
-        &a.cast_raw(DType::I64),
-        &b.cast_raw(DType::I64),
-        &shape,
-        |x: i64, y: i64| f(x, y),
-    )?;
+    // Each operand wraps into `dtype` first, as PyTorch casts them (a 0-dim
+    // int32 -1 against a uint8 tensor is 255 there).
+    let wide = |t: &Tensor| t.cast_raw(dtype).cast_raw(DType::I64);
+    let out = map2(&wide(a), &wide(b), &shape, |x: i64, y: i64| f(x, y))?;
     Ok(out.cast_raw(dtype))
 }
 

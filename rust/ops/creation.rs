@@ -42,7 +42,8 @@ pub fn check_fits(v: f64, dtype: DType) -> Result<()> {
     // c10's rule for unsigned types accepts -max..max (-1 wraps to 255).
     let lo = if lo == 0.0 { -hi } else { lo };
     // (A float truncates toward 0 first: 127.9 fits int8, -128.5 too.)
-    if v.is_finite() && v > lo - 1.0 && v < hi + 1.0 {
+    // (`v >= lo` as well: int64's lo - 1 rounds back to lo in f64, and -2**63 fits.)
+    if v.is_finite() && (v > lo - 1.0 || v >= lo) && v < hi + 1.0 {
         return Ok(());
     }
     let name = match dtype {

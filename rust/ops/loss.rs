@@ -91,7 +91,6 @@ fn row_lse_impl<T: Float>(xr: &[T]) -> f64 {
 fn forward_rows<T: Float + BufferElem>(x: &[T], p: &Params<'_>) -> Rows {
     let c = p.c;
     let m = p.targets.len();
-    let wsum: f64 = p.weight.map_or(c as f64, |w| w.iter().sum());
     let row = |i: usize| -> (f64, f64, f64) {
         let xr = &x[i * c..(i + 1) * c];
         let lse = row_lse(xr);
@@ -104,12 +103,12 @@ fn forward_rows<T: Float + BufferElem>(x: &[T], p: &Params<'_>) -> Rows {
         let nll = -wt * (xr[t].to_f64() - lse);
         let mut loss = (1.0 - p.smoothing) * nll;
         if p.smoothing > 0.0 {
-            // -sum_c w_c (x_c - lse)
+            // -sum_c w_c (x_c - lse), term by term as PyTorch (an infinite
+            // weight gives inf, where sum(w) lse - sum(w x) gave inf - inf)
             let mut sm = 0.0;
             for (k, &v) in xr.iter().enumerate() {
-                sm -= p.weight.map_or(1.0, |w| w[k]) * v.to_f64();
+                sm += p.weight.map_or(1.0, |w| w[k]) * (lse - v.to_f64());
             }
-            sm += lse * wsum;
             loss += p.smoothing / c as f64 * sm;
         }
         (loss, lse, wt)

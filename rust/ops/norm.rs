@@ -497,6 +497,7 @@ fn bn_forward_t<T: Float + BufferElem>(
     w: &Option<Tensor>,
     b: &Option<Tensor>,
     eps: f64,
+    strided: bool,
 ) -> Tensor {
     let sh = x.shape();
     let (c, s) = (sh[1], sh[2..].iter().product::<usize>());
@@ -513,12 +514,26 @@ fn bn_forward_t<T: Float + BufferElem>(
     );
     for (ch, stat) in st.iter().enumerate() {
         let a = stat.rstd(eps) * wv.as_ref().map_or(1.0, |w| w[ch]);
+        let bias = bv.as_ref().map_or(0.0, |b| b[ch]);
         let m = T::c(stat.mean);
+        if !a.is_finite() {
+            // An infinite weight: PyTorch's contiguous kernel computes
+            // x * a + (b - mean * a) (NaN where both are infinite), its
+            // strided one (x - mean) * rstd * w + b (+-inf); either way the
+            // centered form below would give NaN from 0 * inf.
+            let (center_at, shift_by) = if strided {
+                (m, bias)
+            } else {
+                (T::zero(), bias - stat.mean * a)
+            };
+            center.push(center_at);
+            scale.push(T::c(a));
+            shift.push(T::c(shift_by));
+            continue;
+        }
         center.push(m);
         scale.push(T::c(a));
-        shift.push(T::c(
-            bv.as_ref().map_or(0.0, |b| b[ch]) - (stat.mean - m.to_f64()) * a,
-        ));
+        shift.push(T::c(bias - (stat.mean - m.to_f64()) * a));
     }
     let xc = x.contiguous_raw();
     Tensor::from_vec(
@@ -586,6 +601,11 @@ pub fn batch_norm(
             .map(|(mean, var)| Stat { mean, var })
             .collect()
     };
+    // (PyTorch's kernel choice, which only shows with an infinite weight)
+    let strided = ![Some(x), rm, rv, w, b]
+        .into_iter()
+        .flatten()
+        .all(|t| t.is_contiguous());
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
     let w = w
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
@@ -593,7 +613,7 @@ pub fn batch_norm(
     let b = b
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
         .transpose()?;
-    let y = crate::dispatch_float!(xc.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps));
+    let y = crate::dispatch_float!(xc.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps, strided));
     let y = half::narrow(y, x.dtype());
     if training && n * s > 0 {
         let m = (n * s) as f64;

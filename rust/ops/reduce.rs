@@ -665,7 +665,21 @@ fn amax_named(
         let (x, o) = (sx.get()?, &so.unpack()?);
         let src = x.shape_vec();
         let o = expand_to(&reshape_to(o, &keep_shape)?, &src)?;
-        let m = super::unary::to_dtype(&eq(x, &o)?, x.dtype())?;
+        let hit = eq(x, &o)?;
+        // x.max()/x.min() over everything share the gradient among the NaNs
+        // when the result is NaN (PyTorch's evenly_distribute_backward);
+        // amax/amin compare with == only (NaN gives NaN).
+        let hit = if name.ends_with("Backward1") {
+            let both_nan = super::binary::logical(
+                super::binary::LogicOp::And,
+                &super::unary::isnan(x)?,
+                &super::unary::isnan(&o)?,
+            )?;
+            super::binary::logical(super::binary::LogicOp::Or, &hit, &both_nan)?
+        } else {
+            hit
+        };
+        let m = super::unary::to_dtype(&hit, x.dtype())?;
         let cnt = expand_to(&sum(&m, Some(&dims), true)?, &src)?;
         let g = expand_to(&reshape_to(g, &keep_shape)?, &src)?;
         Ok(vec![Some(div(&mul(&g, &m)?, &cnt)?)])
@@ -837,14 +851,15 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
             false => Ok(x.cast_raw(dtype)),
         };
     }
-    let xc = x.cast_raw(dtype.compute_dtype()).contiguous_raw();
+    let acc = scan_accumulator(dtype);
+    let xc = x.cast_raw(acc).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
     let len = shape[d];
     let out = if xc.is_meta() {
         Tensor::meta(&shape, dtype)
     } else {
-        dispatch_numeric!(dtype.compute_dtype(), T => {
+        dispatch_numeric!(acc, T => {
             let src = xc.as_slice::<T>().expect("contiguous");
             // A cached buffer: a fresh one's page faults were most of the time.
             let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
@@ -873,8 +888,12 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
             Tensor::from_vec(o, &shape)
         })
     };
-    // Half types: running sums in float32, each rounded once.
-    let out = half::narrow(out, dtype);
+    // Running sums in the wider type, each rounded once.
+    let out = if out.dtype() == dtype {
+        out
+    } else {
+        out.cast_raw(dtype)
+    };
     record("CumsumBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
@@ -887,6 +906,18 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
         )?)])
     });
     Ok(out)
+}
+
+/// The type cumsum and cumprod run in: PyTorch's CPU kernels accumulate
+/// float32 in double (`acc_type<float, false>`) and the half types in float,
+/// rounding each output once (float32 cumsum of [3e38, 3e38, -3e38] is
+/// [3e38, inf, 3e38]).
+pub fn scan_accumulator(dtype: DType) -> DType {
+    if dtype == DType::F32 {
+        DType::F64
+    } else {
+        dtype.compute_dtype()
+    }
 }
 
 /// `x.all(dim)` / `x.any(dim)`.
@@ -1059,17 +1090,34 @@ pub fn logsumexp(x: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         // Nothing to reduce: log(0) = -inf, as PyTorch.
         return super::unary::log(&sum(&super::unary::exp(&x)?, Some(dims), keepdim)?);
     }
-    let m = amax(&x.detach(), Some(dims), true, true)?;
-    // Infinite maxima would give inf - inf; use 0 there.
-    let fin = super::unary::isfinite(&m)?;
-    let m = super::binary::where_(&fin, &m, &scalar_like(0.0, &m))?;
-    let s = sum(&super::unary::exp(&sub(&x, &m)?)?, Some(dims), true)?;
-    let r = super::binary::add(&super::unary::log(&s)?, &m)?;
-    if keepdim {
-        Ok(r)
+    let r = {
+        let _no_grad = crate::autograd::GradModeGuard::new(false);
+        let m = amax(&x, Some(dims), true, true)?;
+        // Infinite maxima would give inf - inf; use 0 there.
+        let fin = super::unary::isfinite(&m)?;
+        let m = super::binary::where_(&fin, &m, &scalar_like(0.0, &m))?;
+        let s = sum(&super::unary::exp(&sub(&x, &m)?)?, Some(dims), true)?;
+        super::binary::add(&super::unary::log(&s)?, &m)?
+    };
+    let out = if keepdim {
+        r
     } else {
-        reshape_to(&r, &reduced_shape(x.shape(), &mask, false))
-    }
+        reshape_to(&r, &reduced_shape(x.shape(), &mask, false))?
+    };
+    // PyTorch's gradient g * exp(x - logsumexp): 0 for a finite x beside an
+    // infinite result (the composed softmax gave 0 * inf = NaN there).
+    // Written with tensor ops, so it is itself differentiable.
+    let (sx, so) = (SavedTensor::new(&x), SavedTensor::output(&out));
+    let kept = reduced_shape(x.shape(), &mask, true);
+    record("LogsumexpBackward0", &[&x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let (x, o) = (sx.get()?, reshape_to(&so.unpack()?, &kept)?);
+        let g = reshape_to(g, &kept)?;
+        Ok(vec![Some(mul(&g, &super::unary::exp(&sub(x, &o)?)?)?)])
+    });
+    Ok(out)
 }
 
 /// Vector norms: p = 1, 2, inf, -inf, 0, or any other p; 'fro' is p = 2.
@@ -1119,16 +1167,56 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
         // overflow for large p).
         return reshape_to(&a, &reduced_shape(x.shape(), &mask, keepdim));
     }
-    if p == f64::INFINITY {
-        return amax(&a, dims, keepdim, true);
-    }
-    if p == f64::NEG_INFINITY {
-        return amax(&a, dims, keepdim, false);
+    if p.is_infinite() {
+        return inf_norm(x, &a, dims, keepdim, p > 0.0);
     }
     if p == 1.0 {
         return sum(&a, dims, keepdim);
     }
     pnorm(x, &a, p, dims, keepdim)
+}
+
+/// The inf (-inf) norm, max (min) |x|, with PyTorch's gradient: shared among
+/// the elements where |x| equals the norm or is NaN, times sign(x) (0 at
+/// NaN), so a NaN gives 0 rather than spreading NaN over its neighbours.
+fn inf_norm(
+    x: &Tensor,
+    a: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    is_max: bool,
+) -> Result<Tensor> {
+    let out = {
+        let _no_grad = crate::autograd::GradModeGuard::new(false);
+        amax(a, dims, keepdim, is_max)?
+    };
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
+    let mask = reduced_mask(x, dims)?;
+    let kept = reduced_shape(x.shape(), &mask, true);
+    let dims: Vec<i64> = (0..x.ndim())
+        .filter(|&d| mask[d])
+        .map(|d| d as i64)
+        .collect();
+    record("LinalgVectorNormBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let (x, n) = (sx.get()?, reshape_to(&so.unpack()?, &kept)?);
+        let g = reshape_to(g, &kept)?;
+        let a = super::unary::abs(x)?;
+        let hit = super::binary::logical(
+            super::binary::LogicOp::Or,
+            &eq(&a, &n)?,
+            &super::unary::isnan(&a)?,
+        )?;
+        let hit = super::unary::to_dtype(&hit, x.dtype())?;
+        let share = div(&g, &sum(&hit, Some(&dims), true)?)?;
+        Ok(vec![Some(mul(
+            &super::unary::sign(x)?,
+            &mul(&share, &hit)?,
+        )?)])
+    });
+    Ok(out)
 }
 
 /// `(sum |x|^p)^(1/p)` for other p, with PyTorch's gradient
@@ -1158,6 +1246,14 @@ fn pnorm(x: &Tensor, a: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) ->
             &super::unary::sign(x)?,
             &super::binary::pow(&a, &scalar_like(p - 1.0, &a))?,
         )?;
+        if p < 1.0 {
+            // |x|^(p-1) is inf at x = 0, where PyTorch's gradient is 0; the
+            // norm's power has a positive exponent (0 at a zero norm).
+            let zero = scalar_like(0.0, &a);
+            let num = super::binary::where_(&eq(x, &zero)?, &zero, &num)?;
+            let scale = mul(&g, &super::binary::pow(&n, &scalar_like(1.0 - p, &n))?)?;
+            return Ok(vec![Some(mul(&num, &scale)?)]);
+        }
         let den = super::binary::pow(&n, &scalar_like(p - 1.0, &n))?;
         let zero = scalar_like(0.0, &n);
         let scale = super::binary::where_(&eq(&n, &zero)?, &zero, &div(&g, &den)?)?;

@@ -23,13 +23,15 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
             false => Ok(x.cast_raw(dtype)),
         };
     }
-    // Half types: running products in float32, each rounded once.
-    let xc = x.cast_raw(dtype.compute_dtype()).contiguous_raw();
+    // Running products in the wider type (float32 in double, half types in
+    // float32), each rounded once, as PyTorch's CPU kernel.
+    let acc = super::reduce::scan_accumulator(dtype);
+    let xc = x.cast_raw(acc).contiguous_raw();
     let shape = x.shape_vec();
     let inner: usize = shape[d + 1..].iter().product();
     let len = shape[d];
     let outer: usize = shape[..d].iter().product();
-    let out = crate::dispatch_numeric!(dtype.compute_dtype(), T => {
+    let out = crate::dispatch_numeric!(acc, T => {
         // A cached buffer: a fresh one's page faults were most of the time.
         let src = xc.as_slice::<T>().expect("contiguous");
         let mut o = crate::tensor::pool::uninit_vec::<T>(src.len());
@@ -45,22 +47,28 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
         }
         Tensor::from_vec(o, &shape)
     });
-    let out = crate::tensor::half::narrow(out, dtype);
+    let out = if out.dtype() == dtype {
+        out
+    } else {
+        out.cast_raw(dtype)
+    };
     let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
     record("CumprodBackward0", &[x], &[&out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
+        if x.numel() <= 1 || x.shape()[d] == 1 {
+            // One element along dim: the output is the input (PyTorch passes
+            // the gradient through, even at NaN or inf).
+            return Ok(vec![Some(g.clone())]);
+        }
         if !x.to_f64_vec().contains(&0.0) {
             // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i, written
             // with differentiable ops.
             let go = mul(g, &so.unpack()?)?;
             let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;
             return Ok(vec![Some(div(&rev, x)?)]);
-        }
-        if x.numel() <= 1 || x.shape()[d] == 1 {
-            return Ok(vec![Some(g.clone())]);
         }
         if crate::autograd::is_grad_enabled() {
             return Ok(vec![Some(backward_with_zeros_graph(g, x, d)?)]);

@@ -488,15 +488,23 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             return Ok(vec![None]);
         };
         let x = sx.get()?;
-        // The gradient passes where min <= x <= max (NaN gives 0), as PyTorch
-        // 2.13 recorded in tests/golden (2.15 gives 0 at a bound itself).
-        let m = float_map2!(g, x, "clamp_backward", [lo, hi], |gv, v| if v >= T::c(lo)
-            && v <= T::c(hi)
-        {
-            gv
-        } else {
-            T::c(0.0)
-        });
+        // The gradient passes strictly inside the bounds given (0 at a bound
+        // itself and at NaN), as PyTorch 2.15; an absent bound passes all
+        // (clamp(min=1) of inf has gradient 1). 2.13 passed at the bounds too:
+        // tools/differential/README.md lists this version difference.
+        let (has_lo, has_hi) = (min.is_some(), max.is_some());
+        let (lo_flag, hi_flag) = (f64::from(u8::from(has_lo)), f64::from(u8::from(has_hi)));
+        let m = float_map2!(
+            g,
+            x,
+            "clamp_backward",
+            [lo, hi, lo_flag, hi_flag],
+            |gv, v| if (!has_lo || v > T::c(lo)) && (!has_hi || v < T::c(hi)) {
+                gv
+            } else {
+                T::c(0.0)
+            }
+        );
         Ok(vec![Some(m)])
     });
     Ok(out)

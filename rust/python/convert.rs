@@ -240,6 +240,7 @@ fn flatten_nested(
     vals: &mut Vec<f64>,
     cat: &mut Category,
     saw_any: &mut bool,
+    beyond_i64: &mut bool,
 ) -> PyResult<()> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
         let t = t.borrow().t.clone();
@@ -273,13 +274,22 @@ fn flatten_nested(
         }
         *cat = (*cat).max(c);
         *saw_any = true;
+        *beyond_i64 |= obj.is_instance_of::<PyInt>() && obj.extract::<i64>().is_err();
         vals.push(obj.extract::<f64>()?);
         return Ok(());
     }
     if let Ok(arr) = obj.downcast::<PyUntypedArray>() {
         let t = numpy_to_tensor(arr)?;
         let b = Py::new(obj.py(), PyTensor::new(t))?;
-        return flatten_nested(b.bind(obj.py()).as_any(), depth, shape, vals, cat, saw_any);
+        return flatten_nested(
+            b.bind(obj.py()).as_any(),
+            depth,
+            shape,
+            vals,
+            cat,
+            saw_any,
+            beyond_i64,
+        );
     }
     let type_name = || {
         obj.get_type()
@@ -317,7 +327,16 @@ fn flatten_nested(
         )));
     }
     for item in seq.try_iter()? {
-        flatten_nested(&item?, depth + 1, shape, vals, cat, saw_any)?;
+        flatten_nested(&item?, depth + 1, shape, vals, cat, saw_any, beyond_i64)?;
+    }
+    Ok(())
+}
+
+/// A Python int beyond int64 is refused as PyTorch's `tensor()` refuses it
+/// (as a float it would round to the nearest int64 silently).
+fn check_int_fits_i64(obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    if obj.is_instance_of::<PyInt>() && obj.extract::<i64>().is_err() {
+        return Err(PyValueError::new_err("Overflow when unpacking long long"));
     }
     Ok(())
 }
@@ -333,10 +352,16 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
         // numpy scalars keep their dtype (np.float64(1) -> float64)
         let arr = obj.py().import("numpy")?.call_method1("asarray", (obj,))?;
         numpy_to_tensor(arr.downcast::<PyUntypedArray>()?)?
-    } else if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-        // exact integers (no f64 round trip)
+    } else if obj.is_instance_of::<PyInt>()
+        && !obj.is_instance_of::<PyBool>()
+        && (obj.extract::<i64>().is_ok() || dtype.is_none_or(|d| !d.is_float()))
+    {
+        // exact integers (no f64 round trip); one beyond int64 only into a
+        // float dtype (below)
+        check_int_fits_i64(obj)?;
         let v: i64 = obj.extract()?;
-        if let Some(d) = dtype.filter(|d| d.integer_range().is_some()) {
+        // (every i64 fits int64; as f64 its maximum would round past it)
+        if let Some(d) = dtype.filter(|d| d.integer_range().is_some() && *d != DType::I64) {
             crate::ops::creation::check_fits(v as f64, d).map_err(|_| {
                 Error::Runtime(format!(
                     "value cannot be converted to type {} without overflow",
@@ -350,7 +375,16 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
         let mut vals = Vec::new();
         let mut cat = Category::Bool;
         let mut saw = false;
-        flatten_nested(obj, 0, &mut shape, &mut vals, &mut cat, &mut saw)?;
+        let mut beyond_i64 = false;
+        flatten_nested(
+            obj,
+            0,
+            &mut shape,
+            &mut vals,
+            &mut cat,
+            &mut saw,
+            &mut beyond_i64,
+        )?;
         let d = if !saw {
             DType::F32
         } else {
@@ -361,6 +395,10 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
             }
         };
         let target = dtype.unwrap_or(d);
+        if beyond_i64 && target.integer_range().is_some() {
+            // PyTorch unpacks each int as int64 for an integer dtype.
+            return Err(PyValueError::new_err("Overflow when unpacking long long"));
+        }
         if target == DType::I64 && cat != Category::Float {
             // keep large integers exact
             let mut ints = Vec::with_capacity(vals.len());

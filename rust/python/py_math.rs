@@ -112,6 +112,9 @@ fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Ten
     if !reversed {
         refuse_negative_int_power(a, other)?;
     }
+    if let Some(e) = bool_number_exponent(a, other) {
+        return Ok(binary::bool_pow_bool_number(a, e)?);
+    }
     if other.downcast::<PyTensor>().is_ok() {
         return if reversed {
             rbin(BinOp::Pow, a, other)
@@ -125,6 +128,14 @@ fn pow_any(a: &Tensor, other: &Bound<'_, PyAny>, reversed: bool) -> PyResult<Ten
     } else {
         binary::pow_with_number(a, &b, false)?
     })
+}
+
+/// A Python bool exponent of a bool tensor (`binary::bool_pow_bool_number`).
+fn bool_number_exponent(a: &Tensor, exponent: &Bound<'_, PyAny>) -> Option<bool> {
+    if a.dtype() != DType::Bool || !exponent.is_instance_of::<pyo3::types::PyBool>() {
+        return None;
+    }
+    exponent.extract::<bool>().ok()
 }
 
 /// An integer tensor to a negative Python int power is refused (a tensor
@@ -1237,7 +1248,10 @@ impl PyTensor {
     }
     fn pow_<'py>(slf: PyRef<'py, Self>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
         refuse_negative_int_power(&slf.t, other)?;
-        let r = bin_inplace(BinOp::Pow, &slf.t, other)?;
+        let r = match bool_number_exponent(&slf.t, other) {
+            Some(e) => binary::bool_pow_bool_number(&slf.t, e)?,
+            None => bin_inplace(BinOp::Pow, &slf.t, other)?,
+        };
         assign_inplace(&slf.t, r)?;
         Ok(slf)
     }
@@ -1453,6 +1467,10 @@ pub fn clamp_any(
             })
         };
         let mut r = cast(t.clone())?;
+        if let (Some(lo), Some(hi)) = (min, max) {
+            let (lo, hi) = (cast(operand(lo, t)?)?, cast(operand(hi, t)?)?);
+            return Ok(binary::clamp_tensors(&r, &lo, &hi)?);
+        }
         if let Some(m) = min {
             r = binary::binary(BinOp::Maximum, &r, &cast(operand(m, t)?)?)?;
         }

@@ -20,6 +20,8 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
@@ -75,7 +77,15 @@ def case_traits(case):
     scale = 0.0
     if case["op"] in ACCUMULATING:
         scale = biggest * biggest if case["op"] in SQUARING else biggest
-    return {"scale": scale, "edge_inputs": edge, "int_limits": int_limits}
+    # where each leaf that requires grad holds NaN (leaves in build order)
+    nan_leaves = []
+    for spec in case_tensor_specs(case):
+        if spec.get("rg"):
+            values = np.array([float(v) for v in spec["values"]], dtype=np.float64)
+            nan_leaves.append(np.isnan(values).reshape(spec["base"]) if values.size == math.prod(spec["base"])
+                              else None)
+    return {"scale": scale, "edge_inputs": edge, "int_limits": int_limits, "op": case["op"],
+            "nan_leaves": nan_leaves}
 
 
 class Worker:

@@ -81,6 +81,14 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
             f"Expected {nd + 2}-dimensional weight for conv_transpose{nd}d, "
             f"but got weight of size {list(weight.shape)}"
         )
+    if isinstance(input, _C.Tensor) and input.dim() in (nd + 1, nd + 2) and input.numel() == 0:
+        # PyTorch's convolution takes an empty batch or no channels, but not an
+        # empty spatial dim (shown as it sees the input: batched, 1-d as 2-d).
+        shape = list(input.shape) if input.dim() == nd + 2 else [1, *input.shape]
+        if nd == 1:
+            shape = [*shape[:2], 1, *shape[2:]]
+        if shape[0] != 0 and shape[1] != 0:
+            raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input shape: {shape}")
     return _C.conv_transpose_nd(
         input, weight, bias, _ints(stride), _ints(padding), _ints(output_padding), groups, _ints(dilation)
     )

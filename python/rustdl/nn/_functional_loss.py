@@ -84,7 +84,7 @@ def _promoted(input, target, kernel, input_must_be_float=False):
     dtype = result_type(input, target)
     if not dtype.is_floating_point:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_name(dtype)}'")
-    if input_must_be_float and input.dtype != dtype:
+    if input_must_be_float and not input.dtype.is_floating_point:
         raise RuntimeError(f"result type {scalar_name(dtype)} can't be cast to the desired output type "
                            f"{scalar_name(input)}")
     return input.to(dtype), target.to(dtype)
@@ -102,6 +102,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_same_size(input, target, "huber_loss")
+    # PyTorch writes into a tensor like the input: computed in the promoted
+    # dtype, the elementwise loss is rounded to the input's float dtype.
+    out_dtype = input.dtype
     input, target = _promoted(input, target, "huber_cpu", input_must_be_float=True)
     d = input - target
     a = d.abs()
@@ -110,7 +113,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     # through, so its gradient is NaN as in PyTorch.
     dc = _C.where(a > delta, d.sign() * delta, d)
     loss = _C.where(a < delta, 0.5 * dc * dc, delta * (a - 0.5 * delta))
-    return _reduce(loss, reduction)
+    return _reduce(loss.to(out_dtype), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -224,6 +227,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = get_reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if input.dim() == 0:
+        # PyTorch takes a 0-d input's shape (that of its target) as probabilities.
+        if not target.is_floating_point():
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                               f"got {scalar_name(target)}")
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
     class_dim = 0 if input.dim() == 1 else 1
     C = input.shape[class_dim]
     if target.is_floating_point():

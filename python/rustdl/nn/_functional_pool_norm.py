@@ -71,6 +71,16 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if isinstance(input, _C.Tensor) and input.dim() in (2, 3) and 0 in tuple(input.shape)[input.dim() - 2:]:
+        # only a batch dim may be empty (with indices PyTorch pools in 2-d, as avg_pool1d)
+        shape = list(input.shape)
+        if return_indices:
+            shape = shape[:-1] + [1, shape[-1]]
+            raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
+                               f"but got:{shape}")
+        else:
+            raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size "
+                               f"for input, but got:{shape}")
     return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -79,6 +89,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    if return_indices and not isinstance(input, _C.Tensor):
+        # PyTorch's max_pool3d_with_indices reads input.is_cuda first.
+        raise AttributeError(f"'{type(input).__name__}' object has no attribute 'is_cuda'")
     return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -96,10 +109,22 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    if isinstance(input, _C.Tensor) and input.dim() in (2, 3):
+        # PyTorch pools (.., L) as (.., 1, L) in 2-D: only a batch dim may be empty.
+        shape = list(input.shape[:-1]) + [1, input.shape[-1]]
+        if 0 in (shape if input.dim() == 2 else shape[1:]):
+            raise RuntimeError("Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
+                               f"but got:{shape}")
     return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    if isinstance(input, _C.Tensor) and input.dim() < 3:
+        # PyTorch reads input.size(-3) before it checks the rank.
+        n = input.dim()
+        if n == 0:
+            raise IndexError("Dimension specified as -3 but tensor has no dimensions")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got -3)")
     return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
 
 
@@ -148,6 +173,11 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 def adaptive_avg_pool3d(input, output_size):
+    if isinstance(input, _C.Tensor) and input.numel() == 0 and 0 not in tuple(input.shape)[1:] \
+            and not input.is_floating_point() and _output_size(3, input, output_size) != [1, 1, 1]:
+        # PyTorch's 3-d kernel picks its dtype before it sees the empty batch
+        # (the 1-d and 2-d ones return the empty result).
+        check_float_input(input, "adaptive_avg_pool3d_cpu")
     return _adaptive_avg(3, input, output_size)
 
 

@@ -359,6 +359,10 @@ def softsign(input):
     if input.dtype == _C.bool:
         # PyTorch computes input / (1 + input.abs()).
         raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
+    if not input.is_floating_point():
+        # PyTorch's input / (1 + input.abs()): abs and + stay in the integer
+        # dtype (abs of int32's minimum is itself), the division is true.
+        return input / (1 + input.abs())
     return _softsign(input)
 from ._functional_attention import *
 from ._functional_attention import _canonical_mask, _in_projection, _in_projection_packed, _mha_shape_check  # noqa: F401
