@@ -165,6 +165,19 @@ def get_model(name, **config):
 _WEIGHTS_OF = {}  # builder name -> its WeightsEnum
 
 
+def _publish_builder(builder, builder_name, weights_enum, enum_name, namespace):
+    """Name, document and register a builder made in a loop over a family's
+    configurations, and export it and its weights enum from the family's
+    module (``namespace`` is that module's ``globals()``)."""
+    builder.__name__ = builder.__qualname__ = builder_name
+    builder.__doc__ = f"{builder_name}; ``weights`` must be None (load a local checkpoint instead)."
+    register_model()(builder)
+    _WEIGHTS_OF[builder_name] = weights_enum
+    namespace[builder_name] = builder
+    namespace[enum_name] = weights_enum
+    namespace["__all__"].extend([builder_name, enum_name])
+
+
 def get_model_weights(name):
     model = get_model_builder(name) if isinstance(name, str) else name
     return _WEIGHTS_OF[model.__name__]

@@ -7,7 +7,7 @@ from functools import partial
 
 from ... import nn
 from ..ops.stochastic_depth import StochasticDepth
-from ._api import _WEIGHTS_OF, _handle_weights, _weights_enum, register_model
+from ._api import _handle_weights, _publish_builder, _weights_enum
 from ._misc import Conv2dNormActivation, SqueezeExcitation
 from .mobilenetv2 import _make_divisible
 
@@ -218,13 +218,7 @@ def _make(builder_name):
             kwargs["norm_layer"] = norm_layer
         return EfficientNet(setting, kwargs.pop("dropout", dropout), last_channel=last_channel, **kwargs)
 
-    builder.__name__ = builder.__qualname__ = builder_name
-    builder.__doc__ = f"{builder_name}; ``weights`` must be None (load a local checkpoint instead)."
-    register_model()(builder)
-    _WEIGHTS_OF[builder_name] = weights_enum
-    globals()[builder_name] = builder
-    globals()[enum_name] = weights_enum
-    __all__.extend([builder_name, enum_name])
+    _publish_builder(builder, builder_name, weights_enum, enum_name, globals())
 
 
 for _name in _CONFIGS:

@@ -2,7 +2,7 @@
 initialisation). The version-1 checkpoints of torchvision's old stem are not converted."""
 
 from ... import nn
-from ._api import _WEIGHTS_OF, _handle_weights, _weights_enum, register_model
+from ._api import _handle_weights, _publish_builder, _weights_enum
 
 __all__ = ["MNASNet"]
 
@@ -119,13 +119,7 @@ def _make(builder_name):
         _handle_weights(builder_name, weights_enum, weights, kwargs)
         return MNASNet(alpha, **kwargs)
 
-    builder.__name__ = builder.__qualname__ = builder_name
-    builder.__doc__ = f"{builder_name}; ``weights`` must be None (load a local checkpoint instead)."
-    register_model()(builder)
-    _WEIGHTS_OF[builder_name] = weights_enum
-    globals()[builder_name] = builder
-    globals()[enum_name] = weights_enum
-    __all__.extend([builder_name, enum_name])
+    _publish_builder(builder, builder_name, weights_enum, enum_name, globals())
 
 
 for _name in _CONFIGS:

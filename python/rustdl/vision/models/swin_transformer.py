@@ -10,7 +10,7 @@ from ... import nn
 from ...nn import functional as F
 from ..ops.misc import MLP, Permute
 from ..ops.stochastic_depth import StochasticDepth
-from ._api import _WEIGHTS_OF, _handle_weights, _weights_enum, register_model
+from ._api import _handle_weights, _publish_builder, _weights_enum
 
 __all__ = ["SwinTransformer"]
 
@@ -340,13 +340,7 @@ def _make(builder_name):
         return SwinTransformer(patch_size=[4, 4], embed_dim=embed_dim, depths=depths, num_heads=heads,
                                window_size=[window, window], stochastic_depth_prob=sd_prob, **extra, **kwargs)
 
-    builder.__name__ = builder.__qualname__ = builder_name
-    builder.__doc__ = f"{builder_name}; ``weights`` must be None (load a local checkpoint instead)."
-    register_model()(builder)
-    _WEIGHTS_OF[builder_name] = weights_enum
-    globals()[builder_name] = builder
-    globals()[enum_name] = weights_enum
-    __all__.extend([builder_name, enum_name])
+    _publish_builder(builder, builder_name, weights_enum, enum_name, globals())
 
 
 for _name in _CONFIGS:

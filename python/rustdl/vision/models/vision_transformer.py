@@ -10,7 +10,7 @@ import rustdl
 
 from ... import nn
 from ..ops.misc import MLP
-from ._api import _WEIGHTS_OF, _handle_weights, _weights_enum, register_model
+from ._api import _handle_weights, _publish_builder, _weights_enum
 from ._misc import Conv2dNormActivation
 
 __all__ = ["VisionTransformer"]
@@ -186,13 +186,7 @@ def _make(builder_name):
         return VisionTransformer(image_size=image_size, patch_size=patch, num_layers=layers, num_heads=heads,
                                  hidden_dim=hidden, mlp_dim=mlp, **kwargs)
 
-    builder.__name__ = builder.__qualname__ = builder_name
-    builder.__doc__ = f"{builder_name}; ``weights`` must be None (load a local checkpoint instead)."
-    register_model()(builder)
-    _WEIGHTS_OF[builder_name] = weights_enum
-    globals()[builder_name] = builder
-    globals()[enum_name] = weights_enum
-    __all__.extend([builder_name, enum_name])
+    _publish_builder(builder, builder_name, weights_enum, enum_name, globals())
 
 
 for _name in _CONFIGS:
