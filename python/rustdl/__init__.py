@@ -378,6 +378,10 @@ def _welford_mean(input, dim, keepdim):
     return where(spoiled.reshape(mean.shape), full((), builtins.float("nan"), dtype=mean.dtype), mean)
 
 
+from .amp.autocast_mode import _op as _autocast_op  # noqa: E402
+
+
+@_autocast_op("fp32")
 def trace(input):
     return input.trace()
 
@@ -410,6 +414,7 @@ def diag(input, diagonal=0):
     return input[rows[keep], cols[keep]]
 
 
+@_autocast_op("fp32")
 def cdist(x1, x2, p=2.0):
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p=p, dim=-1)
 
@@ -433,6 +438,24 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
 from . import _tensor_flags, accelerator, autograd, backends, cuda, functional, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401  # noqa: F401, E402
 from ._import_hook import install_torch_alias  # noqa: F401
+from . import amp, cpu  # noqa: E402, F401
+from .amp import autocast  # noqa: E402, F401
+from .amp.autocast_mode import (  # noqa: E402, F401
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from ._linalg_functions import cholesky, cross, det, inverse, logdet, matrix_power, slogdet, svd  # noqa: F401
 from .functional import (  # noqa: F401
     atleast_1d,

@@ -4,6 +4,7 @@ and the matching Tensor methods, built on ``rustdl.linalg``."""
 import warnings
 
 from . import _C, _return_types, linalg
+from .amp.autocast_mode import _op as _autocast_op
 from ._checks import require_tensors as _require_tensors
 
 Tensor = _C.Tensor
@@ -33,6 +34,7 @@ def slogdet(input):
     return _return_types.slogdet(*_C._linalg_slogdet(input))
 
 
+@_autocast_op("fp32")
 def inverse(input, *, out=None):
     _require_tensors("inverse", ("input", input))
     return linalg.inv(input)
