@@ -133,7 +133,7 @@ def test_gradients_reach_float32_parameters():
 def _train(autocast, steps=40, seed=0):
     rustdl.manual_seed(seed)
     model = rustdl.nn.Sequential(rustdl.nn.Linear(16, 32), rustdl.nn.ReLU(), rustdl.nn.Linear(32, 4))
-    opt = rustdl.optim.SGD(model.parameters(), lr=0.05)
+    opt = rustdl.optim.SGD(model.parameters(), lr=0.5)
     gen = np.random.default_rng(1)
     x = rustdl.tensor(gen.standard_normal((64, 16)).astype(np.float32))
     target = rustdl.tensor(gen.integers(0, 4, 64))
