@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import rustdl  # noqa: E402
-from compare import timeit  # noqa: E402
+import rustdl
+from compare import timeit
 
 
 def matmul(dtype_name, n):

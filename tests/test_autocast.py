@@ -60,9 +60,8 @@ def test_state_nests_and_restores():
 
 
 def test_state_restored_after_exception():
-    with pytest.raises(ValueError):
-        with rustdl.autocast("cpu"):
-            raise ValueError("boom")
+    with pytest.raises(ValueError), rustdl.autocast("cpu"):
+        raise ValueError("boom")
     assert not rustdl.is_autocast_enabled("cpu")
 
 

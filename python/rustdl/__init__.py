@@ -378,7 +378,7 @@ def _welford_mean(input, dim, keepdim):
     return where(spoiled.reshape(mean.shape), full((), builtins.float("nan"), dtype=mean.dtype), mean)
 
 
-from .amp.autocast_mode import _op as _autocast_op  # noqa: E402
+from .amp.autocast_mode import _op as _autocast_op
 
 
 @_autocast_op("fp32")
@@ -438,24 +438,6 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
 from . import _tensor_flags, accelerator, autograd, backends, cuda, functional, linalg, nn, optim, utils  # noqa: F401  # noqa: E402, F401  # noqa: F401, E402
 from ._import_hook import install_torch_alias  # noqa: F401
-from . import amp, cpu  # noqa: E402, F401
-from .amp import autocast  # noqa: E402, F401
-from .amp.autocast_mode import (  # noqa: E402, F401
-    autocast_decrement_nesting,
-    autocast_increment_nesting,
-    clear_autocast_cache,
-    get_autocast_cpu_dtype,
-    get_autocast_dtype,
-    get_autocast_gpu_dtype,
-    is_autocast_cache_enabled,
-    is_autocast_cpu_enabled,
-    is_autocast_enabled,
-    set_autocast_cache_enabled,
-    set_autocast_cpu_dtype,
-    set_autocast_cpu_enabled,
-    set_autocast_dtype,
-    set_autocast_enabled,
-)
 from ._linalg_functions import cholesky, cross, det, inverse, logdet, matrix_power, slogdet, svd  # noqa: F401
 from .functional import (  # noqa: F401
     atleast_1d,
@@ -494,6 +476,26 @@ distributed = builtins.__import__("importlib").import_module(__name__ + ".distri
 from . import _deprecated_overloads
 
 _deprecated_overloads.install(globals())
+
+# torch.autocast, torch.amp, torch.cpu.amp and the autocast state functions
+from . import amp, cpu  # noqa: F401
+from .amp import autocast  # noqa: F401
+from .amp.autocast_mode import (  # noqa: F401
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 
 
 def __getattr__(name):

@@ -4,8 +4,8 @@ and the matching Tensor methods, built on ``rustdl.linalg``."""
 import warnings
 
 from . import _C, _return_types, linalg
-from .amp.autocast_mode import _op as _autocast_op
 from ._checks import require_tensors as _require_tensors
+from .amp.autocast_mode import _op as _autocast_op
 
 Tensor = _C.Tensor
 

@@ -14,9 +14,8 @@ import warnings
 
 from . import _into, broadcast_shapes, broadcast_tensors, norm, split
 from . import cdist as _cdist
-from ._C import Tensor, arange, cat, int64, result_type, stack, tensor, zeros
+from ._C import Tensor, _autocast_active, arange, cat, int64, result_type, stack, tensor, zeros
 from ._C import bool as _bool
-from ._C import _autocast_active
 
 __all__ = [
     "atleast_1d",

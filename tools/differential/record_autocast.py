@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-import autocast_cases  # noqa: E402
+import autocast_cases
 
 
 def main():

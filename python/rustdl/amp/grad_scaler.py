@@ -4,7 +4,6 @@ steps whose gradients hold inf/NaN and shrink the scale; grow it after
 ``growth_interval`` clean steps). With bfloat16 it is harmless (and usually
 not needed); ``enabled=False`` makes every method a pass-through."""
 
-import warnings
 from collections import defaultdict
 from enum import Enum
 

@@ -2,8 +2,8 @@
 label smoothing, probability targets and K-dimensional inputs as PyTorch)."""
 
 from .. import _C
-from ..amp.autocast_mode import _op as _autocast_op
 from .._checks import require_tensors
+from ..amp.autocast_mode import _op as _autocast_op
 from ..autograd.function import Function
 from ._arg_checks import require_optional_tensors, scalar_name
 from ._reduction import get_reduction

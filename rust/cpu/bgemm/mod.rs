@@ -30,6 +30,42 @@ pub const NR: usize = 32;
 const KC: usize = 256;
 /// Rows per packed A block (a multiple of both micro-tiles' rows).
 const MC: usize = 192;
+
+/// Blocking and split, overridable for tuning runs
+/// (`RUSTDL_BGEMM=kc,mc,slabs_per_thread`, read once).
+#[derive(Clone, Copy)]
+struct Tuning {
+    kc: usize,
+    mc: usize,
+    /// Slabs per thread for large products, claimed dynamically: a thread
+    /// descheduled on a shared machine leaves its later slabs to the others.
+    slabs_per_thread: usize,
+}
+
+fn tuning() -> Tuning {
+    static T: std::sync::OnceLock<Tuning> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        let mut t = Tuning {
+            kc: KC,
+            mc: MC,
+            slabs_per_thread: 1,
+        };
+        if let Ok(v) = std::env::var("RUSTDL_BGEMM") {
+            let f: Vec<usize> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            if let [kc, mc, spt] = f[..] {
+                // kc a multiple of 32, mc of 96 (both micro-tiles' rows)
+                t.kc = (kc.div_ceil(32) * 32).clamp(32, 4096);
+                t.mc = (mc.div_ceil(96) * 96).clamp(96, 4096);
+                t.slabs_per_thread = spt.clamp(1, 16);
+            }
+        }
+        t
+    })
+}
+
+/// Multiply-adds from which a product is cut into `slabs_per_thread` slabs
+/// per thread.
+const MANY_SLABS_MACS: usize = 1 << 30;
 /// Columns per packed B block.
 const NC: usize = 4096;
 
@@ -152,7 +188,12 @@ pub unsafe fn bgemm(
         path,
     };
     let (mr, nr) = micro_tile(path);
-    let (tm, tn) = split(m, n, threads, mr, nr);
+    let slabs = if m * n * k >= MANY_SLABS_MACS && threads > 1 {
+        threads * tuning().slabs_per_thread
+    } else {
+        threads
+    };
+    let (tm, tn) = split(m, n, slabs, mr, nr);
     if tm * tn == 1 {
         return run_slab(&p, 0..m, 0..n);
     }
@@ -267,11 +308,16 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
     let (mr, nr) = micro_tile(p.path);
     // Depth slices: balanced, at most KC, rounded up to the kernel's step.
     let step = if p.path == Path::Amx { 32 } else { 2 };
-    let slices = p.k.div_ceil(KC);
+    let Tuning {
+        kc: kc_limit,
+        mc: mc_limit,
+        ..
+    } = tuning();
+    let slices = p.k.div_ceil(kc_limit);
     let kc_max = p.k.div_ceil(slices).div_ceil(step) * step;
     let pairs_max = kc_max / 2;
     let nc_max = NC.min(cj.len().div_ceil(nr) * nr);
-    let mc_max = MC.min(ri.len().div_ceil(mr) * mr);
+    let mc_max = mc_limit.min(ri.len().div_ceil(mr) * mr);
     #[cfg(target_arch = "x86_64")]
     if p.path == Path::Amx {
         amx::configure();
@@ -291,8 +337,8 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
                     pack::pack_panel(p.b.at(jc + jr, pc), nr.min(nc - jr), kc, nr, pairs, panel);
                 }
                 let overwrite = pc == 0 && !p.accumulate;
-                for ic in ri.clone().step_by(MC) {
-                    let mc = MC.min(ri.end - ic);
+                for ic in ri.clone().step_by(mc_limit) {
+                    let mc = mc_limit.min(ri.end - ic);
                     for (q, ir) in (0..mc).step_by(mr).enumerate() {
                         let panel = &mut apack[q * pairs * mr..(q + 1) * pairs * mr];
                         let src = p.a.at(ic + ir, pc);

@@ -5,7 +5,7 @@ import warnings
 from ...amp import autocast as _autocast
 from ...amp.grad_scaler import GradScaler as _GradScaler
 
-__all__ = ["autocast", "GradScaler"]
+__all__ = ["GradScaler", "autocast"]
 
 
 class autocast(_autocast):
