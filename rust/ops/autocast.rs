@@ -7,7 +7,9 @@
 //! - `Lower`: matmul, mm, bmm, addmm, baddbmm, addbmm, linear, convolutions,
 //!   prelu, scaled_dot_product_attention run in the autocast dtype;
 //! - `Float32`: losses, prod, cdist, trace, inverse, ... run in float32;
-//! - `Promote`: cat, stack, index_copy run in the widest input type.
+//! - `Promote`: the widest input type (cat and stack promote on their own,
+//!   so no op needs it yet; `_C._autocast_cast("promote", ...)` offers it).
+//!
 //! Eligible inputs are floating tensors other than float64 (PyTorch's
 //! `is_autocast_eligible`). While a listed op runs, autocast is suspended
 //! (PyTorch excludes its autocast dispatch key inside its wrappers), so the
