@@ -378,6 +378,10 @@ def _welford_mean(input, dim, keepdim):
     return where(spoiled.reshape(mean.shape), full((), builtins.float("nan"), dtype=mean.dtype), mean)
 
 
+from .amp.autocast_mode import _op as _autocast_op
+
+
+@_autocast_op("fp32")
 def trace(input):
     return input.trace()
 
@@ -410,6 +414,7 @@ def diag(input, diagonal=0):
     return input[rows[keep], cols[keep]]
 
 
+@_autocast_op("fp32")
 def cdist(x1, x2, p=2.0):
     return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p=p, dim=-1)
 
@@ -471,6 +476,26 @@ distributed = builtins.__import__("importlib").import_module(__name__ + ".distri
 from . import _deprecated_overloads
 
 _deprecated_overloads.install(globals())
+
+# torch.autocast, torch.amp, torch.cpu.amp and the autocast state functions
+from . import amp, cpu  # noqa: F401
+from .amp import autocast  # noqa: F401
+from .amp.autocast_mode import (  # noqa: F401
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 
 
 def __getattr__(name):

@@ -5,6 +5,7 @@ import warnings
 
 from . import _C, _return_types, linalg
 from ._checks import require_tensors as _require_tensors
+from .amp.autocast_mode import _op as _autocast_op
 
 Tensor = _C.Tensor
 
@@ -33,6 +34,7 @@ def slogdet(input):
     return _return_types.slogdet(*_C._linalg_slogdet(input))
 
 
+@_autocast_op("fp32")
 def inverse(input, *, out=None):
     _require_tensors("inverse", ("input", input))
     return linalg.inv(input)

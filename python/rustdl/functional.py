@@ -14,7 +14,7 @@ import warnings
 
 from . import _into, broadcast_shapes, broadcast_tensors, norm, split
 from . import cdist as _cdist
-from ._C import Tensor, arange, cat, int64, result_type, stack, tensor, zeros
+from ._C import Tensor, _autocast_active, arange, cat, int64, result_type, stack, tensor, zeros
 from ._C import bool as _bool
 
 __all__ = [
@@ -384,7 +384,7 @@ def einsum(*args):
     if not operands:
         raise RuntimeError("einsum(): must provide at least one operand")
     for x in operands[1:]:
-        if x.dtype != operands[0].dtype:
+        if x.dtype != operands[0].dtype and not _autocast_active():  # autocast casts at the bmm
             raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {operands[0].dtype} and {x.dtype}")
 
     lhs, arrow, rhs = equation.replace(" ", "").partition("->")

@@ -2,6 +2,7 @@
 
 pub mod arith;
 pub mod attention;
+pub mod bgemm;
 pub mod conv;
 pub mod conv_depthwise;
 pub mod conv_implicit;

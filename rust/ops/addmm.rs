@@ -9,7 +9,7 @@ use super::reduce::sum;
 use super::shape::{expand_to, transpose, unsqueeze};
 use crate::autograd::{record, GradModeGuard, SavedTensor};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// Which product is added to `input`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -94,6 +94,13 @@ pub fn add_product(
     beta: f64,
     alpha: f64,
 ) -> Result<Tensor> {
+    if kind != Product::Vector {
+        if let Some(r) = super::autocast::run(super::autocast::Policy::Lower, &[input, a, b], |t| {
+            add_product(kind, &t[0], &t[1], &t[2], beta, alpha)
+        }) {
+            return r;
+        }
+    }
     kind.check_ranks(a, b)?;
     let mismatch = if a.dtype() != b.dtype() {
         Some((a, b))
@@ -108,6 +115,12 @@ pub fn add_product(
             x.dtype().scalar_name(),
             y.dtype().scalar_name()
         )));
+    }
+    if matches!(kind, Product::Matrix | Product::Batched)
+        && a.dtype() == DType::BF16
+        && !(a.is_gpu() || a.is_meta() || b.is_gpu() || b.is_meta() || input.is_gpu())
+    {
+        return addmm_bf16(input, a, b, beta, alpha);
     }
     let out = {
         let _no_grad = GradModeGuard::new(false);
@@ -173,4 +186,33 @@ pub fn add_product(
         Ok(vec![g_input, ga, gb])
     });
     Ok(out)
+}
+
+/// bf16 addmm and baddbmm as PyTorch's: the products on the bf16 GEMM in float32,
+/// `beta * input` added there, one rounding to bf16 (differentiable casts).
+fn addmm_bf16(input: &Tensor, a: &Tensor, b: &Tensor, beta: f64, alpha: f64) -> Result<Tensor> {
+    use super::unary::to_dtype;
+    if a.ndim() == 3 && (a.shape()[0] != b.shape()[0] || a.shape()[2] != b.shape()[1]) {
+        // bmm's check, which the product on the float32 path makes
+        return Err(Error::Runtime(format!(
+            "Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].",
+            a.shape()[0],
+            a.shape()[2],
+            b.shape()[0],
+            b.shape()[1]
+        )));
+    }
+    let mut p = super::matmul::products_f32(a, b)?;
+    if alpha != 1.0 {
+        p = mul(&p, &scalar_like(alpha, &p))?;
+    }
+    if beta != 0.0 {
+        let bias = expand_to(&to_dtype(input, DType::F32)?, &p.shape_vec())?;
+        p = if beta == 1.0 {
+            add(&p, &bias)?
+        } else {
+            add(&p, &mul(&bias, &scalar_like(beta, &p))?)?
+        };
+    }
+    to_dtype(&p, DType::BF16)
 }

@@ -100,8 +100,12 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::U8 => batched_gemm_typed::<u8>(a, b, &batch, m, k, n),
         DType::I16 => batched_gemm_typed::<i16>(a, b, &batch, m, k, n),
         DType::I8 => batched_gemm_typed::<i8>(a, b, &batch, m, k, n),
+        // bf16 GEMM: float32 accumulation, rounded once (`cpu::bgemm`).
+        DType::BF16 => {
+            crate::tensor::half::narrow(super::matmul_bf16::batched(a, b, &batch, m, k, n), dtype)
+        }
         // Products accumulated in float32 and rounded once (`tensor::half`).
-        DType::F16 | DType::BF16 => crate::tensor::half::narrow(
+        DType::F16 => crate::tensor::half::narrow(
             batched_gemm_typed::<f32>(
                 &crate::tensor::half::widen(a),
                 &crate::tensor::half::widen(b),
@@ -193,6 +197,11 @@ fn promote_pair(a: &Tensor, b: &Tensor, _op: &str) -> Result<(Tensor, Tensor)> {
 
 /// `torch.mm` for 2-D operands.
 pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(r) = super::autocast::run(super::autocast::Policy::Lower, &[a, b], |t| {
+        mm(&t[0], &t[1])
+    }) {
+        return r;
+    }
     if a.ndim() != 2 || b.ndim() != 2 {
         return Err(Error::Runtime(format!(
             "self must be a matrix (mm: got {}-D and {}-D tensors)",
@@ -215,6 +224,11 @@ pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `torch.bmm` for 3-D operands with equal batch.
 pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(r) = super::autocast::run(super::autocast::Policy::Lower, &[a, b], |t| {
+        bmm(&t[0], &t[1])
+    }) {
+        return r;
+    }
     if a.ndim() != 3 || b.ndim() != 3 {
         return Err(Error::Runtime(format!(
             "batch1 must be a 3D tensor (bmm: got {}-D and {}-D)",
@@ -305,6 +319,11 @@ pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `torch.matmul` with NumPy semantics for 1-D operands and batch broadcasting.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(r) = super::autocast::run(super::autocast::Policy::Lower, &[a, b], |t| {
+        matmul(&t[0], &t[1])
+    }) {
+        return r;
+    }
     let (da, db) = (a.ndim(), b.ndim());
     if da == 0 || db == 0 {
         return Err(Error::Runtime(format!(
@@ -366,6 +385,15 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// `F.linear(x, weight, bias)` = x @ weight.T + bias.
 pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    if super::autocast::active() {
+        let mut inputs = vec![x, weight];
+        inputs.extend(bias);
+        if let Some(r) = super::autocast::run(super::autocast::Policy::Lower, &inputs, |t| {
+            linear(&t[0], &t[1], t.get(2))
+        }) {
+            return r;
+        }
+    }
     if weight.ndim() != 2 && weight.ndim() != 1 {
         return Err(Error::Runtime(format!(
             "linear: weight must be 1-D or 2-D, got {}-D",
@@ -386,6 +414,14 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
     // Half types: PyTorch's addmm adds the bias to the float32 products and
     // rounds once; so here, between differentiable casts (`tensor::half`).
     let dtype = x.dtype();
+    if dtype == DType::BF16
+        && weight.dtype() == dtype
+        && weight.ndim() == 2
+        && bias.is_none_or(|b| b.dtype() == dtype)
+        && !(x.is_gpu() || x.is_meta() || weight.is_gpu() || weight.is_meta())
+    {
+        return linear_bf16(x, weight, bias);
+    }
     if dtype.is_half() && weight.dtype() == dtype && bias.is_none_or(|b| b.dtype() == dtype) {
         let mut inputs = vec![x, weight];
         inputs.extend(bias);
@@ -401,4 +437,26 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tens
         Some(b) => super::binary::add(&y, b),
         None => Ok(y),
     }
+}
+
+/// bf16 Linear: the products on the bf16 GEMM in float32, the bias added
+/// there, one rounding to bf16 (PyTorch's addmm on bf16).
+fn linear_bf16(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (in_f, out_f) = (weight.shape()[1], weight.shape()[0]);
+    let lead = x.shape()[..x.ndim() - 1].to_vec();
+    let rows = lead.iter().product::<usize>();
+    let x2 = reshape_to(x, &[rows, in_f])?;
+    let y = super::matmul_bf16::products_f32(&x2, &transpose(weight, 0, 1)?)?;
+    let y = match bias {
+        Some(b) => super::binary::add(&y, &super::unary::to_dtype(b, DType::F32)?)?,
+        None => y,
+    };
+    let mut shape = lead;
+    shape.push(out_f);
+    reshape_to(&super::unary::to_dtype(&y, DType::BF16)?, &shape)
+}
+
+/// The bf16 product as float32 (not rounded), differentiable (`matmul_bf16`).
+pub(super) fn products_f32(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    super::matmul_bf16::products_f32(a, b)
 }

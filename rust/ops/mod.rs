@@ -2,6 +2,7 @@
 
 pub mod addmm;
 pub mod attention;
+pub mod autocast;
 pub mod binary;
 pub mod conv;
 pub mod conv_grad;
@@ -17,6 +18,7 @@ pub mod linear_map;
 pub mod loss;
 pub mod map;
 pub mod matmul;
+mod matmul_bf16;
 pub mod meta;
 pub mod norm;
 pub mod pool;

@@ -408,6 +408,11 @@ pub fn mean(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
 
 /// `x.prod(dim, keepdim)`.
 pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
+    if let Some(r) = super::autocast::run(super::autocast::Policy::Float32, &[x], |t| {
+        prod(&t[0], dims, keepdim)
+    }) {
+        return r;
+    }
     crate::gpu::ops::cpu_only(&[x], "prod")?;
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);

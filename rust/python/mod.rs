@@ -9,6 +9,7 @@ mod functions;
 mod op_names;
 pub mod panic_guard;
 mod py_attention;
+mod py_autocast;
 mod py_conv;
 mod py_device;
 mod py_dtype;
@@ -61,6 +62,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py_conv::register(m)?;
     py_loss::register(m)?;
     py_machine::register(m)?;
+    py_autocast::register(m)?;
     py_device::register(m)?;
     py_pool_norm::register(m)?;
     py_optim::register(m)?;

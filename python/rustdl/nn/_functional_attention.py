@@ -7,6 +7,7 @@ import math
 import warnings
 
 from .. import _C
+from ..amp.autocast_mode import _op as _autocast_op
 
 
 def _torch():
@@ -41,6 +42,7 @@ def _sdpa_math(query, key, value, attn_mask, dropout_p, is_causal, scale):
     return weights @ value
 
 
+@_autocast_op("lower")
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
     """``softmax(q @ k^T * scale + mask) @ v`` for (..., L, E) queries and

@@ -6,6 +6,7 @@ computation and the shape checks are one Rust call (``_C.conv_nd`` /
 """
 
 from .. import _C
+from ..amp.autocast_mode import _op as _autocast_op
 
 __all__ = [
     "conv1d",
@@ -43,6 +44,7 @@ def _same_padding(input, weight, dilation, nd):
     return input, left
 
 
+@_autocast_op("lower")
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
     stride, dilation = _ints(stride), _ints(dilation)
     if isinstance(padding, str):
@@ -75,6 +77,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv(input, weight, bias, stride, padding, dilation, groups, 3)
 
 
+@_autocast_op("lower")
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd):
     if weight.dim() != nd + 2:
         raise RuntimeError(

@@ -3,6 +3,7 @@ label smoothing, probability targets and K-dimensional inputs as PyTorch)."""
 
 from .. import _C
 from .._checks import require_tensors
+from ..amp.autocast_mode import _op as _autocast_op
 from ..autograd.function import Function
 from ._arg_checks import require_optional_tensors, scalar_name
 from ._reduction import get_reduction
@@ -69,6 +70,7 @@ def _check_same_size(input, target, name):
         )
 
 
+@_autocast_op("fp32")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = get_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "l1_loss")
@@ -90,6 +92,7 @@ def _promoted(input, target, kernel, input_must_be_float=False):
     return input.to(dtype), target.to(dtype)
 
 
+@_autocast_op("fp32")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = get_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "mse_loss")
@@ -98,6 +101,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _reduce(d * d, reduction)
 
 
+@_autocast_op("fp32")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -116,6 +120,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss.to(out_dtype), reduction)
 
 
+@_autocast_op("fp32")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     reduction = get_reduction(size_average, reduce, reduction)
     if beta < 0:
@@ -184,6 +189,7 @@ def _check_class_target(input, target):
         raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
 
 
+@_autocast_op("fp32")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     require_tensors("nll_loss_nd", ("input", input), ("target", target))
     require_optional_tensors("nll_loss_nd", (3, "weight", weight))
@@ -220,6 +226,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _C.where(nothing, float("nan"), loss.sum() / _C.where(nothing, 1.0, total))
 
 
+@_autocast_op("fp32")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     require_tensors("cross_entropy_loss", ("input", input), ("target", target))
@@ -284,6 +291,7 @@ class _BCE(Function):
         return gx, gt
 
 
+@_autocast_op("fp32")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
@@ -348,6 +356,7 @@ class _BCEWithLogits(Function):
         return gx, gt, None, None, None
 
 
+@_autocast_op("fp32")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     reduction = get_reduction(size_average, reduce, reduction)
@@ -396,6 +405,7 @@ def _sum_to(g, shape):
     return g.sum(dims, keepdim=True).reshape(shape) if dims else g.reshape(shape)
 
 
+@_autocast_op("fp32")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     require_tensors("kl_div", ("input", input), ("target", target))
     reduction = get_reduction(size_average, reduce, reduction)
@@ -416,6 +426,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+@_autocast_op("fp32")
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
     eps = 1e-12
@@ -427,6 +438,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(loss, reduction)
 
 
+@_autocast_op("fp32")
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
@@ -438,6 +450,7 @@ def _minimum(a, b):
     return minimum(a, b)
 
 
+@_autocast_op("fp32")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
@@ -452,17 +465,20 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     return _reduce((d_ap - d_an + margin).clamp(min=0), reduction)
 
 
+@_autocast_op("fp32")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
     return _reduce((-target * input).exp().log1p(), reduction)
 
 
+@_autocast_op("fp32")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
     loss = _C.where(target == 1, input, (margin - input).clamp(min=0))
     return _reduce(loss, reduction)
 
 
+@_autocast_op("fp32")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
@@ -508,6 +524,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     return _reduce(loss, reduction)
 
 
+@_autocast_op("fp32")
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
@@ -538,6 +555,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
+@_autocast_op("fp32")
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over target classes j (the row's indices up to the first -1) and
     non-target classes i of max(0, 1 - (x[j] - x[i])), divided by C: one

@@ -1,6 +1,7 @@
 """``rustdl.nn.functional``: stateless neural-network ops (each one Rust call)."""
 
 from .. import _C
+from ..amp.autocast_mode import _op as _autocast_op
 
 
 def _inplace_source(input, inplace):
@@ -113,6 +114,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return softmax(-input, dim, dtype=dtype)
 
 
+@_autocast_op("lower")
 def linear(input, weight, bias=None):
     if not (isinstance(input, _C.Tensor) and isinstance(weight, _C.Tensor)
             and (bias is None or isinstance(bias, _C.Tensor))):
@@ -157,6 +159,7 @@ def threshold(input, threshold, value, inplace=False):
     return input.copy_(out) if inplace else out
 
 
+@_autocast_op("lower")
 def prelu(input, weight):
     if weight.numel() != 1 and (input.dim() < 2 or weight.numel() != input.shape[1]):
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
