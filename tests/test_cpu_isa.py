@@ -26,8 +26,9 @@ def restore_isa():
 def run_python(code, isa):
     env = dict(os.environ)
     env["RUSTDL_CPU_ISA"] = isa
-    python_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [python_dir, env.get("PYTHONPATH")]))
+    # The package these tests imported (the source tree or an installed wheel).
+    package_parent = os.path.dirname(os.path.dirname(rustdl.__file__))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
     )
