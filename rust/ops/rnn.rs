@@ -130,10 +130,14 @@ enum StepWeight<'a, T> {
 }
 
 impl<'a, T: Float> StepWeight<'a, T> {
-    fn new(w: &'a [T], view: MatRef, k: usize, n: usize) -> Self {
+    /// `w` (k x n through `view`) for products of `m` rows.
+    fn new(w: &'a [T], view: MatRef, k: usize, n: usize, m: usize) -> Self {
         if let Some(wf) = T::as_f32(w) {
             if k > 0 && n > 0 {
-                assert!(wf.len() >= view.off + k * n, "RNN weight smaller than {k}x{n}");
+                assert!(
+                    wf.len() >= view.off + k * n,
+                    "RNN weight smaller than {k}x{n}"
+                );
                 // SAFETY: the views the callers pass cover exactly the k x n
                 // elements of `w` (checked above).
                 let packed = unsafe {
@@ -141,6 +145,7 @@ impl<'a, T: Float> StepWeight<'a, T> {
                         k,
                         n,
                         (wf.as_ptr().add(view.off), view.rs, view.cs),
+                        m,
                     )
                 };
                 if let Some(p) = packed {
@@ -168,7 +173,10 @@ impl<'a, T: Float> StepWeight<'a, T> {
                 let (k, n) = (p.k(), p.n());
                 let a = T::as_f32(a).expect("packed weights are f32");
                 let c = T::as_f32_mut(c).expect("packed weights are f32");
-                assert!(a.len() >= m * k && c.len() >= m * n, "RNN step buffers too small");
+                assert!(
+                    a.len() >= m * k && c.len() >= m * n,
+                    "RNN step buffers too small"
+                );
                 // SAFETY: row-major m x k and m x n inside their slices (checked),
                 // C does not alias A (distinct buffers), packed on this CPU.
                 unsafe {
@@ -337,7 +345,7 @@ fn forward_t<T: Float>(
         _ => uninit::<T>(tt * hrow),
     };
     // W_hh^T (hs x g), packed once for all the steps.
-    let w_hh_t = StepWeight::new(w.w_hh, transposed(0, hs), hs, g);
+    let w_hh_t = StepWeight::new(w.w_hh, transposed(0, hs), hs, g, b);
     match mode {
         Mode::RnnTanh | Mode::RnnRelu => {
             for (s, &t) in steps.iter().enumerate() {
@@ -500,7 +508,7 @@ fn backward_t<T: Float>(
         Vec::new()
     };
     // W_hh (g x hs), packed once when some step needs dh_{t-1}.
-    let w_hh = (tt > 1 || need.h0).then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs));
+    let w_hh = (tt > 1 || need.h0).then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs, b));
     for s in (0..tt).rev() {
         let t = steps[s];
         if let Some(go) = g_out {

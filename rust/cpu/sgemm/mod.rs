@@ -71,6 +71,16 @@ const AVX512: Micro = Micro {
     kernel: kernel::kernel_avx512::<kernel::Panel>,
 };
 
+/// AVX-512 with 8-row tiles: the same B panels as `AVX512`, for products
+/// whose row count 8 divides better than 14 (`prepacked::PackedB` picks
+/// it for the recurrent layers' batch rows).
+#[cfg(target_arch = "x86_64")]
+const AVX512_SHORT: Micro = Micro {
+    mr: kernel::AVX512_SHORT_MR,
+    kernel: kernel::kernel_avx512_short::<kernel::Panel>,
+    ..AVX512
+};
+
 /// Whether a kernel may run (AVX2 and FMA at least; see `cpu::isa`).
 pub fn is_supported() -> bool {
     crate::cpu::isa::use_avx2()
@@ -89,6 +99,20 @@ pub(crate) fn micro() -> Option<Micro> {
     }
     #[cfg(not(target_arch = "x86_64"))]
     None
+}
+
+/// `micro()`, with AVX-512's 8-row tile when it pads `m` rows less than
+/// the 14-row one (64 rows: 64 against 70).
+pub(crate) fn micro_for_rows(m: usize) -> Option<Micro> {
+    let micro = micro()?;
+    #[cfg(target_arch = "x86_64")]
+    if micro.mr == AVX512.mr {
+        let padded = |mr: usize| m.div_ceil(mr) * mr;
+        if padded(AVX512_SHORT.mr) < padded(AVX512.mr) {
+            return Some(AVX512_SHORT);
+        }
+    }
+    Some(micro)
 }
 
 /// Strided operands of one product, as raw addresses so slabs can be sent
@@ -393,6 +417,7 @@ mod tests {
             }
             if f.avx512 {
                 v.push(("avx512", AVX512));
+                v.push(("avx512-short", AVX512_SHORT));
             }
         }
         v
@@ -499,7 +524,11 @@ mod tests {
                 assert_eq!((packed.k(), packed.n()), (k, n));
                 for (use_, threads) in [1usize, 2, 3].into_iter().enumerate() {
                     let a = values(m * k + 3, 31 + (case * 3 + use_) as u64);
-                    let (ars, acs) = if use_ == 2 { (1, m as isize) } else { (k as isize, 1) };
+                    let (ars, acs) = if use_ == 2 {
+                        (1, m as isize)
+                    } else {
+                        (k as isize, 1)
+                    };
                     let (crs, ccs) = if use_ == 1 {
                         (1, m as isize + 1)
                     } else {

@@ -4,7 +4,7 @@
 //! step of m = batch rows) cost as much as a third of the kernel time.
 
 use super::pack::{self, Block};
-use super::{chunk, macro_kernel, micro, slice_len, split, Micro, Problem, BUFFERS};
+use super::{chunk, macro_kernel, micro_for_rows, slice_len, split, Micro, Problem, BUFFERS};
 use crate::parallel;
 
 /// B (k x n) in the panels of one kernel instance: for each depth slice s
@@ -23,19 +23,30 @@ pub struct PackedB {
 
 impl PackedB {
     /// Packs `b` (k x n, element (p, j) at `b.0 + p*b.1 + j*b.2`) for the
-    /// kernel `isa::active()` picks; None without one (no AVX2).
+    /// kernel `isa::active()` picks, with the row tile that suits products
+    /// of `rows` rows; None without a kernel (no AVX2).
     ///
     /// # Safety
     /// Every element of B is inside its allocation.
-    pub unsafe fn new(k: usize, n: usize, b: (*const f32, isize, isize)) -> Option<PackedB> {
-        micro().map(|m| Self::with(m, k, n, b))
+    pub unsafe fn new(
+        k: usize,
+        n: usize,
+        b: (*const f32, isize, isize),
+        rows: usize,
+    ) -> Option<PackedB> {
+        micro_for_rows(rows).map(|m| Self::with(m, k, n, b))
     }
 
     /// `new` for the instance `micro` (tests run every instance the CPU has).
     ///
     /// # Safety
     /// As `new`.
-    pub(crate) unsafe fn with(micro: Micro, k: usize, n: usize, b: (*const f32, isize, isize)) -> PackedB {
+    pub(crate) unsafe fn with(
+        micro: Micro,
+        k: usize,
+        n: usize,
+        b: (*const f32, isize, isize),
+    ) -> PackedB {
         let nr = micro.nr;
         let kc = slice_len(k, micro.kc);
         let np = n.div_ceil(nr) * nr;
@@ -50,7 +61,13 @@ impl PackedB {
             let pc = s * kc;
             let kcs = kc.min(k - pc);
             if n > 0 {
-                pack::pack_b(kcs, n, src.at(pc, 0), nr, &mut data[s * kc * np..][..kcs * np]);
+                pack::pack_b(
+                    kcs,
+                    n,
+                    src.at(pc, 0),
+                    nr,
+                    &mut data[s * kc * np..][..kcs * np],
+                );
             }
         }
         PackedB {
