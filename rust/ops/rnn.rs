@@ -646,14 +646,20 @@ fn backward_t<T: Float>(
         );
         dx
     });
+    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
+    // Without GRU's split both biases enter the same sum: one gradient.
+    let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
+        (Some(d), false) => d.clone(),
+        _ => column_sums(dgh_all, g),
+    });
     Grads {
         dx,
         dh0: need.h0.then_some(dh),
         dc0: if need.c0 { dc } else { None },
         dw_ih,
         dw_hh,
-        db_ih: need.b_ih.then(|| column_sums(&dgx, g)),
-        db_hh: need.b_hh.then(|| column_sums(dgh_all, g)),
+        db_ih,
+        db_hh,
     }
 }
 
