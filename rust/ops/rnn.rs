@@ -121,6 +121,79 @@ fn mm<T: Float>(
     }
 }
 
+/// The recurrent weight as the right operand (k x n) of every step's GEMM:
+/// for f32 on the sgemm kernels packed once per sequence (`sgemm::PackedB`),
+/// not once per step; otherwise a strided view for `mm`.
+enum StepWeight<'a, T> {
+    Packed(crate::cpu::sgemm::PackedB),
+    Plain(&'a [T], MatRef, usize, usize),
+}
+
+impl<'a, T: Float> StepWeight<'a, T> {
+    /// `w` (k x n through `view`) for products of `m` rows.
+    fn new(w: &'a [T], view: MatRef, k: usize, n: usize, m: usize) -> Self {
+        if let Some(wf) = T::as_f32(w) {
+            if k > 0 && n > 0 {
+                assert!(
+                    wf.len() >= view.off + k * n,
+                    "RNN weight smaller than {k}x{n}"
+                );
+                // SAFETY: the views the callers pass cover exactly the k x n
+                // elements of `w` (checked above).
+                let packed = unsafe {
+                    crate::cpu::sgemm::PackedB::new(
+                        k,
+                        n,
+                        (wf.as_ptr().add(view.off), view.rs, view.cs),
+                        m,
+                    )
+                };
+                if let Some(p) = packed {
+                    return StepWeight::Packed(p);
+                }
+            }
+        }
+        StepWeight::Plain(w, view, k, n)
+    }
+
+    /// `c (+)= a @ W` for row-major `a` (m x k) and `c` (m x n).
+    fn mm(&self, m: usize, a: &[T], c: &mut [T], accumulate: bool) {
+        match self {
+            StepWeight::Plain(w, view, k, n) => mm(
+                (m, *n, *k),
+                a,
+                row_major(0, *k),
+                w,
+                *view,
+                c,
+                row_major(0, *n),
+                accumulate,
+            ),
+            StepWeight::Packed(p) => {
+                let (k, n) = (p.k(), p.n());
+                let a = T::as_f32(a).expect("packed weights are f32");
+                let c = T::as_f32_mut(c).expect("packed weights are f32");
+                assert!(
+                    a.len() >= m * k && c.len() >= m * n,
+                    "RNN step buffers too small"
+                );
+                // SAFETY: row-major m x k and m x n inside their slices (checked),
+                // C does not alias A (distinct buffers), packed on this CPU.
+                unsafe {
+                    crate::cpu::sgemm::sgemm_prepacked(
+                        m,
+                        (a.as_ptr(), k as isize, 1),
+                        p,
+                        (c.as_mut_ptr(), n as isize, 1),
+                        accumulate,
+                        threads_for(m, n, k),
+                    )
+                }
+            }
+        }
+    }
+}
+
 /// A buffer every element of which the caller overwrites (recycled from
 /// the tensor buffer pool when one of that size is free: no zeroing, no page
 /// faults).
@@ -271,43 +344,17 @@ fn forward_t<T: Float>(
         Mode::RnnTanh | Mode::RnnRelu => std::mem::take(&mut xg),
         _ => uninit::<T>(tt * hrow),
     };
-    // W_hh^T as a row-major copy, once: the per-step GEMMs then pack it by
-    // plain copies instead of transposing it again at every step.
-    let mut w_hh_t = uninit::<T>(g * hs);
-    for (r, wr) in w.w_hh.chunks_exact(hs.max(1)).enumerate() {
-        for (c, v) in wr.iter().enumerate() {
-            w_hh_t[c * g + r] = *v;
-        }
-    }
-    let w_hh_t = &w_hh_t[..];
-    let hh = row_major(0, g);
+    // W_hh^T (hs x g), packed once for all the steps.
+    let w_hh_t = StepWeight::new(w.w_hh, transposed(0, hs), hs, g, b);
     match mode {
         Mode::RnnTanh | Mode::RnnRelu => {
             for (s, &t) in steps.iter().enumerate() {
                 if s == 0 {
                     let cur = &mut out[t * hrow..][..hrow];
-                    mm(
-                        (b, hs, hs),
-                        h0,
-                        row_major(0, hs),
-                        w_hh_t,
-                        hh,
-                        cur,
-                        row_major(0, hs),
-                        true,
-                    );
+                    w_hh_t.mm(b, h0, cur, true);
                 } else {
                     let (prev, cur) = read_write(&mut out, steps[s - 1], t, hrow);
-                    mm(
-                        (b, hs, hs),
-                        prev,
-                        row_major(0, hs),
-                        w_hh_t,
-                        hh,
-                        cur,
-                        row_major(0, hs),
-                        true,
-                    );
+                    w_hh_t.mm(b, prev, cur, true);
                 }
                 k::rnn_forward(&mut out[t * hrow..][..hrow], mode == Mode::RnnRelu);
             }
@@ -323,16 +370,7 @@ fn forward_t<T: Float>(
                 } else {
                     &out[steps[s - 1] * hrow..][..hrow]
                 };
-                mm(
-                    (b, g, hs),
-                    h_prev,
-                    row_major(0, hs),
-                    w_hh_t,
-                    hh,
-                    gates,
-                    row_major(0, g),
-                    true,
-                );
+                w_hh_t.mm(b, h_prev, gates, true);
                 let (c_prev, c) = if s == 0 {
                     (c0, &mut saved.cells[t * hrow..][..hrow])
                 } else {
@@ -372,16 +410,7 @@ fn forward_t<T: Float>(
                 } else {
                     read_write(&mut out, steps[s - 1], t, hrow)
                 };
-                mm(
-                    (b, g, hs),
-                    h_prev,
-                    row_major(0, hs),
-                    w_hh_t,
-                    hh,
-                    &mut hp,
-                    row_major(0, g),
-                    false,
-                );
+                w_hh_t.mm(b, h_prev, &mut hp, false);
                 let xp = &xg[t * row..][..row];
                 let hpr = &hp;
                 let hp_ = Rows::new(h, hs);
@@ -478,7 +507,8 @@ fn backward_t<T: Float>(
     } else {
         Vec::new()
     };
-    let hh = row_major(0, hs);
+    // W_hh (g x hs), packed once when some step needs dh_{t-1}.
+    let w_hh = (tt > 1 || need.h0).then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs, b));
     for s in (0..tt).rev() {
         let t = steps[s];
         if let Some(go) = g_out {
@@ -520,32 +550,14 @@ fn backward_t<T: Float>(
                     )
                 });
                 let dg = &dgx[t * row..][..row];
-                if want_dh {
-                    mm(
-                        (b, hs, g),
-                        dg,
-                        row_major(0, g),
-                        w.w_hh,
-                        hh,
-                        &mut dh_next,
-                        row_major(0, hs),
-                        false,
-                    );
+                if let (true, Some(w_hh)) = (want_dh, &w_hh) {
+                    w_hh.mm(b, dg, &mut dh_next, false);
                 }
             }
             Mode::RnnTanh | Mode::RnnRelu => {
                 k::rnn_backward(&out[t * hrow..][..hrow], &dh, dg, mode == Mode::RnnRelu);
-                if want_dh {
-                    mm(
-                        (b, hs, g),
-                        dg,
-                        row_major(0, g),
-                        w.w_hh,
-                        hh,
-                        &mut dh_next,
-                        row_major(0, hs),
-                        false,
-                    );
+                if let (true, Some(w_hh)) = (want_dh, &w_hh) {
+                    w_hh.mm(b, dg, &mut dh_next, false);
                 }
             }
             Mode::Gru => {
@@ -565,17 +577,8 @@ fn backward_t<T: Float>(
                     )
                 });
                 let dgh_t = &dgh[t * row..][..row];
-                if want_dh {
-                    mm(
-                        (b, hs, g),
-                        dgh_t,
-                        row_major(0, g),
-                        w.w_hh,
-                        hh,
-                        &mut dh_next,
-                        row_major(0, hs),
-                        true,
-                    );
+                if let (true, Some(w_hh)) = (want_dh, &w_hh) {
+                    w_hh.mm(b, dgh_t, &mut dh_next, true);
                 }
             }
         }
@@ -643,14 +646,20 @@ fn backward_t<T: Float>(
         );
         dx
     });
+    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
+    // Without GRU's split both biases enter the same sum: one gradient.
+    let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
+        (Some(d), false) => d.clone(),
+        _ => column_sums(dgh_all, g),
+    });
     Grads {
         dx,
         dh0: need.h0.then_some(dh),
         dc0: if need.c0 { dc } else { None },
         dw_ih,
         dw_hh,
-        db_ih: need.b_ih.then(|| column_sums(&dgx, g)),
-        db_hh: need.b_hh.then(|| column_sums(dgh_all, g)),
+        db_ih,
+        db_hh,
     }
 }
 

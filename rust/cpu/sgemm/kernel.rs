@@ -100,6 +100,20 @@ pub unsafe fn kernel_avx512<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile
     micro::<crate::cpu::simd::F32x16, AVX512_MR, 2, B>(kc, a, b, tile)
 }
 
+/// Rows of the short AVX-512 tile: 8 x 32 fits batches of 8k rows
+/// exactly (a batch of 64 runs 5 x 14 = 70 rows on the tall tile).
+pub const AVX512_SHORT_MR: usize = 8;
+
+/// The AVX-512 kernel, AVX512_SHORT_MR x AVX512_NR.
+///
+/// # Safety
+/// As `kernel_avx512`, with AVX512_SHORT_MR rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+pub unsafe fn kernel_avx512_short<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) {
+    micro::<crate::cpu::simd::F32x16, AVX512_SHORT_MR, 2, B>(kc, a, b, tile)
+}
+
 /// The kernel for vectors `V`, MR_ rows and NV vectors per row (inlined
 /// into the `#[target_feature]` instances above).
 ///

@@ -16,6 +16,9 @@
 
 pub(crate) mod kernel;
 mod pack;
+mod prepacked;
+
+pub use prepacked::{sgemm_prepacked, PackedB};
 
 use crate::parallel;
 use pack::Block;
@@ -68,6 +71,16 @@ const AVX512: Micro = Micro {
     kernel: kernel::kernel_avx512::<kernel::Panel>,
 };
 
+/// AVX-512 with 8-row tiles: the same B panels as `AVX512`, for products
+/// whose row count 8 divides better than 14 (`prepacked::PackedB` picks
+/// it for the recurrent layers' batch rows).
+#[cfg(target_arch = "x86_64")]
+const AVX512_SHORT: Micro = Micro {
+    mr: kernel::AVX512_SHORT_MR,
+    kernel: kernel::kernel_avx512_short::<kernel::Panel>,
+    ..AVX512
+};
+
 /// Whether a kernel may run (AVX2 and FMA at least; see `cpu::isa`).
 pub fn is_supported() -> bool {
     crate::cpu::isa::use_avx2()
@@ -86,6 +99,20 @@ pub(crate) fn micro() -> Option<Micro> {
     }
     #[cfg(not(target_arch = "x86_64"))]
     None
+}
+
+/// `micro()`, with AVX-512's 8-row tile when it pads `m` rows less than
+/// the 14-row one (64 rows: 64 against 70).
+pub(crate) fn micro_for_rows(m: usize) -> Option<Micro> {
+    let micro = micro()?;
+    #[cfg(target_arch = "x86_64")]
+    if micro.mr == AVX512.mr {
+        let padded = |mr: usize| m.div_ceil(mr) * mr;
+        if padded(AVX512_SHORT.mr) < padded(AVX512.mr) {
+            return Some(AVX512_SHORT);
+        }
+    }
+    Some(micro)
 }
 
 /// Strided operands of one product, as raw addresses so slabs can be sent
@@ -390,6 +417,7 @@ mod tests {
             }
             if f.avx512 {
                 v.push(("avx512", AVX512));
+                v.push(("avx512-short", AVX512_SHORT));
             }
         }
         v
@@ -465,6 +493,86 @@ mod tests {
                         *w || c[ci] == c0[ci],
                         "{name} {m}x{n}x{k}: wrote outside C at {ci}"
                     );
+                }
+            }
+        }
+    }
+
+    /// B packed once, used by several products (different A, C fresh or
+    /// accumulated, strided, 1-3 threads) at every instance, against f64;
+    /// sizes cross the tile, panel and depth-slice edges (k 385..800: two
+    /// or three slices), B row- or column-major as W_hh and W_hh^T.
+    #[test]
+    fn prepacked_b_matches_reference_at_every_instance() {
+        for (name, micro) in instances() {
+            for (case, &(m, n, k)) in [
+                (1, 1, 1),
+                (64, 512, 128),
+                (64, 128, 512),
+                (7, 33, 385),
+                (20, 800, 200),
+                (15, 17, 800),
+                (3, 40, 0),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let bt = case % 2 == 1;
+                let b = values(k * n, 21 + case as u64);
+                let (brs, bcs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+                let packed = unsafe { PackedB::with(micro, k, n, (b.as_ptr(), brs, bcs)) };
+                assert_eq!((packed.k(), packed.n()), (k, n));
+                for (use_, threads) in [1usize, 2, 3].into_iter().enumerate() {
+                    let a = values(m * k + 3, 31 + (case * 3 + use_) as u64);
+                    let (ars, acs) = if use_ == 2 {
+                        (1, m as isize)
+                    } else {
+                        (k as isize, 1)
+                    };
+                    let (crs, ccs) = if use_ == 1 {
+                        (1, m as isize + 1)
+                    } else {
+                        (n as isize + 3, 1)
+                    };
+                    let len = (m + 1) * (n + 3) + 4;
+                    let c0 = values(len, 41 + case as u64);
+                    let acc = use_ != 0;
+                    let mut c = c0.clone();
+                    unsafe {
+                        sgemm_prepacked(
+                            m,
+                            (a.as_ptr(), ars, acs),
+                            &packed,
+                            (c.as_mut_ptr(), crs, ccs),
+                            acc,
+                            threads,
+                        )
+                    };
+                    let mut written = vec![false; len];
+                    for i in 0..m {
+                        for j in 0..n {
+                            let ci = (i as isize * crs + j as isize * ccs) as usize;
+                            written[ci] = true;
+                            let mut s: f64 = (0..k)
+                                .map(|p| {
+                                    a[(i as isize * ars + p as isize * acs) as usize] as f64
+                                        * b[(p as isize * brs + j as isize * bcs) as usize] as f64
+                                })
+                                .sum();
+                            if acc {
+                                s += c0[ci] as f64;
+                            }
+                            assert!(
+                                (c[ci] as f64 - s).abs()
+                                    <= 1e-5 * (1.0 + s.abs()) * (k.max(1) as f64).sqrt(),
+                                "{name} {m}x{n}x{k} bt={bt} t={threads}: C[{i},{j}] = {}, want {s}",
+                                c[ci]
+                            );
+                        }
+                    }
+                    for (ci, w) in written.iter().enumerate() {
+                        assert!(*w || c[ci] == c0[ci], "{name} {m}x{n}x{k}: wrote outside C");
+                    }
                 }
             }
         }
