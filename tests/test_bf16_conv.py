@@ -56,15 +56,15 @@ def check(conv, xshape, wshape, bias=True, seed=0, transpose_input=False, **kw):
 
 
 CASES_2D = [
-    dict(xshape=(2, 3, 9, 11), wshape=(5, 3, 3, 3)),
-    dict(xshape=(2, 16, 8, 8), wshape=(24, 16, 3, 3), padding=1),  # winograd-sized layer
-    dict(xshape=(3, 4, 10, 9), wshape=(6, 4, 3, 2), stride=2, padding=1),
-    dict(xshape=(2, 4, 11, 11), wshape=(4, 4, 3, 3), dilation=2, padding=2),
-    dict(xshape=(2, 6, 7, 7), wshape=(9, 2, 3, 3), groups=3, padding=1),
-    dict(xshape=(2, 6, 7, 7), wshape=(6, 1, 3, 3), groups=6),  # depthwise
-    dict(xshape=(1, 8, 6, 5), wshape=(12, 8, 1, 1)),  # pointwise, batch 1
-    dict(xshape=(1, 5, 12, 12), wshape=(7, 5, 5, 5), stride=(2, 3), padding=(2, 1)),
-    dict(xshape=(4, 40, 12, 12), wshape=(48, 40, 3, 3), padding=1),  # many columns
+    {"xshape": (2, 3, 9, 11), "wshape": (5, 3, 3, 3)},
+    {"xshape": (2, 16, 8, 8), "wshape": (24, 16, 3, 3), "padding": 1},  # winograd-sized layer
+    {"xshape": (3, 4, 10, 9), "wshape": (6, 4, 3, 2), "stride": 2, "padding": 1},
+    {"xshape": (2, 4, 11, 11), "wshape": (4, 4, 3, 3), "dilation": 2, "padding": 2},
+    {"xshape": (2, 6, 7, 7), "wshape": (9, 2, 3, 3), "groups": 3, "padding": 1},
+    {"xshape": (2, 6, 7, 7), "wshape": (6, 1, 3, 3), "groups": 6},  # depthwise
+    {"xshape": (1, 8, 6, 5), "wshape": (12, 8, 1, 1)},  # pointwise, batch 1
+    {"xshape": (1, 5, 12, 12), "wshape": (7, 5, 5, 5), "stride": (2, 3), "padding": (2, 1)},
+    {"xshape": (4, 40, 12, 12), "wshape": (48, 40, 3, 3), "padding": 1},  # many columns
 ]
 
 

@@ -19,6 +19,17 @@ pub fn applies(_g: &ConvGeom) -> bool {
     bgemm::path() != bgemm::Path::F32
 }
 
+/// Whether the weight gradient runs here: small weights (first layers,
+/// narrow layers) are faster as the float32 implicit-GEMM dot products on
+/// widened operands, which read the input in place instead of columns.
+pub fn weight_grad_applies(g: &ConvGeom) -> bool {
+    let small = !pointwise(g)
+        && !super::conv_depthwise::applies(g)
+        && super::conv_implicit::applies(g)
+        && super::conv_implicit::applies_weight_grad_dots(g);
+    applies(g) && !small
+}
+
 /// Output lines per column tile: about 128K bf16 columns (256 KiB), so
 /// im2col's writes and the GEMM's packing reads stay in L2.
 fn tile_lines(g: &ConvGeom) -> usize {
@@ -175,9 +186,57 @@ pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Ve
     y
 }
 
+/// The input gradient of a stride-1 convolution is a forward convolution
+/// of gy with the flipped, channel-transposed kernel, padded by
+/// d*(k-1) - p: one deep bf16 product per tile (depth c_out * kvol) instead of
+/// W^T @ gy into float32 columns nine times gy's size and col2im.
+fn flipped(g: &ConvGeom) -> Option<ConvGeom> {
+    if g.stride != [1; 3] || pointwise(g) {
+        return None;
+    }
+    let mut pad = [0; 3];
+    for (i, p) in pad.iter_mut().enumerate() {
+        let span = g.dilation[i] * (g.kernel[i] - 1);
+        *p = span.checked_sub(g.pad[i])?;
+    }
+    Some(ConvGeom {
+        batch: g.batch,
+        c_in: g.c_out,
+        c_out: g.c_in,
+        groups: g.groups,
+        input: g.output,
+        output: g.input,
+        kernel: g.kernel,
+        stride: [1; 3],
+        pad,
+        dilation: g.dilation,
+    })
+}
+
+/// w (c_out, cg_in, kvol) -> (c_in, cg_out, kvol) per group, taps reversed.
+fn flip_weight(g: &ConvGeom, w: &[bf16]) -> Vec<bf16> {
+    let (cgi, cgo, kv) = (g.cg_in(), g.cg_out(), g.kvol());
+    let mut w2 = vec![bf16::ZERO; w.len()];
+    for grp in 0..g.groups {
+        for co in 0..cgo {
+            for ci in 0..cgi {
+                let src = &w[((grp * cgo + co) * cgi + ci) * kv..][..kv];
+                let dst = &mut w2[((grp * cgi + ci) * cgo + co) * kv..][..kv];
+                for (d, s) in dst.iter_mut().zip(src.iter().rev()) {
+                    *d = *s;
+                }
+            }
+        }
+    }
+    w2
+}
+
 /// Input gradient in float32: gx (batch, c_in, in_plane) from bf16 gy
 /// (batch, c_out, out_plane) and w.
 pub fn backward_input(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Vec<f32> {
+    if let Some(g2) = flipped(g) {
+        return forward(&g2, gy, &flip_weight(g, w), None);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),

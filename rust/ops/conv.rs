@@ -434,10 +434,15 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
             let gx = need[0]
                 .then(|| round(bconv::backward_input(&g, &gyv, &w.data::<bf16>()), &x_shape));
             let gw = need[1].then(|| {
-                round(
-                    bconv::backward_weight(&g, &x.data::<bf16>(), &gyv),
-                    &w_shape,
-                )
+                let gw = if bconv::weight_grad_applies(&g) {
+                    bconv::backward_weight(&g, &x.data::<bf16>(), &gyv)
+                } else {
+                    // small weights: float32 dot products on widened operands
+                    let xf = half::widen(&x).data::<f32>().into_owned();
+                    let gyf = half::widen(gy).data::<f32>().into_owned();
+                    kernels::backward_weight(&g, &xf, &gyf)
+                };
+                round(gw, &w_shape)
             });
             let gb = need[2].then(|| {
                 let gyf = half::widen(gy).data::<f32>().into_owned();
