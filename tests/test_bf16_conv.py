@@ -65,6 +65,12 @@ CASES_2D = [
     {"xshape": (1, 8, 6, 5), "wshape": (12, 8, 1, 1)},  # pointwise, batch 1
     {"xshape": (1, 5, 12, 12), "wshape": (7, 5, 5, 5), "stride": (2, 3), "padding": (2, 1)},
     {"xshape": (4, 40, 12, 12), "wshape": (48, 40, 3, 3), "padding": 1},  # many columns
+    # >= 16 input channels per group: the bf16 input-gradient paths
+    {"xshape": (2, 16, 9, 9), "wshape": (8, 16, 3, 3), "stride": 2, "padding": 1},
+    {"xshape": (2, 16, 9, 9), "wshape": (8, 16, 3, 3), "dilation": 2, "padding": 1},
+    {"xshape": (2, 32, 6, 6), "wshape": (8, 16, 3, 3), "groups": 2, "padding": 1},
+    {"xshape": (1, 16, 5, 5), "wshape": (8, 16, 1, 1)},
+    {"xshape": (2, 16, 7, 7), "wshape": (8, 16, 3, 3), "padding": 3},  # padding > d*(k-1)
 ]
 
 
@@ -80,6 +86,8 @@ def test_conv2d_no_bias_noncontiguous(isa):
 def test_conv1d_and_conv3d(isa):
     check(F.conv1d, (2, 4, 17), (6, 4, 5), stride=2, padding=2)
     check(F.conv3d, (1, 3, 5, 6, 7), (4, 3, 3, 3, 2), padding=1)
+    check(F.conv1d, (2, 16, 20), (8, 16, 3), padding=1)
+    check(F.conv3d, (1, 16, 4, 5, 6), (8, 16, 3, 3, 3), padding=1)
 
 
 def test_autocast_conv_float32_params(isa):

@@ -30,6 +30,14 @@ pub fn weight_grad_applies(g: &ConvGeom) -> bool {
     applies(g) && !small
 }
 
+/// Whether the input gradient runs here: its products have cg_in rows
+/// (flipped kernel) or columns' rows; fewer than 16 input channels per
+/// group (first layers, narrow conv1d) leave most of a 12-row micro-tile
+/// idle, where the float32 implicit GEMM on widened operands is faster.
+pub fn input_grad_applies(g: &ConvGeom) -> bool {
+    applies(g) && g.cg_in() >= 16
+}
+
 /// Output lines per column tile: about 128K bf16 columns (256 KiB), so
 /// im2col's writes and the GEMM's packing reads stay in L2.
 fn tile_lines(g: &ConvGeom) -> usize {

@@ -431,21 +431,29 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
             let gyv = gy.data::<bf16>();
             let round =
                 |v: Vec<f32>, s: &[usize]| half::narrow(Tensor::from_vec(v, s), DType::BF16);
-            let gx = need[0]
-                .then(|| round(bconv::backward_input(&g, &gyv, &w.data::<bf16>()), &x_shape));
+            let gy_f32 = || half::widen(gy).data::<f32>().into_owned();
+            let gx = need[0].then(|| {
+                let gx = if bconv::input_grad_applies(&g) {
+                    bconv::backward_input(&g, &gyv, &w.data::<bf16>())
+                } else {
+                    // few input channels: float32 kernels on widened operands
+                    let wf = half::widen(w).data::<f32>().into_owned();
+                    kernels::backward_input(&g, &gy_f32(), &wf)
+                };
+                round(gx, &x_shape)
+            });
             let gw = need[1].then(|| {
                 let gw = if bconv::weight_grad_applies(&g) {
                     bconv::backward_weight(&g, &x.data::<bf16>(), &gyv)
                 } else {
                     // small weights: float32 dot products on widened operands
-                    let xf = half::widen(&x).data::<f32>().into_owned();
-                    let gyf = half::widen(gy).data::<f32>().into_owned();
-                    kernels::backward_weight(&g, &xf, &gyf)
+                    let xf = half::widen(x).data::<f32>().into_owned();
+                    kernels::backward_weight(&g, &xf, &gy_f32())
                 };
                 round(gw, &w_shape)
             });
             let gb = need[2].then(|| {
-                let gyf = half::widen(gy).data::<f32>().into_owned();
+                let gyf = gy_f32();
                 round(
                     kernels::backward_bias(&gyf, g.batch, g.c_out, g.out_plane()),
                     &[g.c_out],
