@@ -27,15 +27,18 @@ pub fn weight_grad_applies(g: &ConvGeom) -> bool {
         && !super::conv_depthwise::applies(g)
         && super::conv_implicit::applies(g)
         && super::conv_implicit::applies_weight_grad_dots(g);
-    applies(g) && !small
+    applies(g) && !small && !super::conv_winograd::applies(g)
 }
 
 /// Whether the input gradient runs here: its products have cg_in rows
 /// (flipped kernel) or columns' rows; fewer than 16 input channels per
 /// group (first layers, narrow conv1d) leave most of a 12-row micro-tile
 /// idle, where the float32 implicit GEMM on widened operands is faster.
+/// Winograd layers (3x3, >= 16 channels) widen too: there the float32
+/// Winograd gradients' 2.25x fewer multiplies beat the bf16 GEMM's 2x rate
+/// (measured slower on the Zen 4 here; a bf16 Winograd is the way on).
 pub fn input_grad_applies(g: &ConvGeom) -> bool {
-    applies(g) && g.cg_in() >= 16
+    applies(g) && g.cg_in() >= 16 && !super::conv_winograd::applies(g)
 }
 
 /// Output lines per column tile: about 128K bf16 columns (256 KiB), so

@@ -427,18 +427,23 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
                 .map(Option::transpose)
                 .collect();
         }
-        if bf16_path && gy.dtype() == DType::BF16 {
+        // only when a gradient runs in bf16; otherwise all widen once below
+        let in_bf16 = (need[0] && bconv::input_grad_applies(&g))
+            || (need[1] && bconv::weight_grad_applies(&g));
+        if bf16_path && in_bf16 && gy.dtype() == DType::BF16 {
             let gyv = gy.data::<bf16>();
             let round =
                 |v: Vec<f32>, s: &[usize]| half::narrow(Tensor::from_vec(v, s), DType::BF16);
-            let gy_f32 = || half::widen(gy).data::<f32>().into_owned();
+            // widened at most once, for the kernels that run in float32
+            let gy_wide = std::cell::OnceCell::new();
+            let gy_f32 = || gy_wide.get_or_init(|| half::widen(gy).into_owned());
             let gx = need[0].then(|| {
                 let gx = if bconv::input_grad_applies(&g) {
                     bconv::backward_input(&g, &gyv, &w.data::<bf16>())
                 } else {
                     // few input channels: float32 kernels on widened operands
-                    let wf = half::widen(w).data::<f32>().into_owned();
-                    kernels::backward_input(&g, &gy_f32(), &wf)
+                    let wf = half::widen(w);
+                    kernels::backward_input(&g, &gy_f32().data::<f32>(), &wf.data::<f32>())
                 };
                 round(gx, &x_shape)
             });
@@ -447,13 +452,13 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
                     bconv::backward_weight(&g, &x.data::<bf16>(), &gyv)
                 } else {
                     // small weights: float32 dot products on widened operands
-                    let xf = half::widen(x).data::<f32>().into_owned();
-                    kernels::backward_weight(&g, &xf, &gy_f32())
+                    let xf = half::widen(x);
+                    kernels::backward_weight(&g, &xf.data::<f32>(), &gy_f32().data::<f32>())
                 };
                 round(gw, &w_shape)
             });
             let gb = need[2].then(|| {
-                let gyf = gy_f32();
+                let gyf = gy_f32().data::<f32>();
                 round(
                     kernels::backward_bias(&gyf, g.batch, g.c_out, g.out_plane()),
                     &[g.c_out],
