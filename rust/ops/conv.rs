@@ -15,9 +15,11 @@ use super::conv_grad::{self, Map, Shapes};
 use super::shape::{squeeze, unsqueeze};
 use crate::autograd::{record, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
+use crate::cpu::conv_bf16 as bconv;
 use crate::error::{Error, Result};
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{dtype::Float, half, DType, Tensor};
+use ::half::bf16;
 
 /// Per-dim hyper-parameters given as one value or one per spatial dim.
 fn expand(name: &str, v: &[i64], nd: usize) -> Result<Vec<i64>> {
@@ -377,13 +379,22 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
     if x.is_gpu() || w.is_gpu() {
         return conv_device(x, w, b, &g, &shape);
     }
-    // Half types: computed in float32, rounded once (`tensor::half`).
-    let out = half::via_f32(&[x, w], |t| {
-        let (x, w, b) = (&t[0], &t[1], b.map(|t| half::widen(t).into_owned()));
-        Ok(
-            crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b.as_ref()), &shape)),
-        )
-    })?;
+    // bf16 on a CPU with a bf16 GEMM: bf16 columns, float32 sums and bias,
+    // one rounding (`cpu::conv_bf16`).
+    let bf16_path = x.dtype() == DType::BF16 && bconv::applies(&g);
+    // Half types otherwise: computed in float32, rounded once (`tensor::half`).
+    let out = if bf16_path {
+        let bias = b.map(|b| half::widen(b).data::<f32>().into_owned());
+        let y = bconv::forward(&g, &x.data::<bf16>(), &w.data::<bf16>(), bias.as_deref());
+        half::narrow(Tensor::from_vec(y, &shape), DType::BF16)
+    } else {
+        half::via_f32(&[x, w], |t| {
+            let (x, w, b) = (&t[0], &t[1], b.map(|t| half::widen(t).into_owned()));
+            Ok(
+                crate::dispatch_float!(x.dtype(), "conv", T => Tensor::from_vec(conv_forward_typed::<T>(&g, x, w, b.as_ref()), &shape)),
+            )
+        })?
+    };
     let (sx, sw) = (SavedTensor::new(x), SavedTensor::new(w));
     let need = [
         x.requires_grad(),
@@ -415,6 +426,45 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
                 .take(n_in)
                 .map(Option::transpose)
                 .collect();
+        }
+        // only when a gradient runs in bf16; otherwise all widen once below
+        let in_bf16 = (need[0] && bconv::input_grad_applies(&g))
+            || (need[1] && bconv::weight_grad_applies(&g));
+        if bf16_path && in_bf16 && gy.dtype() == DType::BF16 {
+            let gyv = gy.data::<bf16>();
+            let round =
+                |v: Vec<f32>, s: &[usize]| half::narrow(Tensor::from_vec(v, s), DType::BF16);
+            // widened at most once, for the kernels that run in float32
+            let gy_wide = std::cell::OnceCell::new();
+            let gy_f32 = || gy_wide.get_or_init(|| half::widen(gy).into_owned());
+            let gx = need[0].then(|| {
+                let gx = if bconv::input_grad_applies(&g) {
+                    bconv::backward_input(&g, &gyv, &w.data::<bf16>())
+                } else {
+                    // few input channels: float32 kernels on widened operands
+                    let wf = half::widen(w);
+                    kernels::backward_input(&g, &gy_f32().data::<f32>(), &wf.data::<f32>())
+                };
+                round(gx, &x_shape)
+            });
+            let gw = need[1].then(|| {
+                let gw = if bconv::weight_grad_applies(&g) {
+                    bconv::backward_weight(&g, &x.data::<bf16>(), &gyv)
+                } else {
+                    // small weights: float32 dot products on widened operands
+                    let xf = half::widen(x);
+                    kernels::backward_weight(&g, &xf.data::<f32>(), &gy_f32().data::<f32>())
+                };
+                round(gw, &w_shape)
+            });
+            let gb = need[2].then(|| {
+                let gyf = gy_f32().data::<f32>();
+                round(
+                    kernels::backward_bias(&gyf, g.batch, g.c_out, g.out_plane()),
+                    &[g.c_out],
+                )
+            });
+            return Ok([gx, gw, gb].into_iter().take(n_in).collect());
         }
         half::via_f32(&[gy, x, w], |t| {
             let (gy, x, w) = (&t[0], &t[1], &t[2]);
