@@ -156,6 +156,10 @@ static ACTIVE: AtomicU8 = AtomicU8::new(UNSET);
 /// or `set_active`.
 #[inline]
 pub fn active() -> Isa {
+    #[cfg(test)]
+    if let Some(level) = TEST_THREAD_LEVEL.with(|l| l.get()) {
+        return level;
+    }
     let v = ACTIVE.load(Ordering::Relaxed);
     if v != UNSET {
         return Isa::from_u8(v);
@@ -183,8 +187,17 @@ fn init_active() -> Isa {
     chosen
 }
 
+// Unit tests run in parallel threads of one process: a test that walks the
+// levels must not change the level the others' kernels see, so there the
+// choice belongs to the calling thread (kernels pick their path on it).
+#[cfg(test)]
+thread_local! {
+    static TEST_THREAD_LEVEL: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(None) };
+}
+
 /// Run the kernels at `isa` from now on (for tests and benchmarks); refused
-/// when the CPU lacks it.
+/// when the CPU lacks it. In the crate's unit tests it applies to the
+/// calling thread only.
 pub fn set_active(isa: Isa) -> Result<(), String> {
     if isa > detected() {
         return Err(format!(
@@ -193,6 +206,9 @@ pub fn set_active(isa: Isa) -> Result<(), String> {
             detected().name()
         ));
     }
+    #[cfg(test)]
+    TEST_THREAD_LEVEL.with(|l| l.set(Some(isa)));
+    #[cfg(not(test))]
     ACTIVE.store(isa as u8, Ordering::Relaxed);
     Ok(())
 }

@@ -406,7 +406,7 @@ mod tests {
     fn values(n: usize, seed: u64) -> Vec<bf16> {
         crate::cpu::test_values::values(n, seed)
             .into_iter()
-            .map(|v| bf16::from_f64(v))
+            .map(bf16::from_f64)
             .collect()
     }
 
