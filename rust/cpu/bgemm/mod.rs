@@ -219,29 +219,12 @@ fn micro_tile(path: Path) -> (usize, usize) {
     }
 }
 
-/// Length of each of `parts` chunks of `len`, rounded up to a multiple of `unit`.
-fn chunk(len: usize, parts: usize, unit: usize) -> usize {
-    len.div_ceil(parts).div_ceil(unit) * unit
-}
+use crate::cpu::sgemm::chunk;
 
-/// Threads along rows and columns: the grid whose slowest slab costs least
-/// (its multiply-adds, 32 per cycle, plus packing its rows and columns).
+/// Threads along rows and columns: sgemm's slab choice for a kernel doing 32
+/// multiply-adds per cycle.
 fn split(m: usize, n: usize, threads: usize, mr: usize, nr: usize) -> (usize, usize) {
-    let mut best = (1, 1);
-    let mut best_cost = usize::MAX;
-    for t in 1..=threads.max(1) {
-        for tm in (1..=t).rev().filter(|tm| t % tm == 0) {
-            let tn = t / tm;
-            let r = chunk(m, tm, mr).min(m.div_ceil(mr) * mr);
-            let c = chunk(n, tn, nr).min(n.div_ceil(nr) * nr);
-            let cost = r * c / 32 + r + c;
-            if cost < best_cost {
-                best_cost = cost;
-                best = (tm, tn);
-            }
-        }
-    }
-    best
+    crate::cpu::sgemm::split_slabs(m, n, threads, mr, nr, 32)
 }
 
 /// The fallback: both operands widened to contiguous float32, then the f32 GEMM.

@@ -212,7 +212,7 @@ pub(crate) unsafe fn sgemm_with(
 }
 
 /// Length of each of `parts` chunks of `len`, rounded up to a multiple of `unit`.
-fn chunk(len: usize, parts: usize, unit: usize) -> usize {
+pub(crate) fn chunk(len: usize, parts: usize, unit: usize) -> usize {
     len.div_ceil(parts).div_ceil(unit) * unit
 }
 
@@ -222,6 +222,19 @@ fn chunk(len: usize, parts: usize, unit: usize) -> usize {
 /// of depth; splitting rows repeats B's packing in every slab, splitting
 /// columns repeats A's.
 fn split(m: usize, n: usize, threads: usize, mr: usize, nr: usize) -> (usize, usize) {
+    split_slabs(m, n, threads, mr, nr, 16)
+}
+
+/// `split` for a kernel doing `macs_per_cycle` multiply-adds per cycle (the
+/// bf16 GEMM does 32).
+pub(crate) fn split_slabs(
+    m: usize,
+    n: usize,
+    threads: usize,
+    mr: usize,
+    nr: usize,
+    macs_per_cycle: usize,
+) -> (usize, usize) {
     let mut best = (1, 1);
     let mut best_cost = usize::MAX;
     for t in 1..=threads.max(1) {
@@ -229,7 +242,7 @@ fn split(m: usize, n: usize, threads: usize, mr: usize, nr: usize) -> (usize, us
             let tn = t / tm;
             let r = chunk(m, tm, mr).min(m.div_ceil(mr) * mr);
             let c = chunk(n, tn, nr).min(n.div_ceil(nr) * nr);
-            let cost = r * c / 16 + r + c;
+            let cost = r * c / macs_per_cycle + r + c;
             if cost < best_cost {
                 best_cost = cost;
                 best = (tm, tn);
