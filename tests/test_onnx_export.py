@@ -274,6 +274,14 @@ def _zoo():
         "split_chunk": (lambda x: torch.cat(x.chunk(2, dim=1)[::-1] + x.split([1, 3], dim=1), dim=1).unbind(0)[1],
                         (2, 4, 3)),
         "where_masked_fill": (lambda x: torch.where(x > 0, x, x * 0.1).masked_fill(x < -1.0, 3.0), (4, 5)),
+        "max_min_dim": (lambda x: (x.max(dim=1), torch.min(x, 1, keepdim=True), x.max() + x.min(), x.max(x * 0.5)),
+                        (3, 4)),
+        "var_std": (lambda x: (x.var(1) + x.std(dim=(0, 1), unbiased=False).sum() + torch.var(x, correction=0),
+                               x.var(-1, keepdim=True, correction=2), x.std()), (3, 4, 5)),
+        "topk": (lambda x: (x.topk(2, dim=-1), torch.topk(x, 3, dim=0, largest=False)), (5, 6)),
+        "einsum": (lambda x: (torch.einsum("ij,kj->ik", x, x * 2), torch.einsum("...ij->...ji", x.unsqueeze(0))),
+                   (3, 4)),
+        "boolean_mask": (lambda x: (x[x > 0] * 2, x[x.sum(1) > 0]), (6, 5)),
     }
 
 
@@ -286,6 +294,12 @@ def test_op_zoo(name):
     x = torch.randn(*shape)
     _, sess = _export(model, (x,), input_names=["x"])
     _compare(sess, model, [x], ["x"])
+
+
+def test_one_hot_of_integer_input():
+    m = torch.tensor([1, 2, 0, 4])
+    _, sess = _export(lambda m: nn.functional.one_hot(m, 6) * 3, (m,), input_names=["m"])
+    assert sess.run(None, {"m": _np(m)})[0].tolist() == (nn.functional.one_hot(m, 6) * 3).tolist()
 
 
 def test_word_language_model_style_export():

@@ -90,7 +90,65 @@ fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
         new.detach()
     };
     leaf.set_grad(Some(new));
+    let post = leaf.0.autograd.lock().post_accumulate_hooks.clone();
+    for h in post {
+        h(leaf)?;
+    }
     Ok(())
+}
+
+/// Leaf gradients of one backward pass: summed per leaf, and handed to
+/// `accumulate_leaf` once the last edge into the leaf has been processed.
+#[derive(Default)]
+struct LeafGrads {
+    /// Per leaf (keyed by its tensor header): edges still to be processed and
+    /// the gradient summed so far.
+    pending: HashMap<usize, (usize, Option<Tensor>, Tensor)>,
+}
+
+impl LeafGrads {
+    fn leaf_key(t: &Tensor) -> usize {
+        Arc::as_ptr(&t.0) as usize
+    }
+
+    fn entry(&mut self, t: &Tensor) -> &mut (usize, Option<Tensor>, Tensor) {
+        self.pending
+            .entry(Self::leaf_key(t))
+            .or_insert_with(|| (0, None, t.clone()))
+    }
+
+    fn expect_edge(&mut self, t: &Tensor) {
+        self.entry(t).0 += 1;
+    }
+
+    fn add(&mut self, t: &Tensor, g: Tensor) -> Result<()> {
+        let slot = &mut self.entry(t).1;
+        accumulate(slot, g)
+    }
+
+    /// One edge into `t` is done; the last one stores the sum.
+    fn edge_done(&mut self, t: &Tensor) -> Result<()> {
+        let k = Self::leaf_key(t);
+        let Some(e) = self.pending.get_mut(&k) else {
+            return Ok(());
+        };
+        e.0 = e.0.saturating_sub(1);
+        if e.0 == 0 {
+            if let Some((_, Some(g), leaf)) = self.pending.remove(&k) {
+                accumulate_leaf(&leaf, g)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_rest(&mut self) -> Result<()> {
+        for (_, (_, g, leaf)) in self.pending.drain() {
+            if let Some(g) = g {
+                accumulate_leaf(&leaf, g)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Run the backward pass from `roots`.
@@ -127,23 +185,11 @@ pub fn run(
     }
 
     // Gradients reaching each leaf are summed first, so its hooks and
-    // `.grad` see the total once (PyTorch's AccumulateGrad).
-    let mut leaf_grads: Vec<(Tensor, Tensor)> = Vec::new();
-    let mut leaf_slot: HashMap<usize, usize> = HashMap::default();
-    let mut to_leaf = |t: &Tensor, g: Tensor| -> Result<()> {
-        let k = Arc::as_ptr(&t.0) as usize;
-        match leaf_slot.get(&k) {
-            Some(&i) => {
-                let sum = ops::binary::add(&leaf_grads[i].1, &g)?;
-                leaf_grads[i].1 = sum;
-            }
-            None => {
-                leaf_slot.insert(k, leaf_grads.len());
-                leaf_grads.push((t.clone(), g));
-            }
-        }
-        Ok(())
-    };
+    // `.grad` see the total once (PyTorch's AccumulateGrad). A leaf is
+    // stored as soon as the last edge into it has been processed, while the
+    // rest of the graph still runs: what its hooks start (DDP's bucket
+    // all-reduce) overlaps the remaining backward, as in PyTorch.
+    let mut leaf_grads = LeafGrads::default();
 
     // Seed the root gradients.
     let mut buffers: HashMap<usize, Vec<Option<Tensor>>> = HashMap::default();
@@ -167,7 +213,7 @@ pub fn run(
             None => match capture_leaf(r) {
                 Some(ci) => accumulate(&mut captured[ci], g)?,
                 None if capture.is_some() => {}
-                None => to_leaf(r, g)?,
+                None => leaf_grads.add(r, g)?,
             },
         }
     }
@@ -183,11 +229,14 @@ pub fn run(
     }
     while let Some(n) = stack.pop() {
         for e in n.next.iter().flatten() {
-            if let Edge::Node(m, _) = e {
-                *deps.entry(key(m)).or_insert(0) += 1;
-                if seen.insert(key(m), ()).is_none() {
-                    stack.push(m.clone());
+            match e {
+                Edge::Node(m, _) => {
+                    *deps.entry(key(m)).or_insert(0) += 1;
+                    if seen.insert(key(m), ()).is_none() {
+                        stack.push(m.clone());
+                    }
                 }
+                Edge::Leaf(t) => leaf_grads.expect_edge(t),
             }
         }
     }
@@ -275,17 +324,19 @@ pub fn run(
                         match capture_leaf(t) {
                             Some(ci) => accumulate(&mut captured[ci], g)?,
                             None if capture.is_some() => {}
-                            None => to_leaf(t, g)?,
+                            None => leaf_grads.add(t, g)?,
                         }
+                    }
+                    if capture.is_none() {
+                        leaf_grads.edge_done(t)?;
                     }
                 }
             }
         }
     }
 
-    for (leaf, g) in leaf_grads {
-        accumulate_leaf(&leaf, g)?;
-    }
+    // Leaves given only as roots (no edge leads to them).
+    leaf_grads.flush_rest()?;
 
     if capture.is_some() && !allow_unused {
         if let Some(i) = captured.iter().position(|g| g.is_none()) {

@@ -698,6 +698,54 @@ impl PyTensor {
         HOOKS_REGISTERED.store(true, Ordering::Relaxed);
         Ok(PyHookHandle { active })
     }
+
+    /// `register_post_accumulate_grad_hook(hook)`: `hook(tensor)` runs once the
+    /// leaf's `.grad` holds this backward's gradient (optimizer-in-backward).
+    fn register_post_accumulate_grad_hook(
+        slf: &Bound<'_, Self>,
+        hook: Py<PyAny>,
+    ) -> PyResult<PyHookHandle> {
+        let t = slf.borrow().t.clone();
+        if !t.requires_grad() {
+            return Err(PyRuntimeError::new_err(
+                "cannot register a hook on a tensor that doesn't require gradient",
+            ));
+        }
+        if t.grad_fn().is_some() {
+            return Err(PyRuntimeError::new_err(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors",
+            ));
+        }
+        // The hook gets the caller's own Python object (a Parameter keyed in a
+        // dict stays the same key), held weakly so the tensor can be freed.
+        let py = slf.py();
+        let target: Py<PyAny> = py
+            .import("weakref")?
+            .getattr("ref")?
+            .call1((slf,))?
+            .unbind();
+        let active = Arc::new(AtomicBool::new(true));
+        let flag = active.clone();
+        let f: crate::tensor::tensor::PostAccumulateHook = Arc::new(move |_leaf: &Tensor| {
+            if !flag.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            Python::attach(|py| {
+                let obj = target
+                    .call0(py)
+                    .map_err(|e| Error::Runtime(format!("error in tensor hook: {e}")))?;
+                if obj.is_none(py) {
+                    return Ok(());
+                }
+                hook.call1(py, (obj,))
+                    .map_err(|e| Error::Runtime(format!("error in tensor hook: {e}")))?;
+                Ok(())
+            })
+        });
+        t.0.autograd.lock().post_accumulate_hooks.push(f);
+        HOOKS_REGISTERED.store(true, Ordering::Relaxed);
+        Ok(PyHookHandle { active })
+    }
 }
 
 static HOOKS_REGISTERED: AtomicBool = AtomicBool::new(false);

@@ -28,6 +28,9 @@ impl Device {
 /// A hook on a tensor's gradient: may return a replacement gradient.
 pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
 
+/// A hook run after a leaf's `.grad` has been updated; it gets the leaf.
+pub type PostAccumulateHook = Arc<dyn Fn(&Tensor) -> Result<()> + Send + Sync>;
+
 #[derive(Default)]
 pub struct AutogradMeta {
     pub requires_grad: bool,
@@ -39,6 +42,8 @@ pub struct AutogradMeta {
     pub retains_grad: bool,
     /// Hooks of a leaf tensor (non-leaf hooks live on the grad_fn).
     pub hooks: Vec<GradHook>,
+    /// `register_post_accumulate_grad_hook` hooks of a leaf.
+    pub post_accumulate_hooks: Vec<PostAccumulateHook>,
     /// For a view: the (contiguous, offset-0) tensor owning the viewed
     /// storage, so in-place writes through the view can rebase its graph.
     pub view_base: Option<Tensor>,

@@ -61,10 +61,10 @@ TRACED_METHODS = [
     "unflatten", "transpose", "permute", "t", "contiguous", "clone", "detach", "unsqueeze", "squeeze",
     "expand", "expand_as", "repeat", "chunk", "split", "unbind", "select", "narrow", "index_select",
     "gather", "masked_fill", "masked_fill_", "float", "double", "long", "int", "bool", "half", "to", "type_as",
-    "tril", "triu", "cumsum", "argmax", "argmin",
+    "tril", "triu", "cumsum", "argmax", "argmin", "max", "min", "var", "std", "topk",
 ]
 # Top-level functions (``rustdl.cat``) that are not just a method.
-TRACED_TOPLEVEL = ["cat", "concat", "concatenate", "stack", "where", "bmm", "matmul", "baddbmm"]
+TRACED_TOPLEVEL = ["cat", "concat", "concatenate", "stack", "where", "bmm", "matmul", "baddbmm", "einsum"]
 # Reading a traced tensor's value in Python: the trace freezes what it decided.
 _VALUE_READS = ["__bool__", "item", "tolist", "__int__", "__float__", "__index__"]
 # nn modules recorded as one node each.

@@ -291,7 +291,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                 antialias=False):
     from ._interpolate import interpolate as _interp
 
-    return _interp(input, size, scale_factor, mode, align_corners)
+    return _interp(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

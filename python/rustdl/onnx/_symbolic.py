@@ -606,6 +606,117 @@ def _cumsum(b, node):
     return b.make("CumSum", [b.cast(b.name(x), x.dtype, _out(node).dtype), b.ints([int(a.dim)])])
 
 
+@converts("max", "min")
+def _max_min(b, node):
+    """``x.max()`` (all elements), ``x.max(dim, keepdim)`` (values and indices), ``x.max(other)``."""
+    x, rest, kw = node.args[0], list(node.args[1:]), node.kwargs
+    first = rest[0] if rest else kw.get("dim", kw.get("other"))
+    if isinstance(first, Value):  # elementwise, as maximum/minimum
+        dt = _out(node).dtype
+        return b.make("Max" if node.op == "max" else "Min", [b.operand(x, dt), b.operand(first, dt)])
+    reduce_op = "ReduceMax" if node.op == "max" else "ReduceMin"
+    if first is None:
+        return b.make(reduce_op, [b.name(x)], keepdims=0)
+    dim = _norm_dim(first, len(x.shape))
+    keep = int(bool(rest[1] if len(rest) > 1 else kw.get("keepdim", False)))
+    values = b.make(reduce_op, [b.name(x)], axes=[dim], keepdims=keep)
+    indices = b.make("ArgMax" if node.op == "max" else "ArgMin", [b.name(x)], axis=dim, keepdims=keep)
+    return [values, indices]
+
+
+@converts("var", "std")
+def _var_std(b, node):
+    """Mean of squared deviations times n / (n - correction), n counted at run time."""
+    x, rest, kw = node.args[0], list(node.args[1:]), dict(node.kwargs)
+    if rest and isinstance(rest[0], bool):  # x.var(unbiased, ...)
+        kw.setdefault("unbiased", rest.pop(0))
+    names = ["dim", "unbiased", "keepdim"] if not ("correction" in kw) else ["dim", "keepdim"]
+    for name, v in zip(names, rest):
+        kw.setdefault(name, v)
+    correction = kw.get("correction")
+    if correction is None:
+        correction = 1 if kw.get("unbiased", True) else 0
+    axes = _dims(kw.get("dim"), len(x.shape)) or list(range(len(x.shape)))
+    keep = int(bool(kw.get("keepdim", False)))
+    dt = _out(node).dtype
+    xn = b.cast(b.name(x), x.dtype, dt)
+    mean = b.make("ReduceMean", [xn], axes=axes, keepdims=1)
+    dev = b.make("Sub", [xn, mean])
+    msq = b.make("ReduceMean", [b.make("Mul", [dev, dev])], axes=axes, keepdims=keep)
+    out = msq
+    if correction:
+        n = b.make("Cast", [b.make("Div", [b.make("Size", [xn]), b.make("Size", [mean])])], to=onnx_dtype(dt))
+        factor = b.make("Div", [n, b.make("Sub", [n, b.scalar(float(correction), dt)])])
+        out = b.make("Mul", [msq, factor])
+    return b.make("Sqrt", [out]) if node.op == "std" else out
+
+
+@converts("topk")
+def _topk(b, node):
+    a = _Args(node, "input k dim largest sorted", dim=-1, largest=True, sorted=True)
+    axis = _norm_dim(a.dim, len(a.input.shape))
+    return b.make("TopK", [b.name(a.input), b.ints([int(a.k)])], n_out=2, axis=axis,
+                  largest=int(bool(a.largest)), sorted=int(bool(a.sorted)))
+
+
+@converts("einsum")
+def _einsum(b, node):
+    args = list(node.args)
+    if not args or not isinstance(args[0], str):
+        raise UnsupportedOperatorError("rustdl.onnx.export: einsum is exported only with an equation string")
+    operands = args[1:]
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = list(operands[0])
+    dt = _out(node).dtype
+    return b.make("Einsum", [b.operand(o, dt) for o in operands], equation=args[0].replace(" ", ""))
+
+
+@converts("one_hot")
+def _one_hot(b, node):
+    a = _Args(node, "input num_classes", num_classes=-1)
+    depth = int(_out(node).shape[-1])  # PyTorch infers -1 from the data: the traced size
+    values = b.const(np.asarray([0, 1], dtype=np.int64), "one_hot_values")
+    return b.make("OneHot", [b.cast(b.name(a.input), a.input.dtype, _C.int64), b.ints([depth]), values], axis=-1)
+
+
+_RESIZE_MODES = {"nearest": "nearest", "nearest-exact": "nearest", "linear": "linear", "bilinear": "linear",
+                 "trilinear": "linear", "bicubic": "cubic"}
+
+
+@converts("interpolate")
+def _interpolate(b, node):
+    a = _Args(node, "input size scale_factor mode align_corners recompute_scale_factor antialias", size=None,
+              scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False)
+    x, out = a.input, _out(node)
+    if a.mode not in _RESIZE_MODES or a.antialias:
+        raise UnsupportedOperatorError(
+            f"rustdl.onnx.export: interpolate(mode={a.mode!r}, antialias={a.antialias}) is not supported")
+    attrs = {"mode": _RESIZE_MODES[a.mode]}
+    if a.mode == "nearest":  # PyTorch's legacy nearest: floor(dst * in / out)
+        attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif a.mode == "nearest-exact":  # floor((dst + 0.5) * in / out)
+        attrs.update(coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    else:
+        attrs["coordinate_transformation_mode"] = "align_corners" if a.align_corners else "pytorch_half_pixel"
+        if a.mode == "bicubic":
+            attrs["cubic_coeff_a"] = -0.75
+    nd = len(x.shape) - 2
+    empty = b.const(np.zeros(0, dtype=np.float32), "roi")
+    if a.scale_factor is not None and not a.recompute_scale_factor:
+        scales = [1.0, 1.0] + [float(f) for f in _tuple_f(a.scale_factor, nd)]
+        return b.make("Resize", [b.name(x), empty, b.const(np.asarray(scales, dtype=np.float32), "scales")],
+                      **attrs)
+    lead = b.make("Slice", [b.make("Shape", [b.name(x)]), b.ints([0]), b.ints([2])])
+    sizes = b.make("Concat", [lead, b.ints(out.shape[2:])], axis=0)
+    return b.make("Resize", [b.name(x), empty, "", sizes], **attrs)
+
+
+def _tuple_f(v, n):
+    if isinstance(v, (list, tuple)):
+        return list(v) * n if len(v) == 1 else list(v)
+    return [v] * n
+
+
 # ==================================================================== shapes
 def _view_target(node):
     if len(node.args) == 2 and isinstance(node.args[1], Value):  # view_as / reshape_as
@@ -843,7 +954,12 @@ def _getitem(b, node):
             out_pos += 1
         elif isinstance(it, Value):
             if it.dtype == _C.bool:
-                raise UnsupportedOperatorError("rustdl.onnx.export: indexing with a boolean mask is not supported")
+                if len(items) != 1:
+                    raise UnsupportedOperatorError(
+                        "rustdl.onnx.export: a boolean mask is supported only as the sole index (x[mask])")
+                # x[mask]: the positions where mask is true (NonZero, one row per hit), gathered
+                positions = b.make("Transpose", [b.make("NonZero", [b.name(it)])], perm=[1, 0])
+                return b.make("GatherND", [b.name(x), positions])
             gathers.append((axis, it))
             axis += 1
             out_pos += len(it.shape)
