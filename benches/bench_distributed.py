@@ -12,6 +12,8 @@ Starts mpirun jobs on localhost and prints:
   Allreduce on a numpy-allocated array (numpy asks the kernel for transparent huge pages on large
   arrays, rustdl's allocator does not, which shows in copy-bound transfers).
 Each job prints one line; the figures depend on how many cores are free (``nproc``).
+``--launcher`` starts the multi-rank jobs through ``python -m rustdl.distributed.run`` (torchrun's
+flags; it sets the threads per rank), as a user would.
 ``--own-sessions`` starts each rank in its own session (``setsid``): where the kernel groups a
 session's processes for CPU shares (``/proc/sys/kernel/sched_autogroup_enabled``), ranks started
 from one shell otherwise share one share on a busy machine, and 2 ranks get what 1 gets."""
@@ -89,12 +91,18 @@ def allreduce_worker(rounds, numel):
 
 
 OWN_SESSIONS = False
+LAUNCHER = False
 
 
 def launch(n, *args):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", RUSTDL_NUM_THREADS="1")
-    cmd = ["mpirun", "-n", str(n), "--oversubscribe", "--bind-to", "none",
-           *(["setsid", "-w"] if OWN_SESSIONS else []), sys.executable, HERE, "--worker", *map(str, args)]
+    if LAUNCHER and n > 1:  # as a user starts a job: rustdl's torchrun, which picks the threads per rank
+        env.pop("RUSTDL_NUM_THREADS")
+        cmd = [sys.executable, "-m", "rustdl.distributed.run", "--nproc-per-node", str(n), HERE, "--worker",
+               *map(str, args)]
+    else:
+        cmd = ["mpirun", "-n", str(n), "--oversubscribe", "--bind-to", "none",
+               *(["setsid", "-w"] if OWN_SESSIONS else []), sys.executable, HERE, "--worker", *map(str, args)]
     out = subprocess.run(cmd, env=env, check=False, capture_output=True, text=True, timeout=1200)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT")]
     if out.returncode != 0 or not lines:
@@ -109,10 +117,12 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--numel", type=int, default=10_000_000)
     p.add_argument("--own-sessions", action="store_true")
+    p.add_argument("--launcher", action="store_true",
+                   help="start the multi-rank jobs through `python -m rustdl.distributed.run` instead of mpirun")
     p.add_argument("--worker", nargs="*")
     a = p.parse_args()
-    global OWN_SESSIONS
-    OWN_SESSIONS = a.own_sessions
+    global OWN_SESSIONS, LAUNCHER
+    OWN_SESSIONS, LAUNCHER = a.own_sessions, a.launcher
     if a.worker:
         kind, *rest = a.worker
         if kind in ("cnn", "cnn-independent"):
