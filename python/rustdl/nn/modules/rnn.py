@@ -122,12 +122,103 @@ class RNNBase(Module):
     def _cell(self):
         return {"RNN_TANH": _rnn_tanh_cell, "RNN_RELU": _rnn_relu_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[self.mode]
 
-    def _weights(self, layer, d):
+    def _weights(self, layer, d, override=None):
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-        get = lambda n: getattr(self, n + sfx) if self.bias or not n.startswith("bias") else None
+
+        def get(n):
+            if not self.bias and n.startswith("bias"):
+                return None
+            return override[n + sfx] if override is not None else getattr(self, n + sfx)
+
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
     def forward(self, input, hx=None):
+        from ..utils.rnn import PackedSequence
+
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        enabled, cast_dtype = _C._autocast_get_state()
+        if enabled and self.mode == "LSTM" and cast_dtype == _C.bfloat16 and input.dtype == _C.float32:
+            return self._forward_autocast_lstm(input, hx)
+        return self._forward_padded(input, hx)
+
+    def _forward_autocast_lstm(self, input, hx):
+        """nn.LSTM under CPU autocast to bfloat16: PyTorch runs oneDNN's LSTM on bfloat16 input and
+        weights (float32 accumulation) and returns output, h_n and c_n in bfloat16. Computed here
+        in float32 on the bfloat16-rounded operands, rounded once at the end."""
+        from ...amp import autocast
+
+        def rounded(t):
+            return None if t is None else t.to(_C.bfloat16).to(_C.float32)
+
+        weights = {name: rounded(w) for name, w in zip(self._flat_weights_names, self.all_weights)}
+        with autocast("cpu", enabled=False):
+            output, (h, c) = self._forward_padded(rounded(input), None if hx is None else tuple(map(rounded, hx)),
+                                                  weights=weights)
+        return output.to(_C.bfloat16), (h.to(_C.bfloat16), c.to(_C.bfloat16))
+
+    def _forward_packed(self, packed, hx):
+        """A PackedSequence: each layer and direction steps through time on the sequences still
+        running (``batch_sizes[t]`` of them, longest first), so padding is never computed and each
+        sequence's final state is its own last step's. Runs in the input's dtype, as PyTorch's
+        packed path does under autocast too."""
+        from ...amp import autocast
+        from ..utils.rnn import PackedSequence
+
+        is_lstm = self.mode == "LSTM"
+        data = packed.data
+        batch_sizes = [int(b) for b in packed.batch_sizes.tolist()]
+        if data.dim() != 2:
+            raise ValueError(f"{type(self).__name__}: Expected packed data to be 2D, got {data.dim()}D instead")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {data.shape[-1]}")
+        batch, dirs = batch_sizes[0], 2 if self.bidirectional else 1
+        want = (self.num_layers * dirs, batch, self.hidden_size)
+        if hx is None:
+            zeros = _C.zeros(*want, dtype=data.dtype, device=data.device)
+            hx = (zeros, zeros) if is_lstm else zeros
+        else:
+            for h in (hx if is_lstm else (hx,)):
+                if tuple(h.shape) != want:
+                    raise RuntimeError(f"Expected hidden size {want}, got {tuple(h.shape)}")
+            if packed.sorted_indices is not None:  # the caller's order -> the packed (sorted) order
+                hx = tuple(h.index_select(1, packed.sorted_indices) for h in hx) if is_lstm else \
+                    hx.index_select(1, packed.sorted_indices)
+        offsets = [0]
+        for b in batch_sizes:
+            offsets.append(offsets[-1] + b)
+        cell = self._cell()
+        layer_input, h_n, c_n = data, [], []
+        with autocast("cpu", enabled=False):
+            for layer in range(self.num_layers):
+                outs = []
+                for d in range(dirs):
+                    w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                    idx = layer * dirs + d
+                    state = (hx[0][idx], hx[1][idx]) if is_lstm else (hx[idx],)
+                    x_proj = F.linear(layer_input, w_ih, b_ih)  # every packed row at once
+                    step = _packed_step(cell, is_lstm, w_hh, b_hh)
+                    out, final = _run_packed(step, x_proj, state, batch_sizes, offsets, reverse=d == 1)
+                    outs.append(out)
+                    h_n.append(final[0])
+                    if is_lstm:
+                        c_n.append(final[1])
+                layer_input = outs[0] if dirs == 1 else _C.cat(outs, -1)
+                if self.dropout and self.training and layer < self.num_layers - 1:
+                    layer_input = F.dropout(layer_input, self.dropout, True)
+        output = PackedSequence(layer_input, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        h = _C.stack(h_n, 0)
+        if packed.unsorted_indices is not None:
+            h = h.index_select(1, packed.unsorted_indices)
+        if not is_lstm:
+            return output, h
+        c = _C.stack(c_n, 0)
+        if packed.unsorted_indices is not None:
+            c = c.index_select(1, packed.unsorted_indices)
+        return output, (h, c)
+
+    def _forward_padded(self, input, hx=None, weights=None):
         is_lstm = self.mode == "LSTM"
         expected = 3
         unbatched = input.dim() == 2
@@ -162,7 +253,7 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d, weights)
                 idx = layer * dirs + d
                 state = (hx[0][idx], hx[1][idx]) if is_lstm else hx[idx]
                 if fused:
@@ -200,6 +291,42 @@ class RNNBase(Module):
                 c = c.squeeze(1)
             return output, (h, c)
         return output, h
+
+
+def _packed_step(cell, is_lstm, w_hh, b_hh):
+    """A cell step on a tuple state: (h, c) for LSTM, (h,) otherwise."""
+    if is_lstm:
+        return lambda x, state: cell(x, state, w_hh, b_hh)
+    return lambda x, state: (cell(x, state[0], w_hh, b_hh),)
+
+
+def _run_packed(step, x_proj, state, batch_sizes, offsets, reverse):
+    """One direction of one layer over packed rows. ``state`` is a tuple of (batch, hidden)
+    tensors (h, or h and c) for the sorted batch; ``step(x, state)`` is one cell step. Gives the
+    hidden output rows in the packed layout and each sequence's final state."""
+    steps = len(batch_sizes)
+    outputs = [None] * steps
+    if not reverse:
+        current, finished = state, []
+        for t in range(steps):
+            b = batch_sizes[t]
+            current = step(x_proj[offsets[t]:offsets[t] + b], tuple(s[:b] for s in current))
+            outputs[t] = current[0]
+            still = batch_sizes[t + 1] if t + 1 < steps else 0
+            if still < b:  # sequences [still, b) end at step t
+                finished.append(tuple(s[still:b] for s in current))
+        final = tuple(_C.cat([part[k] for part in reversed(finished)], 0) for k in range(len(state)))
+    else:  # each sequence starts from the initial state at its own last step
+        current = None
+        for t in range(steps - 1, -1, -1):
+            b, prev = batch_sizes[t], (batch_sizes[t + 1] if t + 1 < steps else 0)
+            if b > prev:
+                fresh = tuple(s[prev:b] for s in state)
+                current = fresh if current is None else tuple(_C.cat([c, f], 0) for c, f in zip(current, fresh))
+            current = step(x_proj[offsets[t]:offsets[t] + b], current)
+            outputs[t] = current[0]
+        final = current
+    return _C.cat(outputs, 0), final
 
 
 class RNN(RNNBase):
