@@ -4,6 +4,8 @@ tests/test_packed_sequence.py (rustdl). Inputs come from numpy so both see the s
 
 import numpy as np
 
+INPUT, HIDDEN = 3, 4
+
 # name: (mode, layer kwargs, lengths, batch_first, enforce_sorted, with initial state)
 RNN_CASES = {
     "lstm_sorted": ("LSTM", {}, [5, 3, 3, 1], False, True, False),
@@ -12,8 +14,17 @@ RNN_CASES = {
     "rnn_relu_2layer": ("RNN", {"num_layers": 2, "nonlinearity": "relu"}, [4, 4, 2], True, True, False),
     "lstm_single_sequence": ("LSTM", {"bidirectional": True}, [3], False, True, False),
     "gru_equal_lengths": ("GRU", {}, [3, 3], True, False, False),
+    "lstm_proj_unsorted_bidir": ("LSTM", {"proj_size": 2, "bidirectional": True, "num_layers": 2}, [2, 4, 3], False,
+                                 False, True),
 }
-INPUT, HIDDEN = 3, 4
+
+# LSTM with proj_size on ordinary (padded) input: name -> (layer kwargs, input shape, with initial state)
+PROJ_CASES = {
+    "proj_one_layer": ({"proj_size": 3}, (4, 2, INPUT), False),
+    "proj_bidir_2layer_batch_first": ({"proj_size": 2, "bidirectional": True, "num_layers": 2, "batch_first": True},
+                                      (2, 5, INPUT), True),
+    "proj_unbatched": ({"proj_size": 1}, (3, INPUT), True),
+}
 
 
 def _layer(lib, mode, kwargs):
@@ -25,9 +36,7 @@ def run_rnn(lib, name):
     mode, kwargs, lengths, batch_first, enforce_sorted, with_state = RNN_CASES[name]
     rs = np.random.RandomState(sum(map(ord, name)))
     layer = _layer(lib, mode, kwargs)
-    with lib.no_grad():
-        for _, p in sorted(layer.named_parameters()):
-            p.copy_(lib.tensor(rs.uniform(-0.5, 0.5, tuple(p.shape)).astype(np.float32)))
+    _set_params(lib, layer, rs)
     steps, batch = max(lengths), len(lengths)
     shape = (batch, steps, INPUT) if batch_first else (steps, batch, INPUT)
     x = lib.tensor(rs.randn(*shape).astype(np.float32), requires_grad=True)
@@ -35,7 +44,8 @@ def run_rnn(lib, name):
     state_shape = (kwargs.get("num_layers", 1) * dirs, batch, HIDDEN)
     hx = None
     if with_state:
-        h0 = lib.tensor(rs.randn(*state_shape).astype(np.float32), requires_grad=True)
+        h_shape = state_shape[:2] + (kwargs.get("proj_size") or HIDDEN,)
+        h0 = lib.tensor(rs.randn(*h_shape).astype(np.float32), requires_grad=True)
         hx = (h0, lib.tensor(rs.randn(*state_shape).astype(np.float32))) if mode == "LSTM" else h0
     packed = lib.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
     out, state = layer(packed, hx)
@@ -53,6 +63,39 @@ def run_rnn(lib, name):
         result["c_n"] = state[1].detach().numpy().tolist()
     if with_state:
         result["h0_grad"] = (hx[0] if mode == "LSTM" else hx).grad.numpy().tolist()
+    for pname, p in sorted(layer.named_parameters()):
+        result["grad_" + pname] = p.grad.numpy().tolist()
+    return result
+
+
+def _set_params(lib, layer, rs):
+    with lib.no_grad():
+        for _, p in sorted(layer.named_parameters()):
+            p.copy_(lib.tensor(rs.uniform(-0.5, 0.5, tuple(p.shape)).astype(np.float32)))
+
+
+def run_proj(lib, name):
+    kwargs, shape, with_state = PROJ_CASES[name]
+    rs = np.random.RandomState(sum(map(ord, name)))
+    layer = lib.nn.LSTM(INPUT, HIDDEN, **kwargs)
+    _set_params(lib, layer, rs)
+    x = lib.tensor(rs.randn(*shape).astype(np.float32), requires_grad=True)
+    hx = None
+    if with_state:
+        lead = (kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1),)
+        if len(shape) == 3:
+            lead += (shape[0] if kwargs.get("batch_first") else shape[1],)
+        h0 = lib.tensor(rs.randn(*lead, kwargs["proj_size"]).astype(np.float32), requires_grad=True)
+        c0 = lib.tensor(rs.randn(*lead, HIDDEN).astype(np.float32), requires_grad=True)
+        hx = (h0, c0)
+    out, (h, c) = layer(x, hx)
+    weight = lib.tensor(rs.randn(*out.shape).astype(np.float32))
+    ((out * weight).sum() + (h * 1.5).sum() + (c * 0.5).sum()).backward()
+    result = {"output": out.detach().numpy().tolist(), "h_n": h.detach().numpy().tolist(),
+              "c_n": c.detach().numpy().tolist(), "x_grad": x.grad.numpy().tolist()}
+    if with_state:
+        result["h0_grad"] = hx[0].grad.numpy().tolist()
+        result["c0_grad"] = hx[1].grad.numpy().tolist()
     for pname, p in sorted(layer.named_parameters()):
         result["grad_" + pname] = p.grad.numpy().tolist()
     return result

@@ -41,6 +41,32 @@ def test_recurrent_layers_on_packed_input_match_pytorch(name):
         _close(got[key], want[key], key)
 
 
+@pytest.mark.parametrize("name", sorted(cases.PROJ_CASES))
+def test_lstm_proj_size_matches_pytorch(name):
+    got, want = cases.run_proj(rustdl, name), GOLDEN["proj"][name]
+    assert sorted(got) == sorted(want)
+    for key in want:
+        _close(got[key], want[key], key)
+
+
+def test_proj_size_parameters_and_errors_as_pytorch():
+    m = rustdl.nn.LSTM(3, 5, proj_size=2, bidirectional=True, num_layers=2)
+    assert repr(m) == "LSTM(3, 5, proj_size=2, num_layers=2, bidirectional=True)"
+    shapes = [(n, tuple(p.shape)) for n, p in m.named_parameters()][:6]
+    assert shapes == [("weight_ih_l0", (20, 3)), ("weight_hh_l0", (20, 2)), ("bias_ih_l0", (20,)),
+                      ("bias_hh_l0", (20,)), ("weight_hr_l0", (2, 5)), ("weight_ih_l0_reverse", (20, 3))]
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(4, 2, 2\), got \[4, 2, 5\]"):
+        m(rustdl.randn(4, 2, 3), (rustdl.zeros(4, 2, 5), rustdl.zeros(4, 2, 5)))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[1\] size \(4, 2, 5\), got \[4, 2, 2\]"):
+        m(rustdl.randn(4, 2, 3), (rustdl.zeros(4, 2, 2), rustdl.zeros(4, 2, 2)))
+    with pytest.raises(ValueError, match="positive integer or zero"):
+        rustdl.nn.LSTM(3, 5, proj_size=-1)
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        rustdl.nn.LSTM(3, 5, proj_size=5)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        rustdl.nn.GRU(3, 5, proj_size=2)
+
+
 def test_packing_errors_as_pytorch():
     rnn = rustdl.nn.utils.rnn
     with pytest.raises(RuntimeError, match="must be sorted in decreasing order"):

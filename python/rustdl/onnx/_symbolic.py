@@ -1221,6 +1221,8 @@ def _rnn(b, node):
     if getattr(m, "proj_size", 0):
         raise UnsupportedOperatorError("rustdl.onnx.export: LSTM with proj_size is not supported")
     x = node.args[0] if node.args else node.kwargs["input"]
+    if not isinstance(x, Value):
+        raise UnsupportedOperatorError(f"rustdl.onnx.export: {mode} on a {type(x).__name__} input is not supported")
     hx = node.args[1] if len(node.args) > 1 else node.kwargs.get("hx")
     H, dirs = m.hidden_size, 2 if m.bidirectional else 1
     unbatched = len(x.shape) == 2

@@ -67,25 +67,33 @@ class RNNBase(Module):
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
-        if proj_size != 0:
-            raise NotImplementedError("rustdl: LSTM proj_size is not supported yet")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size
         gate_size = {"LSTM": 4, "GRU": 3}.get(mode, 1) * hidden_size
+        out_size = proj_size or hidden_size  # what h carries: the projection when there is one
         dirs = 2 if bidirectional else 1
         dt = dtype or _C.float32
         self._flat_weights_names = []
         self._all_weights = []  # names per layer and direction: PyTorch's RNNBase.__setstate__ reads it
         for layer in range(num_layers):
             for d in range(dirs):
-                in_size = input_size if layer == 0 else hidden_size * dirs
+                in_size = input_size if layer == 0 else out_size * dirs
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
                 names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
-                shapes = [(gate_size, in_size), (gate_size, hidden_size)]
+                shapes = [(gate_size, in_size), (gate_size, out_size)]
                 if bias:
                     names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
                     shapes += [(gate_size,), (gate_size,)]
+                if proj_size:
+                    names.append(f"weight_hr{sfx}")
+                    shapes.append((proj_size, hidden_size))
                 for n, s in zip(names, shapes):
                     setattr(self, n, Parameter(_C.empty(tuple(s), dtype=dt, device=device)))
                 self._flat_weights_names += names
@@ -107,6 +115,8 @@ class RNNBase(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -118,6 +128,44 @@ class RNNBase(Module):
         if self.bidirectional is not False:
             s += f", bidirectional={self.bidirectional}"
         return s
+
+    def _state_zeros(self, batch, like):
+        """The default initial state: h (and c) of zeros."""
+        dirs = 2 if self.bidirectional else 1
+        h = _C.zeros(self.num_layers * dirs, batch, self.proj_size or self.hidden_size, dtype=like.dtype,
+                     device=like.device)
+        if self.mode != "LSTM":
+            return h
+        c = h if not self.proj_size else _C.zeros(self.num_layers * dirs, batch, self.hidden_size, dtype=like.dtype,
+                                                  device=like.device)
+        return (h, c)
+
+    def _check_state(self, hx, batch):
+        """PyTorch's check_hidden_size: h is (layers*dirs, batch, proj_size or hidden), c (.., hidden)."""
+        dirs = 2 if self.bidirectional else 1
+        lead = (self.num_layers * dirs, batch)
+        if self.mode != "LSTM":
+            want = (*lead, self.hidden_size)
+            if tuple(hx.shape) != want:
+                raise RuntimeError(f"Expected hidden size {want}, got {list(hx.shape)}")
+            return
+        for i, (t, size) in enumerate(zip(hx, (self.proj_size or self.hidden_size, self.hidden_size))):
+            if tuple(t.shape) != (*lead, size):
+                raise RuntimeError(f"Expected hidden[{i}] size {(*lead, size)}, got {list(t.shape)}")
+
+    def _step_fn(self, cell, w_hh, b_hh, w_hr):
+        """One time step on a tuple state ((h, c) for LSTM, (h,) otherwise); with proj_size, h is
+        the projection of the LSTM's output by weight_hr."""
+        if self.mode != "LSTM":
+            return lambda x, state: (cell(x, state[0], w_hh, b_hh),)
+        if w_hr is None:
+            return lambda x, state: cell(x, state, w_hh, b_hh)
+
+        def projected(x, state):
+            h, c = cell(x, state, w_hh, b_hh)
+            return F.linear(h, w_hr), c
+
+        return projected
 
     def _cell(self):
         return {"RNN_TANH": _rnn_tanh_cell, "RNN_RELU": _rnn_relu_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[self.mode]
@@ -131,6 +179,12 @@ class RNNBase(Module):
             return override[n + sfx] if override is not None else getattr(self, n + sfx)
 
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _projection(self, layer, d, override=None):
+        if not self.proj_size:
+            return None
+        name = f"weight_hr_l{layer}" + ("_reverse" if d == 1 else "")
+        return override[name] if override is not None else getattr(self, name)
 
     def forward(self, input, hx=None):
         from ..utils.rnn import PackedSequence
@@ -155,7 +209,8 @@ class RNNBase(Module):
         with autocast("cpu", enabled=False):
             output, (h, c) = self._forward_padded(rounded(input), None if hx is None else tuple(map(rounded, hx)),
                                                   weights=weights)
-        return output.to(_C.bfloat16), (h.to(_C.bfloat16), c.to(_C.bfloat16))
+        # with proj_size PyTorch takes its native path, whose c_n stays float32
+        return output.to(_C.bfloat16), (h.to(_C.bfloat16), c if self.proj_size else c.to(_C.bfloat16))
 
     def _forward_packed(self, packed, hx):
         """A PackedSequence: each layer and direction steps through time on the sequences still
@@ -174,14 +229,10 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {data.shape[-1]}")
         batch, dirs = batch_sizes[0], 2 if self.bidirectional else 1
-        want = (self.num_layers * dirs, batch, self.hidden_size)
         if hx is None:
-            zeros = _C.zeros(*want, dtype=data.dtype, device=data.device)
-            hx = (zeros, zeros) if is_lstm else zeros
+            hx = self._state_zeros(batch, data)
         else:
-            for h in (hx if is_lstm else (hx,)):
-                if tuple(h.shape) != want:
-                    raise RuntimeError(f"Expected hidden size {want}, got {tuple(h.shape)}")
+            self._check_state(hx, batch)
             if packed.sorted_indices is not None:  # the caller's order -> the packed (sorted) order
                 hx = tuple(h.index_select(1, packed.sorted_indices) for h in hx) if is_lstm else \
                     hx.index_select(1, packed.sorted_indices)
@@ -198,7 +249,7 @@ class RNNBase(Module):
                     idx = layer * dirs + d
                     state = (hx[0][idx], hx[1][idx]) if is_lstm else (hx[idx],)
                     x_proj = F.linear(layer_input, w_ih, b_ih)  # every packed row at once
-                    step = _packed_step(cell, is_lstm, w_hh, b_hh)
+                    step = self._step_fn(cell, w_hh, b_hh, self._projection(layer, d))
                     out, final = _run_packed(step, x_proj, state, batch_sizes, offsets, reverse=d == 1)
                     outs.append(out)
                     h_n.append(final[0])
@@ -236,18 +287,14 @@ class RNNBase(Module):
         seq_len, batch = input.shape[0], input.shape[1]
         dirs = 2 if self.bidirectional else 1
         if hx is None:
-            zeros = _C.zeros(self.num_layers * dirs, batch, self.hidden_size, dtype=input.dtype, device=input.device)
-            hx = (zeros, zeros) if is_lstm else zeros
+            hx = self._state_zeros(batch, input)
         else:
-            h0 = hx[0] if is_lstm else hx
-            want = (self.num_layers * dirs, batch, self.hidden_size)
-            if tuple(h0.shape) != want:
-                raise RuntimeError(f"Expected hidden size {want}, got {tuple(h0.shape)}")
+            self._check_state(hx, batch)
         del expected
         if seq_len == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         cell = self._cell()
-        fused = _fusable(input, *(hx if is_lstm else (hx,)), *self.all_weights)
+        fused = not self.proj_size and _fusable(input, *(hx if is_lstm else (hx,)), *self.all_weights)
         layer_input = input
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -264,17 +311,16 @@ class RNNBase(Module):
                     c_n.append(c)
                     continue
                 x_proj = F.linear(layer_input, w_ih, b_ih)  # whole sequence at once
-                steps = range(seq_len - 1, -1, -1) if d == 1 else range(seq_len)
+                step = self._step_fn(cell, w_hh, b_hh, self._projection(layer, d, weights))
+                state = state if is_lstm else (state,)
                 hs = [None] * seq_len
-                for t in steps:
-                    state = cell(x_proj[t], state, w_hh, b_hh)
-                    hs[t] = state[0] if is_lstm else state
+                for t in (range(seq_len - 1, -1, -1) if d == 1 else range(seq_len)):
+                    state = step(x_proj[t], state)
+                    hs[t] = state[0]
                 outs.append(_C.stack(hs, 0))
+                h_n.append(state[0])
                 if is_lstm:
-                    h_n.append(state[0])
                     c_n.append(state[1])
-                else:
-                    h_n.append(state)
             layer_input = outs[0] if dirs == 1 else _C.cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
@@ -291,13 +337,6 @@ class RNNBase(Module):
                 c = c.squeeze(1)
             return output, (h, c)
         return output, h
-
-
-def _packed_step(cell, is_lstm, w_hh, b_hh):
-    """A cell step on a tuple state: (h, c) for LSTM, (h,) otherwise."""
-    if is_lstm:
-        return lambda x, state: cell(x, state, w_hh, b_hh)
-    return lambda x, state: (cell(x, state[0], w_hh, b_hh),)
 
 
 def _run_packed(step, x_proj, state, batch_sizes, offsets, reverse):
