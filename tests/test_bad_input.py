@@ -203,7 +203,15 @@ CASES = [
     ("eye_neg", lambda: torch.eye(-2), RuntimeError, r"n must be greater or equal to 0, got -2"),
     # --- misc op argument checks -------------------------------------------------
     ("masked_fill_mask", lambda: torch.ones(3).masked_fill(torch.tensor([1, 0, 1]), 0.0), RuntimeError,
-     r"masked_fill_ only supports boolean masks, but got mask with dtype Long"),
+     r"masked_fill_ only supports boolean masks, but got mask with dtype long int"),
+    # a uint8 mask with one value goes to masked_fill_ (PyTorch 2.15); with a full-size value it still works
+    ("setitem_uint8_mask_scalar", lambda: torch.zeros(2, 3).__setitem__(torch.ones(2, 3, dtype=torch.uint8), 1.0),
+     RuntimeError, r"masked_fill_ only supports boolean masks, but got mask with dtype unsigned char"),
+    ("setitem_uint8_mask_cols", lambda: torch.zeros(2, 3).__setitem__((slice(None), torch.ones(3, dtype=torch.uint8)),
+                                                                     torch.tensor(2.0)),
+     RuntimeError, r"masked_fill_ only supports boolean masks, but got mask with dtype unsigned char"),
+    ("setitem_uint8_mask_shape", lambda: torch.zeros(2, 3).__setitem__(torch.ones(3, dtype=torch.uint8), 1.0),
+     IndexError, r"The shape of the mask \[3\] at index 0 does not match the shape of the indexed tensor"),
     ("masked_fill_shape", lambda: torch.ones(3).masked_fill(torch.tensor([True, False]), 0.0), RuntimeError,
      r"size of tensor a \(3\) must match the size of tensor b \(2\) at non-singleton dimension 0"),
     ("where_cond", lambda: torch.where(torch.tensor([1, 0]), torch.ones(2), torch.zeros(2)), RuntimeError,

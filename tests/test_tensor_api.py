@@ -1188,3 +1188,10 @@ def test_trace():
     assert torch.trace(torch.ones(2, 3)).item() == 2.0 and torch.trace(torch.ones(0, 0)).item() == 0.0
     with pytest.raises(RuntimeError, match="trace: expected a matrix, but got tensor with dim 1"):
         torch.trace(torch.ones(3))
+
+
+def test_setitem_uint8_mask_with_full_value_acts_as_bool_mask():
+    # PyTorch 2.15: x[uint8_mask] = tensor_of_len_nnz works (deprecated uint8 indexing), as a bool mask
+    x = torch.arange(6.0).view(2, 3)
+    x[torch.tensor([[1, 0, 1], [0, 1, 0]], dtype=torch.uint8)] = torch.tensor([7.0, 8.0, 9.0])
+    assert x.tolist() == [[7.0, 1.0, 8.0], [3.0, 9.0, 5.0]]

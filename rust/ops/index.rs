@@ -635,7 +635,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: &Tensor, inplace: bool) -> 
     if mask.dtype() != DType::Bool {
         return Err(Error::Runtime(format!(
             "masked_fill_ only supports boolean masks, but got mask with dtype {}",
-            mask.dtype().scalar_name()
+            mask.dtype().c_name()
         )));
     }
     if value.ndim() != 0 {

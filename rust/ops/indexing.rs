@@ -361,6 +361,7 @@ pub fn getitem(x: &Tensor, items: &[IndexItem]) -> Result<Tensor> {
 /// otherwise the new value is computed out of place and assigned with
 /// PyTorch's in-place autograd semantics.
 pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
+    reject_byte_mask_fill(x, items, value)?;
     let simple = items.iter().all(|i| !matches!(i, IndexItem::Tensor(_)));
     let needs_graph =
         crate::autograd::is_grad_enabled() && (x.requires_grad() || value.requires_grad());
@@ -378,6 +379,31 @@ pub fn setitem(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
     }
     let r = setitem_result(x, items, value)?;
     super::inplace::assign(x, r)
+}
+
+/// PyTorch sends `x[masks] = v` with a single value and only mask indices to
+/// `masked_fill_`, which refuses uint8 masks (after the index shapes are
+/// checked); a uint8 mask with a full-size value still works as a bool mask.
+fn reject_byte_mask_fill(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Result<()> {
+    let masks: Vec<&Tensor> = items
+        .iter()
+        .filter_map(|i| match i {
+            IndexItem::Tensor(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let byte = masks.iter().find(|m| m.dtype() == DType::U8);
+    let all_masks = masks
+        .iter()
+        .all(|m| matches!(m.dtype(), DType::U8 | DType::Bool));
+    if let (Some(mask), true, 1) = (byte, all_masks, value.numel()) {
+        getitem(&x.detach(), items)?; // PyTorch's IndexError for a mask of the wrong shape comes first
+        return Err(Error::Runtime(format!(
+            "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+            mask.dtype().c_name()
+        )));
+    }
+    Ok(())
 }
 
 /// A source with more dims than its destination loses its leading size-1
