@@ -23,13 +23,16 @@ class _IncompatibleKeysResult(_IncompatibleKeys):
 class _RemovableHandle:
     _next_id = 0
 
-    def __init__(self, hooks_dict):
+    def __init__(self, hooks_dict, *extra_sets):
         self.hooks_dict = hooks_dict
+        self.extra_sets = extra_sets  # per-hook flags (with_kwargs, always_call) kept beside the dict
         self.id = _RemovableHandle._next_id
         _RemovableHandle._next_id += 1
 
     def remove(self):
         self.hooks_dict.pop(self.id, None)
+        for flags in self.extra_sets:
+            flags.discard(self.id)
 
     def __enter__(self):
         return self
@@ -63,38 +66,117 @@ class Module:
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks_with_kwargs"] = set()
+        d["_forward_pre_hooks_with_kwargs"] = set()
+        d["_forward_hooks_always_called"] = set()
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     # ---- calling ----
     def __call__(self, *args, **kwargs):
-        if not self._forward_hooks and not self._forward_pre_hooks:
+        d = self.__dict__
+        if not (d["_forward_hooks"] or d["_forward_pre_hooks"] or d.get("_backward_hooks")
+                or d.get("_backward_pre_hooks")):
             return self.forward(*args, **kwargs)
-        for hook in list(self._forward_pre_hooks.values()):
-            r = hook(self, args)
-            if r is not None:
-                args = r if isinstance(r, tuple) else (r,)
-        result = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            r = hook(self, args, result)
-            if r is not None:
-                result = r
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        from ._module_hooks import BackwardHooks
+
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                r = hook(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {r}.")
+                    args, kwargs = r
+            else:
+                r = hook(self, args)
+                if r is not None:
+                    args = r if isinstance(r, tuple) else (r,)
+        backward = BackwardHooks.for_call(self)
+        if backward is not None:
+            args = backward.wrap_inputs(args)
+        called = set()
+        try:
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in list(self._forward_hooks.items()):
+                called.add(hook_id)
+                if hook_id in self._forward_hooks_with_kwargs:
+                    r = hook(self, args, kwargs, result)
+                else:
+                    r = hook(self, args, result)
+                if r is not None:
+                    result = r
+        except Exception:
+            for hook_id, hook in list(self._forward_hooks.items()):  # always_call hooks see the failed call too
+                if hook_id in self._forward_hooks_always_called and hook_id not in called:
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs:
+                            hook(self, args, kwargs, None)
+                        else:
+                            hook(self, args, None)
+                    except Exception as e:  # noqa: BLE001 - PyTorch warns and re-raises the original error
+                        warnings.warn(f"forward hook with ``always_call=True`` raised an exception that was "
+                                      f"silenced as another error was raised in forward: {e}", stacklevel=2)
+            raise
+        if backward is not None:
+            result = backward.wrap_outputs(result)
         return result
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
-        handle = _RemovableHandle(self._forward_hooks)
+        """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with ``with_kwargs``)
+        after ``forward``; a non-None return replaces the output. ``always_call`` runs it even
+        when forward raised."""
+        handle = _RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs,
+                                  self._forward_hooks_always_called)
         self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
-        handle = _RemovableHandle(self._forward_pre_hooks)
+        """``hook(module, args)`` before ``forward`` (may return new args), or with ``with_kwargs``
+        ``hook(module, args, kwargs)`` returning None or ``(new_args, new_kwargs)``."""
+        handle = _RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
         if prepend:
             self._forward_pre_hooks.move_to_end(handle.id, last=False)
         return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs are
+        computed; a non-None return replaces ``grad_input``."""
+        handle = _RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` when the gradients of the module's outputs are known; a
+        non-None return replaces ``grad_output``."""
+        handle = _RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook):
+        """The deprecated form; runs as ``register_full_backward_hook`` (PyTorch's recommendation)."""
+        warnings.warn("Using a non-full backward hook when the forward contains multiple autograd Nodes is "
+                      "deprecated and will be removed in future versions. Use register_full_backward_hook instead.",
+                      FutureWarning, stacklevel=2)
+        return self.register_full_backward_hook(hook)
 
     # ---- registration ----
     def register_parameter(self, name, param):
@@ -509,6 +591,12 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        # modules pickled before a bookkeeping field existed (or by an older PyTorch) get it empty
+        for name, empty in (("_forward_hooks_with_kwargs", set), ("_forward_pre_hooks_with_kwargs", set),
+                            ("_forward_hooks_always_called", set), ("_backward_hooks", OrderedDict),
+                            ("_backward_pre_hooks", OrderedDict)):
+            if name not in self.__dict__:
+                self.__dict__[name] = empty()
 
 
 def _no_grad():
