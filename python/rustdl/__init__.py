@@ -501,6 +501,6 @@ from .amp.autocast_mode import (  # noqa: F401
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name in ("serialization", "jit", "onnx"):  # (jit/onnx: the tracer and exporter, on first use)
+    if name in ("serialization", "jit", "onnx", "func"):  # (jit/onnx: the tracer and exporter, on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -478,15 +478,58 @@ class Module:
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
 
+    def _hooks(self, kind):
+        """The hook table ``kind`` (made on first use: modules unpickled from elsewhere lack it)."""
+        table = self.__dict__.get(kind)
+        if table is None:
+            table = self.__dict__[kind] = OrderedDict()
+        return table
+
+    def _add_hook(self, kind, hook):
+        table = self._hooks(kind)
+        handle = _RemovableHandle(table)
+        table[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this module."""
+        return self._add_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` after this module's entries are saved."""
+        return self._add_hook("_state_dict_hooks", hook)
+
+    def _register_state_dict_hook(self, hook):
+        """The private form: a non-None return replaces the state dict."""
+        return self._add_hook("_state_dict_hooks", hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` before this module loads its entries (it may rename keys)."""
+        return self._add_hook("_load_state_dict_pre_hooks", (hook, True))
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        return self._add_hook("_load_state_dict_pre_hooks", (hook, with_module))
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` after ``load_state_dict``; it may edit the key lists."""
+        return self._add_hook("_load_state_dict_post_hooks", hook)
+
     def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
         if args:
             destination = args[0]
         if destination is None:
             destination = OrderedDict()
+        for hook in list(self.__dict__.get("_state_dict_pre_hooks", {}).values()):
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook in list(self.__dict__.get("_state_dict_hooks", {}).values()):
+            result = hook(self, destination, prefix, {})
+            if result is not None:
+                destination = result
         return destination
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
@@ -542,13 +585,22 @@ class Module:
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         missing, unexpected, errors = [], [], []
+        state_dict = OrderedDict(state_dict)  # pre-hooks may rename keys: never in the caller's dict
 
         def load(module, prefix=""):
-            module._load_from_state_dict(state_dict, prefix, {"assign_to_params_buffers": assign}, True, missing,
-                                         unexpected, errors)
+            metadata = {"assign_to_params_buffers": assign}
+            for hook, with_module in list(module.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+                args = (state_dict, prefix, metadata, strict, missing, unexpected, errors)
+                hook(module, *args) if with_module else hook(*args)
+            module._load_from_state_dict(state_dict, prefix, metadata, True, missing, unexpected, errors)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")
+            post = module.__dict__.get("_load_state_dict_post_hooks", {})
+            if post:
+                keys = _IncompatibleKeysResult(missing, unexpected)
+                for hook in list(post.values()):
+                    hook(module, keys)
 
         load(self)
         if strict:
