@@ -220,7 +220,7 @@ def _method(name):
 
 
 # Functions that are the same as the tensor method of the same name.
-_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy", "index_fill", "tensor_split", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "clone", "detach", "numel", "addcmul", "addcdiv", "addmm", "baddbmm", "addbmm", "addmv", "as_strided", "median", "nanmedian"]
+_METHOD_FUNCTIONS = ["abs", "absolute", "neg", "negative", "sign", "sgn", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "erf", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "erfc", "lgamma", "digamma", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "sigmoid", "relu", "floor", "ceil", "round", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max", "isnan", "isinf", "isfinite", "nan_to_num", "sum", "mean", "nansum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp", "norm", "cumsum", "cumprod", "all", "any", "count_nonzero", "matmul", "mm", "bmm", "dot", "mv", "outer", "ger", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "floor_divide", "remainder", "fmod", "maximum", "minimum", "fmax", "fmin", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "equal", "allclose", "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "signbit", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "lerp", "atan2", "float_power", "reshape", "view_as", "permute", "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten", "ravel", "unflatten", "narrow", "select", "split", "chunk", "unbind", "flip", "roll", "movedim", "moveaxis", "tril", "triu", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add", "index_copy", "index_fill", "tensor_split", "take", "masked_fill", "masked_select", "nonzero", "argwhere", "sort", "argsort", "topk", "clone", "detach", "numel", "addcmul", "addcdiv", "addmm", "baddbmm", "addbmm", "addmv", "as_strided", "median", "nanmedian"]
 
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _method(_name)
@@ -498,9 +498,43 @@ from .amp.autocast_mode import (  # noqa: F401
 )
 
 
+def polygamma(n, input, *, out=None):
+    """``torch.polygamma(n, input)``: the n-th derivative of digamma."""
+    result = input.polygamma(n)
+    return result if out is None else out.copy_(result)
+
+
+def xlogy(input, other, *, out=None):
+    from . import special
+
+    result = special.xlogy(input, other)
+    return result if out is None else out.copy_(result)
+
+
+def logit(input, eps=None, *, out=None):
+    from . import special
+
+    result = special.logit(input, eps)
+    return result if out is None else out.copy_(result)
+
+
+def sinc(input, *, out=None):
+    from . import special
+
+    result = special.sinc(input)
+    return result if out is None else out.copy_(result)
+
+
+def mvlgamma(input, p, *, out=None):
+    from . import special
+
+    result = special.multigammaln(input, p)
+    return result if out is None else out.copy_(result)
+
+
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name in ("serialization", "jit", "onnx", "func"):  # (jit/onnx: the tracer and exporter, on first use)
+    if name in ("serialization", "jit", "onnx", "func", "special"):  # (jit/onnx: the tracer and exporter, on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

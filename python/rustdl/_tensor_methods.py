@@ -248,7 +248,7 @@ def resize_as_(self, other, memory_format=None):
 # such as relu_ and add_, are kept).
 _INPLACE_OF = ["square", "log", "log2", "log10", "log1p", "erf", "expm1", "sin", "cos", "tan", "reciprocal",
                "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
-               "rsqrt", "sign", "sgn", "round", "ceil", "trunc", "frac", "fmod", "remainder", "atan2",
+               "erfc", "lgamma", "digamma", "polygamma", "xlogy", "logit", "sinc", "mvlgamma", "rsqrt", "sign", "sgn", "round", "ceil", "trunc", "frac", "fmod", "remainder", "atan2",
                "nan_to_num", "clip", "float_power", "logical_not", "logical_and", "logical_or",
                "logical_xor", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor", "eq", "ne",
                "lt", "le", "gt", "ge", "true_divide", "floor_divide", "subtract", "multiply", "divide", "negative",
@@ -431,6 +431,19 @@ def _variance(name):
 
 _METHODS["var"] = _variance("var")
 _METHODS["std"] = _variance("std")
+
+def _special_method(name, fn_name=None):
+    def method(self, *args, **kwargs):
+        from . import special
+
+        return getattr(special, fn_name or name)(self, *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name, _fn_name in (("xlogy", None), ("logit", None), ("sinc", None), ("mvlgamma", "multigammaln")):
+    _METHODS[_name] = _special_method(_name, _fn_name)
 
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -310,6 +310,47 @@ math_fns! {
         let y = erfinv(x)?;
         mul(&exp(&mul(&y, &y)?)?, &scalar_like(std::f64::consts::PI.sqrt() / 2.0, x))?
     };
+    /// 1 - erf(x) without the cancellation; d/dx = -2 / sqrt(pi) * e^(-x^2).
+    erfc, "ErfcBackward0", |v| FloatOps::erfc(v), * |x| mul(
+        &exp(&mul(&mul(x, x)?, &scalar_like(-1.0, x))?)?,
+        &scalar_like(-std::f64::consts::FRAC_2_SQRT_PI, x),
+    )?;
+    /// ln |Gamma(x)|: +inf at 0 and the negative integers; d/dx = digamma(x).
+    lgamma, "LgammaBackward0", |v| FloatOps::lgamma(v), * |x| digamma(x)?;
+    /// psi(x); d/dx = polygamma(1, x).
+    digamma, "DigammaBackward0", |v| FloatOps::digamma(v), * |x| polygamma(1, x)?;
+}
+
+/// `torch.polygamma(n, x)`: the n-th derivative of digamma (n >= 0);
+/// d/dx = polygamma(n + 1, x).
+pub fn polygamma(n: i64, x: &Tensor) -> Result<Tensor> {
+    if n < 0 {
+        return Err(Error::Runtime(
+            "polygamma(n, x) does not support negative n.".into(),
+        ));
+    }
+    if n == 0 {
+        return digamma(x);
+    }
+    let order = n as u32;
+    let out = if order == 1 {
+        float_map!(x, "polygamma", |v| FloatOps::trigamma(v))
+    } else {
+        float_map!(x, "polygamma", |v| {
+            <T as crate::tensor::dtype::Elem>::from_f64(crate::cpu::special::polygamma_f64(
+                order,
+                crate::tensor::dtype::Elem::to_f64(v),
+            ))
+        })
+    };
+    let sx = saved(x);
+    record("PolygammaBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        Ok(vec![Some(mul(g, &polygamma(n + 1, sx.get()?)?)?)])
+    });
+    Ok(out)
 }
 
 pub fn tanh(x: &Tensor) -> Result<Tensor> {

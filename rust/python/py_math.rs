@@ -810,6 +810,18 @@ impl PyTensor {
     fn erfinv(&self) -> R {
         Ok(wrap(unary::erfinv(&self.t)?))
     }
+    fn erfc(&self) -> R {
+        Ok(wrap(unary::erfc(&self.t)?))
+    }
+    fn lgamma(&self) -> R {
+        Ok(wrap(unary::lgamma(&self.t)?))
+    }
+    fn digamma(&self) -> R {
+        Ok(wrap(unary::digamma(&self.t)?))
+    }
+    fn polygamma(&self, n: i64) -> R {
+        Ok(wrap(unary::polygamma(n, &self.t)?))
+    }
     fn arcsin(&self) -> R {
         self.asin()
     }

@@ -423,6 +423,14 @@ pub mod num_like {
         fn atanh(self) -> Self;
         /// The inverse of erf on (-1, 1); +-inf at +-1, NaN outside.
         fn erfinv(self) -> Self;
+        /// 1 - erf, accurate in the tail.
+        fn erfc(self) -> Self;
+        /// ln |Gamma(x)|.
+        fn lgamma(self) -> Self;
+        /// psi(x), the derivative of lgamma.
+        fn digamma(self) -> Self;
+        /// psi'(x).
+        fn trigamma(self) -> Self;
         /// (Phi(self), phi(self)): the standard normal CDF and density (GELU's).
         fn normal_cdf_pdf(self) -> (Self, Self);
         fn max_nan(self, o: Self) -> Self;
@@ -575,7 +583,11 @@ pub mod num_like {
             asinh = libm::asinhf,
             acosh = libm::acoshf,
             atanh = libm::atanhf,
-            erfinv = crate::cpu::special::erfinv_f32
+            erfinv = crate::cpu::special::erfinv_f32,
+            erfc = libm::erfcf,
+            lgamma = libm::lgammaf,
+            digamma = crate::cpu::special::digamma_f32,
+            trigamma = crate::cpu::special::trigamma_f32
         ]
     );
     impl_float_ops!(
@@ -596,7 +608,11 @@ pub mod num_like {
             asinh = libm::asinh,
             acosh = libm::acosh,
             atanh = libm::atanh,
-            erfinv = crate::cpu::special::erfinv_f64
+            erfinv = crate::cpu::special::erfinv_f64,
+            erfc = libm::erfc,
+            lgamma = libm::lgamma,
+            digamma = crate::cpu::special::digamma_f64,
+            trigamma = crate::cpu::special::trigamma_f64
         ]
     );
 }
