@@ -1,0 +1,370 @@
+"""``rustdl.compile``: capture a module's forward once per input signature and replay it.
+
+What is compiled is a module's ``forward``: ``compile(module)`` returns an ``OptimizedModule``
+whose forward is compiled; ``compile(function)`` runs the function's Python as it is
+(``loss.backward()``, ``optimizer.step()``, prints: everything the function does happens),
+and the outermost module calls it makes are sent to their compiled forwards. A forward is
+compiled per *signature*, the guards of a replay:
+
+- the input tensors' shapes, dtypes, devices, ``requires_grad``, contiguity and which of them
+  are the same tensor, and the other arguments' values;
+- grad mode and autocast state;
+- every submodule's identity, ``training`` flag, simple attributes (numbers, strings,
+  tuples), parameter/buffer objects and shapes, and that no module has forward hooks.
+
+The first call of a signature runs ``forward`` eagerly while the tracer of ``rustdl.jit``
+records it (``capture.py``); a faithful graph is rewritten (``passes.py``) and turned into a
+Python function (``codegen.py``) that later calls of the signature run instead. A call the
+graph would not reproduce (an op the tracer does not record, a random draw or a tensor's
+value read in Python, an attribute assignment in ``forward``, ...) keeps that signature
+eager; ``fullgraph=True`` raises ``Unsupported`` instead. A function past
+``recompile_limit`` signatures runs eagerly for new ones.
+"""
+
+import functools
+import threading
+import warnings
+import weakref
+
+from .. import _C
+from ..jit import _tracer
+from ..nn.modules import module as _module_mod
+from ..nn.modules.module import Module
+from . import exc
+from .capture import ASSIGNS, capture
+from .codegen import generate
+from .passes import optimize
+
+__all__ = ["OptimizedModule", "compile", "list_backends", "reset"]
+
+recompile_limit = 8  # signatures per compiled forward (``torch._dynamo.config.recompile_limit``)
+
+_BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
+_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
+_EAGER = object()  # cache entry: this signature runs eagerly
+_caches = weakref.WeakSet()  # every _ForwardCache, for reset()
+
+
+def list_backends(exclude_tags=("debug", "experimental")):
+    """The backend names ``compile`` accepts (``torch._dynamo.list_backends``)."""
+    return ["cudagraphs", "inductor"] if exclude_tags else sorted(_BACKENDS)
+
+
+def reset():
+    """Forget every compiled graph (``torch._dynamo.reset``): the next calls capture again."""
+    for cache in list(_caches):
+        cache.entries.clear()
+
+
+class _Options:
+    """What one ``compile`` call asked for."""
+
+    def __init__(self, fullgraph, dynamic, backend, mode, options):
+        self.fullgraph, self.dynamic, self.backend = fullgraph, dynamic, backend
+        self.mode, self.options = mode, options
+        self.rewrite = backend in ("inductor", "cudagraphs") or callable(backend)
+
+
+class _Unkeyable(Exception):
+    pass
+
+
+_SIMPLE = (bool, int, float, str, type(None))
+
+
+def _spec(obj, flat, ids):
+    """A hashable description of one argument; tensors go to ``flat``."""
+    if isinstance(obj, _C.Tensor):
+        first = ids.setdefault(id(obj), len(flat))
+        flat.append(obj)
+        return (obj.shape, obj.dtype, obj.device, obj.requires_grad, obj.is_contiguous(), first)
+    t = type(obj)
+    if t in _SIMPLE:
+        return (t, obj)
+    if t is tuple or t is list:
+        return (t, tuple(_spec(o, flat, ids) for o in obj))
+    if t is dict:
+        return (t, tuple((k, _spec(o, flat, ids)) for k, o in obj.items()))
+    if t.__hash__ is None or t.__hash__ is object.__hash__:
+        raise _Unkeyable  # compared by identity only: the object may change unseen
+    try:
+        return (t, obj, hash(obj))
+    except TypeError:
+        raise _Unkeyable from None
+
+
+def _module_state(module, keep):
+    """Guards on the module tree; None when some module has forward hooks (the hooks
+    would not run in a replay). ``keep`` collects the objects whose ids are guarded."""
+    state = []
+    for m in module.modules():
+        d = m.__dict__
+        if d["_forward_hooks"] or d["_forward_pre_hooks"]:
+            return None
+        keep.append(m)
+        items = [id(m)]
+        for k, v in d.items():
+            t = type(v)
+            if t in _SIMPLE:
+                items.append((k, v))
+            elif k == "_parameters" or k == "_buffers":
+                for name, p in v.items():
+                    keep.append(p)
+                    items.append((name, id(p), None if p is None else p.shape))
+            elif k == "_modules":
+                items.append(tuple(v))
+            elif t is tuple or t is list:
+                try:
+                    items.append((k, tuple(v), hash(tuple(v))))
+                except TypeError:
+                    keep.append(v)
+                    items.append((k, id(v)))
+            elif k not in ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",
+                           "_non_persistent_buffers_set"):
+                keep.append(v)
+                items.append((k, id(v)))
+        state.append(tuple(items))
+    return tuple(state)
+
+
+class _Entry:
+    __slots__ = ("fn", "keep", "reason", "source")
+
+    def __init__(self, fn, keep, source=None, reason=None):
+        self.fn, self.keep, self.source, self.reason = fn, keep, source, reason
+
+
+class _ForwardCache:
+    """The compiled graphs of one module's forward, by signature."""
+
+    def __init__(self, module, options):
+        self.module_ref = weakref.ref(module)
+        self.options = options
+        self.entries = {}
+        self.warned = False
+        self.never = None  # why this forward always runs eagerly
+        _caches.add(self)
+
+    def __call__(self, args, kwargs):
+        m = self.module_ref()
+        if _tracer._state is not None or self.never:  # (inside rustdl.jit.trace: recorded eagerly)
+            return m._call_impl(*args, **kwargs)
+        flat, keep = [], []
+        try:
+            key = (_C.is_grad_enabled(), _C._autocast_get_state(), _spec(args, flat, {}) if not kwargs
+                   else _spec((args, kwargs), flat, {}), _module_state(m, keep))
+        except _Unkeyable:
+            return m._call_impl(*args, **kwargs)
+        if key[3] is None:
+            return m._call_impl(*args, **kwargs)
+        entry = self.entries.get(key)
+        if entry is None:
+            return self._first_call(m, key, keep, args, kwargs, flat)
+        if entry.fn is None:
+            return m.forward(*args, **kwargs)
+        return entry.fn(flat)
+
+    def _first_call(self, m, key, keep, args, kwargs, flat):
+        if len(self.entries) >= recompile_limit:
+            if not self.warned:
+                self.warned = True
+                warnings.warn(f"rustdl.compile: {type(m).__name__}.forward reached recompile_limit "
+                              f"({recompile_limit}); new input signatures run eagerly", stacklevel=4)
+            return m.forward(*args, **kwargs)
+        graph, out, reason = capture(m, args, kwargs, flat)
+        entry = None
+        if reason is None:
+            try:
+                entry = self._build(graph, flat, keep)
+            except TypeError as e:
+                reason = str(e)
+        if entry is None:
+            if self.options.fullgraph:
+                raise exc.Unsupported(f"rustdl.compile(fullgraph=True): {type(m).__name__}.forward cannot be "
+                                      f"captured as one graph: {reason}")
+            entry = _Entry(None, keep, reason=reason)
+            if reason == ASSIGNS:  # its attributes are guarded: every call would be a new signature
+                self.never = reason
+        self.entries[key] = entry
+        return out
+
+    def _build(self, graph, flat, keep):
+        opts = self.options
+        if opts.rewrite:
+            optimize(graph)
+        params = {name: v.data for name, v in graph.params.items()}
+        source, fn = generate(graph)
+        run = functools.partial(_run_with_params, fn, params)
+        if callable(opts.backend):
+            run = opts.backend(_GraphModule(graph, source, run), list(flat))
+            if not callable(run):
+                raise TypeError("rustdl.compile: the backend did not return a callable")
+            run = _flat_caller(run)
+        return _Entry(run, (keep, params), source)
+
+
+def _run_with_params(fn, params, flat):
+    return fn(flat, params)
+
+
+def _flat_caller(fn):
+    return lambda flat: fn(*flat)
+
+
+class _GraphModule:
+    """What a callable backend receives (``torch.fx.GraphModule``'s place): ``graph`` (a
+    ``rustdl.jit.Graph``), ``code`` (the generated Python) and a call on the flat inputs."""
+
+    def __init__(self, graph, code, run):
+        self.graph, self.code, self._run = graph, code, run
+
+    def __call__(self, *inputs):
+        return self._run(list(inputs))
+
+    forward = __call__
+
+
+class OptimizedModule(Module):
+    """``torch.compile(module)``: the module itself under ``_orig_mod`` (so ``state_dict`` keys
+    are ``_orig_mod.<name>``, and parameters are the original's), with a compiled forward."""
+
+    _opt_mod_attributes = {"_orig_mod", "_compiled_forward", "forward", "_super_module_initialized"}
+
+    def __init__(self, mod, options):
+        object.__setattr__(self, "_super_module_initialized", False)
+        super().__init__()
+        self._super_module_initialized = True
+        self._orig_mod = mod
+        self._compiled_forward = _ForwardCache(mod, options)
+
+    def forward(self, *args, **kwargs):
+        return self._compiled_forward(args, kwargs)
+
+    @property
+    def training(self):
+        return self._orig_mod.training
+
+    @training.setter
+    def training(self, value):
+        if self.__dict__.get("_super_module_initialized"):
+            self._orig_mod.training = value
+
+    def __getattr__(self, name):
+        if name == "_orig_mod":
+            return self.__dict__["_modules"]["_orig_mod"]
+        return getattr(self._orig_mod, name)
+
+    def __setattr__(self, name, value):
+        if hasattr(type(self), name) or name in OptimizedModule._opt_mod_attributes:
+            return super().__setattr__(name, value)
+        return setattr(self._orig_mod, name, value)
+
+    def __delattr__(self, name):
+        if hasattr(type(self), name) or name in OptimizedModule._opt_mod_attributes:
+            return super().__delattr__(name)
+        return delattr(self._orig_mod, name)
+
+    def __len__(self):
+        try:
+            return len(self._orig_mod)
+        except TypeError:
+            raise TypeError(f"{type(self._orig_mod).__name__} does not support len()") from None
+
+    def __getitem__(self, idx):
+        return self._orig_mod[idx]
+
+    def __iter__(self):
+        return iter(self._orig_mod)
+
+    def __dir__(self):
+        return sorted(set(dir(self._orig_mod)) | set(super().__dir__()))
+
+
+class _Router:
+    """Sends the outermost module calls of a running compiled function to compiled forwards."""
+
+    def __init__(self, options):
+        self.options = options
+        self.caches = weakref.WeakKeyDictionary()
+        self.local = threading.local()
+
+    def __call__(self, module, args, kwargs):
+        local = self.local
+        if getattr(local, "depth", 0) or not getattr(local, "active", 0) or _tracer._state is not None:
+            return NotImplemented
+        cache = self.caches.get(module)
+        if cache is None:
+            if isinstance(module, OptimizedModule):
+                return NotImplemented  # it has its own
+            cache = self.caches[module] = _ForwardCache(module, self.options)
+        local.depth = 1
+        try:
+            return cache(args, kwargs)
+        finally:
+            local.depth = 0
+
+
+def _compile_function(fn, options):
+    router = _Router(options)
+
+    @functools.wraps(fn)
+    def compiled(*args, **kwargs):
+        local = router.local
+        prev_router = _module_mod._compiled_call_router
+        if prev_router is not None and prev_router is not router:
+            return fn(*args, **kwargs)  # inside another compiled function: its router applies
+        local.active = getattr(local, "active", 0) + 1
+        _module_mod._compiled_call_router = router
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            local.active -= 1
+            if not local.active:
+                _module_mod._compiled_call_router = prev_router
+
+    compiled._torchdynamo_orig_callable = fn
+    compiled._rustdl_router = router
+    return compiled
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
+            disable=False):
+    """``torch.compile``: see the module docstring (``rustdl/_dynamo/eval_frame.py``)."""
+    if model is None:
+        def wrap(model):
+            if model is None:
+                raise RuntimeError("Model can't be None")
+            return compile(model, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                           options=options, disable=disable)
+        return wrap
+    if mode is not None and options is not None:
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
+    if mode is not None and mode not in _MODES:
+        raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(_MODES)}")
+    if options is not None and not isinstance(options, dict):
+        raise RuntimeError(f"options must be a dict, got {type(options).__name__}")
+    if isinstance(backend, str) and backend not in _BACKENDS:
+        raise exc.InvalidBackend(backend)
+    if not isinstance(backend, str) and not callable(backend):
+        raise exc.InvalidBackend(backend)
+    if not callable(model):
+        raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
+    if disable:
+        return model
+    opts = _Options(fullgraph, dynamic, backend, mode or "default", options)
+    if isinstance(model, Module):
+        return OptimizedModule(model, opts)
+    return _compile_function(model, opts)
+
+
+def _module_compile(self, *args, **kwargs):
+    """``Module.compile(...)``: compile this module's forward in place (its ``__call__`` then
+    runs the compiled forward); the arguments are ``rustdl.compile``'s."""
+    compiled = compile(self, *args, **kwargs)
+    if compiled is self:  # disable=True
+        self.__dict__.pop("_compiled_call_impl", None)
+        return None
+    cache = compiled._compiled_forward
+    self.__dict__["_compiled_call_impl"] = lambda *a, **k: cache(a, k)
+    return None
+
