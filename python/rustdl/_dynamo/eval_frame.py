@@ -22,6 +22,7 @@ eager; ``fullgraph=True`` raises ``Unsupported`` instead. A function past
 """
 
 import functools
+from itertools import chain
 import threading
 import warnings
 import weakref
@@ -93,45 +94,48 @@ def _spec(obj, flat, ids):
         raise _Unkeyable from None
 
 
-def _module_state(module, keep):
-    """Guards on the module tree; None when some module has forward hooks (the hooks
-    would not run in a replay). ``keep`` collects the objects whose ids are guarded."""
-    state = []
+_SUBDICTS = ("_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks")
+
+
+def _has_hooks(module):
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
+def _snapshot(module):
+    """Every module's attributes (and parameter, buffer, submodule and hook tables) as they
+    are now, by identity, and the parameters' shapes: what a replay assumes unchanged. The
+    snapshot holds the objects, so their ids stay unique while it lives (a float attribute
+    set again to an equal value is a new object: a recapture, never a wrong replay)."""
+    dicts, tensors = [], []
     for m in module.modules():
         d = m.__dict__
-        if d["_forward_hooks"] or d["_forward_pre_hooks"]:
-            return None
-        keep.append(m)
-        items = [id(m)]
-        for k, v in d.items():
-            t = type(v)
-            if t in _SIMPLE:
-                items.append((k, v))
-            elif k == "_parameters" or k == "_buffers":
-                for name, p in v.items():
-                    keep.append(p)
-                    items.append((name, id(p), None if p is None else p.shape))
-            elif k == "_modules":
-                items.append(tuple(v))
-            elif t is tuple or t is list:
-                try:
-                    items.append((k, tuple(v), hash(tuple(v))))
-                except TypeError:
-                    keep.append(v)
-                    items.append((k, id(v)))
-            elif k not in ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs",
-                           "_non_persistent_buffers_set"):
-                keep.append(v)
-                items.append((k, id(v)))
-        state.append(tuple(items))
-    return tuple(state)
+        dicts.append(d)
+        dicts.extend(d[key] for key in _SUBDICTS if key in d)
+        for p in list(d["_parameters"].values()) + list(d["_buffers"].values()):
+            if p is not None:
+                tensors.append((p, p.shape))
+    keys = tuple(chain.from_iterable(dicts))
+    values = tuple(chain.from_iterable([d.values() for d in dicts]))
+    return dicts, keys, tuple(map(id, values)), values, tensors
+
+
+def _unchanged(snapshot):
+    dicts, keys, ids, _, tensors = snapshot
+    if tuple(map(id, chain.from_iterable([d.values() for d in dicts]))) != ids:
+        return False
+    if tuple(chain.from_iterable(dicts)) != keys:
+        return False
+    for p, shape in tensors:
+        if p.shape != shape:
+            return False
+    return True
 
 
 class _Entry:
-    __slots__ = ("fn", "keep", "reason", "source")
+    __slots__ = ("fn", "keep", "reason", "snapshot", "source")
 
-    def __init__(self, fn, keep, source=None, reason=None):
-        self.fn, self.keep, self.source, self.reason = fn, keep, source, reason
+    def __init__(self, fn, snapshot, keep=None, source=None, reason=None):
+        self.fn, self.snapshot, self.keep, self.source, self.reason = fn, snapshot, keep, source, reason
 
 
 class _ForwardCache:
@@ -149,46 +153,48 @@ class _ForwardCache:
         m = self.module_ref()
         if _tracer._state is not None or self.never:  # (inside rustdl.jit.trace: recorded eagerly)
             return m._call_impl(*args, **kwargs)
-        flat, keep = [], []
+        flat = []
         try:
             key = (_C.is_grad_enabled(), _C._autocast_get_state(), _spec(args, flat, {}) if not kwargs
-                   else _spec((args, kwargs), flat, {}), _module_state(m, keep))
+                   else _spec((args, kwargs), flat, {}))
         except _Unkeyable:
             return m._call_impl(*args, **kwargs)
-        if key[3] is None:
-            return m._call_impl(*args, **kwargs)
-        entry = self.entries.get(key)
-        if entry is None:
-            return self._first_call(m, key, keep, args, kwargs, flat)
-        if entry.fn is None:
-            return m.forward(*args, **kwargs)
-        return entry.fn(flat)
+        for entry in self.entries.get(key, ()):
+            if _unchanged(entry.snapshot):
+                return entry.fn(flat) if entry.fn is not None else m.forward(*args, **kwargs)
+        return self._first_call(m, key, args, kwargs, flat)
 
-    def _first_call(self, m, key, keep, args, kwargs, flat):
-        if len(self.entries) >= recompile_limit:
+    def count(self):
+        return sum(len(v) for v in self.entries.values())
+
+    def _first_call(self, m, key, args, kwargs, flat):
+        if _has_hooks(m):  # the hooks would not run in a replay
+            return m._call_impl(*args, **kwargs)
+        if self.count() >= recompile_limit:
             if not self.warned:
                 self.warned = True
                 warnings.warn(f"rustdl.compile: {type(m).__name__}.forward reached recompile_limit "
                               f"({recompile_limit}); new input signatures run eagerly", stacklevel=4)
             return m.forward(*args, **kwargs)
+        snapshot = _snapshot(m)
         graph, out, reason = capture(m, args, kwargs, flat)
         entry = None
         if reason is None:
             try:
-                entry = self._build(graph, flat, keep)
+                entry = self._build(graph, flat, snapshot)
             except TypeError as e:
                 reason = str(e)
         if entry is None:
             if self.options.fullgraph:
                 raise exc.Unsupported(f"rustdl.compile(fullgraph=True): {type(m).__name__}.forward cannot be "
                                       f"captured as one graph: {reason}")
-            entry = _Entry(None, keep, reason=reason)
+            entry = _Entry(None, snapshot, reason=reason)
             if reason == ASSIGNS:  # its attributes are guarded: every call would be a new signature
                 self.never = reason
-        self.entries[key] = entry
+        self.entries.setdefault(key, []).append(entry)
         return out
 
-    def _build(self, graph, flat, keep):
+    def _build(self, graph, flat, snapshot):
         opts = self.options
         if opts.rewrite:
             optimize(graph)
@@ -200,7 +206,7 @@ class _ForwardCache:
             if not callable(run):
                 raise TypeError("rustdl.compile: the backend did not return a callable")
             run = _flat_caller(run)
-        return _Entry(run, (keep, params), source)
+        return _Entry(run, snapshot, params, source)
 
 
 def _run_with_params(fn, params, flat):
