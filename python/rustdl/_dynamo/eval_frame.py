@@ -23,6 +23,7 @@ eager; ``fullgraph=True`` raises ``Unsupported`` instead. A function past
 
 import functools
 from itertools import chain
+from operator import attrgetter
 import threading
 import warnings
 import weakref
@@ -111,24 +112,22 @@ def _snapshot(module):
         d = m.__dict__
         dicts.append(d)
         dicts.extend(d[key] for key in _SUBDICTS if key in d)
-        for p in list(d["_parameters"].values()) + list(d["_buffers"].values()):
-            if p is not None:
-                tensors.append((p, p.shape))
+        tensors.extend(p for p in chain(d["_parameters"].values(), d["_buffers"].values()) if p is not None)
     keys = tuple(chain.from_iterable(dicts))
-    values = tuple(chain.from_iterable([d.values() for d in dicts]))
-    return dicts, keys, tuple(map(id, values)), values, tensors
+    values = tuple(chain.from_iterable(map(dict.values, dicts)))
+    shapes = tuple(map(_shape_of, tensors))
+    return dicts, keys, tuple(map(id, values)), values, tensors, shapes
+
+
+_shape_of = attrgetter("shape")
 
 
 def _unchanged(snapshot):
-    dicts, keys, ids, _, tensors = snapshot
-    if tuple(map(id, chain.from_iterable([d.values() for d in dicts]))) != ids:
-        return False
-    if tuple(chain.from_iterable(dicts)) != keys:
-        return False
-    for p, shape in tensors:
-        if p.shape != shape:
-            return False
-    return True
+    """Whether the module tree is as in ``snapshot`` (C-level loops only: this runs per call)."""
+    dicts, keys, ids, _, tensors, shapes = snapshot
+    return (tuple(map(id, chain.from_iterable(map(dict.values, dicts)))) == ids
+            and tuple(chain.from_iterable(dicts)) == keys
+            and tuple(map(_shape_of, tensors)) == shapes)
 
 
 class _Entry:
@@ -153,12 +152,17 @@ class _ForwardCache:
         m = self.module_ref()
         if _tracer._state is not None or self.never:  # (inside rustdl.jit.trace: recorded eagerly)
             return m._call_impl(*args, **kwargs)
-        flat = []
-        try:
-            key = (_C.is_grad_enabled(), _C._autocast_get_state(), _spec(args, flat, {}) if not kwargs
-                   else _spec((args, kwargs), flat, {}))
-        except _Unkeyable:
-            return m._call_impl(*args, **kwargs)
+        if not kwargs and len(args) == 1 and type(args[0]) is _C.Tensor:  # the common call, keyed fast
+            t = args[0]
+            flat = [t]
+            key = (_C.is_grad_enabled(), _C._autocast_get_state(), t.shape, t.dtype, t.device, t.requires_grad,
+                   t.is_contiguous())
+        else:
+            flat = []
+            try:
+                key = (_C.is_grad_enabled(), _C._autocast_get_state(), _spec((args, kwargs), flat, {}))
+            except _Unkeyable:
+                return m._call_impl(*args, **kwargs)
         for entry in self.entries.get(key, ()):
             if _unchanged(entry.snapshot):
                 return entry.fn(flat) if entry.fn is not None else m.forward(*args, **kwargs)
