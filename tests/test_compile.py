@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 import rustdl as torch
 from rustdl import nn
 from rustdl.nn import functional as F
@@ -179,7 +178,7 @@ def test_module_compile_in_place_and_disable():
 
 
 def test_argument_errors_are_pytorchs():
-    f = lambda x: x  # noqa: E731
+    f = lambda x: x
     with pytest.raises(RuntimeError, match="Unrecognized mode=fast"):
         torch.compile(f, mode="fast")
     with pytest.raises(RuntimeError, match="Either mode or options"):

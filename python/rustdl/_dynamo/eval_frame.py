@@ -22,11 +22,11 @@ eager; ``fullgraph=True`` raises ``Unsupported`` instead. A function past
 """
 
 import functools
-from itertools import chain
-from operator import attrgetter
 import threading
 import warnings
 import weakref
+from itertools import chain
+from operator import attrgetter
 
 from .. import _C
 from ..jit import _tracer
@@ -238,7 +238,7 @@ class OptimizedModule(Module):
     """``torch.compile(module)``: the module itself under ``_orig_mod`` (so ``state_dict`` keys
     are ``_orig_mod.<name>``, and parameters are the original's), with a compiled forward."""
 
-    _opt_mod_attributes = {"_orig_mod", "_compiled_forward", "forward", "_super_module_initialized"}
+    _opt_mod_attributes = frozenset({"_orig_mod", "_compiled_forward", "forward", "_super_module_initialized"})
 
     def __init__(self, mod, options):
         object.__setattr__(self, "_super_module_initialized", False)
@@ -352,13 +352,13 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     if mode is not None and mode not in _MODES:
         raise RuntimeError(f"Unrecognized mode={mode}, should be one of: {', '.join(_MODES)}")
     if options is not None and not isinstance(options, dict):
-        raise RuntimeError(f"options must be a dict, got {type(options).__name__}")
+        raise TypeError(f"options must be a dict, got {type(options).__name__}")
     if isinstance(backend, str) and backend not in _BACKENDS:
         raise exc.InvalidBackend(backend)
     if not isinstance(backend, str) and not callable(backend):
         raise exc.InvalidBackend(backend)
     if not callable(model):
-        raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")
+        raise AssertionError(f"A callable function is expected, but {type(model)} is provided.")  # noqa: TRY004 (PyTorch's)
     if disable:
         return model
     opts = _Options(fullgraph, dynamic, backend, mode or "default", options)
@@ -373,8 +373,8 @@ def _module_compile(self, *args, **kwargs):
     compiled = compile(self, *args, **kwargs)
     if compiled is self:  # disable=True
         self.__dict__.pop("_compiled_call_impl", None)
-        return None
+        return
     cache = compiled._compiled_forward
     self.__dict__["_compiled_call_impl"] = lambda *a, **k: cache(a, k)
-    return None
+    return
 
