@@ -65,7 +65,19 @@ def _train(make_model, shape, classes, how, steps=5, opt_cls=torch.optim.SGD, **
         step = torch.compile(step)
     losses = [step().item() for _ in range(steps)]
     grads = [p.grad.clone() for p in model.parameters()]
+    if how != "eager":  # the later steps replayed a graph
+        caches = [run._compiled_forward] if how == "model" else list(step._rustdl_router.caches.values())
+        assert any(e.fn is not None for c in caches for es in c.entries.values() for e in es)
     return losses, grads, model
+
+
+@pytest.mark.parametrize("make_model", [lenet, LeNetModule])
+def test_functional_lenet_is_rewritten_too(make_model):
+    model = torch.compile(make_model())
+    model(torch.randn(2, 1, 28, 28))
+    (entry,) = _entries(model)
+    ops = [n.op for n in entry.graph.nodes]
+    assert ops.index("relu") > ops.index("max_pool2d"), ops
 
 
 @pytest.mark.parametrize("make_model", [lenet, LeNetModule])
@@ -97,7 +109,9 @@ def test_the_graph_is_captured_and_rewritten():
     (entry,) = _entries(model)
     assert entry.reason is None and entry.source is not None
     # relu after each pool: relu(max_pool(x)) is max_pool(relu(x)) with a quarter of the relus
-    assert entry.source.count("return_indices=False") == 2
+    ops = [n.op for n in entry.graph.nodes]
+    assert ops[:7] == ["conv2d", "max_pool2d", "relu", "conv2d", "max_pool2d", "relu", "flatten"], ops
+    assert entry.graph.nodes[2].outputs[0].shape == (8, 6, 14, 14)
     np.testing.assert_array_equal(model(x).detach().numpy(), out.detach().numpy())
     np.testing.assert_array_equal(model._orig_mod(x).detach().numpy(), out.detach().numpy())
 

@@ -131,10 +131,11 @@ def _unchanged(snapshot):
 
 
 class _Entry:
-    __slots__ = ("fn", "keep", "reason", "snapshot", "source")
+    __slots__ = ("fn", "graph", "keep", "reason", "snapshot", "source")
 
-    def __init__(self, fn, snapshot, keep=None, source=None, reason=None):
+    def __init__(self, fn, snapshot, keep=None, source=None, reason=None, graph=None):
         self.fn, self.snapshot, self.keep, self.source, self.reason = fn, snapshot, keep, source, reason
+        self.graph = graph  # the rewritten graph the code was generated from
 
 
 class _ForwardCache:
@@ -210,7 +211,7 @@ class _ForwardCache:
             if not callable(run):
                 raise TypeError("rustdl.compile: the backend did not return a callable")
             run = _flat_caller(run)
-        return _Entry(run, snapshot, params, source)
+        return _Entry(run, snapshot, params, source, graph=graph)
 
 
 def _run_with_params(fn, params, flat):
