@@ -353,3 +353,25 @@ def test_compiled_model_inside_jit_trace_is_recorded():
     cm(x)
     traced = torch.jit.trace(cm, (x,))
     np.testing.assert_array_equal(traced(x).detach().numpy(), cm(x).detach().numpy())
+
+
+def test_optimized_module_pickles_and_deep_copies():
+    import copy
+    import io
+
+    cm = torch.compile(mlp())
+    x = torch.randn(3, 20)
+    want = cm(x).detach().numpy()
+    for other in (copy.deepcopy(cm), _roundtrip(cm, io)):
+        assert type(other).__name__ == "OptimizedModule" and other._orig_mod is not cm._orig_mod
+        np.testing.assert_array_equal(other(x).detach().numpy(), want)
+        np.testing.assert_array_equal(other(x).detach().numpy(), want)
+
+
+def _roundtrip(obj, io):
+    import pickle
+
+    buf = io.BytesIO()
+    pickle.dump(obj, buf)
+    buf.seek(0)
+    return pickle.load(buf)

@@ -251,6 +251,9 @@ class OptimizedModule(Module):
     def forward(self, *args, **kwargs):
         return self._compiled_forward(args, kwargs)
 
+    def __reduce__(self):  # (pickle, deepcopy: the module and the options; graphs are captured again)
+        return (self.__class__, (self._orig_mod, self._compiled_forward.options))
+
     @property
     def training(self):
         return self._orig_mod.training
