@@ -375,3 +375,40 @@ def _roundtrip(obj, io):
     pickle.dump(obj, buf)
     buf.seek(0)
     return pickle.load(buf)
+
+
+def _zoo():
+    from rustdl.vision import models
+
+    return [
+        ("resnet18", lambda: models.resnet18(num_classes=10), (2, 3, 32, 32)),  # batch norm statistics
+        ("squeezenet1_1", lambda: models.squeezenet1_1(num_classes=10), (2, 3, 48, 48)),  # cat, dropout
+        ("lstm", lambda: nn.LSTM(8, 16, 2, batch_first=True), (3, 5, 8)),  # a tuple of outputs
+        ("transformer", lambda: nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, batch_first=True), 2), (2, 5, 16)),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_model_zoo_replays_bit_equal(case):
+    name, make, shape = _zoo()[case]
+    torch.manual_seed(0)
+    a = make()
+    torch.manual_seed(0)
+    b = make()
+    cb = torch.compile(b)
+    for step in range(3):
+        x = torch.randn(*shape)
+        torch.manual_seed(step)
+        ya = a(x)
+        torch.manual_seed(step)
+        yb = cb(x)
+        ya, yb = (ya[0], yb[0]) if isinstance(ya, tuple) else (ya, yb)
+        ya.square().sum().backward()
+        yb.square().sum().backward()
+        np.testing.assert_array_equal(ya.detach().numpy(), yb.detach().numpy())
+        for p, q in zip(a.parameters(), b.parameters()):
+            np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+    for u, v in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(u, v)
+    assert all(e.fn is not None for e in _entries(cb)), name
