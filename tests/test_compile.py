@@ -412,3 +412,21 @@ def test_model_zoo_replays_bit_equal(case):
     for u, v in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(u, v)
     assert all(e.fn is not None for e in _entries(cb)), name
+
+
+class _Unhashable(nn.Linear):
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = None
+
+
+def test_compiled_step_with_an_unhashable_module_runs_it_eagerly():
+    model = _Unhashable(3, 2)
+
+    @torch.compile
+    def f(x):
+        return model(x).sum()
+
+    x = torch.randn(4, 3)
+    assert f(x).item() == model(x).sum().item()

@@ -306,11 +306,14 @@ class _Router:
         local = self.local
         if getattr(local, "depth", 0) or not getattr(local, "active", 0) or _tracer._state is not None:
             return NotImplemented
-        cache = self.caches.get(module)
-        if cache is None:
-            if isinstance(module, OptimizedModule):
-                return NotImplemented  # it has its own
-            cache = self.caches[module] = _ForwardCache(module, self.options)
+        try:
+            cache = self.caches.get(module)
+            if cache is None:
+                if isinstance(module, OptimizedModule):
+                    return NotImplemented  # it has its own
+                cache = self.caches[module] = _ForwardCache(module, self.options)
+        except TypeError:  # a module class with __eq__ and no __hash__: not a cache key, runs eagerly
+            return NotImplemented
         local.depth = 1
         try:
             return cache(args, kwargs)
