@@ -430,3 +430,21 @@ def test_compiled_step_with_an_unhashable_module_runs_it_eagerly():
 
     x = torch.randn(4, 3)
     assert f(x).item() == model(x).sum().item()
+
+
+def test_compiling_the_forward_method_captures_the_whole_module():
+    model = lenet()
+    seen = []
+    model.register_forward_hook(lambda m, i, o: seen.append(1))  # module(...) hooks: not forward's
+    f = torch.compile(model.forward)
+    x = torch.randn(2, 1, 28, 28)
+    want = model.forward(x).detach().numpy()
+    for _ in range(2):
+        np.testing.assert_array_equal(f(x).detach().numpy(), want)
+    assert seen == []
+    assert f.__name__ == "forward"
+    (entry,) = [e for es in f._compiled_forward.entries.values() for e in es]
+    assert entry.fn is not None and len(entry.graph.nodes) == 12
+    model[0].register_forward_hook(lambda m, i, o: seen.append(2))  # a submodule's hook runs
+    np.testing.assert_array_equal(f(x).detach().numpy(), want)
+    assert seen == [2]

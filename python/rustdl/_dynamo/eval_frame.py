@@ -98,8 +98,10 @@ def _spec(obj, flat, ids):
 _SUBDICTS = ("_parameters", "_buffers", "_modules", "_forward_hooks", "_forward_pre_hooks")
 
 
-def _has_hooks(module):
-    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+def _has_hooks(module, below_only=False):
+    """Whether a forward hook would run (``below_only``: of a submodule, for ``module.forward``)."""
+    return any((m._forward_hooks or m._forward_pre_hooks) and not (below_only and m is module)
+               for m in module.modules())
 
 
 def _snapshot(module):
@@ -141,8 +143,9 @@ class _Entry:
 class _ForwardCache:
     """The compiled graphs of one module's forward, by signature."""
 
-    def __init__(self, module, options):
+    def __init__(self, module, options, via_call=True):
         self.module_ref = weakref.ref(module)
+        self.via_call = via_call  # stands for module(...) (hooks run when eager) or module.forward(...)
         self.options = options
         self.entries = {}
         self.warned = False
@@ -152,7 +155,7 @@ class _ForwardCache:
     def __call__(self, args, kwargs):
         m = self.module_ref()
         if _tracer._state is not None or self.never:  # (inside rustdl.jit.trace: recorded eagerly)
-            return m._call_impl(*args, **kwargs)
+            return self._eager(m, args, kwargs)
         if not kwargs and len(args) == 1 and type(args[0]) is _C.Tensor:  # the common call, keyed fast
             t = args[0]
             flat = [t]
@@ -163,18 +166,21 @@ class _ForwardCache:
             try:
                 key = (_C.is_grad_enabled(), _C._autocast_get_state(), _spec((args, kwargs), flat, {}))
             except _Unkeyable:
-                return m._call_impl(*args, **kwargs)
+                return self._eager(m, args, kwargs)
         for entry in self.entries.get(key, ()):
             if _unchanged(entry.snapshot):
                 return entry.fn(flat) if entry.fn is not None else m.forward(*args, **kwargs)
         return self._first_call(m, key, args, kwargs, flat)
 
+    def _eager(self, m, args, kwargs):
+        return m._call_impl(*args, **kwargs) if self.via_call else m.forward(*args, **kwargs)
+
     def count(self):
         return sum(len(v) for v in self.entries.values())
 
     def _first_call(self, m, key, args, kwargs, flat):
-        if _has_hooks(m):  # the hooks would not run in a replay
-            return m._call_impl(*args, **kwargs)
+        if _has_hooks(m, below_only=not self.via_call):  # the hooks would not run in a replay
+            return self._eager(m, args, kwargs)
         if self.count() >= recompile_limit:
             if not self.warned:
                 self.warned = True
@@ -371,7 +377,24 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
     opts = _Options(fullgraph, dynamic, backend, mode or "default", options)
     if isinstance(model, Module):
         return OptimizedModule(model, opts)
+    owner = getattr(model, "__self__", None)
+    if isinstance(owner, Module) and getattr(model, "__func__", None) is getattr(type(owner), "forward", None):
+        return _compile_forward_method(owner, model, opts)
     return _compile_function(model, opts)
+
+
+def _compile_forward_method(module, forward, options):
+    """``compile(module.forward)``: the module's forward compiled as one graph (not its
+    submodules one by one, as running the method's Python would give)."""
+    cache = _ForwardCache(module, options, via_call=False)
+
+    @functools.wraps(forward)
+    def compiled(*args, **kwargs):
+        return cache(args, kwargs)
+
+    compiled._compiled_forward = cache
+    compiled._torchdynamo_orig_callable = forward
+    return compiled
 
 
 def _module_compile(self, *args, **kwargs):
