@@ -19,6 +19,9 @@ graph would not reproduce (an op the tracer does not record, a random draw or a 
 value read in Python, an attribute assignment in ``forward``, ...) keeps that signature
 eager; ``fullgraph=True`` raises ``Unsupported`` instead. A function past
 ``recompile_limit`` signatures runs eagerly for new ones.
+
+``mode``, ``options`` and ``dynamic`` are checked as PyTorch checks them and change nothing:
+there is one set of rewrites, and every new shape is a new signature.
 """
 
 import functools
@@ -43,7 +46,6 @@ recompile_limit = 8  # signatures per compiled forward (``torch._dynamo.config.r
 
 _BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
 _MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
-_EAGER = object()  # cache entry: this signature runs eagerly
 _caches = weakref.WeakSet()  # every _ForwardCache, for reset()
 
 
@@ -56,6 +58,7 @@ def reset():
     """Forget every compiled graph (``torch._dynamo.reset``): the next calls capture again."""
     for cache in list(_caches):
         cache.entries.clear()
+        cache.never, cache.warned = None, False
 
 
 class _Options:
