@@ -6,6 +6,9 @@ backward, SGD with momentum) of
 each eager, with the model compiled (`rustdl.compile(model)`) and with the whole step
 function compiled (`@rustdl.compile`), at 1 and 2 threads. Prints samples/s and
 compiled/eager, and checks first that the 5 first losses are equal (bit for bit) to eager's.
+At 1 thread it also prints the ratio of process CPU time per step (`time.process_time`),
+which a loaded machine does not disturb as it does wall time (time spent descheduled is
+not counted); with 2 threads CPU time also counts waiting workers, so only wall time.
 
     PYTHONPATH=python python3 benches/bench_compile.py [--quick] [--threads 1,2] [-k lenet]
 """
@@ -13,6 +16,7 @@ compiled/eager, and checks first that the 5 first losses are equal (bit for bit)
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,8 +71,9 @@ def main():
     args = ap.parse_args()
     reps = 5 if args.quick else 15
     hows = ["eager", "model", "step"]
-    print("| workload | threads | eager samples/s | compile(model) | compile(step) | model/eager | step/eager |")
-    print("|---|---|---|---|---|---|---|")
+    print("| workload | threads | eager samples/s | compile(model) | compile(step) | model/eager | step/eager "
+          "| CPU time model/eager | CPU time step/eager |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in WORKLOADS:
         if args.k not in name:
             continue
@@ -88,8 +93,23 @@ def main():
                     ratios[h].append(secs[0] / s)
             r = {h: statistics.median(v) for h, v in rates.items()}
             q = {h: statistics.median(v) for h, v in ratios.items()}
+            cpu = cpu_ratios([steps[h][0] for h in hows], reps) if threads == 1 else ["-", "-", "-"]
             print(f"| {name} | {threads} | {r['eager']:.4g} | {r['model']:.4g} | {r['step']:.4g} | "
-                  f"{q['model']:.2f} | {q['step']:.2f} |", flush=True)
+                  f"{q['model']:.2f} | {q['step']:.2f} | {cpu[1]} | {cpu[2]} |", flush=True)
+
+
+def cpu_ratios(fns, reps, calls=10):
+    """Eager's median process CPU time per call over each function's (taking turns)."""
+    times = [[] for _ in fns]
+    for _ in range(reps):
+        for fn, ts in zip(fns, times):
+            fn()
+            t = time.process_time()
+            for _ in range(calls):
+                fn()
+            ts.append((time.process_time() - t) / calls)
+    med = [statistics.median(ts) for ts in times]
+    return [f"{med[0] / m:.3f}" for m in med]
 
 
 if __name__ == "__main__":
