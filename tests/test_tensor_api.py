@@ -608,10 +608,11 @@ def test_inplace_variant_gradient_and_leaf_check():
         a.log_()
 
 
-def test_compile_returns_the_model_unchanged():
+def test_compile_wraps_the_model():
     model = torch.nn.Linear(3, 2)
-    assert torch.compile(model) is model
-    assert torch.compile(mode="max-autotune")(model) is model
+    assert torch.compile(model)._orig_mod is model
+    assert torch.compile(mode="max-autotune")(model)._orig_mod is model
+    assert torch.compile(model, disable=True) is model
 
     @torch.compile
     def f(x):

@@ -239,12 +239,13 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
             options=None, disable=False):
-    """``torch.compile``: rustdl runs eagerly with its own fused kernels, so
-    this returns ``model`` unchanged (results are the same as compiled ones);
-    usable as ``@compile`` and ``@compile(mode=...)``."""
-    if model is None:
-        return lambda m: m
-    return model
+    """``torch.compile``: ``model`` (an ``nn.Module``, or a function) with its module
+    forwards captured per input signature and replayed as rewritten graphs; usable as
+    ``@compile`` and ``@compile(mode=...)``. See ``rustdl/_dynamo/eval_frame.py``."""
+    from ._dynamo.eval_frame import compile as _compile
+
+    return _compile(model, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                    options=options, disable=disable)
 
 
 def _wrapped_number(number, other):
@@ -535,6 +536,6 @@ def mvlgamma(input, p, *, out=None):
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name in ("serialization", "jit", "onnx", "func", "special"):  # (jit/onnx: the tracer and exporter, on first use)
+    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special"):  # (imported on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -48,6 +48,11 @@ def _addindent(s, n):
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
+# Set by rustdl.compile while a compiled function runs (``_dynamo/eval_frame.py``): it routes
+# the outermost module calls to their compiled forwards.
+_compiled_call_router = None
+
+
 class Module:
     """Base class for all neural network modules (subclass it; define ``forward``)."""
 
@@ -76,6 +81,24 @@ class Module:
 
     # ---- calling ----
     def __call__(self, *args, **kwargs):
+        router = _compiled_call_router
+        if router is not None:  # a function compiled with rustdl.compile is running
+            out = router(self, args, kwargs)
+            if out is not NotImplemented:
+                return out
+        compiled = self.__dict__.get("_compiled_call_impl")
+        if compiled is not None:  # Module.compile()
+            return compiled(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    def compile(self, *args, **kwargs):
+        """``Module.compile(...)``: compile this module's forward in place (calling the module
+        then runs it compiled); the arguments are ``rustdl.compile``'s."""
+        from ..._dynamo.eval_frame import _module_compile
+
+        return _module_compile(self, *args, **kwargs)
+
+    def _call_impl(self, *args, **kwargs):
         d = self.__dict__
         if not (d["_forward_hooks"] or d["_forward_pre_hooks"] or d.get("_backward_hooks")
                 or d.get("_backward_pre_hooks")):
