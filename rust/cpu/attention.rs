@@ -13,8 +13,11 @@ use crate::tensor::dtype::Float;
 
 /// Query rows per tile.
 const BR: usize = 64;
-/// Key rows per tile.
-const BC: usize = 64;
+/// Key rows per tile: up to 256 at once (short sequences in one tile, so
+/// the tile products are wide and few; a 64 x 256 score tile is 64 KiB).
+const BC: usize = 256;
+/// Key rows per task of the backward's key pass (single long sequences).
+const KEY_TASK: usize = 64;
 
 /// Additive mask (already in the compute dtype, -inf where a position
 /// takes no part), read through strides: batch `n` starts at `offsets[n]`.
@@ -403,10 +406,10 @@ pub fn backward<T: Float>(
         });
         return;
     }
-    let ktiles = d.s.div_ceil(BC);
+    let ktiles = d.s.div_ceil(KEY_TASK);
     run_tasks(d.n * ktiles, d, |task| {
         let (b, j) = (task / ktiles, task % ktiles);
-        let (c0, c1) = (j * BC, ((j + 1) * BC).min(d.s));
+        let (c0, c1) = (j * KEY_TASK, ((j + 1) * KEY_TASK).min(d.s));
         let p = ptrs;
         // SAFETY: rows c0..c1 of entry b's dK and dV belong to this task.
         let (gkt, gvt) = unsafe {
@@ -495,7 +498,6 @@ fn backward_block<T: Float>(
     let mut c0 = cols.0;
     while c0 < cols.1 {
         let c1 = (c0 + BC).min(cols.1);
-        let bc = c1 - c0;
         // causal: query rows before c0 see none of these keys
         let mut r0 = if causal {
             rows.0.max(c0 / BR * BR)
@@ -505,6 +507,10 @@ fn backward_block<T: Float>(
         while r0 < rows.1 {
             let r1 = (r0 + BR).min(rows.1);
             let br = r1 - r0;
+            // causal: keys past the last row's position take no part (c0 < r1
+            // as r0 >= c0, all tile bounds being multiples of 64)
+            let c1 = if causal { c1.min(r1) } else { c1 };
+            let bc = c1 - c0;
             scores(x.q, x.k, d, (r0, r1, c0, c1), scale, x.mask, causal, &mut p);
             for r in 0..br {
                 let ls = x.lse[r0 + r];
