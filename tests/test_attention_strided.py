@@ -157,7 +157,7 @@ def test_fallbacks_keep_weights_and_padding_masks():
     torch.manual_seed(0)
     m = nn.MultiheadAttention(8, 2, batch_first=True)
     x = _rand(2, 5, 8, dtype=torch.float32, seed=6)
-    out, w = m(x, x, x)  # need_weights: explicit weights, the reference path
+    _, w = m(x, x, x)  # need_weights: explicit weights, the reference path
     assert tuple(w.shape) == (2, 5, 5)
     pad = torch.tensor([[False] * 4 + [True], [False] * 5])
     out2, _ = m(x, x, x, key_padding_mask=pad, need_weights=False)
