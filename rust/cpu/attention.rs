@@ -13,8 +13,11 @@ use crate::tensor::dtype::Float;
 
 /// Query rows per tile.
 const BR: usize = 64;
-/// Key rows per tile.
-const BC: usize = 64;
+/// Key rows per tile: up to 256 at once (short sequences in one tile, so
+/// the tile products are wide and few; a 64 x 256 score tile is 64 KiB).
+const BC: usize = 256;
+/// Key rows per task of the backward's key pass (single long sequences).
+const KEY_TASK: usize = 64;
 
 /// Additive mask (already in the compute dtype, -inf where a position
 /// takes no part), read through strides: batch `n` starts at `offsets[n]`.
@@ -23,6 +26,68 @@ pub struct Mask<'a, T> {
     pub offsets: Vec<usize>,
     pub row_stride: usize,
     pub col_stride: usize,
+}
+
+/// An operand read through strides: batch entry `b`'s matrix starts at
+/// `offsets[b]`, its rows `rs` apart, its columns adjacent (so the heads of
+/// a (B, T, H, D) projection are read in place, not copied).
+pub struct Operand<'a, T> {
+    pub data: &'a [T],
+    pub offsets: Vec<usize>,
+    pub rs: usize,
+}
+
+impl<'a, T> Operand<'a, T> {
+    /// `n` dense matrices of `rows` x `cols`, one after another.
+    pub fn dense(data: &'a [T], n: usize, rows: usize, cols: usize) -> Self {
+        Operand {
+            data,
+            offsets: (0..n).map(|b| b * rows * cols).collect(),
+            rs: cols,
+        }
+    }
+
+    /// Whether every entry's `rows` x `cols` matrix lies inside `data`.
+    pub fn fits(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || self
+                .offsets
+                .iter()
+                .all(|&o| o + (rows - 1) * self.rs + cols <= self.data.len())
+    }
+
+    fn entry(&self, b: usize) -> View<'a, T> {
+        View {
+            data: self.data,
+            off: self.offsets[b],
+            rs: self.rs,
+        }
+    }
+}
+
+/// One batch entry of an `Operand`: row `r` starts at `off + r * rs`.
+#[derive(Clone, Copy)]
+struct View<'a, T> {
+    data: &'a [T],
+    off: usize,
+    rs: usize,
+}
+
+impl<'a, T> View<'a, T> {
+    /// The matrix from row `r` on, as a GEMM operand (transposed: its
+    /// columns are the rows).
+    fn rows(&self, r: usize, transposed: bool) -> MatRef {
+        if transposed {
+            mat(self.off + r * self.rs, 1, self.rs)
+        } else {
+            mat(self.off + r * self.rs, self.rs, 1)
+        }
+    }
+
+    fn row(&self, r: usize, len: usize) -> &'a [T] {
+        &self.data[self.off + r * self.rs..self.off + r * self.rs + len]
+    }
 }
 
 /// Problem sizes: `n` batches of `l` queries and `s` keys, head dims `e`
@@ -93,8 +158,8 @@ fn gemm<T: GemmElem>(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn scores<T: Float>(
-    q: &[T],
-    k: &[T],
+    q: View<T>,
+    k: View<T>,
     d: Dims,
     (r0, r1, c0, c1): (usize, usize, usize, usize),
     scale: T,
@@ -105,10 +170,10 @@ fn scores<T: Float>(
     let (br, bc) = (r1 - r0, c1 - c0);
     gemm(
         (br, bc, d.e),
-        q,
-        mat(r0 * d.e, d.e, 1),
-        k,
-        mat(c0 * d.e, 1, d.e),
+        q.data,
+        q.rows(r0, false),
+        k.data,
+        k.rows(c0, true),
         sc,
         mat(0, bc, 1),
         false,
@@ -139,9 +204,9 @@ fn scores<T: Float>(
 /// fully masked rows (so the backward's exp(s - lse) is 0 there).
 #[allow(clippy::too_many_arguments)]
 pub fn forward<T: Float>(
-    q: &[T],
-    k: &[T],
-    v: &[T],
+    q: &Operand<T>,
+    k: &Operand<T>,
+    v: &Operand<T>,
     d: Dims,
     scale: f64,
     mask: Option<&Mask<T>>,
@@ -164,9 +229,7 @@ pub fn forward<T: Float>(
             std::slice::from_raw_parts_mut({ outp }.0.add((b * d.l + r0) * d.ev), br * d.ev)
         };
         let ls = unsafe { std::slice::from_raw_parts_mut({ lsep }.0.add(b * d.l + r0), br) };
-        let qb = &q[b * d.l * d.e..(b + 1) * d.l * d.e];
-        let kb = &k[b * d.s * d.e..(b + 1) * d.s * d.e];
-        let vb = &v[b * d.s * d.ev..(b + 1) * d.s * d.ev];
+        let (qb, kb, vb) = (q.entry(b), k.entry(b), v.entry(b));
         let mb = mask.map(|m| (m, m.offsets[b]));
         // compiled for AVX2+FMA where available, so the row loops vectorise
         crate::cpu::multiversion::with_fma(
@@ -179,9 +242,9 @@ pub fn forward<T: Float>(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn forward_tile<T: Float>(
-    q: &[T],
-    k: &[T],
-    v: &[T],
+    q: View<T>,
+    k: View<T>,
+    v: View<T>,
     d: Dims,
     (r0, r1): (usize, usize),
     scale: T,
@@ -237,8 +300,8 @@ fn forward_tile<T: Float>(
             (br, d.ev, bc),
             &sc,
             mat(0, bc, 1),
-            v,
-            mat(c0 * d.ev, d.ev, 1),
+            v.data,
+            v.rows(c0, false),
             o,
             mat(0, d.ev, 1),
             true,
@@ -269,12 +332,12 @@ fn forward_tile<T: Float>(
 /// tasks per query tile make dQ (the score tiles computed twice).
 #[allow(clippy::too_many_arguments)]
 pub fn backward<T: Float>(
-    q: &[T],
-    k: &[T],
-    v: &[T],
+    q: &Operand<T>,
+    k: &Operand<T>,
+    v: &Operand<T>,
     out: &[T],
     lse: &[T],
-    go: &[T],
+    go: &Operand<T>,
     d: Dims,
     scale: f64,
     mask: Option<&Mask<T>>,
@@ -288,9 +351,10 @@ pub fn backward<T: Float>(
     // D_r = rowsum(dO * O)
     let dsum: Vec<T> = (0..d.n * d.l)
         .map(|r| {
+            let g = go.entry(r / d.l).row(r % d.l, d.ev);
             let mut s = zero;
-            for e in 0..d.ev {
-                s += go[r * d.ev + e] * out[r * d.ev + e];
+            for (e, &ge) in g.iter().enumerate() {
+                s += ge * out[r * d.ev + e];
             }
             s
         })
@@ -302,12 +366,12 @@ pub fn backward<T: Float>(
         crate::parallel::SendPtr(gv.as_mut_ptr()),
     );
     let inputs = |b: usize| Inputs {
-        q: &q[b * d.l * d.e..(b + 1) * d.l * d.e],
-        k: &k[b * d.s * d.e..(b + 1) * d.s * d.e],
-        v: &v[b * d.s * d.ev..(b + 1) * d.s * d.ev],
+        q: q.entry(b),
+        k: k.entry(b),
+        v: v.entry(b),
         lse: &lse[b * d.l..(b + 1) * d.l],
         dsum: &dsum[b * d.l..(b + 1) * d.l],
-        go: &go[b * d.l * d.ev..(b + 1) * d.l * d.ev],
+        go: go.entry(b),
         mask: mask.map(|m| (m, m.offsets[b])),
     };
     let threads = crate::parallel::num_threads();
@@ -342,10 +406,10 @@ pub fn backward<T: Float>(
         });
         return;
     }
-    let ktiles = d.s.div_ceil(BC);
+    let ktiles = d.s.div_ceil(KEY_TASK);
     run_tasks(d.n * ktiles, d, |task| {
         let (b, j) = (task / ktiles, task % ktiles);
-        let (c0, c1) = (j * BC, ((j + 1) * BC).min(d.s));
+        let (c0, c1) = (j * KEY_TASK, ((j + 1) * KEY_TASK).min(d.s));
         let p = ptrs;
         // SAFETY: rows c0..c1 of entry b's dK and dV belong to this task.
         let (gkt, gvt) = unsafe {
@@ -407,12 +471,12 @@ type Outputs<'a, T> = (
 
 /// One batch entry's inputs to the backward.
 struct Inputs<'a, T> {
-    q: &'a [T],
-    k: &'a [T],
-    v: &'a [T],
+    q: View<'a, T>,
+    k: View<'a, T>,
+    v: View<'a, T>,
     lse: &'a [T],
     dsum: &'a [T],
-    go: &'a [T],
+    go: View<'a, T>,
     mask: Option<(&'a Mask<'a, T>, usize)>,
 }
 
@@ -434,7 +498,6 @@ fn backward_block<T: Float>(
     let mut c0 = cols.0;
     while c0 < cols.1 {
         let c1 = (c0 + BC).min(cols.1);
-        let bc = c1 - c0;
         // causal: query rows before c0 see none of these keys
         let mut r0 = if causal {
             rows.0.max(c0 / BR * BR)
@@ -444,6 +507,10 @@ fn backward_block<T: Float>(
         while r0 < rows.1 {
             let r1 = (r0 + BR).min(rows.1);
             let br = r1 - r0;
+            // causal: keys past the last row's position take no part (c0 < r1
+            // as r0 >= c0, all tile bounds being multiples of 64)
+            let c1 = if causal { c1.min(r1) } else { c1 };
+            let bc = c1 - c0;
             scores(x.q, x.k, d, (r0, r1, c0, c1), scale, x.mask, causal, &mut p);
             for r in 0..br {
                 let ls = x.lse[r0 + r];
@@ -462,8 +529,8 @@ fn backward_block<T: Float>(
                     (bc, d.ev, br),
                     &p,
                     mat(0, 1, bc),
-                    x.go,
-                    mat(r0 * d.ev, d.ev, 1),
+                    x.go.data,
+                    x.go.rows(r0, false),
                     gv,
                     mat((c0 - cols.0) * d.ev, d.ev, 1),
                     true,
@@ -472,10 +539,10 @@ fn backward_block<T: Float>(
             // dP = dO_i V_j^T
             gemm(
                 (br, bc, d.ev),
-                x.go,
-                mat(r0 * d.ev, d.ev, 1),
-                x.v,
-                mat(c0 * d.ev, 1, d.ev),
+                x.go.data,
+                x.go.rows(r0, false),
+                x.v.data,
+                x.v.rows(c0, true),
                 &mut dp,
                 mat(0, bc, 1),
                 false,
@@ -494,8 +561,8 @@ fn backward_block<T: Float>(
                     (br, d.e, bc),
                     &dp,
                     mat(0, bc, 1),
-                    x.k,
-                    mat(c0 * d.e, d.e, 1),
+                    x.k.data,
+                    x.k.rows(c0, false),
                     gq,
                     mat((r0 - rows.0) * d.e, d.e, 1),
                     true,
@@ -507,8 +574,8 @@ fn backward_block<T: Float>(
                     (bc, d.e, br),
                     &dp,
                     mat(0, 1, bc),
-                    x.q,
-                    mat(r0 * d.e, d.e, 1),
+                    x.q.data,
+                    x.q.rows(r0, false),
                     gk,
                     mat((c0 - cols.0) * d.e, d.e, 1),
                     true,

@@ -4,7 +4,7 @@
 //! gradient take the composite path in Python, as PyTorch's math backend.
 
 use crate::autograd::{record, SavedTensor};
-use crate::cpu::attention::{self as kernel, Dims, Mask};
+use crate::cpu::attention::{self as kernel, Dims, Mask, Operand};
 use crate::error::{Error, Result};
 use crate::tensor::layout::broadcast_shapes;
 use crate::tensor::{DType, Tensor};
@@ -71,6 +71,58 @@ fn flatten_batch(x: &Tensor, batch: &[usize]) -> Result<Tensor> {
     let n: usize = batch.iter().product();
     let x = crate::ops::shape::contiguous(&x)?;
     crate::ops::shape::reshape(&x, &[n as i64, a as i64, b as i64])
+}
+
+/// `x` (batch..., a, b) as the kernel reads it: `x` itself when it already
+/// has the full batch shape and unit column stride (the heads of a
+/// projection, read in place), else `flatten_batch`'s dense (N, a, b) copy.
+fn operand_tensor(x: &Tensor, batch: &[usize]) -> Result<Tensor> {
+    let nd = x.ndim();
+    let st = &x.layout().strides;
+    let in_place = x.shape()[..nd - 2] == batch[..]
+        && (st[nd - 1] == 1 || x.shape()[nd - 1] <= 1)
+        && st.iter().all(|&s| s >= 0);
+    if in_place {
+        Ok(x.clone())
+    } else {
+        flatten_batch(x, batch)
+    }
+}
+
+/// The kernel's view of `x` (from `operand_tensor`, or a gradient of the
+/// output's shape): each batch entry's offset in the storage, the row stride.
+fn operand<'a, T: crate::tensor::dtype::Float>(
+    x: &'a Tensor,
+    rows: usize,
+    cols: usize,
+) -> Result<Operand<'a, T>> {
+    let internal = || Error::Runtime("internal: attention operand layout".into());
+    let data = <T as crate::tensor::storage::BufferElem>::slice(x.storage().buffer())
+        .ok_or_else(internal)?;
+    let nd = x.ndim();
+    let shape = x.shape();
+    let st = &x.layout().strides;
+    let nb = nd - 2;
+    let n: usize = shape[..nb].iter().product();
+    let offsets = (0..n)
+        .map(|mut idx| {
+            let mut off = x.offset();
+            for d in (0..nb).rev() {
+                off += (idx % shape[d]) * st[d] as usize;
+                idx /= shape[d];
+            }
+            off
+        })
+        .collect();
+    let op = Operand {
+        data,
+        offsets,
+        rs: st[nd - 2] as usize,
+    };
+    if st[nd - 1] != 1 && cols > 1 || !op.fits(rows, cols) {
+        return Err(internal());
+    }
+    Ok(op)
 }
 
 /// The mask in the compute dtype (additive, -inf where a bool mask is
@@ -161,9 +213,9 @@ pub fn scaled_dot_product_attention(
     }
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
     let (q3, k3, v3) = (
-        flatten_batch(q, &batch)?,
-        flatten_batch(k, &batch)?,
-        flatten_batch(v, &batch)?,
+        operand_tensor(q, &batch)?,
+        operand_tensor(k, &batch)?,
+        operand_tensor(v, &batch)?,
     );
     let d = Dims { n, l, s, e, ev };
     let mut out_shape = batch.clone();
@@ -186,9 +238,9 @@ pub fn scaled_dot_product_attention(
         let mut out = crate::tensor::pool::uninit_vec::<T>(n * l * ev);
         let mut lse = crate::tensor::pool::uninit_vec::<T>(n * l);
         kernel::forward(
-            q3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: query layout".into()))?,
-            k3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: key layout".into()))?,
-            v3.as_slice::<T>().ok_or_else(|| Error::Runtime("internal: value layout".into()))?,
+            &operand::<T>(&q3, l, e)?,
+            &operand::<T>(&k3, s, e)?,
+            &operand::<T>(&v3, s, ev)?,
             d,
             scale,
             mref.as_ref(),
@@ -223,11 +275,37 @@ pub fn scaled_dot_product_attention(
                 // create_graph: the same gradients from differentiable ops,
                 // so they can be differentiated again
                 let add = dtype_additive(dtype, mask.as_ref(), &batch, l, s, causal)?;
-                let g3 = crate::ops::shape::reshape(g, &[n as i64, l as i64, ev as i64])?;
-                let grads = composite_backward(q3, k3, v3, &g3, add.as_ref(), &lse, scale)?;
-                return Ok(grads.into_iter().map(Some).collect());
+                let flat = |t: &Tensor, a: usize, b: usize| {
+                    crate::ops::shape::reshape(t, &[n as i64, a as i64, b as i64])
+                };
+                let grads = composite_backward(
+                    &flat(q3, l, e)?,
+                    &flat(k3, s, e)?,
+                    &flat(v3, s, ev)?,
+                    &flat(g, l, ev)?,
+                    add.as_ref(),
+                    &lse,
+                    scale,
+                )?;
+                return grads
+                    .iter()
+                    .zip([q3, k3, v3])
+                    .map(|(gr, x)| {
+                        let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+                        crate::ops::shape::reshape(gr, &shape).map(Some)
+                    })
+                    .collect();
             }
-            let go = g.contiguous_raw();
+            // the output gradient is read in place when its rows are
+            // unit-stride (the transposed head merge's gradient is)
+            let go = if g.ndim() >= 2 && g.shape() == &out_shape[..] {
+                operand_tensor(g, &batch)?
+            } else {
+                crate::ops::shape::reshape(
+                    &g.contiguous_raw(),
+                    &out_shape.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+                )?
+            };
             let (gq, gk, gv) = crate::dispatch_float!(dtype, "scaled_dot_product_attention_backward", T => {
                 let mk = match &mask {
                     Some(m) => Some(additive_mask::<T>(m, &batch, l, s)?),
@@ -245,12 +323,12 @@ pub fn scaled_dot_product_attention(
                 let oc = o.contiguous_raw();
                 let internal = || Error::Runtime("internal: attention backward layout".into());
                 kernel::backward(
-                    q3.as_slice::<T>().ok_or_else(internal)?,
-                    k3.as_slice::<T>().ok_or_else(internal)?,
-                    v3.as_slice::<T>().ok_or_else(internal)?,
+                    &operand::<T>(q3, l, e)?,
+                    &operand::<T>(k3, s, e)?,
+                    &operand::<T>(v3, s, ev)?,
                     oc.as_slice::<T>().ok_or_else(internal)?,
                     lse.as_slice::<T>().ok_or_else(internal)?,
-                    go.as_slice::<T>().ok_or_else(internal)?,
+                    &operand::<T>(&go, l, ev)?,
                     d,
                     scale,
                     mref.as_ref(),
@@ -260,9 +338,9 @@ pub fn scaled_dot_product_attention(
                     &mut gv,
                 );
                 (
-                    Tensor::from_vec(gq, &[n, l, e]),
-                    Tensor::from_vec(gk, &[n, s, e]),
-                    Tensor::from_vec(gv, &[n, s, ev]),
+                    Tensor::from_vec(gq, q3.shape()),
+                    Tensor::from_vec(gk, k3.shape()),
+                    Tensor::from_vec(gv, v3.shape()),
                 )
             });
             Ok(vec![Some(gq), Some(gk), Some(gv)])

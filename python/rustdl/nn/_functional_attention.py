@@ -19,6 +19,29 @@ def _torch():
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
 
 
+def _packed_self_attention(x, batch_first, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
+                           out_proj_bias, dropout_p, is_causal):
+    """``multi_head_attention_forward`` for self-attention with the packed
+    in-projection and no masks, bias_k/v, zero attention or weights: the
+    same values, with fewer copies. The projection runs on the rows in their
+    storage order (batch_first or not: linear is row-wise), q, k, v are views
+    of it (split, not unbind: one gradient assembly instead of three
+    zero-filled buffers), and the output rows come back in the same order."""
+    from . import functional as F
+
+    E = x.size(-1)
+    head_dim = E // num_heads
+    proj = F.linear(x, in_proj_weight, in_proj_bias)
+    # (B, T, E) or (T, B, E) chunks -> (B, H, T, D) views
+    heads = (1, 2, 0, 3) if not batch_first else (0, 2, 1, 3)
+    q, k, v = (t.unflatten(-1, (num_heads, head_dim)).permute(*heads) for t in proj.chunk(3, -1))
+    out = scaled_dot_product_attention(q, k, v, None, dropout_p, is_causal)
+    # back to the rows of x: (B, T, H, D) or (T, B, H, D)
+    rows = out.transpose(1, 2) if batch_first else out.permute(2, 0, 1, 3)
+    out = F.linear(rows.reshape(x.size(0) * x.size(1), E), out_proj_weight, out_proj_bias)
+    return out.view(x.size(0), x.size(1), out.size(1))
+
+
 def _sdpa_math(query, key, value, attn_mask, dropout_p, is_causal, scale):
     """PyTorch's math backend: explicit scores, safe softmax (a fully masked
     row gives zeros), dropout, product with the values."""

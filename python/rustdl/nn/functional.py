@@ -368,4 +368,10 @@ def softsign(input):
         return input / (1 + input.abs())
     return _softsign(input)
 from ._functional_attention import *
-from ._functional_attention import _canonical_mask, _in_projection, _in_projection_packed, _mha_shape_check  # noqa: F401
+from ._functional_attention import (  # noqa: F401
+    _canonical_mask,
+    _in_projection,
+    _in_projection_packed,
+    _mha_shape_check,
+    _packed_self_attention,
+)

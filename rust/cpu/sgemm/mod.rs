@@ -151,7 +151,15 @@ pub unsafe fn sgemm(
     accumulate: bool,
     threads: usize,
 ) {
-    let Some(micro) = micro() else {
+    // Small single-threaded products (attention's tiles: 64, 128, 256 rows)
+    // take the row tile that pads least; the depth order, so every value,
+    // is the same with either tile.
+    let micro = if threads == 1 && m <= 256 {
+        micro_for_rows(m)
+    } else {
+        micro()
+    };
+    let Some(micro) = micro else {
         unreachable!("sgemm called without AVX2 (check is_supported())")
     };
     sgemm_with(micro, m, n, k, a, b, c, accumulate, threads)

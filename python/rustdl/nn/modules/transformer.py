@@ -100,6 +100,12 @@ class MultiheadAttention(Module):
                                              None if attn_mask is None else attn_mask.dtype, "attn_mask",
                                              query.dtype)
         attn_mask = F._canonical_mask(attn_mask, "attn_mask", None, "", query.dtype, check_other=False)
+        if self._packed_self_attention(query, key, value, key_padding_mask, need_weights, attn_mask, is_causal):
+            # the causal hint replaces the mask (as multi_head_attention_forward does without a padding mask)
+            return F._packed_self_attention(
+                query, self.batch_first, self.num_heads, self.in_proj_weight, self.in_proj_bias,
+                self.out_proj.weight, self.out_proj.bias, self.dropout if self.training else 0.0,
+                is_causal), None
         if self.batch_first and is_batched:
             if key is value:
                 if query is key:
@@ -122,6 +128,17 @@ class MultiheadAttention(Module):
         if self.batch_first and is_batched:
             return out.transpose(1, 0), weights
         return out, weights
+
+
+    def _packed_self_attention(self, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal):
+        """Whether ``F._packed_self_attention`` computes this call (batched
+        self-attention, packed projection, no padding mask, no weights, no
+        mask or one the causal hint replaces)."""
+        return (query.dim() == 3 and query is key and key is value and self._qkv_same_embed_dim
+                and self.bias_k is None and self.bias_v is None and not self.add_zero_attn
+                and not need_weights and key_padding_mask is None and (attn_mask is None) != bool(is_causal)
+                and (attn_mask is None or attn_mask.dim() in (2, 3))
+                and query.size(-1) == self.embed_dim and query.is_floating_point())
 
 
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
