@@ -82,7 +82,7 @@ fn lstm_forward_impl<T: Float>(
 crate::multiversion! {
     /// One LSTM step: activates `gates` in place (the sum of both
     /// projections and biases in), writes the cell `c`, `tanh(c)` and `h`.
-    pub fn lstm_forward(gates: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl
+    pub fn lstm_forward(gates: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl + avx512
 }
 
 #[inline(always)]
@@ -129,7 +129,7 @@ crate::multiversion! {
     /// Backward of one LSTM step: from `dh` and `dc` (the cell gradient from
     /// the step after, replaced by the one for `c_prev`) the pre-activation
     /// gate gradients `dgates`.
-    pub fn lstm_backward(gates: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc: &mut [T], dgates: &mut [T], hs: usize) => lstm_backward_impl
+    pub fn lstm_backward(gates: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc: &mut [T], dgates: &mut [T], hs: usize) => lstm_backward_impl + avx512
 }
 
 #[inline(always)]
@@ -179,7 +179,7 @@ crate::multiversion! {
     /// One GRU step (PyTorch's formula, n = tanh(x_n + r * (W_hn h + b_hn))):
     /// `xp` is the input projection with `b_ih`, `hp` is `h_prev @ W_hh^T`
     /// without its bias `b_hh`; writes `h` and what backward needs in `saved`.
-    pub fn gru_forward(xp: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl
+    pub fn gru_forward(xp: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl + avx512
 }
 
 #[inline(always)]
@@ -224,7 +224,7 @@ crate::multiversion! {
     /// pre-activations (`dgx`, `dgh`; they differ in the n gate, where the
     /// hidden side is scaled by r) and the direct part of `dh_prev` (`dh * z`;
     /// `dgh @ W_hh` is added by the caller).
-    pub fn gru_backward(saved: &[T], h_prev: &[T], dh: &[T], dgx: &mut [T], dgh: &mut [T], dh_prev: &mut [T], hs: usize) => gru_backward_impl
+    pub fn gru_backward(saved: &[T], h_prev: &[T], dh: &[T], dgx: &mut [T], dgh: &mut [T], dh_prev: &mut [T], hs: usize) => gru_backward_impl + avx512
 }
 
 #[inline(always)]
