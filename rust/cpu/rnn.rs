@@ -43,6 +43,7 @@ fn blocks(hs: usize) -> impl Iterator<Item = (usize, usize)> {
 #[inline(always)]
 fn lstm_forward_impl<T: Float>(
     gates: &mut [T],
+    bias: &[T],
     c_prev: &[T],
     c: &mut [T],
     tanh_c: &mut [T],
@@ -56,14 +57,16 @@ fn lstm_forward_impl<T: Float>(
             let mut f = ld(gates, gb + hs + j, n);
             let mut g = ld(gates, gb + 2 * hs + j, n);
             let mut o = ld(gates, gb + 3 * hs + j, n);
+            let (bi, bf) = (ld(bias, j, n), ld(bias, hs + j, n));
+            let (bg, bo) = (ld(bias, 2 * hs + j, n), ld(bias, 3 * hs + j, n));
             let mut cv = ld(c_prev, hb + j, n);
             let mut tc = cv;
             let mut hv = cv;
             for l in 0..LANES {
-                i[l] = sigmoid(i[l]);
-                f[l] = sigmoid(f[l]);
-                g[l] = g[l].fast_tanh();
-                o[l] = sigmoid(o[l]);
+                i[l] = sigmoid(i[l] + bi[l]);
+                f[l] = sigmoid(f[l] + bf[l]);
+                g[l] = (g[l] + bg[l]).fast_tanh();
+                o[l] = sigmoid(o[l] + bo[l]);
                 cv[l] = f[l] * cv[l] + i[l] * g[l];
                 tc[l] = cv[l].fast_tanh();
                 hv[l] = o[l] * tc[l];
@@ -81,8 +84,10 @@ fn lstm_forward_impl<T: Float>(
 
 crate::multiversion! {
     /// One LSTM step: activates `gates` in place (the sum of both
-    /// projections and biases in), writes the cell `c`, `tanh(c)` and `h`.
-    pub fn lstm_forward(gates: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl + avx512
+    /// projections in, `bias` (4 hs, both biases summed) added here rather
+    /// than copied into every row of the projection), writes the cell `c`,
+    /// `tanh(c)` and `h`.
+    pub fn lstm_forward(gates: &mut [T], bias: &[T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl + avx512
 }
 
 #[inline(always)]
@@ -136,6 +141,7 @@ crate::multiversion! {
 #[allow(clippy::too_many_arguments)]
 fn gru_forward_impl<T: Float>(
     xp: &[T],
+    b_ih: &[T],
     hp: &[T],
     b_hh: &[T],
     h_prev: &[T],
@@ -157,13 +163,14 @@ fn gru_forward_impl<T: Float>(
                 ld(hp, pb + 2 * hs + j, n),
             );
             let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
+            let (ir, iz, inn) = (ld(b_ih, j, n), ld(b_ih, hs + j, n), ld(b_ih, 2 * hs + j, n));
             let hpv = ld(h_prev, hb + j, n);
             let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
             for l in 0..LANES {
-                rv[l] = sigmoid(xr[l] + pr[l] + br[l]);
-                zv[l] = sigmoid(xz[l] + pz[l] + bz[l]);
+                rv[l] = sigmoid((xr[l] + ir[l]) + (pr[l] + br[l]));
+                zv[l] = sigmoid((xz[l] + iz[l]) + (pz[l] + bz[l]));
                 hn[l] = pn[l] + bn[l];
-                nv[l] = (xn[l] + rv[l] * hn[l]).fast_tanh();
+                nv[l] = ((xn[l] + inn[l]) + rv[l] * hn[l]).fast_tanh();
                 hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
             }
             store(saved, sb + j, &rv, n);
@@ -177,9 +184,10 @@ fn gru_forward_impl<T: Float>(
 
 crate::multiversion! {
     /// One GRU step (PyTorch's formula, n = tanh(x_n + r * (W_hn h + b_hn))):
-    /// `xp` is the input projection with `b_ih`, `hp` is `h_prev @ W_hh^T`
-    /// without its bias `b_hh`; writes `h` and what backward needs in `saved`.
-    pub fn gru_forward(xp: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl + avx512
+    /// `xp` is the input projection without its bias `b_ih`, `hp` is
+    /// `h_prev @ W_hh^T` without its bias `b_hh`; writes `h` and what
+    /// backward needs in `saved`.
+    pub fn gru_forward(xp: &[T], b_ih: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl + avx512
 }
 
 #[inline(always)]
@@ -280,7 +288,7 @@ mod tests {
         let mut gates = pre;
         let c_prev = [0.5, -1.0];
         let (mut c, mut t, mut h) = ([0.0; 2], [0.0; 2], [0.0; 2]);
-        lstm_forward(&mut gates, &c_prev, &mut c, &mut t, &mut h, hs);
+        lstm_forward(&mut gates, &[0.0; 8], &c_prev, &mut c, &mut t, &mut h, hs);
         let s = |v: f64| 1.0 / (1.0 + (-v).exp());
         for j in 0..hs {
             let cv = s(pre[2 + j]) * c_prev[j] + s(pre[j]) * pre[4 + j].tanh();

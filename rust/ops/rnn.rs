@@ -403,7 +403,10 @@ fn forward_t<T: Float>(
             }
         }
     }
-    if has_bias {
+    // LSTM and GRU add the bias in their gate kernels; the plain RNN starts
+    // its projection from it.
+    let fill = rnn && has_bias;
+    if fill {
         for r in xg.chunks_exact_mut(g.max(1)) {
             r.copy_from_slice(&bias);
         }
@@ -416,7 +419,7 @@ fn forward_t<T: Float>(
         transposed(0, ni),
         xg,
         row_major(0, g),
-        has_bias,
+        fill,
     );
 
     let steps = order(tt, reverse);
@@ -482,6 +485,7 @@ fn forward_t<T: Float>(
                     for_rows(m, hs, par, |q| {
                         k::lstm_forward(
                             gp.get(&q),
+                            &bias,
                             rows_of(c_prev, &q, hs),
                             cp.get(&q),
                             tp.get(&q),
@@ -498,6 +502,7 @@ fn forward_t<T: Float>(
                     for_rows(m, hs, par, |q| {
                         k::gru_forward(
                             rows_of(xp, &q, g),
+                            &bias,
                             rows_of(hpr, &q, g),
                             b_hh,
                             rows_of(h_prev, &q, hs),
@@ -683,11 +688,102 @@ fn backward_t<T: Float>(
     let dh0_half = tt % 2;
 
     let dgh_all: &[T] = if gru { &dgh } else { &dgx };
+    // LSTM and RNN take both weight gradients from the same dgates: one GEMM
+    // dgates^T @ [x_t | h_{t-1}] packs dgates^T (T*B x G, the biggest
+    // operand) once instead of twice, h0's step included.
+    let (dw_ih, dw_hh) = if !gru && need.w_ih && need.w_hh {
+        let wd = ni + hs;
+        let mut xh = scratch::<T>(tt * b * wd);
+        for (s, &t) in steps.iter().enumerate() {
+            let h_prev = if s == 0 {
+                h0
+            } else {
+                &out[steps[s - 1] * hrow..][..hrow]
+            };
+            let xt = &x[t * b * ni..][..b * ni];
+            for r in 0..b {
+                let dst = &mut xh[(t * b + r) * wd..][..wd];
+                dst[..ni].copy_from_slice(&xt[r * ni..][..ni]);
+                dst[ni..].copy_from_slice(&h_prev[r * hs..][..hs]);
+            }
+        }
+        let mut dw = scratch::<T>(g * wd);
+        mm(
+            (g, wd, tt * b),
+            &dgx,
+            transposed(0, g),
+            &xh,
+            row_major(0, wd),
+            &mut dw,
+            row_major(0, wd),
+            false,
+        );
+        let (mut dw_ih, mut dw_hh) = (uninit::<T>(g * ni), uninit::<T>(g * hs));
+        for (i, r) in dw.chunks_exact(wd).enumerate() {
+            dw_ih[i * ni..][..ni].copy_from_slice(&r[..ni]);
+            dw_hh[i * hs..][..hs].copy_from_slice(&r[ni..]);
+        }
+        (Some(dw_ih), Some(dw_hh))
+    } else {
+        separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need)
+    };
+    let dx = need.x.then(|| {
+        let mut dx = uninit::<T>(tt * b * ni);
+        mm(
+            (tt * b, ni, g),
+            &dgx,
+            row_major(0, g),
+            w.w_ih,
+            row_major(0, ni),
+            &mut dx,
+            row_major(0, ni),
+            false,
+        );
+        dx
+    });
+    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
+    // Without GRU's split both biases enter the same sum: one gradient.
+    let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
+        (Some(d), false) => d.clone(),
+        _ => column_sums(dgh_all, g),
+    });
+    Grads {
+        dx,
+        dh0: need.h0.then(|| dhs[dh0_half * hrow..][..hrow].to_vec()),
+        dc0: (need.c0 && lstm).then_some(dc),
+        dw_ih,
+        dw_hh,
+        db_ih,
+        db_hh,
+    }
+}
+
+/// dW_ih = dgx^T @ x and dW_hh = dgh^T @ h_{t-1} as separate GEMMs (GRU,
+/// whose two gate gradients differ, or when only one is wanted).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn separate_weight_grads<T: Float>(
+    d: Dims,
+    g: usize,
+    dgx: &[T],
+    dgh_all: &[T],
+    x: &[T],
+    h0: &[T],
+    out: &[T],
+    reverse: bool,
+    need: Needs,
+) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    } = d;
+    let (row, hrow) = (b * g, b * hs);
     let dw_ih = need.w_ih.then(|| {
         let mut dw = uninit::<T>(g * ni);
         mm(
             (g, ni, tt * b),
-            &dgx,
+            dgx,
             transposed(0, g),
             x,
             row_major(0, ni),
@@ -729,35 +825,7 @@ fn backward_t<T: Float>(
         );
         dw
     });
-    let dx = need.x.then(|| {
-        let mut dx = uninit::<T>(tt * b * ni);
-        mm(
-            (tt * b, ni, g),
-            &dgx,
-            row_major(0, g),
-            w.w_ih,
-            row_major(0, ni),
-            &mut dx,
-            row_major(0, ni),
-            false,
-        );
-        dx
-    });
-    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
-    // Without GRU's split both biases enter the same sum: one gradient.
-    let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
-        (Some(d), false) => d.clone(),
-        _ => column_sums(dgh_all, g),
-    });
-    Grads {
-        dx,
-        dh0: need.h0.then(|| dhs[dh0_half * hrow..][..hrow].to_vec()),
-        dc0: (need.c0 && lstm).then_some(dc),
-        dw_ih,
-        dw_hh,
-        db_ih,
-        db_hh,
-    }
+    (dw_ih, dw_hh)
 }
 
 /// The same layer written with differentiable ops (the create_graph path):
