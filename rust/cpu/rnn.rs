@@ -32,14 +32,6 @@ fn ld<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
     b
 }
 
-/// Block starts and lengths over one row of `hs` values.
-#[inline(always)]
-fn blocks(hs: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..hs)
-        .step_by(LANES)
-        .map(move |j| (j, (hs - j).min(LANES)))
-}
-
 #[inline(always)]
 fn lstm_forward_impl<T: Float>(
     gates: &mut [T],
@@ -52,32 +44,45 @@ fn lstm_forward_impl<T: Float>(
 ) {
     for r in 0..c.len() / hs.max(1) {
         let (gb, hb) = (r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let mut i = ld(gates, gb + j, n);
-            let mut f = ld(gates, gb + hs + j, n);
-            let mut g = ld(gates, gb + 2 * hs + j, n);
-            let mut o = ld(gates, gb + 3 * hs + j, n);
-            let (bi, bf) = (ld(bias, j, n), ld(bias, hs + j, n));
-            let (bg, bo) = (ld(bias, 2 * hs + j, n), ld(bias, 3 * hs + j, n));
-            let mut cv = ld(c_prev, hb + j, n);
-            let mut tc = cv;
-            let mut hv = cv;
-            for l in 0..LANES {
-                i[l] = sigmoid(i[l] + bi[l]);
-                f[l] = sigmoid(f[l] + bf[l]);
-                g[l] = (g[l] + bg[l]).fast_tanh();
-                o[l] = sigmoid(o[l] + bo[l]);
-                cv[l] = f[l] * cv[l] + i[l] * g[l];
-                tc[l] = cv[l].fast_tanh();
-                hv[l] = o[l] * tc[l];
-            }
-            store(gates, gb + j, &i, n);
-            store(gates, gb + hs + j, &f, n);
-            store(gates, gb + 2 * hs + j, &g, n);
-            store(gates, gb + 3 * hs + j, &o, n);
-            store(c, hb + j, &cv, n);
-            store(tanh_c, hb + j, &tc, n);
-            store(h, hb + j, &hv, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let mut i = ld(gates, gb + j, n);
+                let mut f = ld(gates, gb + hs + j, n);
+                let mut g = ld(gates, gb + 2 * hs + j, n);
+                let mut o = ld(gates, gb + 3 * hs + j, n);
+                let (bi, bf) = (ld(bias, j, n), ld(bias, hs + j, n));
+                let (bg, bo) = (ld(bias, 2 * hs + j, n), ld(bias, 3 * hs + j, n));
+                let mut cv = ld(c_prev, hb + j, n);
+                let mut tc = cv;
+                let mut hv = cv;
+                for l in 0..LANES {
+                    i[l] = sigmoid(i[l] + bi[l]);
+                    f[l] = sigmoid(f[l] + bf[l]);
+                    g[l] = (g[l] + bg[l]).fast_tanh();
+                    o[l] = sigmoid(o[l] + bo[l]);
+                    cv[l] = f[l] * cv[l] + i[l] * g[l];
+                    tc[l] = cv[l].fast_tanh();
+                    hv[l] = o[l] * tc[l];
+                }
+                store(gates, gb + j, &i, n);
+                store(gates, gb + hs + j, &f, n);
+                store(gates, gb + 2 * hs + j, &g, n);
+                store(gates, gb + 3 * hs + j, &o, n);
+                store(c, hb + j, &cv, n);
+                store(tanh_c, hb + j, &tc, n);
+                store(h, hb + j, &hv, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
@@ -103,29 +108,42 @@ fn lstm_backward_impl<T: Float>(
     let one = T::c(1.0);
     for r in 0..dc.len() / hs.max(1) {
         let (gb, hb) = (r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let i = ld(gates, gb + j, n);
-            let f = ld(gates, gb + hs + j, n);
-            let g = ld(gates, gb + 2 * hs + j, n);
-            let o = ld(gates, gb + 3 * hs + j, n);
-            let cp = ld(c_prev, hb + j, n);
-            let t = ld(tanh_c, hb + j, n);
-            let d = ld(dh, hb + j, n);
-            let mut dcv = ld(dc, hb + j, n);
-            let (mut di, mut df, mut dg, mut dout) = (i, f, g, o);
-            for l in 0..LANES {
-                let dcl = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
-                di[l] = dcl * g[l] * i[l] * (one - i[l]);
-                df[l] = dcl * cp[l] * f[l] * (one - f[l]);
-                dg[l] = dcl * i[l] * (one - g[l] * g[l]);
-                dout[l] = d[l] * t[l] * o[l] * (one - o[l]);
-                dcv[l] = dcl * f[l];
-            }
-            store(dgates, gb + j, &di, n);
-            store(dgates, gb + hs + j, &df, n);
-            store(dgates, gb + 2 * hs + j, &dg, n);
-            store(dgates, gb + 3 * hs + j, &dout, n);
-            store(dc, hb + j, &dcv, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let i = ld(gates, gb + j, n);
+                let f = ld(gates, gb + hs + j, n);
+                let g = ld(gates, gb + 2 * hs + j, n);
+                let o = ld(gates, gb + 3 * hs + j, n);
+                let cp = ld(c_prev, hb + j, n);
+                let t = ld(tanh_c, hb + j, n);
+                let d = ld(dh, hb + j, n);
+                let mut dcv = ld(dc, hb + j, n);
+                let (mut di, mut df, mut dg, mut dout) = (i, f, g, o);
+                for l in 0..LANES {
+                    let dcl = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
+                    di[l] = dcl * g[l] * i[l] * (one - i[l]);
+                    df[l] = dcl * cp[l] * f[l] * (one - f[l]);
+                    dg[l] = dcl * i[l] * (one - g[l] * g[l]);
+                    dout[l] = d[l] * t[l] * o[l] * (one - o[l]);
+                    dcv[l] = dcl * f[l];
+                }
+                store(dgates, gb + j, &di, n);
+                store(dgates, gb + hs + j, &df, n);
+                store(dgates, gb + 2 * hs + j, &dg, n);
+                store(dgates, gb + 3 * hs + j, &dout, n);
+                store(dc, hb + j, &dcv, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
@@ -151,33 +169,46 @@ fn gru_forward_impl<T: Float>(
 ) {
     for r in 0..h.len() / hs.max(1) {
         let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let (xr, xz, xn) = (
-                ld(xp, pb + j, n),
-                ld(xp, pb + hs + j, n),
-                ld(xp, pb + 2 * hs + j, n),
-            );
-            let (pr, pz, pn) = (
-                ld(hp, pb + j, n),
-                ld(hp, pb + hs + j, n),
-                ld(hp, pb + 2 * hs + j, n),
-            );
-            let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
-            let (ir, iz, inn) = (ld(b_ih, j, n), ld(b_ih, hs + j, n), ld(b_ih, 2 * hs + j, n));
-            let hpv = ld(h_prev, hb + j, n);
-            let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
-            for l in 0..LANES {
-                rv[l] = sigmoid((xr[l] + ir[l]) + (pr[l] + br[l]));
-                zv[l] = sigmoid((xz[l] + iz[l]) + (pz[l] + bz[l]));
-                hn[l] = pn[l] + bn[l];
-                nv[l] = ((xn[l] + inn[l]) + rv[l] * hn[l]).fast_tanh();
-                hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
-            }
-            store(saved, sb + j, &rv, n);
-            store(saved, sb + hs + j, &zv, n);
-            store(saved, sb + 2 * hs + j, &nv, n);
-            store(saved, sb + 3 * hs + j, &hn, n);
-            store(h, hb + j, &hv, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let (xr, xz, xn) = (
+                    ld(xp, pb + j, n),
+                    ld(xp, pb + hs + j, n),
+                    ld(xp, pb + 2 * hs + j, n),
+                );
+                let (pr, pz, pn) = (
+                    ld(hp, pb + j, n),
+                    ld(hp, pb + hs + j, n),
+                    ld(hp, pb + 2 * hs + j, n),
+                );
+                let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
+                let (ir, iz, inn) = (ld(b_ih, j, n), ld(b_ih, hs + j, n), ld(b_ih, 2 * hs + j, n));
+                let hpv = ld(h_prev, hb + j, n);
+                let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
+                for l in 0..LANES {
+                    rv[l] = sigmoid((xr[l] + ir[l]) + (pr[l] + br[l]));
+                    zv[l] = sigmoid((xz[l] + iz[l]) + (pz[l] + bz[l]));
+                    hn[l] = pn[l] + bn[l];
+                    nv[l] = ((xn[l] + inn[l]) + rv[l] * hn[l]).fast_tanh();
+                    hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
+                }
+                store(saved, sb + j, &rv, n);
+                store(saved, sb + hs + j, &zv, n);
+                store(saved, sb + 2 * hs + j, &nv, n);
+                store(saved, sb + 3 * hs + j, &hn, n);
+                store(h, hb + j, &hv, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
@@ -204,25 +235,38 @@ fn gru_backward_impl<T: Float>(
     let one = T::c(1.0);
     for r in 0..dh.len() / hs.max(1) {
         let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let (rv, zv) = (ld(saved, sb + j, n), ld(saved, sb + hs + j, n));
-            let (nv, hn) = (ld(saved, sb + 2 * hs + j, n), ld(saved, sb + 3 * hs + j, n));
-            let (hpv, d) = (ld(h_prev, hb + j, n), ld(dh, hb + j, n));
-            let (mut dar, mut daz, mut dan, mut dhn, mut dp) = (rv, zv, nv, hn, d);
-            for l in 0..LANES {
-                dan[l] = d[l] * (one - zv[l]) * (one - nv[l] * nv[l]);
-                dar[l] = dan[l] * hn[l] * rv[l] * (one - rv[l]);
-                daz[l] = d[l] * (hpv[l] - nv[l]) * zv[l] * (one - zv[l]);
-                dhn[l] = dan[l] * rv[l];
-                dp[l] = d[l] * zv[l];
-            }
-            store(dgx, pb + j, &dar, n);
-            store(dgx, pb + hs + j, &daz, n);
-            store(dgx, pb + 2 * hs + j, &dan, n);
-            store(dgh, pb + j, &dar, n);
-            store(dgh, pb + hs + j, &daz, n);
-            store(dgh, pb + 2 * hs + j, &dhn, n);
-            store(dh_prev, hb + j, &dp, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let (rv, zv) = (ld(saved, sb + j, n), ld(saved, sb + hs + j, n));
+                let (nv, hn) = (ld(saved, sb + 2 * hs + j, n), ld(saved, sb + 3 * hs + j, n));
+                let (hpv, d) = (ld(h_prev, hb + j, n), ld(dh, hb + j, n));
+                let (mut dar, mut daz, mut dan, mut dhn, mut dp) = (rv, zv, nv, hn, d);
+                for l in 0..LANES {
+                    dan[l] = d[l] * (one - zv[l]) * (one - nv[l] * nv[l]);
+                    dar[l] = dan[l] * hn[l] * rv[l] * (one - rv[l]);
+                    daz[l] = d[l] * (hpv[l] - nv[l]) * zv[l] * (one - zv[l]);
+                    dhn[l] = dan[l] * rv[l];
+                    dp[l] = d[l] * zv[l];
+                }
+                store(dgx, pb + j, &dar, n);
+                store(dgx, pb + hs + j, &daz, n);
+                store(dgx, pb + 2 * hs + j, &dan, n);
+                store(dgh, pb + j, &dar, n);
+                store(dgh, pb + hs + j, &daz, n);
+                store(dgh, pb + 2 * hs + j, &dhn, n);
+                store(dh_prev, hb + j, &dp, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
