@@ -13,6 +13,7 @@ import pytest
 import rnn_cases as cases
 import rustdl as torch
 from rustdl import _C
+from rustdl.backends import cpu as cpu_backend
 from rustdl.nn.modules import rnn as rnn_module
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "rnn.json").read_text())
@@ -183,3 +184,58 @@ def test_no_grad_forward_records_nothing():
     with torch.no_grad():
         out, (_h, _c) = m(torch.randn(2, 1, 3))
     assert out.grad_fn is None and not out.requires_grad
+
+
+@pytest.fixture(params=cpu_backend._supported_isas())
+def isa(request):
+    before = cpu_backend._isa()
+    cpu_backend._set_isa(request.param)
+    yield request.param
+    cpu_backend._set_isa(before)
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda n: f"threads{n}")
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+# (batch, hidden, bidirectional, T, bias): batch 1; a batch the threads split into row
+# blocks of 8 (16), of unequal blocks (40 at 3 threads) and of odd hidden sizes (tail
+# blocks of the gate kernels); odd and even T (dh0 comes out of either half of the
+# double buffer); no bias (the gate kernels' bias of zeros).
+SPLIT_CASES = [(1, 5, False, 3, True), (16, 37, True, 6, True), (40, 128, False, 5, True),
+               (64, 13, True, 4, False)]
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=lambda c: "b{}h{}{}t{}{}".format(
+    c[0], c[1], "bi" if c[2] else "", c[3], "" if c[4] else "nobias"))
+def test_float32_fused_matches_float64_composite(mode, case, isa, threads, monkeypatch):
+    """The float32 fused layers at every instruction-set level and thread count (each
+    thread running the time loop on its own batch rows when the batch allows) against
+    the float64 step-by-step composite with the same weights: outputs, final states and
+    the gradients of input, initial states and every weight."""
+    batch, hidden, bidir, seq, bias = case
+
+    def run(fused, dtype):
+        monkeypatch.setattr(rnn_module, "_FUSED", fused)
+        torch.manual_seed(11)
+        cls = torch.nn.RNN if mode == "RNN_TANH" else getattr(torch.nn, mode)
+        m = cls(9, hidden, bidirectional=bidir, bias=bias).to(dtype)
+        dirs = 2 if bidir else 1
+        # (drawn in float32 for both runs: the same values)
+        x, h0, c0 = (torch.randn(*s).to(dtype).requires_grad_()
+                     for s in [(seq, batch, 9), (dirs, batch, hidden), (dirs, batch, hidden)])
+        out, hn = m(x, (h0, c0) if mode == "LSTM" else h0)
+        states = list(hn) if mode == "LSTM" else [hn]
+        loss = (out * out.cos()).sum() + sum((s * s).sum() for s in states)
+        wrt = [x, h0] + ([c0] if mode == "LSTM" else []) + list(m.parameters())
+        grads = torch.autograd.grad(loss, wrt)
+        return [t.detach().double().numpy() for t in [out] + states + list(grads)]
+
+    got, want = run(True, torch.float32), run(False, torch.float64)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-4)

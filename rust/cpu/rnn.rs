@@ -32,17 +32,10 @@ fn ld<T: Float>(s: &[T], i: usize, n: usize) -> Block<T> {
     b
 }
 
-/// Block starts and lengths over one row of `hs` values.
-#[inline(always)]
-fn blocks(hs: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..hs)
-        .step_by(LANES)
-        .map(move |j| (j, (hs - j).min(LANES)))
-}
-
 #[inline(always)]
 fn lstm_forward_impl<T: Float>(
     gates: &mut [T],
+    bias: &[T],
     c_prev: &[T],
     c: &mut [T],
     tanh_c: &mut [T],
@@ -51,38 +44,55 @@ fn lstm_forward_impl<T: Float>(
 ) {
     for r in 0..c.len() / hs.max(1) {
         let (gb, hb) = (r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let mut i = ld(gates, gb + j, n);
-            let mut f = ld(gates, gb + hs + j, n);
-            let mut g = ld(gates, gb + 2 * hs + j, n);
-            let mut o = ld(gates, gb + 3 * hs + j, n);
-            let mut cv = ld(c_prev, hb + j, n);
-            let mut tc = cv;
-            let mut hv = cv;
-            for l in 0..LANES {
-                i[l] = sigmoid(i[l]);
-                f[l] = sigmoid(f[l]);
-                g[l] = g[l].fast_tanh();
-                o[l] = sigmoid(o[l]);
-                cv[l] = f[l] * cv[l] + i[l] * g[l];
-                tc[l] = cv[l].fast_tanh();
-                hv[l] = o[l] * tc[l];
-            }
-            store(gates, gb + j, &i, n);
-            store(gates, gb + hs + j, &f, n);
-            store(gates, gb + 2 * hs + j, &g, n);
-            store(gates, gb + 3 * hs + j, &o, n);
-            store(c, hb + j, &cv, n);
-            store(tanh_c, hb + j, &tc, n);
-            store(h, hb + j, &hv, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let mut i = ld(gates, gb + j, n);
+                let mut f = ld(gates, gb + hs + j, n);
+                let mut g = ld(gates, gb + 2 * hs + j, n);
+                let mut o = ld(gates, gb + 3 * hs + j, n);
+                let (bi, bf) = (ld(bias, j, n), ld(bias, hs + j, n));
+                let (bg, bo) = (ld(bias, 2 * hs + j, n), ld(bias, 3 * hs + j, n));
+                let mut cv = ld(c_prev, hb + j, n);
+                let mut tc = cv;
+                let mut hv = cv;
+                for l in 0..LANES {
+                    i[l] = sigmoid(i[l] + bi[l]);
+                    f[l] = sigmoid(f[l] + bf[l]);
+                    g[l] = (g[l] + bg[l]).fast_tanh();
+                    o[l] = sigmoid(o[l] + bo[l]);
+                    cv[l] = f[l] * cv[l] + i[l] * g[l];
+                    tc[l] = cv[l].fast_tanh();
+                    hv[l] = o[l] * tc[l];
+                }
+                store(gates, gb + j, &i, n);
+                store(gates, gb + hs + j, &f, n);
+                store(gates, gb + 2 * hs + j, &g, n);
+                store(gates, gb + 3 * hs + j, &o, n);
+                store(c, hb + j, &cv, n);
+                store(tanh_c, hb + j, &tc, n);
+                store(h, hb + j, &hv, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
 
 crate::multiversion! {
     /// One LSTM step: activates `gates` in place (the sum of both
-    /// projections and biases in), writes the cell `c`, `tanh(c)` and `h`.
-    pub fn lstm_forward(gates: &mut [T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl
+    /// projections in, `bias` (4 hs, both biases summed) added here rather
+    /// than copied into every row of the projection), writes the cell `c`,
+    /// `tanh(c)` and `h`.
+    pub fn lstm_forward(gates: &mut [T], bias: &[T], c_prev: &[T], c: &mut [T], tanh_c: &mut [T], h: &mut [T], hs: usize) => lstm_forward_impl + avx512
 }
 
 #[inline(always)]
@@ -98,29 +108,42 @@ fn lstm_backward_impl<T: Float>(
     let one = T::c(1.0);
     for r in 0..dc.len() / hs.max(1) {
         let (gb, hb) = (r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let i = ld(gates, gb + j, n);
-            let f = ld(gates, gb + hs + j, n);
-            let g = ld(gates, gb + 2 * hs + j, n);
-            let o = ld(gates, gb + 3 * hs + j, n);
-            let cp = ld(c_prev, hb + j, n);
-            let t = ld(tanh_c, hb + j, n);
-            let d = ld(dh, hb + j, n);
-            let mut dcv = ld(dc, hb + j, n);
-            let (mut di, mut df, mut dg, mut dout) = (i, f, g, o);
-            for l in 0..LANES {
-                let dcl = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
-                di[l] = dcl * g[l] * i[l] * (one - i[l]);
-                df[l] = dcl * cp[l] * f[l] * (one - f[l]);
-                dg[l] = dcl * i[l] * (one - g[l] * g[l]);
-                dout[l] = d[l] * t[l] * o[l] * (one - o[l]);
-                dcv[l] = dcl * f[l];
-            }
-            store(dgates, gb + j, &di, n);
-            store(dgates, gb + hs + j, &df, n);
-            store(dgates, gb + 2 * hs + j, &dg, n);
-            store(dgates, gb + 3 * hs + j, &dout, n);
-            store(dc, hb + j, &dcv, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let i = ld(gates, gb + j, n);
+                let f = ld(gates, gb + hs + j, n);
+                let g = ld(gates, gb + 2 * hs + j, n);
+                let o = ld(gates, gb + 3 * hs + j, n);
+                let cp = ld(c_prev, hb + j, n);
+                let t = ld(tanh_c, hb + j, n);
+                let d = ld(dh, hb + j, n);
+                let mut dcv = ld(dc, hb + j, n);
+                let (mut di, mut df, mut dg, mut dout) = (i, f, g, o);
+                for l in 0..LANES {
+                    let dcl = dcv[l] + d[l] * o[l] * (one - t[l] * t[l]);
+                    di[l] = dcl * g[l] * i[l] * (one - i[l]);
+                    df[l] = dcl * cp[l] * f[l] * (one - f[l]);
+                    dg[l] = dcl * i[l] * (one - g[l] * g[l]);
+                    dout[l] = d[l] * t[l] * o[l] * (one - o[l]);
+                    dcv[l] = dcl * f[l];
+                }
+                store(dgates, gb + j, &di, n);
+                store(dgates, gb + hs + j, &df, n);
+                store(dgates, gb + 2 * hs + j, &dg, n);
+                store(dgates, gb + 3 * hs + j, &dout, n);
+                store(dc, hb + j, &dcv, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
@@ -129,13 +152,14 @@ crate::multiversion! {
     /// Backward of one LSTM step: from `dh` and `dc` (the cell gradient from
     /// the step after, replaced by the one for `c_prev`) the pre-activation
     /// gate gradients `dgates`.
-    pub fn lstm_backward(gates: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc: &mut [T], dgates: &mut [T], hs: usize) => lstm_backward_impl
+    pub fn lstm_backward(gates: &[T], c_prev: &[T], tanh_c: &[T], dh: &[T], dc: &mut [T], dgates: &mut [T], hs: usize) => lstm_backward_impl + avx512
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn gru_forward_impl<T: Float>(
     xp: &[T],
+    b_ih: &[T],
     hp: &[T],
     b_hh: &[T],
     h_prev: &[T],
@@ -145,41 +169,56 @@ fn gru_forward_impl<T: Float>(
 ) {
     for r in 0..h.len() / hs.max(1) {
         let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let (xr, xz, xn) = (
-                ld(xp, pb + j, n),
-                ld(xp, pb + hs + j, n),
-                ld(xp, pb + 2 * hs + j, n),
-            );
-            let (pr, pz, pn) = (
-                ld(hp, pb + j, n),
-                ld(hp, pb + hs + j, n),
-                ld(hp, pb + 2 * hs + j, n),
-            );
-            let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
-            let hpv = ld(h_prev, hb + j, n);
-            let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
-            for l in 0..LANES {
-                rv[l] = sigmoid(xr[l] + pr[l] + br[l]);
-                zv[l] = sigmoid(xz[l] + pz[l] + bz[l]);
-                hn[l] = pn[l] + bn[l];
-                nv[l] = (xn[l] + rv[l] * hn[l]).fast_tanh();
-                hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
-            }
-            store(saved, sb + j, &rv, n);
-            store(saved, sb + hs + j, &zv, n);
-            store(saved, sb + 2 * hs + j, &nv, n);
-            store(saved, sb + 3 * hs + j, &hn, n);
-            store(h, hb + j, &hv, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let (xr, xz, xn) = (
+                    ld(xp, pb + j, n),
+                    ld(xp, pb + hs + j, n),
+                    ld(xp, pb + 2 * hs + j, n),
+                );
+                let (pr, pz, pn) = (
+                    ld(hp, pb + j, n),
+                    ld(hp, pb + hs + j, n),
+                    ld(hp, pb + 2 * hs + j, n),
+                );
+                let (br, bz, bn) = (ld(b_hh, j, n), ld(b_hh, hs + j, n), ld(b_hh, 2 * hs + j, n));
+                let (ir, iz, inn) = (ld(b_ih, j, n), ld(b_ih, hs + j, n), ld(b_ih, 2 * hs + j, n));
+                let hpv = ld(h_prev, hb + j, n);
+                let (mut rv, mut zv, mut nv, mut hn, mut hv) = (xr, xz, xn, pn, hpv);
+                for l in 0..LANES {
+                    rv[l] = sigmoid((xr[l] + ir[l]) + (pr[l] + br[l]));
+                    zv[l] = sigmoid((xz[l] + iz[l]) + (pz[l] + bz[l]));
+                    hn[l] = pn[l] + bn[l];
+                    nv[l] = ((xn[l] + inn[l]) + rv[l] * hn[l]).fast_tanh();
+                    hv[l] = nv[l] + zv[l] * (hpv[l] - nv[l]);
+                }
+                store(saved, sb + j, &rv, n);
+                store(saved, sb + hs + j, &zv, n);
+                store(saved, sb + 2 * hs + j, &nv, n);
+                store(saved, sb + 3 * hs + j, &hn, n);
+                store(h, hb + j, &hv, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
 
 crate::multiversion! {
     /// One GRU step (PyTorch's formula, n = tanh(x_n + r * (W_hn h + b_hn))):
-    /// `xp` is the input projection with `b_ih`, `hp` is `h_prev @ W_hh^T`
-    /// without its bias `b_hh`; writes `h` and what backward needs in `saved`.
-    pub fn gru_forward(xp: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl
+    /// `xp` is the input projection without its bias `b_ih`, `hp` is
+    /// `h_prev @ W_hh^T` without its bias `b_hh`; writes `h` and what
+    /// backward needs in `saved`.
+    pub fn gru_forward(xp: &[T], b_ih: &[T], hp: &[T], b_hh: &[T], h_prev: &[T], h: &mut [T], saved: &mut [T], hs: usize) => gru_forward_impl + avx512
 }
 
 #[inline(always)]
@@ -196,25 +235,38 @@ fn gru_backward_impl<T: Float>(
     let one = T::c(1.0);
     for r in 0..dh.len() / hs.max(1) {
         let (pb, sb, hb) = (r * 3 * hs, r * 4 * hs, r * hs);
-        for (j, n) in blocks(hs) {
-            let (rv, zv) = (ld(saved, sb + j, n), ld(saved, sb + hs + j, n));
-            let (nv, hn) = (ld(saved, sb + 2 * hs + j, n), ld(saved, sb + 3 * hs + j, n));
-            let (hpv, d) = (ld(h_prev, hb + j, n), ld(dh, hb + j, n));
-            let (mut dar, mut daz, mut dan, mut dhn, mut dp) = (rv, zv, nv, hn, d);
-            for l in 0..LANES {
-                dan[l] = d[l] * (one - zv[l]) * (one - nv[l] * nv[l]);
-                dar[l] = dan[l] * hn[l] * rv[l] * (one - rv[l]);
-                daz[l] = d[l] * (hpv[l] - nv[l]) * zv[l] * (one - zv[l]);
-                dhn[l] = dan[l] * rv[l];
-                dp[l] = d[l] * zv[l];
-            }
-            store(dgx, pb + j, &dar, n);
-            store(dgx, pb + hs + j, &daz, n);
-            store(dgx, pb + 2 * hs + j, &dan, n);
-            store(dgh, pb + j, &dar, n);
-            store(dgh, pb + hs + j, &daz, n);
-            store(dgh, pb + 2 * hs + j, &dhn, n);
-            store(dh_prev, hb + j, &dp, n);
+        // Whole blocks with n = LANES as a constant (plain vector loads and
+        // stores; with n a variable each went through a branch and a memcpy
+        // into a stack array), then the tail.
+        macro_rules! block {
+            ($j:expr, $n:expr) => {{
+                let (j, n) = ($j, $n);
+                let (rv, zv) = (ld(saved, sb + j, n), ld(saved, sb + hs + j, n));
+                let (nv, hn) = (ld(saved, sb + 2 * hs + j, n), ld(saved, sb + 3 * hs + j, n));
+                let (hpv, d) = (ld(h_prev, hb + j, n), ld(dh, hb + j, n));
+                let (mut dar, mut daz, mut dan, mut dhn, mut dp) = (rv, zv, nv, hn, d);
+                for l in 0..LANES {
+                    dan[l] = d[l] * (one - zv[l]) * (one - nv[l] * nv[l]);
+                    dar[l] = dan[l] * hn[l] * rv[l] * (one - rv[l]);
+                    daz[l] = d[l] * (hpv[l] - nv[l]) * zv[l] * (one - zv[l]);
+                    dhn[l] = dan[l] * rv[l];
+                    dp[l] = d[l] * zv[l];
+                }
+                store(dgx, pb + j, &dar, n);
+                store(dgx, pb + hs + j, &daz, n);
+                store(dgx, pb + 2 * hs + j, &dan, n);
+                store(dgh, pb + j, &dar, n);
+                store(dgh, pb + hs + j, &daz, n);
+                store(dgh, pb + 2 * hs + j, &dhn, n);
+                store(dh_prev, hb + j, &dp, n);
+            }};
+        }
+        let full = hs / LANES * LANES;
+        for j in (0..full).step_by(LANES) {
+            block!(j, LANES);
+        }
+        if full < hs {
+            block!(full, hs - full);
         }
     }
 }
@@ -224,7 +276,7 @@ crate::multiversion! {
     /// pre-activations (`dgx`, `dgh`; they differ in the n gate, where the
     /// hidden side is scaled by r) and the direct part of `dh_prev` (`dh * z`;
     /// `dgh @ W_hh` is added by the caller).
-    pub fn gru_backward(saved: &[T], h_prev: &[T], dh: &[T], dgx: &mut [T], dgh: &mut [T], dh_prev: &mut [T], hs: usize) => gru_backward_impl
+    pub fn gru_backward(saved: &[T], h_prev: &[T], dh: &[T], dgx: &mut [T], dgh: &mut [T], dh_prev: &mut [T], hs: usize) => gru_backward_impl + avx512
 }
 
 #[inline(always)]
@@ -280,7 +332,7 @@ mod tests {
         let mut gates = pre;
         let c_prev = [0.5, -1.0];
         let (mut c, mut t, mut h) = ([0.0; 2], [0.0; 2], [0.0; 2]);
-        lstm_forward(&mut gates, &c_prev, &mut c, &mut t, &mut h, hs);
+        lstm_forward(&mut gates, &[0.0; 8], &c_prev, &mut c, &mut t, &mut h, hs);
         let s = |v: f64| 1.0 / (1.0 + (-v).exp());
         for j in 0..hs {
             let cv = s(pre[2 + j]) * c_prev[j] + s(pre[j]) * pre[4 + j].tanh();

@@ -18,6 +18,7 @@ use crate::cpu::rnn as k;
 use crate::error::Result;
 use crate::parallel::SendPtr;
 use crate::tensor::dtype::Float;
+use crate::tensor::pool::Scratch;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 use std::ops::Range;
@@ -88,6 +89,23 @@ fn mm<T: Float>(
     cv: MatRef,
     accumulate: bool,
 ) {
+    let threads = threads_for(m, n, kd);
+    mm_on((m, n, kd), a, av, b, bv, c, cv, accumulate, threads)
+}
+
+/// `mm` on at most `threads` threads.
+#[allow(clippy::too_many_arguments)]
+fn mm_on<T: Float>(
+    (m, n, kd): (usize, usize, usize),
+    a: &[T],
+    av: MatRef,
+    b: &[T],
+    bv: MatRef,
+    c: &mut [T],
+    cv: MatRef,
+    accumulate: bool,
+    threads: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -104,21 +122,7 @@ fn mm<T: Float>(
     }
     // SAFETY: the callers build the views from the sizes of their slices
     // (row-major buffers of exactly these shapes), and C never aliases A or B.
-    unsafe {
-        T::gemm(
-            m,
-            n,
-            kd,
-            a,
-            av,
-            b,
-            bv,
-            c,
-            cv,
-            accumulate,
-            threads_for(m, n, kd),
-        )
-    }
+    unsafe { T::gemm(m, n, kd, a, av, b, bv, c, cv, accumulate, threads) }
 }
 
 /// The recurrent weight as the right operand (k x n) of every step's GEMM:
@@ -156,10 +160,12 @@ impl<'a, T: Float> StepWeight<'a, T> {
         StepWeight::Plain(w, view, k, n)
     }
 
-    /// `c (+)= a @ W` for row-major `a` (m x k) and `c` (m x n).
-    fn mm(&self, m: usize, a: &[T], c: &mut [T], accumulate: bool) {
+    /// `c (+)= a @ W` for row-major `a` (m x k) and `c` (m x n), on several
+    /// threads only when `par` (not inside a task of `for_row_blocks`).
+    fn mm(&self, m: usize, a: &[T], c: &mut [T], accumulate: bool, par: bool) {
+        let threads = |n: usize, k: usize| if par { threads_for(m, n, k) } else { 1 };
         match self {
-            StepWeight::Plain(w, view, k, n) => mm(
+            StepWeight::Plain(w, view, k, n) => mm_on(
                 (m, *n, *k),
                 a,
                 row_major(0, *k),
@@ -168,6 +174,7 @@ impl<'a, T: Float> StepWeight<'a, T> {
                 c,
                 row_major(0, *n),
                 accumulate,
+                threads(*n, *k),
             ),
             StepWeight::Packed(p) => {
                 let (k, n) = (p.k(), p.n());
@@ -186,7 +193,7 @@ impl<'a, T: Float> StepWeight<'a, T> {
                         p,
                         (c.as_mut_ptr(), n as isize, 1),
                         accumulate,
-                        threads_for(m, n, k),
+                        threads(n, k),
                     )
                 }
             }
@@ -201,11 +208,52 @@ fn uninit<T: Float>(n: usize) -> Vec<T> {
     crate::tensor::pool::uninit_vec::<T>(n)
 }
 
-/// Run a pointwise step kernel over the batch rows `0..b`, split over the
-/// threads when the step is big enough to pay for a fork/join (with the
-/// GEMMs parallel, a serial gate pass was a quarter of a 2-thread step).
-fn for_rows(b: usize, hs: usize, f: impl Fn(Range<usize>) + Sync) {
-    let tasks = if b * hs >= 2048 {
+/// `uninit` for a buffer that lives only inside the op (saved for backward
+/// or a temporary): given back to the pool when dropped, so the next call
+/// reuses it instead of faulting in fresh zeroed pages.
+fn scratch<T: Float>(n: usize) -> Scratch<T> {
+    Scratch::uninit(n)
+}
+
+/// Fewest batch rows per thread for `for_row_blocks` to split the batch:
+/// one row tile of the AVX-512 step GEMM.
+const MIN_ROWS_PER_TASK: usize = 8;
+
+/// Threads for the time loops of a batch of `b` rows (see `for_row_blocks`).
+fn row_tasks(b: usize) -> usize {
+    crate::parallel::num_threads()
+        .min(b / MIN_ROWS_PER_TASK)
+        .max(1)
+}
+
+/// Run the time loop `f(rows, par)` over the batch: the batch rows of a
+/// recurrent layer never mix (each row's h_t depends only on that row's
+/// h_{t-1}, forward and backward), so with enough rows each thread runs
+/// every step on its own block of rows: one fork/join per sequence instead
+/// of two per step (at batch 64 hidden 128 a step is ~30 us, and every
+/// join waits for the slower thread; on a shared machine for a descheduled
+/// one). With one block, `par` lets the step's GEMM and gate pass split
+/// themselves as before.
+fn for_row_blocks(b: usize, f: impl Fn(Range<usize>, bool) + Sync) {
+    let tasks = row_tasks(b);
+    if tasks <= 1 {
+        return f(0..b, true);
+    }
+    let per = b.div_ceil(tasks);
+    crate::parallel::for_each_task(tasks, |i| {
+        let r = i * per..((i + 1) * per).min(b);
+        if !r.is_empty() {
+            f(r, false)
+        }
+    });
+}
+
+/// Run a pointwise step kernel over the rows `0..b` of its slices, split
+/// over the threads when `par` and the step is big enough to pay for a
+/// fork/join (with the GEMMs parallel, a serial gate pass was a quarter of a
+/// 2-thread step).
+fn for_rows(b: usize, hs: usize, par: bool, f: impl Fn(Range<usize>) + Sync) {
+    let tasks = if par && b * hs >= 2048 {
         crate::parallel::num_threads().min(b)
     } else {
         1
@@ -245,8 +293,44 @@ impl<T> Rows<T> {
     }
 }
 
+/// A sequence buffer (steps x `b` rows of `width`) shared by the row-block
+/// tasks: rows `r` of step `t`.
+#[derive(Clone, Copy)]
+struct Seq<T> {
+    p: SendPtr<T>,
+    len: usize,
+    b: usize,
+    width: usize,
+}
+
+impl<T> Seq<T> {
+    fn new(s: &mut [T], b: usize, width: usize) -> Self {
+        Seq {
+            p: SendPtr(s.as_mut_ptr()),
+            len: s.len(),
+            b,
+            width,
+        }
+    }
+    /// # Safety
+    /// The buffer outlives the use; no other reference to these rows of this
+    /// step is live while the returned one is (tasks take disjoint rows, and
+    /// a task reads one step while writing another).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn at<'a>(&self, t: usize, r: &Range<usize>) -> &'a mut [T] {
+        let (off, n) = ((t * self.b + r.start) * self.width, r.len() * self.width);
+        assert!(off + n <= self.len, "RNN sequence rows out of range");
+        std::slice::from_raw_parts_mut(self.p.0.add(off), n)
+    }
+}
+
 fn rows_of<'a, T>(s: &'a [T], r: &Range<usize>, width: usize) -> &'a [T] {
     &s[r.start * width..r.end * width]
+}
+
+/// Rows `r` of step `t` of a sequence (steps x `b` rows of `width`).
+fn step_rows<'a, T>(s: &'a [T], t: usize, b: usize, width: usize, r: &Range<usize>) -> &'a [T] {
+    &s[(t * b + r.start) * width..][..r.len() * width]
 }
 
 /// Time steps in processing order.
@@ -258,24 +342,13 @@ fn order(t: usize, reverse: bool) -> Vec<usize> {
     }
 }
 
-/// Row `read` of `v` (rows of `len`) to read and row `write` to write.
-fn read_write<T>(v: &mut [T], read: usize, write: usize, len: usize) -> (&[T], &mut [T]) {
-    if read < write {
-        let (a, b) = v.split_at_mut(write * len);
-        (&a[read * len..][..len], &mut b[..len])
-    } else {
-        let (a, b) = v.split_at_mut(read * len);
-        (&b[..len], &mut a[write * len..][..len])
-    }
-}
-
 /// What the forward keeps for backward (besides the output sequence).
-struct Saved<T> {
+struct Saved<T: Float> {
     /// LSTM: activated gates [i f g o]; GRU: [r z n hn]; RNN: unused.
-    gates: Vec<T>,
+    gates: Scratch<T>,
     /// LSTM cell states and their tanh.
-    cells: Vec<T>,
-    tanh_c: Vec<T>,
+    cells: Scratch<T>,
+    tanh_c: Scratch<T>,
 }
 
 struct Weights<'a, T> {
@@ -304,10 +377,22 @@ fn forward_t<T: Float>(
     let g = mode.gates() * hs;
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
+    let rnn = matches!(mode, Mode::RnnTanh | Mode::RnnRelu);
 
     // Input projection of the whole sequence, biases folded in (GRU keeps
-    // b_hh apart: its n gate scales W_hn h + b_hn by r).
-    let mut xg = uninit::<T>(tt * row);
+    // b_hh apart: its n gate scales W_hn h + b_hn by r). The plain RNN
+    // projects straight into its output.
+    let mut xg_vec = if rnn {
+        uninit::<T>(tt * row)
+    } else {
+        Vec::new()
+    };
+    let mut xg_scratch = if rnn {
+        scratch::<T>(0)
+    } else {
+        scratch::<T>(tt * row)
+    };
+    let xg: &mut [T] = if rnn { &mut xg_vec } else { &mut xg_scratch };
     let mut bias = vec![zero; g];
     let mut has_bias = false;
     for (bv, take) in [(w.b_ih, true), (w.b_hh, mode != Mode::Gru)] {
@@ -318,7 +403,10 @@ fn forward_t<T: Float>(
             }
         }
     }
-    if has_bias {
+    // LSTM and GRU add the bias in their gate kernels; the plain RNN starts
+    // its projection from it.
+    let fill = rnn && has_bias;
+    if fill {
         for r in xg.chunks_exact_mut(g.max(1)) {
             r.copy_from_slice(&bias);
         }
@@ -329,115 +417,115 @@ fn forward_t<T: Float>(
         row_major(0, ni),
         w.w_ih,
         transposed(0, ni),
-        &mut xg,
+        xg,
         row_major(0, g),
-        has_bias,
+        fill,
     );
 
     let steps = order(tt, reverse);
+    let lstm = mode == Mode::Lstm;
+    let mut out = if rnn {
+        std::mem::take(&mut xg_vec)
+    } else {
+        uninit::<T>(tt * hrow)
+    };
     let mut saved = Saved {
-        gates: Vec::new(),
-        cells: Vec::new(),
-        tanh_c: Vec::new(),
+        gates: scratch::<T>(match mode {
+            Mode::Gru => tt * b * 4 * hs,
+            _ => 0,
+        }),
+        cells: scratch::<T>(if lstm { tt * hrow } else { 0 }),
+        tanh_c: scratch::<T>(if lstm { tt * hrow } else { 0 }),
     };
-    let mut out = match mode {
-        Mode::RnnTanh | Mode::RnnRelu => std::mem::take(&mut xg),
-        _ => uninit::<T>(tt * hrow),
+    let mut hp = scratch::<T>(if mode == Mode::Gru { row } else { 0 });
+    let zeros;
+    let b_hh = match w.b_hh {
+        Some(v) => v,
+        None => {
+            zeros = vec![zero; g];
+            &zeros
+        }
     };
-    // W_hh^T (hs x g), packed once for all the steps.
-    let w_hh_t = StepWeight::new(w.w_hh, transposed(0, hs), hs, g, b);
-    match mode {
-        Mode::RnnTanh | Mode::RnnRelu => {
-            for (s, &t) in steps.iter().enumerate() {
-                if s == 0 {
-                    let cur = &mut out[t * hrow..][..hrow];
-                    w_hh_t.mm(b, h0, cur, true);
-                } else {
-                    let (prev, cur) = read_write(&mut out, steps[s - 1], t, hrow);
-                    w_hh_t.mm(b, prev, cur, true);
-                }
-                k::rnn_forward(&mut out[t * hrow..][..hrow], mode == Mode::RnnRelu);
-            }
-        }
-        Mode::Lstm => {
-            saved.cells = uninit::<T>(tt * hrow);
-            saved.tanh_c = uninit::<T>(tt * hrow);
-            let c0 = c0.expect("LSTM has c0");
-            for (s, &t) in steps.iter().enumerate() {
-                let gates = &mut xg[t * row..][..row];
-                let h_prev = if s == 0 {
-                    h0
-                } else {
-                    &out[steps[s - 1] * hrow..][..hrow]
-                };
-                w_hh_t.mm(b, h_prev, gates, true);
-                let (c_prev, c) = if s == 0 {
-                    (c0, &mut saved.cells[t * hrow..][..hrow])
-                } else {
-                    read_write(&mut saved.cells, steps[s - 1], t, hrow)
-                };
-                let (gp, cp) = (Rows::new(gates, 4 * hs), Rows::new(c, hs));
-                let tp = Rows::new(&mut saved.tanh_c[t * hrow..][..hrow], hs);
-                let op = Rows::new(&mut out[t * hrow..][..hrow], hs);
-                // SAFETY: each task takes its own rows of buffers of b rows.
-                for_rows(b, hs, |r| unsafe {
-                    k::lstm_forward(
-                        gp.get(&r),
-                        rows_of(c_prev, &r, hs),
-                        cp.get(&r),
-                        tp.get(&r),
-                        op.get(&r),
-                        hs,
-                    )
-                });
-            }
-            saved.gates = xg;
-        }
-        Mode::Gru => {
-            saved.gates = uninit::<T>(tt * b * 4 * hs);
-            let mut hp = uninit::<T>(row);
-            let zeros;
-            let b_hh = match w.b_hh {
-                Some(v) => v,
-                None => {
-                    zeros = vec![zero; g];
-                    &zeros
-                }
+    let c0 = c0.unwrap_or(&[]);
+    // W_hh^T (hs x g), packed once for all the steps, for the row tile that
+    // suits one task's block of rows.
+    let w_hh_t = StepWeight::new(w.w_hh, transposed(0, hs), hs, g, b.div_ceil(row_tasks(b)));
+    let outs = Seq::new(&mut out, b, hs);
+    let xgs = Seq::new(&mut xg_scratch, b, g);
+    let cells = Seq::new(&mut saved.cells, b, hs);
+    let tanhs = Seq::new(&mut saved.tanh_c, b, hs);
+    let gsv = Seq::new(&mut saved.gates, b, 4 * hs);
+    let hps = Seq::new(&mut hp, b, g);
+    // SAFETY (every `at` below): each task takes its own rows of every
+    // buffer, and reads the step before the one it writes.
+    for_row_blocks(b, |r, par| unsafe {
+        let m = r.len();
+        for (s, &t) in steps.iter().enumerate() {
+            let h_prev: &[T] = if s == 0 {
+                rows_of(h0, &r, hs)
+            } else {
+                outs.at(steps[s - 1], &r)
             };
-            for (s, &t) in steps.iter().enumerate() {
-                let (h_prev, h) = if s == 0 {
-                    (h0, &mut out[t * hrow..][..hrow])
-                } else {
-                    read_write(&mut out, steps[s - 1], t, hrow)
-                };
-                w_hh_t.mm(b, h_prev, &mut hp, false);
-                let xp = &xg[t * row..][..row];
-                let hpr = &hp;
-                let hp_ = Rows::new(h, hs);
-                let sp = Rows::new(&mut saved.gates[t * b * 4 * hs..][..b * 4 * hs], 4 * hs);
-                // SAFETY: each task takes its own rows of buffers of b rows.
-                for_rows(b, hs, |r| unsafe {
-                    k::gru_forward(
-                        rows_of(xp, &r, g),
-                        rows_of(hpr, &r, g),
-                        b_hh,
-                        rows_of(h_prev, &r, hs),
-                        hp_.get(&r),
-                        sp.get(&r),
-                        hs,
-                    )
-                });
+            let h = outs.at(t, &r);
+            match mode {
+                Mode::RnnTanh | Mode::RnnRelu => {
+                    w_hh_t.mm(m, h_prev, h, true, par);
+                    k::rnn_forward(h, mode == Mode::RnnRelu);
+                }
+                Mode::Lstm => {
+                    let gates = xgs.at(t, &r);
+                    w_hh_t.mm(m, h_prev, gates, true, par);
+                    let c_prev: &[T] = if s == 0 {
+                        rows_of(c0, &r, hs)
+                    } else {
+                        cells.at(steps[s - 1], &r)
+                    };
+                    let (gp, cp) = (Rows::new(gates, 4 * hs), Rows::new(cells.at(t, &r), hs));
+                    let (tp, op) = (Rows::new(tanhs.at(t, &r), hs), Rows::new(h, hs));
+                    for_rows(m, hs, par, |q| {
+                        k::lstm_forward(
+                            gp.get(&q),
+                            &bias,
+                            rows_of(c_prev, &q, hs),
+                            cp.get(&q),
+                            tp.get(&q),
+                            op.get(&q),
+                            hs,
+                        )
+                    });
+                }
+                Mode::Gru => {
+                    let hpr = hps.at(0, &r);
+                    w_hh_t.mm(m, h_prev, hpr, false, par);
+                    let (xp, hpr): (&[T], &[T]) = (xgs.at(t, &r), hpr);
+                    let (hp_, sp) = (Rows::new(h, hs), Rows::new(gsv.at(t, &r), 4 * hs));
+                    for_rows(m, hs, par, |q| {
+                        k::gru_forward(
+                            rows_of(xp, &q, g),
+                            &bias,
+                            rows_of(hpr, &q, g),
+                            b_hh,
+                            rows_of(h_prev, &q, hs),
+                            hp_.get(&q),
+                            sp.get(&q),
+                            hs,
+                        )
+                    });
+                }
             }
         }
+    });
+    if lstm {
+        saved.gates = xg_scratch;
     }
     let last = steps.last().copied();
     let h_n = match last {
         Some(t) => out[t * hrow..][..hrow].to_vec(),
         None => h0.to_vec(),
     };
-    let c_n = (mode == Mode::Lstm).then(|| match last {
+    let c_n = lstm.then(|| match last {
         Some(t) => saved.cells[t * hrow..][..hrow].to_vec(),
-        None => c0.map(|c| c.to_vec()).unwrap_or_default(),
+        None => c0.to_vec(),
     });
     (out, h_n, c_n, saved)
 }
@@ -497,100 +585,205 @@ fn backward_t<T: Float>(
     let steps = order(tt, reverse);
     let gru = mode == Mode::Gru;
 
-    let mut dh = g_hn.map_or_else(|| vec![zero; hrow], |v| v.to_vec());
-    let mut dc =
-        (mode == Mode::Lstm).then(|| g_cn.map_or_else(|| vec![zero; hrow], |v| v.to_vec()));
-    let mut dh_next = uninit::<T>(hrow);
-    let mut dgx = uninit::<T>(tt * row);
-    let mut dgh = if gru {
-        uninit::<T>(tt * row)
+    // dh for the step being processed and for the one before it, in turn:
+    // step s reads half `s % 2` of `dhs` (after adding the output's
+    // gradient) and writes dh_{t-1} into the other half.
+    let mut dhs = uninit::<T>(2 * hrow);
+    match g_hn {
+        Some(v) => dhs[..hrow].copy_from_slice(&v[..hrow]),
+        None => dhs[..hrow].fill(zero),
+    }
+    let lstm = mode == Mode::Lstm;
+    let mut dc = if lstm {
+        g_cn.map_or_else(|| vec![zero; hrow], |v| v.to_vec())
     } else {
         Vec::new()
     };
+    let mut dgx = scratch::<T>(tt * row);
+    let mut dgh = scratch::<T>(if gru { tt * row } else { 0 });
     // W_hh (g x hs), packed once when some step needs dh_{t-1}.
-    let w_hh = (tt > 1 || need.h0).then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs, b));
-    for s in (0..tt).rev() {
-        let t = steps[s];
-        if let Some(go) = g_out {
-            for (a, v) in dh.iter_mut().zip(&go[t * hrow..][..hrow]) {
-                *a += *v;
+    let w_hh = (tt > 1 || need.h0)
+        .then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs, b.div_ceil(row_tasks(b))));
+    let (dhp, dcp) = (Seq::new(&mut dhs[..], b, hs), Seq::new(&mut dc[..], b, hs));
+    let (dgxs, dghs) = (Seq::new(&mut dgx[..], b, g), Seq::new(&mut dgh[..], b, g));
+    let c0 = c0.unwrap_or(&[]);
+    // SAFETY (every `at` below): each task takes its own rows of every
+    // buffer; the two halves of `dhs` are distinct steps of `dhp`.
+    for_row_blocks(b, |r, par| unsafe {
+        let m = r.len();
+        for s in (0..tt).rev() {
+            let t = steps[s];
+            let (cur, next) = ((tt - 1 - s) % 2, (tt - s) % 2);
+            let dh = dhp.at(cur, &r);
+            if let Some(go) = g_out {
+                for (a, v) in dh.iter_mut().zip(step_rows(go, t, b, hs, &r)) {
+                    *a += *v;
+                }
+            }
+            let dh: &[T] = dh;
+            let dh_next = dhp.at(next, &r);
+            let h_prev: &[T] = if s == 0 {
+                rows_of(h0, &r, hs)
+            } else {
+                step_rows(out, steps[s - 1], b, hs, &r)
+            };
+            let dg = dgxs.at(t, &r);
+            let want_dh = s > 0 || need.h0;
+            match mode {
+                Mode::Lstm => {
+                    let c_prev: &[T] = if s == 0 {
+                        rows_of(c0, &r, hs)
+                    } else {
+                        step_rows(&saved.cells, steps[s - 1], b, hs, &r)
+                    };
+                    let gates = step_rows(&saved.gates, t, b, g, &r);
+                    let tanh_c = step_rows(&saved.tanh_c, t, b, hs, &r);
+                    let (dcq, dgq) = (Rows::new(dcp.at(0, &r), hs), Rows::new(dg, g));
+                    for_rows(m, hs, par, |q| {
+                        k::lstm_backward(
+                            rows_of(gates, &q, g),
+                            rows_of(c_prev, &q, hs),
+                            rows_of(tanh_c, &q, hs),
+                            rows_of(dh, &q, hs),
+                            dcq.get(&q),
+                            dgq.get(&q),
+                            hs,
+                        )
+                    });
+                    if let (true, Some(w_hh)) = (want_dh, &w_hh) {
+                        w_hh.mm(m, dg, dh_next, false, par);
+                    }
+                }
+                Mode::RnnTanh | Mode::RnnRelu => {
+                    let h = step_rows(out, t, b, hs, &r);
+                    k::rnn_backward(h, dh, dg, mode == Mode::RnnRelu);
+                    if let (true, Some(w_hh)) = (want_dh, &w_hh) {
+                        w_hh.mm(m, dg, dh_next, false, par);
+                    }
+                }
+                Mode::Gru => {
+                    let sg = step_rows(&saved.gates, t, b, 4 * hs, &r);
+                    let dgh_t = dghs.at(t, &r);
+                    let (dgq, dghq) = (Rows::new(dg, g), Rows::new(dgh_t, g));
+                    let dnq = Rows::new(dh_next, hs);
+                    for_rows(m, hs, par, |q| {
+                        k::gru_backward(
+                            rows_of(sg, &q, 4 * hs),
+                            rows_of(h_prev, &q, hs),
+                            rows_of(dh, &q, hs),
+                            dgq.get(&q),
+                            dghq.get(&q),
+                            dnq.get(&q),
+                            hs,
+                        )
+                    });
+                    if let (true, Some(w_hh)) = (want_dh, &w_hh) {
+                        w_hh.mm(m, dgh_t, dh_next, true, par);
+                    }
+                }
             }
         }
-        let h_prev = if s == 0 {
-            h0
-        } else {
-            &out[steps[s - 1] * hrow..][..hrow]
-        };
-        let dg = &mut dgx[t * row..][..row];
-        let want_dh = s > 0 || need.h0;
-        match mode {
-            Mode::Lstm => {
-                let c_prev = if s == 0 {
-                    c0.expect("LSTM has c0")
-                } else {
-                    &saved.cells[steps[s - 1] * hrow..][..hrow]
-                };
-                let (gates, tanh_c, dhr) = (
-                    &saved.gates[t * row..][..row],
-                    &saved.tanh_c[t * hrow..][..hrow],
-                    &dh,
-                );
-                let dcp = Rows::new(dc.as_mut().expect("LSTM"), hs);
-                let dgp = Rows::new(dg, g);
-                // SAFETY: each task takes its own rows of buffers of b rows.
-                for_rows(b, hs, |r| unsafe {
-                    k::lstm_backward(
-                        rows_of(gates, &r, g),
-                        rows_of(c_prev, &r, hs),
-                        rows_of(tanh_c, &r, hs),
-                        rows_of(dhr, &r, hs),
-                        dcp.get(&r),
-                        dgp.get(&r),
-                        hs,
-                    )
-                });
-                let dg = &dgx[t * row..][..row];
-                if let (true, Some(w_hh)) = (want_dh, &w_hh) {
-                    w_hh.mm(b, dg, &mut dh_next, false);
-                }
-            }
-            Mode::RnnTanh | Mode::RnnRelu => {
-                k::rnn_backward(&out[t * hrow..][..hrow], &dh, dg, mode == Mode::RnnRelu);
-                if let (true, Some(w_hh)) = (want_dh, &w_hh) {
-                    w_hh.mm(b, dg, &mut dh_next, false);
-                }
-            }
-            Mode::Gru => {
-                let (sg, dhr) = (&saved.gates[t * b * 4 * hs..][..b * 4 * hs], &dh);
-                let (dgp, dghp) = (Rows::new(dg, g), Rows::new(&mut dgh[t * row..][..row], g));
-                let dnp = Rows::new(&mut dh_next, hs);
-                // SAFETY: each task takes its own rows of buffers of b rows.
-                for_rows(b, hs, |r| unsafe {
-                    k::gru_backward(
-                        rows_of(sg, &r, 4 * hs),
-                        rows_of(h_prev, &r, hs),
-                        rows_of(dhr, &r, hs),
-                        dgp.get(&r),
-                        dghp.get(&r),
-                        dnp.get(&r),
-                        hs,
-                    )
-                });
-                let dgh_t = &dgh[t * row..][..row];
-                if let (true, Some(w_hh)) = (want_dh, &w_hh) {
-                    w_hh.mm(b, dgh_t, &mut dh_next, true);
-                }
-            }
-        }
-        std::mem::swap(&mut dh, &mut dh_next);
-    }
+    });
+    // After the last processed step, dh_{-1} (dh0) is in the half it wrote.
+    let dh0_half = tt % 2;
 
     let dgh_all: &[T] = if gru { &dgh } else { &dgx };
+    // LSTM and RNN take both weight gradients from the same dgates: one GEMM
+    // dgates^T @ [x_t | h_{t-1}] packs dgates^T (T*B x G, the biggest
+    // operand) once instead of twice, h0's step included.
+    let (dw_ih, dw_hh) = if !gru && need.w_ih && need.w_hh {
+        let wd = ni + hs;
+        let mut xh = scratch::<T>(tt * b * wd);
+        for (s, &t) in steps.iter().enumerate() {
+            let h_prev = if s == 0 {
+                h0
+            } else {
+                &out[steps[s - 1] * hrow..][..hrow]
+            };
+            let xt = &x[t * b * ni..][..b * ni];
+            for r in 0..b {
+                let dst = &mut xh[(t * b + r) * wd..][..wd];
+                dst[..ni].copy_from_slice(&xt[r * ni..][..ni]);
+                dst[ni..].copy_from_slice(&h_prev[r * hs..][..hs]);
+            }
+        }
+        let mut dw = scratch::<T>(g * wd);
+        mm(
+            (g, wd, tt * b),
+            &dgx,
+            transposed(0, g),
+            &xh,
+            row_major(0, wd),
+            &mut dw,
+            row_major(0, wd),
+            false,
+        );
+        let (mut dw_ih, mut dw_hh) = (uninit::<T>(g * ni), uninit::<T>(g * hs));
+        for (i, r) in dw.chunks_exact(wd).enumerate() {
+            dw_ih[i * ni..][..ni].copy_from_slice(&r[..ni]);
+            dw_hh[i * hs..][..hs].copy_from_slice(&r[ni..]);
+        }
+        (Some(dw_ih), Some(dw_hh))
+    } else {
+        separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need)
+    };
+    let dx = need.x.then(|| {
+        let mut dx = uninit::<T>(tt * b * ni);
+        mm(
+            (tt * b, ni, g),
+            &dgx,
+            row_major(0, g),
+            w.w_ih,
+            row_major(0, ni),
+            &mut dx,
+            row_major(0, ni),
+            false,
+        );
+        dx
+    });
+    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
+    // Without GRU's split both biases enter the same sum: one gradient.
+    let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
+        (Some(d), false) => d.clone(),
+        _ => column_sums(dgh_all, g),
+    });
+    Grads {
+        dx,
+        dh0: need.h0.then(|| dhs[dh0_half * hrow..][..hrow].to_vec()),
+        dc0: (need.c0 && lstm).then_some(dc),
+        dw_ih,
+        dw_hh,
+        db_ih,
+        db_hh,
+    }
+}
+
+/// dW_ih = dgx^T @ x and dW_hh = dgh^T @ h_{t-1} as separate GEMMs (GRU,
+/// whose two gate gradients differ, or when only one is wanted).
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn separate_weight_grads<T: Float>(
+    d: Dims,
+    g: usize,
+    dgx: &[T],
+    dgh_all: &[T],
+    x: &[T],
+    h0: &[T],
+    out: &[T],
+    reverse: bool,
+    need: Needs,
+) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    let Dims {
+        t: tt,
+        b,
+        i: ni,
+        h: hs,
+    } = d;
+    let (row, hrow) = (b * g, b * hs);
     let dw_ih = need.w_ih.then(|| {
         let mut dw = uninit::<T>(g * ni);
         mm(
             (g, ni, tt * b),
-            &dgx,
+            dgx,
             transposed(0, g),
             x,
             row_major(0, ni),
@@ -632,35 +825,7 @@ fn backward_t<T: Float>(
         );
         dw
     });
-    let dx = need.x.then(|| {
-        let mut dx = uninit::<T>(tt * b * ni);
-        mm(
-            (tt * b, ni, g),
-            &dgx,
-            row_major(0, g),
-            w.w_ih,
-            row_major(0, ni),
-            &mut dx,
-            row_major(0, ni),
-            false,
-        );
-        dx
-    });
-    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
-    // Without GRU's split both biases enter the same sum: one gradient.
-    let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
-        (Some(d), false) => d.clone(),
-        _ => column_sums(dgh_all, g),
-    });
-    Grads {
-        dx,
-        dh0: need.h0.then_some(dh),
-        dc0: if need.c0 { dc } else { None },
-        dw_ih,
-        dw_hh,
-        db_ih,
-        db_hh,
-    }
+    (dw_ih, dw_hh)
 }
 
 /// The same layer written with differentiable ops (the create_graph path):

@@ -164,6 +164,11 @@ impl<T: BufferElem> Scratch<T> {
     pub fn uninit(n: usize) -> Self {
         Scratch(Some(uninit_vec(n)))
     }
+
+    /// A scratch buffer of `n` zeros.
+    pub fn zeroed(n: usize) -> Self {
+        Scratch(Some(zeroed_vec(n)))
+    }
 }
 
 impl<T: BufferElem> std::ops::Deref for Scratch<T> {

@@ -6,6 +6,7 @@
 use super::pack::{self, Block};
 use super::{chunk, macro_kernel, micro_for_rows, slice_len, split, Micro, Problem, BUFFERS};
 use crate::parallel;
+use crate::tensor::pool::Scratch;
 
 /// B (k x n) in the panels of one kernel instance: for each depth slice s
 /// (at most the instance's KC deep, balanced), the ceil(n/NR) panels of NR
@@ -18,7 +19,8 @@ pub struct PackedB {
     kc: usize,
     /// n rounded up to whole panels.
     np: usize,
-    data: Vec<f32>,
+    /// (from the tensor buffer pool: one is packed per recurrent sequence)
+    data: Scratch<f32>,
 }
 
 impl PackedB {
@@ -51,7 +53,7 @@ impl PackedB {
         let kc = slice_len(k, micro.kc);
         let np = n.div_ceil(nr) * nr;
         let slices = k.div_ceil(kc);
-        let mut data = vec![0f32; kc * np * slices];
+        let mut data = Scratch::<f32>::zeroed(kc * np * slices);
         let src = Block {
             ptr: b.0,
             rs: b.1,
