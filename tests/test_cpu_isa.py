@@ -226,12 +226,16 @@ def test_conv2d_paths_match_float64_at_every_level(restore_isa, n, cin, cout, h,
     y_ref, gx_ref, gw_ref = _ref_conv2d_with_grads(
         x.astype(np.float64), wt.astype(np.float64), gy.astype(np.float64), stride, padding, dilation, groups
     )
+    bias = rng.standard_normal(cout).astype(np.float32)
+    y_ref += bias.reshape(1, -1, 1, 1)
     depth = cin // groups * k * k
     for level in cpu._supported_isas():
         cpu._set_isa(level)
         xg, wg = rustdl.tensor(x, requires_grad=True), rustdl.tensor(wt, requires_grad=True)
-        y = F.conv2d(xg, wg, **kw)
+        bg = rustdl.tensor(bias, requires_grad=True)
+        y = F.conv2d(xg, wg, bg, **kw)
         y.backward(rustdl.tensor(gy))
+        np.testing.assert_allclose(bg.grad.numpy(), gy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-3)
         tol = 2e-5 * np.sqrt(depth) * 10
         np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=1e-4, atol=tol, err_msg=level)
         np.testing.assert_allclose(xg.grad.numpy(), gx_ref, rtol=1e-4, atol=tol * np.sqrt(cout), err_msg=level)

@@ -298,7 +298,11 @@ impl Plan {
         let base = dst.as_mut_ptr();
         let mut next = 0;
         // Phase position u of phase r holds source index u*s + r - lo_pad.
+        let src_channel = sd * sh * sw;
         for c in 0..self.c_in {
+            if c + 1 < self.c_in {
+                super::conv_winograd::prefetch_span(&src[(c + 1) * src_channel..][..src_channel]);
+            }
             for rz in 0..td {
                 for ry in 0..th {
                     for rx in 0..tw {
@@ -379,6 +383,9 @@ impl Plan {
         let ow = self.out[2];
         if self.row_tiles {
             return self.band_by_rows(xp, w, bias, (z, y0, y1), out);
+        }
+        if self.pair_rows && self.layout.steps[2] == 1 && self.layout.steps[1] == ow {
+            return self.band_by_pairs(xp, w, bias, (z, y0, y1), out);
         }
         let mr = self.kernel.mr;
         let panels = self.c_out.div_ceil(mr);
@@ -559,6 +566,50 @@ impl Plan {
 }
 
 impl Plan {
+    /// `band` for rows of 8 paired (`pair_rows`) into dense output rows: two
+    /// rows are 16 consecutive outputs, so the tiles are stored straight into
+    /// the output (with bias, the rows are filled with it first and the
+    /// tiles accumulate), with no band buffer to copy out.
+    ///
+    /// # Safety
+    /// As for `band`; the layout's rows are dense (`ow` apart, step 1).
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn band_by_pairs(
+        &self,
+        xp: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        (z, y0, y1): (usize, usize, usize),
+        out: *mut f32,
+    ) {
+        let [_, ph, pw] = self.phase;
+        let (ow, mr, layout) = (self.out[2], self.kernel.mr, self.layout);
+        if let Some(b) = bias {
+            for (co, &bv) in b[..self.c_out].iter().enumerate() {
+                let dst = out.add(co * layout.channel + layout.row(z, y0));
+                std::slice::from_raw_parts_mut(dst, (y1 - y0) * ow).fill(bv);
+            }
+        }
+        for y in (y0..y1).step_by(2) {
+            let base = xp.as_ptr().add((z * ph + y) * pw);
+            let cols = if y + 1 < y1 { 2 * ow } else { ow };
+            let tile = |panel: usize, first_slice: bool| Tile {
+                ptr: out.add(panel * mr * layout.channel + layout.row(z, y)),
+                rs: layout.channel as isize,
+                cs: 1,
+                rows: mr.min(self.c_out - panel * mr),
+                cols,
+                overwrite: first_slice && bias.is_none(),
+            };
+            if y + 1 < y1 {
+                self.tile_column_pairs(base, pw, w, tile);
+            } else {
+                // A last odd row: the first 8 of a plain 16-column tile.
+                self.tile_column(base, w, tile);
+            }
+        }
+    }
+
     /// `tile_column` for two output rows of 8 (`pair_rows`): the tile's
     /// columns are 8 at `base` and 8 at `base + gap` (the next row).
     ///
