@@ -172,7 +172,7 @@ def test_softmax_exp_tanh_sum_equal_across_levels():
 def _ref_conv2d_with_grads(x, w, gy, stride, padding, dilation, groups):
     """float64 y = conv2d(x, w) and the gradients of sum(y * gy): x's (each
     output's patch scattered back) and w's (gy times the patches)."""
-    n, cin, h, wd = x.shape
+    n, _, h, wd = x.shape
     cout, cgi, kh, kw = w.shape
     cgo = cout // groups
     xp = np.pad(x, [(0, 0), (0, 0), (padding, padding), (padding, padding)])
@@ -221,7 +221,7 @@ def test_conv2d_paths_match_float64_at_every_level(restore_isa, n, cin, cout, h,
     rng = np.random.default_rng(n * 1000 + cin * 10 + cout + h)
     x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
     wt = (rng.standard_normal((cout, cin // groups, k, k)) * 0.2).astype(np.float32)
-    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    kw = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
     gy = rng.standard_normal(F.conv2d(rustdl.tensor(x), rustdl.tensor(wt), **kw).shape).astype(np.float32)
     y_ref, gx_ref, gw_ref = _ref_conv2d_with_grads(
         x.astype(np.float64), wt.astype(np.float64), gy.astype(np.float64), stride, padding, dilation, groups
