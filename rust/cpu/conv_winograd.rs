@@ -451,7 +451,7 @@ fn input_transform_impl<T: Float>(
 /// hardware prefetcher.
 #[inline(always)]
 pub(super) fn prefetch_span<T>(span: &[T]) {
-    if span.len() * std::mem::size_of::<T>() > PREFETCH_MAX {
+    if std::mem::size_of_val(span) > PREFETCH_MAX {
         return;
     }
     let line = 64 / std::mem::size_of::<T>().max(1);
