@@ -167,3 +167,76 @@ def test_softmax_exp_tanh_sum_equal_across_levels():
         ]
 
     assert_all_close(at_every_level(run), rtol=1e-5, atol=1e-6)
+
+
+def _ref_conv2d_with_grads(x, w, gy, stride, padding, dilation, groups):
+    """float64 y = conv2d(x, w) and the gradients of sum(y * gy): x's (each
+    output's patch scattered back) and w's (gy times the patches)."""
+    n, _, h, wd = x.shape
+    cout, cgi, kh, kw = w.shape
+    cgo = cout // groups
+    xp = np.pad(x, [(0, 0), (0, 0), (padding, padding), (padding, padding)])
+    oh = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
+    ow = (wd + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    y = np.zeros((n, cout, oh, ow))
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    for a in range(kh):
+        for e in range(kw):
+            sl = (slice(None), slice(None),
+                  slice(a * dilation, a * dilation + (oh - 1) * stride + 1, stride),
+                  slice(e * dilation, e * dilation + (ow - 1) * stride + 1, stride))
+            patch = xp[sl]
+            for g in range(groups):
+                o, c = slice(g * cgo, (g + 1) * cgo), slice(g * cgi, (g + 1) * cgi)
+                y[:, o] += np.einsum("oc,nchw->nohw", w[o, :, a, e], patch[:, c])
+                gw[o, :, a, e] += np.einsum("nohw,nchw->oc", gy[:, o], patch[:, c])
+                gxp[sl][:, c] += np.einsum("oc,nohw->nchw", w[o, :, a, e], gy[:, o])
+    gx = gxp[:, :, padding:padding + h, padding:padding + wd]
+    return y, gx, gw
+
+
+# Geometries of each convolution path: Winograd (3x3, stride 1, >= 16
+# channels; 8x8 and odd planes, channel counts that fill 8- and 16-row
+# panels or not), the implicit GEMM with stride 2 (rows of 8 outputs tiled
+# two at a time, odd output heights; wider rows), groups and dilation.
+PATH_CASES = [
+    # (n, cin, cout, h, w, k, stride, padding, dilation, groups)
+    (3, 16, 16, 8, 8, 3, 1, 0, 1, 1),
+    (2, 32, 40, 8, 8, 3, 1, 1, 1, 1),
+    (5, 17, 24, 7, 9, 3, 1, 1, 1, 1),
+    (2, 24, 64, 16, 16, 3, 2, 1, 1, 1),
+    (3, 8, 24, 15, 16, 3, 2, 1, 1, 1),
+    (2, 5, 40, 16, 17, 3, 2, 1, 1, 1),
+    (2, 6, 7, 13, 16, 3, 2, 0, 1, 1),
+    (2, 16, 32, 32, 32, 3, 2, 1, 1, 1),
+    (2, 8, 16, 16, 16, 3, 2, 1, 1, 2),
+    (2, 4, 16, 20, 18, 3, 2, 2, 2, 1),
+    (2, 8, 9, 16, 16, 1, 2, 0, 1, 1),
+]
+
+
+@pytest.mark.parametrize("n,cin,cout,h,w,k,stride,padding,dilation,groups", PATH_CASES)
+def test_conv2d_paths_match_float64_at_every_level(restore_isa, n, cin, cout, h, w, k, stride, padding, dilation, groups):
+    rng = np.random.default_rng(n * 1000 + cin * 10 + cout + h)
+    x = rng.standard_normal((n, cin, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((cout, cin // groups, k, k)) * 0.2).astype(np.float32)
+    kw = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    gy = rng.standard_normal(F.conv2d(rustdl.tensor(x), rustdl.tensor(wt), **kw).shape).astype(np.float32)
+    y_ref, gx_ref, gw_ref = _ref_conv2d_with_grads(
+        x.astype(np.float64), wt.astype(np.float64), gy.astype(np.float64), stride, padding, dilation, groups
+    )
+    bias = rng.standard_normal(cout).astype(np.float32)
+    y_ref += bias.reshape(1, -1, 1, 1)
+    depth = cin // groups * k * k
+    for level in cpu._supported_isas():
+        cpu._set_isa(level)
+        xg, wg = rustdl.tensor(x, requires_grad=True), rustdl.tensor(wt, requires_grad=True)
+        bg = rustdl.tensor(bias, requires_grad=True)
+        y = F.conv2d(xg, wg, bg, **kw)
+        y.backward(rustdl.tensor(gy))
+        np.testing.assert_allclose(bg.grad.numpy(), gy.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-3)
+        tol = 2e-5 * np.sqrt(depth) * 10
+        np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=1e-4, atol=tol, err_msg=level)
+        np.testing.assert_allclose(xg.grad.numpy(), gx_ref, rtol=1e-4, atol=tol * np.sqrt(cout), err_msg=level)
+        np.testing.assert_allclose(wg.grad.numpy(), gw_ref, rtol=1e-4, atol=tol * np.sqrt(n * h * w), err_msg=level)

@@ -30,9 +30,9 @@
 
 use super::conv::zero_few;
 use super::conv::{for_batch_ranges, ConvGeom};
-use super::lanes::copy_few;
-use super::sgemm::kernel::{kernel_6x16, Shifted, Tile};
-use super::sgemm::{MR, NR};
+use super::lanes::{copy_few, LANES};
+use super::sgemm::kernel::{Shifted, SplitShifted, Tile};
+use super::sgemm::NR;
 use crate::parallel;
 use crate::tensor::pool::Scratch;
 
@@ -45,6 +45,57 @@ const BAND_FLOATS: usize = 16 * 1024;
 /// streams them in order, was faster (7x7 input gradient with 64 channels:
 /// 37 ms against 30 ms).
 const MAX_ROWS_PER_TILE: usize = 256;
+
+/// The micro-kernel of a plan: `mr` output channels per panel times NR (16)
+/// consecutive output positions. AVX2: `sgemm`'s 6 x 16; AVX-512: 16 x 16
+/// or 8 x 16 (one zmm per channel), whichever pads the channels less. The
+/// 16-wide rows keep the tiling of the narrow planes these layers have (a
+/// 32-wide tile, as sgemm's AVX-512 kernel has, would waste most of an 8- or
+/// 9-wide phase row).
+#[derive(Clone, Copy)]
+struct RowKernel {
+    mr: usize,
+    run: unsafe fn(usize, *const f32, Shifted, Tile),
+    /// The same kernel on tiles of two output rows of 8 (`Plan::pair_rows`).
+    run_pairs: unsafe fn(usize, *const f32, SplitShifted, Tile),
+}
+
+impl RowKernel {
+    /// The kernel for `rows` output channels at the active ISA level.
+    fn for_rows(rows: usize) -> RowKernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::sgemm::kernel;
+            if crate::cpu::isa::use_avx512() && rows >= 8 {
+                let mr = if rows.div_ceil(16) * 16 <= rows.div_ceil(8) * 8 {
+                    16
+                } else {
+                    8
+                };
+                return if mr == 16 {
+                    RowKernel {
+                        mr,
+                        run: kernel::kernel_avx512_x16::<16, Shifted>,
+                        run_pairs: kernel::kernel_avx512_x16::<16, SplitShifted>,
+                    }
+                } else {
+                    RowKernel {
+                        mr,
+                        run: kernel::kernel_avx512_x16::<8, Shifted>,
+                        run_pairs: kernel::kernel_avx512_x16::<8, SplitShifted>,
+                    }
+                };
+            }
+            RowKernel {
+                mr: super::sgemm::MR,
+                run: kernel::kernel_6x16::<Shifted>,
+                run_pairs: kernel::kernel_6x16::<SplitShifted>,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("the implicit GEMM runs on x86-64 only (`applies`)")
+    }
+}
 
 /// Whether the implicit GEMM computes the forward of `g`. The caller has
 /// already ruled out Winograd, depthwise and pointwise cases.
@@ -76,8 +127,15 @@ struct Plan {
     /// flat span of a band: when that wastes no more columns than the
     /// padded ones of the flat span (rows of 16, 32, ... or wide rows).
     row_tiles: bool,
+    /// Tile output rows of 8 (half a tile) two at a time (`band_by_pairs`),
+    /// when the padded rows are wider: the flat span computed the padded
+    /// columns too and rounded each band up to whole tiles (80 columns for
+    /// the 64 outputs of an 8x8 plane with 9-wide phase rows).
+    pair_rows: bool,
     /// Where the outputs go.
     layout: OutLayout,
+    /// The micro-kernel, and so the weights' panel height (`pack_weights`).
+    kernel: RowKernel,
 }
 
 /// Where a plan stores output (channel c, z, y, x): `base + c * channel +
@@ -148,10 +206,18 @@ impl Plan {
         phase: [usize; 3],
         offsets: Vec<usize>,
     ) -> Plan {
-        let rows_pad = c_out.div_ceil(MR) * MR;
+        let kernel = RowKernel::for_rows(c_out);
+        let rows_pad = c_out.div_ceil(kernel.mr) * kernel.mr;
         let band_rows = (BAND_FLOATS / (rows_pad * phase[2]).max(1)).clamp(1, out[1].max(1));
         // Columns computed per valid column: ceil(Wo/16)*16 / Wo against Wp / Wo.
         let row_tiles = out[2].div_ceil(NR) * NR <= phase[2];
+        let pair_rows = !row_tiles && out[2] == NR / 2 && phase[2] > out[2];
+        // Whole pairs per band (the flat span's bands may be odd).
+        let band_rows = if pair_rows && band_rows > 1 {
+            band_rows / 2 * 2
+        } else {
+            band_rows
+        };
         Plan {
             c_in,
             c_out,
@@ -163,7 +229,9 @@ impl Plan {
             offsets,
             band_rows,
             row_tiles,
+            pair_rows,
             layout: OutLayout::dense(out),
+            kernel,
         }
     }
 
@@ -198,15 +266,43 @@ impl Plan {
     /// `dst` = the phase planes of one group's zero-padded source. Each row
     /// is written once: zeros, source values, zeros.
     fn pad_input(&self, src: &[f32], dst: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::isa::use_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA.
+            return unsafe { self.pad_input_avx2(src, dst) };
+        }
+        self.pad_input_with::<false>(src, dst)
+    }
+
+    /// `pad_input` with AVX2: a width stride of 2 splits rows with shuffles.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pad_input_avx2(&self, src: &[f32], dst: &mut [f32]) {
+        self.pad_input_with::<true>(src, dst)
+    }
+
+    #[inline(always)]
+    fn pad_input_with<const AVX2: bool>(&self, src: &[f32], dst: &mut [f32]) {
         let [sd, sh, sw] = self.src;
         let [pd, ph, pw] = self.phase;
         let [ld, lh, lw] = self.lo_pad;
         let [td, th, tw] = self.stride;
-        let (planes, slack) = dst.split_at_mut(self.c_in * self.channel_len());
-        slack.fill(0.0);
-        let mut rows = planes.chunks_exact_mut(pw);
+        let planes = self.c_in * self.channel_len();
+        assert!(
+            dst.len() >= planes + LANES && src.len() >= self.c_in * sd * sh * sw,
+            "pad_input: buffers too short"
+        );
+        let base = dst.as_mut_ptr();
+        let mut next = 0;
         // Phase position u of phase r holds source index u*s + r - lo_pad.
+        let src_channel = sd * sh * sw;
         for c in 0..self.c_in {
+            if c + 1 < self.c_in {
+                super::conv_winograd::prefetch_span(&src[(c + 1) * src_channel..][..src_channel]);
+            }
             for rz in 0..td {
                 for ry in 0..th {
                     for rx in 0..tw {
@@ -216,27 +312,42 @@ impl Plan {
                         for uz in 0..pd {
                             let z = (uz * td + rz) as isize - ld as isize;
                             for uy in 0..ph {
-                                let Some(row) = rows.next() else { return };
+                                // SAFETY: rows are written in memory order,
+                                // c_in * channel_len / pw of them: inside
+                                // `dst`, and a row's spill (write_row) lands
+                                // in the next row, written later, or in the
+                                // slack (LANES at least), zeroed last.
+                                let row = unsafe { base.add(next) };
+                                next += pw;
                                 let y = (uy * th + ry) as isize - lh as isize;
                                 if !(0..sd as isize).contains(&z)
                                     || !(0..sh as isize).contains(&y)
                                     || lo >= hi
                                 {
-                                    row.fill(0.0);
+                                    // SAFETY: as above.
+                                    unsafe { zero_few(row, pw) };
                                     continue;
                                 }
-                                let line =
-                                    &src[((c * sd + z as usize) * sh + y as usize) * sw..][..sw];
-                                let first = ((lo * tw) as isize + shift) as usize;
-                                // SAFETY: lo <= hi <= pw = row.len(), and
-                                // valid_range keeps first + (hi-lo-1)*tw < sw.
-                                unsafe { write_row(row, (lo, hi), line.as_ptr().add(first), tw) };
+                                let line = ((c * sd + z as usize) * sh + y as usize) * sw;
+                                let first = line + ((lo * tw) as isize + shift) as usize;
+                                // SAFETY: lo <= hi <= pw, valid_range keeps
+                                // first + (hi-lo-1)*tw inside the line, and
+                                // src.len() - first values are readable.
+                                unsafe {
+                                    write_row::<AVX2>(
+                                        (row, pw),
+                                        (lo, hi),
+                                        (src.as_ptr().add(first), src.len() - first),
+                                        tw,
+                                    )
+                                };
                             }
                         }
                     }
                 }
             }
         }
+        dst[planes..].fill(0.0);
     }
 
     /// Bands of output rows: (z, y0, y1).
@@ -273,27 +384,53 @@ impl Plan {
         if self.row_tiles {
             return self.band_by_rows(xp, w, bias, (z, y0, y1), out);
         }
-        let span = (y1 - y0 - 1) * pw + ow;
-        let stride = span.div_ceil(NR) * NR;
-        let panels = self.c_out.div_ceil(MR);
-        let mut c = Scratch::<f32>::uninit(panels * MR * stride);
-        let cp = c.as_mut_ptr();
+        if self.pair_rows && self.layout.steps[2] == 1 && self.layout.steps[1] == ow {
+            return self.band_by_pairs(xp, w, bias, (z, y0, y1), out);
+        }
+        let mr = self.kernel.mr;
+        let panels = self.c_out.div_ceil(mr);
         let first = (z * ph + y0) * pw;
-        for t in (0..span).step_by(NR) {
-            self.tile_column(xp.as_ptr().add(first + t), w, |panel, first_slice| Tile {
-                ptr: cp.add(panel * MR * stride + t),
+        // Band buffer rows: the flat span of the band (output row y at
+        // (y - y0) * pw), or, pairing rows, the output rows back to back.
+        let (span, line) = if self.pair_rows {
+            ((y1 - y0) * ow, ow)
+        } else {
+            ((y1 - y0 - 1) * pw + ow, pw)
+        };
+        let stride = span.div_ceil(NR) * NR;
+        let mut c = Scratch::<f32>::uninit(panels * mr * stride);
+        let cp = c.as_mut_ptr();
+        let at = |t: usize| {
+            move |panel: usize, first_slice: bool| Tile {
+                ptr: cp.add(panel * mr * stride + t),
                 rs: stride as isize,
                 cs: 1,
-                rows: MR,
+                rows: mr,
                 cols: NR,
                 overwrite: first_slice,
-            });
+            }
+        };
+        if self.pair_rows {
+            for y in (y0..y1).step_by(2) {
+                let (base, t) = (xp.as_ptr().add(first + (y - y0) * pw), (y - y0) * ow);
+                if y + 1 < y1 {
+                    self.tile_column_pairs(base, pw, w, at(t));
+                } else {
+                    // A last odd row: its 16 columns are its 8 outputs and
+                    // the padded ones after them (the buffer's slack).
+                    self.tile_column(base, w, at(t));
+                }
+            }
+        } else {
+            for t in (0..span).step_by(NR) {
+                self.tile_column(xp.as_ptr().add(first + t), w, at(t));
+            }
         }
         let (layout, step) = (self.layout, self.layout.steps[2]);
         for co in 0..self.c_out {
             let b = bias.map_or(0.0, |b| b[co]);
             for y in y0..y1 {
-                let src = &c[co * stride + (y - y0) * pw..][..ow];
+                let src = &c[co * stride + (y - y0) * line..][..ow];
                 let dst = out.add(co * layout.channel + layout.row(z, y));
                 if step == 1 {
                     let dst = std::slice::from_raw_parts_mut(dst, ow);
@@ -310,24 +447,53 @@ impl Plan {
     }
 }
 
-/// One padded row: zeros, `hi - lo` source values `stride` apart from `src`,
-/// zeros. Rows are 8-40 values, so no memset/memcpy calls (their call
-/// overhead was most of the padding time).
+/// One padded row of `len` values: zeros, `hi - lo` source values `stride`
+/// apart from `src`, zeros. Rows are 8-40 values, so no memset/memcpy calls
+/// (their call overhead was most of the padding time). With `AVX2` a stride
+/// of 2 takes the even values of 16 with two shuffles, 8 per store: the
+/// value-by-value gather cost 17% of a stride-2 forward.
 ///
 /// # Safety
-/// `lo <= hi <= row.len()`; `src` is readable at every `(j - lo) * stride`.
-#[inline]
-unsafe fn write_row(row: &mut [f32], (lo, hi): (usize, usize), src: *const f32, stride: usize) {
-    let dst = row.as_mut_ptr();
-    zero_few(dst, lo);
+/// `lo <= hi <= len`; `row` is writable for `len` values, and for 7 more
+/// that are written again later; `src` is readable for `readable` values,
+/// among them every `(j - lo) * stride` for j in lo..hi; with `AVX2`, the
+/// CPU has AVX2.
+#[inline(always)]
+unsafe fn write_row<const AVX2: bool>(
+    (row, len): (*mut f32, usize),
+    (lo, hi): (usize, usize),
+    (src, readable): (*const f32, usize),
+    stride: usize,
+) {
+    zero_few(row, lo);
+    let (dst, n) = (row.add(lo), hi - lo);
     if stride == 1 {
-        copy_few(dst.add(lo), src, hi - lo);
+        copy_few(dst, src, n);
     } else {
-        for j in 0..hi - lo {
-            *dst.add(lo + j) = *src.add(j * stride);
+        let mut j = 0;
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 && stride == 2 {
+            use std::arch::x86_64::*;
+            // The last block may store up to 7 values past hi: zeroed
+            // below, or past the row (the caller's slack).
+            while j < n && 2 * j + 2 * LANES <= readable {
+                let (a, b) = (
+                    _mm256_loadu_ps(src.add(2 * j)),
+                    _mm256_loadu_ps(src.add(2 * j + LANES)),
+                );
+                let even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                    _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)),
+                    0xD8,
+                ));
+                _mm256_storeu_ps(dst.add(j), even);
+                j += LANES;
+            }
+        }
+        for j in j..n {
+            *dst.add(j) = *src.add(j * stride);
         }
     }
-    zero_few(dst.add(hi), row.len() - hi);
+    zero_few(row.add(hi), len - hi);
 }
 
 impl Plan {
@@ -348,7 +514,7 @@ impl Plan {
         out: *mut f32,
     ) {
         let [_, ph, pw] = self.phase;
-        let ow = self.out[2];
+        let (ow, mr) = (self.out[2], self.kernel.mr);
         let (layout, step) = (self.layout, self.layout.steps[2]);
         for y in y0..y1 {
             let (first, row) = ((z * ph + y) * pw, layout.row(z, y));
@@ -360,10 +526,10 @@ impl Plan {
             }
             for x0 in (0..ow).step_by(NR) {
                 self.tile_column(xp.as_ptr().add(first + x0), w, |panel, first_slice| Tile {
-                    ptr: out.add(panel * MR * layout.channel + row + x0 * step),
+                    ptr: out.add(panel * mr * layout.channel + row + x0 * step),
                     rs: layout.channel as isize,
                     cs: step as isize,
-                    rows: MR.min(self.c_out - panel * MR),
+                    rows: mr.min(self.c_out - panel * mr),
                     cols: NR.min(ow - x0),
                     overwrite: first_slice && bias.is_none(),
                 });
@@ -390,23 +556,101 @@ impl Plan {
                 base,
                 offsets: self.offsets.as_ptr().add(k0),
             };
-            for panel in 0..self.c_out.div_ceil(MR) {
-                let a = w.as_ptr().add((panel * depth + k0) * MR);
-                kernel_6x16(slice.min(depth - k0), a, rows, tile(panel, k0 == 0));
+            let mr = self.kernel.mr;
+            for panel in 0..self.c_out.div_ceil(mr) {
+                let a = w.as_ptr().add((panel * depth + k0) * mr);
+                (self.kernel.run)(slice.min(depth - k0), a, rows, tile(panel, k0 == 0));
             }
         }
     }
 }
 
-/// Panels of MR output channels, depth-major (MR values per depth index),
-/// zero rows past `rows`: the micro-kernel's A operand.
-fn pack_weights(rows: usize, depth: usize, w: impl Fn(usize, usize) -> f32) -> Vec<f32> {
-    let panels = rows.div_ceil(MR);
-    let mut packed = vec![0.0; panels * MR * depth];
+impl Plan {
+    /// `band` for rows of 8 paired (`pair_rows`) into dense output rows: two
+    /// rows are 16 consecutive outputs, so the tiles are stored straight into
+    /// the output (with bias, the rows are filled with it first and the
+    /// tiles accumulate), with no band buffer to copy out.
+    ///
+    /// # Safety
+    /// As for `band`; the layout's rows are dense (`ow` apart, step 1).
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn band_by_pairs(
+        &self,
+        xp: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        (z, y0, y1): (usize, usize, usize),
+        out: *mut f32,
+    ) {
+        let [_, ph, pw] = self.phase;
+        let (ow, mr, layout) = (self.out[2], self.kernel.mr, self.layout);
+        if let Some(b) = bias {
+            for (co, &bv) in b[..self.c_out].iter().enumerate() {
+                let dst = out.add(co * layout.channel + layout.row(z, y0));
+                std::slice::from_raw_parts_mut(dst, (y1 - y0) * ow).fill(bv);
+            }
+        }
+        for y in (y0..y1).step_by(2) {
+            let base = xp.as_ptr().add((z * ph + y) * pw);
+            let cols = if y + 1 < y1 { 2 * ow } else { ow };
+            let tile = |panel: usize, first_slice: bool| Tile {
+                ptr: out.add(panel * mr * layout.channel + layout.row(z, y)),
+                rs: layout.channel as isize,
+                cs: 1,
+                rows: mr.min(self.c_out - panel * mr),
+                cols,
+                overwrite: first_slice && bias.is_none(),
+            };
+            if y + 1 < y1 {
+                self.tile_column_pairs(base, pw, w, tile);
+            } else {
+                // A last odd row: the first 8 of a plain 16-column tile.
+                self.tile_column(base, w, tile);
+            }
+        }
+    }
+
+    /// `tile_column` for two output rows of 8 (`pair_rows`): the tile's
+    /// columns are 8 at `base` and 8 at `base + gap` (the next row).
+    ///
+    /// # Safety
+    /// As for `tile_column`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    unsafe fn tile_column_pairs(
+        &self,
+        base: *const f32,
+        gap: usize,
+        w: &[f32],
+        tile: impl Fn(usize, bool) -> Tile,
+    ) {
+        let depth = self.depth();
+        let slice = super::sgemm::depth_slice(depth);
+        let mr = self.kernel.mr;
+        for k0 in (0..depth).step_by(slice) {
+            let rows = SplitShifted {
+                base,
+                offsets: self.offsets.as_ptr().add(k0),
+                gap,
+            };
+            for panel in 0..self.c_out.div_ceil(mr) {
+                let a = w.as_ptr().add((panel * depth + k0) * mr);
+                (self.kernel.run_pairs)(slice.min(depth - k0), a, rows, tile(panel, k0 == 0));
+            }
+        }
+    }
+}
+
+/// Panels of `mr` output channels (the plan's kernel), depth-major (`mr`
+/// values per depth index), zero rows past `rows`: the micro-kernel's A
+/// operand.
+fn pack_weights(mr: usize, rows: usize, depth: usize, w: impl Fn(usize, usize) -> f32) -> Vec<f32> {
+    let panels = rows.div_ceil(mr);
+    let mut packed = vec![0.0; panels * mr * depth];
     for panel in 0..panels {
         for k in 0..depth {
-            for i in 0..MR.min(rows - panel * MR) {
-                packed[(panel * depth + k) * MR + i] = w(panel * MR + i, k);
+            for i in 0..mr.min(rows - panel * mr) {
+                packed[(panel * depth + k) * mr + i] = w(panel * mr + i, k);
             }
         }
     }
@@ -464,7 +708,11 @@ pub fn forward(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut
     let (cgo, kk) = (g.cg_out(), g.col_rows());
     let plan = Plan::forward(g);
     let weights: Vec<Vec<f32>> = (0..g.groups)
-        .map(|grp| pack_weights(cgo, kk, |co, k| w[(grp * cgo + co) * kk + k]))
+        .map(|grp| {
+            pack_weights(plan.kernel.mr, cgo, kk, |co, k| {
+                w[(grp * cgo + co) * kk + k]
+            })
+        })
         .collect();
     run(g, &[plan], x, &[weights], bias, y);
 }
@@ -582,10 +830,10 @@ pub fn backward_input(g: &ConvGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
         gx.fill(0.0);
     }
     let weights: Vec<Vec<Vec<f32>>> = (plans.iter())
-        .map(|(_, taps)| {
+        .map(|(plan, taps)| {
             (0..g.groups)
                 .map(|grp| {
-                    pack_weights(cgi, cgo * taps.len(), |ci, k| {
+                    pack_weights(plan.kernel.mr, cgi, cgo * taps.len(), |ci, k| {
                         let (co, tap) = (k / taps.len(), taps[k % taps.len()]);
                         w[((grp * cgo + co) * cgi + ci) * kv + tap]
                     })

@@ -25,6 +25,8 @@
 use super::conv::{for_batch_ranges, matmul, rows, sum_over_batch_ranges, ConvGeom};
 use super::gemm::MatRef;
 use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved, Block, LANES};
+use super::sgemm::kernel::{Panel, Tile};
+use super::sgemm::Micro;
 use crate::parallel;
 use crate::tensor::dtype::Float;
 use crate::tensor::pool::Scratch;
@@ -95,18 +97,39 @@ impl Plan {
     fn tiles(&self) -> usize {
         self.th * self.tw
     }
+    /// Samples per chunk within half and one and a half times `base` whose
+    /// chunks pad the fewest columns up to whole tiles of `nr` (the one
+    /// nearest `base` among equals).
+    fn fewest_padded_columns(&self, samples: usize, base: usize, nr: usize) -> usize {
+        let padded = |s: usize| {
+            let (full, rest) = (samples / s, samples % s);
+            let cols = |k: usize| (k * self.tiles()).div_ceil(nr) * nr;
+            full * cols(s) + if rest > 0 { cols(rest) } else { 0 }
+        };
+        let lo = base.div_ceil(2).max(1);
+        let hi = (base + base / 2).clamp(lo, samples.max(1));
+        (lo..=hi)
+            .min_by_key(|&s| (padded(s), s.abs_diff(base)))
+            .unwrap_or(base)
+    }
     /// How `samples` samples are cut into chunks: V and M within
     /// `CHUNK_BYTES`, but at least `MIN_TILES` tiles (the GEMMs' n; 8x8 planes
     /// have only 16 tiles). Small planes go several samples per chunk, large
     /// ones (a 224x224 plane's V and M are tens of MiB) a band of tile rows.
-    fn chunks<T>(&self, samples: usize) -> Vec<Chunk> {
+    ///
+    /// `nr`: the GEMMs' column tile (1: any). Whole samples per chunk are
+    /// then chosen near that size so the chunks' tiles fill whole column
+    /// tiles: 8x8 planes have 9 or 16 tiles a sample, and 11 samples (99
+    /// tiles) made 4 columns of 32, a quarter of them padding.
+    fn chunks<T>(&self, samples: usize, nr: usize) -> Vec<Chunk> {
         let row_bytes = POINTS * (self.ci + self.co) * self.tw * std::mem::size_of::<T>();
         let per_sample = (row_bytes * self.th).max(1);
         if per_sample <= CHUNK_BYTES {
             let by_tiles = MIN_TILES.div_ceil(self.tiles().max(1));
-            let per_chunk = (CHUNK_BYTES / per_sample)
+            let base = (CHUNK_BYTES / per_sample)
                 .max(by_tiles)
                 .clamp(1, samples.max(1));
+            let per_chunk = self.fewest_padded_columns(samples, base, nr);
             return (0..samples)
                 .step_by(per_chunk)
                 .map(|first| Chunk {
@@ -160,7 +183,9 @@ struct Points {
 /// Extra values between the 16 point blocks. Without it the blocks sit a
 /// power of two apart (e.g. 64 channels x 64 tiles x 4 bytes = 16 KiB) and the
 /// transforms' 16 streams all map to the same L1 sets, evicting each other.
-const SKEW: usize = 16;
+/// It is also the slack that lets the in-place GEMM (`PackedU`) read whole
+/// column tiles (up to 32 values) past the last tile of a point's rows.
+const SKEW: usize = 32;
 
 impl Points {
     fn new(channels: usize, row: usize) -> Self {
@@ -374,6 +399,12 @@ fn input_transform_impl<T: Float>(
     let tiles = nt * tw;
     for c in 0..p.ci {
         let plane = &x[c * p.ih * p.iw..][..p.ih * p.iw];
+        if c + 1 < p.ci {
+            let next = (c + 1) * p.ih * p.iw;
+            let rows =
+                (2 * lo + first_row).saturating_sub(p.ph)..(2 * lo + last_row).saturating_sub(p.ph);
+            prefetch_span(&x[next + rows.start * p.iw..next + rows.end * p.iw]);
+        }
         // All rows are copied before any is read back: reading a row right
         // after its unaligned copy stalled on store forwarding.
         for q in first_row..last_row {
@@ -412,6 +443,25 @@ fn input_transform_impl<T: Float>(
         }
     }
 }
+
+/// Fetch the next channel's rows while this one is transformed: the
+/// transforms read a sample's planes once, from L3 or memory, and waiting for
+/// each line in turn was a quarter of the input transform's time. Spans of
+/// more than `PREFETCH_MAX` bytes (large planes, cut into bands) are left to
+/// the hardware prefetcher.
+#[inline(always)]
+pub(super) fn prefetch_span<T>(span: &[T]) {
+    if std::mem::size_of_val(span) > PREFETCH_MAX {
+        return;
+    }
+    let line = 64 / std::mem::size_of::<T>().max(1);
+    for i in (0..span.len()).step_by(line.max(1)) {
+        crate::cpu::simd::prefetch(span[i..].as_ptr() as *const f32);
+    }
+}
+
+/// Bytes `prefetch_span` fetches at most (a quarter of the L1).
+const PREFETCH_MAX: usize = 8 << 10;
 
 /// A^T down column k of M's 4x4 points for channel c, tiles f.. f + LANES.
 /// (A function, not a closure: the closure was compiled outside the AVX2
@@ -520,6 +570,11 @@ fn grad_transform_impl<T: Float>(
     let mut rows = vec![T::zero(); layout.len()];
     for c in 0..p.co {
         let plane = &gy[c * p.oh * p.ow..][..p.oh * p.ow];
+        if c + 1 < p.co {
+            let next = (c + 1) * p.oh * p.ow;
+            let rows = (2 * lo).min(p.oh)..(2 * (lo + nt)).min(p.oh);
+            prefetch_span(&gy[next + rows.start * p.ow..next + rows.end * p.ow]);
+        }
         // A along each row: (g0, g0 + g1, g0 - g1, -g1).
         for yr in 0..2 * nt {
             if 2 * lo + yr < p.oh {
@@ -558,8 +613,10 @@ fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T
     let (in_sample, out_sample) = (p.ci * p.ih * p.iw, p.co * p.oh * p.ow);
     // Every element is written by the output transform.
     let mut y = crate::tensor::pool::uninit_vec::<T>(g.batch * out_sample);
+    let packed = PackedU::new(p.co, p.ci, u);
     for_batch_ranges(g, &mut y, out_sample, |n0, ys, threads| {
-        let chunks = p.chunks::<T>(ys.len() / out_sample);
+        let nr = packed.as_ref().map_or(1, |pu| pu.micro.nr);
+        let chunks = p.chunks::<T>(ys.len() / out_sample, nr);
         let (mut v, mut m) = chunk_buffers(p, &chunks);
         for ch in &chunks {
             let tiles = ch.tiles(p.tw);
@@ -569,26 +626,154 @@ fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T
                 let xn = &x[(n0 + ch.first + s) * in_sample..][..in_sample];
                 input_transform(p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
             }
-            for xi in 0..POINTS {
-                matmul(
-                    p.co,
-                    n,
-                    p.ci,
-                    u,
-                    rows(xi * p.co * p.ci, p.ci),
-                    &v,
-                    vat.matrix(xi),
-                    &mut m,
-                    mat.matrix(xi),
-                    false,
-                    threads,
-                );
+            match (&packed, T::as_f32(&v[..]), T::as_f32_mut(&mut m[..])) {
+                (Some(pu), Some(vf), Some(mf)) => pu.multiply((vf, vat), (mf, mat), threads),
+                _ => {
+                    for xi in 0..POINTS {
+                        matmul(
+                            p.co,
+                            n,
+                            p.ci,
+                            u,
+                            rows(xi * p.co * p.ci, p.ci),
+                            &v,
+                            vat.matrix(xi),
+                            &mut m,
+                            mat.matrix(xi),
+                            false,
+                            threads,
+                        );
+                    }
+                }
             }
             let yc = &mut ys[ch.first * out_sample..][..ch.samples * out_sample];
             output_transform(p, &m, mat, yc, bias, ch);
         }
     });
     y
+}
+
+/// U's 16 (rows x depth) matrices packed once per call into the A panels
+/// of `sgemm`'s micro-kernel (f32 with AVX2 or AVX-512), so that each
+/// chunk's 16 products M[xi] = U[xi] @ V[xi] run the kernel directly: V's
+/// rows are its B rows, read in place (`kernel::Panel` with V's row length),
+/// and M is its C. Through `sgemm` every chunk packed U[xi] (a transpose)
+/// and copied V[xi] into panels again (packing was 13% of a 16x16 layer's
+/// fwd+bwd; this removed about 6 points, the rest is the weight gradient's).
+struct PackedU {
+    micro: Micro,
+    rows: usize,
+    depth: usize,
+    /// Depth of every slice but possibly the last.
+    kc: usize,
+    slices: usize,
+    panels: usize,
+    data: Vec<f32>,
+}
+
+impl PackedU {
+    /// None for other element types or without a micro-kernel (no AVX2).
+    fn new<T: Float>(rows: usize, depth: usize, u: &[T]) -> Option<PackedU> {
+        let u = T::as_f32(u)?;
+        let micro = super::sgemm::micro_for_rows(rows)?;
+        let mr = micro.mr;
+        let kc = depth.div_ceil(depth.div_ceil(micro.kc).max(1)).max(1);
+        let (slices, panels) = (depth.div_ceil(kc), rows.div_ceil(mr));
+        let mut data = vec![0f32; POINTS * slices * panels * mr * kc];
+        for xi in 0..POINTS {
+            let ux = &u[xi * rows * depth..][..rows * depth];
+            for s in 0..slices {
+                let k0 = s * kc;
+                for panel in 0..panels {
+                    let dst =
+                        &mut data[((xi * slices + s) * panels + panel) * mr * kc..][..mr * kc];
+                    for i in 0..mr.min(rows - panel * mr) {
+                        let src = &ux[(panel * mr + i) * depth + k0..][..kc.min(depth - k0)];
+                        for (k, &w) in src.iter().enumerate() {
+                            dst[k * mr + i] = w;
+                        }
+                    }
+                }
+            }
+        }
+        Some(PackedU {
+            micro,
+            rows,
+            depth,
+            kc,
+            slices,
+            panels,
+            data,
+        })
+    }
+
+    /// M[xi] (rows x n) = U[xi] @ V[xi] (depth x n) for the 16 points, V and M
+    /// placed by their `Points` (n = their row length), on `threads` threads
+    /// (the points split among them).
+    fn multiply(&self, (v, vat): (&[f32], Points), (m, mat): (&mut [f32], Points), threads: usize) {
+        let n = vat.row;
+        assert!(
+            mat.row == n
+                && v.len() >= POINTS * vat.point
+                && vat.point >= self.depth * n + self.micro.nr - 1
+                && m.len() >= POINTS * mat.point
+                && mat.point >= self.rows * n,
+            "winograd: V or M too short for the in-place GEMM"
+        );
+        let mp = parallel::SendPtr(m.as_mut_ptr());
+        let point = |xi: usize| {
+            // SAFETY: the assert above: every B row the kernel reads (NR
+            // values from each tile's first column, up to nr - 1 past the
+            // point's last row, inside the skew) is inside V, every tile of
+            // M inside M; the points' M matrices are disjoint; the micro
+            // kernel is the active ISA's.
+            unsafe {
+                self.point(
+                    xi,
+                    v.as_ptr().add(xi * vat.point),
+                    { mp }.0.add(xi * mat.point),
+                    n,
+                )
+            }
+        };
+        if threads > 1 {
+            parallel::for_each_task(POINTS, point);
+        } else {
+            (0..POINTS).for_each(point);
+        }
+    }
+
+    /// M[xi] = U[xi] @ V[xi], V's and M's rows `n` apart.
+    ///
+    /// # Safety
+    /// As in `multiply`.
+    unsafe fn point(&self, xi: usize, v: *const f32, m: *mut f32, n: usize) {
+        let Micro { mr, nr, .. } = self.micro;
+        for j0 in (0..n).step_by(nr) {
+            for s in 0..self.slices {
+                let k0 = s * self.kc;
+                let b = Panel {
+                    ptr: v.add(k0 * n + j0),
+                    width: n,
+                };
+                for panel in 0..self.panels {
+                    let a = self
+                        .data
+                        .as_ptr()
+                        .add(((xi * self.slices + s) * self.panels + panel) * mr * self.kc);
+                    let tile = Tile {
+                        ptr: m.add(panel * mr * n + j0),
+                        rs: n as isize,
+                        cs: 1,
+                        rows: mr.min(self.rows - panel * mr),
+                        cols: nr.min(n - j0),
+                        overwrite: s == 0,
+                    };
+                    (self.micro.kernel)(self.kc.min(self.depth - k0), a, b, tile);
+                }
+            }
+        }
+    }
 }
 
 /// Scratch for the largest chunk: (input side: ci channels, output side: co).
@@ -640,7 +825,7 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let partial = |range: std::ops::Range<usize>, threads: usize| {
         let mut du = Scratch::<T>::uninit(POINTS * du_point);
         du.fill(T::zero());
-        let chunks = p.chunks::<T>(range.len());
+        let chunks = p.chunks::<T>(range.len(), 1);
         let (mut v, mut gt) = chunk_buffers(&p, &chunks);
         for ch in &chunks {
             let tiles = ch.tiles(p.tw);

@@ -28,6 +28,14 @@ pub trait BRows: Copy {
     /// # Safety
     /// `p` is below the depth the kernel was called with.
     unsafe fn row(self, p: usize) -> *const f32;
+    /// Vector `j` of row `p` (its LANES values from column j * LANES).
+    ///
+    /// # Safety
+    /// As `row`; V's instruction set is enabled.
+    #[inline(always)]
+    unsafe fn load<V: Simd>(self, p: usize, j: usize) -> V {
+        V::load(self.row(p).add(j * V::LANES))
+    }
 }
 
 /// A packed B panel of the 6 x 16 kernel: rows NR (16) floats apart
@@ -69,6 +77,34 @@ impl BRows for Shifted {
     #[inline(always)]
     unsafe fn row(self, p: usize) -> *const f32 {
         self.base.add(*self.offsets.add(p))
+    }
+}
+
+/// Rows of 16 columns in two halves of 8 `gap` floats apart, each at
+/// `base + offsets[p]` and `gap` further: two output rows of 8 of a
+/// convolution (`rust/cpu/conv_implicit.rs`), whose padded input rows are
+/// wider than 8, in one 16-column tile.
+#[derive(Clone, Copy)]
+pub struct SplitShifted {
+    pub base: *const f32,
+    pub offsets: *const usize,
+    pub gap: usize,
+}
+
+impl BRows for SplitShifted {
+    #[inline(always)]
+    unsafe fn row(self, p: usize) -> *const f32 {
+        self.base.add(*self.offsets.add(p))
+    }
+    #[inline(always)]
+    unsafe fn load<V: Simd>(self, p: usize, j: usize) -> V {
+        let r = self.row(p);
+        if V::LANES == 8 {
+            // (6 x 16 kernel: vector j is half j)
+            V::load(r.add(j * self.gap))
+        } else {
+            V::load_halves(r, r.add(self.gap))
+        }
     }
 }
 
@@ -114,6 +150,24 @@ pub unsafe fn kernel_avx512_short<B: BRows>(kc: usize, a: *const f32, b: B, tile
     micro::<crate::cpu::simd::F32x16, AVX512_SHORT_MR, 2, B>(kc, a, b, tile)
 }
 
+/// The AVX-512 kernels of the implicit-GEMM convolutions: `MR_` x 16 (one
+/// zmm per row), whose 16 columns are 16 consecutive output positions as
+/// in `kernel_6x16` (`rust/cpu/conv_implicit.rs`), with 16 or 8 output
+/// channels per panel (64 channels: 4 panels of 16 instead of 11 of 6).
+///
+/// # Safety
+/// As `kernel_avx512`, with MR_ rows and 16 columns.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+pub unsafe fn kernel_avx512_x16<const MR_: usize, B: BRows>(
+    kc: usize,
+    a: *const f32,
+    b: B,
+    tile: Tile,
+) {
+    micro::<crate::cpu::simd::F32x16, MR_, 1, B>(kc, a, b, tile)
+}
+
 /// The kernel for vectors `V`, MR_ rows and NV vectors per row (inlined
 /// into the `#[target_feature]` instances above).
 ///
@@ -145,10 +199,9 @@ pub unsafe fn micro<V: Simd, const MR_: usize, const NV: usize, B: BRows>(
     // One step of k: an NR-wide row of B times MR_ values of A.
     macro_rules! step {
         ($p:expr) => {
-            let bp = b.row($p);
             let mut bv = [V::zero(); NV];
             for (j, v) in bv.iter_mut().enumerate() {
-                *v = V::load(bp.add(j * V::LANES));
+                *v = b.load::<V>($p, j);
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let x = V::splat(*ap.add(i));

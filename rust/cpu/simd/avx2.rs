@@ -30,6 +30,10 @@ unsafe impl Simd for F32x8 {
         F32x8(_mm256_loadu_ps(p))
     }
     #[inline(always)]
+    unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self {
+        F32x8(_mm256_loadu2_m128(hi, lo))
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         _mm256_storeu_ps(p, self.0)
     }

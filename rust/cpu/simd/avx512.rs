@@ -27,6 +27,13 @@ unsafe impl Simd for F32x16 {
         F32x16(_mm512_loadu_ps(p))
     }
     #[inline(always)]
+    unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self {
+        F32x16(_mm512_insertf32x8::<1>(
+            _mm512_castps256_ps512(_mm256_loadu_ps(lo)),
+            _mm256_loadu_ps(hi),
+        ))
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         _mm512_storeu_ps(p, self.0)
     }

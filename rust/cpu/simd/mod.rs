@@ -35,6 +35,8 @@ pub unsafe trait Simd: Copy {
     unsafe fn splat(x: f32) -> Self;
     /// `LANES` floats at `p` (no alignment needed).
     unsafe fn load(p: *const f32) -> Self;
+    /// LANES / 2 values from `lo`, then LANES / 2 from `hi`.
+    unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self;
     /// Store all lanes at `p` (no alignment needed).
     unsafe fn store(self, p: *mut f32);
     /// The first `n` (< LANES) floats at `p`, zeros after; memory past
@@ -87,6 +89,10 @@ mod tests {
             assert_eq!(*o, ((x + y) * 2.0).max(0.0));
         }
         assert_eq!(va.hsum(), a.iter().sum::<f32>());
+        let half = V::LANES / 2;
+        V::load_halves(a.as_ptr(), b.as_ptr().add(1)).store(out.as_mut_ptr());
+        assert_eq!(&out[..half], &a[..half]);
+        assert_eq!(&out[half..], &b[1..1 + half]);
         for n in 0..V::LANES {
             // guards on each side catch reads or writes past n
             let mut buf = vec![-7f32; V::LANES + 2];
