@@ -9,6 +9,7 @@
 
 use super::bgemm;
 use super::conv::{col2im, for_batch_ranges, for_each_line, sum_over_batch_ranges, ConvGeom};
+use super::conv_bf16_direct as direct;
 use super::gemm::PARALLEL_MACS;
 use crate::tensor::pool::{uninit_vec, zeroed_vec, Scratch};
 use half::bf16;
@@ -27,7 +28,7 @@ pub fn weight_grad_applies(g: &ConvGeom) -> bool {
         && !super::conv_depthwise::applies(g)
         && super::conv_implicit::applies(g)
         && super::conv_implicit::applies_weight_grad_dots(g);
-    applies(g) && !small && !super::conv_winograd::applies(g)
+    direct::weight_grad_applies(g) || (applies(g) && !small && !super::conv_winograd::applies(g))
 }
 
 /// Whether the input gradient runs here: its products have cg_in rows
@@ -38,7 +39,8 @@ pub fn weight_grad_applies(g: &ConvGeom) -> bool {
 /// Winograd gradients' 2.25x fewer multiplies beat the bf16 GEMM's 2x rate
 /// (measured slower on the Zen 4 here; a bf16 Winograd is the way on).
 pub fn input_grad_applies(g: &ConvGeom) -> bool {
-    applies(g) && g.cg_in() >= 16 && !super::conv_winograd::applies(g)
+    flipped(g).is_some_and(|g2| direct::applies(&g2))
+        || (applies(g) && g.cg_in() >= 16 && !super::conv_winograd::applies(g))
 }
 
 /// Output lines per column tile: about 128K bf16 columns (256 KiB), so
@@ -141,6 +143,9 @@ fn product(
 /// Forward in float32: y (batch, c_out, out_plane) = conv(x, w) + bias.
 /// x: (batch, c_in, in_plane), w: (c_out, cg_in, kvol), contiguous bf16.
 pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Vec<f32> {
+    if direct::applies(g) {
+        return direct::forward(g, x, w, bias);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),
@@ -300,6 +305,9 @@ pub fn backward_input(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Vec<f32> {
 /// Weight gradient in float32: gw (c_out, cg_in, kvol) = sum over samples
 /// of gy_n @ columns(x_n)^T per group, one buffer per batch range, added.
 pub fn backward_weight(g: &ConvGeom, x: &[bf16], gy: &[bf16]) -> Vec<f32> {
+    if direct::weight_grad_applies(g) {
+        return direct::backward_weight(g, x, gy);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),
