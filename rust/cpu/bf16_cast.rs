@@ -71,14 +71,30 @@ mod tests {
     fn matches_half_bit_for_bit() {
         let mut bits: Vec<u32> = (0..1u64 << 32).step_by(65_521).map(|b| b as u32).collect();
         bits.extend([
-            0, 0x8000_0000, 0x7f80_0000, 0xff80_0000, 0x7f7f_ffff, 0x7f7f_8000, 0x0000_8000,
-            0x0001_8000, 0x3f80_8000, 0x3f81_8000, 0x7fc0_0001, 0xffff_ffff, 0x7f80_0001,
+            0,
+            0x8000_0000,
+            0x7f80_0000,
+            0xff80_0000,
+            0x7f7f_ffff,
+            0x7f7f_8000,
+            0x0000_8000,
+            0x0001_8000,
+            0x3f80_8000,
+            0x3f81_8000,
+            0x7fc0_0001,
+            0xffff_ffff,
+            0x7f80_0001,
         ]);
         let src: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
         let mut got = vec![bf16::ZERO; src.len()];
         narrow(&src, &mut got);
         for (s, g) in src.iter().zip(&got) {
-            assert_eq!(g.to_bits(), bf16::from_f32(*s).to_bits(), "{:#x}", s.to_bits());
+            assert_eq!(
+                g.to_bits(),
+                bf16::from_f32(*s).to_bits(),
+                "{:#x}",
+                s.to_bits()
+            );
         }
         let mut back = vec![0f32; got.len()];
         widen(&got, &mut back);

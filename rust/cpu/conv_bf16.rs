@@ -247,6 +247,40 @@ fn flip_weight(g: &ConvGeom, w: &[bf16]) -> Vec<bf16> {
     w2
 }
 
+/// The forward rounded to bf16 where the direct kernels run (`None`
+/// elsewhere: `forward`, then the op rounds).
+pub fn forward_bf16(
+    g: &ConvGeom,
+    x: &[bf16],
+    w: &[bf16],
+    bias: Option<&[f32]>,
+) -> Option<Vec<bf16>> {
+    direct::applies(g).then(|| direct::forward_bf16(g, x, w, bias))
+}
+
+/// The input gradient rounded to bf16 where it is a direct forward
+/// (stride 1; `None` elsewhere).
+pub fn backward_input_bf16(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Option<Vec<bf16>> {
+    let g2 = flipped(g).filter(direct::applies)?;
+    Some(direct::forward_bf16(&g2, gy, &flip_weight(g, w), None))
+}
+
+/// Bias gradient in float32 from bf16 gy (batch, channels, plane): each
+/// sample widened in a cache-sized scratch, not the whole gy.
+pub fn backward_bias(gy: &[bf16], batch: usize, channels: usize, plane: usize) -> Vec<f32> {
+    let per = channels * plane;
+    let mut wide = Scratch::<f32>::uninit(per);
+    let mut sums = vec![0f64; channels];
+    for n in 0..batch {
+        super::bf16_cast::widen(&gy[n * per..][..per], &mut wide);
+        let part = super::conv::backward_bias(&wide, 1, channels, plane);
+        for (s, v) in sums.iter_mut().zip(part) {
+            *s += v as f64;
+        }
+    }
+    sums.into_iter().map(|v| v as f32).collect()
+}
+
 /// Input gradient in float32: gx (batch, c_in, in_plane) from bf16 gy
 /// (batch, c_out, out_plane) and w.
 pub fn backward_input(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Vec<f32> {

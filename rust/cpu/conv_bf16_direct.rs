@@ -21,7 +21,7 @@
 //! convolution). Used where the CPU has AVX512_BF16 (`bgemm::path()`), else
 //! `conv_bf16`'s column path or the widened float32 kernels run.
 
-use super::conv::{for_batch_ranges, sum_over_batch_ranges, ConvGeom};
+use super::conv::{split_batch, sum_over_batch_ranges, ConvGeom};
 use super::{gemm::PARALLEL_MACS, isa};
 use half::bf16;
 
@@ -163,6 +163,28 @@ fn forward_rows(cgo: usize) -> usize {
 /// Forward in float32: y (batch, c_out, out_plane) = conv(x, w) + bias.
 /// x: (batch, c_in, in_plane), w: (c_out, cg_in, kvol), contiguous bf16.
 pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Vec<f32> {
+    forward_as::<f32>(g, x, w, bias)
+}
+
+/// The forward rounded to bf16 in the registers (one rounding, as
+/// `half::narrow` of `forward`, without the float32 buffer).
+pub fn forward_bf16(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Vec<bf16> {
+    forward_as::<bf16>(g, x, w, bias)
+}
+
+/// Element types the forward stores: float32, or bf16 rounded as
+/// `half::bf16::from_f32` (nearest even; NaN kept quiet).
+pub trait OutElem: crate::tensor::storage::BufferElem + Copy + Send + Sync {
+    const BF16: bool;
+}
+impl OutElem for f32 {
+    const BF16: bool = false;
+}
+impl OutElem for bf16 {
+    const BF16: bool = true;
+}
+
+fn forward_as<O: OutElem>(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Vec<O> {
     let (p, cgo, cgi, ip, kv) = (g.out_plane(), g.cg_out(), g.cg_in(), g.in_plane(), g.kvol());
     let cp = cgi.div_ceil(2);
     let mr = forward_rows(cgo);
@@ -201,8 +223,8 @@ pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Ve
     }
     let segs = segments(g, &pad);
     let in_sample = g.c_in * ip;
-    let mut y = crate::tensor::pool::uninit_vec::<f32>(g.batch * g.c_out * p);
-    for_batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
+    let mut y = crate::tensor::pool::uninit_vec::<O>(g.batch * g.c_out * p);
+    batch_ranges(g, &mut y, g.c_out * p, |n0, ys, threads| {
         let mut xp = vec![0u32; cp * pad.plane + SLACK];
         for (i, yn) in ys.chunks_mut(g.c_out * p).enumerate() {
             let xn = &x[(n0 + i) * in_sample..][..in_sample];
@@ -224,7 +246,7 @@ pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Ve
                     }
                 });
                 let yg = &mut yn[grp * cgo * p..][..cgo * p];
-                let yptr = SendPtr(yg.as_mut_ptr());
+                let yptr = SendPtr(yg.as_mut_ptr().cast::<u8>());
                 let run_tile = |t: usize| {
                     let a = &panel[(grp * tiles + t) * steps * mr..][..steps * mr];
                     let b = &bias_pad[(grp * tiles + t) * mr..][..mr];
@@ -232,7 +254,9 @@ pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Ve
                     // SAFETY: tiles write disjoint channels of yg; every
                     // segment's live lanes lie inside its output line; loads
                     // stay inside xp (SLACK past the last position).
-                    unsafe { forward_tile(mr, a, &koff, &xp, b, &segs, yptr, t * mr, rows, p) };
+                    unsafe {
+                        forward_tile::<O>(mr, a, &koff, &xp, b, &segs, yptr, t * mr, rows, p)
+                    };
                 };
                 if threads > 1 && g.macs() / g.batch.max(1) >= PARALLEL_MACS {
                     crate::parallel::for_each_task(tiles, run_tile);
@@ -245,51 +269,77 @@ pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Ve
     y
 }
 
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
+struct SendPtr<T>(*mut T);
 // SAFETY: used only for disjoint writes by tasks that end before the owner.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> Clone for SendPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SendPtr<T> {}
 
-impl SendPtr {
+impl<T> SendPtr<T> {
     /// (A method, so closures capture the whole `SendPtr`.)
-    fn get(self) -> *mut f32 {
+    fn get(self) -> *mut T {
         self.0
+    }
+}
+
+/// Run `f(first_sample, out_chunk, threads_inside)` over the batch ranges
+/// of `cpu::conv`'s split (outputs consecutive `per_sample` chunks).
+fn batch_ranges<O: Send>(
+    g: &ConvGeom,
+    out: &mut [O],
+    per_sample: usize,
+    f: impl Fn(usize, &mut [O], usize) + Sync,
+) {
+    let (per_task, threads) = split_batch(g);
+    if per_sample == 0 || out.is_empty() {
+        return;
+    }
+    if per_task >= g.batch {
+        f(0, out, threads);
+    } else {
+        crate::parallel::for_each_chunk_mut(out, per_task * per_sample, |t, chunk| {
+            f(t * per_task, chunk, 1)
+        });
     }
 }
 
 /// All segments of one tile of output channels `co0..co0+rows`.
 #[allow(clippy::too_many_arguments)]
-unsafe fn forward_tile(
+unsafe fn forward_tile<O: OutElem>(
     mr: usize,
     a: &[u32],
     koff: &[usize],
     xp: &[u32],
     bias: &[f32],
     segs: &[Segment],
-    y: SendPtr,
+    y: SendPtr<u8>,
     co0: usize,
     rows: usize,
     plane: usize,
 ) {
     let last = *koff.last().unwrap_or(&0);
     debug_assert!(segs.iter().all(|s| s.input + last + LANES <= xp.len()));
-    let out = y.get().add(co0 * plane);
+    let out = y.get().add(co0 * plane * std::mem::size_of::<O>());
     #[cfg(target_arch = "x86_64")]
     {
         let mut pairs = segs.chunks_exact(2);
         for two in &mut pairs {
             if mr == 8 {
-                fwd_kernel::<8, 2>(a, koff, xp, bias, [two[0], two[1]], out, rows, plane);
+                fwd_kernel::<8, 2, O>(a, koff, xp, bias, [two[0], two[1]], out, rows, plane);
             } else {
-                fwd_kernel::<12, 2>(a, koff, xp, bias, [two[0], two[1]], out, rows, plane);
+                fwd_kernel::<12, 2, O>(a, koff, xp, bias, [two[0], two[1]], out, rows, plane);
             }
         }
         for &one in pairs.remainder() {
             if mr == 8 {
-                fwd_kernel::<8, 1>(a, koff, xp, bias, [one], out, rows, plane);
+                fwd_kernel::<8, 1, O>(a, koff, xp, bias, [one], out, rows, plane);
             } else {
-                fwd_kernel::<12, 1>(a, koff, xp, bias, [one], out, rows, plane);
+                fwd_kernel::<12, 1, O>(a, koff, xp, bias, [one], out, rows, plane);
             }
         }
     }
@@ -307,17 +357,28 @@ unsafe fn forward_tile(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bf16,avx512f,avx512bw,avx512vl")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn fwd_kernel<const MR: usize, const S: usize>(
+unsafe fn fwd_kernel<const MR: usize, const S: usize, O: OutElem>(
     a: &[u32],
     koff: &[usize],
     xp: &[u32],
     bias: &[f32],
     segs: [Segment; S],
-    out: *mut f32,
+    out: *mut u8,
     rows: usize,
     plane: usize,
 ) {
     use std::arch::x86_64::*;
+    // float32 bits rounded to bf16 bits as `half`: nearest even, NaN quiet
+    let round = |v: __m512| -> __m256i {
+        let x = _mm512_castps_si512(v);
+        let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(x), _mm512_set1_epi32(1));
+        let bias = _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff));
+        let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(x, bias));
+        let abs = _mm512_and_si512(x, _mm512_set1_epi32(0x7fff_ffff));
+        let nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7f80_0000));
+        let quiet = _mm512_or_si512(_mm512_srli_epi32::<16>(x), _mm512_set1_epi32(0x40));
+        _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet))
+    };
     let mut acc = [[_mm512_setzero_ps(); S]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         *row = [_mm512_set1_ps(bias[i]); S];
@@ -338,7 +399,13 @@ unsafe fn fwd_kernel<const MR: usize, const S: usize>(
     }
     for (i, row) in acc.iter().enumerate().take(rows) {
         for s in 0..S {
-            _mm512_mask_storeu_ps(out.add(i * plane + segs[s].output), segs[s].mask, row[s]);
+            let at = i * plane + segs[s].output;
+            if O::BF16 {
+                let p = out.cast::<i16>().add(at);
+                _mm256_mask_storeu_epi16(p as *mut _, segs[s].mask, round(row[s]));
+            } else {
+                _mm512_mask_storeu_ps(out.cast::<f32>().add(at), segs[s].mask, row[s]);
+            }
         }
     }
 }
@@ -488,5 +555,48 @@ unsafe fn wg_kernel(
         let p = out.add(i * ld);
         _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), row[0]));
         _mm512_storeu_ps(p.add(16), _mm512_add_ps(_mm512_loadu_ps(p.add(16)), row[1]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bf16 store rounds in the registers exactly as `half` rounds the
+    /// float32 result (nearest even, inf, NaN), on a layer with partial
+    /// segments and idle tile rows.
+    #[test]
+    fn bf16_store_rounds_as_half() {
+        if !isa::use_avx512_bf16() {
+            return;
+        }
+        let g = ConvGeom {
+            batch: 2,
+            c_in: 5,
+            c_out: 13,
+            groups: 1,
+            input: [1, 6, 21],
+            output: [1, 6, 21],
+            kernel: [1, 3, 3],
+            stride: [1; 3],
+            pad: [0, 1, 1],
+            dilation: [1; 3],
+        };
+        let mut x: Vec<bf16> = crate::cpu::test_values::values(g.batch * g.c_in * g.in_plane(), 7)
+            .into_iter()
+            .map(|v| bf16::from_f64(v * 3.0))
+            .collect();
+        x[10] = bf16::INFINITY;
+        x[200] = bf16::NAN;
+        let w: Vec<bf16> = crate::cpu::test_values::values(g.c_out * g.c_in * 9, 8)
+            .into_iter()
+            .map(bf16::from_f64)
+            .collect();
+        let bias: Vec<f32> = (0..g.c_out).map(|i| i as f32 * 0.37).collect();
+        let wide = forward(&g, &x, &w, Some(&bias));
+        let narrow = forward_bf16(&g, &x, &w, Some(&bias));
+        for (a, b) in wide.iter().zip(&narrow) {
+            assert_eq!(bf16::from_f32(*a).to_bits(), b.to_bits(), "{a}");
+        }
     }
 }

@@ -413,7 +413,11 @@ fn threshold_backward_bf16(g: &Tensor, o: &Tensor) -> Option<Tensor> {
         b & 0x7fff == 0 || (b & 0x8000 != 0 && b <= 0xff80)
     };
     for ((d, &gy), &y) in out.iter_mut().zip(gv.iter()).zip(ov.iter()) {
-        *d = if zero_or_neg(y.to_bits()) { bf16::ZERO } else { gy };
+        *d = if zero_or_neg(y.to_bits()) {
+            bf16::ZERO
+        } else {
+            gy
+        };
     }
     Some(Tensor::from_vec(out, g.shape()))
 }
