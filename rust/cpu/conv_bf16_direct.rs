@@ -52,7 +52,7 @@ pub fn applies(g: &ConvGeom) -> bool {
 /// lines (a position pair never straddles two lines) and at least 16 output
 /// channels per group (32 lanes).
 pub fn weight_grad_applies(g: &ConvGeom) -> bool {
-    applies(g) && g.output[2] % 2 == 0 && g.cg_out() >= 16
+    applies(g) && g.output[2].is_multiple_of(2) && g.cg_out() >= 16
 }
 
 /// Zero-padded sizes of one channel (plane) of the input: `dims` and the
