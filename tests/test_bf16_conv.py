@@ -107,3 +107,54 @@ def test_empty_batch(isa):
     x = rand_bf16((0, 3, 5, 5), 0)
     w = rand_bf16((4, 3, 3, 3), 1)
     assert tuple(F.conv2d(x, w).shape) == (0, 4, 3, 3)
+
+
+# Output lines of 12+ positions with unit stride along them: the direct
+# kernels (rust/cpu/conv_bf16_direct.rs) where the CPU has AVX512_BF16 —
+# partial 16-lane segments, odd segment counts, 8- and 12-channel tiles with
+# idle rows, odd channel counts (half-empty channel pairs), odd widths (the
+# weight gradient's position pairs), strides across lines, dilation, groups,
+# padding beyond the kernel's reach, 1-d and 3-d.
+CASES_DIRECT = [
+    {"xshape": (2, 3, 16, 16), "wshape": (32, 3, 3, 3), "padding": 1},
+    {"xshape": (2, 16, 16, 16), "wshape": (16, 16, 3, 3), "padding": 1},
+    {"xshape": (2, 5, 13, 13), "wshape": (7, 5, 3, 3), "padding": 1},
+    {"xshape": (1, 9, 6, 24), "wshape": (40, 9, 3, 3), "padding": 1},
+    {"xshape": (2, 17, 7, 18), "wshape": (12, 17, 3, 3), "dilation": 2, "padding": 1},
+    {"xshape": (2, 16, 9, 20), "wshape": (18, 16, 3, 3), "stride": (2, 1), "padding": (0, 2)},
+    {"xshape": (2, 32, 5, 16), "wshape": (48, 8, 3, 3), "groups": 4, "padding": 1},
+    {"xshape": (1, 16, 4, 16), "wshape": (20, 16, 1, 5), "padding": (0, 4)},
+    {"xshape": (3, 20, 6, 30), "wshape": (33, 20, 2, 3)},
+    {"xshape": (2, 16, 16, 16), "wshape": (32, 16, 3, 3), "stride": 2, "padding": 1},  # widths 8: column path
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", CASES_DIRECT, ids=[str(i) for i in range(len(CASES_DIRECT))])
+def test_conv2d_direct(isa, case, threads):
+    before = rustdl.get_num_threads()
+    rustdl.set_num_threads(threads)
+    try:
+        check(F.conv2d, **case)
+    finally:
+        rustdl.set_num_threads(before)
+
+
+def test_conv1d_and_conv3d_direct(isa):
+    check(F.conv1d, (2, 6, 40), (16, 6, 3), padding=1)
+    check(F.conv1d, (3, 16, 33), (24, 16, 5), dilation=2, padding=3)
+    check(F.conv3d, (2, 4, 3, 5, 16), (16, 4, 3, 3, 3), padding=1)
+    check(F.conv3d, (1, 16, 5, 4, 14), (16, 16, 2, 3, 3), stride=(2, 1, 1), padding=(0, 1, 1))
+
+
+def test_conv_direct_inf_stays_local(isa):
+    # An inf input reaches only the outputs over it: zero padding, idle lanes
+    # and half-empty channel pairs must not turn it into NaN elsewhere.
+    x = rustdl.ones(2, 15, 6, 16, dtype=rustdl.bfloat16)
+    x[0, 0, 0, -1] = float("inf")
+    w = rustdl.full((16, 15, 3, 3), 0.5, dtype=rustdl.bfloat16)
+    y = as_np(F.conv2d(x, w, padding=1))
+    hit = np.zeros(y.shape, bool)
+    hit[0, :, :2, -2:] = True
+    assert np.all(y[hit] == np.inf)
+    assert np.all(np.isfinite(y[~hit]))

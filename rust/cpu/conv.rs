@@ -338,7 +338,7 @@ pub(super) fn matmul<T: Float>(
 }
 
 /// How to spread `batch` samples: (samples per task, GEMM threads).
-fn split_batch(g: &ConvGeom) -> (usize, usize) {
+pub(super) fn split_batch(g: &ConvGeom) -> (usize, usize) {
     let threads = parallel::num_threads();
     if threads == 1 || g.macs() < PARALLEL_MACS || g.batch == 0 {
         return (g.batch.max(1), 1);

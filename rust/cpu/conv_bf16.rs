@@ -9,6 +9,7 @@
 
 use super::bgemm;
 use super::conv::{col2im, for_batch_ranges, for_each_line, sum_over_batch_ranges, ConvGeom};
+use super::conv_bf16_direct as direct;
 use super::gemm::PARALLEL_MACS;
 use crate::tensor::pool::{uninit_vec, zeroed_vec, Scratch};
 use half::bf16;
@@ -27,7 +28,7 @@ pub fn weight_grad_applies(g: &ConvGeom) -> bool {
         && !super::conv_depthwise::applies(g)
         && super::conv_implicit::applies(g)
         && super::conv_implicit::applies_weight_grad_dots(g);
-    applies(g) && !small && !super::conv_winograd::applies(g)
+    direct::weight_grad_applies(g) || (applies(g) && !small && !super::conv_winograd::applies(g))
 }
 
 /// Whether the input gradient runs here: its products have cg_in rows
@@ -38,7 +39,8 @@ pub fn weight_grad_applies(g: &ConvGeom) -> bool {
 /// Winograd gradients' 2.25x fewer multiplies beat the bf16 GEMM's 2x rate
 /// (measured slower on the Zen 4 here; a bf16 Winograd is the way on).
 pub fn input_grad_applies(g: &ConvGeom) -> bool {
-    applies(g) && g.cg_in() >= 16 && !super::conv_winograd::applies(g)
+    flipped(g).is_some_and(|g2| direct::applies(&g2))
+        || (applies(g) && g.cg_in() >= 16 && !super::conv_winograd::applies(g))
 }
 
 /// Output lines per column tile: about 128K bf16 columns (256 KiB), so
@@ -141,6 +143,9 @@ fn product(
 /// Forward in float32: y (batch, c_out, out_plane) = conv(x, w) + bias.
 /// x: (batch, c_in, in_plane), w: (c_out, cg_in, kvol), contiguous bf16.
 pub fn forward(g: &ConvGeom, x: &[bf16], w: &[bf16], bias: Option<&[f32]>) -> Vec<f32> {
+    if direct::applies(g) {
+        return direct::forward(g, x, w, bias);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),
@@ -242,6 +247,40 @@ fn flip_weight(g: &ConvGeom, w: &[bf16]) -> Vec<bf16> {
     w2
 }
 
+/// The forward rounded to bf16 where the direct kernels run (`None`
+/// elsewhere: `forward`, then the op rounds).
+pub fn forward_bf16(
+    g: &ConvGeom,
+    x: &[bf16],
+    w: &[bf16],
+    bias: Option<&[f32]>,
+) -> Option<Vec<bf16>> {
+    direct::applies(g).then(|| direct::forward_bf16(g, x, w, bias))
+}
+
+/// The input gradient rounded to bf16 where it is a direct forward
+/// (stride 1; `None` elsewhere).
+pub fn backward_input_bf16(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Option<Vec<bf16>> {
+    let g2 = flipped(g).filter(direct::applies)?;
+    Some(direct::forward_bf16(&g2, gy, &flip_weight(g, w), None))
+}
+
+/// Bias gradient in float32 from bf16 gy (batch, channels, plane): each
+/// sample widened in a cache-sized scratch, not the whole gy.
+pub fn backward_bias(gy: &[bf16], batch: usize, channels: usize, plane: usize) -> Vec<f32> {
+    let per = channels * plane;
+    let mut wide = Scratch::<f32>::uninit(per);
+    let mut sums = vec![0f64; channels];
+    for n in 0..batch {
+        super::bf16_cast::widen(&gy[n * per..][..per], &mut wide);
+        let part = super::conv::backward_bias(&wide, 1, channels, plane);
+        for (s, v) in sums.iter_mut().zip(part) {
+            *s += v as f64;
+        }
+    }
+    sums.into_iter().map(|v| v as f32).collect()
+}
+
 /// Input gradient in float32: gx (batch, c_in, in_plane) from bf16 gy
 /// (batch, c_out, out_plane) and w.
 pub fn backward_input(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Vec<f32> {
@@ -300,6 +339,9 @@ pub fn backward_input(g: &ConvGeom, gy: &[bf16], w: &[bf16]) -> Vec<f32> {
 /// Weight gradient in float32: gw (c_out, cg_in, kvol) = sum over samples
 /// of gy_n @ columns(x_n)^T per group, one buffer per batch range, added.
 pub fn backward_weight(g: &ConvGeom, x: &[bf16], gy: &[bf16]) -> Vec<f32> {
+    if direct::weight_grad_applies(g) {
+        return direct::backward_weight(g, x, gy);
+    }
     let (p, kk, cgo, cgi, ip, ow) = (
         g.out_plane(),
         g.col_rows(),

@@ -2,9 +2,11 @@
 
 pub mod arith;
 pub mod attention;
+pub mod bf16_cast;
 pub mod bgemm;
 pub mod conv;
 pub mod conv_bf16;
+pub mod conv_bf16_direct;
 pub mod conv_depthwise;
 pub mod conv_implicit;
 pub mod conv_winograd;

@@ -385,8 +385,14 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
     // Half types otherwise: computed in float32, rounded once (`tensor::half`).
     let out = if bf16_path {
         let bias = b.map(|b| half::widen(b).data::<f32>().into_owned());
-        let y = bconv::forward(&g, &x.data::<bf16>(), &w.data::<bf16>(), bias.as_deref());
-        half::narrow(Tensor::from_vec(y, &shape), DType::BF16)
+        let (xv, wv) = (x.data::<bf16>(), w.data::<bf16>());
+        match bconv::forward_bf16(&g, &xv, &wv, bias.as_deref()) {
+            Some(y) => Tensor::from_vec(y, &shape),
+            None => {
+                let y = bconv::forward(&g, &xv, &wv, bias.as_deref());
+                half::narrow(Tensor::from_vec(y, &shape), DType::BF16)
+            }
+        }
     } else {
         half::via_f32(&[x, w], |t| {
             let (x, w, b) = (&t[0], &t[1], b.map(|t| half::widen(t).into_owned()));
@@ -438,6 +444,9 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
             let gy_wide = std::cell::OnceCell::new();
             let gy_f32 = || gy_wide.get_or_init(|| half::widen(gy).into_owned());
             let gx = need[0].then(|| {
+                if let Some(gx) = bconv::backward_input_bf16(&g, &gyv, &w.data::<bf16>()) {
+                    return Tensor::from_vec(gx, &x_shape);
+                }
                 let gx = if bconv::input_grad_applies(&g) {
                     bconv::backward_input(&g, &gyv, &w.data::<bf16>())
                 } else {
@@ -458,11 +467,13 @@ fn conv_batched(x: &Tensor, w: &Tensor, b: Option<&Tensor>, p: &Params) -> Resul
                 round(gw, &w_shape)
             });
             let gb = need[2].then(|| {
-                let gyf = gy_f32().data::<f32>();
-                round(
-                    kernels::backward_bias(&gyf, g.batch, g.c_out, g.out_plane()),
-                    &[g.c_out],
-                )
+                let gb = match gy_wide.get() {
+                    Some(gyf) => {
+                        kernels::backward_bias(&gyf.data::<f32>(), g.batch, g.c_out, g.out_plane())
+                    }
+                    None => bconv::backward_bias(&gyv, g.batch, g.c_out, g.out_plane()),
+                };
+                round(gb, &[g.c_out])
             });
             return Ok([gx, gw, gb].into_iter().take(n_in).collect());
         }

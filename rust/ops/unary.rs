@@ -422,6 +422,9 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
             && g.shape() == o.shape()
             && !(crate::autograd::grad_mode::is_grad_enabled() && needs_grad(&[g, o]))
         {
+            if let Some(gx) = threshold_backward_bf16(g, o) {
+                return Ok(vec![Some(gx)]);
+            }
             return Ok(vec![Some(float_map2!(
                 g,
                 o,
@@ -434,6 +437,30 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         Ok(vec![Some(where_(&off, &scalar_like(0.0, g), g)?)])
     });
     Ok(out)
+}
+
+/// bf16 `threshold_backward` in one pass over the bf16 values (selecting
+/// needs no widening): gy where out > 0 (or NaN), else 0. `None` when an
+/// operand is not a host bf16 tensor.
+fn threshold_backward_bf16(g: &Tensor, o: &Tensor) -> Option<Tensor> {
+    use ::half::bf16;
+    if g.dtype() != DType::BF16 || o.dtype() != DType::BF16 || g.is_gpu() || o.is_gpu() {
+        return None;
+    }
+    let (gv, ov) = (g.data::<bf16>(), o.data::<bf16>());
+    let mut out = crate::tensor::pool::uninit_vec::<bf16>(gv.len());
+    let zero_or_neg = |b: u16| {
+        // <= 0 for +-0 and negative non-NaN values (bits past 0xff80 are NaN)
+        b & 0x7fff == 0 || (b & 0x8000 != 0 && b <= 0xff80)
+    };
+    for ((d, &gy), &y) in out.iter_mut().zip(gv.iter()).zip(ov.iter()) {
+        *d = if zero_or_neg(y.to_bits()) {
+            bf16::ZERO
+        } else {
+            gy
+        };
+    }
+    Some(Tensor::from_vec(out, g.shape()))
 }
 
 macro_rules! rounding {

@@ -95,9 +95,23 @@ pub fn fast_cast(x: &Tensor, dtype: DType) -> Option<Tensor> {
     }
     match (x.dtype(), dtype) {
         (DType::F16, DType::F32) => widen_from!(f16),
-        (DType::BF16, DType::F32) => widen_from!(bf16),
+        (DType::BF16, DType::F32) => {
+            let src = x.as_slice::<bf16>()?;
+            let mut out = super::pool::uninit_vec::<f32>(n);
+            crate::parallel::fill_chunks(&mut out, |start, c| {
+                crate::cpu::bf16_cast::widen(&src[start..start + c.len()], c)
+            });
+            Some(Tensor::from_vec(out, x.shape()))
+        }
+        (DType::F32, DType::BF16) => {
+            let src = x.as_slice::<f32>()?;
+            let mut out = super::pool::uninit_vec::<bf16>(n);
+            crate::parallel::fill_chunks(&mut out, |start, c| {
+                crate::cpu::bf16_cast::narrow(&src[start..start + c.len()], c)
+            });
+            Some(Tensor::from_vec(out, x.shape()))
+        }
         (DType::F32, DType::F16) => narrow_to!(f16),
-        (DType::F32, DType::BF16) => narrow_to!(bf16),
         _ => None,
     }
 }
