@@ -411,6 +411,13 @@ pub fn rows_backward<T: Float>(
                 pb[c0 + j] += T::c(sdy);
             }
         }
+        if cg > 1 && !(a_sum.is_finite() && bc_sum.is_finite()) {
+            // An infinite weight or gradient: PyTorch's group_norm form
+            // gx = w rstd gy + c2 x + c3 (uncentered sums) gives +-inf
+            // where the centered one gives NaN (inf * 0 in k1 * dm).
+            grad_in_uncentered(gxr, gr, xr, mean, rstd, s, &|j| wc(c0 + j));
+            return;
+        }
         let b = rstd * bc_sum;
         let k1 = -rstd * rstd * b / len as f64;
         let k0 = -rstd * a_sum / len as f64 - k1 * dm;
@@ -459,6 +466,43 @@ pub fn rows_backward<T: Float>(
         )
     });
     (gx, wb)
+}
+
+/// One group's input gradient in PyTorch's group_norm form: with
+/// ds = sum_c w_c sum(gy x), db = sum_c w_c sum(gy) over the group,
+/// c2 = (db mean - ds) rstd^3 / len, c3 = -c2 mean - db rstd / len and
+/// gx = w_c rstd gy + c2 x + c3 (`s` values per channel).
+fn grad_in_uncentered<T: Float>(
+    gxr: &mut [T],
+    gr: &[T],
+    xr: &[T],
+    mean: f64,
+    rstd: f64,
+    s: usize,
+    w: &dyn Fn(usize) -> f64,
+) {
+    let cg = xr.len() / s;
+    let (mut ds, mut db) = (0.0, 0.0);
+    for j in 0..cg {
+        let seg = j * s..(j + 1) * s;
+        let (sdy, sdyx) = gr[seg.clone()]
+            .iter()
+            .zip(&xr[seg])
+            .fold((0.0, 0.0), |(a, b), (&g, &v)| {
+                (a + g.to_f64(), b + g.to_f64() * v.to_f64())
+            });
+        db += w(j) * sdy;
+        ds += w(j) * sdyx;
+    }
+    let inv = 1.0 / xr.len() as f64;
+    let c2 = (db * mean - ds) * rstd * rstd * rstd * inv;
+    let c3 = -c2 * mean - db * rstd * inv;
+    for j in 0..cg {
+        let a = w(j) * rstd;
+        for k in j * s..(j + 1) * s {
+            gxr[k] = T::c(a * gr[k].to_f64() + c2 * xr[k].to_f64() + c3);
+        }
+    }
 }
 
 /// Per-channel mean and biased variance of `x` shaped `(n, c, s)`.

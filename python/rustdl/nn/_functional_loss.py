@@ -240,6 +240,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise RuntimeError(f"Expected floating point type for target with class probabilities, "
                                f"got {scalar_name(target)}")
         raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    if tuple(target.shape) == tuple(input.shape) and not target.is_floating_point():
+        # PyTorch takes a target of the input's shape as probabilities
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                           f"got {scalar_name(target)}")
     class_dim = 0 if input.dim() == 1 else 1
     C = input.shape[class_dim]
     if target.is_floating_point():
@@ -327,8 +331,11 @@ class _BCEWithLogits(Function):
             loss = (1 - target) * input + sp_neg
         else:
             loss = (1 - target) * input + ((pos_weight - 1) * target + 1) * sp_neg
+        # PyTorch builds the loss in place on `1 - target`: it has the
+        # target's dtype whatever the input's and the weights' are
+        loss = loss.to(target.dtype)
         if weight is not None:
-            loss = loss * weight
+            loss = (loss * weight).to(target.dtype)
         return _reduce(loss, reduction)
 
     @staticmethod
@@ -366,6 +373,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                              (4, "pos_weight", pos_weight))
     if not input.is_floating_point():
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_scalar_name(input.dtype)}'")
+    if target.dtype == _C.bool:
+        raise NotImplementedError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                                  "Use the `^` or `logical_xor()` operator instead.")
     if not target.is_floating_point():
         raise RuntimeError(f"result type {_scalar_name(input.dtype)} can't be cast to the desired output type "
                            f"{_scalar_name(target.dtype)}")
