@@ -1035,6 +1035,13 @@ CASES = [
     ('avg_pool1d_int64_limits', "r=F.avg_pool1d(L.tensor([[[9223372036854775807,-3,5],[4,2,-4]]]), kernel_size=1, stride=2)"),
     ('avg_pool1d_int64_truncates', "r=(F.avg_pool1d(L.tensor([[[-7,2,5,1,-3]]]), kernel_size=2), F.avg_pool1d(L.tensor([[[-7,2,5,1,-3]]]), 3, 1, 1, count_include_pad=False))"),
     ('avg_pool3d_int64_large', "r=F.avg_pool3d(L.tensor([[[[[4611686018427387904,4611686018427387904],[3,1]]]]]), kernel_size=[1,2,1])"),
+    ('layer_norm_inf_weight_grad', "a=L.tensor([[-0.62,-0.53,-0.4,0.83,-0.03],[0.01,-0.45,1.05,-0.42,0.11],[-0.27,-0.04,0.77,-0.61,-0.25]],requires_grad=True); w=L.tensor([[0.41,-0.97,0.48,0.48,-float('inf')],[-0.68,-0.32,-0.92,-0.73,1.29],[-1.86,0.12,-0.53,-0.17,-1e30]]); y=F.layer_norm(a,(3,5),w); (y*L.tensor([[0.28,-0.49,-0.23,0.39,0.86],[-0.7,0.46,-0.46,0.6,-0.17],[0.64,-0.9,-0.25,-0.69,0.98]])).sum().backward(); r=a.grad"),
+    ('layer_norm_inf_grad_output', "a=L.tensor([[0.5,-1.,2.]],requires_grad=True); y=F.layer_norm(a,(3,)); (y*L.tensor([[1.,float('inf'),0.5]])).sum().backward(); r=a.grad"),
+    ('cross_entropy_float_target_batch_mismatch', "r=F.cross_entropy(L.zeros(0,2), L.tensor([-5.79,1e-07]))"),
+    ('cross_entropy_float_target_other_shape', "r=F.cross_entropy(L.zeros(2,3), L.tensor([0.5,1.]))"),
+    ('nll_loss_0d_input', "r=F.nll_loss(L.tensor(-0.79), L.tensor(0), ignore_index=0, reduction='sum')"),
+    ('linear_3d_input_rows_bias', "x=L.tensor([[[-1.48,2.0],[-1.03,-0.1]],[[-1.2,0.2],[-1.39,0.21]]],requires_grad=True); y=F.linear(x, L.tensor([[0.84,-1.05],[1.4,-0.82],[0.83,-0.53]]), L.tensor([[-0.93,4.21,1.25],[-4.81,-3.54,1.47]])); y.sum().backward(); r=(y, x.grad)"),
+    ('linear_3d_input_bad_rows_bias', "r=F.linear(L.ones(2,2,2), L.ones(3,2), L.ones(4,3))"),
     ('setitem_mask_one_element_fits', "y=L.tensor([[5],[5]],dtype=L.uint8); y[L.tensor([False,True])]=L.tensor([7.]); r=y"),
 
 ]

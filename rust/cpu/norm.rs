@@ -387,13 +387,21 @@ pub fn rows_backward<T: Float>(
                 Some(wr) => grad_sums_w(gr, wr, xr, m),
                 None => grad_sums(gr, xr, m),
             };
-            let b = rstd * (bc_sum - dm * a_sum);
-            let k1 = -rstd * rstd * b / len as f64;
-            let k0 = -rstd * a_sum / len as f64 - k1 * dm;
-            let (rs, k1, k0) = (T::c(rstd), T::c(k1), T::c(k0));
-            match wr {
-                Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, m, k1, k0),
-                None => grad_in(gxr, gr, xr, rs, m, k1, k0),
+            let rs = T::c(rstd);
+            if !(a_sum.is_finite() && bc_sum.is_finite()) {
+                // An infinite weight or gradient: PyTorch's uncentered form
+                // (layer_norm's backward kernel has group_norm's)
+                let wj = |j: usize| wr.map_or(1.0, |w| w[j].to_f64());
+                grad_in_uncentered(gxr, gr, xr, mean, rstd, 1, &wj);
+            } else {
+                let b = rstd * (bc_sum - dm * a_sum);
+                let k1 = -rstd * rstd * b / len as f64;
+                let k0 = -rstd * a_sum / len as f64 - k1 * dm;
+                let (k1, k0) = (T::c(k1), T::c(k0));
+                match wr {
+                    Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, m, k1, k0),
+                    None => grad_in(gxr, gr, xr, rs, m, k1, k0),
+                }
             }
             if need_wb {
                 let (pw, pb) = (&mut pw[c0..c0 + cg], &mut pb[c0..c0 + cg]);

@@ -194,6 +194,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     require_tensors("nll_loss_nd", ("input", input), ("target", target))
     require_optional_tensors("nll_loss_nd", (3, "weight", weight))
     reduction = get_reduction(size_average, reduce, reduction)
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     if not input.is_floating_point():
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
     _check_class_target(input, target)
@@ -247,10 +249,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class_dim = 0 if input.dim() == 1 else 1
     C = input.shape[class_dim]
     if target.is_floating_point():
-        logp = input.log_softmax(class_dim)
-        # probability targets
         if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"Expected target size {tuple(input.shape)}, got {tuple(target.shape)}")
+            # not probabilities: PyTorch's nll_loss checks the batch sizes,
+            # then its kernel refuses the float target
+            if input.dim() != 1 and target.dim() >= 1 and target.shape[0] != input.shape[0]:
+                raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                                 f"({target.shape[0]}).")
+            raise RuntimeError(f"expected scalar type Long but found {scalar_name(target)}")
+        logp = input.log_softmax(class_dim)
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / C
         prod = logp * target
