@@ -1042,6 +1042,9 @@ CASES = [
     ('nll_loss_0d_input', "r=F.nll_loss(L.tensor(-0.79), L.tensor(0), ignore_index=0, reduction='sum')"),
     ('linear_3d_input_rows_bias', "x=L.tensor([[[-1.48,2.0],[-1.03,-0.1]],[[-1.2,0.2],[-1.39,0.21]]],requires_grad=True); y=F.linear(x, L.tensor([[0.84,-1.05],[1.4,-0.82],[0.83,-0.53]]), L.tensor([[-0.93,4.21,1.25],[-4.81,-3.54,1.47]])); y.sum().backward(); r=(y, x.grad)"),
     ('linear_3d_input_bad_rows_bias', "r=F.linear(L.ones(2,2,2), L.ones(3,2), L.ones(4,3))"),
+    ('smooth_l1_beta0_bool_input', "r=F.smooth_l1_loss(L.tensor(True), L.tensor(3.24), beta=0.0)"),
+    ('smooth_l1_beta0_bool_target', "r=F.smooth_l1_loss(L.tensor([3.]), L.tensor([True]), beta=0.0)"),
+    ('smooth_l1_bool_input', "r=F.smooth_l1_loss(L.tensor([True]), L.tensor([3.]))"),
     ('setitem_mask_one_element_fits', "y=L.tensor([[5],[5]],dtype=L.uint8); y[L.tensor([False,True])]=L.tensor([7.]); r=y"),
 
 ]

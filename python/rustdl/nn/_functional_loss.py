@@ -126,6 +126,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_same_size(input, target, "smooth_l1_loss")
+    if beta == 0 and (input.dtype == _C.bool) != (target.dtype == _C.bool):
+        # PyTorch's beta=0 path is l1_loss: input - target, unpromoted
+        raise NotImplementedError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                                  "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     input, target = _promoted(input, target, "smooth_l1_cpu")
     d = input - target
     a = d.abs()
