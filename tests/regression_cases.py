@@ -1045,6 +1045,13 @@ CASES = [
     ('smooth_l1_beta0_bool_input', "r=F.smooth_l1_loss(L.tensor(True), L.tensor(3.24), beta=0.0)"),
     ('smooth_l1_beta0_bool_target', "r=F.smooth_l1_loss(L.tensor([3.]), L.tensor([True]), beta=0.0)"),
     ('smooth_l1_bool_input', "r=F.smooth_l1_loss(L.tensor([True]), L.tensor([3.]))"),
+    ('atan2_grad_where_squares_vanish', "a=L.tensor([0.,-0.,1e-40,0.,1e-30,88.8],requires_grad=True); b=L.tensor([0.,0.,0.,1e-40,1e-30,0.],requires_grad=True); L.atan2(a,b).sum().backward(); r=(a.grad,b.grad)"),
+    ('atan2_grad_float64_tiny', "a=L.tensor([1e-200,0.],dtype=L.float64,requires_grad=True); b=L.tensor([0.,0.],dtype=L.float64,requires_grad=True); L.atan2(a,b).sum().backward(); r=(a.grad,b.grad)"),
+    ('std_mean_constant_grad', "a=L.tensor([[[12.74]]],dtype=L.float64,requires_grad=True); s,m=L.std_mean(a.expand(2,2,2,3)); (s*0.95-m*0.87).backward(); r=(s,m,a.grad)"),
+    ('var_constant_rows', "r=L.tensor([[0.1]*5,[12.74]*5,[1e-3]*5],dtype=L.float64).var(1)"),
+    ('bce_float64_weight_keeps_input_dtype', "r=F.binary_cross_entropy(L.tensor(0.29), L.tensor(0.5), weight=L.tensor(-1e30,dtype=L.float64))"),
+    ('instance_norm_inf_weight_grad', "a=L.tensor([[[[-2.5,2.5,1.0]],[[0.5,3e38,2.5]]],[[[1.5,0.82,-1.94]],[[1e-40,1.27,-1.05]]],[[[-1.0,-2.5,0.74]],[[1.0,1.66,1.0]]]],requires_grad=True); y=F.instance_norm(a,weight=L.tensor([0.06,-float('inf')]),eps=0.5); (y*L.tensor([[[[0.62,0.65,0.04]],[[-0.75,0.17,0.06]]],[[[0.29,0.8,0.64]],[[-0.87,-0.37,-0.21]]],[[[0.95,-0.38,-0.04]],[[0.83,0.14,0.65]]]])).sum().backward(); r=a.grad"),
+    ('group_norm_one_channel_groups_inf_weight_grad', "a=L.tensor([[[0.5,-1.,2.],[1.,0.3,-0.2]]],requires_grad=True); y=F.group_norm(a,2,weight=L.tensor([1.5,float('inf')])); (y*L.tensor([[[0.3,-0.2,0.9],[0.1,0.4,-0.6]]])).sum().backward(); r=a.grad"),
     ('setitem_mask_one_element_fits', "y=L.tensor([[5],[5]],dtype=L.uint8); y[L.tensor([False,True])]=L.tensor([7.]); r=y"),
 
 ]

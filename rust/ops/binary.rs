@@ -821,7 +821,13 @@ pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             return Ok(vec![None, None]);
         };
         let (x, y) = (sa.get()?, sb.get()?);
-        let scale = div(g, &add(&mul(x, x)?, &mul(y, y)?)?)?;
+        // 0 where x^2 + y^2 is 0 (both 0, or squares that underflow), as
+        // PyTorch 2.15, not 0 * inf = NaN
+        let den = add(&mul(x, x)?, &mul(y, y)?)?;
+        let zero = creation::scalar_like(0.0, &den);
+        let at_zero = eq(&den, &zero)?;
+        let safe = where_(&at_zero, &creation::scalar_like(1.0, &den), &den)?;
+        let scale = where_(&at_zero, &zero, &div(g, &safe)?)?;
         let ga = match need.0 {
             true => Some(grad_for(mul(&scale, y)?, &ia)?),
             false => None,

@@ -3,7 +3,7 @@
 //! Composite reductions (mean, var, std, logsumexp, norm) are built from these
 //! with tensor ops, so their gradients come for free.
 
-use super::binary::{compare, div, eq, mul, sub, CmpOp};
+use super::binary::{add, compare, div, eq, mul, sub, CmpOp};
 use super::creation::scalar_like;
 use super::shape::{expand_to, reshape_to};
 use crate::autograd::{record, SavedTensor};
@@ -982,6 +982,10 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
     let out = {
         let _ng = crate::autograd::GradModeGuard::new(false);
         let m = mean(x, dims, true)?;
+        // One correction pass: sum / n misses a constant row's value by an
+        // ulp or so, which left the variance of [c, c, ..] at ~1e-30 (and
+        // std's gradient at tiny / tiny); x - m is exact there.
+        let m = add(&m, &mean(&sub(x, &m)?, dims, true)?)?;
         let d = sub(x, &m)?;
         let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
         // (nothing reduced gives NaN whatever the correction, as PyTorch)

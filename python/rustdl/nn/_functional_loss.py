@@ -321,7 +321,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = _BCE.apply(input, target)
     if weight is not None:
         _check_bias_like(weight.shape, loss.shape)
-        loss = loss * weight
+        # (PyTorch multiplies in place: the loss keeps the input's dtype)
+        loss = (loss * weight).to(loss.dtype)
     return _reduce(loss, reduction)
 
 
