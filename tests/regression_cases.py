@@ -1052,6 +1052,8 @@ CASES = [
     ('bce_float64_weight_keeps_input_dtype', "r=F.binary_cross_entropy(L.tensor(0.29), L.tensor(0.5), weight=L.tensor(-1e30,dtype=L.float64))"),
     ('instance_norm_inf_weight_grad', "a=L.tensor([[[[-2.5,2.5,1.0]],[[0.5,3e38,2.5]]],[[[1.5,0.82,-1.94]],[[1e-40,1.27,-1.05]]],[[[-1.0,-2.5,0.74]],[[1.0,1.66,1.0]]]],requires_grad=True); y=F.instance_norm(a,weight=L.tensor([0.06,-float('inf')]),eps=0.5); (y*L.tensor([[[[0.62,0.65,0.04]],[[-0.75,0.17,0.06]]],[[[0.29,0.8,0.64]],[[-0.87,-0.37,-0.21]]],[[[0.95,-0.38,-0.04]],[[0.83,0.14,0.65]]]])).sum().backward(); r=a.grad"),
     ('group_norm_one_channel_groups_inf_weight_grad', "a=L.tensor([[[0.5,-1.,2.],[1.,0.3,-0.2]]],requires_grad=True); y=F.group_norm(a,2,weight=L.tensor([1.5,float('inf')])); (y*L.tensor([[[0.3,-0.2,0.9],[0.1,0.4,-0.6]]])).sum().backward(); r=a.grad"),
+    ('nll_loss_ignored_row_inf_weight_grad', "a=L.tensor([[0.2,-0.84,1.5],[float('nan'),1.25,-0.12],[-0.35,-1.28,0.04]],requires_grad=True); l=F.nll_loss(a, L.tensor([0,-100,2]), weight=L.tensor([float('inf'),1.63,0.88]), reduction='none'); (l*L.tensor([0.1,-0.29,0.58])).sum().backward(); r=(l, a.grad)"),
+    ('nll_loss_ignored_row_inf_weight_sum', "a=L.tensor([[0.2,-0.84,1.5],[0.3,1.25,-0.12]],requires_grad=True); l=F.nll_loss(a, L.tensor([1,-100]), weight=L.tensor([float('inf'),1.63,0.88]), reduction='sum'); l.backward(); r=(l, a.grad)"),
     ('setitem_mask_one_element_fits', "y=L.tensor([[5],[5]],dtype=L.uint8); y[L.tensor([False,True])]=L.tensor([7.]); r=y"),
 
 ]

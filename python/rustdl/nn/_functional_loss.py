@@ -218,7 +218,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         if weight.dim() != 1 or weight.shape[0] != C:
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
-        w = w * weight[t_safe]
+        # (an ignored row's weight is 0, not 0 * an infinite class weight)
+        w = _C.where(valid, weight[t_safe], 0.0).to(input.dtype)
     # An ignored row is 0 even where its (unused) input is inf or NaN.
     loss = _C.where(valid, -picked * w, 0.0)
     if reduction == "none":
