@@ -17,7 +17,9 @@ def linear(input, weight, bias=None):
         # with addmm's checks (ranks, then dtypes).
         if weight.dim() != 2:
             raise RuntimeError(f"addmm: mat2 must be a matrix, got {weight.dim()}-D tensor")
-        if bias.dim() <= 2 or input.dim() == 2:
+        # (PyTorch 2.15 flattens an N-d input only where the bias broadcasts
+        # to the flattened rows; a (rows, out) bias is added after the matmul)
+        if bias.dim() <= 1 or input.dim() == 2 or (bias.dim() == 2 and bias.shape[0] == 1):
             rows = input if input.dim() == 2 else input.reshape(_prod(input.shape[:-1]), input.shape[-1])
             _check_bias(bias.shape, (rows.shape[0], weight.shape[0]))
             out = bias.addmm(rows, weight.t())

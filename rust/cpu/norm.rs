@@ -332,6 +332,7 @@ pub type AffineGrads<T> = (Vec<T>, Vec<T>);
 /// Gradients of a rows normalization: `gx`, and per-channel (`gw`, `gb`)
 /// when `need_wb`. The affine gradients are summed per part of at most
 /// `PART_ROWS` rows in `T`, then the parts in f64.
+#[allow(clippy::too_many_arguments)]
 pub fn rows_backward<T: Float>(
     gy: &[T],
     x: &[T],
@@ -340,6 +341,7 @@ pub fn rows_backward<T: Float>(
     w: Option<&[T]>,
     eps: f64,
     need_wb: bool,
+    batch_form: bool,
 ) -> (Vec<T>, Option<AffineGrads<T>>) {
     const PART_ROWS: usize = 64;
     let (len, cg, s, c) = (sh.row_len(), sh.cg(), sh.s, sh.c);
@@ -387,13 +389,21 @@ pub fn rows_backward<T: Float>(
                 Some(wr) => grad_sums_w(gr, wr, xr, m),
                 None => grad_sums(gr, xr, m),
             };
-            let b = rstd * (bc_sum - dm * a_sum);
-            let k1 = -rstd * rstd * b / len as f64;
-            let k0 = -rstd * a_sum / len as f64 - k1 * dm;
-            let (rs, k1, k0) = (T::c(rstd), T::c(k1), T::c(k0));
-            match wr {
-                Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, m, k1, k0),
-                None => grad_in(gxr, gr, xr, rs, m, k1, k0),
+            let rs = T::c(rstd);
+            if !(a_sum.is_finite() && bc_sum.is_finite()) {
+                // An infinite weight or gradient: PyTorch's uncentered form
+                // (layer_norm's backward kernel has group_norm's)
+                let wj = |j: usize| wr.map_or(1.0, |w| w[j].to_f64());
+                grad_in_uncentered(gxr, gr, xr, mean, rstd, 1, &wj);
+            } else {
+                let b = rstd * (bc_sum - dm * a_sum);
+                let k1 = -rstd * rstd * b / len as f64;
+                let k0 = -rstd * a_sum / len as f64 - k1 * dm;
+                let (k1, k0) = (T::c(k1), T::c(k0));
+                match wr {
+                    Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, m, k1, k0),
+                    None => grad_in(gxr, gr, xr, rs, m, k1, k0),
+                }
             }
             if need_wb {
                 let (pw, pb) = (&mut pw[c0..c0 + cg], &mut pb[c0..c0 + cg]);
@@ -410,6 +420,21 @@ pub fn rows_backward<T: Float>(
                 pw[c0 + j] += T::c(rstd * sdyx);
                 pb[c0 + j] += T::c(sdy);
             }
+        }
+        if !(a_sum.is_finite() && bc_sum.is_finite()) {
+            // An infinite weight or gradient: PyTorch's forms give +-inf
+            // where the centered one here gives NaN (inf * 0 in k1 * dm).
+            if batch_form && cg == 1 {
+                // instance_norm runs PyTorch's batch_norm backward; its
+                // float32 variance overflows to inf (rstd 0) where ours fits
+                let var_t = T::c(stats[r].var).to_f64();
+                let rs = if var_t.is_infinite() { 0.0 } else { rstd };
+                grad_in_batch_form(gxr, gr, xr, mean, rs, wc(c0));
+            } else {
+                // group_norm's gx = w rstd gy + c2 x + c3 (uncentered sums)
+                grad_in_uncentered(gxr, gr, xr, mean, rstd, s, &|j| wc(c0 + j));
+            }
+            return;
         }
         let b = rstd * bc_sum;
         let k1 = -rstd * rstd * b / len as f64;
@@ -459,6 +484,56 @@ pub fn rows_backward<T: Float>(
         )
     });
     (gx, wb)
+}
+
+/// One row's input gradient in PyTorch's batch_norm (training) form:
+/// gx = (gy - mean(gy) - (x - mean) k) rstd w, k = sum((x - mean) gy) rstd^2 / len.
+fn grad_in_batch_form<T: Float>(gxr: &mut [T], gr: &[T], xr: &[T], mean: f64, rstd: f64, w: f64) {
+    let n = xr.len() as f64;
+    let (sdy, dotp) = gr.iter().zip(xr).fold((0.0, 0.0), |(a, b), (&g, &v)| {
+        (a + g.to_f64(), b + (v.to_f64() - mean) * g.to_f64())
+    });
+    let (k, gm) = (dotp * rstd * rstd / n, sdy / n);
+    for ((o, &g), &v) in gxr.iter_mut().zip(gr).zip(xr) {
+        *o = T::c((g.to_f64() - gm - (v.to_f64() - mean) * k) * rstd * w);
+    }
+}
+
+/// One group's input gradient in PyTorch's group_norm form: with
+/// ds = sum_c w_c sum(gy x), db = sum_c w_c sum(gy) over the group,
+/// c2 = (db mean - ds) rstd^3 / len, c3 = -c2 mean - db rstd / len and
+/// gx = w_c rstd gy + c2 x + c3 (`s` values per channel).
+fn grad_in_uncentered<T: Float>(
+    gxr: &mut [T],
+    gr: &[T],
+    xr: &[T],
+    mean: f64,
+    rstd: f64,
+    s: usize,
+    w: &dyn Fn(usize) -> f64,
+) {
+    let cg = xr.len() / s;
+    let (mut ds, mut db) = (0.0, 0.0);
+    for j in 0..cg {
+        let seg = j * s..(j + 1) * s;
+        let (sdy, sdyx) = gr[seg.clone()]
+            .iter()
+            .zip(&xr[seg])
+            .fold((0.0, 0.0), |(a, b), (&g, &v)| {
+                (a + g.to_f64(), b + g.to_f64() * v.to_f64())
+            });
+        db += w(j) * sdy;
+        ds += w(j) * sdyx;
+    }
+    let inv = 1.0 / xr.len() as f64;
+    let c2 = (db * mean - ds) * rstd * rstd * rstd * inv;
+    let c3 = -c2 * mean - db * rstd * inv;
+    for j in 0..cg {
+        let a = w(j) * rstd;
+        for k in j * s..(j + 1) * s {
+            gxr[k] = T::c(a * gr[k].to_f64() + c2 * xr[k].to_f64() + c3);
+        }
+    }
 }
 
 /// Per-channel mean and biased variance of `x` shaped `(n, c, s)`.
@@ -632,7 +707,7 @@ mod tests {
                 y.iter().zip(&gy).map(|(a, b)| a * b).sum()
             };
             let (_, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5);
-            let (gx, wb) = rows_backward(&gy, &x, &st, sh, Some(&w), 1e-5, true);
+            let (gx, wb) = rows_backward(&gy, &x, &st, sh, Some(&w), 1e-5, true, false);
             let (gw, gb) = wb.unwrap();
             let h = 1e-6;
             for i in 0..len {

@@ -431,6 +431,25 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     out
 }
 
+/// Average pooling of int64, as PyTorch's kernel: the window summed in
+/// int64 (wrapping on overflow), then divided with truncation toward zero.
+pub fn avg_forward_i64(x: &[i64], g: &Geom, div: Divisor) -> Vec<i64> {
+    let (ip, op) = (g.in_plane(), g.out_plane());
+    let planes = x.len().checked_div(ip).unwrap_or(0);
+    let mut out = vec![0i64; planes * op];
+    for_planes(&mut out, op, x.len(), |p, o| {
+        let xp = &x[p * ip..(p + 1) * ip];
+        g.for_each_out(|k, wd, wh, ww| {
+            let mut s = 0i64;
+            g.for_each_row(wd, wh, ww, |start, count, step| {
+                (0..count).for_each(|j| s = s.wrapping_add(xp[start + j * step]));
+            });
+            o[k] = s.wrapping_div(divisor(div, wd, wh, ww) as i64);
+        });
+    });
+    out
+}
+
 /// Average pooling backward: each output gradient spread over its window.
 pub fn avg_backward<T: Float>(gy: &[T], g: &Geom, div: Divisor, planes: usize) -> Vec<T> {
     let (ip, op) = (g.in_plane(), g.out_plane());

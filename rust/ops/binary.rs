@@ -188,6 +188,23 @@ pub fn clamp_tensors(x: &Tensor, lo: &Tensor, hi: &Tensor) -> Result<Tensor> {
         let wx = where_(&same, &ind(CmpOp::Eq, x, lo)?, &wx)?;
         let wlo = where_(&same, &ind(CmpOp::Lt, x, lo)?, &wlo)?;
         let whi = where_(&same, &ind(CmpOp::Gt, x, hi)?, &whi)?;
+        // a NaN result (x or a bound NaN): the gradient goes to x unless
+        // x < lo or x > hi holds (no sharing), and to hi where lo > hi
+        // (PyTorch 2.15)
+        let out = {
+            let _no_grad = crate::autograd::GradModeGuard::new(false);
+            binary(BinOp::Minimum, &a, hi)?
+        };
+        let nan_out = compare(CmpOp::Ne, &out, &out)?;
+        let zero = creation::scalar_like(0.0, &wx);
+        let one = creation::scalar_like(1.0, &wx);
+        let passes = mul(
+            &sub(&one, &ind(CmpOp::Lt, x, lo)?)?,
+            &sub(&one, &ind(CmpOp::Gt, x, hi)?)?,
+        )?;
+        let wx = where_(&nan_out, &passes, &wx)?;
+        let wlo = where_(&nan_out, &zero, &wlo)?;
+        let whi = where_(&nan_out, &ind(CmpOp::Gt, lo, hi)?, &whi)?;
         let mut grads = Vec::with_capacity(3);
         for (w, shape) in [wx, wlo, whi].iter().zip(&shapes) {
             grads.push(Some(grad_for(mul(g, w)?, shape)?));
@@ -378,8 +395,9 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
                 (
                     if need.0 { Some(div(g, &y)?) } else { None },
                     if need.1 {
-                        // -g * x / y^2
-                        Some(unary::neg(&div(&mul(g, &x)?, &mul(&y, &y)?)?)?)
+                        // -g * ((x / y) / y), PyTorch's order: y^2 underflows
+                        // (0 / denormal^2 = 0 / 0) where x / y / y does not
+                        Some(mul(&unary::neg(g)?, &div(&div(&x, &y)?, &y)?)?)
                     } else {
                         None
                     },
@@ -803,7 +821,13 @@ pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             return Ok(vec![None, None]);
         };
         let (x, y) = (sa.get()?, sb.get()?);
-        let scale = div(g, &add(&mul(x, x)?, &mul(y, y)?)?)?;
+        // 0 where x^2 + y^2 is 0 (both 0, or squares that underflow), as
+        // PyTorch 2.15, not 0 * inf = NaN
+        let den = add(&mul(x, x)?, &mul(y, y)?)?;
+        let zero = creation::scalar_like(0.0, &den);
+        let at_zero = eq(&den, &zero)?;
+        let safe = where_(&at_zero, &creation::scalar_like(1.0, &den), &den)?;
+        let scale = where_(&at_zero, &zero, &div(g, &safe)?)?;
         let ga = match need.0 {
             true => Some(grad_for(mul(&scale, y)?, &ia)?),
             false => None,

@@ -143,7 +143,14 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
         let t = t as usize;
         let wt = p.weight.map_or(1.0, |w| w[t]);
         let xr = &x[i * c..(i + 1) * c];
-        let a = T::c(g[i] * ((1.0 - eps) * wt + eps / c as f64 * wsum));
+        // (without smoothing the other classes' weights play no part: an
+        // infinite one must not turn 0 * inf into NaN)
+        let smoothed = if eps > 0.0 {
+            eps / c as f64 * wsum
+        } else {
+            0.0
+        };
+        let a = T::c(g[i] * ((1.0 - eps) * wt + smoothed));
         let l = T::c(lse[i]);
         match p.weight {
             Some(w) if eps > 0.0 => {

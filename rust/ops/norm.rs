@@ -165,6 +165,7 @@ fn rows_backward_t<T: Float + BufferElem>(
     eps: f64,
     need_wb: bool,
     w_shape: &[usize],
+    batch_form: bool,
 ) -> (Tensor, Option<Tensor>, Option<Tensor>) {
     let wv = w.map(|w| w.to_vec::<T>());
     let (gx, wb) = k::rows_backward(
@@ -175,6 +176,7 @@ fn rows_backward_t<T: Float + BufferElem>(
         wv.as_deref(),
         eps,
         need_wb,
+        batch_form,
     );
     let gx = Tensor::from_vec(gx, x.shape());
     match wb {
@@ -220,13 +222,15 @@ fn rows_norm(
         .map(|t| t.shape().to_vec())
         .unwrap_or_default();
     let need_wb = w.is_some() || b.is_some();
+    // (instance_norm: PyTorch runs batch_norm's backward kernel)
+    let batch_form = name == "NativeBatchNormBackward0";
     let saved = st.clone();
     let dtype = x.dtype().compute_dtype();
     let composite: Box<NormComposite> =
         Box::new(move |x, w, b| rows_norm_composite(x, sh, w, b, eps));
     record_norm(name, x, &w, &b, &y, composite, move |gy, x, w| {
         Ok(
-            crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape)),
+            crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape, batch_form)),
         )
     });
     Ok((y, st))

@@ -52,7 +52,7 @@ fn split_input(x: &Tensor, nd: usize, name: &str) -> Result<Planes> {
         );
     }
     let (lead, sp) = sh.split_at(sh.len() - nd);
-    if sp.contains(&0) || (lead.len() == 2 && lead[1] == 0) {
+    if sp.contains(&0) || lead.last() == Some(&0) {
         bail!(
             Runtime,
             "{name}: Expected input's non-batch dimensions to have positive length, but input has a shape of {:?} and non-zero size",
@@ -474,11 +474,15 @@ pub fn avg_pool(
     };
     match x.dtype() {
         d if d.is_float() => avg_common(x, p, g, nd, div, false, &name),
-        // int64 only, as PyTorch: the mean in f64, truncated toward zero
-        // (its integer division); exact while the window sums fit 2^53.
+        // int64 only, as PyTorch: summed in int64, truncating division
         crate::tensor::DType::I64 => {
-            let wide = x.cast_raw(crate::tensor::DType::F64);
-            Ok(avg_common(&wide, p, g, nd, div, false, &name)?.cast_raw(crate::tensor::DType::I64))
+            let shape = out_shape(&p, &g, nd);
+            if let Some(out) = super::meta::result(avg_name(nd, false), &[x], &shape, x.dtype()) {
+                return Ok(out);
+            }
+            let xc = x.contiguous_raw();
+            let xs = xc.as_slice::<i64>().expect("contiguous");
+            Ok(Tensor::from_vec(k::avg_forward_i64(xs, &g, div), &shape))
         }
         d => Err(Error::not_implemented(
             if nd == 3 {

@@ -3,7 +3,7 @@
 //! Composite reductions (mean, var, std, logsumexp, norm) are built from these
 //! with tensor ops, so their gradients come for free.
 
-use super::binary::{compare, div, eq, mul, sub, CmpOp};
+use super::binary::{add, compare, div, eq, mul, sub, CmpOp};
 use super::creation::scalar_like;
 use super::shape::{expand_to, reshape_to};
 use crate::autograd::{record, SavedTensor};
@@ -982,6 +982,10 @@ pub fn var(x: &Tensor, dims: Option<&[i64]>, correction: f64, keepdim: bool) -> 
     let out = {
         let _ng = crate::autograd::GradModeGuard::new(false);
         let m = mean(x, dims, true)?;
+        // One correction pass: sum / n misses a constant row's value by an
+        // ulp or so, which left the variance of [c, c, ..] at ~1e-30 (and
+        // std's gradient at tiny / tiny); x - m is exact there.
+        let m = add(&m, &mean(&sub(x, &m)?, dims, true)?)?;
         let d = sub(x, &m)?;
         let ss = sum(&mul(&d, &d)?, dims, keepdim)?;
         // (nothing reduced gives NaN whatever the correction, as PyTorch)
@@ -1170,7 +1174,13 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     if reduced == 1 && !explicit_dim_of_0d {
         // One element per norm: PyTorch returns |x| itself (no |x|^p
         // overflow for large p).
-        return reshape_to(&a, &reduced_shape(x.shape(), &mask, keepdim));
+        let out = reshape_to(&a, &reduced_shape(x.shape(), &mask, keepdim))?;
+        if p == 1.0 || p.is_infinite() {
+            return Ok(out);
+        }
+        // The gradient is still the p-norm's, sign(x) |x|^(p-1) / |x|^(p-1):
+        // NaN at an infinite or NaN x (sign(x) = 0 at 0).
+        return single_element_pnorm(x, out);
     }
     if p.is_infinite() {
         return inf_norm(x, &a, dims, keepdim, p > 0.0);
@@ -1179,6 +1189,27 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
         return sum(&a, dims, keepdim);
     }
     pnorm(x, &a, p, dims, keepdim)
+}
+
+/// A p-norm (p not 1 or inf) over single elements: `out` is |x| (reshaped),
+/// its gradient `g sign(x)`, NaN where x is not finite.
+fn single_element_pnorm(x: &Tensor, out: Tensor) -> Result<Tensor> {
+    let out = out.detach();
+    let sx = SavedTensor::new(x);
+    record("LinalgVectorNormBackward0", &[x], &[&out], move |g| {
+        let Some(g) = &g[0] else {
+            return Ok(vec![None]);
+        };
+        let x = sx.get()?;
+        let g = reshape_to(g, x.shape())?;
+        let d = super::binary::where_(
+            &super::unary::isfinite(x)?,
+            &super::unary::sign(x)?,
+            &scalar_like(f64::NAN, x),
+        )?;
+        Ok(vec![Some(mul(&g, &d)?)])
+    });
+    Ok(out)
 }
 
 /// The inf (-inf) norm, max (min) |x|, with PyTorch's gradient: shared among

@@ -190,9 +190,12 @@ pub fn softmax(x: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
             },
             &[&x],
             &[&r],
-            |g| {
+            move |g| {
+                // 0, or NaN where the result is NaN (PyTorch's formula
+                // g - exp(y) sum(g) then holds a NaN)
+                let factor = if finite { 0.0 } else { f64::NAN };
                 let zero = |g: &Tensor| {
-                    crate::ops::binary::mul(g, &crate::ops::creation::scalar_like(0.0, g))
+                    crate::ops::binary::mul(g, &crate::ops::creation::scalar_like(factor, g))
                 };
                 Ok(vec![g[0].as_ref().map(zero).transpose()?])
             },

@@ -924,13 +924,14 @@ impl PyTensor {
                 self.t.dtype().scalar_name()
             )));
         }
-        check_dims(&self.t, &d)?;
+        // (PyTorch checks the dtype before the dims)
         if let Some(dt) = dtype.filter(|dt| !dt.is_float()) {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
                 "mean(): could not infer output dtype. Optional dtype must be either a floating point or complex dtype. Got: {}",
                 dt.scalar_name()
             )));
         }
+        check_dims(&self.t, &d)?;
         let x = cast_opt(&self.t, dtype)?;
         Ok(wrap(reduce::mean(&x, dims(&d), keepdim)?))
     }

@@ -146,6 +146,15 @@ impl PyTensor {
         let has_mask = items
             .iter()
             .any(|i| matches!(i, IndexItem::Tensor(t) if t.dtype() == DType::Bool));
+        if has_mask && !int_index && v.numel() == 1 && v.ndim() > 0 {
+            // PyTorch fills the mask with the value's item(), range-checked
+            // (a 0-dim value is copied, converted unchecked)
+            crate::ops::creation::check_fits_scalar(
+                v.item_f64()?,
+                v.dtype().is_float(),
+                self.t.dtype(),
+            )?;
+        }
         let advanced = int_index || (has_mask && v.numel() != 1);
         if advanced && v.dtype() != self.t.dtype() && value.downcast::<PyTensor>().is_ok() {
             // PyTorch's index_put_ does not convert a tensor source.

@@ -126,6 +126,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_same_size(input, target, "smooth_l1_loss")
+    if beta == 0 and (input.dtype == _C.bool) != (target.dtype == _C.bool):
+        # PyTorch's beta=0 path is l1_loss: input - target, unpromoted
+        raise NotImplementedError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                                  "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     input, target = _promoted(input, target, "smooth_l1_cpu")
     d = input - target
     a = d.abs()
@@ -194,6 +198,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     require_tensors("nll_loss_nd", ("input", input), ("target", target))
     require_optional_tensors("nll_loss_nd", (3, "weight", weight))
     reduction = get_reduction(size_average, reduce, reduction)
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     if not input.is_floating_point():
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
     _check_class_target(input, target)
@@ -212,7 +218,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         if weight.dim() != 1 or weight.shape[0] != C:
             raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
-        w = w * weight[t_safe]
+        # (an ignored row's weight is 0, not 0 * an infinite class weight)
+        w = _C.where(valid, weight[t_safe], 0.0).to(input.dtype)
     # An ignored row is 0 even where its (unused) input is inf or NaN.
     loss = _C.where(valid, -picked * w, 0.0)
     if reduction == "none":
@@ -240,13 +247,21 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             raise RuntimeError(f"Expected floating point type for target with class probabilities, "
                                f"got {scalar_name(target)}")
         raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+    if tuple(target.shape) == tuple(input.shape) and not target.is_floating_point():
+        # PyTorch takes a target of the input's shape as probabilities
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, "
+                           f"got {scalar_name(target)}")
     class_dim = 0 if input.dim() == 1 else 1
     C = input.shape[class_dim]
     if target.is_floating_point():
-        logp = input.log_softmax(class_dim)
-        # probability targets
         if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"Expected target size {tuple(input.shape)}, got {tuple(target.shape)}")
+            # not probabilities: PyTorch's nll_loss checks the batch sizes,
+            # then its kernel refuses the float target
+            if input.dim() != 1 and target.dim() >= 1 and target.shape[0] != input.shape[0]:
+                raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                                 f"({target.shape[0]}).")
+            raise RuntimeError(f"expected scalar type Long but found {scalar_name(target)}")
+        logp = input.log_softmax(class_dim)
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / C
         prod = logp * target
@@ -307,7 +322,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = _BCE.apply(input, target)
     if weight is not None:
         _check_bias_like(weight.shape, loss.shape)
-        loss = loss * weight
+        # (PyTorch multiplies in place: the loss keeps the input's dtype)
+        loss = (loss * weight).to(loss.dtype)
     return _reduce(loss, reduction)
 
 
@@ -327,8 +343,11 @@ class _BCEWithLogits(Function):
             loss = (1 - target) * input + sp_neg
         else:
             loss = (1 - target) * input + ((pos_weight - 1) * target + 1) * sp_neg
+        # PyTorch builds the loss in place on `1 - target`: it has the
+        # target's dtype whatever the input's and the weights' are
+        loss = loss.to(target.dtype)
         if weight is not None:
-            loss = loss * weight
+            loss = (loss * weight).to(target.dtype)
         return _reduce(loss, reduction)
 
     @staticmethod
@@ -366,6 +385,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                              (4, "pos_weight", pos_weight))
     if not input.is_floating_point():
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{_scalar_name(input.dtype)}'")
+    if target.dtype == _C.bool:
+        raise NotImplementedError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                                  "Use the `^` or `logical_xor()` operator instead.")
     if not target.is_floating_point():
         raise RuntimeError(f"result type {_scalar_name(input.dtype)} can't be cast to the desired output type "
                            f"{_scalar_name(target.dtype)}")
