@@ -908,7 +908,7 @@ mod tests {
             dilation: [1; 3],
         };
         let p = Plan::new(&g);
-        let chunks = p.chunks::<f64>(2);
+        let chunks = p.chunks::<f64>(2, 1);
         assert!(chunks.len() > 2);
         for s in 0..2 {
             let rows: Vec<_> = chunks
@@ -926,7 +926,7 @@ mod tests {
             output: [1, 8, 8],
             ..g
         });
-        let chunks = small.chunks::<f32>(20);
+        let chunks = small.chunks::<f32>(20, 32);
         assert!(chunks.iter().all(|c| c.rows == (0..small.th)));
         assert_eq!(chunks.iter().map(|c| c.samples).sum::<usize>(), 20);
     }
