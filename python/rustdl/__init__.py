@@ -98,7 +98,9 @@ def _dtype_from_name(name):
 
 def manual_seed(seed):
     """Seed the global random number generator; returns a Generator-like handle."""
+    global _initial_seed
     _C.manual_seed(seed)
+    _initial_seed = builtins.int(seed)
     g = Generator()
     g.manual_seed(seed)
     return g
@@ -107,8 +109,10 @@ def manual_seed(seed):
 def seed():
     import time
 
+    global _initial_seed
     s = time.time_ns() & 0xFFFFFFFFFFFF
     _C.manual_seed(s)
+    _initial_seed = s
     return s
 
 
@@ -116,6 +120,7 @@ _initial_seed = 0
 
 
 def initial_seed():
+    """The seed last given to ``manual_seed`` / chosen by ``seed`` (PyTorch's ``initial_seed``)."""
     return _initial_seed
 
 
@@ -536,6 +541,6 @@ def mvlgamma(input, p, *, out=None):
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing"):  # (imported on first use)
+    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing", "random"):  # (imported on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
