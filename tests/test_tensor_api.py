@@ -635,11 +635,14 @@ def test_forked_child_runs_parallel_kernels():
         torch.set_num_threads(2)
         a, b = torch.randn(300, 300), torch.randn(300, 300)
         want = a.numpy() @ b.numpy()
-        w = torch.randn(300, 300, requires_grad=True)
+        # the busy thread works on tensors of its own: a tensor's autograd record is behind a
+        # lock, and a child forked while another thread holds it would wait forever (the
+        # fork-with-threads hazard of any lock; here the team is what is tested)
+        a_busy, w = a.clone(), torch.randn(300, 300, requires_grad=True)
         stop = threading.Event()
         def busy():  # backward releases the GIL: its kernels run during fork
             while not stop.is_set():
-                (a @ w).sum().backward()
+                (a_busy @ w).sum().backward()
         t = threading.Thread(target=busy)
         t.start()
         codes = []
