@@ -281,3 +281,31 @@ def test_qr_backward_errors_like_pytorch():
     x = _TALL.clone().requires_grad_()
     with pytest.raises(RuntimeError, match="mode='r'"):
         torch.linalg.qr(x, mode="r").R.sum().backward()
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unitriangular", [False, True])
+def test_solve_triangular_reads_one_triangle(upper, left, unitriangular):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((2, 4, 4)) + 4 * np.eye(4)
+    b = rng.standard_normal((2, 4, 3) if left else (2, 3, 4))
+    tri = np.triu(a) if upper else np.tril(a)
+    if unitriangular:
+        tri = tri - np.einsum("...ii->...i", tri)[..., None] * np.eye(4) + np.eye(4)  # ones on the diagonal
+    want = np.linalg.solve(tri, b) if left else np.swapaxes(np.linalg.solve(np.swapaxes(tri, -1, -2),
+                                                                          np.swapaxes(b, -1, -2)), -1, -2)
+    A = torch.tensor(a, requires_grad=True)
+    B = torch.tensor(b, requires_grad=True)
+    X = torch.linalg.solve_triangular(A, B, upper=upper, left=left, unitriangular=unitriangular)
+    np.testing.assert_allclose(X.detach().numpy(), want, rtol=1e-10, atol=1e-12)
+    X.sum().backward()
+    untouched = np.tril(np.ones((4, 4)), -1) if upper else np.triu(np.ones((4, 4)), 1)
+    if unitriangular:
+        untouched = untouched + np.eye(4)
+    assert np.all(A.grad.numpy()[:, untouched.astype(bool)] == 0)
+    assert torch.autograd.gradcheck(
+        lambda a_, b_: torch.linalg.solve_triangular(a_, b_, upper=upper, left=left, unitriangular=unitriangular),
+        (torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)))
+    with pytest.raises(RuntimeError, match="The input tensor B must have at least 2 dimensions"):
+        torch.linalg.solve_triangular(A, torch.ones(4), upper=upper)

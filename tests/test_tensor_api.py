@@ -1186,6 +1186,28 @@ def test_diagonal_is_a_view_as_pytorch():
         torch.ones(2, 2).diagonal(0, 1, 1)
 
 
+def test_diagonal_of_a_strided_tensor_that_requires_grad():
+    # a permuted (non-contiguous) non-leaf: still a view, gradients land on the right elements,
+    # and the gradient is itself differentiable
+    x = torch.arange(24.0).view(2, 3, 4).requires_grad_()
+    y = (x * 1).permute(2, 0, 1)
+    d = y.diagonal(0, 1, 2)
+    assert d.tolist() == np.diagonal(np.arange(24.0).reshape(2, 3, 4).transpose(2, 0, 1), 0, 1, 2).tolist()
+    assert y.diagonal(1, -1, -2).tolist() == [[12.0], [13.0], [14.0], [15.0]]
+    (d * torch.arange(8.0).view(4, 2)).sum().backward()
+    want = np.zeros((2, 3, 4))
+    want[0, 0], want[1, 1] = [0, 2, 4, 6], [1, 3, 5, 7]
+    assert x.grad.tolist() == want.tolist()
+    g = torch.ones(3, 3, requires_grad=True)
+    (gx,) = torch.autograd.grad(g.mT.diagonal().pow(2).sum(), g, create_graph=True)
+    assert gx.tolist() == (2 * torch.eye(3)).tolist()
+    (ggx,) = torch.autograd.grad(gx.sum(), g)
+    assert ggx.tolist() == (2 * torch.eye(3)).tolist()
+    e = torch.zeros(3, 3).t()
+    e.diagonal(1).fill_(2)
+    assert e.tolist() == [[0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]
+
+
 def test_trace():
     t = torch.trace(torch.arange(9, dtype=torch.int32).view(3, 3))
     assert t.item() == 12 and t.dtype == torch.int64

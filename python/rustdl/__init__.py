@@ -541,6 +541,6 @@ def mvlgamma(input, p, *, out=None):
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing", "random"):  # (imported on first use)
+    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing", "random", "distributions"):  # (imported on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

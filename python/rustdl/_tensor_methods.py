@@ -336,16 +336,7 @@ def diagonal(self, offset=0, dim1=0, dim2=1):
     d1, d2 = wrap(dim1), wrap(dim2)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    shape, strides = list(self.shape), list(self.stride())
-    if offset >= 0:
-        length, start = min(shape[d1], shape[d2] - offset), offset * strides[d2]
-    else:
-        length, start = min(shape[d1] + offset, shape[d2]), -offset * strides[d1]
-    if length <= 0:
-        length, start = 0, 0
-    kept = [i for i in range(nd) if i not in (d1, d2)]
-    return self.as_strided([shape[i] for i in kept] + [length], [strides[i] for i in kept] + [strides[d1] + strides[d2]],
-                           self.storage_offset() + start)
+    return self._diagonal(offset, d1, d2)
 
 
 def index_put(self, indices, values, accumulate=False):

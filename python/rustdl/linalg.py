@@ -111,6 +111,25 @@ def solve(A, B, *, left=True, out=None):
     return _C._linalg_solve(A, B, left)
 
 
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """Solve ``A X = B`` (or ``X A = B`` with ``left=False``) reading only the triangle of ``A``
+    that ``upper`` names, its diagonal taken as ones when ``unitriangular``. Composed from
+    ``solve`` on the masked triangle, so the gradient for ``A`` lands on that triangle only."""
+    _require_tensors("linalg_solve_triangular", ("A", A), ("B", B))
+    for name, t in (("A", A), ("B", B)):
+        if t.dim() < 2:
+            raise RuntimeError(
+                f"linalg.solve_triangular: The input tensor {name} must have at least 2 dimensions."
+            )
+    _check_float(A, "linalg.solve_triangular")
+    if unitriangular:
+        strict = A.triu(1) if upper else A.tril(-1)
+        T = strict + _C.eye(A.shape[-1], dtype=A.dtype)
+    else:
+        T = A.triu() if upper else A.tril()
+    return _C._linalg_solve(T, B, left)
+
+
 def cholesky(A, *, upper=False, out=None):
     _require_tensors("linalg_cholesky", ("A", A))
     return _C._linalg_cholesky(A, upper)
@@ -251,6 +270,7 @@ __all__ = [
     "qr",
     "slogdet",
     "solve",
+    "solve_triangular",
     "svd",
     "svdvals",
     "vecdot",

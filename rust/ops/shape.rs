@@ -83,19 +83,35 @@ pub fn as_strided(x: &Tensor, shape: &[usize], strides: &[isize], offset: usize)
     }
     let st: SmallVec<[isize; 6]> = strides.into();
     let out = view_layout(x, shape, st.clone(), x.offset() + offset);
+    record_view_backward("AsStridedBackward0", x, &out, shape, st, offset)?;
+    Ok(out)
+}
+
+/// Records the backward of a view `out` of `x` that reads, at each of its
+/// positions, the element of `x` whose row-major index is given by the
+/// geometry (`shape`, `logical_strides`, `logical_offset`) over `x`'s own
+/// logical (contiguous) numbering — so it holds whatever `x`'s storage layout.
+/// The geometry may visit an element more than once (stride 0, overlapping
+/// windows): the gradient adds up at the flat position each output reads.
+fn record_view_backward(
+    name: &'static str,
+    x: &Tensor,
+    out: &Tensor,
+    shape: &[usize],
+    logical_strides: SmallVec<[isize; 6]>,
+    logical_offset: usize,
+) -> Result<()> {
     if !crate::autograd::node::needs_grad(&[x]) {
-        return Ok(out);
+        return Ok(());
     }
-    // The geometry may visit an element more than once (stride 0, overlapping
-    // windows): the gradient adds up at the flat position each output reads.
     let positions = {
         let _ng = crate::autograd::GradModeGuard::new(false);
         let all = creation::arange(0.0, x.numel() as f64, 1.0, DType::I64)?;
-        let picked = view_layout(&all, shape, st, offset);
+        let picked = view_layout(&all, shape, logical_strides, logical_offset);
         reshape_to(&contiguous(&picked)?, &[picked.numel()])?
     };
     let (in_shape, dtype) = (x.shape_vec(), x.dtype());
-    record("AsStridedBackward0", &[x], &[&out], move |g| {
+    record(name, &[x], &[out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
@@ -104,7 +120,64 @@ pub fn as_strided(x: &Tensor, shape: &[usize], strides: &[isize], offset: usize)
         let summed = super::index::index_add(&flat, 0, &positions, &g_flat, 1.0)?;
         Ok(vec![Some(reshape_to(&summed, &in_shape)?)])
     });
+    Ok(())
+}
+
+/// `x.diagonal(offset, dim1, dim2)`: the diagonal of the (dim1, dim2) planes as
+/// the last dimension, a view of `x` whatever its strides (dims already wrapped
+/// and distinct).
+pub fn diagonal(x: &Tensor, offset: i64, dim1: usize, dim2: usize) -> Result<Tensor> {
+    let nd = x.shape().len();
+    if dim1 >= nd || dim2 >= nd || dim1 == dim2 {
+        return Err(Error::Runtime(format!(
+            "diagonal dimensions cannot be identical {dim1}, {dim2}"
+        )));
+    }
+    let dims = x.shape();
+    let logical = contiguous_strides(dims);
+    let geometry = |strides: &[isize], base: usize| {
+        let (len, start) = if offset >= 0 {
+            let o = offset as usize;
+            (
+                dims[dim1].min(dims[dim2].saturating_sub(o)),
+                o as isize * strides[dim2],
+            )
+        } else {
+            let o = offset.unsigned_abs() as usize;
+            (
+                dims[dim1].saturating_sub(o).min(dims[dim2]),
+                o as isize * strides[dim1],
+            )
+        };
+        let kept = (0..nd).filter(|&i| i != dim1 && i != dim2);
+        let mut shape: Vec<usize> = kept.clone().map(|i| dims[i]).collect();
+        let mut st: SmallVec<[isize; 6]> = kept.map(|i| strides[i]).collect();
+        shape.push(len);
+        st.push(strides[dim1] + strides[dim2]);
+        let start = if len == 0 { 0 } else { start };
+        (shape, st, (base as isize + start) as usize)
+    };
+    let (shape, storage_strides, storage_offset) = geometry(x.strides(), x.offset());
+    let (_, logical_strides, logical_offset) = geometry(&logical, 0);
+    let out = view_layout(x, &shape, storage_strides, storage_offset);
+    record_view_backward(
+        "DiagonalBackward0",
+        x,
+        &out,
+        &shape,
+        logical_strides,
+        logical_offset,
+    )?;
     Ok(out)
+}
+
+/// Row-major strides of a contiguous tensor of `shape`.
+fn contiguous_strides(shape: &[usize]) -> Vec<isize> {
+    let mut strides = vec![1isize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1].max(1) as isize;
+    }
+    strides
 }
 
 /// `torch.as_strided(x, size, stride, storage_offset)`: a view of `x`'s

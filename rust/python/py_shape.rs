@@ -390,6 +390,10 @@ impl PyTensor {
             storage_offset,
         )?))
     }
+    /// `diagonal` after the Python layer wrapped and checked the dims.
+    fn _diagonal(&self, offset: i64, dim1: usize, dim2: usize) -> R {
+        Ok(wrap(shape::diagonal(&self.t, offset, dim1, dim2)?))
+    }
     /// The in-place shape ops (`unsqueeze_`, `t_`, `resize_`, ...): this
     /// Python object takes `view`'s geometry (see `_tensor_methods._inplace_view`).
     fn _become_view(mut slf: PyRefMut<'_, Self>, view: PyRef<'_, PyTensor>) {

@@ -1,0 +1,67 @@
+"""Dirichlet(concentration): distributions over the probability simplex."""
+
+import rustdl
+
+from . import constraints
+from .distribution import Distribution
+from .gamma import standard_gamma
+
+__all__ = ["Dirichlet"]
+
+
+class Dirichlet(Distribution):
+    """Samples are normalized standard-gamma draws; `rsample` is not offered (see Gamma)."""
+
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}  # noqa: RUF012 (read-only, as PyTorch)
+    support = constraints.simplex
+    has_rsample = False
+
+    def __init__(self, concentration, validate_args=None):
+        if concentration.dim() < 1:
+            raise ValueError("`concentration` parameter must be at least one-dimensional.")
+        self.concentration = concentration
+        shape = concentration.shape
+        super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
+
+    def _param_event_dims(self, name):
+        return 1
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_parameters(Dirichlet, batch_shape, ("concentration",), _instance)
+
+    def sample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        with rustdl.no_grad():
+            draws = standard_gamma(self.concentration, shape)
+            return (draws / draws.sum(-1, keepdim=True)).clamp(min=rustdl.finfo(draws.dtype).tiny)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return (rustdl.xlogy(self.concentration - 1.0, value).sum(-1)
+                + rustdl.lgamma(self.concentration.sum(-1)) - rustdl.lgamma(self.concentration).sum(-1))
+
+    @property
+    def mean(self):
+        return self.concentration / self.concentration.sum(-1, keepdim=True)
+
+    @property
+    def mode(self):
+        shifted = (self.concentration - 1).clamp(min=0.0)
+        mode = shifted / shifted.sum(-1, keepdim=True)
+        below_one = (self.concentration < 1).all(-1)
+        # every concentration below 1: the density peaks at a vertex, the largest one's
+        vertex = rustdl.nn.functional.one_hot(self.concentration.argmax(-1), self.concentration.shape[-1])
+        return rustdl.where(below_one.unsqueeze(-1), vertex.to(mode.dtype), mode)
+
+    @property
+    def variance(self):
+        con0 = self.concentration.sum(-1, keepdim=True)
+        return self.concentration * (con0 - self.concentration) / (con0.pow(2) * (con0 + 1))
+
+    def entropy(self):
+        k = self.concentration.size(-1)
+        a0 = self.concentration.sum(-1)
+        return (rustdl.lgamma(self.concentration).sum(-1) - rustdl.lgamma(a0)
+                - (k - a0) * rustdl.digamma(a0)
+                - ((self.concentration - 1.0) * rustdl.digamma(self.concentration)).sum(-1))

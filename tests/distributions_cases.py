@@ -1,0 +1,161 @@
+"""torch.distributions cases shared by tools/differential/record_distributions.py (PyTorch) and
+tests/test_distributions.py (rustdl): shapes, moments, densities, entropies, KL divergences and
+the gradients of log_prob/entropy/KL for the parameters, plus the shape and dtype of draws."""
+
+import numpy as np
+
+INF = float("inf")
+
+# name: (constructor(D, params), {param: values}, value for log_prob/cdf, quantities)
+# every parameter is a float64 tensor that requires grad
+CASES = {
+    "normal": (lambda D, p: D.Normal(p["loc"], p["scale"]),
+               {"loc": [0.0, 1.5, -2.0], "scale": [1.0, 0.5, 3.0]}, [0.3, 1.0, -7.0],
+               ["mean", "mode", "variance", "stddev", "entropy", "log_prob", "cdf", "icdf"]),
+    "normal_2d": (lambda D, p: D.Normal(p["loc"], p["scale"]),
+                  {"loc": [[0.0], [1.0]], "scale": [0.5, 2.0, 1.0]}, [[0.1, 0.2, 0.3], [1.0, -1.0, 4.0]],
+                  ["mean", "variance", "entropy", "log_prob", "cdf"]),
+    "laplace": (lambda D, p: D.Laplace(p["loc"], p["scale"]),
+                {"loc": [0.0, 1.0, -1.0], "scale": [1.0, 0.25, 2.0]}, [0.5, 1.0, -4.0],
+                ["mean", "mode", "variance", "stddev", "entropy", "log_prob", "cdf", "icdf"]),
+    "cauchy": (lambda D, p: D.Cauchy(p["loc"], p["scale"]),
+               {"loc": [0.0, 2.0], "scale": [1.0, 0.5]}, [0.5, -3.0],
+               ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "exponential": (lambda D, p: D.Exponential(p["rate"]),
+                    {"rate": [0.5, 1.0, 4.0]}, [0.0, 1.3, 0.2],
+                    ["mean", "mode", "variance", "stddev", "entropy", "log_prob", "cdf", "icdf"]),
+    "uniform": (lambda D, p: D.Uniform(p["low"], p["high"]),
+                {"low": [0.0, -1.0, 2.0], "high": [1.0, 3.0, 2.5]}, [0.5, 2.9, 2.0],
+                ["mean", "variance", "stddev", "entropy", "log_prob", "cdf", "icdf"]),
+    "lognormal": (lambda D, p: D.LogNormal(p["loc"], p["scale"]),
+                  {"loc": [0.0, 1.0], "scale": [1.0, 0.3]}, [0.5, 3.0],
+                  ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "gamma": (lambda D, p: D.Gamma(p["concentration"], p["rate"]),
+              {"concentration": [0.5, 2.0, 9.0], "rate": [1.0, 0.5, 3.0]}, [0.2, 3.0, 2.5],
+              ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "beta": (lambda D, p: D.Beta(p["concentration1"], p["concentration0"]),
+             {"concentration1": [0.5, 2.0, 5.0], "concentration0": [0.5, 3.0, 1.5]}, [0.3, 0.6, 0.9],
+             ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "dirichlet": (lambda D, p: D.Dirichlet(p["concentration"]),
+                  {"concentration": [[1.0, 2.0, 3.0], [0.5, 0.5, 4.0]]}, [[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]],
+                  ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "bernoulli_probs": (lambda D, p: D.Bernoulli(probs=p["probs"]),
+                        {"probs": [0.1, 0.5, 0.9, 0.3]}, [0.0, 1.0, 1.0, 0.0],
+                        ["mean", "mode", "variance", "entropy", "log_prob", "logits"]),
+    "bernoulli_logits": (lambda D, p: D.Bernoulli(logits=p["logits"]),
+                         {"logits": [-3.0, 0.0, 2.0]}, [1.0, 0.0, 1.0],
+                         ["mean", "variance", "entropy", "log_prob", "probs"]),
+    "categorical_probs": (lambda D, p: D.Categorical(probs=p["probs"]),
+                          {"probs": [[0.1, 0.2, 0.7, 0.0], [1.0, 1.0, 1.0, 1.0]]}, [2, 3],
+                          ["mode", "entropy", "log_prob", "logits", "probs"]),
+    "categorical_logits": (lambda D, p: D.Categorical(logits=p["logits"]),
+                           {"logits": [[1.0, 2.0, 3.0], [-1.0, 0.0, 5.0]]}, [[0, 2], [1, 1]],
+                           ["mode", "entropy", "log_prob", "logits", "probs"]),
+    "one_hot_categorical": (lambda D, p: D.OneHotCategorical(probs=p["probs"]),
+                            {"probs": [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]}, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
+                            ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "poisson": (lambda D, p: D.Poisson(p["rate"]),
+                {"rate": [0.5, 3.0, 40.0]}, [0.0, 2.0, 37.0], ["mean", "mode", "variance", "log_prob"]),
+    "geometric_probs": (lambda D, p: D.Geometric(probs=p["probs"]),
+                        {"probs": [0.2, 0.5, 1.0]}, [3.0, 0.0, 0.0],
+                        ["mean", "variance", "entropy", "log_prob"]),
+    "geometric_logits": (lambda D, p: D.Geometric(logits=p["logits"]),
+                         {"logits": [-1.0, 2.0]}, [4.0, 1.0], ["mean", "variance", "entropy", "log_prob"]),
+    "binomial": (lambda D, p: D.Binomial(10, probs=p["probs"]),
+                 {"probs": [0.3, 0.6, 0.95]}, [3.0, 6.0, 10.0],
+                 ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "mvn_cov": (lambda D, p: D.MultivariateNormal(p["loc"], covariance_matrix=p["cov"]),
+                {"loc": [0.5, -1.0, 2.0], "cov": [[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 0.5]]},
+                [[0.0, 0.0, 0.0], [1.0, -2.0, 2.5]],
+                ["mean", "variance", "entropy", "log_prob", "scale_tril", "precision_matrix"]),
+    "mvn_scale_tril": (lambda D, p: D.MultivariateNormal(p["loc"], scale_tril=p["L"]),
+                       {"loc": [[0.0, 1.0], [2.0, -1.0]], "L": [[1.5, 0.0], [0.4, 0.7]]}, [0.3, 0.2],
+                       ["variance", "entropy", "log_prob", "covariance_matrix"]),
+    "mvn_precision": (lambda D, p: D.MultivariateNormal(p["loc"], precision_matrix=p["P"]),
+                      {"loc": [1.0, 0.0], "P": [[2.0, -0.5], [-0.5, 1.0]]}, [0.0, 1.0],
+                      ["variance", "entropy", "log_prob", "covariance_matrix"]),
+    "independent_normal": (lambda D, p: D.Independent(D.Normal(p["loc"], p["scale"]), 1),
+                           {"loc": [[0.0, 1.0], [2.0, 3.0]], "scale": [[1.0, 2.0], [0.5, 0.1]]},
+                           [[0.0, 0.0], [2.0, 3.1]], ["mean", "variance", "entropy", "log_prob"]),
+}
+
+# KL(p || q): case names of p and q (q's parameters are p's shifted so they differ)
+KL_PAIRS = [
+    ("normal", "normal"), ("laplace", "laplace"), ("cauchy", "cauchy"), ("exponential", "exponential"),
+    ("uniform", "uniform"), ("lognormal", "lognormal"), ("gamma", "gamma"), ("beta", "beta"),
+    ("dirichlet", "dirichlet"), ("bernoulli_probs", "bernoulli_probs"),
+    ("categorical_logits", "categorical_logits"), ("categorical_probs", "categorical_probs"),
+    ("one_hot_categorical", "one_hot_categorical"),
+    ("poisson", "poisson"), ("geometric_logits", "geometric_logits"), ("mvn_cov", "mvn_cov"),
+    ("independent_normal", "independent_normal"),
+]
+
+
+def _list(t):
+    a = t.detach().to(dtype=t.dtype).numpy() if hasattr(t, "detach") else np.asarray(t)
+    return [None if np.isnan(v) else (str(v) if np.isinf(v) else float(v))
+            for v in np.asarray(a, dtype=np.float64).ravel()]
+
+
+def _params(lib, values, shift=0.0):
+    out = {}
+    for name, v in values.items():
+        a = np.array(v, dtype=np.float64)
+        if shift and name not in ("cov", "P", "L"):
+            # keep probabilities in (0, 1) and positive parameters positive
+            a = a * (1 - shift) + shift * 0.5 if name == "probs" else a + shift * (1 if a.min() > 0 else -1)
+            if name == "high":
+                a = a + 1.0
+        out[name] = lib.tensor(a, requires_grad=True)
+    return out
+
+
+def _value(lib, value):
+    a = np.array(value)
+    return lib.tensor(a if a.dtype.kind == "i" else a.astype(np.float64))
+
+
+def run(lib, name):
+    D = lib.distributions
+    ctor, values, value, quantities = CASES[name]
+    params = _params(lib, values)
+    d = ctor(D, params)
+    out = {"batch_shape": list(d.batch_shape), "event_shape": list(d.event_shape)}
+    objective = 0
+    for q in quantities:
+        if q in ("log_prob", "cdf"):
+            r = getattr(d, q)(_value(lib, value))
+        elif q == "icdf":
+            r = d.icdf(lib.tensor(np.linspace(0.1, 0.9, len(values[next(iter(values))])), dtype=lib.float64))
+        elif q == "entropy":
+            r = d.entropy()
+        else:
+            r = getattr(d, q)
+        out[q] = _list(r)
+        out[q + "_shape"] = list(r.shape)
+        out[q + "_dtype"] = str(r.dtype).split(".")[-1]
+        if q in ("log_prob", "entropy") and r.requires_grad:
+            objective = objective + r.sum()
+    if not isinstance(objective, int):
+        names = sorted(params)
+        grads = lib.autograd.grad(objective, [params[n] for n in names], allow_unused=True)
+        out["grads"] = {n: (None if g is None else _list(g)) for n, g in zip(names, grads)}
+    draws = d.sample((2,))
+    out["sample_shape"] = list(draws.shape)
+    out["sample_dtype"] = str(draws.dtype).split(".")[-1]
+    return out
+
+
+def run_kl(lib, p_name, q_name):
+    D = lib.distributions
+    p_ctor, p_values, _, _ = CASES[p_name]
+    q_ctor, q_values, _, _ = CASES[q_name]
+    p_params = _params(lib, p_values)
+    q_params = _params(lib, q_values, shift=0.25)
+    kl = D.kl_divergence(p_ctor(D, p_params), q_ctor(D, q_params))
+    names = [("p", n) for n in sorted(p_params)] + [("q", n) for n in sorted(q_params)]
+    tensors = [(p_params if side == "p" else q_params)[n] for side, n in names]
+    finite = kl.masked_fill(kl.isinf(), 0)
+    grads = lib.autograd.grad(finite.sum(), tensors, allow_unused=True)
+    return {"kl": _list(kl), "shape": list(kl.shape),
+            "grads": {f"{s}.{n}": (None if g is None else _list(g)) for (s, n), g in zip(names, grads)}}

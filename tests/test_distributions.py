@@ -1,0 +1,182 @@
+"""rustdl.distributions against PyTorch-recorded values and gradients
+(tools/differential/record_distributions.py), PyTorch's errors for bad parameters and values,
+and the moments of many draws (seeded, so deterministic) against the closed forms."""
+
+import json
+import math
+from pathlib import Path
+
+import distributions_cases as cases
+import numpy as np
+import pytest
+import rustdl
+import rustdl.distributions as D
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "distributions.json").read_text())
+
+
+def _close(got, want, key, rtol=1e-9, atol=1e-10):
+    if isinstance(want, dict):
+        assert sorted(got) == sorted(want), key
+        for k in want:
+            _close(got[k], want[k], f"{key}.{k}", rtol, atol)
+        return
+    if want is None or got is None:
+        assert got is None and want is None, f"{key}: {got} vs {want}"
+        return
+    if isinstance(want, list) and want and not isinstance(want[0], (float, int, str, type(None))):
+        assert got == want, key
+        return
+    if isinstance(want, list):
+        conv = [np.nan if v is None else float(v) for v in want]
+        gconv = [np.nan if v is None else float(v) for v in got]
+        assert len(gconv) == len(conv), f"{key}: {got} vs {want}"
+        np.testing.assert_allclose(gconv, conv, rtol=rtol, atol=atol, equal_nan=True, err_msg=key)
+        return
+    assert got == want, f"{key}: {got} vs {want}"
+
+
+@pytest.mark.parametrize("name", sorted(cases.CASES))
+def test_distribution_matches_pytorch(name):
+    got, want = cases.run(rustdl, name), GOLDEN["cases"][name]
+    assert sorted(got) == sorted(want)
+    for key in want:
+        if key.endswith(("_shape", "_dtype")) or key in ("batch_shape", "event_shape"):
+            assert got[key] == want[key], f"{name} {key}"
+        else:
+            _close(got[key], want[key], f"{name} {key}")
+
+
+@pytest.mark.parametrize("pair", sorted(GOLDEN["kl"]))
+def test_kl_divergence_matches_pytorch(pair):
+    p, q = pair.split("|")
+    got, want = cases.run_kl(rustdl, p, q), GOLDEN["kl"][pair]
+    assert got["shape"] == want["shape"]
+    _close(got["kl"], want["kl"], pair)
+    _close(got["grads"], want["grads"], pair + " grads")
+
+
+def _moments(draws):
+    return draws.double().mean(0), draws.double().var(0)
+
+
+# distribution, number of draws; the sample mean and variance must lie within 6 standard errors
+# (the errors' own estimates from the fourth central moment of the same draws)
+SAMPLED = {
+    "normal": lambda: D.Normal(rustdl.tensor([0.0, 3.0]), rustdl.tensor([1.0, 0.5])),
+    "laplace": lambda: D.Laplace(rustdl.tensor([1.0]), rustdl.tensor([2.0])),
+    "exponential": lambda: D.Exponential(rustdl.tensor([0.5, 4.0])),
+    "uniform": lambda: D.Uniform(rustdl.tensor([-1.0]), rustdl.tensor([3.0])),
+    "lognormal": lambda: D.LogNormal(rustdl.tensor([0.0]), rustdl.tensor([0.5])),
+    "gamma": lambda: D.Gamma(rustdl.tensor([0.3, 1.0, 7.5]), rustdl.tensor([1.0, 2.0, 0.5])),
+    "beta": lambda: D.Beta(rustdl.tensor([0.5, 2.0]), rustdl.tensor([0.5, 5.0])),
+    "dirichlet": lambda: D.Dirichlet(rustdl.tensor([0.7, 2.0, 3.0])),
+    "bernoulli": lambda: D.Bernoulli(probs=rustdl.tensor([0.05, 0.5])),
+    "poisson": lambda: D.Poisson(rustdl.tensor([0.0, 0.7, 9.5, 10.0, 250.0])),
+    "geometric": lambda: D.Geometric(probs=rustdl.tensor([0.1, 0.8])),
+    "binomial": lambda: D.Binomial(rustdl.tensor([5.0, 20.0]), probs=rustdl.tensor([0.3, 0.9])),
+    "mvn": lambda: D.MultivariateNormal(rustdl.tensor([1.0, -1.0]), rustdl.tensor([[2.0, 0.6], [0.6, 1.0]])),
+    "one_hot": lambda: D.OneHotCategorical(probs=rustdl.tensor([0.2, 0.3, 0.5])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLED))
+def test_draws_have_the_distributions_moments(name):
+    rustdl.manual_seed(1234)
+    d = SAMPLED[name]()
+    n = 40_000
+    draws = d.sample((n,))
+    assert tuple(draws.shape) == (n,) + tuple(d.batch_shape) + tuple(d.event_shape)
+    mean, var = _moments(draws)
+    want_mean, want_var = d.mean.double(), d.variance.double()
+    centred = draws.double() - mean
+    m4 = (centred**4).mean(0)
+    mean_err = 6 * (want_var / n).sqrt() + 1e-12
+    # plus the estimator's O(1/n) bias, which is all that is left where m4 = var^2 (a fair coin)
+    var_err = 6 * ((m4 - var**2).clamp(min=0) / n).sqrt() + 4 * want_var / n + 1e-12
+    assert bool(((mean - want_mean).abs() <= mean_err).all()), (mean, want_mean)
+    assert bool(((var - want_var).abs() <= var_err).all()), (var, want_var)
+    assert bool(d.support.check(draws).all())
+
+
+def test_categorical_draws_follow_the_probabilities():
+    rustdl.manual_seed(7)
+    probs = rustdl.tensor([[0.1, 0.0, 0.6, 0.3], [0.25, 0.25, 0.25, 0.25]])
+    draws = D.Categorical(probs=probs).sample((20_000,))
+    assert draws.dtype == rustdl.int64 and tuple(draws.shape) == (20_000, 2)
+    counts = np.stack([np.bincount(draws[:, i].numpy(), minlength=4) for i in range(2)]) / 20_000
+    np.testing.assert_allclose(counts, probs.numpy(), atol=0.015)
+    assert counts[0, 1] == 0
+
+
+def test_rsample_carries_gradients_to_the_parameters():
+    rustdl.manual_seed(3)
+    loc = rustdl.tensor([0.5, -1.0], requires_grad=True)
+    scale = rustdl.tensor([2.0, 0.3], requires_grad=True)
+    x = D.Normal(loc, scale).rsample((5,))
+    x.sum().backward()
+    np.testing.assert_allclose(loc.grad.numpy(), [5.0, 5.0])
+    eps = (x.detach() - loc.detach()) / scale.detach()
+    np.testing.assert_allclose(scale.grad.numpy(), eps.sum(0).numpy(), rtol=1e-5)
+    for dist in (D.Exponential(scale), D.Laplace(loc, scale), D.Uniform(loc, loc + scale),
+                 D.LogNormal(loc, scale), D.Cauchy(loc, scale),
+                 D.MultivariateNormal(loc, scale_tril=rustdl.diag(scale))):
+        (g,) = rustdl.autograd.grad(dist.rsample((3,)).sum(), [scale])
+        assert bool(g.isfinite().all()) and bool((g != 0).any()), type(dist).__name__
+    assert not x.requires_grad or D.Normal(loc, scale).sample().requires_grad is False
+
+
+def test_parameter_and_value_errors_match_pytorch():
+    with pytest.raises(ValueError, match=r"Expected parameter scale \(Tensor of shape \(2,\)\) of distribution "
+                                         r"Normal\(loc: .*\) to satisfy the constraint GreaterThan\(lower_bound=0.0\)"):
+        D.Normal(rustdl.zeros(2), rustdl.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="Either `probs` or `logits` must be specified, but not both."):
+        D.Bernoulli(probs=0.3, logits=0.1)
+    with pytest.raises(ValueError, match="Either `probs` or `logits` must be specified"):
+        D.Categorical()
+    with pytest.raises(ValueError, match="Uniform is not defined when low>= high"):
+        D.Uniform(1.0, 0.5)
+    with pytest.raises(ValueError, match="Exactly one of covariance_matrix or precision_matrix or scale_tril"):
+        D.MultivariateNormal(rustdl.zeros(2))
+    with pytest.raises(ValueError, match="to satisfy the constraint PositiveDefinite"):
+        D.MultivariateNormal(rustdl.zeros(2), rustdl.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"Expected value argument \(Tensor of shape \(1,\)\) to be within the "
+                                         r"support \(IntegerInterval\(lower_bound=0, upper_bound=2\)\)"):
+        D.Categorical(logits=rustdl.zeros(3)).log_prob(rustdl.tensor([3]))
+    with pytest.raises(ValueError, match="The value argument to log_prob must be a Tensor"):
+        D.Normal(0.0, 1.0).log_prob(0.5)
+    with pytest.raises(ValueError, match="The right-most size of value must match event_shape"):
+        D.MultivariateNormal(rustdl.zeros(2), rustdl.eye(2)).log_prob(rustdl.zeros(3))
+    with pytest.raises(ValueError, match="Value is not broadcastable with batch_shape\\+event_shape"):
+        D.Normal(rustdl.zeros(3), 1.0).log_prob(rustdl.zeros(2))
+    with pytest.raises(NotImplementedError, match="No KL\\(p \\|\\| q\\) is implemented for p type Normal and q type "
+                                                  "Bernoulli"):
+        D.kl_divergence(D.Normal(0.0, 1.0), D.Bernoulli(0.5))
+    # validation off: the same calls go through
+    assert math.isnan(float(D.Normal(0.0, 1.0, validate_args=False).log_prob(rustdl.tensor(math.nan))))
+
+
+def test_expand_shares_parameters_and_keeps_the_type():
+    d = D.Normal(rustdl.tensor([0.0, 1.0]), rustdl.tensor([1.0, 2.0])).expand((3, 2))
+    assert type(d) is D.Normal and tuple(d.batch_shape) == (3, 2) and tuple(d.sample().shape) == (3, 2)
+    c = D.Categorical(logits=rustdl.zeros(4)).expand((5,))
+    assert tuple(c.batch_shape) == (5,) and tuple(c.sample((2,)).shape) == (2, 5)
+    m = D.MultivariateNormal(rustdl.zeros(2), rustdl.eye(2)).expand((3,))
+    assert tuple(m.log_prob(rustdl.zeros(3, 2)).shape) == (3,)
+    i = D.Independent(D.Normal(rustdl.zeros(4), 1.0), 1).expand((2,))
+    assert tuple(i.batch_shape) == (2,) and tuple(i.event_shape) == (4,)
+
+
+def test_enumerate_support_and_register_kl():
+    assert D.Bernoulli(rustdl.tensor([0.2, 0.7])).enumerate_support().tolist() == [[0.0, 0.0], [1.0, 1.0]]
+    assert D.Categorical(logits=rustdl.zeros(2, 3)).enumerate_support(expand=False).tolist() == [[0], [1], [2]]
+
+    class Shifted(D.Normal):
+        pass
+
+    @D.register_kl(Shifted, D.Normal)
+    def _kl(p, q):
+        return rustdl.tensor(42.0)
+
+    assert float(D.kl_divergence(Shifted(0.0, 1.0), D.Normal(0.0, 1.0))) == 42.0
+    assert float(D.kl_divergence(D.Normal(0.0, 1.0), Shifted(0.0, 1.0))) == 0.0
