@@ -309,3 +309,38 @@ def test_solve_triangular_reads_one_triangle(upper, left, unitriangular):
         (torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)))
     with pytest.raises(RuntimeError, match="The input tensor B must have at least 2 dimensions"):
         torch.linalg.solve_triangular(A, torch.ones(4), upper=upper)
+
+
+OUT_CALLS = [
+    ("linalg.inv", lambda A, B: torch.linalg.inv(A), lambda A, B, out: torch.linalg.inv(A, out=out)),
+    ("linalg.solve", lambda A, B: torch.linalg.solve(A, B), lambda A, B, out: torch.linalg.solve(A, B, out=out)),
+    ("linalg.cholesky", lambda A, B: torch.linalg.cholesky(A), lambda A, B, out: torch.linalg.cholesky(A, out=out)),
+    ("linalg.det", lambda A, B: torch.linalg.det(A), lambda A, B, out: torch.linalg.det(A, out=out)),
+    ("linalg.eigh", lambda A, B: torch.linalg.eigh(A), lambda A, B, out: torch.linalg.eigh(A, out=out)),
+    ("linalg.qr", lambda A, B: torch.linalg.qr(A), lambda A, B, out: torch.linalg.qr(A, out=out)),
+    ("linalg.matmul", lambda A, B: torch.linalg.matmul(A, B), lambda A, B, out: torch.linalg.matmul(A, B, out=out)),
+    ("linalg.matrix_power", lambda A, B: torch.linalg.matrix_power(A, 3),
+     lambda A, B, out: torch.linalg.matrix_power(A, 3, out=out)),
+    ("linalg.solve_triangular", lambda A, B: torch.linalg.solve_triangular(A, B, upper=True),
+     lambda A, B, out: torch.linalg.solve_triangular(A, B, upper=True, out=out)),
+    ("inverse", lambda A, B: torch.inverse(A), lambda A, B, out: torch.inverse(A, out=out)),
+    ("normalize", lambda A, B: torch.nn.functional.normalize(A),
+     lambda A, B, out: torch.nn.functional.normalize(A, out=out)),
+]
+
+
+@pytest.mark.parametrize("name", [c[0] for c in OUT_CALLS])
+def test_out_argument_receives_the_result(name):
+    # out= was once accepted and ignored by these functions (the caller's tensor stayed as it was)
+    _, plain, with_out = next(c for c in OUT_CALLS if c[0] == name)
+    A = torch.tensor([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+    B = torch.tensor([[1.0, 2.0], [0.0, 1.0], [3.0, -1.0]])
+    want = plain(A, B)
+    wants = want if isinstance(want, tuple) else (want,)
+    outs = tuple(torch.full(w.shape, 99.0) for w in wants)
+    got = with_out(A, B, outs if isinstance(want, tuple) else outs[0])
+    for o, w in zip(outs, wants):
+        assert torch.equal(o, w), name
+    assert (got is outs[0]) if not isinstance(want, tuple) else all(g is o for g, o in zip(got, outs))
+    with pytest.raises(RuntimeError, match="out= has shape"):
+        with_out(A, B, tuple(torch.empty(7) for _ in wants) if isinstance(want, tuple) else torch.empty(7))

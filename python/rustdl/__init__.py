@@ -61,6 +61,7 @@ from ._C import (  # noqa: F401  # noqa: F401
 from ._C import bool as bool
 from ._C import where as where
 from ._factory_out import with_out as _with_out
+from ._out import write_out as _into
 
 arange, linspace, eye, full, randint, randperm = (
     _with_out(f) for f in (arange, linspace, eye, full, randint, randperm))
@@ -155,30 +156,6 @@ def get_default_dtype():
 def set_default_dtype(d):
     if d is not float32:
         raise NotImplementedError("rustdl: the default dtype is float32")
-
-
-def _into(out, result, name):
-    """PyTorch's ``out=`` argument: write ``result`` into ``out`` (a tensor, or a
-    tuple of tensors for ops returning several) and return ``out``."""
-    if out is None:
-        return result
-    outs, results = (out, result) if isinstance(result, tuple) else ((out,), (result,))
-    if len(outs) != len(results) or not builtins.all(isinstance(o, Tensor) for o in outs):
-        kind = f"a tuple of {len(results)} tensors" if isinstance(result, tuple) else "a Tensor"
-        raise TypeError(f"{name}(): out= must be {kind}")
-    for o, r in zip(outs, results):
-        if is_grad_enabled() and (o.requires_grad or r.requires_grad):
-            raise RuntimeError(
-                f"{name}(): functions with out=... arguments don't support automatic differentiation, "
-                "but one of the arguments requires grad."
-            )
-        if tuple(o.shape) != tuple(r.shape):
-            raise RuntimeError(
-                f"{name}(): out= has shape {list(o.shape)} but the result has shape {list(r.shape)} "
-                "(rustdl does not resize out= tensors)"
-            )
-        o.copy_(r)
-    return out
 
 
 # PyTorch's arithmetic takes a Python number as `input` too (`torch.mul(2, x)`),

@@ -5,6 +5,7 @@ import warnings
 
 from . import _C, _return_types, linalg
 from ._checks import require_tensors as _require_tensors
+from ._out import write_out as _into
 from .amp.autocast_mode import _op as _autocast_op
 
 Tensor = _C.Tensor
@@ -37,7 +38,7 @@ def slogdet(input):
 @_autocast_op("fp32")
 def inverse(input, *, out=None):
     _require_tensors("inverse", ("input", input))
-    return linalg.inv(input)
+    return _into(out, linalg.inv(input), "inverse")
 
 
 def svd(input, some=True, compute_uv=True, *, out=None):
@@ -46,12 +47,12 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     _require_tensors("svd", ("input", input))
     if compute_uv:
         U, S, Vh = _C._linalg_svd(input, not some)
-        return _return_types.svd(U, S, Vh.mT)
+        return _into(out, _return_types.svd(U, S, Vh.mT), "svd")
     S = _C._linalg_svd(input, False)[1]
     *batch, m, n = input.shape
     U = _C.zeros((*batch, m, m), dtype=input.dtype)
     V = _C.zeros((*batch, n, n), dtype=input.dtype)
-    return _return_types.svd(U, S, V)
+    return _into(out, _return_types.svd(U, S, V), "svd")
 
 
 def cholesky(input, upper=False, *, out=None):
@@ -73,11 +74,11 @@ def cross(input, other, dim=None, *, out=None):
         dim = next((i for i, s in enumerate(input.shape) if s == 3), None)
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
-    return _C._linalg_cross(input, other, dim)
+    return _into(out, _C._linalg_cross(input, other, dim), "cross")
 
 
 def matrix_power(input, n, *, out=None):
-    return linalg.matrix_power(input, n)
+    return _into(out, linalg.matrix_power(input, n), "matrix_power")
 
 
 _METHODS = {

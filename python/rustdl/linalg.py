@@ -10,6 +10,7 @@ import math
 from . import _C, _return_types
 from ._checks import require_tensors as _require_tensors
 from ._grad_mode import no_grad as _no_grad
+from ._out import write_out as _into
 from ._tensor_methods import _dtype_name
 
 LinAlgError = _C._LinAlgError
@@ -88,27 +89,27 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 
 
 def matmul(input, other, *, out=None):
-    return input @ other
+    return _into(out, input @ other, "linalg_matmul")
 
 
 def inv(A, *, out=None):
     _require_tensors("linalg_inv", ("A", A))
-    return _C._linalg_inv(A)
+    return _into(out, _C._linalg_inv(A), "linalg_inv")
 
 
 def det(A, *, out=None):
     _require_tensors("linalg_det", ("A", A))
-    return _C._linalg_det(A)
+    return _into(out, _C._linalg_det(A), "linalg_det")
 
 
 def slogdet(A, *, out=None):
     _require_tensors("linalg_slogdet", ("A", A))
-    return _return_types.linalg_slogdet(*_C._linalg_slogdet(A))
+    return _into(out, _return_types.linalg_slogdet(*_C._linalg_slogdet(A)), "linalg_slogdet")
 
 
 def solve(A, B, *, left=True, out=None):
     _require_tensors("linalg_solve", ("A", A), ("B", B))
-    return _C._linalg_solve(A, B, left)
+    return _into(out, _C._linalg_solve(A, B, left), "linalg_solve")
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
@@ -127,48 +128,48 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
         T = strict + _C.eye(A.shape[-1], dtype=A.dtype)
     else:
         T = A.triu() if upper else A.tril()
-    return _C._linalg_solve(T, B, left)
+    return _into(out, _C._linalg_solve(T, B, left), "linalg_solve_triangular")
 
 
 def cholesky(A, *, upper=False, out=None):
     _require_tensors("linalg_cholesky", ("A", A))
-    return _C._linalg_cholesky(A, upper)
+    return _into(out, _C._linalg_cholesky(A, upper), "linalg_cholesky")
 
 
 def qr(A, mode="reduced", *, out=None):
     _require_tensors("linalg_qr", ("A", A))
-    return _return_types.linalg_qr(*_C._linalg_qr(A, mode))
+    return _into(out, _return_types.linalg_qr(*_C._linalg_qr(A, mode)), "linalg_qr")
 
 
 def eigh(A, UPLO="L", *, out=None):
     _require_tensors("linalg_eigh", ("A", A))
-    return _return_types.linalg_eigh(*_C._linalg_eigh(A, UPLO))
+    return _into(out, _return_types.linalg_eigh(*_C._linalg_eigh(A, UPLO)), "linalg_eigh")
 
 
 def eigvalsh(A, UPLO="L", *, out=None):
     _require_tensors("linalg_eigvalsh", ("A", A))
-    return _C._linalg_eigh(A, UPLO)[0]
+    return _into(out, _C._linalg_eigh(A, UPLO)[0], "linalg_eigvalsh")
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):
     _require_tensors("linalg_svd", ("A", A))
-    return _return_types.linalg_svd(*_C._linalg_svd(A, full_matrices))
+    return _into(out, _return_types.linalg_svd(*_C._linalg_svd(A, full_matrices)), "linalg_svd")
 
 
 def svdvals(A, *, driver=None, out=None):
     _require_tensors("linalg_svdvals", ("A", A))
-    return _C._linalg_svd(A, False)[1]
+    return _into(out, _C._linalg_svd(A, False)[1], "linalg_svdvals")
 
 
 def cross(input, other, *, dim=-1, out=None):
     _require_tensors("linalg_cross", ("input", input), ("other", other))
-    return _C._linalg_cross(input, other, dim)
+    return _into(out, _C._linalg_cross(input, other, dim), "linalg_cross")
 
 
 def vecdot(x, y, *, dim=-1, out=None):
     _require_tensors("linalg_vecdot", ("x", x), ("y", y))
     _check_float(x, "linalg.vecdot")
-    return (x * y).sum(dim)
+    return _into(out, (x * y).sum(dim), "linalg_vecdot")
 
 
 def matrix_power(A, n, *, out=None):
@@ -185,7 +186,7 @@ def matrix_power(A, n, *, out=None):
         )
     k = A.shape[-1]
     if n == 0:
-        return _C.eye(k, dtype=A.dtype).expand(tuple(A.shape)).clone()
+        return _into(out, _C.eye(k, dtype=A.dtype).expand(tuple(A.shape)).clone(), "linalg_matrix_power")
     if n < 0:
         A, n = inv(A), -n
     result, base = None, A
@@ -195,7 +196,7 @@ def matrix_power(A, n, *, out=None):
         n >>= 1
         if n:
             base = base @ base
-    return result.clone() if result is A else result
+    return _into(out, result.clone() if result is A else result, "linalg_matrix_power")
 
 
 def multi_dot(tensors, *, out=None):
@@ -231,7 +232,7 @@ def multi_dot(tensors, *, out=None):
         result = result.squeeze(0)
     if last.dim() == 1:
         result = result.squeeze(-1)
-    return result
+    return _into(out, result, "linalg_multi_dot")
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
@@ -243,14 +244,14 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
         raise RuntimeError("linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")
     m, n = A.shape[-2], A.shape[-1]
     if m * n == 0:
-        return _C.zeros(tuple(A.shape[:-2]), dtype=_C.int64)
+        return _into(out, _C.zeros(tuple(A.shape[:-2]), dtype=_C.int64), "linalg_matrix_rank")
     with _no_grad():
         S = eigvalsh(A).abs() if hermitian else svdvals(A)
         if rtol is None:
             eps = 1.1920928955078125e-07 if A.dtype == _C.float32 else 2.220446049250313e-16
             rtol = 0.0 if (atol is not None and atol > 0) else eps * max(m, n)
         tol = (S.amax(-1, keepdim=True) * rtol).clamp_min(0.0 if atol is None else atol)
-        return (S > tol).sum(-1)
+        return _into(out, (S > tol).sum(-1), "linalg_matrix_rank")
 
 
 __all__ = [

@@ -266,7 +266,11 @@ def one_hot(tensor, num_classes=-1):
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     denom = input.norm(p=p, dim=dim, keepdim=True).clamp(min=eps)
-    return input / denom
+    if out is None:
+        return input / denom
+    from .._out import write_out
+
+    return write_out(out, input / denom, "div")
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
