@@ -74,8 +74,12 @@ fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
     let new = match prev {
         None => {
             // Keep .grad independent of any buffer the graph may still share:
-            // steal a gradient nobody else can see, copy any other.
-            if g.is_contiguous() && owns_storage_alone(&g) {
+            // steal a gradient nobody else can see, copy any other. Under
+            // create_graph the copy stays differentiable (higher derivatives
+            // through `.grad`, as PyTorch's CopyBackwards).
+            if super::is_grad_enabled() {
+                ops::shape::clone(&g)?
+            } else if g.is_contiguous() && owns_storage_alone(&g) {
                 // A plain tensor on the same buffer (no view bookkeeping).
                 g.detach()
             } else {
@@ -363,6 +367,39 @@ pub fn backward(
         None,
         true,
     )?;
+    Ok(())
+}
+
+/// `tensor.backward(gradient, retain_graph, create_graph, inputs=...)`: the
+/// gradients of `inputs` only, accumulated into their `.grad` (leaves through
+/// their hooks, as a plain backward would; non-leaf inputs get a `.grad` too,
+/// as in PyTorch). Other leaves are left alone.
+pub fn backward_into(
+    root: &Tensor,
+    gradient: Option<&Tensor>,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: &[Tensor],
+) -> Result<()> {
+    if inputs.is_empty() {
+        return Err(Error::Runtime(
+            "`inputs` argument to `backward()` cannot be empty.".into(),
+        ));
+    }
+    let grads = run(
+        std::slice::from_ref(root),
+        &[gradient.cloned()],
+        retain_graph || create_graph,
+        create_graph,
+        Some(inputs),
+        true,
+    )?;
+    let _mode = GradModeGuard::new(create_graph);
+    for (t, g) in inputs.iter().zip(grads) {
+        if let Some(g) = g {
+            accumulate_leaf(t, g)?;
+        }
+    }
     Ok(())
 }
 

@@ -649,13 +649,23 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let _ = inputs;
         let g = match gradient {
             Some(g) if !g.is_none() => Some(as_tensor(g)?),
             _ => None,
         };
         let t = self.t.clone();
         let retain = retain_graph.unwrap_or(create_graph);
+        if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
+            let inputs: Vec<Tensor> = match inputs.extract::<PyRef<'_, PyTensor>>() {
+                Ok(one) => vec![one.t.clone()],
+                Err(_) => inputs
+                    .try_iter()?
+                    .map(|i| Ok(i?.extract::<PyRef<'_, PyTensor>>()?.t.clone()))
+                    .collect::<PyResult<_>>()?,
+            };
+            autograd::engine::backward_into(&t, g.as_ref(), retain, create_graph, &inputs)?;
+            return Ok(());
+        }
         let heavy = t.grad_fn().is_some();
         if heavy && !hooks_present(&t) {
             py.detach(|| autograd::backward(&t, g.as_ref(), retain, create_graph))?;

@@ -41,6 +41,19 @@ def _reduce(loss, reduction):
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+def _weighted_reduce(loss, weight, reduction, input, mean_over_weights):
+    """The elementwise losses times PyTorch's per-element `weight` (same shape as the input),
+    then reduced; l1/mse's weighted mean divides by the weights' sum, huber's by the count."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    weighted = loss * weight
+    if reduction == "mean" and mean_over_weights:
+        return weighted.sum() / weight.sum()
+    return _reduce(weighted, reduction)
+
+
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "uint8": "Byte",
                  "bool": "Bool"}
 
@@ -74,7 +87,7 @@ def _check_same_size(input, target, name):
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = get_reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "l1_loss")
-    return _reduce((input - target).abs(), reduction)
+    return _weighted_reduce((input - target).abs(), weight, reduction, input, True)
 
 
 def _promoted(input, target, kernel, input_must_be_float=False):
@@ -98,7 +111,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _check_same_size(input, target, "mse_loss")
     input, target = _promoted(input, target, "mse_cpu")
     d = input - target
-    return _reduce(d * d, reduction)
+    return _weighted_reduce(d * d, weight, reduction, input, True)
 
 
 @_autocast_op("fp32")
@@ -117,7 +130,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     # through, so its gradient is NaN as in PyTorch.
     dc = _C.where(a > delta, d.sign() * delta, d)
     loss = _C.where(a < delta, 0.5 * dc * dc, delta * (a - 0.5 * delta))
-    return _reduce(loss.to(out_dtype), reduction)
+    return _weighted_reduce(loss.to(out_dtype), weight, reduction, input, False)
 
 
 @_autocast_op("fp32")

@@ -2,6 +2,7 @@
 
 from .. import _C
 from ..amp.autocast_mode import _op as _autocast_op
+from ..autograd.function import Function as _Function
 
 
 def _inplace_source(input, inplace):
@@ -246,7 +247,26 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         padding_idx = padding_idx % weight.shape[0]
     # Whole rows copied (advanced indexing took 6x as long); rows looked up
     # at padding_idx get no gradient.
-    return _C._embedding(input, weight, padding_idx)
+    rows = _C._embedding(input, weight, padding_idx)
+    if scale_grad_by_freq and rows.requires_grad:
+        # each looked-up row's gradient divided by how often its index occurs in this input
+        flat = input.reshape(-1).long()
+        counts = _C.zeros(weight.shape[0], dtype=rows.dtype).index_add_(0, flat, _C.ones(flat.numel(), dtype=rows.dtype))
+        rows = _ScaleGradient.apply(rows, (1.0 / counts[input.long()]).unsqueeze(-1))
+    return rows
+
+
+class _ScaleGradient(_Function):
+    """Identity forward; the gradient times `scale` (broadcast) in backward."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.scale, None
 
 
 def one_hot(tensor, num_classes=-1):
