@@ -53,8 +53,14 @@ fn required_size(name: &str, size: &Bound<'_, PyTuple>) -> PyResult<Vec<usize>> 
     to_usize_shape(&shape_args(size)?)
 }
 
+/// A factory's result, made to require grad when asked (PyTorch's factory wording).
 fn finish(t: Tensor, requires_grad: bool) -> R {
     if requires_grad {
+        if !t.dtype().is_float() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "Only Tensors of floating point and complex dtype can require gradients",
+            ));
+        }
         set_requires_grad(&t, true)?;
     }
     Ok(wrap(t))
@@ -572,7 +578,6 @@ fn randint(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = requires_grad;
     let mut nums: Vec<i64> = Vec::new();
     let mut shp: Option<Vec<i64>> = size.map(|s| s.extract::<Vec<i64>>()).transpose()?;
     for a in args.iter() {
@@ -595,9 +600,10 @@ fn randint(
         pyo3::exceptions::PyTypeError::new_err("randint() missing required argument 'size'")
     })?)?;
     let d = dt(dtype, DType::I64)?;
-    Ok(wrap(make(factory_device(device)?, &s, d, || {
+    let t = make(factory_device(device)?, &s, d, || {
         with_generator(generator, |g| creation::randint(lo, hi, &s, d, g))
-    })?))
+    })?;
+    finish(t, requires_grad)
 }
 
 #[rustdl_macros::guard_panics]
@@ -610,17 +616,17 @@ fn randperm(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> R {
-    let _ = requires_grad;
     if n < 0 {
         // (sic: PyTorch's message has no space before the number)
         return Err(Error::Runtime(format!("n must be non-negative, got{n}")).into());
     }
     let n = n as usize;
     let d = dt(dtype, DType::I64)?;
-    Ok(wrap(make(factory_device(device)?, &[n], d, || {
+    let t = make(factory_device(device)?, &[n], d, || {
         let p = with_generator(generator, |g| Ok(creation::randperm(n, g)))?;
         Ok(Tensor::from_vec(p, &[n]).cast_raw(d))
-    })?))
+    })?;
+    finish(t, requires_grad)
 }
 
 /// `normal(mean, std, size)` with float arguments, or tensor mean/std.

@@ -540,6 +540,12 @@ impl PyTensor {
     }
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
+        if requires_grad && !slf.t.dtype().is_float() {
+            // (PyTorch's wording for this method differs from the attribute setter's)
+            return Err(PyRuntimeError::new_err(
+                "only Tensors of floating point dtype can require gradients",
+            ));
+        }
         set_requires_grad(&slf.t, requires_grad)?;
         Ok(slf)
     }
