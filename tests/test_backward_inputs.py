@@ -58,3 +58,14 @@ def test_backward_with_create_graph_leaves_a_differentiable_grad():
     (x**2).sum().backward(create_graph=True)  # accumulation stays differentiable too
     (hv2,) = torch.autograd.grad(x.grad.sum(), x)
     assert hv2.tolist() == [14.0, 8.0]
+
+
+def test_retained_grad_of_a_non_leaf_is_differentiable_under_create_graph():
+    # recorded from PyTorch 2.15: m.grad = 2 m = 2 x^2, d(sum m.grad)/dx = 4 x
+    x = torch.tensor([2.0, 1.0], requires_grad=True)
+    m = x**2
+    m.retain_grad()
+    (m**2).sum().backward(create_graph=True)
+    assert m.grad.tolist() == [8.0, 2.0] and m.grad.requires_grad
+    (g,) = torch.autograd.grad(m.grad.sum(), x)
+    assert g.tolist() == [8.0, 4.0]

@@ -270,7 +270,9 @@ pub fn run(
         for (nr, w) in node.retained.lock().iter() {
             if let (Some(g), Some(t)) = (&grads[*nr], w.upgrade()) {
                 let t = Tensor(t);
+                // differentiable under create_graph, as a leaf's (see accumulate_leaf)
                 let new = match t.grad() {
+                    None if create_graph => ops::shape::clone(g)?,
                     None => ops::shape::clone(&g.detach())?,
                     Some(p) => ops::binary::add(&p, g)?,
                 };
