@@ -77,6 +77,20 @@ CASES = {
     "independent_normal": (lambda D, p: D.Independent(D.Normal(p["loc"], p["scale"]), 1),
                            {"loc": [[0.0, 1.0], [2.0, 3.0]], "scale": [[1.0, 2.0], [0.5, 0.1]]},
                            [[0.0, 0.0], [2.0, 3.1]], ["mean", "variance", "entropy", "log_prob"]),
+    "transformed_tanh": (lambda D, p: D.TransformedDistribution(D.Normal(p["loc"], p["scale"]),
+                                                                [D.TanhTransform(cache_size=1)]),
+                         {"loc": [0.3, -1.0], "scale": [1.0, 0.5]}, [0.2, -0.7], ["log_prob"]),
+    "transformed_affine_exp": (lambda D, p: D.TransformedDistribution(
+        D.Normal(p["loc"], p["scale"]), [D.AffineTransform(1.0, 2.0), D.ExpTransform()]),
+        {"loc": [0.3, -1.0], "scale": [1.0, 0.5]}, [1.0, 3.0], ["log_prob", "cdf", "icdf"]),
+    "transformed_sigmoid_inv": (lambda D, p: D.TransformedDistribution(
+        D.Uniform(p["low"], p["high"]), [D.SigmoidTransform().inv, D.AffineTransform(0.0, -1.0)]),
+        {"low": [0.0, 0.1], "high": [1.0, 0.9]}, [0.5, -2.0], ["log_prob", "cdf", "icdf"]),
+    "transformed_event_dim": (lambda D, p: D.TransformedDistribution(
+        D.Independent(D.Normal(p["loc"], p["scale"]), 1), [D.AffineTransform(0.5, p["scale"] * 0 + 3.0, event_dim=1),
+                                                           D.PowerTransform(1.0)]),
+        {"loc": [[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0]], "scale": [[1.0, 2.0, 0.5], [1.0, 1.0, 1.0]]},
+        [[0.1, 0.2, 0.3], [1.0, 2.0, 3.0]], ["log_prob"]),
 }
 
 # KL(p || q): case names of p and q (q's parameters are p's shifted so they differ)

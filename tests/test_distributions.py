@@ -180,3 +180,30 @@ def test_enumerate_support_and_register_kl():
 
     assert float(D.kl_divergence(Shifted(0.0, 1.0), D.Normal(0.0, 1.0))) == 42.0
     assert float(D.kl_divergence(D.Normal(0.0, 1.0), Shifted(0.0, 1.0))) == 0.0
+
+
+def test_transforms_cache_invert_and_compose():
+    t = D.TanhTransform(cache_size=1)
+    x = rustdl.tensor([30.0, -0.5])
+    y = t(x)
+    assert t.inv(y) is x  # the cached pair: atanh(tanh(30)) would be inf in float32
+    assert D.TanhTransform().inv(y)[0].item() == math.inf
+    assert t.inv.inv is t and t.sign == 1 and D.AffineTransform(0.0, -2.0).sign == -1
+    assert D.ExpTransform() == D.ExpTransform() and D.ExpTransform() != D.TanhTransform()
+    c = D.ComposeTransform([D.AffineTransform(1.0, 2.0), D.ExpTransform()])
+    z = rustdl.tensor([0.1, 0.7])
+    assert torch_allclose(c.inv(c(z)), z)
+    assert torch_allclose(c.log_abs_det_jacobian(z, c(z)), math.log(2.0) + (1.0 + 2.0 * z))
+    rustdl.manual_seed(0)
+    loc = rustdl.tensor([0.2], requires_grad=True)
+    d = D.TransformedDistribution(D.Normal(loc, 1.0), [D.TanhTransform(cache_size=1)])
+    a = d.rsample((4,))
+    assert bool((a.abs() < 1).all()) and d.has_rsample
+    (g,) = rustdl.autograd.grad(d.log_prob(a).sum(), loc)
+    assert bool(g.isfinite().all())
+    with pytest.raises(ValueError, match="transforms must be a Transform or list"):
+        D.TransformedDistribution(D.Normal(0.0, 1.0), "exp")
+
+
+def torch_allclose(a, b):
+    return bool(rustdl.allclose(a, b if isinstance(b, rustdl.Tensor) else rustdl.tensor(b), atol=1e-6))
