@@ -4,17 +4,17 @@ import rustdl
 
 from . import constraints
 from .distribution import Distribution
-from .gamma import standard_gamma
+from .gamma import rsample_standard_gamma
 
 __all__ = ["Dirichlet"]
 
 
 class Dirichlet(Distribution):
-    """Samples are normalized standard-gamma draws; `rsample` is not offered (see Gamma)."""
+    """Draws are normalized standard-gamma draws, reparameterized through them (see Gamma)."""
 
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.simplex
-    has_rsample = False
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.dim() < 1:
@@ -29,11 +29,12 @@ class Dirichlet(Distribution):
     def expand(self, batch_shape, _instance=None):
         return self._expand_parameters(Dirichlet, batch_shape, ("concentration",), _instance)
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        with rustdl.no_grad():
-            draws = standard_gamma(self.concentration, shape)
-            return (draws / draws.sum(-1, keepdim=True)).clamp(min=rustdl.finfo(draws.dtype).tiny)
+        draws = rsample_standard_gamma(self.concentration, shape)
+        value = draws / draws.sum(-1, keepdim=True)
+        tiny = rustdl.finfo(value.dtype).tiny
+        return value + (value.detach().clamp(min=tiny) - value.detach())  # clamped, gradient kept
 
     def log_prob(self, value):
         if self._validate_args:
