@@ -1,6 +1,6 @@
 """``rustdl.optim``: PyTorch's optimizers and lr schedulers, with fused Rust update steps."""
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from ._optimizers import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
@@ -18,4 +18,5 @@ __all__ = [
            "RAdam",
            "RMSprop",
            "lr_scheduler",
+           "swa_utils",
 ]
