@@ -8,6 +8,7 @@ import warnings
 
 from .. import _C
 from ..amp.autocast_mode import _op as _autocast_op
+from .attention import _check_cpu_kernel_enabled
 
 
 def _torch():
@@ -70,6 +71,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                  scale=None, enable_gqa=False):
     """``softmax(q @ k^T * scale + mask) @ v`` for (..., L, E) queries and
     (..., S, E) keys, (..., S, Ev) values."""
+    _check_cpu_kernel_enabled()
     if attn_mask is not None and is_causal:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if enable_gqa and query.dim() >= 3 and key.dim() >= 3:

@@ -13,6 +13,7 @@ from itertools import chain
 
 from .. import _C
 from .._grad_mode import enable_grad
+from ..utils.hooks import RemovableHandle as _RemovableHandle
 
 __all__ = ["Optimizer", "required"]
 
@@ -28,23 +29,6 @@ required = _RequiredParameter()
 
 _global_optimizer_pre_hooks = OrderedDict()
 _global_optimizer_post_hooks = OrderedDict()
-_hook_id = [0]
-
-
-class _RemovableHandle:
-    def __init__(self, hooks_dict):
-        _hook_id[0] += 1
-        self.id = _hook_id[0]
-        self.hooks_dict = hooks_dict
-
-    def remove(self):
-        self.hooks_dict.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def register_optimizer_step_pre_hook(hook):

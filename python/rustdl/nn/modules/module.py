@@ -8,6 +8,7 @@ import warnings
 from collections import OrderedDict, namedtuple
 
 from ... import _C
+from ...utils.hooks import RemovableHandle as _RemovableHandle
 from ..parameter import Buffer, Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -18,27 +19,6 @@ class _IncompatibleKeysResult(_IncompatibleKeys):
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
         return super().__repr__()
-
-
-class _RemovableHandle:
-    _next_id = 0
-
-    def __init__(self, hooks_dict, *extra_sets):
-        self.hooks_dict = hooks_dict
-        self.extra_sets = extra_sets  # per-hook flags (with_kwargs, always_call) kept beside the dict
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self):
-        self.hooks_dict.pop(self.id, None)
-        for flags in self.extra_sets:
-            flags.discard(self.id)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _addindent(s, n):
@@ -154,8 +134,8 @@ class Module:
         """``hook(module, args, output)`` (``hook(module, args, kwargs, output)`` with ``with_kwargs``)
         after ``forward``; a non-None return replaces the output. ``always_call`` runs it even
         when forward raised."""
-        handle = _RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs,
-                                  self._forward_hooks_always_called)
+        handle = _RemovableHandle(self._forward_hooks, extra_dict=(self._forward_hooks_with_kwargs,
+                                                                           self._forward_hooks_always_called))
         self._forward_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_hooks_with_kwargs.add(handle.id)
@@ -168,7 +148,7 @@ class Module:
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """``hook(module, args)`` before ``forward`` (may return new args), or with ``with_kwargs``
         ``hook(module, args, kwargs)`` returning None or ``(new_args, new_kwargs)``."""
-        handle = _RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
+        handle = _RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[handle.id] = hook
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs.add(handle.id)
