@@ -520,4 +520,6 @@ def __getattr__(name):
     # the module is imported on first use (it costs ~0.1 s at startup).
     if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing", "random", "distributions"):  # (imported on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
+    if name == "vmap":
+        return builtins.__import__("importlib").import_module(__name__ + ".func").vmap
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

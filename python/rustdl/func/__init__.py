@@ -1,10 +1,11 @@
 """``torch.func`` (the part rustdl has): ``functional_call`` and the gradient transforms
-``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``hessian`` built on reverse-mode autograd.
-``vmap`` is not provided (importing it fails rather than running something else)."""
+``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``hessian`` built on reverse-mode autograd,
+and ``vmap`` (a loop over the mapped dimension with vmap's semantics, see ``_vmap.py``)."""
 
 from ..nn.utils.stateless import functional_call
+from ._vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacrev", "vjp"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacrev", "vjp", "vmap"]
 
 
 def _argnums_tuple(argnums):
