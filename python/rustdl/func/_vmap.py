@@ -80,7 +80,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             if d is None:
                 continue
             if not isinstance(leaf, _C.Tensor):
-                raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but "
+                raise ValueError(  # noqa: TRY004 (PyTorch)
+                    f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but "
                                  f"the input is of type {type(leaf)}. We cannot vmap over non-Tensor arguments, "
                                  "please use None as the respective in_dim")
             if not -max(leaf.dim(), 1) <= d < max(leaf.dim(), 1) or leaf.dim() == 0:
@@ -143,7 +144,8 @@ def _stack_outputs(results, out_dims, name, empty):
             stacked.append(first)
             continue
         if not isinstance(first, _C.Tensor):
-            raise ValueError(f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(first)}. "
+            raise ValueError(  # noqa: TRY004 (PyTorch)
+                f"vmap({name}, ...): `{name}` must only return Tensors, got type {type(first)}. "
                              "Did you mean to set out_dims= to None for output?")
         out_rank = first.dim() + 1
         if not -out_rank <= d < out_rank:
