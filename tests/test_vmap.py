@@ -53,3 +53,23 @@ def test_randomness_modes():
     assert torch.equal(same[0], same[1]) and torch.equal(same[1], same[2])
     different = vmap(lambda a: torch.rand(2), randomness="different")(torch.ones(3))
     assert not torch.equal(different[0], different[1])
+
+
+def test_jvp_and_jacfwd_match_pytorch():
+    from rustdl.func import jacfwd, jvp
+
+    x = torch.tensor([0.5, -1.0, 2.0])
+    t = torch.tensor([1.0, 0.0, 2.0])
+    out, tangent = jvp(torch.sin, (x,), (t,))
+    assert torch.allclose(out, x.sin()) and torch.allclose(tangent, x.cos() * t)
+    out, tangent, aux = jvp(lambda a: (a.exp(), a.sum()), (x,), (t,), has_aux=True)
+    assert torch.allclose(tangent, x.exp() * t) and aux.item() == 1.5 and not aux.requires_grad
+    # recorded from PyTorch 2.15
+    want = [[0.9182, 0.0, 0.0], [-0.8415, 0.2702, 0.0], [0.9093, 0.0, -0.2081]]
+    got = jacfwd(lambda a: a.sin() * a[0])(x)
+    assert torch.allclose(got, torch.tensor(want), atol=1e-4)
+    assert torch.allclose(jacfwd(lambda a, b: a * b, argnums=(0, 1))(x, x)[1], torch.diag(x))
+    with pytest.raises(RuntimeError, match="Expected primals to be a tuple"):
+        jvp(torch.sin, x, t)
+    with pytest.raises(RuntimeError, match="Tensor is of size \\[3\\] while the given forward gradient is of size"):
+        jvp(torch.sin, (x,), (torch.ones(2),))

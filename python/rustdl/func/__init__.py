@@ -1,11 +1,13 @@
 """``torch.func`` (the part rustdl has): ``functional_call`` and the gradient transforms
 ``grad``, ``grad_and_value``, ``vjp``, ``jacrev``, ``hessian`` built on reverse-mode autograd,
-and ``vmap`` (a loop over the mapped dimension with vmap's semantics, see ``_vmap.py``)."""
+``jvp``/``jacfwd`` (forward-mode products computed by the double-backward trick: the same values
+as true forward mode), and ``vmap`` (a loop over the mapped dimension with vmap's semantics, see
+``_vmap.py``)."""
 
 from ..nn.utils.stateless import functional_call
 from ._vmap import vmap
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacrev", "vjp", "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "vjp", "vmap"]
 
 
 def _argnums_tuple(argnums):
@@ -104,3 +106,78 @@ def jacrev(func, argnums=0):
 def hessian(func, argnums=0):
     """A function returning the Hessian of ``func``'s scalar output w.r.t. ``args[argnums]``."""
     return jacrev(jacrev(func, argnums), argnums)
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """``(func(*primals), J @ tangents)``: the Jacobian-vector product at ``primals``."""
+    from .. import _C
+    from ..autograd.functional import jvp as autograd_jvp
+
+    if not isinstance(primals, tuple):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it should be valid to "
+                           "call f(*primals).")
+    if not isinstance(tangents, tuple) or len(primals) != len(tangents):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the same python "
+                           f"structure. For example, if primals is a tuple of 3 tensors, tangents also must be. "
+                           f"Got primals with structure {len(primals)} and tangents with structure "
+                           f"{len(tangents) if isinstance(tangents, tuple) else type(tangents).__name__}")
+    for p, t in zip(primals, tangents):
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError("Trying to set a forward gradient that has a different size than that of the original "
+                               f"Tensor, this is not supported. Tensor is of size {list(p.shape)} while the given "
+                               f"forward gradient is of size {list(t.shape)}.")
+    aux = []
+
+    def primal_only(*args):
+        out = func(*args)
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a tuple: "
+                                   "(output, aux) if has_aux is True")
+            out, extra = out
+            aux.append(extra)
+        return out
+
+    out, tangent_out = autograd_jvp(primal_only, primals, tangents, strict=strict)
+    if isinstance(out, _C.Tensor) and tangent_out is None:
+        tangent_out = _C.zeros_like(out)
+    return (out, tangent_out, _detached(aux[0])) if has_aux else (out, tangent_out)
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """A function returning the Jacobian of ``func`` w.r.t. ``args[argnums]`` in forward mode (the
+    same values as ``jacrev``)."""
+    from ..autograd.functional import jacobian
+
+    def wrapper(*args):
+        nums = _argnums_tuple(argnums)
+        aux = []
+
+        def partial(*chosen):
+            full = list(args)
+            for i, t in zip(nums, chosen):
+                full[i] = t
+            out = func(*full)
+            if has_aux:
+                out, extra = out
+                aux.append(extra)
+            return out
+
+        from .. import _C
+
+        chosen = tuple(args[i] for i in nums)
+        outer = _C.is_grad_enabled() and any(t.requires_grad for t in chosen)
+        jac = jacobian(partial, chosen, create_graph=outer)
+        jac = jac[0] if isinstance(argnums, int) else jac
+        return (jac, _detached(aux[0])) if has_aux else jac
+
+    return wrapper
+
+
+def _detached(tree):
+    """aux outputs come back without their graph, as from PyTorch's transforms."""
+    from .. import _C
+    from ._vmap import _flatten, _unflatten
+
+    leaves, spec = _flatten(tree)
+    return _unflatten(spec, [leaf.detach() if isinstance(leaf, _C.Tensor) else leaf for leaf in leaves])
