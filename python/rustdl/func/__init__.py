@@ -114,8 +114,9 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     from ..autograd.functional import jvp as autograd_jvp
 
     if not isinstance(primals, tuple):
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it should be valid to "
-                           "call f(*primals).")
+        raise RuntimeError(  # noqa: TRY004 (PyTorch)
+            "jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it should be valid to "
+            "call f(*primals).")
     if not isinstance(tangents, tuple) or len(primals) != len(tangents):
         raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the same python "
                            f"structure. For example, if primals is a tuple of 3 tensors, tangents also must be. "
