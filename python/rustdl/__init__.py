@@ -456,6 +456,12 @@ profiler = builtins.__import__("importlib").import_module(__name__ + ".profiler"
 # init_process_group, so this needs none)
 distributed = builtins.__import__("importlib").import_module(__name__ + ".distributed")
 
+from . import _composite_ops as _composite_ops
+
+for _name in _composite_ops.FUNCTIONS:
+    globals()[_name] = getattr(_composite_ops, _name)
+for _name in _composite_ops.METHODS:
+    setattr(Tensor, _name, getattr(_composite_ops, _name))
 from . import _deprecated_overloads
 
 _deprecated_overloads.install(globals())

@@ -331,6 +331,7 @@ def _no_grad():
 from ._functional_conv import *
 from ._functional_fold import *
 from ._functional_loss import *
+from ._functional_more import *
 from ._functional_pool_norm import *
 from ._functional_shrink import *
 
