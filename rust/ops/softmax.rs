@@ -11,30 +11,8 @@ crate::multiversion! {
     fn softmax_row(xr: &[T], or: &mut [T], log: bool) => softmax_row_impl + avx512
 }
 
-crate::multiversion! {
-    /// The first passes of `softmax_row`: the shifted exponentials of `xr`
-    /// into `work`; gives the row's (finite) maximum and their sum.
-    fn softmax_exps(xr: &[T], work: &mut [T]) -> (T, f64) => softmax_exps_impl + avx512
-}
-
 #[inline(always)]
 fn softmax_row_impl<T: crate::tensor::dtype::Float>(xr: &[T], or: &mut [T], log: bool) {
-    let (m, s) = softmax_exps_impl(xr, or);
-    if log {
-        let ls = T::c(s.ln()) + m;
-        for (o, &v) in or.iter_mut().zip(xr) {
-            *o = v - ls;
-        }
-    } else {
-        let inv = T::c(1.0 / s);
-        for o in or.iter_mut() {
-            *o = *o * inv;
-        }
-    }
-}
-
-#[inline(always)]
-fn softmax_exps_impl<T: crate::tensor::dtype::Float>(xr: &[T], or: &mut [T]) -> (T, f64) {
     let mut m = row_max(xr);
     if m == T::c(f64::NEG_INFINITY) {
         m = T::c(0.0);
@@ -63,71 +41,16 @@ fn softmax_exps_impl<T: crate::tensor::dtype::Float>(xr: &[T], or: &mut [T]) -> 
         *o = e;
         s += e.to_f64();
     }
-    (m, s)
-}
-
-/// Longest rows (floats) whose exponentials are staged for streaming: the
-/// staging row stays in L2.
-const STREAM_MAX_ROW: usize = 1 << 16;
-
-/// float32 softmax rows with streaming stores (`cpu::stream`): the
-/// exponentials go to a staging row that stays in cache, and only the
-/// finished values are written to `out`, without reading its lines first
-/// (a third less memory traffic than the in-place passes, and the input
-/// is not evicted by the output). Same operations, so the same bits, as
-/// `softmax_row`.
-fn stream_rows(x: &[f32], out: &mut [f32], n: usize, log: bool) {
-    let mut work = vec![0f32; n];
-    for (xr, or) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-        let (m, s) = softmax_exps(xr, &mut work);
-        if log {
-            finish_streamed(xr, or, s.ln() as f32 + m, true);
-        } else {
-            finish_streamed(&work, or, (1.0 / s) as f32, false);
+    if log {
+        let ls = T::c(s.ln()) + m;
+        for (o, &v) in or.iter_mut().zip(xr) {
+            *o = v - ls;
         }
-    }
-    crate::cpu::stream::fence();
-}
-
-/// `dst = src - v` (`sub`) or `src * v`, streamed where `dst` is aligned.
-fn finish_streamed(src: &[f32], dst: &mut [f32], v: f32, sub: bool) {
-    assert_eq!(src.len(), dst.len(), "softmax: row lengths differ");
-    let f = |x: f32| if sub { x - v } else { x * v };
-    #[cfg(target_arch = "x86_64")]
-    if crate::cpu::isa::use_avx2() {
-        /// # Safety
-        /// The CPU has AVX; `src` and `dst` have equal lengths.
-        #[target_feature(enable = "avx")]
-        unsafe fn avx(src: &[f32], dst: &mut [f32], v: f32, sub: bool, f: impl Fn(f32) -> f32) {
-            use std::arch::x86_64::*;
-            let n = dst.len();
-            let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
-            let head = d.align_offset(32).min(n);
-            for i in 0..head {
-                *d.add(i) = f(*s.add(i));
-            }
-            let vv = _mm256_set1_ps(v);
-            let mut i = head;
-            while i + 8 <= n {
-                let x = _mm256_loadu_ps(s.add(i));
-                let y = if sub {
-                    _mm256_sub_ps(x, vv)
-                } else {
-                    _mm256_mul_ps(x, vv)
-                };
-                _mm256_stream_ps(d.add(i), y);
-                i += 8;
-            }
-            for j in i..n {
-                *d.add(j) = f(*s.add(j));
-            }
+    } else {
+        let inv = T::c(1.0 / s);
+        for o in or.iter_mut() {
+            *o = *o * inv;
         }
-        // SAFETY: use_avx2 implies AVX; lengths checked above.
-        unsafe { avx(src, dst, v, sub, f) };
-        return;
-    }
-    for (d, &x) in dst.iter_mut().zip(src) {
-        *d = f(x);
     }
 }
 
@@ -168,17 +91,7 @@ fn kernel<T: crate::tensor::dtype::Float + crate::tensor::storage::BufferElem>(
     if inner == 1 {
         // Contiguous rows, in groups of rows spread over the threads.
         let n = n.max(1);
-        // Large outputs (with the input, more than the caches keep) are
-        // streamed: float32 only.
-        let stream = n <= STREAM_MAX_ROW
-            && crate::cpu::stream::worth_streaming(2 * std::mem::size_of_val(x))
-            && T::as_f32(x).is_some();
         let rows = |first: usize, chunk: &mut [T]| {
-            if stream {
-                if let (Some(xs), Some(os)) = (T::as_f32(x), T::as_f32_mut(chunk)) {
-                    return stream_rows(&xs[first * n..][..os.len()], os, n, log);
-                }
-            }
             for (r, or) in chunk.chunks_mut(n).enumerate() {
                 softmax_row(&x[(first + r) * n..][..n], or, log);
             }

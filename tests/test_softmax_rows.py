@@ -1,8 +1,8 @@
-"""softmax / log_softmax over rows too large for the caches (rust/ops/softmax.rs
-streams the float32 results past the cache): the same bits as the same rows
-computed in small pieces (the in-place kernel), and float64 math, at every
-instruction-set level and at 1 and 2 threads; rows of all -inf, with NaN or
-+inf, and lengths that leave unaligned heads and tails."""
+"""softmax / log_softmax over many rows (rust/ops/softmax.rs: rows in groups spread
+over the threads): the same bits as the same rows computed in small pieces, and
+float64 math, at every instruction-set level and at 1 and 2 threads; rows of all
+-inf, with NaN or +inf (all NaN, as PyTorch's), and lengths that leave unaligned
+heads and tails."""
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ def test_large_rows_equal_small_pieces_and_float64(isa, threads, log):
     rustdl.set_num_threads(threads)
     try:
         rustdl.manual_seed(3)
-        # 8.4 MB of input: streamed; rows of 1003 floats start at every alignment
+        # rows of 1003 floats start at every alignment
         x = rustdl.randn(2100, 1003) * 3
         x[5] = float("-inf")
         x[6, 17] = float("nan")
