@@ -147,6 +147,31 @@ def test_large_product_against_f32(isa):
     close_bf16((a @ b).float().numpy(), bf16_round(an @ bn), steps=1)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,k,n", [(13, 70, 33), (30, 1100, 70), (64, 2051, 40), (1, 1030, 3)])
+def test_matmul_rounds_as_the_float32_product_narrowed(isa, threads, m, k, n):
+    """matmul's bf16 result (rounded in the kernel's last store on the vdpbf16ps path;
+    with several depth slices past 1024, after summing them) is bit for bit the float32
+    product of the same GEMM narrowed once, as linear's (which adds its bias first),
+    NaN and infinities included; and within a bf16 step of float64 math."""
+    before = rustdl.get_num_threads()
+    rustdl.set_num_threads(threads)
+    try:
+        a, an = rand_bf16((m, k), 20)
+        b, bn = rand_bf16((k, n), 21)
+        out = a @ b
+        close_bf16(out.float().numpy(), bf16_round(an @ bn))
+        a[0, 0] = float("nan")
+        if m > 1:
+            a[-1, 1] = float("inf")
+        out = (a @ b).float().numpy()
+        ref = F.linear(a, b.t()).float().numpy()
+        assert np.isnan(out).any() and (m == 1 or np.isinf(out).any())
+        np.testing.assert_array_equal(out, ref)
+    finally:
+        rustdl.set_num_threads(before)
+
+
 @pytest.mark.parametrize("name", ["relu", "gelu", "tanh", "mul_self", "sum", "mean", "softmax", "log_softmax",
                                   "layer_norm", "group_norm", "cumsum", "max_pool2d", "avg_pool2d"])
 def test_elementwise_and_reductions_keep_bf16(name):

@@ -205,9 +205,10 @@ def threads(request):
 # (batch, hidden, bidirectional, T, bias): batch 1; a batch the threads split into row
 # blocks of 8 (16), of unequal blocks (40 at 3 threads) and of odd hidden sizes (tail
 # blocks of the gate kernels); odd and even T (dh0 comes out of either half of the
-# double buffer); no bias (the gate kernels' bias of zeros).
+# double buffer); no bias (the gate kernels' bias of zeros); batches of 20 and 30 (the
+# step GEMMs' 10-row tile: whole, or blocks of 10 per thread).
 SPLIT_CASES = [(1, 5, False, 3, True), (16, 37, True, 6, True), (40, 128, False, 5, True),
-               (64, 13, True, 4, False)]
+               (64, 13, True, 4, False), (20, 40, False, 5, True), (30, 19, True, 3, True)]
 
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])

@@ -101,9 +101,7 @@ fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         DType::I16 => batched_gemm_typed::<i16>(a, b, &batch, m, k, n),
         DType::I8 => batched_gemm_typed::<i8>(a, b, &batch, m, k, n),
         // bf16 GEMM: float32 accumulation, rounded once (`cpu::bgemm`).
-        DType::BF16 => {
-            crate::tensor::half::narrow(super::matmul_bf16::batched(a, b, &batch, m, k, n), dtype)
-        }
+        DType::BF16 => super::matmul_bf16::batched_rounded(a, b, &batch, m, k, n),
         // Products accumulated in float32 and rounded once (`tensor::half`).
         DType::F16 => crate::tensor::half::narrow(
             batched_gemm_typed::<f32>(

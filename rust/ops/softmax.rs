@@ -54,9 +54,10 @@ fn softmax_row_impl<T: crate::tensor::dtype::Float>(xr: &[T], or: &mut [T], log:
     }
 }
 
-/// The row's maximum (NaN if any), as `vmath::max_lanes` but in 32 lanes:
-/// its 8 lanes were one chain of dependent compare-and-blends, a third of
-/// softmax's time.
+/// The row's maximum, in 32 lanes (its 8 lanes were one chain of dependent
+/// compare-and-blends, a third of softmax's time), one `max` per vector:
+/// a NaN need not win here, since it reaches every result anyway through
+/// the sum of the exponentials (NaN - m, or m - NaN), as PyTorch's NaN rows.
 #[inline(always)]
 fn row_max<T: crate::tensor::dtype::Float>(x: &[T]) -> T {
     const LANES: usize = 32;
@@ -67,16 +68,13 @@ fn row_max<T: crate::tensor::dtype::Float>(x: &[T]) -> T {
     for ch in chunks {
         for j in 0..LANES {
             let v = ch[j];
-            acc[j] = if v > acc[j] || v.is_nan() { v } else { acc[j] };
+            acc[j] = if v > acc[j] { v } else { acc[j] };
         }
     }
     let mut m = neg;
     for &v in acc.iter().chain(rest) {
-        if v > m || v.is_nan() {
+        if v > m {
             m = v;
-        }
-        if m.is_nan() {
-            return m;
         }
     }
     m

@@ -112,6 +112,10 @@ pub struct Tile {
     pub rows: usize,
     pub cols: usize,
     pub overwrite: bool,
+    /// Where the finished tile goes rounded to bf16 (row-major, C's row
+    /// stride) instead of into C, or null (the `bgemm_rounded` products'
+    /// last depth slice; `dpbf16` only).
+    pub out16: *mut u16,
 }
 
 /// Adds (or stores) the live part of a row-major scratch tile with row
@@ -142,6 +146,9 @@ struct Problem {
     ccs: isize,
     accumulate: bool,
     path: Path,
+    /// `bgemm_rounded`'s bf16 result (row-major, row stride `crs`), or
+    /// null. With one depth slice C is not used at all (null too).
+    c16: *mut u16,
 }
 // SAFETY: the slabs of C that threads write are disjoint; A and B are read only.
 unsafe impl Send for Problem {}
@@ -189,7 +196,85 @@ pub unsafe fn bgemm(
         ccs: c.2,
         accumulate,
         path,
+        c16: std::ptr::null_mut(),
     };
+    run(&p, m, n, threads)
+}
+
+/// `bgemm` rounded once to bf16: `out` (row-major m x n, contiguous) =
+/// bf16(A @ B), bit for bit as the float32 product narrowed by
+/// `bf16_cast::narrow`. On the `vdpbf16ps` path the kernel rounds as it
+/// stores the last depth slice (no float32 C at all when the depth fits one
+/// slice); elsewhere the float32 product is narrowed after.
+///
+/// # Safety
+/// As `bgemm`; `out` holds m x n elements and overlaps neither A nor B.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn bgemm_rounded(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const bf16, isize, isize),
+    b: (*const bf16, isize, isize),
+    out: *mut bf16,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let path = path();
+    let one_slice = k <= tuning().kc;
+    if k == 0 || path != Path::Avx512Bf16 {
+        let mut c = crate::tensor::pool::Scratch::<f32>::uninit(m * n);
+        bgemm(
+            m,
+            n,
+            k,
+            a,
+            b,
+            (c.as_mut_ptr(), n as isize, 1),
+            false,
+            threads,
+        );
+        let dst = std::slice::from_raw_parts_mut(out, m * n);
+        crate::cpu::bf16_cast::narrow(&c[..], dst);
+        return;
+    }
+    // Deeper products sum their slices in a float32 C first.
+    let mut partial =
+        crate::tensor::pool::Scratch::<f32>::uninit(if one_slice { 0 } else { m * n });
+    let p = Problem {
+        k,
+        a: Lines {
+            ptr: a.0,
+            ls: a.1,
+            ds: a.2,
+        },
+        b: Lines {
+            ptr: b.0,
+            ls: b.2,
+            ds: b.1,
+        },
+        c: if one_slice {
+            std::ptr::null_mut()
+        } else {
+            partial.as_mut_ptr()
+        },
+        crs: n as isize,
+        ccs: 1,
+        accumulate: false,
+        path,
+        c16: out as *mut u16,
+    };
+    run(&p, m, n, threads)
+}
+
+/// Runs the product `p` (m x n) as slabs over up to `threads` threads.
+///
+/// # Safety
+/// As `bgemm`, for `p`'s operands.
+unsafe fn run(p: &Problem, m: usize, n: usize, threads: usize) {
+    let (k, path) = (p.k, p.path);
     let (mr, nr) = micro_tile(path);
     let slabs = if m * n * k >= MANY_SLABS_MACS && threads > 1 {
         threads * tuning().slabs_per_thread
@@ -198,7 +283,7 @@ pub unsafe fn bgemm(
     };
     let (tm, tn) = split(m, n, slabs, mr, nr);
     if tm * tn == 1 {
-        return run_slab(&p, 0..m, 0..n);
+        return run_slab(p, 0..m, 0..n);
     }
     let rows = chunk(m, tm, mr);
     let cols = chunk(n, tn, nr);
@@ -206,7 +291,7 @@ pub unsafe fn bgemm(
         let (i0, j0) = ((t / tn) * rows, (t % tn) * cols);
         if i0 < m && j0 < n {
             // SAFETY: slabs are disjoint and inside C (the caller's contract).
-            unsafe { run_slab(&p, i0..(i0 + rows).min(m), j0..(j0 + cols).min(n)) }
+            unsafe { run_slab(p, i0..(i0 + rows).min(m), j0..(j0 + cols).min(n)) }
         }
     });
 }
@@ -323,6 +408,7 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
                     pack::pack_panel(p.b.at(jc + jr, pc), nr.min(nc - jr), kc, nr, pairs, panel);
                 }
                 let overwrite = pc == 0 && !p.accumulate;
+                let last = pc + kc >= p.k;
                 for ic in ri.clone().step_by(mc_limit) {
                     let mc = mc_limit.min(ri.end - ic);
                     for (q, ir) in (0..mc).step_by(mr).enumerate() {
@@ -335,7 +421,15 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
                             pack::pack_panel(src, rows, kc, mr, pairs, panel);
                         }
                     }
-                    macro_kernel(p, (ic, mc), (jc, nc), pairs, apack, bpack, overwrite);
+                    macro_kernel(
+                        p,
+                        (ic, mc),
+                        (jc, nc),
+                        pairs,
+                        apack,
+                        bpack,
+                        (overwrite, last),
+                    );
                 }
             }
         }
@@ -356,21 +450,27 @@ unsafe fn macro_kernel(
     pairs: usize,
     apack: &[u32],
     bpack: &[u32],
-    overwrite: bool,
+    (overwrite, last): (bool, bool),
 ) {
     let (mr, nr) = micro_tile(p.path);
+    let rounded = last && !p.c16.is_null();
     for jr in (0..nc).step_by(nr) {
         let bpanel = bpack.as_ptr().add(jr * pairs);
         for ir in (0..mc).step_by(mr) {
+            let at = (ic + ir) as isize * p.crs + (jc + jr) as isize * p.ccs;
             let tile = Tile {
-                ptr: p
-                    .c
-                    .offset((ic + ir) as isize * p.crs + (jc + jr) as isize * p.ccs),
+                // (wrapping: C is null when a rounded product has no slice to sum)
+                ptr: p.c.wrapping_offset(at),
                 rs: p.crs,
                 cs: p.ccs,
                 rows: mr.min(mc - ir),
                 cols: nr.min(nc - jr),
                 overwrite,
+                out16: if rounded {
+                    p.c16.wrapping_offset(at)
+                } else {
+                    std::ptr::null_mut()
+                },
             };
             let apanel = apack.as_ptr().add(ir * pairs);
             #[cfg(target_arch = "x86_64")]
@@ -470,6 +570,67 @@ mod tests {
                     for threads in [1, 2] {
                         check(m, n, k, at, bt, ct, acc, threads);
                     }
+                }
+            }
+        }
+        isa::set_active(best).unwrap();
+    }
+
+    /// `bgemm_rounded` against `bgemm` narrowed, bit for bit, on every
+    /// path: one depth slice (no float32 C), several (the last one rounds),
+    /// edge tiles, NaN and infinities in the products.
+    #[test]
+    fn rounded_matches_narrowed_product_on_every_path() {
+        let best = isa::active();
+        for level in isa::supported() {
+            isa::set_active(level).unwrap();
+            for &(m, n, k) in &[
+                (1, 1, 1),
+                (13, 33, 70),
+                (30, 70, 1100),
+                (40, 64, 2 * KC + 3),
+            ] {
+                let mut a = values(m * k, 4);
+                let b = values(k * n, 5);
+                a[0] = bf16::NAN;
+                if m > 1 {
+                    a[m * k - 1] = bf16::INFINITY;
+                }
+                for threads in [1, 2] {
+                    let mut want = vec![0f32; m * n];
+                    let mut got = vec![bf16::ZERO; m * n];
+                    unsafe {
+                        bgemm(
+                            m,
+                            n,
+                            k,
+                            (a.as_ptr(), k as isize, 1),
+                            (b.as_ptr(), 1, k as isize),
+                            (want.as_mut_ptr(), n as isize, 1),
+                            false,
+                            threads,
+                        );
+                        bgemm_rounded(
+                            m,
+                            n,
+                            k,
+                            (a.as_ptr(), k as isize, 1),
+                            (b.as_ptr(), 1, k as isize),
+                            got.as_mut_ptr(),
+                            threads,
+                        );
+                    }
+                    let mut narrowed = vec![bf16::ZERO; m * n];
+                    crate::cpu::bf16_cast::narrow(&want, &mut narrowed);
+                    for (i, (g, w)) in got.iter().zip(&narrowed).enumerate() {
+                        assert_eq!(
+                            g.to_bits(),
+                            w.to_bits(),
+                            "{:?} {m}x{n}x{k} t={threads}: element {i}",
+                            path()
+                        );
+                    }
+                    assert!(narrowed.iter().any(|v| v.is_nan()));
                 }
             }
         }

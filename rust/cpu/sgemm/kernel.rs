@@ -150,6 +150,21 @@ pub unsafe fn kernel_avx512_short<B: BRows>(kc: usize, a: *const f32, b: B, tile
     micro::<crate::cpu::simd::F32x16, AVX512_SHORT_MR, 2, B>(kc, a, b, tile)
 }
 
+/// Rows of the mid AVX-512 tile: 10 x 32 fits the small batches of
+/// recurrent layers exactly (20 rows, or 10 per thread of 2, ran 24 or 14
+/// padded rows on the other tiles).
+pub const AVX512_MID_MR: usize = 10;
+
+/// The AVX-512 kernel, AVX512_MID_MR x AVX512_NR.
+///
+/// # Safety
+/// As `kernel_avx512`, with AVX512_MID_MR rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+pub unsafe fn kernel_avx512_mid<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) {
+    micro::<crate::cpu::simd::F32x16, AVX512_MID_MR, 2, B>(kc, a, b, tile)
+}
+
 /// The AVX-512 kernels of the implicit-GEMM convolutions: `MR_` x 16 (one
 /// zmm per row), whose 16 columns are 16 consecutive output positions as
 /// in `kernel_6x16` (`rust/cpu/conv_implicit.rs`), with 16 or 8 output

@@ -81,6 +81,14 @@ const AVX512_SHORT: Micro = Micro {
     ..AVX512
 };
 
+/// AVX-512 with 10-row tiles (`micro_for_batch_rows`).
+#[cfg(target_arch = "x86_64")]
+const AVX512_MID: Micro = Micro {
+    mr: kernel::AVX512_MID_MR,
+    kernel: kernel::kernel_avx512_mid::<kernel::Panel>,
+    ..AVX512
+};
+
 /// Whether a kernel may run (AVX2 and FMA at least; see `cpu::isa`).
 pub fn is_supported() -> bool {
     crate::cpu::isa::use_avx2()
@@ -111,6 +119,26 @@ pub(crate) fn micro_for_rows(m: usize) -> Option<Micro> {
         if padded(AVX512_SHORT.mr) < padded(AVX512.mr) {
             return Some(AVX512_SHORT);
         }
+    }
+    Some(micro)
+}
+
+/// `micro()` for products of `m` rows repeated many times (a recurrent
+/// layer's steps): on AVX-512 the 14-, 10- or 8-row tile that pads `m`
+/// least, the taller on ties (20 rows: 20 on the 10-row tile against 24
+/// and 28).
+pub(crate) fn micro_for_batch_rows(m: usize) -> Option<Micro> {
+    let micro = micro()?;
+    #[cfg(target_arch = "x86_64")]
+    if micro.mr == AVX512.mr {
+        let padded = |t: &Micro| m.div_ceil(t.mr) * t.mr;
+        let mut best = AVX512;
+        for t in [AVX512_MID, AVX512_SHORT] {
+            if padded(&t) < padded(&best) {
+                best = t;
+            }
+        }
+        return Some(best);
     }
     Some(micro)
 }
@@ -439,9 +467,24 @@ mod tests {
             if f.avx512 {
                 v.push(("avx512", AVX512));
                 v.push(("avx512-short", AVX512_SHORT));
+                v.push(("avx512-mid", AVX512_MID));
             }
         }
         v
+    }
+
+    #[test]
+    fn batch_rows_take_the_tile_that_pads_least() {
+        let Some(micro) = micro() else { return };
+        let mr = |m: usize| micro_for_batch_rows(m).map(|t| t.mr);
+        if micro.mr == AVX512.mr {
+            assert_eq!(mr(20), Some(AVX512_MID.mr));
+            assert_eq!(mr(10), Some(AVX512_MID.mr));
+            assert_eq!(mr(64), Some(AVX512_SHORT.mr));
+            assert_eq!(mr(28), Some(AVX512.mr));
+        } else {
+            assert_eq!(mr(20), Some(micro.mr));
+        }
     }
 
     #[test]

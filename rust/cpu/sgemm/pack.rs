@@ -59,6 +59,7 @@ unsafe fn pack_width(w: usize, rows: usize, kc: usize, src: Block, dst: &mut [f3
     match w {
         6 => pack_panels::<6>(rows, kc, src, dst),
         8 => pack_panels::<8>(rows, kc, src, dst),
+        10 => pack_panels::<10>(rows, kc, src, dst),
         14 => pack_panels::<14>(rows, kc, src, dst),
         16 => pack_panels::<16>(rows, kc, src, dst),
         32 => pack_panels::<32>(rows, kc, src, dst),

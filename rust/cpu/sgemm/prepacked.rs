@@ -4,7 +4,7 @@
 //! step of m = batch rows) cost as much as a third of the kernel time.
 
 use super::pack::{self, Block};
-use super::{chunk, macro_kernel, micro_for_rows, slice_len, split, Micro, Problem, BUFFERS};
+use super::{chunk, macro_kernel, micro_for_batch_rows, slice_len, split, Micro, Problem, BUFFERS};
 use crate::parallel;
 use crate::tensor::pool::Scratch;
 
@@ -36,7 +36,7 @@ impl PackedB {
         b: (*const f32, isize, isize),
         rows: usize,
     ) -> Option<PackedB> {
-        micro_for_rows(rows).map(|m| Self::with(m, k, n, b))
+        micro_for_batch_rows(rows).map(|m| Self::with(m, k, n, b))
     }
 
     /// `new` for the instance `micro` (tests run every instance the CPU has).
