@@ -197,6 +197,16 @@ impl Acc {
             s2: 0.0,
         }
     }
+    /// The shift the sums of `add_sums` must be taken around.
+    pub(super) fn shift(&self) -> f64 {
+        self.shift
+    }
+    /// Adds `shifted_sums` of `count` values taken around `shift()`.
+    pub(super) fn add_sums(&mut self, (a, b): (f64, f64), count: usize) {
+        self.s1 += a;
+        self.s2 += b;
+        self.count += count;
+    }
     pub(super) fn add<T: Float>(&mut self, seg: &[T]) {
         let (a, b) = shifted_sums(seg, T::c(self.shift));
         self.s1 += a;
