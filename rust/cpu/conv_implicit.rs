@@ -342,7 +342,8 @@ impl Plan {
                                 let row = base.add(next);
                                 next += pw;
                                 let y = (uy * th + ry) as isize - lh as isize;
-                                if !(0..sd as isize).contains(&z) || !(0..sh as isize).contains(&y) {
+                                if !(0..sd as isize).contains(&z) || !(0..sh as isize).contains(&y)
+                                {
                                     for u0 in (0..pw).step_by(16) {
                                         _mm512_storeu_ps(row.add(u0), zero);
                                     }
@@ -355,7 +356,8 @@ impl Plan {
                                     // SAFETY: only lanes inside the source row
                                     // are read (masked-off lanes never fault).
                                     let a = _mm512_maskz_loadu_ps(ma, line.wrapping_offset(s0));
-                                    let b = _mm512_maskz_loadu_ps(mb, line.wrapping_offset(s0 + 16));
+                                    let b =
+                                        _mm512_maskz_loadu_ps(mb, line.wrapping_offset(s0 + 16));
                                     let v = _mm512_permutex2var_ps(a, pick, b);
                                     _mm512_storeu_ps(row.add(run * 16), v);
                                 }

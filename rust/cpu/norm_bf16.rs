@@ -67,7 +67,11 @@ fn plane_grad_in(o: &mut [bf16], g: &[bf16], x: &[bf16], a: f32, m: f32, k1: f32
         return unsafe { simd::grad_in(o, g, x, [a, m, k1, k0]) };
     }
     let (mut wg, mut wx, mut out) = ([0.0f32; BLOCK], [0.0f32; BLOCK], [0.0f32; BLOCK]);
-    for ((os, gs), xs) in o.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(x.chunks(BLOCK)) {
+    for ((os, gs), xs) in o
+        .chunks_mut(BLOCK)
+        .zip(g.chunks(BLOCK))
+        .zip(x.chunks(BLOCK))
+    {
         let n = gs.len();
         widen(gs, &mut wg[..n]);
         widen(xs, &mut wx[..n]);
@@ -80,7 +84,11 @@ fn plane_grad_in(o: &mut [bf16], g: &[bf16], x: &[bf16], a: f32, m: f32, k1: f32
 /// (threads take runs of consecutive planes), results in plane order. Going
 /// channel by channel instead jumps from plane to plane `c * s` values
 /// apart, a new stream for the prefetcher every 2 KiB.
-fn per_plane(planes: usize, work: usize, f: impl Fn(usize) -> (f64, f64) + Sync) -> Vec<(f64, f64)> {
+fn per_plane(
+    planes: usize,
+    work: usize,
+    f: impl Fn(usize) -> (f64, f64) + Sync,
+) -> Vec<(f64, f64)> {
     let mut out = vec![(0.0, 0.0); planes];
     let threads = parallel::num_threads();
     if work < parallel::GRAIN || threads == 1 {
@@ -341,7 +349,11 @@ mod simd {
         let (mv, av, kv) = (_mm256_set1_ps(m), _mm256_set1_ps(a), _mm256_set1_ps(k));
         for i in (0..full).step_by(16) {
             let (x0, x1) = load16(x.as_ptr().add(i));
-            store16(y.as_mut_ptr().add(i), axpk8(x0, mv, av, kv), axpk8(x1, mv, av, kv));
+            store16(
+                y.as_mut_ptr().add(i),
+                axpk8(x0, mv, av, kv),
+                axpk8(x1, mv, av, kv),
+            );
         }
         for (o, v) in y[full..].iter_mut().zip(&x[full..]) {
             *o = bf16::from_f32((v.to_f32() - m) * a + k);
@@ -364,7 +376,11 @@ mod simd {
         for i in (0..full).step_by(16) {
             let (g0, g1) = load16(g.as_ptr().add(i));
             let (x0, x1) = load16(x.as_ptr().add(i));
-            store16(o.as_mut_ptr().add(i), grad_in8(g0, x0, k), grad_in8(g1, x1, k));
+            store16(
+                o.as_mut_ptr().add(i),
+                grad_in8(g0, x0, k),
+                grad_in8(g1, x1, k),
+            );
         }
         for ((d, gv), xv) in o[full..].iter_mut().zip(&g[full..]).zip(&x[full..]) {
             *d = bf16::from_f32(gv.to_f32() * a + (xv.to_f32() - m) * k1 + k0);
