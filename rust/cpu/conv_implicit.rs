@@ -356,8 +356,13 @@ impl Plan {
                                     // SAFETY: only lanes inside the source row
                                     // are read (masked-off lanes never fault).
                                     let a = _mm512_maskz_loadu_ps(ma, line.wrapping_offset(s0));
-                                    let b =
-                                        _mm512_maskz_loadu_ps(mb, line.wrapping_offset(s0 + 16));
+                                    // (most runs of a 16-wide row need none of
+                                    // the second load's lanes: skip it)
+                                    let b = if mb == 0 {
+                                        zero
+                                    } else {
+                                        _mm512_maskz_loadu_ps(mb, line.wrapping_offset(s0 + 16))
+                                    };
                                     let v = _mm512_permutex2var_ps(a, pick, b);
                                     _mm512_storeu_ps(row.add(run * 16), v);
                                 }
