@@ -213,6 +213,10 @@ PATH_CASES = [
     (2, 8, 16, 16, 16, 3, 2, 1, 1, 2),
     (2, 4, 16, 20, 18, 3, 2, 2, 2, 1),
     (2, 8, 9, 16, 16, 1, 2, 0, 1, 1),
+    # Padded rows longer than one 16-value run (AVX-512 pad_input): stride 2
+    # with wide padding, and stride 1 with few channels (implicit GEMM).
+    (2, 6, 20, 9, 45, 3, 2, 2, 1, 1),
+    (2, 3, 8, 11, 37, 5, 1, 2, 1, 1),
 ]
 
 
@@ -240,3 +244,26 @@ def test_conv2d_paths_match_float64_at_every_level(restore_isa, n, cin, cout, h,
         np.testing.assert_allclose(y.detach().numpy(), y_ref, rtol=1e-4, atol=tol, err_msg=level)
         np.testing.assert_allclose(xg.grad.numpy(), gx_ref, rtol=1e-4, atol=tol * np.sqrt(cout), err_msg=level)
         np.testing.assert_allclose(wg.grad.numpy(), gw_ref, rtol=1e-4, atol=tol * np.sqrt(n * h * w), err_msg=level)
+
+
+def test_bf16_batch_norm_and_relu_equal_across_levels():
+    # The bf16 kernels (rust/cpu/norm_bf16.rs, bf16_relu.rs) do the float32
+    # arithmetic of the portable path in the same order: equal bit for bit.
+    # Planes of 1131 values: one block of 1024 and a partial one.
+    rustdl.manual_seed(3)
+    x = (rustdl.randn(4, 6, 13, 87) * 3 + 5).to(rustdl.bfloat16)
+    gy = rustdl.randn(4, 6, 13, 87).to(rustdl.bfloat16)
+
+    def run():
+        rustdl.manual_seed(0)
+        bn = rustdl.nn.BatchNorm2d(6)
+        xg = x.clone().requires_grad_(True)
+        y = F.relu(bn(xg))
+        y.backward(gy)
+        return [y.detach().float().numpy(), xg.grad.float().numpy(), bn.weight.grad.numpy(),
+                bn.bias.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()]
+
+    results = at_every_level(run)
+    for level, got in results.items():
+        for g, r in zip(got, results["portable"]):
+            np.testing.assert_array_equal(g, r, err_msg=level)

@@ -267,11 +267,112 @@ impl Plan {
     /// is written once: zeros, source values, zeros.
     fn pad_input(&self, src: &[f32], dst: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
+        if crate::cpu::isa::use_avx512() && self.stride[2] <= 2 {
+            // SAFETY: the CPU has AVX-512 F/BW/VL/DQ, AVX2 and FMA.
+            return unsafe { self.pad_input_avx512(src, dst) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::cpu::isa::use_avx2() {
             // SAFETY: the CPU has AVX2 and FMA.
             return unsafe { self.pad_input_avx2(src, dst) };
         }
         self.pad_input_with::<false>(src, dst)
+    }
+
+    /// `pad_input` with AVX-512, for width strides of 1 and 2: each run of
+    /// 16 values of a phase row is two masked loads of the source row (the
+    /// lanes outside it read as zeros, so the padding costs nothing), one
+    /// permute that picks every `stride`-th value, and one full store (its
+    /// spill past the row lands in the next row, written later, or in the
+    /// slack, zeroed last: masked stores are slow on Zen 4). The short phase
+    /// rows of strided layers (9 values for a 16-wide input) were mostly
+    /// edge handling in `write_row`: 20% of a stride-2 forward.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F/BW/VL/DQ, AVX2 and FMA; `self.stride[2] <= 2`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn pad_input_avx512(&self, src: &[f32], dst: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let [sd, sh, sw] = self.src;
+        let [pd, ph, pw] = self.phase;
+        let [ld, lh, lw] = self.lo_pad;
+        let [td, th, tw] = self.stride;
+        let planes = self.c_in * self.channel_len();
+        assert!(
+            tw <= 2 && dst.len() >= planes + 16 && src.len() >= self.c_in * sd * sh * sw,
+            "pad_input: buffers too short"
+        );
+        // Lanes [lo, hi) of 16, clamped.
+        let lanes = |lo: isize, hi: isize| -> __mmask16 {
+            let (lo, hi) = (lo.clamp(0, 16) as u32, hi.clamp(0, 16) as u32);
+            ((((1u32 << hi) - 1) & !((1u32 << lo) - 1)) & 0xffff) as __mmask16
+        };
+        // Per width phase rx and run u0 of a row: the source column of lane
+        // 0, and the lanes of the two loads inside the source row.
+        let runs = pw.div_ceil(16);
+        let loads: Vec<(isize, __mmask16, __mmask16)> = (0..tw * runs)
+            .map(|i| {
+                let (rx, u0) = (i / runs, i % runs * 16);
+                let s0 = (u0 * tw + rx) as isize - lw as isize;
+                let inside = |at: isize| lanes(-at, sw as isize - at);
+                (s0, inside(s0), if tw == 2 { inside(s0 + 16) } else { 0 })
+            })
+            .collect();
+        let picks: [i32; 16] = std::array::from_fn(|i| (i * tw) as i32);
+        let pick = _mm512_loadu_si512(picks.as_ptr().cast());
+        let zero = _mm512_setzero_ps();
+        let base = dst.as_mut_ptr();
+        let mut next = 0;
+        let src_channel = sd * sh * sw;
+        for c in 0..self.c_in {
+            if c + 1 < self.c_in {
+                super::conv_winograd::prefetch_span(&src[(c + 1) * src_channel..][..src_channel]);
+            }
+            for rz in 0..td {
+                for ry in 0..th {
+                    for rx in 0..tw {
+                        let loads = &loads[rx * runs..][..runs];
+                        for uz in 0..pd {
+                            let z = (uz * td + rz) as isize - ld as isize;
+                            for uy in 0..ph {
+                                // SAFETY (stores): rows are written in memory
+                                // order, each run's 16 values inside `dst`
+                                // (16 values of slack past the last row).
+                                let row = base.add(next);
+                                next += pw;
+                                let y = (uy * th + ry) as isize - lh as isize;
+                                if !(0..sd as isize).contains(&z) || !(0..sh as isize).contains(&y)
+                                {
+                                    for u0 in (0..pw).step_by(16) {
+                                        _mm512_storeu_ps(row.add(u0), zero);
+                                    }
+                                    continue;
+                                }
+                                let line = src
+                                    .as_ptr()
+                                    .add(((c * sd + z as usize) * sh + y as usize) * sw);
+                                for (run, &(s0, ma, mb)) in loads.iter().enumerate() {
+                                    // SAFETY: only lanes inside the source row
+                                    // are read (masked-off lanes never fault).
+                                    let a = _mm512_maskz_loadu_ps(ma, line.wrapping_offset(s0));
+                                    // (most runs of a 16-wide row need none of
+                                    // the second load's lanes: skip it)
+                                    let b = if mb == 0 {
+                                        zero
+                                    } else {
+                                        _mm512_maskz_loadu_ps(mb, line.wrapping_offset(s0 + 16))
+                                    };
+                                    let v = _mm512_permutex2var_ps(a, pick, b);
+                                    _mm512_storeu_ps(row.add(run * 16), v);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dst[planes..].fill(0.0);
     }
 
     /// `pad_input` with AVX2: a width stride of 2 splits rows with shuffles.

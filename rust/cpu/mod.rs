@@ -3,6 +3,7 @@
 pub mod arith;
 pub mod attention;
 pub mod bf16_cast;
+pub mod bf16_relu;
 pub mod bgemm;
 pub mod conv;
 pub mod conv_bf16;
@@ -17,6 +18,7 @@ pub mod lanes;
 pub mod linalg;
 pub mod multiversion;
 pub mod norm;
+pub mod norm_bf16;
 pub mod normal;
 pub mod peak;
 pub mod planes;

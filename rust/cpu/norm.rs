@@ -16,7 +16,7 @@ use crate::parallel;
 use crate::tensor::dtype::Float;
 
 const LANES: usize = 16;
-const BLOCK: usize = 1024;
+pub(super) const BLOCK: usize = 1024;
 
 crate::multiversion! {
     /// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
@@ -41,12 +41,12 @@ crate::multiversion! {
     /// `y = (x - m) * a + k` over a segment, with scalar m, a and k.
     /// (Centering first keeps x * a from overflowing when x is near the
     /// largest float and m is about x.)
-    fn axpk(y: &mut [T], x: &[T], m: T, a: T, k: T) => axpk_impl
+    pub(super) fn axpk(y: &mut [T], x: &[T], m: T, a: T, k: T) => axpk_impl
 }
 crate::multiversion! {
     /// `o = g * a + (x - m) * k1 + k0` over a segment (normalization input
     /// gradient; centered like `grad_sums`).
-    fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_impl
+    pub(super) fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_impl
 }
 crate::multiversion! {
     /// `y = (x - m) * rs * w + b` elementwise (layer_norm affine).
@@ -178,7 +178,7 @@ fn grad_sums_w_impl<T: Float>(g: &[T], w: &[T], x: &[T], m: T) -> (f64, f64) {
 }
 
 /// Accumulates into a `Stat` from shifted sums of several segments.
-struct Acc {
+pub(super) struct Acc {
     shift: f64,
     count: usize,
     s1: f64,
@@ -186,7 +186,7 @@ struct Acc {
 }
 
 impl Acc {
-    fn new<T: Float>(shift: T) -> Acc {
+    pub(super) fn new<T: Float>(shift: T) -> Acc {
         // (an infinite first value would make every shifted term NaN: the
         // mean of [-inf, 1] is -inf, as PyTorch's plain sum gives it)
         let shift = shift.to_f64();
@@ -197,13 +197,23 @@ impl Acc {
             s2: 0.0,
         }
     }
-    fn add<T: Float>(&mut self, seg: &[T]) {
+    /// The shift the sums of `add_sums` must be taken around.
+    pub(super) fn shift(&self) -> f64 {
+        self.shift
+    }
+    /// Adds `shifted_sums` of `count` values taken around `shift()`.
+    pub(super) fn add_sums(&mut self, (a, b): (f64, f64), count: usize) {
+        self.s1 += a;
+        self.s2 += b;
+        self.count += count;
+    }
+    pub(super) fn add<T: Float>(&mut self, seg: &[T]) {
         let (a, b) = shifted_sums(seg, T::c(self.shift));
         self.s1 += a;
         self.s2 += b;
         self.count += seg.len();
     }
-    fn stat(&self) -> Stat {
+    pub(super) fn stat(&self) -> Stat {
         if self.count == 0 {
             return Stat {
                 mean: f64::NAN,

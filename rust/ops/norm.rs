@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::tensor::access::write_into;
 use crate::tensor::dtype::Float;
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{half, Tensor};
+use crate::tensor::{half, DType, Tensor};
 
 /// Optional weight/bias cast to the input's dtype (recorded, so grads flow).
 fn as_dtype(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Tensor>> {
@@ -72,6 +72,21 @@ fn record_norm(
         + Sync
         + 'static,
 ) {
+    record_norm_with(name, (x, w, b, y), composite, false, grads)
+}
+
+/// The (gx, gw, gb) of a normalization's fused kernels, from (gy, x, w).
+type NormGrads = Result<(Tensor, Option<Tensor>, Option<Tensor>)>;
+
+/// `record_norm`; with `bf16_kernels`, `grads` takes a bfloat16 `gy` and
+/// `x` as they are (contiguous) instead of float32 copies.
+fn record_norm_with(
+    name: &'static str,
+    (x, w, b, y): (&Tensor, &Option<Tensor>, &Option<Tensor>, &Tensor),
+    composite: Box<NormComposite>,
+    bf16_kernels: bool,
+    grads: impl Fn(&Tensor, &Tensor, Option<&Tensor>) -> NormGrads + Send + Sync + 'static,
+) {
     let mut inputs = vec![x];
     inputs.extend(w.iter());
     inputs.extend(b.iter());
@@ -114,13 +129,18 @@ fn record_norm(
         // Half types: the kernels run on float32 copies, and the gradients
         // are rounded once (`tensor::half`).
         let dtype = x.dtype();
-        let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
         let w = sw
             .as_ref()
             .map(|s| s.get())
             .transpose()?
             .map(|t| half::widen(t).into_owned());
-        let (gx, gw, gb) = grads(&gy, &half::widen(x).contiguous_raw(), w.as_ref())?;
+        let (gx, gw, gb) = if bf16_kernels && dtype == DType::BF16 {
+            let gy = gy.cast_raw(dtype).contiguous_raw();
+            grads(&gy, &x.contiguous_raw(), w.as_ref())?
+        } else {
+            let gy = half::widen(&gy.cast_raw(dtype)).contiguous_raw();
+            grads(&gy, &half::widen(x).contiguous_raw(), w.as_ref())?
+        };
         let narrow = |t: Tensor| half::narrow(t, dtype);
         let (gx, gw, gb) = (narrow(gx), gw.map(narrow), gb.map(narrow));
         let mut out = vec![Some(gx)];
@@ -495,6 +515,59 @@ fn bn_backward_t<T: Float + BufferElem>(
     (gx, Some(to_t(gw)), Some(to_t(gb)))
 }
 
+/// Per-channel (center, scale, shift) of batch norm's forward, `y = (x -
+/// center) * scale + shift`, in the compute type `T`.
+type Affine<T> = (Vec<T>, Vec<T>, Vec<T>);
+
+/// `bn_backward_t` of bfloat16 `gy` and `x` (float32 arithmetic, gx
+/// rounded once; gw and gb in float32, rounded by `record_norm_with`).
+fn bn_backward_bf16(
+    gy: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    st: &[Stat],
+    eps: f64,
+    training: bool,
+    need_wb: bool,
+) -> (Tensor, Option<Tensor>, Option<Tensor>) {
+    use ::half::bf16;
+    let sh = x.shape();
+    let (n, c, s) = (sh[0], sh[1], sh[2..].iter().product::<usize>());
+    let (gys, xs) = (
+        gy.as_slice::<bf16>().expect("contiguous"),
+        x.as_slice::<bf16>().expect("contiguous"),
+    );
+    let centers: Vec<f32> = st.iter().map(|s| s.mean as f32).collect();
+    let centers64: Vec<f64> = centers.iter().map(|&v| v as f64).collect();
+    let sums = crate::cpu::norm_bf16::channel_grad_sums(gys, xs, &centers, n, c, s);
+    let wv = w.map(|w| w.to_f64_vec());
+    let (consts, gw, gb) = bn_grad_consts(
+        &sums,
+        &centers64,
+        st,
+        wv.as_deref(),
+        eps,
+        (n * s) as f64,
+        training,
+    );
+    let pick = |i: usize| consts.iter().map(|k| k[i] as f32).collect::<Vec<f32>>();
+    let gx = if training {
+        let (a, k1, k0) = (pick(0), pick(1), pick(2));
+        crate::cpu::norm_bf16::channel_grad_input(gys, xs, c, s, &centers, &a, &k1, &k0)
+    } else {
+        // (as bn_backward_t: x does not enter)
+        let zeros = vec![0.0f32; c];
+        crate::cpu::norm_bf16::channel_affine(gys, c, s, &zeros, &pick(0), &zeros)
+    };
+    let gx = Tensor::from_vec(gx, sh);
+    if !need_wb {
+        return (gx, None, None);
+    }
+    let to_t =
+        |v: Vec<f64>| Tensor::from_vec(v.into_iter().map(|g| g as f32).collect::<Vec<f32>>(), &[c]);
+    (gx, Some(to_t(gw)), Some(to_t(gb)))
+}
+
 fn bn_forward_t<T: Float + BufferElem>(
     x: &Tensor,
     st: &[Stat],
@@ -505,6 +578,39 @@ fn bn_forward_t<T: Float + BufferElem>(
 ) -> Tensor {
     let sh = x.shape();
     let (c, s) = (sh[1], sh[2..].iter().product::<usize>());
+    let (center, scale, shift) = bn_affine::<T>(st, w, b, eps, strided);
+    let xc = x.contiguous_raw();
+    if x.dtype() == DType::BF16 {
+        // (T is f32 here: the compute type)
+        let f = |v: Vec<T>| v.iter().map(|t| t.to_f64() as f32).collect::<Vec<f32>>();
+        let (center, scale, shift) = (f(center), f(scale), f(shift));
+        let x = xc.as_slice::<::half::bf16>().expect("contiguous");
+        return Tensor::from_vec(
+            crate::cpu::norm_bf16::channel_affine(x, c, s, &center, &scale, &shift),
+            sh,
+        );
+    }
+    Tensor::from_vec(
+        k::channel_affine(
+            xc.as_slice::<T>().expect("contiguous"),
+            c,
+            s,
+            &center,
+            &scale,
+            &shift,
+        ),
+        sh,
+    )
+}
+
+fn bn_affine<T: Float>(
+    st: &[Stat],
+    w: &Option<Tensor>,
+    b: &Option<Tensor>,
+    eps: f64,
+    strided: bool,
+) -> Affine<T> {
+    let c = st.len();
     let (wv, bv) = (
         w.as_ref().map(|t| t.to_f64_vec()),
         b.as_ref().map(|t| t.to_f64_vec()),
@@ -539,18 +645,7 @@ fn bn_forward_t<T: Float + BufferElem>(
         scale.push(T::c(a));
         shift.push(T::c(bias - (stat.mean - m.to_f64()) * a));
     }
-    let xc = x.contiguous_raw();
-    Tensor::from_vec(
-        k::channel_affine(
-            xc.as_slice::<T>().expect("contiguous"),
-            c,
-            s,
-            &center,
-            &scale,
-            &shift,
-        ),
-        sh,
-    )
+    (center, scale, shift)
 }
 
 /// `F.batch_norm`. In training mode, normalizes with the batch statistics
@@ -589,8 +684,17 @@ pub fn batch_norm(
     if x.is_gpu() {
         return batch_norm_device(x, rm, rv, w, b, training, momentum, eps);
     }
-    let xc = half::widen(x).contiguous_raw();
-    let st: Vec<Stat> = if training {
+    // bfloat16 (autocast) runs kernels that widen as they go (`norm_bf16`).
+    let bf16_in = x.dtype() == DType::BF16;
+    let xc = if bf16_in {
+        x.contiguous_raw()
+    } else {
+        half::widen(x).contiguous_raw()
+    };
+    let st: Vec<Stat> = if training && bf16_in {
+        let xs = xc.as_slice::<::half::bf16>().expect("contiguous");
+        crate::cpu::norm_bf16::channel_stats(xs, n, c, s)
+    } else if training {
         crate::dispatch_float!(xc.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s))
     } else {
         let (Some(rm), Some(rv)) = (rm, rv) else {
@@ -617,7 +721,11 @@ pub fn batch_norm(
     let b = b
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
         .transpose()?;
-    let y = crate::dispatch_float!(xc.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps, strided));
+    let y = if bf16_in {
+        bn_forward_t::<f32>(&xc, &st, &w, &b, eps, strided)
+    } else {
+        crate::dispatch_float!(xc.dtype(), "batch_norm", T => bn_forward_t::<T>(&xc, &st, &w, &b, eps, strided))
+    };
     let y = half::narrow(y, x.dtype());
     if training && n * s > 0 {
         let m = (n * s) as f64;
@@ -636,14 +744,15 @@ pub fn batch_norm(
     });
     let composite: Box<NormComposite> =
         Box::new(move |x, w, b| batch_norm_composite(x, eval_stats.as_ref(), w, b, eps));
-    record_norm(
+    record_norm_with(
         "NativeBatchNormBackward0",
-        x,
-        &w,
-        &b,
-        &y,
+        (x, &w, &b, &y),
         composite,
+        true,
         move |gy, x, w| {
+            if x.dtype() == DType::BF16 {
+                return Ok(bn_backward_bf16(gy, x, w, &st, eps, training, need_wb));
+            }
             Ok(
                 crate::dispatch_float!(dtype, "batch_norm backward", T => bn_backward_t::<T>(gy, x, w, &st, eps, training, need_wb)),
             )

@@ -405,6 +405,12 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     }
     let out = if x.is_gpu() {
         gpu_map("relu", &[x], &[])?
+    } else if x.dtype() == DType::BF16 && x.is_contiguous() {
+        let xc = x.contiguous_raw();
+        let src = xc.as_slice::<::half::bf16>().expect("contiguous");
+        let mut out = crate::tensor::pool::uninit_vec::<::half::bf16>(src.len());
+        crate::cpu::bf16_relu::relu(src, &mut out);
+        Tensor::from_vec(out, x.shape())
     } else {
         // NaN stays NaN and -0.0 stays -0.0, as PyTorch's clamp_min(0).
         numeric_map!(x, |v| if v < T::default() { T::default() } else { v })
@@ -449,17 +455,7 @@ fn threshold_backward_bf16(g: &Tensor, o: &Tensor) -> Option<Tensor> {
     }
     let (gv, ov) = (g.data::<bf16>(), o.data::<bf16>());
     let mut out = crate::tensor::pool::uninit_vec::<bf16>(gv.len());
-    let zero_or_neg = |b: u16| {
-        // <= 0 for +-0 and negative non-NaN values (bits past 0xff80 are NaN)
-        b & 0x7fff == 0 || (b & 0x8000 != 0 && b <= 0xff80)
-    };
-    for ((d, &gy), &y) in out.iter_mut().zip(gv.iter()).zip(ov.iter()) {
-        *d = if zero_or_neg(y.to_bits()) {
-            bf16::ZERO
-        } else {
-            gy
-        };
-    }
+    crate::cpu::bf16_relu::threshold_backward(&gv, &ov, &mut out);
     Some(Tensor::from_vec(out, g.shape()))
 }
 
