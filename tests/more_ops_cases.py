@@ -131,5 +131,23 @@ CASES = {
         (L.nn.ReplicationPad3d((1, 0, 0, 1, 1, 0)), (1, 1, 2, 2, 2)), (L.nn.ZeroPad1d(2), (1, 2)))],
     "distance_modules": lambda L: [_with_grads(L, L.nn.CosineSimilarity(dim=1), [_rand(L, (3, 4), 42), _rand(L, (3, 4), 43)]),
                                    _with_grads(L, L.nn.PairwiseDistance(p=3.0), [_rand(L, (3, 4), 44), _rand(L, (3, 4), 45)])],
+    "cummax": lambda L: _with_grads(L, lambda x: tuple(L.cummax(x * _t(L, [[1.0, 1.0, 1.0, 1.0], [1.0, NAN, 1.0, 1.0],
+                                                                       [1.0, 1.0, 1.0, 1.0]]), 1)),
+                                    [_t(L, [[1.0, 3.0, 3.0, 2.0], [1.0, 5.0, 9.0, 0.0], [2.0, 2.0, 1.0, 2.0]], grad=True)]),
+    "cummin": lambda L: _with_grads(L, lambda x: tuple(x.cummin(0)),
+                                    [_t(L, [[1.0, 0.0], [1.0, 2.0], [0.0, 2.0]], grad=True)]),
+    "cummax_int": lambda L: [_out(v) for v in L.cummax(_t(L, [3, 1, 4, 4, 2], "int64"), 0)],
+    "embedding_bag": lambda L: [
+        _with_grads(L, lambda w: L.nn.functional.embedding_bag(_t(L, [1, 2, 4, 5, 4, 3], "int64"), w,
+                                                                _t(L, [0, 2, 2, 5], "int64"), mode="mean"),
+                    [_rand(L, (6, 2), 47)]),
+        _with_grads(L, lambda w: L.nn.functional.embedding_bag(_t(L, [[1, 2], [4, 5]], "int64"), w, mode="max"),
+                    [_rand(L, (6, 2), 48)]),
+        _with_grads(L, lambda w, psw: L.nn.functional.embedding_bag(
+            _t(L, [1, 2, 4, 5, 4, 3], "int64"), w, _t(L, [0, 2, 4, 6], "int64"), mode="sum",
+            include_last_offset=True, per_sample_weights=psw), [_rand(L, (6, 2), 49), _rand(L, (6,), 50)]),
+        _with_grads(L, lambda w: L.nn.functional.embedding_bag(_t(L, [1, 2, 4, 5, 4, 3], "int64"), w,
+                                                                _t(L, [0, 3], "int64"), mode="mean", padding_idx=4),
+                    [_rand(L, (6, 2), 51)])],
     "softmax2d": lambda L: _with_grads(L, L.nn.Softmax2d(), [_rand(L, (2, 3, 2, 2), 46)]),
 }

@@ -490,11 +490,43 @@ def renorm(input, p, dim, maxnorm):
     return input * factor.detach() if not input.requires_grad else input * factor
 
 
-FUNCTIONS = ["bincount", "bucketize", "combinations", "copysign", "corrcoef", "cov", "diag_embed", "diagflat",
+def _cumulative_extreme(input, dim, take_max, name):
+    """(values, indices) of the running max/min along dim: the index is the latest position holding
+    the current extreme (NaN counts as the extreme from the first NaN on), values gathered there so
+    the gradient flows to that element, as PyTorch's."""
+    from . import _return_types
+
+    if input.dim() == 0:
+        return getattr(_return_types, name)(input.clone(), _t.zeros((), dtype=_LONG))
+    d = dim % input.dim()
+    x = _numpy(input)
+    x = np.moveaxis(x, d, -1)
+    running = (np.maximum if take_max else np.minimum).accumulate(x, axis=-1)
+    nan_x = np.isnan(x) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
+    nan_run = np.isnan(running) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
+    holds = (x == running) | (nan_x & nan_run)
+    positions = np.where(holds, np.arange(x.shape[-1]), -1)
+    idx = np.maximum.accumulate(positions, axis=-1) if x.shape[-1] else positions
+    indices = _t.tensor(np.ascontiguousarray(np.moveaxis(idx, -1, d)).astype(np.int64))
+    return getattr(_return_types, name)(input.gather(d, indices), indices)
+
+
+def cummax(input, dim, *, out=None):
+    result = _cumulative_extreme(input, dim, True, "cummax")
+    return result if out is None else tuple(o.copy_(r) for o, r in zip(out, result))
+
+
+def cummin(input, dim, *, out=None):
+    result = _cumulative_extreme(input, dim, False, "cummin")
+    return result if out is None else tuple(o.copy_(r) for o, r in zip(out, result))
+
+
+FUNCTIONS = ["bincount", "bucketize", "combinations", "copysign", "corrcoef", "cov", "cummax", "cummin",
+             "diag_embed", "diagflat",
              "diff", "histc", "hypot", "isin", "kron", "kthvalue", "ldexp", "logaddexp", "logaddexp2", "msort",
              "nanmean", "nanquantile", "quantile", "renorm", "rot90", "searchsorted", "take_along_dim",
              "trapezoid", "tril_indices", "triu_indices", "vander"]
 # also Tensor methods, as in PyTorch
-METHODS = ["bincount", "copysign", "corrcoef", "cov", "diag_embed", "diagflat", "diff", "histc", "hypot", "kron",
+METHODS = ["bincount", "copysign", "corrcoef", "cov", "cummax", "cummin", "diag_embed", "diagflat", "diff", "histc", "hypot", "kron",
            "kthvalue", "ldexp", "logaddexp", "logaddexp2", "msort", "nanmean", "nanquantile", "quantile", "renorm",
            "rot90", "take_along_dim"]

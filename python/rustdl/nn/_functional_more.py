@@ -6,7 +6,7 @@ import rustdl as _t
 
 from ..autograd.function import Function
 
-__all__ = ["affine_grid", "channel_shuffle", "grid_sample", "gumbel_softmax", "pdist", "rms_norm",
+__all__ = ["affine_grid", "channel_shuffle", "embedding_bag", "grid_sample", "gumbel_softmax", "pdist", "rms_norm",
            "triplet_margin_with_distance_loss"]
 
 
@@ -174,6 +174,60 @@ class _ZeroGradientFor(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad, _t.zeros(ctx.other_shape, dtype=ctx.other_dtype)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of embedding rows: each row of a 2-D `input` is a bag, or a
+    1-D `input` is cut into bags at `offsets`. Indices equal to padding_idx are left out (an empty
+    bag gives zeros)."""
+    from .functional import embedding
+
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  "GitHub.")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             "fixed length sequences. However, found offsets of type Tensor")
+        bags, length = input.shape
+        bag_of = _t.arange(bags, dtype=_t.int64).repeat_interleave(length)
+        flat = input.reshape(-1)
+        psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        starts = offsets[:-1] if include_last_offset else offsets
+        bags = starts.shape[0]
+        flat = input
+        positions = _t.arange(flat.shape[0], dtype=_t.int64)
+        bag_of = _t.searchsorted(starts, positions, right=True) - 1
+        psw = per_sample_weights
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    if padding_idx is not None:
+        padding_idx = padding_idx % weight.shape[0]
+    keep = (flat != padding_idx) if padding_idx is not None else _t.ones(flat.shape, dtype=_t.bool)
+    keep = keep & (bag_of >= 0)
+    kept = keep.nonzero().reshape(-1)
+    rows = embedding(flat[kept], weight, None, max_norm, norm_type, scale_grad_by_freq)
+    bag_kept = bag_of[kept]
+    if psw is not None:
+        rows = rows * psw[kept].unsqueeze(-1)
+    dim = weight.shape[1]
+    if mode == "max":
+        index = bag_kept.unsqueeze(-1).expand(bag_kept.shape[0], dim)
+        return _t.zeros(bags, dim, dtype=weight.dtype).scatter_reduce(0, index, rows, "amax", include_self=False)
+    out = _t.zeros(bags, dim, dtype=weight.dtype).index_add(0, bag_kept, rows)
+    if mode == "mean":
+        counts = _t.zeros(bags, dtype=weight.dtype).index_add(0, bag_kept, _t.ones(bag_kept.shape[0], dtype=weight.dtype))
+        out = out / counts.clamp(min=1).unsqueeze(-1)
+    return out
 
 
 def pdist(input, p=2):

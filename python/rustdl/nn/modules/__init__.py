@@ -14,7 +14,7 @@ from .normalization import *
 from .padding import *
 from .pooling import *
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
-from .sparse import Embedding  # noqa: F401
+from .sparse import Embedding, EmbeddingBag  # noqa: F401
 from .sync_batchnorm import SyncBatchNorm  # noqa: F401
 from .transformer import *
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
