@@ -17,6 +17,7 @@ pub mod lanes;
 pub mod linalg;
 pub mod multiversion;
 pub mod norm;
+pub mod norm_simd;
 pub mod normal;
 pub mod peak;
 pub mod planes;
