@@ -309,8 +309,7 @@ pub fn rows_forward<T: Float>(
             let ws = w.map(|w| &w[c0..c0 + cg]);
             let bs = b.map(|b| &b[c0..c0 + cg]);
             // (only group_norm's case needs the scan of the weight)
-            let infinite_weight =
-                || ws.is_some_and(|w| w.iter().any(|v| !v.to_f64().is_finite()));
+            let infinite_weight = || ws.is_some_and(|w| w.iter().any(|v| !v.to_f64().is_finite()));
             if sh.groups > 1 && infinite_weight() {
                 // group_norm of an (N, C) input with an infinite weight:
                 // PyTorch's x * a + (b - mean * a), NaN where the centered

@@ -216,7 +216,9 @@ mod tests {
     fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
             .map(|i| {
-                let h = (i as u32).wrapping_mul(2654435761).wrapping_add(seed.wrapping_mul(40503));
+                let h = (i as u32)
+                    .wrapping_mul(2654435761)
+                    .wrapping_add(seed.wrapping_mul(40503));
                 (h % 2001) as f32 / 1000.0 - 1.0 + 3.0
             })
             .collect()
@@ -248,7 +250,15 @@ mod tests {
             assert_eq!(y1, y2);
             let (a, k1, k0) = (0.6f32, -0.3f32, 0.01f32);
             let (mut o1, mut pw1, mut pb1) = (vec![0f32; n], b.clone(), w.clone());
-            assert!(grad_in_w_acc(&mut o1, &g, &w, &x, (a, m, k1, k0, rs), &mut pw1, &mut pb1));
+            assert!(grad_in_w_acc(
+                &mut o1,
+                &g,
+                &w,
+                &x,
+                (a, m, k1, k0, rs),
+                &mut pw1,
+                &mut pb1
+            ));
             for i in 0..n {
                 let d = x[i] - m;
                 assert_eq!(o1[i], g[i] * w[i] * a + d * k1 + k0);
