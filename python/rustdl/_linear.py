@@ -35,6 +35,21 @@ def linear(input, weight, bias=None):
     return out + bias
 
 
+def linear_relu(input, weight, bias=None):
+    """``F.relu(linear(input, weight, bias))``: where linear is addmm on the
+    rows, the activation clamps the product in its own buffer (same values
+    and graph: AddmmBackward0, then ReluBackward0)."""
+    if (isinstance(input, _C.Tensor) and isinstance(weight, _C.Tensor) and isinstance(bias, _C.Tensor)
+            and input.dtype == _C.float32 and weight.dtype == input.dtype and bias.dtype == input.dtype
+            and weight.dim() == 2 and bias.dim() == 1 and input.dim() >= 2 and _fused(input, bias)
+            and input.shape[-1] == weight.shape[1] and bias.shape[0] == weight.shape[0]):
+        rows = input if input.dim() == 2 else input.reshape(_prod(input.shape[:-1]), input.shape[-1])
+        if input.dim() == 2:
+            return bias._addmm_relu(rows, weight.t())
+        return bias._addmm_relu(rows, weight.t(), [*input.shape[:-1], weight.shape[0]])
+    return linear(input, weight, bias).relu()
+
+
 def _fused(input, bias):
     """Where PyTorch's linear computes addmm(bias, input rows, weight.t())
     (Linear.cpp): a 2-D input, or a contiguous one (with a contiguous bias) that is
@@ -73,4 +88,4 @@ def _check_bias(bias_shape, out_shape):
         )
 
 
-__all__ = ["_C", "linear"]
+__all__ = ["_C", "linear", "linear_relu"]

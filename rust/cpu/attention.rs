@@ -348,17 +348,26 @@ pub fn backward<T: Float>(
 ) {
     let zero = T::c(0.0);
     let clear = |g: &mut [T]| g.iter_mut().for_each(|x| *x = zero);
-    // D_r = rowsum(dO * O)
-    let dsum: Vec<T> = (0..d.n * d.l)
-        .map(|r| {
+    // D_r = rowsum(dO * O), rows split over the team (one thread made it
+    // a serial stretch of every backward)
+    let mut dsum = vec![zero; d.n * d.l];
+    let row_sums = |first: usize, sums: &mut [T]| {
+        for (i, s) in sums.iter_mut().enumerate() {
+            let r = first + i;
             let g = go.entry(r / d.l).row(r % d.l, d.ev);
-            let mut s = zero;
             for (e, &ge) in g.iter().enumerate() {
-                s += ge * out[r * d.ev + e];
+                *s += ge * out[r * d.ev + e];
             }
-            s
-        })
-        .collect();
+        }
+    };
+    const DSUM_ROWS: usize = 256;
+    if d.n * d.l * d.ev < (1 << 16) {
+        row_sums(0, &mut dsum);
+    } else {
+        crate::parallel::for_each_chunk_mut(&mut dsum, DSUM_ROWS, |i, c| {
+            row_sums(i * DSUM_ROWS, c)
+        });
+    }
     let scale = T::c(scale);
     let ptrs = (
         crate::parallel::SendPtr(gq.as_mut_ptr()),

@@ -19,6 +19,8 @@ pub mod linalg;
 pub mod multiversion;
 pub mod norm;
 pub mod norm_bf16;
+
+pub mod norm_simd;
 pub mod normal;
 pub mod peak;
 pub mod planes;

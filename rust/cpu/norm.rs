@@ -15,13 +15,49 @@ use super::planes::{for_planes, for_planes2};
 use crate::parallel;
 use crate::tensor::dtype::Float;
 
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 pub(super) const BLOCK: usize = 1024;
 
+/// `s` seen as f32 when `T` is f32 (the only 4-byte `Float`), for the
+/// explicit-SIMD row loops (`norm_simd`).
+fn as_f32<T: Float>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 when its size is 4 bytes: same layout and length.
+    (std::mem::size_of::<T>() == 4)
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
+}
+
+fn as_f32_mut<T: Float>(s: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as in `as_f32`; the borrow of `s` moves to the result.
+    (std::mem::size_of::<T>() == 4)
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len()) })
+}
+
+fn f32_of<T: Float>(v: T) -> f32 {
+    v.to_f64() as f32
+}
+
+/// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
+/// keeps the one-pass variance accurate when |mean| >> std.
+pub fn shifted_sums<T: Float>(x: &[T], shift: T) -> (f64, f64) {
+    as_f32(x)
+        .and_then(|x| super::norm_simd::shifted_sums(x, f32_of(shift)))
+        .unwrap_or_else(|| shifted_sums_generic(x, shift))
+}
+
+/// (sum(g * w), sum(g * w * (x - m))): `grad_sums` of the weighted
+/// gradient, without writing it out (layer_norm's elementwise weight).
+pub fn grad_sums_w<T: Float>(g: &[T], w: &[T], x: &[T], m: T) -> (f64, f64) {
+    if let (Some(g32), Some(w32), Some(x32)) = (as_f32(g), as_f32(w), as_f32(x)) {
+        if let Some(r) = super::norm_simd::grad_sums_w(g32, w32, x32, f32_of(m)) {
+            return r;
+        }
+    }
+    grad_sums_w_generic(g, w, x, m)
+}
+
 crate::multiversion! {
-    /// (sum(x - shift), sum((x - shift)^2)). Shifting by a sample of the data
-    /// keeps the one-pass variance accurate when |mean| >> std.
-    pub fn shifted_sums(x: &[T], shift: T) -> (f64, f64) => shifted_sums_impl
+    /// `shifted_sums` in plain loops (any float type).
+    pub fn shifted_sums_generic(x: &[T], shift: T) -> (f64, f64) => shifted_sums_impl
 }
 crate::multiversion! {
     /// (sum(g), sum(g * (x - m))). Centering on (about) the mean keeps the
@@ -29,9 +65,8 @@ crate::multiversion! {
     pub fn grad_sums(g: &[T], x: &[T], m: T) -> (f64, f64) => grad_sums_impl
 }
 crate::multiversion! {
-    /// (sum(g * w), sum(g * w * (x - m))): `grad_sums` of the weighted
-    /// gradient, without writing it out (layer_norm's elementwise weight).
-    pub fn grad_sums_w(g: &[T], w: &[T], x: &[T], m: T) -> (f64, f64) => grad_sums_w_impl
+    /// `grad_sums_w` in plain loops (any float type).
+    pub fn grad_sums_w_generic(g: &[T], w: &[T], x: &[T], m: T) -> (f64, f64) => grad_sums_w_impl
 }
 crate::multiversion! {
     /// `o = g * w * a + (x - m) * k1 + k0`: `grad_in` of the weighted gradient.
@@ -283,8 +318,9 @@ pub fn rows_forward<T: Float>(
             let (m, rs) = (T::c(mean), T::c(rstd));
             let ws = w.map(|w| &w[c0..c0 + cg]);
             let bs = b.map(|b| &b[c0..c0 + cg]);
-            let infinite_weight = ws.is_some_and(|w| w.iter().any(|v| !v.to_f64().is_finite()));
-            if sh.groups > 1 && infinite_weight {
+            // (only group_norm's case needs the scan of the weight)
+            let infinite_weight = || ws.is_some_and(|w| w.iter().any(|v| !v.to_f64().is_finite()));
+            if sh.groups > 1 && infinite_weight() {
                 // group_norm of an (N, C) input with an infinite weight:
                 // PyTorch's x * a + (b - mean * a), NaN where the centered
                 // form gives +-inf. (One group is layer_norm's shape here.)
@@ -297,7 +333,17 @@ pub fn rows_forward<T: Float>(
             }
             // One loop per case so each vectorizes without per-element branches.
             match (ws, bs) {
-                (Some(ws), Some(bs)) => norm_wb(yr, xr, m, rs, ws, bs),
+                (Some(ws), Some(bs)) => {
+                    let simd = match (as_f32_mut(yr), as_f32(xr), as_f32(ws), as_f32(bs)) {
+                        (Some(y), Some(x), Some(w), Some(b)) => {
+                            super::norm_simd::norm_wb(y, x, f32_of(m), f32_of(rs), w, b)
+                        }
+                        _ => false,
+                    };
+                    if !simd {
+                        norm_wb(yr, xr, m, rs, ws, bs)
+                    }
+                }
                 (Some(ws), None) => {
                     for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(ws) {
                         *o = (v - m) * rs * wv;
@@ -410,6 +456,30 @@ pub fn rows_backward<T: Float>(
                 let k1 = -rstd * rstd * b / len as f64;
                 let k0 = -rstd * a_sum / len as f64 - k1 * dm;
                 let (k1, k0) = (T::c(k1), T::c(k0));
+                if need_wb {
+                    if let Some(wr) = wr {
+                        // One sweep for gx and the affine gradients (the
+                        // mean rounded to T is `m`, as `acc_wb` takes it).
+                        let (pw, pb) = (&mut pw[c0..c0 + cg], &mut pb[c0..c0 + cg]);
+                        let fused = match (
+                            as_f32_mut(gxr),
+                            as_f32(gr),
+                            as_f32(wr),
+                            as_f32(xr),
+                            as_f32_mut(pw),
+                            as_f32_mut(pb),
+                        ) {
+                            (Some(o), Some(g), Some(w), Some(x), Some(pw), Some(pb)) => {
+                                let k = (f32_of(rs), f32_of(m), f32_of(k1), f32_of(k0), f32_of(rs));
+                                super::norm_simd::grad_in_w_acc(o, g, w, x, k, pw, pb)
+                            }
+                            _ => false,
+                        };
+                        if fused {
+                            return;
+                        }
+                    }
+                }
                 match wr {
                     Some(wr) => grad_in_w(gxr, gr, wr, xr, rs, m, k1, k0),
                     None => grad_in(gxr, gr, xr, rs, m, k1, k0),

@@ -2,7 +2,7 @@
 //! Linear, which PyTorch computes as addmm (its node is AddmmBackward0 with
 //! edges bias, input, weight.t()).
 
-use super::binary::{add, grad_for, mul};
+use super::binary::{add, grad_for, mul, BinOp};
 use super::creation::scalar_like;
 use super::matmul::{bmm, is_column_major, mm, mv, outer, product_grads};
 use super::reduce::sum;
@@ -133,7 +133,14 @@ pub fn add_product(
         if beta == 0.0 {
             p
         } else if beta == 1.0 {
-            add(&p, &bias)?
+            // The product is a fresh buffer no one else holds: the input is
+            // added where it is (the same sums, without a second buffer).
+            let fresh = matches!(kind, Product::Matrix | Product::Batched);
+            if fresh && super::binary::binary_tensor_inplace(BinOp::Add, &p, &bias, None) {
+                p
+            } else {
+                add(&p, &bias)?
+            }
         } else {
             add(&p, &mul(&bias, &scalar_like(beta, &p))?)?
         }
@@ -186,6 +193,25 @@ pub fn add_product(
         Ok(vec![g_input, ga, gb])
     });
     Ok(out)
+}
+
+/// `relu(addmm(input, a, b))`, a feed-forward block's first layer: the
+/// activation clamps the fresh product where it is (no second buffer), and
+/// the graph is the unfused one (AddmmBackward0, then ReluBackward0).
+/// With `shape`, the product is viewed as `shape` before the activation
+/// (Linear on an N-d input: AddmmBackward0, ViewBackward0, ReluBackward0).
+pub fn addmm_relu(input: &Tensor, a: &Tensor, b: &Tensor, shape: Option<&[i64]>) -> Result<Tensor> {
+    let h = add_product(Product::Matrix, input, a, b, 1.0, 1.0)?;
+    let h = match shape {
+        Some(s) => {
+            let v = super::shape::view(&h, s)?;
+            // (the view is then the only holder of the product)
+            drop(h);
+            v
+        }
+        None => h,
+    };
+    super::unary::relu_owned(h)
 }
 
 /// bf16 addmm and baddbmm as PyTorch's: the products on the bf16 GEMM in float32,

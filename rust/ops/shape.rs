@@ -532,11 +532,7 @@ pub fn slice(
     let s = start.map_or(0, clampi);
     let e = end.map_or(size, clampi).max(s);
     let len = ((e - s) + step - 1) / step;
-    let mut shape = x.shape_vec();
-    let mut strides = x.layout().strides.clone();
-    shape[d] = len as usize;
-    let offset = (x.offset() as isize + s as isize * strides[d]) as usize;
-    strides[d] *= step as isize;
+    let (shape, strides, offset) = slice_geometry(x, d, s, len, step);
     let out = view_layout(x, &shape, strides, offset);
     record_view(
         "SliceBackward0",
@@ -545,6 +541,22 @@ pub fn slice(
         Arc::new(move |t| slice(t, d as i64, Some(s), Some(e), step)),
     );
     Ok(out)
+}
+
+/// Shape, strides and offset of `x[..., start::step][:len]` along `d`.
+fn slice_geometry(
+    x: &Tensor,
+    d: usize,
+    start: i64,
+    len: i64,
+    step: i64,
+) -> (Vec<usize>, SmallVec<[isize; 6]>, usize) {
+    let mut shape = x.shape_vec();
+    let mut strides = x.layout().strides.clone();
+    shape[d] = len as usize;
+    let offset = (x.offset() as isize + start as isize * strides[d]) as usize;
+    strides[d] *= step as isize;
+    (shape.to_vec(), strides, offset)
 }
 
 pub fn narrow(x: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
@@ -800,6 +812,11 @@ pub fn stack(xs: &[Tensor], dim: i64) -> Result<Tensor> {
 
 /// Split into pieces of the given sizes along `dim` (views).
 pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>> {
+    split_views(x, sizes, dim, "SplitWithSizesBackward0")
+}
+
+/// `split_sizes` whose graph node is called `name`.
+fn split_views(x: &Tensor, sizes: &[usize], dim: i64, name: &'static str) -> Result<Vec<Tensor>> {
     if x.ndim() == 0 {
         return Err(Error::Runtime(
             "split expects at least a 1-dimensional tensor".into(),
@@ -813,15 +830,78 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>>
             x.shape()[d]
         )));
     }
+    // The pieces share one graph node (PyTorch's SplitBackward0): backward
+    // writes every piece's gradient into one buffer of the input's shape,
+    // where a node per piece zero-filled a buffer each and summed them.
+    let mut bounds = Vec::with_capacity(sizes.len());
     let mut pos = 0;
-    sizes
+    let pieces: Vec<Tensor> = sizes
         .iter()
         .map(|&s| {
-            let t = narrow(x, d as i64, pos as i64, s as i64);
+            bounds.push((pos, pos + s));
+            let (shape, strides, offset) = slice_geometry(x, d, pos as i64, s as i64, 1);
             pos += s;
-            t
+            view_layout(x, &shape, strides, offset)
         })
-        .collect()
+        .collect();
+    let (shape, dtype) = (x.shape_vec(), x.dtype());
+    let outs: Vec<&Tensor> = pieces.iter().collect();
+    record(name, &[x], &outs, move |g| {
+        Ok(vec![split_backward(g, &shape, dtype, d, &bounds)?])
+    });
+    Ok(pieces)
+}
+
+/// The input gradient of a split along `d` into the pieces `bounds`
+/// (`None` where no piece has a gradient).
+fn split_backward(
+    g: &[Option<Tensor>],
+    shape: &[usize],
+    dtype: DType,
+    d: usize,
+    bounds: &[(usize, usize)],
+) -> Result<Option<Tensor>> {
+    let Some(first) = g.iter().flatten().next() else {
+        return Ok(None);
+    };
+    let piece_view = |&(s, e): &(usize, usize)| -> ViewFn {
+        Arc::new(move |t| slice(t, d as i64, Some(s as i64), Some(e as i64), 1))
+    };
+    if g.iter().flatten().any(|t| t.requires_grad()) {
+        // create_graph: a differentiable sum of the embedded pieces
+        let mut total: Option<Tensor> = None;
+        for (gi, b) in g.iter().zip(bounds) {
+            if let Some(gi) = gi {
+                let part = embed(gi, shape, dtype, piece_view(b))?;
+                total = Some(match total {
+                    None => part,
+                    Some(t) => super::binary::add(&t, &part)?,
+                });
+            }
+        }
+        return Ok(total);
+    }
+    // Every element is written when every piece has a gradient (the pieces
+    // tile the dim); otherwise the gaps are zeros.
+    let covered = g.iter().all(Option::is_some);
+    let out = if covered && !first.is_gpu() && !first.is_meta() {
+        let n = shape.iter().product();
+        crate::dispatch_all!(dtype, T => Tensor::from_vec(crate::tensor::pool::uninit_vec::<T>(n), shape))
+    } else {
+        creation::zeros_on(shape, dtype, first.device())?
+    };
+    for (gi, &(s, e)) in g.iter().zip(bounds) {
+        if let Some(gi) = gi {
+            let (pshape, strides, offset) = slice_geometry(&out, d, s as i64, (e - s) as i64, 1);
+            let target = out.with_layout(Layout {
+                shape: pshape.into(),
+                strides,
+                offset,
+            });
+            write_into(&target, gi)?;
+        }
+    }
+    Ok(Some(out))
 }
 
 /// `x.split(split_size, dim)`: equal pieces, the last possibly smaller.
@@ -842,7 +922,7 @@ pub fn split(x: &Tensor, size: usize, dim: i64) -> Result<Vec<Tensor>> {
     if !n.is_multiple_of(size) || n == 0 {
         sizes.push(n % size);
     }
-    split_sizes(x, &sizes, d as i64)
+    split_views(x, &sizes, d as i64, "SplitBackward0")
 }
 
 /// `x.chunk(chunks, dim)`.

@@ -415,8 +415,54 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         // NaN stays NaN and -0.0 stays -0.0, as PyTorch's clamp_min(0).
         numeric_map!(x, |v| if v < T::default() { T::default() } else { v })
     };
-    let so = SavedTensor::output(&out);
-    record("ReluBackward0", &[x], &[&out], move |g| {
+    record_relu(x, &out);
+    Ok(out)
+}
+
+/// `relu(x)` for an `x` the caller hands over with the only handle on its
+/// buffer (a fresh result): the elements are clamped where they are, and the
+/// result shares the buffer. Same values and graph as `relu`, which it falls
+/// back to when `x` is shared or not a contiguous float32 CPU tensor.
+pub fn relu_owned(x: Tensor) -> Result<Tensor> {
+    let st = x.storage();
+    // (a view of a base that only the view holds, as `addmm_relu` makes, is
+    // the base's one other handle on the buffer)
+    let base_handles = match x.view_base() {
+        None => 0,
+        Some(b) if std::sync::Arc::strong_count(&b.0) == 2 => 1,
+        Some(_) => usize::MAX,
+    };
+    let sole = std::sync::Arc::strong_count(&x.0) == 1
+        && std::sync::Arc::strong_count(st) == 1 + base_handles
+        && !st.is_exported();
+    if !sole || x.dtype() != DType::F32 || x.is_gpu() || x.is_meta() || !x.is_contiguous() {
+        return relu(&x);
+    }
+    {
+        // SAFETY: no other handle on the buffer exists (checked above).
+        let buf = unsafe { st.buffer_mut() };
+        let Some(data) = <f32 as crate::tensor::storage::BufferElem>::slice_mut(buf) else {
+            return relu(&x);
+        };
+        let own = &mut data[x.offset()..x.offset() + x.numel()];
+        // relu's element function: NaN and -0.0 stay as they are
+        // (a select that writes every element vectorizes; a conditional
+        // store was a branch per element, mispredicted half the time)
+        crate::parallel::fill_chunks(own, |_, c| {
+            c.iter_mut()
+                .for_each(|v| *v = if *v < 0.0 { 0.0 } else { *v })
+        });
+    }
+    st.bump_version();
+    let out = x.detach();
+    record_relu(&x, &out);
+    Ok(out)
+}
+
+/// relu's graph node: the gradient passes where the output is positive.
+fn record_relu(x: &Tensor, out: &Tensor) {
+    let so = SavedTensor::output(out);
+    record("ReluBackward0", &[x], &[out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
@@ -442,7 +488,6 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         let off = compare(CmpOp::Le, o, &scalar_like(0.0, o))?;
         Ok(vec![Some(where_(&off, &scalar_like(0.0, g), g)?)])
     });
-    Ok(out)
 }
 
 /// bf16 `threshold_backward` in one pass over the bf16 values (selecting

@@ -1145,6 +1145,19 @@ impl PyTensor {
     ) -> R {
         add_product(Product::Matrix, &self.t, &mat1.t, &mat2.t, beta, alpha)
     }
+    /// `relu(self.addmm(mat1, mat2))` in one buffer (nn's feed-forward blocks).
+    #[pyo3(signature = (mat1, mat2, shape=None))]
+    fn _addmm_relu(
+        &self,
+        mat1: PyRef<'_, PyTensor>,
+        mat2: PyRef<'_, PyTensor>,
+        shape: Option<Vec<i64>>,
+    ) -> R {
+        let shape = shape.as_deref();
+        Ok(wrap(crate::ops::addmm::addmm_relu(
+            &self.t, &mat1.t, &mat2.t, shape,
+        )?))
+    }
     #[pyo3(signature = (batch1, batch2, *, beta=1.0, alpha=1.0))]
     fn baddbmm(
         &self,

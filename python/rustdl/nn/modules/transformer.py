@@ -6,7 +6,7 @@ same values)."""
 import copy
 import warnings
 
-from ... import _C
+from ... import _C, _linear
 from .. import functional as F
 from ..init import constant_, xavier_normal_, xavier_uniform_
 from ..parameter import Parameter
@@ -141,6 +141,18 @@ class MultiheadAttention(Module):
                 and query.size(-1) == self.embed_dim and query.is_floating_point())
 
 
+def _linear_activation(linear, activation, x):
+    """``activation(linear(x))``; the default relu after a plain Linear
+    (no hooks, forward not replaced) runs fused (``_linear.linear_relu``)."""
+    d = linear.__dict__
+    plain = (type(linear) is Linear and "forward" not in d
+             and not (d["_forward_hooks"] or d["_forward_pre_hooks"] or d.get("_backward_hooks")
+                      or d.get("_backward_pre_hooks")))
+    if activation is F.relu and plain:
+        return _linear.linear_relu(x, linear.weight, linear.bias)
+    return activation(linear(x))
+
+
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
     return _C.full((sz, sz), float("-inf"), dtype=dtype or _C.float32).triu(1)
 
@@ -226,7 +238,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        x = self.linear2(self.dropout(_linear_activation(self.linear1, self.activation, x)))
         return self.dropout2(x)
 
 
@@ -278,7 +290,7 @@ class TransformerDecoderLayer(Module):
         return self.dropout2(x)
 
     def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        x = self.linear2(self.dropout(_linear_activation(self.linear1, self.activation, x)))
         return self.dropout3(x)
 
 
