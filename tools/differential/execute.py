@@ -120,6 +120,34 @@ class Builder:
         return v
 
 
+def _torch_batch_norm_params(lib, args, kwargs):
+    """Contiguous copies of ``F.batch_norm``'s weight and bias, and of its
+    running statistics in eval mode, for torch only: PyTorch 2.15's
+    batch_norm backward reads a non-contiguous weight (training or eval) and
+    an eval-mode non-contiguous running_var as if they were contiguous, and
+    returns wrong input and weight gradients (README, "PyTorch bugs").
+    The values are the same, so the oracle's answer is the right one for
+    rustdl's strided views; training-mode running statistics, written in
+    place, are passed as they are."""
+    def contiguous(v):
+        return v.contiguous() if isinstance(v, lib.Tensor) else v
+
+    args, kwargs = list(args), dict(kwargs)
+    for i, key in ((3, "weight"), (4, "bias")):
+        if len(args) > i:
+            args[i] = contiguous(args[i])
+        if key in kwargs:
+            kwargs[key] = contiguous(kwargs[key])
+    training = kwargs.get("training", args[5] if len(args) > 5 else False)
+    if training is False:
+        for i, key in ((1, "running_mean"), (2, "running_var")):
+            if len(args) > i:
+                args[i] = contiguous(args[i])
+            if key in kwargs:
+                kwargs[key] = contiguous(kwargs[key])
+    return args, kwargs
+
+
 def call_case(lib, case, builder):
     """Run ``case`` with ``lib``; returns the op's result (may raise)."""
     args = [builder.value(a) for a in case["args"]]
@@ -127,6 +155,9 @@ def call_case(lib, case, builder):
     kind, _, name = case["call"].partition(".")
     if kind == "torch":
         result = getattr(lib, name)(*args, **kwargs)
+    elif kind == "F" and name == "batch_norm" and lib.__name__ == "torch":
+        bn_args, bn_kwargs = _torch_batch_norm_params(lib, args, kwargs)
+        result = lib.nn.functional.batch_norm(*bn_args, **bn_kwargs)
     elif kind == "F":
         result = getattr(lib.nn.functional, name)(*args, **kwargs)
     elif kind == "method":

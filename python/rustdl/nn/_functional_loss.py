@@ -401,7 +401,10 @@ class _KLDiv(Function):
     """xlogy(target, target) - target * input, as PyTorch: target log target is
     0 where target == 0 and NaN where it is negative; gradients as PyTorch's
     xlogy (NaN for the target's gradient where target == 0), summed back to
-    each operand's shape when they broadcast."""
+    each operand's shape when they broadcast. The target's gradient is
+    PyTorch's sum of its three terms: ``xlogy(grad, t)`` (0 where the
+    incoming gradient is 0, even where log t is NaN, and where t == 0),
+    ``grad * t / t`` and ``-grad * input``."""
 
     @staticmethod
     def forward(ctx, input, target):
@@ -413,7 +416,10 @@ class _KLDiv(Function):
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
         gx = _sum_to(-t * grad, x.shape).to(x.dtype) if ctx.needs_input_grad[0] else None
-        gt = _sum_to(grad * (t.log() + t / t - x), t.shape).to(t.dtype) if ctx.needs_input_grad[1] else None
+        gt = None
+        if ctx.needs_input_grad[1]:
+            grad_t = _C.where(t == 0, 0.0, grad.xlogy(t)) + grad * t / t - grad * x
+            gt = _sum_to(grad_t, t.shape).to(t.dtype)
         return gx, gt
 
 
