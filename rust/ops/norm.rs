@@ -595,12 +595,12 @@ fn bn_forward_t<T: Float + BufferElem>(
 /// `F.batch_norm`. In training mode, normalizes with the batch statistics
 /// (biased variance) and updates the running stats in place with the
 /// unbiased variance; otherwise normalizes with the running stats.
-#[allow(clippy::too_many_arguments)]
-/// Whether PyTorch collects this input's batch statistics with its
-/// contiguous or channels-last kernels, which sum float32 in float32 (a
-/// variance past its range is inf there); its generic kernel, for other
-/// layouts, sums in double.
-fn float32_batch_stats_layout(x: &Tensor) -> bool {
+/// Whether `x` is contiguous or channels-last: the layouts PyTorch's fast
+/// batch-norm kernels take. They sum float32 batch statistics in float32 (a
+/// variance past its range is inf there) and normalize as x * a + shift;
+/// its generic kernel, for other layouts, sums in double and normalizes
+/// as (x - mean) * a + b.
+fn dense_layout(x: &Tensor) -> bool {
     if x.is_contiguous() {
         return true;
     }
@@ -613,7 +613,7 @@ fn float32_batch_stats_layout(x: &Tensor) -> bool {
         .chain(2..shape.len())
         .chain(std::iter::once(1));
     let mut expected = 1isize;
-    for d in order.collect::<Vec<_>>().into_iter().rev() {
+    for d in order.rev() {
         if shape[d] != 1 {
             if strides[d] != expected {
                 return false;
@@ -624,6 +624,7 @@ fn float32_batch_stats_layout(x: &Tensor) -> bool {
     true
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn batch_norm(
     x: &Tensor,
     rm: Option<&Tensor>,
@@ -662,7 +663,7 @@ pub fn batch_norm(
         let overflowed = st
             .iter()
             .any(|s| !(s.mean.is_finite() && s.var.is_finite()));
-        if x.dtype() == DType::F32 && overflowed && !float32_batch_stats_layout(x) {
+        if x.dtype() == DType::F32 && overflowed && !dense_layout(x) {
             // Squares past float32's range (|x| ~ 1e30) in a layout that
             // PyTorch's generic kernel reduces in double: finite there.
             let x64 = xc.cast_raw(DType::F64).contiguous_raw();
@@ -684,10 +685,11 @@ pub fn batch_norm(
             .collect()
     };
     // (PyTorch's kernel choice, which only shows with an infinite weight)
-    let strided = ![Some(x), rm, rv, w, b]
-        .into_iter()
-        .flatten()
-        .all(|t| t.is_contiguous());
+    let strided = !dense_layout(x)
+        || ![rm, rv, w, b]
+            .into_iter()
+            .flatten()
+            .all(|t| t.is_contiguous());
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
     let w = w
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
