@@ -128,7 +128,8 @@ def _torch_batch_norm_params(lib, args, kwargs):
     returns wrong input and weight gradients (README, "PyTorch bugs").
     The values are the same, so the oracle's answer is the right one for
     rustdl's strided views; training-mode running statistics, written in
-    place, are passed as they are."""
+    place, are passed as they are, and so are eval-mode ones beside an
+    infinite weight (see below)."""
     def contiguous(v):
         return v.contiguous() if isinstance(v, lib.Tensor) else v
 
@@ -139,7 +140,12 @@ def _torch_batch_norm_params(lib, args, kwargs):
         if key in kwargs:
             kwargs[key] = contiguous(kwargs[key])
     training = kwargs.get("training", args[5] if len(args) > 5 else False)
-    if training is False:
+    weight = kwargs.get("weight", args[3] if len(args) > 3 else None)
+    finite_weight = not isinstance(weight, lib.Tensor) or bool(lib.isfinite(weight).all())
+    # (With an infinite weight the copies would change PyTorch's forward
+    # kernel too: contiguous parameters take its x * a + shift form, NaN
+    # where the strided form gives inf; so those stay as they are.)
+    if training is False and finite_weight:
         for i, key in ((1, "running_mean"), (2, "running_var")):
             if len(args) > i:
                 args[i] = contiguous(args[i])

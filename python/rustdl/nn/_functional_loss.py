@@ -327,6 +327,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+def _log_sigmoid(z):
+    """log(sigmoid(z)) = -softplus(-z), stable for large |z|."""
+    return -((-z.abs()).exp().log1p() + (-z).clamp(min=0))
+
+
 class _BCEWithLogits(Function):
     """Stable form: (1 - t) x + l * softplus(-x), l = 1 + (pos_weight - 1) t,
     times ``weight``, reduced: one node, PyTorch's
@@ -370,8 +375,9 @@ class _BCEWithLogits(Function):
             if ctx.needs_input_grad[0]:
                 gx = grad * (((pw - 1) * t + 1) * sig - pw * t)
             if ctx.needs_input_grad[1]:
-                sp_neg = (-x.abs()).exp().log1p() + (-x).clamp(min=0)
-                gt = grad * ((pw - 1) * sp_neg - x)
+                # PyTorch's log_sigmoid(-x) - pos_weight * log_sigmoid(x):
+                # the same value, but inf (not inf - inf) at an infinite x
+                gt = grad * (_log_sigmoid(-x) - pw * _log_sigmoid(x))
         return gx, gt, None, None, None
 
 
