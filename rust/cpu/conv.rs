@@ -470,8 +470,16 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
 
 /// Input gradient: gx (batch, c_in, in_plane) from gy (batch, c_out, out_plane).
 pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
+    // The Winograd and implicit paths also multiply the weights by zero
+    // padding (or mix neighbouring values): a non-finite weight or gradient
+    // turns elements NaN that the exact sums below (PyTorch's col2im) keep
+    // finite, so a non-finite result is recomputed with them.
+    let finite = |v: &[T]| v.iter().all(|e| e.to_f64().is_finite());
     if winograd::applies(g) {
-        return winograd::backward_input(g, gy, w);
+        let gx = winograd::backward_input(g, gy, w);
+        if finite(&gx) {
+            return gx;
+        }
     }
     if uses_implicit::<T>(g) && implicit::applies_backward_input(g) {
         let mut gx = crate::tensor::pool::uninit_vec::<T>(g.batch * g.c_in * g.in_plane());
@@ -479,7 +487,9 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
             (T::as_f32(gy), T::as_f32(w), T::as_f32_mut(&mut gx))
         {
             implicit::backward_input(g, gyf, wf, gxf);
-            return gx;
+            if finite(&gx) {
+                return gx;
+            }
         }
     }
     let (p, kk, cgo, cgi, ip, ow) = (
