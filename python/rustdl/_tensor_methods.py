@@ -172,9 +172,11 @@ def _inplace(base):
     def f(self, *args, **kwargs):
         import rustdl
 
-        # (a tensor argument that requires grad makes the graph record too)
+        # (a tensor argument that requires grad, positional or keyword as in
+        # `x.clip_(min=lo)`, makes the graph record too)
         records = rustdl.is_grad_enabled() and (
-            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+            self.requires_grad
+            or any(isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
         )
         src = self.clone() if records else self
         result = getattr(src, base)(*args, **kwargs)

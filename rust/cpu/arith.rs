@@ -195,7 +195,17 @@ macro_rules! impl_int_arith {
                         _ => 0,
                     };
                 }
-                self.wrapping_pow(o as u32)
+                // Squaring with wrapping products, over the whole exponent
+                // (`o as u32` cut int64 exponents past 2^32 short).
+                let (mut base, mut e, mut acc) = (self, o as u64, 1 as Self);
+                while e > 0 {
+                    if e & 1 == 1 {
+                        acc = acc.wrapping_mul(base);
+                    }
+                    base = base.wrapping_mul(base);
+                    e >>= 1;
+                }
+                acc
             }
             #[inline(always)]
             fn maxv(self, o: Self) -> Self {

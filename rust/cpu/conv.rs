@@ -470,8 +470,16 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
 
 /// Input gradient: gx (batch, c_in, in_plane) from gy (batch, c_out, out_plane).
 pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
+    // The Winograd and implicit paths also multiply the weights by zero
+    // padding (or mix neighbouring values): a non-finite weight or gradient
+    // turns elements NaN that the exact sums below (PyTorch's col2im) keep
+    // finite, so a non-finite result is recomputed with them.
+    let finite = |v: &[T]| v.iter().all(|e| e.to_f64().is_finite());
     if winograd::applies(g) {
-        return winograd::backward_input(g, gy, w);
+        let gx = winograd::backward_input(g, gy, w);
+        if finite(&gx) {
+            return gx;
+        }
     }
     if uses_implicit::<T>(g) && implicit::applies_backward_input(g) {
         let mut gx = crate::tensor::pool::uninit_vec::<T>(g.batch * g.c_in * g.in_plane());
@@ -479,7 +487,9 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
             (T::as_f32(gy), T::as_f32(w), T::as_f32_mut(&mut gx))
         {
             implicit::backward_input(g, gyf, wf, gxf);
-            return gx;
+            if finite(&gx) {
+                return gx;
+            }
         }
     }
     let (p, kk, cgo, cgi, ip, ow) = (
@@ -568,7 +578,12 @@ pub fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T]) -> Vec<T> {
 /// buffer; the buffers are added at the end.
 pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     if winograd::applies(g) {
-        return winograd::backward_weight(g, x, gy);
+        let gw = winograd::backward_weight(g, x, gy);
+        if gw.iter().all(|v| v.to_f64().is_finite()) {
+            return gw;
+        }
+        // (Winograd's transforms mix neighbouring inputs: a non-finite one
+        // turns taps NaN that the direct sums keep finite.)
     }
     let (p, kk, cgo, cgi, ip) = (
         g.out_plane(),
@@ -580,12 +595,11 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
     let (in_sample, out_sample, ow) = (g.c_in * ip, g.c_out * p, g.output[2]);
     let wlen = g.c_out * kk;
     let (pointwise, direct) = (g.pointwise(), depthwise::applies(g));
-    let partial = |range: std::ops::Range<usize>, threads: usize| {
+    let partial_with = |range: std::ops::Range<usize>, threads: usize, implicit: bool| {
         let mut gw = vec![T::zero(); wlen];
         // Where the implicit GEMM runs the forward (f32): dot products over
         // the padded input for small weights, else columns copied from it
         // (whole lines instead of im2col).
-        let implicit = uses_implicit::<T>(g);
         if implicit && implicit::applies_weight_grad_dots(g) {
             if let (Some(xf), Some(gyf), Some(gwf)) =
                 (T::as_f32(x), T::as_f32(gy), T::as_f32_mut(&mut gw))
@@ -641,6 +655,17 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                     );
                 }
             }
+        }
+        gw
+    };
+    let partial = |range: std::ops::Range<usize>, threads: usize| {
+        let implicit = uses_implicit::<T>(g);
+        let gw = partial_with(range.clone(), threads, implicit);
+        if implicit && !gw.iter().all(|v| v.to_f64().is_finite()) {
+            // The implicit paths also multiply padding columns by zero
+            // gradients: a non-finite input read only there turns a finite
+            // tap into NaN. Exact columns give PyTorch's answer.
+            return partial_with(range, threads, false);
         }
         gw
     };

@@ -166,6 +166,35 @@ fn arange_fill(start: f64, step: f64, n: usize, dtype: DType) -> Tensor {
     })
 }
 
+/// PyTorch converts the ends it reads (none for 0 steps, the start for 1)
+/// to an integer dtype with an overflow check on the truncated value (uint8
+/// also takes -255..-1, which wrap).
+pub fn check_linspace_ends(start: f64, end: f64, steps: usize, dtype: DType) -> Result<()> {
+    // (lowest accepted, one past the highest) as exact f64 values
+    let (lo, past_hi, name) = match dtype {
+        DType::U8 => (-255.0, 256.0, "uint8_t"),
+        DType::I8 => (-128.0, 128.0, "int8_t"),
+        DType::I16 => (-32768.0, 32768.0, "int16_t"),
+        DType::I32 => (-2147483648.0, 2147483648.0, "int"),
+        DType::I64 => (-9223372036854775808.0, 9223372036854775808.0, "int64_t"),
+        _ => return Ok(()),
+    };
+    let read = match steps {
+        0 => &[][..],
+        1 => &[start][..],
+        _ => &[start, end][..],
+    };
+    for &v in read {
+        let t = v.trunc();
+        if t.is_nan() || t < lo || t >= past_hi {
+            return Err(Error::Runtime(format!(
+                "value cannot be converted to type {name} without overflow"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Tensor {
     // An integer result steps between the truncated ends, as PyTorch.
     let (start, end) = match dtype.is_float() {

@@ -901,6 +901,24 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: &Tensor) -> Resul
         creation::check_fits_scalar(value.item_f64()?, value.dtype().is_float(), x.dtype())?;
     }
     let (outer, size, inner) = around_dim(x, d);
+    if size == 0 && !idx.is_empty() && x.ndim() > 0 {
+        // PyTorch views the indexed slice of the empty dim (as size 1,
+        // stride 0) over the empty storage, whatever the index.
+        let mut sizes = x.shape().to_vec();
+        let mut strides = vec![0usize; sizes.len()];
+        let mut acc = 1;
+        for k in (0..sizes.len()).rev() {
+            strides[k] = acc;
+            acc *= sizes[k];
+        }
+        (sizes[d], strides[d]) = (1, 0);
+        let item = x.dtype().size();
+        let reach: usize = sizes.iter().zip(&strides).map(|(n, s)| (n - 1) * s).sum();
+        return Err(Error::Runtime(format!(
+            "setStorage: sizes {sizes:?}, strides {strides:?}, storage offset 0, and itemsize {item} requiring a storage size of {} are out of bounds for storage of size 0",
+            item * (reach + 1)
+        )));
+    }
     let mut rows: Vec<usize> = idx
         .iter()
         .map(|&i| {

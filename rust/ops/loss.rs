@@ -137,7 +137,17 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
     let fill = |i: usize, o: &mut [T]| {
         let t = p.targets[i];
         if t == p.ignore_index || g[i] == 0.0 {
-            o.fill(T::zero());
+            // No gradient reaches this row's log-softmax, whose backward
+            // 0 - softmax * 0 is still NaN where the log-probability is
+            // (a row holding +inf, inf - inf; a NaN logit), as in PyTorch.
+            let (xr, l) = (&x[i * c..(i + 1) * c], lse[i]);
+            for (o, &v) in o.iter_mut().zip(xr) {
+                *o = if (v.to_f64() - l).is_nan() {
+                    T::c(f64::NAN)
+                } else {
+                    T::zero()
+                };
+            }
             return;
         }
         let t = t as usize;

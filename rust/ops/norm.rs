@@ -9,9 +9,9 @@ use crate::bail;
 use crate::cpu::norm::{self as k, RowShape, Stat};
 use crate::error::Result;
 use crate::tensor::access::write_into;
-use crate::tensor::dtype::Float;
+use crate::tensor::dtype::{DType, Float};
 use crate::tensor::storage::BufferElem;
-use crate::tensor::{half, DType, Tensor};
+use crate::tensor::{half, Tensor};
 
 /// Optional weight/bias cast to the input's dtype (recorded, so grads flow).
 fn as_dtype(t: Option<&Tensor>, x: &Tensor) -> Result<Option<Tensor>> {
@@ -330,7 +330,7 @@ pub fn group_norm(
         }
     }
     let s = sh[2..].iter().product();
-    Ok(rows_norm(
+    let (y, st) = rows_norm(
         "NativeGroupNormBackward0",
         x,
         RowShape {
@@ -342,8 +342,47 @@ pub fn group_norm(
         w,
         b,
         eps,
-    )?
-    .0)
+    )?;
+    let plain_float = matches!(x.dtype(), DType::F32 | DType::F64);
+    if s == 1 && (w.is_some() || b.is_some()) && plain_float && !st.is_empty() {
+        // One value per channel: the kernel computes layer_norm's centered
+        // form here; PyTorch's group_norm gives its own values (only the
+        // forward values differ: the backward reads x and w, not y).
+        let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
+        let xc = x.contiguous_raw();
+        let values = crate::dispatch_float!(x.dtype(), "group_norm", T => group_affine_values::<T>(&xc, &st, c / groups, &w, &b, eps));
+        write_into(&y, &values)?;
+    }
+    Ok(y)
+}
+
+/// PyTorch's group_norm output for one value per channel, in the input's
+/// type: `fma(x, a, k - mean * a)` with `a = rstd * w` per channel. It
+/// differs from the centered `(x - mean) * rstd * w + k` by the fma's
+/// residue where |x| is huge (3e38 normalized alone gives ~1e25, not the
+/// bias), and gives NaN where that gives +-inf (an infinite weight).
+fn group_affine_values<T: Float + BufferElem>(
+    x: &Tensor,
+    st: &[Stat],
+    group_len: usize,
+    w: &Option<Tensor>,
+    b: &Option<Tensor>,
+    eps: f64,
+) -> Tensor {
+    let xv = x.to_vec::<T>();
+    let (wv, bv) = (vals::<T>(w), vals::<T>(b));
+    let channels = st.len().checked_div(x.shape()[0]).unwrap_or(0) * group_len;
+    let mut out = Vec::with_capacity(xv.len());
+    for (r, row) in xv.chunks(group_len.max(1)).enumerate() {
+        let (mean, rstd) = (T::c(st[r].mean), T::c(st[r].rstd(eps)));
+        for (j, &v) in row.iter().enumerate() {
+            let ch = (r * group_len + j) % channels.max(1);
+            let a = rstd * wv.as_ref().map_or(T::c(1.0), |w| w[ch]);
+            let k = bv.as_ref().map_or(T::zero(), |b| b[ch]) - a * mean;
+            out.push(T::c(v.to_f64().mul_add(a.to_f64(), k.to_f64())));
+        }
+    }
+    Tensor::from_vec(out, x.shape())
 }
 
 /// Running-stat update `r = (1 - m) * r + m * v`, in place.
@@ -651,6 +690,35 @@ fn bn_affine<T: Float>(
 /// `F.batch_norm`. In training mode, normalizes with the batch statistics
 /// (biased variance) and updates the running stats in place with the
 /// unbiased variance; otherwise normalizes with the running stats.
+/// Whether `x` is contiguous or channels-last: the layouts PyTorch's fast
+/// batch-norm kernels take. They sum float32 batch statistics in float32 (a
+/// variance past its range is inf there) and normalize as x * a + shift;
+/// its generic kernel, for other layouts, sums in double and normalizes
+/// as (x - mean) * a + b.
+fn dense_layout(x: &Tensor) -> bool {
+    if x.is_contiguous() {
+        return true;
+    }
+    let (shape, strides) = (x.shape(), x.strides());
+    if !matches!(shape.len(), 4 | 5) {
+        return false;
+    }
+    // channels last: (n, spatial..., c) row-major, size-1 dims free
+    let order = std::iter::once(0)
+        .chain(2..shape.len())
+        .chain(std::iter::once(1));
+    let mut expected = 1isize;
+    for d in order.rev() {
+        if shape[d] != 1 {
+            if strides[d] != expected {
+                return false;
+            }
+            expected *= shape[d] as isize;
+        }
+    }
+    true
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm(
     x: &Tensor,
@@ -695,7 +763,18 @@ pub fn batch_norm(
         let xs = xc.as_slice::<::half::bf16>().expect("contiguous");
         crate::cpu::norm_bf16::channel_stats(xs, n, c, s)
     } else if training {
-        crate::dispatch_float!(xc.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s))
+        let st = crate::dispatch_float!(xc.dtype(), "batch_norm", T => k::channel_stats(xc.as_slice::<T>().expect("contiguous"), n, c, s));
+        let overflowed = st
+            .iter()
+            .any(|s| !(s.mean.is_finite() && s.var.is_finite()));
+        if x.dtype() == DType::F32 && overflowed && !dense_layout(x) {
+            // Squares past float32's range (|x| ~ 1e30) in a layout that
+            // PyTorch's generic kernel reduces in double: finite there.
+            let x64 = xc.cast_raw(DType::F64).contiguous_raw();
+            k::channel_stats(x64.as_slice::<f64>().expect("contiguous"), n, c, s)
+        } else {
+            st
+        }
     } else {
         let (Some(rm), Some(rv)) = (rm, rv) else {
             bail!(
@@ -710,10 +789,11 @@ pub fn batch_norm(
             .collect()
     };
     // (PyTorch's kernel choice, which only shows with an infinite weight)
-    let strided = ![Some(x), rm, rv, w, b]
-        .into_iter()
-        .flatten()
-        .all(|t| t.is_contiguous());
+    let strided = !dense_layout(x)
+        || ![rm, rv, w, b]
+            .into_iter()
+            .flatten()
+            .all(|t| t.is_contiguous());
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
     let w = w
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))

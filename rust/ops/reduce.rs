@@ -1140,9 +1140,6 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     if let Some(r) = super::unary::composite_in_f32(x, |w| norm(w, p, dims, keepdim)) {
         return r;
     }
-    if p == 2.0 {
-        return norm2(x, dims, keepdim);
-    }
     if p == 0.0 {
         // The count of non-zeros: in the graph, with no gradient (PyTorch's
         // backward hands back an undefined one; `.grad` stays None).
@@ -1165,7 +1162,6 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
             if p < 0.0 { "-" } else { "" }
         )));
     }
-    let a = super::unary::abs(x)?;
     let reduced: usize = (0..x.ndim())
         .filter(|&d| mask[d])
         .map(|d| x.shape()[d])
@@ -1173,7 +1169,8 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     let explicit_dim_of_0d = x.ndim() == 0 && dims.is_some_and(|d| !d.is_empty());
     if reduced == 1 && !explicit_dim_of_0d {
         // One element per norm: PyTorch returns |x| itself (no |x|^p
-        // overflow for large p).
+        // overflow: the 2-norm of 3e38 in float32 is 3e38, not inf).
+        let a = super::unary::abs(x)?;
         let out = reshape_to(&a, &reduced_shape(x.shape(), &mask, keepdim))?;
         if p == 1.0 || p.is_infinite() {
             return Ok(out);
@@ -1182,6 +1179,10 @@ pub fn norm(x: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
         // NaN at an infinite or NaN x (sign(x) = 0 at 0).
         return single_element_pnorm(x, out);
     }
+    if p == 2.0 {
+        return norm2(x, dims, keepdim);
+    }
+    let a = super::unary::abs(x)?;
     if p.is_infinite() {
         return inf_norm(x, &a, dims, keepdim, p > 0.0);
     }

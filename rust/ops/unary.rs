@@ -588,7 +588,13 @@ pub fn clamp(x: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
             }
         })
     } else {
-        let r = map1(&x.cast_raw(DType::F64), |v: f64| v.max(lo).min(hi));
+        // In int64, not f64: int64 values past 2^53 stay exact (`as`
+        // saturates the bounds, which the checks above keep in range).
+        let (lo, hi) = (
+            lo.max(i64::MIN as f64) as i64,
+            hi.min(i64::MAX as f64) as i64,
+        );
+        let r = map1(&x.cast_raw(DType::I64), move |v: i64| v.max(lo).min(hi));
         r.cast_raw(x.dtype())
     };
     let sx = saved(x);

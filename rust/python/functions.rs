@@ -451,6 +451,7 @@ fn linspace(
         return Err(Error::Runtime("number of steps must be non-negative".into()).into());
     }
     let dtype = dt(dtype, DType::F32)?;
+    creation::check_linspace_ends(start, end, steps as usize, dtype)?;
     let t = make(factory_device(device)?, &[steps as usize], dtype, || {
         Ok(creation::linspace(start, end, steps as usize, dtype))
     })?;

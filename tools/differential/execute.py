@@ -120,6 +120,40 @@ class Builder:
         return v
 
 
+def _torch_batch_norm_params(lib, args, kwargs):
+    """Contiguous copies of ``F.batch_norm``'s weight and bias, and of its
+    running statistics in eval mode, for torch only: PyTorch 2.15's
+    batch_norm backward reads a non-contiguous weight (training or eval) and
+    an eval-mode non-contiguous running_var as if they were contiguous, and
+    returns wrong input and weight gradients (README, "PyTorch bugs").
+    The values are the same, so the oracle's answer is the right one for
+    rustdl's strided views; training-mode running statistics, written in
+    place, are passed as they are, and so are eval-mode ones beside an
+    infinite weight (see below)."""
+    def contiguous(v):
+        return v.contiguous() if isinstance(v, lib.Tensor) else v
+
+    args, kwargs = list(args), dict(kwargs)
+    for i, key in ((3, "weight"), (4, "bias")):
+        if len(args) > i:
+            args[i] = contiguous(args[i])
+        if key in kwargs:
+            kwargs[key] = contiguous(kwargs[key])
+    training = kwargs.get("training", args[5] if len(args) > 5 else False)
+    weight = kwargs.get("weight", args[3] if len(args) > 3 else None)
+    finite_weight = not isinstance(weight, lib.Tensor) or bool(lib.isfinite(weight).all())
+    # (With an infinite weight the copies would change PyTorch's forward
+    # kernel too: contiguous parameters take its x * a + shift form, NaN
+    # where the strided form gives inf; so those stay as they are.)
+    if training is False and finite_weight:
+        for i, key in ((1, "running_mean"), (2, "running_var")):
+            if len(args) > i:
+                args[i] = contiguous(args[i])
+            if key in kwargs:
+                kwargs[key] = contiguous(kwargs[key])
+    return args, kwargs
+
+
 def call_case(lib, case, builder):
     """Run ``case`` with ``lib``; returns the op's result (may raise)."""
     args = [builder.value(a) for a in case["args"]]
@@ -127,6 +161,9 @@ def call_case(lib, case, builder):
     kind, _, name = case["call"].partition(".")
     if kind == "torch":
         result = getattr(lib, name)(*args, **kwargs)
+    elif kind == "F" and name == "batch_norm" and lib.__name__ == "torch":
+        bn_args, bn_kwargs = _torch_batch_norm_params(lib, args, kwargs)
+        result = lib.nn.functional.batch_norm(*bn_args, **bn_kwargs)
     elif kind == "F":
         result = getattr(lib.nn.functional, name)(*args, **kwargs)
     elif kind == "method":

@@ -84,8 +84,14 @@ def case_traits(case):
             values = np.array([float(v) for v in spec["values"]], dtype=np.float64)
             nan_leaves.append(np.isnan(values).reshape(spec["base"]) if values.size == math.prod(spec["base"])
                               else None)
+    linspace_args = None
+    if case["op"] == "linspace" and len(case["args"]) == 3 and not case["kwargs"].keys() - {"dtype"} \
+            and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in case["args"]) \
+            and isinstance(case["args"][2], int) and case["args"][2] >= 1 \
+            and all(math.isfinite(a) for a in case["args"][:2]):
+        linspace_args = tuple(case["args"])
     return {"scale": scale, "edge_inputs": edge, "int_limits": int_limits, "op": case["op"],
-            "nan_leaves": nan_leaves}
+            "nan_leaves": nan_leaves, "linspace_args": linspace_args}
 
 
 class Worker:

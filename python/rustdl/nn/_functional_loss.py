@@ -340,6 +340,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+def _log_sigmoid(z):
+    """log(sigmoid(z)) = -softplus(-z), stable for large |z|."""
+    return -((-z.abs()).exp().log1p() + (-z).clamp(min=0))
+
+
 class _BCEWithLogits(Function):
     """Stable form: (1 - t) x + l * softplus(-x), l = 1 + (pos_weight - 1) t,
     times ``weight``, reduced: one node, PyTorch's
@@ -383,8 +388,9 @@ class _BCEWithLogits(Function):
             if ctx.needs_input_grad[0]:
                 gx = grad * (((pw - 1) * t + 1) * sig - pw * t)
             if ctx.needs_input_grad[1]:
-                sp_neg = (-x.abs()).exp().log1p() + (-x).clamp(min=0)
-                gt = grad * ((pw - 1) * sp_neg - x)
+                # PyTorch's log_sigmoid(-x) - pos_weight * log_sigmoid(x):
+                # the same value, but inf (not inf - inf) at an infinite x
+                gt = grad * (_log_sigmoid(-x) - pw * _log_sigmoid(x))
         return gx, gt, None, None, None
 
 
@@ -414,7 +420,10 @@ class _KLDiv(Function):
     """xlogy(target, target) - target * input, as PyTorch: target log target is
     0 where target == 0 and NaN where it is negative; gradients as PyTorch's
     xlogy (NaN for the target's gradient where target == 0), summed back to
-    each operand's shape when they broadcast."""
+    each operand's shape when they broadcast. The target's gradient is
+    PyTorch's sum of its three terms: ``xlogy(grad, t)`` (0 where the
+    incoming gradient is 0, even where log t is NaN, and where t == 0),
+    ``grad * t / t`` and ``-grad * input``."""
 
     @staticmethod
     def forward(ctx, input, target):
@@ -426,7 +435,10 @@ class _KLDiv(Function):
     def backward(ctx, grad):
         x, t = ctx.saved_tensors
         gx = _sum_to(-t * grad, x.shape).to(x.dtype) if ctx.needs_input_grad[0] else None
-        gt = _sum_to(grad * (t.log() + t / t - x), t.shape).to(t.dtype) if ctx.needs_input_grad[1] else None
+        gt = None
+        if ctx.needs_input_grad[1]:
+            grad_t = _C.where(t == 0, 0.0, grad.xlogy(t)) + grad * t / t - grad * x
+            gt = _sum_to(grad_t, t.shape).to(t.dtype)
         return gx, gt
 
 
