@@ -21,6 +21,7 @@ pub mod normal;
 pub mod peak;
 pub mod planes;
 pub mod pool;
+pub mod pool2x2_relu;
 pub mod rnn;
 pub mod sgemm;
 pub mod simd;

@@ -1,0 +1,225 @@
+//! `relu(max_pool2d(y, 2))` in one pass: each 2x2 window's maximum,
+//! rectified, and the window position it came from as one byte (0 top left,
+//! 1 top right, 2 bottom left, 3 bottom right) instead of a 64-bit flat
+//! index. The backward writes the whole full-resolution gradient in one
+//! pass (the rectifier's gradient, then the routing to the maximum; zeros
+//! elsewhere), so it needs no zeroing pass and no scatter.
+//!
+//! Both follow the unfused ops exactly, so results are the same bits:
+//! the window maximum as `pool::max_2x2_idx` takes it (first maximal
+//! position in row-major order; a NaN beats everything, the last NaN
+//! wins), the rectifier as `relu` (`v < 0` gives 0, so NaN and -0.0 stay),
+//! its gradient as `threshold_backward` (0 where the output is `<= 0`),
+//! and the routed value added to a zero as `pool::scatter_planes` adds it.
+//! Floor mode: an odd last row or column is in no window (gradient zero).
+
+use super::planes::{for_planes, for_planes2};
+
+/// `y`: planes of `h` x `w`; `out` and `arg`: planes of (h/2) x (w/2).
+pub fn forward(y: &[f32], h: usize, w: usize, out: &mut [f32], arg: &mut [u8]) {
+    let (ip, op) = (h * w, (h / 2) * (w / 2));
+    if op == 0 {
+        return;
+    }
+    // planes in parallel; each plane's loop compiled for the CPU's vectors
+    for_planes2(out, op, arg, op, y.len(), |p, o, a| {
+        forward_plane(&y[p * ip..][..ip], w, o, a)
+    });
+}
+
+/// `gy`, `out`, `arg`: planes of (h/2) x (w/2), as the forward gave them;
+/// `gx`: planes of `h` x `w`, every element written.
+pub fn backward(gy: &[f32], out: &[f32], arg: &[u8], h: usize, w: usize, gx: &mut [f32]) {
+    let (ip, op) = (h * w, (h / 2) * (w / 2));
+    if ip == 0 {
+        return;
+    }
+    for_planes(gx, ip, gx.len() + gy.len(), |p, gp| {
+        let at = p * op..(p + 1) * op;
+        backward_plane(&gy[at.clone()], &out[at.clone()], &arg[at], w, gp)
+    });
+}
+
+/// `forward_plane_impl` compiled for the widest vectors the CPU has.
+fn forward_plane(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+        unsafe fn avx512(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
+            forward_plane_impl(y, w, out, arg)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
+            forward_plane_impl(y, w, out, arg)
+        }
+        if crate::cpu::isa::use_avx512() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { avx512(y, w, out, arg) };
+        }
+        if crate::cpu::isa::use_avx2() {
+            // SAFETY: as above.
+            return unsafe { avx2(y, w, out, arg) };
+        }
+    }
+    forward_plane_impl(y, w, out, arg)
+}
+
+/// `backward_plane_impl` compiled for the widest vectors the CPU has.
+fn backward_plane(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+        unsafe fn avx512(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
+            backward_plane_impl(gy, out, arg, w, gx)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
+            backward_plane_impl(gy, out, arg, w, gx)
+        }
+        if crate::cpu::isa::use_avx512() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { avx512(gy, out, arg, w, gx) };
+        }
+        if crate::cpu::isa::use_avx2() {
+            // SAFETY: as above.
+            return unsafe { avx2(gy, out, arg, w, gx) };
+        }
+    }
+    backward_plane_impl(gy, out, arg, w, gx)
+}
+
+/// All bits set where `c` holds (branch-free selects the vectorizer keeps).
+#[inline(always)]
+fn mask(c: bool) -> u32 {
+    0u32.wrapping_sub(c as u32)
+}
+
+/// One plane: `out`/`arg` of (h/2) rows of w/2.
+#[inline(always)]
+fn forward_plane_impl(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
+    let ow = w / 2;
+    if ow == 0 {
+        return;
+    }
+    for ((orow, arow), rows) in out
+        .chunks_exact_mut(ow)
+        .zip(arg.chunks_exact_mut(ow))
+        .zip(y.chunks_exact(2 * w))
+    {
+        let (r0, r1) = rows.split_at(w);
+        let (r0, r1) = (&r0[..2 * ow], &r1[..2 * ow]);
+        for c in 0..ow {
+            let (mut m, mut at) = (r0[2 * c], 0u32);
+            for (v, k) in [(r0[2 * c + 1], 1u32), (r1[2 * c], 2), (r1[2 * c + 1], 3)] {
+                let wins = v > m || v.is_nan();
+                m = if wins { v } else { m };
+                at = if wins { k } else { at };
+            }
+            orow[c] = if m < 0.0 { 0.0 } else { m };
+            arow[c] = at as u8;
+        }
+    }
+}
+
+/// One plane of the gradient: `gx` (h rows of w) from (h/2) rows of w/2.
+#[inline(always)]
+fn backward_plane_impl(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
+    let ow = w / 2;
+    if ow == 0 {
+        gx.fill(0.0);
+        return;
+    }
+    let mut pairs = gx.chunks_exact_mut(2 * w);
+    for (((rows, grow), orow), arow) in (&mut pairs)
+        .zip(gy.chunks_exact(ow))
+        .zip(out.chunks_exact(ow))
+        .zip(arg.chunks_exact(ow))
+    {
+        let (top, bottom) = rows.split_at_mut(w);
+        let (top, bottom) = (&mut top[..2 * ow], &mut bottom[..2 * ow]);
+        for c in 0..ow {
+            // relu's gradient (0 where out <= 0), added to a zero as the scatter adds it
+            let g = 0.0 + f32::from_bits(grow[c].to_bits() & mask(!(orow[c] <= 0.0)));
+            let (g, a) = (g.to_bits(), arow[c]);
+            top[2 * c] = f32::from_bits(g & mask(a == 0));
+            top[2 * c + 1] = f32::from_bits(g & mask(a == 1));
+            bottom[2 * c] = f32::from_bits(g & mask(a == 2));
+            bottom[2 * c + 1] = f32::from_bits(g & mask(a == 3));
+        }
+        if w % 2 == 1 {
+            rows[w - 1] = 0.0;
+            rows[2 * w - 1] = 0.0;
+        }
+    }
+    // an odd last row
+    pairs.into_remainder().fill(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unfused ops on one plane, written out plainly.
+    fn reference(y: &[f32], h: usize, w: usize) -> (Vec<f32>, Vec<usize>) {
+        let (mut out, mut idx) = (vec![], vec![]);
+        for r in 0..h / 2 {
+            for c in 0..w / 2 {
+                let cells = [
+                    2 * r * w + 2 * c,
+                    2 * r * w + 2 * c + 1,
+                    (2 * r + 1) * w + 2 * c,
+                    (2 * r + 1) * w + 2 * c + 1,
+                ];
+                let mut best = cells[0];
+                for &i in &cells[1..] {
+                    if y[i] > y[best] || y[i].is_nan() {
+                        best = i;
+                    }
+                }
+                let m = y[best];
+                out.push(if m < 0.0 { 0.0 } else { m });
+                idx.push(best);
+            }
+        }
+        (out, idx)
+    }
+
+    #[test]
+    fn matches_the_unfused_ops_bit_for_bit() {
+        for (h, w) in [(4, 4), (5, 7), (6, 3), (1, 4), (28, 28)] {
+            let specials = [f32::NAN, -0.0, 0.0, 1.0, 1.0, -1.0, f32::INFINITY];
+            let y: Vec<f32> = (0..2 * h * w)
+                .map(|i| {
+                    if i % 5 == 0 {
+                        specials[(i / 5) % specials.len()]
+                    } else {
+                        ((i * 37 % 23) as f32 - 11.0) * 0.25
+                    }
+                })
+                .collect();
+            let op = (h / 2) * (w / 2);
+            let (mut out, mut arg) = (vec![0.0f32; 2 * op], vec![0u8; 2 * op]);
+            forward(&y, h, w, &mut out, &mut arg);
+            let gy: Vec<f32> = (0..2 * op).map(|i| i as f32 - 3.5).collect();
+            let mut gx = vec![f32::NAN; 2 * h * w];
+            backward(&gy, &out, &arg, h, w, &mut gx);
+            for p in 0..2 {
+                let (ro, ri) = reference(&y[p * h * w..][..h * w], h, w);
+                let mut want = vec![0.0f32; h * w];
+                for (k, (&o, &i)) in ro.iter().zip(&ri).enumerate() {
+                    let got = out[p * op + k];
+                    assert_eq!(
+                        got.to_bits(),
+                        o.to_bits(),
+                        "value {k} of plane {p} ({h}x{w})"
+                    );
+                    let g = if o <= 0.0 { 0.0 } else { gy[p * op + k] };
+                    want[i] += g;
+                }
+                for (a, b) in gx[p * h * w..][..h * w].iter().zip(&want) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "gradient of plane {p} ({h}x{w})");
+                }
+            }
+        }
+    }
+}
