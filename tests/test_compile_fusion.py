@@ -15,7 +15,7 @@ def unfused(x, w, b, stride=1, padding=0, dilation=1, groups=1):
 
 
 def fused(x, w, b, stride=1, padding=0, dilation=1, groups=1):
-    pair = lambda v: [v, v] if isinstance(v, int) else list(v)  # noqa: E731
+    pair = lambda v: [v, v] if isinstance(v, int) else list(v)
     return _C._conv2d_relu_max_pool2d(x, w, b, pair(stride), pair(padding), pair(dilation), groups)
 
 

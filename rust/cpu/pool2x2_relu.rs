@@ -40,28 +40,90 @@ pub fn backward(gy: &[f32], out: &[f32], arg: &[u8], h: usize, w: usize, gx: &mu
     });
 }
 
-/// `forward_plane_impl` compiled for the widest vectors the CPU has.
+/// One plane of the forward: AVX-512 (`forward_plane_avx512`), else
+/// `forward_plane_impl` compiled for AVX2 or the baseline.
 fn forward_plane(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-        unsafe fn avx512(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
-            forward_plane_impl(y, w, out, arg)
-        }
         #[target_feature(enable = "avx2,fma")]
         unsafe fn avx2(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
             forward_plane_impl(y, w, out, arg)
         }
-        if crate::cpu::isa::use_avx512() {
-            // SAFETY: the CPU supports the enabled features.
-            return unsafe { avx512(y, w, out, arg) };
+        let ow = w / 2;
+        if crate::cpu::isa::use_avx512()
+            && ow > 0
+            && y.len() >= 2 * w * (out.len() / ow)
+            && arg.len() == out.len()
+        {
+            // SAFETY: the CPU supports AVX-512; the lengths are checked.
+            return unsafe { forward_plane_avx512(y, w, out, arg) };
         }
         if crate::cpu::isa::use_avx2() {
-            // SAFETY: as above.
+            // SAFETY: the CPU supports the enabled features.
             return unsafe { avx2(y, w, out, arg) };
         }
     }
     forward_plane_impl(y, w, out, arg)
+}
+
+/// The low `n` (at most 16) bits set.
+#[cfg(target_arch = "x86_64")]
+fn low_bits(n: usize) -> u16 {
+    if n >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
+/// `forward_plane_impl` sixteen windows at a time: the two input rows of
+/// 32 floats split into even and odd columns, the same comparisons as
+/// lanes, masked loads and stores at a row's end (rows of 14 or 5 windows
+/// are LeNet's).
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `w >= 2`; `y` holds 2w floats per row of `out`
+/// (rows of w/2), and `arg` is as long as `out`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn forward_plane_avx512(y: &[f32], w: usize, out: &mut [f32], arg: &mut [u8]) {
+    use std::arch::x86_64::*;
+    let ow = w / 2;
+    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+    let zero = _mm512_setzero_ps();
+    for r in 0..out.len() / ow {
+        let r0 = y.as_ptr().wrapping_add(2 * r * w);
+        let r1 = r0.wrapping_add(w);
+        let (o, a) = (out.as_mut_ptr().add(r * ow), arg.as_mut_ptr().add(r * ow));
+        let mut c = 0;
+        while c < ow {
+            let n = (ow - c).min(16);
+            let (lo, hi) = (low_bits(2 * n), low_bits((2 * n).saturating_sub(16)));
+            // (masked-off lanes are not read: no access past a row's windows)
+            let pairs = |row: *const f32| {
+                let first = _mm512_maskz_loadu_ps(lo, row.wrapping_add(2 * c));
+                let second = _mm512_maskz_loadu_ps(hi, row.wrapping_add(2 * c + 16));
+                (
+                    _mm512_permutex2var_ps(first, evens, second),
+                    _mm512_permutex2var_ps(first, odds, second),
+                )
+            };
+            let ((t0, t1), (b0, b1)) = (pairs(r0), pairs(r1));
+            let (mut m, mut at) = (t0, _mm512_setzero_si512());
+            for (v, k) in [(t1, 1), (b0, 2), (b1, 3)] {
+                let wins = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, m)
+                    | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                m = _mm512_mask_blend_ps(wins, m, v);
+                at = _mm512_mask_blend_epi32(wins, at, _mm512_set1_epi32(k));
+            }
+            let negative = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(m, zero);
+            let keep = low_bits(n);
+            _mm512_mask_storeu_ps(o.add(c), keep, _mm512_mask_blend_ps(negative, m, zero));
+            _mm512_mask_cvtepi32_storeu_epi8(a.add(c) as *mut i8, keep, at);
+            c += n;
+        }
+    }
 }
 
 /// `backward_plane_impl` compiled for the widest vectors the CPU has.
@@ -139,7 +201,8 @@ fn backward_plane_impl(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [
         let (top, bottom) = (&mut top[..2 * ow], &mut bottom[..2 * ow]);
         for c in 0..ow {
             // relu's gradient (0 where out <= 0), added to a zero as the scatter adds it
-            let g = 0.0 + f32::from_bits(grow[c].to_bits() & mask(!(orow[c] <= 0.0)));
+            let g =
+                0.0 + f32::from_bits(grow[c].to_bits() & mask(orow[c] > 0.0 || orow[c].is_nan()));
             let (g, a) = (g.to_bits(), arow[c]);
             top[2 * c] = f32::from_bits(g & mask(a == 0));
             top[2 * c + 1] = f32::from_bits(g & mask(a == 1));
