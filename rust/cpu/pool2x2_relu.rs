@@ -126,28 +126,89 @@ unsafe fn forward_plane_avx512(y: &[f32], w: usize, out: &mut [f32], arg: &mut [
     }
 }
 
-/// `backward_plane_impl` compiled for the widest vectors the CPU has.
+/// One plane of the gradient: AVX-512 (`backward_plane_avx512`), else
+/// `backward_plane_impl` compiled for AVX2 or the baseline.
 fn backward_plane(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
-        unsafe fn avx512(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
-            backward_plane_impl(gy, out, arg, w, gx)
-        }
         #[target_feature(enable = "avx2,fma")]
         unsafe fn avx2(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
             backward_plane_impl(gy, out, arg, w, gx)
         }
-        if crate::cpu::isa::use_avx512() {
-            // SAFETY: the CPU supports the enabled features.
-            return unsafe { avx512(gy, out, arg, w, gx) };
+        let ow = w / 2;
+        if crate::cpu::isa::use_avx512()
+            && ow > 0
+            && out.len() == gy.len()
+            && arg.len() == gy.len()
+            && gx.len() >= 2 * w * (gy.len() / ow)
+        {
+            // SAFETY: the CPU supports AVX-512; the lengths are checked.
+            unsafe { backward_plane_avx512(gy, out, arg, w, gx) };
+            return;
         }
         if crate::cpu::isa::use_avx2() {
-            // SAFETY: as above.
+            // SAFETY: the CPU supports the enabled features.
             return unsafe { avx2(gy, out, arg, w, gx) };
         }
     }
     backward_plane_impl(gy, out, arg, w, gx)
+}
+
+/// `backward_plane_impl` sixteen windows at a time: the four window
+/// positions' values as four vectors, interleaved into the two rows.
+///
+/// # Safety
+/// AVX-512 F/BW/VL/DQ; `w >= 2`; `out` and `arg` as long as `gy` (rows of
+/// w/2), `gx` at least 2w floats per row of `gy`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn backward_plane_avx512(gy: &[f32], out: &[f32], arg: &[u8], w: usize, gx: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let ow = w / 2;
+    let rows = gy.len() / ow;
+    let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    let second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
+    let zero = _mm512_setzero_ps();
+    for r in 0..rows {
+        let (g, o, a) = (
+            gy.as_ptr().add(r * ow),
+            out.as_ptr().add(r * ow),
+            arg.as_ptr().add(r * ow),
+        );
+        let top = gx.as_mut_ptr().add(2 * r * w);
+        let bottom = top.add(w);
+        let mut c = 0;
+        while c < ow {
+            let n = (ow - c).min(16);
+            let keep = low_bits(n);
+            let gv = _mm512_maskz_loadu_ps(keep, g.add(c));
+            let ov = _mm512_maskz_loadu_ps(keep, o.add(c));
+            let at = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(keep, a.add(c) as *const i8));
+            // relu's gradient (0 where out <= 0; NaN passes), added to a zero as the scatter adds it
+            let passes = _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(ov, zero);
+            let gv = _mm512_add_ps(zero, _mm512_maskz_mov_ps(passes, gv));
+            let at_pos =
+                |k: i32| _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(at, _mm512_set1_epi32(k)), gv);
+            let (lo, hi) = (low_bits(2 * n), low_bits((2 * n).saturating_sub(16)));
+            for (row, left, right) in [(top, at_pos(0), at_pos(1)), (bottom, at_pos(2), at_pos(3))]
+            {
+                let at_2c = row.add(2 * c);
+                _mm512_mask_storeu_ps(at_2c, lo, _mm512_permutex2var_ps(left, first, right));
+                _mm512_mask_storeu_ps(
+                    at_2c.wrapping_add(16),
+                    hi,
+                    _mm512_permutex2var_ps(left, second, right),
+                );
+            }
+            c += n;
+        }
+        if w % 2 == 1 {
+            *top.add(w - 1) = 0.0;
+            *bottom.add(w - 1) = 0.0;
+        }
+    }
+    // an odd last row
+    gx[2 * w * rows..].fill(0.0);
 }
 
 /// All bits set where `c` holds (branch-free selects the vectorizer keeps).
