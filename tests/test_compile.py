@@ -86,11 +86,12 @@ def test_lenet_losses_and_gradients_equal_eager(make_model, how):
     eager, g_eager, m_eager = _train(make_model, (1, 28, 28), 10, "eager", momentum=0.9)
     comp, g_comp, m_comp = _train(make_model, (1, 28, 28), 10, how, momentum=0.9)
     assert len(set(eager)) > 1  # the model trains
-    assert comp == eager  # the same bits
+    # within float32 rounding (the fused block's input gradient sums in another order)
+    np.testing.assert_allclose(comp, eager, rtol=1e-5)
     for a, b in zip(g_eager, g_comp):
-        assert torch.equal(a, b)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5 * float(a.abs().max()))
     for a, b in zip(m_eager.state_dict().values(), m_comp.state_dict().values()):
-        assert torch.equal(a, b)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("how", ["model", "step"])

@@ -9,6 +9,7 @@ pub mod conv_bf16;
 pub mod conv_bf16_direct;
 pub mod conv_depthwise;
 pub mod conv_implicit;
+pub mod conv_input_grad_direct;
 pub mod conv_winograd;
 pub mod extrema;
 pub mod gemm;

@@ -1,8 +1,11 @@
 //! `relu(max_pool2d(conv2d(x, w, b), 2))` as one differentiable op, for
 //! `rustdl.compile`'s graphs (`_dynamo/passes.py` picks it): a CNN block
 //! (LeNet's) with one autograd node instead of three. The convolution runs
-//! the same kernels as `conv::conv_nd` (forward and both gradients), so
-//! every result is the unfused ops' bits; what the fusion removes is the
+//! the same kernels as `conv::conv_nd` (forward and weight/bias gradients),
+//! so those results are the unfused ops' bits; the input gradient of
+//! few-channel layers goes to a direct kernel that skips the padded
+//! gradient's zeros (`cpu::conv_input_grad_direct`: eager's values within
+//! float32 rounding, another summation order). What the fusion removes is the
 //! work between them (`cpu::pool2x2_relu`): the pooling indices are one
 //! byte per window instead of eight, the rectifier needs no pass of its
 //! own forward or backward, and the full-resolution gradient is written
@@ -24,9 +27,14 @@ use super::unary::relu;
 use crate::autograd::{is_grad_enabled, record, GradModeGuard, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
 use crate::cpu::pool2x2_relu;
+use crate::cpu::{conv_input_grad_direct as direct, conv_winograd};
 use crate::error::Result;
 use crate::tensor::pool::uninit_vec;
 use crate::tensor::{DType, Tensor};
+
+/// Input-gradient channel pairs (per group) up to which the direct kernel
+/// (`cpu::conv_input_grad_direct`) replaces the eager one.
+const DIRECT_MAX_CHANNEL_PAIRS: usize = 256;
 
 /// The three ops one after the other (what the fused path must equal).
 fn unfused(
@@ -166,7 +174,18 @@ pub fn conv2d_relu_max_pool2d(
             let g = &shapes.geom;
             let gv = gfull.data::<f32>();
             let gx = need[0].then(|| {
-                Tensor::from_vec(kernels::backward_input(g, &gv, &w.data::<f32>()), &shapes.x)
+                let w = w.data::<f32>();
+                // compiled graphs promise eager's values within rounding: the
+                // direct kernel skips the padded gradient's zero rows. Only for
+                // few channels (LeNet's), where the eager GEMM tiles idle;
+                // wider layers and Winograd ones keep the eager kernels.
+                let few = g.cg_in() * g.cg_out() <= DIRECT_MAX_CHANNEL_PAIRS;
+                let gx = if few && direct::applies(g) && !conv_winograd::applies(g) {
+                    direct::backward_input(g, &gv, &w)
+                } else {
+                    kernels::backward_input(g, &gv, &w)
+                };
+                Tensor::from_vec(gx, &shapes.x)
             });
             let gw = need[1].then(|| {
                 Tensor::from_vec(
