@@ -34,8 +34,8 @@ pub fn applies(g: &ConvGeom) -> bool {
         && g.kernel[0] == 1
         && g.pad[0] == 0
         && g.groups > 0
-        && g.c_in % g.groups == 0
-        && g.c_out % g.groups == 0
+        && g.c_in.is_multiple_of(g.groups)
+        && g.c_out.is_multiple_of(g.groups)
         && g.output[1] > 0
         && g.output[2] > 0
 }
@@ -93,7 +93,7 @@ impl Dims {
         (0..self.kh)
             .filter_map(|ky| {
                 let t = (iy + self.ph).checked_sub(ky * self.dh)?;
-                (t % self.sh == 0 && t / self.sh < self.oh).then_some((ky, t / self.sh))
+                (t.is_multiple_of(self.sh) && t / self.sh < self.oh).then_some((ky, t / self.sh))
             })
             .collect()
     }
