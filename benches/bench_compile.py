@@ -5,7 +5,9 @@ backward, SGD with momentum) of
 - an MLP 784-512-256-10, batch 128 (Adam),
 each eager, with the model compiled (`rustdl.compile(model)`) and with the whole step
 function compiled (`@rustdl.compile`), at 1 and 2 threads. Prints samples/s and
-compiled/eager, and checks first that the 5 first losses are equal (bit for bit) to eager's.
+compiled/eager, and checks first that the 5 first losses equal eager's within float32
+rounding (relative tolerance 1e-5: compiled graphs may sum in another order, as the fused
+conv block's input gradient does; a real divergence is far larger).
 At 1 thread it also prints the ratio of process CPU time per step (`time.process_time`),
 which a loaded machine does not disturb as it does wall time (time spent descheduled is
 not counted); with 2 threads CPU time also counts waiting workers, so only wall time.
@@ -14,6 +16,7 @@ not counted); with 2 threads CPU time also counts waiting workers, so only wall 
 """
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -37,6 +40,8 @@ def lenet():
 def mlp():
     return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
 
+
+LOSS_RTOL = 1e-5  # compiled losses equal eager's within float32 rounding
 
 WORKLOADS = {
     "lenet_train_b64": (lenet, (1, 28, 28), 64, lambda p: rustdl.optim.SGD(p, lr=0.01, momentum=0.9)),
@@ -81,7 +86,8 @@ def main():
             rustdl.set_num_threads(threads)
             steps = {how: make_step(name, how) for how in hows}
             losses = {how: [steps[how][0]().item() for _ in range(5)] for how in hows}
-            if not losses["eager"] == losses["model"] == losses["step"]:
+            if not all(math.isclose(a, b, rel_tol=LOSS_RTOL) for h in hows[1:]
+                       for a, b in zip(losses["eager"], losses[h])):
                 raise SystemExit(f"{name}: losses differ from eager: {losses}")
             batch = steps["eager"][1]
             ratios = {h: [] for h in hows}

@@ -77,7 +77,7 @@ def test_functional_lenet_is_rewritten_too(make_model):
     model(torch.randn(2, 1, 28, 28))
     (entry,) = _entries(model)
     ops = [n.op for n in entry.graph.nodes]
-    assert ops.index("relu") > ops.index("max_pool2d"), ops
+    assert ops[:2] == ["conv2d_relu_max_pool2d"] * 2, ops
 
 
 @pytest.mark.parametrize("make_model", [lenet, LeNetModule])
@@ -86,11 +86,12 @@ def test_lenet_losses_and_gradients_equal_eager(make_model, how):
     eager, g_eager, m_eager = _train(make_model, (1, 28, 28), 10, "eager", momentum=0.9)
     comp, g_comp, m_comp = _train(make_model, (1, 28, 28), 10, how, momentum=0.9)
     assert len(set(eager)) > 1  # the model trains
-    assert comp == eager  # the same bits
+    # within float32 rounding (the fused block's input gradient sums in another order)
+    np.testing.assert_allclose(comp, eager, rtol=1e-5)
     for a, b in zip(g_eager, g_comp):
-        assert torch.equal(a, b)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5 * float(a.abs().max()))
     for a, b in zip(m_eager.state_dict().values(), m_comp.state_dict().values()):
-        assert torch.equal(a, b)
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("how", ["model", "step"])
@@ -108,10 +109,11 @@ def test_the_graph_is_captured_and_rewritten():
     out = model(x)
     (entry,) = _entries(model)
     assert entry.reason is None and entry.source is not None
-    # relu after each pool: relu(max_pool(x)) is max_pool(relu(x)) with a quarter of the relus
+    # relu after each pool (relu(max_pool(x)) is max_pool(relu(x)) with a quarter of the
+    # relus), then conv, pool and relu fused into one op
     ops = [n.op for n in entry.graph.nodes]
-    assert ops[:7] == ["conv2d", "max_pool2d", "relu", "conv2d", "max_pool2d", "relu", "flatten"], ops
-    assert entry.graph.nodes[2].outputs[0].shape == (8, 6, 14, 14)
+    assert ops[:3] == ["conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d", "flatten"], ops
+    assert entry.graph.nodes[0].outputs[0].shape == (8, 6, 14, 14)
     np.testing.assert_array_equal(model(x).detach().numpy(), out.detach().numpy())
     np.testing.assert_array_equal(model._orig_mod(x).detach().numpy(), out.detach().numpy())
 
@@ -444,7 +446,7 @@ def test_compiling_the_forward_method_captures_the_whole_module():
     assert seen == []
     assert f.__name__ == "forward"
     (entry,) = [e for es in f._compiled_forward.entries.values() for e in es]
-    assert entry.fn is not None and len(entry.graph.nodes) == 12
+    assert entry.fn is not None and len(entry.graph.nodes) == 8  # (12 ops, two blocks of 3 fused)
     model[0].register_forward_hook(lambda m, i, o: seen.append(2))  # a submodule's hook runs
     np.testing.assert_array_equal(f(x).detach().numpy(), want)
     assert seen == [2]

@@ -6,6 +6,7 @@ pub mod autocast;
 pub mod binary;
 pub mod conv;
 pub mod conv_grad;
+pub mod conv_relu_pool;
 pub mod creation;
 pub mod device;
 pub mod fold;

@@ -13,6 +13,7 @@ mod py_autocast;
 mod py_conv;
 mod py_device;
 mod py_dtype;
+mod py_fused;
 mod py_linalg;
 mod py_loss;
 mod py_machine;
@@ -60,6 +61,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     functions::register(m)?;
     functions::register_extra(m)?;
     py_conv::register(m)?;
+    py_fused::register(m)?;
     py_loss::register(m)?;
     py_machine::register(m)?;
     py_autocast::register(m)?;

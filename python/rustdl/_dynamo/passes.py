@@ -7,10 +7,19 @@ window's maximum is positive both orders route the gradient to the same first ma
 position; otherwise both give zero (relu's gradient at a value <= 0 is 0, NaN included).
 Only applied when nothing else reads the rectified tensor and the pool does not return
 indices (they would point into the rectified tensor).
+
+``relu(max_pool2d(conv2d(x, w, b), 2))`` -> ``_C._conv2d_relu_max_pool2d``: the CNN block as
+one op with one autograd node (``rust/ops/conv_relu_pool.rs``). It runs the convolution's own
+kernels, so values and gradients are the same bits; the pooling, the rectifier and their
+gradients become one pass each (one-byte window positions, no zeroing or scatter). Applied to
+float32 2-d convolutions with numeric padding whose result only the 2x2 pool reads, and whose
+pooled result only the relu reads; the op itself runs the three ops unfused where its fused
+path does not apply (another device, for one).
 """
 
 import inspect
 
+from .. import _C
 from ..jit._graph import Node, Value
 
 __all__ = ["optimize"]
@@ -23,6 +32,8 @@ def optimize(graph):
     applied = []
     if _pool_before_relu(graph):
         applied.append("pool_before_relu")
+    if _conv_relu_pool(graph):
+        applied.append("conv_relu_pool")
     return applied
 
 
@@ -94,5 +105,86 @@ def _pool_before_relu(graph):
         out.extend([pool, relu])
         skip.add(i + 1)
         changed = True
+    graph.nodes = out
+    return changed
+
+
+def _is_float32(v):
+    return isinstance(v, Value) and v.dtype is not None and str(v.dtype).endswith("float32")
+
+
+def _pair(v, default=None):
+    """A 2-d pooling/conv parameter as a pair of ints (None if it is not one)."""
+    if v is None:
+        return default
+    if type(v) is int:
+        return (v, v)
+    if isinstance(v, (tuple, list)) and all(type(e) is int for e in v):
+        if len(v) == 1:
+            return (v[0], v[0])
+        if len(v) == 2:
+            return tuple(v)
+    return None
+
+
+def _conv_args(node):
+    """``(x, w, b, stride, padding, dilation, groups)`` of a plain float32 2-d conv node, or None."""
+    if node.op != "conv2d" or len(node.outputs) != 1 or node.target is None:
+        return None
+    args = _bound(node)
+    if args is None:
+        return None
+    x, w, b = args.get("input"), args.get("weight"), args.get("bias")
+    out = node.outputs[0]
+    if not (_is_float32(x) and _is_float32(w) and _is_float32(out) and (b is None or _is_float32(b))):
+        return None
+    if len(x.shape or ()) != 4 or len(w.shape or ()) != 4 or len(out.shape or ()) != 4:
+        return None
+    conv = [_pair(args.get("stride", 1)), _pair(args.get("padding", 0)), _pair(args.get("dilation", 1))]
+    groups = args.get("groups", 1)
+    if any(c is None for c in conv) or type(groups) is not int:
+        return None
+    return (x, w, b, *conv, groups)
+
+
+def _is_pool_2x2(node, source):
+    if node.op != "max_pool2d" or len(node.outputs) != 1 or not node.args or node.args[0] is not source:
+        return False
+    args = _bound(node)
+    if args is None or args.get("return_indices", False) or args.get("ceil_mode", False):
+        return False
+    kernel = _pair(args.get("kernel_size"))
+    stride = _pair(args.get("stride"), kernel) if args.get("stride") not in ((), []) else kernel
+    return (kernel == (2, 2) and stride == (2, 2) and _pair(args.get("padding", 0)) == (0, 0)
+            and _pair(args.get("dilation", 1)) == (1, 1))
+
+
+def _is_plain_relu(node, source):
+    found = _relu_source(node)
+    return found is not None and found[0] is source and not found[1] and len(node.args) == 1
+
+
+def _conv_relu_pool(graph):
+    """conv2d -> max_pool2d(2) -> relu, each result read only by the next: one fused node."""
+    uses = _uses(graph)
+    nodes, out, i, changed = graph.nodes, [], 0, False
+    while i < len(nodes):
+        conv = nodes[i]
+        found = _conv_args(conv) if i + 2 < len(nodes) else None
+        if found is not None:
+            pool, relu = nodes[i + 1], nodes[i + 2]
+            y = conv.outputs[0]
+            if (uses.get(y.id) == 1 and _is_pool_2x2(pool, y) and uses.get(pool.outputs[0].id) == 1
+                    and _is_plain_relu(relu, pool.outputs[0])):
+                result = relu.outputs[0]
+                fused = Node("conv2d_relu_max_pool2d", _C._conv2d_relu_max_pool2d, found, {}, [result], result,
+                             conv.scope, conv.module, conv.params)
+                result.producer = fused
+                out.append(fused)
+                i += 3
+                changed = True
+                continue
+        out.append(conv)
+        i += 1
     graph.nodes = out
     return changed
