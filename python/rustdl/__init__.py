@@ -462,6 +462,15 @@ for _name in _composite_ops.FUNCTIONS:
     globals()[_name] = getattr(_composite_ops, _name)
 for _name in _composite_ops.METHODS:
     setattr(Tensor, _name, getattr(_composite_ops, _name))
+from . import _elementwise_composites, _shape_composites
+
+for _module in (_elementwise_composites, _shape_composites):
+    for _name in _module.FUNCTIONS:
+        globals()[_name] = getattr(_module, _name)
+    for _name in _module.METHODS:
+        setattr(Tensor, _name, getattr(_module, _name))
+for _name, _method in _elementwise_composites.IN_PLACE_METHODS.items():
+    setattr(Tensor, _name, _method)
 from . import _deprecated_overloads
 
 _deprecated_overloads.install(globals())
