@@ -31,7 +31,7 @@ def _out(x):
 def _raises(fn):
     try:
         fn()
-    except Exception as e:  # the type is what is compared
+    except Exception as e:  # noqa: BLE001  (the exception type is what is compared)
         return {"error": type(e).__name__}
     return {"error": None}
 
@@ -114,6 +114,10 @@ def _elementwise_cases():
             lambda: L.heaviside(_t(L, [1.0, 0.0], grad=True), _t(L, [0.5])).sum().backward()),
         "gcd": lambda L: _out(L.gcd(_t(L, [0, -4, 9, 12], "int64"), _t(L, [0, 6, -3, 18], "int64"))),
         "gcd_int32_broadcast": lambda L: _out(L.gcd(_t(L, [[8], [6]], "int32"), _t(L, [4, 9], "int32"))),
+        "zero_dim_results": lambda L: [_out(L.gcd(_t(L, 12, "int64"), _t(L, 18, "int64"))),
+                                       _out(L.heaviside(_t(L, 0.0), _t(L, 2.0))),
+                                       _out(L.nextafter(_t(L, 1.0), _t(L, 2.0))), _out(list(L.frexp(_t(L, 6.0)))),
+                                       _out(_t(L, 5, "int64") << 2)],
         "gcd_float": lambda L: _raises(lambda: L.gcd(_t(L, [1.0]), _t(L, [2.0]))),
         "lcm": lambda L: _out(L.lcm(_t(L, [0, -4, 9, 5], "int64"), _t(L, [3, 6, -3, 7], "int64"))),
         "left_shift": lambda L: _out(L.bitwise_left_shift(_t(L, [1, -8, 3, 5], "int64"), _t(L, [64, 2, 0, -1], "int64"))),
@@ -164,4 +168,138 @@ def _elementwise_cases():
     }
 
 
-CASES = {**_shape_cases(), **_elementwise_cases()}
+def _mat(lib, seed, n=3, m=None, grad=True):
+    return _rand(lib, (n, n if m is None else m), seed, grad)
+
+
+def _spd(lib, seed, n=3):
+    a = np.random.default_rng(seed).standard_normal((n, n))
+    return _t(lib, a @ a.T + n * np.eye(n), grad=True)
+
+
+def _linalg_cases():
+    return {
+        "pinv": lambda L: _with_grads(L, L.linalg.pinv, [_mat(L, 40, 3, 2)], order2=True),
+        "pinv_rank_deficient": lambda L: _out(L.linalg.pinv(_t(L, [[1.0, 2.0], [2.0, 4.0]]))),
+        "pinv_hermitian": lambda L: _with_grads(L, lambda a: L.linalg.pinv(a, hermitian=True), [_spd(L, 41)]),
+        "pinverse": lambda L: _out(L.pinverse(_t(L, [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))),
+        "lstsq": lambda L: _with_grads(L, lambda a, b: L.linalg.lstsq(a, b).solution, [_mat(L, 42, 5, 3), _mat(L, 43, 5, 2)]),
+        "lstsq_gelsd": lambda L: _out([v for v in L.linalg.lstsq(_t(L, [[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]),
+                                                                _t(L, [[1.0], [2.0], [2.0]]), driver="gelsd")]),
+        "lstsq_gelsy": lambda L: _out([v for v in L.linalg.lstsq(_t(L, [[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]),
+                                                                _t(L, [[1.0], [2.0], [2.0]]))]),
+        "matrix_exp": lambda L: _with_grads(L, L.linalg.matrix_exp, [_mat(L, 44)], order2=True),
+        "matrix_exp_large_norm": lambda L: _out(L.matrix_exp(_t(L, [[5.0, 2.0], [-3.0, 1.0]]))),
+        "matrix_exp_batch_float32": lambda L: _out(L.linalg.matrix_exp(_rand(L, (2, 2, 2), 45, False, "float32"))),
+        "matrix_exp_int": lambda L: _raises(lambda: L.linalg.matrix_exp(_t(L, [[1, 0], [0, 1]], "int64"))),
+        "cholesky_solve": lambda L: _with_grads(L, lambda b, a: L.cholesky_solve(b, L.linalg.cholesky(a)),
+                                                [_mat(L, 46, 3, 2), _spd(L, 47)]),
+        "cholesky_solve_upper": lambda L: _out(L.cholesky_solve(_t(L, [[1.0], [2.0]]),
+                                                                _t(L, [[2.0, 1.0], [0.0, 3.0]]), upper=True)),
+        "cholesky_inverse": lambda L: _with_grads(L, lambda a: L.cholesky_inverse(L.linalg.cholesky(a)), [_spd(L, 48)]),
+        "cond": lambda L: [_out(L.linalg.cond(_t(L, [[1.0, 2.0], [3.0, 4.0]]), p)) for p in (None, -2, "fro", 1, INF)],
+        "linalg_vander": lambda L: _with_grads(L, lambda x: L.linalg.vander(x, N=4), [_t(L, [1.0, 2.0, -0.5], grad=True)]),
+        "lu_factor": lambda L: _with_grads(L, lambda a: tuple(L.linalg.lu_factor(a)), [_mat(L, 49, 4)], order2=True),
+        "lu_factor_batch": lambda L: _out(list(L.linalg.lu_factor(_rand(L, (2, 3, 3), 50, False)))),
+        "lu_factor_wide": lambda L: _out(list(L.linalg.lu_factor(_rand(L, (2, 4), 51, False)))),
+        "lu": lambda L: _with_grads(L, lambda a: tuple(L.linalg.lu(a))[1:], [_mat(L, 52)]),
+        "lu_unpack": lambda L: _out(list(L.lu_unpack(*L.linalg.lu_factor(_rand(L, (3, 3), 53, False))))),
+        "lu_solve": lambda L: _with_grads(L, lambda a, b: L.linalg.lu_solve(*L.linalg.lu_factor(a), b),
+                                          [_mat(L, 54), _mat(L, 55, 3, 2)]),
+        "lu_solve_adjoint_right": lambda L: [
+            _out(L.linalg.lu_solve(*L.linalg.lu_factor(_mat(L, 56, grad=False)), _mat(L, 57, 3, 2, False), adjoint=True)),
+            _out(L.linalg.lu_solve(*L.linalg.lu_factor(_mat(L, 58, grad=False)), _mat(L, 59, 2, 3, False), left=False))],
+        "torch_lu_solve": lambda L: _out(L.lu_solve(_mat(L, 60, 3, 1, False), *L.lu(_mat(L, 61, grad=False)))),
+        "torch_qr_removed": lambda L: _raises(lambda: L.qr(_mat(L, 62, 4, 3, False), some=False)),
+        "triangular_solve": lambda L: _out(list(L.triangular_solve(_t(L, [[1.0], [2.0]]), _t(L, [[2.0, 1.0], [0.0, 4.0]]),
+                                                                  transpose=True))),
+    }
+
+
+def _alias_cases():
+    x4 = lambda L, seed: _rand(L, (2, 3, 4, 4), seed)
+    return {
+        "torch_conv2d": lambda L: _with_grads(L, lambda x, w: L.conv2d(x, w, None, 1, 1), [x4(L, 70), _rand(L, (2, 3, 3, 3), 71)]),
+        "torch_max_pool2d": lambda L: _out(L.max_pool2d(x4(L, 72), 2)),
+        "torch_max_pool1d_indices": lambda L: _out(list(L.max_pool1d_with_indices(_rand(L, (1, 2, 6), 73), 2))),
+        "torch_adaptive_max_pool1d": lambda L: _out(list(L.adaptive_max_pool1d(_rand(L, (1, 2, 6), 74), 3))),
+        "torch_batch_norm": lambda L: _with_grads(L, lambda x, w, b: L.batch_norm(x, w, b, None, None, True, 0.1, 1e-5, True),
+                                                  [x4(L, 75), _rand(L, (3,), 76), _rand(L, (3,), 77)]),
+        "torch_layer_norm": lambda L: _with_grads(L, lambda x: L.layer_norm(x, (4,)), [x4(L, 78)]),
+        "torch_group_norm": lambda L: _out(L.group_norm(_rand(L, (2, 4, 3), 79, False), 2)),
+        "torch_instance_norm": lambda L: _out(L.instance_norm(x4(L, 80).detach(), None, None, None, None, True, 0.1, 1e-5,
+                                                              True)),
+        "native_layer_norm": lambda L: _out(list(L.native_layer_norm(_rand(L, (2, 3, 4), 81, False), [4], None, None,
+                                                                     1e-5))),
+        "torch_embedding": lambda L: _with_grads(L, lambda w: L.embedding(w, _t(L, [[0, 2], [2, 1]], "int64"), 2),
+                                                 [_rand(L, (3, 2), 82)]),
+        "torch_kl_div": lambda L: [_out(L.kl_div(_rand(L, (4,), 83, False).log_softmax(0), _t(L, [0.1, 0.2, 0.3, 0.4]), r))
+                                   for r in (0, 1, 2)],
+        "torch_bce_logits": lambda L: _out(L.binary_cross_entropy_with_logits(_rand(L, (3,), 84, False), _t(L, [0.0, 1.0, 1.0]),
+                                                                              None, _t(L, [2.0, 2.0, 2.0]), 2)),
+        "torch_losses_int_reduction": lambda L: [
+            _out(L.hinge_embedding_loss(_t(L, [0.5, -1.0]), _t(L, [1.0, -1.0]), 1.0, 0)),
+            _out(L.margin_ranking_loss(_t(L, [1.0, 2.0]), _t(L, [2.0, 1.0]), _t(L, [1.0, 1.0]), 0.5, 2)),
+            _out(L.cosine_embedding_loss(_rand(L, (2, 3), 85, False), _rand(L, (2, 3), 86, False), _t(L, [1.0, -1.0]), 0.0, 1)),
+            _out(L.triplet_margin_loss(_rand(L, (2, 3), 87, False), _rand(L, (2, 3), 88, False), _rand(L, (2, 3), 89, False))),
+            _out(L.poisson_nll_loss(_t(L, [0.5, 1.0]), _t(L, [1.0, 2.0]), True, False, 1e-8, 1))],
+        "torch_activations": lambda L: [_out(f(_t(L, [-2.0, -0.3, 0.0, 0.4, 3.0]))) for f in
+                                        (L.selu, L.celu, lambda x: L.threshold(x, 0.1, 20.0), L.hardshrink,
+                                         lambda x: L.prelu(x, _t(L, [0.25])), lambda x: L.rrelu(x))],
+        "torch_in_place_activations": lambda L: [_out(f(_t(L, [-2.0, -0.3, 0.0, 0.4, 3.0]))) for f in
+                                                 (L.relu_, L.selu_, L.celu_, lambda x: L.threshold_(x, 0.1, 20.0),
+                                                  L.nn.functional.elu_, lambda x: L.nn.functional.leaky_relu_(x, 0.2),
+                                                  L.nn.functional.hardtanh_, L.exp_, lambda x: L.clamp_(x, -1, 1))],
+        "torch_dropout_eval": lambda L: [_out(L.dropout(_t(L, [1.0, 2.0]), 0.5, False)),
+                                         _out(L.feature_alpha_dropout(_t(L, [[1.0, 2.0]]), 0.5, False))],
+        "torch_distances": lambda L: [_out(L.cosine_similarity(_rand(L, (2, 3), 90, False), _rand(L, (2, 3), 91, False))),
+                                      _out(L.pairwise_distance(_rand(L, (2, 3), 92, False), _rand(L, (2, 3), 93, False))),
+                                      _out(L.pdist(_rand(L, (3, 2), 94, False)))],
+        "torch_pixel_shuffle": lambda L: _out(L.pixel_unshuffle(L.pixel_shuffle(_rand(L, (1, 4, 2, 2), 95, False), 2), 2)),
+        "conv_tbc": lambda L: _with_grads(L, L.conv_tbc, [_rand(L, (5, 2, 3), 96), _rand(L, (3, 3, 4), 97),
+                                                          _rand(L, (4,), 98)]),
+        "aliases": lambda L: [_out(L.not_equal(_t(L, [1, 2], "int64"), 2)), _out(L.greater_equal(_t(L, [1.0, 2.0]), 2.0)),
+                              _out(L.arctan2(_t(L, [1.0, -1.0]), _t(L, [-1.0, -1.0]))),
+                              _out(list(L.split_with_sizes(_t(L, [1.0, 2.0, 3.0]), [1, 2])))],
+        "tensor_methods": lambda L: [_out(_t(L, [3.0, 1.0, 3.0]).unique()), _out(_t(L, [1.0, 2.0]).cumsum_(0)),
+                                     _out(_t(L, [[1.0, 2.0], [3.0, 4.0]]).sum_to_size(1, 2)),
+                                     _out(L.zeros(5, 2).fill_diagonal_(3.0, wrap=True)),
+                                     _out(L.zeros(3, 3, 3).fill_diagonal_(1.0)),
+                                     _out(_t(L, [[1.0, 2.0], [3.0, 4.0]]).put_(_t(L, [3, -4], "int64"), _t(L, [9.0, 8.0]))),
+                                     _out(_t(L, [1.0, 2.0]).put(_t(L, [0, 0], "int64"), _t(L, [5.0, 6.0]), True)),
+                                     _out(L.isposinf(_t(L, [INF, -INF, 1.0]))), _out(L.isneginf(_t(L, [INF, -INF, 1.0]))),
+                                     _out(L.angle(_t(L, [-2.0, 0.0, 3.0, NAN]))), _out(L.angle(_t(L, [-2, 3], "int64"))),
+                                     _out(L.isreal(_t(L, [1.0]))), _out(_t(L, [1.0, 2.0]).hypot_(_t(L, [3.0, 4.0]))),
+                                     _out(L.rsub(_t(L, [1.0, 2.0]), _t(L, [5.0, 5.0]), alpha=2)),
+                                     {"python": repr((_t(L, [1.0]).nbytes, _t(L, [1, 2], "int32").itemsize,
+                                                      L.is_nonzero(_t(L, [2.0])), L.is_same_size(L.zeros(2), L.ones(2)),
+                                                      L.zeros(2).is_complex(), _t(L, [1.0]).get_device()))}],
+        "is_nonzero_ambiguous": lambda L: _raises(lambda: L.is_nonzero(L.zeros(2))),
+        "imag_real_tensor": lambda L: _raises(lambda: L.zeros(2).imag),
+        "view_copies": lambda L: [_out(L.permute_copy(_rand(L, (2, 3), 99, False), (1, 0))),
+                                  _out(L.transpose_copy(_rand(L, (2, 3), 100, False), 0, 1)),
+                                  _out(L.slice_copy(_t(L, [1.0, 2.0, 3.0, 4.0]), 0, 1, 4, 2))],
+        "windows": lambda L: [_out(f(n, periodic)) for f in (L.hann_window, L.hamming_window, L.blackman_window,
+                                                             L.bartlett_window, L.kaiser_window)
+                              for n in (0, 1, 5, 8) for periodic in (True, False)],
+        "window_dtype": lambda L: [_out(L.hann_window(4, dtype=L.float64)), _out(L.kaiser_window(6, False, 5.0))],
+        "window_negative": lambda L: _raises(lambda: L.hann_window(-1)),
+        "empty_strided": lambda L: {"python": repr((tuple(L.empty_strided((2, 3), (1, 2)).stride()),
+                                                    tuple(L.empty_strided((2, 3), (1, 2)).shape)))},
+        "legacy_types": lambda L: [_out(L.FloatTensor([1, 2])), _out(L.LongTensor([1.0, 2.0])), _out(L.DoubleTensor(2, 3)),
+                                   _out(L.BoolTensor([1, 0])),
+                                   {"python": repr((isinstance(L.zeros(1), L.FloatTensor), isinstance(L.zeros(1), L.LongTensor),
+                                                    _t(L, [1], "int64").type(L.FloatTensor).dtype == L.float32))}],
+        "channels_last": lambda L: {"python": repr((
+            tuple(L.zeros(2, 3, 4, 5).contiguous(memory_format=L.channels_last).stride()),
+            L.zeros(2, 3, 4, 5).to(memory_format=L.channels_last).is_contiguous(memory_format=L.channels_last),
+            L.zeros(2, 3, 4, 5).to(memory_format=L.channels_last).is_contiguous(),
+            tuple(L.zeros(2, 3, 4, 5).to(memory_format=L.channels_last).clone().stride()),
+            tuple(L.zeros(1, 2, 3, 4, 5).contiguous(memory_format=L.channels_last_3d).stride()),
+            tuple(L.zeros(2, 3, 4, 5).to(memory_format=L.channels_last).contiguous().stride())))},
+        "channels_last_values": lambda L: _with_grads(L, lambda x: x.to(memory_format=L.channels_last) * 2, [x4(L, 101)]),
+        "channels_last_rank": lambda L: _raises(lambda: L.zeros(2, 3).contiguous(memory_format=L.channels_last)),
+    }
+
+
+CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases()}

@@ -471,6 +471,35 @@ for _module in (_elementwise_composites, _shape_composites):
         setattr(Tensor, _name, getattr(_module, _name))
 for _name, _method in _elementwise_composites.IN_PLACE_METHODS.items():
     setattr(Tensor, _name, _method)
+from . import (
+    _factories_more,
+    _global_settings,
+    _legacy_tensor_types,
+    _memory_format,
+    _random_fill,
+    _torch_nn_aliases,
+    _window_functions,
+)
+
+for _module in (_factories_more, _global_settings, _window_functions):
+    for _name in _module.FUNCTIONS:
+        globals()[_name] = getattr(_module, _name)
+globals().update(_legacy_tensor_types.TYPES)
+from . import _linalg_more
+
+for _name in _linalg_more.LINALG:
+    setattr(linalg, _name, getattr(_linalg_more, _name))
+for _name, _function in _linalg_more.TORCH.items():
+    globals().setdefault(_name, _function)
+
+for _name in _memory_format.NAMES:
+    globals()[_name] = getattr(_memory_format, _name)
+Tensor.layout = property(lambda self: _memory_format.strided)
+
+for _name in _random_fill.METHODS:
+    setattr(Tensor, _name, getattr(_random_fill, _name))
+
+_torch_nn_aliases.install(globals())
 from . import _deprecated_overloads
 
 _deprecated_overloads.install(globals())
@@ -528,6 +557,11 @@ def mvlgamma(input, p, *, out=None):
 
     result = special.multigammaln(input, p)
     return result if out is None else out.copy_(result)
+
+
+from . import _tensor_surface
+
+_tensor_surface.install(globals(), Tensor)
 
 
 def __getattr__(name):

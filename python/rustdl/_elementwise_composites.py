@@ -30,6 +30,11 @@ def _require_tensor(x, op, arg="input"):
         raise TypeError(f"{op}(): argument '{arg}' (position 1) must be Tensor, not {type(x).__name__}")
 
 
+def _to_tensor(array):
+    """A tensor owning a C-ordered copy of `array` (0-d stays 0-d, unlike np.ascontiguousarray)."""
+    return _t.from_numpy(np.array(array, order="C", copy=True))
+
+
 def _float_result(x):
     return x if x.is_floating_point() else x.to(_t.get_default_dtype())
 
@@ -93,7 +98,7 @@ def heaviside(input, values, *, out=None):
     a, b, dtype = _numpy_pair(input, values)
     with np.errstate(invalid="ignore"):
         result = np.where(a == 0, b, (a > 0).astype(a.dtype))
-    value = _t.from_numpy(np.ascontiguousarray(result)).to(dtype)
+    value = _to_tensor(result).to(dtype)
     return _write(_without_derivative(value, "heaviside", input, values), out)
 
 
@@ -103,7 +108,7 @@ def _integer_binary(input, other, op, numpy_fn):
     if a.dtype.kind not in "iub":
         raise NotImplementedError(f'"{op}_cpu" not implemented for \'{_type_name(dtype)}\'')
     with np.errstate(over="ignore"):
-        return _t.from_numpy(np.ascontiguousarray(numpy_fn(a, b).astype(a.dtype)))
+        return _to_tensor(numpy_fn(a, b).astype(a.dtype))
 
 
 def gcd(input, other, *, out=None):
@@ -143,7 +148,7 @@ def nextafter(input, other, *, out=None):
     a, b, dtype = _numpy_pair(input, other)
     if a.dtype.kind != "f":
         raise RuntimeError(f'"nextafter_cpu" not implemented for \'{_type_name(dtype)}\'')
-    value = _t.from_numpy(np.ascontiguousarray(np.nextafter(a, b)))
+    value = _to_tensor(np.nextafter(a, b))
     return _write(_without_derivative(value, "nextafter", input, other), out)
 
 
@@ -152,8 +157,8 @@ def frexp(input, *, out=None):
     if not input.is_floating_point():
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     mantissa, exponent = np.frexp(input.detach().contiguous().numpy())
-    result = _return_types.frexp(_t.from_numpy(np.ascontiguousarray(mantissa)).to(input.dtype),
-                                 _t.from_numpy(np.ascontiguousarray(exponent.astype(np.int32))))
+    result = _return_types.frexp(_to_tensor(mantissa).to(input.dtype),
+                                 _to_tensor(exponent.astype(np.int32)))
     if out is not None:
         for target, value in zip(out, result):
             target.resize_(value.shape).copy_(value)
@@ -180,7 +185,7 @@ class Logcumsumexp(Function):
     def forward(ctx, x, dim):
         with np.errstate(invalid="ignore"):  # -inf - -inf inside logaddexp: the result is still -inf
             values = np.logaddexp.accumulate(x.detach().contiguous().numpy().astype(np.float64), axis=dim)
-        out = _t.from_numpy(np.ascontiguousarray(values)).to(x.dtype)
+        out = _to_tensor(values).to(x.dtype)
         ctx.dim = dim
         ctx.save_for_backward(x, out)
         return out

@@ -7,6 +7,7 @@ PRECISION = 4
 THRESHOLD = 1000
 EDGEITEMS = 3
 LINEWIDTH = 80
+SCI_MODE = None  # set_printoptions(sci_mode=...): True / False force it, None decides per tensor
 
 
 def _float_formatter(values):
@@ -17,6 +18,8 @@ def _float_formatter(values):
     if nonzero.size:
         mx, mn = nonzero.max(), nonzero.min()
         sci = mx / mn > 1000.0 or mx > 1e8 or mn < 1e-4
+    if SCI_MODE is not None:
+        sci = SCI_MODE
     if sci:
         return lambda v: _special(v) or f"{v:.{PRECISION}e}"
     if all_int:

@@ -20,6 +20,7 @@ pub mod loss;
 pub mod map;
 pub mod matmul;
 mod matmul_bf16;
+pub mod memory_format;
 pub mod meta;
 pub mod norm;
 pub mod pool;

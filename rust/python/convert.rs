@@ -156,9 +156,36 @@ pub fn to_usize_shape(v: &[i64]) -> PyResult<Vec<usize>> {
 }
 
 /// A dtype argument: rustdl.float32 etc., or Python's float/int/bool.
+/// A `torch.memory_format` object (`rustdl.channels_last`, ...), recognised by its repr.
+pub fn memory_format_arg(
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<crate::ops::memory_format::MemoryFormat> {
+    use crate::ops::memory_format::MemoryFormat;
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(MemoryFormat::Preserve);
+    };
+    let text = obj.repr()?.to_string();
+    match text.rsplit('.').next() {
+        Some("contiguous_format") => Ok(MemoryFormat::Contiguous),
+        Some("channels_last") => Ok(MemoryFormat::ChannelsLast),
+        Some("channels_last_3d") => Ok(MemoryFormat::ChannelsLast3d),
+        Some("preserve_format") => Ok(MemoryFormat::Preserve),
+        _ => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "memory_format must be a torch.memory_format, not {}",
+            obj.get_type().name()?
+        ))),
+    }
+}
+
 pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     if let Ok(d) = obj.downcast::<PyDType>() {
         return Ok(d.get().dtype);
+    }
+    // a legacy tensor type (`torch.FloatTensor`) names its dtype
+    if let Ok(legacy) = obj.getattr("_legacy_dtype") {
+        if let Ok(d) = legacy.downcast::<PyDType>() {
+            return Ok(d.get().dtype);
+        }
     }
     let py = obj.py();
     let builtins = py.import("builtins")?;

@@ -437,17 +437,24 @@ impl PyTensor {
         slf: &Bound<'_, Self>,
         memory_format: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let _ = memory_format;
+        use crate::ops::memory_format::{is_contiguous_as, to_memory_format, MemoryFormat};
+        let format = match super::convert::memory_format_arg(memory_format)? {
+            MemoryFormat::Preserve => MemoryFormat::Contiguous, // contiguous() defaults to contiguous_format
+            f => f,
+        };
         let t = slf.borrow().t.clone();
-        if t.is_contiguous() {
+        if is_contiguous_as(&t, format) {
             return Ok(slf.clone().into_any().unbind()); // PyTorch returns self
         }
-        Ok(Py::new(slf.py(), wrap(shape::contiguous(&t)?))?.into_any())
+        Ok(Py::new(slf.py(), wrap(to_memory_format(&t, format)?))?.into_any())
     }
     #[pyo3(signature = (memory_format=None))]
     fn clone(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
-        let _ = memory_format;
-        Ok(wrap(shape::clone(&self.t)?))
+        if memory_format.is_none() && self.t.is_contiguous() {
+            return Ok(wrap(shape::clone(&self.t)?)); // the common case, without resolving a format
+        }
+        let format = super::convert::memory_format_arg(memory_format)?;
+        Ok(wrap(crate::ops::memory_format::clone_as(&self.t, format)?))
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
     fn split(

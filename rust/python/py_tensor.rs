@@ -286,9 +286,12 @@ impl PyTensor {
         !matches!(self.t.dtype(), DType::U8 | DType::Bool)
     }
     #[pyo3(signature = (memory_format=None))]
-    fn is_contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> bool {
-        let _ = memory_format;
-        self.t.is_contiguous()
+    fn is_contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        use crate::ops::memory_format::{is_contiguous_as, MemoryFormat};
+        Ok(match super::convert::memory_format_arg(memory_format)? {
+            MemoryFormat::Preserve => self.t.is_contiguous(),
+            f => is_contiguous_as(&self.t, f),
+        })
     }
     fn data_ptr(&self) -> usize {
         if self.t.is_meta() {
@@ -401,7 +404,7 @@ impl PyTensor {
 
     // ---- dtype / device ----
     /// `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)`.
-    #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
+    #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false, memory_format=None))]
     fn to(
         slf: &Bound<'_, Self>,
         args: &Bound<'_, PyTuple>,
@@ -409,8 +412,28 @@ impl PyTensor {
         device: Option<&Bound<'_, PyAny>>,
         non_blocking: bool,
         copy: bool,
+        memory_format: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let _ = non_blocking;
+        if memory_format.is_some_and(|m| !m.is_none()) {
+            // convert dtype/device first, then lay the result out in the requested format
+            let format = super::convert::memory_format_arg(memory_format)?;
+            let kwargs = pyo3::types::PyDict::new(slf.py());
+            if let Some(d) = dtype {
+                kwargs.set_item("dtype", d)?;
+            }
+            if let Some(d) = device {
+                kwargs.set_item("device", d)?;
+            }
+            kwargs.set_item("copy", copy)?;
+            let converted = slf.call_method("to", args, Some(&kwargs))?;
+            let t = converted.downcast::<PyTensor>()?.borrow().t.clone();
+            if crate::ops::memory_format::is_contiguous_as(&t, format) {
+                return Ok(converted.unbind());
+            }
+            let laid_out = crate::ops::memory_format::to_memory_format(&t, format)?;
+            return Ok(Py::new(slf.py(), wrap(laid_out))?.into_any());
+        }
         let this = slf.borrow();
         let mut target = None;
         let mut to_dev = None;

@@ -502,8 +502,11 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
                         reduce=None, reduction="mean"):
     reduction = get_reduction(size_average, reduce, reduction)
 
+    from .functional import pairwise_distance
+
     def dist(a, b):
-        return ((a - b).abs() + eps).pow(p).sum(-1).pow(1.0 / p)
+        # PyTorch's distance: the norm of (a - b + eps), eps added before the magnitude is taken
+        return pairwise_distance(a, b, p, eps)
 
     d_ap = dist(anchor, positive)
     d_an = dist(anchor, negative)

@@ -419,7 +419,9 @@ class Module:
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``:
-        moves parameters and buffers (floating-point ones for a dtype)."""
+        moves parameters and buffers (floating-point ones for a dtype). ``memory_format=`` is
+        accepted and leaves parameters contiguous: values never depend on the layout, and rustdl's
+        fused optimizer steps want each parameter and its gradient laid out alike."""
         dtype = kwargs.get("dtype")
         device = kwargs.get("device")
         for a in args:
