@@ -42,3 +42,48 @@ def test_matches_pytorch(name):
 
 def test_every_case_is_recorded():
     assert sorted(GOLDEN["cases"]) == sorted(cases.CASES)
+
+
+def test_cross_map_lrn2d_gradient_is_the_derivative_of_its_forward():
+    x = rustdl.tensor(np.random.default_rng(124).standard_normal((1, 5, 2, 2)), requires_grad=True)
+    assert rustdl.autograd.gradcheck(rustdl.nn.CrossMapLRN2d(3, 1e-2, 0.75, 1.0), (x,))
+
+
+def test_anomaly_mode_names_the_function_that_produced_nan():
+    x = rustdl.tensor([0.0, 1.0], requires_grad=True)
+    with rustdl.autograd.set_detect_anomaly(True):
+        y = (x.sqrt() * 0).sum()  # sqrt'(0) = inf, times the incoming 0: NaN
+        with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th output"):
+            y.backward()
+    assert not rustdl.is_anomaly_enabled()
+    (x.sqrt() * 0).sum().backward()  # off again: the NaN reaches .grad silently, as in PyTorch
+    assert np.isnan(x.grad.numpy()[0])
+
+
+def test_detect_anomaly_scope_and_decorator():
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        scope = rustdl.autograd.detect_anomaly()
+    with scope:
+        assert rustdl.is_anomaly_enabled() and rustdl.is_anomaly_check_nan_enabled()
+    assert not rustdl.is_anomaly_enabled()
+    with pytest.warns(UserWarning):
+        decorated = rustdl.autograd.detect_anomaly(check_nan=False)(lambda: (rustdl.is_anomaly_enabled(),
+                                                                              rustdl.is_anomaly_check_nan_enabled()))
+    assert decorated() == (True, False)
+    assert not rustdl.is_anomaly_enabled()
+    rustdl.autograd.set_detect_anomaly(True)
+    assert rustdl.is_anomaly_enabled()
+    rustdl.autograd.set_detect_anomaly(False)
+    assert not rustdl.is_anomaly_enabled()
+
+
+def test_lazy_parameters_keep_their_identity_for_an_optimizer_made_before_the_first_forward():
+    model = rustdl.nn.Sequential(rustdl.nn.LazyLinear(3), rustdl.nn.ReLU(), rustdl.nn.LazyLinear(2))
+    optimizer = rustdl.optim.SGD(model.parameters(), lr=0.1)
+    model(rustdl.randn(4, 5)).sum().backward()
+    held = optimizer.param_groups[0]["params"]
+    assert [tuple(p.shape) for p in held] == [(3, 5), (3,), (2, 3), (2,)]
+    before = held[0].detach().clone()
+    optimizer.step()
+    assert not np.allclose(before.numpy(), held[0].detach().numpy())
+    assert all(type(p) is rustdl.nn.Parameter for p in model.parameters())

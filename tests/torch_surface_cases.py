@@ -286,7 +286,7 @@ def _alias_cases():
         "window_negative": lambda L: _raises(lambda: L.hann_window(-1)),
         "empty_strided": lambda L: {"python": repr((tuple(L.empty_strided((2, 3), (1, 2)).stride()),
                                                     tuple(L.empty_strided((2, 3), (1, 2)).shape)))},
-        "legacy_types": lambda L: [_out(L.FloatTensor([1, 2])), _out(L.LongTensor([1.0, 2.0])), _out(L.DoubleTensor(2, 3)),
+        "legacy_types": lambda L: [_out(L.FloatTensor([1, 2])), _out(L.LongTensor([1.0, 2.0])), list(L.DoubleTensor(2, 3).shape),
                                    _out(L.BoolTensor([1, 0])),
                                    {"python": repr((isinstance(L.zeros(1), L.FloatTensor), isinstance(L.zeros(1), L.LongTensor),
                                                     _t(L, [1], "int64").type(L.FloatTensor).dtype == L.float32))}],
@@ -302,4 +302,80 @@ def _alias_cases():
     }
 
 
-CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases()}
+def _ctc(L, seed, T=6, N=2, C=4, zero_infinity=False, reduction="mean", targets=None, target_lengths=None,
+         input_lengths=None, blank=0, through_logits=False):
+    logits = np.random.default_rng(seed).standard_normal((T, N, C))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    targets = [[1, 2], [3, 3]] if targets is None else targets
+    target_lengths = [2, 2] if target_lengths is None else target_lengths
+    input_lengths = [T] * N if input_lengths is None else input_lengths
+
+    def loss(x):
+        lp = x.log_softmax(-1) if through_logits else x
+        return L.nn.functional.ctc_loss(lp, _t(L, targets, "int64"), _t(L, input_lengths, "int64"),
+                                        _t(L, target_lengths, "int64"), blank, reduction, zero_infinity)
+
+    return _with_grads(L, loss, [_t(L, logits if through_logits else log_probs, grad=True)])
+
+
+def _nn_cases():
+    return {
+        "ctc_mean": lambda L: _ctc(L, 110),
+        "ctc_sum_logits": lambda L: _ctc(L, 111, reduction="sum", through_logits=True),
+        "ctc_none_lengths": lambda L: _ctc(L, 112, reduction="none", input_lengths=[6, 4], target_lengths=[2, 1]),
+        "ctc_repeated_labels": lambda L: _ctc(L, 113, T=5, targets=[[2, 2, 2], [1, 3, 1]], target_lengths=[3, 3],
+                                              reduction="none"),
+        "ctc_impossible": lambda L: _ctc(L, 114, T=3, targets=[[1, 1, 1], [1, 2, 3]], target_lengths=[3, 3],
+                                         reduction="none"),
+        "ctc_zero_infinity": lambda L: _ctc(L, 115, T=3, targets=[[1, 1, 1], [1, 2, 0]], target_lengths=[3, 2],
+                                            zero_infinity=True, reduction="sum", blank=0),
+        "ctc_empty_target": lambda L: _ctc(L, 116, targets=[[1], [2]], target_lengths=[0, 1], reduction="none"),
+        "ctc_blank_last": lambda L: _ctc(L, 117, targets=[[0, 1], [2, 2]], blank=3),
+        "ctc_concatenated_targets": lambda L: _with_grads(L, lambda x: L.nn.functional.ctc_loss(
+            x.log_softmax(-1), _t(L, [1, 2, 3, 1, 1], "int64"), [5, 4], [2, 3]), [_rand(L, (5, 2, 4), 118)]),
+        "ctc_unbatched": lambda L: _with_grads(L, lambda x: L.nn.functional.ctc_loss(
+            x.log_softmax(-1), _t(L, [1, 2], "int64"), [5], [2], reduction="none"), [_rand(L, (5, 3), 119)]),
+        "ctc_module": lambda L: _out(L.nn.CTCLoss(blank=1)(_rand(L, (4, 1, 3), 120, False).log_softmax(-1),
+                                                           _t(L, [[0, 2]], "int64"), [4], [2])),
+        "ctc_input_length_too_long": lambda L: _raises(lambda: L.nn.functional.ctc_loss(
+            L.zeros(3, 1, 4).log_softmax(-1), _t(L, [[1]], "int64"), [4], [1])),
+        "ctc_double_backward": lambda L: _raises(lambda: _ctc_second_derivative(L)),
+        "glu_module": lambda L: _with_grads(L, L.nn.GLU(1), [_rand(L, (2, 4), 122)]),
+        "adaptive_max_pool3d_module": lambda L: _out(L.nn.AdaptiveMaxPool3d((1, 2, 2))(_rand(L, (1, 2, 3, 4, 4), 123, False))),
+        # values only: PyTorch's hand-written CrossMapLRN2d backward is not the derivative of its own
+        # forward (finite differences disagree); rustdl's gradient is (tests/test_torch_surface.py)
+        "cross_map_lrn2d": lambda L: [_out(L.nn.CrossMapLRN2d(size, 1e-2, 0.75, 1.0)(_rand(L, (2, 7, 2, 2), 124, False)))
+                                      for size in (1, 2, 3, 4, 5, 9)],
+        "multilabel_margin_module": lambda L: _out(L.nn.MultiLabelMarginLoss()(_rand(L, (2, 4), 125, False),
+                                                                              _t(L, [[3, 0, -1, 1], [1, 2, 3, -1]], "int64"))),
+        "triplet_distance_module": lambda L: _out(L.nn.TripletMarginWithDistanceLoss(
+            distance_function=L.nn.PairwiseDistance(), margin=0.5)(*[_rand(L, (3, 2), s, False) for s in (126, 127, 128)])),
+        "lazy_linear": lambda L: {"python": repr(_lazy_summary(L, L.nn.LazyLinear(4), L.zeros(2, 3)))},
+        "lazy_conv2d": lambda L: {"python": repr(_lazy_summary(L, L.nn.LazyConv2d(6, 3, stride=2), L.zeros(1, 5, 7, 7)))},
+        "lazy_conv_transpose1d": lambda L: {"python": repr(_lazy_summary(L, L.nn.LazyConvTranspose1d(2, 3, groups=2),
+                                                                         L.zeros(1, 4, 5)))},
+        "lazy_batch_norm2d": lambda L: {"python": repr(_lazy_summary(L, L.nn.LazyBatchNorm2d(), L.zeros(2, 3, 2, 2)))},
+        "norm_bias_flag": lambda L: {"python": repr([str(m) + repr(sorted(m.state_dict())) for m in (
+            L.nn.BatchNorm1d(3, bias=False), L.nn.InstanceNorm2d(3), L.nn.InstanceNorm2d(3, affine=True, bias=False),
+            L.nn.GroupNorm(2, 4), L.nn.GroupNorm(2, 4, bias=False))])},
+        "lazy_instance_norm1d": lambda L: {"python": repr(_lazy_summary(L, L.nn.LazyInstanceNorm1d(affine=True),
+                                                                        L.zeros(2, 3, 5)))},
+        "lazy_instance_norm1d_unbatched": lambda L: _raises(lambda: L.nn.LazyInstanceNorm1d(affine=True)(L.zeros(3, 5))),
+    }
+
+
+def _ctc_second_derivative(L):
+    x = _rand(L, (4, 1, 3), 121)
+    loss = L.nn.functional.ctc_loss(x.log_softmax(-1), _t(L, [[1]], "int64"), [4], [1])
+    (g,) = L.autograd.grad(loss, [x], create_graph=True)
+    L.autograd.grad(g.sum(), [x])
+
+
+def _lazy_summary(L, module, x):
+    before = (module.has_uninitialized_params(), type(module).__name__)
+    out = module(x)
+    return before + (type(module).__name__, tuple(out.shape), str(module),
+                     [(k, tuple(v.shape)) for k, v in module.state_dict().items()])
+
+
+CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases()}

@@ -109,7 +109,15 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     _tensor_str.SCI_MODE = sci_mode
 
 
-FUNCTIONS = ["are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_float32_matmul_precision",
+
+from .autograd.anomaly_mode import (  # noqa: F401  (re-exported as torch.<name>)
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+)
+
+FUNCTIONS = ["is_anomaly_check_nan_enabled", "is_anomaly_enabled", "set_anomaly_enabled",
+             "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_float32_matmul_precision",
              "get_num_interop_threads", "is_deterministic_algorithms_warn_only_enabled", "is_warn_always_enabled",
              "set_default_tensor_type", "set_deterministic_debug_mode", "set_float32_matmul_precision",
              "set_flush_denormal", "set_num_interop_threads", "set_printoptions", "set_warn_always",

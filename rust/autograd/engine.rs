@@ -296,6 +296,7 @@ pub fn run(
                 node.take_or_call(&grads, retain_graph)
             })?
         };
+        super::anomaly::check_backward_outputs(node.name, &input_grads)?;
 
         for (edge, g) in node
             .next

@@ -1,5 +1,6 @@
 //! Reverse-mode automatic differentiation, define-by-run as in PyTorch.
 
+pub mod anomaly;
 pub mod composite;
 pub mod engine;
 pub mod grad_mode;

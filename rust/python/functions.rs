@@ -891,6 +891,22 @@ fn _set_grad_enabled(mode: bool) {
     autograd::set_grad_enabled(mode);
 }
 
+#[rustdl_macros::guard_panics]
+#[pyfunction]
+#[pyo3(signature = (enabled, check_nan=true))]
+fn _set_anomaly_enabled(enabled: bool, check_nan: bool) {
+    autograd::anomaly::set_enabled(enabled, check_nan);
+}
+
+#[rustdl_macros::guard_panics]
+#[pyfunction]
+fn _anomaly_state() -> (bool, bool) {
+    (
+        autograd::anomaly::is_enabled(),
+        autograd::anomaly::is_check_nan_enabled(),
+    )
+}
+
 /// `torch.autograd.grad`.
 #[rustdl_macros::guard_panics]
 #[pyfunction]
@@ -1196,6 +1212,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(stack, m)?,
         wrap_pyfunction!(is_grad_enabled, m)?,
         wrap_pyfunction!(_set_grad_enabled, m)?,
+        wrap_pyfunction!(_set_anomaly_enabled, m)?,
+        wrap_pyfunction!(_anomaly_state, m)?,
         wrap_pyfunction!(set_num_threads, m)?,
         wrap_pyfunction!(get_num_threads, m)?,
         wrap_pyfunction!(_set_fusion_min_numel, m)?,

@@ -329,6 +329,7 @@ def _no_grad():
 
 
 from ._functional_conv import *
+from ._functional_ctc import ctc_loss  # noqa: F401
 from ._functional_fold import *
 from ._functional_loss import *
 from ._functional_more import *

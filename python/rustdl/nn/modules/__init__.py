@@ -7,6 +7,7 @@ from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d  # noqa: F401
 from .flatten import Flatten, Unflatten  # noqa: F401
 from .fold import ChannelShuffle, Fold, PixelShuffle, PixelUnshuffle, Unfold  # noqa: F401
+from .lazy import *
 from .linear import Bilinear, Identity, Linear  # noqa: F401
 from .loss import *
 from .module import Module  # noqa: F401

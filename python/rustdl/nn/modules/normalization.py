@@ -15,14 +15,17 @@ class _NormBase(Module):
     _expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = dtype or _C.float32
         if affine:
             self.weight = Parameter(_C.ones(num_features, dtype=dt, device=device))
-            self.bias = Parameter(_C.zeros(num_features, dtype=dt, device=device))
+            if bias:
+                self.bias = Parameter(_C.zeros(num_features, dtype=dt, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -45,7 +48,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
         if input.dim() not in self._expected_dims:
@@ -55,7 +59,7 @@ class _NormBase(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
@@ -102,12 +106,16 @@ class BatchNorm3d(_BatchNorm):
 
 class _InstanceNorm(_NormBase):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
-                 device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def forward(self, input):
         self._check_input_dim(input)
         unbatched = input.dim() == self._expected_dims[0]
+        feature_dim = 0 if unbatched else 1
+        if input.shape[feature_dim] != self.num_features and self.affine:
+            raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                             f"({self.num_features}), but got: {input.shape[feature_dim]}.")
         if unbatched:
             input = input.unsqueeze(0)
         out = F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
@@ -159,7 +167,7 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -167,7 +175,10 @@ class GroupNorm(Module):
         dt = dtype or _C.float32
         if affine:
             self.weight = Parameter(_C.ones(num_channels, dtype=dt, device=device))
-            self.bias = Parameter(_C.zeros(num_channels, dtype=dt, device=device))
+            if bias:
+                self.bias = Parameter(_C.zeros(num_channels, dtype=dt, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -176,7 +187,7 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"
 
 
 class LocalResponseNorm(Module):
@@ -186,6 +197,48 @@ class LocalResponseNorm(Module):
 
     def forward(self, input):
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class CrossMapLRN2d(Module):
+    """The legacy (Lua Torch) cross-channel response normalisation of a 4-D input:
+    x_c / (k + alpha / size * sum of x_j^2 over channel c's window)^beta. Its windows are not the
+    centred ones of LocalResponseNorm: PyTorch builds them as a running sum that, from channel 0's
+    first (size - 1) // 2 + 1 channels, adds channel c + (size - 1) // 2 at each step and drops
+    channel c - (size - 1) // 2 - 1 only once c passes (size - 1) // 2 + 1, so channel 0 never
+    leaves. The same windows are used here (as a 0/1 channel-mixing matrix), so values match
+    PyTorch; the gradient is the exact derivative of that forward (PyTorch's hand-written
+    backward is not)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def _windows(self, channels):
+        pre_pad = (self.size - 1) // 2 + 1
+        window = set(range(min(pre_pad, channels)))
+        rows = [sorted(window)]
+        for c in range(1, channels):
+            if c < channels - pre_pad + 1:
+                window.add(c + pre_pad - 1)
+            if c > pre_pad:
+                window.discard(c - pre_pad)
+            rows.append(sorted(window))
+        mixing = _C.zeros(channels, channels)
+        for c, members in enumerate(rows):
+            for j in members:
+                mixing[c, j] = 1.0
+        return mixing
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        mixing = self._windows(input.shape[1]).to(input.dtype)
+        n, c, h, w = input.shape
+        window_sums = mixing.matmul((input * input).reshape(n, c, h * w)).reshape(n, c, h, w)
+        return input * (window_sums * (self.alpha / self.size) + self.k).pow(-self.beta)
 
     def extra_repr(self):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

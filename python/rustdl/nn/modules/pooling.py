@@ -113,7 +113,7 @@ class _AdaptiveMaxPoolNd(Module):
         return f"output_size={self.output_size}"
 
     def forward(self, input):
-        fn = (F.adaptive_max_pool1d, F.adaptive_max_pool2d)[self._n - 1]
+        fn = (F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d)[self._n - 1]
         return fn(input, self.output_size, self.return_indices)
 
 
@@ -123,6 +123,10 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
     _n = 2
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    _n = 3
 
 
 class MaxUnpool2d(Module):
