@@ -87,3 +87,21 @@ def test_lazy_parameters_keep_their_identity_for_an_optimizer_made_before_the_fi
     optimizer.step()
     assert not np.allclose(before.numpy(), held[0].detach().numpy())
     assert all(type(p) is rustdl.nn.Parameter for p in model.parameters())
+
+
+def test_jit_script_runs_eagerly_and_shares_parameters():
+    model = rustdl.nn.Sequential(rustdl.nn.Linear(3, 2), rustdl.nn.ReLU())
+    scripted = rustdl.jit.script(model)
+    assert isinstance(scripted, rustdl.jit.ScriptModule) and isinstance(scripted, rustdl.nn.Sequential)
+    assert not isinstance(model, rustdl.jit.ScriptModule)
+    x = rustdl.randn(4, 3)
+    np.testing.assert_array_equal(scripted(x).detach().numpy(), model(x).detach().numpy())
+    assert scripted[0].weight is model[0].weight
+    with pytest.raises(NotImplementedError, match="state_dict"):
+        scripted.save("/nonexistent/model.pt")
+
+    @rustdl.jit.script
+    def gelu_approx(t):
+        return t * rustdl.sigmoid(1.702 * t)
+
+    np.testing.assert_allclose(gelu_approx(x).numpy(), (x * rustdl.sigmoid(1.702 * x)).numpy())

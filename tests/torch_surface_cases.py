@@ -3,6 +3,8 @@ _elementwise_composites.py, _torch_nn_aliases.py, _window_functions.py, linalg a
 tools/differential/record_torch_surface.py (PyTorch) and tests/test_torch_surface.py (rustdl):
 values, dtypes, shapes, gradients, and the exception type where PyTorch raises."""
 
+import importlib
+
 import numpy as np
 
 INF, NAN = float("inf"), float("nan")
@@ -364,6 +366,61 @@ def _nn_cases():
     }
 
 
+def _linear_with(L, values, bias=(0.5, -0.5)):
+    layer = L.nn.Linear(len(values[0]), len(values))
+    with L.no_grad():
+        layer.weight.copy_(_t(L, values, "float32"))
+        layer.bias.copy_(_t(L, list(bias)[:len(values)], "float32"))
+    return layer
+
+
+_W = [[0.1, -2.0, 0.3, 4.0], [-0.5, 0.6, -7.0, 0.05]]
+
+
+def _prune_summary(L, module, x=None):
+    names = (sorted(n for n, _ in module.named_parameters()), sorted(n for n, _ in module.named_buffers()))
+    result = {"python": repr(names)}
+    result["weight"] = _out(module.weight)
+    if x is not None:
+        y = module(x)
+        y.sum().backward()
+        result["out"] = _out(y)
+        result["grad"] = _out(module.weight_orig.grad if hasattr(module, "weight_orig") else module.weight.grad)
+    return result
+
+
+def _prune_cases():
+    def P(L):  # torch.nn.utils.prune is imported on request in PyTorch
+        return importlib.import_module(L.__name__ + ".nn.utils.prune")
+
+    return {
+        "prune_l1_unstructured": lambda L: _prune_summary(
+            L, P(L).l1_unstructured(_linear_with(L, _W), "weight", amount=3), _t(L, [[1.0, 2.0, 3.0, 4.0]], "float32")),
+        "prune_l1_fraction_then_remove": lambda L: _prune_summary(
+            L, P(L).remove(P(L).l1_unstructured(_linear_with(L, _W), "weight", amount=0.5), "weight")),
+        "prune_successive": lambda L: _prune_summary(
+            L, P(L).l1_unstructured(P(L).l1_unstructured(_linear_with(L, _W), "weight", 2), "weight", 2)),
+        "prune_ln_structured": lambda L: _prune_summary(
+            L, P(L).ln_structured(_linear_with(L, _W), "weight", amount=1, n=2, dim=0), _t(L, [[1.0, 1.0, 1.0, 1.0]], "float32")),
+        "prune_ln_structured_columns": lambda L: _prune_summary(
+            L, P(L).ln_structured(_linear_with(L, _W), "weight", amount=0.5, n=1, dim=1)),
+        "prune_custom_mask": lambda L: _prune_summary(
+            L, P(L).custom_from_mask(_linear_with(L, _W), "weight", _t(L, [[1, 0, 1, 0], [0, 1, 1, 1]], "float32"))),
+        "prune_bias_identity": lambda L: _prune_summary(L, P(L).identity(_linear_with(L, _W), "bias")),
+        "prune_global": lambda L: (lambda a, b: [_out(a.weight), _out(b.weight), {"python": repr(P(L).is_pruned(a))}])(
+            *_global_pruned(L)),
+        "prune_amount_too_large": lambda L: _raises(lambda: P(L).l1_unstructured(_linear_with(L, _W), "weight", 9)),
+        "prune_remove_unpruned": lambda L: _raises(lambda: P(L).remove(_linear_with(L, _W), "weight")),
+    }
+
+
+def _global_pruned(L):
+    a, b = _linear_with(L, _W), _linear_with(L, [[3.0, -0.2, 0.01, 1.0], [0.4, 0.7, -0.9, 2.0]])
+    prune = importlib.import_module(L.__name__ + ".nn.utils.prune")
+    prune.global_unstructured([(a, "weight"), (b, "weight")], prune.L1Unstructured, amount=6)
+    return a, b
+
+
 def _ctc_second_derivative(L):
     x = _rand(L, (4, 1, 3), 121)
     loss = L.nn.functional.ctc_loss(x.log_softmax(-1), _t(L, [[1]], "int64"), [4], [1])
@@ -378,4 +435,5 @@ def _lazy_summary(L, module, x):
                      [(k, tuple(v.shape)) for k, v in module.state_dict().items()])
 
 
-CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases()}
+CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases(),
+         **_prune_cases()}

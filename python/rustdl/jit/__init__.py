@@ -1,8 +1,15 @@
 """``torch.jit`` (tracing only): ``rustdl.jit.trace`` records a function or module into a
 graph (``rustdl.jit._graph.Graph``) that ONNX export and ``SummaryWriter.add_graph`` read.
 
-Scripting (``torch.jit.script``) is not provided: rustdl has no TorchScript compiler.
+``torch.jit.script`` runs the code eagerly: rustdl has no TorchScript compiler, and what
+TorchScript compiles means the same as the Python it came from, so a scripted module trains and
+predicts exactly as the original. What only a compiled script has (``.save`` to a TorchScript
+archive, ``.code``) raises and names the alternative (``torch.save(state_dict)``,
+``rustdl.onnx.export``, ``rustdl.jit.trace``).
 """
+
+import copy
+import functools
 
 from ._graph import Graph, Node, Value
 from ._tracer import TracerWarning, TracingError, is_tracing, trace_graph
@@ -10,6 +17,9 @@ from ._tracer import TracerWarning, TracingError, is_tracing, trace_graph
 __all__ = [
     "Graph",
     "Node",
+    "RecursiveScriptModule",
+    "ScriptFunction",
+    "ScriptModule",
     "TracedModule",
     "TracerWarning",
     "TracingError",
@@ -30,9 +40,61 @@ def is_scripting():
     return False
 
 
-def script(obj, *args, **kwargs):
-    """Not provided: rustdl has no TorchScript compiler (``trace`` records a graph instead)."""
-    raise NotImplementedError("rustdl.jit.script: rustdl has no TorchScript compiler; use rustdl.jit.trace")
+class ScriptModule:
+    """Mixed into the class of a module returned by ``script``: the module runs eagerly; the
+    parts of a compiled TorchScript module that need the compiler raise."""
+
+    def save(self, f, _extra_files=None):
+        raise NotImplementedError(
+            "ScriptModule.save: rustdl does not write TorchScript archives (it has no TorchScript compiler); "
+            "save the weights with torch.save(model.state_dict(), f), or export the graph with "
+            "rustdl.onnx.export")
+
+    @property
+    def code(self):
+        raise NotImplementedError("ScriptModule.code: rustdl has no TorchScript compiler; rustdl.jit.trace(model, "
+                                  "example_inputs).code shows the recorded graph")
+
+    @property
+    def graph(self):
+        raise NotImplementedError("ScriptModule.graph: rustdl has no TorchScript compiler; use rustdl.jit.trace")
+
+
+RecursiveScriptModule = ScriptModule
+
+
+class ScriptFunction:
+    """``script`` of a plain function: calls it eagerly."""
+
+    def __init__(self, fn):
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+    def save(self, f, _extra_files=None):
+        raise NotImplementedError("ScriptFunction.save: rustdl does not write TorchScript archives")
+
+
+def script(obj, optimize=None, _frames_up=0, _rcb=None, example_inputs=None):
+    """Eager stand-in for TorchScript: a module comes back as a shallow copy sharing its
+    parameters and submodules (as PyTorch's scripted module shares them), whose class also
+    derives from ``ScriptModule``; a function comes back wrapped, called as it is."""
+    from ..nn import Module
+
+    if isinstance(obj, (ScriptModule, ScriptFunction)):
+        return obj
+    if isinstance(obj, Module):
+        scripted = copy.copy(obj)
+        scripted.__class__ = type(type(obj).__name__, (ScriptModule, type(obj)),
+                                  {"__module__": type(obj).__module__, "__qualname__": type(obj).__qualname__})
+        return scripted
+    if isinstance(obj, type):
+        return obj  # @torch.jit.script on a class: TorchScript-compatible classes run as Python
+    if callable(obj):
+        return ScriptFunction(obj)
+    raise RuntimeError(f"torch.jit.script: cannot script an object of type {type(obj).__name__}")
 
 
 def _passthrough_decorator(fn=None, **kwargs):

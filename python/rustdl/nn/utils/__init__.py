@@ -1,7 +1,7 @@
 """``rustdl.nn.utils``: gradient clipping, parameter/vector conversion, packed sequences,
 parametrizations (weight and spectral normalisation), functional calls and conv/bn fusion."""
 
-from . import parametrizations, parametrize, rnn, stateless  # noqa: F401
+from . import parametrizations, parametrize, prune, rnn, stateless  # noqa: F401
 from .clip_grad import (  # noqa: F401
     clip_grad_norm,
     clip_grad_norm_,
