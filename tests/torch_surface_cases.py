@@ -413,6 +413,55 @@ def _prune_cases():
     }
 
 
+def _optimizer_run(L, make, steps=4):
+    p = L.nn.Parameter(_t(L, [1.0, -2.0, 0.5, 3.0], "float32"))
+    optimizer = make(L, [p])
+    trace = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((p - _t(L, [0.3, 0.3, 0.3, 0.3], "float32")) ** 2 * _t(L, [1.0, 2.0, 3.0, 4.0], "float32")).sum().backward()
+        optimizer.step()
+        trace.append(_out(p))
+    state = optimizer.state_dict()["state"][0]
+    return [trace, {k: _out(v) for k, v in sorted(state.items())}]
+
+
+def _more_cases():
+    def unpool(L, dims):
+        pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
+        module = (L.nn.MaxUnpool1d, L.nn.MaxUnpool2d, L.nn.MaxUnpool3d)[dims - 1]
+        x = _rand(L, (1, 2) + (4,) * dims, 130 + dims, False)
+        out, idx = pool(x, 2, return_indices=True)
+        return [_out(module(2)(out, idx)), {"python": repr(str(module(2)))}]
+
+    return {
+        "variable": lambda L: (lambda x: {"python": repr((
+            L.autograd.Variable(x, requires_grad=True).requires_grad, x.requires_grad,
+            isinstance(x, L.autograd.Variable), L.autograd.Variable(x * 2).grad_fn is None))})(L.ones(2)),
+        "variable_not_tensor": lambda L: _raises(lambda: L.autograd.Variable([1.0])),
+        "rprop": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, lr=0.05)),
+        "rprop_maximize": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2),
+                                                                              maximize=True)),
+        "asgd": lambda L: _optimizer_run(L, lambda L, ps: L.optim.ASGD(ps, lr=0.05, t0=2, weight_decay=0.1), steps=5),
+        "init_aliases": lambda L: [_out(L.nn.init.eye(L.empty(2, 3))), _out(L.nn.init.dirac(L.empty(2, 2, 3)))],
+        "init_sparse_counts": lambda L: _out((L.nn.init.sparse_(L.empty(10, 4), 0.3) == 0).sum(0)),
+        "init_sparse_3d": lambda L: _raises(lambda: L.nn.init.sparse_(L.empty(2, 2, 2), 0.5)),
+        "max_unpool1d": lambda L: unpool(L, 1),
+        "max_unpool3d": lambda L: unpool(L, 3),
+        "rrelu_eval": lambda L: [_out(L.nn.RReLU(0.1, 0.3).eval()(_t(L, [-2.0, 0.5]))), {"python": repr(str(L.nn.RReLU()))}],
+        "feature_alpha_dropout_eval": lambda L: _out(L.nn.FeatureAlphaDropout(0.5).eval()(_t(L, [[1.0, -2.0]]))),
+        "multilabel_soft_margin_module": lambda L: _with_grads(L, L.nn.MultiLabelSoftMarginLoss(
+            weight=_t(L, [1.0, 2.0, 0.5])), [_rand(L, (2, 3), 135), _t(L, [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])]),
+        "nll_loss_2d": lambda L: _out(L.nn.NLLLoss2d()(_rand(L, (1, 3, 2, 2), 136, False).log_softmax(1),
+                                                       _t(L, [[[0, 1], [2, 1]]], "int64"))),
+        "functional_with_indices": lambda L: [_out(list(L.nn.functional.max_pool2d_with_indices(_rand(L, (1, 1, 4, 4), 137, False), 2))),
+                                              _out(list(L.nn.functional.adaptive_max_pool1d_with_indices(
+                                                  _rand(L, (1, 2, 5), 138, False), 2)))],
+        "upsample_deprecated": lambda L: [_out(L.nn.functional.upsample_bilinear(_rand(L, (1, 1, 2, 2), 139, False), scale_factor=2)),
+                                          _out(L.nn.functional.upsample_nearest(_rand(L, (1, 1, 2), 140, False), size=5))],
+    }
+
+
 def _global_pruned(L):
     a, b = _linear_with(L, _W), _linear_with(L, [[3.0, -0.2, 0.01, 1.0], [0.4, 0.7, -0.9, 2.0]])
     prune = importlib.import_module(L.__name__ + ".nn.utils.prune")
@@ -435,4 +484,4 @@ def _lazy_summary(L, module, x):
 
 
 CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases(),
-         **_prune_cases()}
+         **_prune_cases(), **_more_cases()}

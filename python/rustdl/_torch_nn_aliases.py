@@ -233,7 +233,45 @@ TORCH_FUNCTIONS = [
 FUNCTIONAL_IN_PLACE = ["celu_", "elu_", "hardtanh_", "leaky_relu_", "relu_", "rrelu_", "selu_", "threshold_"]
 
 
+def _with_indices(pool):
+    def function(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=True):
+        return pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+    return function
+
+
+def _adaptive_with_indices(pool):
+    def function(input, output_size, return_indices=True):
+        return pool(input, output_size, return_indices=True)
+
+    return function
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated form of interpolate(mode='nearest')."""
+    return F.interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated form of interpolate(mode='bilinear', align_corners=True)."""
+    return F.interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+_FUNCTIONAL_EXTRA = {
+    "max_pool1d_with_indices": _with_indices(F.max_pool1d), "max_pool2d_with_indices": _with_indices(F.max_pool2d),
+    "max_pool3d_with_indices": _with_indices(F.max_pool3d),
+    "adaptive_max_pool1d_with_indices": _adaptive_with_indices(F.adaptive_max_pool1d),
+    "adaptive_max_pool2d_with_indices": _adaptive_with_indices(F.adaptive_max_pool2d),
+    "adaptive_max_pool3d_with_indices": _adaptive_with_indices(F.adaptive_max_pool3d),
+    "upsample_nearest": upsample_nearest, "upsample_bilinear": upsample_bilinear, "conv_tbc": conv_tbc,
+    "native_channel_shuffle": F.channel_shuffle,
+}
+
+
 def install(torch_namespace):
+    for name, function in _FUNCTIONAL_EXTRA.items():
+        if not hasattr(F, name):
+            setattr(F, name, function)
     for name in TORCH_FUNCTIONS:
         torch_namespace.setdefault(name, globals()[name])
     for name in FUNCTIONAL_IN_PLACE:

@@ -182,7 +182,28 @@ def orthogonal_(tensor, gain=1, generator=None):
     return tensor
 
 
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A 2-D tensor drawn from N(0, std^2) with ceil(sparsity * rows) entries of every column
+    set to zero (at random rows)."""
+    from .. import _C
+
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    zeros_per_column = int(math.ceil(sparsity * rows))
+    with no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for column in range(cols):
+            picked = _C.randperm(rows, generator=generator)[:zeros_per_column]
+            tensor[picked, column] = 0
+    return tensor
+
+
 # deprecated aliases kept by PyTorch
+eye = eye_
+dirac = dirac_
+orthogonal = orthogonal_
+sparse = sparse_
 uniform = uniform_
 normal = normal_
 constant = constant_
