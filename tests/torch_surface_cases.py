@@ -426,6 +426,12 @@ def _optimizer_run(L, make, steps=4):
     return [trace, {k: _out(v) for k, v in sorted(state.items())}]
 
 
+def _variable_case(L):
+    x = L.ones(2)
+    return {"python": repr((L.autograd.Variable(x, requires_grad=True).requires_grad, x.requires_grad,
+                            isinstance(x, L.autograd.Variable), L.autograd.Variable(x * 2).grad_fn is None))}
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -435,9 +441,7 @@ def _more_cases():
         return [_out(module(2)(out, idx)), {"python": repr(str(module(2)))}]
 
     return {
-        "variable": lambda L: (lambda x: {"python": repr((
-            L.autograd.Variable(x, requires_grad=True).requires_grad, x.requires_grad,
-            isinstance(x, L.autograd.Variable), L.autograd.Variable(x * 2).grad_fn is None))})(L.ones(2)),
+        "variable": _variable_case,
         "variable_not_tensor": lambda L: _raises(lambda: L.autograd.Variable([1.0])),
         "rprop": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, lr=0.05)),
         "rprop_maximize": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2),
