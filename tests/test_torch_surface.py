@@ -105,3 +105,8 @@ def test_jit_script_runs_eagerly_and_shares_parameters():
         return t * rustdl.sigmoid(1.702 * t)
 
     np.testing.assert_allclose(gelu_approx(x).numpy(), (x * rustdl.sigmoid(1.702 * x)).numpy())
+
+
+def test_complex_linalg_says_what_is_missing():
+    with pytest.raises(NotImplementedError, match="complex"):
+        rustdl.linalg.eigvals(rustdl.eye(2))

@@ -179,6 +179,14 @@ def _spd(lib, seed, n=3):
     return _t(lib, a @ a.T + n * np.eye(n), grad=True)
 
 
+def _inv_ex_check_errors(L):
+    try:
+        L.linalg.inv_ex(_t(L, [[1.0, 2.0], [2.0, 4.0]]), check_errors=True)
+    except L.linalg.LinAlgError as e:  # PyTorch's class is named _LinAlgError: the type is what counts
+        return {"python": repr((True, "singular" in str(e)))}
+    return {"python": "no error"}
+
+
 def _linalg_cases():
     return {
         "pinv": lambda L: _with_grads(L, L.linalg.pinv, [_mat(L, 40, 3, 2)], order2=True),
@@ -213,6 +221,24 @@ def _linalg_cases():
             _out(L.linalg.lu_solve(*L.linalg.lu_factor(_mat(L, 58, grad=False)), _mat(L, 59, 2, 3, False), left=False))],
         "torch_lu_solve": lambda L: _out(L.lu_solve(_mat(L, 60, 3, 1, False), *L.lu(_mat(L, 61, grad=False)))),
         "torch_qr_removed": lambda L: _raises(lambda: L.qr(_mat(L, 62, 4, 3, False), some=False)),
+        "inv_ex": lambda L: _out(list(L.linalg.inv_ex(_t(L, [[[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]]))[1:])) and
+        [_out(L.linalg.inv_ex(_t(L, [[[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]])).info),
+         _out(L.linalg.inv_ex(_t(L, [[[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]])).inverse[0])],
+        "inv_ex_grad": lambda L: _with_grads(L, lambda a: L.linalg.inv_ex(a).inverse, [_mat(L, 63)]),
+        "inv_ex_check_errors": _inv_ex_check_errors,
+        "cholesky_ex": lambda L: [_out(L.linalg.cholesky_ex(_t(L, [[[4.0, 2.0], [2.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])).info),
+                                  _out(L.linalg.cholesky_ex(_t(L, [[[4.0, 2.0], [2.0, 3.0]], [[1.0, 2.0], [2.0, 1.0]]])).L[0]),
+                                  _out(L.linalg.cholesky_ex(_t(L, [[4.0, 2.0], [2.0, 3.0]]), upper=True).L)],
+        "solve_ex": lambda L: _out(list(L.linalg.solve_ex(_t(L, [[2.0, 1.0], [1.0, 3.0]]), _t(L, [1.0, 2.0])))),
+        "lu_factor_ex": lambda L: _out(list(L.linalg.lu_factor_ex(_t(L, [[0.0, 1.0], [0.0, 2.0]])))),
+        "tensorinv": lambda L: _with_grads(L, lambda a: L.linalg.tensorinv(a.reshape(4, 2, 2), ind=1), [_mat(L, 64, 4)]),
+        "tensorsolve": lambda L: _with_grads(L, lambda a, b: L.linalg.tensorsolve(a.reshape(2, 3, 6), b.reshape(2, 3)),
+                                             [_mat(L, 65, 6), _rand(L, (6,), 66)]),
+        "tensorsolve_dims": lambda L: _out(L.linalg.tensorsolve(_rand(L, (6, 2, 3), 67, False), _rand(L, (2, 3), 68, False),
+                                                                dims=(0,))),
+        "linalg_diagonal": lambda L: _out(L.linalg.diagonal(_rand(L, (2, 3, 3), 69, False), offset=1)),
+        "householder_product": lambda L: _with_grads(L, L.linalg.householder_product,
+                                                     [_mat(L, 141, 4, 3), _rand(L, (2,), 142)]),
         "triangular_solve": lambda L: _out(list(L.triangular_solve(_t(L, [[1.0], [2.0]]), _t(L, [[2.0, 1.0], [0.0, 4.0]]),
                                                                   transpose=True))),
     }

@@ -280,6 +280,169 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     return result if out is None else out.resize_(result.shape).copy_(result)
 
 
+# --- the *_ex forms: an info tensor instead of an exception ---
+
+
+def _batch_matrices(A):
+    data = A.detach().to(_t.float64).contiguous().numpy()
+    return data.reshape((-1,) + data.shape[-2:]), tuple(A.shape[:-2])
+
+
+def _lu_info(A):
+    """LAPACK getrf's info per matrix: 1 + the index of the first zero pivot, 0 if none."""
+    mats, batch = _batch_matrices(A)
+    info = []
+    for a in mats:
+        packed, _ = _lu_numpy(a)
+        zero = np.flatnonzero(np.diagonal(packed) == 0)
+        info.append(int(zero[0]) + 1 if zero.size else 0)
+    return _t.tensor(info, dtype=_t.int32).reshape(batch)
+
+
+def _cholesky_info(A, upper):
+    """potrf's info per matrix: the order of the first leading minor that is not positive definite."""
+    mats, batch = _batch_matrices(A)
+    info = []
+    for a in mats:
+        a = np.triu(a) + np.triu(a, 1).T if upper else np.tril(a) + np.tril(a, -1).T
+        bad = 0
+        for k in range(1, a.shape[0] + 1):
+            try:
+                np.linalg.cholesky(a[:k, :k])
+            except np.linalg.LinAlgError:
+                bad = k
+                break
+        info.append(bad)
+    return _t.tensor(info, dtype=_t.int32).reshape(batch)
+
+
+def _masked_batch(A, info, compute, fill_shape_of=None):
+    """`compute` on the matrices whose info is 0 (the others replaced by the identity first, so the
+    factorisation succeeds), NaN where info reports a failure."""
+    bad = info != 0
+    if not bool(bad.any()):
+        return compute(A)
+    eye = _t.eye(A.shape[-1], dtype=A.dtype).expand(A.shape)
+    mask = bad.reshape(tuple(bad.shape) + (1, 1))
+    result = compute(_t.where(mask, eye, A))
+    return _t.where(mask.expand(result.shape) if result.dim() == A.dim() else mask, _t.full_like(result, math.nan),
+                    result)
+
+
+def _raise_if(check_errors, info, op, message):
+    """PyTorch's error for the first failed matrix; `message` has an {info} placeholder."""
+    if not check_errors or not bool((info != 0).any()):
+        return
+    flat = info.reshape(-1)
+    index = int((flat != 0).nonzero()[0, 0])
+    where = f"(Batch element {index}): " if info.dim() else ""
+    raise _t.linalg.LinAlgError(f"{op}: {where}" + message.format(info=int(flat[index])))
+
+
+def inv_ex(A, *, check_errors=False, out=None):
+    _require_matrix(A, "linalg.inv_ex")
+    info = _lu_info(A)
+    _raise_if(check_errors, info, "linalg.inv", "The diagonal element {info} is zero, the inversion could not be "
+              "completed because the input matrix is singular.")
+    inverse = _masked_batch(A, info, _t.linalg.inv)
+    return _return_types.linalg_inv_ex(inverse, info)
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    _require_matrix(A, "linalg.cholesky_ex")
+    info = _cholesky_info(A, upper)
+    _raise_if(check_errors, info, "linalg.cholesky", "The factorization could not be completed because the input is "
+              "not positive-definite (the leading minor of order {info} is not positive-definite).")
+    L = _masked_batch(A, info, lambda M: _t.linalg.cholesky(M, upper=upper))
+    return _return_types.linalg_cholesky_ex(L, info)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    _require_matrix(A, "linalg.solve_ex")
+    info = _lu_info(A)
+    _raise_if(check_errors, info, "linalg.solve", "The solver failed because the input matrix is singular.")
+    if not bool((info != 0).any()):
+        result = _t.linalg.solve(A, B, left=left)
+    else:
+        eye = _t.eye(A.shape[-1], dtype=A.dtype).expand(A.shape)
+        mask = (info != 0).reshape(tuple(info.shape) + (1, 1))
+        result = _t.linalg.solve(_t.where(mask, eye, A), B, left=left)
+        result = _t.where(mask if result.dim() == A.dim() else mask.squeeze(-1), _t.full_like(result, math.nan), result)
+    return _return_types.linalg_solve_ex(result, info)
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    _require_matrix(A, "linalg.lu_factor_ex")
+    LU, pivots = lu_factor(A, pivot=pivot)
+    info = _lu_info(A)
+    _raise_if(check_errors, info, "linalg.lu_factor", "The diagonal element {info} is zero, the factorization "
+              "could not be completed.")
+    return _return_types.linalg_lu_factor_ex(LU, pivots, info)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """The inverse of A read as a matrix of its first `ind` dims by the rest."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    rows = math.prod(A.shape[:ind])
+    cols = math.prod(A.shape[ind:])
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {cols} != {rows}")
+    return _t.linalg.inv(A.reshape(rows, cols)).reshape(tuple(A.shape[ind:]) + tuple(A.shape[:ind]))
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """X with tensordot(A, X, X.dim()) = B."""
+    if dims is not None:
+        dims = [d % A.dim() for d in dims]
+        rest = [d for d in range(A.dim()) if d not in dims]
+        A = A.permute(rest + dims)
+    result_shape = tuple(A.shape[B.dim():])
+    rows = math.prod(B.shape)
+    cols = math.prod(result_shape)
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           f"prod(self.shape[:other.ndim]), but got {cols} != {rows}")
+    return _t.linalg.solve(A.reshape(rows, cols), B.reshape(rows)).reshape(result_shape)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    return A.diagonal(offset, dim1, dim2)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, v_i the i-th column of A below
+    the diagonal with an implicit 1 on it (what geqrf returns), in differentiable ops."""
+    m, n = A.shape[-2], A.shape[-1]
+    k = tau.shape[-1]
+    if n > m or k > n:
+        raise RuntimeError(f"torch.linalg.householder_product: input.shape[-2] must be greater than or equal to "
+                           f"input.shape[-1] and input.shape[-1] greater than or equal to tau.shape[-1] (got {m}, "
+                           f"{n}, {k})")
+    eye = _t.eye(m, dtype=A.dtype).expand(tuple(A.shape[:-2]) + (m, m))
+    Q = eye
+    rows = _t.arange(m)
+    for i in range(k):
+        column = A[..., :, i]
+        v = _t.where(rows > i, column, _t.where(rows == i, _t.ones_like(column), _t.zeros_like(column)))
+        H = eye - tau[..., i, None, None] * (v.unsqueeze(-1) * v.unsqueeze(-2))
+        Q = Q @ H
+    return Q[..., :, :n]
+
+
+def _complex_only(name):
+    def function(*args, **kwargs):
+        raise NotImplementedError(f"torch.linalg.{name} returns complex tensors, which rustdl does not have yet")
+
+    function.__name__ = name
+    return function
+
+
+eig = _complex_only("eig")
+eigvals = _complex_only("eigvals")
+
+
 # --- torch.* spellings ---
 
 
@@ -315,7 +478,9 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False, *, 
     return _return_types.triangular_solve(solution, A.clone())
 
 
-LINALG = ["cond", "lstsq", "lu", "lu_factor", "lu_solve", "matrix_exp", "pinv", "vander"]
-TORCH = {"pinverse": pinverse, "matrix_exp": matrix_exp, "cholesky_solve": cholesky_solve,
+LINALG = ["cholesky_ex", "cond", "diagonal", "eig", "eigvals", "householder_product", "inv_ex", "lstsq", "lu",
+          "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "pinv", "solve_ex", "tensorinv", "tensorsolve",
+          "vander"]
+TORCH = {"pinverse": pinverse, "orgqr": householder_product, "matrix_exp": matrix_exp, "cholesky_solve": cholesky_solve,
          "cholesky_inverse": cholesky_inverse, "lu": torch_lu, "lu_solve": torch_lu_solve, "lu_unpack": lu_unpack,
          "qr": torch_qr, "triangular_solve": triangular_solve}
