@@ -110,3 +110,21 @@ def test_jit_script_runs_eagerly_and_shares_parameters():
 def test_complex_linalg_says_what_is_missing():
     with pytest.raises(NotImplementedError, match="complex"):
         rustdl.linalg.eigvals(rustdl.eye(2))
+
+
+def test_dlpack_shares_memory_both_ways():
+    array = np.arange(6.0).reshape(2, 3)
+    tensor = rustdl.from_dlpack(array)
+    array[0, 0] = 9.0
+    assert tensor[0, 0].item() == 9.0 and tensor.dtype == rustdl.float64
+    transposed = rustdl.arange(6.0).reshape(2, 3).t()
+    view = np.from_dlpack(transposed)
+    np.testing.assert_array_equal(view, transposed.numpy())
+    view[0, 1] = -1.0
+    assert transposed[0, 1].item() == -1.0
+    source = rustdl.ones(2)
+    shared = rustdl.utils.dlpack.from_dlpack(rustdl.utils.dlpack.to_dlpack(source))
+    shared[0] = 5.0
+    assert source.tolist() == [5.0, 1.0]
+    with pytest.raises(RuntimeError, match="require gradient"):
+        np.from_dlpack(rustdl.ones(2, requires_grad=True))

@@ -486,6 +486,11 @@ for _module in (_factories_more, _global_settings, _window_functions):
         globals()[_name] = getattr(_module, _name)
 globals().update(_legacy_tensor_types.TYPES)
 from . import _linalg_more
+from .utils import dlpack as _dlpack
+
+from_dlpack = _dlpack.from_dlpack
+Tensor.__dlpack__ = _dlpack.tensor_dlpack
+Tensor.__dlpack_device__ = _dlpack.tensor_dlpack_device
 
 for _name in _linalg_more.LINALG:
     setattr(linalg, _name, getattr(_linalg_more, _name))
