@@ -458,6 +458,20 @@ def _variable_case(L):
                             isinstance(x, L.autograd.Variable), L.autograd.Variable(x * 2).grad_fn is None))}
 
 
+def _storage_case(L):
+    import warnings
+
+    x = L.arange(6.0).reshape(2, 3)
+    y = x[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        typed = y.storage()
+        return {"python": repr((x.untyped_storage().data_ptr() == y.untyped_storage().data_ptr(),
+                                x.untyped_storage().nbytes(), len(y.untyped_storage()), L.is_storage(y.untyped_storage()),
+                                typed.size(), typed.tolist(), typed[4], typed.element_size(),
+                                L.zeros(2).untyped_storage().data_ptr() == x.untyped_storage().data_ptr()))}
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -468,6 +482,7 @@ def _more_cases():
 
     return {
         "variable": _variable_case,
+        "storage": _storage_case,
         "variable_not_tensor": lambda L: _raises(lambda: L.autograd.Variable([1.0])),
         "rprop": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, lr=0.05)),
         "rprop_maximize": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2),

@@ -489,6 +489,9 @@ from . import _linalg_more
 from .utils import dlpack as _dlpack
 
 from_dlpack = _dlpack.from_dlpack
+from . import _storage
+
+_storage.install(Tensor, globals())
 Tensor.__dlpack__ = _dlpack.tensor_dlpack
 Tensor.__dlpack_device__ = _dlpack.tensor_dlpack_device
 
