@@ -7,7 +7,6 @@ supported (rustdl's storages have a fixed size) and raises."""
 import warnings
 
 
-
 class UntypedStorage:
     def __init__(self, tensor):
         self._tensor = tensor
