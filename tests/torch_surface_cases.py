@@ -472,6 +472,45 @@ def _storage_case(L):
                                 L.zeros(2).untyped_storage().data_ptr() == x.untyped_storage().data_ptr()))}
 
 
+def _special_cases():
+    sp = lambda L: L.special
+    xs = [0.0, 1e-8, 0.5, -3.0, 7.5, 20.0, 29.9, 30.1, 35.0, -50.0, 700.0, INF, -INF, NAN]
+    return {
+        "bessel_i": lambda L: [_out(f(_t(L, xs))) for f in (sp(L).i0, sp(L).i0e, sp(L).i1, sp(L).i1e, L.i0)],
+        "bessel_i_float32": lambda L: [_out(f(_t(L, [0.0, 0.5, -3.0, 20.0, 40.0], "float32")))
+                                       for f in (sp(L).i0, sp(L).i0e, sp(L).i1, sp(L).i1e)],
+        "bessel_i_int": lambda L: _out(sp(L).i0(_t(L, [0, 1, 2], "int64"))),
+        "bessel_i_grads": lambda L: [_with_grads(L, f, [_t(L, [0.0, 0.3, -2.0, 40.0], grad=True)], order2=True)
+                                     for f in (sp(L).i0, sp(L).i0e, sp(L).i1, sp(L).i1e)],
+        "ndtri": lambda L: _with_grads(L, sp(L).ndtri, [_t(L, [1e-300, 1e-30, 1e-10, 0.025, 0.3, 0.5, 0.7, 0.975,
+                                                             1 - 1e-10], grad=True)]),
+        "ndtri_edges": lambda L: _out(sp(L).ndtri(_t(L, [0.0, 1.0, -0.5, 1.5, NAN]))),
+        "erfcx": lambda L: _with_grads(L, sp(L).erfcx, [_t(L, [-26.0, -5.0, -1.0, 0.0, 0.5, 3.0, 24.9, 25.1, 100.0, 1e10],
+                                                           grad=True)]),
+        "erfcx_edges": lambda L: _out(sp(L).erfcx(_t(L, [-30.0, INF, -INF, NAN], "float32"))),
+        "gammainc": lambda L: _with_grads(L, lambda x: sp(L).gammainc(_t(L, [0.5, 1.0, 5.0, 100.0, 2.5, 30.0]), x),
+                                          [_t(L, [0.2, 1.0, 10.0, 90.0, 0.0, 45.0], grad=True)]),
+        "gammaincc": lambda L: _with_grads(L, lambda x: sp(L).gammaincc(_t(L, [0.5, 1.0, 5.0, 100.0, 3.0]), x),
+                                           [_t(L, [0.2, 1.0, 10.0, 110.0, 1e-3], grad=True)]),
+        "gammainc_edges": lambda L: [_out(sp(L).gammainc(_t(L, [0.0, 0.0, -1.0, 1.0, 1.0, INF, 2.0]),
+                                                         _t(L, [0.0, 2.0, 1.0, -1.0, INF, 3.0, NAN]))),
+                                     _out(sp(L).gammaincc(_t(L, [0.0, 0.0, 1.0, 1.0]), _t(L, [0.0, 2.0, 0.0, INF]))),
+                                     _out(L.igamma(_t(L, [2.0], "float32"), _t(L, [3.0], "float32"))),
+                                     _out(_t(L, [[1.0], [2.0]]).igammac(_t(L, [0.5, 4.0])))],
+        "gammainc_a_grad": lambda L: _raises(lambda: sp(L).gammainc(_t(L, [2.0], grad=True), _t(L, [1.0])).sum().backward()),
+        "zeta": lambda L: _out(sp(L).zeta(_t(L, [2.0, 3.0, 1.5, 1.0, 0.5, 4.0, 2.0, 2.0, 10.0]),
+                                          _t(L, [1.0, 2.0, 0.5, 1.0, 1.0, -2.0, -1.5, 1e-3, 3.0]))),
+        "polynomials": lambda L: [_out(getattr(sp(L), name)(_t(L, [-1.0, -0.3, 0.0, 0.5, 1.0, 2.5, NAN]), n))
+                                  for name in ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+                                               "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t",
+                                               "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+                                               "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+                                               "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p")
+                                  for n in (0, 1, 4, 7)],
+        "polynomial_tensor_n": lambda L: _out(sp(L).hermite_polynomial_h(_t(L, [0.3]), _t(L, [-1, 0, 1, 2, 5], "int64"))),
+    }
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -529,4 +568,4 @@ def _lazy_summary(L, module, x):
 
 
 CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases(),
-         **_prune_cases(), **_more_cases()}
+         **_prune_cases(), **_more_cases(), **_special_cases()}

@@ -492,6 +492,12 @@ from_dlpack = _dlpack.from_dlpack
 from . import _storage
 
 _storage.install(Tensor, globals())
+from . import _special_more, special
+
+for _name in _special_more.SPECIAL:
+    setattr(special, _name, getattr(_special_more, _name))
+for _name, _function in _special_more.TORCH.items():
+    globals().setdefault(_name, _function)
 Tensor.__dlpack__ = _dlpack.tensor_dlpack
 Tensor.__dlpack_device__ = _dlpack.tensor_dlpack_device
 

@@ -907,6 +907,28 @@ fn _anomaly_state() -> (bool, bool) {
     )
 }
 
+/// An exception raised by a custom Function's Python backward, carried through the Rust engine
+/// with its kind (NotImplementedError stays NotImplementedError, ...) and its own message, as
+/// PyTorch propagates it.
+fn python_error_to_rust(py: Python<'_>, e: &PyErr) -> crate::Error {
+    let message = e
+        .value(py)
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| e.to_string());
+    if e.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(py) {
+        crate::Error::NotImplemented(message)
+    } else if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) {
+        crate::Error::Type(message)
+    } else if e.is_instance_of::<pyo3::exceptions::PyValueError>(py) {
+        crate::Error::Value(message)
+    } else if e.is_instance_of::<pyo3::exceptions::PyIndexError>(py) {
+        crate::Error::Index(message)
+    } else {
+        crate::Error::Runtime(message)
+    }
+}
+
 /// `torch.autograd.grad`.
 #[rustdl_macros::guard_panics]
 #[pyfunction]
@@ -1276,7 +1298,7 @@ fn _record_function(
                     py,
                     (PyTuple::new(py, gs).map_err(|e| crate::Error::Runtime(e.to_string()))?,),
                 )
-                .map_err(|e| crate::Error::Runtime(format!("error in {name}.backward: {e}")))?;
+                .map_err(|e| python_error_to_rust(py, &e))?;
             let r = r.bind(py);
             let items: Vec<Bound<'_, PyAny>> = r
                 .try_iter()
