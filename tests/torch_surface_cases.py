@@ -511,6 +511,69 @@ def _special_cases():
     }
 
 
+def _functions_more_cases():
+    warn_free = importlib.import_module("warnings")
+
+    def quiet(fn):
+        with warn_free.catch_warnings():
+            warn_free.simplefilter("ignore")
+            return fn()
+
+    return {
+        "gradient_uniform": lambda L: _with_grads(L, lambda f: L.gradient(f, spacing=0.5), [_rand(L, (6,), 150)]),
+        "gradient_2d_dims": lambda L: _with_grads(L, lambda f: L.gradient(f, dim=(0, 1), spacing=[2.0, 0.5], edge_order=2),
+                                                  [_rand(L, (4, 5), 151)]),
+        "gradient_coordinates": lambda L: _with_grads(L, lambda f: L.gradient(f, spacing=(_t(L, [0.0, 1.0, 1.5, 3.5, 4.0]),),
+                                                                              edge_order=2), [_rand(L, (5,), 152)]),
+        "gradient_coordinates_order1": lambda L: _out(list(L.gradient(_t(L, [1.0, 4.0, 9.0, 16.0, 25.0]),
+                                                                      spacing=(_t(L, [0.0, 1.0, 1.5, 3.5, 4.0]),)))),
+        "gradient_int": lambda L: _out(list(L.gradient(_t(L, [[1, 4, 9], [2, 3, 8]], "int64"), dim=1))),
+        "gradient_too_short": lambda L: _raises(lambda: L.gradient(_t(L, [1.0, 2.0]), edge_order=2)),
+        "histogram": lambda L: [_out(list(L.histogram(_t(L, [1.0, 2.0, 1.0, 4.0]), bins=3, range=(0.0, 4.0)))),
+                                _out(list(L.histogram(_t(L, [1.0, 2.0, 1.0, 4.0, 9.0], "float32"),
+                                                      bins=_t(L, [0.0, 2.0, 5.0], "float32"),
+                                                      weight=_t(L, [1.0, 0.5, 2.0, 1.0, 3.0], "float32"), density=True)))],
+        "histogramdd": lambda L: [_out(v) if not isinstance(v, list) else [_out(e) for e in v]
+                                  for v in L.histogramdd(_t(L, [[0.0, 1.0], [1.0, 1.0], [2.0, 0.0]]), bins=[2, 2])],
+        "index_reduce": lambda L: [_out(_t(L, [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]).index_reduce(
+            0, _t(L, [0, 0, 2], "int64"), _t(L, [[2.0, 3.0], [4.0, 5.0], [6.0, 7.0]]), reduce))
+            for reduce in ("prod", "mean", "amax", "amin")],
+        "index_reduce_exclude_self": lambda L: _with_grads(L, lambda x, s: L.index_reduce(
+            x, 1, _t(L, [1, 1], "int64"), s, "mean", include_self=False), [_rand(L, (2, 3), 153), _rand(L, (2, 2), 154)]),
+        "rnn_cells": lambda L: _with_grads(L, lambda x, h, c, wi, wh, b: [*L.lstm_cell(x, (h, c), wi, wh, b, b),
+                                                                         L.gru_cell(x, h, wi[:6], wh[:6], b[:6], b[:6]),
+                                                                         L.rnn_tanh_cell(x, h, wi[:2], wh[:2]),
+                                                                         L.rnn_relu_cell(x, h, wi[:2], wh[:2], b[:2])],
+                                           [_rand(L, (3, 4), 155), _rand(L, (3, 2), 156), _rand(L, (3, 2), 157),
+                                            _rand(L, (8, 4), 158), _rand(L, (8, 2), 159), _rand(L, (8,), 160)]),
+        "convolution": lambda L: [_out(L.convolution(_rand(L, (1, 2, 5), 161, False), _rand(L, (3, 2, 2), 162, False), None,
+                                                     [2], [1], [1], False, [0], 1)),
+                                  _out(L.convolution(_rand(L, (1, 2, 3, 3), 163, False), _rand(L, (2, 1, 2, 2), 164, False),
+                                                     _t(L, [0.5]), [2, 2], [0, 0], [1, 1], True, [1, 1], 1))],
+        "constant_pad_nd": lambda L: _out(L.constant_pad_nd(_rand(L, (2, 2), 165, False), [1, 0, 0, 2], 3.5)),
+        "native_norms": lambda L: [_out(list(L.native_batch_norm(_rand(L, (4, 3, 2), 166, False), None, None, None, None,
+                                                                 True, 0.1, 1e-5))),
+                                   _out(list(L.native_group_norm(_rand(L, (2, 4, 3), 167, False), None, None, 2, 4, 3, 2,
+                                                                 1e-5)))],
+        "native_dropout_eval": lambda L: _out(list(L.native_dropout(_t(L, [1.0, 2.0]), 0.5, False))),
+        "matrix_norm_aliases": lambda L: [_out(L.nuclear_norm(_rand(L, (3, 2), 168, False))),
+                                          _out(L.frobenius_norm(_rand(L, (2, 3, 2), 169, False), dim=(1, 2)))],
+        "torch_ctc_loss": lambda L: _out(L.ctc_loss(_rand(L, (5, 2, 4), 170, False).log_softmax(-1),
+                                                    _t(L, [[1, 2], [1, 1]], "int64"), [5, 5], [2, 2])),
+        "range_deprecated": lambda L: quiet(lambda: [_out(L.range(1, 4)), _out(L.range(0, 1, 0.25)),
+                                                     _out(L.range(5, 1, -2, dtype=L.int64))]),
+        "nonzero_static": lambda L: [_out(L.nonzero_static(_t(L, [0, 1, 0, 2], "int64"), size=s)) for s in (1, 4)],
+        "typename_signed": lambda L: {"python": repr((L.typename(L.zeros(2)), L.typename(3), L.typename(L.nn.Linear(1, 1)),
+                                                      L.is_signed(L.zeros(1, dtype=L.uint8)), L.is_inference_mode_enabled()))},
+        "removed_functions": lambda L: [_raises(lambda: getattr(L, name)(L.eye(2), L.eye(2)) if name in ("lstsq", "solve")
+                                                else getattr(L, name)(L.eye(2)))
+                                        for name in ("lstsq", "solve", "symeig", "matrix_rank", "eig")],
+        "cond_while_loop": lambda L: [_out(L.cond(_t(L, True, "bool"), lambda x: x + 1, lambda x: x - 1, (_t(L, [1.0]),))),
+                                      _out(list(L.while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, x * 2),
+                                                             (_t(L, 0, "int64"), _t(L, [1.0])))))],
+    }
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -568,4 +631,5 @@ def _lazy_summary(L, module, x):
 
 
 CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases(),
-         **_prune_cases(), **_more_cases(), **_special_cases()}
+         **_prune_cases(), **_more_cases(), **_special_cases(),
+         **_functions_more_cases()}

@@ -492,7 +492,10 @@ from_dlpack = _dlpack.from_dlpack
 from . import _storage
 
 _storage.install(Tensor, globals())
-from . import _special_more, special
+from . import _special_more, _torch_functions_more, special
+
+for _name in _torch_functions_more.FUNCTIONS:
+    globals().setdefault(_name, getattr(_torch_functions_more, _name))
 
 for _name in _special_more.SPECIAL:
     setattr(special, _name, getattr(_special_more, _name))

@@ -1,6 +1,7 @@
 """Grad-mode context managers (also usable as decorators), as in PyTorch."""
 
 import functools
+import threading
 
 from . import _C
 
@@ -36,9 +37,25 @@ class enable_grad(_GradMode):
     mode = True
 
 
+_inference_state = threading.local()
+
+
+def is_inference_mode_enabled():
+    return getattr(_inference_state, "enabled", False)
+
+
 class inference_mode(_GradMode):
     def __init__(self, mode=True):
         self.mode = not mode
+
+    def __enter__(self):
+        self._prev_inference = is_inference_mode_enabled()
+        _inference_state.enabled = not self.mode
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        _inference_state.enabled = self._prev_inference
+        return super().__exit__(*exc)
 
     def __call__(self, fn):
         if not callable(fn):

@@ -25,14 +25,14 @@ _ALIASES = {  # alias: existing name, for both torch.<alias> and Tensor.<alias> 
 }
 
 # torch functions that become Tensor methods as they are (the tensor is the first argument)
-_FUNCTIONS_AS_METHODS = ["unique", "unique_consecutive", "multinomial", "bernoulli", "i0", "igamma", "igammac", "pinverse", "matrix_exp",
+_FUNCTIONS_AS_METHODS = ["unique", "unique_consecutive", "multinomial", "bernoulli", "histogram", "index_reduce", "nonzero_static", "i0", "igamma", "igammac", "pinverse", "matrix_exp",
                          "prelu", "hardshrink", "isposinf", "isneginf", "adjoint", "conj", "conj_physical",
                          "resolve_conj", "resolve_neg", "real", "imag", "angle", "isreal", "is_complex", "is_conj",
                          "is_neg", "is_nonzero", "is_same_size", "is_inference", "cholesky_solve",
                          "cholesky_inverse", "qr", "lu", "lu_solve", "triangular_solve", "nonzero_static"]
 
 # out-of-place ops whose in-place form (name + "_") the Tensor lacks
-_NEEDS_IN_PLACE = ["cumsum", "cumprod", "renorm", "copysign", "hypot", "ldexp", "nextafter", "i0", "igamma", "igammac", "clamp_min",
+_NEEDS_IN_PLACE = ["index_reduce", "cumsum", "cumprod", "renorm", "copysign", "hypot", "ldexp", "nextafter", "i0", "igamma", "igammac", "clamp_min",
                    "clamp_max", "addr", "conj_physical", "logit", "xlogy"]
 
 
