@@ -565,7 +565,7 @@ def _functions_more_cases():
         "nonzero_static": lambda L: [_out(L.nonzero_static(_t(L, [0, 1, 0, 2], "int64"), size=s)) for s in (1, 4)],
         "typename_signed": lambda L: {"python": repr((L.typename(L.zeros(2)), L.typename(3), L.typename(L.nn.Linear(1, 1)),
                                                       L.is_signed(L.zeros(1, dtype=L.uint8)), L.is_inference_mode_enabled()))},
-        "removed_functions": lambda L: [_raises(lambda name=name: getattr(L, name)(*[L.eye(2)] * arity))
+        "removed_functions": lambda L: [_raises(lambda name=name, arity=arity: getattr(L, name)(*[L.eye(2)] * arity))
                                         for name, arity in (("lstsq", 2), ("solve", 2), ("symeig", 1),
                                                             ("matrix_rank", 1), ("eig", 1))],
         "cond_while_loop": lambda L: [_out(L.cond(_t(L, True, "bool"), lambda x: x + 1, lambda x: x - 1, (_t(L, [1.0]),))),
