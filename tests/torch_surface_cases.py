@@ -574,6 +574,22 @@ def _functions_more_cases():
     }
 
 
+def _adaptive_softmax(L, unbatched=False):
+    m = L.nn.AdaptiveLogSoftmaxWithLoss(8, 12, [3, 7], div_value=2.0, head_bias=True).double()
+    rng = np.random.default_rng(171)
+    with L.no_grad():
+        for name, p in sorted(m.named_parameters()):
+            p.copy_(_t(L, rng.standard_normal(tuple(p.shape)) * 0.5))
+    x = _t(L, rng.standard_normal((8,) if unbatched else (5, 8)), grad=True)
+    y = _t(L, 10 if unbatched else [0, 2, 4, 8, 11], "int64")
+    out = m(x, y)
+    (grad,) = L.autograd.grad(out.loss, [x])
+    result = [_out(out.output), _out(out.loss), _out(grad), {"python": repr(sorted(m.state_dict()))}]
+    if not unbatched:
+        result += [_out(m.log_prob(x)), _out(m.predict(x))]
+    return result
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -585,6 +601,11 @@ def _more_cases():
     return {
         "variable": _variable_case,
         "storage": _storage_case,
+        "adaptive_log_softmax": _adaptive_softmax,
+        "adaptive_log_softmax_unbatched": lambda L: _adaptive_softmax(L, True),
+        "adaptive_log_softmax_bad_target": lambda L: _raises(lambda: L.nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2])(
+            L.zeros(2, 4), _t(L, [1, 6], "int64"))),
+        "adaptive_log_softmax_bad_cutoffs": lambda L: _raises(lambda: L.nn.AdaptiveLogSoftmaxWithLoss(4, 6, [3, 2])),
         "variable_not_tensor": lambda L: _raises(lambda: L.autograd.Variable([1.0])),
         "rprop": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, lr=0.05)),
         "rprop_maximize": lambda L: _optimizer_run(L, lambda L, ps: L.optim.Rprop(ps, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2),

@@ -1,6 +1,7 @@
 """All nn layers (one family per file, as in PyTorch)."""
 
 from .activation import *
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential  # noqa: F401
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d  # noqa: F401
 from .distance import CosineSimilarity, PairwiseDistance  # noqa: F401
