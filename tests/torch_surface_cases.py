@@ -590,6 +590,31 @@ def _adaptive_softmax(L, unbatched=False):
     return result
 
 
+def _extra_state_case(L):
+    class Counter(L.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = L.nn.Linear(2, 2)
+            self.count = 3
+
+        def get_extra_state(self):
+            return {"count": self.count}
+
+        def set_extra_state(self, state):
+            self.count = state["count"]
+
+    model = L.nn.Sequential(Counter(), L.nn.BatchNorm1d(2))
+    state = model.state_dict()
+    fresh = L.nn.Sequential(Counter(), L.nn.BatchNorm1d(2))
+    fresh[0].count = 0
+    loaded = fresh.load_state_dict(state)
+    missing = L.nn.Sequential(Counter()).load_state_dict({k: v for k, v in state.items() if k.startswith("0.lin.w")}
+                                                         | {"extra": L.zeros(1)}, strict=False)
+    return {"python": repr((list(state), state["0._extra_state"], fresh[0].count, list(loaded.missing_keys),
+                            list(missing.missing_keys), list(missing.unexpected_keys),
+                            tuple(model.get_buffer("1.running_var").shape)))}
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -601,6 +626,7 @@ def _more_cases():
     return {
         "variable": _variable_case,
         "storage": _storage_case,
+        "module_extra_state": _extra_state_case,
         "adaptive_log_softmax": _adaptive_softmax,
         "adaptive_log_softmax_unbatched": lambda L: _adaptive_softmax(L, True),
         "adaptive_log_softmax_bad_target": lambda L: _raises(lambda: L.nn.AdaptiveLogSoftmaxWithLoss(4, 6, [2])(
