@@ -588,4 +588,6 @@ def __getattr__(name):
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     if name == "vmap":
         return builtins.__import__("importlib").import_module(__name__ + ".func").vmap
+    if name == "range":  # torch.range (deprecated), kept out of the module globals: see _torch_functions_more
+        return _torch_functions_more.range
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

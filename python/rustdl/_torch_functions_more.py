@@ -278,9 +278,11 @@ symeig = _removed("symeig", "torch.linalg.eigh")
 matrix_rank = _removed("matrix_rank", "torch.linalg.matrix_rank")
 eig = _removed("eig", "torch.linalg.eig")
 
+# `range` is served by rustdl.__getattr__, never made a module global: it would shadow the builtin
+# for every function defined in rustdl/__init__.py
 FUNCTIONS = ["binomial", "compiled_with_cxx11_abi", "cond", "constant_pad_nd", "convolution", "ctc_loss", "eig",
              "frobenius_norm", "get_device", "gradient", "gru_cell", "histogram", "histogramdd", "index_reduce",
              "init_num_threads", "is_distributed", "is_inference_mode_enabled", "is_signed", "lstm_cell", "lstsq",
              "matrix_rank", "native_batch_norm", "native_dropout", "native_group_norm", "nonzero_static",
-             "nuclear_norm", "range", "rms_norm", "rnn_relu_cell", "rnn_tanh_cell", "solve", "symeig", "typename",
+             "nuclear_norm", "rms_norm", "rnn_relu_cell", "rnn_tanh_cell", "solve", "symeig", "typename",
              "while_loop"]

@@ -315,7 +315,7 @@ class Module:
         parent_path, _, name = target.rpartition(".")
         parent = self.get_submodule(parent_path)
         if not isinstance(module, Module):
-            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")  # noqa: TRY004 (PyTorch's type)
         if strict and name not in parent._modules:
             raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
         setattr(parent, name, module)
