@@ -88,9 +88,28 @@ long = int64
 int = int32
 short = int16
 half = float16
-cfloat = None
 
-__version__ = "0.1.0"
+
+class _ComplexDType:
+    """torch.complex64 and friends, named so scripts import, but refused wherever a dtype is used:
+    rustdl has no complex tensors yet, and a silent real dtype in their place would be wrong."""
+
+    is_complex = True
+    is_floating_point = False
+    is_signed = True
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"torch.{self._name}"
+
+
+complex32 = chalf = _ComplexDType("complex32")
+complex64 = cfloat = _ComplexDType("complex64")
+complex128 = cdouble = _ComplexDType("complex128")
+
+from .version import __version__ as __version__
 
 
 def _dtype_from_name(name):
@@ -584,7 +603,7 @@ _tensor_surface.install(globals(), Tensor)
 def __getattr__(name):
     # `torch.serialization.safe_globals(...)` works after a bare `import torch`;
     # the module is imported on first use (it costs ~0.1 s at startup).
-    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing", "random", "distributions"):  # (imported on first use)
+    if name in ("serialization", "jit", "onnx", "_dynamo", "compiler", "func", "special", "testing", "random", "distributions", "version"):  # (imported on first use)
         return builtins.__import__("importlib").import_module(__name__ + "." + name)
     if name == "vmap":
         return builtins.__import__("importlib").import_module(__name__ + ".func").vmap

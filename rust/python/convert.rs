@@ -208,6 +208,11 @@ pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
         if let Some(d) = DType::from_name(name) {
             return Ok(d);
         }
+        if name.starts_with("complex") {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "rustdl has no complex dtypes yet ({s} was requested)"
+            )));
+        }
     }
     Err(type_err(format!("expected a dtype, got {}", obj.repr()?)))
 }

@@ -446,10 +446,15 @@ impl PyTensor {
         for a in args.iter() {
             if let Ok(t) = a.downcast::<PyTensor>() {
                 target = Some(t.borrow().t.dtype());
-            } else if let Ok(d) = dtype_arg(&a) {
-                target = Some(d);
-            } else {
-                to_dev = Some(device_arg(&a)?);
+                continue;
+            }
+            match dtype_arg(&a) {
+                Ok(d) => target = Some(d),
+                // a dtype rustdl does not have (complex): say so, not "bad device"
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(a.py()) => {
+                    return Err(e)
+                }
+                Err(_) => to_dev = Some(device_arg(&a)?),
             }
         }
         if let Some(dev) = to_dev {
