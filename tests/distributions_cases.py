@@ -6,8 +6,9 @@ import numpy as np
 
 INF = float("inf")
 
-# name: (constructor(D, params), {param: values}, value for log_prob/cdf, quantities)
-# every parameter is a float64 tensor that requires grad
+# name: (constructor(D, params), {param: values}, value for log_prob/cdf, quantities[, dtype])
+# every parameter is a tensor of `dtype` (float64 unless a fifth entry says "float32": PyTorch's
+# GeneralizedPareto refuses float64) that requires grad
 CASES = {
     "normal": (lambda D, p: D.Normal(p["loc"], p["scale"]),
                {"loc": [0.0, 1.5, -2.0], "scale": [1.0, 0.5, 3.0]}, [0.3, 1.0, -7.0],
@@ -91,6 +92,89 @@ CASES = {
                                                            D.PowerTransform(1.0)]),
         {"loc": [[0.0, 1.0, 2.0], [-1.0, 0.0, 1.0]], "scale": [[1.0, 2.0, 0.5], [1.0, 1.0, 1.0]]},
         [[0.1, 0.2, 0.3], [1.0, 2.0, 3.0]], ["log_prob"]),
+    "student_t": (lambda D, p: D.StudentT(p["df"], p["loc"], p["scale"]),
+                  {"df": [0.8, 1.5, 3.0, 30.0], "loc": [0.0, 1.0, -2.0, 0.5], "scale": [1.0, 2.0, 0.5, 1.5]},
+                  [0.3, -1.0, 4.0, 0.5], ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "gumbel": (lambda D, p: D.Gumbel(p["loc"], p["scale"]),
+               {"loc": [0.0, 1.0, -2.0], "scale": [1.0, 0.5, 3.0]}, [0.3, 2.0, -5.0],
+               ["mean", "mode", "variance", "stddev", "entropy", "log_prob", "cdf", "icdf"]),
+    "half_normal": (lambda D, p: D.HalfNormal(p["scale"]),
+                    {"scale": [1.0, 0.5, 3.0]}, [0.3, 2.0, 0.0],
+                    ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "half_cauchy": (lambda D, p: D.HalfCauchy(p["scale"]),
+                    {"scale": [1.0, 0.5, 3.0]}, [0.3, 2.0, 0.0],
+                    ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "pareto": (lambda D, p: D.Pareto(p["scale"], p["alpha"]),
+               {"scale": [1.0, 0.5, 2.0], "alpha": [0.5, 1.5, 3.0]}, [1.5, 0.7, 2.0],
+               ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "weibull": (lambda D, p: D.Weibull(p["scale"], p["concentration"]),
+                {"scale": [1.0, 0.5, 2.0], "concentration": [0.5, 1.0, 3.0]}, [1.5, 0.7, 2.0],
+                ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "chi2": (lambda D, p: D.Chi2(p["df"]), {"df": [0.5, 3.0, 12.0]}, [0.2, 2.5, 14.0],
+             ["mean", "mode", "variance", "entropy", "log_prob", "df"]),
+    "inverse_gamma": (lambda D, p: D.InverseGamma(p["concentration"], p["rate"]),
+                      {"concentration": [0.5, 1.5, 4.0], "rate": [1.0, 2.0, 0.5]}, [0.2, 1.5, 0.3],
+                      ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "fisher_snedecor": (lambda D, p: D.FisherSnedecor(p["df1"], p["df2"]),
+                        {"df1": [1.0, 3.0, 10.0], "df2": [1.5, 5.0, 20.0]}, [0.4, 1.0, 2.5],
+                        ["mean", "mode", "variance", "log_prob"]),
+    "kumaraswamy": (lambda D, p: D.Kumaraswamy(p["concentration1"], p["concentration0"]),
+                    {"concentration1": [0.5, 2.0, 5.0], "concentration0": [0.7, 3.0, 1.5]}, [0.3, 0.6, 0.9],
+                    ["mean", "variance", "entropy", "log_prob", "cdf", "icdf"]),
+    "logistic_normal": (lambda D, p: D.LogisticNormal(p["loc"], p["scale"]),
+                        {"loc": [[0.0, 1.0, -0.5], [2.0, 0.0, 0.0]], "scale": [[1.0, 0.5, 2.0], [0.3, 1.0, 1.0]]},
+                        [[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1]], ["log_prob"]),
+    "generalized_pareto": (lambda D, p: D.GeneralizedPareto(p["loc"], p["scale"], p["concentration"]),
+                           {"loc": [0.0, 1.0, -1.0, 0.5], "scale": [1.0, 2.0, 0.5, 1.5],
+                            "concentration": [0.5, -0.25, 0.0, 1.5]}, [0.3, 2.0, 0.5, 4.0],
+                           ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"], "float32"),
+    "mixture_normal": (lambda D, p: D.MixtureSameFamily(D.Categorical(logits=p["logits"]),
+                                                        D.Normal(p["loc"], p["scale"])),
+                       {"logits": [[0.0, 1.0, -1.0], [2.0, 0.0, 0.5]],
+                        "loc": [[0.0, 2.0, -3.0], [1.0, 1.5, -1.0]], "scale": [[1.0, 0.5, 2.0], [0.3, 1.0, 2.0]]},
+                       [0.5, -1.0], ["mean", "variance", "log_prob", "cdf"]),
+    "mixture_mvn": (lambda D, p: D.MixtureSameFamily(D.Categorical(probs=p["probs"]),
+                                                     D.Independent(D.Normal(p["loc"], p["scale"]), 1)),
+                    {"probs": [0.2, 0.5, 0.3], "loc": [[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]],
+                     "scale": [[1.0, 0.5], [2.0, 1.0], [0.3, 0.7]]},
+                    [[0.5, 0.0], [1.0, -2.0]], ["mean", "variance", "log_prob"]),
+    "multinomial": (lambda D, p: D.Multinomial(6, probs=p["probs"]),
+                    {"probs": [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]}, [[1.0, 2.0, 3.0], [6.0, 0.0, 0.0]],
+                    ["mean", "variance", "log_prob"]),
+    "multinomial_logits": (lambda D, p: D.Multinomial(4, logits=p["logits"]),
+                           {"logits": [1.0, -2.0, 0.5, 0.0]}, [[1.0, 0.0, 2.0, 1.0]], ["mean", "variance", "log_prob"]),
+    "negative_binomial": (lambda D, p: D.NegativeBinomial(p["total_count"], probs=p["probs"]),
+                          {"total_count": [1.0, 3.5, 10.0], "probs": [0.2, 0.5, 0.9]}, [0.0, 4.0, 80.0],
+                          ["mean", "mode", "variance", "log_prob", "logits"]),
+    "negative_binomial_logits": (lambda D, p: D.NegativeBinomial(p["total_count"], logits=p["logits"]),
+                                 {"total_count": [2.0, 0.5], "logits": [-1.0, 1.5]}, [3.0, 0.0],
+                                 ["mean", "mode", "variance", "log_prob", "probs"]),
+    "relaxed_bernoulli": (lambda D, p: D.RelaxedBernoulli(p["temperature"], probs=p["probs"]),
+                          {"temperature": [0.5], "probs": [0.2, 0.5, 0.9]}, [0.3, 0.5, 0.99], ["log_prob"]),
+    "relaxed_bernoulli_logits": (lambda D, p: D.RelaxedBernoulli(p["temperature"], logits=p["logits"]),
+                                 {"temperature": [2.0], "logits": [-1.0, 0.0, 3.0]}, [0.3, 0.5, 0.99], ["log_prob"]),
+    "relaxed_one_hot": (lambda D, p: D.RelaxedOneHotCategorical(p["temperature"], probs=p["probs"]),
+                        {"temperature": [0.7], "probs": [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]},
+                        [[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]], ["log_prob"]),
+    "one_hot_straight_through": (lambda D, p: D.OneHotCategoricalStraightThrough(logits=p["logits"]),
+                                 {"logits": [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]}, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
+                                 ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "transformed_stick_breaking": (lambda D, p: D.TransformedDistribution(
+        D.Independent(D.Normal(p["loc"], p["scale"]), 1), [D.StickBreakingTransform()]),
+        {"loc": [[0.0, 1.0], [-1.0, 0.5]], "scale": [[1.0, 0.5], [2.0, 1.0]]},
+        [[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], ["log_prob"]),
+    "transformed_cdf": (lambda D, p: D.TransformedDistribution(
+        D.Normal(p["loc"], p["scale"]), [D.CumulativeDistributionTransform(D.Normal(0.0, 1.0))]),
+        {"loc": [0.3, -1.0], "scale": [1.0, 0.5]}, [0.2, 0.7], ["log_prob", "cdf", "icdf"]),
+    "transformed_reshape": (lambda D, p: D.TransformedDistribution(
+        D.Independent(D.Normal(p["loc"], p["scale"]), 1), [D.ReshapeTransform((4,), (2, 2))]),
+        {"loc": [0.0, 1.0, 2.0, 3.0], "scale": [1.0, 2.0, 0.5, 0.1]}, [[0.0, 0.5], [2.0, 3.1]], ["log_prob"]),
+    "transformed_cat_stack": (lambda D, p: D.TransformedDistribution(
+        D.Normal(p["loc"], p["scale"]),
+        [D.CatTransform([D.ExpTransform(), D.AffineTransform(1.0, 2.0)], dim=-1, lengths=[2, 1]),
+         D.StackTransform([D.AffineTransform(0.0, 3.0), D.ExpTransform()], dim=0)]),
+        {"loc": [[0.0, 1.0, -1.0], [0.5, 0.0, 2.0]], "scale": [[1.0, 0.5, 2.0], [0.3, 1.0, 1.0]]},
+        [[0.5, 2.0, 1.0], [1.5, 2.8, 4.0]], ["log_prob"]),
 }
 
 # KL(p || q): case names of p and q (q's parameters are p's shifted so they differ)
@@ -102,6 +186,8 @@ KL_PAIRS = [
     ("one_hot_categorical", "one_hot_categorical"),
     ("poisson", "poisson"), ("geometric_logits", "geometric_logits"), ("mvn_cov", "mvn_cov"),
     ("independent_normal", "independent_normal"),
+    ("gumbel", "gumbel"), ("half_normal", "half_normal"), ("pareto", "pareto"), ("normal", "gumbel"),
+    ("gumbel", "normal"), ("exponential", "gumbel"), ("uniform", "gumbel"), ("pareto", "exponential"),
 ]
 
 
@@ -111,7 +197,11 @@ def _list(t):
             for v in np.asarray(a, dtype=np.float64).ravel()]
 
 
-def _params(lib, values, shift=0.0):
+def case_dtype(name):
+    return CASES[name][4] if len(CASES[name]) > 4 else "float64"
+
+
+def _params(lib, values, shift=0.0, dtype="float64"):
     out = {}
     for name, v in values.items():
         a = np.array(v, dtype=np.float64)
@@ -120,27 +210,28 @@ def _params(lib, values, shift=0.0):
             a = a * (1 - shift) + shift * 0.5 if name == "probs" else a + shift * (1 if a.min() > 0 else -1)
             if name == "high":
                 a = a + 1.0
-        out[name] = lib.tensor(a, requires_grad=True)
+        out[name] = lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True)
     return out
 
 
-def _value(lib, value):
+def _value(lib, value, dtype="float64"):
     a = np.array(value)
-    return lib.tensor(a if a.dtype.kind == "i" else a.astype(np.float64))
+    return lib.tensor(a) if a.dtype.kind == "i" else lib.tensor(a.astype(np.float64), dtype=getattr(lib, dtype))
 
 
 def run(lib, name):
     D = lib.distributions
-    ctor, values, value, quantities = CASES[name]
-    params = _params(lib, values)
+    ctor, values, value, quantities = CASES[name][:4]
+    dtype = case_dtype(name)
+    params = _params(lib, values, dtype=dtype)
     d = ctor(D, params)
     out = {"batch_shape": list(d.batch_shape), "event_shape": list(d.event_shape)}
     objective = 0
     for q in quantities:
         if q in ("log_prob", "cdf"):
-            r = getattr(d, q)(_value(lib, value))
+            r = getattr(d, q)(_value(lib, value, dtype))
         elif q == "icdf":
-            r = d.icdf(lib.tensor(np.linspace(0.1, 0.9, len(values[next(iter(values))])), dtype=lib.float64))
+            r = d.icdf(lib.tensor(np.linspace(0.1, 0.9, len(values[next(iter(values))])), dtype=getattr(lib, dtype)))
         elif q == "entropy":
             r = d.entropy()
         else:
@@ -162,8 +253,8 @@ def run(lib, name):
 
 def run_kl(lib, p_name, q_name):
     D = lib.distributions
-    p_ctor, p_values, _, _ = CASES[p_name]
-    q_ctor, q_values, _, _ = CASES[q_name]
+    p_ctor, p_values = CASES[p_name][:2]
+    q_ctor, q_values = CASES[q_name][:2]
     p_params = _params(lib, p_values)
     q_params = _params(lib, q_values, shift=0.25)
     kl = D.kl_divergence(p_ctor(D, p_params), q_ctor(D, q_params))

@@ -16,11 +16,14 @@ from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
 from .independent import Independent
+from .gumbel import _EULER_GAMMA, Gumbel
+from .half_normal import HalfNormal
 from .laplace import Laplace
 from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal, batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
+from .pareto import Pareto
 from .poisson import Poisson
 from .uniform import Uniform
 from .utils import sum_rightmost
@@ -188,3 +191,67 @@ def _kl_independent_independent(p, q):
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise NotImplementedError
     return sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    # both folded at 0: the fold changes both densities by the same factor 2
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    # E_p[(x - m_q)/s_q] and E_p[exp(-(x - m_q)/s_q)] in closed form (the latter via Gamma(1 + s_p/s_q))
+    ratio = p.scale / q.scale
+    shift = (p.loc - q.loc) / q.scale
+    tail = (-shift + rustdl.lgamma(1 + ratio)).exp()
+    return -ratio.log() + shift + ratio * _EULER_GAMMA + tail - (1 + _EULER_GAMMA)
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    shift = (p.loc - q.loc) / q.scale
+    var_ratio = (p.scale / q.scale).pow(2)
+    tail = (-shift + 0.5 * var_ratio).exp()
+    return -0.5 * var_ratio.log() + shift + tail - 0.5 * (1 + math.log(2 * math.pi))
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    ratio = p.scale / q.scale
+    mean_gap = (p.loc + p.scale * _EULER_GAMMA - q.loc) / q.scale
+    return (-(ratio / math.sqrt(2 * math.pi)).log() + (math.pi * ratio * 0.5).pow(2) / 3
+            + 0.5 * mean_gap.pow(2) - (_EULER_GAMMA + 1))
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    product = p.rate * q.scale
+    loc_ratio = q.loc / q.scale
+    return (product.log() - 1 - loc_ratio + loc_ratio.exp() * product / (product + 1)
+            + product.reciprocal())
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    width_ratio = q.scale / (p.high - p.low)
+    high_gap = (p.high - q.loc) / q.scale
+    low_gap = (p.low - q.loc) / q.scale
+    return (width_ratio.log() + 0.5 * (high_gap + low_gap)
+            - width_ratio * ((-high_gap).exp() - (-low_gap).exp()))
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    result = q.alpha * scale_ratio.log() - alpha_ratio.log() + alpha_ratio - 1
+    # p puts mass below q's lower bound
+    return result.masked_fill(p.scale < q.scale, math.inf)
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    product = p.scale * q.rate
+    result = (p.alpha / product).log() - p.alpha.reciprocal() + p.alpha * product / (p.alpha - 1) - 1
+    return result.masked_fill(p.alpha <= 1, math.inf)
