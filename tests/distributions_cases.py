@@ -264,3 +264,119 @@ def run_kl(lib, p_name, q_name):
     grads = lib.autograd.grad(finite.sum(), tensors, allow_unused=True)
     return {"kl": _list(kl), "shape": list(kl.shape),
             "grads": {f"{s}.{n}": (None if g is None else _list(g)) for (s, n), g in zip(names, grads)}}
+
+
+# transforms: (constructor(D, lib), input x); recorded: y = t(x), t.inv(y), log|det J| where the
+# transform is bijective, the shapes, and the gradient of sum(y) + sum(log|det J|) for x
+TRANSFORMS = {
+    "softmax": (lambda D, lib: D.SoftmaxTransform(), [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]),
+    "stick_breaking": (lambda D, lib: D.StickBreakingTransform(), [[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]]),
+    "lower_cholesky": (lambda D, lib: D.LowerCholeskyTransform(), [[[0.5, 7.0], [-1.0, 2.0]], [[0.0, 1.0], [3.0, -0.5]]]),
+    "positive_definite": (lambda D, lib: D.PositiveDefiniteTransform(), [[0.5, 7.0], [-1.0, 2.0]]),
+    "corr_cholesky": (lambda D, lib: D.CorrCholeskyTransform(), [[0.5, -1.0, 2.0, 0.1, -0.3, 0.7], [0.0] * 6]),
+    "corr_cholesky_3": (lambda D, lib: D.CorrCholeskyTransform(), [0.3, -2.0, 1.1]),
+    "reshape": (lambda D, lib: D.ReshapeTransform((2, 3), (3, 2)), [[[0.5, -1.0, 2.0], [0.0, 1.0, 3.0]]]),
+    "independent_exp": (lambda D, lib: D.IndependentTransform(D.ExpTransform(), 1), [[0.5, -1.0, 2.0], [0.0, 1.0, 3.0]]),
+    "cat": (lambda D, lib: D.CatTransform([D.ExpTransform(), D.AffineTransform(1.0, 3.0)], dim=0, lengths=[1, 2]),
+            [[0.5, -1.0], [0.0, 1.0], [2.0, 3.0]]),
+    "cat_event": (lambda D, lib: D.CatTransform([D.IndependentTransform(D.ExpTransform(), 1),
+                                                 D.AffineTransform(0.0, 2.0, event_dim=1)], dim=-1, lengths=[2, 2]), [[0.5, -1.0, 0.0, 1.0]]),
+    "stack": (lambda D, lib: D.StackTransform([D.ExpTransform(), D.SigmoidTransform()], dim=1),
+              [[0.5, -1.0], [0.0, 1.0], [2.0, 3.0]]),
+    "cumulative": (lambda D, lib: D.CumulativeDistributionTransform(
+        D.Gumbel(lib.tensor(0.5, dtype=lib.float64), lib.tensor(2.0, dtype=lib.float64))), [0.5, -1.0, 2.0]),
+    "biject_interval": (lambda D, lib: D.biject_to(D.constraints.interval(-1.0, 3.0)), [0.5, -1.0, 2.0]),
+    "biject_greater_than": (lambda D, lib: D.biject_to(D.constraints.greater_than(2.0)), [0.5, -1.0, 2.0]),
+    "biject_less_than": (lambda D, lib: D.biject_to(D.constraints.less_than(2.0)), [0.5, -1.0, 2.0]),
+    "biject_simplex": (lambda D, lib: D.biject_to(D.constraints.simplex), [0.5, -1.0, 2.0]),
+    "transform_to_simplex": (lambda D, lib: D.transform_to(D.constraints.simplex), [0.5, -1.0, 2.0]),
+    "biject_independent": (lambda D, lib: D.biject_to(D.constraints.independent(D.constraints.positive, 1)),
+                           [[0.5, -1.0], [2.0, 0.0]]),
+    "biject_corr_cholesky": (lambda D, lib: D.biject_to(D.constraints.corr_cholesky), [0.5, -1.0, 2.0]),
+    "transform_to_lower_cholesky": (lambda D, lib: D.transform_to(D.constraints.lower_cholesky),
+                                    [[0.5, 7.0], [-1.0, 2.0]]),
+    "biject_cat": (lambda D, lib: D.biject_to(D.constraints.cat([D.constraints.positive, D.constraints.real], 0, [2, 1])),
+                   [0.5, -1.0, 2.0]),
+}
+
+
+def run_transform(lib, name):
+    D = lib.distributions
+    ctor, x = TRANSFORMS[name]
+    t = ctor(D, lib)
+    x = lib.tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    y = t(x)
+    out = {"repr": str(t), "y": _list(y), "y_shape": list(y.shape), "x_back": _list(t.inv(y)),
+           "forward_shape": list(t.forward_shape(x.shape)), "inverse_shape": list(t.inverse_shape(y.shape)),
+           "bijective": bool(t.bijective), "domain_event_dim": t.domain.event_dim,
+           "codomain_event_dim": t.codomain.event_dim, "in_codomain": bool(t.codomain.check(y).all())}
+    objective = y.sum()
+    if t.bijective:
+        ladj = t.log_abs_det_jacobian(x, y)
+        out["ladj"] = _list(ladj)
+        out["ladj_shape"] = list(ladj.shape)
+        objective = objective + ladj.sum()
+    (g,) = lib.autograd.grad(objective, [x])
+    out["grad"] = _list(g)
+    return out
+
+
+# repr of distributions (library prefix stripped) and of constraints
+def _reprs(lib):
+    D = lib.distributions
+    C = D.constraints
+    t = lib.tensor
+    return {
+        "student_t": D.StudentT(2.0), "student_t_batch": D.StudentT(t([2.0, 3.0]), 0.0, 1.0),
+        "gumbel": D.Gumbel(0.5, 2.0), "half_normal": D.HalfNormal(1.0), "half_cauchy": D.HalfCauchy(t([1.0, 2.0])),
+        "pareto": D.Pareto(1.0, 2.0), "weibull": D.Weibull(1.0, t([2.0, 3.0])), "chi2": D.Chi2(3.0),
+        "inverse_gamma": D.InverseGamma(2.0, 3.0), "fisher_snedecor": D.FisherSnedecor(2.0, 3.0),
+        "kumaraswamy": D.Kumaraswamy(2.0, 3.0), "logistic_normal": D.LogisticNormal(t([0.0, 1.0]), t([1.0, 1.0])),
+        "generalized_pareto": D.GeneralizedPareto(0.0, 1.0, 0.5),
+        "mixture": D.MixtureSameFamily(D.Categorical(probs=t([0.5, 0.5])), D.Normal(t([0.0, 1.0]), t([1.0, 2.0]))),
+        "multinomial": D.Multinomial(3, probs=t([0.5, 0.5])),
+        "negative_binomial": D.NegativeBinomial(3.0, 0.5),
+        "relaxed_bernoulli": D.RelaxedBernoulli(t(0.5), probs=t([0.3, 0.4])),
+        "relaxed_one_hot": D.RelaxedOneHotCategorical(t(0.5), probs=t([0.3, 0.7])),
+        "straight_through": D.OneHotCategoricalStraightThrough(probs=t([0.3, 0.7])),
+        "c_cat": C.cat([C.real, C.positive], 0, [1, 2]), "c_stack": C.stack([C.real], 0),
+        "c_corr_cholesky": C.corr_cholesky, "c_multinomial": C.multinomial(3),
+        "biject_positive": D.biject_to(C.positive), "biject_unit": D.biject_to(C.unit_interval),
+        "biject_real_vector": D.biject_to(C.real_vector),
+        "reshape": D.ReshapeTransform((2, 3), (6,)),
+        "independent_transform": D.IndependentTransform(D.ExpTransform(), 2),
+    }
+
+
+def run_reprs(lib):
+    return {k: repr(v).replace(lib.__name__ + ".", "") for k, v in _reprs(lib).items()}
+
+
+# properties and shapes after expand: (constructor(D, lib), batch shape to expand to)
+EXPANDS = {
+    "student_t": (lambda D, t: D.StudentT(t([2.0, 3.0]), 0.0, t([1.0, 2.0])), (3, 2)),
+    "gumbel": (lambda D, t: D.Gumbel(t([0.0, 1.0]), 2.0), (4, 2)),
+    "half_normal": (lambda D, t: D.HalfNormal(t([1.0, 2.0])), (3, 2)),
+    "pareto": (lambda D, t: D.Pareto(t([1.0]), t([2.0])), (3,)),
+    "weibull": (lambda D, t: D.Weibull(t([1.0, 2.0]), t([2.0, 0.5])), (2, 2)),
+    "chi2": (lambda D, t: D.Chi2(t([1.0, 2.0])), (3, 2)),
+    "inverse_gamma": (lambda D, t: D.InverseGamma(t([3.0]), t([2.0])), (5,)),
+    "fisher_snedecor": (lambda D, t: D.FisherSnedecor(t([3.0]), t([5.0])), (2,)),
+    "kumaraswamy": (lambda D, t: D.Kumaraswamy(t([3.0]), t([5.0])), (2,)),
+    "logistic_normal": (lambda D, t: D.LogisticNormal(t([0.0, 1.0]), t([1.0, 2.0])), (3,)),
+    "generalized_pareto": (lambda D, t: D.GeneralizedPareto(t([0.0]), t([1.0]), t([0.2])), (3,)),
+    "mixture": (lambda D, t: D.MixtureSameFamily(D.Categorical(logits=t([0.0, 1.0])),
+                                                 D.Normal(t([0.0, 1.0]), t([1.0, 2.0]))), (3,)),
+    "multinomial": (lambda D, t: D.Multinomial(3, probs=t([0.2, 0.8])), (4,)),
+    "negative_binomial": (lambda D, t: D.NegativeBinomial(t([3.0]), logits=t([0.5])), (2,)),
+    "relaxed_bernoulli": (lambda D, t: D.RelaxedBernoulli(t(0.5), probs=t([0.3])), (2,)),
+    "relaxed_one_hot": (lambda D, t: D.RelaxedOneHotCategorical(t(0.5), probs=t([0.3, 0.7])), (2,)),
+}
+
+
+def run_expand(lib, name):
+    ctor, shape = EXPANDS[name]
+    d = ctor(lib.distributions, lib.tensor).expand(shape)
+    x = d.sample((2,))
+    return {"type": type(d).__name__, "batch_shape": list(d.batch_shape), "event_shape": list(d.event_shape),
+            "sample_shape": list(x.shape), "log_prob_shape": list(d.log_prob(x).shape)}

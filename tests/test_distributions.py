@@ -78,6 +78,25 @@ SAMPLED = {
     "binomial": lambda: D.Binomial(rustdl.tensor([5.0, 20.0]), probs=rustdl.tensor([0.3, 0.9])),
     "mvn": lambda: D.MultivariateNormal(rustdl.tensor([1.0, -1.0]), rustdl.tensor([[2.0, 0.6], [0.6, 1.0]])),
     "one_hot": lambda: D.OneHotCategorical(probs=rustdl.tensor([0.2, 0.3, 0.5])),
+    "student_t": lambda: D.StudentT(rustdl.tensor([5.0, 30.0]), rustdl.tensor([1.0, -1.0]), rustdl.tensor([2.0, 0.5])),
+    "gumbel": lambda: D.Gumbel(rustdl.tensor([0.0, 2.0]), rustdl.tensor([1.0, 0.3])),
+    "half_normal": lambda: D.HalfNormal(rustdl.tensor([1.0, 3.0])),
+    "pareto": lambda: D.Pareto(rustdl.tensor([1.0, 0.5]), rustdl.tensor([5.0, 9.0])),
+    "weibull": lambda: D.Weibull(rustdl.tensor([1.0, 2.0]), rustdl.tensor([0.8, 3.0])),
+    "chi2": lambda: D.Chi2(rustdl.tensor([0.7, 4.0])),
+    "inverse_gamma": lambda: D.InverseGamma(rustdl.tensor([6.0, 9.0]), rustdl.tensor([1.0, 3.0])),
+    "fisher_snedecor": lambda: D.FisherSnedecor(rustdl.tensor([4.0, 10.0]), rustdl.tensor([12.0, 20.0])),
+    "kumaraswamy": lambda: D.Kumaraswamy(rustdl.tensor([0.5, 2.0]), rustdl.tensor([0.7, 3.0])),
+    "generalized_pareto": lambda: D.GeneralizedPareto(rustdl.tensor([0.0, 1.0, 0.0]), rustdl.tensor([1.0, 2.0, 0.5]),
+                                                      rustdl.tensor([0.2, -0.5, 0.0])),
+    "mixture": lambda: D.MixtureSameFamily(D.Categorical(probs=rustdl.tensor([0.3, 0.7])),
+                                           D.Normal(rustdl.tensor([-2.0, 1.0]), rustdl.tensor([0.5, 1.0]))),
+    "mixture_2d": lambda: D.MixtureSameFamily(
+        D.Categorical(logits=rustdl.tensor([[0.0, 1.0], [1.0, -1.0]])),
+        D.Independent(D.Normal(rustdl.tensor([[[-2.0, 0.0], [1.0, 3.0]], [[0.0, 0.0], [5.0, 1.0]]]), 1.0), 1)),
+    "multinomial": lambda: D.Multinomial(7, probs=rustdl.tensor([0.2, 0.3, 0.5])),
+    "negative_binomial": lambda: D.NegativeBinomial(rustdl.tensor([2.0, 7.5]), probs=rustdl.tensor([0.3, 0.6])),
+    "straight_through": lambda: D.OneHotCategoricalStraightThrough(probs=rustdl.tensor([0.2, 0.3, 0.5])),
 }
 
 
@@ -126,6 +145,21 @@ def test_rsample_carries_gradients_to_the_parameters():
         (g,) = rustdl.autograd.grad(dist.rsample((3,)).sum(), [scale])
         assert bool(g.isfinite().all()) and bool((g != 0).any()), type(dist).__name__
     assert not x.requires_grad or D.Normal(loc, scale).sample().requires_grad is False
+    probs = rustdl.tensor([0.2, 0.8], requires_grad=True)
+    for dist in (D.StudentT(scale + 2, loc, scale), D.Gumbel(loc, scale), D.HalfNormal(scale), D.HalfCauchy(scale),
+                 D.Pareto(scale, 3.0), D.Weibull(scale, 1.5), D.Chi2(scale), D.InverseGamma(scale, 2.0),
+                 D.FisherSnedecor(scale, 4.0), D.Kumaraswamy(scale, 2.0), D.LogisticNormal(loc, scale),
+                 D.GeneralizedPareto(loc, scale, 0.3), D.RelaxedBernoulli(rustdl.tensor(0.5), probs=scale / 3),
+                 D.RelaxedOneHotCategorical(rustdl.tensor(0.5), probs=scale / scale.sum())):
+        assert dist.has_rsample, type(dist).__name__
+        (g,) = rustdl.autograd.grad(dist.rsample((3,)).sum(), [scale])
+        assert bool(g.isfinite().all()) and bool((g != 0).any()), type(dist).__name__
+    draws = D.OneHotCategoricalStraightThrough(probs=probs).rsample((6,))
+    # forward: one-hot draws; backward: the gradient of the 6 draws' expectation, 6 probs
+    assert bool(((draws == 0) | (draws == 1)).all()) and draws.sum().item() == 6
+    (g,) = rustdl.autograd.grad((draws * rustdl.tensor([1.0, 3.0])).sum(), [probs])
+    # probs are normalized by their sum (1 here): d/dp_i = 6 (w_i - w.p)
+    np.testing.assert_allclose(g.tolist(), [6 * (1 - 2.6), 6 * (3 - 2.6)], rtol=1e-6)
 
 
 def test_parameter_and_value_errors_match_pytorch():
@@ -239,3 +273,104 @@ def test_implicit_gamma_gradient():
     x = D.Gamma(alpha, 1.0).rsample((20_000,))
     (g,) = rustdl.autograd.grad(x.sum() / 20_000, alpha)
     np.testing.assert_allclose(g.tolist(), [1.0, 1.0], atol=0.03)
+
+
+def test_relaxed_draws_follow_the_relaxation():
+    # RelaxedBernoulli: P(X > 1/2) = P(logistic noise > -logits) = probs, for any temperature
+    rustdl.manual_seed(5)
+    draws = D.RelaxedBernoulli(rustdl.tensor(0.3), probs=rustdl.tensor([0.2, 0.7])).sample((20_000,))
+    assert bool(((draws > 0) & (draws < 1)).all())
+    np.testing.assert_allclose((draws > 0.5).double().mean(0).tolist(), [0.2, 0.7], atol=0.015)
+    # RelaxedOneHotCategorical: the argmax of the draw is Categorical(probs) (Gumbel-max)
+    probs = rustdl.tensor([0.1, 0.6, 0.3])
+    draws = D.RelaxedOneHotCategorical(rustdl.tensor(2.0), probs=probs).sample((20_000,))
+    np.testing.assert_allclose(draws.sum(-1).tolist(), [1.0] * 20_000, rtol=1e-5)
+    counts = np.bincount(draws.argmax(-1).numpy(), minlength=3) / 20_000
+    np.testing.assert_allclose(counts, probs.numpy(), atol=0.015)
+
+
+def test_new_families_validate_parameters_as_pytorch():
+    def bad(param, constraint):
+        return pytest.raises(ValueError, match=rf"Expected parameter {param} .* to satisfy the constraint {constraint}")
+
+    with bad("df", r"GreaterThan\(lower_bound=0.0\)"):
+        D.StudentT(rustdl.tensor([1.0, -1.0]))
+    with bad("scale", "GreaterThan"):
+        D.Gumbel(0.0, rustdl.tensor([-1.0]))
+    with bad("scale", "GreaterThan"):
+        D.HalfNormal(rustdl.tensor([0.0]))
+    with bad("scale", "GreaterThan"):
+        D.HalfCauchy(rustdl.tensor([-2.0]))
+    with bad("concentration", "GreaterThan"):
+        D.Weibull(1.0, rustdl.tensor([0.0]))
+    with bad("df", "GreaterThan"):
+        D.Chi2(rustdl.tensor([-2.0]))
+    # the composed families fail in their base distribution's check first, as PyTorch's
+    with pytest.raises(ValueError, match=r"Expected parameter rate \(Tensor of shape \(1,\)\) of distribution Gamma"):
+        D.InverseGamma(1.0, rustdl.tensor([-2.0]))
+    with pytest.raises(ValueError, match=r"Expected parameter concentration \(Tensor of shape \(1,\)\) of distribution "
+                                         r"Gamma"):
+        D.FisherSnedecor(1.0, rustdl.tensor([-2.0]))
+    with pytest.raises(ValueError, match=r"Expected parameter rate \(Tensor of shape \(1,\)\) of distribution Exponential"):
+        D.Pareto(1.0, rustdl.tensor([-2.0]))
+    with pytest.raises(ValueError, match=r"Expected parameter scale \(Tensor of shape \(1,\)\) of distribution HalfNormal\(\)"):
+        D.HalfNormal(rustdl.tensor([0.0]))
+    with bad("concentration0", "GreaterThan"):
+        D.Kumaraswamy(1.0, rustdl.tensor([-2.0]))
+    with bad("scale", "GreaterThan"):
+        D.GeneralizedPareto(0.0, rustdl.tensor([-2.0]), 0.1)
+    with bad("probs", "Simplex"):
+        D.Multinomial(3, probs=rustdl.tensor([0.5, -0.5]))
+    with bad("total_count", "GreaterThanEq"):
+        D.NegativeBinomial(rustdl.tensor([-1.0]), 0.5)
+    with bad("probs", r"HalfOpenInterval\(lower_bound=0.0, upper_bound=1.0\)"):
+        D.NegativeBinomial(3.0, rustdl.tensor([1.0]))
+    with pytest.raises(ValueError, match="to be within the support"):
+        D.Pareto(2.0, 1.0).log_prob(rustdl.tensor(1.5))
+    with pytest.raises(ValueError, match="to be within the support"):
+        D.Multinomial(3, probs=rustdl.tensor([0.5, 0.5])).log_prob(rustdl.tensor([3.0, 1.0]))
+    with pytest.raises(ValueError, match="to be within the support"):
+        D.HalfNormal(1.0).log_prob(rustdl.tensor(-1.0))
+    with pytest.raises(ValueError, match="The Mixture distribution needs to be an  instance of"):
+        D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(rustdl.zeros(2), 1.0))
+    with pytest.raises(ValueError, match="does not equal `component_distribution.batch_shape\\[-1\\]`"):
+        D.MixtureSameFamily(D.Categorical(logits=rustdl.zeros(3)), D.Normal(rustdl.zeros(2), 1.0))
+    with pytest.raises(NotImplementedError, match="inhomogeneous total_count"):
+        D.Multinomial(rustdl.tensor(3), probs=rustdl.tensor([0.5, 0.5]))
+    with pytest.raises(ValueError, match="in_shape, out_shape have different numbers of elements"):
+        D.ReshapeTransform((2, 3), (5,))
+    with pytest.raises(NotImplementedError, match="Cannot transform _LowerCholesky constraints"):
+        D.biject_to(D.constraints.lower_cholesky)
+    # validation off: the out-of-support value goes through
+    assert float(D.HalfNormal(1.0, validate_args=False).log_prob(rustdl.tensor(-1.0))) == -math.inf
+
+
+def test_kumaraswamy_mode_maximizes_the_density():
+    # PyTorch 2.15's Kumaraswamy.mode is NaN for every parameter (a log1p of -concentration0);
+    # rustdl returns the actual mode ((a - 1) / (a b - 1))^(1/a), checked here on a grid
+    a = rustdl.tensor([2.0, 5.0, 1.5], dtype=rustdl.float64)
+    b = rustdl.tensor([3.0, 1.5, 1.2], dtype=rustdl.float64)
+    d = D.Kumaraswamy(a, b)
+    grid = rustdl.linspace(1e-4, 1 - 1e-4, 20_001, dtype=rustdl.float64).unsqueeze(-1)
+    best = grid.squeeze(-1)[d.log_prob(grid).argmax(0)]
+    np.testing.assert_allclose(d.mode.tolist(), best.tolist(), atol=1e-4)
+    assert math.isnan(float(D.Kumaraswamy(0.5, 2.0).mode))
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN["transforms"]))
+def test_transform_matches_pytorch(name):
+    got, want = cases.run_transform(rustdl, name), GOLDEN["transforms"][name]
+    assert sorted(got) == sorted(want)
+    for key in want:
+        _close(got[key], want[key], f"{name} {key}", rtol=1e-9, atol=1e-12)
+
+
+def test_reprs_match_pytorch():
+    got, want = cases.run_reprs(rustdl), GOLDEN["reprs"]
+    for key in want:
+        assert got[key] == want[key], key
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN["expand"]))
+def test_expand_matches_pytorch(name):
+    assert cases.run_expand(rustdl, name) == GOLDEN["expand"][name]

@@ -15,9 +15,9 @@ from .dirichlet import Dirichlet
 from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
-from .independent import Independent
 from .gumbel import _EULER_GAMMA, Gumbel
 from .half_normal import HalfNormal
+from .independent import Independent
 from .laplace import Laplace
 from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal, batch_mahalanobis

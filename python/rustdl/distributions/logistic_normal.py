@@ -2,7 +2,6 @@
 Normal in R^K (K + 1 outcomes)."""
 
 from . import constraints
-from .independent import Independent
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import StickBreakingTransform

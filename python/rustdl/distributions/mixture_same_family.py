@@ -19,9 +19,9 @@ class MixtureSameFamily(Distribution):
         self._mixture_distribution = mixture_distribution
         self._component_distribution = component_distribution
         if not isinstance(mixture_distribution, Categorical):
-            raise ValueError(" The Mixture distribution needs to be an  instance of torch.distributions.Categorical")
+            raise ValueError(" The Mixture distribution needs to be an  instance of torch.distributions.Categorical")  # noqa: TRY004 (PyTorch)
         if not isinstance(component_distribution, Distribution):
-            raise ValueError("The Component distribution need to be an instance of torch.distributions.Distribution")
+            raise ValueError("The Component distribution need to be an instance of torch.distributions.Distribution")  # noqa: TRY004 (PyTorch)
         mixture_batch = mixture_distribution.batch_shape
         component_batch = component_distribution.batch_shape[:-1]
         for size_m, size_c in zip(reversed(mixture_batch), reversed(component_batch)):

@@ -76,9 +76,6 @@ class OneHotCategorical(Distribution):
             values = values.expand((n,) + tuple(self.batch_shape) + (n,))
         return values
 
-    def __repr__(self):
-        return self._categorical.__repr__().replace("Categorical", "OneHotCategorical", 1)
-
 
 class OneHotCategoricalStraightThrough(OneHotCategorical):
     """A OneHotCategorical whose draws pass gradients straight through: the one-hot draw

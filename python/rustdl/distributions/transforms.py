@@ -425,7 +425,7 @@ class AffineTransform(Transform):
 
 # the vector, matrix and combinator transforms live in their own module (imported last: they
 # build on Transform)
-from .vector_transforms import (  # noqa: E402
+from .vector_transforms import (
     CatTransform,
     CorrCholeskyTransform,
     CumulativeDistributionTransform,

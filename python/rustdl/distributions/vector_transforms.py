@@ -186,7 +186,9 @@ class CorrCholeskyTransform(_ParameterFree):
         # dy_ij/dz_ij = sqrt(1 - sum_{k<j} y_ik^2) for j >= 1 (1 for j = 0): entries two below the
         # diagonal of the cumulative sum; plus log(1 - tanh^2 x) for the tanh
         left = 1 - (y * y).cumsum(-1)
-        stick = 0.5 * tril_matrix_to_vec(left.log(), diag=-2).sum(-1)
+        # select before the log: the other entries (~0 on and right of the diagonal) would send
+        # NaN gradients back through it
+        stick = 0.5 * tril_matrix_to_vec(left, diag=-2).log().sum(-1)
         tanh_part = 2.0 * (math.log(2.0) - x - _F.softplus(-2.0 * x))
         return stick + tanh_part.sum(-1)
 
