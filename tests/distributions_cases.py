@@ -159,6 +159,23 @@ CASES = {
     "one_hot_straight_through": (lambda D, p: D.OneHotCategoricalStraightThrough(logits=p["logits"]),
                                  {"logits": [[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]}, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
                                  ["mean", "mode", "variance", "entropy", "log_prob"]),
+    "continuous_bernoulli": (lambda D, p: D.ContinuousBernoulli(probs=p["probs"]),
+                             {"probs": [0.2, 0.4995, 0.9, 0.5, 0.02]}, [0.3, 0.6, 0.0, 1.0, 0.25],
+                             ["mean", "variance", "stddev", "entropy", "log_prob", "cdf", "icdf", "logits"]),
+    "continuous_bernoulli_logits": (lambda D, p: D.ContinuousBernoulli(logits=p["logits"]),
+                                    {"logits": [-3.0, 0.001, 2.0]}, [0.3, 0.6, 0.95],
+                                    ["mean", "variance", "entropy", "log_prob", "cdf", "icdf", "probs"]),
+    "von_mises": (lambda D, p: D.VonMises(p["loc"], p["concentration"]),
+                  {"loc": [0.0, 1.0, -2.0, 3.0], "concentration": [0.5, 2.0, 3.75, 10.0]}, [0.3, 1.2, 2.5, -3.0],
+                  ["mean", "mode", "variance", "log_prob"]),
+    "lowrank_mvn": (lambda D, p: D.LowRankMultivariateNormal(p["loc"], p["W"], p["cov_diag"]),
+                    {"loc": [0.5, -1.0, 2.0], "W": [[1.0, 0.3], [0.2, -0.5], [0.0, 0.7]], "cov_diag": [0.5, 1.0, 2.0]},
+                    [[0.0, 0.0, 0.0], [1.0, -2.0, 2.5]],
+                    ["mean", "mode", "variance", "entropy", "log_prob", "covariance_matrix", "precision_matrix",
+                     "scale_tril"]),
+    "lowrank_mvn_batch": (lambda D, p: D.LowRankMultivariateNormal(p["loc"], p["W"], p["cov_diag"]),
+                          {"loc": [[0.5, -1.0], [2.0, 0.0]], "W": [[1.0], [0.2]], "cov_diag": [0.5, 1.0]},
+                          [0.3, 0.2], ["variance", "entropy", "log_prob", "covariance_matrix"]),
     "transformed_stick_breaking": (lambda D, p: D.TransformedDistribution(
         D.Independent(D.Normal(p["loc"], p["scale"]), 1), [D.StickBreakingTransform()]),
         {"loc": [[0.0, 1.0], [-1.0, 0.5]], "scale": [[1.0, 0.5], [2.0, 1.0]]},
@@ -188,6 +205,8 @@ KL_PAIRS = [
     ("independent_normal", "independent_normal"),
     ("gumbel", "gumbel"), ("half_normal", "half_normal"), ("pareto", "pareto"), ("normal", "gumbel"),
     ("gumbel", "normal"), ("exponential", "gumbel"), ("uniform", "gumbel"), ("pareto", "exponential"),
+    ("continuous_bernoulli", "continuous_bernoulli"), ("lowrank_mvn", "lowrank_mvn"), ("lowrank_mvn", "mvn_cov"),
+    ("mvn_cov", "lowrank_mvn"), ("gumbel", "beta"), ("normal", "pareto"), ("exponential", "pareto"),
 ]
 
 
@@ -205,7 +224,7 @@ def _params(lib, values, shift=0.0, dtype="float64"):
     out = {}
     for name, v in values.items():
         a = np.array(v, dtype=np.float64)
-        if shift and name not in ("cov", "P", "L"):
+        if shift and name not in ("cov", "P", "L", "W"):
             # keep probabilities in (0, 1) and positive parameters positive
             a = a * (1 - shift) + shift * 0.5 if name == "probs" else a + shift * (1 if a.min() > 0 else -1)
             if name == "high":
@@ -261,7 +280,10 @@ def run_kl(lib, p_name, q_name):
     names = [("p", n) for n in sorted(p_params)] + [("q", n) for n in sorted(q_params)]
     tensors = [(p_params if side == "p" else q_params)[n] for side, n in names]
     finite = kl.masked_fill(kl.isinf(), 0)
-    grads = lib.autograd.grad(finite.sum(), tensors, allow_unused=True)
+    if finite.requires_grad:
+        grads = lib.autograd.grad(finite.sum(), tensors, allow_unused=True)
+    else:  # an infinite KL (disjoint supports) depends on no parameter
+        grads = [None] * len(tensors)
     return {"kl": _list(kl), "shape": list(kl.shape),
             "grads": {f"{s}.{n}": (None if g is None else _list(g)) for (s, n), g in zip(names, grads)}}
 
@@ -339,6 +361,8 @@ def _reprs(lib):
         "relaxed_bernoulli": D.RelaxedBernoulli(t(0.5), probs=t([0.3, 0.4])),
         "relaxed_one_hot": D.RelaxedOneHotCategorical(t(0.5), probs=t([0.3, 0.7])),
         "straight_through": D.OneHotCategoricalStraightThrough(probs=t([0.3, 0.7])),
+        "continuous_bernoulli": D.ContinuousBernoulli(0.3), "von_mises": D.VonMises(0.0, t([1.0, 2.0])),
+        "lowrank": D.LowRankMultivariateNormal(t([0.0, 1.0]), t([[1.0], [0.5]]), t([1.0, 2.0])),
         "c_cat": C.cat([C.real, C.positive], 0, [1, 2]), "c_stack": C.stack([C.real], 0),
         "c_corr_cholesky": C.corr_cholesky, "c_multinomial": C.multinomial(3),
         "biject_positive": D.biject_to(C.positive), "biject_unit": D.biject_to(C.unit_interval),
@@ -371,6 +395,10 @@ EXPANDS = {
     "negative_binomial": (lambda D, t: D.NegativeBinomial(t([3.0]), logits=t([0.5])), (2,)),
     "relaxed_bernoulli": (lambda D, t: D.RelaxedBernoulli(t(0.5), probs=t([0.3])), (2,)),
     "relaxed_one_hot": (lambda D, t: D.RelaxedOneHotCategorical(t(0.5), probs=t([0.3, 0.7])), (2,)),
+    "continuous_bernoulli": (lambda D, t: D.ContinuousBernoulli(logits=t([0.5, -1.0])), (3, 2)),
+    "von_mises": (lambda D, t: D.VonMises(t([0.5]), t([2.0])), (3,)),
+    "lowrank": (lambda D, t: D.LowRankMultivariateNormal(t([0.0, 1.0]), t([[1.0], [0.5]]), t([1.0, 2.0])), (3,)),
+    "straight_through": (lambda D, t: D.OneHotCategoricalStraightThrough(logits=t([0.5, -1.0])), (3,)),
 }
 
 

@@ -97,6 +97,10 @@ SAMPLED = {
     "multinomial": lambda: D.Multinomial(7, probs=rustdl.tensor([0.2, 0.3, 0.5])),
     "negative_binomial": lambda: D.NegativeBinomial(rustdl.tensor([2.0, 7.5]), probs=rustdl.tensor([0.3, 0.6])),
     "straight_through": lambda: D.OneHotCategoricalStraightThrough(probs=rustdl.tensor([0.2, 0.3, 0.5])),
+    "continuous_bernoulli": lambda: D.ContinuousBernoulli(probs=rustdl.tensor([0.1, 0.4999, 0.8])),
+    "lowrank_mvn": lambda: D.LowRankMultivariateNormal(rustdl.tensor([1.0, -1.0, 0.0]),
+                                                       rustdl.tensor([[1.0, 0.5], [0.3, -0.2], [0.0, 2.0]]),
+                                                       rustdl.tensor([0.5, 1.0, 0.1])),
 }
 
 
@@ -117,6 +121,21 @@ def test_draws_have_the_distributions_moments(name):
     assert bool(((mean - want_mean).abs() <= mean_err).all()), (mean, want_mean)
     assert bool(((var - want_var).abs() <= var_err).all()), (var, want_var)
     assert bool(d.support.check(draws).all())
+
+
+def test_von_mises_draws():
+    # E[cos(X - loc)] = I1(kappa) / I0(kappa) = 1 - circular variance; E[sin(X - loc)] = 0
+    rustdl.manual_seed(21)
+    loc = rustdl.tensor([0.5, -3.0, 2.0, 0.0])
+    d = D.VonMises(loc, rustdl.tensor([0.01, 1.0, 4.0, 50.0]))
+    n = 40_000
+    draws = d.sample((n,))
+    assert tuple(draws.shape) == (n, 4) and draws.dtype == rustdl.float32
+    assert bool(((draws >= -math.pi) & (draws < math.pi)).all())
+    cos_mean = (draws.double() - loc.double()).cos().mean(0)
+    sin_mean = (draws.double() - loc.double()).sin().mean(0)
+    np.testing.assert_allclose(cos_mean.tolist(), (1 - d.variance.double()).tolist(), atol=6 / math.sqrt(n))
+    np.testing.assert_allclose(sin_mean.tolist(), [0.0] * 4, atol=6 / math.sqrt(n))
 
 
 def test_categorical_draws_follow_the_probabilities():
@@ -374,3 +393,34 @@ def test_reprs_match_pytorch():
 @pytest.mark.parametrize("name", sorted(GOLDEN["expand"]))
 def test_expand_matches_pytorch(name):
     assert cases.run_expand(rustdl, name) == GOLDEN["expand"][name]
+
+
+def test_lowrank_and_continuous_bernoulli_errors():
+    with pytest.raises(ValueError, match="cov_factor must be a batch of matrices with shape 3 x m"):
+        D.LowRankMultivariateNormal(rustdl.zeros(3), rustdl.zeros(2, 1), rustdl.ones(3))
+    with pytest.raises(ValueError, match="cov_diag must be a batch of vectors with shape"):
+        D.LowRankMultivariateNormal(rustdl.zeros(3), rustdl.zeros(3, 1), rustdl.ones(2))
+    with pytest.raises(ValueError, match="cov_factor must be at least two-dimensional"):
+        D.LowRankMultivariateNormal(rustdl.zeros(3), rustdl.zeros(3), rustdl.ones(3))
+    with pytest.raises(ValueError, match="Incompatible batch shapes"):
+        D.LowRankMultivariateNormal(rustdl.zeros(2, 3), rustdl.zeros(4, 3, 1), rustdl.ones(3))
+    with pytest.raises(ValueError, match=r"Expected parameter cov_diag .* IndependentConstraint\(GreaterThan"):
+        D.LowRankMultivariateNormal(rustdl.zeros(3), rustdl.ones(3, 1), rustdl.tensor([1.0, -1.0, 1.0]))
+    with pytest.raises(rustdl.linalg.LinAlgError):  # as PyTorch: the capacitance factorization comes first
+        D.LowRankMultivariateNormal(rustdl.zeros(3), rustdl.zeros(3, 1), rustdl.tensor([1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="KL-divergence between two \\(Low Rank\\) Multivariate Normals"):
+        D.kl_divergence(D.LowRankMultivariateNormal(rustdl.zeros(3), rustdl.zeros(3, 1), rustdl.ones(3)),
+                        D.MultivariateNormal(rustdl.zeros(2), rustdl.eye(2)))
+    with pytest.raises(ValueError, match="The parameter probs has invalid values"):
+        D.ContinuousBernoulli(probs=rustdl.tensor([1.5]), validate_args=True)
+    # as PyTorch: without an explicit validate_args, probs are clamped into (0, 1) before the check
+    assert float(D.ContinuousBernoulli(probs=rustdl.tensor([1.5])).probs) < 1
+    with pytest.raises(ValueError, match=r"Expected parameter concentration .* GreaterThan"):
+        D.VonMises(0.0, rustdl.tensor([-1.0]))
+    # a low-rank Normal is the dense one with covariance W W^T + D
+    W, diag = rustdl.tensor([[1.0, 0.5], [0.3, -0.2], [0.0, 2.0]]), rustdl.tensor([0.5, 1.0, 0.1])
+    low = D.LowRankMultivariateNormal(rustdl.zeros(3), W, diag)
+    dense = D.MultivariateNormal(rustdl.zeros(3), W @ W.T + rustdl.diag(diag))
+    x = rustdl.tensor([[0.3, -1.0, 2.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(low.log_prob(x).tolist(), dense.log_prob(x).tolist(), rtol=1e-5)
+    assert float(D.kl_divergence(low, dense)) == pytest.approx(0.0, abs=1e-5)

@@ -11,6 +11,7 @@ from .bernoulli import Bernoulli
 from .beta import Beta
 from .categorical import Categorical
 from .cauchy import Cauchy
+from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
 from .exponential import Exponential
 from .gamma import Gamma
@@ -20,6 +21,7 @@ from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
 from .log_normal import LogNormal
+from .lowrank_multivariate_normal import LowRankMultivariateNormal
 from .multivariate_normal import MultivariateNormal, batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -255,3 +257,42 @@ def _kl_pareto_exponential(p, q):
     product = p.scale * q.rate
     result = (p.alpha / product).log() - p.alpha.reciprocal() + p.alpha * product / (p.alpha - 1) - 1
     return result.masked_fill(p.alpha <= 1, math.inf)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    # log density = x logit + log(1 - probs) + log C(probs), linear in x
+    return (p.mean * (p.logits - q.logits) + p._log_normalizer() + rustdl.log1p(-p.probs)
+            - q._log_normalizer() - rustdl.log1p(-q.probs))
+
+
+def _dense(d):
+    """A LowRankMultivariateNormal as the MultivariateNormal with its covariance."""
+    if isinstance(d, MultivariateNormal):
+        return d
+    return MultivariateNormal(d.loc, scale_tril=d.scale_tril, validate_args=False)
+
+
+def _kl_gaussian_dense(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with different event shapes "
+                         "cannot be computed")
+    return _kl_mvn_mvn(_dense(p), _dense(q))
+
+
+register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)(_kl_gaussian_dense)
+register_kl(LowRankMultivariateNormal, MultivariateNormal)(_kl_gaussian_dense)
+register_kl(MultivariateNormal, LowRankMultivariateNormal)(_kl_gaussian_dense)
+
+
+def _kl_support_not_covered(p, q):
+    """p puts mass where q has none."""
+    return _infinite_like(p.mean)
+
+
+for _p, _q in [(Beta, Pareto), (Exponential, Pareto), (Gamma, Pareto), (Gumbel, Beta), (Gumbel, ContinuousBernoulli),
+               (Gumbel, Exponential), (Gumbel, Gamma), (Gumbel, Pareto), (Gumbel, Uniform), (Laplace, ContinuousBernoulli),
+               (Laplace, Pareto), (Normal, ContinuousBernoulli), (Normal, Pareto), (Pareto, Beta),
+               (Pareto, ContinuousBernoulli), (Pareto, Uniform), (Exponential, ContinuousBernoulli),
+               (Gamma, ContinuousBernoulli)]:
+    register_kl(_p, _q)(_kl_support_not_covered)
