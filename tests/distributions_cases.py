@@ -176,6 +176,14 @@ CASES = {
     "lowrank_mvn_batch": (lambda D, p: D.LowRankMultivariateNormal(p["loc"], p["W"], p["cov_diag"]),
                           {"loc": [[0.5, -1.0], [2.0, 0.0]], "W": [[1.0], [0.2]], "cov_diag": [0.5, 1.0]},
                           [0.3, 0.2], ["variance", "entropy", "log_prob", "covariance_matrix"]),
+    "kl_cb": (lambda D, p: D.ContinuousBernoulli(logits=p["logits"]), {"logits": [-1.4, 0.001, 2.2]},
+              [0.3, 0.5, 0.9], ["entropy"]),
+    "kl_uniform01": (lambda D, p: D.Uniform(p["low"], p["high"]),
+                     {"low": [0.0, 0.2, 0.5], "high": [1.0, 0.7, 0.6]}, [0.5, 0.3, 0.55], ["entropy"]),
+    "kl_uniform_wide": (lambda D, p: D.Uniform(p["low"], p["high"]),
+                        {"low": [-1.0, 1.5, 0.0], "high": [1.0, 2.5, 4.0]}, [0.5, 2.0, 0.5], ["entropy"]),
+    "kl_uniform_positive": (lambda D, p: D.Uniform(p["low"], p["high"]),
+                            {"low": [0.5, 1.5, 3.0], "high": [1.0, 2.5, 4.0]}, [0.5, 2.0, 3.5], ["entropy"]),
     "transformed_stick_breaking": (lambda D, p: D.TransformedDistribution(
         D.Independent(D.Normal(p["loc"], p["scale"]), 1), [D.StickBreakingTransform()]),
         {"loc": [[0.0, 1.0], [-1.0, 0.5]], "scale": [[1.0, 0.5], [2.0, 1.0]]},
@@ -207,6 +215,10 @@ KL_PAIRS = [
     ("gumbel", "normal"), ("exponential", "gumbel"), ("uniform", "gumbel"), ("pareto", "exponential"),
     ("continuous_bernoulli", "continuous_bernoulli"), ("lowrank_mvn", "lowrank_mvn"), ("lowrank_mvn", "mvn_cov"),
     ("mvn_cov", "lowrank_mvn"), ("gumbel", "beta"), ("normal", "pareto"), ("exponential", "pareto"),
+    ("beta", "kl_cb"), ("kl_uniform01", "kl_cb"), ("uniform", "kl_cb"),
+    ("kl_cb", "exponential"), ("kl_cb", "normal"),
+    ("kl_cb", "kl_uniform_wide"), ("kl_cb", "uniform"), ("gamma", "gumbel"),
+    ("pareto", "normal"), ("pareto", "gamma"), ("kl_uniform_positive", "pareto"),
 ]
 
 

@@ -296,3 +296,81 @@ for _p, _q in [(Beta, Pareto), (Exponential, Pareto), (Gamma, Pareto), (Gumbel, 
                (Pareto, ContinuousBernoulli), (Pareto, Uniform), (Exponential, ContinuousBernoulli),
                (Gamma, ContinuousBernoulli)]:
     register_kl(_p, _q)(_kl_support_not_covered)
+
+
+def _cb_log_density_mean(q, mean_x):
+    """E[log q(X)] for q ContinuousBernoulli, given E[X] (its log density is linear in x)."""
+    return mean_x * q.logits + rustdl.log1p(-q.probs) + q._log_normalizer()
+
+
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p, q):
+    return -p.entropy() - _cb_log_density_mean(q, p.mean)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p, q):
+    result = -(p.high - p.low).log() - _cb_log_density_mean(q, p.mean)
+    # PyTorch's comparisons are inclusive: a uniform on exactly [0, 1] also gets inf
+    outside = (p.low <= 0) | (p.high >= 1)
+    return rustdl.where(outside, _infinite_like(result), result)
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p, q):
+    second_moment = p.variance + (p.mean - q.loc).pow(2)
+    return -p.entropy() + 0.5 * math.log(2 * math.pi) + q.scale.log() + second_moment / (2 * q.scale.pow(2))
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    # inclusive as PyTorch's: q on exactly [0, 1] also gets inf
+    outside = (q.low >= 0) | (q.high <= 1)
+    return rustdl.where(outside, _infinite_like(result), result)
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    # E_p[exp(-x / s)] is the Gamma's Laplace transform (1 + 1 / (rate s))^-concentration
+    laplace = (-p.concentration * rustdl.log1p((p.rate * q.scale).reciprocal())).exp()
+    return (-p.entropy() + q.scale.log() + (p.mean - q.loc) / q.scale
+            + (q.loc / q.scale).exp() * laplace)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    # needs the second moment: finite for alpha > 2 only
+    # a stand-in where infinite, keeping the gradient finite (where, not clamp: clamp's gradient
+    # vanishes at its bound)
+    alpha = rustdl.where(p.alpha > 2, p.alpha, rustdl.full_like(p.alpha, 3.0))
+    mean = alpha * p.scale / (alpha - 1)
+    variance = p.scale.pow(2) * alpha / ((alpha - 1).pow(2) * (alpha - 2))
+    result = (-p.entropy() + 0.5 * math.log(2 * math.pi) + q.scale.log()
+              + (variance + (mean - q.loc).pow(2)) / (2 * q.scale.pow(2)))
+    return result.masked_fill(p.alpha <= 2, math.inf)
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p, q):
+    # E_p[log x] = log scale + 1/alpha; E_p[x] finite for alpha > 1
+    alpha = rustdl.where(p.alpha > 1, p.alpha, rustdl.full_like(p.alpha, 2.0))
+    mean = alpha * p.scale / (alpha - 1)
+    log_mean = p.scale.log() + p.alpha.reciprocal()
+    result = (-p.entropy() - q.concentration * q.rate.log() + rustdl.lgamma(q.concentration)
+              - (q.concentration - 1) * log_mean + q.rate * mean)
+    return result.masked_fill(p.alpha <= 1, math.inf)
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    # E_p[log x] over [a, b]: (b log b - a log a) / (b - a) - 1
+    low = p.low.clamp(min=rustdl.finfo(p.low.dtype).tiny)
+    log_mean = (p.high * p.high.log() - low * low.log()) / (p.high - low) - 1
+    result = (-(p.high - p.low).log() - q.alpha.log() - q.alpha * q.scale.log() + (q.alpha + 1) * log_mean)
+    return result.masked_fill(p.low < q.scale, math.inf)
