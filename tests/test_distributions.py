@@ -98,6 +98,7 @@ SAMPLED = {
     "negative_binomial": lambda: D.NegativeBinomial(rustdl.tensor([2.0, 7.5]), probs=rustdl.tensor([0.3, 0.6])),
     "straight_through": lambda: D.OneHotCategoricalStraightThrough(probs=rustdl.tensor([0.2, 0.3, 0.5])),
     "continuous_bernoulli": lambda: D.ContinuousBernoulli(probs=rustdl.tensor([0.1, 0.4999, 0.8])),
+    "wishart": lambda: D.Wishart(rustdl.tensor([2.5, 7.0]), rustdl.tensor([[2.0, 0.6], [0.6, 1.0]])),
     "lowrank_mvn": lambda: D.LowRankMultivariateNormal(rustdl.tensor([1.0, -1.0, 0.0]),
                                                        rustdl.tensor([[1.0, 0.5], [0.3, -0.2], [0.0, 2.0]]),
                                                        rustdl.tensor([0.5, 1.0, 0.1])),
@@ -169,6 +170,7 @@ def test_rsample_carries_gradients_to_the_parameters():
                  D.Pareto(scale, 3.0), D.Weibull(scale, 1.5), D.Chi2(scale), D.InverseGamma(scale, 2.0),
                  D.FisherSnedecor(scale, 4.0), D.Kumaraswamy(scale, 2.0), D.LogisticNormal(loc, scale),
                  D.GeneralizedPareto(loc, scale, 0.3), D.RelaxedBernoulli(rustdl.tensor(0.5), probs=scale / 3),
+                 D.Wishart(scale.sum() + 2, scale_tril=rustdl.diag(scale)),
                  D.RelaxedOneHotCategorical(rustdl.tensor(0.5), probs=scale / scale.sum())):
         assert dist.has_rsample, type(dist).__name__
         (g,) = rustdl.autograd.grad(dist.rsample((3,)).sum(), [scale])
@@ -456,3 +458,40 @@ def test_rsample_gradients_are_unbiased(name):
         g = 0.0 if g is None else float(g)
         w = 0.0 if w is None else float(w)
         assert g == pytest.approx(w, rel=0.05, abs=0.02), (name, got, want)
+
+
+def test_lkj_cholesky_draws():
+    # dim 2: the correlation L[1, 0] = r has density (1 - r^2)^(eta - 1): r = 2 Beta(eta, eta) - 1,
+    # so E[r] = 0 and E[r^2] = 1 / (2 eta + 1)
+    rustdl.manual_seed(8)
+    eta = rustdl.tensor([0.5, 1.0, 6.0], dtype=rustdl.float64)
+    n = 40_000
+    draws = D.LKJCholesky(2, eta).sample((n,))
+    assert tuple(draws.shape) == (n, 3, 2, 2)
+    r = draws[..., 1, 0]
+    second = 1 / (2 * eta + 1)
+    np.testing.assert_allclose(r.mean(0).tolist(), [0.0] * 3, atol=6 * math.sqrt(0.5 / n))
+    np.testing.assert_allclose(r.pow(2).mean(0).tolist(), second.tolist(), atol=6 * math.sqrt(0.4 / n))
+    big = D.LKJCholesky(4, rustdl.tensor(2.0)).sample((200,))
+    assert bool(D.constraints.corr_cholesky.check(big).all())
+    # the density of a draw is finite, and the identity is the mode for concentration > 1
+    d = D.LKJCholesky(4, 2.0)
+    assert bool(d.log_prob(big).isfinite().all())
+    assert bool((d.log_prob(rustdl.eye(4)) >= d.log_prob(big)).all())
+    with pytest.raises(ValueError, match="Expected dim to be an integer greater than or equal to 2. Found dim=1."):
+        D.LKJCholesky(1)
+
+
+def test_wishart_errors():
+    eye = rustdl.eye(2)
+    with pytest.raises(ValueError, match="Value of df=0.5 expected to be greater than ndim - 1 = 1."):
+        D.Wishart(rustdl.tensor(0.5), eye)
+    with pytest.raises(AssertionError, match="Exactly one of covariance_matrix or precision_matrix or scale_tril"):
+        D.Wishart(rustdl.tensor(3.0))
+    with pytest.raises(ValueError, match="scale_tril must be at least two-dimensional"):
+        D.Wishart(rustdl.tensor(3.0), eye[0])
+    with pytest.raises(ValueError, match="to satisfy the constraint PositiveDefinite"):
+        D.Wishart(rustdl.tensor(3.0), rustdl.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(ValueError, match="Expected parameter scale_tril .* LowerCholesky"):
+        D.Wishart(rustdl.tensor(3.0), scale_tril=rustdl.tensor([[1.0, 0.0], [2.0, -1.0]]))
+    assert tuple(D.Wishart(rustdl.tensor([3.0, 4.0]), eye).batch_shape) == (2,)
