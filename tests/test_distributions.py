@@ -206,8 +206,11 @@ def test_parameter_and_value_errors_match_pytorch():
         D.MultivariateNormal(rustdl.zeros(2), rustdl.eye(2)).log_prob(rustdl.zeros(3))
     with pytest.raises(ValueError, match="Value is not broadcastable with batch_shape\\+event_shape"):
         D.Normal(rustdl.zeros(3), 1.0).log_prob(rustdl.zeros(2))
-    with pytest.raises(NotImplementedError, match="No KL\\(p \\|\\| q\\) is implemented for p type Normal and q type "
+    with pytest.raises(NotImplementedError, match="No KL\\(p \\|\\| q\\) is implemented for p type Laplace and q type "
                                                   "Bernoulli"):
+        D.kl_divergence(D.Laplace(0.0, 1.0), D.Bernoulli(0.5))
+    # two exponential families: PyTorch's (ExponentialFamily, ExponentialFamily) entry answers
+    with pytest.raises(NotImplementedError, match="The cross KL-divergence between different exponential families"):
         D.kl_divergence(D.Normal(0.0, 1.0), D.Bernoulli(0.5))
     # validation off: the same calls go through
     assert math.isnan(float(D.Normal(0.0, 1.0, validate_args=False).log_prob(rustdl.tensor(math.nan))))
@@ -495,3 +498,28 @@ def test_wishart_errors():
     with pytest.raises(ValueError, match="Expected parameter scale_tril .* LowerCholesky"):
         D.Wishart(rustdl.tensor(3.0), scale_tril=rustdl.tensor([[1.0, 0.0], [2.0, -1.0]]))
     assert tuple(D.Wishart(rustdl.tensor([3.0, 4.0]), eye).batch_shape) == (2,)
+
+
+def test_exponential_family_entropy_and_bregman_kl():
+    from rustdl.distributions.kl import bregman_kl
+
+    t = lambda v: rustdl.tensor(v, dtype=rustdl.float64)
+    members = [D.Normal(t([0.5, -1.0]), t([2.0, 0.3])), D.Exponential(t([0.5, 3.0])), D.Gamma(t([0.7, 4.0]), t([2.0, 0.5])),
+               D.Bernoulli(logits=t([-1.0, 2.0])), D.Beta(t([0.5, 3.0]), t([2.0, 1.5])),
+               D.Dirichlet(t([[1.0, 2.0, 0.5], [3.0, 1.0, 1.0]])), D.Chi2(t([1.5, 5.0]))]
+    for d in members:
+        assert isinstance(d, D.ExponentialFamily)
+        np.testing.assert_allclose(D.ExponentialFamily.entropy(d).tolist(), d.entropy().tolist(), rtol=1e-10,
+                                   err_msg=type(d).__name__)
+    pairs = [(D.Normal(t([0.5]), t([2.0])), D.Normal(t([1.0]), t([0.7]))),
+             (D.Gamma(t([0.7, 4.0]), t([2.0, 0.5])), D.Gamma(t([1.5, 2.0]), t([1.0, 1.0]))),
+             (D.Beta(t([0.5]), t([2.0])), D.Beta(t([3.0]), t([1.5]))),
+             (D.Poisson(t([2.0, 0.3])), D.Poisson(t([1.0, 4.0])))]
+    for p, q in pairs:
+        np.testing.assert_allclose(bregman_kl(p, q).tolist(), D.kl_divergence(p, q).tolist(), rtol=1e-10,
+                                   err_msg=type(p).__name__)
+    with pytest.raises(NotImplementedError, match="cross KL-divergence between different exponential families"):
+        bregman_kl(D.Normal(0.0, 1.0), D.Exponential(1.0))
+    assert not isinstance(D.StudentT(3.0), D.ExponentialFamily)
+    support = D.MixtureSameFamily(D.Categorical(probs=t([0.5, 0.5])), D.Gamma(t([1.0, 2.0]), 1.0)).support
+    assert support.check(t([0.5, -1.0, 2.0])).tolist() == [True, False, True]

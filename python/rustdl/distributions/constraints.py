@@ -5,7 +5,7 @@ dimensions); `Distribution` uses them to validate parameters and `log_prob` argu
 import rustdl
 
 __all__ = [
-    "Constraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than", "greater_than_eq",
+    "Constraint", "MixtureSameFamilyConstraint", "boolean", "cat", "corr_cholesky", "dependent", "dependent_property", "greater_than", "greater_than_eq",
     "half_open_interval", "independent", "integer_interval", "interval", "is_dependent", "less_than",
     "lower_cholesky", "lower_triangular", "multinomial", "nonnegative", "nonnegative_integer", "one_hot", "positive",
     "positive_definite", "positive_integer", "positive_semidefinite", "real", "real_vector", "simplex",
@@ -341,6 +341,30 @@ class _Stack(Constraint):
             raise ValueError(f"dim {self.dim} out of range for a value of {value.dim()} dimensions")
         pieces = [value.select(self.dim, i) for i in range(value.size(self.dim))]
         return rustdl.stack([c.check(v) for v, c in zip(pieces, self.cseq)], self.dim)
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a MixtureSameFamily: its components' support, checked against each value
+    broadcast over the component dimension."""
+
+    def __init__(self, base_constraint):
+        self.base_constraint = base_constraint
+
+    @property
+    def is_discrete(self):
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self):
+        return self.base_constraint.event_dim
+
+    def check(self, value):
+        # one component column, so the component-batched support check broadcasts
+        result = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        return result.all(-1)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.base_constraint!r})"
 
 
 dependent = _Dependent()

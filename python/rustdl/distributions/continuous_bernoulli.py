@@ -10,7 +10,7 @@ import rustdl
 
 from . import constraints
 from .bernoulli import probs_or_logits
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["ContinuousBernoulli"]
@@ -18,10 +18,24 @@ __all__ = ["ContinuousBernoulli"]
 _F = rustdl.nn.functional
 
 
-class ContinuousBernoulli(Distribution):
+class ContinuousBernoulli(ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.unit_interval
     has_rsample = True
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        """log((e^x - 1) / x); near x = 0 its series x/2 + x^2/24 - x^4/2880."""
+        small = x.abs() < 1e-2
+        safe = rustdl.where(small, rustdl.ones_like(x), x)
+        closed = safe.expm1().abs().log() - safe.abs().log()
+        series = x / 2 + x.pow(2) / 24 - x.pow(4) / 2880
+        return rustdl.where(small, series, closed)
+
+    _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
         probs_or_logits(probs, logits)

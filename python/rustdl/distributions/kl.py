@@ -13,6 +13,7 @@ from .categorical import Categorical
 from .cauchy import Cauchy
 from .continuous_bernoulli import ContinuousBernoulli
 from .dirichlet import Dirichlet
+from .exp_family import ExponentialFamily, bregman_kl
 from .exponential import Exponential
 from .gamma import Gamma
 from .geometric import Geometric
@@ -374,3 +375,7 @@ def _kl_uniform_pareto(p, q):
     log_mean = (p.high * p.high.log() - low * low.log()) / (p.high - low) - 1
     result = (-(p.high - p.low).log() - q.alpha.log() - q.alpha * q.scale.log() + (q.alpha + 1) * log_mean)
     return result.masked_fill(p.low < q.scale, math.inf)
+
+
+# any two members of one exponential family (the specific pairs above are more specific and win)
+register_kl(ExponentialFamily, ExponentialFamily)(bregman_kl)

@@ -11,6 +11,7 @@ import rustdl
 from . import constraints
 from .chi2 import Chi2
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .multivariate_normal import _precision_to_scale_tril
 from .utils import lazy_property
 
@@ -27,7 +28,7 @@ def _log_det_from_tril(scale_tril):
     return 2 * scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
 
-class Wishart(Distribution):
+class Wishart(ExponentialFamily):
     support = constraints.positive_definite
     has_rsample = True
 
