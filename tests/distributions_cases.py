@@ -192,10 +192,13 @@ CASES = {
                           ["mean", "variance", "entropy", "log_prob", "covariance_matrix"]),
     "kl_cb": (lambda D, p: D.ContinuousBernoulli(logits=p["logits"]), {"logits": [-1.4, 0.001, 2.2]},
               [0.3, 0.5, 0.9], ["entropy"]),
+    "kl_bernoulli3": (lambda D, p: D.Bernoulli(probs=p["probs"]), {"probs": [0.1, 0.5, 0.9]}, [0.0, 1.0, 1.0],
+                      ["entropy"]),
+    "poisson3": (lambda D, p: D.Poisson(p["rate"]), {"rate": [0.5, 3.0, 40.0]}, [0.0, 2.0, 37.0], ["mean"]),
     "kl_uniform01": (lambda D, p: D.Uniform(p["low"], p["high"]),
                      {"low": [0.0, 0.2, 0.5], "high": [1.0, 0.7, 0.6]}, [0.5, 0.3, 0.55], ["entropy"]),
     "kl_uniform_wide": (lambda D, p: D.Uniform(p["low"], p["high"]),
-                        {"low": [-1.0, 1.5, 0.0], "high": [1.0, 2.5, 4.0]}, [0.5, 2.0, 0.5], ["entropy"]),
+                        {"low": [-1.0, 1.5, 0.25], "high": [1.0, 2.5, 4.0]}, [0.5, 2.0, 0.5], ["entropy"]),
     "kl_uniform_positive": (lambda D, p: D.Uniform(p["low"], p["high"]),
                             {"low": [0.5, 1.5, 3.0], "high": [1.0, 2.5, 4.0]}, [0.5, 2.0, 3.5], ["entropy"]),
     "transformed_stick_breaking": (lambda D, p: D.TransformedDistribution(
@@ -233,6 +236,12 @@ KL_PAIRS = [
     ("kl_cb", "exponential"), ("kl_cb", "normal"),
     ("kl_cb", "kl_uniform_wide"), ("kl_cb", "uniform"), ("gamma", "gumbel"),
     ("pareto", "normal"), ("pareto", "gamma"), ("kl_uniform_positive", "pareto"),
+    ("beta", "exponential"), ("beta", "gamma"), ("beta", "normal"), ("beta", "kl_uniform_wide"), ("beta", "uniform"),
+    ("exponential", "gamma"), ("exponential", "normal"), ("gamma", "exponential"), ("gamma", "normal"),
+    ("laplace", "normal"), ("normal", "laplace"), ("uniform", "normal"), ("kl_uniform_wide", "exponential"),
+    ("kl_uniform_wide", "gamma"), ("kl_uniform01", "beta"), ("uniform", "beta"), ("kl_bernoulli3", "poisson3"),
+    ("binomial", "binomial"), ("exponential", "beta"), ("normal", "uniform"), ("laplace", "gamma"),
+    ("poisson", "kl_bernoulli3"), ("transformed_affine_exp", "transformed_affine_exp"),
 ]
 
 

@@ -9,6 +9,7 @@ import rustdl
 
 from .bernoulli import Bernoulli
 from .beta import Beta
+from .binomial import Binomial
 from .categorical import Categorical
 from .cauchy import Cauchy
 from .continuous_bernoulli import ContinuousBernoulli
@@ -28,6 +29,7 @@ from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
 from .pareto import Pareto
 from .poisson import Poisson
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 from .utils import sum_rightmost
 
@@ -379,3 +381,153 @@ def _kl_uniform_pareto(p, q):
 
 # any two members of one exponential family (the specific pairs above are more specific and win)
 register_kl(ExponentialFamily, ExponentialFamily)(bregman_kl)
+
+
+
+# ---- cross-family pairs: KL = -H(p) - E_p[log q], E_p[log q] from p's moments ----
+
+def _gaussian_cross_term(q, mean, variance):
+    """-E_p[log q] for q Normal, from p's mean and variance."""
+    return 0.5 * math.log(2 * math.pi) + q.scale.log() + (variance + (mean - q.loc).pow(2)) / (2 * q.scale.pow(2))
+
+
+def _gamma_cross_term(q, mean, mean_log):
+    """-E_p[log q] for q Gamma, from E_p[X] and E_p[log X]."""
+    return -(q.concentration * q.rate.log() - rustdl.lgamma(q.concentration)
+             + (q.concentration - 1) * mean_log - q.rate * mean)
+
+
+def _exponential_cross_term(q, mean):
+    return -q.rate.log() + q.rate * mean
+
+
+def _beta_mean_log(p):
+    return rustdl.digamma(p.concentration1) - rustdl.digamma(p.concentration1 + p.concentration0)
+
+
+def _uniform_mean_log(p):
+    """E[log X] for X uniform on [low, high], low >= 0 (0 log 0 = 0)."""
+    return (rustdl.xlogy(p.high, p.high) - rustdl.xlogy(p.low, p.low)) / (p.high - p.low) - 1
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    return -p.entropy() + _exponential_cross_term(q, p.mean)
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    return -p.entropy() + _gamma_cross_term(q, p.mean, _beta_mean_log(p))
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p, q):
+    return -p.entropy() + _gaussian_cross_term(q, p.mean, p.variance)
+
+
+@register_kl(Beta, Uniform)
+def _kl_beta_uniform(p, q):
+    result = -p.entropy() + (q.high - q.low).log()
+    return rustdl.where((q.low > 0) | (q.high < 1), _infinite_like(result), result)
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    mean_log = -_EULER_GAMMA - p.rate.log()
+    return -p.entropy() + _gamma_cross_term(q, p.mean, mean_log)
+
+
+@register_kl(Exponential, Normal)
+def _kl_exponential_normal(p, q):
+    return -p.entropy() + _gaussian_cross_term(q, p.mean, p.variance)
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() + _exponential_cross_term(q, p.mean)
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    return -p.entropy() + _gaussian_cross_term(q, p.mean, p.variance)
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    return -p.entropy() + _gaussian_cross_term(q, p.loc, 2 * p.scale.pow(2))
+
+
+@register_kl(Normal, Laplace)
+def _kl_normal_laplace(p, q):
+    # E|X - m| for X ~ N(mu, s^2): s sqrt(2/pi) exp(-d^2 / (2 s^2)) + d erf(d / (s sqrt 2)), d = mu - m
+    gap = p.loc - q.loc
+    mean_abs = (p.scale * math.sqrt(2 / math.pi) * (-gap.pow(2) / (2 * p.scale.pow(2))).exp()
+                + gap * rustdl.erf(gap / (p.scale * math.sqrt(2))))
+    return -p.entropy() + (2 * q.scale).log() + mean_abs / q.scale
+
+
+@register_kl(Uniform, Normal)
+def _kl_uniform_normal(p, q):
+    return -p.entropy() + _gaussian_cross_term(q, p.mean, p.variance)
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    result = -p.entropy() + _exponential_cross_term(q, p.mean)
+    return rustdl.where(p.low < 0, _infinite_like(result), result)
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    low = p.low.clamp(min=0)  # a stand-in where the result is inf anyway
+    mean_log = (rustdl.xlogy(p.high, p.high) - rustdl.xlogy(low, low)) / (p.high - low) - 1
+    result = -p.entropy() + _gamma_cross_term(q, p.mean, mean_log)
+    return rustdl.where(p.low < 0, _infinite_like(result), result)
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    inside = (p.low >= 0) & (p.high <= 1)
+    low = rustdl.where(inside, p.low, rustdl.zeros_like(p.low))
+    high = rustdl.where(inside, p.high, rustdl.ones_like(p.high))
+    width = high - low
+    mean_log = (rustdl.xlogy(high, high) - rustdl.xlogy(low, low)) / width - 1
+    mean_log1m = (rustdl.xlogy(1 - low, 1 - low) - rustdl.xlogy(1 - high, 1 - high)) / width - 1
+    log_beta = (rustdl.lgamma(q.concentration1) + rustdl.lgamma(q.concentration0)
+                - rustdl.lgamma(q.concentration1 + q.concentration0))
+    result = (-p.entropy() - (q.concentration1 - 1) * mean_log - (q.concentration0 - 1) * mean_log1m + log_beta)
+    return rustdl.where(inside, result, _infinite_like(result))
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    # log 0! = log 1! = 0
+    return -p.entropy() + q.rate - p.probs * q.rate.log()
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is not implemented")
+    softplus = rustdl.nn.functional.softplus
+    # per trial: probs (logit_p - logit_q) + log(1 - probs_p) - log(1 - probs_q)
+    per_trial = p.probs * (p.logits - q.logits) + softplus(q.logits) - softplus(p.logits)
+    result = p.total_count * per_trial
+    return rustdl.where(p.total_count > q.total_count, _infinite_like(result), result)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    # KL is invariant under a common bijection
+    if p.transforms != q.transforms:
+        raise NotImplementedError
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+for _p, _q in [(Exponential, Beta), (Exponential, Uniform), (Gamma, Beta), (Gamma, Uniform), (Laplace, Beta),
+               (Laplace, Exponential), (Laplace, Gamma), (Laplace, Uniform), (Normal, Beta), (Normal, Exponential),
+               (Normal, Gamma), (Normal, Uniform), (Poisson, Bernoulli), (Poisson, Binomial),
+               (ContinuousBernoulli, Pareto)]:
+    register_kl(_p, _q)(_kl_support_not_covered)
