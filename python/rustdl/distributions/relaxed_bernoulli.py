@@ -19,6 +19,7 @@ __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 class LogitRelaxedBernoulli(Distribution):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.real
+    has_rsample = True
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         probs_or_logits(probs, logits)
@@ -49,8 +50,6 @@ class LogitRelaxedBernoulli(Distribution):
     @property
     def param_shape(self):
         return self._param.size()
-
-    has_rsample = True
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
