@@ -7,15 +7,29 @@ import rustdl
 from . import constraints
 from .dirichlet import Dirichlet
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Beta"]
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.unit_interval
     has_rsample = True
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return rustdl.lgamma(x) + rustdl.lgamma(y) - rustdl.lgamma(x + y)
+
+    @property
+    def _mean_carrier_measure(self):
+        # h(x) = 1 / (x (1 - x)) for natural parameters (c1, c0): -E[log X] - E[log(1 - X)]
+        total = rustdl.digamma(self.concentration1 + self.concentration0)
+        return -(rustdl.digamma(self.concentration1) + rustdl.digamma(self.concentration0) - 2 * total)
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         if isinstance(concentration1, numbers.Real) and isinstance(concentration0, numbers.Real):

@@ -3,18 +3,31 @@
 import rustdl
 
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .gamma import rsample_standard_gamma
 
 __all__ = ["Dirichlet"]
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """Draws are normalized standard-gamma draws, reparameterized through them (see Gamma)."""
 
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.simplex
     has_rsample = True
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return rustdl.lgamma(x).sum(-1) - rustdl.lgamma(x.sum(-1))
+
+    @property
+    def _mean_carrier_measure(self):
+        # h(x) = 1 / prod x_i for natural parameters alpha: -sum E[log X_i]
+        a = self.concentration
+        return -(rustdl.digamma(a) - rustdl.digamma(a.sum(-1, keepdim=True))).sum(-1)
 
     def __init__(self, concentration, validate_args=None):
         if concentration.dim() < 1:

@@ -7,7 +7,7 @@ import rustdl
 
 from ..autograd.function import Function
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Gamma"]
@@ -105,13 +105,22 @@ def rsample_standard_gamma(alpha, shape):
     return _StandardGammaDraw.apply(alpha, rustdl.Size(shape))
 
 
-class Gamma(Distribution):
+class Gamma(ExponentialFamily):
     """Draws are reparameterized by implicit differentiation of the gamma CDF (as PyTorch's):
     `rsample` carries gradients to concentration and rate."""
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.nonnegative
     has_rsample = True
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return rustdl.lgamma(x + 1) + (x + 1) * (-y).reciprocal().log()
+
+    _mean_carrier_measure = 0
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)

@@ -5,12 +5,22 @@ import numbers
 
 import rustdl
 
+from .exp_family import ExponentialFamily
 from .location_scale import LocationScale
 
 __all__ = ["Normal"]
 
 
-class Normal(LocationScale):
+class Normal(LocationScale, ExponentialFamily):
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()
+
+    _mean_carrier_measure = 0
+
     @property
     def mean(self):
         return self.loc

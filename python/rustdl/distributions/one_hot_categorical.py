@@ -6,7 +6,7 @@ from . import constraints
 from .categorical import Categorical
 from .distribution import Distribution
 
-__all__ = ["OneHotCategorical"]
+__all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
 class OneHotCategorical(Distribution):
@@ -76,5 +76,14 @@ class OneHotCategorical(Distribution):
             values = values.expand((n,) + tuple(self.batch_shape) + (n,))
         return values
 
-    def __repr__(self):
-        return self._categorical.__repr__().replace("Categorical", "OneHotCategorical", 1)
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    """A OneHotCategorical whose draws pass gradients straight through: the one-hot draw
+    in the forward pass, the gradient of `probs` in the backward pass."""
+
+    has_rsample = True
+
+    def rsample(self, sample_shape=()):
+        draws = self.sample(sample_shape)
+        probs = self._categorical.probs
+        return draws + (probs - probs.detach())

@@ -5,7 +5,7 @@ import numbers
 import rustdl
 
 from . import constraints
-from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all
 
 __all__ = ["Poisson"]
@@ -58,9 +58,16 @@ def _poisson_ptrs(rate):
     return result
 
 
-class Poisson(Distribution):
+class Poisson(ExponentialFamily):
     arg_constraints = {"rate": constraints.nonnegative}  # noqa: RUF012 (read-only, as PyTorch)
     support = constraints.nonnegative_integer
+
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
     def __init__(self, rate, validate_args=None):
         (self.rate,) = broadcast_all(rate)

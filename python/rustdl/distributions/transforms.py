@@ -243,6 +243,13 @@ class ComposeTransform(Transform):
 identity_transform = ComposeTransform([])
 
 
+def _same_value(a, b):
+    """Parameters of two transforms are equal: numbers by value, tensors elementwise."""
+    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+        return a == b
+    return bool(rustdl.eq(rustdl.as_tensor(a), rustdl.as_tensor(b)).all())
+
+
 class _ParameterFree(Transform):
     """A transform without parameters: any two instances of its class are equal."""
 
@@ -279,6 +286,11 @@ class PowerTransform(Transform):
 
     def with_cache(self, cache_size=1):
         return self if self._cache_size == cache_size else PowerTransform(self.exponent, cache_size=cache_size)
+
+    def __eq__(self, other):
+        return isinstance(other, PowerTransform) and _same_value(self.exponent, other.exponent)
+
+    __hash__ = object.__hash__
 
     @property
     def sign(self):
@@ -391,6 +403,12 @@ class AffineTransform(Transform):
             return self
         return AffineTransform(self.loc, self.scale, self.event_dim, cache_size=cache_size)
 
+    def __eq__(self, other):
+        return (isinstance(other, AffineTransform) and _same_value(self.loc, other.loc)
+                and _same_value(self.scale, other.scale))
+
+    __hash__ = object.__hash__
+
     @property
     def sign(self):
         if isinstance(self.scale, numbers.Real):
@@ -421,3 +439,23 @@ class AffineTransform(Transform):
 
     def inverse_shape(self, shape):
         return self.forward_shape(shape)
+
+
+# the vector, matrix and combinator transforms live in their own module (imported last: they
+# build on Transform)
+from .vector_transforms import (
+    CatTransform,
+    CorrCholeskyTransform,
+    CumulativeDistributionTransform,
+    IndependentTransform,
+    LowerCholeskyTransform,
+    PositiveDefiniteTransform,
+    ReshapeTransform,
+    SoftmaxTransform,
+    StackTransform,
+    StickBreakingTransform,
+)
+
+__all__ += ["CatTransform", "CorrCholeskyTransform", "CumulativeDistributionTransform", "IndependentTransform",
+            "LowerCholeskyTransform", "PositiveDefiniteTransform", "ReshapeTransform", "SoftmaxTransform",
+            "StackTransform", "StickBreakingTransform"]
