@@ -33,7 +33,7 @@ CASES = {
                   ["mean", "mode", "variance", "entropy", "log_prob", "cdf", "icdf"]),
     "gamma": (lambda D, p: D.Gamma(p["concentration"], p["rate"]),
               {"concentration": [0.5, 2.0, 9.0], "rate": [1.0, 0.5, 3.0]}, [0.2, 3.0, 2.5],
-              ["mean", "mode", "variance", "entropy", "log_prob"]),
+              ["mean", "mode", "variance", "entropy", "log_prob", "cdf"]),
     "beta": (lambda D, p: D.Beta(p["concentration1"], p["concentration0"]),
              {"concentration1": [0.5, 2.0, 5.0], "concentration0": [0.5, 3.0, 1.5]}, [0.3, 0.6, 0.9],
              ["mean", "mode", "variance", "entropy", "log_prob"]),

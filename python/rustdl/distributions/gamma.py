@@ -160,5 +160,6 @@ class Gamma(ExponentialFamily):
                 + (1.0 - self.concentration) * rustdl.digamma(self.concentration))
 
     def cdf(self, value):
-        raise NotImplementedError("Gamma.cdf needs the regularized incomplete gamma function, "
-                                  "which rustdl does not have yet")
+        if self._validate_args:
+            self._validate_sample(value)
+        return rustdl.special.gammainc(self.concentration, self.rate * value)
