@@ -210,3 +210,95 @@ def test_linear_relu_clamps_in_place_only_what_it_owns():
     assert torch.equal(y, F.relu(x @ w.t() + b))
     y3 = _linear.linear_relu(x.view(2, 4, 16), w, b)
     assert torch.equal(y3, y.view(2, 4, 12))
+
+
+# ------------------------------------ bias and relu applied by the GEMM itself
+
+
+def _unfused_linear(x, w, b, relu):
+    """Product, bias addition and relu as three separate ops."""
+    y = torch.matmul(x, w.t()) + b
+    return y.relu() if relu else y
+
+
+def _operands(form, m, k, n):
+    x = _rand(m, k, seed=1)
+    w = _rand(n, k, seed=2)
+    b = _rand(n, seed=3)
+    if form == "x transposed":
+        x = _rand(k, m, seed=1).t()
+    elif form == "x stepped":
+        x = _rand(m, 2 * k, seed=1)[:, ::2]
+    elif form == "w contiguous transposed":
+        w = _rand(k, n, seed=2).t()
+    elif form == "bias stepped":
+        b = _rand(2 * n, seed=3)[::2]
+    elif form == "edge values":
+        b = b.clone()
+        b[0], b[1], b[2] = float("nan"), -0.0, float("inf")
+        x = x.clone()
+        x[0] = 0.0  # row 0 is the bias alone (relu keeps nan)
+    return x, w, b
+
+
+FORMS = ["plain", "x transposed", "x stepped", "w contiguous transposed", "bias stepped", "edge values"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("mkn", [(37, 1000, 45), (130, 64, 96), (3, 5, 3)])
+def test_gemm_bias_relu_epilogue_matches_separate_ops(threads, form, relu, mkn):
+    x, w, b = _operands(form, *mkn)
+    with torch.no_grad():
+        want = _unfused_linear(x, w, b, relu)
+    fused = _linear.linear_relu(x, w, b) if relu else F.linear(x, w, b)
+    via_addmm = b.addmm(x, w.t())
+    assert fused.shape == want.shape
+    # bit for bit, NaN where the separate ops give NaN, -0.0 kept
+    for got in (fused, via_addmm.relu() if relu else via_addmm):
+        assert np.array_equal(got.numpy().view(np.int32), want.numpy().view(np.int32))
+    if form == "edge values":
+        assert np.isnan(fused.numpy()[0, 0]) and fused.numpy()[0, 2] == np.inf
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("need", ["x", "w", "b", "xwb", "wb"])
+@pytest.mark.parametrize("form", ["plain", "x transposed", "w contiguous transposed", "edge values"])
+def test_gemm_bias_relu_epilogue_gradients_match_separate_ops(threads, relu, need, form):
+    x0, w0, b0 = _operands(form, 29, 400, 70)
+    gy = _rand(29, 70, seed=9)
+
+    def run(fn):
+        x, w, b = (t.detach().clone().requires_grad_(name in need) for t, name in ((x0, "x"), (w0, "w"), (b0, "b")))
+        y = fn(x, w, b)
+        y.backward(gy)
+        return y, [y.detach()] + [t.grad for t in (x, w, b)]
+
+    fused_fn = _linear.linear_relu if relu else F.linear
+    y1, fused = run(fused_fn)
+    y2, plain = run(lambda x, w, b: _unfused_linear(x, w, b, relu))
+    for f, p in zip(fused, plain):
+        if p is None:
+            assert f is None
+        else:
+            assert np.array_equal(f.numpy().view(np.int32), p.numpy().view(np.int32))
+    names = []
+    node = y1.grad_fn
+    while node is not None and len(names) < 3:
+        names.append(type(node).__name__)
+        node = next((n for n, _ in node.next_functions if n is not None and type(n).__name__ != "AccumulateGrad"),
+                    None)
+    assert names[0] == ("ReluBackward0" if relu else "AddmmBackward0")
+    assert "AddmmBackward0" in names
+
+
+def test_gemm_relu_epilogue_saves_its_output_for_backward():
+    # relu's node saves the (clamped) output: writing to it afterwards is
+    # detected as for the unfused relu
+    x = _rand(6, 8).requires_grad_()
+    w, b = _rand(5, 8, seed=1), _rand(5, seed=2)
+    y = _linear.linear_relu(x, w, b)
+    with torch.no_grad():
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
