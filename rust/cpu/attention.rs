@@ -105,7 +105,7 @@ impl<T: Copy> Dest<T> {
     ) -> Option<Self> {
         let fits =
             rows == 0 || cols == 0 || offsets.iter().all(|&o| o + (rows - 1) * rs + cols <= len);
-        fits.then(|| Dest {
+        fits.then_some(Dest {
             ptr: crate::parallel::SendPtr(ptr),
             len,
             offsets,

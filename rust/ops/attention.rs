@@ -366,7 +366,7 @@ pub fn packed_self_attention(
     causal: bool,
 ) -> Result<Tensor> {
     let shape = proj.shape().to_vec();
-    if proj.ndim() != 3 || heads == 0 || shape[2] % (3 * heads) != 0 {
+    if proj.ndim() != 3 || heads == 0 || !shape[2].is_multiple_of(3 * heads) {
         return Err(Error::Runtime(format!(
             "packed self-attention expects a (B, T, 3E) projection with E divisible by {heads} heads, got {shape:?}"
         )));

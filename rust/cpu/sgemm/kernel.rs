@@ -47,7 +47,7 @@ impl Epilogue {
     ///
     /// # Safety
     /// `bias` (when not null) has at least `j` more floats.
-    pub unsafe fn from_column(self, j: usize) -> Epilogue {
+    pub unsafe fn at_column(self, j: usize) -> Epilogue {
         Epilogue {
             bias: if self.bias.is_null() {
                 self.bias

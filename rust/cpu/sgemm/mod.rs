@@ -438,7 +438,7 @@ unsafe fn macro_kernel(
             width: nr,
         };
         let epilogue = if last {
-            p.epilogue.from_column(jc + jr)
+            p.epilogue.at_column(jc + jr)
         } else {
             kernel::Epilogue::NONE
         };
