@@ -210,3 +210,198 @@ def test_linear_relu_clamps_in_place_only_what_it_owns():
     assert torch.equal(y, F.relu(x @ w.t() + b))
     y3 = _linear.linear_relu(x.view(2, 4, 16), w, b)
     assert torch.equal(y3, y.view(2, 4, 12))
+
+
+# ------------------------------------ bias and relu applied by the GEMM itself
+
+
+def _unfused_linear(x, w, b, relu):
+    """Product, bias addition and relu as three separate ops."""
+    y = torch.matmul(x, w.t()) + b
+    return y.relu() if relu else y
+
+
+def _operands(form, m, k, n):
+    x = _rand(m, k, seed=1)
+    w = _rand(n, k, seed=2)
+    b = _rand(n, seed=3)
+    if form == "x transposed":
+        x = _rand(k, m, seed=1).t()
+    elif form == "x stepped":
+        x = _rand(m, 2 * k, seed=1)[:, ::2]
+    elif form == "w contiguous transposed":
+        w = _rand(k, n, seed=2).t()
+    elif form == "bias stepped":
+        b = _rand(2 * n, seed=3)[::2]
+    elif form == "edge values":
+        b = b.clone()
+        b[0], b[1], b[2] = float("nan"), -0.0, float("inf")
+        x = x.clone()
+        x[0] = 0.0  # row 0 is the bias alone (relu keeps nan)
+    return x, w, b
+
+
+FORMS = ["plain", "x transposed", "x stepped", "w contiguous transposed", "bias stepped", "edge values"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("mkn", [(37, 1000, 45), (130, 64, 96), (3, 5, 3)])
+def test_gemm_bias_relu_epilogue_matches_separate_ops(threads, form, relu, mkn):
+    x, w, b = _operands(form, *mkn)
+    with torch.no_grad():
+        want = _unfused_linear(x, w, b, relu)
+    fused = _linear.linear_relu(x, w, b) if relu else F.linear(x, w, b)
+    via_addmm = b.addmm(x, w.t())
+    assert fused.shape == want.shape
+    # bit for bit, NaN where the separate ops give NaN, -0.0 kept
+    for got in (fused, via_addmm.relu() if relu else via_addmm):
+        assert np.array_equal(got.numpy().view(np.int32), want.numpy().view(np.int32))
+    if form == "edge values":
+        assert np.isnan(fused.numpy()[0, 0]) and fused.numpy()[0, 2] == np.inf
+
+
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("need", ["x", "w", "b", "xwb", "wb"])
+@pytest.mark.parametrize("form", ["plain", "x transposed", "w contiguous transposed", "edge values"])
+def test_gemm_bias_relu_epilogue_gradients_match_separate_ops(threads, relu, need, form):
+    x0, w0, b0 = _operands(form, 29, 400, 70)
+    gy = _rand(29, 70, seed=9)
+
+    def run(fn):
+        x, w, b = (t.detach().clone().requires_grad_(name in need) for t, name in ((x0, "x"), (w0, "w"), (b0, "b")))
+        y = fn(x, w, b)
+        y.backward(gy)
+        return y, [y.detach()] + [t.grad for t in (x, w, b)]
+
+    fused_fn = _linear.linear_relu if relu else F.linear
+    y1, fused = run(fused_fn)
+    _, plain = run(lambda x, w, b: _unfused_linear(x, w, b, relu))
+    for f, p in zip(fused, plain):
+        if p is None:
+            assert f is None
+        else:
+            assert np.array_equal(f.numpy().view(np.int32), p.numpy().view(np.int32))
+    names = []
+    node = y1.grad_fn
+    while node is not None and len(names) < 3:
+        names.append(type(node).__name__)
+        node = next((n for n, _ in node.next_functions if n is not None and type(n).__name__ != "AccumulateGrad"),
+                    None)
+    assert names[0] == ("ReluBackward0" if relu else "AddmmBackward0")
+    assert "AddmmBackward0" in names
+
+
+def test_gemm_relu_epilogue_saves_its_output_for_backward():
+    # relu's node saves the (clamped) output: writing to it afterwards is
+    # detected as for the unfused relu
+    x = _rand(6, 8).requires_grad_()
+    w, b = _rand(5, 8, seed=1), _rand(5, seed=2)
+    y = _linear.linear_relu(x, w, b)
+    with torch.no_grad():
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+# ------------------------------- self-attention on the packed projection
+
+
+def _packed_reference(proj, heads, batch_first, causal):
+    """The unpacked composition: chunk views -> (B, H, T, D), the fused
+    attention op, heads merged back to proj's rows."""
+    E = proj.size(-1) // 3
+    order = (0, 2, 1, 3) if batch_first else (1, 2, 0, 3)
+    q, k, v = (t.unflatten(-1, (heads, E // heads)).permute(*order) for t in proj.chunk(3, -1))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    rows = out.transpose(1, 2) if batch_first else out.permute(2, 0, 1, 3)
+    return rows.reshape(proj.size(0), proj.size(1), E)
+
+
+def _bits(t):
+    a = t.detach().numpy()
+    return a.view(np.int64 if a.dtype == np.float64 else np.int32)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dims", [(3, 70, 24, 2), (1, 130, 16, 1), (5, 9, 12, 3)])
+@pytest.mark.parametrize("form", ["plain", "strided", "float64"])
+def test_packed_attention_matches_the_unpacked_composition(threads, batch_first, causal, dims, form):
+    B, T, E, H = dims
+    rows = (B, T) if batch_first else (T, B)
+    dtype = torch.float64 if form == "float64" else torch.float32
+    proj0 = _rand(*rows, 3 * E, dtype=dtype, seed=5)
+    if form == "strided":
+        proj0 = _rand(3 * E, *rows, seed=5).permute(1, 2, 0)
+    gy = _rand(*rows, E, dtype=dtype, seed=6)
+    results = []
+    for fn in (lambda p: torch._C._packed_self_attention(p, H, batch_first, causal),
+               lambda p: _packed_reference(p, H, batch_first, causal)):
+        p = proj0.detach().clone() if form != "strided" else proj0.detach()
+        p.requires_grad_()
+        y = fn(p)
+        y.backward(gy)
+        results.append((y, p.grad))
+    (y1, g1), (y2, g2) = results
+    assert y1.shape == y2.shape and g1.shape == g2.shape == proj0.shape
+    assert np.array_equal(_bits(y1), _bits(y2))
+    assert np.array_equal(_bits(g1), _bits(g2))
+    assert type(y1.grad_fn).__name__ == "ScaledDotProductFlashAttentionForCpuBackward0"
+    with torch.no_grad():
+        y3 = torch._C._packed_self_attention(proj0, H, batch_first, causal)
+    assert y3.grad_fn is None and np.array_equal(_bits(y3), _bits(y1))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+def test_packed_attention_double_backward_matches_the_composition(batch_first, causal):
+    B, T, E, H = 2, 5, 8, 2
+    rows = (B, T) if batch_first else (T, B)
+    proj0 = _rand(*rows, 3 * E, dtype=torch.float64, seed=7)
+    gy = _rand(*rows, E, dtype=torch.float64, seed=8)
+    out = []
+    for fn in (lambda p: torch._C._packed_self_attention(p, H, batch_first, causal),
+               lambda p: _packed_reference(p, H, batch_first, causal)):
+        p = proj0.detach().clone().requires_grad_()
+        (g,) = torch.autograd.grad(fn(p), p, gy, create_graph=True)
+        (gg,) = torch.autograd.grad(g.square().sum(), p)
+        out.append((g, gg))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-10, atol=1e-10)
+
+
+def test_packed_attention_rejects_bad_shapes():
+    with pytest.raises(RuntimeError, match="divisible"):
+        torch._C._packed_self_attention(torch.zeros(2, 3, 10), 2, True)
+    with pytest.raises(RuntimeError, match="divisible"):
+        torch._C._packed_self_attention(torch.zeros(6, 10), 1, True)
+    with pytest.raises(RuntimeError, match="Float"):
+        torch._C._packed_self_attention(torch.zeros(2, 3, 6, dtype=torch.int64), 1, True)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+def test_multihead_attention_packed_path_matches_the_reference_algorithm(threads, batch_first, causal):
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(16, 4, batch_first=batch_first)
+    x0 = _rand(3, 7, 16) if batch_first else _rand(7, 3, 16)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(7) if causal else None
+    gy = _rand(*x0.shape, seed=3)
+
+    def run(packed):
+        mha.zero_grad()
+        x = x0.detach().clone().requires_grad_()
+        if packed:
+            y = mha(x, x, x, need_weights=False, attn_mask=mask, is_causal=causal)[0]
+        else:
+            xs = x.transpose(0, 1) if batch_first else x
+            y = F.multi_head_attention_forward(
+                xs, xs, xs, 16, 4, mha.in_proj_weight, mha.in_proj_bias, None, None, False, 0.0,
+                mha.out_proj.weight, mha.out_proj.bias, need_weights=False, attn_mask=mask, is_causal=causal)[0]
+            y = y.transpose(0, 1) if batch_first else y
+        y.backward(gy)
+        return [y.detach(), x.grad] + [p.grad.clone() for p in mha.parameters()]
+
+    for a, b in zip(run(True), run(False)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

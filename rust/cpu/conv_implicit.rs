@@ -509,6 +509,7 @@ impl Plan {
                 rows: mr,
                 cols: NR,
                 overwrite: first_slice,
+                epilogue: crate::cpu::sgemm::kernel::Epilogue::NONE,
             }
         };
         if self.pair_rows {
@@ -633,6 +634,7 @@ impl Plan {
                     rows: mr.min(self.c_out - panel * mr),
                     cols: NR.min(ow - x0),
                     overwrite: first_slice && bias.is_none(),
+                    epilogue: crate::cpu::sgemm::kernel::Epilogue::NONE,
                 });
             }
         }
@@ -701,6 +703,7 @@ impl Plan {
                 rows: mr.min(self.c_out - panel * mr),
                 cols,
                 overwrite: first_slice && bias.is_none(),
+                epilogue: crate::cpu::sgemm::kernel::Epilogue::NONE,
             };
             if y + 1 < y1 {
                 self.tile_column_pairs(base, pw, w, tile);

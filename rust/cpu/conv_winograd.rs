@@ -768,6 +768,7 @@ impl PackedU {
                         rows: mr.min(self.rows - panel * mr),
                         cols: nr.min(n - j0),
                         overwrite: s == 0,
+                        epilogue: crate::cpu::sgemm::kernel::Epilogue::NONE,
                     };
                     (self.micro.kernel)(self.kc.min(self.depth - k0), a, b, tile);
                 }

@@ -94,11 +94,27 @@ pub fn add_product(
     beta: f64,
     alpha: f64,
 ) -> Result<Tensor> {
+    Ok(add_product_then(kind, input, a, b, beta, alpha, false)?.0)
+}
+
+/// `add_product`, and with `relu` the GEMM may apply relu to the result as
+/// it stores it: the flag returned says whether it did (the caller records
+/// relu's node over it instead of computing it). The node recorded here is
+/// the product's (its backward does not read the output).
+fn add_product_then(
+    kind: Product,
+    input: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    beta: f64,
+    alpha: f64,
+    relu: bool,
+) -> Result<(Tensor, bool)> {
     if kind != Product::Vector {
         if let Some(r) = super::autocast::run(super::autocast::Policy::Lower, &[input, a, b], |t| {
             add_product(kind, &t[0], &t[1], &t[2], beta, alpha)
         }) {
-            return r;
+            return Ok((r?, false));
         }
     }
     kind.check_ranks(a, b)?;
@@ -120,9 +136,18 @@ pub fn add_product(
         && a.dtype() == DType::BF16
         && !(a.is_gpu() || a.is_meta() || b.is_gpu() || b.is_meta() || input.is_gpu())
     {
-        return addmm_bf16(input, a, b, beta, alpha);
+        return Ok((addmm_bf16(input, a, b, beta, alpha)?, false));
     }
-    let out = {
+    // Linear's case: the bias (and relu) applied by the GEMM as it stores
+    let fused = if kind == Product::Matrix && beta == 1.0 && alpha == 1.0 {
+        super::matmul::mm_bias_fused(a, b, input, relu)
+    } else {
+        None
+    };
+    let clamped = relu && fused.is_some();
+    let out = if let Some(out) = fused {
+        out
+    } else {
         let _no_grad = GradModeGuard::new(false);
         let mut p = kind.compute(a, b)?;
         if alpha != 1.0 {
@@ -146,7 +171,7 @@ pub fn add_product(
         }
     };
     if !out.dtype().is_float() {
-        return Ok(out);
+        return Ok((out, clamped));
     }
     let (sa, sb) = (SavedTensor::new(a), SavedTensor::new(b));
     let need = (input.requires_grad(), a.requires_grad(), b.requires_grad());
@@ -192,7 +217,7 @@ pub fn add_product(
         let gb = gb.map(|t| scaled(t, alpha)).transpose()?;
         Ok(vec![g_input, ga, gb])
     });
-    Ok(out)
+    Ok((out, clamped))
 }
 
 /// `relu(addmm(input, a, b))`, a feed-forward block's first layer: the
@@ -201,7 +226,7 @@ pub fn add_product(
 /// With `shape`, the product is viewed as `shape` before the activation
 /// (Linear on an N-d input: AddmmBackward0, ViewBackward0, ReluBackward0).
 pub fn addmm_relu(input: &Tensor, a: &Tensor, b: &Tensor, shape: Option<&[i64]>) -> Result<Tensor> {
-    let h = add_product(Product::Matrix, input, a, b, 1.0, 1.0)?;
+    let (h, clamped) = add_product_then(Product::Matrix, input, a, b, 1.0, 1.0, true)?;
     let h = match shape {
         Some(s) => {
             let v = super::shape::view(&h, s)?;
@@ -211,6 +236,10 @@ pub fn addmm_relu(input: &Tensor, a: &Tensor, b: &Tensor, shape: Option<&[i64]>)
         }
         None => h,
     };
+    if clamped {
+        // the GEMM stored relu's values already
+        return Ok(super::unary::relu_of_clamped(h));
+    }
     super::unary::relu_owned(h)
 }
 

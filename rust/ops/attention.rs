@@ -4,7 +4,7 @@
 //! gradient take the composite path in Python, as PyTorch's math backend.
 
 use crate::autograd::{record, SavedTensor};
-use crate::cpu::attention::{self as kernel, Dims, Mask, Operand};
+use crate::cpu::attention::{self as kernel, Dest, Dims, Mask, Operand};
 use crate::error::{Error, Result};
 use crate::tensor::layout::broadcast_shapes;
 use crate::tensor::{DType, Tensor};
@@ -245,7 +245,7 @@ pub fn scaled_dot_product_attention(
             scale,
             mref.as_ref(),
             causal,
-            &mut out,
+            &Dest::dense(&mut out, n, l, ev),
             &mut lse,
         );
         (Tensor::from_vec(out, &out_shape), Tensor::from_vec(lse, &[n, l]))
@@ -326,16 +326,18 @@ pub fn scaled_dot_product_attention(
                     &operand::<T>(q3, l, e)?,
                     &operand::<T>(k3, s, e)?,
                     &operand::<T>(v3, s, ev)?,
-                    oc.as_slice::<T>().ok_or_else(internal)?,
+                    &Operand::dense(oc.as_slice::<T>().ok_or_else(internal)?, n, l, ev),
                     lse.as_slice::<T>().ok_or_else(internal)?,
                     &operand::<T>(&go, l, ev)?,
                     d,
                     scale,
                     mref.as_ref(),
                     causal,
-                    &mut gq,
-                    &mut gk,
-                    &mut gv,
+                    (
+                        &Dest::dense(&mut gq, n, l, e),
+                        &Dest::dense(&mut gk, n, s, e),
+                        &Dest::dense(&mut gv, n, s, ev),
+                    ),
                 );
                 (
                     Tensor::from_vec(gq, q3.shape()),
@@ -347,6 +349,287 @@ pub fn scaled_dot_product_attention(
         },
     );
     Ok(out)
+}
+
+/// Self-attention on a packed projection `proj`, (B, T, 3E) when
+/// `batch_first`, else (T, B, 3E): q, k and v are its three column blocks,
+/// each cut into `heads` heads, read in place. The output has `proj`'s rows,
+/// (B, T, E) or (T, B, E), each row the heads side by side: the values of
+/// `scaled_dot_product_attention` on the (B, H, T, D) views of the blocks,
+/// transposed back and merged. The kernel writes the output rows and the
+/// gradient's q, k, v blocks straight into their places, so neither the
+/// head merge nor the gradient assembly is a copy of its own.
+pub fn packed_self_attention(
+    proj: &Tensor,
+    heads: usize,
+    batch_first: bool,
+    causal: bool,
+) -> Result<Tensor> {
+    let shape = proj.shape().to_vec();
+    if proj.ndim() != 3 || heads == 0 || !shape[2].is_multiple_of(3 * heads) {
+        return Err(Error::Runtime(format!(
+            "packed self-attention expects a (B, T, 3E) projection with E divisible by {heads} heads, got {shape:?}"
+        )));
+    }
+    if proj.is_gpu() || proj.is_meta() {
+        return Err(Error::NotImplemented(
+            "packed self-attention runs on the CPU only".into(),
+        ));
+    }
+    let dtype = proj.dtype();
+    if !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(Error::Runtime(format!(
+            "expected scalar type Float but found {}",
+            dtype.scalar_name()
+        )));
+    }
+    let p = if proj.is_contiguous() {
+        proj.clone()
+    } else {
+        crate::ops::shape::contiguous(proj)?
+    };
+    let layout = PackedLayout::new(&shape, heads, batch_first);
+    let (n, t, hd, e) = (layout.n, layout.t, layout.hd, layout.e);
+    let d = Dims {
+        n,
+        l: t,
+        s: t,
+        e: hd,
+        ev: hd,
+    };
+    let scale = 1.0 / (hd as f64).sqrt();
+    let out_shape = [shape[0], shape[1], e];
+    let (out, lse) = crate::dispatch_float!(dtype, "scaled_dot_product_attention", T => {
+        let internal = || Error::Runtime("internal: packed attention layout".into());
+        let data = <T as crate::tensor::storage::BufferElem>::slice(p.storage().buffer()).ok_or_else(internal)?;
+        let block = |i: usize| layout.operand(data, p.offset(), i);
+        let (q, k, v) = (block(0), block(1), block(2));
+        if ![&q, &k, &v].iter().all(|o| o.fits(t, hd)) {
+            return Err(internal());
+        }
+        let mut out = crate::tensor::pool::uninit_vec::<T>(layout.rows * e);
+        let mut lse = crate::tensor::pool::uninit_vec::<T>(n * t);
+        // SAFETY: `out` is this call's own buffer, written only through `dest`.
+        let dest = unsafe {
+            Dest::strided(out.as_mut_ptr(), out.len(), layout.offsets(0, e), layout.row_stride(e), (t, hd))
+        }
+        .ok_or_else(internal)?;
+        kernel::forward(&q, &k, &v, d, scale, None, causal, &dest, &mut lse);
+        (Tensor::from_vec(out, &out_shape), Tensor::from_vec(lse, &[n, t]))
+    });
+    let saved = (SavedTensor::new(&p), SavedTensor::output(&out));
+    record(
+        "ScaledDotProductFlashAttentionForCpuBackward0",
+        &[&p],
+        &[&out],
+        move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let (p, o) = (saved.0.get()?, saved.1.get()?);
+            if crate::autograd::is_grad_enabled() {
+                // create_graph: differentiable ops on the head views
+                return Ok(vec![Some(
+                    layout.composite_gradient(p, g, &lse, causal, scale)?,
+                )]);
+            }
+            let gc = g.contiguous_raw();
+            let oc = o.contiguous_raw();
+            let gp = crate::dispatch_float!(dtype, "scaled_dot_product_attention_backward", T => {
+                let internal = || Error::Runtime("internal: packed attention backward layout".into());
+                let data = tensor_slice::<T>(p)?;
+                let block = |i: usize| layout.operand(data, p.offset(), i);
+                let (go, out_rows) = (layout.rows_operand::<T>(&gc)?, layout.rows_operand::<T>(&oc)?);
+                let mut gp = crate::tensor::pool::uninit_vec::<T>(layout.rows * 3 * e);
+                let (ptr, len) = (gp.as_mut_ptr(), gp.len());
+                // SAFETY: `gp` is this call's own buffer; the three blocks'
+                // entries are disjoint column ranges of it.
+                let dest = |i: usize| unsafe {
+                    Dest::strided(ptr, len, layout.offsets(i, 3 * e), layout.row_stride(3 * e), (t, hd))
+                        .ok_or_else(internal)
+                };
+                let (dq, dk, dv) = (dest(0)?, dest(1)?, dest(2)?);
+                kernel::backward(
+                    &block(0),
+                    &block(1),
+                    &block(2),
+                    &out_rows,
+                    lse.as_slice::<T>().ok_or_else(internal)?,
+                    &go,
+                    d,
+                    scale,
+                    None,
+                    causal,
+                    (&dq, &dk, &dv),
+                );
+                Tensor::from_vec(gp, p.shape())
+            });
+            Ok(vec![Some(gp)])
+        },
+    );
+    Ok(out)
+}
+
+/// The elements of `x`'s storage (all of them: offsets index into it).
+fn tensor_slice<T: crate::tensor::storage::BufferElem>(x: &Tensor) -> Result<&[T]> {
+    T::slice(x.storage().buffer())
+        .ok_or_else(|| Error::Runtime("internal: attention storage dtype".into()))
+}
+
+/// Where the heads of a packed projection lie: rows `rows` of (B, T, width)
+/// or (T, B, width); batch entry `b * heads + h` is batch `b`'s head `h`.
+#[derive(Clone, Copy)]
+struct PackedLayout {
+    batch_first: bool,
+    bsz: usize,
+    t: usize,
+    heads: usize,
+    /// head dim, embedding dim, batch entries, rows
+    hd: usize,
+    e: usize,
+    n: usize,
+    rows: usize,
+}
+
+impl PackedLayout {
+    fn new(shape: &[usize], heads: usize, batch_first: bool) -> Self {
+        let (bsz, t) = if batch_first {
+            (shape[0], shape[1])
+        } else {
+            (shape[1], shape[0])
+        };
+        let e = shape[2] / 3;
+        PackedLayout {
+            batch_first,
+            bsz,
+            t,
+            heads,
+            hd: e / heads,
+            e,
+            n: bsz * heads,
+            rows: bsz * t,
+        }
+    }
+
+    /// Elements between consecutive positions of one sequence, in rows of `width`.
+    fn row_stride(&self, width: usize) -> usize {
+        if self.batch_first {
+            width
+        } else {
+            self.bsz * width
+        }
+    }
+
+    /// Each entry's first element in rows of `width`, in column block `block`
+    /// (of `e` columns).
+    fn offsets(&self, block: usize, width: usize) -> Vec<usize> {
+        (0..self.n)
+            .map(|i| {
+                let (b, h) = (i / self.heads, i % self.heads);
+                let first_row = if self.batch_first { b * self.t } else { b };
+                first_row * width + block * self.e + h * self.hd
+            })
+            .collect()
+    }
+
+    /// Column block `block` (q, k, v) of a packed (rows, 3E) tensor's data.
+    fn operand<'a, T>(&self, data: &'a [T], offset: usize, block: usize) -> Operand<'a, T> {
+        Operand {
+            data,
+            offsets: self
+                .offsets(block, 3 * self.e)
+                .iter()
+                .map(|o| o + offset)
+                .collect(),
+            rs: self.row_stride(3 * self.e),
+        }
+    }
+
+    /// A contiguous (d0, d1, E) tensor's heads as kernel operands.
+    fn rows_operand<'a, T: crate::tensor::storage::BufferElem>(
+        &self,
+        x: &'a Tensor,
+    ) -> Result<Operand<'a, T>> {
+        let op = Operand {
+            data: tensor_slice::<T>(x)?,
+            offsets: self
+                .offsets(0, self.e)
+                .iter()
+                .map(|o| o + x.offset())
+                .collect(),
+            rs: self.row_stride(self.e),
+        };
+        if op.fits(self.t, self.hd) {
+            Ok(op)
+        } else {
+            Err(Error::Runtime("internal: packed attention rows".into()))
+        }
+    }
+
+    /// (d0, d1, E) rows as (B * H, T, D) heads: a differentiable copy.
+    fn heads_of(&self, x: &Tensor) -> Result<Tensor> {
+        use crate::ops::shape::{permute, reshape};
+        let s = x.shape();
+        let (d0, d1) = (s[0] as i64, s[1] as i64);
+        let split = reshape(x, &[d0, d1, self.heads as i64, self.hd as i64])?;
+        let perm: &[i64] = if self.batch_first {
+            &[0, 2, 1, 3]
+        } else {
+            &[1, 2, 0, 3]
+        };
+        reshape(
+            &permute(&split, perm)?,
+            &[self.n as i64, self.t as i64, self.hd as i64],
+        )
+    }
+
+    /// `heads_of`'s inverse: (B * H, T, D) back to (d0, d1, E) rows.
+    fn rows_of(&self, x: &Tensor) -> Result<Tensor> {
+        use crate::ops::shape::{permute, reshape};
+        let (b, h, t, hd) = (
+            self.bsz as i64,
+            self.heads as i64,
+            self.t as i64,
+            self.hd as i64,
+        );
+        let x = reshape(x, &[b, h, t, hd])?;
+        let (perm, d0, d1): (&[i64], i64, i64) = if self.batch_first {
+            (&[0, 2, 1, 3], b, t)
+        } else {
+            (&[2, 0, 1, 3], t, b)
+        };
+        reshape(&permute(&x, perm)?, &[d0, d1, self.e as i64])
+    }
+
+    /// The gradient of the packed projection from differentiable ops
+    /// (explicit scores: `composite_backward`), for double backward.
+    fn composite_gradient(
+        &self,
+        p: &Tensor,
+        g: &Tensor,
+        lse: &Tensor,
+        causal: bool,
+        scale: f64,
+    ) -> Result<Tensor> {
+        use crate::ops::shape::{cat, narrow};
+        let e = self.e as i64;
+        let block = |i: i64| narrow(p, 2, i * e, e).and_then(|x| self.heads_of(&x));
+        let add = dtype_additive(p.dtype(), None, &[self.n], self.t, self.t, causal)?;
+        let grads = composite_backward(
+            &block(0)?,
+            &block(1)?,
+            &block(2)?,
+            &self.heads_of(g)?,
+            add.as_ref(),
+            lse,
+            scale,
+        )?;
+        let rows = grads
+            .iter()
+            .map(|gr| self.rows_of(gr))
+            .collect::<Result<Vec<_>>>()?;
+        cat(&rows, 2)
+    }
 }
 
 /// The mask (and the causal mask) as one additive (n, l, s) tensor in

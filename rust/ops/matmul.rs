@@ -77,6 +77,55 @@ fn batched_gemm_typed<T: BufferElem + GemmElem>(
     Tensor::from_vec(out, &shape)
 }
 
+/// `a @ b + bias`, then relu where `relu`, for 2-D float32 CPU operands and
+/// a unit-stride 1-D float32 bias of `b`'s width: the GEMM applies the bias
+/// (and relu) as it stores its tiles, so the result is written once. The
+/// values are those of the product followed by the two elementwise passes.
+/// No graph is recorded. `None` where the kernel does not apply (the caller
+/// runs the separate passes).
+pub(super) fn mm_bias_fused(a: &Tensor, b: &Tensor, bias: &Tensor, relu: bool) -> Option<Tensor> {
+    let all = [a, b, bias];
+    if all
+        .iter()
+        .any(|t| t.dtype() != DType::F32 || t.is_gpu() || t.is_meta())
+        || a.ndim() != 2
+        || b.ndim() != 2
+        || bias.ndim() != 1
+        || !crate::cpu::sgemm::is_supported()
+    {
+        return None;
+    }
+    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    // (k == 0: the GEMM writes nothing; n == 1 takes the matrix-vector path)
+    if b.shape()[0] != k || bias.shape()[0] != n || k == 0 || n < 2 || bias.strides()[0] != 1 {
+        return None;
+    }
+    let mut out = crate::tensor::pool::uninit_vec::<f32>(m * n);
+    let (pa, pb, pbias) = (
+        a.storage_slice::<f32>(),
+        b.storage_slice::<f32>(),
+        bias.storage_slice::<f32>(),
+    );
+    let (sa, sb) = (a.strides(), b.strides());
+    // SAFETY: sgemm is supported (checked); the views lie inside their
+    // storages (shapes and strides come from valid tensors), the bias has n
+    // floats from its offset, and `out` is a fresh m x n buffer.
+    unsafe {
+        crate::cpu::sgemm::sgemm_bias(
+            m,
+            n,
+            k,
+            (pa.as_ptr().add(a.offset()), sa[0], sa[1]),
+            (pb.as_ptr().add(b.offset()), sb[0], sb[1]),
+            (out.as_mut_ptr(), n as isize, 1),
+            pbias[bias.offset()..bias.offset() + n].as_ptr(),
+            relu,
+            threads_for(m, n, k),
+        )
+    };
+    Some(Tensor::from_vec(out, &[m, n]))
+}
+
 /// `a @ b` for a: (*batch, m, k), b: (*batch, k, n), same batch dims (strided views).
 fn bmm_core(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let nd = a.ndim();

@@ -459,6 +459,14 @@ pub fn relu_owned(x: Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+/// `relu(x)` for an `x` whose elements already are relu's values (a GEMM
+/// stored them clamped): the result shares the buffer, with relu's graph.
+pub fn relu_of_clamped(x: Tensor) -> Tensor {
+    let out = x.detach();
+    record_relu(&x, &out);
+    out
+}
+
 /// relu's graph node: the gradient passes where the output is positive.
 fn record_relu(x: &Tensor, out: &Tensor) {
     let so = SavedTensor::output(out);

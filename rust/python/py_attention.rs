@@ -27,6 +27,26 @@ fn _sdpa_fused(
     )?))
 }
 
+/// Self-attention on a packed (B, T, 3E) / (T, B, 3E) projection
+/// (`ops::attention::packed_self_attention`); output rows in its order.
+#[rustdl_macros::guard_panics]
+#[pyfunction]
+#[pyo3(signature = (proj, num_heads, batch_first, is_causal=false))]
+fn _packed_self_attention(
+    proj: PyRef<'_, PyTensor>,
+    num_heads: usize,
+    batch_first: bool,
+    is_causal: bool,
+) -> PyResult<PyTensor> {
+    Ok(wrap(crate::ops::attention::packed_self_attention(
+        &proj.t,
+        num_heads,
+        batch_first,
+        is_causal,
+    )?))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(_sdpa_fused, m)?)
+    m.add_function(wrap_pyfunction!(_sdpa_fused, m)?)?;
+    m.add_function(wrap_pyfunction!(_packed_self_attention, m)?)
 }

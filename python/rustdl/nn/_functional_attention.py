@@ -28,11 +28,20 @@ def _packed_self_attention(x, batch_first, num_heads, in_proj_weight, in_proj_bi
     storage order (batch_first or not: linear is row-wise), q, k, v are views
     of it (split, not unbind: one gradient assembly instead of three
     zero-filled buffers), and the output rows come back in the same order."""
+    from ..jit._tracer import is_tracing
     from . import functional as F
 
     E = x.size(-1)
     head_dim = E // num_heads
     proj = F.linear(x, in_proj_weight, in_proj_bias)
+    if (dropout_p == 0.0 and proj.dtype in (_C.float32, _C.float64) and proj.device.type == "cpu"
+            and not _C._autocast_active() and not is_tracing()):  # (a trace records sdpa itself)
+        _check_cpu_kernel_enabled()
+        # one op reads q, k, v in place and writes the output rows (and the
+        # projection's whole gradient) straight into their places
+        out = _C._packed_self_attention(proj, num_heads, batch_first, bool(is_causal))
+        out = F.linear(out.view(x.size(0) * x.size(1), E), out_proj_weight, out_proj_bias)
+        return out.view(x.size(0), x.size(1), out.size(1))
     # (B, T, E) or (T, B, E) chunks -> (B, H, T, D) views
     heads = (1, 2, 0, 3) if not batch_first else (0, 2, 1, 3)
     q, k, v = (t.unflatten(-1, (num_heads, head_dim)).permute(*heads) for t in proj.chunk(3, -1))

@@ -12,7 +12,8 @@ use super::{MR, NR};
 use crate::cpu::simd::{prefetch, Simd};
 
 /// Where the tile goes: `rows` x `cols` (at most MR x NR) of C at `ptr`
-/// with strides `rs`, `cs`; `overwrite` stores instead of accumulating.
+/// with strides `rs`, `cs`; `overwrite` stores instead of accumulating;
+/// `epilogue` is applied to the stored values.
 #[derive(Clone, Copy)]
 pub struct Tile {
     pub ptr: *mut f32,
@@ -21,6 +22,45 @@ pub struct Tile {
     pub rows: usize,
     pub cols: usize,
     pub overwrite: bool,
+    pub epilogue: Epilogue,
+}
+
+/// What happens to a tile's values on their way to C, after the products
+/// are added to what C held (so on a product's last depth slice, the same
+/// operations in the same order as separate passes over the finished C):
+/// `+ bias[column]` where `bias` is not null, then relu's element function.
+#[derive(Clone, Copy)]
+pub struct Epilogue {
+    /// The bias of the tile's first column (`cols` floats), or null.
+    pub bias: *const f32,
+    pub relu: bool,
+}
+
+impl Epilogue {
+    /// Values stored as computed.
+    pub const NONE: Epilogue = Epilogue {
+        bias: std::ptr::null(),
+        relu: false,
+    };
+
+    /// This epilogue for the tile whose first column is `j` columns on.
+    ///
+    /// # Safety
+    /// `bias` (when not null) has at least `j` more floats.
+    pub unsafe fn at_column(self, j: usize) -> Epilogue {
+        Epilogue {
+            bias: if self.bias.is_null() {
+                self.bias
+            } else {
+                self.bias.add(j)
+            },
+            relu: self.relu,
+        }
+    }
+
+    fn is_none(&self) -> bool {
+        self.bias.is_null() && !self.relu
+    }
 }
 
 /// Where the kernel finds row `p` (NR consecutive floats) of its B operand.
@@ -253,6 +293,9 @@ pub unsafe fn micro<V: Simd, const MR_: usize, const NV: usize, B: BRows>(
     }
     if tile.cs == 1 {
         let full = tile.rows == MR_ && tile.cols == nr;
+        if !tile.epilogue.is_none() {
+            return store_with_epilogue::<V, MR_, NV>(&out, tile);
+        }
         for i in 0..tile.rows {
             let p = tile.ptr.offset(i as isize * tile.rs);
             for (j, col) in out.iter().enumerate() {
@@ -278,6 +321,7 @@ pub unsafe fn micro<V: Simd, const MR_: usize, const NV: usize, B: BRows>(
     }
     // Strided C: spill each register and write element by element.
     let mut tmp = [0f32; 16];
+    let epi = tile.epilogue;
     for i in 0..tile.rows {
         for (j, col) in out.iter().enumerate() {
             col[i].store(tmp.as_mut_ptr());
@@ -285,8 +329,64 @@ pub unsafe fn micro<V: Simd, const MR_: usize, const NV: usize, B: BRows>(
                 let c = j * V::LANES + l;
                 if c < tile.cols {
                     let p = tile.ptr.offset(i as isize * tile.rs + c as isize * tile.cs);
-                    *p = if tile.overwrite { t } else { *p + t };
+                    let mut v = if tile.overwrite { t } else { *p + t };
+                    if !epi.bias.is_null() {
+                        v += *epi.bias.add(c);
+                    }
+                    if epi.relu && v < 0.0 {
+                        v = 0.0;
+                    }
+                    *p = v;
                 }
+            }
+        }
+    }
+}
+
+/// The row-major store of `micro` with an epilogue (kept out of the plain
+/// store's loop, which stays as it was).
+#[inline(always)]
+unsafe fn store_with_epilogue<V: Simd, const MR_: usize, const NV: usize>(
+    out: &[[V; MR_]; NV],
+    tile: Tile,
+) {
+    let epi = tile.epilogue;
+    // the bias vectors of the tile's columns, loaded once
+    let mut bias = [V::zero(); NV];
+    if !epi.bias.is_null() {
+        for (j, b) in bias.iter_mut().enumerate() {
+            let live = tile.cols.saturating_sub(j * V::LANES);
+            if live >= V::LANES {
+                *b = V::load(epi.bias.add(j * V::LANES));
+            } else if live > 0 {
+                *b = V::load_first(epi.bias.add(j * V::LANES), live);
+            }
+        }
+    }
+    for i in 0..tile.rows {
+        let p = tile.ptr.offset(i as isize * tile.rs);
+        for (j, col) in out.iter().enumerate() {
+            let (q, v) = (p.add(j * V::LANES), col[i]);
+            let live = tile.cols.saturating_sub(j * V::LANES);
+            if live == 0 {
+                continue;
+            }
+            let whole = live >= V::LANES;
+            let mut v = match (tile.overwrite, whole) {
+                (true, _) => v,
+                (false, true) => V::load(q).add(v),
+                (false, false) => V::load_first(q, live).add(v),
+            };
+            if !epi.bias.is_null() {
+                v = v.add(bias[j]);
+            }
+            if epi.relu {
+                v = v.relu();
+            }
+            if whole {
+                v.store(q);
+            } else {
+                v.store_first(q, live);
             }
         }
     }

@@ -155,6 +155,8 @@ struct Problem {
     crs: isize,
     ccs: isize,
     accumulate: bool,
+    /// Applied on the last depth slice (its bias is column 0's).
+    epilogue: kernel::Epilogue,
 }
 // SAFETY: the slabs of C that threads write are disjoint, A and B are read only.
 unsafe impl Send for Problem {}
@@ -209,6 +211,63 @@ pub(crate) unsafe fn sgemm_with(
     accumulate: bool,
     threads: usize,
 ) {
+    sgemm_epilogue_with(
+        micro,
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        accumulate,
+        kernel::Epilogue::NONE,
+        threads,
+    )
+}
+
+/// `C = A @ B + bias` (`bias`: n floats, one per column of C), then relu's
+/// element function where `relu`, applied as the tiles are stored (no
+/// further pass over C). Same values as the product followed by the bias
+/// addition and relu as separate passes.
+///
+/// # Safety
+/// As `sgemm`, and `bias` has `n` readable floats.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_bias(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const f32, isize, isize),
+    b: (*const f32, isize, isize),
+    c: (*mut f32, isize, isize),
+    bias: *const f32,
+    relu: bool,
+    threads: usize,
+) {
+    let Some(micro) = micro() else {
+        unreachable!("sgemm_bias called without AVX2 (check is_supported())")
+    };
+    let epilogue = kernel::Epilogue { bias, relu };
+    sgemm_epilogue_with(micro, m, n, k, a, b, c, false, epilogue, threads)
+}
+
+/// `sgemm_with` with an epilogue on the stored values.
+///
+/// # Safety
+/// As `sgemm_with`; a non-null `epilogue.bias` has `n` readable floats.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn sgemm_epilogue_with(
+    micro: Micro,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const f32, isize, isize),
+    b: (*const f32, isize, isize),
+    c: (*mut f32, isize, isize),
+    accumulate: bool,
+    epilogue: kernel::Epilogue,
+    threads: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -230,6 +289,7 @@ pub(crate) unsafe fn sgemm_with(
         crs: c.1,
         ccs: c.2,
         accumulate,
+        epilogue,
     };
     let (tm, tn) = split(m, n, threads, mr, nr);
     if tm * tn == 1 {
@@ -345,11 +405,12 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
                 let bp = &mut bpack[..kc * nc.div_ceil(nr) * nr];
                 pack::pack_b(kc, nc, p.b.at(pc, jc), nr, bp);
                 let overwrite = s == 0 && !p.accumulate;
+                let last = pc + kc >= p.k;
                 for ic in ri.clone().step_by(mc) {
                     let mc = mc.min(ri.end - ic);
                     let ap = &mut apack[..kc * mc.div_ceil(mr) * mr];
                     pack::pack_a(mc, kc, p.a.at(ic, pc), mr, ap);
-                    macro_kernel(p, (ic, mc), (jc, nc), kc, ap, bp, overwrite);
+                    macro_kernel(p, (ic, mc), (jc, nc), kc, ap, bp, overwrite, last);
                 }
             }
         }
@@ -358,6 +419,8 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
 
 /// All micro-tiles of one packed A block times one packed B block. The B
 /// panel (outer loop) stays in L1 while the kernel walks the A panels.
+/// `last`: the product's last depth slice (where the epilogue applies).
+#[allow(clippy::too_many_arguments)]
 unsafe fn macro_kernel(
     p: &Problem,
     (ic, mc): (usize, usize),
@@ -366,12 +429,18 @@ unsafe fn macro_kernel(
     apack: &[f32],
     bpack: &[f32],
     overwrite: bool,
+    last: bool,
 ) {
     let Micro { mr, nr, kernel, .. } = p.micro;
     for jr in (0..nc).step_by(nr) {
         let bpanel = kernel::Panel {
             ptr: bpack.as_ptr().add(jr * kc),
             width: nr,
+        };
+        let epilogue = if last {
+            p.epilogue.at_column(jc + jr)
+        } else {
+            kernel::Epilogue::NONE
         };
         for ir in (0..mc).step_by(mr) {
             let tile = kernel::Tile {
@@ -383,6 +452,7 @@ unsafe fn macro_kernel(
                 rows: mr.min(mc - ir),
                 cols: nr.min(nc - jr),
                 overwrite,
+                epilogue,
             };
             kernel(kc, apack.as_ptr().add(ir * kc), bpanel, tile);
         }
@@ -471,6 +541,83 @@ mod tests {
             }
         }
         v
+    }
+
+    /// The bias + relu epilogue gives, bit for bit, the plain product
+    /// followed by `+ bias[j]` and relu's element function: every instance,
+    /// edge tiles, several depth slices (the epilogue only on the last),
+    /// row-major and column-strided C, 1-3 threads, NaN and -0.0 in the bias.
+    #[test]
+    fn epilogue_matches_separate_passes_bitwise() {
+        for (name, micro) in instances() {
+            for &(m, n, k) in &[
+                (1, 1, 1),
+                (13, 37, 5),
+                (29, 65, 300),
+                (70, 33, 800),
+                (16, 64, 1025),
+            ] {
+                for &(at, ct) in &[(false, false), (true, false), (false, true)] {
+                    for relu in [false, true] {
+                        for threads in 1..=3 {
+                            let a = values(m * k, 11);
+                            let b = values(k * n, 12);
+                            let mut bias = values(n, 13);
+                            if n > 3 {
+                                bias[1] = f32::NAN;
+                                bias[2] = -0.0;
+                            }
+                            let (ars, acs) = if at { (1, m as isize) } else { (k as isize, 1) };
+                            let (crs, ccs) = if ct { (1, m as isize) } else { (n as isize, 1) };
+                            let mut want = vec![0f32; m * n];
+                            let mut got = vec![7f32; m * n];
+                            unsafe {
+                                sgemm_with(
+                                    micro,
+                                    m,
+                                    n,
+                                    k,
+                                    (a.as_ptr(), ars, acs),
+                                    (b.as_ptr(), n as isize, 1),
+                                    (want.as_mut_ptr(), crs, ccs),
+                                    false,
+                                    threads,
+                                );
+                                sgemm_epilogue_with(
+                                    micro,
+                                    m,
+                                    n,
+                                    k,
+                                    (a.as_ptr(), ars, acs),
+                                    (b.as_ptr(), n as isize, 1),
+                                    (got.as_mut_ptr(), crs, ccs),
+                                    false,
+                                    kernel::Epilogue {
+                                        bias: bias.as_ptr(),
+                                        relu,
+                                    },
+                                    threads,
+                                );
+                            }
+                            for i in 0..m {
+                                for j in 0..n {
+                                    let ci = (i as isize * crs + j as isize * ccs) as usize;
+                                    let mut w = want[ci] + bias[j];
+                                    if relu && w < 0.0 {
+                                        w = 0.0;
+                                    }
+                                    assert_eq!(
+                                        got[ci].to_bits(),
+                                        w.to_bits(),
+                                        "{name} {m}x{n}x{k} at={at} ct={ct} relu={relu} t={threads} [{i},{j}]"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -139,6 +139,7 @@ pub unsafe fn sgemm_prepacked(
         crs: c.1,
         ccs: c.2,
         accumulate,
+        epilogue: super::kernel::Epilogue::NONE,
     };
     let (tm, tn) = split(m, n, threads, mr, nr);
     if tm * tn == 1 {
@@ -173,7 +174,16 @@ unsafe fn slab(p: &Problem, b: &PackedB, ri: std::ops::Range<usize>, cj: std::op
                 let mc = mc.min(ri.end - ic);
                 let ap = &mut apack[..kc * mc.div_ceil(mr) * mr];
                 pack::pack_a(mc, kc, p.a.at(ic, pc), mr, ap);
-                macro_kernel(p, (ic, mc), (cj.start, cj.len()), kc, ap, bp, overwrite);
+                macro_kernel(
+                    p,
+                    (ic, mc),
+                    (cj.start, cj.len()),
+                    kc,
+                    ap,
+                    bp,
+                    overwrite,
+                    false,
+                );
             }
         }
     });

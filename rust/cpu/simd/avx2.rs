@@ -62,6 +62,12 @@ unsafe impl Simd for F32x8 {
         F32x8(_mm256_max_ps(self.0, b.0))
     }
     #[inline(always)]
+    unsafe fn relu(self) -> Self {
+        // zero the lanes below zero (an ordered compare: NaN is kept)
+        let below = _mm256_cmp_ps::<_CMP_LT_OQ>(self.0, _mm256_setzero_ps());
+        F32x8(_mm256_andnot_ps(below, self.0))
+    }
+    #[inline(always)]
     unsafe fn hsum(self) -> f32 {
         let s = _mm_add_ps(
             _mm256_castps256_ps128(self.0),

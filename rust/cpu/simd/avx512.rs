@@ -62,6 +62,12 @@ unsafe impl Simd for F32x16 {
         F32x16(_mm512_max_ps(self.0, b.0))
     }
     #[inline(always)]
+    unsafe fn relu(self) -> Self {
+        // keep the lanes not below zero (an ordered compare: NaN is kept)
+        let keep = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(self.0, _mm512_setzero_ps());
+        F32x16(_mm512_maskz_mov_ps(keep, self.0))
+    }
+    #[inline(always)]
     unsafe fn hsum(self) -> f32 {
         _mm512_reduce_add_ps(self.0)
     }

@@ -50,6 +50,9 @@ pub unsafe trait Simd: Copy {
     unsafe fn add(self, b: Self) -> Self;
     unsafe fn mul(self, b: Self) -> Self;
     unsafe fn max(self, b: Self) -> Self;
+    /// relu's element function: lanes below 0 become 0; NaN and -0.0 stay
+    /// (unlike `max` with zero, which gives 0 for both).
+    unsafe fn relu(self) -> Self;
     /// Sum of the lanes.
     unsafe fn hsum(self) -> f32;
 }
@@ -89,6 +92,14 @@ mod tests {
             assert_eq!(*o, ((x + y) * 2.0).max(0.0));
         }
         assert_eq!(va.hsum(), a.iter().sum::<f32>());
+        let edges: Vec<f32> = (0..V::LANES)
+            .map(|i| [f32::NAN, -0.0, 0.0, -1.5, 2.5, f32::NEG_INFINITY][i % 6])
+            .collect();
+        V::load(edges.as_ptr()).relu().store(out.as_mut_ptr());
+        for (o, x) in out.iter().zip(&edges) {
+            let want = if *x < 0.0 { 0.0 } else { *x };
+            assert_eq!(o.to_bits(), want.to_bits(), "relu({x})");
+        }
         let half = V::LANES / 2;
         V::load_halves(a.as_ptr(), b.as_ptr().add(1)).store(out.as_mut_ptr());
         assert_eq!(&out[..half], &a[..half]);
