@@ -22,9 +22,9 @@
 //! Tiles are processed a few samples at a time so that V and M (16 x
 //! channels x tiles each) stay in L2 between the transforms and the GEMMs.
 
+use super::conv::{for_batch_ranges, matmul, rows, sum_over_batch_ranges, ConvGeom};
 #[cfg(target_arch = "x86_64")]
 use super::conv_winograd_narrow as narrow;
-use super::conv::{for_batch_ranges, matmul, rows, sum_over_batch_ranges, ConvGeom};
 use super::gemm::MatRef;
 use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved, Block, LANES};
 use super::sgemm::kernel::{Panel, Tile};
@@ -612,7 +612,13 @@ fn grad_transform_impl<T: Float>(
 /// `input_transform`, through the AVX-512 narrow-plane kernel where it
 /// applies (f32, AVX-512 active, 2 tw + 2 <= 16): the same bits, several
 /// times faster on small planes.
-fn transform_input<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points, rows: std::ops::Range<usize>) {
+fn transform_input<T: Float>(
+    p: &Plan,
+    x: &[T],
+    v: &mut [T],
+    at: Points,
+    rows: std::ops::Range<usize>,
+) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(xf), Some(vf)) = (T::as_f32(x), T::as_f32_mut(v)) {
         if narrow::input_transform(p, xf, vf, at, rows.clone()) {
@@ -623,7 +629,13 @@ fn transform_input<T: Float>(p: &Plan, x: &[T], v: &mut [T], at: Points, rows: s
 }
 
 /// `grad_transform`, through the narrow-plane kernel where it applies.
-fn transform_grad<T: Float>(p: &Plan, gy: &[T], out: &mut [T], at: Points, rows: std::ops::Range<usize>) {
+fn transform_grad<T: Float>(
+    p: &Plan,
+    gy: &[T],
+    out: &mut [T],
+    at: Points,
+    rows: std::ops::Range<usize>,
+) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(gf), Some(of)) = (T::as_f32(gy), T::as_f32_mut(out)) {
         if narrow::grad_transform(p, gf, of, at, rows.clone()) {
@@ -634,7 +646,14 @@ fn transform_grad<T: Float>(p: &Plan, gy: &[T], out: &mut [T], at: Points, rows:
 }
 
 /// `output_transform`, through the narrow-plane kernel where it applies.
-fn transform_output<T: Float>(p: &Plan, m: &[T], at: Points, y: &mut [T], bias: Option<&[T]>, ch: &Chunk) {
+fn transform_output<T: Float>(
+    p: &Plan,
+    m: &[T],
+    at: Points,
+    y: &mut [T],
+    bias: Option<&[T]>,
+    ch: &Chunk,
+) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(mf), Some(yf)) = (T::as_f32(m), T::as_f32_mut(y)) {
         let bf = bias.and_then(T::as_f32);
@@ -708,7 +727,7 @@ struct PackedU {
     kc: usize,
     slices: usize,
     panels: usize,
-    data: Vec<f32>,
+    data: Scratch<f32>,
 }
 
 impl PackedU {
@@ -719,14 +738,21 @@ impl PackedU {
         let mr = micro.mr;
         let kc = depth.div_ceil(depth.div_ceil(micro.kc).max(1)).max(1);
         let (slices, panels) = (depth.div_ceil(kc), rows.div_ceil(mr));
-        let mut data = vec![0f32; POINTS * slices * panels * mr * kc];
-        for xi in 0..POINTS {
+        // From the buffer cache (a fresh 512 KiB vector at 128 x 64 channels
+        // page-faulted on every call), zeroed only where panels have padding
+        // rows or the last slice is shorter; the points are packed in
+        // parallel (the rest of the convolution is).
+        let per_point = slices * panels * mr * kc;
+        let mut data = Scratch::<f32>::uninit(POINTS * per_point);
+        let pack = |xi: usize, dst: &mut [f32]| {
+            if !rows.is_multiple_of(mr) || !depth.is_multiple_of(kc) {
+                dst.fill(0.0);
+            }
             let ux = &u[xi * rows * depth..][..rows * depth];
             for s in 0..slices {
                 let k0 = s * kc;
                 for panel in 0..panels {
-                    let dst =
-                        &mut data[((xi * slices + s) * panels + panel) * mr * kc..][..mr * kc];
+                    let dst = &mut dst[(s * panels + panel) * mr * kc..][..mr * kc];
                     for i in 0..mr.min(rows - panel * mr) {
                         let src = &ux[(panel * mr + i) * depth + k0..][..kc.min(depth - k0)];
                         for (k, &w) in src.iter().enumerate() {
@@ -735,6 +761,13 @@ impl PackedU {
                     }
                 }
             }
+        };
+        if POINTS * rows * depth >= parallel::GRAIN && parallel::num_threads() > 1 {
+            parallel::for_each_chunk_mut(&mut data, per_point, pack);
+        } else {
+            data.chunks_mut(per_point.max(1))
+                .enumerate()
+                .for_each(|(xi, d)| pack(xi, d));
         }
         Some(PackedU {
             micro,
@@ -957,8 +990,7 @@ mod tests {
     /// operand order, which the compiler may swap).
     fn same_bits(a: &[f32], b: &[f32]) -> bool {
         a.len() == b.len()
-            && a
-                .iter()
+            && a.iter()
                 .zip(b)
                 .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
     }
@@ -1015,7 +1047,10 @@ mod tests {
                         assert!(narrow::input_transform(&p, xs, &mut fast, at, rows.clone()));
                         input_transform(&p, xs, &mut slow, at, rows.clone());
                     }
-                    assert!(same_bits(&fast, &slow), "input {h}x{w} pad {pad} rows {rows:?}");
+                    assert!(
+                        same_bits(&fast, &slow),
+                        "input {h}x{w} pad {pad} rows {rows:?}"
+                    );
                     checked += 1;
                 }
                 if narrow::output_fits(&p) {
@@ -1028,7 +1063,10 @@ mod tests {
                         assert!(narrow::grad_transform(&p, gs, &mut fast, at, rows.clone()));
                         grad_transform(&p, gs, &mut slow, at, rows.clone());
                     }
-                    assert!(same_bits(&fast, &slow), "grad {h}x{w} pad {pad} rows {rows:?}");
+                    assert!(
+                        same_bits(&fast, &slow),
+                        "grad {h}x{w} pad {pad} rows {rows:?}"
+                    );
                     let m = awkward_values(at.len(), seed + 2);
                     let bias = awkward_values(p.co, seed + 3);
                     for bias in [None, Some(&bias[..])] {
@@ -1048,7 +1086,10 @@ mod tests {
                             (samples, rows.clone())
                         ));
                         output_transform(&p, &m, at, &mut slow, bias, &ch);
-                        assert!(same_bits(&fast, &slow), "output {h}x{w} pad {pad} rows {rows:?}");
+                        assert!(
+                            same_bits(&fast, &slow),
+                            "output {h}x{w} pad {pad} rows {rows:?}"
+                        );
                     }
                     checked += 1;
                 }

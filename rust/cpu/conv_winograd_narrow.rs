@@ -188,8 +188,7 @@ pub(super) fn grad_transform(
             && tile_rows.end <= p.th
             && (co == 0
                 || nt == 0
-                || (POINTS - 1) * at.point + (co - 1) * at.row + at.first + nt * p.tw
-                    <= out.len()),
+                || (POINTS - 1) * at.point + (co - 1) * at.row + at.first + nt * p.tw <= out.len()),
         "winograd (narrow): gradient or its transform too short"
     );
     // SAFETY: AVX-512 is active; the assert bounds every access.
@@ -332,14 +331,8 @@ unsafe fn output_kernel(
                 let [c0, c1, c2, c3] = [column(0), column(1), column(2), column(3)];
                 for r in 0..2 {
                     // Then along the row, plus the bias.
-                    let even = _mm512_add_ps(
-                        _mm512_add_ps(_mm512_add_ps(c0[r], c1[r]), c2[r]),
-                        b,
-                    );
-                    let odd = _mm512_add_ps(
-                        _mm512_sub_ps(_mm512_sub_ps(c1[r], c2[r]), c3[r]),
-                        b,
-                    );
+                    let even = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0[r], c1[r]), c2[r]), b);
+                    let odd = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(c1[r], c2[r]), c3[r]), b);
                     for t in 0..rows {
                         let y_row = 2 * (lo + t0 + t) + r;
                         if y_row >= p.oh {
