@@ -81,19 +81,27 @@ unsafe fn input_row(a: __m512, (even_odd, shifted): (__m512i, __m512i)) -> [__m5
     ]
 }
 
-/// Store the first `n` tiles of the three row vectors of one Winograd row
-/// `i` (components k = 0..4) to points 4 i + k: `dst(xi)` is where point xi's
-/// values go.
+/// Store the first `n` tiles of the three row vectors of the four Winograd
+/// rows `v[i]` (components k = 0..4) to points 4 i + k, point 0 at `dst`
+/// and each next one `point` values further (one pointer stepped in order:
+/// 16 addresses computed apart were spilled and reloaded per store).
 #[inline(always)]
-unsafe fn store_components(v: [__m512; 3], i: usize, n: usize, dst: impl Fn(usize) -> *mut f32) {
+unsafe fn store_points(v: [[__m512; 3]; 4], n: usize, dst: *mut f32, point: usize) {
     let mask = first(n);
-    _mm512_mask_storeu_ps(dst(4 * i), mask, v[0]);
-    _mm512_mask_storeu_ps(dst(4 * i + 1), mask, v[1]);
-    _mm512_mask_storeu_ps(dst(4 * i + 2), mask, v[2]);
-    // Component 3 sits in lanes 8.. of the first vector: a store 8 values
-    // earlier with the mask shifted puts lane 8 at the point's first tile
-    // (the masked-off lanes are not accessed).
-    _mm512_mask_storeu_ps(dst(4 * i + 3).wrapping_sub(8), mask << 8, v[0]);
+    let mut at = dst;
+    for row in v {
+        _mm512_mask_storeu_ps(at, mask, row[0]);
+        at = at.wrapping_add(point);
+        _mm512_mask_storeu_ps(at, mask, row[1]);
+        at = at.wrapping_add(point);
+        _mm512_mask_storeu_ps(at, mask, row[2]);
+        at = at.wrapping_add(point);
+        // Component 3 sits in lanes 8.. of the first vector: a store 8
+        // values earlier with the mask shifted puts lane 8 at the point's
+        // first tile (the masked-off lanes are not accessed).
+        _mm512_mask_storeu_ps(at.wrapping_sub(8), mask << 8, row[0]);
+        at = at.wrapping_add(point);
+    }
 }
 
 /// V[xi][c][tile] = (B^T d B)[xi] for the input channels of one sample `x`
@@ -151,7 +159,6 @@ unsafe fn input_kernel(p: &Plan, x: &[f32], v: &mut [f32], at: Points, tile_rows
         let (mut d0, mut d1) = (row(0), row(1));
         for t in 0..nt {
             let (d2, d3) = (row(2 * t + 2), row(2 * t + 3));
-            let dst = |xi: usize| base.add(xi * at.point + t * tw);
             // B^T down the columns, on each of the three row vectors.
             let mut cols = [[_mm512_setzero_ps(); 3]; 4];
             for l in 0..3 {
@@ -160,9 +167,7 @@ unsafe fn input_kernel(p: &Plan, x: &[f32], v: &mut [f32], at: Points, tile_rows
                 cols[2][l] = _mm512_sub_ps(d2[l], d1[l]);
                 cols[3][l] = _mm512_sub_ps(d1[l], d3[l]);
             }
-            for (i, v) in cols.into_iter().enumerate() {
-                store_components(v, i, tw, dst);
-            }
+            store_points(cols, tw, base.add(t * tw), at.point);
             (d0, d1) = (d2, d3);
         }
     }
@@ -245,7 +250,6 @@ unsafe fn grad_kernel(p: &Plan, gy: &[f32], out: &mut [f32], at: Points, tile_ro
         let base = op.add(c * at.row + at.first);
         for t in 0..nt {
             let (g0, g1) = (row(2 * (lo + t)), row(2 * (lo + t) + 1));
-            let dst = |xi: usize| base.add(xi * at.point + t * tw);
             // A down the two rows: (g0, g0 + g1, g0 - g1, -g1).
             let mut cols = [g0; 4];
             for l in 0..3 {
@@ -253,9 +257,7 @@ unsafe fn grad_kernel(p: &Plan, gy: &[f32], out: &mut [f32], at: Points, tile_ro
                 cols[2][l] = _mm512_sub_ps(g0[l], g1[l]);
                 cols[3][l] = _mm512_xor_ps(g1[l], neg);
             }
-            for (i, v) in cols.into_iter().enumerate() {
-                store_components(v, i, tw, dst);
-            }
+            store_points(cols, tw, base.add(t * tw), at.point);
         }
     }
 }
