@@ -217,6 +217,15 @@ PATH_CASES = [
     # with wide padding, and stride 1 with few channels (implicit GEMM).
     (2, 6, 20, 9, 45, 3, 2, 2, 1, 1),
     (2, 3, 8, 11, 37, 5, 1, 2, 1, 1),
+    # Winograd on narrow planes (AVX-512 transforms of whole tile rows):
+    # padding 0-2 (the input gradient's flipped padding 2-0), the widest rows
+    # those transforms take (14 and 16 outputs) and one past, and a tall
+    # plane cut into bands of tile rows.
+    (3, 16, 20, 6, 6, 3, 1, 2, 1, 1),
+    (2, 16, 16, 14, 14, 3, 1, 1, 1, 1),
+    (2, 16, 24, 9, 16, 3, 1, 1, 1, 1),
+    (2, 16, 16, 11, 19, 3, 1, 0, 1, 1),
+    (1, 64, 64, 70, 8, 3, 1, 1, 1, 1),
 ]
 
 

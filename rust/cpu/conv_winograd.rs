@@ -23,6 +23,8 @@
 //! channels x tiles each) stay in L2 between the transforms and the GEMMs.
 
 use super::conv::{for_batch_ranges, matmul, rows, sum_over_batch_ranges, ConvGeom};
+#[cfg(target_arch = "x86_64")]
+use super::conv_winograd_narrow as narrow;
 use super::gemm::MatRef;
 use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved, Block, LANES};
 use super::sgemm::kernel::{Panel, Tile};
@@ -64,18 +66,18 @@ pub fn applies(g: &ConvGeom) -> bool {
 
 /// Sizes of one Winograd convolution (input channels `ci`, output `co`).
 #[derive(Clone, Copy)]
-struct Plan {
-    ci: usize,
-    co: usize,
-    ih: usize,
-    iw: usize,
-    oh: usize,
-    ow: usize,
-    ph: usize,
-    pw: usize,
+pub(super) struct Plan {
+    pub(super) ci: usize,
+    pub(super) co: usize,
+    pub(super) ih: usize,
+    pub(super) iw: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
+    pub(super) ph: usize,
+    pub(super) pw: usize,
     /// Tile rows and columns: ceil(oh / 2), ceil(ow / 2).
-    th: usize,
-    tw: usize,
+    pub(super) th: usize,
+    pub(super) tw: usize,
 }
 
 impl Plan {
@@ -171,13 +173,13 @@ impl Chunk {
 /// Where the values of one sample's tiles go in a V, M or Gy buffer: value
 /// (xi, channel c, tile t) at `xi * point + c * row + first + t`.
 #[derive(Clone, Copy)]
-struct Points {
+pub(super) struct Points {
     /// Distance between Winograd points: channels * row plus a skew.
-    point: usize,
+    pub(super) point: usize,
     /// Tiles of the chunk (the GEMM's n or k).
-    row: usize,
+    pub(super) row: usize,
     /// This sample's first tile in the chunk.
-    first: usize,
+    pub(super) first: usize,
 }
 
 /// Extra values between the 16 point blocks. Without it the blocks sit a
@@ -607,6 +609,63 @@ fn grad_transform_impl<T: Float>(
     }
 }
 
+/// `input_transform`, through the AVX-512 narrow-plane kernel where it
+/// applies (f32, AVX-512 active, 2 tw + 2 <= 16): the same bits, several
+/// times faster on small planes.
+fn transform_input<T: Float>(
+    p: &Plan,
+    x: &[T],
+    v: &mut [T],
+    at: Points,
+    rows: std::ops::Range<usize>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(xf), Some(vf)) = (T::as_f32(x), T::as_f32_mut(v)) {
+        if narrow::input_transform(p, xf, vf, at, rows.clone()) {
+            return;
+        }
+    }
+    input_transform(p, x, v, at, rows)
+}
+
+/// `grad_transform`, through the narrow-plane kernel where it applies.
+fn transform_grad<T: Float>(
+    p: &Plan,
+    gy: &[T],
+    out: &mut [T],
+    at: Points,
+    rows: std::ops::Range<usize>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(gf), Some(of)) = (T::as_f32(gy), T::as_f32_mut(out)) {
+        if narrow::grad_transform(p, gf, of, at, rows.clone()) {
+            return;
+        }
+    }
+    grad_transform(p, gy, out, at, rows)
+}
+
+/// `output_transform`, through the narrow-plane kernel where it applies.
+fn transform_output<T: Float>(
+    p: &Plan,
+    m: &[T],
+    at: Points,
+    y: &mut [T],
+    bias: Option<&[T]>,
+    ch: &Chunk,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(mf), Some(yf)) = (T::as_f32(m), T::as_f32_mut(y)) {
+        let bf = bias.and_then(T::as_f32);
+        if bias.is_none() == bf.is_none()
+            && narrow::output_transform(p, mf, at, yf, bf, (ch.samples, ch.rows.clone()))
+        {
+            return;
+        }
+    }
+    output_transform(p, m, at, y, bias, ch)
+}
+
 /// y = conv(x, U) for transformed weights `u`, as `forward` and the input
 /// gradient share it. `g` gives the batch split; `p` the sizes.
 fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T]>) -> Vec<T> {
@@ -624,7 +683,7 @@ fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T
             let (vat, mat) = (Points::new(p.ci, n), Points::new(p.co, n));
             for s in 0..ch.samples {
                 let xn = &x[(n0 + ch.first + s) * in_sample..][..in_sample];
-                input_transform(p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
+                transform_input(p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
             }
             match (&packed, T::as_f32(&v[..]), T::as_f32_mut(&mut m[..])) {
                 (Some(pu), Some(vf), Some(mf)) => pu.multiply((vf, vat), (mf, mat), threads),
@@ -647,7 +706,7 @@ fn convolve<T: Float>(g: &ConvGeom, p: &Plan, u: &[T], x: &[T], bias: Option<&[T
                 }
             }
             let yc = &mut ys[ch.first * out_sample..][..ch.samples * out_sample];
-            output_transform(p, &m, mat, yc, bias, ch);
+            transform_output(p, &m, mat, yc, bias, ch);
         }
     });
     y
@@ -668,7 +727,7 @@ struct PackedU {
     kc: usize,
     slices: usize,
     panels: usize,
-    data: Vec<f32>,
+    data: Scratch<f32>,
 }
 
 impl PackedU {
@@ -679,14 +738,21 @@ impl PackedU {
         let mr = micro.mr;
         let kc = depth.div_ceil(depth.div_ceil(micro.kc).max(1)).max(1);
         let (slices, panels) = (depth.div_ceil(kc), rows.div_ceil(mr));
-        let mut data = vec![0f32; POINTS * slices * panels * mr * kc];
-        for xi in 0..POINTS {
+        // From the buffer cache (a fresh 512 KiB vector at 128 x 64 channels
+        // page-faulted on every call), zeroed only where panels have padding
+        // rows or the last slice is shorter; the points are packed in
+        // parallel (the rest of the convolution is).
+        let per_point = slices * panels * mr * kc;
+        let mut data = Scratch::<f32>::uninit(POINTS * per_point);
+        let pack = |xi: usize, dst: &mut [f32]| {
+            if !rows.is_multiple_of(mr) || !depth.is_multiple_of(kc) {
+                dst.fill(0.0);
+            }
             let ux = &u[xi * rows * depth..][..rows * depth];
             for s in 0..slices {
                 let k0 = s * kc;
                 for panel in 0..panels {
-                    let dst =
-                        &mut data[((xi * slices + s) * panels + panel) * mr * kc..][..mr * kc];
+                    let dst = &mut dst[(s * panels + panel) * mr * kc..][..mr * kc];
                     for i in 0..mr.min(rows - panel * mr) {
                         let src = &ux[(panel * mr + i) * depth + k0..][..kc.min(depth - k0)];
                         for (k, &w) in src.iter().enumerate() {
@@ -695,6 +761,13 @@ impl PackedU {
                     }
                 }
             }
+        };
+        if POINTS * rows * depth >= parallel::GRAIN && parallel::num_threads() > 1 {
+            parallel::for_each_chunk_mut(&mut data, per_point, pack);
+        } else {
+            data.chunks_mut(per_point.max(1))
+                .enumerate()
+                .for_each(|(xi, d)| pack(xi, d));
         }
         Some(PackedU {
             micro,
@@ -838,8 +911,8 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
                     &x[i * in_sample..][..in_sample],
                     &gy[i * out_sample..][..out_sample],
                 );
-                input_transform(&p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
-                grad_transform(&p, gyn, &mut gt, gat.sample(s, tiles), ch.rows.clone());
+                transform_input(&p, xn, &mut v, vat.sample(s, tiles), ch.rows.clone());
+                transform_grad(&p, gyn, &mut gt, gat.sample(s, tiles), ch.rows.clone());
             }
             for xi in 0..POINTS {
                 // V[xi]^T: (tiles x ci).
@@ -893,6 +966,138 @@ pub fn backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T]) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values with signed zeros, infinities and NaN among normal ones.
+    fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match state % 23 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f32::INFINITY,
+                    3 => f32::NEG_INFINITY,
+                    4 => f32::NAN,
+                    _ => ((state >> 20) % 2001) as f32 / 1000.0 - 1.0,
+                }
+            })
+            .collect()
+    }
+
+    /// Equal bits, NaN for NaN (which NaN an add passes on depends on its
+    /// operand order, which the compiler may swap).
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    /// The AVX-512 narrow-plane transforms write the generic transforms'
+    /// bits (NaN where they write NaN), and nothing else, for every plane they accept: padding 0-2,
+    /// odd and even sizes, whole planes and bands of tile rows.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn narrow_transforms_equal_the_generic_ones() {
+        if crate::cpu::isa::set_active(crate::cpu::isa::Isa::Avx512).is_err() {
+            return; // (no AVX-512 here: the generic transforms run)
+        }
+        let mut checked = 0;
+        for (h, w, pad) in [
+            (8, 8, 0),
+            (8, 8, 1),
+            (6, 6, 2),
+            (7, 5, 1),
+            (3, 3, 0),
+            (1, 1, 1),
+            (14, 14, 1),
+            (13, 14, 0),
+            (9, 16, 0),
+            (5, 12, 2),
+            (11, 15, 1),
+            (16, 16, 1),
+            (20, 3, 2),
+        ] {
+            let g = ConvGeom {
+                batch: 2,
+                c_in: 3,
+                c_out: 5,
+                groups: 1,
+                input: [1, h, w],
+                output: [1, h + 2 * pad - 2, w + 2 * pad - 2],
+                kernel: [1, 3, 3],
+                stride: [1; 3],
+                pad: [0, pad, pad],
+                dilation: [1; 3],
+            };
+            let p = Plan::new(&g);
+            let bands = [0..p.th, 1.min(p.th)..p.th, 0..p.th.div_ceil(2)];
+            for (b, rows) in bands.into_iter().enumerate() {
+                let (samples, tiles) = (2, rows.len() * p.tw);
+                let seed = (h * 100 + w * 10 + pad + b * 1000) as u64;
+                if narrow::input_fits(&p) {
+                    let x = awkward_values(p.ci * h * w * samples, seed);
+                    let at = Points::new(p.ci, samples * tiles);
+                    let (mut fast, mut slow) = (vec![7.5f32; at.len()], vec![7.5f32; at.len()]);
+                    for s in 0..samples {
+                        let xs = &x[s * p.ci * h * w..][..p.ci * h * w];
+                        let at = at.sample(s, tiles);
+                        assert!(narrow::input_transform(&p, xs, &mut fast, at, rows.clone()));
+                        input_transform(&p, xs, &mut slow, at, rows.clone());
+                    }
+                    assert!(
+                        same_bits(&fast, &slow),
+                        "input {h}x{w} pad {pad} rows {rows:?}"
+                    );
+                    checked += 1;
+                }
+                if narrow::output_fits(&p) {
+                    let gy = awkward_values(p.co * p.oh * p.ow * samples, seed + 1);
+                    let at = Points::new(p.co, samples * tiles);
+                    let (mut fast, mut slow) = (vec![7.5f32; at.len()], vec![7.5f32; at.len()]);
+                    for s in 0..samples {
+                        let gs = &gy[s * p.co * p.oh * p.ow..][..p.co * p.oh * p.ow];
+                        let at = at.sample(s, tiles);
+                        assert!(narrow::grad_transform(&p, gs, &mut fast, at, rows.clone()));
+                        grad_transform(&p, gs, &mut slow, at, rows.clone());
+                    }
+                    assert!(
+                        same_bits(&fast, &slow),
+                        "grad {h}x{w} pad {pad} rows {rows:?}"
+                    );
+                    let m = awkward_values(at.len(), seed + 2);
+                    let bias = awkward_values(p.co, seed + 3);
+                    for bias in [None, Some(&bias[..])] {
+                        let len = samples * p.co * p.oh * p.ow;
+                        let (mut fast, mut slow) = (vec![7.5f32; len], vec![7.5f32; len]);
+                        let ch = Chunk {
+                            first: 0,
+                            samples,
+                            rows: rows.clone(),
+                        };
+                        assert!(narrow::output_transform(
+                            &p,
+                            &m,
+                            at,
+                            &mut fast,
+                            bias,
+                            (samples, rows.clone())
+                        ));
+                        output_transform(&p, &m, at, &mut slow, bias, &ch);
+                        assert!(
+                            same_bits(&fast, &slow),
+                            "output {h}x{w} pad {pad} rows {rows:?}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40, "{checked}");
+    }
 
     #[test]
     fn large_planes_are_cut_into_bands_of_tile_rows() {

@@ -12,6 +12,8 @@ pub mod conv_depthwise;
 pub mod conv_implicit;
 pub mod conv_input_grad_direct;
 pub mod conv_winograd;
+#[cfg(target_arch = "x86_64")]
+mod conv_winograd_narrow;
 pub mod extrema;
 pub mod gemm;
 pub mod isa;
