@@ -23,6 +23,19 @@ use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 use std::ops::Range;
 
+// TEMP phase timing (RUSTDL_RNN_PHASES=1)
+fn phases_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("RUSTDL_RNN_PHASES").is_some())
+}
+fn phase(name: &str, t: &mut std::time::Instant) {
+    if phases_on() {
+        let now = std::time::Instant::now();
+        eprintln!("PHASE {name} {}", (now - *t).as_nanos());
+        *t = now;
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
     RnnTanh,
@@ -240,10 +253,15 @@ fn for_row_blocks(b: usize, f: impl Fn(Range<usize>, bool) + Sync) {
         return f(0..b, true);
     }
     let per = b.div_ceil(tasks);
+    let t0 = std::time::Instant::now();
     crate::parallel::for_each_task(tasks, |i| {
+        let a = t0.elapsed().as_micros();
         let r = i * per..((i + 1) * per).min(b);
         if !r.is_empty() {
             f(r, false)
+        }
+        if phases_on() {
+            eprintln!("TASK {i} {a} {}", t0.elapsed().as_micros());
         }
     });
 }
@@ -378,6 +396,7 @@ fn forward_t<T: Float>(
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
     let rnn = matches!(mode, Mode::RnnTanh | Mode::RnnRelu);
+    let mut tp0 = std::time::Instant::now();
 
     // Input projection of the whole sequence, biases folded in (GRU keeps
     // b_hh apart: its n gate scales W_hn h + b_hn by r). The plain RNN
@@ -422,6 +441,7 @@ fn forward_t<T: Float>(
         fill,
     );
 
+    phase("f_proj", &mut tp0);
     let steps = order(tt, reverse);
     let lstm = mode == Mode::Lstm;
     let mut out = if rnn {
@@ -515,6 +535,7 @@ fn forward_t<T: Float>(
             }
         }
     });
+    phase("f_loop", &mut tp0);
     if lstm {
         saved.gates = xg_scratch;
     }
@@ -527,6 +548,7 @@ fn forward_t<T: Float>(
         Some(t) => saved.cells[t * hrow..][..hrow].to_vec(),
         None => c0.to_vec(),
     });
+    phase("f_tail", &mut tp0);
     (out, h_n, c_n, saved)
 }
 
@@ -582,6 +604,7 @@ fn backward_t<T: Float>(
     let g = mode.gates() * hs;
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
+    let mut tp0 = std::time::Instant::now();
     let steps = order(tt, reverse);
     let gru = mode == Mode::Gru;
 
@@ -604,6 +627,17 @@ fn backward_t<T: Float>(
     // W_hh (g x hs), packed once when some step needs dh_{t-1}.
     let w_hh = (tt > 1 || need.h0)
         .then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs, b.div_ceil(row_tasks(b))));
+    // LSTM and RNN take both weight gradients from the same dgates: one GEMM
+    // dgates^T @ [x_t | h_{t-1} | 1] packs dgates^T (T*B x G, the biggest
+    // operand) once instead of twice, h0's step included; the column of
+    // ones gives the bias gradient (the column sums of dgates) in the
+    // padding of the GEMM's last column panel instead of a serial pass.
+    // Each task fills its own rows of that right operand.
+    let joint = !gru && need.w_ih && need.w_hh;
+    let ones = joint && (need.b_ih || need.b_hh);
+    let wd = ni + hs + usize::from(ones);
+    let mut xh = scratch::<T>(if joint { tt * b * wd } else { 0 });
+    let xhs = Seq::new(&mut xh[..], b, wd);
     let (dhp, dcp) = (Seq::new(&mut dhs[..], b, hs), Seq::new(&mut dc[..], b, hs));
     let (dgxs, dghs) = (Seq::new(&mut dgx[..], b, g), Seq::new(&mut dgh[..], b, g));
     let c0 = c0.unwrap_or(&[]);
@@ -611,6 +645,24 @@ fn backward_t<T: Float>(
     // buffer; the two halves of `dhs` are distinct steps of `dhp`.
     for_row_blocks(b, |r, par| unsafe {
         let m = r.len();
+        if joint {
+            for (s, &t) in steps.iter().enumerate() {
+                let h_prev = if s == 0 {
+                    rows_of(h0, &r, hs)
+                } else {
+                    step_rows(out, steps[s - 1], b, hs, &r)
+                };
+                let xt = step_rows(x, t, b, ni, &r);
+                let dst = xhs.at(t, &r);
+                for (q, d) in dst.chunks_exact_mut(wd).enumerate() {
+                    d[..ni].copy_from_slice(&xt[q * ni..][..ni]);
+                    d[ni..ni + hs].copy_from_slice(&h_prev[q * hs..][..hs]);
+                    if ones {
+                        d[ni + hs] = T::c(1.0);
+                    }
+                }
+            }
+        }
         for s in (0..tt).rev() {
             let t = steps[s];
             let (cur, next) = ((tt - 1 - s) % 2, (tt - s) % 2);
@@ -684,30 +736,14 @@ fn backward_t<T: Float>(
             }
         }
     });
+    phase("b_loop", &mut tp0);
     // After the last processed step, dh_{-1} (dh0) is in the half it wrote.
     let dh0_half = tt % 2;
 
     let dgh_all: &[T] = if gru { &dgh } else { &dgx };
-    // LSTM and RNN take both weight gradients from the same dgates: one GEMM
-    // dgates^T @ [x_t | h_{t-1}] packs dgates^T (T*B x G, the biggest
-    // operand) once instead of twice, h0's step included.
-    let (dw_ih, dw_hh) = if !gru && need.w_ih && need.w_hh {
-        let wd = ni + hs;
-        let mut xh = scratch::<T>(tt * b * wd);
-        for (s, &t) in steps.iter().enumerate() {
-            let h_prev = if s == 0 {
-                h0
-            } else {
-                &out[steps[s - 1] * hrow..][..hrow]
-            };
-            let xt = &x[t * b * ni..][..b * ni];
-            for r in 0..b {
-                let dst = &mut xh[(t * b + r) * wd..][..wd];
-                dst[..ni].copy_from_slice(&xt[r * ni..][..ni]);
-                dst[ni..].copy_from_slice(&h_prev[r * hs..][..hs]);
-            }
-        }
+    let (dw_ih, dw_hh, db) = if joint {
         let mut dw = scratch::<T>(g * wd);
+        phase("b_xh", &mut tp0);
         mm(
             (g, wd, tt * b),
             &dgx,
@@ -718,15 +754,19 @@ fn backward_t<T: Float>(
             row_major(0, wd),
             false,
         );
+        phase("b_dwgemm", &mut tp0);
         let (mut dw_ih, mut dw_hh) = (uninit::<T>(g * ni), uninit::<T>(g * hs));
         for (i, r) in dw.chunks_exact(wd).enumerate() {
             dw_ih[i * ni..][..ni].copy_from_slice(&r[..ni]);
-            dw_hh[i * hs..][..hs].copy_from_slice(&r[ni..]);
+            dw_hh[i * hs..][..hs].copy_from_slice(&r[ni..ni + hs]);
         }
-        (Some(dw_ih), Some(dw_hh))
+        let db = ones.then(|| dw.chunks_exact(wd).map(|r| r[ni + hs]).collect::<Vec<T>>());
+        (Some(dw_ih), Some(dw_hh), db)
     } else {
-        separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need)
+        let (dw_ih, dw_hh) = separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need);
+        (dw_ih, dw_hh, None)
     };
+    phase("b_dwsplit", &mut tp0);
     let dx = need.x.then(|| {
         let mut dx = uninit::<T>(tt * b * ni);
         mm(
@@ -741,12 +781,16 @@ fn backward_t<T: Float>(
         );
         dx
     });
-    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
+    phase("b_dx", &mut tp0);
+    let db_ih = need
+        .b_ih
+        .then(|| db.clone().unwrap_or_else(|| column_sums(&dgx, g)));
     // Without GRU's split both biases enter the same sum: one gradient.
     let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
         (Some(d), false) => d.clone(),
-        _ => column_sums(dgh_all, g),
+        _ => db.clone().unwrap_or_else(|| column_sums(dgh_all, g)),
     });
+    phase("b_bias", &mut tp0);
     Grads {
         dx,
         dh0: need.h0.then(|| dhs[dh0_half * hrow..][..hrow].to_vec()),
@@ -1001,8 +1045,10 @@ fn run<T: Float + BufferElem>(
     b_hh: Option<&Tensor>,
     reverse: bool,
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let mut tpr = std::time::Instant::now();
     let c = |t: &Tensor| t.contiguous_raw();
     let (xc, h0c, wic, whc) = (c(x), c(h0), c(w_ih), c(w_hh));
+    phase("f_prep", &mut tpr);
     let c0c = c0.map(c);
     let (bic, bhc) = (b_ih.map(c), b_hh.map(c));
     let weights = Weights {
@@ -1049,6 +1095,7 @@ fn run<T: Float + BufferElem>(
             .iter()
             .map(|s| s.get())
             .collect::<Result<_>>()?;
+        let mut tpb = std::time::Instant::now();
         let present: Vec<&Tensor> = grads.iter().flatten().collect();
         if present.is_empty() {
             return Ok(vec![None; n_in]);
@@ -1075,6 +1122,7 @@ fn run<T: Float + BufferElem>(
             b_hh: None,
         };
         let out = saved_out.get()?.contiguous_raw();
+        phase("b_prep", &mut tpb);
         fn gs<T: BufferElem>(t: &Option<Tensor>) -> Option<&[T]> {
             t.as_ref().map(|t| t.as_slice::<T>().expect("contiguous"))
         }
@@ -1093,6 +1141,7 @@ fn run<T: Float + BufferElem>(
             reverse,
             need,
         );
+        let mut tpb = std::time::Instant::now();
         let mk = |v: Option<Vec<T>>, shape: &[usize]| v.map(|v| Tensor::from_vec(v, shape));
         let g = mode.gates() * d.h;
         let mut res = vec![mk(r.dx, &[d.t, d.b, d.i]), mk(r.dh0, &[d.b, d.h])];
@@ -1105,6 +1154,7 @@ fn run<T: Float + BufferElem>(
             res.push(mk(r.db_ih, &[g]));
             res.push(mk(r.db_hh, &[g]));
         }
+        phase("b_wrap", &mut tpb);
         Ok(res)
     });
     Ok((out, h_n, c_n))
