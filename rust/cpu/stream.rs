@@ -11,14 +11,7 @@ pub const MIN_BYTES: usize = 16 << 20;
 
 /// Whether an output of `bytes` is written with streaming stores.
 pub fn worth_streaming(bytes: usize) -> bool {
-    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let min = *MIN.get_or_init(|| {
-        std::env::var("RUSTDL_STREAM_MIN_BYTES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(MIN_BYTES)
-    });
-    bytes >= min && cfg!(target_arch = "x86_64") && super::isa::use_avx2()
+    bytes >= MIN_BYTES && cfg!(target_arch = "x86_64") && super::isa::use_avx2()
 }
 
 /// `dst.copy_from_slice(src)` with streaming stores where `dst` is 32-byte

@@ -4,7 +4,9 @@
 //! Forward: one GEMM projects the whole input sequence (`x @ W_ih^T + b`),
 //! then per time step one GEMM `h_{t-1} @ W_hh^T` and one pass of the
 //! pointwise kernel (`cpu::rnn`), which keeps what backward needs (activated
-//! gates, cell states). Backward runs the steps in reverse: per step one
+//! gates, cell states). The LSTM instead runs one GEMM per step over the
+//! stacked operand `[x_t | h_{t-1} | 1] @ [W_ih^T ; W_hh^T]`, whose rows it
+//! keeps for the weight gradients. Backward runs the steps in reverse: per step one
 //! pointwise pass giving the gate gradients and one GEMM `dgates @ W_hh` for
 //! `dh_{t-1}`; the weight and input gradients are then big GEMMs over all
 //! steps at once. Under `create_graph` the backward differentiates the same
@@ -22,19 +24,6 @@ use crate::tensor::pool::Scratch;
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{DType, Tensor};
 use std::ops::Range;
-
-// TEMP phase timing (RUSTDL_RNN_PHASES=1)
-fn phases_on() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("RUSTDL_RNN_PHASES").is_some())
-}
-fn phase(name: &str, t: &mut std::time::Instant) {
-    if phases_on() {
-        let now = std::time::Instant::now();
-        eprintln!("PHASE {name} {}", (now - *t).as_nanos());
-        *t = now;
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -263,15 +252,10 @@ fn for_row_blocks(b: usize, f: impl Fn(Range<usize>, bool) + Sync) {
         return f(0..b, true);
     }
     let per = b.div_ceil(tasks);
-    let t0 = std::time::Instant::now();
     crate::parallel::for_each_task(tasks, |i| {
-        let a = t0.elapsed().as_micros();
         let r = i * per..((i + 1) * per).min(b);
         if !r.is_empty() {
             f(r, false)
-        }
-        if phases_on() {
-            eprintln!("TASK {i} {a} {}", t0.elapsed().as_micros());
         }
     });
 }
@@ -411,7 +395,6 @@ fn forward_t<T: Float>(
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
     let rnn = matches!(mode, Mode::RnnTanh | Mode::RnnRelu);
-    let mut tp0 = std::time::Instant::now();
 
     // Input projection of the whole sequence, biases folded in (GRU keeps
     // b_hh apart: its n gate scales W_hn h + b_hn by r). The plain RNN
@@ -460,7 +443,6 @@ fn forward_t<T: Float>(
         );
     }
 
-    phase("f_proj", &mut tp0);
     let steps = order(tt, reverse);
     let mut out = if rnn {
         std::mem::take(&mut xg_vec)
@@ -601,7 +583,6 @@ fn forward_t<T: Float>(
             }
         }
     });
-    phase("f_loop", &mut tp0);
     if lstm {
         saved.gates = xg_scratch;
     }
@@ -614,7 +595,6 @@ fn forward_t<T: Float>(
         Some(t) => saved.cells[t * hrow..][..hrow].to_vec(),
         None => c0.to_vec(),
     });
-    phase("f_tail", &mut tp0);
     (out, h_n, c_n, saved)
 }
 
@@ -670,7 +650,6 @@ fn backward_t<T: Float>(
     let g = mode.gates() * hs;
     let (row, hrow) = (b * g, b * hs);
     let zero = T::c(0.0);
-    let mut tp0 = std::time::Instant::now();
     let steps = order(tt, reverse);
     let gru = mode == Mode::Gru;
 
@@ -806,14 +785,12 @@ fn backward_t<T: Float>(
             }
         }
     });
-    phase("b_loop", &mut tp0);
     // After the last processed step, dh_{-1} (dh0) is in the half it wrote.
     let dh0_half = tt % 2;
 
     let dgh_all: &[T] = if gru { &dgh } else { &dgx };
     let (dw_ih, dw_hh, db) = if joint {
         let mut dw = scratch::<T>(g * ncols);
-        phase("b_xh", &mut tp0);
         mm(
             (g, ncols, tt * b),
             &dgx,
@@ -824,7 +801,6 @@ fn backward_t<T: Float>(
             row_major(0, ncols),
             false,
         );
-        phase("b_dwgemm", &mut tp0);
         let (mut dw_ih, mut dw_hh) = (uninit::<T>(g * ni), uninit::<T>(g * hs));
         for (i, r) in dw.chunks_exact(ncols).enumerate() {
             dw_ih[i * ni..][..ni].copy_from_slice(&r[..ni]);
@@ -840,7 +816,6 @@ fn backward_t<T: Float>(
         let (dw_ih, dw_hh) = separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need);
         (dw_ih, dw_hh, None)
     };
-    phase("b_dwsplit", &mut tp0);
     let dx = need.x.then(|| {
         let mut dx = uninit::<T>(tt * b * ni);
         mm(
@@ -855,7 +830,6 @@ fn backward_t<T: Float>(
         );
         dx
     });
-    phase("b_dx", &mut tp0);
     let db_ih = need
         .b_ih
         .then(|| db.clone().unwrap_or_else(|| column_sums(&dgx, g)));
@@ -864,7 +838,6 @@ fn backward_t<T: Float>(
         (Some(d), false) => d.clone(),
         _ => db.clone().unwrap_or_else(|| column_sums(dgh_all, g)),
     });
-    phase("b_bias", &mut tp0);
     Grads {
         dx,
         dh0: need.h0.then(|| dhs[dh0_half * hrow..][..hrow].to_vec()),
@@ -1119,10 +1092,8 @@ fn run<T: Float + BufferElem>(
     b_hh: Option<&Tensor>,
     reverse: bool,
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
-    let mut tpr = std::time::Instant::now();
     let c = |t: &Tensor| t.contiguous_raw();
     let (xc, h0c, wic, whc) = (c(x), c(h0), c(w_ih), c(w_hh));
-    phase("f_prep", &mut tpr);
     let c0c = c0.map(c);
     let (bic, bhc) = (b_ih.map(c), b_hh.map(c));
     let weights = Weights {
@@ -1169,7 +1140,6 @@ fn run<T: Float + BufferElem>(
             .iter()
             .map(|s| s.get())
             .collect::<Result<_>>()?;
-        let mut tpb = std::time::Instant::now();
         let present: Vec<&Tensor> = grads.iter().flatten().collect();
         if present.is_empty() {
             return Ok(vec![None; n_in]);
@@ -1196,7 +1166,6 @@ fn run<T: Float + BufferElem>(
             b_hh: None,
         };
         let out = saved_out.get()?.contiguous_raw();
-        phase("b_prep", &mut tpb);
         fn gs<T: BufferElem>(t: &Option<Tensor>) -> Option<&[T]> {
             t.as_ref().map(|t| t.as_slice::<T>().expect("contiguous"))
         }
@@ -1215,7 +1184,6 @@ fn run<T: Float + BufferElem>(
             reverse,
             need,
         );
-        let mut tpb = std::time::Instant::now();
         let mk = |v: Option<Vec<T>>, shape: &[usize]| v.map(|v| Tensor::from_vec(v, shape));
         let g = mode.gates() * d.h;
         let mut res = vec![mk(r.dx, &[d.t, d.b, d.i]), mk(r.dh0, &[d.b, d.h])];
@@ -1228,7 +1196,6 @@ fn run<T: Float + BufferElem>(
             res.push(mk(r.db_ih, &[g]));
             res.push(mk(r.db_hh, &[g]));
         }
-        phase("b_wrap", &mut tpb);
         Ok(res)
     });
     Ok((out, h_n, c_n))
