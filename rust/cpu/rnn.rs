@@ -207,7 +207,7 @@ crate::multiversion! {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 fn gru_forward_block<T: Float, const L: usize>(
     (xp, b_ih, hp, b_hh, h_prev): (&[T], &[T], &[T], &[T], &[T]),
     (h, saved): (&mut [T], &mut [T]),
