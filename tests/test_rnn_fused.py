@@ -240,3 +240,42 @@ def test_float32_fused_matches_float64_composite(mode, case, isa, threads, monke
     got, want = run(True, torch.float32), run(False, torch.float64)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-4)
+
+
+# Which LSTM parameters train: the weight gradients' GEMM over the operand rows the
+# forward kept ([x_t | h_{t-1} | 1]) with and without its column of ones, and the
+# separate GEMMs (and column sums for the biases) when only some weights train.
+TRAINING = {"weights_only": ("weight_ih", "weight_hh"), "biases_only": ("bias_ih", "bias_hh"),
+            "hh_and_biases": ("weight_hh", "bias_ih", "bias_hh"), "one_bias": ("weight_ih", "weight_hh", "bias_hh")}
+
+
+@pytest.mark.parametrize("training", TRAINING)
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_with_some_parameters_frozen(training, batch_first, isa, monkeypatch):
+    """The fused float32 LSTM against the float64 composite when only some parameters
+    require grad and the input does not (hx omitted: zero initial states), at every
+    instruction-set level, with a batch the threads split into row blocks."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+
+    def run(fused, dtype):
+        monkeypatch.setattr(rnn_module, "_FUSED", fused)
+        torch.manual_seed(5)
+        m = torch.nn.LSTM(7, 24, num_layers=2, batch_first=batch_first).to(dtype)
+        for name, p in m.named_parameters():
+            p.requires_grad_(name.rsplit("_", 1)[0] in TRAINING[training])
+        x = torch.randn(16, 5, 7).to(dtype)
+        x = x if batch_first else x.transpose(0, 1)
+        out, (h, c) = m(x)
+        loss = (out * out.sin()).sum() + (h * c).sum()
+        wrt = [p for p in m.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, wrt)
+        return [t.detach().double().numpy() for t in [out, h, c] + list(grads)]
+
+    try:
+        got, want = run(True, torch.float32), run(False, torch.float64)
+    finally:
+        torch.set_num_threads(before)
+    assert len(got) == len(want) > 3
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-4)

@@ -3,9 +3,13 @@ the destination, `clone` copies into a cached buffer (streaming stores for
 large ones), softmax's fused row passes. Values must be those of the plain
 paths, bit for bit."""
 
+import sys
+
 import numpy as np
 import pytest
 import rustdl as torch
+from rustdl import _C
+from rustdl.backends import cpu as cpu_backend
 
 SMALL = 70_000  # above the fusion threshold
 LARGE = (1 << 22) + 13  # above the streaming threshold (16 MiB of float32), odd length
@@ -111,6 +115,64 @@ def test_clone_of_a_pending_result_and_of_views():
     m = torch.tensor(xv[:65536].reshape(256, 256))
     np.testing.assert_array_equal(m.t().clone().numpy(), xv[:65536].reshape(256, 256).T)
     np.testing.assert_array_equal(m[1:, ::3].clone().numpy(), xv[:65536].reshape(256, 256)[1:, ::3])
+
+
+@pytest.fixture(params=cpu_backend._supported_isas())
+def isa(request):
+    before = cpu_backend._isa()
+    cpu_backend._set_isa(request.param)
+    yield request.param
+    cpu_backend._set_isa(before)
+
+
+def eager_bits(fn, *args):
+    """`fn(*args)` with fusion off (every op run at once, no streaming of a chain)."""
+    old = _C._set_fusion_min_numel(sys.maxsize)
+    try:
+        return bits(fn(*args).numpy()).copy()
+    finally:
+        _C._set_fusion_min_numel(old)
+
+
+# The last step of a chain streamed into memory: each kind of step (unary, with a number,
+# with a tensor) as the last one, after none, one and two steps kept in L1.
+STREAMED_CHAINS = {
+    "x+y": lambda x, y: x + y,
+    "relu(x*1.5)": lambda x, y: torch.relu(x * 1.5),
+    "2/x": lambda x, y: 2.0 / x,
+    "tanh(x*y+0.5)": lambda x, y: torch.tanh(x * y + 0.5),
+    "abs(x-y)*y": lambda x, y: (x - y).abs() * y,
+}
+
+
+@pytest.mark.parametrize("chain", STREAMED_CHAINS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_streamed_chains_match_eager_bits(chain, threads, isa):
+    """A chain whose result is past the streaming threshold computes its last step
+    straight into memory with streaming stores (`cpu::stream::write_lines`): the
+    same bits as the eager ops, into a new tensor, an `out=` tensor and an `out=` view
+    whose start is not on a 64-byte line (plain stores for the head and tail)."""
+    fn = STREAMED_CHAINS[chain]
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        xv, yv = values(20, LARGE), values(21, LARGE)
+        x, y = torch.tensor(xv), torch.tensor(yv)
+        want = eager_bits(fn, x, y)
+        np.testing.assert_array_equal(bits(fn(x, y).numpy()), want)
+        z = torch.empty(LARGE)
+        torch.mul(fn(x, y), 1.0, out=z)
+        np.testing.assert_array_equal(bits(z.numpy()), want)
+        big = torch.zeros(LARGE * 2 + 3)
+        view = big[1:LARGE + 1]  # 4 bytes past a line start
+        torch.mul(fn(x, y), 1.0, out=view)  # (* 1.0 keeps every bit)
+        got = big.numpy()
+        np.testing.assert_array_equal(bits(got[1:LARGE + 1]), want)
+        assert got[0] == 0 and (got[LARGE + 1:] == 0).all()
+        torch.add(x, y, out=view)
+        np.testing.assert_array_equal(bits(big.numpy()[1:LARGE + 1]), eager_bits(torch.add, x, y))
+    finally:
+        torch.set_num_threads(old)
 
 
 def softmax_reference(x, log):

@@ -7,6 +7,10 @@ use crate::tensor::dtype::Float;
 /// Values per block.
 pub const LANES: usize = 8;
 
+/// Values per block in the AVX-512 copies of kernels written for any block
+/// width (`multiversion!`'s `+ avx512 lanes`): one 512-bit vector of f32.
+pub const WIDE_LANES: usize = 16;
+
 /// One block.
 pub type Block<T> = [T; LANES];
 

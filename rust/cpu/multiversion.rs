@@ -7,13 +7,36 @@
 /// a third copy compiled with AVX-512, picked when `isa::use_avx512()`:
 /// only for kernels where it measured faster (on Zen 4 a 512-bit operation
 /// takes two 256-bit pipe slots, so memory-bound loops gain nothing).
+/// `+ avx512 lanes`: `$imp` takes its block width as a second generic
+/// parameter (`<T, const L: usize>`, blocks of `[T; L]`, see `cpu::lanes`):
+/// `LANES` (8, one AVX2 vector of f32) in the baseline and AVX2 copies,
+/// `WIDE_LANES` (16, one AVX-512 vector) in the AVX-512 copy.
 #[macro_export]
 macro_rules! multiversion {
+    (@def_body ($($a:ident: $t:ty),*) ($($r:ty)?) $imp:ident [$($wide:tt)*] $call:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        {
+            $crate::multiversion! { @wide [$($wide)*] ($($a: $t),*) ($($r)?) $imp }
+            #[target_feature(enable = "avx2,fma")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn avx2<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
+                $call($($a),*)
+            }
+            if $crate::cpu::isa::use_avx2() {
+                // SAFETY: the CPU supports the enabled features.
+                return unsafe { avx2($($a),*) };
+            }
+        }
+        $call($($a),*)
+    };
     ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident) => {
         $crate::multiversion! { @def [$(#[$m])*] $vis $name ($($a: $t),*) ($($r)?) $imp [] }
     };
     ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident + avx512) => {
         $crate::multiversion! { @def [$(#[$m])*] $vis $name ($($a: $t),*) ($($r)?) $imp [avx512] }
+    };
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),*) $(-> $r:ty)? => $imp:ident + avx512 lanes) => {
+        $crate::multiversion! { @def [$(#[$m])*] $vis $name ($($a: $t),*) ($($r)?) $imp [avx512 lanes] }
     };
     (@wide [] ($($a:ident: $t:ty),*) ($($r:ty)?) $imp:ident) => {};
     (@wide [avx512] ($($a:ident: $t:ty),*) ($($r:ty)?) $imp:ident) => {
@@ -25,6 +48,29 @@ macro_rules! multiversion {
         if $crate::cpu::isa::use_avx512() {
             // SAFETY: the CPU supports the enabled features.
             return unsafe { avx512($($a),*) };
+        }
+    };
+    (@wide [avx512 lanes] ($($a:ident: $t:ty),*) ($($r:ty)?) $imp:ident) => {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx512<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
+            $imp::<T, { $crate::cpu::lanes::WIDE_LANES }>($($a),*)
+        }
+        if $crate::cpu::isa::use_avx512() {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { avx512($($a),*) };
+        }
+    };
+    (@def [$(#[$m:meta])*] $vis:vis $name:ident ($($a:ident: $t:ty),*) ($($r:ty)?) $imp:ident [avx512 lanes]) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn narrow<T: $crate::tensor::dtype::Float>($($a: $t),*) $(-> $r)? {
+                $imp::<T, { $crate::cpu::lanes::LANES }>($($a),*)
+            }
+            $crate::multiversion! { @def_body ($($a: $t),*) ($($r)?) $imp [avx512 lanes] narrow }
         }
     };
     (@def [$(#[$m:meta])*] $vis:vis $name:ident ($($a:ident: $t:ty),*) ($($r:ty)?) $imp:ident [$($wide:ident)?]) => {

@@ -239,8 +239,11 @@ impl Program {
             .collect()
     }
 
-    /// The elements from `start` on into `chunk`; with `stream`, each block
-    /// is computed in L1 and written with streaming stores (`cpu::stream`).
+    /// The elements from `start` on into `chunk`; with `stream`, the steps
+    /// before the last run in L1 and the last writes `chunk` with streaming
+    /// stores (`cpu::stream`) as it computes: staging each whole block in
+    /// L1 and streaming it out after was 1.5-2x slower, the loads of the
+    /// next block waiting behind a burst of stores.
     fn fill(&self, sources: &[&[f32]], start: usize, chunk: &mut [f32], stream: bool) {
         // Steps write alternately to the block and to `scratch`, never in
         // place: written in place, a select such as relu's became masked
@@ -250,28 +253,35 @@ impl Program {
         let last = self.steps.len().saturating_sub(1);
         for (b, out_block) in chunk.chunks_mut(BLOCK).enumerate() {
             let at = start + b * BLOCK;
-            let block: &mut [f32] = if stream {
-                &mut staged[..out_block.len()]
-            } else {
-                &mut *out_block
-            };
-            let (n, source) = (block.len(), &sources[0][at..at + block.len()]);
-            let tmp = &mut scratch[..n];
+            let n = out_block.len();
+            let source = &sources[0][at..at + n];
             if self.steps.is_empty() {
-                block.copy_from_slice(source);
+                if stream {
+                    crate::cpu::stream::copy(out_block, source);
+                } else {
+                    out_block.copy_from_slice(source);
+                }
+                continue;
             }
-            for (i, &step) in self.steps.iter().enumerate() {
+            let tmp = &mut scratch[..n];
+            let (block, steps): (&mut [f32], &[Step]) = if stream {
+                (&mut staged[..n], &self.steps[..last])
+            } else {
+                (&mut *out_block, &self.steps)
+            };
+            for (i, &step) in steps.iter().enumerate() {
                 let to_block = (last - i).is_multiple_of(2);
                 match (i, to_block) {
-                    (0, true) => apply(step, block, source, sources, at),
-                    (0, false) => apply(step, tmp, source, sources, at),
-                    (_, true) => apply(step, block, tmp, sources, at),
-                    (_, false) => apply(step, tmp, block, sources, at),
+                    (0, true) => apply(step, block, source, sources, at, false),
+                    (0, false) => apply(step, tmp, source, sources, at, false),
+                    (_, true) => apply(step, block, tmp, sources, at, false),
+                    (_, false) => apply(step, tmp, block, sources, at, false),
                 }
             }
             if stream {
-                let n = out_block.len();
-                crate::cpu::stream::copy(out_block, &staged[..n]);
+                // The step before the last wrote `tmp`.
+                let input: &[f32] = if last == 0 { source } else { tmp };
+                apply(self.steps[last], out_block, input, sources, at, true);
             }
         }
         if stream {
@@ -346,65 +356,86 @@ pub fn run_sums(x: &Tensor, len: usize, out: &mut [f32], terms: Terms) -> bool {
     true
 }
 
+/// `dst[i] = f(src[i])`; with `nt`, written with streaming stores.
 #[inline(always)]
-fn each(dst: &mut [f32], src: &[f32], f: impl Fn(f32) -> f32) {
+fn each(dst: &mut [f32], src: &[f32], nt: bool, f: impl Fn(f32) -> f32) {
+    if nt {
+        crate::cpu::stream::write_lines(dst, |i, out| {
+            let x = &src[i..i + out.len()];
+            for (d, &x) in out.iter_mut().zip(x) {
+                *d = f(x);
+            }
+        });
+        return;
+    }
     for (d, &x) in dst.iter_mut().zip(src) {
         *d = f(x);
     }
 }
 
+/// `dst[i] = f(src[i], other[i])`; with `nt`, written with streaming stores.
 #[inline(always)]
-fn each2(dst: &mut [f32], src: &[f32], other: &[f32], f: impl Fn(f32, f32) -> f32) {
+fn each2(dst: &mut [f32], src: &[f32], other: &[f32], nt: bool, f: impl Fn(f32, f32) -> f32) {
+    if nt {
+        crate::cpu::stream::write_lines(dst, |i, out| {
+            let (x, y) = (&src[i..i + out.len()], &other[i..i + out.len()]);
+            for ((d, &x), &y) in out.iter_mut().zip(x).zip(y) {
+                *d = f(x, y);
+            }
+        });
+        return;
+    }
     for ((d, &x), &y) in dst.iter_mut().zip(src).zip(other) {
         *d = f(x, y);
     }
 }
 
-/// One step over one block, `dst = step(src)`, compiled for AVX2+FMA or
-/// AVX-512 when the CPU has them (as the eager maps are).
-fn apply(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize) {
+/// One step over one block, `dst = step(src)` (with `nt`, `dst` written
+/// with streaming stores), compiled for AVX2+FMA or AVX-512 when the CPU
+/// has them (as the eager maps are).
+fn apply(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize, nt: bool) {
     crate::cpu::multiversion::with_avx512(
         #[inline(always)]
-        || apply_step(step, dst, src, sources, at),
+        || apply_step(step, dst, src, sources, at, nt),
     )
 }
 
 /// The element functions are the eager ops' own (`unary`,
 /// `binary::scalar_map`, `binary::compute`).
 #[inline(always)]
-fn apply_step(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize) {
+fn apply_step(step: Step, dst: &mut [f32], src: &[f32], sources: &[&[f32]], at: usize, nt: bool) {
     match step {
         Step::Unary(u) => match u {
-            Unary::Relu => each(dst, src, |v| if v < 0.0 { 0.0 } else { v }),
-            Unary::Neg => each(dst, src, Arith::neg),
-            Unary::Abs => each(dst, src, Arith::abs),
-            Unary::Exp => each(dst, src, FloatOps::fast_exp),
-            Unary::Log => each(dst, src, FloatOps::fast_ln),
-            Unary::Sqrt => each(dst, src, f32::sqrt),
-            Unary::Tanh => each(dst, src, FloatOps::fast_tanh),
-            Unary::Sigmoid => each(dst, src, |v| 1.0 / (1.0 + (-v).fast_exp())),
+            Unary::Relu => each(dst, src, nt, |v| if v < 0.0 { 0.0 } else { v }),
+            Unary::Neg => each(dst, src, nt, Arith::neg),
+            Unary::Abs => each(dst, src, nt, Arith::abs),
+            Unary::Exp => each(dst, src, nt, FloatOps::fast_exp),
+            Unary::Log => each(dst, src, nt, FloatOps::fast_ln),
+            Unary::Sqrt => each(dst, src, nt, f32::sqrt),
+            Unary::Tanh => each(dst, src, nt, FloatOps::fast_tanh),
+            Unary::Sigmoid => each(dst, src, nt, |v| 1.0 / (1.0 + (-v).fast_exp())),
         },
         Step::Number { op, v, reversed } => match (op, reversed) {
-            (BinOp::Add, false) => each(dst, src, |x| Arith::add(x, v)),
-            (BinOp::Add, true) => each(dst, src, |x| Arith::add(v, x)),
-            (BinOp::Sub, false) => each(dst, src, |x| Arith::sub(x, v)),
-            (BinOp::Sub, true) => each(dst, src, |x| Arith::sub(v, x)),
-            (BinOp::Mul, false) => each(dst, src, |x| Arith::mul(x, v)),
-            (BinOp::Mul, true) => each(dst, src, |x| Arith::mul(v, x)),
-            (BinOp::Div, false) => each(dst, src, |x| Arith::div(x, v)),
-            _ => each(dst, src, |x| Arith::div(v, x)),
+            (BinOp::Add, false) => each(dst, src, nt, |x| Arith::add(x, v)),
+            (BinOp::Add, true) => each(dst, src, nt, |x| Arith::add(v, x)),
+            (BinOp::Sub, false) => each(dst, src, nt, |x| Arith::sub(x, v)),
+            (BinOp::Sub, true) => each(dst, src, nt, |x| Arith::sub(v, x)),
+            (BinOp::Mul, false) => each(dst, src, nt, |x| Arith::mul(x, v)),
+            (BinOp::Mul, true) => each(dst, src, nt, |x| Arith::mul(v, x)),
+            (BinOp::Div, false) => each(dst, src, nt, |x| Arith::div(x, v)),
+            _ => each(dst, src, nt, |x| Arith::div(v, x)),
         },
         Step::Tensor { op, leaf, reversed } => {
             let other = &sources[leaf][at..at + dst.len()];
             match (op, reversed) {
-                (BinOp::Add, false) => each2(dst, src, other, Arith::add),
-                (BinOp::Add, true) => each2(dst, src, other, |x, y| Arith::add(y, x)),
-                (BinOp::Sub, false) => each2(dst, src, other, Arith::sub),
-                (BinOp::Sub, true) => each2(dst, src, other, |x, y| Arith::sub(y, x)),
-                (BinOp::Mul, false) => each2(dst, src, other, Arith::mul),
-                (BinOp::Mul, true) => each2(dst, src, other, |x, y| Arith::mul(y, x)),
-                (BinOp::Div, false) => each2(dst, src, other, Arith::div),
-                _ => each2(dst, src, other, |x, y| Arith::div(y, x)),
+                (BinOp::Add, false) => each2(dst, src, other, nt, Arith::add),
+                (BinOp::Add, true) => each2(dst, src, other, nt, |x, y| Arith::add(y, x)),
+                (BinOp::Sub, false) => each2(dst, src, other, nt, Arith::sub),
+                (BinOp::Sub, true) => each2(dst, src, other, nt, |x, y| Arith::sub(y, x)),
+                (BinOp::Mul, false) => each2(dst, src, other, nt, Arith::mul),
+                (BinOp::Mul, true) => each2(dst, src, other, nt, |x, y| Arith::mul(y, x)),
+                (BinOp::Div, false) => each2(dst, src, other, nt, Arith::div),
+                _ => each2(dst, src, other, nt, |x, y| Arith::div(y, x)),
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::cpu::sum::Terms;
 use crate::error::{Error, Result};
 use crate::gpu::reduce::Reduce;
 use crate::parallel;
-use crate::tensor::layout::{wrap_dim, Shape, StridedRuns};
+use crate::tensor::layout::{wrap_dim, Layout, Shape, StridedRuns};
 use crate::tensor::storage::BufferElem;
 use crate::tensor::{half, DType, Tensor};
 use crate::{dispatch_all, dispatch_numeric};
@@ -168,6 +168,35 @@ enum SumLayout {
     Columns,
 }
 
+/// `x` as the 1-D contiguous run of memory its elements fill exactly (a
+/// permutation of a contiguous tensor, size-1 dims aside), or None.
+fn dense_in_memory(x: &Tensor) -> Option<Tensor> {
+    let mut dims: Vec<(isize, usize)> = x
+        .strides()
+        .iter()
+        .zip(x.shape())
+        .filter(|(_, &n)| n != 1)
+        .map(|(&s, &n)| (s, n))
+        .collect();
+    if dims.iter().any(|&(s, n)| s <= 0 || n == 0) {
+        return None;
+    }
+    dims.sort_unstable();
+    let mut expected = 1isize;
+    for (s, n) in dims {
+        if s != expected {
+            return None;
+        }
+        expected *= n as isize;
+    }
+    // All strides positive: the first element is the lowest address.
+    Some(x.with_layout(Layout {
+        shape: [x.numel()].as_slice().into(),
+        strides: [1isize].as_slice().into(),
+        offset: x.offset(),
+    }))
+}
+
 fn sum_layout(x: &Tensor, mask: &[bool]) -> Option<SumLayout> {
     if x.is_gpu() || x.is_meta() || !x.is_contiguous() || x.numel() == 0 {
         return None;
@@ -267,8 +296,22 @@ fn sum_dtype(d: DType) -> DType {
 pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let mask = reduced_mask(x, dims)?;
     let shape = reduced_shape(x.shape(), &mask, keepdim);
-    let layout = sum_layout(x, &mask);
-    let out = match (x.dtype(), layout) {
+    // A full float sum of a transposed (permuted) dense tensor adds the same
+    // values as the one over its memory in order, which the vectorised
+    // contiguous sum does (PyTorch too walks such a tensor in memory order).
+    let flat = (mask.iter().all(|&m| m)
+        && matches!(x.dtype(), DType::F32 | DType::F64)
+        && !x.is_gpu()
+        && !x.is_meta()
+        && !x.is_contiguous())
+    .then(|| dense_in_memory(x))
+    .flatten();
+    let (xs, xmask) = match &flat {
+        Some(v) => (v, vec![true]),
+        None => (x, mask.clone()),
+    };
+    let layout = sum_layout(xs, &xmask);
+    let out = match (xs.dtype(), layout) {
         _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
         // Accumulated in float, rounded once (`tensor::half`).
         (d, _) if d.is_half() => half::narrow(sum(&half::widen(x), dims, keepdim)?, d),
@@ -279,10 +322,10 @@ pub fn sum(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
             &shape,
         )?,
         (DType::F32, Some(l)) => {
-            Tensor::from_vec(contiguous_sum::<f32>(x, &mask, l, Terms::Values), &shape)
+            Tensor::from_vec(contiguous_sum::<f32>(xs, &xmask, l, Terms::Values), &shape)
         }
         (DType::F64, Some(l)) => {
-            Tensor::from_vec(contiguous_sum::<f64>(x, &mask, l, Terms::Values), &shape)
+            Tensor::from_vec(contiguous_sum::<f64>(xs, &xmask, l, Terms::Values), &shape)
         }
         // Float sums accumulate in f64 for accuracy close to PyTorch's
         // cascade summation.

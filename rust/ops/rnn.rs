@@ -4,7 +4,9 @@
 //! Forward: one GEMM projects the whole input sequence (`x @ W_ih^T + b`),
 //! then per time step one GEMM `h_{t-1} @ W_hh^T` and one pass of the
 //! pointwise kernel (`cpu::rnn`), which keeps what backward needs (activated
-//! gates, cell states). Backward runs the steps in reverse: per step one
+//! gates, cell states). The LSTM instead runs one GEMM per step over the
+//! stacked operand `[x_t | h_{t-1} | 1] @ [W_ih^T ; W_hh^T]`, whose rows it
+//! keeps for the weight gradients. Backward runs the steps in reverse: per step one
 //! pointwise pass giving the gate gradients and one GEMM `dgates @ W_hh` for
 //! `dh_{t-1}`; the weight and input gradients are then big GEMMs over all
 //! steps at once. Under `create_graph` the backward differentiates the same
@@ -163,12 +165,21 @@ impl<'a, T: Float> StepWeight<'a, T> {
     /// `c (+)= a @ W` for row-major `a` (m x k) and `c` (m x n), on several
     /// threads only when `par` (not inside a task of `for_row_blocks`).
     fn mm(&self, m: usize, a: &[T], c: &mut [T], accumulate: bool, par: bool) {
+        let k = match self {
+            StepWeight::Packed(p) => p.k(),
+            StepWeight::Plain(_, _, k, _) => *k,
+        };
+        self.mm_ld(m, (a, k), c, accumulate, par)
+    }
+
+    /// `mm` for `a` with rows `lda` apart.
+    fn mm_ld(&self, m: usize, (a, lda): (&[T], usize), c: &mut [T], accumulate: bool, par: bool) {
         let threads = |n: usize, k: usize| if par { threads_for(m, n, k) } else { 1 };
         match self {
             StepWeight::Plain(w, view, k, n) => mm_on(
                 (m, *n, *k),
                 a,
-                row_major(0, *k),
+                row_major(0, lda),
                 w,
                 *view,
                 c,
@@ -181,15 +192,16 @@ impl<'a, T: Float> StepWeight<'a, T> {
                 let a = T::as_f32(a).expect("packed weights are f32");
                 let c = T::as_f32_mut(c).expect("packed weights are f32");
                 assert!(
-                    a.len() >= m * k && c.len() >= m * n,
+                    lda >= k && (m == 0 || a.len() >= (m - 1) * lda + k) && c.len() >= m * n,
                     "RNN step buffers too small"
                 );
-                // SAFETY: row-major m x k and m x n inside their slices (checked),
-                // C does not alias A (distinct buffers), packed on this CPU.
+                // SAFETY: m x k (rows lda apart) and row-major m x n inside
+                // their slices (checked), C does not alias A (distinct
+                // buffers), packed on this CPU.
                 unsafe {
                     crate::cpu::sgemm::sgemm_prepacked(
                         m,
-                        (a.as_ptr(), k as isize, 1),
+                        (a.as_ptr(), lda as isize, 1),
                         p,
                         (c.as_mut_ptr(), n as isize, 1),
                         accumulate,
@@ -349,6 +361,11 @@ struct Saved<T: Float> {
     /// LSTM cell states and their tanh.
     cells: Scratch<T>,
     tanh_c: Scratch<T>,
+    /// LSTM: every step's GEMM operand `[x_t | h_{t-1} | 1]` (the 1 when the
+    /// layer has biases), rows of `xh_width`: the right operand of the
+    /// weight gradients' GEMM.
+    xh: Scratch<T>,
+    xh_width: usize,
 }
 
 struct Weights<'a, T> {
@@ -405,25 +422,28 @@ fn forward_t<T: Float>(
     }
     // LSTM and GRU add the bias in their gate kernels; the plain RNN starts
     // its projection from it.
+    let lstm = mode == Mode::Lstm;
     let fill = rnn && has_bias;
     if fill {
         for r in xg.chunks_exact_mut(g.max(1)) {
             r.copy_from_slice(&bias);
         }
     }
-    mm(
-        (tt * b, g, ni),
-        x,
-        row_major(0, ni),
-        w.w_ih,
-        transposed(0, ni),
-        xg,
-        row_major(0, g),
-        fill,
-    );
+    // The LSTM projects each step's input inside its step GEMM (below).
+    if !lstm {
+        mm(
+            (tt * b, g, ni),
+            x,
+            row_major(0, ni),
+            w.w_ih,
+            transposed(0, ni),
+            xg,
+            row_major(0, g),
+            fill,
+        );
+    }
 
     let steps = order(tt, reverse);
-    let lstm = mode == Mode::Lstm;
     let mut out = if rnn {
         std::mem::take(&mut xg_vec)
     } else {
@@ -436,6 +456,29 @@ fn forward_t<T: Float>(
         }),
         cells: scratch::<T>(if lstm { tt * hrow } else { 0 }),
         tanh_c: scratch::<T>(if lstm { tt * hrow } else { 0 }),
+        xh: scratch::<T>(0),
+        xh_width: 0,
+    };
+    // LSTM: one GEMM per step, [x_t | h_{t-1} | 1] @ [W_ih^T ; W_hh^T],
+    // instead of a projection GEMM over the whole sequence whose result
+    // every step read back and added to: each step's gates are written
+    // once, and the operand rows are what the weight gradients need. The
+    // stacked weight is built row by row ([W_ih | W_hh] rows, g x (i + h))
+    // and read transposed.
+    let kx = ni + hs;
+    let ones = has_bias;
+    let wd = kx + usize::from(ones);
+    let wcat = if lstm {
+        let mut v = uninit::<T>(g * kx);
+        for (j, r) in v.chunks_exact_mut(kx.max(1)).enumerate().take(g) {
+            r[..ni].copy_from_slice(&w.w_ih[j * ni..][..ni]);
+            r[ni..].copy_from_slice(&w.w_hh[j * hs..][..hs]);
+        }
+        saved.xh = scratch::<T>(tt * b * wd);
+        saved.xh_width = wd;
+        v
+    } else {
+        Vec::new()
     };
     let mut hp = scratch::<T>(if mode == Mode::Gru { row } else { 0 });
     let zeros;
@@ -449,7 +492,12 @@ fn forward_t<T: Float>(
     let c0 = c0.unwrap_or(&[]);
     // W_hh^T (hs x g), packed once for all the steps, for the row tile that
     // suits one task's block of rows.
-    let w_hh_t = StepWeight::new(w.w_hh, transposed(0, hs), hs, g, b.div_ceil(row_tasks(b)));
+    let w_hh_t = if lstm {
+        StepWeight::new(&wcat, transposed(0, kx), kx, g, b.div_ceil(row_tasks(b)))
+    } else {
+        StepWeight::new(w.w_hh, transposed(0, hs), hs, g, b.div_ceil(row_tasks(b)))
+    };
+    let xhs = Seq::new(&mut saved.xh, b, wd);
     let outs = Seq::new(&mut out, b, hs);
     let xgs = Seq::new(&mut xg_scratch, b, g);
     let cells = Seq::new(&mut saved.cells, b, hs);
@@ -473,8 +521,22 @@ fn forward_t<T: Float>(
                     k::rnn_forward(h, mode == Mode::RnnRelu);
                 }
                 Mode::Lstm => {
+                    // This step's operand rows: x_t, the 1 for the bias
+                    // gradient, and h0 at the first step (later steps get
+                    // h_{t-1} from the step before).
+                    let a = xhs.at(t, &r);
+                    let xt = step_rows(x, t, b, ni, &r);
+                    for (q, row) in a.chunks_exact_mut(wd).enumerate() {
+                        row[..ni].copy_from_slice(&xt[q * ni..][..ni]);
+                        if s == 0 {
+                            row[ni..kx].copy_from_slice(&h_prev[q * hs..][..hs]);
+                        }
+                        if ones {
+                            row[kx] = T::c(1.0);
+                        }
+                    }
                     let gates = xgs.at(t, &r);
-                    w_hh_t.mm(m, h_prev, gates, true, par);
+                    w_hh_t.mm_ld(m, (a, wd), gates, false, par);
                     let c_prev: &[T] = if s == 0 {
                         rows_of(c0, &r, hs)
                     } else {
@@ -493,6 +555,12 @@ fn forward_t<T: Float>(
                             hs,
                         )
                     });
+                    if let Some(&next) = steps.get(s + 1) {
+                        let h: &[T] = h;
+                        for (q, row) in xhs.at(next, &r).chunks_exact_mut(wd).enumerate() {
+                            row[ni..kx].copy_from_slice(&h[q * hs..][..hs]);
+                        }
+                    }
                 }
                 Mode::Gru => {
                     let hpr = hps.at(0, &r);
@@ -604,6 +672,21 @@ fn backward_t<T: Float>(
     // W_hh (g x hs), packed once when some step needs dh_{t-1}.
     let w_hh = (tt > 1 || need.h0)
         .then(|| StepWeight::new(w.w_hh, row_major(0, hs), g, hs, b.div_ceil(row_tasks(b))));
+    // LSTM and RNN take both weight gradients from the same dgates: one GEMM
+    // dgates^T @ [x_t | h_{t-1} | 1] packs dgates^T (T*B x G, the biggest
+    // operand) once instead of twice, h0's step included; the column of
+    // ones gives the bias gradient (the column sums of dgates) in the
+    // padding of the GEMM's last column panel instead of a serial pass.
+    // Each task fills its own rows of that right operand.
+    // The LSTM's forward kept those rows (with the 1 when it has biases).
+    let joint = !gru && need.w_ih && need.w_hh;
+    let ones = joint && (need.b_ih || need.b_hh);
+    let ncols = ni + hs + usize::from(ones);
+    let kept = joint && !saved.xh.is_empty();
+    let wd = if kept { saved.xh_width } else { ncols };
+    let build = joint && !kept;
+    let mut xh = scratch::<T>(if build { tt * b * wd } else { 0 });
+    let xhs = Seq::new(&mut xh[..], b, wd);
     let (dhp, dcp) = (Seq::new(&mut dhs[..], b, hs), Seq::new(&mut dc[..], b, hs));
     let (dgxs, dghs) = (Seq::new(&mut dgx[..], b, g), Seq::new(&mut dgh[..], b, g));
     let c0 = c0.unwrap_or(&[]);
@@ -611,6 +694,24 @@ fn backward_t<T: Float>(
     // buffer; the two halves of `dhs` are distinct steps of `dhp`.
     for_row_blocks(b, |r, par| unsafe {
         let m = r.len();
+        if build {
+            for (s, &t) in steps.iter().enumerate() {
+                let h_prev = if s == 0 {
+                    rows_of(h0, &r, hs)
+                } else {
+                    step_rows(out, steps[s - 1], b, hs, &r)
+                };
+                let xt = step_rows(x, t, b, ni, &r);
+                let dst = xhs.at(t, &r);
+                for (q, d) in dst.chunks_exact_mut(wd).enumerate() {
+                    d[..ni].copy_from_slice(&xt[q * ni..][..ni]);
+                    d[ni..ni + hs].copy_from_slice(&h_prev[q * hs..][..hs]);
+                    if ones {
+                        d[ni + hs] = T::c(1.0);
+                    }
+                }
+            }
+        }
         for s in (0..tt).rev() {
             let t = steps[s];
             let (cur, next) = ((tt - 1 - s) % 2, (tt - s) % 2);
@@ -688,44 +789,32 @@ fn backward_t<T: Float>(
     let dh0_half = tt % 2;
 
     let dgh_all: &[T] = if gru { &dgh } else { &dgx };
-    // LSTM and RNN take both weight gradients from the same dgates: one GEMM
-    // dgates^T @ [x_t | h_{t-1}] packs dgates^T (T*B x G, the biggest
-    // operand) once instead of twice, h0's step included.
-    let (dw_ih, dw_hh) = if !gru && need.w_ih && need.w_hh {
-        let wd = ni + hs;
-        let mut xh = scratch::<T>(tt * b * wd);
-        for (s, &t) in steps.iter().enumerate() {
-            let h_prev = if s == 0 {
-                h0
-            } else {
-                &out[steps[s - 1] * hrow..][..hrow]
-            };
-            let xt = &x[t * b * ni..][..b * ni];
-            for r in 0..b {
-                let dst = &mut xh[(t * b + r) * wd..][..wd];
-                dst[..ni].copy_from_slice(&xt[r * ni..][..ni]);
-                dst[ni..].copy_from_slice(&h_prev[r * hs..][..hs]);
-            }
-        }
-        let mut dw = scratch::<T>(g * wd);
+    let (dw_ih, dw_hh, db) = if joint {
+        let mut dw = scratch::<T>(g * ncols);
         mm(
-            (g, wd, tt * b),
+            (g, ncols, tt * b),
             &dgx,
             transposed(0, g),
-            &xh,
+            if kept { &saved.xh } else { &xh },
             row_major(0, wd),
             &mut dw,
-            row_major(0, wd),
+            row_major(0, ncols),
             false,
         );
         let (mut dw_ih, mut dw_hh) = (uninit::<T>(g * ni), uninit::<T>(g * hs));
-        for (i, r) in dw.chunks_exact(wd).enumerate() {
+        for (i, r) in dw.chunks_exact(ncols).enumerate() {
             dw_ih[i * ni..][..ni].copy_from_slice(&r[..ni]);
-            dw_hh[i * hs..][..hs].copy_from_slice(&r[ni..]);
+            dw_hh[i * hs..][..hs].copy_from_slice(&r[ni..ni + hs]);
         }
-        (Some(dw_ih), Some(dw_hh))
+        let db = ones.then(|| {
+            dw.chunks_exact(ncols)
+                .map(|r| r[ni + hs])
+                .collect::<Vec<T>>()
+        });
+        (Some(dw_ih), Some(dw_hh), db)
     } else {
-        separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need)
+        let (dw_ih, dw_hh) = separate_weight_grads(d, g, &dgx, dgh_all, x, h0, out, reverse, need);
+        (dw_ih, dw_hh, None)
     };
     let dx = need.x.then(|| {
         let mut dx = uninit::<T>(tt * b * ni);
@@ -741,11 +830,13 @@ fn backward_t<T: Float>(
         );
         dx
     });
-    let db_ih = need.b_ih.then(|| column_sums(&dgx, g));
+    let db_ih = need
+        .b_ih
+        .then(|| db.clone().unwrap_or_else(|| column_sums(&dgx, g)));
     // Without GRU's split both biases enter the same sum: one gradient.
     let db_hh = need.b_hh.then(|| match (&db_ih, gru) {
         (Some(d), false) => d.clone(),
-        _ => column_sums(dgh_all, g),
+        _ => db.clone().unwrap_or_else(|| column_sums(dgh_all, g)),
     });
     Grads {
         dx,
