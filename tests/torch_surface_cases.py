@@ -615,6 +615,28 @@ def _extra_state_case(L):
                             tuple(model.get_buffer("1.running_var").shape)))}
 
 
+def _fractional_cases():
+    def pool2d(L, x, **kw):
+        samples = _t(L, [[[0.3, 0.8], [0.1, 0.55]], [[0.99, 0.0], [0.5, 0.25]]])
+        return L.nn.functional.fractional_max_pool2d(x, 2, return_indices=True, _random_samples=samples[:x.shape[0]], **kw)
+
+    return {
+        "fractional_max_pool2d": lambda L: _with_grads(L, lambda x: tuple(pool2d(L, x, output_size=(4, 5))),
+                                                       [_rand(L, (2, 2, 7, 9), 180)]),
+        "fractional_max_pool2d_ratio": lambda L: _out(list(pool2d(L, _rand(L, (1, 2, 8, 8), 181, False),
+                                                                  output_ratio=(0.6, 0.5)))),
+        "fractional_max_pool2d_nan": lambda L: _out(list(pool2d(L, _t(L, [[[[1.0, NAN, 3.0], [4.0, 5.0, NAN],
+                                                                              [0.0, 2.0, 1.0]]] * 2]),
+                                                                output_size=2))),
+        "fractional_max_pool3d": lambda L: _with_grads(L, lambda x: L.nn.functional.fractional_max_pool3d(
+            x, (2, 1, 2), output_size=(3, 3, 2), _random_samples=_t(L, [[[0.2, 0.7, 0.4]]])), [_rand(L, (1, 1, 5, 4, 5), 182)]),
+        "fractional_max_pool_module": lambda L: _out(L.nn.FractionalMaxPool2d(3, output_size=2, _random_samples=_t(
+            L, [[[0.5, 0.5]]]))(_rand(L, (2, 6, 6), 183, False).unsqueeze(0)[:, :1])),
+        "fractional_max_pool_too_large": lambda L: _raises(lambda: L.nn.functional.fractional_max_pool2d(
+            L.zeros(1, 1, 4, 4), 3, output_size=3)),
+    }
+
+
 def _more_cases():
     def unpool(L, dims):
         pool = (L.nn.functional.max_pool1d, L.nn.functional.max_pool2d, L.nn.functional.max_pool3d)[dims - 1]
@@ -679,4 +701,4 @@ def _lazy_summary(L, module, x):
 
 CASES = {**_shape_cases(), **_elementwise_cases(), **_linalg_cases(), **_alias_cases(), **_nn_cases(),
          **_prune_cases(), **_more_cases(), **_special_cases(),
-         **_functions_more_cases()}
+         **_functions_more_cases(), **_fractional_cases()}

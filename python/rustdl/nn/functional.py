@@ -331,6 +331,12 @@ def _no_grad():
 from ._functional_conv import *
 from ._functional_ctc import ctc_loss  # noqa: F401
 from ._functional_fold import *
+from ._functional_fractional_pool import (  # noqa: F401
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+)
 from ._functional_loss import *
 from ._functional_more import *
 from ._functional_pool_norm import *
