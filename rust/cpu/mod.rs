@@ -11,6 +11,7 @@ pub mod conv_bf16_direct;
 pub mod conv_depthwise;
 pub mod conv_implicit;
 pub mod conv_input_grad_direct;
+pub mod conv_weight_grad_direct;
 pub mod conv_winograd;
 pub mod extrema;
 pub mod gemm;

@@ -27,7 +27,9 @@ use super::unary::relu;
 use crate::autograd::{is_grad_enabled, record, GradModeGuard, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
 use crate::cpu::pool2x2_relu;
-use crate::cpu::{conv_input_grad_direct as direct, conv_winograd};
+use crate::cpu::{
+    conv_input_grad_direct as direct, conv_weight_grad_direct as weight_direct, conv_winograd,
+};
 use crate::error::Result;
 use crate::tensor::pool::uninit_vec;
 use crate::tensor::{DType, Tensor};
@@ -187,19 +189,23 @@ pub fn conv2d_relu_max_pool2d(
                 };
                 Tensor::from_vec(gx, &shapes.x)
             });
-            let gw = need[1].then(|| {
-                Tensor::from_vec(
-                    kernels::backward_weight(g, &x.data::<f32>(), &gv),
-                    &shapes.w,
-                )
-            });
-            let gb = need[2].then(|| {
-                let plane = g.out_plane();
-                Tensor::from_vec(
-                    kernels::backward_bias(&gv, g.batch, g.c_out, plane),
-                    &[g.c_out],
-                )
-            });
+            // The weight and bias gradients of few-channel layers from one
+            // pass with output channels in the vector lanes (within float32
+            // rounding of eager); a non-finite result is recomputed by the
+            // eager kernels, which place NaN and infinities as PyTorch does.
+            let few = g.cg_in() * g.cg_out() <= DIRECT_MAX_CHANNEL_PAIRS;
+            let direct_wb = (need[1] && few && weight_direct::applies(g))
+                .then(|| weight_direct::backward_weight_bias(g, &x.data::<f32>(), &gv))
+                .filter(|(gw, gb)| gw.iter().chain(gb).all(|v| v.is_finite()));
+            let (gw, gb) = match direct_wb {
+                Some((gw, gb)) => (Some(gw), need[2].then_some(gb)),
+                None => (
+                    need[1].then(|| kernels::backward_weight(g, &x.data::<f32>(), &gv)),
+                    need[2].then(|| kernels::backward_bias(&gv, g.batch, g.c_out, g.out_plane())),
+                ),
+            };
+            let gw = gw.map(|gw| Tensor::from_vec(gw, &shapes.w));
+            let gb = gb.map(|gb| Tensor::from_vec(gb, &[g.c_out]));
             Ok([gx, gw, gb].into_iter().take(n_in).collect())
         },
     );
