@@ -153,18 +153,89 @@ pub fn backward_weight_bias(g: &ConvGeom, x: &[f32], gy: &[f32]) -> (Vec<f32>, V
 }
 
 /// `rows` (count rows of `positions` values) as `gyt` (positions x `lanes`,
-/// lanes past `count` untouched): position-major, so every store is
-/// sequential.
+/// zeros in the lanes past `count`): 8 x 8 blocks transposed in registers,
+/// the positions past the last full block one by one. `zero_row` holds
+/// `positions` zeros (the rows past `count`).
 #[inline(always)]
-fn transpose_rows(rows: &[f32], positions: usize, lanes: usize, gyt: &mut [f32]) {
-    let mut src: [&[f32]; 16] = [&[]; 16];
+fn transpose_rows(rows: &[f32], positions: usize, lanes: usize, zero_row: &[f32], gyt: &mut [f32]) {
     let count = rows.len() / positions;
-    for (s, row) in src.iter_mut().zip(rows.chunks_exact(positions)) {
-        *s = row;
+    let row = |r: usize| {
+        if r < count {
+            &rows[r * positions..][..positions]
+        } else {
+            &zero_row[..positions]
+        }
+    };
+    #[cfg(target_arch = "x86_64")]
+    let done = {
+        assert!(
+            gyt.len() >= positions * lanes
+                && lanes.is_multiple_of(8)
+                && zero_row.len() >= positions
+        );
+        let done = positions / 8 * 8;
+        for group in 0..lanes / 8 {
+            let src: [*const f32; 8] = std::array::from_fn(|i| row(group * 8 + i).as_ptr());
+            for p in (0..done).step_by(8) {
+                // SAFETY: `applies` checked AVX-512; rows hold `positions`
+                // floats and p + 8 <= done <= positions; the 8 stores end at
+                // (p + 7) * lanes + group * 8 + 8 <= positions * lanes.
+                unsafe { transpose8(src, p, gyt.as_mut_ptr().add(p * lanes + group * 8), lanes) };
+            }
+        }
+        done
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    for p in done..positions {
+        for (c, slot) in gyt[p * lanes..][..lanes].iter_mut().enumerate() {
+            *slot = row(c)[p];
+        }
     }
-    for (p, dst) in gyt.chunks_exact_mut(lanes).enumerate().take(positions) {
-        for (d, row) in dst.iter_mut().zip(&src[..count]) {
-            *d = row[p];
+}
+
+/// `dst[j * stride + i] = src[i][at + j]` for i, j < 8.
+///
+/// # Safety
+/// The CPU has AVX; `src[i][at..at + 8]` is readable and `dst[j * stride..][..8]` writable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose8(src: [*const f32; 8], at: usize, dst: *mut f32, stride: usize) {
+    use std::arch::x86_64::*;
+    unsafe {
+        let r0 = _mm256_loadu_ps(src[0].add(at));
+        let r1 = _mm256_loadu_ps(src[1].add(at));
+        let r2 = _mm256_loadu_ps(src[2].add(at));
+        let r3 = _mm256_loadu_ps(src[3].add(at));
+        let r4 = _mm256_loadu_ps(src[4].add(at));
+        let r5 = _mm256_loadu_ps(src[5].add(at));
+        let r6 = _mm256_loadu_ps(src[6].add(at));
+        let r7 = _mm256_loadu_ps(src[7].add(at));
+        // pairs of rows interleaved, then quads, then the 128-bit halves
+        let (t0, t1) = (_mm256_unpacklo_ps(r0, r1), _mm256_unpackhi_ps(r0, r1));
+        let (t2, t3) = (_mm256_unpacklo_ps(r2, r3), _mm256_unpackhi_ps(r2, r3));
+        let (t4, t5) = (_mm256_unpacklo_ps(r4, r5), _mm256_unpackhi_ps(r4, r5));
+        let (t6, t7) = (_mm256_unpacklo_ps(r6, r7), _mm256_unpackhi_ps(r6, r7));
+        let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let out = [
+            _mm256_permute2f128_ps::<0x20>(u0, u4),
+            _mm256_permute2f128_ps::<0x20>(u1, u5),
+            _mm256_permute2f128_ps::<0x20>(u2, u6),
+            _mm256_permute2f128_ps::<0x20>(u3, u7),
+            _mm256_permute2f128_ps::<0x31>(u0, u4),
+            _mm256_permute2f128_ps::<0x31>(u1, u5),
+            _mm256_permute2f128_ps::<0x31>(u2, u6),
+            _mm256_permute2f128_ps::<0x31>(u3, u7),
+        ];
+        for (j, v) in out.into_iter().enumerate() {
+            _mm256_storeu_ps(dst.add(j * stride), v);
         }
     }
 }
@@ -192,6 +263,7 @@ fn channel_sums(gyt: &[f32], lanes: usize, bias: &mut [f32]) {
 }
 
 /// Adds the samples' contributions to `part` (group, block, ci, tap, lane).
+#[inline(always)]
 fn accumulate(
     g: &ConvGeom,
     d: &Dims,
@@ -205,6 +277,7 @@ fn accumulate(
     let padded = d.ph > 0 || d.pw > 0;
     let mut xp = vec![0.0f32; if padded { d.cgi * d.hp * d.wp } else { 0 }];
     let mut gyt = vec![0.0f32; positions * d.lanes];
+    let zero_row = vec![0.0f32; positions];
     let kv = d.kh * d.kw;
     for n in samples {
         for grp in 0..g.groups {
@@ -225,13 +298,10 @@ fn accumulate(
             for blk in 0..d.blocks {
                 let co0 = grp * d.cgo + blk * d.lanes;
                 let count = d.lanes.min(d.cgo - blk * d.lanes);
-                if count < d.lanes {
-                    gyt.fill(0.0);
-                }
                 let acc = &mut part[(grp * d.blocks + blk) * d.block_len()..][..d.block_len()];
                 let (taps, bias) = acc.split_at_mut(d.cgi * kv * d.lanes);
                 let gyn = &gy[(n * g.c_out + co0) * positions..][..count * positions];
-                transpose_rows(gyn, positions, d.lanes, &mut gyt);
+                transpose_rows(gyn, positions, d.lanes, &zero_row, &mut gyt);
                 channel_sums(&gyt, d.lanes, bias);
                 for ci in 0..d.cgi {
                     let xc = &src[ci * plane..][..plane];
