@@ -1,7 +1,8 @@
 """rustdl.compile's fused CNN block, ``relu(max_pool2d(conv2d(x), 2))`` as one op
-(``_C._conv2d_relu_max_pool2d``): the same bits as the three ops forward, the gradients
-(direct kernels: input gradient skipping the padded gradient's zeros, weight and bias
-gradients with output channels in the vector lanes) within float32 rounding, at ties, NaN, negative windows and odd sizes; double
+(``_C._conv2d_relu_max_pool2d``): the forward and the gradients within float32 rounding of
+the three ops (direct kernels for few-channel layers: forward and weight/bias gradients
+with output channels in the vector lanes, input gradient skipping the padded gradient's
+zeros), at ties, NaN, negative windows and odd sizes; double
 backward; the unfused fallback; and when the rewrite applies inside compiled graphs
 (recompiles, shared results)."""
 
@@ -54,7 +55,9 @@ def _check(x, w, b, **conv):
     xb, wb, bb = _leaves(x, w, b)
     ya, yb = unfused(xa, wa, ba, **conv), fused(xb, wb, bb, **conv)
     assert ya.shape == yb.shape and yb.grad_fn is not None
-    _same(ya, yb)
+    _close(ya, yb)
+    if w.shape[1] * w.shape[2] * w.shape[3] == 1:
+        _same(ya, yb)  # one tap per output: the same single product (and sign of zero)
     g = torch.randn(*ya.shape, generator=torch.Generator().manual_seed(3))
     ya.backward(g)
     yb.backward(g)
@@ -73,7 +76,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("xs, ws, conv", CASES)
-def test_fused_block_is_the_three_ops_bit_for_bit(xs, ws, conv):
+def test_fused_block_is_the_three_ops(xs, ws, conv):
     g = torch.Generator().manual_seed(0)
     x, w, b = torch.randn(*xs, generator=g), torch.randn(*ws, generator=g), torch.randn(ws[0], generator=g)
     _check(x, w, b, **conv)
