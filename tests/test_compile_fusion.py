@@ -179,6 +179,13 @@ def test_unbatched_input_and_errors_are_the_ops():
         fused(torch.randn(1, 3, 6, 6), w, None)
     with pytest.raises(RuntimeError):  # a pooled size of zero: max_pool2d's error
         fused(torch.randn(1, 2, 3, 3), w, None)
+    # shapes the direct kernels never see: conv2d's own errors
+    for args in [(torch.randn(1, 2, 6, 6), w, torch.zeros(4)), (torch.randn(1, 2, 2, 2), w, None)]:
+        with pytest.raises(RuntimeError) as want:
+            unfused(*args)
+        with pytest.raises(RuntimeError) as got:
+            fused(*args)
+        assert str(got.value) == str(want.value)
 
 
 class TwoBlocks(nn.Module):

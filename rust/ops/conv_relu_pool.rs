@@ -261,7 +261,13 @@ fn direct_forward_geometry(
     if !(two(stride) && two(padding) && two(dilation)) || groups < 1 {
         return None;
     }
-    if stride.iter().chain(dilation).any(|&v| v < 1) || padding.iter().any(|&v| v < 0) {
+    // (sizes far beyond any layer go to conv_nd, whose checks own them: no
+    // overflow in the geometry below)
+    let params = || stride.iter().chain(dilation).chain(padding);
+    if stride.iter().chain(dilation).any(|&v| v < 1)
+        || padding.iter().any(|&v| v < 0)
+        || params().any(|&v| v > 1 << 20)
+    {
         return None;
     }
     let (xs, ws) = (x.shape(), w.shape());
@@ -271,6 +277,9 @@ fn direct_forward_geometry(
         <[usize; 4]>::try_from(ws).ok()?,
     );
     if n == 0 || c == 0 || co == 0 || kh == 0 || kw == 0 || !c.is_multiple_of(groups) {
+        return None;
+    }
+    if [h, wd, kh, kw].iter().any(|&v| v > 1 << 20) {
         return None;
     }
     if !co.is_multiple_of(groups) || cig != c / groups || b.is_some_and(|b| b.shape() != [co]) {
