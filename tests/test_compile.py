@@ -103,6 +103,13 @@ def test_mlp_with_adam_equal_eager(how):
         assert torch.equal(a, b)
 
 
+def _near(got, want):
+    """Equal within float32 rounding (compiled LeNet blocks sum in another order than eager)."""
+    got = got.detach().numpy()
+    want = want if isinstance(want, np.ndarray) else want.detach().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(want).max()))
+
+
 def test_the_graph_is_captured_and_rewritten():
     model = torch.compile(lenet())
     x = torch.randn(8, 1, 28, 28)
@@ -114,7 +121,7 @@ def test_the_graph_is_captured_and_rewritten():
     ops = [n.op for n in entry.graph.nodes]
     assert ops[:3] == ["conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d", "flatten"], ops
     assert entry.graph.nodes[0].outputs[0].shape == (8, 6, 14, 14)
-    np.testing.assert_array_equal(model(x).detach().numpy(), out.detach().numpy())
+    _near(model(x), out)  # a replay: the fused block's direct kernels sum in another order
     np.testing.assert_array_equal(model._orig_mod(x).detach().numpy(), out.detach().numpy())
 
 
@@ -212,7 +219,7 @@ def test_new_shape_recompiles_and_old_one_still_replays():
     model = torch.compile(lenet())
     for n in (4, 6, 4, 6):
         x = torch.randn(n, 1, 28, 28)
-        np.testing.assert_array_equal(model(x).detach().numpy(), model._orig_mod(x).detach().numpy())
+        _near(model(x), model._orig_mod(x))
     assert len(_entries(model)) == 2
     with torch.no_grad():  # grad mode is guarded too
         model(torch.randn(4, 1, 28, 28))
@@ -442,11 +449,11 @@ def test_compiling_the_forward_method_captures_the_whole_module():
     x = torch.randn(2, 1, 28, 28)
     want = model.forward(x).detach().numpy()
     for _ in range(2):
-        np.testing.assert_array_equal(f(x).detach().numpy(), want)
+        _near(f(x), want)
     assert seen == []
     assert f.__name__ == "forward"
     (entry,) = [e for es in f._compiled_forward.entries.values() for e in es]
     assert entry.fn is not None and len(entry.graph.nodes) == 8  # (12 ops, two blocks of 3 fused)
     model[0].register_forward_hook(lambda m, i, o: seen.append(2))  # a submodule's hook runs
-    np.testing.assert_array_equal(f(x).detach().numpy(), want)
+    _near(f(x), want)
     assert seen == [2]

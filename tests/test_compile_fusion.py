@@ -1,7 +1,8 @@
 """rustdl.compile's fused CNN block, ``relu(max_pool2d(conv2d(x), 2))`` as one op
-(``_C._conv2d_relu_max_pool2d``): the same bits as the three ops forward and for the weight
-and bias gradients, the input gradient (a direct kernel skipping the padded gradient's
-zeros) within float32 rounding, at ties, NaN, negative windows and odd sizes; double
+(``_C._conv2d_relu_max_pool2d``): the forward and the gradients within float32 rounding of
+the three ops (direct kernels for few-channel layers: forward and weight/bias gradients
+with output channels in the vector lanes, input gradient skipping the padded gradient's
+zeros), at ties, NaN, negative windows and odd sizes; double
 backward; the unfused fallback; and when the rewrite applies inside compiled graphs
 (recompiles, shared results)."""
 
@@ -54,14 +55,16 @@ def _check(x, w, b, **conv):
     xb, wb, bb = _leaves(x, w, b)
     ya, yb = unfused(xa, wa, ba, **conv), fused(xb, wb, bb, **conv)
     assert ya.shape == yb.shape and yb.grad_fn is not None
-    _same(ya, yb)
+    _close(ya, yb)
+    if w.shape[1] * w.shape[2] * w.shape[3] == 1:
+        _same(ya, yb)  # one tap per output: the same single product (and sign of zero)
     g = torch.randn(*ya.shape, generator=torch.Generator().manual_seed(3))
     ya.backward(g)
     yb.backward(g)
     _close(xa.grad, xb.grad)
     for a, c in [(wa, wb), (ba, bb)]:
         if a is not None:
-            _same(a.grad, c.grad)
+            _close(a.grad, c.grad)
 
 
 CASES = [
@@ -73,7 +76,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("xs, ws, conv", CASES)
-def test_fused_block_is_the_three_ops_bit_for_bit(xs, ws, conv):
+def test_fused_block_is_the_three_ops(xs, ws, conv):
     g = torch.Generator().manual_seed(0)
     x, w, b = torch.randn(*xs, generator=g), torch.randn(*ws, generator=g), torch.randn(ws[0], generator=g)
     _check(x, w, b, **conv)
@@ -91,6 +94,11 @@ GRAD_CASES = [
     ((2, 3, 9, 40), (4, 3, 1, 5), {"padding": (0, 4), "dilation": (1, 3)}),  # rows of 3 segments
     ((1, 3, 8, 8), (2, 3, 8, 8), {"padding": 3}),  # kernel as large as the input
     ((5, 12, 19, 19), (16, 12, 5, 5), {"padding": 2, "stride": 1}),  # two channel blocks
+    # weight gradient: 20 output channels (a 16-lane and a partial vector), 11 kernel rows of 3
+    # (two passes of taps), 7x7 taps (4 + 3 rows) on 8 lanes, row dilation with strides
+    ((2, 3, 16, 16), (20, 3, 11, 3), {"padding": (5, 1)}),
+    ((2, 4, 15, 15), (6, 2, 7, 7), {"groups": 2, "padding": 3, "stride": (1, 2)}),
+    ((2, 3, 18, 12), (4, 3, 5, 5), {"dilation": (2, 1), "stride": 2}),
 ]
 
 
@@ -105,6 +113,16 @@ def test_input_gradient_within_rounding_of_eager(xs, ws, conv, threads):
         _check(x, w, b, **conv)
     finally:
         torch.set_num_threads(old)
+
+
+def test_non_finite_weight_gradients_are_the_eager_kernels():
+    g = torch.Generator().manual_seed(8)
+    x, w, b = torch.randn(2, 3, 12, 12, generator=g), torch.randn(4, 3, 5, 5, generator=g), torch.randn(4, generator=g)
+    x[0, 1, 4, 5] = float("inf")
+    x[1, 0, 0, 0] = float("nan")
+    _check(x, w, b, padding=2)
+    x[1, 0, 0, 0] = -float("inf")
+    _check(x, w, None)
 
 
 def test_rounding_tolerance_still_sees_a_wrong_gradient():
@@ -161,6 +179,13 @@ def test_unbatched_input_and_errors_are_the_ops():
         fused(torch.randn(1, 3, 6, 6), w, None)
     with pytest.raises(RuntimeError):  # a pooled size of zero: max_pool2d's error
         fused(torch.randn(1, 2, 3, 3), w, None)
+    # shapes the direct kernels never see: conv2d's own errors
+    for args in [(torch.randn(1, 2, 6, 6), w, torch.zeros(4)), (torch.randn(1, 2, 2, 2), w, None)]:
+        with pytest.raises(RuntimeError) as want:
+            unfused(*args)
+        with pytest.raises(RuntimeError) as got:
+            fused(*args)
+        assert str(got.value) == str(want.value)
 
 
 class TwoBlocks(nn.Module):

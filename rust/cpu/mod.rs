@@ -9,8 +9,10 @@ pub mod conv;
 pub mod conv_bf16;
 pub mod conv_bf16_direct;
 pub mod conv_depthwise;
+pub mod conv_forward_direct;
 pub mod conv_implicit;
 pub mod conv_input_grad_direct;
+pub mod conv_weight_grad_direct;
 pub mod conv_winograd;
 #[cfg(target_arch = "x86_64")]
 mod conv_winograd_narrow;
@@ -38,4 +40,5 @@ pub mod stream;
 pub mod sum;
 #[cfg(test)]
 pub mod test_values;
+pub mod transpose8x8;
 pub mod vmath;

@@ -1,11 +1,12 @@
 //! `relu(max_pool2d(conv2d(x, w, b), 2))` as one differentiable op, for
 //! `rustdl.compile`'s graphs (`_dynamo/passes.py` picks it): a CNN block
-//! (LeNet's) with one autograd node instead of three. The convolution runs
-//! the same kernels as `conv::conv_nd` (forward and weight/bias gradients),
-//! so those results are the unfused ops' bits; the input gradient of
-//! few-channel layers goes to a direct kernel that skips the padded
-//! gradient's zeros (`cpu::conv_input_grad_direct`: eager's values within
-//! float32 rounding, another summation order). What the fusion removes is the
+//! (LeNet's) with one autograd node instead of three. Few-channel layers
+//! run direct kernels (eager's values within float32 rounding, another
+//! summation order): forward and weight/bias gradients with the output
+//! channels in the vector lanes (`cpu::conv_forward_direct`,
+//! `cpu::conv_weight_grad_direct`), the input gradient skipping the padded
+//! gradient's zeros (`cpu::conv_input_grad_direct`); other layers run the
+//! kernels of `conv::conv_nd` (its bits). What the fusion removes is the
 //! work between them (`cpu::pool2x2_relu`): the pooling indices are one
 //! byte per window instead of eight, the rectifier needs no pass of its
 //! own forward or backward, and the full-resolution gradient is written
@@ -27,9 +28,12 @@ use super::unary::relu;
 use crate::autograd::{is_grad_enabled, record, GradModeGuard, SavedTensor};
 use crate::cpu::conv::{self as kernels, ConvGeom};
 use crate::cpu::pool2x2_relu;
-use crate::cpu::{conv_input_grad_direct as direct, conv_winograd};
+use crate::cpu::{
+    conv_forward_direct as forward_direct, conv_input_grad_direct as direct,
+    conv_weight_grad_direct as weight_direct, conv_winograd,
+};
 use crate::error::Result;
-use crate::tensor::pool::uninit_vec;
+use crate::tensor::pool::{uninit_vec, Scratch};
 use crate::tensor::{DType, Tensor};
 
 /// Input-gradient channel pairs (per group) up to which the direct kernel
@@ -88,23 +92,54 @@ pub fn conv2d_relu_max_pool2d(
     if !fits {
         return unfused(x, w, b, conv);
     }
-    // The convolution itself, validated and computed by the eager op (its
-    // autograd node is not recorded: this op records its own).
-    let y = {
-        let _no_grad = GradModeGuard::new(false);
-        conv_nd(x, w, b, stride, padding, dilation, groups)?
+    // The convolution itself: few-channel layers by the direct kernel (eager's
+    // values within float32 rounding), others validated and computed by the
+    // eager op (its autograd node is not recorded: this op records its own).
+    let geometry = direct_forward_geometry(x, w, b, stride, padding, dilation, groups);
+    let (direct_y, eager_y) = match &geometry {
+        Some(g) => {
+            let mut y = Scratch::<f32>::uninit(g.batch * g.c_out * g.out_plane());
+            let bias = b.map(|b| b.data::<f32>());
+            forward_direct::forward(
+                g,
+                &x.data::<f32>(),
+                &w.data::<f32>(),
+                bias.as_deref(),
+                &mut y,
+            );
+            (Some(y), None)
+        }
+        None => {
+            let _no_grad = GradModeGuard::new(false);
+            (
+                None,
+                Some(conv_nd(x, w, b, stride, padding, dilation, groups)?),
+            )
+        }
     };
-    let ys = y.shape().to_vec();
+    let ys = match (&geometry, &eager_y) {
+        (Some(g), _) => vec![g.batch, g.c_out, g.output[1], g.output[2]],
+        (None, Some(y)) if y.ndim() == 4 && host_f32(y) => y.shape().to_vec(),
+        _ => return unfused(x, w, b, conv),
+    };
     let (h, wd) = (ys[2], ys[3]);
-    if ys.len() != 4 || h < 2 || wd < 2 || !host_f32(&y) {
+    if h < 2 || wd < 2 {
         return unfused(x, w, b, conv);
     }
     let out_shape = [ys[0], ys[1], h / 2, wd / 2];
     let n_out: usize = out_shape.iter().product();
     let mut out = uninit_vec::<f32>(n_out);
     let mut arg = vec![0u8; n_out];
-    pool2x2_relu::forward(&y.data::<f32>(), h, wd, &mut out, &mut arg);
-    drop(y);
+    {
+        let eager_data = eager_y.as_ref().map(|y| y.data::<f32>());
+        let yv: &[f32] = match (&direct_y, &eager_data) {
+            (Some(y), _) => y,
+            (None, Some(y)) => y,
+            (None, None) => unreachable!("one of the two convolutions ran"),
+        };
+        pool2x2_relu::forward(yv, h, wd, &mut out, &mut arg);
+    }
+    drop((direct_y, eager_y));
     let out = Tensor::from_vec(out, &out_shape);
 
     let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
@@ -187,23 +222,91 @@ pub fn conv2d_relu_max_pool2d(
                 };
                 Tensor::from_vec(gx, &shapes.x)
             });
-            let gw = need[1].then(|| {
-                Tensor::from_vec(
-                    kernels::backward_weight(g, &x.data::<f32>(), &gv),
-                    &shapes.w,
-                )
-            });
-            let gb = need[2].then(|| {
-                let plane = g.out_plane();
-                Tensor::from_vec(
-                    kernels::backward_bias(&gv, g.batch, g.c_out, plane),
-                    &[g.c_out],
-                )
-            });
+            // The weight and bias gradients of few-channel layers from one
+            // pass with output channels in the vector lanes (within float32
+            // rounding of eager); a non-finite result is recomputed by the
+            // eager kernels, which place NaN and infinities as PyTorch does.
+            let few = g.cg_in() * g.cg_out() <= DIRECT_MAX_CHANNEL_PAIRS;
+            let direct_wb = (need[1] && few && weight_direct::applies(g))
+                .then(|| weight_direct::backward_weight_bias(g, &x.data::<f32>(), &gv))
+                .filter(|(gw, gb)| gw.iter().chain(gb).all(|v| v.is_finite()));
+            let (gw, gb) = match direct_wb {
+                Some((gw, gb)) => (Some(gw), need[2].then_some(gb)),
+                None => (
+                    need[1].then(|| kernels::backward_weight(g, &x.data::<f32>(), &gv)),
+                    need[2].then(|| kernels::backward_bias(&gv, g.batch, g.c_out, g.out_plane())),
+                ),
+            };
+            let gw = gw.map(|gw| Tensor::from_vec(gw, &shapes.w));
+            let gb = gb.map(|gb| Tensor::from_vec(gb, &[g.c_out]));
             Ok([gx, gw, gb].into_iter().take(n_in).collect())
         },
     );
     Ok(out)
+}
+
+/// The geometry of `conv2d(x, w, b, ...)` when the direct forward kernel
+/// computes it: shapes and parameters `conv_nd` accepts (its checks and
+/// errors stay its own), few channels, unit column stride and dilation.
+fn direct_forward_geometry(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: &[i64],
+    padding: &[i64],
+    dilation: &[i64],
+    groups: i64,
+) -> Option<ConvGeom> {
+    let two = |v: &[i64]| matches!(v.len(), 1 | 2);
+    if !(two(stride) && two(padding) && two(dilation)) || groups < 1 {
+        return None;
+    }
+    // (sizes far beyond any layer go to conv_nd, whose checks own them: no
+    // overflow in the geometry below)
+    let params = || stride.iter().chain(dilation).chain(padding);
+    if stride.iter().chain(dilation).any(|&v| v < 1)
+        || padding.iter().any(|&v| v < 0)
+        || params().any(|&v| v > 1 << 20)
+    {
+        return None;
+    }
+    let (xs, ws) = (x.shape(), w.shape());
+    let (groups, [n, c, h, wd], [co, cig, kh, kw]) = (
+        groups as usize,
+        <[usize; 4]>::try_from(xs).ok()?,
+        <[usize; 4]>::try_from(ws).ok()?,
+    );
+    if n == 0 || c == 0 || co == 0 || kh == 0 || kw == 0 || !c.is_multiple_of(groups) {
+        return None;
+    }
+    if [h, wd, kh, kw].iter().any(|&v| v > 1 << 20) {
+        return None;
+    }
+    if !co.is_multiple_of(groups) || cig != c / groups || b.is_some_and(|b| b.shape() != [co]) {
+        return None;
+    }
+    let ([sh, sw], [ph, pw], [dh, dw]) = (pair(stride), pair(padding), pair(dilation));
+    let (reach_h, reach_w) = ((kh - 1) * dh + 1, (kw - 1) * dw + 1);
+    if reach_h > h + 2 * ph || reach_w > wd + 2 * pw {
+        return None;
+    }
+    let g = ConvGeom {
+        batch: n,
+        c_in: c,
+        c_out: co,
+        groups,
+        input: [1, h, wd],
+        output: [
+            1,
+            (h + 2 * ph - reach_h) / sh + 1,
+            (wd + 2 * pw - reach_w) / sw + 1,
+        ],
+        kernel: [1, kh, kw],
+        stride: [1, sh, sw],
+        pad: [0, ph, pw],
+        dilation: [1, dh, dw],
+    };
+    (g.cg_in() * g.cg_out() <= DIRECT_MAX_CHANNEL_PAIRS && forward_direct::applies(&g)).then_some(g)
 }
 
 /// The full-resolution gradient from recorded ops (differentiable in `gy`,

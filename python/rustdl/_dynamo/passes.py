@@ -9,9 +9,12 @@ Only applied when nothing else reads the rectified tensor and the pool does not 
 indices (they would point into the rectified tensor).
 
 ``relu(max_pool2d(conv2d(x, w, b), 2))`` -> ``_C._conv2d_relu_max_pool2d``: the CNN block as
-one op with one autograd node (``rust/ops/conv_relu_pool.rs``). It runs the convolution's own
-kernels, so values and gradients are the same bits; the pooling, the rectifier and their
-gradients become one pass each (one-byte window positions, no zeroing or scatter). Applied to
+one op with one autograd node (``rust/ops/conv_relu_pool.rs``). Few-channel layers (LeNet's)
+run direct kernels with the output channels in the vector lanes, forward and weight/bias
+gradients, and an input gradient that skips the padded gradient's zeros: eager's values
+within float32 rounding; wider layers keep the convolution's own kernels. The pooling, the
+rectifier and their gradients become one pass each (one-byte window positions, no zeroing
+or scatter). Applied to
 float32 2-d convolutions with numeric padding whose result only the 2x2 pool reads, and whose
 pooled result only the relu reads; the op itself runs the three ops unfused where its fused
 path does not apply (another device, for one).
