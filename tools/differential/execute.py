@@ -154,11 +154,41 @@ def _torch_batch_norm_params(lib, args, kwargs):
     return args, kwargs
 
 
+def _torch_atan2_operands(lib, args, kwargs, inplace):
+    """``atan2``'s uint8 operands cast to the result's dtype, for torch only
+    and only beside a float operand that requires grad: PyTorch 2.15's atan2
+    backward negates and squares a uint8 operand in uint8 arithmetic (it
+    wraps: ``-3`` is 253, ``16 * 16`` is 0), so
+    ``torch.atan2(torch.tensor([3], dtype=torch.uint8), x)`` gives x a
+    gradient of ``253 / (x**2 + 9)`` (README, "PyTorch bugs"). The forward
+    computes in the promoted dtype anyway, so the values are the same and
+    the oracle's gradient is the right one. An in-place call's target is
+    left as it is (its dtype decides whether the call is allowed)."""
+    names = ("input", "other")
+    ops = [args[i] if len(args) > i else kwargs.get(names[i]) for i in range(2)]
+    if not all(isinstance(t, lib.Tensor) for t in ops):
+        return args, kwargs
+    if not any(t.is_floating_point() and t.requires_grad for t in ops):
+        return args, kwargs
+    dtype = lib.result_type(ops[0], ops[1])
+    args, kwargs = list(args), dict(kwargs)
+    for i, t in enumerate(ops):
+        if t.dtype != lib.uint8 or (inplace and i == 0):
+            continue
+        if len(args) > i:
+            args[i] = t.to(dtype)
+        else:
+            kwargs[names[i]] = t.to(dtype)
+    return args, kwargs
+
+
 def call_case(lib, case, builder):
     """Run ``case`` with ``lib``; returns the op's result (may raise)."""
     args = [builder.value(a) for a in case["args"]]
     kwargs = {k: builder.value(v) for k, v in case["kwargs"].items()}
     kind, _, name = case["call"].partition(".")
+    if name in ("atan2", "atan2_") and kind in ("torch", "method", "inplace") and lib.__name__ == "torch":
+        args, kwargs = _torch_atan2_operands(lib, args, kwargs, kind == "inplace")
     if kind == "torch":
         result = getattr(lib, name)(*args, **kwargs)
     elif kind == "F" and name == "batch_norm" and lib.__name__ == "torch":
