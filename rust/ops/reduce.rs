@@ -913,6 +913,41 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
     Ok(out)
 }
 
+/// `x.cumsum(dim, dtype=dtype)`: the sums run on x converted to `dtype`,
+/// and the result has that dtype. As in PyTorch, the gradient is converted
+/// back to x's dtype before its reversed cumulative sum (a float64 input's
+/// gradient is summed in float64 under a float32 scan).
+pub fn cumsum_as(x: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
+    let Some(dt) = dtype.filter(|&dt| dt != x.dtype() || !dt.is_float()) else {
+        return cumsum(x, dim);
+    };
+    let d = wrap_dim(dim, x.ndim())?;
+    let out = cumsum(&x.cast_raw(dt).detach(), dim)?;
+    let out = if out.dtype() == dt {
+        out
+    } else {
+        out.cast_raw(dt)
+    };
+    if x.dtype().is_float() && dt.is_float() {
+        let x_dtype = x.dtype();
+        record("CumsumBackward0", &[x], &[&out], move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let g = super::unary::to_dtype(g, x_dtype)?;
+            if g.ndim() == 0 {
+                return Ok(vec![Some(g)]);
+            }
+            let f = super::index::flip(&g, &[d as i64])?;
+            Ok(vec![Some(super::index::flip(
+                &cumsum(&f, d as i64)?,
+                &[d as i64],
+            )?)])
+        });
+    }
+    Ok(out)
+}
+
 /// The type cumsum and cumprod run in: PyTorch's CPU kernels accumulate
 /// float32 in double (`acc_type<float, false>`) and the half types in float,
 /// rounding each output once (float32 cumsum of [3e38, 3e38, -3e38] is

@@ -329,7 +329,8 @@ fn dims(d: &Option<Vec<i64>>) -> Option<&[i64]> {
 /// The `dtype=` of a reduction or scan: the input cast first. A result that
 /// would carry a gradient must be floating point (PyTorch refuses
 /// `x.sum(dtype=torch.int64)` of an `x` that requires grad).
-fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
+/// PyTorch refuses an integer `dtype=` for a tensor that requires grad.
+fn check_autograd_dtype(t: &Tensor, dtype: Option<DType>) -> PyResult<()> {
     if let Some(d) = dtype {
         if !d.is_float() && t.requires_grad() && autograd::is_grad_enabled() {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
@@ -338,6 +339,11 @@ fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
             )));
         }
     }
+    Ok(())
+}
+
+fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
+    check_autograd_dtype(t, dtype)?;
     match dtype {
         Some(d) => Ok(unary::to_dtype(t, d)?),
         None => Ok(t.clone()),
@@ -1076,15 +1082,17 @@ impl PyTensor {
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumsum(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
         check_dims(&self.t, &Some(vec![dim]))?;
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
-        Ok(wrap(reduce::cumsum(&x, dim)?))
+        let dtype = opt_dtype(dtype)?;
+        check_autograd_dtype(&self.t, dtype)?;
+        Ok(wrap(reduce::cumsum_as(&self.t, dim, dtype)?))
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumprod(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
         // exp(cumsum(log|x|)) would lose signs and zeros; use a direct scan.
         check_dims(&self.t, &Some(vec![dim]))?;
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
-        Ok(wrap(crate::ops::scan::cumprod(&x, dim)?))
+        let dtype = opt_dtype(dtype)?;
+        check_autograd_dtype(&self.t, dtype)?;
+        Ok(wrap(crate::ops::scan::cumprod_as(&self.t, dim, dtype)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
