@@ -207,6 +207,30 @@ def _torch_atan2_operands(lib, args, kwargs, inplace):
     return args, kwargs
 
 
+def _torch_scatter_prod_src(lib, args, kwargs):
+    """``scatter_reduce(..., reduce='prod')``'s src cut to the index's
+    extent, for torch only: PyTorch 2.15's backward gives the src elements
+    beyond the index's extent, which the forward never reads, a nonzero
+    gradient (``result / src`` over the whole src), where it is 0 (README,
+    "PyTorch bugs"). The forward reads the same values either way."""
+    names = ("input", "dim", "index", "src", "reduce")
+
+    def operand(i):
+        return args[i] if len(args) > i else kwargs.get(names[i])
+
+    index, src, reduce = operand(2), operand(3), operand(4)
+    if reduce != "prod" or not (isinstance(index, lib.Tensor) and isinstance(src, lib.Tensor)) \
+            or index.dim() != src.dim() or index.dim() == 0:
+        return args, kwargs
+    cut = src[tuple(slice(0, n) for n in index.shape)]
+    args, kwargs = list(args), dict(kwargs)
+    if len(args) > 3:
+        args[3] = cut
+    else:
+        kwargs["src"] = cut
+    return args, kwargs
+
+
 def call_case(lib, case, builder):
     """Run ``case`` with ``lib``; returns the op's result (may raise)."""
     args = [builder.value(a) for a in case["args"]]
@@ -214,6 +238,9 @@ def call_case(lib, case, builder):
     kind, _, name = case["call"].partition(".")
     if name in ("atan2", "atan2_") and kind in ("torch", "method", "inplace") and lib.__name__ == "torch":
         args, kwargs = _torch_atan2_operands(lib, args, kwargs, kind == "inplace")
+    if name in ("scatter_reduce", "scatter_reduce_") and kind in ("torch", "method", "inplace") \
+            and lib.__name__ == "torch":
+        args, kwargs = _torch_scatter_prod_src(lib, args, kwargs)
     if kind == "torch":
         result = getattr(lib, name)(*args, **kwargs)
     elif kind == "F" and name == "batch_norm" and lib.__name__ == "torch":
