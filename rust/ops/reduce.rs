@@ -419,14 +419,17 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let out = match x.dtype() {
         _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
         d if d.is_half() => half::narrow(prod(&half::widen(x), dims, keepdim)?, d),
+        // Running products in float32, as PyTorch's CPU kernel forms them
+        // (in order for fewer than 32 values): an intermediate overflow is
+        // inf there too, and the gradient's result / x sees the same bits.
         DType::F32 => Tensor::from_vec(
             fold_reduce(
                 x,
                 &mask,
-                1.0f64,
-                |a, v: f32, _| a * v as f64,
+                1.0f32,
+                |a, v: f32, _| a * v,
                 |a, b| a * b,
-                |a, _| a as f32,
+                |a, _| a,
             ),
             &shape,
         ),

@@ -1516,11 +1516,20 @@ pub fn clamp_any(
     let float_number = |o: Option<&Bound<'_, PyAny>>| {
         o.is_some_and(|m| m.is_instance_of::<pyo3::types::PyFloat>())
     };
+    let lo = min.map(|m| m.extract::<f64>()).transpose()?;
+    let hi = max.map(|m| m.extract::<f64>()).transpose()?;
     if t.dtype() == DType::Bool
         && (min.is_some() || max.is_some())
         && !float_number(min)
         && !float_number(max)
     {
+        let bool_number = |o: Option<&Bound<'_, PyAny>>| {
+            o.is_none_or(|m| m.is_instance_of::<pyo3::types::PyBool>())
+        };
+        if !(bool_number(min) && bool_number(max)) {
+            // an integer bound promotes the bools to int64, as PyTorch
+            return Ok(unary::clamp(&unary::to_dtype(t, DType::I64)?, lo, hi)?);
+        }
         let kernel = match (min.is_some(), max.is_some()) {
             (true, false) => "clamp_min_scalar_cpu",
             (false, true) => "clamp_max_scalar_cpu",
@@ -1528,8 +1537,6 @@ pub fn clamp_any(
         };
         return Err(Error::not_implemented(kernel, DType::Bool).into());
     }
-    let lo = min.map(|m| m.extract::<f64>()).transpose()?;
-    let hi = max.map(|m| m.extract::<f64>()).transpose()?;
     // a float bound on an integer tensor promotes, as PyTorch
     let float_bound = min
         .map(|m| m.is_instance_of::<pyo3::types::PyFloat>())

@@ -413,7 +413,25 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _not_differentiable("binary_cross_entropy_with_logits", ("weight", weight), ("pos_weight", pos_weight))
     if weight is not None:
         _check_bias_like(weight.shape, input.shape)
+    if pos_weight is not None:
+        _check_in_place_broadcast(pos_weight.shape, input.shape)
     return _BCEWithLogits.apply(input, target, pos_weight, weight, reduction)
+
+
+def _check_in_place_broadcast(shape, out_shape):
+    """PyTorch folds pos_weight into the loss in place: it must broadcast to
+    the loss's shape without enlarging it."""
+    shape, out_shape = tuple(shape), tuple(out_shape)
+    n = max(len(shape), len(out_shape))
+    a, b = (1,) * (n - len(shape)) + shape, (1,) * (n - len(out_shape)) + out_shape
+    joined = []
+    for i, (s, o) in enumerate(zip(a, b)):
+        if s != o and s != 1 and o != 1:
+            raise RuntimeError(f"The size of tensor a ({o}) must match the size of tensor b ({s}) at non-singleton "
+                               f"dimension {i}")
+        joined.append(o if s == 1 else s)
+    if tuple(joined) != out_shape:
+        raise RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast shape {joined}")
 
 
 class _KLDiv(Function):
