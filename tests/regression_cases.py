@@ -1096,6 +1096,9 @@ CASES = [
     ('bce_logits_pos_weight_shape', "r=[]\nfor pw in ((3,), (1, 3), (2, 1), (1, 1, 3), (4, 2, 3), (2,)):\n    try: r.append(F.binary_cross_entropy_with_logits(L.tensor([[0.5, -1., 2.], [0., 1., -2.]]), L.tensor([[1., 0., 0.5], [0.2, 1., 0.]]), pos_weight=L.ones(pw), reduction='none'))\n    except Exception as e: r.append(e)"),
     ('clamp_bool_int_bound', "b=L.tensor([True, False]); r=[]\nfor kw in (dict(min=-1), dict(max=-1), dict(min=0.5), dict(min=True), dict(min=-1, max=3), dict(max=False)):\n    try: r.append(b.clip(**kw))\n    except Exception as e: r.append(e)"),
     ('tensor_uint8_mixed_list', "r=[]\nfor v in ([0.5, -1, 0], [-3, 2.0], [True, -3], [-1.0, 2], [-129], [-256], [-0.5, 1]):\n    try: r.append(L.tensor(v, dtype=L.uint8))\n    except Exception as e: r.append(e)"),
+    ('conv1d_same_wide_dilation_backward', "x=L.tensor([[[0.85, 0.82], [0.88, 1.02], [-1.26, 1.01], [0.4, -0.37]], [[0.28, -0.25], [-2.5, -0.7], [-0.78, 0.08], [1.89, 0.69]]], dtype=L.float64, requires_grad=True); w=L.tensor([[[-0.55, -1.46, 2.0], [0.71, 2.22, 0.33]], [[1.45, 1.14, 0.01], [-1.65, -0.35, -0.29]]], dtype=L.float64, requires_grad=True); b=L.tensor([-0.08, -0.77], dtype=L.float64, requires_grad=True); y=F.conv1d(x, w, bias=b, padding='same', dilation=7, groups=2); (y*L.tensor([[[0.9, -0.94], [0.1, -0.26]], [[-0.57, -0.62], [-0.97, -0.78]]], dtype=L.float64)).sum().backward(); r=(y, x.grad, w.grad, b.grad)"),
+    ('cross_entropy_unbatched_none_shape', "r=(F.cross_entropy(L.tensor([-0.38, -0.12]), L.tensor([0]), reduction='none'), F.cross_entropy(L.tensor([-0.38, -0.12]), L.tensor(1), reduction='none'))"),
+    ('pow_tensor_exponent_neg_zero_grad', "r=[]\nfor e in (L.tensor([0.5]), L.tensor(0.5), L.tensor([0.5], dtype=L.float64), 0.5, L.tensor([-1.0]), L.tensor([2.0, 0.5])):\n    a=L.tensor([-0.0, 0.0], requires_grad=True); a.pow(e).sum().backward(); r.append(a.grad)"),
 ]
 
 

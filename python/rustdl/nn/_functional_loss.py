@@ -293,7 +293,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _check_class_weight(input, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
                                       float(label_smoothing), reduction)
-        return loss.reshape(tuple(target.shape)) if reduction == "none" else loss
+        if reduction != "none":
+            return loss
+        # (an unbatched (C,) input gives a 0-d loss, whatever the target's shape)
+        return loss.reshape(() if input.dim() == 1 else tuple(target.shape))
     raise TypeError(f"cross_entropy: unsupported target dtype {target.dtype}")
 
 
