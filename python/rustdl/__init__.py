@@ -364,9 +364,11 @@ def _welford_mean(input, dim, keepdim):
     mean = input.mean(dim, keepdim)
     if not input.is_floating_point() or input.numel() == 0:
         return mean
-    if input.dtype == float32 and not mean.isfinite().all() and input.isfinite().all():
+    finite = mean.isfinite()
+    if input.dtype == float32 and not finite.all():
         # Welford's running mean never forms the float32 sum that overflows
-        mean = input.double().mean(dim, keepdim).to(float32)
+        # (outputs over finite values; the others are as the sum gives them)
+        mean = where(finite, mean, input.double().mean(dim, keepdim).to(float32))
     inf = input.isinf()
     if not inf.any():
         return mean

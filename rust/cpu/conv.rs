@@ -225,7 +225,9 @@ fn im2col_impl<T: Float>(g: &ConvGeom, x: &[T], lines: (usize, usize), cols: &mu
                 zero_few(out, lo);
                 zero_few(out.add(hi), ow - hi);
                 let line = xp.add(src);
-                if sw == 1 {
+                if hi == lo {
+                    // (a dilated tap past a short line: it would start before it)
+                } else if sw == 1 {
                     copy_few(out.add(lo), line.offset(lo as isize + ln.shift), hi - lo);
                 } else {
                     for xo in lo..hi {
@@ -270,6 +272,11 @@ fn col2im_impl<T: Float>(g: &ConvGeom, cols: &[T], lines: (usize, usize), x: &mu
         |ln| {
             let Some(src) = ln.src else { return };
             let (lo, hi) = (ln.lo, ln.hi);
+            if lo == hi {
+                // a dilated tap that reaches no output of the line (it would
+                // start before the line: padding='same' with a wide dilation)
+                return;
+            }
             let dst = ln.row * width + ln.col;
             let row = &cols[dst..dst + ow];
             let xr = &mut x[src..src + iw];

@@ -81,7 +81,9 @@ fn im2col(g: &ConvGeom, x: &[bf16], lines: (usize, usize), cols: &mut [bf16]) {
         let (lo, hi) = (ln.lo, ln.hi);
         out[..lo].fill(bf16::ZERO);
         out[hi..].fill(bf16::ZERO);
-        if sw == 1 {
+        if hi == lo {
+            // (a dilated tap past a short line: it would start before it)
+        } else if sw == 1 {
             let s0 = (src as isize + lo as isize + ln.shift) as usize;
             out[lo..hi].copy_from_slice(&x[s0..s0 + hi - lo]);
         } else {

@@ -84,6 +84,14 @@ crate::multiversion! {
     pub(super) fn grad_in(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_impl
 }
 crate::multiversion! {
+    /// `o = (g + (x - m) * k1 + k0) * a`: `grad_in` with the scale applied
+    /// last, as PyTorch's batch_norm backward does. Where `a` is huge or
+    /// infinite (the weight) the bracket, a difference of gradient-sized
+    /// terms, is what it multiplies: +-inf, not inf - inf; and symmetric
+    /// gradients cancel in the bracket before the scale enlarges them.
+    pub(super) fn grad_in_scaled(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_scaled_impl
+}
+crate::multiversion! {
     /// `y = (x - m) * rs * w + b` elementwise (layer_norm affine).
     fn norm_wb(y: &mut [T], x: &[T], m: T, rs: T, w: &[T], b: &[T]) => norm_wb_impl
 }
@@ -96,6 +104,13 @@ crate::multiversion! {
 fn grad_in_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) {
     for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
         *o = g * a + (xv - m) * k1 + k0;
+    }
+}
+
+#[inline(always)]
+fn grad_in_scaled_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) {
+    for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
+        *o = (g + (xv - m) * k1 + k0) * a;
     }
 }
 
@@ -491,9 +506,12 @@ pub fn rows_backward<T: Float>(
             }
             return;
         }
+        // (the unweighted sums of the row's one channel, for the batch form)
+        let mut own = (0.0, 0.0);
         for j in 0..cg {
             let (sdy, sdyx) = grad_sums(&gr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s], m);
             let sdyx = sdyx - dm * sdy;
+            own = (sdy, sdyx);
             a_sum += wc(c0 + j) * sdy;
             bc_sum += wc(c0 + j) * sdyx;
             if need_wb {
@@ -514,6 +532,17 @@ pub fn rows_backward<T: Float>(
                 // group_norm's gx = w rstd gy + c2 x + c3 (uncentered sums)
                 grad_in_uncentered(gxr, gr, xr, mean, rstd, s, &|j| wc(c0 + j));
             }
+            return;
+        }
+        if batch_form && cg == 1 {
+            // instance_norm: PyTorch's batch_norm form, the scale w * rstd
+            // applied last (`grad_in_scaled`): gx = (gy - mean(gy) - (x -
+            // mean) k) w rstd, k = sum(gy (x - mean)) rstd^2 / len.
+            let (sdy, dotp) = own;
+            let k = dotp * rstd * rstd / len as f64;
+            let k0 = -sdy / len as f64 + k * dm;
+            let a = T::c(wc(c0) * rstd);
+            grad_in_scaled(gxr, gr, xr, a, m, T::c(-k), T::c(k0));
             return;
         }
         let b = rstd * bc_sum;
@@ -682,7 +711,8 @@ pub fn channel_affine<T: Float>(
 }
 
 /// `gx = gy * a[c] + (x - m[c]) * k1[c] + k0[c]` for `(n, c, s)` tensors
-/// (the shape of every normalization's input gradient).
+/// (the shape of every normalization's input gradient); with `scale_last`,
+/// `gx = (gy + (x - m[c]) * k1[c] + k0[c]) * a[c]` (`grad_in_scaled`).
 #[allow(clippy::too_many_arguments)]
 pub fn channel_grad_input<T: Float>(
     gy: &[T],
@@ -693,6 +723,7 @@ pub fn channel_grad_input<T: Float>(
     a: &[T],
     k1: &[T],
     k0: &[T],
+    scale_last: bool,
 ) -> Vec<T> {
     let mut gx = crate::tensor::pool::uninit_vec::<T>(x.len());
     if s == 0 {
@@ -701,7 +732,12 @@ pub fn channel_grad_input<T: Float>(
     for_planes(&mut gx, s, 2 * x.len(), |p, gp| {
         let ch = p % c;
         let seg = p * s..(p + 1) * s;
-        grad_in(gp, &gy[seg.clone()], &x[seg], a[ch], m[ch], k1[ch], k0[ch]);
+        let (g, xs) = (&gy[seg.clone()], &x[seg]);
+        if scale_last {
+            grad_in_scaled(gp, g, xs, a[ch], m[ch], k1[ch], k0[ch]);
+        } else {
+            grad_in(gp, g, xs, a[ch], m[ch], k1[ch], k0[ch]);
+        }
     });
     gx
 }

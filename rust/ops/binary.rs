@@ -409,7 +409,19 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
                 let ga = if need.0 {
                     // g * y * x^(y-1), with 0 where y == 0 (PyTorch's convention)
                     let ym1 = sub(y, &creation::scalar_like(1.0, y))?;
-                    let d = mul(y, &binary(BinOp::Pow, x, &ym1)?)?;
+                    let base = if number == Some(NumberOperand::Right) {
+                        x.clone()
+                    } else {
+                        // A tensor exponent takes PyTorch's pow kernel, where
+                        // (-0) ** -0.5 is +inf; the one-element fast path
+                        // here computes it as 1 / sqrt(-0) = -inf.
+                        let at = |v: f64, t: &Tensor| -> Result<Tensor> {
+                            eq(t, &creation::scalar_like(v, t))
+                        };
+                        let neg_zero = logical(LogicOp::And, &at(0.0, x)?, &at(-0.5, &ym1)?)?;
+                        where_(&neg_zero, &creation::scalar_like(0.0, x), x)?
+                    };
+                    let d = mul(y, &binary(BinOp::Pow, &base, &ym1)?)?;
                     let zero = creation::scalar_like(0.0, y);
                     let d = where_(&eq(y, &zero)?, &zero, &d)?;
                     Some(mul(g, &d)?)

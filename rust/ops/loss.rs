@@ -134,9 +134,26 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
     // every row is written in full below (ignored rows with zeros)
     let mut out = crate::tensor::pool::uninit_vec::<T>(x.len());
     let eps = p.smoothing;
+    // A zero upstream gradient times an infinite class weight is NaN in
+    // PyTorch's NLL backward (a mean over an infinite total weight sends
+    // 0 to every row), so the shortcut below takes finite weights only.
+    let finite = |k: usize| p.weight.is_none_or(|w| w[k].is_finite());
+    let all_finite = p.weight.is_none_or(|w| w.iter().all(|v| v.is_finite()));
     let fill = |i: usize, o: &mut [T]| {
         let t = p.targets[i];
-        if t == p.ignore_index || g[i] == 0.0 {
+        let zero_grad = g[i] == 0.0
+            && (if eps > 0.0 {
+                all_finite
+            } else {
+                t < 0 || finite(t as usize)
+            });
+        if t == p.ignore_index && eps > 0.0 && !all_finite {
+            // PyTorch's smoothing term of an ignored row is masked to 0
+            // after the weighted sum: its backward, 0 * inf, is NaN.
+            o.fill(T::c(f64::NAN));
+            return;
+        }
+        if t == p.ignore_index || zero_grad {
             // No gradient reaches this row's log-softmax, whose backward
             // 0 - softmax * 0 is still NaN where the log-probability is
             // (a row holding +inf, inf - inf; a NaN logit), as in PyTorch.

@@ -473,9 +473,11 @@ pub fn instance_norm(
 
 // ---------------------------------------------------------------- batch norm
 
-/// Per-channel `(a, k1, k0)` with `gx = gy * a + x * k1 + k0`, and (gw, gb).
-/// `sums` are (sum(gy), sum(gy * (x - centers[c]))) per channel; the
-/// constants are for `gx = gy * a + (x - centers[c]) * k1 + k0`.
+/// Per-channel `(a, k1, k0)` with `gx = (gy + (x - centers[c]) * k1 + k0) *
+/// a`, and (gw, gb). `sums` are (sum(gy), sum(gy * (x - centers[c]))) per
+/// channel. This is PyTorch's form, `(gy - mean(gy) - (x - mean) k) * w *
+/// rstd`: the scale comes last, so an infinite or huge weight scales a
+/// gradient-sized difference (+-inf, not inf - inf).
 fn bn_grad_consts(
     sums: &[(f64, f64)],
     centers: &[f64],
@@ -495,10 +497,9 @@ fn bn_grad_consts(
         gw.push(dw);
         gb.push(sdy);
         if training {
-            // sum(dxhat) = wc*sdy, sum(dxhat*xhat) = wc*dw
-            let k1 = -rstd * rstd * wc * dw / m;
-            let k0 = -rstd * wc * sdy / m - k1 * dm;
-            consts.push([wc * rstd, k1, k0]);
+            // k = sum(gy (x - mean)) rstd^2 / m; (x - mean) k = (x - c) k - dm k
+            let k = rstd * dw / m;
+            consts.push([wc * rstd, -k, -sdy / m + k * dm]);
         } else {
             consts.push([wc * rstd, 0.0, 0.0]);
         }
@@ -539,7 +540,7 @@ fn bn_backward_t<T: Float + BufferElem>(
     );
     let pick = |i: usize| consts.iter().map(|k| T::c(k[i])).collect::<Vec<T>>();
     let gx = if training {
-        k::channel_grad_input(gys, xs, c, s, &centers, &pick(0), &pick(1), &pick(2))
+        k::channel_grad_input(gys, xs, c, s, &centers, &pick(0), &pick(1), &pick(2), true)
     } else {
         // gx = gy * w * rstd: x does not enter (an inf in x must not make
         // its gradient NaN through a zero coefficient, as PyTorch).
@@ -591,7 +592,14 @@ fn bn_backward_bf16(
     );
     let pick = |i: usize| consts.iter().map(|k| k[i] as f32).collect::<Vec<f32>>();
     let gx = if training {
-        let (a, k1, k0) = (pick(0), pick(1), pick(2));
+        // (the bfloat16 kernel takes the scale first: gy * a + (x - c) a k1 + a k0)
+        let scaled = |i: usize| {
+            consts
+                .iter()
+                .map(|k| (k[0] * k[i]) as f32)
+                .collect::<Vec<f32>>()
+        };
+        let (a, k1, k0) = (pick(0), scaled(1), scaled(2));
         crate::cpu::norm_bf16::channel_grad_input(gys, xs, c, s, &centers, &a, &k1, &k0)
     } else {
         // (as bn_backward_t: x does not enter)

@@ -462,14 +462,17 @@ pub fn prod(x: &Tensor, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
     let out = match x.dtype() {
         _ if x.is_meta() => Tensor::meta(&shape, sum_dtype(x.dtype())),
         d if d.is_half() => half::narrow(prod(&half::widen(x), dims, keepdim)?, d),
+        // Running products in float32, as PyTorch's CPU kernel forms them
+        // (in order for fewer than 32 values): an intermediate overflow is
+        // inf there too, and the gradient's result / x sees the same bits.
         DType::F32 => Tensor::from_vec(
             fold_reduce(
                 x,
                 &mask,
-                1.0f64,
-                |a, v: f32, _| a * v as f64,
+                1.0f32,
+                |a, v: f32, _| a * v,
                 |a, b| a * b,
-                |a, _| a as f32,
+                |a, _| a,
             ),
             &shape,
         ),
@@ -953,6 +956,41 @@ pub fn cumsum(x: &Tensor, dim: i64) -> Result<Tensor> {
             &[d as i64],
         )?)])
     });
+    Ok(out)
+}
+
+/// `x.cumsum(dim, dtype=dtype)`: the sums run on x converted to `dtype`,
+/// and the result has that dtype. As in PyTorch, the gradient is converted
+/// back to x's dtype before its reversed cumulative sum (a float64 input's
+/// gradient is summed in float64 under a float32 scan).
+pub fn cumsum_as(x: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
+    let Some(dt) = dtype.filter(|&dt| dt != x.dtype() || !dt.is_float()) else {
+        return cumsum(x, dim);
+    };
+    let d = wrap_dim(dim, x.ndim())?;
+    let out = cumsum(&x.cast_raw(dt).detach(), dim)?;
+    let out = if out.dtype() == dt {
+        out
+    } else {
+        out.cast_raw(dt)
+    };
+    if x.dtype().is_float() && dt.is_float() {
+        let x_dtype = x.dtype();
+        record("CumsumBackward0", &[x], &[&out], move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None]);
+            };
+            let g = super::unary::to_dtype(g, x_dtype)?;
+            if g.ndim() == 0 {
+                return Ok(vec![Some(g)]);
+            }
+            let f = super::index::flip(&g, &[d as i64])?;
+            Ok(vec![Some(super::index::flip(
+                &cumsum(&f, d as i64)?,
+                &[d as i64],
+            )?)])
+        });
+    }
     Ok(out)
 }
 

@@ -52,30 +52,67 @@ pub fn cumprod(x: &Tensor, dim: i64) -> Result<Tensor> {
     } else {
         out.cast_raw(dtype)
     };
-    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(&out));
-    record("CumprodBackward0", &[x], &[&out], move |g| {
+    record_cumprod(x, &out, d);
+    Ok(out)
+}
+
+/// `x.cumprod(dim, dtype=dtype)`: the products run on x converted to
+/// `dtype`, and the result has that dtype. As in PyTorch, the gradient is
+/// converted back to x's dtype before the formula, which reads x as it is
+/// (a float64 input's gradient is float64 arithmetic under a float32 scan).
+pub fn cumprod_as(x: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
+    let Some(dt) = dtype.filter(|&dt| dt != x.dtype() || !dt.is_float()) else {
+        return cumprod(x, dim);
+    };
+    if x.ndim() == 0 && x.dtype().is_float() && dt.is_float() {
+        return super::unary::to_dtype(x, dt);
+    }
+    let d = wrap_dim(dim, x.ndim())?;
+    let out = cumprod(&x.cast_raw(dt), dim)?;
+    let out = if out.dtype() == dt {
+        out
+    } else {
+        out.cast_raw(dt)
+    };
+    if x.dtype().is_float() && dt.is_float() {
+        record_cumprod(x, &out, d);
+    }
+    Ok(out)
+}
+
+/// Records cumprod's backward on `out = cumprod(x, d)` (`out` may have
+/// another float dtype than `x`: the gradient is converted to x's first).
+fn record_cumprod(x: &Tensor, out: &Tensor, d: usize) {
+    let (sx, so) = (SavedTensor::new(x), SavedTensor::output(out));
+    let x_dtype = x.dtype();
+    record("CumprodBackward0", &[x], &[out], move |g| {
         let Some(g) = &g[0] else {
             return Ok(vec![None]);
         };
+        let g = &super::unary::to_dtype(g, x_dtype)?;
         let x = sx.get()?;
         if x.numel() <= 1 || x.shape()[d] == 1 {
             // One element along dim: the output is the input (PyTorch passes
             // the gradient through, even at NaN or inf).
             return Ok(vec![Some(g.clone())]);
         }
-        if !x.to_f64_vec().contains(&0.0) {
+        let grad = if !x.to_f64_vec().contains(&0.0) {
             // d/dx_i sum_j g_j out_j = (sum_{j>=i} g_j out_j) / x_i, written
-            // with differentiable ops.
+            // with differentiable ops (in the wider of x's and out's types).
             let go = mul(g, &so.unpack()?)?;
             let rev = flip(&cumsum(&flip(&go, &[d as i64])?, d as i64)?, &[d as i64])?;
-            return Ok(vec![Some(div(&rev, x)?)]);
-        }
-        if crate::autograd::is_grad_enabled() {
-            return Ok(vec![Some(backward_with_zeros_graph(g, x, d)?)]);
-        }
-        Ok(vec![Some(backward_with_zeros(g, x, so.get()?, d)?)])
+            div(&rev, x)?
+        } else if crate::autograd::is_grad_enabled() {
+            backward_with_zeros_graph(g, x, d)?
+        } else {
+            backward_with_zeros(g, x, so.get()?, d)?
+        };
+        Ok(vec![Some(if grad.dtype() == x_dtype {
+            grad
+        } else {
+            super::unary::to_dtype(&grad, x_dtype)?
+        })])
     });
-    Ok(out)
 }
 
 /// PyTorch's O(n^2) cumprod gradient for inputs holding zeros under

@@ -440,14 +440,18 @@ pub fn tensor_from_data(obj: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResul
             }
         }
         // `tensor([300], dtype=int8)` and `tensor([inf], dtype=int64)` raise,
-        // as PyTorch (127.9 truncates); floats are checked as floats (a list
-        // with one float counts as floats: -1.0 into uint8 raises, -1 wraps).
+        // as PyTorch (127.9 truncates); each float is checked as a float and
+        // each int as an int (`tensor([-1.0, 2], dtype=uint8)` raises,
+        // `tensor([0.5, -1], dtype=uint8)` wraps the -1).
         if let (Some(_), Some(_)) = (dtype, target.integer_range()) {
-            let floats = cat == Category::Float;
-            if vals
-                .iter()
-                .any(|&v| crate::ops::creation::check_fits_scalar(v, floats, target).is_err())
-            {
+            let mut floats = Vec::with_capacity(vals.len());
+            collect_float_flags(obj, &mut floats)?;
+            if floats.len() != vals.len() {
+                floats = vec![cat == Category::Float; vals.len()];
+            }
+            if vals.iter().zip(&floats).any(|(&v, &is_float)| {
+                crate::ops::creation::check_fits_scalar(v, is_float, target).is_err()
+            }) {
                 return Err(Error::Runtime(format!(
                     "value cannot be converted to type {} without overflow",
                     target.name()
@@ -470,6 +474,30 @@ fn is_numpy_scalar(obj: &Bound<'_, PyAny>) -> bool {
     let generic = || obj.py().import("numpy")?.getattr("generic");
     obj.get_type().module().is_ok_and(|m| m == "numpy")
         && generic().is_ok_and(|g| obj.is_instance(&g).unwrap_or(false))
+}
+
+/// Whether each element of nested data is a float (in the order
+/// `flatten_nested` reads them); numpy arrays are left out (the caller then
+/// falls back to the data's category).
+fn collect_float_flags(obj: &Bound<'_, PyAny>, out: &mut Vec<bool>) -> PyResult<()> {
+    if let Ok(t) = obj.downcast::<PyTensor>() {
+        let t = t.borrow();
+        out.extend(std::iter::repeat_n(t.t.dtype().is_float(), t.t.numel()));
+        return Ok(());
+    }
+    if let Some(c) = scalar_category(obj) {
+        out.push(c == Category::Float);
+        return Ok(());
+    }
+    if obj.downcast::<PyUntypedArray>().is_ok() {
+        return Ok(());
+    }
+    if let Ok(seq) = obj.downcast::<PySequence>() {
+        for item in seq.try_iter()? {
+            collect_float_flags(&item?, out)?;
+        }
+    }
+    Ok(())
 }
 
 fn collect_ints(obj: &Bound<'_, PyAny>, out: &mut Vec<i64>) -> PyResult<()> {

@@ -329,7 +329,8 @@ fn dims(d: &Option<Vec<i64>>) -> Option<&[i64]> {
 /// The `dtype=` of a reduction or scan: the input cast first. A result that
 /// would carry a gradient must be floating point (PyTorch refuses
 /// `x.sum(dtype=torch.int64)` of an `x` that requires grad).
-fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
+/// PyTorch refuses an integer `dtype=` for a tensor that requires grad.
+fn check_autograd_dtype(t: &Tensor, dtype: Option<DType>) -> PyResult<()> {
     if let Some(d) = dtype {
         if !d.is_float() && t.requires_grad() && autograd::is_grad_enabled() {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
@@ -338,6 +339,11 @@ fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
             )));
         }
     }
+    Ok(())
+}
+
+fn cast_opt(t: &Tensor, dtype: Option<DType>) -> PyResult<Tensor> {
+    check_autograd_dtype(t, dtype)?;
     match dtype {
         Some(d) => Ok(unary::to_dtype(t, d)?),
         None => Ok(t.clone()),
@@ -1076,15 +1082,17 @@ impl PyTensor {
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumsum(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
         check_dims(&self.t, &Some(vec![dim]))?;
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
-        Ok(wrap(reduce::cumsum(&x, dim)?))
+        let dtype = opt_dtype(dtype)?;
+        check_autograd_dtype(&self.t, dtype)?;
+        Ok(wrap(reduce::cumsum_as(&self.t, dim, dtype)?))
     }
     #[pyo3(signature = (dim, *, dtype=None))]
     fn cumprod(&self, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
         // exp(cumsum(log|x|)) would lose signs and zeros; use a direct scan.
         check_dims(&self.t, &Some(vec![dim]))?;
-        let x = cast_opt(&self.t, opt_dtype(dtype)?)?;
-        Ok(wrap(crate::ops::scan::cumprod(&x, dim)?))
+        let dtype = opt_dtype(dtype)?;
+        check_autograd_dtype(&self.t, dtype)?;
+        Ok(wrap(crate::ops::scan::cumprod_as(&self.t, dim, dtype)?))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> R {
@@ -1508,11 +1516,20 @@ pub fn clamp_any(
     let float_number = |o: Option<&Bound<'_, PyAny>>| {
         o.is_some_and(|m| m.is_instance_of::<pyo3::types::PyFloat>())
     };
+    let lo = min.map(|m| m.extract::<f64>()).transpose()?;
+    let hi = max.map(|m| m.extract::<f64>()).transpose()?;
     if t.dtype() == DType::Bool
         && (min.is_some() || max.is_some())
         && !float_number(min)
         && !float_number(max)
     {
+        let bool_number = |o: Option<&Bound<'_, PyAny>>| {
+            o.is_none_or(|m| m.is_instance_of::<pyo3::types::PyBool>())
+        };
+        if !(bool_number(min) && bool_number(max)) {
+            // an integer bound promotes the bools to int64, as PyTorch
+            return Ok(unary::clamp(&unary::to_dtype(t, DType::I64)?, lo, hi)?);
+        }
         let kernel = match (min.is_some(), max.is_some()) {
             (true, false) => "clamp_min_scalar_cpu",
             (false, true) => "clamp_max_scalar_cpu",
@@ -1520,8 +1537,6 @@ pub fn clamp_any(
         };
         return Err(Error::not_implemented(kernel, DType::Bool).into());
     }
-    let lo = min.map(|m| m.extract::<f64>()).transpose()?;
-    let hi = max.map(|m| m.extract::<f64>()).transpose()?;
     // a float bound on an integer tensor promotes, as PyTorch
     let float_bound = min
         .map(|m| m.is_instance_of::<pyo3::types::PyFloat>())

@@ -36,7 +36,12 @@ Categories (one case can have several, grads only when the forward agreed):
     grad-mismatch         a .grad differs (shape, dtype or values); the detail
                           says when float64 finite differences agree with torch
     grad-mismatch-edge    the same with NaN/inf/huge inputs
-    grad-ill-conditioned  see ill-conditioned
+    grad-ill-conditioned  see ill-conditioned; also gradients that differ
+                          only where torch's or rustdl's own answer moves by
+                          half the difference or more when the inputs with
+                          |x| >= 1e30 move by a few ulps (the ``jitter``
+                          rerun of both workers): with 1e30 - 1e30 terms the
+                          inputs do not determine the answer
     torch-grad-disputed   grads differ and finite differences agree with
                           rustdl, not torch: most likely a PyTorch bug
     known-difference      grads differ only where PyTorch itself gives two
@@ -362,7 +367,7 @@ def _retag(found, traits):
     return out
 
 
-def classify(t_out, r_out, reference=None, traits=None, numgrad=None):
+def classify(t_out, r_out, reference=None, traits=None, numgrad=None, jittered=None):
     """Findings [(category, detail)] for one case; [] means agreement.
 
     ``reference`` is a zero-argument callable returning torch's run of the
@@ -417,10 +422,37 @@ def classify(t_out, r_out, reference=None, traits=None, numgrad=None):
             found = compare_desc(t_out["result"], r_out["result"], ref["result"], scale=scale)
     if found:
         return _retag(found, traits)
-    return _retag(compare_grads(t_out, r_out, get_ref if reference else None, scale, numgrad, traits), traits)
+    return _retag(compare_grads(t_out, r_out, get_ref if reference else None, scale, numgrad, traits, jittered),
+                  traits)
 
 
-def compare_grads(t_out, r_out, get_ref=None, scale=0.0, numgrad=None, traits=None):
+def _grad_at(out, i):
+    grads = out.get("grads") or []
+    return grads[i] if i < len(grads) else None
+
+
+def _moves_as_much(tg, rg, tj, rj):
+    """True when, at every position where the grads ``tg`` and ``rg``
+    differ, all four are finite and torch's or rustdl's own answer moves by
+    at least half the difference between them when the huge inputs move by
+    a few ulps (``tj``, ``rj``: the jittered runs): the answer there is not
+    determined by the inputs at their precision (``1e30 - 1e30`` terms)."""
+    arrays = [d.get("data") if d else None for d in (tg, rg, tj, rj)]
+    if any(a is None for a in arrays) or len({a.shape for a in arrays}) != 1:
+        return False
+    t, r, t2, r2 = (a.astype(np.float64).reshape(-1) for a in arrays)
+    rtol, atol = GRAD_TOLERANCES[tg["dtype"]]
+    differ = _bad_positions(t, r, rtol, atol)
+    if not differ.any():
+        return False
+    t, r, t2, r2 = t[differ], r[differ], t2[differ], r2[differ]
+    if not all(np.isfinite(a).all() for a in (t, r, t2, r2)):
+        return False
+    gap = 0.5 * np.abs(r - t)
+    return bool(((np.abs(t2 - t) >= gap) | (np.abs(r2 - r) >= gap)).all())
+
+
+def compare_grads(t_out, r_out, get_ref=None, scale=0.0, numgrad=None, traits=None, jittered=None):
     if "grads" not in t_out and "grad_exception" not in t_out:
         return []
     if "grad_exception" in t_out:
@@ -438,6 +470,7 @@ def compare_grads(t_out, r_out, get_ref=None, scale=0.0, numgrad=None, traits=No
     found = []
     ref_grads = None
     numeric = None
+    jitter_outs = None
     for i, (tg, rg) in enumerate(zip(t_grads, r_grads)):
         name = "abcdefghijklmnopqrstuvwxyz"[i % 26]
         if tg is None and rg is None:
@@ -465,6 +498,13 @@ def compare_grads(t_out, r_out, get_ref=None, scale=0.0, numgrad=None, traits=No
                 and _simd_nan_grad_only(tg, rg, nan_leaves[i]):
             diff = [("known-difference", d + " (only at NaN inputs: PyTorch's vectorized and scalar "
                      "kernels differ there, see SIMD_NAN_GRAD)") for _, d in diff]
+        if diff and jittered and (traits or {}).get("huge_inputs") and any(c == "grad-mismatch" for c, _ in diff):
+            if jitter_outs is None:
+                jitter_outs = jittered() or ()
+            if jitter_outs and _moves_as_much(tg, rg, *[_grad_at(o, i) for o in jitter_outs]):
+                diff = [("grad-ill-conditioned" if c == "grad-mismatch" else c,
+                         d + " (an answer moves as much when the |x| >= 1e30 inputs move by a few ulps)")
+                        for c, d in diff]
         arguable = ("grad-mismatch", "grad-ill-conditioned")
         if numgrad and any(c in arguable for c, _ in diff) and tuple(tg["shape"]) == tuple(rg["shape"]):
             if numeric is None:

@@ -128,29 +128,106 @@ def _torch_batch_norm_params(lib, args, kwargs):
     returns wrong input and weight gradients (README, "PyTorch bugs").
     The values are the same, so the oracle's answer is the right one for
     rustdl's strided views; training-mode running statistics, written in
-    place, are passed as they are, and so are eval-mode ones beside an
-    infinite weight (see below)."""
+    place, are passed as they are.
+
+    With an infinite weight the copies would change PyTorch's forward kernel
+    too: with the input and every parameter contiguous it computes
+    ``x * a + shift`` (NaN where ``(x - mean) * a + bias`` gives +-inf),
+    otherwise the latter. Where the call as made takes the latter, the bias
+    is passed as a non-contiguous view of the same values (the backward does
+    not read it), which keeps it there; without a bias of two or more
+    values, the operands are passed as they are."""
     def contiguous(v):
         return v.contiguous() if isinstance(v, lib.Tensor) else v
 
-    args, kwargs = list(args), dict(kwargs)
-    for i, key in ((3, "weight"), (4, "bias")):
-        if len(args) > i:
-            args[i] = contiguous(args[i])
-        if key in kwargs:
-            kwargs[key] = contiguous(kwargs[key])
+    def operand(i, key):
+        return kwargs.get(key, args[i] if len(args) > i else None)
+
+    def strided(tensors):
+        return any(isinstance(t, lib.Tensor) and not t.is_contiguous() for t in tensors)
+
+    x = operand(0, "input")
+    dense_x = isinstance(x, lib.Tensor) and (x.is_contiguous() or (
+        x.dim() in (4, 5) and x.is_contiguous(memory_format=lib.channels_last if x.dim() == 4
+                                              else lib.channels_last_3d)))
+    params = ((1, "running_mean"), (2, "running_var"), (3, "weight"), (4, "bias"))
+    strided_call = not dense_x or strided(operand(i, key) for i, key in params)
     training = kwargs.get("training", args[5] if len(args) > 5 else False)
-    weight = kwargs.get("weight", args[3] if len(args) > 3 else None)
+    weight = operand(3, "weight")
     finite_weight = not isinstance(weight, lib.Tensor) or bool(lib.isfinite(weight).all())
-    # (With an infinite weight the copies would change PyTorch's forward
-    # kernel too: contiguous parameters take its x * a + shift form, NaN
-    # where the strided form gives inf; so those stay as they are.)
-    if training is False and finite_weight:
-        for i, key in ((1, "running_mean"), (2, "running_var")):
-            if len(args) > i:
-                args[i] = contiguous(args[i])
-            if key in kwargs:
-                kwargs[key] = contiguous(kwargs[key])
+    copied = ((3, "weight"), (4, "bias")) + (((1, "running_mean"), (2, "running_var")) if training is False else ())
+    new_args, new_kwargs = list(args), dict(kwargs)
+    for i, key in copied:
+        if len(new_args) > i:
+            new_args[i] = contiguous(new_args[i])
+        if key in new_kwargs:
+            new_kwargs[key] = contiguous(new_kwargs[key])
+
+    def new_operand(i, key):
+        return new_kwargs.get(key, new_args[i] if len(new_args) > i else None)
+
+    if finite_weight or not strided_call or not dense_x or strided(new_operand(i, key) for i, key in params):
+        return new_args, new_kwargs
+    bias = operand(4, "bias")
+    if not isinstance(bias, lib.Tensor) or bias.numel() < 2:
+        return args, kwargs
+    view = lib.stack([bias, bias], -1)[..., 0]
+    if "bias" in new_kwargs:
+        new_kwargs["bias"] = view
+    else:
+        new_args[4] = view
+    return new_args, new_kwargs
+
+
+def _torch_atan2_operands(lib, args, kwargs, inplace):
+    """``atan2``'s uint8 operands cast to the result's dtype, for torch only
+    and only beside a float operand that requires grad: PyTorch 2.15's atan2
+    backward negates and squares a uint8 operand in uint8 arithmetic (it
+    wraps: ``-3`` is 253, ``16 * 16`` is 0), so
+    ``torch.atan2(torch.tensor([3], dtype=torch.uint8), x)`` gives x a
+    gradient of ``253 / (x**2 + 9)`` (README, "PyTorch bugs"). The forward
+    computes in the promoted dtype anyway, so the values are the same and
+    the oracle's gradient is the right one. An in-place call's target is
+    left as it is (its dtype decides whether the call is allowed)."""
+    names = ("input", "other")
+    ops = [args[i] if len(args) > i else kwargs.get(names[i]) for i in range(2)]
+    if not all(isinstance(t, lib.Tensor) for t in ops):
+        return args, kwargs
+    if not any(t.is_floating_point() and t.requires_grad for t in ops):
+        return args, kwargs
+    dtype = lib.result_type(ops[0], ops[1])
+    args, kwargs = list(args), dict(kwargs)
+    for i, t in enumerate(ops):
+        if t.dtype != lib.uint8 or (inplace and i == 0):
+            continue
+        if len(args) > i:
+            args[i] = t.to(dtype)
+        else:
+            kwargs[names[i]] = t.to(dtype)
+    return args, kwargs
+
+
+def _torch_scatter_prod_src(lib, args, kwargs):
+    """``scatter_reduce(..., reduce='prod')``'s src cut to the index's
+    extent, for torch only: PyTorch 2.15's backward gives the src elements
+    beyond the index's extent, which the forward never reads, a nonzero
+    gradient (``result / src`` over the whole src), where it is 0 (README,
+    "PyTorch bugs"). The forward reads the same values either way."""
+    names = ("input", "dim", "index", "src", "reduce")
+
+    def operand(i):
+        return args[i] if len(args) > i else kwargs.get(names[i])
+
+    index, src, reduce = operand(2), operand(3), operand(4)
+    if reduce != "prod" or not (isinstance(index, lib.Tensor) and isinstance(src, lib.Tensor)) \
+            or index.dim() != src.dim() or index.dim() == 0:
+        return args, kwargs
+    cut = src[tuple(slice(0, n) for n in index.shape)]
+    args, kwargs = list(args), dict(kwargs)
+    if len(args) > 3:
+        args[3] = cut
+    else:
+        kwargs["src"] = cut
     return args, kwargs
 
 
@@ -159,6 +236,11 @@ def call_case(lib, case, builder):
     args = [builder.value(a) for a in case["args"]]
     kwargs = {k: builder.value(v) for k, v in case["kwargs"].items()}
     kind, _, name = case["call"].partition(".")
+    if name in ("atan2", "atan2_") and kind in ("torch", "method", "inplace") and lib.__name__ == "torch":
+        args, kwargs = _torch_atan2_operands(lib, args, kwargs, kind == "inplace")
+    if name in ("scatter_reduce", "scatter_reduce_") and kind in ("torch", "method", "inplace") \
+            and lib.__name__ == "torch":
+        args, kwargs = _torch_scatter_prod_src(lib, args, kwargs)
     if kind == "torch":
         result = getattr(lib, name)(*args, **kwargs)
     elif kind == "F" and name == "batch_norm" and lib.__name__ == "torch":

@@ -64,11 +64,12 @@ def _scalars(value):
 
 def case_traits(case):
     """What ``compare.classify`` needs to know about a case's inputs."""
-    biggest, edge, int_limits = 0.0, False, False
+    biggest, edge, int_limits, huge = 0.0, False, False, False
     for spec in case_tensor_specs(case):
         values = [float(v) for v in spec["values"]]
         if spec["dtype"] in ("float32", "float64"):
             edge = edge or any(not math.isfinite(v) or abs(v) >= 1e30 for v in values)
+            huge = huge or any(math.isfinite(v) and abs(v) >= 1e30 for v in values)
         elif spec["dtype"] in INT_LIMIT:
             int_limits = int_limits or any(abs(v) >= INT_LIMIT[spec["dtype"]] for v in values)
         biggest = max([biggest] + [abs(v) for v in values if math.isfinite(v)])
@@ -90,7 +91,7 @@ def case_traits(case):
             and isinstance(case["args"][2], int) and case["args"][2] >= 1 \
             and all(math.isfinite(a) for a in case["args"][:2]):
         linspace_args = tuple(case["args"])
-    return {"scale": scale, "edge_inputs": edge, "int_limits": int_limits, "op": case["op"],
+    return {"scale": scale, "edge_inputs": edge, "int_limits": int_limits, "huge_inputs": huge, "op": case["op"],
             "nan_leaves": nan_leaves, "linspace_args": linspace_args}
 
 
@@ -197,7 +198,12 @@ def run_one(workers, case):
     def numgrad():
         return torch_worker.run(case, grad_outputs, mode="numgrad").get("numgrad")
 
-    return classify(t_out, r_out, reference, case_traits(case), numgrad), t_out, r_out
+    def jittered():
+        outs = (torch_worker.run(case, grad_outputs, mode="jitter"),
+                rustdl_worker.run(case, grad_outputs, mode="jitter"))
+        return None if any("exception" in o or "crash" in o for o in outs) else outs
+
+    return classify(t_out, r_out, reference, case_traits(case), numgrad, jittered), t_out, r_out
 
 
 def grad_summary(out):

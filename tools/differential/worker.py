@@ -2,7 +2,8 @@
 one library (``--lib rustdl`` or ``--lib torch``), writes results on stdout.
 
 Messages are length-prefixed pickles: ``(mode, case, grad_outputs)`` in (mode
-``run``, or ``ref``: run with float32 inputs promoted to float64; ``numgrad``: finite-
+``run``, or ``ref``: run with float32 inputs promoted to float64; ``jitter``: run
+with huge inputs moved by a few ulps, see ``jitter_huge``; ``numgrad``: finite-
 difference gradients, see ``execute.numerical_grads``), the dict of
 ``execute.run_case`` out. ``run.py`` starts one worker per library so that a
 crash or hang on either side costs only that process (PyTorch has memory bugs
@@ -11,6 +12,7 @@ of its own). Anything the library prints goes to stderr (stdout is the channel).
 
 import argparse
 import copy
+import math
 import os
 import pickle
 import struct
@@ -43,6 +45,30 @@ def promote_float32(value):
                 spec["dtype"] = "float64"
             return {"T": spec}
         return {k: promote_float32(v) for k, v in value.items()}
+    return value
+
+
+# cycled relative steps (in ulps) for `jitter_huge`
+JITTER_ULPS = (3, -2, 1, -4, 2, -1, 4, -3)
+EPS = {"float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def jitter_huge(value):
+    """A copy of an encoded value whose finite float tensor elements with
+    |x| >= 1e30 are moved by a few ulps (``run.py``'s ill-conditioning check:
+    an answer that moves that much with them is not determined by them)."""
+    if isinstance(value, list):
+        return [jitter_huge(v) for v in value]
+    if isinstance(value, dict):
+        if "T" in value:
+            spec = dict(value["T"])
+            if spec["dtype"] in EPS:
+                eps = EPS[spec["dtype"]]
+                spec["values"] = [v * (1 + JITTER_ULPS[j % len(JITTER_ULPS)] * eps)
+                                  if isinstance(v, float) and math.isfinite(v) and abs(v) >= 1e30 else v
+                                  for j, v in enumerate(spec["values"])]
+            return {"T": spec}
+        return {k: jitter_huge(v) for k, v in value.items()}
     return value
 
 
@@ -81,10 +107,11 @@ def serve(lib):
             return
         (n,) = struct.unpack("<Q", header)
         mode, case, grad_outputs = pickle.loads(read_exact(stdin, n))
-        if mode == "ref":
+        if mode in ("ref", "jitter"):
+            change = promote_float32 if mode == "ref" else jitter_huge
             case = copy.deepcopy(case)
-            case["args"] = promote_float32(case["args"])
-            case["kwargs"] = promote_float32(case["kwargs"])
+            case["args"] = change(case["args"])
+            case["kwargs"] = change(case["kwargs"])
         try:
             if mode == "numgrad":
                 out = {"numgrad": numerical_grads(lib, case, grad_outputs)}

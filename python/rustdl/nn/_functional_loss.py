@@ -293,7 +293,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _check_class_weight(input, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
                                       float(label_smoothing), reduction)
-        return loss.reshape(tuple(target.shape)) if reduction == "none" else loss
+        if reduction != "none":
+            return loss
+        # (an unbatched (C,) input gives a 0-d loss, whatever the target's shape)
+        return loss.reshape(() if input.dim() == 1 else tuple(target.shape))
     raise TypeError(f"cross_entropy: unsupported target dtype {target.dtype}")
 
 
@@ -413,7 +416,25 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _not_differentiable("binary_cross_entropy_with_logits", ("weight", weight), ("pos_weight", pos_weight))
     if weight is not None:
         _check_bias_like(weight.shape, input.shape)
+    if pos_weight is not None:
+        _check_in_place_broadcast(pos_weight.shape, input.shape)
     return _BCEWithLogits.apply(input, target, pos_weight, weight, reduction)
+
+
+def _check_in_place_broadcast(shape, out_shape):
+    """PyTorch folds pos_weight into the loss in place: it must broadcast to
+    the loss's shape without enlarging it."""
+    shape, out_shape = tuple(shape), tuple(out_shape)
+    n = max(len(shape), len(out_shape))
+    a, b = (1,) * (n - len(shape)) + shape, (1,) * (n - len(out_shape)) + out_shape
+    joined = []
+    for i, (s, o) in enumerate(zip(a, b)):
+        if s != o and s != 1 and o != 1:
+            raise RuntimeError(f"The size of tensor a ({o}) must match the size of tensor b ({s}) at non-singleton "
+                               f"dimension {i}")
+        joined.append(o if s == 1 else s)
+    if tuple(joined) != out_shape:
+        raise RuntimeError(f"output with shape {list(out_shape)} doesn't match the broadcast shape {joined}")
 
 
 class _KLDiv(Function):

@@ -5,7 +5,13 @@ call; the kernels and their backward live in rust/ops/pool.rs and norm.rs.
 """
 
 from .. import _C
-from ._arg_checks import check_float_input, check_mixed_dtype, check_running_stat, require_optional_tensors
+from ._arg_checks import (
+    check_float_input,
+    check_mixed_dtype,
+    check_running_stat,
+    require_optional_tensors,
+    scalar_name,
+)
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -302,6 +308,11 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                              (4, "running_mean", running_mean), (5, "running_var", running_var))
     check_float_input(input, "batch_norm")
     check_mixed_dtype(input, weight, bias)
+    if running_mean is not None and running_var is not None and running_mean.dtype == input.dtype \
+            and running_var.dtype != input.dtype:
+        # PyTorch's kernel reads running_var as the input's type when
+        # running_mean has it (other mixes of running dtypes it accepts)
+        raise RuntimeError(f"expected scalar type {scalar_name(input)} but found {scalar_name(running_var)}")
     return _C._instance_norm(input, running_mean, running_var, weight, bias, bool(use_input_stats), float(momentum), float(eps))
 
 
