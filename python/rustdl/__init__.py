@@ -300,14 +300,45 @@ def log_softmax(input, dim, dtype=None):  # noqa: F811
 
 
 def broadcast_shapes(*shapes):
-    import numpy as _np
+    """The shape all `shapes` broadcast to (an int stands for a 1-D shape), with PyTorch's error."""
+    shapes = [(s,) if isinstance(s, builtins.int) else tuple(s) for s in shapes]
+    result = [1] * builtins.max([len(s) for s in shapes], default=0)
+    for index, shape in enumerate(shapes):
+        for i in range(1, len(shape) + 1):
+            size = shape[-i]
+            if size < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension {size}: {list(shape)}")
+            if result[-i] == 1 or result[-i] == size:
+                result[-i] = size
+            elif size != 1:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {size} at {-i}! Mismatching "
+                                   f"argument at index {index} had {shape}; but expected shape should be "
+                                   f"broadcastable to {result}")
+    return Size(result)
 
-    return Size(_np.broadcast_shapes(*shapes))
+
+def _broadcast_pair(a, b):
+    """infer_size of two shapes, with PyTorch's message naming the first disagreeing dimension."""
+    ndim = builtins.max(len(a), len(b))
+    out = []
+    for i in range(ndim):
+        offset = ndim - 1 - i
+        x = a[len(a) - 1 - offset] if len(a) - 1 - offset >= 0 else 1
+        y = b[len(b) - 1 - offset] if len(b) - 1 - offset >= 0 else 1
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton "
+                               f"dimension {i}")
+        out.append(y if x == 1 else x)
+    return tuple(out)
 
 
 def broadcast_tensors(*tensors):
-    shape = broadcast_shapes(*(t.shape for t in tensors))
-    return tuple(t.expand(tuple(shape)) for t in tensors)
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    shape = tuple(tensors[0].shape) if tensors else ()
+    for t in tensors[1:]:
+        shape = _broadcast_pair(shape, tuple(t.shape))
+    return tuple(t.expand(shape) for t in tensors)
 
 
 def broadcast_to(input, size):
