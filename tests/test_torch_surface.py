@@ -128,3 +128,21 @@ def test_dlpack_shares_memory_both_ways():
     assert source.tolist() == [5.0, 1.0]
     with pytest.raises(RuntimeError, match="require gradient"):
         np.from_dlpack(rustdl.ones(2, requires_grad=True))
+
+
+def test_out_arguments_of_the_composed_functions():
+    target = rustdl.empty(2, dtype=rustdl.int64)  # rustdl's out= is not resized (_out.write_out)
+    assert rustdl.gcd(rustdl.tensor([12, 9]), rustdl.tensor([18, 6]), out=target) is target
+    assert target.tolist() == [6, 3]
+    exponent = rustdl.empty(1, dtype=rustdl.int32)
+    mantissa = rustdl.empty(1)
+    rustdl.frexp(rustdl.tensor([8.0]), out=(mantissa, exponent))
+    assert mantissa.tolist() == [0.5] and exponent.tolist() == [4]
+    inverse = rustdl.empty(2, 2, dtype=rustdl.float64)
+    rustdl.linalg.pinv(rustdl.tensor([[2.0, 0.0], [0.0, 4.0]], dtype=rustdl.float64), out=inverse)
+    np.testing.assert_allclose(inverse.numpy(), [[0.5, 0.0], [0.0, 0.25]])
+    flags = rustdl.empty(2, dtype=rustdl.bool)
+    rustdl.isposinf(rustdl.tensor([1.0, float("inf")]), out=flags)
+    assert flags.tolist() == [False, True]
+    with pytest.raises(RuntimeError, match="automatic differentiation"):
+        rustdl.special.i0(rustdl.ones(2), out=rustdl.zeros(2, requires_grad=True))

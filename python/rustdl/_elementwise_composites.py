@@ -14,6 +14,7 @@ import numpy as np
 import rustdl as _t
 
 from . import _return_types
+from ._out import write_out
 from .autograd.function import Function
 
 _DTYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
@@ -160,18 +161,13 @@ def frexp(input, *, out=None):
     result = _return_types.frexp(_to_tensor(mantissa).to(input.dtype),
                                  _to_tensor(exponent.astype(np.int32)))
     if out is not None:
-        for target, value in zip(out, result):
-            target.resize_(value.shape).copy_(value)
+        write_out(tuple(out), tuple(result), "frexp")
         return _return_types.frexp(*out)
     return result
 
 
 def _write(value, out):
-    if out is None:
-        return value
-    from ._out import write_out
-
-    return write_out(out, value)
+    return write_out(out, value, "out")
 
 
 class Logcumsumexp(Function):

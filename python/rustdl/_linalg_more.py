@@ -15,6 +15,7 @@ import numpy as np
 import rustdl as _t
 
 from . import _return_types
+from ._out import write_out
 from .autograd.function import Function
 
 
@@ -46,7 +47,7 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     keep = S > _t.clamp(largest * rtol, min=atol)
     inverse = _t.where(keep, 1 / _t.where(keep, S, _t.ones_like(S)), _t.zeros_like(S))
     result = (_mT(Vh) * inverse.unsqueeze(-2)) @ _mT(U)
-    return result if out is None else out.resize_(result.shape).copy_(result)
+    return write_out(out, result, "linalg_pinv")
 
 
 def pinverse(input, rcond=1e-15):
@@ -119,7 +120,7 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     else:
         y = _t.linalg.solve_triangular(L, B, upper=False)
         result = _t.linalg.solve_triangular(_mT(L), y, upper=True)
-    return result if out is None else out.resize_(result.shape).copy_(result)
+    return write_out(out, result, "cholesky_solve")
 
 
 def cholesky_inverse(L, upper=False, *, out=None):
@@ -136,7 +137,7 @@ def cond(A, p=None, *, out=None):
         result = ratio
     else:
         result = _t.linalg.matrix_norm(A, p) * _t.linalg.matrix_norm(_t.linalg.inv(A), p)
-    return result if out is None else out.resize_(result.shape).copy_(result)
+    return write_out(out, result, "linalg_cond")
 
 
 def vander(x, *, N=None):
@@ -229,8 +230,7 @@ def lu_factor(A, *, pivot=True, out=None):
     LU, pivots = _LUFactor.apply(A, pivot)
     result = _return_types.linalg_lu_factor(LU, pivots)
     if out is not None:
-        for target, value in zip(out, result):
-            target.resize_(value.shape).copy_(value)
+        write_out(tuple(out), tuple(result), "linalg_lu_factor")
         return _return_types.linalg_lu_factor(*out)
     return result
 
@@ -277,7 +277,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     else:  # X U^T L^T P^T = B
         y = _t.linalg.solve_triangular(_mT(L), B @ P, upper=True, unitriangular=True, left=False)
         result = _t.linalg.solve_triangular(_mT(U), y, upper=False, left=False)
-    return result if out is None else out.resize_(result.shape).copy_(result)
+    return write_out(out, result, "linalg_lu_solve")
 
 
 # --- the *_ex forms: an info tensor instead of an exception ---

@@ -17,7 +17,9 @@ import numpy as np
 import rustdl as _t
 
 from ._elementwise_composites import _without_derivative
+from ._out import write_out
 from .autograd.function import Function
+from .special import _unbroadcast
 
 _SERIES_LIMIT = 30.0
 _SQRT_PI = math.sqrt(math.pi)
@@ -262,16 +264,7 @@ class _GammaInc(Function):
                                       "for the first argument (a)")
         density = (-x + (a - 1) * x.log() - _t.lgamma(a)).exp()
         d = -density if ctx.upper else density
-        return None, _sum_to(grad * d, x), None
-
-
-def _sum_to(g, like):
-    while g.dim() > like.dim():
-        g = g.sum(0)
-    for i, n in enumerate(like.shape):
-        if n == 1 and g.shape[i] != 1:
-            g = g.sum(i, keepdim=True)
-    return g
+        return None, _unbroadcast(grad * d, x), None
 
 
 def _gamma_pair(input, other, op):
@@ -403,9 +396,7 @@ legendre_polynomial_p = _polynomial("legendre_polynomial_p", _ones, lambda x: x,
 
 
 def _write(value, out):
-    if out is None:
-        return value
-    return out.resize_(value.shape).copy_(value)
+    return write_out(out, value, "special")
 
 
 SPECIAL = ["chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",

@@ -17,6 +17,8 @@ import math
 
 import rustdl as _t
 
+from ._out import write_out
+
 _ALIASES = {  # alias: existing name, for both torch.<alias> and Tensor.<alias> (when the target has them)
     "not_equal": "ne", "not_equal_": "ne_", "greater_equal": "ge", "greater_equal_": "ge_",
     "less_equal": "le", "less_equal_": "le_", "greater_": "gt_", "less_": "lt_", "arctan2": "atan2",
@@ -106,9 +108,7 @@ def angle(input, *, out=None):
     """0 for non-negative values, pi for negative ones, NaN kept (float result for integers)."""
     x = input if input.is_floating_point() else input.to(_t.get_default_dtype())
     value = _t.where(x < 0, _t.full_like(x, math.pi), _t.zeros_like(x)) + x * 0  # x * 0 keeps NaN
-    if out is not None:
-        return out.resize_(value.shape).copy_(value)
-    return value
+    return write_out(out, value, "angle")
 
 
 def adjoint(input):
@@ -139,12 +139,12 @@ def is_inference(input):
 
 def isposinf(input, *, out=None):
     value = (input == math.inf) if input.is_floating_point() else _t.zeros_like(input, dtype=_t.bool)
-    return value if out is None else out.resize_(value.shape).copy_(value)
+    return write_out(out, value, "isposinf")
 
 
 def isneginf(input, *, out=None):
     value = (input == -math.inf) if input.is_floating_point() else _t.zeros_like(input, dtype=_t.bool)
-    return value if out is None else out.resize_(value.shape).copy_(value)
+    return write_out(out, value, "isneginf")
 
 
 def nbytes(self):
