@@ -9,6 +9,9 @@ rates, % of the machine's measured peak, and the rustdl/PyTorch speed ratio
     python benches/compare.py --quick    # fewer repetitions
     python benches/compare.py -k sgemm   # only workloads whose name contains "sgemm"
 
+Each library runs in its own worker process and the two take turns (see
+`InWorker`); `--same-process` runs both here, as sessions up to 17 did.
+
 PyTorch is optional (install it into a separate virtual environment for
 benchmarking; rustdl never needs it).
 """
@@ -16,20 +19,106 @@ benchmarking; rustdl never needs it).
 import argparse
 import gc
 import importlib
+import importlib.util
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-import rustdl
 from computed import computed
 
 MB = 1e6
 
 
-def timeit(fns, reps, warmup=2, block_seconds=0.05, gap_seconds=0.02):
-    """Median seconds per call of each function in `fns`. The functions take
+class InProcess:
+    """A workload's function called in this process (`--same-process`)."""
+
+    def __init__(self, lib, make, threads):
+        set_threads(lib, threads)
+        gc.collect()
+        self.fn, self.work, self.unit = make(lib)
+
+    def first_call(self, warmup):
+        for _ in range(warmup):
+            self.fn()
+        t = time.perf_counter()
+        self.fn()
+        return time.perf_counter() - t
+
+    def block(self, calls):
+        """Seconds per call over `calls` back-to-back calls, after one untimed call."""
+        self.fn()
+        t = time.perf_counter()
+        for _ in range(calls):
+            self.fn()
+        return (time.perf_counter() - t) / calls
+
+
+class InWorker:
+    """A workload run by a library's own worker process (the default). Each
+    library then has the process to itself, as in a user's program: measured
+    in one process, PyTorch's OpenMP threads and rustdl's workers shared the
+    2 vCPUs, and the heavier 2-thread rustdl rows read up to 40% below what
+    the same rows gave alone. Only one worker computes at a time; the other
+    waits on its pipe."""
+
+    def __init__(self, worker, make, threads):
+        self.worker = worker
+        reply = worker.ask(op="make", name=make.__name__, threads=threads)
+        self.work, self.unit = reply["work"], reply["unit"]
+
+    def first_call(self, warmup):
+        return self.worker.ask(op="first_call", warmup=warmup)["seconds"]
+
+    def block(self, calls):
+        return self.worker.ask(op="block", calls=calls)["seconds"]
+
+
+class Worker:
+    """A child process that imports one library and runs workloads on request
+    (one JSON line per request and per reply over its stdin/stdout)."""
+
+    def __init__(self, lib_name):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker", lib_name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    def ask(self, **request):
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker exited (code {self.proc.wait()})")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def serve(lib_name):
+    """Worker process main loop: keeps the current workload between requests."""
+    lib = importlib.import_module(lib_name)
+    runner = None
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "make":
+            make = {w.__name__: w for w in WORKLOADS}[req["name"]]
+            runner = None
+            runner = InProcess(lib, make, req["threads"])
+            reply = {"work": runner.work, "unit": runner.unit}
+        elif req["op"] == "first_call":
+            reply = {"seconds": runner.first_call(req["warmup"])}
+        else:
+            reply = {"seconds": runner.block(req["calls"])}
+        print(json.dumps(reply), flush=True)
+
+
+def timeit(runners, reps, warmup=2, block_seconds=0.05, gap_seconds=0.02):
+    """Median seconds per call of each runner. The runners take
     turns (a, b, a, b, ...) so that load on this shared machine hits all
     alike; each turn is a block of back-to-back calls lasting about
     `block_seconds`, as in a training loop, after a pause of `gap_seconds`
@@ -40,23 +129,13 @@ def timeit(fns, reps, warmup=2, block_seconds=0.05, gap_seconds=0.02):
     library's turn: without it rustdl's 2-thread 256^3 product measured 84
     GFLOP/s after PyTorch's turns and 124 with it (PyTorch 126 and 127);
     200 ms pauses let the virtual CPUs go cold (rustdl 70)."""
-    per_call = []
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-        t = time.perf_counter()
-        fn()
-        per_call.append(time.perf_counter() - t)
+    per_call = [r.first_call(warmup) for r in runners]
     calls = [max(1, int(block_seconds / max(t, 1e-9))) for t in per_call]
-    times = [[] for _ in fns]
+    times = [[] for _ in runners]
     for _ in range(reps):
-        for fn, n, ts in zip(fns, calls, times):
+        for r, n, ts in zip(runners, calls, times):
             time.sleep(gap_seconds)
-            fn()
-            t = time.perf_counter()
-            for _ in range(n):
-                fn()
-            ts.append((time.perf_counter() - t) / n)
+            ts.append(r.block(n))
     return [statistics.median(ts) for ts in times]
 
 
@@ -331,13 +410,13 @@ def print_memory(libs, threads, k):
     print("figure is the high-water growth over 5 steps after set-up; lower is better):")
     print()
     extra = ["torch/rustdl (step)"] if len(libs) > 1 else []
-    print_table_header(["workload", "threads"] + [f"{name} peak / step" for name, _ in libs] + extra)
+    print_table_header(["workload", "threads"] + [f"{name} peak / step" for name in libs] + extra)
     for make in MEMORY_WORKLOADS:
         if k and k not in make.__name__:
             continue
         for n in threads:
-            res = {name: peak_memory(name, make.__name__, n) for name, _ in libs}
-            cells = " | ".join(f"{res[name][0]:.0f} / {res[name][1]:.1f}" for name, _ in libs)
+            res = {name: peak_memory(name, make.__name__, n) for name in libs}
+            cells = " | ".join(f"{res[name][0]:.0f} / {res[name][1]:.1f}" for name in libs)
             line = f"| {make.__name__} | {n} | {cells} |"
             if "torch" in res:
                 line += f" {res['torch'][1] / max(res['rustdl'][1], 0.1):.2f} |"
@@ -363,55 +442,68 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("-k", default="")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--same-process", action="store_true",
+                    help="run both libraries in this process (the method of sessions <= 17)")
     ap.add_argument("--memory-worker", nargs=3, metavar=("LIB", "WORKLOAD", "THREADS"), help=argparse.SUPPRESS)
+    ap.add_argument("--worker", metavar="LIB", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_worker:
         lib_name, workload, n = args.memory_worker
         memory_worker(lib_name, workload, int(n))
         return
-    libs = [("rustdl", rustdl)]
-    try:
-        libs.append(("torch", importlib.import_module("torch")))
-    except ImportError:
+    if args.worker:
+        serve(args.worker)
+        return
+    lib_names = ["rustdl"]
+    if importlib.util.find_spec("torch") is not None:
+        lib_names.append("torch")
+    else:
         print("(PyTorch not importable: rustdl only)", file=sys.stderr)
     threads = [int(t) for t in args.threads.split(",")]
+    import rustdl
+
     peaks = {n: rustdl._C._peak_gflops(n) for n in threads}
     triad = {n: rustdl._C._triad_gbs(1 << 25, n) for n in threads}
     print(f"machine: peak f32 FMA {', '.join(f'{n}T {peaks[n]:.0f} GFLOP/s' for n in threads)}; "
           f"triad {', '.join(f'{n}T {triad[n]:.1f} GB/s' for n in threads)}")
+    print("method: " + ("both libraries in this process" if args.same_process
+                        else "each library in its own worker process, taking turns"))
     print()
-    extra = ["rustdl/torch"] if len(libs) > 1 else []
-    print_table_header(["workload", "threads"] + [name for name, _ in libs] + ["unit", "% of peak"] + extra)
+    if args.same_process:
+        libs = {name: importlib.import_module(name) for name in lib_names}
+    else:
+        workers = {name: Worker(name) for name in lib_names}
+    extra = ["rustdl/torch"] if len(lib_names) > 1 else []
+    print_table_header(["workload", "threads"] + lib_names + ["unit", "% of peak"] + extra)
     for make in WORKLOADS:
         name = make.__name__
         if args.k and args.k not in name:
             continue
         for n in threads:
-            made = []
-            for _, lib in libs:
-                set_threads(lib, n)
-                gc.collect()
-                made.append(make(lib))
-            secs = timeit([fn for fn, _, _ in made], 3 if args.quick else 7)
-            results = {
-                lname: (rate(unit, work, t), unit)
-                for (lname, _), (_, work, unit), t in zip(libs, made, secs)
-            }
-            r, unit = results["rustdl"]
+            if args.same_process:
+                runners = [InProcess(libs[ln], make, n) for ln in lib_names]
+            else:
+                runners = [InWorker(workers[ln], make, n) for ln in lib_names]
+            secs = timeit(runners, 3 if args.quick else 7)
+            results = {ln: rate(r.unit, r.work, t) for ln, r, t in zip(lib_names, runners, secs)}
+            r, unit = results["rustdl"], runners[0].unit
             if unit == "GFLOP/s":
                 pct = f"{100 * r / peaks[n]:.0f}%"
             elif unit == "GB/s":
                 pct = f"{100 * r / triad[n]:.0f}%"
             else:
                 pct = ""
-            cells = " | ".join(f"{results[ln][0]:.3g}" for ln, _ in libs)
+            cells = " | ".join(f"{results[ln]:.3g}" for ln in lib_names)
             line = f"| {name} | {n} | {cells} | {unit} | {pct} |"
             if "torch" in results:
-                tr = results["torch"][0]
+                tr = results["torch"]
                 ratio = (tr / r) if unit == "us/op" else (r / tr)
                 line += f" {ratio:.2f} |"
             print(line, flush=True)
-    print_memory(libs, threads, args.k)
+    if not args.same_process:
+        for w in workers.values():
+            w.close()
+    print_memory(lib_names, threads, args.k)
 
 
 if __name__ == "__main__":
