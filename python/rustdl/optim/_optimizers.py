@@ -39,12 +39,25 @@ def _zeros(p):
     return _C.zeros_like(p)
 
 
-def _state_tensor(state, key, make):
-    t = state.get(key)
-    if t is None:
-        t = make()
-        state[key] = t
-    return t
+def _state_columns(state, params, buffers, scalars=None):
+    """The optimizer state of `params` as one list per key (the form the fused
+    kernels take), created lazily as PyTorch does: on a parameter's first step
+    ``step`` and the entries of `scalars` (key -> factory), then a zero tensor like
+    the parameter for every key in `buffers` that the state lacks (a buffer
+    switched on later, e.g. ``amsgrad``, starts at zero then). The keys keep
+    PyTorch's order, so ``state_dict()`` lists them as PyTorch's does."""
+    scalars = {"step": _zero_step, **(scalars or {})}
+    columns = {key: [] for key in [*scalars, *buffers]}
+    for p in params:
+        st = state[p]
+        if len(st) == 0:
+            st.update((key, make()) for key, make in scalars.items())
+        for key in buffers:
+            if key not in st:
+                st[key] = _zeros(p)
+        for key, column in columns.items():
+            column.append(st[key])
+    return columns
 
 
 def _betas(group):
@@ -164,25 +177,10 @@ class RMSprop(Optimizer):
                 continue
             momentum = float(group["momentum"])
             centered = bool(group["centered"])
-            sts = []
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _zero_step()
-                    st["square_avg"] = _zeros(p)
-                    if momentum > 0:
-                        st["momentum_buffer"] = _zeros(p)
-                    if centered:
-                        st["grad_avg"] = _zeros(p)
-                if momentum > 0:
-                    _state_tensor(st, "momentum_buffer", lambda p=p: _zeros(p))
-                if centered:
-                    _state_tensor(st, "grad_avg", lambda p=p: _zeros(p))
-                sts.append(st)
-            bufs = [s["momentum_buffer"] for s in sts] if momentum > 0 else None
-            gavg = [s["grad_avg"] for s in sts] if centered else None
-            _fused(_C._optim_rmsprop, [params, grads, [s["square_avg"] for s in sts], bufs, gavg,
-                                       [s["step"] for s in sts]],
+            st = _state_columns(self.state, params, ["square_avg"] + ["momentum_buffer"] * (momentum > 0)
+                                + ["grad_avg"] * centered)
+            _fused(_C._optim_rmsprop, [params, grads, st["square_avg"], st.get("momentum_buffer"),
+                                       st.get("grad_avg"), st["step"]],
                    lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
                    weight_decay=float(group["weight_decay"]), momentum=momentum, centered=centered,
                    maximize=bool(group["maximize"]))
@@ -217,22 +215,10 @@ class Adam(Optimizer):
             if not params:
                 continue
             amsgrad = bool(group["amsgrad"])
-            sts = []
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _zero_step()
-                    st["exp_avg"] = _zeros(p)
-                    st["exp_avg_sq"] = _zeros(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = _zeros(p)
-                if amsgrad:
-                    _state_tensor(st, "max_exp_avg_sq", lambda p=p: _zeros(p))
-                sts.append(st)
+            st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * amsgrad)
             b1, b2 = _betas(group)
-            _fused(_C._optim_adam, [params, grads, [s["exp_avg"] for s in sts], [s["exp_avg_sq"] for s in sts],
-                                    [s["max_exp_avg_sq"] for s in sts] if amsgrad else None,
-                                    [s["step"] for s in sts]],
+            _fused(_C._optim_adam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq"),
+                                    st["step"]],
                    lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
                    weight_decay=float(group["weight_decay"]), amsgrad=amsgrad, maximize=bool(group["maximize"]),
                    decoupled=bool(group.get("decoupled_weight_decay", False)))
@@ -270,16 +256,8 @@ class Adadelta(Optimizer):
             params, grads = self._params_with_grad(group)
             if not params:
                 continue
-            sts = []
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _zero_step()
-                    st["square_avg"] = _zeros(p)
-                    st["acc_delta"] = _zeros(p)
-                sts.append(st)
-            _fused(_C._optim_adadelta, [params, grads, [s["square_avg"] for s in sts],
-                                        [s["acc_delta"] for s in sts], [s["step"] for s in sts]],
+            st = _state_columns(self.state, params, ["square_avg", "acc_delta"])
+            _fused(_C._optim_adadelta, [params, grads, st["square_avg"], st["acc_delta"], st["step"]],
                    lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
                    weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
         return loss
@@ -303,17 +281,9 @@ class Adamax(Optimizer):
             params, grads = self._params_with_grad(group)
             if not params:
                 continue
-            sts = []
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _zero_step()
-                    st["exp_avg"] = _zeros(p)
-                    st["exp_inf"] = _zeros(p)
-                sts.append(st)
+            st = _state_columns(self.state, params, ["exp_avg", "exp_inf"])
             b1, b2 = _betas(group)
-            _fused(_C._optim_adamax, [params, grads, [s["exp_avg"] for s in sts], [s["exp_inf"] for s in sts],
-                                      [s["step"] for s in sts]],
+            _fused(_C._optim_adamax, [params, grads, st["exp_avg"], st["exp_inf"], st["step"]],
                    lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
                    weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
         return loss
@@ -342,18 +312,10 @@ class NAdam(Optimizer):
             params, grads = self._params_with_grad(group)
             if not params:
                 continue
-            sts = []
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _zero_step()
-                    st["mu_product"] = _C.tensor(1.0, dtype=_C.float32)
-                    st["exp_avg"] = _zeros(p)
-                    st["exp_avg_sq"] = _zeros(p)
-                sts.append(st)
+            st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"],
+                                scalars={"mu_product": lambda: _C.tensor(1.0, dtype=_C.float32)})
             b1, b2 = _betas(group)
-            _fused(_C._optim_nadam, [params, grads, [s["exp_avg"] for s in sts], [s["exp_avg_sq"] for s in sts],
-                                     [s["mu_product"] for s in sts], [s["step"] for s in sts]],
+            _fused(_C._optim_nadam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st["mu_product"], st["step"]],
                    lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
                    weight_decay=float(group["weight_decay"]), momentum_decay=float(group["momentum_decay"]),
                    decoupled=bool(group["decoupled_weight_decay"]), maximize=bool(group["maximize"]))
@@ -380,17 +342,9 @@ class RAdam(Optimizer):
             params, grads = self._params_with_grad(group)
             if not params:
                 continue
-            sts = []
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _zero_step()
-                    st["exp_avg"] = _zeros(p)
-                    st["exp_avg_sq"] = _zeros(p)
-                sts.append(st)
+            st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"])
             b1, b2 = _betas(group)
-            _fused(_C._optim_radam, [params, grads, [s["exp_avg"] for s in sts], [s["exp_avg_sq"] for s in sts],
-                                     [s["step"] for s in sts]],
+            _fused(_C._optim_radam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st["step"]],
                    lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
                    weight_decay=float(group["weight_decay"]), decoupled=bool(group["decoupled_weight_decay"]),
                    maximize=bool(group["maximize"]))
