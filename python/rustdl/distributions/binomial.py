@@ -3,33 +3,18 @@
 import rustdl
 
 from . import constraints
-from .bernoulli import probs_or_logits
-from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from ._trial_counts import TrialCounts
 
 __all__ = ["Binomial"]
 
 
-class Binomial(Distribution):
+class Binomial(TrialCounts):
     arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,  # noqa: RUF012 (read-only, as PyTorch)
                        "logits": constraints.real}
     has_enumerate_support = True
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
-        probs_or_logits(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(self._param.size(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._expand_parameters(Binomial, batch_shape, ("total_count", "probs", "logits"), _instance)
-        new._param = new.__dict__.get("probs", new.__dict__.get("logits"))
-        return new
+        super().__init__(total_count, probs, logits, validate_args=validate_args)
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
@@ -46,18 +31,6 @@ class Binomial(Distribution):
     @property
     def variance(self):
         return self.total_count * self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=()):
         """Each draw counts `total_count` Bernoulli trials (trials beyond an element's own count

@@ -4,47 +4,20 @@ probability `probs`) before `total_count` failures; a Gamma-Poisson mixture."""
 import rustdl
 
 from . import constraints
-from .bernoulli import probs_or_logits
-from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from ._trial_counts import TrialCounts
 
 __all__ = ["NegativeBinomial"]
 
 _F = rustdl.nn.functional
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(TrialCounts):
     arg_constraints = {"total_count": constraints.greater_than_eq(0), "probs": constraints.half_open_interval(0.0, 1.0),  # noqa: RUF012 (read-only, as PyTorch)
                        "logits": constraints.real}
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        probs_or_logits(probs, logits)
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(self._param.size(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._expand_parameters(NegativeBinomial, batch_shape, ("total_count", "probs", "logits"), _instance)
-        new._param = new.__dict__.get("probs", new.__dict__.get("logits"))
-        return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
+        super().__init__(total_count, probs, logits, validate_args=validate_args)
 
     @property
     def mean(self):
