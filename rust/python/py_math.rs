@@ -51,6 +51,23 @@ fn check_inplace_leaf(t: &Tensor) -> PyResult<()> {
     Ok(inplace::check_leaf(t)?)
 }
 
+/// The random in-place fills (`normal_`, `uniform_`): draw a tensor of `t`'s
+/// shape and dtype with the chosen generator and write it into `t`. A meta
+/// tensor has nothing to draw into, and the generator is left untouched.
+fn draw_into(
+    t: &Tensor,
+    generator: Option<&Bound<'_, PyAny>>,
+    draw: impl FnOnce(&[usize], DType, Option<&mut crate::ops::creation::Rng>) -> crate::Result<Tensor>,
+) -> PyResult<()> {
+    check_inplace_leaf(t)?;
+    if t.is_meta() {
+        return Ok(());
+    }
+    let r = super::functions::with_generator(generator, |g| draw(t.shape(), t.dtype(), g))?;
+    crate::tensor::access::write_into(t, &r)?;
+    Ok(())
+}
+
 fn bin_inplace(op: BinOp, a: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let b = match python_number(other) {
         // `x.mul_(0.3)` on a half tensor: the number stays float32, as in
@@ -1414,16 +1431,9 @@ impl PyTensor {
         std: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        if slf.t.is_meta() {
-            // Nothing to draw into (and no draw: the generator is untouched).
-            check_inplace_leaf(&slf.t)?;
-            return Ok(slf);
-        }
-        let r = super::functions::with_generator(generator, |g| {
-            crate::ops::creation::randn(slf.t.shape(), mean, std, slf.t.dtype(), g)
+        draw_into(&slf.t, generator, |shape, dtype, g| {
+            crate::ops::creation::randn(shape, mean, std, dtype, g)
         })?;
-        check_inplace_leaf(&slf.t)?;
-        crate::tensor::access::write_into(&slf.t, &r)?;
         Ok(slf)
     }
     #[pyo3(signature = (from=0.0, to=1.0, *, generator=None))]
@@ -1433,16 +1443,9 @@ impl PyTensor {
         to: f64,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyRef<'py, Self>> {
-        if slf.t.is_meta() {
-            // Nothing to draw into (and no draw: the generator is untouched).
-            check_inplace_leaf(&slf.t)?;
-            return Ok(slf);
-        }
-        let r = super::functions::with_generator(generator, |g| {
-            crate::ops::creation::rand(slf.t.shape(), from, to, slf.t.dtype(), g)
+        draw_into(&slf.t, generator, |shape, dtype, g| {
+            crate::ops::creation::rand(shape, from, to, dtype, g)
         })?;
-        check_inplace_leaf(&slf.t)?;
-        crate::tensor::access::write_into(&slf.t, &r)?;
         Ok(slf)
     }
 }
