@@ -32,13 +32,11 @@ from computed import computed
 MB = 1e6
 
 
-class InProcess:
-    """A workload's function called in this process (`--same-process`)."""
+class Calls:
+    """Timed calls of a function in this process."""
 
-    def __init__(self, lib, make, threads):
-        set_threads(lib, threads)
-        gc.collect()
-        self.fn, self.work, self.unit = make(lib)
+    def __init__(self, fn):
+        self.fn = fn
 
     def first_call(self, warmup):
         for _ in range(warmup):
@@ -54,6 +52,16 @@ class InProcess:
         for _ in range(calls):
             self.fn()
         return (time.perf_counter() - t) / calls
+
+
+class InProcess(Calls):
+    """A workload made and called in this process (`--same-process`, and inside a worker)."""
+
+    def __init__(self, lib, make, threads):
+        set_threads(lib, threads)
+        gc.collect()
+        fn, self.work, self.unit = make(lib)
+        super().__init__(fn)
 
 
 class InWorker:
@@ -118,7 +126,8 @@ def serve(lib_name):
 
 
 def timeit(runners, reps, warmup=2, block_seconds=0.05, gap_seconds=0.02):
-    """Median seconds per call of each runner. The runners take
+    """Median seconds per call of each runner (a plain function, `Calls`, or an
+    `InWorker`, which runs in its library's own process). The runners take
     turns (a, b, a, b, ...) so that load on this shared machine hits all
     alike; each turn is a block of back-to-back calls lasting about
     `block_seconds`, as in a training loop, after a pause of `gap_seconds`
@@ -129,6 +138,7 @@ def timeit(runners, reps, warmup=2, block_seconds=0.05, gap_seconds=0.02):
     library's turn: without it rustdl's 2-thread 256^3 product measured 84
     GFLOP/s after PyTorch's turns and 124 with it (PyTorch 126 and 127);
     200 ms pauses let the virtual CPUs go cold (rustdl 70)."""
+    runners = [r if hasattr(r, "block") else Calls(r) for r in runners]
     per_call = [r.first_call(warmup) for r in runners]
     calls = [max(1, int(block_seconds / max(t, 1e-9))) for t in per_call]
     times = [[] for _ in runners]
