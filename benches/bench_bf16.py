@@ -3,9 +3,10 @@ reference), and MLP / VGG-ish training steps under CPU autocast(bfloat16).
 
     /work/torchenv/bin/python benches/bench_bf16.py [--threads 2] [--quick]
 
-(run from the repository root with PYTHONPATH=python). Both libraries run in
-this process, taking turns (benches/compare.py's `timeit`); ratio =
-PyTorch time / rustdl time (> 1: rustdl faster)."""
+(run from the repository root with PYTHONPATH=python). Each library runs in
+its own worker process and the two take turns (benches/compare.py's `Worker`
+and `timeit`; `--same-process` runs both here); ratio = PyTorch time /
+rustdl time (> 1: rustdl faster)."""
 
 import argparse
 import gc
@@ -14,8 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import rustdl
-from compare import timeit
+from compare import InWorker, Worker, timeit
 
 
 def matmul(dtype_name, n):
@@ -81,7 +81,10 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("-k", default="")
+    ap.add_argument("--same-process", action="store_true")
     args = ap.parse_args()
+    import rustdl
+
     torch = importlib.import_module("torch")
     libs = [("rustdl", rustdl), ("torch", torch)]
     for _, lib in libs:
@@ -89,19 +92,27 @@ def main():
     flags = dict(rustdl._C._cpu_features())
     print(f"rustdl isa {rustdl.backends.cpu._isa()}, bf16 GEMM path {rustdl._C._bgemm_path()}, "
           f"features {flags}; torch {torch.__version__} capability {torch.backends.cpu.get_cpu_capability()}; "
-          f"{args.threads} threads")
+          f"{args.threads} threads; " + ("one process" if args.same_process else "a worker process per library"))
     print("| workload | rustdl | torch | unit | torch time / rustdl time |")
     print("|---|---|---|---|---|")
+    workers = None if args.same_process else [Worker(name, __file__) for name, _ in libs]
     for make in WORKLOADS:
         if args.k and args.k not in make.__name__:
             continue
         gc.collect()
-        made = [make(lib) for _, lib in libs]
-        secs = timeit([fn for fn, _, _ in made], 3 if args.quick else 7)
-        work, unit = made[0][1], made[0][2]
+        if workers:
+            runners = [InWorker(w, make.__name__, args.threads) for w in workers]
+            work, unit = runners[0].work, runners[0].unit
+        else:
+            made = [make(lib) for _, lib in libs]
+            runners = [fn for fn, _, _ in made]
+            work, unit = made[0][1], made[0][2]
+        secs = timeit(runners, 3 if args.quick else 7)
         rates = [work / t for t in secs]
         print(f"| {make.__name__} | {rates[0]:.4g} | {rates[1]:.4g} | {unit} | {secs[1] / secs[0]:.2f}x |",
               flush=True)
+    for w in workers or []:
+        w.close()
 
 
 if __name__ == "__main__":

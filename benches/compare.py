@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from computed import computed
 
@@ -72,25 +73,30 @@ class InWorker:
     the same rows gave alone. Only one worker computes at a time; the other
     waits on its pipe."""
 
-    def __init__(self, worker, make, threads):
+    def __init__(self, worker, name, threads, args=(), keep_others=False):
+        """Makes the workload `name` (maker arguments `args`) in `worker`. The
+        worker drops the workloads it made before unless `keep_others`."""
         self.worker = worker
-        reply = worker.ask(op="make", name=make.__name__, threads=threads)
-        self.work, self.unit = reply["work"], reply["unit"]
+        reply = worker.ask(op="make", name=name, threads=threads, args=list(args), keep_others=keep_others)
+        self.id, self.work, self.unit = reply["id"], reply["work"], reply["unit"]
 
     def first_call(self, warmup):
-        return self.worker.ask(op="first_call", warmup=warmup)["seconds"]
+        return self.worker.ask(op="first_call", id=self.id, warmup=warmup)["seconds"]
 
     def block(self, calls):
-        return self.worker.ask(op="block", calls=calls)["seconds"]
+        return self.worker.ask(op="block", id=self.id, calls=calls)["seconds"]
 
 
 class Worker:
     """A child process that imports one library and runs workloads on request
-    (one JSON line per request and per reply over its stdin/stdout)."""
+    (one JSON line per request and per reply over its stdin/stdout). The
+    workloads are the `WORKLOADS` (a list of named makers, or a dict name ->
+    maker) of the benchmark script `script`: this one by default."""
 
-    def __init__(self, lib_name):
+    def __init__(self, lib_name, script=__file__):
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--worker", lib_name],
+            [sys.executable, os.path.abspath(__file__), "--worker", lib_name, "--workloads-of",
+             os.path.abspath(script)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
 
@@ -107,21 +113,42 @@ class Worker:
         self.proc.wait()
 
 
-def serve(lib_name):
-    """Worker process main loop: keeps the current workload between requests."""
+def _workloads_of(script):
+    """name -> maker for the benchmark script at `script`."""
+    if os.path.abspath(script) == os.path.abspath(__file__):
+        workloads = WORKLOADS
+    else:
+        spec = importlib.util.spec_from_file_location(Path(script).stem, script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        workloads = module.WORKLOADS
+    if isinstance(workloads, dict):
+        return workloads
+    return {w.__name__: w for w in workloads}
+
+
+def serve(lib_name, script):
+    """Worker process main loop: keeps the current workload between requests.
+    A maker returns (fn, work, unit), or just fn (then rates are calls/s)."""
     lib = importlib.import_module(lib_name)
-    runner = None
+    makers = _workloads_of(script)
+    runners = {}
     for line in sys.stdin:
         req = json.loads(line)
         if req["op"] == "make":
-            make = {w.__name__: w for w in WORKLOADS}[req["name"]]
-            runner = None
-            runner = InProcess(lib, make, req["threads"])
-            reply = {"work": runner.work, "unit": runner.unit}
+            if not req["keep_others"]:
+                runners.clear()
+            set_threads(lib, req["threads"])
+            gc.collect()
+            made = makers[req["name"]](lib, *req["args"])
+            fn, work, unit = made if isinstance(made, tuple) else (made, 1, "calls/s")
+            runner_id = len(runners)
+            runners[runner_id] = Calls(fn)
+            reply = {"id": runner_id, "work": work, "unit": unit}
         elif req["op"] == "first_call":
-            reply = {"seconds": runner.first_call(req["warmup"])}
+            reply = {"seconds": runners[req["id"]].first_call(req["warmup"])}
         else:
-            reply = {"seconds": runner.block(req["calls"])}
+            reply = {"seconds": runners[req["id"]].block(req["calls"])}
         print(json.dumps(reply), flush=True)
 
 
@@ -456,13 +483,14 @@ def main():
                     help="run both libraries in this process (the method of sessions <= 17)")
     ap.add_argument("--memory-worker", nargs=3, metavar=("LIB", "WORKLOAD", "THREADS"), help=argparse.SUPPRESS)
     ap.add_argument("--worker", metavar="LIB", help=argparse.SUPPRESS)
+    ap.add_argument("--workloads-of", default=__file__, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_worker:
         lib_name, workload, n = args.memory_worker
         memory_worker(lib_name, workload, int(n))
         return
     if args.worker:
-        serve(args.worker)
+        serve(args.worker, args.workloads_of)
         return
     lib_names = ["rustdl"]
     if importlib.util.find_spec("torch") is not None:
@@ -493,7 +521,7 @@ def main():
             if args.same_process:
                 runners = [InProcess(libs[ln], make, n) for ln in lib_names]
             else:
-                runners = [InWorker(workers[ln], make, n) for ln in lib_names]
+                runners = [InWorker(workers[ln], name, n) for ln in lib_names]
             secs = timeit(runners, 3 if args.quick else 7)
             results = {ln: rate(r.unit, r.work, t) for ln, r, t in zip(lib_names, runners, secs)}
             r, unit = results["rustdl"], runners[0].unit
