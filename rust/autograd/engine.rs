@@ -288,15 +288,19 @@ pub fn run(
         }
 
         let input_grads = if grads.iter().all(|g| g.is_none()) {
-            vec![None; node.next.len()]
+            Ok(vec![None; node.next.len()])
         } else {
             // Under create_graph, saved outputs re-attach to the running node.
             let _running = create_graph.then(|| super::node::RunningNodeGuard::new(node.clone()));
             crate::profiler::measure(node.name, crate::profiler::Kind::Backward, || {
                 node.take_or_call(&grads, retain_graph)
-            })?
+            })
         };
-        super::anomaly::check_backward_outputs(node.name, &input_grads)?;
+        let input_grads = input_grads
+            .and_then(|g| super::anomaly::check_backward_outputs(node.name, &g).map(|()| g))
+            .inspect_err(|_| {
+                super::anomaly::report_failed_backward(node.name, node.forward_stack.as_deref())
+            })?;
 
         for (edge, g) in node
             .next

@@ -28,6 +28,8 @@ pub struct Node {
     pub hooks: Mutex<Vec<(usize, GradHook)>>,
     /// Output tensors that asked for `retain_grad()`.
     pub retained: Mutex<Vec<(usize, Weak<TensorImpl>)>>,
+    /// The forward call stack, kept only in anomaly mode (see `anomaly`).
+    pub forward_stack: Option<Arc<str>>,
 }
 
 impl Node {
@@ -210,6 +212,7 @@ pub fn record(
         num_outputs: outputs.len(),
         hooks: Mutex::new(Vec::new()),
         retained: Mutex::new(Vec::new()),
+        forward_stack: super::anomaly::forward_call_stack(),
     });
     for (i, o) in outputs.iter().enumerate() {
         let mut meta = o.0.autograd.lock();

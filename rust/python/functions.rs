@@ -895,7 +895,37 @@ fn _set_grad_enabled(mode: bool) {
 #[pyfunction]
 #[pyo3(signature = (enabled, check_nan=true))]
 fn _set_anomaly_enabled(enabled: bool, check_nan: bool) {
+    autograd::anomaly::set_front_end(autograd::anomaly::FrontEnd {
+        call_stack: python_call_stack,
+        warn: python_user_warning,
+    });
     autograd::anomaly::set_enabled(enabled, check_nan);
+}
+
+/// The Python call stack as `traceback.format_stack()` writes it (for anomaly mode).
+fn python_call_stack() -> Option<String> {
+    Python::attach(|py| {
+        let frames = py
+            .import("traceback")
+            .ok()?
+            .call_method0("format_stack")
+            .ok()?;
+        let frames: Vec<String> = frames.extract().ok()?;
+        Some(frames.concat())
+    })
+}
+
+fn python_user_warning(message: &str) {
+    Python::attach(|py| {
+        let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+        let Ok(message) = std::ffi::CString::new(message) else {
+            return;
+        };
+        // A warnings filter that turns this into an error must not replace the backward error.
+        if let Err(e) = PyErr::warn(py, &category, &message, 1) {
+            drop(e);
+        }
+    });
 }
 
 #[rustdl_macros::guard_panics]
