@@ -226,6 +226,11 @@ PATH_CASES = [
     (2, 16, 24, 9, 16, 3, 1, 1, 1, 1),
     (2, 16, 16, 11, 19, 3, 1, 0, 1, 1),
     (1, 64, 64, 70, 8, 3, 1, 1, 1, 1),
+    # AVX2 register transforms: rows of two blocks and a partial third
+    # (17 tiles), a 16-wide plane (one whole block), 10-wide (partial).
+    (2, 16, 16, 33, 34, 3, 1, 1, 1, 1),
+    (2, 16, 24, 16, 16, 3, 1, 1, 1, 1),
+    (3, 24, 16, 10, 10, 3, 1, 0, 1, 1),
 ]
 
 

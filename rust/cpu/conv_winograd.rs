@@ -25,6 +25,8 @@
 use super::conv::{for_batch_ranges, matmul, rows, sum_over_batch_ranges, ConvGeom};
 #[cfg(target_arch = "x86_64")]
 use super::conv_winograd_narrow as narrow;
+#[cfg(target_arch = "x86_64")]
+use super::conv_winograd_rows as in_rows;
 use super::gemm::MatRef;
 use super::lanes::{copy_few, deinterleave, load, map2, store, store_interleaved, Block, LANES};
 use super::sgemm::kernel::{Panel, Tile};
@@ -610,8 +612,9 @@ fn grad_transform_impl<T: Float>(
 }
 
 /// `input_transform`, through the AVX-512 narrow-plane kernel where it
-/// applies (f32, AVX-512 active, 2 tw + 2 <= 16): the same bits, several
-/// times faster on small planes.
+/// applies (f32, AVX-512 active, 2 tw + 2 <= 16), or at the AVX2 level the
+/// register kernels of `conv_winograd_rows`: the same bits, several times
+/// faster on small planes.
 fn transform_input<T: Float>(
     p: &Plan,
     x: &[T],
@@ -621,7 +624,9 @@ fn transform_input<T: Float>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(xf), Some(vf)) = (T::as_f32(x), T::as_f32_mut(v)) {
-        if narrow::input_transform(p, xf, vf, at, rows.clone()) {
+        if narrow::input_transform(p, xf, vf, at, rows.clone())
+            || in_rows::input_transform(p, xf, vf, at, rows.clone())
+        {
             return;
         }
     }
@@ -638,7 +643,9 @@ fn transform_grad<T: Float>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if let (Some(gf), Some(of)) = (T::as_f32(gy), T::as_f32_mut(out)) {
-        if narrow::grad_transform(p, gf, of, at, rows.clone()) {
+        if narrow::grad_transform(p, gf, of, at, rows.clone())
+            || in_rows::grad_transform(p, gf, of, at, rows.clone())
+        {
             return;
         }
     }
@@ -658,7 +665,8 @@ fn transform_output<T: Float>(
     if let (Some(mf), Some(yf)) = (T::as_f32(m), T::as_f32_mut(y)) {
         let bf = bias.and_then(T::as_f32);
         if bias.is_none() == bf.is_none()
-            && narrow::output_transform(p, mf, at, yf, bf, (ch.samples, ch.rows.clone()))
+            && (narrow::output_transform(p, mf, at, yf, bf, (ch.samples, ch.rows.clone()))
+                || in_rows::output_transform(p, mf, at, yf, bf, (ch.samples, ch.rows.clone())))
         {
             return;
         }
@@ -1097,6 +1105,114 @@ mod tests {
             }
         }
         assert!(checked > 40, "{checked}");
+    }
+
+    /// The AVX2 register transforms (`conv_winograd_rows`) write the generic
+    /// transforms' bits (NaN where they write NaN) and nothing else: narrow
+    /// and wide planes (one, two and a partial block of tiles a row),
+    /// padding 0-2, odd sizes, whole planes and bands of tile rows, a wide
+    /// plane cut short by a band (spills kept inside it).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn register_transforms_equal_the_generic_ones() {
+        if !crate::cpu::isa::features().avx2_fma {
+            return;
+        }
+        let mut checked = 0;
+        for (h, w, pad) in [
+            (8, 8, 0),
+            (8, 8, 1),
+            (6, 6, 2),
+            (7, 5, 1),
+            (3, 3, 0),
+            (1, 1, 1),
+            (2, 9, 2),
+            (14, 14, 1),
+            (13, 14, 0),
+            (9, 16, 0),
+            (5, 12, 2),
+            (11, 15, 1),
+            (16, 16, 1),
+            (18, 18, 0),
+            (17, 33, 1),
+            (32, 32, 1),
+            (6, 40, 2),
+            (20, 3, 2),
+        ] {
+            let g = ConvGeom {
+                batch: 3,
+                c_in: 3,
+                c_out: 5,
+                groups: 1,
+                input: [1, h, w],
+                output: [1, h + 2 * pad - 2, w + 2 * pad - 2],
+                kernel: [1, 3, 3],
+                stride: [1; 3],
+                pad: [0, pad, pad],
+                dilation: [1; 3],
+            };
+            let p = Plan::new(&g);
+            let bands = [
+                0..p.th,
+                1.min(p.th)..p.th,
+                0..p.th.div_ceil(2),
+                0..1.min(p.th),
+            ];
+            for (b, rows) in bands.into_iter().enumerate() {
+                let (samples, tiles) = (3, rows.len() * p.tw);
+                let seed = (h * 100 + w * 10 + pad + b * 1000) as u64;
+                let x = awkward_values(p.ci * h * w * samples, seed);
+                let at = Points::new(p.ci, samples * tiles);
+                let (mut fast, mut slow) = (vec![7.5f32; at.len()], vec![7.5f32; at.len()]);
+                for s in 0..samples {
+                    let xs = &x[s * p.ci * h * w..][..p.ci * h * w];
+                    let at = at.sample(s, tiles);
+                    // SAFETY: the CPU has AVX2 and FMA.
+                    unsafe { in_rows::input_avx2(&p, xs, &mut fast, at, rows.clone()) };
+                    input_transform(&p, xs, &mut slow, at, rows.clone());
+                }
+                assert!(
+                    same_bits(&fast, &slow),
+                    "input {h}x{w} pad {pad} rows {rows:?}"
+                );
+                let gy = awkward_values(p.co * p.oh * p.ow * samples, seed + 1);
+                let at = Points::new(p.co, samples * tiles);
+                let (mut fast, mut slow) = (vec![7.5f32; at.len()], vec![7.5f32; at.len()]);
+                for s in 0..samples {
+                    let gs = &gy[s * p.co * p.oh * p.ow..][..p.co * p.oh * p.ow];
+                    let at = at.sample(s, tiles);
+                    // SAFETY: as above.
+                    unsafe { in_rows::grad_avx2(&p, gs, &mut fast, at, rows.clone()) };
+                    grad_transform(&p, gs, &mut slow, at, rows.clone());
+                }
+                assert!(
+                    same_bits(&fast, &slow),
+                    "grad {h}x{w} pad {pad} rows {rows:?}"
+                );
+                let m = awkward_values(at.len(), seed + 2);
+                let bias = awkward_values(p.co, seed + 3);
+                for bias in [None, Some(&bias[..])] {
+                    let len = samples * p.co * p.oh * p.ow;
+                    let (mut fast, mut slow) = (vec![7.5f32; len], vec![7.5f32; len]);
+                    let ch = Chunk {
+                        first: 0,
+                        samples,
+                        rows: rows.clone(),
+                    };
+                    // SAFETY: as above.
+                    unsafe {
+                        in_rows::output_avx2(&p, &m, at, &mut fast, bias, (samples, rows.clone()))
+                    };
+                    output_transform(&p, &m, at, &mut slow, bias, &ch);
+                    assert!(
+                        same_bits(&fast, &slow),
+                        "output {h}x{w} pad {pad} rows {rows:?}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 70, "{checked}");
     }
 
     #[test]

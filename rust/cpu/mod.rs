@@ -16,6 +16,8 @@ pub mod conv_weight_grad_direct;
 pub mod conv_winograd;
 #[cfg(target_arch = "x86_64")]
 mod conv_winograd_narrow;
+#[cfg(target_arch = "x86_64")]
+mod conv_winograd_rows;
 pub mod extrema;
 pub mod gemm;
 pub mod isa;

@@ -54,8 +54,45 @@ unsafe impl Simd for F32x8 {
         F32x8(_mm256_add_ps(self.0, b.0))
     }
     #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        F32x8(_mm256_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
         F32x8(_mm256_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn neg(self) -> Self {
+        F32x8(_mm256_xor_ps(self.0, _mm256_set1_ps(-0.0)))
+    }
+    #[inline(always)]
+    unsafe fn load_range(p: *const f32, lo: usize, hi: usize) -> Self {
+        // lanes below hi and not below lo (vmaskmovps: masked-off lanes are
+        // not accessed and never fault)
+        let mask = _mm256_andnot_si256(first(lo), first(hi));
+        F32x8(_mm256_maskload_ps(p, mask))
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        // pairs within 128-bit lanes, then the 64-bit halves put in order
+        // (no closure: one would be compiled without AVX2 and not inlined)
+        let even = _mm256_castps_pd(_mm256_shuffle_ps::<0x88>(a.0, b.0));
+        let odd = _mm256_castps_pd(_mm256_shuffle_ps::<0xDD>(a.0, b.0));
+        (
+            F32x8(_mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(even))),
+            F32x8(_mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(odd))),
+        )
+    }
+    #[inline(always)]
+    unsafe fn interleave(even: Self, odd: Self) -> (Self, Self) {
+        let (lo, hi) = (
+            _mm256_unpacklo_ps(even.0, odd.0),
+            _mm256_unpackhi_ps(even.0, odd.0),
+        );
+        (
+            F32x8(_mm256_permute2f128_ps::<0x20>(lo, hi)),
+            F32x8(_mm256_permute2f128_ps::<0x31>(lo, hi)),
+        )
     }
     #[inline(always)]
     unsafe fn max(self, b: Self) -> Self {

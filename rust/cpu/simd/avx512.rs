@@ -54,8 +54,39 @@ unsafe impl Simd for F32x16 {
         F32x16(_mm512_add_ps(self.0, b.0))
     }
     #[inline(always)]
+    unsafe fn sub(self, b: Self) -> Self {
+        F32x16(_mm512_sub_ps(self.0, b.0))
+    }
+    #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
         F32x16(_mm512_mul_ps(self.0, b.0))
+    }
+    #[inline(always)]
+    unsafe fn neg(self) -> Self {
+        F32x16(_mm512_xor_ps(self.0, _mm512_set1_ps(-0.0)))
+    }
+    #[inline(always)]
+    unsafe fn load_range(p: *const f32, lo: usize, hi: usize) -> Self {
+        let mask = (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as __mmask16;
+        F32x16(_mm512_maskz_loadu_ps(mask, p))
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self) {
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        (
+            F32x16(_mm512_permutex2var_ps(a.0, even, b.0)),
+            F32x16(_mm512_permutex2var_ps(a.0, odd, b.0)),
+        )
+    }
+    #[inline(always)]
+    unsafe fn interleave(even: Self, odd: Self) -> (Self, Self) {
+        let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        (
+            F32x16(_mm512_permutex2var_ps(even.0, lo, odd.0)),
+            F32x16(_mm512_permutex2var_ps(even.0, hi, odd.0)),
+        )
     }
     #[inline(always)]
     unsafe fn max(self, b: Self) -> Self {

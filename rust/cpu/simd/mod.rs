@@ -48,7 +48,19 @@ pub unsafe trait Simd: Copy {
     /// `a * b + c`, one rounding.
     unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self;
     unsafe fn add(self, b: Self) -> Self;
+    unsafe fn sub(self, b: Self) -> Self;
     unsafe fn mul(self, b: Self) -> Self;
+    /// The sign bit flipped (as Rust's `-x`: NaN and zeros included).
+    unsafe fn neg(self) -> Self;
+    /// Lanes `lo..hi` (`lo <= hi <= LANES`) from `p + lane`, zeros in the
+    /// others; memory outside `p + lo .. p + hi` is not touched (`p` itself
+    /// may point outside any allocation).
+    unsafe fn load_range(p: *const f32, lo: usize, hi: usize) -> Self;
+    /// The even and the odd lanes of the `2 * LANES` values `a` then `b`:
+    /// (a0, a2, .., b0, b2, ..) and (a1, a3, .., b1, b3, ..).
+    unsafe fn deinterleave(a: Self, b: Self) -> (Self, Self);
+    /// The inverse: (e0, o0, e1, o1, ..) as two vectors.
+    unsafe fn interleave(even: Self, odd: Self) -> (Self, Self);
     unsafe fn max(self, b: Self) -> Self;
     /// relu's element function: lanes below 0 become 0; NaN and -0.0 stay
     /// (unlike `max` with zero, which gives 0 for both).
@@ -92,9 +104,44 @@ mod tests {
             assert_eq!(*o, ((x + y) * 2.0).max(0.0));
         }
         assert_eq!(va.hsum(), a.iter().sum::<f32>());
+        va.sub(vb).store(out.as_mut_ptr());
+        for ((o, x), y) in out.iter().zip(&a).zip(&b) {
+            assert_eq!(*o, x - y);
+        }
+        let (even, odd) = V::deinterleave(va, vb);
+        let both: Vec<f32> = a.iter().chain(&b).copied().collect();
+        even.store(out.as_mut_ptr());
+        assert!(out.iter().enumerate().all(|(i, &o)| o == both[2 * i]));
+        odd.store(out.as_mut_ptr());
+        assert!(out.iter().enumerate().all(|(i, &o)| o == both[2 * i + 1]));
+        let (lo_half, hi_half) = V::interleave(even, odd);
+        lo_half.store(out.as_mut_ptr());
+        assert_eq!(&out[..], &both[..V::LANES]);
+        hi_half.store(out.as_mut_ptr());
+        assert_eq!(&out[..], &both[V::LANES..]);
+        for lo in 0..=V::LANES {
+            for hi in lo..=V::LANES {
+                // only a[lo..hi] exists: the lanes outside must not be read
+                let inside = a[lo..hi].to_vec();
+                let p = inside.as_ptr().wrapping_sub(lo);
+                V::load_range(p, lo, hi).store(out.as_mut_ptr());
+                for (i, &o) in out.iter().enumerate() {
+                    let want = if (lo..hi).contains(&i) { a[i] } else { 0.0 };
+                    assert_eq!(
+                        o.to_bits(),
+                        want.to_bits(),
+                        "load_range {lo}..{hi} lane {i}"
+                    );
+                }
+            }
+        }
         let edges: Vec<f32> = (0..V::LANES)
             .map(|i| [f32::NAN, -0.0, 0.0, -1.5, 2.5, f32::NEG_INFINITY][i % 6])
             .collect();
+        V::load(edges.as_ptr()).neg().store(out.as_mut_ptr());
+        for (o, x) in out.iter().zip(&edges) {
+            assert_eq!(o.to_bits(), (-*x).to_bits(), "neg({x})");
+        }
         V::load(edges.as_ptr()).relu().store(out.as_mut_ptr());
         for (o, x) in out.iter().zip(&edges) {
             let want = if *x < 0.0 { 0.0 } else { *x };
