@@ -545,9 +545,26 @@ fn put_through_positions(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Res
     )?;
     let positions = getitem(&all, items)?;
     let k = positions.numel();
-    let values = reshape_to(&expand_to(value, positions.shape())?, &[k])?;
+    let expanded = expand_to(value, positions.shape())?;
+    // PyTorch writes in TensorIterator's order over the result, which the
+    // value's strides decide (a repeated position keeps the last write)
+    let order = super::iter_order::iteration_order(
+        positions.shape(),
+        &[
+            expanded.strides().to_vec(),
+            crate::tensor::layout::contiguous_strides(positions.shape()).to_vec(),
+        ],
+    );
+    let visit = super::iter_order::visit_positions(positions.shape(), &order);
+    let mut values = reshape_to(&expanded, &[k])?;
+    let mut positions = reshape_to(&positions, &[k])?;
+    if visit.iter().enumerate().any(|(i, &p)| i != p) {
+        let perm = Tensor::from_vec(visit.iter().map(|&p| p as i64).collect::<Vec<i64>>(), &[k]);
+        values = index_leading(&values, std::slice::from_ref(&perm))?;
+        positions = index_leading(&positions, &[perm])?;
+    }
     let flat = reshape_to(x, &[n])?;
-    let put = index_put(&flat, &[reshape_to(&positions, &[k])?], &values, false)?;
+    let put = index_put(&flat, &[positions], &values, false)?;
     reshape_to(&put, x.shape())
 }
 
