@@ -279,11 +279,13 @@ pub fn index_put(
             vshape
         ))
     })?;
+    let order = write_order(x, indices, &vals, &bshape, accumulate)?;
     let vals = vals.cast_raw(x.dtype());
     let out = crate::dispatch_all!(x.dtype(), T => {
         let mut o = x.to_vec::<T>();
         let v = vals.to_vec::<T>();
-        for (i, &r) in lin.iter().enumerate() {
+        for i in order.clone().unwrap_or_else(|| (0..lin.len()).collect()) {
+            let r = lin[i];
             for j in 0..inner {
                 let (dst, src) = (r * inner + j, i * inner + j);
                 o[dst] = if accumulate { add_any(o[dst], v[src]) } else { v[src] };
@@ -305,6 +307,43 @@ pub fn index_put(
         Ok(vec![Some(gx), Some(gv)])
     });
     Ok(out)
+}
+
+/// The order of the index tuples (row-major positions in the broadcast
+/// index shape `bshape`) in which PyTorch's `index_put_` writes them, when it
+/// matters: with several index dims and `accumulate=False` a repeated
+/// position keeps the value written last, and TensorIterator visits the
+/// index dims in the order the value's (then the indices') strides give (a
+/// transposed value goes column by column). None: row-major.
+fn write_order(
+    x: &Tensor,
+    indices: &[Tensor],
+    vals: &Tensor,
+    bshape: &[usize],
+    accumulate: bool,
+) -> Result<Option<Vec<usize>>> {
+    if accumulate || bshape.iter().filter(|&&s| s > 1).count() < 2 {
+        return Ok(None);
+    }
+    let (nb, k) = (bshape.len(), indices.len());
+    let nd = vals.ndim();
+    // the written tensor, restrided: index dims broadcast, the rest its own
+    let mut out = vec![0isize; nb];
+    out.extend(&x.strides()[k..]);
+    let mut strides = vec![out, vals.strides().to_vec()];
+    for t in indices {
+        let mut st = super::shape::expand_to(&t.detach(), bshape)?
+            .strides()
+            .to_vec();
+        st.resize(nd, 0);
+        strides.push(st);
+    }
+    let order = super::iter_order::iteration_order(vals.shape(), &strides);
+    let index_dims: Vec<usize> = order.into_iter().filter(|&d| d < nb).collect();
+    Ok(Some(super::iter_order::visit_positions(
+        bshape,
+        &index_dims,
+    )))
 }
 
 #[inline(always)]
@@ -506,9 +545,26 @@ fn put_through_positions(x: &Tensor, items: &[IndexItem], value: &Tensor) -> Res
     )?;
     let positions = getitem(&all, items)?;
     let k = positions.numel();
-    let values = reshape_to(&expand_to(value, positions.shape())?, &[k])?;
+    let expanded = expand_to(value, positions.shape())?;
+    // PyTorch writes in TensorIterator's order over the result, which the
+    // value's strides decide (a repeated position keeps the last write)
+    let order = super::iter_order::iteration_order(
+        positions.shape(),
+        &[
+            expanded.strides().to_vec(),
+            crate::tensor::layout::contiguous_strides(positions.shape()).to_vec(),
+        ],
+    );
+    let visit = super::iter_order::visit_positions(positions.shape(), &order);
+    let mut values = reshape_to(&expanded, &[k])?;
+    let mut positions = reshape_to(&positions, &[k])?;
+    if visit.iter().enumerate().any(|(i, &p)| i != p) {
+        let perm = Tensor::from_vec(visit.iter().map(|&p| p as i64).collect::<Vec<i64>>(), &[k]);
+        values = index_leading(&values, std::slice::from_ref(&perm))?;
+        positions = index_leading(&positions, &[perm])?;
+    }
     let flat = reshape_to(x, &[n])?;
-    let put = index_put(&flat, &[reshape_to(&positions, &[k])?], &values, false)?;
+    let put = index_put(&flat, &[positions], &values, false)?;
     reshape_to(&put, x.shape())
 }
 

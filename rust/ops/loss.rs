@@ -179,6 +179,22 @@ fn backward_rows<T: Float + BufferElem>(x: &[T], lse: &[f64], g: &[f64], p: &Par
         };
         let a = T::c(g[i] * ((1.0 - eps) * wt + smoothed));
         let l = T::c(lse[i]);
+        if a.to_f64().abs() >= 1e20 || a.to_f64().is_nan() {
+            // A huge or infinite factor makes the subnormal softmax terms
+            // (e^-87.3 .. e^-103.9) that the cheaper exp flushes to 0 count
+            // (inf * 7e-41 is inf, not NaN), as in PyTorch's.
+            let bs = g[i] * eps / c as f64;
+            for k in 0..c {
+                let wk = if eps > 0.0 {
+                    p.weight.map_or(1.0, |w| w[k])
+                } else {
+                    1.0
+                };
+                o[k] = a * (xr[k] - l).fast_exp() - T::c(bs * wk);
+            }
+            o[t] = o[t] - T::c(g[i] * (1.0 - eps) * wt);
+            return;
+        }
         match p.weight {
             Some(w) if eps > 0.0 => {
                 let bs = g[i] * eps / c as f64;

@@ -14,6 +14,7 @@ pub mod fusion;
 pub mod index;
 pub mod indexing;
 pub mod inplace;
+pub mod iter_order;
 pub mod linalg;
 pub mod linear_map;
 pub mod loss;

@@ -208,18 +208,21 @@ def _torch_atan2_operands(lib, args, kwargs, inplace):
 
 
 def _torch_scatter_prod_src(lib, args, kwargs):
-    """``scatter_reduce(..., reduce='prod')``'s src cut to the index's
-    extent, for torch only: PyTorch 2.15's backward gives the src elements
-    beyond the index's extent, which the forward never reads, a nonzero
-    gradient (``result / src`` over the whole src), where it is 0 (README,
-    "PyTorch bugs"). The forward reads the same values either way."""
+    """``scatter_reduce(..., reduce='prod'|'amax'|'amin')``'s src cut to the
+    index's extent, for torch only: PyTorch 2.15's backward gives the src
+    elements beyond the index's extent, which the forward never reads, a
+    gradient (prod: ``result / src`` over the whole src; amax/amin:
+    ``(src == value) * grad`` broadcast from the index's shape, so an unread
+    element equal to a result, or any one where that result is NaN, gets
+    one), where it is 0 (README, "PyTorch bugs"). The forward reads the same
+    values either way."""
     names = ("input", "dim", "index", "src", "reduce")
 
     def operand(i):
         return args[i] if len(args) > i else kwargs.get(names[i])
 
     index, src, reduce = operand(2), operand(3), operand(4)
-    if reduce != "prod" or not (isinstance(index, lib.Tensor) and isinstance(src, lib.Tensor)) \
+    if reduce not in ("prod", "amax", "amin") or not (isinstance(index, lib.Tensor) and isinstance(src, lib.Tensor)) \
             or index.dim() != src.dim() or index.dim() == 0:
         return args, kwargs
     cut = src[tuple(slice(0, n) for n in index.shape)]
@@ -411,6 +414,8 @@ def numerical_grads(lib, case, grad_outputs, h=1e-6):
     for spec in case_tensor_specs(base):
         if spec["dtype"] == "float32":
             spec["dtype"] = "float64"
+            # around the float32 values the other runs use
+            spec["values"] = [float(np.float32(v)) if isinstance(v, float) else v for v in spec["values"]]
     grads = []
     for spec in specs:
         g = np.zeros(len(spec["values"]))

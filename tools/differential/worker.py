@@ -19,6 +19,8 @@ import struct
 import sys
 import warnings
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from execute import numerical_grads, run_case
@@ -35,7 +37,10 @@ def limit_address_space(headroom=HEADROOM):
 
 
 def promote_float32(value):
-    """A copy of an encoded value with float32 tensors made float64."""
+    """A copy of an encoded value with float32 tensors made float64, holding
+    the float32 values (rounded first: ``0.07`` is the float32 nearest it,
+    as in the float32 run, not the float64 one, whose sign against a mean
+    can differ)."""
     if isinstance(value, list):
         return [promote_float32(v) for v in value]
     if isinstance(value, dict):
@@ -43,6 +48,7 @@ def promote_float32(value):
             spec = dict(value["T"])
             if spec["dtype"] == "float32":
                 spec["dtype"] = "float64"
+                spec["values"] = [float(np.float32(v)) if isinstance(v, float) else v for v in spec["values"]]
             return {"T": spec}
         return {k: promote_float32(v) for k, v in value.items()}
     return value

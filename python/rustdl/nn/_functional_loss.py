@@ -289,6 +289,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _reduce(loss, reduction)
     if input.dim() >= 1 and not target.is_floating_point():
         # class indices: one fused Rust kernel (log-softmax + NLL + smoothing)
+        if not input.is_floating_point():
+            input.log_softmax(class_dim)  # PyTorch's log_softmax refuses integers before nll_loss's checks
         _check_class_target(input, target)
         _check_class_weight(input, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
