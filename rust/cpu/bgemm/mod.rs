@@ -312,7 +312,11 @@ fn split(m: usize, n: usize, threads: usize, mr: usize, nr: usize) -> (usize, us
     crate::cpu::sgemm::split_slabs(m, n, threads, mr, nr, 32)
 }
 
-/// The fallback: both operands widened to contiguous float32, then the f32 GEMM.
+/// The fallback: the f32 GEMM on the widened operands. With AVX2 our sgemm
+/// widens them as it packs its panels (no copies: widening both operands
+/// first was a third of an autocast MLP step's GEMM time); elsewhere (and
+/// for k = 0, which `sgemm` leaves to its callers) contiguous float32
+/// copies go to `cpu::gemm`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn widened(
     m: usize,
@@ -324,6 +328,9 @@ unsafe fn widened(
     accumulate: bool,
     threads: usize,
 ) {
+    if k > 0 && crate::cpu::sgemm::is_supported() {
+        return crate::cpu::sgemm::sgemm_bf16(m, n, k, a, b, c, accumulate, threads);
+    }
     use crate::cpu::gemm::{GemmElem, MatRef};
     let widen = |x: (*const bf16, isize, isize), rows: usize, cols: usize| -> Vec<f32> {
         let mut v = Vec::with_capacity(rows * cols);

@@ -159,6 +159,23 @@ pub unsafe fn kernel_6x16<B: BRows>(kc: usize, a: *const f32, b: B, tile: Tile) 
     micro::<crate::cpu::simd::F32x8, MR, 2, B>(kc, a, b, tile)
 }
 
+/// The AVX2 kernels of fewer rows, `MR_` x 16 (5 or 4 rows: 10 or 8 of
+/// the 16 ymm registers), for the small batch blocks of the recurrent
+/// layers' steps that 6 rows pad (32 rows: 36 on the 6-row tile).
+///
+/// # Safety
+/// As `kernel_6x16`, with MR_ rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn kernel_avx2_rows<const MR_: usize, B: BRows>(
+    kc: usize,
+    a: *const f32,
+    b: B,
+    tile: Tile,
+) {
+    micro::<crate::cpu::simd::F32x8, MR_, 2, B>(kc, a, b, tile)
+}
+
 /// Rows of the AVX-512 tile: 2 x 14 accumulators + 2 B vectors of the 32
 /// zmm registers (measured against 12 x 32, 8 x 48 and 6 x 64: all within
 /// the noise of this shared machine).

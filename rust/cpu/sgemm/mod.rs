@@ -21,7 +21,7 @@ mod prepacked;
 pub use prepacked::{sgemm_prepacked, PackedB};
 
 use crate::parallel;
-use pack::Block;
+use pack::{Block, Elem};
 use std::cell::RefCell;
 
 /// Tile of the AVX2 kernel (`kernel::kernel_6x16`, also used by the
@@ -54,6 +54,23 @@ const AVX2: Micro = Micro {
     mc: 144,
     nc: 4080,
     kernel: kernel::kernel_6x16::<kernel::Panel>,
+};
+
+/// AVX2 with 5-row tiles (same B panels as `AVX2`; `micro_for_batch_rows`).
+#[cfg(target_arch = "x86_64")]
+const AVX2_5: Micro = Micro {
+    mr: 5,
+    mc: 140,
+    kernel: kernel::kernel_avx2_rows::<5, kernel::Panel>,
+    ..AVX2
+};
+
+/// AVX2 with 4-row tiles (`micro_for_batch_rows`).
+#[cfg(target_arch = "x86_64")]
+const AVX2_4: Micro = Micro {
+    mr: 4,
+    kernel: kernel::kernel_avx2_rows::<4, kernel::Panel>,
+    ..AVX2
 };
 
 /// AVX-512: 14 x 32 (A block 336 x 384 = 504 KiB in the 1 MiB L2 of Zen 4,
@@ -126,9 +143,23 @@ pub(crate) fn micro_for_rows(m: usize) -> Option<Micro> {
 /// `micro()` for products of `m` rows repeated many times (a recurrent
 /// layer's steps): on AVX-512 the 14-, 10- or 8-row tile that pads `m`
 /// least, the taller on ties (20 rows: 20 on the 10-row tile against 24
-/// and 28).
+/// and 28); on AVX2 the 6-, 5- or 4-row tile, a shorter one only where it
+/// saves more padding than its fewer accumulators cost (10 and 8 of them:
+/// counted as 3% and 8% more rows), so 64 rows stay on 6 (66 rows), 32 go
+/// to 4 (36 rows on 6), 20 and 10 to 5.
 pub(crate) fn micro_for_batch_rows(m: usize) -> Option<Micro> {
     let micro = micro()?;
+    #[cfg(target_arch = "x86_64")]
+    if micro.mr == AVX2.mr {
+        let cost = |t: &Micro, weight: f64| (m.div_ceil(t.mr) * t.mr) as f64 * weight;
+        let mut best = (AVX2, cost(&AVX2, 1.0));
+        for (t, w) in [(AVX2_5, 1.03), (AVX2_4, 1.08)] {
+            if cost(&t, w) < best.1 {
+                best = (t, cost(&t, w));
+            }
+        }
+        return Some(best.0);
+    }
     #[cfg(target_arch = "x86_64")]
     if micro.mr == AVX512.mr {
         let padded = |t: &Micro| m.div_ceil(t.mr) * t.mr;
@@ -144,13 +175,13 @@ pub(crate) fn micro_for_batch_rows(m: usize) -> Option<Micro> {
 }
 
 /// Strided operands of one product, as raw addresses so slabs can be sent
-/// to other threads; only dereferenced inside `sgemm`'s call.
-#[derive(Clone, Copy)]
-struct Problem {
+/// to other threads; only dereferenced inside `sgemm`'s call. A and B are
+/// f32, or bf16 widened as they are packed (`sgemm_bf16`).
+struct Problem<E = f32> {
     micro: Micro,
     k: usize,
-    a: Block,
-    b: Block,
+    a: Block<E>,
+    b: Block<E>,
     c: *mut f32,
     crs: isize,
     ccs: isize,
@@ -158,9 +189,15 @@ struct Problem {
     /// Applied on the last depth slice (its bias is column 0's).
     epilogue: kernel::Epilogue,
 }
+impl<E> Clone for Problem<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for Problem<E> {}
 // SAFETY: the slabs of C that threads write are disjoint, A and B are read only.
-unsafe impl Send for Problem {}
-unsafe impl Sync for Problem {}
+unsafe impl<E> Send for Problem<E> {}
+unsafe impl<E> Sync for Problem<E> {}
 
 /// `C = A @ B` (or `C += A @ B` when `accumulate`) for an m x k A and a k x n
 /// B, every matrix given by a pointer and row/column strides (in elements),
@@ -251,6 +288,41 @@ pub unsafe fn sgemm_bias(
     sgemm_epilogue_with(micro, m, n, k, a, b, c, false, epilogue, threads)
 }
 
+/// `sgemm` for bfloat16 A and B: each value widened to f32 (exactly) as
+/// the panels are packed, so the product is the f32 GEMM of the widened
+/// operands without widened copies of them (the bf16 GEMM's path on CPUs
+/// without bf16 dot products, `cpu::bgemm`).
+///
+/// # Safety
+/// As `sgemm`, with A and B of bf16.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_bf16(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const half::bf16, isize, isize),
+    b: (*const half::bf16, isize, isize),
+    c: (*mut f32, isize, isize),
+    accumulate: bool,
+    threads: usize,
+) {
+    let Some(micro) = micro() else {
+        unreachable!("sgemm_bf16 called without AVX2 (check is_supported())")
+    };
+    gemm_with(
+        micro,
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        accumulate,
+        kernel::Epilogue::NONE,
+        threads,
+    )
+}
+
 /// `sgemm_with` with an epilogue on the stored values.
 ///
 /// # Safety
@@ -263,6 +335,26 @@ pub(crate) unsafe fn sgemm_epilogue_with(
     k: usize,
     a: (*const f32, isize, isize),
     b: (*const f32, isize, isize),
+    c: (*mut f32, isize, isize),
+    accumulate: bool,
+    epilogue: kernel::Epilogue,
+    threads: usize,
+) {
+    gemm_with(micro, m, n, k, a, b, c, accumulate, epilogue, threads)
+}
+
+/// The product for operands of element type `E` (f32 or bf16).
+///
+/// # Safety
+/// As `sgemm_epilogue_with`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_with<E: Elem>(
+    micro: Micro,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: (*const E, isize, isize),
+    b: (*const E, isize, isize),
     c: (*mut f32, isize, isize),
     accumulate: bool,
     epilogue: kernel::Epilogue,
@@ -384,7 +476,11 @@ fn slice_len(k: usize, kc: usize) -> usize {
 }
 
 /// The sequential algorithm on rows `ri` x columns `cj` of C.
-unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<usize>) {
+unsafe fn run_slab<E: Elem>(
+    p: &Problem<E>,
+    ri: std::ops::Range<usize>,
+    cj: std::ops::Range<usize>,
+) {
     let Micro { mr, nr, mc, nc, .. } = p.micro;
     let kc_max = slice_len(p.k, p.micro.kc);
     let k_slices = p.k.div_ceil(kc_max).max(1);
@@ -421,8 +517,8 @@ unsafe fn run_slab(p: &Problem, ri: std::ops::Range<usize>, cj: std::ops::Range<
 /// panel (outer loop) stays in L1 while the kernel walks the A panels.
 /// `last`: the product's last depth slice (where the epilogue applies).
 #[allow(clippy::too_many_arguments)]
-unsafe fn macro_kernel(
-    p: &Problem,
+unsafe fn macro_kernel<E>(
+    p: &Problem<E>,
     (ic, mc): (usize, usize),
     (jc, nc): (usize, usize),
     kc: usize,
@@ -533,6 +629,8 @@ mod tests {
             let f = crate::cpu::isa::features();
             if f.avx2_fma {
                 v.push(("avx2", AVX2));
+                v.push(("avx2-5", AVX2_5));
+                v.push(("avx2-4", AVX2_4));
             }
             if f.avx512 {
                 v.push(("avx512", AVX512));
@@ -620,6 +718,82 @@ mod tests {
         }
     }
 
+    /// bf16 operands widened as they are packed give, bit for bit, the f32
+    /// product of widened copies: every instance, A and B row- or
+    /// column-major (the transposing and the copying packers), edge tiles,
+    /// several depth slices, accumulate, 1-3 threads, inf and NaN inputs.
+    #[test]
+    fn bf16_operands_match_the_widened_f32_product_bitwise() {
+        use half::bf16;
+        for (name, micro) in instances() {
+            for (case, &(m, n, k)) in [
+                (1, 1, 1),
+                (7, 17, 9),
+                (13, 40, 300),
+                (50, 33, 800),
+                (16, 64, 16),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let mut a16: Vec<bf16> = values(m * k, 51 + case as u64)
+                    .into_iter()
+                    .map(bf16::from_f32)
+                    .collect();
+                let b16: Vec<bf16> = values(k * n, 61 + case as u64)
+                    .into_iter()
+                    .map(bf16::from_f32)
+                    .collect();
+                if m * k > 4 {
+                    a16[1] = bf16::INFINITY;
+                    a16[3] = bf16::NAN;
+                }
+                let a32: Vec<f32> = a16.iter().map(|v| v.to_f32()).collect();
+                let b32: Vec<f32> = b16.iter().map(|v| v.to_f32()).collect();
+                for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for threads in 1..=3 {
+                        let acc = threads == 2;
+                        let (ars, acs) = if at { (1, m as isize) } else { (k as isize, 1) };
+                        let (brs, bcs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+                        let c0 = values(m * n, 71);
+                        let (mut want, mut got) = (c0.clone(), c0.clone());
+                        unsafe {
+                            sgemm_with(
+                                micro,
+                                m,
+                                n,
+                                k,
+                                (a32.as_ptr(), ars, acs),
+                                (b32.as_ptr(), brs, bcs),
+                                (want.as_mut_ptr(), n as isize, 1),
+                                acc,
+                                threads,
+                            );
+                            gemm_with(
+                                micro,
+                                m,
+                                n,
+                                k,
+                                (a16.as_ptr(), ars, acs),
+                                (b16.as_ptr(), brs, bcs),
+                                (got.as_mut_ptr(), n as isize, 1),
+                                acc,
+                                kernel::Epilogue::NONE,
+                                threads,
+                            );
+                        }
+                        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                            assert!(
+                                g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                                "{name} {m}x{n}x{k} at={at} bt={bt} t={threads}: [{i}] {g} vs {w}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn batch_rows_take_the_tile_that_pads_least() {
         let Some(micro) = micro() else { return };
@@ -630,7 +804,12 @@ mod tests {
             assert_eq!(mr(64), Some(AVX512_SHORT.mr));
             assert_eq!(mr(28), Some(AVX512.mr));
         } else {
-            assert_eq!(mr(20), Some(micro.mr));
+            assert_eq!(mr(64), Some(6));
+            assert_eq!(mr(66), Some(6));
+            assert_eq!(mr(32), Some(4));
+            assert_eq!(mr(20), Some(5));
+            assert_eq!(mr(10), Some(5));
+            assert_eq!(mr(12), Some(6));
         }
     }
 

@@ -2,19 +2,78 @@
 //! so the kernel's loads are sequential whatever the operands' strides
 //! (transposed operands, as in every backward pass, cost nothing extra).
 //! Panels past the matrix edge are zero-padded; the kernel always runs a
-//! full MR x NR tile.
+//! full MR x NR tile. Operands are float32, or bfloat16 widened as they are
+//! packed (`Elem`: the bf16 GEMM on CPUs without bf16 dot products).
+
+use half::bf16;
+
+/// An element type the packing reads, widened to f32 on the way.
+pub trait Elem: Copy + 'static {
+    fn to_f32(self) -> f32;
+    /// `dst[i] = src[i]` widened (equal lengths).
+    #[inline(always)]
+    fn widen_into(src: &[Self], dst: &mut [f32]) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = s.to_f32();
+        }
+    }
+    /// 8 consecutive values at `p`, widened.
+    ///
+    /// # Safety
+    /// AVX2 is enabled where this inlines; 8 values at `p` are readable.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
+}
+
+impl Elem for f32 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn widen_into(src: &[f32], dst: &mut [f32]) {
+        dst.copy_from_slice(src)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const f32) -> std::arch::x86_64::__m256 {
+        std::arch::x86_64::_mm256_loadu_ps(p)
+    }
+}
+
+/// bf16 widens exactly (the bits shifted into the high half of an f32; a
+/// signalling NaN stays signalling here, and every multiply-add quiets it).
+impl Elem for bf16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f32::from_bits((self.to_bits() as u32) << 16)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const bf16) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        let h = _mm_loadu_si128(p as *const __m128i);
+        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(h)))
+    }
+}
 
 /// A strided matrix block: element (i, j) at `ptr + i*rs + j*cs`.
-#[derive(Clone, Copy)]
-pub struct Block {
-    pub ptr: *const f32,
+pub struct Block<E = f32> {
+    pub ptr: *const E,
     pub rs: isize,
     pub cs: isize,
 }
 
-impl Block {
+impl<E> Clone for Block<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E> Copy for Block<E> {}
+
+impl<E> Block<E> {
     /// The block starting at element (i, j).
-    pub fn at(self, i: usize, j: usize) -> Block {
+    pub fn at(self, i: usize, j: usize) -> Block<E> {
         Block {
             // wrapping: only dereferenced for elements inside the matrix
             ptr: self
@@ -24,7 +83,7 @@ impl Block {
         }
     }
     /// The transposed view of the same elements.
-    fn t(self) -> Block {
+    fn t(self) -> Block<E> {
         Block {
             ptr: self.ptr,
             rs: self.cs,
@@ -39,7 +98,7 @@ impl Block {
 ///
 /// # Safety
 /// Every element (i < rows, p < kc) of `a` is readable.
-pub unsafe fn pack_a(rows: usize, kc: usize, a: Block, w: usize, dst: &mut [f32]) {
+pub unsafe fn pack_a<E: Elem>(rows: usize, kc: usize, a: Block<E>, w: usize, dst: &mut [f32]) {
     pack_width(w, rows, kc, a, dst)
 }
 
@@ -48,28 +107,36 @@ pub unsafe fn pack_a(rows: usize, kc: usize, a: Block, w: usize, dst: &mut [f32]
 ///
 /// # Safety
 /// Every element (p < kc, j < cols) of `b` is readable.
-pub unsafe fn pack_b(kc: usize, cols: usize, b: Block, w: usize, dst: &mut [f32]) {
+pub unsafe fn pack_b<E: Elem>(kc: usize, cols: usize, b: Block<E>, w: usize, dst: &mut [f32]) {
     // B's columns play the role of A's rows.
     pack_width(w, cols, kc, b.t(), dst)
 }
 
 /// `pack_panels` compiled for each kernel's panel width (the copies of W
 /// contiguous values then are a few vector moves, not a `memcpy` call).
-unsafe fn pack_width(w: usize, rows: usize, kc: usize, src: Block, dst: &mut [f32]) {
+unsafe fn pack_width<E: Elem>(w: usize, rows: usize, kc: usize, src: Block<E>, dst: &mut [f32]) {
     match w {
-        6 => pack_panels::<6>(rows, kc, src, dst),
-        8 => pack_panels::<8>(rows, kc, src, dst),
-        10 => pack_panels::<10>(rows, kc, src, dst),
-        14 => pack_panels::<14>(rows, kc, src, dst),
-        16 => pack_panels::<16>(rows, kc, src, dst),
-        32 => pack_panels::<32>(rows, kc, src, dst),
+        4 => pack_panels::<4, E>(rows, kc, src, dst),
+        5 => pack_panels::<5, E>(rows, kc, src, dst),
+        6 => pack_panels::<6, E>(rows, kc, src, dst),
+        8 => pack_panels::<8, E>(rows, kc, src, dst),
+        10 => pack_panels::<10, E>(rows, kc, src, dst),
+        14 => pack_panels::<14, E>(rows, kc, src, dst),
+        16 => pack_panels::<16, E>(rows, kc, src, dst),
+        32 => pack_panels::<32, E>(rows, kc, src, dst),
         _ => pack_panels_any(w, rows, kc, src, dst),
     }
 }
 
 /// `pack_panels` for any other width.
 #[inline(never)]
-unsafe fn pack_panels_any(w: usize, rows: usize, kc: usize, src: Block, dst: &mut [f32]) {
+unsafe fn pack_panels_any<E: Elem>(
+    w: usize,
+    rows: usize,
+    kc: usize,
+    src: Block<E>,
+    dst: &mut [f32],
+) {
     for (q, panel) in dst
         .chunks_exact_mut(w * kc)
         .take(rows.div_ceil(w))
@@ -80,7 +147,7 @@ unsafe fn pack_panels_any(w: usize, rows: usize, kc: usize, src: Block, dst: &mu
         for (p, out) in panel.chunks_exact_mut(w).enumerate() {
             for (i, o) in out.iter_mut().enumerate() {
                 *o = if r0 + i < rows {
-                    *s.ptr.offset(i as isize * s.rs + p as isize * s.cs)
+                    (*s.ptr.offset(i as isize * s.rs + p as isize * s.cs)).to_f32()
                 } else {
                     0.0
                 };
@@ -90,7 +157,12 @@ unsafe fn pack_panels_any(w: usize, rows: usize, kc: usize, src: Block, dst: &mu
 }
 
 /// Panels of W "rows" of `src` (rows x kc), each stored p-major: W values per p.
-unsafe fn pack_panels<const W: usize>(rows: usize, kc: usize, src: Block, dst: &mut [f32]) {
+unsafe fn pack_panels<const W: usize, E: Elem>(
+    rows: usize,
+    kc: usize,
+    src: Block<E>,
+    dst: &mut [f32],
+) {
     for (q, panel) in dst
         .chunks_exact_mut(W * kc)
         .take(rows.div_ceil(W))
@@ -103,26 +175,26 @@ unsafe fn pack_panels<const W: usize>(rows: usize, kc: usize, src: Block, dst: &
             // The W values of one p are contiguous in memory.
             for (p, out) in panel.chunks_exact_mut(W).enumerate() {
                 let from = s.ptr.offset(p as isize * s.cs);
-                out.copy_from_slice(std::slice::from_raw_parts(from, W));
+                E::widen_into(std::slice::from_raw_parts(from, W), out);
             }
         } else if s.cs == 1 {
             // Each row is contiguous along p: a transpose.
             #[cfg(target_arch = "x86_64")]
             if live == W && super::is_supported() {
-                transpose_rows_avx2::<W>(kc, s, panel);
+                transpose_rows_avx2::<W, E>(kc, s, panel);
                 continue;
             }
             for i in 0..live {
                 let row = std::slice::from_raw_parts(s.ptr.offset(i as isize * s.rs), kc);
                 for (p, &v) in row.iter().enumerate() {
-                    *panel.get_unchecked_mut(p * W + i) = v;
+                    *panel.get_unchecked_mut(p * W + i) = v.to_f32();
                 }
             }
             zero_tail::<W>(panel, live);
         } else {
             for (p, out) in panel.chunks_exact_mut(W).enumerate() {
                 for (i, o) in out.iter_mut().take(live).enumerate() {
-                    *o = *s.ptr.offset(i as isize * s.rs + p as isize * s.cs);
+                    *o = (*s.ptr.offset(i as isize * s.rs + p as isize * s.cs)).to_f32();
                 }
             }
             zero_tail::<W>(panel, live);
@@ -146,7 +218,7 @@ fn zero_tail<const W: usize>(panel: &mut [f32], live: usize) {
 /// AVX2 is available; rows 0..W and p in 0..kc of `s` are readable.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn transpose_rows_avx2<const W: usize>(kc: usize, s: Block, panel: &mut [f32]) {
+unsafe fn transpose_rows_avx2<const W: usize, E: Elem>(kc: usize, s: Block<E>, panel: &mut [f32]) {
     use std::arch::x86_64::*;
     let row = |i: usize| s.ptr.offset(i as isize * s.rs);
     let dst = panel.as_mut_ptr();
@@ -156,7 +228,7 @@ unsafe fn transpose_rows_avx2<const W: usize>(kc: usize, s: Block, panel: &mut [
         for p0 in (0..full).step_by(8) {
             let mut r = [_mm256_setzero_ps(); 8];
             for (j, v) in r.iter_mut().enumerate().take(rows) {
-                *v = _mm256_loadu_ps(row(i0 + j).add(p0));
+                *v = E::load8(row(i0 + j).add(p0));
             }
             let t0 = _mm256_unpacklo_ps(r[0], r[1]);
             let t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -202,7 +274,7 @@ unsafe fn transpose_rows_avx2<const W: usize>(kc: usize, s: Block, panel: &mut [
     }
     for p in full..kc {
         for i in 0..W {
-            *dst.add(p * W + i) = *row(i).add(p);
+            *dst.add(p * W + i) = (*row(i).add(p)).to_f32();
         }
     }
 }
