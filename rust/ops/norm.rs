@@ -357,7 +357,8 @@ pub fn group_norm(
 }
 
 /// PyTorch's group_norm output for one value per channel, in the input's
-/// type: `fma(x, a, k - mean * a)` with `a = rstd * w` per channel. It
+/// type: `fma(x, a, fma(-a, mean, k))` with `a = rstd * w` per channel (its
+/// AVX2 kernel's `scale * x + (-scale * mean + beta)`, both contracted). It
 /// differs from the centered `(x - mean) * rstd * w + k` by the fma's
 /// residue where |x| is huge (3e38 normalized alone gives ~1e25, not the
 /// bias), and gives NaN where that gives +-inf (an infinite weight).
@@ -378,7 +379,9 @@ fn group_affine_values<T: Float + BufferElem>(
         for (j, &v) in row.iter().enumerate() {
             let ch = (r * group_len + j) % channels.max(1);
             let a = rstd * wv.as_ref().map_or(T::c(1.0), |w| w[ch]);
-            let k = bv.as_ref().map_or(T::zero(), |b| b[ch]) - a * mean;
+            // PyTorch's `-scale * mean + beta`, contracted to one fma.
+            let beta = bv.as_ref().map_or(T::zero(), |b| b[ch]);
+            let k = T::c((-a.to_f64()).mul_add(mean.to_f64(), beta.to_f64()));
             out.push(T::c(v.to_f64().mul_add(a.to_f64(), k.to_f64())));
         }
     }
