@@ -1107,6 +1107,19 @@ CASES = [
     ('gn_one_expanded', 'r=F.group_norm(L.tensor([-6.89]).expand(1, 4), 2, weight=L.tensor([1.45, 0.14, -0.5, 0.19]), bias=L.tensor(2.15).expand(4))'),
     ('gn_one_grad', 'x=L.tensor([[0.85, -1.0], [0.16, -1.52], [0.84, 1.2]], requires_grad=True); b=L.tensor([0.04, -2.95, -0.09, 0.74])[2:]; y=F.group_norm(x, 2, bias=b); y.sum().backward(); r=(y, x.grad)'),
 
+    # batch_norm where a huge weight overflows: the dense kernel's fused
+    # x * alpha + beta, the strided one's ((x - mean) * invstd) * w + b, the
+    # eval-mode input gradient's (gy * invstd) * w
+    ('bn_dense_overflow_eval', "r=F.batch_norm(L.tensor([[[1.0, -0.25], [1.24, 1e+30]], [[1.66, -2.14], [3e+38, -0.0]]]), L.tensor([0.5, 1.35]), L.tensor([0.44, 0.5]), weight=L.tensor([0.0, 1.42]), bias=L.tensor([float('nan'), float('-inf')]), training=False)"),
+    ('bn_dense_overflow_train', "r=F.batch_norm(L.tensor([[[-2.5, 5.31, 12.69], [-0.0, 88.8, -0.0]]]), None, None, weight=L.tensor([0.5, 3e+38]), bias=L.tensor([-2.5, float('-inf')]), eps=0.001, training=True)"),
+    ('bn_strided_huge_weight', "r=F.batch_norm(L.tensor([[1e-07, 0.85], [2.5, -1.0], [1.24, -104.0]]).transpose(0, 1), None, None, weight=L.tensor([3e+38, 8.55, -104.0]), bias=L.tensor(1.).expand(3), training=True)"),
+    ('bn_eval_grad_huge_weight', "x=L.tensor([[[[1e-07], [6.73], [0.85]]]], requires_grad=True); w=L.tensor([3e+38], requires_grad=True); y=F.batch_norm(x, L.tensor([-1.41]), L.tensor([0.37]), weight=w, training=False); (y * L.tensor([[[[0.37], [-0.87], [-0.62]]]])).sum().backward(); r=(x.grad, w.grad)"),
+    # batch_norm / instance_norm argument checks PyTorch makes
+    ('bn_1d_input', 'r=F.batch_norm(L.tensor([0.62, -0.63, 0.25]), None, None, training=True)'),
+    ('bn_running_var_0d_eval', 'r=F.batch_norm(L.ones(2, 1, 3), L.zeros(1), L.tensor(1.), training=False)'),
+    ('bn_running_mean_2d', 'r=F.batch_norm(L.ones(2, 1, 3), L.zeros(1, 1), L.ones(1), training=True)'),
+    ('in_running_var_0d', 'r=F.instance_norm(L.ones(2, 1, 3), L.zeros(1), L.tensor(1.))'),
+    ('in_running_var_0d_eval', 'r=F.instance_norm(L.tensor([[[0.5, -1.0, 2.0]]]), L.zeros(1), L.tensor(1.), use_input_stats=False)'),
 ]
 
 
