@@ -1112,6 +1112,27 @@ CASES = [
     ('conv1d_same_wide_dilation_backward', "x=L.tensor([[[0.85, 0.82], [0.88, 1.02], [-1.26, 1.01], [0.4, -0.37]], [[0.28, -0.25], [-2.5, -0.7], [-0.78, 0.08], [1.89, 0.69]]], dtype=L.float64, requires_grad=True); w=L.tensor([[[-0.55, -1.46, 2.0], [0.71, 2.22, 0.33]], [[1.45, 1.14, 0.01], [-1.65, -0.35, -0.29]]], dtype=L.float64, requires_grad=True); b=L.tensor([-0.08, -0.77], dtype=L.float64, requires_grad=True); y=F.conv1d(x, w, bias=b, padding='same', dilation=7, groups=2); (y*L.tensor([[[0.9, -0.94], [0.1, -0.26]], [[-0.57, -0.62], [-0.97, -0.78]]], dtype=L.float64)).sum().backward(); r=(y, x.grad, w.grad, b.grad)"),
     ('cross_entropy_unbatched_none_shape', "r=(F.cross_entropy(L.tensor([-0.38, -0.12]), L.tensor([0]), reduction='none'), F.cross_entropy(L.tensor([-0.38, -0.12]), L.tensor(1), reduction='none'))"),
     ('pow_tensor_exponent_neg_zero_grad', "r=[]\nfor e in (L.tensor([0.5]), L.tensor(0.5), L.tensor([0.5], dtype=L.float64), 0.5, L.tensor([-1.0]), L.tensor([2.0, 0.5])):\n    a=L.tensor([-0.0, 0.0], requires_grad=True); a.pow(e).sum().backward(); r.append(a.grad)"),
+    # issue 19, session 18 (h19norm): group_norm with one value per group is
+    # PyTorch's fma(scale, x, fma(-scale, mean, beta)), bit for bit
+    ('gn_one_bias', 'r=F.group_norm(L.tensor([[-0.87], [3.9]]), 1, bias=L.tensor([2.3]))'),
+    ('gn_one_wb', 'r=F.group_norm(L.tensor([[[2.36], [-3.43]], [[4.38], [-2.1]], [[-0.19], [0.01]]]), 2, weight=L.tensor([-2.48, 4.62]), bias=L.tensor([[-0.07, 2.35], [-1.56, -1.58]])[1])'),
+    ('gn_one_strided', 'r=F.group_norm(L.tensor([[3.04, -1.38, -2.9], [0.96, -0.48, 4.23]]).transpose(0, 1), 2, weight=L.tensor([1.93, -1.88, -2.25, -1.9, -3.32])[1::2], bias=L.tensor([-2.44, 2.83]))'),
+    ('gn_one_expanded', 'r=F.group_norm(L.tensor([-6.89]).expand(1, 4), 2, weight=L.tensor([1.45, 0.14, -0.5, 0.19]), bias=L.tensor(2.15).expand(4))'),
+    ('gn_one_grad', 'x=L.tensor([[0.85, -1.0], [0.16, -1.52], [0.84, 1.2]], requires_grad=True); b=L.tensor([0.04, -2.95, -0.09, 0.74])[2:]; y=F.group_norm(x, 2, bias=b); y.sum().backward(); r=(y, x.grad)'),
+
+    # batch_norm where a huge weight overflows: the dense kernel's fused
+    # x * alpha + beta, the strided one's ((x - mean) * invstd) * w + b, the
+    # eval-mode input gradient's (gy * invstd) * w
+    ('bn_dense_overflow_eval', "r=F.batch_norm(L.tensor([[[1.0, -0.25], [1.24, 1e+30]], [[1.66, -2.14], [3e+38, -0.0]]]), L.tensor([0.5, 1.35]), L.tensor([0.44, 0.5]), weight=L.tensor([0.0, 1.42]), bias=L.tensor([float('nan'), float('-inf')]), training=False)"),
+    ('bn_dense_overflow_train', "r=F.batch_norm(L.tensor([[[-2.5, 5.31, 12.69], [-0.0, 88.8, -0.0]]]), None, None, weight=L.tensor([0.5, 3e+38]), bias=L.tensor([-2.5, float('-inf')]), eps=0.001, training=True)"),
+    ('bn_strided_huge_weight', "r=F.batch_norm(L.tensor([[1e-07, 0.85], [2.5, -1.0], [1.24, -104.0]]).transpose(0, 1), None, None, weight=L.tensor([3e+38, 8.55, -104.0]), bias=L.tensor(1.).expand(3), training=True)"),
+    ('bn_eval_grad_huge_weight', "x=L.tensor([[[[1e-07], [6.73], [0.85]]]], requires_grad=True); w=L.tensor([3e+38], requires_grad=True); y=F.batch_norm(x, L.tensor([-1.41]), L.tensor([0.37]), weight=w, training=False); (y * L.tensor([[[[0.37], [-0.87], [-0.62]]]])).sum().backward(); r=(x.grad, w.grad)"),
+    # batch_norm / instance_norm argument checks PyTorch makes
+    ('bn_1d_input', 'r=F.batch_norm(L.tensor([0.62, -0.63, 0.25]), None, None, training=True)'),
+    ('bn_running_var_0d_eval', 'r=F.batch_norm(L.ones(2, 1, 3), L.zeros(1), L.tensor(1.), training=False)'),
+    ('bn_running_mean_2d', 'r=F.batch_norm(L.ones(2, 1, 3), L.zeros(1, 1), L.ones(1), training=True)'),
+    ('in_running_var_0d', 'r=F.instance_norm(L.ones(2, 1, 3), L.zeros(1), L.tensor(1.))'),
+    ('in_running_var_0d_eval', 'r=F.instance_norm(L.tensor([[[0.5, -1.0, 2.0]]]), L.zeros(1), L.tensor(1.), use_input_stats=False)'),
 ]
 
 

@@ -325,7 +325,6 @@ def test_results_do_not_depend_on_thread_count():
         lambda: F.adaptive_avg_pool2d(torch.randn(1, 1, 0, 4), 2),
         lambda: F.batch_norm(torch.randn(2, 3), torch.zeros(4), torch.ones(4)),
         lambda: F.batch_norm(torch.randn(2, 3), None, None, training=False),
-        lambda: F.batch_norm(torch.randn(3), None, None, training=True),
         lambda: F.layer_norm(torch.randn(2, 5), (4,)),
         lambda: F.layer_norm(torch.randn(2, 4), (4,), torch.randn(5)),
         lambda: F.group_norm(torch.randn(2, 6, 3), 4),
@@ -440,3 +439,9 @@ def test_relu_backward_fused_and_double_backward():
     (gx,) = torch.autograd.grad(F.relu(x), x, g, create_graph=True)
     gx.sum().backward()
     np.testing.assert_array_equal(g.grad.numpy(), [0.0, 1.0, 1.0])
+
+
+def test_batch_norm_1d_input_without_stats_raises_index_error():
+    # PyTorch reads the channel count as size(1) first: IndexError
+    with pytest.raises(IndexError):
+        F.batch_norm(torch.randn(3), None, None, training=True)

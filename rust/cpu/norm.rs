@@ -710,6 +710,76 @@ pub fn channel_affine<T: Float>(
     y
 }
 
+/// `fma(x, alpha[c], beta[c])` (PyTorch's dense batch-norm kernel, whose
+/// product is contracted into the add) wherever `y` is not finite, for `x`
+/// shaped `(n, c, s)`: where a huge scale overflows the centered form, the
+/// fused form can still be finite, or take the sign of an infinite shift.
+pub fn channel_fma_where_nonfinite<T: Float>(
+    y: &mut [T],
+    x: &[T],
+    c: usize,
+    s: usize,
+    alpha: &[T],
+    beta: &[T],
+) {
+    if s == 0 || c == 0 {
+        return;
+    }
+    for (i, (o, &v)) in y.iter_mut().zip(x).enumerate() {
+        if !o.to_f64().is_finite() {
+            let ch = (i / s) % c;
+            *o = T::c(v.to_f64().mul_add(alpha[ch].to_f64(), beta[ch].to_f64()));
+        }
+    }
+}
+
+/// `(g * r[c]) * w[c]` wherever `y` is not finite, for `g` shaped `(n, c,
+/// s)`: PyTorch's eval-mode batch-norm input gradient, `dy * invstd * w`,
+/// finite where `invstd * w` alone overflows.
+pub fn channel_scale2_where_nonfinite<T: Float>(
+    y: &mut [T],
+    g: &[T],
+    c: usize,
+    s: usize,
+    r: &[T],
+    w: &[T],
+) {
+    if s == 0 || c == 0 {
+        return;
+    }
+    for (i, (o, &v)) in y.iter_mut().zip(g).enumerate() {
+        if !o.to_f64().is_finite() {
+            let ch = (i / s) % c;
+            *o = v * r[ch] * w[ch];
+        }
+    }
+}
+
+/// `((x - mean[c]) * invstd[c]) * w[c] + b[c]` for `x` shaped `(n, c, s)`,
+/// rounded at each step: PyTorch's generic (strided) batch-norm kernel. Its
+/// order decides where a huge weight overflows (`invstd * w` may be inf
+/// where this is finite) and what a cancellation against the bias leaves.
+pub fn channel_affine_generic<T: Float>(
+    x: &[T],
+    c: usize,
+    s: usize,
+    mean: &[T],
+    invstd: &[T],
+    w: &[T],
+    b: &[T],
+) -> Vec<T> {
+    if s == 0 || c == 0 {
+        return x.to_vec();
+    }
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / s) % c;
+            (v - mean[ch]) * invstd[ch] * w[ch] + b[ch]
+        })
+        .collect()
+}
+
 /// `gx = gy * a[c] + (x - m[c]) * k1[c] + k0[c]` for `(n, c, s)` tensors
 /// (the shape of every normalization's input gradient); with `scale_last`,
 /// `gx = (gy + (x - m[c]) * k1[c] + k0[c]) * a[c]` (`grad_in_scaled`).

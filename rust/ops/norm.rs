@@ -357,7 +357,8 @@ pub fn group_norm(
 }
 
 /// PyTorch's group_norm output for one value per channel, in the input's
-/// type: `fma(x, a, k - mean * a)` with `a = rstd * w` per channel. It
+/// type: `fma(x, a, fma(-a, mean, k))` with `a = rstd * w` per channel (its
+/// AVX2 kernel's `scale * x + (-scale * mean + beta)`, both contracted). It
 /// differs from the centered `(x - mean) * rstd * w + k` by the fma's
 /// residue where |x| is huge (3e38 normalized alone gives ~1e25, not the
 /// bias), and gives NaN where that gives +-inf (an infinite weight).
@@ -378,7 +379,9 @@ fn group_affine_values<T: Float + BufferElem>(
         for (j, &v) in row.iter().enumerate() {
             let ch = (r * group_len + j) % channels.max(1);
             let a = rstd * wv.as_ref().map_or(T::c(1.0), |w| w[ch]);
-            let k = bv.as_ref().map_or(T::zero(), |b| b[ch]) - a * mean;
+            // PyTorch's `-scale * mean + beta`, contracted to one fma.
+            let beta = bv.as_ref().map_or(T::zero(), |b| b[ch]);
+            let k = T::c((-a.to_f64()).mul_add(mean.to_f64(), beta.to_f64()));
             out.push(T::c(v.to_f64().mul_add(a.to_f64(), k.to_f64())));
         }
     }
@@ -434,7 +437,23 @@ pub fn instance_norm(
                 "Expected running_mean and running_var to be defined when use_input_stats is false"
             );
         }
-        return batch_norm(x, rm, rv, w, b, false, momentum, eps);
+        // (PyTorch's instance_norm takes any shape of c values here)
+        let (rm, rv) = (
+            rm.map(|t| crate::ops::shape::reshape_to(t, &[c]))
+                .transpose()?,
+            rv.map(|t| crate::ops::shape::reshape_to(t, &[c]))
+                .transpose()?,
+        );
+        return batch_norm(x, rm.as_ref(), rv.as_ref(), w, b, false, momentum, eps);
+    }
+    for t in [rm, rv].into_iter().flatten() {
+        if t.ndim() != 1 {
+            bail!(
+                Runtime,
+                "output with shape {:?} doesn't match the broadcast shape [{c}]",
+                t.shape()
+            );
+        }
     }
     if x.is_gpu() && (rm.is_some() || rv.is_some()) {
         bail!(
@@ -545,7 +564,14 @@ fn bn_backward_t<T: Float + BufferElem>(
         // gx = gy * w * rstd: x does not enter (an inf in x must not make
         // its gradient NaN through a zero coefficient, as PyTorch).
         let zeros = vec![T::zero(); c];
-        k::channel_affine(gys, c, s, &zeros, &pick(0), &zeros)
+        let mut gx = k::channel_affine(gys, c, s, &zeros, &pick(0), &zeros);
+        let rstd: Vec<T> = st.iter().map(|s| T::c(s.rstd(eps))).collect();
+        let wt: Vec<T> = wv.as_ref().map_or_else(
+            || vec![T::c(1.0); c],
+            |w| w.iter().map(|&v| T::c(v)).collect(),
+        );
+        k::channel_scale2_where_nonfinite(&mut gx, gys, c, s, &rstd, &wt);
+        gx
     };
     let gx = Tensor::from_vec(gx, sh);
     if !need_wb {
@@ -637,17 +663,31 @@ fn bn_forward_t<T: Float + BufferElem>(
             sh,
         );
     }
-    Tensor::from_vec(
-        k::channel_affine(
-            xc.as_slice::<T>().expect("contiguous"),
-            c,
-            s,
-            &center,
-            &scale,
-            &shift,
-        ),
-        sh,
-    )
+    let xs = xc.as_slice::<T>().expect("contiguous");
+    let mean: Vec<T> = st.iter().map(|s| T::c(s.mean)).collect();
+    let invstd: Vec<T> = st.iter().map(|s| T::c(s.rstd(eps))).collect();
+    // (w and b are in x's dtype, which T widens for float16)
+    let in_t = |t: &Option<Tensor>, fill: f64| {
+        t.as_ref().map_or_else(
+            || vec![T::c(fill); c],
+            |t| t.to_f64_vec().into_iter().map(T::c).collect::<Vec<T>>(),
+        )
+    };
+    let (wv, bv) = (in_t(w, 1.0), in_t(b, 0.0));
+    if strided {
+        // PyTorch's generic kernel: ((x - mean) * invstd) * w + b.
+        let y = k::channel_affine_generic(xs, c, s, &mean, &invstd, &wv, &bv);
+        return Tensor::from_vec(y, sh);
+    }
+    let mut y = k::channel_affine(xs, c, s, &center, &scale, &shift);
+    // Where the centered form overflows, PyTorch's dense kernel's fused
+    // x * alpha + beta (alpha = invstd * w, beta = b - mean * alpha).
+    let alpha: Vec<T> = invstd.iter().zip(&wv).map(|(&r, &w)| r * w).collect();
+    let beta: Vec<T> = (0..c)
+        .map(|ch| T::c((-mean[ch].to_f64()).mul_add(alpha[ch].to_f64(), bv[ch].to_f64())))
+        .collect();
+    k::channel_fma_where_nonfinite(&mut y, xs, c, s, &alpha, &beta);
+    Tensor::from_vec(y, sh)
 }
 
 fn bn_affine<T: Float>(
@@ -740,6 +780,15 @@ pub fn batch_norm(
 ) -> Result<Tensor> {
     require_float(x, "batch_norm")?;
     let sh = x.shape().to_vec();
+    if sh.len() < 2 && rm.is_none() && rv.is_none() {
+        // (PyTorch reads the channel count as size(1) first)
+        let hi = sh.len().max(1) as i64 - 1;
+        bail!(
+            Index,
+            "Dimension out of range (expected to be in range of [{}, {hi}], but got 1)",
+            -(hi + 1)
+        );
+    }
     if sh.len() < 2 {
         bail!(
             Runtime,
@@ -753,6 +802,15 @@ pub fn batch_norm(
     check_len(rv, "running_var", c)?;
     check_len(w, "weight", c)?;
     check_len(b, "bias", c)?;
+    for t in [rm, rv].into_iter().flatten() {
+        if t.ndim() != 1 {
+            bail!(
+                Runtime,
+                "TensorAccessor expected 1 dims but tensor has {}",
+                t.ndim()
+            );
+        }
+    }
     let inputs: Vec<&Tensor> = [Some(x), w, b].into_iter().flatten().collect();
     if let Some(out) = super::meta::result("NativeBatchNormBackward0", &inputs, &sh, x.dtype()) {
         return Ok(out);

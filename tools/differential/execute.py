@@ -179,6 +179,34 @@ def _torch_batch_norm_params(lib, args, kwargs):
     return new_args, new_kwargs
 
 
+def _torch_batch_norm_input(lib, args, kwargs):
+    """``F.batch_norm``'s input, for torch only, as a channels-last copy with
+    PyTorch's own strides where it is channels-last contiguous with other
+    strides on a size-1 dim (``zeros(3, 3, 3, 1).permute(0, 2, 3, 1)``:
+    strides (9, 1, 1, 3), not (9, 1, 9, 3)). PyTorch 2.15 takes its
+    channels-last backward kernel for such an input but hands it the output
+    gradient in the other layout, so every gradient is summed over the wrong
+    channel (a bias gradient that is not the sum of the output gradient over
+    its channel; gradcheck fails; README, "PyTorch bugs"). The copy has the
+    same values and takes the same (channels-last) forward kernel, so the
+    oracle's answer is the right one for rustdl's view."""
+    x = kwargs.get("input", args[0] if args else None)
+    if not isinstance(x, lib.Tensor) or x.dim() not in (4, 5) or x.is_contiguous():
+        return args, kwargs
+    fmt = lib.channels_last if x.dim() == 4 else lib.channels_last_3d
+    if not x.is_contiguous(memory_format=fmt):
+        return args, kwargs
+    canonical = x.clone(memory_format=fmt)
+    if canonical.stride() == x.stride():
+        return args, kwargs
+    args, kwargs = list(args), dict(kwargs)
+    if "input" in kwargs:
+        kwargs["input"] = canonical
+    else:
+        args[0] = canonical
+    return args, kwargs
+
+
 def _torch_atan2_operands(lib, args, kwargs, inplace):
     """``atan2``'s uint8 operands cast to the result's dtype, for torch only
     and only beside a float operand that requires grad: PyTorch 2.15's atan2
@@ -248,6 +276,7 @@ def call_case(lib, case, builder):
         result = getattr(lib, name)(*args, **kwargs)
     elif kind == "F" and name == "batch_norm" and lib.__name__ == "torch":
         bn_args, bn_kwargs = _torch_batch_norm_params(lib, args, kwargs)
+        bn_args, bn_kwargs = _torch_batch_norm_input(lib, bn_args, bn_kwargs)
         result = lib.nn.functional.batch_norm(*bn_args, **bn_kwargs)
     elif kind == "F":
         result = getattr(lib.nn.functional, name)(*args, **kwargs)
