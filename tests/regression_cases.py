@@ -1133,6 +1133,9 @@ CASES = [
     ('bn_running_mean_2d', 'r=F.batch_norm(L.ones(2, 1, 3), L.zeros(1, 1), L.ones(1), training=True)'),
     ('in_running_var_0d', 'r=F.instance_norm(L.ones(2, 1, 3), L.zeros(1), L.tensor(1.))'),
     ('in_running_var_0d_eval', 'r=F.instance_norm(L.tensor([[[0.5, -1.0, 2.0]]]), L.zeros(1), L.tensor(1.), use_input_stats=False)'),
+    ('pow_tensor_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** L.tensor([0.5]); y[2].backward(); r=(y, x.grad)"),
+    ('pow_tensor0d_half_negzero', "r=L.pow(L.tensor([-0., float('-inf')]), L.tensor(0.5))"),
+    ('pow_number_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** 1.5; y[2].backward(); r=(x ** 0.5, y, x.grad)"),
 ]
 
 

@@ -80,11 +80,6 @@ fn compute(op: BinOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> Result<Tensor>
             _ => compute(op, &a.cast_raw(DType::U8), &b.cast_raw(DType::U8), shape),
         };
     }
-    if op == BinOp::Pow && dtype.is_float() && b.numel() == 1 && a.shape() == shape {
-        if let Some(out) = pow_special(a, b.item_f64()?) {
-            return Ok(out);
-        }
-    }
     dispatch_numeric!(dtype, T => {
         if matches!(op, BinOp::FloorDiv | BinOp::Rem) && !dtype.is_float() && shape.iter().product::<usize>() > 0 && b.to_f64_vec().contains(&0.0) {
             return Err(Error::Runtime("ZeroDivisionError".into()));
@@ -344,7 +339,20 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
         }
     };
     let (ca, cb) = (cast(a), cast(b));
-    let out = half::narrow(compute(op, &ca, &cb, &shape)?, dtype);
+    let number = naming.as_ref().map(|n| n.number);
+    let special = match (op, number) {
+        // Only a number exponent takes the special kernels (sqrt for 0.5,
+        // ...), as in PyTorch: a tensor exponent goes through `pow`, where
+        // (-inf) ** 0.5 is +inf and (-0) ** 0.5 is +0.
+        (BinOp::Pow, Some(NumberOperand::Right)) if !ca.is_gpu() && ca.shape() == &shape[..] => {
+            pow_special(&half::widen(&ca), cb.item_f64()?)
+        }
+        _ => None,
+    };
+    let out = match special {
+        Some(out) => half::narrow(out, dtype),
+        None => half::narrow(compute(op, &ca, &cb, &shape)?, dtype),
+    };
     if !dtype.is_float() || !crate::autograd::node::needs_grad(&[a, b]) {
         return Ok(out);
     }
@@ -356,7 +364,6 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
     } else {
         None
     };
-    let number = naming.as_ref().map(|n| n.number);
     let name = naming.map(|n| n.name).unwrap_or(match op {
         BinOp::Add => "AddBackward0",
         BinOp::Sub => "SubBackward0",
@@ -409,19 +416,14 @@ fn binary_named(op: BinOp, a: &Tensor, b: &Tensor, naming: Option<NodeNaming>) -
                 let ga = if need.0 {
                     // g * y * x^(y-1), with 0 where y == 0 (PyTorch's convention)
                     let ym1 = sub(y, &creation::scalar_like(1.0, y))?;
-                    let base = if number == Some(NumberOperand::Right) {
-                        x.clone()
+                    // A number exponent stays a number (`y - 1` takes the
+                    // special kernels too), as in PyTorch's pow_backward.
+                    let x_pow_ym1 = if number == Some(NumberOperand::Right) {
+                        pow_with_number(x, &ym1, false)?
                     } else {
-                        // A tensor exponent takes PyTorch's pow kernel, where
-                        // (-0) ** -0.5 is +inf; the one-element fast path
-                        // here computes it as 1 / sqrt(-0) = -inf.
-                        let at = |v: f64, t: &Tensor| -> Result<Tensor> {
-                            eq(t, &creation::scalar_like(v, t))
-                        };
-                        let neg_zero = logical(LogicOp::And, &at(0.0, x)?, &at(-0.5, &ym1)?)?;
-                        where_(&neg_zero, &creation::scalar_like(0.0, x), x)?
+                        binary(BinOp::Pow, x, &ym1)?
                     };
-                    let d = mul(y, &binary(BinOp::Pow, &base, &ym1)?)?;
+                    let d = mul(y, &x_pow_ym1)?;
                     let zero = creation::scalar_like(0.0, y);
                     let d = where_(&eq(y, &zero)?, &zero, &d)?;
                     Some(mul(g, &d)?)
