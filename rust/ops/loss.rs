@@ -50,12 +50,12 @@ struct Params<'a> {
 crate::multiversion! {
     /// max and log-sum-exp of one row, in the row's float type with
     /// vectorisable exp (8 independent partial sums, combined in f64).
-    fn row_lse(xr: &[T]) -> f64 => row_lse_impl
+    fn row_lse(xr: &[T]) -> f64 => row_lse_impl + avx512
 }
 
 crate::multiversion! {
     /// `o[k] = a * exp(x[k] - l) + b`: a row of the cross-entropy gradient.
-    fn exp_affine(o: &mut [T], x: &[T], a: T, l: T, b: T) => exp_affine_impl
+    fn exp_affine(o: &mut [T], x: &[T], a: T, l: T, b: T) => exp_affine_impl + avx512
 }
 
 #[inline(always)]

@@ -2,12 +2,13 @@
 and a success probability given as either `probs` or `logits`; the other
 form is derived on first use."""
 
+from ._binary_probs import BinaryProbsLogits
 from .bernoulli import probs_or_logits
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all
 
 
-class TrialCounts(Distribution):
+class TrialCounts(BinaryProbsLogits, Distribution):
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
         probs_or_logits(probs, logits)
         if probs is not None:
@@ -23,15 +24,3 @@ class TrialCounts(Distribution):
         new = self._expand_parameters(type(self), batch_shape, ("total_count", "probs", "logits"), _instance)
         new._param = new.__dict__.get("probs", new.__dict__.get("logits"))
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()

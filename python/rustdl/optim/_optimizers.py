@@ -60,12 +60,28 @@ def _state_columns(state, params, buffers, scalars=None):
     return columns
 
 
+class _GroupwiseOptimizer(Optimizer):
+    """An optimizer whose ``step`` evaluates the closure, then steps each
+    parameter group that has gradients with one fused call (``_step_group``)."""
+
+    def step(self, closure=None):
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            params, grads = self._params_with_grad(group)
+            if params:
+                self._step_group(group, params, grads)
+        return loss
+
+    def _step_group(self, group, params, grads):
+        raise NotImplementedError
+
+
 def _betas(group):
     b1, b2 = group["betas"]
     return float(b1), float(b2)
 
 
-class SGD(Optimizer):
+class SGD(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
         _check_lr(lr)
@@ -85,32 +101,26 @@ class SGD(Optimizer):
             group.setdefault("nesterov", False)
             group.setdefault("maximize", False)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            momentum = float(group["momentum"])
-            bufs, first = None, []
-            if momentum != 0:
-                bufs = []
-                for p in params:
-                    st = self.state[p]
-                    b = st.get("momentum_buffer")
-                    first.append(b is None)
-                    if b is None:
-                        b = _zeros(p)
-                        st["momentum_buffer"] = b
-                    bufs.append(b)
-            _fused(_C._optim_sgd, [params, grads, bufs, first or [False] * len(params)],
-                   lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
-                   weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
-                   maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        momentum = float(group["momentum"])
+        bufs, first = None, []
+        if momentum != 0:
+            bufs = []
+            for p in params:
+                st = self.state[p]
+                b = st.get("momentum_buffer")
+                first.append(b is None)
+                if b is None:
+                    b = _zeros(p)
+                    st["momentum_buffer"] = b
+                bufs.append(b)
+        _fused(_C._optim_sgd, [params, grads, bufs, first or [False] * len(params)],
+               lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
+               weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
+               maximize=bool(group["maximize"]))
 
 
-class Adagrad(Optimizer):
+class Adagrad(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
                  foreach=None, *, maximize=False, differentiable=False, fused=None):
         _check_lr(lr)
@@ -141,21 +151,15 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            sts = [self._init_state(group, p) for p in params]
-            _fused(_C._optim_adagrad, [params, grads, [s["sum"] for s in sts], [s["step"] for s in sts]],
-                   lr=float(group["lr"]), lr_decay=float(group["lr_decay"]),
-                   weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
-                   maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        sts = [self._init_state(group, p) for p in params]
+        _fused(_C._optim_adagrad, [params, grads, [s["sum"] for s in sts], [s["step"] for s in sts]],
+               lr=float(group["lr"]), lr_decay=float(group["lr_decay"]),
+               weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+               maximize=bool(group["maximize"]))
 
 
-class RMSprop(Optimizer):
+class RMSprop(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
                  capturable=False, foreach=None, maximize=False, differentiable=False):
         _check_lr(lr)
@@ -169,25 +173,19 @@ class RMSprop(Optimizer):
                         "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            momentum = float(group["momentum"])
-            centered = bool(group["centered"])
-            st = _state_columns(self.state, params, ["square_avg"] + ["momentum_buffer"] * (momentum > 0)
-                                + ["grad_avg"] * centered)
-            _fused(_C._optim_rmsprop, [params, grads, st["square_avg"], st.get("momentum_buffer"),
-                                       st.get("grad_avg"), st["step"]],
-                   lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
-                   weight_decay=float(group["weight_decay"]), momentum=momentum, centered=centered,
-                   maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        momentum = float(group["momentum"])
+        centered = bool(group["centered"])
+        st = _state_columns(self.state, params, ["square_avg"] + ["momentum_buffer"] * (momentum > 0)
+                            + ["grad_avg"] * centered)
+        _fused(_C._optim_rmsprop, [params, grads, st["square_avg"], st.get("momentum_buffer"),
+                                   st.get("grad_avg"), st["step"]],
+               lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
+               weight_decay=float(group["weight_decay"]), momentum=momentum, centered=centered,
+               maximize=bool(group["maximize"]))
 
 
-class Adam(Optimizer):
+class Adam(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
@@ -208,21 +206,15 @@ class Adam(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("decoupled_weight_decay", False)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            amsgrad = bool(group["amsgrad"])
-            st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * amsgrad)
-            b1, b2 = _betas(group)
-            _fused(_C._optim_adam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq"),
-                                    st["step"]],
-                   lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
-                   weight_decay=float(group["weight_decay"]), amsgrad=amsgrad, maximize=bool(group["maximize"]),
-                   decoupled=bool(group.get("decoupled_weight_decay", False)))
-        return loss
+    def _step_group(self, group, params, grads):
+        amsgrad = bool(group["amsgrad"])
+        st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"] + ["max_exp_avg_sq"] * amsgrad)
+        b1, b2 = _betas(group)
+        _fused(_C._optim_adam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st.get("max_exp_avg_sq"),
+                                st["step"]],
+               lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
+               weight_decay=float(group["weight_decay"]), amsgrad=amsgrad, maximize=bool(group["maximize"]),
+               decoupled=bool(group.get("decoupled_weight_decay", False)))
 
 
 class AdamW(Adam):
@@ -238,7 +230,7 @@ class AdamW(Adam):
             group["decoupled_weight_decay"] = True
 
 
-class Adadelta(Optimizer):
+class Adadelta(_GroupwiseOptimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
                  maximize=False, differentiable=False):
         _check_lr(lr)
@@ -250,20 +242,14 @@ class Adadelta(Optimizer):
                         "capturable": capturable, "foreach": foreach, "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            st = _state_columns(self.state, params, ["square_avg", "acc_delta"])
-            _fused(_C._optim_adadelta, [params, grads, st["square_avg"], st["acc_delta"], st["step"]],
-                   lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
-                   weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        st = _state_columns(self.state, params, ["square_avg", "acc_delta"])
+        _fused(_C._optim_adadelta, [params, grads, st["square_avg"], st["acc_delta"], st["step"]],
+               lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
+               weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
 
 
-class Adamax(Optimizer):
+class Adamax(_GroupwiseOptimizer):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_lr(lr)
@@ -275,21 +261,15 @@ class Adamax(Optimizer):
                         "maximize": maximize, "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            st = _state_columns(self.state, params, ["exp_avg", "exp_inf"])
-            b1, b2 = _betas(group)
-            _fused(_C._optim_adamax, [params, grads, st["exp_avg"], st["exp_inf"], st["step"]],
-                   lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
-                   weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        st = _state_columns(self.state, params, ["exp_avg", "exp_inf"])
+        b1, b2 = _betas(group)
+        _fused(_C._optim_adamax, [params, grads, st["exp_avg"], st["exp_inf"], st["step"]],
+               lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
+               weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]))
 
 
-class NAdam(Optimizer):
+class NAdam(_GroupwiseOptimizer):
     _scalar_state_keys = ("step", "mu_product")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
@@ -306,23 +286,17 @@ class NAdam(Optimizer):
                         "capturable": capturable, "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"],
-                                scalars={"mu_product": lambda: _C.tensor(1.0, dtype=_C.float32)})
-            b1, b2 = _betas(group)
-            _fused(_C._optim_nadam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st["mu_product"], st["step"]],
-                   lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
-                   weight_decay=float(group["weight_decay"]), momentum_decay=float(group["momentum_decay"]),
-                   decoupled=bool(group["decoupled_weight_decay"]), maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"],
+                            scalars={"mu_product": lambda: _C.tensor(1.0, dtype=_C.float32)})
+        b1, b2 = _betas(group)
+        _fused(_C._optim_nadam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st["mu_product"], st["step"]],
+               lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
+               weight_decay=float(group["weight_decay"]), momentum_decay=float(group["momentum_decay"]),
+               decoupled=bool(group["decoupled_weight_decay"]), maximize=bool(group["maximize"]))
 
 
-class RAdam(Optimizer):
+class RAdam(_GroupwiseOptimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
@@ -336,16 +310,10 @@ class RAdam(Optimizer):
                         "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            params, grads = self._params_with_grad(group)
-            if not params:
-                continue
-            st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"])
-            b1, b2 = _betas(group)
-            _fused(_C._optim_radam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st["step"]],
-                   lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
-                   weight_decay=float(group["weight_decay"]), decoupled=bool(group["decoupled_weight_decay"]),
-                   maximize=bool(group["maximize"]))
-        return loss
+    def _step_group(self, group, params, grads):
+        st = _state_columns(self.state, params, ["exp_avg", "exp_avg_sq"])
+        b1, b2 = _betas(group)
+        _fused(_C._optim_radam, [params, grads, st["exp_avg"], st["exp_avg_sq"], st["step"]],
+               lr=float(group["lr"]), beta1=b1, beta2=b2, eps=float(group["eps"]),
+               weight_decay=float(group["weight_decay"]), decoupled=bool(group["decoupled_weight_decay"]),
+               maximize=bool(group["maximize"]))
