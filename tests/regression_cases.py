@@ -1135,6 +1135,8 @@ CASES = [
     ('in_running_var_0d_eval', 'r=F.instance_norm(L.tensor([[[0.5, -1.0, 2.0]]]), L.zeros(1), L.tensor(1.), use_input_stats=False)'),
     ('pow_tensor_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** L.tensor([0.5]); y[2].backward(); r=(y, x.grad)"),
     ('pow_tensor0d_half_negzero', "r=L.pow(L.tensor([-0., float('-inf')]), L.tensor(0.5))"),
+    ('adaptive_avg_window_order', "r=F.adaptive_avg_pool2d(L.tensor([[[2.5, float('-inf'), 2.51, -3.87, 0.0], [0.5, 3e+38, 3e+38, float('-inf'), -1e+30]]]), 3)"),
+    ('avg_pool_window_order', "r=F.avg_pool2d(L.tensor([[[float('-inf'), 1.0], [3e+38, 3e+38]]]), 2)"),
     ('pow_number_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** 1.5; y[2].backward(); r=(x ** 0.5, y, x.grad)"),
 ]
 

@@ -416,11 +416,11 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
         let xp = &x[p * ip..(p + 1) * ip];
         g.for_each_out(|k, wd, wh, ww| {
             let mut s = T::zero();
+            // One running sum in the window's row-major order, as PyTorch's
+            // kernels add: (3e38 + 3e38) + -inf is not -inf + (3e38 + 3e38).
             g.for_each_row(wd, wh, ww, |start, count, step| {
                 if step == 1 {
-                    s += xp[start..start + count]
-                        .iter()
-                        .fold(T::zero(), |a, &v| a + v);
+                    s = xp[start..start + count].iter().fold(s, |a, &v| a + v);
                 } else {
                     (0..count).for_each(|j| s += xp[start + j * step]);
                 }
