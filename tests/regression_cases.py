@@ -1137,6 +1137,9 @@ CASES = [
     ('pow_tensor0d_half_negzero', "r=L.pow(L.tensor([-0., float('-inf')]), L.tensor(0.5))"),
     ('adaptive_avg_window_order', "r=F.adaptive_avg_pool2d(L.tensor([[[2.5, float('-inf'), 2.51, -3.87, 0.0], [0.5, 3e+38, 3e+38, float('-inf'), -1e+30]]]), 3)"),
     ('avg_pool_window_order', "r=F.avg_pool2d(L.tensor([[[float('-inf'), 1.0], [3e+38, 3e+38]]]), 2)"),
+    ('roll_empty_dims_unchecked', 'r=L.roll(L.zeros(0), (-2, 3), (0, 1))'),
+    ('roll_empty_shifts', 'r=L.roll(L.zeros(0, 3), (), ())'),
+    ('roll_empty_misaligned', 'r=L.roll(L.zeros(0, 3), (1, 2), (0,))'),
     ('pow_number_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** 1.5; y[2].backward(); r=(x ** 0.5, y, x.grad)"),
 ]
 

@@ -196,6 +196,10 @@ fn split_dim(x: &Tensor, dim: i64) -> Result<usize> {
 }
 
 pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> {
+    if shifts.is_empty() {
+        return Err(Error::Runtime("`shifts` required".into()));
+    }
+    let dims = dims.filter(|d| !d.is_empty() || shifts.len() != 1);
     let Some(dims) = dims else {
         let flat = reshape_to(x, &[x.numel()])?;
         let r = roll(&flat, shifts, Some(&[0]))?;
@@ -207,6 +211,10 @@ pub fn roll(x: &Tensor, shifts: &[i64], dims: Option<&[i64]>) -> Result<Tensor> 
             shifts.len(),
             dims.len()
         )));
+    }
+    if x.numel() == 0 {
+        // PyTorch returns an empty input as it is, before checking the dims.
+        return super::shape::clone(x);
     }
     let mut r = x.clone();
     for (&s, &d) in shifts.iter().zip(dims) {
