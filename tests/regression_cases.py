@@ -1140,6 +1140,13 @@ CASES = [
     ('roll_empty_dims_unchecked', 'r=L.roll(L.zeros(0), (-2, 3), (0, 1))'),
     ('roll_empty_shifts', 'r=L.roll(L.zeros(0, 3), (), ())'),
     ('roll_empty_misaligned', 'r=L.roll(L.zeros(0, 3), (1, 2), (0,))'),
+    ('adaptive_max1d_empty_unbatched', 'r=F.adaptive_max_pool1d(L.zeros(0, 1), 3)'),
+    ('adaptive_max1d_empty_channel', 'r=F.adaptive_max_pool1d(L.zeros(1, 0, 2), 3)'),
+    ('adaptive_avg1d_empty_channel', 'r=F.adaptive_avg_pool1d(L.zeros(1, 0, 2), 3)'),
+    ('adaptive_avg1d_empty_length', 'r=F.adaptive_avg_pool1d(L.zeros(1, 0), 3)'),
+    ('adaptive_avg2d_empty_channel', 'r=F.adaptive_avg_pool2d(L.zeros(1, 0, 1, 1), 3)'),
+    ('adaptive_max2d_empty_channel', 'r=F.adaptive_max_pool2d(L.zeros(1, 0, 1, 1), 3)'),
+    ('adaptive_avg3d_empty_unbatched', 'r=F.adaptive_avg_pool3d(L.zeros(0, 1, 1, 1), 2)'),
     ('pow_number_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** 1.5; y[2].backward(); r=(x ** 0.5, y, x.grad)"),
 ]
 

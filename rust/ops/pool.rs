@@ -495,21 +495,48 @@ pub fn avg_pool(
     }
 }
 
-fn adaptive_input(x: &Tensor, nd: usize, name: &str) -> Result<Planes> {
-    let p = split_input(x, nd, name).map_err(|e| match e {
-        Error::Runtime(_) if x.ndim() == nd + 1 || x.ndim() == nd + 2 => Error::Runtime(format!(
-            "{name}(): Expected input to have non-zero size for non-batch dimensions, but input has sizes {:?}",
-            x.shape()
-        )),
-        other => other,
-    })?;
-    Ok(p)
+/// The input of an adaptive pooling, checked as PyTorch checks it: every
+/// dim after the first must be non-empty, except that average pooling in 1
+/// and 2 dims (computed as 2-d, 1-d with a unit height) checks only the
+/// spatial dims of its 2-d form (a 4-d input may have 0 channels). An empty
+/// input that passes gives an empty result.
+fn adaptive_input(x: &Tensor, nd: usize, name: &str, average: bool) -> Result<Planes> {
+    let sh = x.shape();
+    if sh.len() == nd + 1 || sh.len() == nd + 2 {
+        let (name, checked, first) = if average && nd <= 2 {
+            let mut as_2d = sh.to_vec();
+            if nd == 1 {
+                as_2d.insert(sh.len() - 1, 1);
+            }
+            let first = (as_2d.len() - 2).max(1);
+            ("adaptive_avg_pool2d", as_2d, first)
+        } else {
+            (name, sh.to_vec(), 1)
+        };
+        if let Some(i) = (first..checked.len()).find(|&i| checked[i] == 0) {
+            bail!(
+                Runtime,
+                "{name}(): Expected input to have non-zero size for non-batch dimensions, but input has sizes {checked:?} with dimension {i} being empty"
+            );
+        }
+        if x.numel() == 0 {
+            let (lead, sp) = sh.split_at(sh.len() - nd);
+            let mut spatial = [1; 3];
+            spatial[3 - nd..].copy_from_slice(sp);
+            return Ok(Planes {
+                lead: lead.to_vec(),
+                planes: 0,
+                spatial,
+            });
+        }
+    }
+    split_input(x, nd, name)
 }
 
 /// `adaptive_avg_pool{nd}d`.
 pub fn adaptive_avg_pool(x: &Tensor, nd: usize, output_size: &[usize]) -> Result<Tensor> {
     let name = format!("adaptive_avg_pool{nd}d");
-    let p = adaptive_input(x, nd, &name)?;
+    let p = adaptive_input(x, nd, &name, true)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
     if x.numel() == 0 && !x.dtype().is_float() && !x.is_gpu() && !x.is_meta() {
         // PyTorch returns an empty result of any dtype (no kernel runs)
@@ -537,7 +564,7 @@ pub fn adaptive_max_pool(
     return_indices: bool,
 ) -> Result<(Tensor, Option<Tensor>)> {
     let name = format!("adaptive_max_pool{nd}d");
-    let p = adaptive_input(x, nd, &name)?;
+    let p = adaptive_input(x, nd, &name, false)?;
     let g = adaptive_geom(&p, nd, output_size, &name)?;
     if x.is_gpu() {
         if return_indices {
