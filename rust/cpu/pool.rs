@@ -415,12 +415,12 @@ pub fn avg_forward<T: Float>(x: &[T], g: &Geom, div: Divisor) -> Vec<T> {
     for_planes(&mut out, op, x.len(), |p, o| {
         let xp = &x[p * ip..(p + 1) * ip];
         g.for_each_out(|k, wd, wh, ww| {
+            // One running sum over the window, as PyTorch's kernels (row
+            // sums added up differ at -inf, 3e38, 3e38: NaN against -inf).
             let mut s = T::zero();
             g.for_each_row(wd, wh, ww, |start, count, step| {
                 if step == 1 {
-                    s += xp[start..start + count]
-                        .iter()
-                        .fold(T::zero(), |a, &v| a + v);
+                    s = xp[start..start + count].iter().fold(s, |a, &v| a + v);
                 } else {
                     (0..count).for_each(|j| s += xp[start + j * step]);
                 }
