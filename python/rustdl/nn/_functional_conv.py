@@ -61,7 +61,11 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
         # output's dtype (an empty input's output adds it in place), while
         # its mkldnn kernel (float32, picked by batch, groups, sizes and
         # thread count) refuses it: rustdl refuses it there too.
+        # (the cast bias is for the shape checks: an empty input's output
+        # adds the bias itself below, so that it gets its zero gradient)
         loose_bias, bias = bias, bias.to(input.dtype)
+        if input.numel() == 0:
+            bias = bias.detach()
     if isinstance(padding, str):
         if padding == "valid":
             padding = [0]
@@ -78,10 +82,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
             f"Expected {nd + 2}-dimensional weight for conv{nd}d, but got weight of size {list(weight.shape)}"
         )
     out = _C.conv_nd(input, weight, bias, stride, padding, dilation, groups)
-    if loose_bias is not None and input.numel() == 0 and loose_bias.is_floating_point() \
-            and not out.is_floating_point():
-        raise RuntimeError(f"result type {scalar_name(loose_bias)} can't be cast to the desired output type "
-                           f"{scalar_name(out)}")
+    if loose_bias is not None and input.numel() == 0:
+        if loose_bias.is_floating_point() and not out.is_floating_point():
+            raise RuntimeError(f"result type {scalar_name(loose_bias)} can't be cast to the desired output type "
+                               f"{scalar_name(out)}")
+        channel_shape = [-1] + [1] * nd
+        out = out + loose_bias.to(out.dtype).reshape(channel_shape)
     return out
 
 
