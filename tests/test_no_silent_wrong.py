@@ -58,6 +58,12 @@ def test_every_case_is_recorded():
     assert {n for n, _ in regression_cases.CASES} == set(RECORDED)
 
 
+def test_case_names_are_unique():
+    # The recording is keyed by name: a repeated name keeps only one case.
+    names = [n for n, _ in regression_cases.CASES]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
+
+
 # ----------------------------------------------------------------- panics
 def test_a_panic_is_a_runtime_error_naming_the_binding():
     with pytest.raises(RuntimeError, match=r"internal error in _panic_for_test: boom"):

@@ -153,6 +153,16 @@ fn check_dtypes(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, call: &C
         if call.dilated {
             return Err(Error::not_implemented("slow_conv_dilated<>", xd));
         }
+        // (the slow kernels dispatch on the input's dtype, which has no
+        // bool version, before they compare the weight's)
+        if xd == DType::Bool {
+            let kernel = if nd == 3 {
+                "slow_conv3d_cpu"
+            } else {
+                "slow_conv2d_cpu"
+            };
+            return Err(Error::not_implemented(kernel, xd));
+        }
     }
     Err(Error::Runtime(format!(
         "expected scalar type {} but found {}",

@@ -2,6 +2,7 @@
 //! flip, masked_fill — with gradients. Repeated indices accumulate.
 
 use super::creation;
+use super::scatter_checks::{check_value_converts, scatter_checks};
 use crate::autograd::record;
 use crate::dispatch_all;
 use crate::error::{Error, Result};
@@ -185,30 +186,9 @@ fn scatter_impl(
     src: &Tensor,
     accumulate: bool,
 ) -> Result<Tensor> {
-    let index = &empty_index_as_long(index);
     let d = wrap_dim(dim, x.ndim())?;
-    if x.dtype() != src.dtype() {
-        return Err(Error::Runtime(
-            "scatter(): Expected self.dtype to be equal to src.dtype".into(),
-        ));
-    }
-    check_index_shape(x, d, index, "scatter")?;
-    if index.numel() > 0 && src.ndim().max(1) != index.ndim().max(1) {
-        return Err(Error::Runtime(
-            "Index tensor must have the same number of dimensions as src tensor".into(),
-        ));
-    }
-    // (0-d index and src count as one element along one dim, as in PyTorch.)
-    let (ishape, sshape) = (shape_or_one(index), shape_or_one(src));
-    for (k, &size) in ishape.iter().enumerate() {
-        if index.numel() > 0 && size > sshape.get(k).copied().unwrap_or(1) {
-            return Err(Error::Runtime(format!(
-                "Expected index {:?} to be smaller than src {:?} (scatter)",
-                index.shape(),
-                src.shape()
-            )));
-        }
-    }
+    scatter_checks(x, d, index, Some(src))?;
+    let index = &empty_index_as_long(index);
     let out = if let Some(out) = Tensor::meta_result(&[x, index, src], x.shape(), x.dtype()) {
         out
     } else if x.is_gpu() || index.is_gpu() || src.is_gpu() {
@@ -315,6 +295,78 @@ pub fn scatter_add(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result
 
 pub fn scatter(x: &Tensor, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
     scatter_impl(x, dim, index, src, false)
+}
+
+/// What `x.scatter(dim, index, ...)` writes: a tensor `src`, or a number
+/// `value` (a 0-d int64, float64 or bool tensor holding the number exactly).
+pub enum ScatterSource<'a> {
+    Src(&'a Tensor),
+    Value(&'a Tensor),
+}
+
+/// `x.scatter(dim, index, src | value, reduce=None | "add" | "multiply")`,
+/// with PyTorch's checks in its order: dtypes and shapes, the reduce name,
+/// then, per element written, its index's bounds before the value's
+/// conversion to x's dtype (so an empty index takes any number, and an
+/// out-of-bounds first index is reported before an overflowing value).
+pub fn scatter_with(
+    x: &Tensor,
+    dim: i64,
+    index: &Tensor,
+    source: ScatterSource<'_>,
+    reduce: Option<&str>,
+) -> Result<Tensor> {
+    let d = wrap_dim(dim, x.ndim())?;
+    let src = match source {
+        ScatterSource::Src(src) => {
+            scatter_checks(x, d, index, Some(src))?;
+            src.clone()
+        }
+        ScatterSource::Value(value) => {
+            scatter_checks(x, d, index, None)?;
+            value.detach().cast_raw(x.dtype())
+        }
+    };
+    if !matches!(reduce, None | Some("add" | "multiply")) {
+        return Err(Error::Runtime(
+            "reduce argument must be either add or multiply.".into(),
+        ));
+    }
+    let src = match source {
+        ScatterSource::Value(value) => {
+            if index.numel() > 0 {
+                // (the first element written is the index's first)
+                let first = index_values(index, "scatter")?[0];
+                check_index(first, shape_or_one(x)[d], d)?;
+                check_value_converts(value, x.dtype())?;
+            }
+            super::shape::expand_to(&src, index.shape())?
+        }
+        ScatterSource::Src(_) => src,
+    };
+    let Some(reduce) = reduce else {
+        return scatter_impl(x, dim, index, &src, false);
+    };
+    // PyTorch has no derivative for a scatter with a reduce: its graph
+    // takes the result, and backward raises.
+    let out = {
+        let _ng = crate::autograd::GradModeGuard::new(false);
+        match reduce {
+            "add" => scatter_impl(x, dim, index, &src, true),
+            _ => scatter_reduce(x, dim, index, &src, "prod", true),
+        }
+    }?;
+    record(
+        "torch::autograd::NotImplemented",
+        &[x, &src],
+        &[&out],
+        |_| {
+            Err(Error::Runtime(
+                "derivative for aten::scatter is not implemented".into(),
+            ))
+        },
+    );
+    Ok(out)
 }
 
 /// `x.index_select(dim, index)` with a 1-D index.
@@ -432,8 +484,9 @@ pub fn index_add(
             )));
         }
         let size = if x.ndim() == 0 { 1 } else { x.shape()[d] };
-        if x.ndim() > 1 && d == 0 && x.numel() > 0 {
-            // PyTorch's path for slices contiguous in self says so.
+        if x.ndim() > 1 && d == 0 && x.numel() > 0 && index.dtype() == DType::I64 && alpha == 1.0 {
+            // PyTorch's path for slices contiguous in self (an int64 index,
+            // alpha 1: its index_put_) says so.
             if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i >= size as i64) {
                 return Err(Error::Runtime(format!(
                     "index {bad} is out of bounds for dimension 0 with size {size}"
@@ -1117,53 +1170,7 @@ pub fn scatter_reduce(
 ) -> Result<Tensor> {
     crate::gpu::ops::cpu_only(&[x, index, src], "scatter_reduce")?;
     let d = wrap_dim(dim, x.ndim())?;
-    if index.numel() > 0 && !matches!(index.dtype(), DType::I64 | DType::I32) {
-        return Err(Error::Runtime(
-            "scatter(): Expected dtype int32/int64 for index".into(),
-        ));
-    }
-    if src.dtype() != x.dtype() {
-        return Err(Error::Runtime(
-            "scatter(): Expected self.dtype to be equal to src.dtype".into(),
-        ));
-    }
-    if index.numel() > 0 {
-        let (xs, is, ss) = (shape_or_one(x), shape_or_one(index), shape_or_one(src));
-        if is.len() != xs.len() {
-            return Err(Error::Runtime(
-                "Index tensor must have the same number of dimensions as self tensor".into(),
-            ));
-        }
-        let mut too_big = (0..xs.len()).any(|k| k != d && is[k] > xs[k]);
-        // (PyTorch stops at the first index dim that is too big; reading a
-        // dim src lacks before that is an IndexError)
-        for (k, &n) in is.iter().enumerate() {
-            if too_big {
-                break;
-            }
-            let Some(&m) = ss.get(k) else {
-                return Err(Error::Index(format!(
-                    "Dimension out of range (expected to be in range of [-{0}, {1}], but got {k})",
-                    ss.len(),
-                    ss.len() - 1
-                )));
-            };
-            too_big = n > m;
-        }
-        if ss.len() != is.len() {
-            return Err(Error::Runtime(
-                "Index tensor must have the same number of dimensions as src tensor".into(),
-            ));
-        }
-        if too_big {
-            return Err(Error::Runtime(format!(
-                "Expected index {:?} to be no larger than self {:?} apart from dimension {d} and to be no larger size than src {:?}",
-                index.shape(),
-                x.shape(),
-                src.shape()
-            )));
-        }
-    }
+    scatter_checks(x, d, index, Some(src))?;
     let reduce = Reduce::parse(reduce)?;
     if reduce == Reduce::Mean && x.dtype() == DType::Bool {
         return Err(Error::not_implemented(

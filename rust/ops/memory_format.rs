@@ -61,6 +61,28 @@ pub fn is_contiguous_as(x: &Tensor, format: MemoryFormat) -> bool {
     true
 }
 
+/// PyTorch's guess that a 4-D tensor's strides are channels-last
+/// (`is_channels_last_strides_2d`, behind `suggest_memory_format`): the C, W,
+/// H, N strides non-decreasing, each at least the extent of the one before,
+/// with ties (size-1 dims, N111 tensors) resolved to contiguous.
+pub fn strides_like_channels_last(x: &Tensor) -> bool {
+    if x.ndim() != 4 || x.strides()[1] == 0 {
+        return false;
+    }
+    let (sizes, strides) = (x.shape(), x.strides());
+    let mut min: isize = 0;
+    for d in [1, 3, 2, 0] {
+        if sizes[d] == 0 || strides[d] < min || (d == 0 && min == strides[1]) {
+            return false;
+        }
+        min = strides[d];
+        if sizes[d] > 1 {
+            min *= sizes[d] as isize;
+        }
+    }
+    true
+}
+
 /// The concrete format `Preserve` means for `x`: channels-last when `x` is laid out so (and not
 /// also plainly contiguous), else contiguous.
 fn resolve(x: &Tensor, format: MemoryFormat) -> MemoryFormat {

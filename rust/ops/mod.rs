@@ -28,6 +28,7 @@ pub mod pool;
 pub mod reduce;
 pub mod rnn;
 pub mod scan;
+pub mod scatter_checks;
 pub mod shape;
 pub mod shape_extra;
 pub mod softmax;

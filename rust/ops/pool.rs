@@ -405,6 +405,21 @@ fn avg_spread(
     }
 }
 
+/// PyTorch's CPU max_pool3d kernel switches on the input's suggested memory
+/// format: an unbatched (4-D) input whose strides look channels-last (2-D)
+/// is refused, e.g. `F.max_pool3d(x.permute(0, 3, 1, 2), 2)` (its adaptive
+/// kernel is not so picky).
+fn check_pool3d_memory_format(x: &Tensor, nd: usize) -> Result<()> {
+    if nd == 3 && !x.is_gpu() && !x.is_meta() && super::memory_format::strides_like_channels_last(x)
+    {
+        bail!(
+            Runtime,
+            "Unsupported memory format. Supports only ChannelsLast3d, Contiguous"
+        );
+    }
+    Ok(())
+}
+
 /// `max_pool{nd}d`: values and (when `return_indices`) flat per-plane indices.
 pub fn max_pool(
     x: &Tensor,
@@ -415,6 +430,7 @@ pub fn max_pool(
     let name = format!("max_pool{nd}d");
     let p = split_input(x, nd, &name)?;
     let g = strided_geom(&p, nd, prm, &name)?;
+    check_pool3d_memory_format(x, nd)?;
     if x.is_gpu() {
         if return_indices {
             bail!(

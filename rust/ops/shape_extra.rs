@@ -10,8 +10,9 @@ use crate::tensor::layout::wrap_dim;
 use crate::tensor::{DType, Tensor};
 use std::sync::Arc;
 
-/// `x.repeat(*reps)`: tile the tensor.
-pub fn repeat(x: &Tensor, reps: &[usize]) -> Result<Tensor> {
+/// `x.repeat(*reps)`: tile the tensor. PyTorch checks the result's sizes,
+/// not the repeats: a negative repeat of an empty dim gives size 0.
+pub fn repeat(x: &Tensor, reps: &[i64]) -> Result<Tensor> {
     if reps.len() < x.ndim() {
         return Err(Error::Runtime(
             "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor".into(),
@@ -20,13 +21,25 @@ pub fn repeat(x: &Tensor, reps: &[usize]) -> Result<Tensor> {
     let lead = reps.len() - x.ndim();
     let mut shape: Vec<usize> = vec![1; lead];
     shape.extend(x.shape());
+    let sizes: Vec<i64> = reps
+        .iter()
+        .zip(&shape)
+        .map(|(&r, &s)| r * s as i64)
+        .collect();
+    if let Some(bad) = sizes.iter().find(|&&n| n < 0) {
+        return Err(Error::Runtime(format!(
+            "Trying to create tensor with negative dimension {bad}: {sizes:?}"
+        )));
+    }
     // view as (1, s0, 1, s1, ...), expand to (r0, s0, r1, s1, ...), merge pairs
     let mut inter = Vec::new();
     let mut big = Vec::new();
     let mut out = Vec::new();
-    for (r, s) in reps.iter().zip(&shape) {
-        inter.extend([1, *s]);
-        big.extend([*r, *s]);
+    for (&r, &s) in reps.iter().zip(&shape) {
+        // (a negative repeat passed the check only along an empty dim)
+        let r = r.max(0) as usize;
+        inter.extend([1, s]);
+        big.extend([r, s]);
         out.push(r * s);
     }
     let v = reshape_to(x, &inter)?;

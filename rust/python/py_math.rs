@@ -156,14 +156,23 @@ fn bool_number_exponent(a: &Tensor, exponent: &Bound<'_, PyAny>) -> Option<bool>
 }
 
 /// An integer tensor to a negative Python int power is refused (a tensor
-/// exponent is not: its negative entries give 0, or +-1 for a base of +-1).
+/// exponent is not: its negative entries give 0, or +-1 for a base of +-1),
+/// and so is one past the tensor's dtype (PyTorch's kernel converts the
+/// exponent to it, checked: `uint8_tensor ** 1000` raises).
 fn refuse_negative_int_power(a: &Tensor, exponent: &Bound<'_, PyAny>) -> PyResult<()> {
-    let negative_int = exponent.is_exact_instance_of::<pyo3::types::PyInt>()
-        && exponent.extract::<i64>().is_ok_and(|v| v < 0);
-    if negative_int && !a.dtype().is_float() {
+    if a.dtype().is_float() || !exponent.is_exact_instance_of::<pyo3::types::PyInt>() {
+        return Ok(());
+    }
+    let Ok(v) = exponent.extract::<i64>() else {
+        return Ok(());
+    };
+    if v < 0 {
         return Err(PyRuntimeError::new_err(
             "Integers to negative integer powers are not allowed.",
         ));
+    }
+    if a.dtype() != DType::Bool {
+        crate::ops::creation::check_fits(v as f64, a.dtype())?;
     }
     Ok(())
 }
@@ -1557,7 +1566,8 @@ pub fn clamp_any(
 
 /// A p-norm with no identity (p < 0, inf) over an empty reduction raises.
 fn check_norm_identity(x: &Tensor, p: f64, d: &Option<Vec<i64>>) -> PyResult<()> {
-    if !(p < 0.0 || p.is_infinite()) {
+    // (an integer input is refused first, by the op: PyTorch's dtype check)
+    if !(p < 0.0 || p.is_infinite()) || !x.dtype().is_float() {
         return Ok(());
     }
     let shown = if p.is_infinite() {

@@ -1,6 +1,6 @@
 //! Shape and indexing methods: views, reshapes, cat/split, `x[...]`.
 
-use super::convert::{as_tensor, operand, shape_args, to_usize_shape, type_err};
+use super::convert::{as_tensor, operand, shape_args, type_err};
 use super::py_math::{assign_inplace, tuple_of};
 use super::py_tensor::{wrap, PyTensor};
 use crate::ops::indexing::{getitem, IndexItem};
@@ -80,7 +80,28 @@ fn parse_index(key: &Bound<'_, PyAny>) -> PyResult<Vec<IndexItem>> {
     if let Ok(t) = key.downcast::<PyTuple>() {
         return t.iter().map(|k| parse_one(&k)).collect();
     }
+    if let Ok(list) = key.downcast::<PyList>() {
+        if list_as_tuple(list) {
+            return list.iter().map(|k| parse_one(&k)).collect();
+        }
+    }
     Ok(vec![parse_one(key)?])
+}
+
+/// PyTorch's (NumPy's legacy) rule, `treatSequenceAsTuple`: a list shorter
+/// than 32 that holds a tensor, a sequence, a slice, `...` or None is a
+/// tuple of indices (`x[[[0, 1], [0, 0]]]` is `x[[0, 1], [0, 0]]`, with a
+/// deprecation warning there); any other list is one index.
+fn list_as_tuple(list: &Bound<'_, PyList>) -> bool {
+    list.len() < 32
+        && list.iter().any(|k| {
+            k.downcast::<PyTensor>().is_ok()
+                // SAFETY: `k` is a live Python object (PySequence_Check only reads its type).
+                || unsafe { pyo3::ffi::PySequence_Check(k.as_ptr()) } != 0
+                || k.downcast::<PySlice>().is_ok()
+                || k.is_instance_of::<PyEllipsis>()
+                || k.is_none()
+        })
 }
 
 /// The value of index_fill: a Python number or a 0-d tensor (a tensor of
@@ -97,6 +118,52 @@ fn fill_value_operand(value: &Bound<'_, PyAny>, like: &Tensor, op: &str) -> PyRe
         )));
     }
     operand(value, like)
+}
+
+/// A scatter `value`, PyTorch's Scalar: a Python number or a 0-d tensor,
+/// held exactly in a 0-d int64, float64 or bool tensor. A Python int past
+/// int64 but within uint64 is a float64 (c10's uint64 Scalar; it overflows
+/// every integer dtype either way).
+fn scatter_value_arg(value: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if let Ok(t) = value.downcast::<PyTensor>() {
+        let t = &t.borrow().t;
+        if t.ndim() != 0 {
+            return Err(type_err(
+                "scatter() received an invalid combination of arguments - got (int, Tensor, value=Tensor), but expected a number or a 0-dim tensor as value",
+            ));
+        }
+        let dtype = match t.dtype() {
+            DType::Bool => DType::Bool,
+            d if d.is_float() => DType::F64,
+            _ => DType::I64,
+        };
+        return Ok(t.detach().cast_raw(dtype));
+    }
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Ok(Tensor::scalar(value.extract::<bool>()?));
+    }
+    if value.is_instance_of::<pyo3::types::PyInt>() {
+        if let Ok(i) = value.extract::<i64>() {
+            return Ok(Tensor::scalar(i));
+        }
+        if let Ok(u) = value.extract::<u64>() {
+            return Ok(crate::ops::creation::full(&[], u as f64, DType::F64));
+        }
+        let negative = value.lt(0)?;
+        return Err(pyo3::exceptions::PyOverflowError::new_err(if negative {
+            "can't convert negative int to unsigned"
+        } else {
+            "int too big to convert"
+        }));
+    }
+    if value.is_instance_of::<pyo3::types::PyFloat>() {
+        let v = value.extract::<f64>()?;
+        return Ok(crate::ops::creation::full(&[], v, DType::F64));
+    }
+    Err(type_err(format!(
+        "scatter(): argument 'value' must be Number or Tensor, not {}",
+        value.get_type().name()?
+    )))
 }
 
 fn dim_list(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
@@ -262,7 +329,7 @@ impl PyTensor {
     #[pyo3(signature = (*sizes))]
     fn repeat(&self, sizes: &Bound<'_, PyTuple>) -> R {
         required_args("repeat", "repeats", sizes)?;
-        let reps = to_usize_shape(&shape_args(sizes)?)?;
+        let reps = shape_args(sizes)?;
         Ok(wrap(crate::ops::shape_extra::repeat(&self.t, &reps)?))
     }
     #[pyo3(signature = (repeats, dim=None, *, output_size=None))]
@@ -572,31 +639,22 @@ impl PyTensor {
         value: Option<&Bound<'_, PyAny>>,
         reduce: Option<&str>,
     ) -> R {
-        let src_is_tensor = src.is_some_and(|s| s.downcast::<PyTensor>().is_ok());
-        let s = match (src, value) {
-            (Some(s), _) if src_is_tensor => operand(s, &self.t)?,
-            // A number is converted to self's dtype (c10's overflow check).
-            (Some(v), _) | (None, Some(v)) => {
-                super::convert::check_number_fits(v, self.t.dtype())?;
-                fill_value_operand(v, &self.t, "scatter")?.cast_raw(self.t.dtype())
+        let src_tensor = src.and_then(|s| s.downcast::<PyTensor>().ok());
+        let source_t;
+        let source = match (src_tensor, src.or(value)) {
+            (Some(s), _) => {
+                source_t = s.borrow().t.clone();
+                index::ScatterSource::Src(&source_t)
             }
-            _ => return Err(type_err("scatter() missing 'src' or 'value'")),
+            (None, Some(v)) => {
+                source_t = scatter_value_arg(v)?;
+                index::ScatterSource::Value(&source_t)
+            }
+            (None, None) => return Err(type_err("scatter() missing 'src' or 'value'")),
         };
-        let s = if s.ndim() == 0 && !src_is_tensor {
-            crate::ops::shape::expand_to(&s, index.t.shape())?
-        } else {
-            s
-        };
-        match reduce {
-            None => Ok(wrap(index::scatter(&self.t, dim, &index.t, &s)?)),
-            Some("add") => Ok(wrap(index::scatter_add(&self.t, dim, &index.t, &s)?)),
-            Some("multiply") => Ok(wrap(index::scatter_reduce(
-                &self.t, dim, &index.t, &s, "prod", true,
-            )?)),
-            Some(_) => Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "reduce argument must be either add or multiply.",
-            )),
-        }
+        Ok(wrap(index::scatter_with(
+            &self.t, dim, &index.t, source, reduce,
+        )?))
     }
     fn scatter_add_<'py>(
         slf: PyRef<'py, Self>,

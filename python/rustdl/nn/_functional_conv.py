@@ -7,6 +7,7 @@ computation and the shape checks are one Rust call (``_C.conv_nd`` /
 
 from .. import _C
 from ..amp.autocast_mode import _op as _autocast_op
+from ._arg_checks import scalar_name
 
 __all__ = [
     "conv1d",
@@ -16,6 +17,10 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose3d",
 ]
+
+
+# dtypes PyTorch's CPU convolution may hand to mkldnn
+_MKLDNN_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def _ints(value):
@@ -47,6 +52,20 @@ def _same_padding(input, weight, dilation, nd):
 @_autocast_op("lower")
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
     stride, dilation = _ints(stride), _ints(dilation)
+    loose_bias = None
+    if isinstance(padding, str) and isinstance(bias, _C.Tensor) and isinstance(input, _C.Tensor) \
+            and bias.dtype != input.dtype \
+            and (input.numel() == 0 or str(input.dtype).split(".")[-1] not in _MKLDNN_DTYPES):
+        # PyTorch checks the bias's dtype in conv{1,2,3}d with numeric padding
+        # only; with a string padding its slow kernels convert the bias to the
+        # output's dtype (an empty input's output adds it in place), while
+        # its mkldnn kernel (float32, picked by batch, groups, sizes and
+        # thread count) refuses it: rustdl refuses it there too.
+        # (the cast bias is for the shape checks: an empty input's output
+        # adds the bias itself below, so that it gets its zero gradient)
+        loose_bias, bias = bias, bias.to(input.dtype)
+        if input.numel() == 0:
+            bias = bias.detach()
     if isinstance(padding, str):
         if padding == "valid":
             padding = [0]
@@ -62,7 +81,14 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd):
         raise RuntimeError(
             f"Expected {nd + 2}-dimensional weight for conv{nd}d, but got weight of size {list(weight.shape)}"
         )
-    return _C.conv_nd(input, weight, bias, stride, padding, dilation, groups)
+    out = _C.conv_nd(input, weight, bias, stride, padding, dilation, groups)
+    if loose_bias is not None and input.numel() == 0:
+        if loose_bias.is_floating_point() and not out.is_floating_point():
+            raise RuntimeError(f"result type {scalar_name(loose_bias)} can't be cast to the desired output type "
+                               f"{scalar_name(out)}")
+        channel_shape = [-1] + [1] * nd
+        out = out + loose_bias.to(out.dtype).reshape(channel_shape)
+    return out
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -177,33 +177,51 @@ def _check_class_weight(input, weight):
     _not_differentiable("nll_loss_forward", ("weight", weight))
 
 
-def _check_class_target(input, target):
-    if target.is_floating_point():
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+def _check_class_weight_size(input, target, weight):
+    """PyTorch's checks before its kernel reads the targets: the weight's
+    size, then (spatial inputs: nll_loss2d's kernel reads int64 only) a uint8
+    target's dtype."""
+    C = input.shape[0] if input.dim() == 1 else input.shape[1]
+    spatial = input.dim() >= 3
+    if weight is not None and (weight.dim() != 1 or weight.shape[0] != C):
+        if spatial:
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+        raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight.shape)}")
+    if spatial and target.numel() > 0 and str(target.dtype).split(".")[-1] == "uint8":
+        raise RuntimeError("expected scalar type Long but found Byte")
+
+
+def _check_class_target(input, target, weight=None):
+    """PyTorch's nll_loss_nd / nll_loss(2d) checks of a class-index target,
+    in its order: batch size and (3-D, 5-D+) target shape in the composite,
+    then autograd's refusal of a weight that requires grad, then the
+    kernel's target shape, dtype, and the 1-D input's target size."""
+    if input.dim() != 1:
+        target_batch = target.shape[0] if target.dim() >= 1 else 0
+        if target_batch != input.shape[0]:
+            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                             f"({target_batch}).")
+    expected = (input.shape[0],) + tuple(input.shape[2:])
+    if input.dim() >= 3 and input.dim() != 4 and tuple(target.shape) != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    kernel = "nll_loss2d_forward" if input.dim() >= 3 else "nll_loss_forward"
+    _not_differentiable(kernel, ("weight", weight))
+    if input.dim() == 4 and target.dim() != 3:
+        raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of "
+                           f"dimension: {target.dim()}")
+    if input.dim() >= 3:
+        if tuple(target.shape) != expected:
+            raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    elif target.dim() > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if str(target.dtype).split(".")[-1] not in ("int64", "uint8"):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_name(target.dtype)}")
     if input.dim() == 2 and target.dim() == 0 and input.shape[0] == 0:
         # PyTorch reads the 0-dim target's size(0) here
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-    if input.dim() == 1:
-        if target.dim() == 1 and target.shape[0] != 1:
-            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
-        if target.dim() > 1:
-            raise RuntimeError(f"1D target tensor expected, multi-target not supported (got {tuple(target.shape)})")
-        return
-    expected = (input.shape[0],) + tuple(input.shape[2:])
-    target_batch = target.shape[0] if target.dim() >= 1 else 0
-    if target_batch != input.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                         f"({target_batch}).")
-    if tuple(target.shape) != expected:
-        if input.dim() == 2 and target.dim() != 1:
-            raise RuntimeError(f"1D target tensor expected, multi-target not supported (input {tuple(input.shape)}, "
-                               f"target {tuple(target.shape)})")
-        if input.dim() > 3 and target.dim() != input.dim() - 1:
-            raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of "
-                               f"dimension: {target.dim()}")
-        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    if input.dim() == 1 and target.dim() == 1 and target.shape[0] != 1:
+        raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
 
 
 @_autocast_op("fp32")
@@ -215,8 +233,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     if not input.is_floating_point():
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
-    _check_class_target(input, target)
+    _check_class_target(input, target, weight)
     _check_class_weight(input, weight)
+    _check_class_weight_size(input, target, weight)
     C = input.shape[0] if input.dim() == 1 else input.shape[1]
     logp = _class_last(input)
     t = target.reshape(-1).long()
@@ -228,9 +247,6 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     picked = logp[_C.arange(t.shape[0], device=t.device), t_safe]
     w = valid.to(input.dtype)
     if weight is not None:
-        if weight.dim() != 1 or weight.shape[0] != C:
-            raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
-                               f"weight tensor of shape: {list(weight.shape)}")
         # (an ignored row's weight is 0, not 0 * an infinite class weight)
         w = _C.where(valid, weight[t_safe], 0.0).to(input.dtype)
     # An ignored row is 0 even where its (unused) input is inf or NaN.
@@ -268,12 +284,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     C = input.shape[class_dim]
     if target.is_floating_point():
         if tuple(target.shape) != tuple(input.shape):
-            # not probabilities: PyTorch's nll_loss checks the batch sizes,
-            # then its kernel refuses the float target
-            if input.dim() != 1 and target.dim() >= 1 and target.shape[0] != input.shape[0]:
-                raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                                 f"({target.shape[0]}).")
-            raise RuntimeError(f"expected scalar type Long but found {scalar_name(target)}")
+            # not probabilities: PyTorch's nll_loss checks the shapes, then
+            # refuses the float target
+            _check_class_target(input, target, weight)
         logp = input.log_softmax(class_dim)
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / C
@@ -291,8 +304,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         # class indices: one fused Rust kernel (log-softmax + NLL + smoothing)
         if not input.is_floating_point():
             input.log_softmax(class_dim)  # PyTorch's log_softmax refuses integers before nll_loss's checks
-        _check_class_target(input, target)
+        _check_class_target(input, target, weight)
         _check_class_weight(input, weight)
+        _check_class_weight_size(input, target, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
                                       float(label_smoothing), reduction)
         if reduction != "none":
@@ -337,6 +351,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                            "'weight'. This input cannot have requires_grad True.")
     if not ((input >= 0) & (input <= 1)).all():  # NaN is outside too
         raise RuntimeError("all elements of input should be between 0 and 1")
+    if not ((target >= 0) & (target <= 1)).all():
+        raise RuntimeError("all elements of target should be between 0 and 1")
     loss = _BCE.apply(input, target)
     if weight is not None:
         _check_bias_like(weight.shape, loss.shape)
