@@ -29,7 +29,7 @@
 //! AVX2+FMA only.
 
 use super::conv::zero_few;
-use super::conv::{for_batch_ranges, ConvGeom};
+use super::conv::{for_batch_blocks, ConvGeom};
 use super::lanes::{copy_few, LANES};
 use super::sgemm::kernel::{Shifted, SplitShifted, Tile};
 use super::sgemm::NR;
@@ -852,8 +852,8 @@ fn pack_weights(mr: usize, rows: usize, depth: usize, w: impl Fn(usize, usize) -
 /// groups x c_in planes) to `out` (batch, groups x c_out planes of the
 /// plans' layout); `weights[plan][grp]` packed. All plans read the same
 /// padded source (one `pad_input` per sample and group) and write disjoint
-/// outputs. The batch is split over threads as for im2col
-/// (`conv::for_batch_ranges`); a batch too small to split has each sample's
+/// outputs. The batch is split over threads in blocks of samples
+/// (`conv::for_batch_blocks`); a batch too small to split has each sample's
 /// bands split instead.
 fn run(
     g: &ConvGeom,
@@ -870,7 +870,7 @@ fn run(
     let bands: Vec<(usize, (usize, usize, usize))> = (plans.iter().enumerate())
         .flat_map(|(i, plan)| plan.bands().into_iter().map(move |band| (i, band)))
         .collect();
-    for_batch_ranges(g, out, out_sample, |n0, outs, threads| {
+    for_batch_blocks(g, out, out_sample, |n0, outs, threads| {
         let mut xp = Scratch::<f32>::uninit(first.padded_len());
         for (i, out_n) in outs.chunks_mut(out_sample).enumerate() {
             for grp in 0..g.groups {
