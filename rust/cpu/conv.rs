@@ -378,6 +378,30 @@ pub(super) fn for_batch_ranges<T: Float>(
     }
 }
 
+/// `for_batch_ranges` for work with no setup per task (the implicit GEMM's
+/// forward and input gradient): up to four ranges per thread, claimed as
+/// threads come free, so a thread that starts late or is preempted (a
+/// shared machine) takes fewer samples instead of holding up the join.
+pub(super) fn for_batch_blocks<T: Float>(
+    g: &ConvGeom,
+    out: &mut [T],
+    per_sample: usize,
+    f: impl Fn(usize, &mut [T], usize) + Sync,
+) {
+    let (per_task, threads) = split_batch(g);
+    if per_sample == 0 || out.is_empty() {
+        return;
+    }
+    if per_task >= g.batch {
+        f(0, out, threads);
+    } else {
+        let per_task = g.batch.div_ceil(parallel::num_threads() * 4).max(1);
+        parallel::for_each_chunk_mut(out, per_task * per_sample, |t, chunk| {
+            f(t * per_task, chunk, 1)
+        });
+    }
+}
+
 /// Whether a stride-1 geometry that im2col would take goes to the
 /// implicit GEMM instead (f32 only; the caller checks the element type).
 fn uses_implicit<T: Float>(g: &ConvGeom) -> bool {

@@ -29,7 +29,7 @@
 //! AVX2+FMA only.
 
 use super::conv::zero_few;
-use super::conv::{for_batch_ranges, ConvGeom};
+use super::conv::{for_batch_blocks, ConvGeom};
 use super::lanes::{copy_few, LANES};
 use super::sgemm::kernel::{Shifted, SplitShifted, Tile};
 use super::sgemm::NR;
@@ -308,6 +308,9 @@ impl Plan {
             let (lo, hi) = (lo.clamp(0, 16) as u32, hi.clamp(0, 16) as u32);
             ((((1u32 << hi) - 1) & !((1u32 << lo) - 1)) & 0xffff) as __mmask16
         };
+        if sw <= 16 && pw <= 16 {
+            return self.pad_short_rows_avx512(src, dst);
+        }
         // Per width phase rx and run u0 of a row: the source column of lane
         // 0, and the lanes of the two loads inside the source row.
         let runs = pw.div_ceil(16);
@@ -366,6 +369,90 @@ impl Plan {
                                     let v = _mm512_permutex2var_ps(a, pick, b);
                                     _mm512_storeu_ps(row.add(run * 16), v);
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dst[planes..].fill(0.0);
+    }
+
+    /// `pad_input_avx512` for source and phase rows of at most 16 values
+    /// (a 16-wide input at stride 2: phase rows of 9): each phase row is
+    /// one load of its source row, one permute that picks the row's columns
+    /// of this width phase and zeroes the padding lanes, and one store. The
+    /// general loop's two masked loads and two-source permute per row, with
+    /// its per-run bookkeeping, were 15% of a stride-2 forward's time.
+    ///
+    /// # Safety
+    /// As `pad_input_avx512`, with source and phase rows of at most 16.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn pad_short_rows_avx512(&self, src: &[f32], dst: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let [sd, sh, sw] = self.src;
+        let [pd, ph, pw] = self.phase;
+        let [ld, lh, lw] = self.lo_pad;
+        let [td, th, tw] = self.stride;
+        let planes = self.c_in * self.channel_len();
+        assert!(
+            sw <= 16
+                && pw <= 16
+                && dst.len() >= planes + 16
+                && src.len() >= self.c_in * sd * sh * sw,
+            "pad_input: buffers too short"
+        );
+        // Per width phase rx: lane u takes source column u*tw + rx - lw,
+        // where that is inside the row (other lanes are zero).
+        let phases: Vec<(__m512i, __mmask16)> = (0..tw)
+            .map(|rx| {
+                let mut idx = [0i32; 16];
+                let mut valid: u32 = 0;
+                for (u, ix) in idx.iter_mut().enumerate().take(pw) {
+                    let col = (u * tw + rx) as isize - lw as isize;
+                    if (0..sw as isize).contains(&col) {
+                        *ix = col as i32;
+                        valid |= 1 << u;
+                    }
+                }
+                (_mm512_loadu_si512(idx.as_ptr().cast()), valid as __mmask16)
+            })
+            .collect();
+        let row_lanes = ((1u32 << sw) - 1) as __mmask16;
+        let zero = _mm512_setzero_ps();
+        let base = dst.as_mut_ptr();
+        let mut next = 0;
+        let src_channel = sd * sh * sw;
+        for c in 0..self.c_in {
+            if c + 1 < self.c_in {
+                super::conv_winograd::prefetch_span(&src[(c + 1) * src_channel..][..src_channel]);
+            }
+            for rz in 0..td {
+                for ry in 0..th {
+                    for &(idx, valid) in &phases {
+                        for uz in 0..pd {
+                            let z = (uz * td + rz) as isize - ld as isize;
+                            let z_inside = (0..sd as isize).contains(&z);
+                            for uy in 0..ph {
+                                // SAFETY (stores): rows are written in memory
+                                // order, each one's 16 values inside `dst`
+                                // (16 values of slack past the last row); the
+                                // lanes past a row land in the next, written
+                                // later.
+                                let row = base.add(next);
+                                next += pw;
+                                let y = (uy * th + ry) as isize - lh as isize;
+                                if !z_inside || !(0..sh as isize).contains(&y) {
+                                    _mm512_storeu_ps(row, zero);
+                                    continue;
+                                }
+                                let line = src
+                                    .as_ptr()
+                                    .add(((c * sd + z as usize) * sh + y as usize) * sw);
+                                // SAFETY: only the row's sw values are read.
+                                let v = _mm512_maskz_loadu_ps(row_lanes, line);
+                                _mm512_storeu_ps(row, _mm512_maskz_permutexvar_ps(valid, idx, v));
                             }
                         }
                     }
@@ -765,8 +852,8 @@ fn pack_weights(mr: usize, rows: usize, depth: usize, w: impl Fn(usize, usize) -
 /// groups x c_in planes) to `out` (batch, groups x c_out planes of the
 /// plans' layout); `weights[plan][grp]` packed. All plans read the same
 /// padded source (one `pad_input` per sample and group) and write disjoint
-/// outputs. The batch is split over threads as for im2col
-/// (`conv::for_batch_ranges`); a batch too small to split has each sample's
+/// outputs. The batch is split over threads in blocks of samples
+/// (`conv::for_batch_blocks`); a batch too small to split has each sample's
 /// bands split instead.
 fn run(
     g: &ConvGeom,
@@ -783,7 +870,7 @@ fn run(
     let bands: Vec<(usize, (usize, usize, usize))> = (plans.iter().enumerate())
         .flat_map(|(i, plan)| plan.bands().into_iter().map(move |band| (i, band)))
         .collect();
-    for_batch_ranges(g, out, out_sample, |n0, outs, threads| {
+    for_batch_blocks(g, out, out_sample, |n0, outs, threads| {
         let mut xp = Scratch::<f32>::uninit(first.padded_len());
         for (i, out_n) in outs.chunks_mut(out_sample).enumerate() {
             for grp in 0..g.groups {

@@ -9,7 +9,11 @@
 //! Threads: C is split into one rectangular slab per thread, each running the
 //! whole sequential algorithm with its own packing buffers — one fork/join
 //! per product. Packing is repeated per slab, which costs k*(m+n) against
-//! m*n*k multiply-adds.
+//! m*n*k multiply-adds. Where the threads split only C's rows (square
+//! products), B is instead packed once, by all threads together, into one
+//! buffer they share (`SharedB`), and the rows go in smaller blocks claimed
+//! as threads come free: each thread packed all of B before (1024 x 1024
+//! on two threads: 7% of each thread's time).
 //!
 //! Measured on the 2-core Zen here (benches/RESULTS.md) against the `gemm`
 //! crate, which stays the fallback for f64 and for CPUs without AVX2.
@@ -21,6 +25,7 @@ mod prepacked;
 pub use prepacked::{sgemm_prepacked, PackedB};
 
 use crate::parallel;
+use crate::tensor::pool::Scratch;
 use pack::{Block, Elem};
 use std::cell::RefCell;
 
@@ -31,7 +36,7 @@ pub const NR: usize = 16;
 
 /// One instance of the micro-kernel with its tile and cache blocking.
 /// `kc`: depth of one packed slice (the B panel, kc x NR, stays in L1);
-/// `mc`: rows per packed A block (mc x kc in L2); `nc`: columns per packed
+/// `mc`: rows per packed A block (mc x kc in L2; whole tiles); `nc`: columns per packed
 /// B block (kc x nc in L3).
 #[derive(Clone, Copy)]
 pub(crate) struct Micro {
@@ -102,6 +107,9 @@ const AVX512_SHORT: Micro = Micro {
 #[cfg(target_arch = "x86_64")]
 const AVX512_MID: Micro = Micro {
     mr: kernel::AVX512_MID_MR,
+    // whole tiles per A block (336 rows made the second block of a 340-row
+    // product ask for 340 rows of a 336-row buffer)
+    mc: 330,
     kernel: kernel::kernel_avx512_mid::<kernel::Panel>,
     ..AVX512
 };
@@ -136,6 +144,34 @@ pub(crate) fn micro_for_rows(m: usize) -> Option<Micro> {
         if padded(AVX512_SHORT.mr) < padded(AVX512.mr) {
             return Some(AVX512_SHORT);
         }
+    }
+    Some(micro)
+}
+
+/// `micro()` for an `m` x `n` product on `threads` threads: on AVX-512, the
+/// 14-, 10- or 8-row tile whose largest slab (`split`) pads its rows least,
+/// the taller on ties. The products' depth order, so every value, is the
+/// same with any tile; the 8-row tile ran as fast as the 14-row one (a
+/// 1680 x 1024 x 1024 product: 36.5-37.0 ms of kernel time against
+/// 37.3-38.0), and 1024 rows on two threads are 2 x 512 on it against
+/// 2 x 518 on the 14-row tile (2 x 256 against 2 x 266 for 512 rows).
+pub(crate) fn micro_for_product(m: usize, n: usize, threads: usize) -> Option<Micro> {
+    let micro = micro()?;
+    #[cfg(target_arch = "x86_64")]
+    if micro.mr == AVX512.mr {
+        let slab = |t: &Micro| {
+            let (tm, tn) = split(m, n, threads, t.mr, t.nr);
+            let rows = chunk(m, tm, t.mr).min(m.div_ceil(t.mr) * t.mr);
+            let cols = chunk(n, tn, t.nr).min(n.div_ceil(t.nr) * t.nr);
+            rows * cols
+        };
+        let mut best = AVX512;
+        for t in [AVX512_MID, AVX512_SHORT] {
+            if slab(&t) < slab(&best) {
+                best = t;
+            }
+        }
+        return Some(best);
     }
     Some(micro)
 }
@@ -218,15 +254,7 @@ pub unsafe fn sgemm(
     accumulate: bool,
     threads: usize,
 ) {
-    // Small single-threaded products (attention's tiles: 64, 128, 256 rows)
-    // take the row tile that pads least; the depth order, so every value,
-    // is the same with either tile.
-    let micro = if threads == 1 && m <= 256 {
-        micro_for_rows(m)
-    } else {
-        micro()
-    };
-    let Some(micro) = micro else {
+    let Some(micro) = micro_for_product(m, n, threads) else {
         unreachable!("sgemm called without AVX2 (check is_supported())")
     };
     sgemm_with(micro, m, n, k, a, b, c, accumulate, threads)
@@ -281,7 +309,7 @@ pub unsafe fn sgemm_bias(
     relu: bool,
     threads: usize,
 ) {
-    let Some(micro) = micro() else {
+    let Some(micro) = micro_for_product(m, n, threads) else {
         unreachable!("sgemm_bias called without AVX2 (check is_supported())")
     };
     let epilogue = kernel::Epilogue { bias, relu };
@@ -306,7 +334,7 @@ pub unsafe fn sgemm_bf16(
     accumulate: bool,
     threads: usize,
 ) {
-    let Some(micro) = micro() else {
+    let Some(micro) = micro_for_product(m, n, threads) else {
         unreachable!("sgemm_bf16 called without AVX2 (check is_supported())")
     };
     gemm_with(
@@ -390,6 +418,21 @@ unsafe fn gemm_with<E: Elem>(
     }
     let rows = chunk(m, tm, mr);
     let cols = chunk(n, tn, nr);
+    if tn == 1 && n <= micro.nc {
+        if let Some(shared) = SharedB::new(k, n, slice_len(k, micro.kc), nr) {
+            // With B packed once, row blocks cost no extra packing: four
+            // per thread, claimed as threads come free, so a thread that
+            // starts late or is preempted (a shared machine) takes fewer.
+            let rows = chunk(m, tm * 4, mr);
+            parallel::for_each_task(m.div_ceil(rows), |t| {
+                let i0 = t * rows;
+                // SAFETY: as below; the shared panels are written once
+                // each, by the thread that claimed them.
+                unsafe { run_slab_shared(&p, &shared, i0..(i0 + rows).min(m)) }
+            });
+            return;
+        }
+    }
     parallel::for_each_task(tm * tn, |t| {
         let (i0, j0) = ((t / tn) * rows, (t % tn) * cols);
         if i0 < m && j0 < n {
@@ -475,6 +518,127 @@ fn slice_len(k: usize, kc: usize) -> usize {
     k.div_ceil(k.div_ceil(kc).max(1)).max(1)
 }
 
+/// Columns of B per unit of shared packing work (4 panels of 32).
+const SHARED_GROUP_PANELS: usize = 4;
+
+/// All of B (k x n, one column block) packed once for every thread of a
+/// product that splits only C's rows, instead of once per thread: the
+/// threads claim groups of panels of each depth slice from a counter, pack
+/// them, and mark them ready; a thread waits for a panel only while another
+/// is packing it (so a slab run alone, or after the other, never waits).
+/// Slice s starts at `s * kc_max * np`, as in `PackedB`.
+struct SharedB {
+    /// (from the tensor buffer pool: no page faults on every product)
+    _buf: Scratch<f32>,
+    /// The first 64-byte boundary in `_buf`.
+    ptr: *mut f32,
+    kc_max: usize,
+    np: usize,
+    n: usize,
+    groups: usize,
+    /// Next unclaimed group of each slice.
+    claimed: Vec<std::sync::atomic::AtomicUsize>,
+    /// Per slice and group: packed.
+    ready: Vec<std::sync::atomic::AtomicBool>,
+}
+// SAFETY: each group is written by the one thread that claimed it, and read
+// only after its `ready` flag is set (release / acquire).
+unsafe impl Sync for SharedB {}
+
+impl SharedB {
+    /// None when B is too large to pack whole (then it is packed per slab).
+    fn new(k: usize, n: usize, kc_max: usize, nr: usize) -> Option<SharedB> {
+        // (32 MiB: 2048 x 2048 and smaller)
+        const MAX_FLOATS: usize = 8 << 20;
+        let np = n.div_ceil(nr) * nr;
+        let slices = k.div_ceil(kc_max).max(1);
+        let len = slices * kc_max * np;
+        if len > MAX_FLOATS {
+            return None;
+        }
+        let mut buf = Scratch::<f32>::uninit(len + 16);
+        let skip = buf.as_ptr().align_offset(64).min(16);
+        // SAFETY: `skip + len` floats are inside the buffer.
+        let ptr = unsafe { buf.as_mut_ptr().add(skip) };
+        let groups = np.div_ceil(nr * SHARED_GROUP_PANELS);
+        Some(SharedB {
+            _buf: buf,
+            ptr,
+            kc_max,
+            np,
+            n,
+            groups,
+            claimed: (0..slices).map(|_| Default::default()).collect(),
+            ready: (0..slices * groups).map(|_| Default::default()).collect(),
+        })
+    }
+
+    /// Claim and pack groups of slice `s` (depth `pc..pc + kc`) until none
+    /// are left unclaimed.
+    unsafe fn pack_slice<E: Elem>(&self, p: &Problem<E>, s: usize, pc: usize, kc: usize) {
+        use std::sync::atomic::Ordering;
+        let nr = p.micro.nr;
+        let gcols = nr * SHARED_GROUP_PANELS;
+        loop {
+            let g = self.claimed[s].fetch_add(1, Ordering::Relaxed);
+            if g >= self.groups {
+                return;
+            }
+            let j0 = g * gcols;
+            let cols = gcols.min(self.n - j0);
+            let dst = std::slice::from_raw_parts_mut(
+                self.ptr.add(s * self.kc_max * self.np + j0 * kc),
+                kc * cols.div_ceil(nr) * nr,
+            );
+            pack::pack_b(kc, cols, p.b.at(pc, j0), nr, dst);
+            self.ready[s * self.groups + g].store(true, Ordering::Release);
+        }
+    }
+
+    /// Wait until the group holding column `j` of slice `s` is packed.
+    fn wait(&self, s: usize, j: usize, nr: usize) {
+        use std::sync::atomic::Ordering;
+        let flag = &self.ready[s * self.groups + j / (nr * SHARED_GROUP_PANELS)];
+        let mut spins = 0u32;
+        while !flag.load(Ordering::Acquire) {
+            spins += 1;
+            if spins < 1 << 12 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// `run_slab` for all columns, on B packed once for all slabs (`SharedB`).
+unsafe fn run_slab_shared<E: Elem>(p: &Problem<E>, sh: &SharedB, ri: std::ops::Range<usize>) {
+    let Micro { mr, nr, mc, .. } = p.micro;
+    let mc_max = mc.min(ri.len().div_ceil(mr) * mr);
+    BUFFERS.with(|bufs| {
+        let (abuf, _) = &mut *bufs.borrow_mut();
+        let apack = abuf.get(sh.kc_max * mc_max);
+        for (s, pc) in (0..p.k).step_by(sh.kc_max).enumerate() {
+            let kc = sh.kc_max.min(p.k - pc);
+            sh.pack_slice(p, s, pc, kc);
+            let bp = std::slice::from_raw_parts(sh.ptr.add(s * sh.kc_max * sh.np), kc * sh.np);
+            let overwrite = s == 0 && !p.accumulate;
+            let last = pc + kc >= p.k;
+            for (b, ic) in ri.clone().step_by(mc).enumerate() {
+                let mc = mc.min(ri.end - ic);
+                let ap = &mut apack[..kc * mc.div_ceil(mr) * mr];
+                pack::pack_a(mc, kc, p.a.at(ic, pc), mr, ap);
+                let wait = |jr: usize| {
+                    if b == 0 {
+                        sh.wait(s, jr, nr)
+                    }
+                };
+                macro_kernel(p, (ic, mc), (0, sh.n), kc, ap, bp, overwrite, last, wait);
+            }
+        }
+    });
+}
+
 /// The sequential algorithm on rows `ri` x columns `cj` of C.
 unsafe fn run_slab<E: Elem>(
     p: &Problem<E>,
@@ -506,7 +670,7 @@ unsafe fn run_slab<E: Elem>(
                     let mc = mc.min(ri.end - ic);
                     let ap = &mut apack[..kc * mc.div_ceil(mr) * mr];
                     pack::pack_a(mc, kc, p.a.at(ic, pc), mr, ap);
-                    macro_kernel(p, (ic, mc), (jc, nc), kc, ap, bp, overwrite, last);
+                    macro_kernel(p, (ic, mc), (jc, nc), kc, ap, bp, overwrite, last, |_| {});
                 }
             }
         }
@@ -526,9 +690,11 @@ unsafe fn macro_kernel<E>(
     bpack: &[f32],
     overwrite: bool,
     last: bool,
+    wait_for_panel: impl Fn(usize),
 ) {
     let Micro { mr, nr, kernel, .. } = p.micro;
     for jr in (0..nc).step_by(nr) {
+        wait_for_panel(jr);
         let bpanel = kernel::Panel {
             ptr: bpack.as_ptr().add(jr * kc),
             width: nr,
@@ -794,6 +960,89 @@ mod tests {
         }
     }
 
+    /// Every instance's A blocks are whole tiles, and products of more rows
+    /// than one block (two blocks of the 10-row tile: 330 + 15) match the
+    /// reference: the 10-row tile's blocks were 336 rows, and the second
+    /// block of a 340-row product asked for 340 rows of a 336-row buffer (a
+    /// panic, e.g. a recurrent layer's steps with a batch of 340).
+    #[test]
+    fn row_blocks_are_whole_tiles() {
+        for (name, micro) in instances() {
+            assert_eq!(micro.mc % micro.mr, 0, "{name}");
+            for threads in [1, 2] {
+                check(micro, 345, 40, 20, false, false, false, false, threads);
+                check(micro, 345, 40, 20, true, false, false, true, threads);
+            }
+        }
+    }
+
+    /// Products whose threads split C's rows share one packing of B
+    /// (`SharedB`): the same values, bit for bit, as one thread, across
+    /// panel groups, partial panels and depth slices, with B row-major
+    /// (packed row by row) or column-major, C fresh or accumulated.
+    #[test]
+    fn shared_b_matches_one_thread_bitwise() {
+        for (name, micro) in instances() {
+            for &(m, n, k) in &[(300, 200, 800), (64, 33, 5), (29, 513, 385), (150, 290, 70)] {
+                for &(bt, acc) in &[(false, false), (true, true), (false, true)] {
+                    let a = values(m * k, 81);
+                    let b = values(k * n, 82);
+                    let c0 = values(m * n, 83);
+                    let (brs, bcs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+                    let run = |threads: usize| {
+                        let mut c = c0.clone();
+                        unsafe {
+                            sgemm_with(
+                                micro,
+                                m,
+                                n,
+                                k,
+                                (a.as_ptr(), k as isize, 1),
+                                (b.as_ptr(), brs, bcs),
+                                (c.as_mut_ptr(), n as isize, 1),
+                                acc,
+                                threads,
+                            )
+                        };
+                        c
+                    };
+                    let one = run(1);
+                    for threads in [2, 3] {
+                        let got = run(threads);
+                        for (i, (g, w)) in got.iter().zip(&one).enumerate() {
+                            assert_eq!(
+                                g.to_bits(),
+                                w.to_bits(),
+                                "{name} {m}x{n}x{k} bt={bt} acc={acc} t={threads} [{i}]"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn product_takes_the_tile_whose_slabs_pad_least() {
+        let Some(micro) = micro() else { return };
+        if micro.mr != AVX512.mr {
+            assert_eq!(
+                micro_for_product(1024, 1024, 2).map(|t| t.mr),
+                Some(micro.mr)
+            );
+            return;
+        }
+        let mr = |m: usize, n: usize, t: usize| micro_for_product(m, n, t).map(|t| t.mr);
+        // 2 x 512 rows: 2 x 512 on the 8-row tile, 2 x 518 on the 14-row one
+        assert_eq!(mr(1024, 1024, 2), Some(AVX512_SHORT.mr));
+        assert_eq!(mr(512, 512, 2), Some(AVX512_SHORT.mr));
+        // ties go to the taller tile
+        assert_eq!(mr(1008, 1024, 1), Some(AVX512.mr));
+        assert_eq!(mr(70, 64, 1), Some(AVX512.mr));
+        assert_eq!(mr(20, 64, 1), Some(AVX512_MID.mr));
+        assert_eq!(mr(64, 64, 1), Some(AVX512_SHORT.mr));
+    }
+
     #[test]
     fn batch_rows_take_the_tile_that_pads_least() {
         let Some(micro) = micro() else { return };
@@ -902,6 +1151,7 @@ mod tests {
                 (7, 33, 385),
                 (20, 800, 200),
                 (15, 17, 800),
+                (345, 40, 30),
                 (3, 40, 0),
             ]
             .iter()

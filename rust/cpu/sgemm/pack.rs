@@ -108,8 +108,50 @@ pub unsafe fn pack_a<E: Elem>(rows: usize, kc: usize, a: Block<E>, w: usize, dst
 /// # Safety
 /// Every element (p < kc, j < cols) of `b` is readable.
 pub unsafe fn pack_b<E: Elem>(kc: usize, cols: usize, b: Block<E>, w: usize, dst: &mut [f32]) {
+    if b.cs == 1 {
+        match w {
+            16 => return pack_rows_grouped::<16, E>(kc, cols, b, dst),
+            32 => return pack_rows_grouped::<32, E>(kc, cols, b, dst),
+            _ => {}
+        }
+    }
     // B's columns play the role of A's rows.
     pack_width(w, cols, kc, b.t(), dst)
+}
+
+/// Panels of B whose rows are contiguous, a few panels at a time and row by
+/// row within them: each row of B is read as one run of `PANELS_PER_PASS`
+/// panels' width, not one panel's (a panel alone reads 128 bytes per row,
+/// each row a page apart for wide B; packing a 1024 x 1024 B took about
+/// 10% less time this way).
+unsafe fn pack_rows_grouped<const W: usize, E: Elem>(
+    kc: usize,
+    cols: usize,
+    b: Block<E>,
+    dst: &mut [f32],
+) {
+    const PANELS_PER_PASS: usize = 4;
+    let panels = cols.div_ceil(W);
+    for q0 in (0..panels).step_by(PANELS_PER_PASS) {
+        let q1 = (q0 + PANELS_PER_PASS).min(panels);
+        for p in 0..kc {
+            let row = b.ptr.offset(p as isize * b.rs);
+            for q in q0..q1 {
+                let out = dst.get_unchecked_mut(q * W * kc + p * W..q * W * kc + p * W + W);
+                let live = W.min(cols - q * W);
+                if live == W {
+                    // (a copy of constant length: vector moves, no call)
+                    E::widen_into(std::slice::from_raw_parts(row.add(q * W), W), out);
+                } else {
+                    E::widen_into(
+                        std::slice::from_raw_parts(row.add(q * W), live),
+                        &mut out[..live],
+                    );
+                    out[live..].fill(0.0);
+                }
+            }
+        }
+    }
 }
 
 /// `pack_panels` compiled for each kernel's panel width (the copies of W

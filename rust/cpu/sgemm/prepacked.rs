@@ -183,6 +183,7 @@ unsafe fn slab(p: &Problem, b: &PackedB, ri: std::ops::Range<usize>, cj: std::op
                     bp,
                     overwrite,
                     false,
+                    |_| {},
                 );
             }
         }
