@@ -44,6 +44,27 @@ def test_grad_accumulates_across_backward_calls():
     assert x.grad.requires_grad is False
 
 
+def test_grad_accumulates_in_place_as_pytorch():
+    """Outside create_graph PyTorch adds into the existing .grad (a tensor
+    held as `x.grad` sees the sum); under create_graph the sum is a new,
+    differentiable tensor and the old one is left alone."""
+    for dtype in (torch.float32, torch.float64):
+        x = leaf(rnd(700, 1000), dtype)  # large: the parallel chunks
+        (x * 2).sum().backward()
+        held = x.grad
+        (x * x).sum().backward()
+        want = 2 + 2 * x.detach().numpy()
+        np.testing.assert_allclose(held.numpy(), want, rtol=1e-6)
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+    x = leaf([1.0, 2.0])
+    (x * 2).sum().backward()
+    held = x.grad
+    (x * x).sum().backward(create_graph=True)
+    np.testing.assert_allclose(held.numpy(), [2, 2])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [4, 6])
+    assert x.grad.requires_grad
+
+
 def test_grad_fn_names():
     x = leaf([1.0, 2.0])
     assert x.grad_fn is None

@@ -86,6 +86,10 @@ fn accumulate_leaf(leaf: &Tensor, mut g: Tensor) -> Result<()> {
                 ops::shape::clone(&g.detach())?
             }
         }
+        // Outside create_graph the sum is written into the existing .grad,
+        // as PyTorch's AccumulateGrad does (`variable_grad += new_grad`:
+        // one pass over memory, and a tensor held as `x.grad` sees it).
+        Some(p) if !super::is_grad_enabled() && ops::inplace::add_assign(&p, &g)? => p,
         Some(p) => ops::binary::add(&p, &g)?,
     };
     let new = if super::is_grad_enabled() {

@@ -1,5 +1,6 @@
 //! Kernels on plain slices: no autograd, no Python.
 
+pub mod add_assign;
 pub mod arith;
 pub mod attention;
 pub mod bf16_cast;

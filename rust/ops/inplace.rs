@@ -158,3 +158,32 @@ pub fn check_leaf(t: &Tensor) -> Result<()> {
     }
     Ok(())
 }
+
+/// `dst += src` written into `dst`'s memory (no autograd: gradient
+/// accumulation), when both are contiguous host tensors of one float dtype
+/// and shape that share no memory; false (nothing written) otherwise.
+pub fn add_assign(dst: &Tensor, src: &Tensor) -> Result<bool> {
+    let plain = |t: &Tensor| t.is_contiguous() && !t.is_gpu() && !t.is_meta();
+    if dst.shape() != src.shape()
+        || dst.dtype() != src.dtype()
+        || !matches!(dst.dtype(), DType::F32 | DType::F64)
+        || !plain(dst)
+        || !plain(src)
+        || src.shares_storage(dst)
+    {
+        return Ok(false);
+    }
+    let (off, n) = (dst.offset(), dst.numel());
+    crate::dispatch_float!(dst.dtype(), "add_assign", T => {
+        let s = &src.storage_slice::<T>()[src.offset()..][..n];
+        // SAFETY: src does not share dst's storage; nothing else reads dst
+        // while it is written (the storage runs its pending readers first).
+        let buf = unsafe { dst.storage().buffer_mut() };
+        let Some(d) = <T as crate::tensor::storage::BufferElem>::slice_mut(buf) else {
+            return Ok(false);
+        };
+        crate::cpu::add_assign::add_assign(&mut d[off..off + n], s);
+    });
+    dst.storage().bump_version();
+    Ok(true)
+}
