@@ -305,6 +305,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if not input.is_floating_point():
             input.log_softmax(class_dim)  # PyTorch's log_softmax refuses integers before nll_loss's checks
         _check_class_target(input, target, weight)
+        if not input.is_floating_point():
+            # (an empty integer input passes log_softmax; nll_loss's kernel refuses it)
+            raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{scalar_name(input)}'")
         _check_class_weight(input, weight)
         _check_class_weight_size(input, target, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
