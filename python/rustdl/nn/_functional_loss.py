@@ -252,7 +252,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     # An ignored row is 0 even where its (unused) input is inf or NaN.
     loss = _C.where(valid, -picked * w, 0.0)
     if reduction == "none":
-        return loss.reshape(tuple(target.shape))
+        # (an unbatched (C,) input gives a 0-d loss, whatever the target's shape)
+        return loss.reshape(() if input.dim() == 1 else tuple(target.shape))
     if reduction == "sum":
         return loss.sum()
     # Every target ignored: the mean is NaN, but the gradient stays 0 (as
