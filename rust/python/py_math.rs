@@ -401,8 +401,14 @@ impl PyTensor {
     fn __mul__(&self, o: &Bound<'_, PyAny>) -> R {
         Ok(wrap(bin(BinOp::Mul, &self.t, o)?))
     }
-    fn __rmul__(&self, o: &Bound<'_, PyAny>) -> R {
-        Ok(wrap(rbin(BinOp::Mul, &self.t, o)?))
+    fn __rmul__(&self, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = o.py();
+        // `[1, 2] * tensor`: NotImplemented, so that Python repeats the
+        // sequence by the tensor's __index__, as with PyTorch's tensors.
+        if o.is_instance_of::<pyo3::types::PyList>() || o.is_instance_of::<PyTuple>() {
+            return Ok(py.NotImplemented());
+        }
+        Ok(Py::new(py, wrap(rbin(BinOp::Mul, &self.t, o)?))?.into_any())
     }
     fn __truediv__(&self, o: &Bound<'_, PyAny>) -> R {
         Ok(wrap(bin(BinOp::Div, &self.t, o)?))

@@ -252,7 +252,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     # An ignored row is 0 even where its (unused) input is inf or NaN.
     loss = _C.where(valid, -picked * w, 0.0)
     if reduction == "none":
-        return loss.reshape(tuple(target.shape))
+        # (an unbatched (C,) input gives a 0-d loss, whatever the target's shape)
+        return loss.reshape(() if input.dim() == 1 else tuple(target.shape))
     if reduction == "sum":
         return loss.sum()
     # Every target ignored: the mean is NaN, but the gradient stays 0 (as
@@ -305,6 +306,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if not input.is_floating_point():
             input.log_softmax(class_dim)  # PyTorch's log_softmax refuses integers before nll_loss's checks
         _check_class_target(input, target, weight)
+        if not input.is_floating_point():
+            # (an empty integer input passes log_softmax; nll_loss's kernel refuses it)
+            raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{scalar_name(input)}'")
         _check_class_weight(input, weight)
         _check_class_weight_size(input, target, weight)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
