@@ -117,26 +117,28 @@ impl<T: MomentFloat, const L: usize> Lanes<T, L> {
     }
 }
 
-/// `UpdateMomentsVec`: Welford over `count` vectors of `x`, merged into `acc`.
+/// `UpdateMomentsVec` before its merge: Welford over `count` vectors of `x`.
 #[inline(always)]
-fn update_chunk<T: MomentFloat, const L: usize, const FUSED: bool>(
+// (lane-parallel arrays indexed together, kept in registers)
+#[allow(clippy::needless_range_loop)]
+fn chunk_moments<T: MomentFloat, const L: usize, const FUSED: bool>(
     x: &[T],
     count: usize,
-    acc: &mut Lanes<T, L>,
-) {
-    let mut chunk = Lanes::<T, L>::zero();
-    for j in 0..count {
+) -> Lanes<T, L> {
+    let (mut m1, mut m2) = ([T::ZERO; L], [T::ZERO; L]);
+    for (j, v) in x[..count * L].chunks_exact(L).enumerate() {
+        let Ok(v) = <&[T; L]>::try_from(v) else {
+            continue;
+        };
         let inv = T::from_count(1) / T::from_count(j + 1);
-        let v = &x[j * L..(j + 1) * L];
-        for ((&x, m1), m2) in v.iter().zip(&mut chunk.m1).zip(&mut chunk.m2) {
-            let delta = x - *m1;
-            *m1 = madd::<T, FUSED>(inv, delta, *m1);
-            let after = x - *m1;
-            *m2 = madd::<T, FUSED>(delta, after, *m2);
+        for l in 0..L {
+            let delta = v[l] - m1[l];
+            m1[l] = madd::<T, FUSED>(inv, delta, m1[l]);
+            let after = v[l] - m1[l];
+            m2[l] = madd::<T, FUSED>(delta, after, m2[l]);
         }
     }
-    chunk.count = count;
-    acc.merge::<FUSED>(&chunk);
+    Lanes { count, m1, m2 }
 }
 
 /// PyTorch's `CeilLog2` (at least 1).
@@ -164,9 +166,10 @@ fn moments_impl<T: MomentFloat, const L: usize, const FUSED: bool>(x: &[T]) -> (
         long.resize(depth, Lanes::zero());
         &mut long
     };
-    for i in 0..chunks {
-        let count = CHUNK.min(vectors - i * CHUNK);
-        update_chunk::<T, L, FUSED>(&x[i * CHUNK * L..], count, &mut stack[0]);
+    // Chunk i's moments merged into the bottom of the stack, then the
+    // cascade of merges its count completes.
+    let mut absorb = |i: usize, chunk: &Lanes<T, L>| {
+        stack[0].merge::<FUSED>(chunk);
         let mut mask = i + 1;
         let mut j = 1;
         while j < depth && mask & 1 == 0 {
@@ -176,6 +179,10 @@ fn moments_impl<T: MomentFloat, const L: usize, const FUSED: bool>(x: &[T]) -> (
             mask >>= 1;
             j += 1;
         }
+    };
+    for i in 0..chunks {
+        let count = CHUNK.min(vectors - i * CHUNK);
+        absorb(i, &chunk_moments::<T, L, FUSED>(&x[i * CHUNK * L..], count));
     }
     for i in 1..depth {
         let upper = stack[i];

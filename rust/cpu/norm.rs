@@ -422,6 +422,7 @@ pub fn rows_forward<T: Float>(
     if len == 0 {
         return (y, stats);
     }
+    let bias_infinite = b.is_some_and(|b| b.iter().any(|v| v.to_f64().is_infinite()));
     for_planes2(&mut y, len, &mut stats, 1, x.len(), |r, yr, st| {
         let xr = &x[r * len..(r + 1) * len];
         st[0] = row_stat(xr);
@@ -455,10 +456,10 @@ pub fn rows_forward<T: Float>(
                 if !simd {
                     norm_wb(yr, xr, m, rs, ws, bs)
                 }
-                if !super::conv::all_finite(yr) {
+                if bias_infinite && !super::conv::all_finite(yr) {
                     // PyTorch contracts `... * w + b` into an fma: a product
                     // past the range plus an infinite bias is that bias,
-                    // not NaN.
+                    // not NaN (the only place the fusion shows).
                     for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(ws).zip(bs) {
                         let t = (v - m) * rs;
                         *o = T::c(t.to_f64().mul_add(wv.to_f64(), bv.to_f64()));
