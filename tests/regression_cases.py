@@ -1183,6 +1183,37 @@ CASES = [
     ('cross_entropy_empty_int_input', "r=[]\nfor x, t, kw in ((L.tensor([10], dtype=L.uint8).expand(0, 2), L.zeros(0, dtype=L.int64), dict(weight=L.ones(2))), (L.zeros(0, 2, dtype=L.uint8), L.zeros(0, dtype=L.int64), {}), (L.zeros(0, 2, dtype=L.uint8), L.zeros(1, dtype=L.int64), {}), (L.zeros(0, 2, dtype=L.int64), L.zeros(0, dtype=L.int32), {}), (L.zeros(2, dtype=L.int64), L.tensor(0), {})):\n    try: r.append(F.cross_entropy(x, t, **kw))\n    except Exception as e: r.append((type(e).__name__, str(e)))"),
     ('list_times_int_tensor', "r=[]\nfor t in (L.tensor([4], dtype=L.int32), L.tensor(2), L.tensor([2.]), L.tensor([1, 2])):\n    for seq in ([[5, 5, -5, 3]], (1, 2)):\n        try: r.append(seq * t)\n        except Exception as e: r.append(type(e).__name__)"),
     ('nll_loss_none_unbatched_shape', "r=[]\nfor x, t in (((3,), (1,)), ((3,), ()), ((2, 3), (2,)), ((2, 3, 2), (2, 2))):\n    r.append((F.nll_loss(L.zeros(x), L.zeros(t, dtype=L.int64), reduction='none'), F.cross_entropy(L.zeros(x), L.zeros(t, dtype=L.int64), reduction='none')))"),
+    # instance_norm is PyTorch's batch_norm of (1, n * c, ...) with the
+    # weight and bias repeated per sample: its float32 x * a + (b - mean * a)
+    # overflows to -inf, its gradient is batch_norm's, a 2-d weight fails to repeat
+    ('in_as_batch_norm_overflow', "x=L.tensor([[3e+38], [float('-inf')], [-1e-40]], requires_grad=True); w=L.tensor([1e+30, -0.5, 3e+38], requires_grad=True); out=F.instance_norm(x.expand(1, 3, 2), L.tensor([0.0, 1.45, -0.68]), L.tensor([1.0, 0.74, 2.18]), weight=w, bias=L.tensor([-104.0, 0.42, 0.12]), eps=0.5); (out*L.tensor([[[-0.68, 0.03], [0.77, -0.2], [-0.73, -0.04]]])).sum().backward(); r=(out, x.grad, w.grad)"),
+    ('in_as_batch_norm_huge_weight_f64', "r=F.instance_norm(L.tensor([[[2.5], [-1.0], [0.6]], [[1.5], [-0.65], [-0.0]], [[-0.43], [1e-40], [-0.54]]], dtype=L.float64).expand(3, 3, 3), weight=L.tensor([-1e+30, 0.0, -0.13], dtype=L.float64), bias=L.tensor([-3.9, -5.02, -2.08], dtype=L.float64))"),
+    ('in_weight_2d', "r=F.instance_norm(L.ones(2, 3, 2), weight=L.ones(1, 3))"),
+    ('in_weight_wrong_length', "r=F.instance_norm(L.ones(2, 3, 2), weight=L.ones(4))"),
+    # conv with padding multiplies the zero padding by the weight where
+    # PyTorch runs its im2col kernels (float64; float32 of one small
+    # sample): 0 * -inf is NaN at the borders
+    ('conv1d_pad_ninf_weight_f64', "x=L.tensor([[[0.5, -1.0, 2.0, 0.25]]], dtype=L.float64, requires_grad=True); w=L.tensor([[[float('-inf'), 1.0, 0.5]]], dtype=L.float64, requires_grad=True); y=F.conv1d(x, w, padding=1); (y*L.tensor([[[0.3, -0.2, 0.1, 0.4]]], dtype=L.float64)).sum().backward(); r=(y, x.grad, w.grad)"),
+    ('conv2d_pad_ninf_weight_f32', "w=L.ones(1, 1, 3, 3); w[0, 0, 0, 0]=float('-inf'); r=F.conv2d(L.ones(1, 1, 4, 4), w, padding=1)"),
+    ('conv1d_pad_ninf_weight_onednn', "w=L.tensor([[[float('-inf'), 1.0, 0.5]]]); r=F.conv1d(L.ones(2, 1, 4), w, padding=1)"),
+    # layer/group norm statistics are PyTorch's lane-wise Welford moments:
+    # in float32 a 3e38 makes the variance NaN or inf by the row's length
+    ('ln_moments_3e38_16', "x=L.zeros(1, 16); x[0, 0]=3e38; r=F.layer_norm(x, (16,))"),
+    ('ln_moments_3e38_17', "x=L.zeros(1, 17); x[0, 0]=3e38; r=F.layer_norm(x, (17,))"),
+    ('gn_moments_3e38', "x=L.zeros(2, 4, 5); x[0, 1, 2]=3e38; x[1, 0, 0]=-3e38; r=F.group_norm(x, 2, weight=L.ones(4), bias=L.zeros(4))"),
+    # group_norm's affine is fma(scale, x, fma(-scale, mean, beta)) (a
+    # constant group far from 0 keeps the fma's residue, scaled by rstd)
+    ('gn_fused_affine_f64', "r=F.group_norm(L.tensor([[[[-1e+30]], [[2.03]]], [[[88.8]], [[-1.0]]]], dtype=L.float64).expand(2, 2, 2, 3), 2, weight=L.tensor([1.37, 0.54], dtype=L.float64), bias=L.tensor([-0.0, 3.12], dtype=L.float64))"),
+    # layer_norm's `... * w + b` is one fma: 1.2 * 3e38 - inf is -inf
+    ('ln_fused_weight_bias', "r=F.layer_norm(L.tensor([1.5, 4.02, 27.95]), [3], weight=L.tensor([-2.5, 88.8, 3e+38]), bias=L.tensor([1.38, -0.15, float('-inf')]), eps=1e-12)"),
+    # batch_norm: the weight and bias of a 1-d input are checked against 0
+    # channels; the generic (strided) kernel asserts 1-d weights
+    ('bn_1d_input_weight', "r=F.batch_norm(L.tensor([-0.82, -1.0]), None, None, weight=L.ones(2), training=True)"),
+    ('bn_strided_0d_weight', "r=F.batch_norm(L.tensor([0.45]).expand(3, 1), None, None, weight=L.tensor(2.), training=True)"),
+    # batch_norm's training input gradient scales by rstd, then by w: a
+    # 3e38 weight keeps it finite; symmetric gradients cancel exactly
+    ('bn_grad_huge_weight', "x=L.tensor([[1.0, 0.5], [1.2, -1.0], [1.5, 2.0]], requires_grad=True); out=F.batch_norm(x, None, None, weight=L.tensor([1e+38, 2.0]), training=True); (out*L.tensor([[0.3, 0.7], [-0.2, 0.1], [0.1, -0.4]])).sum().backward(); r=x.grad"),
+    ('bn_grad_expanded_cancels', "a=L.tensor([[1.0]], requires_grad=True); out=F.batch_norm(a.expand(2, 1), None, None, weight=L.tensor([3e+38]), eps=0.5, training=True); (out*L.tensor([[0.4], [-0.72]])).sum().backward(); r=a.grad"),
 ]
 
 

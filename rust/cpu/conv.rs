@@ -503,7 +503,7 @@ pub fn forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T]>) -> 
 /// inside a block, so the comparisons vectorize: the element-by-element
 /// `all` ran one value a cycle, serial work after every input and weight
 /// gradient.
-fn all_finite<T: Float>(v: &[T]) -> bool {
+pub(crate) fn all_finite<T: Float>(v: &[T]) -> bool {
     v.chunks(4096)
         .all(|block| block.iter().fold(true, |ok, e| ok & e.to_f64().is_finite()))
 }

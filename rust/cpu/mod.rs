@@ -24,6 +24,7 @@ pub mod gemm;
 pub mod isa;
 pub mod lanes;
 pub mod linalg;
+pub mod moments;
 pub mod multiversion;
 pub mod norm;
 pub mod norm_bf16;

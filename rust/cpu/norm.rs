@@ -11,6 +11,7 @@
 //! Sums run in 16 lanes of `T` (vectorizable) over blocks of at most
 //! `BLOCK` elements, and the block sums are added in f64.
 
+use super::moments::{self, MomentFloat};
 use super::planes::{for_planes, for_planes2};
 use crate::parallel;
 use crate::tensor::dtype::Float;
@@ -92,6 +93,14 @@ crate::multiversion! {
     pub(super) fn grad_in_scaled(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) => grad_in_scaled_impl
 }
 crate::multiversion! {
+    /// `o = ((g - gm) - (x - m) * k) * rs * w`: PyTorch's batch_norm
+    /// (training) input gradient, rounded at each of its steps (the two
+    /// scales one after the other: a huge weight scales a difference of
+    /// gradient-sized terms, and symmetric gradients cancel exactly).
+    #[allow(clippy::too_many_arguments)]
+    fn grad_in_bn(o: &mut [T], g: &[T], x: &[T], m: T, k: T, gm: T, rs: T, w: T) => grad_in_bn_impl
+}
+crate::multiversion! {
     /// `y = (x - m) * rs * w + b` elementwise (layer_norm affine).
     fn norm_wb(y: &mut [T], x: &[T], m: T, rs: T, w: &[T], b: &[T]) => norm_wb_impl
 }
@@ -111,6 +120,14 @@ fn grad_in_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: 
 fn grad_in_scaled_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], a: T, m: T, k1: T, k0: T) {
     for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
         *o = (g + (xv - m) * k1 + k0) * a;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn grad_in_bn_impl<T: Float>(o: &mut [T], g: &[T], x: &[T], m: T, k: T, gm: T, rs: T, w: T) {
+    for ((o, &g), &xv) in o.iter_mut().zip(g).zip(x) {
+        *o = ((g - gm) - (xv - m) * k) * rs * w;
     }
 }
 
@@ -306,13 +323,97 @@ fn axpk_impl<T: Float>(y: &mut [T], x: &[T], m: T, a: T, k: T) {
     }
 }
 
-/// Forward of a rows normalization: output and per-row statistics.
+/// `s` seen as f64 when `T` is f64 (the only 8-byte `Float`).
+fn as_f64<T: Float>(s: &[T]) -> Option<&[f64]> {
+    // SAFETY: T is f64 when its size is 8 bytes: same layout and length.
+    (std::mem::size_of::<T>() == 8)
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f64, s.len()) })
+}
+
+fn as_f64_mut<T: Float>(s: &mut [T]) -> Option<&mut [f64]> {
+    // SAFETY: as in `as_f64`; the borrow of `s` moves to the result.
+    (std::mem::size_of::<T>() == 8)
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f64, s.len()) })
+}
+
+/// Mean and biased variance of one row as PyTorch's layer/group norm
+/// kernels take them (`cpu::moments`), in the row's type.
+fn row_stat<T: Float>(x: &[T]) -> Stat {
+    let (mean, var) = if let Some(x) = as_f32(x) {
+        let (m, v) = moments::row_moments_f32(x);
+        (m as f64, v as f64)
+    } else if let Some(x) = as_f64(x) {
+        moments::row_moments_f64(x)
+    } else {
+        let mut acc = Acc::new(x[0]);
+        acc.add(x);
+        return acc.stat();
+    };
+    // (PyTorch's group_norm clamps at 0; Welford's sums never go below)
+    Stat {
+        mean,
+        var: if var < 0.0 { 0.0 } else { var },
+    }
+}
+
+#[inline(always)]
+fn fma_affine_impl<T: MomentFloat>(y: &mut [T], x: &[T], a: T, k: T) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = a.mul_add(v, k);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_affine_avx2<T: MomentFloat>(y: &mut [T], x: &[T], a: T, k: T) {
+    fma_affine_impl(y, x, a, k)
+}
+
+/// `y = fma(a, x, k)` over a segment.
+fn fma_affine<T: MomentFloat>(y: &mut [T], x: &[T], a: T, k: T) {
+    #[cfg(target_arch = "x86_64")]
+    if super::isa::use_avx2() {
+        // SAFETY: the CPU supports the enabled features.
+        return unsafe { fma_affine_avx2(y, x, a, k) };
+    }
+    fma_affine_impl(y, x, a, k)
+}
+
+/// PyTorch's group_norm affine for one channel's `s` values, in the
+/// values' type: `scale * x + (-scale * mean + beta)` with `scale = rstd *
+/// w`, both contracted to fused multiply-adds. Where |x| is huge it differs
+/// from the centered `(x - mean) * scale + beta` by the fma's residue (3e38
+/// normalized alone gives ~1e25, not beta), and it gives NaN where that
+/// gives +-inf (an infinite weight).
+fn group_affine<T: Float>(y: &mut [T], x: &[T], mean: T, rstd: T, w: Option<T>, b: Option<T>) {
+    fn one<F: MomentFloat>(y: &mut [F], x: &[F], mean: F, rstd: F, w: F, b: F) {
+        let scale = rstd * w;
+        let shift = (F::ZERO - scale).mul_add(mean, b);
+        fma_affine(y, x, scale, shift);
+    }
+    let (w, b) = (w.unwrap_or(T::c(1.0)), b.unwrap_or(T::zero()));
+    if let (Some(y), Some(x)) = (as_f32_mut(y), as_f32(x)) {
+        one(y, x, f32_of(mean), f32_of(rstd), f32_of(w), f32_of(b));
+    } else if let (Some(y), Some(x)) = (as_f64_mut(y), as_f64(x)) {
+        one(y, x, mean.to_f64(), rstd.to_f64(), w.to_f64(), b.to_f64());
+    } else {
+        let k = b - mean * rstd * w;
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = v * rstd * w + k;
+        }
+    }
+}
+
+/// Forward of a rows normalization: output and per-row statistics. With
+/// `group_form` (group_norm) the affine is PyTorch's group_norm one
+/// (`group_affine`); otherwise (layer_norm) `(x - mean) * rstd * w + b`.
 pub fn rows_forward<T: Float>(
     x: &[T],
     sh: RowShape,
     w: Option<&[T]>,
     b: Option<&[T]>,
     eps: f64,
+    group_form: bool,
 ) -> (Vec<T>, Vec<Stat>) {
     let (len, cg, s) = (sh.row_len(), sh.cg(), sh.s);
     let rows = sh.n * sh.groups;
@@ -321,77 +422,61 @@ pub fn rows_forward<T: Float>(
     if len == 0 {
         return (y, stats);
     }
+    let bias_infinite = b.is_some_and(|b| b.iter().any(|v| v.to_f64().is_infinite()));
     for_planes2(&mut y, len, &mut stats, 1, x.len(), |r, yr, st| {
         let xr = &x[r * len..(r + 1) * len];
-        let mut acc = Acc::new(xr[0]);
-        acc.add(xr);
-        st[0] = acc.stat();
+        st[0] = row_stat(xr);
         let (mean, rstd) = (st[0].mean, st[0].rstd(eps));
+        let (m, rs) = (T::c(mean), T::c(rstd));
         let c0 = (r % sh.groups) * cg;
-        if s == 1 {
-            // Elementwise affine (layer_norm): y = (x - mean) * rstd * w + b.
-            let (m, rs) = (T::c(mean), T::c(rstd));
-            let ws = w.map(|w| &w[c0..c0 + cg]);
-            let bs = b.map(|b| &b[c0..c0 + cg]);
-            // (only group_norm's case needs the scan of the weight)
-            let infinite_weight = || ws.is_some_and(|w| w.iter().any(|v| !v.to_f64().is_finite()));
-            if sh.groups > 1 && infinite_weight() {
-                // group_norm of an (N, C) input with an infinite weight:
-                // PyTorch's x * a + (b - mean * a), NaN where the centered
-                // form gives +-inf. (One group is layer_norm's shape here.)
-                for (j, (o, &v)) in yr.iter_mut().zip(xr).enumerate() {
-                    let a = rs * ws.map_or(T::c(1.0), |w| w[j]);
-                    let k = bs.map_or(T::c(0.0), |b| b[j]);
-                    *o = v * a + (k - m * a);
-                }
-                return;
-            }
-            // One loop per case so each vectorizes without per-element branches.
-            match (ws, bs) {
-                (Some(ws), Some(bs)) => {
-                    let simd = match (as_f32_mut(yr), as_f32(xr), as_f32(ws), as_f32(bs)) {
-                        (Some(y), Some(x), Some(w), Some(b)) => {
-                            super::norm_simd::norm_wb(y, x, f32_of(m), f32_of(rs), w, b)
-                        }
-                        _ => false,
-                    };
-                    if !simd {
-                        norm_wb(yr, xr, m, rs, ws, bs)
-                    }
-                }
-                (Some(ws), None) => {
-                    for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(ws) {
-                        *o = (v - m) * rs * wv;
-                    }
-                }
-                (None, Some(bs)) => {
-                    for ((o, &v), &bv) in yr.iter_mut().zip(xr).zip(bs) {
-                        *o = (v - m) * rs + bv;
-                    }
-                }
-                (None, None) => axpk(yr, xr, m, rs, T::zero()),
+        if group_form && (w.is_some() || b.is_some()) {
+            for j in 0..cg {
+                let seg = j * s..(j + 1) * s;
+                let (wc, bc) = (w.map(|w| w[c0 + j]), b.map(|b| b[c0 + j]));
+                group_affine(&mut yr[seg.clone()], &xr[seg], m, rs, wc, bc);
             }
             return;
         }
-        for j in 0..cg {
-            let c = c0 + j;
-            let a = rstd * w.map_or(1.0, |w| w[c].to_f64());
-            let k = b.map_or(0.0, |b| b[c].to_f64());
-            // An infinite weight: PyTorch's group/instance norm kernels
-            // compute x * a + (k - mean * a), NaN where the centered form
-            // gives +-inf.
-            let (m, k) = if a.is_finite() {
-                (mean, k)
-            } else {
-                (0.0, k - mean * a)
-            };
-            axpk(
-                &mut yr[j * s..(j + 1) * s],
-                &xr[j * s..(j + 1) * s],
-                T::c(m),
-                T::c(a),
-                T::c(k),
-            );
+        if s > 1 {
+            // (group_norm without an affine)
+            axpk(yr, xr, m, rs, T::zero());
+            return;
+        }
+        let ws = w.map(|w| &w[c0..c0 + cg]);
+        let bs = b.map(|b| &b[c0..c0 + cg]);
+        // One loop per case so each vectorizes without per-element branches.
+        match (ws, bs) {
+            (Some(ws), Some(bs)) => {
+                let simd = match (as_f32_mut(yr), as_f32(xr), as_f32(ws), as_f32(bs)) {
+                    (Some(y), Some(x), Some(w), Some(b)) => {
+                        super::norm_simd::norm_wb(y, x, f32_of(m), f32_of(rs), w, b)
+                    }
+                    _ => false,
+                };
+                if !simd {
+                    norm_wb(yr, xr, m, rs, ws, bs)
+                }
+                if bias_infinite && !super::conv::all_finite(yr) {
+                    // PyTorch contracts `... * w + b` into an fma: a product
+                    // past the range plus an infinite bias is that bias,
+                    // not NaN (the only place the fusion shows).
+                    for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(ws).zip(bs) {
+                        let t = (v - m) * rs;
+                        *o = T::c(t.to_f64().mul_add(wv.to_f64(), bv.to_f64()));
+                    }
+                }
+            }
+            (Some(ws), None) => {
+                for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(ws) {
+                    *o = (v - m) * rs * wv;
+                }
+            }
+            (None, Some(bs)) => {
+                for ((o, &v), &bv) in yr.iter_mut().zip(xr).zip(bs) {
+                    *o = (v - m) * rs + bv;
+                }
+            }
+            (None, None) => axpk(yr, xr, m, rs, T::zero()),
         }
     });
     (y, stats)
@@ -412,7 +497,6 @@ pub fn rows_backward<T: Float>(
     w: Option<&[T]>,
     eps: f64,
     need_wb: bool,
-    batch_form: bool,
 ) -> (Vec<T>, Option<AffineGrads<T>>) {
     const PART_ROWS: usize = 64;
     let (len, cg, s, c) = (sh.row_len(), sh.cg(), sh.s, sh.c);
@@ -506,12 +590,9 @@ pub fn rows_backward<T: Float>(
             }
             return;
         }
-        // (the unweighted sums of the row's one channel, for the batch form)
-        let mut own = (0.0, 0.0);
         for j in 0..cg {
             let (sdy, sdyx) = grad_sums(&gr[j * s..(j + 1) * s], &xr[j * s..(j + 1) * s], m);
             let sdyx = sdyx - dm * sdy;
-            own = (sdy, sdyx);
             a_sum += wc(c0 + j) * sdy;
             bc_sum += wc(c0 + j) * sdyx;
             if need_wb {
@@ -522,27 +603,8 @@ pub fn rows_backward<T: Float>(
         if !(a_sum.is_finite() && bc_sum.is_finite()) {
             // An infinite weight or gradient: PyTorch's forms give +-inf
             // where the centered one here gives NaN (inf * 0 in k1 * dm).
-            if batch_form && cg == 1 {
-                // instance_norm runs PyTorch's batch_norm backward; its
-                // float32 variance overflows to inf (rstd 0) where ours fits
-                let var_t = T::c(stats[r].var).to_f64();
-                let rs = if var_t.is_infinite() { 0.0 } else { rstd };
-                grad_in_batch_form(gxr, gr, xr, mean, rs, wc(c0));
-            } else {
-                // group_norm's gx = w rstd gy + c2 x + c3 (uncentered sums)
-                grad_in_uncentered(gxr, gr, xr, mean, rstd, s, &|j| wc(c0 + j));
-            }
-            return;
-        }
-        if batch_form && cg == 1 {
-            // instance_norm: PyTorch's batch_norm form, the scale w * rstd
-            // applied last (`grad_in_scaled`): gx = (gy - mean(gy) - (x -
-            // mean) k) w rstd, k = sum(gy (x - mean)) rstd^2 / len.
-            let (sdy, dotp) = own;
-            let k = dotp * rstd * rstd / len as f64;
-            let k0 = -sdy / len as f64 + k * dm;
-            let a = T::c(wc(c0) * rstd);
-            grad_in_scaled(gxr, gr, xr, a, m, T::c(-k), T::c(k0));
+            // group_norm's gx = w rstd gy + c2 x + c3 (uncentered sums)
+            grad_in_uncentered(gxr, gr, xr, mean, rstd, s, &|j| wc(c0 + j));
             return;
         }
         let b = rstd * bc_sum;
@@ -593,19 +655,6 @@ pub fn rows_backward<T: Float>(
         )
     });
     (gx, wb)
-}
-
-/// One row's input gradient in PyTorch's batch_norm (training) form:
-/// gx = (gy - mean(gy) - (x - mean) k) rstd w, k = sum((x - mean) gy) rstd^2 / len.
-fn grad_in_batch_form<T: Float>(gxr: &mut [T], gr: &[T], xr: &[T], mean: f64, rstd: f64, w: f64) {
-    let n = xr.len() as f64;
-    let (sdy, dotp) = gr.iter().zip(xr).fold((0.0, 0.0), |(a, b), (&g, &v)| {
-        (a + g.to_f64(), b + (v.to_f64() - mean) * g.to_f64())
-    });
-    let (k, gm) = (dotp * rstd * rstd / n, sdy / n);
-    for ((o, &g), &v) in gxr.iter_mut().zip(gr).zip(xr) {
-        *o = T::c((g.to_f64() - gm - (v.to_f64() - mean) * k) * rstd * w);
-    }
 }
 
 /// One group's input gradient in PyTorch's group_norm form: with
@@ -710,27 +759,36 @@ pub fn channel_affine<T: Float>(
     y
 }
 
-/// `fma(x, alpha[c], beta[c])` (PyTorch's dense batch-norm kernel, whose
-/// product is contracted into the add) wherever `y` is not finite, for `x`
-/// shaped `(n, c, s)`: where a huge scale overflows the centered form, the
-/// fused form can still be finite, or take the sign of an infinite shift.
-pub fn channel_fma_where_nonfinite<T: Float>(
-    y: &mut [T],
+/// `y = fma(x, alpha[c], beta[c])` for `x` shaped `(n, c, s)`: PyTorch's
+/// dense batch-norm kernel, whose `x * alpha + beta` is contracted. Its
+/// rounding decides the edge cases: an infinite `beta` (`b - mean * alpha`
+/// past the range) makes the channel infinite, and where x is the mean the
+/// result is the fma's residue, not `b`.
+pub fn channel_fused_affine<T: Float>(
     x: &[T],
     c: usize,
     s: usize,
     alpha: &[T],
     beta: &[T],
-) {
+) -> Vec<T> {
+    let mut y = crate::tensor::pool::uninit_vec::<T>(x.len());
     if s == 0 || c == 0 {
-        return;
+        return y;
     }
-    for (i, (o, &v)) in y.iter_mut().zip(x).enumerate() {
-        if !o.to_f64().is_finite() {
-            let ch = (i / s) % c;
-            *o = T::c(v.to_f64().mul_add(alpha[ch].to_f64(), beta[ch].to_f64()));
+    for_planes(&mut y, s, x.len(), |p, yp| {
+        let ch = p % c;
+        let xp = &x[p * s..(p + 1) * s];
+        if let (Some(y), Some(x)) = (as_f32_mut(yp), as_f32(xp)) {
+            fma_affine(y, x, f32_of(alpha[ch]), f32_of(beta[ch]));
+        } else if let (Some(y), Some(x)) = (as_f64_mut(yp), as_f64(xp)) {
+            fma_affine(y, x, alpha[ch].to_f64(), beta[ch].to_f64());
+        } else {
+            for (o, &v) in yp.iter_mut().zip(xp) {
+                *o = v * alpha[ch] + beta[ch];
+            }
         }
-    }
+    });
+    y
 }
 
 /// `(g * r[c]) * w[c]` wherever `y` is not finite, for `g` shaped `(n, c,
@@ -812,6 +870,45 @@ pub fn channel_grad_input<T: Float>(
     gx
 }
 
+/// Per-channel constants of `grad_in_bn`, each a slice over the channels.
+pub struct BnGradConsts<'a, T> {
+    pub mean: &'a [T],
+    pub k: &'a [T],
+    pub grad_mean: &'a [T],
+    pub rstd: &'a [T],
+    pub w: &'a [T],
+}
+
+/// PyTorch's batch_norm (training) input gradient for `(n, c, s)` tensors:
+/// `gx = ((gy - grad_mean) - (x - mean) * k) * rstd * w` per channel.
+pub fn channel_grad_input_bn<T: Float>(
+    gy: &[T],
+    x: &[T],
+    c: usize,
+    s: usize,
+    k: &BnGradConsts<T>,
+) -> Vec<T> {
+    let mut gx = crate::tensor::pool::uninit_vec::<T>(x.len());
+    if s == 0 {
+        return gx;
+    }
+    for_planes(&mut gx, s, 2 * x.len(), |p, gp| {
+        let ch = p % c;
+        let seg = p * s..(p + 1) * s;
+        grad_in_bn(
+            gp,
+            &gy[seg.clone()],
+            &x[seg],
+            k.mean[ch],
+            k.k[ch],
+            k.grad_mean[ch],
+            k.rstd[ch],
+            k.w[ch],
+        );
+    });
+    gx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -852,7 +949,7 @@ mod tests {
         };
         let w = [1.0, 2.0, 3.0, 4.0];
         let b = [0.5, 0.0, -0.5, 1.0];
-        let (y, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5);
+        let (y, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5, true);
         for r in 0..4 {
             let want = naive_stat(&x[r * 6..r * 6 + 6]);
             assert!((st[r].mean - want.mean).abs() < 1e-12 && (st[r].var - want.var).abs() < 1e-12);
@@ -889,11 +986,11 @@ mod tests {
             let w: Vec<f64> = (0..sh.c).map(|i| 0.5 + i as f64 * 0.25).collect();
             let b: Vec<f64> = (0..sh.c).map(|i| i as f64 * 0.1).collect();
             let loss = |x: &[f64], w: &[f64]| -> f64 {
-                let (y, _) = rows_forward(x, sh, Some(w), Some(&b), 1e-5);
+                let (y, _) = rows_forward(x, sh, Some(w), Some(&b), 1e-5, sh.groups > 1);
                 y.iter().zip(&gy).map(|(a, b)| a * b).sum()
             };
-            let (_, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5);
-            let (gx, wb) = rows_backward(&gy, &x, &st, sh, Some(&w), 1e-5, true, false);
+            let (_, st) = rows_forward(&x, sh, Some(&w), Some(&b), 1e-5, sh.groups > 1);
+            let (gx, wb) = rows_backward(&gy, &x, &st, sh, Some(&w), 1e-5, true);
             let (gw, gb) = wb.unwrap();
             let h = 1e-6;
             for i in 0..len {

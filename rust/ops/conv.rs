@@ -350,7 +350,75 @@ pub fn conv_nd(
         &call,
     )?;
     let p = check_params(weight.ndim() - 2, stride, padding, dilation, groups)?;
-    with_batch(input, unbatched, |x| conv_batched(x, weight, bias, &p))
+    with_batch(input, unbatched, |x| {
+        if pads_explicitly(x, weight, &p) {
+            let padded = pad_input(x, &p)?;
+            let unpadded = Params { pad: [0; 3], ..p };
+            return conv_batched(&padded, weight, bias, &unpadded);
+        }
+        conv_batched(x, weight, bias, &p)
+    })
+}
+
+/// Whether the convolution must multiply its zero padding by the weight, as
+/// PyTorch's CPU im2col kernels do (0 * inf is NaN at the borders), where
+/// rustdl's kernels skip the padding. Only a non-finite weight shows it, and
+/// only where PyTorch does not run oneDNN, which skips the padding too.
+fn pads_explicitly(x: &Tensor, w: &Tensor, p: &Params) -> bool {
+    if p.pad.iter().all(|&v| v == 0)
+        || x.is_gpu()
+        || w.is_gpu()
+        || x.dtype() != w.dtype()
+        || !matches!(x.dtype(), DType::F32 | DType::F64)
+        || (x.dtype() == DType::F32 && torch_runs_onednn(x, w, p))
+    {
+        return false;
+    }
+    let wc = w.contiguous_raw();
+    let finite = match wc.dtype() {
+        DType::F32 => wc.as_slice::<f32>().is_some_and(kernels::all_finite),
+        _ => wc.as_slice::<f64>().is_some_and(kernels::all_finite),
+    };
+    !finite
+}
+
+/// PyTorch's `use_mkldnn` for a float32 CPU convolution (1-d ones seen as
+/// 2-d with a height of 1): oneDNN unless a single small sample with
+/// small kernels takes its native kernels.
+fn torch_runs_onednn(x: &Tensor, w: &Tensor, p: &Params) -> bool {
+    let (xs, ws) = (x.shape(), w.shape());
+    let size = |s: &[usize], i: usize| s.get(i).copied().unwrap_or(1);
+    // (the 4-d view of a 1-d convolution has height 1)
+    let (x4, w4): (Vec<usize>, Vec<usize>) = if p.nd == 1 {
+        (
+            vec![xs[0], xs[1], 1, size(xs, 2)],
+            vec![ws[0], ws[1], 1, size(ws, 2)],
+        )
+    } else {
+        (xs.to_vec(), ws.to_vec())
+    };
+    let (kw, kh) = (w4[w4.len() - 1], w4[w4.len() - 2]);
+    let strided = p.stride.iter().any(|&s| s != 1);
+    let dilated = p.dilation.iter().any(|&d| d != 1);
+    let not_pointwise_single = strided
+        || dilated
+        || x4[0] >= 16
+        || kw != 1
+        || kh != 1
+        || crate::parallel::num_threads() > 1;
+    let big =
+        p.groups > 1 || (kw > 3 && kh > 3) || x4[0] > 1 || x4[0] * x4[1] * x4[2] * x4[3] > 20480;
+    not_pointwise_single && big
+}
+
+/// `x` with its convolution padding written out as zeros (recorded: the
+/// gradient flows back through the pad).
+fn pad_input(x: &Tensor, p: &Params) -> Result<Tensor> {
+    let pads: Vec<i64> = (3 - p.nd..3)
+        .rev()
+        .flat_map(|i| [p.pad[i] as i64, p.pad[i] as i64])
+        .collect();
+    super::shape_extra::pad(x, &pads, "constant", 0.0)
 }
 
 /// Integer convolutions (PyTorch has them on the CPU; no gradient) run the

@@ -162,6 +162,7 @@ fn rows_forward_t<T: Float + BufferElem>(
     w: &Option<Tensor>,
     b: &Option<Tensor>,
     eps: f64,
+    group_form: bool,
 ) -> (Tensor, Vec<Stat>) {
     let xc = x.contiguous_raw();
     let (wv, bv) = (vals::<T>(w), vals::<T>(b));
@@ -171,6 +172,7 @@ fn rows_forward_t<T: Float + BufferElem>(
         wv.as_deref(),
         bv.as_deref(),
         eps,
+        group_form,
     );
     (Tensor::from_vec(y, x.shape()), st)
 }
@@ -185,7 +187,6 @@ fn rows_backward_t<T: Float + BufferElem>(
     eps: f64,
     need_wb: bool,
     w_shape: &[usize],
-    batch_form: bool,
 ) -> (Tensor, Option<Tensor>, Option<Tensor>) {
     let wv = w.map(|w| w.to_vec::<T>());
     let (gx, wb) = k::rows_backward(
@@ -196,7 +197,6 @@ fn rows_backward_t<T: Float + BufferElem>(
         wv.as_deref(),
         eps,
         need_wb,
-        batch_form,
     );
     let gx = Tensor::from_vec(gx, x.shape());
     match wb {
@@ -233,8 +233,8 @@ fn rows_norm(
         w.as_ref().map(|t| half::widen(t).into_owned()),
         b.as_ref().map(|t| half::widen(t).into_owned()),
     );
-    let (y, st) =
-        crate::dispatch_float!(xw.dtype(), name, T => rows_forward_t::<T>(&xw, sh, &ww, &bw, eps));
+    let group_form = name == "NativeGroupNormBackward0";
+    let (y, st) = crate::dispatch_float!(xw.dtype(), name, T => rows_forward_t::<T>(&xw, sh, &ww, &bw, eps, group_form));
     let y = half::narrow(y, x.dtype());
     let w_shape = w
         .as_ref()
@@ -242,15 +242,13 @@ fn rows_norm(
         .map(|t| t.shape().to_vec())
         .unwrap_or_default();
     let need_wb = w.is_some() || b.is_some();
-    // (instance_norm: PyTorch runs batch_norm's backward kernel)
-    let batch_form = name == "NativeBatchNormBackward0";
     let saved = st.clone();
     let dtype = x.dtype().compute_dtype();
     let composite: Box<NormComposite> =
         Box::new(move |x, w, b| rows_norm_composite(x, sh, w, b, eps));
     record_norm(name, x, &w, &b, &y, composite, move |gy, x, w| {
         Ok(
-            crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape, batch_form)),
+            crate::dispatch_float!(dtype, name, T => rows_backward_t::<T>(gy, x, w, &saved, sh, eps, need_wb, &w_shape)),
         )
     });
     Ok((y, st))
@@ -330,62 +328,13 @@ pub fn group_norm(
         }
     }
     let s = sh[2..].iter().product();
-    let (y, st) = rows_norm(
-        "NativeGroupNormBackward0",
-        x,
-        RowShape {
-            n: sh[0],
-            c,
-            s,
-            groups,
-        },
-        w,
-        b,
-        eps,
-    )?;
-    let plain_float = matches!(x.dtype(), DType::F32 | DType::F64);
-    if s == 1 && (w.is_some() || b.is_some()) && plain_float && !st.is_empty() {
-        // One value per channel: the kernel computes layer_norm's centered
-        // form here; PyTorch's group_norm gives its own values (only the
-        // forward values differ: the backward reads x and w, not y).
-        let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
-        let xc = x.contiguous_raw();
-        let values = crate::dispatch_float!(x.dtype(), "group_norm", T => group_affine_values::<T>(&xc, &st, c / groups, &w, &b, eps));
-        write_into(&y, &values)?;
-    }
-    Ok(y)
-}
-
-/// PyTorch's group_norm output for one value per channel, in the input's
-/// type: `fma(x, a, fma(-a, mean, k))` with `a = rstd * w` per channel (its
-/// AVX2 kernel's `scale * x + (-scale * mean + beta)`, both contracted). It
-/// differs from the centered `(x - mean) * rstd * w + k` by the fma's
-/// residue where |x| is huge (3e38 normalized alone gives ~1e25, not the
-/// bias), and gives NaN where that gives +-inf (an infinite weight).
-fn group_affine_values<T: Float + BufferElem>(
-    x: &Tensor,
-    st: &[Stat],
-    group_len: usize,
-    w: &Option<Tensor>,
-    b: &Option<Tensor>,
-    eps: f64,
-) -> Tensor {
-    let xv = x.to_vec::<T>();
-    let (wv, bv) = (vals::<T>(w), vals::<T>(b));
-    let channels = st.len().checked_div(x.shape()[0]).unwrap_or(0) * group_len;
-    let mut out = Vec::with_capacity(xv.len());
-    for (r, row) in xv.chunks(group_len.max(1)).enumerate() {
-        let (mean, rstd) = (T::c(st[r].mean), T::c(st[r].rstd(eps)));
-        for (j, &v) in row.iter().enumerate() {
-            let ch = (r * group_len + j) % channels.max(1);
-            let a = rstd * wv.as_ref().map_or(T::c(1.0), |w| w[ch]);
-            // PyTorch's `-scale * mean + beta`, contracted to one fma.
-            let beta = bv.as_ref().map_or(T::zero(), |b| b[ch]);
-            let k = T::c((-a.to_f64()).mul_add(mean.to_f64(), beta.to_f64()));
-            out.push(T::c(v.to_f64().mul_add(a.to_f64(), k.to_f64())));
-        }
-    }
-    Tensor::from_vec(out, x.shape())
+    let sh = RowShape {
+        n: sh[0],
+        c,
+        s,
+        groups,
+    };
+    Ok(rows_norm("NativeGroupNormBackward0", x, sh, w, b, eps)?.0)
 }
 
 /// Running-stat update `r = (1 - m) * r + m * v`, in place.
@@ -425,12 +374,11 @@ pub fn instance_norm(
         );
     }
     let (n, c) = (sh[0], sh[1]);
-    let s: usize = sh[2..].iter().product();
-    check_len(rm, "running_mean", c)?;
-    check_len(rv, "running_var", c)?;
-    check_len(w, "weight", c)?;
-    check_len(b, "bias", c)?;
     if !use_input_stats {
+        check_len(rm, "running_mean", c)?;
+        check_len(rv, "running_var", c)?;
+        check_len(w, "weight", c)?;
+        check_len(b, "bias", c)?;
         if rm.is_none() || rv.is_none() {
             bail!(
                 Runtime,
@@ -446,48 +394,55 @@ pub fn instance_norm(
         );
         return batch_norm(x, rm.as_ref(), rv.as_ref(), w, b, false, momentum, eps);
     }
-    for t in [rm, rv].into_iter().flatten() {
-        if t.ndim() != 1 {
-            bail!(
-                Runtime,
-                "output with shape {:?} doesn't match the broadcast shape [{c}]",
-                t.shape()
-            );
-        }
-    }
     if x.is_gpu() && (rm.is_some() || rv.is_some()) {
         bail!(
             Runtime,
             "instance_norm with running stats is not implemented on the wgpu device"
         );
     }
-    let wr = w
-        .map(|t| crate::ops::shape::reshape_to(t, &[c]))
-        .transpose()?;
-    let br = b
-        .map(|t| crate::ops::shape::reshape_to(t, &[c]))
-        .transpose()?;
-    let (y, st) = rows_norm(
-        "NativeBatchNormBackward0",
-        x,
-        RowShape { n, c, s, groups: c },
+    // PyTorch's own composition: batch_norm (training) of the input seen as
+    // (1, n * c, ...), with the weight, bias and running stats repeated per
+    // sample; its kernels decide every rounding and overflow (a float32
+    // (x - mean) * (x - mean) past the range, x * a + (b - mean * a)).
+    // (PyTorch's repeat is a dense copy, which decides batch_norm's kernel)
+    let per_sample = |t: Option<&Tensor>| {
+        t.map(|t| crate::ops::shape::contiguous(&crate::ops::shape_extra::repeat(t, &[n as i64])?))
+            .transpose()
+    };
+    let (wr, br) = (per_sample(w)?, per_sample(b)?);
+    let (rmr, rvr) = (per_sample(rm)?, per_sample(rv)?);
+    let mut flat_shape = sh.to_vec();
+    flat_shape[0] = 1;
+    flat_shape[1] = n * c;
+    let xr = crate::ops::shape::reshape_to(&crate::ops::shape::contiguous(x)?, &flat_shape)?;
+    let y = batch_norm(
+        &xr,
+        rmr.as_ref(),
+        rvr.as_ref(),
         wr.as_ref(),
         br.as_ref(),
+        true,
+        momentum,
         eps,
     )?;
-    if n > 0 {
-        let unbias = if s > 1 {
-            s as f64 / (s - 1) as f64
-        } else {
-            f64::NAN
-        };
-        let avg = |ch: usize, f: &dyn Fn(&Stat) -> f64| {
-            (0..n).map(|i| f(&st[i * c + ch])).sum::<f64>() / n as f64
-        };
-        update_running(rm, |ch| avg(ch, &|s| s.mean), momentum)?;
-        update_running(rv, |ch| avg(ch, &|s| s.var * unbias), momentum)?;
+    // The running stats take the mean over the samples of their copies.
+    for (r, copies) in [(rm, &rmr), (rv, &rvr)] {
+        if let (Some(r), Some(copies)) = (r, copies) {
+            if r.ndim() != 1 {
+                bail!(
+                    Runtime,
+                    "output with shape {:?} doesn't match the broadcast shape [{c}]",
+                    r.shape()
+                );
+            }
+            let v = copies.to_f64_vec();
+            let avg: Vec<f64> = (0..c)
+                .map(|ch| (0..n).map(|i| v[i * c + ch]).sum::<f64>() / n as f64)
+                .collect();
+            write_into(r, &Tensor::from_vec(avg, &[c]))?;
+        }
     }
-    Ok(y)
+    crate::ops::shape::reshape_to(&y, sh)
 }
 
 // ---------------------------------------------------------------- batch norm
@@ -559,7 +514,32 @@ fn bn_backward_t<T: Float + BufferElem>(
     );
     let pick = |i: usize| consts.iter().map(|k| T::c(k[i])).collect::<Vec<T>>();
     let gx = if training {
-        k::channel_grad_input(gys, xs, c, s, &centers, &pick(0), &pick(1), &pick(2), true)
+        // PyTorch's kernel: grad_mean = sum(gy) / m and k = dotp * rstd *
+        // rstd / m in T, with dotp = sum(gy * (x - mean)) around its mean
+        // rounded to T (the centers here).
+        let count = T::c((n * s) as f64);
+        let rstd: Vec<T> = st.iter().map(|s| T::c(s.rstd(eps))).collect();
+        let grad_mean: Vec<T> = sums
+            .iter()
+            .map(|&(sdy, _)| T::c(sdy / (n * s) as f64))
+            .collect();
+        let kk: Vec<T> = sums
+            .iter()
+            .zip(&rstd)
+            .map(|(&(_, dotp), &r)| T::c(dotp) * r * r / count)
+            .collect();
+        let w_t: Vec<T> = wv.as_ref().map_or_else(
+            || vec![T::c(1.0); c],
+            |w| w.iter().map(|&v| T::c(v)).collect(),
+        );
+        let consts = k::BnGradConsts {
+            mean: &centers,
+            k: &kk,
+            grad_mean: &grad_mean,
+            rstd: &rstd,
+            w: &w_t,
+        };
+        k::channel_grad_input_bn(gys, xs, c, s, &consts)
     } else {
         // gx = gy * w * rstd: x does not enter (an inf in x must not make
         // its gradient NaN through a zero coefficient, as PyTorch).
@@ -651,10 +631,10 @@ fn bn_forward_t<T: Float + BufferElem>(
 ) -> Tensor {
     let sh = x.shape();
     let (c, s) = (sh[1], sh[2..].iter().product::<usize>());
-    let (center, scale, shift) = bn_affine::<T>(st, w, b, eps, strided);
     let xc = x.contiguous_raw();
     if x.dtype() == DType::BF16 {
         // (T is f32 here: the compute type)
+        let (center, scale, shift) = bn_affine::<T>(st, w, b, eps, strided);
         let f = |v: Vec<T>| v.iter().map(|t| t.to_f64() as f32).collect::<Vec<f32>>();
         let (center, scale, shift) = (f(center), f(scale), f(shift));
         let x = xc.as_slice::<::half::bf16>().expect("contiguous");
@@ -679,15 +659,13 @@ fn bn_forward_t<T: Float + BufferElem>(
         let y = k::channel_affine_generic(xs, c, s, &mean, &invstd, &wv, &bv);
         return Tensor::from_vec(y, sh);
     }
-    let mut y = k::channel_affine(xs, c, s, &center, &scale, &shift);
-    // Where the centered form overflows, PyTorch's dense kernel's fused
-    // x * alpha + beta (alpha = invstd * w, beta = b - mean * alpha).
+    // PyTorch's dense kernel: x * alpha + beta, fused, with alpha = invstd *
+    // w and beta = b - mean * alpha (fused) in the input's type.
     let alpha: Vec<T> = invstd.iter().zip(&wv).map(|(&r, &w)| r * w).collect();
     let beta: Vec<T> = (0..c)
         .map(|ch| T::c((-mean[ch].to_f64()).mul_add(alpha[ch].to_f64(), bv[ch].to_f64())))
         .collect();
-    k::channel_fma_where_nonfinite(&mut y, xs, c, s, &alpha, &beta);
-    Tensor::from_vec(y, sh)
+    Tensor::from_vec(k::channel_fused_affine(xs, c, s, &alpha, &beta), sh)
 }
 
 fn bn_affine<T: Float>(
@@ -781,6 +759,9 @@ pub fn batch_norm(
     require_float(x, "batch_norm")?;
     let sh = x.shape().to_vec();
     if sh.len() < 2 && rm.is_none() && rv.is_none() {
+        // (PyTorch checks the weight and bias against 0 channels first)
+        check_len(w, "weight", 0)?;
+        check_len(b, "bias", 0)?;
         // (PyTorch reads the channel count as size(1) first)
         let hi = sh.len().max(1) as i64 - 1;
         bail!(
@@ -860,6 +841,13 @@ pub fn batch_norm(
             .into_iter()
             .flatten()
             .all(|t| t.is_contiguous());
+    if strided && [w, b].into_iter().flatten().any(|t| t.ndim() != 1) {
+        // (PyTorch's generic kernel views them per channel after asserting)
+        bail!(
+            Runtime,
+            "t.defined() && t.dim() == 1 INTERNAL ASSERT FAILED at \"/__w/pytorch/pytorch/aten/src/ATen/native/Normalization.cpp\":160, please report a bug to PyTorch. "
+        );
+    }
     let (w, b) = (as_dtype(w, x)?, as_dtype(b, x)?);
     let w = w
         .map(|t| crate::ops::shape::reshape_to(&t, &[c]))
