@@ -1147,6 +1147,11 @@ CASES = [
     ('adaptive_avg2d_empty_channel', 'r=F.adaptive_avg_pool2d(L.zeros(1, 0, 1, 1), 3)'),
     ('adaptive_max2d_empty_channel', 'r=F.adaptive_max_pool2d(L.zeros(1, 0, 1, 1), 3)'),
     ('adaptive_avg3d_empty_unbatched', 'r=F.adaptive_avg_pool3d(L.zeros(0, 1, 1, 1), 2)'),
+    ('nll_spatial_empty_uint8_none', "r=F.nll_loss(L.zeros(0, 3, 3), L.zeros(0, 3, dtype=L.uint8), reduction='none')"),
+    ('nll_spatial_empty_uint8_mean', 'r=F.nll_loss(L.zeros(0, 3, 3), L.zeros(0, 3, dtype=L.uint8))'),
+    ('nll_spatial_empty_uint8_sum', "r=F.nll_loss(L.zeros(2, 3, 0), L.zeros(2, 0, dtype=L.uint8), reduction='sum')"),
+    ('ce_spatial_empty_uint8_none', "r=F.cross_entropy(L.zeros(0, 3, 3), L.zeros(0, 3, dtype=L.uint8), reduction='none')"),
+    ('ce_spatial_empty_uint8_mean', 'r=F.cross_entropy(L.zeros(0, 3, 3), L.zeros(0, 3, dtype=L.uint8))'),
     ('pow_number_half_ninf', "x=L.tensor([float('-inf'), -0., 4.], requires_grad=True); y=x ** 1.5; y[2].backward(); r=(x ** 0.5, y, x.grad)"),
     # scatter's argument checks (PyTorch's order, types and messages)
     ('scatter_value_empty_index_any_number', "r=[L.zeros(3, dtype=d).scatter(0, L.zeros(0, dtype=L.int64), value=v) for d, v in ((L.int8, 1000), (L.uint8, -1), (L.int64, float('nan')), (L.int32, 2**40), (L.int64, 2**63), (L.uint8, 2**64 - 1))]"),

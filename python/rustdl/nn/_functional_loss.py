@@ -177,10 +177,11 @@ def _check_class_weight(input, weight):
     _not_differentiable("nll_loss_forward", ("weight", weight))
 
 
-def _check_class_weight_size(input, target, weight):
+def _check_class_weight_size(input, target, weight, reduction):
     """PyTorch's checks before its kernel reads the targets: the weight's
     size, then (spatial inputs: nll_loss2d's kernel reads int64 only) a uint8
-    target's dtype."""
+    target's dtype (an empty one too with reduction='none', whose kernel
+    still runs for the output's shape)."""
     C = input.shape[0] if input.dim() == 1 else input.shape[1]
     spatial = input.dim() >= 3
     if weight is not None and (weight.dim() != 1 or weight.shape[0] != C):
@@ -188,7 +189,7 @@ def _check_class_weight_size(input, target, weight):
             raise RuntimeError("weight tensor should be defined either for all or no classes")
         raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
-    if spatial and target.numel() > 0 and str(target.dtype).split(".")[-1] == "uint8":
+    if spatial and (target.numel() > 0 or reduction == "none") and str(target.dtype).split(".")[-1] == "uint8":
         raise RuntimeError("expected scalar type Long but found Byte")
 
 
@@ -235,7 +236,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{_scalar_name(input.dtype)}'")
     _check_class_target(input, target, weight)
     _check_class_weight(input, weight)
-    _check_class_weight_size(input, target, weight)
+    _check_class_weight_size(input, target, weight, reduction)
     C = input.shape[0] if input.dim() == 1 else input.shape[1]
     logp = _class_last(input)
     t = target.reshape(-1).long()
@@ -310,7 +311,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             # (an empty integer input passes log_softmax; nll_loss's kernel refuses it)
             raise NotImplementedError(f"\"nll_loss_out_frame\" not implemented for '{scalar_name(input)}'")
         _check_class_weight(input, weight)
-        _check_class_weight_size(input, target, weight)
+        _check_class_weight_size(input, target, weight, reduction)
         loss = _C.cross_entropy_fused(_class_last(input), target.reshape(-1), weight, ignore_index,
                                       float(label_smoothing), reduction)
         if reduction != "none":
