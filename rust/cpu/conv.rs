@@ -365,17 +365,7 @@ pub(super) fn for_batch_ranges<T: Float>(
     per_sample: usize,
     f: impl Fn(usize, &mut [T], usize) + Sync,
 ) {
-    let (per_task, threads) = split_batch(g);
-    if per_sample == 0 || out.is_empty() {
-        return;
-    }
-    if per_task >= g.batch {
-        f(0, out, threads);
-    } else {
-        parallel::for_each_chunk_mut(out, per_task * per_sample, |t, chunk| {
-            f(t * per_task, chunk, 1)
-        });
-    }
+    batch_ranges(g, out, per_sample, 1, f)
 }
 
 /// `for_batch_ranges` for work with no setup per task (the implicit GEMM's
@@ -388,18 +378,36 @@ pub(super) fn for_batch_blocks<T: Float>(
     per_sample: usize,
     f: impl Fn(usize, &mut [T], usize) + Sync,
 ) {
+    batch_ranges(g, out, per_sample, 4, f)
+}
+
+/// The batch split behind both: `split_batch`'s ranges, or (when the batch
+/// is split at all) `blocks_per_thread` ranges per thread.
+fn batch_ranges<T: Float>(
+    g: &ConvGeom,
+    out: &mut [T],
+    per_sample: usize,
+    blocks_per_thread: usize,
+    f: impl Fn(usize, &mut [T], usize) + Sync,
+) {
     let (per_task, threads) = split_batch(g);
     if per_sample == 0 || out.is_empty() {
         return;
     }
     if per_task >= g.batch {
         f(0, out, threads);
-    } else {
-        let per_task = g.batch.div_ceil(parallel::num_threads() * 4).max(1);
-        parallel::for_each_chunk_mut(out, per_task * per_sample, |t, chunk| {
-            f(t * per_task, chunk, 1)
-        });
+        return;
     }
+    let per_task = if blocks_per_thread > 1 {
+        g.batch
+            .div_ceil(parallel::num_threads() * blocks_per_thread)
+            .max(1)
+    } else {
+        per_task
+    };
+    parallel::for_each_chunk_mut(out, per_task * per_sample, |t, chunk| {
+        f(t * per_task, chunk, 1)
+    });
 }
 
 /// Whether a stride-1 geometry that im2col would take goes to the
